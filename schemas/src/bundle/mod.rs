@@ -1,0 +1,25 @@
+//! The bundle: one `tar` + `zstd` stream holding raw artifacts under `fs/`, copied executables under
+//! `bin/`, structured records under `records/` and `manifest.json` last.
+
+pub mod hashing_io;
+pub mod member_name;
+pub mod reader;
+pub mod writer;
+
+/// Member names of the structured records.
+pub mod members {
+    pub const HOST: &str = "records/host.pc";
+    pub const PROCESSES: &str = "records/processes.pc";
+    pub const EXECUTABLES: &str = "records/executables.pc";
+    pub const SOCKETS: &str = "records/sockets.pc";
+    pub const FILES: &str = "records/files.pc";
+    pub const COMMANDS: &str = "records/commands.pc";
+
+    /// Member name of a copied executable.
+    pub fn binary(sha256: &str) -> String {
+        format!("bin/{sha256}")
+    }
+}
+
+pub use reader::{read_bundle, Bundle, BundleError, ReadLimits};
+pub use writer::{BundleSummary, BundleWriter, WriteError};

@@ -1,0 +1,33 @@
+//! Running executables, hashed once per distinct file however many processes run them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::records::process::FileId;
+use crate::RawBytes;
+
+/// Whether the executable's bytes were copied into the bundle, and if not, why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CopyStatus {
+    /// Not a copy candidate (package location, not deleted, not in a temp or hidden place).
+    NotNeeded,
+    /// Stored whole under this member (`bin/<sha256>`).
+    Copied { member: String },
+    Skipped { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutableRecord {
+    pub file: FileId,
+    /// Path as the exe link showed it for the first process that ran it.
+    pub path: RawBytes,
+    pub size: u64,
+    /// Lowercase hex SHA-256 of the bytes read through `/proc/PID/exe`; `None` when unreadable.
+    pub sha256: Option<String>,
+    pub deleted: bool,
+    pub memfd: bool,
+    pub pids: Vec<i32>,
+    pub copy: CopyStatus,
+    /// Why it was a copy candidate (deleted, memfd, temp dir, hidden dir, home).
+    pub copy_reasons: Vec<String>,
+    pub error: Option<String>,
+}

@@ -1,0 +1,61 @@
+//! Files captured from the host: metadata always, content under `fs/` when the artifact calls for it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::RawBytes;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FileKind {
+    Regular,
+    Directory,
+    Symlink,
+    Fifo,
+    Socket,
+    CharDevice,
+    BlockDevice,
+    Unknown,
+}
+
+/// Seconds and nanoseconds since the epoch, as `statx` gives them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FileTime {
+    pub secs: i64,
+    pub nanos: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileRecord {
+    /// The original path on the host, as bytes.
+    pub path: RawBytes,
+    /// Why it was collected (`cron`, `systemd`, `ssh`, `exe`, ...).
+    pub category: String,
+    pub kind: FileKind,
+    pub link_target: Option<RawBytes>,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    pub dev: u64,
+    pub ino: u64,
+    pub nlink: u64,
+    pub mtime: FileTime,
+    pub atime: FileTime,
+    pub ctime: FileTime,
+    /// Birth time where the filesystem records it; harder to forge than mtime.
+    pub btime: Option<FileTime>,
+    /// Inode flags from `FS_IOC_GETFLAGS`, when they could be read.
+    pub flags: Option<u32>,
+    pub immutable: bool,
+    pub append_only: bool,
+    pub sha256: Option<String>,
+    /// Bundle member holding the bytes (`fs/...`), when content was captured.
+    pub member: Option<String>,
+    /// Content was cut to a cap (logs keep their tail).
+    pub truncated: bool,
+    pub error: Option<String>,
+}
+
+/// `FS_IMMUTABLE_FL` from `linux/fs.h`.
+pub const FS_IMMUTABLE_FL: u32 = 0x0000_0010;
+/// `FS_APPEND_FL` from `linux/fs.h`.
+pub const FS_APPEND_FL: u32 = 0x0000_0020;

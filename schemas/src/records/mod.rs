@@ -1,0 +1,151 @@
+//! Structured artifact records and their versioned binary envelope.
+//!
+//! Every record member of a bundle (`records/*.pc`) is [`MAGIC`] followed by a postcard-encoded
+//! [`RecordFile`]. The enum's variant is the format version: a later analyzer keeps decoding `V1` and maps
+//! it forward, and an older one refuses a newer version by number instead of misreading it.
+//! New record kinds are appended to [`RecordSetV1`] (postcard encodes the variant index, so appending
+//! keeps old bundles readable); a change to an existing type means a `V2`.
+
+pub mod command;
+pub mod executable;
+pub mod file;
+pub mod host;
+pub mod process;
+pub mod socket;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use command::CommandRecord;
+use executable::ExecutableRecord;
+use file::FileRecord;
+use host::HostRecord;
+use process::ProcessRecord;
+use socket::SocketRecord;
+
+/// First bytes of every record member.
+pub const MAGIC: &[u8; 8] = b"MNTRREC\0";
+
+/// The newest record format version this build writes and reads.
+pub const RECORD_FORMAT_VERSION: u32 = 1;
+
+/// Record count above which a member is refused: no real host has this many processes, sockets or files
+/// of one kind, so a larger count is a shaped bundle trying to exhaust memory.
+pub const MAX_RECORDS: usize = 2_000_000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum RecordFile {
+    V1(RecordSetV1),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum RecordSetV1 {
+    Host(HostRecord),
+    Processes(Vec<ProcessRecord>),
+    Executables(Vec<ExecutableRecord>),
+    Sockets(Vec<SocketRecord>),
+    Files(Vec<FileRecord>),
+    Commands(Vec<CommandRecord>),
+}
+
+impl RecordSetV1 {
+    pub fn len(&self) -> usize {
+        match self {
+            RecordSetV1::Host(_) => 1,
+            RecordSetV1::Processes(v) => v.len(),
+            RecordSetV1::Executables(v) => v.len(),
+            RecordSetV1::Sockets(v) => v.len(),
+            RecordSetV1::Files(v) => v.len(),
+            RecordSetV1::Commands(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Debug, Error, PartialEq)]
+pub enum RecordError {
+    #[error("not a minetrace record (bad magic)")]
+    BadMagic,
+    #[error("record format version {found} is newer than this build understands (up to {RECORD_FORMAT_VERSION}); upgrade minetrace")]
+    UnknownVersion { found: u64 },
+    #[error("record is malformed: {0}")]
+    Malformed(String),
+    #[error("record holds {count} entries, above the cap of {MAX_RECORDS}")]
+    TooManyRecords { count: usize },
+}
+
+/// Encodes a record set as the current format version.
+pub fn encode(set: &RecordSetV1) -> Vec<u8> {
+    let mut out = MAGIC.to_vec();
+    // Serializing owned, plain data into a Vec cannot fail; fall back to an empty body defensively.
+    let file = RecordFile::V1(set.clone());
+    out.extend(postcard::to_allocvec(&file).unwrap_or_default());
+    out
+}
+
+/// Decodes a record member, refusing unknown versions by number and oversized counts.
+pub fn decode(bytes: &[u8]) -> Result<RecordSetV1, RecordError> {
+    let body = bytes.strip_prefix(MAGIC).ok_or(RecordError::BadMagic)?;
+    let version_index = read_varint(body).ok_or_else(|| RecordError::Malformed("empty body".into()))?;
+    if version_index >= u64::from(RECORD_FORMAT_VERSION) {
+        return Err(RecordError::UnknownVersion {
+            found: version_index + 1,
+        });
+    }
+    let file: RecordFile =
+        postcard::from_bytes(body).map_err(|e| RecordError::Malformed(e.to_string()))?;
+    let RecordFile::V1(set) = file;
+    if set.len() > MAX_RECORDS {
+        return Err(RecordError::TooManyRecords { count: set.len() });
+    }
+    Ok(set)
+}
+
+/// Postcard's LEB128 varint (the enum discriminant), read without decoding the rest.
+fn read_varint(bytes: &[u8]) -> Option<u64> {
+    let mut value: u64 = 0;
+    for (i, b) in bytes.iter().take(10).enumerate() {
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RawBytes;
+
+    #[test]
+    fn round_trip_processes() {
+        let p = ProcessRecord {
+            pid: 42,
+            comm: RawBytes::new(b"kworker\n\xff".to_vec()),
+            cmdline: RawBytes::new(b"/tmp/x\0--donate-level=0\0".to_vec()),
+            ..Default::default()
+        };
+        let set = RecordSetV1::Processes(vec![p]);
+        assert_eq!(decode(&encode(&set)).unwrap(), set);
+    }
+
+    #[test]
+    fn unknown_version_is_refused_by_number() {
+        let mut bytes = MAGIC.to_vec();
+        bytes.push(4); // variant index 4 = format version 5
+        bytes.extend([0, 0, 0]);
+        assert_eq!(decode(&bytes), Err(RecordError::UnknownVersion { found: 5 }));
+    }
+
+    #[test]
+    fn bad_magic_and_garbage() {
+        assert_eq!(decode(b"hello world"), Err(RecordError::BadMagic));
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend([0, 1, 0xff, 0xff, 0xff]);
+        assert!(matches!(decode(&bytes), Err(RecordError::Malformed(_))));
+    }
+}
