@@ -1,0 +1,95 @@
+//! One collection run: the bundle being written, the records gathered so far and the per-artifact log.
+//!
+//! Artifact modules receive a `&mut Collection` and an [`ArtifactLog`] to fill. Only a failure to write
+//! the bundle itself is fatal (it is returned as an error); anything the host refuses to give is recorded
+//! in the log and the run goes on.
+
+use std::io::Write;
+use std::time::Instant;
+
+use minetrace_schemas::bundle::{BundleWriter, WriteError};
+use minetrace_schemas::manifest::{ArtifactError, ArtifactLog, MemberEntry};
+use minetrace_schemas::records::command::CommandRecord;
+use minetrace_schemas::records::file::FileRecord;
+
+use crate::options::Options;
+
+pub struct Collection<W: Write> {
+    writer: BundleWriter<W>,
+    pub options: Options,
+    pub logs: Vec<ArtifactLog>,
+    /// File records from every artifact, written as one `records/files.pc` member at the end.
+    pub files: Vec<FileRecord>,
+    pub commands: Vec<CommandRecord>,
+    /// What was deliberately left out, for the manifest.
+    pub exclusions: Vec<String>,
+}
+
+impl<W: Write> Collection<W> {
+    pub fn new(writer: BundleWriter<W>, options: Options) -> Self {
+        Collection {
+            writer,
+            options,
+            logs: Vec::new(),
+            files: Vec::new(),
+            commands: Vec::new(),
+            exclusions: Vec::new(),
+        }
+    }
+
+    /// Runs one artifact family, timing it and keeping its log even when it fails part-way.
+    pub fn artifact<T>(
+        &mut self,
+        name: &str,
+        run: impl FnOnce(&mut Self, &mut ArtifactLog) -> Result<T, WriteError>,
+    ) -> Result<T, WriteError> {
+        let started = Instant::now();
+        let mut log = ArtifactLog {
+            name: name.to_owned(),
+            ..ArtifactLog::default()
+        };
+        let result = run(self, &mut log);
+        log.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if self.options.verbose {
+            eprintln!(
+                "minetrace-collect: {name}: {} items, {} errors, {} ms",
+                log.items,
+                log.errors.len(),
+                log.duration_ms
+            );
+        }
+        self.logs.push(log);
+        result
+    }
+
+    pub fn add_member(&mut self, name: &str, data: &[u8]) -> Result<MemberEntry, WriteError> {
+        self.writer.add(name, data)
+    }
+
+    pub fn has_member(&self, name: &str) -> bool {
+        self.writer.contains(name)
+    }
+
+    pub fn into_writer(self) -> (BundleWriter<W>, Vec<ArtifactLog>, Vec<String>) {
+        (self.writer, self.logs, self.exclusions)
+    }
+}
+
+/// Caps how many errors one artifact keeps, so a host with a million unreadable files cannot bloat the
+/// manifest; the count of dropped ones is kept in the last entry.
+pub const MAX_ERRORS_PER_ARTIFACT: usize = 2_000;
+
+/// Records that `target` could not be read, and why.
+pub fn note_error(log: &mut ArtifactLog, target: impl Into<String>, message: impl std::fmt::Display) {
+    if log.errors.len() < MAX_ERRORS_PER_ARTIFACT {
+        log.errors.push(ArtifactError {
+            target: target.into(),
+            message: message.to_string(),
+        });
+    } else if log.errors.len() == MAX_ERRORS_PER_ARTIFACT {
+        log.errors.push(ArtifactError {
+            target: "(more)".into(),
+            message: "further errors of this artifact were not recorded".into(),
+        });
+    }
+}

@@ -1,0 +1,149 @@
+//! Reading files on a hostile host without being fooled or stuck.
+//!
+//! Every read of a host file goes through here: the file is `lstat`ed first and only a regular file is ever
+//! opened (so no FIFO, socket or device is touched), it is opened with `O_NOFOLLOW | O_NONBLOCK | O_NOATIME`
+//! (no link is followed, nothing blocks, access times stay as the attacker left them), the opened file is
+//! checked to be the one that was `lstat`ed, and no read goes past its cap.
+
+use std::fs::{File, Metadata};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::Path;
+
+/// Content read from a host file, cut to a cap.
+#[derive(Debug)]
+pub struct Capped {
+    pub bytes: Vec<u8>,
+    /// True when the file held more than was read.
+    pub truncated: bool,
+}
+
+/// Which end of a file to keep when it is larger than the cap: logs keep their newest lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    Head,
+    Tail,
+}
+
+/// Opens a regular file for reading, refusing links and special files. Returns the file and the
+/// metadata of the opened descriptor.
+pub fn open_regular(path: &Path) -> io::Result<(File, Metadata)> {
+    let before = std::fs::symlink_metadata(path)?;
+    if !before.file_type().is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("not a regular file ({})", describe_type(&before)),
+        ));
+    }
+    let base = libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(base | libc::O_NOATIME)
+        .open(path)
+        .or_else(|e| {
+            // O_NOATIME is refused with EPERM for files the caller does not own unless it has CAP_FOWNER.
+            if e.raw_os_error() == Some(libc::EPERM) {
+                std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(base)
+                    .open(path)
+            } else {
+                Err(e)
+            }
+        })?;
+    let meta = file.metadata()?;
+    if meta.dev() != before.dev() || meta.ino() != before.ino() || !meta.file_type().is_file() {
+        return Err(io::Error::other("file was replaced while it was being opened"));
+    }
+    Ok((file, meta))
+}
+
+/// Reads at most `cap` bytes of a regular file, from its head or its tail.
+pub fn read_capped(path: &Path, cap: u64, keep: Keep) -> io::Result<Capped> {
+    let (file, meta) = open_regular(path)?;
+    read_open_capped(file, meta.len(), cap, keep)
+}
+
+/// Like [`read_capped`] on an already opened file whose size the caller knows (0 for `/proc` files, which
+/// do not report one).
+pub fn read_open_capped(mut file: File, size: u64, cap: u64, keep: Keep) -> io::Result<Capped> {
+    if keep == Keep::Tail && size > cap {
+        file.seek(SeekFrom::Start(size - cap))?;
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size.min(cap)).unwrap_or(0));
+    (&mut file).take(cap).read_to_end(&mut bytes)?;
+    // One more byte tells whether anything was left (a /proc file or a file that grew while read).
+    let mut probe = [0u8; 1];
+    let more = keep == Keep::Head && file.read(&mut probe).map(|n| n > 0).unwrap_or(false);
+    Ok(Capped {
+        truncated: size > cap || more,
+        bytes,
+    })
+}
+
+/// Reads a small `/proc` or `/sys` text file (they report size 0 and never block).
+pub fn read_proc(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
+    let mut file = File::open(path)?;
+    let mut bytes = Vec::new();
+    (&mut file).take(cap).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+fn describe_type(meta: &Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_symlink() {
+        "symbolic link"
+    } else if t.is_dir() {
+        "directory"
+    } else if t.is_fifo() {
+        "fifo"
+    } else if t.is_socket() {
+        "socket"
+    } else if t.is_block_device() {
+        "block device"
+    } else if t.is_char_device() {
+        "character device"
+    } else {
+        "unknown type"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fifo_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let err = read_capped(&fifo, 10, Keep::Head).unwrap_err();
+        assert!(err.to_string().contains("fifo"), "{err}");
+    }
+
+    #[test]
+    fn symlink_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("t");
+        std::fs::write(&target, b"secret").unwrap();
+        let link = dir.path().join("l");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let err = read_capped(&link, 10, Keep::Head).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+    }
+
+    #[test]
+    fn head_and_tail_caps() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("log");
+        std::fs::write(&f, b"0123456789").unwrap();
+        let head = read_capped(&f, 4, Keep::Head).unwrap();
+        assert_eq!((head.bytes.as_slice(), head.truncated), (&b"0123"[..], true));
+        let tail = read_capped(&f, 4, Keep::Tail).unwrap();
+        assert_eq!((tail.bytes.as_slice(), tail.truncated), (&b"6789"[..], true));
+        let all = read_capped(&f, 100, Keep::Head).unwrap();
+        assert_eq!((all.bytes.len(), all.truncated), (10, false));
+    }
+}
