@@ -1,1 +1,61 @@
-fn main() {}
+//! `minetrace`: verify, inspect and analyze bundles written by `minetrace-collect`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use minetrace_analyzer::commands::{inspect, verify};
+use minetrace_analyzer::exit::{ignore_broken_pipe, Status};
+
+/// Offline analyzer for minetrace bundles. It never needs the network and never trusts the bundle:
+/// every member is checked and every host byte printed escaped.
+///
+/// Exit status: 0 done (no finding at medium or above), 1 findings at medium or above, 2 error
+/// (bad arguments, unreadable, corrupt or tampered bundle).
+#[derive(Debug, Parser)]
+#[command(name = "minetrace", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a bundle's integrity and print what it is of (host, times, members, sha256).
+    Verify(verify::VerifyArgs),
+    /// Show what a bundle holds: processes, sockets, executables, files, persistence, ssh, firewall, host.
+    Inspect(inspect::InspectArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let result = match &cli.command {
+        Command::Verify(args) => verify::exec(args, &mut out),
+        Command::Inspect(args) => inspect::exec(args, &mut out),
+    };
+    let flushed = ignore_broken_pipe(out.flush());
+    match result {
+        Ok(status) => {
+            if let Err(e) = flushed {
+                eprintln!("minetrace: error: writing output: {e}");
+                return Status::Error.into();
+            }
+            status.into()
+        }
+        Err(e) => {
+            if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+                return Status::Ok.into();
+            }
+            eprintln!("minetrace: error: {e:#}");
+            Status::Error.into()
+        }
+    }
+}

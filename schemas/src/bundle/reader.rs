@@ -37,12 +37,8 @@ impl Default for ReadLimits {
 
 #[derive(Debug, Error)]
 pub enum BundleError {
-    #[error("cannot open {path}: {source}")]
-    Open {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    #[error("cannot read {path}: {err}")]
+    Open { path: PathBuf, err: io::Error },
     #[error("not a minetrace bundle: the input is empty")]
     Empty,
     #[error("not a minetrace bundle: the input is not zstd-compressed (first bytes {0})")]
@@ -91,12 +87,8 @@ pub enum BundleError {
     MissingMember { member: String },
     #[error("member {member:?} is in the bundle but not listed in the manifest")]
     UnlistedMember { member: String },
-    #[error("member {member:?}: {source}")]
-    Record {
-        member: String,
-        #[source]
-        source: RecordError,
-    },
+    #[error("member {member:?}: {err}")]
+    Record { member: String, err: RecordError },
     #[error("member {member:?} is absent")]
     Absent { member: String },
 }
@@ -130,14 +122,14 @@ impl Bundle {
     /// Reads and checks a bundle file.
     pub fn open(path: &Path, limits: ReadLimits) -> Result<Bundle, BundleError> {
         let open = || {
-            File::open(path).map_err(|source| BundleError::Open {
+            File::open(path).map_err(|err| BundleError::Open {
                 path: path.to_owned(),
-                source,
+                err,
             })
         };
-        let (sha256, size) = sha256_reader(open()?).map_err(|source| BundleError::Open {
+        let (sha256, size) = sha256_reader(open()?).map_err(|err| BundleError::Open {
             path: path.to_owned(),
-            source,
+            err,
         })?;
         let mut bundle = read_bundle(BufReader::new(open()?), limits)?;
         bundle.sha256 = Some(sha256);
@@ -172,9 +164,9 @@ impl Bundle {
             None => Ok(None),
             Some(bytes) => records::decode(bytes)
                 .map(Some)
-                .map_err(|source| BundleError::Record {
+                .map_err(|err| BundleError::Record {
                     member: name.to_owned(),
-                    source,
+                    err,
                 }),
         }
     }

@@ -20,12 +20,8 @@ pub enum WriteError {
     BadName { name: String, reason: &'static str },
     #[error("member {0:?} was already written")]
     Duplicate(String),
-    #[error("writing member {member:?}: {source}")]
-    Io {
-        member: String,
-        #[source]
-        source: io::Error,
-    },
+    #[error("writing member {member:?}: {err}")]
+    Io { member: String, err: io::Error },
     #[error("encoding the manifest: {0}")]
     Manifest(#[from] serde_json::Error),
 }
@@ -118,9 +114,9 @@ impl<W: Write> BundleWriter<W> {
         header.set_cksum();
         self.tar
             .append_data(&mut header, name, data)
-            .map_err(|source| WriteError::Io {
+            .map_err(|err| WriteError::Io {
                 member: name.to_owned(),
-                source,
+                err,
             })?;
         self.uncompressed += data.len() as u64;
         Ok(())
@@ -132,9 +128,9 @@ impl<W: Write> BundleWriter<W> {
         manifest.members = std::mem::take(&mut self.members);
         let json = serde_json::to_vec_pretty(&manifest)?;
         self.append(MANIFEST_MEMBER, &json)?;
-        let io_err = |source| WriteError::Io {
+        let io_err = |err| WriteError::Io {
             member: MANIFEST_MEMBER.to_owned(),
-            source,
+            err,
         };
         let enc = self.tar.into_inner().map_err(io_err)?;
         let hashing = enc.finish().map_err(io_err)?;

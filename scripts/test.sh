@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a Debian/Ubuntu machine and runs every check CI runs:
+# formatting, clippy with -D warnings, the static musl collector build, and the whole test suite
+# (unit, bundle-format, collector, sandboxed end-to-end scenarios). Run as root: the scenario tests
+# build sandboxed hosts in namespaces.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "scripts/test.sh: run as root (sudo): the sandboxed scenario tests need namespaces and mounts" >&2
+  exit 2
+fi
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "system packages"
+export DEBIAN_FRONTEND=noninteractive
+packages=(musl-tools iptables nftables iproute2 e2fsprogs procps util-linux shellcheck graphviz chromium python3-pip)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+step "rust components"
+rustup target add x86_64-unknown-linux-musl >/dev/null
+rustup component add clippy rustfmt >/dev/null 2>&1 || true
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "static collector (musl)"
+cargo build --release --locked --target x86_64-unknown-linux-musl -p minetrace-collector
+
+step "cargo test --workspace"
+cargo test --workspace --locked
