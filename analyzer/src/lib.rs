@@ -3,7 +3,14 @@
 //! Stages are kept apart and data flows one way: detectors read the model and return findings, outputs read
 //! findings and never detect.
 
+pub mod allowlist;
+pub mod analysis;
 pub mod commands;
+pub mod detect;
 pub mod exit;
+pub mod graph;
+pub mod indicators;
 pub mod load;
 pub mod model;
+pub mod output;
+pub mod remediate;

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use minetrace_analyzer::commands::{inspect, verify};
+use minetrace_analyzer::commands::{analyze, inspect, verify};
 use minetrace_analyzer::exit::{ignore_broken_pipe, Status};
 
 /// Offline analyzer for minetrace bundles. It never needs the network and never trusts the bundle:
@@ -21,6 +21,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Detect miners and their supporting malware; print a summary, or write findings.json and every
+    /// other output with -o DIR.
+    Analyze(analyze::AnalyzeArgs),
     /// Check a bundle's integrity and print what it is of (host, times, members, sha256).
     Verify(verify::VerifyArgs),
     /// Show what a bundle holds: processes, sockets, executables, files, persistence, ssh, firewall, host.
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let result = match &cli.command {
+        Command::Analyze(args) => analyze::exec(args, &mut out),
         Command::Verify(args) => verify::exec(args, &mut out),
         Command::Inspect(args) => inspect::exec(args, &mut out),
     };

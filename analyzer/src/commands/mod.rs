@@ -1,5 +1,6 @@
 //! One module per subcommand, each with its clap `Args` and an `exec` that writes to the given output and
 //! returns the exit status.
 
+pub mod analyze;
 pub mod inspect;
 pub mod verify;

@@ -1,0 +1,97 @@
+//! `minetrace analyze BUNDLE`: verify, detect, and write findings (and, with `-o`, every output file).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use minetrace_schemas::findings::Severity;
+
+use crate::allowlist::Allowlist;
+use crate::analysis::{Analysis, AnalysisInputs};
+use crate::exit::Status;
+use crate::indicators::Indicators;
+use crate::output;
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// The bundle (.tar.zst) written by minetrace-collect.
+    pub bundle: PathBuf,
+    /// Write findings.json (and the other outputs) into this directory, created if needed.
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Print findings.json on stdout instead of the readable summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Extra indicators (`kind value` lines, same format as the built-in lists).
+    #[arg(long, value_name = "FILE")]
+    pub iocs: Vec<PathBuf>,
+    /// The operator's own declared software (hashes, paths, services, keys, endpoints); their findings
+    /// drop to info.
+    #[arg(long, value_name = "FILE")]
+    pub allow: Option<PathBuf>,
+    /// Analyse a bundle that fails verification anyway; every output is marked as tampered.
+    #[arg(long)]
+    pub allow_tampered: bool,
+}
+
+pub fn inputs(iocs: &[PathBuf], allow: Option<&Path>, allow_tampered: bool) -> Result<AnalysisInputs> {
+    let mut ind = Indicators::builtin();
+    for f in iocs {
+        ind.add_file(f)?;
+    }
+    let allow = match allow {
+        Some(p) => Allowlist::load(p)?,
+        None => Allowlist::default(),
+    };
+    Ok(AnalysisInputs {
+        iocs: ind,
+        allow,
+        allow_tampered,
+    })
+}
+
+pub fn exec(args: &AnalyzeArgs, out: &mut dyn Write) -> Result<Status> {
+    let inputs = inputs(&args.iocs, args.allow.as_deref(), args.allow_tampered)?;
+    let analysis = Analysis::run(&args.bundle, &inputs)?;
+    if let Some(dir) = &args.output {
+        write_outputs(&analysis, dir)?;
+    }
+    if args.json {
+        output::findings_json::write(&analysis, out)?;
+    } else {
+        output::summary::write(&analysis, out)?;
+        if let Some(dir) = &args.output {
+            writeln!(out, "\noutputs written to {}", dir.display())?;
+        }
+    }
+    let worst = analysis.document.findings.iter().map(|f| f.severity).max();
+    Ok(match worst {
+        Some(s) if s >= Severity::Medium => Status::Findings,
+        _ => Status::Ok,
+    })
+}
+
+/// Writes every output file into `dir`; each file is written whole or not at all.
+pub fn write_outputs(analysis: &Analysis, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    write_file(dir, "findings.json", |w| output::findings_json::write(analysis, w))?;
+    Ok(())
+}
+
+/// Writes through a temporary file and renames, so a failure never leaves a half-written output.
+pub fn write_file(dir: &Path, name: &str, render: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let result = (|| -> Result<()> {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        render(&mut file)?;
+        file.flush()?;
+        std::fs::rename(&tmp, &path)?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("cannot write {}", path.display()))
+}

@@ -1,0 +1,107 @@
+//! Building findings and their subjects the same way in every detector.
+
+use minetrace_schemas::findings::{Finding, Severity, Subject};
+use minetrace_schemas::records::file::FileRecord;
+use minetrace_schemas::records::process::ProcessRecord;
+use minetrace_schemas::RawBytes;
+
+use crate::model::HostModel;
+
+/// Starts a finding; detectors chain subjects, evidence, ATT&CK ids and a family onto it.
+pub fn finding(rule: &str, severity: Severity, title: impl Into<String>) -> Finding {
+    Finding {
+        rule: rule.to_owned(),
+        severity,
+        title: title.into(),
+        family: None,
+        attack: Vec::new(),
+        subjects: Vec::new(),
+        evidence: Vec::new(),
+    }
+}
+
+/// Chainable additions to a [`Finding`].
+pub trait FindingExt {
+    fn attack(self, ids: &[&str]) -> Self;
+    fn subject(self, s: Subject) -> Self;
+    fn evidence(self, line: impl Into<String>) -> Self;
+    fn family(self, family: Option<String>) -> Self;
+}
+
+impl FindingExt for Finding {
+    fn attack(mut self, ids: &[&str]) -> Self {
+        self.attack.extend(ids.iter().map(|s| (*s).to_owned()));
+        self
+    }
+    fn subject(mut self, s: Subject) -> Self {
+        if !self.subjects.contains(&s) {
+            self.subjects.push(s);
+        }
+        self
+    }
+    fn evidence(mut self, line: impl Into<String>) -> Self {
+        self.evidence.push(line.into());
+        self
+    }
+    fn family(mut self, family: Option<String>) -> Self {
+        self.family = family;
+        self
+    }
+}
+
+/// The subject for a process: pid, start time and exe path identify it for the remediation script.
+pub fn process_subject(p: &ProcessRecord) -> Subject {
+    Subject::Process {
+        pid: p.pid,
+        start_ticks: p.start_ticks,
+        exe: p.exe.as_ref().map(|e| e.path.clone()),
+    }
+}
+
+/// The subject for the executable a process runs, when it is known.
+pub fn exe_subject(model: &HostModel, p: &ProcessRecord) -> Option<Subject> {
+    let exe = p.exe.as_ref()?;
+    Some(Subject::File {
+        path: exe.path.clone(),
+        sha256: model.executable_of(p).and_then(|e| e.sha256.clone()),
+    })
+}
+
+pub fn file_subject(f: &FileRecord) -> Subject {
+    Subject::File {
+        path: f.path.clone(),
+        sha256: f.sha256.clone(),
+    }
+}
+
+pub fn persistence_subject(path: &RawBytes, line: u32) -> Subject {
+    Subject::Persistence {
+        path: path.clone(),
+        line,
+    }
+}
+
+/// A short, escaped rendering of a process for evidence lines: `pid 123 (comm) /path/exe args`.
+pub fn describe_process(p: &ProcessRecord) -> String {
+    let argv: Vec<String> = p.argv().iter().map(|a| minetrace_schemas::escape_bytes(a)).collect();
+    let mut text = format!("pid {} ({})", p.pid, p.comm.escaped());
+    if let Some(exe) = &p.exe {
+        text.push_str(&format!(" exe {}", exe.path.escaped()));
+        if exe.deleted {
+            text.push_str(" (deleted)");
+        }
+    }
+    if !argv.is_empty() {
+        let mut joined = argv.join(" ");
+        if joined.len() > 300 {
+            let mut cut = 300;
+            while !joined.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            joined.truncate(cut);
+            joined.push_str("...");
+        }
+        text.push_str(&format!(" argv: {joined}"));
+    }
+    text
+}

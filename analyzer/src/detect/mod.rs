@@ -1,0 +1,58 @@
+//! Detectors: each module owns one concern, reads the [`HostModel`] through a [`Context`] and returns
+//! findings. Detectors never print and never look at each other's output; cross-cutting judgements
+//! (allowlist, family attribution, verdict) run after all of them in [`analyze`].
+//!
+//! To add a detector: a module here with `pub fn detect(ctx: &Context) -> Vec<Finding>`, one line in
+//! `runtime::DETECTORS` or `footholds::DETECTORS`, indicator data in `indicators/*.txt`, tests next to it.
+
+pub mod family;
+pub mod finding;
+pub mod footholds;
+pub mod runtime;
+
+use minetrace_schemas::findings::{Finding, Severity, Verdict};
+
+use crate::allowlist::Allowlist;
+use crate::indicators::Indicators;
+use crate::model::HostModel;
+
+/// What every detector may read.
+pub struct Context<'a> {
+    pub model: &'a HostModel,
+    pub iocs: &'a Indicators,
+}
+
+pub type Detector = fn(&Context) -> Vec<Finding>;
+
+/// Every detector, by name, in the order they run.
+pub fn detectors() -> impl Iterator<Item = &'static (&'static str, Detector)> {
+    runtime::DETECTORS.iter().chain(footholds::DETECTORS.iter())
+}
+
+/// Runs every detector, then applies the allowlist and orders the findings (most severe first, then by
+/// rule id, so output is deterministic).
+pub fn analyze(model: &HostModel, iocs: &Indicators, allow: &Allowlist) -> Vec<Finding> {
+    let ctx = Context { model, iocs };
+    let mut findings: Vec<Finding> = detectors().flat_map(|(_, d)| d(&ctx)).collect();
+    family::attribute(&ctx, &mut findings);
+    for f in &mut findings {
+        allow.apply(f);
+    }
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.rule.cmp(&b.rule))
+            .then_with(|| a.subjects.cmp(&b.subjects))
+    });
+    findings.dedup_by(|a, b| a.rule == b.rule && a.subjects == b.subjects);
+    findings
+}
+
+/// `compromised` when anything is high or critical, `suspicious` at medium, `clean` otherwise.
+pub fn verdict(findings: &[Finding]) -> Verdict {
+    match findings.iter().map(|f| f.severity).max() {
+        Some(Severity::High | Severity::Critical) => Verdict::Compromised,
+        Some(Severity::Medium) => Verdict::Suspicious,
+        _ => Verdict::Clean,
+    }
+}

@@ -1,0 +1,1 @@
+//! The remediation script generator (issue 8).
