@@ -14,6 +14,10 @@ pub mod members {
     pub const SOCKETS: &str = "records/sockets.pc";
     pub const FILES: &str = "records/files.pc";
     pub const COMMANDS: &str = "records/commands.pc";
+    /// `RecordSetV1::Shadow`: derived from `/etc/shadow`, never the hashes.
+    pub const SHADOW: &str = "records/shadow.pc";
+    /// `RecordSetV1::Packages`: package-database digests next to actual digests.
+    pub const PACKAGES: &str = "records/packages.pc";
 
     /// Member name of a copied executable.
     pub fn binary(sha256: &str) -> String {

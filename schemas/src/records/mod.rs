@@ -6,20 +6,24 @@
 //! New record kinds are appended to [`RecordSetV1`] (postcard encodes the variant index, so appending
 //! keeps old bundles readable); a change to an existing type means a `V2`.
 
+pub mod account;
 pub mod command;
 pub mod executable;
 pub mod file;
 pub mod host;
+pub mod package;
 pub mod process;
 pub mod socket;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use account::ShadowEntry;
 use command::CommandRecord;
 use executable::ExecutableRecord;
 use file::FileRecord;
 use host::HostRecord;
+use package::PackageCheck;
 use process::ProcessRecord;
 use socket::SocketRecord;
 
@@ -46,6 +50,10 @@ pub enum RecordSetV1 {
     Sockets(Vec<SocketRecord>),
     Files(Vec<FileRecord>),
     Commands(Vec<CommandRecord>),
+    /// Derived from `/etc/shadow`: password usability and change dates, never hashes.
+    Shadow(Vec<ShadowEntry>),
+    /// Package-database digests next to actual digests.
+    Packages(Vec<PackageCheck>),
 }
 
 impl RecordSetV1 {
@@ -57,6 +65,8 @@ impl RecordSetV1 {
             RecordSetV1::Sockets(v) => v.len(),
             RecordSetV1::Files(v) => v.len(),
             RecordSetV1::Commands(v) => v.len(),
+            RecordSetV1::Shadow(v) => v.len(),
+            RecordSetV1::Packages(v) => v.len(),
         }
     }
 
@@ -131,6 +141,35 @@ mod tests {
         };
         let set = RecordSetV1::Processes(vec![p]);
         assert_eq!(decode(&encode(&set)).unwrap(), set);
+    }
+
+    #[test]
+    fn round_trip_shadow_and_packages() {
+        use account::PasswordState;
+        use package::{PackageManager, PackageVerdict};
+        let shadow = RecordSetV1::Shadow(vec![ShadowEntry {
+            source: RawBytes::from("/etc/shadow"),
+            line: 3,
+            user: RawBytes::from("games"),
+            password: PasswordState::Usable,
+            last_change_days: Some(19_000),
+            expire_days: None,
+        }]);
+        assert_eq!(decode(&encode(&shadow)).unwrap(), shadow);
+        let packages = RecordSetV1::Packages(vec![PackageCheck {
+            path: RawBytes::from("/usr/bin/ps"),
+            reason: "system-binary".into(),
+            listed_as: Some(RawBytes::from("/bin/ps")),
+            manager: Some(PackageManager::Dpkg),
+            package: Some("procps".into()),
+            expected_md5: Some("00".repeat(16)),
+            actual_md5: Some("11".repeat(16)),
+            actual_sha256: None,
+            size: Some(10),
+            verdict: PackageVerdict::Mismatch,
+            error: None,
+        }]);
+        assert_eq!(decode(&encode(&packages)).unwrap(), packages);
     }
 
     #[test]
