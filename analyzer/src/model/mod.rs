@@ -7,10 +7,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use minetrace_schemas::bundle::{members, Bundle, BundleError};
 use minetrace_schemas::manifest::Manifest;
+use minetrace_schemas::records::account::ShadowEntry;
 use minetrace_schemas::records::command::CommandRecord;
 use minetrace_schemas::records::executable::ExecutableRecord;
 use minetrace_schemas::records::file::FileRecord;
 use minetrace_schemas::records::host::HostRecord;
+use minetrace_schemas::records::package::PackageCheck;
 use minetrace_schemas::records::process::{FileId, ProcessRecord};
 use minetrace_schemas::records::socket::SocketRecord;
 use minetrace_schemas::records::RecordSetV1;
@@ -24,6 +26,10 @@ pub struct HostModel {
     pub sockets: Vec<SocketRecord>,
     pub files: Vec<FileRecord>,
     pub commands: Vec<CommandRecord>,
+    /// Derived `/etc/shadow` facts (never hashes); empty when the collector did not write them.
+    pub shadow: Vec<ShadowEntry>,
+    /// Package-database digests next to actual digests; empty when not collected.
+    pub packages: Vec<PackageCheck>,
     /// Raw member bytes by member name (`fs/...`, `bin/...`), shared with the bundle.
     contents: BTreeMap<String, Vec<u8>>,
     by_pid: HashMap<i32, usize>,
@@ -80,6 +86,14 @@ impl HostModel {
             RecordSetV1::Commands(v) => Some(v),
             _ => None,
         });
+        let shadow = take(&bundle, members::SHADOW, &mut warnings, |s| match s {
+            RecordSetV1::Shadow(v) => Some(v),
+            _ => None,
+        });
+        let packages = take(&bundle, members::PACKAGES, &mut warnings, |s| match s {
+            RecordSetV1::Packages(v) => Some(v),
+            _ => None,
+        });
         let mut contents = BTreeMap::new();
         let names: Vec<String> = bundle
             .member_names()
@@ -111,6 +125,8 @@ impl HostModel {
             sockets,
             files,
             commands,
+            shadow,
+            packages,
             contents,
             by_pid,
             exe_by_file,
@@ -148,6 +164,22 @@ impl HostModel {
     /// Captured file contents by category, with their records.
     pub fn files_in<'a>(&'a self, category: &'a str) -> impl Iterator<Item = &'a FileRecord> + 'a {
         self.files.iter().filter(move |f| f.category == category)
+    }
+
+    /// File records whose path starts with `prefix` (byte-wise), in bundle order.
+    pub fn files_under<'a>(&'a self, prefix: &'a [u8]) -> impl Iterator<Item = &'a FileRecord> + 'a {
+        self.files.iter().filter(move |f| f.path.as_bytes().starts_with(prefix))
+    }
+
+    /// Stdout of a host tool capture (`iptables-save`, ...) with its record, for every capture of that name.
+    pub fn command_outputs<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> impl Iterator<Item = (&'a CommandRecord, &'a [u8])> + 'a {
+        self.commands.iter().filter(move |c| c.name == name).filter_map(|c| {
+            let member = c.stdout_member.as_deref()?;
+            Some((c, self.member(member)?))
+        })
     }
 
     /// Seconds since the epoch at which a process started, from its start ticks and the boot time.
