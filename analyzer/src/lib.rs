@@ -13,4 +13,5 @@ pub mod indicators;
 pub mod load;
 pub mod model;
 pub mod output;
+pub mod parse;
 pub mod remediate;

