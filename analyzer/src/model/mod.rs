@@ -30,7 +30,7 @@ pub struct HostModel {
     pub shadow: Vec<ShadowEntry>,
     /// Package-database digests next to actual digests; empty when not collected.
     pub packages: Vec<PackageCheck>,
-    /// Raw member bytes by member name (`fs/...`, `bin/...`), shared with the bundle.
+    /// Raw member bytes by member name (`fs/...`, `bin/...`, `commands/...`), shared with the bundle.
     contents: BTreeMap<String, Vec<u8>>,
     by_pid: HashMap<i32, usize>,
     exe_by_file: HashMap<FileId, usize>,
@@ -97,7 +97,7 @@ impl HostModel {
         let mut contents = BTreeMap::new();
         let names: Vec<String> = bundle
             .member_names()
-            .filter(|n| n.starts_with("fs/") || n.starts_with("bin/"))
+            .filter(|n| n.starts_with("fs/") || n.starts_with("bin/") || n.starts_with("commands/"))
             .map(str::to_owned)
             .collect();
         for name in names {
