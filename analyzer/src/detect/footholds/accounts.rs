@@ -1,0 +1,167 @@
+//! Accounts that give the attacker a way back in (from the host's own `passwd`, `group`, `sudoers*` and
+//! the derived shadow summary):
+//! - `MT-ACC-001` a UID-0 account other than `root` (T1136.001).
+//! - `MT-ACC-002` a service or system account (uid 1–999 or `service_account`) that may use sudo: in
+//!   `sudo`/`wheel`/`admin`, or named in a sudoers rule (`NOPASSWD: ALL` weighs most) (T1548.003).
+//!   Human accounts (uid ≥ 1000) with sudo are how admins work and are not reported.
+//! - `MT-ACC-003` a service or system account that can log in: a real shell (or a fake `nologin`
+//!   outside the system directories) together with a usable password (T1098).
+
+use minetrace_schemas::findings::{Finding, Severity};
+use minetrace_schemas::records::account::PasswordState;
+
+use super::common::{self, account_subject, describe_file, quote_line, Accounts, Score};
+use crate::detect::finding::{file_subject, finding, FindingExt};
+use crate::detect::Context;
+use crate::parse::passwd::parse_group;
+use crate::parse::sudoers;
+
+const ADMIN_GROUPS: &[&[u8]] = &[b"sudo", b"wheel", b"admin"];
+
+pub fn detect(ctx: &Context) -> Vec<Finding> {
+    let model = ctx.model;
+    let accounts = Accounts::of(model);
+    let Some(passwd) = model.file(b"/etc/passwd") else {
+        return Vec::new();
+    };
+    let passwd_path = passwd.path.clone();
+    let mut out = Vec::new();
+    let usable = |name: &[u8]| {
+        model
+            .shadow
+            .iter()
+            .find(|s| s.user.as_bytes() == name && s.source.as_bytes() == b"/etc/shadow")
+            .map(|s| s.password)
+    };
+    for e in &accounts.entries {
+        if e.uid == 0 && e.name != b"root" {
+            let mut f = finding("MT-ACC-001", Severity::High, "Extra account with UID 0")
+                .attack(&["T1136.001", "T1078.003"])
+                .subject(account_subject(&accounts, &e.name))
+                .subject(file_subject(passwd))
+                .evidence(quote_line(
+                    &passwd_path,
+                    e.line,
+                    &passwd_line(&e.name, e.uid, e.gid, &e.home, &e.shell),
+                ));
+            if let Some(p) = usable(&e.name) {
+                f = f.evidence(format!("shadow: password {p:?}"));
+            }
+            out.push(f);
+        }
+        let service = e.uid != 0 && accounts.is_service(ctx.iocs, &e.name);
+        if service && !e.shell_refuses_login() && !e.shell.is_empty() {
+            let mut score = Score::default();
+            score.add(
+                1,
+                format!(
+                    "has login shell {}",
+                    minetrace_schemas::escape_bytes(&e.shell)
+                ),
+            );
+            if crate::parse::basename(&e.shell) == b"nologin" {
+                score.add(
+                    2,
+                    "its \"nologin\" is not the system one (TeamTNT copies bash there)",
+                );
+            }
+            match usable(&e.name) {
+                Some(PasswordState::Usable) => score.add(2, "and a usable password"),
+                Some(PasswordState::Empty) => score.add(2, "and an empty password"),
+                _ => {}
+            }
+            if score.points >= 2 {
+                if let Some(sev) = score.severity() {
+                    let mut f = finding("MT-ACC-003", sev, "Service account that can log in")
+                        .attack(&["T1098", "T1078.003"])
+                        .subject(account_subject(&accounts, &e.name))
+                        .evidence(quote_line(
+                            &passwd_path,
+                            e.line,
+                            &passwd_line(&e.name, e.uid, e.gid, &e.home, &e.shell),
+                        ));
+                    for r in score.reasons {
+                        f = f.evidence(r);
+                    }
+                    out.push(f);
+                }
+            }
+        }
+    }
+    // Sudo rights of service accounts: admin groups and sudoers rules.
+    if let Some(group) = model.file(b"/etc/group") {
+        for g in model.content(group).map(parse_group).unwrap_or_default() {
+            if !ADMIN_GROUPS.contains(&g.name.as_slice()) {
+                continue;
+            }
+            for m in g
+                .members
+                .iter()
+                .filter(|m| accounts.is_service(ctx.iocs, m))
+            {
+                out.push(
+                    finding(
+                        "MT-ACC-002",
+                        Severity::High,
+                        "Service account in an admin group",
+                    )
+                    .attack(&["T1548.003", "T1098"])
+                    .subject(account_subject(&accounts, m))
+                    .subject(file_subject(group))
+                    .evidence(format!(
+                        "{}:{}: {} is a member of {}",
+                        group.path.escaped(),
+                        g.line,
+                        minetrace_schemas::escape_bytes(m),
+                        minetrace_schemas::escape_bytes(&g.name)
+                    )),
+                );
+            }
+        }
+    }
+    let sudo_files = common::captured(model, |p| {
+        p == b"/etc/sudoers" || p.starts_with(b"/etc/sudoers.d/")
+    });
+    for (file, bytes) in sudo_files {
+        for r in sudoers::parse(bytes) {
+            for p in &r.principals {
+                if p.starts_with(b"%")
+                    || p == b"root"
+                    || p == b"ALL"
+                    || !accounts.is_service(ctx.iocs, p)
+                {
+                    continue;
+                }
+                let sev = if r.all_commands {
+                    Severity::High
+                } else {
+                    Severity::Medium
+                };
+                let mut f = finding(
+                    "MT-ACC-002",
+                    sev,
+                    "Service account may run commands as root (sudoers)",
+                )
+                .attack(&["T1548.003", "T1098"])
+                .subject(account_subject(&accounts, p))
+                .subject(file_subject(file))
+                .evidence(quote_line(&file.path, r.line, &r.raw))
+                .evidence(format!("file: {}", describe_file(file)));
+                if r.nopasswd {
+                    f = f.evidence("without a password (NOPASSWD)");
+                }
+                out.push(f);
+            }
+        }
+    }
+    out
+}
+
+fn passwd_line(name: &[u8], uid: u32, gid: u32, home: &[u8], shell: &[u8]) -> Vec<u8> {
+    let mut v = name.to_vec();
+    v.extend(format!(":x:{uid}:{gid}::").as_bytes());
+    v.extend(home);
+    v.push(b':');
+    v.extend(shell);
+    v
+}

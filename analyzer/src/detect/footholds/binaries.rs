@@ -1,0 +1,141 @@
+//! System binaries tampered with at rest, from the collector's package checks:
+//! - `MT-EVA-020` a binary whose digest differs from the one its package recorded (T1554, T1036.005):
+//!   high for the tools miners replace (`ps`, `top`, `netstat`, `crontab`, `chattr`, ... —
+//!   `replaced_target`), medium for other running executables; a script where an ELF belongs is high.
+//! - `MT-EVA-021` `chattr` renamed (T1222.002, T1036.003): another file or running executable with
+//!   chattr's exact hash under another name (`tntrecht`), or chattr missing from the package's path.
+
+use minetrace_schemas::findings::{Finding, Severity, Subject};
+use minetrace_schemas::records::package::PackageVerdict;
+use minetrace_schemas::RawBytes;
+
+use super::common::describe_file;
+use crate::detect::finding::{finding, FindingExt};
+use crate::detect::Context;
+use crate::parse::basename;
+
+pub fn detect(ctx: &Context) -> Vec<Finding> {
+    let model = ctx.model;
+    let mut out = Vec::new();
+    for c in model
+        .packages
+        .iter()
+        .filter(|c| c.verdict == PackageVerdict::Mismatch)
+    {
+        let name = String::from_utf8_lossy(basename(c.path.as_bytes())).into_owned();
+        let target = ctx.iocs.contains("replaced_target", &name) || c.reason == "system-binary";
+        let content = model.file(c.path.as_bytes()).and_then(|f| model.content(f));
+        let script = content.is_some_and(|b| b.starts_with(b"#!"));
+        let sev = if target || script {
+            Severity::High
+        } else {
+            Severity::Medium
+        };
+        let mut f = finding("MT-EVA-020", sev, "System binary differs from its package")
+            .attack(&["T1554", "T1036.005"])
+            .subject(Subject::File {
+                path: c.path.clone(),
+                sha256: c.actual_sha256.clone(),
+            })
+            .evidence(format!(
+                "{} from package {}: expected md5 {}, found {}",
+                c.path.escaped(),
+                c.package.as_deref().unwrap_or("?"),
+                c.expected_md5.as_deref().unwrap_or("?"),
+                c.actual_md5.as_deref().unwrap_or("?")
+            ))
+            .evidence(format!("checked as {}", c.reason));
+        if script {
+            f = f.evidence("it is a script where the package installed an ELF binary");
+        }
+        if target {
+            f = f.evidence(format!(
+                "{name} is a tool miners replace to hide themselves"
+            ));
+        }
+        out.push(f);
+    }
+    // Renamed chattr: chattr's real hash under another name.
+    let chattr: Vec<_> = model
+        .packages
+        .iter()
+        .filter(|c| basename(c.path.as_bytes()) == b"chattr")
+        .collect();
+    let hashes: Vec<&str> = chattr
+        .iter()
+        .filter(|c| c.verdict == PackageVerdict::Match)
+        .filter_map(|c| c.actual_sha256.as_deref())
+        .collect();
+    let mut seen: Vec<Vec<u8>> = Vec::new();
+    let mut renamed = |path: &RawBytes, sha: &str, how: &str, out: &mut Vec<Finding>| {
+        if basename(path.as_bytes()) == b"chattr" || seen.contains(&path.0) {
+            return;
+        }
+        seen.push(path.0.clone());
+        let mut f = finding("MT-EVA-021", Severity::High, "chattr copied or renamed")
+            .attack(&["T1222.002", "T1036.003"])
+            .subject(Subject::File {
+                path: path.clone(),
+                sha256: Some(sha.to_owned()),
+            })
+            .evidence(format!(
+                "{} ({how}) has the sha256 of the packaged chattr: {sha}",
+                path.escaped()
+            ));
+        if let Some(file) = model.file(path.as_bytes()) {
+            f = f.evidence(format!("file: {}", describe_file(file)));
+        }
+        out.push(f);
+    };
+    for h in &hashes {
+        for fr in model
+            .files
+            .iter()
+            .filter(|f| f.sha256.as_deref() == Some(*h))
+        {
+            renamed(&fr.path, h, "file", &mut out);
+        }
+        for e in model
+            .executables
+            .iter()
+            .filter(|e| e.sha256.as_deref() == Some(*h))
+        {
+            renamed(&e.path, h, "running executable", &mut out);
+        }
+        for c in model
+            .packages
+            .iter()
+            .filter(|c| c.actual_sha256.as_deref() == Some(*h))
+        {
+            renamed(&c.path, h, "package check", &mut out);
+        }
+    }
+    for c in chattr
+        .iter()
+        .filter(|c| c.verdict == PackageVerdict::Unreadable)
+    {
+        let missing = c.error.as_deref().is_some_and(|e| {
+            e.contains("No such file") || e.contains("not found") || e.contains("missing")
+        });
+        if missing {
+            out.push(
+                finding(
+                    "MT-EVA-021",
+                    Severity::Medium,
+                    "chattr missing from its package path",
+                )
+                .attack(&["T1222.002"])
+                .subject(Subject::File {
+                    path: c.path.clone(),
+                    sha256: None,
+                })
+                .evidence(format!(
+                    "{}: {} (attackers rename chattr so admins cannot unlock their files)",
+                    c.path.escaped(),
+                    c.error.as_deref().unwrap_or_default()
+                )),
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,271 @@
+//! Scheduled jobs: `/etc/crontab`, `/etc/cron.d/*`, user spools, `/etc/anacrontab`, the
+//! `/etc/cron.{hourly,daily,weekly,monthly}` scripts and `at` jobs.
+//!
+//! - `MT-PER-001` a job line that downloads into a shell, decodes base64, reaches a bare IP or runs from
+//!   a temporary or hidden path (scored by [`common::score_shell`]).
+//! - `MT-PER-002` a crontab that is a Redis RDB dump (`REDIS000x` header): written through an
+//!   unauthenticated Redis (`CONFIG SET dir`, `dbfilename`, `SAVE`).
+//! - `MT-PER-003` a crontab of a service account (`redis`, `www-data`, ...): low alone, high when its
+//!   jobs are suspicious.
+
+use minetrace_schemas::findings::{Finding, Severity};
+use minetrace_schemas::records::file::FileRecord;
+
+use super::common::{self, account_subject, describe_file, quote_line, Accounts, Score};
+use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
+use crate::detect::Context;
+use crate::parse::cron::{self, CronFormat, CronLine};
+use crate::parse::numbered_lines;
+
+const CRON_ATTACK: &[&str] = &["T1053.003"];
+const AT_ATTACK: &[&str] = &["T1053.002"];
+
+fn is_cron_script_dir(path: &[u8]) -> bool {
+    [
+        &b"/etc/cron.hourly/"[..],
+        b"/etc/cron.daily/",
+        b"/etc/cron.weekly/",
+        b"/etc/cron.monthly/",
+    ]
+    .iter()
+    .any(|d| path.starts_with(d))
+}
+
+fn is_at_job(path: &[u8]) -> bool {
+    (path.starts_with(b"/var/spool/cron/atjobs/") || path.starts_with(b"/var/spool/at/"))
+        && !crate::parse::basename(path).starts_with(b".")
+        && !path.ends_with(b"/spool")
+}
+
+pub fn detect(ctx: &Context) -> Vec<Finding> {
+    let accounts = Accounts::of(ctx.model);
+    let mut out = Vec::new();
+    for (file, bytes) in common::captured(ctx.model, |p| cron::format_for_path(p).is_some()) {
+        let Some(format) = cron::format_for_path(file.path.as_bytes()) else {
+            continue;
+        };
+        crontab(ctx, &accounts, file, bytes, format, &mut out);
+    }
+    for (file, bytes) in common::captured(ctx.model, is_cron_script_dir) {
+        script(
+            ctx,
+            file,
+            bytes,
+            "MT-PER-001",
+            "Scheduled script runs suspicious commands",
+            CRON_ATTACK,
+            &mut out,
+        );
+    }
+    for (file, bytes) in common::captured(ctx.model, is_at_job) {
+        let lines: Vec<(u32, &[u8])> = cron::at_job_lines(bytes).collect();
+        for (n, text) in lines {
+            push_line(
+                ctx,
+                file,
+                n,
+                text,
+                "MT-PER-004",
+                "at job runs suspicious commands",
+                AT_ATTACK,
+                &mut out,
+            );
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push_line(
+    ctx: &Context,
+    file: &FileRecord,
+    n: u32,
+    text: &[u8],
+    rule: &str,
+    title: &str,
+    attack: &[&str],
+    out: &mut Vec<Finding>,
+) {
+    let (mut score, shell) = common::score_shell(text, ctx.iocs);
+    common::lock_points(file, &mut score);
+    if let Some(f) = common::line_finding(
+        ctx,
+        rule,
+        title,
+        attack,
+        file,
+        n,
+        text,
+        &score,
+        Some(&shell),
+    ) {
+        out.push(f);
+    }
+}
+
+fn script(
+    ctx: &Context,
+    file: &FileRecord,
+    bytes: &[u8],
+    rule: &str,
+    title: &str,
+    attack: &[&str],
+    out: &mut Vec<Finding>,
+) {
+    for (n, text) in numbered_lines(bytes) {
+        let t = text.trim_ascii();
+        if t.is_empty() || t.starts_with(b"#") {
+            continue;
+        }
+        push_line(ctx, file, n, text, rule, title, attack, out);
+    }
+}
+
+fn crontab(
+    ctx: &Context,
+    accounts: &Accounts,
+    file: &FileRecord,
+    bytes: &[u8],
+    format: CronFormat,
+    out: &mut Vec<Finding>,
+) {
+    let rdb = cron::is_redis_rdb(bytes);
+    let spool_owner = cron::spool_user(file.path.as_bytes()).map(<[u8]>::to_vec);
+    let file_owner = accounts.by_uid(file.uid).map(|e| e.name.clone());
+    let mut entry_lines = Vec::new();
+    let mut worst: Option<Severity> = None;
+    for line in cron::parse(bytes, format) {
+        let CronLine::Entry(e) = line else {
+            continue;
+        };
+        entry_lines.push(e.line);
+        let (mut score, shell) = common::score_shell(&e.command, ctx.iocs);
+        let runs_as = e.user.clone().or_else(|| spool_owner.clone());
+        if score.points > 0 {
+            if let Some(user) = runs_as
+                .as_deref()
+                .filter(|u| accounts.is_service(ctx.iocs, u))
+            {
+                score.add(
+                    2,
+                    format!(
+                        "runs as service account {}",
+                        minetrace_schemas::escape_bytes(user)
+                    ),
+                );
+            }
+            if rdb {
+                score.add(2, "sits inside a Redis RDB dump");
+            }
+            if e.schedule.at_boot() || e.schedule.frequent() {
+                score.reasons.push(format!(
+                    "schedule {} (re-runs it constantly)",
+                    e.schedule.display()
+                ));
+            }
+        }
+        common::lock_points(file, &mut score);
+        let title = if format == CronFormat::Anacron {
+            "anacron job runs suspicious commands"
+        } else {
+            "Cron job runs suspicious commands"
+        };
+        if let Some(mut f) = common::line_finding(
+            ctx,
+            "MT-PER-001",
+            title,
+            CRON_ATTACK,
+            file,
+            e.line,
+            &e.raw,
+            &score,
+            Some(&shell),
+        ) {
+            if let Some(u) = &runs_as {
+                f = f.subject(account_subject(accounts, u));
+            }
+            worst = worst.max(Some(f.severity));
+            out.push(f);
+        }
+    }
+    if rdb {
+        let mut f = finding(
+            "MT-PER-002",
+            if worst >= Some(Severity::High) {
+                Severity::Critical
+            } else {
+                Severity::High
+            },
+            "Crontab written through Redis (RDB dump with a cron line)",
+        )
+        .attack(&["T1053.003", "T1190"])
+        .subject(file_subject(file))
+        .evidence(format!(
+            "{} starts with a Redis RDB header",
+            file.path.escaped()
+        ))
+        .evidence(format!("file: {}", describe_file(file)));
+        for n in &entry_lines {
+            f = f.subject(persistence_subject(&file.path, *n));
+        }
+        if entry_lines.is_empty() {
+            f = f.evidence("no job line cron would run was found in it");
+        }
+        if let Some(owner) = &file_owner {
+            f = f.subject(account_subject(accounts, owner));
+        }
+        out.push(f);
+    }
+    // A crontab that belongs to a service account: spool file named after it, or owned by it.
+    let service_owner = spool_owner
+        .iter()
+        .chain(file_owner.iter())
+        .find(|u| {
+            accounts.is_service(ctx.iocs, u)
+                || ctx
+                    .iocs
+                    .contains("service_account", &String::from_utf8_lossy(u))
+        })
+        .cloned();
+    if let Some(owner) = service_owner {
+        if entry_lines.is_empty() && !rdb {
+            return;
+        }
+        let mut score = Score::default();
+        score.add(
+            1,
+            format!(
+                "crontab belongs to service account {}",
+                minetrace_schemas::escape_bytes(&owner)
+            ),
+        );
+        if worst >= Some(Severity::Medium) {
+            score.add(3, "and its jobs are suspicious");
+        }
+        if rdb {
+            score.add(3, "and it is a Redis RDB dump");
+        }
+        let Some(sev) = score.severity() else {
+            return;
+        };
+        let mut f = finding("MT-PER-003", sev, "Crontab of a service account")
+            .attack(&["T1053.003", "T1078.003"])
+            .subject(file_subject(file))
+            .subject(account_subject(accounts, &owner))
+            .evidence(format!("file: {}", describe_file(file)));
+        let lines: Vec<&[u8]> = numbered_lines(bytes).map(|(_, l)| l).collect();
+        for (i, n) in entry_lines.iter().enumerate() {
+            f = f.subject(persistence_subject(&file.path, *n));
+            let text = usize::try_from(*n)
+                .ok()
+                .and_then(|k| lines.get(k.checked_sub(1)?));
+            if let (true, Some(text)) = (i < 20, text) {
+                f = f.evidence(quote_line(&file.path, *n, text));
+            }
+        }
+        for r in score.reasons {
+            f = f.evidence(r);
+        }
+        out.push(f);
+    }
+}

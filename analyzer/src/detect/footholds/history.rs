@@ -1,0 +1,152 @@
+//! Shell histories and what they show:
+//! - `MT-EVA-010` history disabled or wiped (T1070.003): `HISTFILE=/dev/null`, `unset HISTFILE`,
+//!   `history -c`, `rm ~/.bash_history` in a history or a start-up file, or a history file that is a
+//!   symlink to `/dev/null`. In a start-up file it persists (subject `Persistence{path,line}`, medium);
+//!   in a history it was typed (low, medium with two or more).
+//! - `MT-LAT-001` lateral movement and scanning typed in a history (T1021.004, T1046): `pnscan`,
+//!   `masscan`, `zmap`, `sshpass`, `hydra` (medium); `ssh`/`scp` loops over `known_hosts` (medium);
+//!   a plain `ssh`/`scp` is what admins do and is not reported.
+//!
+//! Histories are evidence, not persistence: their lines are named by file and line in the evidence,
+//! never as `Persistence` subjects, so no remediation edits them.
+
+use minetrace_schemas::findings::{Finding, Severity};
+use minetrace_schemas::records::file::FileKind;
+
+use super::common::{self, account_subject, describe_file, quote_line, Accounts};
+use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
+use crate::detect::Context;
+use crate::parse::shell_line;
+use crate::parse::{contains, numbered_lines};
+
+const SCANNERS: &[&[u8]] = &[
+    b"pnscan", b"masscan", b"zmap", b"sshpass", b"hydra", b"medusa", b"ncrack", b"nmap",
+];
+
+pub fn detect(ctx: &Context) -> Vec<Finding> {
+    let accounts = Accounts::of(ctx.model);
+    let mut out = Vec::new();
+    // Start-up files that switch history off for every login.
+    for (file, bytes) in common::captured(ctx.model, common::is_profile_path) {
+        for (n, raw) in numbered_lines(bytes) {
+            if raw.trim_ascii().starts_with(b"#") {
+                continue;
+            }
+            let s = shell_line::analyze(raw);
+            if s.history_tamper.is_empty() {
+                continue;
+            }
+            let mut f = finding(
+                "MT-EVA-010",
+                Severity::Medium,
+                "Shell history disabled for every login",
+            )
+            .attack(&["T1070.003", "T1546.004"])
+            .subject(persistence_subject(&file.path, n))
+            .subject(file_subject(file))
+            .evidence(quote_line(&file.path, n, raw));
+            for t in s.history_tamper {
+                f = f.evidence(t);
+            }
+            out.push(f);
+        }
+    }
+    for f in ctx
+        .model
+        .files
+        .iter()
+        .filter(|f| common::is_history_path(f.path.as_bytes()))
+    {
+        let owner = accounts
+            .owner_of_path(f.path.as_bytes())
+            .map(|e| e.name.clone());
+        if f.kind == FileKind::Symlink
+            && f.link_target
+                .as_ref()
+                .is_some_and(|t| t.as_bytes() == b"/dev/null")
+        {
+            let mut x = finding(
+                "MT-EVA-010",
+                Severity::Medium,
+                "Shell history linked to /dev/null",
+            )
+            .attack(&["T1070.003"])
+            .subject(file_subject(f))
+            .evidence(format!("{} -> /dev/null", f.path.escaped()));
+            if let Some(o) = &owner {
+                x = x.subject(account_subject(&accounts, o));
+            }
+            out.push(x);
+            continue;
+        }
+        let Some(bytes) = ctx.model.content(f) else {
+            continue;
+        };
+        let mut tamper = Vec::new();
+        let mut lateral = Vec::new();
+        let mut lateral_points = 0;
+        for (n, raw) in numbered_lines(bytes) {
+            let s = shell_line::analyze(raw);
+            if !s.history_tamper.is_empty() && tamper.len() < 20 {
+                tamper.push(quote_line(&f.path, n, raw));
+            }
+            let scanner = s.commands.iter().find(|c| SCANNERS.contains(&c.as_slice()));
+            let ssh_like = s
+                .commands
+                .iter()
+                .any(|c| matches!(c.as_slice(), b"ssh" | b"scp" | b"rsync" | b"sftp"));
+            let uses_known_hosts =
+                contains(raw, b"known_hosts") || contains(raw, b"id_rsa") || contains(raw, b"for ");
+            if let Some(sc) = scanner {
+                lateral_points += 2;
+                if lateral.len() < 20 {
+                    lateral.push(format!(
+                        "{} (runs {})",
+                        quote_line(&f.path, n, raw),
+                        minetrace_schemas::escape_bytes(sc)
+                    ));
+                }
+            } else if ssh_like && uses_known_hosts {
+                lateral_points += 2;
+                if lateral.len() < 20 {
+                    lateral.push(quote_line(&f.path, n, raw));
+                }
+            }
+        }
+        if !tamper.is_empty() {
+            let sev = if tamper.len() >= 2 {
+                Severity::Medium
+            } else {
+                Severity::Low
+            };
+            let mut x = finding("MT-EVA-010", sev, "Shell history cleared or disabled")
+                .attack(&["T1070.003"])
+                .subject(file_subject(f))
+                .evidence(format!("file: {}", describe_file(f)));
+            for t in tamper {
+                x = x.evidence(t);
+            }
+            if let Some(o) = &owner {
+                x = x.subject(account_subject(&accounts, o));
+            }
+            out.push(x);
+        }
+        if lateral_points > 0 {
+            let mut x = finding(
+                "MT-LAT-001",
+                Severity::Medium,
+                "Scanning or lateral movement typed in a shell history",
+            )
+            .attack(&["T1021.004", "T1046"])
+            .subject(file_subject(f));
+            for l in lateral {
+                x = x.evidence(l);
+            }
+            if let Some(o) = &owner {
+                x = x.subject(account_subject(&accounts, o));
+            }
+            out.push(x);
+        }
+    }
+    out
+}

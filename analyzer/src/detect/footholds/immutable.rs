@@ -1,0 +1,111 @@
+//! Files locked with `chattr +i` (immutable) or `+a` (append-only) so that neither root nor a cleanup
+//! script can change or remove them (`MT-EVA-001`, T1222.002). Miners lock their crontabs, units, keys,
+//! preload file and binaries this way.
+//!
+//! Look-alikes: an empty file locked in a place malware writes to is a "vaccine" (or a rival's squat)
+//! and stays low; an admin locking `/etc/resolv.conf` or `/etc/hosts` is low. Persistence, SSH and
+//! loader files locked are medium; executables or scripts locked in temporary or hidden places are high.
+
+use minetrace_schemas::findings::{Finding, Severity};
+use minetrace_schemas::records::file::FileKind;
+
+use super::common::{self, describe_file};
+use crate::detect::finding::{file_subject, finding, FindingExt};
+use crate::detect::Context;
+use crate::parse::shell_line::{has_hidden_component, in_temp_dir};
+use crate::parse::{basename, contains};
+
+/// Where a lock protects persistence or access.
+fn is_foothold_path(p: &[u8]) -> bool {
+    crate::parse::cron::format_for_path(p).is_some()
+        || p.starts_with(b"/etc/cron")
+        || p.starts_with(b"/var/spool/")
+        || crate::parse::systemd_unit::is_unit_path(p)
+        || super::startup::is_rc_path(p)
+        || common::is_profile_path(p)
+        || p == b"/etc/ld.so.preload"
+        || p.starts_with(b"/etc/ssh/")
+        || contains(p, b"/.ssh/")
+        || p.ends_with(b"/.ssh")
+        || p == b"/etc/passwd"
+        || p == b"/etc/shadow"
+        || p.starts_with(b"/etc/sudoers")
+}
+
+fn looks_executable(
+    model: &crate::model::HostModel,
+    f: &minetrace_schemas::records::file::FileRecord,
+) -> bool {
+    if f.mode & 0o111 != 0 {
+        return true;
+    }
+    model
+        .content(f)
+        .is_some_and(|b| b.starts_with(b"\x7fELF") || b.starts_with(b"#!"))
+}
+
+pub fn detect(ctx: &Context) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for f in ctx
+        .model
+        .files
+        .iter()
+        .filter(|f| f.immutable || f.append_only)
+    {
+        let path = f.path.as_bytes();
+        let flag = match (f.immutable, f.append_only) {
+            (true, true) => "immutable and append-only",
+            (true, false) => "immutable",
+            _ => "append-only",
+        };
+        let family = common::family_of_path(ctx.iocs, path);
+        let odd_place = in_temp_dir(path) || has_hidden_component(path);
+        let (severity, why) = if f.kind == FileKind::Regular && f.size <= 2 {
+            (
+                Severity::Low,
+                "an empty placeholder locked in place: a \"vaccine\" against reinfection or a rival's squat file",
+            )
+        } else if f.kind == FileKind::Regular && odd_place && looks_executable(ctx.model, f) {
+            (
+                Severity::High,
+                "an executable or script locked in a temporary or hidden place",
+            )
+        } else if family.is_some() {
+            (
+                Severity::High,
+                "a known family's file locked against removal",
+            )
+        } else if is_foothold_path(path) {
+            (
+                Severity::Medium,
+                "a persistence, loader, account or SSH file locked against change",
+            )
+        } else if [&b"resolv.conf"[..], b"hosts"].contains(&basename(path)) {
+            (
+                Severity::Low,
+                "a name-resolution file locked (admins do this too; miners do it to pin their DNS)",
+            )
+        } else {
+            (Severity::Low, "a file locked against change")
+        };
+        let fam_note = family.clone();
+        let mut finding = finding(
+            "MT-EVA-001",
+            severity,
+            format!("File locked with chattr ({flag})"),
+        )
+        .attack(&["T1222.002"])
+        .subject(file_subject(f))
+        .evidence(format!("file: {}", describe_file(f)))
+        .evidence(why)
+        .family(family);
+        if let Some(fam) = fam_note {
+            finding = finding.evidence(format!("path matches a {fam} marker"));
+        }
+        if let Some(flags) = f.flags {
+            finding = finding.evidence(format!("inode flags 0x{flags:08x}"));
+        }
+        out.push(finding);
+    }
+    out
+}

@@ -1,0 +1,78 @@
+//! Private SSH keys kept next to a `known_hosts` (`MT-LAT-002`, T1552.004, T1021.004): the key opens
+//! every host listed, and miner worms (8220's `spirit`, Watchdogs) walk `known_hosts` with it.
+//! Admins keep keys too, so this is low; for a service account it is medium. Only metadata and a hash
+//! of the key are in the bundle, never its bytes.
+
+use minetrace_schemas::findings::{Finding, Severity};
+
+use super::common::{account_subject, describe_file, Accounts};
+use crate::detect::finding::{file_subject, finding, FindingExt};
+use crate::detect::Context;
+use crate::parse::authorized_keys::parse_known_hosts;
+use crate::parse::{basename, contains, dirname};
+
+fn is_private_key(path: &[u8]) -> bool {
+    let name = basename(path);
+    contains(path, b"/.ssh/") && name.starts_with(b"id_") && !name.ends_with(b".pub")
+}
+
+pub fn detect(ctx: &Context) -> Vec<Finding> {
+    let model = ctx.model;
+    let accounts = Accounts::of(model);
+    let mut out = Vec::new();
+    for key in model
+        .files
+        .iter()
+        .filter(|f| is_private_key(f.path.as_bytes()))
+    {
+        let dir = dirname(key.path.as_bytes());
+        let kh_path = [dir, b"/known_hosts"].concat();
+        let Some(kh) = model.file(&kh_path) else {
+            continue;
+        };
+        let hosts = model.content(kh).map(parse_known_hosts).unwrap_or_default();
+        if hosts.is_empty() {
+            continue;
+        }
+        let owner = accounts
+            .owner_of_path(key.path.as_bytes())
+            .map(|e| e.name.clone());
+        let service = owner
+            .as_deref()
+            .is_some_and(|o| accounts.is_service(ctx.iocs, o));
+        let sev = if service {
+            Severity::Medium
+        } else {
+            Severity::Low
+        };
+        let mut f = finding(
+            "MT-LAT-002",
+            sev,
+            "Private SSH key with known hosts to reach",
+        )
+        .attack(&["T1552.004", "T1021.004"])
+        .subject(file_subject(key))
+        .subject(file_subject(kh))
+        .evidence(format!("private key: {}", describe_file(key)))
+        .evidence(format!(
+            "{} lists {} host keys ({} hashed)",
+            kh.path.escaped(),
+            hosts.len(),
+            hosts.iter().filter(|h| h.hashed).count()
+        ));
+        for h in hosts.iter().filter(|h| !h.hashed).take(10) {
+            f = f.evidence(format!(
+                "known host {}",
+                minetrace_schemas::escape_bytes(&h.hosts)
+            ));
+        }
+        if let Some(o) = &owner {
+            f = f.subject(account_subject(&accounts, o));
+            if service {
+                f = f.evidence("the key belongs to a service account");
+            }
+        }
+        out.push(f);
+    }
+    out
+}

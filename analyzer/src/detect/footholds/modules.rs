@@ -1,0 +1,104 @@
+//! Kernel modules loaded at boot (`MT-PER-050`, T1547.006, T1014): `/etc/modules`,
+//! `modules-load.d/*.conf` entries naming a known rootkit module (family `name` markers such as
+//! `iproute.ko`, `diamorphine`) are high; `modprobe.d` `install` hooks that run shell commands are scored
+//! like any persisted shell line. (`insmod` in cron, rc and unit lines is scored by those detectors;
+//! loaded modules and taint are runtime facts.)
+
+use minetrace_schemas::findings::{Finding, Severity};
+
+use super::common::{self, describe_file, quote_line};
+use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
+use crate::detect::Context;
+use crate::parse::{numbered_lines, words};
+
+const ROOTKIT_MODULES: &[&str] = &[
+    "diamorphine",
+    "reptile",
+    "suterusu",
+    "iproute",
+    "netlink",
+    "cryptov2",
+    "acpi_thermal_mgr",
+];
+
+fn is_modules_load(p: &[u8]) -> bool {
+    p == b"/etc/modules"
+        || (p.ends_with(b".conf")
+            && [
+                &b"/etc/modules-load.d/"[..],
+                b"/usr/lib/modules-load.d/",
+                b"/lib/modules-load.d/",
+                b"/run/modules-load.d/",
+            ]
+            .iter()
+            .any(|d| p.starts_with(d)))
+}
+
+fn is_modprobe_d(p: &[u8]) -> bool {
+    p.ends_with(b".conf")
+        && (p.starts_with(b"/etc/modprobe.d/") || p.starts_with(b"/lib/modprobe.d/"))
+}
+
+pub fn detect(ctx: &Context) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (file, bytes) in common::captured(ctx.model, is_modules_load) {
+        for (n, raw) in numbered_lines(bytes) {
+            let t = raw.trim_ascii();
+            if t.is_empty() || t.starts_with(b"#") || t.starts_with(b";") {
+                continue;
+            }
+            let name =
+                String::from_utf8_lossy(words(t).next().unwrap_or_default()).to_ascii_lowercase();
+            let stem = name.trim_end_matches(".ko").to_owned();
+            let family = ctx
+                .iocs
+                .family_markers
+                .iter()
+                .find(|m| m.kind == "name" && m.value.trim_end_matches(".ko") == stem)
+                .map(|m| m.family.clone());
+            if family.is_none() && !ROOTKIT_MODULES.contains(&stem.as_str()) {
+                continue;
+            }
+            out.push(
+                finding(
+                    "MT-PER-050",
+                    Severity::High,
+                    "Rootkit kernel module loaded at boot",
+                )
+                .attack(&["T1547.006", "T1014"])
+                .subject(persistence_subject(&file.path, n))
+                .subject(file_subject(file))
+                .evidence(quote_line(&file.path, n, raw))
+                .evidence(format!("file: {}", describe_file(file)))
+                .family(family),
+            );
+        }
+    }
+    for (file, bytes) in common::captured(ctx.model, is_modprobe_d) {
+        for (n, raw) in numbered_lines(bytes) {
+            let t = raw.trim_ascii();
+            let Some(after) = t.strip_prefix(b"install ") else {
+                continue;
+            };
+            let after = after.trim_ascii_start();
+            let end = after
+                .iter()
+                .position(u8::is_ascii_whitespace)
+                .unwrap_or(after.len());
+            let cmd = after.get(end..).unwrap_or_default().trim_ascii();
+            let (score, shell) = common::score_shell(cmd, ctx.iocs);
+            out.extend(common::line_finding(
+                ctx,
+                "MT-PER-050",
+                "modprobe install hook runs suspicious commands",
+                &["T1547.006"],
+                file,
+                n,
+                raw,
+                &score,
+                Some(&shell),
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,141 @@
+//! The dynamic loader's preload hooks: `/etc/ld.so.preload` entries (`MT-PER-040`) and `LD_PRELOAD`
+//! set in `/etc/environment` or shell start-up files (`MT-PER-041`). A preloaded library is loaded into
+//! every dynamically linked program: the userland rootkit that hides a miner from `ps` and `top`
+//! (libprocesshider, libsystem.so, libgcwrap.so).
+//!
+//! Severity: an entry named by a family marker is critical; one whose library a package owns with a
+//! matching digest is low (jemalloc and friends); anything else is high.
+
+use minetrace_schemas::findings::{Finding, Severity};
+use minetrace_schemas::records::package::PackageVerdict;
+
+use super::common::{self, describe_file, quote_line};
+use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
+use crate::detect::Context;
+use crate::parse::{contains, numbered_lines, words};
+
+pub fn detect(ctx: &Context) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (file, bytes) in common::captured(ctx.model, |p| p == b"/etc/ld.so.preload") {
+        for (n, raw) in numbered_lines(bytes) {
+            let t = raw.trim_ascii();
+            if t.is_empty() || t.starts_with(b"#") {
+                continue;
+            }
+            // The loader splits on blanks and colons; each piece is a library.
+            for lib in words(t)
+                .flat_map(|w| w.split(|b| *b == b':'))
+                .filter(|w| !w.is_empty())
+            {
+                out.push(entry(
+                    ctx,
+                    file,
+                    n,
+                    raw,
+                    lib,
+                    "MT-PER-040",
+                    "Library preloaded into every program (/etc/ld.so.preload)",
+                ));
+            }
+        }
+    }
+    for (file, bytes) in common::captured(ctx.model, common::is_profile_path) {
+        for (n, raw) in numbered_lines(bytes) {
+            let t = raw.trim_ascii();
+            if t.starts_with(b"#") || !contains(t, b"LD_PRELOAD=") {
+                continue;
+            }
+            let Some(pos) = t.windows(11).position(|w| w == b"LD_PRELOAD=") else {
+                continue;
+            };
+            let value = t.get(pos + 11..).unwrap_or_default();
+            let value: Vec<u8> = value
+                .iter()
+                .copied()
+                .take_while(|b| !b.is_ascii_whitespace() && *b != b';')
+                .filter(|b| *b != b'"' && *b != b'\'')
+                .collect();
+            for lib in value
+                .split(|b| *b == b':' || *b == b' ')
+                .filter(|w| !w.is_empty())
+            {
+                out.push(entry(
+                    ctx,
+                    file,
+                    n,
+                    raw,
+                    lib,
+                    "MT-PER-041",
+                    "LD_PRELOAD set for every login",
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn entry(
+    ctx: &Context,
+    file: &minetrace_schemas::records::file::FileRecord,
+    n: u32,
+    raw: &[u8],
+    lib: &[u8],
+    rule: &str,
+    title: &str,
+) -> Finding {
+    let lossy = String::from_utf8_lossy(lib);
+    let marker = ctx
+        .iocs
+        .family_markers
+        .iter()
+        .find(|m| m.kind == "preload" && m.value.as_bytes() == lib)
+        .map(|m| m.family.clone())
+        .or_else(|| common::family_of_path(ctx.iocs, lib));
+    let check = ctx.model.packages.iter().find(|c| {
+        c.path.as_bytes() == lib || c.listed_as.as_ref().is_some_and(|l| l.as_bytes() == lib)
+    });
+    let packaged = check.is_some_and(|c| c.verdict == PackageVerdict::Match);
+    let severity = if marker.is_some() {
+        Severity::Critical
+    } else if packaged {
+        Severity::Low
+    } else {
+        Severity::High
+    };
+    let mut f = finding(rule, severity, title)
+        .attack(&["T1574.006", "T1014"])
+        .subject(persistence_subject(&file.path, n))
+        .subject(file_subject(file))
+        .evidence(quote_line(&file.path, n, raw))
+        .evidence(format!(
+            "preloaded library {}",
+            minetrace_schemas::escape_bytes(lib)
+        ))
+        .evidence(format!("file: {}", describe_file(file)))
+        .family(marker.clone());
+    if let Some(m) = &marker {
+        f = f.evidence(format!("library path is a known {m} rootkit location"));
+    }
+    match check {
+        Some(c) => {
+            f = f.evidence(format!(
+                "package check: {:?}{}",
+                c.verdict,
+                c.package
+                    .as_deref()
+                    .map(|p| format!(" (package {p})"))
+                    .unwrap_or_default()
+            ))
+        }
+        None => f = f.evidence(format!("no package is known to own {lossy}")),
+    }
+    if let Some(target) = ctx.model.file(lib) {
+        f = f
+            .subject(file_subject(target))
+            .evidence(format!("library: {}", describe_file(target)));
+    }
+    if file.immutable || file.append_only {
+        f = f.evidence("the preload file is locked with chattr against removal");
+    }
+    f
+}

@@ -1,0 +1,186 @@
+//! `authorized_keys*` files of every account: who can log in with a key.
+//!
+//! One finding per suspicious key, subjects `SshKey{fingerprint,path,line}` + the file + the account:
+//! - `MT-SSH-001` a key whose comment is a known attacker comment (`bad_key_comment`, family markers).
+//! - `MT-SSH-002` a key installed for a service account (`redis`, `www-data`, `games`, uid < 1000).
+//! - `MT-SSH-004` a key in `authorized_keys2` (deprecated; TeamTNT writes it).
+//! - `MT-SSH-005` a key in a file locked with chattr.
+//! - `MT-SSH-003` (per file) a key file that is a Redis RDB dump.
+//!
+//! Signals combine: the rule is that of the strongest signal, the severity comes from all of them.
+//! Keys in root's or an admin's file with ordinary comments produce nothing.
+
+use minetrace_schemas::findings::{Finding, Severity, Subject};
+use minetrace_schemas::RawBytes;
+
+use super::common::{self, account_subject, describe_file, quote_line, Accounts, Score};
+use crate::detect::finding::{file_subject, finding, FindingExt};
+use crate::detect::Context;
+use crate::parse::authorized_keys;
+use crate::parse::basename;
+
+pub fn is_authorized_keys(path: &[u8]) -> bool {
+    let name = basename(path);
+    name.starts_with(b"authorized_keys") && !name.ends_with(b".pub")
+}
+
+/// The comment matches a known-bad comment: equal, or containing a long (≥ 6 chars) one.
+fn bad_comment(ctx: &Context, comment: &[u8]) -> Option<String> {
+    let c = String::from_utf8_lossy(comment).trim().to_ascii_lowercase();
+    if c.is_empty() {
+        return None;
+    }
+    ctx.iocs
+        .set("bad_key_comment")
+        .find(|v| c == *v || (v.len() >= 6 && c.contains(*v)))
+        .map(str::to_owned)
+}
+
+fn family_comment(ctx: &Context, comment: &[u8]) -> Option<String> {
+    let c = String::from_utf8_lossy(comment).trim().to_ascii_lowercase();
+    ctx.iocs
+        .family_markers
+        .iter()
+        .find(|m| {
+            m.kind == "key_comment" && !c.is_empty() && c.contains(&m.value.to_ascii_lowercase())
+        })
+        .map(|m| m.family.clone())
+}
+
+pub fn detect(ctx: &Context) -> Vec<Finding> {
+    let accounts = Accounts::of(ctx.model);
+    let mut out = Vec::new();
+    for (file, bytes) in common::captured(ctx.model, is_authorized_keys) {
+        let path = file.path.as_bytes();
+        let owner = accounts
+            .owner_of_path(path)
+            .or_else(|| accounts.by_uid(file.uid))
+            .map(|e| e.name.clone());
+        let service = owner
+            .as_deref()
+            .is_some_and(|o| accounts.is_service(ctx.iocs, o));
+        let rdb = crate::parse::cron::is_redis_rdb(bytes);
+        let keys2 = basename(path) == b"authorized_keys2";
+        let locked = file.immutable || file.append_only;
+        let parsed = authorized_keys::parse(bytes);
+        if rdb {
+            let mut f = finding(
+                "MT-SSH-003",
+                Severity::High,
+                "SSH key file written through Redis (RDB dump)",
+            )
+            .attack(&["T1098.004", "T1190"])
+            .subject(file_subject(file))
+            .evidence(format!(
+                "{} starts with a Redis RDB header",
+                file.path.escaped()
+            ))
+            .evidence(format!("file: {}", describe_file(file)));
+            for k in &parsed.keys {
+                f = f.subject(key_subject(file.path.clone(), k));
+            }
+            if let Some(o) = &owner {
+                f = f.subject(account_subject(&accounts, o));
+            }
+            out.push(f);
+        }
+        for k in &parsed.keys {
+            let mut score = Score::default();
+            let mut rule = None;
+            let pick = |r: &'static str, rule: &mut Option<&'static str>| {
+                if rule.is_none() {
+                    *rule = Some(r);
+                }
+            };
+            if let Some(v) = bad_comment(ctx, &k.comment) {
+                score.add(
+                    4,
+                    format!(
+                        "comment {:?} is a known attacker key comment ({v})",
+                        String::from_utf8_lossy(&k.comment)
+                    ),
+                );
+                pick("MT-SSH-001", &mut rule);
+            }
+            if let Some(fam) = family_comment(ctx, &k.comment) {
+                score.add(1, format!("comment matches a {fam} key marker"));
+                score.family = Some(fam);
+                pick("MT-SSH-001", &mut rule);
+            }
+            if service {
+                let o = owner.as_deref().unwrap_or_default();
+                score.add(
+                    2,
+                    format!(
+                        "installed for service account {}",
+                        minetrace_schemas::escape_bytes(o)
+                    ),
+                );
+                pick("MT-SSH-002", &mut rule);
+            }
+            if rdb {
+                score.add(2, "inside a Redis RDB dump");
+                pick("MT-SSH-003", &mut rule);
+            }
+            if keys2 {
+                score.add(
+                    1,
+                    "in authorized_keys2, a deprecated file admins rarely use",
+                );
+                pick("MT-SSH-004", &mut rule);
+            }
+            if locked {
+                score.add(2, "the key file is locked with chattr against removal");
+                pick("MT-SSH-005", &mut rule);
+            }
+            if let Some(cmd) = k.forced_command() {
+                let (s, _) = common::score_shell(&cmd, ctx.iocs);
+                if s.points > 0 {
+                    score.add(
+                        s.points,
+                        format!("forced command: {}", s.reasons.join("; ")),
+                    );
+                }
+            }
+            let (Some(rule), Some(sev)) = (rule, score.severity()) else {
+                continue;
+            };
+            let title = match rule {
+                "MT-SSH-001" => "Known attacker SSH key",
+                "MT-SSH-002" => "SSH key installed for a service account",
+                "MT-SSH-003" => "SSH key written through Redis",
+                "MT-SSH-004" => "SSH key in authorized_keys2",
+                _ => "SSH key in a locked key file",
+            };
+            let mut f = finding(rule, sev, title)
+                .attack(&["T1098.004"])
+                .subject(key_subject(file.path.clone(), k))
+                .subject(file_subject(file))
+                .evidence(quote_line(&file.path, k.line, &k.raw))
+                .evidence(format!(
+                    "{} {} {}",
+                    k.key_type,
+                    k.fingerprint,
+                    minetrace_schemas::escape_bytes(&k.comment)
+                ))
+                .family(score.family.clone());
+            for r in &score.reasons {
+                f = f.evidence(r.clone());
+            }
+            f = f.evidence(format!("file: {}", describe_file(file)));
+            if let Some(o) = &owner {
+                f = f.subject(account_subject(&accounts, o));
+            }
+            out.push(f);
+        }
+    }
+    out
+}
+
+fn key_subject(path: RawBytes, k: &authorized_keys::AuthorizedKey) -> Subject {
+    Subject::SshKey {
+        fingerprint: k.fingerprint.clone(),
+        path,
+        line: k.line,
+    }
+}

@@ -1,0 +1,208 @@
+//! systemd services, timers and drop-ins (system, vendor, runtime, generator and per-user locations).
+//!
+//! `MT-PER-010`: a unit whose `Exec*=` lines download into a shell, decode base64, reach a bare IP, run
+//! from a temporary or hidden path or run a miner; `Restart=always`/`on-failure`, a service-account
+//! `User=`, a name that imitates a system unit and a chattr lock add weight. A unit named by a family
+//! marker (`bot.service`, `pwnrige.service`) is reported on its name. The persistence line is the worst
+//! `Exec*=` line; timers that start the unit are added as file subjects.
+
+use minetrace_schemas::findings::Finding;
+
+use super::common::{self, account_subject, Accounts, Score};
+use crate::detect::finding::{file_subject, FindingExt};
+use crate::detect::Context;
+use crate::parse::basename;
+use crate::parse::systemd_unit::{is_unit_path, Unit};
+
+/// Unit names that belong to the OS; one of these outside package paths running a non-system program
+/// is masquerade.
+const SYSTEM_UNIT_PREFIXES: &[&[u8]] = &[
+    b"systemd-",
+    b"dbus",
+    b"cron",
+    b"crond",
+    b"ssh",
+    b"sshd",
+    b"rsyslog",
+    b"networking",
+    b"NetworkManager",
+    b"ntp",
+    b"chrony",
+    b"auditd",
+    b"polkit",
+    b"udev",
+    b"snapd",
+    b"atd",
+    b"getty",
+    b"kworker",
+    b"kthread",
+];
+
+fn system_program(p: &[u8]) -> bool {
+    [
+        &b"/usr/"[..],
+        b"/lib/",
+        b"/bin/",
+        b"/sbin/",
+        b"/lib64/",
+        b"/opt/",
+    ]
+    .iter()
+    .any(|d| p.starts_with(d))
+        && !crate::parse::shell_line::has_hidden_component(p)
+}
+
+/// The unit a drop-in belongs to (`x.service` for `.../x.service.d/y.conf`), or the file name.
+fn unit_name(path: &[u8]) -> &[u8] {
+    let name = basename(path);
+    if name.ends_with(b".conf") {
+        let dir = basename(crate::parse::dirname(path));
+        return dir.strip_suffix(b".d").unwrap_or(dir);
+    }
+    name
+}
+
+pub fn detect(ctx: &Context) -> Vec<Finding> {
+    let accounts = Accounts::of(ctx.model);
+    let units: Vec<_> = common::captured(ctx.model, is_unit_path).collect();
+    let mut out = Vec::new();
+    for (file, bytes) in &units {
+        let path = file.path.as_bytes();
+        let name = unit_name(path);
+        let unit = Unit::parse(bytes);
+        let mut best: Option<(Score, u32, Vec<u8>, crate::parse::shell_line::ShellLine)> = None;
+        for cmd in unit.exec_commands() {
+            let (score, shell) = common::score_shell(&cmd.raw, ctx.iocs);
+            if best.as_ref().is_none_or(|(b, ..)| score.points > b.points) {
+                let text = [
+                    cmd.key.as_bytes(),
+                    b"=",
+                    cmd.prefixes.as_slice(),
+                    cmd.raw.as_slice(),
+                ]
+                .concat();
+                best = Some((score, cmd.line, text, shell));
+            }
+        }
+        let Some((mut score, line, text, shell)) = best else {
+            // No Exec lines: only a family unit name makes it worth a finding.
+            if let Some(m) = family_unit(ctx, name) {
+                let mut score = Score::default();
+                score.add(4, format!("unit name matches {} marker", m));
+                score.family = Some(m);
+                if let Some(f) = common::line_finding(
+                    ctx,
+                    "MT-PER-010",
+                    "Malicious systemd unit",
+                    &["T1543.002"],
+                    file,
+                    0,
+                    b"(unit file)",
+                    &score,
+                    None,
+                ) {
+                    out.push(f);
+                }
+            }
+            continue;
+        };
+        if let Some(m) = family_unit(ctx, name) {
+            score.add(
+                4,
+                format!(
+                    "unit name {} matches a {m} marker",
+                    minetrace_schemas::escape_bytes(name)
+                ),
+            );
+            score.family.get_or_insert(m);
+        }
+        let program = unit
+            .exec_commands()
+            .into_iter()
+            .find(|c| c.key == "ExecStart")
+            .map(|c| c.program)
+            .unwrap_or_default();
+        let imitates = SYSTEM_UNIT_PREFIXES.iter().any(|p| name.starts_with(p));
+        if imitates
+            && !program.is_empty()
+            && !system_program(&program)
+            && path.starts_with(b"/etc/systemd/")
+        {
+            score.add(
+                2,
+                format!(
+                    "named like a system unit but runs {}",
+                    minetrace_schemas::escape_bytes(&program)
+                ),
+            );
+        }
+        if score.points > 0 {
+            if let Some(r) = unit
+                .restart()
+                .filter(|r| r == "always" || r == "on-failure" || r == "on-abnormal")
+            {
+                score.add(1, format!("Restart={r}: systemd restarts it when killed"));
+            }
+            if let Some(u) = unit.user().filter(|u| accounts.is_service(ctx.iocs, u)) {
+                score.add(
+                    1,
+                    format!(
+                        "runs as service account {}",
+                        minetrace_schemas::escape_bytes(u)
+                    ),
+                );
+            }
+        }
+        common::lock_points(file, &mut score);
+        let timer_type = name.ends_with(b".timer");
+        let attack: &[&str] = if timer_type {
+            &["T1053.006"]
+        } else {
+            &["T1543.002"]
+        };
+        let Some(mut f) = common::line_finding(
+            ctx,
+            "MT-PER-010",
+            "Suspicious systemd unit",
+            attack,
+            file,
+            line,
+            &text,
+            &score,
+            Some(&shell),
+        ) else {
+            continue;
+        };
+        if let Some(u) = unit.user() {
+            f = f.subject(account_subject(&accounts, u));
+        }
+        // Timers that start this service.
+        let stem = name.strip_suffix(b".service").unwrap_or(name);
+        for (timer, tbytes) in units
+            .iter()
+            .filter(|(t, _)| basename(t.path.as_bytes()).ends_with(b".timer"))
+        {
+            let tname = basename(timer.path.as_bytes());
+            let target = Unit::parse(tbytes).timer_unit().map(<[u8]>::to_vec);
+            let starts_it = match target {
+                Some(t) => t == name,
+                None => tname.strip_suffix(b".timer") == Some(stem),
+            };
+            if starts_it {
+                f = f
+                    .subject(file_subject(timer))
+                    .evidence(format!("started by timer {}", timer.path.escaped()));
+            }
+        }
+        out.push(f);
+    }
+    out
+}
+
+fn family_unit(ctx: &Context, name: &[u8]) -> Option<String> {
+    ctx.iocs
+        .family_markers
+        .iter()
+        .find(|m| m.kind == "unit" && m.value.as_bytes() == name)
+        .map(|m| m.family.clone())
+}
