@@ -1,10 +1,298 @@
 //! Family attribution, run after every detector: a finding gets a family when what it is about — a running
 //! process, a persisting file or line, an installed key — matches a family marker. Strings inside a script
 //! that merely mention a rival never count.
+//!
+//! What each subject offers to the markers (`family NAME KIND VALUE` in `indicators/families.txt`):
+//! - a process: its executable path (`path`), its exe basename, comm and argv[0] (`name`), the exe's
+//!   sha256 (`hash`);
+//! - a file: its path (`path`, `preload` for the library itself, `unit` for a unit file's name), basename
+//!   (`name`), sha256 (`hash`);
+//! - a persistence entry: the file's path (`path`, `unit`) and the line read back from the bundle — `cron`
+//!   markers as substrings of the line, and `path`/`name`/`preload` markers only against what the line
+//!   *runs or loads* (not against arguments of `pkill`, `rm`, `grep`, ...), `key_comment` against the
+//!   comment of a key line;
+//! - an ssh key: the comment of its line (`key_comment`) and the key file's path.
+//!
+//! When markers of several families match, the family with the most matches wins (ties: the first in the
+//! indicator file); the evidence says which marker matched what.
 
-use minetrace_schemas::findings::Finding;
+use std::collections::BTreeMap;
 
+use minetrace_schemas::findings::{Finding, Subject};
+use minetrace_schemas::RawBytes;
+
+use crate::detect::runtime::support::{self, Names};
 use crate::detect::Context;
+use crate::indicators::FamilyMarker;
+use crate::parse;
+
+/// Whether a path matches a `path` marker: a value ending in `/` matches any path containing it as a
+/// directory (`/.configrc/` under any home), otherwise the whole path must be equal.
+fn path_matches(path: &str, value: &str) -> bool {
+    if value.ends_with('/') {
+        path.contains(value)
+    } else {
+        path == value
+    }
+}
+
+/// One marker matched against one thing.
+struct Hit<'a> {
+    marker: &'a FamilyMarker,
+    what: String,
+}
+
+fn match_path<'a>(markers: &'a [FamilyMarker], path: &[u8], what: &str, hits: &mut Vec<Hit<'a>>) {
+    let p = String::from_utf8_lossy(path);
+    let base = support::lower(support::basename(path));
+    for m in markers {
+        let ok = match m.kind.as_str() {
+            "path" | "preload" => path_matches(&p, &m.value),
+            "name" => support::name_matches(&base, &m.value.to_ascii_lowercase()),
+            "unit" => base == m.value.to_ascii_lowercase(),
+            _ => false,
+        };
+        if ok {
+            hits.push(Hit {
+                marker: m,
+                what: format!("{what} {}", RawBytes::from(path).escaped()),
+            });
+        }
+    }
+}
+
+fn match_hash<'a>(markers: &'a [FamilyMarker], sha: Option<&str>, hits: &mut Vec<Hit<'a>>) {
+    let Some(sha) = sha else { return };
+    for m in markers
+        .iter()
+        .filter(|m| m.kind == "hash" && m.value.eq_ignore_ascii_case(sha))
+    {
+        hits.push(Hit {
+            marker: m,
+            what: format!("sha256 {sha}"),
+        });
+    }
+}
+
+/// The text of line `line` (1-based) of a captured file.
+fn line_of<'m>(ctx: &'m Context, path: &RawBytes, line: u32) -> Option<&'m [u8]> {
+    let file = ctx.model.file(path.as_bytes())?;
+    let content = ctx.model.content(file)?;
+    parse::numbered_lines(content)
+        .find(|(n, _)| *n == line)
+        .map(|(_, l)| l)
+}
+
+fn match_key_comment<'a>(
+    markers: &'a [FamilyMarker],
+    raw: &[u8],
+    line: u32,
+    hits: &mut Vec<Hit<'a>>,
+) -> bool {
+    let Some(key) = parse::authorized_keys::parse_line(line, raw) else {
+        return false;
+    };
+    let comment = support::lower(&key.comment);
+    for m in markers.iter().filter(|m| m.kind == "key_comment") {
+        if !comment.is_empty() && comment.contains(&m.value.to_ascii_lowercase()) {
+            hits.push(Hit {
+                marker: m,
+                what: format!(
+                    "key comment {}",
+                    RawBytes::from(key.comment.as_slice()).escaped()
+                ),
+            });
+        }
+    }
+    true
+}
+
+fn match_persistence<'a>(
+    ctx: &Context,
+    markers: &'a [FamilyMarker],
+    path: &RawBytes,
+    line: u32,
+    hits: &mut Vec<Hit<'a>>,
+) {
+    // The persistence file itself (a unit named bot.service, /etc/cron.d/perfclean).
+    let p = String::from_utf8_lossy(path.as_bytes());
+    let base = support::lower(support::basename(path.as_bytes()));
+    for m in markers {
+        let ok = match m.kind.as_str() {
+            "path" => path_matches(&p, &m.value),
+            "unit" => base == m.value.to_ascii_lowercase(),
+            _ => false,
+        };
+        if ok {
+            hits.push(Hit {
+                marker: m,
+                what: format!("persistence file {}", path.escaped()),
+            });
+        }
+    }
+    let Some(raw) = line_of(ctx, path, line) else {
+        return;
+    };
+    if match_key_comment(markers, raw, line, hits) {
+        return;
+    }
+    let shell = parse::shell_line::analyze(raw);
+    let text = support::lower(raw);
+    let escaped = RawBytes::from(raw).escaped();
+    let shown: String = escaped.chars().take(200).collect();
+    if !shell.mention_only {
+        for m in markers.iter().filter(|m| m.kind == "cron") {
+            if text.contains(&m.value.to_ascii_lowercase()) {
+                hits.push(Hit {
+                    marker: m,
+                    what: format!("line {line} of {}: {shown}", path.escaped()),
+                });
+            }
+        }
+    }
+    // What the line runs, and what an ld.so.preload line loads.
+    let preload_file = path.as_bytes().ends_with(b"ld.so.preload");
+    let mut targets: Vec<Vec<u8>> = shell.executed.clone();
+    if preload_file {
+        targets.extend(parse::words(raw).map(<[u8]>::to_vec));
+    }
+    for t in targets {
+        let tp = String::from_utf8_lossy(&t);
+        let tbase = support::lower(support::basename(&t));
+        for m in markers {
+            let ok = match m.kind.as_str() {
+                "path" => {
+                    path_matches(&tp, &m.value)
+                        || (m.value.ends_with('/') && tp.contains(m.value.trim_start_matches('~')))
+                }
+                "name" => support::name_matches(&tbase, &m.value.to_ascii_lowercase()),
+                "preload" => preload_file && tp == m.value,
+                _ => false,
+            };
+            if ok {
+                hits.push(Hit {
+                    marker: m,
+                    what: format!(
+                        "line {line} of {} runs or loads {}",
+                        path.escaped(),
+                        RawBytes::from(t.as_slice()).escaped()
+                    ),
+                });
+            }
+        }
+    }
+}
+
+fn hits_for<'a>(ctx: &Context, markers: &'a [FamilyMarker], s: &Subject) -> Vec<Hit<'a>> {
+    let mut hits = Vec::new();
+    match s {
+        Subject::Process { pid, exe, .. } => {
+            if let Some(e) = exe {
+                match_path(markers, e.as_bytes(), "process executable", &mut hits);
+            }
+            if let Some(p) = ctx.model.process(*pid) {
+                let names = Names::of(p);
+                for n in [Some(names.comm.as_str()), names.argv0.as_deref()]
+                    .into_iter()
+                    .flatten()
+                {
+                    for m in markers.iter().filter(|m| m.kind == "name") {
+                        if support::name_matches(n, &m.value.to_ascii_lowercase()) {
+                            hits.push(Hit {
+                                marker: m,
+                                what: format!(
+                                    "process {pid} runs as {}",
+                                    RawBytes::from(n).escaped()
+                                ),
+                            });
+                        }
+                    }
+                }
+                let sha = ctx.model.executable_of(p).and_then(|e| e.sha256.as_deref());
+                match_hash(markers, sha, &mut hits);
+            }
+        }
+        Subject::File { path, sha256 } => {
+            match_path(markers, path.as_bytes(), "file", &mut hits);
+            match_hash(markers, sha256.as_deref(), &mut hits);
+        }
+        Subject::Persistence { path, line } => {
+            match_persistence(ctx, markers, path, *line, &mut hits)
+        }
+        Subject::SshKey { path, line, .. } => {
+            if let Some(raw) = line_of(ctx, path, *line) {
+                match_key_comment(markers, raw, *line, &mut hits);
+            }
+            for m in markers.iter().filter(|m| m.kind == "path") {
+                if path_matches(&path.lossy(), &m.value) {
+                    hits.push(Hit {
+                        marker: m,
+                        what: format!("key file {}", path.escaped()),
+                    });
+                }
+            }
+        }
+        Subject::Endpoint { .. }
+        | Subject::Account { .. }
+        | Subject::FirewallRule { .. }
+        | Subject::KernelModule { .. } => {}
+    }
+    hits
+}
 
 /// Sets `family` on findings whose subjects match a family marker and that have none yet.
-pub fn attribute(_ctx: &Context, _findings: &mut [Finding]) {}
+pub fn attribute(ctx: &Context, findings: &mut [Finding]) {
+    let markers = &ctx.iocs.family_markers;
+    if markers.is_empty() {
+        return;
+    }
+    for f in findings.iter_mut().filter(|f| f.family.is_none()) {
+        let hits: Vec<Hit> = f
+            .subjects
+            .iter()
+            .take(64)
+            .flat_map(|s| hits_for(ctx, markers, s))
+            .collect();
+        if hits.is_empty() {
+            continue;
+        }
+        // Count per family, remembering the order families first appear in the indicator file.
+        let mut counts: BTreeMap<usize, (usize, &str)> = BTreeMap::new();
+        for h in &hits {
+            let order = markers
+                .iter()
+                .position(|m| m.family == h.marker.family)
+                .unwrap_or(usize::MAX);
+            counts.entry(order).or_insert((0, &h.marker.family)).0 += 1;
+        }
+        let Some((_, (_, family))) = counts
+            .iter()
+            .max_by(|a, b| a.1 .0.cmp(&b.1 .0).then_with(|| b.0.cmp(a.0)))
+        else {
+            continue;
+        };
+        let family = (*family).to_owned();
+        for h in hits.iter().filter(|h| h.marker.family == family).take(4) {
+            f.evidence.push(format!(
+                "family {family}: {} matches marker {} {}",
+                h.what,
+                h.marker.kind,
+                RawBytes::from(h.marker.value.as_str()).escaped()
+            ));
+        }
+        f.family = Some(family);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_markers() {
+        assert!(path_matches("/root/.configrc/a/kswapd0", "/.configrc/"));
+        assert!(path_matches("/tmp/kdevtmpfsi", "/tmp/kdevtmpfsi"));
+        assert!(!path_matches("/tmp/kdevtmpfsi.bak", "/tmp/kdevtmpfsi"));
+        assert!(!path_matches("/opt/configrc/x", "/.configrc/"));
+    }
+}

@@ -17,6 +17,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("ssh.txt", include_str!("ssh.txt")),
     ("system.txt", include_str!("system.txt")),
     ("footholds.txt", include_str!("footholds.txt")),
+    ("runtime.txt", include_str!("runtime.txt")),
 ];
 
 /// Every indicator known to this run, by kind. Values are lowercase where matching is case-insensitive.
@@ -91,7 +92,11 @@ impl Indicators {
 
     /// All values of one kind.
     pub fn set(&self, kind: &str) -> impl Iterator<Item = &str> {
-        self.sets.get(kind).into_iter().flatten().map(String::as_str)
+        self.sets
+            .get(kind)
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
     }
 
     pub fn contains(&self, kind: &str, value: &str) -> bool {

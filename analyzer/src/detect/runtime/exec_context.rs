@@ -1,0 +1,387 @@
+//! Execution context: where and as what a process runs. Deleted and memfd executables, executables in
+//! temp, hidden or home directories, kernel-thread names on user processes, a program name that differs
+//! from its executable, system program names running from unusual paths, and shells or downloaders
+//! spawned by network services.
+//!
+//! Rules: `MT-RUN-030` deleted executable, `MT-RUN-031` memfd executable, `MT-RUN-032` executable in a
+//! temp, hidden or home directory, `MT-RUN-033` kernel-thread name on a user process, `MT-RUN-034` renamed
+//! program, `MT-RUN-035` system program name from an unusual path, `MT-RUN-036` shell or downloader child of
+//! a network service.
+
+use std::collections::HashMap;
+
+use minetrace_schemas::findings::{Finding, Severity};
+use minetrace_schemas::records::process::ProcessRecord;
+
+use super::support::{self, Conn, Names};
+use crate::detect::finding::{describe_process, exe_subject, finding, process_subject, FindingExt};
+use crate::detect::Context;
+
+/// Facts that raise any context finding by a step: busy CPU, an outbound connection, a miner command line.
+struct Raise {
+    lines: Vec<String>,
+}
+
+impl Raise {
+    fn of(ctx: &Context, p: &ProcessRecord, conns: &HashMap<i32, Vec<Conn>>) -> Raise {
+        let mut lines = Vec::new();
+        if let Some(c) = support::busy(ctx.model, p) {
+            lines.push(support::describe_cpu(&c));
+        }
+        if let Some(c) = conns.get(&p.pid).and_then(|v| v.first()) {
+            lines.push(format!("holds a connection to {}", c.socket.remote));
+        }
+        lines.extend(support::miner_cmdline(ctx, p));
+        Raise { lines }
+    }
+    fn any(&self) -> bool {
+        !self.lines.is_empty()
+    }
+}
+
+fn up(s: Severity) -> Severity {
+    match s {
+        Severity::Info => Severity::Low,
+        Severity::Low => Severity::Medium,
+        Severity::Medium => Severity::High,
+        Severity::High | Severity::Critical => Severity::Critical,
+    }
+}
+
+fn base(ctx: &Context, rule: &str, severity: Severity, title: &str, p: &ProcessRecord) -> Finding {
+    let mut f = finding(rule, severity, title)
+        .subject(process_subject(p))
+        .evidence(describe_process(p));
+    if let Some(x) = exe_subject(ctx.model, p) {
+        f = f.subject(x);
+    }
+    f
+}
+
+pub fn detect(ctx: &Context) -> Vec<Finding> {
+    let model = ctx.model;
+    let conns = support::connections_by_pid(model);
+    let mut out = Vec::new();
+    for p in &model.processes {
+        if support::is_kernel_thread(p) {
+            continue;
+        }
+        let names = Names::of(p);
+        let raise = Raise::of(ctx, p, &conns);
+        out.extend(deleted_or_memfd(ctx, p, &raise));
+        out.extend(odd_dir(ctx, p, &raise));
+        out.extend(kthread_name(ctx, p, &names, &raise));
+        out.extend(renamed(ctx, p, &names));
+        out.extend(system_name_elsewhere(ctx, p, &names, &raise));
+        out.extend(service_child(ctx, p, &names));
+    }
+    out
+}
+
+/// `MT-RUN-030` / `MT-RUN-031`. A deleted executable under a system directory (package upgrade) is info;
+/// in a home directory low; anywhere else medium. A memfd executable is medium (info for runc's own
+/// clone). One step up with busy CPU, a connection or a miner command line.
+fn deleted_or_memfd(ctx: &Context, p: &ProcessRecord, raise: &Raise) -> Option<Finding> {
+    let exe = p.exe.as_ref()?;
+    let path = exe.path.as_bytes();
+    let (rule, title, mut severity, why, attack): (_, _, _, String, &[&str]) = if exe.memfd {
+        let name = support::lower(path);
+        let benign = ctx
+            .iocs
+            .set("memfd_benign")
+            .any(|b| name.contains(&format!("memfd:{b}")));
+        (
+            "MT-RUN-031",
+            "Process runs from a memory-only (memfd) executable",
+            if benign {
+                Severity::Info
+            } else {
+                Severity::Medium
+            },
+            if benign {
+                "memfd name belongs to a container runtime that re-executes itself from memory"
+                    .into()
+            } else {
+                "the executable exists only in memory (memfd_create), never on disk".into()
+            },
+            &["T1620", "T1027"],
+        )
+    } else if exe.deleted {
+        let upgrade = support::upgrade_like(ctx, path);
+        let severity = if upgrade {
+            Severity::Info
+        } else if support::in_home(path) && !support::under(ctx, "temp_dir", path) {
+            Severity::Low
+        } else {
+            Severity::Medium
+        };
+        let why = if upgrade {
+            "deleted under a system directory: most often a package upgrade replaced it while it ran".into()
+        } else {
+            "the executable was deleted from disk while it runs (nlink 0)".into()
+        };
+        (
+            "MT-RUN-030",
+            "Process runs a deleted executable",
+            severity,
+            why,
+            &["T1070.004"],
+        )
+    } else {
+        return None;
+    };
+    if raise.any() && severity != Severity::Info {
+        severity = up(severity);
+    }
+    let mut f = base(ctx, rule, severity, title, p)
+        .attack(attack)
+        .evidence(why);
+    for l in &raise.lines {
+        f = f.evidence(l.clone());
+    }
+    Some(f)
+}
+
+/// `MT-RUN-032`: executable in shared memory or a hidden directory inside a temp directory (medium), a temp
+/// or hidden directory (low), or a plain home directory (info, only reported with busy CPU, a connection or
+/// a miner command line). One step up with a miner command line.
+fn odd_dir(ctx: &Context, p: &ProcessRecord, raise: &Raise) -> Option<Finding> {
+    let exe = p.exe.as_ref()?;
+    if exe.memfd {
+        return None;
+    }
+    let path = exe.path.as_bytes();
+    let shm = support::under(ctx, "shm_dir", path);
+    let temp = support::under(ctx, "temp_dir", path);
+    let hidden = support::has_hidden_component(path);
+    let home = support::in_home(path);
+    let (severity, why) = if shm {
+        (
+            Severity::Medium,
+            "runs from shared memory (/dev/shm and the like)",
+        )
+    } else if temp && hidden {
+        (
+            Severity::Medium,
+            "runs from a hidden directory inside a temp directory",
+        )
+    } else if temp {
+        (Severity::Low, "runs from a world-writable temp directory")
+    } else if hidden {
+        (
+            Severity::Low,
+            "runs from a hidden directory or is a hidden file",
+        )
+    } else if home && raise.any() {
+        (Severity::Info, "runs from a home directory")
+    } else {
+        return None;
+    };
+    // Only a miner command line raises it: a busy or networked build or test binary under /tmp is ordinary,
+    // and pool traffic and CPU are judged by their own rules.
+    let miner = !support::miner_cmdline(ctx, p).is_empty();
+    let severity = if miner { up(severity) } else { severity };
+    let mut f = base(
+        ctx,
+        "MT-RUN-032",
+        severity,
+        "Process runs from a temp, hidden or home directory",
+        p,
+    )
+    .attack(if hidden {
+        &["T1564.001", "T1036.005"]
+    } else {
+        &["T1036.005"]
+    })
+    .evidence(why);
+    for l in &raise.lines {
+        f = f.evidence(l.clone());
+    }
+    Some(f)
+}
+
+/// `MT-RUN-033`: a kernel-thread name (`[kworker/0:2]`, `kswapd0`, `kthreaddi`) on a process that has an
+/// executable or whose parent is not kthreadd. High; critical with busy CPU, a connection or miner flags.
+fn kthread_name(ctx: &Context, p: &ProcessRecord, names: &Names, raise: &Raise) -> Option<Finding> {
+    let bracketed = names
+        .argv0_full
+        .as_deref()
+        .filter(|a| a.starts_with('[') && a.ends_with(']'));
+    let inner = bracketed.map(|a| a.trim_start_matches('[').trim_end_matches(']'));
+    let kname = [Some(names.comm.as_str()), inner, names.exe.as_deref()]
+        .into_iter()
+        .flatten()
+        .find_map(|n| {
+            ctx.iocs
+                .set("kthread_name")
+                .find(|k| n.starts_with(*k))
+                .map(|k| (n, k))
+        });
+    if bracketed.is_none() && kname.is_none() {
+        return None;
+    }
+    // A user-space process with an exe, or one not parented by kthreadd.
+    if p.exe.is_none() && p.ppid == 2 {
+        return None;
+    }
+    let mut severity = if kname.is_some() {
+        Severity::High
+    } else {
+        Severity::Medium
+    };
+    if raise.any() {
+        severity = up(severity);
+    }
+    let mut f = base(
+        ctx,
+        "MT-RUN-033",
+        severity,
+        "User process disguised as a kernel thread",
+        p,
+    )
+    .attack(&["T1036.004", "T1036.005"]);
+    if let Some(b) = bracketed {
+        f = f.evidence(format!(
+            "argv[0] is {:?}, the bracketed form ps uses for kernel threads",
+            b
+        ));
+    }
+    if let Some((n, k)) = kname {
+        f = f.evidence(format!("name {n:?} imitates kernel thread {k}"));
+    }
+    f = f.evidence(format!(
+        "kernel threads have no executable and are children of kthreadd (pid 2); this one has {} and parent pid {}",
+        p.exe.as_ref().map_or_else(|| "no executable".to_owned(), |e| format!("executable {}", e.path.escaped())),
+        p.ppid
+    ));
+    for l in &raise.lines {
+        f = f.evidence(l.clone());
+    }
+    Some(f)
+}
+
+/// Whether `comm` is the kernel's 15-byte cut of `name`.
+fn comm_of(name: &str, comm: &str) -> bool {
+    name == comm || (comm.len() == 15 && name.starts_with(comm))
+}
+
+/// `MT-RUN-034`: comm or argv[0] differs from the executable's name while the executable sits in a temp,
+/// hidden, deleted or memfd place: a renamed dropper. Low (supporting evidence); elsewhere interpreters,
+/// symlinks and process titles make mismatches ordinary, so nothing is reported.
+fn renamed(ctx: &Context, p: &ProcessRecord, names: &Names) -> Option<Finding> {
+    let exe = names.exe.as_deref()?;
+    if !support::strongly_odd(ctx, p) || p.exe.as_ref().is_some_and(|e| e.memfd) {
+        return None;
+    }
+    let comm_differs = !comm_of(exe, &names.comm);
+    let argv0_differs = names
+        .argv0
+        .as_deref()
+        .is_some_and(|a| !a.is_empty() && a != exe && !comm_of(a, &names.comm));
+    if !comm_differs && !argv0_differs {
+        return None;
+    }
+    let mut f = base(
+        ctx,
+        "MT-RUN-034",
+        Severity::Low,
+        "Program name differs from its executable",
+        p,
+    )
+    .attack(&["T1036.005"])
+    .evidence(format!("executable name {exe:?}, comm {:?}", names.comm));
+    if let Some(a) = names.argv0_full.as_deref() {
+        f = f.evidence(format!(
+            "argv[0] {}",
+            minetrace_schemas::escape_bytes(a.as_bytes())
+        ));
+    }
+    Some(f)
+}
+
+/// `MT-RUN-035`: a system program's name (sshd, systemd-resolved, httpd, crond, ...) as exe name, comm or
+/// argv[0], while the executable is not under a system directory. Medium from a home directory or /opt-less
+/// custom place; high from temp, hidden, deleted or memfd places; one step up with a raising fact.
+fn system_name_elsewhere(
+    ctx: &Context,
+    p: &ProcessRecord,
+    names: &Names,
+    raise: &Raise,
+) -> Option<Finding> {
+    let exe = p.exe.as_ref()?;
+    let path = exe.path.as_bytes();
+    if support::under(ctx, "system_dir", path) && !support::has_hidden_component(path) {
+        return None;
+    }
+    // Interpreters running a script named like a system program are judged by the script, elsewhere.
+    let (name, _) = support::name_in(ctx, "system_name", names)
+        .filter(|(n, _)| ctx.iocs.contains("system_name", n))?;
+    let odd = support::strongly_odd(ctx, p);
+    let mut severity = if odd {
+        Severity::High
+    } else {
+        Severity::Medium
+    };
+    if raise.any() {
+        severity = up(severity);
+    }
+    let mut f = base(
+        ctx,
+        "MT-RUN-035",
+        severity,
+        "System program name running from an unusual path",
+        p,
+    )
+    .attack(&["T1036.005"])
+    .evidence(format!(
+        "{name:?} is the name of a system program, but the executable is {}",
+        exe.path.escaped()
+    ));
+    for l in support::odd_places(ctx, p)
+        .into_iter()
+        .chain(raise.lines.iter().cloned())
+    {
+        f = f.evidence(l);
+    }
+    Some(f)
+}
+
+/// `MT-RUN-036`: a shell or downloader whose parent is a network service. Medium under a daemon (redis,
+/// httpd, nginx, php-fpm, tomcat, confluence, mysqld); low under a generic runtime (python, node, php, java,
+/// postgres' archive commands). One step up when the child is a downloader or runs from an odd place.
+fn service_child(ctx: &Context, p: &ProcessRecord, names: &Names) -> Option<Finding> {
+    let (child, _) = support::name_in(ctx, "shell_or_downloader", names)?;
+    let parent = ctx.model.process(p.ppid)?;
+    let pnames = Names::of(parent);
+    let (service, _) = support::name_in(ctx, "service_process", &pnames)?;
+    let generic = support::name_in(ctx, "interpreter", &pnames).is_some()
+        || ["java", "node", "postgres"]
+            .iter()
+            .any(|g| support::name_matches(&service, g));
+    let mut severity = if generic {
+        Severity::Low
+    } else {
+        Severity::Medium
+    };
+    let downloader = ["curl", "wget"].contains(&child.as_str());
+    if downloader || support::strongly_odd(ctx, p) {
+        severity = up(severity);
+    }
+    let mut f = base(
+        ctx,
+        "MT-RUN-036",
+        severity,
+        "Network service spawned a shell or downloader",
+        p,
+    )
+    .attack(&["T1190", "T1059.004"])
+    .subject(process_subject(parent))
+    .evidence(format!("parent {}", describe_process(parent)))
+    .evidence(format!("{child:?} started by service {service:?}"));
+    if downloader {
+        f = f
+            .evidence("the child is a downloader (T1105)")
+            .attack(&["T1105"]);
+    }
+    Some(f)
+}

@@ -1,0 +1,647 @@
+//! Miner binaries and configs: ELF analysis (goblin) of the executables the collector copied (`bin/<sha256>`)
+//! — UPX and other packers, static Go/Rust builds, miner strings (stratum URLs, XMRig option and log
+//! strings, donate settings, RandomX/CryptoNight code and symbols) — and XMRig-style `config.json` files
+//! wherever the collector captured their content.
+//!
+//! Rules: `MT-RUN-010` running executable holds mining code, `MT-RUN-011` packed executable running,
+//! `MT-RUN-012` copied executable is not a well-formed ELF, `MT-RUN-013` miner configuration file.
+//! Scans are bounded ([`MAX_SCAN`], [`MAX_TOTAL_SCAN`], [`MAX_CONFIG`]); goblin runs only on copied binaries.
+
+use std::collections::BTreeSet;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use goblin::elf::program_header::{PF_W, PF_X, PT_LOAD};
+use goblin::elf::Elf;
+use minetrace_schemas::findings::{Finding, Severity, Subject};
+use minetrace_schemas::records::executable::{CopyStatus, ExecutableRecord};
+use minetrace_schemas::records::file::{FileKind, FileRecord};
+use minetrace_schemas::RawBytes;
+
+use super::support;
+use crate::detect::finding::{file_subject, finding, process_subject, FindingExt};
+use crate::detect::Context;
+use crate::indicators::Indicators;
+
+/// Bytes of one binary searched for strings (the head, where code and rodata of a miner sit).
+pub const MAX_SCAN: usize = 32 << 20;
+/// Bytes searched over all binaries of one bundle.
+pub const MAX_TOTAL_SCAN: usize = 256 << 20;
+/// Largest config file parsed.
+pub const MAX_CONFIG: usize = 1 << 20;
+
+/// Substrings of a miner string that make one match decisive on its own (the rest need company).
+const SPECIFIC: &[&str] = &[
+    "stratum",
+    "xmrig",
+    "mining.",
+    "randomx_",
+    "cn_slow",
+    "donate",
+    "hashrate,",
+];
+
+/// Toolchain fingerprints: format facts, not indicators.
+const GO_MARKERS: &[&str] = &[" Go buildinf:", "runtime.gopanic", "Go build ID:"];
+const RUST_MARKERS: &[&str] = &["rust_begin_unwind", "/rustc/", "RUST_BACKTRACE"];
+
+/// What the analysis of one binary found.
+#[derive(Debug, Default)]
+pub struct BinaryFacts {
+    /// Parse error when the bytes are not a well-formed ELF.
+    pub malformed: Option<String>,
+    pub packer: Option<String>,
+    pub static_link: bool,
+    pub toolchain: Option<&'static str>,
+    /// Distinct miner strings seen (lowercase indicator values).
+    pub strings: BTreeSet<String>,
+    pub symbols: BTreeSet<String>,
+    pub wallets: Vec<String>,
+    /// Only the first part was scanned.
+    pub scan_cut: bool,
+}
+
+impl BinaryFacts {
+    /// Decisive: one specific miner string or symbol, or three distinct generic ones.
+    pub fn miner_code(&self) -> bool {
+        !self.symbols.is_empty()
+            || !self.wallets.is_empty()
+            || self.strings.len() >= 3
+            || self
+                .strings
+                .iter()
+                .any(|s| SPECIFIC.iter().any(|k| s.contains(k)))
+    }
+}
+
+/// What a pattern of the [`Matcher`] stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PatternKind {
+    Miner,
+    Go,
+    Rust,
+}
+
+/// One case-insensitive automaton over every `miner_string` indicator and the toolchain fingerprints, so a
+/// binary is read once.
+pub struct Matcher {
+    ac: AhoCorasick,
+    patterns: Vec<(String, PatternKind)>,
+}
+
+impl Matcher {
+    pub fn new(iocs: &Indicators) -> Option<Matcher> {
+        let mut patterns: Vec<(String, PatternKind)> = iocs
+            .set("miner_string")
+            .map(|s| (s.to_owned(), PatternKind::Miner))
+            .collect();
+        patterns.extend(
+            GO_MARKERS
+                .iter()
+                .map(|m| ((*m).to_owned(), PatternKind::Go)),
+        );
+        patterns.extend(
+            RUST_MARKERS
+                .iter()
+                .map(|m| ((*m).to_owned(), PatternKind::Rust)),
+        );
+        let ac = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(patterns.iter().map(|(p, _)| p.as_bytes()))
+            .ok()?;
+        Some(Matcher { ac, patterns })
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Shannon entropy in bits per byte.
+fn entropy(bytes: &[u8]) -> f64 {
+    if bytes.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u64; 256];
+    for b in bytes {
+        if let Some(c) = counts.get_mut(usize::from(*b)) {
+            *c += 1;
+        }
+    }
+    let n = bytes.len() as f64;
+    counts
+        .iter()
+        .filter(|c| **c > 0)
+        .map(|c| {
+            let p = *c as f64 / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// Analyses one binary. Never panics on hostile input: goblin errors become [`BinaryFacts::malformed`].
+pub fn analyse(
+    iocs: &Indicators,
+    bytes: &[u8],
+    matcher: Option<&Matcher>,
+    budget: usize,
+) -> BinaryFacts {
+    let mut facts = BinaryFacts::default();
+    let head = bytes.get(..4096).unwrap_or(bytes);
+    let tail = bytes
+        .get(bytes.len().saturating_sub(4096)..)
+        .unwrap_or(bytes);
+    let upx_magic = contains(head, b"UPX!") || contains(tail, b"UPX!");
+    match Elf::parse(bytes) {
+        Ok(elf) => {
+            let names: Vec<&str> = elf
+                .section_headers
+                .iter()
+                .filter_map(|s| elf.shdr_strtab.get_at(s.sh_name))
+                .collect();
+            let upx_sections: Vec<&&str> = names
+                .iter()
+                .filter(|n| n.to_ascii_lowercase().contains("upx"))
+                .collect();
+            let rwx = elf
+                .program_headers
+                .iter()
+                .any(|ph| ph.p_type == PT_LOAD && ph.p_flags & PF_W != 0 && ph.p_flags & PF_X != 0);
+            if !upx_sections.is_empty() {
+                facts.packer = Some(format!("UPX (sections {upx_sections:?})"));
+            } else if upx_magic {
+                facts.packer = Some("UPX (UPX! header)".into());
+            } else if elf.section_headers.is_empty() {
+                let sample = bytes.get(..(1 << 20)).unwrap_or(bytes);
+                let e = entropy(sample);
+                if e >= 7.2 || rwx {
+                    facts.packer = Some(format!(
+                        "packed (no section headers, entropy {e:.2} bits/byte{})",
+                        if rwx {
+                            ", writable+executable segment"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+            }
+            facts.static_link = elf.interpreter.is_none() && elf.libraries.is_empty();
+            if names
+                .iter()
+                .any(|n| n.starts_with(".gopclntab") || n.starts_with(".go.buildinfo"))
+            {
+                facts.toolchain = Some("Go");
+            }
+            let wanted: Vec<String> = iocs.set("miner_symbol").map(str::to_owned).collect();
+            for (tab, strtab) in [(&elf.syms, &elf.strtab), (&elf.dynsyms, &elf.dynstrtab)] {
+                for sym in tab.iter().take(200_000) {
+                    if let Some(name) = strtab.get_at(sym.st_name) {
+                        let l = name.to_ascii_lowercase();
+                        if let Some(w) = wanted.iter().find(|w| l.contains(w.as_str())) {
+                            if facts.symbols.len() < 8 {
+                                facts.symbols.insert(format!("{name} ({w})"));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            facts.malformed = Some(e.to_string());
+            if upx_magic {
+                facts.packer = Some("UPX (UPX! header)".into());
+            }
+        }
+    }
+    let limit = budget.min(MAX_SCAN);
+    let scan = bytes.get(..limit).unwrap_or(bytes);
+    facts.scan_cut = scan.len() < bytes.len();
+    if let Some(m) = matcher {
+        let mut toolchain = None;
+        for hit in m.ac.find_overlapping_iter(scan) {
+            match m.patterns.get(hit.pattern().as_usize()) {
+                Some((p, PatternKind::Miner)) => {
+                    facts.strings.insert(p.clone());
+                }
+                Some((_, PatternKind::Go)) => toolchain = toolchain.or(Some("Go")),
+                Some((_, PatternKind::Rust)) => toolchain = toolchain.or(Some("Rust")),
+                None => {}
+            }
+        }
+        facts.toolchain = facts.toolchain.or(toolchain);
+    }
+    facts.wallets = support::monero_addresses(scan);
+    facts
+}
+
+fn describe(facts: &BinaryFacts) -> Vec<String> {
+    let mut out = Vec::new();
+    if !facts.strings.is_empty() {
+        let list: Vec<&str> = facts.strings.iter().map(String::as_str).take(12).collect();
+        out.push(format!(
+            "miner strings in the binary: {}",
+            support::lower(format!("{list:?}").as_bytes())
+        ));
+    }
+    if !facts.symbols.is_empty() {
+        out.push(format!(
+            "mining symbols: {}",
+            facts.symbols.iter().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    for w in &facts.wallets {
+        out.push(format!(
+            "Monero wallet embedded: {}",
+            support::short_wallet(w)
+        ));
+    }
+    if facts.strings.iter().any(|s| s.contains("donate")) {
+        out.push("donate settings present (XMRig donate-level / donate pool)".into());
+    }
+    if let Some(p) = &facts.packer {
+        out.push(format!("packer: {p}"));
+    }
+    if facts.static_link {
+        out.push(format!(
+            "statically linked{}",
+            facts
+                .toolchain
+                .map(|t| format!(" {t} build"))
+                .unwrap_or_default()
+        ));
+    } else if let Some(t) = facts.toolchain {
+        out.push(format!("{t} build"));
+    }
+    if facts.scan_cut {
+        out.push(format!(
+            "only the first {} MiB were searched",
+            MAX_SCAN >> 20
+        ));
+    }
+    out
+}
+
+fn subjects_of(ctx: &Context, exe: &ExecutableRecord) -> Vec<Subject> {
+    let mut out = vec![Subject::File {
+        path: exe.path.clone(),
+        sha256: exe.sha256.clone(),
+    }];
+    for pid in &exe.pids {
+        if let Some(p) = ctx.model.process(*pid) {
+            out.push(process_subject(p));
+        }
+    }
+    out
+}
+
+pub fn detect(ctx: &Context) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let m = Matcher::new(ctx.iocs);
+    let mut budget = MAX_TOTAL_SCAN;
+    for exe in &ctx.model.executables {
+        let CopyStatus::Copied { member } = &exe.copy else {
+            continue;
+        };
+        let Some(bytes) = ctx.model.member(member) else {
+            continue;
+        };
+        let facts = analyse(ctx.iocs, bytes, m.as_ref(), budget);
+        budget = budget.saturating_sub(bytes.len().min(MAX_SCAN));
+        out.extend(judge(ctx, exe, &facts));
+    }
+    out.extend(configs(ctx));
+    out
+}
+
+/// Turns the facts about one running binary into findings.
+fn judge(ctx: &Context, exe: &ExecutableRecord, facts: &BinaryFacts) -> Vec<Finding> {
+    let model = ctx.model;
+    let procs: Vec<_> = exe
+        .pids
+        .iter()
+        .filter_map(|pid| model.process(*pid))
+        .collect();
+    let odd: Vec<String> = procs
+        .iter()
+        .flat_map(|p| support::odd_places(ctx, p))
+        .filter(|r| !support::weak_place(r))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let busy = procs.iter().find_map(|p| support::busy(model, p));
+    let mut context = Vec::new();
+    context.push(format!(
+        "running executable {} ({} bytes)",
+        exe.path.escaped(),
+        exe.size
+    ));
+    context.extend(odd.iter().cloned());
+    if let Some(c) = &busy {
+        context.push(support::describe_cpu(c));
+    }
+    let mut out = Vec::new();
+    let weak = u32::from(!odd.is_empty()) + u32::from(busy.is_some());
+    if facts.miner_code() {
+        let score =
+            3 + weak + u32::from(facts.packer.is_some()) + u32::from(!facts.wallets.is_empty());
+        let severity = match score {
+            6.. => Severity::Critical,
+            4..=5 => Severity::High,
+            _ => Severity::Medium,
+        };
+        let mut f = finding(
+            "MT-RUN-010",
+            severity,
+            "Running executable contains cryptocurrency-mining code",
+        )
+        .attack(&["T1496"]);
+        for s in subjects_of(ctx, exe) {
+            f = f.subject(s);
+        }
+        for line in context.iter().cloned().chain(describe(facts)) {
+            f = f.evidence(line);
+        }
+        out.push(f.evidence(format!("combined score {score}")));
+    }
+    if let Some(p) = &facts.packer {
+        let score = 1 + weak;
+        let severity = match score {
+            3.. => Severity::High,
+            2 => Severity::Medium,
+            _ => Severity::Low,
+        };
+        let mut f =
+            finding("MT-RUN-011", severity, "Packed executable running").attack(&["T1027.002"]);
+        for s in subjects_of(ctx, exe) {
+            f = f.subject(s);
+        }
+        for line in context.iter().cloned() {
+            f = f.evidence(line);
+        }
+        out.push(f.evidence(format!("packer: {p}")));
+    }
+    if let Some(err) = &facts.malformed {
+        let mut f = finding(
+            "MT-RUN-012",
+            Severity::Low,
+            "Running executable is not a well-formed ELF",
+        )
+        .attack(&["T1027"]);
+        for s in subjects_of(ctx, exe) {
+            f = f.subject(s);
+        }
+        out.push(
+            f.evidence(context.first().cloned().unwrap_or_default())
+                .evidence(format!(
+                    "ELF parser: {}",
+                    minetrace_schemas::escape_bytes(err.as_bytes())
+                )),
+        );
+    }
+    out
+}
+
+/// What a miner config says, for evidence.
+#[derive(Debug, Default)]
+pub struct ConfigFacts {
+    pub keys: Vec<String>,
+    pub pools: Vec<String>,
+    pub wallets: Vec<String>,
+    pub donate: Option<String>,
+}
+
+/// Parses an XMRig / xmr-stak style config. `None` when the content is not one.
+pub fn parse_config(content: &[u8]) -> Option<ConfigFacts> {
+    let text = content.get(..MAX_CONFIG).unwrap_or(content);
+    let lower = support::lower(text);
+    let looks = [
+        "\"pools\"",
+        "\"donate-level\"",
+        "\"randomx\"",
+        "\"pool_list\"",
+        "\"pool_address\"",
+    ]
+    .iter()
+    .any(|k| lower.contains(k));
+    if !looks {
+        return None;
+    }
+    let mut facts = ConfigFacts::default();
+    match serde_json::from_slice::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(map)) => {
+            for k in [
+                "pools",
+                "donate-level",
+                "donate-over-proxy",
+                "randomx",
+                "cpu",
+                "pool_list",
+            ] {
+                if map.contains_key(k) {
+                    facts.keys.push(k.to_owned());
+                }
+            }
+            if let Some(serde_json::Value::Array(pools)) =
+                map.get("pools").or_else(|| map.get("pool_list"))
+            {
+                for pool in pools.iter().take(16) {
+                    let url = pool
+                        .get("url")
+                        .or_else(|| pool.get("pool_address"))
+                        .and_then(|u| u.as_str());
+                    if let Some(u) = url {
+                        facts.pools.push(u.chars().take(200).collect());
+                    }
+                }
+            }
+            facts.donate = map.get("donate-level").map(|d| d.to_string());
+            // A config with none of the miner keys at the top level is some other JSON.
+            if facts.keys.is_empty() {
+                return None;
+            }
+        }
+        // Not JSON (xmr-stak's pools.txt is JSON without braces, hand-edited configs have comments):
+        // keep the keys the text shows.
+        _ => {
+            for k in [
+                "pools",
+                "donate-level",
+                "randomx",
+                "pool_list",
+                "pool_address",
+            ] {
+                if lower.contains(&format!("\"{k}\"")) {
+                    facts.keys.push(k.to_owned());
+                }
+            }
+            for url in lower
+                .split('"')
+                .filter(|s| s.contains("stratum+") || s.contains("://"))
+                .take(16)
+            {
+                facts.pools.push(url.chars().take(200).collect());
+            }
+        }
+    }
+    facts.wallets = support::monero_addresses(text);
+    let miner_keys = facts.keys.iter().filter(|k| *k != "cpu").count();
+    (miner_keys >= 1
+        && (facts.keys.len() >= 2 || !facts.pools.is_empty() || !facts.wallets.is_empty()))
+    .then_some(facts)
+}
+
+/// Whether a running process points at this config (by path in argv, or by running from its directory).
+fn users_of<'a>(
+    ctx: &'a Context,
+    file: &FileRecord,
+) -> Vec<&'a minetrace_schemas::records::process::ProcessRecord> {
+    let path = file.path.as_bytes();
+    let dir = path.rsplit_once_dir();
+    ctx.model
+        .processes
+        .iter()
+        .filter(|p| {
+            let argv_names = p.argv().iter().any(|a| contains(a, path));
+            let same_dir = p
+                .exe
+                .as_ref()
+                .is_some_and(|e| e.path.as_bytes().rsplit_once_dir() == dir)
+                || p.cwd.as_ref().is_some_and(|c| Some(c.as_bytes()) == dir)
+                    && p.argv()
+                        .iter()
+                        .any(|a| contains(a, support::basename(path)));
+            argv_names || same_dir
+        })
+        .collect()
+}
+
+trait DirOf {
+    fn rsplit_once_dir(&self) -> Option<&[u8]>;
+}
+
+impl DirOf for [u8] {
+    fn rsplit_once_dir(&self) -> Option<&[u8]> {
+        let i = self.iter().rposition(|b| *b == b'/')?;
+        self.get(..i)
+    }
+}
+
+fn configs(ctx: &Context) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for f in &ctx.model.files {
+        if f.kind != FileKind::Regular || f.size > MAX_CONFIG as u64 {
+            continue;
+        }
+        let Some(content) = ctx.model.content(f) else {
+            continue;
+        };
+        let Some(facts) = parse_config(content) else {
+            continue;
+        };
+        let users = users_of(ctx, f);
+        let score = 3 + u32::from(!users.is_empty()) * 2 + u32::from(!facts.wallets.is_empty());
+        let severity = match score {
+            6.. => Severity::Critical,
+            5 => Severity::High,
+            _ => Severity::Medium,
+        };
+        let mut finding = finding(
+            "MT-RUN-013",
+            severity,
+            "Cryptocurrency miner configuration file",
+        )
+        .attack(&["T1496"])
+        .subject(file_subject(f))
+        .evidence(format!(
+            "{} has miner keys {:?}",
+            f.path.escaped(),
+            facts.keys
+        ));
+        for p in facts.pools.iter().take(8) {
+            finding = finding.evidence(format!("pool {}", RawBytes::from(p.as_str()).escaped()));
+        }
+        if let Some(d) = &facts.donate {
+            finding = finding.evidence(format!(
+                "donate-level {}",
+                RawBytes::from(d.as_str()).escaped()
+            ));
+        }
+        for w in &facts.wallets {
+            finding = finding.evidence(format!("Monero wallet {}", support::short_wallet(w)));
+        }
+        for p in users {
+            finding = finding.subject(process_subject(p)).evidence(format!(
+                "used by {}",
+                crate::detect::finding::describe_process(p)
+            ));
+        }
+        out.push(finding);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::indicators::Indicators;
+
+    #[test]
+    fn garbage_is_malformed_not_a_panic() {
+        let iocs = Indicators::builtin();
+        let m = Matcher::new(&iocs);
+        {
+            for bytes in [
+                &b""[..],
+                b"\x7fELF",
+                b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0\x3e\0\x01\0\0\0\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff",
+                b"#!/bin/sh\necho stratum+tcp://x\n",
+            ] {
+                let facts = analyse(&iocs, bytes, m.as_ref(), MAX_TOTAL_SCAN);
+                assert!(facts.malformed.is_some(), "{bytes:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn truncated_real_elf_never_panics() {
+        let Ok(bin) = std::fs::read("/bin/sleep") else {
+            return;
+        };
+        let iocs = Indicators::builtin();
+        let m = Matcher::new(&iocs);
+        {
+            for cut in [16, 64, 100, 1000, 5000, bin.len() / 2] {
+                let _ = analyse(
+                    &iocs,
+                    bin.get(..cut).unwrap_or(&bin),
+                    m.as_ref(),
+                    MAX_TOTAL_SCAN,
+                );
+            }
+            let mut flipped = bin.clone();
+            for i in (0..flipped.len().min(4096)).step_by(7) {
+                if let Some(b) = flipped.get_mut(i) {
+                    *b ^= 0xa5;
+                }
+            }
+            let _ = analyse(&iocs, &flipped, m.as_ref(), MAX_TOTAL_SCAN);
+            let clean = analyse(&iocs, &bin, m.as_ref(), MAX_TOTAL_SCAN);
+            assert!(clean.malformed.is_none());
+            assert!(!clean.miner_code());
+            let mut fake = bin.clone();
+            fake.extend_from_slice(b"\0XMRig/%s libuv/%s%s\0stratum+tcp://\0");
+            assert!(analyse(&iocs, &fake, m.as_ref(), MAX_TOTAL_SCAN).miner_code());
+        }
+    }
+
+    #[test]
+    fn xmrig_config_is_recognised_and_package_json_is_not() {
+        let cfg = br#"{"autosave": true, "donate-level": 0, "cpu": {"enabled": true},
+            "pools": [{"url": "pool.supportxmr.com:443", "user": "x", "tls": true}]}"#;
+        let facts = parse_config(cfg).unwrap();
+        assert_eq!(facts.pools, vec!["pool.supportxmr.com:443".to_string()]);
+        assert_eq!(facts.donate.as_deref(), Some("0"));
+        assert!(parse_config(br#"{"name": "x", "cpu": 1, "dependencies": {}}"#).is_none());
+        assert!(parse_config(br#"{"pools": "a word in some other json"}"#).is_none());
+    }
+}

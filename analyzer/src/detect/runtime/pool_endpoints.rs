@@ -1,0 +1,443 @@
+//! Pool and C2 traffic: connections to mining-pool ports and domains (names resolved through the host's
+//! `/etc/hosts` and the names a process's own command line or config gives), long-lived web-port
+//! connections from suspicious executables, traffic tunnelled through local proxies (graftcp,
+//! proxychains, tor), and IRC from programs that are not IRC clients.
+//!
+//! Loopback peers are judged like any other: miners talk through local proxies on 127.0.0.1, and in the
+//! sandboxed tests a 127.x.y.z peer stands for an internet host.
+//!
+//! Rules: `MT-RUN-020` pool connection, `MT-RUN-021` web-port connection from a suspicious executable,
+//! `MT-RUN-022` traffic through a local proxy tool, `MT-RUN-023` IRC from a non-IRC program.
+
+use std::collections::HashMap;
+
+use minetrace_schemas::findings::{Finding, Severity, Subject};
+use minetrace_schemas::records::process::ProcessRecord;
+
+use super::support::{self, Conn, Names};
+use crate::detect::finding::{describe_process, exe_subject, finding, process_subject, FindingExt};
+use crate::detect::Context;
+
+/// Seconds a process must have lived for its connection to count as long-lived.
+const LONG_LIVED_SECS: f64 = 600.0;
+
+/// Pool domain names a process refers to: in argv, in a config file named in argv, in `config.json` next to
+/// its executable or in its working directory (when captured).
+fn names_for(ctx: &Context, p: &ProcessRecord) -> Vec<(String, Option<u16>)> {
+    let mut out = support::named_endpoints(p);
+    let mut candidates: Vec<Vec<u8>> = Vec::new();
+    let argv = p.argv();
+    for (i, a) in argv.iter().enumerate() {
+        if *a == b"-c" || *a == b"--config" {
+            if let Some(v) = argv.get(i + 1) {
+                candidates.push(v.to_vec());
+            }
+        } else if let Some(v) = a.strip_prefix(b"--config=") {
+            candidates.push(v.to_vec());
+        }
+    }
+    for dir in [
+        p.exe.as_ref().map(|e| {
+            let path = e.path.as_bytes();
+            path.get(..path.len().saturating_sub(support::basename(path).len()))
+                .unwrap_or_default()
+                .to_vec()
+        }),
+        p.cwd.as_ref().map(|c| {
+            let mut d = c.as_bytes().to_vec();
+            d.push(b'/');
+            d
+        }),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let mut path = dir;
+        path.extend_from_slice(b"config.json");
+        candidates.push(path);
+    }
+    for c in candidates {
+        let absolute = if c.starts_with(b"/") {
+            c
+        } else {
+            let mut base = p
+                .cwd
+                .as_ref()
+                .map(|d| d.as_bytes().to_vec())
+                .unwrap_or_default();
+            base.push(b'/');
+            base.extend_from_slice(&c);
+            base
+        };
+        let Some(content) = ctx.model.file(&absolute).and_then(|f| ctx.model.content(f)) else {
+            continue;
+        };
+        let text = support::lower(
+            content
+                .get(..super::miner_binary::MAX_CONFIG)
+                .unwrap_or(content),
+        );
+        for piece in text.split(['"', '\'', ' ', '\n', ',']).take(100_000) {
+            if piece.contains('.') && (piece.contains(':') || piece.contains("://")) {
+                if let Some(ep) = support::parse_host_port(piece) {
+                    out.push(ep);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The weak and strong facts about the process behind a connection (miner command line, odd place, CPU).
+struct ProcContext {
+    miner_cmdline: Vec<String>,
+    miner_name: Option<String>,
+    odd: Vec<String>,
+    busy: Option<String>,
+    age: Option<f64>,
+    masquerade: bool,
+}
+
+fn proc_context(ctx: &Context, p: &ProcessRecord) -> ProcContext {
+    let names = Names::of(p);
+    let cpu = support::cpu_use(ctx.model, p);
+    ProcContext {
+        miner_cmdline: support::miner_cmdline(ctx, p),
+        miner_name: support::name_in(ctx, "miner_name", &names).map(|(n, _)| n),
+        odd: support::odd_places(ctx, p),
+        busy: support::busy(ctx.model, p).map(|c| support::describe_cpu(&c)),
+        age: cpu.map(|c| c.elapsed_secs),
+        masquerade: names
+            .argv0_full
+            .as_deref()
+            .is_some_and(|a| a.starts_with('[') && a.ends_with(']'))
+            && p.exe.is_some(),
+    }
+}
+
+impl ProcContext {
+    fn suspicious_exe(&self) -> bool {
+        self.odd.iter().any(|r| !support::weak_place(r))
+            || self.masquerade
+            || self.miner_name.is_some()
+    }
+    fn lines(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.miner_cmdline.clone();
+        if let Some(n) = &self.miner_name {
+            v.push(format!("process name {n:?} is a known miner name"));
+        }
+        v.extend(self.odd.iter().cloned());
+        v.extend(self.busy.iter().cloned());
+        if self.masquerade {
+            v.push("argv[0] wears a kernel thread's bracketed name".into());
+        }
+        v
+    }
+}
+
+fn base_finding(
+    rule: &str,
+    severity: Severity,
+    title: &str,
+    ctx: &Context,
+    p: &ProcessRecord,
+    c: &Conn,
+) -> Finding {
+    let mut f = finding(rule, severity, title)
+        .subject(process_subject(p))
+        .subject(Subject::Endpoint {
+            addr: c.socket.remote.clone(),
+        })
+        .evidence(describe_process(p))
+        .evidence(format!(
+            "{} {} -> {} ({})",
+            c.socket.proto.name(),
+            c.socket.local,
+            c.socket.remote,
+            c.socket.state
+        ));
+    if let Some(x) = exe_subject(ctx.model, p) {
+        f = f.subject(x);
+    }
+    f
+}
+
+pub fn detect(ctx: &Context) -> Vec<Finding> {
+    let model = ctx.model;
+    let conns = support::connections_by_pid(model);
+    let hosts = support::etc_hosts(model);
+    let mut out = Vec::new();
+    let mut pids: Vec<&i32> = conns.keys().collect();
+    pids.sort();
+    for pid in pids {
+        let Some(p) = model.process(*pid) else {
+            continue;
+        };
+        let Some(list) = conns.get(pid) else {
+            continue;
+        };
+        let pc = proc_context(ctx, p);
+        let named = names_for(ctx, p);
+        let names = Names::of(p);
+        for c in list {
+            if let Some(f) = pool(ctx, p, c, &pc, &named, &hosts) {
+                out.push(f);
+            }
+            if let Some(f) = web_port(ctx, p, c, &pc) {
+                out.push(f);
+            }
+            if let Some(f) = irc(ctx, p, c, &pc, &names) {
+                out.push(f);
+            }
+        }
+    }
+    out.extend(proxies(ctx, &conns));
+    out
+}
+
+/// `MT-RUN-020`. Points: pool port 1, pool domain (via /etc/hosts or the process's own names) 3, the exact
+/// endpoint named in the process's miner command line or config 3 (not added to a domain match), miner
+/// command line 2, miner name 1, odd executable place 1, busy CPU 1. Low up to 2, medium 3-4, high 5-7,
+/// critical from 8.
+fn pool(
+    ctx: &Context,
+    p: &ProcessRecord,
+    c: &Conn,
+    pc: &ProcContext,
+    named: &[(String, Option<u16>)],
+    hosts: &HashMap<String, Vec<String>>,
+) -> Option<Finding> {
+    let mut score = 0;
+    let mut why = Vec::new();
+    if ctx.iocs.contains("pool_port", &c.port.to_string()) {
+        score += 1;
+        why.push(format!("port {} is a common mining-pool port", c.port));
+    }
+    let host_names = hosts.get(&c.ip).cloned().unwrap_or_default();
+    let domain_via_hosts = host_names
+        .iter()
+        .find_map(|n| support::pool_domain_of(ctx, n).map(|d| (n.clone(), d)));
+    let named_domain = named.iter().find_map(|(h, port)| {
+        support::pool_domain_of(ctx, h)
+            .filter(|_| port.is_none_or(|pt| pt == c.port))
+            .map(|d| (h.clone(), d))
+    });
+    let exact = named.iter().find(|(h, port)| {
+        (*h == c.ip || host_names.contains(h)) && port.is_none_or(|pt| pt == c.port)
+    });
+    if let Some((n, d)) = &domain_via_hosts {
+        score += 3;
+        why.push(format!(
+            "/etc/hosts maps {} to {n}, a pool domain ({d})",
+            c.ip
+        ));
+    } else if let Some((n, d)) = &named_domain {
+        score += 3;
+        why.push(format!(
+            "the process names pool domain {n} ({d}) on port {}",
+            c.port
+        ));
+    }
+    if let Some((h, _)) = exact {
+        if domain_via_hosts.is_none() && named_domain.is_none() {
+            score += 3;
+        }
+        why.push(format!(
+            "the process's own command line or config names this endpoint ({h})"
+        ));
+    }
+    if score == 0 {
+        return None;
+    }
+    if !pc.miner_cmdline.is_empty() {
+        score += 2;
+    }
+    score += u32::from(pc.miner_name.is_some())
+        + u32::from(!pc.odd.is_empty())
+        + u32::from(pc.busy.is_some());
+    // A pool port with nothing else that says mining is just a port.
+    let severity = if why.len() == 1 && score == 1 {
+        Severity::Low
+    } else {
+        support::severity_of(score)
+    };
+    let mut f = base_finding(
+        "MT-RUN-020",
+        severity,
+        "Connection to a mining pool",
+        ctx,
+        p,
+        c,
+    )
+    .attack(&["T1496", "T1071"]);
+    if !matches!(c.port, 80 | 443) && !ctx.iocs.contains("pool_port", &c.port.to_string()) {
+        f = f.attack(&["T1571"]);
+    }
+    for line in why.into_iter().chain(pc.lines()) {
+        f = f.evidence(line);
+    }
+    Some(f.evidence(format!("combined score {score}")))
+}
+
+/// `MT-RUN-021`: a suspicious executable (odd place, kernel-thread disguise, miner name) holding a
+/// connection to a web port. Low; medium when long-lived or CPU-busy; high with a miner command line.
+fn web_port(ctx: &Context, p: &ProcessRecord, c: &Conn, pc: &ProcContext) -> Option<Finding> {
+    if !ctx.iocs.contains("web_port", &c.port.to_string()) || !pc.suspicious_exe() {
+        return None;
+    }
+    let long = pc.age.is_some_and(|a| a >= LONG_LIVED_SECS);
+    let severity = if !pc.miner_cmdline.is_empty() {
+        Severity::High
+    } else if long || pc.busy.is_some() {
+        Severity::Medium
+    } else {
+        Severity::Low
+    };
+    let mut f = base_finding(
+        "MT-RUN-021",
+        severity,
+        "Web-port connection from a suspicious executable",
+        ctx,
+        p,
+        c,
+    )
+    .attack(&["T1071.001", "T1496"]);
+    if let Some(a) = pc.age {
+        f = f.evidence(format!(
+            "process alive {a:.0} s{}",
+            if long { " (long-lived)" } else { "" }
+        ));
+    }
+    for line in pc.lines() {
+        f = f.evidence(line);
+    }
+    Some(f)
+}
+
+/// `MT-RUN-023`: IRC ports from programs that are not IRC clients. Medium; high when the program runs from
+/// an odd place, is an interpreter (Perl shellbots) or busy.
+fn irc(
+    ctx: &Context,
+    p: &ProcessRecord,
+    c: &Conn,
+    pc: &ProcContext,
+    names: &Names,
+) -> Option<Finding> {
+    if !ctx.iocs.contains("irc_port", &c.port.to_string())
+        || support::name_in(ctx, "irc_client", names).is_some()
+    {
+        return None;
+    }
+    let interpreter = support::name_in(ctx, "interpreter", names);
+    let severity = if pc.suspicious_exe() || interpreter.is_some() || pc.busy.is_some() {
+        Severity::High
+    } else {
+        Severity::Medium
+    };
+    let mut f = base_finding(
+        "MT-RUN-023",
+        severity,
+        "IRC connection from a non-IRC program",
+        ctx,
+        p,
+        c,
+    )
+    .attack(&["T1071", "T1571"])
+    .evidence(format!(
+        "port {} is an IRC port; the program is not a known IRC client",
+        c.port
+    ));
+    if let Some((n, _)) = interpreter {
+        f = f.evidence(format!(
+            "{n} is a script interpreter (IRC shellbots are Perl or Python)"
+        ));
+    }
+    for line in pc.lines() {
+        f = f.evidence(line);
+    }
+    Some(f)
+}
+
+/// `MT-RUN-022`: a process wrapped by a proxy tool (child of graftcp/proxychains, `LD_PRELOAD` of
+/// libproxychains) or connected to a loopback port a proxy tool listens on. Low alone; medium with an odd
+/// place or busy CPU; high with miner signals.
+fn proxies(ctx: &Context, conns: &HashMap<i32, Vec<Conn>>) -> Vec<Finding> {
+    let model = ctx.model;
+    let proxy_pids: HashMap<i32, String> = model
+        .processes
+        .iter()
+        .filter_map(|p| support::name_in(ctx, "proxy_tool", &Names::of(p)).map(|(n, _)| (p.pid, n)))
+        .collect();
+    let mut out = Vec::new();
+    for p in &model.processes {
+        if proxy_pids.contains_key(&p.pid) {
+            continue;
+        }
+        let mut how = Vec::new();
+        let mut proxy_proc = None;
+        if let Some(tool) = proxy_pids.get(&p.ppid) {
+            how.push(format!("started by proxy tool {tool} (pid {})", p.ppid));
+            proxy_proc = model.process(p.ppid);
+        }
+        if let Some(v) = support::env_value(p, b"LD_PRELOAD") {
+            let l = support::lower(v);
+            if l.contains("proxychains") || l.contains("graftcp") || l.contains("torsocks") {
+                how.push(format!(
+                    "LD_PRELOAD={} routes it through a proxy",
+                    minetrace_schemas::escape_bytes(v)
+                ));
+            }
+        }
+        let mut endpoint = None;
+        for c in conns.get(&p.pid).into_iter().flatten() {
+            if !(c.ip.starts_with("127.") || c.ip == "::1") {
+                continue;
+            }
+            let Some(l) = support::listener_of(model, c.socket.netns, &c.ip, c.port) else {
+                continue;
+            };
+            if let Some((pid, tool)) = l
+                .pids
+                .iter()
+                .find_map(|pid| proxy_pids.get(pid).map(|t| (*pid, t)))
+            {
+                how.push(format!(
+                    "connected to {} where proxy tool {tool} (pid {pid}) listens",
+                    c.socket.remote
+                ));
+                endpoint = Some(c.socket.remote.clone());
+                proxy_proc = proxy_proc.or(model.process(pid));
+            }
+        }
+        if how.is_empty() {
+            continue;
+        }
+        let pc = proc_context(ctx, p);
+        let severity = if !pc.miner_cmdline.is_empty() || pc.miner_name.is_some() {
+            Severity::High
+        } else if pc.suspicious_exe() || pc.busy.is_some() {
+            Severity::Medium
+        } else {
+            Severity::Low
+        };
+        let mut f = finding(
+            "MT-RUN-022",
+            severity,
+            "Traffic tunnelled through a local proxy tool",
+        )
+        .attack(&["T1090"])
+        .subject(process_subject(p))
+        .evidence(describe_process(p));
+        if let Some(x) = proxy_proc {
+            f = f.subject(process_subject(x));
+        }
+        if let Some(e) = endpoint {
+            f = f.subject(Subject::Endpoint { addr: e });
+        }
+        for line in how.into_iter().chain(pc.lines()) {
+            f = f.evidence(line);
+        }
+        out.push(f);
+    }
+    out
+}

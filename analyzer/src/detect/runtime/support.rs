@@ -1,0 +1,515 @@
+//! Facts about one process that several runtime detectors weigh: its names, where its executable lives,
+//! how much CPU it burned, what it is connected to, and what its command line says about mining.
+//!
+//! Pure functions of the model and the indicators; each detector combines them into its own finding.
+//! A new shared fact goes here when a second detector needs it, not before.
+
+use std::collections::{HashMap, HashSet};
+
+use minetrace_schemas::records::package::PackageVerdict;
+use minetrace_schemas::records::process::ProcessRecord;
+use minetrace_schemas::records::socket::{SocketProto, SocketRecord};
+
+use crate::detect::Context;
+use crate::model::HostModel;
+
+/// The last path component (the whole input when there is no `/`).
+pub fn basename(path: &[u8]) -> &[u8] {
+    path.rsplit(|b| *b == b'/').next().unwrap_or(path)
+}
+
+/// Lossy, lowercase text of host bytes, for matching against indicator lists only.
+pub fn lower(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).to_ascii_lowercase()
+}
+
+/// The names a process goes by, lowercase: exe basename, `comm`, and `argv[0]`'s basename.
+#[derive(Debug, Default)]
+pub struct Names {
+    pub exe: Option<String>,
+    pub comm: String,
+    pub argv0: Option<String>,
+    /// `argv[0]` exactly as given (lowercase), e.g. `[kworker/0:2]` or `/usr/sbin/httpd`.
+    pub argv0_full: Option<String>,
+}
+
+impl Names {
+    pub fn of(p: &ProcessRecord) -> Names {
+        let argv = p.argv();
+        let argv0 = argv.first().filter(|a| !a.is_empty());
+        Names {
+            exe: p.exe.as_ref().map(|e| lower(basename(e.path.as_bytes()))),
+            comm: lower(p.comm.as_bytes()),
+            argv0: argv0.map(|a| {
+                let first_word = a.split(|b| *b == b' ').next().unwrap_or(a);
+                lower(basename(first_word))
+                    .trim_start_matches('-')
+                    .to_owned()
+            }),
+            argv0_full: argv0.map(|a| lower(a)),
+        }
+    }
+
+    /// Every distinct non-empty name.
+    pub fn all(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for n in [
+            self.exe.as_deref(),
+            Some(self.comm.as_str()),
+            self.argv0.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if !n.is_empty() && !out.contains(&n) {
+                out.push(n);
+            }
+        }
+        out
+    }
+}
+
+/// Whether `name` is the indicator value itself or the value followed by digits only (Kinsing drops
+/// `kdevtmpfsi206653195` next to `kdevtmpfsi`).
+pub fn name_matches(name: &str, value: &str) -> bool {
+    match name.strip_prefix(value) {
+        Some("") => true,
+        Some(rest) => rest.bytes().all(|b| b.is_ascii_digit()),
+        None => false,
+    }
+}
+
+/// The first of a process's names found in the indicator set `kind`, with the name that matched.
+pub fn name_in<'a>(ctx: &'a Context, kind: &str, names: &Names) -> Option<(String, &'a str)> {
+    for n in names.all() {
+        if let Some(v) = ctx.iocs.set(kind).find(|v| name_matches(n, v)) {
+            return Some((n.to_owned(), v));
+        }
+    }
+    None
+}
+
+/// Whether a path starts with any prefix of the indicator set `kind` (`system_dir`, `temp_dir`, ...).
+pub fn under(ctx: &Context, kind: &str, path: &[u8]) -> bool {
+    let p = lower(path);
+    ctx.iocs.set(kind).any(|prefix| p.starts_with(prefix))
+}
+
+/// Whether any directory or the file itself has a name starting with a dot (`/tmp/.X25-unix/.rsync`).
+pub fn has_hidden_component(path: &[u8]) -> bool {
+    path.split(|b| *b == b'/')
+        .any(|c| c.first() == Some(&b'.') && c != b"." && c != b"..")
+}
+
+pub fn in_home(path: &[u8]) -> bool {
+    path.starts_with(b"/root/") || path.starts_with(b"/home/")
+}
+
+/// Why a process's executable sits somewhere programs do not normally run from; empty when it does not.
+/// Deleted executables under a system directory (package upgrades) are not odd by themselves.
+pub fn odd_places(ctx: &Context, p: &ProcessRecord) -> Vec<String> {
+    let Some(exe) = &p.exe else {
+        return Vec::new();
+    };
+    let path = exe.path.as_bytes();
+    let mut out = Vec::new();
+    if exe.memfd {
+        out.push("runs from a memfd (fileless)".to_owned());
+        return out;
+    }
+    if exe.deleted && !upgrade_like(ctx, path) {
+        out.push("executable deleted from disk".to_owned());
+    }
+    if under(ctx, "shm_dir", path) {
+        out.push("executable in shared memory".to_owned());
+    } else if under(ctx, "temp_dir", path) {
+        out.push("executable in a temp directory".to_owned());
+    }
+    let home = in_home(path);
+    if has_hidden_component(path) {
+        out.push(if home {
+            "executable in a hidden directory of a home".to_owned()
+        } else {
+            "executable in a hidden directory or hidden file".to_owned()
+        });
+    } else if home && out.is_empty() {
+        out.push("executable in a home directory".to_owned());
+    }
+    out
+}
+
+/// Whether an [`odd_places`] reason is a weak one: homes, hidden ones included, hold developers' tools
+/// (`~/.cargo/bin`, `~/.vscode-server`) as often as droppers.
+pub fn weak_place(reason: &str) -> bool {
+    reason.contains("home")
+}
+
+/// Odd places beyond a home directory: temp, shared memory, hidden outside homes, deleted, memfd.
+pub fn strongly_odd(ctx: &Context, p: &ProcessRecord) -> bool {
+    odd_places(ctx, p).iter().any(|r| !weak_place(r))
+}
+
+/// A deleted executable under a system directory, not hidden and not in temp: what a package upgrade
+/// leaves behind while the old binary still runs.
+pub fn upgrade_like(ctx: &Context, path: &[u8]) -> bool {
+    under(ctx, "system_dir", path) && !has_hidden_component(path) && !under(ctx, "temp_dir", path)
+}
+
+/// Whether the package database vouches for this exact file (digest matches).
+pub fn package_owned(model: &HostModel, path: &[u8]) -> bool {
+    model.packages.iter().any(|c| {
+        (c.path.as_bytes() == path || c.listed_as.as_ref().is_some_and(|l| l.as_bytes() == path))
+            && c.verdict == PackageVerdict::Match
+    })
+}
+
+/// A kernel thread: no executable and a child of kthreadd (or kthreadd itself).
+pub fn is_kernel_thread(p: &ProcessRecord) -> bool {
+    p.exe.is_none() && (p.ppid == 2 || p.pid == 2 || (p.ppid == 0 && p.pid != 1))
+}
+
+/// CPU use over a process's lifetime.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuUse {
+    pub cpu_secs: f64,
+    pub elapsed_secs: f64,
+    /// Cores' worth of CPU: 1.0 is one core busy the whole lifetime.
+    pub share: f64,
+}
+
+/// `(utime + stime) / elapsed`, elapsed from the start ticks and the host's uptime.
+pub fn cpu_use(model: &HostModel, p: &ProcessRecord) -> Option<CpuUse> {
+    let hz = model.host.clock_ticks_per_sec;
+    if hz == 0 {
+        return None;
+    }
+    let hz = hz as f64;
+    let started = p.start_ticks as f64 / hz;
+    let elapsed = model.host.uptime_secs - started;
+    if !elapsed.is_finite() || elapsed <= 0.0 {
+        return None;
+    }
+    let cpu_secs = p.utime_ticks.saturating_add(p.stime_ticks) as f64 / hz;
+    Some(CpuUse {
+        cpu_secs,
+        elapsed_secs: elapsed,
+        share: cpu_secs / elapsed,
+    })
+}
+
+/// Lifetime share at or above which a process counts as busy, and the least CPU time that makes it count.
+pub const BUSY_SHARE: f64 = 0.5;
+pub const BUSY_MIN_CPU_SECS: f64 = 3.0;
+
+/// CPU use when the process has kept at least half a core busy over a lifetime long enough to mean it.
+pub fn busy(model: &HostModel, p: &ProcessRecord) -> Option<CpuUse> {
+    cpu_use(model, p).filter(|c| c.share >= BUSY_SHARE && c.cpu_secs >= BUSY_MIN_CPU_SECS)
+}
+
+pub fn describe_cpu(c: &CpuUse) -> String {
+    format!(
+        "used {:.0} s of CPU in {:.0} s alive ({:.0}% of one core over its lifetime)",
+        c.cpu_secs,
+        c.elapsed_secs,
+        c.share * 100.0
+    )
+}
+
+/// Splits `IP:PORT` / `[v6]:PORT` into the address text (without brackets) and the port.
+pub fn split_addr(addr: &str) -> Option<(&str, u16)> {
+    let (ip, port) = addr.rsplit_once(':')?;
+    let ip = ip
+        .strip_prefix('[')
+        .and_then(|i| i.strip_suffix(']'))
+        .unwrap_or(ip);
+    Some((ip, port.parse().ok()?))
+}
+
+fn unspecified(ip: &str) -> bool {
+    ip.is_empty()
+        || ip == "0.0.0.0"
+        || ip == "::"
+        || ip.chars().all(|c| c == '0' || c == ':' || c == '.')
+}
+
+/// An outbound connection of a process: the socket and its remote address split.
+#[derive(Debug, Clone)]
+pub struct Conn<'a> {
+    pub socket: &'a SocketRecord,
+    pub ip: String,
+    pub port: u16,
+}
+
+/// Outbound TCP/UDP connections by holding pid. Sockets whose local port is listening in the same network
+/// namespace are the server side of an accepted connection and are left out; loopback peers are kept
+/// (a local proxy, or in tests a stand-in for an internet host).
+pub fn connections_by_pid(model: &HostModel) -> HashMap<i32, Vec<Conn<'_>>> {
+    let mut listening: HashSet<(u64, u16)> = HashSet::new();
+    for s in &model.sockets {
+        if s.state == "LISTEN" {
+            if let Some((_, port)) = split_addr(&s.local) {
+                listening.insert((s.netns, port));
+            }
+        }
+    }
+    let mut out: HashMap<i32, Vec<Conn>> = HashMap::new();
+    for s in &model.sockets {
+        if matches!(
+            s.proto,
+            SocketProto::Unix | SocketProto::Raw | SocketProto::Raw6
+        ) || s.state == "LISTEN"
+        {
+            continue;
+        }
+        let Some((ip, port)) = split_addr(&s.remote) else {
+            continue;
+        };
+        if port == 0 || unspecified(ip) {
+            continue;
+        }
+        if let Some((_, lport)) = split_addr(&s.local) {
+            if listening.contains(&(s.netns, lport)) {
+                continue;
+            }
+        }
+        for pid in &s.pids {
+            out.entry(*pid).or_default().push(Conn {
+                socket: s,
+                ip: ip.to_owned(),
+                port,
+            });
+        }
+    }
+    out
+}
+
+/// Which process listens on a local address (for judging what a loopback peer is).
+pub fn listener_of<'a>(
+    model: &'a HostModel,
+    netns: u64,
+    ip: &str,
+    port: u16,
+) -> Option<&'a SocketRecord> {
+    model.sockets.iter().find(|s| {
+        s.state == "LISTEN"
+            && s.netns == netns
+            && split_addr(&s.local)
+                .is_some_and(|(lip, lport)| lport == port && (lip == ip || unspecified(lip)))
+    })
+}
+
+const BASE58: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+
+/// Monero addresses in text: 95 base58 characters starting `4` (standard, second character `0-9AB`) or `8`
+/// (subaddress), or 106 starting `4` (integrated). Bounded by the text's length; at most 8 returned.
+pub fn monero_addresses(text: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < text.len() && out.len() < 8 {
+        if !BASE58.contains(&text[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < text.len() && BASE58.contains(&text[i]) {
+            i += 1;
+        }
+        let run = &text[start..i];
+        let ok = match (run.len(), run.first(), run.get(1)) {
+            (95, Some(b'4'), Some(c)) => c.is_ascii_digit() || *c == b'A' || *c == b'B',
+            (95, Some(b'8'), Some(_)) => true,
+            (106, Some(b'4'), Some(_)) => true,
+            _ => false,
+        };
+        if ok {
+            out.push(String::from_utf8_lossy(run).into_owned());
+        }
+    }
+    out
+}
+
+/// Shortens a wallet for evidence lines: the first and last characters are enough to match it elsewhere.
+pub fn short_wallet(w: &str) -> String {
+    let head: String = w.chars().take(12).collect();
+    let tail: String = w
+        .chars()
+        .rev()
+        .take(6)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("{head}...{tail}")
+}
+
+/// What a command line says about mining: flags, an algorithm argument, a wallet. Empty when nothing.
+pub fn miner_cmdline(ctx: &Context, p: &ProcessRecord) -> Vec<String> {
+    let argv = p.argv();
+    // argv[0] is skipped: a program name is judged as a name, not as a flag.
+    let args: Vec<String> = argv.iter().skip(1).map(|a| lower(a)).collect();
+    let joined = args.join(" ");
+    let mut out = Vec::new();
+    for flag in ctx.iocs.set("miner_flag") {
+        if joined.contains(flag) {
+            out.push(format!("command line has miner option {flag:?}"));
+        }
+    }
+    for (i, a) in args.iter().enumerate() {
+        let value = if a == "-a" || a == "--algo" {
+            args.get(i + 1).map(String::as_str)
+        } else {
+            a.strip_prefix("--algo=").or_else(|| a.strip_prefix("-a="))
+        };
+        if let Some(v) = value.filter(|v| ctx.iocs.contains("miner_algo", v)) {
+            out.push(format!("command line selects mining algorithm {v:?}"));
+        }
+    }
+    let raw: Vec<u8> = argv
+        .iter()
+        .skip(1)
+        .flat_map(|a| a.iter().copied().chain([b' ']))
+        .collect();
+    for w in monero_addresses(&raw) {
+        out.push(format!(
+            "command line holds Monero wallet {}",
+            short_wallet(&w)
+        ));
+    }
+    out
+}
+
+/// Hosts named in a command line as pool targets: values of `-o`/`--url`/`-p`-less URLs, stratum URLs,
+/// `host:port` arguments. Lowercase, without scheme and path.
+pub fn named_endpoints(p: &ProcessRecord) -> Vec<(String, Option<u16>)> {
+    let argv = p.argv();
+    let args: Vec<String> = argv.iter().skip(1).map(|a| lower(a)).collect();
+    let mut out = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        let candidate = if a == "-o" || a == "--url" {
+            args.get(i + 1).cloned()
+        } else if let Some(v) = a.strip_prefix("--url=").or_else(|| a.strip_prefix("-o=")) {
+            Some(v.to_owned())
+        } else if a.contains("://") || (a.contains(':') && !a.starts_with('-')) {
+            Some(a.clone())
+        } else {
+            None
+        };
+        if let Some(c) = candidate {
+            if let Some(ep) = parse_host_port(&c) {
+                out.push(ep);
+            }
+        }
+    }
+    out
+}
+
+/// `stratum+tcp://host:port/path` or `host:port` → `(host, port)`.
+pub fn parse_host_port(text: &str) -> Option<(String, Option<u16>)> {
+    let rest = text.split_once("://").map_or(text, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    let hostport = rest.split(['/', '?', ' ', '"', '\'']).next()?;
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') || h.starts_with('[') => (h, p.parse().ok()),
+        _ => (hostport, None),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let plausible = !host.is_empty()
+        && host.contains('.')
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b':');
+    plausible.then(|| (host.to_owned(), port))
+}
+
+/// Whether a host name is, or is under, a pool domain from the indicators; returns the domain.
+pub fn pool_domain_of<'a>(ctx: &'a Context, host: &str) -> Option<&'a str> {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    ctx.iocs
+        .set("pool_domain")
+        .find(|d| host == *d || host.ends_with(&format!(".{d}")))
+}
+
+/// Names the host's `/etc/hosts` gives each address (lowercase).
+pub fn etc_hosts(model: &HostModel) -> HashMap<String, Vec<String>> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    let Some(content) = model.file(b"/etc/hosts").and_then(|f| model.content(f)) else {
+        return out;
+    };
+    for line in content.split(|b| *b == b'\n').take(100_000) {
+        let line = line.split(|b| *b == b'#').next().unwrap_or_default();
+        let text = lower(line);
+        let mut words = text.split_whitespace();
+        if let Some(ip) = words.next() {
+            out.entry(ip.to_owned())
+                .or_default()
+                .extend(words.map(str::to_owned));
+        }
+    }
+    out
+}
+
+/// Children of each pid.
+pub fn children(model: &HostModel) -> HashMap<i32, Vec<&ProcessRecord>> {
+    let mut out: HashMap<i32, Vec<&ProcessRecord>> = HashMap::new();
+    for p in &model.processes {
+        out.entry(p.ppid).or_default().push(p);
+    }
+    out
+}
+
+/// The value of an environment variable, when the collector kept it.
+pub fn env_value<'a>(p: &'a ProcessRecord, name: &[u8]) -> Option<&'a [u8]> {
+    p.env
+        .iter()
+        .find(|e| e.name.as_bytes() == name)
+        .and_then(|e| e.value.as_ref())
+        .map(|v| v.as_bytes())
+}
+
+/// Severity from a combined score: each detector documents what its points mean.
+pub fn severity_of(score: u32) -> minetrace_schemas::findings::Severity {
+    use minetrace_schemas::findings::Severity;
+    match score {
+        0..=2 => Severity::Low,
+        3..=4 => Severity::Medium,
+        5..=7 => Severity::High,
+        _ => Severity::Critical,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn monero_address_shapes() {
+        let std = format!("4{}", "8".repeat(94));
+        let sub = format!("8{}", "z".repeat(94));
+        let text = format!("-u {std}.worker -p x {sub}");
+        assert_eq!(monero_addresses(text.as_bytes()).len(), 2);
+        assert!(monero_addresses(format!("4{}", "8".repeat(93)).as_bytes()).is_empty());
+        assert!(monero_addresses(format!("4z{}", "8".repeat(93)).as_bytes()).is_empty());
+    }
+
+    #[test]
+    fn host_port_parsing() {
+        assert_eq!(
+            parse_host_port("stratum+tcp://user@pool.supportxmr.com:3333/x"),
+            Some(("pool.supportxmr.com".into(), Some(3333)))
+        );
+        assert_eq!(
+            parse_host_port("127.66.0.1:3333"),
+            Some(("127.66.0.1".into(), Some(3333)))
+        );
+        assert_eq!(parse_host_port("--config"), None);
+        assert_eq!(split_addr("[::1]:443"), Some(("::1", 443)));
+    }
+
+    #[test]
+    fn names_with_digit_suffixes() {
+        assert!(name_matches("kdevtmpfsi206653195", "kdevtmpfsi"));
+        assert!(!name_matches("kdevtmpfsix", "kdevtmpfsi"));
+        assert!(has_hidden_component(b"/tmp/.X25-unix/.rsync/c/tsm"));
+        assert!(!has_hidden_component(b"/usr/bin/ls"));
+    }
+}
