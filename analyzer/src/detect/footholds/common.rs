@@ -178,7 +178,8 @@ impl Accounts {
                 let home = e.home.strip_suffix(b"/").unwrap_or(&e.home);
                 path.starts_with(home) && path.get(home.len()) == Some(&b'/')
             })
-            .max_by_key(|e| e.home.len())
+            // Longest home wins; among accounts sharing it (root and a UID-0 twin) the first line.
+            .min_by_key(|e| (std::cmp::Reverse(e.home.len()), e.line))
     }
 
     /// A service or system account: listed as `service_account`, or a non-root uid below 1000 other than
