@@ -1,13 +1,106 @@
-//! File artifacts: persistence, accounts, SSH, firewall, histories, logs, temp places.
+//! File artifacts: how a miner got in and how it stays. One module per artifact family; each records
+//! [`FileRecord`]s on `col.files` (category named in its `//!`), raw bytes under `fs/<original path>`,
+//! and host-tool output as [`CommandRecord`]s:
 //!
-//! Skeleton: each artifact family goes in its own module here (`cron.rs`, `systemd.rs`, `ssh.rs`, ...).
+//! | module | artifact log | categories |
+//! |---|---|---|
+//! | [`accounts`] | `accounts` | `accounts` (+ `records/shadow.pc`) |
+//! | [`ssh`] | `ssh` | `ssh` |
+//! | [`cron`] | `cron` | `cron`, `at` |
+//! | [`systemd`] | `systemd` | `systemd` |
+//! | [`startup`] | `startup` | `startup`, `udev`, `modules` |
+//! | [`loader`] | `loader` | `loader`, `shell` |
+//! | [`histories`] | `histories` | `history` |
+//! | [`logs`] | `logs` | `log` |
+//! | [`firewall`] | `firewall` | `firewall`, `network` (+ `commands/*.stdout`) |
+//! | [`temp_places`] | `temp` | `temp` |
+//! | [`webroots`] | `webroots` | `webroot` |
+//! | [`packages`] | `packages` | `packages` (+ `records/packages.pc`) |
+//!
+//! The plumbing they share: [`host_root`] (dead-box path resolution that cannot leave the root),
+//! [`file_meta`] (`statx`, inode flags), [`walk`] (bounded walks), [`sink`] (records and members).
+//! A new family is a module here with a `collect(&mut Sink)` and one line in [`collect`].
+//!
+//! [`FileRecord`]: minetrace_schemas::records::file::FileRecord
+//! [`CommandRecord`]: minetrace_schemas::records::command::CommandRecord
+
+pub mod accounts;
+pub mod cron;
+pub mod file_meta;
+pub mod firewall;
+pub mod histories;
+pub mod host_root;
+pub mod loader;
+pub mod logs;
+pub mod md5;
+pub mod packages;
+pub mod sink;
+pub mod ssh;
+pub mod startup;
+pub mod systemd;
+pub mod temp_places;
+pub mod walk;
+pub mod webroots;
 
 use std::io::Write;
 
-use minetrace_schemas::bundle::WriteError;
+use minetrace_schemas::bundle::{members, WriteError};
+use minetrace_schemas::records::{encode, RecordSetV1};
 
-use crate::collection::Collection;
+use crate::collection::{note_error, Collection};
+use host_root::HostRoot;
+use sink::{Ctx, Sink};
 
-pub fn collect<W: Write>(_col: &mut Collection<W>) -> Result<(), WriteError> {
+type Family<W> = for<'a, 'b> fn(&'b mut Sink<'a, W>) -> Result<(), WriteError>;
+
+/// Collects every file artifact family, in an order where later families use what earlier ones found
+/// (accounts → homes; shell files → `HISTFILE`; preload → package checks).
+pub fn collect<W: Write>(col: &mut Collection<W>) -> Result<(), WriteError> {
+    let root = match col.options.root.clone() {
+        None => HostRoot::live(),
+        Some(r) => match HostRoot::under(&r) {
+            Ok(root) => root,
+            Err(e) => {
+                return col.artifact("files", |_, log| {
+                    note_error(
+                        log,
+                        r.display().to_string(),
+                        format!("cannot use as the image root: {e}"),
+                    );
+                    Ok(())
+                });
+            }
+        },
+    };
+    if root.is_dead_box() {
+        col.exclusions.push(
+            "dead-box mode: paths resolved under the image root; accounts and homes from the image's passwd; no host tool run"
+                .into(),
+        );
+    }
+    let mut ctx = Ctx::new(root, &col.options);
+    let families: [(&str, &'static str, Family<W>); 12] = [
+        ("accounts", "accounts", accounts::collect),
+        ("ssh", "ssh", ssh::collect),
+        ("cron", "cron", cron::collect),
+        ("systemd", "systemd", systemd::collect),
+        ("startup", "startup", startup::collect),
+        ("loader", "loader", loader::collect),
+        ("histories", "history", histories::collect),
+        ("logs", "log", logs::collect),
+        ("firewall", "firewall", firewall::collect),
+        ("temp", "temp", temp_places::collect),
+        ("webroots", "webroot", webroots::collect),
+        ("packages", "packages", packages::collect),
+    ];
+    for (name, category, run) in families {
+        col.artifact(name, |col, log| {
+            run(&mut Sink::new(col, log, &mut ctx, category))
+        })?;
+    }
+    let shadow = std::mem::take(&mut ctx.shadow);
+    let packages = std::mem::take(&mut ctx.packages);
+    col.add_member(members::SHADOW, &encode(&RecordSetV1::Shadow(shadow)))?;
+    col.add_member(members::PACKAGES, &encode(&RecordSetV1::Packages(packages)))?;
     Ok(())
 }

@@ -42,6 +42,8 @@ pub enum RecordFile {
     V1(RecordSetV1),
 }
 
+// One `Host` record per bundle against vectors of thousands: boxing it would change the API for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum RecordSetV1 {
     Host(HostRecord),
@@ -99,7 +101,8 @@ pub fn encode(set: &RecordSetV1) -> Vec<u8> {
 /// Decodes a record member, refusing unknown versions by number and oversized counts.
 pub fn decode(bytes: &[u8]) -> Result<RecordSetV1, RecordError> {
     let body = bytes.strip_prefix(MAGIC).ok_or(RecordError::BadMagic)?;
-    let version_index = read_varint(body).ok_or_else(|| RecordError::Malformed("empty body".into()))?;
+    let version_index =
+        read_varint(body).ok_or_else(|| RecordError::Malformed("empty body".into()))?;
     if version_index >= u64::from(RECORD_FORMAT_VERSION) {
         return Err(RecordError::UnknownVersion {
             found: version_index + 1,
@@ -177,7 +180,10 @@ mod tests {
         let mut bytes = MAGIC.to_vec();
         bytes.push(4); // variant index 4 = format version 5
         bytes.extend([0, 0, 0]);
-        assert_eq!(decode(&bytes), Err(RecordError::UnknownVersion { found: 5 }));
+        assert_eq!(
+            decode(&bytes),
+            Err(RecordError::UnknownVersion { found: 5 })
+        );
     }
 
     #[test]

@@ -1,0 +1,482 @@
+//! Bounded directory walks that never follow a link out of the tree.
+//!
+//! A directory is opened with `O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK`, checked to be the inode that was
+//! `lstat`ed, and read with `readdir` only up to a per-directory cap, so a directory of a million files
+//! costs the cap and no more. Entries are `lstat`ed, never followed: a link is recorded as a link, a FIFO
+//! or socket as what it is (never opened). Each walk has caps on depth, entries and stored bytes; whatever a
+//! cap leaves out is recorded on the directory's record and in the artifact log, with the reason. Every
+//! directory inode is walked once per run, so bind-mount loops and aliases (`/var/run` → `/run`) end.
+
+use std::ffi::CStr;
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::io::IntoRawFd;
+use std::path::Path;
+
+use minetrace_schemas::bundle::WriteError;
+use minetrace_schemas::records::file::FileKind;
+
+use super::file_meta::{self, Stat};
+use super::host_root::{child, file_name};
+use super::sink::{Content, Sink};
+
+/// Caps of one walk.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Depth of the deepest entries recorded (entries of the start directory are depth 1).
+    pub max_depth: u32,
+    /// Entries recorded in the whole walk.
+    pub max_entries: usize,
+    /// Names read from any single directory.
+    pub max_dir_entries: usize,
+    /// Content bytes stored by the whole walk; files past it are recorded without content.
+    pub max_bytes: u64,
+}
+
+impl Limits {
+    /// Configuration directories (`/etc/cron.d`, `/etc/systemd/system`, `~/.ssh`).
+    pub const fn config(max_depth: u32) -> Self {
+        Limits {
+            max_depth,
+            max_entries: 20_000,
+            max_dir_entries: 10_000,
+            max_bytes: 64 << 20,
+        }
+    }
+}
+
+/// One entry met by a walk.
+pub struct Entry<'a> {
+    pub path: &'a [u8],
+    pub name: &'a [u8],
+    /// 1 for entries of the start directory.
+    pub depth: u32,
+    pub stat: &'a Stat,
+}
+
+/// What to do with an entry.
+#[derive(Debug, Clone, Copy)]
+pub enum Pick {
+    /// Record it; regular files with this content policy.
+    Record(Content),
+    /// Leave it out of the records (directories are still descended).
+    Skip,
+}
+
+/// Counts of one walk, for tests and logs.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    pub entries: usize,
+    pub dirs: usize,
+    pub stored_bytes: u64,
+    pub capped: bool,
+}
+
+/// A directory stream opened without following links.
+struct DirStream {
+    dir: *mut libc::DIR,
+}
+
+impl DirStream {
+    /// Opens `real` as a directory, refusing a link and checking it is still the inode `expect` named.
+    fn open(real: &Path, expect: (u64, u64)) -> io::Result<(DirStream, Option<u32>)> {
+        let base = libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(base | libc::O_NOATIME)
+            .open(real)
+            .or_else(|e| {
+                if e.raw_os_error() == Some(libc::EPERM) {
+                    std::fs::OpenOptions::new()
+                        .read(true)
+                        .custom_flags(base)
+                        .open(real)
+                } else {
+                    Err(e)
+                }
+            })?;
+        let st = file_meta::fstat(&file)?;
+        if st.id() != expect || st.kind != FileKind::Directory {
+            return Err(io::Error::other(
+                "directory was replaced while it was being opened",
+            ));
+        }
+        let flags = file_meta::inode_flags(&file);
+        let fd = file.into_raw_fd();
+        // SAFETY: `fd` is an open directory descriptor we own; fdopendir takes ownership on success.
+        let dir = unsafe { libc::fdopendir(fd) };
+        if dir.is_null() {
+            let err = io::Error::last_os_error();
+            // SAFETY: fdopendir failed, so the descriptor is still ours to close.
+            unsafe { libc::close(fd) };
+            return Err(err);
+        }
+        Ok((DirStream { dir }, flags))
+    }
+
+    /// Reads up to `cap` names (without `.` and `..`); the flag tells whether more were left.
+    fn names(&mut self, cap: usize) -> io::Result<(Vec<Vec<u8>>, bool)> {
+        let mut out = Vec::new();
+        loop {
+            // SAFETY: errno is thread-local; readdir reports end-of-stream and errors only through it.
+            unsafe { *libc::__errno_location() = 0 };
+            // SAFETY: `self.dir` is a valid open DIR*.
+            let ent = unsafe { libc::readdir(self.dir) };
+            if ent.is_null() {
+                let err = io::Error::last_os_error();
+                return match err.raw_os_error() {
+                    Some(0) | None => Ok((out, false)),
+                    Some(_) => Err(err),
+                };
+            }
+            // SAFETY: readdir returned a valid dirent whose d_name is NUL-terminated.
+            let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) }.to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            if out.len() >= cap {
+                return Ok((out, true));
+            }
+            out.push(name.to_vec());
+        }
+    }
+}
+
+impl Drop for DirStream {
+    fn drop(&mut self) {
+        // SAFETY: `self.dir` came from fdopendir and is closed exactly once.
+        unsafe { libc::closedir(self.dir) };
+    }
+}
+
+/// Lists a resolved directory: its inode flags, up to `cap` sorted names, and whether names were left.
+pub fn list(real: &Path, stat: &Stat, cap: usize) -> io::Result<(Option<u32>, Vec<Vec<u8>>, bool)> {
+    let (mut stream, flags) = DirStream::open(real, stat.id())?;
+    let (mut names, more) = stream.names(cap)?;
+    names.sort();
+    Ok((flags, names, more))
+}
+
+/// Walks the directory at `start` (a host path; links on the way are resolved inside the root and
+/// recorded). `pick` decides, per entry, whether and how it is recorded.
+pub fn walk<W: Write>(
+    sink: &mut Sink<'_, W>,
+    start: &[u8],
+    limits: Limits,
+    mut pick: impl FnMut(&Entry) -> Pick,
+) -> Result<Stats, WriteError> {
+    let mut stats = Stats::default();
+    let Some((dir, st)) = sink.enter_dir(start)? else {
+        return Ok(stats);
+    };
+    let mut stack: Vec<(Vec<u8>, Stat, u32, Option<usize>)> = vec![(dir, st, 0, None)];
+    while let Some((dir, st, depth, record_index)) = stack.pop() {
+        if !sink.ctx.walked.insert(st.id()) {
+            continue;
+        }
+        stats.dirs += 1;
+        let real = sink.ctx.root.real(&dir);
+        let listing = list(&real, &st, limits.max_dir_entries);
+        let flags = listing.as_ref().ok().and_then(|l| l.0);
+        let record_index = if depth == 0 {
+            Some(sink.record_dir(&dir, &st, flags)?)
+        } else {
+            sink.set_flags(record_index, flags);
+            record_index
+        };
+        let (names, more) = match listing {
+            Ok((_, names, more)) => (names, more),
+            Err(e) => {
+                sink.note(&dir, format!("cannot list directory: {e}"));
+                sink.set_error(record_index, format!("not listed: {e}"));
+                continue;
+            }
+        };
+        if more {
+            let why = format!(
+                "listing cut at {} entries (per-directory cap); the rest were not read",
+                limits.max_dir_entries
+            );
+            sink.note(&dir, &why);
+            sink.set_error(record_index, why);
+            stats.capped = true;
+        }
+        let mut subdirs = Vec::new();
+        for name in names {
+            if stats.entries >= limits.max_entries {
+                let why = format!(
+                    "walk stopped at {} entries (cap); later entries of this directory were not recorded",
+                    limits.max_entries
+                );
+                sink.note(&dir, &why);
+                sink.set_error(record_index, why);
+                stats.capped = true;
+                break;
+            }
+            let path = child(&dir, &name);
+            let est = match sink.ctx.root.lstat(&path) {
+                Ok(s) => s,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    sink.record_error(&path, format!("lstat: {e}"));
+                    stats.entries += 1;
+                    continue;
+                }
+            };
+            let entry = Entry {
+                path: &path,
+                name: file_name(&path),
+                depth: depth + 1,
+                stat: &est,
+            };
+            let choice = pick(&entry);
+            stats.entries += 1;
+            match est.kind {
+                FileKind::Directory => {
+                    let index = match choice {
+                        Pick::Record(_) => Some(sink.record_stat(&path, &est, None)?),
+                        Pick::Skip => None,
+                    };
+                    if depth + 1 < limits.max_depth {
+                        subdirs.push((path, est, depth + 1, index));
+                    } else if index.is_some() {
+                        sink.set_error(
+                            index,
+                            format!("not descended: depth cap {}", limits.max_depth),
+                        );
+                    }
+                }
+                FileKind::Regular => {
+                    if let Pick::Record(mut content) = choice {
+                        if stats.stored_bytes >= limits.max_bytes && content.stores() {
+                            content = Content::Meta;
+                            let why = format!(
+                                "content not kept: the walk's {} byte cap was reached",
+                                limits.max_bytes
+                            );
+                            let (i, _) = sink.capture_stat(&path, &est, content)?;
+                            sink.set_error(Some(i), why);
+                            stats.capped = true;
+                        } else {
+                            let before = sink.stored_bytes;
+                            sink.capture_stat(&path, &est, content)?;
+                            stats.stored_bytes += sink.stored_bytes - before;
+                        }
+                    }
+                }
+                _ => {
+                    if let Pick::Record(_) = choice {
+                        sink.record_stat(&path, &est, None)?;
+                    }
+                }
+            }
+        }
+        // Depth-first in name order.
+        stack.extend(subdirs.into_iter().rev());
+    }
+    Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listing_is_capped_without_reading_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..50 {
+            std::fs::write(dir.path().join(format!("f{i:02}")), b"").unwrap();
+        }
+        let st = file_meta::lstat(dir.path()).unwrap();
+        let (_, names, more) = list(dir.path(), &st, 10).unwrap();
+        assert_eq!((names.len(), more), (10, true));
+        let (_, names, more) = list(dir.path(), &st, 50).unwrap();
+        assert_eq!((names.len(), more), (50, false));
+    }
+
+    #[test]
+    fn a_link_is_not_listed_as_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("l");
+        std::os::unix::fs::symlink(dir.path(), &link).unwrap();
+        let st = file_meta::lstat(dir.path()).unwrap();
+        assert!(list(&link, &st, 10).is_err());
+    }
+
+    #[test]
+    fn a_replaced_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("a")).unwrap();
+        std::fs::create_dir(dir.path().join("b")).unwrap();
+        let st_a = file_meta::lstat(&dir.path().join("a")).unwrap();
+        assert!(list(&dir.path().join("b"), &st_a, 10).is_err());
+    }
+
+    #[test]
+    fn file_is_not_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        std::fs::write(&f, b"").unwrap();
+        let st = file_meta::lstat(&f).unwrap();
+        assert!(list(&f, &st, 10).is_err());
+    }
+}
+
+#[cfg(test)]
+mod walk_tests {
+    use super::super::sink::test_support::Harness;
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn store() -> Pick {
+        Pick::Record(Content::Head { cap: 1 << 20 })
+    }
+
+    #[test]
+    fn depth_entry_and_byte_caps_are_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("d");
+        std::fs::create_dir_all(base.join("a/b/c")).unwrap();
+        std::fs::write(base.join("a/b/c/deep"), b"too deep").unwrap();
+        for i in 0..30 {
+            std::fs::write(base.join(format!("f{i:02}")), vec![b'x'; 100]).unwrap();
+        }
+        let mut h = Harness::new(dir.path());
+        let limits = Limits {
+            max_depth: 2,
+            max_entries: 1_000,
+            max_dir_entries: 1_000,
+            max_bytes: 1_000,
+        };
+        let stats = walk(&mut h.sink("t"), b"/d", limits, |_| store()).unwrap();
+        // Depth: /d/a/b is recorded (depth 2) but not descended.
+        assert!(h
+            .record("/d/a/b")
+            .unwrap()
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("depth cap"));
+        assert!(h.record("/d/a/b/c").is_none());
+        // Bytes: 10 files of 100 bytes fit in 1000, the rest are metadata with the reason.
+        assert_eq!(stats.stored_bytes, 1_000);
+        let f29 = h.record("/d/f29").unwrap();
+        assert!(f29.member.is_none() && f29.error.as_deref().unwrap().contains("byte cap"));
+        assert!(h.record("/d/f00").unwrap().member.is_some());
+
+        let mut h = Harness::new(dir.path());
+        let limits = Limits {
+            max_depth: 8,
+            max_entries: 5,
+            max_dir_entries: 1_000,
+            max_bytes: u64::MAX,
+        };
+        let stats = walk(&mut h.sink("t"), b"/d", limits, |_| store()).unwrap();
+        assert!(stats.capped);
+        assert_eq!(stats.entries, 5);
+        assert!(h
+            .record("/d")
+            .unwrap()
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("walk stopped at 5"));
+        assert!(!h.log.errors.is_empty());
+    }
+
+    #[test]
+    fn per_directory_cap_on_a_huge_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big");
+        std::fs::create_dir(&big).unwrap();
+        for i in 0..1_500 {
+            std::fs::File::create(big.join(i.to_string())).unwrap();
+        }
+        let mut h = Harness::new(dir.path());
+        let limits = Limits {
+            max_depth: 2,
+            max_entries: 1_000_000,
+            max_dir_entries: 500,
+            max_bytes: u64::MAX,
+        };
+        let stats = walk(&mut h.sink("t"), b"/big", limits, |_| {
+            Pick::Record(Content::Meta)
+        })
+        .unwrap();
+        assert_eq!(stats.entries, 500);
+        assert!(h
+            .record("/big")
+            .unwrap()
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("per-directory cap"));
+    }
+
+    #[test]
+    fn fifo_is_listed_never_opened_and_nothing_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("tmp");
+        std::fs::create_dir(&d).unwrap();
+        let fifo = d.join("pipe");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: plain mkfifo on a path we own.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let mut h = Harness::new(dir.path());
+        let started = Instant::now();
+        walk(&mut h.sink("t"), b"/tmp", Limits::config(3), |_| store()).unwrap();
+        // Named directly as well (a crontab replaced by a FIFO).
+        h.sink("t")
+            .capture(b"/tmp/pipe", Content::Head { cap: 10 })
+            .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(2));
+        let r = h.record("/tmp/pipe").unwrap();
+        assert_eq!(r.kind, FileKind::Fifo);
+        assert!(r.member.is_none());
+    }
+
+    #[test]
+    fn symlink_loops_are_links_not_walks() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("loop");
+        std::fs::create_dir(&d).unwrap();
+        std::os::unix::fs::symlink(".", d.join("self")).unwrap();
+        std::os::unix::fs::symlink("/loop", d.join("abs")).unwrap();
+        std::os::unix::fs::symlink("a", d.join("b")).unwrap();
+        std::os::unix::fs::symlink("b", d.join("a")).unwrap();
+        let mut h = Harness::new(dir.path());
+        let stats = walk(&mut h.sink("t"), b"/loop", Limits::config(10), |_| store()).unwrap();
+        assert_eq!((stats.entries, stats.dirs), (4, 1));
+        let abs = h.record("/loop/abs").unwrap();
+        assert_eq!(abs.kind, FileKind::Symlink);
+        assert_eq!(abs.link_target.as_ref().unwrap().as_bytes(), b"/loop");
+        // Named directly, a loop ends as a recorded error, not a hang.
+        h.sink("t")
+            .capture(b"/loop/a", Content::Head { cap: 10 })
+            .unwrap();
+        assert!(h
+            .log
+            .errors
+            .iter()
+            .any(|e| e.message.contains("too many symbolic links")));
+    }
+
+    #[test]
+    fn walk_start_link_is_recorded_and_followed_inside_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("run")).unwrap();
+        std::fs::write(dir.path().join("run/x.sh"), b"#!/bin/sh\n").unwrap();
+        std::fs::create_dir_all(dir.path().join("var")).unwrap();
+        std::os::unix::fs::symlink("/run", dir.path().join("var/run")).unwrap();
+        let mut h = Harness::new(dir.path());
+        walk(&mut h.sink("t"), b"/var/run", Limits::config(3), |_| {
+            store()
+        })
+        .unwrap();
+        // A second alias of the same directory is not walked again.
+        let again = walk(&mut h.sink("t"), b"/run", Limits::config(3), |_| store()).unwrap();
+        assert_eq!(again.dirs, 0);
+        assert_eq!(h.record("/var/run").unwrap().kind, FileKind::Symlink);
+        assert!(h.record("/run/x.sh").unwrap().member.is_some());
+    }
+}

