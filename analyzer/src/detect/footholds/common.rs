@@ -85,11 +85,17 @@ pub fn score_shell(text: &[u8], iocs: &Indicators) -> (Score, ShellLine) {
     if let Some(p) = s.hidden_exec.first() {
         score.add(1, format!("runs {} from a hidden path", escape_bytes(p)));
     }
-    for m in &s.module_loads {
+    // `modprobe NAME` loads a module the system ships (systemd's modprobe@.service does it); loading a
+    // module *file* (`insmod /path/x.ko`) is what rootkit installers do.
+    for m in s
+        .module_loads
+        .iter()
+        .filter(|m| m.contains(&b'/') || m.ends_with(b".ko"))
+    {
         let odd = shell_line::in_temp_dir(m) || shell_line::has_hidden_component(m);
         score.add(
             if odd { 4 } else { 2 },
-            format!("loads kernel module {}", escape_bytes(m)),
+            format!("loads kernel module file {}", escape_bytes(m)),
         );
     }
     if !s.mention_only {
@@ -371,6 +377,10 @@ mod tests {
             &iocs,
         );
         assert_eq!(s.severity(), None, "{s:?}");
+        let (s, _) = score_shell(b"-/sbin/modprobe -abq %i", &iocs);
+        assert_eq!(s.severity(), None, "{s:?}");
+        let (s, _) = score_shell(b"insmod /tmp/.x/diamorphine.ko", &iocs);
+        assert!(s.severity() >= Some(Severity::High), "{s:?}");
         let (s, _) = score_shell(b"~/.configrc/a/upd>/dev/null 2>&1", &iocs);
         assert!(s.severity() >= Some(Severity::High), "{s:?}");
         assert_eq!(s.family.as_deref(), Some("Outlaw"));

@@ -65,6 +65,12 @@ fn unit_name(path: &[u8]) -> &[u8] {
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let accounts = Accounts::of(ctx.model);
     let units: Vec<_> = common::captured(ctx.model, is_unit_path).collect();
+    // Each timer with the unit it starts (`Unit=`), parsed once.
+    let timers: Vec<_> = units
+        .iter()
+        .filter(|(t, _)| basename(t.path.as_bytes()).ends_with(b".timer"))
+        .map(|(t, b)| (*t, Unit::parse(b).timer_unit().map(<[u8]>::to_vec)))
+        .collect();
     let mut out = Vec::new();
     for (file, bytes) in &units {
         let path = file.path.as_bytes();
@@ -178,14 +184,10 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         }
         // Timers that start this service.
         let stem = name.strip_suffix(b".service").unwrap_or(name);
-        for (timer, tbytes) in units
-            .iter()
-            .filter(|(t, _)| basename(t.path.as_bytes()).ends_with(b".timer"))
-        {
+        for (timer, target) in &timers {
             let tname = basename(timer.path.as_bytes());
-            let target = Unit::parse(tbytes).timer_unit().map(<[u8]>::to_vec);
             let starts_it = match target {
-                Some(t) => t == name,
+                Some(t) => t.as_slice() == name,
                 None => tname.strip_suffix(b".timer") == Some(stem),
             };
             if starts_it {
