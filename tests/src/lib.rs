@@ -1,1 +1,15 @@
-//! e2e
+//! End-to-end tests for minetrace: compromised hosts built in disposable sandboxes, planted from the
+//! scenario files in `samples/scenarios/`, collected live by the real `minetrace-collect`, and checked
+//! against each scenario's ground truth.
+//!
+//! - [`sandbox`]: the namespaces + overlay + chroot host and how to run things in it;
+//! - [`scenario`]: the scenario format (TOML) and its ground truth;
+//! - [`plant`]: turning a scenario into files, users, crontabs, units, processes and firewall rules;
+//! - [`truth`]: checking a collected bundle against what was planted;
+//! - [`binaries`]: building and finding the real binaries.
+
+pub mod binaries;
+pub mod plant;
+pub mod sandbox;
+pub mod scenario;
+pub mod truth;
