@@ -32,7 +32,6 @@ pub mod histories;
 pub mod host_root;
 pub mod loader;
 pub mod logs;
-pub mod md5;
 pub mod packages;
 pub mod sink;
 pub mod ssh;

@@ -18,7 +18,7 @@ use minetrace_schemas::RawBytes;
 use sha2::{Digest, Sha256};
 
 use super::host_root::child;
-use super::md5::Md5;
+use md5::Md5;
 use super::sink::{Content, Sink};
 use super::walk;
 use crate::host_read;
@@ -376,7 +376,7 @@ fn digests<W: Write>(
         }
         size += n as u64;
     }
-    Ok((md5.hex(), sha.map(|h| hex::encode(h.finalize())), size))
+    Ok((hex::encode(md5.finalize()), sha.map(|h| hex::encode(h.finalize())), size))
 }
 
 #[cfg(test)]
