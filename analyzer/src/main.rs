@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use minetrace_analyzer::commands::{analyze, inspect, verify};
+use minetrace_analyzer::commands::{analyze, inspect, remediate, verify};
 use minetrace_analyzer::exit::{ignore_broken_pipe, Status};
 
 /// Offline analyzer for minetrace bundles. It never needs the network and never trusts the bundle:
@@ -28,6 +28,8 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Show what a bundle holds: processes, sockets, executables, files, persistence, ssh, firewall, host.
     Inspect(inspect::InspectArgs),
+    /// Write only the remediation script (a dry run unless started with --apply) and print its plan.
+    Remediate(remediate::RemediateArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         Command::Analyze(args) => analyze::exec(args, &mut out),
         Command::Verify(args) => verify::exec(args, &mut out),
         Command::Inspect(args) => inspect::exec(args, &mut out),
+        Command::Remediate(args) => remediate::exec(args, &mut out),
     };
     let flushed = ignore_broken_pipe(out.flush());
     match result {

@@ -76,6 +76,7 @@ pub fn exec(args: &AnalyzeArgs, out: &mut dyn Write) -> Result<Status> {
 pub fn write_outputs(analysis: &Analysis, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     write_file(dir, "findings.json", |w| output::findings_json::write(analysis, w))?;
+    crate::remediate::write_into(analysis, dir)?;
     Ok(())
 }
 

@@ -3,4 +3,5 @@
 
 pub mod analyze;
 pub mod inspect;
+pub mod remediate;
 pub mod verify;

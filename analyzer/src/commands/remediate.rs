@@ -1,0 +1,50 @@
+//! `minetrace remediate BUNDLE -o FILE`: analyse a bundle and write only the remediation script, then
+//! print its plan. The script is a dry run unless started with `--apply`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+use crate::analysis::Analysis;
+use crate::commands::analyze;
+use crate::exit::Status;
+use crate::remediate;
+
+#[derive(Debug, Args)]
+pub struct RemediateArgs {
+    /// The bundle (.tar.zst) written by minetrace-collect.
+    pub bundle: PathBuf,
+    /// Where to write the script (mode 0700).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Extra indicators (`kind value` lines, same format as the built-in lists).
+    #[arg(long, value_name = "FILE")]
+    pub iocs: Vec<PathBuf>,
+    /// The operator's own declared software; its findings drop to info and are never acted on.
+    #[arg(long, value_name = "FILE")]
+    pub allow: Option<PathBuf>,
+    /// Build the script from a bundle that fails verification anyway (the plan says so).
+    #[arg(long)]
+    pub allow_tampered: bool,
+}
+
+pub fn exec(args: &RemediateArgs, out: &mut dyn Write) -> Result<Status> {
+    let inputs = analyze::inputs(&args.iocs, args.allow.as_deref(), args.allow_tampered)?;
+    let analysis = Analysis::run(&args.bundle, &inputs)?;
+    let plan = remediate::build_plan(&analysis);
+    let script = remediate::script::render(&plan);
+    remediate::write_script(&script, &args.output)?;
+    for line in remediate::plan_lines(&plan) {
+        writeln!(out, "{line}")?;
+    }
+    writeln!(
+        out,
+        "\nwrote {} ({} actions; sha256 {}): a dry run unless started with --apply",
+        args.output.display(),
+        plan.items.len(),
+        remediate::edit::sha256(script.as_bytes())
+    )?;
+    Ok(Status::Ok)
+}

@@ -1,0 +1,700 @@
+//! From findings to a plan. Only findings at medium or above count (allowlisted ones are already at info);
+//! by the detection contract every subject of such a finding is malicious. Each subject becomes the
+//! narrowest action that undoes it — a line rather than a file, an entry rather than a key file — with
+//! the identity the snapshot recorded, or a note for the responder when the snapshot cannot pin it down
+//! safely. Shared system files are never removed whole, pid 1 and the collector are never signalled.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use minetrace_schemas::escape_bytes;
+use minetrace_schemas::findings::{Finding, FindingsDocument, Severity, Subject};
+use minetrace_schemas::records::file::{FileKind, FileRecord};
+use minetrace_schemas::records::package::PackageVerdict;
+use minetrace_schemas::RawBytes;
+
+use super::edit;
+use super::firewall;
+use super::plan::{
+    Action, FileTarget, LineKind, LineRemoval, Plan, PlanItem, ProcessTarget, Recommendation,
+};
+use crate::model::HostModel;
+use crate::parse::authorized_keys::{self, AuthorizedKey};
+
+/// Findings at this severity or above are acted on.
+pub const ACT_AT: Severity = Severity::Medium;
+
+fn why_of(f: &Finding) -> String {
+    format!(
+        "{} {}: {}",
+        escape_bytes(f.rule.as_bytes()),
+        f.severity.name(),
+        escape_bytes(f.title.as_bytes())
+    )
+}
+
+fn add_why(list: &mut Vec<String>, why: &str) {
+    if !list.iter().any(|w| w == why) {
+        list.push(why.to_owned());
+    }
+}
+
+/// Systemd unit files and drop-ins: removed whole, with the unit stopped and disabled.
+fn unit_name(path: &[u8]) -> Option<String> {
+    const DIRS: &[&[u8]] = &[
+        b"/systemd/system/",
+        b"/systemd/user/",
+        b"/.config/systemd/user/",
+    ];
+    if !DIRS.iter().any(|d| path.windows(d.len()).any(|w| w == *d)) {
+        return None;
+    }
+    let name = path.rsplit(|b| *b == b'/').next()?;
+    const SUFFIXES: &[&str] = &[
+        ".service", ".timer", ".socket", ".path", ".mount", ".target",
+    ];
+    let name = std::str::from_utf8(name).ok()?;
+    let ok = !name.starts_with('-')
+        && name.len() <= 255
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b":_.@-\\".contains(&b))
+        && SUFFIXES.iter().any(|s| name.ends_with(s));
+    ok.then(|| name.to_owned())
+}
+
+/// Files that hold other people's lines: only flagged lines are ever removed from them.
+fn is_shared_file(path: &[u8]) -> bool {
+    const EXACT: &[&[u8]] = &[
+        b"/etc/crontab",
+        b"/etc/anacrontab",
+        b"/etc/profile",
+        b"/etc/bash.bashrc",
+        b"/etc/bashrc",
+        b"/etc/environment",
+        b"/etc/ld.so.preload",
+        b"/etc/ld.so.conf",
+        b"/etc/rc.local",
+        b"/etc/rc.d/rc.local",
+        b"/etc/inittab",
+        b"/etc/passwd",
+        b"/etc/shadow",
+        b"/etc/group",
+        b"/etc/gshadow",
+        b"/etc/sudoers",
+        b"/etc/hosts",
+        b"/etc/resolv.conf",
+        b"/etc/fstab",
+        b"/etc/ssh/sshd_config",
+    ];
+    const NAMES: &[&[u8]] = &[
+        b"authorized_keys",
+        b"authorized_keys2",
+        b".bashrc",
+        b".bash_profile",
+        b".bash_login",
+        b".bash_logout",
+        b".profile",
+        b".zshrc",
+        b".zprofile",
+        b".cshrc",
+        b"known_hosts",
+    ];
+    let name = path.rsplit(|b| *b == b'/').next().unwrap_or_default();
+    EXACT.contains(&path)
+        || NAMES.contains(&name)
+        || path.starts_with(b"/var/spool/cron/")
+        || path.starts_with(b"/etc/passwd")
+        || path.starts_with(b"/etc/shadow")
+}
+
+/// Where package-owned system files live: a flagged file here is reinstalled, never deleted.
+fn in_system_dir(path: &[u8]) -> bool {
+    const DIRS: &[&[u8]] = &[
+        b"/bin/",
+        b"/sbin/",
+        b"/usr/bin/",
+        b"/usr/sbin/",
+        b"/lib/",
+        b"/lib64/",
+        b"/lib32/",
+        b"/usr/lib/",
+        b"/usr/lib64/",
+        b"/usr/lib32/",
+        b"/usr/libexec/",
+        b"/usr/share/",
+    ];
+    DIRS.iter().any(|d| path.starts_with(d))
+}
+
+fn file_target(f: &FileRecord) -> Result<FileTarget, &'static str> {
+    if f.kind != FileKind::Regular {
+        return Err("not a regular file in the snapshot");
+    }
+    let sha256 = f.sha256.clone().ok_or("the snapshot has no hash for it")?;
+    if !f.path.as_bytes().starts_with(b"/") || f.path.as_bytes().contains(&0) {
+        return Err("not an absolute path");
+    }
+    Ok(FileTarget {
+        path: f.path.clone(),
+        dev: f.dev,
+        ino: f.ino,
+        sha256,
+        size: f.size,
+    })
+}
+
+/// What a whole file subject becomes.
+enum FileFate {
+    Unit(String),
+    Quarantine,
+    Reinstall(Option<String>),
+}
+
+/// Lines wanted in one file: by line number, the flagged key's fingerprint (for keys) and the reasons.
+type WantedLines = BTreeMap<u32, (Option<String>, Vec<String>)>;
+
+/// An iptables rule as `-C`/`-D` arguments, the address family it names, and the reasons.
+type RuleEntry = (Vec<Vec<u8>>, Option<u8>, Vec<String>);
+
+#[derive(Default)]
+struct Collect {
+    procs: BTreeMap<(i32, u64), (ProcessTarget, Vec<String>)>,
+    /// Whole files by path.
+    files: BTreeMap<Vec<u8>, (FileTarget, Vec<String>, FileFate)>,
+    /// Lines to remove, by path then line number.
+    lines: BTreeMap<Vec<u8>, WantedLines>,
+    endpoints: BTreeMap<(IpAddr, u16), Vec<String>>,
+    rules: BTreeMap<Vec<u8>, RuleEntry>,
+    accounts: BTreeMap<Vec<u8>, (Option<u32>, Vec<String>)>,
+    manual: BTreeSet<String>,
+    rebuild_why: BTreeSet<String>,
+}
+
+impl Collect {
+    fn manual(&mut self, what: String, reason: &str) {
+        self.manual.insert(format!("{what}: {reason}"));
+    }
+
+    fn process(
+        &mut self,
+        model: &HostModel,
+        pid: i32,
+        start_ticks: u64,
+        exe: Option<&RawBytes>,
+        why: &str,
+    ) {
+        let label = format!("process {pid}");
+        if pid <= 1 || model.host.collector_pids.contains(&pid) {
+            return self.manual(label, "pid 1 and the collector are never signalled");
+        }
+        let rec = model.process(pid).filter(|p| p.start_ticks == start_ticks);
+        if let Some(p) = rec {
+            if p.exe.is_none() && p.ppid == 2 {
+                return self.manual(label, "a kernel thread; a rebuild is the remedy");
+            }
+        }
+        let exe_sha256 = rec
+            .and_then(|p| model.executable_of(p))
+            .and_then(|e| e.sha256.clone());
+        let target = ProcessTarget {
+            pid,
+            start_ticks,
+            exe_sha256,
+            exe_path: exe
+                .cloned()
+                .or_else(|| rec.and_then(|p| p.exe.as_ref().map(|e| e.path.clone()))),
+            comm: rec.map(|p| p.comm.clone()).unwrap_or_default(),
+        };
+        let entry = self
+            .procs
+            .entry((pid, start_ticks))
+            .or_insert_with(|| (target, Vec::new()));
+        add_why(&mut entry.1, why);
+    }
+
+    fn whole_file(&mut self, model: &HostModel, path: &RawBytes, why: &str) {
+        let label = format!("file {}", path.escaped());
+        let target = match model.file(path.as_bytes()) {
+            Some(f) => match file_target(f) {
+                Ok(t) => t,
+                Err(reason) => return self.manual(label, reason),
+            },
+            None => {
+                let exe = model.executables.iter().find(|e| e.path == *path);
+                match exe {
+                    Some(e) if e.deleted || e.memfd => return self.manual(
+                        label,
+                        "deleted or memory-only: nothing on disk (its process image is preserved)",
+                    ),
+                    Some(e) => match &e.sha256 {
+                        Some(h) if path.as_bytes().starts_with(b"/") => FileTarget {
+                            path: path.clone(),
+                            dev: e.file.dev,
+                            ino: e.file.ino,
+                            sha256: h.clone(),
+                            size: e.size,
+                        },
+                        _ => return self.manual(label, "the snapshot has no hash for it"),
+                    },
+                    None => {
+                        return self.manual(
+                            label,
+                            "not in the snapshot's file records (no identity to check)",
+                        )
+                    }
+                }
+            }
+        };
+        let fate = if let Some(unit) = unit_name(path.as_bytes()) {
+            FileFate::Unit(unit)
+        } else if is_shared_file(path.as_bytes()) {
+            return self.manual(
+                label,
+                "a shared file is never removed whole (flagged lines in it are removed one by one)",
+            );
+        } else {
+            let pkg = model.packages.iter().find(|p| p.path == *path);
+            match pkg.map(|p| (p.verdict, p.package.clone())) {
+                Some((PackageVerdict::Mismatch, name)) => FileFate::Reinstall(name),
+                Some((PackageVerdict::Match, _)) => {
+                    return self
+                        .manual(label, "identical to its package's copy; review the finding")
+                }
+                Some((PackageVerdict::NoDigest, name)) if in_system_dir(path.as_bytes()) => {
+                    FileFate::Reinstall(name)
+                }
+                Some((PackageVerdict::NotOwned, _)) => FileFate::Quarantine,
+                _ if in_system_dir(path.as_bytes()) => FileFate::Reinstall(None),
+                _ => FileFate::Quarantine,
+            }
+        };
+        let entry = self
+            .files
+            .entry(path.0.clone())
+            .or_insert_with(|| (target, Vec::new(), fate));
+        add_why(&mut entry.1, why);
+    }
+
+    fn line(&mut self, path: &RawBytes, number: u32, key: Option<String>, why: &str) {
+        let entry = self
+            .lines
+            .entry(path.0.clone())
+            .or_default()
+            .entry(number)
+            .or_insert_with(|| (key, Vec::new()));
+        add_why(&mut entry.1, why);
+    }
+
+    fn subject(&mut self, model: &HostModel, s: &Subject, why: &str) {
+        match s {
+            Subject::Process {
+                pid,
+                start_ticks,
+                exe,
+            } => self.process(model, *pid, *start_ticks, exe.as_ref(), why),
+            Subject::File { path, .. } => self.whole_file(model, path, why),
+            Subject::Persistence { path, line } => {
+                if *line == 0 || unit_name(path.as_bytes()).is_some() {
+                    self.whole_file(model, path, why)
+                } else {
+                    self.line(path, *line, None, why)
+                }
+            }
+            Subject::SshKey {
+                fingerprint,
+                path,
+                line,
+            } => self.line(path, *line, Some(fingerprint.clone()), why),
+            Subject::Endpoint { addr } => match firewall::endpoint(addr) {
+                Some(ep) => add_why(self.endpoints.entry(ep).or_default(), why),
+                None => self.manual(
+                    format!("endpoint {}", escape_bytes(addr.as_bytes())),
+                    "not an address and port traffic can be blocked to",
+                ),
+            },
+            Subject::FirewallRule { rule } => match firewall::rule_args(rule.as_bytes()) {
+                Ok(args) => {
+                    let fam = firewall::family(&args);
+                    let entry = self
+                        .rules
+                        .entry(rule.0.clone())
+                        .or_insert_with(|| (args, fam, Vec::new()));
+                    add_why(&mut entry.2, why);
+                }
+                Err(reason) => self.manual(format!("firewall rule {}", rule.escaped()), reason),
+            },
+            Subject::Account { name, uid } => {
+                let n = name.as_bytes();
+                let sane = !n.is_empty()
+                    && n.len() <= 64
+                    && !n.starts_with(b"-")
+                    && n.iter().all(|b| b.is_ascii_graphic() && *b != b':');
+                if !sane {
+                    self.manual(
+                        format!("account {}", name.escaped()),
+                        "unusual name; lock it by hand",
+                    )
+                } else if n == b"root" {
+                    self.manual(
+                        "account root".into(),
+                        "never locked; set a new password instead",
+                    )
+                } else {
+                    let entry = self
+                        .accounts
+                        .entry(n.to_vec())
+                        .or_insert_with(|| (*uid, Vec::new()));
+                    add_why(&mut entry.1, why);
+                }
+            }
+            Subject::KernelModule { name } => {
+                self.rebuild_why
+                    .insert(format!("kernel module {}", escape_bytes(name.as_bytes())));
+            }
+        }
+    }
+}
+
+/// Lines of one file, resolved against the snapshot's copy. Returns the action or why it cannot be done.
+fn line_action(
+    model: &HostModel,
+    path: &[u8],
+    wanted: &WantedLines,
+) -> Result<(FileTarget, String, Vec<LineRemoval>), &'static str> {
+    let rec = model
+        .file(path)
+        .ok_or("not in the snapshot's file records")?;
+    let target = file_target(rec)?;
+    let content = model
+        .content(rec)
+        .ok_or("its content is not in the bundle")?;
+    if rec.truncated || edit::sha256(content) != target.sha256 {
+        return Err("the bundle's copy is partial or does not match its hash");
+    }
+    let spans = edit::line_spans(content);
+    let mut removals: BTreeMap<usize, LineRemoval> = BTreeMap::new();
+    for (&number, (fingerprint, why)) in wanted {
+        // A key is matched by its blob on every line, so duplicates go too; a plain line by its number.
+        let picked: Vec<(usize, edit::LineSpan, Option<AuthorizedKey>)> = match fingerprint {
+            Some(fp) => spans
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| {
+                    let raw = content.get(s.start..s.end)?;
+                    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+                    let key = authorized_keys::parse_line(u32::try_from(i + 1).ok()?, raw)?;
+                    (key.fingerprint == *fp).then_some((i, *s, Some(key)))
+                })
+                .collect(),
+            None => {
+                let i = usize::try_from(number)
+                    .ok()
+                    .and_then(|n| n.checked_sub(1))
+                    .ok_or("line 0")?;
+                let s = spans.get(i).ok_or("line number past the end of the file")?;
+                vec![(i, *s, None)]
+            }
+        };
+        if picked.is_empty() {
+            return Err("no line holds the flagged key");
+        }
+        for (i, span, key) in picked {
+            let bytes = content
+                .get(span.start..span.end)
+                .ok_or("line out of range")?;
+            if bytes.contains(&0) {
+                return Err("the line holds a NUL byte");
+            }
+            if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+                return Err("the flagged line is blank");
+            }
+            let kind = match key {
+                Some(k) => {
+                    if k.base64.is_empty()
+                        || !k
+                            .base64
+                            .iter()
+                            .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(b))
+                    {
+                        return Err("the key's base64 text is unusual");
+                    }
+                    LineKind::SshKey {
+                        key_type: k.key_type,
+                        blob: String::from_utf8_lossy(&k.base64).into_owned(),
+                        fingerprint: k.fingerprint,
+                    }
+                }
+                None => LineKind::Line,
+            };
+            let entry = removals.entry(i).or_insert_with(|| LineRemoval {
+                number: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                offset: span.start as u64,
+                len: (span.next - span.start) as u64,
+                bytes: RawBytes::from(bytes),
+                kind,
+                why: Vec::new(),
+            });
+            for w in why {
+                add_why(&mut entry.why, w);
+            }
+        }
+    }
+    let ranges: Vec<(usize, usize)> = removals
+        .values()
+        .filter_map(|r| {
+            Some((
+                usize::try_from(r.offset).ok()?,
+                usize::try_from(r.len).ok()?,
+            ))
+        })
+        .collect();
+    let after = edit::without_ranges(content, &ranges).ok_or("overlapping lines")?;
+    Ok((
+        target,
+        edit::sha256(&after),
+        removals.into_values().collect(),
+    ))
+}
+
+/// Builds the plan for one analysis.
+pub fn build(model: &HostModel, doc: &FindingsDocument) -> Plan {
+    let mut c = Collect::default();
+    let acted: Vec<&Finding> = doc
+        .findings
+        .iter()
+        .filter(|f| f.severity >= ACT_AT)
+        .collect();
+    for f in &acted {
+        let why = why_of(f);
+        for s in &f.subjects {
+            c.subject(model, s, &why);
+        }
+    }
+
+    // Resolve line removals; a file removed whole needs no line surgery.
+    let mut edits = Vec::new();
+    for (path, wanted) in std::mem::take(&mut c.lines) {
+        if c.files.contains_key(&path) {
+            continue;
+        }
+        match line_action(model, &path, &wanted) {
+            Ok(edit) => edits.push(edit),
+            Err(reason) => {
+                let numbers: Vec<String> = wanted.keys().map(u32::to_string).collect();
+                c.manual(
+                    format!("lines {} of {}", numbers.join(","), escape_bytes(&path)),
+                    reason,
+                );
+            }
+        }
+    }
+
+    let mut items: Vec<PlanItem> = Vec::new();
+    let mut push = |action: Action, why: Vec<String>| {
+        items.push(PlanItem { action, why });
+        items.len()
+    };
+
+    // Preserve.
+    for (target, why) in c.procs.values() {
+        push(Action::PreserveProcess(target.clone()), why.clone());
+    }
+    let mut preserved: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
+    let mut preserve = |push: &mut dyn FnMut(Action, Vec<String>) -> usize,
+                        t: &FileTarget,
+                        why: &[String]|
+     -> usize {
+        *preserved
+            .entry(t.path.0.clone())
+            .or_insert_with(|| push(Action::PreserveFile(t.clone()), why.to_vec()))
+    };
+    let mut edit_items = Vec::new();
+    for (target, after, lines) in edits {
+        let why: Vec<String> =
+            lines
+                .iter()
+                .flat_map(|l| l.why.iter().cloned())
+                .fold(Vec::new(), |mut acc, w| {
+                    add_why(&mut acc, &w);
+                    acc
+                });
+        let n = preserve(&mut push, &target, &why);
+        edit_items.push((
+            Action::RemoveLines {
+                file: target,
+                after_sha256: after,
+                lines,
+                preserved: n,
+            },
+            why,
+        ));
+    }
+    let mut unit_items = Vec::new();
+    let mut file_items = Vec::new();
+    let mut repair_items = Vec::new();
+    for (target, why, fate) in c.files.values() {
+        let n = preserve(&mut push, target, why);
+        match fate {
+            FileFate::Unit(unit) => unit_items.push((
+                Action::RemoveUnit {
+                    unit: unit.clone(),
+                    file: target.clone(),
+                    preserved: n,
+                },
+                why.clone(),
+            )),
+            FileFate::Quarantine => file_items.push((
+                Action::QuarantineFile {
+                    file: target.clone(),
+                    preserved: n,
+                },
+                why.clone(),
+            )),
+            FileFate::Reinstall(pkg) => repair_items.push((
+                Action::Reinstall {
+                    file: target.clone(),
+                    package: pkg.clone(),
+                    preserved: n,
+                },
+                why.clone(),
+            )),
+        }
+    }
+
+    // Freeze, remove persistence while frozen, kill.
+    for (target, why) in c.procs.values() {
+        push(Action::Freeze(target.clone()), why.clone());
+    }
+    // The loader's preload list first: every tool the script runs afterwards loads what it names.
+    let preload_first = edit_items.iter().position(|(a, _)| {
+        matches!(a, Action::RemoveLines { file, .. } if file.path.as_bytes() == b"/etc/ld.so.preload")
+    });
+    let mut persistence: Vec<(Action, Vec<String>)> = Vec::new();
+    if let Some(i) = preload_first {
+        persistence.push(edit_items.remove(i));
+    }
+    persistence.extend(unit_items);
+    persistence.extend(edit_items);
+    persistence.extend(file_items);
+    for (a, why) in persistence {
+        push(a, why);
+    }
+    for (target, why) in c.procs.values() {
+        push(Action::Kill(target.clone()), why.clone());
+    }
+
+    // Contain: the attacker's rules go, then the pools are blocked.
+    for (rule, (args, family, why)) in &c.rules {
+        push(
+            Action::DeleteFirewallRule {
+                rule: RawBytes::from(rule.clone()),
+                args: args.iter().cloned().map(RawBytes::from).collect(),
+                family: *family,
+            },
+            why.clone(),
+        );
+    }
+    for ((ip, port), why) in &c.endpoints {
+        push(
+            Action::BlockEndpoint {
+                ip: *ip,
+                port: *port,
+            },
+            why.clone(),
+        );
+    }
+
+    // Repair.
+    for (a, why) in repair_items {
+        push(a, why);
+    }
+    for (name, (uid, why)) in &c.accounts {
+        push(
+            Action::LockAccount {
+                name: RawBytes::from(name.clone()),
+                uid: *uid,
+            },
+            why.clone(),
+        );
+    }
+    let acting = push(Action::Verify, Vec::new()) > 1;
+
+    let mut recommendations = Vec::new();
+    if !model.host.hidden_pids.is_empty() {
+        c.rebuild_why
+            .insert(format!("{} hidden pids", model.host.hidden_pids.len()));
+    }
+    if !model.host.proc_bind_mounts.is_empty() {
+        c.rebuild_why.insert("bind mounts over /proc/PID".into());
+    }
+    if items.iter().any(|i| matches!(&i.action, Action::RemoveLines { file, .. } if file.path.as_bytes() == b"/etc/ld.so.preload"))
+    {
+        c.rebuild_why.insert("an /etc/ld.so.preload entry".into());
+    }
+    if doc.tampered {
+        recommendations.push(Recommendation {
+            text:
+                "treat this plan with care: the bundle failed verification and was analysed anyway"
+                    .into(),
+            why: "tampered bundle".into(),
+        });
+    }
+    if !c.rebuild_why.is_empty() {
+        recommendations.push(Recommendation {
+            text: "rebuild this host from known-good media: a rootkit can hide what this script checks, and cleaning in place cannot be trusted".into(),
+            why: c.rebuild_why.iter().cloned().collect::<Vec<_>>().join(", "),
+        });
+    }
+    if acting || !acted.is_empty() {
+        recommendations.push(Recommendation {
+            text: "rotate every credential this host held or saw: account passwords, SSH keys and authorized_keys of every account, API tokens, cloud keys".into(),
+            why: format!("{} finding(s) at medium or above", acted.len()),
+        });
+        recommendations.push(Recommendation {
+            text: "run this script with --verify again after 1 to 4 hours (by hand, not from cron), then collect and analyse again: what the snapshot did not see is not in this plan".into(),
+            why: "miners come back through droppers and credentials the snapshot did not show".into(),
+        });
+        recommendations.push(Recommendation {
+            text: "reboot only after --verify passes and any memory evidence you need is saved; verify again after the reboot".into(),
+            why: "a reboot destroys running state".into(),
+        });
+    }
+
+    Plan {
+        host: doc.host.clone(),
+        bundle_sha256: doc.bundle_sha256.clone(),
+        collected_at: model.manifest.ended_at.clone(),
+        analyzer_version: doc.analyzer_version.clone(),
+        items,
+        recommendations,
+        manual: c.manual.into_iter().collect(),
+        findings_used: acted.len(),
+        worst: acted.iter().map(|f| f.severity).max(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_names_and_shared_files() {
+        assert_eq!(
+            unit_name(b"/etc/systemd/system/x.service").as_deref(),
+            Some("x.service")
+        );
+        assert_eq!(
+            unit_name(b"/root/.config/systemd/user/a@b.timer").as_deref(),
+            Some("a@b.timer")
+        );
+        assert_eq!(unit_name(b"/etc/systemd/system/$(x).service"), None);
+        assert_eq!(unit_name(b"/tmp/x.service"), None);
+        assert!(is_shared_file(b"/etc/crontab"));
+        assert!(is_shared_file(b"/home/a/.ssh/authorized_keys"));
+        assert!(is_shared_file(b"/var/spool/cron/crontabs/root"));
+        assert!(!is_shared_file(b"/etc/cron.d/evil"));
+        assert!(in_system_dir(b"/usr/bin/ps"));
+        assert!(!in_system_dir(b"/tmp/.x/ps"));
+    }
+}

@@ -1,0 +1,368 @@
+//! The remediation plan as data: numbered actions in a fixed stage order, each with the identity its
+//! target had in the snapshot and the findings that call for it, plus recommendations a script cannot
+//! carry out. The script generator and the report both read it; neither decides anything.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use minetrace_schemas::findings::Severity;
+use minetrace_schemas::records::host::HostIdentity;
+use minetrace_schemas::{escape_bytes, RawBytes};
+
+/// Stages in the order the script runs them. Each stage finishes for every target before the next
+/// starts: evidence is copied before anything is destroyed, and every target process is frozen before
+/// persistence is removed, so watchdog pairs cannot restart each other or rewrite what was removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Stage {
+    Preserve,
+    Freeze,
+    Persistence,
+    Kill,
+    Contain,
+    Repair,
+    Verify,
+}
+
+impl Stage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Preserve => "preserve",
+            Stage::Freeze => "freeze",
+            Stage::Persistence => "persistence",
+            Stage::Kill => "kill",
+            Stage::Contain => "contain",
+            Stage::Repair => "repair",
+            Stage::Verify => "verify",
+        }
+    }
+}
+
+/// A process as the snapshot saw it. Acted on only while pid, start time and executable hash still match.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ProcessTarget {
+    pub pid: i32,
+    /// Field 22 of `/proc/PID/stat`.
+    pub start_ticks: u64,
+    /// SHA-256 of the running image; `None` when the snapshot could not read it (then pid and start time
+    /// alone identify the process, within the boot the script checks).
+    pub exe_sha256: Option<String>,
+    pub exe_path: Option<RawBytes>,
+    pub comm: RawBytes,
+}
+
+/// A regular file as the snapshot saw it. Acted on only while it is still a regular file (not a symlink)
+/// with the same device, inode and SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FileTarget {
+    pub path: RawBytes,
+    pub dev: u64,
+    pub ino: u64,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// What a removed line is, for the plan text and for how `--verify` looks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineKind {
+    /// A line of a crontab, profile, rc file, `ld.so.preload`, ...: gone when no whole line equals it.
+    Line,
+    /// An `authorized_keys` entry: gone when the key blob appears nowhere in the file.
+    SshKey {
+        key_type: String,
+        blob: String,
+        fingerprint: String,
+    },
+}
+
+/// One whole line to remove: its byte range in the snapshot's content (the line and its own `\n`, if
+/// it has one) and its exact bytes without the `\n` (a `\r` stays: it is part of the line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineRemoval {
+    pub number: u32,
+    pub offset: u64,
+    pub len: u64,
+    pub bytes: RawBytes,
+    pub kind: LineKind,
+    pub why: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Copy the running image (from `/proc/PID/exe`, so deleted files too), cmdline and maps.
+    PreserveProcess(ProcessTarget),
+    /// Copy a file that a later action removes or rewrites.
+    PreserveFile(FileTarget),
+    /// SIGSTOP.
+    Freeze(ProcessTarget),
+    /// Rewrite a file without some of its lines; every other byte stays. `preserved` is the plan
+    /// number of the copy it is rebuilt from; `after_sha256` what the file must hash to afterwards.
+    RemoveLines {
+        file: FileTarget,
+        after_sha256: String,
+        lines: Vec<LineRemoval>,
+        preserved: usize,
+    },
+    /// Stop, disable and remove a systemd unit file (and the links naming it), then reload.
+    RemoveUnit {
+        unit: String,
+        file: FileTarget,
+        preserved: usize,
+    },
+    /// Remove a malicious file after its copy is in the quarantine.
+    QuarantineFile { file: FileTarget, preserved: usize },
+    /// SIGKILL.
+    Kill(ProcessTarget),
+    /// Block outgoing and forwarded traffic to this address and port, TCP and UDP, in the script's own
+    /// nftables table (or iptables chain).
+    BlockEndpoint { ip: IpAddr, port: u16 },
+    /// Delete an attacker's iptables rule by exact match (`-C` then `-D` with the same arguments).
+    DeleteFirewallRule {
+        rule: RawBytes,
+        args: Vec<RawBytes>,
+        family: Option<u8>,
+    },
+    /// Lock an account and expire it (`usermod -L -e 1`).
+    LockAccount { name: RawBytes, uid: Option<u32> },
+    /// Reinstall the package owning a replaced system file.
+    Reinstall {
+        file: FileTarget,
+        package: Option<String>,
+        preserved: usize,
+    },
+    /// Check every item above (runs at the end of `--apply`; `--verify` runs it alone).
+    Verify,
+}
+
+impl Action {
+    pub fn stage(&self) -> Stage {
+        match self {
+            Action::PreserveProcess(_) | Action::PreserveFile(_) => Stage::Preserve,
+            Action::Freeze(_) => Stage::Freeze,
+            Action::RemoveLines { .. }
+            | Action::RemoveUnit { .. }
+            | Action::QuarantineFile { .. } => Stage::Persistence,
+            Action::Kill(_) => Stage::Kill,
+            Action::BlockEndpoint { .. } | Action::DeleteFirewallRule { .. } => Stage::Contain,
+            Action::LockAccount { .. } | Action::Reinstall { .. } => Stage::Repair,
+            Action::Verify => Stage::Verify,
+        }
+    }
+
+    /// What the action does, in a few words.
+    pub fn title(&self) -> String {
+        match self {
+            Action::PreserveProcess(_) => {
+                "copy the process's executable, cmdline and maps to the quarantine".into()
+            }
+            Action::PreserveFile(_) => {
+                "copy the file to the quarantine, with its hash and metadata".into()
+            }
+            Action::Freeze(_) => "freeze the process (SIGSTOP)".into(),
+            Action::RemoveLines { lines, .. } => {
+                let keys = lines
+                    .iter()
+                    .filter(|l| matches!(l.kind, LineKind::SshKey { .. }))
+                    .count();
+                if keys == lines.len() {
+                    format!(
+                        "remove {keys} authorized_keys entr{} (other bytes kept)",
+                        plural_y(keys)
+                    )
+                } else {
+                    format!(
+                        "remove {} line{} (other bytes kept)",
+                        lines.len(),
+                        plural_s(lines.len())
+                    )
+                }
+            }
+            Action::RemoveUnit { .. } => {
+                "stop, disable and remove the systemd unit, then reload".into()
+            }
+            Action::QuarantineFile { .. } => {
+                "remove the file (its copy stays in the quarantine)".into()
+            }
+            Action::Kill(_) => "kill the frozen process (SIGKILL)".into(),
+            Action::BlockEndpoint { .. } => {
+                "block traffic to the endpoint (TCP and UDP, IPv4/IPv6 table)".into()
+            }
+            Action::DeleteFirewallRule { .. } => {
+                "delete the attacker's firewall rule (exact match)".into()
+            }
+            Action::LockAccount { .. } => "lock and expire the account".into(),
+            Action::Reinstall { .. } => "reinstall the package that owns the replaced file".into(),
+            Action::Verify => "check that every item above is gone".into(),
+        }
+    }
+
+    /// The target, escaped: printable ASCII only, whatever bytes the host gave.
+    pub fn target(&self) -> String {
+        match self {
+            Action::PreserveProcess(p) | Action::Freeze(p) | Action::Kill(p) => describe_process(p),
+            Action::PreserveFile(f) | Action::QuarantineFile { file: f, .. } => describe_file(f),
+            Action::RemoveLines { file, lines, .. } => {
+                let mut text = describe_file(file);
+                for l in lines {
+                    let _ = write!(
+                        text,
+                        "; line {}: {}",
+                        l.number,
+                        shorten(&l.bytes.escaped(), 160)
+                    );
+                    if let LineKind::SshKey { fingerprint, .. } = &l.kind {
+                        let _ = write!(text, " [{}]", escape_bytes(fingerprint.as_bytes()));
+                    }
+                }
+                text
+            }
+            Action::RemoveUnit { unit, file, .. } => {
+                format!(
+                    "unit {} ({})",
+                    escape_bytes(unit.as_bytes()),
+                    describe_file(file)
+                )
+            }
+            Action::BlockEndpoint { ip, port } => match ip {
+                IpAddr::V4(a) => format!("{a}:{port}"),
+                IpAddr::V6(a) => format!("[{a}]:{port}"),
+            },
+            Action::DeleteFirewallRule { rule, .. } => shorten(&rule.escaped(), 300),
+            Action::LockAccount { name, uid } => match uid {
+                Some(u) => format!("account {} (uid {u})", name.escaped()),
+                None => format!("account {}", name.escaped()),
+            },
+            Action::Reinstall { file, package, .. } => format!(
+                "{} (package {})",
+                describe_file(file),
+                package
+                    .as_deref()
+                    .map(|p| escape_bytes(p.as_bytes()))
+                    .unwrap_or_else(|| "looked up at run time".into())
+            ),
+            Action::Verify => "every item above".into(),
+        }
+    }
+}
+
+fn plural_s(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn plural_y(n: usize) -> &'static str {
+    if n == 1 {
+        "y"
+    } else {
+        "ies"
+    }
+}
+
+/// Cuts escaped text (ASCII) to `max` characters.
+fn shorten(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut cut = text.get(..max).unwrap_or(text).to_owned();
+    cut.push_str("...");
+    cut
+}
+
+fn short_hash(h: &str) -> &str {
+    h.get(..16).unwrap_or(h)
+}
+
+fn describe_process(p: &ProcessTarget) -> String {
+    let mut text = format!(
+        "pid {} ({}) start {}",
+        p.pid,
+        p.comm.escaped(),
+        p.start_ticks
+    );
+    if let Some(exe) = &p.exe_path {
+        let _ = write!(text, " exe {}", shorten(&exe.escaped(), 200));
+    }
+    if let Some(h) = &p.exe_sha256 {
+        let _ = write!(text, " sha256:{}", short_hash(h));
+    }
+    text
+}
+
+fn describe_file(f: &FileTarget) -> String {
+    format!(
+        "{} (dev {} inode {} sha256:{})",
+        shorten(&f.path.escaped(), 300),
+        f.dev,
+        f.ino,
+        short_hash(&f.sha256)
+    )
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanItem {
+    pub action: Action,
+    /// The findings that call for it: `RULE severity: title` (escaped).
+    pub why: Vec<String>,
+}
+
+/// Advice the script prints but does not carry out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recommendation {
+    pub text: String,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    pub host: HostIdentity,
+    pub bundle_sha256: String,
+    pub collected_at: String,
+    pub analyzer_version: String,
+    /// Numbered from 1 in this order.
+    pub items: Vec<PlanItem>,
+    pub recommendations: Vec<Recommendation>,
+    /// Subjects of findings at medium or above that the script does not act on, and why (escaped):
+    /// left for the responder.
+    pub manual: Vec<String>,
+    /// Findings at medium or above that the plan is built from.
+    pub findings_used: usize,
+    pub worst: Option<Severity>,
+}
+
+impl Plan {
+    /// True when the script would do nothing.
+    pub fn is_empty(&self) -> bool {
+        self.items
+            .iter()
+            .all(|i| matches!(i.action, Action::Verify))
+    }
+}
+
+/// The plan as numbered lines of printable ASCII, for the report and the terminal:
+/// `N. [stage] action: target (why: ...)`, then recommendations and manual items.
+pub fn plan_lines(plan: &Plan) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (i, item) in plan.items.iter().enumerate() {
+        lines.push(format!(
+            "{}. [{}] {}: {} (why: {})",
+            i + 1,
+            item.action.stage().name(),
+            item.action.title(),
+            item.action.target(),
+            if item.why.is_empty() {
+                "-".to_owned()
+            } else {
+                item.why.join("; ")
+            }
+        ));
+    }
+    for r in &plan.recommendations {
+        lines.push(format!("recommended: {} (why: {})", r.text, r.why));
+    }
+    for m in &plan.manual {
+        lines.push(format!("by hand: {m}"));
+    }
+    lines
+}

@@ -1,0 +1,245 @@
+//! The script: the fixed template (`template.sh`, reviewed as code) with the plan appended as data.
+//!
+//! Data format (`MT_DATA`): one record a line, fields separated by one space, every field lowercase hex
+//! of its bytes or `-` when empty. The block is therefore `[0-9a-f -]` and newlines only, so it cannot
+//! leave its single quotes, and its SHA-256 is pinned in `MT_DATA_SHA256` and checked before the script
+//! uses it. The script decodes fields at run time into variables (never into code).
+//!
+//! Record layouts (field 0 is the plan number, 0 for non-actions; 1 the kind; 2 the stage; 3 the title,
+//! 4 the target, 5 the reasons — 3 to 5 are escaped ASCII for display):
+//! - `host`: 3 hostname, 4 machine-id, 5 boot id, 6 bundle sha256, 7 collected at, 8 analyzer version
+//! - `preserve-proc`, `freeze`, `kill`: 6 pid, 7 start ticks, 8 exe sha256
+//! - `preserve-file`, `quarantine`, `reinstall`: 6 path, 7 dev, 8 inode, 9 sha256, 10 size,
+//!   11 number of the preserve action (`quarantine`, `reinstall`), 12 package (`reinstall`)
+//! - `unit`: 6 path, 7 dev, 8 inode, 9 sha256, 10 size, 11 preserve number, 12 unit name
+//! - `edit`: 6 path, 7 dev, 8 inode, 9 sha256 before, 10 size before, 11 preserve number,
+//!   12 sha256 after, 13 count, then per line: offset, length, exact bytes, key blob (or `-`)
+//! - `block`: 6 family (4 or 6), 7 address, 8 port
+//! - `fw-delete`: 6 family hint (4, 6 or `-`), 7 count, then the arguments (chain first)
+//! - `lock`: 6 name, 7 uid
+//! - `verify`: nothing more
+//! - `recommend`, `manual`: 3 text, 5 reason
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use super::edit::sha256;
+use super::plan::{Action, FileTarget, LineKind, Plan, ProcessTarget};
+
+/// The reviewed template; only the two placeholders are replaced.
+pub const TEMPLATE: &str = include_str!("template.sh");
+const DATA_MARK: &str = "@MT_DATA@";
+const HASH_MARK: &str = "@MT_DATA_SHA256@";
+
+struct Record(Vec<Vec<u8>>);
+
+impl Record {
+    fn new(n: usize, kind: &str, stage: &str, title: &str, target: &str, why: &str) -> Record {
+        Record(vec![
+            n.to_string().into_bytes(),
+            kind.as_bytes().to_vec(),
+            stage.as_bytes().to_vec(),
+            title.as_bytes().to_vec(),
+            target.as_bytes().to_vec(),
+            why.as_bytes().to_vec(),
+        ])
+    }
+
+    fn push(&mut self, field: impl AsRef<[u8]>) -> &mut Self {
+        self.0.push(field.as_ref().to_vec());
+        self
+    }
+
+    fn num(&mut self, n: impl ToString) -> &mut Self {
+        self.push(n.to_string())
+    }
+
+    fn encode(&self, out: &mut String) {
+        for (i, f) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            if f.is_empty() {
+                out.push('-');
+            }
+            for b in f {
+                let _ = write!(out, "{b:02x}");
+            }
+        }
+        out.push('\n');
+    }
+}
+
+fn proc_fields(r: &mut Record, p: &ProcessTarget) {
+    r.num(p.pid)
+        .num(p.start_ticks)
+        .push(p.exe_sha256.as_deref().unwrap_or(""));
+}
+
+fn file_fields(r: &mut Record, f: &FileTarget) {
+    r.push(f.path.as_bytes())
+        .num(f.dev)
+        .num(f.ino)
+        .push(&f.sha256)
+        .num(f.size);
+}
+
+/// The kind word of an action's record.
+fn kind(a: &Action) -> &'static str {
+    match a {
+        Action::PreserveProcess(_) => "preserve-proc",
+        Action::PreserveFile(_) => "preserve-file",
+        Action::Freeze(_) => "freeze",
+        Action::RemoveLines { .. } => "edit",
+        Action::RemoveUnit { .. } => "unit",
+        Action::QuarantineFile { .. } => "quarantine",
+        Action::Kill(_) => "kill",
+        Action::BlockEndpoint { .. } => "block",
+        Action::DeleteFirewallRule { .. } => "fw-delete",
+        Action::LockAccount { .. } => "lock",
+        Action::Reinstall { .. } => "reinstall",
+        Action::Verify => "verify",
+    }
+}
+
+/// The data block for a plan.
+pub fn data_block(plan: &Plan) -> String {
+    let mut out = String::from("\n");
+    let h = &plan.host;
+    let mut host = Record::new(
+        0,
+        "host",
+        "-",
+        &minetrace_schemas::escape_bytes(h.hostname.as_bytes()),
+        &minetrace_schemas::escape_bytes(h.machine_id.as_bytes()),
+        &minetrace_schemas::escape_bytes(h.boot_id.as_bytes()),
+    );
+    host.push(&plan.bundle_sha256)
+        .push(minetrace_schemas::escape_bytes(
+            plan.collected_at.as_bytes(),
+        ))
+        .push(minetrace_schemas::escape_bytes(
+            plan.analyzer_version.as_bytes(),
+        ));
+    host.encode(&mut out);
+    for (i, item) in plan.items.iter().enumerate() {
+        let a = &item.action;
+        let why = if item.why.is_empty() {
+            "-".to_owned()
+        } else {
+            item.why.join("; ")
+        };
+        let mut r = Record::new(
+            i + 1,
+            kind(a),
+            a.stage().name(),
+            &a.title(),
+            &a.target(),
+            &why,
+        );
+        match a {
+            Action::PreserveProcess(p) | Action::Freeze(p) | Action::Kill(p) => {
+                proc_fields(&mut r, p)
+            }
+            Action::PreserveFile(f) => file_fields(&mut r, f),
+            Action::QuarantineFile { file, preserved } => {
+                file_fields(&mut r, file);
+                r.num(preserved);
+            }
+            Action::Reinstall {
+                file,
+                package,
+                preserved,
+            } => {
+                file_fields(&mut r, file);
+                r.num(preserved).push(package.as_deref().unwrap_or(""));
+            }
+            Action::RemoveUnit {
+                unit,
+                file,
+                preserved,
+            } => {
+                file_fields(&mut r, file);
+                r.num(preserved).push(unit);
+            }
+            Action::RemoveLines {
+                file,
+                after_sha256,
+                lines,
+                preserved,
+            } => {
+                file_fields(&mut r, file);
+                r.num(preserved).push(after_sha256).num(lines.len());
+                for l in lines {
+                    r.num(l.offset).num(l.len).push(l.bytes.as_bytes());
+                    match &l.kind {
+                        LineKind::SshKey { blob, .. } => r.push(blob),
+                        LineKind::Line => r.push(""),
+                    };
+                }
+            }
+            Action::BlockEndpoint { ip, port } => {
+                let fam = if matches!(ip, IpAddr::V4(_)) {
+                    "4"
+                } else {
+                    "6"
+                };
+                r.push(fam).push(ip.to_string()).num(port);
+            }
+            Action::DeleteFirewallRule { args, family, .. } => {
+                r.push(family.map(|f| f.to_string()).unwrap_or_default())
+                    .num(args.len());
+                for a in args {
+                    r.push(a.as_bytes());
+                }
+            }
+            Action::LockAccount { name, uid } => {
+                r.push(name.as_bytes())
+                    .push(uid.map(|u| u.to_string()).unwrap_or_default());
+            }
+            Action::Verify => {}
+        }
+        r.encode(&mut out);
+    }
+    for rec in &plan.recommendations {
+        Record::new(0, "recommend", "-", &rec.text, "", &rec.why).encode(&mut out);
+    }
+    for m in &plan.manual {
+        Record::new(0, "manual", "-", m, "", "").encode(&mut out);
+    }
+    out
+}
+
+/// The complete script for a plan: printable ASCII, the template byte for byte plus the data.
+pub fn render(plan: &Plan) -> String {
+    let data = data_block(plan);
+    let hash = sha256(data.as_bytes());
+    TEMPLATE
+        .replacen(HASH_MARK, &hash, 1)
+        .replacen(DATA_MARK, &data, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_has_each_placeholder_once_and_is_ascii() {
+        assert_eq!(TEMPLATE.matches(DATA_MARK).count(), 1);
+        assert_eq!(TEMPLATE.matches(HASH_MARK).count(), 1);
+        assert!(TEMPLATE
+            .bytes()
+            .all(|b| b == b'\n' || (0x20..0x7f).contains(&b)));
+    }
+
+    #[test]
+    fn fields_are_hex_or_dash() {
+        let mut out = String::new();
+        let mut r = Record::new(3, "edit", "persistence", "t", "", "w");
+        r.push(b"$(touch /tmp/pwned)\n'`\xff".as_slice());
+        r.encode(&mut out);
+        assert!(out.bytes().all(|b| b"0123456789abcdef -\n".contains(&b)));
+        assert!(out.contains(" - "));
+        assert!(out.ends_with("2f70776e6564290a2760ff\n"));
+    }
+}

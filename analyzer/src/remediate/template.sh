@@ -1,0 +1,1418 @@
+#!/bin/bash
+# minetrace remediation script.
+#
+# This file is a fixed template, reviewed as code, followed by a plan written as data. Everything that
+# came from the analysed host (paths, names, lines, keys, addresses) sits in MT_DATA below as hex. The
+# script checks MT_DATA against MT_DATA_SHA256 before anything else and decodes fields at run time into
+# variables; no host byte is ever code, a pattern, a glob, a format string or a comment.
+#
+#   bash remediate.sh              dry run: print the numbered plan and the state of each target
+#   bash remediate.sh --apply      carry the plan out: preserve evidence, freeze, remove persistence,
+#                                  kill, contain the network, repair, verify
+#   bash remediate.sh --verify     exit 0 when every planned item is gone, 1 listing what remains
+#   bash remediate.sh --undo       restore files and lines from the quarantine, remove the firewall table
+#   --force                        run on another host or boot than the snapshot's
+#   --quarantine DIR               evidence, logs and undo data (default /var/lib/minetrace/quarantine/ID)
+#
+# Every action first checks that its target is still what the snapshot saw: a process by pid, start
+# time and executable hash; a file by device, inode and sha256, and not a symbolic link. Anything else
+# is skipped and reported, never "fixed anyway". Running --apply again is harmless and finishes the job.
+# The script re-executes itself with an empty environment (bash --noprofile --norc, fixed PATH).
+# Exit status: 0 done, 1 something was skipped, failed or remains, 2 refused (preflight).
+
+if [ -z "${BASH_VERSION-}" ]; then
+  echo 'remediate.sh: run it with bash: bash remediate.sh' >&2
+  exit 2
+fi
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+
+if [[ ${1-} != --mt-clean ]]; then
+  if [[ -z ${BASH_SOURCE[0]-} || ! -f ${BASH_SOURCE[0]} ]]; then
+    echo 'remediate.sh: run it from a file: bash remediate.sh [--apply|--verify|--undo]' >&2
+    exit 2
+  fi
+  mt_peer=${SSH_CONNECTION-}
+  mt_peer=${mt_peer%% *}
+  [[ $mt_peer =~ ^[0-9A-Fa-f.:]{2,45}$ ]] || mt_peer=-
+  for mt_sh in /bin/bash /usr/bin/bash; do
+    if [[ -x $mt_sh ]]; then
+      exec -c "$mt_sh" --noprofile --norc -- "${BASH_SOURCE[0]}" --mt-clean "$mt_peer" "$@"
+    fi
+  done
+  echo 'remediate.sh: /bin/bash not found' >&2
+  exit 2
+fi
+shift
+MT_SSH_PEER=${1--}
+shift
+set -u
+set -o pipefail
+umask 077
+export LC_ALL=C HOME=/root
+unset LD_PRELOAD LD_LIBRARY_PATH LD_AUDIT BASH_ENV ENV CDPATH GLOBIGNORE
+IFS=$' \t\n'
+
+MT_SELF=$(realpath -e -- "${BASH_SOURCE[0]}" 2>/dev/null) || MT_SELF=''
+MT_MODE=dry
+MT_FORCE=0
+MT_Q=''
+MT_LOG=''
+MT_FW=''
+MT_FLAGTOOL='unset'
+MT_STATE=''
+MT_NOTE=''
+MT_CUR_SHA=''
+MT_FAILED=0
+MT_REMAIN=0
+declare -a MT_RECS=() MT_F=() MT_ST=() MT_ARGS=() MT_HITS=()
+
+# The flag-clearing helper run by a package-verified python3 when no verified chattr is found:
+# FS_IOC_GETFLAGS, then FS_IOC_SETFLAGS without FS_IMMUTABLE_FL (0x10) and FS_APPEND_FL (0x20), on a
+# descriptor opened with O_NOFOLLOW. Exit 3: the filesystem keeps no such flags.
+MT_PY_FLAGS='
+import errno, fcntl, os, struct, sys
+try:
+    fd = os.open(os.fsencode(sys.argv[1]), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        flags = struct.unpack("i", fcntl.ioctl(fd, 0x80086601, bytes(8))[:4])[0]
+        if flags & 0x30:
+            fcntl.ioctl(fd, 0x40086602, struct.pack("i", flags & ~0x30) + bytes(4))
+    finally:
+        os.close(fd)
+except OSError as e:
+    sys.exit(3 if e.errno in (errno.ENOTTY, errno.EOPNOTSUPP, errno.EINVAL) else 1)
+'
+
+mt_say() { printf '%s\n' "$*"; }
+mt_err() { printf 'remediate.sh: %s\n' "$*" >&2; }
+mt_die() {
+  mt_err "$*"
+  exit 2
+}
+
+mt_usage() {
+  mt_say 'usage: bash remediate.sh [--apply | --verify | --undo] [--force] [--quarantine DIR]'
+  mt_say 'Without an option it is a dry run: it prints the plan and changes nothing.'
+}
+
+# --- data -------------------------------------------------------------------------------------------
+
+# Decodes one hex field into REPLY. `-` is the empty field. Refuses anything that is not hex and NUL
+# bytes (which a shell variable cannot hold).
+mt_unhex() {
+  local h=$1 esc='' i
+  REPLY=''
+  [[ $h == - ]] && return 0
+  if [[ -z $h || $h == *[!0-9a-f]* ]] || ((${#h} % 2)); then
+    return 1
+  fi
+  for ((i = 0; i < ${#h}; i += 2)); do
+    [[ ${h:i:2} == 00 ]] && return 1
+    esc+="\\x${h:i:2}"
+  done
+  printf -v REPLY '%b' "$esc"
+}
+
+mt_load() {
+  local sum rest line
+  sum=$(printf '%s' "$MT_DATA" | sha256sum) || mt_die 'sha256sum is missing'
+  [[ ${sum%% *} == "$MT_DATA_SHA256" ]] ||
+    mt_die 'the data block does not match its pinned sha256: the script was edited or damaged'
+  rest=${MT_DATA//[0-9a-f -]/}
+  rest=${rest//$'\n'/}
+  [[ -z $rest ]] || mt_die 'the data block holds characters it never should'
+  while IFS= read -r line; do
+    [[ -n $line ]] && MT_RECS+=("$line")
+  done <<<"$MT_DATA"
+  ((${#MT_RECS[@]} > 0)) || mt_die 'the data block is empty'
+}
+
+# Selects record $1: its hex fields go to MT_F.
+mt_rec() { read -r -a MT_F <<<"${MT_RECS[$1]}"; }
+# Field $1 of the selected record, decoded into REPLY.
+mt_get() {
+  if ! mt_unhex "${MT_F[$1]--}"; then
+    REPLY=''
+    return 1
+  fi
+}
+# A display field: printable ASCII only (the generator escaped it; this makes sure).
+mt_text() {
+  mt_get "$1"
+  REPLY=${REPLY//[![:print:]]/?}
+}
+# A number field.
+mt_num() {
+  mt_get "$1" && [[ $REPLY =~ ^[0-9]{1,20}$ ]]
+}
+
+# --- host facts -------------------------------------------------------------------------------------
+
+# Sets MT_ST to (raw mode hex, dev, inode, uid, gid, octal mode, size) of the path itself (lstat).
+mt_lstat() {
+  local out
+  out=$(stat -c '%f %d %i %u %g %a %s' -- "$1" 2>/dev/null) || return 1
+  read -r -a MT_ST <<<"$out"
+  ((${#MT_ST[@]} == 7))
+}
+mt_is_regular() { (((16#${MT_ST[0]} & 16#F000) == 16#8000)); }
+mt_is_symlink() { (((16#${MT_ST[0]} & 16#F000) == 16#A000)); }
+
+# SHA-256 of a file's content into REPLY ('' when unreadable).
+mt_hash_file() {
+  local s
+  s=$({ sha256sum <"$1"; } 2>/dev/null) || s=''
+  REPLY=${s%% *}
+}
+
+# The state of a planned file: MT_STATE gone, pending (still the snapshot's file) or mismatch.
+mt_file_state() {
+  local p=$1 dev=$2 ino=$3 sha=$4 first
+  MT_CUR_SHA=''
+  if ! mt_lstat "$p"; then
+    if [[ -e $p || -L $p ]]; then
+      MT_STATE=mismatch MT_NOTE='it cannot be examined'
+    else
+      MT_STATE=gone MT_NOTE='it is no longer there'
+    fi
+    return
+  fi
+  if mt_is_symlink; then
+    MT_STATE=mismatch MT_NOTE='it is now a symbolic link: left alone'
+    return
+  fi
+  if ! mt_is_regular; then
+    MT_STATE=mismatch MT_NOTE='it is no longer a regular file: left alone'
+    return
+  fi
+  first="${MT_ST[1]} ${MT_ST[2]}"
+  mt_hash_file "$p"
+  MT_CUR_SHA=$REPLY
+  # The same inode before and after hashing: nothing was swapped in while it was read.
+  if ! mt_lstat "$p" || ! mt_is_regular || [[ "${MT_ST[1]} ${MT_ST[2]}" != "$first" ]]; then
+    MT_STATE=mismatch MT_NOTE='it changed while being checked: left alone'
+    return
+  fi
+  if [[ ${MT_ST[1]} != "$dev" || ${MT_ST[2]} != "$ino" ]]; then
+    MT_STATE=mismatch MT_NOTE='a different file is there now (device or inode differs): left alone'
+    return
+  fi
+  if [[ $MT_CUR_SHA != "$sha" ]]; then
+    MT_STATE=mismatch MT_NOTE='its content changed since the snapshot: left alone'
+    return
+  fi
+  MT_STATE=pending MT_NOTE='matches the snapshot'
+}
+
+# The state of a planned process: MT_STATE gone, skip (pid reused), mismatch, pending or frozen.
+mt_proc_state() {
+  local pid=$1 start=$2 sha=$3 stat rest s
+  local -a f
+  if ! { stat=$(<"/proc/$pid/stat"); } 2>/dev/null; then
+    MT_STATE=gone MT_NOTE='the process has exited'
+    return
+  fi
+  rest=${stat##*) }
+  read -r -a f <<<"$rest"
+  if [[ ${f[19]-} != "$start" ]]; then
+    MT_STATE=skip MT_NOTE='the pid now belongs to another process (start time differs): left alone'
+    return
+  fi
+  if [[ ${f[0]-} == Z || ${f[0]-} == X ]]; then
+    MT_STATE=gone MT_NOTE='the process has exited'
+    return
+  fi
+  if [[ -n $sha ]]; then
+    s=$({ sha256sum <"/proc/$pid/exe"; } 2>/dev/null) || s=''
+    if [[ ${s%% *} != "$sha" ]]; then
+      MT_STATE=mismatch MT_NOTE='its executable differs from the snapshot: left alone'
+      return
+    fi
+    # Still the same process after hashing.
+    if ! { stat=$(<"/proc/$pid/stat"); } 2>/dev/null; then
+      MT_STATE=gone MT_NOTE='the process has exited'
+      return
+    fi
+    rest=${stat##*) }
+    read -r -a f <<<"$rest"
+    if [[ ${f[19]-} != "$start" ]]; then
+      MT_STATE=skip MT_NOTE='the pid now belongs to another process (start time differs): left alone'
+      return
+    fi
+  fi
+  if [[ ${f[0]-} == T || ${f[0]-} == t ]]; then
+    MT_STATE=frozen MT_NOTE='frozen'
+  else
+    MT_STATE=pending MT_NOTE='running, matches the snapshot'
+  fi
+}
+
+# True when the file's digest is the one its package recorded (dpkg md5sums, or rpm's file digests).
+mt_pkg_verified() {
+  local p=$1 sum rel alt
+  if [[ -d /var/lib/dpkg/info ]]; then
+    sum=$({ md5sum <"$p"; } 2>/dev/null) || return 1
+    sum=${sum%% *}
+    rel=${p#/}
+    case $rel in
+    usr/*) alt=${rel#usr/} ;;
+    *) alt=usr/$rel ;;
+    esac
+    grep -q -h -F -x -e "$sum  $rel" -e "$sum  $alt" /var/lib/dpkg/info/*.md5sums 2>/dev/null
+    return
+  fi
+  if command -v rpm >/dev/null 2>&1; then
+    sum=$({ sha256sum <"$p"; } 2>/dev/null) || return 1
+    rpm -qf --qf '[%{FILENAMES} %{FILEDIGESTS}\n]' -- "$p" 2>/dev/null | grep -q -F -x -e "$p ${sum%% *}"
+    return
+  fi
+  return 1
+}
+
+# Chooses how to clear immutable and append-only flags: a chattr whose digest matches its package's
+# (so a renamed or replaced chattr is never used), else the FS_IOC_SETFLAGS ioctl through a
+# package-verified python3. Their shared libraries are not verified: suspect those and rebuild.
+mt_pick_flag_tool() {
+  [[ $MT_FLAGTOOL == unset ]] || return 0
+  MT_FLAGTOOL=none
+  local c real
+  for c in /usr/bin/chattr /bin/chattr /usr/sbin/chattr /sbin/chattr; do
+    if [[ -f $c && ! -L $c ]] && mt_pkg_verified "$c"; then
+      MT_FLAGTOOL=$c
+      return 0
+    fi
+  done
+  for c in /usr/bin/python3 /bin/python3 /usr/libexec/platform-python; do
+    real=$(readlink -e -- "$c" 2>/dev/null) || continue
+    [[ $real =~ ^/usr/(bin|libexec)/(python3(\.[0-9]+)?|platform-python)$ ]] || continue
+    if mt_pkg_verified "$real"; then
+      MT_FLAGTOOL=python:$real
+      return 0
+    fi
+  done
+}
+
+# Clears immutable and append-only flags on a path (file or directory). Status 0 when none are left.
+mt_clear_flags() {
+  local rc
+  mt_pick_flag_tool
+  case $MT_FLAGTOOL in
+  none) return 1 ;;
+  python:*)
+    "${MT_FLAGTOOL#python:}" -I -S -c "$MT_PY_FLAGS" "$1" >/dev/null 2>&1
+    rc=$?
+    ((rc == 0 || rc == 3))
+    ;;
+  *) "$MT_FLAGTOOL" -i -a -- "$1" >/dev/null 2>&1 ;;
+  esac
+}
+
+mt_clear_flags_around() {
+  local dir=${1%/*}
+  [[ -n $dir ]] || dir=/
+  mt_clear_flags "$dir"
+  mt_clear_flags "$1"
+}
+
+mt_systemd() {
+  local init=''
+  [[ -d /run/systemd/system ]] || return 1
+  { init=$(</proc/1/comm); } 2>/dev/null
+  [[ $init == systemd ]]
+}
+
+# --- quarantine, log, undo records ------------------------------------------------------------------
+
+mt_log() {
+  # n kind before status after rc note: all of them words of this script, never host bytes.
+  [[ -n $MT_LOG ]] || return 0
+  local ts
+  printf -v ts '%(%Y-%m-%dT%H:%M:%S%z)T' -1
+  printf '{"time":"%s","mode":"%s","n":%d,"kind":"%s","before":"%s","status":"%s","after":"%s","rc":%d,"note":"%s"}\n' \
+    "$ts" "$MT_MODE" "$1" "$2" "$3" "$4" "$5" "$6" "$7" >>"$MT_LOG" 2>/dev/null
+}
+
+# A manifest line for an evidence copy: n kind path-hex sha256 copy-name.
+mt_manifest() {
+  local ts
+  printf -v ts '%(%Y-%m-%dT%H:%M:%S%z)T' -1
+  printf '{"time":"%s","n":%d,"kind":"%s","path_hex":"%s","sha256":"%s","copy":"%s","stat":"%s"}\n' \
+    "$ts" "$1" "$2" "$3" "$4" "$5" "${6-}" >>"$MT_Q/manifest.jsonl"
+}
+
+# An undo record: words and hex only.
+mt_undo_record() {
+  printf '%s\n' "$*" >>"$MT_Q/undo.records"
+}
+
+mt_prepare_quarantine() {
+  if [[ -z $MT_Q ]]; then
+    MT_Q=/var/lib/minetrace/quarantine/${MT_DATA_SHA256:0:16}
+  fi
+  [[ $MT_Q == /* ]] || mt_die '--quarantine needs an absolute path'
+  if [[ -L $MT_Q ]]; then
+    mt_die 'the quarantine directory is a symbolic link'
+  fi
+  mkdir -p -- "$MT_Q/files" "$MT_Q/work" 2>/dev/null || mt_die 'cannot create the quarantine directory'
+  chmod 0700 -- "$MT_Q" "$MT_Q/files" "$MT_Q/work" 2>/dev/null || mt_die 'cannot restrict the quarantine directory'
+  if ! printf 'probe\n' >"$MT_Q/work/.probe" 2>/dev/null; then
+    mt_die 'cannot write to the quarantine directory (full disk or read-only?)'
+  fi
+  rm -f -- "$MT_Q/work/.probe"
+  MT_LOG=$MT_Q/log.jsonl
+  if command -v flock >/dev/null 2>&1; then
+    exec {MT_LOCKFD}>>"$MT_Q/.lock" || mt_die 'cannot open the lock file'
+    flock -n "$MT_LOCKFD" || mt_die 'another run of this script holds the quarantine lock'
+  fi
+  if [[ $MT_MODE == apply && -n $MT_SELF ]]; then
+    cp -- "$MT_SELF" "$MT_Q/remediate.sh.part" 2>/dev/null && mv -f -- "$MT_Q/remediate.sh.part" "$MT_Q/remediate.sh"
+    cat >"$MT_Q/undo.sh" <<'EOF'
+#!/bin/bash
+# Restores the files and lines the remediation removed, from the quarantine this file sits in, and
+# removes the remediation's firewall table. Run as root: bash undo.sh
+d=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P) || exit 2
+exec /bin/bash --noprofile --norc -- "$d/remediate.sh" --undo --quarantine "$d"
+EOF
+  fi
+}
+
+# Copies bytes [offset, offset+length) of a file to stdout.
+mt_copy_range() {
+  (($3 > 0)) || return 0
+  tail -c "+$(($2 + 1))" -- "$1" | head -c "$3"
+}
+
+# Writes the content of file $1 into a new file beside $2 with $2's owner, mode and SELinux label (or
+# the given uid, gid and mode), then renames it over $2. Prints nothing; status 0 on success.
+mt_install_beside() {
+  local src=$1 dst=$2 uid=${3-} gid=${4-} mode=${5-} dir tmp
+  dir=${dst%/*}
+  [[ -n $dir ]] || dir=/
+  tmp=$(mktemp -- "$dir/.minetrace.XXXXXXXXXX" 2>/dev/null) || return 1
+  if ! cat -- "$src" >"$tmp" 2>/dev/null; then
+    rm -f -- "$tmp"
+    return 1
+  fi
+  if [[ -n $uid ]]; then
+    chown -- "$uid:$gid" "$tmp" 2>/dev/null && chmod -- "$mode" "$tmp" 2>/dev/null
+  else
+    chown --reference="$dst" -- "$tmp" 2>/dev/null && chmod --reference="$dst" -- "$tmp" 2>/dev/null
+  fi || {
+    rm -f -- "$tmp"
+    return 1
+  }
+  if [[ -z $uid ]] && command -v selinuxenabled >/dev/null 2>&1 && selinuxenabled; then
+    chcon --reference="$dst" -- "$tmp" >/dev/null 2>&1
+  fi
+  sync -- "$tmp" 2>/dev/null
+    if [[ -n ${MT_PRE_RENAME-} ]] && ! "$MT_PRE_RENAME"; then
+    rm -f -- "$tmp"
+    return 1
+  fi
+  if ! mv -f -T -- "$tmp" "$dst" 2>/dev/null; then
+    rm -f -- "$tmp"
+    return 1
+  fi
+}
+
+# The evidence copy of preserve action $1 must exist and hash to $2.
+mt_evidence_ok() {
+  mt_hash_file "$MT_Q/files/$1.bin"
+  [[ -n $REPLY && $REPLY == "$2" ]]
+}
+
+# --- actions ----------------------------------------------------------------------------------------
+# mt_state_KIND sets MT_STATE (pending: work to do; frozen; done; gone; skip: the target is not the
+# snapshot's and was left alone; mismatch: something unexpected is there) and MT_NOTE.
+# mt_apply_KIND does the work for a pending target; status 0 on success, MT_NOTE says why not.
+
+mt_proc_fields() {
+  mt_num 6 || return 1
+  MT_PID=$REPLY
+  mt_num 7 || return 1
+  MT_START=$REPLY
+  mt_get 8 || return 1
+  MT_SHA=$REPLY
+}
+
+mt_file_fields() {
+  mt_get 6 && [[ $REPLY == /* ]] || return 1
+  MT_PATH=$REPLY
+  mt_num 7 || return 1
+  MT_DEV=$REPLY
+  mt_num 8 || return 1
+  MT_INO=$REPLY
+  mt_get 9 && [[ $REPLY =~ ^[0-9a-f]{64}$ ]] || return 1
+  MT_SHA=$REPLY
+  mt_num 10 || return 1
+  MT_SIZE=$REPLY
+}
+
+mt_bad_record() { MT_STATE=mismatch MT_NOTE='the plan record is malformed'; }
+
+mt_state_preserve_proc() {
+  mt_proc_fields || { mt_bad_record; return; }
+  if [[ -n $MT_Q && -f $MT_Q/files/$1.exe ]]; then
+    mt_hash_file "$MT_Q/files/$1.exe"
+    if [[ -z $MT_SHA || $REPLY == "$MT_SHA" ]]; then
+      MT_STATE='done' MT_NOTE='already in the quarantine'
+      return
+    fi
+  fi
+  mt_proc_state "$MT_PID" "$MT_START" "$MT_SHA"
+  [[ $MT_STATE == frozen ]] && MT_STATE=pending
+}
+
+mt_apply_preserve_proc() {
+  local n=$1 dst=$MT_Q/files/$1.exe f hash
+  if ! cp -- "/proc/$MT_PID/exe" "$dst.part" 2>/dev/null; then
+    MT_NOTE='cannot read its executable'
+    return 1
+  fi
+  mt_hash_file "$dst.part"
+  hash=$REPLY
+  if [[ -n $MT_SHA && $hash != "$MT_SHA" ]]; then
+    rm -f -- "$dst.part"
+    MT_NOTE='the copied executable does not hash as in the snapshot'
+    return 1
+  fi
+  mv -f -- "$dst.part" "$dst" || return 1
+  for f in cmdline environ maps status cgroup; do
+    cat -- "/proc/$MT_PID/$f" >"$MT_Q/files/$n.$f" 2>/dev/null
+  done
+  readlink -- "/proc/$MT_PID/exe" >"$MT_Q/files/$n.exe-link" 2>/dev/null
+  mt_manifest "$n" process "-" "$hash" "files/$n.exe" "pid $MT_PID start $MT_START"
+  MT_NOTE='executable, cmdline, environ and maps copied'
+}
+
+mt_state_preserve_file() {
+  mt_file_fields || { mt_bad_record; return; }
+  if [[ -n $MT_Q ]] && mt_evidence_ok "$1" "$MT_SHA"; then
+    MT_STATE='done' MT_NOTE='already in the quarantine'
+    return
+  fi
+  mt_file_state "$MT_PATH" "$MT_DEV" "$MT_INO" "$MT_SHA"
+}
+
+mt_apply_preserve_file() {
+  local n=$1 dst=$MT_Q/files/$1.bin meta
+  meta="${MT_ST[3]}:${MT_ST[4]} ${MT_ST[5]} ${MT_ST[6]}"
+  if ! cp -P --preserve=mode,ownership,timestamps -- "$MT_PATH" "$dst.part" 2>/dev/null; then
+    rm -f -- "$dst.part"
+    MT_NOTE='cannot copy it'
+    return 1
+  fi
+  mt_hash_file "$dst.part"
+  if [[ $REPLY != "$MT_SHA" ]]; then
+    rm -f -- "$dst.part"
+    MT_NOTE='the copy does not hash as in the snapshot'
+    return 1
+  fi
+  sync -- "$dst.part" 2>/dev/null
+  mv -f -- "$dst.part" "$dst" || return 1
+  mt_manifest "$n" file "${MT_F[6]}" "$MT_SHA" "files/$n.bin" "$meta"
+  MT_NOTE='copied with its hash and metadata'
+}
+
+mt_state_freeze() {
+  mt_proc_fields || { mt_bad_record; return; }
+  mt_proc_state "$MT_PID" "$MT_START" "$MT_SHA"
+  [[ $MT_STATE == frozen ]] && MT_STATE='done'
+}
+
+mt_apply_freeze() {
+  local i
+  kill -STOP "$MT_PID" 2>/dev/null || {
+    MT_NOTE='SIGSTOP failed'
+    return 1
+  }
+  for ((i = 0; i < 40; i++)); do
+    mt_proc_state "$MT_PID" "$MT_START" ''
+    [[ $MT_STATE != pending ]] && break
+    sleep 0.05
+  done
+  MT_NOTE='SIGSTOP sent'
+}
+
+mt_state_kill() {
+  mt_proc_fields || { mt_bad_record; return; }
+  mt_proc_state "$MT_PID" "$MT_START" "$MT_SHA"
+  case $MT_STATE in
+  gone) MT_STATE='done' ;;
+  frozen) MT_STATE=pending ;;
+  esac
+}
+
+mt_apply_kill() {
+  local i
+  kill -KILL "$MT_PID" 2>/dev/null || {
+    MT_NOTE='SIGKILL failed'
+    return 1
+  }
+  for ((i = 0; i < 100; i++)); do
+    mt_proc_state "$MT_PID" "$MT_START" ''
+    [[ $MT_STATE == gone || $MT_STATE == skip ]] && break
+    sleep 0.05
+  done
+  MT_NOTE='SIGKILL sent'
+}
+
+mt_edit_fields() {
+  mt_file_fields || return 1
+  mt_num 11 || return 1
+  MT_PN=$REPLY
+  mt_get 12 && [[ $REPLY =~ ^[0-9a-f]{64}$ ]] || return 1
+  MT_AFTER=$REPLY
+  mt_num 13 || return 1
+  MT_COUNT=$REPLY
+}
+
+# Whether any planned line (or key blob) is still in the file: whole-line exact bytes, or the blob.
+mt_lines_present() {
+  local i line blob
+  for ((i = 0; i < MT_COUNT; i++)); do
+    mt_get $((16 + 4 * i)) || return 0
+    line=$REPLY
+    mt_get $((17 + 4 * i)) || return 0
+    blob=$REPLY
+    if [[ -n $blob ]]; then
+      grep -a -q -F -e "$blob" -- "$MT_PATH" 2>/dev/null && return 0
+    else
+      grep -a -q -F -x -e "$line" -- "$MT_PATH" 2>/dev/null && return 0
+    fi
+  done
+  return 1
+}
+
+mt_state_edit() {
+  mt_edit_fields || { mt_bad_record; return; }
+  if ! mt_lstat "$MT_PATH"; then
+    if [[ -e $MT_PATH || -L $MT_PATH ]]; then
+      MT_STATE=mismatch MT_NOTE='the file cannot be examined'
+    else
+      MT_STATE='done' MT_NOTE='the file is gone'
+    fi
+    return
+  fi
+  if mt_is_symlink || ! mt_is_regular; then
+    MT_STATE=mismatch MT_NOTE='the file is no longer a regular file (symbolic link?): left alone'
+    return
+  fi
+  mt_hash_file "$MT_PATH"
+  if [[ $REPLY == "$MT_AFTER" ]]; then
+    MT_STATE='done' MT_NOTE='the lines are removed'
+  elif [[ $REPLY == "$MT_SHA" ]]; then
+    mt_file_state "$MT_PATH" "$MT_DEV" "$MT_INO" "$MT_SHA"
+  elif mt_lines_present; then
+    MT_STATE=mismatch MT_NOTE='the file changed since the snapshot and still holds the lines: edit it by hand or collect again'
+  else
+    MT_STATE='done' MT_NOTE='the file changed since the snapshot; the lines are not in it'
+  fi
+}
+
+mt_pre_rename_edit() {
+  mt_file_state "$MT_PATH" "$MT_DEV" "$MT_INO" "$MT_SHA"
+  [[ $MT_STATE == pending ]]
+}
+
+mt_apply_edit() {
+  local n=$1 copy=$MT_Q/files/$MT_PN.bin new=$MT_Q/work/$1.new i off len pos=0 uid gid mode
+  if ! mt_evidence_ok "$MT_PN" "$MT_SHA"; then
+    MT_NOTE='its evidence copy is missing: not changed'
+    return 1
+  fi
+  : >"$new" || return 1
+  for ((i = 0; i < MT_COUNT; i++)); do
+    mt_num $((14 + 4 * i)) || return 1
+    off=$REPLY
+    mt_num $((15 + 4 * i)) || return 1
+    len=$REPLY
+    if ((off < pos)); then
+      MT_NOTE='overlapping lines in the plan'
+      return 1
+    fi
+    mt_copy_range "$copy" "$pos" $((off - pos)) >>"$new" || return 1
+    pos=$((off + len))
+  done
+  if ((MT_SIZE > pos)); then
+    mt_copy_range "$copy" "$pos" $((MT_SIZE - pos)) >>"$new" || return 1
+  fi
+  mt_hash_file "$new"
+  if [[ $REPLY != "$MT_AFTER" ]]; then
+    MT_NOTE='the rebuilt file does not hash as planned: not changed'
+    return 1
+  fi
+  uid=${MT_ST[3]} gid=${MT_ST[4]} mode=${MT_ST[5]}
+  mt_clear_flags_around "$MT_PATH"
+  MT_PRE_RENAME=mt_pre_rename_edit
+  if ! mt_install_beside "$new" "$MT_PATH"; then
+    MT_PRE_RENAME=''
+    MT_NOTE="not changed: ${MT_NOTE:-cannot write beside it}"
+    return 1
+  fi
+  MT_PRE_RENAME=''
+  mt_hash_file "$MT_PATH"
+  if [[ $REPLY != "$MT_AFTER" ]]; then
+    MT_NOTE='the file does not hash as planned after the rename'
+    return 1
+  fi
+  mt_undo_record edit "$n" "${MT_F[6]}" "$MT_PN" "$MT_AFTER" "$uid" "$gid" "$mode"
+  rm -f -- "$new"
+  MT_NOTE="removed $MT_COUNT line(s); every other byte kept"
+}
+
+mt_pre_rename_none() { return 0; }
+
+# Removes a file after its identity is re-checked; the evidence copy of plan item $2 must exist.
+mt_remove_file() {
+  local n=$1 pn=$2 uid=${MT_ST[3]} gid=${MT_ST[4]} mode=${MT_ST[5]}
+  if ! mt_evidence_ok "$pn" "$MT_SHA"; then
+    MT_NOTE='its evidence copy is missing: not removed'
+    return 1
+  fi
+  mt_clear_flags_around "$MT_PATH"
+  mt_file_state "$MT_PATH" "$MT_DEV" "$MT_INO" "$MT_SHA"
+  if [[ $MT_STATE != pending ]]; then
+    MT_NOTE="not removed: $MT_NOTE"
+    return 1
+  fi
+  if ! rm -f -- "$MT_PATH" 2>/dev/null || [[ -e $MT_PATH || -L $MT_PATH ]]; then
+    MT_NOTE='cannot remove it (immutable, or a read-only filesystem?)'
+    return 1
+  fi
+  mt_undo_record file "$n" "${MT_F[6]}" "$pn" "$MT_SHA" "$uid" "$gid" "$mode"
+}
+
+mt_state_quarantine() {
+  mt_file_fields || { mt_bad_record; return; }
+  mt_num 11 || { mt_bad_record; return; }
+  MT_PN=$REPLY
+  mt_file_state "$MT_PATH" "$MT_DEV" "$MT_INO" "$MT_SHA"
+  [[ $MT_STATE == gone ]] && MT_STATE='done'
+}
+
+mt_apply_quarantine() {
+  mt_remove_file "$1" "$MT_PN" || return 1
+  MT_NOTE='removed; its copy is in the quarantine'
+}
+
+mt_state_unit() {
+  mt_file_fields || { mt_bad_record; return; }
+  mt_num 11 || { mt_bad_record; return; }
+  MT_PN=$REPLY
+  if ! mt_get 12 || [[ ! $REPLY =~ ^[A-Za-z0-9:_.@\\-]+$ || $REPLY == -* ]]; then
+    mt_bad_record
+    return
+  fi
+  MT_UNIT=$REPLY
+  mt_file_state "$MT_PATH" "$MT_DEV" "$MT_INO" "$MT_SHA"
+  if [[ $MT_STATE == gone ]]; then
+    if mt_systemd && systemctl is-active --quiet -- "$MT_UNIT" 2>/dev/null; then
+      MT_STATE=mismatch MT_NOTE='the unit file is gone but the unit is still active'
+    else
+      MT_STATE='done'
+    fi
+  fi
+}
+
+mt_hex_of() {
+  REPLY=$(printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n')
+}
+
+# Removes symbolic links named like the unit (enablement links in *.wants and *.requires directories).
+mt_unit_links() {
+  local n=$1 l target base
+  local -a dirs=(/etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system /lib/systemd/system /usr/lib/systemd/system)
+  base=${MT_PATH%/*}
+  dirs+=("$base")
+  while IFS= read -r -d '' l; do
+    [[ ${l##*/} == "$MT_UNIT" ]] || continue
+    target=$(readlink -- "$l" 2>/dev/null) || target=''
+    if rm -f -- "$l" 2>/dev/null; then
+      mt_hex_of "$l"
+      local lh=$REPLY
+      mt_hex_of "$target"
+      mt_undo_record link "$n" "$lh" "${REPLY:--}"
+    fi
+  done < <(find "${dirs[@]}" -mindepth 2 -maxdepth 2 -type l -print0 2>/dev/null)
+}
+
+mt_apply_unit() {
+  local n=$1
+  if mt_systemd; then
+    timeout 90 systemctl stop -- "$MT_UNIT" >/dev/null 2>&1
+    timeout 60 systemctl disable -- "$MT_UNIT" >/dev/null 2>&1
+  fi
+  mt_unit_links "$n"
+  mt_remove_file "$n" "$MT_PN" || return 1
+  if mt_systemd; then
+    timeout 90 systemctl daemon-reload >/dev/null 2>&1
+    timeout 30 systemctl reset-failed -- "$MT_UNIT" >/dev/null 2>&1
+  fi
+  MT_NOTE='stopped, disabled, removed (copy in the quarantine)'
+}
+
+mt_block_fields() {
+  mt_get 6 || return 1
+  MT_FAM=$REPLY
+  mt_get 7 || return 1
+  MT_IP=$REPLY
+  mt_num 8 || return 1
+  MT_PORT=$REPLY
+  ((MT_PORT > 0 && MT_PORT < 65536)) || return 1
+  case $MT_FAM in
+  4) [[ $MT_IP =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}$ ]] ;;
+  6) [[ $MT_IP =~ ^[0-9a-f:.]{2,45}$ && $MT_IP == *:* ]] ;;
+  *) return 1 ;;
+  esac
+}
+
+mt_fw_pick() {
+  [[ -n $MT_FW ]] && return 0
+  if command -v nft >/dev/null 2>&1 && nft list tables >/dev/null 2>&1; then
+    MT_FW=nft
+  elif command -v iptables >/dev/null 2>&1; then
+    MT_FW=iptables
+  else
+    MT_FW=none
+  fi
+}
+
+MT_NFT_TABLE=minetrace_remediate
+MT_IPT_CHAIN=MINETRACE-REMEDIATE
+
+mt_nft_setup() {
+  if ! nft list table inet "$MT_NFT_TABLE" >/dev/null 2>&1; then
+    nft -f - >/dev/null 2>&1 <<'EOF' || return 1
+table inet minetrace_remediate {
+  set allow4 { type ipv4_addr; }
+  set allow6 { type ipv6_addr; }
+  set block4 { type ipv4_addr . inet_service; }
+  set block6 { type ipv6_addr . inet_service; }
+  chain output {
+    type filter hook output priority -5; policy accept;
+    tcp sport 22 accept
+    ip daddr @allow4 accept
+    ip6 daddr @allow6 accept
+    ip daddr . tcp dport @block4 drop
+    ip daddr . udp dport @block4 drop
+    ip6 daddr . tcp dport @block6 drop
+    ip6 daddr . udp dport @block6 drop
+  }
+  chain forward {
+    type filter hook forward priority -5; policy accept;
+    ip daddr . tcp dport @block4 drop
+    ip daddr . udp dport @block4 drop
+    ip6 daddr . tcp dport @block6 drop
+    ip6 daddr . udp dport @block6 drop
+  }
+}
+EOF
+  fi
+  # The operator's SSH peer is always allowed, whatever is blocked.
+  case $MT_SSH_PEER in
+  *:*) nft add element inet "$MT_NFT_TABLE" allow6 "{ $MT_SSH_PEER }" >/dev/null 2>&1 ;;
+  *.*) nft add element inet "$MT_NFT_TABLE" allow4 "{ $MT_SSH_PEER }" >/dev/null 2>&1 ;;
+  esac
+  return 0
+}
+
+mt_ipt_tool() { if [[ $MT_FAM == 6 ]]; then REPLY=ip6tables; else REPLY=iptables; fi; }
+
+mt_ipt_setup() {
+  local t=$1 hook
+  command -v "$t" >/dev/null 2>&1 || return 1
+  "$t" -w -n -L "$MT_IPT_CHAIN" >/dev/null 2>&1 || "$t" -w -N "$MT_IPT_CHAIN" >/dev/null 2>&1 || return 1
+  for hook in OUTPUT FORWARD; do
+    "$t" -w -C "$hook" -j "$MT_IPT_CHAIN" >/dev/null 2>&1 || "$t" -w -I "$hook" 1 -j "$MT_IPT_CHAIN" >/dev/null 2>&1 || return 1
+  done
+  "$t" -w -C "$MT_IPT_CHAIN" -p tcp --sport 22 -j RETURN >/dev/null 2>&1 ||
+    "$t" -w -I "$MT_IPT_CHAIN" 1 -p tcp --sport 22 -j RETURN >/dev/null 2>&1
+  if [[ $MT_SSH_PEER != - ]]; then
+    "$t" -w -C "$MT_IPT_CHAIN" -d "$MT_SSH_PEER" -j RETURN >/dev/null 2>&1 ||
+      "$t" -w -I "$MT_IPT_CHAIN" 1 -d "$MT_SSH_PEER" -j RETURN >/dev/null 2>&1
+  fi
+  return 0
+}
+
+mt_state_block() {
+  local p t
+  mt_block_fields || { mt_bad_record; return; }
+  mt_fw_pick
+  MT_STATE=pending MT_NOTE='not blocked yet'
+  case $MT_FW in
+  nft)
+    nft get element inet "$MT_NFT_TABLE" "block$MT_FAM" "{ $MT_IP . $MT_PORT }" >/dev/null 2>&1 &&
+      MT_STATE='done' MT_NOTE='blocked in table inet minetrace_remediate'
+    ;;
+  iptables)
+    mt_ipt_tool
+    t=$REPLY
+    for p in tcp udp; do
+      "$t" -w -C "$MT_IPT_CHAIN" -d "$MT_IP" -p "$p" --dport "$MT_PORT" -j DROP >/dev/null 2>&1 || return 0
+    done
+    MT_STATE='done' MT_NOTE='blocked in chain MINETRACE-REMEDIATE'
+    ;;
+  *) MT_STATE=mismatch MT_NOTE='neither nft nor iptables is available' ;;
+  esac
+}
+
+mt_apply_block() {
+  local p t
+  case $MT_FW in
+  nft)
+    mt_nft_setup || {
+      MT_NOTE='cannot create the nftables table'
+      return 1
+    }
+    nft add element inet "$MT_NFT_TABLE" "block$MT_FAM" "{ $MT_IP . $MT_PORT }" >/dev/null 2>&1 || {
+      MT_NOTE='cannot add the address to the block set'
+      return 1
+    }
+    ;;
+  iptables)
+    mt_ipt_tool
+    t=$REPLY
+    mt_ipt_setup "$t" || {
+      MT_NOTE='cannot create the iptables chain'
+      return 1
+    }
+    for p in tcp udp; do
+      "$t" -w -C "$MT_IPT_CHAIN" -d "$MT_IP" -p "$p" --dport "$MT_PORT" -j DROP >/dev/null 2>&1 ||
+        "$t" -w -A "$MT_IPT_CHAIN" -d "$MT_IP" -p "$p" --dport "$MT_PORT" -j DROP >/dev/null 2>&1 || return 1
+    done
+    ;;
+  *) return 1 ;;
+  esac
+  MT_NOTE='blocked (TCP and UDP, outgoing and forwarded)'
+}
+
+mt_fw_delete_fields() {
+  local i count
+  MT_ARGS=()
+  mt_get 6 || return 1
+  MT_FAM=$REPLY
+  mt_num 7 && count=$REPLY || return 1
+  ((count > 0 && count < 200)) || return 1
+  for ((i = 0; i < count; i++)); do
+    mt_get $((8 + i)) || return 1
+    # Never a second command, a table or --modprobe (which runs a program).
+    case $REPLY in
+    -M | -t | --table* | --modprobe* | -A | -C | -D | -I | -R | -N | -X | -F | -Z | -P | -E | -L | -S) return 1 ;;
+    esac
+    MT_ARGS+=("$REPLY")
+  done
+  [[ ${MT_ARGS[0]} =~ ^[A-Za-z0-9_.][A-Za-z0-9_.-]*$ ]]
+}
+
+# Where the rule is now: MT_HITS holds "tool table" pairs.
+mt_fw_find() {
+  local t tb
+  local -a tools
+  MT_HITS=()
+  case $MT_FAM in
+  4) tools=(iptables) ;;
+  6) tools=(ip6tables) ;;
+  *) tools=(iptables ip6tables) ;;
+  esac
+  for t in "${tools[@]}"; do
+    command -v "$t" >/dev/null 2>&1 || continue
+    for tb in filter nat mangle raw security; do
+      "$t" -w -t "$tb" -C "${MT_ARGS[@]}" >/dev/null 2>&1 && MT_HITS+=("$t $tb")
+    done
+  done
+}
+
+mt_state_fw_delete() {
+  mt_fw_delete_fields || { mt_bad_record; return; }
+  mt_fw_find
+  if ((${#MT_HITS[@]} > 0)); then
+    MT_STATE=pending MT_NOTE='the rule is present'
+  else
+    MT_STATE='done' MT_NOTE='the rule is not present'
+  fi
+}
+
+mt_apply_fw_delete() {
+  local hit t tb i
+  for hit in "${MT_HITS[@]}"; do
+    t=${hit% *} tb=${hit#* }
+    for ((i = 0; i < 32; i++)); do
+      "$t" -w -t "$tb" -C "${MT_ARGS[@]}" >/dev/null 2>&1 || break
+      "$t" -w -t "$tb" -D "${MT_ARGS[@]}" >/dev/null 2>&1 || return 1
+    done
+  done
+  MT_NOTE='deleted'
+}
+
+mt_state_lock() {
+  local uid line
+  if ! mt_get 6 || [[ -z $REPLY || $REPLY == -* || $REPLY == *:* ]]; then
+    mt_bad_record
+    return
+  fi
+  MT_NAME=$REPLY
+  mt_get 7 && uid=$REPLY
+  line=$(N=$MT_NAME awk -F: '$1 == ENVIRON["N"] { print $3; exit }' /etc/passwd 2>/dev/null)
+  if [[ -z $line ]]; then
+    MT_STATE='done' MT_NOTE='the account no longer exists'
+    return
+  fi
+  if [[ -n $uid && $line != "$uid" ]]; then
+    MT_STATE=mismatch MT_NOTE='the account has another uid than in the snapshot: left alone'
+    return
+  fi
+  line=$(N=$MT_NAME awk -F: '$1 == ENVIRON["N"] { print (substr($2, 1, 1) == "!" ? "L" : "U") "-" $8; exit }' /etc/shadow 2>/dev/null)
+  if [[ $line == L-1 || $line == L-0 ]]; then
+    MT_STATE='done' MT_NOTE='locked and expired'
+  else
+    MT_STATE=pending MT_NOTE='not locked'
+  fi
+}
+
+mt_apply_lock() {
+  usermod -L -e 1 -- "$MT_NAME" >/dev/null 2>&1 || {
+    MT_NOTE='usermod failed'
+    return 1
+  }
+  MT_NOTE='locked and expired (usermod -L -e 1)'
+}
+
+mt_reinstall_fields() {
+  mt_file_fields || return 1
+  mt_num 11 || return 1
+  MT_PN=$REPLY
+  mt_get 12 || return 1
+  MT_PKG=$REPLY
+}
+
+mt_state_reinstall() {
+  mt_reinstall_fields || { mt_bad_record; return; }
+  if ! mt_lstat "$MT_PATH" || ! mt_is_regular; then
+    MT_STATE=mismatch MT_NOTE='the file is missing or not a regular file: reinstall its package by hand'
+    return
+  fi
+  mt_hash_file "$MT_PATH"
+  if [[ $REPLY != "$MT_SHA" ]]; then
+    MT_STATE='done' MT_NOTE='the replaced file is gone'
+    return
+  fi
+  mt_file_state "$MT_PATH" "$MT_DEV" "$MT_INO" "$MT_SHA"
+}
+
+# The package owning $MT_PATH into REPLY (dpkg file lists, exact lines; or rpm -qf).
+mt_pkg_owner() {
+  local rel alt f
+  REPLY=$MT_PKG
+  if [[ -z $REPLY && -d /var/lib/dpkg/info ]]; then
+    rel=$MT_PATH
+    case $rel in
+    /usr/*) alt=${rel#/usr} ;;
+    *) alt=/usr$rel ;;
+    esac
+    f=$(grep -l -F -x -e "$rel" -e "$alt" /var/lib/dpkg/info/*.list 2>/dev/null | head -n 1)
+    f=${f##*/}
+    REPLY=${f%.list}
+  elif [[ -z $REPLY ]] && command -v rpm >/dev/null 2>&1; then
+    REPLY=$(rpm -qf --qf '%{NAME}\n' -- "$MT_PATH" 2>/dev/null | head -n 1)
+  fi
+  [[ $REPLY =~ ^[a-z0-9][a-z0-9+.:_-]*$ ]]
+}
+
+mt_apply_reinstall() {
+  local pkg
+  if ! mt_evidence_ok "$MT_PN" "$MT_SHA"; then
+    MT_NOTE='its evidence copy is missing: not reinstalled'
+    return 1
+  fi
+  if ! mt_pkg_owner; then
+    MT_NOTE='no package owns it: remove or replace it by hand'
+    return 1
+  fi
+  pkg=$REPLY
+  mt_clear_flags_around "$MT_PATH"
+  if command -v apt-get >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install --reinstall -y -q "$pkg" >/dev/null 2>&1
+  elif command -v dnf >/dev/null 2>&1; then
+    timeout 900 dnf reinstall -y "$pkg" >/dev/null 2>&1
+  elif command -v yum >/dev/null 2>&1; then
+    timeout 900 yum reinstall -y "$pkg" >/dev/null 2>&1
+  else
+    false
+  fi || {
+    MT_NOTE='the package manager failed'
+    return 1
+  }
+  MT_NOTE='package reinstalled'
+}
+
+mt_state_verify() { MT_STATE=pending MT_NOTE='checks every item above'; }
+
+# --- driver -----------------------------------------------------------------------------------------
+
+# Sets MT_KIND, MT_N (plan number), and the display fields of record $1.
+mt_head() {
+  mt_rec "$1"
+  mt_get 0
+  MT_N=$REPLY
+  [[ $MT_N =~ ^[0-9]{1,9}$ ]] || MT_N=0
+  mt_get 1
+  MT_KIND=$REPLY
+  mt_text 2
+  MT_STAGE=$REPLY
+  mt_text 3
+  MT_TITLE=$REPLY
+  mt_text 4
+  MT_TARGET=$REPLY
+  mt_text 5
+  MT_WHY=$REPLY
+}
+
+# Runs the state check of the selected record.
+mt_state() {
+  MT_STATE='' MT_NOTE=''
+  case $MT_KIND in
+  preserve-proc) mt_state_preserve_proc "$MT_N" ;;
+  preserve-file) mt_state_preserve_file "$MT_N" ;;
+  freeze) mt_state_freeze ;;
+  edit) mt_state_edit ;;
+  unit) mt_state_unit ;;
+  quarantine) mt_state_quarantine ;;
+  kill) mt_state_kill ;;
+  block) mt_state_block ;;
+  fw-delete) mt_state_fw_delete ;;
+  lock) mt_state_lock ;;
+  reinstall) mt_state_reinstall ;;
+  verify) mt_state_verify ;;
+  *) MT_STATE=mismatch MT_NOTE='unknown action kind' ;;
+  esac
+}
+
+mt_apply_one() {
+  case $MT_KIND in
+  preserve-proc) mt_apply_preserve_proc "$MT_N" ;;
+  preserve-file) mt_apply_preserve_file "$MT_N" ;;
+  freeze) mt_apply_freeze ;;
+  edit) mt_apply_edit "$MT_N" ;;
+  unit) mt_apply_unit "$MT_N" ;;
+  quarantine) mt_apply_quarantine "$MT_N" ;;
+  kill) mt_apply_kill ;;
+  block) mt_apply_block ;;
+  fw-delete) mt_apply_fw_delete ;;
+  lock) mt_apply_lock ;;
+  reinstall) mt_apply_reinstall ;;
+  *) return 1 ;;
+  esac
+}
+
+# Action kinds whose goal --verify checks (evidence copies and freezing are means, not ends).
+mt_counts_for_verify() {
+  case $MT_KIND in
+  edit | unit | quarantine | kill | block | fw-delete | lock | reinstall) return 0 ;;
+  *) return 1 ;;
+  esac
+}
+
+mt_print_item() {
+  printf '%4s. [%s] %s\n' "$MT_N" "$MT_STAGE" "$MT_TITLE"
+  printf '      target: %s\n' "$MT_TARGET"
+  printf '      why:    %s\n' "$MT_WHY"
+}
+
+mt_print_notes() {
+  local i
+  for ((i = 1; i < ${#MT_RECS[@]}; i++)); do
+    mt_head "$i"
+    case $MT_KIND in
+    recommend) printf '  recommended: %s\n      why: %s\n' "$MT_TITLE" "$MT_WHY" ;;
+    manual) printf '  by hand: %s\n' "$MT_TITLE" ;;
+    esac
+  done
+}
+
+mt_header() {
+  local host machine boot bundle at version
+  mt_rec 0
+  mt_get 1
+  [[ $REPLY == host ]] || mt_die 'the data block does not start with the host record'
+  mt_text 3
+  host=$REPLY
+  mt_text 4
+  machine=$REPLY
+  mt_text 5
+  boot=$REPLY
+  mt_text 6
+  bundle=$REPLY
+  mt_text 7
+  at=$REPLY
+  mt_text 8
+  version=$REPLY
+  MT_WANT_MACHINE=$machine MT_WANT_BOOT=$boot
+  mt_say "minetrace remediation plan for host $host"
+  mt_say "  machine-id $machine, boot $boot"
+  mt_say "  snapshot $at, bundle sha256 $bundle, minetrace $version"
+  mt_say "  plan data sha256 $MT_DATA_SHA256"
+}
+
+# 0 when this is the host and boot of the snapshot.
+mt_host_matches() {
+  local boot='' machine='' ok=0
+  { boot=$(</proc/sys/kernel/random/boot_id); } 2>/dev/null
+  { machine=$(</etc/machine-id); } 2>/dev/null
+  if [[ -z $MT_WANT_BOOT || $boot != "$MT_WANT_BOOT" ]]; then
+    mt_say 'warning: this is not the boot the snapshot was taken in (boot id differs): process targets will not match'
+    ok=1
+  fi
+  if [[ -n $MT_WANT_MACHINE && $machine != "$MT_WANT_MACHINE" ]]; then
+    mt_say 'warning: this is not the host the snapshot was taken on (machine-id differs)'
+    ok=1
+  fi
+  return "$ok"
+}
+
+mt_dry_run() {
+  local i root=1
+  ((EUID == 0)) || root=0
+  mt_say ''
+  mt_say 'Dry run: nothing is changed. Run with --apply to carry the plan out.'
+  ((root)) || mt_say 'Not root: the state of each target is not checked.'
+  mt_say ''
+  for ((i = 1; i < ${#MT_RECS[@]}; i++)); do
+    mt_head "$i"
+    [[ $MT_N != 0 ]] || continue
+    mt_print_item
+    if ((root)); then
+      mt_state
+      printf '      now:    %s (%s)\n' "$MT_STATE" "$MT_NOTE"
+    fi
+  done
+  mt_say ''
+  mt_print_notes
+}
+
+# Checks every item; prints what remains. Status 0 when nothing does.
+mt_verify_all() {
+  local i remain=0
+  for ((i = 1; i < ${#MT_RECS[@]}; i++)); do
+    mt_head "$i"
+    [[ $MT_N != 0 ]] || continue
+    mt_counts_for_verify || continue
+    mt_state
+    case $MT_STATE in
+    'done' | gone | skip) ;;
+    *)
+      remain=$((remain + 1))
+      printf '  remains: %s. [%s] %s\n      target: %s\n      now:    %s (%s)\n' \
+        "$MT_N" "$MT_STAGE" "$MT_TITLE" "$MT_TARGET" "$MT_STATE" "$MT_NOTE"
+      ;;
+    esac
+  done
+  MT_REMAIN=$remain
+  ((remain == 0))
+}
+
+mt_apply_all() {
+  local i before rc status
+  mt_say ''
+  for ((i = 1; i < ${#MT_RECS[@]}; i++)); do
+    mt_head "$i"
+    [[ $MT_N != 0 ]] || continue
+    if [[ $MT_KIND == verify ]]; then
+      printf '%4s. [%s] %s\n' "$MT_N" "$MT_STAGE" "$MT_TITLE"
+      if mt_verify_all; then
+        mt_say '      everything planned is gone'
+        mt_log "$MT_N" verify - 'done' - 0 'nothing remains'
+      else
+        mt_say "      $MT_REMAIN item(s) remain"
+        mt_log "$MT_N" verify - remains - 1 'items remain'
+        MT_FAILED=1
+      fi
+      continue
+    fi
+    mt_state
+    before=$MT_STATE
+    rc=0
+    case $MT_STATE in
+    pending)
+      if mt_apply_one; then
+        local note=$MT_NOTE
+        mt_state
+        case $MT_STATE in
+        'done' | gone | frozen) status='done' ;;
+        *)
+          status=failed
+          rc=1
+          ;;
+        esac
+        MT_NOTE="$note; now $MT_STATE"
+      else
+        rc=1
+        status=failed
+      fi
+      ;;
+    'done' | gone) status=already ;;
+    frozen)
+      status=already
+      MT_STATE='done'
+      ;;
+    *)
+      status=skipped
+      rc=1
+      ;;
+    esac
+    ((rc == 0)) || MT_FAILED=1
+    printf '%4s. [%s] %s: %s (%s)\n      target: %s\n' "$MT_N" "$MT_STAGE" "$MT_TITLE" "$status" "$MT_NOTE" "$MT_TARGET"
+    mt_log "$MT_N" "$MT_KIND" "$before" "$status" "$MT_STATE" "$rc" "$MT_NOTE"
+  done
+  mt_say ''
+  mt_print_notes
+  mt_say ''
+  mt_say "evidence, log (log.jsonl) and undo script (undo.sh) are in the quarantine directory"
+}
+
+# --- undo -------------------------------------------------------------------------------------------
+
+mt_undo() {
+  local i kind path copy want uid gid mode target
+  local -a recs u
+  if [[ -f $MT_Q/undo.records ]]; then
+    mapfile -t recs <"$MT_Q/undo.records"
+  fi
+  for ((i = ${#recs[@]} - 1; i >= 0; i--)); do
+    read -r -a u <<<"${recs[i]}"
+    kind=${u[0]-}
+    mt_unhex "${u[2]--}" || continue
+    path=$REPLY
+    [[ $path == /* ]] || continue
+    case $kind in
+    edit | file)
+      copy=$MT_Q/files/${u[3]-x}.bin
+      want=${u[4]-}
+      uid=${u[5]-} gid=${u[6]-} mode=${u[7]-}
+      [[ $uid =~ ^[0-9]+$ && $gid =~ ^[0-9]+$ && $mode =~ ^[0-7]{1,4}$ && -f $copy ]] || continue
+      if [[ $kind == edit ]]; then
+        mt_hash_file "$path"
+        if [[ $REPLY != "$want" ]] || ! mt_lstat "$path" || ! mt_is_regular; then
+          printf '  undo %s: left alone: the file changed since the remediation\n' "${u[1]}"
+          MT_FAILED=1
+          continue
+        fi
+      elif [[ -e $path || -L $path ]]; then
+        printf '  undo %s: left alone: something is at the path again\n' "${u[1]}"
+        MT_FAILED=1
+        continue
+      fi
+      mt_clear_flags "${path%/*}"
+      if mt_install_beside "$copy" "$path" "$uid" "$gid" "$mode"; then
+        printf '  undo %s: restored\n' "${u[1]}"
+        mt_log "${u[1]}" "undo-$kind" - 'done' - 0 'restored from the quarantine'
+      else
+        printf '  undo %s: failed\n' "${u[1]}"
+        MT_FAILED=1
+      fi
+      ;;
+    link)
+      mt_unhex "${u[3]--}" || continue
+      target=$REPLY
+      if [[ -n $target && ! -e $path && ! -L $path ]] && ln -s -- "$target" "$path" 2>/dev/null; then
+        printf '  undo %s: link restored\n' "${u[1]}"
+      fi
+      ;;
+    esac
+  done
+  if [[ -f $MT_Q/undo.records ]]; then
+    mv -f -- "$MT_Q/undo.records" "$MT_Q/undo.records.done" 2>/dev/null
+  fi
+  if command -v nft >/dev/null 2>&1 && nft list table inet "$MT_NFT_TABLE" >/dev/null 2>&1; then
+    nft delete table inet "$MT_NFT_TABLE" >/dev/null 2>&1 && mt_say '  firewall table inet minetrace_remediate removed'
+  fi
+  local t hook
+  for t in iptables ip6tables; do
+    command -v "$t" >/dev/null 2>&1 || continue
+    "$t" -w -n -L "$MT_IPT_CHAIN" >/dev/null 2>&1 || continue
+    for hook in OUTPUT FORWARD; do
+      while "$t" -w -D "$hook" -j "$MT_IPT_CHAIN" >/dev/null 2>&1; do :; done
+    done
+    "$t" -w -F "$MT_IPT_CHAIN" >/dev/null 2>&1
+    "$t" -w -X "$MT_IPT_CHAIN" >/dev/null 2>&1 && mt_say "  $t chain $MT_IPT_CHAIN removed"
+  done
+  if mt_systemd; then
+    timeout 90 systemctl daemon-reload >/dev/null 2>&1
+  fi
+  mt_say '  accounts stay locked and processes stay dead; unlock with usermod -U -e "" by hand if needed'
+}
+
+# --- main -------------------------------------------------------------------------------------------
+
+mt_main() {
+  while (($#)); do
+    case $1 in
+    --apply) MT_MODE=apply ;;
+    --verify) MT_MODE=verify ;;
+    --undo) MT_MODE=undo ;;
+    --force) MT_FORCE=1 ;;
+    --quarantine)
+      shift
+      MT_Q=${1-}
+      [[ $MT_Q == /* ]] || mt_die '--quarantine needs an absolute path'
+      ;;
+    -h | --help)
+      mt_usage
+      exit 0
+      ;;
+    *) mt_die 'unknown argument (see --help)' ;;
+    esac
+    shift
+  done
+  ((BASH_VERSINFO[0] >= 4)) || mt_die 'bash 4 or newer is needed'
+  mt_load
+  mt_header
+  if [[ $MT_MODE != dry ]] && ((EUID != 0)); then
+    mt_die 'run it as root'
+  fi
+  if ! mt_host_matches && [[ $MT_MODE != dry && $MT_MODE != undo ]] && ((MT_FORCE == 0)); then
+    mt_die 'refusing to run on another host or boot than the snapshot was taken on (--force to override)'
+  fi
+  if [[ -s /etc/ld.so.preload ]]; then
+    mt_say 'warning: /etc/ld.so.preload is not empty: every dynamically linked tool this script runs loads what it names'
+  fi
+  if [[ -z $MT_Q ]]; then
+    MT_Q=/var/lib/minetrace/quarantine/${MT_DATA_SHA256:0:16}
+  fi
+  cd / || exit 2
+  case $MT_MODE in
+  dry)
+    [[ -d $MT_Q && ! -L $MT_Q ]] || MT_Q=''
+    mt_dry_run
+    exit 0
+    ;;
+  verify)
+    [[ -d $MT_Q && ! -L $MT_Q ]] || MT_Q=''
+    mt_say ''
+    if mt_verify_all; then
+      mt_say 'verify: every planned item is gone'
+      exit 0
+    fi
+    mt_say "verify: $MT_REMAIN item(s) remain"
+    exit 1
+    ;;
+  apply)
+    mt_prepare_quarantine
+    mt_apply_all
+    exit "$MT_FAILED"
+    ;;
+  undo)
+    mt_prepare_quarantine
+    mt_undo
+    exit "$MT_FAILED"
+    ;;
+  esac
+}
+
+# --- plan data (generated; hex fields, see the header) ----------------------------------------------
+
+readonly MT_DATA_SHA256='@MT_DATA_SHA256@'
+readonly MT_DATA='@MT_DATA@'
+
+mt_main "$@"
