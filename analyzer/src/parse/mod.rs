@@ -95,3 +95,51 @@ mod tests {
         assert!(contains_ci(b"Hello", b"ELL"));
     }
 }
+
+#[cfg(test)]
+mod hostile_input {
+    //! Every parser on junk: random bytes, NULs, huge lines, unbalanced quotes — never a panic.
+
+    fn junk(seed: u64, len: usize) -> Vec<u8> {
+        let mut x = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let alphabet =
+            b" \t\n\r'\"\\|;&()`$<>=:,#@*/.-~0123456789abcdefREDISssh-rsaAAAA\xff\x00\xc3";
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let i = usize::try_from(x % alphabet.len() as u64).unwrap_or(0);
+                alphabet[i]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn parsers_survive_junk() {
+        let mut inputs: Vec<Vec<u8>> = (0..300)
+            .map(|s| junk(s, 64 + (s as usize * 37) % 4000))
+            .collect();
+        inputs.push(vec![b'a'; 300_000]);
+        inputs.push(b"\"".repeat(100_000));
+        inputs.push(b"$(".repeat(50_000));
+        inputs.push(b"* * * * * ".repeat(10_000));
+        for b in &inputs {
+            let _ = super::cron::parse(b, super::cron::CronFormat::System);
+            let _ = super::cron::parse(b, super::cron::CronFormat::Anacron);
+            let _ = super::systemd_unit::Unit::parse(b).exec_commands();
+            let _ = super::authorized_keys::parse(b);
+            let _ = super::authorized_keys::parse_known_hosts(b);
+            let _ = super::sshd_config::parse(b"/x", b);
+            let _ = super::shell_line::analyze(b);
+            let _ = super::passwd::parse_passwd(b);
+            let _ = super::passwd::parse_group(b);
+            let _ = super::sudoers::parse(b);
+            let _ = super::iptables::parse(b);
+            let _ = super::auth_log::parse(b);
+            let _ = super::sshd_config::glob_match(b, b);
+        }
+    }
+}
