@@ -54,6 +54,8 @@ struct Sandbox {
     unshare: Child,
     /// Host pid of the sandbox's pid 1.
     init: i32,
+    /// `/etc` is an overlay whose upper layer is in the tmpfs: account changes stay in the sandbox.
+    etc_private: std::cell::Cell<bool>,
 }
 
 impl Sandbox {
@@ -101,7 +103,20 @@ while :; do wait "$s"; done"#;
             root,
             unshare,
             init,
+            etc_private: std::cell::Cell::new(false),
         }
+    }
+
+    /// Puts an overlay over `/etc` inside the sandbox, its writable layer in the tmpfs, and keeps
+    /// `/dev/log` from reaching the host's syslog.
+    fn private_etc(&self) {
+        self.sh_ok(
+            r#"mkdir -p -- "$1/etc-up" "$1/etc-work" &&
+mount -t overlay mt-etc -o "lowerdir=/etc,upperdir=$1/etc-up,workdir=$1/etc-work" /etc &&
+if [ -e /dev/log ]; then mount --bind /dev/null /dev/log; fi"#,
+            &[&self.inner(b"")],
+        );
+        self.etc_private.set(true);
     }
 
     /// The host path of an inside path (through the sandbox's mount namespace).
@@ -504,7 +519,13 @@ fn assert_confined(plan: &Plan, sb: &Sandbox) {
             Action::RemoveLines { file, .. }
             | Action::RemoveUnit { file, .. }
             | Action::Reinstall { file, .. } => Some(&file.path),
-            Action::LockAccount { .. } => panic!("account actions are not run in this sandbox"),
+            Action::LockAccount { .. } => {
+                assert!(
+                    sb.etc_private.get(),
+                    "account actions need the private /etc"
+                );
+                None
+            }
             _ => None,
         };
         if let Some(p) = path {
@@ -544,10 +565,22 @@ const CRON_TAIL: &[u8] = b"0 3 * * * /usr/local/bin/backup `legit` $HOME";
 fn hostile_names_are_remediated_byte_exactly_and_undone() {
     let sb = Sandbox::new();
     pwned_absent(&sb);
-    for d in [&b"bin"[..], b"spool", b"home", b"home/.ssh", b"q"] {
+    for d in [&b"bin"[..], b"spool", b"home", b"home/.ssh", b"q", b"etc"] {
         std::fs::create_dir(sb.outside(&sb.inner(d))).unwrap();
     }
     let sleep = std::fs::read("/bin/sleep").unwrap();
+    // A unit with Restart=always and its enablement link (systemd does not run in the sandbox, so the
+    // script removes the link and the file itself).
+    let unit_rel = b"etc/systemd/system/mt-test-miner.service";
+    let unit_text =
+        b"[Service]\nExecStart=/tmp/x\nRestart=always\n[Install]\nWantedBy=multi-user.target\n";
+    sb.sh_ok(
+        r#"mkdir -p -- "$1/etc/systemd/system/multi-user.target.wants" &&
+ln -s -- "$1/etc/systemd/system/mt-test-miner.service" "$1/etc/systemd/system/multi-user.target.wants/mt-test-miner.service""#,
+        &[&sb.inner(b"")],
+    );
+    sb.write(unit_rel, unit_text, 0o644);
+    let wants_rel = b"etc/systemd/system/multi-user.target.wants/mt-test-miner.service";
 
     // Stand-in miners under hostile names, and one harmless process that must survive.
     let mut miners = Vec::new();
@@ -608,6 +641,7 @@ for i in $(seq 50); do (exec 3<>/dev/tcp/127.66.0.1/3333) 2>/dev/null && exit 0;
     let cron_path = facts.file(&sb, b"spool/root", "cron");
     let keys_path = facts.file(&sb, b"home/.ssh/authorized_keys", "ssh");
     let dropper_path = facts.file(&sb, dropper_rel, "temp");
+    let unit_path = facts.file(&sb, unit_rel, "systemd");
     let model = facts.model(&real, sb.base.path());
     assert_eq!(model.manifest.host.boot_id, real.manifest.host.boot_id);
 
@@ -644,6 +678,14 @@ for i in $(seq 50); do (exec 3<>/dev/tcp/127.66.0.1/3333) 2>/dev/null && exit 0;
                 vec![Subject::File {
                     path: dropper_path.clone(),
                     sha256: None,
+                }],
+            ),
+            finding(
+                "MT-T-UNIT",
+                Severity::High,
+                vec![Subject::Persistence {
+                    path: unit_path.clone(),
+                    line: 3,
                 }],
             ),
             finding(
@@ -773,7 +815,7 @@ for i in $(seq 50); do (exec 3<>/dev/tcp/127.66.0.1/3333) 2>/dev/null && exit 0;
         "{copies:?}"
     );
     assert!(
-        copies.iter().filter(|c| c.ends_with(".bin")).count() == 3,
+        copies.iter().filter(|c| c.ends_with(".bin")).count() == 4,
         "{copies:?}"
     );
     let log = std::fs::read_to_string(sb.outside(&sb.inner(b"q/log.jsonl"))).unwrap();
@@ -782,7 +824,15 @@ for i in $(seq 50); do (exec 3<>/dev/tcp/127.66.0.1/3333) 2>/dev/null && exit 0;
         assert!(v.get("status").is_some() && v.get("rc").is_some());
     }
     let manifest = std::fs::read_to_string(sb.outside(&sb.inner(b"q/manifest.jsonl"))).unwrap();
-    assert_eq!(manifest.lines().count(), miners.len() + 3);
+    assert_eq!(manifest.lines().count(), miners.len() + 4);
+    assert!(
+        !sb.outside(&sb.inner(unit_rel)).exists(),
+        "unit file still there"
+    );
+    assert!(
+        std::fs::symlink_metadata(sb.outside(&sb.inner(wants_rel))).is_err(),
+        "enablement link still there"
+    );
     let nft = text(
         &sb.sh("nft -nn list table inet minetrace_remediate", &[])
             .stdout,
@@ -838,6 +888,11 @@ for i in $(seq 50); do (exec 3<>/dev/tcp/127.66.0.1/3333) 2>/dev/null && exit 0;
     assert_eq!(sb.read(b"spool/root"), cron);
     assert_eq!(sb.read(b"home/.ssh/authorized_keys"), keys.as_bytes());
     assert_eq!(sb.read(dropper_rel), b"#!/bin/sh\necho hi\n");
+    assert_eq!(sb.read(unit_rel), unit_text);
+    assert!(std::fs::symlink_metadata(sb.outside(&sb.inner(wants_rel)))
+        .unwrap()
+        .file_type()
+        .is_symlink());
     assert!(!sb
         .sh("nft list table inet minetrace_remediate", &[])
         .status
@@ -1006,4 +1061,127 @@ fn the_cli_writes_a_script_from_a_real_bundle() {
         text(&dry.stderr)
     );
     assert!(!sb.outside(q.as_bytes()).exists());
+}
+
+#[test]
+fn accounts_and_firewall_rules_are_repaired_without_nft() {
+    let sb = Sandbox::new();
+    sb.private_etc();
+    std::fs::create_dir(sb.outside(&sb.inner(b"q"))).unwrap();
+    let host_shadow = sha256_hex(&std::fs::read("/etc/shadow").unwrap_or_default());
+    let host_passwd = sha256_hex(&std::fs::read("/etc/passwd").unwrap());
+    // The attacker's account, written into the sandbox's own /etc.
+    sb.sh_ok(
+        r#"printf 'mt-evil:x:4242:4242::/nonexistent:/bin/sh\n' >>/etc/passwd &&
+printf 'mt-evil:$6$salt$hash:19000:0:99999:7:::\n' >>/etc/shadow"#,
+        &[],
+    );
+    // The attacker's firewall rule (blocking a "security agent"), with a quoted comment.
+    sb.sh_ok(
+        r#"iptables -A INPUT -s 127.0.0.99/32 -m comment --comment 'agent $(touch /tmp/pwned) "q"' -j DROP"#,
+        &[],
+    );
+    let saved = sb.sh_ok("iptables-save", &[]);
+    let rule = saved
+        .lines()
+        .find(|l| l.starts_with("-A INPUT") && l.contains("agent"))
+        .expect("the planted rule is in iptables-save")
+        .to_owned();
+    // No nft: the script must fall back to its own iptables chain.
+    sb.sh_ok("mount --bind /bin/false /usr/sbin/nft", &[]);
+
+    let (_, model) = collect(&sb);
+    let doc = document(
+        &model,
+        vec![
+            finding(
+                "MT-T-ACCOUNT",
+                Severity::High,
+                vec![Subject::Account {
+                    name: RawBytes::from("mt-evil"),
+                    uid: Some(4242),
+                }],
+            ),
+            finding(
+                "MT-T-FW",
+                Severity::Medium,
+                vec![Subject::FirewallRule {
+                    rule: RawBytes::from(rule.as_str()),
+                }],
+            ),
+            finding(
+                "MT-T-POOL",
+                Severity::High,
+                vec![Subject::Endpoint {
+                    addr: "127.66.0.2:4444".into(),
+                }],
+            ),
+        ],
+    );
+    let plan = build::build(&model, &doc);
+    assert!(plan.manual.is_empty(), "{:?}", plan.manual);
+    assert_eq!(plan.items.len(), 4, "{:?}", plan_lines(&plan));
+    assert_confined(&plan, &sb);
+    let script_path = write_script(&sb, &plan);
+    let q = String::from_utf8(sb.inner(b"q")).unwrap();
+
+    let before = sb.sh_ok("iptables-save | grep -v '^#'; cat /etc/shadow", &[]);
+    let dry = sb.run_script(&script_path, &["--quarantine", &q]);
+    assert!(dry.status.success(), "{}", text(&dry.stderr));
+    assert_eq!(
+        sb.sh_ok("iptables-save | grep -v '^#'; cat /etc/shadow", &[]),
+        before
+    );
+
+    let apply = sb.run_script(&script_path, &["--apply", "--quarantine", &q]);
+    let out = text(&apply.stdout);
+    assert!(
+        apply.status.success(),
+        "apply: {out}{}",
+        text(&apply.stderr)
+    );
+    let shadow = sb.sh_ok("grep '^mt-evil:' /etc/shadow", &[]);
+    let fields: Vec<&str> = shadow.trim().split(':').collect();
+    assert!(fields[1].starts_with('!'), "not locked: {shadow}");
+    assert_eq!(fields[7], "1", "not expired: {shadow}");
+    let saved = sb.sh_ok("iptables-save", &[]);
+    assert!(
+        !saved.contains("agent"),
+        "the attacker's rule is still there:\n{saved}"
+    );
+    sb.sh_ok(
+        "iptables -C MINETRACE-REMEDIATE -d 127.66.0.2 -p tcp --dport 4444 -j DROP && iptables -C OUTPUT -j MINETRACE-REMEDIATE",
+        &[],
+    );
+    let after = sb.sh_ok("iptables-save | grep -v '^#'; cat /etc/shadow", &[]);
+    let again = sb.run_script(&script_path, &["--apply", "--quarantine", &q]);
+    assert!(again.status.success(), "{}", text(&again.stdout));
+    assert_eq!(
+        sb.sh_ok("iptables-save | grep -v '^#'; cat /etc/shadow", &[]),
+        after
+    );
+    let verify = sb.run_script(&script_path, &["--verify", "--quarantine", &q]);
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+    // Undo removes the script's own chain.
+    let undo = sb.sh(r#"exec bash "$1""#, &[&sb.inner(b"q/undo.sh")]);
+    assert!(
+        undo.status.success(),
+        "{}{}",
+        text(&undo.stdout),
+        text(&undo.stderr)
+    );
+    assert!(!sb
+        .sh_ok("iptables-save", &[])
+        .contains("MINETRACE-REMEDIATE"));
+
+    // Nothing reached the host's own /etc.
+    assert_eq!(
+        sha256_hex(&std::fs::read("/etc/shadow").unwrap_or_default()),
+        host_shadow
+    );
+    assert_eq!(
+        sha256_hex(&std::fs::read("/etc/passwd").unwrap()),
+        host_passwd
+    );
+    pwned_absent(&sb);
 }

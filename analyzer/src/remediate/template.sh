@@ -1275,7 +1275,7 @@ mt_apply_all() {
 
 mt_undo() {
   local i kind path copy want uid gid mode target
-  local -a recs u
+  local -a recs=() u=()
   if [[ -f $MT_Q/undo.records ]]; then
     mapfile -t recs <"$MT_Q/undo.records"
   fi
@@ -1292,8 +1292,9 @@ mt_undo() {
       uid=${u[5]-} gid=${u[6]-} mode=${u[7]-}
       [[ $uid =~ ^[0-9]+$ && $gid =~ ^[0-9]+$ && $mode =~ ^[0-7]{1,4}$ && -f $copy ]] || continue
       if [[ $kind == edit ]]; then
-        mt_hash_file "$path"
-        if [[ $REPLY != "$want" ]] || ! mt_lstat "$path" || ! mt_is_regular; then
+        REPLY=''
+        mt_lstat "$path" && mt_is_regular && mt_hash_file "$path"
+        if [[ $REPLY != "$want" ]]; then
           printf '  undo %s: left alone: the file changed since the remediation\n' "${u[1]}"
           MT_FAILED=1
           continue
