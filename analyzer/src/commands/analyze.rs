@@ -35,7 +35,11 @@ pub struct AnalyzeArgs {
     pub allow_tampered: bool,
 }
 
-pub fn inputs(iocs: &[PathBuf], allow: Option<&Path>, allow_tampered: bool) -> Result<AnalysisInputs> {
+pub fn inputs(
+    iocs: &[PathBuf],
+    allow: Option<&Path>,
+    allow_tampered: bool,
+) -> Result<AnalysisInputs> {
     let mut ind = Indicators::builtin();
     for f in iocs {
         ind.add_file(f)?;
@@ -75,13 +79,36 @@ pub fn exec(args: &AnalyzeArgs, out: &mut dyn Write) -> Result<Status> {
 /// Writes every output file into `dir`; each file is written whole or not at all.
 pub fn write_outputs(analysis: &Analysis, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    write_file(dir, "findings.json", |w| output::findings_json::write(analysis, w))?;
+    write_file(dir, "findings.json", |w| {
+        output::findings_json::write(analysis, w)
+    })?;
+    let trace = crate::graph::Trace::of(analysis);
+    write_file(dir, "graph.json", |w| output::graph_json::write(&trace, w))?;
+    write_file(dir, "graph.dot", |w| output::graph_dot::write(&trace, w))?;
+    write_file(dir, "timeline.jsonl", |w| {
+        output::timeline_jsonl::write(&trace, w)
+    })?;
+    write_file(dir, "iocs.stix.json", |w| {
+        output::stix::write(analysis, &trace, w)
+    })?;
+    let extras = output::report_html::ReportExtras {
+        remediation_plan: Some(crate::remediate::plan_lines(&crate::remediate::build_plan(
+            analysis,
+        ))),
+    };
+    write_file(dir, "report.html", |w| {
+        output::report_html::write(analysis, &trace, &extras, w)
+    })?;
     crate::remediate::write_into(analysis, dir)?;
     Ok(())
 }
 
 /// Writes through a temporary file and renames, so a failure never leaves a half-written output.
-pub fn write_file(dir: &Path, name: &str, render: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+pub fn write_file(
+    dir: &Path,
+    name: &str,
+    render: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
     let path = dir.join(name);
     let tmp = dir.join(format!(".{name}.tmp"));
     let result = (|| -> Result<()> {

@@ -1,0 +1,218 @@
+//! The timeline: process starts (observed), file times (mtime is settable with `touch`, ctime and birth
+//! time are harder to fake: each says which), auth log lines (parsed), crontab and key file changes, the
+//! boot and the collection itself. Sorted by time, then description, then message.
+
+use minetrace_schemas::escape_bytes;
+use minetrace_schemas::records::file::{FileKind, FileRecord};
+use minetrace_schemas::records::process::FileId;
+
+use crate::graph::logs::AuthEvent;
+use std::collections::HashMap;
+
+use crate::graph::nodes::{file_id, file_path_id, proc_id, user_name_id, Level, NodeKind};
+use crate::graph::persistence::classify;
+use crate::graph::processes::cmdline_text;
+use crate::graph::ssh::is_authorized_keys;
+use crate::graph::AttackGraph;
+use crate::model::HostModel;
+
+/// Events kept (the latest win: an intrusion is recent).
+pub const MAX_EVENTS: usize = 100_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Microseconds since the epoch.
+    pub time_us: i64,
+    /// Timesketch `timestamp_desc`: what the time is.
+    pub desc: String,
+    /// Escaped, one line.
+    pub message: String,
+    pub node: Option<String>,
+    pub level: Level,
+    /// Where it was read (`/proc/PID/stat`, a path and line).
+    pub source: String,
+    /// True for times an attacker can set freely (mtime, atime).
+    pub forgeable: bool,
+}
+
+fn secs_us(secs: i64, nanos: u32) -> i64 {
+    secs.saturating_mul(1_000_000)
+        .saturating_add(i64::from(nanos / 1000))
+}
+
+/// What a file is, for the message.
+fn file_role(f: &FileRecord) -> &'static str {
+    let p = f.path.as_bytes();
+    if is_authorized_keys(p) {
+        return "authorized_keys";
+    }
+    match classify(p).map(|c| c.0) {
+        Some("cron") => "crontab",
+        Some("systemd") => "systemd unit",
+        Some("preload") => "ld.so.preload",
+        Some("rc") => "rc script",
+        Some("profile") => "shell hook",
+        Some("at") => "at job",
+        Some("udev") => "udev rule",
+        _ => "file",
+    }
+}
+
+pub fn build(model: &HostModel, g: &AttackGraph, auth: &[AuthEvent]) -> (Vec<Event>, usize) {
+    let boot = if model.host.identity.boot_id.is_empty() {
+        model.manifest.host.boot_id.clone()
+    } else {
+        model.host.identity.boot_id.clone()
+    };
+    let mut ev = Vec::new();
+    if model.host.boot_time_unix > 0 {
+        ev.push(Event {
+            time_us: secs_us(model.host.boot_time_unix, 0),
+            desc: "Kernel boot".into(),
+            message: format!("kernel booted (boot id {})", escape_bytes(boot.as_bytes())),
+            node: None,
+            level: Level::Observed,
+            source: "/proc/stat btime".into(),
+            forgeable: false,
+        });
+    }
+    let m = &model.manifest;
+    if m.started_unix_ms > 0 {
+        ev.push(Event {
+            time_us: m.started_unix_ms.saturating_mul(1000),
+            desc: "Collection start".into(),
+            message: format!(
+                "minetrace-collect {} started",
+                escape_bytes(m.collector.version.as_bytes())
+            ),
+            node: None,
+            level: Level::Observed,
+            source: "manifest.json".into(),
+            forgeable: false,
+        });
+    }
+    let hz = model.host.clock_ticks_per_sec;
+    for p in &model.processes {
+        if hz == 0 || model.host.boot_time_unix <= 0 {
+            break;
+        }
+        let sub_us =
+            i64::try_from((p.start_ticks % hz).saturating_mul(1_000_000) / hz).unwrap_or(0);
+        let Some(t) = model.start_unix(p) else {
+            continue;
+        };
+        let exe = p
+            .exe
+            .as_ref()
+            .map(|e| {
+                format!(
+                    " exe {}{}",
+                    e.path.escaped(),
+                    if e.deleted { " (deleted)" } else { "" }
+                )
+            })
+            .unwrap_or_default();
+        ev.push(Event {
+            time_us: secs_us(t, 0).saturating_add(sub_us),
+            desc: "Process start".into(),
+            message: format!(
+                "process started: pid {} ({}){exe} argv: {}",
+                p.pid,
+                p.comm.escaped(),
+                cmdline_text(p)
+            ),
+            node: Some(proc_id(&boot, p.pid, p.start_ticks)),
+            level: Level::Observed,
+            source: format!("/proc/{}/stat starttime", p.pid),
+            forgeable: false,
+        });
+    }
+    for f in &model.files {
+        if f.error.is_some() || matches!(f.kind, FileKind::Unknown) {
+            continue;
+        }
+        let node = if f.ino != 0 {
+            file_id(FileId {
+                dev: f.dev,
+                ino: f.ino,
+            })
+        } else {
+            file_path_id(f.path.as_bytes())
+        };
+        let role = file_role(f);
+        let path = f.path.escaped();
+        let mut push = |secs: i64, nanos: u32, desc: &str, what: &str, forgeable: bool| {
+            if secs > 0 {
+                ev.push(Event {
+                    time_us: secs_us(secs, nanos),
+                    desc: desc.into(),
+                    message: format!("{role} {path} {what}"),
+                    node: Some(node.clone()),
+                    level: Level::Observed,
+                    source: format!("statx {path}"),
+                    forgeable,
+                });
+            }
+        };
+        push(
+            f.mtime.secs,
+            f.mtime.nanos,
+            "mtime (content modified; settable with touch)",
+            "content modified",
+            true,
+        );
+        push(
+            f.ctime.secs,
+            f.ctime.nanos,
+            "ctime (inode changed)",
+            "inode changed (content, owner, mode or flags)",
+            false,
+        );
+        if let Some(b) = f.btime {
+            push(b.secs, b.nanos, "btime (file created)", "created", false);
+        }
+    }
+    // Account nodes by escaped name, for log lines that name an account.
+    let users: HashMap<&str, &str> =
+        g.g.node_weights()
+            .filter(|n| n.kind == NodeKind::User)
+            .filter_map(|n| {
+                n.attrs
+                    .get("name")
+                    .map(|name| (name.as_str(), n.id.as_str()))
+            })
+            .collect();
+    for a in auth {
+        let Some(t) = a.time else { continue };
+        let name = escape_bytes(&a.user);
+        let node = (!a.user.is_empty()).then(|| {
+            users
+                .get(name.as_str())
+                .map_or_else(|| user_name_id(&a.user), |id| (*id).to_owned())
+        });
+        ev.push(Event {
+            time_us: secs_us(t, 0),
+            desc: if a.time_guessed {
+                "Log line (syslog time, year and zone inferred)".into()
+            } else {
+                "Log line".into()
+            },
+            message: format!("auth log, {}: {}", a.kind.name(), a.text),
+            node,
+            level: Level::Parsed,
+            source: format!("{}:{}", escape_bytes(&a.path), a.line),
+            forgeable: true,
+        });
+    }
+    ev.sort_by(|a, b| {
+        a.time_us
+            .cmp(&b.time_us)
+            .then_with(|| a.desc.cmp(&b.desc))
+            .then_with(|| a.message.cmp(&b.message))
+    });
+    let dropped = ev.len().saturating_sub(MAX_EVENTS);
+    if dropped > 0 {
+        ev.drain(..dropped);
+    }
+    (ev, dropped)
+}
