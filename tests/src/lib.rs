@@ -6,10 +6,16 @@
 //! - [`scenario`]: the scenario format (TOML) and its ground truth;
 //! - [`plant`]: turning a scenario into files, users, crontabs, units, processes and firewall rules;
 //! - [`truth`]: checking a collected bundle against what was planted;
-//! - [`binaries`]: building and finding the real binaries.
+//! - [`binaries`]: building and finding the real binaries;
+//! - [`live`]: one scenario planted in its own sandbox, and the checks that nothing reached the host;
+//! - [`analysis`]: the real analyzer run on a collected bundle, its findings judged against the truth;
+//! - [`state`]: snapshots of a live sandbox (files, processes, firewall) to prove what a step changed.
 
+pub mod analysis;
 pub mod binaries;
+pub mod live;
 pub mod plant;
 pub mod sandbox;
 pub mod scenario;
+pub mod state;
 pub mod truth;

@@ -7,46 +7,11 @@
 
 use std::collections::BTreeSet;
 
+use minetrace_e2e::live::{assert_nothing_leaked, host_absent_paths, preexisting};
 use minetrace_e2e::plant::{plant, Planted};
 use minetrace_e2e::sandbox::Sandbox;
-use minetrace_e2e::scenario::{self, Scenario};
+use minetrace_e2e::scenario;
 use minetrace_e2e::truth::{check_bundle, read_bundle, resolve};
-
-/// Paths planted in the sandbox that must not exist on the real host afterwards (those the image does not
-/// already have).
-fn host_absent_paths(sc: &Scenario, planted: &Planted) -> Vec<Vec<u8>> {
-    let mut paths: Vec<Vec<u8>> = planted.files.iter().map(|f| f.path.clone()).collect();
-    paths.extend(planted.processes.iter().map(|p| p.exe.clone()));
-    paths.push(b"/tmp/pwned".to_vec());
-    let _ = sc;
-    paths
-}
-
-fn exists_on_host(path: &[u8]) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    std::fs::symlink_metadata(std::ffi::OsStr::from_bytes(path)).is_ok()
-}
-
-/// What is on the host before the test, so only paths the scenario created are checked afterwards.
-fn preexisting(paths: &[Vec<u8>]) -> BTreeSet<Vec<u8>> {
-    paths
-        .iter()
-        .filter(|p| exists_on_host(p))
-        .cloned()
-        .collect()
-}
-
-fn assert_nothing_leaked(paths: &[Vec<u8>], before: &BTreeSet<Vec<u8>>) {
-    let leaked: Vec<String> = paths
-        .iter()
-        .filter(|p| !before.contains(*p) && exists_on_host(p))
-        .map(|p| minetrace_schemas::escape_bytes(p))
-        .collect();
-    assert!(
-        leaked.is_empty(),
-        "planted paths leaked to the real host: {leaked:?}"
-    );
-}
 
 /// `0100007F:0D05` from `/proc/net/tcp` as `127.0.0.1:3333`.
 fn decode_addr(hex: &str) -> Option<String> {
@@ -147,18 +112,12 @@ fn check_live(sb: &Sandbox, planted: &Planted) -> Vec<String> {
 
 fn planted_only(id: &str) {
     let sc = scenario::load(id).unwrap();
-    let paths_probe: Vec<Vec<u8>> = sc
-        .files
-        .iter()
-        .filter_map(|f| f.path_bytes().ok())
-        .chain(sc.processes.iter().filter_map(|p| p.exe_bytes().ok()))
-        .collect();
-    let before = preexisting(&paths_probe);
+    let paths = host_absent_paths(&sc);
+    let before = preexisting(&paths);
     let mut sb = Sandbox::start(&sc.scenario.hostname).unwrap();
     let planted = plant(&mut sb, &sc).unwrap();
     resolve(&sc, &planted).unwrap();
     let problems = check_live(&sb, &planted);
-    let paths = host_absent_paths(&sc, &planted);
     sb.shutdown().unwrap();
     assert_nothing_leaked(&paths, &before);
     assert!(

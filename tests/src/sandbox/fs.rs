@@ -294,6 +294,73 @@ impl SandboxFs {
         })
     }
 
+    /// The names in directory `path` (without `.` and `..`), resolving inside the sandbox and never
+    /// following a final symlink.
+    pub fn read_dir(&self, path: &[u8]) -> io::Result<Vec<Vec<u8>>> {
+        let fd = self.resolve(
+            path,
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+            0,
+        )?;
+        let raw = std::os::fd::IntoRawFd::into_raw_fd(fd);
+        // SAFETY: raw is a directory descriptor we own; fdopendir takes it over (closedir closes it).
+        let dir = unsafe { libc::fdopendir(raw) };
+        if dir.is_null() {
+            let err = io::Error::last_os_error();
+            // SAFETY: fdopendir failed, so the descriptor is still ours to close.
+            unsafe { libc::close(raw) };
+            return Err(err);
+        }
+        let mut names = Vec::new();
+        loop {
+            // SAFETY: dir is a valid DIR*; readdir returns null at the end.
+            let ent = unsafe { libc::readdir(dir) };
+            if ent.is_null() {
+                break;
+            }
+            // SAFETY: d_name is a NUL-terminated array inside the dirent readdir returned.
+            let name = unsafe { std::ffi::CStr::from_ptr((*ent).d_name.as_ptr()) }.to_bytes();
+            if name != b"." && name != b".." {
+                names.push(name.to_vec());
+            }
+        }
+        // SAFETY: dir came from fdopendir and is closed once.
+        unsafe { libc::closedir(dir) };
+        names.sort();
+        Ok(names)
+    }
+
+    /// The target of symlink `path` (the link itself is not followed).
+    pub fn read_link(&self, path: &[u8]) -> io::Result<Vec<u8>> {
+        let (dir, name) = self.parent(path)?;
+        let mut buf = vec![0u8; 4096];
+        // SAFETY: valid dirfd, name and buffer of buf.len() bytes.
+        let n = unsafe {
+            libc::readlinkat(
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        buf.truncate(n as usize);
+        Ok(buf)
+    }
+
+    /// `stat` following the final component, meant for `/proc/PID/exe` (a magic link that
+    /// [`SandboxFs::lstat`] does not follow): the device and inode of the image a process runs.
+    pub fn stat_follow(&self, path: &[u8]) -> io::Result<libc::stat> {
+        let (dir, name) = self.parent(path)?;
+        // SAFETY: zeroed stat is a valid out-parameter.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: valid dirfd, name and out-pointer.
+        check(unsafe { libc::fstatat(dir.as_raw_fd(), name.as_ptr(), &mut st, 0) })?;
+        Ok(st)
+    }
+
     fn open_for_flags(&self, path: &[u8]) -> io::Result<OwnedFd> {
         self.resolve(
             path,

@@ -410,10 +410,16 @@ impl Sandbox {
             .arg("enter")
             .arg(SANDBOX_ROOT)
             .args(argv);
-        // SAFETY: only async-signal-safe calls (dup2) between fork and exec.
+        // SAFETY: only async-signal-safe calls (dup2, fcntl) between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
-                if libc::dup2(fd, 3) < 0 {
+                if fd == 3 {
+                    // dup2(3, 3) is a no-op that keeps FD_CLOEXEC: clear it, or exec closes the binary.
+                    let flags = libc::fcntl(3, libc::F_GETFD);
+                    if flags < 0 || libc::fcntl(3, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                } else if libc::dup2(fd, 3) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
