@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::Result;
 
 use crate::plant::sha256_hex;
-use crate::sandbox::fs::SandboxFs;
+use crate::sandbox::fs::{SandboxFs, FS_APPEND_FL, FS_IMMUTABLE_FL};
 use crate::sandbox::Sandbox;
 
 /// Directories walked whole: where crontabs, units, start-up files, keys, kits and the remediation's own
@@ -58,7 +58,7 @@ pub struct Entry {
 
 impl Entry {
     /// The differences that matter for "byte-identical": type, content or link target, mode, owner and
-    /// inode flags (not inode numbers or times: an edit by rename keeps the bytes).
+    /// the immutable and append-only flags (not inode numbers or times: an edit by rename keeps the bytes).
     pub fn content_diff(&self, other: &Entry) -> Vec<String> {
         let mut d = Vec::new();
         if self.kind != other.kind {
@@ -74,7 +74,10 @@ impl Entry {
                 self.uid, self.gid, other.uid, other.gid
             ));
         }
-        if self.flags != other.flags {
+        // Only the bits an attacker or a remediation sets with chattr: a copy-up from the image's ext4
+        // to the overlay's tmpfs upper layer drops EXTENTS_FL on a file nobody changed.
+        let locks = |f: Option<u32>| f.map(|f| f & (FS_IMMUTABLE_FL | FS_APPEND_FL));
+        if locks(self.flags) != locks(other.flags) {
             d.push(format!("flags {:?} -> {:?}", self.flags, other.flags));
         }
         if self.kind == 'f' {
@@ -106,6 +109,10 @@ impl Entry {
         let mut d = self.content_diff(other);
         if self.kind != other.kind {
             return d;
+        }
+        let locks = |f: Option<u32>| f.map(|f| f & (FS_IMMUTABLE_FL | FS_APPEND_FL));
+        if self.flags != other.flags && locks(self.flags) == locks(other.flags) {
+            d.push(format!("flags {:?} -> {:?}", self.flags, other.flags));
         }
         if self.ino != other.ino {
             d.push(format!("inode {} -> {}", self.ino, other.ino));
