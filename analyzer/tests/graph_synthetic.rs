@@ -583,7 +583,7 @@ fn graph_connects_entry_dropper_persistence_miner_and_pool() {
         trace.entry
     );
     assert!(best.summary.contains("redis"), "{}", best.summary);
-    assert!(best.evidence.iter().any(|e| e.contains("Redis RDB header")));
+    assert!(best.evidence.iter().any(|e| e.contains("Redis RDB dump")));
     assert!(trace
         .entry
         .candidates

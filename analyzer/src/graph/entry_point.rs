@@ -62,8 +62,10 @@ const SHELLS: &[&str] = &[
     "perl", "nc", "ncat",
 ];
 
-/// Failed logins that make a brute force.
+/// Failed logins for one account that make a brute force.
 const BRUTE_FORCE_MIN_FAILURES: usize = 5;
+/// Failed logins from the source of a later accepted password that make a brute force.
+const BRUTE_FORCE_MIN_FROM_SOURCE: usize = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Vector {
@@ -191,7 +193,10 @@ pub fn infer(model: &HostModel, g: &mut AttackGraph, auth: &[AuthEvent]) -> Entr
                 None => None,
             };
             if let Some(n) = idx.and_then(|i| g.node_at_mut(i)) {
-                n.stage = Stage::Entry;
+                // The entry's persistence entry stays in its column; accounts, keys and services move.
+                if n.kind != NodeKind::Persistence {
+                    n.stage = Stage::Entry;
+                }
                 n.attrs
                     .insert("entry_point".into(), best.vector.name().into());
             }
@@ -263,23 +268,40 @@ fn service_parents(model: &HostModel, g: &AttackGraph, boot: &str, out: &mut Vec
 
 /// Failed logins then an accepted password for the same account (then perhaps a password change).
 fn brute_force(auth: &[AuthEvent], accounts: &Accounts, out: &mut Vec<Candidate>) {
-    let mut failures: BTreeMap<Vec<u8>, Vec<&AuthEvent>> = BTreeMap::new();
+    let mut by_user: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
+    let mut by_source: BTreeMap<String, usize> = BTreeMap::new();
     let mut all_failures = 0usize;
     for e in auth {
         match e.kind {
             AuthKind::FailedPassword | AuthKind::InvalidUser => {
                 all_failures += 1;
-                failures.entry(e.user.clone()).or_default().push(e);
+                *by_user.entry(e.user.clone()).or_default() += 1;
+                if let Some(src) = &e.from {
+                    *by_source.entry(src.clone()).or_default() += 1;
+                }
             }
             AuthKind::AcceptedPassword => {
-                let before = failures.get(&e.user).map_or(0, Vec::len);
-                if before < BRUTE_FORCE_MIN_FAILURES && all_failures < BRUTE_FORCE_MIN_FAILURES * 4
-                {
+                let for_user = by_user.get(&e.user).copied().unwrap_or(0);
+                let from_source = e
+                    .from
+                    .as_ref()
+                    .and_then(|f| by_source.get(f))
+                    .copied()
+                    .unwrap_or(0);
+                let brute = from_source >= BRUTE_FORCE_MIN_FROM_SOURCE
+                    || for_user >= BRUTE_FORCE_MIN_FAILURES
+                    || all_failures >= BRUTE_FORCE_MIN_FAILURES * 4;
+                if !brute {
                     continue;
                 }
                 let user = escape_bytes(&e.user);
+                let src = e
+                    .from
+                    .as_deref()
+                    .map(|f| escape_bytes(f.as_bytes()))
+                    .unwrap_or_else(|| "?".into());
                 let mut evidence = vec![
-                    format!("{all_failures} failed logins in the auth log ({before} for {user}) before this one"),
+                    format!("{all_failures} failed logins before this one ({for_user} for {user}, {from_source} from {src})"),
                     format!("{}:{}: {}", escape_bytes(&e.path), e.line, e.text),
                 ];
                 let changed = auth.iter().find(|c| {
@@ -299,8 +321,8 @@ fn brute_force(auth: &[AuthEvent], accounts: &Accounts, out: &mut Vec<Candidate>
                 out.push(Candidate {
                     vector: Vector::BruteForce,
                     summary: format!(
-                        "SSH brute force: password login to {user} from {} after {before} failures{}",
-                        e.from.as_deref().map(|f| escape_bytes(f.as_bytes())).unwrap_or_else(|| "?".into()),
+                        "SSH brute force: password login to {user} from {src} after {} failed logins{}",
+                        from_source.max(for_user),
                         if changed.is_some() { ", then its password was changed" } else { "" }
                     ),
                     evidence,
@@ -321,6 +343,7 @@ fn service_crontabs(
     accounts: &Accounts,
     out: &mut Vec<Candidate>,
 ) {
+    let _ = accounts;
     for i in g.g.node_indices() {
         let Some(n) = g.node_at(i) else { continue };
         if n.kind != NodeKind::Persistence
@@ -336,57 +359,74 @@ fn service_crontabs(
         if n.verdict < NodeVerdict::Suspicious && !fetches {
             continue;
         }
-        // Owner (observed) or the spool file's name (parsed).
+        // Owner (observed): a service account's own crontab.
         let owner =
             g.g.edges_directed(i, Direction::Incoming)
                 .filter(|e| e.weight().relation == Relation::Owns)
                 .filter_map(|e| g.node_at(e.source()))
                 .find(|u| u.attrs.get("service_account").map(String::as_str) == Some("true"));
-        let Some(owner) = owner else { continue };
         let path = n.attrs.get("path").cloned().unwrap_or_default();
-        let mut evidence = vec![format!(
-            "{path} (line {}) owned by service account {}",
-            n.attrs.get("line").cloned().unwrap_or_default(),
-            owner.label
-        )];
-        let mut score = 75;
-        let mut service = owner
-            .attrs
-            .get("name")
-            .cloned()
-            .unwrap_or_else(|| owner.label.clone());
+        let line = n.attrs.get("line").cloned().unwrap_or_default();
         let rdb = model
             .files
             .iter()
             .find(|f| f.path.escaped() == path)
             .and_then(|f| model.content(f))
-            .is_some_and(|c| c.starts_with(b"REDIS"));
+            .is_some_and(crate::parse::cron::is_redis_rdb);
+        if owner.is_none() && !rdb {
+            continue;
+        }
+        let mut evidence = Vec::new();
+        if let Some(o) = owner {
+            evidence.push(format!(
+                "{path} (line {line}) owned by service account {}",
+                o.label
+            ));
+        }
+        let what = if fetches {
+            "downloads code"
+        } else {
+            "a finding flags"
+        };
+        let (service, summary, score, level) = if rdb {
+            evidence.push(format!(
+                "{path} holds a Redis RDB dump around the cron line: written by Redis (CONFIG SET dir / dbfilename)"
+            ));
+            let s = format!(
+                "exposed service redis: it wrote the crontab {path} whose line {line} {what}"
+            );
+            ("redis".to_owned(), s, 92, Level::Observed)
+        } else {
+            let o = owner.map(|o| o.label.clone()).unwrap_or_default();
+            let svc = owner
+                .and_then(|o| o.attrs.get("name").cloned())
+                .unwrap_or_else(|| o.clone());
+            let s = format!("exposed service {svc}: its account {o} owns a crontab that {what}");
+            (svc, s, 75, Level::Suspected)
+        };
+        let _ = service;
+        let mut nodes = vec![n.id.clone()];
+        if let Some(o) = owner {
+            nodes.insert(0, o.id.clone());
+        }
         if rdb {
-            evidence.push(format!("{path} starts with a Redis RDB header: written by Redis (CONFIG SET dir / dbfilename)"));
-            score = 92;
-            service = "redis".into();
+            // The Redis server that wrote it, when it runs.
+            if let Some(r) = g.g.node_weights().find(|p| {
+                p.kind == NodeKind::Process
+                    && p.attrs.get("comm").is_some_and(|c| c.starts_with("redis"))
+            }) {
+                evidence.push(format!("Redis runs as {} ({})", r.label, r.id));
+                nodes.insert(0, r.id.clone());
+            }
         }
         out.push(Candidate {
             vector: Vector::ServiceAccountCrontab,
-            summary: format!(
-                "exposed service {service}: its account {} owns a crontab that {}",
-                owner.label,
-                if fetches {
-                    "downloads code"
-                } else {
-                    "a finding flags"
-                }
-            ),
+            summary,
             evidence,
-            level: if rdb {
-                Level::Observed
-            } else {
-                Level::Suspected
-            },
-            nodes: vec![owner.id.clone()],
+            level,
+            nodes,
             score,
         });
-        let _ = accounts;
     }
 }
 

@@ -200,14 +200,25 @@ pub fn add(ctx: &Ctx, g: &mut AttackGraph, findings: &[Finding]) {
     }
 }
 
-/// The stage a set of ATT&CK ids puts a node in: mining/C2 first, then entry, persistence, evasion.
-pub fn stage_of(attack: &std::collections::BTreeSet<String>) -> Option<Stage> {
+/// The stage a node's ATT&CK ids put it in: mining (T1496) first; else its kind's own stage when the
+/// ids include it (a cron entry tagged T1053 and T1190 stays with persistence); else evasion,
+/// persistence, entry, execution in that order. Entry is mostly decided by the entry-point inference.
+pub fn stage_of(kind: NodeKind, attack: &std::collections::BTreeSet<String>) -> Option<Stage> {
     let stages: Vec<Stage> = attack.iter().filter_map(|a| Stage::of_attack(a)).collect();
+    if stages.is_empty() {
+        return None;
+    }
+    if stages.contains(&Stage::Impact) && kind != NodeKind::Persistence {
+        return Some(Stage::Impact);
+    }
+    if stages.contains(&kind.default_stage()) {
+        return Some(kind.default_stage());
+    }
     [
         Stage::Impact,
-        Stage::Entry,
-        Stage::Persistence,
         Stage::Evasion,
+        Stage::Persistence,
+        Stage::Entry,
         Stage::Execution,
     ]
     .into_iter()
@@ -219,9 +230,7 @@ pub fn assign_stages(g: &mut AttackGraph) {
     let idx: Vec<NodeIndex> = g.g.node_indices().collect();
     for i in idx {
         if let Some(n) = g.node_at_mut(i) {
-            // A process whose findings say "mining" is in the last column; a file it runs stays with
-            // execution unless its own findings say otherwise.
-            if let Some(s) = stage_of(&n.attack) {
+            if let Some(s) = stage_of(n.kind, &n.attack) {
                 n.stage = s;
             }
         }

@@ -1,5 +1,5 @@
 //! The kill chain in five columns (entry → execution → persistence → defence evasion → C2/mining): what
-//! the neighbourhood holds in each stage, judged nodes first. A stage with nothing in it says so.
+//! the neighbourhood holds in each stage: nodes medium-or-worse findings are about, and the entry point. A stage with nothing in it says so.
 
 use crate::graph::entry_point::EntryPoint;
 use crate::graph::nodes::{NodeKind, NodeVerdict, Stage};
@@ -58,7 +58,9 @@ pub fn summarize(g: &AttackGraph, view: &View, entry: &EntryPoint) -> KillChain 
             .iter()
             .filter_map(|i| g.node_at(*i))
             .filter(|n| n.stage == stage)
-            .filter(|n| n.verdict > NodeVerdict::Unjudged || entry_nodes.contains(&n.id.as_str()))
+            .filter(|n| {
+                n.verdict >= NodeVerdict::Suspicious || entry_nodes.contains(&n.id.as_str())
+            })
             .map(|n| ChainItem {
                 node: n.id.clone(),
                 kind: n.kind,

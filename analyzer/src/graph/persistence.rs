@@ -224,6 +224,18 @@ fn system_tool(path: &[u8]) -> bool {
     .any(|p| path.starts_with(p))
 }
 
+/// The program a shell line runs directly (`/usr/bin/crondr ...`, `nohup ~/.x/upd &`, `exec /tmp/x`).
+fn runs_path(line: &[u8]) -> Option<&[u8]> {
+    let mut words = line
+        .split(u8::is_ascii_whitespace)
+        .filter(|w| !w.is_empty());
+    let mut first = words.next()?;
+    if matches!(first, b"exec" | b"nohup" | b"setsid") {
+        first = words.next()?;
+    }
+    (first.starts_with(b"/") || first.starts_with(b"~/")).then_some(first)
+}
+
 /// One entry found in a file.
 struct Entry {
     kind: &'static str,
@@ -305,6 +317,7 @@ fn entries(
                 let refs = text::refs(t);
                 let keep = is_flagged
                     || !refs.urls.is_empty()
+                    || runs_path(t).is_some()
                     || refs
                         .paths
                         .iter()
@@ -484,8 +497,14 @@ fn add_entry(
         "persist.download",
         home_uid,
     );
+    let direct: Option<Vec<u8>> = match format {
+        Format::Script | Format::Unit | Format::SystemCrontab | Format::UserCrontab { .. } => {
+            runs_path(&e.command).map(|p| ctx.accounts.expand_home(p, home_uid))
+        }
+        Format::Preload => None,
+    };
     for p in &paths {
-        if system_tool(p) && !ctx.path_known(p) {
+        if system_tool(p) && !ctx.path_known(p) && direct.as_deref() != Some(p.as_slice()) {
             continue;
         }
         if let Some(fi) = ctx.file_path_node(g, p, Budget::Host) {

@@ -42,16 +42,43 @@ fn rank(g: &AttackGraph, i: NodeIndex) -> (std::cmp::Reverse<NodeVerdict>, Strin
     )
 }
 
+/// An ordinary shared library a process maps: unjudged, not deleted or memfd, in a system library
+/// directory. It says nothing about the attack and would crowd the drawing.
+fn boring_mapping(g: &AttackGraph, relation: Relation, other: NodeIndex) -> bool {
+    if relation != Relation::Maps {
+        return false;
+    }
+    let Some(n) = g.node_at(other) else {
+        return true;
+    };
+    let path = n.attrs.get("path").map(String::as_str).unwrap_or("");
+    let system = [
+        "/lib/",
+        "/lib64/",
+        "/usr/lib/",
+        "/usr/lib64/",
+        "/usr/libexec/",
+    ]
+    .iter()
+    .any(|d| path.starts_with(d));
+    n.verdict == NodeVerdict::Unjudged
+        && system
+        && !n.attrs.contains_key("deleted")
+        && !n.attrs.contains_key("memfd")
+}
+
 pub fn neighbourhood(g: &AttackGraph, entry: &EntryPoint, hops: usize, max_nodes: usize) -> View {
     let is_finding = |i: NodeIndex| g.node_at(i).is_none_or(|n| n.kind == NodeKind::Finding);
-    let mut seeds: Vec<NodeIndex> =
+    // Seeds: what medium-or-worse findings are about; only low/info ones when there is nothing else.
+    let judged = |min: NodeVerdict| -> Vec<NodeIndex> {
         g.g.node_indices()
-            .filter(|i| {
-                !is_finding(*i)
-                    && g.node_at(*i)
-                        .is_some_and(|n| n.verdict > NodeVerdict::Unjudged)
-            })
-            .collect();
+            .filter(|i| !is_finding(*i) && g.node_at(*i).is_some_and(|n| n.verdict >= min))
+            .collect()
+    };
+    let mut seeds = judged(NodeVerdict::Suspicious);
+    if seeds.is_empty() {
+        seeds = judged(NodeVerdict::Noted);
+    }
     if let Some(best) = entry.best() {
         seeds.extend(best.nodes.iter().filter_map(|id| g.index_of(id)));
     }
@@ -77,9 +104,11 @@ pub fn neighbourhood(g: &AttackGraph, entry: &EntryPoint, hops: usize, max_nodes
         }
         let mut next: Vec<NodeIndex> =
             g.g.edges_directed(i, Direction::Outgoing)
+                .filter(|e| !boring_mapping(g, e.weight().relation, e.target()))
                 .map(|e| e.target())
                 .chain(
                     g.g.edges_directed(i, Direction::Incoming)
+                        .filter(|e| !boring_mapping(g, e.weight().relation, e.source()))
                         .map(|e| e.source()),
                 )
                 .filter(|n| !is_finding(*n) && !seen.contains(n))

@@ -197,7 +197,8 @@ pub fn render(trace: &Trace) -> Option<String> {
     let mut s = String::new();
     let _ = write!(
         s,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"graph\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"attack-trace graph\">"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"graph\" width=\"100%\" viewBox=\"0 0 {width} {height}\" preserveAspectRatio=\"xMinYMin meet\" style=\"min-width:{}px\" role=\"img\" aria-label=\"attack-trace graph\">",
+        (width * 0.6).round()
     );
     s.push_str("<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#444\"/></marker></defs>");
     s.push_str(&headers);
