@@ -1,39 +1,437 @@
-//! Volatile state of the live host: host identity and kernel state, processes, executables, sockets.
+//! Volatile state of the live host, in one pass: hidden-process probe, processes, host state,
+//! executables, sockets, conntrack. Each is an artifact family with its own timing and errors, and each
+//! writes its own record member.
 //!
-//! Skeleton: only host identity for now; the process, executable and socket passes go in their own
-//! modules here (`processes.rs`, `executables.rs`, `sockets.rs`, `host.rs`, `hidden.rs`).
+//! Order matters: pids are listed and probed first, so hidden processes are visited like the others;
+//! every process is then visited once (and unlisted parents found through their children); the host
+//! record follows, so its CPU totals are close in time to the per-process times; the executables and
+//! sockets passes only use what the visits gathered (held executable descriptors, socket inodes,
+//! network namespaces). One module per concern; a new volatile artifact gets its own module here and
+//! one `col.artifact` call in `collect_live`.
+//!
+//! In dead-box mode (`--root`) none of this runs: only the image's own identity is recorded.
+
+pub mod conntrack;
+pub mod environ;
+pub mod executables;
+pub mod fds;
+pub mod hidden;
+pub mod host;
+pub mod maps;
+pub mod proc_dir;
+pub mod processes;
+pub mod sockets;
 
 use std::io::Write;
 
-use minetrace_schemas::bundle::WriteError;
-use minetrace_schemas::records::host::{CollectionMode, HostIdentity};
+use minetrace_schemas::bundle::{members, WriteError};
+use minetrace_schemas::manifest::ArtifactLog;
+use minetrace_schemas::records::executable::CopyStatus;
+use minetrace_schemas::records::host::{CollectionMode, HiddenPid, HostIdentity, HostRecord};
+use minetrace_schemas::records::process::{FdTarget, ProcessRecord};
+use minetrace_schemas::records::{encode, RecordSetV1, RecordStream};
+use minetrace_schemas::RawBytes;
 
-use crate::collection::Collection;
+use crate::collection::{note_error, Collection};
+use environ::EnvValues;
+use executables::{CopyLimits, ExecutableTable};
+use proc_dir::ProcDir;
+use processes::{Visit, VisitSettings};
+use sockets::SocketIndex;
+
+/// Bytes of the conntrack table kept at most.
+pub const CONNTRACK_CAP: u64 = 64 << 20;
 
 /// Counts and identity the run summary and manifest need from the live pass.
 pub struct LiveSummary {
     pub host: HostIdentity,
     pub processes: usize,
     pub sockets: usize,
+    pub executables: usize,
+    /// Executables stored whole under `bin/`.
+    pub copied: usize,
+    pub hidden: usize,
+    /// The collector's peak resident memory when the live pass ended (`VmHWM`), in KiB.
+    pub peak_rss_kib: Option<u64>,
+}
+
+/// `VmHWM` of `/proc/self/status`: the peak resident set so far.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_ascii_whitespace().nth(1)?.parse().ok()
 }
 
 pub fn collect<W: Write>(
-    _col: &mut Collection<W>,
-    _mode: CollectionMode,
+    col: &mut Collection<W>,
+    mode: CollectionMode,
 ) -> Result<LiveSummary, WriteError> {
-    let read = |p: &str| {
-        std::fs::read_to_string(p)
-            .map(|s| s.trim().to_owned())
-            .unwrap_or_default()
-    };
+    match mode {
+        CollectionMode::DeadBox => collect_dead_box(col),
+        CollectionMode::Live => collect_live(col),
+    }
+}
+
+fn note_all(log: &mut ArtifactLog, errors: Vec<(String, String)>) {
+    for (target, message) in errors {
+        note_error(log, target, message);
+    }
+}
+
+/// Dead-box: the image's identity and os-release, nothing live.
+fn collect_dead_box<W: Write>(col: &mut Collection<W>) -> Result<LiveSummary, WriteError> {
+    let root = col.options.root.clone().unwrap_or_default();
+    let record = col.artifact("host", |col, log| {
+        let mut errors = Vec::new();
+        let record = host::dead_box(&root, &mut errors);
+        note_all(log, errors);
+        col.add_member(members::HOST, &encode(&RecordSetV1::Host(record.clone())))?;
+        log.items = 1;
+        Ok(record)
+    })?;
+    col.exclusions.push(
+        "dead-box collection: no processes, executables, sockets or kernel state (image only)"
+            .into(),
+    );
     Ok(LiveSummary {
-        host: HostIdentity {
-            hostname: read("/proc/sys/kernel/hostname"),
-            machine_id: read("/etc/machine-id"),
-            boot_id: read("/proc/sys/kernel/random/boot_id"),
-            kernel: read("/proc/sys/kernel/osrelease"),
-        },
+        host: record.identity,
         processes: 0,
         sockets: 0,
+        executables: 0,
+        copied: 0,
+        hidden: 0,
+        peak_rss_kib: None,
+    })
+}
+
+/// The collector's own pid and thread ids.
+fn own_ids(proc_root: &ProcDir, me: i32) -> Vec<i32> {
+    let mut ids = vec![me];
+    if let Ok(task) = proc_root.open_dir(&format!("{me}/task")) {
+        if let Ok(names) = task.entries() {
+            ids.extend(
+                names
+                    .iter()
+                    .filter_map(|n| proc_dir::parse_pid(n))
+                    .filter(|t| *t != me),
+            );
+        }
+    }
+    ids
+}
+
+/// Lets the process pass hold one descriptor per distinct executable: raises this process's own soft
+/// limit to its hard limit (nothing on the host changes).
+fn raise_fd_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut lim = getrlimit(Resource::Nofile);
+    if lim.current < lim.maximum {
+        lim.current = lim.maximum;
+        let _ = setrlimit(Resource::Nofile, lim);
+    }
+}
+
+/// What the listing and probe produced.
+struct Listing {
+    /// Pids to visit: listed ones (without the collector) and hidden ones found by the probe.
+    visit: Vec<i32>,
+    hidden: Vec<HiddenPid>,
+    bind_mounts: Vec<RawBytes>,
+    /// Boot-relative time of the listing, in clock ticks.
+    listing_ticks: u64,
+}
+
+/// What the process pass hands to the later passes.
+struct ProcessPass {
+    count: usize,
+    exes: ExecutableTable,
+    index: SocketIndex,
+    /// Hidden parents found through their children.
+    hidden: Vec<HiddenPid>,
+}
+
+/// How many generations of unlisted parents are followed up.
+const MAX_PARENT_ROUNDS: usize = 64;
+
+fn collect_live<W: Write>(col: &mut Collection<W>) -> Result<LiveSummary, WriteError> {
+    let me = i32::try_from(std::process::id()).unwrap_or(0);
+    let proc_root = match ProcDir::open_path("/proc") {
+        Ok(p) => p,
+        Err(e) => return collect_without_proc(col, &e),
+    };
+    raise_fd_limit();
+    let own = own_ids(&proc_root, me);
+
+    let listing = col.artifact("hidden", |_, log| {
+        Ok(list_and_probe(&proc_root, me, &own, log))
+    })?;
+
+    let settings = VisitSettings {
+        env_values: if col.options.all_env_values {
+            EnvValues::All
+        } else {
+            EnvValues::Allowlisted
+        },
+        page_size: rustix::param::page_size() as u64,
+    };
+    let mut pass = col.artifact("processes", |col, log| {
+        process_pass(col, log, &proc_root, &listing, &own, settings)
+    })?;
+    let mut hidden_pids = listing.hidden.clone();
+    hidden_pids.append(&mut pass.hidden);
+
+    // Read right after the process pass, so CPU totals and per-process times are comparable.
+    let host = col.artifact("host", |col, log| {
+        let mut errors = Vec::new();
+        let identity = host::live_identity(&mut errors);
+        let mut record: HostRecord = host::live_record(identity, &mut errors);
+        note_all(log, errors);
+        record.hidden_pids = hidden_pids.clone();
+        record.proc_bind_mounts = listing.bind_mounts.clone();
+        record.collector_pids = own_ids(&proc_root, me);
+        col.add_member(members::HOST, &encode(&RecordSetV1::Host(record.clone())))?;
+        log.items = 1;
+        Ok(record)
+    })?;
+    col.exclusions.push(format!(
+        "the collector's own process (pid {me}) and its threads ({} ids in total) are left out of \
+         the process table and the hidden-process probe",
+        host.collector_pids.len()
+    ));
+    if !col.options.all_env_values {
+        col.exclusions.push(
+            "environment values outside the forensic allowlist (LD_PRELOAD, PATH, HOME, PWD, SSH_*, \
+             SUDO_*, HIST*, ...) are dropped; names are kept (--all-env-values keeps them)"
+                .into(),
+        );
+    }
+
+    let limits = CopyLimits {
+        max_file_bytes: col.options.max_copy_file_bytes,
+        max_total_bytes: col.options.max_copy_total_bytes,
+    };
+    let (exe_count, copied) = col.artifact("executables", |col, log| {
+        let records = std::mem::take(&mut pass.exes).finish(col, log, limits)?;
+        let copied = records
+            .iter()
+            .filter(|r| matches!(r.copy, CopyStatus::Copied { .. }))
+            .count();
+        log.items = records.len() as u64;
+        let count = records.len();
+        col.add_member(
+            members::EXECUTABLES,
+            &encode(&RecordSetV1::Executables(records)),
+        )?;
+        Ok((count, copied))
+    })?;
+
+    // The collector's own netns is readable through itself even if no other process shares it.
+    if let Ok(link) = proc_root.readlink(&format!("{me}/ns/net")) {
+        if let Some(ns) = processes::parse_ns_link(&link) {
+            pass.index.netns.entry(ns).or_insert_with(|| vec![me]);
+        }
+    }
+    let socket_count = col.artifact("sockets", |col, log| {
+        let (records, errors) = sockets::collect(&proc_root, &pass.index);
+        for e in errors {
+            note_error(log, e.target, e.message);
+        }
+        log.items = records.len() as u64;
+        let count = records.len();
+        col.add_member(members::SOCKETS, &encode(&RecordSetV1::Sockets(records)))?;
+        Ok(count)
+    })?;
+
+    col.artifact("conntrack", |col, log| {
+        conntrack::collect(col, log, CONNTRACK_CAP)
+    })?;
+
+    let peak_rss_kib = peak_rss_kib();
+    if col.options.verbose {
+        if let Some(kib) = peak_rss_kib {
+            eprintln!("minetrace-collect: live pass done, peak RSS so far {kib} KiB");
+        }
+    }
+    Ok(LiveSummary {
+        peak_rss_kib,
+        host: host.identity,
+        processes: pass.count,
+        sockets: socket_count,
+        executables: exe_count,
+        copied,
+        hidden: host.hidden_pids.len(),
+    })
+}
+
+/// Visits every pid of the listing once, then follows unlisted parents; writes `records/processes.pc`.
+fn process_pass<W: Write>(
+    col: &mut Collection<W>,
+    log: &mut ArtifactLog,
+    proc_root: &ProcDir,
+    listing: &Listing,
+    own: &[i32],
+    settings: VisitSettings,
+) -> Result<ProcessPass, WriteError> {
+    let mut pass = ProcessPass {
+        count: 0,
+        exes: ExecutableTable::default(),
+        index: SocketIndex::default(),
+        hidden: Vec::new(),
+    };
+    // Records are encoded as they are made: a 10,000-process table is held once, as bytes.
+    let mut records: RecordStream<ProcessRecord> = RecordStream::new();
+    let mut visited = listing.visit.clone();
+    let mut batch = listing.visit.clone();
+    for _ in 0..MAX_PARENT_ROUNDS {
+        let mut parents_of_batch: Vec<(i32, i32)> = Vec::with_capacity(batch.len());
+        for &pid in &batch {
+            match processes::visit(proc_root, pid, settings, &mut pass.exes) {
+                Visit::Done(rec) => {
+                    index_process(&rec, &mut pass.index);
+                    for e in &rec.errors {
+                        let (what, msg) = e.split_once(": ").unwrap_or(("", e));
+                        note_error(log, format!("/proc/{pid}/{what}"), msg);
+                    }
+                    parents_of_batch.push((rec.pid, rec.ppid));
+                    records.push(&rec);
+                }
+                Visit::Vanished(why) => note_error(
+                    log,
+                    format!("/proc/{pid}"),
+                    format!("exited during collection ({why})"),
+                ),
+            }
+        }
+        let parents = hidden::unlisted_parents(parents_of_batch, &visited, own);
+        let found = hidden::verify(proc_root, parents, listing.listing_ticks);
+        if found.is_empty() {
+            break;
+        }
+        batch = found.iter().map(|h| h.pid).collect();
+        visited.extend(&batch);
+        visited.sort_unstable();
+        pass.hidden.extend(found);
+    }
+    log.items = records.len() as u64;
+    pass.count = records.len();
+    col.add_member(members::PROCESSES, &records.finish())?;
+    Ok(pass)
+}
+
+/// Socket inodes and network namespaces of one visited process, for the sockets pass.
+fn index_process(rec: &ProcessRecord, index: &mut SocketIndex) {
+    for fd in &rec.fds {
+        if let FdTarget::Socket { inode } = fd.target {
+            index.add_owner(inode, rec.pid);
+        }
+    }
+    if let Some(ns) = rec.netns() {
+        index.add_netns(ns, rec.pid);
+    }
+}
+
+/// Lists `/proc`, probes for pids missing from the listing and reads mounts over `/proc/N`.
+fn list_and_probe(proc_root: &ProcDir, me: i32, own: &[i32], log: &mut ArtifactLog) -> Listing {
+    let ticks_per_sec = rustix::param::clock_ticks_per_second() as f64;
+    let listing_ticks = host::uptime_now()
+        .map(|u| (u * ticks_per_sec) as u64)
+        .unwrap_or(u64::MAX);
+    let listed = match hidden::list_pids(proc_root) {
+        Ok(l) => l,
+        Err(e) => {
+            note_error(log, "/proc", e);
+            Vec::new()
+        }
+    };
+    let read_small = |path: &str, log: &mut ArtifactLog| match proc_root.read(path, 1 << 20) {
+        Ok(b) => Some(b.bytes),
+        Err(e) => {
+            note_error(log, format!("/proc/{path}"), e);
+            None
+        }
+    };
+    let pid_max = read_small("sys/kernel/pid_max", log)
+        .and_then(|b| String::from_utf8_lossy(&b).trim().parse::<i32>().ok())
+        .unwrap_or(4_194_304);
+    let last_pid = read_small("loadavg", log).and_then(|b| hidden::parse_last_pid(&b));
+    let method = hidden::probe_method(proc_root, me);
+    let max_listed = listed.last().copied().unwrap_or(0);
+    let upper = hidden::probe_upper(pid_max, last_pid, max_listed, method);
+    let probe = hidden::probe(proc_root, &listed, own, upper, method, listing_ticks);
+    if upper < pid_max {
+        note_error(
+            log,
+            "/proc",
+            format!(
+                "pids {}..={pid_max} were not probed for hiding: the allocation cursor is at {} and \
+                 no listed pid is above it, so only a pid kept from before a wrap could hide there",
+                upper.saturating_add(1),
+                last_pid.map_or_else(|| "an unknown pid".to_owned(), |p| p.to_string()),
+            ),
+        );
+    }
+    let bind_mounts = read_small("self/mountinfo", log)
+        .map(|b| hidden::proc_bind_mounts(&b))
+        .unwrap_or_default();
+    let mut hidden_pids = probe.hidden;
+    for pid in hidden::mounted_pids(&bind_mounts) {
+        if !hidden_pids.iter().any(|h| h.pid == pid) {
+            hidden_pids.push(HiddenPid {
+                pid,
+                reason: hidden::REASON_MOUNTED.to_owned(),
+            });
+        }
+    }
+    log.items = hidden_pids.len() as u64 + bind_mounts.len() as u64;
+    let mut visit: Vec<i32> = listed.into_iter().filter(|p| !own.contains(p)).collect();
+    // A pid without a /proc entry, or under a mount, has nothing readable to visit.
+    visit.extend(
+        hidden_pids
+            .iter()
+            .filter(|h| h.reason != hidden::REASON_NO_ENTRY && h.reason != hidden::REASON_MOUNTED)
+            .map(|h| h.pid),
+    );
+    visit.retain(|p| {
+        !hidden_pids
+            .iter()
+            .any(|h| h.pid == *p && h.reason == hidden::REASON_MOUNTED)
+    });
+    visit.sort_unstable();
+    visit.dedup();
+    Listing {
+        visit,
+        hidden: hidden_pids,
+        bind_mounts,
+        listing_ticks,
+    }
+}
+
+/// Without `/proc` there is no live state to read: record why, and still describe the host.
+fn collect_without_proc<W: Write>(
+    col: &mut Collection<W>,
+    err: &std::io::Error,
+) -> Result<LiveSummary, WriteError> {
+    let record = col.artifact("host", |col, log| {
+        note_error(
+            log,
+            "/proc",
+            format!("cannot open /proc, no live state collected: {err}"),
+        );
+        let mut errors = Vec::new();
+        let identity = host::live_identity(&mut errors);
+        let record = host::live_record(identity, &mut errors);
+        note_all(log, errors);
+        col.add_member(members::HOST, &encode(&RecordSetV1::Host(record.clone())))?;
+        log.items = 1;
+        Ok(record)
+    })?;
+    Ok(LiveSummary {
+        host: record.identity,
+        processes: 0,
+        sockets: 0,
+        executables: 0,
+        copied: 0,
+        hidden: 0,
+        peak_rss_kib: None,
     })
 }

@@ -89,13 +89,112 @@ pub enum RecordError {
     TooManyRecords { count: usize },
 }
 
+/// Borrowing twin of [`RecordFile`] for encoding: the same variant index and body, so the same bytes,
+/// without cloning a set that can hold every process of a 10,000-process host.
+#[derive(Serialize)]
+enum RecordFileRef<'a> {
+    V1(&'a RecordSetV1),
+}
+
 /// Encodes a record set as the current format version.
 pub fn encode(set: &RecordSetV1) -> Vec<u8> {
-    let mut out = MAGIC.to_vec();
-    // Serializing owned, plain data into a Vec cannot fail; fall back to an empty body defensively.
-    let file = RecordFile::V1(set.clone());
-    out.extend(postcard::to_allocvec(&file).unwrap_or_default());
-    out
+    // Serializing plain data into a Vec cannot fail; fall back to an empty body defensively.
+    postcard::to_extend(&RecordFileRef::V1(set), MAGIC.to_vec()).unwrap_or_else(|_| MAGIC.to_vec())
+}
+
+/// A record kind that is a list in [`RecordSetV1`], so it can be encoded one item at a time.
+pub trait ListRecord: Serialize {
+    /// The set this kind is stored as, empty.
+    fn empty_set() -> RecordSetV1;
+}
+
+macro_rules! list_record {
+    ($($ty:ty => $variant:ident),* $(,)?) => {
+        $(impl ListRecord for $ty {
+            fn empty_set() -> RecordSetV1 {
+                RecordSetV1::$variant(Vec::new())
+            }
+        })*
+    };
+}
+
+list_record!(
+    ProcessRecord => Processes,
+    ExecutableRecord => Executables,
+    SocketRecord => Sockets,
+    FileRecord => Files,
+    CommandRecord => Commands,
+    ShadowEntry => Shadow,
+    PackageCheck => Packages,
+);
+
+/// Encodes a list member item by item, giving the same bytes as [`encode`] on the whole list, so a
+/// 10,000-process table is held only once, as bytes, instead of as records and then as bytes.
+///
+/// Postcard writes a list as its length (a varint) and then the items; the envelope before the length
+/// is taken from [`encode`] of the empty set, so this type knows nothing of variant numbers.
+pub struct RecordStream<T: ListRecord> {
+    body: Vec<u8>,
+    count: usize,
+    _kind: std::marker::PhantomData<fn(T)>,
+}
+
+impl<T: ListRecord> Default for RecordStream<T> {
+    fn default() -> Self {
+        RecordStream {
+            body: Vec::new(),
+            count: 0,
+            _kind: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: ListRecord> RecordStream<T> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends one item.
+    pub fn push(&mut self, item: &T) {
+        let body = std::mem::take(&mut self.body);
+        // Serializing plain data into a Vec cannot fail; on the impossible error the item is dropped.
+        match postcard::to_extend(item, body) {
+            Ok(body) => {
+                self.body = body;
+                self.count += 1;
+            }
+            Err(_) => self.body = Vec::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The member bytes: envelope, item count, items.
+    pub fn finish(self) -> Vec<u8> {
+        let mut prefix = encode(&T::empty_set());
+        // The empty list ends in its length, a single zero byte; replace it with the real count.
+        prefix.pop();
+        let mut count = self.count as u64;
+        loop {
+            let low = (count & 0x7f) as u8;
+            count >>= 7;
+            if count == 0 {
+                prefix.push(low);
+                break;
+            }
+            prefix.push(low | 0x80);
+        }
+        let mut body = self.body;
+        body.reserve_exact(prefix.len());
+        body.splice(0..0, prefix);
+        body
+    }
 }
 
 /// Decodes a record member, refusing unknown versions by number and oversized counts.
@@ -173,6 +272,40 @@ mod tests {
             error: None,
         }]);
         assert_eq!(decode(&encode(&packages)).unwrap(), packages);
+    }
+
+    #[test]
+    fn borrowed_encoding_is_the_owned_encoding() {
+        let set = RecordSetV1::Processes(vec![ProcessRecord {
+            pid: 7,
+            comm: RawBytes::new(b"x\xff".to_vec()),
+            ..Default::default()
+        }]);
+        let mut owned = MAGIC.to_vec();
+        owned.extend(postcard::to_allocvec(&RecordFile::V1(set.clone())).unwrap());
+        assert_eq!(encode(&set), owned);
+    }
+
+    #[test]
+    fn streamed_list_is_the_encoded_list() {
+        for n in [0usize, 1, 127, 128, 300, 20_000] {
+            let procs: Vec<ProcessRecord> = (0..n)
+                .map(|i| ProcessRecord {
+                    pid: i as i32,
+                    comm: RawBytes::new(vec![b'a'; i % 40]),
+                    ..Default::default()
+                })
+                .collect();
+            let mut stream = RecordStream::new();
+            for p in &procs {
+                stream.push(p);
+            }
+            assert_eq!(stream.len(), n);
+            let bytes = stream.finish();
+            let set = RecordSetV1::Processes(procs);
+            assert_eq!(bytes, encode(&set), "n = {n}");
+            assert_eq!(decode(&bytes).unwrap(), set);
+        }
     }
 
     #[test]
