@@ -60,7 +60,9 @@ fn wait_for_exe(pid: i32, want: &[u8], ok: impl Fn(&[u8]) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Ok(link) = std::fs::read_link(format!("/proc/{pid}/exe")) {
-            if ok(link.as_os_str().as_bytes()) {
+            // The argument area is filled in last during exec.
+            let args = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if ok(link.as_os_str().as_bytes()) && !args.is_empty() {
                 return;
             }
         }
@@ -528,4 +530,41 @@ fn mount_over_a_pid_directory_is_reported_as_hiding() {
         "{:?}",
         h.hidden_pids
     );
+}
+
+#[test]
+fn fifo_mounted_over_a_proc_file_is_refused_not_opened() {
+    let dir = plain_dir();
+    let script = r#"
+        sleep 300 &
+        victim=$!
+        mkfifo "$DIR/fifo"
+        mount --bind "$DIR/fifo" /proc/$victim/cmdline
+        echo $victim > "$DIR/victim"
+        timeout 120 "$COLLECT" -o "$DIR/b.tar.zst" --max-copy-total-mib 0 2>"$DIR/stderr"
+    "#;
+    in_namespaces(script, dir.path());
+    let victim: i32 = std::fs::read_to_string(dir.path().join("victim"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let bundle = open(&dir.path().join("b.tar.zst"));
+    let rec = process(&bundle, victim);
+    assert!(
+        rec.errors
+            .iter()
+            .any(|e| e.starts_with("cmdline: not a regular file")),
+        "{:?}",
+        rec.errors
+    );
+    assert_eq!(
+        rec.comm.as_bytes(),
+        b"sleep",
+        "the rest of the visit went on"
+    );
+    assert!(host(&bundle)
+        .proc_bind_mounts
+        .iter()
+        .any(|m| m.lossy().contains(&format!(" /proc/{victim}/cmdline "))));
 }

@@ -248,11 +248,22 @@ pub const REASON_MOUNTED: &str = "a mount covers /proc/N (see proc_bind_mounts)"
 
 /// Pids whose `/proc/N` directory itself is a mount point, from [`proc_bind_mounts`] lines.
 pub fn mounted_pids(lines: &[RawBytes]) -> Vec<i32> {
+    pids_of_mounts(lines, true)
+}
+
+/// Pids with a mount at or anywhere under `/proc/N`: their entries are type-checked before opening.
+pub fn pids_with_mounts(lines: &[RawBytes]) -> Vec<i32> {
+    pids_of_mounts(lines, false)
+}
+
+fn pids_of_mounts(lines: &[RawBytes], exact: bool) -> Vec<i32> {
     let mut pids: Vec<i32> = lines
         .iter()
         .filter_map(|line| {
             let point = unescape_octal(line.as_bytes().split(|b| *b == b' ').nth(4)?);
-            parse_pid(point.strip_prefix(b"/proc/")?)
+            let rest = point.strip_prefix(b"/proc/")?;
+            let first = rest.split(|b| *b == b'/').next()?;
+            (!exact || first.len() == rest.len()).then(|| parse_pid(first))?
         })
         .collect();
     pids.sort_unstable();
@@ -315,6 +326,7 @@ mod tests {
         assert_eq!(found.len(), 2);
         // Only the mount over the pid directory itself hides the process.
         assert_eq!(mounted_pids(&found), vec![4242]);
+        assert_eq!(pids_with_mounts(&found), vec![77, 4242]);
         assert!(found[0].as_bytes().contains(&b'4'));
         assert!(found[1].as_bytes().windows(8).any(|w| w == b"/proc/77"));
     }

@@ -139,6 +139,8 @@ struct Listing {
     bind_mounts: Vec<RawBytes>,
     /// Boot-relative time of the listing, in clock ticks.
     listing_ticks: u64,
+    /// Pids with a mount at or under `/proc/PID` (sorted): visited with type checks before opens.
+    mounts_under: Vec<i32>,
 }
 
 /// What the process pass hands to the later passes.
@@ -285,7 +287,8 @@ fn process_pass<W: Write>(
     for _ in 0..MAX_PARENT_ROUNDS {
         let mut parents_of_batch: Vec<(i32, i32)> = Vec::with_capacity(batch.len());
         for &pid in &batch {
-            match processes::visit(proc_root, pid, settings, &mut pass.exes) {
+            let checked = listing.mounts_under.binary_search(&pid).is_ok();
+            match processes::visit(proc_root, pid, checked, settings, &mut pass.exes) {
                 Visit::Done(rec) => {
                     index_process(&rec, &mut pass.index);
                     for e in &rec.errors {
@@ -401,6 +404,7 @@ fn list_and_probe(proc_root: &ProcDir, me: i32, own: &[i32], log: &mut ArtifactL
     Listing {
         visit,
         hidden: hidden_pids,
+        mounts_under: hidden::pids_with_mounts(&bind_mounts),
         bind_mounts,
         listing_ticks,
     }

@@ -24,6 +24,9 @@ pub struct ProcBytes {
 #[derive(Debug)]
 pub struct ProcDir {
     fd: OwnedFd,
+    /// Check each entry's type before opening it: set for a pid with a mount somewhere under
+    /// `/proc/PID`, where an attacker could have laid a FIFO or a device over a pseudo-file.
+    checked: bool,
 }
 
 const DIR_FLAGS: OFlags = OFlags::RDONLY
@@ -41,13 +44,44 @@ impl ProcDir {
     /// Opens a directory by absolute path (`/proc`).
     pub fn open_path(path: &str) -> io::Result<ProcDir> {
         let fd = rustix::fs::open(path, DIR_FLAGS, Mode::empty())?;
-        Ok(ProcDir { fd })
+        Ok(ProcDir { fd, checked: false })
     }
 
     /// Opens a subdirectory (`1234`, `fd`, `task`) without following links.
     pub fn open_dir(&self, name: &str) -> io::Result<ProcDir> {
         let fd = rustix::fs::openat(&self.fd, name, DIR_FLAGS, Mode::empty())?;
-        Ok(ProcDir { fd })
+        Ok(ProcDir {
+            fd,
+            checked: self.checked,
+        })
+    }
+
+    /// The same directory, with every entry's type checked before it is opened (see `checked`).
+    pub fn checked(mut self, checked: bool) -> ProcDir {
+        self.checked = checked;
+        self
+    }
+
+    /// Opens an entry for reading; in a checked directory only after `lstat` says it is a regular
+    /// file, and only if the opened file is the one that was checked.
+    fn open_entry(&self, name: &str) -> io::Result<OwnedFd> {
+        let before = if self.checked {
+            let st = rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW)?;
+            if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+                return Err(not_regular());
+            }
+            Some(st)
+        } else {
+            None
+        };
+        let fd = rustix::fs::openat(&self.fd, name, READ_FLAGS, Mode::empty())?;
+        if let Some(before) = before {
+            let after = rustix::fs::fstat(&fd)?;
+            if (after.st_dev, after.st_ino) != (before.st_dev, before.st_ino) {
+                return Err(io::Error::other("replaced while it was being opened"));
+            }
+        }
+        Ok(fd)
     }
 
     pub fn as_fd(&self) -> BorrowedFd<'_> {
@@ -57,20 +91,17 @@ impl ProcDir {
     /// Reads a pseudo-file (`stat`, `cmdline`, `maps`, ...) up to `cap` bytes. These files report size 0
     /// and never block; the open refuses links so a mount or symlink trick cannot send the read elsewhere.
     pub fn read(&self, name: &str, cap: usize) -> io::Result<ProcBytes> {
-        let fd = rustix::fs::openat(&self.fd, name, READ_FLAGS, Mode::empty())?;
+        let fd = self.open_entry(name)?;
         read_bounded(File::from(fd), cap)
     }
 
     /// Opens a pseudo-file for streaming reads (tables that can be large, such as `net/tcp`).
     pub fn open_file(&self, name: &str) -> io::Result<File> {
-        let fd = rustix::fs::openat(&self.fd, name, READ_FLAGS, Mode::empty())?;
+        let fd = self.open_entry(name)?;
         let file = File::from(fd);
         let meta = file.metadata()?;
         if !meta.file_type().is_file() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "not a regular file",
-            ));
+            return Err(not_regular());
         }
         Ok(file)
     }
@@ -100,6 +131,11 @@ impl ProcDir {
     /// `O_NOATIME` keeps the access time as it was; it needs `CAP_FOWNER`, so it is retried without.
     pub fn open_image(&self, name: &str) -> io::Result<File> {
         // The link is followed on purpose: it is the kernel's own reference to the running image.
+        // Its target is checked before the open: a mount over the link could put a device there.
+        let before = rustix::fs::statat(&self.fd, name, AtFlags::empty())?;
+        if FileType::from_raw_mode(before.st_mode) != FileType::RegularFile {
+            return Err(not_regular());
+        }
         let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
         let fd = match rustix::fs::openat(&self.fd, name, flags | OFlags::NOATIME, Mode::empty()) {
             Ok(fd) => fd,
@@ -109,11 +145,10 @@ impl ProcDir {
             Err(e) => return Err(e.into()),
         };
         let st = rustix::fs::fstat(&fd)?;
-        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "not a regular file",
-            ));
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile
+            || (st.st_dev, st.st_ino) != (before.st_dev, before.st_ino)
+        {
+            return Err(not_regular());
         }
         Ok(File::from(fd))
     }
@@ -154,6 +189,10 @@ fn walk_dir(mut dir: Dir, mut f: impl FnMut(&[u8]) -> bool) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+fn not_regular() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")
 }
 
 /// Reads at most `cap` bytes, and says whether more was there.
@@ -230,6 +269,25 @@ mod tests {
         assert_eq!(capped.bytes.len(), 8);
         assert!(capped.truncated);
         assert!(me.open_image("exe").is_ok());
+    }
+
+    #[test]
+    fn checked_directory_refuses_a_fifo_without_opening_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("cmdline");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        std::fs::write(dir.path().join("stat"), b"1 (x) S").unwrap();
+        let d = ProcDir::open_path(dir.path().to_str().unwrap())
+            .unwrap()
+            .checked(true);
+        // No writer exists: a blocking open would hang here; the check refuses before any open.
+        let err = d.read("cmdline", 100).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        assert_eq!(d.read("stat", 100).unwrap().bytes, b"1 (x) S");
     }
 
     #[test]

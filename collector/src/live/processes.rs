@@ -149,14 +149,17 @@ pub enum Visit {
 }
 
 /// Visits one process. `exes` sees the executable while the process is pinned by `dir`.
+/// `checked` asks for every entry's type to be checked before it is opened (a mount lies under
+/// `/proc/PID`).
 pub fn visit(
     proc_root: &ProcDir,
     pid: i32,
+    checked: bool,
     settings: VisitSettings,
     exes: &mut ExecutableTable,
 ) -> Visit {
     let dir = match proc_root.open_dir(&pid.to_string()) {
-        Ok(d) => d,
+        Ok(d) => d.checked(checked),
         Err(e) => return Visit::Vanished(e.to_string()),
     };
     visit_dir(&dir, pid, settings, exes)
@@ -427,9 +430,18 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = i32::try_from(child.id()).unwrap();
+        // Until the child's exec is complete it is still (or partly) a copy of this test binary; the
+        // argument area is filled in last.
+        for _ in 0..500 {
+            let args = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if args.starts_with(b"sleep\0") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         let proc = ProcDir::open_path("/proc").unwrap();
         let mut exes = ExecutableTable::default();
-        let visit = visit(&proc, pid, settings(), &mut exes);
+        let visit = visit(&proc, pid, false, settings(), &mut exes);
         let _ = child.kill();
         let _ = child.wait();
         let Visit::Done(rec) = visit else {
@@ -468,7 +480,7 @@ mod tests {
         }
         // And a pid that is gone altogether.
         assert!(matches!(
-            visit(&proc, pid, settings(), &mut exes),
+            visit(&proc, pid, false, settings(), &mut exes),
             Visit::Vanished(_)
         ));
     }
