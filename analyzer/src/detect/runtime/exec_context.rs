@@ -83,7 +83,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
 /// clone). One step up with busy CPU, a connection or a miner command line.
 fn deleted_or_memfd(ctx: &Context, p: &ProcessRecord, raise: &Raise) -> Option<Finding> {
     let exe = p.exe.as_ref()?;
-    let path = exe.path.as_bytes();
+    let path = support::exe_path(p)?;
     let (rule, title, mut severity, why, attack): (_, _, _, String, &[&str]) = if exe.memfd {
         let name = support::lower(path);
         let benign = ctx
@@ -150,7 +150,7 @@ fn odd_dir(ctx: &Context, p: &ProcessRecord, raise: &Raise) -> Option<Finding> {
     if exe.memfd {
         return None;
     }
-    let path = exe.path.as_bytes();
+    let path = support::exe_path(p)?;
     let shm = support::under(ctx, "shm_dir", path);
     let temp = support::under(ctx, "temp_dir", path);
     let hidden = support::has_hidden_component(path);
@@ -309,7 +309,7 @@ fn system_name_elsewhere(
     raise: &Raise,
 ) -> Option<Finding> {
     let exe = p.exe.as_ref()?;
-    let path = exe.path.as_bytes();
+    let path = support::exe_path(p)?;
     if support::under(ctx, "system_dir", path) && !support::has_hidden_component(path) {
         return None;
     }

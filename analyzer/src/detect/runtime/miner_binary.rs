@@ -8,9 +8,11 @@
 //! Scans are bounded ([`MAX_SCAN`], [`MAX_TOTAL_SCAN`], [`MAX_CONFIG`]); goblin runs only on copied binaries.
 
 use std::collections::BTreeSet;
+use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use goblin::elf::program_header::{PF_W, PF_X, PT_LOAD};
+use goblin::elf::section_header::SHT_NOBITS;
 use goblin::elf::Elf;
 use minetrace_schemas::findings::{Finding, Severity, Subject};
 use minetrace_schemas::records::executable::{CopyStatus, ExecutableRecord};
@@ -23,22 +25,42 @@ use crate::detect::Context;
 use crate::indicators::Indicators;
 
 /// Bytes of one binary searched for strings (the head, where code and rodata of a miner sit).
-pub const MAX_SCAN: usize = 32 << 20;
+pub const MAX_SCAN: usize = 16 << 20;
 /// Bytes searched over all binaries of one bundle.
-pub const MAX_TOTAL_SCAN: usize = 256 << 20;
+pub const MAX_TOTAL_SCAN: usize = 64 << 20;
 /// Largest config file parsed.
 pub const MAX_CONFIG: usize = 1 << 20;
 
-/// Substrings of a miner string that make one match decisive on its own (the rest need company).
-const SPECIFIC: &[&str] = &[
+/// Concepts of miner code: a string containing one of these names its concept. Two concepts (a stratum
+/// URL and an XMRig log format, a donate pool and RandomX code) make a binary a miner; one alone is what a
+/// security tool or a test binary that merely names miners also carries.
+const CONCEPTS: &[&str] = &[
     "stratum",
     "xmrig",
     "mining.",
-    "randomx_",
+    "randomx",
     "cn_slow",
+    "cryptonight",
     "donate",
     "hashrate,",
+    "* threads:",
+    "normalhashing",
 ];
+
+/// Sections whose bytes are searched for strings (read-only data, data, string and symbol-name tables, Go
+/// build info); format facts, not indicators.
+const STRING_SECTIONS: &[&str] = &[
+    ".rodata",
+    ".data",
+    ".strtab",
+    ".dynstr",
+    ".go.buildinfo",
+    ".comment",
+    ".note.go.buildid",
+];
+
+/// Symbols looked at per table.
+const MAX_SYMBOLS: usize = 200_000;
 
 /// Toolchain fingerprints: format facts, not indicators.
 const GO_MARKERS: &[&str] = &[" Go buildinf:", "runtime.gopanic", "Go build ID:"];
@@ -58,18 +80,24 @@ pub struct BinaryFacts {
     pub wallets: Vec<String>,
     /// Only the first part was scanned.
     pub scan_cut: bool,
+    /// Bytes searched for strings.
+    pub scanned: usize,
+    /// Bytes appended after the ELF image.
+    pub overlay: usize,
 }
 
 impl BinaryFacts {
-    /// Decisive: one specific miner string or symbol, or three distinct generic ones.
+    /// Distinct [`CONCEPTS`] among the strings seen.
+    pub fn concepts(&self) -> BTreeSet<&'static str> {
+        self.strings
+            .iter()
+            .filter_map(|s| CONCEPTS.iter().find(|k| s.contains(*k)).copied())
+            .collect()
+    }
+
+    /// Decisive: a mining symbol, an embedded wallet, or strings of at least two miner concepts.
     pub fn miner_code(&self) -> bool {
-        !self.symbols.is_empty()
-            || !self.wallets.is_empty()
-            || self.strings.len() >= 3
-            || self
-                .strings
-                .iter()
-                .any(|s| SPECIFIC.iter().any(|k| s.contains(k)))
+        !self.symbols.is_empty() || !self.wallets.is_empty() || self.concepts().len() >= 2
     }
 }
 
@@ -86,6 +114,8 @@ enum PatternKind {
 pub struct Matcher {
     ac: AhoCorasick,
     patterns: Vec<(String, PatternKind)>,
+    /// `miner_symbol` values, for symbol names.
+    symbols: Option<AhoCorasick>,
 }
 
 impl Matcher {
@@ -106,10 +136,19 @@ impl Matcher {
         );
         let ac = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
+            .match_kind(MatchKind::LeftmostFirst)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(patterns.iter().map(|(p, _)| p.as_bytes()))
             .ok()?;
-        Some(Matcher { ac, patterns })
+        let symbols = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .build(iocs.set("miner_symbol"))
+            .ok();
+        Some(Matcher {
+            ac,
+            patterns,
+            symbols,
+        })
     }
 }
 
@@ -152,13 +191,49 @@ pub fn analyse(
         .get(bytes.len().saturating_sub(4096)..)
         .unwrap_or(bytes);
     let upx_magic = contains(head, b"UPX!") || contains(tail, b"UPX!");
+    // Where strings live: data and string-table sections of a well-formed ELF (code and debug info are
+    // most of a binary's bytes and hold none); the whole file when there are no sections to go by.
+    let mut regions: Vec<&[u8]> = Vec::new();
     match Elf::parse(bytes) {
         Ok(elf) => {
-            let names: Vec<&str> = elf
+            let mut names: Vec<&str> = Vec::new();
+            for sh in elf.section_headers.iter().take(4096) {
+                let name = elf.shdr_strtab.get_at(sh.sh_name).unwrap_or_default();
+                names.push(name);
+                let wanted = STRING_SECTIONS.iter().any(|p| name.starts_with(p));
+                if wanted && sh.sh_type != SHT_NOBITS {
+                    let start = usize::try_from(sh.sh_offset).unwrap_or(usize::MAX);
+                    let len = usize::try_from(sh.sh_size).unwrap_or(0);
+                    if let Some(r) = bytes.get(start..start.saturating_add(len).min(bytes.len())) {
+                        regions.push(r);
+                    }
+                }
+            }
+            // Bytes past every section, segment and the section header table: an appended payload
+            // (overlay) the loader never maps but a dropper may read back.
+            let end_of = |off: u64, size: u64| {
+                usize::try_from(off.saturating_add(size)).unwrap_or(usize::MAX)
+            };
+            let image_end = elf
                 .section_headers
                 .iter()
-                .filter_map(|s| elf.shdr_strtab.get_at(s.sh_name))
-                .collect();
+                .filter(|sh| sh.sh_type != SHT_NOBITS)
+                .map(|sh| end_of(sh.sh_offset, sh.sh_size))
+                .chain(
+                    elf.program_headers
+                        .iter()
+                        .map(|ph| end_of(ph.p_offset, ph.p_filesz)),
+                )
+                .chain(std::iter::once(end_of(
+                    elf.header.e_shoff,
+                    u64::from(elf.header.e_shnum).saturating_mul(u64::from(elf.header.e_shentsize)),
+                )))
+                .max()
+                .unwrap_or(usize::MAX);
+            if let Some(overlay) = bytes.get(image_end..).filter(|o| !o.is_empty()) {
+                regions.push(overlay);
+                facts.overlay = overlay.len();
+            }
             let upx_sections: Vec<&&str> = names
                 .iter()
                 .filter(|n| n.to_ascii_lowercase().contains("upx"))
@@ -192,12 +267,15 @@ pub fn analyse(
             {
                 facts.toolchain = Some("Go");
             }
-            let wanted: Vec<String> = iocs.set("miner_symbol").map(str::to_owned).collect();
-            for (tab, strtab) in [(&elf.syms, &elf.strtab), (&elf.dynsyms, &elf.dynstrtab)] {
-                for sym in tab.iter().take(200_000) {
-                    if let Some(name) = strtab.get_at(sym.st_name) {
-                        let l = name.to_ascii_lowercase();
-                        if let Some(w) = wanted.iter().find(|w| l.contains(w.as_str())) {
+            if let Some(symbols) = matcher.and_then(|m| m.symbols.as_ref()) {
+                let wanted: Vec<&str> = iocs.set("miner_symbol").collect();
+                for (tab, strtab) in [(&elf.syms, &elf.strtab), (&elf.dynsyms, &elf.dynstrtab)] {
+                    for sym in tab.iter().take(MAX_SYMBOLS) {
+                        let Some(name) = strtab.get_at(sym.st_name) else {
+                            continue;
+                        };
+                        if let Some(hit) = symbols.find(name) {
+                            let w = wanted.get(hit.pattern().as_usize()).copied().unwrap_or("");
                             if facts.symbols.len() < 8 {
                                 facts.symbols.insert(format!("{name} ({w})"));
                             }
@@ -213,24 +291,37 @@ pub fn analyse(
             }
         }
     }
-    let limit = budget.min(MAX_SCAN);
-    let scan = bytes.get(..limit).unwrap_or(bytes);
-    facts.scan_cut = scan.len() < bytes.len();
-    if let Some(m) = matcher {
-        let mut toolchain = None;
-        for hit in m.ac.find_overlapping_iter(scan) {
-            match m.patterns.get(hit.pattern().as_usize()) {
-                Some((p, PatternKind::Miner)) => {
-                    facts.strings.insert(p.clone());
+    if regions.is_empty() {
+        regions.push(bytes);
+    }
+    let mut left = budget.min(MAX_SCAN);
+    let mut scanned = 0usize;
+    let mut total = 0usize;
+    let mut toolchain = None;
+    for region in regions {
+        total = total.saturating_add(region.len());
+        let scan = region.get(..left).unwrap_or(region);
+        left -= scan.len();
+        scanned += scan.len();
+        if let Some(m) = matcher {
+            for hit in m.ac.find_iter(scan) {
+                match m.patterns.get(hit.pattern().as_usize()) {
+                    Some((p, PatternKind::Miner)) => {
+                        facts.strings.insert(p.clone());
+                    }
+                    Some((_, PatternKind::Go)) => toolchain = toolchain.or(Some("Go")),
+                    Some((_, PatternKind::Rust)) => toolchain = toolchain.or(Some("Rust")),
+                    None => {}
                 }
-                Some((_, PatternKind::Go)) => toolchain = toolchain.or(Some("Go")),
-                Some((_, PatternKind::Rust)) => toolchain = toolchain.or(Some("Rust")),
-                None => {}
             }
         }
-        facts.toolchain = facts.toolchain.or(toolchain);
+        if facts.wallets.len() < 8 {
+            facts.wallets.extend(support::monero_addresses(scan));
+        }
     }
-    facts.wallets = support::monero_addresses(scan);
+    facts.toolchain = facts.toolchain.or(toolchain);
+    facts.scan_cut = scanned < total;
+    facts.scanned = scanned;
     facts
 }
 
@@ -260,6 +351,12 @@ fn describe(facts: &BinaryFacts) -> Vec<String> {
     }
     if let Some(p) = &facts.packer {
         out.push(format!("packer: {p}"));
+    }
+    if facts.overlay > 0 {
+        out.push(format!(
+            "{} bytes appended after the ELF image",
+            facts.overlay
+        ));
     }
     if facts.static_link {
         out.push(format!(
@@ -306,7 +403,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             continue;
         };
         let facts = analyse(ctx.iocs, bytes, m.as_ref(), budget);
-        budget = budget.saturating_sub(bytes.len().min(MAX_SCAN));
+        budget = budget.saturating_sub(facts.scanned);
         out.extend(judge(ctx, exe, &facts));
     }
     out.extend(configs(ctx));
@@ -401,6 +498,25 @@ fn judge(ctx: &Context, exe: &ExecutableRecord, facts: &BinaryFacts) -> Vec<Find
     out
 }
 
+/// The quoted keys that make a file worth parsing as a miner config, matched case-insensitively; built
+/// once (a constant automaton, no configuration behind it).
+fn config_keys() -> Option<&'static AhoCorasick> {
+    static KEYS: OnceLock<Option<AhoCorasick>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .build([
+                "\"pools\"",
+                "\"donate-level\"",
+                "\"randomx\"",
+                "\"pool_list\"",
+                "\"pool_address\"",
+            ])
+            .ok()
+    })
+    .as_ref()
+}
+
 /// What a miner config says, for evidence.
 #[derive(Debug, Default)]
 pub struct ConfigFacts {
@@ -413,19 +529,11 @@ pub struct ConfigFacts {
 /// Parses an XMRig / xmr-stak style config. `None` when the content is not one.
 pub fn parse_config(content: &[u8]) -> Option<ConfigFacts> {
     let text = content.get(..MAX_CONFIG).unwrap_or(content);
-    let lower = support::lower(text);
-    let looks = [
-        "\"pools\"",
-        "\"donate-level\"",
-        "\"randomx\"",
-        "\"pool_list\"",
-        "\"pool_address\"",
-    ]
-    .iter()
-    .any(|k| lower.contains(k));
-    if !looks {
+    // Cheap refusals first: every captured file passes through here.
+    if text.starts_with(b"\x7fELF") || config_keys().is_some_and(|k| !k.is_match(text)) {
         return None;
     }
+    let lower = support::lower(text);
     let mut facts = ConfigFacts::default();
     match serde_json::from_slice::<serde_json::Value>(text) {
         Ok(serde_json::Value::Object(map)) => {
@@ -461,8 +569,12 @@ pub fn parse_config(content: &[u8]) -> Option<ConfigFacts> {
             }
         }
         // Not JSON (xmr-stak's pools.txt is JSON without braces, hand-edited configs have comments):
-        // keep the keys the text shows.
+        // keep the keys the text shows as `"key" :`, in text files only (object files and binaries
+        // that embed these words are not configs).
         _ => {
+            if text.contains(&0) {
+                return None;
+            }
             for k in [
                 "pools",
                 "donate-level",
@@ -470,7 +582,13 @@ pub fn parse_config(content: &[u8]) -> Option<ConfigFacts> {
                 "pool_list",
                 "pool_address",
             ] {
-                if lower.contains(&format!("\"{k}\"")) {
+                let quoted = format!("\"{k}\"");
+                let as_key = lower.match_indices(&quoted).any(|(i, _)| {
+                    lower
+                        .get(i + quoted.len()..)
+                        .is_some_and(|rest| rest.trim_start().starts_with(':'))
+                });
+                if as_key {
                     facts.keys.push(k.to_owned());
                 }
             }
@@ -631,6 +749,10 @@ mod tests {
             let mut fake = bin.clone();
             fake.extend_from_slice(b"\0XMRig/%s libuv/%s%s\0stratum+tcp://\0");
             assert!(analyse(&iocs, &fake, m.as_ref(), MAX_TOTAL_SCAN).miner_code());
+            // One concept (a test binary naming a miner flag) is not miner code.
+            let mut named = bin.clone();
+            named.extend_from_slice(b"\0--donate-level\0donate-level\0hashrate\0");
+            assert!(!analyse(&iocs, &named, m.as_ref(), MAX_TOTAL_SCAN).miner_code());
         }
     }
 
@@ -643,5 +765,12 @@ mod tests {
         assert_eq!(facts.donate.as_deref(), Some("0"));
         assert!(parse_config(br#"{"name": "x", "cpu": 1, "dependencies": {}}"#).is_none());
         assert!(parse_config(br#"{"pools": "a word in some other json"}"#).is_none());
+        // Object files embedding indicator text are not configs.
+        assert!(parse_config(
+            b"\x7fELF\0\0 \"pools\" \"donate-level\" \"randomx\" stratum+tcp://x"
+        )
+        .is_none());
+        let stak = b"/* xmr-stak */\n\"pool_list\" :\n[ {\"pool_address\" : \"pool.x.com:3333\", \"wallet_address\" : \"w\"} ],";
+        assert!(parse_config(stak).is_some());
     }
 }

@@ -264,8 +264,16 @@ fn host_tuning(ctx: &Context, msr: Option<String>, any_miner: bool) -> Option<Fi
         severity,
         "Host tuned for mining (MSR writes, huge pages)",
     )
-    .attack(&["T1496"])
-    .subject(Subject::KernelModule { name: "msr".into() });
+    .attack(&["T1496"]);
+    if msr.is_some() {
+        f = f.subject(Subject::KernelModule { name: "msr".into() });
+    }
+    if pages.is_some() {
+        f = f.subject(Subject::File {
+            path: minetrace_schemas::RawBytes::from("/proc/sys/vm/nr_hugepages"),
+            sha256: None,
+        });
+    }
     for line in msr.iter().chain(pages.iter()) {
         f = f.evidence(line.clone());
     }

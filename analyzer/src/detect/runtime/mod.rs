@@ -9,11 +9,9 @@ pub mod miner_process;
 pub mod pool_endpoints;
 pub mod support;
 
-use minetrace_schemas::findings::Finding;
+use crate::detect::Detector;
 
-use crate::detect::Context;
-
-pub const DETECTORS: &[(&str, fn(&Context) -> Vec<Finding>)] = &[
+pub const DETECTORS: &[(&str, Detector)] = &[
     ("miner_process", miner_process::detect),
     ("miner_binary", miner_binary::detect),
     ("pool_endpoints", pool_endpoints::detect),

@@ -105,13 +105,35 @@ pub fn in_home(path: &[u8]) -> bool {
     path.starts_with(b"/root/") || path.starts_with(b"/home/")
 }
 
+/// The executable's path as the process itself sees it: a process in a chroot or container (its `root`
+/// link is not `/`) shows `/proc/PID/exe` with the root's path in front, which says where the container
+/// lives, not where the program sits inside it.
+pub fn exe_path(p: &ProcessRecord) -> Option<&[u8]> {
+    let path = p.exe.as_ref()?.path.as_bytes();
+    let root = p
+        .root
+        .as_ref()
+        .map(|r| r.as_bytes())
+        .filter(|r| !r.is_empty() && *r != b"/");
+    match root {
+        Some(r) => {
+            let r = r.strip_suffix(b"/").unwrap_or(r);
+            Some(
+                path.strip_prefix(r)
+                    .filter(|rest| rest.first() == Some(&b'/'))
+                    .unwrap_or(path),
+            )
+        }
+        None => Some(path),
+    }
+}
+
 /// Why a process's executable sits somewhere programs do not normally run from; empty when it does not.
 /// Deleted executables under a system directory (package upgrades) are not odd by themselves.
 pub fn odd_places(ctx: &Context, p: &ProcessRecord) -> Vec<String> {
-    let Some(exe) = &p.exe else {
+    let (Some(exe), Some(path)) = (&p.exe, exe_path(p)) else {
         return Vec::new();
     };
-    let path = exe.path.as_bytes();
     let mut out = Vec::new();
     if exe.memfd {
         out.push("runs from a memfd (fileless)".to_owned());
@@ -298,31 +320,31 @@ pub fn listener_of<'a>(
     })
 }
 
-const BASE58: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+/// Base58 (Bitcoin alphabet, as Monero uses): digits without 0, letters without 0, I, O, l.
+fn is_base58(b: u8) -> bool {
+    matches!(b, b'1'..=b'9' | b'A'..=b'H' | b'J'..=b'N' | b'P'..=b'Z' | b'a'..=b'k' | b'm'..=b'z')
+}
 
 /// Monero addresses in text: 95 base58 characters starting `4` (standard, second character `0-9AB`) or `8`
 /// (subaddress), or 106 starting `4` (integrated). Bounded by the text's length; at most 8 returned.
 pub fn monero_addresses(text: &[u8]) -> Vec<String> {
+    let wallet = |run: &[u8]| match (run.len(), run.first(), run.get(1)) {
+        (95, Some(b'4'), Some(c)) => c.is_ascii_digit() || *c == b'A' || *c == b'B',
+        (95, Some(b'8'), Some(_)) | (106, Some(b'4'), Some(_)) => true,
+        _ => false,
+    };
     let mut out = Vec::new();
-    let mut i = 0;
-    while i < text.len() && out.len() < 8 {
-        if !BASE58.contains(&text[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < text.len() && BASE58.contains(&text[i]) {
-            i += 1;
-        }
-        let run = &text[start..i];
-        let ok = match (run.len(), run.first(), run.get(1)) {
-            (95, Some(b'4'), Some(c)) => c.is_ascii_digit() || *c == b'A' || *c == b'B',
-            (95, Some(b'8'), Some(_)) => true,
-            (106, Some(b'4'), Some(_)) => true,
-            _ => false,
-        };
-        if ok {
-            out.push(String::from_utf8_lossy(run).into_owned());
+    let mut start = None;
+    for (i, b) in text.iter().chain(std::iter::once(&b' ')).enumerate() {
+        if is_base58(*b) {
+            start.get_or_insert(i);
+        } else if let Some(s) = start.take() {
+            if let Some(run) = text.get(s..i).filter(|r| wallet(r)) {
+                out.push(String::from_utf8_lossy(run).into_owned());
+                if out.len() == 8 {
+                    break;
+                }
+            }
         }
     }
     out
