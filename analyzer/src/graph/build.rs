@@ -184,6 +184,7 @@ pub fn build(analysis: &Analysis) -> AttackGraph {
     persistence::add(&ctx, &mut g, &flagged);
     ssh::add(&ctx, &mut g);
     network::add_names(&ctx, &mut g);
+    processes::add_maps(&ctx, &mut g);
     findings::add(&ctx, &mut g, &analysis.document.findings);
     findings::assign_stages(&mut g);
     g

@@ -1,5 +1,6 @@
 //! Process nodes and their observed edges: `child_of` (current PPID), `runs_image` (exe dev:inode),
-//! `maps` (executable mappings other than the image) and `runs_as` (effective uid).
+//! `runs_as` (effective uid) and, in a last pass ([`add_maps`]), `maps` (executable mappings other than
+//! the image).
 
 use minetrace_schemas::escape_bytes;
 use minetrace_schemas::manifest::format_unix_secs;
@@ -91,7 +92,6 @@ pub fn add(ctx: &Ctx, g: &mut AttackGraph) {
                 }
             }
         }
-        let exe_file = p.exe.as_ref().and_then(|e| e.file);
         if let Some(exe) = &p.exe {
             if let Some(fid) = exe.file {
                 if let Some(fi) = ctx.file_id_node(g, fid, exe.path.as_bytes(), Budget::Host) {
@@ -111,6 +111,26 @@ pub fn add(ctx: &Ctx, g: &mut AttackGraph) {
                 }
             }
         }
+        if let Some(ui) = ctx.accounts.node(g, p.uid.effective, Budget::Host) {
+            let ev = format!("/proc/{}/status Uid effective {}", p.pid, p.uid.effective);
+            g.add_edge(
+                me,
+                ui,
+                Edge::new(Relation::RunsAs, Level::Observed, "proc.uid", ev),
+                Budget::Host,
+            );
+        }
+    }
+}
+
+/// `maps` edges, added after every other host pass: a host where every process maps forty libraries
+/// must spend the edge budget on persistence and sockets first.
+pub fn add_maps(ctx: &Ctx, g: &mut AttackGraph) {
+    for p in &ctx.model.processes {
+        let Some(me) = g.index_of(&proc_id(&ctx.boot_id, p.pid, p.start_ticks)) else {
+            continue;
+        };
+        let exe_file = p.exe.as_ref().and_then(|e| e.file);
         for m in &p.maps {
             if !matches!(
                 m.kind,
@@ -140,15 +160,6 @@ pub fn add(ctx: &Ctx, g: &mut AttackGraph) {
                     Budget::Host,
                 );
             }
-        }
-        if let Some(ui) = ctx.accounts.node(g, p.uid.effective, Budget::Host) {
-            let ev = format!("/proc/{}/status Uid effective {}", p.pid, p.uid.effective);
-            g.add_edge(
-                me,
-                ui,
-                Edge::new(Relation::RunsAs, Level::Observed, "proc.uid", ev),
-                Budget::Host,
-            );
         }
     }
 }
