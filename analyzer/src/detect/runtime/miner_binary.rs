@@ -17,6 +17,7 @@ use goblin::elf::Elf;
 use minetrace_schemas::findings::{Finding, Severity, Subject};
 use minetrace_schemas::records::executable::{CopyStatus, ExecutableRecord};
 use minetrace_schemas::records::file::{FileKind, FileRecord};
+use minetrace_schemas::records::process::ProcessRecord;
 use minetrace_schemas::RawBytes;
 
 use super::support;
@@ -410,6 +411,30 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     out
 }
 
+/// Bytes of a process's copied executable searched when another detector asks whether it holds miner code.
+pub const QUICK_SCAN: usize = 4 << 20;
+
+/// Whether the copied executable of a process holds miner code, described for evidence. For detectors that
+/// weigh a process (miner process, pool connection); `MT-RUN-010` reports the binary itself.
+pub fn quick_miner_code(ctx: &Context, p: &ProcessRecord, m: Option<&Matcher>) -> Option<String> {
+    let exe = ctx.model.executable_of(p)?;
+    let CopyStatus::Copied { member } = &exe.copy else {
+        return None;
+    };
+    let facts = analyse(ctx.iocs, ctx.model.member(member)?, m, QUICK_SCAN);
+    facts.miner_code().then(|| {
+        let concepts: Vec<&str> = facts.concepts().into_iter().collect();
+        format!(
+            "its executable holds miner code ({})",
+            if concepts.is_empty() {
+                "mining symbols or a wallet".to_owned()
+            } else {
+                concepts.join(", ")
+            }
+        )
+    })
+}
+
 /// Turns the facts about one running binary into findings.
 fn judge(ctx: &Context, exe: &ExecutableRecord, facts: &BinaryFacts) -> Vec<Finding> {
     let model = ctx.model;
@@ -644,6 +669,58 @@ impl DirOf for [u8] {
     }
 }
 
+/// `MT-RUN-013` for a config whose content the collector did not capture: a `miner_config_name` file
+/// (`config.json`, `pools.txt`, ...) in the directory of a running executable that sits in an odd place.
+/// Medium; high when that process also has a miner name or command line.
+fn uncaptured_config(ctx: &Context, f: &FileRecord) -> Option<Finding> {
+    let path = f.path.as_bytes();
+    let base = support::lower(support::basename(path));
+    if !ctx.iocs.contains("miner_config_name", &base) {
+        return None;
+    }
+    let dir = path.rsplit_once_dir()?;
+    let owners: Vec<&ProcessRecord> = ctx
+        .model
+        .processes
+        .iter()
+        .filter(|p| {
+            let exe_dir = p
+                .exe
+                .as_ref()
+                .and_then(|e| e.path.as_bytes().rsplit_once_dir());
+            let cwd = p.cwd.as_ref().map(|c| c.as_bytes());
+            (exe_dir == Some(dir) || cwd == Some(dir)) && support::strongly_odd(ctx, p)
+        })
+        .take(16)
+        .collect();
+    if owners.is_empty() {
+        return None;
+    }
+    let miner = owners.iter().any(|p| {
+        !support::miner_cmdline(ctx, p).is_empty()
+            || support::name_in(ctx, "miner_name", &support::Names::of(p)).is_some()
+    });
+    let mut finding = finding(
+        "MT-RUN-013",
+        if miner { Severity::High } else { Severity::Medium },
+        "Cryptocurrency miner configuration file",
+    )
+    .attack(&["T1496"])
+    .subject(file_subject(f))
+    .evidence(format!(
+        "{} ({} bytes) sits beside a running executable in an odd place; its content was not captured",
+        f.path.escaped(),
+        f.size
+    ));
+    for p in owners {
+        finding = finding.subject(process_subject(p)).evidence(format!(
+            "beside {}",
+            crate::detect::finding::describe_process(p)
+        ));
+    }
+    Some(finding)
+}
+
 fn configs(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
     for f in &ctx.model.files {
@@ -651,6 +728,9 @@ fn configs(ctx: &Context) -> Vec<Finding> {
             continue;
         }
         let Some(content) = ctx.model.content(f) else {
+            if let Some(finding) = uncaptured_config(ctx, f) {
+                out.push(finding);
+            }
             continue;
         };
         let Some(facts) = parse_config(content) else {

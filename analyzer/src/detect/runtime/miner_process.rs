@@ -18,6 +18,8 @@ struct Signals {
     cmdline: Vec<String>,
     /// A miner program name: 2 points.
     name: Option<String>,
+    /// Its copied executable holds miner code: 3 points.
+    code: Option<String>,
     /// Busy CPU: 1 point; threads at least the core count while busy: 1 more.
     cpu: Option<String>,
     threads: Option<String>,
@@ -33,7 +35,7 @@ struct Signals {
 
 impl Signals {
     fn miner_specific(&self) -> bool {
-        !self.cmdline.is_empty() || self.name.is_some()
+        !self.cmdline.is_empty() || self.name.is_some() || self.code.is_some()
     }
 
     fn score(&self) -> u32 {
@@ -43,6 +45,9 @@ impl Signals {
         }
         if self.name.is_some() {
             s += 2;
+        }
+        if self.code.is_some() {
+            s += 3;
         }
         if self.cpu.is_some() {
             s += 1;
@@ -143,6 +148,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     let hosts = support::etc_hosts(model);
     let nproc = model.host.nproc;
     let msr = msr_on(ctx);
+    let matcher = super::miner_binary::Matcher::new(ctx.iocs);
     let mut out = Vec::new();
     let mut any_miner = false;
     for p in &model.processes {
@@ -166,6 +172,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             pool: None,
             masquerade: kthread_masquerade(ctx, p, &names),
             msr: msr.clone(),
+            code: None,
         };
         if busy.is_some() && nproc >= 2 && p.threads >= i64::from(nproc) {
             s.threads = Some(format!(
@@ -174,6 +181,15 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             ));
         }
         s.pool = pool_link(ctx, p, &conns, &hosts);
+        // The binary is read only for processes that already show something (bounded cost).
+        if s.name.is_some()
+            || s.cpu.is_some()
+            || s.pool.is_some()
+            || s.masquerade.is_some()
+            || conns.contains_key(&p.pid)
+        {
+            s.code = super::miner_binary::quick_miner_code(ctx, p, matcher.as_ref());
+        }
         if s.miner_specific() {
             any_miner = true;
             let score = s.score();
@@ -189,6 +205,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 .cmdline
                 .iter()
                 .chain(s.name.iter())
+                .chain(s.code.iter())
                 .chain(s.cpu.iter())
                 .chain(s.threads.iter())
                 .chain(s.place.iter())

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use minetrace_schemas::findings::{Finding, Severity, Subject};
 use minetrace_schemas::records::process::ProcessRecord;
 
+use super::miner_binary::Matcher;
 use super::support::{self, Conn, Names};
 use crate::detect::finding::{describe_process, exe_subject, finding, process_subject, FindingExt};
 use crate::detect::Context;
@@ -96,22 +97,32 @@ struct ProcContext {
     busy: Option<String>,
     age: Option<f64>,
     masquerade: bool,
+    /// Its copied executable holds miner code.
+    code: Option<String>,
 }
 
-fn proc_context(ctx: &Context, p: &ProcessRecord) -> ProcContext {
+fn proc_context(ctx: &Context, p: &ProcessRecord, m: Option<&Matcher>) -> ProcContext {
     let names = Names::of(p);
     let cpu = support::cpu_use(ctx.model, p);
+    let kthread = p.exe.is_some()
+        && p.ppid != 2
+        && [Some(names.comm.as_str()), names.exe.as_deref()]
+            .into_iter()
+            .flatten()
+            .any(|n| ctx.iocs.set("kthread_name").any(|k| n.starts_with(k)));
     ProcContext {
+        code: super::miner_binary::quick_miner_code(ctx, p, m),
         miner_cmdline: support::miner_cmdline(ctx, p),
         miner_name: support::name_in(ctx, "miner_name", &names).map(|(n, _)| n),
         odd: support::odd_places(ctx, p),
         busy: support::busy(ctx.model, p).map(|c| support::describe_cpu(&c)),
         age: cpu.map(|c| c.elapsed_secs),
-        masquerade: names
-            .argv0_full
-            .as_deref()
-            .is_some_and(|a| a.starts_with('[') && a.ends_with(']'))
-            && p.exe.is_some(),
+        masquerade: kthread
+            || names
+                .argv0_full
+                .as_deref()
+                .is_some_and(|a| a.starts_with('[') && a.ends_with(']'))
+                && p.exe.is_some(),
     }
 }
 
@@ -120,6 +131,14 @@ impl ProcContext {
         self.odd.iter().any(|r| !support::weak_place(r))
             || self.masquerade
             || self.miner_name.is_some()
+            || self.code.is_some()
+    }
+    /// Something says the process mines: its command line, name, code, or a kernel-thread disguise.
+    fn miner_like(&self) -> bool {
+        !self.miner_cmdline.is_empty()
+            || self.miner_name.is_some()
+            || self.code.is_some()
+            || self.masquerade
     }
     fn lines(&self) -> Vec<String> {
         let mut v: Vec<String> = self.miner_cmdline.clone();
@@ -129,8 +148,9 @@ impl ProcContext {
         v.extend(self.odd.iter().cloned());
         v.extend(self.busy.iter().cloned());
         if self.masquerade {
-            v.push("argv[0] wears a kernel thread's bracketed name".into());
+            v.push("the process wears a kernel thread's name".into());
         }
+        v.extend(self.code.iter().cloned());
         v
     }
 }
@@ -166,6 +186,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     let model = ctx.model;
     let conns = support::connections_by_pid(model);
     let hosts = support::etc_hosts(model);
+    let matcher = Matcher::new(ctx.iocs);
     let mut out = Vec::new();
     let mut pids: Vec<&i32> = conns.keys().collect();
     pids.sort();
@@ -176,7 +197,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         let Some(list) = conns.get(pid) else {
             continue;
         };
-        let pc = proc_context(ctx, p);
+        let pc = proc_context(ctx, p, matcher.as_ref());
         let named = names_for(ctx, p);
         let names = Names::of(p);
         for c in list {
@@ -191,7 +212,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             }
         }
     }
-    out.extend(proxies(ctx, &conns));
+    out.extend(proxies(ctx, &conns, matcher.as_ref()));
     out
 }
 
@@ -246,6 +267,14 @@ fn pool(
             "the process's own command line or config names this endpoint ({h})"
         ));
     }
+    // A process that mines by every other sign talks to its pool or proxy on whatever port it likes
+    // (Kinsing on 80, pools on 443); DNS lookups are not that.
+    if score == 0 && pc.miner_like() && c.port != 53 {
+        score += 2;
+        why.push(
+            "an outbound connection of a process that shows miner signs: its pool or proxy".into(),
+        );
+    }
     if score == 0 {
         return None;
     }
@@ -253,6 +282,8 @@ fn pool(
         score += 2;
     }
     score += u32::from(pc.miner_name.is_some())
+        + 2 * u32::from(pc.code.is_some())
+        + 2 * u32::from(pc.masquerade)
         + u32::from(!pc.odd.is_empty())
         + u32::from(pc.busy.is_some());
     // A pool port with nothing else that says mining is just a port.
@@ -286,9 +317,9 @@ fn web_port(ctx: &Context, p: &ProcessRecord, c: &Conn, pc: &ProcContext) -> Opt
         return None;
     }
     let long = pc.age.is_some_and(|a| a >= LONG_LIVED_SECS);
-    let severity = if !pc.miner_cmdline.is_empty() {
+    let severity = if !pc.miner_cmdline.is_empty() || pc.code.is_some() {
         Severity::High
-    } else if long || pc.busy.is_some() {
+    } else if long || pc.busy.is_some() || pc.miner_like() {
         Severity::Medium
     } else {
         Severity::Low
@@ -361,7 +392,7 @@ fn irc(
 /// `MT-RUN-022`: a process wrapped by a proxy tool (child of graftcp/proxychains, `LD_PRELOAD` of
 /// libproxychains) or connected to a loopback port a proxy tool listens on. Low alone; medium with an odd
 /// place or busy CPU; high with miner signals.
-fn proxies(ctx: &Context, conns: &HashMap<i32, Vec<Conn>>) -> Vec<Finding> {
+fn proxies(ctx: &Context, conns: &HashMap<i32, Vec<Conn>>, m: Option<&Matcher>) -> Vec<Finding> {
     let model = ctx.model;
     let proxy_pids: HashMap<i32, String> = model
         .processes
@@ -412,8 +443,8 @@ fn proxies(ctx: &Context, conns: &HashMap<i32, Vec<Conn>>) -> Vec<Finding> {
         if how.is_empty() {
             continue;
         }
-        let pc = proc_context(ctx, p);
-        let severity = if !pc.miner_cmdline.is_empty() || pc.miner_name.is_some() {
+        let pc = proc_context(ctx, p, m);
+        let severity = if pc.miner_like() {
             Severity::High
         } else if pc.suspicious_exe() || pc.busy.is_some() {
             Severity::Medium
