@@ -10,7 +10,7 @@ use minetrace_schemas::manifest::Manifest;
 use minetrace_schemas::records::account::ShadowEntry;
 use minetrace_schemas::records::command::CommandRecord;
 use minetrace_schemas::records::executable::ExecutableRecord;
-use minetrace_schemas::records::file::FileRecord;
+use minetrace_schemas::records::file::{FileKind, FileRecord};
 use minetrace_schemas::records::host::HostRecord;
 use minetrace_schemas::records::package::PackageCheck;
 use minetrace_schemas::records::process::{FileId, ProcessRecord};
@@ -48,7 +48,9 @@ fn take<T: Default>(
 ) -> T {
     match bundle.records(name) {
         Ok(Some(set)) => pick(set).unwrap_or_else(|| {
-            warnings.push(format!("member {name:?} holds the wrong record kind; ignored"));
+            warnings.push(format!(
+                "member {name:?} holds the wrong record kind; ignored"
+            ));
             T::default()
         }),
         Ok(None) => T::default(),
@@ -105,7 +107,11 @@ impl HostModel {
                 contents.insert(name, bytes.to_vec());
             }
         }
-        let by_pid = processes.iter().enumerate().map(|(i, p)| (p.pid, i)).collect();
+        let by_pid = processes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.pid, i))
+            .collect();
         let exe_by_file = executables
             .iter()
             .enumerate()
@@ -141,11 +147,56 @@ impl HostModel {
 
     pub fn executable_of(&self, p: &ProcessRecord) -> Option<&ExecutableRecord> {
         let id = p.exe.as_ref()?.file?;
-        self.exe_by_file.get(&id).and_then(|i| self.executables.get(*i))
+        self.exe_by_file
+            .get(&id)
+            .and_then(|i| self.executables.get(*i))
     }
 
     pub fn file(&self, path: &[u8]) -> Option<&FileRecord> {
         self.file_by_path.get(path).and_then(|i| self.files.get(*i))
+    }
+
+    /// A file record by path, or by its merged-`/usr` twin (`/lib/x` and `/usr/lib/x`, see [`usr_twin`])
+    /// when the host has merged `/usr` (see [`HostModel::usr_merged`]): the collector records a file under
+    /// the name it resolves to, an attacker's preload or cron line names it as written.
+    pub fn file_aliased(&self, path: &[u8]) -> Option<&FileRecord> {
+        self.file(path).or_else(|| {
+            let twin = usr_twin(path)?;
+            self.usr_merged(path).then(|| self.file(&twin)).flatten()
+        })
+    }
+
+    /// Whether `path` and its [`usr_twin`] are one file on this host: the top-level directory
+    /// (`/lib`, `/bin`, ...) is recorded as a symlink to its `/usr` twin, or not recorded at all (then
+    /// the exact name is always tried first). `false` when it is recorded as a real directory.
+    pub fn usr_merged(&self, path: &[u8]) -> bool {
+        let Some(top) = usr_top(path) else {
+            return false;
+        };
+        let top = [b"/".as_slice(), top].concat();
+        match self.file(&top) {
+            None => true,
+            Some(f) => {
+                f.kind == FileKind::Symlink
+                    && f.link_target.as_ref().is_some_and(|t| {
+                        let t = t.as_bytes();
+                        let t = t.strip_prefix(b"/").unwrap_or(t);
+                        t.strip_prefix(b"usr/") == top.get(1..)
+                    })
+            }
+        }
+    }
+
+    /// The package check of a path: by the path, the name the package database lists, or (on a
+    /// merged-`/usr` host) the [`usr_twin`] of either.
+    pub fn package_check(&self, path: &[u8]) -> Option<&PackageCheck> {
+        let twin = usr_twin(path).filter(|_| self.usr_merged(path));
+        let names: Vec<&[u8]> = std::iter::once(path).chain(twin.as_deref()).collect();
+        self.packages.iter().find(|c| {
+            names.iter().any(|n| {
+                c.path.as_bytes() == *n || c.listed_as.as_ref().is_some_and(|l| l.as_bytes() == *n)
+            })
+        })
     }
 
     /// Captured bytes of a file record, when its content is in the bundle.
@@ -167,8 +218,13 @@ impl HostModel {
     }
 
     /// File records whose path starts with `prefix` (byte-wise), in bundle order.
-    pub fn files_under<'a>(&'a self, prefix: &'a [u8]) -> impl Iterator<Item = &'a FileRecord> + 'a {
-        self.files.iter().filter(move |f| f.path.as_bytes().starts_with(prefix))
+    pub fn files_under<'a>(
+        &'a self,
+        prefix: &'a [u8],
+    ) -> impl Iterator<Item = &'a FileRecord> + 'a {
+        self.files
+            .iter()
+            .filter(move |f| f.path.as_bytes().starts_with(prefix))
     }
 
     /// Stdout of a host tool capture (`iptables-save`, ...) with its record, for every capture of that name.
@@ -176,10 +232,13 @@ impl HostModel {
         &'a self,
         name: &'a str,
     ) -> impl Iterator<Item = (&'a CommandRecord, &'a [u8])> + 'a {
-        self.commands.iter().filter(move |c| c.name == name).filter_map(|c| {
-            let member = c.stdout_member.as_deref()?;
-            Some((c, self.member(member)?))
-        })
+        self.commands
+            .iter()
+            .filter(move |c| c.name == name)
+            .filter_map(|c| {
+                let member = c.stdout_member.as_deref()?;
+                Some((c, self.member(member)?))
+            })
     }
 
     /// Seconds since the epoch at which a process started, from its start ticks and the boot time.
@@ -190,5 +249,221 @@ impl HostModel {
         }
         let secs = i64::try_from(p.start_ticks / hz).ok()?;
         self.host.boot_time_unix.checked_add(secs)
+    }
+}
+
+/// Top-level directories that merged-`/usr` systems turn into symlinks to their `/usr` twins.
+pub const USR_MERGED_DIRS: &[&[u8]] = &[b"bin", b"sbin", b"lib", b"lib64", b"lib32", b"libx32"];
+
+/// The merged-`/usr` directory `path` sits in (`lib` for `/lib/x` and `/usr/lib/x`), if any.
+fn usr_top(path: &[u8]) -> Option<&'static [u8]> {
+    let rest = path.strip_prefix(b"/usr").unwrap_or(path);
+    USR_MERGED_DIRS.iter().copied().find(|d| {
+        rest.strip_prefix(b"/")
+            .and_then(|r| r.strip_prefix(*d))
+            .is_some_and(|r| r.first() == Some(&b'/'))
+    })
+}
+
+/// The other name of `path` on a merged-`/usr` host: `/lib/x` ↔ `/usr/lib/x`, `/bin`, `/sbin`,
+/// `/lib64`, `/lib32`, `/libx32` likewise; `None` for paths outside those directories. Pure: whether
+/// the host merged `/usr` is [`HostModel::usr_merged`].
+pub fn usr_twin(path: &[u8]) -> Option<Vec<u8>> {
+    usr_top(path)?;
+    match path.strip_prefix(b"/usr") {
+        Some(rest) if rest.starts_with(b"/") => Some(rest.to_vec()),
+        _ => Some([b"/usr".as_slice(), path].concat()),
+    }
+}
+
+/// Small host models for unit tests: files (with content) and package checks, written as a real bundle
+/// and read back, so the model is built exactly as for a collected bundle.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use minetrace_schemas::bundle::member_name::fs_member;
+    use minetrace_schemas::bundle::{members, read_bundle, BundleWriter, ReadLimits};
+    use minetrace_schemas::manifest::{
+        CollectorInfo, Manifest, BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION,
+    };
+    use minetrace_schemas::records::file::{FileKind, FileRecord, FileTime};
+    use minetrace_schemas::records::host::{CollectionMode, HostIdentity, HostRecord};
+    use minetrace_schemas::records::package::PackageCheck;
+    use minetrace_schemas::records::RecordSetV1;
+    use minetrace_schemas::RawBytes;
+
+    use super::HostModel;
+
+    /// A file record: regular when `content` is given (hashed, captured), else metadata only.
+    pub fn file(path: &[u8], content: Option<&[u8]>) -> (FileRecord, Option<Vec<u8>>) {
+        let t = FileTime {
+            secs: 1_700_000_000,
+            nanos: 0,
+        };
+        let rec = FileRecord {
+            path: RawBytes::from(path),
+            category: "test".into(),
+            kind: FileKind::Regular,
+            link_target: None,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size: content.map_or(0, |c| c.len() as u64),
+            dev: 2049,
+            ino: 1000 + path.len() as u64,
+            nlink: 1,
+            mtime: t,
+            atime: t,
+            ctime: t,
+            btime: None,
+            flags: Some(0),
+            immutable: false,
+            append_only: false,
+            sha256: content.map(crate::remediate::edit::sha256),
+            member: content.map(|_| fs_member(path)),
+            truncated: false,
+            error: None,
+        };
+        (rec, content.map(<[u8]>::to_vec))
+    }
+
+    /// A symbolic link record.
+    pub fn symlink(path: &[u8], target: &[u8]) -> (FileRecord, Option<Vec<u8>>) {
+        let (mut rec, _) = file(path, None);
+        rec.kind = FileKind::Symlink;
+        rec.mode = 0o777;
+        rec.link_target = Some(RawBytes::from(target));
+        (rec, None)
+    }
+
+    /// A model holding `files` and `packages`.
+    pub fn model(
+        files: Vec<(FileRecord, Option<Vec<u8>>)>,
+        packages: Vec<PackageCheck>,
+    ) -> HostModel {
+        let identity = HostIdentity {
+            hostname: "test".into(),
+            machine_id: "m".into(),
+            boot_id: "b".into(),
+            kernel: "6.1.0".into(),
+        };
+        let host = HostRecord {
+            identity: identity.clone(),
+            mode: CollectionMode::Live,
+            ..Default::default()
+        };
+        let mut w = BundleWriter::new(Vec::new(), 0, 0).expect("writer");
+        w.add_records(members::HOST, &RecordSetV1::Host(host))
+            .expect("host");
+        let mut recs = Vec::new();
+        for (rec, content) in files {
+            if let (Some(m), Some(c)) = (&rec.member, content) {
+                w.add(m, &c).expect("member");
+            }
+            recs.push(rec);
+        }
+        w.add_records(members::FILES, &RecordSetV1::Files(recs))
+            .expect("files");
+        w.add_records(members::PACKAGES, &RecordSetV1::Packages(packages))
+            .expect("packages");
+        let manifest = Manifest {
+            format: BUNDLE_FORMAT.into(),
+            format_version: BUNDLE_FORMAT_VERSION,
+            collector: CollectorInfo {
+                name: "minetrace-collect".into(),
+                version: "0.1.0".into(),
+                sha256: None,
+                argv: vec![],
+            },
+            mode: CollectionMode::Live,
+            root: None,
+            host: identity,
+            started_at: "2024-05-01T00:00:00Z".into(),
+            ended_at: "2024-05-01T00:00:05Z".into(),
+            started_unix_ms: 0,
+            ended_unix_ms: 0,
+            members: Vec::new(),
+            artifacts: Vec::new(),
+            exclusions: Vec::new(),
+        };
+        let (bytes, _) = w.finish(manifest).expect("finish");
+        let bundle = read_bundle(bytes.as_slice(), ReadLimits::default()).expect("read back");
+        HostModel::from_bundle(bundle).expect("model")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usr_twins() {
+        assert_eq!(
+            usr_twin(b"/lib/libgcwrap.so").as_deref(),
+            Some(&b"/usr/lib/libgcwrap.so"[..])
+        );
+        assert_eq!(
+            usr_twin(b"/usr/bin/sysdr").as_deref(),
+            Some(&b"/bin/sysdr"[..])
+        );
+        assert_eq!(usr_twin(b"/sbin/x").as_deref(), Some(&b"/usr/sbin/x"[..]));
+        assert_eq!(
+            usr_twin(b"/lib64/ld.so").as_deref(),
+            Some(&b"/usr/lib64/ld.so"[..])
+        );
+        assert_eq!(usr_twin(b"/usr/local/bin/x"), None);
+        assert_eq!(usr_twin(b"/library/x"), None);
+        assert_eq!(usr_twin(b"/binx/y"), None);
+        assert_eq!(usr_twin(b"/bin"), None);
+        assert_eq!(usr_twin(b"/usr/lib"), None);
+        assert_eq!(usr_twin(b"/etc/x"), None);
+        assert_eq!(usr_twin(b""), None);
+    }
+
+    #[test]
+    fn aliased_lookups_follow_the_hosts_merged_usr() {
+        use minetrace_schemas::records::package::{PackageCheck, PackageVerdict};
+        let check = PackageCheck {
+            path: b"/lib/libgcwrap.so".as_slice().into(),
+            reason: "preload".into(),
+            listed_as: None,
+            manager: None,
+            package: None,
+            expected_md5: None,
+            actual_md5: None,
+            actual_sha256: None,
+            size: None,
+            verdict: PackageVerdict::NotOwned,
+            error: None,
+        };
+        let merged = fixture::model(
+            vec![
+                fixture::symlink(b"/lib", b"usr/lib"),
+                fixture::file(b"/usr/lib/libgcwrap.so", Some(b"\x7fELF")),
+            ],
+            vec![check.clone()],
+        );
+        assert!(merged.usr_merged(b"/lib/libgcwrap.so"));
+        let f = merged
+            .file_aliased(b"/lib/libgcwrap.so")
+            .map(|f| f.path.as_bytes());
+        assert_eq!(f, Some(&b"/usr/lib/libgcwrap.so"[..]));
+        assert!(merged.package_check(b"/usr/lib/libgcwrap.so").is_some());
+        assert!(merged.file_aliased(b"/lib/other.so").is_none());
+        // /bin is not recorded: unknown, the twin is tried after the exact name.
+        let unknown = fixture::model(vec![fixture::file(b"/usr/bin/sysdr", Some(b"x"))], vec![]);
+        assert!(unknown.file_aliased(b"/bin/sysdr").is_some());
+        // A real /lib directory: two different files.
+        let (mut dir, _) = fixture::file(b"/lib", None);
+        dir.kind = FileKind::Directory;
+        let split = fixture::model(
+            vec![
+                (dir, None),
+                fixture::file(b"/usr/lib/libgcwrap.so", Some(b"x")),
+            ],
+            vec![check],
+        );
+        assert!(!split.usr_merged(b"/lib/libgcwrap.so"));
+        assert!(split.file_aliased(b"/lib/libgcwrap.so").is_none());
+        assert!(split.package_check(b"/usr/lib/libgcwrap.so").is_none());
     }
 }

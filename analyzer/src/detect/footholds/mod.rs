@@ -12,6 +12,7 @@ pub mod cron;
 pub mod firewall;
 pub mod history;
 pub mod immutable;
+pub mod kit_files;
 pub mod lateral;
 pub mod modules;
 pub mod preload;
@@ -29,6 +30,7 @@ pub const DETECTORS: &[(&str, Detector)] = &[
     ("footholds::preload", preload::detect),
     ("footholds::modules", modules::detect),
     ("footholds::immutable", immutable::detect),
+    ("footholds::kit_files", kit_files::detect),
     ("footholds::ssh_keys", ssh_keys::detect),
     ("footholds::sshd_config", sshd_config::detect),
     ("footholds::accounts", accounts::detect),

@@ -91,9 +91,7 @@ fn entry(
         .find(|m| m.kind == "preload" && m.value.as_bytes() == lib)
         .map(|m| m.family.clone())
         .or_else(|| common::family_of_path(ctx.iocs, lib));
-    let check = ctx.model.packages.iter().find(|c| {
-        c.path.as_bytes() == lib || c.listed_as.as_ref().is_some_and(|l| l.as_bytes() == lib)
-    });
+    let check = ctx.model.package_check(lib);
     let packaged = check.is_some_and(|c| c.verdict == PackageVerdict::Match);
     let severity = if marker.is_some() {
         Severity::Critical
@@ -129,10 +127,22 @@ fn entry(
         }
         None => f = f.evidence(format!("no package is known to own {lossy}")),
     }
-    if let Some(target) = ctx.model.file(lib) {
-        f = f
-            .subject(file_subject(target))
-            .evidence(format!("library: {}", describe_file(target)));
+    // The library as the collector recorded it (on merged /usr, `/lib/x` is recorded as `/usr/lib/x`).
+    match ctx.model.file_aliased(lib) {
+        Some(target) => {
+            f = f
+                .subject(file_subject(target))
+                .evidence(format!("library: {}", describe_file(target)));
+        }
+        None if severity >= Severity::Medium && lib.starts_with(b"/") => {
+            f = f
+                .subject(minetrace_schemas::findings::Subject::File {
+                    path: minetrace_schemas::RawBytes::from(lib),
+                    sha256: None,
+                })
+                .evidence("the library is not in the snapshot's file records");
+        }
+        None => {}
     }
     if file.immutable || file.append_only {
         f = f.evidence("the preload file is locked with chattr against removal");

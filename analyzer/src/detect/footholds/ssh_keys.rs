@@ -5,6 +5,9 @@
 //! - `MT-SSH-002` a key installed for a service account (`redis`, `www-data`, `games`, uid < 1000).
 //! - `MT-SSH-004` a key in `authorized_keys2` (deprecated; TeamTNT writes it).
 //! - `MT-SSH-005` a key in a file locked with chattr.
+//! - `MT-SSH-006` a key whose comment no key tool writes: command substitution (`$(`, a backtick),
+//!   control characters or bytes that are not UTF-8. ssh-keygen writes `user@host` or the `-C` text a
+//!   shell already expanded; such a comment was crafted to run in the tooling of whoever reads the file.
 //! - `MT-SSH-003` (per file) a key file that is a Redis RDB dump.
 //!
 //! Signals combine: the rule is that of the strongest signal, the severity comes from all of them.
@@ -17,7 +20,7 @@ use super::common::{self, account_subject, describe_file, quote_line, Accounts, 
 use crate::detect::finding::{file_subject, finding, FindingExt};
 use crate::detect::Context;
 use crate::parse::authorized_keys;
-use crate::parse::basename;
+use crate::parse::{basename, contains};
 
 pub fn is_authorized_keys(path: &[u8]) -> bool {
     let name = basename(path);
@@ -34,6 +37,19 @@ fn bad_comment(ctx: &Context, comment: &[u8]) -> Option<String> {
         .set("bad_key_comment")
         .find(|v| c == *v || (v.len() >= 6 && c.contains(*v)))
         .map(str::to_owned)
+}
+
+/// Why a key comment was crafted rather than written by a key tool, if it was.
+pub fn forged_comment(comment: &[u8]) -> Option<&'static str> {
+    if contains(comment, b"$(") || comment.contains(&b'`') {
+        Some("command substitution ($( or a backtick)")
+    } else if comment.iter().any(|b| b.is_ascii_control() && *b != b'\t') {
+        Some("control characters")
+    } else if std::str::from_utf8(comment).is_err() {
+        Some("bytes that are not UTF-8")
+    } else {
+        None
+    }
 }
 
 fn family_comment(ctx: &Context, comment: &[u8]) -> Option<String> {
@@ -107,6 +123,17 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 score.family = Some(fam);
                 pick("MT-SSH-001", &mut rule);
             }
+            if let Some(why) = forged_comment(&k.comment) {
+                score.add(
+                    3,
+                    format!(
+                        "comment {} holds {why}: no key tool writes that, it was crafted to run in \
+                         the tools that read this file",
+                        minetrace_schemas::escape_bytes(&k.comment)
+                    ),
+                );
+                pick("MT-SSH-006", &mut rule);
+            }
             if service {
                 let o = owner.as_deref().unwrap_or_default();
                 score.add(
@@ -150,6 +177,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 "MT-SSH-002" => "SSH key installed for a service account",
                 "MT-SSH-003" => "SSH key written through Redis",
                 "MT-SSH-004" => "SSH key in authorized_keys2",
+                "MT-SSH-006" => "SSH key with a crafted comment",
                 _ => "SSH key in a locked key file",
             };
             let mut f = finding(rule, sev, title)
@@ -182,5 +210,30 @@ fn key_subject(path: RawBytes, k: &authorized_keys::AuthorizedKey) -> Subject {
         fingerprint: k.fingerprint.clone(),
         path,
         line: k.line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crafted_comments() {
+        assert!(forged_comment(b"$(touch /tmp/pwned)`touch /tmp/pwned`'\"\xff").is_some());
+        assert!(forged_comment(b"`id`").is_some());
+        assert!(forged_comment(b"a\x1b[31mb").is_some());
+        assert!(forged_comment(b"caf\xe9").is_some());
+        for ok in [
+            &b"admin@bastion"[..],
+            b"deploy@ci",
+            b"alice@laptop",
+            b"root@kali",
+            b"John's key (2024)",
+            b"$HOME is not expanded",
+            b"caf\xc3\xa9@host",
+            b"",
+        ] {
+            assert_eq!(forged_comment(ok), None, "{}", String::from_utf8_lossy(ok));
+        }
     }
 }

@@ -111,7 +111,7 @@ fn lines(
         } else {
             t
         };
-        let (mut score, shell) = common::score_shell(text, ctx.iocs);
+        let (mut score, shell) = common::score_line(ctx, text);
         common::lock_points(file, &mut score);
         out.extend(common::line_finding(
             ctx,

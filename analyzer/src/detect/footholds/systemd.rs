@@ -78,7 +78,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         let unit = Unit::parse(bytes);
         let mut best: Option<(Score, u32, Vec<u8>, crate::parse::shell_line::ShellLine)> = None;
         for cmd in unit.exec_commands() {
-            let (score, shell) = common::score_shell(&cmd.raw, ctx.iocs);
+            let (score, shell) = common::score_line(ctx, &cmd.raw);
             if best.as_ref().is_none_or(|(b, ..)| score.points > b.points) {
                 let text = [
                     cmd.key.as_bytes(),

@@ -1,0 +1,163 @@
+//! Files of a known malware kit at rest (`MT-EVA-050`, T1105; T1564.001 when hidden): any recorded
+//! regular file whose path is a family `path` marker (`/tmp/.X25-unix/...`, `/tmp/.xdiag/...`) or whose
+//! name matches a family `name` marker (`dota3.tar.gz`, see [`common::name_marker_matches`]). Archives,
+//! state files and tools of a kit are what the collector finds beside (or instead of) its running miner.
+//!
+//! Persistence locations (crontabs, units, rc and profile files, `ld.so.preload`, key files) are left to
+//! their own detectors, which report the marker on the line that runs.
+//!
+//! Look-alikes: an empty file (≤ 2 bytes) in a kit's place is a "vaccine" or a rival's squat: low. A file
+//! its package installed (digest matches or the package records none) is not reported. Executables and
+//! locked files: high; anything else: medium.
+
+use minetrace_schemas::findings::{Finding, Severity};
+use minetrace_schemas::records::file::FileKind;
+use minetrace_schemas::records::package::PackageVerdict;
+
+use super::common::{self, describe_file};
+use crate::detect::finding::{file_subject, finding, FindingExt};
+use crate::detect::Context;
+use crate::parse::basename;
+use crate::parse::shell_line::has_hidden_component;
+
+/// Files the persistence, loader and SSH detectors read line by line: a family marker on them is
+/// reported there, on the line that runs.
+fn is_persistence_location(path: &[u8]) -> bool {
+    crate::parse::cron::format_for_path(path).is_some()
+        || path.starts_with(b"/etc/cron")
+        || path.starts_with(b"/var/spool/")
+        || crate::parse::systemd_unit::is_unit_path(path)
+        || super::startup::is_rc_path(path)
+        || common::is_profile_path(path)
+        || path == b"/etc/ld.so.preload"
+        || super::ssh_keys::is_authorized_keys(path)
+}
+
+pub fn detect(ctx: &Context) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for f in ctx
+        .model
+        .files
+        .iter()
+        .filter(|f| f.kind == FileKind::Regular)
+    {
+        let path = f.path.as_bytes();
+        if is_persistence_location(path) {
+            continue;
+        }
+        let marker = ctx.iocs.family_markers.iter().find(|m| {
+            (m.kind == "path" && common::path_marker_matches(&m.value, path))
+                || (m.kind == "name" && common::name_marker_matches(&m.value, basename(path)))
+        });
+        let Some(m) = marker else {
+            continue;
+        };
+        let packaged = ctx
+            .model
+            .package_check(path)
+            .is_some_and(|c| matches!(c.verdict, PackageVerdict::Match | PackageVerdict::NoDigest));
+        if packaged {
+            continue;
+        }
+        let executable = f.mode & 0o111 != 0
+            || ctx
+                .model
+                .content(f)
+                .is_some_and(|b| b.starts_with(b"\x7fELF") || b.starts_with(b"#!"));
+        let locked = f.immutable || f.append_only;
+        let (severity, why) = if f.size <= 2 {
+            (
+                Severity::Low,
+                "an empty placeholder: a \"vaccine\" against reinfection or a rival's squat file",
+            )
+        } else if executable || locked {
+            (Severity::High, "an executable or locked file of the kit")
+        } else {
+            (
+                Severity::Medium,
+                "a file of the kit (archive, state or configuration)",
+            )
+        };
+        let hidden = has_hidden_component(path);
+        let attack: &[&str] = if hidden {
+            &["T1105", "T1564.001"]
+        } else {
+            &["T1105"]
+        };
+        let what = if m.kind == "path" { "path" } else { "name" };
+        out.push(
+            finding("MT-EVA-050", severity, "File of a known malware kit")
+                .attack(attack)
+                .subject(file_subject(f))
+                .evidence(format!(
+                    "{} {what} matches {} marker {} {}",
+                    f.path.escaped(),
+                    m.family,
+                    m.kind,
+                    m.value
+                ))
+                .evidence(why)
+                .evidence(format!("file: {}", describe_file(f)))
+                .family(Some(m.family.clone())),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::indicators::Indicators;
+    use crate::model::fixture;
+
+    #[test]
+    fn kit_files_by_path_and_name_with_vaccines_low() {
+        let mut exe = fixture::file(b"/tmp/.xdiag/tool", Some(b"\x7fELF...."));
+        exe.0.mode = 0o755;
+        let model = fixture::model(
+            vec![
+                fixture::file(
+                    b"/tmp/.X25-unix/dota3.tar.gz",
+                    Some(b"\x1f\x8b\x08\x00 archive"),
+                ),
+                fixture::file(b"/var/tmp/dota3.tar.gz", Some(b"\x1f\x8b\x08\x00 archive")),
+                fixture::file(b"/tmp/kdevtmpfsi", Some(b"")),
+                exe,
+                fixture::file(b"/tmp/notes.txt", Some(b"dota3 kdevtmpfsi")),
+                fixture::file(
+                    b"/etc/systemd/system/systemd-sysupdate.service",
+                    Some(b"[Unit]"),
+                ),
+            ],
+            vec![],
+        );
+        let iocs = Indicators::builtin();
+        let ctx = Context {
+            model: &model,
+            iocs: &iocs,
+        };
+        let found: Vec<(String, Severity)> = detect(&ctx)
+            .into_iter()
+            .map(|f| (f.evidence[0].clone(), f.severity))
+            .collect();
+        let sev = |p: &str| {
+            found
+                .iter()
+                .find(|(e, _)| e.starts_with(&format!("{p} ")))
+                .map(|(_, s)| *s)
+        };
+        assert_eq!(
+            sev("/tmp/.X25-unix/dota3.tar.gz"),
+            Some(Severity::Medium),
+            "{found:?}"
+        );
+        assert_eq!(
+            sev("/var/tmp/dota3.tar.gz"),
+            Some(Severity::Medium),
+            "{found:?}"
+        );
+        assert_eq!(sev("/tmp/kdevtmpfsi"), Some(Severity::Low), "{found:?}");
+        assert_eq!(sev("/tmp/.xdiag/tool"), Some(Severity::High), "{found:?}");
+        assert_eq!(found.len(), 4, "{found:?}");
+    }
+}
