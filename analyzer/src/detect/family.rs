@@ -27,13 +27,38 @@ use crate::indicators::FamilyMarker;
 use crate::parse;
 
 /// Whether a path matches a `path` marker: a value ending in `/` matches any path containing it as a
-/// directory (`/.configrc/` under any home), otherwise the whole path must be equal.
+/// directory (`/.configrc/` under any home), otherwise the whole path must be equal. A value under `/bin`,
+/// `/sbin`, `/lib`, `/lib64` also matches its merged-`/usr` twin and the other way round.
 fn path_matches(path: &str, value: &str) -> bool {
-    if value.ends_with('/') {
-        path.contains(value)
-    } else {
-        path == value
+    let one = |v: &str| {
+        if v.ends_with('/') {
+            path.contains(v)
+        } else {
+            path == v
+        }
+    };
+    if one(value) {
+        return true;
     }
+    let merged = ["/bin/", "/sbin/", "/lib/", "/lib64/"];
+    if let Some(rest) = value.strip_prefix("/usr") {
+        if merged.iter().any(|m| rest.starts_with(m)) {
+            return one(rest);
+        }
+    } else if merged.iter().any(|m| value.starts_with(m)) {
+        return one(&format!("/usr{value}"));
+    }
+    false
+}
+
+/// Whether a basename matches a `name` marker: equal, the value followed by digits (`kdevtmpfsi2`), or the
+/// value followed by an extension (`dota3.tar.gz`, `kinsing.sh`); ASCII case ignored.
+fn name_marker_matches(name: &str, value: &str) -> bool {
+    let value = value.to_ascii_lowercase();
+    support::name_matches(name, &value)
+        || name
+            .strip_prefix(value.as_str())
+            .is_some_and(|rest| rest.starts_with('.') && rest.len() > 1)
 }
 
 /// One marker matched against one thing.
@@ -48,7 +73,7 @@ fn match_path<'a>(markers: &'a [FamilyMarker], path: &[u8], what: &str, hits: &m
     for m in markers {
         let ok = match m.kind.as_str() {
             "path" | "preload" => path_matches(&p, &m.value),
-            "name" => support::name_matches(&base, &m.value.to_ascii_lowercase()),
+            "name" => name_marker_matches(&base, &m.value),
             "unit" => base == m.value.to_ascii_lowercase(),
             _ => false,
         };
@@ -165,7 +190,7 @@ fn match_persistence<'a>(
                     path_matches(&tp, &m.value)
                         || (m.value.ends_with('/') && tp.contains(m.value.trim_start_matches('~')))
                 }
-                "name" => support::name_matches(&tbase, &m.value.to_ascii_lowercase()),
+                "name" => name_marker_matches(&tbase, &m.value),
                 "preload" => preload_file && tp == m.value,
                 _ => false,
             };
@@ -197,7 +222,7 @@ fn hits_for<'a>(ctx: &Context, markers: &'a [FamilyMarker], s: &Subject) -> Vec<
                     .flatten()
                 {
                     for m in markers.iter().filter(|m| m.kind == "name") {
-                        if support::name_matches(n, &m.value.to_ascii_lowercase()) {
+                        if name_marker_matches(n, &m.value) {
                             hits.push(Hit {
                                 marker: m,
                                 what: format!(
@@ -294,5 +319,12 @@ mod tests {
         assert!(path_matches("/tmp/kdevtmpfsi", "/tmp/kdevtmpfsi"));
         assert!(!path_matches("/tmp/kdevtmpfsi.bak", "/tmp/kdevtmpfsi"));
         assert!(!path_matches("/opt/configrc/x", "/.configrc/"));
+        assert!(path_matches("/usr/bin/sysdr", "/bin/sysdr"));
+        assert!(path_matches("/bin/sysdr", "/usr/bin/sysdr"));
+        assert!(!path_matches("/usr/local/bin/sysdr", "/bin/sysdr"));
+        assert!(name_marker_matches("dota3.tar.gz", "dota3"));
+        assert!(name_marker_matches("kdevtmpfsi206653195", "kdevtmpfsi"));
+        assert!(!name_marker_matches("dota3x", "dota3"));
+        assert!(!name_marker_matches("dota3.", "dota3"));
     }
 }

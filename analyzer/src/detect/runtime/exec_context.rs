@@ -375,8 +375,12 @@ fn service_child(ctx: &Context, p: &ProcessRecord, names: &Names) -> Option<Find
         p,
     )
     .attack(&["T1190", "T1059.004"])
-    .subject(process_subject(parent))
-    .evidence(format!("parent {}", describe_process(parent)))
+    // The service itself is the exploited, legitimate program: named in the evidence, not a subject a
+    // remediation would act on.
+    .evidence(format!(
+        "parent (the exploited service) {}",
+        describe_process(parent)
+    ))
     .evidence(format!("{child:?} started by service {service:?}"));
     if downloader {
         f = f

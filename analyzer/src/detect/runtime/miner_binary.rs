@@ -28,7 +28,7 @@ use crate::indicators::Indicators;
 /// Bytes of one binary searched for strings (the head, where code and rodata of a miner sit).
 pub const MAX_SCAN: usize = 16 << 20;
 /// Bytes searched over all binaries of one bundle.
-pub const MAX_TOTAL_SCAN: usize = 64 << 20;
+pub const MAX_TOTAL_SCAN: usize = 32 << 20;
 /// Largest config file parsed.
 pub const MAX_CONFIG: usize = 1 << 20;
 
@@ -61,7 +61,7 @@ const STRING_SECTIONS: &[&str] = &[
 ];
 
 /// Symbols looked at per table.
-const MAX_SYMBOLS: usize = 200_000;
+const MAX_SYMBOLS: usize = 50_000;
 
 /// Toolchain fingerprints: format facts, not indicators.
 const GO_MARKERS: &[&str] = &[" Go buildinf:", "runtime.gopanic", "Go build ID:"];

@@ -190,6 +190,20 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         {
             s.code = super::miner_binary::quick_miner_code(ctx, p, matcher.as_ref());
         }
+        // A process that mines by its flags, name or code talks to its pool or proxy on any port.
+        if s.pool.is_none() && s.miner_specific() {
+            s.pool = conns
+                .get(&p.pid)
+                .into_iter()
+                .flatten()
+                .find(|c| c.port != 53)
+                .map(|c| {
+                    format!(
+                        "holds an outbound connection to {} (its pool or proxy)",
+                        c.socket.remote
+                    )
+                });
+        }
         if s.miner_specific() {
             any_miner = true;
             let score = s.score();
