@@ -15,7 +15,7 @@ use petgraph::graph::NodeIndex;
 
 use crate::analysis::Analysis;
 use crate::graph::accounts::Accounts;
-use crate::graph::nodes::{file_id, file_path_id, Node, NodeKind};
+use crate::graph::nodes::{file_id, file_path_id, Edge, Level, Node, NodeKind, Relation};
 use crate::graph::{findings, network, persistence, processes, ssh, AttackGraph, Budget};
 use crate::model::HostModel;
 
@@ -185,7 +185,43 @@ pub fn build(analysis: &Analysis) -> AttackGraph {
     ssh::add(&ctx, &mut g);
     network::add_names(&ctx, &mut g);
     processes::add_maps(&ctx, &mut g);
+    link_same_paths(&mut g);
     findings::add(&ctx, &mut g, &analysis.document.findings);
     findings::assign_stages(&mut g);
     g
+}
+
+/// Joins file nodes that carry the same path under different ids (`same_path`, observed): a running
+/// image seen through another device number than its directory entry, or a path whose file was
+/// replaced while a process still ran the old one.
+fn link_same_paths(g: &mut AttackGraph) {
+    let mut by_path: HashMap<String, Vec<NodeIndex>> = HashMap::new();
+    for i in g.g.node_indices() {
+        if let Some(n) = g.node_at(i) {
+            if n.kind == NodeKind::File {
+                if let Some(p) = n.attrs.get("path") {
+                    by_path.entry(p.clone()).or_default().push(i);
+                }
+            }
+        }
+    }
+    let mut groups: Vec<(String, Vec<NodeIndex>)> =
+        by_path.into_iter().filter(|(_, v)| v.len() > 1).collect();
+    groups.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, mut nodes) in groups {
+        nodes.sort_by(|a, b| g.id_of(*a).cmp(g.id_of(*b)));
+        nodes.truncate(8);
+        for pair in nodes.windows(2) {
+            let (Some(a), Some(b)) = (pair.first(), pair.get(1)) else {
+                continue;
+            };
+            let ev = format!("{} and {} both name {path}", g.id_of(*a), g.id_of(*b));
+            g.add_edge(
+                *a,
+                *b,
+                Edge::new(Relation::SamePath, Level::Observed, "file.same_path", ev),
+                Budget::Host,
+            );
+        }
+    }
 }

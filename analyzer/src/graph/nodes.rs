@@ -234,6 +234,9 @@ pub enum Relation {
     Authorizes,
     /// account → a persistence entry in a file it owns.
     Owns,
+    /// file → another file node the same path named at capture time (a different inode, or the same
+    /// file seen through another device number, as overlayfs reports for running images).
+    SamePath,
     /// finding → what it is about.
     Concerns,
 }
@@ -254,6 +257,7 @@ impl Relation {
             Relation::Launches => "launches",
             Relation::Authorizes => "authorizes",
             Relation::Owns => "owns",
+            Relation::SamePath => "same_path",
             Relation::Concerns => "concerns",
         }
     }
