@@ -15,7 +15,7 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "system packages"
 export DEBIAN_FRONTEND=noninteractive
-packages=(musl-tools iptables nftables iproute2 e2fsprogs procps util-linux shellcheck graphviz chromium python3-pip)
+packages=(musl-tools gcc libc6-dev iptables nftables iproute2 e2fsprogs procps util-linux openssh-client shellcheck graphviz chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -24,6 +24,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+step "python: stix2-validator (the STIX export is checked against the OASIS schemas)"
+python3 -c 'import stix2validator' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check stix2-validator
 
 step "rust components"
 rustup target add x86_64-unknown-linux-musl >/dev/null
