@@ -13,6 +13,7 @@ use minetrace_schemas::records::command::CommandRecord;
 use minetrace_schemas::records::file::FileRecord;
 
 use crate::options::Options;
+use crate::package_index::PackageDb;
 
 pub struct Collection<W: Write> {
     writer: BundleWriter<W>,
@@ -23,6 +24,22 @@ pub struct Collection<W: Write> {
     pub commands: Vec<CommandRecord>,
     /// What was deliberately left out, for the manifest.
     pub exclusions: Vec<String>,
+    /// The host's package index, built once (live pass, or the file pass in dead-box mode).
+    pub package_db: PackageDb,
+    /// What the live pass hands the file families: where copy candidates keep their configuration, and
+    /// which running executables it copied.
+    pub live_handoff: LiveHandoff,
+}
+
+/// What the live pass found that the file families build on.
+#[derive(Debug, Default)]
+pub struct LiveHandoff {
+    /// Directories of copy-candidate executables and their processes' working directories.
+    pub config_dirs: Vec<Vec<u8>>,
+    /// Executables stored under `bin/`: (dev, inode) → (member, sha256).
+    pub copies: Vec<((u64, u64), String, String)>,
+    /// Bytes those copies took from the run's copy budget.
+    pub copied_bytes: u64,
 }
 
 impl<W: Write> Collection<W> {
@@ -34,6 +51,8 @@ impl<W: Write> Collection<W> {
             files: Vec::new(),
             commands: Vec::new(),
             exclusions: Vec::new(),
+            package_db: PackageDb::NotBuilt,
+            live_handoff: LiveHandoff::default(),
         }
     }
 
@@ -70,6 +89,33 @@ impl<W: Write> Collection<W> {
         self.writer.contains(name)
     }
 
+    /// Builds the package index under `root` once per run, as its own artifact (`package-index`),
+    /// noting in the manifest when the host has no dpkg database.
+    pub fn ensure_package_index(
+        &mut self,
+        root: &crate::files::host_root::HostRoot,
+    ) -> Result<(), WriteError> {
+        if !matches!(self.package_db, PackageDb::NotBuilt) {
+            return Ok(());
+        }
+        self.artifact("package-index", |col, log| {
+            let mut errors = Vec::new();
+            col.package_db = crate::package_index::build(root, &mut errors);
+            for (target, message) in errors {
+                note_error(log, target, message);
+            }
+            match &col.package_db {
+                PackageDb::Dpkg(index) => log.items = index.stats.paths as u64,
+                PackageDb::Missing { rpm } => {
+                    let note = crate::package_index::missing_note(*rpm);
+                    col.exclusions.push(note);
+                }
+                PackageDb::NotBuilt => {}
+            }
+            Ok(())
+        })
+    }
+
     pub fn into_writer(self) -> (BundleWriter<W>, Vec<ArtifactLog>, Vec<String>) {
         (self.writer, self.logs, self.exclusions)
     }
@@ -80,7 +126,11 @@ impl<W: Write> Collection<W> {
 pub const MAX_ERRORS_PER_ARTIFACT: usize = 2_000;
 
 /// Records that `target` could not be read, and why.
-pub fn note_error(log: &mut ArtifactLog, target: impl Into<String>, message: impl std::fmt::Display) {
+pub fn note_error(
+    log: &mut ArtifactLog,
+    target: impl Into<String>,
+    message: impl std::fmt::Display,
+) {
     if log.errors.len() < MAX_ERRORS_PER_ARTIFACT {
         log.errors.push(ArtifactError {
             target: target.into(),

@@ -53,7 +53,9 @@ pub fn open_regular(path: &Path) -> io::Result<(File, Metadata)> {
         })?;
     let meta = file.metadata()?;
     if meta.dev() != before.dev() || meta.ino() != before.ino() || !meta.file_type().is_file() {
-        return Err(io::Error::other("file was replaced while it was being opened"));
+        return Err(io::Error::other(
+            "file was replaced while it was being opened",
+        ));
     }
     Ok((file, meta))
 }
@@ -140,9 +142,15 @@ mod tests {
         let f = dir.path().join("log");
         std::fs::write(&f, b"0123456789").unwrap();
         let head = read_capped(&f, 4, Keep::Head).unwrap();
-        assert_eq!((head.bytes.as_slice(), head.truncated), (&b"0123"[..], true));
+        assert_eq!(
+            (head.bytes.as_slice(), head.truncated),
+            (&b"0123"[..], true)
+        );
         let tail = read_capped(&f, 4, Keep::Tail).unwrap();
-        assert_eq!((tail.bytes.as_slice(), tail.truncated), (&b"6789"[..], true));
+        assert_eq!(
+            (tail.bytes.as_slice(), tail.truncated),
+            (&b"6789"[..], true)
+        );
         let all = read_capped(&f, 100, Keep::Head).unwrap();
         assert_eq!((all.bytes.len(), all.truncated), (10, false));
     }

@@ -8,6 +8,7 @@ pub mod files;
 pub mod host_read;
 pub mod live;
 pub mod options;
+pub mod package_index;
 pub mod run;
 
 pub use run::run;

@@ -46,7 +46,10 @@ impl fmt::Display for RunSummary {
         writeln!(
             f,
             "minetrace-collect: wrote {} ({} members, {} bytes compressed from {})",
-            self.output, self.bundle.members, self.bundle.compressed_bytes, self.bundle.uncompressed_bytes
+            self.output,
+            self.bundle.members,
+            self.bundle.compressed_bytes,
+            self.bundle.uncompressed_bytes
         )?;
         write!(f, "sha256 {}", self.bundle.sha256)
     }
@@ -73,8 +76,8 @@ pub fn run(options: Options) -> Result<RunSummary> {
 
 fn run_to_file(path: &Path, options: Options) -> Result<RunSummary> {
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    let result = collect_into(BufWriter::new(file), options, path.display().to_string())
-        .and_then(|(out, summary)| {
+    let result = collect_into(BufWriter::new(file), options, path.display().to_string()).and_then(
+        |(out, summary)| {
             let file = out
                 .into_inner()
                 .map_err(|e| anyhow::anyhow!("flushing {}: {}", path.display(), e.error()))?;
@@ -82,7 +85,8 @@ fn run_to_file(path: &Path, options: Options) -> Result<RunSummary> {
                 .with_context(|| format!("syncing {}", path.display()))?;
             write_sha256_file(path, &summary.bundle.sha256)?;
             Ok(summary)
-        });
+        },
+    );
     if result.is_err() {
         // Nothing half done: a partial bundle would only mislead the analyst.
         let _ = std::fs::remove_file(path);
@@ -110,8 +114,12 @@ fn write_sha256_file(path: &Path, sha256: &str) -> Result<()> {
 /// Runs every artifact family into a bundle on `out`, returning the writer and the summary.
 pub fn collect_into<W: Write>(out: W, options: Options, label: String) -> Result<(W, RunSummary)> {
     let started = now_ms();
-    let writer = BundleWriter::new(out, options.zstd_threads, u64::try_from(started / 1000).unwrap_or(0))
-        .context("starting the zstd stream")?;
+    let writer = BundleWriter::new(
+        out,
+        options.zstd_threads,
+        u64::try_from(started / 1000).unwrap_or(0),
+    )
+    .context("starting the zstd stream")?;
     let mode = if options.root.is_some() {
         CollectionMode::DeadBox
     } else {
@@ -130,7 +138,10 @@ pub fn collect_into<W: Write>(out: W, options: Options, label: String) -> Result
     let commands = std::mem::take(&mut col.commands);
     let file_count = files.len();
     col.artifact("records", |col, log| {
-        col.add_member(members::FILES, &minetrace_schemas::records::encode(&RecordSetV1::Files(files)))?;
+        col.add_member(
+            members::FILES,
+            &minetrace_schemas::records::encode(&RecordSetV1::Files(files)),
+        )?;
         col.add_member(
             members::COMMANDS,
             &minetrace_schemas::records::encode(&RecordSetV1::Commands(commands)),

@@ -13,19 +13,23 @@
 //! | [`histories`] | `histories` | `history` |
 //! | [`logs`] | `logs` | `log` |
 //! | [`firewall`] | `firewall` | `firewall`, `network` (+ `commands/*.stdout`) |
+//! | [`exe_dirs`] | `exe-dirs` | `exe-dir` |
 //! | [`temp_places`] | `temp` | `temp` |
 //! | [`webroots`] | `webroots` | `webroot` |
+//! | [`references`] | `referenced` | `referenced-exe` |
 //! | [`packages`] | `packages` | `packages` (+ `records/packages.pc`) |
 //!
 //! The plumbing they share: [`host_root`] (dead-box path resolution that cannot leave the root),
 //! [`file_meta`] (`statx`, inode flags), [`walk`] (bounded walks), [`sink`] (records and members).
-//! A new family is a module here with a `collect(&mut Sink)` and one line in [`collect`].
+//! A new family is a module here with a `collect(&mut Sink)` and one line in [`collect`]. The package
+//! index ([`crate::package_index`]) is the live pass's, or built here in dead-box mode.
 //!
 //! [`FileRecord`]: minetrace_schemas::records::file::FileRecord
 //! [`CommandRecord`]: minetrace_schemas::records::command::CommandRecord
 
 pub mod accounts;
 pub mod cron;
+pub mod exe_dirs;
 pub mod file_meta;
 pub mod firewall;
 pub mod histories;
@@ -33,6 +37,7 @@ pub mod host_root;
 pub mod loader;
 pub mod logs;
 pub mod packages;
+pub mod references;
 pub mod sink;
 pub mod ssh;
 pub mod startup;
@@ -53,7 +58,8 @@ use sink::{Ctx, Sink};
 type Family<W> = for<'a, 'b> fn(&'b mut Sink<'a, W>) -> Result<(), WriteError>;
 
 /// Collects every file artifact family, in an order where later families use what earlier ones found
-/// (accounts → homes; shell files → `HISTFILE`; preload → package checks).
+/// (accounts → homes; shell files → `HISTFILE`; preload → package checks; persistence entries → the
+/// executables they name; configuration beside running executables before the temp listing).
 pub fn collect<W: Write>(col: &mut Collection<W>) -> Result<(), WriteError> {
     let root = match col.options.root.clone() {
         None => HostRoot::live(),
@@ -77,8 +83,10 @@ pub fn collect<W: Write>(col: &mut Collection<W>) -> Result<(), WriteError> {
                 .into(),
         );
     }
-    let mut ctx = Ctx::new(root, &col.options);
-    let families: [(&str, &'static str, Family<W>); 12] = [
+    col.ensure_package_index(&root)?;
+    let handoff = &col.live_handoff;
+    let mut ctx = Ctx::after_live(root, &col.options, &handoff.copies, handoff.copied_bytes);
+    let families: [(&str, &'static str, Family<W>); 14] = [
         ("accounts", "accounts", accounts::collect),
         ("ssh", "ssh", ssh::collect),
         ("cron", "cron", cron::collect),
@@ -88,8 +96,10 @@ pub fn collect<W: Write>(col: &mut Collection<W>) -> Result<(), WriteError> {
         ("histories", "history", histories::collect),
         ("logs", "log", logs::collect),
         ("firewall", "firewall", firewall::collect),
+        ("exe-dirs", "exe-dir", exe_dirs::collect),
         ("temp", "temp", temp_places::collect),
         ("webroots", "webroot", webroots::collect),
+        ("referenced", "referenced-exe", references::collect),
         ("packages", "packages", packages::collect),
     ];
     for (name, category, run) in families {

@@ -5,7 +5,8 @@
 //! package, the MD5 its `md5sums` list recorded, and the file's actual MD5 — [`PackageCheck`] records.
 //!
 //! Ownership is matched on the path as named, its resolved path and their merged-`/usr` aliases
-//! (`/bin/ps` ↔ `/usr/bin/ps`). Running executables that no package owns are not hashed here: the live
+//! (`/bin/ps` ↔ `/usr/bin/ps`); paths without an `md5sums` line are looked up in the run's package index
+//! ([`crate::package_index`]) rather than by reading every `.list` again. Running executables that no package owns are not hashed here: the live
 //! pass hashes and copies them. rpm databases (Berkeley DB / SQLite) are not read by this build; their
 //! presence is noted in the manifest's exclusions.
 
@@ -18,10 +19,10 @@ use minetrace_schemas::RawBytes;
 use sha2::{Digest, Sha256};
 
 use super::host_root::child;
-use md5::Md5;
 use super::sink::{Content, Sink};
 use super::walk;
 use crate::host_read;
+use md5::Md5;
 
 pub const SYSTEM_BINARIES: &[&[u8]] = &[
     b"ps",
@@ -313,6 +314,24 @@ fn scan_dpkg<W: Write>(
         if suffix == b".list" && owner.iter().all(Option::is_some) {
             break;
         }
+        if suffix == b".list" {
+            if let Some(index) = s.col.package_db.index() {
+                // The run's index already read every `.list`: ask it instead of reading them again.
+                for (path, idx) in wanted {
+                    let Some((package, listed)) = index.owner(path) else {
+                        continue;
+                    };
+                    for &i in idx {
+                        if let Some(slot) = owner.get_mut(i) {
+                            if slot.is_none() {
+                                *slot = Some((package.to_owned(), None, listed.clone()));
+                            }
+                        }
+                    }
+                }
+                break;
+            }
+        }
         for n in names.iter().filter(|n| n.ends_with(suffix)) {
             let package = String::from_utf8_lossy(n.get(..n.len() - suffix.len()).unwrap_or(b""))
                 .into_owned();
@@ -376,7 +395,11 @@ fn digests<W: Write>(
         }
         size += n as u64;
     }
-    Ok((hex::encode(md5.finalize()), sha.map(|h| hex::encode(h.finalize())), size))
+    Ok((
+        hex::encode(md5.finalize()),
+        sha.map(|h| hex::encode(h.finalize())),
+        size,
+    ))
 }
 
 #[cfg(test)]

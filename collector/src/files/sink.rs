@@ -95,25 +95,59 @@ pub struct Ctx {
     pub preload_libs: Vec<Vec<u8>>,
     /// Executables of running processes (live mode), for the package check.
     pub running_exes: Vec<Vec<u8>>,
+    /// Absolute paths named by stored persistence entries, in the order met (see [`super::references`]).
+    pub references: Vec<Vec<u8>>,
+    reference_set: HashSet<Vec<u8>>,
 }
 
 impl Ctx {
     pub fn new(root: HostRoot, options: &Options) -> Self {
+        Self::after_live(root, options, &[], 0)
+    }
+
+    /// `copied_already` is the live pass's copies ((dev, inode) → member, sha256) and `copied_bytes` what
+    /// they took from the run's copy budget, so a file is stored once and the budget is the run's.
+    pub fn after_live(
+        root: HostRoot,
+        options: &Options,
+        copied_already: &[((u64, u64), String, String)],
+        copied_bytes: u64,
+    ) -> Self {
         Ctx {
             root,
             accounts: Vec::new(),
             homes: Vec::new(),
             walked: HashSet::new(),
             recorded: HashMap::new(),
-            copied: HashMap::new(),
+            copied: copied_already
+                .iter()
+                .map(|(id, member, sha)| (*id, (member.clone(), sha.clone())))
+                .collect(),
             max_copy_file: options.max_copy_file_bytes,
-            copy_left: options.max_copy_total_bytes,
+            copy_left: options.max_copy_total_bytes.saturating_sub(copied_bytes),
             max_log: options.max_log_bytes,
             shadow: Vec::new(),
             packages: Vec::new(),
             histfiles: Vec::new(),
             preload_libs: Vec::new(),
             running_exes: Vec::new(),
+            references: Vec::new(),
+            reference_set: HashSet::new(),
+        }
+    }
+
+    /// Remembers the absolute paths a stored file of `category` names.
+    fn note_references(&mut self, category: &str, bytes: &[u8]) {
+        if self.references.len() >= super::references::MAX_REFERENCES {
+            return;
+        }
+        for p in super::references::extract(category, bytes) {
+            if self.references.len() >= super::references::MAX_REFERENCES {
+                break;
+            }
+            if self.reference_set.insert(p.clone()) {
+                self.references.push(p);
+            }
         }
     }
 }
@@ -416,6 +450,7 @@ impl<'a, W: Write> Sink<'a, W> {
         bytes: &[u8],
         whole: bool,
     ) -> Result<(), WriteError> {
+        self.ctx.note_references(self.category, bytes);
         let member = fs_member(path);
         if !self.col.has_member(&member) {
             self.col.add_member(&member, bytes)?;

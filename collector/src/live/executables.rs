@@ -5,8 +5,16 @@
 //! is pinned (this works when the file was deleted or lives only in a memfd) and the descriptor is held;
 //! this module then hashes and copies from those descriptors, so its time and errors are its own.
 //! Copy candidates: deleted, memfd-backed, under `/tmp`, `/var/tmp`, `/dev/shm`, `/run`, in a hidden
-//! directory, or in a home directory. Deleted and memfd images are copied first, so the budget goes to
+//! directory, in a home directory, or not owned by a package (the path is the running file in the
+//! collector's view, and the run's [`PackageIndex`] lists none of its spellings). Deleted and memfd
+//! images are copied first, then the other odd places, then the merely unowned, so the budget goes to
 //! what is gone from disk. Skipped copies say why.
+//!
+//! For every candidate, the directories its processes read configuration from are handed on to the
+//! `exe-dirs` file family: the executable's own directory and each process's working directory (unless
+//! it is `/` or a system directory), each only when the path names the same directory in the process's
+//! own mount namespace (`/proc/PID/root/DIR`) as in the collector's, so a container's `/app` is never
+//! mistaken for the host's.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -22,6 +30,7 @@ use sha2::{Digest, Sha256};
 
 use super::proc_dir::ProcDir;
 use crate::collection::{note_error, Collection};
+use crate::package_index::PackageIndex;
 
 /// Bytes hashed per executable at most; a larger "executable" is recorded without a hash.
 pub const MAX_HASH_BYTES: u64 = 4 << 30;
@@ -33,6 +42,28 @@ const MAX_HELD: usize = 512;
 /// Directories whose executables are copied (temp and runtime places attackers drop payloads in).
 const TEMP_DIRS: &[&[u8]] = &[b"/tmp", b"/var/tmp", b"/dev/shm", b"/run"];
 const HOME_DIRS: &[&[u8]] = &[b"/home", b"/root"];
+/// The copy reason of an executable no package lists.
+pub const NOT_OWNED: &str = "not owned by a package";
+/// Working directories whose files are not scanned as a process's configuration.
+const SYSTEM_DIRS: &[&[u8]] = &[
+    b"/",
+    b"/bin",
+    b"/boot",
+    b"/dev",
+    b"/lib",
+    b"/lib64",
+    b"/sbin",
+    b"/usr",
+    b"/usr/bin",
+    b"/usr/lib",
+    b"/usr/lib64",
+    b"/usr/libexec",
+    b"/usr/sbin",
+    b"/var",
+    b"/var/lib",
+];
+/// Working directories remembered per executable.
+const MAX_CWDS: usize = 8;
 
 /// Caps on copying executables into the bundle.
 #[derive(Debug, Clone, Copy)]
@@ -58,6 +89,8 @@ struct Entry {
     memfd: bool,
     pids: Vec<i32>,
     image: Image,
+    /// Distinct working directories of its processes, with one pid each.
+    cwds: Vec<(i32, Vec<u8>)>,
 }
 
 /// Distinct executables seen in the process pass, with a handle on each.
@@ -144,41 +177,153 @@ impl ExecutableTable {
             memfd: exe.memfd,
             pids: vec![pid],
             image,
+            cwds: Vec::new(),
         });
     }
 
-    /// Hashes every executable, copies the candidates into the bundle and returns the records, in the
-    /// order the executables were first seen.
+    /// Notes the working directory of `pid`, which runs `file`.
+    pub fn note_cwd(&mut self, file: FileId, pid: i32, cwd: &[u8]) {
+        if let Some(entry) = self.index.get(&file).and_then(|i| self.entries.get_mut(*i)) {
+            if entry.cwds.len() < MAX_CWDS && !entry.cwds.iter().any(|(_, c)| c == cwd) {
+                entry.cwds.push((pid, cwd.to_vec()));
+            }
+        }
+    }
+
+    /// Hashes every executable, copies the candidates into the bundle and returns the records (in the
+    /// order the executables were first seen), the directories to scan for their configuration and the
+    /// bytes copied. `index` is the host's package index, when it has one.
     pub fn finish<W: Write>(
         self,
         col: &mut Collection<W>,
         log: &mut ArtifactLog,
         limits: CopyLimits,
-    ) -> Result<Vec<ExecutableRecord>, WriteError> {
+        index: Option<&PackageIndex>,
+    ) -> Result<Finished, WriteError> {
+        let reasons: Vec<Vec<String>> = self
+            .entries
+            .iter()
+            .map(|e| entry_reasons(e, index))
+            .collect();
         let mut order: Vec<usize> = (0..self.entries.len()).collect();
-        // Gone-from-disk images get the copy budget first.
+        // Gone-from-disk images get the copy budget first, then odd places, then the merely unowned.
         order.sort_by_key(|i| {
-            self.entries
-                .get(*i)
-                .map(|e| !(e.deleted || e.memfd))
-                .unwrap_or(true)
+            let gone = self.entries.get(*i).is_some_and(|e| e.deleted || e.memfd);
+            let r = reasons.get(*i).map(Vec::as_slice).unwrap_or_default();
+            if gone {
+                0
+            } else if r.iter().any(|x| x != NOT_OWNED) {
+                1
+            } else if !r.is_empty() {
+                2
+            } else {
+                3
+            }
         });
+        let mut scan_dirs: Vec<Vec<u8>> = Vec::new();
+        for (e, r) in self.entries.iter().zip(&reasons) {
+            if !r.is_empty() {
+                for d in config_dirs(e) {
+                    if !scan_dirs.contains(&d) {
+                        scan_dirs.push(d);
+                    }
+                }
+            }
+        }
         let mut records: Vec<Option<ExecutableRecord>> = Vec::new();
         records.resize_with(self.entries.len(), || None);
-        let mut entries: Vec<Option<Entry>> = self.entries.into_iter().map(Some).collect();
+        let mut entries: Vec<Option<(Entry, Vec<String>)>> =
+            self.entries.into_iter().zip(reasons).map(Some).collect();
         let mut used: u64 = 0;
         let mut buf = vec![0u8; CHUNK];
         for i in order {
-            let Some(entry) = entries.get_mut(i).and_then(Option::take) else {
+            let Some((entry, reasons)) = entries.get_mut(i).and_then(Option::take) else {
                 continue;
             };
-            let rec = hash_and_copy(entry, col, log, limits, &mut used, &mut buf)?;
+            let rec = hash_and_copy(entry, reasons, col, log, limits, &mut used, &mut buf)?;
             if let Some(slot) = records.get_mut(i) {
                 *slot = Some(rec);
             }
         }
-        Ok(records.into_iter().flatten().collect())
+        Ok(Finished {
+            records: records.into_iter().flatten().collect(),
+            scan_dirs,
+            copied_bytes: used,
+        })
     }
+}
+
+/// What the executables pass produced.
+#[derive(Debug)]
+pub struct Finished {
+    pub records: Vec<ExecutableRecord>,
+    /// Directories (host paths) where copy candidates' processes keep their configuration.
+    pub scan_dirs: Vec<Vec<u8>>,
+    /// Bytes stored under `bin/`.
+    pub copied_bytes: u64,
+}
+
+/// Why an entry is copied: its place, and whether a package owns it.
+fn entry_reasons(e: &Entry, index: Option<&PackageIndex>) -> Vec<String> {
+    let mut reasons = copy_reasons(&e.path, e.deleted, e.memfd);
+    if let Some(index) = index {
+        if !e.deleted && !e.memfd && names_file(&e.path, e.file) && !index.owns(&e.path) {
+            reasons.push(NOT_OWNED.to_owned());
+        }
+    }
+    reasons
+}
+
+/// True when `path` is, in the collector's view, the file `want` (a container's `/usr/bin/x` is not).
+fn names_file(path: &[u8], want: FileId) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    std::fs::symlink_metadata(std::ffi::OsStr::from_bytes(path))
+        .is_ok_and(|m| m.is_file() && m.dev() == want.dev && m.ino() == want.ino)
+}
+
+/// True when `dir` names the same directory for `pid` (through its own root and mounts) as for the
+/// collector.
+fn same_dir_for(pid: i32, dir: &[u8]) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    if !dir.starts_with(b"/") {
+        return false;
+    }
+    let mut theirs = format!("/proc/{pid}/root").into_bytes();
+    theirs.extend_from_slice(dir);
+    let stat = |p: &[u8]| std::fs::metadata(std::ffi::OsStr::from_bytes(p)).ok();
+    match (stat(&theirs), stat(dir)) {
+        (Some(a), Some(b)) => a.is_dir() && a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Parent directory of an absolute path (`/` for top-level entries).
+fn parent_dir(path: &[u8]) -> Option<&[u8]> {
+    match path.iter().rposition(|b| *b == b'/') {
+        Some(0) => Some(b"/"),
+        Some(i) => path.get(..i),
+        None => None,
+    }
+}
+
+/// The executable's directory and its processes' working directories that hold its configuration.
+fn config_dirs(e: &Entry) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    if !e.memfd {
+        if let Some(dir) = parent_dir(&e.path) {
+            if e.pids.iter().take(MAX_CWDS).any(|p| same_dir_for(*p, dir)) {
+                out.push(dir.to_vec());
+            }
+        }
+    }
+    for (pid, cwd) in &e.cwds {
+        let system =
+            SYSTEM_DIRS.contains(&cwd.as_slice()) || under(cwd, b"/proc") || under(cwd, b"/sys");
+        if !system && !out.contains(cwd) && same_dir_for(*pid, cwd) {
+            out.push(cwd.clone());
+        }
+    }
+    out
 }
 
 /// Opens the running image and checks it is the file that was stat'ed.
@@ -256,6 +401,7 @@ fn hash_file(mut file: File, keep_cap: Option<u64>, buf: &mut [u8]) -> io::Resul
 
 fn hash_and_copy<W: Write>(
     mut entry: Entry,
+    reasons: Vec<String>,
     col: &mut Collection<W>,
     log: &mut ArtifactLog,
     limits: CopyLimits,
@@ -266,7 +412,6 @@ fn hash_and_copy<W: Write>(
     entry.pids.dedup();
     let first_pid = entry.pids.first().copied().unwrap_or(0);
     let target = format!("/proc/{first_pid}/exe");
-    let reasons = copy_reasons(&entry.path, entry.deleted, entry.memfd);
     let mut rec = ExecutableRecord {
         file: entry.file,
         path: RawBytes::new(std::mem::take(&mut entry.path)),

@@ -32,7 +32,7 @@ use minetrace_schemas::records::process::{FdTarget, ProcessRecord};
 use minetrace_schemas::records::{encode, RecordSetV1, RecordStream};
 use minetrace_schemas::RawBytes;
 
-use crate::collection::{note_error, Collection};
+use crate::collection::{note_error, Collection, LiveHandoff};
 use environ::EnvValues;
 use executables::{CopyLimits, ExecutableTable};
 use proc_dir::ProcDir;
@@ -208,16 +208,31 @@ fn collect_live<W: Write>(col: &mut Collection<W>) -> Result<LiveSummary, WriteE
         );
     }
 
+    // Which running executables a package owns: one read of the dpkg file lists, timed on its own.
+    col.ensure_package_index(&crate::files::host_root::HostRoot::live())?;
+
     let limits = CopyLimits {
         max_file_bytes: col.options.max_copy_file_bytes,
         max_total_bytes: col.options.max_copy_total_bytes,
     };
     let (exe_count, copied) = col.artifact("executables", |col, log| {
-        let records = std::mem::take(&mut pass.exes).finish(col, log, limits)?;
-        let copied = records
-            .iter()
-            .filter(|r| matches!(r.copy, CopyStatus::Copied { .. }))
-            .count();
+        let db = std::mem::take(&mut col.package_db);
+        let finished = std::mem::take(&mut pass.exes).finish(col, log, limits, db.index());
+        col.package_db = db;
+        let finished = finished?;
+        let records = finished.records;
+        let mut copies = Vec::new();
+        for r in &records {
+            if let (CopyStatus::Copied { member }, Some(sha)) = (&r.copy, &r.sha256) {
+                copies.push(((r.file.dev, r.file.ino), member.clone(), sha.clone()));
+            }
+        }
+        let copied = copies.len();
+        col.live_handoff = LiveHandoff {
+            config_dirs: finished.scan_dirs,
+            copies,
+            copied_bytes: finished.copied_bytes,
+        };
         log.items = records.len() as u64;
         let count = records.len();
         col.add_member(
@@ -291,6 +306,11 @@ fn process_pass<W: Write>(
             match processes::visit(proc_root, pid, checked, settings, &mut pass.exes) {
                 Visit::Done(rec) => {
                     index_process(&rec, &mut pass.index);
+                    if let (Some(file), Some(cwd)) =
+                        (rec.exe.as_ref().and_then(|e| e.file), rec.cwd.as_ref())
+                    {
+                        pass.exes.note_cwd(file, rec.pid, cwd.as_bytes());
+                    }
                     for e in &rec.errors {
                         let (what, msg) = e.split_once(": ").unwrap_or(("", e));
                         note_error(log, format!("/proc/{pid}/{what}"), msg);

