@@ -15,7 +15,9 @@ pub struct Allowlist {
     entries: Vec<(String, String)>,
 }
 
-const KINDS: &[&str] = &["hash", "path", "process", "service", "key", "endpoint", "account"];
+const KINDS: &[&str] = &[
+    "hash", "path", "process", "service", "key", "endpoint", "account",
+];
 
 impl Allowlist {
     pub fn load(path: &Path) -> Result<Allowlist> {
@@ -71,7 +73,8 @@ impl Allowlist {
             if self.has("service", base) {
                 return Some(format!("service {base}"));
             }
-            sha.filter(|h| self.has("hash", h)).map(|h| format!("hash {h}"))
+            sha.filter(|h| self.has("hash", h))
+                .map(|h| format!("hash {h}"))
         };
         match s {
             Subject::Process { exe, .. } => exe.as_ref().and_then(|e| {
@@ -83,10 +86,12 @@ impl Allowlist {
             }),
             Subject::File { path, sha256 } => path_or_hash(path.as_bytes(), sha256.as_deref()),
             Subject::Persistence { path, .. } => path_or_hash(path.as_bytes(), None),
-            Subject::Endpoint { addr } => self.has("endpoint", addr).then(|| format!("endpoint {addr}")),
-            Subject::SshKey { fingerprint, .. } => {
-                self.has("key", fingerprint).then(|| format!("key {fingerprint}"))
-            }
+            Subject::Endpoint { addr } => self
+                .has("endpoint", addr)
+                .then(|| format!("endpoint {addr}")),
+            Subject::SshKey { fingerprint, .. } => self
+                .has("key", fingerprint)
+                .then(|| format!("key {fingerprint}")),
             Subject::Account { name, .. } => {
                 let n = name.lossy();
                 self.has("account", &n).then(|| format!("account {n}"))
@@ -100,7 +105,8 @@ impl Allowlist {
         if self.entries.is_empty() || finding.subjects.is_empty() {
             return;
         }
-        let covered: Option<Vec<String>> = finding.subjects.iter().map(|s| self.covers(s)).collect();
+        let covered: Option<Vec<String>> =
+            finding.subjects.iter().map(|s| self.covers(s)).collect();
         if let Some(reasons) = covered {
             finding.severity = Severity::Info;
             finding.evidence.push(format!(

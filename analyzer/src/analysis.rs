@@ -37,7 +37,11 @@ impl Analysis {
         ))
     }
 
-    pub fn of_model(model: HostModel, inputs: &AnalysisInputs, integrity_problems: Vec<String>) -> Analysis {
+    pub fn of_model(
+        model: HostModel,
+        inputs: &AnalysisInputs,
+        integrity_problems: Vec<String>,
+    ) -> Analysis {
         let findings = detect::analyze(&model, &inputs.iocs, &inputs.allow);
         let document = FindingsDocument {
             schema: FINDINGS_SCHEMA.into(),

@@ -33,7 +33,10 @@ pub fn open(path: &Path, allow_tampered: bool) -> Result<(Bundle, Vec<BundleErro
 }
 
 /// Opens a bundle and builds the host model from it.
-pub fn model(path: &Path, allow_tampered: bool) -> Result<(HostModel, Vec<BundleError>), LoadError> {
+pub fn model(
+    path: &Path,
+    allow_tampered: bool,
+) -> Result<(HostModel, Vec<BundleError>), LoadError> {
     let (bundle, problems) = open(path, allow_tampered)?;
     let model = HostModel::from_bundle(bundle).map_err(|err| LoadError {
         path: path.display().to_string(),

@@ -12,7 +12,10 @@ pub fn all() -> Vec<(&'static str, String)> {
         text
     };
     vec![
-        ("manifest.schema.json", render(schemars::schema_for!(Manifest))),
+        (
+            "manifest.schema.json",
+            render(schemars::schema_for!(Manifest)),
+        ),
         (
             "findings.schema.json",
             render(schemars::schema_for!(FindingsDocument)),

@@ -165,7 +165,11 @@ mod tests {
 
     #[test]
     fn json_round_trip_keeps_invalid_utf8() {
-        for bytes in [b"plain".to_vec(), b"bad\xff\xfe".to_vec(), b"$(touch x)\n".to_vec()] {
+        for bytes in [
+            b"plain".to_vec(),
+            b"bad\xff\xfe".to_vec(),
+            b"$(touch x)\n".to_vec(),
+        ] {
             let raw = RawBytes(bytes.clone());
             let json = serde_json::to_string(&raw).unwrap();
             let back: RawBytes = serde_json::from_str(&json).unwrap();

@@ -56,7 +56,8 @@ fn processes() -> RecordSetV1 {
 fn good_bundle() -> Vec<u8> {
     let mut w = BundleWriter::new(Vec::new(), 2, 0).unwrap();
     w.add_records(members::PROCESSES, &processes()).unwrap();
-    w.add("fs/etc/crontab", b"* * * * * root /bin/true\n").unwrap();
+    w.add("fs/etc/crontab", b"* * * * * root /bin/true\n")
+        .unwrap();
     let (out, summary) = w.finish(manifest()).unwrap();
     assert_eq!(summary.members, 3);
     out
@@ -102,7 +103,10 @@ fn round_trip_records_and_verify() {
     let bundle = read(&bytes).unwrap().verified().unwrap();
     assert_eq!(bundle.manifest.host.hostname, "web-1");
     assert_eq!(bundle.manifest.members.len(), 2);
-    assert_eq!(bundle.records(members::PROCESSES).unwrap(), Some(processes()));
+    assert_eq!(
+        bundle.records(members::PROCESSES).unwrap(),
+        Some(processes())
+    );
     assert_eq!(
         bundle.member("fs/etc/crontab"),
         Some(&b"* * * * * root /bin/true\n"[..])
@@ -168,7 +172,10 @@ fn dotdot_member_is_unsafe() {
 fn absolute_member_is_unsafe() {
     let tar = raw_tar(&[(b"/etc/passwd", tar::EntryType::Regular, b"x")]);
     let err = read(&compress(&tar)).unwrap_err();
-    assert!(matches!(err, BundleError::UnsafeMemberPath { .. }), "got {err}");
+    assert!(
+        matches!(err, BundleError::UnsafeMemberPath { .. }),
+        "got {err}"
+    );
 }
 
 #[test]
@@ -182,7 +189,10 @@ fn symlink_member_is_refused() {
 fn device_member_is_refused() {
     let tar = raw_tar(&[(b"fs/dev/sda", tar::EntryType::Block, b"")]);
     let err = read(&compress(&tar)).unwrap_err();
-    assert!(matches!(err, BundleError::SpecialMember { .. }), "got {err}");
+    assert!(
+        matches!(err, BundleError::SpecialMember { .. }),
+        "got {err}"
+    );
 }
 
 #[test]
@@ -192,7 +202,10 @@ fn oversized_member_is_refused_before_reading() {
         ..ReadLimits::default()
     };
     let err = read_bundle(&good_bundle()[..], limits).unwrap_err();
-    assert!(matches!(err, BundleError::MemberTooLarge { .. }), "got {err}");
+    assert!(
+        matches!(err, BundleError::MemberTooLarge { .. }),
+        "got {err}"
+    );
 }
 
 #[test]
@@ -202,7 +215,10 @@ fn total_cap_is_enforced() {
         ..ReadLimits::default()
     };
     let err = read_bundle(&good_bundle()[..], limits).unwrap_err();
-    assert!(matches!(err, BundleError::TotalTooLarge { .. }), "got {err}");
+    assert!(
+        matches!(err, BundleError::TotalTooLarge { .. }),
+        "got {err}"
+    );
 }
 
 #[test]
@@ -216,7 +232,10 @@ fn missing_manifest() {
 fn malformed_manifest() {
     let tar = raw_tar(&[(b"manifest.json", tar::EntryType::Regular, b"{not json")]);
     let err = read(&compress(&tar)).unwrap_err();
-    assert!(matches!(err, BundleError::MalformedManifest(_)), "got {err}");
+    assert!(
+        matches!(err, BundleError::MalformedManifest(_)),
+        "got {err}"
+    );
 }
 
 #[test]
@@ -242,7 +261,10 @@ fn unknown_record_version_names_the_member() {
     let bundle = read(&out).unwrap().verified().unwrap();
     let err = bundle.records(members::PROCESSES).unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("records/processes.pc") && text.contains("version 4"), "{text}");
+    assert!(
+        text.contains("records/processes.pc") && text.contains("version 4"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -255,7 +277,10 @@ fn garbage_input() {
     noise.extend((0..200u32).map(|i| (i * 7919 % 251) as u8));
     let err = read(&noise).unwrap_err();
     assert!(
-        matches!(err, BundleError::BadZstdFrame(_) | BundleError::Truncated(_)),
+        matches!(
+            err,
+            BundleError::BadZstdFrame(_) | BundleError::Truncated(_)
+        ),
         "got {err}"
     );
 }
@@ -267,7 +292,10 @@ fn unlisted_and_missing_members_are_integrity_problems() {
     let mut extra = good[..good.len() - 1024].to_vec();
     extra.extend(raw_tar(&[(b"fs/extra", tar::EntryType::Regular, b"x")]));
     let err = read(&compress(&extra)).unwrap_err();
-    assert!(matches!(err, BundleError::ManifestNotLast { .. }), "got {err}");
+    assert!(
+        matches!(err, BundleError::ManifestNotLast { .. }),
+        "got {err}"
+    );
 }
 
 #[test]

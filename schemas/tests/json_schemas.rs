@@ -13,8 +13,12 @@ fn committed_schemas_match_types() {
             std::fs::write(&path, &text).unwrap();
             continue;
         }
-        let committed = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}; regenerate with MINETRACE_UPDATE_SCHEMAS=1", path.display()));
+        let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; regenerate with MINETRACE_UPDATE_SCHEMAS=1",
+                path.display()
+            )
+        });
         assert!(
             committed == text,
             "{} drifted from the Rust types; regenerate with MINETRACE_UPDATE_SCHEMAS=1 cargo test -p minetrace-schemas --test json_schemas",

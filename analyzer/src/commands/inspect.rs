@@ -71,8 +71,18 @@ pub fn exec(args: &InspectArgs, out: &mut dyn Write) -> Result<Status> {
         View::Sockets => sockets(&model, args.json, out)?,
         View::Executables => executables(&model, args.json, out)?,
         View::Files => files(&model, |_| true, args.json, out)?,
-        View::Persistence => files(&model, |f| PERSISTENCE.contains(&f.category.as_str()), args.json, out)?,
-        View::Ssh => files(&model, |f| SSH.contains(&f.category.as_str()), args.json, out)?,
+        View::Persistence => files(
+            &model,
+            |f| PERSISTENCE.contains(&f.category.as_str()),
+            args.json,
+            out,
+        )?,
+        View::Ssh => files(
+            &model,
+            |f| SSH.contains(&f.category.as_str()),
+            args.json,
+            out,
+        )?,
         View::Firewall => firewall(&model, args.json, out)?,
         View::Host => host(&model, args.json, out)?,
     }
@@ -133,18 +143,29 @@ fn processes(model: &HostModel, json: bool, out: &mut dyn Write) -> Result<()> {
     if json {
         return json_out(&views, out);
     }
-    writeln!(out, "{:>7} {:>7} {:>6} {:1} {:3} {:12} COMMAND", "PID", "PPID", "UID", "S", "EXE", "SHA256")?;
+    writeln!(
+        out,
+        "{:>7} {:>7} {:>6} {:1} {:3} {:12} COMMAND",
+        "PID", "PPID", "UID", "S", "EXE", "SHA256"
+    )?;
     for v in &views {
         let flags = format!(
             "{}{}",
             if v.exe_deleted { "D" } else { "" },
             if v.exe_memfd { "M" } else { "" }
         );
-        let sha = v.exe_sha256.map(|s| s.get(..12).unwrap_or(s)).unwrap_or("-");
+        let sha = v
+            .exe_sha256
+            .map(|s| s.get(..12).unwrap_or(s))
+            .unwrap_or("-");
         let cmd = if v.argv.is_empty() {
             format!("[{}]", v.comm.escaped())
         } else {
-            v.argv.iter().map(RawBytes::escaped).collect::<Vec<_>>().join(" ")
+            v.argv
+                .iter()
+                .map(RawBytes::escaped)
+                .collect::<Vec<_>>()
+                .join(" ")
         };
         writeln!(
             out,
@@ -152,7 +173,11 @@ fn processes(model: &HostModel, json: bool, out: &mut dyn Write) -> Result<()> {
             v.pid, v.ppid, v.uid, v.state, flags, sha, cmd
         )?;
     }
-    writeln!(out, "{} processes (EXE flags: D deleted, M memfd)", views.len())?;
+    writeln!(
+        out,
+        "{} processes (EXE flags: D deleted, M memfd)",
+        views.len()
+    )?;
     Ok(())
 }
 
@@ -160,7 +185,11 @@ fn sockets(model: &HostModel, json: bool, out: &mut dyn Write) -> Result<()> {
     if json {
         return json_out(&model.sockets, out);
     }
-    writeln!(out, "{:6} {:12} {:46} {:46} PIDS", "PROTO", "STATE", "LOCAL", "REMOTE")?;
+    writeln!(
+        out,
+        "{:6} {:12} {:46} {:46} PIDS",
+        "PROTO", "STATE", "LOCAL", "REMOTE"
+    )?;
     for s in &model.sockets {
         let local = match &s.unix_path {
             Some(p) => p.escaped(),
@@ -195,7 +224,11 @@ fn executables(model: &HostModel, json: bool, out: &mut dyn Write) -> Result<()>
     if json {
         return json_out(&model.executables, out);
     }
-    writeln!(out, "{:64} {:>10} {:6} {:8} PATH", "SHA256", "SIZE", "FLAGS", "COPIED")?;
+    writeln!(
+        out,
+        "{:64} {:>10} {:6} {:8} PATH",
+        "SHA256", "SIZE", "FLAGS", "COPIED"
+    )?;
     for e in &model.executables {
         let flags = format!(
             "{}{}",
@@ -271,7 +304,10 @@ fn files(
             line.push_str(&format!(" -> {}", t.escaped()));
         }
         if let Some(e) = &f.error {
-            line.push_str(&format!("  [{}]", minetrace_schemas::escape_bytes(e.as_bytes())));
+            line.push_str(&format!(
+                "  [{}]",
+                minetrace_schemas::escape_bytes(e.as_bytes())
+            ));
         }
         writeln!(out, "{line}")?;
     }
@@ -314,8 +350,13 @@ fn firewall(model: &HostModel, json: bool, out: &mut dyn Write) -> Result<()> {
             out,
             "== {} ({}; exit {}{}; tool sha256 {})",
             minetrace_schemas::escape_bytes(c.name.as_bytes()),
-            c.tool_path.as_ref().map(RawBytes::escaped).unwrap_or_else(|| "not found".into()),
-            c.exit_code.map(|x| x.to_string()).unwrap_or_else(|| "-".into()),
+            c.tool_path
+                .as_ref()
+                .map(RawBytes::escaped)
+                .unwrap_or_else(|| "not found".into()),
+            c.exit_code
+                .map(|x| x.to_string())
+                .unwrap_or_else(|| "-".into()),
             if c.timed_out { ", timed out" } else { "" },
             c.tool_sha256.as_deref().unwrap_or("-")
         )?;
@@ -325,7 +366,12 @@ fn firewall(model: &HostModel, json: bool, out: &mut dyn Write) -> Result<()> {
             }
         }
     }
-    files(model, |f| FIREWALL.contains(&f.category.as_str()), false, out)
+    files(
+        model,
+        |f| FIREWALL.contains(&f.category.as_str()),
+        false,
+        out,
+    )
 }
 
 fn host(model: &HostModel, json: bool, out: &mut dyn Write) -> Result<()> {
@@ -355,7 +401,11 @@ fn host(model: &HostModel, json: bool, out: &mut dyn Write) -> Result<()> {
         "memory     {} KiB total, {} KiB available; hugepages {}/{} free",
         h.mem_total_kib, h.mem_available_kib, h.hugepages_free, h.hugepages_total
     )?;
-    writeln!(out, "taint      {}  msr allow_writes {:?}", h.kernel_taint, h.msr_allow_writes)?;
+    writeln!(
+        out,
+        "taint      {}  msr allow_writes {:?}",
+        h.kernel_taint, h.msr_allow_writes
+    )?;
     writeln!(out, "modules    {}", h.kernel_modules.len())?;
     for hp in &h.hidden_pids {
         writeln!(out, "HIDDEN PID {} ({})", hp.pid, e(&hp.reason))?;

@@ -83,7 +83,11 @@ pub fn persistence_subject(path: &RawBytes, line: u32) -> Subject {
 
 /// A short, escaped rendering of a process for evidence lines: `pid 123 (comm) /path/exe args`.
 pub fn describe_process(p: &ProcessRecord) -> String {
-    let argv: Vec<String> = p.argv().iter().map(|a| minetrace_schemas::escape_bytes(a)).collect();
+    let argv: Vec<String> = p
+        .argv()
+        .iter()
+        .map(|a| minetrace_schemas::escape_bytes(a))
+        .collect();
     let mut text = format!("pid {} ({})", p.pid, p.comm.escaped());
     if let Some(exe) = &p.exe {
         text.push_str(&format!(" exe {}", exe.path.escaped()));

@@ -41,7 +41,9 @@ pub fn describe_subject(s: &Subject) -> String {
             uid.map(|u| format!(" (uid {u})")).unwrap_or_default()
         ),
         Subject::FirewallRule { rule } => format!("firewall rule {}", rule.escaped()),
-        Subject::KernelModule { name } => format!("kernel module {}", escape_bytes(name.as_bytes())),
+        Subject::KernelModule { name } => {
+            format!("kernel module {}", escape_bytes(name.as_bytes()))
+        }
     }
 }
 
@@ -49,7 +51,10 @@ pub fn write(analysis: &Analysis, out: &mut dyn Write) -> Result<()> {
     let doc = &analysis.document;
     let e = |s: &str| escape_bytes(s.as_bytes());
     if !analysis.integrity_problems.is_empty() {
-        writeln!(out, "WARNING: THIS BUNDLE FAILED VERIFICATION; results may have been tampered with:")?;
+        writeln!(
+            out,
+            "WARNING: THIS BUNDLE FAILED VERIFICATION; results may have been tampered with:"
+        )?;
         for p in &analysis.integrity_problems {
             writeln!(out, "  {}", e(p))?;
         }

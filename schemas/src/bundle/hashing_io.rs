@@ -22,7 +22,11 @@ impl<W: Write> HashingWriter<W> {
 
     /// The inner writer, the hex SHA-256 and the byte count of everything written.
     pub fn finish(self) -> (W, String, u64) {
-        (self.inner, hex::encode(self.hasher.finalize()), self.written)
+        (
+            self.inner,
+            hex::encode(self.hasher.finalize()),
+            self.written,
+        )
     }
 }
 

@@ -57,7 +57,10 @@ pub fn unsafe_reason(name: &str) -> Option<&'static str> {
     if name.starts_with('/') {
         return Some("absolute path");
     }
-    if name.bytes().any(|b| !(0x21..=0x7e).contains(&b) || b == b'\\') {
+    if name
+        .bytes()
+        .any(|b| !(0x21..=0x7e).contains(&b) || b == b'\\')
+    {
         return Some("control, space, backslash or non-ASCII byte in name");
     }
     for component in name.split('/') {

@@ -215,7 +215,8 @@ pub fn read_bundle(mut input: impl Read, limits: ReadLimits) -> Result<Bundle, B
         return Err(BundleError::NotZstd(hex::encode(&head[..got])));
     }
     let chained = io::Cursor::new(head).chain(input);
-    let decoder = zstd::stream::read::Decoder::new(chained).map_err(|e| classify(e, "starting zstd"))?;
+    let decoder =
+        zstd::stream::read::Decoder::new(chained).map_err(|e| classify(e, "starting zstd"))?;
     let mut archive = tar::Archive::new(decoder);
     let entries = archive
         .entries()

@@ -101,7 +101,11 @@ impl<W: Write> BundleWriter<W> {
     }
 
     /// Adds a structured record member in the versioned postcard envelope.
-    pub fn add_records(&mut self, name: &str, set: &RecordSetV1) -> Result<MemberEntry, WriteError> {
+    pub fn add_records(
+        &mut self,
+        name: &str,
+        set: &RecordSetV1,
+    ) -> Result<MemberEntry, WriteError> {
         self.add(name, &records::encode(set))
     }
 

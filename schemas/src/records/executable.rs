@@ -11,8 +11,12 @@ pub enum CopyStatus {
     /// Not a copy candidate (package location, not deleted, not in a temp or hidden place).
     NotNeeded,
     /// Stored whole under this member (`bin/<sha256>`).
-    Copied { member: String },
-    Skipped { reason: String },
+    Copied {
+        member: String,
+    },
+    Skipped {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

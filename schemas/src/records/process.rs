@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use crate::RawBytes;
 
 /// A file's identity on the host. Paths can be reused and renamed; `(dev, inode)` cannot while the file lives.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct FileId {
     pub dev: u64,
     pub ino: u64,
