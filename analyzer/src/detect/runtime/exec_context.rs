@@ -165,6 +165,11 @@ fn odd_dir(ctx: &Context, p: &ProcessRecord, raise: &Raise) -> Option<Finding> {
             Severity::Medium,
             "runs from a hidden directory inside a temp directory",
         )
+    } else if support::under(ctx, "nonexec_dir", path) {
+        (
+            Severity::Medium,
+            "runs from a configuration, log or spool directory (/etc, /var/log, ...), where programs do not belong",
+        )
     } else if temp {
         (Severity::Low, "runs from a world-writable temp directory")
     } else if hidden {

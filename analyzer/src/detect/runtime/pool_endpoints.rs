@@ -133,6 +133,13 @@ impl ProcContext {
             || self.miner_name.is_some()
             || self.code.is_some()
     }
+    /// A place programs never run from (memfd, deleted, shared memory, /etc, hidden outside homes); a plain
+    /// temp directory or a home is not enough.
+    fn severe_place(&self) -> bool {
+        self.odd
+            .iter()
+            .any(|r| !support::weak_place(r) && !r.contains("temp directory"))
+    }
     /// Something says the process mines: its command line, name, code, or a kernel-thread disguise.
     fn miner_like(&self) -> bool {
         !self.miner_cmdline.is_empty()
@@ -310,8 +317,10 @@ fn pool(
     Some(f.evidence(format!("combined score {score}")))
 }
 
-/// `MT-RUN-021`: a suspicious executable (odd place, kernel-thread disguise, miner name) holding a
-/// connection to a web port. Low; medium when long-lived or CPU-busy; high with a miner command line.
+/// `MT-RUN-021`: a suspicious executable (odd place, kernel-thread disguise, miner name or code) holding a
+/// connection to a web port. Low; medium when long-lived, busy, miner-like or running from a place programs
+/// never run from (memfd, deleted, shared memory, /etc, hidden outside homes); high with a miner command
+/// line or miner code.
 fn web_port(ctx: &Context, p: &ProcessRecord, c: &Conn, pc: &ProcContext) -> Option<Finding> {
     if !ctx.iocs.contains("web_port", &c.port.to_string()) || !pc.suspicious_exe() {
         return None;
@@ -319,7 +328,7 @@ fn web_port(ctx: &Context, p: &ProcessRecord, c: &Conn, pc: &ProcContext) -> Opt
     let long = pc.age.is_some_and(|a| a >= LONG_LIVED_SECS);
     let severity = if !pc.miner_cmdline.is_empty() || pc.code.is_some() {
         Severity::High
-    } else if long || pc.busy.is_some() || pc.miner_like() {
+    } else if long || pc.busy.is_some() || pc.miner_like() || pc.severe_place() {
         Severity::Medium
     } else {
         Severity::Low

@@ -146,6 +146,11 @@ pub fn odd_places(ctx: &Context, p: &ProcessRecord) -> Vec<String> {
         out.push("executable in shared memory".to_owned());
     } else if under(ctx, "temp_dir", path) {
         out.push("executable in a temp directory".to_owned());
+    } else if under(ctx, "nonexec_dir", path) {
+        out.push(
+            "executable in a configuration, log or spool directory, where programs do not belong"
+                .to_owned(),
+        );
     }
     let home = in_home(path);
     if has_hidden_component(path) {
