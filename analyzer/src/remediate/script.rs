@@ -12,6 +12,7 @@
 //! - `preserve-file`, `quarantine`, `reinstall`: 6 path, 7 dev, 8 inode, 9 sha256, 10 size,
 //!   11 number of the preserve action (`quarantine`, `reinstall`), 12 package (`reinstall`)
 //! - `unit`: 6 path, 7 dev, 8 inode, 9 sha256, 10 size, 11 preserve number, 12 unit name
+//! - `unlink`: 6 path, 7 dev, 8 inode, 9 link target
 //! - `edit`: 6 path, 7 dev, 8 inode, 9 sha256 before, 10 size before, 11 preserve number,
 //!   12 sha256 after, 13 count, then per line: offset, length, exact bytes, key blob (or `-`)
 //! - `block`: 6 family (4 or 6), 7 address, 8 port
@@ -93,6 +94,7 @@ fn kind(a: &Action) -> &'static str {
         Action::RemoveLines { .. } => "edit",
         Action::RemoveUnit { .. } => "unit",
         Action::QuarantineFile { .. } => "quarantine",
+        Action::RemoveLink(_) => "unlink",
         Action::Kill(_) => "kill",
         Action::BlockEndpoint { .. } => "block",
         Action::DeleteFirewallRule { .. } => "fw-delete",
@@ -145,6 +147,12 @@ pub fn data_block(plan: &Plan) -> String {
             Action::QuarantineFile { file, preserved } => {
                 file_fields(&mut r, file);
                 r.num(preserved);
+            }
+            Action::RemoveLink(l) => {
+                r.push(l.path.as_bytes())
+                    .num(l.dev)
+                    .num(l.ino)
+                    .push(l.target.as_bytes());
             }
             Action::Reinstall {
                 file,

@@ -15,7 +15,8 @@
 #   --quarantine DIR               evidence, logs and undo data (default /var/lib/minetrace/quarantine/ID)
 #
 # Every action first checks that its target is still what the snapshot saw: a process by pid, start
-# time and executable hash; a file by device, inode and sha256, and not a symbolic link. Anything else
+# time and executable hash; a file by device, inode and sha256, and not a symbolic link; a planted
+# symbolic link by device, inode and target, still a link. Anything else
 # is skipped and reported, never "fixed anyway". Running --apply again is harmless and finishes the job.
 # The script re-executes itself with an empty environment (bash --noprofile --norc, fixed PATH).
 # Exit status: 0 done, 1 something was skipped, failed or remains, 2 refused (preflight).
@@ -697,6 +698,65 @@ mt_apply_quarantine() {
   MT_NOTE='removed; its copy is in the quarantine'
 }
 
+mt_link_fields() {
+  mt_get 6 && [[ $REPLY == /* ]] || return 1
+  MT_PATH=$REPLY
+  mt_num 7 || return 1
+  MT_DEV=$REPLY
+  mt_num 8 || return 1
+  MT_INO=$REPLY
+  mt_get 9 && [[ -n $REPLY ]] || return 1
+  MT_LINK=$REPLY
+}
+
+# A planned symbolic link: done when gone, pending while it is still the snapshot's link (a symbolic link
+# with the same device, inode and target), mismatch otherwise.
+mt_state_unlink() {
+  local now
+  mt_link_fields || { mt_bad_record; return; }
+  if ! mt_lstat "$MT_PATH"; then
+    if [[ -e $MT_PATH || -L $MT_PATH ]]; then
+      MT_STATE=mismatch MT_NOTE='it cannot be examined'
+    else
+      MT_STATE='done' MT_NOTE='the link is gone'
+    fi
+    return
+  fi
+  if ! mt_is_symlink; then
+    MT_STATE=mismatch MT_NOTE='it is no longer a symbolic link: left alone'
+    return
+  fi
+  if [[ ${MT_ST[1]} != "$MT_DEV" || ${MT_ST[2]} != "$MT_INO" ]]; then
+    MT_STATE=mismatch MT_NOTE='a different link is there now (device or inode differs): left alone'
+    return
+  fi
+  # A trailing newline in the target is lost by $(...): such a link never matches and is left alone.
+  now=$(readlink -- "$MT_PATH" 2>/dev/null) || now=''
+  if [[ -z $now || $now != "$MT_LINK" ]]; then
+    MT_STATE=mismatch MT_NOTE='it points elsewhere now: left alone'
+    return
+  fi
+  MT_STATE=pending MT_NOTE='matches the snapshot'
+}
+
+mt_apply_unlink() {
+  local n=$1 dir=${MT_PATH%/*}
+  [[ -n $dir ]] || dir=/
+  mt_clear_flags "$dir"
+  mt_state_unlink
+  if [[ $MT_STATE != pending ]]; then
+    MT_NOTE="not removed: $MT_NOTE"
+    return 1
+  fi
+  mt_manifest "$n" link "${MT_F[6]}" - - "target_hex ${MT_F[9]}"
+  if ! rm -f -- "$MT_PATH" 2>/dev/null || [[ -e $MT_PATH || -L $MT_PATH ]]; then
+    MT_NOTE='cannot remove it (immutable directory, or a read-only filesystem?)'
+    return 1
+  fi
+  mt_undo_record link "$n" "${MT_F[6]}" "${MT_F[9]}"
+  MT_NOTE='removed; its target is recorded in the quarantine manifest'
+}
+
 mt_state_unit() {
   mt_file_fields || { mt_bad_record; return; }
   mt_num 11 || { mt_bad_record; return; }
@@ -989,6 +1049,10 @@ mt_reinstall_fields() {
 
 mt_state_reinstall() {
   mt_reinstall_fields || { mt_bad_record; return; }
+  if ! mt_lstat "$MT_PATH" && [[ ! -e $MT_PATH && ! -L $MT_PATH ]] && mt_pkg_unowned; then
+    MT_STATE='done' MT_NOTE='no package owns it and it is gone'
+    return
+  fi
   if ! mt_lstat "$MT_PATH" || ! mt_is_regular; then
     MT_STATE=mismatch MT_NOTE='the file is missing or not a regular file: reinstall its package by hand'
     return
@@ -1020,14 +1084,29 @@ mt_pkg_owner() {
   [[ $REPLY =~ ^[a-z0-9][a-z0-9+.:_-]*$ ]]
 }
 
+# 0 when the plan names no package and the host's package database (dpkg or rpm) says no package owns
+# $MT_PATH. Without a database to ask, nothing is known and the status is 1.
+mt_pkg_unowned() {
+  [[ -z $MT_PKG ]] || return 1
+  [[ -d /var/lib/dpkg/info ]] || command -v rpm >/dev/null 2>&1 || return 1
+  ! mt_pkg_owner
+}
+
 mt_apply_reinstall() {
   local pkg
   if ! mt_evidence_ok "$MT_PN" "$MT_SHA"; then
     MT_NOTE='its evidence copy is missing: not reinstalled'
     return 1
   fi
+  if mt_pkg_unowned; then
+    # No package owns it: it is not a replaced system file but one the attacker added to a system
+    # directory. It is removed like any other (its copy stays in the quarantine).
+    mt_remove_file "$1" "$MT_PN" || return 1
+    MT_NOTE='no package owns it: removed; its copy is in the quarantine'
+    return 0
+  fi
   if ! mt_pkg_owner; then
-    MT_NOTE='no package owns it: remove or replace it by hand'
+    MT_NOTE='no package is known to own it: remove or replace it by hand'
     return 1
   fi
   pkg=$REPLY
@@ -1079,6 +1158,7 @@ mt_state() {
   edit) mt_state_edit ;;
   unit) mt_state_unit ;;
   quarantine) mt_state_quarantine ;;
+  unlink) mt_state_unlink ;;
   kill) mt_state_kill ;;
   block) mt_state_block ;;
   fw-delete) mt_state_fw_delete ;;
@@ -1097,11 +1177,12 @@ mt_apply_one() {
   edit) mt_apply_edit "$MT_N" ;;
   unit) mt_apply_unit "$MT_N" ;;
   quarantine) mt_apply_quarantine "$MT_N" ;;
+  unlink) mt_apply_unlink "$MT_N" ;;
   kill) mt_apply_kill ;;
   block) mt_apply_block ;;
   fw-delete) mt_apply_fw_delete ;;
   lock) mt_apply_lock ;;
-  reinstall) mt_apply_reinstall ;;
+  reinstall) mt_apply_reinstall "$MT_N" ;;
   *) return 1 ;;
   esac
 }
@@ -1109,7 +1190,7 @@ mt_apply_one() {
 # Action kinds whose goal --verify checks (evidence copies and freezing are means, not ends).
 mt_counts_for_verify() {
   case $MT_KIND in
-  edit | unit | quarantine | kill | block | fw-delete | lock | reinstall) return 0 ;;
+  edit | unit | quarantine | unlink | kill | block | fw-delete | lock | reinstall) return 0 ;;
   *) return 1 ;;
   esac
 }
