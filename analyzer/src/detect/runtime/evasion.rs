@@ -199,7 +199,7 @@ fn modules(ctx: &Context) -> Vec<Finding> {
             name: m.name.clone(),
         })
         .evidence(format!(
-            "module {} taint {:?} size {} state {}",
+            "module {} taint {} size {} state {}",
             RawBytes::from(m.name.as_str()).escaped(),
             m.taint,
             m.size,

@@ -247,12 +247,12 @@ fn kthread_name(ctx: &Context, p: &ProcessRecord, names: &Names, raise: &Raise) 
     .attack(&["T1036.004", "T1036.005"]);
     if let Some(b) = bracketed {
         f = f.evidence(format!(
-            "argv[0] is {:?}, the bracketed form ps uses for kernel threads",
-            b
+            "argv[0] is {}, the bracketed form ps uses for kernel threads",
+            support::q(b)
         ));
     }
     if let Some((n, k)) = kname {
-        f = f.evidence(format!("name {n:?} imitates kernel thread {k}"));
+        f = f.evidence(format!("name {} imitates kernel thread {k}", support::q(n)));
     }
     f = f.evidence(format!(
         "kernel threads have no executable and are children of kthreadd (pid 2); this one has {} and parent pid {}",
@@ -294,7 +294,11 @@ fn renamed(ctx: &Context, p: &ProcessRecord, names: &Names) -> Option<Finding> {
         p,
     )
     .attack(&["T1036.005"])
-    .evidence(format!("executable name {exe:?}, comm {:?}", names.comm));
+    .evidence(format!(
+        "executable name {}, comm {}",
+        support::q(exe),
+        support::q(&names.comm)
+    ));
     if let Some(a) = names.argv0_full.as_deref() {
         f = f.evidence(format!(
             "argv[0] {}",
@@ -339,7 +343,8 @@ fn system_name_elsewhere(
     )
     .attack(&["T1036.005"])
     .evidence(format!(
-        "{name:?} is the name of a system program, but the executable is {}",
+        "{} is the name of a system program, but the executable is {}",
+        support::q(&name),
         exe.path.escaped()
     ));
     for l in support::odd_places(ctx, p)

@@ -244,7 +244,8 @@ pub fn analyse(
                 .iter()
                 .any(|ph| ph.p_type == PT_LOAD && ph.p_flags & PF_W != 0 && ph.p_flags & PF_X != 0);
             if !upx_sections.is_empty() {
-                facts.packer = Some(format!("UPX (sections {upx_sections:?})"));
+                let shown: Vec<String> = upx_sections.iter().map(|n| support::q(n)).collect();
+                facts.packer = Some(format!("UPX (sections {})", shown.join(", ")));
             } else if upx_magic {
                 facts.packer = Some("UPX (UPX! header)".into());
             } else if elf.section_headers.is_empty() {

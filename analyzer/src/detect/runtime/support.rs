@@ -18,6 +18,11 @@ pub fn basename(path: &[u8]) -> &[u8] {
     path.rsplit(|b| *b == b'/').next().unwrap_or(path)
 }
 
+/// Host text for an evidence line: quoted, with every byte outside printable ASCII escaped.
+pub fn q(text: &str) -> String {
+    format!("\"{}\"", minetrace_schemas::escape_bytes(text.as_bytes()))
+}
+
 /// Lossy, lowercase text of host bytes, for matching against indicator lists only.
 pub fn lower(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).to_ascii_lowercase()
