@@ -122,16 +122,24 @@ impl HostRoot {
     }
 
     /// Dead-box mode: host paths are read under `root`.
+    ///
+    /// The root is made absolute but its links are not resolved: `/proc/PID/root` (a container's or a
+    /// sandbox's root seen from outside) is a magic link whose text names a path in the other mount
+    /// namespace; opening through it reaches that root, following its text would reach whatever the
+    /// analyst's machine has at that path. Links inside the root are resolved by [`HostRoot::resolve`].
     pub fn under(root: &Path) -> io::Result<Self> {
-        let real = std::fs::canonicalize(root)?;
-        if !std::fs::metadata(&real)?.is_dir() {
+        use std::os::unix::fs::MetadataExt;
+        let real = std::path::absolute(root)?;
+        let meta = std::fs::metadata(&real)?;
+        if !meta.is_dir() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "root is not a directory",
             ));
         }
+        let slash = std::fs::metadata("/")?;
         Ok(HostRoot {
-            dead_box: real != Path::new("/"),
+            dead_box: (meta.dev(), meta.ino()) != (slash.dev(), slash.ino()),
             real,
         })
     }
@@ -499,6 +507,18 @@ mod tests {
         assert!(fnmatch(b"?", b"x"));
         assert!(!fnmatch(b"[abc", b"a"));
         assert!(fnmatch(b"*", b""));
+    }
+
+    #[test]
+    fn a_magic_link_root_is_kept_as_given() {
+        // `/proc/PID/root` is read through, never resolved to its text (which names a path in the other
+        // process's mount namespace). Our own root is the live root, not an image.
+        let root = HostRoot::under(Path::new("/proc/self/root")).unwrap();
+        assert_eq!(root.real(b"/etc"), Path::new("/proc/self/root/etc"));
+        assert!(!root.is_dead_box());
+        let (dir, image) = image();
+        assert!(image.is_dead_box());
+        assert!(image.real(b"/x").starts_with(dir.path()));
     }
 
     #[test]
