@@ -360,6 +360,92 @@ fn standin_miners_are_found_and_lookalikes_stay_below_medium() {
     drop(work);
 }
 
+/// Hiding, for real but only inside a private mount namespace: a bind mount over one stand-in's
+/// `/proc/PID` (what process hiders do without a rootkit) and an `LD_PRELOAD` of a process hider from a
+/// hidden directory in the other, visible stand-in's environment. The collector runs inside that namespace, so the
+/// mount never touches the host's view.
+#[test]
+fn proc_bind_mount_and_hiding_preload_are_found() {
+    if !rustix_is_root() || !Path::new("/usr/bin/unshare").exists() {
+        eprintln!("skipped: needs root and unshare");
+        return;
+    }
+    let collector = build_collector();
+    let work = tempfile::Builder::new()
+        .prefix("mt-rt-ev-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let standin = build_standin(out_dir.path());
+    let decoy = work.path().join("decoy");
+    copy_exe(&standin, &decoy, b"");
+    let hidden = work.path().join("hidden");
+    copy_exe(&standin, &hidden, b"");
+    // The library does not exist: the loader warns and goes on, and the environment still says it.
+    let preload = work.path().join(".cache/libprocesshider.so");
+    let mut kids = Children(Vec::new());
+    // The decoy stays visible (its /proc entry is what the mount shows in the hidden one's place), so its
+    // environment carries the preload.
+    kids.0.push(start(
+        &decoy,
+        "decoy",
+        &[],
+        &[("LD_PRELOAD", preload.to_str().unwrap())],
+    ));
+    kids.0.push(start(&hidden, "hidden", &[], &[]));
+    let (decoy_pid, hidden_pid) = (pid_of(&kids.0[0]), pid_of(&kids.0[1]));
+    std::thread::sleep(Duration::from_millis(500));
+
+    let bundle = out_dir.path().join("hidden.tar.zst");
+    let output = Command::new("/usr/bin/unshare")
+        .args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+        .arg("mount --bind /proc/$1 /proc/$2 && exec \"$3\" -o \"$4\"")
+        .arg("sh")
+        .arg(decoy_pid.to_string())
+        .arg(hidden_pid.to_string())
+        .arg(&collector)
+        .arg(&bundle)
+        .output()
+        .expect("run the collector in a private mount namespace");
+    assert!(
+        output.status.success(),
+        "collector failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    drop(kids);
+    let analysis = Analysis::run(
+        &bundle,
+        &AnalysisInputs {
+            iocs: minetrace_analyzer::indicators::Indicators::builtin(),
+            ..AnalysisInputs::default()
+        },
+    )
+    .expect("analyze the bundle");
+    let findings = &analysis.document.findings;
+    let all: Vec<&Finding> = findings.iter().collect();
+    let mount = findings.iter().find(|f| {
+        f.rule == "MT-RUN-041"
+            && f.subjects
+                .iter()
+                .any(|s| matches!(s, Subject::Process { pid, .. } if *pid == hidden_pid))
+    });
+    assert!(
+        mount.is_some_and(|f| f.severity >= Severity::High),
+        "no MT-RUN-041 for pid {hidden_pid}:\n{}",
+        show(&all)
+    );
+    let pre = findings.iter().find(|f| f.rule == "MT-RUN-044");
+    assert!(
+        pre.is_some_and(|f| f.severity >= Severity::High
+            && f.subjects.iter().any(
+                |s| matches!(s, Subject::File { path, .. } if path.as_bytes() == preload.as_os_str().as_encoded_bytes())
+            )),
+        "no high MT-RUN-044 for the hider preload:\n{}",
+        show(&all)
+    );
+    drop(work);
+}
+
 fn rustix_is_root() -> bool {
     let mut s = String::new();
     std::fs::File::open("/proc/self/status")
