@@ -6,9 +6,11 @@
 //! Persistence locations (crontabs, units, rc and profile files, `ld.so.preload`, key files) are left to
 //! their own detectors, which report the marker on the line that runs.
 //!
-//! Look-alikes: an empty file (≤ 2 bytes) in a kit's place is a "vaccine" or a rival's squat: low. A file
-//! its package installed (digest matches or the package records none) is not reported. Executables and
-//! locked files: high; anything else: medium.
+//! Severity follows what the file can do and how specifically the marker names it: executables and
+//! locked files high; a file a `name` marker names (`dota3.tar.gz`) medium; other data in a kit's
+//! directory (a `path` marker only: state and log files) low. Look-alikes: an empty file (≤ 2 bytes) in a
+//! kit's place is a "vaccine" or a rival's squat: low. A file its package installed (digest matches or
+//! the package records none) is not reported.
 
 use minetrace_schemas::findings::{Finding, Severity};
 use minetrace_schemas::records::file::FileKind;
@@ -45,11 +47,17 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         if is_persistence_location(path) {
             continue;
         }
-        let marker = ctx.iocs.family_markers.iter().find(|m| {
-            (m.kind == "path" && common::path_marker_matches(&m.value, path))
-                || (m.kind == "name" && common::name_marker_matches(&m.value, basename(path)))
-        });
-        let Some(m) = marker else {
+        // A name marker names the artifact itself; a path marker only the place (a kit's directory).
+        let by_name =
+            ctx.iocs.family_markers.iter().find(|m| {
+                m.kind == "name" && common::name_marker_matches(&m.value, basename(path))
+            });
+        let by_path = ctx
+            .iocs
+            .family_markers
+            .iter()
+            .find(|m| m.kind == "path" && common::path_marker_matches(&m.value, path));
+        let Some(m) = by_name.or(by_path) else {
             continue;
         };
         let packaged = ctx
@@ -72,10 +80,15 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             )
         } else if executable || locked {
             (Severity::High, "an executable or locked file of the kit")
-        } else {
+        } else if by_name.is_some() {
             (
                 Severity::Medium,
-                "a file of the kit (archive, state or configuration)",
+                "a file the kit is known by (its archive, dropper or configuration)",
+            )
+        } else {
+            (
+                Severity::Low,
+                "data left in the kit's directory (state, logs): it cannot run by itself",
             )
         };
         let hidden = has_hidden_component(path);
@@ -122,6 +135,7 @@ mod tests {
                 ),
                 fixture::file(b"/var/tmp/dota3.tar.gz", Some(b"\x1f\x8b\x08\x00 archive")),
                 fixture::file(b"/tmp/kdevtmpfsi", Some(b"")),
+                fixture::file(b"/tmp/.xdiag/hlc", Some(b"\x0bN,\x11\xa0\xff")),
                 exe,
                 fixture::file(b"/tmp/notes.txt", Some(b"dota3 kdevtmpfsi")),
                 fixture::file(
@@ -158,6 +172,7 @@ mod tests {
         );
         assert_eq!(sev("/tmp/kdevtmpfsi"), Some(Severity::Low), "{found:?}");
         assert_eq!(sev("/tmp/.xdiag/tool"), Some(Severity::High), "{found:?}");
-        assert_eq!(found.len(), 4, "{found:?}");
+        assert_eq!(sev("/tmp/.xdiag/hlc"), Some(Severity::Low), "{found:?}");
+        assert_eq!(found.len(), 5, "{found:?}");
     }
 }
