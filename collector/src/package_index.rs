@@ -11,9 +11,9 @@
 //! `sbin`, `lib`, `lib32`, `lib64`, `libx32`), a lookup also tries the other spelling. On a host where
 //! `/bin` is a real directory the two are different files and no alias is tried.
 //!
-//! Out of scope here: dpkg diversions (a diverted file is listed under its original name), files that
-//! maintainer scripts create (not in any `.list`), and rpm databases; an rpm-only host has no index and
-//! the manifest says so.
+//! dpkg diversions (`/var/lib/dpkg/diversions`) count too: a diverted file is listed under its original
+//! name and lives under the diverted-to one. Out of scope: files that maintainer scripts create (not in
+//! any `.list`) and rpm databases; an rpm-only host has no index and the manifest says so.
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
@@ -21,7 +21,7 @@ use std::hash::BuildHasher;
 
 use minetrace_schemas::records::file::FileKind;
 
-use crate::files::host_root::{child, HostRoot};
+use crate::files::host_root::{child, parent as parent_of, HostRoot};
 use crate::files::walk;
 use crate::host_read;
 
@@ -110,6 +110,28 @@ impl PackageIndex {
             }
         }
         self.stats.paths = self.owner.len();
+        added
+    }
+
+    /// Adds dpkg's diversions (`/var/lib/dpkg/diversions`: lines in threes, original path, diverted-to
+    /// path, diverting package or `:`): the diverted-to file is the package's file under another name.
+    /// Returns how many were added.
+    pub fn add_diversions(&mut self, bytes: &[u8]) -> usize {
+        let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+        let mut added = 0;
+        for triple in lines.chunks(3) {
+            let [from, to, by] = triple else {
+                break;
+            };
+            if !to.starts_with(b"/") || self.owns(to) {
+                continue;
+            }
+            let package = match self.owner(from) {
+                Some((p, _)) => p.to_owned(),
+                None => format!("diverted by {}", String::from_utf8_lossy(by)),
+            };
+            added += self.add_list(&package, to);
+        }
         added
     }
 
@@ -237,6 +259,14 @@ pub fn build(root: &HostRoot, errors: &mut Vec<(String, String)>) -> PackageDb {
     if index.stats.lists == 0 {
         return missing();
     }
+    let diversions = child(parent_of(&resolved.path), b"diversions");
+    match host_read::read_capped(&root.real(&diversions), LIST_CAP, host_read::Keep::Head) {
+        Ok(c) => {
+            index.add_diversions(&c.bytes);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => errors.push((minetrace_schemas::escape_bytes(&diversions), e.to_string())),
+    }
     PackageDb::Dpkg(index)
 }
 
@@ -282,6 +312,25 @@ mod tests {
         split.add_list("coreutils", b"/bin/ls\n");
         assert!(split.owns(b"/bin/ls"));
         assert!(!split.owns(b"/usr/bin/ls"));
+    }
+
+    #[test]
+    fn diversions_own_the_diverted_to_path() {
+        let mut i = PackageIndex::new(Vec::new());
+        i.add_list("libpq-dev", b"/usr/bin/pg_config\n");
+        let added = i.add_diversions(
+            b"/usr/bin/pg_config\n/usr/bin/pg_config.libpq-dev\npostgresql-common\n/usr/sbin/x\n/usr/sbin/x.real\n:\n/trailing\n",
+        );
+        assert_eq!(added, 2);
+        assert_eq!(
+            i.owner(b"/usr/bin/pg_config.libpq-dev").map(|o| o.0),
+            Some("libpq-dev")
+        );
+        assert_eq!(
+            i.owner(b"/usr/sbin/x.real").map(|o| o.0),
+            Some("diverted by :")
+        );
+        assert!(!i.owns(b"/trailing"));
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! [`crate::live::executables`]), the small regular files with a configuration name and the scripts (by
 //! shebang) are stored, one directory level only:
 //!
+//! - scripts are not taken from the standard `PATH` directories (`/usr/bin`, `/usr/local/bin`, ...),
+//!   where every executable is beside another; configuration names are;
 //! - at most [`FILE_CAP`] bytes each, [`PER_DIR`] files per directory (configuration names before scripts,
 //!   `.json` first, then by name) and [`TOTAL_CAP`] bytes per run;
 //! - files a package owns are left out (`/etc/*.conf` beside a binary planted in `/etc` is not the
@@ -39,20 +41,35 @@ const MAX_NAMES: usize = 10_000;
 const MAX_HEAD_READS: usize = 512;
 
 const CONFIG_EXTENSIONS: &[&[u8]] = &[
-    b".json", b".conf", b".cfg", b".ini", b".yaml", b".yml", b".toml", b".txt",
+    b".json", b".conf", b".cfg", b".ini", b".yaml", b".yml", b".toml",
+];
+/// Text files miners read pools and wallets from (XMRig, xmr-stak, cpuminer).
+const CONFIG_NAMES: &[&[u8]] = &[b"pools.txt", b"config.txt", b"cpu.txt", b"wallet.txt"];
+/// Directories on the standard `PATH`: every executable there is "a script beside" another, so only
+/// configuration names are taken from them (scripts that persistence names are copied by
+/// [`super::references`]).
+const PATH_DIRS: &[&[u8]] = &[
+    b"/bin",
+    b"/sbin",
+    b"/usr/bin",
+    b"/usr/sbin",
+    b"/usr/local/bin",
+    b"/usr/local/sbin",
+    b"/usr/games",
+    b"/usr/local/games",
 ];
 
 /// How much a name looks like configuration: 0 for `.json`, 1 for other configuration names, `None`
 /// when it does not.
 pub fn config_rank(name: &[u8]) -> Option<u8> {
     let lower = name.to_ascii_lowercase();
-    if lower.ends_with(b".json") {
+    if lower.ends_with(b".json") && lower.len() > 5 {
         return Some(0);
     }
-    CONFIG_EXTENSIONS
+    let by_extension = CONFIG_EXTENSIONS
         .iter()
-        .any(|e| lower.ends_with(e) && lower.len() > e.len())
-        .then_some(1)
+        .any(|e| lower.ends_with(e) && lower.len() > e.len());
+    (by_extension || CONFIG_NAMES.contains(&lower.as_slice())).then_some(1)
 }
 
 fn has_shebang(real: &std::path::Path) -> bool {
@@ -94,7 +111,11 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
         };
         // (rank, name): configuration names first (.json before the rest), then scripts.
         let mut picked: Vec<(u8, Vec<u8>, super::file_meta::Stat)> = Vec::new();
-        let mut head_reads = 0;
+        let mut head_reads = if PATH_DIRS.contains(&resolved.as_slice()) {
+            MAX_HEAD_READS
+        } else {
+            0
+        };
         for name in names {
             let path = child(&resolved, &name);
             let Ok(est) = s.ctx.root.lstat(&path) else {
@@ -166,6 +187,8 @@ mod tests {
         assert_eq!(config_rank(b"config.json"), Some(0));
         assert_eq!(config_rank(b"CONFIG.JSON"), Some(0));
         assert_eq!(config_rank(b"pools.txt"), Some(1));
+        assert_eq!(config_rank(b"LICENSE.txt"), None);
+        assert_eq!(config_rank(b".config.json"), Some(0));
         assert_eq!(config_rank(b"miner.yaml"), Some(1));
         assert_eq!(config_rank(b".conf"), None);
         assert_eq!(config_rank(b"xmrig"), None);
