@@ -59,6 +59,10 @@ mkdir -p "$IMG/tmp/.X25-unix/.rsync/c" "$IMG/root/.configrc/a"
 cp /bin/true "$IMG/tmp/.X25-unix/.rsync/c/tsm"
 printf '#!/bin/sh\ncd ~/.configrc/a && ./run\n' > "$IMG/root/.configrc/a/upd"
 echo '*/5 * * * * root /tmp/.X25-unix/.rsync/c/tsm' > "$IMG/etc/cron.d/planted"
+# A unit naming an executable no package owns (copied as `referenced-exe`).
+mkdir -p "$IMG/usr/local/bin" "$IMG/etc/systemd/system"
+cp /bin/true "$IMG/usr/local/bin/agentd"
+printf '[Service]\nExecStart=/usr/local/bin/agentd --daemon\n' > "$IMG/etc/systemd/system/agentd.service"
 
 # Web root: 2,000 PHP files.
 mkdir -p "$IMG/var/www/html/app"
@@ -70,6 +74,6 @@ hyperfine --warmup 2 --runs 10 --export-markdown "$OUT/hyperfine.md" \
   -n 'dead-box, defaults' "$BIN --root $IMG -o $OUT/full.tar.zst --threads 2" \
   -n 'dead-box, no logs, no copies' "$BIN --root $IMG -o $OUT/config.tar.zst --threads 2 --max-log-mib 0 --max-copy-total-mib 0"
 
-"$BIN" --root "$IMG" -o "$OUT/full.tar.zst" --threads 2 -v 2>&1 | grep -E '^minetrace-collect: [a-z]+: ' || true
+"$BIN" --root "$IMG" -o "$OUT/full.tar.zst" --threads 2 -v 2>&1 | grep -E '^minetrace-collect: [a-z-]+: ' || true
 echo "bundle, defaults:               $(stat -c %s "$OUT/full.tar.zst") bytes compressed"
 echo "bundle, no logs and no copies:  $(stat -c %s "$OUT/config.tar.zst") bytes compressed"

@@ -33,7 +33,8 @@ struct Cli {
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     max_copy_mib: u64,
 
-    /// Total size of copied executables, in MiB.
+    /// Total size of copied executables, in MiB: running ones (deleted, memfd, in temp, hidden or home
+    /// directories, or owned by no package) and those in temp places or named by persistence entries.
     #[arg(long, value_name = "MIB", default_value_t = 512)]
     max_copy_total_mib: u64,
 

@@ -4,9 +4,12 @@
 //!
 //! Order matters: pids are listed and probed first, so hidden processes are visited like the others;
 //! every process is then visited once (and unlisted parents found through their children); the host
-//! record follows, so its CPU totals are close in time to the per-process times; the executables and
-//! sockets passes only use what the visits gathered (held executable descriptors, socket inodes,
-//! network namespaces). One module per concern; a new volatile artifact gets its own module here and
+//! record follows, so its CPU totals are close in time to the per-process times; then the package
+//! index (`package-index`: dpkg's file lists read once, see [`crate::package_index`]), so the
+//! executables pass knows which running files no package owns; the executables and sockets passes
+//! only use what the visits gathered (held executable descriptors, working directories, socket inodes,
+//! network namespaces). The executables pass hands the file families the directories where copy
+//! candidates keep their configuration and what it copied ([`crate::collection::LiveHandoff`]). One module per concern; a new volatile artifact gets its own module here and
 //! one `col.artifact` call in `collect_live`.
 //!
 //! In dead-box mode (`--root`) none of this runs: only the image's own identity is recorded.
