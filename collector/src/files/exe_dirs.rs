@@ -39,6 +39,8 @@ const MAX_DIRS: usize = 256;
 const MAX_NAMES: usize = 10_000;
 /// Files whose first bytes are read to look for a shebang, per directory.
 const MAX_HEAD_READS: usize = 512;
+/// Entries `lstat`ed per run, over every directory.
+const MAX_EXAMINED: usize = 100_000;
 
 const CONFIG_EXTENSIONS: &[&[u8]] = &[
     b".json", b".conf", b".cfg", b".ini", b".yaml", b".yml", b".toml",
@@ -83,11 +85,14 @@ fn has_shebang(real: &std::path::Path) -> bool {
 pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
     let dirs = std::mem::take(&mut s.col.live_handoff.config_dirs);
     let mut stored = 0u64;
+    let mut examined = 0usize;
     for dir in dirs.iter().take(MAX_DIRS) {
-        if stored >= TOTAL_CAP {
+        if stored >= TOTAL_CAP || examined >= MAX_EXAMINED {
             s.note(
                 dir,
-                format!("not scanned: the family's {TOTAL_CAP} byte cap was reached"),
+                format!(
+                    "not scanned: the family's cap of {TOTAL_CAP} bytes or {MAX_EXAMINED} entries was reached"
+                ),
             );
             continue;
         }
@@ -117,6 +122,11 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
             0
         };
         for name in names {
+            if examined >= MAX_EXAMINED {
+                s.note(dir, format!("stopped after {MAX_EXAMINED} entries in all"));
+                break;
+            }
+            examined += 1;
             let path = child(&resolved, &name);
             let Ok(est) = s.ctx.root.lstat(&path) else {
                 continue;

@@ -21,7 +21,7 @@ use super::sink::{Content, Sink};
 
 /// Categories whose stored files are scanned for absolute paths.
 pub const SOURCE_CATEGORIES: &[&str] = &["cron", "at", "systemd", "startup", "shell"];
-/// Paths remembered per run at most.
+/// Paths remembered per run at most, for files no package owns and for package-owned ones each.
 pub const MAX_REFERENCES: usize = 4_096;
 /// Bytes of one source file scanned at most.
 const SCAN_CAP: usize = 1 << 20;
@@ -125,9 +125,9 @@ fn looks_executable(real: &std::path::Path, host: &[u8]) -> bool {
 
 /// Copies the executables the stored persistence entries named (see the module documentation).
 pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
-    let wanted = std::mem::take(&mut s.ctx.references);
+    let [first, second] = std::mem::take(&mut s.ctx.references);
     let mut copies = 0;
-    for path in wanted {
+    for path in first.into_iter().chain(second) {
         if copies >= MAX_COPIES {
             s.note(
                 &path,
@@ -208,6 +208,30 @@ mod tests {
         assert_eq!(
             ex("systemd", unit),
             vec!["/usr/bin/true", "/etc/networkservice", "/etc/config.json"]
+        );
+    }
+
+    #[test]
+    fn entries_in_unowned_files_come_first() {
+        use super::super::sink::test_support::Harness;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("etc/init.d")).unwrap();
+        std::fs::create_dir_all(dir.path().join("etc/cron.d")).unwrap();
+        std::fs::write(dir.path().join("etc/init.d/stock"), "/opt/a start\n").unwrap();
+        std::fs::write(dir.path().join("etc/cron.d/x"), "* * * * * root /opt/b\n").unwrap();
+        let mut h = Harness::new(dir.path());
+        let mut index = crate::package_index::PackageIndex::new(Vec::new());
+        index.add_list("initscripts", b"/etc/init.d/stock\n");
+        h.col.package_db = crate::package_index::PackageDb::Dpkg(index);
+        let cap = Content::Head { cap: 1 << 20 };
+        h.sink("startup")
+            .capture(b"/etc/init.d/stock", cap)
+            .unwrap();
+        h.sink("cron").capture(b"/etc/cron.d/x", cap).unwrap();
+        h.sink("log").capture(b"/etc/cron.d/x", cap).unwrap();
+        assert_eq!(
+            h.ctx.references,
+            [vec![b"/opt/b".to_vec()], vec![b"/opt/a".to_vec()]]
         );
     }
 

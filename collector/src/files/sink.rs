@@ -95,8 +95,10 @@ pub struct Ctx {
     pub preload_libs: Vec<Vec<u8>>,
     /// Executables of running processes (live mode), for the package check.
     pub running_exes: Vec<Vec<u8>>,
-    /// Absolute paths named by stored persistence entries, in the order met (see [`super::references`]).
-    pub references: Vec<Vec<u8>>,
+    /// Absolute paths named by stored persistence entries, in the order met (see [`super::references`]):
+    /// those named by files no package owns, then those named by package-owned files (stock init
+    /// scripts and units name many paths; an attacker's entries must not wait behind them).
+    pub references: [Vec<Vec<u8>>; 2],
     reference_set: HashSet<Vec<u8>>,
 }
 
@@ -131,22 +133,25 @@ impl Ctx {
             histfiles: Vec::new(),
             preload_libs: Vec::new(),
             running_exes: Vec::new(),
-            references: Vec::new(),
+            references: [Vec::new(), Vec::new()],
             reference_set: HashSet::new(),
         }
     }
 
-    /// Remembers the absolute paths a stored file of `category` names.
-    fn note_references(&mut self, category: &str, bytes: &[u8]) {
-        if self.references.len() >= super::references::MAX_REFERENCES {
+    /// Remembers the absolute paths a stored file of `category` names (`owned`: a package owns the file).
+    fn note_references(&mut self, category: &str, bytes: &[u8], owned: bool) {
+        let cap = super::references::MAX_REFERENCES;
+        let [first, second] = &mut self.references;
+        let list = if owned { second } else { first };
+        if list.len() >= cap {
             return;
         }
         for p in super::references::extract(category, bytes) {
-            if self.references.len() >= super::references::MAX_REFERENCES {
+            if list.len() >= cap {
                 break;
             }
             if self.reference_set.insert(p.clone()) {
-                self.references.push(p);
+                list.push(p);
             }
         }
     }
@@ -450,7 +455,10 @@ impl<'a, W: Write> Sink<'a, W> {
         bytes: &[u8],
         whole: bool,
     ) -> Result<(), WriteError> {
-        self.ctx.note_references(self.category, bytes);
+        if super::references::SOURCE_CATEGORIES.contains(&self.category) {
+            let owned = self.col.package_db.index().is_some_and(|i| i.owns(path));
+            self.ctx.note_references(self.category, bytes, owned);
+        }
         let member = fs_member(path);
         if !self.col.has_member(&member) {
             self.col.add_member(&member, bytes)?;
