@@ -70,10 +70,11 @@ for i in $(seq 1 2000); do echo "<?php echo $i; ?>" > "$IMG/var/www/html/app/p$i
 
 echo "image: $(du -sh "$IMG" | cut -f1), $(find "$IMG" | wc -l) paths"
 
-hyperfine --warmup 2 --runs 10 --export-markdown "$OUT/hyperfine.md" \
+hyperfine --warmup 2 --runs 10 --prepare "rm -f $OUT/*.tar.zst $OUT/*.tar.zst.sha256" --export-markdown "$OUT/hyperfine.md" \
   -n 'dead-box, defaults' "$BIN --root $IMG -o $OUT/full.tar.zst --threads 2" \
   -n 'dead-box, no logs, no copies' "$BIN --root $IMG -o $OUT/config.tar.zst --threads 2 --max-log-mib 0 --max-copy-total-mib 0"
 
+rm -f "$OUT"/*.tar.zst "$OUT"/*.tar.zst.sha256
 "$BIN" --root "$IMG" -o "$OUT/full.tar.zst" --threads 2 -v 2>&1 | grep -E '^minetrace-collect: [a-z-]+: ' || true
 echo "bundle, defaults:               $(stat -c %s "$OUT/full.tar.zst") bytes compressed"
 echo "bundle, no logs and no copies:  $(stat -c %s "$OUT/config.tar.zst") bytes compressed"

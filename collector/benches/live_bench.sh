@@ -61,9 +61,10 @@ echo "== host: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f
 echo "== 1. this host: $(ls /proc | grep -c '^[0-9]') processes"
 unshare --mount sh -ec '
   . "$OUT/mask.sh"
-  hyperfine --warmup 2 --runs "$RUNS" --export-markdown "$OUT/host.md" \
+  hyperfine --warmup 2 --runs "$RUNS" --prepare "rm -f $OUT/*.tar.zst $OUT/*.tar.zst.sha256" --export-markdown "$OUT/host.md" \
     -n "minetrace-collect" "$BIN -o $OUT/host.tar.zst --max-copy-total-mib 0" \
     -n "shell baseline" "sh $OUT/baseline.sh $OUT/host-baseline.tar.zst"
+  rm -f "$OUT"/*.tar.zst "$OUT"/*.tar.zst.sha256
   /usr/bin/time -f "  collector: wall %e s, user %U s, sys %S s, max RSS %M KiB" \
     "$BIN" -o "$OUT/host.tar.zst" --max-copy-total-mib 0 2>&1 | grep "^  collector"
   python3 "$OUT/artifacts.py" "$OUT/host.tar.zst"
@@ -75,11 +76,13 @@ unshare --mount --pid --fork --mount-proc bash -ec '
   for i in $(seq "$N"); do sleep 100000 & done
   while [ "$(ls /proc | grep -c "^[0-9]")" -lt "$N" ]; do sleep 0.2; done
   echo "  $(ls /proc | grep -c "^[0-9]") processes"
-  hyperfine --warmup 1 --runs "$RUNS" --export-markdown "$OUT/sleepers.md" \
+  hyperfine --warmup 1 --runs "$RUNS" --prepare "rm -f $OUT/*.tar.zst $OUT/*.tar.zst.sha256" --export-markdown "$OUT/sleepers.md" \
     -n "minetrace-collect" "$BIN -o $OUT/sleepers.tar.zst --max-copy-total-mib 0" \
     -n "shell baseline" "sh $OUT/baseline.sh $OUT/sleepers-baseline.tar.zst"
+  rm -f "$OUT"/*.tar.zst "$OUT"/*.tar.zst.sha256
   /usr/bin/time -f "  collector: wall %e s, user %U s, sys %S s, max RSS %M KiB" \
     "$BIN" -o "$OUT/sleepers.tar.zst" --max-copy-total-mib 0 2>&1 | grep "^  collector"
+  rm -f "$OUT"/*.tar.zst "$OUT"/*.tar.zst.sha256
   /usr/bin/time -f "  baseline:  wall %e s, user %U s, sys %S s, max RSS %M KiB" \
     sh "$OUT/baseline.sh" "$OUT/sleepers-baseline.tar.zst" 2>&1 | grep "^  baseline"
   python3 "$OUT/artifacts.py" "$OUT/sleepers.tar.zst"
@@ -94,11 +97,13 @@ unshare --mount --pid --fork --mount-proc bash -ec '
   "$OUT/big-exe" 100000 &
   pid=$!
   sleep 0.5
-  hyperfine --warmup 1 --runs "$RUNS" --export-markdown "$OUT/hash.md" \
+  hyperfine --warmup 1 --runs "$RUNS" --prepare "rm -f $OUT/*.tar.zst $OUT/*.tar.zst.sha256" --export-markdown "$OUT/hash.md" \
     -n "minetrace-collect" "$BIN -o $OUT/hash.tar.zst --max-copy-total-mib 0" \
     -n "sha256sum /proc/PID/exe" "sha256sum /proc/$pid/exe"
+  rm -f "$OUT"/*.tar.zst "$OUT"/*.tar.zst.sha256
   /usr/bin/time -f "  collector: wall %e s, user %U s, sys %S s" \
     "$BIN" -o "$OUT/hash.tar.zst" --max-copy-total-mib 0 2>&1 | grep "^  collector"
+  rm -f "$OUT"/*.tar.zst "$OUT"/*.tar.zst.sha256
   /usr/bin/time -f "  sha256sum: wall %e s, user %U s, sys %S s" sha256sum /proc/$pid/exe 2>&1 | grep "^  sha256sum"
   python3 "$OUT/artifacts.py" "$OUT/hash.tar.zst"
 '

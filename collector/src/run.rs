@@ -74,21 +74,54 @@ pub fn run(options: Options) -> Result<RunSummary> {
     }
 }
 
+/// Opens the output. A new regular file is created (never an existing one overwritten: it may be an
+/// earlier bundle, i.e. evidence); an existing FIFO or character device (`-o /dev/null`, a pipe to `ssh`)
+/// is written as it is. Returns the file and whether the collector created it, which decides whether a
+/// failed run may remove it.
+fn open_output(path: &Path) -> Result<(File, bool)> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.file_type().is_fifo() || meta.file_type().is_char_device() => {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            Ok((file, false))
+        }
+        Ok(_) => anyhow::bail!(
+            "{} already exists; refusing to overwrite it (it may be an earlier bundle): choose another name",
+            path.display()
+        ),
+        Err(_) => {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            Ok((file, true))
+        }
+    }
+}
+
 fn run_to_file(path: &Path, options: Options) -> Result<RunSummary> {
-    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let (file, created) = open_output(path)?;
     let result = collect_into(BufWriter::new(file), options, path.display().to_string()).and_then(
         |(out, summary)| {
             let file = out
                 .into_inner()
                 .map_err(|e| anyhow::anyhow!("flushing {}: {}", path.display(), e.error()))?;
-            file.sync_all()
-                .with_context(|| format!("syncing {}", path.display()))?;
-            write_sha256_file(path, &summary.bundle.sha256)?;
+            // A device or pipe named as output (`-o /dev/null`) is neither synced nor given a sidecar.
+            if created {
+                file.sync_all()
+                    .with_context(|| format!("syncing {}", path.display()))?;
+                write_sha256_file(path, &summary.bundle.sha256)?;
+            }
             Ok(summary)
         },
     );
-    if result.is_err() {
-        // Nothing half done: a partial bundle would only mislead the analyst.
+    if result.is_err() && created {
+        // Nothing half done: a partial bundle would only mislead the analyst. Only a file this run
+        // created is removed, never a device or a file that was there before.
         let _ = std::fs::remove_file(path);
     }
     result

@@ -55,7 +55,7 @@ fn wait_for_exec(pid: u32, want: &Path) {
 /// `/var/lib/dpkg` when `hide_dpkg`), so the test's executables are odd only for being unowned.
 fn collect(out: &Path, hide_dpkg: bool) -> (Bundle, Vec<ExecutableRecord>, Vec<FileRecord>) {
     let mut script = String::from(
-        "for d in /tmp /var/tmp /dev/shm /root /home /run; do\n  if [ -d \"$d\" ]; then mount -t tmpfs none \"$d\"; fi\ndone\n",
+        "for d in /tmp /var/tmp /dev/shm /root /home /run; do\n  case \"$COLLECT/\" in \"$d\"/*) continue ;; esac\n  case \"$OUT/\" in \"$d\"/*) continue ;; esac\n  if [ -d \"$d\" ]; then mount -t tmpfs none \"$d\"; fi\ndone\n",
     );
     if hide_dpkg {
         script.push_str("mount -t tmpfs none /var/lib/dpkg\n");
@@ -98,9 +98,10 @@ fn record<'a>(files: &'a [FileRecord], path: &Path) -> Option<&'a FileRecord> {
         .find(|f| f.path.as_bytes() == path.as_os_str().as_bytes())
 }
 
-/// A miner-like layout outside every temp, hidden and home place (`CARGO_TARGET_TMPDIR` is under
-/// `target/`): `m` (a copy of sleep), its configuration and start script, a FIFO and a link with
-/// configuration names, and a working directory with its own configuration.
+/// A miner-like layout outside every temp, hidden and home place: `m` (a copy of sleep), its
+/// configuration and start script, a FIFO and a link with configuration names, and a working directory
+/// with its own configuration. It lives under `/var/lib` (removed when the test ends), not in the build
+/// directory, which may itself sit under `/tmp` or a home and would make the executable odd twice over.
 struct Layout {
     _dir: tempfile::TempDir,
     dir: std::path::PathBuf,
@@ -112,8 +113,8 @@ struct Layout {
 fn layout() -> Layout {
     // Not tempfile's default `.tmpXXXX`: a hidden directory is an odd place of its own.
     let tmp = tempfile::Builder::new()
-        .prefix("exe-context-")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .prefix("minetrace-exe-context-")
+        .tempdir_in("/var/lib")
         .unwrap();
     let dir = tmp.path().join("opt-miner");
     let cwd = tmp.path().join("work");

@@ -79,7 +79,12 @@ fn plain_dir() -> tempfile::TempDir {
 /// Hides the host's temp places and homes behind empty tmpfs mounts (in the private mount namespace
 /// the collector runs in), so the file artifacts of a busy build host do not slow every test down.
 /// Processes keep running from wherever they are: their executables are read through `/proc/PID/exe`.
+/// A place that holds the collector binary or the test's output (a build directory under `/tmp` or a
+/// home) is left visible, or the test would hide what it runs and writes.
 const MASK: &str = r#"for d in /tmp /var/tmp /dev/shm /root /home /run; do
+    case "$COLLECT/" in "$d"/*) continue ;; esac
+    case "${OUT:-}/" in "$d"/*) continue ;; esac
+    case "${DIR:-}/" in "$d"/*) continue ;; esac
     if [ -d "$d" ]; then mount -t tmpfs none "$d"; fi
 done
 "#;
