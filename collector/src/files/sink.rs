@@ -72,6 +72,9 @@ pub struct Account {
 pub type Home = (Vec<u8>, Option<Account>);
 
 /// State shared by the file families for one run.
+/// Bytes a run spends hashing listed (not copied) files in temp and hidden places.
+pub const LISTED_HASH_BUDGET: u64 = 1 << 30;
+
 pub struct Ctx {
     pub root: HostRoot,
     pub accounts: Vec<Account>,
@@ -86,6 +89,9 @@ pub struct Ctx {
     pub copied: HashMap<(u64, u64), (String, String)>,
     pub max_copy_file: u64,
     pub copy_left: u64,
+    /// Bytes still to spend hashing listed files that are not copied (data beside a dropper: archives,
+    /// state files). The remediation script acts only on files it can identify by hash.
+    pub listed_hash_left: u64,
     pub max_log: u64,
     pub shadow: Vec<ShadowEntry>,
     pub packages: Vec<PackageCheck>,
@@ -127,6 +133,7 @@ impl Ctx {
                 .collect(),
             max_copy_file: options.max_copy_file_bytes,
             copy_left: options.max_copy_total_bytes.saturating_sub(copied_bytes),
+            listed_hash_left: LISTED_HASH_BUDGET,
             max_log: options.max_log_bytes,
             shadow: Vec::new(),
             packages: Vec::new(),
@@ -471,6 +478,35 @@ impl<'a, W: Write> Sink<'a, W> {
         Ok(())
     }
 
+    /// Hashes a listed, not copied, file within the per-file copy cap and the run's listing budget; a file
+    /// over either stays without a hash and says why.
+    fn hash_listed(&mut self, mut file: std::fs::File, fst: &Stat, rec: &mut FileRecord) {
+        if fst.size > self.ctx.max_copy_file || fst.size > self.ctx.listed_hash_left {
+            rec.error =
+                Some("not hashed: over the per-file cap or the run's hashing budget".into());
+            return;
+        }
+        if file.seek(SeekFrom::Start(0)).is_err() {
+            return;
+        }
+        let dup = file.try_clone().ok();
+        match minetrace_schemas::bundle::hashing_io::sha256_reader((&mut file).take(fst.size)) {
+            Ok((sha, read)) => {
+                self.ctx.listed_hash_left = self.ctx.listed_hash_left.saturating_sub(read);
+                let changed = dup
+                    .as_ref()
+                    .and_then(|d| file_meta::fstat(d).ok())
+                    .is_some_and(|after| file_meta::changed_between(fst, &after));
+                if read == fst.size && !changed {
+                    rec.sha256 = Some(sha);
+                } else {
+                    rec.error = Some("not hashed: the file changed while it was read".into());
+                }
+            }
+            Err(e) => rec.error = Some(format!("not hashed: {e}")),
+        }
+    }
+
     fn copy_executable(
         &mut self,
         path: &[u8],
@@ -482,6 +518,7 @@ impl<'a, W: Write> Sink<'a, W> {
         let n = read_head(&mut file, &mut head);
         let head = head.get(..n).unwrap_or(&[]);
         if !(file_meta::is_elf(head) || file_meta::is_script(file_name(path), head)) {
+            self.hash_listed(file, &fst, &mut rec);
             return Ok((self.push(rec), None));
         }
         if let Some((member, sha)) = self.ctx.copied.get(&fst.id()).cloned() {
