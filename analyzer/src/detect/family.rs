@@ -21,45 +21,11 @@ use std::collections::BTreeMap;
 use minetrace_schemas::findings::{Finding, Subject};
 use minetrace_schemas::RawBytes;
 
+use crate::detect::markers::{name_marker_matches, path_marker_matches};
 use crate::detect::runtime::support::{self, Names};
 use crate::detect::Context;
 use crate::indicators::FamilyMarker;
 use crate::parse;
-
-/// Whether a path matches a `path` marker: a value ending in `/` matches any path containing it as a
-/// directory (`/.configrc/` under any home), otherwise the whole path must be equal. A value under `/bin`,
-/// `/sbin`, `/lib`, `/lib64` also matches its merged-`/usr` twin and the other way round.
-fn path_matches(path: &str, value: &str) -> bool {
-    let one = |v: &str| {
-        if v.ends_with('/') {
-            path.contains(v)
-        } else {
-            path == v
-        }
-    };
-    if one(value) {
-        return true;
-    }
-    let merged = ["/bin/", "/sbin/", "/lib/", "/lib64/"];
-    if let Some(rest) = value.strip_prefix("/usr") {
-        if merged.iter().any(|m| rest.starts_with(m)) {
-            return one(rest);
-        }
-    } else if merged.iter().any(|m| value.starts_with(m)) {
-        return one(&format!("/usr{value}"));
-    }
-    false
-}
-
-/// Whether a basename matches a `name` marker: equal, the value followed by digits (`kdevtmpfsi2`), or the
-/// value followed by an extension (`dota3.tar.gz`, `kinsing.sh`); ASCII case ignored.
-fn name_marker_matches(name: &str, value: &str) -> bool {
-    let value = value.to_ascii_lowercase();
-    support::name_matches(name, &value)
-        || name
-            .strip_prefix(value.as_str())
-            .is_some_and(|rest| rest.starts_with('.') && rest.len() > 1)
-}
 
 /// One marker matched against one thing.
 struct Hit<'a> {
@@ -68,12 +34,11 @@ struct Hit<'a> {
 }
 
 fn match_path<'a>(markers: &'a [FamilyMarker], path: &[u8], what: &str, hits: &mut Vec<Hit<'a>>) {
-    let p = String::from_utf8_lossy(path);
     let base = support::lower(support::basename(path));
     for m in markers {
         let ok = match m.kind.as_str() {
-            "path" | "preload" => path_matches(&p, &m.value),
-            "name" => name_marker_matches(&base, &m.value),
+            "path" | "preload" => path_marker_matches(&m.value, path),
+            "name" => name_marker_matches(&m.value, support::basename(path)),
             "unit" => base == m.value.to_ascii_lowercase(),
             _ => false,
         };
@@ -140,11 +105,10 @@ fn match_persistence<'a>(
     hits: &mut Vec<Hit<'a>>,
 ) {
     // The persistence file itself (a unit named bot.service, /etc/cron.d/perfclean).
-    let p = String::from_utf8_lossy(path.as_bytes());
     let base = support::lower(support::basename(path.as_bytes()));
     for m in markers {
         let ok = match m.kind.as_str() {
-            "path" => path_matches(&p, &m.value),
+            "path" => path_marker_matches(&m.value, path.as_bytes()),
             "unit" => base == m.value.to_ascii_lowercase(),
             _ => false,
         };
@@ -182,16 +146,11 @@ fn match_persistence<'a>(
         targets.extend(parse::words(raw).map(<[u8]>::to_vec));
     }
     for t in targets {
-        let tp = String::from_utf8_lossy(&t);
-        let tbase = support::lower(support::basename(&t));
         for m in markers {
             let ok = match m.kind.as_str() {
-                "path" => {
-                    path_matches(&tp, &m.value)
-                        || (m.value.ends_with('/') && tp.contains(m.value.trim_start_matches('~')))
-                }
-                "name" => name_marker_matches(&tbase, &m.value),
-                "preload" => preload_file && tp == m.value,
+                "path" => path_marker_matches(&m.value, &t),
+                "name" => name_marker_matches(&m.value, support::basename(&t)),
+                "preload" => preload_file && t == m.value.as_bytes(),
                 _ => false,
             };
             if ok {
@@ -222,7 +181,7 @@ fn hits_for<'a>(ctx: &Context, markers: &'a [FamilyMarker], s: &Subject) -> Vec<
                     .flatten()
                 {
                     for m in markers.iter().filter(|m| m.kind == "name") {
-                        if name_marker_matches(n, &m.value) {
+                        if name_marker_matches(&m.value, n.as_bytes()) {
                             hits.push(Hit {
                                 marker: m,
                                 what: format!(
@@ -249,7 +208,7 @@ fn hits_for<'a>(ctx: &Context, markers: &'a [FamilyMarker], s: &Subject) -> Vec<
                 match_key_comment(markers, raw, *line, &mut hits);
             }
             for m in markers.iter().filter(|m| m.kind == "path") {
-                if path_matches(&path.lossy(), &m.value) {
+                if path_marker_matches(&m.value, path.as_bytes()) {
                     hits.push(Hit {
                         marker: m,
                         what: format!("key file {}", path.escaped()),
@@ -311,7 +270,13 @@ pub fn attribute(ctx: &Context, findings: &mut [Finding]) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    fn path_matches(path: &str, value: &str) -> bool {
+        super::path_marker_matches(value, path.as_bytes())
+    }
+
+    fn name_marker_matches(name: &str, value: &str) -> bool {
+        super::name_marker_matches(value, name.as_bytes())
+    }
 
     #[test]
     fn path_markers() {

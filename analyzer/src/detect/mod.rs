@@ -8,6 +8,7 @@
 pub mod family;
 pub mod finding;
 pub mod footholds;
+pub mod markers;
 pub mod runtime;
 
 use minetrace_schemas::findings::{Finding, Severity, Verdict};

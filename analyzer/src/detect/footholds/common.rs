@@ -11,12 +11,13 @@ use minetrace_schemas::records::package::PackageVerdict;
 use minetrace_schemas::{escape_bytes, RawBytes};
 
 use crate::detect::finding::{file_subject, persistence_subject, FindingExt};
+use crate::detect::markers::{name_marker_matches, path_marker_matches};
 use crate::detect::Context;
 use crate::indicators::Indicators;
 use crate::model::{usr_twin, HostModel};
+use crate::parse::basename;
 use crate::parse::passwd::{parse_passwd, PasswdEntry};
 use crate::parse::shell_line::{self, ShellLine};
-use crate::parse::{basename, contains};
 
 /// Points and the reasons they were given.
 #[derive(Debug, Clone, Default)]
@@ -240,23 +241,6 @@ pub fn score_line(ctx: &Context, text: &[u8]) -> (Score, ShellLine) {
     (score, s)
 }
 
-/// A `name` family marker against a file or program name: the name itself, the name followed by digits
-/// (`kdevtmpfsi2`), or the name followed by an extension (`dota3.tar.gz`, `kinsing.sh`). ASCII case is
-/// ignored.
-pub fn name_marker_matches(marker: &str, name: &[u8]) -> bool {
-    let m = marker.as_bytes();
-    let Some(head) = name.get(..m.len()) else {
-        return false;
-    };
-    if m.is_empty() || !head.eq_ignore_ascii_case(m) {
-        return false;
-    }
-    let rest = name.get(m.len()..).unwrap_or_default();
-    rest.is_empty()
-        || rest.iter().all(u8::is_ascii_digit)
-        || (rest.starts_with(b".") && rest.len() > 1)
-}
-
 /// Adds the points of a persistence file whose own path is a family `path` marker
 /// (`/etc/cron.d/perfclean`): every job line in it is the family's.
 pub fn persistence_file_marker(iocs: &Indicators, file: &FileRecord, score: &mut Score) {
@@ -270,21 +254,6 @@ pub fn persistence_file_marker(iocs: &Indicators, file: &FileRecord, score: &mut
         );
         score.family.get_or_insert(family);
     }
-}
-
-/// A `path` family marker: exact, or a prefix when it ends in `/`; `~`-relative paths match any home.
-/// A marker under `/bin`, `/sbin`, `/lib`, `/lib64` also matches the `/usr` twin and the other way round
-/// (merged `/usr`: the attacker's `/usr/bin/sysdr` is the campaign's `/bin/sysdr`).
-pub fn path_marker_matches(marker: &str, path: &[u8]) -> bool {
-    let matches = |path: &[u8]| {
-        let m = marker.as_bytes();
-        if m.ends_with(b"/") {
-            path.starts_with(m) || (m.starts_with(b"/.") && contains(path, m))
-        } else {
-            path == m
-        }
-    };
-    matches(path) || usr_twin(path).is_some_and(|t| matches(&t))
 }
 
 /// The family whose `path` marker names this file, if any.

@@ -1,6 +1,6 @@
 //! Files of a known malware kit at rest (`MT-EVA-050`, T1105; T1564.001 when hidden): any recorded
 //! regular file whose path is a family `path` marker (`/tmp/.X25-unix/...`, `/tmp/.xdiag/...`) or whose
-//! name matches a family `name` marker (`dota3.tar.gz`, see [`common::name_marker_matches`]). Archives,
+//! name matches a family `name` marker (`dota3.tar.gz`, see [`markers::name_marker_matches`]). Archives,
 //! state files and tools of a kit are what the collector finds beside (or instead of) its running miner.
 //!
 //! Persistence locations (crontabs, units, rc and profile files, `ld.so.preload`, key files) are left to
@@ -18,7 +18,7 @@ use minetrace_schemas::records::package::PackageVerdict;
 
 use super::common::{self, describe_file};
 use crate::detect::finding::{file_subject, finding, FindingExt};
-use crate::detect::Context;
+use crate::detect::{markers, Context};
 use crate::parse::basename;
 use crate::parse::shell_line::has_hidden_component;
 
@@ -50,13 +50,13 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         // A name marker names the artifact itself; a path marker only the place (a kit's directory).
         let by_name =
             ctx.iocs.family_markers.iter().find(|m| {
-                m.kind == "name" && common::name_marker_matches(&m.value, basename(path))
+                m.kind == "name" && markers::name_marker_matches(&m.value, basename(path))
             });
         let by_path = ctx
             .iocs
             .family_markers
             .iter()
-            .find(|m| m.kind == "path" && common::path_marker_matches(&m.value, path));
+            .find(|m| m.kind == "path" && markers::path_marker_matches(&m.value, path));
         let Some(m) = by_name.or(by_path) else {
             continue;
         };
