@@ -287,7 +287,7 @@ pub(crate) mod fixture {
     };
     use minetrace_schemas::records::file::{FileKind, FileRecord, FileTime};
     use minetrace_schemas::records::host::{CollectionMode, HostIdentity, HostRecord};
-    use minetrace_schemas::records::package::PackageCheck;
+    use minetrace_schemas::records::package::{PackageCheck, PackageVerdict};
     use minetrace_schemas::records::RecordSetV1;
     use minetrace_schemas::RawBytes;
 
@@ -333,6 +333,23 @@ pub(crate) mod fixture {
         rec.mode = 0o777;
         rec.link_target = Some(RawBytes::from(target));
         (rec, None)
+    }
+
+    /// A package check finding `path` (checked for `reason`) owned by no package.
+    pub fn not_owned(path: &[u8], reason: &str) -> PackageCheck {
+        PackageCheck {
+            path: RawBytes::from(path),
+            reason: reason.into(),
+            listed_as: None,
+            manager: None,
+            package: None,
+            expected_md5: None,
+            actual_md5: None,
+            actual_sha256: None,
+            size: None,
+            verdict: PackageVerdict::NotOwned,
+            error: None,
+        }
     }
 
     /// A model holding `files` and `packages`.
@@ -421,20 +438,7 @@ mod tests {
 
     #[test]
     fn aliased_lookups_follow_the_hosts_merged_usr() {
-        use minetrace_schemas::records::package::{PackageCheck, PackageVerdict};
-        let check = PackageCheck {
-            path: b"/lib/libgcwrap.so".as_slice().into(),
-            reason: "preload".into(),
-            listed_as: None,
-            manager: None,
-            package: None,
-            expected_md5: None,
-            actual_md5: None,
-            actual_sha256: None,
-            size: None,
-            verdict: PackageVerdict::NotOwned,
-            error: None,
-        };
+        let check = fixture::not_owned(b"/lib/libgcwrap.so", "preload");
         let merged = fixture::model(
             vec![
                 fixture::symlink(b"/lib", b"usr/lib"),

@@ -891,20 +891,7 @@ mod tests {
 
     #[test]
     fn merged_usr_names_reach_the_recorded_file_and_its_package_check() {
-        use minetrace_schemas::records::package::PackageCheck;
-        let check = PackageCheck {
-            path: b"/lib/libgcwrap.so".as_slice().into(),
-            reason: "preload".into(),
-            listed_as: None,
-            manager: None,
-            package: None,
-            expected_md5: None,
-            actual_md5: None,
-            actual_sha256: None,
-            size: None,
-            verdict: PackageVerdict::NotOwned,
-            error: None,
-        };
+        let check = fixture::not_owned(b"/lib/libgcwrap.so", "preload");
         let model = fixture::model(
             vec![
                 fixture::symlink(b"/lib", b"usr/lib"),
