@@ -123,17 +123,22 @@ mod tests {
     use crate::detect::finding::{finding, FindingExt};
     use minetrace_schemas::RawBytes;
 
-    #[test]
-    fn fully_covered_finding_drops_to_info() {
-        let allow = Allowlist::parse("a", "path /opt/miner/\nendpoint 127.0.0.1:3333\n").unwrap();
-        let mut f = finding("R", Severity::High, "t")
+    /// A high finding about a file under `/opt/miner/` and an endpoint on `127.0.0.1:3333`.
+    fn miner_finding() -> Finding {
+        finding("R", Severity::High, "t")
             .subject(Subject::File {
                 path: RawBytes::from("/opt/miner/xmrig"),
                 sha256: None,
             })
             .subject(Subject::Endpoint {
                 addr: "127.0.0.1:3333".into(),
-            });
+            })
+    }
+
+    #[test]
+    fn fully_covered_finding_drops_to_info() {
+        let allow = Allowlist::parse("a", "path /opt/miner/\nendpoint 127.0.0.1:3333\n").unwrap();
+        let mut f = miner_finding();
         allow.apply(&mut f);
         assert_eq!(f.severity, Severity::Info);
     }
@@ -141,14 +146,7 @@ mod tests {
     #[test]
     fn partly_covered_finding_keeps_severity() {
         let allow = Allowlist::parse("a", "path /opt/miner/\n").unwrap();
-        let mut f = finding("R", Severity::High, "t")
-            .subject(Subject::File {
-                path: RawBytes::from("/opt/miner/xmrig"),
-                sha256: None,
-            })
-            .subject(Subject::Endpoint {
-                addr: "127.0.0.1:3333".into(),
-            });
+        let mut f = miner_finding();
         allow.apply(&mut f);
         assert_eq!(f.severity, Severity::High);
     }
