@@ -37,6 +37,19 @@ impl Raise {
     fn any(&self) -> bool {
         !self.lines.is_empty()
     }
+    /// High when the disguise is strong, else medium; a step up when any raising fact holds.
+    fn severity(&self, strong: bool) -> Severity {
+        let severity = if strong {
+            Severity::High
+        } else {
+            Severity::Medium
+        };
+        if self.any() {
+            up(severity)
+        } else {
+            severity
+        }
+    }
 }
 
 fn up(s: Severity) -> Severity {
@@ -229,14 +242,7 @@ fn kthread_name(ctx: &Context, p: &ProcessRecord, names: &Names, raise: &Raise) 
     if p.exe.is_none() && p.ppid == 2 {
         return None;
     }
-    let mut severity = if kname.is_some() {
-        Severity::High
-    } else {
-        Severity::Medium
-    };
-    if raise.any() {
-        severity = up(severity);
-    }
+    let severity = raise.severity(kname.is_some());
     let mut f = base(
         ctx,
         "MT-RUN-033",
@@ -325,15 +331,7 @@ fn system_name_elsewhere(
     // Interpreters running a script named like a system program are judged by the script, elsewhere.
     let (name, _) = support::name_in(ctx, "system_name", names)
         .filter(|(n, _)| ctx.iocs.contains("system_name", n))?;
-    let odd = support::strongly_odd(ctx, p);
-    let mut severity = if odd {
-        Severity::High
-    } else {
-        Severity::Medium
-    };
-    if raise.any() {
-        severity = up(severity);
-    }
+    let severity = raise.severity(support::strongly_odd(ctx, p));
     let mut f = base(
         ctx,
         "MT-RUN-035",
