@@ -502,6 +502,28 @@ pub fn is_profile_path(path: &[u8]) -> bool {
         || HOME_RC.contains(&basename(path))
 }
 
+/// Files whose lines run or load something: crontabs, units, rc and profile scripts,
+/// `/etc/ld.so.preload`.
+pub fn is_run_by_line_path(path: &[u8]) -> bool {
+    crate::parse::cron::format_for_path(path).is_some()
+        || path.starts_with(b"/etc/cron")
+        || path.starts_with(b"/var/spool/")
+        || crate::parse::systemd_unit::is_unit_path(path)
+        || super::startup::is_rc_path(path)
+        || is_profile_path(path)
+        || path == b"/etc/ld.so.preload"
+}
+
+/// A file that is executable by mode, or starts like an ELF binary or a script.
+pub fn looks_executable(model: &HostModel, f: &FileRecord) -> bool {
+    if f.mode & 0o111 != 0 {
+        return true;
+    }
+    model
+        .content(f)
+        .is_some_and(|b| b.starts_with(b"\x7fELF") || b.starts_with(b"#!"))
+}
+
 /// Shell history files.
 pub fn is_history_path(path: &[u8]) -> bool {
     let name = basename(path);

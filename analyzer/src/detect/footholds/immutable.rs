@@ -17,31 +17,13 @@ use crate::parse::{basename, contains};
 
 /// Where a lock protects persistence or access.
 fn is_foothold_path(p: &[u8]) -> bool {
-    crate::parse::cron::format_for_path(p).is_some()
-        || p.starts_with(b"/etc/cron")
-        || p.starts_with(b"/var/spool/")
-        || crate::parse::systemd_unit::is_unit_path(p)
-        || super::startup::is_rc_path(p)
-        || common::is_profile_path(p)
-        || p == b"/etc/ld.so.preload"
+    common::is_run_by_line_path(p)
         || p.starts_with(b"/etc/ssh/")
         || contains(p, b"/.ssh/")
         || p.ends_with(b"/.ssh")
         || p == b"/etc/passwd"
         || p == b"/etc/shadow"
         || p.starts_with(b"/etc/sudoers")
-}
-
-fn looks_executable(
-    model: &crate::model::HostModel,
-    f: &minetrace_schemas::records::file::FileRecord,
-) -> bool {
-    if f.mode & 0o111 != 0 {
-        return true;
-    }
-    model
-        .content(f)
-        .is_some_and(|b| b.starts_with(b"\x7fELF") || b.starts_with(b"#!"))
 }
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
@@ -65,7 +47,8 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 Severity::Low,
                 "an empty placeholder locked in place: a \"vaccine\" against reinfection or a rival's squat file",
             )
-        } else if f.kind == FileKind::Regular && odd_place && looks_executable(ctx.model, f) {
+        } else if f.kind == FileKind::Regular && odd_place && common::looks_executable(ctx.model, f)
+        {
             (
                 Severity::High,
                 "an executable or script locked in a temporary or hidden place",

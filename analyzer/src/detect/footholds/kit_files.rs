@@ -25,14 +25,7 @@ use crate::parse::shell_line::has_hidden_component;
 /// Files the persistence, loader and SSH detectors read line by line: a family marker on them is
 /// reported there, on the line that runs.
 fn is_persistence_location(path: &[u8]) -> bool {
-    crate::parse::cron::format_for_path(path).is_some()
-        || path.starts_with(b"/etc/cron")
-        || path.starts_with(b"/var/spool/")
-        || crate::parse::systemd_unit::is_unit_path(path)
-        || super::startup::is_rc_path(path)
-        || common::is_profile_path(path)
-        || path == b"/etc/ld.so.preload"
-        || super::ssh_keys::is_authorized_keys(path)
+    common::is_run_by_line_path(path) || super::ssh_keys::is_authorized_keys(path)
 }
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
@@ -67,11 +60,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         if packaged {
             continue;
         }
-        let executable = f.mode & 0o111 != 0
-            || ctx
-                .model
-                .content(f)
-                .is_some_and(|b| b.starts_with(b"\x7fELF") || b.starts_with(b"#!"));
+        let executable = common::looks_executable(ctx.model, f);
         let locked = f.immutable || f.append_only;
         let (severity, why) = if f.size <= 2 {
             (
