@@ -58,6 +58,21 @@ pub struct LiveSummary {
     pub peak_rss_kib: Option<u64>,
 }
 
+impl LiveSummary {
+    /// A pass that recorded the host and nothing live: no processes, sockets or executables.
+    fn host_only(host: HostIdentity) -> LiveSummary {
+        LiveSummary {
+            host,
+            processes: 0,
+            sockets: 0,
+            executables: 0,
+            copied: 0,
+            hidden: 0,
+            peak_rss_kib: None,
+        }
+    }
+}
+
 /// `VmHWM` of `/proc/self/status`: the peak resident set so far.
 fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -96,15 +111,7 @@ fn collect_dead_box<W: Write>(col: &mut Collection<W>) -> Result<LiveSummary, Wr
         "dead-box collection: no processes, executables, sockets or kernel state (image only)"
             .into(),
     );
-    Ok(LiveSummary {
-        host: record.identity,
-        processes: 0,
-        sockets: 0,
-        executables: 0,
-        copied: 0,
-        hidden: 0,
-        peak_rss_kib: None,
-    })
+    Ok(LiveSummary::host_only(record.identity))
 }
 
 /// The collector's own pid and thread ids.
@@ -452,13 +459,5 @@ fn collect_without_proc<W: Write>(
         log.items = 1;
         Ok(record)
     })?;
-    Ok(LiveSummary {
-        host: record.identity,
-        processes: 0,
-        sockets: 0,
-        executables: 0,
-        copied: 0,
-        hidden: 0,
-        peak_rss_kib: None,
-    })
+    Ok(LiveSummary::host_only(record.identity))
 }
