@@ -42,4 +42,9 @@ step "static collector (musl)"
 cargo build --release --locked --target x86_64-unknown-linux-musl -p minetrace-collector
 
 step "cargo test --workspace"
-cargo test --workspace --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$log"
+
+# One closing line over every test binary (the last one cargo prints is often a crate's empty doc-tests).
+awk '/^test result:/ { p += $4; f += $6; i += $8 } END { if (i > 0) printf "\n%d tests ignored", i; printf "\ntotal: %d passed, %d failed\n", p, f }' "$log"
