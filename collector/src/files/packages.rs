@@ -1,7 +1,7 @@
 //! Package integrity (record member `records/packages.pc`; mismatching packages' `md5sums` lists are
 //! stored under category `packages`): for the binaries miners replace or trojanize (`ps`, `top`, `ss`,
 //! `crontab`, `chattr`, `sshd`, `pam_unix.so`, ...), for every library `/etc/ld.so.preload` names, and
-//! for every running executable (live mode, read from `/proc/*/exe` in this pass), the owning dpkg
+//! for every running executable (live mode, handed over by the live pass), the owning dpkg
 //! package, the MD5 its `md5sums` list recorded, and the file's actual MD5 — [`PackageCheck`] records.
 //!
 //! Ownership is matched on the path as named, its resolved path and their merged-`/usr` aliases
@@ -112,38 +112,6 @@ pub fn parse_md5sums_line(line: &[u8]) -> Option<(String, Vec<u8>)> {
     Some((String::from_utf8_lossy(hex).to_ascii_lowercase(), abs))
 }
 
-/// Running executables from `/proc/*/exe` (live only): existing paths, the collector's own left out.
-fn running_exes() -> Vec<Vec<u8>> {
-    use std::os::unix::ffi::OsStrExt;
-    let me = std::process::id().to_string();
-    let mut out = HashSet::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    for e in entries.filter_map(Result::ok).take(1_000_000) {
-        let name = e.file_name();
-        let n = name.as_bytes();
-        if n.is_empty() || !n.iter().all(u8::is_ascii_digit) || n == me.as_bytes() {
-            continue;
-        }
-        let Ok(target) = std::fs::read_link(e.path().join("exe")) else {
-            continue;
-        };
-        let t = target.as_os_str().as_bytes();
-        // Deleted and memfd images have no file to compare; the live pass handles them.
-        if !t.starts_with(b"/") || t.ends_with(b" (deleted)") {
-            continue;
-        }
-        out.insert(t.to_vec());
-        if out.len() >= MAX_TARGETS {
-            break;
-        }
-    }
-    let mut v: Vec<Vec<u8>> = out.into_iter().collect();
-    v.sort();
-    v
-}
-
 pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
     let mut named: Vec<(Vec<u8>, &'static str)> = Vec::new();
     for name in SYSTEM_BINARIES {
@@ -159,11 +127,10 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
     for lib in s.ctx.preload_libs.clone() {
         named.push((lib, "preload"));
     }
-    if !s.ctx.root.is_dead_box() {
-        s.ctx.running_exes = running_exes();
-    }
-    for exe in s.ctx.running_exes.clone() {
-        named.push((exe, "running-exe"));
+    // Deleted and memfd images have no file to compare; the live pass handles them and hands over the
+    // rest (empty in dead-box mode, where nothing runs).
+    for exe in s.col.live_handoff.running_exes.iter().take(MAX_TARGETS) {
+        named.push((exe.clone(), "running-exe"));
     }
 
     let mut targets: Vec<Target> = Vec::new();

@@ -99,8 +99,6 @@ pub struct Ctx {
     pub histfiles: Vec<(Option<Vec<u8>>, Vec<u8>)>,
     /// Libraries named by `/etc/ld.so.preload`.
     pub preload_libs: Vec<Vec<u8>>,
-    /// Executables of running processes (live mode), for the package check.
-    pub running_exes: Vec<Vec<u8>>,
     /// Absolute paths named by stored persistence entries, in the order met (see [`super::references`]):
     /// those named by files no package owns, then those named by package-owned files (stock init
     /// scripts and units name many paths; an attacker's entries must not wait behind them).
@@ -139,7 +137,6 @@ impl Ctx {
             packages: Vec::new(),
             histfiles: Vec::new(),
             preload_libs: Vec::new(),
-            running_exes: Vec::new(),
             references: [Vec::new(), Vec::new()],
             reference_set: HashSet::new(),
         }

@@ -238,10 +238,18 @@ fn collect_live<W: Write>(col: &mut Collection<W>) -> Result<LiveSummary, WriteE
             }
         }
         let copied = copies.len();
+        let mut running_exes: Vec<Vec<u8>> = records
+            .iter()
+            .filter(|r| !r.deleted && !r.memfd && r.path.as_bytes().starts_with(b"/"))
+            .map(|r| r.path.0.clone())
+            .collect();
+        running_exes.sort();
+        running_exes.dedup();
         col.live_handoff = LiveHandoff {
             config_dirs: finished.scan_dirs,
             copies,
             copied_bytes: finished.copied_bytes,
+            running_exes,
         };
         log.items = records.len() as u64;
         let count = records.len();
