@@ -66,7 +66,7 @@ MT_NOTE=''
 MT_CUR_SHA=''
 MT_FAILED=0
 MT_REMAIN=0
-declare -a MT_RECS=() MT_F=() MT_ST=() MT_ARGS=() MT_HITS=()
+declare -a MT_RECS=() MT_F=() MT_ST=() MT_ARGS=() MT_HITS=() MT_STAT=()
 
 # The flag-clearing helper run by a package-verified python3 when no verified chattr is found:
 # FS_IOC_GETFLAGS, then FS_IOC_SETFLAGS without FS_IMMUTABLE_FL (0x10) and FS_APPEND_FL (0x20), on a
@@ -206,21 +206,26 @@ mt_file_state() {
   MT_STATE=pending MT_NOTE='matches the snapshot'
 }
 
-# The state of a planned process: MT_STATE gone, skip (pid reused), mismatch, pending or frozen.
-mt_proc_state() {
-  local pid=$1 start=$2 sha=$3 stat rest s
-  local -a f
+# Reads /proc/PID/stat into MT_STAT (the fields after the command name, state first) and checks the start
+# time against the snapshot. Returns 1 with MT_STATE gone or skip (pid reused) when it is not the same process.
+mt_same_process() {
+  local pid=$1 start=$2 stat
   if ! { stat=$(<"/proc/$pid/stat"); } 2>/dev/null; then
     MT_STATE=gone MT_NOTE='the process has exited'
-    return
+    return 1
   fi
-  rest=${stat##*) }
-  read -r -a f <<<"$rest"
-  if [[ ${f[19]-} != "$start" ]]; then
+  read -r -a MT_STAT <<<"${stat##*) }"
+  if [[ ${MT_STAT[19]-} != "$start" ]]; then
     MT_STATE=skip MT_NOTE='the pid now belongs to another process (start time differs): left alone'
-    return
+    return 1
   fi
-  if [[ ${f[0]-} == Z || ${f[0]-} == X ]]; then
+}
+
+# The state of a planned process: MT_STATE gone, skip (pid reused), mismatch, pending or frozen.
+mt_proc_state() {
+  local pid=$1 start=$2 sha=$3 s
+  mt_same_process "$pid" "$start" || return 0
+  if [[ ${MT_STAT[0]-} == Z || ${MT_STAT[0]-} == X ]]; then
     MT_STATE=gone MT_NOTE='the process has exited'
     return
   fi
@@ -231,18 +236,9 @@ mt_proc_state() {
       return
     fi
     # Still the same process after hashing.
-    if ! { stat=$(<"/proc/$pid/stat"); } 2>/dev/null; then
-      MT_STATE=gone MT_NOTE='the process has exited'
-      return
-    fi
-    rest=${stat##*) }
-    read -r -a f <<<"$rest"
-    if [[ ${f[19]-} != "$start" ]]; then
-      MT_STATE=skip MT_NOTE='the pid now belongs to another process (start time differs): left alone'
-      return
-    fi
+    mt_same_process "$pid" "$start" || return 0
   fi
-  if [[ ${f[0]-} == T || ${f[0]-} == t ]]; then
+  if [[ ${MT_STAT[0]-} == T || ${MT_STAT[0]-} == t ]]; then
     MT_STATE=frozen MT_NOTE='frozen'
   else
     MT_STATE=pending MT_NOTE='running, matches the snapshot'
