@@ -22,7 +22,7 @@ use std::hash::BuildHasher;
 use minetrace_schemas::records::file::FileKind;
 
 use crate::files::host_root::{child, parent as parent_of, HostRoot};
-use crate::files::walk;
+use crate::files::listing;
 use crate::host_read;
 
 pub const DPKG_INFO: &[u8] = b"/var/lib/dpkg/info";
@@ -215,7 +215,7 @@ pub fn build(root: &HostRoot, errors: &mut Vec<(String, String)>) -> PackageDb {
     if !st.is_dir() {
         return missing();
     }
-    let names = match walk::list(&root.real(&resolved.path), &st, MAX_LISTS) {
+    let names = match listing::list(&root.real(&resolved.path), &st, MAX_LISTS) {
         Ok((_, names, more)) => {
             if more {
                 errors.push((

@@ -13,6 +13,7 @@ use minetrace_schemas::records::account::{PasswordState, ShadowEntry};
 use minetrace_schemas::RawBytes;
 
 use super::host_root::child;
+use super::listing;
 use super::sink::{Account, Content, Home, Sink, CONFIG_CAP};
 use super::walk::{self, Limits, Pick};
 
@@ -112,7 +113,7 @@ fn homes<W: Write>(s: &mut Sink<'_, W>) -> Result<Vec<Home>, WriteError> {
         if let Ok(st) = s.ctx.root.lstat(&r.path) {
             if st.is_dir() {
                 let real = s.ctx.root.real(&r.path);
-                match walk::list(&real, &st, 2_000) {
+                match listing::list(&real, &st, 2_000) {
                     Ok((_, names, _)) => {
                         for n in names {
                             let p = child(&r.path, &n);

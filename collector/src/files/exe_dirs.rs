@@ -23,8 +23,8 @@ use minetrace_schemas::bundle::WriteError;
 use minetrace_schemas::records::file::FileKind;
 
 use super::host_root::child;
+use super::listing;
 use super::sink::{Content, Sink};
-use super::walk;
 use crate::host_read;
 
 /// Largest file stored from a directory.
@@ -99,7 +99,7 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
         let Some((resolved, st)) = s.enter_dir(dir)? else {
             continue;
         };
-        let names = match walk::list(&s.ctx.root.real(&resolved), &st, MAX_NAMES) {
+        let names = match listing::list(&s.ctx.root.real(&resolved), &st, MAX_NAMES) {
             Ok((_, names, more)) => {
                 if more {
                     s.note(

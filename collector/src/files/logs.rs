@@ -14,6 +14,7 @@ use minetrace_schemas::bundle::WriteError;
 use minetrace_schemas::records::file::FileKind;
 
 use super::host_root::child;
+use super::listing;
 use super::sink::{Content, Sink};
 use super::walk::{self, Limits, Pick};
 
@@ -202,7 +203,7 @@ fn gather<W: Write>(
         return;
     }
     let real = s.ctx.root.real(&resolved.path);
-    let names = match walk::list(&real, &st, 5_000) {
+    let names = match listing::list(&real, &st, 5_000) {
         Ok((_, names, _)) => names,
         Err(e) => {
             s.note(dir, format!("cannot list: {e}"));

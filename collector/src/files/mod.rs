@@ -20,7 +20,8 @@
 //! | [`packages`] | `packages` | `packages` (+ `records/packages.pc`) |
 //!
 //! The plumbing they share: [`host_root`] (dead-box path resolution that cannot leave the root),
-//! [`file_meta`] (`statx`, inode flags), [`walk`] (bounded walks), [`sink`] (records and members).
+//! [`file_meta`] (`statx`, inode flags), [`listing`] (link-safe directory listings, which the package
+//! index uses too), [`walk`] (bounded walks), [`sink`] (records and members).
 //! A new family is a module here with a `collect(&mut Sink)` and one line in [`collect`]. The package
 //! index ([`crate::package_index`]) is the live pass's, or built here in dead-box mode.
 //!
@@ -34,6 +35,7 @@ pub mod file_meta;
 pub mod firewall;
 pub mod histories;
 pub mod host_root;
+pub mod listing;
 pub mod loader;
 pub mod logs;
 pub mod packages;

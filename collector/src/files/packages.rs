@@ -19,8 +19,8 @@ use minetrace_schemas::RawBytes;
 use sha2::{Digest, Sha256};
 
 use super::host_root::child;
+use super::listing;
 use super::sink::{Content, Sink};
-use super::walk;
 use crate::host_read;
 use md5::Md5;
 
@@ -270,7 +270,7 @@ fn scan_dpkg<W: Write>(
     if !st.is_dir() {
         return false;
     }
-    let names = match walk::list(&s.ctx.root.real(&r.path), &st, 200_000) {
+    let names = match listing::list(&s.ctx.root.real(&r.path), &st, 200_000) {
         Ok((_, names, _)) => names,
         Err(e) => {
             s.note(DPKG_INFO, format!("cannot list: {e}"));

@@ -12,6 +12,7 @@ use std::io::Write;
 use minetrace_schemas::bundle::WriteError;
 
 use super::host_root::child;
+use super::listing;
 use super::sink::{Content, Sink};
 use super::walk::{self, Limits, Pick};
 
@@ -54,7 +55,7 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
             continue;
         };
         let real = s.ctx.root.real(&resolved);
-        let names = match walk::list(&real, &st, 10_000) {
+        let names = match listing::list(&real, &st, 10_000) {
             Ok((_, names, _)) => names,
             Err(e) => {
                 s.note(&home, format!("cannot list home: {e}"));
