@@ -35,22 +35,10 @@ pub fn open_regular(path: &Path) -> io::Result<(File, Metadata)> {
             format!("not a regular file ({})", describe_type(&before)),
         ));
     }
-    let base = libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(base | libc::O_NOATIME)
-        .open(path)
-        .or_else(|e| {
-            // O_NOATIME is refused with EPERM for files the caller does not own unless it has CAP_FOWNER.
-            if e.raw_os_error() == Some(libc::EPERM) {
-                std::fs::OpenOptions::new()
-                    .read(true)
-                    .custom_flags(base)
-                    .open(path)
-            } else {
-                Err(e)
-            }
-        })?;
+    let file = open_noatime(
+        path,
+        libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC,
+    )?;
     let meta = file.metadata()?;
     if meta.dev() != before.dev() || meta.ino() != before.ino() || !meta.file_type().is_file() {
         return Err(io::Error::other(
@@ -58,6 +46,26 @@ pub fn open_regular(path: &Path) -> io::Result<(File, Metadata)> {
         ));
     }
     Ok((file, meta))
+}
+
+/// Opens `path` read-only with `flags`, and `O_NOATIME` where the kernel permits it (it refuses it with
+/// `EPERM` for files the caller does not own unless it has `CAP_FOWNER`), so reading leaves access times as
+/// they were.
+pub fn open_noatime(path: &Path, flags: libc::c_int) -> io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags | libc::O_NOATIME)
+        .open(path)
+        .or_else(|e| {
+            if e.raw_os_error() == Some(libc::EPERM) {
+                std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(flags)
+                    .open(path)
+            } else {
+                Err(e)
+            }
+        })
 }
 
 /// Reads at most `cap` bytes of a regular file, from its head or its tail.

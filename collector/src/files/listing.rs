@@ -7,7 +7,6 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::IntoRawFd;
 use std::path::Path;
 
@@ -23,21 +22,10 @@ struct DirStream {
 impl DirStream {
     /// Opens `real` as a directory, refusing a link and checking it is still the inode `expect` named.
     fn open(real: &Path, expect: (u64, u64)) -> io::Result<(DirStream, Option<u32>)> {
-        let base = libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(base | libc::O_NOATIME)
-            .open(real)
-            .or_else(|e| {
-                if e.raw_os_error() == Some(libc::EPERM) {
-                    std::fs::OpenOptions::new()
-                        .read(true)
-                        .custom_flags(base)
-                        .open(real)
-                } else {
-                    Err(e)
-                }
-            })?;
+        let file = crate::host_read::open_noatime(
+            real,
+            libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
+        )?;
         let st = file_meta::fstat(&file)?;
         if st.id() != expect || st.kind != FileKind::Directory {
             return Err(io::Error::other(
