@@ -16,6 +16,8 @@ step() { printf '\n== %s\n' "$*"; }
 step "system packages"
 export DEBIAN_FRONTEND=noninteractive
 packages=(musl-tools gcc libc6-dev iptables nftables iproute2 e2fsprogs procps util-linux openssh-client shellcheck graphviz chromium)
+# issue 14: rpm databases and journal files for the fixtures are written by the real tools
+packages+=(rpm db5.3-util python3 systemd-journal-remote)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

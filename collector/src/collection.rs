@@ -93,7 +93,7 @@ impl<W: Write> Collection<W> {
     }
 
     /// Builds the package index under `root` once per run, as its own artifact (`package-index`),
-    /// noting in the manifest when the host has no dpkg database.
+    /// noting in the manifest when the host has no readable package database.
     pub fn ensure_package_index(
         &mut self,
         root: &crate::files::host_root::HostRoot,
@@ -108,7 +108,9 @@ impl<W: Write> Collection<W> {
                 note_error(log, target, message);
             }
             match &col.package_db {
-                PackageDb::Dpkg(index) => log.items = index.stats.paths as u64,
+                PackageDb::Dpkg(index) | PackageDb::Rpm(index) => {
+                    log.items = index.stats.paths as u64
+                }
                 PackageDb::Missing { rpm } => {
                     let note = crate::package_index::missing_note(*rpm);
                     col.exclusions.push(note);

@@ -1,6 +1,8 @@
-//! Which paths the host's dpkg database lists, built once per run from `/var/lib/dpkg/info/*.list` and
-//! asked by path afterwards: is this running executable (or this file beside it, or this file a cron line
-//! names) owned by a package?
+//! Which paths the host's package database lists, built once per run — from `/var/lib/dpkg/info/*.list`
+//! on Debian-family hosts, from the rpm database ([`crate::rpmdb`]) on RHEL-family ones — and asked by
+//! path afterwards: is this running executable (or this file beside it, or this file a cron line names)
+//! owned by a package? For rpm the index also keeps the digest each package recorded for its executables
+//! and libraries (the package check compares them; dpkg keeps those in `md5sums`, read on demand).
 //!
 //! The index holds one 64-bit fingerprint per listed path (SipHash with a key drawn for this run, so the
 //! host cannot aim a collision at it) and the number of the package listing it: about 12 bytes per path,
@@ -13,17 +15,19 @@
 //!
 //! dpkg diversions (`/var/lib/dpkg/diversions`) count too: a diverted file is listed under its original
 //! name and lives under the diverted-to one. Out of scope: files that maintainer scripts create (not in
-//! any `.list`) and rpm databases; an rpm-only host has no index and the manifest says so.
+//! any `.list`), and rpm files whose state is not installed (what `rpm -qf` skips too).
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 
 use minetrace_schemas::records::file::FileKind;
+use minetrace_schemas::records::package::{FileDigest, PackageManager};
 
 use crate::files::host_root::{child, parent as parent_of, HostRoot};
 use crate::files::listing;
 use crate::host_read;
+use crate::rpmdb;
 
 pub const DPKG_INFO: &[u8] = b"/var/lib/dpkg/info";
 /// Largest single `.list` file read (the biggest real ones are a few MiB).
@@ -43,17 +47,19 @@ pub enum PackageDb {
     /// Not looked at yet this run.
     #[default]
     NotBuilt,
-    /// No dpkg database under the root: ownership is unknown.
+    /// No readable package database under the root: ownership is unknown. `rpm`: an rpm database is
+    /// there but could not be read (the artifact's errors say why).
     Missing {
         rpm: bool,
     },
     Dpkg(PackageIndex),
+    Rpm(PackageIndex),
 }
 
 impl PackageDb {
     pub fn index(&self) -> Option<&PackageIndex> {
         match self {
-            PackageDb::Dpkg(i) => Some(i),
+            PackageDb::Dpkg(i) | PackageDb::Rpm(i) => Some(i),
             _ => None,
         }
     }
@@ -62,6 +68,7 @@ impl PackageDb {
 /// What building the index read, for the artifact log and the benchmarks.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct IndexStats {
+    /// dpkg `.list` files, or rpm packages, read.
     pub lists: usize,
     pub paths: usize,
     pub bytes: u64,
@@ -72,8 +79,11 @@ pub struct PackageIndex {
     keys: RandomState,
     owner: HashMap<u64, u32>,
     packages: Vec<String>,
+    /// rpm only: the digest the owning package recorded, for its executables and libraries.
+    digests: HashMap<u64, FileDigest>,
     /// Top-level directories that are links into `/usr` on this host.
     merged: Vec<&'static [u8]>,
+    pub manager: PackageManager,
     pub stats: IndexStats,
 }
 
@@ -84,7 +94,9 @@ impl PackageIndex {
             keys: RandomState::new(),
             owner: HashMap::new(),
             packages: Vec::new(),
+            digests: HashMap::new(),
             merged,
+            manager: PackageManager::Dpkg,
             stats: IndexStats::default(),
         }
     }
@@ -111,6 +123,48 @@ impl PackageIndex {
         }
         self.stats.paths = self.owner.len();
         added
+    }
+
+    /// Adds one rpm package: the files it installed (`rpm -qf` ignores those it did not: replaced, not
+    /// installed, wrong colour), and for regular files with an execute bit or a shared-object name the
+    /// digest it recorded. A path two packages list stays with the first, digest included.
+    pub fn add_rpm(&mut self, package: &rpmdb::header::RpmPackage) -> usize {
+        let id = u32::try_from(self.packages.len()).unwrap_or(u32::MAX);
+        self.packages.push(package.nevra());
+        self.stats.lists += 1;
+        let mut added = 0;
+        for f in &package.files {
+            if !f.is_installed() || !f.path.starts_with(b"/") || self.owner.len() >= MAX_PATHS {
+                continue;
+            }
+            let key = self.fingerprint(&f.path);
+            let std::collections::hash_map::Entry::Vacant(v) = self.owner.entry(key) else {
+                continue;
+            };
+            v.insert(id);
+            added += 1;
+            let verifiable = f.is_regular()
+                && f.flags & rpmdb::header::FLAG_GHOST == 0
+                && !f.digest.is_empty()
+                && (f.mode & 0o111 != 0 || is_shared_object(&f.path));
+            if let (true, Some(algorithm)) = (verifiable, package.digest_algorithm) {
+                self.digests.insert(
+                    key,
+                    FileDigest {
+                        algorithm,
+                        hex: f.digest.clone(),
+                    },
+                );
+            }
+        }
+        self.stats.paths = self.owner.len();
+        added
+    }
+
+    /// The digest the owning rpm package recorded for `listed` (a path as the package lists it, see
+    /// [`PackageIndex::owner`]).
+    pub fn recorded_digest(&self, listed: &[u8]) -> Option<&FileDigest> {
+        self.digests.get(&self.fingerprint(listed))
     }
 
     /// Adds dpkg's diversions (`/var/lib/dpkg/diversions`: lines in threes, original path, diverted-to
@@ -178,6 +232,12 @@ impl PackageIndex {
     }
 }
 
+/// `lib*.so`, `*.so.N...`: libraries, whose digest the package check compares when one is preloaded.
+fn is_shared_object(path: &[u8]) -> bool {
+    let name = path.rsplit(|b| *b == b'/').next().unwrap_or(path);
+    name.ends_with(b".so") || name.windows(4).any(|w| w == b".so.")
+}
+
 /// Top-level directories of `root` that are links to `usr/<name>` (merged `/usr`).
 pub fn merged_usr(root: &HostRoot) -> Vec<&'static [u8]> {
     MERGED_TOPS
@@ -198,14 +258,52 @@ pub fn merged_usr(root: &HostRoot) -> Vec<&'static [u8]> {
         .collect()
 }
 
-/// Builds the index from `root`'s dpkg database. Problems reading single lists go to `errors` as
-/// (target, message); a missing database is [`PackageDb::Missing`].
+/// Builds the index from `root`'s dpkg database, or its rpm database when there is no dpkg one.
+/// Problems reading single lists go to `errors` as (target, message); no readable database is
+/// [`PackageDb::Missing`].
 pub fn build(root: &HostRoot, errors: &mut Vec<(String, String)>) -> PackageDb {
-    let missing = || PackageDb::Missing {
-        rpm: ["/var/lib/rpm", "/usr/lib/sysimage/rpm"]
-            .iter()
-            .any(|p| root.lstat(p.as_bytes()).is_ok()),
+    match build_dpkg(root, errors) {
+        PackageDb::Missing { .. } => build_rpm(root, errors),
+        db => db,
+    }
+}
+
+/// The rpm database's packages (see [`crate::rpmdb`] for the formats).
+fn build_rpm(root: &HostRoot, errors: &mut Vec<(String, String)>) -> PackageDb {
+    let Some((backend, path)) = rpmdb::locate(root) else {
+        return PackageDb::Missing { rpm: false };
     };
+    let target = minetrace_schemas::escape_bytes(&path);
+    let mut index = PackageIndex::new(merged_usr(root));
+    index.manager = PackageManager::Rpm;
+    match rpmdb::read(root, backend, &path, &mut |p| {
+        index.add_rpm(&p);
+    }) {
+        Ok(report) => {
+            index.stats.bytes = root.lstat(&path).map_or(0, |st| st.size);
+            for e in report.errors {
+                errors.push((target.clone(), e));
+            }
+            if report.bad_blobs > 0 {
+                errors.push((
+                    target.clone(),
+                    format!("{} package headers could not be decoded", report.bad_blobs),
+                ));
+            }
+        }
+        Err(e) => {
+            errors.push((target, e));
+            return PackageDb::Missing { rpm: true };
+        }
+    }
+    if index.stats.lists == 0 {
+        return PackageDb::Missing { rpm: true };
+    }
+    PackageDb::Rpm(index)
+}
+
+fn build_dpkg(root: &HostRoot, errors: &mut Vec<(String, String)>) -> PackageDb {
+    let missing = || PackageDb::Missing { rpm: false };
     let Ok(resolved) = root.resolve(DPKG_INFO, true) else {
         return missing();
     };
@@ -270,16 +368,16 @@ pub fn build(root: &HostRoot, errors: &mut Vec<(String, String)>) -> PackageDb {
     PackageDb::Dpkg(index)
 }
 
-/// The manifest exclusion for a host without a dpkg database.
+/// The manifest exclusion for a host without a readable package database.
 pub fn missing_note(rpm: bool) -> String {
     format!(
-        "no dpkg package database (/var/lib/dpkg/info){}: executables were not checked for package \
-         ownership, so running executables and files named by persistence entries were copied only when \
-         deleted, memfd-backed, or in temp, hidden or home directories",
+        "{}: executables were not checked for package ownership, so running executables and files \
+         named by persistence entries were copied only when deleted, memfd-backed, or in temp, hidden \
+         or home directories",
         if rpm {
-            "; an rpm database is present but not read by this build"
+            "the rpm database could not be read (see the package-index artifact's errors)"
         } else {
-            ""
+            "no package database (dpkg /var/lib/dpkg/info, rpm /var/lib/rpm or /usr/lib/sysimage/rpm)"
         }
     )
 }
@@ -368,12 +466,23 @@ mod tests {
             .iter()
             .any(|(t, m)| t.contains("fifo") && m.contains("fifo")));
 
+        // An rpm directory without a database (Debian's own rpm package leaves one) is no database.
         let empty = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(empty.path().join("var/lib/rpm")).unwrap();
         let root = HostRoot::under(empty.path()).unwrap();
         assert!(matches!(
             build(&root, &mut Vec::new()),
+            PackageDb::Missing { rpm: false }
+        ));
+        // A database that cannot be read is named, with the reason.
+        std::fs::write(empty.path().join("var/lib/rpm/Packages"), b"garbage").unwrap();
+        let mut errors = Vec::new();
+        assert!(matches!(
+            build(&root, &mut errors),
             PackageDb::Missing { rpm: true }
         ));
+        assert!(errors
+            .iter()
+            .any(|(t, m)| t == "/var/lib/rpm/Packages" && m.contains("Berkeley DB")));
     }
 }

@@ -223,7 +223,7 @@ fn without_dpkg_ownership_is_unknown_and_nothing_is_copied_for_it() {
             .manifest
             .exclusions
             .iter()
-            .any(|x| x.contains("no dpkg package database")),
+            .any(|x| x.contains("no package database")),
         "{:?}",
         bundle.manifest.exclusions
     );

@@ -501,7 +501,7 @@ fn dead_box_collects_every_planted_artifact() {
                 (PackageVerdict::Mismatch, Some("procps"))
             );
             assert_eq!(
-                ps.actual_md5.as_deref(),
+                ps.actual_digest.as_ref().map(|d| d.hex.as_str()),
                 Some(md5_hex(b"replaced ps").as_str())
             );
             let top = p

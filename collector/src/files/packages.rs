@@ -1,20 +1,23 @@
 //! Package integrity (record member `records/packages.pc`; mismatching packages' `md5sums` lists are
 //! stored under category `packages`): for the binaries miners replace or trojanize (`ps`, `top`, `ss`,
 //! `crontab`, `chattr`, `sshd`, `pam_unix.so`, ...), for every library `/etc/ld.so.preload` names, and
-//! for every running executable (live mode, handed over by the live pass), the owning dpkg
-//! package, the MD5 its `md5sums` list recorded, and the file's actual MD5 — [`PackageCheck`] records.
+//! for every running executable (live mode, handed over by the live pass), the owning package, the
+//! digest its database recorded (dpkg `md5sums`: MD5; rpm: the header's file digest, SHA-256 on current
+//! distributions) and the file's actual digest in the same algorithm — [`PackageCheck`] records.
 //!
 //! Ownership is matched on the path as named, its resolved path and their merged-`/usr` aliases
 //! (`/bin/ps` ↔ `/usr/bin/ps`); paths without an `md5sums` line are looked up in the run's package index
-//! ([`crate::package_index`]) rather than by reading every `.list` again. Running executables that no package owns are not hashed here: the live
-//! pass hashes and copies them. rpm databases (Berkeley DB / SQLite) are not read by this build; their
-//! presence is noted in the manifest's exclusions.
+//! ([`crate::package_index`]) rather than by reading every `.list` again; on rpm hosts the index, read
+//! once from the rpm database, also holds the recorded digests. Running executables that no package
+//! owns are not hashed here: the live pass hashes and copies them.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 
 use minetrace_schemas::bundle::WriteError;
-use minetrace_schemas::records::package::{PackageCheck, PackageManager, PackageVerdict};
+use minetrace_schemas::records::package::{
+    DigestAlgorithm, FileDigest, PackageCheck, PackageManager, PackageVerdict,
+};
 use minetrace_schemas::RawBytes;
 use sha2::{Digest, Sha256};
 
@@ -64,8 +67,9 @@ const DPKG_INFO: &[u8] = b"/var/lib/dpkg/info";
 const HASH_CAP: u64 = 512 << 20;
 const MAX_TARGETS: usize = 5_000;
 
-/// The package that lists a target: name, recorded MD5 (when `md5sums` has one), the path as listed.
-type Owner = Option<(String, Option<String>, Vec<u8>)>;
+/// The package that lists a target: name, recorded digest (when the database has one), the path as
+/// listed.
+type Owner = Option<(String, Option<FileDigest>, Vec<u8>)>;
 
 struct Target {
     named: Vec<u8>,
@@ -170,18 +174,23 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
         }
     }
     let mut owner: Vec<Owner> = vec![None; targets.len()];
-    let have_dpkg = scan_dpkg(s, &wanted, &mut owner);
-    if !have_dpkg {
-        let rpm = ["/var/lib/rpm", "/usr/lib/sysimage/rpm"]
-            .iter()
-            .any(|p| s.ctx.root.lstat(p.as_bytes()).is_ok());
-        if rpm {
-            s.col.exclusions.push(
-                "rpm database present but not read by this build: package digests not compared"
-                    .into(),
-            );
+    let manager = match s.col.package_db.index() {
+        Some(index) if index.manager == PackageManager::Rpm => {
+            for (path, idx) in &wanted {
+                let Some((package, listed)) = index.owner(path) else {
+                    continue;
+                };
+                let digest = index.recorded_digest(&listed).cloned();
+                for &i in idx {
+                    if let Some(slot) = owner.get_mut(i).filter(|s| s.is_none()) {
+                        *slot = Some((package.to_owned(), digest.clone(), listed.clone()));
+                    }
+                }
+            }
+            Some(PackageManager::Rpm)
         }
-    }
+        _ => scan_dpkg(s, &wanted, &mut owner).then_some(PackageManager::Dpkg),
+    };
 
     let mut mismatched_packages = HashSet::new();
     for (t, own) in targets.iter().zip(owner) {
@@ -193,10 +202,10 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
             path: RawBytes::new(t.named.clone()),
             reason: t.reason.into(),
             listed_as: listed.filter(|l| *l != t.named).map(RawBytes::new),
-            manager: package.as_ref().map(|_| PackageManager::Dpkg),
+            manager: package.as_ref().and(manager),
             package,
-            expected_md5: expected.clone(),
-            actual_md5: None,
+            expected_digest: expected.clone(),
+            actual_digest: None,
             actual_sha256: None,
             size: None,
             verdict: PackageVerdict::NotOwned,
@@ -207,9 +216,12 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
         }
         let need_hash = t.reason != "running-exe" || expected.is_some();
         if need_hash {
-            match digests(s, &t.resolved, t.reason != "running-exe") {
-                Ok((md5, sha, size)) => {
-                    check.actual_md5 = Some(md5);
+            let algorithm = expected
+                .as_ref()
+                .map_or(DigestAlgorithm::Md5, |d| d.algorithm);
+            match digests(s, &t.resolved, algorithm, t.reason != "running-exe") {
+                Ok((actual, sha, size)) => {
+                    check.actual_digest = Some(actual);
                     check.actual_sha256 = sha;
                     check.size = Some(size);
                 }
@@ -220,7 +232,7 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
             }
         }
         if check.verdict != PackageVerdict::Unreadable {
-            check.verdict = match (&check.package, &check.expected_md5, &check.actual_md5) {
+            check.verdict = match (&check.package, &check.expected_digest, &check.actual_digest) {
                 (None, _, _) => PackageVerdict::NotOwned,
                 (Some(_), None, _) => PackageVerdict::NoDigest,
                 (Some(_), Some(e), Some(a)) if e == a => PackageVerdict::Match,
@@ -228,9 +240,9 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
                 (Some(_), Some(_), None) => PackageVerdict::NoDigest,
             };
         }
-        if !have_dpkg && check.package.is_none() {
+        if manager.is_none() && check.package.is_none() {
             check.verdict = PackageVerdict::NoDigest;
-            check.error = Some("no dpkg database on this host".into());
+            check.error = Some("no readable package database on this host".into());
         }
         if check.verdict == PackageVerdict::Mismatch {
             if let Some(p) = &check.package {
@@ -242,7 +254,10 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
     }
     let mut list: Vec<String> = mismatched_packages.into_iter().collect();
     list.sort();
-    for p in list {
+    for p in list
+        .into_iter()
+        .filter(|_| manager == Some(PackageManager::Dpkg))
+    {
         let path = child(DPKG_INFO, format!("{p}.md5sums").as_bytes());
         s.capture(
             &path,
@@ -309,7 +324,13 @@ fn scan_dpkg<W: Write>(
             for line in c.bytes.split(|b| *b == b'\n') {
                 let (md5, path) = if suffix == b".md5sums" {
                     match parse_md5sums_line(line) {
-                        Some((m, p)) => (Some(m), p),
+                        Some((m, p)) => (
+                            Some(FileDigest {
+                                algorithm: DigestAlgorithm::Md5,
+                                hex: m,
+                            }),
+                            p,
+                        ),
                         None => continue,
                     }
                 } else {
@@ -331,12 +352,61 @@ fn scan_dpkg<W: Write>(
     true
 }
 
-/// MD5 (and sha256 when asked) of a resolved host file, streamed.
+/// One of the digests a package database records.
+enum Hasher {
+    Md5(Md5),
+    Sha224(sha2::Sha224),
+    Sha256(Sha256),
+    Sha384(sha2::Sha384),
+    Sha512(sha2::Sha512),
+}
+
+impl Hasher {
+    fn new(algorithm: DigestAlgorithm) -> Option<Self> {
+        Some(match algorithm {
+            DigestAlgorithm::Md5 => Hasher::Md5(Md5::default()),
+            DigestAlgorithm::Sha224 => Hasher::Sha224(Default::default()),
+            DigestAlgorithm::Sha256 => Hasher::Sha256(Default::default()),
+            DigestAlgorithm::Sha384 => Hasher::Sha384(Default::default()),
+            DigestAlgorithm::Sha512 => Hasher::Sha512(Default::default()),
+            DigestAlgorithm::Sha1 => return None,
+        })
+    }
+
+    fn update(&mut self, b: &[u8]) {
+        match self {
+            Hasher::Md5(h) => h.update(b),
+            Hasher::Sha224(h) => h.update(b),
+            Hasher::Sha256(h) => h.update(b),
+            Hasher::Sha384(h) => h.update(b),
+            Hasher::Sha512(h) => h.update(b),
+        }
+    }
+
+    fn hex(self) -> String {
+        match self {
+            Hasher::Md5(h) => hex::encode(h.finalize()),
+            Hasher::Sha224(h) => hex::encode(h.finalize()),
+            Hasher::Sha256(h) => hex::encode(h.finalize()),
+            Hasher::Sha384(h) => hex::encode(h.finalize()),
+            Hasher::Sha512(h) => hex::encode(h.finalize()),
+        }
+    }
+}
+
+/// The digest in `algorithm` (and sha256 when asked) of a resolved host file, streamed.
 fn digests<W: Write>(
     s: &mut Sink<'_, W>,
     path: &[u8],
+    algorithm: DigestAlgorithm,
     with_sha: bool,
-) -> Result<(String, Option<String>, u64), String> {
+) -> Result<(FileDigest, Option<String>, u64), String> {
+    let mut digest = Hasher::new(algorithm).ok_or_else(|| {
+        format!(
+            "the package database records {} digests, which this build does not compute",
+            algorithm.name()
+        )
+    })?;
     let real = s.ctx.root.real(path);
     let (file, meta) = host_read::open_regular(&real).map_err(|e| format!("open: {e}"))?;
     if meta.len() > HASH_CAP {
@@ -345,7 +415,6 @@ fn digests<W: Write>(
             meta.len()
         ));
     }
-    let mut md5 = Md5::default();
     let mut sha = with_sha.then(Sha256::new);
     let mut buf = vec![0u8; 1 << 16];
     let mut f = file.take(HASH_CAP);
@@ -356,14 +425,17 @@ fn digests<W: Write>(
             break;
         }
         let chunk = buf.get(..n).unwrap_or(&[]);
-        md5.update(chunk);
+        digest.update(chunk);
         if let Some(h) = sha.as_mut() {
             h.update(chunk);
         }
         size += n as u64;
     }
     Ok((
-        hex::encode(md5.finalize()),
+        FileDigest {
+            algorithm,
+            hex: digest.hex(),
+        },
         sha.map(|h| hex::encode(h.finalize())),
         size,
     ))
@@ -399,5 +471,146 @@ mod tests {
         );
         assert!(parse_md5sums_line(b"short  usr/bin/ps").is_none());
         assert!(parse_md5sums_line(b"").is_none());
+    }
+}
+
+#[cfg(test)]
+mod rpm_tests {
+    //! The package check on an rpm host, against rpm itself: ownership as `rpm -qf` answers it and the
+    //! digest verdict as `rpm -V` gives it, on the same database (built by
+    //! `collector/tests/fixtures/rpmdb/make.sh` with rpmbuild and Debian's rpm; `scripts/test.sh`
+    //! installs them).
+
+    use super::*;
+    use crate::files::sink::test_support::Harness;
+    use std::process::Command;
+
+    fn rpm(root: &std::path::Path, args: &[&str]) -> String {
+        let out = Command::new("rpm")
+            .arg("--root")
+            .arg(root)
+            .args(["--dbpath", "/var/lib/rpm"])
+            .args(args)
+            .output()
+            .expect("rpm (Debian package rpm; scripts/test.sh installs it)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `rpm -qf PATH`: the owning package, or None when rpm says no package owns it.
+    fn rpm_qf(root: &std::path::Path, path: &str) -> Option<String> {
+        let out = Command::new("rpm")
+            .arg("--root")
+            .arg(root)
+            .args(["--dbpath", "/var/lib/rpm", "-qf", path])
+            .output()
+            .expect("rpm");
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if out.status.success() {
+            Some(text)
+        } else {
+            assert!(text.contains("is not owned"), "{path}: {text}");
+            None
+        }
+    }
+
+    #[test]
+    fn ownership_and_verdicts_match_rpm_qf_and_rpm_v() {
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/rpmdb/make.sh"
+        ))
+        .arg(dir.path())
+        .env("MT_RPMDB_QUICK", "1")
+        .status()
+        .expect("make.sh needs bash, rpm, rpmbuild, db5.3-util and python3 (scripts/test.sh)");
+        assert!(status.success(), "make.sh failed");
+        let root = dir.path().join("root");
+        // An attacker's file no package owns, in a system directory.
+        std::fs::write(root.join("usr/bin/ss"), b"\x7fELF dropped").unwrap();
+
+        let mut h = Harness::new(&root);
+        h.col
+            .ensure_package_index(&h.ctx.root.clone())
+            .expect("index");
+        assert_eq!(
+            h.col.package_db.index().map(|i| i.manager),
+            Some(PackageManager::Rpm)
+        );
+        // What the live pass hands over as running executables.
+        h.col.live_handoff.running_exes = vec![
+            b"/usr/bin/late-tool".to_vec(),
+            b"/usr/bin/legacy-tool".to_vec(),
+        ];
+        collect(&mut h.sink("packages")).unwrap();
+
+        let verify = rpm(&root, &["-V", "--nodeps", "-a"]);
+        let mut checked = 0;
+        for c in &h.ctx.packages {
+            let path = String::from_utf8_lossy(c.path.as_bytes()).into_owned();
+            assert_eq!(c.package, rpm_qf(&root, &path), "{path}");
+            // rpm -V prints a line for a file whose digest differs, '5' in the third column.
+            let rpm_mismatch = verify
+                .lines()
+                .any(|l| l.ends_with(&format!(" {path}")) && l.as_bytes().get(2) == Some(&b'5'));
+            assert_eq!(
+                c.verdict == PackageVerdict::Mismatch,
+                rpm_mismatch,
+                "{path}: {c:?}\n{verify}"
+            );
+            if c.package.is_some() {
+                assert_eq!(c.manager, Some(PackageManager::Rpm));
+                assert!(
+                    matches!(c.verdict, PackageVerdict::Match | PackageVerdict::Mismatch),
+                    "{path}: {c:?}"
+                );
+            }
+            checked += 1;
+        }
+        let verdict = |p: &str| {
+            h.ctx
+                .packages
+                .iter()
+                .find(|c| c.path.as_bytes() == p.as_bytes())
+                .map(|c| c.verdict)
+        };
+        assert_eq!(verdict("/usr/bin/ps"), Some(PackageVerdict::Mismatch));
+        assert_eq!(verdict("/usr/bin/top"), Some(PackageVerdict::Match));
+        assert_eq!(verdict("/usr/sbin/sshd"), Some(PackageVerdict::Match));
+        assert_eq!(verdict("/usr/bin/ss"), Some(PackageVerdict::NotOwned));
+        assert_eq!(verdict("/usr/bin/late-tool"), Some(PackageVerdict::Match));
+        // The EL6-style package records MD5 digests.
+        let legacy = h
+            .ctx
+            .packages
+            .iter()
+            .find(|c| c.path.as_bytes() == b"/usr/bin/legacy-tool")
+            .unwrap();
+        assert_eq!(legacy.verdict, PackageVerdict::Match);
+        assert_eq!(
+            legacy.expected_digest.as_ref().map(|d| d.algorithm),
+            Some(DigestAlgorithm::Md5)
+        );
+        assert!(checked >= 6);
+
+        // Ownership of every path in the tree, as rpm -qf answers it.
+        let index = h.col.package_db.index().unwrap();
+        for p in [
+            "/usr/bin/ps",
+            "/usr/lib64/libprocps.so.8",
+            "/usr/lib64/libprocps.so.8.0.3",
+            "/etc/mt/toprc",
+            "/etc/mt",
+            "/usr/share/doc/mt-procps/README",
+            "/var/log/mt-procps.log",
+            "/usr/bin/ss",
+            "/usr/bin",
+        ] {
+            assert_eq!(
+                index.owner(p.as_bytes()).map(|o| o.0.to_owned()),
+                rpm_qf(&root, p),
+                "{p}"
+            );
+        }
     }
 }

@@ -248,7 +248,7 @@ mod tests {
     #[test]
     fn round_trip_shadow_and_packages() {
         use account::PasswordState;
-        use package::{PackageManager, PackageVerdict};
+        use package::{DigestAlgorithm, FileDigest, PackageManager, PackageVerdict};
         let shadow = RecordSetV1::Shadow(vec![ShadowEntry {
             source: RawBytes::from("/etc/shadow"),
             line: 3,
@@ -262,10 +262,16 @@ mod tests {
             path: RawBytes::from("/usr/bin/ps"),
             reason: "system-binary".into(),
             listed_as: Some(RawBytes::from("/bin/ps")),
-            manager: Some(PackageManager::Dpkg),
-            package: Some("procps".into()),
-            expected_md5: Some("00".repeat(16)),
-            actual_md5: Some("11".repeat(16)),
+            manager: Some(PackageManager::Rpm),
+            package: Some("procps-ng-3.3.17-14.el9.x86_64".into()),
+            expected_digest: Some(FileDigest {
+                algorithm: DigestAlgorithm::Sha256,
+                hex: "00".repeat(32),
+            }),
+            actual_digest: Some(FileDigest {
+                algorithm: DigestAlgorithm::Sha256,
+                hex: "11".repeat(32),
+            }),
             actual_sha256: None,
             size: Some(10),
             verdict: PackageVerdict::Mismatch,

@@ -11,6 +11,44 @@ pub enum PackageManager {
     Rpm,
 }
 
+/// A file digest algorithm a package database records (dpkg: MD5; rpm: the header's
+/// `FILEDIGESTALGO`, SHA-256 since EL6-era rpm, MD5 before).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DigestAlgorithm {
+    Md5,
+    Sha1,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl DigestAlgorithm {
+    pub fn name(self) -> &'static str {
+        match self {
+            DigestAlgorithm::Md5 => "md5",
+            DigestAlgorithm::Sha1 => "sha1",
+            DigestAlgorithm::Sha224 => "sha224",
+            DigestAlgorithm::Sha256 => "sha256",
+            DigestAlgorithm::Sha384 => "sha384",
+            DigestAlgorithm::Sha512 => "sha512",
+        }
+    }
+}
+
+/// A digest with its algorithm, lowercase hex.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileDigest {
+    pub algorithm: DigestAlgorithm,
+    pub hex: String,
+}
+
+impl std::fmt::Display for FileDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.algorithm.name(), self.hex)
+    }
+}
+
 /// The comparison's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PackageVerdict {
@@ -36,11 +74,12 @@ pub struct PackageCheck {
     /// The path the package database lists, when it differs from `path` (merged-`/usr` aliases, links).
     pub listed_as: Option<RawBytes>,
     pub manager: Option<PackageManager>,
-    /// Owning package (`procps`, `openssh-server:amd64`).
+    /// Owning package (`procps`, `openssh-server:amd64`, `procps-ng-3.3.17-14.el9.x86_64`).
     pub package: Option<String>,
-    /// Lowercase hex MD5 from the package database (dpkg `md5sums`).
-    pub expected_md5: Option<String>,
-    pub actual_md5: Option<String>,
+    /// The digest the package database recorded (dpkg `md5sums`; rpm `FILEDIGESTS`).
+    pub expected_digest: Option<FileDigest>,
+    /// The file's digest now, in the expected digest's algorithm (MD5 when nothing was expected).
+    pub actual_digest: Option<FileDigest>,
     pub actual_sha256: Option<String>,
     pub size: Option<u64>,
     pub verdict: PackageVerdict,

@@ -38,11 +38,14 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 sha256: c.actual_sha256.clone(),
             })
             .evidence(format!(
-                "{} from package {}: expected md5 {}, found {}",
+                "{} from package {}: expected {} {}, found {}",
                 c.path.escaped(),
                 c.package.as_deref().unwrap_or("?"),
-                c.expected_md5.as_deref().unwrap_or("?"),
-                c.actual_md5.as_deref().unwrap_or("?")
+                c.expected_digest
+                    .as_ref()
+                    .map_or("digest", |d| d.algorithm.name()),
+                c.expected_digest.as_ref().map_or("?", |d| d.hex.as_str()),
+                c.actual_digest.as_ref().map_or("?", |d| d.hex.as_str())
             ))
             .evidence(format!("checked as {}", c.reason));
         if script {
