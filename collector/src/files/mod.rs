@@ -11,7 +11,10 @@
 //! | [`startup`] | `startup` | `startup`, `udev`, `modules` |
 //! | [`loader`] | `loader` | `loader`, `shell` |
 //! | [`histories`] | `histories` | `history` |
+//! | [`journal`] | `journal` | `journal` |
 //! | [`logs`] | `logs` | `log` |
+//! | [`selinux`] | `selinux` | `selinux` |
+//! | [`package_history`] | `package-history` | `package-history` |
 //! | [`firewall`] | `firewall` | `firewall`, `network` (+ `commands/*.stdout`) |
 //! | [`exe_dirs`] | `exe-dirs` | `exe-dir` |
 //! | [`temp_places`] | `temp` | `temp` |
@@ -35,11 +38,14 @@ pub mod file_meta;
 pub mod firewall;
 pub mod histories;
 pub mod host_root;
+pub mod journal;
 pub mod listing;
 pub mod loader;
 pub mod logs;
+pub mod package_history;
 pub mod packages;
 pub mod references;
+pub mod selinux;
 pub mod sink;
 pub mod ssh;
 pub mod startup;
@@ -88,7 +94,7 @@ pub fn collect<W: Write>(col: &mut Collection<W>) -> Result<(), WriteError> {
     col.ensure_package_index(&root)?;
     let handoff = &col.live_handoff;
     let mut ctx = Ctx::after_live(root, &col.options, &handoff.copies, handoff.copied_bytes);
-    let families: [(&str, &'static str, Family<W>); 14] = [
+    let families: [(&str, &'static str, Family<W>); 17] = [
         ("accounts", "accounts", accounts::collect),
         ("ssh", "ssh", ssh::collect),
         ("cron", "cron", cron::collect),
@@ -96,7 +102,15 @@ pub fn collect<W: Write>(col: &mut Collection<W>) -> Result<(), WriteError> {
         ("startup", "startup", startup::collect),
         ("loader", "loader", loader::collect),
         ("histories", "history", histories::collect),
+        // Before `logs`, whose metadata walk of /var/log would otherwise record the journal first.
+        ("journal", "journal", journal::collect),
         ("logs", "log", logs::collect),
+        ("selinux", "selinux", selinux::collect),
+        (
+            "package-history",
+            "package-history",
+            package_history::collect,
+        ),
         ("firewall", "firewall", firewall::collect),
         ("exe-dirs", "exe-dir", exe_dirs::collect),
         ("temp", "temp", temp_places::collect),

@@ -93,6 +93,8 @@ pub struct Ctx {
     /// state files). The remediation script acts only on files it can identify by hash.
     pub listed_hash_left: u64,
     pub max_log: u64,
+    /// Bytes of whole journal files the run may store ([`super::journal`]).
+    pub max_journal: u64,
     pub shadow: Vec<ShadowEntry>,
     pub packages: Vec<PackageCheck>,
     /// `HISTFILE=` values found in shell start-up files, with the home they apply to (`None`: everyone).
@@ -133,6 +135,7 @@ impl Ctx {
             copy_left: options.max_copy_total_bytes.saturating_sub(copied_bytes),
             listed_hash_left: LISTED_HASH_BUDGET,
             max_log: options.max_log_bytes,
+            max_journal: options.max_journal_bytes,
             shadow: Vec::new(),
             packages: Vec::new(),
             histfiles: Vec::new(),
