@@ -10,6 +10,7 @@ pub mod auth_log;
 pub mod authorized_keys;
 pub mod cron;
 pub mod iptables;
+pub mod journal;
 pub mod passwd;
 pub mod shell_line;
 pub mod sshd_config;

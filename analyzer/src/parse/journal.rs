@@ -1,0 +1,312 @@
+//! systemd journal files (`*.journal`, `*.journal~`) as the collector copies them whole: the entries
+//! with the few fields the analysis uses, and the file's own integrity facts (header state, entry count
+//! the header claims against entries readable, truncation) from which journal tampering is judged.
+//!
+//! Entries are read by `sdjournal` (pure Rust; zstd and lz4 payloads). It reads files, not buffers, so
+//! the bytes are written to a private temporary directory (on `/dev/shm` when there is one, so nothing
+//! lands on the analyst's disk) under a name of our own — never a path from the bundle — opened without
+//! mmap, and removed when the read ends. The header (the public format of systemd's `journal-def.h`) is
+//! decoded here for the integrity facts.
+
+use std::path::Path;
+
+/// Entries decoded per file at most (a 128 MiB journal holds ~500,000).
+pub const MAX_ENTRIES: usize = 2_000_000;
+/// Bytes of `MESSAGE` kept per entry.
+const MAX_MESSAGE: usize = 16 * 1024;
+const SIGNATURE: &[u8; 8] = b"LPKSHHRH";
+
+/// One journal entry, the fields detectors and the timeline need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalEntry {
+    /// Microseconds since the epoch (`__REALTIME_TIMESTAMP`).
+    pub realtime_usec: u64,
+    pub seqnum: u64,
+    pub boot_id: [u8; 16],
+    /// `SYSLOG_IDENTIFIER`, else `_COMM` (`sshd`, `sudo`, `CROND`, `kernel`).
+    pub identifier: Vec<u8>,
+    pub pid: Option<u32>,
+    /// `_TRANSPORT` (`syslog`, `journal`, `kernel`, `stdout`, `audit`).
+    pub transport: Vec<u8>,
+    pub hostname: Vec<u8>,
+    pub message: Vec<u8>,
+}
+
+/// What a journal file's header says (systemd `journal-def.h`, little-endian).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct JournalHeader {
+    /// 0 offline (closed cleanly), 1 online (being written, or its writer died), 2 archived.
+    pub state: u8,
+    pub seqnum_id: [u8; 16],
+    pub header_size: u64,
+    pub arena_size: u64,
+    pub n_entries: u64,
+    pub head_entry_seqnum: u64,
+    pub tail_entry_seqnum: u64,
+    pub head_entry_realtime: u64,
+    pub tail_entry_realtime: u64,
+}
+
+/// One file read: its header, its entries, and the integrity facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalRead {
+    pub header: JournalHeader,
+    /// Oldest first (as stored).
+    pub entries: Vec<JournalEntry>,
+    /// The file is shorter than its header and arena say: cut after it was written.
+    pub truncated: bool,
+    /// The header counts more entries than could be read (removed, overwritten or corrupted).
+    pub unreadable_entries: u64,
+    /// Entries were left out at [`MAX_ENTRIES`].
+    pub capped: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JournalError {
+    #[error("not a journal file (no LPKSHHRH signature)")]
+    NotJournal,
+    #[error("journal header is cut ({0} bytes)")]
+    ShortHeader(usize),
+    #[error("journal entries unreadable: {0}")]
+    Unreadable(String),
+    #[error("cannot stage the journal for reading: {0}")]
+    Stage(String),
+}
+
+fn le64(b: &[u8], at: usize) -> u64 {
+    b.get(at..at + 8)
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+fn id128(b: &[u8], at: usize) -> [u8; 16] {
+    b.get(at..at + 16)
+        .and_then(|s| s.try_into().ok())
+        .unwrap_or([0; 16])
+}
+
+/// Decodes the header (the first 208 bytes are what every journal version has).
+pub fn header(bytes: &[u8]) -> Result<JournalHeader, JournalError> {
+    if bytes.get(..8) != Some(SIGNATURE.as_slice()) {
+        return Err(JournalError::NotJournal);
+    }
+    if bytes.len() < 208 {
+        return Err(JournalError::ShortHeader(bytes.len()));
+    }
+    Ok(JournalHeader {
+        state: bytes.get(16).copied().unwrap_or(0),
+        seqnum_id: id128(bytes, 72),
+        header_size: le64(bytes, 88),
+        arena_size: le64(bytes, 96),
+        n_entries: le64(bytes, 152),
+        tail_entry_seqnum: le64(bytes, 160),
+        head_entry_seqnum: le64(bytes, 168),
+        head_entry_realtime: le64(bytes, 184),
+        tail_entry_realtime: le64(bytes, 192),
+    })
+}
+
+fn field<'a>(e: &'a sdjournal::EntryRef, name: &str) -> Option<&'a [u8]> {
+    e.get(name)
+}
+
+fn stage_dir() -> Result<tempfile::TempDir, JournalError> {
+    let shm = Path::new("/dev/shm");
+    let dir = if shm.is_dir() {
+        tempfile::Builder::new()
+            .prefix("minetrace-journal-")
+            .tempdir_in(shm)
+            .or_else(|_| tempfile::tempdir())
+    } else {
+        tempfile::tempdir()
+    };
+    dir.map_err(|e| JournalError::Stage(e.to_string()))
+}
+
+/// Reads one journal file's bytes. Public and byte-driven (fuzzing): hostile bytes give an error or
+/// fewer entries, never a panic.
+pub fn read(bytes: &[u8]) -> Result<JournalRead, JournalError> {
+    let header = header(bytes)?;
+    let end = header.header_size.saturating_add(header.arena_size);
+    let truncated = (bytes.len() as u64) < end;
+    let dir = stage_dir()?;
+    let staged = dir.path().join("staged.journal");
+    std::fs::write(&staged, bytes).map_err(|e| JournalError::Stage(e.to_string()))?;
+    let config = sdjournal::JournalConfig {
+        allow_mmap_online: false,
+        include_journal_tilde: true,
+        ..Default::default()
+    };
+    let journal = sdjournal::Journal::open_dir_with_config(dir.path(), config)
+        .map_err(|e| JournalError::Unreadable(e.to_string()))?;
+    let query = journal.query();
+    let iter = query
+        .iter()
+        .map_err(|e| JournalError::Unreadable(e.to_string()))?;
+    let mut entries = Vec::new();
+    let mut capped = false;
+    for item in iter {
+        // A damaged entry ends the walk the way journalctl stops at it; what was read is kept.
+        let Ok(e) = item else {
+            break;
+        };
+        if entries.len() >= MAX_ENTRIES {
+            capped = true;
+            break;
+        }
+        let identifier = field(&e, "SYSLOG_IDENTIFIER")
+            .or_else(|| field(&e, "_COMM"))
+            .unwrap_or_default()
+            .to_vec();
+        let pid = field(&e, "_PID")
+            .or_else(|| field(&e, "SYSLOG_PID"))
+            .and_then(|p| std::str::from_utf8(p).ok())
+            .and_then(|p| p.parse().ok());
+        let message = field(&e, "MESSAGE").unwrap_or_default();
+        entries.push(JournalEntry {
+            realtime_usec: e.realtime_usec(),
+            seqnum: e.seqnum(),
+            boot_id: e.boot_id(),
+            identifier,
+            pid,
+            transport: field(&e, "_TRANSPORT").unwrap_or_default().to_vec(),
+            hostname: field(&e, "_HOSTNAME").unwrap_or_default().to_vec(),
+            message: message.get(..MAX_MESSAGE).unwrap_or(message).to_vec(),
+        });
+    }
+    drop(journal);
+    let unreadable_entries = if capped {
+        0
+    } else {
+        header.n_entries.saturating_sub(entries.len() as u64)
+    };
+    Ok(JournalRead {
+        header,
+        entries,
+        truncated,
+        unreadable_entries,
+        capped,
+    })
+}
+
+/// Sequence numbers missing between files of one journal (same `seqnum_id`): journald numbers every
+/// entry of a machine's journal in one sequence across its system and user files, so a hole between
+/// the oldest and newest entry read means files (or entries) in the middle are gone — removed by hand
+/// or by a selective vacuum — unless the collector skipped them (the caller says which it did).
+/// Returns (first missing, last missing) ranges, in order.
+pub fn seqnum_gaps(files: &[&JournalRead]) -> Vec<(u64, u64)> {
+    let mut by_id: std::collections::BTreeMap<[u8; 16], Vec<u64>> = Default::default();
+    for f in files {
+        by_id
+            .entry(f.header.seqnum_id)
+            .or_default()
+            .extend(f.entries.iter().map(|e| e.seqnum));
+    }
+    let mut gaps = Vec::new();
+    for (_, mut seq) in by_id {
+        seq.sort_unstable();
+        seq.dedup();
+        for w in seq.windows(2) {
+            if let [a, b] = w {
+                if b.saturating_sub(*a) > 1 {
+                    gaps.push((a + 1, b - 1));
+                }
+            }
+        }
+    }
+    gaps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIXTURE: &[u8] = include_bytes!("../../tests/fixtures/journal/sshd.journal");
+    /// What journalctl read from the same file (make.sh: `journalctl --file -o export`).
+    const JOURNALCTL: &str = include_str!("../../tests/fixtures/journal/journalctl.txt");
+
+    /// journalctl's export, one record per entry: (realtime, identifier, pid, transport, message).
+    fn journalctl_entries() -> Vec<(u64, String, String, String, String)> {
+        JOURNALCTL
+            .split("\n\n")
+            .filter(|b| !b.trim().is_empty())
+            .map(|block| {
+                let get = |k: &str| {
+                    block
+                        .lines()
+                        .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                        .unwrap_or("")
+                        .to_owned()
+                };
+                (
+                    get("__REALTIME_TIMESTAMP").parse().unwrap(),
+                    get("SYSLOG_IDENTIFIER"),
+                    get("_PID"),
+                    get("_TRANSPORT"),
+                    get("MESSAGE"),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn entries_match_journalctl() {
+        let read = read(FIXTURE).unwrap();
+        let ours: Vec<_> = read
+            .entries
+            .iter()
+            .map(|e| {
+                (
+                    e.realtime_usec,
+                    String::from_utf8_lossy(&e.identifier).into_owned(),
+                    e.pid.map(|p| p.to_string()).unwrap_or_default(),
+                    String::from_utf8_lossy(&e.transport).into_owned(),
+                    String::from_utf8_lossy(&e.message).into_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(ours, journalctl_entries());
+        assert_eq!(read.entries.len(), 27);
+        assert_eq!(read.header.n_entries, 27);
+        assert_eq!((read.truncated, read.unreadable_entries), (false, 0));
+        let failed = read
+            .entries
+            .iter()
+            .filter(|e| e.message.starts_with(b"Failed password"))
+            .count();
+        assert_eq!(failed, 15);
+        assert!(seqnum_gaps(&[&read]).is_empty());
+    }
+
+    #[test]
+    fn truncation_and_garbage() {
+        assert_eq!(read(b"").unwrap_err(), JournalError::NotJournal);
+        assert_eq!(
+            read(&FIXTURE[..100]).unwrap_err(),
+            JournalError::ShortHeader(100)
+        );
+        // Cut inside the arena: flagged as truncated whatever the reader recovers.
+        for cut in [4096, 64 * 1024, FIXTURE.len() / 2] {
+            match read(&FIXTURE[..cut]) {
+                Ok(r) => assert!(r.truncated, "cut at {cut}"),
+                Err(JournalError::Unreadable(_)) => {}
+                Err(e) => panic!("cut at {cut}: {e}"),
+            }
+        }
+        // Byte flips in the used part: errors or fewer entries, never a panic.
+        let used = 64 * 1024;
+        for at in (0..used).step_by(211) {
+            let mut b = FIXTURE.to_vec();
+            b[at] ^= 0x5a;
+            let _ = read(&b);
+        }
+    }
+
+    #[test]
+    fn gaps_between_files_of_one_sequence() {
+        let mut r = read(FIXTURE).unwrap();
+        // As if the file holding entries 6..=20 had been removed.
+        r.entries.retain(|e| !(6..=20).contains(&e.seqnum));
+        assert_eq!(seqnum_gaps(&[&r]), vec![(6, 20)]);
+    }
+}
