@@ -158,6 +158,7 @@ pub fn hostile_plan() -> Plan {
             action: Action::Reinstall {
                 file: file(&path),
                 package: Some("procps".into()),
+                manager: Some(minetrace_schemas::records::package::PackageManager::Dpkg),
                 preserved: 2,
             },
             why: why.clone(),

@@ -12,7 +12,7 @@ use minetrace_schemas::records::command::CommandRecord;
 use minetrace_schemas::records::executable::ExecutableRecord;
 use minetrace_schemas::records::file::{FileKind, FileRecord};
 use minetrace_schemas::records::host::HostRecord;
-use minetrace_schemas::records::package::PackageCheck;
+use minetrace_schemas::records::package::{PackageCheck, PackageManager};
 use minetrace_schemas::records::process::{FileId, ProcessRecord};
 use minetrace_schemas::records::socket::SocketRecord;
 use minetrace_schemas::records::RecordSetV1;
@@ -185,6 +185,12 @@ impl HostModel {
                     })
             }
         }
+    }
+
+    /// The host's package manager, as the collector found its database (dpkg, or rpm on RHEL-family
+    /// hosts): what a replaced system file is reinstalled with.
+    pub fn package_manager(&self) -> Option<PackageManager> {
+        self.packages.iter().find_map(|c| c.manager)
     }
 
     /// The package check of a path: by the path, the name the package database lists, or (on a

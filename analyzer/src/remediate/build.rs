@@ -636,6 +636,7 @@ pub fn build(model: &HostModel, doc: &FindingsDocument) -> Plan {
                 Action::Reinstall {
                     file: target.clone(),
                     package: pkg.clone(),
+                    manager: model.package_manager(),
                     preserved: n,
                 },
                 why.clone(),

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 
 use minetrace_schemas::findings::Severity;
 use minetrace_schemas::records::host::HostIdentity;
+use minetrace_schemas::records::package::PackageManager;
 use minetrace_schemas::{escape_bytes, RawBytes};
 
 /// Stages in the order the script runs them. Each stage finishes for every target before the next
@@ -141,6 +142,8 @@ pub enum Action {
     Reinstall {
         file: FileTarget,
         package: Option<String>,
+        /// The host's package manager (dpkg → apt, rpm → dnf or yum); `None`: the script probes.
+        manager: Option<PackageManager>,
         preserved: usize,
     },
     /// Check every item above (runs at the end of `--apply`; `--verify` runs it alone).

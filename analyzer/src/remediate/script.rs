@@ -10,7 +10,8 @@
 //! - `host`: 3 hostname, 4 machine-id, 5 boot id, 6 bundle sha256, 7 collected at, 8 analyzer version
 //! - `preserve-proc`, `freeze`, `kill`: 6 pid, 7 start ticks, 8 exe sha256
 //! - `preserve-file`, `quarantine`, `reinstall`: 6 path, 7 dev, 8 inode, 9 sha256, 10 size,
-//!   11 number of the preserve action (`quarantine`, `reinstall`), 12 package (`reinstall`)
+//!   11 number of the preserve action (`quarantine`, `reinstall`), 12 package (`reinstall`),
+//!   13 package manager (`reinstall`: `dpkg`, `rpm` or empty when unknown)
 //! - `unit`: 6 path, 7 dev, 8 inode, 9 sha256, 10 size, 11 preserve number, 12 unit name
 //! - `unlink`: 6 path, 7 dev, 8 inode, 9 link target
 //! - `edit`: 6 path, 7 dev, 8 inode, 9 sha256 before, 10 size before, 11 preserve number,
@@ -23,6 +24,8 @@
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
+
+use minetrace_schemas::records::package::PackageManager;
 
 use super::edit::sha256;
 use super::plan::{Action, FileTarget, LineKind, Plan, ProcessTarget};
@@ -157,10 +160,17 @@ pub fn data_block(plan: &Plan) -> String {
             Action::Reinstall {
                 file,
                 package,
+                manager,
                 preserved,
             } => {
                 file_fields(&mut r, file);
-                r.num(preserved).push(package.as_deref().unwrap_or(""));
+                r.num(preserved)
+                    .push(package.as_deref().unwrap_or(""))
+                    .push(match manager {
+                        Some(PackageManager::Dpkg) => "dpkg",
+                        Some(PackageManager::Rpm) => "rpm",
+                        None => "",
+                    });
             }
             Action::RemoveUnit {
                 unit,

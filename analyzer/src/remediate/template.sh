@@ -1041,6 +1041,11 @@ mt_reinstall_fields() {
   MT_PN=$REPLY
   mt_get 12 || return 1
   MT_PKG=$REPLY
+  mt_get 13 || return 1
+  case $REPLY in
+  dpkg | rpm | '') MT_PM=$REPLY ;;
+  *) return 1 ;;
+  esac
 }
 
 mt_state_reinstall() {
@@ -1077,7 +1082,8 @@ mt_pkg_owner() {
   elif [[ -z $REPLY ]] && command -v rpm >/dev/null 2>&1; then
     REPLY=$(rpm -qf --qf '%{NAME}\n' -- "$MT_PATH" 2>/dev/null | head -n 1)
   fi
-  [[ $REPLY =~ ^[a-z0-9][a-z0-9+.:_-]*$ ]]
+  # dpkg names are lowercase; rpm names and versions (NEVRA) may hold capitals, '~' and '^'.
+  [[ $REPLY =~ ^[A-Za-z0-9][A-Za-z0-9+.:_~^-]*$ ]]
 }
 
 # 0 when the plan names no package and the host's package database (dpkg or rpm) says no package owns
@@ -1107,7 +1113,15 @@ mt_apply_reinstall() {
   fi
   pkg=$REPLY
   mt_clear_flags_around "$MT_PATH"
-  if command -v apt-get >/dev/null 2>&1; then
+  # The collector found the host's package database: dpkg hosts reinstall with apt, rpm hosts with dnf
+  # (yum on EL7); without that fact, whichever is installed.
+  if [[ $MT_PM == rpm ]] && command -v dnf >/dev/null 2>&1; then
+    timeout 900 dnf reinstall -y "$pkg" >/dev/null 2>&1
+  elif [[ $MT_PM == rpm ]] && command -v yum >/dev/null 2>&1; then
+    timeout 900 yum reinstall -y "$pkg" >/dev/null 2>&1
+  elif [[ $MT_PM == rpm ]]; then
+    false
+  elif command -v apt-get >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install --reinstall -y -q "$pkg" >/dev/null 2>&1
   elif command -v dnf >/dev/null 2>&1; then
     timeout 900 dnf reinstall -y "$pkg" >/dev/null 2>&1
