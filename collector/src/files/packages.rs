@@ -252,6 +252,18 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
         s.ctx.packages.push(check);
         s.log.items += 1;
     }
+    // A replaced system file is evidence: recorded (and copied, within the copy budget) so the analyst
+    // has it and the remediation can identify it before reinstalling its package.
+    let replaced: Vec<Vec<u8>> = s
+        .ctx
+        .packages
+        .iter()
+        .filter(|c| c.verdict == PackageVerdict::Mismatch)
+        .map(|c| c.path.as_bytes().to_vec())
+        .collect();
+    for path in replaced {
+        s.capture(&path, Content::Executable)?;
+    }
     let mut list: Vec<String> = mismatched_packages.into_iter().collect();
     list.sort();
     for p in list
