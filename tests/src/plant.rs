@@ -7,6 +7,7 @@
 //! metadata of every file the bundle is expected to hold) so [`crate::truth`] can check a bundle against it.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
@@ -179,6 +180,11 @@ const ROOT_DIR: Meta = Meta {
     uid: 0,
     gid: 0,
 };
+const ROOT_FILE: Meta = Meta {
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+};
 
 fn parent_of(path: &[u8]) -> &[u8] {
     match path.iter().rposition(|b| *b == b'/') {
@@ -300,6 +306,92 @@ fn hx(bytes: &[u8]) -> String {
 }
 
 /// Plants `sc` in `sb` and starts its processes.
+/// A journal file from export-format text, written by the real `systemd-journal-remote` outside the
+/// sandbox (reading only a private temporary directory).
+fn journal_from_export(export: &str) -> Result<Vec<u8>> {
+    let dir = tempfile::tempdir()?;
+    let input = dir.path().join("export.txt");
+    let output = dir.path().join("out.journal");
+    std::fs::write(&input, export)?;
+    let tool = [
+        "/lib/systemd/systemd-journal-remote",
+        "/usr/lib/systemd/systemd-journal-remote",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists())
+    .ok_or_else(|| {
+        anyhow!("systemd-journal-remote is not installed (scripts/test.sh installs it)")
+    })?;
+    let out = std::process::Command::new(tool)
+        .arg(format!("--output={}", output.display()))
+        .arg(&input)
+        .output()?;
+    if !out.status.success() {
+        bail!("{tool} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(std::fs::read(&output)?)
+}
+
+/// See [`crate::scenario::RpmDbSpec`]: rpmbuild and rpm run inside the sandbox (its overlay takes every
+/// write), on the image's files as they are before the scenario plants anything.
+fn plant_rpmdb(sb: &Sandbox, db: &crate::scenario::RpmDbSpec) -> Result<()> {
+    let top = "/var/tmp/mt-rpmbuild";
+    sb.sh(&format!(
+        "mkdir -p {top}/SPECS /var/cache/mt-rpms /var/lib/rpm"
+    ))?;
+    for p in &db.packages {
+        let ok = |s: &str| {
+            s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._+-~".contains(c))
+        };
+        if !ok(&p.name)
+            || !ok(&p.version)
+            || !ok(&p.release)
+            || p.files.iter().any(|f| {
+                !f.starts_with('/')
+                    || !f
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "/._+-".contains(c))
+            })
+        {
+            bail!("rpm package {}: names and paths must be plain", p.name);
+        }
+        let mut spec = format!(
+            "Name: {}\nVersion: {}\nRelease: {}\nSummary: sandbox package\nLicense: none\n\
+             %define __os_install_post %{{nil}}\n%define _build_id_links none\n\
+             %description\nsandbox\n%install\n",
+            p.name, p.version, p.release
+        );
+        for f in &p.files {
+            let dir = f.rsplit_once('/').map_or("/", |(d, _)| d);
+            spec.push_str(&format!(
+                "mkdir -p %{{buildroot}}{dir}\ncp -p {f} %{{buildroot}}{f}\n"
+            ));
+        }
+        spec.push_str("%files\n");
+        for f in &p.files {
+            spec.push_str(&format!("{f}\n"));
+        }
+        let spec_path = format!("{top}/SPECS/{}.spec", p.name);
+        sb.fs()
+            .write_file(spec_path.as_bytes(), spec.as_bytes(), ROOT_FILE)?;
+        sb.sh(&format!(
+            "rpmbuild --quiet --define '_topdir {top}' -bb {spec_path} >/dev/null 2>&1 && \
+             cp {top}/RPMS/*/{n}-{v}-{r}.*.rpm /var/cache/mt-rpms/",
+            n = p.name,
+            v = p.version,
+            r = p.release,
+        ))
+        .with_context(|| format!("rpmbuild {}", p.name))?;
+    }
+    sb.sh(&format!(
+        "rpm --dbpath /var/lib/rpm --initdb && \
+         rpm --dbpath /var/lib/rpm -i --justdb --nodeps --noscripts --ignorearch --ignoreos /var/cache/mt-rpms/*.rpm >/dev/null 2>&1 && \
+         rm -rf {top} /var/lib/dpkg"
+    ))?;
+    Ok(())
+}
+
 pub fn plant(sb: &mut Sandbox, sc: &Scenario) -> Result<Planted> {
     let id = sc.scenario.id.as_str();
     let mut finish: Vec<Finish> = Vec::new();
@@ -351,6 +443,11 @@ pub fn plant(sb: &mut Sandbox, sc: &Scenario) -> Result<Planted> {
             .ok_or_else(|| anyhow!("no free gid for the crontab group"))?;
         add_group(sb, "crontab", gid, &[])?;
         acc = Accounts::read(sb)?;
+    }
+
+    // 1b. An rpm package database recording the image's own files (before any is replaced).
+    if let Some(db) = &sc.rpmdb {
+        plant_rpmdb(sb, db).context("building the rpm database")?;
     }
 
     // 2. Files, crontabs, units.
@@ -498,6 +595,12 @@ pub fn plant(sb: &mut Sandbox, sc: &Scenario) -> Result<Planted> {
                             .with_context(|| format!("file {show}: reading {from}"))?;
                         (bytes, 0o755, Expect::Metadata)
                     }
+                    Source::JournalExport => (
+                        journal_from_export(f.content.as_deref().unwrap_or_default())
+                            .with_context(|| format!("file {show}: systemd-journal-remote"))?,
+                        0o640,
+                        Expect::Metadata,
+                    ),
                     Source::StandinLib => (
                         std::fs::read(STANDIN_LIB)
                             .with_context(|| format!("reading {STANDIN_LIB}"))?,

@@ -57,7 +57,29 @@ pub struct Scenario {
     pub processes: Vec<ProcessSpec>,
     #[serde(default)]
     pub firewall: Vec<FirewallRule>,
+    /// An RHEL-family package database (see [`RpmDbSpec`]).
+    pub rpmdb: Option<RpmDbSpec>,
     pub truth: Truth,
+}
+
+/// Makes the sandbox an rpm host: before any file is planted, each package is built with `rpmbuild`
+/// from the image's own files (so their digests are the originals) and recorded with
+/// `rpm -i --justdb` in `/var/lib/rpm/rpmdb.sqlite`; the packages stay in `/var/cache/mt-rpms/` (where
+/// a scenario's stand-in `dnf` reinstalls from), and dpkg's database is removed from the sandbox.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RpmDbSpec {
+    pub packages: Vec<RpmPackageSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RpmPackageSpec {
+    pub name: String,
+    pub version: String,
+    pub release: String,
+    /// Absolute paths of regular files of the image.
+    pub files: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -149,6 +171,9 @@ pub enum Source {
     StandinLib,
     /// A copy of a file the image has (`copy_from`), e.g. `chattr` renamed by an attacker.
     Copy,
+    /// A systemd journal file written by `systemd-journal-remote` from `content`, journal export
+    /// format text (`__REALTIME_TIMESTAMP=`, `_BOOT_ID=`, `MESSAGE=`, ..., a blank line after each entry).
+    JournalExport,
 }
 
 /// What a bundle is expected to show about a planted path.

@@ -70,6 +70,7 @@ scenarios! {
     perfctl_ld_preload => "perfctl-ld-preload",
     watchdog_pair_cron_unit => "watchdog-pair-cron-unit",
     hostile_names => "hostile-names",
+    el9_rocke_trojan_ps => "el9-rocke-trojan-ps",
     benign_build_transcode => "benign-build-transcode",
     benign_admin_healthcheck => "benign-admin-healthcheck",
     benign_package_upgrade => "benign-package-upgrade",

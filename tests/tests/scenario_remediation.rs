@@ -330,7 +330,33 @@ fn check_applied(
             }
             Subject::File { path, .. } => {
                 malicious_paths.insert(path.as_bytes().to_vec());
-                if fs.lstat(path.as_bytes()).is_ok() {
+                let packaged = live.sc.rpmdb.as_ref().is_some_and(|db| {
+                    db.packages
+                        .iter()
+                        .any(|p| p.files.iter().any(|f| f.as_bytes() == path.as_bytes()))
+                });
+                if fs.lstat(path.as_bytes()).is_err() {
+                } else if packaged {
+                    // A replaced system file is repaired by reinstalling its package, not removed:
+                    // it must now verify against the package database (`rpm -V`).
+                    let verified = live
+                        .sb
+                        .run(&[
+                            "rpm",
+                            "--dbpath",
+                            "/var/lib/rpm",
+                            "--nodeps",
+                            "-Vf",
+                            String::from_utf8_lossy(path.as_bytes()).as_ref(),
+                        ])
+                        .is_ok_and(|o| o.status.success());
+                    if !verified {
+                        problems.push(format!(
+                            "replaced system file {} does not verify against its package",
+                            path.escaped()
+                        ));
+                    }
+                } else {
                     problems.push(format!("malicious file left at {}", path.escaped()));
                 }
             }
@@ -726,6 +752,7 @@ scenarios! {
     perfctl_ld_preload => "perfctl-ld-preload",
     watchdog_pair_cron_unit => "watchdog-pair-cron-unit",
     hostile_names => "hostile-names",
+    el9_rocke_trojan_ps => "el9-rocke-trojan-ps",
 }
 
 #[test]
