@@ -1,6 +1,8 @@
 //! The readers against databases rpm itself wrote (`collector/tests/fixtures/rpmdb/make.sh`: packages
 //! built with rpmbuild, installed with Debian's rpm; the Berkeley DB copy written by db5.3_load and read
-//! back by rpm's own `bdb_ro` backend), compared with what `rpm -qa` listed from the same files.
+//! back by rpm's own `bdb_ro` backend), compared with what `rpm -qa` listed from the same files; and two
+//! databases written on real distributions (`fixtures/rpmdb/public/`, see its README): RHEL 8's Berkeley
+//! DB and SUSE 15's ndb.
 
 use super::*;
 use minetrace_schemas::records::package::DigestAlgorithm;
@@ -152,4 +154,50 @@ fn locate_and_read_a_host_tree() {
     assert!(read(&root, backend, &path, &mut |_| {})
         .unwrap_err()
         .contains("ndb"));
+}
+
+#[test]
+fn rhel8_berkeley_db_matches_rpm_bdb_ro() {
+    let db = fixture("public/el8-libuuid-Packages");
+    let (packages, bad, errors) = collect(|s| bdb::read_bytes(&db, s).unwrap());
+    assert_eq!((bad, errors), (0, Vec::<String>::new()));
+    assert_eq!(
+        ours(&packages),
+        rpm_listing("public/el8-libuuid-rpm-qa.txt")
+    );
+}
+
+#[test]
+fn sle15_ndb_lists_the_packages_go_rpmdb_lists() {
+    let db = fixture("public/sle15-bci-Packages.db");
+    let (packages, bad, errors) = collect(|s| ndb::read_bytes(&db, s).unwrap());
+    assert_eq!((bad, errors), (0, Vec::<String>::new()));
+    let mut ours: Vec<String> = packages.iter().map(RpmPackage::nevra).collect();
+    let mut want = rpm_listing("public/sle15-bci-nevra.txt");
+    ours.sort();
+    want.sort();
+    assert_eq!(ours, want);
+    let bash = packages.iter().find(|p| p.name == "bash").unwrap();
+    // SUSE 15 moved bash to /usr/bin and keeps /bin/bash as a link.
+    let link = bash.files.iter().find(|f| f.path == b"/bin/bash").unwrap();
+    assert!(!link.is_regular() && link.digest.is_empty());
+    let sh = bash
+        .files
+        .iter()
+        .find(|f| f.path == b"/usr/bin/bash")
+        .unwrap();
+    assert!(sh.is_regular() && sh.mode & 0o111 != 0 && sh.digest.len() == 64);
+    // Damage: never a panic.
+    for at in (0..db.len()).step_by(4099) {
+        let mut d = db.clone();
+        d[at] ^= 0xff;
+        let _ = collect(|s| {
+            let _ = ndb::read_bytes(&d, s);
+        });
+    }
+    for cut in [0, 31, 32, 4096, 40_000, db.len() / 2] {
+        let _ = collect(|s| {
+            let _ = ndb::read_bytes(&db[..cut], s);
+        });
+    }
 }
