@@ -203,8 +203,9 @@ pub fn decode(bytes: &[u8]) -> Result<RecordSetV1, RecordError> {
     let version_index =
         read_varint(body).ok_or_else(|| RecordError::Malformed("empty body".into()))?;
     if version_index >= u64::from(RECORD_FORMAT_VERSION) {
+        // A shaped member can claim index u64::MAX: the number shown saturates instead of overflowing.
         return Err(RecordError::UnknownVersion {
-            found: version_index + 1,
+            found: version_index.saturating_add(1),
         });
     }
     let file: RecordFile =
@@ -322,6 +323,17 @@ mod tests {
         assert_eq!(
             decode(&bytes),
             Err(RecordError::UnknownVersion { found: 5 })
+        );
+    }
+
+    #[test]
+    fn the_largest_version_index_is_refused_without_overflow() {
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend([0xff; 9]);
+        bytes.push(0x01);
+        assert_eq!(
+            decode(&bytes),
+            Err(RecordError::UnknownVersion { found: u64::MAX })
         );
     }
 
