@@ -1,0 +1,213 @@
+//! Targets for the single-artifact parsers: record members, copied ELF executables, the analyzer's text
+//! parsers and the collector's readers of host text. Each takes the bytes an attacker wrote and must not
+//! panic, hang or balloon; where a parser promises more (record round trips, line numbers inside the
+//! file, escaped output) the target checks that too.
+
+use std::hint::black_box;
+use std::sync::OnceLock;
+
+use minetrace_analyzer::detect::runtime::miner_binary::{self, Matcher};
+use minetrace_analyzer::parse::{
+    auth_log, authorized_keys, cron, iptables, numbered_lines, passwd, shell_line, sshd_config,
+    sudoers, systemd_unit,
+};
+use minetrace_analyzer::remediate::firewall;
+use minetrace_collector::files::accounts;
+use minetrace_collector::live::{maps, sockets};
+use minetrace_schemas::records::socket::SocketProto;
+use minetrace_schemas::records::{decode, encode};
+
+/// Lines in the input, for line-number checks.
+fn line_count(data: &[u8]) -> u32 {
+    numbered_lines(data).last().map_or(0, |(n, _)| n)
+}
+
+fn assert_line(what: &str, line: u32, data: &[u8]) {
+    assert!(
+        line >= 1 && line <= line_count(data),
+        "{what}: line {line} is outside the input's {} lines",
+        line_count(data)
+    );
+}
+
+/// A record member: decoding never panics, and what decodes re-encodes to a member that decodes and
+/// encodes to the same bytes (the collector's writer and the analyzer's reader agree on every value;
+/// bytes, not values, are compared, since a NaN load average is not equal to itself).
+pub fn records(data: &[u8]) {
+    if let Ok(set) = decode(data) {
+        let once = encode(&set);
+        let twice = decode(&once).map(|s| encode(&s));
+        assert_eq!(
+            twice.as_ref().ok(),
+            Some(&once),
+            "records: a re-encoded member does not round trip"
+        );
+    }
+}
+
+/// A copied executable through the analyzer's ELF analysis with the built-in indicators.
+pub fn elf(data: &[u8]) {
+    static MATCHER: OnceLock<Option<Matcher>> = OnceLock::new();
+    let iocs = &crate::bundle::inputs().iocs;
+    let matcher = MATCHER.get_or_init(|| Matcher::new(iocs));
+    black_box(miner_binary::analyse(
+        iocs,
+        data,
+        matcher.as_ref(),
+        64 << 20,
+    ));
+}
+
+/// Crontabs in all three layouts, anacrontab and `at` job files.
+pub fn cron(data: &[u8]) {
+    for format in [
+        cron::CronFormat::System,
+        cron::CronFormat::User,
+        cron::CronFormat::Anacron,
+    ] {
+        black_box(cron::parse(data, format));
+        for e in cron::entries(data, format) {
+            assert_line("cron", e.line, data);
+            black_box((
+                e.schedule.display(),
+                e.schedule.at_boot(),
+                e.schedule.frequent(),
+            ));
+        }
+    }
+    for (n, line) in cron::at_job_lines(data) {
+        assert_line("at job", n, data);
+        black_box(line);
+    }
+    black_box(cron::format_for_path(data));
+    black_box(cron::spool_user(data));
+    black_box(cron::is_redis_rdb(data));
+}
+
+/// systemd unit files: sections, `Exec*` command lines, quoting.
+pub fn systemd_unit(data: &[u8]) {
+    let unit = systemd_unit::Unit::parse(data);
+    for c in unit.exec_commands() {
+        black_box(c);
+    }
+    black_box((
+        unit.restart(),
+        unit.user(),
+        unit.timer_unit(),
+        unit.wanted_by(),
+    ));
+    black_box(systemd_unit::split_quoted(data));
+    black_box(systemd_unit::is_unit_path(data));
+}
+
+/// `authorized_keys`, `.pub` and `known_hosts` files, key options and fingerprints.
+pub fn authorized_keys(data: &[u8]) {
+    let file = authorized_keys::parse(data);
+    for key in &file.keys {
+        assert_line("authorized_keys", key.line, data);
+        black_box((key.option_list(), key.forced_command()));
+    }
+    for (n, _) in &file.invalid {
+        assert_line("authorized_keys (invalid)", *n, data);
+    }
+    black_box(authorized_keys::parse_known_hosts(data));
+    black_box(authorized_keys::fingerprint(data));
+}
+
+/// `sshd_config` with `Include` resolution against candidate paths taken from the input, and the glob
+/// matcher on both halves of the input (a pattern an attacker wrote against a name they chose).
+pub fn sshd_config(data: &[u8]) {
+    let directives = sshd_config::parse(b"/etc/ssh/sshd_config", data);
+    for keyword in [
+        "authorizedkeysfile",
+        "permitrootlogin",
+        "include",
+        "authorizedkeyscommand",
+    ] {
+        black_box(sshd_config::effective(&directives, keyword));
+    }
+    let candidates: Vec<&[u8]> = data.split(|b| *b == b'\n').take(64).collect();
+    for d in directives.iter().take(64) {
+        black_box(d.value());
+        black_box(sshd_config::include_targets(
+            d.value().as_bytes(),
+            candidates.iter().copied(),
+        ));
+    }
+    let (pattern, name) = data.split_at(data.len() / 2);
+    black_box(sshd_config::glob_match(pattern, name));
+}
+
+/// Shell command lines (cron commands, `Exec*`, history lines, rc files), one call per line and once for
+/// the whole input.
+pub fn shell_line(data: &[u8]) {
+    black_box(shell_line::analyze(data));
+    for (_, line) in numbered_lines(data).take(256) {
+        black_box(shell_line::analyze(line));
+        black_box(shell_line::ipv4s(line));
+        black_box(shell_line::has_hidden_component(line));
+        black_box(shell_line::in_temp_dir(line));
+    }
+}
+
+/// `sudoers` and its `#include`/`@includedir` lines.
+pub fn sudoers(data: &[u8]) {
+    black_box(sudoers::parse(data));
+    black_box(sudoers::includes(data));
+}
+
+/// `passwd`, `group` and `shadow`: the analyzer's parsers and the collector's account and shadow
+/// summaries (the collector keeps no password hash: only whether one is usable).
+pub fn passwd(data: &[u8]) {
+    black_box(passwd::parse_passwd(data));
+    black_box(passwd::parse_group(data));
+    black_box(accounts::parse_passwd(data));
+    for entry in accounts::summarise_shadow(b"/etc/shadow", data) {
+        assert_line("shadow", entry.line, data);
+    }
+    for (_, line) in numbered_lines(data).take(256) {
+        black_box(accounts::password_state(line));
+    }
+}
+
+/// `iptables-save`/`ip6tables-save` and `nft list ruleset` captures, and the remediation side's exact
+/// argument lists for deleting an attacker's rule.
+pub fn iptables(data: &[u8]) {
+    black_box(iptables::parse(data));
+    for (_, line) in numbered_lines(data).take(512) {
+        if let Ok(args) = firewall::rule_args(line) {
+            black_box(firewall::family(&args));
+        }
+        for word in line.split(|b| *b == b' ').take(64) {
+            if let Some(a) = iptables::parse_cidr(word) {
+                black_box(iptables::cidr_overlap(a, a));
+            }
+            black_box(firewall::endpoint(&String::from_utf8_lossy(word)));
+        }
+    }
+}
+
+/// `auth.log`/`secure` lines (sshd, sudo, su, useradd, ...), with syslog timestamps.
+pub fn auth_log(data: &[u8]) {
+    for l in auth_log::parse(data) {
+        black_box(l);
+    }
+}
+
+/// The collector's readers of kernel text an attacker shapes through names: `/proc/PID/maps` lines (a
+/// mapped file's path is any bytes) and `/proc/net/{tcp,udp,unix}` rows.
+pub fn proc_text(data: &[u8]) {
+    for line in data.split(|b| *b == b'\n').take(1024) {
+        black_box(maps::parse_line(line));
+        black_box(sockets::parse_unix_line(line, 1));
+        let text = String::from_utf8_lossy(line);
+        for proto in [
+            SocketProto::Tcp,
+            SocketProto::Tcp6,
+            SocketProto::Udp,
+            SocketProto::Raw6,
+        ] {
+            black_box(sockets::parse_inet_line(&text, proto, 1));
+        }
+    }
+}
