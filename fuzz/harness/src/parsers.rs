@@ -8,12 +8,13 @@ use std::sync::OnceLock;
 
 use minetrace_analyzer::detect::runtime::miner_binary::{self, Matcher};
 use minetrace_analyzer::parse::{
-    auth_log, authorized_keys, cron, iptables, numbered_lines, passwd, shell_line, sshd_config,
-    sudoers, systemd_unit,
+    auth_log, authorized_keys, cron, iptables, journal, numbered_lines, passwd, shell_line,
+    sshd_config, sudoers, systemd_unit,
 };
 use minetrace_analyzer::remediate::firewall;
 use minetrace_collector::files::accounts;
 use minetrace_collector::live::{maps, sockets};
+use minetrace_collector::rpmdb::{bdb, header, ndb, sqlite, BlobSink};
 use minetrace_schemas::records::socket::SocketProto;
 use minetrace_schemas::records::{decode, encode};
 
@@ -210,4 +211,41 @@ pub fn proc_text(data: &[u8]) {
             black_box(sockets::parse_inet_line(&text, proto, 1));
         }
     }
+}
+
+/// A systemd journal file through the analyzer's reader: header checks, then entries as sdjournal reads
+/// them (the bytes are staged in a private temporary file, as the analyzer does), and sequence gaps.
+pub fn journal(data: &[u8]) {
+    black_box(journal::header(data).ok());
+    if let Ok(read) = journal::read(data) {
+        black_box(journal::seqnum_gaps(&[&read]));
+    }
+}
+
+/// The WAL file's magic (`0x377f0682` or `0x377f0683`, big-endian): where an `rpmdb` input that holds a
+/// database and its `-wal` log splits.
+fn split_wal(data: &[u8]) -> (&[u8], Option<&[u8]>) {
+    let at = data
+        .windows(4)
+        .position(|w| w == [0x37, 0x7f, 0x06, 0x82] || w == [0x37, 0x7f, 0x06, 0x83]);
+    match at {
+        Some(i) => (&data[..i], Some(&data[i..])),
+        None => (data, None),
+    }
+}
+
+/// rpm databases as the collector reads them without the host's `rpm`: one header blob, `rpmdb.sqlite`
+/// (with a `-wal` log when the input holds one), Berkeley DB hash `Packages` and ndb `Packages.db`.
+pub fn rpmdb(data: &[u8]) {
+    if let Ok(p) = header::parse(data) {
+        black_box(p.nevra());
+    }
+    let mut on_package = |p: minetrace_collector::rpmdb::header::RpmPackage| {
+        black_box(p.nevra());
+    };
+    let mut sink = BlobSink::new(&mut on_package);
+    let (db, wal) = split_wal(data);
+    black_box(sqlite::read_bytes(db, wal, &mut sink).ok());
+    black_box(bdb::read_bytes(data, &mut sink).ok());
+    black_box(ndb::read_bytes(data, &mut sink).ok());
 }

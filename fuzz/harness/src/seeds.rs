@@ -33,8 +33,30 @@ fn wants(target: &str, member: &str) -> bool {
                 || base == "nftables.conf"
         }
         "auth_log" => base.starts_with("auth.log") || base.starts_with("secure"),
+        "journal" => base.ends_with(".journal") || base.ends_with(".journal~"),
+        "rpmdb" => matches!(base, "rpmdb.sqlite" | "Packages" | "Packages.db"),
         "proc_text" => false,
         _ => false,
+    }
+}
+
+/// Fixtures other tests already ship, by path from the repository root (and whether to trim trailing zeros).
+fn fixtures(target: &str) -> &'static [(&'static str, bool)] {
+    match target {
+        "journal" => &[("analyzer/tests/fixtures/journal/sshd.journal", true)],
+        "rpmdb" => &[
+            ("collector/tests/fixtures/rpmdb/bdb/Packages", false),
+            (
+                "collector/tests/fixtures/rpmdb/public/el8-libuuid-Packages",
+                false,
+            ),
+            (
+                "collector/tests/fixtures/rpmdb/public/sle15-bci-Packages.db",
+                false,
+            ),
+            ("collector/tests/fixtures/rpmdb/sqlite/rpmdb.sqlite", false),
+        ],
+        _ => &[],
     }
 }
 
@@ -112,6 +134,31 @@ pub fn for_target(target: &str) -> BTreeMap<String, Vec<u8>> {
                     }
                 }
             }
+        }
+    }
+    for (path, trim) in fixtures(target) {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../");
+        let mut bytes = std::fs::read(format!("{root}{path}")).unwrap_or_default();
+        if *trim {
+            // Journal files are preallocated: the zeros after the last object add nothing but length.
+            let used = bytes.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
+            bytes.truncate(used);
+        }
+        if !bytes.is_empty() {
+            add(bytes);
+        }
+    }
+    if target == "rpmdb" {
+        // A database and its write-ahead log in one input (the target splits at the WAL magic).
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../collector/tests/fixtures/rpmdb/sqlite/"
+        );
+        if let (Ok(db), Ok(wal)) = (
+            std::fs::read(format!("{dir}rpmdb.sqlite")),
+            std::fs::read(format!("{dir}rpmdb.sqlite-wal")),
+        ) {
+            add([db, wal].concat());
         }
     }
     for e in extra(target) {

@@ -73,6 +73,14 @@ pub const TARGETS: &[Target] = &[
         run: crate::parsers::auth_log,
     },
     Target {
+        name: "journal",
+        run: crate::parsers::journal,
+    },
+    Target {
+        name: "rpmdb",
+        run: crate::parsers::rpmdb,
+    },
+    Target {
         name: "proc_text",
         run: crate::parsers::proc_text,
     },
