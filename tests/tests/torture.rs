@@ -283,6 +283,15 @@ fn hostile_host_is_collected_within_budgets_and_analysed() -> Result<()> {
         "the million-entry directory was capped, not listed whole ({} records)",
         million.len()
     );
+    let cut_recorded = read.manifest.artifacts.iter().any(|a| {
+        a.errors
+            .iter()
+            .any(|e| e.target.contains("/tmp/.cache/million") && e.message.contains("cap"))
+    });
+    assert!(
+        cut_recorded,
+        "the manifest says the million-entry directory was cut"
+    );
     for f in &files {
         if f.path.as_bytes() == b"/tmp/.cache/xmrig" || f.path.as_bytes() == b"/etc/cron.d/giant" {
             assert_eq!(f.size, 1 << 40, "{:?}", f.path);
