@@ -1,6 +1,7 @@
 //! Live mode in a sandbox (private mount, pid and network namespaces, fresh /proc, tmpfs over the temp
 //! places and homes): the firewall tools really run, with a fixed PATH and an empty environment, their
-//! binaries are hashed, and planted rules, temp binaries and keys come back. Runs as root (as CI does).
+//! binaries are hashed, and planted rules, temp binaries and keys come back; the mount table marks a bind
+//! mount of a system directory under /tmp. Runs as root (as CI does).
 
 use std::io::Cursor;
 use std::process::Command;
@@ -26,19 +27,14 @@ sleep 60 &
 exec /mnt/minetrace-collect -o - --threads 0
 "#;
 
-#[test]
-fn live_mode_in_a_sandbox_runs_the_firewall_tools_safely() {
+/// Runs `script` (which ends by exec'ing the collector to stdout) as root in fresh mount and pid namespaces
+/// (plus `extra` ones) and returns the verified bundle.
+fn collect_in_sandbox(script: &str, extra: &[&str]) -> minetrace_schemas::bundle::Bundle {
+    let mut args = vec!["--mount", "--pid"];
+    args.extend_from_slice(extra);
+    args.extend(["--fork", "--mount-proc", "sh", "-c", script]);
     let out = Command::new("unshare")
-        .args([
-            "--mount",
-            "--pid",
-            "--net",
-            "--fork",
-            "--mount-proc",
-            "sh",
-            "-c",
-            SCRIPT,
-        ])
+        .args(args)
         .env("COLLECTOR", env!("CARGO_BIN_EXE_minetrace-collect"))
         .env("LD_PRELOAD", "")
         .env("PATH", "/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
@@ -49,10 +45,15 @@ fn live_mode_in_a_sandbox_runs_the_firewall_tools_safely() {
         "stderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let bundle = read_bundle(Cursor::new(out.stdout), ReadLimits::default())
+    read_bundle(Cursor::new(out.stdout), ReadLimits::default())
         .unwrap()
         .verified()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn live_mode_in_a_sandbox_runs_the_firewall_tools_safely() {
+    let bundle = collect_in_sandbox(SCRIPT, &["--net"]);
 
     let commands = match bundle.records(members::COMMANDS).unwrap() {
         Some(RecordSetV1::Commands(c)) => c,
@@ -144,4 +145,57 @@ fn live_mode_in_a_sandbox_runs_the_firewall_tools_safely() {
     if let Some(ps) = ps {
         assert_eq!(ps.verdict, PackageVerdict::Match, "{ps:?}");
     }
+}
+
+/// The issue-18 case: a system directory shown under a temp place by a bind mount.
+const BIND_SCRIPT: &str = r#"
+set -e
+mount -t tmpfs none /mnt
+cp "$COLLECTOR" /mnt/minetrace-collect
+for d in /tmp /var/tmp /dev/shm /root /home /run; do mount -t tmpfs none "$d"; done
+mkdir -p /tmp/.x /tmp/'with space'
+mount --bind /usr/sbin /tmp/.x
+mount -t tmpfs none /tmp/'with space'
+exec /mnt/minetrace-collect -o - --threads 0
+"#;
+
+#[test]
+fn a_bind_mount_of_a_system_directory_under_tmp_is_recorded_and_marked() {
+    let bundle = collect_in_sandbox(BIND_SCRIPT, &[]);
+    let mounts = match bundle.records(members::MOUNTS).unwrap() {
+        Some(RecordSetV1::Mounts(m)) => m,
+        other => panic!("{other:?}"),
+    };
+    let bind = mounts
+        .iter()
+        .find(|m| m.mount_point.as_bytes() == b"/tmp/.x")
+        .expect("the bind mount is in the table");
+    assert_eq!(
+        bind.bind_of.as_ref().map(|b| b.as_bytes()),
+        Some(&b"/usr/sbin"[..]),
+        "{bind:?}"
+    );
+    assert!(bind.walked_by.iter().any(|f| f == "temp"), "{bind:?}");
+    let spaced = mounts
+        .iter()
+        .find(|m| m.mount_point.as_bytes() == b"/tmp/with space")
+        .expect("escaped mount points are unescaped");
+    assert_eq!(spaced.fs_type, "tmpfs");
+    assert!(spaced.bind_of.is_none());
+    let tmp = mounts
+        .iter()
+        .rfind(|m| m.mount_point.as_bytes() == b"/tmp")
+        .unwrap();
+    assert!(tmp.bind_of.is_none() && tmp.walked_by.iter().any(|f| f == "temp"));
+    // What the walk listed under the bind carries the device of the directory it shows.
+    let files = match bundle.records(members::FILES).unwrap() {
+        Some(RecordSetV1::Files(f)) => f,
+        other => panic!("{other:?}"),
+    };
+    let under: Vec<_> = files
+        .iter()
+        .filter(|f| f.path.as_bytes().starts_with(b"/tmp/.x/"))
+        .collect();
+    assert!(!under.is_empty());
+    assert!(under.iter().all(|f| f.dev == bind.dev), "{under:?}");
 }

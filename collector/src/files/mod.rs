@@ -21,6 +21,7 @@
 //! | [`webroots`] | `webroots` | `webroot` |
 //! | [`references`] | `referenced` | `referenced-exe` |
 //! | [`packages`] | `packages` | `packages` (+ `records/packages.pc`) |
+//! | [`mounts`] | `mounts` | none (`records/mounts.pc`, read before the families, written after them) |
 //!
 //! The plumbing they share: [`host_root`] (dead-box path resolution that cannot leave the root),
 //! [`file_meta`] (`statx`, inode flags), [`listing`] (link-safe directory listings, which the package
@@ -42,6 +43,7 @@ pub mod journal;
 pub mod listing;
 pub mod loader;
 pub mod logs;
+pub mod mounts;
 pub mod package_history;
 pub mod packages;
 pub mod references;
@@ -92,8 +94,18 @@ pub fn collect<W: Write>(col: &mut Collection<W>) -> Result<(), WriteError> {
         );
     }
     col.ensure_package_index(&root)?;
+    let mount_table = col.artifact("mounts", |_, log| {
+        let mut errors = Vec::new();
+        let table = mounts::read(&root, &mut errors);
+        for (target, message) in errors {
+            note_error(log, target, message);
+        }
+        log.items = table.mounts.len() as u64;
+        Ok(table)
+    })?;
     let handoff = &col.live_handoff;
     let mut ctx = Ctx::after_live(root, &col.options, &handoff.copies, handoff.copied_bytes);
+    ctx.mounts = mount_table;
     let families: [(&str, &'static str, Family<W>); 17] = [
         ("accounts", "accounts", accounts::collect),
         ("ssh", "ssh", ssh::collect),
@@ -125,7 +137,12 @@ pub fn collect<W: Write>(col: &mut Collection<W>) -> Result<(), WriteError> {
     }
     let shadow = std::mem::take(&mut ctx.shadow);
     let packages = std::mem::take(&mut ctx.packages);
+    let mount_records = std::mem::take(&mut ctx.mounts.mounts);
     col.add_member(members::SHADOW, &encode(&RecordSetV1::Shadow(shadow)))?;
     col.add_member(members::PACKAGES, &encode(&RecordSetV1::Packages(packages)))?;
+    col.add_member(
+        members::MOUNTS,
+        &encode(&RecordSetV1::Mounts(mount_records)),
+    )?;
     Ok(())
 }

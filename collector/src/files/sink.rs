@@ -106,6 +106,8 @@ pub struct Ctx {
     /// scripts and units name many paths; an attacker's entries must not wait behind them).
     pub references: [Vec<Vec<u8>>; 2],
     reference_set: HashSet<Vec<u8>>,
+    /// The collected root's mount table ([`super::mounts`]); walks note the mounts they enter.
+    pub mounts: super::mounts::MountTable,
 }
 
 impl Ctx {
@@ -142,6 +144,7 @@ impl Ctx {
             preload_libs: Vec::new(),
             references: [Vec::new(), Vec::new()],
             reference_set: HashSet::new(),
+            mounts: super::mounts::MountTable::default(),
         }
     }
 

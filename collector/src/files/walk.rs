@@ -5,6 +5,8 @@
 //! or socket as what it is (never opened). Each walk has caps on depth, entries and stored bytes; whatever a
 //! cap leaves out is recorded on the directory's record and in the artifact log, with the reason. Every
 //! directory inode is walked once per run, so bind-mount loops and aliases (`/var/run` → `/run`) end.
+//! A walk that enters a mount point names its family in that mount's `walked_by`
+//! ([`super::mounts`]), so a bind mount of a system directory under `/tmp` is never crossed unmarked.
 
 use std::io::{self, Write};
 
@@ -86,6 +88,10 @@ pub fn walk<W: Write>(
             continue;
         }
         stats.dirs += 1;
+        if let Some(mount) = sink.ctx.mounts.at(&dir) {
+            let family = sink.log.name.clone();
+            sink.ctx.mounts.note_walked(mount, &family);
+        }
         let real = sink.ctx.root.real(&dir);
         let listing = list(&real, &st, limits.max_dir_entries);
         let flags = listing.as_ref().ok().and_then(|l| l.0);

@@ -222,27 +222,6 @@ pub fn verify(
     out
 }
 
-/// Turns the octal escapes of mountinfo (`\040` space, `\012` newline, ...) back into bytes.
-fn unescape_octal(field: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(field.len());
-    let mut i = 0;
-    while let Some(&b) = field.get(i) {
-        let digits = field.get(i + 1..i + 4);
-        match digits {
-            Some(d) if b == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)) => {
-                let v = d.iter().fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
-                out.push(u8::try_from(v).unwrap_or(b'?'));
-                i += 4;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    out
-}
-
 /// The reason given for a pid whose `/proc/N` has a mount laid over it.
 pub const REASON_MOUNTED: &str = "a mount covers /proc/N (see proc_bind_mounts)";
 
@@ -260,7 +239,8 @@ fn pids_of_mounts(lines: &[RawBytes], exact: bool) -> Vec<i32> {
     let mut pids: Vec<i32> = lines
         .iter()
         .filter_map(|line| {
-            let point = unescape_octal(line.as_bytes().split(|b| *b == b' ').nth(4)?);
+            let point =
+                crate::files::mounts::unescape_octal(line.as_bytes().split(|b| *b == b' ').nth(4)?);
             let rest = point.strip_prefix(b"/proc/")?;
             let first = rest.split(|b| *b == b'/').next()?;
             (!exact || first.len() == rest.len()).then(|| parse_pid(first))?
@@ -279,7 +259,7 @@ pub fn proc_bind_mounts(mountinfo: &[u8]) -> Vec<RawBytes> {
             let Some(point) = line.split(|b| *b == b' ').nth(4) else {
                 return false;
             };
-            let point = unescape_octal(point);
+            let point = crate::files::mounts::unescape_octal(point);
             let Some(rest) = point.strip_prefix(b"/proc/") else {
                 return false;
             };

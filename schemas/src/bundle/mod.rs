@@ -18,6 +18,8 @@ pub mod members {
     pub const SHADOW: &str = "records/shadow.pc";
     /// `RecordSetV1::Packages`: package-database digests next to actual digests.
     pub const PACKAGES: &str = "records/packages.pc";
+    /// `RecordSetV1::Mounts`: the collected root's mount table (`records::mount`).
+    pub const MOUNTS: &str = "records/mounts.pc";
 
     /// Member name of a copied executable.
     pub fn binary(sha256: &str) -> String {

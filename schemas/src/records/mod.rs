@@ -11,6 +11,7 @@ pub mod command;
 pub mod executable;
 pub mod file;
 pub mod host;
+pub mod mount;
 pub mod package;
 pub mod process;
 pub mod socket;
@@ -23,6 +24,7 @@ use command::CommandRecord;
 use executable::ExecutableRecord;
 use file::FileRecord;
 use host::HostRecord;
+use mount::MountRecord;
 use package::PackageCheck;
 use process::ProcessRecord;
 use socket::SocketRecord;
@@ -56,6 +58,8 @@ pub enum RecordSetV1 {
     Shadow(Vec<ShadowEntry>),
     /// Package-database digests next to actual digests.
     Packages(Vec<PackageCheck>),
+    /// The collected root's mount table (bind mounts resolved to the directory they show).
+    Mounts(Vec<MountRecord>),
 }
 
 impl RecordSetV1 {
@@ -69,6 +73,7 @@ impl RecordSetV1 {
             RecordSetV1::Commands(v) => v.len(),
             RecordSetV1::Shadow(v) => v.len(),
             RecordSetV1::Packages(v) => v.len(),
+            RecordSetV1::Mounts(v) => v.len(),
         }
     }
 
@@ -126,6 +131,7 @@ list_record!(
     CommandRecord => Commands,
     ShadowEntry => Shadow,
     PackageCheck => Packages,
+    MountRecord => Mounts,
 );
 
 /// Encodes a list member item by item, giving the same bytes as [`encode`] on the whole list, so a
@@ -279,6 +285,30 @@ mod tests {
             error: None,
         }]);
         assert_eq!(decode(&encode(&packages)).unwrap(), packages);
+    }
+
+    #[test]
+    fn mounts_are_appended_after_every_earlier_kind() {
+        use mount::MountRecord;
+        let set = RecordSetV1::Mounts(vec![MountRecord {
+            mount_id: 31,
+            parent_id: 30,
+            dev: 0x0803,
+            root: RawBytes::from("/usr/sbin"),
+            mount_point: RawBytes::new(b"/tmp/.x\n\xff".to_vec()),
+            mount_options: "rw,relatime".into(),
+            propagation: "shared:1".into(),
+            fs_type: "ext4".into(),
+            source: RawBytes::from("/dev/vda1"),
+            super_options: "rw".into(),
+            bind_of: Some(RawBytes::from("/usr/sbin")),
+            walked_by: vec!["temp".into()],
+        }]);
+        assert_eq!(decode(&encode(&set)).unwrap(), set);
+        // Appending keeps every earlier kind's variant index (old bundles stay readable): Mounts is the
+        // ninth kind, after Packages.
+        let bytes = encode(&RecordSetV1::Mounts(Vec::new()));
+        assert_eq!(bytes.get(MAGIC.len()..), Some(&[0u8, 8, 0][..]));
     }
 
     #[test]
