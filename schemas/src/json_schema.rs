@@ -1,7 +1,8 @@
-//! JSON Schemas of the two JSON documents other tools consume, generated from the Rust types so they cannot
+//! JSON Schemas of the JSON documents other tools consume, generated from the Rust types so they cannot
 //! drift; the committed copies in `schemas/json/` are checked against these by a test.
 
 use crate::findings::FindingsDocument;
+use crate::fleet::FleetDocument;
 use crate::manifest::Manifest;
 
 /// `(file name, pretty JSON)` for every committed schema.
@@ -19,6 +20,10 @@ pub fn all() -> Vec<(&'static str, String)> {
         (
             "findings.schema.json",
             render(schemars::schema_for!(FindingsDocument)),
+        ),
+        (
+            "fleet.schema.json",
+            render(schemars::schema_for!(FleetDocument)),
         ),
     ]
 }

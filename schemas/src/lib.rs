@@ -6,6 +6,7 @@
 
 pub mod bundle;
 pub mod findings;
+pub mod fleet;
 pub mod json_schema;
 pub mod manifest;
 pub mod raw_bytes;

@@ -3,11 +3,14 @@
 //!
 //! Building the model is the only place that decodes records; detectors never touch the bundle.
 
+pub mod addresses;
+
 use std::collections::{BTreeMap, HashMap};
 
 use minetrace_schemas::bundle::{members, Bundle, BundleError};
 use minetrace_schemas::manifest::Manifest;
 use minetrace_schemas::records::account::ShadowEntry;
+use minetrace_schemas::records::address::InterfaceAddress;
 use minetrace_schemas::records::command::CommandRecord;
 use minetrace_schemas::records::executable::ExecutableRecord;
 use minetrace_schemas::records::file::{FileKind, FileRecord};
@@ -30,6 +33,8 @@ pub struct HostModel {
     pub shadow: Vec<ShadowEntry>,
     /// Package-database digests next to actual digests; empty when not collected.
     pub packages: Vec<PackageCheck>,
+    /// The host's interface addresses (live bundles); see [`HostModel::own_addresses`].
+    pub interfaces: Vec<InterfaceAddress>,
     /// Raw member bytes by member name (`fs/...`, `bin/...`, `commands/...`), shared with the bundle.
     contents: BTreeMap<String, Vec<u8>>,
     by_pid: HashMap<i32, usize>,
@@ -96,6 +101,10 @@ impl HostModel {
             RecordSetV1::Packages(v) => Some(v),
             _ => None,
         });
+        let interfaces = take(&bundle, members::ADDRESSES, &mut warnings, |s| match s {
+            RecordSetV1::Addresses(v) => Some(v),
+            _ => None,
+        });
         let mut contents = BTreeMap::new();
         let names: Vec<String> = bundle
             .member_names()
@@ -133,6 +142,7 @@ impl HostModel {
             commands,
             shadow,
             packages,
+            interfaces,
             contents,
             by_pid,
             exe_by_file,

@@ -1,5 +1,5 @@
 //! Volatile state of the live host, in one pass: hidden-process probe, processes, host state,
-//! executables, sockets, conntrack. Each is an artifact family with its own timing and errors, and each
+//! executables, sockets, conntrack, the host's addresses. Each is an artifact family with its own timing and errors, and each
 //! writes its own record member.
 //!
 //! Order matters: pids are listed and probed first, so hidden processes are visited like the others;
@@ -14,6 +14,7 @@
 //!
 //! In dead-box mode (`--root`) none of this runs: only the image's own identity is recorded.
 
+pub mod addresses;
 pub mod conntrack;
 pub mod environ;
 pub mod executables;
@@ -279,6 +280,15 @@ fn collect_live<W: Write>(col: &mut Collection<W>) -> Result<LiveSummary, WriteE
 
     col.artifact("conntrack", |col, log| {
         conntrack::collect(col, log, CONNTRACK_CAP)
+    })?;
+
+    col.artifact("addresses", |col, log| {
+        let (records, errors) = addresses::collect();
+        for (target, message) in errors {
+            note_error(log, target, message);
+        }
+        log.items = records.len() as u64;
+        col.add_member(members::ADDRESSES, &encode(&RecordSetV1::Addresses(records)))
     })?;
 
     let peak_rss_kib = peak_rss_kib();

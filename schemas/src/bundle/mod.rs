@@ -20,6 +20,8 @@ pub mod members {
     pub const PACKAGES: &str = "records/packages.pc";
     /// `RecordSetV1::Mounts`: the collected root's mount table (`records::mount`).
     pub const MOUNTS: &str = "records/mounts.pc";
+    /// `RecordSetV1::Addresses`: the host's interface addresses.
+    pub const ADDRESSES: &str = "records/addresses.pc";
 
     /// Member name of a copied executable.
     pub fn binary(sha256: &str) -> String {

@@ -7,6 +7,7 @@
 //! keeps old bundles readable); a change to an existing type means a `V2`.
 
 pub mod account;
+pub mod address;
 pub mod command;
 pub mod executable;
 pub mod file;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use account::ShadowEntry;
+use address::InterfaceAddress;
 use command::CommandRecord;
 use executable::ExecutableRecord;
 use file::FileRecord;
@@ -60,6 +62,8 @@ pub enum RecordSetV1 {
     Packages(Vec<PackageCheck>),
     /// The collected root's mount table (bind mounts resolved to the directory they show).
     Mounts(Vec<MountRecord>),
+    /// The host's interface addresses (live collections only).
+    Addresses(Vec<InterfaceAddress>),
 }
 
 impl RecordSetV1 {
@@ -74,6 +78,7 @@ impl RecordSetV1 {
             RecordSetV1::Shadow(v) => v.len(),
             RecordSetV1::Packages(v) => v.len(),
             RecordSetV1::Mounts(v) => v.len(),
+            RecordSetV1::Addresses(v) => v.len(),
         }
     }
 
@@ -132,6 +137,7 @@ list_record!(
     ShadowEntry => Shadow,
     PackageCheck => Packages,
     MountRecord => Mounts,
+    InterfaceAddress => Addresses,
 );
 
 /// Encodes a list member item by item, giving the same bytes as [`encode`] on the whole list, so a
