@@ -11,6 +11,17 @@ pub enum Status {
     Error,
 }
 
+impl Status {
+    /// The status a run ends with given the worst finding severity it met: findings at medium or above
+    /// are what the operator must look at.
+    pub fn of_worst(worst: Option<minetrace_schemas::findings::Severity>) -> Status {
+        match worst {
+            Some(s) if s >= minetrace_schemas::findings::Severity::Medium => Status::Findings,
+            _ => Status::Ok,
+        }
+    }
+}
+
 impl From<Status> for ExitCode {
     fn from(s: Status) -> ExitCode {
         match s {

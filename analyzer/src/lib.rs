@@ -8,6 +8,7 @@ pub mod analysis;
 pub mod commands;
 pub mod detect;
 pub mod exit;
+pub mod fleet;
 pub mod graph;
 pub mod indicators;
 pub mod load;

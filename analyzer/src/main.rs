@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use minetrace_analyzer::commands::{analyze, inspect, remediate, verify};
+use minetrace_analyzer::commands::{analyze, fleet, inspect, remediate, verify};
 use minetrace_analyzer::exit::{ignore_broken_pipe, Status};
 
 /// Offline analyzer for minetrace bundles. It never needs the network and never trusts the bundle:
@@ -30,6 +30,10 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Write only the remediation script (a dry run unless started with --apply) and print its plan.
     Remediate(remediate::RemediateArgs),
+    /// Analyse many hosts' bundles as one incident: each host's outputs under DIR/hosts/NAME/, and the
+    /// fleet's verdicts, shared indicators and clusters, lateral movement, probable first infected host
+    /// and neighbours not yet collected (fleet.json, report.html, fleet.stix.json, timeline.jsonl).
+    Fleet(fleet::FleetArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify::exec(args, &mut out),
         Command::Inspect(args) => inspect::exec(args, &mut out),
         Command::Remediate(args) => remediate::exec(args, &mut out),
+        Command::Fleet(args) => fleet::exec(args, &mut out),
     };
     let flushed = ignore_broken_pipe(out.flush());
     match result {

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use minetrace_schemas::findings::Severity;
 
 use crate::allowlist::Allowlist;
 use crate::analysis::{Analysis, AnalysisInputs};
@@ -70,26 +69,31 @@ pub fn exec(args: &AnalyzeArgs, out: &mut dyn Write) -> Result<Status> {
         }
     }
     let worst = analysis.document.findings.iter().map(|f| f.severity).max();
-    Ok(match worst {
-        Some(s) if s >= Severity::Medium => Status::Findings,
-        _ => Status::Ok,
-    })
+    Ok(Status::of_worst(worst))
 }
 
 /// Writes every output file into `dir`; each file is written whole or not at all.
 pub fn write_outputs(analysis: &Analysis, dir: &Path) -> Result<()> {
+    write_traced_outputs(analysis, &crate::graph::Trace::of(analysis), dir)
+}
+
+/// [`write_outputs`] with the trace already built (`minetrace fleet` reads it again afterwards).
+pub fn write_traced_outputs(
+    analysis: &Analysis,
+    trace: &crate::graph::Trace,
+    dir: &Path,
+) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     write_file(dir, "findings.json", |w| {
         output::findings_json::write(analysis, w)
     })?;
-    let trace = crate::graph::Trace::of(analysis);
-    write_file(dir, "graph.json", |w| output::graph_json::write(&trace, w))?;
-    write_file(dir, "graph.dot", |w| output::graph_dot::write(&trace, w))?;
+    write_file(dir, "graph.json", |w| output::graph_json::write(trace, w))?;
+    write_file(dir, "graph.dot", |w| output::graph_dot::write(trace, w))?;
     write_file(dir, "timeline.jsonl", |w| {
-        output::timeline_jsonl::write(&trace, w)
+        output::timeline_jsonl::write(trace, w)
     })?;
     write_file(dir, "iocs.stix.json", |w| {
-        output::stix::write(analysis, &trace, w)
+        output::stix::write(analysis, trace, w)
     })?;
     let extras = output::report_html::ReportExtras {
         remediation_plan: Some(crate::remediate::plan_lines(&crate::remediate::build_plan(
@@ -97,7 +101,7 @@ pub fn write_outputs(analysis: &Analysis, dir: &Path) -> Result<()> {
         ))),
     };
     write_file(dir, "report.html", |w| {
-        output::report_html::write(analysis, &trace, &extras, w)
+        output::report_html::write(analysis, trace, &extras, w)
     })?;
     crate::remediate::write_into(analysis, dir)?;
     Ok(())

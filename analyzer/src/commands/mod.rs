@@ -2,6 +2,7 @@
 //! returns the exit status.
 
 pub mod analyze;
+pub mod fleet;
 pub mod inspect;
 pub mod remediate;
 pub mod verify;

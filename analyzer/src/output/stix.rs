@@ -36,16 +36,68 @@ pub fn pattern_literal(s: &str) -> String {
     s.replace('\\', "\\\\").replace('\'', "\\'")
 }
 
-struct Builder {
-    seed: String,
-    created: String,
-    identity: String,
+/// A STIX bundle under construction: deterministic ids from `seed`, every object created at `created`
+/// by minetrace's identity. Shared by the single-host export and the fleet export.
+pub(crate) struct Builder {
+    pub(crate) seed: String,
+    pub(crate) created: String,
+    pub(crate) identity: String,
     objects: BTreeMap<String, Value>,
-    scos: BTreeSet<String>,
+    pub(crate) scos: BTreeSet<String>,
 }
 
 impl Builder {
-    fn sdo_id(&self, ty: &str, key: &str) -> String {
+    /// A builder holding minetrace's `identity` (named `name`).
+    pub(crate) fn start(seed: String, created: String, name: &str) -> Builder {
+        let mut b = Builder {
+            seed,
+            created,
+            identity: String::new(),
+            objects: BTreeMap::new(),
+            scos: BTreeSet::new(),
+        };
+        let identity = b.sdo_id("identity", "minetrace");
+        b.identity = identity.clone();
+        let mut ident = serde_json::Map::new();
+        for (k, v) in [
+            ("type", json!("identity")),
+            ("spec_version", json!("2.1")),
+            ("id", json!(identity)),
+            ("created", json!(b.created)),
+            ("modified", json!(b.created)),
+            ("name", json!(name)),
+            ("identity_class", json!("system")),
+        ] {
+            ident.insert(k.into(), v);
+        }
+        b.add(Value::Object(ident));
+        b
+    }
+
+    /// The bundle: identity first, then by type and id, a stable order.
+    pub(crate) fn finish(self) -> Value {
+        let bundle_id = format!(
+            "bundle--{}",
+            Uuid::new_v5(
+                &MINETRACE_NAMESPACE,
+                format!("{}|bundle", self.seed).as_bytes()
+            )
+        );
+        let mut objects: Vec<Value> = self.objects.into_values().collect();
+        objects.sort_by_key(|o| {
+            let field = |k: &str| {
+                o.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let ty = field("type");
+            (ty != "identity", ty, field("id"))
+        });
+        json!({"type": "bundle", "id": bundle_id, "objects": objects})
+    }
+
+    pub(crate) fn sdo_id(&self, ty: &str, key: &str) -> String {
         let name = format!("{}|{ty}|{key}", self.seed);
         format!(
             "{ty}--{}",
@@ -53,13 +105,13 @@ impl Builder {
         )
     }
 
-    fn sco_id(ty: &str, contributing: &Value) -> String {
+    pub(crate) fn sco_id(ty: &str, contributing: &Value) -> String {
         // serde_json maps are sorted, which with these simple ASCII values is the JCS canonical form.
         let text = contributing.to_string();
         format!("{ty}--{}", Uuid::new_v5(&SCO_NAMESPACE, text.as_bytes()))
     }
 
-    fn add(&mut self, obj: Value) -> String {
+    pub(crate) fn add(&mut self, obj: Value) -> String {
         let id = obj
             .get("id")
             .and_then(Value::as_str)
@@ -69,7 +121,7 @@ impl Builder {
         id
     }
 
-    fn sco(
+    pub(crate) fn sco(
         &mut self,
         ty: &str,
         contributing: Value,
@@ -88,7 +140,7 @@ impl Builder {
         self.add(Value::Object(extra))
     }
 
-    fn common(&self, ty: &str, id: &str) -> serde_json::Map<String, Value> {
+    pub(crate) fn common(&self, ty: &str, id: &str) -> serde_json::Map<String, Value> {
         let mut m = serde_json::Map::new();
         m.insert("type".into(), json!(ty));
         m.insert("spec_version".into(), json!("2.1"));
@@ -99,7 +151,7 @@ impl Builder {
         m
     }
 
-    fn indicator(
+    pub(crate) fn indicator(
         &mut self,
         key: &str,
         name: String,
@@ -120,7 +172,7 @@ impl Builder {
         self.add(Value::Object(m))
     }
 
-    fn relationship(&mut self, source: &str, rel: &str, target: &str, confidence: u8) {
+    pub(crate) fn relationship(&mut self, source: &str, rel: &str, target: &str, confidence: u8) {
         let id = self.sdo_id("relationship", &format!("{source}|{rel}|{target}"));
         let mut m = self.common("relationship", &id);
         m.insert("relationship_type".into(), json!(rel));
@@ -164,31 +216,11 @@ pub fn document(analysis: &Analysis, trace: &Trace) -> Value {
     } else {
         doc.bundle_sha256.clone()
     };
-    let mut b = Builder {
+    let mut b = Builder::start(
         seed,
-        created: iso_ms(ms),
-        identity: String::new(),
-        objects: BTreeMap::new(),
-        scos: BTreeSet::new(),
-    };
-    let identity = b.sdo_id("identity", "minetrace");
-    b.identity = identity.clone();
-    let mut ident = serde_json::Map::new();
-    for (k, v) in [
-        ("type", json!("identity")),
-        ("spec_version", json!("2.1")),
-        ("id", json!(identity)),
-        ("created", json!(b.created)),
-        ("modified", json!(b.created)),
-        (
-            "name",
-            json!(format!("minetrace analyzer {}", doc.analyzer_version)),
-        ),
-        ("identity_class", json!("system")),
-    ] {
-        ident.insert(k.into(), v);
-    }
-    b.add(Value::Object(ident));
+        iso_ms(ms),
+        &format!("minetrace analyzer {}", doc.analyzer_version),
+    );
 
     // Malware: one per family, or one unattributed miner when anything is flagged at all.
     let families: BTreeSet<String> = doc
@@ -451,29 +483,7 @@ pub fn document(analysis: &Analysis, trace: &Trace) -> Value {
         o.insert("object_refs".into(), json!(refs));
         b.add(Value::Object(o));
     }
-    let bundle_id = format!(
-        "bundle--{}",
-        Uuid::new_v5(
-            &MINETRACE_NAMESPACE,
-            format!("{}|bundle", b.seed).as_bytes()
-        )
-    );
-    // Identity first, then by type and id: a stable order.
-    let mut objects: Vec<Value> = b.objects.into_values().collect();
-    objects.sort_by_key(|o| {
-        let ty = o
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let id = o
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        (ty != "identity", ty, id)
-    });
-    json!({"type": "bundle", "id": bundle_id, "objects": objects})
+    b.finish()
 }
 
 pub fn write(analysis: &Analysis, trace: &Trace, out: &mut dyn Write) -> Result<()> {

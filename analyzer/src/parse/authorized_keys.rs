@@ -259,6 +259,27 @@ pub struct KnownHost {
     pub fingerprint: String,
 }
 
+impl KnownHost {
+    /// The plain host names and addresses of the patterns field (`db-01,10.0.0.8`, `[10.0.0.9]:2222`),
+    /// lowercased; hashed entries, negations (`!host`) and wildcards name no one host and are left out.
+    pub fn names(&self) -> Vec<Vec<u8>> {
+        if self.hashed {
+            return Vec::new();
+        }
+        self.hosts
+            .split(|b| *b == b',')
+            .filter(|p| !p.is_empty() && !p.starts_with(b"!"))
+            .filter(|p| !p.iter().any(|b| matches!(b, b'*' | b'?')))
+            .filter_map(|p| match p.strip_prefix(b"[") {
+                Some(rest) => rest.split(|b| *b == b']').next(),
+                None => Some(p),
+            })
+            .filter(|h| !h.is_empty())
+            .map(<[u8]>::to_ascii_lowercase)
+            .collect()
+    }
+}
+
 /// Parses a `known_hosts` file; lines that are not host keys are skipped.
 pub fn parse_known_hosts(bytes: &[u8]) -> Vec<KnownHost> {
     let mut out = Vec::new();
@@ -344,5 +365,20 @@ mod tests {
         assert_eq!(k.len(), 2);
         assert!(k[0].hashed);
         assert_eq!(k[1].marker.as_deref(), Some(&b"@cert-authority"[..]));
+    }
+
+    #[test]
+    fn known_host_names() {
+        let kh = format!(
+            "db-01,10.0.0.8 {ED}\n[Web-02]:2222 {ED}\n|1|c2FsdA==|aGFzaA== {ED}\n*.corp,!x {ED}\n"
+        );
+        let names: Vec<Vec<Vec<u8>>> = parse_known_hosts(kh.as_bytes())
+            .iter()
+            .map(KnownHost::names)
+            .collect();
+        assert_eq!(names[0], vec![b"db-01".to_vec(), b"10.0.0.8".to_vec()]);
+        assert_eq!(names[1], vec![b"web-02".to_vec()]);
+        assert!(names[2].is_empty());
+        assert!(names[3].is_empty());
     }
 }

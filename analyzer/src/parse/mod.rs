@@ -13,6 +13,7 @@ pub mod iptables;
 pub mod journal;
 pub mod passwd;
 pub mod shell_line;
+pub mod ssh_command;
 pub mod sshd_config;
 pub mod sudoers;
 pub mod systemd_unit;

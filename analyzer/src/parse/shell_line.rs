@@ -746,6 +746,22 @@ fn history_checks(seg: &Segment, out: &mut ShellLine) {
     }
 }
 
+/// The simple commands of a line as `(command name, arguments)`, quotes removed, after assignments and
+/// wrappers (`sudo`, `nohup`, `env`, ...): the same cutting [`analyze`] judges, for parsers of one
+/// command's arguments ([`super::ssh_command`]).
+pub fn simple_commands(text: &[u8]) -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
+    let text = text.get(..super::MAX_LINE_BYTES).unwrap_or(text);
+    segments(text)
+        .into_iter()
+        .filter_map(|seg| {
+            let ci = command_index(&seg.words)?;
+            let cmd = basename(seg.words.get(ci)?).to_vec();
+            let args = seg.words.get(ci + 1..).unwrap_or_default().to_vec();
+            Some((cmd, args))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -288,7 +288,10 @@ fn collect_live<W: Write>(col: &mut Collection<W>) -> Result<LiveSummary, WriteE
             note_error(log, target, message);
         }
         log.items = records.len() as u64;
-        col.add_member(members::ADDRESSES, &encode(&RecordSetV1::Addresses(records)))
+        col.add_member(
+            members::ADDRESSES,
+            &encode(&RecordSetV1::Addresses(records)),
+        )
     })?;
 
     let peak_rss_kib = peak_rss_kib();
