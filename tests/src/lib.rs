@@ -7,12 +7,14 @@
 //! - [`plant`]: turning a scenario into files, users, crontabs, units, processes and firewall rules;
 //! - [`truth`]: checking a collected bundle against what was planted;
 //! - [`binaries`]: building and finding the real binaries;
+//! - [`fleet`]: a synthetic fleet rewritten from the sample bundles, and what its analysis must find;
 //! - [`live`]: one scenario planted in its own sandbox, and the checks that nothing reached the host;
 //! - [`analysis`]: the real analyzer run on a collected bundle, its findings judged against the truth;
 //! - [`state`]: snapshots of a live sandbox (files, processes, firewall) to prove what a step changed.
 
 pub mod analysis;
 pub mod binaries;
+pub mod fleet;
 pub mod live;
 pub mod plant;
 pub mod sandbox;
