@@ -10,6 +10,7 @@
 //! - [`fleet`]: a synthetic fleet rewritten from the sample bundles, and what its analysis must find;
 //! - [`live`]: one scenario planted in its own sandbox, and the checks that nothing reached the host;
 //! - [`analysis`]: the real analyzer run on a collected bundle, its findings judged against the truth;
+//! - [`ssh_hosts`]: network-namespace hosts with their own sshd, for the fleet collection tests;
 //! - [`state`]: snapshots of a live sandbox (files, processes, firewall) to prove what a step changed.
 
 pub mod analysis;
@@ -19,5 +20,6 @@ pub mod live;
 pub mod plant;
 pub mod sandbox;
 pub mod scenario;
+pub mod ssh_hosts;
 pub mod state;
 pub mod truth;

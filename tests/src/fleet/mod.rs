@@ -29,6 +29,7 @@ use minetrace_analyzer::graph::Trace;
 use minetrace_analyzer::parse::authorized_keys;
 use minetrace_schemas::fleet::IndicatorKind;
 use minetrace_schemas::records::address::InterfaceAddress;
+use sha2::Digest as _;
 
 use rewrite::Editable;
 
@@ -323,12 +324,12 @@ pub fn write_fleet(samples: &Path, plans: &[HostPlan], dir: &Path) -> Result<Vec
         }
         let (base, strong) = bases.get(p.base).context("base loaded")?;
         let mut e = match p.cluster {
-            Some(k) => {
-                if !per_cluster.contains_key(&k) {
-                    per_cluster.insert(k, cluster_base(base, strong, k)?);
+            Some(k) => match per_cluster.entry(k) {
+                std::collections::btree_map::Entry::Occupied(e) => e.get().clone(),
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(cluster_base(base, strong, k)?).clone()
                 }
-                per_cluster.get(&k).context("cluster base")?.clone()
-            }
+            },
             None => base.clone(),
         };
         plant(&mut e, p)?;
@@ -389,5 +390,3 @@ fn plant(e: &mut Editable, p: &HostPlan) -> Result<()> {
     }
     e.refresh_file_hashes()
 }
-
-use sha2::Digest as _;
