@@ -18,6 +18,8 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(musl-tools gcc libc6-dev iptables nftables iproute2 e2fsprogs procps util-linux openssh-client shellcheck graphviz chromium)
 # issue 14: rpm databases and journal files for the fixtures are written by the real tools
 packages+=(rpm db5.3-util python3 systemd-journal-remote)
+# issue 19: the fleet playbook's tests run namespace hosts with their own sshd
+packages+=(openssh-server)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -29,6 +31,9 @@ fi
 
 step "python: stix2-validator (the STIX export is checked against the OASIS schemas)"
 python3 -c 'import stix2validator' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check stix2-validator
+
+step "python: ansible-core (the fleet playbook's tests run it)"
+command -v ansible-playbook >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check ansible-core
 
 step "rust components"
 rustup target add x86_64-unknown-linux-musl >/dev/null

@@ -70,7 +70,10 @@ fn playbook(
         cmd.arg("-e").arg(format!("{k}={v}"));
     }
     cmd.env("ANSIBLE_NOCOLOR", "1");
-    cmd.output().expect("running ansible-playbook")
+    let started = std::time::Instant::now();
+    let out = cmd.output().expect("running ansible-playbook");
+    eprintln!("ansible-playbook ({extra:?}) took {:.1} s", started.elapsed().as_secs_f64());
+    out
 }
 
 fn summary(bundles: &Path) -> BTreeMap<String, Value> {
@@ -103,6 +106,16 @@ fn show(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// The collector with its debug symbols stripped (a tenth of the size), for copy mode to transfer.
+fn stripped_collector(dir: &Path) -> PathBuf {
+    let full = binaries::collector().expect("collector");
+    let small = dir.join("minetrace-collect");
+    std::fs::copy(&full, &small).expect("copy collector");
+    let ok = Command::new("strip").arg(&small).status().is_ok_and(|s| s.success());
+    assert!(ok, "strip is required (binutils, with gcc)");
+    small
 }
 
 fn minetrace_tmp_dirs() -> Vec<String> {
@@ -198,7 +211,7 @@ gone minetrace_remote_collector=/nonexistent/minetrace-collect\nslow minetrace_r
         &[
             ("minetrace_bundle_dir", copied.display().to_string()),
             ("minetrace_mode", "copy".into()),
-            ("minetrace_collector", collector.display().to_string()),
+            ("minetrace_collector", stripped_collector(dir.path()).display().to_string()),
             ("minetrace_hosts", "alpha:bravo".into()),
         ],
         None,
@@ -276,7 +289,7 @@ ansible_python_interpreter=/usr/bin/python3\nminetrace_remote_collector={}\n",
         &[
             ("minetrace_bundle_dir", copied.display().to_string()),
             ("minetrace_mode", "copy".into()),
-            ("minetrace_collector", collector.display().to_string()),
+            ("minetrace_collector", stripped_collector(dir.path()).display().to_string()),
             ("minetrace_hosts", "web-01".into()),
         ],
         Some(&net),
