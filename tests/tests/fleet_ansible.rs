@@ -72,7 +72,10 @@ fn playbook(
     cmd.env("ANSIBLE_NOCOLOR", "1");
     let started = std::time::Instant::now();
     let out = cmd.output().expect("running ansible-playbook");
-    eprintln!("ansible-playbook ({extra:?}) took {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "ansible-playbook ({extra:?}) took {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     out
 }
 
@@ -113,7 +116,10 @@ fn stripped_collector(dir: &Path) -> PathBuf {
     let full = binaries::collector().expect("collector");
     let small = dir.join("minetrace-collect");
     std::fs::copy(&full, &small).expect("copy collector");
-    let ok = Command::new("strip").arg(&small).status().is_ok_and(|s| s.success());
+    let ok = Command::new("strip")
+        .arg(&small)
+        .status()
+        .is_ok_and(|s| s.success());
     assert!(ok, "strip is required (binutils, with gcc)");
     small
 }
@@ -211,7 +217,10 @@ gone minetrace_remote_collector=/nonexistent/minetrace-collect\nslow minetrace_r
         &[
             ("minetrace_bundle_dir", copied.display().to_string()),
             ("minetrace_mode", "copy".into()),
-            ("minetrace_collector", stripped_collector(dir.path()).display().to_string()),
+            (
+                "minetrace_collector",
+                stripped_collector(dir.path()).display().to_string(),
+            ),
             ("minetrace_hosts", "alpha:bravo".into()),
         ],
         None,
@@ -289,7 +298,10 @@ ansible_python_interpreter=/usr/bin/python3\nminetrace_remote_collector={}\n",
         &[
             ("minetrace_bundle_dir", copied.display().to_string()),
             ("minetrace_mode", "copy".into()),
-            ("minetrace_collector", stripped_collector(dir.path()).display().to_string()),
+            (
+                "minetrace_collector",
+                stripped_collector(dir.path()).display().to_string(),
+            ),
             ("minetrace_hosts", "web-01".into()),
         ],
         Some(&net),
