@@ -53,6 +53,23 @@ fn netns_sysctl(ns: &str, iface: &str) -> Result<()> {
     Ok(())
 }
 
+/// A new ed25519 key pair without passphrase at `path` (and `path.pub`).
+fn keygen(path: &Path, comment: &str) -> Result<()> {
+    let path = path.to_string_lossy();
+    run(&[
+        "ssh-keygen",
+        "-q",
+        "-t",
+        "ed25519",
+        "-N",
+        "",
+        "-C",
+        comment,
+        "-f",
+        &path,
+    ])
+}
+
 /// The tools this needs, each failing with the line that installs it.
 pub fn preflight() -> Result<()> {
     for (tool, install) in [
@@ -74,18 +91,7 @@ impl SshNet {
         let tag = format!("mtf{}", std::process::id() % 100_000);
         let dir = tempfile::tempdir()?;
         let client_key = dir.path().join("client_key");
-        run(&[
-            "ssh-keygen",
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-C",
-            "minetrace-fleet-test",
-            "-f",
-            &client_key.to_string_lossy(),
-        ])?;
+        keygen(&client_key, "minetrace-fleet-test")?;
         std::fs::copy(
             dir.path().join("client_key.pub"),
             dir.path().join("authorized_keys"),
@@ -153,16 +159,7 @@ impl SshNet {
     fn start_sshd(&self, n: usize, ns: &str, address: &str) -> Result<Child> {
         let d = self.dir.path();
         let key = d.join(format!("host_key_{n}"));
-        run(&[
-            "ssh-keygen",
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-f",
-            &key.to_string_lossy(),
-        ])?;
+        keygen(&key, "minetrace-fleet-test-host")?;
         let config = d.join(format!("sshd_config_{n}"));
         std::fs::write(
             &config,

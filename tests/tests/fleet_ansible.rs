@@ -124,6 +124,19 @@ fn stripped_collector(dir: &Path) -> PathBuf {
     small
 }
 
+/// Variables for a copy-mode run of `hosts` into `bundles`.
+fn copy_mode(dir: &Path, bundles: &Path, hosts: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("minetrace_bundle_dir", bundles.display().to_string()),
+        ("minetrace_mode", "copy".into()),
+        (
+            "minetrace_collector",
+            stripped_collector(dir).display().to_string(),
+        ),
+        ("minetrace_hosts", hosts.into()),
+    ]
+}
+
 fn minetrace_tmp_dirs() -> Vec<String> {
     std::fs::read_dir("/var/tmp")
         .map(|rd| {
@@ -214,15 +227,7 @@ gone minetrace_remote_collector=/nonexistent/minetrace-collect\nslow minetrace_r
     let out = playbook(
         &inventory,
         dir.path(),
-        &[
-            ("minetrace_bundle_dir", copied.display().to_string()),
-            ("minetrace_mode", "copy".into()),
-            (
-                "minetrace_collector",
-                stripped_collector(dir.path()).display().to_string(),
-            ),
-            ("minetrace_hosts", "alpha:bravo".into()),
-        ],
+        &copy_mode(dir.path(), &copied, "alpha:bravo"),
         None,
     );
     assert!(out.status.success(), "{}", show(&out));
@@ -295,15 +300,7 @@ ansible_python_interpreter=/usr/bin/python3\nminetrace_remote_collector={}\n",
     let out = playbook(
         &inventory,
         dir.path(),
-        &[
-            ("minetrace_bundle_dir", copied.display().to_string()),
-            ("minetrace_mode", "copy".into()),
-            (
-                "minetrace_collector",
-                stripped_collector(dir.path()).display().to_string(),
-            ),
-            ("minetrace_hosts", "web-01".into()),
-        ],
+        &copy_mode(dir.path(), &copied, "web-01"),
         Some(&net),
     );
     assert!(out.status.success(), "{}\n{}", show(&out), net.sshd_logs());

@@ -22,16 +22,29 @@ pub struct AnalyzeArgs {
     /// Print findings.json on stdout instead of the readable summary.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub detection: DetectionArgs,
+}
+
+/// What changes detection, the same for every command that analyses bundles.
+#[derive(Debug, Args)]
+pub struct DetectionArgs {
     /// Extra indicators (`kind value` lines, same format as the built-in lists).
     #[arg(long, value_name = "FILE")]
     pub iocs: Vec<PathBuf>,
     /// The operator's own declared software (hashes, paths, services, keys, endpoints); their findings
-    /// drop to info.
+    /// drop to info and remediate.sh never acts on them.
     #[arg(long, value_name = "FILE")]
     pub allow: Option<PathBuf>,
     /// Analyse a bundle that fails verification anyway; every output is marked as tampered.
     #[arg(long)]
     pub allow_tampered: bool,
+}
+
+impl DetectionArgs {
+    pub fn inputs(&self) -> Result<AnalysisInputs> {
+        inputs(&self.iocs, self.allow.as_deref(), self.allow_tampered)
+    }
 }
 
 pub fn inputs(
@@ -55,7 +68,7 @@ pub fn inputs(
 }
 
 pub fn exec(args: &AnalyzeArgs, out: &mut dyn Write) -> Result<Status> {
-    let inputs = inputs(&args.iocs, args.allow.as_deref(), args.allow_tampered)?;
+    let inputs = args.detection.inputs()?;
     let analysis = Analysis::run(&args.bundle, &inputs)?;
     if let Some(dir) = &args.output {
         write_outputs(&analysis, dir)?;

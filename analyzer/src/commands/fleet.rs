@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use minetrace_schemas::findings::Verdict;
 
-use crate::commands::analyze::{inputs, write_file};
+use crate::commands::analyze::{write_file, DetectionArgs};
 use crate::exit::Status;
 use crate::fleet::{self, bundles};
 
@@ -25,22 +25,15 @@ pub struct FleetArgs {
     /// Print fleet.json on stdout instead of the readable summary.
     #[arg(long)]
     pub json: bool,
-    /// Extra indicators (`kind value` lines, same format as the built-in lists).
-    #[arg(long, value_name = "FILE")]
-    pub iocs: Vec<PathBuf>,
-    /// The operator's own declared software; their findings drop to info on every host.
-    #[arg(long, value_name = "FILE")]
-    pub allow: Option<PathBuf>,
-    /// Analyse bundles that fail verification anyway; their hosts are marked as tampered.
-    #[arg(long)]
-    pub allow_tampered: bool,
+    #[command(flatten)]
+    pub detection: DetectionArgs,
     /// Bundles analysed at once (default: one per CPU).
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
 }
 
 pub fn exec(args: &FleetArgs, out: &mut dyn Write) -> Result<Status> {
-    let analysis_inputs = inputs(&args.iocs, args.allow.as_deref(), args.allow_tampered)?;
+    let analysis_inputs = args.detection.inputs()?;
     let list = bundles::collect(&args.bundles)?;
     let dir = &args.output;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

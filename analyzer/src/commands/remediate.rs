@@ -19,19 +19,12 @@ pub struct RemediateArgs {
     /// Where to write the script (mode 0700).
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
-    /// Extra indicators (`kind value` lines, same format as the built-in lists).
-    #[arg(long, value_name = "FILE")]
-    pub iocs: Vec<PathBuf>,
-    /// The operator's own declared software; its findings drop to info and are never acted on.
-    #[arg(long, value_name = "FILE")]
-    pub allow: Option<PathBuf>,
-    /// Build the script from a bundle that fails verification anyway (the plan says so).
-    #[arg(long)]
-    pub allow_tampered: bool,
+    #[command(flatten)]
+    pub detection: analyze::DetectionArgs,
 }
 
 pub fn exec(args: &RemediateArgs, out: &mut dyn Write) -> Result<Status> {
-    let inputs = analyze::inputs(&args.iocs, args.allow.as_deref(), args.allow_tampered)?;
+    let inputs = args.detection.inputs()?;
     let analysis = Analysis::run(&args.bundle, &inputs)?;
     let plan = remediate::build_plan(&analysis);
     let script = remediate::script::render(&plan);

@@ -10,8 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use minetrace_schemas::findings::{Finding, Severity, Subject, Verdict};
-use minetrace_schemas::fleet::EdgeLevel;
+use minetrace_schemas::findings::{Finding, Severity, Subject};
+use minetrace_schemas::fleet::{EdgeLevel, FleetHost};
 use minetrace_schemas::{escape_bytes, RawBytes};
 
 use super::indicators::{self, Indicator};
@@ -22,6 +22,7 @@ use crate::graph::network::split_addr;
 use crate::graph::nodes::NodeVerdict;
 use crate::graph::timeline::Event;
 use crate::graph::Trace;
+use crate::output::iso_us;
 use crate::parse::authorized_keys::parse_known_hosts;
 use crate::parse::{basename, numbered_lines, ssh_command};
 
@@ -67,24 +68,15 @@ pub struct Contact {
     pub evidence: Vec<String>,
 }
 
-/// The fleet's summary of one host.
+/// The fleet's summary of one host: its `fleet.json` row and what correlation needs besides.
 #[derive(Debug, Clone)]
 pub struct HostFacts {
-    pub name: String,
-    pub bundle: String,
-    pub sha256: String,
-    pub hostname: String,
-    pub verdict: Verdict,
-    pub families: Vec<String>,
+    pub row: FleetHost,
+    /// The row's addresses, parsed.
     pub addresses: Vec<IpAddr>,
-    /// Earliest event tied to a finding at medium or above, microseconds since the epoch.
+    /// The row's first seen, in microseconds since the epoch.
     pub first_seen_us: Option<i64>,
-    pub miners: Vec<String>,
-    pub pools: Vec<String>,
-    /// Findings at medium or above.
-    pub findings: usize,
     pub worst: Option<Severity>,
-    pub tampered: bool,
     pub indicators: BTreeSet<Indicator>,
     pub contacts: Vec<Contact>,
     /// The earliest timeline events tied to findings (at most [`EVENTS_PER_HOST`]).
@@ -125,20 +117,25 @@ impl HostFacts {
         contacts.extend(reached(analysis));
         contacts.extend(sessions(analysis));
         contacts.truncate(CONTACTS_PER_HOST);
+        let addresses = analysis.model.own_addresses();
         HostFacts {
-            name: name.to_owned(),
-            bundle: bundle.to_owned(),
-            sha256: doc.bundle_sha256.clone(),
-            hostname: escape_bytes(doc.host.hostname.as_bytes()),
-            verdict: doc.verdict,
-            families: families.into_iter().collect(),
-            addresses: analysis.model.own_addresses(),
+            row: FleetHost {
+                name: name.to_owned(),
+                bundle: bundle.to_owned(),
+                sha256: doc.bundle_sha256.clone(),
+                hostname: escape_bytes(doc.host.hostname.as_bytes()),
+                verdict: doc.verdict,
+                families: families.into_iter().collect(),
+                addresses: addresses.iter().map(ToString::to_string).collect(),
+                first_seen: first_seen_us.map(iso_us),
+                miners: miners.into_iter().collect(),
+                pools: pools.into_iter().collect(),
+                findings: serious.len(),
+                tampered: doc.tampered,
+            },
+            addresses,
             first_seen_us,
-            miners: miners.into_iter().collect(),
-            pools: pools.into_iter().collect(),
-            findings: serious.len(),
             worst: doc.findings.iter().map(|f| f.severity).max(),
-            tampered: doc.tampered,
             indicators: indicators::of_trace(trace),
             contacts,
             events,

@@ -42,9 +42,9 @@ impl Directory {
             for a in &h.addresses {
                 by_addr.entry(*a).or_insert(i);
             }
-            let hostname = h.hostname.to_ascii_lowercase();
+            let hostname = h.row.hostname.to_ascii_lowercase();
             let short = hostname.split('.').next().unwrap_or_default().to_owned();
-            for n in [h.name.to_ascii_lowercase(), hostname, short] {
+            for n in [h.row.name.to_ascii_lowercase(), hostname, short] {
                 if !n.is_empty() {
                     by_name.entry(n).or_insert(i);
                 }
@@ -101,12 +101,14 @@ pub fn correlate(hosts: &[HostFacts]) -> (Vec<LateralEdge>, Vec<Neighbour>) {
     let mut edges: BTreeMap<(String, String), Merged> = BTreeMap::new();
     let mut neighbours: BTreeMap<String, (BTreeSet<String>, Vec<String>)> = BTreeMap::new();
     for (i, h) in hosts.iter().enumerate() {
-        let dirty = h.verdict != Verdict::Clean;
+        let dirty = h.row.verdict != Verdict::Clean;
         for c in &h.contacts {
             let (from, to) = match dir.resolve(&c.peer) {
                 Some(j) if j == i => continue,
                 Some(j) => {
-                    let other_dirty = hosts.get(j).is_some_and(|o| o.verdict != Verdict::Clean);
+                    let other_dirty = hosts
+                        .get(j)
+                        .is_some_and(|o| o.row.verdict != Verdict::Clean);
                     let wanted = match c.via {
                         Via::Login | Via::Socket | Via::FailedLogins => true,
                         Via::KnownHosts | Via::History => dirty || other_dirty,
@@ -114,11 +116,11 @@ pub fn correlate(hosts: &[HostFacts]) -> (Vec<LateralEdge>, Vec<Neighbour>) {
                     if !wanted {
                         continue;
                     }
-                    let other = hosts.get(j).map(|o| o.name.clone()).unwrap_or_default();
+                    let other = hosts.get(j).map(|o| o.row.name.clone()).unwrap_or_default();
                     if c.outbound {
-                        (h.name.clone(), other)
+                        (h.row.name.clone(), other)
                     } else {
-                        (other, h.name.clone())
+                        (other, h.row.name.clone())
                     }
                 }
                 None => {
@@ -127,17 +129,17 @@ pub fn correlate(hosts: &[HostFacts]) -> (Vec<LateralEdge>, Vec<Neighbour>) {
                     }
                     if neighbours.len() < MAX_NEIGHBOURS || neighbours.contains_key(&c.peer) {
                         let entry = neighbours.entry(c.peer.clone()).or_default();
-                        entry.0.insert(h.name.clone());
+                        entry.0.insert(h.row.name.clone());
                         for e in &c.evidence {
                             if entry.1.len() < EVIDENCE_MAX && !entry.1.contains(e) {
-                                entry.1.push(format!("{}: {e}", h.name));
+                                entry.1.push(format!("{}: {e}", h.row.name));
                             }
                         }
                     }
                     if c.outbound {
-                        (h.name.clone(), c.peer.clone())
+                        (h.row.name.clone(), c.peer.clone())
                     } else {
-                        (c.peer.clone(), h.name.clone())
+                        (c.peer.clone(), h.row.name.clone())
                     }
                 }
             };

@@ -28,7 +28,6 @@ use rayon::prelude::*;
 use crate::analysis::{Analysis, AnalysisInputs};
 use crate::commands::analyze::write_traced_outputs;
 use crate::graph::Trace;
-use crate::output::iso_us;
 use bundles::BundleInput;
 use host::HostFacts;
 
@@ -89,27 +88,11 @@ pub fn analyse(
 
 /// The fleet document of analysed hosts (in any order; the document is sorted by name).
 pub fn correlate(hosts: &[HostFacts], failed: Vec<FailedBundle>) -> FleetDocument {
-    let shared = indicators::shared(hosts.iter().map(|h| (h.name.as_str(), &h.indicators)));
+    let shared = indicators::shared(hosts.iter().map(|h| (h.row.name.as_str(), &h.indicators)));
     let clusters = clusters::clusters(&shared);
     let (lateral, uncollected_neighbours) = lateral::correlate(hosts);
     let first_infected = origin::first_infected(hosts, &lateral);
-    let mut rows: Vec<FleetHost> = hosts
-        .iter()
-        .map(|h| FleetHost {
-            name: h.name.clone(),
-            bundle: h.bundle.clone(),
-            sha256: h.sha256.clone(),
-            hostname: h.hostname.clone(),
-            verdict: h.verdict,
-            families: h.families.clone(),
-            addresses: h.addresses.iter().map(ToString::to_string).collect(),
-            first_seen: h.first_seen_us.map(iso_us),
-            miners: h.miners.clone(),
-            pools: h.pools.clone(),
-            findings: h.findings,
-            tampered: h.tampered,
-        })
-        .collect();
+    let mut rows: Vec<FleetHost> = hosts.iter().map(|h| h.row.clone()).collect();
     rows.sort_by(|a, b| a.name.cmp(&b.name));
     FleetDocument {
         schema: FLEET_SCHEMA.into(),

@@ -15,8 +15,8 @@ use crate::output::iso_us;
 pub fn first_infected(hosts: &[HostFacts], lateral: &[LateralEdge]) -> Option<FirstInfected> {
     let dirty: BTreeMap<&str, &HostFacts> = hosts
         .iter()
-        .filter(|h| h.verdict != Verdict::Clean)
-        .map(|h| (h.name.as_str(), h))
+        .filter(|h| h.row.verdict != Verdict::Clean)
+        .map(|h| (h.row.name.as_str(), h))
         .collect();
     if dirty.is_empty() {
         return None;

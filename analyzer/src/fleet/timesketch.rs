@@ -27,12 +27,12 @@ pub fn lines(doc: &FleetDocument, hosts: &[HostFacts]) -> Vec<(i64, Value)> {
             out.push((
                 t,
                 json!({
-                    "message": format!("{}: first sign of compromise ({:?}{}{})", h.name, h.verdict,
-                        if h.families.is_empty() { "" } else { ", " }, h.families.join(", ")),
+                    "message": format!("{}: first sign of compromise ({:?}{}{})", h.row.name, h.row.verdict,
+                        if h.row.families.is_empty() { "" } else { ", " }, h.row.families.join(", ")),
                     "datetime": iso_us(t),
                     "timestamp_desc": "First compromise sign",
                     "timestamp": t,
-                    "host": h.name,
+                    "host": h.row.name,
                     "data_type": "minetrace:fleet:first_seen",
                 }),
             ));
@@ -40,10 +40,10 @@ pub fn lines(doc: &FleetDocument, hosts: &[HostFacts]) -> Vec<(i64, Value)> {
         for e in &h.events {
             let mut line = timeline_jsonl::line(e);
             if let Some(obj) = line.as_object_mut() {
-                obj.insert("host".into(), json!(h.name));
+                obj.insert("host".into(), json!(h.row.name));
                 obj.insert(
                     "message".into(),
-                    json!(format!("{}: {}", h.name, e.message)),
+                    json!(format!("{}: {}", h.row.name, e.message)),
                 );
             }
             out.push((e.time_us, line));
