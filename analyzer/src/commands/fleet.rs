@@ -40,7 +40,7 @@ pub fn exec(args: &FleetArgs, out: &mut dyn Write) -> Result<Status> {
     let interactive = std::io::stderr().is_terminal();
     let step = (list.len() / 20).max(1);
     let progress = |done: usize, total: usize| {
-        if done == total || (interactive && done % step == 0) {
+        if done == total || (interactive && done.is_multiple_of(step)) {
             eprint!("\rminetrace fleet: analysed {done}/{total} bundles");
             if done == total {
                 eprintln!();
