@@ -1,7 +1,8 @@
 //! Issue 19: the Ansible playbook (`fleet/ansible/collect.yml`) collects real bundles.
 //! - `ansible_connection=local` hosts against sandboxed roots (dead-box image directories the test
 //!   builds): streaming, copy-run-fetch, a host whose collector is missing, one that hangs past its
-//!   timeout, and a bundle that would be overwritten — each failure named in the summary;
+//!   timeout, and a bundle that would be overwritten — each failure named in the summary; copy mode
+//!   leaves nothing in the temporary directory it was given;
 //! - two network-namespace hosts with their own `sshd` on veth pairs (127.77.N.2) and one address no
 //!   sshd answers: streaming over ssh and copy-run-fetch over ssh, run from a control namespace.
 //!
@@ -124,9 +125,13 @@ fn stripped_collector(dir: &Path) -> PathBuf {
     small
 }
 
-/// Variables for a copy-mode run of `hosts` into `bundles`.
+/// Variables for a copy-mode run of `hosts` into `bundles`; the hosts' temporary directories are made
+/// in `DIR/remote-tmp` (see [`remote_tmp_entries`]).
 fn copy_mode(dir: &Path, bundles: &Path, hosts: &str) -> Vec<(&'static str, String)> {
+    let remote_tmp = dir.join("remote-tmp");
+    std::fs::create_dir_all(&remote_tmp).expect("remote tmp");
     vec![
+        ("minetrace_remote_tmp", remote_tmp.display().to_string()),
         ("minetrace_bundle_dir", bundles.display().to_string()),
         ("minetrace_mode", "copy".into()),
         (
@@ -137,12 +142,12 @@ fn copy_mode(dir: &Path, bundles: &Path, hosts: &str) -> Vec<(&'static str, Stri
     ]
 }
 
-fn minetrace_tmp_dirs() -> Vec<String> {
-    std::fs::read_dir("/var/tmp")
+/// What copy mode left in the hosts' temporary directory.
+fn remote_tmp_entries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir.join("remote-tmp"))
         .map(|rd| {
             rd.flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with("minetrace."))
                 .collect()
         })
         .unwrap_or_default()
@@ -222,7 +227,6 @@ gone minetrace_remote_collector=/nonexistent/minetrace-collect\nslow minetrace_r
     assert_bundle(&bundles.join("alpha.tar.zst"), "alpha");
 
     // Copy-run-fetch: the collector copied to a temporary directory, run, fetched, the directory gone.
-    let before = minetrace_tmp_dirs();
     let copied = dir.path().join("copied");
     let out = playbook(
         &inventory,
@@ -234,8 +238,8 @@ gone minetrace_remote_collector=/nonexistent/minetrace-collect\nslow minetrace_r
     assert_bundle(&copied.join("alpha.tar.zst"), "alpha");
     assert_bundle(&copied.join("bravo.tar.zst"), "bravo");
     assert_eq!(
-        minetrace_tmp_dirs(),
-        before,
+        remote_tmp_entries(dir.path()),
+        Vec::<String>::new(),
         "copy mode left its temporary directory on the host"
     );
 }
@@ -305,4 +309,5 @@ ansible_python_interpreter=/usr/bin/python3\nminetrace_remote_collector={}\n",
     );
     assert!(out.status.success(), "{}\n{}", show(&out), net.sshd_logs());
     assert_bundle(&copied.join("web-01.tar.zst"), "web-01");
+    assert_eq!(remote_tmp_entries(dir.path()), Vec::<String>::new());
 }
