@@ -179,3 +179,131 @@ pub fn correlate(hosts: &[HostFacts]) -> (Vec<LateralEdge>, Vec<Neighbour>) {
         .collect();
     (lateral.into_iter().map(|(_, e)| e).collect(), neighbours)
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::collections::BTreeSet;
+
+    use minetrace_schemas::findings::Verdict;
+    use minetrace_schemas::fleet::{EdgeLevel, FleetHost};
+
+    use super::*;
+    use crate::fleet::host::{Contact, HostFacts, Via};
+
+    /// A host with an address and contacts.
+    pub(crate) fn host(
+        name: &str,
+        verdict: Verdict,
+        addr: &str,
+        contacts: Vec<Contact>,
+    ) -> HostFacts {
+        HostFacts {
+            row: FleetHost {
+                name: name.into(),
+                bundle: format!("{name}.tar.zst"),
+                sha256: String::new(),
+                hostname: format!("{name}.corp"),
+                verdict,
+                families: vec![],
+                addresses: vec![addr.into()],
+                first_seen: None,
+                miners: vec![],
+                pools: vec![],
+                findings: 0,
+                tampered: false,
+            },
+            addresses: addr.parse().into_iter().collect(),
+            first_seen_us: None,
+            worst: None,
+            indicators: BTreeSet::new(),
+            contacts,
+            events: vec![],
+        }
+    }
+
+    pub(crate) fn contact(peer: &str, outbound: bool, via: Via, time_us: Option<i64>) -> Contact {
+        Contact {
+            peer: peer.into(),
+            outbound,
+            via,
+            level: EdgeLevel::Parsed,
+            time_us,
+            evidence: vec![format!("{via:?} {peer}")],
+        }
+    }
+
+    fn pairs(edges: &[LateralEdge]) -> Vec<(String, String)> {
+        edges
+            .iter()
+            .map(|e| (e.from.clone(), e.to.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn peers_resolve_by_address_and_name_and_clean_habits_are_not_movement() {
+        let hosts = vec![
+            host(
+                "a",
+                Verdict::Compromised,
+                "10.0.0.1",
+                vec![
+                    contact("b.corp", true, Via::KnownHosts, None),
+                    contact("db-old", true, Via::History, None),
+                    contact("127.0.0.1", false, Via::Login, Some(5)),
+                    contact("198.51.100.9", false, Via::FailedLogins, Some(1)),
+                ],
+            ),
+            host(
+                "b",
+                Verdict::Compromised,
+                "10.0.0.2",
+                vec![contact("10.0.0.1", false, Via::Login, Some(20))],
+            ),
+            host(
+                "c",
+                Verdict::Clean,
+                "10.0.0.3",
+                vec![
+                    contact("backup", true, Via::KnownHosts, None),
+                    contact("10.0.0.4", true, Via::History, None),
+                    contact("10.0.0.1", false, Via::FailedLogins, Some(9)),
+                ],
+            ),
+            host("d", Verdict::Clean, "10.0.0.4", vec![]),
+        ];
+        let (edges, neighbours) = correlate(&hosts);
+        // a→b twice (known_hosts, login) merged with the login's time; a's history to db-old; a's
+        // failed logins on c; c's habits towards clean d and an outside name are neither.
+        assert_eq!(
+            pairs(&edges),
+            [
+                ("a".into(), "c".into()),
+                ("a".into(), "b".into()),
+                ("a".into(), "db-old".into())
+            ]
+        );
+        assert_eq!(
+            edges[1].time.as_deref(),
+            Some("1970-01-01T00:00:00.000020Z")
+        );
+        assert_eq!(edges[1].evidence.len(), 2);
+        let n: Vec<&str> = neighbours.iter().map(|n| n.address.as_str()).collect();
+        assert_eq!(n, ["db-old"]);
+    }
+
+    #[test]
+    fn loopback_and_self_are_no_peers() {
+        let hosts = vec![host(
+            "a",
+            Verdict::Compromised,
+            "10.0.0.1",
+            vec![
+                contact("10.0.0.1", false, Via::Login, None),
+                contact("localhost", true, Via::History, None),
+                contact("::1", false, Via::Socket, None),
+            ],
+        )];
+        let (edges, neighbours) = correlate(&hosts);
+        assert!(edges.is_empty() && neighbours.is_empty());
+    }
+}

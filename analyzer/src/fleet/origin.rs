@@ -117,3 +117,82 @@ pub fn first_infected(hosts: &[HostFacts], lateral: &[LateralEdge]) -> Option<Fi
         why,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use minetrace_schemas::findings::Verdict;
+
+    use super::*;
+    use crate::fleet::host::Via;
+    use crate::fleet::lateral::correlate;
+    use crate::fleet::lateral::tests::{contact, host};
+
+    #[test]
+    fn the_root_reaching_most_wins_then_the_earliest() {
+        let mut hosts = vec![
+            host(
+                "a",
+                Verdict::Compromised,
+                "10.0.0.1",
+                vec![contact("10.0.0.9", false, Via::Login, Some(1))],
+            ),
+            host(
+                "b",
+                Verdict::Compromised,
+                "10.0.0.2",
+                vec![contact("10.0.0.1", false, Via::Login, Some(2))],
+            ),
+            host(
+                "c",
+                Verdict::Compromised,
+                "10.0.0.3",
+                vec![contact("10.0.0.2", false, Via::Login, Some(3))],
+            ),
+            host("x", Verdict::Compromised, "10.0.0.8", vec![]),
+            host(
+                "clean",
+                Verdict::Clean,
+                "10.0.0.7",
+                vec![contact("10.0.0.1", true, Via::Login, None)],
+            ),
+        ];
+        hosts[3].first_seen_us = Some(0);
+        let (edges, _) = correlate(&hosts);
+        let f = first_infected(&hosts, &edges).expect("one");
+        assert_eq!(f.host, "a", "{:?}", f.why);
+        assert!(
+            f.why.iter().any(|w| w.contains("reaches 2 of 3")),
+            "{:?}",
+            f.why
+        );
+        assert!(
+            f.why.iter().any(|w| w.contains("reached from 10.0.0.9")),
+            "{:?}",
+            f.why
+        );
+        // In a circle nobody is a root: reach ties, the earliest first sign decides.
+        let mut ring = vec![
+            host(
+                "p",
+                Verdict::Compromised,
+                "10.0.1.1",
+                vec![contact("10.0.1.2", false, Via::Login, None)],
+            ),
+            host(
+                "q",
+                Verdict::Compromised,
+                "10.0.1.2",
+                vec![contact("10.0.1.1", false, Via::Login, None)],
+            ),
+        ];
+        ring[1].first_seen_us = Some(10);
+        ring[0].first_seen_us = Some(20);
+        let (edges, _) = correlate(&ring);
+        let f = first_infected(&ring, &edges).expect("one");
+        assert_eq!(f.host, "q");
+        assert!(f.why[0].contains("circle"));
+        // No compromised host: none.
+        let calm = vec![host("z", Verdict::Clean, "10.0.2.1", vec![])];
+        assert!(first_infected(&calm, &[]).is_none());
+    }
+}
