@@ -34,9 +34,20 @@ struct Cli {
     max_copy_mib: u64,
 
     /// Total size of copied executables, in MiB: running ones (deleted, memfd, in temp, hidden or home
-    /// directories, or owned by no package) and those in temp places or named by persistence entries.
-    #[arg(long, value_name = "MIB", default_value_t = 512)]
+    /// directories, or owned by no package) and, at rest, those named by persistence entries, in temp,
+    /// hidden or home places, or unowned in system binary directories — most suspicious first.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
     max_copy_total_mib: u64,
+
+    /// Bytes of listed files (temp, hidden and home places, unowned system binaries) hashed at most, in
+    /// MiB, most suspicious first; the rest are listed with the reason they were not hashed.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    max_hash_total_mib: u64,
+
+    /// Time the hashing of listed files may take, in milliseconds (same order; the rest are listed with
+    /// the reason).
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    max_hash_ms: u64,
 
     /// Bytes kept from the end of each log file, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 16)]
@@ -76,6 +87,8 @@ fn main() -> ExitCode {
         max_copy_total_bytes: cli.max_copy_total_mib.saturating_mul(1 << 20),
         max_log_bytes: cli.max_log_mib.saturating_mul(1 << 20),
         max_journal_bytes: cli.max_journal_mib.saturating_mul(1 << 20),
+        max_hash_total_bytes: cli.max_hash_total_mib.saturating_mul(1 << 20),
+        max_hash_ms: cli.max_hash_ms,
         zstd_threads: cli.threads,
         verbose: cli.verbose,
     };

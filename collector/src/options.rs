@@ -21,6 +21,10 @@ pub struct Options {
     pub max_log_bytes: u64,
     /// Whole journal files stored at most, in bytes (newest first).
     pub max_journal_bytes: u64,
+    /// Bytes the `spend` pass may hash ([`crate::files::spend`]).
+    pub max_hash_total_bytes: u64,
+    /// Wall-clock milliseconds the `spend` pass may take.
+    pub max_hash_ms: u64,
     pub zstd_threads: u32,
     pub verbose: bool,
 }
@@ -33,9 +37,11 @@ impl Options {
             root: None,
             all_env_values: false,
             max_copy_file_bytes: 64 << 20,
-            max_copy_total_bytes: 512 << 20,
+            max_copy_total_bytes: 64 << 20,
             max_log_bytes: 16 << 20,
             max_journal_bytes: 256 << 20,
+            max_hash_total_bytes: 256 << 20,
+            max_hash_ms: 2_000,
             zstd_threads: 2,
             verbose: false,
         }

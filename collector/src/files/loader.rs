@@ -17,6 +17,7 @@ use minetrace_schemas::bundle::WriteError;
 
 use super::host_root::child;
 use super::sink::{Content, Sink, CONFIG_CAP};
+use super::spend::Place;
 use super::walk::{self, Limits, Pick};
 
 const SYSTEM_SHELL_FILES: &[&[u8]] = &[
@@ -62,7 +63,7 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
     s.category = "loader";
     if let Some(bytes) = s.capture(b"/etc/ld.so.preload", store)? {
         for lib in preload_entries(&bytes) {
-            s.capture(&lib, Content::Executable)?;
+            s.capture(&lib, Content::Suspect(Place::Named))?;
             s.ctx.preload_libs.push(lib);
         }
     }

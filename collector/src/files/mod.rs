@@ -20,7 +20,9 @@
 //! | [`temp_places`] | `temp` | `temp` |
 //! | [`webroots`] | `webroots` | `webroot` |
 //! | [`references`] | `referenced` | `referenced-exe` |
+//! | [`system_bins`] | `system-bins` | `system-bin`, `packaged-twin` |
 //! | [`packages`] | `packages` | `packages` (+ `records/packages.pc`) |
+//! | [`spend`] | `spend` | none: hashes and copies, by suspicion, what every other family queued (runs last) |
 //! | [`mounts`] | `mounts` | none (`records/mounts.pc`, read before the families, written after them) |
 //!
 //! The plumbing they share: [`host_root`] (dead-box path resolution that cannot leave the root),
@@ -49,8 +51,10 @@ pub mod packages;
 pub mod references;
 pub mod selinux;
 pub mod sink;
+pub mod spend;
 pub mod ssh;
 pub mod startup;
+pub mod system_bins;
 pub mod systemd;
 pub mod temp_places;
 pub mod walk;
@@ -106,7 +110,7 @@ pub fn collect<W: Write>(col: &mut Collection<W>) -> Result<(), WriteError> {
     let handoff = &col.live_handoff;
     let mut ctx = Ctx::after_live(root, &col.options, &handoff.copies, handoff.copied_bytes);
     ctx.mounts = mount_table;
-    let families: [(&str, &'static str, Family<W>); 17] = [
+    let families: [(&str, &'static str, Family<W>); 19] = [
         ("accounts", "accounts", accounts::collect),
         ("ssh", "ssh", ssh::collect),
         ("cron", "cron", cron::collect),
@@ -128,7 +132,10 @@ pub fn collect<W: Write>(col: &mut Collection<W>) -> Result<(), WriteError> {
         ("temp", "temp", temp_places::collect),
         ("webroots", "webroot", webroots::collect),
         ("referenced", "referenced-exe", references::collect),
+        ("system-bins", "system-bin", system_bins::collect),
         ("packages", "packages", packages::collect),
+        // Last: hashes and copies what every family above queued, most suspicious first.
+        ("spend", "spend", spend::collect),
     ];
     for (name, category, run) in families {
         col.artifact(name, |col, log| {

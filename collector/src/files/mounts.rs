@@ -56,6 +56,20 @@ impl MountTable {
         }
     }
 
+    /// True when `path` is at or under a bind mount of another directory.
+    pub fn under_bind(&self, path: &[u8]) -> bool {
+        let mut p = path;
+        loop {
+            if self.at(p).is_some_and(|i| self.is_bind(i)) {
+                return true;
+            }
+            match p.iter().rposition(|b| *b == b'/') {
+                Some(0) | None => return false,
+                Some(i) => p = p.get(..i).unwrap_or_default(),
+            }
+        }
+    }
+
     /// True when the mount at `index` shows a directory reachable elsewhere (a bind mount).
     pub fn is_bind(&self, index: usize) -> bool {
         self.mounts.get(index).is_some_and(|m| m.bind_of.is_some())

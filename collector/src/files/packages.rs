@@ -54,7 +54,7 @@ pub const SYSTEM_BINARIES: &[&[u8]] = &[
     b"lsof",
     b"systemctl",
 ];
-const BIN_DIRS: &[&[u8]] = &[b"/usr/bin", b"/usr/sbin", b"/bin", b"/sbin"];
+pub const BIN_DIRS: &[&[u8]] = &[b"/usr/bin", b"/usr/sbin", b"/bin", b"/sbin"];
 const PAM_UNIX: &[&[u8]] = &[
     b"/lib/*/security/pam_unix.so",
     b"/usr/lib/*/security/pam_unix.so",
@@ -262,7 +262,7 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
         .map(|c| c.path.as_bytes().to_vec())
         .collect();
     for path in replaced {
-        s.capture(&path, Content::Executable)?;
+        s.capture(&path, Content::Suspect(super::spend::Place::Named))?;
     }
     let mut list: Vec<String> = mismatched_packages.into_iter().collect();
     list.sort();

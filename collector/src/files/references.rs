@@ -7,7 +7,7 @@
 //! non-comment lines (of `Exec*=` lines only, for systemd) that is an absolute path is remembered — tokens
 //! split on blanks and shell punctuation, so `>/dev/null`, `(curl ...|sh)` and `PATH=/a:/b` fall apart
 //! into their paths. Over-reach is cut by what is copied: at the end of the file pass, a remembered path
-//! is copied whole ([`Content::Executable`], within the run's copy budget) only when it resolves inside the
+//! is queued first for the `spend` pass ([`Content::Suspect`] at [`Place::Named`]) only when it resolves inside the
 //! root to a regular ELF file or script that was not already recorded, and no package owns it (with no
 //! package index: only when it lies in a temp, hidden or home directory, like running executables).
 //! Whatever the analyzer makes of the lines, the files they start are in the bundle.
@@ -18,6 +18,7 @@ use minetrace_schemas::bundle::WriteError;
 use minetrace_schemas::records::file::FileKind;
 
 use super::sink::{Content, Sink};
+use super::spend::Place;
 
 /// Categories whose stored files are scanned for absolute paths.
 pub const SOURCE_CATEGORIES: &[&str] = &["cron", "at", "systemd", "startup", "shell"];
@@ -141,6 +142,9 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
             continue;
         };
         if s.ctx.recorded.contains_key(&path) || s.ctx.recorded.contains_key(&r.path) {
+            // Already listed (a temp walk met it): it goes first in the spend pass.
+            s.ctx.spend.promote(&path);
+            s.ctx.spend.promote(&r.path);
             continue;
         }
         let Ok(st) = s.ctx.root.lstat(&r.path) else {
@@ -160,7 +164,7 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
             continue;
         }
         // Recorded under the name the entry used (a link is recorded as a link, then its target).
-        s.capture(&path, Content::Executable)?;
+        s.capture(&path, Content::Suspect(Place::Named))?;
         copies += 1;
     }
     Ok(())

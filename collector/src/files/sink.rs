@@ -6,7 +6,7 @@
 //! and explicit targets are followed inside the root; everything else is recorded by its type alone.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Write};
 
 use minetrace_schemas::bundle::member_name::fs_member;
 use minetrace_schemas::bundle::WriteError;
@@ -45,8 +45,9 @@ pub enum Content {
     Tail { cap: u64 },
     /// Stored unless `withhold` objects to it, in which case it is only hashed.
     Guarded { cap: u64, withhold: Withhold },
-    /// Copied whole when it is an ELF file or a script and fits the per-file cap and the run's copy budget.
-    Executable,
+    /// Recorded by metadata now and queued for the `spend` pass, which hashes it and copies it (ELF) or
+    /// stores its head (script) in order of suspicion within the run's budgets ([`super::spend`]).
+    Suspect(super::spend::Place),
 }
 
 impl Content {
@@ -54,7 +55,7 @@ impl Content {
     pub fn stores(&self) -> bool {
         !matches!(
             self,
-            Content::Meta | Content::HashOnly { .. } | Content::Secret { .. }
+            Content::Meta | Content::HashOnly { .. } | Content::Secret { .. } | Content::Suspect(_)
         )
     }
 }
@@ -72,9 +73,6 @@ pub struct Account {
 pub type Home = (Vec<u8>, Option<Account>);
 
 /// State shared by the file families for one run.
-/// Bytes a run spends hashing listed (not copied) files in temp and hidden places.
-pub const LISTED_HASH_BUDGET: u64 = 1 << 30;
-
 pub struct Ctx {
     pub root: HostRoot,
     pub accounts: Vec<Account>,
@@ -87,11 +85,16 @@ pub struct Ctx {
     pub recorded: HashMap<Vec<u8>, usize>,
     /// Copied inode → (member, sha256), so hard links and repeats are stored once.
     pub copied: HashMap<(u64, u64), (String, String)>,
+    /// sha256 → member of every whole copy, so the same bytes under another inode are stored once.
+    pub copied_sha: HashMap<String, String>,
     pub max_copy_file: u64,
     pub copy_left: u64,
-    /// Bytes still to spend hashing listed files that are not copied (data beside a dropper: archives,
-    /// state files). The remediation script acts only on files it can identify by hash.
-    pub listed_hash_left: u64,
+    /// Bytes still to spend on script heads ([`super::spend::SCRIPT_TOTAL`] per run).
+    pub script_left: u64,
+    /// Files queued for hashing and copying by suspicion ([`super::spend`]).
+    pub spend: super::spend::SpendQueue,
+    /// The run's start, seconds since the epoch (what "recently changed" is measured against).
+    pub now: i64,
     pub max_log: u64,
     /// Bytes of whole journal files the run may store ([`super::journal`]).
     pub max_journal: u64,
@@ -133,9 +136,18 @@ impl Ctx {
                 .iter()
                 .map(|(id, member, sha)| (*id, (member.clone(), sha.clone())))
                 .collect(),
+            copied_sha: copied_already
+                .iter()
+                .map(|(_, member, sha)| (sha.clone(), member.clone()))
+                .collect(),
             max_copy_file: options.max_copy_file_bytes,
             copy_left: options.max_copy_total_bytes.saturating_sub(copied_bytes),
-            listed_hash_left: LISTED_HASH_BUDGET,
+            script_left: super::spend::SCRIPT_TOTAL,
+            spend: super::spend::SpendQueue::default(),
+            now: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+                .unwrap_or(0),
             max_log: options.max_log_bytes,
             max_journal: options.max_journal_bytes,
             shadow: Vec::new(),
@@ -146,6 +158,23 @@ impl Ctx {
             reference_set: HashSet::new(),
             mounts: super::mounts::MountTable::default(),
         }
+    }
+
+    /// The member already holding this inode or these bytes, if any.
+    pub fn copied_member(&self, id: (u64, u64), sha: &str) -> Option<String> {
+        self.copied
+            .get(&id)
+            .filter(|(_, s)| s == sha)
+            .map(|(m, _)| m.clone())
+            .or_else(|| self.copied_sha.get(sha).cloned())
+    }
+
+    /// Remembers a whole copy, by inode and by digest.
+    pub fn remember_copy(&mut self, id: (u64, u64), member: &str, sha: &str) {
+        self.copied.insert(id, (member.to_owned(), sha.to_owned()));
+        self.copied_sha
+            .entry(sha.to_owned())
+            .or_insert_with(|| member.to_owned());
     }
 
     /// Remembers the absolute paths a stored file of `category` names (`owned`: a package owns the file).
@@ -377,7 +406,13 @@ impl<'a, W: Write> Sink<'a, W> {
         content: Content,
     ) -> Result<(usize, Option<Vec<u8>>), WriteError> {
         if let Some(&i) = self.ctx.recorded.get(path) {
+            if matches!(content, Content::Suspect(super::spend::Place::Named)) {
+                self.ctx.spend.promote(path);
+            }
             return Ok((i, None));
+        }
+        if let Content::Suspect(place) = content {
+            return Ok((self.queue(path, st, place), None));
         }
         let real = self.ctx.root.real(path);
         let (file, _) = match host_read::open_regular(&real) {
@@ -397,8 +432,7 @@ impl<'a, W: Write> Sink<'a, W> {
             return Ok((self.push(rec), None));
         }
         let (cap, keep) = match content {
-            Content::Meta => return Ok((self.push(rec), None)),
-            Content::Executable => return self.copy_executable(path, file, fst, rec),
+            Content::Meta | Content::Suspect(_) => return Ok((self.push(rec), None)),
             Content::HashOnly { cap }
             | Content::Secret { cap }
             | Content::Head { cap }
@@ -481,91 +515,27 @@ impl<'a, W: Write> Sink<'a, W> {
         Ok(())
     }
 
-    /// Hashes a listed, not copied, file within the per-file copy cap and the run's listing budget; a file
-    /// over either stays without a hash and says why.
-    fn hash_listed(&mut self, mut file: std::fs::File, fst: &Stat, rec: &mut FileRecord) {
-        if fst.size > self.ctx.max_copy_file || fst.size > self.ctx.listed_hash_left {
-            rec.error =
-                Some("not hashed: over the per-file cap or the run's hashing budget".into());
-            return;
-        }
-        if file.seek(SeekFrom::Start(0)).is_err() {
-            return;
-        }
-        let dup = file.try_clone().ok();
-        match minetrace_schemas::bundle::hashing_io::sha256_reader((&mut file).take(fst.size)) {
-            Ok((sha, read)) => {
-                self.ctx.listed_hash_left = self.ctx.listed_hash_left.saturating_sub(read);
-                let changed = dup
-                    .as_ref()
-                    .and_then(|d| file_meta::fstat(d).ok())
-                    .is_some_and(|after| file_meta::changed_between(fst, &after));
-                if read == fst.size && !changed {
-                    rec.sha256 = Some(sha);
-                } else {
-                    rec.error = Some("not hashed: the file changed while it was read".into());
-                }
+    /// Records a regular file by its `lstat` metadata and queues it for the `spend` pass (or counts it as
+    /// listed only, when its place and metadata give it no tier). Nothing under a bind mount of another
+    /// directory is copied.
+    fn queue(&mut self, path: &[u8], st: &Stat, place: super::spend::Place) -> usize {
+        let rec = file_meta::record(path, self.category, st, None);
+        let index = self.push(rec);
+        match super::spend::tier(place, st, file_name(path)) {
+            Some(tier) => {
+                // A package's file is its package's bytes (checked by `packages`) unless something
+                // names it (a persistence entry, the preload list, a digest mismatch), and a bind mount
+                // shows bytes that live elsewhere: hashed, not copied.
+                let owned = place != super::spend::Place::Named
+                    && self.col.package_db.index().is_some_and(|i| i.owns(path));
+                let copy = place.copies() && !owned && !self.ctx.mounts.under_bind(path);
+                let real = self.ctx.root.real(path);
+                let now = self.ctx.now;
+                self.ctx.spend.push(index, path, real, st, tier, copy, now);
             }
-            Err(e) => rec.error = Some(format!("not hashed: {e}")),
+            None => self.ctx.spend.listed_only += 1,
         }
-    }
-
-    fn copy_executable(
-        &mut self,
-        path: &[u8],
-        mut file: std::fs::File,
-        fst: Stat,
-        mut rec: FileRecord,
-    ) -> Result<(usize, Option<Vec<u8>>), WriteError> {
-        let mut head = [0u8; 4];
-        let n = read_head(&mut file, &mut head);
-        let head = head.get(..n).unwrap_or(&[]);
-        if !(file_meta::is_elf(head) || file_meta::is_script(file_name(path), head)) {
-            self.hash_listed(file, &fst, &mut rec);
-            return Ok((self.push(rec), None));
-        }
-        if let Some((member, sha)) = self.ctx.copied.get(&fst.id()).cloned() {
-            rec.member = Some(member);
-            rec.sha256 = Some(sha);
-            return Ok((self.push(rec), None));
-        }
-        if fst.size > self.ctx.max_copy_file {
-            rec.error = Some(format!(
-                "not copied: {} bytes is over the per-file copy cap of {}",
-                fst.size, self.ctx.max_copy_file
-            ));
-            return Ok((self.push(rec), None));
-        }
-        if fst.size > self.ctx.copy_left {
-            rec.error = Some("not copied: the run's copy budget is spent".into());
-            self.note(path, "not copied: the run's copy budget is spent");
-            return Ok((self.push(rec), None));
-        }
-        if let Err(e) = file.seek(SeekFrom::Start(0)) {
-            rec.error = Some(format!("seek: {e}"));
-            return Ok((self.push(rec), None));
-        }
-        let dup = file.try_clone().ok();
-        match host_read::read_open_capped(file, fst.size, self.ctx.max_copy_file, Keep::Head) {
-            Ok(c) => {
-                if let Some(after) = dup.as_ref().and_then(|d| file_meta::fstat(d).ok()) {
-                    if file_meta::changed_between(&fst, &after) {
-                        rec.error = Some("file changed while it was read".into());
-                    }
-                }
-                self.ctx.copy_left = self.ctx.copy_left.saturating_sub(c.bytes.len() as u64);
-                rec.truncated = c.truncated;
-                self.store(path, &mut rec, &c.bytes, !c.truncated)?;
-                if let (Some(m), Some(s)) = (rec.member.clone(), rec.sha256.clone()) {
-                    self.ctx.copied.insert(fst.id(), (m, s));
-                }
-                Ok((self.push(rec), None))
-            }
-            Err(e) => {
-                rec.error = Some(format!("read: {e}"));
-                Ok((self.push(rec), None))
-            }
-        }
+        index
     }
 }
 
@@ -589,19 +559,6 @@ pub fn armoured_private_key(bytes: &[u8]) -> Option<&'static str> {
             .windows(b"PRIVATE KEY-----".len())
             .any(|w| w == b"PRIVATE KEY-----");
     found.then_some("private key material is never collected")
-}
-
-fn read_head(file: &mut std::fs::File, buf: &mut [u8]) -> usize {
-    let mut got = 0;
-    while got < buf.len() {
-        match buf.get_mut(got..).map(|b| file.read(b)) {
-            Some(Ok(0)) | None => break,
-            Some(Ok(n)) => got += n,
-            Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-            Some(Err(_)) => break,
-        }
-    }
-    got
 }
 
 #[cfg(test)]

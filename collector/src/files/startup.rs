@@ -13,6 +13,7 @@ use std::io::Write;
 use minetrace_schemas::bundle::WriteError;
 
 use super::sink::{Content, Sink, CONFIG_CAP};
+use super::spend::Place;
 use super::walk::{self, Limits, Pick};
 
 pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
@@ -85,7 +86,7 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
     module_dirs.push(b"/var/lib/dkms".to_vec());
     for dir in &module_dirs {
         walk::walk(s, dir, Limits::config(6), |_| {
-            Pick::Record(Content::Executable)
+            Pick::Record(Content::Suspect(Place::System))
         })?;
     }
     Ok(())

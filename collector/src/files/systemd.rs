@@ -10,6 +10,7 @@ use minetrace_schemas::bundle::WriteError;
 
 use super::host_root::child;
 use super::sink::{Content, Sink};
+use super::spend::Place;
 use super::walk::{self, Limits, Pick};
 
 /// Unit files are small; one over 1 MiB is kept by its head.
@@ -69,7 +70,7 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
     }
     for dir in GENERATOR_DIRS {
         walk::walk(s, dir, Limits::config(2), |_| {
-            Pick::Record(Content::Executable)
+            Pick::Record(Content::Suspect(Place::System))
         })?;
     }
     for (home, _) in s.ctx.homes.clone() {

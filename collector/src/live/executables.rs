@@ -7,8 +7,10 @@
 //! Copy candidates: deleted, memfd-backed, under `/tmp`, `/var/tmp`, `/dev/shm`, `/run`, in a hidden
 //! directory, in a home directory, or not owned by a package (the path is the running file in the
 //! collector's view, and the run's [`PackageIndex`] lists none of its spellings). Deleted and memfd
-//! images are copied first, then the other odd places, then the merely unowned, so the budget goes to
-//! what is gone from disk. Skipped copies say why.
+//! images are copied first, then those in temp places or near the top of a hidden directory, then the
+//! rest (homes, deep hidden trees, merely unowned: at most [`crate::files::spend::LOW_TIER_FILE_CAP`] each,
+//! and never into the last [`AT_REST_RESERVE`] of the budget, which files at rest need); smaller first
+//! within each tier, so the budget goes to what is gone from disk. Skipped copies say why.
 //!
 //! For every candidate, the directories its processes read configuration from are handed on to the
 //! `exe-dirs` file family: the executable's own directory and each process's working directory (unless
@@ -205,20 +207,20 @@ impl ExecutableTable {
             .iter()
             .map(|e| entry_reasons(e, index))
             .collect();
+        let tiers: Vec<u8> = self
+            .entries
+            .iter()
+            .zip(&reasons)
+            .map(|(e, r)| tier(e, r))
+            .collect();
         let mut order: Vec<usize> = (0..self.entries.len()).collect();
-        // Gone-from-disk images get the copy budget first, then odd places, then the merely unowned.
+        // Gone-from-disk images get the copy budget first, then odd places, then the merely unowned;
+        // smaller files first within a tier, so one big toolchain binary cannot take a tier's share.
         order.sort_by_key(|i| {
-            let gone = self.entries.get(*i).is_some_and(|e| e.deleted || e.memfd);
-            let r = reasons.get(*i).map(Vec::as_slice).unwrap_or_default();
-            if gone {
-                0
-            } else if r.iter().any(|x| x != NOT_OWNED) {
-                1
-            } else if !r.is_empty() {
-                2
-            } else {
-                3
-            }
+            (
+                tiers.get(*i).copied().unwrap_or(u8::MAX),
+                self.entries.get(*i).map_or(0, |e| e.size),
+            )
         });
         let mut scan_dirs: Vec<Vec<u8>> = Vec::new();
         for (e, r) in self.entries.iter().zip(&reasons) {
@@ -234,13 +236,23 @@ impl ExecutableTable {
         records.resize_with(self.entries.len(), || None);
         let mut entries: Vec<Option<(Entry, Vec<String>)>> =
             self.entries.into_iter().zip(reasons).map(Some).collect();
+        let limits_of = |tier: u8| tier_limits(limits, tier);
         let mut used: u64 = 0;
         let mut buf = vec![0u8; CHUNK];
         for i in order {
             let Some((entry, reasons)) = entries.get_mut(i).and_then(Option::take) else {
                 continue;
             };
-            let rec = hash_and_copy(entry, reasons, col, log, limits, &mut used, &mut buf)?;
+            let tier = tiers.get(i).copied().unwrap_or(u8::MAX);
+            let rec = hash_and_copy(
+                entry,
+                reasons,
+                col,
+                log,
+                limits_of(tier),
+                &mut used,
+                &mut buf,
+            )?;
             if let Some(slot) = records.get_mut(i) {
                 *slot = Some(rec);
             }
@@ -261,6 +273,54 @@ pub struct Finished {
     pub scan_dirs: Vec<Vec<u8>>,
     /// Bytes stored under `bin/`.
     pub copied_bytes: u64,
+}
+
+/// Copy budget the file families keep for files at rest: running executables of tier 2 (merely unowned,
+/// or deep in a home) stop before it, so toolchains running from homes cannot leave a kit at rest
+/// uncopied.
+pub const AT_REST_RESERVE: u64 = 16 << 20;
+
+/// The tier of a running executable, on the scale of [`crate::files::spend`]: 0 gone from disk, 1 in a
+/// temp place or near the top of a hidden directory, 2 any other copy reason (home, deep in a hidden
+/// tree, unowned), 3 none.
+fn tier(e: &Entry, reasons: &[String]) -> u8 {
+    if e.deleted || e.memfd {
+        0
+    } else if TEMP_DIRS.iter().any(|d| under(&e.path, d)) || shallow_hidden(&e.path) {
+        1
+    } else if !reasons.is_empty() {
+        2
+    } else {
+        3
+    }
+}
+
+/// True when a component of `path` is hidden and the file lies at most
+/// [`crate::files::temp_places::HOME_COPY_DEPTH`] levels below the first such component
+/// (`~/.configrc/a/kswapd0`, not `~/.rustup/toolchains/stable/bin/cargo`).
+pub fn shallow_hidden(path: &[u8]) -> bool {
+    let components: Vec<&[u8]> = path
+        .split(|b| *b == b'/')
+        .filter(|c| !c.is_empty())
+        .collect();
+    let Some(first) = components.iter().position(|c| c.starts_with(b".")) else {
+        return false;
+    };
+    components.len() - 1 - first <= crate::files::temp_places::HOME_COPY_DEPTH as usize
+}
+
+/// The copy limits of a tier: below tier 1 the per-file cap is
+/// [`crate::files::spend::LOW_TIER_FILE_CAP`] and [`AT_REST_RESERVE`] stays unspent.
+fn tier_limits(limits: CopyLimits, tier: u8) -> CopyLimits {
+    if tier <= 1 {
+        return limits;
+    }
+    CopyLimits {
+        max_file_bytes: limits
+            .max_file_bytes
+            .min(crate::files::spend::LOW_TIER_FILE_CAP),
+        max_total_bytes: limits.max_total_bytes.saturating_sub(AT_REST_RESERVE),
+    }
 }
 
 /// Why an entry is copied: its place, and whether a package owns it.

@@ -1,0 +1,741 @@
+//! Spend by suspicion (artifact `spend`): the walks record metadata for everything they meet and queue the
+//! files worth reading here; this pass hashes and copies them in order of suspicion while the run's
+//! hashing budget (bytes and time) and copy budget last, and writes on each record what was skipped and
+//! why (`not hashed: ...`, `not copied: ...`).
+//!
+//! Order (lower tier first; within a tier, recently changed files first, then smaller ones, then by path):
+//!
+//! | tier | what | copied when ELF or script |
+//! |---|---|---|
+//! | 0 | named by a persistence entry or `/etc/ld.so.preload` | up to `--max-copy-mib` |
+//! | 1 | executable-looking (an exec bit or a script name) in a temp place or near the top of a hidden home directory ([`Place::Odd`]) | up to `--max-copy-mib` |
+//! | 2 | executable-looking deeper in homes ([`Place::Deep`]); with an exec bit, unowned in system binary directories or in module and generator directories ([`Place::System`]); packaged twins of unowned system files ([`Place::Twin`], hashed only) | up to [`LOW_TIER_FILE_CAP`] |
+//! | 3 | other files of temp, hidden and system places | up to [`LOW_TIER_FILE_CAP`] |
+//!
+//! Files deep in homes that do not look executable are listed by metadata only (counted in the log).
+//! Scripts are stored by their head ([`SCRIPT_HEAD`] bytes, within [`SCRIPT_TOTAL`] per run) and hashed
+//! whole; ELF files are copied whole. Nothing under a bind mount of another directory is copied (its bytes
+//! live elsewhere, see [`super::mounts`]). The same bytes are stored once: a repeat inode or digest points
+//! at the member already written.
+//!
+//! Reading happens on worker threads, off the thread that writes the bundle; decisions are taken on the
+//! writing thread in the fixed order above, batch by batch, so what is hashed and copied depends on the
+//! host's files and the budgets only (and on the clock, for the time budget).
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use minetrace_schemas::bundle::member_name::fs_member;
+use minetrace_schemas::bundle::WriteError;
+use minetrace_schemas::records::file::{FS_APPEND_FL, FS_IMMUTABLE_FL};
+use sha2::{Digest, Sha256};
+
+use super::file_meta::{self, Stat};
+use super::host_root::file_name;
+use super::sink::Sink;
+use crate::host_read;
+
+/// Largest copy of a file below tier 1: big unowned toolchain binaries in homes are hashed, not copied.
+pub const LOW_TIER_FILE_CAP: u64 = 16 << 20;
+/// Bytes of a script stored.
+pub const SCRIPT_HEAD: u64 = 64 << 10;
+/// Script bytes stored per run.
+pub const SCRIPT_TOTAL: u64 = 16 << 20;
+/// A change within this many seconds before the run counts as recent.
+pub const RECENT_SECS: i64 = 7 * 86_400;
+/// Files read per batch (decisions are taken batch by batch, in order).
+const BATCH: usize = 32;
+/// Read size.
+const CHUNK: usize = 256 << 10;
+/// Candidates queued per run at most.
+pub const MAX_QUEUED: usize = 200_000;
+
+/// Where a family found a file; with its metadata this sets the file's tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// Named by a persistence entry or the loader's preload list.
+    Named,
+    /// A temp or runtime place, or within [`super::temp_places::HOME_COPY_DEPTH`] levels of a home's
+    /// hidden entry.
+    Odd,
+    /// Elsewhere in a home (deeper in a hidden tree, or its visible part).
+    Deep,
+    /// A system place: unowned files of system binary directories, module and generator directories.
+    System,
+    /// A packaged file hashed only so a renamed copy can be matched by digest; never copied.
+    Twin,
+}
+
+impl Place {
+    /// Whether files of this place may be copied at all.
+    pub fn copies(self) -> bool {
+        self != Place::Twin
+    }
+}
+
+/// The tier of a file (see the module table), or `None` for metadata only.
+pub fn tier(place: Place, st: &Stat, name: &[u8]) -> Option<u8> {
+    // A script name counts only where a dropper puts its own files (named, or near the top of a temp or
+    // hidden place); deeper down, `.py` and `.sh` files are libraries of virtualenvs and toolchains.
+    let exec_like = st.mode & 0o111 != 0
+        || (matches!(place, Place::Named | Place::Odd) && file_meta::is_script(name, b""));
+    match (place, exec_like) {
+        (Place::Named, _) => Some(0),
+        (Place::Twin, _) => Some(2),
+        (Place::Odd, true) => Some(1),
+        (Place::Deep | Place::System, true) => Some(2),
+        (Place::Odd | Place::System, false) => Some(3),
+        (Place::Deep, false) => None,
+    }
+}
+
+/// One queued file.
+#[derive(Debug, Clone)]
+struct Candidate {
+    record: usize,
+    path: Vec<u8>,
+    real: PathBuf,
+    id: (u64, u64),
+    size: u64,
+    recent: bool,
+    tier: u8,
+    /// False under a bind mount of another directory.
+    copy: bool,
+}
+
+/// The files queued by the walks, in the order met.
+#[derive(Debug, Default)]
+pub struct SpendQueue {
+    items: Vec<Candidate>,
+    by_path: HashMap<Vec<u8>, usize>,
+    /// Files listed by metadata only (not executable-looking, deep in homes).
+    pub listed_only: u64,
+    /// Files not queued because the queue was full.
+    pub dropped: u64,
+}
+
+impl SpendQueue {
+    /// Queues a recorded file; `now` is the run's start (seconds since the epoch).
+    #[allow(clippy::too_many_arguments)]
+    pub fn push(
+        &mut self,
+        record: usize,
+        path: &[u8],
+        real: PathBuf,
+        st: &Stat,
+        tier: u8,
+        copy: bool,
+        now: i64,
+    ) -> bool {
+        if self.items.len() >= MAX_QUEUED {
+            self.dropped += 1;
+            return false;
+        }
+        let changed = st.ctime.secs.max(st.mtime.secs);
+        self.by_path.insert(path.to_vec(), self.items.len());
+        self.items.push(Candidate {
+            record,
+            path: path.to_vec(),
+            real,
+            id: st.id(),
+            size: st.size,
+            recent: now.saturating_sub(changed) <= RECENT_SECS,
+            tier,
+            copy,
+        });
+        true
+    }
+
+    /// Raises a queued file to tier 0 (a persistence entry names it); false when it is not queued.
+    pub fn promote(&mut self, path: &[u8]) -> bool {
+        match self.by_path.get(path).and_then(|i| self.items.get_mut(*i)) {
+            Some(c) => {
+                c.tier = 0;
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+/// The run's budgets for this pass.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub hash_bytes: u64,
+    pub deadline: Instant,
+    pub time_ms: u64,
+}
+
+/// What a worker is asked to do with one file.
+struct Job {
+    seq: usize,
+    real: PathBuf,
+    name: Vec<u8>,
+    id: (u64, u64),
+    size: u64,
+    /// Keep the whole file when it is ELF and at most this long.
+    keep_elf: Option<u64>,
+    /// Keep the head of a script.
+    keep_script: bool,
+}
+
+/// What a worker read.
+#[derive(Debug, Default)]
+struct Got {
+    sha256: Option<String>,
+    len: u64,
+    elf: bool,
+    script: bool,
+    kept: Option<Vec<u8>>,
+    flags: Option<u32>,
+    changed: bool,
+}
+
+/// Counts of one pass, for the log and tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    pub hashed: u64,
+    pub hashed_bytes: u64,
+    pub copied: u64,
+    pub copied_bytes: u64,
+    pub heads: u64,
+    pub skipped: u64,
+}
+
+fn work(job: &Job) -> Result<Got, String> {
+    let (mut file, meta) = host_read::open_regular(&job.real).map_err(|e| format!("open: {e}"))?;
+    {
+        use std::os::unix::fs::MetadataExt;
+        if (meta.dev(), meta.ino()) != job.id {
+            return Err("replaced since it was listed".into());
+        }
+    }
+    let before = file_meta::fstat(&file).ok();
+    let flags = file_meta::inode_flags(&file);
+    let mut out = Got {
+        flags,
+        ..Got::default()
+    };
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; CHUNK];
+    // Read up to a little past the listed size: a file still growing is flagged, not chased.
+    let limit = job.size.saturating_add(1);
+    let mut first = true;
+    let mut keep_cap = 0u64;
+    loop {
+        let want = usize::try_from((limit - out.len).min(CHUNK as u64)).unwrap_or(CHUNK);
+        if want == 0 {
+            break;
+        }
+        let n = match buf.get_mut(..want).map(|b| file.read(b)) {
+            Some(Ok(0)) | None => break,
+            Some(Ok(n)) => n,
+            Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Some(Err(e)) => return Err(format!("read: {e}")),
+        };
+        let chunk = buf.get(..n).unwrap_or_default();
+        if first {
+            first = false;
+            out.elf = file_meta::is_elf(chunk);
+            out.script = !out.elf && file_meta::is_script(&job.name, chunk);
+            keep_cap = match (out.elf, out.script) {
+                (true, _) => job.keep_elf.unwrap_or(0),
+                (_, true) if job.keep_script => SCRIPT_HEAD,
+                _ => 0,
+            };
+            if keep_cap > 0 {
+                out.kept = Some(Vec::with_capacity(
+                    usize::try_from(job.size.min(keep_cap)).unwrap_or(0),
+                ));
+            }
+        }
+        hasher.update(chunk);
+        out.len += n as u64;
+        if let Some(k) = out.kept.as_mut() {
+            let room = usize::try_from(keep_cap.saturating_sub(k.len() as u64)).unwrap_or(0);
+            k.extend_from_slice(chunk.get(..n.min(room)).unwrap_or_default());
+        }
+    }
+    let after = file_meta::fstat(&file).ok();
+    out.changed = out.len != job.size
+        || matches!((&before, &after), (Some(b), Some(a)) if file_meta::changed_between(b, a));
+    if out.elf && out.len > keep_cap {
+        // An ELF file is copied whole or not at all.
+        out.kept = None;
+    }
+    if !out.changed {
+        out.sha256 = Some(hex::encode(hasher.finalize()));
+    }
+    Ok(out)
+}
+
+/// Hashes and copies the queued files (see the module documentation).
+pub fn run<W: Write>(s: &mut Sink<'_, W>, budget: Budget) -> Result<Stats, WriteError> {
+    let queue = std::mem::take(&mut s.ctx.spend);
+    let mut items = queue.items;
+    items.sort_by(|a, b| {
+        (a.tier, !a.recent, a.size, &a.path).cmp(&(b.tier, !b.recent, b.size, &b.path))
+    });
+    if queue.listed_only > 0 {
+        s.col.exclusions.push(format!(
+            "{} files deep in home directories that do not look executable were listed by metadata only \
+             (not hashed)",
+            queue.listed_only
+        ));
+    }
+    if queue.dropped > 0 {
+        s.col.exclusions.push(format!(
+            "{} files were listed but not queued for hashing: more than {MAX_QUEUED} candidates",
+            queue.dropped
+        ));
+    }
+    let mut stats = Stats::default();
+    let mut hash_left = budget.hash_bytes;
+    let workers = 2;
+    let (job_tx, job_rx) = mpsc::channel::<Job>();
+    let (done_tx, done_rx) = mpsc::channel::<(usize, Result<Got, String>)>();
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    std::thread::scope(|scope| -> Result<(), WriteError> {
+        for _ in 0..workers {
+            let rx = Arc::clone(&job_rx);
+            let tx = done_tx.clone();
+            scope.spawn(move || loop {
+                let job = match rx.lock() {
+                    Ok(guard) => guard.recv(),
+                    Err(_) => return,
+                };
+                let Ok(job) = job else { return };
+                if tx.send((job.seq, work(&job))).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(done_tx);
+        let result = (|| {
+            for batch in items.chunks(BATCH) {
+                let mut planned: Vec<Option<u64>> = Vec::with_capacity(batch.len());
+                let mut sent = 0;
+                let mut copy_left = s.ctx.copy_left;
+                for (seq, c) in batch.iter().enumerate() {
+                    if let Some(why) = skip_reason(c, hash_left, &budget) {
+                        s.set_error(Some(c.record), why);
+                        stats.skipped += 1;
+                        planned.push(None);
+                        continue;
+                    }
+                    hash_left -= c.size;
+                    let file_cap = if c.tier <= 1 {
+                        s.ctx.max_copy_file
+                    } else {
+                        s.ctx.max_copy_file.min(LOW_TIER_FILE_CAP)
+                    };
+                    let keep_elf =
+                        (c.copy && c.size <= file_cap && c.size <= copy_left).then_some(c.size);
+                    if let Some(n) = keep_elf {
+                        copy_left -= n;
+                    }
+                    planned.push(Some(file_cap));
+                    let job = Job {
+                        seq,
+                        real: c.real.clone(),
+                        name: file_name(&c.path).to_vec(),
+                        id: c.id,
+                        size: c.size,
+                        keep_elf,
+                        keep_script: c.copy,
+                    };
+                    if job_tx.send(job).is_err() {
+                        break;
+                    }
+                    sent += 1;
+                }
+                let mut results: Vec<Option<Result<Got, String>>> =
+                    (0..batch.len()).map(|_| None).collect();
+                for _ in 0..sent {
+                    let Ok((seq, r)) = done_rx.recv() else { break };
+                    if let Some(slot) = results.get_mut(seq) {
+                        *slot = Some(r);
+                    }
+                }
+                for ((c, r), cap) in batch.iter().zip(results).zip(planned) {
+                    if let (Some(r), Some(cap)) = (r, cap) {
+                        apply(s, c, r, cap, &mut stats)?;
+                    }
+                }
+            }
+            Ok(())
+        })();
+        drop(job_tx);
+        result
+    })?;
+    s.log.items = stats.hashed + stats.skipped;
+    Ok(stats)
+}
+
+/// Why a file is not read at all, given what is left.
+fn skip_reason(c: &Candidate, hash_left: u64, budget: &Budget) -> Option<String> {
+    if Instant::now() >= budget.deadline {
+        return Some(format!(
+            "not hashed: the run's hashing time budget ({} ms) was spent on more suspicious files",
+            budget.time_ms
+        ));
+    }
+    if c.size > hash_left {
+        return Some(format!(
+            "not hashed: {} bytes is over what is left of the run's hashing budget ({hash_left} bytes)",
+            c.size
+        ));
+    }
+    None
+}
+
+/// Writes one file's outcome on its record and, for copies and script heads, into the bundle.
+fn apply<W: Write>(
+    s: &mut Sink<'_, W>,
+    c: &Candidate,
+    r: Result<Got, String>,
+    file_cap: u64,
+    stats: &mut Stats,
+) -> Result<(), WriteError> {
+    let read = match r {
+        Ok(read) => read,
+        Err(e) => {
+            s.note(&c.path, &e);
+            s.set_error(Some(c.record), format!("not hashed: {e}"));
+            stats.skipped += 1;
+            return Ok(());
+        }
+    };
+    stats.hashed += 1;
+    stats.hashed_bytes += read.len;
+    if let Some(rec) = s.col.files.get_mut(c.record) {
+        if let Some(f) = read.flags {
+            rec.flags = Some(f);
+            rec.immutable = f & FS_IMMUTABLE_FL != 0;
+            rec.append_only = f & FS_APPEND_FL != 0;
+        }
+        rec.sha256.clone_from(&read.sha256);
+    }
+    if read.changed {
+        s.set_error(
+            Some(c.record),
+            "not hashed: the file changed while it was read",
+        );
+        return Ok(());
+    }
+    let Some(sha) = read.sha256 else {
+        return Ok(());
+    };
+    if read.elf {
+        copy_elf(s, c, &sha, read.kept, file_cap, stats)?;
+    } else if read.script && c.copy {
+        store_head(s, c, &sha, read.kept, read.len, stats)?;
+    }
+    Ok(())
+}
+
+fn copy_elf<W: Write>(
+    s: &mut Sink<'_, W>,
+    c: &Candidate,
+    sha: &str,
+    kept: Option<Vec<u8>>,
+    file_cap: u64,
+    stats: &mut Stats,
+) -> Result<(), WriteError> {
+    if let Some(member) = s.ctx.copied_member(c.id, sha) {
+        if let Some(rec) = s.col.files.get_mut(c.record) {
+            rec.member = Some(member);
+        }
+        return Ok(());
+    }
+    if !c.copy {
+        s.set_error(
+            Some(c.record),
+            "not copied: under a bind mount of another directory (see records/mounts.pc)",
+        );
+        return Ok(());
+    }
+    let Some(bytes) = kept else {
+        let why = if c.size > file_cap {
+            format!(
+                "not copied: {} bytes is over the copy cap of {file_cap} bytes for its tier",
+                c.size
+            )
+        } else {
+            "not copied: the run's copy budget is spent".to_owned()
+        };
+        s.set_error(Some(c.record), why);
+        return Ok(());
+    };
+    let len = bytes.len() as u64;
+    if len > s.ctx.copy_left {
+        s.set_error(Some(c.record), "not copied: the run's copy budget is spent");
+        return Ok(());
+    }
+    let member = fs_member(&c.path);
+    if !s.col.has_member(&member) {
+        s.col.add_member(&member, &bytes)?;
+        s.stored_bytes += len;
+    }
+    s.ctx.copy_left -= len;
+    s.ctx.remember_copy(c.id, &member, sha);
+    stats.copied += 1;
+    stats.copied_bytes += len;
+    if let Some(rec) = s.col.files.get_mut(c.record) {
+        rec.member = Some(member);
+    }
+    Ok(())
+}
+
+fn store_head<W: Write>(
+    s: &mut Sink<'_, W>,
+    c: &Candidate,
+    sha: &str,
+    kept: Option<Vec<u8>>,
+    len: u64,
+    stats: &mut Stats,
+) -> Result<(), WriteError> {
+    if let Some(member) = s.ctx.copied_member(c.id, sha) {
+        if let Some(rec) = s.col.files.get_mut(c.record) {
+            rec.member = Some(member);
+        }
+        return Ok(());
+    }
+    let Some(bytes) = kept else {
+        return Ok(());
+    };
+    if let Some(reason) = super::sink::armoured_private_key(&bytes) {
+        s.set_error(Some(c.record), format!("content withheld: {reason}"));
+        return Ok(());
+    }
+    let n = bytes.len() as u64;
+    if n > s.ctx.script_left {
+        s.set_error(
+            Some(c.record),
+            format!("not stored: the run's {SCRIPT_TOTAL} bytes for script heads are spent"),
+        );
+        return Ok(());
+    }
+    let member = fs_member(&c.path);
+    if !s.col.has_member(&member) {
+        s.col.add_member(&member, &bytes)?;
+        s.stored_bytes += n;
+    }
+    s.ctx.script_left -= n;
+    let whole = n == len;
+    if whole {
+        s.ctx.remember_copy(c.id, &member, sha);
+    }
+    stats.heads += 1;
+    if let Some(rec) = s.col.files.get_mut(c.record) {
+        rec.member = Some(member);
+        rec.truncated = !whole;
+    }
+    Ok(())
+}
+
+/// A time budget of `ms` from now.
+pub fn budget(hash_bytes: u64, ms: u64) -> Budget {
+    Budget {
+        hash_bytes,
+        deadline: Instant::now() + Duration::from_millis(ms),
+        time_ms: ms,
+    }
+}
+
+/// The `spend` family: runs the pass with the budgets of the command line.
+pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
+    let budget = budget(
+        s.col.options.max_hash_total_bytes,
+        s.col.options.max_hash_ms,
+    );
+    run(s, budget).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::sink::test_support::Harness;
+    use super::super::sink::Content;
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn put(root: &std::path::Path, path: &str, bytes: &[u8], mode: u32) {
+        let p = root.join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    fn elf(tag: &[u8], len: usize) -> Vec<u8> {
+        let mut v = b"\x7fELF\x02\x01\x01\x00".to_vec();
+        v.extend_from_slice(tag);
+        v.resize(len, 0);
+        v
+    }
+
+    fn queue(h: &mut Harness, path: &str, place: Place) {
+        let st = h.ctx.root.lstat(path.as_bytes()).unwrap();
+        h.sink("temp")
+            .capture_stat(path.as_bytes(), &st, Content::Suspect(place))
+            .unwrap();
+    }
+
+    #[test]
+    fn suspicion_orders_the_spending_not_discovery() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        put(
+            r,
+            "/home/u/.rustup/a/b/c/big",
+            &elf(b"toolchain", 3000),
+            0o755,
+        );
+        put(r, "/tmp/data.tar", &[7u8; 3000], 0o644);
+        put(r, "/tmp/.x/kit", &elf(b"kit", 3000), 0o755);
+        put(r, "/etc/cron.d/x", &elf(b"named", 100), 0o644);
+        let mut h = Harness::new(r);
+        // Met in this order, budgeted for two of the three big ones.
+        queue(&mut h, "/home/u/.rustup/a/b/c/big", Place::Deep);
+        queue(&mut h, "/tmp/data.tar", Place::Odd);
+        queue(&mut h, "/tmp/.x/kit", Place::Odd);
+        queue(&mut h, "/etc/cron.d/x", Place::Named);
+        let stats = run(&mut h.sink("spend"), budget(6_200, 60_000)).unwrap();
+        assert_eq!((stats.hashed, stats.skipped), (3, 1));
+        let named = h.record("/etc/cron.d/x").unwrap();
+        assert!(
+            named.sha256.is_some() && named.member.is_some(),
+            "{named:?}"
+        );
+        let kit = h.record("/tmp/.x/kit").unwrap();
+        assert_eq!(kit.member.as_deref(), Some("fs/tmp/.x/kit"));
+        // Tier 2 (an executable deep in a home) before tier 3 (data in a temp place).
+        assert!(h
+            .record("/home/u/.rustup/a/b/c/big")
+            .unwrap()
+            .sha256
+            .is_some());
+        let data = h.record("/tmp/data.tar").unwrap();
+        assert!(data.sha256.is_none());
+        assert!(
+            data.error
+                .as_deref()
+                .unwrap()
+                .starts_with("not hashed: 3000 bytes is over"),
+            "{data:?}"
+        );
+    }
+
+    #[test]
+    fn the_same_bytes_are_stored_once_and_scripts_by_their_head() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        let bin = elf(b"same", 5000);
+        put(r, "/tmp/a/x", &bin, 0o755);
+        put(r, "/tmp/b/y", &bin, 0o755);
+        let mut script = b"#!/bin/sh\n".to_vec();
+        script.resize(SCRIPT_HEAD as usize + 10, b'#');
+        put(r, "/tmp/long.sh", &script, 0o644);
+        let mut h = Harness::new(r);
+        for p in ["/tmp/a/x", "/tmp/b/y", "/tmp/long.sh"] {
+            queue(&mut h, p, Place::Odd);
+        }
+        let stats = run(&mut h.sink("spend"), budget(1 << 30, 60_000)).unwrap();
+        assert_eq!((stats.copied, stats.heads), (1, 1));
+        let (x, y) = (h.record("/tmp/a/x").unwrap(), h.record("/tmp/b/y").unwrap());
+        assert_eq!(x.member, y.member);
+        assert_eq!(x.sha256, y.sha256);
+        let s = h.record("/tmp/long.sh").unwrap();
+        assert!(s.truncated);
+        assert_eq!(
+            s.sha256.as_deref(),
+            Some(file_meta::sha256_hex(&script).as_str())
+        );
+        assert!(h.col.has_member(s.member.as_deref().unwrap()));
+    }
+
+    #[test]
+    fn nothing_under_a_bind_mount_is_copied_and_time_budget_is_kept() {
+        use minetrace_schemas::records::mount::MountRecord;
+        use minetrace_schemas::RawBytes;
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        put(r, "/tmp/.x/sshd", &elf(b"sshd", 4000), 0o755);
+        put(r, "/tmp/late", &elf(b"late", 4000), 0o755);
+        let mut h = Harness::new(r);
+        let mount = |id: u32, root: &str, point: &str| MountRecord {
+            mount_id: id,
+            parent_id: 1,
+            dev: 1,
+            root: RawBytes::from(root),
+            mount_point: RawBytes::from(point),
+            mount_options: String::new(),
+            propagation: String::new(),
+            fs_type: "ext4".into(),
+            source: RawBytes::from("/dev/x"),
+            super_options: String::new(),
+            bind_of: (root != "/").then(|| RawBytes::from("/usr/sbin")),
+            walked_by: Vec::new(),
+        };
+        h.ctx.mounts = super::super::mounts::MountTable::new(vec![
+            mount(1, "/", "/"),
+            mount(2, "/usr/sbin", "/tmp/.x"),
+        ]);
+        queue(&mut h, "/tmp/.x/sshd", Place::Odd);
+        run(&mut h.sink("spend"), budget(1 << 30, 60_000)).unwrap();
+        let sshd = h.record("/tmp/.x/sshd").unwrap();
+        assert!(sshd.sha256.is_some() && sshd.member.is_none());
+        assert!(
+            sshd.error.as_deref().unwrap().contains("bind mount"),
+            "{sshd:?}"
+        );
+
+        queue(&mut h, "/tmp/late", Place::Odd);
+        run(&mut h.sink("spend"), budget(1 << 30, 0)).unwrap();
+        let late = h.record("/tmp/late").unwrap();
+        assert!(late.sha256.is_none());
+        assert!(
+            late.error.as_deref().unwrap().contains("time budget"),
+            "{late:?}"
+        );
+    }
+
+    #[test]
+    fn tiers_follow_place_and_metadata() {
+        let st = |mode: u32| Stat {
+            kind: minetrace_schemas::records::file::FileKind::Regular,
+            mode: 0o100_000 | mode,
+            uid: 0,
+            gid: 0,
+            size: 1,
+            dev: 1,
+            ino: 1,
+            nlink: 1,
+            atime: Default::default(),
+            mtime: Default::default(),
+            ctime: Default::default(),
+            btime: None,
+            attr_immutable: None,
+            attr_append: None,
+        };
+        assert_eq!(tier(Place::Named, &st(0o644), b"x"), Some(0));
+        assert_eq!(tier(Place::Odd, &st(0o755), b"x"), Some(1));
+        assert_eq!(tier(Place::Odd, &st(0o644), b"run.sh"), Some(1));
+        assert_eq!(tier(Place::Odd, &st(0o644), b"data"), Some(3));
+        assert_eq!(tier(Place::Deep, &st(0o755), b"x"), Some(2));
+        assert_eq!(tier(Place::Deep, &st(0o644), b"x.txt"), None);
+        assert_eq!(tier(Place::System, &st(0o644), b"lib.py"), Some(3));
+        assert_eq!(tier(Place::Deep, &st(0o644), b"lib.py"), None);
+        assert_eq!(tier(Place::Twin, &st(0o755), b"ls"), Some(2));
+    }
+}
