@@ -528,10 +528,12 @@ impl<'a, W: Write> Sink<'a, W> {
                 // shows bytes that live elsewhere: hashed, not copied.
                 let owned = place != super::spend::Place::Named
                     && self.col.package_db.index().is_some_and(|i| i.owns(path));
-                let copy = place.copies() && !owned && !self.ctx.mounts.under_bind(path);
+                let bound = self.ctx.mounts.under_bind(path);
+                let copy = place.copies() && !owned && !bound;
+                let head = place.stores_heads() && !owned && !bound;
                 let real = self.ctx.root.real(path);
                 let now = self.ctx.now;
-                self.ctx.spend.push(index, path, real, st, tier, copy, now);
+                self.ctx.spend.push(index, path, real, st, tier, (copy, head), now);
             }
             None => self.ctx.spend.listed_only += 1,
         }

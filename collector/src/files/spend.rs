@@ -9,8 +9,12 @@
 //! |---|---|---|
 //! | 0 | named by a persistence entry or `/etc/ld.so.preload` | up to `--max-copy-mib` |
 //! | 1 | executable-looking (an exec bit or a script name) in a temp place or near the top of a hidden home directory ([`Place::Odd`]) | up to `--max-copy-mib` |
-//! | 2 | executable-looking deeper in homes ([`Place::Deep`]); with an exec bit, unowned in system binary directories or in module and generator directories ([`Place::System`]); packaged twins of unowned system files ([`Place::Twin`], hashed only) | up to [`LOW_TIER_FILE_CAP`] |
+//! | 2 | executable-looking deeper in homes or temp trees ([`Place::Deep`]); with an exec bit, unowned in system binary directories ([`Place::System`]) or in module and generator directories ([`Place::Startup`]); packaged twins of unowned system files ([`Place::Twin`]) | up to [`LOW_TIER_FILE_CAP`] |
 //! | 3 | other files of temp, hidden and system places | up to [`LOW_TIER_FILE_CAP`] |
+//! | 4 | files of tiers 2 and 3 larger than [`LOW_TIER_FILE_CAP`] | no |
+//!
+//! Unowned files of system binary directories ([`Place::System`]) and packaged twins are hashed, never
+//! copied here; package-owned files are copied only when something names them ([`Place::Named`]).
 //!
 //! Files deep in homes that do not look executable are listed by metadata only (counted in the log).
 //! Scripts are stored by their head ([`SCRIPT_HEAD`] bytes, within [`SCRIPT_TOTAL`] per run) and hashed
@@ -40,6 +44,8 @@ use crate::host_read;
 
 /// Largest copy of a file below tier 1: big unowned toolchain binaries in homes are hashed, not copied.
 pub const LOW_TIER_FILE_CAP: u64 = 16 << 20;
+/// The tier of files of tier 2 or 3 larger than [`LOW_TIER_FILE_CAP`]: hashed last, never copied.
+pub const LARGE_TIER: u8 = 4;
 /// Bytes of a script stored.
 pub const SCRIPT_HEAD: u64 = 64 << 10;
 /// Script bytes stored per run.
@@ -63,8 +69,12 @@ pub enum Place {
     Odd,
     /// Elsewhere in a home (deeper in a hidden tree, or its visible part).
     Deep,
-    /// A system place: unowned files of system binary directories, module and generator directories.
+    /// Unowned files of system binary directories: listed and hashed (a renamed or planted tool is told
+    /// by its digest), never copied here (a persistence entry or a running process naming one copies it).
     System,
+    /// Module and generator directories (`/lib/modules/*/extra`, `/etc/systemd/system-generators`): what
+    /// no package owns there runs at boot, and is copied.
+    Startup,
     /// A packaged file hashed only so a renamed copy can be matched by digest; never copied.
     Twin,
 }
@@ -72,6 +82,12 @@ pub enum Place {
 impl Place {
     /// Whether files of this place may be copied at all.
     pub fn copies(self) -> bool {
+        !matches!(self, Place::System | Place::Twin)
+    }
+
+    /// Whether the head of a script found here is stored (cheap, and wrapper scripts planted in
+    /// `/usr/local/bin` are a way in).
+    pub fn stores_heads(self) -> bool {
         self != Place::Twin
     }
 }
@@ -86,8 +102,8 @@ pub fn tier(place: Place, st: &Stat, name: &[u8]) -> Option<u8> {
         (Place::Named, _) => Some(0),
         (Place::Twin, _) => Some(2),
         (Place::Odd, true) => Some(1),
-        (Place::Deep | Place::System, true) => Some(2),
-        (Place::Odd | Place::System, false) => Some(3),
+        (Place::Deep | Place::System | Place::Startup, true) => Some(2),
+        (Place::Odd | Place::System | Place::Startup, false) => Some(3),
         (Place::Deep, false) => None,
     }
 }
@@ -102,8 +118,11 @@ struct Candidate {
     size: u64,
     recent: bool,
     tier: u8,
-    /// False under a bind mount of another directory.
+    /// Whether an ELF file may be copied (false under a bind mount of another directory, for owned
+    /// files and for places that are only hashed).
     copy: bool,
+    /// Whether a script's head may be stored.
+    head: bool,
 }
 
 /// The files queued by the walks, in the order met.
@@ -127,7 +146,7 @@ impl SpendQueue {
         real: PathBuf,
         st: &Stat,
         tier: u8,
-        copy: bool,
+        (copy, head): (bool, bool),
         now: i64,
     ) -> bool {
         if self.items.len() >= MAX_QUEUED {
@@ -135,6 +154,13 @@ impl SpendQueue {
             return false;
         }
         let changed = st.ctime.secs.max(st.mtime.secs);
+        // Below tier 1, big files wait until everything smaller is hashed: many small files (a kit's
+        // tools and data) before one large toolchain binary.
+        let tier = if tier >= 2 && st.size > LOW_TIER_FILE_CAP {
+            LARGE_TIER
+        } else {
+            tier
+        };
         self.by_path.insert(path.to_vec(), self.items.len());
         self.items.push(Candidate {
             record,
@@ -145,6 +171,7 @@ impl SpendQueue {
             recent: now.saturating_sub(changed) <= RECENT_SECS,
             tier,
             copy,
+            head,
         });
         true
     }
@@ -353,7 +380,7 @@ pub fn run<W: Write>(s: &mut Sink<'_, W>, budget: Budget) -> Result<Stats, Write
                         id: c.id,
                         size: c.size,
                         keep_elf,
-                        keep_script: c.copy,
+                        keep_script: c.head,
                     };
                     if job_tx.send(job).is_err() {
                         break;
@@ -439,7 +466,7 @@ fn apply<W: Write>(
     };
     if read.elf {
         copy_elf(s, c, &sha, read.kept, file_cap, stats)?;
-    } else if read.script && c.copy {
+    } else if read.script && c.head {
         store_head(s, c, &sha, read.kept, read.len, stats)?;
     }
     Ok(())
@@ -737,5 +764,6 @@ mod tests {
         assert_eq!(tier(Place::System, &st(0o644), b"lib.py"), Some(3));
         assert_eq!(tier(Place::Deep, &st(0o644), b"lib.py"), None);
         assert_eq!(tier(Place::Twin, &st(0o755), b"ls"), Some(2));
+        assert!(!Place::System.copies() && Place::Startup.copies());
     }
 }

@@ -86,7 +86,7 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
     module_dirs.push(b"/var/lib/dkms".to_vec());
     for dir in &module_dirs {
         walk::walk(s, dir, Limits::config(6), |_| {
-            Pick::Record(Content::Suspect(Place::System))
+            Pick::Record(Content::Suspect(Place::Startup))
         })?;
     }
     Ok(())

@@ -70,7 +70,7 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
     }
     for dir in GENERATOR_DIRS {
         walk::walk(s, dir, Limits::config(2), |_| {
-            Pick::Record(Content::Suspect(Place::System))
+            Pick::Record(Content::Suspect(Place::Startup))
         })?;
     }
     for (home, _) in s.ctx.homes.clone() {
