@@ -533,7 +533,9 @@ impl<'a, W: Write> Sink<'a, W> {
                 let head = place.stores_heads() && !owned && !bound;
                 let real = self.ctx.root.real(path);
                 let now = self.ctx.now;
-                self.ctx.spend.push(index, path, real, st, tier, (copy, head), now);
+                self.ctx
+                    .spend
+                    .push(index, path, real, st, tier, (copy, head), now);
             }
             None => self.ctx.spend.listed_only += 1,
         }

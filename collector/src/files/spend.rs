@@ -5,22 +5,22 @@
 //!
 //! Order (lower tier first; within a tier, recently changed files first, then smaller ones, then by path):
 //!
-//! | tier | what | copied when ELF or script |
+//! | tier | what | ELF files copied |
 //! |---|---|---|
-//! | 0 | named by a persistence entry or `/etc/ld.so.preload` | up to `--max-copy-mib` |
-//! | 1 | executable-looking (an exec bit or a script name) in a temp place or near the top of a hidden home directory ([`Place::Odd`]) | up to `--max-copy-mib` |
-//! | 2 | executable-looking deeper in homes or temp trees ([`Place::Deep`]); with an exec bit, unowned in system binary directories ([`Place::System`]) or in module and generator directories ([`Place::Startup`]); packaged twins of unowned system files ([`Place::Twin`]) | up to [`LOW_TIER_FILE_CAP`] |
-//! | 3 | other files of temp, hidden and system places | up to [`LOW_TIER_FILE_CAP`] |
+//! | 0 | named by a persistence entry, `/etc/ld.so.preload` or a package digest mismatch ([`Place::Named`]) | up to `--max-copy-mib` |
+//! | 1 | executable-looking (an exec bit, or a script name) near the top of a temp place or of a hidden home directory ([`Place::Odd`]) | up to `--max-copy-mib` |
+//! | 2 | executable-looking deeper in homes or temp trees ([`Place::Deep`]); with an exec bit, unowned in system binary directories ([`Place::System`]) or in module and generator directories ([`Place::Startup`]); packaged twins of unowned system files ([`Place::Twin`]) | `Startup` only, up to [`LOW_TIER_FILE_CAP`] |
+//! | 3 | other files of temp, hidden, system and startup places | `Odd` and `Startup` only, up to [`LOW_TIER_FILE_CAP`] |
 //! | 4 | files of tiers 2 and 3 larger than [`LOW_TIER_FILE_CAP`] | no |
 //!
-//! Unowned files of system binary directories ([`Place::System`]) and packaged twins are hashed, never
-//! copied here; package-owned files are copied only when something names them ([`Place::Named`]).
-//!
-//! Files deep in homes that do not look executable are listed by metadata only (counted in the log).
-//! Scripts are stored by their head ([`SCRIPT_HEAD`] bytes, within [`SCRIPT_TOTAL`] per run) and hashed
-//! whole; ELF files are copied whole. Nothing under a bind mount of another directory is copied (its bytes
-//! live elsewhere, see [`super::mounts`]). The same bytes are stored once: a repeat inode or digest points
-//! at the member already written.
+//! Package-owned files are copied only when something names them; unowned files of system binary
+//! directories, deep trees and packaged twins are hashed, not copied (a running process or a persistence
+//! entry naming one copies it). Files deep in homes or temp trees that do not look executable are listed
+//! by metadata only (counted in the manifest's exclusions). Scripts (every place but twins) are stored by
+//! their head ([`SCRIPT_HEAD`] bytes, within [`SCRIPT_TOTAL`] per run) and hashed whole; ELF files are
+//! copied whole. Nothing under a bind mount of another directory is copied (its bytes live elsewhere, see
+//! [`super::mounts`]). The same bytes are stored once: a repeat inode or digest points at the member
+//! already written.
 //!
 //! Reading happens on worker threads, off the thread that writes the bundle; decisions are taken on the
 //! writing thread in the fixed order above, batch by batch, so what is hashed and copied depends on the
@@ -67,7 +67,8 @@ pub enum Place {
     /// A temp or runtime place, or within [`super::temp_places::HOME_COPY_DEPTH`] levels of a home's
     /// hidden entry.
     Odd,
-    /// Elsewhere in a home (deeper in a hidden tree, or its visible part).
+    /// Deeper in a home's or a temp place's tree (toolchains, projects, build trees): hashed when it
+    /// looks executable, never copied (scripts' heads are kept).
     Deep,
     /// Unowned files of system binary directories: listed and hashed (a renamed or planted tool is told
     /// by its digest), never copied here (a persistence entry or a running process naming one copies it).
@@ -82,7 +83,7 @@ pub enum Place {
 impl Place {
     /// Whether files of this place may be copied at all.
     pub fn copies(self) -> bool {
-        !matches!(self, Place::System | Place::Twin)
+        !matches!(self, Place::Deep | Place::System | Place::Twin)
     }
 
     /// Whether the head of a script found here is stored (cheap, and wrapper scripts planted in
@@ -316,8 +317,8 @@ pub fn run<W: Write>(s: &mut Sink<'_, W>, budget: Budget) -> Result<Stats, Write
     });
     if queue.listed_only > 0 {
         s.col.exclusions.push(format!(
-            "{} files deep in home directories that do not look executable were listed by metadata only \
-             (not hashed)",
+            "{} files deep in home or temp trees that do not look executable were listed by metadata \
+             only (not hashed)",
             queue.listed_only
         ));
     }
@@ -764,6 +765,6 @@ mod tests {
         assert_eq!(tier(Place::System, &st(0o644), b"lib.py"), Some(3));
         assert_eq!(tier(Place::Deep, &st(0o644), b"lib.py"), None);
         assert_eq!(tier(Place::Twin, &st(0o755), b"ls"), Some(2));
-        assert!(!Place::System.copies() && Place::Startup.copies());
+        assert!(!Place::System.copies() && !Place::Deep.copies() && Place::Startup.copies());
     }
 }

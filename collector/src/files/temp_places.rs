@@ -6,10 +6,11 @@
 //! ([`super::spend`]), which hashes and copies them in order of suspicion within the run's budgets.
 //! FIFOs and sockets are listed, never opened.
 //!
-//! Where a file stands sets its place: up to [`TEMP_ODD_DEPTH`] levels into a temp place, and up to
-//! [`HOME_COPY_DEPTH`] levels below a home's hidden entry, are [`Place::Odd`] (a dropper's own tree is shallow); deeper in a hidden tree and the
+//! Where a file stands sets its place: near the top of a temp place or below a hidden directory in it
+//! ([`temp_place`]), and up to [`HOME_COPY_DEPTH`] levels below a home's hidden entry, are
+//! [`Place::Odd`] (a dropper's own tree is shallow); deeper in a hidden tree and the
 //! visible part of a home below [`VISIBLE_ODD_DEPTH`] are [`Place::Deep`] (a developer's toolchains, `~/.rustup/toolchains/*/bin`,
-//! and project trees): hashed there only when they look executable, copied only when small.
+//! project and build trees): hashed there only when they look executable, never copied.
 //! Hidden entries are walked before the visible part of each home, each with its own caps, so ten
 //! thousands of project files cannot push a kit out of the listing.
 
@@ -33,8 +34,11 @@ pub const TEMP_DIRS: &[&[u8]] = &[
     b"/var/lock",
 ];
 
-/// Deepest level under a temp place at which files count as [`Place::Odd`]
-/// (`/tmp/.X25-unix/.rsync/c/tsm`); deeper is a build or virtualenv tree.
+/// Deepest level of a temp place at which every file counts as [`Place::Odd`] (`/tmp/kdevtmpfsi`,
+/// `/tmp/x/kinsing`).
+pub const TEMP_TOP_DEPTH: u32 = 2;
+/// Deepest level of a temp place at which files below a hidden directory count as [`Place::Odd`]
+/// (`/tmp/.X25-unix/.rsync/c/tsm`).
 pub const TEMP_ODD_DEPTH: u32 = 4;
 /// Deepest level under a home's hidden directory at which files still count as [`Place::Odd`].
 pub const HOME_COPY_DEPTH: u32 = 3;
@@ -74,11 +78,7 @@ pub fn visible_home_limits() -> Limits {
 pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
     for dir in TEMP_DIRS {
         walk::walk(s, dir, temp_limits(), |e| {
-            Pick::Record(Content::Suspect(if e.depth <= TEMP_ODD_DEPTH {
-                Place::Odd
-            } else {
-                Place::Deep
-            }))
+            Pick::Record(Content::Suspect(temp_place(dir, e)))
         })?;
     }
     for (home, account) in s.ctx.homes.clone() {
@@ -119,6 +119,22 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
         }
     }
     Ok(())
+}
+
+/// The place of an entry of the temp place `top`: near the top ([`TEMP_TOP_DEPTH`]) or, with a hidden
+/// directory on the way, down to [`TEMP_ODD_DEPTH`] is a dropper's ([`Place::Odd`]); the rest is a build
+/// or virtualenv tree ([`Place::Deep`]).
+fn temp_place(top: &[u8], e: &walk::Entry) -> Place {
+    let below = e.path.get(top.len()..).unwrap_or_default();
+    let hidden = below
+        .split(|b| *b == b'/')
+        .filter(|c| !c.is_empty())
+        .any(|c| c.starts_with(b"."));
+    if e.depth <= TEMP_TOP_DEPTH || (hidden && e.depth <= TEMP_ODD_DEPTH) {
+        Place::Odd
+    } else {
+        Place::Deep
+    }
 }
 
 /// Whether the visible part of a home is walked: `/root`, directories under `/home`, and the homes of
