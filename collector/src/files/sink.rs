@@ -529,13 +529,21 @@ impl<'a, W: Write> Sink<'a, W> {
                 let owned = place != super::spend::Place::Named
                     && self.col.package_db.index().is_some_and(|i| i.owns(path));
                 let bound = self.ctx.mounts.under_bind(path);
-                let copy = place.copies() && !owned && !bound;
+                let no_copy = if bound {
+                    Some(super::spend::UNDER_BIND)
+                } else if owned {
+                    Some(super::spend::PACKAGE_OWNED)
+                } else if !place.copies() {
+                    Some(super::spend::HASHED_ONLY)
+                } else {
+                    None
+                };
                 let head = place.stores_heads() && !owned && !bound;
                 let real = self.ctx.root.real(path);
                 let now = self.ctx.now;
                 self.ctx
                     .spend
-                    .push(index, path, real, st, tier, (copy, head), now);
+                    .push(index, path, real, st, tier, (no_copy, head), now);
             }
             None => self.ctx.spend.listed_only += 1,
         }

@@ -59,6 +59,14 @@ const CHUNK: usize = 256 << 10;
 /// Candidates queued per run at most.
 pub const MAX_QUEUED: usize = 200_000;
 
+/// Skip reasons of files that are hashed but never copied.
+pub const UNDER_BIND: &str =
+    "not copied: under a bind mount of another directory (see records/mounts.pc)";
+pub const PACKAGE_OWNED: &str =
+    "not copied: a package owns it (the packages family checks its digest)";
+pub const HASHED_ONLY: &str =
+    "not copied: files of toolchain, build and system trees are hashed, not copied";
+
 /// Where a family found a file; with its metadata this sets the file's tier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Place {
@@ -119,9 +127,9 @@ struct Candidate {
     size: u64,
     recent: bool,
     tier: u8,
-    /// Whether an ELF file may be copied (false under a bind mount of another directory, for owned
-    /// files and for places that are only hashed).
-    copy: bool,
+    /// Why an ELF file may not be copied (under a bind mount of another directory, owned by a package,
+    /// in a place that is only hashed), or `None`.
+    no_copy: Option<&'static str>,
     /// Whether a script's head may be stored.
     head: bool,
 }
@@ -147,7 +155,7 @@ impl SpendQueue {
         real: PathBuf,
         st: &Stat,
         tier: u8,
-        (copy, head): (bool, bool),
+        (no_copy, head): (Option<&'static str>, bool),
         now: i64,
     ) -> bool {
         if self.items.len() >= MAX_QUEUED {
@@ -171,7 +179,7 @@ impl SpendQueue {
             size: st.size,
             recent: now.saturating_sub(changed) <= RECENT_SECS,
             tier,
-            copy,
+            no_copy,
             head,
         });
         true
@@ -369,7 +377,8 @@ pub fn run<W: Write>(s: &mut Sink<'_, W>, budget: Budget) -> Result<Stats, Write
                         s.ctx.max_copy_file.min(LOW_TIER_FILE_CAP)
                     };
                     let keep_elf =
-                        (c.copy && c.size <= file_cap && c.size <= copy_left).then_some(c.size);
+                        (c.no_copy.is_none() && c.size <= file_cap && c.size <= copy_left)
+                            .then_some(c.size);
                     if let Some(n) = keep_elf {
                         copy_left -= n;
                     }
@@ -487,11 +496,8 @@ fn copy_elf<W: Write>(
         }
         return Ok(());
     }
-    if !c.copy {
-        s.set_error(
-            Some(c.record),
-            "not copied: under a bind mount of another directory (see records/mounts.pc)",
-        );
+    if let Some(why) = c.no_copy {
+        s.set_error(Some(c.record), why);
         return Ok(());
     }
     let Some(bytes) = kept else {
