@@ -32,6 +32,11 @@ rm -rf "$OUT" && mkdir -p "$OUT"
 # The binary may live under a masked directory: keep a copy beside the results.
 cp "$BIN" "$OUT/minetrace-collect"
 BIN=$OUT/minetrace-collect
+if [ -n "$UAC_DIR" ]; then
+  # UAC too (it may live under /tmp, which the cases mask); it checks for its bin/ folder.
+  cp -a "$UAC_DIR" "$OUT/uac-release" && mkdir -p "$OUT/uac-release/bin"
+  UAC_DIR=$OUT/uac-release
+fi
 
 cat > "$OUT/mask.sh" <<'EOS'
 for d in /tmp /var/tmp /dev/shm /run/shm /root /home; do
