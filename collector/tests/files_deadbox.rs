@@ -712,3 +712,144 @@ fn dead_box_rhel_layouts_and_rpm_database() {
     assert!(index.errors.is_empty(), "{index:?}");
     assert!(index.items >= 10, "{index:?}");
 }
+
+/// Issue 16: a kit binary in a hidden directory of a busy home — 50,000 ordinary files, toolchain-sized
+/// executables that alone exceed the copy budget — is still hashed and copied, within the budget, and
+/// what was left out says why (spend by suspicion, not by discovery order).
+const KIT: &str = "/home/dev/.local/share/.x/kswapd0";
+
+fn elf(tag: &str, len: usize) -> Vec<u8> {
+    let mut v = b"\x7fELF\x02\x01\x01\x00".to_vec();
+    v.extend(tag.as_bytes());
+    v.resize(len, b'k');
+    v
+}
+
+/// Writes a file with `mode`.
+fn put_mode(root: &Path, path: &str, bytes: &[u8], mode: u32) {
+    let p = put(root, path, bytes);
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// 50,000 ordinary files: a project tree, a package cache, editor state, shell dotfiles.
+fn busy_home(root: &Path) {
+    let mut n = 0;
+    for (base, count) in [
+        ("/home/dev/project/src", 20_000),
+        ("/home/dev/.cache/pip/http", 15_000),
+        ("/home/dev/.npm/_cacache/content", 10_000),
+        ("/home/dev/.local/share/nvim/undo", 4_990),
+    ] {
+        for i in 0..count {
+            let dir = root
+                .join(base.trim_start_matches('/'))
+                .join(format!("d{}", i % 64));
+            if i < 64 {
+                std::fs::create_dir_all(&dir).unwrap();
+            }
+            std::fs::write(dir.join(format!("f{i}.txt")), format!("ordinary {i}\n")).unwrap();
+            n += 1;
+        }
+    }
+    for name in [".bashrc", ".profile", ".gitconfig", ".viminfo", ".lesshst"] {
+        put_mode(root, &format!("/home/dev/{name}"), b"# ordinary\n", 0o644);
+        n += 1;
+    }
+    for i in 0..5 {
+        put_mode(
+            root,
+            &format!("/home/dev/project/notes{i}.md"),
+            b"notes\n",
+            0o644,
+        );
+        n += 1;
+    }
+    assert_eq!(n, 50_000);
+}
+
+#[test]
+fn a_kit_in_a_hidden_directory_of_a_busy_home_is_hashed_and_copied_within_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    put_mode(
+        &root,
+        "/etc/passwd",
+        b"root:x:0:0:root:/root:/bin/bash\ndev:x:1000:1000::/home/dev:/bin/bash\n",
+        0o644,
+    );
+    busy_home(&root);
+    // Toolchain-sized executables in hidden directories, 160 MiB in all: more than the default 64 MiB
+    // copy budget, met before the kit in name order.
+    for i in 0..4 {
+        put_mode(
+            &root,
+            &format!("/home/dev/.a-toolchain/bin/tool{i}"),
+            &elf("tool", 8 << 20),
+            0o755,
+        );
+        put_mode(
+            &root,
+            &format!("/home/dev/.a-toolchain/lib/x/y/z/big{i}"),
+            &elf("big", 32 << 20),
+            0o755,
+        );
+    }
+    let kit = elf("kit", 2 << 20);
+    put_mode(&root, KIT, &kit, 0o755);
+    put_mode(
+        &root,
+        "/home/dev/.local/share/.x/run",
+        b"#!/bin/sh\ncd \"$(dirname \"$0\")\" && ./kswapd0 &\n",
+        0o755,
+    );
+
+    let Collected { bundle, files } = collect(&root, dir.path(), &[]);
+    let rec = files
+        .iter()
+        .find(|f| f.path.as_bytes() == KIT.as_bytes())
+        .expect("the kit is listed");
+    let want = hex::encode(sha2::Sha256::digest(&kit));
+    assert_eq!(rec.sha256.as_deref(), Some(want.as_str()), "{rec:?}");
+    let member = rec.member.as_deref().expect("the kit is copied");
+    assert_eq!(bundle.member(member), Some(&kit[..]));
+    let script = files
+        .iter()
+        .find(|f| f.path.as_bytes() == b"/home/dev/.local/share/.x/run")
+        .unwrap();
+    assert!(
+        script.member.is_some() && script.sha256.is_some(),
+        "{script:?}"
+    );
+
+    // Within the budget: copies under the default 64 MiB; the rest hashed or listed with a reason.
+    let copied: u64 = files
+        .iter()
+        .filter(|f| {
+            f.member
+                .as_deref()
+                .is_some_and(|m| m.starts_with("fs/home/"))
+        })
+        .map(|f| f.size)
+        .sum();
+    assert!(copied <= 64 << 20, "{copied} bytes copied");
+    let deep = files
+        .iter()
+        .find(|f| f.path.as_bytes() == b"/home/dev/.a-toolchain/lib/x/y/z/big0")
+        .unwrap();
+    assert!(deep.member.is_none());
+    let why = deep.error.as_deref().unwrap_or_default();
+    assert!(
+        why.starts_with("not copied:") || why.starts_with("not hashed:"),
+        "{deep:?}"
+    );
+    // Every ordinary file is listed: metadata for everything walked.
+    let listed = files
+        .iter()
+        .filter(|f| f.path.as_bytes().starts_with(b"/home/dev/") && f.kind == FileKind::Regular)
+        .count();
+    assert_eq!(
+        listed,
+        50_000 + 4 * 2 + 2,
+        "regular files listed under /home/dev"
+    );
+}

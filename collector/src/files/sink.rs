@@ -581,6 +581,15 @@ pub mod test_support {
     use crate::options::Output;
     use minetrace_schemas::bundle::BundleWriter;
 
+    /// Writes a file of the test image, with its directories and `mode`.
+    pub fn put(root: &std::path::Path, path: &str, bytes: &[u8], mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        let p = root.join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
     pub struct Harness {
         pub col: Collection<Vec<u8>>,
         pub log: ArtifactLog,

@@ -482,6 +482,17 @@ fn apply<W: Write>(
     Ok(())
 }
 
+/// Points the record at the member already holding this inode or these bytes; false when there is none.
+fn point_at_copy<W: Write>(s: &mut Sink<'_, W>, c: &Candidate, sha: &str) -> bool {
+    let Some(member) = s.ctx.copied_member(c.id, sha) else {
+        return false;
+    };
+    if let Some(rec) = s.col.files.get_mut(c.record) {
+        rec.member = Some(member);
+    }
+    true
+}
+
 fn copy_elf<W: Write>(
     s: &mut Sink<'_, W>,
     c: &Candidate,
@@ -490,10 +501,7 @@ fn copy_elf<W: Write>(
     file_cap: u64,
     stats: &mut Stats,
 ) -> Result<(), WriteError> {
-    if let Some(member) = s.ctx.copied_member(c.id, sha) {
-        if let Some(rec) = s.col.files.get_mut(c.record) {
-            rec.member = Some(member);
-        }
+    if point_at_copy(s, c, sha) {
         return Ok(());
     }
     if let Some(why) = c.no_copy {
@@ -540,10 +548,7 @@ fn store_head<W: Write>(
     len: u64,
     stats: &mut Stats,
 ) -> Result<(), WriteError> {
-    if let Some(member) = s.ctx.copied_member(c.id, sha) {
-        if let Some(rec) = s.col.files.get_mut(c.record) {
-            rec.member = Some(member);
-        }
+    if point_at_copy(s, c, sha) {
         return Ok(());
     }
     let Some(bytes) = kept else {
@@ -599,17 +604,9 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::sink::test_support::Harness;
+    use super::super::sink::test_support::{put, Harness};
     use super::super::sink::Content;
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
-
-    fn put(root: &std::path::Path, path: &str, bytes: &[u8], mode: u32) {
-        let p = root.join(path.trim_start_matches('/'));
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, bytes).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
-    }
 
     fn elf(tag: &[u8], len: usize) -> Vec<u8> {
         let mut v = b"\x7fELF\x02\x01\x01\x00".to_vec();

@@ -149,16 +149,8 @@ fn record_unowned<W: Write>(s: &mut Sink<'_, W>, path: &[u8], st: &Stat) -> Resu
 
 #[cfg(test)]
 mod tests {
-    use super::super::sink::test_support::Harness;
+    use super::super::sink::test_support::{put, Harness};
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
-
-    fn put(root: &std::path::Path, path: &str, bytes: &[u8], mode: u32) {
-        let p = root.join(path.trim_start_matches('/'));
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, bytes).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
-    }
 
     #[test]
     fn unowned_files_and_their_packaged_twins_are_recorded() {
