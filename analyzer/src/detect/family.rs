@@ -25,6 +25,7 @@ use crate::detect::markers::{name_marker_matches, path_marker_matches};
 use crate::detect::runtime::support::{self, Names};
 use crate::detect::Context;
 use crate::indicators::FamilyMarker;
+use crate::indicators::MarkerKind;
 use crate::parse;
 
 /// One marker matched against one thing.
@@ -36,10 +37,10 @@ struct Hit<'a> {
 fn match_path<'a>(markers: &'a [FamilyMarker], path: &[u8], what: &str, hits: &mut Vec<Hit<'a>>) {
     let base = support::lower(support::basename(path));
     for m in markers {
-        let ok = match m.kind.as_str() {
-            "path" | "preload" => path_marker_matches(&m.value, path),
-            "name" => name_marker_matches(&m.value, support::basename(path)),
-            "unit" => base == m.value.to_ascii_lowercase(),
+        let ok = match m.kind {
+            MarkerKind::Path | MarkerKind::Preload => path_marker_matches(&m.value, path),
+            MarkerKind::Name => name_marker_matches(&m.value, support::basename(path)),
+            MarkerKind::Unit => base == m.value.to_ascii_lowercase(),
             _ => false,
         };
         if ok {
@@ -55,7 +56,7 @@ fn match_hash<'a>(markers: &'a [FamilyMarker], sha: Option<&str>, hits: &mut Vec
     let Some(sha) = sha else { return };
     for m in markers
         .iter()
-        .filter(|m| m.kind == "hash" && m.value.eq_ignore_ascii_case(sha))
+        .filter(|m| m.kind == MarkerKind::Hash && m.value.eq_ignore_ascii_case(sha))
     {
         hits.push(Hit {
             marker: m,
@@ -83,7 +84,7 @@ fn match_key_comment<'a>(
         return false;
     };
     let comment = support::lower(&key.comment);
-    for m in markers.iter().filter(|m| m.kind == "key_comment") {
+    for m in markers.iter().filter(|m| m.kind == MarkerKind::KeyComment) {
         if !comment.is_empty() && comment.contains(&m.value.to_ascii_lowercase()) {
             hits.push(Hit {
                 marker: m,
@@ -107,9 +108,9 @@ fn match_persistence<'a>(
     // The persistence file itself (a unit named bot.service, /etc/cron.d/perfclean).
     let base = support::lower(support::basename(path.as_bytes()));
     for m in markers {
-        let ok = match m.kind.as_str() {
-            "path" => path_marker_matches(&m.value, path.as_bytes()),
-            "unit" => base == m.value.to_ascii_lowercase(),
+        let ok = match m.kind {
+            MarkerKind::Path => path_marker_matches(&m.value, path.as_bytes()),
+            MarkerKind::Unit => base == m.value.to_ascii_lowercase(),
             _ => false,
         };
         if ok {
@@ -130,7 +131,7 @@ fn match_persistence<'a>(
     let escaped = RawBytes::from(raw).escaped();
     let shown: String = escaped.chars().take(200).collect();
     if !shell.mention_only {
-        for m in markers.iter().filter(|m| m.kind == "cron") {
+        for m in markers.iter().filter(|m| m.kind == MarkerKind::Cron) {
             if text.contains(&m.value.to_ascii_lowercase()) {
                 hits.push(Hit {
                     marker: m,
@@ -147,10 +148,10 @@ fn match_persistence<'a>(
     }
     for t in targets {
         for m in markers {
-            let ok = match m.kind.as_str() {
-                "path" => path_marker_matches(&m.value, &t),
-                "name" => name_marker_matches(&m.value, support::basename(&t)),
-                "preload" => preload_file && t == m.value.as_bytes(),
+            let ok = match m.kind {
+                MarkerKind::Path => path_marker_matches(&m.value, &t),
+                MarkerKind::Name => name_marker_matches(&m.value, support::basename(&t)),
+                MarkerKind::Preload => preload_file && t == m.value.as_bytes(),
                 _ => false,
             };
             if ok {
@@ -180,7 +181,7 @@ fn hits_for<'a>(ctx: &Context, markers: &'a [FamilyMarker], s: &Subject) -> Vec<
                     .into_iter()
                     .flatten()
                 {
-                    for m in markers.iter().filter(|m| m.kind == "name") {
+                    for m in markers.iter().filter(|m| m.kind == MarkerKind::Name) {
                         if name_marker_matches(&m.value, n.as_bytes()) {
                             hits.push(Hit {
                                 marker: m,
@@ -207,7 +208,7 @@ fn hits_for<'a>(ctx: &Context, markers: &'a [FamilyMarker], s: &Subject) -> Vec<
             if let Some(raw) = line_of(ctx, path, *line) {
                 match_key_comment(markers, raw, *line, &mut hits);
             }
-            for m in markers.iter().filter(|m| m.kind == "path") {
+            for m in markers.iter().filter(|m| m.kind == MarkerKind::Path) {
                 if path_marker_matches(&m.value, path.as_bytes()) {
                     hits.push(Hit {
                         marker: m,

@@ -1,13 +1,21 @@
-//! Indicator lists: pool domains and ports, miner names and flags, family markers, known-bad key comments.
+//! Indicator lists: pool domains and ports, miner names and flags, family markers, known-bad key comments,
+//! the directories that make up the path classes.
 //!
 //! They are data, not code: the defaults are text files embedded at build time (`indicators/*.txt`, one
 //! `kind value...` line each, `#` comments), and `--iocs FILE` adds lines in the same format at run time.
-//! A new kind of indicator is a new `Kind` variant plus the detector that reads it.
+//! Every kind is a [`Kind`] variant with the form its values must have; a line with an unknown kind or a
+//! malformed value is refused with `file:line` and the reason, so a typo never silently disables a rule.
+//! A new kind of indicator is a new [`Kind`] variant (name, value form, doc) plus the code that reads it.
+//! The directory kinds feed one table, [`PathClasses`], that every stage asks about paths.
+
+pub mod paths;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::{Context, Result};
+
+pub use paths::{PathClass, PathClasses};
 
 /// The embedded defaults, one file per concern.
 const DEFAULTS: &[(&str, &str)] = &[
@@ -20,20 +28,255 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("runtime.txt", include_str!("runtime.txt")),
 ];
 
-/// Every indicator known to this run, by kind. Values are lowercase where matching is case-insensitive.
-#[derive(Debug, Default, Clone)]
-pub struct Indicators {
-    sets: BTreeMap<String, BTreeSet<String>>,
-    /// Family markers: `family NAME KIND VALUE` lines, e.g. `family Kinsing path /etc/kinsing`.
-    pub family_markers: Vec<FamilyMarker>,
+/// The form a value of a kind must have; anything else is refused when the file is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// A TCP/UDP port, 1-65535.
+    Port,
+    /// A domain or domain suffix: letters, digits, `-` and `.`, with at least one `.`.
+    Domain,
+    /// A directory prefix: absolute and ending in `/`.
+    DirPrefix,
+    /// One word (no whitespace): a program, account, module or file name, an algorithm.
+    Word,
+    /// An IPv4 or IPv6 network `ADDR/LEN`.
+    Cidr,
+    /// Any non-empty text, matched as a substring.
+    Text,
 }
 
+macro_rules! kinds {
+    ($($(#[doc = $doc:literal])* $variant:ident = $name:literal, $form:ident;)*) => {
+        /// A kind of indicator: the first word of a line in an indicator file.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Kind {
+            $($(#[doc = $doc])* $variant,)*
+        }
+
+        impl Kind {
+            /// Every kind, in declaration order.
+            pub const ALL: &'static [Kind] = &[$(Kind::$variant),*];
+
+            /// The name used in indicator files.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Kind::$variant => $name,)*
+                }
+            }
+
+            fn form(self) -> Form {
+                match self {
+                    $(Kind::$variant => Form::$form,)*
+                }
+            }
+        }
+    };
+}
+
+kinds! {
+    /// Stratum ports pools listen on.
+    PoolPort = "pool_port", Port;
+    /// Pool domain suffixes.
+    PoolDomain = "pool_domain", Domain;
+    /// Miner program names.
+    MinerName = "miner_name", Word;
+    /// Command-line substrings only miners use.
+    MinerFlag = "miner_flag", Text;
+    /// Strings inside miner binaries and configurations.
+    MinerString = "miner_string", Text;
+    /// Symbol-name substrings of mining code.
+    MinerSymbol = "miner_symbol", Text;
+    /// `-a`/`--algo` values naming a mining algorithm.
+    MinerAlgo = "miner_algo", Word;
+    /// File names miners read their pools and wallet from.
+    MinerConfigName = "miner_config_name", Word;
+    /// Comments of attacker SSH keys.
+    BadKeyComment = "bad_key_comment", Text;
+    /// Accounts of network services.
+    ServiceAccount = "service_account", Word;
+    /// Process names of exposed network services.
+    ServiceProcess = "service_process", Word;
+    /// Children of a service that mean code execution.
+    ShellOrDownloader = "shell_or_downloader", Word;
+    /// System binaries miners replace or rename.
+    ReplacedTarget = "replaced_target", Word;
+    /// Local proxies miners tunnel through.
+    ProxyTool = "proxy_tool", Word;
+    /// Address ranges of security agents' consoles.
+    AgentRange = "agent_range", Cidr;
+    /// Substrings of lines that uninstall or stop security agents.
+    AgentTamper = "agent_tamper", Text;
+    /// Package-managed program directories (path class `system`).
+    SystemDir = "system_dir", DirPrefix;
+    /// World-writable scratch directories (path class `temp`).
+    TempDir = "temp_dir", DirPrefix;
+    /// RAM-backed shared memory (path class `shm`).
+    ShmDir = "shm_dir", DirPrefix;
+    /// Configuration, log and spool directories that never hold running programs (path class `nonexec`).
+    NonexecDir = "nonexec_dir", DirPrefix;
+    /// Account home directories (path class `home`; `~/` always counts).
+    HomeDir = "home_dir", DirPrefix;
+    /// Directories web servers serve from (path class `web_root`).
+    WebRoot = "web_root", DirPrefix;
+    /// Kernel thread name prefixes.
+    KthreadName = "kthread_name", Word;
+    /// Names of system daemons and tools.
+    SystemName = "system_name", Word;
+    /// Programs that legitimately burn CPU.
+    CpuHeavyTool = "cpu_heavy_tool", Word;
+    /// IRC server ports.
+    IrcPort = "irc_port", Port;
+    /// Programs that talk IRC for a living.
+    IrcClient = "irc_client", Word;
+    /// Ports miners use to blend in with web traffic.
+    WebPort = "web_port", Port;
+    /// memfd names legitimate software executes from.
+    MemfdBenign = "memfd_benign", Word;
+    /// Libraries operators preload on purpose.
+    PreloadBenign = "preload_benign", Text;
+    /// Substrings of preloaded libraries that hide processes or files.
+    PreloadBad = "preload_bad", Text;
+    /// Kernel module names of miner rootkits.
+    RootkitModule = "rootkit_module", Word;
+    /// Out-of-tree modules of well-known vendors.
+    VendorModule = "vendor_module", Word;
+    /// Generic language runtimes.
+    Interpreter = "interpreter", Word;
+}
+
+impl Kind {
+    /// The kind named `name` in an indicator file.
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.iter().copied().find(|k| k.name() == name)
+    }
+}
+
+/// What a family marker is matched against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MarkerKind {
+    /// A path, exact or a prefix when it ends in `/` (see `detect::markers::path_marker_matches`).
+    Path,
+    /// A process or file basename (see `detect::markers::name_marker_matches`).
+    Name,
+    /// A substring of a cron line.
+    Cron,
+    /// An SSH key comment (substring, case-insensitive).
+    KeyComment,
+    /// A systemd unit file name.
+    Unit,
+    /// A file's sha256 (lowercase hex).
+    Hash,
+    /// An `ld.so.preload` entry.
+    Preload,
+}
+
+impl MarkerKind {
+    pub const ALL: &'static [MarkerKind] = &[
+        MarkerKind::Path,
+        MarkerKind::Name,
+        MarkerKind::Cron,
+        MarkerKind::KeyComment,
+        MarkerKind::Unit,
+        MarkerKind::Hash,
+        MarkerKind::Preload,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MarkerKind::Path => "path",
+            MarkerKind::Name => "name",
+            MarkerKind::Cron => "cron",
+            MarkerKind::KeyComment => "key_comment",
+            MarkerKind::Unit => "unit",
+            MarkerKind::Hash => "hash",
+            MarkerKind::Preload => "preload",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<MarkerKind> {
+        MarkerKind::ALL.iter().copied().find(|k| k.name() == name)
+    }
+
+    /// Why `value` is not a marker of this kind, if it is not.
+    fn refuse(self, value: &str) -> Option<String> {
+        match self {
+            MarkerKind::Path | MarkerKind::Preload if !value.starts_with('/') => {
+                Some(format!("a {} marker is an absolute path", self.name()))
+            }
+            MarkerKind::Hash
+                if value.len() != 64 || !value.bytes().all(|b| b.is_ascii_hexdigit()) =>
+            {
+                Some("a hash marker is a sha256 (64 hex digits)".into())
+            }
+            MarkerKind::Name | MarkerKind::Unit if value.contains(char::is_whitespace) => {
+                Some(format!("a {} marker is one word", self.name()))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for MarkerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `family NAME KIND VALUE`: what a campaign's artifacts are known by.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FamilyMarker {
     pub family: String,
-    /// `path`, `name`, `cron`, `key_comment`, `unit`, `hash`, `preload`.
-    pub kind: String,
+    pub kind: MarkerKind,
     pub value: String,
+}
+
+/// Every indicator known to this run, by kind. Values are lowercase where matching is case-insensitive.
+#[derive(Debug, Clone)]
+pub struct Indicators {
+    sets: BTreeMap<Kind, BTreeSet<String>>,
+    /// Family markers: `family NAME KIND VALUE` lines, e.g. `family Kinsing path /etc/kinsing`.
+    pub family_markers: Vec<FamilyMarker>,
+    paths: PathClasses,
+}
+
+impl Default for Indicators {
+    fn default() -> Indicators {
+        let sets = BTreeMap::new();
+        let paths = PathClasses::of_sets(&sets);
+        Indicators {
+            sets,
+            family_markers: Vec::new(),
+            paths,
+        }
+    }
+}
+
+/// Why `value` is not of `form`, if it is not.
+fn refuse(form: Form, value: &str) -> Option<&'static str> {
+    let ok = match form {
+        Form::Port => value.parse::<u16>().is_ok_and(|p| p > 0),
+        Form::Domain => {
+            value.contains('.')
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        }
+        Form::DirPrefix => value.starts_with('/') && value.ends_with('/'),
+        Form::Word => !value.contains(char::is_whitespace),
+        Form::Cidr => crate::parse::iptables::parse_cidr(value.as_bytes()).is_some(),
+        Form::Text => true,
+    };
+    if ok {
+        return None;
+    }
+    Some(match form {
+        Form::Port => "expected a port number 1-65535",
+        Form::Domain => "expected a domain (letters, digits, '-' and '.', with a '.')",
+        Form::DirPrefix => "expected a directory prefix: an absolute path ending in '/'",
+        Form::Word => "expected one word without spaces",
+        Form::Cidr => "expected an address range ADDR/LEN",
+        Form::Text => "expected text",
+    })
 }
 
 impl Indicators {
@@ -47,69 +290,119 @@ impl Indicators {
         ind
     }
 
-    /// Adds the lines of a user-supplied file.
+    /// Adds the lines of a user-supplied file; refuses the whole file on the first bad line.
     pub fn add_file(&mut self, path: &Path) -> Result<()> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read indicator file {}", path.display()))?;
         self.add_text(&path.display().to_string(), &text)
     }
 
-    /// Parses `kind value` lines; `family NAME KIND VALUE` for family markers.
+    /// Parses `kind value` lines; `family NAME KIND VALUE` for family markers. Nothing is added when a
+    /// line is refused: the error names `origin:line` and the reason.
     pub fn add_text(&mut self, origin: &str, text: &str) -> Result<()> {
+        let mut sets = self.sets.clone();
+        let mut markers = self.family_markers.clone();
         for (n, raw) in text.lines().enumerate() {
             let line = raw.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
+            let at = format!("{origin}:{}", n + 1);
             let mut parts = line.splitn(2, char::is_whitespace);
             let kind = parts.next().unwrap_or_default();
             let value = parts.next().unwrap_or_default().trim();
-            if value.is_empty() {
-                anyhow::bail!("{origin}:{}: expected `kind value`, got {line:?}", n + 1);
-            }
+            let shown = minetrace_schemas::escape_bytes(line.as_bytes());
             if kind == "family" {
-                let mut f = value.splitn(3, char::is_whitespace);
-                match (f.next(), f.next(), f.next()) {
-                    (Some(family), Some(k), Some(v)) => self.family_markers.push(FamilyMarker {
-                        family: family.to_owned(),
-                        kind: k.to_owned(),
-                        value: v.trim().to_owned(),
-                    }),
-                    _ => anyhow::bail!(
-                        "{origin}:{}: expected `family NAME KIND VALUE`, got {line:?}",
-                        n + 1
-                    ),
-                }
+                markers.push(parse_marker(&at, value, &shown)?);
                 continue;
             }
-            self.sets
-                .entry(kind.to_owned())
+            let Some(k) = Kind::from_name(kind) else {
+                let known: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+                anyhow::bail!(
+                    "{at}: unknown indicator kind {:?} (known kinds: family, {})",
+                    minetrace_schemas::escape_bytes(kind.as_bytes()),
+                    known.join(", ")
+                );
+            };
+            if value.is_empty() {
+                anyhow::bail!("{at}: expected `kind value`, got {shown:?}");
+            }
+            if let Some(why) = refuse(k.form(), value) {
+                anyhow::bail!("{at}: bad {} value {shown:?}: {why}", k.name());
+            }
+            sets.entry(k)
                 .or_default()
                 .insert(value.to_ascii_lowercase());
         }
+        self.paths = PathClasses::of_sets(&sets);
+        self.sets = sets;
+        self.family_markers = markers;
         Ok(())
     }
 
-    /// All values of one kind.
-    pub fn set(&self, kind: &str) -> impl Iterator<Item = &str> {
+    /// All values of one kind (lowercase).
+    pub fn set(&self, kind: Kind) -> impl Iterator<Item = &str> {
         self.sets
-            .get(kind)
+            .get(&kind)
             .into_iter()
             .flatten()
             .map(String::as_str)
     }
 
-    pub fn contains(&self, kind: &str, value: &str) -> bool {
+    /// Whether `value` (any case) is a value of `kind`.
+    pub fn contains(&self, kind: Kind, value: &str) -> bool {
         self.sets
-            .get(kind)
+            .get(&kind)
             .is_some_and(|s| s.contains(&value.to_ascii_lowercase()))
     }
 
+    /// Whether port `port` is a value of a port kind.
+    pub fn has_port(&self, kind: Kind, port: u16) -> bool {
+        self.contains(kind, &port.to_string())
+    }
+
     /// Whether `text` contains any value of `kind` as a substring (case-insensitive); returns the first.
-    pub fn find_in<'a>(&'a self, kind: &str, text: &str) -> Option<&'a str> {
+    pub fn find_in<'a>(&'a self, kind: Kind, text: &str) -> Option<&'a str> {
         let lower = text.to_ascii_lowercase();
         self.set(kind).find(|v| lower.contains(*v))
     }
+
+    /// Family markers of one kind.
+    pub fn markers(&self, kind: MarkerKind) -> impl Iterator<Item = &FamilyMarker> {
+        self.family_markers.iter().filter(move |m| m.kind == kind)
+    }
+
+    /// The path classes built from the directory kinds.
+    pub fn paths(&self) -> &PathClasses {
+        &self.paths
+    }
+}
+
+fn parse_marker(at: &str, value: &str, shown: &str) -> Result<FamilyMarker> {
+    let mut f = value.splitn(3, char::is_whitespace);
+    let (Some(family), Some(k), Some(v)) = (f.next(), f.next(), f.next()) else {
+        anyhow::bail!("{at}: expected `family NAME KIND VALUE`, got {shown:?}");
+    };
+    let v = v.trim();
+    let Some(kind) = MarkerKind::from_name(k) else {
+        let known: Vec<&str> = MarkerKind::ALL.iter().map(|k| k.name()).collect();
+        anyhow::bail!(
+            "{at}: unknown family marker kind {:?} (known: {})",
+            minetrace_schemas::escape_bytes(k.as_bytes()),
+            known.join(", ")
+        );
+    };
+    if v.is_empty() {
+        anyhow::bail!("{at}: expected `family NAME KIND VALUE`, got {shown:?}");
+    }
+    if let Some(why) = kind.refuse(v) {
+        anyhow::bail!("{at}: bad family marker value in {shown:?}: {why}");
+    }
+    Ok(FamilyMarker {
+        family: family.to_owned(),
+        kind,
+        value: v.to_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -122,8 +415,12 @@ mod tests {
         for (name, text) in DEFAULTS {
             ind.add_text(name, text).unwrap();
         }
-        assert!(ind.contains("pool_port", "3333"));
+        assert!(ind.has_port(Kind::PoolPort, 3333));
         assert!(!ind.family_markers.is_empty());
+        // Every kind has built-in values (a kind nobody fills is a kind nobody needs).
+        for k in Kind::ALL {
+            assert!(ind.set(*k).next().is_some(), "no built-in {}", k.name());
+        }
     }
 
     #[test]
@@ -132,5 +429,53 @@ mod tests {
             .add_text("x.txt", "pool_domain a.com\nbroken\n")
             .unwrap_err();
         assert!(err.to_string().contains("x.txt:2"), "{err}");
+    }
+
+    #[test]
+    fn unknown_kinds_and_malformed_values_are_refused() {
+        let cases = [
+            (
+                "pool_domian evil.com",
+                "unknown indicator kind \"pool_domian\"",
+            ),
+            ("pool_port 99999", "bad pool_port value"),
+            ("pool_port abc", "expected a port number"),
+            ("temp_dir /scratch", "ending in '/'"),
+            ("agent_range 10.0.0.0/99", "ADDR/LEN"),
+            ("pool_domain evil com", "expected a domain"),
+            ("family Kinsing colour red", "unknown family marker kind"),
+            ("family Kinsing path relative/x", "absolute path"),
+            ("family Kinsing hash abc", "sha256"),
+            ("family Kinsing", "expected `family NAME KIND VALUE`"),
+        ];
+        for (line, why) in cases {
+            let mut ind = Indicators::builtin();
+            let before = ind.set(Kind::PoolPort).count();
+            let err = ind
+                .add_text("mine.txt", &format!("# mine\n{line}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("mine.txt:2: "), "{line}: {err}");
+            assert!(err.contains(why), "{line}: {err}");
+            assert_eq!(ind.set(Kind::PoolPort).count(), before);
+        }
+    }
+
+    #[test]
+    fn a_good_file_extends_the_sets_and_the_path_classes() {
+        let mut ind = Indicators::builtin();
+        ind.add_text(
+            "mine.txt",
+            "pool_domain pool.example.org\ntemp_dir /scratch/\nfamily X name xbot\n",
+        )
+        .unwrap();
+        assert!(ind.contains(Kind::PoolDomain, "POOL.example.org"));
+        assert!(ind.paths().is(PathClass::Temp, b"/scratch/x"));
+        assert_eq!(
+            ind.markers(MarkerKind::Name)
+                .last()
+                .map(|m| m.value.as_str()),
+            Some("xbot")
+        );
     }
 }

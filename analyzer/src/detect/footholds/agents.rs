@@ -12,6 +12,7 @@ use minetrace_schemas::findings::{Finding, Severity};
 use super::common::{self, quote_line};
 use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
 use crate::detect::Context;
+use crate::indicators::Kind;
 use crate::parse::numbered_lines;
 
 fn persisted(p: &[u8]) -> bool {
@@ -32,7 +33,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 continue;
             }
             let lossy = String::from_utf8_lossy(raw);
-            if let Some(v) = ctx.iocs.find_in("agent_tamper", &lossy) {
+            if let Some(v) = ctx.iocs.find_in(Kind::AgentTamper, &lossy) {
                 if hits.len() < 20 {
                     hits.push((n, raw, v.to_owned()));
                 }

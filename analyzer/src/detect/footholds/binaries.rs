@@ -12,6 +12,7 @@ use minetrace_schemas::RawBytes;
 use super::common::describe_file;
 use crate::detect::finding::{finding, FindingExt};
 use crate::detect::Context;
+use crate::indicators::Kind;
 use crate::parse::basename;
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
@@ -23,7 +24,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         .filter(|c| c.verdict == PackageVerdict::Mismatch)
     {
         let name = String::from_utf8_lossy(basename(c.path.as_bytes())).into_owned();
-        let target = ctx.iocs.contains("replaced_target", &name) || c.reason == "system-binary";
+        let target = ctx.iocs.contains(Kind::ReplacedTarget, &name) || c.reason == "system-binary";
         let content = model.file(c.path.as_bytes()).and_then(|f| model.content(f));
         let script = content.is_some_and(|b| b.starts_with(b"#!"));
         let sev = if target || script {

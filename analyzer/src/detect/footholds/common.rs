@@ -14,6 +14,7 @@ use crate::detect::finding::{file_subject, persistence_subject, FindingExt};
 use crate::detect::markers::{name_marker_matches, path_marker_matches};
 use crate::detect::Context;
 use crate::indicators::Indicators;
+use crate::indicators::{Kind, MarkerKind};
 use crate::model::{usr_twin, HostModel};
 use crate::parse::basename;
 use crate::parse::passwd::{parse_passwd, PasswdEntry};
@@ -122,21 +123,21 @@ pub fn score_shell(text: &[u8], iocs: &Indicators) -> (Score, ShellLine) {
     }
     if !s.mention_only {
         let lossy = String::from_utf8_lossy(text);
-        if let Some(flag) = iocs.find_in("miner_flag", &lossy) {
+        if let Some(flag) = iocs.find_in(Kind::MinerFlag, &lossy) {
             score.add(3, format!("miner option {flag:?}"));
         } else if let Some(name) = s
             .executed
             .iter()
             .chain(s.commands.iter())
             .map(|p| String::from_utf8_lossy(basename(p)).to_ascii_lowercase())
-            .find(|n| iocs.contains("miner_name", n))
+            .find(|n| iocs.contains(Kind::MinerName, n))
         {
             score.add(3, format!("runs a miner named {name}"));
         }
         if let Some(domain) = s
             .urls
             .iter()
-            .find_map(|u| iocs.find_in("pool_domain", &String::from_utf8_lossy(u)))
+            .find_map(|u| iocs.find_in(Kind::PoolDomain, &String::from_utf8_lossy(u)))
         {
             score.add(2, format!("reaches mining pool domain {domain}"));
         }
@@ -144,14 +145,14 @@ pub fn score_shell(text: &[u8], iocs: &Indicators) -> (Score, ShellLine) {
         // (for subjects); the points count once.
         let mut first: Option<(&crate::indicators::FamilyMarker, Option<&[u8]>)> = None;
         for m in &iocs.family_markers {
-            let hit = match m.kind.as_str() {
-                "cron" => lossy.contains(m.value.as_str()).then_some(None),
-                "path" => s
+            let hit = match m.kind {
+                MarkerKind::Cron => lossy.contains(m.value.as_str()).then_some(None),
+                MarkerKind::Path => s
                     .executed
                     .iter()
                     .find(|p| path_marker_matches(&m.value, p))
                     .map(|p| Some(p.as_slice())),
-                "name" => s
+                MarkerKind::Name => s
                     .executed
                     .iter()
                     .find(|p| name_marker_matches(&m.value, basename(p)))
@@ -219,7 +220,7 @@ pub fn score_line(ctx: &Context, text: &[u8]) -> (Score, ShellLine) {
         .iocs
         .family_markers
         .iter()
-        .any(|m| m.kind == "cron" && lossy.contains(m.value.as_str()));
+        .any(|m| m.kind == MarkerKind::Cron && lossy.contains(m.value.as_str()));
     if owned == score.marker_targets.len() && !cron_marker {
         // Every program the marker named is the package's own: the marker does not count.
         score.points = score.points.saturating_sub(MARKER_POINTS);
@@ -260,7 +261,7 @@ pub fn persistence_file_marker(iocs: &Indicators, file: &FileRecord, score: &mut
 pub fn family_of_path(iocs: &Indicators, path: &[u8]) -> Option<String> {
     iocs.family_markers
         .iter()
-        .find(|m| m.kind == "path" && path_marker_matches(&m.value, path))
+        .find(|m| m.kind == MarkerKind::Path && path_marker_matches(&m.value, path))
         .map(|m| m.family.clone())
 }
 
@@ -304,7 +305,7 @@ impl Accounts {
     /// the human-looking admin accounts.
     pub fn is_service(&self, iocs: &Indicators, name: &[u8]) -> bool {
         let lossy = String::from_utf8_lossy(name);
-        if iocs.contains("service_account", &lossy) {
+        if iocs.contains(Kind::ServiceAccount, &lossy) {
             return true;
         }
         self.by_name(name)

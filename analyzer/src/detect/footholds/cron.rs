@@ -15,6 +15,7 @@ use minetrace_schemas::records::file::FileRecord;
 use super::common::{self, account_subject, describe_file, quote_line, Accounts, Score};
 use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
 use crate::detect::Context;
+use crate::indicators::Kind;
 use crate::parse::cron::{self, CronFormat, CronLine};
 use crate::parse::numbered_lines;
 
@@ -227,7 +228,7 @@ fn crontab(
             accounts.is_service(ctx.iocs, u)
                 || ctx
                     .iocs
-                    .contains("service_account", &String::from_utf8_lossy(u))
+                    .contains(Kind::ServiceAccount, &String::from_utf8_lossy(u))
         })
         .cloned();
     if let Some(owner) = service_owner {

@@ -13,6 +13,7 @@ use minetrace_schemas::RawBytes;
 use super::common;
 use crate::detect::finding::{file_subject, finding, FindingExt};
 use crate::detect::Context;
+use crate::indicators::Kind;
 use crate::parse::iptables::{self, cidr_overlap, parse_cidr, Rule};
 
 const CLOSED_PORTS: &[&[u8]] = &[b"6379", b"2375", b"2376", b"2377"];
@@ -44,10 +45,10 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     }
     let ranges: Vec<_> = ctx
         .iocs
-        .set("agent_range")
+        .set(Kind::AgentRange)
         .filter_map(|r| parse_cidr(r.as_bytes()))
         .collect();
-    let pool_ports: Vec<String> = ctx.iocs.set("pool_port").map(str::to_owned).collect();
+    let pool_ports: Vec<String> = ctx.iocs.set(Kind::PoolPort).map(str::to_owned).collect();
     let mut out = Vec::new();
     for (origin, file, rules) in &sources {
         for r in rules {

@@ -19,6 +19,7 @@ use minetrace_schemas::records::package::PackageVerdict;
 use super::common::{self, describe_file};
 use crate::detect::finding::{file_subject, finding, FindingExt};
 use crate::detect::{markers, Context};
+use crate::indicators::MarkerKind;
 use crate::parse::basename;
 use crate::parse::shell_line::has_hidden_component;
 
@@ -41,15 +42,13 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             continue;
         }
         // A name marker names the artifact itself; a path marker only the place (a kit's directory).
-        let by_name =
+        let by_name = ctx.iocs.family_markers.iter().find(|m| {
+            m.kind == MarkerKind::Name && markers::name_marker_matches(&m.value, basename(path))
+        });
+        let by_path =
             ctx.iocs.family_markers.iter().find(|m| {
-                m.kind == "name" && markers::name_marker_matches(&m.value, basename(path))
+                m.kind == MarkerKind::Path && markers::path_marker_matches(&m.value, path)
             });
-        let by_path = ctx
-            .iocs
-            .family_markers
-            .iter()
-            .find(|m| m.kind == "path" && markers::path_marker_matches(&m.value, path));
         let Some(m) = by_name.or(by_path) else {
             continue;
         };
@@ -86,7 +85,11 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         } else {
             &["T1105"]
         };
-        let what = if m.kind == "path" { "path" } else { "name" };
+        let what = if m.kind == MarkerKind::Path {
+            "path"
+        } else {
+            "name"
+        };
         out.push(
             finding("MT-EVA-050", severity, "File of a known malware kit")
                 .attack(attack)

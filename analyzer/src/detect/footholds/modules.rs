@@ -9,6 +9,7 @@ use minetrace_schemas::findings::{Finding, Severity};
 use super::common::{self, describe_file, quote_line};
 use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
 use crate::detect::Context;
+use crate::indicators::MarkerKind;
 use crate::parse::{numbered_lines, words};
 
 const ROOTKIT_MODULES: &[&str] = &[
@@ -54,7 +55,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 .iocs
                 .family_markers
                 .iter()
-                .find(|m| m.kind == "name" && m.value.trim_end_matches(".ko") == stem)
+                .find(|m| m.kind == MarkerKind::Name && m.value.trim_end_matches(".ko") == stem)
                 .map(|m| m.family.clone());
             if family.is_none() && !ROOTKIT_MODULES.contains(&stem.as_str()) {
                 continue;

@@ -12,6 +12,7 @@ use minetrace_schemas::records::package::PackageVerdict;
 use super::common::{self, describe_file, quote_line};
 use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
 use crate::detect::Context;
+use crate::indicators::MarkerKind;
 use crate::parse::{contains, numbered_lines, words};
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
@@ -88,7 +89,7 @@ fn entry(
         .iocs
         .family_markers
         .iter()
-        .find(|m| m.kind == "preload" && m.value.as_bytes() == lib)
+        .find(|m| m.kind == MarkerKind::Preload && m.value.as_bytes() == lib)
         .map(|m| m.family.clone())
         .or_else(|| common::family_of_path(ctx.iocs, lib));
     let check = ctx.model.package_check(lib);

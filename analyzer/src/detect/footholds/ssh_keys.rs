@@ -19,6 +19,7 @@ use minetrace_schemas::RawBytes;
 use super::common::{self, account_subject, describe_file, quote_line, Accounts, Score};
 use crate::detect::finding::{file_subject, finding, FindingExt};
 use crate::detect::Context;
+use crate::indicators::{Kind, MarkerKind};
 use crate::parse::authorized_keys;
 use crate::parse::{basename, contains};
 
@@ -34,7 +35,7 @@ fn bad_comment(ctx: &Context, comment: &[u8]) -> Option<String> {
         return None;
     }
     ctx.iocs
-        .set("bad_key_comment")
+        .set(Kind::BadKeyComment)
         .find(|v| c == *v || (v.len() >= 6 && c.contains(*v)))
         .map(str::to_owned)
 }
@@ -58,7 +59,9 @@ fn family_comment(ctx: &Context, comment: &[u8]) -> Option<String> {
         .family_markers
         .iter()
         .find(|m| {
-            m.kind == "key_comment" && !c.is_empty() && c.contains(&m.value.to_ascii_lowercase())
+            m.kind == MarkerKind::KeyComment
+                && !c.is_empty()
+                && c.contains(&m.value.to_ascii_lowercase())
         })
         .map(|m| m.family.clone())
 }

@@ -11,6 +11,7 @@ use minetrace_schemas::findings::Finding;
 use super::common::{self, account_subject, Accounts, Score};
 use crate::detect::finding::{file_subject, FindingExt};
 use crate::detect::Context;
+use crate::indicators::MarkerKind;
 use crate::parse::basename;
 use crate::parse::systemd_unit::{is_unit_path, Unit};
 
@@ -205,6 +206,6 @@ fn family_unit(ctx: &Context, name: &[u8]) -> Option<String> {
     ctx.iocs
         .family_markers
         .iter()
-        .find(|m| m.kind == "unit" && m.value.as_bytes() == name)
+        .find(|m| m.kind == MarkerKind::Unit && m.value.as_bytes() == name)
         .map(|m| m.family.clone())
 }

@@ -16,6 +16,7 @@ use minetrace_schemas::RawBytes;
 use super::support;
 use crate::detect::finding::{describe_process, finding, process_subject, FindingExt};
 use crate::detect::Context;
+use crate::indicators::{Kind, PathClass};
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -172,7 +173,7 @@ fn modules(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
     for m in ctx.model.host.kernel_modules.iter().take(10_000) {
         let name = m.name.to_ascii_lowercase();
-        let rootkit = ctx.iocs.contains("rootkit_module", &name);
+        let rootkit = ctx.iocs.contains(Kind::RootkitModule, &name);
         let taint = m.taint.trim_matches(['(', ')']);
         let tainted = taint.contains('O') || taint.contains('E');
         if !tainted && !rootkit {
@@ -180,7 +181,7 @@ fn modules(ctx: &Context) -> Vec<Finding> {
         }
         let vendor = ctx
             .iocs
-            .set("vendor_module")
+            .set(Kind::VendorModule)
             .any(|v| name == v || name.starts_with(&format!("{v}_")));
         let severity = if rootkit {
             Severity::Critical
@@ -241,14 +242,16 @@ fn preloads(ctx: &Context) -> Vec<Finding> {
             .split(|b| *b == b':' || *b == b' ')
             .filter(|s| !s.is_empty())
             .collect();
-        let bad = ctx.iocs.set("preload_bad").find(|b| l.contains(*b));
-        let odd = libs
-            .iter()
-            .any(|lib| support::under(ctx, "temp_dir", lib) || support::has_hidden_component(lib));
+        let bad = ctx.iocs.set(Kind::PreloadBad).find(|b| l.contains(*b));
+        let odd = libs.iter().any(|lib| {
+            support::under(ctx, PathClass::Temp, lib) || support::has_hidden_component(lib)
+        });
         let benign = !libs.is_empty()
             && libs.iter().all(|lib| {
                 let base = support::lower(support::basename(lib));
-                ctx.iocs.set("preload_benign").any(|b| base.starts_with(b))
+                ctx.iocs
+                    .set(Kind::PreloadBenign)
+                    .any(|b| base.starts_with(b))
             });
         let proxy = l.contains("proxychains") || l.contains("graftcp") || l.contains("torsocks");
         let severity = if bad.is_some() || odd {

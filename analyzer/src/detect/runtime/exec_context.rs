@@ -16,6 +16,7 @@ use minetrace_schemas::records::process::ProcessRecord;
 use super::support::{self, Conn, Names};
 use crate::detect::finding::{describe_process, exe_subject, finding, process_subject, FindingExt};
 use crate::detect::Context;
+use crate::indicators::{Kind, PathClass};
 
 /// Facts that raise any context finding by a step: busy CPU, an outbound connection, a miner command line.
 struct Raise {
@@ -101,7 +102,7 @@ fn deleted_or_memfd(ctx: &Context, p: &ProcessRecord, raise: &Raise) -> Option<F
         let name = support::lower(path);
         let benign = ctx
             .iocs
-            .set("memfd_benign")
+            .set(Kind::MemfdBenign)
             .any(|b| name.contains(&format!("memfd:{b}")));
         (
             "MT-RUN-031",
@@ -123,7 +124,7 @@ fn deleted_or_memfd(ctx: &Context, p: &ProcessRecord, raise: &Raise) -> Option<F
         let upgrade = support::upgrade_like(ctx, path);
         let severity = if upgrade {
             Severity::Info
-        } else if support::in_home(path) && !support::under(ctx, "temp_dir", path) {
+        } else if support::in_home(path) && !support::under(ctx, PathClass::Temp, path) {
             Severity::Low
         } else {
             Severity::Medium
@@ -164,8 +165,8 @@ fn odd_dir(ctx: &Context, p: &ProcessRecord, raise: &Raise) -> Option<Finding> {
         return None;
     }
     let path = support::exe_path(p)?;
-    let shm = support::under(ctx, "shm_dir", path);
-    let temp = support::under(ctx, "temp_dir", path);
+    let shm = support::under(ctx, PathClass::Shm, path);
+    let temp = support::under(ctx, PathClass::Temp, path);
     let hidden = support::has_hidden_component(path);
     let home = support::in_home(path);
     let (severity, why) = if shm {
@@ -178,7 +179,7 @@ fn odd_dir(ctx: &Context, p: &ProcessRecord, raise: &Raise) -> Option<Finding> {
             Severity::Medium,
             "runs from a hidden directory inside a temp directory",
         )
-    } else if support::under(ctx, "nonexec_dir", path) {
+    } else if support::under(ctx, PathClass::Nonexec, path) {
         (
             Severity::Medium,
             "runs from a configuration, log or spool directory (/etc, /var/log, ...), where programs do not belong",
@@ -231,7 +232,7 @@ fn kthread_name(ctx: &Context, p: &ProcessRecord, names: &Names, raise: &Raise) 
         .flatten()
         .find_map(|n| {
             ctx.iocs
-                .set("kthread_name")
+                .set(Kind::KthreadName)
                 .find(|k| n.starts_with(*k))
                 .map(|k| (n, k))
         });
@@ -325,12 +326,12 @@ fn system_name_elsewhere(
 ) -> Option<Finding> {
     let exe = p.exe.as_ref()?;
     let path = support::exe_path(p)?;
-    if support::under(ctx, "system_dir", path) && !support::has_hidden_component(path) {
+    if support::under(ctx, PathClass::System, path) && !support::has_hidden_component(path) {
         return None;
     }
     // Interpreters running a script named like a system program are judged by the script, elsewhere.
-    let (name, _) = support::name_in(ctx, "system_name", names)
-        .filter(|(n, _)| ctx.iocs.contains("system_name", n))?;
+    let (name, _) = support::name_in(ctx, Kind::SystemName, names)
+        .filter(|(n, _)| ctx.iocs.contains(Kind::SystemName, n))?;
     let severity = raise.severity(support::strongly_odd(ctx, p));
     let mut f = base(
         ctx,
@@ -358,11 +359,11 @@ fn system_name_elsewhere(
 /// httpd, nginx, php-fpm, tomcat, confluence, mysqld); low under a generic runtime (python, node, php, java,
 /// postgres' archive commands). One step up when the child is a downloader or runs from an odd place.
 fn service_child(ctx: &Context, p: &ProcessRecord, names: &Names) -> Option<Finding> {
-    let (child, _) = support::name_in(ctx, "shell_or_downloader", names)?;
+    let (child, _) = support::name_in(ctx, Kind::ShellOrDownloader, names)?;
     let parent = ctx.model.process(p.ppid)?;
     let pnames = Names::of(parent);
-    let (service, _) = support::name_in(ctx, "service_process", &pnames)?;
-    let generic = support::name_in(ctx, "interpreter", &pnames).is_some()
+    let (service, _) = support::name_in(ctx, Kind::ServiceProcess, &pnames)?;
+    let generic = support::name_in(ctx, Kind::Interpreter, &pnames).is_some()
         || ["java", "node", "postgres"]
             .iter()
             .any(|g| support::name_matches(&service, g));

@@ -24,6 +24,7 @@ use super::support;
 use crate::detect::finding::{file_subject, finding, process_subject, FindingExt};
 use crate::detect::Context;
 use crate::indicators::Indicators;
+use crate::indicators::Kind;
 
 /// Bytes of one binary searched for strings (the head, where code and rodata of a miner sit).
 pub const MAX_SCAN: usize = 16 << 20;
@@ -122,7 +123,7 @@ pub struct Matcher {
 impl Matcher {
     pub fn new(iocs: &Indicators) -> Option<Matcher> {
         let mut patterns: Vec<(String, PatternKind)> = iocs
-            .set("miner_string")
+            .set(Kind::MinerString)
             .map(|s| (s.to_owned(), PatternKind::Miner))
             .collect();
         patterns.extend(
@@ -143,7 +144,7 @@ impl Matcher {
             .ok()?;
         let symbols = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
-            .build(iocs.set("miner_symbol"))
+            .build(iocs.set(Kind::MinerSymbol))
             .ok();
         Some(Matcher {
             ac,
@@ -270,7 +271,7 @@ pub fn analyse(
                 facts.toolchain = Some("Go");
             }
             if let Some(symbols) = matcher.and_then(|m| m.symbols.as_ref()) {
-                let wanted: Vec<&str> = iocs.set("miner_symbol").collect();
+                let wanted: Vec<&str> = iocs.set(Kind::MinerSymbol).collect();
                 for (tab, strtab) in [(&elf.syms, &elf.strtab), (&elf.dynsyms, &elf.dynstrtab)] {
                     for sym in tab.iter().take(MAX_SYMBOLS) {
                         let Some(name) = strtab.get_at(sym.st_name) else {
@@ -676,7 +677,7 @@ impl DirOf for [u8] {
 fn uncaptured_config(ctx: &Context, f: &FileRecord) -> Option<Finding> {
     let path = f.path.as_bytes();
     let base = support::lower(support::basename(path));
-    if !ctx.iocs.contains("miner_config_name", &base) {
+    if !ctx.iocs.contains(Kind::MinerConfigName, &base) {
         return None;
     }
     let dir = path.rsplit_once_dir()?;
@@ -699,7 +700,7 @@ fn uncaptured_config(ctx: &Context, f: &FileRecord) -> Option<Finding> {
     }
     let miner = owners.iter().any(|p| {
         !support::miner_cmdline(ctx, p).is_empty()
-            || support::name_in(ctx, "miner_name", &support::Names::of(p)).is_some()
+            || support::name_in(ctx, Kind::MinerName, &support::Names::of(p)).is_some()
     });
     let mut finding = finding(
         "MT-RUN-013",

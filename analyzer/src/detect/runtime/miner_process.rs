@@ -11,6 +11,7 @@ use minetrace_schemas::records::process::ProcessRecord;
 use super::support::{self, Names};
 use crate::detect::finding::{describe_process, exe_subject, finding, process_subject, FindingExt};
 use crate::detect::Context;
+use crate::indicators::Kind;
 
 /// What was seen about one process, with its points (see [`score`]).
 struct Signals {
@@ -100,7 +101,7 @@ fn kthread_masquerade(ctx: &Context, p: &ProcessRecord, names: &Names) -> Option
     ]
     .into_iter()
     .flatten()
-    .find(|n| ctx.iocs.set("kthread_name").any(|k| n.starts_with(k)));
+    .find(|n| ctx.iocs.set(Kind::KthreadName).any(|k| n.starts_with(k)));
     (bracketed || kname.is_some()).then(|| "a user process wears a kernel thread's name".to_owned())
 }
 
@@ -132,7 +133,7 @@ fn pool_link(
                 c.socket.remote
             ));
         }
-        if ctx.iocs.contains("pool_port", &c.port.to_string()) {
+        if ctx.iocs.contains(Kind::PoolPort, &c.port.to_string()) {
             return Some(format!(
                 "connected to {} on a mining-pool port",
                 c.socket.remote
@@ -156,7 +157,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             continue;
         }
         let names = Names::of(p);
-        let heavy_tool = support::name_in(ctx, "cpu_heavy_tool", &names).is_some();
+        let heavy_tool = support::name_in(ctx, Kind::CpuHeavyTool, &names).is_some();
         let owned = p
             .exe
             .as_ref()
@@ -164,7 +165,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         let busy = support::busy(model, p);
         let mut s = Signals {
             cmdline: support::miner_cmdline(ctx, p),
-            name: support::name_in(ctx, "miner_name", &names)
+            name: support::name_in(ctx, Kind::MinerName, &names)
                 .map(|(n, v)| format!("program name {n:?} is a known miner name ({v})")),
             cpu: busy.map(|c| support::describe_cpu(&c)),
             threads: None,

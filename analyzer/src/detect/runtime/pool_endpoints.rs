@@ -18,6 +18,7 @@ use super::miner_binary::Matcher;
 use super::support::{self, Conn, Names};
 use crate::detect::finding::{describe_process, exe_subject, finding, process_subject, FindingExt};
 use crate::detect::Context;
+use crate::indicators::Kind;
 
 /// Seconds a process must have lived for its connection to count as long-lived.
 const LONG_LIVED_SECS: f64 = 600.0;
@@ -109,11 +110,11 @@ fn proc_context(ctx: &Context, p: &ProcessRecord, m: Option<&Matcher>) -> ProcCo
         && [Some(names.comm.as_str()), names.exe.as_deref()]
             .into_iter()
             .flatten()
-            .any(|n| ctx.iocs.set("kthread_name").any(|k| n.starts_with(k)));
+            .any(|n| ctx.iocs.set(Kind::KthreadName).any(|k| n.starts_with(k)));
     ProcContext {
         code: super::miner_binary::quick_miner_code(ctx, p, m),
         miner_cmdline: support::miner_cmdline(ctx, p),
-        miner_name: support::name_in(ctx, "miner_name", &names).map(|(n, _)| n),
+        miner_name: support::name_in(ctx, Kind::MinerName, &names).map(|(n, _)| n),
         odd: support::odd_places(ctx, p),
         busy: support::busy(ctx.model, p).map(|c| support::describe_cpu(&c)),
         age: cpu.map(|c| c.elapsed_secs),
@@ -237,7 +238,7 @@ fn pool(
 ) -> Option<Finding> {
     let mut score = 0;
     let mut why = Vec::new();
-    if ctx.iocs.contains("pool_port", &c.port.to_string()) {
+    if ctx.iocs.contains(Kind::PoolPort, &c.port.to_string()) {
         score += 1;
         why.push(format!("port {} is a common mining-pool port", c.port));
     }
@@ -308,7 +309,7 @@ fn pool(
         c,
     )
     .attack(&["T1496", "T1071"]);
-    if !matches!(c.port, 80 | 443) && !ctx.iocs.contains("pool_port", &c.port.to_string()) {
+    if !matches!(c.port, 80 | 443) && !ctx.iocs.contains(Kind::PoolPort, &c.port.to_string()) {
         f = f.attack(&["T1571"]);
     }
     for line in why.into_iter().chain(pc.lines()) {
@@ -322,7 +323,7 @@ fn pool(
 /// never run from (memfd, deleted, shared memory, /etc, hidden outside homes); high with a miner command
 /// line or miner code.
 fn web_port(ctx: &Context, p: &ProcessRecord, c: &Conn, pc: &ProcContext) -> Option<Finding> {
-    if !ctx.iocs.contains("web_port", &c.port.to_string()) || !pc.suspicious_exe() {
+    if !ctx.iocs.contains(Kind::WebPort, &c.port.to_string()) || !pc.suspicious_exe() {
         return None;
     }
     let long = pc.age.is_some_and(|a| a >= LONG_LIVED_SECS);
@@ -363,12 +364,12 @@ fn irc(
     pc: &ProcContext,
     names: &Names,
 ) -> Option<Finding> {
-    if !ctx.iocs.contains("irc_port", &c.port.to_string())
-        || support::name_in(ctx, "irc_client", names).is_some()
+    if !ctx.iocs.contains(Kind::IrcPort, &c.port.to_string())
+        || support::name_in(ctx, Kind::IrcClient, names).is_some()
     {
         return None;
     }
-    let interpreter = support::name_in(ctx, "interpreter", names);
+    let interpreter = support::name_in(ctx, Kind::Interpreter, names);
     let severity = if pc.suspicious_exe() || interpreter.is_some() || pc.busy.is_some() {
         Severity::High
     } else {
@@ -406,7 +407,9 @@ fn proxies(ctx: &Context, conns: &HashMap<i32, Vec<Conn>>, m: Option<&Matcher>) 
     let proxy_pids: HashMap<i32, String> = model
         .processes
         .iter()
-        .filter_map(|p| support::name_in(ctx, "proxy_tool", &Names::of(p)).map(|(n, _)| (p.pid, n)))
+        .filter_map(|p| {
+            support::name_in(ctx, Kind::ProxyTool, &Names::of(p)).map(|(n, _)| (p.pid, n))
+        })
         .collect();
     let mut out = Vec::new();
     for p in &model.processes {

@@ -11,6 +11,7 @@ use minetrace_schemas::records::process::ProcessRecord;
 use minetrace_schemas::records::socket::{SocketProto, SocketRecord};
 
 use crate::detect::Context;
+use crate::indicators::{Kind, PathClass};
 use crate::model::HostModel;
 
 /// The last path component (the whole input when there is no `/`).
@@ -85,7 +86,7 @@ pub fn name_matches(name: &str, value: &str) -> bool {
 }
 
 /// The first of a process's names found in the indicator set `kind`, with the name that matched.
-pub fn name_in<'a>(ctx: &'a Context, kind: &str, names: &Names) -> Option<(String, &'a str)> {
+pub fn name_in<'a>(ctx: &'a Context, kind: Kind, names: &Names) -> Option<(String, &'a str)> {
     for n in names.all() {
         if let Some(v) = ctx.iocs.set(kind).find(|v| name_matches(n, v)) {
             return Some((n.to_owned(), v));
@@ -94,17 +95,12 @@ pub fn name_in<'a>(ctx: &'a Context, kind: &str, names: &Names) -> Option<(Strin
     None
 }
 
-/// Whether a path starts with any prefix of the indicator set `kind` (`system_dir`, `temp_dir`, ...).
-pub fn under(ctx: &Context, kind: &str, path: &[u8]) -> bool {
-    let p = lower(path);
-    ctx.iocs.set(kind).any(|prefix| p.starts_with(prefix))
+/// Whether a path is in a path class (`system`, `temp`, ...: [`crate::indicators::PathClasses`]).
+pub fn under(ctx: &Context, class: PathClass, path: &[u8]) -> bool {
+    ctx.iocs.paths().is(class, path)
 }
 
-/// Whether any directory or the file itself has a name starting with a dot (`/tmp/.X25-unix/.rsync`).
-pub fn has_hidden_component(path: &[u8]) -> bool {
-    path.split(|b| *b == b'/')
-        .any(|c| c.first() == Some(&b'.') && c != b"." && c != b"..")
-}
+pub use crate::indicators::paths::has_hidden_component;
 
 pub fn in_home(path: &[u8]) -> bool {
     path.starts_with(b"/root/") || path.starts_with(b"/home/")
@@ -147,11 +143,11 @@ pub fn odd_places(ctx: &Context, p: &ProcessRecord) -> Vec<String> {
     if exe.deleted && !upgrade_like(ctx, path) {
         out.push("executable deleted from disk".to_owned());
     }
-    if under(ctx, "shm_dir", path) {
+    if under(ctx, PathClass::Shm, path) {
         out.push("executable in shared memory".to_owned());
-    } else if under(ctx, "temp_dir", path) {
+    } else if under(ctx, PathClass::Temp, path) {
         out.push("executable in a temp directory".to_owned());
-    } else if under(ctx, "nonexec_dir", path) {
+    } else if under(ctx, PathClass::Nonexec, path) {
         out.push(
             "executable in a configuration, log or spool directory, where programs do not belong"
                 .to_owned(),
@@ -184,7 +180,9 @@ pub fn strongly_odd(ctx: &Context, p: &ProcessRecord) -> bool {
 /// A deleted executable under a system directory, not hidden and not in temp: what a package upgrade
 /// leaves behind while the old binary still runs.
 pub fn upgrade_like(ctx: &Context, path: &[u8]) -> bool {
-    under(ctx, "system_dir", path) && !has_hidden_component(path) && !under(ctx, "temp_dir", path)
+    under(ctx, PathClass::System, path)
+        && !has_hidden_component(path)
+        && !under(ctx, PathClass::Temp, path)
 }
 
 /// Whether the package database vouches for this exact file (digest matches).
@@ -381,7 +379,7 @@ pub fn miner_cmdline(ctx: &Context, p: &ProcessRecord) -> Vec<String> {
     let args: Vec<String> = argv.iter().skip(1).map(|a| lower(a)).collect();
     let joined = args.join(" ");
     let mut out = Vec::new();
-    for flag in ctx.iocs.set("miner_flag") {
+    for flag in ctx.iocs.set(Kind::MinerFlag) {
         if joined.contains(flag) {
             out.push(format!("command line has miner option {flag:?}"));
         }
@@ -392,7 +390,7 @@ pub fn miner_cmdline(ctx: &Context, p: &ProcessRecord) -> Vec<String> {
         } else {
             a.strip_prefix("--algo=").or_else(|| a.strip_prefix("-a="))
         };
-        if let Some(v) = value.filter(|v| ctx.iocs.contains("miner_algo", v)) {
+        if let Some(v) = value.filter(|v| ctx.iocs.contains(Kind::MinerAlgo, v)) {
             out.push(format!("command line selects mining algorithm {v:?}"));
         }
     }
@@ -457,7 +455,7 @@ pub fn parse_host_port(text: &str) -> Option<(String, Option<u16>)> {
 pub fn pool_domain_of<'a>(ctx: &'a Context, host: &str) -> Option<&'a str> {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     ctx.iocs
-        .set("pool_domain")
+        .set(Kind::PoolDomain)
         .find(|d| host == *d || host.ends_with(&format!(".{d}")))
 }
 

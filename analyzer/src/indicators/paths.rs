@@ -1,0 +1,155 @@
+//! Path classes: one table, built from the directory indicators (`temp_dir`, `shm_dir`, `system_dir`,
+//! `nonexec_dir`, `home_dir`, `web_root`), that every detector, the graph and the outputs ask "what kind
+//! of place is this path?". A user's `--iocs` file that adds `temp_dir /scratch/` changes every reader at
+//! once.
+//!
+//! Prefixes match case-insensitively (ASCII), as the runtime detectors always did. `hidden` is structural
+//! (a component starting with `.`), not a list. `kit_prone` is where droppers put their kits and programs
+//! have no business running: a temp directory or a hidden path.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::Kind;
+
+/// A class of place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PathClass {
+    /// World-writable scratch directories (`/tmp/`, `/var/tmp/`, `/dev/shm/`, ...).
+    Temp,
+    /// RAM-backed shared memory (`/dev/shm/`, ...); also temp.
+    Shm,
+    /// Package-managed program directories (`/usr/`, `/bin/`, `/opt/`, ...).
+    System,
+    /// Configuration, log and spool directories (`/etc/`, `/var/log/`, ...).
+    Nonexec,
+    /// Home directories (`/home/`, `/root/`, `~/`).
+    Home,
+    /// Web server document roots (`/var/www/`, ...).
+    WebRoot,
+    /// A path with a component starting with `.` (`/tmp/.X25-unix/x`, `~/.configrc/a/upd`).
+    Hidden,
+    /// Temp or hidden: where kits are dropped.
+    KitProne,
+}
+
+impl PathClass {
+    pub fn name(self) -> &'static str {
+        match self {
+            PathClass::Temp => "temp",
+            PathClass::Shm => "shm",
+            PathClass::System => "system",
+            PathClass::Nonexec => "nonexec",
+            PathClass::Home => "home",
+            PathClass::WebRoot => "web_root",
+            PathClass::Hidden => "hidden",
+            PathClass::KitProne => "kit_prone",
+        }
+    }
+}
+
+/// The directory prefixes of each listed class (lowercase).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathClasses {
+    prefixes: BTreeMap<PathClass, Vec<String>>,
+}
+
+/// Whether any directory or the file itself has a name starting with a dot (`/tmp/.X25-unix/.rsync`).
+pub fn has_hidden_component(path: &[u8]) -> bool {
+    path.split(|b| *b == b'/')
+        .any(|c| c.first() == Some(&b'.') && c != b"." && c != b"..")
+}
+
+impl PathClasses {
+    /// The table for a set of indicators (see [`super::Indicators::paths`]).
+    pub(super) fn of_sets(sets: &BTreeMap<Kind, BTreeSet<String>>) -> PathClasses {
+        let listed = [
+            (PathClass::Temp, Kind::TempDir),
+            (PathClass::Shm, Kind::ShmDir),
+            (PathClass::System, Kind::SystemDir),
+            (PathClass::Nonexec, Kind::NonexecDir),
+            (PathClass::Home, Kind::HomeDir),
+            (PathClass::WebRoot, Kind::WebRoot),
+        ];
+        let mut prefixes = BTreeMap::new();
+        for (class, kind) in listed {
+            let mut v: Vec<String> = sets.get(&kind).into_iter().flatten().cloned().collect();
+            if class == PathClass::Home {
+                v.push("~/".into());
+            }
+            prefixes.insert(class, v);
+        }
+        PathClasses { prefixes }
+    }
+
+    fn under(&self, class: PathClass, path: &[u8]) -> bool {
+        self.prefixes.get(&class).is_some_and(|list| {
+            list.iter().any(|p| {
+                path.get(..p.len())
+                    .is_some_and(|head| head.eq_ignore_ascii_case(p.as_bytes()))
+            })
+        })
+    }
+
+    /// Whether `path` is in `class`.
+    pub fn is(&self, class: PathClass, path: &[u8]) -> bool {
+        match class {
+            PathClass::Hidden => has_hidden_component(path),
+            PathClass::KitProne => self.under(PathClass::Temp, path) || has_hidden_component(path),
+            PathClass::Shm => self.under(PathClass::Shm, path),
+            listed => self.under(listed, path),
+        }
+    }
+
+    /// Every class `path` is in, in [`PathClass`] order.
+    pub fn classes(&self, path: &[u8]) -> Vec<PathClass> {
+        [
+            PathClass::Temp,
+            PathClass::Shm,
+            PathClass::System,
+            PathClass::Nonexec,
+            PathClass::Home,
+            PathClass::WebRoot,
+            PathClass::Hidden,
+            PathClass::KitProne,
+        ]
+        .into_iter()
+        .filter(|c| self.is(*c, path))
+        .collect()
+    }
+
+    /// The prefixes of a listed class, lowercase (empty for the structural classes).
+    pub fn prefixes(&self, class: PathClass) -> &[String] {
+        self.prefixes.get(&class).map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::indicators::Indicators;
+
+    #[test]
+    fn builtin_classes() {
+        let ind = Indicators::builtin();
+        let c = ind.paths();
+        assert!(c.is(PathClass::Temp, b"/tmp/x"));
+        assert!(c.is(PathClass::Temp, b"/DEV/SHM/x"));
+        assert!(c.is(PathClass::Shm, b"/dev/shm/x"));
+        assert!(!c.is(PathClass::Temp, b"/tmpx/y"));
+        assert!(c.is(PathClass::System, b"/usr/bin/ls"));
+        assert!(c.is(PathClass::Nonexec, b"/etc/kinsing"));
+        assert!(c.is(PathClass::Home, b"/home/u/x"));
+        assert!(c.is(PathClass::Home, b"~/x"));
+        assert!(c.is(PathClass::Home, b"/root/.x"));
+        assert!(c.is(PathClass::WebRoot, b"/var/www/html/x.php"));
+        assert!(c.is(PathClass::Hidden, b"/usr/bin/.update"));
+        assert!(!c.is(PathClass::Hidden, b"/usr/bin/../x"));
+        assert!(c.is(PathClass::KitProne, b"/var/tmp/k"));
+        assert!(c.is(PathClass::KitProne, b"/opt/.x/k"));
+        assert!(!c.is(PathClass::KitProne, b"/opt/app/k"));
+        assert_eq!(
+            c.classes(b"/tmp/.x"),
+            vec![PathClass::Temp, PathClass::Hidden, PathClass::KitProne]
+        );
+    }
+}
