@@ -17,6 +17,8 @@ pub struct Analysis {
     pub document: FindingsDocument,
     /// Integrity problems of a bundle analysed anyway (`--allow-tampered`); every output shows them.
     pub integrity_problems: Vec<String>,
+    /// The indicators the findings were judged with (their path classes are what the graph draws by).
+    pub iocs: Indicators,
 }
 
 /// Settings that change what is detected.
@@ -56,6 +58,7 @@ impl Analysis {
             model,
             document,
             integrity_problems,
+            iocs: inputs.iocs.clone(),
         }
     }
 }

@@ -17,11 +17,11 @@ use minetrace_schemas::{escape_bytes, RawBytes};
 use super::indicators::{self, Indicator};
 use crate::analysis::Analysis;
 use crate::detect::footholds::common::is_history_path;
-use crate::graph::logs::{auth_events, AuthKind};
 use crate::graph::network::split_addr;
 use crate::graph::nodes::NodeVerdict;
 use crate::graph::timeline::Event;
 use crate::graph::Trace;
+use crate::model::auth::AuthKind;
 use crate::output::iso_us;
 use crate::parse::authorized_keys::parse_known_hosts;
 use crate::parse::{basename, numbered_lines, ssh_command};
@@ -168,7 +168,7 @@ fn judged_events(trace: &Trace) -> (Option<i64>, Vec<Event>) {
 fn logins(analysis: &Analysis) -> Vec<Contact> {
     let mut out = Vec::new();
     let mut failed: BTreeMap<String, (usize, Option<i64>, String)> = BTreeMap::new();
-    for e in auth_events(&analysis.model) {
+    for e in &analysis.model.auth {
         let Some(from) = e.from.as_deref().and_then(|f| f.parse::<IpAddr>().ok()) else {
             continue;
         };

@@ -17,12 +17,15 @@ use crate::analysis::Analysis;
 use crate::graph::accounts::Accounts;
 use crate::graph::nodes::{file_id, file_path_id, Edge, Level, Node, NodeKind, Relation};
 use crate::graph::{findings, network, persistence, processes, ssh, AttackGraph, Budget};
+use crate::indicators::PathClasses;
 use crate::model::HostModel;
 
 /// What every pass reads.
 pub struct Ctx<'a> {
     pub model: &'a HostModel,
-    pub accounts: Accounts,
+    pub accounts: Accounts<'a>,
+    /// The path classes of the indicators the analysis used.
+    pub paths: &'a PathClasses,
     pub boot_id: String,
     exe_by_path: HashMap<&'a [u8], &'a ExecutableRecord>,
     exe_by_id: HashMap<FileId, &'a ExecutableRecord>,
@@ -30,7 +33,8 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(model: &'a HostModel) -> Ctx<'a> {
+    pub fn new(analysis: &'a Analysis) -> Ctx<'a> {
+        let model = &analysis.model;
         let boot_id = if model.host.identity.boot_id.is_empty() {
             model.manifest.host.boot_id.clone()
         } else {
@@ -38,7 +42,8 @@ impl<'a> Ctx<'a> {
         };
         Ctx {
             model,
-            accounts: Accounts::of(model),
+            accounts: Accounts::of(model, &analysis.iocs),
+            paths: analysis.iocs.paths(),
             boot_id,
             exe_by_path: model
                 .executables
@@ -176,7 +181,7 @@ impl<'a> Ctx<'a> {
 
 /// Builds the whole graph from one analysis.
 pub fn build(analysis: &Analysis) -> AttackGraph {
-    let ctx = Ctx::new(&analysis.model);
+    let ctx = Ctx::new(analysis);
     let mut g = AttackGraph::new();
     let flagged = findings::flagged_lines(&analysis.document.findings);
     processes::add(&ctx, &mut g);

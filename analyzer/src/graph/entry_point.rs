@@ -16,11 +16,12 @@ use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 
 use crate::graph::accounts::Accounts;
-use crate::graph::logs::{AuthEvent, AuthKind};
 use crate::graph::nodes::{
     proc_id, user_id, user_name_id, Level, NodeKind, NodeVerdict, Relation, Stage,
 };
 use crate::graph::{AttackGraph, Budget};
+use crate::indicators::Indicators;
+use crate::model::auth::{AuthEvent, AuthKind};
 use crate::model::HostModel;
 
 /// Programs that are network services an attacker exploits to get a shell.
@@ -155,8 +156,13 @@ fn is_shell(p: &ProcessRecord) -> bool {
     SHELLS.iter().any(|s| exe == *s || comm == *s)
 }
 
-pub fn infer(model: &HostModel, g: &mut AttackGraph, auth: &[AuthEvent]) -> EntryPoint {
-    let accounts = Accounts::of(model);
+pub fn infer(
+    model: &HostModel,
+    iocs: &Indicators,
+    g: &mut AttackGraph,
+    auth: &[AuthEvent],
+) -> EntryPoint {
+    let accounts = Accounts::of(model, iocs);
     let boot = if model.host.identity.boot_id.is_empty() {
         model.manifest.host.boot_id.clone()
     } else {
@@ -473,7 +479,10 @@ fn service_account_processes(
         if verdict_of(g, &proc_id(boot, p.pid, p.start_ticks)) < NodeVerdict::Suspicious {
             continue;
         }
-        let Some(acct) = accounts.get(p.uid.effective).filter(|a| a.is_service()) else {
+        let Some(acct) = accounts
+            .get(p.uid.effective)
+            .filter(|a| accounts.is_service(a))
+        else {
             continue;
         };
         let name = escape_bytes(&acct.name);

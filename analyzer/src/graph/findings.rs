@@ -16,7 +16,7 @@ use crate::graph::nodes::{
     firewall_rule_id, kernel_module_id, proc_id, sshkey_id, Edge, Level, Node, NodeKind,
     NodeVerdict, Relation, Stage,
 };
-use crate::graph::persistence::{classify, entry_node};
+use crate::graph::persistence::{entry_node, kind_of};
 use crate::graph::{AttackGraph, Budget};
 
 /// Evidence lines copied onto a `concerns` edge.
@@ -89,15 +89,10 @@ pub fn subject_node(ctx: &Ctx, g: &mut AttackGraph, s: &Subject) -> Option<NodeI
             g.add_node(n, budget)
         }
         Subject::Persistence { path, line } => {
-            let kind = classify(path.as_bytes()).map_or("other", |c| c.0);
+            let kind = kind_of(path.as_bytes());
             let text = ctx
                 .model
-                .file(path.as_bytes())
-                .and_then(|f| ctx.model.content(f))
-                .and_then(|c| {
-                    c.split(|b| *b == b'\n')
-                        .nth(usize::try_from(*line).ok()?.checked_sub(1)?)
-                })
+                .line_of(path.as_bytes(), *line)
                 .unwrap_or_default();
             entry_node(g, kind, path.as_bytes(), *line, text, budget)
         }

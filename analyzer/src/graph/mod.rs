@@ -6,7 +6,7 @@
 //!
 //! One module per concern: [`nodes`] (vocabulary and ids), [`build`] (order of the passes and the caps),
 //! one module per edge family ([`processes`], [`network`], [`persistence`], [`ssh`], [`findings`]),
-//! [`text`] (URLs and paths out of command text), [`accounts`] (passwd), [`logs`] (auth log events),
+//! [`accounts`] (user nodes from the model's accounts),
 //! [`view`] (the findings' neighbourhood), [`entry_point`], [`kill_chain`] and [`timeline`].
 //! A new edge family is a new module called from [`build::build`].
 
@@ -15,13 +15,12 @@ pub mod build;
 pub mod entry_point;
 pub mod findings;
 pub mod kill_chain;
-pub mod logs;
 pub mod network;
 pub mod nodes;
 pub mod persistence;
 pub mod processes;
 pub mod ssh;
-pub mod text;
+
 pub mod timeline;
 pub mod view;
 
@@ -223,12 +222,12 @@ pub struct Trace {
 
 impl Trace {
     pub fn of(analysis: &Analysis) -> Trace {
-        let auth = logs::auth_events(&analysis.model);
+        let auth = &analysis.model.auth;
         let mut graph = build::build(analysis);
-        let entry = entry_point::infer(&analysis.model, &mut graph, &auth);
+        let entry = entry_point::infer(&analysis.model, &analysis.iocs, &mut graph, auth);
         let view = view::neighbourhood(&graph, &entry, view::DEFAULT_HOPS, view::DEFAULT_MAX_NODES);
         let chain = kill_chain::summarize(&graph, &view, &entry);
-        let (timeline, timeline_dropped) = timeline::build(&analysis.model, &graph, &auth);
+        let (timeline, timeline_dropped) = timeline::build(&analysis.model, &graph, auth);
         Trace {
             graph,
             view,

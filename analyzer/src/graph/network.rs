@@ -14,8 +14,8 @@ use crate::graph::build::Ctx;
 use crate::graph::nodes::{
     domain_id, endpoint_id, url_id, wallet_id, Edge, Level, Node, NodeKind, Relation,
 };
-use crate::graph::text::{self, endpoint_addr, is_domain, url_host_port};
 use crate::graph::{AttackGraph, Budget};
+use crate::parse::refs::{self as text, endpoint_addr, is_domain, url_host_port};
 
 /// Lines read from one history file.
 const MAX_HISTORY_LINES: usize = 20_000;
@@ -243,26 +243,12 @@ fn link_pool_domain(
     }
 }
 
-fn is_history(path: &[u8]) -> bool {
-    let name = path.rsplit(|b| *b == b'/').next().unwrap_or(path);
-    matches!(
-        name,
-        b".bash_history"
-            | b".zsh_history"
-            | b".sh_history"
-            | b".ash_history"
-            | b".history"
-            | b".mysql_history"
-            | b".python_history"
-    ) || name.ends_with(b"fish_history")
-}
-
 fn add_histories(ctx: &Ctx, g: &mut AttackGraph) {
     for f in ctx
         .model
         .files
         .iter()
-        .filter(|f| is_history(f.path.as_bytes()))
+        .filter(|f| crate::model::is_shell_history(f.path.as_bytes()))
     {
         let Some(content) = ctx.model.content(f) else {
             continue;

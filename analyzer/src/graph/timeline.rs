@@ -6,11 +6,11 @@ use minetrace_schemas::escape_bytes;
 use minetrace_schemas::records::file::{FileKind, FileRecord};
 use minetrace_schemas::records::process::FileId;
 
-use crate::graph::logs::AuthEvent;
+use crate::model::auth::AuthEvent;
 use std::collections::HashMap;
 
 use crate::graph::nodes::{file_id, file_path_id, proc_id, user_name_id, Level, NodeKind};
-use crate::graph::persistence::classify;
+use crate::graph::persistence::kind_of;
 use crate::graph::processes::cmdline_text;
 use crate::graph::ssh::is_authorized_keys;
 use crate::graph::AttackGraph;
@@ -46,14 +46,16 @@ fn file_role(f: &FileRecord) -> &'static str {
     if is_authorized_keys(p) {
         return "authorized_keys";
     }
-    match classify(p).map(|c| c.0) {
-        Some("cron") => "crontab",
-        Some("systemd") => "systemd unit",
-        Some("preload") => "ld.so.preload",
-        Some("rc") => "rc script",
-        Some("profile") => "shell hook",
-        Some("at") => "at job",
-        Some("udev") => "udev rule",
+    match kind_of(p) {
+        "cron" => "crontab",
+        "systemd" => "systemd unit",
+        "preload" => "ld.so.preload",
+        "rc" => "rc script",
+        "profile" => "shell hook",
+        "at" => "at job",
+        "udev" => "udev rule",
+        "modules" => "module list",
+        "sudoers" => "sudoers",
         _ => "file",
     }
 }

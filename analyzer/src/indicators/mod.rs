@@ -102,6 +102,8 @@ kinds! {
     ReplacedTarget = "replaced_target", Word;
     /// Local proxies miners tunnel through.
     ProxyTool = "proxy_tool", Word;
+    /// Substrings of an `LD_PRELOAD` value that route a program through a proxy.
+    ProxyPreload = "proxy_preload", Text;
     /// Address ranges of security agents' consoles.
     AgentRange = "agent_range", Cidr;
     /// Substrings of lines that uninstall or stop security agents.
@@ -118,6 +120,9 @@ kinds! {
     HomeDir = "home_dir", DirPrefix;
     /// Directories web servers serve from (path class `web_root`).
     WebRoot = "web_root", DirPrefix;
+    /// Kernel pseudo filesystems (`/proc/`, `/sys/`, `/dev/`): named by scripts, never payloads (path
+    /// class `pseudo`).
+    PseudoDir = "pseudo_dir", DirPrefix;
     /// Kernel thread name prefixes.
     KthreadName = "kthread_name", Word;
     /// Names of system daemons and tools.

@@ -1,5 +1,5 @@
 //! Path classes: one table, built from the directory indicators (`temp_dir`, `shm_dir`, `system_dir`,
-//! `nonexec_dir`, `home_dir`, `web_root`), that every detector, the graph and the outputs ask "what kind
+//! `nonexec_dir`, `home_dir`, `web_root`, `pseudo_dir`), that every detector, the graph and the outputs ask "what kind
 //! of place is this path?". A user's `--iocs` file that adds `temp_dir /scratch/` changes every reader at
 //! once.
 //!
@@ -26,6 +26,8 @@ pub enum PathClass {
     Home,
     /// Web server document roots (`/var/www/`, ...).
     WebRoot,
+    /// Kernel pseudo filesystems (`/proc/`, `/sys/`, `/dev/`).
+    Pseudo,
     /// A path with a component starting with `.` (`/tmp/.X25-unix/x`, `~/.configrc/a/upd`).
     Hidden,
     /// Temp or hidden: where kits are dropped.
@@ -41,6 +43,7 @@ impl PathClass {
             PathClass::Nonexec => "nonexec",
             PathClass::Home => "home",
             PathClass::WebRoot => "web_root",
+            PathClass::Pseudo => "pseudo",
             PathClass::Hidden => "hidden",
             PathClass::KitProne => "kit_prone",
         }
@@ -69,6 +72,7 @@ impl PathClasses {
             (PathClass::Nonexec, Kind::NonexecDir),
             (PathClass::Home, Kind::HomeDir),
             (PathClass::WebRoot, Kind::WebRoot),
+            (PathClass::Pseudo, Kind::PseudoDir),
         ];
         let mut prefixes = BTreeMap::new();
         for (class, kind) in listed {
@@ -109,6 +113,7 @@ impl PathClasses {
             PathClass::Nonexec,
             PathClass::Home,
             PathClass::WebRoot,
+            PathClass::Pseudo,
             PathClass::Hidden,
             PathClass::KitProne,
         ]

@@ -2,6 +2,15 @@
 //! detectors need (process by pid, executable by file id, file content by path).
 //!
 //! Building the model is the only place that decodes records; detectors never touch the bundle.
+//!
+//! The model also owns the host facts every later stage reads, each derived once here:
+//! [`HostModel::accounts`] ([`accounts`]), [`HostModel::auth`] (authentication events of every source,
+//! [`auth`]) and [`HostModel::persistence`] (every persisted line, [`persistence`]). Path classes come from
+//! the indicators ([`crate::indicators::PathClasses`]).
+
+pub mod accounts;
+pub mod auth;
+pub mod persistence;
 
 pub mod addresses;
 
@@ -42,6 +51,12 @@ pub struct HostModel {
     file_by_path: HashMap<Vec<u8>, usize>,
     /// Warnings met while building the model (a record member that failed to decode, ...).
     pub warnings: Vec<String>,
+    /// The host's accounts and groups (`/etc/passwd`, `/etc/group`), parsed once.
+    pub accounts: accounts::Accounts,
+    /// Authentication events of every source, ordered by time.
+    pub auth: Vec<auth::AuthEvent>,
+    /// Every persisted line (cron, at, systemd, rc, start-up files, preload, modules, udev, sudoers).
+    pub persistence: Vec<persistence::PersistenceEntry>,
 }
 
 /// Decodes one record member, turning absence into an empty default and a decode failure into a warning.
@@ -131,7 +146,7 @@ impl HostModel {
             .enumerate()
             .map(|(i, f)| (f.path.0.clone(), i))
             .collect();
-        Ok(HostModel {
+        let mut model = HostModel {
             bundle_sha256: bundle.sha256.clone().unwrap_or_default(),
             manifest: bundle.manifest,
             host,
@@ -148,7 +163,73 @@ impl HostModel {
             exe_by_file,
             file_by_path,
             warnings,
+            accounts: accounts::Accounts::default(),
+            auth: Vec::new(),
+            persistence: Vec::new(),
+        };
+        model.derive_facts();
+        Ok(model)
+    }
+
+    /// Derives the host facts from the decoded records and captured files, once.
+    fn derive_facts(&mut self) {
+        let passwd = self
+            .file(b"/etc/passwd")
+            .and_then(|f| Some((&f.path, self.content(f)?)));
+        let group = self.file(b"/etc/group").and_then(|f| self.content(f));
+        self.accounts = accounts::Accounts::parse(passwd, group);
+        self.auth = auth::collect(self);
+        self.persistence = persistence::collect(self);
+    }
+
+    /// Line `line` (1-based) of a captured file, as written: the persistence entry's when there is one.
+    pub fn line_of(&self, path: &[u8], line: u32) -> Option<&[u8]> {
+        if let Some(e) = self
+            .persistence
+            .iter()
+            .find(|e| e.line == line && e.path.as_bytes() == path)
+        {
+            return Some(&e.raw);
+        }
+        let content = self.content(self.file(path)?)?;
+        let n = usize::try_from(line).ok()?.checked_sub(1)?;
+        crate::parse::numbered_lines(content).nth(n).map(|(_, l)| l)
+    }
+
+    /// Captured regular files at a persistence location whose kind `pick` accepts, in bundle order, with
+    /// their bytes and their entries (possibly none: a file of comments).
+    pub fn persistence_files<'a>(
+        &'a self,
+        pick: impl Fn(persistence::PersistenceKind) -> bool + 'a,
+    ) -> impl Iterator<
+        Item = (
+            &'a FileRecord,
+            &'a [u8],
+            &'a [persistence::PersistenceEntry],
+        ),
+    > + 'a {
+        self.files.iter().enumerate().filter_map(move |(i, f)| {
+            if f.kind != FileKind::Regular {
+                return None;
+            }
+            let loc = persistence::location(f.path.as_bytes())?;
+            if !pick(loc.kind) {
+                return None;
+            }
+            let content = self.content(f)?;
+            let start = self.persistence.partition_point(|e| e.file < i);
+            let end = self.persistence.partition_point(|e| e.file <= i);
+            Some((
+                f,
+                content,
+                self.persistence.get(start..end).unwrap_or_default(),
+            ))
         })
+    }
+
+    /// The file record of a persistence entry.
+    pub fn entry_file(&self, e: &persistence::PersistenceEntry) -> Option<&FileRecord> {
+        self.files.get(e.file)
     }
 
     pub fn process(&self, pid: i32) -> Option<&ProcessRecord> {
@@ -266,6 +347,24 @@ impl HostModel {
         let secs = i64::try_from(p.start_ticks / hz).ok()?;
         self.host.boot_time_unix.checked_add(secs)
     }
+}
+
+/// Whether a file is a shell or REPL history (`.bash_history`, `.zsh_history`, `fish_history`, ...):
+/// evidence of what was typed, never persistence.
+pub fn is_shell_history(path: &[u8]) -> bool {
+    let name = crate::parse::basename(path);
+    [
+        &b".bash_history"[..],
+        b".zsh_history",
+        b".sh_history",
+        b".ash_history",
+        b".history",
+        b".mysql_history",
+        b".python_history",
+        b".psql_history",
+    ]
+    .contains(&name)
+        || name.ends_with(b"fish_history")
 }
 
 /// Top-level directories that merged-`/usr` systems turn into symlinks to their `/usr` twins.

@@ -12,6 +12,7 @@ pub mod cron;
 pub mod iptables;
 pub mod journal;
 pub mod passwd;
+pub mod refs;
 pub mod shell_line;
 pub mod ssh_command;
 pub mod sshd_config;

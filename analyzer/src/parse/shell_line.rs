@@ -9,6 +9,8 @@
 //! full of rival IOCs is not itself a downloader.
 
 use super::{basename, contains};
+use crate::indicators::paths::has_hidden_component;
+use crate::indicators::{PathClass, PathClasses};
 
 /// Downloaders: their presence plus a pipe into a shell is the classic dropper.
 const DOWNLOADERS: &[&[u8]] = &[
@@ -89,16 +91,13 @@ const WRAPPERS: &[&[u8]] = &[
     b"do", b"else", b"{", b"!", b"if", b"while", b"until", b"eval", b"doas", b"flock",
 ];
 
-/// Directories where nothing should be executed from.
-pub const TEMP_DIRS: &[&[u8]] = &[
-    b"/tmp/",
-    b"/var/tmp/",
-    b"/dev/shm/",
-    b"/run/shm/",
-    b"/var/run/",
-    b"/var/lock/",
-    b"/run/lock/",
-];
+/// A program or script a line runs, as resolved against a prior `cd`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RanPath {
+    pub path: Vec<u8>,
+    /// Run with `.` or `source` (read by the current shell, as start-up files read their dotfiles).
+    pub sourced: bool,
+}
 
 /// What a line does.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -126,10 +125,9 @@ pub struct ShellLine {
     /// A file copied (`cp`, `mv`, `install`) to a path that the line then runs counts as run too:
     /// `cp /usr/bin/bprofr /tmp/dbused && /tmp/dbused` runs bprofr's bytes.
     pub executed: Vec<Vec<u8>>,
-    /// Executed paths under a temporary directory ([`TEMP_DIRS`]).
-    pub temp_exec: Vec<Vec<u8>>,
-    /// Executed paths with a hidden component (`.name/`, or a hidden file name).
-    pub hidden_exec: Vec<Vec<u8>>,
+    /// Paths the line runs directly (not copy sources), in order; where they sit is judged with the path
+    /// classes ([`ShellLine::temp_exec`], [`ShellLine::hidden_exec`]).
+    pub ran: Vec<RanPath>,
     /// Every absolute or `~` path mentioned anywhere, for the attack graph.
     pub paths: Vec<Vec<u8>>,
     /// History tampering seen (`HISTFILE=/dev/null`, `history -c`, `unset HISTFILE`, ...).
@@ -145,15 +143,33 @@ pub struct ShellLine {
 }
 
 impl ShellLine {
+    /// Paths the line runs from a temporary directory (path class `temp`).
+    pub fn temp_exec(&self, classes: &PathClasses) -> Vec<&[u8]> {
+        self.ran
+            .iter()
+            .filter(|r| classes.is(PathClass::Temp, &r.path))
+            .map(|r| r.path.as_slice())
+            .collect()
+    }
+
+    /// Paths the line runs (not sources) with a hidden component (`.name/`, or a hidden file name).
+    pub fn hidden_exec(&self) -> Vec<&[u8]> {
+        self.ran
+            .iter()
+            .filter(|r| !r.sourced && has_hidden_component(&r.path))
+            .map(|r| r.path.as_slice())
+            .collect()
+    }
+
     /// True when nothing in the line is of interest.
-    pub fn is_quiet(&self) -> bool {
+    pub fn is_quiet(&self, classes: &PathClasses) -> bool {
         !(self.download_to_shell
             || self.download_then_exec
             || self.base64_decode
             || self.dev_tcp
             || !self.bare_ips.is_empty()
-            || !self.temp_exec.is_empty()
-            || !self.hidden_exec.is_empty()
+            || !self.temp_exec(classes).is_empty()
+            || !self.hidden_exec().is_empty()
             || !self.history_tamper.is_empty()
             || !self.module_loads.is_empty())
     }
@@ -327,17 +343,6 @@ fn is_pathish(w: &[u8]) -> bool {
             && w.first()
                 .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'.'))
             && !w.contains(&b':')
-}
-
-/// True when a path has a hidden component (`/tmp/.X25-unix/x`, `~/.configrc/a/upd`, `/usr/bin/.update`).
-pub fn has_hidden_component(path: &[u8]) -> bool {
-    path.split(|b| *b == b'/')
-        .any(|c| c.len() > 1 && c.starts_with(b".") && c != b"..")
-}
-
-/// True when a path lies under one of [`TEMP_DIRS`].
-pub fn in_temp_dir(path: &[u8]) -> bool {
-    TEMP_DIRS.iter().any(|d| path.starts_with(d))
 }
 
 fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T) {
@@ -571,11 +576,11 @@ pub fn analyze(text: &[u8]) -> ShellLine {
                 }
                 _ => r.clone(),
             };
-            if in_temp_dir(&resolved) {
-                push_unique(&mut out.temp_exec, resolved.clone());
-            }
-            if has_hidden_component(&resolved) && !sourced {
-                push_unique(&mut out.hidden_exec, resolved.clone());
+            if !out.ran.iter().any(|x| x.path == resolved) && out.ran.len() < 64 {
+                out.ran.push(RanPath {
+                    path: resolved.clone(),
+                    sourced,
+                });
             }
             for (src, _) in copies.iter().filter(|(_, dst)| *dst == resolved) {
                 push_unique(&mut out.executed, src.clone());
@@ -791,35 +796,43 @@ mod tests {
     #[test]
     fn health_check_is_quiet() {
         let s = analyze(b"curl -fsS -m 10 --retry 5 -o /dev/null https://hc-ping.com/uuid");
-        assert!(s.download && !s.download_to_shell && s.is_quiet(), "{s:?}");
-        assert!(analyze(b"cd / && run-parts --report /etc/cron.hourly").is_quiet());
-        assert!(analyze(b"[ -x /usr/lib/php/sessionclean ] && if [ ! -d /run/systemd/system ]; then /usr/lib/php/sessionclean; fi").is_quiet());
+        assert!(
+            s.download
+                && !s.download_to_shell
+                && s.is_quiet(crate::indicators::Indicators::builtin().paths()),
+            "{s:?}"
+        );
+        assert!(analyze(b"cd / && run-parts --report /etc/cron.hourly")
+            .is_quiet(crate::indicators::Indicators::builtin().paths()));
+        assert!(analyze(b"[ -x /usr/lib/php/sessionclean ] && if [ ! -d /run/systemd/system ]; then /usr/lib/php/sessionclean; fi").is_quiet(crate::indicators::Indicators::builtin().paths()));
     }
 
     #[test]
     fn cleanup_lines_only_mention() {
         let s = analyze(b"pkill -f kdevtmpfsi; rm -rf /tmp/.X25-unix /tmp/kdevtmpfsi; netstat -anp | grep 195.3.146.118 | awk '{print $7}' | xargs kill -9");
         assert!(s.mention_only, "{s:?}");
-        assert!(s.bare_ips.is_empty() && s.temp_exec.is_empty() && !s.download);
+        assert!(s.bare_ips.is_empty() && s.ran.is_empty() && !s.download);
         assert!(s.paths.contains(&b"/tmp/kdevtmpfsi".to_vec()));
     }
 
     #[test]
     fn temp_and_hidden_execution() {
+        let ind = crate::indicators::Indicators::builtin();
+        let c = ind.paths();
         let s = analyze(b"~/.configrc/a/upd>/dev/null 2>&1");
-        assert_eq!(s.hidden_exec, vec![b"~/.configrc/a/upd".to_vec()]);
+        assert_eq!(s.hidden_exec(), vec![&b"~/.configrc/a/upd"[..]]);
         let s = analyze(b"cd /tmp/.X25-unix/.rsync/c && nohup ./aptitude -t 150 >/dev/null &");
         assert_eq!(
-            s.temp_exec,
-            vec![b"/tmp/.X25-unix/.rsync/c/aptitude".to_vec()]
+            s.temp_exec(c),
+            vec![&b"/tmp/.X25-unix/.rsync/c/aptitude"[..]]
         );
-        assert_eq!(s.hidden_exec, s.temp_exec);
+        assert_eq!(s.hidden_exec(), s.temp_exec(c));
         let s = analyze(b"sh /var/tmp/.x/run.sh");
-        assert_eq!(s.temp_exec, vec![b"/var/tmp/.x/run.sh".to_vec()]);
-        assert!(analyze(b"/usr/bin/.update startup").hidden_exec.len() == 1);
-        assert!(analyze(b"if [ -f ~/.bash_aliases ]; then . ~/.bash_aliases; fi").is_quiet());
-        assert!(analyze(b". \"$HOME/.cargo/env\"").is_quiet());
-        assert_eq!(analyze(b". /tmp/.x/env").temp_exec.len(), 1);
+        assert_eq!(s.temp_exec(c), vec![&b"/var/tmp/.x/run.sh"[..]]);
+        assert!(analyze(b"/usr/bin/.update startup").hidden_exec().len() == 1);
+        assert!(analyze(b"if [ -f ~/.bash_aliases ]; then . ~/.bash_aliases; fi").is_quiet(c));
+        assert!(analyze(b". \"$HOME/.cargo/env\"").is_quiet(c));
+        assert_eq!(analyze(b". /tmp/.x/env").temp_exec(c).len(), 1);
     }
 
     #[test]

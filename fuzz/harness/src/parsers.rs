@@ -142,12 +142,13 @@ pub fn sshd_config(data: &[u8]) {
 /// Shell command lines (cron commands, `Exec*`, history lines, rc files), one call per line and once for
 /// the whole input.
 pub fn shell_line(data: &[u8]) {
+    let classes = crate::bundle::inputs().iocs.paths();
     black_box(shell_line::analyze(data));
     for (_, line) in numbered_lines(data).take(256) {
-        black_box(shell_line::analyze(line));
+        let s = shell_line::analyze(line);
+        black_box((s.temp_exec(classes), s.hidden_exec(), s.is_quiet(classes)));
         black_box(shell_line::ipv4s(line));
-        black_box(shell_line::has_hidden_component(line));
-        black_box(shell_line::in_temp_dir(line));
+        black_box(classes.classes(line));
     }
 }
 

@@ -10,17 +10,17 @@
 use minetrace_schemas::findings::{Finding, Severity};
 use minetrace_schemas::records::account::PasswordState;
 
-use super::common::{self, account_subject, describe_file, quote_line, Accounts, Score};
+use super::common::{account_subject, describe_file, quote_line, Score};
 use crate::detect::finding::{file_subject, finding, FindingExt};
 use crate::detect::Context;
-use crate::parse::passwd::parse_group;
+use crate::model::persistence::PersistenceKind;
 use crate::parse::sudoers;
 
 const ADMIN_GROUPS: &[&[u8]] = &[b"sudo", b"wheel", b"admin"];
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let model = ctx.model;
-    let accounts = Accounts::of(model);
+    let accounts = &model.accounts;
     let Some(passwd) = model.file(b"/etc/passwd") else {
         return Vec::new();
     };
@@ -37,7 +37,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         if e.uid == 0 && e.name != b"root" {
             let mut f = finding("MT-ACC-001", Severity::High, "Extra account with UID 0")
                 .attack(&["T1136.001", "T1078.003"])
-                .subject(account_subject(&accounts, &e.name))
+                .subject(account_subject(accounts, &e.name))
                 .subject(file_subject(passwd))
                 .evidence(quote_line(
                     &passwd_path,
@@ -74,7 +74,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 if let Some(sev) = score.severity() {
                     let mut f = finding("MT-ACC-003", sev, "Service account that can log in")
                         .attack(&["T1098", "T1078.003"])
-                        .subject(account_subject(&accounts, &e.name))
+                        .subject(account_subject(accounts, &e.name))
                         .evidence(quote_line(
                             &passwd_path,
                             e.line,
@@ -90,7 +90,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     }
     // Sudo rights of service accounts: admin groups and sudoers rules.
     if let Some(group) = model.file(b"/etc/group") {
-        for g in model.content(group).map(parse_group).unwrap_or_default() {
+        for g in &accounts.groups {
             if !ADMIN_GROUPS.contains(&g.name.as_slice()) {
                 continue;
             }
@@ -106,7 +106,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                         "Service account in an admin group",
                     )
                     .attack(&["T1548.003", "T1098"])
-                    .subject(account_subject(&accounts, m))
+                    .subject(account_subject(accounts, m))
                     .subject(file_subject(group))
                     .evidence(format!(
                         "{}:{}: {} is a member of {}",
@@ -119,10 +119,8 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             }
         }
     }
-    let sudo_files = common::captured(model, |p| {
-        p == b"/etc/sudoers" || p.starts_with(b"/etc/sudoers.d/")
-    });
-    for (file, bytes) in sudo_files {
+    let sudo_files = model.persistence_files(|k| k == PersistenceKind::Sudoers);
+    for (file, bytes, _) in sudo_files {
         for r in sudoers::parse(bytes) {
             for p in &r.principals {
                 if p.starts_with(b"%")
@@ -143,7 +141,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                     "Service account may run commands as root (sudoers)",
                 )
                 .attack(&["T1548.003", "T1098"])
-                .subject(account_subject(&accounts, p))
+                .subject(account_subject(accounts, p))
                 .subject(file_subject(file))
                 .evidence(quote_line(&file.path, r.line, &r.raw))
                 .evidence(format!("file: {}", describe_file(file)));

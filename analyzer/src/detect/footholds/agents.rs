@@ -15,17 +15,9 @@ use crate::detect::Context;
 use crate::indicators::Kind;
 use crate::parse::numbered_lines;
 
-fn persisted(p: &[u8]) -> bool {
-    crate::parse::cron::format_for_path(p).is_some()
-        || p.starts_with(b"/etc/cron")
-        || crate::parse::systemd_unit::is_unit_path(p)
-        || super::startup::is_rc_path(p)
-        || common::is_profile_path(p)
-}
-
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
-    for (file, bytes) in common::captured(ctx.model, persisted) {
+    for (file, bytes, _) in ctx.model.persistence_files(|_| true) {
         let mut hits = Vec::new();
         let mut file_points = 0;
         for (n, raw) in numbered_lines(bytes) {

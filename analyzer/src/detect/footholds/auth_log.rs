@@ -1,139 +1,158 @@
-//! Brute force in the authentication logs and what followed it (`MT-ACC-010`, T1110.001):
+//! Brute force in the authentication events and what followed it (`MT-ACC-010`, T1110.001):
 //! many failed logins from one address, then a successful password login from that address or a
 //! password change. Brute force alone is the internet's background noise and stays low; success from a
 //! brute-forcing address or a password change after it is high.
 //!
-//! Logs are read oldest first (`auth.log.N` … `auth.log.1`, `auth.log`; same for `secure`).
+//! The events are the model's ([`crate::model::auth`]: every auth source, ordered by time). The judgement
+//! itself is [`brute_force`], a fact other stages (the graph's entry point) read instead of counting
+//! failures with thresholds of their own.
 
 use std::collections::BTreeMap;
 
+use minetrace_schemas::escape_bytes;
 use minetrace_schemas::findings::{Finding, Severity};
 
-use super::common::{self, account_subject, Accounts};
+use super::common::account_subject;
 use crate::detect::finding::{file_subject, finding, FindingExt};
 use crate::detect::Context;
-use crate::parse::auth_log::{self, AuthEvent};
-use crate::parse::basename;
+use crate::model::auth::{AuthEvent, AuthKind};
 
 /// Failures from one address that make it a brute force.
-const BRUTE_THRESHOLD: usize = 20;
+pub const BRUTE_THRESHOLD: usize = 20;
 
-fn is_auth_log(path: &[u8]) -> bool {
-    let name = basename(path);
-    path.starts_with(b"/var/log/")
-        && (name.starts_with(b"auth.log") || name.starts_with(b"secure"))
-        && !name.ends_with(b".gz")
+/// An address that failed to log in at least [`BRUTE_THRESHOLD`] times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BruteSource {
+    pub ip: String,
+    pub failures: usize,
+    /// The first few distinct accounts it tried.
+    pub users: Vec<Vec<u8>>,
 }
 
-/// Rotation number for ordering: `auth.log` is newest (0), `auth.log.1` older (1), ...
-fn rotation(path: &[u8]) -> u32 {
-    let name = basename(path);
-    name.rsplit(|b| *b == b'.')
-        .next()
-        .and_then(|s| std::str::from_utf8(s).ok())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
+/// What followed a brute force: a password login from a brute-forcing address, or a password change
+/// or new account after the first brute force crossed the threshold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AfterBrute<'a> {
+    pub event: &'a AuthEvent,
+    /// One escaped sentence for evidence.
+    pub what: String,
+}
+
+/// The brute-force judgement over the auth events (oldest first).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BruteForce<'a> {
+    /// Brute-forcing addresses, by address.
+    pub sources: Vec<BruteSource>,
+    /// What followed, in event order.
+    pub after: Vec<AfterBrute<'a>>,
+}
+
+/// Counts failures per address in event order; a password login from an address already over the
+/// threshold, and a password change or new account once any address is over it, follow the brute force.
+pub fn brute_force(events: &[AuthEvent]) -> BruteForce<'_> {
+    let mut failures: BTreeMap<&str, (usize, Vec<Vec<u8>>)> = BTreeMap::new();
+    let mut first_brute_seen = false;
+    let mut after = Vec::new();
+    for ev in events {
+        let where_ = ev.location();
+        let user = escape_bytes(&ev.user);
+        match ev.kind {
+            AuthKind::FailedPassword | AuthKind::InvalidUser => {
+                let Some(ip) = ev.from.as_deref() else {
+                    continue;
+                };
+                let e = failures.entry(ip).or_default();
+                e.0 += 1;
+                if e.1.len() < 5 && !e.1.contains(&ev.user) {
+                    e.1.push(ev.user.clone());
+                }
+                if e.0 >= BRUTE_THRESHOLD {
+                    first_brute_seen = true;
+                }
+            }
+            AuthKind::AcceptedPassword if ev.is_password_login() => {
+                let Some(ip) = ev.from.as_deref() else {
+                    continue;
+                };
+                if failures.get(ip).is_some_and(|(n, _)| *n >= BRUTE_THRESHOLD) {
+                    let method = ev.method.as_deref().unwrap_or_default();
+                    after.push(AfterBrute {
+                        event: ev,
+                        what: format!(
+                            "{where_}: {method} login accepted for {user} from brute-forcing {ip}"
+                        ),
+                    });
+                }
+            }
+            AuthKind::PasswordChanged if first_brute_seen => after.push(AfterBrute {
+                event: ev,
+                what: format!(
+                    "{where_}: password changed for {user} ({}) after the brute force",
+                    ev.program
+                ),
+            }),
+            AuthKind::NewUser if first_brute_seen => after.push(AfterBrute {
+                event: ev,
+                what: format!(
+                    "{where_}: new user {user} uid {:?} after the brute force",
+                    ev.new_uid
+                ),
+            }),
+            _ => {}
+        }
+    }
+    let sources = failures
+        .into_iter()
+        .filter(|(_, (n, _))| *n >= BRUTE_THRESHOLD)
+        .map(|(ip, (failures, users))| BruteSource {
+            ip: ip.to_owned(),
+            failures,
+            users,
+        })
+        .collect();
+    BruteForce { sources, after }
 }
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
-    let accounts = Accounts::of(ctx.model);
-    let mut logs: Vec<_> = common::captured(ctx.model, is_auth_log).collect();
-    logs.sort_by_key(|(f, _)| std::cmp::Reverse(rotation(f.path.as_bytes())));
-    let mut failures: BTreeMap<String, (usize, Vec<Vec<u8>>)> = BTreeMap::new();
-    let mut first_brute_seen = false;
-    let mut after: Vec<(String, Vec<u8>, Option<String>)> = Vec::new(); // (evidence, user, ip)
-    let mut files = Vec::new();
-    for (file, bytes) in &logs {
-        files.push(*file);
-        for ev in auth_log::parse(bytes) {
-            let where_ = format!("{}:{} [{}]", file.path.escaped(), ev.line, ev.stamp);
-            match &ev.event {
-                AuthEvent::Failed { user, ip, .. } => {
-                    let e = failures.entry(ip.clone()).or_default();
-                    e.0 += 1;
-                    if e.1.len() < 5 && !e.1.contains(user) {
-                        e.1.push(user.clone());
-                    }
-                    if e.0 >= BRUTE_THRESHOLD {
-                        first_brute_seen = true;
-                    }
-                }
-                AuthEvent::Accepted { method, user, ip }
-                    if method == "password" || method.starts_with("keyboard") =>
-                {
-                    let brute = failures.get(ip).is_some_and(|(n, _)| *n >= BRUTE_THRESHOLD);
-                    if brute {
-                        after.push((
-                            format!(
-                                "{where_}: {method} login accepted for {} from brute-forcing {ip}",
-                                minetrace_schemas::escape_bytes(user)
-                            ),
-                            user.clone(),
-                            Some(ip.clone()),
-                        ));
-                    }
-                }
-                AuthEvent::PasswordChanged { user } if first_brute_seen => {
-                    after.push((
-                        format!(
-                            "{where_}: password changed for {} ({}) after the brute force",
-                            minetrace_schemas::escape_bytes(user),
-                            ev.program
-                        ),
-                        user.clone(),
-                        None,
-                    ));
-                }
-                AuthEvent::NewUser { user, uid } if first_brute_seen => {
-                    after.push((
-                        format!(
-                            "{where_}: new user {} uid {:?} after the brute force",
-                            minetrace_schemas::escape_bytes(user),
-                            uid
-                        ),
-                        user.clone(),
-                        None,
-                    ));
-                }
-                _ => {}
-            }
-        }
-    }
-    let brute: Vec<_> = failures
-        .iter()
-        .filter(|(_, (n, _))| *n >= BRUTE_THRESHOLD)
-        .collect();
-    if brute.is_empty() {
+    let accounts = &ctx.model.accounts;
+    let judged = brute_force(&ctx.model.auth);
+    if judged.sources.is_empty() {
         return Vec::new();
     }
-    let severity = if after.is_empty() {
-        Severity::Low
+    let (severity, title) = if judged.after.is_empty() {
+        (Severity::Low, "SSH brute force in the auth logs")
     } else {
-        Severity::High
-    };
-    let title = if after.is_empty() {
-        "SSH brute force in the auth logs"
-    } else {
-        "SSH brute force followed by a login or password change"
+        (
+            Severity::High,
+            "SSH brute force followed by a login or password change",
+        )
     };
     let mut f = finding("MT-ACC-010", severity, title).attack(&["T1110.001", "T1098", "T1078"]);
-    for (ip, (n, users)) in brute.iter().take(20) {
-        let users: Vec<String> = users
-            .iter()
-            .map(|u| minetrace_schemas::escape_bytes(u))
-            .collect();
+    for s in judged.sources.iter().take(20) {
+        let users: Vec<String> = s.users.iter().map(|u| escape_bytes(u)).collect();
         f = f.evidence(format!(
-            "{n} failed logins from {ip} (users {})",
+            "{} failed logins from {} (users {})",
+            s.failures,
+            s.ip,
             users.join(", ")
         ));
     }
-    for (e, user, _) in after.iter().take(50) {
+    for a in judged.after.iter().take(50) {
         f = f
-            .evidence(e.clone())
-            .subject(account_subject(&accounts, user));
+            .evidence(a.what.clone())
+            .subject(account_subject(accounts, &a.event.user));
     }
-    for file in files {
-        f = f.subject(file_subject(file));
+    // The logs the events were read from, oldest first.
+    let mut logs: Vec<&[u8]> = Vec::new();
+    for e in &ctx.model.auth {
+        if !logs.contains(&e.path.as_slice()) {
+            logs.push(&e.path);
+        }
+    }
+    for path in logs {
+        if let Some(file) = ctx.model.file(path) {
+            f = f.subject(file_subject(file));
+        }
     }
     vec![f]
 }

@@ -14,10 +14,9 @@ use crate::detect::finding::{file_subject, persistence_subject, FindingExt};
 use crate::detect::markers::{name_marker_matches, path_marker_matches};
 use crate::detect::Context;
 use crate::indicators::Indicators;
-use crate::indicators::{Kind, MarkerKind};
+use crate::indicators::{Kind, MarkerKind, PathClass};
 use crate::model::{usr_twin, HostModel};
 use crate::parse::basename;
-use crate::parse::passwd::{parse_passwd, PasswdEntry};
 use crate::parse::shell_line::{self, ShellLine};
 
 /// Points and the reasons they were given.
@@ -99,13 +98,14 @@ pub fn score_shell(text: &[u8], iocs: &Indicators) -> (Score, ShellLine) {
             score.add(1, format!("reaches bare IP {ips}"));
         }
     }
-    if let Some(p) = s.temp_exec.first() {
+    let paths = iocs.paths();
+    if let Some(p) = s.temp_exec(paths).first() {
         score.add(
             3,
             format!("runs {} from a temporary directory", escape_bytes(p)),
         );
     }
-    if let Some(p) = s.hidden_exec.first() {
+    if let Some(p) = s.hidden_exec().first() {
         score.add(1, format!("runs {} from a hidden path", escape_bytes(p)));
     }
     // `modprobe NAME` loads a module the system ships (systemd's modprobe@.service does it); loading a
@@ -115,7 +115,7 @@ pub fn score_shell(text: &[u8], iocs: &Indicators) -> (Score, ShellLine) {
         .iter()
         .filter(|m| m.contains(&b'/') || m.ends_with(b".ko"))
     {
-        let odd = shell_line::in_temp_dir(m) || shell_line::has_hidden_component(m);
+        let odd = paths.is(PathClass::KitProne, m);
         score.add(
             if odd { 4 } else { 2 },
             format!("loads kernel module file {}", escape_bytes(m)),
@@ -265,53 +265,7 @@ pub fn family_of_path(iocs: &Indicators, path: &[u8]) -> Option<String> {
         .map(|m| m.family.clone())
 }
 
-/// The host's accounts from its captured `/etc/passwd`.
-pub struct Accounts {
-    pub entries: Vec<PasswdEntry>,
-}
-
-impl Accounts {
-    pub fn of(model: &HostModel) -> Accounts {
-        let entries = model
-            .file(b"/etc/passwd")
-            .and_then(|f| model.content(f))
-            .map(parse_passwd)
-            .unwrap_or_default();
-        Accounts { entries }
-    }
-
-    pub fn by_name(&self, name: &[u8]) -> Option<&PasswdEntry> {
-        self.entries.iter().find(|e| e.name == name)
-    }
-
-    pub fn by_uid(&self, uid: u32) -> Option<&PasswdEntry> {
-        self.entries.iter().find(|e| e.uid == uid)
-    }
-
-    /// The account whose home directory holds `path` (longest home wins; `/` never counts).
-    pub fn owner_of_path(&self, path: &[u8]) -> Option<&PasswdEntry> {
-        self.entries
-            .iter()
-            .filter(|e| e.home.len() > 1)
-            .filter(|e| {
-                let home = e.home.strip_suffix(b"/").unwrap_or(&e.home);
-                path.starts_with(home) && path.get(home.len()) == Some(&b'/')
-            })
-            // Longest home wins; among accounts sharing it (root and a UID-0 twin) the first line.
-            .min_by_key(|e| (std::cmp::Reverse(e.home.len()), e.line))
-    }
-
-    /// A service or system account: listed as `service_account`, or a non-root uid below 1000 other than
-    /// the human-looking admin accounts.
-    pub fn is_service(&self, iocs: &Indicators, name: &[u8]) -> bool {
-        let lossy = String::from_utf8_lossy(name);
-        if iocs.contains(Kind::ServiceAccount, &lossy) {
-            return true;
-        }
-        self.by_name(name)
-            .is_some_and(|e| e.uid != 0 && e.uid < 1000)
-    }
-}
+use crate::model::accounts::Accounts;
 
 /// The subject for an account by name, with its uid when known.
 pub fn account_subject(accounts: &Accounts, name: &[u8]) -> Subject {
@@ -397,7 +351,8 @@ pub fn line_finding(
     if severity >= Severity::Medium {
         let mut named: Vec<&[u8]> = Vec::new();
         if let Some(s) = shell {
-            for p in s.temp_exec.iter().chain(s.hidden_exec.iter()) {
+            let classes = ctx.iocs.paths();
+            for p in s.temp_exec(classes).into_iter().chain(s.hidden_exec()) {
                 if let Some(target) = ctx.model.file_aliased(p) {
                     if !named.contains(&target.path.as_bytes()) {
                         named.push(target.path.as_bytes());
@@ -469,50 +424,12 @@ pub fn lock_points(file: &FileRecord, score: &mut Score) {
     }
 }
 
-/// Home-directory shell start-up files (`.bashrc`, `.profile`, ...).
-pub const HOME_RC: &[&[u8]] = &[
-    b".bashrc",
-    b".bash_profile",
-    b".bash_login",
-    b".profile",
-    b".bash_logout",
-    b".zshrc",
-    b".zprofile",
-    b".zshenv",
-    b".zlogin",
-    b".cshrc",
-    b".tcshrc",
-];
-
-/// System-wide and per-user shell start-up files: where a line runs at every login.
-pub fn is_profile_path(path: &[u8]) -> bool {
-    let system: &[&[u8]] = &[
-        b"/etc/profile",
-        b"/etc/bash.bashrc",
-        b"/etc/bashrc",
-        b"/etc/zshrc",
-        b"/etc/zsh/zshrc",
-        b"/etc/zsh/zprofile",
-        b"/etc/zsh/zshenv",
-        b"/etc/csh.cshrc",
-        b"/etc/csh.login",
-        b"/etc/environment",
-    ];
-    system.contains(&path)
-        || (path.starts_with(b"/etc/profile.d/") && !path.ends_with(b"/"))
-        || HOME_RC.contains(&basename(path))
-}
-
-/// Files whose lines run or load something: crontabs, units, rc and profile scripts,
-/// `/etc/ld.so.preload`.
+/// Files whose lines run or load something: every persistence location of the model
+/// ([`crate::model::persistence::location`]), and the rest of the cron and spool directories.
 pub fn is_run_by_line_path(path: &[u8]) -> bool {
-    crate::parse::cron::format_for_path(path).is_some()
+    crate::model::persistence::location(path).is_some()
         || path.starts_with(b"/etc/cron")
         || path.starts_with(b"/var/spool/")
-        || crate::parse::systemd_unit::is_unit_path(path)
-        || super::startup::is_rc_path(path)
-        || is_profile_path(path)
-        || path == b"/etc/ld.so.preload"
 }
 
 /// A file that is executable by mode, or starts like an ELF binary or a script.
@@ -525,22 +442,8 @@ pub fn looks_executable(model: &HostModel, f: &FileRecord) -> bool {
         .is_some_and(|b| b.starts_with(b"\x7fELF") || b.starts_with(b"#!"))
 }
 
-/// Shell history files.
-pub fn is_history_path(path: &[u8]) -> bool {
-    let name = basename(path);
-    [
-        &b".bash_history"[..],
-        b".zsh_history",
-        b".sh_history",
-        b".ash_history",
-        b".history",
-        b"fish_history",
-        b".mysql_history",
-        b".python_history",
-        b".psql_history",
-    ]
-    .contains(&name)
-}
+/// Shell history files ([`crate::model::is_shell_history`]).
+pub use crate::model::is_shell_history as is_history_path;
 
 #[cfg(test)]
 mod tests {

@@ -12,61 +12,50 @@
 use minetrace_schemas::findings::{Finding, Severity};
 use minetrace_schemas::records::file::FileRecord;
 
-use super::common::{self, account_subject, describe_file, quote_line, Accounts, Score};
+use super::common::{self, account_subject, describe_file, quote_line, Score};
 use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
 use crate::detect::Context;
 use crate::indicators::Kind;
-use crate::parse::cron::{self, CronFormat, CronLine};
-use crate::parse::numbered_lines;
+use crate::model::accounts::Accounts;
+use crate::model::persistence::{PersistenceEntry, PersistenceKind, Schedule};
+use crate::parse::cron;
 
 const CRON_ATTACK: &[&str] = &["T1053.003"];
 const AT_ATTACK: &[&str] = &["T1053.002"];
 
-fn is_cron_script_dir(path: &[u8]) -> bool {
-    [
-        &b"/etc/cron.hourly/"[..],
-        b"/etc/cron.daily/",
-        b"/etc/cron.weekly/",
-        b"/etc/cron.monthly/",
-    ]
-    .iter()
-    .any(|d| path.starts_with(d))
-}
-
-fn is_at_job(path: &[u8]) -> bool {
-    (path.starts_with(b"/var/spool/cron/atjobs/") || path.starts_with(b"/var/spool/at/"))
-        && !crate::parse::basename(path).starts_with(b".")
-        && !path.ends_with(b"/spool")
-}
-
 pub fn detect(ctx: &Context) -> Vec<Finding> {
-    let accounts = Accounts::of(ctx.model);
+    let accounts = &ctx.model.accounts;
     let mut out = Vec::new();
-    for (file, bytes) in common::captured(ctx.model, |p| cron::format_for_path(p).is_some()) {
-        let Some(format) = cron::format_for_path(file.path.as_bytes()) else {
-            continue;
-        };
-        crontab(ctx, &accounts, file, bytes, format, &mut out);
+    let crontabs = ctx
+        .model
+        .persistence_files(|k| matches!(k, PersistenceKind::Cron | PersistenceKind::Anacron));
+    for (file, bytes, entries) in crontabs {
+        crontab(ctx, accounts, file, bytes, entries, &mut out);
     }
-    for (file, bytes) in common::captured(ctx.model, is_cron_script_dir) {
-        script(
-            ctx,
-            file,
-            bytes,
-            "MT-PER-001",
-            "Scheduled script runs suspicious commands",
-            CRON_ATTACK,
-            &mut out,
-        );
-    }
-    for (file, bytes) in common::captured(ctx.model, is_at_job) {
-        let lines: Vec<(u32, &[u8])> = cron::at_job_lines(bytes).collect();
-        for (n, text) in lines {
+    for (file, _, entries) in ctx
+        .model
+        .persistence_files(|k| k == PersistenceKind::CronScript)
+    {
+        for e in entries {
             push_line(
                 ctx,
                 file,
-                n,
-                text,
+                e.line,
+                &e.raw,
+                "MT-PER-001",
+                "Scheduled script runs suspicious commands",
+                CRON_ATTACK,
+                &mut out,
+            );
+        }
+    }
+    for (file, _, entries) in ctx.model.persistence_files(|k| k == PersistenceKind::At) {
+        for e in entries {
+            push_line(
+                ctx,
+                file,
+                e.line,
+                &e.raw,
                 "MT-PER-004",
                 "at job runs suspicious commands",
                 AT_ATTACK,
@@ -106,45 +95,24 @@ fn push_line(
     }
 }
 
-fn script(
-    ctx: &Context,
-    file: &FileRecord,
-    bytes: &[u8],
-    rule: &str,
-    title: &str,
-    attack: &[&str],
-    out: &mut Vec<Finding>,
-) {
-    for (n, text) in numbered_lines(bytes) {
-        let t = text.trim_ascii();
-        if t.is_empty() || t.starts_with(b"#") {
-            continue;
-        }
-        push_line(ctx, file, n, text, rule, title, attack, out);
-    }
-}
-
 fn crontab(
     ctx: &Context,
     accounts: &Accounts,
     file: &FileRecord,
     bytes: &[u8],
-    format: CronFormat,
+    entries: &[PersistenceEntry],
     out: &mut Vec<Finding>,
 ) {
     let rdb = cron::is_redis_rdb(bytes);
     let spool_owner = cron::spool_user(file.path.as_bytes()).map(<[u8]>::to_vec);
     let file_owner = accounts.by_uid(file.uid).map(|e| e.name.clone());
-    let mut entry_lines = Vec::new();
+    let jobs: Vec<&PersistenceEntry> = entries.iter().filter(|e| e.runs).collect();
+    let entry_lines: Vec<u32> = jobs.iter().map(|e| e.line).collect();
     let mut worst: Option<Severity> = None;
-    for line in cron::parse(bytes, format) {
-        let CronLine::Entry(e) = line else {
-            continue;
-        };
-        entry_lines.push(e.line);
+    for e in &jobs {
         let (mut score, shell) = common::score_line(ctx, &e.command);
         common::persistence_file_marker(ctx.iocs, file, &mut score);
-        let runs_as = e.user.clone().or_else(|| spool_owner.clone());
+        let runs_as = e.run_as.clone();
         if score.points > 0 {
             if let Some(user) = runs_as
                 .as_deref()
@@ -161,15 +129,16 @@ fn crontab(
             if rdb {
                 score.add(2, "sits inside a Redis RDB dump");
             }
-            if e.schedule.at_boot() || e.schedule.frequent() {
-                score.reasons.push(format!(
-                    "schedule {} (re-runs it constantly)",
-                    e.schedule.display()
-                ));
+            if let Some(s) = e.schedule.as_ref().and_then(Schedule::cron) {
+                if s.at_boot() || s.frequent() {
+                    score
+                        .reasons
+                        .push(format!("schedule {} (re-runs it constantly)", s.display()));
+                }
             }
         }
         common::lock_points(file, &mut score);
-        let title = if format == CronFormat::Anacron {
+        let title = if e.kind == PersistenceKind::Anacron {
             "anacron job runs suspicious commands"
         } else {
             "Cron job runs suspicious commands"
@@ -257,14 +226,10 @@ fn crontab(
             .subject(file_subject(file))
             .subject(account_subject(accounts, &owner))
             .evidence(format!("file: {}", describe_file(file)));
-        let lines: Vec<&[u8]> = numbered_lines(bytes).map(|(_, l)| l).collect();
-        for (i, n) in entry_lines.iter().enumerate() {
-            f = f.subject(persistence_subject(&file.path, *n));
-            let text = usize::try_from(*n)
-                .ok()
-                .and_then(|k| lines.get(k.checked_sub(1)?));
-            if let (true, Some(text)) = (i < 20, text) {
-                f = f.evidence(quote_line(&file.path, *n, text));
+        for (i, e) in jobs.iter().enumerate() {
+            f = f.subject(persistence_subject(&file.path, e.line));
+            if i < 20 {
+                f = f.evidence(quote_line(&file.path, e.line, &e.raw));
             }
         }
         for r in score.reasons {

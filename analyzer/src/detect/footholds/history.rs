@@ -13,9 +13,10 @@
 use minetrace_schemas::findings::{Finding, Severity};
 use minetrace_schemas::records::file::FileKind;
 
-use super::common::{self, account_subject, describe_file, quote_line, Accounts};
+use super::common::{self, account_subject, describe_file, quote_line};
 use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
 use crate::detect::Context;
+use crate::model::persistence::PersistenceKind;
 use crate::parse::shell_line;
 use crate::parse::{contains, numbered_lines};
 
@@ -24,10 +25,13 @@ const SCANNERS: &[&[u8]] = &[
 ];
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
-    let accounts = Accounts::of(ctx.model);
+    let accounts = &ctx.model.accounts;
     let mut out = Vec::new();
     // Start-up files that switch history off for every login.
-    for (file, bytes) in common::captured(ctx.model, common::is_profile_path) {
+    for (file, bytes, _) in ctx
+        .model
+        .persistence_files(|k| k == PersistenceKind::ShellStartup)
+    {
         for (n, raw) in numbered_lines(bytes) {
             if raw.trim_ascii().starts_with(b"#") {
                 continue;
@@ -74,7 +78,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             .subject(file_subject(f))
             .evidence(format!("{} -> /dev/null", f.path.escaped()));
             if let Some(o) = &owner {
-                x = x.subject(account_subject(&accounts, o));
+                x = x.subject(account_subject(accounts, o));
             }
             out.push(x);
             continue;
@@ -127,7 +131,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 x = x.evidence(t);
             }
             if let Some(o) = &owner {
-                x = x.subject(account_subject(&accounts, o));
+                x = x.subject(account_subject(accounts, o));
             }
             out.push(x);
         }
@@ -143,7 +147,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 x = x.evidence(l);
             }
             if let Some(o) = &owner {
-                x = x.subject(account_subject(&accounts, o));
+                x = x.subject(account_subject(accounts, o));
             }
             out.push(x);
         }

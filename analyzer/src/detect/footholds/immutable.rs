@@ -12,7 +12,7 @@ use minetrace_schemas::records::file::FileKind;
 use super::common::{self, describe_file};
 use crate::detect::finding::{file_subject, finding, FindingExt};
 use crate::detect::Context;
-use crate::parse::shell_line::{has_hidden_component, in_temp_dir};
+use crate::indicators::PathClass;
 use crate::parse::{basename, contains};
 
 /// Where a lock protects persistence or access.
@@ -41,7 +41,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             _ => "append-only",
         };
         let family = common::family_of_path(ctx.iocs, path);
-        let odd_place = in_temp_dir(path) || has_hidden_component(path);
+        let odd_place = ctx.iocs.paths().is(PathClass::KitProne, path);
         let (severity, why) = if f.kind == FileKind::Regular && f.size <= 2 {
             (
                 Severity::Low,

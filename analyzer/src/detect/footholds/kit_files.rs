@@ -19,9 +19,9 @@ use minetrace_schemas::records::package::PackageVerdict;
 use super::common::{self, describe_file};
 use crate::detect::finding::{file_subject, finding, FindingExt};
 use crate::detect::{markers, Context};
+use crate::indicators::paths::has_hidden_component;
 use crate::indicators::MarkerKind;
 use crate::parse::basename;
-use crate::parse::shell_line::has_hidden_component;
 
 /// Files the persistence, loader and SSH detectors read line by line: a family marker on them is
 /// reported there, on the line that runs.

@@ -5,7 +5,7 @@
 
 use minetrace_schemas::findings::{Finding, Severity};
 
-use super::common::{account_subject, describe_file, Accounts};
+use super::common::{account_subject, describe_file};
 use crate::detect::finding::{file_subject, finding, FindingExt};
 use crate::detect::Context;
 use crate::parse::authorized_keys::parse_known_hosts;
@@ -18,7 +18,7 @@ fn is_private_key(path: &[u8]) -> bool {
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let model = ctx.model;
-    let accounts = Accounts::of(model);
+    let accounts = &model.accounts;
     let mut out = Vec::new();
     for key in model
         .files
@@ -67,7 +67,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             ));
         }
         if let Some(o) = &owner {
-            f = f.subject(account_subject(&accounts, o));
+            f = f.subject(account_subject(accounts, o));
             if service {
                 f = f.evidence("the key belongs to a service account");
             }

@@ -9,40 +9,24 @@ use minetrace_schemas::findings::{Finding, Severity};
 use super::common::{self, describe_file, quote_line};
 use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
 use crate::detect::Context;
-use crate::indicators::MarkerKind;
+use crate::indicators::{Kind, MarkerKind};
+use crate::model::persistence::{location, Format, PersistenceEntry, PersistenceKind};
 use crate::parse::{numbered_lines, words};
+use minetrace_schemas::records::file::FileRecord;
 
-const ROOTKIT_MODULES: &[&str] = &[
-    "diamorphine",
-    "reptile",
-    "suterusu",
-    "iproute",
-    "netlink",
-    "cryptov2",
-    "acpi_thermal_mgr",
-];
-
-fn is_modules_load(p: &[u8]) -> bool {
-    p == b"/etc/modules"
-        || (p.ends_with(b".conf")
-            && [
-                &b"/etc/modules-load.d/"[..],
-                b"/usr/lib/modules-load.d/",
-                b"/lib/modules-load.d/",
-                b"/run/modules-load.d/",
-            ]
-            .iter()
-            .any(|d| p.starts_with(d)))
-}
-
-fn is_modprobe_d(p: &[u8]) -> bool {
-    p.ends_with(b".conf")
-        && (p.starts_with(b"/etc/modprobe.d/") || p.starts_with(b"/lib/modprobe.d/"))
+/// The module files of one format (`/etc/modules` and `modules-load.d`, or `modprobe.d`).
+fn modules_files<'a>(
+    ctx: &'a Context,
+    format: Format,
+) -> impl Iterator<Item = (&'a FileRecord, &'a [u8], &'a [PersistenceEntry])> + 'a {
+    ctx.model
+        .persistence_files(|k| k == PersistenceKind::Modules)
+        .filter(move |(f, _, _)| location(f.path.as_bytes()).map(|l| l.format) == Some(format))
 }
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
-    for (file, bytes) in common::captured(ctx.model, is_modules_load) {
+    for (file, bytes, _) in modules_files(ctx, Format::ModuleList) {
         for (n, raw) in numbered_lines(bytes) {
             let t = raw.trim_ascii();
             if t.is_empty() || t.starts_with(b"#") || t.starts_with(b";") {
@@ -57,7 +41,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 .iter()
                 .find(|m| m.kind == MarkerKind::Name && m.value.trim_end_matches(".ko") == stem)
                 .map(|m| m.family.clone());
-            if family.is_none() && !ROOTKIT_MODULES.contains(&stem.as_str()) {
+            if family.is_none() && !ctx.iocs.contains(Kind::RootkitModule, &stem) {
                 continue;
             }
             out.push(
@@ -75,7 +59,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             );
         }
     }
-    for (file, bytes) in common::captured(ctx.model, is_modprobe_d) {
+    for (file, bytes, _) in modules_files(ctx, Format::Modprobe) {
         for (n, raw) in numbered_lines(bytes) {
             let t = raw.trim_ascii();
             let Some(after) = t.strip_prefix(b"install ") else {

@@ -13,26 +13,22 @@ use super::common::{self, describe_file, quote_line};
 use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
 use crate::detect::Context;
 use crate::indicators::MarkerKind;
-use crate::parse::{contains, numbered_lines, words};
+use crate::model::persistence::{preload_libraries, PersistenceKind};
+use crate::parse::{contains, numbered_lines};
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
-    for (file, bytes) in common::captured(ctx.model, |p| p == b"/etc/ld.so.preload") {
-        for (n, raw) in numbered_lines(bytes) {
-            let t = raw.trim_ascii();
-            if t.is_empty() || t.starts_with(b"#") {
-                continue;
-            }
-            // The loader splits on blanks and colons; each piece is a library.
-            for lib in words(t)
-                .flat_map(|w| w.split(|b| *b == b':'))
-                .filter(|w| !w.is_empty())
-            {
+    for (file, _, entries) in ctx
+        .model
+        .persistence_files(|k| k == PersistenceKind::Preload)
+    {
+        for e in entries {
+            for lib in preload_libraries(&e.command) {
                 out.push(entry(
                     ctx,
                     file,
-                    n,
-                    raw,
+                    e.line,
+                    &e.raw,
                     lib,
                     "MT-PER-040",
                     "Library preloaded into every program (/etc/ld.so.preload)",
@@ -40,7 +36,10 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             }
         }
     }
-    for (file, bytes) in common::captured(ctx.model, common::is_profile_path) {
+    for (file, bytes, _) in ctx
+        .model
+        .persistence_files(|k| k == PersistenceKind::ShellStartup)
+    {
         for (n, raw) in numbered_lines(bytes) {
             let t = raw.trim_ascii();
             if t.starts_with(b"#") || !contains(t, b"LD_PRELOAD=") {

@@ -16,7 +16,7 @@
 use minetrace_schemas::findings::{Finding, Severity, Subject};
 use minetrace_schemas::RawBytes;
 
-use super::common::{self, account_subject, describe_file, quote_line, Accounts, Score};
+use super::common::{self, account_subject, describe_file, quote_line, Score};
 use crate::detect::finding::{file_subject, finding, FindingExt};
 use crate::detect::Context;
 use crate::indicators::{Kind, MarkerKind};
@@ -67,7 +67,7 @@ fn family_comment(ctx: &Context, comment: &[u8]) -> Option<String> {
 }
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
-    let accounts = Accounts::of(ctx.model);
+    let accounts = &ctx.model.accounts;
     let mut out = Vec::new();
     for (file, bytes) in common::captured(ctx.model, is_authorized_keys) {
         let path = file.path.as_bytes();
@@ -99,7 +99,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 f = f.subject(key_subject(file.path.clone(), k));
             }
             if let Some(o) = &owner {
-                f = f.subject(account_subject(&accounts, o));
+                f = f.subject(account_subject(accounts, o));
             }
             out.push(f);
         }
@@ -200,7 +200,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             }
             f = f.evidence(format!("file: {}", describe_file(file)));
             if let Some(o) = &owner {
-                f = f.subject(account_subject(&accounts, o));
+                f = f.subject(account_subject(accounts, o));
             }
             out.push(f);
         }

@@ -8,12 +8,14 @@
 
 use minetrace_schemas::findings::Finding;
 
-use super::common::{self, account_subject, Accounts, Score};
+use super::common::{self, account_subject, Score};
 use crate::detect::finding::{file_subject, FindingExt};
 use crate::detect::Context;
-use crate::indicators::MarkerKind;
+use crate::indicators::{MarkerKind, PathClass};
+use crate::model::persistence::{unit_name, PersistenceKind};
 use crate::parse::basename;
-use crate::parse::systemd_unit::{is_unit_path, Unit};
+use crate::parse::systemd_unit::Unit;
+use minetrace_schemas::records::file::FileRecord;
 
 /// Unit names that belong to the OS; one of these outside package paths running a non-system program
 /// is masquerade.
@@ -39,33 +41,19 @@ const SYSTEM_UNIT_PREFIXES: &[&[u8]] = &[
     b"kthread",
 ];
 
-fn system_program(p: &[u8]) -> bool {
-    [
-        &b"/usr/"[..],
-        b"/lib/",
-        b"/bin/",
-        b"/sbin/",
-        b"/lib64/",
-        b"/opt/",
-    ]
-    .iter()
-    .any(|d| p.starts_with(d))
-        && !crate::parse::shell_line::has_hidden_component(p)
-}
-
-/// The unit a drop-in belongs to (`x.service` for `.../x.service.d/y.conf`), or the file name.
-fn unit_name(path: &[u8]) -> &[u8] {
-    let name = basename(path);
-    if name.ends_with(b".conf") {
-        let dir = basename(crate::parse::dirname(path));
-        return dir.strip_suffix(b".d").unwrap_or(dir);
-    }
-    name
+/// A program in a system directory (path class `system`), not hidden.
+fn system_program(ctx: &Context, p: &[u8]) -> bool {
+    let c = ctx.iocs.paths();
+    c.is(PathClass::System, p) && !c.is(PathClass::Hidden, p)
 }
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
-    let accounts = Accounts::of(ctx.model);
-    let units: Vec<_> = common::captured(ctx.model, is_unit_path).collect();
+    let accounts = &ctx.model.accounts;
+    let units: Vec<(&FileRecord, &[u8])> = ctx
+        .model
+        .persistence_files(|k| k == PersistenceKind::Systemd)
+        .map(|(f, b, _)| (f, b))
+        .collect();
     // Each timer with the unit it starts (`Unit=`), parsed once.
     let timers: Vec<_> = units
         .iter()
@@ -132,7 +120,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         let imitates = SYSTEM_UNIT_PREFIXES.iter().any(|p| name.starts_with(p));
         if imitates
             && !program.is_empty()
-            && !system_program(&program)
+            && !system_program(ctx, &program)
             && path.starts_with(b"/etc/systemd/")
         {
             score.add(
@@ -181,7 +169,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             continue;
         };
         if let Some(u) = unit.user() {
-            f = f.subject(account_subject(&accounts, u));
+            f = f.subject(account_subject(accounts, u));
         }
         // Timers that start this service.
         let stem = name.strip_suffix(b".service").unwrap_or(name);

@@ -243,9 +243,9 @@ fn preloads(ctx: &Context) -> Vec<Finding> {
             .filter(|s| !s.is_empty())
             .collect();
         let bad = ctx.iocs.set(Kind::PreloadBad).find(|b| l.contains(*b));
-        let odd = libs.iter().any(|lib| {
-            support::under(ctx, PathClass::Temp, lib) || support::has_hidden_component(lib)
-        });
+        let odd = libs
+            .iter()
+            .any(|lib| support::under(ctx, PathClass::KitProne, lib));
         let benign = !libs.is_empty()
             && libs.iter().all(|lib| {
                 let base = support::lower(support::basename(lib));
@@ -253,7 +253,7 @@ fn preloads(ctx: &Context) -> Vec<Finding> {
                     .set(Kind::PreloadBenign)
                     .any(|b| base.starts_with(b))
             });
-        let proxy = l.contains("proxychains") || l.contains("graftcp") || l.contains("torsocks");
+        let proxy = ctx.iocs.find_in(Kind::ProxyPreload, &l).is_some();
         let severity = if bad.is_some() || odd {
             Severity::High
         } else if benign || proxy {

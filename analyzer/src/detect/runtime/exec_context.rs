@@ -124,7 +124,7 @@ fn deleted_or_memfd(ctx: &Context, p: &ProcessRecord, raise: &Raise) -> Option<F
         let upgrade = support::upgrade_like(ctx, path);
         let severity = if upgrade {
             Severity::Info
-        } else if support::in_home(path) && !support::under(ctx, PathClass::Temp, path) {
+        } else if support::in_home(ctx, path) && !support::under(ctx, PathClass::Temp, path) {
             Severity::Low
         } else {
             Severity::Medium
@@ -168,7 +168,7 @@ fn odd_dir(ctx: &Context, p: &ProcessRecord, raise: &Raise) -> Option<Finding> {
     let shm = support::under(ctx, PathClass::Shm, path);
     let temp = support::under(ctx, PathClass::Temp, path);
     let hidden = support::has_hidden_component(path);
-    let home = support::in_home(path);
+    let home = support::in_home(ctx, path);
     let (severity, why) = if shm {
         (
             Severity::Medium,

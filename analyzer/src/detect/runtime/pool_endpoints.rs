@@ -424,7 +424,7 @@ fn proxies(ctx: &Context, conns: &HashMap<i32, Vec<Conn>>, m: Option<&Matcher>) 
         }
         if let Some(v) = support::env_value(p, b"LD_PRELOAD") {
             let l = support::lower(v);
-            if l.contains("proxychains") || l.contains("graftcp") || l.contains("torsocks") {
+            if ctx.iocs.find_in(Kind::ProxyPreload, &l).is_some() {
                 how.push(format!(
                     "LD_PRELOAD={} routes it through a proxy",
                     minetrace_schemas::escape_bytes(v)

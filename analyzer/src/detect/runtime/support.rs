@@ -102,8 +102,9 @@ pub fn under(ctx: &Context, class: PathClass, path: &[u8]) -> bool {
 
 pub use crate::indicators::paths::has_hidden_component;
 
-pub fn in_home(path: &[u8]) -> bool {
-    path.starts_with(b"/root/") || path.starts_with(b"/home/")
+/// Whether a path is in a home directory (path class `home`).
+pub fn in_home(ctx: &Context, path: &[u8]) -> bool {
+    ctx.iocs.paths().is(PathClass::Home, path)
 }
 
 /// The executable's path as the process itself sees it: a process in a chroot or container (its `root`
@@ -153,7 +154,7 @@ pub fn odd_places(ctx: &Context, p: &ProcessRecord) -> Vec<String> {
                 .to_owned(),
         );
     }
-    let home = in_home(path);
+    let home = in_home(ctx, path);
     if has_hidden_component(path) {
         out.push(if home {
             "executable in a hidden directory of a home".to_owned()

