@@ -125,7 +125,7 @@ mod tests {
 
     /// A high finding about a file under `/opt/miner/` and an endpoint on `127.0.0.1:3333`.
     fn miner_finding() -> Finding {
-        finding("R", Severity::High, "t")
+        finding(&crate::detect::rules::RUN_001, Severity::High)
             .subject(Subject::File {
                 path: RawBytes::from("/opt/miner/xmrig"),
                 sha256: None,

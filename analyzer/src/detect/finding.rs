@@ -5,16 +5,18 @@ use minetrace_schemas::records::file::FileRecord;
 use minetrace_schemas::records::process::ProcessRecord;
 use minetrace_schemas::RawBytes;
 
+use crate::detect::rules::Rule;
 use crate::model::HostModel;
 
-/// Starts a finding; detectors chain subjects, evidence, ATT&CK ids and a family onto it.
-pub fn finding(rule: &str, severity: Severity, title: impl Into<String>) -> Finding {
+/// Starts a finding of a rule: its id, title and ATT&CK ids come from the registry
+/// ([`crate::detect::rules`]); detectors chain subjects, evidence and a family onto it.
+pub fn finding(rule: &Rule, severity: Severity) -> Finding {
     Finding {
-        rule: rule.to_owned(),
+        rule: rule.id.to_owned(),
         severity,
-        title: title.into(),
+        title: rule.title.to_owned(),
         family: None,
-        attack: Vec::new(),
+        attack: rule.attack.iter().map(|a| (*a).to_owned()).collect(),
         subjects: Vec::new(),
         evidence: Vec::new(),
     }
@@ -22,17 +24,12 @@ pub fn finding(rule: &str, severity: Severity, title: impl Into<String>) -> Find
 
 /// Chainable additions to a [`Finding`].
 pub trait FindingExt {
-    fn attack(self, ids: &[&str]) -> Self;
     fn subject(self, s: Subject) -> Self;
     fn evidence(self, line: impl Into<String>) -> Self;
     fn family(self, family: Option<String>) -> Self;
 }
 
 impl FindingExt for Finding {
-    fn attack(mut self, ids: &[&str]) -> Self {
-        self.attack.extend(ids.iter().map(|s| (*s).to_owned()));
-        self
-    }
     fn subject(mut self, s: Subject) -> Self {
         if !self.subjects.contains(&s) {
             self.subjects.push(s);

@@ -9,6 +9,7 @@ pub mod family;
 pub mod finding;
 pub mod footholds;
 pub mod markers;
+pub mod rules;
 pub mod runtime;
 
 use minetrace_schemas::findings::{Finding, Severity, Verdict};

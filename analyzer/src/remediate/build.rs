@@ -814,13 +814,13 @@ mod tests {
             .expect("record")
             .clone();
         let findings = vec![
-            finding("MT-PER-002", Severity::Critical, "rdb")
+            finding(&crate::detect::rules::PER_002, Severity::Critical)
                 .subject(file_subject(&rdb))
                 .subject(persistence_subject(&rdb.path, 4)),
-            finding("MT-PER-001", Severity::High, "cron")
+            finding(&crate::detect::rules::PER_001, Severity::High)
                 .subject(file_subject(&ops))
                 .subject(persistence_subject(&ops.path, 2)),
-            finding("MT-EVA-001", Severity::Medium, "locked").subject(file_subject(
+            finding(&crate::detect::rules::EVA_001, Severity::Medium).subject(file_subject(
                 model.file(b"/etc/ld.so.preload").expect("record"),
             )),
         ];
@@ -875,7 +875,7 @@ mod tests {
             b"/usr/lib/x/y",
             b"/home/a/.ssh/authorized_keys",
         ];
-        let mut f = finding("MT-EVA-010", Severity::Medium, "history");
+        let mut f = finding(&crate::detect::rules::EVA_010, Severity::Medium);
         for p in subjects {
             f = f.subject(file_subject(model.file(p).expect("record")));
         }
@@ -904,10 +904,11 @@ mod tests {
             ],
             vec![check],
         );
-        let f = finding("MT-PER-040", Severity::Critical, "preload").subject(Subject::File {
-            path: b"/lib/libgcwrap.so".as_slice().into(),
-            sha256: None,
-        });
+        let f =
+            finding(&crate::detect::rules::PER_040, Severity::Critical).subject(Subject::File {
+                path: b"/lib/libgcwrap.so".as_slice().into(),
+                sha256: None,
+            });
         let plan = build(&model, &doc(vec![f]));
         let q = quarantined(&plan);
         assert_eq!(q, vec![&b"/usr/lib/libgcwrap.so"[..]], "{:?}", plan.items);

@@ -12,6 +12,7 @@ use minetrace_schemas::records::account::PasswordState;
 
 use super::common::{account_subject, describe_file, quote_line, Score};
 use crate::detect::finding::{file_subject, finding, FindingExt};
+use crate::detect::rules;
 use crate::detect::Context;
 use crate::model::persistence::PersistenceKind;
 use crate::parse::sudoers;
@@ -35,8 +36,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     };
     for e in &accounts.entries {
         if e.uid == 0 && e.name != b"root" {
-            let mut f = finding("MT-ACC-001", Severity::High, "Extra account with UID 0")
-                .attack(&["T1136.001", "T1078.003"])
+            let mut f = finding(&rules::ACC_001, Severity::High)
                 .subject(account_subject(accounts, &e.name))
                 .subject(file_subject(passwd))
                 .evidence(quote_line(
@@ -72,8 +72,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             }
             if score.points >= 2 {
                 if let Some(sev) = score.severity() {
-                    let mut f = finding("MT-ACC-003", sev, "Service account that can log in")
-                        .attack(&["T1098", "T1078.003"])
+                    let mut f = finding(&rules::ACC_003, sev)
                         .subject(account_subject(accounts, &e.name))
                         .evidence(quote_line(
                             &passwd_path,
@@ -100,21 +99,16 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 .filter(|m| accounts.is_service(ctx.iocs, m))
             {
                 out.push(
-                    finding(
-                        "MT-ACC-002",
-                        Severity::High,
-                        "Service account in an admin group",
-                    )
-                    .attack(&["T1548.003", "T1098"])
-                    .subject(account_subject(accounts, m))
-                    .subject(file_subject(group))
-                    .evidence(format!(
-                        "{}:{}: {} is a member of {}",
-                        group.path.escaped(),
-                        g.line,
-                        minetrace_schemas::escape_bytes(m),
-                        minetrace_schemas::escape_bytes(&g.name)
-                    )),
+                    finding(&rules::ACC_002, Severity::High)
+                        .subject(account_subject(accounts, m))
+                        .subject(file_subject(group))
+                        .evidence(format!(
+                            "{}:{}: {} is a member of {}",
+                            group.path.escaped(),
+                            g.line,
+                            minetrace_schemas::escape_bytes(m),
+                            minetrace_schemas::escape_bytes(&g.name)
+                        )),
                 );
             }
         }
@@ -135,16 +129,11 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 } else {
                     Severity::Medium
                 };
-                let mut f = finding(
-                    "MT-ACC-002",
-                    sev,
-                    "Service account may run commands as root (sudoers)",
-                )
-                .attack(&["T1548.003", "T1098"])
-                .subject(account_subject(accounts, p))
-                .subject(file_subject(file))
-                .evidence(quote_line(&file.path, r.line, &r.raw))
-                .evidence(format!("file: {}", describe_file(file)));
+                let mut f = finding(&rules::ACC_002, sev)
+                    .subject(account_subject(accounts, p))
+                    .subject(file_subject(file))
+                    .evidence(quote_line(&file.path, r.line, &r.raw))
+                    .evidence(format!("file: {}", describe_file(file)));
                 if r.nopasswd {
                     f = f.evidence("without a password (NOPASSWD)");
                 }

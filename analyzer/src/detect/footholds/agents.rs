@@ -11,6 +11,7 @@ use minetrace_schemas::findings::{Finding, Severity};
 
 use super::common::{self, quote_line};
 use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
+use crate::detect::rules;
 use crate::detect::Context;
 use crate::indicators::Kind;
 use crate::parse::numbered_lines;
@@ -40,13 +41,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         } else {
             Severity::Low
         };
-        let mut f = finding(
-            "MT-EVA-031",
-            sev,
-            "Persisted script removes or stops security tools",
-        )
-        .attack(&["T1562.001"])
-        .subject(file_subject(file));
+        let mut f = finding(&rules::EVA_031, sev).subject(file_subject(file));
         for (n, raw, v) in &hits {
             f = f
                 .subject(persistence_subject(&file.path, *n))

@@ -14,6 +14,7 @@ use minetrace_schemas::findings::{Finding, Severity};
 
 use super::common::account_subject;
 use crate::detect::finding::{file_subject, finding, FindingExt};
+use crate::detect::rules;
 use crate::detect::Context;
 use crate::model::auth::{AuthEvent, AuthKind};
 
@@ -119,15 +120,12 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     if judged.sources.is_empty() {
         return Vec::new();
     }
-    let (severity, title) = if judged.after.is_empty() {
-        (Severity::Low, "SSH brute force in the auth logs")
+    let severity = if judged.after.is_empty() {
+        Severity::Low
     } else {
-        (
-            Severity::High,
-            "SSH brute force followed by a login or password change",
-        )
+        Severity::High
     };
-    let mut f = finding("MT-ACC-010", severity, title).attack(&["T1110.001", "T1098", "T1078"]);
+    let mut f = finding(&rules::ACC_010, severity);
     for s in judged.sources.iter().take(20) {
         let users: Vec<String> = s.users.iter().map(|u| escape_bytes(u)).collect();
         f = f.evidence(format!(

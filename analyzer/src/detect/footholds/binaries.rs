@@ -11,6 +11,7 @@ use minetrace_schemas::RawBytes;
 
 use super::common::describe_file;
 use crate::detect::finding::{finding, FindingExt};
+use crate::detect::rules;
 use crate::detect::Context;
 use crate::indicators::Kind;
 use crate::parse::basename;
@@ -32,8 +33,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         } else {
             Severity::Medium
         };
-        let mut f = finding("MT-EVA-020", sev, "System binary differs from its package")
-            .attack(&["T1554", "T1036.005"])
+        let mut f = finding(&rules::EVA_020, sev)
             .subject(Subject::File {
                 path: c.path.clone(),
                 sha256: c.actual_sha256.clone(),
@@ -76,8 +76,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             return;
         }
         seen.push(path.0.clone());
-        let mut f = finding("MT-EVA-021", Severity::High, "chattr copied or renamed")
-            .attack(&["T1222.002", "T1036.003"])
+        let mut f = finding(&rules::EVA_021, Severity::High)
             .subject(Subject::File {
                 path: path.clone(),
                 sha256: Some(sha.to_owned()),
@@ -123,21 +122,16 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         });
         if missing {
             out.push(
-                finding(
-                    "MT-EVA-021",
-                    Severity::Medium,
-                    "chattr missing from its package path",
-                )
-                .attack(&["T1222.002"])
-                .subject(Subject::File {
-                    path: c.path.clone(),
-                    sha256: None,
-                })
-                .evidence(format!(
-                    "{}: {} (attackers rename chattr so admins cannot unlock their files)",
-                    c.path.escaped(),
-                    c.error.as_deref().unwrap_or_default()
-                )),
+                finding(&rules::EVA_021, Severity::Medium)
+                    .subject(Subject::File {
+                        path: c.path.clone(),
+                        sha256: None,
+                    })
+                    .evidence(format!(
+                        "{}: {} (attackers rename chattr so admins cannot unlock their files)",
+                        c.path.escaped(),
+                        c.error.as_deref().unwrap_or_default()
+                    )),
             );
         }
     }

@@ -12,6 +12,7 @@ use minetrace_schemas::{escape_bytes, RawBytes};
 
 use crate::detect::finding::{file_subject, persistence_subject, FindingExt};
 use crate::detect::markers::{name_marker_matches, path_marker_matches};
+use crate::detect::rules::Rule;
 use crate::detect::Context;
 use crate::indicators::Indicators;
 use crate::indicators::{Kind, MarkerKind, PathClass};
@@ -325,12 +326,9 @@ pub fn quote_line(path: &RawBytes, line: u32, text: &[u8]) -> String {
 
 /// A finding about one persisted line: `Persistence{path,line}` plus the file, the score's reasons as
 /// evidence, and captured files it runs from temp or hidden places as further subjects.
-#[allow(clippy::too_many_arguments)]
 pub fn line_finding(
     ctx: &Context,
-    rule: &str,
-    title: &str,
-    attack: &[&str],
+    rule: &Rule,
     file: &FileRecord,
     line: u32,
     text: &[u8],
@@ -338,8 +336,7 @@ pub fn line_finding(
     shell: Option<&ShellLine>,
 ) -> Option<Finding> {
     let severity = score.severity()?;
-    let mut f = crate::detect::finding::finding(rule, severity, title)
-        .attack(attack)
+    let mut f = crate::detect::finding::finding(rule, severity)
         .subject(persistence_subject(&file.path, line))
         .subject(file_subject(file))
         .evidence(quote_line(&file.path, line, text))

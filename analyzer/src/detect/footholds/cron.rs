@@ -14,14 +14,11 @@ use minetrace_schemas::records::file::FileRecord;
 
 use super::common::{self, account_subject, describe_file, quote_line, Score};
 use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
+use crate::detect::rules::{self, Rule};
 use crate::detect::Context;
-use crate::indicators::Kind;
 use crate::model::accounts::Accounts;
 use crate::model::persistence::{PersistenceEntry, PersistenceKind, Schedule};
 use crate::parse::cron;
-
-const CRON_ATTACK: &[&str] = &["T1053.003"];
-const AT_ATTACK: &[&str] = &["T1053.002"];
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let accounts = &ctx.model.accounts;
@@ -37,60 +34,29 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         .persistence_files(|k| k == PersistenceKind::CronScript)
     {
         for e in entries {
-            push_line(
-                ctx,
-                file,
-                e.line,
-                &e.raw,
-                "MT-PER-001",
-                "Scheduled script runs suspicious commands",
-                CRON_ATTACK,
-                &mut out,
-            );
+            push_line(ctx, file, e.line, &e.raw, &rules::PER_001, &mut out);
         }
     }
     for (file, _, entries) in ctx.model.persistence_files(|k| k == PersistenceKind::At) {
         for e in entries {
-            push_line(
-                ctx,
-                file,
-                e.line,
-                &e.raw,
-                "MT-PER-004",
-                "at job runs suspicious commands",
-                AT_ATTACK,
-                &mut out,
-            );
+            push_line(ctx, file, e.line, &e.raw, &rules::PER_004, &mut out);
         }
     }
     out
 }
 
-#[allow(clippy::too_many_arguments)]
 fn push_line(
     ctx: &Context,
     file: &FileRecord,
     n: u32,
     text: &[u8],
-    rule: &str,
-    title: &str,
-    attack: &[&str],
+    rule: &Rule,
     out: &mut Vec<Finding>,
 ) {
     let (mut score, shell) = common::score_line(ctx, text);
     common::persistence_file_marker(ctx.iocs, file, &mut score);
     common::lock_points(file, &mut score);
-    if let Some(f) = common::line_finding(
-        ctx,
-        rule,
-        title,
-        attack,
-        file,
-        n,
-        text,
-        &score,
-        Some(&shell),
-    ) {
+    if let Some(f) = common::line_finding(ctx, rule, file, n, text, &score, Some(&shell)) {
         out.push(f);
     }
 }
@@ -138,16 +104,9 @@ fn crontab(
             }
         }
         common::lock_points(file, &mut score);
-        let title = if e.kind == PersistenceKind::Anacron {
-            "anacron job runs suspicious commands"
-        } else {
-            "Cron job runs suspicious commands"
-        };
         if let Some(mut f) = common::line_finding(
             ctx,
-            "MT-PER-001",
-            title,
-            CRON_ATTACK,
+            &rules::PER_001,
             file,
             e.line,
             &e.raw,
@@ -163,15 +122,13 @@ fn crontab(
     }
     if rdb {
         let mut f = finding(
-            "MT-PER-002",
+            &rules::PER_002,
             if worst >= Some(Severity::High) {
                 Severity::Critical
             } else {
                 Severity::High
             },
-            "Crontab written through Redis (RDB dump with a cron line)",
         )
-        .attack(&["T1053.003", "T1190"])
         .subject(file_subject(file))
         .evidence(format!(
             "{} starts with a Redis RDB header",
@@ -193,12 +150,7 @@ fn crontab(
     let service_owner = spool_owner
         .iter()
         .chain(file_owner.iter())
-        .find(|u| {
-            accounts.is_service(ctx.iocs, u)
-                || ctx
-                    .iocs
-                    .contains(Kind::ServiceAccount, &String::from_utf8_lossy(u))
-        })
+        .find(|u| accounts.is_service(ctx.iocs, u))
         .cloned();
     if let Some(owner) = service_owner {
         if entry_lines.is_empty() && !rdb {
@@ -221,8 +173,7 @@ fn crontab(
         let Some(sev) = score.severity() else {
             return;
         };
-        let mut f = finding("MT-PER-003", sev, "Crontab of a service account")
-            .attack(&["T1053.003", "T1078.003"])
+        let mut f = finding(&rules::PER_003, sev)
             .subject(file_subject(file))
             .subject(account_subject(accounts, &owner))
             .evidence(format!("file: {}", describe_file(file)));

@@ -12,6 +12,7 @@ use minetrace_schemas::RawBytes;
 
 use super::common;
 use crate::detect::finding::{file_subject, finding, FindingExt};
+use crate::detect::rules;
 use crate::detect::Context;
 use crate::indicators::Kind;
 use crate::parse::iptables::{self, cidr_overlap, parse_cidr, Rule};
@@ -63,11 +64,10 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 .iter()
                 .filter_map(|a| a.as_deref().and_then(parse_cidr))
                 .any(|net| ranges.iter().any(|a| cidr_overlap(net, *a)));
-            let (rule, sev, title, why) = if hits_agent {
+            let (rule, sev, why) = if hits_agent {
                 (
-                    "MT-EVA-030",
+                    &rules::EVA_030,
                     Severity::High,
-                    "Firewall rule cuts off a security agent",
                     "drops a security agent's address range",
                 )
             } else if r.chain == b"INPUT"
@@ -75,23 +75,25 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                     .as_deref()
                     .is_some_and(|p| CLOSED_PORTS.contains(&p))
             {
-                ("MT-EVA-040", Severity::Low, "Firewall rule closes an exploitable service port", "closes Redis/Docker: miners do this after getting in so rivals cannot follow (admins harden the same way)")
+                (
+                    &rules::EVA_040,
+                    Severity::Low,
+                    "closes an exploitable service port (Redis/Docker): miners do this after getting in so rivals cannot follow (admins harden the same way)",
+                )
             } else if r.chain == b"OUTPUT"
                 && r.dport
                     .as_deref()
                     .is_some_and(|p| pool_ports.iter().any(|x| x.as_bytes() == p))
             {
                 (
-                    "MT-EVA-040",
+                    &rules::EVA_040,
                     Severity::Low,
-                    "Firewall rule blocks a mining-pool port",
-                    "blocks a pool port outbound: miners block rivals' pools this way",
+                    "blocks a mining-pool port outbound: miners block rivals' pools this way",
                 )
             } else {
                 continue;
             };
-            let mut f = finding(rule, sev, title)
-                .attack(&["T1562.004", "T1562.001"])
+            let mut f = finding(rule, sev)
                 .subject(Subject::FirewallRule {
                     rule: RawBytes::new(r.raw.clone()),
                 })

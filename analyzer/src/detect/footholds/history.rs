@@ -15,6 +15,7 @@ use minetrace_schemas::records::file::FileKind;
 
 use super::common::{self, account_subject, describe_file, quote_line};
 use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
+use crate::detect::rules;
 use crate::detect::Context;
 use crate::model::persistence::PersistenceKind;
 use crate::parse::shell_line;
@@ -40,15 +41,10 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             if s.history_tamper.is_empty() {
                 continue;
             }
-            let mut f = finding(
-                "MT-EVA-010",
-                Severity::Medium,
-                "Shell history disabled for every login",
-            )
-            .attack(&["T1070.003", "T1546.004"])
-            .subject(persistence_subject(&file.path, n))
-            .subject(file_subject(file))
-            .evidence(quote_line(&file.path, n, raw));
+            let mut f = finding(&rules::EVA_010, Severity::Medium)
+                .subject(persistence_subject(&file.path, n))
+                .subject(file_subject(file))
+                .evidence(quote_line(&file.path, n, raw));
             for t in s.history_tamper {
                 f = f.evidence(t);
             }
@@ -69,14 +65,9 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 .as_ref()
                 .is_some_and(|t| t.as_bytes() == b"/dev/null")
         {
-            let mut x = finding(
-                "MT-EVA-010",
-                Severity::Medium,
-                "Shell history linked to /dev/null",
-            )
-            .attack(&["T1070.003"])
-            .subject(file_subject(f))
-            .evidence(format!("{} -> /dev/null", f.path.escaped()));
+            let mut x = finding(&rules::EVA_010, Severity::Medium)
+                .subject(file_subject(f))
+                .evidence(format!("{} -> /dev/null", f.path.escaped()));
             if let Some(o) = &owner {
                 x = x.subject(account_subject(accounts, o));
             }
@@ -123,8 +114,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             } else {
                 Severity::Low
             };
-            let mut x = finding("MT-EVA-010", sev, "Shell history cleared or disabled")
-                .attack(&["T1070.003"])
+            let mut x = finding(&rules::EVA_010, sev)
                 .subject(file_subject(f))
                 .evidence(format!("file: {}", describe_file(f)));
             for t in tamper {
@@ -136,13 +126,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             out.push(x);
         }
         if lateral_points > 0 {
-            let mut x = finding(
-                "MT-LAT-001",
-                Severity::Medium,
-                "Scanning or lateral movement typed in a shell history",
-            )
-            .attack(&["T1021.004", "T1046"])
-            .subject(file_subject(f));
+            let mut x = finding(&rules::LAT_001, Severity::Medium).subject(file_subject(f));
             for l in lateral {
                 x = x.evidence(l);
             }

@@ -11,6 +11,7 @@ use minetrace_schemas::records::file::FileKind;
 
 use super::common::{self, describe_file};
 use crate::detect::finding::{file_subject, finding, FindingExt};
+use crate::detect::rules;
 use crate::detect::Context;
 use crate::indicators::PathClass;
 use crate::parse::{basename, contains};
@@ -35,11 +36,6 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         .filter(|f| f.immutable || f.append_only)
     {
         let path = f.path.as_bytes();
-        let flag = match (f.immutable, f.append_only) {
-            (true, true) => "immutable and append-only",
-            (true, false) => "immutable",
-            _ => "append-only",
-        };
         let family = common::family_of_path(ctx.iocs, path);
         let odd_place = ctx.iocs.paths().is(PathClass::KitProne, path);
         let (severity, why) = if f.kind == FileKind::Regular && f.size <= 2 {
@@ -72,16 +68,11 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             (Severity::Low, "a file locked against change")
         };
         let fam_note = family.clone();
-        let mut finding = finding(
-            "MT-EVA-001",
-            severity,
-            format!("File locked with chattr ({flag})"),
-        )
-        .attack(&["T1222.002"])
-        .subject(file_subject(f))
-        .evidence(format!("file: {}", describe_file(f)))
-        .evidence(why)
-        .family(family);
+        let mut finding = finding(&rules::EVA_001, severity)
+            .subject(file_subject(f))
+            .evidence(format!("file: {}", describe_file(f)))
+            .evidence(why)
+            .family(family);
         if let Some(fam) = fam_note {
             finding = finding.evidence(format!("path matches a {fam} marker"));
         }

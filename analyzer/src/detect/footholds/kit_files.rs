@@ -18,8 +18,8 @@ use minetrace_schemas::records::package::PackageVerdict;
 
 use super::common::{self, describe_file};
 use crate::detect::finding::{file_subject, finding, FindingExt};
+use crate::detect::rules;
 use crate::detect::{markers, Context};
-use crate::indicators::paths::has_hidden_component;
 use crate::indicators::MarkerKind;
 use crate::parse::basename;
 
@@ -79,20 +79,13 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 "data left in the kit's directory (state, logs): it cannot run by itself",
             )
         };
-        let hidden = has_hidden_component(path);
-        let attack: &[&str] = if hidden {
-            &["T1105", "T1564.001"]
-        } else {
-            &["T1105"]
-        };
         let what = if m.kind == MarkerKind::Path {
             "path"
         } else {
             "name"
         };
         out.push(
-            finding("MT-EVA-050", severity, "File of a known malware kit")
-                .attack(attack)
+            finding(&rules::EVA_050, severity)
                 .subject(file_subject(f))
                 .evidence(format!(
                     "{} {what} matches {} marker {} {}",

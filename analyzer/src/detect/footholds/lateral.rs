@@ -7,6 +7,7 @@ use minetrace_schemas::findings::{Finding, Severity};
 
 use super::common::{account_subject, describe_file};
 use crate::detect::finding::{file_subject, finding, FindingExt};
+use crate::detect::rules;
 use crate::detect::Context;
 use crate::parse::authorized_keys::parse_known_hosts;
 use crate::parse::{basename, contains, dirname};
@@ -45,21 +46,16 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         } else {
             Severity::Low
         };
-        let mut f = finding(
-            "MT-LAT-002",
-            sev,
-            "Private SSH key with known hosts to reach",
-        )
-        .attack(&["T1552.004", "T1021.004"])
-        .subject(file_subject(key))
-        .subject(file_subject(kh))
-        .evidence(format!("private key: {}", describe_file(key)))
-        .evidence(format!(
-            "{} lists {} host keys ({} hashed)",
-            kh.path.escaped(),
-            hosts.len(),
-            hosts.iter().filter(|h| h.hashed).count()
-        ));
+        let mut f = finding(&rules::LAT_002, sev)
+            .subject(file_subject(key))
+            .subject(file_subject(kh))
+            .evidence(format!("private key: {}", describe_file(key)))
+            .evidence(format!(
+                "{} lists {} host keys ({} hashed)",
+                kh.path.escaped(),
+                hosts.len(),
+                hosts.iter().filter(|h| h.hashed).count()
+            ));
         for h in hosts.iter().filter(|h| !h.hashed).take(10) {
             f = f.evidence(format!(
                 "known host {}",

@@ -8,6 +8,7 @@ use minetrace_schemas::findings::{Finding, Severity};
 
 use super::common::{self, describe_file, quote_line};
 use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
+use crate::detect::rules;
 use crate::detect::Context;
 use crate::indicators::{Kind, MarkerKind};
 use crate::model::persistence::{location, Format, PersistenceEntry, PersistenceKind};
@@ -45,17 +46,12 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 continue;
             }
             out.push(
-                finding(
-                    "MT-PER-050",
-                    Severity::High,
-                    "Rootkit kernel module loaded at boot",
-                )
-                .attack(&["T1547.006", "T1014"])
-                .subject(persistence_subject(&file.path, n))
-                .subject(file_subject(file))
-                .evidence(quote_line(&file.path, n, raw))
-                .evidence(format!("file: {}", describe_file(file)))
-                .family(family),
+                finding(&rules::PER_050, Severity::High)
+                    .subject(persistence_subject(&file.path, n))
+                    .subject(file_subject(file))
+                    .evidence(quote_line(&file.path, n, raw))
+                    .evidence(format!("file: {}", describe_file(file)))
+                    .family(family),
             );
         }
     }
@@ -74,9 +70,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             let (score, shell) = common::score_shell(cmd, ctx.iocs);
             out.extend(common::line_finding(
                 ctx,
-                "MT-PER-050",
-                "modprobe install hook runs suspicious commands",
-                &["T1547.006"],
+                &rules::PER_050,
                 file,
                 n,
                 raw,

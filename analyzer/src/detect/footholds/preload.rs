@@ -11,6 +11,7 @@ use minetrace_schemas::records::package::PackageVerdict;
 
 use super::common::{self, describe_file, quote_line};
 use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
+use crate::detect::rules::{self, Rule};
 use crate::detect::Context;
 use crate::indicators::MarkerKind;
 use crate::model::persistence::{preload_libraries, PersistenceKind};
@@ -24,15 +25,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     {
         for e in entries {
             for lib in preload_libraries(&e.command) {
-                out.push(entry(
-                    ctx,
-                    file,
-                    e.line,
-                    &e.raw,
-                    lib,
-                    "MT-PER-040",
-                    "Library preloaded into every program (/etc/ld.so.preload)",
-                ));
+                out.push(entry(ctx, file, e.line, &e.raw, lib, &rules::PER_040));
             }
         }
     }
@@ -59,15 +52,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 .split(|b| *b == b':' || *b == b' ')
                 .filter(|w| !w.is_empty())
             {
-                out.push(entry(
-                    ctx,
-                    file,
-                    n,
-                    raw,
-                    lib,
-                    "MT-PER-041",
-                    "LD_PRELOAD set for every login",
-                ));
+                out.push(entry(ctx, file, n, raw, lib, &rules::PER_041));
             }
         }
     }
@@ -80,8 +65,7 @@ fn entry(
     n: u32,
     raw: &[u8],
     lib: &[u8],
-    rule: &str,
-    title: &str,
+    rule: &Rule,
 ) -> Finding {
     let lossy = String::from_utf8_lossy(lib);
     let marker = ctx
@@ -100,8 +84,7 @@ fn entry(
     } else {
         Severity::High
     };
-    let mut f = finding(rule, severity, title)
-        .attack(&["T1574.006", "T1014"])
+    let mut f = finding(rule, severity)
         .subject(persistence_subject(&file.path, n))
         .subject(file_subject(file))
         .evidence(quote_line(&file.path, n, raw))

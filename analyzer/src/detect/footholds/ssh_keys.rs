@@ -18,6 +18,7 @@ use minetrace_schemas::RawBytes;
 
 use super::common::{self, account_subject, describe_file, quote_line, Score};
 use crate::detect::finding::{file_subject, finding, FindingExt};
+use crate::detect::rules::{self, Rule};
 use crate::detect::Context;
 use crate::indicators::{Kind, MarkerKind};
 use crate::parse::authorized_keys;
@@ -83,18 +84,13 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         let locked = file.immutable || file.append_only;
         let parsed = authorized_keys::parse(bytes);
         if rdb {
-            let mut f = finding(
-                "MT-SSH-003",
-                Severity::High,
-                "SSH key file written through Redis (RDB dump)",
-            )
-            .attack(&["T1098.004", "T1190"])
-            .subject(file_subject(file))
-            .evidence(format!(
-                "{} starts with a Redis RDB header",
-                file.path.escaped()
-            ))
-            .evidence(format!("file: {}", describe_file(file)));
+            let mut f = finding(&rules::SSH_003, Severity::High)
+                .subject(file_subject(file))
+                .evidence(format!(
+                    "{} starts with a Redis RDB header",
+                    file.path.escaped()
+                ))
+                .evidence(format!("file: {}", describe_file(file)));
             for k in &parsed.keys {
                 f = f.subject(key_subject(file.path.clone(), k));
             }
@@ -106,7 +102,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         for k in &parsed.keys {
             let mut score = Score::default();
             let mut rule = None;
-            let pick = |r: &'static str, rule: &mut Option<&'static str>| {
+            let pick = |r: &'static Rule, rule: &mut Option<&'static Rule>| {
                 if rule.is_none() {
                     *rule = Some(r);
                 }
@@ -119,12 +115,12 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                         String::from_utf8_lossy(&k.comment)
                     ),
                 );
-                pick("MT-SSH-001", &mut rule);
+                pick(&rules::SSH_001, &mut rule);
             }
             if let Some(fam) = family_comment(ctx, &k.comment) {
                 score.add(1, format!("comment matches a {fam} key marker"));
                 score.family = Some(fam);
-                pick("MT-SSH-001", &mut rule);
+                pick(&rules::SSH_001, &mut rule);
             }
             if let Some(why) = forged_comment(&k.comment) {
                 score.add(
@@ -135,7 +131,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                         minetrace_schemas::escape_bytes(&k.comment)
                     ),
                 );
-                pick("MT-SSH-006", &mut rule);
+                pick(&rules::SSH_006, &mut rule);
             }
             if service {
                 let o = owner.as_deref().unwrap_or_default();
@@ -146,22 +142,22 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                         minetrace_schemas::escape_bytes(o)
                     ),
                 );
-                pick("MT-SSH-002", &mut rule);
+                pick(&rules::SSH_002, &mut rule);
             }
             if rdb {
                 score.add(2, "inside a Redis RDB dump");
-                pick("MT-SSH-003", &mut rule);
+                pick(&rules::SSH_003, &mut rule);
             }
             if keys2 {
                 score.add(
                     1,
                     "in authorized_keys2, a deprecated file admins rarely use",
                 );
-                pick("MT-SSH-004", &mut rule);
+                pick(&rules::SSH_004, &mut rule);
             }
             if locked {
                 score.add(2, "the key file is locked with chattr against removal");
-                pick("MT-SSH-005", &mut rule);
+                pick(&rules::SSH_005, &mut rule);
             }
             if let Some(cmd) = k.forced_command() {
                 let (s, _) = common::score_shell(&cmd, ctx.iocs);
@@ -175,16 +171,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             let (Some(rule), Some(sev)) = (rule, score.severity()) else {
                 continue;
             };
-            let title = match rule {
-                "MT-SSH-001" => "Known attacker SSH key",
-                "MT-SSH-002" => "SSH key installed for a service account",
-                "MT-SSH-003" => "SSH key written through Redis",
-                "MT-SSH-004" => "SSH key in authorized_keys2",
-                "MT-SSH-006" => "SSH key with a crafted comment",
-                _ => "SSH key in a locked key file",
-            };
-            let mut f = finding(rule, sev, title)
-                .attack(&["T1098.004"])
+            let mut f = finding(rule, sev)
                 .subject(key_subject(file.path.clone(), k))
                 .subject(file_subject(file))
                 .evidence(quote_line(&file.path, k.line, &k.raw))

@@ -8,6 +8,7 @@ use minetrace_schemas::findings::Finding;
 
 use super::common::{describe_file, quote_line, Score};
 use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
+use crate::detect::rules;
 use crate::detect::Context;
 use crate::parse::sshd_config::{effective, resolve};
 
@@ -54,12 +55,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     let Some(sev) = score.severity() else {
         return Vec::new();
     };
-    let mut f = finding(
-        "MT-SSH-010",
-        sev,
-        "sshd opened up for root or password logins",
-    )
-    .attack(&["T1098", "T1021.004"]);
+    let mut f = finding(&rules::SSH_010, sev);
     for d in &hits {
         let path = minetrace_schemas::RawBytes::new(d.path.clone());
         let text = format!(

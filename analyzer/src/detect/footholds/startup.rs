@@ -14,27 +14,9 @@ use minetrace_schemas::findings::Finding;
 use minetrace_schemas::records::file::FileRecord;
 
 use super::common::{self, Score};
+use crate::detect::rules::{self, Rule};
 use crate::detect::Context;
 use crate::model::persistence::{PersistenceEntry, PersistenceKind};
-
-/// What a finding on one kind of start-up line says.
-struct Rule {
-    id: &'static str,
-    title: &'static str,
-    attack: &'static [&'static str],
-}
-
-const RC_LINE: Rule = Rule {
-    id: "MT-PER-020",
-    title: "Boot script runs suspicious commands",
-    attack: &["T1037.004"],
-};
-
-const STARTUP_LINE: Rule = Rule {
-    id: "MT-PER-030",
-    title: "Shell start-up file runs suspicious commands",
-    attack: &["T1546.004"],
-};
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -46,9 +28,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             common::lock_points(file, &mut score);
             out.extend(common::line_finding(
                 ctx,
-                "MT-PER-020",
-                "Malicious init script",
-                &["T1037.004", "T1037"],
+                &rules::PER_020,
                 file,
                 0,
                 b"(whole file)",
@@ -56,13 +36,13 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 None,
             ));
         }
-        lines(ctx, file, entries, &RC_LINE, &mut out);
+        lines(ctx, file, entries, &rules::PER_020, &mut out);
     }
     for (file, _, entries) in ctx
         .model
         .persistence_files(|k| k == PersistenceKind::ShellStartup)
     {
-        lines(ctx, file, entries, &STARTUP_LINE, &mut out);
+        lines(ctx, file, entries, &rules::PER_030, &mut out);
     }
     out
 }
@@ -79,9 +59,7 @@ fn lines(
         common::lock_points(file, &mut score);
         out.extend(common::line_finding(
             ctx,
-            rule.id,
-            rule.title,
-            rule.attack,
+            rule,
             file,
             e.line,
             &e.raw,

@@ -10,6 +10,7 @@ use minetrace_schemas::findings::Finding;
 
 use super::common::{self, account_subject, Score};
 use crate::detect::finding::{file_subject, FindingExt};
+use crate::detect::rules;
 use crate::detect::Context;
 use crate::indicators::{MarkerKind, PathClass};
 use crate::model::persistence::{unit_name, PersistenceKind};
@@ -87,9 +88,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 score.family = Some(m);
                 if let Some(f) = common::line_finding(
                     ctx,
-                    "MT-PER-010",
-                    "Malicious systemd unit",
-                    &["T1543.002"],
+                    &rules::PER_010,
                     file,
                     0,
                     b"(unit file)",
@@ -149,17 +148,9 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             }
         }
         common::lock_points(file, &mut score);
-        let timer_type = name.ends_with(b".timer");
-        let attack: &[&str] = if timer_type {
-            &["T1053.006"]
-        } else {
-            &["T1543.002"]
-        };
         let Some(mut f) = common::line_finding(
             ctx,
-            "MT-PER-010",
-            "Suspicious systemd unit",
-            attack,
+            &rules::PER_010,
             file,
             line,
             &text,

@@ -15,6 +15,7 @@ use minetrace_schemas::RawBytes;
 
 use super::support;
 use crate::detect::finding::{describe_process, finding, process_subject, FindingExt};
+use crate::detect::rules;
 use crate::detect::Context;
 use crate::indicators::{Kind, PathClass};
 
@@ -27,7 +28,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     out.extend(modules(ctx));
     let module_hiding = out
         .iter()
-        .any(|f| f.rule == "MT-RUN-043" && f.severity >= Severity::Medium);
+        .any(|f| f.rule == rules::RUN_043.id && f.severity >= Severity::Medium);
     out.extend(cpu_gap(ctx, hiding || module_hiding));
     out
 }
@@ -48,18 +49,13 @@ fn hidden_pids(ctx: &Context) -> Vec<Finding> {
                 },
                 process_subject,
             );
-            let mut f = finding(
-                "MT-RUN-040",
-                Severity::High,
-                "Process hidden from the /proc listing",
-            )
-            .attack(&["T1014", "T1564"])
-            .subject(subject)
-            .evidence(format!(
-                "pid {} answers but readdir(/proc) did not list it: {}",
-                h.pid,
-                RawBytes::from(h.reason.as_str()).escaped()
-            ));
+            let mut f = finding(&rules::RUN_040, Severity::High)
+                .subject(subject)
+                .evidence(format!(
+                    "pid {} answers but readdir(/proc) did not list it: {}",
+                    h.pid,
+                    RawBytes::from(h.reason.as_str()).escaped()
+                ));
             if let Some(p) = ctx.model.process(h.pid) {
                 f = f.evidence(describe_process(p));
             } else {
@@ -84,13 +80,8 @@ fn bind_mounts(ctx: &Context) -> Vec<Finding> {
                 .split(|b| *b == b' ')
                 .filter_map(|w| w.strip_prefix(b"/proc/"))
                 .find_map(|rest| std::str::from_utf8(rest).ok()?.parse::<i32>().ok());
-            let mut f = finding(
-                "MT-RUN-041",
-                Severity::High,
-                "Mount over /proc/PID hides a process",
-            )
-            .attack(&["T1564", "T1014"])
-            .evidence(format!("mountinfo: {}", line.escaped()));
+            let mut f = finding(&rules::RUN_041, Severity::High)
+                .evidence(format!("mountinfo: {}", line.escaped()));
             if let Some(pid) = pid {
                 f = f.subject(ctx.model.process(pid).map_or(
                     Subject::Process {
@@ -151,8 +142,7 @@ fn cpu_gap(ctx: &Context, other_hiding: bool) -> Option<Finding> {
         Severity::Low
     };
     Some(
-        finding("MT-RUN-042", severity, "CPU use the visible processes cannot explain")
-            .attack(&["T1014", "T1496"])
+        finding(&rules::RUN_042, severity)
             .subject(Subject::File {
                 path: RawBytes::from("/proc/stat"),
                 sha256: None,
@@ -190,22 +180,17 @@ fn modules(ctx: &Context) -> Vec<Finding> {
         } else {
             Severity::Low
         };
-        let mut f = finding(
-            "MT-RUN-043",
-            severity,
-            "Out-of-tree or unsigned kernel module loaded",
-        )
-        .attack(&["T1014", "T1547.006"])
-        .subject(Subject::KernelModule {
-            name: m.name.clone(),
-        })
-        .evidence(format!(
-            "module {} taint {} size {} state {}",
-            RawBytes::from(m.name.as_str()).escaped(),
-            m.taint,
-            m.size,
-            RawBytes::from(m.state.as_str()).escaped()
-        ));
+        let mut f = finding(&rules::RUN_043, severity)
+            .subject(Subject::KernelModule {
+                name: m.name.clone(),
+            })
+            .evidence(format!(
+                "module {} taint {} size {} state {}",
+                RawBytes::from(m.name.as_str()).escaped(),
+                m.taint,
+                m.size,
+                RawBytes::from(m.state.as_str()).escaped()
+            ));
         if taint.contains('O') {
             f = f.evidence("O: built out of the kernel tree");
         }
@@ -261,13 +246,7 @@ fn preloads(ctx: &Context) -> Vec<Finding> {
         } else {
             Severity::Low
         };
-        let mut f = finding(
-            "MT-RUN-044",
-            severity,
-            "LD_PRELOAD set in process environments",
-        )
-        .attack(&["T1574.006"])
-        .evidence(format!(
+        let mut f = finding(&rules::RUN_044, severity).evidence(format!(
             "LD_PRELOAD={}",
             minetrace_schemas::escape_bytes(&value)
         ));

@@ -15,6 +15,7 @@ use minetrace_schemas::records::process::ProcessRecord;
 
 use super::support::{self, Conn, Names};
 use crate::detect::finding::{describe_process, exe_subject, finding, process_subject, FindingExt};
+use crate::detect::rules::{self, Rule};
 use crate::detect::Context;
 use crate::indicators::{Kind, PathClass};
 
@@ -62,8 +63,8 @@ fn up(s: Severity) -> Severity {
     }
 }
 
-fn base(ctx: &Context, rule: &str, severity: Severity, title: &str, p: &ProcessRecord) -> Finding {
-    let mut f = finding(rule, severity, title)
+fn base(ctx: &Context, rule: &Rule, severity: Severity, p: &ProcessRecord) -> Finding {
+    let mut f = finding(rule, severity)
         .subject(process_subject(p))
         .evidence(describe_process(p));
     if let Some(x) = exe_subject(ctx.model, p) {
@@ -98,15 +99,14 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
 fn deleted_or_memfd(ctx: &Context, p: &ProcessRecord, raise: &Raise) -> Option<Finding> {
     let exe = p.exe.as_ref()?;
     let path = support::exe_path(p)?;
-    let (rule, title, mut severity, why, attack): (_, _, _, String, &[&str]) = if exe.memfd {
+    let (rule, mut severity, why): (&Rule, _, String) = if exe.memfd {
         let name = support::lower(path);
         let benign = ctx
             .iocs
             .set(Kind::MemfdBenign)
             .any(|b| name.contains(&format!("memfd:{b}")));
         (
-            "MT-RUN-031",
-            "Process runs from a memory-only (memfd) executable",
+            &rules::RUN_031,
             if benign {
                 Severity::Info
             } else {
@@ -118,7 +118,6 @@ fn deleted_or_memfd(ctx: &Context, p: &ProcessRecord, raise: &Raise) -> Option<F
             } else {
                 "the executable exists only in memory (memfd_create), never on disk".into()
             },
-            &["T1620", "T1027"],
         )
     } else if exe.deleted {
         let upgrade = support::upgrade_like(ctx, path);
@@ -134,22 +133,14 @@ fn deleted_or_memfd(ctx: &Context, p: &ProcessRecord, raise: &Raise) -> Option<F
         } else {
             "the executable was deleted from disk while it runs (nlink 0)".into()
         };
-        (
-            "MT-RUN-030",
-            "Process runs a deleted executable",
-            severity,
-            why,
-            &["T1070.004"],
-        )
+        (&rules::RUN_030, severity, why)
     } else {
         return None;
     };
     if raise.any() && severity != Severity::Info {
         severity = up(severity);
     }
-    let mut f = base(ctx, rule, severity, title, p)
-        .attack(attack)
-        .evidence(why);
+    let mut f = base(ctx, rule, severity, p).evidence(why);
     for l in &raise.lines {
         f = f.evidence(l.clone());
     }
@@ -200,19 +191,7 @@ fn odd_dir(ctx: &Context, p: &ProcessRecord, raise: &Raise) -> Option<Finding> {
     // and pool traffic and CPU are judged by their own rules.
     let miner = !support::miner_cmdline(ctx, p).is_empty();
     let severity = if miner { up(severity) } else { severity };
-    let mut f = base(
-        ctx,
-        "MT-RUN-032",
-        severity,
-        "Process runs from a temp, hidden or home directory",
-        p,
-    )
-    .attack(if hidden {
-        &["T1564.001", "T1036.005"]
-    } else {
-        &["T1036.005"]
-    })
-    .evidence(why);
+    let mut f = base(ctx, &rules::RUN_032, severity, p).evidence(why);
     for l in &raise.lines {
         f = f.evidence(l.clone());
     }
@@ -244,14 +223,7 @@ fn kthread_name(ctx: &Context, p: &ProcessRecord, names: &Names, raise: &Raise) 
         return None;
     }
     let severity = raise.severity(kname.is_some());
-    let mut f = base(
-        ctx,
-        "MT-RUN-033",
-        severity,
-        "User process disguised as a kernel thread",
-        p,
-    )
-    .attack(&["T1036.004", "T1036.005"]);
+    let mut f = base(ctx, &rules::RUN_033, severity, p);
     if let Some(b) = bracketed {
         f = f.evidence(format!(
             "argv[0] is {}, the bracketed form ps uses for kernel threads",
@@ -293,15 +265,7 @@ fn renamed(ctx: &Context, p: &ProcessRecord, names: &Names) -> Option<Finding> {
     if !comm_differs && !argv0_differs {
         return None;
     }
-    let mut f = base(
-        ctx,
-        "MT-RUN-034",
-        Severity::Low,
-        "Program name differs from its executable",
-        p,
-    )
-    .attack(&["T1036.005"])
-    .evidence(format!(
+    let mut f = base(ctx, &rules::RUN_034, Severity::Low, p).evidence(format!(
         "executable name {}, comm {}",
         support::q(exe),
         support::q(&names.comm)
@@ -333,15 +297,7 @@ fn system_name_elsewhere(
     let (name, _) = support::name_in(ctx, Kind::SystemName, names)
         .filter(|(n, _)| ctx.iocs.contains(Kind::SystemName, n))?;
     let severity = raise.severity(support::strongly_odd(ctx, p));
-    let mut f = base(
-        ctx,
-        "MT-RUN-035",
-        severity,
-        "System program name running from an unusual path",
-        p,
-    )
-    .attack(&["T1036.005"])
-    .evidence(format!(
+    let mut f = base(ctx, &rules::RUN_035, severity, p).evidence(format!(
         "{} is the name of a system program, but the executable is {}",
         support::q(&name),
         exe.path.escaped()
@@ -376,25 +332,16 @@ fn service_child(ctx: &Context, p: &ProcessRecord, names: &Names) -> Option<Find
     if downloader || support::strongly_odd(ctx, p) {
         severity = up(severity);
     }
-    let mut f = base(
-        ctx,
-        "MT-RUN-036",
-        severity,
-        "Network service spawned a shell or downloader",
-        p,
-    )
-    .attack(&["T1190", "T1059.004"])
-    // The service itself is the exploited, legitimate program: named in the evidence, not a subject a
-    // remediation would act on.
-    .evidence(format!(
-        "parent (the exploited service) {}",
-        describe_process(parent)
-    ))
-    .evidence(format!("{child:?} started by service {service:?}"));
+    let mut f = base(ctx, &rules::RUN_036, severity, p)
+        // The service itself is the exploited, legitimate program: named in the evidence, not a subject a
+        // remediation would act on.
+        .evidence(format!(
+            "parent (the exploited service) {}",
+            describe_process(parent)
+        ))
+        .evidence(format!("{child:?} started by service {service:?}"));
     if downloader {
-        f = f
-            .evidence("the child is a downloader (T1105)")
-            .attack(&["T1105"]);
+        f = f.evidence("the child is a downloader (T1105)");
     }
     Some(f)
 }

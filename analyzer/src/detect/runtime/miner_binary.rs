@@ -22,6 +22,7 @@ use minetrace_schemas::RawBytes;
 
 use super::support;
 use crate::detect::finding::{file_subject, finding, process_subject, FindingExt};
+use crate::detect::rules;
 use crate::detect::Context;
 use crate::indicators::Indicators;
 use crate::indicators::Kind;
@@ -473,12 +474,7 @@ fn judge(ctx: &Context, exe: &ExecutableRecord, facts: &BinaryFacts) -> Vec<Find
             4..=5 => Severity::High,
             _ => Severity::Medium,
         };
-        let mut f = finding(
-            "MT-RUN-010",
-            severity,
-            "Running executable contains cryptocurrency-mining code",
-        )
-        .attack(&["T1496"]);
+        let mut f = finding(&rules::RUN_010, severity);
         for s in subjects_of(ctx, exe) {
             f = f.subject(s);
         }
@@ -494,8 +490,7 @@ fn judge(ctx: &Context, exe: &ExecutableRecord, facts: &BinaryFacts) -> Vec<Find
             2 => Severity::Medium,
             _ => Severity::Low,
         };
-        let mut f =
-            finding("MT-RUN-011", severity, "Packed executable running").attack(&["T1027.002"]);
+        let mut f = finding(&rules::RUN_011, severity);
         for s in subjects_of(ctx, exe) {
             f = f.subject(s);
         }
@@ -505,12 +500,7 @@ fn judge(ctx: &Context, exe: &ExecutableRecord, facts: &BinaryFacts) -> Vec<Find
         out.push(f.evidence(format!("packer: {p}")));
     }
     if let Some(err) = &facts.malformed {
-        let mut f = finding(
-            "MT-RUN-012",
-            Severity::Low,
-            "Running executable is not a well-formed ELF",
-        )
-        .attack(&["T1027"]);
+        let mut f = finding(&rules::RUN_012, Severity::Low);
         for s in subjects_of(ctx, exe) {
             f = f.subject(s);
         }
@@ -702,12 +692,7 @@ fn uncaptured_config(ctx: &Context, f: &FileRecord) -> Option<Finding> {
         !support::miner_cmdline(ctx, p).is_empty()
             || support::name_in(ctx, Kind::MinerName, &support::Names::of(p)).is_some()
     });
-    let mut finding = finding(
-        "MT-RUN-013",
-        if miner { Severity::High } else { Severity::Medium },
-        "Cryptocurrency miner configuration file",
-    )
-    .attack(&["T1496"])
+    let mut finding = finding(&rules::RUN_013, if miner { Severity::High } else { Severity::Medium })
     .subject(file_subject(f))
     .evidence(format!(
         "{} ({} bytes) sits beside a running executable in an odd place; its content was not captured",
@@ -745,18 +730,13 @@ fn configs(ctx: &Context) -> Vec<Finding> {
             5 => Severity::High,
             _ => Severity::Medium,
         };
-        let mut finding = finding(
-            "MT-RUN-013",
-            severity,
-            "Cryptocurrency miner configuration file",
-        )
-        .attack(&["T1496"])
-        .subject(file_subject(f))
-        .evidence(format!(
-            "{} has miner keys {:?}",
-            f.path.escaped(),
-            facts.keys
-        ));
+        let mut finding = finding(&rules::RUN_013, severity)
+            .subject(file_subject(f))
+            .evidence(format!(
+                "{} has miner keys {:?}",
+                f.path.escaped(),
+                facts.keys
+            ));
         for p in facts.pools.iter().take(8) {
             finding = finding.evidence(format!("pool {}", RawBytes::from(p.as_str()).escaped()));
         }

@@ -10,6 +10,7 @@ use minetrace_schemas::records::process::ProcessRecord;
 
 use super::support::{self, Names};
 use crate::detect::finding::{describe_process, exe_subject, finding, process_subject, FindingExt};
+use crate::detect::rules;
 use crate::detect::Context;
 use crate::indicators::Kind;
 
@@ -209,8 +210,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             any_miner = true;
             let score = s.score();
             let severity = support::severity_of(score);
-            let mut f = finding("MT-RUN-001", severity, "Cryptocurrency miner process")
-                .attack(&["T1496"])
+            let mut f = finding(&rules::RUN_001, severity)
                 .subject(process_subject(p))
                 .evidence(describe_process(p));
             if let Some(x) = exe_subject(model, p) {
@@ -246,15 +246,10 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             } else {
                 Severity::Low
             };
-            let mut f = finding(
-                "MT-RUN-002",
-                severity,
-                "Process kept a CPU busy over its lifetime",
-            )
-            .attack(&["T1496"])
-            .subject(process_subject(p))
-            .evidence(describe_process(p))
-            .evidence(support::describe_cpu(&c));
+            let mut f = finding(&rules::RUN_002, severity)
+                .subject(process_subject(p))
+                .evidence(describe_process(p))
+                .evidence(support::describe_cpu(&c));
             if let Some(x) = exe_subject(model, p) {
                 f = f.subject(x);
             }
@@ -291,12 +286,7 @@ fn host_tuning(ctx: &Context, msr: Option<String>, any_miner: bool) -> Option<Fi
         (Some(_), _, false) | (None, Some(_), true) => Severity::Low,
         _ => return None,
     };
-    let mut f = finding(
-        "MT-RUN-003",
-        severity,
-        "Host tuned for mining (MSR writes, huge pages)",
-    )
-    .attack(&["T1496"]);
+    let mut f = finding(&rules::RUN_003, severity);
     if msr.is_some() {
         f = f.subject(Subject::KernelModule { name: "msr".into() });
     }

@@ -17,6 +17,7 @@ use minetrace_schemas::records::process::ProcessRecord;
 use super::miner_binary::Matcher;
 use super::support::{self, Conn, Names};
 use crate::detect::finding::{describe_process, exe_subject, finding, process_subject, FindingExt};
+use crate::detect::rules::{self, Rule};
 use crate::detect::Context;
 use crate::indicators::Kind;
 
@@ -164,14 +165,13 @@ impl ProcContext {
 }
 
 fn base_finding(
-    rule: &str,
+    rule: &Rule,
     severity: Severity,
-    title: &str,
     ctx: &Context,
     p: &ProcessRecord,
     c: &Conn,
 ) -> Finding {
-    let mut f = finding(rule, severity, title)
+    let mut f = finding(rule, severity)
         .subject(process_subject(p))
         .subject(Subject::Endpoint {
             addr: c.socket.remote.clone(),
@@ -300,18 +300,7 @@ fn pool(
     } else {
         support::severity_of(score)
     };
-    let mut f = base_finding(
-        "MT-RUN-020",
-        severity,
-        "Connection to a mining pool",
-        ctx,
-        p,
-        c,
-    )
-    .attack(&["T1496", "T1071"]);
-    if !matches!(c.port, 80 | 443) && !ctx.iocs.contains(Kind::PoolPort, &c.port.to_string()) {
-        f = f.attack(&["T1571"]);
-    }
+    let mut f = base_finding(&rules::RUN_020, severity, ctx, p, c);
     for line in why.into_iter().chain(pc.lines()) {
         f = f.evidence(line);
     }
@@ -334,15 +323,7 @@ fn web_port(ctx: &Context, p: &ProcessRecord, c: &Conn, pc: &ProcContext) -> Opt
     } else {
         Severity::Low
     };
-    let mut f = base_finding(
-        "MT-RUN-021",
-        severity,
-        "Web-port connection from a suspicious executable",
-        ctx,
-        p,
-        c,
-    )
-    .attack(&["T1071.001", "T1496"]);
+    let mut f = base_finding(&rules::RUN_021, severity, ctx, p, c);
     if let Some(a) = pc.age {
         f = f.evidence(format!(
             "process alive {a:.0} s{}",
@@ -375,16 +356,7 @@ fn irc(
     } else {
         Severity::Medium
     };
-    let mut f = base_finding(
-        "MT-RUN-023",
-        severity,
-        "IRC connection from a non-IRC program",
-        ctx,
-        p,
-        c,
-    )
-    .attack(&["T1071", "T1571"])
-    .evidence(format!(
+    let mut f = base_finding(&rules::RUN_023, severity, ctx, p, c).evidence(format!(
         "port {} is an IRC port; the program is not a known IRC client",
         c.port
     ));
@@ -463,14 +435,9 @@ fn proxies(ctx: &Context, conns: &HashMap<i32, Vec<Conn>>, m: Option<&Matcher>) 
         } else {
             Severity::Low
         };
-        let mut f = finding(
-            "MT-RUN-022",
-            severity,
-            "Traffic tunnelled through a local proxy tool",
-        )
-        .attack(&["T1090"])
-        .subject(process_subject(p))
-        .evidence(describe_process(p));
+        let mut f = finding(&rules::RUN_022, severity)
+            .subject(process_subject(p))
+            .evidence(describe_process(p));
         if let Some(x) = proxy_proc {
             f = f.subject(process_subject(x));
         }

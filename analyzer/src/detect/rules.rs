@@ -1,0 +1,681 @@
+//! The rule registry: every rule's id, title, ATT&CK techniques and one line of severity logic, in one
+//! place. A finding is started from its rule ([`crate::detect::finding::finding`]) and takes its id, title
+//! and ATT&CK ids from here; `docs/RULES.md`'s rule tables are generated from this list and a test checks
+//! the file against it (`MINETRACE_WRITE_RULES_MD=1 cargo test -p minetrace-analyzer --lib rules` rewrites
+//! them).
+//!
+//! A new rule is a constant here (and a line in [`ALL`]), used by its detector.
+
+/// Where a rule is documented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    /// What was running at capture time (`detect/runtime/`).
+    Runtime,
+    /// How the attacker got in and stays (`detect/footholds/`).
+    Footholds,
+}
+
+/// One detection rule.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// Stable id (`MT-RUN-001`).
+    pub id: &'static str,
+    pub section: Section,
+    /// The detector module that reports it.
+    pub detector: &'static str,
+    /// The title every finding of this rule carries.
+    pub title: &'static str,
+    /// MITRE ATT&CK technique ids every finding of this rule carries.
+    pub attack: &'static [&'static str],
+    /// How the severity is decided, in one line (the `Severity logic` column of `docs/RULES.md`).
+    pub severity: &'static str,
+}
+
+/// MT-RUN-001
+pub const RUN_001: Rule = Rule {
+    id: "MT-RUN-001",
+    section: Section::Runtime,
+    detector: "miner_process",
+    title: "Cryptocurrency miner process",
+    attack: &["T1496"],
+    severity: "Reported when the command line has miner flags, an algorithm or a Monero wallet (3 points), the copied executable holds miner code (3, see MT-RUN-010) or the process has a miner name (2). Adds: busy 1, threads ≥ cores while busy 1, odd place 1, connection to a pool port/domain or to the endpoint its own command line names 2, kernel-thread disguise 2, MSR writes allowed 1. ≤2 low, 3-4 medium, 5-7 high, ≥8 critical.",
+};
+
+/// MT-RUN-002
+pub const RUN_002: Rule = Rule {
+    id: "MT-RUN-002",
+    section: Section::Runtime,
+    detector: "miner_process",
+    title: "Process kept a CPU busy over its lifetime",
+    attack: &["T1496"],
+    severity: "Busy without any miner sign; never for `cpu_heavy_tool` names (compilers, linkers, transcoders, JVMs), package-verified executables or kernel threads. Low; medium with a pool link or kernel-thread disguise.",
+};
+
+/// MT-RUN-003
+pub const RUN_003: Rule = Rule {
+    id: "MT-RUN-003",
+    section: Section::Runtime,
+    detector: "miner_process",
+    title: "Host tuned for mining (MSR writes, huge pages)",
+    attack: &["T1496"],
+    severity: "MSR `allow_writes=on`: low, medium when a miner process runs. Huge pages reserved: reported (low) only alongside a miner process.",
+};
+
+/// MT-RUN-010
+pub const RUN_010: Rule = Rule {
+    id: "MT-RUN-010",
+    section: Section::Runtime,
+    detector: "miner_binary",
+    title: "Running executable contains cryptocurrency-mining code",
+    attack: &["T1496"],
+    severity: "A copied executable (data and string sections, plus bytes appended after the ELF image; the whole file when it has no sections) holds strings of two miner concepts (stratum URL, XMRig name/log format, donate settings, RandomX/CryptoNight, mining.* methods, hashrate reports), a mining symbol, or a wallet: 3 points; odd place 1, busy 1, packed 1, wallet 1. 3 medium, 4-5 high, ≥6 critical. One concept alone (a test or security binary naming a flag) is not enough.",
+};
+
+/// MT-RUN-011
+pub const RUN_011: Rule = Rule {
+    id: "MT-RUN-011",
+    section: Section::Runtime,
+    detector: "miner_binary",
+    title: "Packed executable running",
+    attack: &["T1027.002"],
+    severity: "UPX sections or `UPX!` header, or no section headers with high entropy / RWX segment. Low; medium with an odd place or busy; high with both.",
+};
+
+/// MT-RUN-012
+pub const RUN_012: Rule = Rule {
+    id: "MT-RUN-012",
+    section: Section::Runtime,
+    detector: "miner_binary",
+    title: "Running executable is not a well-formed ELF",
+    attack: &["T1027"],
+    severity: "goblin cannot parse the copy (anti-analysis corruption, truncation). Low.",
+};
+
+/// MT-RUN-013
+pub const RUN_013: Rule = Rule {
+    id: "MT-RUN-013",
+    section: Section::Runtime,
+    detector: "miner_binary",
+    title: "Cryptocurrency miner configuration file",
+    attack: &["T1496"],
+    severity: "Captured text with XMRig/xmr-stak keys (`pools`, `donate-level`, `randomx`, `pool_list`) plus pools or a wallet (JSON parsed; object files and binaries refused). Medium; high when a running process points at it (argv, its directory); critical with a wallet too. Content not captured: a `miner_config_name` file (`config.json`, `pools.txt`, ...) beside a running executable in an odd place is medium, high when that process has a miner name or flags.",
+};
+
+/// MT-RUN-020
+pub const RUN_020: Rule = Rule {
+    id: "MT-RUN-020",
+    section: Section::Runtime,
+    detector: "pool_endpoints",
+    title: "Connection to a mining pool",
+    attack: &["T1496", "T1071", "T1571"],
+    severity: "Pool port 1; pool domain via `/etc/hosts` or named by the process (argv, `-c` config, `config.json` beside it) 3; the exact endpoint its miner command line names 3; any outbound connection (not DNS) of a process with miner signs (flags, name, miner code, kernel-thread disguise) 2. Then: miner command line 2, miner code 2, kernel-thread disguise 2, miner name 1, odd place 1, busy 1. A pool port alone is low; otherwise ≤2 low, 3-4 medium, 5-7 high, ≥8 critical. Loopback peers are judged like any other.",
+};
+
+/// MT-RUN-021
+pub const RUN_021: Rule = Rule {
+    id: "MT-RUN-021",
+    section: Section::Runtime,
+    detector: "pool_endpoints",
+    title: "Web-port connection from a suspicious executable",
+    attack: &["T1071.001", "T1496"],
+    severity: "Odd place (not a home), kernel-thread disguise, miner name or miner code, connected to 80/443/8080/8443. Low; medium when alive ≥ 10 min, busy, miner-like, or running from a place programs never run from (memfd, deleted, shared memory, /etc and other config/log/spool dirs, hidden outside homes); high with a miner command line or miner code.",
+};
+
+/// MT-RUN-022
+pub const RUN_022: Rule = Rule {
+    id: "MT-RUN-022",
+    section: Section::Runtime,
+    detector: "pool_endpoints",
+    title: "Traffic tunnelled through a local proxy tool",
+    attack: &["T1090"],
+    severity: "Child of graftcp/proxychains/tor/socat, a proxy `LD_PRELOAD`, or connected to a loopback port a proxy tool listens on. Low; medium with odd place or busy; high with miner signs.",
+};
+
+/// MT-RUN-023
+pub const RUN_023: Rule = Rule {
+    id: "MT-RUN-023",
+    section: Section::Runtime,
+    detector: "pool_endpoints",
+    title: "IRC connection from a non-IRC program",
+    attack: &["T1071", "T1571"],
+    severity: "IRC port (6660-6669, 6697) from a program not in `irc_client`. Medium; high from an odd place, an interpreter (Perl shellbots) or busy.",
+};
+
+/// MT-RUN-030
+pub const RUN_030: Rule = Rule {
+    id: "MT-RUN-030",
+    section: Section::Runtime,
+    detector: "exec_context",
+    title: "Process runs a deleted executable",
+    attack: &["T1070.004"],
+    severity: "Under a system directory, not hidden, not temp (package upgrade look-alike): info. In a plain home: low. Elsewhere: medium. One step up when busy, connected or with miner flags.",
+};
+
+/// MT-RUN-031
+pub const RUN_031: Rule = Rule {
+    id: "MT-RUN-031",
+    section: Section::Runtime,
+    detector: "exec_context",
+    title: "Process runs from a memory-only (memfd) executable",
+    attack: &["T1620", "T1027"],
+    severity: "Medium; info for container runtimes (`memfd_benign`: runc); one step up when busy, connected or with miner flags.",
+};
+
+/// MT-RUN-032
+pub const RUN_032: Rule = Rule {
+    id: "MT-RUN-032",
+    section: Section::Runtime,
+    detector: "exec_context",
+    title: "Process runs from a temp, hidden or home directory",
+    attack: &["T1036.005", "T1564.001"],
+    severity: "Shared memory, hidden inside temp, or a `nonexec_dir` (/etc, /var/log, /var/spool, ...: Kinsing's /etc/kinsing, WatchDog's /etc/sysguard): medium. Temp or hidden: low. Plain home: info (only with busy/connection/miner flags). One step up with miner flags only (busy or networked test binaries under /tmp are ordinary).",
+};
+
+/// MT-RUN-033
+pub const RUN_033: Rule = Rule {
+    id: "MT-RUN-033",
+    section: Section::Runtime,
+    detector: "exec_context",
+    title: "User process disguised as a kernel thread",
+    attack: &["T1036.004", "T1036.005"],
+    severity: "`[bracketed]` argv[0] or a kernel-thread name (`kthread_name`) on a process with an executable or a parent other than kthreadd. Medium for brackets alone, high with a kernel-thread name; one step up when busy, connected or with miner flags.",
+};
+
+/// MT-RUN-034
+pub const RUN_034: Rule = Rule {
+    id: "MT-RUN-034",
+    section: Section::Runtime,
+    detector: "exec_context",
+    title: "Program name differs from its executable",
+    attack: &["T1036.005"],
+    severity: "comm or argv[0] differs from the exe name while the exe is in an odd place. Low (elsewhere interpreters, symlinks and process titles make this ordinary).",
+};
+
+/// MT-RUN-035
+pub const RUN_035: Rule = Rule {
+    id: "MT-RUN-035",
+    section: Section::Runtime,
+    detector: "exec_context",
+    title: "System program name running from an unusual path",
+    attack: &["T1036.005"],
+    severity: "A `system_name` (sshd, systemd-resolved, httpd, crond, ...) as exe name, comm or argv[0], exe not under a system directory. Medium; high from an odd place; one step up when busy, connected or with miner flags.",
+};
+
+/// MT-RUN-036
+pub const RUN_036: Rule = Rule {
+    id: "MT-RUN-036",
+    section: Section::Runtime,
+    detector: "exec_context",
+    title: "Network service spawned a shell or downloader",
+    attack: &["T1190", "T1059.004", "T1105"],
+    severity: "Parent in `service_process`, child in `shell_or_downloader`. Medium under daemons (redis, httpd, nginx, php-fpm, tomcat, confluence, mysqld); low under generic runtimes (python, node, php, java, postgres). One step up for curl/wget or an odd place. The child is the subject; the exploited service is named in the evidence only.",
+};
+
+/// MT-RUN-040
+pub const RUN_040: Rule = Rule {
+    id: "MT-RUN-040",
+    section: Section::Runtime,
+    detector: "evasion",
+    title: "Process hidden from the /proc listing",
+    attack: &["T1014", "T1564"],
+    severity: "A pid that answers but `readdir(/proc)` did not list. High.",
+};
+
+/// MT-RUN-041
+pub const RUN_041: Rule = Rule {
+    id: "MT-RUN-041",
+    section: Section::Runtime,
+    detector: "evasion",
+    title: "Mount over /proc/PID hides a process",
+    attack: &["T1564", "T1014"],
+    severity: "A mountinfo line whose mount point is `/proc/<pid>`. High.",
+};
+
+/// MT-RUN-042
+pub const RUN_042: Rule = Rule {
+    id: "MT-RUN-042",
+    section: Section::Runtime,
+    detector: "evasion",
+    title: "CPU use the visible processes cannot explain",
+    attack: &["T1014", "T1496"],
+    severity: "`/proc/stat` user+system exceeds the visible processes' CPU by ≥ 0.25 cores on average and the 1-minute load exceeds the visible running/busy processes (+1 for the collector) by ≥ 1. Low alone (exited processes, build bursts); medium with another hiding sign (hidden pid, bind mount, bad preload, rootkit module).",
+};
+
+/// MT-RUN-043
+pub const RUN_043: Rule = Rule {
+    id: "MT-RUN-043",
+    section: Section::Runtime,
+    detector: "evasion",
+    title: "Out-of-tree or unsigned kernel module loaded",
+    attack: &["T1014", "T1547.006"],
+    severity: "Taint `O` or `E`. Critical for a `rootkit_module` name (Diamorphine, Reptile, Skidmap's, SANSAR's); info for `vendor_module` (nvidia, zfs, virtualbox, ...); low otherwise.",
+};
+
+/// MT-RUN-044
+pub const RUN_044: Rule = Rule {
+    id: "MT-RUN-044",
+    section: Section::Runtime,
+    detector: "evasion",
+    title: "LD_PRELOAD set in process environments",
+    attack: &["T1574.006"],
+    severity: "One finding per distinct value. High for a `preload_bad` library (libprocesshider, Kinsing's libsystem.so, ...) or one in a temp/hidden place; info for allocators/test helpers (`preload_benign`) and proxy preloads (see MT-RUN-022); low otherwise.",
+};
+
+/// MT-PER-001
+pub const PER_001: Rule = Rule {
+    id: "MT-PER-001",
+    section: Section::Footholds,
+    detector: "cron",
+    title: "Cron job runs suspicious commands",
+    attack: &["T1053.003"],
+    severity: "A job line of `/etc/crontab`, `/etc/cron.d/*`, a user spool (`/var/spool/cron/[crontabs/]USER`), `/etc/anacrontab` or a `/etc/cron.{hourly,...}` script, scored by `score_line`; +4 on every job line of a file whose own path is a family `path` marker (`/etc/cron.d/perfclean`); +2 when it runs as a service account, +2 inside a Redis RDB dump, +2 when the file is locked.",
+};
+
+/// MT-PER-002
+pub const PER_002: Rule = Rule {
+    id: "MT-PER-002",
+    section: Section::Footholds,
+    detector: "cron",
+    title: "Crontab written through Redis (RDB dump with a cron line)",
+    attack: &["T1053.003", "T1190"],
+    severity: "The crontab starts with a Redis RDB header (`REDIS000x`): high; critical when its job lines score high. Subjects: the file, every job line, the owner.",
+};
+
+/// MT-PER-003
+pub const PER_003: Rule = Rule {
+    id: "MT-PER-003",
+    section: Section::Footholds,
+    detector: "cron",
+    title: "Crontab of a service account",
+    attack: &["T1053.003", "T1078.003"],
+    severity: "Spool named after, or owned by, a service account (`service_account` or uid 1-999): low alone (apps such as Nextcloud do this); high with suspicious jobs or RDB junk.",
+};
+
+/// MT-PER-004
+pub const PER_004: Rule = Rule {
+    id: "MT-PER-004",
+    section: Section::Footholds,
+    detector: "cron",
+    title: "at job runs suspicious commands",
+    attack: &["T1053.002"],
+    severity:
+        "An `at` spool job's body (after at's own environment preamble), scored by `score_shell`.",
+};
+
+/// MT-PER-010
+pub const PER_010: Rule = Rule {
+    id: "MT-PER-010",
+    section: Section::Footholds,
+    detector: "systemd",
+    title: "Suspicious systemd unit",
+    attack: &["T1543.002", "T1053.006"],
+    severity: "Worst `Exec*=` line of a unit, drop-in or timer (system, vendor, runtime, generator, per-user), scored by `score_shell`; +2 named like a system unit (`systemd-*`, `dbus`, `cron`, ...) under `/etc/systemd/` but running a non-system program; when already scored: +1 `Restart=always/on-failure/on-abnormal`, +1 service-account `User=`, +2 locked. A unit named by a family `unit` marker (`bot.service`) +4. Timers that start the unit are added as file subjects.",
+};
+
+/// MT-PER-020
+pub const PER_020: Rule = Rule {
+    id: "MT-PER-020",
+    section: Section::Footholds,
+    detector: "startup",
+    title: "Boot script runs suspicious commands",
+    attack: &["T1037.004", "T1037"],
+    severity: "Lines of `/etc/rc.local`, `/etc/init.d/*`, `/etc/rc*.d/*`, `/etc/inittab` (process field), `boot.local`, scored by `score_shell`. An init script whose path is a family marker: high, line 0.",
+};
+
+/// MT-PER-030
+pub const PER_030: Rule = Rule {
+    id: "MT-PER-030",
+    section: Section::Footholds,
+    detector: "startup",
+    title: "Shell start-up file runs suspicious commands",
+    attack: &["T1546.004"],
+    severity: "Lines of `/etc/profile`, `/etc/profile.d/*`, `bash.bashrc`, `/etc/environment`, every home's `.bashrc`/`.profile`/`.bash_profile`/`.zshrc`/..., scored by `score_shell`.",
+};
+
+/// MT-PER-040
+pub const PER_040: Rule = Rule {
+    id: "MT-PER-040",
+    section: Section::Footholds,
+    detector: "preload",
+    title: "Library preloaded into every program (/etc/ld.so.preload)",
+    attack: &["T1574.006", "T1014"],
+    severity: "Every `/etc/ld.so.preload` entry: critical when the library is a family `preload`/`path` marker, low when a package owns it with a matching digest, high otherwise. The library is a file subject as recorded (`/lib/x` found as `/usr/lib/x` on merged `/usr`), or as written (no sha256) at medium or above when not recorded.",
+};
+
+/// MT-PER-041
+pub const PER_041: Rule = Rule {
+    id: "MT-PER-041",
+    section: Section::Footholds,
+    detector: "preload",
+    title: "LD_PRELOAD set for every login",
+    attack: &["T1574.006"],
+    severity:
+        "`LD_PRELOAD=` in `/etc/environment` or a start-up file; same severity logic as MT-PER-040.",
+};
+
+/// MT-PER-050
+pub const PER_050: Rule = Rule {
+    id: "MT-PER-050",
+    section: Section::Footholds,
+    detector: "modules",
+    title: "Rootkit kernel module loaded at boot",
+    attack: &["T1547.006", "T1014"],
+    severity: "`/etc/modules`, `modules-load.d/*.conf` naming a known rootkit module (family `name` marker, diamorphine, reptile, iproute, netlink, cryptov2, ...): high. `modprobe.d` `install` hooks scored by `score_shell`.",
+};
+
+/// MT-SSH-001
+pub const SSH_001: Rule = Rule {
+    id: "MT-SSH-001",
+    section: Section::Footholds,
+    detector: "ssh_keys",
+    title: "Known attacker SSH key",
+    attack: &["T1098.004"],
+    severity: "Key comment equals a `bad_key_comment` (or contains one of ≥ 6 chars): 4 points; a family `key_comment` marker +1.",
+};
+
+/// MT-SSH-002
+pub const SSH_002: Rule = Rule {
+    id: "MT-SSH-002",
+    section: Section::Footholds,
+    detector: "ssh_keys",
+    title: "SSH key installed for a service account",
+    attack: &["T1098.004"],
+    severity: "The key file is in a service account's home (`/usr/games/.ssh`, `/var/lib/redis/.ssh`): 2 points.",
+};
+
+/// MT-SSH-003
+pub const SSH_003: Rule = Rule {
+    id: "MT-SSH-003",
+    section: Section::Footholds,
+    detector: "ssh_keys",
+    title: "SSH key file written through Redis (RDB dump)",
+    attack: &["T1098.004", "T1190"],
+    severity: "A key file that starts with an RDB header: high (file finding) and +2 per key.",
+};
+
+/// MT-SSH-004
+pub const SSH_004: Rule = Rule {
+    id: "MT-SSH-004",
+    section: Section::Footholds,
+    detector: "ssh_keys",
+    title: "SSH key in authorized_keys2",
+    attack: &["T1098.004"],
+    severity: "1 point (low alone).",
+};
+
+/// MT-SSH-005
+pub const SSH_005: Rule = Rule {
+    id: "MT-SSH-005",
+    section: Section::Footholds,
+    detector: "ssh_keys",
+    title: "SSH key in a locked key file",
+    attack: &["T1098.004"],
+    severity: "The key file is immutable/append-only: 2 points.",
+};
+
+/// MT-SSH-006
+pub const SSH_006: Rule = Rule {
+    id: "MT-SSH-006",
+    section: Section::Footholds,
+    detector: "ssh_keys",
+    title: "SSH key with a crafted comment",
+    attack: &["T1098.004"],
+    severity: "The comment holds command substitution (`$(`, a backtick), control characters or bytes that are not UTF-8: 3 points. ssh-keygen writes `user@host` or `-C` text a shell already expanded; such a comment was written to run in the tools that read the file.",
+};
+
+/// MT-SSH-010
+pub const SSH_010: Rule = Rule {
+    id: "MT-SSH-010",
+    section: Section::Footholds,
+    detector: "sshd_config",
+    title: "sshd opened up for root or password logins",
+    attack: &["T1098", "T1021.004"],
+    severity: "Effective values (first outside `Match`, includes expanded in sshd's order): `PermitRootLogin yes` 1, `PasswordAuthentication yes` 1, `PermitEmptyPasswords yes` 2, two or more together +1, the file locked +2. Subjects: each offending line.",
+};
+
+/// MT-ACC-001
+pub const ACC_001: Rule = Rule {
+    id: "MT-ACC-001",
+    section: Section::Footholds,
+    detector: "accounts",
+    title: "Extra account with UID 0",
+    attack: &["T1136.001", "T1078.003"],
+    severity: "Any UID-0 account not named root: high.",
+};
+
+/// MT-ACC-002
+pub const ACC_002: Rule = Rule {
+    id: "MT-ACC-002",
+    section: Section::Footholds,
+    detector: "accounts",
+    title: "Service account may use sudo",
+    attack: &["T1548.003", "T1098"],
+    severity: "A service/system account in `sudo`/`wheel`/`admin`: high; named in a sudoers rule: high for `ALL` commands, medium otherwise. Human accounts (uid ≥ 1000) are not reported.",
+};
+
+/// MT-ACC-003
+pub const ACC_003: Rule = Rule {
+    id: "MT-ACC-003",
+    section: Section::Footholds,
+    detector: "accounts",
+    title: "Service account that can log in",
+    attack: &["T1098", "T1078.003"],
+    severity: "Service/system account with a real shell 1, a `nologin` outside the system directories +2, a usable or empty password (shadow summary) +2; reported from 2 points.",
+};
+
+/// MT-ACC-010
+pub const ACC_010: Rule = Rule {
+    id: "MT-ACC-010",
+    section: Section::Footholds,
+    detector: "auth_log",
+    title: "SSH brute force in the auth logs",
+    attack: &["T1110.001", "T1098", "T1078"],
+    severity: "≥ 20 failures from one address in `auth.log*`/`secure*` (oldest first): low. A password login accepted from that address, or a password change / new user after it: high.",
+};
+
+/// MT-EVA-001
+pub const EVA_001: Rule = Rule {
+    id: "MT-EVA-001",
+    section: Section::Footholds,
+    detector: "immutable",
+    title: "File locked with chattr",
+    attack: &["T1222.002"],
+    severity: "Any captured file with the immutable or append-only flag. Empty (≤ 2 bytes, \"vaccine\" or rival squat): low. Executable/script in a temp or hidden place, or a family-marker path: high. Persistence, loader, account or SSH file: medium. `resolv.conf`/`hosts` and others: low.",
+};
+
+/// MT-EVA-010
+pub const EVA_010: Rule = Rule {
+    id: "MT-EVA-010",
+    section: Section::Footholds,
+    detector: "history",
+    title: "Shell history disabled or cleared",
+    attack: &["T1070.003"],
+    severity: "`HISTFILE=/dev/null`, `unset HISTFILE`, `HISTSIZE=0`, `history -c`, `set +o history`, history removed/truncated/linked to /dev/null: in a start-up file medium (persistence subject, the line is removed); a history file symlinked to /dev/null medium; typed in a history low, medium with two or more.",
+};
+
+/// MT-EVA-020
+pub const EVA_020: Rule = Rule {
+    id: "MT-EVA-020",
+    section: Section::Footholds,
+    detector: "binaries",
+    title: "System binary differs from its package",
+    attack: &["T1554", "T1036.005"],
+    severity: "Package check `Mismatch`: high for `replaced_target` tools and system-binary checks, or when a script sits where the package installed an ELF; medium for other running executables.",
+};
+
+/// MT-EVA-021
+pub const EVA_021: Rule = Rule {
+    id: "MT-EVA-021",
+    section: Section::Footholds,
+    detector: "binaries",
+    title: "chattr copied, renamed or missing",
+    attack: &["T1222.002", "T1036.003"],
+    severity: "A file, running executable or checked path with the packaged chattr's sha256 under another name: high. chattr missing from its package path: medium.",
+};
+
+/// MT-EVA-030
+pub const EVA_030: Rule = Rule {
+    id: "MT-EVA-030",
+    section: Section::Footholds,
+    detector: "firewall",
+    title: "Firewall rule cuts off a security agent",
+    attack: &["T1562.004", "T1562.001"],
+    severity: "A DROP/REJECT rule (iptables-save captures or saved rule files) whose source/destination overlaps an `agent_range` (Aliyun Aegis ranges): high.",
+};
+
+/// MT-EVA-031
+pub const EVA_031: Rule = Rule {
+    id: "MT-EVA-031",
+    section: Section::Footholds,
+    detector: "agents",
+    title: "Persisted script removes or stops security tools",
+    attack: &["T1562.001"],
+    severity: "A cron/unit/rc/profile line matching `agent_tamper` (Aegis/CloudMonitor/YunJing uninstall, `setenforce 0`, `ufw disable`, ...): low alone (admins run the same uninstallers); medium when the same file also scores.",
+};
+
+/// MT-EVA-040
+pub const EVA_040: Rule = Rule {
+    id: "MT-EVA-040",
+    section: Section::Footholds,
+    detector: "firewall",
+    title: "Attacker-style firewall rule",
+    attack: &["T1562.004"],
+    severity: "INPUT drop of Redis/Docker ports (closing the door behind them) or OUTPUT drop of pool ports (rival blocking): low — admins harden the same way.",
+};
+
+/// MT-EVA-050
+pub const EVA_050: Rule = Rule {
+    id: "MT-EVA-050",
+    section: Section::Footholds,
+    detector: "kit_files",
+    title: "File of a known malware kit",
+    attack: &["T1105", "T1564.001"],
+    severity: "A recorded regular file outside the persistence locations (crontabs, units, rc/profile files, `ld.so.preload`, key files: their own rules report the marker on the line that runs) whose path is a family `path` marker or whose name matches a family `name` marker (`/tmp/.X25-unix/dota3.tar.gz`), not installed by a package: empty (≤ 2 bytes, vaccine or squat) low; executable or locked high; named by a `name` marker medium; other data in a kit's directory (state, logs: `path` marker only) low.",
+};
+
+/// MT-LAT-001
+pub const LAT_001: Rule = Rule {
+    id: "MT-LAT-001",
+    section: Section::Footholds,
+    detector: "history",
+    title: "Scanning or lateral movement typed in a shell history",
+    attack: &["T1021.004", "T1046"],
+    severity: "`pnscan`, `masscan`, `zmap`, `sshpass`, `hydra`, `nmap`, ... or `ssh`/`scp`/`rsync` loops over `known_hosts`/keys: medium. Plain `ssh host` is not reported.",
+};
+
+/// MT-LAT-002
+pub const LAT_002: Rule = Rule {
+    id: "MT-LAT-002",
+    section: Section::Footholds,
+    detector: "lateral",
+    title: "Private SSH key with known hosts to reach",
+    attack: &["T1552.004", "T1021.004"],
+    severity: "An `id_*` private key (metadata only) beside a non-empty `known_hosts`: low; medium in a service account's home.",
+};
+
+/// Every rule, in documentation order.
+pub const ALL: &[&Rule] = &[
+    &RUN_001, &RUN_002, &RUN_003, &RUN_010, &RUN_011, &RUN_012, &RUN_013, &RUN_020, &RUN_021,
+    &RUN_022, &RUN_023, &RUN_030, &RUN_031, &RUN_032, &RUN_033, &RUN_034, &RUN_035, &RUN_036,
+    &RUN_040, &RUN_041, &RUN_042, &RUN_043, &RUN_044, &PER_001, &PER_002, &PER_003, &PER_004,
+    &PER_010, &PER_020, &PER_030, &PER_040, &PER_041, &PER_050, &SSH_001, &SSH_002, &SSH_003,
+    &SSH_004, &SSH_005, &SSH_006, &SSH_010, &ACC_001, &ACC_002, &ACC_003, &ACC_010, &EVA_001,
+    &EVA_010, &EVA_020, &EVA_021, &EVA_030, &EVA_031, &EVA_040, &EVA_050, &LAT_001, &LAT_002,
+];
+
+/// The rule with this id.
+pub fn by_id(id: &str) -> Option<&'static Rule> {
+    ALL.iter().copied().find(|r| r.id == id)
+}
+
+/// The `docs/RULES.md` table of one section, one row per rule.
+pub fn table(section: Section) -> String {
+    let mut out = String::from(
+        "| Rule | Detector | Title | Severity logic | ATT&CK |\n|---|---|---|---|---|\n",
+    );
+    for r in ALL.iter().filter(|r| r.section == section) {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            r.id,
+            r.detector,
+            r.title,
+            r.severity,
+            r.attack.join(", ")
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MARKS: &[(Section, &str, &str)] = &[
+        (
+            Section::Runtime,
+            "<!-- rules:runtime (generated from analyzer/src/detect/rules.rs) -->\n",
+            "<!-- /rules:runtime -->",
+        ),
+        (
+            Section::Footholds,
+            "<!-- rules:footholds (generated from analyzer/src/detect/rules.rs) -->\n",
+            "<!-- /rules:footholds -->",
+        ),
+    ];
+
+    #[test]
+    fn ids_are_unique_and_well_formed() {
+        for (i, r) in ALL.iter().enumerate() {
+            assert!(
+                ALL.iter().skip(i + 1).all(|o| o.id != r.id),
+                "{} twice",
+                r.id
+            );
+            let ok = r.id.len() == 10
+                && r.id.starts_with("MT-")
+                && r.id.get(6..7) == Some("-")
+                && r.id.bytes().skip(7).all(|b| b.is_ascii_digit());
+            assert!(ok, "{}", r.id);
+            assert!(!r.attack.is_empty() && !r.title.is_empty(), "{}", r.id);
+            assert!(
+                !r.severity.contains('\n') && !r.title.contains('|'),
+                "{}",
+                r.id
+            );
+        }
+    }
+
+    /// `docs/RULES.md` holds exactly the generated tables; with `MINETRACE_WRITE_RULES_MD=1` the test
+    /// rewrites them instead.
+    #[test]
+    fn docs_rules_md_matches_the_registry() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/RULES.md");
+        let mut text = std::fs::read_to_string(&path).expect("docs/RULES.md");
+        let mut stale = Vec::new();
+        for (section, begin, end) in MARKS {
+            let start = text
+                .find(begin)
+                .unwrap_or_else(|| panic!("docs/RULES.md lacks the marker {begin:?}"))
+                + begin.len();
+            let stop = start
+                + text
+                    .get(start..)
+                    .and_then(|t| t.find(end))
+                    .unwrap_or_else(|| panic!("docs/RULES.md lacks the marker {end:?}"));
+            let want = table(*section);
+            if text.get(start..stop) != Some(want.as_str()) {
+                stale.push(*begin);
+                text.replace_range(start..stop, &want);
+            }
+        }
+        if std::env::var_os("MINETRACE_WRITE_RULES_MD").is_some() {
+            std::fs::write(&path, &text).expect("write docs/RULES.md");
+            return;
+        }
+        assert!(
+            stale.is_empty(),
+            "docs/RULES.md differs from detect/rules.rs in {stale:?}; run \
+             MINETRACE_WRITE_RULES_MD=1 cargo test -p minetrace-analyzer --lib rules"
+        );
+    }
+}
