@@ -86,6 +86,26 @@ impl From<&str> for RawBytes {
     }
 }
 
+/// Characters that are invisible or steer a terminal or a text renderer while passing through JSON string
+/// escaping untouched: DEL, the C1 controls (U+0080–U+009F, CSI among them) and Unicode format characters
+/// (bidi embeddings, overrides and isolates, zero-width characters, the BOM, invisible operators, tags).
+/// Host bytes holding one are written to JSON as hex, never as text. (C0 controls are escaped by JSON
+/// itself.)
+pub fn is_hidden_char(c: char) -> bool {
+    matches!(c,
+        '\u{7f}'..='\u{9f}'
+        | '\u{ad}'
+        | '\u{61c}'
+        | '\u{180e}'
+        | '\u{200b}'..='\u{200f}'
+        | '\u{202a}'..='\u{202e}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206f}'
+        | '\u{feff}'
+        | '\u{fff9}'..='\u{fffb}'
+        | '\u{e0000}'..='\u{e007f}')
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(untagged)]
 enum JsonForm {
@@ -97,8 +117,10 @@ impl Serialize for RawBytes {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         if s.is_human_readable() {
             match std::str::from_utf8(&self.0) {
-                Ok(text) => JsonForm::Text(text.to_owned()).serialize(s),
-                Err(_) => JsonForm::Hex {
+                Ok(text) if !text.chars().any(is_hidden_char) => {
+                    JsonForm::Text(text.to_owned()).serialize(s)
+                }
+                _ => JsonForm::Hex {
                     hex: hex::encode(&self.0),
                 }
                 .serialize(s),
@@ -175,6 +197,23 @@ mod tests {
             let back: RawBytes = serde_json::from_str(&json).unwrap();
             assert_eq!(back.0, bytes, "json was {json}");
         }
+    }
+
+    #[test]
+    fn json_never_carries_bidi_or_c1_controls_as_text() {
+        for bytes in [
+            "\u{202e}evil".as_bytes().to_vec(),
+            "a\u{9b}2J".as_bytes().to_vec(),
+            "zero\u{200b}width".as_bytes().to_vec(),
+            b"del\x7f".to_vec(),
+        ] {
+            let json = serde_json::to_string(&RawBytes(bytes.clone())).unwrap();
+            assert!(json.is_ascii() && json.contains("hex"), "{json}");
+            let back: RawBytes = serde_json::from_str(&json).unwrap();
+            assert_eq!(back.0, bytes);
+        }
+        let json = serde_json::to_string(&RawBytes::from("caf\u{e9} /tmp/x")).unwrap();
+        assert_eq!(json, "\"caf\u{e9} /tmp/x\"");
     }
 
     #[test]
