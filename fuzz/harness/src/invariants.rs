@@ -2,6 +2,7 @@
 //! the fuzz engine records the input as a crash.
 
 use minetrace_analyzer::remediate::script::TEMPLATE;
+use minetrace_schemas::raw_bytes::is_hidden_char;
 use sha2::{Digest, Sha256};
 
 /// Strings the structure-aware target plants in host bytes; an output that shows one of them raw
@@ -24,9 +25,23 @@ pub fn printable_ascii(what: &str, text: &str) {
     }
 }
 
-/// JSON documents: printable ASCII (above) and well formed.
+fn no_hidden_chars(what: &str, text: &str) {
+    let bad = |c: char| (c.is_control() && c != '\n' && c != '\t') || is_hidden_char(c);
+    if let Some((i, c)) = text.char_indices().find(|(_, c)| bad(*c)) {
+        let from = text.floor_char_boundary(i.saturating_sub(60));
+        panic!(
+            "{what}: character U+{:04X} at offset {i} is raw (context {:?})",
+            c as u32,
+            text.get(from..i).unwrap_or_default()
+        );
+    }
+}
+
+/// JSON documents: well formed, and no character a terminal or an editor would act on or hide (DEL, C1
+/// controls, bidi and zero-width format characters; C0 controls only as JSON escapes). Other non-ASCII
+/// text is fine in JSON: host bytes that are valid UTF-8 stay text there.
 pub fn json(what: &str, text: &str) {
-    printable_ascii(what, text);
+    no_hidden_chars(what, text);
     if let Err(e) = serde_json::from_str::<serde_json::Value>(text) {
         panic!("{what}: not valid JSON: {e}");
     }
@@ -34,7 +49,7 @@ pub fn json(what: &str, text: &str) {
 
 /// JSON Lines: every line a JSON document.
 pub fn json_lines(what: &str, text: &str) {
-    printable_ascii(what, text);
+    no_hidden_chars(what, text);
     for (n, line) in text.lines().enumerate() {
         if let Err(e) = serde_json::from_str::<serde_json::Value>(line) {
             panic!("{what}: line {} is not valid JSON: {e}", n + 1);
