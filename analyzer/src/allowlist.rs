@@ -105,8 +105,11 @@ impl Allowlist {
         if self.entries.is_empty() || finding.subjects.is_empty() {
             return;
         }
-        let covered: Option<Vec<String>> =
-            finding.subjects.iter().map(|s| self.covers(s)).collect();
+        let covered: Option<Vec<String>> = finding
+            .subjects
+            .iter()
+            .map(|s| self.covers(&s.subject))
+            .collect();
         if let Some(reasons) = covered {
             finding.severity = Severity::Info;
             finding.evidence.push(format!(

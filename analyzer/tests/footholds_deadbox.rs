@@ -144,7 +144,7 @@ fn persistence(path: &str, line: u32) -> Subject {
 fn find<'a>(findings: &'a [Finding], rule: &str, subject: &Subject) -> Option<&'a Finding> {
     findings
         .iter()
-        .find(|f| f.rule == rule && f.subjects.contains(subject))
+        .find(|f| f.rule == rule && f.has_subject(subject))
 }
 
 fn dump(findings: &[Finding]) -> String {
@@ -156,7 +156,7 @@ fn dump(findings: &[Finding]) -> String {
 }
 
 fn mentions(f: &Finding, path: &str) -> bool {
-    f.subjects.iter().any(|s| match s {
+    f.iter_subjects().any(|s| match s {
         Subject::File { path: p, .. }
         | Subject::Persistence { path: p, .. }
         | Subject::SshKey { path: p, .. } => p.as_bytes() == path.as_bytes(),
@@ -347,7 +347,7 @@ fn planted_footholds_are_found_and_look_alikes_stay_low() {
         path: RawBytes::from("/root/.bash_history"),
         sha256: findings
             .iter()
-            .flat_map(|f| &f.subjects)
+            .flat_map(|f| f.iter_subjects())
             .find_map(|s| match s {
                 Subject::File { path, sha256 } if path.as_bytes() == b"/root/.bash_history" => {
                     sha256.clone()
@@ -376,20 +376,14 @@ fn planted_footholds_are_found_and_look_alikes_stay_low() {
         path: RawBytes::from("/usr/games/.ssh/authorized_keys"),
         line: 1,
     };
-    let tnt_f = findings
-        .iter()
-        .find(|f| f.subjects.contains(&tnt))
-        .expect(&all);
+    let tnt_f = findings.iter().find(|f| f.has_subject(&tnt)).expect(&all);
     assert!(tnt_f.severity >= Severity::High, "{all}");
     let ak2 = Subject::SshKey {
         fingerprint: admin_fp.clone(),
         path: RawBytes::from("/root/.ssh/authorized_keys2"),
         line: 1,
     };
-    let ak2_f = findings
-        .iter()
-        .find(|f| f.subjects.contains(&ak2))
-        .expect(&all);
+    let ak2_f = findings.iter().find(|f| f.has_subject(&ak2)).expect(&all);
     assert_eq!(
         ak2_f.severity,
         if chattr_ok {
@@ -409,7 +403,7 @@ fn planted_footholds_are_found_and_look_alikes_stay_low() {
             line: 1,
         };
         assert!(
-            !findings.iter().any(|f| f.subjects.contains(&admin)),
+            !findings.iter().any(|f| f.has_subject(&admin)),
             "admin key flagged in {path}\n{all}"
         );
     }
@@ -419,9 +413,7 @@ fn planted_footholds_are_found_and_look_alikes_stay_low() {
         &persistence("/etc/ssh/sshd_config", 2),
     )
     .expect(&all);
-    assert!(sshd
-        .subjects
-        .contains(&persistence("/etc/ssh/sshd_config", 3)));
+    assert!(sshd.has_subject(&persistence("/etc/ssh/sshd_config", 3)));
     assert!(
         sshd.severity
             >= if chattr_ok {
@@ -443,7 +435,7 @@ fn planted_footholds_are_found_and_look_alikes_stay_low() {
     };
     assert_eq!(sev("MT-ACC-002", &games), Severity::High);
     assert!(!findings.iter().any(|f| f.rule == "MT-ACC-002"
-        && f.subjects.contains(&Subject::Account {
+        && f.has_subject(&Subject::Account {
             name: RawBytes::from("admin"),
             uid: Some(1000)
         })));

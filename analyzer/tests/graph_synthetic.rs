@@ -18,7 +18,7 @@ use minetrace_analyzer::commands::analyze::{inputs, write_outputs};
 use minetrace_analyzer::graph::Trace;
 use minetrace_schemas::bundle::member_name::fs_member;
 use minetrace_schemas::bundle::{members, writer::BundleWriter};
-use minetrace_schemas::findings::{Finding, Severity, Subject};
+use minetrace_schemas::findings::{Finding, FindingSubject, Severity, Subject};
 use minetrace_schemas::manifest::{CollectorInfo, Manifest, BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION};
 use minetrace_schemas::records::executable::{CopyStatus, ExecutableRecord};
 use minetrace_schemas::records::file::{FileKind, FileRecord, FileTime};
@@ -367,7 +367,7 @@ fn fixed_findings() -> Vec<Finding> {
         title: title.into(),
         family: family.map(str::to_owned),
         attack: attack.iter().map(|a| (*a).to_owned()).collect(),
-        subjects,
+        subjects: subjects.into_iter().map(FindingSubject::new).collect(),
         evidence: vec![format!(
             "{title} (fixed test evidence with <markup> & \"quotes\")"
         )],

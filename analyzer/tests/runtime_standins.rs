@@ -166,7 +166,7 @@ fn about(findings: &[Finding], pid: i32) -> Vec<&Finding> {
         .filter(|f| {
             f.subjects
                 .iter()
-                .any(|s| matches!(s, Subject::Process { pid: p, .. } if *p == pid))
+                .any(|s| matches!(&s.subject, Subject::Process { pid: p, .. } if *p == pid))
         })
         .collect()
 }
@@ -297,7 +297,7 @@ fn standin_miners_are_found_and_lookalikes_stay_below_medium() {
         pool_finding
             .subjects
             .iter()
-            .any(|s| matches!(s, Subject::Endpoint { addr } if *addr == pool)),
+            .any(|s| matches!(&s.subject, Subject::Endpoint { addr } if *addr == pool)),
         "{}",
         show(&k)
     );
@@ -427,7 +427,7 @@ fn proc_bind_mount_and_hiding_preload_are_found() {
         f.rule == "MT-RUN-041"
             && f.subjects
                 .iter()
-                .any(|s| matches!(s, Subject::Process { pid, .. } if *pid == hidden_pid))
+                .any(|s| matches!(&s.subject, Subject::Process { pid, .. } if *pid == hidden_pid))
     });
     assert!(
         mount.is_some_and(|f| f.severity >= Severity::High),
@@ -438,7 +438,7 @@ fn proc_bind_mount_and_hiding_preload_are_found() {
     assert!(
         pre.is_some_and(|f| f.severity >= Severity::High
             && f.subjects.iter().any(
-                |s| matches!(s, Subject::File { path, .. } if path.as_bytes() == preload.as_os_str().as_encoded_bytes())
+                |s| matches!(&s.subject, Subject::File { path, .. } if path.as_bytes() == preload.as_os_str().as_encoded_bytes())
             )),
         "no high MT-RUN-044 for the hider preload:\n{}",
         show(&all)

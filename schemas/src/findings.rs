@@ -81,6 +81,80 @@ pub enum Subject {
     },
 }
 
+/// What the remediation may do with a subject, as the detector that names it declares.
+///
+/// The planner never acts on a subject because it appears in a finding: it acts on **artifacts** (and
+/// only when the confidence gates let it), preserves **evidence**, and leaves **context** alone. It also
+/// refuses, whatever a detector declares, to modify or remove files of the evidence classes (logs,
+/// journals, shell histories, web server logs, the snapshot's own inputs).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Made or changed by the intrusion: a process to kill, a file to quarantine, a line or key to
+    /// remove, an endpoint to block, an account to lock. The detector judged the thing itself (its
+    /// content, what runs it, what it does), not a mention of it in text the attacker wrote.
+    Artifact,
+    /// Records the intrusion (an auth log, a journal, a shell history, a web server log): a copy is
+    /// preserved before anything is destroyed; it is never modified or removed.
+    Evidence,
+    /// Says where or whose (the account owning a crontab, the file holding a flagged line, a path read
+    /// from an attacker's command line): shown with the finding, never acted on.
+    Context,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Artifact => "artifact",
+            Role::Evidence => "evidence",
+            Role::Context => "context",
+        }
+    }
+
+    /// The role of a subject two parts of a detector name with different roles: evidence wins (it is
+    /// never touched), then artifact, then context.
+    pub fn merge(self, other: Role) -> Role {
+        match (self, other) {
+            (Role::Evidence, _) | (_, Role::Evidence) => Role::Evidence,
+            (Role::Artifact, _) | (_, Role::Artifact) => Role::Artifact,
+            _ => Role::Context,
+        }
+    }
+
+    /// The role a subject gets when its detector does not declare one: accounts are context (they
+    /// appear as owners in most findings; locking one is a judgement a detector makes explicitly),
+    /// everything else is an artifact.
+    pub fn default_for(subject: &Subject) -> Role {
+        match subject {
+            Subject::Account { .. } => Role::Context,
+            _ => Role::Artifact,
+        }
+    }
+}
+
+/// One subject of a finding with its role. In JSON the subject's fields and `role` sit in one object:
+/// `{"kind": "file", "path": ..., "sha256": ..., "role": "artifact"}`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+pub struct FindingSubject {
+    #[serde(flatten)]
+    pub subject: Subject,
+    pub role: Role,
+}
+
+impl FindingSubject {
+    /// A subject with the default role of its kind ([`Role::default_for`]).
+    pub fn new(subject: Subject) -> FindingSubject {
+        let role = Role::default_for(&subject);
+        FindingSubject { subject, role }
+    }
+
+    pub fn with_role(subject: Subject, role: Role) -> FindingSubject {
+        FindingSubject { subject, role }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Finding {
     /// Stable rule id (`MT-PROC-001`, ...): filters and allowlists key on it.
@@ -90,9 +164,30 @@ pub struct Finding {
     pub family: Option<String>,
     /// MITRE ATT&CK technique ids.
     pub attack: Vec<String>,
-    pub subjects: Vec<Subject>,
+    /// What it is about, each with its [`Role`].
+    pub subjects: Vec<FindingSubject>,
     /// What was seen, one line each, escaped.
     pub evidence: Vec<String>,
+}
+
+impl Finding {
+    /// The subjects without their roles.
+    pub fn iter_subjects(&self) -> impl Iterator<Item = &Subject> {
+        self.subjects.iter().map(|s| &s.subject)
+    }
+
+    /// Whether `s` is a subject (in any role).
+    pub fn has_subject(&self, s: &Subject) -> bool {
+        self.iter_subjects().any(|x| x == s)
+    }
+
+    /// The role of subject `s`, when it is one.
+    pub fn role_of(&self, s: &Subject) -> Option<Role> {
+        self.subjects
+            .iter()
+            .find(|x| x.subject == *s)
+            .map(|x| x.role)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -106,4 +201,42 @@ pub struct FindingsDocument {
     pub host: HostIdentity,
     pub analyzer_version: String,
     pub findings: Vec<Finding>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subject_and_its_role_are_one_json_object_and_round_trip() {
+        let s = FindingSubject::with_role(
+            Subject::File {
+                path: RawBytes::new(b"/var/log/auth.log\xff".to_vec()),
+                sha256: None,
+            },
+            Role::Evidence,
+        );
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["kind"], "file");
+        assert_eq!(json["role"], "evidence");
+        assert_eq!(json["path"]["hex"], "2f7661722f6c6f672f617574682e6c6f67ff");
+        let back: FindingSubject = serde_json::from_value(json).unwrap();
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn default_roles_and_merging() {
+        let account = Subject::Account {
+            name: RawBytes::from("git"),
+            uid: Some(1001),
+        };
+        assert_eq!(FindingSubject::new(account).role, Role::Context);
+        let ep = Subject::Endpoint {
+            addr: "127.66.0.1:3333".into(),
+        };
+        assert_eq!(FindingSubject::new(ep).role, Role::Artifact);
+        assert_eq!(Role::Artifact.merge(Role::Evidence), Role::Evidence);
+        assert_eq!(Role::Context.merge(Role::Artifact), Role::Artifact);
+        assert_eq!(Role::Context.merge(Role::Context), Role::Context);
+    }
 }

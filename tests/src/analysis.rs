@@ -28,7 +28,7 @@ use std::process::{Command, Output};
 use anyhow::{bail, Context, Result};
 use minetrace_schemas::escape_bytes;
 use minetrace_schemas::findings::{
-    Finding, FindingsDocument, Severity, Subject as Found, Verdict as FoundVerdict,
+    Finding, FindingsDocument, Role, Severity, Subject as Found, Verdict as FoundVerdict,
 };
 
 use crate::binaries;
@@ -390,16 +390,25 @@ pub fn check_analysis(truth: &ResolvedTruth, run: &AnalyzerRun) -> Vec<String> {
     }
     for t in &truth.malicious {
         let serious = doc.findings.iter().any(|f| {
-            f.severity >= Severity::Medium && f.subjects.iter().any(|s| matches(t, s, true))
+            // Judged as an artifact (a mention as context is not a judgement of the thing itself).
+            f.severity >= Severity::Medium
+                && f.subjects
+                    .iter()
+                    .any(|s| s.role == Role::Artifact && matches(t, &s.subject, true))
         });
         if serious {
             continue;
         }
         let mut near: Vec<String> = Vec::new();
         for f in &doc.findings {
-            for s in &f.subjects {
+            for fs in &f.subjects {
+                let s = &fs.subject;
                 if matches(t, s, true) {
-                    near.push(format!("only at {}", describe_finding(f)));
+                    near.push(format!(
+                        "only at {} as {}",
+                        describe_finding(f),
+                        fs.role.name()
+                    ));
                 } else if related(t, s) {
                     near.push(format!(
                         "related subject {} in {}",
@@ -425,11 +434,17 @@ pub fn check_analysis(truth: &ResolvedTruth, run: &AnalyzerRun) -> Vec<String> {
             if f.severity < Severity::Medium {
                 continue;
             }
-            if let Some(s) = f.subjects.iter().find(|s| matches(t, s, false)) {
+            // Context names where something is; it is never acted on.
+            if let Some(s) = f
+                .subjects
+                .iter()
+                .find(|s| s.role != Role::Context && matches(t, &s.subject, false))
+            {
                 problems.push(format!(
-                    "benign {} is subject {} of {}",
+                    "benign {} is {} subject {} of {}",
                     describe_truth(t),
-                    describe_found(s),
+                    s.role.name(),
+                    describe_found(&s.subject),
                     describe_finding(f)
                 ));
             }

@@ -108,15 +108,15 @@ pub fn write_traced_outputs(
     write_file(dir, "iocs.stix.json", |w| {
         output::stix::write(analysis, trace, w)
     })?;
+    // The plan is built once: the report lists it, the script carries it.
+    let plan = crate::remediate::build_plan(analysis);
     let extras = output::report_html::ReportExtras {
-        remediation_plan: Some(crate::remediate::plan_lines(&crate::remediate::build_plan(
-            analysis,
-        ))),
+        remediation_plan: Some(crate::remediate::plan_lines(&plan)),
     };
     write_file(dir, "report.html", |w| {
         output::report_html::write(analysis, trace, &extras, w)
     })?;
-    crate::remediate::write_into(analysis, dir)?;
+    crate::remediate::write_plan_into(&plan, dir)?;
     Ok(())
 }
 

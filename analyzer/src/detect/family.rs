@@ -236,7 +236,7 @@ pub fn attribute(ctx: &Context, findings: &mut [Finding]) {
             .subjects
             .iter()
             .take(64)
-            .flat_map(|s| hits_for(ctx, markers, s))
+            .flat_map(|s| hits_for(ctx, markers, &s.subject))
             .collect();
         if hits.is_empty() {
             continue;

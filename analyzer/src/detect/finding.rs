@@ -1,6 +1,6 @@
 //! Building findings and their subjects the same way in every detector.
 
-use minetrace_schemas::findings::{Finding, Severity, Subject};
+use minetrace_schemas::findings::{Finding, FindingSubject, Role, Severity, Subject};
 use minetrace_schemas::records::file::FileRecord;
 use minetrace_schemas::records::process::ProcessRecord;
 use minetrace_schemas::RawBytes;
@@ -24,15 +24,23 @@ pub fn finding(rule: &Rule, severity: Severity) -> Finding {
 
 /// Chainable additions to a [`Finding`].
 pub trait FindingExt {
+    /// Adds a subject with the default role of its kind ([`Role::default_for`]).
     fn subject(self, s: Subject) -> Self;
+    /// Adds a subject with the role the detector judged it to have (see `STATUS-roles.md`).
+    fn subject_as(self, s: Subject, role: Role) -> Self;
     fn evidence(self, line: impl Into<String>) -> Self;
     fn family(self, family: Option<String>) -> Self;
 }
 
 impl FindingExt for Finding {
-    fn subject(mut self, s: Subject) -> Self {
-        if !self.subjects.contains(&s) {
-            self.subjects.push(s);
+    fn subject(self, s: Subject) -> Self {
+        let role = Role::default_for(&s);
+        self.subject_as(s, role)
+    }
+    fn subject_as(mut self, s: Subject, role: Role) -> Self {
+        match self.subjects.iter_mut().find(|x| x.subject == s) {
+            Some(existing) => existing.role = existing.role.merge(role),
+            None => self.subjects.push(FindingSubject::with_role(s, role)),
         }
         self
     }

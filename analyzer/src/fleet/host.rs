@@ -99,14 +99,14 @@ impl HostFacts {
                 .filter(|f| f.attack.iter().any(|a| a == MINING))
         };
         let miners: BTreeSet<String> = mining()
-            .flat_map(|f| &f.subjects)
+            .flat_map(|f| f.iter_subjects())
             .filter_map(|s| match s {
                 Subject::Process { exe: Some(exe), .. } => Some(exe.escaped()),
                 _ => None,
             })
             .collect();
         let pools: BTreeSet<String> = mining()
-            .flat_map(|f| &f.subjects)
+            .flat_map(|f| f.iter_subjects())
             .filter_map(|s| match s {
                 Subject::Endpoint { addr } => Some(escape_bytes(addr.as_bytes())),
                 _ => None,
@@ -283,8 +283,7 @@ impl Support {
         let mut loops = Vec::new();
         for f in findings {
             let files: Vec<&RawBytes> = f
-                .subjects
-                .iter()
+                .iter_subjects()
                 .filter_map(|s| match s {
                     Subject::File { path, .. } => Some(path),
                     _ => None,

@@ -27,7 +27,7 @@ pub fn flagged_lines(findings: &[Finding]) -> HashSet<(Vec<u8>, u32)> {
     findings
         .iter()
         .flat_map(|f| f.subjects.iter())
-        .filter_map(|s| match s {
+        .filter_map(|s| match &s.subject {
             Subject::Persistence { path, line } => Some((path.as_bytes().to_vec(), *line)),
             Subject::SshKey { path, line, .. } => Some((path.as_bytes().to_vec(), *line)),
             _ => None,
@@ -159,7 +159,7 @@ pub fn add(ctx: &Ctx, g: &mut AttackGraph, findings: &[Finding]) {
             continue;
         };
         for s in &f.subjects {
-            let Some(si) = subject_node(ctx, g, s) else {
+            let Some(si) = subject_node(ctx, g, &s.subject) else {
                 continue;
             };
             let mut e = Edge {

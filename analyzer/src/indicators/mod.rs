@@ -123,6 +123,12 @@ kinds! {
     /// Kernel pseudo filesystems (`/proc/`, `/sys/`, `/dev/`): named by scripts, never payloads (path
     /// class `pseudo`).
     PseudoDir = "pseudo_dir", DirPrefix;
+    /// Directories whose files record what happened (logs, journals, audit): the remediation copies
+    /// them and never modifies or removes them (path class `evidence`).
+    EvidenceDir = "evidence_dir", DirPrefix;
+    /// File names that are evidence wherever they are, with their rotations (`NAME.1`, `NAME-2025...`):
+    /// web server logs kept beside an application, login records, tool histories.
+    EvidenceName = "evidence_name", Word;
     /// Kernel thread name prefixes.
     KthreadName = "kthread_name", Word;
     /// Names of system daemons and tools.

@@ -28,6 +28,8 @@ pub enum PathClass {
     WebRoot,
     /// Kernel pseudo filesystems (`/proc/`, `/sys/`, `/dev/`).
     Pseudo,
+    /// Log, journal and audit directories (`/var/log/`, ...): what the remediation never changes.
+    Evidence,
     /// A path with a component starting with `.` (`/tmp/.X25-unix/x`, `~/.configrc/a/upd`).
     Hidden,
     /// Temp or hidden: where kits are dropped.
@@ -44,6 +46,7 @@ impl PathClass {
             PathClass::Home => "home",
             PathClass::WebRoot => "web_root",
             PathClass::Pseudo => "pseudo",
+            PathClass::Evidence => "evidence",
             PathClass::Hidden => "hidden",
             PathClass::KitProne => "kit_prone",
         }
@@ -73,6 +76,7 @@ impl PathClasses {
             (PathClass::Home, Kind::HomeDir),
             (PathClass::WebRoot, Kind::WebRoot),
             (PathClass::Pseudo, Kind::PseudoDir),
+            (PathClass::Evidence, Kind::EvidenceDir),
         ];
         let mut prefixes = BTreeMap::new();
         for (class, kind) in listed {
@@ -114,6 +118,7 @@ impl PathClasses {
             PathClass::Home,
             PathClass::WebRoot,
             PathClass::Pseudo,
+            PathClass::Evidence,
             PathClass::Hidden,
             PathClass::KitProne,
         ]

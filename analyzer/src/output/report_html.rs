@@ -18,7 +18,7 @@ use minetrace_schemas::findings::{Severity, Verdict};
 use crate::analysis::Analysis;
 use crate::graph::nodes::NodeVerdict;
 use crate::graph::Trace;
-use crate::output::summary::describe_subject;
+use crate::output::summary::{describe_subject, role_note};
 use crate::output::{escape, iso_us, report_svg};
 
 /// Timeline rows shown in the report (the full timeline is `timeline.jsonl`).
@@ -271,7 +271,12 @@ pub fn render(analysis: &Analysis, trace: &Trace, extras: &ReportExtras) -> Stri
         }
         s.push_str("<div class=\"cols\"><div><b class=\"h\">Subjects</b><ul>");
         for sub in &f.subjects {
-            let _ = write!(s, "<li class=\"mono\">{}</li>", h(&describe_subject(sub)));
+            let _ = write!(
+                s,
+                "<li class=\"mono\">{}{}</li>",
+                h(&describe_subject(&sub.subject)),
+                role_note(sub.role)
+            );
         }
         s.push_str("</ul></div><div><b class=\"h\">Evidence</b><ul>");
         for e in &f.evidence {

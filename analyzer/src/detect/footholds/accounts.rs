@@ -7,11 +7,11 @@
 //! - `MT-ACC-003` a service or system account that can log in: a real shell (or a fake `nologin`
 //!   outside the system directories) together with a usable password (T1098).
 
-use minetrace_schemas::findings::{Finding, Severity};
+use minetrace_schemas::findings::{Finding, Role, Severity};
 use minetrace_schemas::records::account::PasswordState;
 
 use super::common::{account_subject, describe_file, quote_line, Score};
-use crate::detect::finding::{file_subject, finding, FindingExt};
+use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
 use crate::detect::rules;
 use crate::detect::Context;
 use crate::model::persistence::PersistenceKind;
@@ -37,8 +37,8 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     for e in &accounts.entries {
         if e.uid == 0 && e.name != b"root" {
             let mut f = finding(&rules::ACC_001, Severity::High)
-                .subject(account_subject(accounts, &e.name))
-                .subject(file_subject(passwd))
+                .subject_as(account_subject(accounts, &e.name), Role::Artifact)
+                .subject_as(file_subject(passwd), Role::Context)
                 .evidence(quote_line(
                     &passwd_path,
                     e.line,
@@ -73,7 +73,8 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             if score.points >= 2 {
                 if let Some(sev) = score.severity() {
                     let mut f = finding(&rules::ACC_003, sev)
-                        .subject(account_subject(accounts, &e.name))
+                        // Locking it is the remedy (gated like any other action).
+                        .subject_as(account_subject(accounts, &e.name), Role::Artifact)
                         .evidence(quote_line(
                             &passwd_path,
                             e.line,
@@ -101,7 +102,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 out.push(
                     finding(&rules::ACC_002, Severity::High)
                         .subject(account_subject(accounts, m))
-                        .subject(file_subject(group))
+                        .subject_as(file_subject(group), Role::Context)
                         .evidence(format!(
                             "{}:{}: {} is a member of {}",
                             group.path.escaped(),
@@ -131,7 +132,8 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 };
                 let mut f = finding(&rules::ACC_002, sev)
                     .subject(account_subject(accounts, p))
-                    .subject(file_subject(file))
+                    .subject(persistence_subject(&file.path, r.line))
+                    .subject_as(file_subject(file), Role::Context)
                     .evidence(quote_line(&file.path, r.line, &r.raw))
                     .evidence(format!("file: {}", describe_file(file)));
                 if r.nopasswd {

@@ -7,7 +7,7 @@
 //! also carries a persistence signal (downloads into a shell, runs from temp, ...) it is medium.
 //! Firewall rules against agents are `MT-EVA-030` in `firewall`.
 
-use minetrace_schemas::findings::{Finding, Severity};
+use minetrace_schemas::findings::{Finding, Role, Severity};
 
 use super::common::{self, quote_line};
 use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
@@ -41,7 +41,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         } else {
             Severity::Low
         };
-        let mut f = finding(&rules::EVA_031, sev).subject(file_subject(file));
+        let mut f = finding(&rules::EVA_031, sev).subject_as(file_subject(file), Role::Context);
         for (n, raw, v) in &hits {
             f = f
                 .subject(persistence_subject(&file.path, *n))

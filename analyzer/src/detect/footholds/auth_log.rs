@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use minetrace_schemas::escape_bytes;
-use minetrace_schemas::findings::{Finding, Severity};
+use minetrace_schemas::findings::{Finding, Role, Severity};
 
 use super::common::account_subject;
 use crate::detect::finding::{file_subject, finding, FindingExt};
@@ -138,7 +138,8 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     for a in judged.after.iter().take(50) {
         f = f
             .evidence(a.what.clone())
-            .subject(account_subject(accounts, &a.event.user));
+            // The attacker holds this account's credential: locking it is the remedy.
+            .subject_as(account_subject(accounts, &a.event.user), Role::Artifact);
     }
     // The logs the events were read from, oldest first.
     let mut logs: Vec<&[u8]> = Vec::new();
@@ -149,7 +150,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     }
     for path in logs {
         if let Some(file) = ctx.model.file(path) {
-            f = f.subject(file_subject(file));
+            f = f.subject_as(file_subject(file), Role::Evidence);
         }
     }
     vec![f]

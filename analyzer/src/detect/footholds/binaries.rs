@@ -5,7 +5,7 @@
 //! - `MT-EVA-021` `chattr` renamed (T1222.002, T1036.003): another file or running executable with
 //!   chattr's exact hash under another name (`tntrecht`), or chattr missing from the package's path.
 
-use minetrace_schemas::findings::{Finding, Severity, Subject};
+use minetrace_schemas::findings::{Finding, Role, Severity, Subject};
 use minetrace_schemas::records::package::PackageVerdict;
 use minetrace_schemas::RawBytes;
 
@@ -123,10 +123,13 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         if missing {
             out.push(
                 finding(&rules::EVA_021, Severity::Medium)
-                    .subject(Subject::File {
-                        path: c.path.clone(),
-                        sha256: None,
-                    })
+                    .subject_as(
+                        Subject::File {
+                            path: c.path.clone(),
+                            sha256: None,
+                        },
+                        Role::Context,
+                    )
                     .evidence(format!(
                         "{}: {} (attackers rename chattr so admins cannot unlock their files)",
                         c.path.escaped(),

@@ -5,7 +5,7 @@
 //! Severity comes from points: each signal adds points with a reason, and [`Score::severity`] maps the sum
 //! (0 nothing, 1 low, 2–3 medium, 4–6 high, 7+ critical). A single weak signal stays low.
 
-use minetrace_schemas::findings::{Finding, Severity, Subject};
+use minetrace_schemas::findings::{Finding, Role, Severity, Subject};
 use minetrace_schemas::records::file::{FileKind, FileRecord};
 use minetrace_schemas::records::package::PackageVerdict;
 use minetrace_schemas::{escape_bytes, RawBytes};
@@ -338,7 +338,7 @@ pub fn line_finding(
     let severity = score.severity()?;
     let mut f = crate::detect::finding::finding(rule, severity)
         .subject(persistence_subject(&file.path, line))
-        .subject(file_subject(file))
+        .subject_as(file_subject(file), Role::Context)
         .evidence(quote_line(&file.path, line, text))
         .family(score.family.clone());
     for r in &score.reasons {
@@ -353,7 +353,8 @@ pub fn line_finding(
                 if let Some(target) = ctx.model.file_aliased(p) {
                     if !named.contains(&target.path.as_bytes()) {
                         named.push(target.path.as_bytes());
-                        f = f.subject(file_subject(target));
+                        // Named in the line's text: context (its own findings judge the file).
+                        f = f.subject_as(file_subject(target), Role::Context);
                     }
                 }
             }
@@ -377,7 +378,7 @@ pub fn line_finding(
                     escape_bytes(p)
                 ));
             }
-            f = f.subject(subject);
+            f = f.subject_as(subject, Role::Context);
         }
     }
     Some(f)

@@ -9,7 +9,7 @@
 //! - `MT-PER-003` a crontab of a service account (`redis`, `www-data`, ...): low alone, high when its
 //!   jobs are suspicious.
 
-use minetrace_schemas::findings::{Finding, Severity};
+use minetrace_schemas::findings::{Finding, Role, Severity};
 use minetrace_schemas::records::file::FileRecord;
 
 use super::common::{self, account_subject, describe_file, quote_line, Score};
@@ -174,7 +174,10 @@ fn crontab(
             return;
         };
         let mut f = finding(&rules::PER_003, sev)
-            .subject(file_subject(file))
+            .subject_as(
+                file_subject(file),
+                if rdb { Role::Artifact } else { Role::Context },
+            )
             .subject(account_subject(accounts, &owner))
             .evidence(format!("file: {}", describe_file(file)));
         for (i, e) in jobs.iter().enumerate() {

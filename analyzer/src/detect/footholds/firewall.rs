@@ -7,7 +7,7 @@
 //!   mining-pool ports outbound: what miners do to keep rivals out — and what admins do to harden, so
 //!   low on its own (T1562.004).
 
-use minetrace_schemas::findings::{Finding, Severity, Subject};
+use minetrace_schemas::findings::{Finding, Role, Severity, Subject};
 use minetrace_schemas::RawBytes;
 
 use super::common;
@@ -106,7 +106,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 ))
                 .evidence(why);
             if let Some(file) = file {
-                f = f.subject(file_subject(file));
+                f = f.subject_as(file_subject(file), Role::Context);
             }
             out.push(f);
         }

@@ -10,7 +10,7 @@
 //! Histories are evidence, not persistence: their lines are named by file and line in the evidence,
 //! never as `Persistence` subjects, so no remediation edits them.
 
-use minetrace_schemas::findings::{Finding, Severity};
+use minetrace_schemas::findings::{Finding, Role, Severity};
 use minetrace_schemas::records::file::FileKind;
 
 use super::common::{self, account_subject, describe_file, quote_line};
@@ -43,7 +43,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             }
             let mut f = finding(&rules::EVA_010, Severity::Medium)
                 .subject(persistence_subject(&file.path, n))
-                .subject(file_subject(file))
+                .subject_as(file_subject(file), Role::Context)
                 .evidence(quote_line(&file.path, n, raw));
             for t in s.history_tamper {
                 f = f.evidence(t);
@@ -115,7 +115,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 Severity::Low
             };
             let mut x = finding(&rules::EVA_010, sev)
-                .subject(file_subject(f))
+                .subject_as(file_subject(f), Role::Evidence)
                 .evidence(format!("file: {}", describe_file(f)));
             for t in tamper {
                 x = x.evidence(t);
@@ -126,7 +126,8 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             out.push(x);
         }
         if lateral_points > 0 {
-            let mut x = finding(&rules::LAT_001, Severity::Medium).subject(file_subject(f));
+            let mut x = finding(&rules::LAT_001, Severity::Medium)
+                .subject_as(file_subject(f), Role::Evidence);
             for l in lateral {
                 x = x.evidence(l);
             }

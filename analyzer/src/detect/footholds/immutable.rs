@@ -6,7 +6,7 @@
 //! and stays low; an admin locking `/etc/resolv.conf` or `/etc/hosts` is low. Persistence, SSH and
 //! loader files locked are medium; executables or scripts locked in temporary or hidden places are high.
 
-use minetrace_schemas::findings::{Finding, Severity};
+use minetrace_schemas::findings::{Finding, Role, Severity};
 use minetrace_schemas::records::file::FileKind;
 
 use super::common::{self, describe_file};
@@ -69,7 +69,8 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         };
         let fam_note = family.clone();
         let mut finding = finding(&rules::EVA_001, severity)
-            .subject(file_subject(f))
+            // The lock is suspicious, not the content: other findings judge the file itself.
+            .subject_as(file_subject(f), Role::Context)
             .evidence(format!("file: {}", describe_file(f)))
             .evidence(why)
             .family(family);

@@ -3,7 +3,7 @@
 //! Admins keep keys too, so this is low; for a service account it is medium. Only metadata and a hash
 //! of the key are in the bundle, never its bytes.
 
-use minetrace_schemas::findings::{Finding, Severity};
+use minetrace_schemas::findings::{Finding, Role, Severity};
 
 use super::common::{account_subject, describe_file};
 use crate::detect::finding::{file_subject, finding, FindingExt};
@@ -47,8 +47,8 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             Severity::Low
         };
         let mut f = finding(&rules::LAT_002, sev)
-            .subject(file_subject(key))
-            .subject(file_subject(kh))
+            .subject_as(file_subject(key), Role::Context)
+            .subject_as(file_subject(kh), Role::Evidence)
             .evidence(format!("private key: {}", describe_file(key)))
             .evidence(format!(
                 "{} lists {} host keys ({} hashed)",

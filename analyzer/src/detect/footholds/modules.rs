@@ -4,7 +4,7 @@
 //! like any persisted shell line. (`insmod` in cron, rc and unit lines is scored by those detectors;
 //! loaded modules and taint are runtime facts.)
 
-use minetrace_schemas::findings::{Finding, Severity};
+use minetrace_schemas::findings::{Finding, Role, Severity};
 
 use super::common::{self, describe_file, quote_line};
 use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
@@ -48,7 +48,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             out.push(
                 finding(&rules::PER_050, Severity::High)
                     .subject(persistence_subject(&file.path, n))
-                    .subject(file_subject(file))
+                    .subject_as(file_subject(file), Role::Context)
                     .evidence(quote_line(&file.path, n, raw))
                     .evidence(format!("file: {}", describe_file(file)))
                     .family(family),

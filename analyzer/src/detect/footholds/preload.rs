@@ -6,7 +6,7 @@
 //! Severity: an entry named by a family marker is critical; one whose library a package owns with a
 //! matching digest is low (jemalloc and friends); anything else is high.
 
-use minetrace_schemas::findings::{Finding, Severity};
+use minetrace_schemas::findings::{Finding, Role, Severity};
 use minetrace_schemas::records::package::PackageVerdict;
 
 use super::common::{self, describe_file, quote_line};
@@ -86,7 +86,7 @@ fn entry(
     };
     let mut f = finding(rule, severity)
         .subject(persistence_subject(&file.path, n))
-        .subject(file_subject(file))
+        .subject_as(file_subject(file), Role::Context)
         .evidence(quote_line(&file.path, n, raw))
         .evidence(format!(
             "preloaded library {}",
@@ -110,19 +110,28 @@ fn entry(
         }
         None => f = f.evidence(format!("no package is known to own {lossy}")),
     }
+    // The library is an artifact unless its package vouches for it (then only the line is).
+    let lib_role = if packaged {
+        Role::Context
+    } else {
+        Role::Artifact
+    };
     // The library as the collector recorded it (on merged /usr, `/lib/x` is recorded as `/usr/lib/x`).
     match ctx.model.file_aliased(lib) {
         Some(target) => {
             f = f
-                .subject(file_subject(target))
+                .subject_as(file_subject(target), lib_role)
                 .evidence(format!("library: {}", describe_file(target)));
         }
         None if severity >= Severity::Medium && lib.starts_with(b"/") => {
             f = f
-                .subject(minetrace_schemas::findings::Subject::File {
-                    path: minetrace_schemas::RawBytes::from(lib),
-                    sha256: None,
-                })
+                .subject_as(
+                    minetrace_schemas::findings::Subject::File {
+                        path: minetrace_schemas::RawBytes::from(lib),
+                        sha256: None,
+                    },
+                    lib_role,
+                )
                 .evidence("the library is not in the snapshot's file records");
         }
         None => {}

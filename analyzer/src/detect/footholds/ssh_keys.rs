@@ -13,7 +13,7 @@
 //! Signals combine: the rule is that of the strongest signal, the severity comes from all of them.
 //! Keys in root's or an admin's file with ordinary comments produce nothing.
 
-use minetrace_schemas::findings::{Finding, Severity, Subject};
+use minetrace_schemas::findings::{Finding, Role, Severity, Subject};
 use minetrace_schemas::RawBytes;
 
 use super::common::{self, account_subject, describe_file, quote_line, Score};
@@ -173,7 +173,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             };
             let mut f = finding(rule, sev)
                 .subject(key_subject(file.path.clone(), k))
-                .subject(file_subject(file))
+                .subject_as(file_subject(file), Role::Context)
                 .evidence(quote_line(&file.path, k.line, &k.raw))
                 .evidence(format!(
                     "{} {} {}",

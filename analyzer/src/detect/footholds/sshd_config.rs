@@ -4,7 +4,7 @@
 //!
 //! One of the two alone is low (admins set it too); both together are medium; locked is high.
 
-use minetrace_schemas::findings::Finding;
+use minetrace_schemas::findings::{Finding, Role};
 
 use super::common::{describe_file, quote_line, Score};
 use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
@@ -73,7 +73,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     }
     for file in files {
         f = f
-            .subject(file_subject(file))
+            .subject_as(file_subject(file), Role::Context)
             .evidence(format!("file: {}", describe_file(file)));
     }
     for r in score.reasons {

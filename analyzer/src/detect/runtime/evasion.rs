@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use minetrace_schemas::findings::{Finding, Severity, Subject};
+use minetrace_schemas::findings::{Finding, Role, Severity, Subject};
 use minetrace_schemas::records::host::CollectionMode;
 use minetrace_schemas::RawBytes;
 
@@ -143,10 +143,13 @@ fn cpu_gap(ctx: &Context, other_hiding: bool) -> Option<Finding> {
     };
     Some(
         finding(&rules::RUN_042, severity)
-            .subject(Subject::File {
-                path: RawBytes::from("/proc/stat"),
-                sha256: None,
-            })
+            .subject_as(
+                Subject::File {
+                    path: RawBytes::from("/proc/stat"),
+                    sha256: None,
+                },
+                Role::Context,
+            )
             .evidence(format!(
                 "/proc/stat counts {total:.0} s of user+system CPU since boot; visible processes account for {visible:.0} s ({gap_cores:.2} cores on average unexplained over {:.0} s uptime)",
                 h.uptime_secs
