@@ -20,7 +20,7 @@ use minetrace_analyzer::indicators::Indicators;
 use minetrace_analyzer::model::HostModel;
 use minetrace_analyzer::parse::authorized_keys;
 use minetrace_analyzer::remediate::plan::Action;
-use minetrace_analyzer::remediate::{build, plan_lines, script, Plan};
+use minetrace_analyzer::remediate::{plan_lines, script, Plan};
 use minetrace_schemas::bundle::{members, BundleWriter};
 use minetrace_schemas::findings::{
     Finding, FindingSubject, FindingsDocument, Role, Severity, Subject, Verdict, FINDINGS_SCHEMA,
@@ -507,6 +507,17 @@ impl Facts {
     }
 }
 
+/// The plan for a model and findings, as an analysis of them builds it (graph included).
+fn plan_for(model: HostModel, document: FindingsDocument) -> Plan {
+    let analysis = minetrace_analyzer::analysis::Analysis {
+        model,
+        document,
+        integrity_problems: Vec::new(),
+        iocs: Indicators::builtin(),
+    };
+    minetrace_analyzer::remediate::build_plan(&analysis)
+}
+
 /// A finding about its subjects themselves: every one an artifact (accounts included).
 fn finding(rule: &str, severity: Severity, subjects: Vec<Subject>) -> Finding {
     Finding {
@@ -762,7 +773,7 @@ for i in $(seq 50); do (exec 3<>/dev/tcp/127.66.0.1/3333) 2>/dev/null && exit 0;
             ),
         ],
     );
-    let plan = build::build(&model, &Indicators::builtin(), &doc);
+    let plan = plan_for(model, doc);
     assert!(
         plan.manual.is_empty(),
         "nothing should be left by hand: {:?}",
@@ -821,7 +832,10 @@ for i in $(seq 50); do (exec 3<>/dev/tcp/127.66.0.1/3333) 2>/dev/null && exit 0;
     pwned_absent(&sb);
 
     // Apply.
-    let apply = sb.run_script(&script_path, &["--apply", "--quarantine", &q]);
+    let apply = sb.run_script(
+        &script_path,
+        &["--apply", "--include-review", "--quarantine", &q],
+    );
     let apply_out = text(&apply.stdout);
     assert!(
         apply.status.success(),
@@ -895,7 +909,10 @@ for i in $(seq 50); do (exec 3<>/dev/tcp/127.66.0.1/3333) 2>/dev/null && exit 0;
 
     // Apply again: nothing changes, everything reported as already done.
     let after_first = sb.state();
-    let again = sb.run_script(&script_path, &["--apply", "--quarantine", &q]);
+    let again = sb.run_script(
+        &script_path,
+        &["--apply", "--include-review", "--quarantine", &q],
+    );
     assert!(
         again.status.success(),
         "second apply: {}{}",
@@ -914,7 +931,10 @@ for i in $(seq 50); do (exec 3<>/dev/tcp/127.66.0.1/3333) 2>/dev/null && exit 0;
     );
 
     // Verify.
-    let verify = sb.run_script(&script_path, &["--verify", "--quarantine", &q]);
+    let verify = sb.run_script(
+        &script_path,
+        &["--verify", "--include-review", "--quarantine", &q],
+    );
     assert_eq!(
         verify.status.code(),
         Some(0),
@@ -943,7 +963,10 @@ for i in $(seq 50); do (exec 3<>/dev/tcp/127.66.0.1/3333) 2>/dev/null && exit 0;
         .status
         .success());
     // After the undo the lines are back, so --verify reports them.
-    let verify = sb.run_script(&script_path, &["--verify", "--quarantine", &q]);
+    let verify = sb.run_script(
+        &script_path,
+        &["--verify", "--include-review", "--quarantine", &q],
+    );
     assert_eq!(verify.status.code(), Some(1));
     pwned_absent(&sb);
 }
@@ -977,7 +1000,7 @@ fn attacker_symlinks_are_removed_swapped_ones_skipped_and_undone() {
             vec![subject(&kept), subject(&swapped)],
         )],
     );
-    let plan = build::build(&model, &Indicators::builtin(), &doc);
+    let plan = plan_for(model, doc);
     assert_confined(&plan, &sb);
     let links = plan
         .items
@@ -997,8 +1020,20 @@ fn attacker_symlinks_are_removed_swapped_ones_skipped_and_undone() {
     assert!(dry.status.success(), "{}", text(&dry.stderr));
     assert_eq!(before, sb.state(), "the dry run changed something");
 
+    // Links where histories belong are review items: a plain --apply leaves them (and writes nothing).
     let q = String::from_utf8(sb.inner(b"q")).unwrap();
-    let apply = sb.run_script(&script_path, &["--apply", "--quarantine", &q]);
+    let plain = sb.run_script(&script_path, &["--apply", "--quarantine", &q]);
+    assert!(plain.status.success(), "{}", text(&plain.stdout));
+    assert!(
+        text(&plain.stdout).contains("Nothing to carry out"),
+        "{}",
+        text(&plain.stdout)
+    );
+    assert_eq!(before, sb.state(), "a plain --apply acted on review items");
+    let apply = sb.run_script(
+        &script_path,
+        &["--apply", "--include-review", "--quarantine", &q],
+    );
     let out = text(&apply.stdout);
     assert_eq!(
         apply.status.code(),
@@ -1022,7 +1057,10 @@ fn attacker_symlinks_are_removed_swapped_ones_skipped_and_undone() {
 
     // Again: nothing changes; the swapped link still counts as remaining.
     let mid = sb.state();
-    let again = sb.run_script(&script_path, &["--apply", "--quarantine", &q]);
+    let again = sb.run_script(
+        &script_path,
+        &["--apply", "--include-review", "--quarantine", &q],
+    );
     assert_eq!(again.status.code(), Some(1), "{}", text(&again.stdout));
     assert_eq!(mid, sb.state(), "the second --apply changed something");
 
@@ -1069,7 +1107,7 @@ fn stale_identities_are_skipped() {
             ),
         ],
     );
-    let plan = build::build(&model, &Indicators::builtin(), &doc);
+    let plan = plan_for(model, doc);
     assert_confined(&plan, &sb);
     let script_path = write_script(&sb, &plan);
 
@@ -1249,7 +1287,7 @@ printf 'mt-evil:$6$salt$hash:19000:0:99999:7:::\n' >>/etc/shadow"#,
             ),
         ],
     );
-    let plan = build::build(&model, &Indicators::builtin(), &doc);
+    let plan = plan_for(model, doc);
     assert!(plan.manual.is_empty(), "{:?}", plan.manual);
     assert_eq!(plan.items.len(), 4, "{:?}", plan_lines(&plan));
     assert_confined(&plan, &sb);
@@ -1264,7 +1302,10 @@ printf 'mt-evil:$6$salt$hash:19000:0:99999:7:::\n' >>/etc/shadow"#,
         before
     );
 
-    let apply = sb.run_script(&script_path, &["--apply", "--quarantine", &q]);
+    let apply = sb.run_script(
+        &script_path,
+        &["--apply", "--include-review", "--quarantine", &q],
+    );
     let out = text(&apply.stdout);
     assert!(
         apply.status.success(),
@@ -1285,13 +1326,19 @@ printf 'mt-evil:$6$salt$hash:19000:0:99999:7:::\n' >>/etc/shadow"#,
         &[],
     );
     let after = sb.sh_ok("iptables-save | grep -v '^#'; cat /etc/shadow", &[]);
-    let again = sb.run_script(&script_path, &["--apply", "--quarantine", &q]);
+    let again = sb.run_script(
+        &script_path,
+        &["--apply", "--include-review", "--quarantine", &q],
+    );
     assert!(again.status.success(), "{}", text(&again.stdout));
     assert_eq!(
         sb.sh_ok("iptables-save | grep -v '^#'; cat /etc/shadow", &[]),
         after
     );
-    let verify = sb.run_script(&script_path, &["--verify", "--quarantine", &q]);
+    let verify = sb.run_script(
+        &script_path,
+        &["--verify", "--include-review", "--quarantine", &q],
+    );
     assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
     // Undo removes the script's own chain.
     let undo = sb.sh(r#"exec bash "$1""#, &[&sb.inner(b"q/undo.sh")]);

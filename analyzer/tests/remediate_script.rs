@@ -5,8 +5,8 @@ use std::net::IpAddr;
 use std::process::Command;
 
 use minetrace_analyzer::remediate::plan::{
-    Action, FileTarget, LineKind, LineRemoval, LinkTarget, Plan, PlanItem, ProcessTarget,
-    Recommendation,
+    Action, FileTarget, Gate, LineKind, LineRemoval, LinkTarget, Plan, PlanItem, ProcessTarget,
+    Recommendation, ReviewItem,
 };
 use minetrace_analyzer::remediate::{plan_lines, script};
 use minetrace_schemas::records::host::HostIdentity;
@@ -45,6 +45,15 @@ fn proc_target(pid: i32, comm: &[u8]) -> ProcessTarget {
     }
 }
 
+/// Every other target is a review item (so both kinds of gate are encoded).
+fn gate(i: usize) -> Gate {
+    if i.is_multiple_of(2) {
+        Gate::Apply
+    } else {
+        Gate::Review(vec![u32::try_from(i).unwrap(), 7])
+    }
+}
+
 /// A plan with every action kind, every target named with hostile bytes.
 pub fn hostile_plan() -> Plan {
     let mut items = Vec::new();
@@ -55,19 +64,21 @@ pub fn hostile_plan() -> Plan {
         items.push(PlanItem {
             action: Action::PreserveProcess(proc_target(pid, name)),
             why: why.clone(),
+            gate: gate(i),
         });
         items.push(PlanItem {
             action: Action::PreserveFile(file(&path)),
             why: why.clone(),
+            gate: gate(i),
         });
         items.push(PlanItem {
             action: Action::Freeze(proc_target(pid, name)),
             why: why.clone(),
+            gate: gate(i),
         });
         items.push(PlanItem {
             action: Action::RemoveLines {
                 file: file(&path),
-                after_sha256: "ef".repeat(32),
                 lines: vec![
                     LineRemoval {
                         number: 2,
@@ -76,6 +87,7 @@ pub fn hostile_plan() -> Plan {
                         bytes: RawBytes::from([b"* * * * * ".as_slice(), name].concat()),
                         kind: LineKind::Line,
                         why: why.clone(),
+                        gate: gate(i + 1),
                     },
                     LineRemoval {
                         number: 3,
@@ -90,11 +102,13 @@ pub fn hostile_plan() -> Plan {
                             fingerprint: "SHA256:abc".into(),
                         },
                         why: why.clone(),
+                        gate: gate(i + 1),
                     },
                 ],
                 preserved: 2,
             },
             why: why.clone(),
+            gate: gate(i),
         });
         items.push(PlanItem {
             action: Action::RemoveUnit {
@@ -103,6 +117,7 @@ pub fn hostile_plan() -> Plan {
                 preserved: 2,
             },
             why: why.clone(),
+            gate: gate(i),
         });
         items.push(PlanItem {
             action: Action::QuarantineFile {
@@ -110,6 +125,7 @@ pub fn hostile_plan() -> Plan {
                 preserved: 2,
             },
             why: why.clone(),
+            gate: gate(i),
         });
         items.push(PlanItem {
             action: Action::RemoveLink(LinkTarget {
@@ -119,10 +135,12 @@ pub fn hostile_plan() -> Plan {
                 target: RawBytes::from([b"/dev/".as_slice(), name].concat()),
             }),
             why: why.clone(),
+            gate: gate(i),
         });
         items.push(PlanItem {
             action: Action::Kill(proc_target(pid, name)),
             why: why.clone(),
+            gate: gate(i),
         });
         items.push(PlanItem {
             action: Action::DeleteFirewallRule {
@@ -146,6 +164,7 @@ pub fn hostile_plan() -> Plan {
                 family: None,
             },
             why: why.clone(),
+            gate: gate(i),
         });
         items.push(PlanItem {
             action: Action::LockAccount {
@@ -153,6 +172,7 @@ pub fn hostile_plan() -> Plan {
                 uid: Some(1001),
             },
             why: why.clone(),
+            gate: gate(i),
         });
         items.push(PlanItem {
             action: Action::Reinstall {
@@ -162,21 +182,34 @@ pub fn hostile_plan() -> Plan {
                 preserved: 2,
             },
             why: why.clone(),
+            gate: gate(i),
         });
     }
-    for ip in ["127.66.0.1", "2001:db8::1"] {
+    for (i, ip) in ["127.66.0.1", "2001:db8::1"].into_iter().enumerate() {
         items.push(PlanItem {
             action: Action::BlockEndpoint {
                 ip: ip.parse::<IpAddr>().unwrap(),
                 port: 3333,
             },
             why: why.clone(),
+            gate: gate(i),
         });
     }
     items.push(PlanItem {
         action: Action::Verify,
         why: Vec::new(),
+        gate: Gate::Apply,
     });
+    let reviews = (1..=u32::try_from(HOSTILE.len()).unwrap())
+        .chain([7])
+        .map(|n| ReviewItem {
+            number: n,
+            title: "remove the line".into(),
+            target: "/tmp/$(touch /tmp/pwned)".into(),
+            why: why.clone(),
+            reason: vec!["rests on medium findings only `x`".into()],
+        })
+        .collect();
     Plan {
         host: HostIdentity {
             hostname: "host$(touch /tmp/pwned)\n".into(),
@@ -188,6 +221,7 @@ pub fn hostile_plan() -> Plan {
         collected_at: "2026-01-01T00:00:00Z".into(),
         analyzer_version: "0.1.0".into(),
         items,
+        reviews,
         recommendations: vec![Recommendation {
             text: "rotate `creds` $(x)".into(),
             why: "w".into(),

@@ -122,12 +122,113 @@ fn install_script(sb: &Sandbox, script: &[u8]) {
     sb.fs().write_file(SCRIPT.as_bytes(), script, meta).unwrap();
 }
 
-/// `bash remediate.sh [MODE]` inside the sandbox.
-fn run_script(sb: &Sandbox, mode: Option<&str>) -> Output {
+/// `bash remediate.sh [MODE] [ARGS]` inside the sandbox.
+fn run_script_with(sb: &Sandbox, mode: Option<&str>, args: &[String]) -> Output {
     let mut argv = vec!["bash", SCRIPT];
     argv.extend(mode);
+    argv.extend(args.iter().map(String::as_str));
     sb.run_with_stdin(&argv, b"", SCRIPT_TIMEOUT)
-        .unwrap_or_else(|e| panic!("running remediate.sh {mode:?}: {e:#}"))
+        .unwrap_or_else(|e| panic!("running remediate.sh {mode:?} {args:?}: {e:#}"))
+}
+
+/// `bash remediate.sh [MODE]` inside the sandbox.
+fn run_script(sb: &Sandbox, mode: Option<&str>) -> Output {
+    run_script_with(sb, mode, &[])
+}
+
+/// A review item of the plan as `minetrace remediate` lists it: `review N: TITLE: TARGET (why: ...`.
+struct Review {
+    number: u32,
+    target: String,
+}
+
+fn reviews(plan: &str) -> Vec<Review> {
+    plan.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("review ")?;
+            let (n, rest) = rest.split_once(": ")?;
+            let (_title, rest) = rest.split_once(": ")?;
+            let target = rest.split(" (why: ").next()?;
+            Some(Review {
+                number: n.parse().ok()?,
+                target: target.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// Whether review target text names a ground-truth subject (targets are escaped as the plan prints them).
+fn review_names(target: &str, s: &Subject) -> bool {
+    match s {
+        Subject::Process { pid, .. } => target.starts_with(&format!("pid {pid} (")),
+        Subject::File { path, .. } => {
+            target == path.escaped() || target.starts_with(&format!("{} -> ", path.escaped()))
+        }
+        // A line, or the whole file when every line of it goes.
+        Subject::Persistence { path, line, .. } | Subject::SshKey { path, line, .. } => {
+            target.starts_with(&format!("{} line {line}: ", path.escaped()))
+                || target == path.escaped()
+        }
+        Subject::Endpoint { addr } => target == addr,
+        Subject::Account { name, .. } => target == escape_bytes(name.as_bytes()),
+        Subject::FirewallRule { rule } => target == escape_bytes(rule.as_bytes()),
+    }
+}
+
+/// What the test, as the operator who read the dry run, names: the review items whose target is one of
+/// the scenario's malicious subjects. The others (look-alikes the detectors doubted) stay untouched.
+fn operator_includes(plan: &str, live: &Live) -> (Vec<u32>, Vec<Subject>) {
+    let mut numbers = Vec::new();
+    let mut subjects = Vec::new();
+    for r in reviews(plan) {
+        if let Some(s) = live
+            .truth
+            .malicious
+            .iter()
+            .find(|s| review_names(&r.target, s))
+        {
+            numbers.push(r.number);
+            subjects.push(s.clone());
+        }
+    }
+    numbers.sort_unstable();
+    numbers.dedup();
+    (numbers, subjects)
+}
+
+/// Malicious subjects of review items that a plain `--apply` wrongly carried out (they must be there).
+fn reviewed_but_gone(sb: &Sandbox, snap: &Snapshot, subjects: &[Subject]) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in subjects {
+        let gone = match s {
+            Subject::Process { pid, .. } => !snap.procs.contains_key(pid),
+            Subject::File { path, .. } => sb.fs().lstat(path.as_bytes()).is_err(),
+            Subject::Persistence { path, text, .. } => {
+                !read(sb, path.as_bytes()).is_some_and(|c| {
+                    let t = text.as_bytes();
+                    c.windows(t.len()).any(|w| w == t)
+                })
+            }
+            Subject::SshKey {
+                path, fingerprint, ..
+            } => !read(sb, path.as_bytes()).is_some_and(|c| {
+                lines(&c).iter().any(|l| {
+                    key_fingerprint(&String::from_utf8_lossy(l)).ok().as_ref() == Some(fingerprint)
+                })
+            }),
+            Subject::Endpoint { addr } => !reachable(sb, std::slice::from_ref(addr))
+                .get(addr)
+                .copied()
+                .unwrap_or(false),
+            Subject::Account { .. } | Subject::FirewallRule { .. } => false,
+        };
+        if gone {
+            out.push(format!(
+                "review item for {s:?} was carried out by --apply without --include"
+            ));
+        }
+    }
+    out
 }
 
 /// Which of `addrs` accept a TCP connection from inside the sandbox (2 s each, in parallel).
@@ -587,7 +688,7 @@ fn remediation_works(id: &str) {
         &bundle.dir().join("remediate.sh"),
     )
     .unwrap();
-    log.add("minetrace remediate", plan);
+    log.add("minetrace remediate", plan.clone());
     install_script(sb, &script);
 
     let extra = planted_paths(&live);
@@ -642,7 +743,26 @@ fn remediation_works(id: &str) {
         }
     }
 
-    // 2. --apply.
+    // 2. --apply: what is attributed to the intrusion. Review items are left alone; then the operator
+    // names those whose targets are the scenario's malicious subjects (--include), as after reading the
+    // dry run.
+    let (include, reviewed) = operator_includes(&plan, &live);
+    let include_args: Vec<String> = if include.is_empty() {
+        Vec::new()
+    } else {
+        vec![
+            "--include".into(),
+            include
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        ]
+    };
+    log.add(
+        "review items the operator names",
+        format!("{include:?} for {reviewed:?}"),
+    );
     let apply = run_script(sb, Some("--apply"));
     log.output("bash remediate.sh --apply", &apply);
     if apply.status.code() != Some(0) {
@@ -650,6 +770,18 @@ fn remediation_works(id: &str) {
             "--apply exited {:?} (0 = done; see its output for the failed or skipped step)",
             apply.status.code()
         ));
+    }
+    if !include.is_empty() {
+        let mid = Snapshot::take(sb, &extra).unwrap();
+        problems.extend(reviewed_but_gone(sb, &mid, &reviewed));
+        let named = run_script_with(sb, Some("--apply"), &include_args);
+        log.output("bash remediate.sh --apply --include (review items)", &named);
+        if named.status.code() != Some(0) {
+            problems.push(format!(
+                "--apply --include exited {:?}",
+                named.status.code()
+            ));
+        }
     }
     std::thread::sleep(WAIT);
     let s2 = Snapshot::take(sb, &extra).unwrap();
@@ -677,8 +809,9 @@ fn remediation_works(id: &str) {
         );
     }
 
-    // 3. --apply again: harmless.
-    let again = run_script(sb, Some("--apply"));
+    // 3. --apply again (with the same review items): harmless, and it re-writes nothing, not even its
+    // own quarantine, log or copies.
+    let again = run_script_with(sb, Some("--apply"), &include_args);
     log.output("bash remediate.sh --apply (second run)", &again);
     if again.status.code() != Some(0) {
         problems.push(format!(
@@ -688,13 +821,13 @@ fn remediation_works(id: &str) {
     }
     let s3 = Snapshot::take(sb, &extra).unwrap();
     problems.extend(
-        s2.exact_changes(&s3, &|p| under(p, QUARANTINE))
+        s2.exact_changes(&s3, &|_| false)
             .into_iter()
             .map(|c| format!("the second --apply changed the host: {c}")),
     );
 
     // 4. --verify.
-    let verify = run_script(sb, Some("--verify"));
+    let verify = run_script_with(sb, Some("--verify"), &include_args);
     log.output("bash remediate.sh --verify", &verify);
     if verify.status.code() != Some(0) {
         problems.push(format!(
@@ -766,7 +899,87 @@ fn every_malicious_scenario_has_a_remediation_test() {
             "scenario {id} (verdict {:?}): remediation tests cover exactly the malicious scenarios",
             sc.truth.verdict
         );
+        assert_eq!(
+            UNTOUCHED.contains(&id.as_str()),
+            !malicious,
+            "scenario {id} (verdict {:?}): the whole-tree test covers exactly the clean scenarios",
+            sc.truth.verdict
+        );
     }
+}
+
+/// Issue 13: on a clean or look-alike host, `--apply` changes nothing at all. The whole tree is compared
+/// through the overlay's upper layer (every write of the sandboxed host lands there), with the process
+/// table (nothing stopped, killed or started) and the firewall.
+fn apply_changes_nothing(id: &str) {
+    let live = Live::start(id).unwrap();
+    let sb = &live.sb;
+    let mut problems: Vec<String> = Vec::new();
+    let mut log = Transcript::default();
+    let bundle = BundleFile::write(&live.collect().unwrap()).unwrap();
+    let allow = bundle.allow_file(live.truth.allowlist.as_deref()).unwrap();
+    let (script, plan) = remediation_script(
+        &bundle.path,
+        allow.as_deref(),
+        &bundle.dir().join("remediate.sh"),
+    )
+    .unwrap();
+    log.add("minetrace remediate", plan);
+    install_script(sb, &script);
+    let upper0 = sb.upper_layer().unwrap();
+    // The listing sees what the host wrote: the script just installed is in it.
+    assert!(
+        upper0.contains_key(&b"var/lib/mt-e2e/remediate.sh"[..]),
+        "the upper-layer listing misses the installed script"
+    );
+    let s0 = Snapshot::take(sb, &[]).unwrap();
+    for mode in [None, Some("--apply"), Some("--apply")] {
+        let out = run_script(sb, mode);
+        log.output(&format!("bash remediate.sh {}", mode.unwrap_or("")), &out);
+        if out.status.code() != Some(0) {
+            problems.push(format!("{mode:?} exited {:?}", out.status.code()));
+        }
+    }
+    let upper1 = sb.upper_layer().unwrap();
+    let s1 = Snapshot::take(sb, &[]).unwrap();
+    let paths: BTreeSet<&Vec<u8>> = upper0.keys().chain(upper1.keys()).collect();
+    for p in paths {
+        match (upper0.get(p), upper1.get(p)) {
+            (Some(a), Some(b)) if a == b => {}
+            (a, b) => problems.push(format!(
+                "/{} changed: {:?} -> {:?}",
+                show(p),
+                a.map(|m| show(m)),
+                b.map(|m| show(m))
+            )),
+        }
+    }
+    problems.extend(s0.process_changes(&s1));
+    if s0.firewall != s1.firewall {
+        problems.push(format!(
+            "firewall changed:\n{}",
+            state::line_diff(&s0.firewall, &s1.firewall)
+        ));
+    }
+    live.sb.shutdown().unwrap();
+    assert!(problems.is_empty(), "{}", fail_report(id, &problems, &log));
+}
+
+macro_rules! untouched {
+    ($($name:ident => $id:literal),* $(,)?) => {
+        const UNTOUCHED: &[&str] = &[$($id),*];
+        mod untouched {
+            $(#[test] fn $name() { super::apply_changes_nothing($id); })*
+        }
+    };
+}
+
+untouched! {
+    clean_baseline => "clean-baseline",
+    benign_admin_healthcheck => "benign-admin-healthcheck",
+    benign_build_transcode => "benign-build-transcode",
+    benign_operator_mining => "benign-operator-mining",
+    benign_package_upgrade => "benign-package-upgrade",
 }
 
 /// Targets of items the `--apply` output reports as skipped.

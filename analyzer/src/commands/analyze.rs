@@ -109,7 +109,7 @@ pub fn write_traced_outputs(
         output::stix::write(analysis, trace, w)
     })?;
     // The plan is built once: the report lists it, the script carries it.
-    let plan = crate::remediate::build_plan(analysis);
+    let plan = crate::remediate::build_plan_with(analysis, &trace.graph);
     let extras = output::report_html::ReportExtras {
         remediation_plan: Some(crate::remediate::plan_lines(&plan)),
     };

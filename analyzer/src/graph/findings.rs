@@ -124,7 +124,7 @@ pub fn subject_node(ctx: &Ctx, g: &mut AttackGraph, s: &Subject) -> Option<NodeI
 
 pub fn add(ctx: &Ctx, g: &mut AttackGraph, findings: &[Finding]) {
     let mut seen: HashMap<&str, usize> = HashMap::new();
-    for f in findings {
+    for (fno, f) in findings.iter().enumerate() {
         let count = seen.entry(f.rule.as_str()).or_insert(0);
         let n = *count;
         *count += 1;
@@ -155,11 +155,13 @@ pub fn add(ctx: &Ctx, g: &mut AttackGraph, findings: &[Finding]) {
             .iter()
             .map(|a| escape_bytes(a.as_bytes()))
             .collect();
-        let Some(fi) = g.add_node(node, Budget::Findings) else {
-            continue;
-        };
-        for s in &f.subjects {
+        let fi = g.add_node(node, Budget::Findings);
+        for (sno, s) in f.subjects.iter().enumerate() {
             let Some(si) = subject_node(ctx, g, &s.subject) else {
+                continue;
+            };
+            g.subject_nodes.insert((fno, sno), si);
+            let Some(fi) = fi else {
                 continue;
             };
             let mut e = Edge {

@@ -47,6 +47,9 @@ pub struct AttackGraph {
     edge_keys: HashSet<(NodeIndex, NodeIndex, Relation)>,
     pub dropped_nodes: usize,
     pub dropped_edges: usize,
+    /// The node of subject `j` of finding `i` (document order): how the remediation planner finds what
+    /// the graph knows about a subject (its observed and parsed edges).
+    pub subject_nodes: HashMap<(usize, usize), NodeIndex>,
 }
 
 /// Whether an addition may use the room reserved for findings.
@@ -70,6 +73,7 @@ impl AttackGraph {
             edge_keys: HashSet::new(),
             dropped_nodes: 0,
             dropped_edges: 0,
+            subject_nodes: HashMap::new(),
         }
     }
 

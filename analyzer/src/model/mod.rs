@@ -347,6 +347,25 @@ impl HostModel {
         let secs = i64::try_from(p.start_ticks / hz).ok()?;
         self.host.boot_time_unix.checked_add(secs)
     }
+
+    /// The host's DNS resolvers: `nameserver` lines of `/etc/resolv.conf` that hold an address (at most
+    /// 16; glibc uses 3).
+    pub fn nameservers(&self) -> Vec<std::net::IpAddr> {
+        let Some(text) = self.file(b"/etc/resolv.conf").and_then(|f| self.content(f)) else {
+            return Vec::new();
+        };
+        text.split(|b| *b == b'\n')
+            .filter_map(|l| {
+                let l = std::str::from_utf8(l).ok()?;
+                let mut words = l.split_whitespace();
+                (words.next()? == "nameserver").then_some(())?;
+                let addr = words.next()?;
+                // A scoped IPv6 resolver (`fe80::1%eth0`) is still that address.
+                addr.split('%').next()?.parse().ok()
+            })
+            .take(16)
+            .collect()
+    }
 }
 
 /// Whether a file is a shell or REPL history (`.bash_history`, `.zsh_history`, `fish_history`, ...):

@@ -1,668 +1,205 @@
-//! From findings to a plan. Only findings at medium or above count (allowlisted ones are already at info);
-//! by the detection contract every subject of such a finding is malicious. Each subject becomes the
-//! narrowest action that undoes it — a line rather than a file, an entry rather than a key file — with
-//! the identity the snapshot recorded, or a note for the responder when the snapshot cannot pin it down
-//! safely. Shared system files are never removed whole, pid 1 and the collector are never signalled.
+//! From findings to a plan: the driver. Only findings at medium or above count (allowlisted ones are
+//! already at info). Each subject is taken by its role ([`super::collect`]); each artifact target gets a
+//! gate ([`super::attribution`]): attributed targets are carried out by `--apply`, the rest become
+//! numbered review items the operator names. Shared system files are never removed whole, pid 1 and the
+//! collector are never signalled, evidence is never modified.
 //!
 //! - A file Redis wrote (RDB header) is the dump's from its first byte to its last: it is quarantined
 //!   whole even under a shared file's name (a crontab, `authorized_keys`), and its lines are not edited.
-//! - A symbolic link the attacker planted (`~/.bash_history -> /dev/null`) is removed while it is still
-//!   the snapshot's link (same device, inode and target); links in system directories never are.
+//! - A symbolic link the attacker planted is removed while it is still the snapshot's link (same device,
+//!   inode and target); links in system directories never are; one where a history belongs is a review item.
 //! - Paths follow merged-`/usr` aliases to the record the snapshot holds (`/lib/x` is `/usr/lib/x`).
 //! - A file in a system directory no package check covers is planned as a reinstall; the script removes
 //!   it instead (after its evidence copy) when the host's package database says no package owns it.
+//! - An authorized key is removed unasked only when attributed; the last key that opens an account never
+//!   without attribution (not even as a review item: it is left to the responder).
+//! - An endpoint is blocked unasked only with pool evidence (a pool port or domain) and never when it is
+//!   the host's infrastructure (resolvers, link-local, metadata, private addresses).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
+use std::collections::BTreeMap;
 
 use minetrace_schemas::escape_bytes;
-use minetrace_schemas::findings::{Finding, FindingsDocument, Role, Severity, Subject};
-use minetrace_schemas::records::file::{FileKind, FileRecord};
-use minetrace_schemas::records::package::PackageVerdict;
+use minetrace_schemas::findings::{Finding, FindingsDocument, Severity, Subject};
 use minetrace_schemas::RawBytes;
 
-use super::edit;
-use super::firewall;
+use super::attribution::{self, package_verified_process, Attribution};
+use super::collect::{Attr, Basis, Collect, FileFate};
 use super::plan::{
-    Action, FileTarget, LineKind, LineRemoval, LinkTarget, Plan, PlanItem, ProcessTarget,
-    Recommendation,
+    Action, FileTarget, Gate, LineKind, LineRemoval, Plan, PlanItem, Recommendation, ReviewItem,
 };
-use super::roles::EvidenceClasses;
+use super::targets::{add_why, is_shared_file, why_of};
+use crate::graph::AttackGraph;
 use crate::indicators::Indicators;
 use crate::model::HostModel;
-use crate::parse::authorized_keys::{self, AuthorizedKey};
 
-/// Findings at this severity or above are acted on.
+/// Findings at this severity or above are acted on (those below it never become actions).
 pub const ACT_AT: Severity = Severity::Medium;
 
-fn why_of(f: &Finding) -> String {
-    format!(
-        "{} {}: {}",
-        escape_bytes(f.rule.as_bytes()),
-        f.severity.name(),
-        escape_bytes(f.title.as_bytes())
-    )
+/// What decides the gates of one analysis.
+struct Gates<'a> {
+    model: &'a HostModel,
+    iocs: &'a Indicators,
+    graph: &'a AttackGraph,
+    att: Attribution<'a>,
+    resolvers: Vec<std::net::IpAddr>,
 }
 
-fn add_why(list: &mut Vec<String>, why: &str) {
-    if !list.iter().any(|w| w == why) {
-        list.push(why.to_owned());
-    }
-}
-
-/// Whether a path is in a systemd unit directory: a flagged line there makes the whole unit the
-/// attacker's (a unit without its `ExecStart=` is no one's).
-fn in_unit_dir(path: &[u8]) -> bool {
-    const DIRS: &[&[u8]] = &[
-        b"/systemd/system/",
-        b"/systemd/user/",
-        b"/.config/systemd/user/",
-    ];
-    DIRS.iter().any(|d| path.windows(d.len()).any(|w| w == *d))
-}
-
-/// Systemd unit files and drop-ins: removed whole, with the unit stopped and disabled. `None` for a
-/// name systemctl could not be given safely (then the file is only quarantined).
-fn unit_name(path: &[u8]) -> Option<String> {
-    if !in_unit_dir(path) {
-        return None;
-    }
-    let name = path.rsplit(|b| *b == b'/').next()?;
-    const SUFFIXES: &[&str] = &[
-        ".service", ".timer", ".socket", ".path", ".mount", ".target",
-    ];
-    let name = std::str::from_utf8(name).ok()?;
-    let ok = !name.starts_with('-')
-        && name.len() <= 255
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b":_.@-\\".contains(&b))
-        && SUFFIXES.iter().any(|s| name.ends_with(s));
-    ok.then(|| name.to_owned())
-}
-
-/// Files that hold other people's lines: only flagged lines are ever removed from them.
-fn is_shared_file(path: &[u8]) -> bool {
-    const EXACT: &[&[u8]] = &[
-        b"/etc/crontab",
-        b"/etc/anacrontab",
-        b"/etc/profile",
-        b"/etc/bash.bashrc",
-        b"/etc/bashrc",
-        b"/etc/environment",
-        b"/etc/ld.so.preload",
-        b"/etc/ld.so.conf",
-        b"/etc/rc.local",
-        b"/etc/rc.d/rc.local",
-        b"/etc/inittab",
-        b"/etc/passwd",
-        b"/etc/shadow",
-        b"/etc/group",
-        b"/etc/gshadow",
-        b"/etc/sudoers",
-        b"/etc/hosts",
-        b"/etc/resolv.conf",
-        b"/etc/fstab",
-        b"/etc/ssh/sshd_config",
-    ];
-    const NAMES: &[&[u8]] = &[
-        b"authorized_keys",
-        b"authorized_keys2",
-        b".bashrc",
-        b".bash_profile",
-        b".bash_login",
-        b".bash_logout",
-        b".profile",
-        b".zshrc",
-        b".zprofile",
-        b".cshrc",
-        b"known_hosts",
-    ];
-    let name = path.rsplit(|b| *b == b'/').next().unwrap_or_default();
-    EXACT.contains(&path)
-        || NAMES.contains(&name)
-        || path.starts_with(b"/var/spool/cron/")
-        || path.starts_with(b"/etc/passwd")
-        || path.starts_with(b"/etc/shadow")
-}
-
-/// Where package-owned system files live: a flagged file here is reinstalled, never deleted.
-fn in_system_dir(path: &[u8]) -> bool {
-    const DIRS: &[&[u8]] = &[
-        b"/bin/",
-        b"/sbin/",
-        b"/usr/bin/",
-        b"/usr/sbin/",
-        b"/lib/",
-        b"/lib64/",
-        b"/lib32/",
-        b"/usr/lib/",
-        b"/usr/lib64/",
-        b"/usr/lib32/",
-        b"/usr/libexec/",
-        b"/usr/share/",
-    ];
-    DIRS.iter().any(|d| path.starts_with(d))
-}
-
-fn file_target(f: &FileRecord) -> Result<FileTarget, &'static str> {
-    if f.kind != FileKind::Regular {
-        return Err("not a regular file in the snapshot");
-    }
-    let sha256 = f.sha256.clone().ok_or("the snapshot has no hash for it")?;
-    if !f.path.as_bytes().starts_with(b"/") || f.path.as_bytes().contains(&0) {
-        return Err("not an absolute path");
-    }
-    Ok(FileTarget {
-        path: f.path.clone(),
-        dev: f.dev,
-        ino: f.ino,
-        sha256,
-        size: f.size,
-    })
-}
-
-/// A symbolic link the attacker planted, when it is safe to remove: an absolute path at least two levels
-/// deep, outside the system directories (where links belong to packages and merged `/usr`), never a
-/// shared file's name, with a target the snapshot read.
-fn link_target(f: &FileRecord) -> Result<LinkTarget, &'static str> {
-    let path = f.path.as_bytes();
-    let target = f
-        .link_target
-        .as_ref()
-        .filter(|t| !t.as_bytes().is_empty() && !t.as_bytes().contains(&0))
-        .ok_or("a symbolic link whose target the snapshot did not read")?;
-    if !path.starts_with(b"/") || path.contains(&0) {
-        return Err("not an absolute path");
-    }
-    let depth = path.split(|b| *b == b'/').filter(|c| !c.is_empty()).count();
-    if depth < 2 || in_system_dir(path) || path.starts_with(b"/usr/") {
-        return Err("a symbolic link in a system directory is never removed");
-    }
-    if is_shared_file(path) {
-        return Err("a symbolic link named like a shared file: review it by hand");
-    }
-    Ok(LinkTarget {
-        path: f.path.clone(),
-        dev: f.dev,
-        ino: f.ino,
-        target: target.clone(),
-    })
-}
-
-/// A file Redis wrote (`CONFIG SET dir` + `dbfilename` + `SAVE`): it starts with an RDB header, so every
-/// byte of it is the dump's and none is its owner's; it is quarantined whole even where the name is that
-/// of a shared file (a crontab, `authorized_keys`).
-fn is_redis_dump(model: &HostModel, f: &FileRecord) -> bool {
-    model
-        .content(f)
-        .is_some_and(crate::parse::cron::is_redis_rdb)
-}
-
-/// What a whole file subject becomes.
-enum FileFate {
-    Unit(String),
-    Quarantine,
-    Reinstall(Option<String>),
-}
-
-/// Lines wanted in one file: by line number, the flagged key's fingerprint (for keys) and the reasons.
-type WantedLines = BTreeMap<u32, (Option<String>, Vec<String>)>;
-
-/// An iptables rule as `-C`/`-D` arguments, the address family it names, and the reasons.
-type RuleEntry = (Vec<Vec<u8>>, Option<u8>, Vec<String>);
-
-struct Collect {
-    classes: EvidenceClasses,
-    /// Evidence files to copy before anything is destroyed, by path: never modified or removed.
-    evidence: BTreeMap<Vec<u8>, (FileTarget, Vec<String>)>,
-    procs: BTreeMap<(i32, u64), (ProcessTarget, Vec<String>)>,
-    /// Whole files by path.
-    files: BTreeMap<Vec<u8>, (FileTarget, Vec<String>, FileFate)>,
-    /// Symbolic links to remove, by path.
-    links: BTreeMap<Vec<u8>, (LinkTarget, Vec<String>)>,
-    /// Shared files named whole by a finding, by path, with their label for the responder.
-    shared: BTreeMap<Vec<u8>, String>,
-    /// Lines to remove, by path then line number.
-    lines: BTreeMap<Vec<u8>, WantedLines>,
-    endpoints: BTreeMap<(IpAddr, u16), Vec<String>>,
-    rules: BTreeMap<Vec<u8>, RuleEntry>,
-    accounts: BTreeMap<Vec<u8>, (Option<u32>, Vec<String>)>,
-    manual: BTreeSet<String>,
-    rebuild_why: BTreeSet<String>,
-}
-
-impl Collect {
-    fn new(model: &HostModel, iocs: &Indicators) -> Collect {
-        Collect {
-            classes: EvidenceClasses::new(model, iocs),
-            evidence: BTreeMap::new(),
-            procs: BTreeMap::new(),
-            files: BTreeMap::new(),
-            links: BTreeMap::new(),
-            shared: BTreeMap::new(),
-            lines: BTreeMap::new(),
-            endpoints: BTreeMap::new(),
-            rules: BTreeMap::new(),
-            accounts: BTreeMap::new(),
-            manual: BTreeSet::new(),
-            rebuild_why: BTreeSet::new(),
-        }
-    }
-
-    /// A subject whose detector declared it evidence, or a file of an evidence class whatever it was
-    /// declared: its regular file is copied to the quarantine (when the plan destroys anything at all)
-    /// and never modified or removed.
-    fn evidence(&mut self, model: &HostModel, s: &Subject, why: &str) {
-        let path = match s {
-            Subject::File { path, .. }
-            | Subject::Persistence { path, .. }
-            | Subject::SshKey { path, .. } => path,
-            _ => return,
-        };
-        let Some(rec) = model.file_aliased(path.as_bytes()) else {
-            return;
-        };
-        if let Ok(t) = file_target(rec) {
-            let entry = self
-                .evidence
-                .entry(t.path.0.clone())
-                .or_insert_with(|| (t, Vec::new()));
-            add_why(&mut entry.1, why);
-        }
-    }
-
-    /// The evidence class of a subject's file, when it has one (looked up under the name the snapshot
-    /// recorded, merged-`/usr` aliases followed).
-    fn evidence_class_of(&self, model: &HostModel, s: &Subject) -> Option<String> {
-        let path = match s {
-            Subject::File { path, .. }
-            | Subject::Persistence { path, .. }
-            | Subject::SshKey { path, .. } => path,
-            _ => return None,
-        };
-        let rec = model.file_aliased(path.as_bytes());
-        let recorded = rec.map_or(path.as_bytes(), |r| r.path.as_bytes());
-        let sha = rec.and_then(|r| r.sha256.as_deref());
-        self.classes
-            .class_of(recorded, sha)
-            .or_else(|| self.classes.class_of(path.as_bytes(), sha))
-            .map(|c| c.describe())
-    }
-
-    /// A subject by its role: artifacts are acted on, evidence preserved, context left alone. A file of an
-    /// evidence class is evidence whatever its detector declared; a symbolic link the attacker put at such
-    /// a path (`~/.bash_history -> /dev/null`) holds no evidence and is removed, so the history works again.
-    fn subject_with_role(&mut self, model: &HostModel, s: &Subject, role: Role, why: &str) {
-        let class = self.evidence_class_of(model, s);
-        match (role, class) {
-            (Role::Context, _) => {}
-            (Role::Evidence, _) => self.evidence(model, s, why),
-            (Role::Artifact, None) => self.subject(model, s, why),
-            (Role::Artifact, Some(class)) => {
-                if let Subject::File { path, .. } = s {
-                    if model
-                        .file_aliased(path.as_bytes())
-                        .is_some_and(|f| f.kind == FileKind::Symlink)
-                    {
-                        return self.whole_file(model, path, why);
-                    }
+impl Gates<'_> {
+    /// Whether subject `sno` of finding `fno` is attributed to the intrusion, and the tie that says so.
+    fn of(&self, (fno, sno): (usize, usize), f: &Finding, s: &Subject) -> (Attr, Option<String>) {
+        let (model, iocs, graph, att, resolvers) = (
+            self.model,
+            self.iocs,
+            self.graph,
+            &self.att,
+            &self.resolvers,
+        );
+        let tie = att.tie(fno, sno, s);
+        if let Subject::Endpoint { addr } = s {
+            if let Some((ip, port)) = super::firewall::endpoint(addr) {
+                if let Some(infra) = attribution::infrastructure(ip, resolvers) {
+                    return (
+                        Attr::Review(format!(
+                            "{infra}: never blocked unless the operator names it"
+                        )),
+                        tie,
+                    );
                 }
-                self.evidence(model, s, why);
-                let what = match s {
-                    Subject::File { path, .. } => format!("file {}", path.escaped()),
-                    Subject::Persistence { path, line } | Subject::SshKey { path, line, .. } => {
-                        format!("line {line} of {}", path.escaped())
-                    }
-                    _ => return,
-                };
-                self.manual(
-                    what,
-                    &format!("{class} is evidence: preserved, never modified or removed"),
-                );
-            }
-        }
-    }
-
-    fn manual(&mut self, what: String, reason: &str) {
-        self.manual.insert(format!("{what}: {reason}"));
-    }
-
-    fn process(
-        &mut self,
-        model: &HostModel,
-        pid: i32,
-        start_ticks: u64,
-        exe: Option<&RawBytes>,
-        why: &str,
-    ) {
-        let label = format!("process {pid}");
-        if pid <= 1 || model.host.collector_pids.contains(&pid) {
-            return self.manual(label, "pid 1 and the collector are never signalled");
-        }
-        let rec = model.process(pid).filter(|p| p.start_ticks == start_ticks);
-        if let Some(p) = rec {
-            if p.exe.is_none() && p.ppid == 2 {
-                return self.manual(label, "a kernel thread; a rebuild is the remedy");
-            }
-        }
-        let exe_sha256 = rec
-            .and_then(|p| model.executable_of(p))
-            .and_then(|e| e.sha256.clone());
-        let target = ProcessTarget {
-            pid,
-            start_ticks,
-            exe_sha256,
-            exe_path: exe
-                .cloned()
-                .or_else(|| rec.and_then(|p| p.exe.as_ref().map(|e| e.path.clone()))),
-            comm: rec.map(|p| p.comm.clone()).unwrap_or_default(),
-        };
-        let entry = self
-            .procs
-            .entry((pid, start_ticks))
-            .or_insert_with(|| (target, Vec::new()));
-        add_why(&mut entry.1, why);
-    }
-
-    fn whole_file(&mut self, model: &HostModel, path: &RawBytes, why: &str) {
-        let label = format!("file {}", path.escaped());
-        let mut dump = false;
-        let target = match model.file_aliased(path.as_bytes()) {
-            Some(f) if f.kind == FileKind::Symlink => {
-                return match link_target(f) {
-                    Ok(t) => {
-                        let entry = self
-                            .links
-                            .entry(t.path.0.clone())
-                            .or_insert_with(|| (t, Vec::new()));
-                        add_why(&mut entry.1, why);
-                    }
-                    Err(reason) => self.manual(label, reason),
-                };
-            }
-            Some(f) => match file_target(f) {
-                Ok(t) => {
-                    dump = is_redis_dump(model, f);
-                    t
+                let node = graph.subject_nodes.get(&(fno, sno)).copied();
+                if attribution::pool_evidence(iocs, graph, node, port).is_none() {
+                    return (
+                        Attr::Review(
+                            "no pool evidence (pool port or domain): a miner may be pointed at any host"
+                                .into(),
+                        ),
+                        tie,
+                    );
                 }
-                Err(reason) => return self.manual(label, reason),
-            },
-            None => {
-                let exe = model.executables.iter().find(|e| e.path == *path);
-                match exe {
-                    Some(e) if e.deleted || e.memfd => return self.manual(
-                        label,
-                        "deleted or memory-only: nothing on disk (its process image is preserved)",
+            }
+        }
+        if package_verified_process(model, s) {
+            return match tie {
+                Some(t) => (Attr::Attributed, Some(t)),
+                None => (
+                    Attr::Review(
+                        "its executable matches its package: only its name, command line or environment look wrong"
+                            .into(),
                     ),
-                    Some(e) => match &e.sha256 {
-                        Some(h) if path.as_bytes().starts_with(b"/") => FileTarget {
-                            path: path.clone(),
-                            dev: e.file.dev,
-                            ino: e.file.ino,
-                            sha256: h.clone(),
-                            size: e.size,
-                        },
-                        _ => return self.manual(label, "the snapshot has no hash for it"),
-                    },
-                    None => {
-                        return self.manual(
-                            label,
-                            "not in the snapshot's file records (no identity to check)",
-                        )
-                    }
-                }
-            }
-        };
-        // Decided on the name the snapshot recorded (merged-/usr aliases followed).
-        let recorded = target.path.clone();
-        let fate = if let Some(unit) = unit_name(recorded.as_bytes()) {
-            FileFate::Unit(unit)
-        } else if dump {
-            FileFate::Quarantine
-        } else if is_shared_file(recorded.as_bytes()) {
-            // Said only when no flagged line of it is removed either (see `build`).
-            self.shared.insert(recorded.0.clone(), label);
-            return;
-        } else {
-            let pkg = model.package_check(recorded.as_bytes());
-            match pkg.map(|p| (p.verdict, p.package.clone())) {
-                Some((PackageVerdict::Mismatch, name)) => FileFate::Reinstall(name),
-                Some((PackageVerdict::Match, _)) => {
-                    return self
-                        .manual(label, "identical to its package's copy; review the finding")
-                }
-                Some((PackageVerdict::NoDigest, name)) if in_system_dir(recorded.as_bytes()) => {
-                    FileFate::Reinstall(name)
-                }
-                Some((PackageVerdict::NotOwned, _)) => FileFate::Quarantine,
-                _ if in_system_dir(recorded.as_bytes()) => FileFate::Reinstall(None),
-                _ => FileFate::Quarantine,
-            }
-        };
-        let entry = self
-            .files
-            .entry(target.path.0.clone())
-            .or_insert_with(|| (target, Vec::new(), fate));
-        add_why(&mut entry.1, why);
-    }
-
-    fn line(&mut self, path: &RawBytes, number: u32, key: Option<String>, why: &str) {
-        let entry = self
-            .lines
-            .entry(path.0.clone())
-            .or_default()
-            .entry(number)
-            .or_insert_with(|| (key, Vec::new()));
-        add_why(&mut entry.1, why);
-    }
-
-    fn subject(&mut self, model: &HostModel, s: &Subject, why: &str) {
-        match s {
-            Subject::Process {
-                pid,
-                start_ticks,
-                exe,
-            } => self.process(model, *pid, *start_ticks, exe.as_ref(), why),
-            Subject::File { path, .. } => self.whole_file(model, path, why),
-            Subject::Persistence { path, line } => {
-                if *line == 0 || in_unit_dir(path.as_bytes()) {
-                    self.whole_file(model, path, why)
-                } else {
-                    self.line(path, *line, None, why)
-                }
-            }
-            Subject::SshKey {
-                fingerprint,
-                path,
-                line,
-            } => self.line(path, *line, Some(fingerprint.clone()), why),
-            Subject::Endpoint { addr } => match firewall::endpoint(addr) {
-                Some(ep) => add_why(self.endpoints.entry(ep).or_default(), why),
-                None => self.manual(
-                    format!("endpoint {}", escape_bytes(addr.as_bytes())),
-                    "not an address and port traffic can be blocked to",
+                    None,
                 ),
-            },
-            Subject::FirewallRule { rule } => match firewall::rule_args(rule.as_bytes()) {
-                Ok(args) => {
-                    let fam = firewall::family(&args);
-                    let entry = self
-                        .rules
-                        .entry(rule.0.clone())
-                        .or_insert_with(|| (args, fam, Vec::new()));
-                    add_why(&mut entry.2, why);
-                }
-                Err(reason) => self.manual(format!("firewall rule {}", rule.escaped()), reason),
-            },
-            Subject::Account { name, uid } => {
-                let n = name.as_bytes();
-                let sane = !n.is_empty()
-                    && n.len() <= 64
-                    && !n.starts_with(b"-")
-                    && n.iter().all(|b| b.is_ascii_graphic() && *b != b':');
-                if !sane {
-                    self.manual(
-                        format!("account {}", name.escaped()),
-                        "unusual name; lock it by hand",
-                    )
-                } else if n == b"root" {
-                    self.manual(
-                        "account root".into(),
-                        "never locked; set a new password instead",
-                    )
-                } else {
-                    let entry = self
-                        .accounts
-                        .entry(n.to_vec())
-                        .or_insert_with(|| (*uid, Vec::new()));
-                    add_why(&mut entry.1, why);
-                }
-            }
-            Subject::KernelModule { name } => {
-                self.rebuild_why
-                    .insert(format!("kernel module {}", escape_bytes(name.as_bytes())));
-            }
-        }
-    }
-}
-
-/// Lines of one file, resolved against the snapshot's copy: the file, its hash once they are removed,
-/// the removals, and whether nothing but blank space would be left. Or why it cannot be done.
-fn line_action(
-    model: &HostModel,
-    path: &[u8],
-    wanted: &WantedLines,
-) -> Result<(FileTarget, String, Vec<LineRemoval>, bool), &'static str> {
-    let rec = model
-        .file(path)
-        .ok_or("not in the snapshot's file records")?;
-    let target = file_target(rec)?;
-    let content = model
-        .content(rec)
-        .ok_or("its content is not in the bundle")?;
-    if rec.truncated || edit::sha256(content) != target.sha256 {
-        return Err("the bundle's copy is partial or does not match its hash");
-    }
-    let spans = edit::line_spans(content);
-    let mut removals: BTreeMap<usize, LineRemoval> = BTreeMap::new();
-    for (&number, (fingerprint, why)) in wanted {
-        // A key is matched by its blob on every line, so duplicates go too; a plain line by its number.
-        let picked: Vec<(usize, edit::LineSpan, Option<AuthorizedKey>)> = match fingerprint {
-            Some(fp) => spans
-                .iter()
-                .enumerate()
-                .filter_map(|(i, s)| {
-                    let raw = content.get(s.start..s.end)?;
-                    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-                    let key = authorized_keys::parse_line(u32::try_from(i + 1).ok()?, raw)?;
-                    (key.fingerprint == *fp).then_some((i, *s, Some(key)))
-                })
-                .collect(),
-            None => {
-                let i = usize::try_from(number)
-                    .ok()
-                    .and_then(|n| n.checked_sub(1))
-                    .ok_or("line 0")?;
-                let s = spans.get(i).ok_or("line number past the end of the file")?;
-                vec![(i, *s, None)]
-            }
-        };
-        if picked.is_empty() {
-            return Err("no line holds the flagged key");
-        }
-        for (i, span, key) in picked {
-            let bytes = content
-                .get(span.start..span.end)
-                .ok_or("line out of range")?;
-            if bytes.contains(&0) {
-                return Err("the line holds a NUL byte");
-            }
-            if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-                return Err("the flagged line is blank");
-            }
-            let kind = match key {
-                Some(k) => {
-                    if k.base64.is_empty()
-                        || !k
-                            .base64
-                            .iter()
-                            .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(b))
-                    {
-                        return Err("the key's base64 text is unusual");
-                    }
-                    LineKind::SshKey {
-                        key_type: k.key_type,
-                        blob: String::from_utf8_lossy(&k.base64).into_owned(),
-                        fingerprint: k.fingerprint,
-                    }
-                }
-                None => LineKind::Line,
             };
-            let entry = removals.entry(i).or_insert_with(|| LineRemoval {
-                number: u32::try_from(i + 1).unwrap_or(u32::MAX),
-                offset: span.start as u64,
-                len: (span.next - span.start) as u64,
-                bytes: RawBytes::from(bytes),
-                kind,
-                why: Vec::new(),
-            });
-            for w in why {
-                add_why(&mut entry.why, w);
-            }
+        }
+        if f.severity >= Severity::High {
+            return (Attr::Attributed, None);
+        }
+        match tie {
+            Some(t) => (Attr::Attributed, Some(t)),
+            None => (Attr::Review("rests on medium findings only".into()), None),
         }
     }
-    let ranges: Vec<(usize, usize)> = removals
-        .values()
-        .filter_map(|r| {
-            Some((
-                usize::try_from(r.offset).ok()?,
-                usize::try_from(r.len).ok()?,
-            ))
-        })
-        .collect();
-    let after = edit::without_ranges(content, &ranges).ok_or("overlapping lines")?;
-    Ok((
-        target,
-        edit::sha256(&after),
-        removals.into_values().collect(),
-        after.iter().all(u8::is_ascii_whitespace),
-    ))
 }
 
-/// Builds the plan for one analysis.
-pub fn build(model: &HostModel, iocs: &Indicators, doc: &FindingsDocument) -> Plan {
+/// Numbers review items and hands out gates.
+#[derive(Default)]
+struct Reviews {
+    items: Vec<ReviewItem>,
+}
+
+impl Reviews {
+    /// The gate of a target on `basis`: `Apply` when attributed, else a new review item.
+    fn gate(&mut self, basis: &Basis, title: String, target: String) -> Gate {
+        if basis.attributed {
+            return Gate::Apply;
+        }
+        let number = u32::try_from(self.items.len() + 1).unwrap_or(u32::MAX);
+        self.items.push(ReviewItem {
+            number,
+            title,
+            target,
+            why: basis.why.clone(),
+            reason: basis.review.clone(),
+        });
+        Gate::Review(vec![number])
+    }
+}
+
+/// Builds the plan for one analysis (the graph is the analysis's attack-trace graph).
+pub fn build(
+    model: &HostModel,
+    iocs: &Indicators,
+    doc: &FindingsDocument,
+    graph: &AttackGraph,
+) -> Plan {
     let mut c = Collect::new(model, iocs);
-    let acted: Vec<&Finding> = doc
-        .findings
-        .iter()
-        .filter(|f| f.severity >= ACT_AT)
-        .collect();
-    for f in &acted {
+    let gates = Gates {
+        model,
+        iocs,
+        graph,
+        att: Attribution::new(model, doc, graph),
+        resolvers: model.nameservers(),
+    };
+    let mut acted = 0;
+    let mut worst = None;
+    for (fno, f) in doc.findings.iter().enumerate() {
+        if f.severity < ACT_AT {
+            continue;
+        }
+        acted += 1;
+        worst = worst.max(Some(f.severity));
         let why = why_of(f);
-        for s in &f.subjects {
-            c.subject_with_role(model, &s.subject, s.role, &why);
+        for (sno, s) in f.subjects.iter().enumerate() {
+            let (attr, tie) = gates.of((fno, sno), f, &s.subject);
+            let mut basis = Basis::one(&why, &attr);
+            if let (Some(t), Attr::Attributed) = (tie, &attr) {
+                add_why(&mut basis.why, &format!("tied: {t}"));
+            }
+            c.subject_with_role(model, &s.subject, s.role, &basis);
         }
     }
+    assemble(model, doc, c, acted, worst)
+}
 
-    // Resolve line removals; a file removed whole needs no line surgery.
+/// Resolves line removals: a file removed whole needs no line surgery; a non-shared file left with
+/// nothing that runs (blank lines, comments, plain settings) is the attacker's and is removed whole; the
+/// last key that opens an account is removed only when attributed.
+fn resolve_lines(
+    model: &HostModel,
+    c: &mut Collect,
+) -> Vec<(FileTarget, Vec<(LineRemoval, Basis)>)> {
     let mut edits = Vec::new();
     for (path, wanted) in std::mem::take(&mut c.lines) {
         if c.files.contains_key(&path) {
             continue;
         }
-        match line_action(model, &path, &wanted) {
-            // Every line that is not blank is flagged: the file is the attacker's, not shared.
-            Ok((target, _, lines, true)) if !is_shared_file(&path) => {
-                let why: Vec<String> = lines.iter().flat_map(|l| l.why.clone()).collect();
-                c.whole_file(model, &target.path, why.first().map_or("", String::as_str));
-                if let Some(entry) = c.files.get_mut(&path) {
-                    for w in &why {
-                        add_why(&mut entry.1, w);
-                    }
+        match super::collect::line_edit(model, &path, &wanted) {
+            Ok(e) if e.leaves_inert && !is_shared_file(&path) => {
+                let mut basis = Basis::default();
+                for (_, b) in &e.removals {
+                    basis.merge(b);
+                }
+                c.whole_file(model, &e.target.path, &basis);
+                if !c.files.contains_key(&path) {
+                    edits.push((e.target, e.removals));
                 }
             }
-            Ok((target, after, lines, _)) => edits.push((target, after, lines)),
+            Ok(mut e) => {
+                let is_key = |r: &LineRemoval| matches!(r.kind, LineKind::SshKey { .. });
+                if e.keys_left == 0 && e.removals.iter().any(|(r, _)| is_key(r)) {
+                    // The last key that opens the account: only an attributed removal takes it.
+                    for (r, b) in &e.removals {
+                        if is_key(r) && !b.attributed {
+                            c.manual(
+                                format!("line {} of {}", r.number, e.target.path.escaped()),
+                                "the last key that opens this account and nothing attributes it to the intrusion: remove it by hand if it is not the owner's",
+                            );
+                        }
+                    }
+                    e.removals.retain(|(r, b)| !is_key(r) || b.attributed);
+                }
+                if !e.removals.is_empty() {
+                    edits.push((e.target, e.removals));
+                }
+            }
             Err(reason) => {
                 let numbers: Vec<String> = wanted.keys().map(u32::to_string).collect();
                 c.manual(
@@ -676,7 +213,7 @@ pub fn build(model: &HostModel, iocs: &Indicators, doc: &FindingsDocument) -> Pl
     for (path, label) in std::mem::take(&mut c.shared) {
         if !edits
             .iter()
-            .any(|(t, _, _)| t.path.as_bytes() == path.as_slice())
+            .any(|(t, _)| t.path.as_bytes() == path.as_slice())
         {
             c.manual(
                 label,
@@ -684,153 +221,297 @@ pub fn build(model: &HostModel, iocs: &Indicators, doc: &FindingsDocument) -> Pl
             );
         }
     }
+    edits
+}
+
+/// Numbered plan items from the collected targets, in stage order.
+fn assemble(
+    model: &HostModel,
+    doc: &FindingsDocument,
+    mut c: Collect,
+    acted: usize,
+    worst: Option<Severity>,
+) -> Plan {
+    let edits = resolve_lines(model, &mut c);
+    let mut reviews = Reviews::default();
+
+    // Gates, per target (one review item per target, shared by all its actions).
+    let proc_gates: BTreeMap<(i32, u64), Gate> = c
+        .procs
+        .iter()
+        .map(|(k, (t, b))| {
+            let a = Action::Kill(t.clone());
+            (
+                *k,
+                reviews.gate(b, "freeze and kill the process".into(), a.target()),
+            )
+        })
+        .collect();
+    let mut edit_items = Vec::new();
+    for (target, removals) in edits {
+        let mut lines = Vec::new();
+        let mut why = Vec::new();
+        let mut gate: Option<Gate> = None;
+        for (mut r, b) in removals {
+            let title = match r.kind {
+                LineKind::SshKey { .. } => "remove the authorized key",
+                LineKind::Line => "remove the line",
+            };
+            let text = format!(
+                "{} line {}: {}",
+                target.path.escaped(),
+                r.number,
+                r.bytes.escaped()
+            );
+            r.gate = reviews.gate(&b, title.into(), text);
+            gate = Some(gate.map_or(r.gate.clone(), |g| g.or(&r.gate)));
+            for w in &r.why {
+                add_why(&mut why, w);
+            }
+            lines.push(r);
+        }
+        edit_items.push((target, lines, why, gate.unwrap_or_default()));
+    }
+    let file_gates: BTreeMap<Vec<u8>, Gate> = c
+        .files
+        .iter()
+        .map(|(k, (t, b, fate))| {
+            let title = match fate {
+                FileFate::Unit(_) => "stop, disable and remove the unit",
+                FileFate::Quarantine => "quarantine the file",
+                FileFate::Reinstall(_) => "reinstall the replaced file's package",
+            };
+            (k.clone(), reviews.gate(b, title.into(), t.path.escaped()))
+        })
+        .collect();
+    let link_gates: BTreeMap<Vec<u8>, Gate> = c
+        .links
+        .iter()
+        .map(|(k, (t, b))| {
+            let a = Action::RemoveLink(t.clone());
+            (
+                k.clone(),
+                reviews.gate(b, "remove the symbolic link".into(), a.target()),
+            )
+        })
+        .collect();
+    let rule_gates: BTreeMap<Vec<u8>, Gate> = c
+        .rules
+        .iter()
+        .map(|(k, (_, _, b))| {
+            (
+                k.clone(),
+                reviews.gate(
+                    b,
+                    "delete the firewall rule".into(),
+                    RawBytes::from(k.clone()).escaped(),
+                ),
+            )
+        })
+        .collect();
+    let endpoint_gates: BTreeMap<(std::net::IpAddr, u16), Gate> = c
+        .endpoints
+        .iter()
+        .map(|(k, b)| {
+            let a = Action::BlockEndpoint { ip: k.0, port: k.1 };
+            (*k, reviews.gate(b, "block the endpoint".into(), a.target()))
+        })
+        .collect();
+    let account_gates: BTreeMap<Vec<u8>, Gate> = c
+        .accounts
+        .iter()
+        .map(|(k, (_, b))| {
+            (
+                k.clone(),
+                reviews.gate(
+                    b,
+                    "lock and expire the account".into(),
+                    RawBytes::from(k.clone()).escaped(),
+                ),
+            )
+        })
+        .collect();
 
     let mut items: Vec<PlanItem> = Vec::new();
-    let mut push = |action: Action, why: Vec<String>| {
-        items.push(PlanItem { action, why });
+    let mut push = |action: Action, why: Vec<String>, gate: Gate| {
+        items.push(PlanItem { action, why, gate });
         items.len()
     };
 
-    // Preserve.
-    for (target, why) in c.procs.values() {
-        push(Action::PreserveProcess(target.clone()), why.clone());
+    // Preserve: processes, then every file a later action changes (gated like the union of its users),
+    // then evidence (when anything at all is destroyed; with the apply gate when anything is destroyed
+    // unasked, else with the union of the review gates).
+    for (k, (target, b)) in &c.procs {
+        let gate = proc_gates.get(k).cloned().unwrap_or_default();
+        push(Action::PreserveProcess(target.clone()), b.why.clone(), gate);
     }
-    let mut preserved: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
-    let mut preserve = |push: &mut dyn FnMut(Action, Vec<String>) -> usize,
-                        t: &FileTarget,
-                        why: &[String]|
-     -> usize {
-        *preserved
+    let mut preserve_gate: BTreeMap<Vec<u8>, (FileTarget, Vec<String>, Gate)> = BTreeMap::new();
+    let mut need = |t: &FileTarget, why: &[String], gate: &Gate| {
+        let e = preserve_gate
             .entry(t.path.0.clone())
-            .or_insert_with(|| push(Action::PreserveFile(t.clone()), why.to_vec()))
+            .or_insert_with(|| (t.clone(), Vec::new(), gate.clone()));
+        e.2 = e.2.or(gate);
+        for w in why {
+            add_why(&mut e.1, w);
+        }
     };
-    // Evidence is copied too, before anything is destroyed; a plan that destroys nothing copies nothing.
-    let destroys = !c.procs.is_empty()
-        || !edits.is_empty()
-        || !c.files.is_empty()
-        || !c.links.is_empty()
-        || !c.rules.is_empty()
-        || !c.endpoints.is_empty()
-        || !c.accounts.is_empty();
-    if destroys {
-        for (target, why) in c.evidence.values() {
-            preserve(&mut push, target, why);
+    for (t, _, why, gate) in &edit_items {
+        need(t, why, gate);
+    }
+    for (k, (t, b, _)) in &c.files {
+        need(t, &b.why, file_gates.get(k).unwrap_or(&Gate::Apply));
+    }
+    let all_gates: Vec<&Gate> = proc_gates
+        .values()
+        .chain(file_gates.values())
+        .chain(link_gates.values())
+        .chain(rule_gates.values())
+        .chain(endpoint_gates.values())
+        .chain(account_gates.values())
+        .chain(edit_items.iter().map(|e| &e.3))
+        .collect();
+    if let Some(first) = all_gates.first() {
+        let destroy_gate = all_gates
+            .iter()
+            .skip(1)
+            .fold((*first).clone(), |acc, g| acc.or(g));
+        for (t, b) in c.evidence.values() {
+            need(t, &b.why, &destroy_gate);
         }
     }
-    let mut edit_items = Vec::new();
-    for (target, after, lines) in edits {
-        let why: Vec<String> =
-            lines
-                .iter()
-                .flat_map(|l| l.why.iter().cloned())
-                .fold(Vec::new(), |mut acc, w| {
-                    add_why(&mut acc, &w);
-                    acc
-                });
-        let n = preserve(&mut push, &target, &why);
-        edit_items.push((
-            Action::RemoveLines {
-                file: target,
-                after_sha256: after,
-                lines,
-                preserved: n,
-            },
-            why,
-        ));
+    // Evidence first (by path), then the files actions rebuild or remove: numbered in path order.
+    let mut preserved: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
+    for (path, (t, why, gate)) in &preserve_gate {
+        let n = push(Action::PreserveFile(t.clone()), why.clone(), gate.clone());
+        preserved.insert(path.clone(), n);
     }
-    let mut unit_items = Vec::new();
-    let mut file_items = Vec::new();
-    let mut repair_items = Vec::new();
-    for (target, why, fate) in c.files.values() {
-        let n = preserve(&mut push, target, why);
-        match fate {
-            FileFate::Unit(unit) => unit_items.push((
-                Action::RemoveUnit {
-                    unit: unit.clone(),
-                    file: target.clone(),
-                    preserved: n,
-                },
-                why.clone(),
-            )),
-            FileFate::Quarantine => file_items.push((
-                Action::QuarantineFile {
-                    file: target.clone(),
-                    preserved: n,
-                },
-                why.clone(),
-            )),
-            FileFate::Reinstall(pkg) => repair_items.push((
-                Action::Reinstall {
-                    file: target.clone(),
-                    package: pkg.clone(),
-                    manager: model.package_manager(),
-                    preserved: n,
-                },
-                why.clone(),
-            )),
-        }
-    }
+    let pn = |p: &[u8]| preserved.get(p).copied().unwrap_or(0);
 
     // Freeze, remove persistence while frozen, kill.
-    for (target, why) in c.procs.values() {
-        push(Action::Freeze(target.clone()), why.clone());
+    for (k, (target, b)) in &c.procs {
+        let gate = proc_gates.get(k).cloned().unwrap_or_default();
+        push(Action::Freeze(target.clone()), b.why.clone(), gate);
     }
+    let mut persistence: Vec<(Action, Vec<String>, Gate)> = Vec::new();
+    let mut units = Vec::new();
+    let mut quarantines = Vec::new();
+    let mut repairs = Vec::new();
+    for (k, (t, b, fate)) in &c.files {
+        let gate = file_gates.get(k).cloned().unwrap_or_default();
+        let preserved = pn(k);
+        let a = match fate {
+            FileFate::Unit(unit) => {
+                units.push((
+                    Action::RemoveUnit {
+                        unit: unit.clone(),
+                        file: t.clone(),
+                        preserved,
+                    },
+                    b.why.clone(),
+                    gate,
+                ));
+                continue;
+            }
+            FileFate::Quarantine => Action::QuarantineFile {
+                file: t.clone(),
+                preserved,
+            },
+            FileFate::Reinstall(pkg) => {
+                repairs.push((
+                    Action::Reinstall {
+                        file: t.clone(),
+                        package: pkg.clone(),
+                        manager: model.package_manager(),
+                        preserved,
+                    },
+                    b.why.clone(),
+                    gate,
+                ));
+                continue;
+            }
+        };
+        quarantines.push((a, b.why.clone(), gate));
+    }
+    let mut edits: Vec<(Action, Vec<String>, Gate)> = edit_items
+        .into_iter()
+        .map(|(t, lines, why, gate)| {
+            let preserved = pn(t.path.as_bytes());
+            (
+                Action::RemoveLines {
+                    file: t,
+                    lines,
+                    preserved,
+                },
+                why,
+                gate,
+            )
+        })
+        .collect();
     // The loader's preload list first: every tool the script runs afterwards loads what it names.
-    let preload_first = edit_items.iter().position(|(a, _)| {
+    if let Some(i) = edits.iter().position(|(a, _, _)| {
+        matches!(a, Action::RemoveLines { file, .. } if file.path.as_bytes() == b"/etc/ld.so.preload")
+    }) {
+        persistence.push(edits.remove(i));
+    }
+    persistence.extend(units);
+    persistence.extend(edits);
+    persistence.extend(quarantines);
+    for (k, (target, b)) in &c.links {
+        let gate = link_gates.get(k).cloned().unwrap_or_default();
+        persistence.push((Action::RemoveLink(target.clone()), b.why.clone(), gate));
+    }
+    let rewrites_preload = persistence.iter().any(|(a, _, _)| {
         matches!(a, Action::RemoveLines { file, .. } if file.path.as_bytes() == b"/etc/ld.so.preload")
     });
-    let mut persistence: Vec<(Action, Vec<String>)> = Vec::new();
-    if let Some(i) = preload_first {
-        persistence.push(edit_items.remove(i));
+    for (a, why, gate) in persistence {
+        push(a, why, gate);
     }
-    persistence.extend(unit_items);
-    persistence.extend(edit_items);
-    persistence.extend(file_items);
-    for (target, why) in c.links.values() {
-        persistence.push((Action::RemoveLink(target.clone()), why.clone()));
-    }
-    for (a, why) in persistence {
-        push(a, why);
-    }
-    for (target, why) in c.procs.values() {
-        push(Action::Kill(target.clone()), why.clone());
+    for (k, (target, b)) in &c.procs {
+        let gate = proc_gates.get(k).cloned().unwrap_or_default();
+        push(Action::Kill(target.clone()), b.why.clone(), gate);
     }
 
     // Contain: the attacker's rules go, then the pools are blocked.
-    for (rule, (args, family, why)) in &c.rules {
+    for (rule, (args, family, b)) in &c.rules {
         push(
             Action::DeleteFirewallRule {
                 rule: RawBytes::from(rule.clone()),
                 args: args.iter().cloned().map(RawBytes::from).collect(),
                 family: *family,
             },
-            why.clone(),
+            b.why.clone(),
+            rule_gates.get(rule).cloned().unwrap_or_default(),
         );
     }
-    for ((ip, port), why) in &c.endpoints {
+    for ((ip, port), b) in &c.endpoints {
         push(
             Action::BlockEndpoint {
                 ip: *ip,
                 port: *port,
             },
-            why.clone(),
+            b.why.clone(),
+            endpoint_gates
+                .get(&(*ip, *port))
+                .cloned()
+                .unwrap_or_default(),
         );
     }
 
     // Repair.
-    for (a, why) in repair_items {
-        push(a, why);
+    for (a, why, gate) in repairs {
+        push(a, why, gate);
     }
-    for (name, (uid, why)) in &c.accounts {
+    for (name, (uid, b)) in &c.accounts {
         push(
             Action::LockAccount {
                 name: RawBytes::from(name.clone()),
                 uid: *uid,
             },
-            why.clone(),
+            b.why.clone(),
+            account_gates.get(name).cloned().unwrap_or_default(),
         );
     }
-    let acting = push(Action::Verify, Vec::new()) > 1;
+    let acting = push(Action::Verify, Vec::new(), Gate::Apply) > 1;
 
     let mut recommendations = Vec::new();
     if !model.host.hidden_pids.is_empty() {
@@ -840,8 +521,7 @@ pub fn build(model: &HostModel, iocs: &Indicators, doc: &FindingsDocument) -> Pl
     if !model.host.proc_bind_mounts.is_empty() {
         c.rebuild_why.insert("bind mounts over /proc/PID".into());
     }
-    if items.iter().any(|i| matches!(&i.action, Action::RemoveLines { file, .. } if file.path.as_bytes() == b"/etc/ld.so.preload"))
-    {
+    if rewrites_preload {
         c.rebuild_why.insert("an /etc/ld.so.preload entry".into());
     }
     if doc.tampered {
@@ -858,10 +538,10 @@ pub fn build(model: &HostModel, iocs: &Indicators, doc: &FindingsDocument) -> Pl
             why: c.rebuild_why.iter().cloned().collect::<Vec<_>>().join(", "),
         });
     }
-    if acting || !acted.is_empty() {
+    if acting || acted > 0 {
         recommendations.push(Recommendation {
             text: "rotate every credential this host held or saw: account passwords, SSH keys and authorized_keys of every account, API tokens, cloud keys".into(),
-            why: format!("{} finding(s) at medium or above", acted.len()),
+            why: format!("{acted} finding(s) at medium or above"),
         });
         recommendations.push(Recommendation {
             text: "run this script with --verify again after 1 to 4 hours (by hand, not from cron), then collect and analyse again: what the snapshot did not see is not in this plan".into(),
@@ -879,19 +559,22 @@ pub fn build(model: &HostModel, iocs: &Indicators, doc: &FindingsDocument) -> Pl
         collected_at: model.manifest.ended_at.clone(),
         analyzer_version: doc.analyzer_version.clone(),
         items,
+        reviews: reviews.items,
         recommendations,
         manual: c.manual.into_iter().collect(),
-        findings_used: acted.len(),
-        worst: acted.iter().map(|f| f.severity).max(),
+        findings_used: acted,
+        worst,
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::plan::{plan_lines, LinkTarget};
     use super::*;
     use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
     use crate::model::fixture;
-    use minetrace_schemas::findings::Verdict;
+    use crate::parse::authorized_keys;
+    use minetrace_schemas::findings::{Role, Verdict};
 
     fn doc(findings: Vec<Finding>) -> FindingsDocument {
         FindingsDocument {
@@ -903,6 +586,17 @@ mod tests {
             analyzer_version: "test".into(),
             findings,
         }
+    }
+
+    /// The plan for a model and findings, through the graph the analysis would build.
+    fn plan_of(model: HostModel, d: FindingsDocument) -> Plan {
+        let analysis = crate::analysis::Analysis {
+            model,
+            document: d,
+            integrity_problems: Vec::new(),
+            iocs: Indicators::builtin(),
+        };
+        crate::remediate::build_plan(&analysis)
     }
 
     /// The paths the plan quarantines, in plan order.
@@ -951,7 +645,7 @@ mod tests {
                 model.file(b"/etc/ld.so.preload").expect("record"),
             )),
         ];
-        let plan = build(&model, &Indicators::builtin(), &doc(findings));
+        let plan = plan_of(model, doc(findings));
         let quarantined = quarantined(&plan);
         assert_eq!(quarantined, vec![&b"/var/spool/cron/crontabs/root"[..]]);
         let edited: Vec<(&[u8], Vec<u32>)> = plan
@@ -1008,7 +702,7 @@ mod tests {
         for p in subjects {
             f = f.subject(file_subject(model.file(p).expect("record")));
         }
-        let plan = build(&model, &Indicators::builtin(), &doc(vec![f]));
+        let plan = plan_of(model, doc(vec![f]));
         let links: Vec<&LinkTarget> = plan
             .items
             .iter()
@@ -1055,7 +749,7 @@ mod tests {
                 .subject(file(b"/tmp/.x/miner"))
                 .subject_as(file(b"/root/.acme.sh/acme.sh"), Role::Context),
         ];
-        let plan = build(&model, &Indicators::builtin(), &doc(findings));
+        let plan = plan_of(model, doc(findings));
         assert_eq!(quarantined(&plan), vec![&b"/tmp/.x/miner"[..]]);
         let preserved: Vec<&[u8]> = plan
             .items
@@ -1069,8 +763,8 @@ mod tests {
             preserved,
             vec![
                 &b"/root/.bash_history"[..],
-                b"/var/log/auth.log",
-                b"/tmp/.x/miner"
+                b"/tmp/.x/miner",
+                b"/var/log/auth.log"
             ]
         );
         assert!(
@@ -1083,6 +777,165 @@ mod tests {
         assert!(!plan.manual.iter().any(|m| m.contains("acme")));
     }
 
+    const ADMIN: &[u8] = b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHyV7npSij/Lmm6DuavMkUFzdZvgk1mtiCYirL4rUPqq admin@bastion";
+    const OTHER: &[u8] = b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g dev@laptop";
+
+    fn key_subject(model: &HostModel, path: &[u8], line: u32) -> Subject {
+        let content = model
+            .content(model.file(path).expect("record"))
+            .expect("content");
+        let raw = content
+            .split(|b| *b == b'\n')
+            .nth(line as usize - 1)
+            .expect("line");
+        let k = authorized_keys::parse_line(line, raw).expect("key");
+        Subject::SshKey {
+            fingerprint: k.fingerprint,
+            path: RawBytes::from(path),
+            line,
+        }
+    }
+
+    /// Gates of the plan's line removals: (line number, gate).
+    fn line_gates(plan: &Plan) -> Vec<(u32, Gate)> {
+        plan.items
+            .iter()
+            .filter_map(|i| match &i.action {
+                Action::RemoveLines { lines, .. } => Some(lines),
+                _ => None,
+            })
+            .flatten()
+            .map(|l| (l.number, l.gate.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn keys_medium_ones_are_review_items_the_last_one_never_without_attribution() {
+        let both = [ADMIN, b"\n", OTHER, b"\n"].concat();
+        let make = || {
+            fixture::model(
+                vec![
+                    fixture::file(b"/root/.ssh/authorized_keys", Some(&both)),
+                    fixture::file(
+                        b"/home/a/.ssh/authorized_keys",
+                        Some(&[OTHER, b"\n"].concat()),
+                    ),
+                ],
+                vec![],
+            )
+        };
+        let model = make();
+        let root2 = key_subject(&model, b"/root/.ssh/authorized_keys", 2);
+        let only = key_subject(&model, b"/home/a/.ssh/authorized_keys", 1);
+        // Medium: the root file keeps the admin key, so the other is a review item; the only key of
+        // account a is left to the responder.
+        let f = finding(&crate::detect::rules::SSH_005, Severity::Medium)
+            .subject(root2.clone())
+            .subject(only.clone());
+        let plan = plan_of(model, doc(vec![f]));
+        assert_eq!(
+            line_gates(&plan),
+            vec![(2, Gate::Review(vec![1]))],
+            "{:?}",
+            plan.items
+        );
+        assert_eq!(plan.reviews.len(), 1);
+        assert!(plan.applies_nothing_unasked());
+        assert!(
+            plan.manual
+                .iter()
+                .any(|m| m.contains("/home/a/.ssh/authorized_keys") && m.contains("last key")),
+            "{:?}",
+            plan.manual
+        );
+        // Attributed (a known attacker key): removed by --apply, even the last one.
+        let f = finding(&crate::detect::rules::SSH_001, Severity::Critical)
+            .subject(root2)
+            .subject(only);
+        let plan = plan_of(make(), doc(vec![f]));
+        assert_eq!(
+            line_gates(&plan),
+            vec![(1, Gate::Apply), (2, Gate::Apply)],
+            "{:?}",
+            plan.items
+        );
+        assert!(plan.reviews.is_empty());
+    }
+
+    #[test]
+    fn endpoints_are_blocked_unasked_only_with_pool_evidence_and_never_infrastructure() {
+        let model = fixture::model(
+            vec![fixture::file(
+                b"/etc/resolv.conf",
+                Some(b"# dns\nnameserver 127.66.8.53\nnameserver fe80::1%eth0\n"),
+            )],
+            vec![],
+        );
+        let ep = |a: &str| Subject::Endpoint { addr: a.into() };
+        let f = finding(&crate::detect::rules::RUN_020, Severity::Critical)
+            .subject(ep("127.66.0.1:3333"))
+            .subject(ep("127.66.0.2:389"))
+            .subject(ep("127.66.8.53:3333"))
+            .subject(ep("169.254.169.254:80"))
+            .subject(ep("10.0.0.5:4444"));
+        let plan = plan_of(model, doc(vec![f]));
+        let blocks: Vec<(String, Gate)> = plan
+            .items
+            .iter()
+            .filter(|i| matches!(i.action, Action::BlockEndpoint { .. }))
+            .map(|i| (i.action.target(), i.gate.clone()))
+            .collect();
+        assert_eq!(
+            blocks,
+            vec![
+                ("10.0.0.5:4444".to_owned(), Gate::Review(vec![1])),
+                ("127.66.0.1:3333".to_owned(), Gate::Apply),
+                ("127.66.0.2:389".to_owned(), Gate::Review(vec![2])),
+                ("127.66.8.53:3333".to_owned(), Gate::Review(vec![3])),
+                ("169.254.169.254:80".to_owned(), Gate::Review(vec![4])),
+            ]
+        );
+        let reasons: Vec<String> = plan.reviews.iter().map(|r| r.reason.join("; ")).collect();
+        assert!(reasons[0].contains("private"), "{reasons:?}");
+        assert!(reasons[1].contains("no pool evidence"), "{reasons:?}");
+        assert!(reasons[2].contains("resolver"), "{reasons:?}");
+        assert!(reasons[3].contains("metadata"), "{reasons:?}");
+    }
+
+    #[test]
+    fn medium_only_artifacts_are_review_items_and_share_their_number_across_actions() {
+        let model = fixture::model(
+            vec![fixture::file(b"/tmp/.x/tool", Some(b"\x7fELF tool"))],
+            vec![],
+        );
+        let f = finding(&crate::detect::rules::EVA_050, Severity::Medium)
+            .subject(file_subject(model.file(b"/tmp/.x/tool").expect("record")));
+        let plan = plan_of(model, doc(vec![f]));
+        let gates: Vec<(&str, Gate)> = plan
+            .items
+            .iter()
+            .map(|i| (i.action.stage().name(), i.gate.clone()))
+            .collect();
+        assert_eq!(
+            gates,
+            vec![
+                ("preserve", Gate::Review(vec![1])),
+                ("persistence", Gate::Review(vec![1])),
+                ("verify", Gate::Apply)
+            ]
+        );
+        assert!(plan.applies_nothing_unasked());
+        assert!(!plan.is_empty());
+        let lines = plan_lines(&plan);
+        assert!(
+            lines.iter().any(
+                |l| l.starts_with("review 1: quarantine the file: /tmp/.x/tool")
+                    && l.contains("rests on medium findings only")
+            ),
+            "{lines:?}"
+        );
+    }
+
     #[test]
     fn evidence_alone_is_not_copied_when_nothing_is_destroyed() {
         let model = fixture::model(
@@ -1092,7 +945,7 @@ mod tests {
         let f = finding(&crate::detect::rules::ACC_010, Severity::Medium).subject(file_subject(
             model.file(b"/var/log/auth.log").expect("record"),
         ));
-        let plan = build(&model, &Indicators::builtin(), &doc(vec![f]));
+        let plan = plan_of(model, doc(vec![f]));
         assert!(plan.is_empty(), "{:?}", plan.items);
     }
 
@@ -1111,28 +964,8 @@ mod tests {
                 path: b"/lib/libgcwrap.so".as_slice().into(),
                 sha256: None,
             });
-        let plan = build(&model, &Indicators::builtin(), &doc(vec![f]));
+        let plan = plan_of(model, doc(vec![f]));
         let q = quarantined(&plan);
         assert_eq!(q, vec![&b"/usr/lib/libgcwrap.so"[..]], "{:?}", plan.items);
-    }
-
-    #[test]
-    fn unit_names_and_shared_files() {
-        assert_eq!(
-            unit_name(b"/etc/systemd/system/x.service").as_deref(),
-            Some("x.service")
-        );
-        assert_eq!(
-            unit_name(b"/root/.config/systemd/user/a@b.timer").as_deref(),
-            Some("a@b.timer")
-        );
-        assert_eq!(unit_name(b"/etc/systemd/system/$(x).service"), None);
-        assert_eq!(unit_name(b"/tmp/x.service"), None);
-        assert!(is_shared_file(b"/etc/crontab"));
-        assert!(is_shared_file(b"/home/a/.ssh/authorized_keys"));
-        assert!(is_shared_file(b"/var/spool/cron/crontabs/root"));
-        assert!(!is_shared_file(b"/etc/cron.d/evil"));
-        assert!(in_system_dir(b"/usr/bin/ps"));
-        assert!(!in_system_dir(b"/tmp/.x/ps"));
     }
 }

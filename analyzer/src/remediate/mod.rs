@@ -11,12 +11,15 @@
 //! A new kind of action goes in [`plan::Action`], its record layout in [`script`], its `mt_state_*` and
 //! `mt_apply_*` functions in `template.sh`.
 
+pub mod attribution;
 pub mod build;
+pub mod collect;
 pub mod edit;
 pub mod firewall;
 pub mod plan;
 pub mod roles;
 pub mod script;
+pub mod targets;
 
 use std::io::Write;
 use std::path::Path;
@@ -29,9 +32,14 @@ pub use plan::{plan_lines, Action, Plan, PlanItem, Stage};
 /// File name of the script in an output directory.
 pub const SCRIPT_NAME: &str = "remediate.sh";
 
-/// The plan for an analysis.
+/// The plan for an analysis, with its attack-trace graph built here (see [`build_plan_with`]).
 pub fn build_plan(analysis: &Analysis) -> Plan {
-    build::build(&analysis.model, &analysis.iocs, &analysis.document)
+    build_plan_with(analysis, &crate::graph::build::build(analysis))
+}
+
+/// The plan for an analysis whose graph is already built.
+pub fn build_plan_with(analysis: &Analysis, graph: &crate::graph::AttackGraph) -> Plan {
+    build::build(&analysis.model, &analysis.iocs, &analysis.document, graph)
 }
 
 /// The script for an analysis.

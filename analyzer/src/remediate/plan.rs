@@ -96,6 +96,57 @@ pub struct LineRemoval {
     pub bytes: RawBytes,
     pub kind: LineKind,
     pub why: Vec<String>,
+    /// Lines of one file are gated one by one: an attacker's key goes with `--apply`, a medium-only key
+    /// beside it only when its review item is named.
+    pub gate: Gate,
+}
+
+/// When `--apply` carries an action out: always (the target is attributed to the intrusion), or only when
+/// the operator names one of its review items (`--apply --include N,M` or `--include-review`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Gate {
+    #[default]
+    Apply,
+    /// Open when any of these review items is included.
+    Review(Vec<u32>),
+}
+
+impl Gate {
+    /// The gate of an action several targets need: open when any of theirs is.
+    pub fn or(&self, other: &Gate) -> Gate {
+        match (self, other) {
+            (Gate::Apply, _) | (_, Gate::Apply) => Gate::Apply,
+            (Gate::Review(a), Gate::Review(b)) => {
+                let mut v: Vec<u32> = a.iter().chain(b).copied().collect();
+                v.sort_unstable();
+                v.dedup();
+                Gate::Review(v)
+            }
+        }
+    }
+
+    /// ` [review 3]`, ` [review 1,4]`, or nothing.
+    pub fn note(&self) -> String {
+        match self {
+            Gate::Apply => String::new(),
+            Gate::Review(v) => format!(
+                " [review {}]",
+                v.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+            ),
+        }
+    }
+}
+
+/// An action (or set of actions) `--apply` leaves alone unless the operator names it: what it would do,
+/// to what, the findings, and why it is not attributed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewItem {
+    pub number: u32,
+    pub title: String,
+    pub target: String,
+    pub why: Vec<String>,
+    /// Why `--apply` does not act on it unasked.
+    pub reason: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,10 +158,10 @@ pub enum Action {
     /// SIGSTOP.
     Freeze(ProcessTarget),
     /// Rewrite a file without some of its lines; every other byte stays. `preserved` is the plan
-    /// number of the copy it is rebuilt from; `after_sha256` what the file must hash to afterwards.
+    /// number of the copy it is rebuilt from. Which lines go depends on the gates open in a run; the
+    /// script checks that the file is the snapshot's minus lines it removed before.
     RemoveLines {
         file: FileTarget,
-        after_sha256: String,
         lines: Vec<LineRemoval>,
         preserved: usize,
     },
@@ -333,6 +384,7 @@ pub struct PlanItem {
     pub action: Action,
     /// The findings that call for it: `RULE severity: title` (escaped).
     pub why: Vec<String>,
+    pub gate: Gate,
 }
 
 /// Advice the script prints but does not carry out.
@@ -350,6 +402,8 @@ pub struct Plan {
     pub analyzer_version: String,
     /// Numbered from 1 in this order.
     pub items: Vec<PlanItem>,
+    /// Numbered from 1; actions gated on them name their numbers.
+    pub reviews: Vec<ReviewItem>,
     pub recommendations: Vec<Recommendation>,
     /// Subjects of findings at medium or above that the script does not act on, and why (escaped):
     /// left for the responder.
@@ -360,11 +414,18 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// True when the script would do nothing.
+    /// True when the script would do nothing, whatever the operator includes.
     pub fn is_empty(&self) -> bool {
         self.items
             .iter()
             .all(|i| matches!(i.action, Action::Verify))
+    }
+
+    /// True when a plain `--apply` (no review item named) would do nothing.
+    pub fn applies_nothing_unasked(&self) -> bool {
+        self.items
+            .iter()
+            .all(|i| matches!(i.action, Action::Verify) || i.gate != Gate::Apply)
     }
 }
 
@@ -374,7 +435,7 @@ pub fn plan_lines(plan: &Plan) -> Vec<String> {
     let mut lines = Vec::new();
     for (i, item) in plan.items.iter().enumerate() {
         lines.push(format!(
-            "{}. [{}] {}: {} (why: {})",
+            "{}. [{}] {}: {} (why: {}){}",
             i + 1,
             item.action.stage().name(),
             item.action.title(),
@@ -383,7 +444,18 @@ pub fn plan_lines(plan: &Plan) -> Vec<String> {
                 "-".to_owned()
             } else {
                 item.why.join("; ")
-            }
+            },
+            item.gate.note()
+        ));
+    }
+    for r in &plan.reviews {
+        lines.push(format!(
+            "review {}: {}: {} (why: {}; not applied unasked: {})",
+            r.number,
+            r.title,
+            r.target,
+            r.why.join("; "),
+            r.reason.join("; ")
         ));
     }
     for r in &plan.recommendations {

@@ -6,7 +6,8 @@
 //! uses it. The script decodes fields at run time into variables (never into code).
 //!
 //! Record layouts (field 0 is the plan number, 0 for non-actions; 1 the kind; 2 the stage; 3 the title,
-//! 4 the target, 5 the reasons — 3 to 5 are escaped ASCII for display):
+//! 4 the target, 5 the reasons — 3 to 5 are escaped ASCII for display; the **last** field of every action
+//! record is its gate: empty for `--apply`, else the review numbers that open it, `1,4`):
 //! - `host`: 3 hostname, 4 machine-id, 5 boot id, 6 bundle sha256, 7 collected at, 8 analyzer version
 //! - `preserve-proc`, `freeze`, `kill`: 6 pid, 7 start ticks, 8 exe sha256
 //! - `preserve-file`, `quarantine`, `reinstall`: 6 path, 7 dev, 8 inode, 9 sha256, 10 size,
@@ -14,13 +15,14 @@
 //!   13 package manager (`reinstall`: `dpkg`, `rpm` or empty when unknown)
 //! - `unit`: 6 path, 7 dev, 8 inode, 9 sha256, 10 size, 11 preserve number, 12 unit name
 //! - `unlink`: 6 path, 7 dev, 8 inode, 9 link target
-//! - `edit`: 6 path, 7 dev, 8 inode, 9 sha256 before, 10 size before, 11 preserve number,
-//!   12 sha256 after, 13 count, then per line: offset, length, exact bytes, key blob (or `-`)
+//! - `edit`: 6 path, 7 dev, 8 inode, 9 sha256 before, 10 size before, 11 preserve number, 12 count,
+//!   then per line: offset, length, exact bytes, key blob (or `-`), the line's own gate
 //! - `block`: 6 family (4 or 6), 7 address, 8 port
 //! - `fw-delete`: 6 family hint (4, 6 or `-`), 7 count, then the arguments (chain first)
 //! - `lock`: 6 name, 7 uid
 //! - `verify`: nothing more
 //! - `recommend`, `manual`: 3 text, 5 reason
+//! - `review`: 3 what would be done, 4 target, 5 findings, 6 review number, 7 why it is not attributed
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -28,7 +30,7 @@ use std::net::IpAddr;
 use minetrace_schemas::records::package::PackageManager;
 
 use super::edit::sha256;
-use super::plan::{Action, FileTarget, LineKind, Plan, ProcessTarget};
+use super::plan::{Action, FileTarget, Gate, LineKind, Plan, ProcessTarget};
 
 /// The reviewed template; only the two placeholders are replaced.
 pub const TEMPLATE: &str = include_str!("template.sh");
@@ -71,6 +73,14 @@ impl Record {
             }
         }
         out.push('\n');
+    }
+}
+
+/// A gate as a field: empty for `--apply`, else `1,4`.
+fn gate_field(g: &Gate) -> String {
+    match g {
+        Gate::Apply => String::new(),
+        Gate::Review(v) => v.iter().map(u32::to_string).collect::<Vec<_>>().join(","),
     }
 }
 
@@ -182,18 +192,18 @@ pub fn data_block(plan: &Plan) -> String {
             }
             Action::RemoveLines {
                 file,
-                after_sha256,
                 lines,
                 preserved,
             } => {
                 file_fields(&mut r, file);
-                r.num(preserved).push(after_sha256).num(lines.len());
+                r.num(preserved).num(lines.len());
                 for l in lines {
                     r.num(l.offset).num(l.len).push(l.bytes.as_bytes());
                     match &l.kind {
                         LineKind::SshKey { blob, .. } => r.push(blob),
                         LineKind::Line => r.push(""),
                     };
+                    r.push(gate_field(&l.gate));
                 }
             }
             Action::BlockEndpoint { ip, port } => {
@@ -217,6 +227,12 @@ pub fn data_block(plan: &Plan) -> String {
             }
             Action::Verify => {}
         }
+        r.push(gate_field(&item.gate));
+        r.encode(&mut out);
+    }
+    for rv in &plan.reviews {
+        let mut r = Record::new(0, "review", "-", &rv.title, &rv.target, &rv.why.join("; "));
+        r.num(rv.number).push(rv.reason.join("; "));
         r.encode(&mut out);
     }
     for rec in &plan.recommendations {

@@ -8,7 +8,9 @@
 #
 #   bash remediate.sh              dry run: print the numbered plan and the state of each target
 #   bash remediate.sh --apply      carry the plan out: preserve evidence, freeze, remove persistence,
-#                                  kill, contain the network, repair, verify
+#                                  kill, contain the network, repair, verify. Only what is attributed
+#                                  to the intrusion; review items (numbered in the dry run) only when
+#   --include N,M / --include-review  the operator names them (with --apply, --verify)
 #   bash remediate.sh --verify     exit 0 when every planned item is gone, 1 listing what remains
 #   bash remediate.sh --undo       restore files and lines from the quarantine, remove the firewall table
 #   --force                        run on another host or boot than the snapshot's
@@ -66,7 +68,11 @@ MT_NOTE=''
 MT_CUR_SHA=''
 MT_FAILED=0
 MT_REMAIN=0
-declare -a MT_RECS=() MT_F=() MT_ST=() MT_ARGS=() MT_HITS=() MT_STAT=()
+MT_INCLUDE=','
+MT_INCLUDE_ALL=0
+MT_GATE=''
+MT_CHANGED=0
+declare -a MT_RECS=() MT_F=() MT_ST=() MT_ARGS=() MT_HITS=() MT_STAT=() MT_GONE=() MT_WANT=()
 
 # The flag-clearing helper run by a package-verified python3 when no verified chattr is found:
 # FS_IOC_GETFLAGS, then FS_IOC_SETFLAGS without FS_IMMUTABLE_FL (0x10) and FS_APPEND_FL (0x20), on a
@@ -93,8 +99,9 @@ mt_die() {
 }
 
 mt_usage() {
-  mt_say 'usage: bash remediate.sh [--apply | --verify | --undo] [--force] [--quarantine DIR]'
+  mt_say 'usage: bash remediate.sh [--apply | --verify | --undo] [--include N,M | --include-review] [--force] [--quarantine DIR]'
   mt_say 'Without an option it is a dry run: it prints the plan and changes nothing.'
+  mt_say '--apply acts on what is attributed to the intrusion; review items only when named with --include.'
 }
 
 # --- data -------------------------------------------------------------------------------------------
@@ -146,6 +153,28 @@ mt_text() {
 # A number field.
 mt_num() {
   mt_get "$1" && [[ $REPLY =~ ^[0-9]{1,20}$ ]]
+}
+
+# The selected action record's gate (its last field) into MT_GATE: empty for what --apply does unasked,
+# else the review numbers that open it (`1,4`). Status 1 (and MT_GATE=bad) when it is malformed.
+mt_rec_gate() {
+  MT_GATE=bad
+  mt_unhex "${MT_F[${#MT_F[@]} - 1]}" || return 1
+  [[ -z $REPLY || $REPLY =~ ^[0-9]{1,9}(,[0-9]{1,9}){0,99}$ ]] || return 1
+  MT_GATE=$REPLY
+}
+
+# 0 when gate $1 is open in this run: always for --apply items; review items when the operator named
+# one of their numbers (--include) or all of them (--include-review).
+mt_gate_open() {
+  local g=$1 n
+  [[ -z $g ]] && return 0
+  [[ $g == bad ]] && return 1
+  ((MT_INCLUDE_ALL)) && return 0
+  for n in ${g//,/ }; do
+    [[ $MT_INCLUDE == *",$n,"* ]] && return 0
+  done
+  return 1
 }
 
 # --- host facts -------------------------------------------------------------------------------------
@@ -343,27 +372,81 @@ mt_undo_record() {
   printf '%s\n' "$*" >>"$MT_Q/undo.records"
 }
 
+# Checks directory $1 one component at a time from /, creating missing ones (mode 0700) when $2 is
+# `create`: every component must be a real directory (never a symbolic link), owned by root, and not
+# writable by group or others unless sticky (/tmp). The last one must be root's alone (mode 0700).
+# Evidence, undo records and the undo script live there: an attacker who could redirect or write it
+# could make --undo install their bytes as root. Status 1 with MT_NOTE on the first bad component.
+mt_safe_dir() {
+  local path=$1 mode=${2-check} cur='' comp i
+  local -a comps=()
+  IFS=/ read -r -a comps <<<"$path"
+  for ((i = 0; i < ${#comps[@]}; i++)); do
+    comp=${comps[i]}
+    [[ -z $comp || $comp == . ]] && continue
+    if [[ $comp == .. ]]; then
+      MT_NOTE='the path holds ..'
+      return 1
+    fi
+    cur+=/$comp
+    if [[ ! -e $cur && ! -L $cur ]]; then
+      [[ $mode == create ]] || {
+        MT_NOTE="$cur does not exist"
+        return 1
+      }
+      mkdir -m 0700 -- "$cur" 2>/dev/null || {
+        MT_NOTE="cannot create $cur"
+        return 1
+      }
+    fi
+    if ! mt_lstat "$cur" || mt_is_symlink || (((16#${MT_ST[0]} & 16#F000) != 16#4000)); then
+      MT_NOTE="$cur is not a directory (or is a symbolic link)"
+      return 1
+    fi
+    if [[ ${MT_ST[3]} != 0 ]]; then
+      MT_NOTE="$cur is not owned by root"
+      return 1
+    fi
+    if (((8#${MT_ST[5]} & 8#022) && !(8#${MT_ST[5]} & 8#1000))); then
+      MT_NOTE="$cur is writable by others"
+      return 1
+    fi
+  done
+  if [[ ${MT_ST[5]-} != 700 ]]; then
+    # Root's own directory, writable by no one else: made root's alone (only when it is not already).
+    if [[ $mode != create ]] || ! chmod 0700 -- "$cur" 2>/dev/null; then
+      MT_NOTE="$cur is not mode 0700"
+      return 1
+    fi
+  fi
+}
+
 mt_prepare_quarantine() {
+  local fresh=0
   if [[ -z $MT_Q ]]; then
     MT_Q=/var/lib/minetrace/quarantine/${MT_DATA_SHA256:0:16}
   fi
   [[ $MT_Q == /* ]] || mt_die '--quarantine needs an absolute path'
-  if [[ -L $MT_Q ]]; then
-    mt_die 'the quarantine directory is a symbolic link'
+  [[ -d $MT_Q ]] || fresh=1
+  mt_safe_dir "$MT_Q" create || mt_die "unsafe quarantine directory: $MT_NOTE"
+  mt_safe_dir "$MT_Q/files" create || mt_die "unsafe quarantine directory: $MT_NOTE"
+  mt_safe_dir "$MT_Q/work" create || mt_die "unsafe quarantine directory: $MT_NOTE"
+  if ((fresh)); then
+    if ! printf 'probe\n' >"$MT_Q/work/.probe" 2>/dev/null; then
+      mt_die 'cannot write to the quarantine directory (full disk or read-only?)'
+    fi
+    rm -f -- "$MT_Q/work/.probe"
   fi
-  mkdir -p -- "$MT_Q/files" "$MT_Q/work" 2>/dev/null || mt_die 'cannot create the quarantine directory'
-  chmod 0700 -- "$MT_Q" "$MT_Q/files" "$MT_Q/work" 2>/dev/null || mt_die 'cannot restrict the quarantine directory'
-  if ! printf 'probe\n' >"$MT_Q/work/.probe" 2>/dev/null; then
-    mt_die 'cannot write to the quarantine directory (full disk or read-only?)'
-  fi
-  rm -f -- "$MT_Q/work/.probe"
   MT_LOG=$MT_Q/log.jsonl
   if command -v flock >/dev/null 2>&1; then
     exec {MT_LOCKFD}>>"$MT_Q/.lock" || mt_die 'cannot open the lock file'
     flock -n "$MT_LOCKFD" || mt_die 'another run of this script holds the quarantine lock'
   fi
-  if [[ $MT_MODE == apply && -n $MT_SELF ]]; then
+  # The script and its undo wrapper are written once: a second run rewrites nothing it wrote.
+  if [[ $MT_MODE == apply && -n $MT_SELF ]] && ! cmp -s -- "$MT_SELF" "$MT_Q/remediate.sh"; then
     cp -- "$MT_SELF" "$MT_Q/remediate.sh.part" 2>/dev/null && mv -f -- "$MT_Q/remediate.sh.part" "$MT_Q/remediate.sh"
+  fi
+  if [[ $MT_MODE == apply && ! -f $MT_Q/undo.sh ]]; then
     cat >"$MT_Q/undo.sh" <<'EOF'
 #!/bin/bash
 # Restores the files and lines the remediation removed, from the quarantine this file sits in, and
@@ -559,27 +642,71 @@ mt_edit_fields() {
   mt_file_fields || return 1
   mt_num 11 || return 1
   MT_PN=$REPLY
-  mt_get 12 && [[ $REPLY =~ ^[0-9a-f]{64}$ ]] || return 1
-  MT_AFTER=$REPLY
-  mt_num 13 || return 1
+  mt_num 12 || return 1
   MT_COUNT=$REPLY
+  ((MT_COUNT > 0 && MT_COUNT <= 100000))
 }
 
-# Whether any planned line (or key blob) is still in the file: whole-line exact bytes, or the blob.
-mt_lines_present() {
-  local i line blob
+# Whether planned line $1 is still in the file: the exact whole line, or (a key) its blob anywhere.
+mt_line_present() {
+  local line blob
+  mt_get $((15 + 5 * $1)) || return 0
+  line=$REPLY
+  mt_get $((16 + 5 * $1)) || return 0
+  blob=$REPLY
+  if [[ -n $blob ]]; then
+    grep -a -q -F -e "$blob" -- "$MT_PATH" 2>/dev/null
+  else
+    grep -a -q -F -x -e "$line" -- "$MT_PATH" 2>/dev/null
+  fi
+}
+
+# Which planned lines are gone from the file (MT_GONE) and which must be gone after this run (MT_WANT:
+# the gone ones and those whose gate is open), as ascending line indexes.
+mt_edit_scan() {
+  local i
+  MT_GONE=() MT_WANT=()
   for ((i = 0; i < MT_COUNT; i++)); do
-    mt_get $((16 + 4 * i)) || return 0
-    line=$REPLY
-    mt_get $((17 + 4 * i)) || return 0
-    blob=$REPLY
-    if [[ -n $blob ]]; then
-      grep -a -q -F -e "$blob" -- "$MT_PATH" 2>/dev/null && return 0
-    else
-      grep -a -q -F -x -e "$line" -- "$MT_PATH" 2>/dev/null && return 0
+    if ! mt_line_present "$i"; then
+      MT_GONE+=("$i")
+      MT_WANT+=("$i")
+      continue
     fi
+    mt_get $((17 + 5 * i)) || return 1
+    [[ -z $REPLY || $REPLY =~ ^[0-9,]{1,1000}$ ]] || return 1
+    mt_gate_open "$REPLY" && MT_WANT+=("$i")
   done
-  return 1
+  return 0
+}
+
+# Prints the snapshot's content (evidence copy $1) without the planned lines whose indexes follow. The
+# byte ranges come from the plan; every other byte is copied as it was.
+mt_rebuild() {
+  local copy=$1 i off len pos=0
+  shift
+  for i in "$@"; do
+    mt_num $((13 + 5 * i)) || return 1
+    off=$REPLY
+    mt_num $((14 + 5 * i)) || return 1
+    len=$REPLY
+    ((off >= pos)) || return 1
+    mt_copy_range "$copy" "$pos" $((off - pos)) || return 1
+    pos=$((off + len))
+  done
+  if ((MT_SIZE > pos)); then
+    mt_copy_range "$copy" "$pos" $((MT_SIZE - pos)) || return 1
+  fi
+}
+
+# The file as this script would have left it: the snapshot's content minus the planned lines that are
+# gone (MT_GONE). Status 0 when the file is exactly that (or the snapshot's own content).
+mt_edit_base_ok() {
+  local sum
+  [[ $MT_CUR_SHA == "$MT_SHA" ]] && return 0
+  [[ -n $MT_Q ]] && mt_evidence_ok "$MT_PN" "$MT_SHA" || return 1
+  # Hashed through a pipe: checking a state writes nothing, not even a scratch file.
+  sum=$(mt_rebuild "$MT_Q/files/$MT_PN.bin" "${MT_GONE[@]}" | sha256sum) || return 1
+  [[ ${sum%% *} == "$MT_CUR_SHA" ]]
 }
 
 mt_state_edit() {
@@ -597,66 +724,74 @@ mt_state_edit() {
     return
   fi
   mt_hash_file "$MT_PATH"
-  if [[ $REPLY == "$MT_AFTER" ]]; then
-    MT_STATE='done' MT_NOTE='the lines are removed'
-  elif [[ $REPLY == "$MT_SHA" ]]; then
+  MT_CUR_SHA=$REPLY
+  mt_edit_scan || { mt_bad_record; return; }
+  local todo=$((${#MT_WANT[@]} - ${#MT_GONE[@]}))
+  if [[ $MT_CUR_SHA == "$MT_SHA" ]]; then
+    if ((todo == 0)); then
+      MT_STATE='done' MT_NOTE='no line of it is due in this run'
+      return
+    fi
+    local sha=$MT_CUR_SHA
     mt_file_state "$MT_PATH" "$MT_DEV" "$MT_INO" "$MT_SHA"
-  elif mt_lines_present; then
-    MT_STATE=mismatch MT_NOTE='the file changed since the snapshot and still holds the lines: edit it by hand or collect again'
-  else
+    MT_CUR_SHA=$sha
+    return
+  fi
+  if mt_edit_base_ok; then
+    if ((todo == 0)); then
+      MT_STATE='done' MT_NOTE='the lines are removed'
+    else
+      MT_STATE=pending MT_NOTE="the snapshot's content less ${#MT_GONE[@]} removed line(s); $todo to remove"
+    fi
+  elif ((todo == 0)); then
     MT_STATE='done' MT_NOTE='the file changed since the snapshot; the lines are not in it'
+  else
+    MT_STATE=mismatch MT_NOTE='the file changed since the snapshot and still holds the lines: edit it by hand or collect again'
   fi
 }
 
+# Nothing replaced the file between the check and the rename: same content, and while it is still the
+# snapshot's content, the same inode.
 mt_pre_rename_edit() {
-  mt_file_state "$MT_PATH" "$MT_DEV" "$MT_INO" "$MT_SHA"
-  [[ $MT_STATE == pending ]]
+  mt_hash_file "$MT_PATH"
+  [[ $REPLY == "$MT_CUR_SHA" ]] || return 1
+  if [[ $MT_CUR_SHA == "$MT_SHA" ]]; then
+    mt_file_state "$MT_PATH" "$MT_DEV" "$MT_INO" "$MT_SHA"
+    [[ $MT_STATE == pending ]]
+  fi
 }
 
 mt_apply_edit() {
-  local n=$1 copy=$MT_Q/files/$MT_PN.bin new=$MT_Q/work/$1.new i off len pos=0 uid gid mode
+  local n=$1 new=$MT_Q/work/$1.new uid gid mode after
   if ! mt_evidence_ok "$MT_PN" "$MT_SHA"; then
     MT_NOTE='its evidence copy is missing: not changed'
     return 1
   fi
-  : >"$new" || return 1
-  for ((i = 0; i < MT_COUNT; i++)); do
-    mt_num $((14 + 4 * i)) || return 1
-    off=$REPLY
-    mt_num $((15 + 4 * i)) || return 1
-    len=$REPLY
-    if ((off < pos)); then
-      MT_NOTE='overlapping lines in the plan'
-      return 1
-    fi
-    mt_copy_range "$copy" "$pos" $((off - pos)) >>"$new" || return 1
-    pos=$((off + len))
-  done
-  if ((MT_SIZE > pos)); then
-    mt_copy_range "$copy" "$pos" $((MT_SIZE - pos)) >>"$new" || return 1
-  fi
-  mt_hash_file "$new"
-  if [[ $REPLY != "$MT_AFTER" ]]; then
-    MT_NOTE='the rebuilt file does not hash as planned: not changed'
+  if ! mt_rebuild "$MT_Q/files/$MT_PN.bin" "${MT_WANT[@]}" >"$new"; then
+    rm -f -- "$new"
+    MT_NOTE='the plan'"'"'s line ranges do not fit the snapshot: not changed'
     return 1
   fi
+  mt_hash_file "$new"
+  after=$REPLY
   uid=${MT_ST[3]} gid=${MT_ST[4]} mode=${MT_ST[5]}
   mt_clear_flags_around "$MT_PATH"
   MT_PRE_RENAME=mt_pre_rename_edit
   if ! mt_install_beside "$new" "$MT_PATH"; then
     MT_PRE_RENAME=''
+    rm -f -- "$new"
     MT_NOTE="not changed: ${MT_NOTE:-cannot write beside it}"
     return 1
   fi
   MT_PRE_RENAME=''
+  rm -f -- "$new"
   mt_hash_file "$MT_PATH"
-  if [[ $REPLY != "$MT_AFTER" ]]; then
-    MT_NOTE='the file does not hash as planned after the rename'
+  if [[ $REPLY != "$after" ]]; then
+    MT_NOTE='the file does not hash as rebuilt after the rename'
     return 1
   fi
-  mt_undo_record edit "$n" "${MT_F[6]}" "$MT_PN" "$MT_AFTER" "$uid" "$gid" "$mode"
-  rm -f -- "$new"
-  MT_NOTE="removed $MT_COUNT line(s); every other byte kept"
+  mt_undo_record edit "$n" "${MT_F[6]}" "$MT_PN" "$after" "$uid" "$gid" "$mode"
+  MT_NOTE="removed $((${#MT_WANT[@]} - ${#MT_GONE[@]})) line(s); every other byte kept"
 }
 
 mt_pre_rename_none() { return 0; }
@@ -1156,6 +1291,10 @@ mt_head() {
   MT_TARGET=$REPLY
   mt_text 5
   MT_WHY=$REPLY
+  MT_GATE=''
+  if [[ $MT_N != 0 ]]; then
+    mt_rec_gate
+  fi
 }
 
 # Runs the state check of the selected record.
@@ -1209,6 +1348,11 @@ mt_print_item() {
   printf '%4s. [%s] %s\n' "$MT_N" "$MT_STAGE" "$MT_TITLE"
   printf '      target: %s\n' "$MT_TARGET"
   printf '      why:    %s\n' "$MT_WHY"
+  case $MT_GATE in
+  '') ;;
+  bad) printf '      gate:   malformed: never carried out\n' ;;
+  *) printf '      gate:   review item %s: only with --apply --include %s (or --include-review)\n' "$MT_GATE" "$MT_GATE" ;;
+  esac
 }
 
 mt_print_notes() {
@@ -1220,6 +1364,37 @@ mt_print_notes() {
     manual) printf '  by hand: %s\n' "$MT_TITLE" ;;
     esac
   done
+}
+
+# The review items: what --apply leaves alone unless the operator names them.
+mt_print_reviews() {
+  local i num reason shown=0
+  for ((i = 1; i < ${#MT_RECS[@]}; i++)); do
+    mt_head "$i"
+    [[ $MT_KIND == review ]] || continue
+    mt_num 6 || continue
+    num=$REPLY
+    mt_text 7
+    reason=$REPLY
+    if ((shown == 0)); then
+      mt_say 'Review items (--apply leaves them alone; name them: --apply --include N,M or --include-review):'
+      shown=1
+    fi
+    printf '  review %s: %s\n      target: %s\n      why:    %s\n      not unasked because: %s\n' \
+      "$num" "$MT_TITLE" "$MT_TARGET" "$MT_WHY" "$reason"
+  done
+  ((shown == 0)) || mt_say ''
+}
+
+# Number of action records (besides verify) whose gate is open in this run.
+mt_open_actions() {
+  local i count=0
+  for ((i = 1; i < ${#MT_RECS[@]}; i++)); do
+    mt_head "$i"
+    [[ $MT_N != 0 && $MT_KIND != verify ]] || continue
+    mt_gate_open "$MT_GATE" && count=$((count + 1))
+  done
+  REPLY=$count
 }
 
 mt_header() {
@@ -1269,6 +1444,8 @@ mt_dry_run() {
   mt_say 'Dry run: nothing is changed. Run with --apply to carry the plan out.'
   ((root)) || mt_say 'Not root: the state of each target is not checked.'
   mt_say ''
+  # States are shown as if every review item were named.
+  MT_INCLUDE_ALL=1
   for ((i = 1; i < ${#MT_RECS[@]}; i++)); do
     mt_head "$i"
     [[ $MT_N != 0 ]] || continue
@@ -1279,6 +1456,7 @@ mt_dry_run() {
     fi
   done
   mt_say ''
+  mt_print_reviews
   mt_print_notes
 }
 
@@ -1289,6 +1467,7 @@ mt_verify_all() {
     mt_head "$i"
     [[ $MT_N != 0 ]] || continue
     mt_counts_for_verify || continue
+    mt_gate_open "$MT_GATE" || continue
     mt_state
     case $MT_STATE in
     'done' | gone | skip) ;;
@@ -1304,7 +1483,7 @@ mt_verify_all() {
 }
 
 mt_apply_all() {
-  local i before rc status
+  local i before rc status closed=0
   mt_say ''
   for ((i = 1; i < ${#MT_RECS[@]}; i++)); do
     mt_head "$i"
@@ -1313,12 +1492,16 @@ mt_apply_all() {
       printf '%4s. [%s] %s\n' "$MT_N" "$MT_STAGE" "$MT_TITLE"
       if mt_verify_all; then
         mt_say '      everything planned is gone'
-        mt_log "$MT_N" verify - 'done' - 0 'nothing remains'
+        ((MT_CHANGED == 0)) || mt_log "$MT_N" verify - 'done' - 0 'nothing remains'
       else
         mt_say "      $MT_REMAIN item(s) remain"
         mt_log "$MT_N" verify - remains - 1 'items remain'
         MT_FAILED=1
       fi
+      continue
+    fi
+    if ! mt_gate_open "$MT_GATE"; then
+      closed=$((closed + 1))
       continue
     fi
     mt_state
@@ -1354,15 +1537,37 @@ mt_apply_all() {
     esac
     ((rc == 0)) || MT_FAILED=1
     printf '%4s. [%s] %s: %s (%s)\n      target: %s\n' "$MT_N" "$MT_STAGE" "$MT_TITLE" "$status" "$MT_NOTE" "$MT_TARGET"
-    mt_log "$MT_N" "$MT_KIND" "$before" "$status" "$MT_STATE" "$rc" "$MT_NOTE"
+    # What was already done is not written again: a second run leaves the log as it was.
+    if [[ $status != already ]]; then
+      MT_CHANGED=1
+      mt_log "$MT_N" "$MT_KIND" "$before" "$status" "$MT_STATE" "$rc" "$MT_NOTE"
+    fi
   done
   mt_say ''
+  if ((closed > 0)); then
+    mt_say "$closed action(s) of review items not named were left alone (see the dry run; --include N,M)"
+    mt_say ''
+  fi
   mt_print_notes
   mt_say ''
   mt_say "evidence, log (log.jsonl) and undo script (undo.sh) are in the quarantine directory"
 }
 
 # --- undo -------------------------------------------------------------------------------------------
+
+# The sha256 this plan pinned for the evidence copy of preserve action $1, into REPLY.
+mt_pinned_sha() {
+  local i
+  REPLY=''
+  [[ $1 =~ ^[0-9]{1,9}$ ]] || return 1
+  for ((i = 1; i < ${#MT_RECS[@]}; i++)); do
+    mt_head "$i"
+    [[ $MT_N == "$1" && $MT_KIND == preserve-file ]] || continue
+    mt_get 9 && [[ $REPLY =~ ^[0-9a-f]{64}$ ]]
+    return
+  done
+  return 1
+}
 
 mt_undo() {
   local i kind path copy want uid gid mode target
@@ -1382,9 +1587,18 @@ mt_undo() {
       want=${u[4]-}
       uid=${u[5]-} gid=${u[6]-} mode=${u[7]-}
       [[ $uid =~ ^[0-9]+$ && $gid =~ ^[0-9]+$ && $mode =~ ^[0-7]{1,4}$ && -f $copy ]] || continue
+      # Only bytes whose hash this plan pinned go back: never what someone put in the quarantine.
+      if ! mt_pinned_sha "${u[3]-x}" || ! mt_evidence_ok "${u[3]}" "$REPLY"; then
+        printf '  undo %s: left alone: its evidence copy does not hash as the plan pinned\n' "${u[1]}"
+        MT_FAILED=1
+        continue
+      fi
       if [[ $kind == edit ]]; then
+        local pinned=$REPLY
         REPLY=''
         mt_lstat "$path" && mt_is_regular && mt_hash_file "$path"
+        # A later edit of the same file was undone first and restored the snapshot's content.
+        [[ $REPLY == "$pinned" ]] && continue
         if [[ $REPLY != "$want" ]]; then
           printf '  undo %s: left alone: the file changed since the remediation\n' "${u[1]}"
           MT_FAILED=1
@@ -1444,6 +1658,12 @@ mt_main() {
     --verify) MT_MODE=verify ;;
     --undo) MT_MODE=undo ;;
     --force) MT_FORCE=1 ;;
+    --include)
+      shift
+      [[ ${1-} =~ ^[0-9]{1,9}(,[0-9]{1,9}){0,999}$ ]] || mt_die '--include needs review numbers: --include 1,4'
+      MT_INCLUDE=",$1,"
+      ;;
+    --include-review) MT_INCLUDE_ALL=1 ;;
     --quarantine)
       shift
       MT_Q=${1-}
@@ -1475,12 +1695,12 @@ mt_main() {
   cd / || exit 2
   case $MT_MODE in
   dry)
-    [[ -d $MT_Q && ! -L $MT_Q ]] || MT_Q=''
+    mt_safe_dir "$MT_Q" || MT_Q=''
     mt_dry_run
     exit 0
     ;;
   verify)
-    [[ -d $MT_Q && ! -L $MT_Q ]] || MT_Q=''
+    mt_safe_dir "$MT_Q" || MT_Q=''
     mt_say ''
     if mt_verify_all; then
       mt_say 'verify: every planned item is gone'
@@ -1490,6 +1710,16 @@ mt_main() {
     exit 1
     ;;
   apply)
+    # Nothing to do in this run: nothing is written, not even the quarantine directory or a log.
+    mt_open_actions
+    if ((REPLY == 0)); then
+      mt_say ''
+      mt_say 'Nothing to carry out: the plan holds no action --apply takes unasked, and no review item was named.'
+      mt_say 'Nothing was changed.'
+      mt_say ''
+      mt_print_reviews
+      exit 0
+    fi
     mt_prepare_quarantine
     mt_apply_all
     exit "$MT_FAILED"

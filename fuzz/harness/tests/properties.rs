@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use minetrace_analyzer::output::escape;
 use minetrace_analyzer::remediate::plan::{
-    Action, FileTarget, LineKind, LineRemoval, LinkTarget, Plan, PlanItem, ProcessTarget,
+    Action, FileTarget, Gate, LineKind, LineRemoval, LinkTarget, Plan, PlanItem, ProcessTarget,
 };
 use minetrace_analyzer::remediate::script;
 use minetrace_fuzz::invariants;
@@ -142,7 +142,6 @@ fn action() -> impl Strategy<Value = Action> {
         (file_target(), vec((hostile(8), any::<u32>()), 1..4)).prop_map(|(file, lines)| {
             Action::RemoveLines {
                 file,
-                after_sha256: "ef".repeat(32),
                 preserved: 1,
                 lines: lines
                     .into_iter()
@@ -153,6 +152,7 @@ fn action() -> impl Strategy<Value = Action> {
                         bytes: RawBytes::new(bytes),
                         kind: LineKind::Line,
                         why: vec![],
+                        gate: Gate::Review(vec![number % 7 + 1]),
                     })
                     .collect(),
             }
@@ -266,7 +266,7 @@ proptest! {
         plan.items = actions
             .iter()
             // Reasons come from findings, whose text is escaped where it is made (the fuzz targets check that).
-            .map(|a| PlanItem { action: a.clone(), why: vec![escape_bytes(&host)] })
+            .map(|a| PlanItem { action: a.clone(), why: vec![escape_bytes(&host)], gate: Gate::Apply })
             .collect();
         let rendered = script::render(&plan);
         invariants::script(&rendered);

