@@ -867,16 +867,18 @@ fn remediation_works(id: &str) {
     assert!(problems.is_empty(), "{}", fail_report(id, &problems, &log));
 }
 
-macro_rules! scenarios {
-    ($($name:ident => $id:literal),* $(,)?) => {
-        const TESTED: &[&str] = &[$($id),*];
-        mod remediation {
-            $(#[test] fn $name() { super::remediation_works($id); })*
+/// One test per scenario id in a module, and the list of ids (checked against `samples/scenarios/`).
+macro_rules! per_scenario {
+    ($list:ident, $module:ident, $check:ident; $($name:ident => $id:literal),* $(,)?) => {
+        const $list: &[&str] = &[$($id),*];
+        mod $module {
+            $(#[test] fn $name() { super::$check($id); })*
         }
     };
 }
 
-scenarios! {
+per_scenario! {
+    TESTED, remediation, remediation_works;
     kinsing_redis => "kinsing-redis",
     outlaw_ssh_bruteforce => "outlaw-ssh-bruteforce",
     kthread_devshm_deleted => "kthread-devshm-deleted",
@@ -965,16 +967,8 @@ fn apply_changes_nothing(id: &str) {
     assert!(problems.is_empty(), "{}", fail_report(id, &problems, &log));
 }
 
-macro_rules! untouched {
-    ($($name:ident => $id:literal),* $(,)?) => {
-        const UNTOUCHED: &[&str] = &[$($id),*];
-        mod untouched {
-            $(#[test] fn $name() { super::apply_changes_nothing($id); })*
-        }
-    };
-}
-
-untouched! {
+per_scenario! {
+    UNTOUCHED, untouched, apply_changes_nothing;
     clean_baseline => "clean-baseline",
     benign_admin_healthcheck => "benign-admin-healthcheck",
     benign_build_transcode => "benign-build-transcode",
