@@ -178,6 +178,9 @@ pub fn add_names(ctx: &Ctx, g: &mut AttackGraph) {
             );
             e.attack = Some("T1496".into());
             g.add_edge(pi, ti, e, Budget::Host);
+            if let Some(n) = g.node_at_mut(ti) {
+                n.named_as_pool = true;
+            }
             if host.parse::<IpAddr>().is_err() {
                 link_pool_domain(g, pi, ti, *port, host);
             }

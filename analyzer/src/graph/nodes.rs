@@ -278,6 +278,8 @@ pub struct Node {
     pub findings: BTreeSet<String>,
     /// ATT&CK ids of those findings.
     pub attack: BTreeSet<String>,
+    /// An endpoint or domain a process's command line names as its mining pool (`-o host:port`).
+    pub named_as_pool: bool,
 }
 
 impl Node {
@@ -291,6 +293,7 @@ impl Node {
             stage: kind.default_stage(),
             attrs: BTreeMap::new(),
             findings: BTreeSet::new(),
+            named_as_pool: false,
             attack: BTreeSet::new(),
         }
     }

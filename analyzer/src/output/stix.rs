@@ -191,16 +191,10 @@ fn verdict_confidence(v: NodeVerdict) -> u8 {
     }
 }
 
-/// Whether a node is a pool: a finding about it says mining, or it is named as a pool on a command line.
-fn is_pool(trace: &Trace, i: petgraph::graph::NodeIndex, n: &Node) -> bool {
-    n.attack.iter().any(|a| a.starts_with("T1496"))
-        || trace
-            .graph
-            .g
-            .edges_directed(i, petgraph::Direction::Incoming)
-            .any(|e| {
-                e.weight().rule == "cmdline.pool" || e.weight().rule == "cmdline.pool+socket.port"
-            })
+/// Whether a node is a pool: a finding about it is a mining finding (its rule names T1496), or the graph
+/// found it named as a pool on a command line ([`Node::named_as_pool`]).
+fn is_pool(n: &Node) -> bool {
+    n.attack.iter().any(|a| a.starts_with("T1496")) || n.named_as_pool
 }
 
 pub fn document(analysis: &Analysis, trace: &Trace) -> Value {
@@ -394,7 +388,7 @@ pub fn document(analysis: &Analysis, trace: &Trace) -> Value {
                     confidence,
                     desc,
                 );
-                if is_pool(trace, i, n) {
+                if is_pool(n) {
                     infra.push((addr.clone(), n.label.clone()));
                 }
                 let _ = nt;
@@ -416,7 +410,7 @@ pub fn document(analysis: &Analysis, trace: &Trace) -> Value {
                     confidence,
                     desc,
                 );
-                if is_pool(trace, i, n) {
+                if is_pool(n) {
                     infra.push((sco.clone(), name.clone()));
                 }
                 (ind, sco)
