@@ -325,3 +325,24 @@ fn writer_streams_to_a_file() {
     assert_eq!(bundle.sha256.as_deref(), Some(summary.sha256.as_str()));
     assert_eq!(bundle.member("fs/big").map(|b| b.len()), Some(3 << 20));
 }
+
+/// The sha256 `Bundle::open` reports is of the file's bytes, all of them, read once with the parse; bytes
+/// after the archive are refused rather than left unread.
+#[test]
+fn open_hashes_every_byte_of_the_file_in_the_parsing_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.tar.zst");
+    let mut bytes = good_bundle();
+    std::fs::write(&path, &bytes).unwrap();
+    let bundle = minetrace_schemas::bundle::Bundle::open(&path, ReadLimits::default()).unwrap();
+    let want = minetrace_schemas::bundle::hashing_io::sha256_hex(&bytes);
+    assert_eq!(bundle.sha256.as_deref(), Some(want.as_str()));
+    assert_eq!(bundle.compressed_bytes, Some(bytes.len() as u64));
+    bytes.extend_from_slice(b"appended after the archive");
+    std::fs::write(&path, &bytes).unwrap();
+    let padded = minetrace_schemas::bundle::Bundle::open(&path, ReadLimits::default());
+    assert!(
+        matches!(padded, Err(BundleError::BadZstdFrame(_))),
+        "{padded:?}"
+    );
+}

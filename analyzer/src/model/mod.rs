@@ -44,7 +44,7 @@ pub struct HostModel {
     pub packages: Vec<PackageCheck>,
     /// The host's interface addresses (live bundles); see [`HostModel::own_addresses`].
     pub interfaces: Vec<InterfaceAddress>,
-    /// Raw member bytes by member name (`fs/...`, `bin/...`, `commands/...`), shared with the bundle.
+    /// Raw member bytes by member name (`fs/...`, `bin/...`, `commands/...`), moved out of the bundle.
     contents: BTreeMap<String, Vec<u8>>,
     by_pid: HashMap<i32, usize>,
     exe_by_file: HashMap<FileId, usize>,
@@ -59,78 +59,119 @@ pub struct HostModel {
     pub persistence: Vec<persistence::PersistenceEntry>,
 }
 
-/// Decodes one record member, turning absence into an empty default and a decode failure into a warning.
+/// Removes one record member from the bundle's members and decodes it, turning absence into an empty
+/// default and a decode failure into a warning. The encoded bytes are dropped once decoded.
 fn take<T: Default>(
-    bundle: &Bundle,
+    members: &mut BTreeMap<String, Vec<u8>>,
     name: &str,
     warnings: &mut Vec<String>,
     pick: impl FnOnce(RecordSetV1) -> Option<T>,
 ) -> T {
-    match bundle.records(name) {
-        Ok(Some(set)) => pick(set).unwrap_or_else(|| {
+    let Some(bytes) = members.remove(name) else {
+        return T::default();
+    };
+    match minetrace_schemas::records::decode(&bytes) {
+        Ok(set) => pick(set).unwrap_or_else(|| {
             warnings.push(format!(
                 "member {name:?} holds the wrong record kind; ignored"
             ));
             T::default()
         }),
-        Ok(None) => T::default(),
-        Err(e) => {
-            warnings.push(e.to_string());
+        Err(err) => {
+            warnings.push(
+                BundleError::Record {
+                    member: name.to_owned(),
+                    err,
+                }
+                .to_string(),
+            );
             T::default()
         }
     }
 }
 
 impl HostModel {
-    pub fn from_bundle(bundle: Bundle) -> Result<HostModel, BundleError> {
+    /// Builds the model from a bundle, taking its members over (they are moved, not copied): record
+    /// members are decoded and dropped, file contents, copied executables and command outputs are kept.
+    pub fn from_bundle(mut bundle: Bundle) -> Result<HostModel, BundleError> {
         let mut warnings = Vec::new();
-        let host = take(&bundle, members::HOST, &mut warnings, |s| match s {
+        let mut members = bundle.take_members();
+        let bundle_members = &mut members;
+        let host = take(bundle_members, members::HOST, &mut warnings, |s| match s {
             RecordSetV1::Host(h) => Some(h),
             _ => None,
         });
-        let processes = take(&bundle, members::PROCESSES, &mut warnings, |s| match s {
-            RecordSetV1::Processes(v) => Some(v),
-            _ => None,
-        });
-        let executables = take(&bundle, members::EXECUTABLES, &mut warnings, |s| match s {
-            RecordSetV1::Executables(v) => Some(v),
-            _ => None,
-        });
-        let sockets = take(&bundle, members::SOCKETS, &mut warnings, |s| match s {
-            RecordSetV1::Sockets(v) => Some(v),
-            _ => None,
-        });
-        let files = take(&bundle, members::FILES, &mut warnings, |s| match s {
+        let processes = take(
+            bundle_members,
+            members::PROCESSES,
+            &mut warnings,
+            |s| match s {
+                RecordSetV1::Processes(v) => Some(v),
+                _ => None,
+            },
+        );
+        let executables = take(
+            bundle_members,
+            members::EXECUTABLES,
+            &mut warnings,
+            |s| match s {
+                RecordSetV1::Executables(v) => Some(v),
+                _ => None,
+            },
+        );
+        let sockets = take(
+            bundle_members,
+            members::SOCKETS,
+            &mut warnings,
+            |s| match s {
+                RecordSetV1::Sockets(v) => Some(v),
+                _ => None,
+            },
+        );
+        let files = take(bundle_members, members::FILES, &mut warnings, |s| match s {
             RecordSetV1::Files(v) => Some(v),
             _ => None,
         });
-        let commands = take(&bundle, members::COMMANDS, &mut warnings, |s| match s {
-            RecordSetV1::Commands(v) => Some(v),
-            _ => None,
+        let commands = take(
+            bundle_members,
+            members::COMMANDS,
+            &mut warnings,
+            |s| match s {
+                RecordSetV1::Commands(v) => Some(v),
+                _ => None,
+            },
+        );
+        let shadow = take(
+            bundle_members,
+            members::SHADOW,
+            &mut warnings,
+            |s| match s {
+                RecordSetV1::Shadow(v) => Some(v),
+                _ => None,
+            },
+        );
+        let packages = take(
+            bundle_members,
+            members::PACKAGES,
+            &mut warnings,
+            |s| match s {
+                RecordSetV1::Packages(v) => Some(v),
+                _ => None,
+            },
+        );
+        let interfaces = take(
+            bundle_members,
+            members::ADDRESSES,
+            &mut warnings,
+            |s| match s {
+                RecordSetV1::Addresses(v) => Some(v),
+                _ => None,
+            },
+        );
+        members.retain(|n, _| {
+            n.starts_with("fs/") || n.starts_with("bin/") || n.starts_with("commands/")
         });
-        let shadow = take(&bundle, members::SHADOW, &mut warnings, |s| match s {
-            RecordSetV1::Shadow(v) => Some(v),
-            _ => None,
-        });
-        let packages = take(&bundle, members::PACKAGES, &mut warnings, |s| match s {
-            RecordSetV1::Packages(v) => Some(v),
-            _ => None,
-        });
-        let interfaces = take(&bundle, members::ADDRESSES, &mut warnings, |s| match s {
-            RecordSetV1::Addresses(v) => Some(v),
-            _ => None,
-        });
-        let mut contents = BTreeMap::new();
-        let names: Vec<String> = bundle
-            .member_names()
-            .filter(|n| n.starts_with("fs/") || n.starts_with("bin/") || n.starts_with("commands/"))
-            .map(str::to_owned)
-            .collect();
-        for name in names {
-            if let Some(bytes) = bundle.member(&name) {
-                contents.insert(name, bytes.to_vec());
-            }
-        }
+        let contents = members;
         let by_pid = processes
             .iter()
             .enumerate()

@@ -45,6 +45,40 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
+/// Wraps a reader, hashing and counting every byte read through it: a bundle is hashed in the same read
+/// that parses it, so the printed sha256 is of the bytes analysed.
+pub struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    read: u64,
+}
+
+impl<R: Read> HashingReader<R> {
+    pub fn new(inner: R) -> Self {
+        HashingReader {
+            inner,
+            hasher: Sha256::new(),
+            read: 0,
+        }
+    }
+
+    /// The hex SHA-256 and the byte count of everything read so far.
+    pub fn finish(self) -> (String, u64) {
+        (hex::encode(self.hasher.finalize()), self.read)
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(done) = buf.get(..n) {
+            self.hasher.update(done);
+        }
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
 /// Hex SHA-256 of a byte slice.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use super::hashing_io::sha256_reader;
+use super::hashing_io::HashingReader;
 use super::member_name::unsafe_reason;
 use crate::manifest::{Manifest, BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, MANIFEST_MEMBER};
 use crate::records::{self, RecordError, RecordSetV1};
@@ -119,22 +119,27 @@ pub struct Bundle {
 }
 
 impl Bundle {
-    /// Reads and checks a bundle file.
+    /// Reads and checks a bundle file in one pass: the file's sha256 is computed from the very bytes the
+    /// reader parses (and any bytes after the archive, read to the end), never from a second read.
     pub fn open(path: &Path, limits: ReadLimits) -> Result<Bundle, BundleError> {
-        let open = || {
-            File::open(path).map_err(|err| BundleError::Open {
-                path: path.to_owned(),
-                err,
-            })
-        };
-        let (sha256, size) = sha256_reader(open()?).map_err(|err| BundleError::Open {
+        let io_err = |err| BundleError::Open {
             path: path.to_owned(),
             err,
-        })?;
-        let mut bundle = read_bundle(BufReader::new(open()?), limits)?;
+        };
+        let file = File::open(path).map_err(io_err)?;
+        let mut input = BufReader::with_capacity(256 * 1024, HashingReader::new(file));
+        let mut bundle = read_bundle(&mut input, limits)?;
+        io::copy(&mut input, &mut io::sink()).map_err(io_err)?;
+        let (sha256, size) = input.into_inner().finish();
         bundle.sha256 = Some(sha256);
         bundle.compressed_bytes = Some(size);
         Ok(bundle)
+    }
+
+    /// Hands every member's bytes over to the caller (the analyzer's model owns them from then on), leaving
+    /// the bundle with its manifest and no members: nothing is copied.
+    pub fn take_members(&mut self) -> BTreeMap<String, Vec<u8>> {
+        std::mem::take(&mut self.members)
     }
 
     /// Fails with the first integrity problem, if any.
