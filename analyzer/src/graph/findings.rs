@@ -10,13 +10,14 @@ use minetrace_schemas::escape_bytes;
 use minetrace_schemas::findings::{Finding, Subject};
 use petgraph::graph::NodeIndex;
 
-use crate::graph::build::Ctx;
+use crate::graph::ctx::Ctx;
 use crate::graph::network::endpoint_node;
 use crate::graph::nodes::{
     firewall_rule_id, kernel_module_id, proc_id, sshkey_id, Edge, Level, Node, NodeKind,
     NodeVerdict, Relation, Stage,
 };
 use crate::graph::persistence::{entry_node, kind_of};
+use crate::graph::processes;
 use crate::graph::{AttackGraph, Budget};
 
 /// Evidence lines copied onto a `concerns` edge.
@@ -53,7 +54,7 @@ pub fn subject_node(ctx: &Ctx, g: &mut AttackGraph, s: &Subject) -> Option<NodeI
                 .process(*pid)
                 .filter(|p| p.start_ticks == *start_ticks)
             {
-                return ctx.process_node(g, p, budget);
+                return processes::node(ctx, g, p, budget);
             }
             let mut n = Node::new(id, NodeKind::Process, format!("pid {pid}"))
                 .attr("pid", pid.to_string())

@@ -5,6 +5,7 @@
 //! (`observed` / `parsed` / `suspected`), the rule that made it and its evidence.
 //!
 //! One module per concern: [`nodes`] (vocabulary and ids), [`build`] (order of the passes and the caps),
+//! [`ctx`] (the lookups the passes share),
 //! one module per edge family ([`processes`], [`network`], [`persistence`], [`ssh`], [`findings`]),
 //! [`accounts`] (user nodes from the model's accounts),
 //! [`view`] (the findings' neighbourhood), [`entry_point`], [`kill_chain`] and [`timeline`].
@@ -12,6 +13,7 @@
 
 pub mod accounts;
 pub mod build;
+pub mod ctx;
 pub mod entry_point;
 pub mod findings;
 pub mod kill_chain;

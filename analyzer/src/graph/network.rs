@@ -10,10 +10,11 @@ use minetrace_schemas::records::socket::SocketProto;
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 
-use crate::graph::build::Ctx;
+use crate::graph::ctx::Ctx;
 use crate::graph::nodes::{
     domain_id, endpoint_id, url_id, wallet_id, Edge, Level, Node, NodeKind, Relation,
 };
+use crate::graph::processes;
 use crate::graph::{AttackGraph, Budget};
 use crate::parse::refs::{self as text, endpoint_addr, is_domain, url_host_port};
 
@@ -111,7 +112,7 @@ pub fn add_sockets(ctx: &Ctx, g: &mut AttackGraph) {
             let Some(p) = ctx.model.process(*pid) else {
                 continue;
             };
-            let Some(pi) = ctx.process_node(g, p, Budget::Host) else {
+            let Some(pi) = processes::node(ctx, g, p, Budget::Host) else {
                 continue;
             };
             let ev = format!(
@@ -145,7 +146,7 @@ pub fn add_names(ctx: &Ctx, g: &mut AttackGraph) {
         if refs.urls.is_empty() && pools.is_empty() && wallets.is_empty() {
             continue;
         }
-        let Some(pi) = ctx.process_node(g, p, Budget::Host) else {
+        let Some(pi) = processes::node(ctx, g, p, Budget::Host) else {
             continue;
         };
         let ev = format!("/proc/{}/cmdline", p.pid);

@@ -17,9 +17,10 @@ use minetrace_schemas::escape_bytes;
 use minetrace_schemas::records::file::FileRecord;
 use petgraph::graph::NodeIndex;
 
-use crate::graph::build::Ctx;
+use crate::graph::ctx::Ctx;
 use crate::graph::network::{add_downloads, url_node};
 use crate::graph::nodes::{persist_id, short, Edge, Level, Node, NodeKind, Relation};
+use crate::graph::processes;
 use crate::graph::{AttackGraph, Budget};
 use crate::indicators::PathClass;
 use crate::model::persistence::{self, Format, PersistenceEntry, RunAsSource};
@@ -265,7 +266,7 @@ fn add_entry(
             let Some(proc_rec) = ctx.model.processes.get(pi) else {
                 continue;
             };
-            if let Some(pn) = ctx.process_node(g, proc_rec, Budget::Host) {
+            if let Some(pn) = processes::node(ctx, g, proc_rec, Budget::Host) {
                 let ev = format!(
                     "{where_} names {}, the executable of pid {}",
                     escape_bytes(p),
@@ -287,7 +288,7 @@ fn add_entry(
         suffix.extend_from_slice(unit);
         for p in &ctx.model.processes {
             if p.cgroups.iter().any(|c| c.as_bytes().ends_with(&suffix)) {
-                if let Some(pn) = ctx.process_node(g, p, Budget::Host) {
+                if let Some(pn) = processes::node(ctx, g, p, Budget::Host) {
                     let ev = format!("/proc/{}/cgroup ends with {}", p.pid, escape_bytes(&suffix));
                     g.add_edge(
                         ei,

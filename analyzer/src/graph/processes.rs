@@ -7,7 +7,7 @@ use minetrace_schemas::manifest::format_unix_secs;
 use minetrace_schemas::records::process::{MappingKind, ProcessRecord};
 use petgraph::graph::NodeIndex;
 
-use crate::graph::build::Ctx;
+use crate::graph::ctx::Ctx;
 use crate::graph::nodes::{proc_id, short, Edge, Level, Node, NodeKind, Relation};
 use crate::graph::{AttackGraph, Budget};
 

@@ -3,7 +3,7 @@
 
 use minetrace_schemas::escape_bytes;
 
-use crate::graph::build::Ctx;
+use crate::graph::ctx::Ctx;
 use crate::graph::nodes::{short, sshkey_id, Edge, Level, Node, NodeKind, Relation};
 use crate::graph::{AttackGraph, Budget};
 
