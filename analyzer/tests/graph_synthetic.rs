@@ -634,12 +634,12 @@ fn graph_connects_entry_dropper_persistence_miner_and_pool() {
     let ev = &trace.timeline;
     assert!(ev.windows(2).all(|w| w[0].time_us <= w[1].time_us));
     assert!(ev.iter().any(|e| e
-        .message
+        .message()
         .starts_with("crontab /var/spool/cron/crontabs/redis")
         && e.forgeable));
     assert!(ev
         .iter()
-        .any(|e| e.message.contains("password changed") && e.desc.contains("inferred")));
+        .any(|e| e.message().contains("password changed") && e.desc.contains("inferred")));
 }
 
 #[test]

@@ -80,7 +80,7 @@ pub struct HostFacts {
     pub indicators: BTreeSet<Indicator>,
     pub contacts: Vec<Contact>,
     /// The earliest timeline events tied to findings (at most [`EVENTS_PER_HOST`]).
-    pub events: Vec<Event>,
+    pub events: Vec<Event<'static>>,
 }
 
 impl HostFacts {
@@ -145,7 +145,7 @@ impl HostFacts {
 
 /// The earliest time of an event about a node judged suspicious or malicious, and the earliest such
 /// events.
-fn judged_events(trace: &Trace) -> (Option<i64>, Vec<Event>) {
+fn judged_events(trace: &Trace) -> (Option<i64>, Vec<Event<'static>>) {
     let mut judged: Vec<&Event> = trace
         .timeline
         .iter()
@@ -160,7 +160,11 @@ fn judged_events(trace: &Trace) -> (Option<i64>, Vec<Event>) {
     let first = judged.first().map(|e| e.time_us);
     (
         first,
-        judged.into_iter().take(EVENTS_PER_HOST).cloned().collect(),
+        judged
+            .into_iter()
+            .take(EVENTS_PER_HOST)
+            .map(Event::to_static)
+            .collect(),
     )
 }
 
@@ -169,7 +173,7 @@ fn logins(analysis: &Analysis) -> Vec<Contact> {
     let mut out = Vec::new();
     let mut failed: BTreeMap<String, (usize, Option<i64>, String)> = BTreeMap::new();
     for e in &analysis.model.auth {
-        let Some(from) = e.from.as_deref().and_then(|f| f.parse::<IpAddr>().ok()) else {
+        let Some(from) = e.from else {
             continue;
         };
         let peer = from.to_string();

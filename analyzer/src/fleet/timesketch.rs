@@ -43,7 +43,7 @@ pub fn lines(doc: &FleetDocument, hosts: &[HostFacts]) -> Vec<(i64, Value)> {
                 obj.insert("host".into(), json!(h.row.name));
                 obj.insert(
                     "message".into(),
-                    json!(format!("{}: {}", h.row.name, e.message)),
+                    json!(format!("{}: {}", h.row.name, e.message())),
                 );
             }
             out.push((e.time_us, line));

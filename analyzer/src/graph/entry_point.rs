@@ -275,7 +275,7 @@ fn service_parents(model: &HostModel, g: &AttackGraph, boot: &str, out: &mut Vec
 /// Failed logins then an accepted password for the same account (then perhaps a password change).
 fn brute_force(auth: &[AuthEvent], accounts: &Accounts, out: &mut Vec<Candidate>) {
     let mut by_user: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
-    let mut by_source: BTreeMap<String, usize> = BTreeMap::new();
+    let mut by_source: BTreeMap<std::net::IpAddr, usize> = BTreeMap::new();
     let mut all_failures = 0usize;
     for e in auth {
         match e.kind {
@@ -283,7 +283,7 @@ fn brute_force(auth: &[AuthEvent], accounts: &Accounts, out: &mut Vec<Candidate>
                 all_failures += 1;
                 *by_user.entry(e.user.clone()).or_default() += 1;
                 if let Some(src) = &e.from {
-                    *by_source.entry(src.clone()).or_default() += 1;
+                    *by_source.entry(*src).or_default() += 1;
                 }
             }
             AuthKind::AcceptedPassword => {
@@ -301,11 +301,7 @@ fn brute_force(auth: &[AuthEvent], accounts: &Accounts, out: &mut Vec<Candidate>
                     continue;
                 }
                 let user = escape_bytes(&e.user);
-                let src = e
-                    .from
-                    .as_deref()
-                    .map(|f| escape_bytes(f.as_bytes()))
-                    .unwrap_or_else(|| "?".into());
+                let src = e.from.map(|f| f.to_string()).unwrap_or_else(|| "?".into());
                 let mut evidence = vec![
                     format!("{all_failures} failed logins before this one ({for_user} for {user}, {from_source} from {src})"),
                     format!("{}:{}: {}", escape_bytes(&e.path), e.line, e.text),

@@ -216,18 +216,18 @@ impl AttackGraph {
 
 /// Everything the outputs draw from one analysis: the graph, its neighbourhood view, the inferred entry
 /// point and kill chain, and the timeline. Built once in `write_outputs`.
-pub struct Trace {
+pub struct Trace<'a> {
     pub graph: AttackGraph,
     pub view: view::View,
     pub entry: entry_point::EntryPoint,
     pub chain: kill_chain::KillChain,
-    pub timeline: Vec<timeline::Event>,
+    pub timeline: Vec<timeline::Event<'a>>,
     /// Timeline events the caps dropped.
     pub timeline_dropped: usize,
 }
 
-impl Trace {
-    pub fn of(analysis: &Analysis) -> Trace {
+impl<'a> Trace<'a> {
+    pub fn of(analysis: &'a Analysis) -> Trace<'a> {
         let auth = &analysis.model.auth;
         let mut graph = build::build(analysis);
         let entry = entry_point::infer(&analysis.model, &analysis.iocs, &mut graph, auth);

@@ -7,6 +7,8 @@ use minetrace_schemas::records::file::{FileKind, FileRecord};
 use minetrace_schemas::records::process::FileId;
 
 use crate::model::auth::AuthEvent;
+use std::borrow::Cow;
+use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use crate::graph::nodes::{file_id, file_path_id, proc_id, user_name_id, Level, NodeKind};
@@ -19,20 +21,83 @@ use crate::model::HostModel;
 /// Events kept (the latest win: an intrusion is recent).
 pub const MAX_EVENTS: usize = 100_000;
 
+/// One timeline event. An auth-log event borrows the model's [`AuthEvent`] instead of copying its line
+/// (a large log gives ~100,000 of them): [`Event::message`] and [`Event::source`] render it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
+pub struct Event<'a> {
     /// Microseconds since the epoch.
     pub time_us: i64,
     /// Timesketch `timestamp_desc`: what the time is.
-    pub desc: String,
-    /// Escaped, one line.
-    pub message: String,
+    pub desc: &'static str,
+    text: Text<'a>,
     pub node: Option<String>,
     pub level: Level,
-    /// Where it was read (`/proc/PID/stat`, a path and line).
-    pub source: String,
     /// True for times an attacker can set freely (mtime, atime).
     pub forgeable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Text<'a> {
+    Own { message: Box<str>, source: Box<str> },
+    Auth(&'a AuthEvent),
+}
+
+/// The words before an auth event's log line in its message.
+const AUTH_PREFIX: &str = "auth log, ";
+
+impl Event<'_> {
+    /// Escaped, one line.
+    pub fn message(&self) -> Cow<'_, str> {
+        match &self.text {
+            Text::Own { message, .. } => Cow::Borrowed(message),
+            Text::Auth(a) => Cow::Owned(format!("{AUTH_PREFIX}{}: {}", a.kind.name(), a.text)),
+        }
+    }
+
+    /// Where it was read (`/proc/PID/stat`, a path and line).
+    pub fn source(&self) -> Cow<'_, str> {
+        match &self.text {
+            Text::Own { source, .. } => Cow::Borrowed(source),
+            Text::Auth(a) => Cow::Owned(format!("{}:{}", escape_bytes(&a.path), a.line)),
+        }
+    }
+
+    /// The event with its text rendered, owning everything (to keep it past the analysis, as the fleet
+    /// view does).
+    pub fn to_static(&self) -> Event<'static> {
+        Event {
+            time_us: self.time_us,
+            desc: self.desc,
+            text: Text::Own {
+                message: self.message().into_owned().into_boxed_str(),
+                source: self.source().into_owned().into_boxed_str(),
+            },
+            node: self.node.clone(),
+            level: self.level,
+            forgeable: self.forgeable,
+        }
+    }
+
+    /// The message's pieces, for comparing messages without building them.
+    fn message_parts(&self) -> [&str; 4] {
+        match &self.text {
+            Text::Own { message, .. } => [message, "", "", ""],
+            Text::Auth(a) => [AUTH_PREFIX, a.kind.name(), ": ", &a.text],
+        }
+    }
+
+    fn cmp_message(&self, other: &Event<'_>) -> Ordering {
+        let a = self.message_parts().into_iter().flat_map(str::bytes);
+        let b = other.message_parts().into_iter().flat_map(str::bytes);
+        a.cmp(b)
+    }
+}
+
+fn own(message: String, source: impl Into<Box<str>>) -> Text<'static> {
+    Text::Own {
+        message: message.into_boxed_str(),
+        source: source.into(),
+    }
 }
 
 fn secs_us(secs: i64, nanos: u32) -> i64 {
@@ -60,21 +125,27 @@ fn file_role(f: &FileRecord) -> &'static str {
     }
 }
 
-pub fn build(model: &HostModel, g: &AttackGraph, auth: &[AuthEvent]) -> (Vec<Event>, usize) {
+pub fn build<'a>(
+    model: &HostModel,
+    g: &AttackGraph,
+    auth: &'a [AuthEvent],
+) -> (Vec<Event<'a>>, usize) {
     let boot = if model.host.identity.boot_id.is_empty() {
         model.manifest.host.boot_id.clone()
     } else {
         model.host.identity.boot_id.clone()
     };
-    let mut ev = Vec::new();
+    let mut ev = Vec::with_capacity(2 + model.processes.len() + 3 * model.files.len() + auth.len());
     if model.host.boot_time_unix > 0 {
         ev.push(Event {
             time_us: secs_us(model.host.boot_time_unix, 0),
-            desc: "Kernel boot".into(),
-            message: format!("kernel booted (boot id {})", escape_bytes(boot.as_bytes())),
+            desc: "Kernel boot",
+            text: own(
+                format!("kernel booted (boot id {})", escape_bytes(boot.as_bytes())),
+                "/proc/stat btime",
+            ),
             node: None,
             level: Level::Observed,
-            source: "/proc/stat btime".into(),
             forgeable: false,
         });
     }
@@ -82,14 +153,16 @@ pub fn build(model: &HostModel, g: &AttackGraph, auth: &[AuthEvent]) -> (Vec<Eve
     if m.started_unix_ms > 0 {
         ev.push(Event {
             time_us: m.started_unix_ms.saturating_mul(1000),
-            desc: "Collection start".into(),
-            message: format!(
-                "minetrace-collect {} started",
-                escape_bytes(m.collector.version.as_bytes())
+            desc: "Collection start",
+            text: own(
+                format!(
+                    "minetrace-collect {} started",
+                    escape_bytes(m.collector.version.as_bytes())
+                ),
+                "manifest.json",
             ),
             node: None,
             level: Level::Observed,
-            source: "manifest.json".into(),
             forgeable: false,
         });
     }
@@ -116,16 +189,18 @@ pub fn build(model: &HostModel, g: &AttackGraph, auth: &[AuthEvent]) -> (Vec<Eve
             .unwrap_or_default();
         ev.push(Event {
             time_us: secs_us(t, 0).saturating_add(sub_us),
-            desc: "Process start".into(),
-            message: format!(
-                "process started: pid {} ({}){exe} argv: {}",
-                p.pid,
-                p.comm.escaped(),
-                cmdline_text(p)
+            desc: "Process start",
+            text: own(
+                format!(
+                    "process started: pid {} ({}){exe} argv: {}",
+                    p.pid,
+                    p.comm.escaped(),
+                    cmdline_text(p)
+                ),
+                format!("/proc/{}/stat starttime", p.pid),
             ),
             node: Some(proc_id(&boot, p.pid, p.start_ticks)),
             level: Level::Observed,
-            source: format!("/proc/{}/stat starttime", p.pid),
             forgeable: false,
         });
     }
@@ -143,15 +218,14 @@ pub fn build(model: &HostModel, g: &AttackGraph, auth: &[AuthEvent]) -> (Vec<Eve
         };
         let role = file_role(f);
         let path = f.path.escaped();
-        let mut push = |secs: i64, nanos: u32, desc: &str, what: &str, forgeable: bool| {
+        let mut push = |secs: i64, nanos: u32, desc: &'static str, what: &str, forgeable: bool| {
             if secs > 0 {
                 ev.push(Event {
                     time_us: secs_us(secs, nanos),
-                    desc: desc.into(),
-                    message: format!("{role} {path} {what}"),
+                    desc,
+                    text: own(format!("{role} {path} {what}"), format!("statx {path}")),
                     node: Some(node.clone()),
                     level: Level::Observed,
-                    source: format!("statx {path}"),
                     forgeable,
                 });
             }
@@ -195,22 +269,21 @@ pub fn build(model: &HostModel, g: &AttackGraph, auth: &[AuthEvent]) -> (Vec<Eve
         ev.push(Event {
             time_us: secs_us(t, 0),
             desc: if a.time_guessed {
-                "Log line (syslog time, year and zone inferred)".into()
+                "Log line (syslog time, year and zone inferred)"
             } else {
-                "Log line".into()
+                "Log line"
             },
-            message: format!("auth log, {}: {}", a.kind.name(), a.text),
+            text: Text::Auth(a),
             node,
             level: Level::Parsed,
-            source: format!("{}:{}", escape_bytes(&a.path), a.line),
             forgeable: true,
         });
     }
     ev.sort_by(|a, b| {
         a.time_us
             .cmp(&b.time_us)
-            .then_with(|| a.desc.cmp(&b.desc))
-            .then_with(|| a.message.cmp(&b.message))
+            .then_with(|| a.desc.cmp(b.desc))
+            .then_with(|| a.cmp_message(b))
     });
     let dropped = ev.len().saturating_sub(MAX_EVENTS);
     if dropped > 0 {

@@ -11,6 +11,9 @@
 //! no year or zone, so the year comes from the file's mtime and the zone is taken as UTC (and said so in
 //! [`AuthEvent::time_guessed`]).
 
+use std::net::IpAddr;
+use std::sync::Arc;
+
 use minetrace_schemas::escape_bytes;
 use minetrace_schemas::records::file::{FileKind, FileRecord};
 use time::format_description::well_known::Rfc3339;
@@ -59,7 +62,8 @@ impl AuthKind {
     }
 }
 
-/// One authentication event.
+/// One authentication event. Kept compact (a big log yields ~100,000 of them): the path is shared by
+/// every event of its file, the peer is an address, the strings are exact-size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthEvent {
     /// Seconds since the epoch, when the event's time could be read.
@@ -70,23 +74,21 @@ pub struct AuthEvent {
     /// The account named (may be empty for `Invalid user  from IP`).
     pub user: Vec<u8>,
     /// The peer address, for login events.
-    pub from: Option<String>,
+    pub from: Option<IpAddr>,
     /// The login method as the log writes it (`password`, `publickey`, `keyboard-interactive/pam`).
-    pub method: Option<String>,
+    pub method: Option<Box<str>>,
     /// The uid a new account got (`NewUser`), when logged.
     pub new_uid: Option<u32>,
     /// The program that logged it (`sshd`, `passwd`, `useradd`).
-    pub program: String,
-    /// The time as written (`Jan 5 10:00:01`, or the RFC 3339 stamp).
-    pub stamp: String,
+    pub program: Box<str>,
     /// The [`AuthSource::name`] it came from (`syslog`).
     pub source: &'static str,
     /// Where it was read: the captured file's path and 1-based line (a source without lines numbers its
-    /// entries).
-    pub path: Vec<u8>,
+    /// entries). One allocation per file, shared by its events.
+    pub path: Arc<[u8]>,
     pub line: u32,
-    /// The log line, escaped and shortened.
-    pub text: String,
+    /// The log line, escaped and shortened (its first words are the time as written, [`AuthEvent::stamp`]).
+    pub text: Box<str>,
 }
 
 impl AuthEvent {
@@ -99,13 +101,27 @@ impl AuthEvent {
                 .is_some_and(|m| m == "password" || m.starts_with("keyboard"))
     }
 
+    /// The time as the line writes it: the first word when it is an RFC 3339 stamp, else the first
+    /// three (`Jan 5 10:00:01`).
+    pub fn stamp(&self) -> String {
+        let mut w = self.text.split_whitespace();
+        match w.next() {
+            Some(first) if first.len() > 10 && first.contains('T') => first.to_owned(),
+            Some(first) => std::iter::once(first)
+                .chain(w.take(2))
+                .collect::<Vec<_>>()
+                .join(" "),
+            None => String::new(),
+        }
+    }
+
     /// `path:line [stamp]`, escaped, for evidence lines.
     pub fn location(&self) -> String {
         format!(
             "{}:{} [{}]",
             escape_bytes(&self.path),
             self.line,
-            self.stamp
+            self.stamp()
         )
     }
 }
@@ -122,9 +138,11 @@ pub trait AuthSource: Sync {
 pub const SOURCES: &[&dyn AuthSource] = &[&SyslogFiles];
 
 /// The events of every source, merged into one list ordered by time (an event without a readable time
-/// keeps the time of the event before it in its source), capped at [`MAX_EVENTS`].
+/// keeps the time of the event before it in its source; ties keep source order), capped at
+/// [`MAX_EVENTS`]. Sorting moves the events in place: no second copy of the list is made.
 pub fn collect(model: &HostModel) -> Vec<AuthEvent> {
-    let mut all: Vec<(i64, usize, AuthEvent)> = Vec::new();
+    let mut all: Vec<AuthEvent> = Vec::new();
+    let mut keys: Vec<(i64, u32)> = Vec::new();
     for source in SOURCES {
         let left = MAX_EVENTS.saturating_sub(all.len());
         let mut last = i64::MIN;
@@ -132,12 +150,30 @@ pub fn collect(model: &HostModel) -> Vec<AuthEvent> {
             if let Some(t) = e.time {
                 last = t;
             }
-            let n = all.len();
-            all.push((last, n, e));
+            keys.push((last, u32::try_from(keys.len()).unwrap_or(u32::MAX)));
+            all.push(e);
         }
     }
-    all.sort_by_key(|(t, n, _)| (*t, *n));
-    all.into_iter().map(|(_, _, e)| e).collect()
+    if !keys.is_sorted() {
+        keys.sort_unstable();
+        // Position i takes the event that was at keys[i].1: follow each cycle of the permutation.
+        let mut from: Vec<usize> = keys.iter().map(|k| k.1 as usize).collect();
+        for start in 0..from.len() {
+            let mut cur = start;
+            while let Some(&src) = from.get(cur) {
+                if let Some(slot) = from.get_mut(cur) {
+                    *slot = cur;
+                }
+                if src == start || src == cur {
+                    break;
+                }
+                all.swap(cur, src);
+                cur = src;
+            }
+        }
+    }
+    all.shrink_to_fit();
+    all
 }
 
 /// `auth.log*` and `secure*` under `/var/log` (compressed rotations are not readable here and skipped),
@@ -188,11 +224,12 @@ impl AuthSource for SyslogFiles {
             let Some(content) = model.content(f) else {
                 continue;
             };
+            let path: Arc<[u8]> = Arc::from(f.path.as_bytes());
             for (n, line) in crate::parse::numbered_lines(content) {
                 if out.len() >= cap {
                     return out;
                 }
-                if let Some(e) = syslog_event(f, line, n) {
+                if let Some(e) = syslog_event(f, &path, line, n) {
                     out.push(e);
                 }
             }
@@ -201,13 +238,13 @@ impl AuthSource for SyslogFiles {
     }
 }
 
-fn syslog_event(f: &FileRecord, line: &[u8], line_no: u32) -> Option<AuthEvent> {
+fn syslog_event(f: &FileRecord, path: &Arc<[u8]>, line: &[u8], line_no: u32) -> Option<AuthEvent> {
     use crate::parse::auth_log::{self, AuthEvent as Parsed};
     let parsed = auth_log::parse_line(line_no, line)?;
     let (kind, user, from, method, new_uid) = match parsed.event {
         Parsed::Failed {
             user,
-            ip,
+            ip: peer,
             invalid_user,
         } => {
             let kind = if invalid_user {
@@ -215,15 +252,25 @@ fn syslog_event(f: &FileRecord, line: &[u8], line_no: u32) -> Option<AuthEvent> 
             } else {
                 AuthKind::FailedPassword
             };
-            (kind, user, Some(ip), None, None)
+            (kind, user, peer.parse().ok(), None, None)
         }
-        Parsed::Accepted { method, user, ip } => {
+        Parsed::Accepted {
+            method,
+            user,
+            ip: peer,
+        } => {
             let kind = if method == "publickey" {
                 AuthKind::AcceptedPublicKey
             } else {
                 AuthKind::AcceptedPassword
             };
-            (kind, user, Some(ip), Some(method), None)
+            (
+                kind,
+                user,
+                peer.parse().ok(),
+                Some(method.into_boxed_str()),
+                None,
+            )
         }
         Parsed::PasswordChanged { user } => (AuthKind::PasswordChanged, user, None, None, None),
         Parsed::NewUser { user, uid } => (AuthKind::NewUser, user, None, None, uid),
@@ -240,12 +287,12 @@ fn syslog_event(f: &FileRecord, line: &[u8], line_no: u32) -> Option<AuthEvent> 
         from,
         method,
         new_uid,
-        program: parsed.program,
-        stamp: parsed.stamp,
+        program: parsed.program.into_boxed_str(),
         source: "syslog",
-        path: f.path.as_bytes().to_vec(),
+        path: Arc::clone(path),
         line: line_no,
-        text: escape_bytes(line.get(..line.len().min(TEXT_MAX)).unwrap_or_default()),
+        text: escape_bytes(line.get(..line.len().min(TEXT_MAX)).unwrap_or_default())
+            .into_boxed_str(),
     })
 }
 
@@ -392,10 +439,27 @@ mod tests {
         );
         let e = &model.auth[0];
         assert_eq!(
-            (e.user.as_slice(), e.from.as_deref(), e.source, e.line),
-            (&b"git"[..], Some("10.0.0.9"), "syslog", 1)
+            (e.user.as_slice(), e.from, e.source, e.line),
+            (&b"git"[..], "10.0.0.9".parse().ok(), "syslog", 1)
         );
+        assert_eq!(e.stamp(), "Jan 1 00:00:01");
         assert!(model.auth[1].is_password_login());
-        assert_eq!(model.auth[2].program, "passwd");
+        assert_eq!(&*model.auth[2].program, "passwd");
+        // Files whose events interleave in time are merged by time.
+        let model = fixture::model(
+            vec![
+                fixture::file(
+                    b"/var/log/auth.log",
+                    Some(b"Jan  1 00:00:02 h sshd[9]: Invalid user a from 10.0.0.1 port 1\nJan  1 00:00:04 h sshd[9]: Invalid user b from 10.0.0.1 port 1\n"),
+                ),
+                fixture::file(
+                    b"/var/log/secure",
+                    Some(b"Jan  1 00:00:01 h sshd[9]: Invalid user c from 10.0.0.1 port 1\nJan  1 00:00:03 h sshd[9]: Invalid user d from 10.0.0.1 port 1\nJan  1 00:00:05 h sshd[9]: Invalid user e from 10.0.0.1 port 1\n"),
+                ),
+            ],
+            vec![],
+        );
+        let users: Vec<&[u8]> = model.auth.iter().map(|e| e.user.as_slice()).collect();
+        assert_eq!(users, vec![&b"c"[..], b"a", b"d", b"b", b"e"]);
     }
 }

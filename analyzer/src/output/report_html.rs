@@ -309,9 +309,9 @@ pub fn render(analysis: &Analysis, trace: &Trace, extras: &ReportExtras) -> Stri
             s,
             "<tr><td class=\"mono\">{}</td><td>{}{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
             h(&iso_us(e.time_us)),
-            h(&e.desc),
+            h(e.desc),
             if e.forgeable { " <span class=\"forge\">(forgeable)</span>" } else { "" },
-            h(&e.message),
+            h(&e.message()),
             h(e.level.name())
         );
     }

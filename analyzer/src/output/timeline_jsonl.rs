@@ -14,13 +14,13 @@ use crate::output::iso_us;
 
 pub fn line(e: &Event) -> serde_json::Value {
     json!({
-        "message": e.message,
+        "message": e.message(),
         "datetime": iso_us(e.time_us),
         "timestamp_desc": e.desc,
         "timestamp": e.time_us,
         "node_id": e.node,
         "level": e.level.name(),
-        "source": e.source,
+        "source": e.source(),
         "forgeable": e.forgeable,
         "data_type": "minetrace:timeline:event",
     })

@@ -8,6 +8,7 @@
 //! failures with thresholds of their own.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use minetrace_schemas::escape_bytes;
 use minetrace_schemas::findings::{Finding, Role, Severity};
@@ -24,7 +25,7 @@ pub const BRUTE_THRESHOLD: usize = 20;
 /// An address that failed to log in at least [`BRUTE_THRESHOLD`] times.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BruteSource {
-    pub ip: String,
+    pub ip: IpAddr,
     pub failures: usize,
     /// The first few distinct accounts it tried.
     pub users: Vec<Vec<u8>>,
@@ -51,7 +52,7 @@ pub struct BruteForce<'a> {
 /// Counts failures per address in event order; a password login from an address already over the
 /// threshold, and a password change or new account once any address is over it, follow the brute force.
 pub fn brute_force(events: &[AuthEvent]) -> BruteForce<'_> {
-    let mut failures: BTreeMap<&str, (usize, Vec<Vec<u8>>)> = BTreeMap::new();
+    let mut failures: BTreeMap<IpAddr, (usize, Vec<Vec<u8>>)> = BTreeMap::new();
     let mut first_brute_seen = false;
     let mut after = Vec::new();
     for ev in events {
@@ -59,7 +60,7 @@ pub fn brute_force(events: &[AuthEvent]) -> BruteForce<'_> {
         let user = escape_bytes(&ev.user);
         match ev.kind {
             AuthKind::FailedPassword | AuthKind::InvalidUser => {
-                let Some(ip) = ev.from.as_deref() else {
+                let Some(ip) = ev.from else {
                     continue;
                 };
                 let e = failures.entry(ip).or_default();
@@ -72,10 +73,13 @@ pub fn brute_force(events: &[AuthEvent]) -> BruteForce<'_> {
                 }
             }
             AuthKind::AcceptedPassword if ev.is_password_login() => {
-                let Some(ip) = ev.from.as_deref() else {
+                let Some(ip) = ev.from else {
                     continue;
                 };
-                if failures.get(ip).is_some_and(|(n, _)| *n >= BRUTE_THRESHOLD) {
+                if failures
+                    .get(&ip)
+                    .is_some_and(|(n, _)| *n >= BRUTE_THRESHOLD)
+                {
                     let method = ev.method.as_deref().unwrap_or_default();
                     after.push(AfterBrute {
                         event: ev,
@@ -106,7 +110,7 @@ pub fn brute_force(events: &[AuthEvent]) -> BruteForce<'_> {
         .into_iter()
         .filter(|(_, (n, _))| *n >= BRUTE_THRESHOLD)
         .map(|(ip, (failures, users))| BruteSource {
-            ip: ip.to_owned(),
+            ip,
             failures,
             users,
         })
@@ -144,7 +148,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     // The logs the events were read from, oldest first.
     let mut logs: Vec<&[u8]> = Vec::new();
     for e in &ctx.model.auth {
-        if !logs.contains(&e.path.as_slice()) {
+        if !logs.contains(&&*e.path) {
             logs.push(&e.path);
         }
     }
