@@ -170,7 +170,7 @@ pub fn infer(
     };
     let mut cands = Vec::new();
     service_parents(model, g, &boot, &mut cands);
-    brute_force(auth, &accounts, &mut cands);
+    brute_force(model, auth, &accounts, &mut cands);
     service_crontabs(model, g, &accounts, &mut cands);
     keys(g, &mut cands);
     service_account_processes(model, g, &boot, &accounts, &mut cands);
@@ -273,7 +273,12 @@ fn service_parents(model: &HostModel, g: &AttackGraph, boot: &str, out: &mut Vec
 }
 
 /// Failed logins then an accepted password for the same account (then perhaps a password change).
-fn brute_force(auth: &[AuthEvent], accounts: &Accounts, out: &mut Vec<Candidate>) {
+fn brute_force(
+    model: &HostModel,
+    auth: &[AuthEvent],
+    accounts: &Accounts,
+    out: &mut Vec<Candidate>,
+) {
     let mut by_user: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
     let mut by_source: BTreeMap<std::net::IpAddr, usize> = BTreeMap::new();
     let mut all_failures = 0usize;
@@ -304,7 +309,7 @@ fn brute_force(auth: &[AuthEvent], accounts: &Accounts, out: &mut Vec<Candidate>
                 let src = e.from.map(|f| f.to_string()).unwrap_or_else(|| "?".into());
                 let mut evidence = vec![
                     format!("{all_failures} failed logins before this one ({for_user} for {user}, {from_source} from {src})"),
-                    format!("{}:{}: {}", escape_bytes(&e.path), e.line, e.text),
+                    format!("{}:{}: {}", escape_bytes(&e.path), e.line, e.text(model)),
                 ];
                 let changed = auth.iter().find(|c| {
                     c.kind == AuthKind::PasswordChanged && c.user == e.user && c.time >= e.time
@@ -314,7 +319,7 @@ fn brute_force(auth: &[AuthEvent], accounts: &Accounts, out: &mut Vec<Candidate>
                         "then {}:{}: {}",
                         escape_bytes(&c.path),
                         c.line,
-                        c.text
+                        c.text(model)
                     ));
                 }
                 let node = accounts

@@ -38,8 +38,12 @@ pub struct Event<'a> {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Text<'a> {
-    Own { message: Box<str>, source: Box<str> },
-    Auth(&'a AuthEvent),
+    Own {
+        message: Box<str>,
+        source: Box<str>,
+    },
+    /// The event and its log line (borrowed from the captured log when it needs no escaping).
+    Auth(&'a AuthEvent, Cow<'a, str>),
 }
 
 /// The words before an auth event's log line in its message.
@@ -50,7 +54,7 @@ impl Event<'_> {
     pub fn message(&self) -> Cow<'_, str> {
         match &self.text {
             Text::Own { message, .. } => Cow::Borrowed(message),
-            Text::Auth(a) => Cow::Owned(format!("{AUTH_PREFIX}{}: {}", a.kind.name(), a.text)),
+            Text::Auth(a, text) => Cow::Owned(format!("{AUTH_PREFIX}{}: {text}", a.kind.name())),
         }
     }
 
@@ -58,7 +62,7 @@ impl Event<'_> {
     pub fn source(&self) -> Cow<'_, str> {
         match &self.text {
             Text::Own { source, .. } => Cow::Borrowed(source),
-            Text::Auth(a) => Cow::Owned(format!("{}:{}", escape_bytes(&a.path), a.line)),
+            Text::Auth(a, _) => Cow::Owned(format!("{}:{}", escape_bytes(&a.path), a.line)),
         }
     }
 
@@ -82,7 +86,7 @@ impl Event<'_> {
     fn message_parts(&self) -> [&str; 4] {
         match &self.text {
             Text::Own { message, .. } => [message, "", "", ""],
-            Text::Auth(a) => [AUTH_PREFIX, a.kind.name(), ": ", &a.text],
+            Text::Auth(a, text) => [AUTH_PREFIX, a.kind.name(), ": ", text],
         }
     }
 
@@ -126,7 +130,7 @@ fn file_role(f: &FileRecord) -> &'static str {
 }
 
 pub fn build<'a>(
-    model: &HostModel,
+    model: &'a HostModel,
     g: &AttackGraph,
     auth: &'a [AuthEvent],
 ) -> (Vec<Event<'a>>, usize) {
@@ -273,13 +277,13 @@ pub fn build<'a>(
             } else {
                 "Log line"
             },
-            text: Text::Auth(a),
+            text: Text::Auth(a, a.text(model)),
             node,
             level: Level::Parsed,
             forgeable: true,
         });
     }
-    ev.sort_by(|a, b| {
+    crate::permute::sort_by(&mut ev, |a, b| {
         a.time_us
             .cmp(&b.time_us)
             .then_with(|| a.desc.cmp(b.desc))

@@ -11,6 +11,7 @@
 //! no year or zone, so the year comes from the file's mtime and the zone is taken as UTC (and said so in
 //! [`AuthEvent::time_guessed`]).
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -22,8 +23,9 @@ use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 use super::HostModel;
 use crate::parse::basename;
 
-/// Events kept over all sources; a shaped bundle cannot make the list unbounded.
-pub const MAX_EVENTS: usize = 100_000;
+/// Events kept over all sources (the newest of each source when there are more); a shaped bundle cannot
+/// make the list unbounded.
+pub const MAX_EVENTS: usize = 50_000;
 /// Bytes of a line kept in [`AuthEvent::text`].
 const TEXT_MAX: usize = 400;
 
@@ -87,8 +89,18 @@ pub struct AuthEvent {
     /// entries). One allocation per file, shared by its events.
     pub path: Arc<[u8]>,
     pub line: u32,
-    /// The log line, escaped and shortened (its first words are the time as written, [`AuthEvent::stamp`]).
-    pub text: Box<str>,
+    /// The log line ([`AuthEvent::text`]; its first words are the time as written, [`AuthEvent::stamp`]).
+    pub line_text: AuthText,
+}
+
+/// Where an event's log line is: a span of the captured file it was read from (no copy), or owned text
+/// (a source whose records are not lines of a captured file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthText {
+    /// Bytes `start..start + len` of the captured file at [`AuthEvent::path`].
+    Span { start: u32, len: u32 },
+    /// Escaped text.
+    Owned(Box<str>),
 }
 
 impl AuthEvent {
@@ -101,10 +113,35 @@ impl AuthEvent {
                 .is_some_and(|m| m == "password" || m.starts_with("keyboard"))
     }
 
+    /// The log line, escaped and cut to 400 bytes.
+    pub fn text<'m>(&'m self, model: &'m HostModel) -> Cow<'m, str> {
+        match &self.line_text {
+            AuthText::Owned(t) => Cow::Borrowed(t),
+            AuthText::Span { start, len } => {
+                let bytes = model
+                    .file(&self.path)
+                    .and_then(|f| model.content(f))
+                    .and_then(|c| {
+                        c.get(*start as usize..(*start as usize).saturating_add(*len as usize))
+                    })
+                    .unwrap_or_default();
+                let bytes = bytes.get(..bytes.len().min(TEXT_MAX)).unwrap_or_default();
+                let plain = bytes
+                    .iter()
+                    .all(|b| (0x20..0x7f).contains(b) && *b != b'\\');
+                match std::str::from_utf8(bytes) {
+                    Ok(s) if plain => Cow::Borrowed(s),
+                    _ => Cow::Owned(escape_bytes(bytes)),
+                }
+            }
+        }
+    }
+
     /// The time as the line writes it: the first word when it is an RFC 3339 stamp, else the first
     /// three (`Jan 5 10:00:01`).
-    pub fn stamp(&self) -> String {
-        let mut w = self.text.split_whitespace();
+    pub fn stamp(&self, model: &HostModel) -> String {
+        let text = self.text(model);
+        let mut w = text.split_whitespace();
         match w.next() {
             Some(first) if first.len() > 10 && first.contains('T') => first.to_owned(),
             Some(first) => std::iter::once(first)
@@ -116,12 +153,12 @@ impl AuthEvent {
     }
 
     /// `path:line [stamp]`, escaped, for evidence lines.
-    pub fn location(&self) -> String {
+    pub fn location(&self, model: &HostModel) -> String {
         format!(
             "{}:{} [{}]",
             escape_bytes(&self.path),
             self.line,
-            self.stamp()
+            self.stamp(model)
         )
     }
 }
@@ -130,8 +167,14 @@ impl AuthEvent {
 pub trait AuthSource: Sync {
     /// Short name recorded in [`AuthEvent::source`].
     fn name(&self) -> &'static str;
-    /// Every event of this source in the bundle, oldest first, at most `cap`.
-    fn events(&self, model: &HostModel, cap: usize) -> Vec<AuthEvent>;
+    /// Appends every event of this source in the bundle to `out`, oldest first, while `out` holds fewer
+    /// than `cap` events.
+    fn events(&self, model: &HostModel, out: &mut Vec<AuthEvent>, cap: usize);
+    /// At least as many events as [`AuthSource::events`] would add (lines, entries), so the list is
+    /// allocated once; 0 when unknown.
+    fn size_hint(&self, _model: &HostModel) -> usize {
+        0
+    }
 }
 
 /// Every auth source, in the order their events are merged when times tie.
@@ -141,36 +184,27 @@ pub const SOURCES: &[&dyn AuthSource] = &[&SyslogFiles];
 /// keeps the time of the event before it in its source; ties keep source order), capped at
 /// [`MAX_EVENTS`]. Sorting moves the events in place: no second copy of the list is made.
 pub fn collect(model: &HostModel) -> Vec<AuthEvent> {
-    let mut all: Vec<AuthEvent> = Vec::new();
-    let mut keys: Vec<(i64, u32)> = Vec::new();
+    collect_capped(model, MAX_EVENTS)
+}
+
+fn collect_capped(model: &HostModel, cap: usize) -> Vec<AuthEvent> {
+    let hint: usize = SOURCES.iter().map(|s| s.size_hint(model)).sum();
+    let mut all: Vec<AuthEvent> = Vec::with_capacity(hint.min(cap));
+    let mut keys: Vec<(i64, u32)> = Vec::with_capacity(hint.min(cap));
     for source in SOURCES {
-        let left = MAX_EVENTS.saturating_sub(all.len());
+        let first = all.len();
+        source.events(model, &mut all, cap);
         let mut last = i64::MIN;
-        for e in source.events(model, left) {
+        for e in all.get(first..).unwrap_or_default() {
             if let Some(t) = e.time {
                 last = t;
             }
             keys.push((last, u32::try_from(keys.len()).unwrap_or(u32::MAX)));
-            all.push(e);
         }
     }
     if !keys.is_sorted() {
         keys.sort_unstable();
-        // Position i takes the event that was at keys[i].1: follow each cycle of the permutation.
-        let mut from: Vec<usize> = keys.iter().map(|k| k.1 as usize).collect();
-        for start in 0..from.len() {
-            let mut cur = start;
-            while let Some(&src) = from.get(cur) {
-                if let Some(slot) = from.get_mut(cur) {
-                    *slot = cur;
-                }
-                if src == start || src == cur {
-                    break;
-                }
-                all.swap(cur, src);
-                cur = src;
-            }
-        }
+        crate::permute::apply(&mut all, keys.iter().map(|k| k.1 as usize).collect());
     }
     all.shrink_to_fit();
     all
@@ -189,6 +223,14 @@ pub fn is_auth_log(path: &[u8]) -> bool {
     path.starts_with(b"/var/log/")
         && (name.starts_with(b"auth.log") || name.starts_with(b"secure"))
         && !compressed
+}
+
+/// The captured plain-text auth logs.
+fn auth_logs(model: &HostModel) -> impl Iterator<Item = &FileRecord> {
+    model
+        .files
+        .iter()
+        .filter(|f| f.kind == FileKind::Regular && is_auth_log(f.path.as_bytes()))
 }
 
 /// How old a rotation is: `auth.log` 0 (current), `auth.log.N` N, `secure-YYYYMMDD` older than the
@@ -212,33 +254,48 @@ impl AuthSource for SyslogFiles {
         "syslog"
     }
 
-    fn events(&self, model: &HostModel, cap: usize) -> Vec<AuthEvent> {
-        let mut logs: Vec<&FileRecord> = model
-            .files
-            .iter()
-            .filter(|f| f.kind == FileKind::Regular && is_auth_log(f.path.as_bytes()))
-            .collect();
-        logs.sort_by_key(|f| std::cmp::Reverse(age(f.path.as_bytes())));
-        let mut out = Vec::new();
-        for f in logs {
+    /// Read newest first (newest rotation, last line first) so the cap keeps the most recent events,
+    /// then put back in file order.
+    fn events(&self, model: &HostModel, out: &mut Vec<AuthEvent>, cap: usize) {
+        let first = out.len();
+        let mut logs = auth_logs(model).collect::<Vec<_>>();
+        logs.sort_by_key(|f| age(f.path.as_bytes()));
+        'files: for f in logs {
             let Some(content) = model.content(f) else {
                 continue;
             };
             let path: Arc<[u8]> = Arc::from(f.path.as_bytes());
-            for (n, line) in crate::parse::numbered_lines(content) {
+            let lines: Vec<(u32, &[u8])> = crate::parse::numbered_lines(content).collect();
+            for (n, line) in lines.into_iter().rev() {
                 if out.len() >= cap {
-                    return out;
+                    break 'files;
                 }
-                if let Some(e) = syslog_event(f, &path, line, n) {
+                // numbered_lines hands out subslices of `content`: the line's offset in the file.
+                let start = (line.as_ptr() as usize).saturating_sub(content.as_ptr() as usize);
+                if let Some(e) = syslog_event(f, &path, (line, start), n) {
                     out.push(e);
                 }
             }
         }
-        out
+        if let Some(mine) = out.get_mut(first..) {
+            mine.reverse();
+        }
+    }
+
+    fn size_hint(&self, model: &HostModel) -> usize {
+        auth_logs(model)
+            .filter_map(|f| model.content(f))
+            .map(|c| c.iter().filter(|b| **b == b'\n').count() + 1)
+            .sum()
     }
 }
 
-fn syslog_event(f: &FileRecord, path: &Arc<[u8]>, line: &[u8], line_no: u32) -> Option<AuthEvent> {
+fn syslog_event(
+    f: &FileRecord,
+    path: &Arc<[u8]>,
+    (line, start): (&[u8], usize),
+    line_no: u32,
+) -> Option<AuthEvent> {
     use crate::parse::auth_log::{self, AuthEvent as Parsed};
     let parsed = auth_log::parse_line(line_no, line)?;
     let (kind, user, from, method, new_uid) = match parsed.event {
@@ -291,8 +348,16 @@ fn syslog_event(f: &FileRecord, path: &Arc<[u8]>, line: &[u8], line_no: u32) -> 
         source: "syslog",
         path: Arc::clone(path),
         line: line_no,
-        text: escape_bytes(line.get(..line.len().min(TEXT_MAX)).unwrap_or_default())
-            .into_boxed_str(),
+        line_text: match u32::try_from(start) {
+            Ok(start) => AuthText::Span {
+                start,
+                len: u32::try_from(line.len()).unwrap_or(u32::MAX),
+            },
+            Err(_) => AuthText::Owned(
+                escape_bytes(line.get(..line.len().min(TEXT_MAX)).unwrap_or_default())
+                    .into_boxed_str(),
+            ),
+        },
     })
 }
 
@@ -442,7 +507,8 @@ mod tests {
             (e.user.as_slice(), e.from, e.source, e.line),
             (&b"git"[..], "10.0.0.9".parse().ok(), "syslog", 1)
         );
-        assert_eq!(e.stamp(), "Jan 1 00:00:01");
+        assert_eq!(e.stamp(&model), "Jan 1 00:00:01");
+        assert!(e.text(&model).ends_with("from 10.0.0.9 port 22 ssh2"));
         assert!(model.auth[1].is_password_login());
         assert_eq!(&*model.auth[2].program, "passwd");
         // Files whose events interleave in time are merged by time.
@@ -461,5 +527,22 @@ mod tests {
         );
         let users: Vec<&[u8]> = model.auth.iter().map(|e| e.user.as_slice()).collect();
         assert_eq!(users, vec![&b"c"[..], b"a", b"d", b"b", b"e"]);
+        // Over the cap, the newest events are kept: the current log's, then the latest of the rotation.
+        let model = fixture::model(
+            vec![
+                fixture::file(
+                    b"/var/log/auth.log.1",
+                    Some(b"Jan  1 00:00:01 h sshd[9]: Invalid user u1 from 10.0.0.1 port 1\nJan  1 00:00:02 h sshd[9]: Invalid user u2 from 10.0.0.1 port 1\nJan  1 00:00:03 h sshd[9]: Invalid user u3 from 10.0.0.1 port 1\n"),
+                ),
+                fixture::file(
+                    b"/var/log/auth.log",
+                    Some(b"Jan  1 00:00:04 h sshd[9]: Invalid user u4 from 10.0.0.1 port 1\nJan  1 00:00:05 h sshd[9]: Invalid user u5 from 10.0.0.1 port 1\n"),
+                ),
+            ],
+            vec![],
+        );
+        let capped = collect_capped(&model, 3);
+        let users: Vec<&[u8]> = capped.iter().map(|e| e.user.as_slice()).collect();
+        assert_eq!(users, vec![&b"u3"[..], b"u4", b"u5"]);
     }
 }

@@ -220,6 +220,12 @@ impl HostModel {
         let group = self.file(b"/etc/group").and_then(|f| self.content(f));
         self.accounts = accounts::Accounts::parse(passwd, group);
         self.auth = auth::collect(self);
+        if self.auth.len() >= auth::MAX_EVENTS {
+            self.warnings.push(format!(
+                "authentication logs hold more than {} events: the newest were kept, older lines were not read",
+                auth::MAX_EVENTS
+            ));
+        }
         self.persistence = persistence::collect(self);
     }
 

@@ -18,6 +18,7 @@ use crate::detect::finding::{file_subject, finding, FindingExt};
 use crate::detect::rules;
 use crate::detect::Context;
 use crate::model::auth::{AuthEvent, AuthKind};
+use crate::model::HostModel;
 
 /// Failures from one address that make it a brute force.
 pub const BRUTE_THRESHOLD: usize = 20;
@@ -51,12 +52,13 @@ pub struct BruteForce<'a> {
 
 /// Counts failures per address in event order; a password login from an address already over the
 /// threshold, and a password change or new account once any address is over it, follow the brute force.
-pub fn brute_force(events: &[AuthEvent]) -> BruteForce<'_> {
+pub fn brute_force(model: &HostModel) -> BruteForce<'_> {
+    let events = &model.auth;
     let mut failures: BTreeMap<IpAddr, (usize, Vec<Vec<u8>>)> = BTreeMap::new();
     let mut first_brute_seen = false;
     let mut after = Vec::new();
     for ev in events {
-        let where_ = ev.location();
+        let where_ = ev.location(model);
         let user = escape_bytes(&ev.user);
         match ev.kind {
             AuthKind::FailedPassword | AuthKind::InvalidUser => {
@@ -120,7 +122,7 @@ pub fn brute_force(events: &[AuthEvent]) -> BruteForce<'_> {
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let accounts = &ctx.model.accounts;
-    let judged = brute_force(&ctx.model.auth);
+    let judged = brute_force(ctx.model);
     if judged.sources.is_empty() {
         return Vec::new();
     }
