@@ -20,6 +20,9 @@ use petgraph::visit::EdgeRef;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use minetrace_schemas::findings::{FindingsDocument, Severity};
+use petgraph::graph::NodeIndex;
+
 use crate::analysis::Analysis;
 use crate::graph::network::split_addr;
 use crate::graph::nodes::{Level, Node, NodeKind, NodeVerdict, Relation};
@@ -215,56 +218,75 @@ pub fn document(analysis: &Analysis, trace: &Trace) -> Value {
         iso_ms(ms),
         &format!("minetrace analyzer {}", doc.analyzer_version),
     );
+    let host = minetrace_schemas::escape_bytes(doc.host.hostname.as_bytes());
+    let malware = malware(&mut b, doc, &host);
+    attack_patterns(&mut b, doc, &malware);
+    let mut infra: Vec<(String, String)> = Vec::new(); // (observable id, label)
+    let g = &trace.graph;
+    for (i, confidence) in indicator_nodes(trace).into_values() {
+        let Some(n) = g.node_at(i) else { continue };
+        let Some(ind) = node_indicator(&mut b, n, confidence, &mut infra) else {
+            continue;
+        };
+        for mw in &malware {
+            b.relationship(&ind, "indicates", mw, confidence);
+        }
+    }
+    pool_infrastructure(&mut b, &infra, &host, &malware);
+    let first = if m.started_unix_ms > 0 {
+        m.started_unix_ms
+    } else {
+        ms
+    };
+    observed_data(&mut b, first);
+    b.finish()
+}
 
-    // Malware: one per family, or one unattributed miner when anything is flagged at all.
+/// Malware objects: one per family, or one unattributed miner when anything is flagged at all.
+fn malware(b: &mut Builder, doc: &FindingsDocument, host: &str) -> Vec<String> {
     let families: BTreeSet<String> = doc
         .findings
         .iter()
         .filter_map(|f| f.family.clone())
         .collect();
-    let flagged = doc
-        .findings
-        .iter()
-        .any(|f| f.severity >= minetrace_schemas::findings::Severity::Medium);
-    let mut malware = Vec::new();
-    let host = minetrace_schemas::escape_bytes(doc.host.hostname.as_bytes());
-    for fam in &families {
-        let id = b.sdo_id("malware", fam);
+    let flagged = doc.findings.iter().any(|f| f.severity >= Severity::Medium);
+    let mut out = Vec::new();
+    let mut add = |b: &mut Builder, key: &str, name: String, family: bool, description: String| {
+        let id = b.sdo_id("malware", key);
         let mut o = b.common("malware", &id);
-        o.insert(
-            "name".into(),
-            json!(minetrace_schemas::escape_bytes(fam.as_bytes())),
-        );
-        o.insert("is_family".into(), json!(true));
+        o.insert("name".into(), json!(name));
+        o.insert("is_family".into(), json!(family));
         o.insert("malware_types".into(), json!(["resource-exploitation"]));
-        o.insert(
-            "description".into(),
-            json!(format!(
-                "{} family attributed by minetrace on host {host} from what runs and persists",
-                minetrace_schemas::escape_bytes(fam.as_bytes())
-            )),
+        o.insert("description".into(), json!(description));
+        out.push(b.add(Value::Object(o)));
+    };
+    for fam in &families {
+        let name = minetrace_schemas::escape_bytes(fam.as_bytes());
+        let description = format!(
+            "{name} family attributed by minetrace on host {host} from what runs and persists"
         );
-        malware.push(b.add(Value::Object(o)));
+        add(b, fam, name, true, description);
     }
     if families.is_empty() && flagged {
-        let id = b.sdo_id("malware", "unattributed");
-        let mut o = b.common("malware", &id);
-        o.insert("name".into(), json!("unattributed cryptocurrency miner"));
-        o.insert("is_family".into(), json!(false));
-        o.insert("malware_types".into(), json!(["resource-exploitation"]));
-        o.insert(
-            "description".into(),
-            json!(format!(
+        add(
+            b,
+            "unattributed",
+            "unattributed cryptocurrency miner".into(),
+            false,
+            format!(
                 "cryptocurrency mining found by minetrace on host {host}; no family attributed"
-            )),
+            ),
         );
-        malware.push(b.add(Value::Object(o)));
     }
-    // ATT&CK techniques the malware uses.
+    out
+}
+
+/// ATT&CK techniques of the findings at medium or above, used by every malware object.
+fn attack_patterns(b: &mut Builder, doc: &FindingsDocument, malware: &[String]) {
     let techniques: BTreeSet<String> = doc
         .findings
         .iter()
-        .filter(|f| f.severity >= minetrace_schemas::findings::Severity::Medium)
+        .filter(|f| f.severity >= Severity::Medium)
         .flat_map(|f| f.attack.iter().cloned())
         .collect();
     for t in &techniques {
@@ -277,207 +299,185 @@ pub fn document(analysis: &Analysis, trace: &Trace) -> Value {
             json!([{"source_name": "mitre-attack", "external_id": t}]),
         );
         let ap = b.add(Value::Object(o));
-        for mw in &malware {
+        for mw in malware {
             b.relationship(mw, "uses", &ap, Level::Parsed.confidence());
         }
     }
+}
 
-    // Nodes worth an indicator: judged medium or above, plus domains and URLs next to one.
+/// Nodes worth an indicator, by id, with a confidence: judged suspicious or worse, plus the domains, URLs
+/// and endpoints next to one.
+fn indicator_nodes(trace: &Trace) -> BTreeMap<String, (NodeIndex, u8)> {
     let g = &trace.graph;
-    let mut picks: BTreeMap<String, (petgraph::graph::NodeIndex, u8)> = BTreeMap::new();
+    let mut picks: BTreeMap<String, (NodeIndex, u8)> = BTreeMap::new();
     for i in g.sorted_nodes() {
         let Some(n) = g.node_at(i) else { continue };
-        if n.kind == NodeKind::Finding {
+        if n.kind == NodeKind::Finding || n.verdict < NodeVerdict::Suspicious {
             continue;
         }
-        if n.verdict >= NodeVerdict::Suspicious {
-            picks.insert(n.id.clone(), (i, verdict_confidence(n.verdict)));
-            for e in
-                g.g.edges(i)
-                    .chain(g.g.edges_directed(i, petgraph::Direction::Incoming))
-            {
-                if !matches!(
-                    e.weight().relation,
-                    Relation::References
-                        | Relation::HostedOn
-                        | Relation::ResolvedFrom
-                        | Relation::DownloadedTo
-                        | Relation::OwnsSocket
-                ) {
-                    continue;
-                }
-                let other = if e.source() == i {
-                    e.target()
-                } else {
-                    e.source()
-                };
-                let Some(on) = g.node_at(other) else { continue };
-                if matches!(
-                    on.kind,
-                    NodeKind::Domain | NodeKind::Url | NodeKind::Endpoint
-                ) {
-                    let c = e.weight().confidence().min(verdict_confidence(n.verdict));
-                    let entry = picks.entry(on.id.clone()).or_insert((other, c));
-                    entry.1 = entry.1.max(c);
-                }
+        picks.insert(n.id.clone(), (i, verdict_confidence(n.verdict)));
+        for e in
+            g.g.edges(i)
+                .chain(g.g.edges_directed(i, petgraph::Direction::Incoming))
+        {
+            if !matches!(
+                e.weight().relation,
+                Relation::References
+                    | Relation::HostedOn
+                    | Relation::ResolvedFrom
+                    | Relation::DownloadedTo
+                    | Relation::OwnsSocket
+            ) {
+                continue;
+            }
+            let other = if e.source() == i {
+                e.target()
+            } else {
+                e.source()
+            };
+            let Some(on) = g.node_at(other) else { continue };
+            if matches!(
+                on.kind,
+                NodeKind::Domain | NodeKind::Url | NodeKind::Endpoint
+            ) {
+                let c = e.weight().confidence().min(verdict_confidence(n.verdict));
+                let entry = picks.entry(on.id.clone()).or_insert((other, c));
+                entry.1 = entry.1.max(c);
             }
         }
     }
-    let mut infra: Vec<(String, String)> = Vec::new(); // (observable id, label)
-    for (i, confidence) in picks.values().copied() {
-        let Some(n) = g.node_at(i) else { continue };
-        let desc = if n.findings.is_empty() {
-            format!(
-                "next to a flagged node in the attack-trace graph ({})",
-                n.id
-            )
-        } else {
-            format!(
-                "findings {} (graph node {})",
-                n.findings.iter().cloned().collect::<Vec<_>>().join(", "),
-                n.id
-            )
+    picks
+}
+
+/// The indicator (and its observable) for one node; pools go to `infra` too. `None` for nodes with
+/// nothing to match on.
+fn node_indicator(
+    b: &mut Builder,
+    n: &Node,
+    confidence: u8,
+    infra: &mut Vec<(String, String)>,
+) -> Option<String> {
+    let desc = if n.findings.is_empty() {
+        format!(
+            "next to a flagged node in the attack-trace graph ({})",
+            n.id
+        )
+    } else {
+        format!(
+            "findings {} (graph node {})",
+            n.findings.iter().cloned().collect::<Vec<_>>().join(", "),
+            n.id
+        )
+    };
+    let (name, pattern, sco) = match n.kind {
+        NodeKind::File => file_pattern(b, n)?,
+        NodeKind::Endpoint => {
+            let (ip, port) = n.attrs.get("addr").and_then(|a| split_addr(a))?;
+            let ty = if ip.is_ipv4() {
+                "ipv4-addr"
+            } else {
+                "ipv6-addr"
+            };
+            let addr = b.sco(ty, json!({"value": ip.to_string()}), serde_json::Map::new());
+            b.sco(
+                "network-traffic",
+                json!({"dst_ref": addr, "dst_port": port, "protocols": ["tcp"]}),
+                serde_json::Map::new(),
+            );
+            let pattern = format!("[network-traffic:dst_ref.type = '{ty}' AND network-traffic:dst_ref.value = '{ip}' AND network-traffic:dst_port = {port}]");
+            (format!("connection to {}", n.label), pattern, addr)
+        }
+        NodeKind::Domain => {
+            let name = n.attrs.get("name")?;
+            let sco = b.sco(
+                "domain-name",
+                json!({"value": name}),
+                serde_json::Map::new(),
+            );
+            let pattern = format!("[domain-name:value = '{}']", pattern_literal(name));
+            (format!("domain {name}"), pattern, sco)
+        }
+        NodeKind::Url => {
+            let url = n.attrs.get("url")?;
+            let sco = b.sco("url", json!({"value": url}), serde_json::Map::new());
+            let pattern = format!("[url:value = '{}']", pattern_literal(url));
+            (format!("URL {url}"), pattern, sco)
+        }
+        _ => return None,
+    };
+    if is_pool(n) && matches!(n.kind, NodeKind::Endpoint | NodeKind::Domain) {
+        let label = match n.kind {
+            NodeKind::Domain => n.attrs.get("name").cloned().unwrap_or_default(),
+            _ => n.label.clone(),
         };
-        let (ind, sco) = match n.kind {
-            NodeKind::File => {
-                let Some(h) = n
-                    .attrs
-                    .get("sha256")
-                    .filter(|h| h.len() == 64 && h.bytes().all(|c| c.is_ascii_hexdigit()))
-                else {
-                    continue;
-                };
-                let h = h.to_ascii_lowercase();
-                let mut extra = serde_json::Map::new();
-                if let Some(p) = n.attrs.get("path") {
-                    extra.insert("name".into(), json!(p.rsplit('/').next().unwrap_or(p)));
-                }
-                let sco = b.sco("file", json!({"hashes": {"SHA-256": h}}), extra);
-                let ind = b.indicator(
-                    &n.id,
-                    format!(
-                        "SHA-256 of {}",
-                        n.attrs.get("path").cloned().unwrap_or_default()
-                    ),
-                    format!("[file:hashes.'SHA-256' = '{h}']"),
-                    confidence,
-                    desc,
-                );
-                (ind, sco)
-            }
-            NodeKind::Endpoint => {
-                let Some((ip, port)) = n.attrs.get("addr").and_then(|a| split_addr(a)) else {
-                    continue;
-                };
-                let ty = if ip.is_ipv4() {
-                    "ipv4-addr"
-                } else {
-                    "ipv6-addr"
-                };
-                let addr = b.sco(ty, json!({"value": ip.to_string()}), serde_json::Map::new());
-                let nt = b.sco(
-                    "network-traffic",
-                    json!({"dst_ref": addr, "dst_port": port, "protocols": ["tcp"]}),
-                    serde_json::Map::new(),
-                );
-                let pattern = format!("[network-traffic:dst_ref.type = '{ty}' AND network-traffic:dst_ref.value = '{ip}' AND network-traffic:dst_port = {port}]");
-                let ind = b.indicator(
-                    &n.id,
-                    format!("connection to {}", n.label),
-                    pattern,
-                    confidence,
-                    desc,
-                );
-                if is_pool(n) {
-                    infra.push((addr.clone(), n.label.clone()));
-                }
-                let _ = nt;
-                (ind, addr)
-            }
-            NodeKind::Domain => {
-                let Some(name) = n.attrs.get("name") else {
-                    continue;
-                };
-                let sco = b.sco(
-                    "domain-name",
-                    json!({"value": name}),
-                    serde_json::Map::new(),
-                );
-                let ind = b.indicator(
-                    &n.id,
-                    format!("domain {name}"),
-                    format!("[domain-name:value = '{}']", pattern_literal(name)),
-                    confidence,
-                    desc,
-                );
-                if is_pool(n) {
-                    infra.push((sco.clone(), name.clone()));
-                }
-                (ind, sco)
-            }
-            NodeKind::Url => {
-                let Some(url) = n.attrs.get("url") else {
-                    continue;
-                };
-                let sco = b.sco("url", json!({"value": url}), serde_json::Map::new());
-                let ind = b.indicator(
-                    &n.id,
-                    format!("URL {url}"),
-                    format!("[url:value = '{}']", pattern_literal(url)),
-                    confidence,
-                    desc,
-                );
-                (ind, sco)
-            }
-            _ => continue,
-        };
-        let _ = sco;
-        for mw in &malware {
-            b.relationship(&ind, "indicates", mw, confidence);
-        }
+        infra.push((sco, label));
     }
-    // Pool infrastructure.
-    if !infra.is_empty() {
-        let id = b.sdo_id("infrastructure", "mining-pools");
-        let mut o = b.common("infrastructure", &id);
-        o.insert("name".into(), json!("mining pool endpoints"));
-        o.insert("infrastructure_types".into(), json!(["mining-pool"]));
-        o.insert(
-            "description".into(),
-            json!(format!(
-                "pools the miner on {host} talks to: {}",
-                infra
-                    .iter()
-                    .map(|(_, l)| l.clone())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
-        );
-        let inf = b.add(Value::Object(o));
-        for (obs, _) in &infra {
-            b.relationship(&inf, "consists-of", obs, Level::Observed.confidence());
-        }
-        for mw in &malware {
-            b.relationship(mw, "beacons-to", &inf, Level::Parsed.confidence());
-        }
+    Some(b.indicator(&n.id, name, pattern, confidence, desc))
+}
+
+/// A file's SHA-256 observable and pattern, when the node carries a well-formed hash.
+fn file_pattern(b: &mut Builder, n: &Node) -> Option<(String, String, String)> {
+    let h = n
+        .attrs
+        .get("sha256")
+        .filter(|h| h.len() == 64 && h.bytes().all(|c| c.is_ascii_hexdigit()))?
+        .to_ascii_lowercase();
+    let mut extra = serde_json::Map::new();
+    if let Some(p) = n.attrs.get("path") {
+        extra.insert("name".into(), json!(p.rsplit('/').next().unwrap_or(p)));
     }
-    // All observables, seen at collection time.
-    if !b.scos.is_empty() {
-        let refs: Vec<String> = b.scos.iter().cloned().collect();
-        let id = b.sdo_id("observed-data", "snapshot");
-        let mut o = b.common("observed-data", &id);
-        let first = iso_ms(if m.started_unix_ms > 0 {
-            m.started_unix_ms
-        } else {
-            ms
-        });
-        o.insert("first_observed".into(), json!(first));
-        o.insert("last_observed".into(), json!(b.created));
-        o.insert("number_observed".into(), json!(1));
-        o.insert("object_refs".into(), json!(refs));
-        b.add(Value::Object(o));
+    let sco = b.sco("file", json!({"hashes": {"SHA-256": h}}), extra);
+    let name = format!(
+        "SHA-256 of {}",
+        n.attrs.get("path").cloned().unwrap_or_default()
+    );
+    Some((name, format!("[file:hashes.'SHA-256' = '{h}']"), sco))
+}
+
+/// One infrastructure object for the pools, made of their observables, beaconed to by the malware.
+fn pool_infrastructure(
+    b: &mut Builder,
+    infra: &[(String, String)],
+    host: &str,
+    malware: &[String],
+) {
+    if infra.is_empty() {
+        return;
     }
-    b.finish()
+    let id = b.sdo_id("infrastructure", "mining-pools");
+    let mut o = b.common("infrastructure", &id);
+    o.insert("name".into(), json!("mining pool endpoints"));
+    o.insert("infrastructure_types".into(), json!(["mining-pool"]));
+    let labels: Vec<&str> = infra.iter().map(|(_, l)| l.as_str()).collect();
+    o.insert(
+        "description".into(),
+        json!(format!(
+            "pools the miner on {host} talks to: {}",
+            labels.join(", ")
+        )),
+    );
+    let inf = b.add(Value::Object(o));
+    for (obs, _) in infra {
+        b.relationship(&inf, "consists-of", obs, Level::Observed.confidence());
+    }
+    for mw in malware {
+        b.relationship(mw, "beacons-to", &inf, Level::Parsed.confidence());
+    }
+}
+
+/// All observables, seen at collection time.
+fn observed_data(b: &mut Builder, first_ms: i64) {
+    if b.scos.is_empty() {
+        return;
+    }
+    let refs: Vec<String> = b.scos.iter().cloned().collect();
+    let id = b.sdo_id("observed-data", "snapshot");
+    let mut o = b.common("observed-data", &id);
+    o.insert("first_observed".into(), json!(iso_ms(first_ms)));
+    o.insert("last_observed".into(), json!(b.created));
+    o.insert("number_observed".into(), json!(1));
+    o.insert("object_refs".into(), json!(refs));
+    b.add(Value::Object(o));
 }
 
 pub fn write(analysis: &Analysis, trace: &Trace, out: &mut dyn Write) -> Result<()> {
