@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use anyhow::Result;
-use minetrace_schemas::findings::{Severity, Verdict};
+use minetrace_schemas::findings::{FindingsDocument, Severity, Verdict};
 
 use crate::analysis::Analysis;
 use crate::graph::nodes::NodeVerdict;
@@ -84,8 +84,21 @@ fn hx(s: &str) -> String {
 }
 
 pub fn render(analysis: &Analysis, trace: &Trace, extras: &ReportExtras) -> String {
-    let doc = &analysis.document;
     let mut s = String::with_capacity(64 * 1024);
+    head(&mut s, analysis);
+    summary(&mut s, analysis, trace);
+    entry_and_chain(&mut s, trace);
+    graph(&mut s, trace);
+    findings(&mut s, &analysis.document);
+    timeline(&mut s, trace);
+    remediation(&mut s, extras);
+    notes(&mut s, analysis);
+    s
+}
+
+/// The document head, the tampering warning and the verdict banner.
+fn head(s: &mut String, analysis: &Analysis) {
+    let doc = &analysis.document;
     let (vclass, vtext) = verdict_name(doc.verdict);
     let _ = write!(
         s,
@@ -115,7 +128,11 @@ pub fn render(analysis: &Analysis, trace: &Trace, extras: &ReportExtras) -> Stri
         doc.findings.len(),
         high
     );
+}
 
+/// The host and bundle table.
+fn summary(s: &mut String, analysis: &Analysis, trace: &Trace) {
+    let doc = &analysis.document;
     // Summary.
     let m = &analysis.model.manifest;
     s.push_str("<h1>minetrace analysis</h1><table class=\"summary\">");
@@ -157,7 +174,10 @@ pub fn render(analysis: &Analysis, trace: &Trace, extras: &ReportExtras) -> Stri
         let _ = write!(s, "<tr><th>{k}</th><td>{v}</td></tr>");
     }
     s.push_str("</table>\n");
+}
 
+/// The inferred entry point and the kill-chain columns.
+fn entry_and_chain(s: &mut String, trace: &Trace) {
     // Entry point and kill chain.
     s.push_str("<h2 id=\"entry\">Entry point and kill chain</h2>");
     match trace.entry.best() {
@@ -229,7 +249,10 @@ pub fn render(analysis: &Analysis, trace: &Trace, extras: &ReportExtras) -> Stri
         s.push_str("</div>");
     }
     s.push_str("</div>\n");
+}
 
+/// The drawn neighbourhood of the findings.
+fn graph(s: &mut String, trace: &Trace) {
     // Graph.
     s.push_str("<h2 id=\"graph\">Attack-trace graph</h2>");
     match report_svg::render(trace) {
@@ -239,7 +262,10 @@ pub fn render(analysis: &Analysis, trace: &Trace, extras: &ReportExtras) -> Stri
         }
         None => s.push_str("<p class=\"muted\">No findings, so no neighbourhood to draw; the full host graph is in <code>graph.json</code>.</p>"),
     }
+}
 
+/// Every finding with its subjects and evidence.
+fn findings(s: &mut String, doc: &FindingsDocument) {
     // Findings.
     let _ = write!(
         s,
@@ -284,7 +310,10 @@ pub fn render(analysis: &Analysis, trace: &Trace, extras: &ReportExtras) -> Stri
         }
         s.push_str("</ul></div></div></div>\n");
     }
+}
 
+/// The timeline rows about the drawn nodes (the latest ones).
+fn timeline(s: &mut String, trace: &Trace) {
     // Timeline.
     let view_ids: HashSet<&str> = trace
         .view
@@ -316,7 +345,10 @@ pub fn render(analysis: &Analysis, trace: &Trace, extras: &ReportExtras) -> Stri
         );
     }
     s.push_str("</table>\n");
+}
 
+/// The remediation plan, as the script will carry it out.
+fn remediation(s: &mut String, extras: &ReportExtras) {
     // Remediation.
     s.push_str("<h2 id=\"remediation\">Remediation plan</h2>");
     match &extras.remediation_plan {
@@ -329,7 +361,11 @@ pub fn render(analysis: &Analysis, trace: &Trace, extras: &ReportExtras) -> Stri
         }
         _ => s.push_str("<div class=\"card\">See <code>remediate.sh</code> in this directory: it prints its plan in a dry run (the default) before anything is changed.</div>"),
     }
+}
 
+/// Model warnings and the footer.
+fn notes(s: &mut String, analysis: &Analysis) {
+    let doc = &analysis.document;
     // Notes.
     if !analysis.model.warnings.is_empty() {
         s.push_str("<h2 id=\"warnings\">Warnings</h2><ul>");
@@ -344,7 +380,6 @@ pub fn render(analysis: &Analysis, trace: &Trace, extras: &ReportExtras) -> Stri
         hx(&doc.analyzer_version),
         hx(&doc.bundle_sha256)
     );
-    s
 }
 
 pub fn write(
