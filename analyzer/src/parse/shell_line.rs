@@ -355,112 +355,105 @@ fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T) {
 pub fn analyze(text: &[u8]) -> ShellLine {
     let text = text.get(..super::MAX_LINE_BYTES).unwrap_or(text);
     let segs = segments(text);
-    let mut out = ShellLine {
-        mention_only: true,
-        ..ShellLine::default()
+    let mut walk = Walk {
+        out: ShellLine {
+            mention_only: true,
+            ..ShellLine::default()
+        },
+        cwd: None,
+        pipeline_has: (false, false),
+        saved_downloads: Vec::new(),
+        copies: Vec::new(),
+        pending_shell_subst: false,
     };
-    let mut cwd: Option<Vec<u8>> = None;
-    // Kinds of the segments so far in the current pipeline: (downloader, decoder).
-    let mut pipeline_has = (false, false);
-    let mut saved_downloads: Vec<Vec<u8>> = Vec::new();
-    // `cp SRC... DST` / `mv` / `install`: (source, destination) pairs, to follow a copy that is then run.
-    let mut copies: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    let mut pending_shell_subst = false;
     for seg in &segs {
-        let words = &seg.words;
-        history_checks(seg, &mut out);
-        for r in &seg.redirects {
-            for p in path_words(r) {
-                push_unique(&mut out.paths, p);
-            }
-        }
-        let Some(ci) = command_index(words) else {
-            continue;
-        };
-        let Some(cmd_word) = words.get(ci) else {
-            continue;
-        };
-        let cmd = basename(cmd_word).to_vec();
-        let args = words.get(ci + 1..).unwrap_or_default();
-        push_unique(&mut out.commands, cmd.clone());
-        if !seg.piped {
-            pipeline_has = (false, false);
-        }
-        let is_downloader = DOWNLOADERS.contains(&cmd.as_slice())
-            || (matches!(
-                cmd.as_slice(),
-                b"python" | b"python2" | b"python3" | b"perl" | b"php"
-            ) && args.iter().any(|a| {
+        walk.segment(seg);
+    }
+    if segs.is_empty() {
+        walk.out.mention_only = false;
+    }
+    walk.out
+}
+
+/// What [`analyze`] carries from one segment of a line to the next.
+struct Walk {
+    out: ShellLine,
+    /// The directory of the last `cd`, that relative programs run from.
+    cwd: Option<Vec<u8>>,
+    /// Kinds of the segments so far in the current pipeline: (downloader, decoder).
+    pipeline_has: (bool, bool),
+    /// Files a downloader wrote (`-o`, `-O`).
+    saved_downloads: Vec<Vec<u8>>,
+    /// `cp SRC... DST` / `mv` / `install`: (source, destination) pairs, to follow a copy that is then run.
+    copies: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The previous segment hands a substitution to a shell (`bash -c "$(...)"`, `eval "$(...)"`).
+    pending_shell_subst: bool,
+}
+
+/// A downloader: a fetch tool, or an interpreter one-liner that opens URLs.
+fn is_downloader(cmd: &[u8], args: &[Vec<u8>]) -> bool {
+    DOWNLOADERS.contains(&cmd)
+        || (matches!(cmd, b"python" | b"python2" | b"python3" | b"perl" | b"php")
+            && args.iter().any(|a| {
                 contains(a, b"urllib")
                     || contains(a, b"urlopen")
                     || contains(a, b"LWP")
                     || contains(a, b"requests.get")
-            }));
-        let is_decoder = (cmd == b"base64"
+            }))
+}
+
+/// A base64 decoder (`base64 -d`, `openssl base64 -d`, `b64decode(`).
+fn is_decoder(cmd: &[u8], args: &[Vec<u8>]) -> bool {
+    (cmd == b"base64"
+        && args
+            .iter()
+            .any(|a| matches!(a.as_slice(), b"-d" | b"--decode" | b"-D" | b"-di")))
+        || (cmd == b"openssl"
             && args
                 .iter()
-                .any(|a| matches!(a.as_slice(), b"-d" | b"--decode" | b"-D" | b"-di")))
-            || (cmd == b"openssl"
-                && args
-                    .iter()
-                    .any(|a| a == b"base64" || a == b"-base64" || a == b"-a")
-                && args.iter().any(|a| a == b"-d"))
-            || args
-                .iter()
-                .any(|a| contains(a, b"b64decode") || contains(a, b"decode_base64"));
-        let mention = MENTION_ONLY.contains(&cmd.as_slice()) && !is_decoder;
+                .any(|a| a == b"base64" || a == b"-base64" || a == b"-a")
+            && args.iter().any(|a| a == b"-d"))
+        || args
+            .iter()
+            .any(|a| contains(a, b"b64decode") || contains(a, b"decode_base64"))
+}
+
+impl Walk {
+    fn segment(&mut self, seg: &Segment) {
+        let words = &seg.words;
+        history_checks(seg, &mut self.out);
+        for r in &seg.redirects {
+            for p in path_words(r) {
+                push_unique(&mut self.out.paths, p);
+            }
+        }
+        let Some(ci) = command_index(words) else {
+            return;
+        };
+        let Some(cmd_word) = words.get(ci) else {
+            return;
+        };
+        let cmd = basename(cmd_word).to_vec();
+        let args = words.get(ci + 1..).unwrap_or_default();
+        push_unique(&mut self.out.commands, cmd.clone());
+        if !seg.piped {
+            self.pipeline_has = (false, false);
+        }
+        let downloader = is_downloader(&cmd, args);
+        let decoder = is_decoder(&cmd, args);
+        let mention = MENTION_ONLY.contains(&cmd.as_slice()) && !decoder;
         if !mention {
-            out.mention_only = false;
+            self.out.mention_only = false;
         }
-        // Paths mentioned anywhere (graph), IPs/URLs only where reached.
-        for w in words {
-            for p in path_words(w) {
-                push_unique(&mut out.paths, p);
-            }
+        self.scan_words(seg, mention);
+        if downloader {
+            self.downloader(seg, args);
         }
-        if !mention {
-            let mut listen_value = false;
-            for w in words.iter().chain(seg.redirects.iter()) {
-                let option = listen_option(w);
-                let value = match option {
-                    Some(Some(v)) => Some(v),
-                    _ if listen_value => Some(w.as_slice()),
-                    _ => None,
-                };
-                match value {
-                    Some(v) => {
-                        for ip in ipv4s(v) {
-                            push_unique(&mut out.listen_ips, ip);
-                        }
-                    }
-                    None => scan_reach(w, &mut out),
-                }
-                listen_value = option == Some(None);
-            }
-        }
-        if is_downloader {
-            out.download = true;
-            pipeline_has.0 = true;
-            if pending_shell_subst && seg.substituted {
-                out.download_to_shell = true;
-            }
-            let mut it = args.iter();
-            while let Some(a) = it.next() {
-                if matches!(
-                    a.as_slice(),
-                    b"-o" | b"-O" | b"--output" | b"--output-document"
-                ) {
-                    if let Some(f) = it.next().filter(|f| f.as_slice() != b"-") {
-                        saved_downloads.push(f.clone());
-                    }
-                }
-            }
-        }
-        if is_decoder {
-            out.base64_decode = true;
-            pipeline_has.1 = true;
-            if pending_shell_subst && seg.substituted {
-                out.decode_to_shell = true;
+        if decoder {
+            self.out.base64_decode = true;
+            self.pipeline_has.1 = true;
+            if self.pending_shell_subst && seg.substituted {
+                self.out.decode_to_shell = true;
             }
         }
         let is_interp = INTERPRETERS.contains(&cmd.as_slice());
@@ -471,29 +464,109 @@ pub fn analyze(text: &[u8]) -> ShellLine {
             && seg.piped
             && script_arg.is_none_or(|a| a.as_slice() == b"-s" || a.as_slice() == b"-")
         {
-            if pipeline_has.0 {
-                out.download_to_shell = true;
+            if self.pipeline_has.0 {
+                self.out.download_to_shell = true;
             }
-            if pipeline_has.1 {
-                out.decode_to_shell = true;
+            if self.pipeline_has.1 {
+                self.out.decode_to_shell = true;
             }
         }
         // `bash -c "$(curl ...)"`, `bash <(curl ...)`, `. <(curl ...)`, `eval "$(...)"`.
-        pending_shell_subst = (is_interp || cmd == b"." || cmd == b"source" || cmd == b"eval")
+        self.pending_shell_subst = (is_interp || cmd == b"." || cmd == b"source" || cmd == b"eval")
             && args
                 .iter()
                 .all(|a| a.as_slice() == b"-c" || a.as_slice() == b"<" || a.starts_with(b"-"));
         if words.first().is_some_and(|w| basename(w) == b"eval") {
-            pending_shell_subst = true;
+            self.pending_shell_subst = true;
         }
         // `cd DIR` sets the directory relative programs run from.
         if cmd == b"cd" {
-            cwd = args.first().filter(|d| is_pathish(d)).cloned();
-            continue;
+            self.cwd = args.first().filter(|d| is_pathish(d)).cloned();
+            return;
         }
-        if matches!(cmd.as_slice(), b"insmod" | b"modprobe") {
+        self.side_effects(&cmd, args);
+        if cmd == b"chmod" {
+            self.chmod(args);
+            return;
+        }
+        if mention {
+            return;
+        }
+        // What runs: the command word when it is a path, the script of an interpreter.
+        let mut run: Vec<Vec<u8>> = Vec::new();
+        if is_pathish(cmd_word) {
+            run.push(cmd_word.clone());
+        }
+        let sources = cmd == b"." || cmd == b"source";
+        if is_interp || sources {
+            if let Some(s) = script_arg.filter(|a| is_pathish(a) || !a.contains(&b' ')) {
+                if is_pathish(s) || sources || self.saved_downloads.contains(s) {
+                    run.push(s.clone());
+                }
+            }
+        }
+        // Sourcing a hidden file (`. ~/.bash_aliases`, `. "$HOME/.cargo/env"`) is what dotfiles do; only
+        // programs run from hidden paths count as hidden execution.
+        for r in run {
+            self.runs(r, sources);
+        }
+    }
+
+    /// Paths mentioned anywhere (for the graph); IPs and URLs only where the line reaches them, and the
+    /// addresses a server is told to listen on apart.
+    fn scan_words(&mut self, seg: &Segment, mention: bool) {
+        for w in &seg.words {
+            for p in path_words(w) {
+                push_unique(&mut self.out.paths, p);
+            }
+        }
+        if mention {
+            return;
+        }
+        let mut listen_value = false;
+        for w in seg.words.iter().chain(seg.redirects.iter()) {
+            let option = listen_option(w);
+            let value = match option {
+                Some(Some(v)) => Some(v),
+                _ if listen_value => Some(w.as_slice()),
+                _ => None,
+            };
+            match value {
+                Some(v) => {
+                    for ip in ipv4s(v) {
+                        push_unique(&mut self.out.listen_ips, ip);
+                    }
+                }
+                None => scan_reach(w, &mut self.out),
+            }
+            listen_value = option == Some(None);
+        }
+    }
+
+    fn downloader(&mut self, seg: &Segment, args: &[Vec<u8>]) {
+        self.out.download = true;
+        self.pipeline_has.0 = true;
+        if self.pending_shell_subst && seg.substituted {
+            self.out.download_to_shell = true;
+        }
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            if matches!(
+                a.as_slice(),
+                b"-o" | b"-O" | b"--output" | b"--output-document"
+            ) {
+                if let Some(f) = it.next().filter(|f| f.as_slice() != b"-") {
+                    self.saved_downloads.push(f.clone());
+                }
+            }
+        }
+    }
+
+    /// Module loads, chattr locks and copies a segment makes, whatever else it does.
+    fn side_effects(&mut self, cmd: &[u8], args: &[Vec<u8>]) {
+        if matches!(cmd, b"insmod" | b"modprobe") {
             if let Some(m) = args.iter().find(|a| !a.starts_with(b"-")) {
-                push_unique(&mut out.module_loads, m.clone());
+                push_unique(&mut self.out.module_loads, m.clone());
             }
         }
         let locks = args
@@ -504,10 +577,10 @@ pub fn analyze(text: &[u8]) -> ShellLine {
                 .iter()
                 .filter(|a| !a.starts_with(b"+") && !a.starts_with(b"-"))
             {
-                push_unique(&mut out.chattr_lock, a.clone());
+                push_unique(&mut self.out.chattr_lock, a.clone());
             }
         }
-        if matches!(cmd.as_slice(), b"cp" | b"mv" | b"install") {
+        if matches!(cmd, b"cp" | b"mv" | b"install") {
             let operands: Vec<&Vec<u8>> = args
                 .iter()
                 .filter(|a| !a.starts_with(b"-") && is_pathish(a))
@@ -519,79 +592,60 @@ pub fn analyze(text: &[u8]) -> ShellLine {
                     } else {
                         dst.to_vec()
                     };
-                    if copies.len() < 64 {
-                        copies.push((src.to_vec(), to));
+                    if self.copies.len() < 64 {
+                        self.copies.push((src.to_vec(), to));
                     }
                 }
             }
         }
-        if mention && cmd != b"chmod" {
-            continue;
+    }
+
+    /// `chmod +x` on a file the line downloaded: download then execute.
+    fn chmod(&mut self, args: &[Vec<u8>]) {
+        if !args
+            .iter()
+            .any(|a| contains(a, b"x") || a.iter().all(u8::is_ascii_digit))
+        {
+            return;
         }
-        // What runs: the command word when it is a path, the script of an interpreter, the target of
-        // `chmod +x` after a download (download then execute).
-        let mut run: Vec<Vec<u8>> = Vec::new();
-        // Sourcing a hidden file (`. ~/.bash_aliases`, `. "$HOME/.cargo/env"`) is what dotfiles do; only
-        // programs run from hidden paths count as hidden execution.
-        let sourced = cmd == b"." || cmd == b"source";
-        if cmd == b"chmod" {
-            if args
-                .iter()
-                .any(|a| contains(a, b"x") || a.iter().all(u8::is_ascii_digit))
-            {
-                for a in args
-                    .iter()
-                    .filter(|a| !a.starts_with(b"-") && !a.starts_with(b"+"))
-                {
-                    if saved_downloads.iter().any(|d| d == a) {
-                        out.download_then_exec = true;
-                    }
-                }
+        for a in args
+            .iter()
+            .filter(|a| !a.starts_with(b"-") && !a.starts_with(b"+"))
+        {
+            if self.saved_downloads.iter().any(|d| d == a) {
+                self.out.download_then_exec = true;
             }
-            continue;
-        }
-        if is_pathish(cmd_word) {
-            run.push(cmd_word.clone());
-        }
-        if is_interp || cmd == b"." || cmd == b"source" {
-            if let Some(s) = script_arg.filter(|a| is_pathish(a) || !a.contains(&b' ')) {
-                if is_pathish(s) || cmd == b"." || cmd == b"source" || saved_downloads.contains(s) {
-                    run.push(s.clone());
-                }
-            }
-        }
-        for r in run {
-            if saved_downloads
-                .iter()
-                .any(|d| d == &r || basename(d) == basename(&r))
-            {
-                out.download_then_exec = true;
-            }
-            let resolved = match &cwd {
-                Some(dir)
-                    if !r.starts_with(b"/") && !r.starts_with(b"~") && !r.starts_with(b"$") =>
-                {
-                    let rel = r.strip_prefix(b"./").unwrap_or(&r);
-                    [dir.as_slice(), b"/", rel].concat()
-                }
-                _ => r.clone(),
-            };
-            if !out.ran.iter().any(|x| x.path == resolved) && out.ran.len() < 64 {
-                out.ran.push(RanPath {
-                    path: resolved.clone(),
-                    sourced,
-                });
-            }
-            for (src, _) in copies.iter().filter(|(_, dst)| *dst == resolved) {
-                push_unique(&mut out.executed, src.clone());
-            }
-            push_unique(&mut out.executed, resolved);
         }
     }
-    if segs.is_empty() {
-        out.mention_only = false;
+
+    /// Records a program the line runs (resolved against the last `cd`) and the sources of copies made to
+    /// it.
+    fn runs(&mut self, r: Vec<u8>, sourced: bool) {
+        if self
+            .saved_downloads
+            .iter()
+            .any(|d| d == &r || basename(d) == basename(&r))
+        {
+            self.out.download_then_exec = true;
+        }
+        let resolved = match &self.cwd {
+            Some(dir) if !r.starts_with(b"/") && !r.starts_with(b"~") && !r.starts_with(b"$") => {
+                let rel = r.strip_prefix(b"./").unwrap_or(&r);
+                [dir.as_slice(), b"/", rel].concat()
+            }
+            _ => r.clone(),
+        };
+        if !self.out.ran.iter().any(|x| x.path == resolved) && self.out.ran.len() < 64 {
+            self.out.ran.push(RanPath {
+                path: resolved.clone(),
+                sourced,
+            });
+        }
+        for (src, _) in self.copies.iter().filter(|(_, dst)| *dst == resolved) {
+            push_unique(&mut self.out.executed, src.clone());
+        }
+        push_unique(&mut self.out.executed, resolved);
     }
-    out
 }
 
 /// For an option naming the address a program listens on or binds to (`--listen`, `--bind`,
