@@ -140,6 +140,25 @@ pub fn build<'a>(
         model.host.identity.boot_id.clone()
     };
     let mut ev = Vec::with_capacity(2 + model.processes.len() + 3 * model.files.len() + auth.len());
+    host_events(model, &boot, &mut ev);
+    process_events(model, &boot, &mut ev);
+    file_events(model, &mut ev);
+    auth_events(model, g, auth, &mut ev);
+    crate::permute::sort_by(&mut ev, |a, b| {
+        a.time_us
+            .cmp(&b.time_us)
+            .then_with(|| a.desc.cmp(b.desc))
+            .then_with(|| a.cmp_message(b))
+    });
+    let dropped = ev.len().saturating_sub(MAX_EVENTS);
+    if dropped > 0 {
+        ev.drain(..dropped);
+    }
+    (ev, dropped)
+}
+
+/// The boot and the start of the collection.
+fn host_events(model: &HostModel, boot: &str, ev: &mut Vec<Event<'_>>) {
     if model.host.boot_time_unix > 0 {
         ev.push(Event {
             time_us: secs_us(model.host.boot_time_unix, 0),
@@ -170,6 +189,10 @@ pub fn build<'a>(
             forgeable: false,
         });
     }
+}
+
+/// Process starts (observed: `/proc/PID/stat`).
+fn process_events(model: &HostModel, boot: &str, ev: &mut Vec<Event<'_>>) {
     let hz = model.host.clock_ticks_per_sec;
     for p in &model.processes {
         if hz == 0 || model.host.boot_time_unix <= 0 {
@@ -203,11 +226,15 @@ pub fn build<'a>(
                 ),
                 format!("/proc/{}/stat starttime", p.pid),
             ),
-            node: Some(proc_id(&boot, p.pid, p.start_ticks)),
+            node: Some(proc_id(boot, p.pid, p.start_ticks)),
             level: Level::Observed,
             forgeable: false,
         });
     }
+}
+
+/// Each recorded file's mtime, ctime and birth time.
+fn file_events(model: &HostModel, ev: &mut Vec<Event<'_>>) {
     for f in &model.files {
         if f.error.is_some() || matches!(f.kind, FileKind::Unknown) {
             continue;
@@ -252,6 +279,15 @@ pub fn build<'a>(
             push(b.secs, b.nanos, "btime (file created)", "created", false);
         }
     }
+}
+
+/// Auth-log events with a time, tied to the account node they name.
+fn auth_events<'a>(
+    model: &'a HostModel,
+    g: &AttackGraph,
+    auth: &'a [AuthEvent],
+    ev: &mut Vec<Event<'a>>,
+) {
     // Account nodes by escaped name, for log lines that name an account.
     let users: HashMap<&str, &str> =
         g.g.node_weights()
@@ -283,15 +319,4 @@ pub fn build<'a>(
             forgeable: true,
         });
     }
-    crate::permute::sort_by(&mut ev, |a, b| {
-        a.time_us
-            .cmp(&b.time_us)
-            .then_with(|| a.desc.cmp(b.desc))
-            .then_with(|| a.cmp_message(b))
-    });
-    let dropped = ev.len().saturating_sub(MAX_EVENTS);
-    if dropped > 0 {
-        ev.drain(..dropped);
-    }
-    (ev, dropped)
 }
