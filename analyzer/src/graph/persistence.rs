@@ -176,6 +176,22 @@ fn add_entry(
         }
     }
     let where_ = format!("{}:{}", f.path.escaped(), e.line);
+    account_edges(ctx, g, f, e, ei, &where_);
+    reference_edges(ctx, g, f, e, ei, &where_, by_path);
+    if e.format == Format::Unit {
+        cgroup_edges(ctx, g, path, ei);
+    }
+}
+
+/// Who owns the entry's file (observed) and whom it runs as (parsed).
+fn account_edges(
+    ctx: &Ctx,
+    g: &mut AttackGraph,
+    f: &FileRecord,
+    e: &PersistenceEntry,
+    ei: NodeIndex,
+    where_: &str,
+) {
     // Who owns the file (observed). Root owning files in /etc says nothing; a user's own crontab does.
     let user_crontab = e.run_as_source == Some(RunAsSource::SpoolName);
     if f.uid != 0 || user_crontab {
@@ -205,11 +221,23 @@ fn add_entry(
             g.add_edge(
                 ei,
                 ui,
-                Edge::new(Relation::RunsAs, Level::Parsed, rule, where_.clone()),
+                Edge::new(Relation::RunsAs, Level::Parsed, rule, where_.to_owned()),
                 Budget::Host,
             );
         }
     }
+}
+
+/// What the entry's command names: URLs, downloads, files and the running processes of those files.
+fn reference_edges(
+    ctx: &Ctx,
+    g: &mut AttackGraph,
+    f: &FileRecord,
+    e: &PersistenceEntry,
+    ei: NodeIndex,
+    where_: &str,
+    by_path: &HashMap<&[u8], Vec<usize>>,
+) {
     let home_uid = e.home_uid(&ctx.model.accounts, f.uid);
     let accounts = &ctx.model.accounts;
     let paths: Vec<Vec<u8>> = e
@@ -227,7 +255,7 @@ fn add_entry(
                     Relation::References,
                     Level::Parsed,
                     "persist.url",
-                    where_.clone(),
+                    where_.to_owned(),
                 ),
                 Budget::Host,
             );
@@ -237,7 +265,7 @@ fn add_entry(
         ctx,
         g,
         &e.refs.downloads,
-        &where_,
+        where_,
         "persist.download",
         home_uid,
     );
@@ -254,7 +282,7 @@ fn add_entry(
                 Relation::References,
                 Level::Parsed,
                 "persist.path",
-                where_.clone(),
+                where_.to_owned(),
             );
             if preload {
                 edge.rule = "preload.path".into();
@@ -281,22 +309,23 @@ fn add_entry(
             }
         }
     }
-    // A unit launches the processes in its cgroup: a kernel fact.
-    if e.format == Format::Unit {
-        let unit = persistence::unit_name(path);
-        let mut suffix = b"/".to_vec();
-        suffix.extend_from_slice(unit);
-        for p in &ctx.model.processes {
-            if p.cgroups.iter().any(|c| c.as_bytes().ends_with(&suffix)) {
-                if let Some(pn) = processes::node(ctx, g, p, Budget::Host) {
-                    let ev = format!("/proc/{}/cgroup ends with {}", p.pid, escape_bytes(&suffix));
-                    g.add_edge(
-                        ei,
-                        pn,
-                        Edge::new(Relation::Launches, Level::Observed, "proc.cgroup_unit", ev),
-                        Budget::Host,
-                    );
-                }
+}
+
+/// A unit launches the processes in its cgroup: a kernel fact.
+fn cgroup_edges(ctx: &Ctx, g: &mut AttackGraph, path: &[u8], ei: NodeIndex) {
+    let unit = persistence::unit_name(path);
+    let mut suffix = b"/".to_vec();
+    suffix.extend_from_slice(unit);
+    for p in &ctx.model.processes {
+        if p.cgroups.iter().any(|c| c.as_bytes().ends_with(&suffix)) {
+            if let Some(pn) = processes::node(ctx, g, p, Budget::Host) {
+                let ev = format!("/proc/{}/cgroup ends with {}", p.pid, escape_bytes(&suffix));
+                g.add_edge(
+                    ei,
+                    pn,
+                    Edge::new(Relation::Launches, Level::Observed, "proc.cgroup_unit", ev),
+                    Budget::Host,
+                );
             }
         }
     }
