@@ -9,10 +9,9 @@
 //! the indicators ([`crate::indicators::PathClasses`]).
 
 pub mod accounts;
+pub mod addresses;
 pub mod auth;
 pub mod persistence;
-
-pub mod addresses;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -59,33 +58,37 @@ pub struct HostModel {
     pub persistence: Vec<persistence::PersistenceEntry>,
 }
 
-/// Removes one record member from the bundle's members and decodes it, turning absence into an empty
-/// default and a decode failure into a warning. The encoded bytes are dropped once decoded.
-fn take<T: Default>(
-    members: &mut BTreeMap<String, Vec<u8>>,
-    name: &str,
-    warnings: &mut Vec<String>,
-    pick: impl FnOnce(RecordSetV1) -> Option<T>,
-) -> T {
-    let Some(bytes) = members.remove(name) else {
-        return T::default();
-    };
-    match minetrace_schemas::records::decode(&bytes) {
-        Ok(set) => pick(set).unwrap_or_else(|| {
-            warnings.push(format!(
-                "member {name:?} holds the wrong record kind; ignored"
-            ));
-            T::default()
-        }),
-        Err(err) => {
-            warnings.push(
-                BundleError::Record {
-                    member: name.to_owned(),
-                    err,
-                }
-                .to_string(),
-            );
-            T::default()
+/// The bundle's members while the model takes them over: record members are removed and decoded one by
+/// one (their bytes dropped once decoded), what remains is file contents.
+struct Decoder {
+    members: BTreeMap<String, Vec<u8>>,
+    warnings: Vec<String>,
+}
+
+impl Decoder {
+    /// Removes one record member and decodes it, turning absence into an empty default and a decode
+    /// failure into a warning.
+    fn take<T: Default>(&mut self, name: &str, pick: impl FnOnce(RecordSetV1) -> Option<T>) -> T {
+        let Some(bytes) = self.members.remove(name) else {
+            return T::default();
+        };
+        match minetrace_schemas::records::decode(&bytes) {
+            Ok(set) => pick(set).unwrap_or_else(|| {
+                self.warnings.push(format!(
+                    "member {name:?} holds the wrong record kind; ignored"
+                ));
+                T::default()
+            }),
+            Err(err) => {
+                self.warnings.push(
+                    BundleError::Record {
+                        member: name.to_owned(),
+                        err,
+                    }
+                    .to_string(),
+                );
+                T::default()
+            }
         }
     }
 }
@@ -94,103 +97,54 @@ impl HostModel {
     /// Builds the model from a bundle, taking its members over (they are moved, not copied): record
     /// members are decoded and dropped, file contents, copied executables and command outputs are kept.
     pub fn from_bundle(mut bundle: Bundle) -> Result<HostModel, BundleError> {
-        let mut warnings = Vec::new();
-        let mut members = bundle.take_members();
-        let bundle_members = &mut members;
-        let host = take(bundle_members, members::HOST, &mut warnings, |s| match s {
-            RecordSetV1::Host(h) => Some(h),
-            _ => None,
-        });
-        let processes = take(
-            bundle_members,
-            members::PROCESSES,
-            &mut warnings,
-            |s| match s {
-                RecordSetV1::Processes(v) => Some(v),
-                _ => None,
-            },
-        );
-        let executables = take(
-            bundle_members,
-            members::EXECUTABLES,
-            &mut warnings,
-            |s| match s {
-                RecordSetV1::Executables(v) => Some(v),
-                _ => None,
-            },
-        );
-        let sockets = take(
-            bundle_members,
-            members::SOCKETS,
-            &mut warnings,
-            |s| match s {
-                RecordSetV1::Sockets(v) => Some(v),
-                _ => None,
-            },
-        );
-        let files = take(bundle_members, members::FILES, &mut warnings, |s| match s {
-            RecordSetV1::Files(v) => Some(v),
-            _ => None,
-        });
-        let commands = take(
-            bundle_members,
-            members::COMMANDS,
-            &mut warnings,
-            |s| match s {
-                RecordSetV1::Commands(v) => Some(v),
-                _ => None,
-            },
-        );
-        let shadow = take(
-            bundle_members,
-            members::SHADOW,
-            &mut warnings,
-            |s| match s {
-                RecordSetV1::Shadow(v) => Some(v),
-                _ => None,
-            },
-        );
-        let packages = take(
-            bundle_members,
-            members::PACKAGES,
-            &mut warnings,
-            |s| match s {
-                RecordSetV1::Packages(v) => Some(v),
-                _ => None,
-            },
-        );
-        let interfaces = take(
-            bundle_members,
-            members::ADDRESSES,
-            &mut warnings,
-            |s| match s {
-                RecordSetV1::Addresses(v) => Some(v),
-                _ => None,
-            },
-        );
-        members.retain(|n, _| {
+        let mut d = Decoder {
+            members: bundle.take_members(),
+            warnings: Vec::new(),
+        };
+        /// Takes one record member out of the bundle's members and decodes it as one record kind.
+        macro_rules! records {
+            ($member:ident, $kind:ident) => {
+                d.take(members::$member, |s| match s {
+                    RecordSetV1::$kind(v) => Some(v),
+                    _ => None,
+                })
+            };
+        }
+        let host = records!(HOST, Host);
+        let processes: Vec<ProcessRecord> = records!(PROCESSES, Processes);
+        let executables: Vec<ExecutableRecord> = records!(EXECUTABLES, Executables);
+        let sockets = records!(SOCKETS, Sockets);
+        let files: Vec<FileRecord> = records!(FILES, Files);
+        let commands = records!(COMMANDS, Commands);
+        let shadow = records!(SHADOW, Shadow);
+        let packages = records!(PACKAGES, Packages);
+        let interfaces = records!(ADDRESSES, Addresses);
+        let Decoder {
+            members: mut contents,
+            warnings,
+        } = d;
+        contents.retain(|n, _| {
             n.starts_with("fs/") || n.starts_with("bin/") || n.starts_with("commands/")
         });
-        let contents = members;
-        let by_pid = processes
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.pid, i))
-            .collect();
-        let exe_by_file = executables
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.file, i))
-            .collect();
-        let file_by_path = files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.path.0.clone(), i))
-            .collect();
         let mut model = HostModel {
             bundle_sha256: bundle.sha256.clone().unwrap_or_default(),
             manifest: bundle.manifest,
             host,
+            by_pid: processes
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.pid, i))
+                .collect(),
+            exe_by_file: executables
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (e.file, i))
+                .collect(),
+            file_by_path: files
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (f.path.0.clone(), i))
+                .collect(),
             processes,
             executables,
             sockets,
@@ -200,9 +154,6 @@ impl HostModel {
             packages,
             interfaces,
             contents,
-            by_pid,
-            exe_by_file,
-            file_by_path,
             warnings,
             accounts: accounts::Accounts::default(),
             auth: Vec::new(),
