@@ -365,70 +365,30 @@ pub fn entries_of(
         file: f,
         loc,
     };
-    let entry = |line: u32, raw: &[u8], command: &[u8]| at.entry(line, raw, command);
     let mut out = Vec::new();
     match loc.format {
-        Format::Crontab(format) => {
-            let spool = cron::spool_user(f.path.as_bytes()).map(<[u8]>::to_vec);
-            for line in cron::parse(content, format) {
-                match line {
-                    CronLine::Entry(c) => {
-                        let mut e = entry(c.line, &c.raw, &c.command);
-                        e.schedule = Some(Schedule::Cron(c.schedule));
-                        match (c.user, &spool) {
-                            (Some(u), _) => {
-                                e.run_as = Some(u);
-                                e.run_as_source = Some(RunAsSource::CronUserField);
-                            }
-                            (None, Some(u)) => {
-                                e.run_as = Some(u.clone());
-                                e.run_as_source = Some(RunAsSource::SpoolName);
-                            }
-                            (None, None) => {}
-                        }
-                        out.push(e);
-                    }
-                    CronLine::Invalid { line, raw } => {
-                        let mut e = entry(line, &raw, raw.trim_ascii());
-                        e.runs = false;
-                        out.push(e);
-                    }
-                    CronLine::Env { .. } | CronLine::Comment { .. } => {}
-                }
-            }
-        }
+        Format::Crontab(format) => crontab_entries(&at, content, format, &mut out),
         Format::Script | Format::Udev => {
-            for (n, raw) in numbered_lines(content) {
-                let t = raw.trim_ascii();
-                if !t.is_empty() && !t.starts_with(b"#") {
-                    out.push(entry(n, raw, t));
-                }
+            for (n, raw, t) in significant_lines(content, b"#") {
+                out.push(at.entry(n, raw, t));
             }
         }
         Format::AtJob => {
             for (n, text) in cron::at_job_lines(content) {
-                out.push(entry(n, text, text.trim_ascii()));
+                out.push(at.entry(n, text, text.trim_ascii()));
             }
         }
         Format::Inittab => {
-            for (n, raw) in numbered_lines(content) {
-                let t = raw.trim_ascii();
-                if t.is_empty() || t.starts_with(b"#") {
-                    continue;
-                }
+            for (n, raw, t) in significant_lines(content, b"#") {
                 if let Some(process) = t.splitn(4, |b| *b == b':').nth(3) {
-                    out.push(entry(n, raw, process));
+                    out.push(at.entry(n, raw, process));
                 }
             }
         }
         Format::Unit => unit_entries(content, &at, &mut out),
         Format::Preload => {
-            for (n, raw) in numbered_lines(content) {
-                let t = raw.trim_ascii();
-                if t.is_empty() || t.starts_with(b"#") {
-                    continue;
-                }
-                let mut e = entry(n, raw, t);
+            for (n, raw, t) in significant_lines(content, b"#") {
+                let mut e = at.entry(n, raw, t);
                 e.refs = Refs {
                     paths: preload_libraries(t)
                         .filter(|p| p.starts_with(b"/"))
@@ -441,40 +401,93 @@ pub fn entries_of(
             }
         }
         Format::ModuleList => {
-            for (n, raw) in numbered_lines(content) {
-                let t = raw.trim_ascii();
-                if !t.is_empty() && !t.starts_with(b"#") && !t.starts_with(b";") {
-                    let mut e = entry(n, raw, t);
-                    e.refs = Refs::default();
-                    out.push(e);
-                }
+            for (n, raw, t) in significant_lines(content, b"#;") {
+                let mut e = at.entry(n, raw, t);
+                e.refs = Refs::default();
+                out.push(e);
             }
         }
         Format::Modprobe => {
-            for (n, raw) in numbered_lines(content) {
-                let mut w = words(raw.trim_ascii());
-                if w.next() != Some(b"install") || w.next().is_none() {
-                    continue;
+            for (n, raw, t) in significant_lines(content, b"#") {
+                if let Some(command) = modprobe_install_command(t) {
+                    out.push(at.entry(n, raw, command));
                 }
-                let t = raw.trim_ascii();
-                // `install MODULE COMMAND...`: the command starts after the module name.
-                let command = t
-                    .splitn(3, |b| *b == b' ' || *b == b'\t')
-                    .nth(2)
-                    .unwrap_or_default()
-                    .trim_ascii();
-                out.push(entry(n, raw, command));
             }
         }
         Format::Sudoers => {
             for rule in crate::parse::sudoers::parse(content) {
-                let mut e = entry(rule.line, &rule.raw, &rule.raw);
+                let mut e = at.entry(rule.line, &rule.raw, &rule.raw);
                 e.refs = Refs::default();
                 out.push(e);
             }
         }
     }
     out
+}
+
+/// Lines that are neither blank nor comments (starting with one of `comments`): number, line as
+/// written, trimmed line.
+fn significant_lines<'c>(
+    content: &'c [u8],
+    comments: &'static [u8],
+) -> impl Iterator<Item = (u32, &'c [u8], &'c [u8])> {
+    numbered_lines(content).filter_map(move |(n, raw)| {
+        let t = raw.trim_ascii();
+        let comment = t.first().is_some_and(|b| comments.contains(b));
+        (!t.is_empty() && !comment).then_some((n, raw, t))
+    })
+}
+
+/// The shell command of a `modprobe.d` line `install MODULE COMMAND...`.
+pub fn modprobe_install_command(line: &[u8]) -> Option<&[u8]> {
+    let after = line.trim_ascii().strip_prefix(b"install")?;
+    if !after.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+        return None;
+    }
+    let after = after.trim_ascii_start();
+    let end = after
+        .iter()
+        .position(u8::is_ascii_whitespace)
+        .unwrap_or(after.len());
+    let command = after.get(end..).unwrap_or_default().trim_ascii();
+    (end > 0).then_some(command)
+}
+
+/// Job lines of a crontab (schedule, run-as user from the user field or the spool's name), and the lines
+/// cron rejects (`runs: false`).
+fn crontab_entries(
+    at: &InFile,
+    content: &[u8],
+    format: CronFormat,
+    out: &mut Vec<PersistenceEntry>,
+) {
+    let spool = cron::spool_user(at.file.path.as_bytes()).map(<[u8]>::to_vec);
+    for line in cron::parse(content, format) {
+        match line {
+            CronLine::Entry(c) => {
+                let mut e = at.entry(c.line, &c.raw, &c.command);
+                e.schedule = Some(Schedule::Cron(c.schedule));
+                match (c.user, &spool) {
+                    (Some(u), _) => {
+                        e.run_as = Some(u);
+                        e.run_as_source = Some(RunAsSource::CronUserField);
+                    }
+                    (None, Some(u)) => {
+                        e.run_as = Some(u.clone());
+                        e.run_as_source = Some(RunAsSource::SpoolName);
+                    }
+                    (None, None) => {}
+                }
+                out.push(e);
+            }
+            CronLine::Invalid { line, raw } => {
+                let mut e = at.entry(line, &raw, raw.trim_ascii());
+                e.runs = false;
+                out.push(e);
+            }
+            CronLine::Env { .. } | CronLine::Comment { .. } => {}
+        }
+    }
 }
 
 /// The file entries are read from.
@@ -615,6 +628,21 @@ mod tests {
         );
         assert_eq!(kind(b"/etc/sudoers.d/x"), Some(PersistenceKind::Sudoers));
         assert_eq!(kind(b"/etc/passwd"), None);
+    }
+
+    #[test]
+    fn modprobe_install_commands() {
+        assert_eq!(
+            modprobe_install_command(b"install  usb-storage\t/bin/true  "),
+            Some(&b"/bin/true"[..])
+        );
+        assert_eq!(
+            modprobe_install_command(b"install x /tmp/.k/load.sh; modprobe --ignore-install x"),
+            Some(&b"/tmp/.k/load.sh; modprobe --ignore-install x"[..])
+        );
+        assert_eq!(modprobe_install_command(b"installx y z"), None);
+        assert_eq!(modprobe_install_command(b"options x y=1"), None);
+        assert_eq!(modprobe_install_command(b"install "), None);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::detect::rules;
 use crate::detect::Context;
 use crate::indicators::{Kind, MarkerKind};
 use crate::model::persistence::{location, Format, PersistenceEntry, PersistenceKind};
-use crate::parse::{numbered_lines, words};
+use crate::parse::words;
 use minetrace_schemas::records::file::FileRecord;
 
 /// The module files of one format (`/etc/modules` and `modules-load.d`, or `modprobe.d`).
@@ -27,14 +27,11 @@ fn modules_files<'a>(
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
-    for (file, bytes, _) in modules_files(ctx, Format::ModuleList) {
-        for (n, raw) in numbered_lines(bytes) {
-            let t = raw.trim_ascii();
-            if t.is_empty() || t.starts_with(b"#") || t.starts_with(b";") {
-                continue;
-            }
-            let name =
-                String::from_utf8_lossy(words(t).next().unwrap_or_default()).to_ascii_lowercase();
+    for (file, _, entries) in modules_files(ctx, Format::ModuleList) {
+        for e in entries {
+            let (n, raw) = (e.line, e.raw.as_slice());
+            let name = String::from_utf8_lossy(words(&e.command).next().unwrap_or_default())
+                .to_ascii_lowercase();
             let stem = name.trim_end_matches(".ko").to_owned();
             let family = ctx
                 .iocs
@@ -55,25 +52,15 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             );
         }
     }
-    for (file, bytes, _) in modules_files(ctx, Format::Modprobe) {
-        for (n, raw) in numbered_lines(bytes) {
-            let t = raw.trim_ascii();
-            let Some(after) = t.strip_prefix(b"install ") else {
-                continue;
-            };
-            let after = after.trim_ascii_start();
-            let end = after
-                .iter()
-                .position(u8::is_ascii_whitespace)
-                .unwrap_or(after.len());
-            let cmd = after.get(end..).unwrap_or_default().trim_ascii();
-            let (score, shell) = common::score_shell(cmd, ctx.iocs);
+    for (file, _, entries) in modules_files(ctx, Format::Modprobe) {
+        for e in entries {
+            let (score, shell) = common::score_shell(&e.command, ctx.iocs);
             out.extend(common::line_finding(
                 ctx,
                 &rules::PER_050,
                 file,
-                n,
-                raw,
+                e.line,
+                &e.raw,
                 &score,
                 Some(&shell),
             ));
