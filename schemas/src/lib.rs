@@ -8,6 +8,7 @@ pub mod bundle;
 pub mod findings;
 pub mod fleet;
 pub mod json_schema;
+pub mod locations;
 pub mod manifest;
 pub mod raw_bytes;
 pub mod records;

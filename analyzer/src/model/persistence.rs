@@ -113,40 +113,10 @@ pub struct Location {
     pub format: Format,
 }
 
-/// Home-directory shell start-up files (`.bashrc`, `.profile`, ...).
-pub const HOME_STARTUP_FILES: &[&[u8]] = &[
-    b".bashrc",
-    b".bash_profile",
-    b".bash_login",
-    b".profile",
-    b".bash_logout",
-    b".zshrc",
-    b".zprofile",
-    b".zshenv",
-    b".zlogin",
-    b".cshrc",
-    b".tcshrc",
-];
-
-/// System-wide shell start-up files.
-const SYSTEM_STARTUP_FILES: &[&[u8]] = &[
-    b"/etc/profile",
-    b"/etc/bash.bashrc",
-    b"/etc/bashrc",
-    b"/etc/zshrc",
-    b"/etc/zsh/zshrc",
-    b"/etc/zsh/zprofile",
-    b"/etc/zsh/zshenv",
-    b"/etc/csh.cshrc",
-    b"/etc/csh.login",
-    b"/etc/environment",
-];
-
-/// Shell start-up files: where a line runs at every login.
+/// Shell start-up files: where a line runs at every login (the list the collector captures by,
+/// [`minetrace_schemas::locations`]).
 pub fn is_shell_startup(path: &[u8]) -> bool {
-    SYSTEM_STARTUP_FILES.contains(&path)
-        || (path.starts_with(b"/etc/profile.d/") && !path.ends_with(b"/"))
-        || HOME_STARTUP_FILES.contains(&basename(path))
+    minetrace_schemas::locations::is_shell_startup(path)
 }
 
 /// rc and init locations.

@@ -20,43 +20,12 @@ use super::sink::{Content, Sink, CONFIG_CAP};
 use super::spend::Place;
 use super::walk::{self, Limits, Pick};
 
-const SYSTEM_SHELL_FILES: &[&[u8]] = &[
-    b"/etc/environment",
-    b"/etc/profile",
-    b"/etc/bash.bashrc",
-    b"/etc/bashrc",
-    b"/etc/bash.bash_logout",
-    b"/etc/zshrc",
-    b"/etc/zprofile",
-    b"/etc/zshenv",
-    b"/etc/zlogin",
-    b"/etc/csh.cshrc",
-    b"/etc/csh.login",
-    b"/etc/security/pam_env.conf",
-    b"/etc/init.d/rcS",
-];
+/// Per-home start-up files, relative to the home (the list the analyzer classifies by too).
+pub use minetrace_schemas::locations::HOME_SHELL_STARTUP as USER_SHELL_FILES;
+use minetrace_schemas::locations::{SYSTEM_SHELL_STARTUP, SYSTEM_SHELL_STARTUP_DIRS};
 
-const SYSTEM_SHELL_DIRS: &[&[u8]] = &[b"/etc/profile.d", b"/etc/zsh", b"/etc/fish/conf.d"];
-
-/// Per-home start-up files, relative to the home.
-pub const USER_SHELL_FILES: &[&[u8]] = &[
-    b".bashrc",
-    b".bash_profile",
-    b".bash_login",
-    b".profile",
-    b".bash_logout",
-    b".zshrc",
-    b".zprofile",
-    b".zshenv",
-    b".zlogin",
-    b".cshrc",
-    b".tcshrc",
-    b".login",
-    b".config/fish/config.fish",
-    b".pam_environment",
-    b".xinitrc",
-    b".xprofile",
-];
+/// The busybox init's start-up script, kept with the shell files.
+const RCS: &[u8] = b"/etc/init.d/rcS";
 
 pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
     let store = Content::Head { cap: CONFIG_CAP };
@@ -74,14 +43,14 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
     s.capture(b"/etc/ld.so.cache", Content::Meta)?;
 
     s.category = "shell";
-    for f in SYSTEM_SHELL_FILES {
+    for f in SYSTEM_SHELL_STARTUP.iter().chain(std::iter::once(&RCS)) {
         if let Some(bytes) = s.capture(f, store)? {
             for v in histfile_values(&bytes) {
                 s.ctx.histfiles.push((None, v));
             }
         }
     }
-    for dir in SYSTEM_SHELL_DIRS {
+    for dir in SYSTEM_SHELL_STARTUP_DIRS {
         let before = s.col.files.len();
         walk::walk(s, dir, Limits::config(3), |_| Pick::Record(store))?;
         scan_new_records(s, before, None);
