@@ -12,7 +12,7 @@ use petgraph::graph::NodeIndex;
 
 use crate::analysis::Analysis;
 use crate::graph::accounts::Accounts;
-use crate::graph::nodes::{file_id, file_path_id, Node, NodeKind};
+use crate::graph::nodes::{file_id, file_path_id, file_record_id, Node, NodeKind};
 use crate::graph::{AttackGraph, Budget};
 use crate::indicators::PathClasses;
 use crate::model::HostModel;
@@ -76,14 +76,7 @@ impl<'a> Ctx<'a> {
         f: &FileRecord,
         budget: Budget,
     ) -> Option<NodeIndex> {
-        let id = if f.ino != 0 {
-            file_id(FileId {
-                dev: f.dev,
-                ino: f.ino,
-            })
-        } else {
-            file_path_id(f.path.as_bytes())
-        };
+        let id = file_record_id(f);
         let mut node = Node::new(id, NodeKind::File, String::new())
             .with_raw_label(f.path.as_bytes())
             .attr("path", f.path.escaped())

@@ -372,6 +372,18 @@ pub fn file_path_id(path: &[u8]) -> String {
     format!("file:path:{}", escape_bytes(path))
 }
 
+/// The node id of a file record: by inode when the record has one, else by path.
+pub fn file_record_id(f: &minetrace_schemas::records::file::FileRecord) -> String {
+    if f.ino != 0 {
+        file_id(FileId {
+            dev: f.dev,
+            ino: f.ino,
+        })
+    } else {
+        file_path_id(f.path.as_bytes())
+    }
+}
+
 /// `ep:{ip}:{port}` (IPv6 as `ep:[addr]:port`).
 pub fn endpoint_id(addr: &str) -> String {
     format!("ep:{}", escape_bytes(addr.as_bytes()))

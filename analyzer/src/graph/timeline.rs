@@ -4,14 +4,13 @@
 
 use minetrace_schemas::escape_bytes;
 use minetrace_schemas::records::file::{FileKind, FileRecord};
-use minetrace_schemas::records::process::FileId;
 
 use crate::model::auth::AuthEvent;
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use crate::graph::nodes::{file_id, file_path_id, proc_id, user_name_id, Level, NodeKind};
+use crate::graph::nodes::{file_record_id, proc_id, user_name_id, Level, NodeKind};
 use crate::graph::persistence::kind_of;
 use crate::graph::processes::cmdline_text;
 use crate::graph::ssh::is_authorized_keys;
@@ -239,14 +238,7 @@ fn file_events(model: &HostModel, ev: &mut Vec<Event<'_>>) {
         if f.error.is_some() || matches!(f.kind, FileKind::Unknown) {
             continue;
         }
-        let node = if f.ino != 0 {
-            file_id(FileId {
-                dev: f.dev,
-                ino: f.ino,
-            })
-        } else {
-            file_path_id(f.path.as_bytes())
-        };
+        let node = file_record_id(f);
         let role = file_role(f);
         let path = f.path.escaped();
         let mut push = |secs: i64, nanos: u32, desc: &'static str, what: &str, forgeable: bool| {
