@@ -61,6 +61,7 @@ fn push_line(
     }
 }
 
+/// One crontab: its job lines (MT-PER-001), a Redis dump (MT-PER-002), a service account's (MT-PER-003).
 fn crontab(
     ctx: &Context,
     accounts: &Accounts,
@@ -69,126 +70,166 @@ fn crontab(
     entries: &[PersistenceEntry],
     out: &mut Vec<Finding>,
 ) {
-    let rdb = cron::is_redis_rdb(bytes);
-    let spool_owner = cron::spool_user(file.path.as_bytes()).map(<[u8]>::to_vec);
-    let file_owner = accounts.by_uid(file.uid).map(|e| e.name.clone());
-    let jobs: Vec<&PersistenceEntry> = entries.iter().filter(|e| e.runs).collect();
-    let entry_lines: Vec<u32> = jobs.iter().map(|e| e.line).collect();
+    let tab = Crontab {
+        file,
+        rdb: cron::is_redis_rdb(bytes),
+        jobs: entries.iter().filter(|e| e.runs).collect(),
+        file_owner: accounts.by_uid(file.uid).map(|e| e.name.clone()),
+    };
     let mut worst: Option<Severity> = None;
-    for e in &jobs {
-        let (mut score, shell) = common::score_line(ctx, &e.command);
-        common::persistence_file_marker(ctx.iocs, file, &mut score);
-        let runs_as = e.run_as.clone();
-        if score.points > 0 {
-            if let Some(user) = runs_as
-                .as_deref()
-                .filter(|u| accounts.is_service(ctx.iocs, u))
-            {
-                score.add(
-                    2,
-                    format!(
-                        "runs as service account {}",
-                        minetrace_schemas::escape_bytes(user)
-                    ),
-                );
-            }
-            if rdb {
-                score.add(2, "sits inside a Redis RDB dump");
-            }
-            if let Some(s) = e.schedule.as_ref().and_then(Schedule::cron) {
-                if s.at_boot() || s.frequent() {
-                    score
-                        .reasons
-                        .push(format!("schedule {} (re-runs it constantly)", s.display()));
-                }
-            }
-        }
-        common::lock_points(file, &mut score);
-        if let Some(mut f) = common::line_finding(
-            ctx,
-            &rules::PER_001,
-            file,
-            e.line,
-            &e.raw,
-            &score,
-            Some(&shell),
-        ) {
-            if let Some(u) = &runs_as {
-                f = f.subject(account_subject(accounts, u));
-            }
+    for e in &tab.jobs {
+        if let Some(f) = job_finding(ctx, accounts, &tab, e) {
             worst = worst.max(Some(f.severity));
             out.push(f);
         }
     }
-    if rdb {
-        let mut f = finding(
-            &rules::PER_002,
-            if worst >= Some(Severity::High) {
-                Severity::Critical
-            } else {
-                Severity::High
-            },
-        )
+    if tab.rdb {
+        out.push(redis_dump_finding(accounts, &tab, worst));
+    }
+    // A crontab that belongs to a service account: spool file named after it, or owned by it.
+    let spool_owner = cron::spool_user(file.path.as_bytes()).map(<[u8]>::to_vec);
+    let service_owner = spool_owner
+        .iter()
+        .chain(tab.file_owner.iter())
+        .find(|u| accounts.is_service(ctx.iocs, u));
+    if let Some(owner) = service_owner {
+        out.extend(service_crontab_finding(accounts, &tab, owner, worst));
+    }
+}
+
+/// What the crontab findings share.
+struct Crontab<'a> {
+    file: &'a FileRecord,
+    /// The file starts with a Redis RDB header.
+    rdb: bool,
+    /// The lines cron runs.
+    jobs: Vec<&'a PersistenceEntry>,
+    /// The account owning the file.
+    file_owner: Option<Vec<u8>>,
+}
+
+/// MT-PER-001 for one job line, weighed by whom it runs as, the RDB dump around it and a lock.
+fn job_finding(
+    ctx: &Context,
+    accounts: &Accounts,
+    tab: &Crontab,
+    e: &PersistenceEntry,
+) -> Option<Finding> {
+    let file = tab.file;
+    let (mut score, shell) = common::score_line(ctx, &e.command);
+    common::persistence_file_marker(ctx.iocs, file, &mut score);
+    if score.points > 0 {
+        if let Some(user) = e
+            .run_as
+            .as_deref()
+            .filter(|u| accounts.is_service(ctx.iocs, u))
+        {
+            score.add(
+                2,
+                format!(
+                    "runs as service account {}",
+                    minetrace_schemas::escape_bytes(user)
+                ),
+            );
+        }
+        if tab.rdb {
+            score.add(2, "sits inside a Redis RDB dump");
+        }
+        if let Some(s) = e.schedule.as_ref().and_then(Schedule::cron) {
+            if s.at_boot() || s.frequent() {
+                score
+                    .reasons
+                    .push(format!("schedule {} (re-runs it constantly)", s.display()));
+            }
+        }
+    }
+    common::lock_points(file, &mut score);
+    let mut f = common::line_finding(
+        ctx,
+        &rules::PER_001,
+        file,
+        e.line,
+        &e.raw,
+        &score,
+        Some(&shell),
+    )?;
+    if let Some(u) = &e.run_as {
+        f = f.subject(account_subject(accounts, u));
+    }
+    Some(f)
+}
+
+/// MT-PER-002: the crontab is a Redis RDB dump; critical when its jobs are high already.
+fn redis_dump_finding(accounts: &Accounts, tab: &Crontab, worst: Option<Severity>) -> Finding {
+    let file = tab.file;
+    let severity = if worst >= Some(Severity::High) {
+        Severity::Critical
+    } else {
+        Severity::High
+    };
+    let mut f = finding(&rules::PER_002, severity)
         .subject(file_subject(file))
         .evidence(format!(
             "{} starts with a Redis RDB header",
             file.path.escaped()
         ))
         .evidence(format!("file: {}", describe_file(file)));
-        for n in &entry_lines {
-            f = f.subject(persistence_subject(&file.path, *n));
-        }
-        if entry_lines.is_empty() {
-            f = f.evidence("no job line cron would run was found in it");
-        }
-        if let Some(owner) = &file_owner {
-            f = f.subject(account_subject(accounts, owner));
-        }
-        out.push(f);
+    for e in &tab.jobs {
+        f = f.subject(persistence_subject(&file.path, e.line));
     }
-    // A crontab that belongs to a service account: spool file named after it, or owned by it.
-    let service_owner = spool_owner
-        .iter()
-        .chain(file_owner.iter())
-        .find(|u| accounts.is_service(ctx.iocs, u))
-        .cloned();
-    if let Some(owner) = service_owner {
-        if entry_lines.is_empty() && !rdb {
-            return;
-        }
-        let mut score = Score::default();
-        score.add(
-            1,
-            format!(
-                "crontab belongs to service account {}",
-                minetrace_schemas::escape_bytes(&owner)
-            ),
-        );
-        if worst >= Some(Severity::Medium) {
-            score.add(3, "and its jobs are suspicious");
-        }
-        if rdb {
-            score.add(3, "and it is a Redis RDB dump");
-        }
-        let Some(sev) = score.severity() else {
-            return;
-        };
-        let mut f = finding(&rules::PER_003, sev)
-            .subject_as(
-                file_subject(file),
-                if rdb { Role::Artifact } else { Role::Context },
-            )
-            .subject(account_subject(accounts, &owner))
-            .evidence(format!("file: {}", describe_file(file)));
-        for (i, e) in jobs.iter().enumerate() {
-            f = f.subject(persistence_subject(&file.path, e.line));
-            if i < 20 {
-                f = f.evidence(quote_line(&file.path, e.line, &e.raw));
-            }
-        }
-        for r in score.reasons {
-            f = f.evidence(r);
-        }
-        out.push(f);
+    if tab.jobs.is_empty() {
+        f = f.evidence("no job line cron would run was found in it");
     }
+    if let Some(owner) = &tab.file_owner {
+        f = f.subject(account_subject(accounts, owner));
+    }
+    f
+}
+
+/// MT-PER-003: a service account's crontab; low alone, high with suspicious jobs or RDB junk.
+fn service_crontab_finding(
+    accounts: &Accounts,
+    tab: &Crontab,
+    owner: &[u8],
+    worst: Option<Severity>,
+) -> Option<Finding> {
+    if tab.jobs.is_empty() && !tab.rdb {
+        return None;
+    }
+    let file = tab.file;
+    let mut score = Score::default();
+    score.add(
+        1,
+        format!(
+            "crontab belongs to service account {}",
+            minetrace_schemas::escape_bytes(owner)
+        ),
+    );
+    if worst >= Some(Severity::Medium) {
+        score.add(3, "and its jobs are suspicious");
+    }
+    if tab.rdb {
+        score.add(3, "and it is a Redis RDB dump");
+    }
+    let mut f = finding(&rules::PER_003, score.severity()?)
+        .subject_as(
+            file_subject(file),
+            if tab.rdb {
+                Role::Artifact
+            } else {
+                Role::Context
+            },
+        )
+        .subject(account_subject(accounts, owner))
+        .evidence(format!("file: {}", describe_file(file)));
+    for (i, e) in tab.jobs.iter().enumerate() {
+        f = f.subject(persistence_subject(&file.path, e.line));
+        if i < 20 {
+            f = f.evidence(quote_line(&file.path, e.line, &e.raw));
+        }
+    }
+    for r in score.reasons {
+        f = f.evidence(r);
+    }
+    Some(f)
 }
