@@ -15,6 +15,7 @@ use crate::detect::Context;
 use crate::indicators::{MarkerKind, PathClass};
 use crate::model::persistence::{unit_name, PersistenceKind};
 use crate::parse::basename;
+use crate::parse::shell_line::ShellLine;
 use crate::parse::systemd_unit::Unit;
 use minetrace_schemas::records::file::FileRecord;
 
@@ -49,7 +50,6 @@ fn system_program(ctx: &Context, p: &[u8]) -> bool {
 }
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
-    let accounts = &ctx.model.accounts;
     let units: Vec<(&FileRecord, &[u8])> = ctx
         .model
         .persistence_files(|k| k == PersistenceKind::Systemd)
@@ -63,106 +63,12 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         .collect();
     let mut out = Vec::new();
     for (file, bytes) in &units {
-        let path = file.path.as_bytes();
-        let name = unit_name(path);
         let unit = Unit::parse(bytes);
-        let mut best: Option<(Score, u32, Vec<u8>, crate::parse::shell_line::ShellLine)> = None;
-        for cmd in unit.exec_commands() {
-            let (score, shell) = common::score_line(ctx, &cmd.raw);
-            if best.as_ref().is_none_or(|(b, ..)| score.points > b.points) {
-                let text = [
-                    cmd.key.as_bytes(),
-                    b"=",
-                    cmd.prefixes.as_slice(),
-                    cmd.raw.as_slice(),
-                ]
-                .concat();
-                best = Some((score, cmd.line, text, shell));
-            }
-        }
-        let Some((mut score, line, text, shell)) = best else {
-            // No Exec lines: only a family unit name makes it worth a finding.
-            if let Some(m) = family_unit(ctx, name) {
-                let mut score = Score::default();
-                score.add(4, format!("unit name matches {} marker", m));
-                score.family = Some(m);
-                if let Some(f) = common::line_finding(
-                    ctx,
-                    &rules::PER_010,
-                    file,
-                    0,
-                    b"(unit file)",
-                    &score,
-                    None,
-                ) {
-                    out.push(f);
-                }
-            }
+        let Some(mut f) = unit_finding(ctx, file, &unit) else {
             continue;
         };
-        if let Some(m) = family_unit(ctx, name) {
-            score.add(
-                4,
-                format!(
-                    "unit name {} matches a {m} marker",
-                    minetrace_schemas::escape_bytes(name)
-                ),
-            );
-            score.family.get_or_insert(m);
-        }
-        let program = unit
-            .exec_commands()
-            .into_iter()
-            .find(|c| c.key == "ExecStart")
-            .map(|c| c.program)
-            .unwrap_or_default();
-        let imitates = SYSTEM_UNIT_PREFIXES.iter().any(|p| name.starts_with(p));
-        if imitates
-            && !program.is_empty()
-            && !system_program(ctx, &program)
-            && path.starts_with(b"/etc/systemd/")
-        {
-            score.add(
-                2,
-                format!(
-                    "named like a system unit but runs {}",
-                    minetrace_schemas::escape_bytes(&program)
-                ),
-            );
-        }
-        if score.points > 0 {
-            if let Some(r) = unit
-                .restart()
-                .filter(|r| r == "always" || r == "on-failure" || r == "on-abnormal")
-            {
-                score.add(1, format!("Restart={r}: systemd restarts it when killed"));
-            }
-            if let Some(u) = unit.user().filter(|u| accounts.is_service(ctx.iocs, u)) {
-                score.add(
-                    1,
-                    format!(
-                        "runs as service account {}",
-                        minetrace_schemas::escape_bytes(u)
-                    ),
-                );
-            }
-        }
-        common::lock_points(file, &mut score);
-        let Some(mut f) = common::line_finding(
-            ctx,
-            &rules::PER_010,
-            file,
-            line,
-            &text,
-            &score,
-            Some(&shell),
-        ) else {
-            continue;
-        };
-        if let Some(u) = unit.user() {
-            f = f.subject(account_subject(accounts, u));
-        }
         // Timers that start this service.
+        let name = unit_name(file.path.as_bytes());
         let stem = name.strip_suffix(b".service").unwrap_or(name);
         for (timer, target) in &timers {
             let tname = basename(timer.path.as_bytes());
@@ -179,6 +85,102 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         out.push(f);
     }
     out
+}
+
+/// The worst `Exec*=` line of a unit with its score, the line number and the line as a key=value.
+fn worst_exec(ctx: &Context, unit: &Unit) -> Option<(Score, u32, Vec<u8>, ShellLine)> {
+    let mut best: Option<(Score, u32, Vec<u8>, ShellLine)> = None;
+    for cmd in unit.exec_commands() {
+        let (score, shell) = common::score_line(ctx, &cmd.raw);
+        if best.as_ref().is_none_or(|(b, ..)| score.points > b.points) {
+            let text = [
+                cmd.key.as_bytes(),
+                b"=",
+                cmd.prefixes.as_slice(),
+                cmd.raw.as_slice(),
+            ]
+            .concat();
+            best = Some((score, cmd.line, text, shell));
+        }
+    }
+    best
+}
+
+/// MT-PER-010 for one unit file: its worst `Exec*=` line weighed by a family name, a system-unit
+/// disguise, `Restart=`, a service-account `User=` and a lock; without `Exec*=` lines, only a family
+/// unit name counts (line 0).
+fn unit_finding(ctx: &Context, file: &FileRecord, unit: &Unit) -> Option<Finding> {
+    let path = file.path.as_bytes();
+    let name = unit_name(path);
+    let Some((mut score, line, text, shell)) = worst_exec(ctx, unit) else {
+        let m = family_unit(ctx, name)?;
+        let mut score = Score::default();
+        score.add(4, format!("unit name matches {} marker", m));
+        score.family = Some(m);
+        return common::line_finding(ctx, &rules::PER_010, file, 0, b"(unit file)", &score, None);
+    };
+    if let Some(m) = family_unit(ctx, name) {
+        score.add(
+            4,
+            format!(
+                "unit name {} matches a {m} marker",
+                minetrace_schemas::escape_bytes(name)
+            ),
+        );
+        score.family.get_or_insert(m);
+    }
+    let program = unit
+        .exec_commands()
+        .into_iter()
+        .find(|c| c.key == "ExecStart")
+        .map(|c| c.program)
+        .unwrap_or_default();
+    let imitates = SYSTEM_UNIT_PREFIXES.iter().any(|p| name.starts_with(p));
+    if imitates
+        && !program.is_empty()
+        && !system_program(ctx, &program)
+        && path.starts_with(b"/etc/systemd/")
+    {
+        score.add(
+            2,
+            format!(
+                "named like a system unit but runs {}",
+                minetrace_schemas::escape_bytes(&program)
+            ),
+        );
+    }
+    let accounts = &ctx.model.accounts;
+    if score.points > 0 {
+        if let Some(r) = unit
+            .restart()
+            .filter(|r| r == "always" || r == "on-failure" || r == "on-abnormal")
+        {
+            score.add(1, format!("Restart={r}: systemd restarts it when killed"));
+        }
+        if let Some(u) = unit.user().filter(|u| accounts.is_service(ctx.iocs, u)) {
+            score.add(
+                1,
+                format!(
+                    "runs as service account {}",
+                    minetrace_schemas::escape_bytes(u)
+                ),
+            );
+        }
+    }
+    common::lock_points(file, &mut score);
+    let mut f = common::line_finding(
+        ctx,
+        &rules::PER_010,
+        file,
+        line,
+        &text,
+        &score,
+        Some(&shell),
+    )?;
+    if let Some(u) = unit.user() {
+        f = f.subject(account_subject(accounts, u));
+    }
+    Some(f)
 }
 
 fn family_unit(ctx: &Context, name: &[u8]) -> Option<String> {
