@@ -20,7 +20,10 @@
 //! their head ([`SCRIPT_HEAD`] bytes, within [`SCRIPT_TOTAL`] per run) and hashed whole; ELF files are
 //! copied whole. Nothing under a bind mount of another directory is copied (its bytes live elsewhere, see
 //! [`super::mounts`]). The same bytes are stored once: a repeat inode or digest points at the member
-//! already written.
+//! already written. The same inode is read once: its other paths (hard links: `/usr/local/bin/git` has
+//! 140 in `libexec/git-core`) take the first read's digest and spend no budget, unless they may keep
+//! bytes that read did not keep. A family may *hold* a queued file ([`SpendQueue::hold`]): it is listed,
+//! not read, and its record says why, unless something names it (tier 0).
 //!
 //! Reading happens on worker threads, off the thread that writes the bundle; decisions are taken on the
 //! writing thread in the fixed order above, batch by batch, so what is hashed and copied depends on the
@@ -132,6 +135,8 @@ struct Candidate {
     no_copy: Option<&'static str>,
     /// Whether a script's head may be stored.
     head: bool,
+    /// Why the file is listed but not read unless something names it (see [`SpendQueue::hold`]).
+    hold: Option<&'static str>,
 }
 
 /// The files queued by the walks, in the order met.
@@ -181,8 +186,22 @@ impl SpendQueue {
             tier,
             no_copy,
             head,
+            hold: None,
         });
         true
+    }
+
+    /// Keeps a queued file from being read unless it is raised to tier 0 (a persistence entry, the
+    /// preload list or a digest mismatch names it): `why` goes on its record (`not hashed: ...`). For
+    /// files no finding could rest on by digest alone; false when the file is not queued.
+    pub fn hold(&mut self, path: &[u8], why: &'static str) -> bool {
+        match self.by_path.get(path).and_then(|i| self.items.get_mut(*i)) {
+            Some(c) => {
+                c.hold = Some(why);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Raises a queued file to tier 0 (a persistence entry names it); false when it is not queued.
@@ -238,6 +257,43 @@ struct Got {
     changed: bool,
 }
 
+impl Got {
+    /// The outcome without the bytes kept: what another path of the same inode takes.
+    fn without_bytes(&self) -> Got {
+        Got {
+            sha256: self.sha256.clone(),
+            kept: None,
+            ..*self
+        }
+    }
+}
+
+fn shared(r: &Result<Got, String>) -> Result<Got, String> {
+    r.as_ref().map(Got::without_bytes).map_err(Clone::clone)
+}
+
+/// What one batch does with a candidate: skip it, read it (with its tier's copy cap), or take the
+/// outcome of an earlier read of the same inode.
+enum Plan {
+    Skip,
+    Read(u64),
+    Same(u64),
+}
+
+/// What was asked of the first read of an inode.
+struct Planned {
+    size: u64,
+    elf: bool,
+    script: bool,
+}
+
+impl Planned {
+    /// Whether that read serves `c` too: `c` would keep no bytes the read did not keep.
+    fn covers(&self, c: &Candidate) -> bool {
+        (self.elf || c.no_copy.is_some()) && (self.script || !c.head)
+    }
+}
+
 /// Counts of one pass, for the log and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Stats {
@@ -247,6 +303,8 @@ pub struct Stats {
     pub copied_bytes: u64,
     pub heads: u64,
     pub skipped: u64,
+    /// Paths that took the digest of an earlier read of the same inode (hard links).
+    pub linked: u64,
 }
 
 fn work(job: &Job) -> Result<Got, String> {
@@ -359,30 +417,46 @@ pub fn run<W: Write>(s: &mut Sink<'_, W>, budget: Budget) -> Result<Stats, Write
         }
         drop(done_tx);
         let result = (|| {
+            // Hard links: an inode is read once; its other paths take that read's digest (and point at
+            // its copy), unless they may keep bytes the first read was not asked to keep.
+            let mut reads: HashMap<(u64, u64), Planned> = HashMap::new();
+            let mut outcomes: HashMap<(u64, u64), Result<Got, String>> = HashMap::new();
             for batch in items.chunks(BATCH) {
-                let mut planned: Vec<Option<u64>> = Vec::with_capacity(batch.len());
+                let mut planned: Vec<Plan> = Vec::with_capacity(batch.len());
                 let mut sent = 0;
                 let mut copy_left = s.ctx.copy_left;
                 for (seq, c) in batch.iter().enumerate() {
                     if let Some(why) = skip_reason(c, hash_left, &budget) {
                         s.set_error(Some(c.record), why);
                         stats.skipped += 1;
-                        planned.push(None);
+                        planned.push(Plan::Skip);
                         continue;
                     }
-                    hash_left -= c.size;
                     let file_cap = if c.tier <= 1 {
                         s.ctx.max_copy_file
                     } else {
                         s.ctx.max_copy_file.min(LOW_TIER_FILE_CAP)
                     };
+                    if reads
+                        .get(&c.id)
+                        .is_some_and(|p| p.size == c.size && p.covers(c))
+                    {
+                        planned.push(Plan::Same(file_cap));
+                        continue;
+                    }
+                    hash_left -= c.size;
                     let keep_elf =
                         (c.no_copy.is_none() && c.size <= file_cap && c.size <= copy_left)
                             .then_some(c.size);
                     if let Some(n) = keep_elf {
                         copy_left -= n;
                     }
-                    planned.push(Some(file_cap));
+                    reads.entry(c.id).or_insert(Planned {
+                        size: c.size,
+                        elf: keep_elf.is_some(),
+                        script: c.head,
+                    });
+                    planned.push(Plan::Read(file_cap));
                     let job = Job {
                         seq,
                         real: c.real.clone(),
@@ -405,9 +479,24 @@ pub fn run<W: Write>(s: &mut Sink<'_, W>, budget: Budget) -> Result<Stats, Write
                         *slot = Some(r);
                     }
                 }
-                for ((c, r), cap) in batch.iter().zip(results).zip(planned) {
-                    if let (Some(r), Some(cap)) = (r, cap) {
-                        apply(s, c, r, cap, &mut stats)?;
+                for ((c, r), plan) in batch.iter().zip(results).zip(planned) {
+                    match (plan, r) {
+                        (Plan::Read(cap), Some(r)) => {
+                            outcomes.entry(c.id).or_insert_with(|| shared(&r));
+                            apply(s, c, r, cap, &mut stats)?;
+                        }
+                        (Plan::Same(cap), _) => {
+                            stats.linked += 1;
+                            let r = outcomes.get(&c.id).map_or_else(
+                                || Err("its first path was not read".to_owned()),
+                                shared,
+                            );
+                            let len = r.as_ref().map_or(0, |g| g.len);
+                            apply(s, c, r, cap, &mut stats)?;
+                            // Read once, by the first path: the bytes count there.
+                            stats.hashed_bytes -= len.min(stats.hashed_bytes);
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -422,6 +511,9 @@ pub fn run<W: Write>(s: &mut Sink<'_, W>, budget: Budget) -> Result<Stats, Write
 
 /// Why a file is not read at all, given what is left.
 fn skip_reason(c: &Candidate, hash_left: u64, budget: &Budget) -> Option<String> {
+    if let (Some(why), 1..) = (c.hold, c.tier) {
+        return Some(why.to_owned());
+    }
     if Instant::now() >= budget.deadline {
         return Some(format!(
             "not hashed: the run's hashing time budget ({} ms) was spent on more suspicious files",
@@ -693,6 +785,65 @@ mod tests {
             Some(file_meta::sha256_hex(&script).as_str())
         );
         assert!(h.col.has_member(s.member.as_deref().unwrap()));
+    }
+
+    #[test]
+    fn hard_links_are_read_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        let bin = elf(b"linked", 6000);
+        put(r, "/usr/local/bin/git", &bin, 0o755);
+        for name in ["git-add", "git-commit"] {
+            std::fs::hard_link(
+                r.join("usr/local/bin/git"),
+                r.join("usr/local/libexec").join(name),
+            )
+            .or_else(|_| {
+                std::fs::create_dir_all(r.join("usr/local/libexec"))?;
+                std::fs::hard_link(
+                    r.join("usr/local/bin/git"),
+                    r.join("usr/local/libexec").join(name),
+                )
+            })
+            .unwrap();
+        }
+        // The same inode where files are copied, met after the others (same tier, later path): read
+        // again, since the first read kept no bytes.
+        std::fs::hard_link(
+            r.join("usr/local/bin/git"),
+            r.join("usr/local/libexec/z-generator"),
+        )
+        .unwrap();
+        let mut h = Harness::new(r);
+        for p in [
+            "/usr/local/bin/git",
+            "/usr/local/libexec/git-add",
+            "/usr/local/libexec/git-commit",
+        ] {
+            queue(&mut h, p, Place::System);
+        }
+        queue(&mut h, "/usr/local/libexec/z-generator", Place::Startup);
+        // Budgeted for two reads: the links must not spend it.
+        let stats = run(&mut h.sink("spend"), budget(12_000, 60_000)).unwrap();
+        assert_eq!((stats.hashed, stats.skipped), (4, 0));
+        assert_eq!(stats.hashed_bytes, 12_000);
+        let sha = h.record("/usr/local/bin/git").unwrap().sha256.clone();
+        assert!(sha.is_some());
+        for p in [
+            "/usr/local/libexec/git-add",
+            "/usr/local/libexec/git-commit",
+        ] {
+            let rec = h.record(p).unwrap();
+            assert_eq!(rec.sha256, sha);
+            assert!(rec.member.is_none(), "{rec:?}");
+            assert_eq!(rec.error.as_deref(), Some(HASHED_ONLY));
+        }
+        let generator = h.record("/usr/local/libexec/z-generator").unwrap();
+        assert_eq!(generator.sha256, sha);
+        assert_eq!(
+            generator.member.as_deref(),
+            Some("fs/usr/local/libexec/z-generator")
+        );
     }
 
     #[test]
