@@ -39,8 +39,7 @@ const STDERR_CAP: u64 = 4096;
 /// Largest tool binary hashed.
 const TOOL_HASH_CAP: u64 = 256 << 20;
 
-/// (capture name, tool, arguments)
-const TOOLS: &[(&str, &str, &[&str])] = &[
+const TOOLS: &[Tool] = &[
     ("iptables-save", "iptables-save", &[]),
     ("ip6tables-save", "ip6tables-save", &[]),
     ("iptables-legacy-save", "iptables-legacy-save", &[]),
@@ -56,6 +55,51 @@ const PROC_FILES: &[&[u8]] = &[
     b"/proc/net/ip_tables_matches",
 ];
 
+/// The firewall tools, started together on their own threads (each waits on its child, so their run
+/// overlaps the families before `firewall` on a host where exec and the netlink dumps take tens of ms).
+#[derive(Debug)]
+pub struct ToolRuns(
+    Vec<(
+        Tool,
+        std::thread::JoinHandle<(CommandRecord, Option<Vec<u8>>)>,
+    )>,
+);
+
+/// (capture name, tool, arguments)
+type Tool = (&'static str, &'static str, &'static [&'static str]);
+
+/// Starts every tool of [`TOOLS`] (live mode only: call it after the process pass, so the tools never
+/// show in the process table).
+pub fn start_tools() -> ToolRuns {
+    ToolRuns(
+        TOOLS
+            .iter()
+            .map(|&(name, tool, args)| {
+                (
+                    (name, tool, args),
+                    std::thread::spawn(move || run_tool(name, tool, args, TOOL_TIMEOUT)),
+                )
+            })
+            .collect(),
+    )
+}
+
+impl ToolRuns {
+    /// Every tool's record and output, in [`TOOLS`] order (each bounded by [`TOOL_TIMEOUT`]).
+    pub fn finish(self) -> Vec<(CommandRecord, Option<Vec<u8>>)> {
+        self.0
+            .into_iter()
+            .map(|((name, tool, args), handle)| {
+                handle.join().unwrap_or_else(|_| {
+                    let mut rec = not_run(name, tool, args);
+                    rec.error = Some("the thread running the tool failed".into());
+                    (rec, None)
+                })
+            })
+            .collect()
+    }
+}
+
 pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
     s.category = "firewall";
     if s.ctx.root.is_dead_box() {
@@ -63,8 +107,9 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
             .exclusions
             .push("dead-box mode: firewall tools were not run and /proc was not read; rules come from saved files only".into());
     } else {
-        for (name, tool, args) in TOOLS {
-            let (record, stdout) = run_tool(name, tool, args, TOOL_TIMEOUT);
+        let runs = s.ctx.tool_runs.take().unwrap_or_else(start_tools);
+        for (record, stdout) in runs.finish() {
+            let name = record.name.clone();
             let mut record = record;
             if let Some(out) = stdout {
                 let member = format!("commands/{name}.stdout");
@@ -170,16 +215,11 @@ pub fn find_tool(tool: &str) -> Option<PathBuf> {
         })
 }
 
-/// Runs one host tool under the rules above. Never blocks past `timeout` (plus a second for the pipes).
-pub fn run_tool(
-    name: &str,
-    tool: &str,
-    args: &[&str],
-    timeout: Duration,
-) -> (CommandRecord, Option<Vec<u8>>) {
+/// The record of a tool before it runs.
+fn not_run(name: &str, tool: &str, args: &[&str]) -> CommandRecord {
     let mut argv = vec![RawBytes::from(tool)];
     argv.extend(args.iter().map(|a| RawBytes::from(*a)));
-    let mut rec = CommandRecord {
+    CommandRecord {
         name: name.to_owned(),
         argv,
         tool_path: None,
@@ -190,7 +230,17 @@ pub fn run_tool(
         stdout_member: None,
         stderr: RawBytes::default(),
         error: None,
-    };
+    }
+}
+
+/// Runs one host tool under the rules above. Never blocks past `timeout` (plus a second for the pipes).
+pub fn run_tool(
+    name: &str,
+    tool: &str,
+    args: &[&str],
+    timeout: Duration,
+) -> (CommandRecord, Option<Vec<u8>>) {
+    let mut rec = not_run(name, tool, args);
     let Some(path) = find_tool(tool) else {
         rec.error = Some(format!("{tool} not found in {FIXED_PATH}"));
         return (rec, None);
@@ -288,7 +338,14 @@ pub fn run_tool(
                 let _ = child.kill();
                 break child.wait().ok();
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            // Most tools end within milliseconds: poll often at first, then every 5 ms.
+            Ok(None) => std::thread::sleep(Duration::from_millis(
+                if started.elapsed() < Duration::from_millis(50) {
+                    1
+                } else {
+                    5
+                },
+            )),
             Err(e) => {
                 rec.error = Some(format!("wait: {e}"));
                 break None;

@@ -110,6 +110,11 @@ pub fn collect<W: Write>(col: &mut Collection<W>) -> Result<(), WriteError> {
     let handoff = &col.live_handoff;
     let mut ctx = Ctx::after_live(root, &col.options, &handoff.copies, handoff.copied_bytes);
     ctx.mounts = mount_table;
+    if !ctx.root.is_dead_box() {
+        // Started now, after the process pass, so they never show in the process table; they run
+        // while the families before `firewall` do.
+        ctx.tool_runs = Some(firewall::start_tools());
+    }
     let families: [(&str, &'static str, Family<W>); 19] = [
         ("accounts", "accounts", accounts::collect),
         ("ssh", "ssh", ssh::collect),

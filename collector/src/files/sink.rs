@@ -111,6 +111,8 @@ pub struct Ctx {
     reference_set: HashSet<Vec<u8>>,
     /// The collected root's mount table ([`super::mounts`]); walks note the mounts they enter.
     pub mounts: super::mounts::MountTable,
+    /// Firewall tools started ahead of their family (live mode, [`super::firewall::start_tools`]).
+    pub tool_runs: Option<super::firewall::ToolRuns>,
 }
 
 impl Ctx {
@@ -157,6 +159,7 @@ impl Ctx {
             references: [Vec::new(), Vec::new()],
             reference_set: HashSet::new(),
             mounts: super::mounts::MountTable::default(),
+            tool_runs: None,
         }
     }
 
