@@ -106,9 +106,26 @@ impl<W: Write> Collection<W> {
         if !matches!(self.package_db, PackageDb::NotBuilt) {
             return Ok(());
         }
-        self.artifact("package-index", |col, log| {
+        let root = root.clone();
+        self.adopt_package_index(move || {
             let mut errors = Vec::new();
-            col.package_db = crate::package_index::build(root, &mut errors);
+            let db = crate::package_index::build(&root, &mut errors);
+            (db, errors)
+        })
+    }
+
+    /// Takes the package index `build` gives (built here, or on a thread started earlier and joined by
+    /// `build`), as the `package-index` artifact.
+    pub fn adopt_package_index(
+        &mut self,
+        build: impl FnOnce() -> (PackageDb, Vec<(String, String)>),
+    ) -> Result<(), WriteError> {
+        if !matches!(self.package_db, PackageDb::NotBuilt) {
+            return Ok(());
+        }
+        self.artifact("package-index", |col, log| {
+            let (db, errors) = build();
+            col.package_db = db;
             for (target, message) in errors {
                 note_error(log, target, message);
             }

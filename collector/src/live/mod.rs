@@ -173,6 +173,20 @@ fn collect_live<W: Write>(col: &mut Collection<W>) -> Result<LiveSummary, WriteE
         Err(e) => return collect_without_proc(col, &e),
     };
     raise_fd_limit();
+    // The package index (a read of every dpkg file list, or of the rpm database) needs nothing from
+    // /proc: built on its own thread while the process pass runs, joined before the executables need it.
+    let index_job = std::thread::Builder::new()
+        .name("package-index".into())
+        .spawn(|| {
+            let mut errors = Vec::new();
+            let db = crate::package_index::build(
+                &crate::files::host_root::HostRoot::live(),
+                &mut errors,
+            );
+            (db, errors)
+        })
+        .ok();
+    // Its thread is one of the collector's own ids (left out of the table and the probe).
     let own = own_ids(&proc_root, me);
 
     let listing = col.artifact("hidden", |_, log| {
@@ -219,8 +233,21 @@ fn collect_live<W: Write>(col: &mut Collection<W>) -> Result<LiveSummary, WriteE
         );
     }
 
-    // Which running executables a package owns: one read of the dpkg file lists, timed on its own.
-    col.ensure_package_index(&crate::files::host_root::HostRoot::live())?;
+    // Which running executables a package owns: the index built during the process pass.
+    match index_job {
+        Some(job) => col.adopt_package_index(|| {
+            job.join().unwrap_or_else(|_| {
+                (
+                    crate::package_index::PackageDb::Missing { rpm: false },
+                    vec![(
+                        "/var/lib/dpkg".into(),
+                        "the thread reading the package database failed".into(),
+                    )],
+                )
+            })
+        })?,
+        None => col.ensure_package_index(&crate::files::host_root::HostRoot::live())?,
+    }
 
     let limits = CopyLimits {
         max_file_bytes: col.options.max_copy_file_bytes,
