@@ -9,6 +9,7 @@ pub mod host_read;
 pub mod live;
 pub mod options;
 pub mod package_index;
+pub mod parallel;
 pub mod rpmdb;
 pub mod run;
 

@@ -192,6 +192,29 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
         _ => scan_dpkg(s, &wanted, &mut owner).then_some(PackageManager::Dpkg),
     };
 
+    // Every digest first, on the worker threads (a few MiB of system binaries and running
+    // executables), then the verdicts in order.
+    let jobs: Vec<Option<(std::path::PathBuf, DigestAlgorithm, bool)>> = targets
+        .iter()
+        .zip(&owner)
+        .map(|(t, own)| {
+            let expected = own.as_ref().and_then(|(_, d, _)| d.as_ref());
+            let need_hash = t.reason != "running-exe" || expected.is_some();
+            need_hash.then(|| {
+                let algorithm = expected.map_or(DigestAlgorithm::Md5, |d| d.algorithm);
+                (
+                    s.ctx.root.real(&t.resolved),
+                    algorithm,
+                    t.reason != "running-exe",
+                )
+            })
+        })
+        .collect();
+    let mut digested = crate::parallel::map_in_order(&jobs, |job| {
+        job.as_ref()
+            .map(|(real, algorithm, with_sha)| digests(real, *algorithm, *with_sha))
+    })
+    .into_iter();
     let mut mismatched_packages = HashSet::new();
     for (t, own) in targets.iter().zip(owner) {
         let (package, expected, listed) = match own {
@@ -214,12 +237,8 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
         if t.resolved != t.named && check.listed_as.is_none() {
             check.listed_as = Some(RawBytes::new(t.resolved.clone()));
         }
-        let need_hash = t.reason != "running-exe" || expected.is_some();
-        if need_hash {
-            let algorithm = expected
-                .as_ref()
-                .map_or(DigestAlgorithm::Md5, |d| d.algorithm);
-            match digests(s, &t.resolved, algorithm, t.reason != "running-exe") {
+        if let Some(result) = digested.next().flatten() {
+            match result {
                 Ok((actual, sha, size)) => {
                     check.actual_digest = Some(actual);
                     check.actual_sha256 = sha;
@@ -424,9 +443,8 @@ impl Hasher {
 }
 
 /// The digest in `algorithm` (and sha256 when asked) of a resolved host file, streamed.
-fn digests<W: Write>(
-    s: &mut Sink<'_, W>,
-    path: &[u8],
+fn digests(
+    real: &std::path::Path,
     algorithm: DigestAlgorithm,
     with_sha: bool,
 ) -> Result<(FileDigest, Option<String>, u64), String> {
@@ -436,8 +454,7 @@ fn digests<W: Write>(
             algorithm.name()
         )
     })?;
-    let real = s.ctx.root.real(path);
-    let (file, meta) = host_read::open_regular(&real).map_err(|e| format!("open: {e}"))?;
+    let (file, meta) = host_read::open_regular(real).map_err(|e| format!("open: {e}"))?;
     if meta.len() > HASH_CAP {
         return Err(format!(
             "{} bytes is over the {HASH_CAP}-byte hashing cap",

@@ -236,6 +236,19 @@ impl ExecutableTable {
         records.resize_with(self.entries.len(), || None);
         let mut entries: Vec<Option<(Entry, Vec<String>)>> =
             self.entries.into_iter().zip(reasons).map(Some).collect();
+        // Executables that are only hashed (no copy reason, so no budget to decide in order) are read
+        // on the worker threads first; copy candidates then go one by one in tier order.
+        let hashed_only: Vec<Option<&Entry>> = entries
+            .iter()
+            .map(|slot| slot.as_ref().filter(|(_, r)| r.is_empty()).map(|(e, _)| e))
+            .collect();
+        let mut prehashed: Vec<Option<ImageRead>> =
+            crate::parallel::map_in_order(&hashed_only, |e| {
+                e.map(|e| {
+                    let mut buf = vec![0u8; CHUNK];
+                    read_image(e, None, &mut buf)
+                })
+            });
         let limits_of = |tier: u8| tier_limits(limits, tier);
         let mut used: u64 = 0;
         let mut buf = vec![0u8; CHUNK];
@@ -244,14 +257,15 @@ impl ExecutableTable {
                 continue;
             };
             let tier = tiers.get(i).copied().unwrap_or(u8::MAX);
+            let pre = prehashed.get_mut(i).and_then(Option::take);
             let rec = hash_and_copy(
                 entry,
                 reasons,
                 col,
                 log,
-                limits_of(tier),
-                &mut used,
+                (limits_of(tier), &mut used),
                 &mut buf,
+                pre,
             )?;
             if let Some(slot) = records.get_mut(i) {
                 *slot = Some(rec);
@@ -422,7 +436,7 @@ struct Hashed {
 }
 
 /// Hashes a file in one read pass, keeping its bytes up to `keep_cap` when asked.
-fn hash_file(mut file: File, keep_cap: Option<u64>, buf: &mut [u8]) -> io::Result<Hashed> {
+fn hash_file(mut file: &File, keep_cap: Option<u64>, buf: &mut [u8]) -> io::Result<Hashed> {
     let mut hasher = Sha256::new();
     let mut len: u64 = 0;
     let mut kept = keep_cap.map(|cap| {
@@ -459,15 +473,40 @@ fn hash_file(mut file: File, keep_cap: Option<u64>, buf: &mut [u8]) -> io::Resul
     })
 }
 
+/// An image's bytes as read: its size by `fstat` and the hash (and kept bytes), or why it could not be
+/// opened.
+type ImageRead = Result<(Option<u64>, io::Result<Hashed>), String>;
+
+/// Opens the image of `entry` (held, or through one of its pids) and hashes it.
+fn read_image(entry: &Entry, keep_cap: Option<u64>, buf: &mut [u8]) -> ImageRead {
+    let reopened;
+    let file = match &entry.image {
+        Image::Open(f) => f,
+        Image::Later => {
+            let mut pids = entry.pids.clone();
+            pids.sort_unstable();
+            pids.dedup();
+            reopened = reopen(entry.file, &pids)?;
+            &reopened
+        }
+        Image::Failed(e) => return Err(e.clone()),
+    };
+    let size = file.metadata().ok().map(|m| m.len());
+    Ok((size, hash_file(file, keep_cap, buf)))
+}
+
+/// Hashes (and, within `limits`, copies) one executable; `pre` is its read when the worker threads
+/// made it already (executables without a copy reason).
 fn hash_and_copy<W: Write>(
-    mut entry: Entry,
+    entry: Entry,
     reasons: Vec<String>,
     col: &mut Collection<W>,
     log: &mut ArtifactLog,
-    limits: CopyLimits,
-    used: &mut u64,
+    (limits, used): (CopyLimits, &mut u64),
     buf: &mut [u8],
+    pre: Option<ImageRead>,
 ) -> Result<ExecutableRecord, WriteError> {
+    let mut entry = entry;
     entry.pids.sort_unstable();
     entry.pids.dedup();
     let first_pid = entry.pids.first().copied().unwrap_or(0);
@@ -479,31 +518,33 @@ fn hash_and_copy<W: Write>(
         sha256: None,
         deleted: entry.deleted,
         memfd: entry.memfd,
-        pids: std::mem::take(&mut entry.pids),
+        pids: entry.pids.clone(),
         copy: CopyStatus::NotNeeded,
         copy_reasons: reasons,
         error: None,
     };
-    let file = match std::mem::replace(&mut entry.image, Image::Later) {
-        Image::Open(f) => Ok(f),
-        Image::Later => reopen(rec.file, &rec.pids),
-        Image::Failed(e) => Err(e),
+    // The size by fstat decides the copy; the image is read after that decision.
+    let opened: Result<Option<u64>, String> = match &pre {
+        Some(Ok((size, _))) => Ok(*size),
+        Some(Err(e)) => Err(e.clone()),
+        None => match &entry.image {
+            Image::Open(f) => Ok(f.metadata().ok().map(|m| m.len())),
+            Image::Later => Ok(None),
+            Image::Failed(e) => Err(e.clone()),
+        },
     };
-    let file = match file {
-        Ok(f) => f,
-        Err(e) => {
-            note_error(log, target, format!("{}: {e}", rec.path.escaped()));
-            if !rec.copy_reasons.is_empty() {
-                rec.copy = CopyStatus::Skipped {
-                    reason: format!("unreadable: {e}"),
-                };
-            }
-            rec.error = Some(e);
-            return Ok(rec);
+    if let Err(e) = opened {
+        note_error(log, target, format!("{}: {e}", rec.path.escaped()));
+        if !rec.copy_reasons.is_empty() {
+            rec.copy = CopyStatus::Skipped {
+                reason: format!("unreadable: {e}"),
+            };
         }
-    };
-    if let Ok(meta) = file.metadata() {
-        rec.size = meta.len();
+        rec.error = Some(e);
+        return Ok(rec);
+    }
+    if let Ok(Some(size)) = opened {
+        rec.size = size;
     }
     // Decide before reading whether the bytes are wanted, so only copies are held in memory.
     let mut skip_reason = None;
@@ -528,7 +569,23 @@ fn hash_and_copy<W: Write>(
                 .min(limits.max_total_bytes.saturating_sub(*used)),
         )
     };
-    match hash_file(file, keep_cap, buf) {
+    let hashed = match pre {
+        Some(Ok((_, hashed))) => hashed,
+        _ => match read_image(&entry, keep_cap, buf) {
+            Ok((_, hashed)) => hashed,
+            Err(e) => {
+                note_error(log, target, format!("{}: {e}", rec.path.escaped()));
+                if !rec.copy_reasons.is_empty() {
+                    rec.copy = CopyStatus::Skipped {
+                        reason: format!("unreadable: {e}"),
+                    };
+                }
+                rec.error = Some(e);
+                return Ok(rec);
+            }
+        },
+    };
+    match hashed {
         Ok(h) => {
             rec.sha256 = Some(h.sha256.clone());
             rec.size = h.len;
@@ -618,16 +675,16 @@ mod tests {
         std::fs::write(&p, &data).unwrap();
         let want = hex::encode(Sha256::digest(&data));
         let mut buf = vec![0u8; CHUNK];
-        let h = hash_file(File::open(&p).unwrap(), Some(10 << 20), &mut buf).unwrap();
+        let h = hash_file(&File::open(&p).unwrap(), Some(10 << 20), &mut buf).unwrap();
         assert_eq!(
             (h.sha256.as_str(), h.len),
             (want.as_str(), data.len() as u64)
         );
         assert_eq!(h.kept.as_deref(), Some(&data[..]));
-        let h = hash_file(File::open(&p).unwrap(), Some(1 << 20), &mut buf).unwrap();
+        let h = hash_file(&File::open(&p).unwrap(), Some(1 << 20), &mut buf).unwrap();
         assert_eq!(h.sha256, want);
         assert!(h.kept.is_none());
-        let h = hash_file(File::open(&p).unwrap(), None, &mut buf).unwrap();
+        let h = hash_file(&File::open(&p).unwrap(), None, &mut buf).unwrap();
         assert_eq!(h.sha256, want);
     }
 }
