@@ -58,12 +58,10 @@ const PROC_FILES: &[&[u8]] = &[
 /// The firewall tools, started together on their own threads (each waits on its child, so their run
 /// overlaps the families before `firewall` on a host where exec and the netlink dumps take tens of ms).
 #[derive(Debug)]
-pub struct ToolRuns(
-    Vec<(
-        Tool,
-        std::thread::JoinHandle<(CommandRecord, Option<Vec<u8>>)>,
-    )>,
-);
+pub struct ToolRuns(Vec<(Tool, std::thread::JoinHandle<ToolOutput>)>);
+
+/// A tool's record and what it printed.
+type ToolOutput = (CommandRecord, Option<Vec<u8>>);
 
 /// (capture name, tool, arguments)
 type Tool = (&'static str, &'static str, &'static [&'static str]);
@@ -86,7 +84,7 @@ pub fn start_tools() -> ToolRuns {
 
 impl ToolRuns {
     /// Every tool's record and output, in [`TOOLS`] order (each bounded by [`TOOL_TIMEOUT`]).
-    pub fn finish(self) -> Vec<(CommandRecord, Option<Vec<u8>>)> {
+    pub fn finish(self) -> Vec<ToolOutput> {
         self.0
             .into_iter()
             .map(|((name, tool, args), handle)| {
@@ -234,12 +232,7 @@ fn not_run(name: &str, tool: &str, args: &[&str]) -> CommandRecord {
 }
 
 /// Runs one host tool under the rules above. Never blocks past `timeout` (plus a second for the pipes).
-pub fn run_tool(
-    name: &str,
-    tool: &str,
-    args: &[&str],
-    timeout: Duration,
-) -> (CommandRecord, Option<Vec<u8>>) {
+pub fn run_tool(name: &str, tool: &str, args: &[&str], timeout: Duration) -> ToolOutput {
     let mut rec = not_run(name, tool, args);
     let Some(path) = find_tool(tool) else {
         rec.error = Some(format!("{tool} not found in {FIXED_PATH}"));
