@@ -495,6 +495,24 @@ fn read_image(entry: &Entry, keep_cap: Option<u64>, buf: &mut [u8]) -> ImageRead
     Ok((size, hash_file(file, keep_cap, buf)))
 }
 
+/// The record of an executable whose image could not be opened or read: the error on it and in the
+/// log, and a copy it needed marked skipped.
+fn unreadable(
+    mut rec: ExecutableRecord,
+    log: &mut ArtifactLog,
+    target: String,
+    e: String,
+) -> ExecutableRecord {
+    note_error(log, target, format!("{}: {e}", rec.path.escaped()));
+    if !rec.copy_reasons.is_empty() {
+        rec.copy = CopyStatus::Skipped {
+            reason: format!("unreadable: {e}"),
+        };
+    }
+    rec.error = Some(e);
+    rec
+}
+
 /// Hashes (and, within `limits`, copies) one executable; `pre` is its read when the worker threads
 /// made it already (executables without a copy reason).
 fn hash_and_copy<W: Write>(
@@ -534,14 +552,7 @@ fn hash_and_copy<W: Write>(
         },
     };
     if let Err(e) = opened {
-        note_error(log, target, format!("{}: {e}", rec.path.escaped()));
-        if !rec.copy_reasons.is_empty() {
-            rec.copy = CopyStatus::Skipped {
-                reason: format!("unreadable: {e}"),
-            };
-        }
-        rec.error = Some(e);
-        return Ok(rec);
+        return Ok(unreadable(rec, log, target, e));
     }
     if let Ok(Some(size)) = opened {
         rec.size = size;
@@ -573,16 +584,7 @@ fn hash_and_copy<W: Write>(
         Some(Ok((_, hashed))) => hashed,
         _ => match read_image(&entry, keep_cap, buf) {
             Ok((_, hashed)) => hashed,
-            Err(e) => {
-                note_error(log, target, format!("{}: {e}", rec.path.escaped()));
-                if !rec.copy_reasons.is_empty() {
-                    rec.copy = CopyStatus::Skipped {
-                        reason: format!("unreadable: {e}"),
-                    };
-                }
-                rec.error = Some(e);
-                return Ok(rec);
-            }
+            Err(e) => return Ok(unreadable(rec, log, target, e)),
         },
     };
     match hashed {
