@@ -53,6 +53,7 @@ impl Analysis {
             host: model.manifest.host.clone(),
             analyzer_version: env!("CARGO_PKG_VERSION").into(),
             findings,
+            entry: Vec::new(),
         };
         Analysis {
             model,

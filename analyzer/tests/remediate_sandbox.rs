@@ -543,6 +543,7 @@ fn document(model: &HostModel, findings: Vec<Finding>) -> FindingsDocument {
         host: model.manifest.host.clone(),
         analyzer_version: "test".into(),
         findings,
+        entry: Vec::new(),
     }
 }
 

@@ -201,6 +201,109 @@ pub struct FindingsDocument {
     pub host: HostIdentity,
     pub analyzer_version: String,
     pub findings: Vec<Finding>,
+    /// How the attacker got in: candidates best first; the first is `unknown` when nothing in the
+    /// bundle supports a conclusion. Empty on a clean host.
+    #[serde(default)]
+    pub entry: Vec<EntryCandidate>,
+}
+
+/// How an attacker got onto the host. Persistence (a key added, a crontab written) is never an entry: it
+/// points at one.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryVector {
+    /// A network service ran the attacker's code (unauthenticated Redis, an exposed Docker API, a
+    /// token-less Jupyter, an exploited Confluence or WebLogic, a database's shell-out, the kubelet):
+    /// `service` names it.
+    ExposedService,
+    /// A web application ran the attacker's code, typically through a web shell: `service` names the
+    /// web server or runtime whose log or process tree shows it.
+    WebApplication,
+    /// Password guessing over SSH that ended in an accepted login (the brute-force finding's judgement).
+    SshBruteForce,
+    /// A login with an SSH key the findings judge to be the attacker's (stolen, or planted earlier).
+    SshKey,
+    /// A login from another host of the operator's own network in the intrusion window: the attacker
+    /// came from a host that is compromised too.
+    LateralMovement,
+    /// The attacker's code came with software the operator installed: a container image, a package.
+    SupplyChain,
+    /// Nothing in the bundle supports a conclusion.
+    Unknown,
+}
+
+impl EntryVector {
+    pub fn name(self) -> &'static str {
+        match self {
+            EntryVector::ExposedService => "exposed_service",
+            EntryVector::WebApplication => "web_application",
+            EntryVector::SshBruteForce => "ssh_brute_force",
+            EntryVector::SshKey => "ssh_key",
+            EntryVector::LateralMovement => "lateral_movement",
+            EntryVector::SupplyChain => "supply_chain",
+            EntryVector::Unknown => "unknown",
+        }
+    }
+}
+
+/// How directly the evidence shows a fact (the attack graph's edge levels).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceLevel {
+    /// A kernel or filesystem fact at capture time (a process's parent, a socket, a file's owner).
+    Observed,
+    /// Read from text anyone with the right access could write (a log line, a cron line, a config).
+    Parsed,
+    /// A heuristic (times that line up, an owner in common).
+    Suspected,
+}
+
+impl EvidenceLevel {
+    pub fn name(self) -> &'static str {
+        match self {
+            EvidenceLevel::Observed => "observed",
+            EvidenceLevel::Parsed => "parsed",
+            EvidenceLevel::Suspected => "suspected",
+        }
+    }
+
+    /// The STIX confidence of the level (85 / 50 / 15).
+    pub fn confidence(self) -> u8 {
+        match self {
+            EvidenceLevel::Observed => 85,
+            EvidenceLevel::Parsed => 50,
+            EvidenceLevel::Suspected => 15,
+        }
+    }
+}
+
+/// One way the attacker may have got in, with what supports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct EntryCandidate {
+    pub vector: EntryVector,
+    /// The service that ran the attacker's code (`redis`, `docker`, `jupyter`, `nginx`, ...), for
+    /// exposed services, web applications and images.
+    pub service: Option<String>,
+    /// Where the attacker came from when the evidence says: a peer address, another host, an image.
+    pub source: Option<String>,
+    /// 0-100, how strongly the evidence supports this candidate (STIX scale: 15 low, 50 medium, 85 high).
+    pub confidence: u8,
+    /// The strongest level among its evidence.
+    pub level: EvidenceLevel,
+    /// When it happened (RFC 3339, UTC) when the evidence dates it.
+    pub time: Option<String>,
+    /// One sentence, escaped.
+    pub summary: String,
+    /// What supports it, strongest first, one line each, escaped (`path:line` for log lines).
+    pub evidence: Vec<String>,
+    /// Rule ids of the findings it rests on.
+    pub rules: Vec<String>,
+    /// What it is about: the service process, the account logged into, the key, the log files.
+    pub subjects: Vec<Subject>,
 }
 
 #[cfg(test)]

@@ -429,6 +429,7 @@ pub fn check_analysis(truth: &ResolvedTruth, run: &AnalyzerRun) -> Vec<String> {
             }
         ));
     }
+    problems.extend(check_entry(truth, run));
     for t in &truth.benign {
         for f in &doc.findings {
             if f.severity < Severity::Medium {
@@ -449,6 +450,81 @@ pub fn check_analysis(truth: &ResolvedTruth, run: &AnalyzerRun) -> Vec<String> {
                 ));
             }
         }
+    }
+    problems
+}
+
+/// The entry point: the first candidate of `findings.json`'s `entry` list names the truth's vector and
+/// service (`unknown` first when the planted host gives no evidence; no candidate at all on a clean host),
+/// and the readable summary leads with it (its `entry:` line names the same vector).
+pub fn check_entry(truth: &ResolvedTruth, run: &AnalyzerRun) -> Vec<String> {
+    let mut problems = Vec::new();
+    let entry = &run.doc.entry;
+    let listed = || {
+        entry
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}{} ({}, confidence {})",
+                    c.vector.name(),
+                    c.service
+                        .as_deref()
+                        .map(|s| format!("/{s}"))
+                        .unwrap_or_default(),
+                    c.level.name(),
+                    c.confidence
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if truth.entry_point == "none" {
+        if !entry.is_empty() {
+            problems.push(format!(
+                "clean host, yet entry candidates are listed: {}",
+                listed()
+            ));
+        }
+        return problems;
+    }
+    let Some(first) = entry.first() else {
+        problems.push(format!(
+            "no entry candidate at all; expected {} first",
+            truth.entry_point
+        ));
+        return problems;
+    };
+    let service_ok = match &truth.entry_service {
+        Some(want) => first.service.as_deref() == Some(want.as_str()),
+        None => true,
+    };
+    if first.vector.name() != truth.entry_point || !service_ok {
+        problems.push(format!(
+            "entry: first candidate {}{}, expected {}{}; candidates: {}",
+            first.vector.name(),
+            first
+                .service
+                .as_deref()
+                .map(|s| format!("/{s}"))
+                .unwrap_or_default(),
+            truth.entry_point,
+            truth
+                .entry_service
+                .as_deref()
+                .map(|s| format!("/{s}"))
+                .unwrap_or_default(),
+            listed()
+        ));
+    }
+    let lead = run
+        .summary
+        .lines()
+        .find(|l| l.starts_with("entry: "))
+        .unwrap_or_default();
+    if !lead.contains(&format!("[{}", first.vector.name())) {
+        problems.push(format!(
+            "the summary does not lead with the entry point (its `entry:` line is {lead:?})"
+        ));
     }
     problems
 }

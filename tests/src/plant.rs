@@ -693,7 +693,10 @@ pub fn plant(sb: &mut Sandbox, sc: &Scenario) -> Result<Planted> {
         let gid = acc.primary_gid(&p.user)?;
         let home = acc.home(&p.user).unwrap_or_else(|| "/".into());
         spec.push_str(&format!("proc {}\n", p.name));
-        spec.push_str(&format!("exe {}\n", hx(&p.exe_bytes()?)));
+        spec.push_str(&format!("exe {}\n", hx(&p.exe_inside()?)));
+        if let Some(root) = &p.root {
+            spec.push_str(&format!("root {}\n", hx(root.as_bytes())));
+        }
         for a in p.argv_bytes()? {
             spec.push_str(&format!("arg {}\n", hx(&a)));
         }
@@ -737,7 +740,7 @@ pub fn plant(sb: &mut Sandbox, sc: &Scenario) -> Result<Planted> {
         spec.push_str("end\n");
     }
     for p in &sc.processes {
-        if let Some(cwd) = &p.cwd {
+        if let Some(cwd) = &p.cwd_on_host() {
             if !sb.fs().exists(cwd.as_bytes()) {
                 let meta = Meta {
                     mode: 0o755,

@@ -300,7 +300,11 @@ pub struct ProcessSpec {
     pub comm_hex: Option<String>,
     #[serde(default = "default_owner")]
     pub user: String,
+    /// The working directory (inside `root` when the process has one).
     pub cwd: Option<String>,
+    /// A directory the process runs chrooted in (a container's rootfs): `exe` is its host path under
+    /// `root`, the process sees it as the rest of the path.
+    pub root: Option<String>,
     /// Another scenario process that starts this one.
     pub parent: Option<String>,
     #[serde(default)]
@@ -352,15 +356,34 @@ pub enum Verdict {
     Clean,
 }
 
+/// The entry vectors of the analyzer's taxonomy (`minetrace_schemas::findings::EntryVector`), except
+/// `unknown`.
+pub const ENTRY_VECTORS: &[&str] = &[
+    "exposed_service",
+    "web_application",
+    "ssh_brute_force",
+    "ssh_key",
+    "lateral_movement",
+    "supply_chain",
+];
+
+/// The vectors whose candidates name a service.
+pub const SERVICE_VECTORS: &[&str] = &["exposed_service", "web_application", "supply_chain"];
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Truth {
     pub verdict: Verdict,
     /// Family attributed from what runs and persists; absent for none.
     pub family: Option<String>,
-    /// How the attacker got in (`redis`, `ssh-bruteforce`, `web-rce`, `docker-api`, ...), `unknown`, or
-    /// `none` for a clean host.
+    /// How the attacker got in: an entry vector of `findings.json`'s `entry` list
+    /// ([`ENTRY_VECTORS`]: `exposed_service`, `web_application`, `ssh_brute_force`, `ssh_key`,
+    /// `lateral_movement`, `supply_chain`), `unknown` when the planted host gives no evidence, or `none`
+    /// for a clean host. The analyzer's first candidate must name it.
     pub entry_point: String,
+    /// The service the first candidate must name (`redis`, `docker`, `jupyter`, `nginx`, ...), for the
+    /// vectors that name one.
+    pub entry_service: Option<String>,
     /// `minetrace analyze --allow` file content for this host (operator-declared software), if any.
     pub allowlist: Option<String>,
     #[serde(default)]
@@ -456,6 +479,35 @@ impl ProcessSpec {
         one_of("exe", self.exe.as_deref(), self.exe_hex.as_deref())
     }
 
+    /// The executable's path as the process itself sees it: `exe` without its `root`.
+    pub fn exe_inside(&self) -> Result<Vec<u8>> {
+        let exe = self.exe_bytes()?;
+        match &self.root {
+            None => Ok(exe),
+            Some(root) => {
+                let root = root.trim_end_matches('/').as_bytes();
+                match exe.strip_prefix(root) {
+                    Some(rest) if rest.starts_with(b"/") => Ok(rest.to_vec()),
+                    _ => bail!(
+                        "process {}: exe {:?} is not under its root {:?}",
+                        self.name,
+                        String::from_utf8_lossy(&exe),
+                        String::from_utf8_lossy(root)
+                    ),
+                }
+            }
+        }
+    }
+
+    /// The host path of the working directory (under `root` when the process has one).
+    pub fn cwd_on_host(&self) -> Option<String> {
+        let cwd = self.cwd.as_deref()?;
+        Some(match &self.root {
+            Some(root) => format!("{}{cwd}", root.trim_end_matches('/')),
+            None => cwd.to_owned(),
+        })
+    }
+
     pub fn argv_bytes(&self) -> Result<Vec<Vec<u8>>> {
         match (self.argv.is_empty(), self.argv_hex.is_empty()) {
             (false, true) => Ok(self.argv.iter().map(|a| a.as_bytes().to_vec()).collect()),
@@ -520,6 +572,25 @@ impl Scenario {
 
     /// Checks everything that can be checked without a sandbox.
     pub fn validate(&self) -> Result<()> {
+        let t = &self.truth;
+        if !ENTRY_VECTORS.contains(&t.entry_point.as_str())
+            && !["unknown", "none"].contains(&t.entry_point.as_str())
+        {
+            bail!(
+                "truth.entry_point {:?}: one of {ENTRY_VECTORS:?}, unknown or none",
+                t.entry_point
+            );
+        }
+        let names_service = SERVICE_VECTORS.contains(&t.entry_point.as_str());
+        if names_service != t.entry_service.is_some() {
+            bail!(
+                "truth.entry_service is required with entry_point {SERVICE_VECTORS:?} and only then (entry_point {:?})",
+                t.entry_point
+            );
+        }
+        if (t.verdict == Verdict::Clean) != (t.entry_point == "none") {
+            bail!("truth.entry_point is \"none\" exactly when the verdict is clean");
+        }
         for pool in &self.pools {
             parse_loopback(&pool.addr)?;
         }
@@ -578,6 +649,15 @@ impl Scenario {
             let exe = p.exe_bytes()?;
             if !exe.starts_with(b"/") {
                 bail!("process {}: exe must be absolute", p.name);
+            }
+            if let Some(root) = &p.root {
+                if !root.starts_with('/') || p.source == ExeSource::Existing {
+                    bail!(
+                        "process {}: root must be absolute, and only stand-ins run in one",
+                        p.name
+                    );
+                }
+                p.exe_inside()?;
             }
             p.argv_bytes()?;
             p.comm_bytes()?;

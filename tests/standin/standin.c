@@ -20,7 +20,8 @@
  *
  * Spec (text, one directive per line, byte strings hex-encoded):
  *   proc ID | exe HEX | arg HEX | comm HEX | uid N | gid N | cwd HEX | parent ID | connect IP PORT |
- *   listen IP PORT | threads N | burn MS | watch ID | env HEX | nice N | real 0/1 | end
+ *   listen IP PORT | threads N | burn MS | watch ID | env HEX | nice N | real 0/1 | root HEX | end
+ *   (`root`: the process runs chrooted there, its exe and cwd are paths inside it: a container's rootfs.)
  *   then `self ID`, and for a respawned process `watchpid PID` and `adopt ID PID`.
  */
 #define _GNU_SOURCE
@@ -60,6 +61,7 @@ struct proc {
     char *comm;
     int uid, gid;
     char *cwd;
+    char *root;
     char parent[64];
     char connect_ip[64];
     int connect_port;
@@ -145,6 +147,7 @@ static void parse_spec(char *text) {
         else if (strcmp(key, "uid") == 0) p->uid = atoi(a);
         else if (strcmp(key, "gid") == 0) p->gid = atoi(a);
         else if (strcmp(key, "cwd") == 0) p->cwd = hexdup(a);
+        else if (strcmp(key, "root") == 0) p->root = hexdup(a);
         else if (strcmp(key, "parent") == 0) snprintf(p->parent, sizeof p->parent, "%s", a);
         else if (strcmp(key, "connect") == 0) { snprintf(p->connect_ip, 64, "%s", a); p->connect_port = atoi(b); }
         else if (strcmp(key, "listen") == 0) { snprintf(p->listen_ip, 64, "%s", a); p->listen_port = atoi(b); }
@@ -236,6 +239,7 @@ static pid_t spawn(int ix, pid_t watchpid, const char *adopt, pid_t adoptpid) {
         for (int fd = 5; fd < 1024; fd++)
             if (fd != errp[1]) close(fd);
         if (p->nice) { errno = 0; if (setpriority(PRIO_PROCESS, 0, p->nice) < 0 && errno) goto fail; }
+        if (p->root && (chroot(p->root) < 0 || chdir("/") < 0)) goto fail;
         if (p->cwd && chdir(p->cwd) < 0) goto fail;
         if (getuid() == 0) {
             if (p->gid >= 0 && (setgroups(0, NULL) < 0 || setgid((gid_t)p->gid) < 0)) goto fail;

@@ -76,6 +76,20 @@ scenarios! {
     benign_package_upgrade => "benign-package-upgrade",
     benign_operator_mining => "benign-operator-mining",
     clean_baseline => "clean-baseline",
+    entry_redis_replication => "entry-redis-replication",
+    entry_docker_api => "entry-docker-api",
+    entry_jupyter_notebook => "entry-jupyter-notebook",
+    entry_confluence_ognl => "entry-confluence-ognl",
+    entry_weblogic_daemonized => "entry-weblogic-daemonized",
+    entry_postgres_copy_program => "entry-postgres-copy-program",
+    entry_kubelet_exec => "entry-kubelet-exec",
+    entry_tomcat_manager_jsp => "entry-tomcat-manager-jsp",
+    entry_journal_bruteforce => "entry-journal-bruteforce",
+    entry_ssh_attacker_key => "entry-ssh-attacker-key",
+    entry_lateral_ssh => "entry-lateral-ssh",
+    entry_image_miner => "entry-image-miner",
+    entry_unknown_vacuumed => "entry-unknown-vacuumed",
+    entry_unknown_lookalikes => "entry-unknown-lookalikes",
 }
 
 #[test]

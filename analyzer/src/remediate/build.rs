@@ -585,6 +585,7 @@ mod tests {
             host: Default::default(),
             analyzer_version: "test".into(),
             findings,
+            entry: Vec::new(),
         }
     }
 
