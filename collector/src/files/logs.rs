@@ -67,7 +67,22 @@ const SERVICE_DIRS: &[&[u8]] = &[
     b"lighttpd",
     b"audit",
     b"apt",
+    // Databases and application servers exploited for their shell-outs (`COPY ... FROM PROGRAM`, manager
+    // uploads): their logs name the way in (issue 20).
+    b"postgresql",
+    b"mysql",
+    b"tomcat",
+    b"tomcat8",
+    b"tomcat9",
+    b"tomcat10",
 ];
+
+/// Tomcat's `AccessLogValve` names each day's file `PREFIX_access_log.YYYY-MM-DD.txt`.
+fn is_dated_access_log(base: &[u8]) -> bool {
+    base.windows(b"access_log.".len())
+        .any(|w| w == b"access_log.")
+        && base.ends_with(b".txt")
+}
 
 /// Decides whether a file under `/var/log` (path relative to it) is kept for content.
 pub fn classify(rel: &[u8]) -> Option<Chosen> {
@@ -113,7 +128,9 @@ pub fn classify(rel: &[u8]) -> Option<Chosen> {
             && (base.ends_with(b".log")
                 || base.ends_with(b"_log")
                 || base == b"access"
-                || base == b"error") =>
+                || base == b"error"
+                || base == b"catalina.out"
+                || is_dated_access_log(base)) =>
         {
             LogKind::Text
         }
@@ -250,6 +267,16 @@ mod tests {
         assert_eq!(c("nginx/access.log.2.gz"), Some((2, true, LogKind::Text)));
         assert_eq!(c("httpd/error_log"), Some((0, false, LogKind::Text)));
         assert_eq!(c("apt/history.log"), Some((0, false, LogKind::Text)));
+        assert_eq!(
+            c("postgresql/postgresql-15-main.log.1"),
+            Some((1, false, LogKind::Text))
+        );
+        assert_eq!(
+            c("tomcat9/localhost_access_log.2025-06-10.txt"),
+            Some((0, false, LogKind::Text))
+        );
+        assert_eq!(c("tomcat9/catalina.out"), Some((0, false, LogKind::Text)));
+        assert_eq!(c("tomcat9/notes.txt"), None);
         assert_eq!(c("journal/abc/system.journal"), None);
         assert_eq!(c("Xorg.0.log"), None);
     }
