@@ -2,11 +2,14 @@
 //! with the few fields the analysis uses, and the file's own integrity facts (header state, entry count
 //! the header claims against entries readable, truncation) from which journal tampering is judged.
 //!
-//! Entries are read by `sdjournal` (pure Rust; zstd and lz4 payloads). It reads files, not buffers, so
-//! the bytes are written to a private temporary directory (on `/dev/shm` when there is one, so nothing
-//! lands on the analyst's disk) under a name of our own — never a path from the bundle — opened without
-//! mmap, and removed when the read ends. The header (the public format of systemd's `journal-def.h`) is
-//! decoded here for the integrity facts.
+//! Entries are read by `sdjournal` (pure Rust; zstd and lz4 payloads). It reads files, not buffers, and
+//! it finds them only by listing a directory (symlinks skipped), so an in-memory file reached through
+//! `/proc/self/fd/N` (`memfd_create`) is never opened. The bytes are therefore written to a private
+//! temporary directory on a RAM filesystem (`/dev/shm`, else `$XDG_RUNTIME_DIR`; the system temporary
+//! directory only when neither exists) under a name of our own — never a path from the bundle — and
+//! unlinked as soon as `sdjournal` holds the file open, before a single entry is read: the bytes live on
+//! as an unnamed inode in RAM for the read and vanish with it. Opened without mmap. The header (the
+//! public format of systemd's `journal-def.h`) is decoded here for the integrity facts.
 
 use std::path::Path;
 
@@ -110,17 +113,23 @@ fn field<'a>(e: &'a sdjournal::EntryRef, name: &str) -> Option<&'a [u8]> {
     e.get(name)
 }
 
+/// A private directory for one staged journal: on `/dev/shm`, else `$XDG_RUNTIME_DIR` (both RAM
+/// filesystems on systemd hosts), else the system temporary directory.
 fn stage_dir() -> Result<tempfile::TempDir, JournalError> {
-    let shm = Path::new("/dev/shm");
-    let dir = if shm.is_dir() {
-        tempfile::Builder::new()
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(std::path::PathBuf::from);
+    let ram = [Some(Path::new("/dev/shm")), runtime.as_deref()];
+    for dir in ram.into_iter().flatten().filter(|d| d.is_dir()) {
+        if let Ok(t) = tempfile::Builder::new()
             .prefix("minetrace-journal-")
-            .tempdir_in(shm)
-            .or_else(|_| tempfile::tempdir())
-    } else {
-        tempfile::tempdir()
-    };
-    dir.map_err(|e| JournalError::Stage(e.to_string()))
+            .tempdir_in(dir)
+        {
+            return Ok(t);
+        }
+    }
+    tempfile::Builder::new()
+        .prefix("minetrace-journal-")
+        .tempdir()
+        .map_err(|e| JournalError::Stage(e.to_string()))
 }
 
 /// Reads one journal file's bytes. Public and byte-driven (fuzzing): hostile bytes give an error or
@@ -139,6 +148,9 @@ pub fn read(bytes: &[u8]) -> Result<JournalRead, JournalError> {
     };
     let journal = sdjournal::Journal::open_dir_with_config(dir.path(), config)
         .map_err(|e| JournalError::Unreadable(e.to_string()))?;
+    // sdjournal holds the file open from here: the name goes now, the bytes with the last handle.
+    dir.close()
+        .map_err(|e| JournalError::Stage(e.to_string()))?;
     let query = journal.query();
     let iter = query
         .iter()
