@@ -9,6 +9,7 @@
 //! The directory kinds feed one table, [`PathClasses`], that every stage asks about paths.
 
 pub mod paths;
+pub mod services;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -16,6 +17,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 pub use paths::{PathClass, PathClasses};
+pub use services::{Service, ServiceClass, ServiceMarkerKind, ServiceTable};
 
 /// The embedded defaults, one file per concern.
 const DEFAULTS: &[(&str, &str)] = &[
@@ -26,6 +28,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("system.txt", include_str!("system.txt")),
     ("footholds.txt", include_str!("footholds.txt")),
     ("runtime.txt", include_str!("runtime.txt")),
+    ("services.txt", include_str!("services.txt")),
 ];
 
 /// The form a value of a kind must have; anything else is refused when the file is read.
@@ -94,8 +97,6 @@ kinds! {
     BadKeyComment = "bad_key_comment", Text;
     /// Accounts of network services.
     ServiceAccount = "service_account", Word;
-    /// Process names of exposed network services.
-    ServiceProcess = "service_process", Word;
     /// Children of a service that mean code execution.
     ShellOrDownloader = "shell_or_downloader", Word;
     /// System binaries miners replace or rename.
@@ -248,6 +249,8 @@ pub struct Indicators {
     /// Family markers: `family NAME KIND VALUE` lines, e.g. `family Kinsing path /etc/kinsing`.
     pub family_markers: Vec<FamilyMarker>,
     paths: PathClasses,
+    /// `service NAME KIND VALUE` lines: what each network service is known by.
+    services: ServiceTable,
 }
 
 impl Default for Indicators {
@@ -258,6 +261,7 @@ impl Default for Indicators {
             sets,
             family_markers: Vec::new(),
             paths,
+            services: ServiceTable::default(),
         }
     }
 }
@@ -313,6 +317,7 @@ impl Indicators {
     pub fn add_text(&mut self, origin: &str, text: &str) -> Result<()> {
         let mut sets = self.sets.clone();
         let mut markers = self.family_markers.clone();
+        let mut services = self.services.clone();
         for (n, raw) in text.lines().enumerate() {
             let line = raw.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -327,10 +332,14 @@ impl Indicators {
                 markers.push(parse_marker(&at, value, &shown)?);
                 continue;
             }
+            if kind == "service" {
+                parse_service(&mut services, &at, value, &shown)?;
+                continue;
+            }
             let Some(k) = Kind::from_name(kind) else {
                 let known: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
                 anyhow::bail!(
-                    "{at}: unknown indicator kind {:?} (known kinds: family, {})",
+                    "{at}: unknown indicator kind {:?} (known kinds: family, service, {})",
                     minetrace_schemas::escape_bytes(kind.as_bytes()),
                     known.join(", ")
                 );
@@ -348,6 +357,7 @@ impl Indicators {
         self.paths = PathClasses::of_sets(&sets);
         self.sets = sets;
         self.family_markers = markers;
+        self.services = services;
         Ok(())
     }
 
@@ -387,6 +397,32 @@ impl Indicators {
     pub fn paths(&self) -> &PathClasses {
         &self.paths
     }
+
+    /// The network services and what they are known by.
+    pub fn services(&self) -> &ServiceTable {
+        &self.services
+    }
+}
+
+fn parse_service(table: &mut ServiceTable, at: &str, value: &str, shown: &str) -> Result<()> {
+    let mut f = value.splitn(3, char::is_whitespace);
+    let (Some(name), Some(k), Some(v)) = (f.next(), f.next(), f.next().map(str::trim)) else {
+        anyhow::bail!("{at}: expected `service NAME KIND VALUE`, got {shown:?}");
+    };
+    let Some(kind) = ServiceMarkerKind::from_name(k) else {
+        let known: Vec<&str> = ServiceMarkerKind::ALL.iter().map(|k| k.name()).collect();
+        anyhow::bail!(
+            "{at}: unknown service marker kind {:?} (known: {})",
+            minetrace_schemas::escape_bytes(k.as_bytes()),
+            known.join(", ")
+        );
+    };
+    if v.is_empty() {
+        anyhow::bail!("{at}: expected `service NAME KIND VALUE`, got {shown:?}");
+    }
+    table
+        .add(name, kind, v)
+        .map_err(|why| anyhow::anyhow!("{at}: bad service marker in {shown:?}: {why}"))
 }
 
 fn parse_marker(at: &str, value: &str, shown: &str) -> Result<FamilyMarker> {
@@ -428,6 +464,7 @@ mod tests {
         }
         assert!(ind.has_port(Kind::PoolPort, 3333));
         assert!(!ind.family_markers.is_empty());
+        assert!(ind.services().by_name("redis").is_some());
         // Every kind has built-in values (a kind nobody fills is a kind nobody needs).
         for k in Kind::ALL {
             assert!(ind.set(*k).next().is_some(), "no built-in {}", k.name());

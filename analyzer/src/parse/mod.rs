@@ -1,5 +1,5 @@
 //! Parsers for the text artifacts a host hands over: crontabs, systemd units, `authorized_keys`,
-//! `sshd_config`, shell lines, account files, firewall dumps and auth logs.
+//! `sshd_config`, shell lines, account files, firewall dumps, auth logs and services' own logs.
 //!
 //! They work on bytes (host text is not UTF-8 by contract), never panic, cap the work they do on huge
 //! inputs, and report positions as 1-based line numbers in the captured file, so that a finding, the
@@ -13,6 +13,7 @@ pub mod iptables;
 pub mod journal;
 pub mod passwd;
 pub mod refs;
+pub mod service_log;
 pub mod shell_line;
 pub mod ssh_command;
 pub mod sshd_config;

@@ -17,7 +17,7 @@ use super::support::{self, Conn, Names};
 use crate::detect::finding::{describe_process, exe_subject, finding, process_subject, FindingExt};
 use crate::detect::rules::{self, Rule};
 use crate::detect::Context;
-use crate::indicators::{Kind, PathClass};
+use crate::indicators::{Kind, PathClass, ServiceClass};
 
 /// Facts that raise any context finding by a step: busy CPU, an outbound connection, a miner command line.
 struct Raise {
@@ -311,18 +311,26 @@ fn system_name_elsewhere(
     Some(f)
 }
 
-/// `MT-RUN-036`: a shell or downloader whose parent is a network service. Medium under a daemon (redis,
-/// httpd, nginx, php-fpm, tomcat, confluence, mysqld); low under a generic runtime (python, node, php, java,
-/// postgres' archive commands). One step up when the child is a downloader or runs from an odd place.
+/// `MT-RUN-036`: a shell or downloader whose parent is a network service (the service table,
+/// `services.txt`; logins, schedulers, container APIs and shims are not). Medium under a daemon or an
+/// application (redis, nginx, php-fpm, tomcat, confluence, weblogic, jupyter); low under a generic
+/// runtime or an interpreter (java, node, python with no known application) and under a database server
+/// (archive and restore commands run shells by design). One step up when the child is a downloader or
+/// runs from an odd place.
 fn service_child(ctx: &Context, p: &ProcessRecord, names: &Names) -> Option<Finding> {
     let (child, _) = support::name_in(ctx, Kind::ShellOrDownloader, names)?;
     let parent = ctx.model.process(p.ppid)?;
     let pnames = Names::of(parent);
-    let (service, _) = support::name_in(ctx, Kind::ServiceProcess, &pnames)?;
+    let svc = support::service_of(ctx.iocs, parent, &pnames).filter(|s| {
+        !(s.is(ServiceClass::Login)
+            || s.is(ServiceClass::Scheduler)
+            || s.is(ServiceClass::Api)
+            || s.is(ServiceClass::Runtime))
+    })?;
+    let service = svc.name.clone();
     let generic = support::name_in(ctx, Kind::Interpreter, &pnames).is_some()
-        || ["java", "node", "postgres"]
-            .iter()
-            .any(|g| support::name_matches(&service, g));
+        || svc.is(ServiceClass::Generic)
+        || svc.is(ServiceClass::Database);
     let mut severity = if generic {
         Severity::Low
     } else {

@@ -95,6 +95,21 @@ pub fn name_in<'a>(ctx: &'a Context, kind: Kind, names: &Names) -> Option<(Strin
     None
 }
 
+/// The network service a process is (`services.txt`): by its command line, else by its names.
+pub fn service_of<'a>(
+    iocs: &'a crate::indicators::Indicators,
+    p: &ProcessRecord,
+    names: &Names,
+) -> Option<&'a crate::indicators::Service> {
+    let cmdline: Vec<u8> = p
+        .cmdline
+        .as_bytes()
+        .iter()
+        .map(|b| if *b == 0 { b' ' } else { *b })
+        .collect();
+    iocs.services().identify(&names.all(), &lower(&cmdline))
+}
+
 /// Whether a path is in a path class (`system`, `temp`, ...: [`crate::indicators::PathClasses`]).
 pub fn under(ctx: &Context, class: PathClass, path: &[u8]) -> bool {
     ctx.iocs.paths().is(class, path)
