@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod addresses;
 pub mod auth;
 pub mod persistence;
+pub mod service_logs;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -56,6 +57,8 @@ pub struct HostModel {
     pub auth: Vec<auth::AuthEvent>,
     /// Every persisted line (cron, at, systemd, rc, start-up files, preload, modules, udev, sudoers).
     pub persistence: Vec<persistence::PersistenceEntry>,
+    /// What network services logged about their clients (Redis, web access logs, PostgreSQL).
+    pub service_logs: Vec<service_logs::ServiceLogLine>,
 }
 
 /// The bundle's members while the model takes them over: record members are removed and decoded one by
@@ -158,6 +161,7 @@ impl HostModel {
             accounts: accounts::Accounts::default(),
             auth: Vec::new(),
             persistence: Vec::new(),
+            service_logs: Vec::new(),
         };
         model.derive_facts();
         Ok(model)
@@ -178,6 +182,7 @@ impl HostModel {
             ));
         }
         self.persistence = persistence::collect(self);
+        self.service_logs = service_logs::collect(self);
     }
 
     /// Line `line` (1-based) of a captured file, as written: the persistence entry's when there is one.
