@@ -45,6 +45,7 @@ impl Analysis {
         integrity_problems: Vec<String>,
     ) -> Analysis {
         let findings = detect::analyze(&model, &inputs.iocs, &inputs.allow);
+        let entry = crate::entry::infer(&model, &inputs.iocs, &findings);
         let document = FindingsDocument {
             schema: FINDINGS_SCHEMA.into(),
             verdict: detect::verdict(&findings),
@@ -53,7 +54,7 @@ impl Analysis {
             host: model.manifest.host.clone(),
             analyzer_version: env!("CARGO_PKG_VERSION").into(),
             findings,
-            entry: Vec::new(),
+            entry,
         };
         Analysis {
             model,

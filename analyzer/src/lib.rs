@@ -7,6 +7,7 @@ pub mod allowlist;
 pub mod analysis;
 pub mod commands;
 pub mod detect;
+pub mod entry;
 pub mod exit;
 pub mod fleet;
 pub mod graph;

@@ -42,6 +42,7 @@ pub const FAMILY_NAMES: &[(&str, &[&str])] = &[
     ("8220", &["8220/pwnrig", "8220", "pwnrig", "8220 gang"]),
     ("perfctl", &["perfctl"]),
     ("watchdog", &["watchdog"]),
+    ("teamtnt", &["teamtnt"]),
 ];
 
 /// `name` trimmed, lower-cased, inner whitespace collapsed.

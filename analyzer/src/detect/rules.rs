@@ -553,6 +553,56 @@ pub const EVA_050: Rule = Rule {
     severity: "A recorded regular file outside the persistence locations (crontabs, units, rc/profile files, `ld.so.preload`, key files: their own rules report the marker on the line that runs) whose path is a family `path` marker or whose name matches a family `name` marker (`/tmp/.X25-unix/dota3.tar.gz`), not installed by a package: empty (≤ 2 bytes, vaccine or squat) low; executable or locked high; named by a `name` marker medium; other data in a kit's directory (state, logs: `path` marker only) low.",
 };
 
+/// MT-EVA-011
+pub const EVA_011: Rule = Rule {
+    id: "MT-EVA-011",
+    section: Section::Footholds,
+    detector: "journal",
+    title: "System journal emptied (vacuum or rotate typed in a shell history)",
+    attack: &["T1070.002"],
+    severity: "`journalctl --vacuum-time`/`--vacuum-size`/`--vacuum-files` or `--rotate` in a shell history: medium (the journal's older entries are gone; the history is evidence). Low when the same history only reads the journal.",
+};
+
+/// MT-EVA-012
+pub const EVA_012: Rule = Rule {
+    id: "MT-EVA-012",
+    section: Section::Footholds,
+    detector: "journal",
+    title: "Journal file cut or entries missing",
+    attack: &["T1070.002"],
+    severity: "A captured journal file shorter than its header says (cut after it was written), entries its header counts that cannot be read, or a hole in the sequence numbers of one journal across its files (never for a file the collector left out for its budget): medium.",
+};
+
+/// MT-ENT-001
+pub const ENT_001: Rule = Rule {
+    id: "MT-ENT-001",
+    section: Section::Footholds,
+    detector: "service_logs",
+    title: "Web request ran a command through a server-side script",
+    attack: &["T1505.003", "T1190", "T1059.004"],
+    severity: "A web access log shows a request (2xx/3xx) to a script with a shell command in its parameters (a download, a decode into a shell, a bash socket, a `shell_or_downloader` program): high while a script in a web root at that path is still on disk (the script is the artifact), low when none is (the log is evidence).",
+};
+
+/// MT-ENT-002
+pub const ENT_002: Rule = Rule {
+    id: "MT-ENT-002",
+    section: Section::Footholds,
+    detector: "service_logs",
+    title: "Redis made a replica of a master or loaded a module (Redis log)",
+    attack: &["T1190", "T1505"],
+    severity: "The Redis log shows `REPLICAOF`/`SLAVEOF` a client asked for, a connection to a master, or `Module ... loaded from PATH`: high while a loaded module file is on disk in a temp or hidden place or owned by the Redis process's account (the file is the artifact); low otherwise (the log is evidence).",
+};
+
+/// MT-ENT-003
+pub const ENT_003: Rule = Rule {
+    id: "MT-ENT-003",
+    section: Section::Footholds,
+    detector: "service_logs",
+    title: "Database server ran a shell command (COPY ... FROM PROGRAM)",
+    attack: &["T1190", "T1059.004"],
+    severity: "The PostgreSQL log shows `COPY ... FROM/TO PROGRAM`: low (the log is evidence; what the command left behind is judged by other rules, the database role it used lives in the database).",
+};
+
 /// MT-LAT-001
 pub const LAT_001: Rule = Rule {
     id: "MT-LAT-001",
@@ -580,7 +630,7 @@ pub const ALL: &[&Rule] = &[
     &RUN_040, &RUN_041, &RUN_042, &RUN_043, &RUN_044, &PER_001, &PER_002, &PER_003, &PER_004,
     &PER_010, &PER_020, &PER_030, &PER_040, &PER_041, &PER_050, &SSH_001, &SSH_002, &SSH_003,
     &SSH_004, &SSH_005, &SSH_006, &SSH_010, &ACC_001, &ACC_002, &ACC_003, &ACC_010, &EVA_001,
-    &EVA_010, &EVA_020, &EVA_021, &EVA_030, &EVA_031, &EVA_040, &EVA_050, &LAT_001, &LAT_002,
+    &EVA_010, &EVA_011, &EVA_012, &EVA_020, &EVA_021, &EVA_030, &EVA_031, &EVA_040, &EVA_050, &ENT_001, &ENT_002, &ENT_003, &LAT_001, &LAT_002,
 ];
 
 /// The rule with this id.

@@ -47,10 +47,7 @@ impl KillChain {
 }
 
 pub fn summarize(g: &AttackGraph, view: &View, entry: &EntryPoint) -> KillChain {
-    let entry_nodes: Vec<&str> = entry
-        .best()
-        .map(|b| b.nodes.iter().map(String::as_str).collect())
-        .unwrap_or_default();
+    let entry_nodes: Vec<&str> = entry.nodes.iter().map(String::as_str).collect();
     let mut stages = Vec::new();
     for stage in Stage::ALL {
         let mut items: Vec<ChainItem> = view

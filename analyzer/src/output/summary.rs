@@ -81,6 +81,24 @@ pub fn write(analysis: &Analysis, out: &mut dyn Write) -> Result<()> {
         e(&doc.host.boot_id),
         doc.findings.len()
     )?;
+    if let Some(lead) = crate::output::lead::line(doc) {
+        writeln!(out, "{lead}")?;
+        let others: Vec<String> = doc
+            .entry
+            .iter()
+            .skip(1)
+            .map(|c| {
+                format!(
+                    "{} {}",
+                    crate::output::lead::through(c),
+                    crate::output::lead::tag(c)
+                )
+            })
+            .collect();
+        if !others.is_empty() {
+            writeln!(out, "  other entry candidates: {}", others.join("; "))?;
+        }
+    }
     for f in &doc.findings {
         writeln!(
             out,

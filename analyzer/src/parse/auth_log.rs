@@ -47,6 +47,17 @@ fn ip_text(b: &[u8]) -> Option<String> {
     s.parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string())
 }
 
+/// The key fingerprint sshd logs with an accepted public-key login (`... ssh2: ED25519 SHA256:abc...`,
+/// `RSA-CERT SHA256:... ID ...`), as `ssh-keygen -l` prints it.
+pub fn key_fingerprint(line: &[u8]) -> Option<String> {
+    let w = words(line).find(|w| w.starts_with(b"SHA256:") || w.starts_with(b"MD5:"))?;
+    let w = w.strip_suffix(b",").unwrap_or(w);
+    let ok = w
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'+' | b'/' | b'='));
+    ok.then(|| String::from_utf8_lossy(w).into_owned())
+}
+
 /// Parses one log line.
 pub fn parse_line(n: u32, l: &[u8]) -> Option<AuthLine> {
     let w: Vec<&[u8]> = words(l).collect();
@@ -143,6 +154,16 @@ pub fn parse(bytes: &[u8]) -> Vec<AuthLine> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fingerprints_of_key_logins() {
+        assert_eq!(
+            key_fingerprint(b"Nov  9 02:17:55 h sshd[9114]: Accepted publickey for root from 198.51.100.66 port 43388 ssh2: ED25519 SHA256:hjfUTGcQ2bzlM4IPZ4+xRdvsIMatTzvf6KDK9IUT5m4").as_deref(),
+            Some("SHA256:hjfUTGcQ2bzlM4IPZ4+xRdvsIMatTzvf6KDK9IUT5m4")
+        );
+        assert_eq!(key_fingerprint(b"Accepted password for root from 1.2.3.4 port 1 ssh2"), None);
+        assert_eq!(key_fingerprint(b"x SHA256:$(reboot)"), None);
+    }
 
     #[test]
     fn sshd_and_passwd_lines() {

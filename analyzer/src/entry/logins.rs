@@ -1,0 +1,229 @@
+//! What the authentication events (every auth source of the model: syslog files and the journal) say
+//! about the way in, weighed against the intrusion window:
+//! - an SSH brute force that ended in an accepted login — the brute-force detector's own judgement
+//!   (`MT-ACC-010`, [`brute_force`]); never a count of failures made here;
+//! - a public-key login with a key the findings judge the attacker's (its fingerprint is in sshd's line);
+//! - a login from another host of the operator's network (a private address, or one `/etc/hosts` names)
+//!   minutes before the kit, with a key or password the findings do not judge: lateral movement.
+//!
+//! Log lines are text anyone with root could write: every candidate here is "parsed".
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use minetrace_schemas::escape_bytes;
+use minetrace_schemas::findings::{EntryVector, EvidenceLevel, Subject};
+use minetrace_schemas::RawBytes;
+
+use super::kit::{Kit, Placement};
+use super::{Basis, Candidate, Inputs};
+use crate::detect::footholds::auth_log::brute_force;
+use crate::detect::rules;
+use crate::model::auth::{AuthEvent, AuthKind};
+use crate::parse::{numbered_lines, words};
+
+pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    let judged = brute_force(&inp.model.auth);
+    let brute_sources: BTreeSet<IpAddr> = judged
+        .sources
+        .iter()
+        .filter_map(|s| peer_text(&s.ip))
+        .collect();
+    for a in &judged.after {
+        let e = a.event;
+        if e.kind != AuthKind::AcceptedPassword {
+            continue;
+        }
+        let Some(ip) = peer(e) else { continue };
+        let source = judged
+            .sources
+            .iter()
+            .find(|s| peer_text(&s.ip) == Some(ip));
+        let place = kit.place(e.time);
+        let user = escape_bytes(&e.user);
+        let mut c = Candidate::new(
+            EntryVector::SshBruteForce,
+            Basis::Login,
+            EvidenceLevel::Parsed,
+            by_place(place, 80, 45),
+            format!("SSH brute force from {ip}: a password login to {user} after {} failed logins from it", source.map_or(0, |s| s.failures)),
+        )
+        .source(ip.to_string())
+        .at(e.time)
+        .rule(rules::ACC_010.id)
+        .evidence(a.what.clone())
+        .subject(account(inp, &e.user))
+        .subject(log_file(e));
+        if let Some(s) = source {
+            let users: Vec<String> = s.users.iter().map(|u| escape_bytes(u)).collect();
+            c = c.evidence(format!(
+                "{} failed logins from {ip} (users {})",
+                s.failures,
+                users.join(", ")
+            ));
+        }
+        c = with_window(c, inp, kit, e, place);
+        out.push(c);
+    }
+    for e in inp.model.auth.iter().filter(|e| {
+        matches!(e.kind, AuthKind::AcceptedPublicKey | AuthKind::AcceptedPassword)
+    }) {
+        let Some(ip) = peer(e) else { continue };
+        if brute_sources.contains(&ip) {
+            continue;
+        }
+        let place = kit.place(e.time);
+        let fingerprint = crate::parse::auth_log::key_fingerprint(e.text.as_bytes());
+        let flagged = fingerprint
+            .as_deref()
+            .and_then(|fp| kit.keys.iter().find(|(k, _, _)| k == fp));
+        let user = escape_bytes(&e.user);
+        if let Some((fp, rule, at)) = flagged {
+            let c = Candidate::new(
+                EntryVector::SshKey,
+                Basis::Login,
+                EvidenceLevel::Parsed,
+                by_place(place, 80, 50),
+                format!("SSH login to {user} from {ip} with the attacker's key {fp}"),
+            )
+            .source(ip.to_string())
+            .at(e.time)
+            .rule(rule)
+            .evidence(format!("{}: {}", e.location(), e.text))
+            .evidence(format!("key {fp} is judged the attacker's by {rule} ({at})"))
+            .subject(account(inp, &e.user))
+            .subject(log_file(e));
+            out.push(with_window(c, inp, kit, e, place));
+            continue;
+        }
+        if place != Placement::InWindow {
+            continue;
+        }
+        let Some(why) = internal(inp, ip) else {
+            continue;
+        };
+        let how = fingerprint.map_or_else(
+            || e.method.clone().unwrap_or_else(|| "login".into()),
+            |fp| format!("key {fp}"),
+        );
+        let c = Candidate::new(
+            EntryVector::LateralMovement,
+            Basis::Login,
+            EvidenceLevel::Parsed,
+            60,
+            format!("lateral movement from {ip} ({why}): {user} logged in with {how} just before the kit appeared"),
+        )
+        .source(ip.to_string())
+        .at(e.time)
+        .evidence(format!("{}: {}", e.location(), e.text))
+        .evidence(format!("{ip} is {why}: another host of this network, the next one to examine"))
+        .subject(account(inp, &e.user))
+        .subject(log_file(e));
+        out.push(with_window(c, inp, kit, e, place));
+    }
+    out
+}
+
+fn by_place(place: Placement, in_window: u8, otherwise: u8) -> u8 {
+    match place {
+        Placement::InWindow => in_window,
+        Placement::Unknown => in_window.saturating_sub(15),
+        Placement::Outside => otherwise,
+    }
+}
+
+/// The window line and, when the login's account owns the kit, that too.
+fn with_window(
+    mut c: Candidate,
+    inp: &Inputs,
+    kit: &Kit,
+    e: &AuthEvent,
+    place: Placement,
+) -> Candidate {
+    if let Some(rel) = kit.relation(e.time) {
+        c = c.evidence(format!(
+            "the login was {rel}{}",
+            if place == Placement::Outside {
+                ": outside the intrusion window"
+            } else {
+                ""
+            }
+        ));
+    }
+    if let Some(uid) = inp.model.accounts.uid_of(&e.user).filter(|u| kit.owned_by(*u)) {
+        c = c.evidence(format!(
+            "the kit runs as or belongs to {}, the account logged into",
+            super::kit::account(inp, uid)
+        ));
+        if c.confidence < 95 {
+            c.confidence += 5;
+        }
+    }
+    c
+}
+
+fn peer_text(s: &str) -> Option<IpAddr> {
+    s.parse().ok()
+}
+
+/// The login's peer address.
+fn peer(e: &AuthEvent) -> Option<IpAddr> {
+    e.from.as_deref().and_then(peer_text)
+}
+
+fn account(inp: &Inputs, user: &[u8]) -> Subject {
+    Subject::Account {
+        name: RawBytes(user.to_vec()),
+        uid: inp.model.accounts.uid_of(user),
+    }
+}
+
+fn log_file(e: &AuthEvent) -> Subject {
+    Subject::File {
+        path: RawBytes(e.path.to_vec()),
+        sha256: None,
+    }
+}
+
+/// Why an address is another host of this network: a private range, or a name in `/etc/hosts`.
+fn internal(inp: &Inputs, ip: IpAddr) -> Option<String> {
+    if ip.is_loopback() || inp.model.own_addresses().contains(&ip) {
+        return None;
+    }
+    let named = inp
+        .model
+        .file(b"/etc/hosts")
+        .and_then(|f| inp.model.content(f))
+        .and_then(|hosts| hosts_name(hosts, ip));
+    let private = match ip {
+        IpAddr::V4(v4) => {
+            v4.is_private() || v4.is_link_local() || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64)
+        }
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00 || (v6.segments()[0] & 0xffc0) == 0xfe80,
+    };
+    match (named, private) {
+        (Some(n), true) => Some(format!("{n}, a private address")),
+        (Some(n), false) => Some(format!("{n} in /etc/hosts")),
+        (None, true) => Some("a private address".into()),
+        (None, false) => None,
+    }
+}
+
+/// The first name `/etc/hosts` gives an address, escaped.
+fn hosts_name(hosts: &[u8], ip: IpAddr) -> Option<String> {
+    for (_, line) in numbered_lines(hosts) {
+        let line = line.split(|b| *b == b'#').next().unwrap_or_default();
+        let mut w = words(line);
+        let Some(addr) = w
+            .next()
+            .and_then(|a| std::str::from_utf8(a).ok()?.parse::<IpAddr>().ok())
+        else {
+            continue;
+        };
+        if addr == ip {
+            return w.next().map(escape_bytes);
+        }
+    }
+    None
+}
