@@ -178,7 +178,7 @@ pub trait AuthSource: Sync {
 }
 
 /// Every auth source, in the order their events are merged when times tie.
-pub const SOURCES: &[&dyn AuthSource] = &[&SyslogFiles];
+pub const SOURCES: &[&dyn AuthSource] = &[&SyslogFiles, &JournalFiles];
 
 /// The events of every source, merged into one list ordered by time (an event without a readable time
 /// keeps the time of the event before it in its source; ties keep source order), capped at
@@ -194,6 +194,13 @@ fn collect_capped(model: &HostModel, cap: usize) -> Vec<AuthEvent> {
     for source in SOURCES {
         let first = all.len();
         source.events(model, &mut all, cap);
+        // rsyslog writes the journal's sshd lines to /var/log/secure too: what an earlier source already
+        // gave is not counted twice (a brute force would double).
+        if source.name() == JournalFiles.name() {
+            let mine = all.split_off(first);
+            let kept = dedup_against(model, &all, mine);
+            all.extend(kept);
+        }
         let mut last = i64::MIN;
         for e in all.get(first..).unwrap_or_default() {
             if let Some(t) = e.time {
@@ -272,7 +279,7 @@ impl AuthSource for SyslogFiles {
                 }
                 // numbered_lines hands out subslices of `content`: the line's offset in the file.
                 let start = (line.as_ptr() as usize).saturating_sub(content.as_ptr() as usize);
-                if let Some(e) = syslog_event(f, &path, (line, start), n) {
+                if let Some(e) = syslog_event(f.mtime.secs, &path, (line, Some(start)), n, "syslog") {
                     out.push(e);
                 }
             }
@@ -290,11 +297,76 @@ impl AuthSource for SyslogFiles {
     }
 }
 
+/// The systemd journal's authentication entries ([`super::journal`]), read as syslog lines with exact
+/// RFC 3339 stamps; `line` numbers an entry among its file's authentication entries.
+pub struct JournalFiles;
+
+impl AuthSource for JournalFiles {
+    fn name(&self) -> &'static str {
+        "journal"
+    }
+
+    fn events(&self, model: &HostModel, out: &mut Vec<AuthEvent>, cap: usize) {
+        for l in &model.journals.auth_lines {
+            if out.len() >= cap {
+                break;
+            }
+            // The line is the journal entry's, not a span of a captured text file: its text is owned.
+            if let Some(e) = syslog_event(0, &l.path, (&l.line, None), l.n, "journal") {
+                out.push(e);
+            }
+        }
+    }
+
+    fn size_hint(&self, model: &HostModel) -> usize {
+        model.journals.auth_lines.len()
+    }
+}
+
+/// The pid a line gives its program (`sshd[31201]:`).
+fn pid_in(text: &str, program: &str) -> Option<u32> {
+    let at = text.find(&format!("{program}["))?;
+    let rest = text.get(at + program.len() + 1..)?;
+    rest.split(']').next()?.parse().ok()
+}
+
+/// `events` without those an earlier source already gave: per (program, pid, kind, user, peer), as many
+/// of `events` are dropped as `earlier` holds. Times are not compared: a syslog stamp has no zone.
+fn dedup_against(model: &HostModel, earlier: &[AuthEvent], events: Vec<AuthEvent>) -> Vec<AuthEvent> {
+    type Key = (Box<str>, Option<u32>, AuthKind, Vec<u8>, Option<IpAddr>);
+    let key = |e: &AuthEvent| -> Key {
+        (
+            e.program.clone(),
+            pid_in(&e.text(model), &e.program),
+            e.kind,
+            e.user.clone(),
+            e.from,
+        )
+    };
+    let mut have: std::collections::BTreeMap<Key, usize> = std::collections::BTreeMap::new();
+    for e in earlier {
+        *have.entry(key(e)).or_default() += 1;
+    }
+    events
+        .into_iter()
+        .filter(|e| match have.get_mut(&key(e)) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                false
+            }
+            _ => true,
+        })
+        .collect()
+}
+
+/// One auth event from a syslog-format line; `start` is the line's offset in the captured file `path`
+/// names (`None`: the line is not a span of a captured file, its text is kept).
 fn syslog_event(
-    f: &FileRecord,
+    mtime: i64,
     path: &Arc<[u8]>,
-    (line, start): (&[u8], usize),
+    (line, start): (&[u8], Option<usize>),
     line_no: u32,
+    source: &'static str,
 ) -> Option<AuthEvent> {
     use crate::parse::auth_log::{self, AuthEvent as Parsed};
     let parsed = auth_log::parse_line(line_no, line)?;
@@ -332,7 +404,7 @@ fn syslog_event(
         Parsed::PasswordChanged { user } => (AuthKind::PasswordChanged, user, None, None, None),
         Parsed::NewUser { user, uid } => (AuthKind::NewUser, user, None, None, uid),
     };
-    let (time, time_guessed) = match line_time(line, f.mtime.secs) {
+    let (time, time_guessed) = match line_time(line, mtime) {
         Some((t, guessed)) => (Some(t), guessed),
         None => (None, false),
     };
@@ -345,15 +417,15 @@ fn syslog_event(
         method,
         new_uid,
         program: parsed.program.into_boxed_str(),
-        source: "syslog",
+        source,
         path: Arc::clone(path),
         line: line_no,
-        line_text: match u32::try_from(start) {
-            Ok(start) => AuthText::Span {
+        line_text: match start.map(u32::try_from) {
+            Some(Ok(start)) => AuthText::Span {
                 start,
                 len: u32::try_from(line.len()).unwrap_or(u32::MAX),
             },
-            Err(_) => AuthText::Owned(
+            _ => AuthText::Owned(
                 escape_bytes(line.get(..line.len().min(TEXT_MAX)).unwrap_or_default())
                     .into_boxed_str(),
             ),
@@ -544,5 +616,44 @@ mod tests {
         let capped = collect_capped(&model, 3);
         let users: Vec<&[u8]> = capped.iter().map(|e| e.user.as_slice()).collect();
         assert_eq!(users, vec![&b"u3"[..], b"u4", b"u5"]);
+    }
+
+    #[test]
+    fn journal_events_not_counted_twice_with_secure() {
+        let journal: &[u8] = include_bytes!("../../tests/fixtures/journal/sshd.journal");
+        let read = crate::parse::journal::read(journal).unwrap();
+        let lines: Vec<Vec<u8>> = crate::parse::journal::syslog_lines(&read)
+            .into_iter()
+            .map(|(_, l)| l)
+            .collect();
+        let secure = |n: usize| -> Vec<u8> {
+            lines
+                .iter()
+                .take(n)
+                .flat_map(|l| l.iter().copied().chain(std::iter::once(b'\n')))
+                .collect()
+        };
+        let jpath: &[u8] = b"/var/log/journal/0123456789abcdef0123456789abcdef/system.journal";
+        let count = |with_secure: Option<usize>| {
+            let mut files = vec![fixture::file(jpath, Some(journal))];
+            if let Some(n) = with_secure {
+                files.push(fixture::file(b"/var/log/secure", Some(&secure(n))));
+            }
+            let m = fixture::model(files, vec![]);
+            let by = |src: &str| m.auth.iter().filter(|e| e.source == src).count();
+            (m.auth.len(), by("syslog"), by("journal"))
+        };
+        let (alone, _, j) = count(None);
+        assert!(alone >= 20 && alone == j, "{alone} {j}");
+        // Everything in both: each event once (from secure).
+        assert_eq!(count(Some(lines.len())), (alone, alone, 0));
+        // secure rotated half way: the rest comes from the journal.
+        let half = lines.len() / 2;
+        let (total, from_secure, from_journal) = count(Some(half));
+        assert_eq!(total, alone);
+        assert!(
+            from_secure > 0 && from_journal > 0,
+            "{from_secure} {from_journal}"
+        );
     }
 }
