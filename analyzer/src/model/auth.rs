@@ -3,8 +3,8 @@
 //! detector, the graph's entry point, the timeline and the fleet view all read this list; none of them
 //! opens a log.
 //!
-//! A source is an [`AuthSource`]: it turns what the bundle holds (syslog files today; the systemd journal
-//! is the next) into [`AuthEvent`]s, oldest first. Add one to [`SOURCES`]. Log lines are text anyone with
+//! A source is an [`AuthSource`]: it turns what the bundle holds (syslog files, the systemd journal) into
+//! [`AuthEvent`]s, oldest first. Add one to [`SOURCES`]. Log lines are text anyone with
 //! root could write: every event is a parsed fact, never an observed one.
 //!
 //! Timestamps: RFC 3339 (rsyslog's high-precision format) as given; classic syslog `Mon DD HH:MM:SS` has
