@@ -45,7 +45,7 @@ td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:to
 th{background:#eef1f4}
 code,.mono{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,monospace;font-size:12px;word-break:break-all}
 .card{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;margin:8px 0}
-.lead{font-size:1.05em;margin:8px 16px;font-weight:600}.lead a{color:inherit;text-decoration:none}
+.lead{font-size:1.05em;margin:8px 16px;font-weight:600}
 .finding .cols{display:flex;gap:16px}.finding .cols>div{flex:1;min-width:0}.finding ul{margin:2px 0 0;padding-left:18px}.finding b.h{font-size:12px;color:#57606a}
 .sev{display:inline-block;min-width:64px;text-align:center;border-radius:4px;padding:1px 6px;color:#fff;font-size:12px;font-weight:600;margin-right:6px}
 .sev.critical{background:#7f0000}.sev.high{background:#b3261e}.sev.medium{background:#b06000}.sev.low{background:#6e7781}.sev.info{background:#8c959f}
@@ -130,7 +130,7 @@ fn head(s: &mut String, analysis: &Analysis) {
         high
     );
     if let Some(lead) = crate::output::lead::line(doc) {
-        let _ = write!(s, "<p class=\"lead\"><a href=\"#entry\">{}</a></p>\n", h(&lead));
+        let _ = write!(s, "<p class=\"lead\">{}</p>\n", h(&lead));
     }
 }
 
