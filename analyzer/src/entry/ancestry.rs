@@ -145,7 +145,11 @@ fn observed(inp: &Inputs, p: &ProcessRecord, chain: &[&ProcessRecord], svc: &Ser
     .evidence(format!(
         "{} is {what} (service table: its {})",
         describe(top),
-        if svc.argv.is_empty() { "program name" } else { "command line" }
+        if svc.argv.is_empty() {
+            "program name"
+        } else {
+            "command line"
+        }
     ))
     .subject(process_subject(top))
 }
@@ -188,12 +192,7 @@ fn container(
 ) -> Vec<Candidate> {
     let model = inp.model;
     // The container's process directly under the shim on the kit process's side.
-    let member = chain
-        .iter()
-        .rev()
-        .nth(1)
-        .copied()
-        .unwrap_or(p);
+    let member = chain.iter().rev().nth(1).copied().unwrap_or(p);
     let first_of_container = model
         .processes
         .iter()
@@ -206,7 +205,9 @@ fn container(
         .is_some_and(|r| !r.as_bytes().is_empty() && r.as_bytes() != b"/");
     let placement = match (first_of_container, own_root) {
         (true, true) => "the container's first process, running from the container's own root",
-        (true, false) => "the container's first process, running from the host's own files (a host mount)",
+        (true, false) => {
+            "the container's first process, running from the host's own files (a host mount)"
+        }
         (false, _) => "a process exec'd into a running container (not its first)",
     };
     let ancestry = format!(
@@ -334,10 +335,8 @@ fn reconstructed(inp: &Inputs, kit: &Kit, orphans: &[&ProcessRecord]) -> Vec<Can
             continue;
         };
         let who = account(inp, uid);
-        let running: Vec<&&ProcessRecord> = orphans
-            .iter()
-            .filter(|p| p.uid.effective == uid)
-            .collect();
+        let running: Vec<&&ProcessRecord> =
+            orphans.iter().filter(|p| p.uid.effective == uid).collect();
         let files: Vec<String> = kit
             .files
             .iter()
@@ -413,7 +412,8 @@ fn reconstructed(inp: &Inputs, kit: &Kit, orphans: &[&ProcessRecord]) -> Vec<Can
 fn written_by_service(inp: &Inputs) -> Vec<Candidate> {
     let mut out = Vec::new();
     for f in inp.findings.iter().filter(|f| {
-        f.severity >= Severity::Medium && (f.rule == rules::PER_002.id || f.rule == rules::SSH_003.id)
+        f.severity >= Severity::Medium
+            && (f.rule == rules::PER_002.id || f.rule == rules::SSH_003.id)
     }) {
         // Both rules judge a Redis dump: the service is the table's Redis, running or not.
         let name = inp
@@ -429,9 +429,9 @@ fn written_by_service(inp: &Inputs) -> Vec<Candidate> {
             .find(|q| service(inp, q).is_some_and(|s| s.name == name));
         let files: Vec<String> = subjects(f)
             .filter_map(|s| match s {
-                Subject::File { path, .. } | Subject::Persistence { path, .. } | Subject::SshKey { path, .. } => {
-                    Some(path.escaped())
-                }
+                Subject::File { path, .. }
+                | Subject::Persistence { path, .. }
+                | Subject::SshKey { path, .. } => Some(path.escaped()),
                 _ => None,
             })
             .collect::<std::collections::BTreeSet<_>>()

@@ -89,12 +89,13 @@ impl<'a> Kit<'a> {
                         kit.processes.push(p);
                         kit.owners.insert(p.uid.effective);
                         if let Some(t) = model.start_unix(p) {
-                            seen(t, format!("process {} ({}) started", p.pid, p.comm.escaped()));
+                            seen(
+                                t,
+                                format!("process {} ({}) started", p.pid, p.comm.escaped()),
+                            );
                         }
-                        if let Some(file) = p
-                            .exe
-                            .as_ref()
-                            .and_then(|e| model.file(e.path.as_bytes()))
+                        if let Some(file) =
+                            p.exe.as_ref().and_then(|e| model.file(e.path.as_bytes()))
                         {
                             seen(file.mtime.secs, format!("{} written", file.path.escaped()));
                         }
@@ -120,10 +121,8 @@ impl<'a> Kit<'a> {
                             .iter()
                             .find(|e| e.line == *line && e.path.as_bytes() == path.as_bytes())
                         {
-                            if let Some(uid) = e
-                                .run_as
-                                .as_deref()
-                                .and_then(|u| model.accounts.uid_of(u))
+                            if let Some(uid) =
+                                e.run_as.as_deref().and_then(|u| model.accounts.uid_of(u))
                             {
                                 kit.owners.insert(uid);
                             }
@@ -157,7 +156,9 @@ impl<'a> Kit<'a> {
     pub fn place(&self, t: Option<i64>) -> Placement {
         match (t, &self.first) {
             (Some(t), Some((first, _))) => {
-                if t >= first.saturating_sub(WINDOW_BEFORE) && t <= first.saturating_add(WINDOW_AFTER) {
+                if t >= first.saturating_sub(WINDOW_BEFORE)
+                    && t <= first.saturating_add(WINDOW_AFTER)
+                {
                     Placement::InWindow
                 } else {
                     Placement::Outside

@@ -36,10 +36,7 @@ pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
             continue;
         }
         let Some(ip) = peer(e) else { continue };
-        let source = judged
-            .sources
-            .iter()
-            .find(|s| peer_text(&s.ip) == Some(ip));
+        let source = judged.sources.iter().find(|s| peer_text(&s.ip) == Some(ip));
         let place = kit.place(e.time);
         let user = escape_bytes(&e.user);
         let mut c = Candidate::new(
@@ -67,7 +64,10 @@ pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
         out.push(c);
     }
     for e in inp.model.auth.iter().filter(|e| {
-        matches!(e.kind, AuthKind::AcceptedPublicKey | AuthKind::AcceptedPassword)
+        matches!(
+            e.kind,
+            AuthKind::AcceptedPublicKey | AuthKind::AcceptedPassword
+        )
     }) {
         let Some(ip) = peer(e) else { continue };
         if brute_sources.contains(&ip) {
@@ -91,7 +91,9 @@ pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
             .at(e.time)
             .rule(rule)
             .evidence(format!("{}: {}", e.location(), e.text))
-            .evidence(format!("key {fp} is judged the attacker's by {rule} ({at})"))
+            .evidence(format!(
+                "key {fp} is judged the attacker's by {rule} ({at})"
+            ))
             .subject(account(inp, &e.user))
             .subject(log_file(e));
             out.push(with_window(c, inp, kit, e, place));
@@ -151,7 +153,12 @@ fn with_window(
             }
         ));
     }
-    if let Some(uid) = inp.model.accounts.uid_of(&e.user).filter(|u| kit.owned_by(*u)) {
+    if let Some(uid) = inp
+        .model
+        .accounts
+        .uid_of(&e.user)
+        .filter(|u| kit.owned_by(*u))
+    {
         c = c.evidence(format!(
             "the kit runs as or belongs to {}, the account logged into",
             super::kit::account(inp, uid)
@@ -198,9 +205,13 @@ fn internal(inp: &Inputs, ip: IpAddr) -> Option<String> {
         .and_then(|hosts| hosts_name(hosts, ip));
     let private = match ip {
         IpAddr::V4(v4) => {
-            v4.is_private() || v4.is_link_local() || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64)
+            v4.is_private()
+                || v4.is_link_local()
+                || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64)
         }
-        IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00 || (v6.segments()[0] & 0xffc0) == 0xfe80,
+        IpAddr::V6(v6) => {
+            (v6.segments()[0] & 0xfe00) == 0xfc00 || (v6.segments()[0] & 0xffc0) == 0xfe80
+        }
     };
     match (named, private) {
         (Some(n), true) => Some(format!("{n}, a private address")),

@@ -79,7 +79,11 @@ pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
                 .iter()
                 .filter(|l| &l.path[..] == path)
                 .filter(|l| matches!(l.log.event, LogEvent::DbAuthFailed { .. }))
-                .filter(|l| l.log.time.is_some_and(|t| t <= earliest && t + 600 >= earliest))
+                .filter(|l| {
+                    l.log
+                        .time
+                        .is_some_and(|t| t <= earliest && t + 600 >= earliest)
+                })
                 .count();
             if failures > 0 {
                 c = c.evidence(format!(
@@ -148,7 +152,10 @@ fn describe(l: &ServiceLogLine) -> String {
                 .unwrap_or_default()
         ),
         LogEvent::DbAuthFailed { user } => {
-            format!("password authentication failed for {}", escape_bytes(user.as_bytes()))
+            format!(
+                "password authentication failed for {}",
+                escape_bytes(user.as_bytes())
+            )
         }
         LogEvent::DbLogin { user } => format!("login as {}", escape_bytes(user.as_bytes())),
         LogEvent::DbProgram { statement } => {

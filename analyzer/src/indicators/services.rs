@@ -224,7 +224,11 @@ mod tests {
         let mut t = ServiceTable::default();
         for (n, k, v) in [
             ("confluence", ServiceMarkerKind::Argv, "confluence"),
-            ("tomcat", ServiceMarkerKind::Argv, "org.apache.catalina.startup.Bootstrap"),
+            (
+                "tomcat",
+                ServiceMarkerKind::Argv,
+                "org.apache.catalina.startup.Bootstrap",
+            ),
             ("tomcat", ServiceMarkerKind::Class, "web"),
             ("redis", ServiceMarkerKind::Process, "redis-server"),
             ("redis", ServiceMarkerKind::Log, "/var/log/redis/"),
@@ -241,12 +245,24 @@ mod tests {
     fn applications_before_their_runtime() {
         let t = table();
         let confluence = "/opt/atlassian/confluence/jre/bin/java -classpath x org.apache.catalina.startup.bootstrap start -dconfluence.home=/var/atlassian";
-        assert_eq!(t.identify(&["java"], confluence).unwrap().name, "confluence");
-        let tomcat = "java -dcatalina.base=/var/lib/tomcat9 org.apache.catalina.startup.bootstrap start";
+        assert_eq!(
+            t.identify(&["java"], confluence).unwrap().name,
+            "confluence"
+        );
+        let tomcat =
+            "java -dcatalina.base=/var/lib/tomcat9 org.apache.catalina.startup.bootstrap start";
         let s = t.identify(&["java"], tomcat).unwrap();
         assert_eq!((s.name.as_str(), s.is(ServiceClass::Web)), ("tomcat", true));
-        assert_eq!(t.identify(&["java"], "java -jar app.jar").unwrap().name, "java");
-        assert_eq!(t.identify(&["php-fpm8.2"], "php-fpm: pool www").unwrap().name, "php-fpm");
+        assert_eq!(
+            t.identify(&["java"], "java -jar app.jar").unwrap().name,
+            "java"
+        );
+        assert_eq!(
+            t.identify(&["php-fpm8.2"], "php-fpm: pool www")
+                .unwrap()
+                .name,
+            "php-fpm"
+        );
         assert!(t.identify(&["redis-cli"], "redis-cli ping").is_none());
         assert!(t.identify(&["phpfpmx"], "").is_none());
     }
@@ -255,7 +271,9 @@ mod tests {
     fn logs_and_malformed_values() {
         let mut t = table();
         assert_eq!(
-            t.writing_log(b"/var/log/redis/redis-server.log").unwrap().name,
+            t.writing_log(b"/var/log/redis/redis-server.log")
+                .unwrap()
+                .name,
             "redis"
         );
         assert!(t.writing_log(b"/var/log/redis.log").is_none());

@@ -75,7 +75,9 @@ pub fn collect(model: &HostModel) -> Journals {
         let Some(bytes) = model.content(f) else {
             out.not_copied.push((
                 path,
-                f.error.clone().unwrap_or_else(|| "content not in the bundle".into()),
+                f.error
+                    .clone()
+                    .unwrap_or_else(|| "content not in the bundle".into()),
             ));
             continue;
         };

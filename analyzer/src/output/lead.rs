@@ -57,7 +57,10 @@ pub fn tag(c: &EntryCandidate) -> String {
 }
 
 fn stages(f: &Finding) -> Vec<Stage> {
-    f.attack.iter().filter_map(|a| Stage::of_attack(a)).collect()
+    f.attack
+        .iter()
+        .filter_map(|a| Stage::of_attack(a))
+        .collect()
 }
 
 /// The first subject of the strongest finding at medium or above in `stage` that `pick` accepts.

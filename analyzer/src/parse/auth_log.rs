@@ -161,7 +161,10 @@ mod tests {
             key_fingerprint(b"Nov  9 02:17:55 h sshd[9114]: Accepted publickey for root from 198.51.100.66 port 43388 ssh2: ED25519 SHA256:hjfUTGcQ2bzlM4IPZ4+xRdvsIMatTzvf6KDK9IUT5m4").as_deref(),
             Some("SHA256:hjfUTGcQ2bzlM4IPZ4+xRdvsIMatTzvf6KDK9IUT5m4")
         );
-        assert_eq!(key_fingerprint(b"Accepted password for root from 1.2.3.4 port 1 ssh2"), None);
+        assert_eq!(
+            key_fingerprint(b"Accepted password for root from 1.2.3.4 port 1 ssh2"),
+            None
+        );
         assert_eq!(key_fingerprint(b"x SHA256:$(reboot)"), None);
     }
 

@@ -173,7 +173,10 @@ fn redis_head(line: &[u8]) -> Option<(i64, &[u8])> {
     let mut words = line.splitn(7, |b| *b == b' ');
     let pid_role = text(words.next()?)?;
     let (pid, role) = pid_role.split_once(':')?;
-    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) || !["C", "M", "S", "X"].contains(&role) {
+    if pid.is_empty()
+        || !pid.bytes().all(|b| b.is_ascii_digit())
+        || !["C", "M", "S", "X"].contains(&role)
+    {
         return None;
     }
     let day: u8 = text(words.next()?)?.parse().ok()?;
@@ -185,7 +188,10 @@ fn redis_head(line: &[u8]) -> Option<(i64, &[u8])> {
         return None;
     }
     let date = Date::from_calendar_date(year, mon, day).ok()?;
-    Some((unix(date, t, UtcOffset::UTC), words.next().unwrap_or_default()))
+    Some((
+        unix(date, t, UtcOffset::UTC),
+        words.next().unwrap_or_default(),
+    ))
 }
 
 /// `... (user request from 'id=41 addr=203.0.113.19:51872 laddr=...')` → the client address.
@@ -336,13 +342,26 @@ fn postgres_head(line: &[u8]) -> Option<(Option<i64>, bool, u32, &str, &[u8])> {
     let level = text(rest.get(..colon)?)?;
     if !matches!(
         level,
-        "LOG" | "FATAL" | "ERROR" | "WARNING" | "DETAIL" | "STATEMENT" | "HINT" | "PANIC" | "NOTICE"
-            | "INFO" | "DEBUG1" | "DEBUG2"
+        "LOG"
+            | "FATAL"
+            | "ERROR"
+            | "WARNING"
+            | "DETAIL"
+            | "STATEMENT"
+            | "HINT"
+            | "PANIC"
+            | "NOTICE"
+            | "INFO"
+            | "DEBUG1"
+            | "DEBUG2"
     ) {
         return None;
     }
     let msg = rest.get(colon + 1..)?;
-    let msg = msg.strip_prefix(b"  ").or_else(|| msg.strip_prefix(b" ")).unwrap_or(msg);
+    let msg = msg
+        .strip_prefix(b"  ")
+        .or_else(|| msg.strip_prefix(b" "))
+        .unwrap_or(msg);
     let mut d = date.splitn(3, '-');
     let (y, m, dd) = (d.next()?, d.next()?, d.next()?);
     let mon = Month::try_from(m.parse::<u8>().ok()?).ok()?;
@@ -399,10 +418,7 @@ fn postgres_lines(bytes: &[u8]) -> Vec<LogLine> {
             && (super::contains_ci(msg, b"copy ") || super::contains_ci(msg, b"copy\t"))
         {
             LogEvent::DbProgram {
-                statement: msg
-                    .strip_prefix(b"statement: ")
-                    .unwrap_or(msg)
-                    .to_vec(),
+                statement: msg.strip_prefix(b"statement: ").unwrap_or(msg).to_vec(),
             }
         } else {
             continue;
@@ -454,7 +470,11 @@ mod tests {
         // 2025-06-02T14:07:14Z
         assert_eq!((lines[2].line, lines[2].time), (5, Some(1_748_873_234)));
         // REPLICAOF NO ONE is the way back, not a replication.
-        assert!(redis_line(1, b"1:M 02 Jun 2025 14:07:14.650 * REPLICAOF no one enabled").is_none());
+        assert!(redis_line(
+            1,
+            b"1:M 02 Jun 2025 14:07:14.650 * REPLICAOF no one enabled"
+        )
+        .is_none());
     }
 
     const ACCESS: &[u8] = b"10.12.0.31 - - [10/Jun/2025:10:58:40 +0000] \"GET /index.jsp HTTP/1.1\" 200 143\n\

