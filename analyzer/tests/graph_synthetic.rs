@@ -574,26 +574,29 @@ fn graph_connects_entry_dropper_persistence_miner_and_pool() {
         "observed",
     );
 
-    // Entry point: Redis wrote the crontab (RDB header), owned by the service account.
+    // Entry point: the exposed Redis, observed (the kit's shell runs under redis-server) and told by
+    // the crontab Redis wrote (RDB header) for its own account.
     let best = trace.entry.best().expect("an entry point");
     assert_eq!(
-        best.vector.name(),
-        "service_account_crontab",
+        (best.vector.name(), best.service.as_deref()),
+        ("exposed_service", Some("redis")),
         "{:?}",
         trace.entry
     );
     assert!(best.summary.contains("redis"), "{}", best.summary);
-    assert!(best.evidence.iter().any(|e| e.contains("Redis RDB dump")));
-    assert!(trace
+    assert!(best.evidence.iter().any(|e| e.contains("MT-PER-002")));
+    // The brute-forced login to git came days after the kit: a weaker candidate, not the way in.
+    let brute = trace
         .entry
         .candidates
         .iter()
-        .any(|c| c.vector.name() == "ssh_brute_force" && c.summary.contains("git")));
-    assert!(trace
-        .entry
-        .candidates
+        .find(|c| c.vector.name() == "ssh_brute_force" && c.summary.contains("git"))
+        .expect("the brute force is a candidate");
+    assert!(brute.confidence < best.confidence);
+    assert!(brute
+        .evidence
         .iter()
-        .any(|c| c.vector.name() == "exposed_service"));
+        .any(|e| e.contains("outside the intrusion window")));
     // Kill chain: every stage but execution has judged items.
     let stage = |name: &str| {
         trace

@@ -61,7 +61,7 @@ impl<'a> Kit<'a> {
             .findings
             .iter()
             .filter(|f| f.severity >= Severity::Medium)
-            .flat_map(|f| subjects(f))
+            .flat_map(subjects)
             .filter_map(|s| match s {
                 Subject::SshKey { path, .. } => Some(path.as_bytes()),
                 _ => None,

@@ -24,19 +24,15 @@ use crate::parse::{numbered_lines, words};
 
 pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
     let mut out = Vec::new();
-    let judged = brute_force(&inp.model.auth);
-    let brute_sources: BTreeSet<IpAddr> = judged
-        .sources
-        .iter()
-        .filter_map(|s| peer_text(&s.ip))
-        .collect();
+    let judged = brute_force(inp.model);
+    let brute_sources: BTreeSet<IpAddr> = judged.sources.iter().map(|s| s.ip).collect();
     for a in &judged.after {
         let e = a.event;
         if e.kind != AuthKind::AcceptedPassword {
             continue;
         }
         let Some(ip) = peer(e) else { continue };
-        let source = judged.sources.iter().find(|s| peer_text(&s.ip) == Some(ip));
+        let source = judged.sources.iter().find(|s| s.ip == ip);
         let place = kit.place(e.time);
         let user = escape_bytes(&e.user);
         let mut c = Candidate::new(
@@ -74,7 +70,7 @@ pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
             continue;
         }
         let place = kit.place(e.time);
-        let fingerprint = crate::parse::auth_log::key_fingerprint(e.text.as_bytes());
+        let fingerprint = crate::parse::auth_log::key_fingerprint(e.text(inp.model).as_bytes());
         let flagged = fingerprint
             .as_deref()
             .and_then(|fp| kit.keys.iter().find(|(k, _, _)| k == fp));
@@ -90,7 +86,7 @@ pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
             .source(ip.to_string())
             .at(e.time)
             .rule(rule)
-            .evidence(format!("{}: {}", e.location(), e.text))
+            .evidence(format!("{}: {}", e.location(inp.model), e.text(inp.model)))
             .evidence(format!(
                 "key {fp} is judged the attacker's by {rule} ({at})"
             ))
@@ -106,7 +102,7 @@ pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
             continue;
         };
         let how = fingerprint.map_or_else(
-            || e.method.clone().unwrap_or_else(|| "login".into()),
+            || e.method.as_deref().unwrap_or("login").to_owned(),
             |fp| format!("key {fp}"),
         );
         let c = Candidate::new(
@@ -118,7 +114,7 @@ pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
         )
         .source(ip.to_string())
         .at(e.time)
-        .evidence(format!("{}: {}", e.location(), e.text))
+        .evidence(format!("{}: {}", e.location(inp.model), e.text(inp.model)))
         .evidence(format!("{ip} is {why}: another host of this network, the next one to examine"))
         .subject(account(inp, &e.user))
         .subject(log_file(e));
@@ -170,13 +166,9 @@ fn with_window(
     c
 }
 
-fn peer_text(s: &str) -> Option<IpAddr> {
-    s.parse().ok()
-}
-
 /// The login's peer address.
 fn peer(e: &AuthEvent) -> Option<IpAddr> {
-    e.from.as_deref().and_then(peer_text)
+    e.from
 }
 
 fn account(inp: &Inputs, user: &[u8]) -> Subject {

@@ -290,5 +290,5 @@ fn unknown(kit: &kit::Kit, inp: &Inputs, weaker: usize) -> Candidate {
 
 /// A finding's subjects (one place to read them).
 pub fn subjects(f: &Finding) -> impl Iterator<Item = &Subject> {
-    f.subjects.iter()
+    f.iter_subjects()
 }

@@ -196,8 +196,7 @@ fn candidate(
             entry_phrase(vector, service),
             lines
                 .iter()
-                .rev()
-                .next()
+                .next_back()
                 .map_or_else(String::new, |l| describe(l))
         ),
     )

@@ -7,7 +7,7 @@
 use minetrace_schemas::findings::{EntryCandidate, EntryVector};
 
 use crate::analysis::Analysis;
-use crate::graph::build::Ctx;
+use crate::graph::ctx::Ctx;
 use crate::graph::findings::subject_node;
 use crate::graph::nodes::{NodeKind, Stage};
 use crate::graph::AttackGraph;

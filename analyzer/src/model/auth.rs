@@ -279,7 +279,8 @@ impl AuthSource for SyslogFiles {
                 }
                 // numbered_lines hands out subslices of `content`: the line's offset in the file.
                 let start = (line.as_ptr() as usize).saturating_sub(content.as_ptr() as usize);
-                if let Some(e) = syslog_event(f.mtime.secs, &path, (line, Some(start)), n, "syslog") {
+                if let Some(e) = syslog_event(f.mtime.secs, &path, (line, Some(start)), n, "syslog")
+                {
                     out.push(e);
                 }
             }
@@ -332,7 +333,11 @@ fn pid_in(text: &str, program: &str) -> Option<u32> {
 
 /// `events` without those an earlier source already gave: per (program, pid, kind, user, peer), as many
 /// of `events` are dropped as `earlier` holds. Times are not compared: a syslog stamp has no zone.
-fn dedup_against(model: &HostModel, earlier: &[AuthEvent], events: Vec<AuthEvent>) -> Vec<AuthEvent> {
+fn dedup_against(
+    model: &HostModel,
+    earlier: &[AuthEvent],
+    events: Vec<AuthEvent>,
+) -> Vec<AuthEvent> {
     type Key = (Box<str>, Option<u32>, AuthKind, Vec<u8>, Option<IpAddr>);
     let key = |e: &AuthEvent| -> Key {
         (

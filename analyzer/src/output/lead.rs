@@ -64,15 +64,15 @@ fn stages(f: &Finding) -> Vec<Stage> {
 }
 
 /// The first subject of the strongest finding at medium or above in `stage` that `pick` accepts.
-fn strongest<'a>(
-    findings: &'a [Finding],
+fn strongest(
+    findings: &[Finding],
     stage: Stage,
     pick: impl Fn(&Subject) -> bool,
-) -> Option<&'a Subject> {
+) -> Option<&Subject> {
     findings
         .iter()
         .filter(|f| f.severity >= Severity::Medium && stages(f).contains(&stage))
-        .flat_map(|f| f.subjects.iter())
+        .flat_map(|f| f.iter_subjects())
         .find(|s| pick(s))
 }
 
@@ -88,7 +88,7 @@ pub fn then(findings: &[Finding]) -> String {
     let persisted: Vec<&Subject> = findings
         .iter()
         .filter(|f| f.severity >= Severity::Medium && stages(f).contains(&Stage::Persistence))
-        .flat_map(|f| f.subjects.iter())
+        .flat_map(|f| f.iter_subjects())
         .filter(|s| matches!(s, Subject::Persistence { .. } | Subject::SshKey { .. }))
         .fold(Vec::new(), |mut v, s| {
             if !v.contains(&s) {

@@ -130,7 +130,7 @@ fn head(s: &mut String, analysis: &Analysis) {
         high
     );
     if let Some(lead) = crate::output::lead::line(doc) {
-        let _ = write!(s, "<p class=\"lead\">{}</p>\n", h(&lead));
+        let _ = writeln!(s, "<p class=\"lead\">{}</p>", h(&lead));
     }
 }
 

@@ -326,8 +326,11 @@ fn access_line(n: u32, line: &[u8]) -> Option<LogLine> {
 
 // ---- PostgreSQL ----
 
-/// `2025-09-04 01:47:13.402 UTC [20411] FATAL:  message` → (time, guessed, pid, level, message).
-fn postgres_head(line: &[u8]) -> Option<(Option<i64>, bool, u32, &str, &[u8])> {
+/// A PostgreSQL log line's head: (time, time guessed, pid, level, message).
+type PostgresHead<'a> = (Option<i64>, bool, u32, &'a str, &'a [u8]);
+
+/// `2025-09-04 01:47:13.402 UTC [20411] FATAL:  message` → its [`PostgresHead`].
+fn postgres_head(line: &[u8]) -> Option<PostgresHead<'_>> {
     let mut w = line.splitn(5, |b| *b == b' ');
     let date = text(w.next()?)?;
     let clock_s = text(w.next()?)?;

@@ -98,7 +98,10 @@ pub fn brute_force(model: &HostModel) -> BruteForce<'_> {
                     continue;
                 };
                 let method = ev.method.as_deref().unwrap_or_default();
-                if failures.get(&ip).is_some_and(|(n, _)| *n >= BRUTE_THRESHOLD) {
+                if failures
+                    .get(&ip)
+                    .is_some_and(|(n, _)| *n >= BRUTE_THRESHOLD)
+                {
                     after.push(AfterBrute {
                         event: ev,
                         what: format!(
@@ -106,7 +109,10 @@ pub fn brute_force(model: &HostModel) -> BruteForce<'_> {
                         ),
                     });
                 } else if let (Some(t), Some(r)) = (ev.time, recent.get(&ip)) {
-                    let in_window = r.iter().filter(|f| **f <= t && t - **f <= GUESS_WINDOW).count();
+                    let in_window = r
+                        .iter()
+                        .filter(|f| **f <= t && t - **f <= GUESS_WINDOW)
+                        .count();
                     if in_window >= GUESS_FAILURES {
                         first_brute_seen = true;
                         if !guessed.contains(&ip) {
@@ -241,14 +247,18 @@ mod tests {
 
     #[test]
     fn a_guessed_password_is_a_brute_force_a_typo_is_not() {
-        let ok = "Jan  1 00:09:00 h sshd[9]: Accepted password for root from 203.0.113.5 port 1 ssh2\n";
+        let ok =
+            "Jan  1 00:09:00 h sshd[9]: Accepted password for root from 203.0.113.5 port 1 ssh2\n";
         let guessed = model(&(fails(5, "203.0.113.5", 8) + ok));
         let judged = brute_force(&guessed);
         assert_eq!(judged.sources.len(), 1);
         assert_eq!(judged.after.len(), 1);
         assert!(judged.after[0].what.contains("a guessed password"));
         let iocs = Indicators::builtin();
-        let found = detect(&Context { model: &guessed, iocs: &iocs });
+        let found = detect(&Context {
+            model: &guessed,
+            iocs: &iocs,
+        });
         assert_eq!(found[0].severity, Severity::High);
         // An admin's two typos, and five failures long before the login: not a guessed password.
         for log in [
@@ -265,7 +275,8 @@ mod tests {
 
     #[test]
     fn locked_since_is_history() {
-        let ok = "Jan  1 00:09:00 h sshd[9]: Accepted password for root from 203.0.113.5 port 1 ssh2\n";
+        let ok =
+            "Jan  1 00:09:00 h sshd[9]: Accepted password for root from 203.0.113.5 port 1 ssh2\n";
         let mut m = model(&(fails(6, "203.0.113.5", 8) + ok));
         m.shadow.push(ShadowEntry {
             source: RawBytes(b"/etc/shadow".to_vec()),
@@ -276,7 +287,10 @@ mod tests {
             expire_days: None,
         });
         let iocs = Indicators::builtin();
-        let found = detect(&Context { model: &m, iocs: &iocs });
+        let found = detect(&Context {
+            model: &m,
+            iocs: &iocs,
+        });
         assert_eq!(found[0].severity, Severity::Low);
         assert!(found[0].evidence.iter().any(|e| e.contains("locked now")));
     }
