@@ -896,11 +896,9 @@ per_scenario! {
     entry_postgres_copy_program => "entry-postgres-copy-program",
     entry_kubelet_exec => "entry-kubelet-exec",
     entry_tomcat_manager_jsp => "entry-tomcat-manager-jsp",
-    entry_journal_bruteforce => "entry-journal-bruteforce",
     entry_ssh_attacker_key => "entry-ssh-attacker-key",
     entry_lateral_ssh => "entry-lateral-ssh",
     entry_image_miner => "entry-image-miner",
-    entry_unknown_vacuumed => "entry-unknown-vacuumed",
     entry_unknown_lookalikes => "entry-unknown-lookalikes",
 }
 
