@@ -3,7 +3,9 @@
 //! `samples/bundles/<id>.tar.zst` and `<id>.truth.json` (the ground truth resolved against that very
 //! collection: pids, exe hashes, line numbers, key fingerprints).
 //!
-//! Run as root: `cargo run -p minetrace-e2e --bin regenerate-samples [ID...]`.
+//! Run as root: `cargo run -p minetrace-e2e --bin regenerate-samples [--out DIR] [ID...]`. `--out` writes
+//! the bundles and truths to DIR instead (to measure analyzers on every scenario without touching the
+//! shipped samples).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -47,7 +49,18 @@ fn regenerate(id: &str, out_dir: &Path) -> Result<(u64, usize)> {
 }
 
 fn main() -> ExitCode {
-    let out_dir = minetrace_e2e::binaries::workspace_root().join("samples/bundles");
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let out_dir = match args.iter().position(|a| a == "--out") {
+        Some(i) => {
+            let Some(dir) = args.get(i + 1).cloned() else {
+                eprintln!("regenerate-samples: --out needs a directory");
+                return ExitCode::from(2);
+            };
+            args.drain(i..=i + 1);
+            std::path::PathBuf::from(dir)
+        }
+        None => minetrace_e2e::binaries::workspace_root().join("samples/bundles"),
+    };
     if let Err(e) = std::fs::create_dir_all(&out_dir) {
         eprintln!(
             "regenerate-samples: cannot create {}: {e}",
@@ -55,7 +68,6 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let args: Vec<String> = std::env::args().skip(1).collect();
     let ids = if args.is_empty() {
         match scenario::all_ids().and_then(|ids| {
             ids.into_iter()
