@@ -18,7 +18,7 @@ use std::sync::Arc;
 use minetrace_schemas::escape_bytes;
 use minetrace_schemas::records::file::{FileKind, FileRecord};
 use time::format_description::well_known::Rfc3339;
-use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
+use time::{Date, OffsetDateTime, PrimitiveDateTime, Time};
 
 use super::HostModel;
 use crate::parse::basename;
@@ -458,21 +458,7 @@ pub fn line_time(line: &[u8], file_mtime: i64) -> Option<(i64, bool)> {
     }
     // `Mon DD HH:MM:SS`
     let mut parts = head.split_whitespace();
-    let month = match parts.next()? {
-        "Jan" => Month::January,
-        "Feb" => Month::February,
-        "Mar" => Month::March,
-        "Apr" => Month::April,
-        "May" => Month::May,
-        "Jun" => Month::June,
-        "Jul" => Month::July,
-        "Aug" => Month::August,
-        "Sep" => Month::September,
-        "Oct" => Month::October,
-        "Nov" => Month::November,
-        "Dec" => Month::December,
-        _ => return None,
-    };
+    let month = crate::parse::month_abbrev(parts.next()?)?;
     let day: u8 = parts.next()?.parse().ok()?;
     let mut hms = parts.next()?.split(':');
     let (h, m, s): (u8, u8, u8) = (

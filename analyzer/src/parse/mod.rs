@@ -26,6 +26,26 @@ pub const MAX_LINES: usize = 200_000;
 /// Bytes of one line looked at; longer lines are cut for analysis (their line number stays right).
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
+/// `Jan`..`Dec`, as syslog, Redis and access logs write a month.
+pub fn month_abbrev(name: &str) -> Option<time::Month> {
+    use time::Month;
+    Some(match name {
+        "Jan" => Month::January,
+        "Feb" => Month::February,
+        "Mar" => Month::March,
+        "Apr" => Month::April,
+        "May" => Month::May,
+        "Jun" => Month::June,
+        "Jul" => Month::July,
+        "Aug" => Month::August,
+        "Sep" => Month::September,
+        "Oct" => Month::October,
+        "Nov" => Month::November,
+        "Dec" => Month::December,
+        _ => return None,
+    })
+}
+
 /// Splits bytes into lines the way `getline` does (on `\n`), numbering from 1, dropping one trailing `\r`
 /// (CRLF files) and the empty remainder after a final newline; a last line without a newline is kept.
 /// At most [`MAX_LINES`] lines, each cut to [`MAX_LINE_BYTES`].

@@ -120,24 +120,6 @@ fn text(b: &[u8]) -> Option<&str> {
     std::str::from_utf8(b).ok()
 }
 
-fn month(name: &str) -> Option<Month> {
-    Some(match name {
-        "Jan" => Month::January,
-        "Feb" => Month::February,
-        "Mar" => Month::March,
-        "Apr" => Month::April,
-        "May" => Month::May,
-        "Jun" => Month::June,
-        "Jul" => Month::July,
-        "Aug" => Month::August,
-        "Sep" => Month::September,
-        "Oct" => Month::October,
-        "Nov" => Month::November,
-        "Dec" => Month::December,
-        _ => return None,
-    })
-}
-
 /// `HH:MM:SS` with an optional fraction.
 fn clock(s: &str) -> Option<Time> {
     let s = s.split('.').next()?;
@@ -180,7 +162,7 @@ fn redis_head(line: &[u8]) -> Option<(i64, &[u8])> {
         return None;
     }
     let day: u8 = text(words.next()?)?.parse().ok()?;
-    let mon = month(text(words.next()?)?)?;
+    let mon = super::month_abbrev(text(words.next()?)?)?;
     let year: i32 = text(words.next()?)?.parse().ok()?;
     let t = clock(text(words.next()?)?)?;
     let level = words.next()?;
@@ -288,7 +270,7 @@ fn access_time(stamp: &str) -> Option<i64> {
     let (dt, zone) = stamp.split_once(' ')?;
     let mut p = dt.splitn(3, '/');
     let day: u8 = p.next()?.parse().ok()?;
-    let mon = month(p.next()?)?;
+    let mon = super::month_abbrev(p.next()?)?;
     let (year, hms) = p.next()?.split_once(':')?;
     let date = Date::from_calendar_date(year.parse().ok()?, mon, day).ok()?;
     let t = clock(hms)?;
