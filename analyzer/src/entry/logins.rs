@@ -48,6 +48,16 @@ pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
         .evidence(a.what.clone())
         .subject(account(inp, &e.user))
         .subject(log_file(e));
+        // What the detector saw follow it (a password changed, an account made) tells the same story.
+        for then in judged
+            .after
+            .iter()
+            .filter(|b| matches!(b.event.kind, AuthKind::PasswordChanged | AuthKind::NewUser))
+            .filter(|b| b.event.time >= e.time)
+            .take(3)
+        {
+            c = c.evidence(format!("then {}", then.what));
+        }
         if let Some(s) = source {
             let users: Vec<String> = s.users.iter().map(|u| escape_bytes(u)).collect();
             c = c.evidence(format!(
