@@ -27,7 +27,12 @@ pub struct Live {
 impl Live {
     /// Loads `samples/scenarios/<id>.toml`, builds a sandbox, plants the scenario and resolves its truth.
     pub fn start(id: &str) -> Result<Live> {
-        let sc = scenario::load(id)?;
+        Live::start_scenario(scenario::load(id)?)
+    }
+
+    /// Plants a scenario loaded from anywhere (a test's own TOML file) in a fresh sandbox.
+    pub fn start_scenario(sc: Scenario) -> Result<Live> {
+        let id = sc.scenario.id.clone();
         let mut sb = Sandbox::start(&sc.scenario.hostname)
             .with_context(|| format!("{id}: starting the sandbox"))?;
         let planted = plant(&mut sb, &sc).with_context(|| format!("{id}: planting"))?;

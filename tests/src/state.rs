@@ -445,3 +445,30 @@ pub fn line_diff(a: &str, b: &str) -> String {
     }
     out
 }
+
+/// Which of `addrs` accept a TCP connection from inside the sandbox (2 s each, in parallel).
+pub fn reachable(sb: &Sandbox, addrs: &[String]) -> BTreeMap<String, bool> {
+    if addrs.is_empty() {
+        return BTreeMap::new();
+    }
+    let mut script = String::new();
+    for a in addrs {
+        let Some((ip, port)) = a.rsplit_once(':') else {
+            continue;
+        };
+        script.push_str(&format!(
+            "( if timeout 2 bash -c 'exec 3<>\"/dev/tcp/$0/$1\"' {ip} {port} 2>/dev/null; \
+               then echo 'open {a}'; else echo 'closed {a}'; fi ) &\n"
+        ));
+    }
+    script.push_str("wait\n");
+    let Ok(out) = sb.sh(&script) else {
+        return BTreeMap::new();
+    };
+    out.lines()
+        .filter_map(|l| {
+            let (state, addr) = l.split_once(' ')?;
+            Some((addr.to_owned(), state == "open"))
+        })
+        .collect()
+}

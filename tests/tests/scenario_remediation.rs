@@ -33,7 +33,7 @@ use minetrace_e2e::live::{host_absent_paths, leaked, preexisting, Live, PWNED_MA
 use minetrace_e2e::sandbox::fs::Meta;
 use minetrace_e2e::sandbox::Sandbox;
 use minetrace_e2e::scenario::{self, Verdict};
-use minetrace_e2e::state::{self, Proc, Snapshot};
+use minetrace_e2e::state::{self, reachable, Proc, Snapshot};
 use minetrace_e2e::truth::{key_fingerprint, Subject};
 use minetrace_schemas::escape_bytes;
 use minetrace_schemas::findings::Verdict as FoundVerdict;
@@ -229,29 +229,6 @@ fn reviewed_but_gone(sb: &Sandbox, snap: &Snapshot, subjects: &[Subject]) -> Vec
         }
     }
     out
-}
-
-/// Which of `addrs` accept a TCP connection from inside the sandbox (2 s each, in parallel).
-fn reachable(sb: &Sandbox, addrs: &[String]) -> BTreeMap<String, bool> {
-    if addrs.is_empty() {
-        return BTreeMap::new();
-    }
-    let mut script = String::new();
-    for a in addrs {
-        let (ip, port) = a.rsplit_once(':').unwrap();
-        script.push_str(&format!(
-            "( if timeout 2 bash -c 'exec 3<>\"/dev/tcp/$0/$1\"' {ip} {port} 2>/dev/null; \
-               then echo 'open {a}'; else echo 'closed {a}'; fi ) &\n"
-        ));
-    }
-    script.push_str("wait\n");
-    let out = sb.sh(&script).unwrap();
-    out.lines()
-        .filter_map(|l| {
-            let (state, addr) = l.split_once(' ')?;
-            Some((addr.to_owned(), state == "open"))
-        })
-        .collect()
 }
 
 /// Planted paths (files, crontabs, units, stand-in executables) and unit `.wants` links.

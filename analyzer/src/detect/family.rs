@@ -65,13 +65,9 @@ fn match_hash<'a>(markers: &'a [FamilyMarker], sha: Option<&str>, hits: &mut Vec
     }
 }
 
-/// The text of line `line` (1-based) of a captured file.
+/// The text of line `line` (1-based) of a captured file (the model's entry: no rescan per line).
 fn line_of<'m>(ctx: &'m Context, path: &RawBytes, line: u32) -> Option<&'m [u8]> {
-    let file = ctx.model.file(path.as_bytes())?;
-    let content = ctx.model.content(file)?;
-    parse::numbered_lines(content)
-        .find(|(n, _)| *n == line)
-        .map(|(_, l)| l)
+    ctx.model.line_of(path.as_bytes(), line)
 }
 
 fn match_key_comment<'a>(

@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod addresses;
 pub mod auth;
 pub mod journal;
+pub mod mounts;
 pub mod persistence;
 pub mod service_logs;
 
@@ -25,6 +26,7 @@ use minetrace_schemas::records::command::CommandRecord;
 use minetrace_schemas::records::executable::ExecutableRecord;
 use minetrace_schemas::records::file::{FileKind, FileRecord};
 use minetrace_schemas::records::host::HostRecord;
+use minetrace_schemas::records::mount::MountRecord;
 use minetrace_schemas::records::package::{PackageCheck, PackageManager};
 use minetrace_schemas::records::process::{FileId, ProcessRecord};
 use minetrace_schemas::records::socket::SocketRecord;
@@ -45,6 +47,8 @@ pub struct HostModel {
     pub packages: Vec<PackageCheck>,
     /// The host's interface addresses (live bundles); see [`HostModel::own_addresses`].
     pub interfaces: Vec<InterfaceAddress>,
+    /// The collected root's mount table (`records/mounts.pc`); see [`HostModel::bind_view`].
+    pub mounts: Vec<MountRecord>,
     /// Raw member bytes by member name (`fs/...`, `bin/...`, `commands/...`), moved out of the bundle.
     contents: BTreeMap<String, Vec<u8>>,
     by_pid: HashMap<i32, usize>,
@@ -125,6 +129,7 @@ impl HostModel {
         let shadow = records!(SHADOW, Shadow);
         let packages = records!(PACKAGES, Packages);
         let interfaces = records!(ADDRESSES, Addresses);
+        let mounts = records!(MOUNTS, Mounts);
         let Decoder {
             members: mut contents,
             warnings,
@@ -159,6 +164,7 @@ impl HostModel {
             shadow,
             packages,
             interfaces,
+            mounts,
             contents,
             warnings,
             accounts: accounts::Accounts::default(),
@@ -192,12 +198,17 @@ impl HostModel {
 
     /// Line `line` (1-based) of a captured file, as written: the persistence entry's when there is one.
     pub fn line_of(&self, path: &[u8], line: u32) -> Option<&[u8]> {
-        if let Some(e) = self
-            .persistence
-            .iter()
-            .find(|e| e.line == line && e.path.as_bytes() == path)
-        {
-            return Some(&e.raw);
+        // Entries are in file order and, within a file, in line order: two binary searches, so a
+        // caller asking for every line of a 50,000-line crontab stays linear (issue 18 case 7).
+        if let Some(&i) = self.file_by_path.get(path) {
+            let start = self.persistence.partition_point(|e| e.file < i);
+            let end = self.persistence.partition_point(|e| e.file <= i);
+            let entries = self.persistence.get(start..end).unwrap_or_default();
+            if let Ok(k) = entries.binary_search_by_key(&line, |e| e.line) {
+                if let Some(e) = entries.get(k) {
+                    return Some(&e.raw);
+                }
+            }
         }
         let content = self.content(self.file(path)?)?;
         let n = usize::try_from(line).ok()?.checked_sub(1)?;

@@ -40,7 +40,37 @@ pub struct Attribution<'a> {
     confirmed_paths: HashSet<Vec<u8>>,
 }
 
-/// Whether a process subject runs an executable identical to its package's copy.
+/// Whether the file at `path` is the system's rather than the attacker's, whatever a finding says of
+/// it: identical to its package's copy, or seen through a bind mount (its real name may be
+/// `/usr/sbin/sshd` while the snapshot calls it `/tmp/.x/sshd`; the real name's package check decides
+/// when the table shows it, else it is never taken for a kit file).
+pub fn system_file(model: &HostModel, path: &[u8]) -> bool {
+    let matches = |p: &[u8]| {
+        model
+            .package_check(p)
+            .is_some_and(|c| c.verdict == PackageVerdict::Match)
+    };
+    matches(path) || model.bind_view(path).is_some()
+}
+
+/// Directories of a home that hold a person's keys: a file there is removed unasked only when a kit
+/// process runs it (issue 18 case 2 floor: a path in the attacker's text, a look-alike name or a
+/// detector's misjudgement must never cost a user their private key).
+const KEY_DIRS: &[&[u8]] = &[b".ssh", b".gnupg"];
+
+/// Whether `path` lies inside a key directory of a home (`~/.ssh/`, `~/.gnupg/`).
+pub fn in_key_dir(path: &[u8]) -> bool {
+    let mut comps = path.split(|b| *b == b'/').peekable();
+    while let Some(c) = comps.next() {
+        if comps.peek().is_some() && KEY_DIRS.contains(&c) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether a process subject runs an executable identical to its package's copy (or one seen through a
+/// bind mount, see [`system_file`]).
 pub fn package_verified_process(model: &HostModel, s: &Subject) -> bool {
     let Subject::Process {
         pid, start_ticks, ..
@@ -57,9 +87,7 @@ pub fn package_verified_process(model: &HostModel, s: &Subject) -> bool {
     let Some(exe) = p.exe.as_ref().filter(|e| !e.deleted && !e.memfd) else {
         return false;
     };
-    model
-        .package_check(exe.path.as_bytes())
-        .is_some_and(|c| c.verdict == PackageVerdict::Match)
+    system_file(model, exe.path.as_bytes())
 }
 
 impl<'a> Attribution<'a> {
@@ -77,6 +105,13 @@ impl<'a> Attribution<'a> {
             for (sno, s) in f.subjects.iter().enumerate() {
                 if s.role != Role::Artifact || package_verified_process(model, &s.subject) {
                     continue;
+                }
+                // A package's own file (a miner's argv written over a packaged program's) is never
+                // confirmed: what runs it is tied to nothing through it.
+                if let Subject::File { path, .. } = &s.subject {
+                    if system_file(model, path.as_bytes()) {
+                        continue;
+                    }
                 }
                 if let Some(&i) = graph.subject_nodes.get(&(fno, sno)) {
                     confirmed.insert(i);
@@ -288,6 +323,15 @@ pub fn pool_evidence(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_directories_are_any_homes_ssh_and_gnupg() {
+        assert!(in_key_dir(b"/home/alice/.ssh/id_ed25519"));
+        assert!(in_key_dir(b"/root/.gnupg/private-keys-v1.d/x.key"));
+        assert!(!in_key_dir(b"/root/.ssh"));
+        assert!(!in_key_dir(b"/tmp/.sshd/x"));
+        assert!(!in_key_dir(b"/tmp/.kit/kdevtmpfsi"));
+    }
 
     #[test]
     fn infrastructure_addresses_are_named() {

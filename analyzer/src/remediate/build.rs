@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 
 use minetrace_schemas::escape_bytes;
-use minetrace_schemas::findings::{Finding, FindingsDocument, Severity, Subject};
+use minetrace_schemas::findings::{Finding, FindingsDocument, Role, Severity, Subject};
 use minetrace_schemas::RawBytes;
 
 use super::attribution::{self, package_verified_process, Attribution};
@@ -77,12 +77,23 @@ impl Gates<'_> {
                 }
             }
         }
+        if let Subject::File { path, .. } = s {
+            if attribution::in_key_dir(path.as_bytes()) && tie.is_none() {
+                return (
+                    Attr::Review(
+                        "a file in a home's ~/.ssh or ~/.gnupg: removed unasked only when a kit process runs it"
+                            .into(),
+                    ),
+                    None,
+                );
+            }
+        }
         if package_verified_process(model, s) {
             return match tie {
                 Some(t) => (Attr::Attributed, Some(t)),
                 None => (
                     Attr::Review(
-                        "its executable matches its package: only its name, command line or environment look wrong"
+                        "its executable matches its package (or is a system file seen through a bind mount): only its name, command line or environment look wrong"
                             .into(),
                     ),
                     None,
@@ -148,6 +159,11 @@ pub fn build(
         worst = worst.max(Some(f.severity));
         let why = why_of(f);
         for (sno, s) in f.subjects.iter().enumerate() {
+            // Context is never acted on and needs no gate (a graph walk): a file holding 50,000
+            // flagged lines is the context of 50,000 findings (issue 18 case 7).
+            if s.role == Role::Context {
+                continue;
+            }
             let (attr, tie) = gates.of((fno, sno), f, &s.subject);
             let mut basis = Basis::one(&why, &attr);
             if let (Some(t), Attr::Attributed) = (tie, &attr) {
@@ -677,6 +693,74 @@ mod tests {
                 .any(|m| m.contains("/etc/ld.so.preload") && m.contains("shared file")),
             "{:?}",
             plan.manual
+        );
+    }
+
+    #[test]
+    fn nothing_is_acted_on_through_a_bind_mount_or_a_system_files_other_name() {
+        use minetrace_schemas::records::mount::MountRecord;
+        let mut model = fixture::model(
+            vec![
+                fixture::file(b"/tmp/.x/sshd", Some(b"\x7fELF sshd")),
+                fixture::file(b"/tmp/.y/sleep", Some(b"\x7fELF sleep")),
+                fixture::file(b"/usr/bin/sleep", Some(b"\x7fELF sleep")),
+                fixture::file(b"/tmp/.kit/kdevtmpfsi", Some(b"\x7fELF miner")),
+            ],
+            vec![],
+        );
+        let mount = |id: u32, root: &str, at: &str, bind_of: Option<&str>| MountRecord {
+            mount_id: id,
+            parent_id: 1,
+            dev: 2049,
+            root: root.into(),
+            mount_point: at.into(),
+            mount_options: "rw".into(),
+            propagation: String::new(),
+            fs_type: "ext4".into(),
+            source: "/dev/vda1".into(),
+            super_options: "rw".into(),
+            bind_of: bind_of.map(Into::into),
+            walked_by: Vec::new(),
+        };
+        model.mounts = vec![
+            mount(1, "/", "/", None),
+            mount(2, "/usr/sbin", "/tmp/.x", Some("/usr/sbin")),
+        ];
+        // A hard link (or the same inode seen another way) of a system file under a temp name.
+        let sleep = model.file(b"/usr/bin/sleep").map(|f| (f.dev, f.ino));
+        if let (Some((dev, ino)), Some(i)) = (
+            sleep,
+            model
+                .files
+                .iter()
+                .position(|f| f.path.as_bytes() == b"/tmp/.y/sleep"),
+        ) {
+            model.files[i].dev = dev;
+            model.files[i].ino = ino;
+        }
+        let mut f = finding(&crate::detect::rules::EVA_050, Severity::High);
+        for p in [
+            &b"/tmp/.x/sshd"[..],
+            b"/tmp/.y/sleep",
+            b"/tmp/.kit/kdevtmpfsi",
+        ] {
+            f = f.subject(file_subject(model.file(p).expect("record")));
+        }
+        let plan = plan_of(model, doc(vec![f]));
+        assert_eq!(
+            quarantined(&plan),
+            vec![&b"/tmp/.kit/kdevtmpfsi"[..]],
+            "{:?}",
+            plan.items
+        );
+        let manual = plan.manual.join("\n");
+        assert!(
+            manual.contains("/tmp/.x/sshd") && manual.contains("it is /usr/sbin/sshd"),
+            "{manual}"
+        );
+        assert!(
+            manual.contains("/tmp/.y/sleep") && manual.contains("as /usr/bin/sleep"),
+            "{manual}"
         );
     }
 

@@ -18,7 +18,7 @@ use super::plan::{FileTarget, LineKind, LineRemoval, LinkTarget, ProcessTarget};
 use super::roles::EvidenceClasses;
 use super::targets::{
     add_why, file_target, in_system_dir, in_unit_dir, is_redis_dump, is_shared_file, link_target,
-    unit_name,
+    not_by_this_name, unit_name,
 };
 use crate::indicators::Indicators;
 use crate::model::HostModel;
@@ -247,6 +247,9 @@ impl Collect {
 
     pub fn whole_file(&mut self, model: &HostModel, path: &RawBytes, b: &Basis) {
         let label = format!("file {}", path.escaped());
+        if let Some(reason) = not_by_this_name(model, path.as_bytes(), None) {
+            return self.manual(label, &reason);
+        }
         let mut dump = false;
         let target = match model.file_aliased(path.as_bytes()) {
             Some(f) if f.kind == FileKind::Symlink => {
@@ -296,6 +299,11 @@ impl Collect {
         };
         // Decided on the name the snapshot recorded (merged-/usr aliases followed).
         let recorded = target.path.clone();
+        if let Some(reason) =
+            not_by_this_name(model, recorded.as_bytes(), Some((target.dev, target.ino)))
+        {
+            return self.manual(label, &reason);
+        }
         let fate = if let Some(unit) = unit_name(recorded.as_bytes()) {
             FileFate::Unit(unit)
         } else if dump {
@@ -452,6 +460,9 @@ pub fn line_edit(
         .file(path)
         .ok_or("not in the snapshot's file records")?;
     let target = file_target(rec)?;
+    if not_by_this_name(model, path, Some((target.dev, target.ino))).is_some() {
+        return Err("it lies under a bind mount or is a system file under another name: never edited through this name");
+    }
     let content = model
         .content(rec)
         .ok_or("its content is not in the bundle")?;

@@ -119,6 +119,39 @@ pub(super) fn in_system_dir(path: &[u8]) -> bool {
     DIRS.iter().any(|d| path.starts_with(d))
 }
 
+/// Why a file, link or line must never be acted on by the name `path` (issue 18 case 1), when so: it lies
+/// under a bind mount (removing `/tmp/.x/sshd` would remove `/usr/sbin/sshd`), or its device and inode
+/// are those of a file the snapshot also recorded in a system directory or under a package.
+pub(super) fn not_by_this_name(
+    model: &HostModel,
+    path: &[u8],
+    id: Option<(u64, u64)>,
+) -> Option<String> {
+    if let Some(v) = model.bind_view(path) {
+        let shows = match &v.real {
+            Some(real) => format!("it is {}", escape_bytes(real)),
+            None => format!("it shows {} of another filesystem", escape_bytes(&v.root)),
+        };
+        return Some(format!(
+            "under the bind mount at {} ({shows}): never acted on through a mount",
+            escape_bytes(&v.mount_point)
+        ));
+    }
+    // A system directory's own file is reinstalled, never removed; its merged-/usr twin is itself.
+    let (dev, ino) = id.filter(|_| !in_system_dir(path))?;
+    let twin = model.files.iter().find(|f| {
+        f.dev == dev
+            && f.ino == ino
+            && f.path.as_bytes() != path
+            && (in_system_dir(f.path.as_bytes())
+                || model.package_check(f.path.as_bytes()).is_some())
+    })?;
+    Some(format!(
+        "the same file (device {dev}, inode {ino}) as {}: a system file under another name, never removed",
+        twin.path.escaped()
+    ))
+}
+
 pub(super) fn file_target(f: &FileRecord) -> Result<FileTarget, &'static str> {
     if f.kind != FileKind::Regular {
         return Err("not a regular file in the snapshot");

@@ -60,6 +60,7 @@ MT_SELF=$(realpath -e -- "${BASH_SOURCE[0]}" 2>/dev/null) || MT_SELF=''
 MT_MODE=dry
 MT_FORCE=0
 MT_Q=''
+MT_Q_GIVEN=0
 MT_LOG=''
 MT_FW=''
 MT_FLAGTOOL='unset'
@@ -412,6 +413,8 @@ mt_safe_dir() {
       return 1
     fi
   done
+  # A base a fresh quarantine is made under (/var/lib) may be any root-owned directory no one else writes.
+  [[ $mode == base ]] && return 0
   if [[ ${MT_ST[5]-} != 700 ]]; then
     # Root's own directory, writable by no one else: made root's alone (only when it is not already).
     if [[ $mode != create ]] || ! chmod 0700 -- "$cur" 2>/dev/null; then
@@ -421,6 +424,20 @@ mt_safe_dir() {
   fi
 }
 
+# A fresh quarantine (mktemp -d, root's, 0700) under the first base that passes mt_safe_dir, into MT_Q.
+mt_fresh_quarantine() {
+  local base q
+  for base in /var/lib /root /; do
+    mt_safe_dir "$base" base || continue
+    q=$(mktemp -d -- "${base%/}/minetrace-quarantine.XXXXXXXXXX" 2>/dev/null) || continue
+    if mt_safe_dir "$q" create; then
+      MT_Q=$q
+      return 0
+    fi
+  done
+  return 1
+}
+
 mt_prepare_quarantine() {
   local fresh=0
   if [[ -z $MT_Q ]]; then
@@ -428,7 +445,18 @@ mt_prepare_quarantine() {
   fi
   [[ $MT_Q == /* ]] || mt_die '--quarantine needs an absolute path'
   [[ -d $MT_Q ]] || fresh=1
-  mt_safe_dir "$MT_Q" create || mt_die "unsafe quarantine directory: $MT_NOTE"
+  if ! mt_safe_dir "$MT_Q" create; then
+    # The default path redirected or opened to others (a link to an attacker's directory): nothing is
+    # written there; --apply takes a fresh directory under a verified base. A path the operator named,
+    # and --undo, never fall back.
+    if [[ $MT_MODE != apply || $MT_Q_GIVEN == 1 ]]; then
+      mt_die "unsafe quarantine directory: $MT_NOTE"
+    fi
+    mt_say "warning: the default quarantine is unsafe ($MT_NOTE): a fresh one is used"
+    mt_fresh_quarantine || mt_die 'no safe base for a fresh quarantine directory (/var/lib, /root, /)'
+    fresh=1
+  fi
+  mt_say "quarantine: $MT_Q"
   mt_safe_dir "$MT_Q/files" create || mt_die "unsafe quarantine directory: $MT_NOTE"
   mt_safe_dir "$MT_Q/work" create || mt_die "unsafe quarantine directory: $MT_NOTE"
   if ((fresh)); then
@@ -469,6 +497,8 @@ mt_install_beside() {
   local src=$1 dst=$2 uid=${3-} gid=${4-} mode=${5-} dir tmp
   dir=${dst%/*}
   [[ -n $dir ]] || dir=/
+  # Never written through a bind mount (the file would be another directory's).
+  mt_not_under_bind "$dir" || return 1
   tmp=$(mktemp -- "$dir/.minetrace.XXXXXXXXXX" 2>/dev/null) || return 1
   if ! cat -- "$src" >"$tmp" 2>/dev/null; then
     rm -f -- "$tmp"
@@ -796,20 +826,95 @@ mt_apply_edit() {
 
 mt_pre_rename_none() { return 0; }
 
-# Removes a file after its identity is re-checked; the evidence copy of plan item $2 must exist.
+# Status 0 when directory $1 (a physical path) is on a mount that shows its filesystem's own tree, not
+# through a bind mount: the mount holding it must not show a directory another mount of the same device
+# also shows (`mount --bind /usr/sbin /tmp/.x`), nor be a later second mount of the same directory.
+# Removing /tmp/.x/sshd there would remove /usr/sbin/sshd. MT_NOTE says why not.
+mt_not_under_bind() {
+  local dir=$1 line dev root mp best=-1 blen=-1 i=0 j
+  local -a f=() devs=() roots=() mps=()
+  if [[ ! -r /proc/self/mountinfo ]]; then
+    MT_NOTE='the mount table cannot be read'
+    return 1
+  fi
+  while IFS= read -r line; do
+    read -r -a f <<<"$line"
+    dev=${f[2]-} root=${f[3]-} mp=${f[4]-}
+    [[ $root == *\\* ]] && root=$(printf '%b' "$root")
+    [[ $mp == *\\* ]] && mp=$(printf '%b' "$mp")
+    devs[i]=$dev roots[i]=$root mps[i]=$mp
+    if [[ $mp == / || $dir == "$mp" || $dir == "$mp"/* ]] && ((${#mp} > blen)); then
+      best=$i blen=${#mp}
+    fi
+    i=$((i + 1))
+  done </proc/self/mountinfo
+  if ((best < 0)); then
+    MT_NOTE='no mount holds it in the mount table'
+    return 1
+  fi
+  root=${roots[best]}
+  for ((j = 0; j < i; j++)); do
+    if ((j == best)) || [[ ${devs[j]} != "${devs[best]}" ]]; then
+      continue
+    fi
+    if [[ ${roots[j]} == / || $root == "${roots[j]}" || $root == "${roots[j]}"/* ]]; then
+      if [[ $root != "${roots[j]}" ]] || ((j < best)); then
+        MT_NOTE="it is under a bind mount (${mps[best]} shows $root of the filesystem mounted at ${mps[j]}): left alone"
+        return 1
+      fi
+    fi
+  done
+}
+
+# Enters directory $1 for work relative to it: it must be the directory the path names (no symbolic link
+# on the way, so a kit directory swapped for a link to /usr/sbin is refused) and not under a bind mount.
+# The working directory then holds it: a later swap of the path does not move the work elsewhere.
+mt_enter_dir() {
+  local dir=$1
+  if ! cd -P -- "$dir" 2>/dev/null; then
+    MT_NOTE='its directory cannot be entered'
+    return 1
+  fi
+  if [[ $PWD != "$dir" ]]; then
+    cd / || exit 2
+    MT_NOTE='a directory on its path is a symbolic link now: left alone'
+    return 1
+  fi
+  if ! mt_not_under_bind "$PWD"; then
+    cd / || exit 2
+    return 1
+  fi
+}
+
+# Removes a file after its identity is re-checked; the evidence copy of plan item $2 must exist. The
+# removal is relative to its verified directory (mt_enter_dir).
 mt_remove_file() {
-  local n=$1 pn=$2 uid=${MT_ST[3]} gid=${MT_ST[4]} mode=${MT_ST[5]}
+  local rc=0
+  mt_remove_in_dir "$@" || rc=1
+  cd / || exit 2
+  return "$rc"
+}
+
+mt_remove_in_dir() {
+  local n=$1 pn=$2 uid=${MT_ST[3]} gid=${MT_ST[4]} mode=${MT_ST[5]} dir name
   if ! mt_evidence_ok "$pn" "$MT_SHA"; then
     MT_NOTE='its evidence copy is missing: not removed'
     return 1
   fi
-  mt_clear_flags_around "$MT_PATH"
-  mt_file_state "$MT_PATH" "$MT_DEV" "$MT_INO" "$MT_SHA"
+  dir=${MT_PATH%/*} name=${MT_PATH##*/}
+  [[ -n $dir ]] || dir=/
+  if ! mt_enter_dir "$dir"; then
+    MT_NOTE="not removed: $MT_NOTE"
+    return 1
+  fi
+  mt_clear_flags .
+  mt_clear_flags "./$name"
+  mt_file_state "./$name" "$MT_DEV" "$MT_INO" "$MT_SHA"
   if [[ $MT_STATE != pending ]]; then
     MT_NOTE="not removed: $MT_NOTE"
     return 1
   fi
-  if ! rm -f -- "$MT_PATH" 2>/dev/null || [[ -e $MT_PATH || -L $MT_PATH ]]; then
+  if ! rm -f -- "./$name" 2>/dev/null || [[ -e ./$name || -L ./$name ]]; then
     MT_NOTE='cannot remove it (immutable, or a read-only filesystem?)'
     return 1
   fi
@@ -843,10 +948,12 @@ mt_link_fields() {
 # A planned symbolic link: done when gone, pending while it is still the snapshot's link (a symbolic link
 # with the same device, inode and target), mismatch otherwise.
 mt_state_unlink() {
-  local now
+  local now p
   mt_link_fields || { mt_bad_record; return; }
-  if ! mt_lstat "$MT_PATH"; then
-    if [[ -e $MT_PATH || -L $MT_PATH ]]; then
+  # $1: the name to check it under (relative to a verified directory), else its path.
+  p=${1:-$MT_PATH}
+  if ! mt_lstat "$p"; then
+    if [[ -e $p || -L $p ]]; then
       MT_STATE=mismatch MT_NOTE='it cannot be examined'
     else
       MT_STATE='done' MT_NOTE='the link is gone'
@@ -862,7 +969,7 @@ mt_state_unlink() {
     return
   fi
   # A trailing newline in the target is lost by $(...): such a link never matches and is left alone.
-  now=$(readlink -- "$MT_PATH" 2>/dev/null) || now=''
+  now=$(readlink -- "$p" 2>/dev/null) || now=''
   if [[ -z $now || $now != "$MT_LINK" ]]; then
     MT_STATE=mismatch MT_NOTE='it points elsewhere now: left alone'
     return
@@ -871,16 +978,28 @@ mt_state_unlink() {
 }
 
 mt_apply_unlink() {
-  local n=$1 dir=${MT_PATH%/*}
+  local rc=0
+  mt_unlink_in_dir "$@" || rc=1
+  cd / || exit 2
+  return "$rc"
+}
+
+# Removes the planned link relative to its verified directory (mt_enter_dir).
+mt_unlink_in_dir() {
+  local n=$1 dir=${MT_PATH%/*} path=$MT_PATH
   [[ -n $dir ]] || dir=/
-  mt_clear_flags "$dir"
-  mt_state_unlink
+  if ! mt_enter_dir "$dir"; then
+    MT_NOTE="not removed: $MT_NOTE"
+    return 1
+  fi
+  mt_clear_flags .
+  mt_state_unlink "./${path##*/}"
   if [[ $MT_STATE != pending ]]; then
     MT_NOTE="not removed: $MT_NOTE"
     return 1
   fi
   mt_manifest "$n" link "${MT_F[6]}" - - "target_hex ${MT_F[9]}"
-  if ! rm -f -- "$MT_PATH" 2>/dev/null || [[ -e $MT_PATH || -L $MT_PATH ]]; then
+  if ! rm -f -- "./${path##*/}" 2>/dev/null || [[ -e ./${path##*/} || -L ./${path##*/} ]]; then
     MT_NOTE='cannot remove it (immutable directory, or a read-only filesystem?)'
     return 1
   fi
@@ -899,7 +1018,7 @@ mt_state_unit() {
   MT_UNIT=$REPLY
   mt_file_state "$MT_PATH" "$MT_DEV" "$MT_INO" "$MT_SHA"
   if [[ $MT_STATE == gone ]]; then
-    if mt_systemd && systemctl is-active --quiet -- "$MT_UNIT" 2>/dev/null; then
+    if mt_unit_from_plan && systemctl is-active --quiet -- "$MT_UNIT" 2>/dev/null; then
       MT_STATE=mismatch MT_NOTE='the unit file is gone but the unit is still active'
     else
       MT_STATE='done'
@@ -911,7 +1030,23 @@ mt_hex_of() {
   REPLY=$(printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n')
 }
 
-# Removes symbolic links named like the unit (enablement links in *.wants and *.requires directories).
+# Whether the planned unit file is a user unit (a home's ~/.config/systemd/user, or a user unit directory):
+# the system manager never runs it, so no system-scope systemctl acts on its name.
+mt_user_unit() {
+  [[ $MT_PATH == */.config/systemd/user/* || $MT_PATH == */systemd/user/* ]]
+}
+
+# Whether the system manager loaded unit MT_UNIT from the planned file itself: a unit of the same name
+# that a package ships (or one in a user's directory) is never stopped or disabled in its place.
+mt_unit_from_plan() {
+  local frag
+  mt_systemd && ! mt_user_unit || return 1
+  frag=$(timeout 30 systemctl show -p FragmentPath --value -- "$MT_UNIT" 2>/dev/null) || return 1
+  [[ -n $frag && $frag == "$MT_PATH" ]]
+}
+
+# Removes the enablement links (in *.wants and *.requires directories) that point at the planned unit
+# file itself: a link of the same name that resolves to another file (the package's unit) stays.
 mt_unit_links() {
   local n=$1 l target base
   local -a dirs=(/etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system /lib/systemd/system /usr/lib/systemd/system)
@@ -919,6 +1054,7 @@ mt_unit_links() {
   dirs+=("$base")
   while IFS= read -r -d '' l; do
     [[ ${l##*/} == "$MT_UNIT" ]] || continue
+    [[ $(stat -L -c '%d %i' -- "$l" 2>/dev/null) == "$MT_DEV $MT_INO" ]] || continue
     target=$(readlink -- "$l" 2>/dev/null) || target=''
     if rm -f -- "$l" 2>/dev/null; then
       mt_hex_of "$l"
@@ -930,18 +1066,23 @@ mt_unit_links() {
 }
 
 mt_apply_unit() {
-  local n=$1
-  if mt_systemd; then
+  local n=$1 loaded=0
+  if mt_unit_from_plan; then
+    loaded=1
     timeout 90 systemctl stop -- "$MT_UNIT" >/dev/null 2>&1
     timeout 60 systemctl disable -- "$MT_UNIT" >/dev/null 2>&1
   fi
   mt_unit_links "$n"
   mt_remove_file "$n" "$MT_PN" || return 1
-  if mt_systemd; then
+  if ((loaded)); then
     timeout 90 systemctl daemon-reload >/dev/null 2>&1
     timeout 30 systemctl reset-failed -- "$MT_UNIT" >/dev/null 2>&1
+    MT_NOTE='stopped, disabled, removed (copy in the quarantine)'
+  elif mt_user_unit; then
+    MT_NOTE="a user unit: removed with its links (copy in the quarantine); the user's manager forgets it at its next reload, its processes are this plan's kill items"
+  else
+    MT_NOTE='not the unit the system manager runs under this name: removed with its links, nothing stopped (copy in the quarantine)'
   fi
-  MT_NOTE='stopped, disabled, removed (copy in the quarantine)'
 }
 
 mt_block_fields() {
@@ -1550,7 +1691,7 @@ mt_apply_all() {
   fi
   mt_print_notes
   mt_say ''
-  mt_say "evidence, log (log.jsonl) and undo script (undo.sh) are in the quarantine directory"
+  mt_say "evidence, log (log.jsonl) and undo script (undo.sh) are in the quarantine directory $MT_Q"
 }
 
 # --- undo -------------------------------------------------------------------------------------------
@@ -1667,6 +1808,7 @@ mt_main() {
     --quarantine)
       shift
       MT_Q=${1-}
+      MT_Q_GIVEN=1
       [[ $MT_Q == /* ]] || mt_die '--quarantine needs an absolute path'
       ;;
     -h | --help)

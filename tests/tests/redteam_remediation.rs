@@ -1,0 +1,429 @@
+//! Issue 18: an attacker who shaped the host cannot steer the remediation onto the host's own files,
+//! processes, units, infrastructure or quarantine. Each case is a scenario in `tests/redteam/<id>.toml`
+//! (a real kit plus the attacker's shaping) and, where the shaping cannot be planted as files, a few steps
+//! run in the sandbox after planting. The real collector takes the snapshot, the real analyzer writes
+//! `remediate.sh`, which runs as an operator would: a dry run, then `--apply` with no review item named.
+//! Then: every legitimate subject of the scenario is untouched (files byte-identical, processes running and
+//! not stopped, endpoints reachable, lines present), the kit is gone (processes dead, files removed, lines
+//! removed, pools blocked), and each case's own check holds.
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::Duration;
+
+use minetrace_e2e::analysis::{remediation_script, BundleFile};
+use minetrace_e2e::binaries::workspace_root;
+use minetrace_e2e::live::Live;
+use minetrace_e2e::sandbox::fs::Meta;
+use minetrace_e2e::sandbox::Sandbox;
+use minetrace_e2e::scenario::Scenario;
+use minetrace_e2e::state::{self, reachable};
+use minetrace_e2e::truth::Subject;
+use minetrace_schemas::escape_bytes;
+
+const SCRIPT_DIR: &[u8] = b"/var/lib/mt-e2e";
+const SCRIPT: &str = "/var/lib/mt-e2e/remediate.sh";
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
+
+fn scenario_path(id: &str) -> PathBuf {
+    workspace_root().join(format!("tests/redteam/{id}.toml"))
+}
+
+/// What a case leaves for its own checks: the live host, the plan text and the runs' output.
+struct Run {
+    live: Live,
+    apply: Output,
+    problems: Vec<String>,
+    log: Vec<(String, String)>,
+}
+
+impl Run {
+    fn sb(&self) -> &Sandbox {
+        &self.live.sb
+    }
+
+    fn script(&self, args: &[&str]) -> Output {
+        let mut argv = vec!["bash", SCRIPT];
+        argv.extend(args);
+        self.sb()
+            .run_with_stdin(&argv, b"", SCRIPT_TIMEOUT)
+            .unwrap_or_else(|e| panic!("running remediate.sh {args:?}: {e:#}"))
+    }
+
+    fn note(&mut self, title: &str, out: &Output) {
+        self.log.push((
+            format!("{title} (exit {:?})", out.status.code()),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        ));
+    }
+
+    fn sh(&self, script: &str) -> String {
+        self.sb()
+            .sh(script)
+            .unwrap_or_else(|e| panic!("sandbox step failed: {e:#}"))
+    }
+
+    fn finish(self, id: &str) {
+        let Run {
+            live,
+            problems,
+            log,
+            ..
+        } = self;
+        live.sb.shutdown().unwrap();
+        let transcript: String = log
+            .iter()
+            .map(|(t, x)| format!("--- {t} ---\n{}\n", x.trim_end()))
+            .collect();
+        if std::env::var_os("MT_REDTEAM_SHOW").is_some() {
+            eprintln!("{transcript}");
+        }
+        assert!(
+            problems.is_empty(),
+            "{id}: {} problem(s):\n  - {}\n\n{transcript}",
+            problems.len(),
+            problems.join("\n  - ")
+        );
+    }
+}
+
+/// Plants case `id`, runs `shape` in the sandbox, collects, analyses, writes the script, runs the dry run
+/// and `--apply`, and checks the scenario's truth (legitimate untouched, kit gone).
+fn run(id: &str, shape: impl FnOnce(&Sandbox)) -> Run {
+    let sc = Scenario::load(&scenario_path(id)).unwrap();
+    let live = Live::start_scenario(sc).unwrap();
+    shape(&live.sb);
+    let bundle = BundleFile::write(&live.collect().unwrap()).unwrap();
+    let (script, plan) =
+        remediation_script(&bundle.path, None, &bundle.dir().join("remediate.sh")).unwrap();
+    let meta = Meta {
+        mode: 0o700,
+        uid: 0,
+        gid: 0,
+    };
+    live.sb.fs().mkdir_all(SCRIPT_DIR, meta).unwrap();
+    live.sb
+        .fs()
+        .write_file(SCRIPT.as_bytes(), &script, meta)
+        .unwrap();
+    let before = state::processes(live.sb.fs());
+    let endpoints: Vec<String> = live
+        .truth
+        .malicious
+        .iter()
+        .chain(live.truth.benign.iter())
+        .filter_map(|s| match s {
+            Subject::Endpoint { addr } => Some(addr.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut problems = Vec::new();
+    for (addr, open) in reachable(&live.sb, &endpoints) {
+        if !open {
+            problems.push(format!("harness: {addr} is not reachable before --apply"));
+        }
+    }
+    let mut r = Run {
+        live,
+        apply: Output {
+            status: Default::default(),
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        },
+        problems,
+        log: vec![("minetrace remediate".into(), plan)],
+    };
+    let dry = r.script(&[]);
+    r.note("remediate.sh (dry run)", &dry);
+    let apply = r.script(&["--apply"]);
+    r.note("remediate.sh --apply", &apply);
+    if apply.status.code() != Some(0) {
+        r.problems
+            .push(format!("--apply exited {:?}", apply.status.code()));
+    }
+    r.apply = apply;
+    std::thread::sleep(Duration::from_secs(1));
+    let after = state::processes(r.sb().fs());
+    let fs = r.sb().fs();
+    let content = |p: &[u8]| fs.read_file(p).ok();
+    let mut found = Vec::new();
+    for s in &r.live.truth.malicious {
+        match s {
+            Subject::Process { name, pid, .. } => {
+                if let (Some(a), Some(b)) = (before.get(pid), after.get(pid)) {
+                    if a.start == b.start {
+                        found.push(format!("kit process {name} (pid {pid}) is alive"));
+                    }
+                }
+            }
+            Subject::File { path, .. } => {
+                if fs.lstat(path.as_bytes()).is_ok() {
+                    found.push(format!("kit file {} is still there", path.escaped()));
+                }
+            }
+            Subject::Persistence { path, text, .. } => {
+                let t = text.as_bytes();
+                if content(path.as_bytes()).is_some_and(|c| c.windows(t.len()).any(|w| w == t)) {
+                    found.push(format!("attacker line left in {}", path.escaped()));
+                }
+            }
+            _ => {}
+        }
+    }
+    for s in &r.live.truth.benign {
+        match s {
+            Subject::Process { name, pid, .. } => match (before.get(pid), after.get(pid)) {
+                (Some(a), Some(b)) if a.start == b.start && !b.stopped() => {}
+                _ => found.push(format!("legitimate process {name} was stopped or killed")),
+            },
+            Subject::File { path, .. } => {
+                let want = r
+                    .live
+                    .planted
+                    .file(path.as_bytes())
+                    .and_then(|f| f.sha256.clone());
+                let now = content(path.as_bytes()).map(|c| minetrace_e2e::plant::sha256_hex(&c));
+                if want.is_none() || want != now {
+                    found.push(format!(
+                        "legitimate file {} changed or is gone",
+                        path.escaped()
+                    ));
+                }
+            }
+            Subject::Persistence { path, text, .. } => {
+                let t = text.as_bytes();
+                if !content(path.as_bytes()).is_some_and(|c| c.windows(t.len()).any(|w| w == t)) {
+                    found.push(format!("legitimate line removed from {}", path.escaped()));
+                }
+            }
+            _ => {}
+        }
+    }
+    let open = reachable(r.sb(), &endpoints);
+    for s in &r.live.truth.malicious {
+        if let Subject::Endpoint { addr } = s {
+            if open.get(addr).copied().unwrap_or(true) {
+                found.push(format!("pool {addr} is not blocked"));
+            }
+        }
+    }
+    for s in &r.live.truth.benign {
+        if let Subject::Endpoint { addr } = s {
+            if !open.get(addr).copied().unwrap_or(false) {
+                found.push(format!("legitimate endpoint {addr} was blocked"));
+            }
+        }
+    }
+    r.problems.extend(found);
+    r
+}
+
+/// Starts an image the sandbox already has (no stand-in) as root with `argv`, the way scenario processes
+/// start; returns its pid inside the sandbox.
+fn launch_real(sb: &Sandbox, exe: &str, argv: &[&str]) -> i32 {
+    let mut spec = format!("proc shaped\nexe {}\n", hex::encode(exe));
+    for a in argv {
+        spec.push_str(&format!("arg {}\n", hex::encode(a)));
+    }
+    spec.push_str(&format!(
+        "uid 0\ngid 0\ncwd {}\nreal 1\nenv {}\nend\n",
+        hex::encode("/"),
+        hex::encode(format!("PATH={}", minetrace_e2e::sandbox::CLEAN_PATH))
+    ));
+    let pids = sb.launch(&spec).unwrap();
+    *pids
+        .get("shaped")
+        .expect("the launcher reports the shaped process")
+}
+
+/// SHA-256 of a file of the sandbox, if it is readable.
+fn hash_in(sb: &Sandbox, path: &[u8]) -> Option<String> {
+    sb.fs()
+        .read_file(path)
+        .ok()
+        .map(|c| minetrace_e2e::plant::sha256_hex(&c))
+}
+
+#[test]
+fn case1_bind_mounted_system_directories_are_never_removed_through() {
+    let host_sleep = std::fs::read("/usr/bin/sleep").ok();
+    let host_sshd = std::fs::read("/usr/sbin/sshd").ok();
+    let mut r = run("redteam-bind-mount", |sb| {
+        sb.sh("mount --bind /usr/sbin /tmp/.x && mount --bind /usr/bin /tmp/.y")
+            .unwrap();
+        let pid = launch_real(sb, "/tmp/.y/sleep", &["[kworker/1:1]", "3000000"]);
+        // Read from outside the chroot, the link shows the sandbox root in front.
+        let exe = sb
+            .fs()
+            .read_link(format!("/proc/{pid}/exe").as_bytes())
+            .unwrap_or_default();
+        assert!(
+            exe.ends_with(b"/tmp/.y/sleep"),
+            "harness: the disguised process runs through the bind mount: {}",
+            escape_bytes(&exe)
+        );
+    });
+    for (path, host) in [
+        (&b"/usr/bin/sleep"[..], &host_sleep),
+        (b"/usr/sbin/sshd", &host_sshd),
+    ] {
+        let want = host.as_deref().map(minetrace_e2e::plant::sha256_hex);
+        if want.is_some() && hash_in(r.sb(), path) != want {
+            r.problems.push(format!(
+                "{} was removed or changed through its bind mount",
+                escape_bytes(path)
+            ));
+        }
+    }
+    r.finish("redteam-bind-mount");
+}
+
+#[test]
+fn case2_files_named_only_in_attacker_lines_stay() {
+    run("redteam-attacker-text", |_| {}).finish("redteam-attacker-text");
+}
+
+#[test]
+fn case3_a_packaged_daemon_with_a_miner_argv_is_not_killed() {
+    let mut pid = 0;
+    let mut r = run("redteam-argv-rewrite", |sb| {
+        // sleep sums its arguments; the argument area is long enough for the miner's command line.
+        pid = launch_real(
+            sb,
+            "/usr/bin/sleep",
+            &[
+                "sleep", "100000", "100000", "100000", "100000", "100000", "100000", "100000",
+                "100000",
+            ],
+        );
+        let py = format!(
+            r#"
+import re
+pid = {pid}
+stat = open(f"/proc/{{pid}}/stat").read()
+fields = stat.rsplit(")", 1)[1].split()
+start, end = int(fields[45]), int(fields[46])
+new = b"xmrig\x00-o\x00127.66.33.1:3333\x00--donate-level=1\x00-k\x00"
+assert len(new) <= end - start
+with open(f"/proc/{{pid}}/mem", "r+b") as m:
+    m.seek(start)
+    m.write(new + b"\0" * (end - start - len(new)))
+"#
+        );
+        sb.sh(&format!("python3 -c '{}'", py.replace('\'', "'\\''")))
+            .unwrap();
+        let cmdline = sb
+            .fs()
+            .read_file(format!("/proc/{pid}/cmdline").as_bytes())
+            .unwrap_or_default();
+        assert!(
+            cmdline.starts_with(b"xmrig\0-o\0"),
+            "harness: the argv rewrite did not take: {}",
+            escape_bytes(&cmdline)
+        );
+    });
+    match state::process(r.sb().fs(), pid) {
+        Some(p) if !p.stopped() => {}
+        Some(_) => r
+            .problems
+            .push("the packaged sleep with a miner argv was stopped".into()),
+        None => r
+            .problems
+            .push("the packaged sleep with a miner argv was killed".into()),
+    }
+    r.finish("redteam-argv-rewrite");
+}
+
+#[test]
+fn case4_a_user_unit_never_touches_the_system_unit_of_its_name() {
+    let host_unit = std::fs::read("/lib/systemd/system/ssh.service").ok();
+    let mut r = run("redteam-user-unit", |sb| {
+        sb.sh("l=/etc/systemd/system/multi-user.target.wants/ssh.service; \
+               [ -L \"$l\" ] || { mkdir -p \"${l%/*}\" && ln -s /lib/systemd/system/ssh.service \"$l\"; }")
+            .unwrap();
+    });
+    let mut found = Vec::new();
+    let fs = r.sb().fs();
+    let link = fs
+        .read_link(b"/etc/systemd/system/multi-user.target.wants/ssh.service")
+        .ok();
+    if link.as_deref() != Some(&b"/lib/systemd/system/ssh.service"[..]) {
+        found.push("the system unit's enablement link was removed or changed".into());
+    }
+    let want = host_unit.as_deref().map(minetrace_e2e::plant::sha256_hex);
+    if hash_in(r.sb(), b"/lib/systemd/system/ssh.service") != want {
+        found.push("the packaged /lib/systemd/system/ssh.service changed".into());
+    }
+    if fs.lstat(b"/root/.config/systemd/user/ssh.service").is_ok() {
+        found.push("the planted user unit is still there".into());
+    }
+    if fs
+        .lstat(b"/root/.config/systemd/user/default.target.wants/ssh.service")
+        .is_ok()
+    {
+        found.push("the link enabling the planted user unit is still there".into());
+    }
+    r.problems.extend(found);
+    r.finish("redteam-user-unit");
+}
+
+#[test]
+fn case5_the_hosts_infrastructure_is_never_blocked_unasked() {
+    run("redteam-firewall-infra", |_| {}).finish("redteam-firewall-infra");
+}
+
+#[test]
+fn case6_a_redirected_quarantine_gets_nothing_and_undo_restores_only_pinned_bytes() {
+    let mut r = run("redteam-quarantine-redirect", |sb| {
+        sb.sh("mkdir -p /dev/shm/attacker-q && chmod 1777 /dev/shm/attacker-q && ln -s /dev/shm/attacker-q /var/lib/minetrace")
+            .unwrap();
+    });
+    let leaked = r.sh("find /dev/shm/attacker-q -mindepth 1 | head -n 5");
+    if !leaked.trim().is_empty() {
+        r.problems.push(format!(
+            "the remediation wrote into the attacker's directory: {}",
+            leaked.trim()
+        ));
+    }
+    if r.sb().fs().read_link(b"/var/lib/minetrace").is_err() {
+        r.problems
+            .push("the attacker's link /var/lib/minetrace was replaced".into());
+    }
+    // The quarantine the script chose instead, as it printed it.
+    let out = String::from_utf8_lossy(&r.apply.stdout).into_owned();
+    let q = out
+        .lines()
+        .find_map(|l| l.strip_prefix("quarantine: "))
+        .map(str::to_owned);
+    match q {
+        None => r
+            .problems
+            .push("--apply did not say where its quarantine is".into()),
+        Some(q) => {
+            // An attacker who replaced an evidence copy: undo must not install those bytes.
+            r.sh(&format!(
+                "for f in '{q}'/files/*.bin; do printf 'attacker bytes\\n' >\"$f\"; done"
+            ));
+            let undo = r.script(&["--undo", "--quarantine", &q]);
+            r.note("remediate.sh --undo (tampered evidence)", &undo);
+            let crontab = r
+                .sb()
+                .fs()
+                .read_file(b"/var/spool/cron/crontabs/root")
+                .unwrap_or_default();
+            if crontab.windows(14).any(|w| w == b"attacker bytes") {
+                r.problems
+                    .push("undo installed bytes the plan never pinned".into());
+            }
+            if undo.status.success() {
+                r.problems
+                    .push("undo reported success over tampered evidence".into());
+            }
+        }
+    }
+    r.finish("redteam-quarantine-redirect");
+}
