@@ -78,7 +78,11 @@ impl Gates<'_> {
             }
         }
         if let Subject::File { path, .. } = s {
-            if attribution::in_key_dir(path.as_bytes()) && tie.is_none() {
+            // A file Redis wrote whole (its RDB header is the judgement of its own bytes) is the dump's.
+            let dump = model
+                .file_aliased(path.as_bytes())
+                .is_some_and(|r| super::targets::is_redis_dump(model, r));
+            if attribution::in_key_dir(path.as_bytes()) && tie.is_none() && !dump {
                 return (
                     Attr::Review(
                         "a file in a home's ~/.ssh or ~/.gnupg: removed unasked only when a kit process runs it"
