@@ -192,7 +192,9 @@ impl HostModel {
                 auth::MAX_EVENTS
             ));
         }
-        self.persistence = persistence::collect(self);
+        let (entries, warnings) = persistence::collect(self);
+        self.persistence = entries;
+        self.warnings.extend(warnings);
         self.service_logs = service_logs::collect(self);
     }
 

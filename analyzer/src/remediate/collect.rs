@@ -476,6 +476,15 @@ pub fn line_edit(
         authorized_keys::parse_line(u32::try_from(i + 1).ok()?, raw)
     };
     let mut removals: BTreeMap<usize, (LineRemoval, Basis)> = BTreeMap::new();
+    // Lines by their bytes, once per file: a 50,000-line crontab stays linear.
+    let mut by_text: std::collections::HashMap<&[u8], Vec<usize>> = Default::default();
+    if wanted.values().any(|(fp, _)| fp.is_none()) {
+        for (j, o) in spans.iter().enumerate() {
+            if let Some(t) = content.get(o.start..o.end) {
+                by_text.entry(t).or_default().push(j);
+            }
+        }
+    }
     for (&number, (fingerprint, basis)) in wanted {
         // A key is matched by its blob on every line, so duplicates go too; a plain line by its number.
         let picked: Vec<(usize, edit::LineSpan, Option<AuthorizedKey>)> = match fingerprint {
@@ -493,7 +502,14 @@ pub fn line_edit(
                     .and_then(|n| n.checked_sub(1))
                     .ok_or("line 0")?;
                 let s = spans.get(i).ok_or("line number past the end of the file")?;
-                vec![(i, *s, None)]
+                // Every copy of the flagged line goes: it runs the same thing (the model examines a
+                // repeated line once).
+                let text = content.get(s.start..s.end).ok_or("line out of range")?;
+                let copies = by_text.get(text).map_or(&[][..], Vec::as_slice);
+                std::iter::once(i)
+                    .chain(copies.iter().copied().filter(|j| *j != i))
+                    .filter_map(|j| Some((j, *spans.get(j)?, None)))
+                    .collect()
             }
         };
         if picked.is_empty() {
