@@ -211,6 +211,15 @@ pub fn lstat(path: &Path) -> io::Result<Stat> {
     }
 }
 
+/// `lstat` with birth time of `name` (one path component) in the open directory `dir`: no walk from the
+/// root again, and the directory that was opened and checked even if its path changed since. `None`
+/// when the kernel has no `statx` (the caller falls back to [`lstat`] by path).
+pub fn lstat_at(dir: libc::c_int, name: &[u8]) -> io::Result<Option<Stat>> {
+    let c = CString::new(name)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name holds a NUL byte"))?;
+    raw_statx(dir, &c, libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT)
+}
+
 /// `fstat` with birth time, on an open descriptor.
 pub fn fstat(file: &File) -> io::Result<Stat> {
     let empty = CString::default();

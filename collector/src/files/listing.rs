@@ -80,12 +80,44 @@ impl Drop for DirStream {
     }
 }
 
-/// Lists a resolved directory: its inode flags, up to `cap` sorted names, and whether names were left.
-pub fn list(real: &Path, stat: &Stat, cap: usize) -> io::Result<(Option<u32>, Vec<Vec<u8>>, bool)> {
+/// A listed directory, still open, so its entries are `lstat`ed through it ([`Listed::lstat`]).
+pub struct Listed {
+    /// Inode flags of the directory.
+    pub flags: Option<u32>,
+    /// Up to the cap, sorted.
+    pub names: Vec<Vec<u8>>,
+    /// Whether names were left past the cap.
+    pub more: bool,
+    stream: DirStream,
+}
+
+impl Listed {
+    /// `lstat` of the entry `name` relative to the listed directory (see [`file_meta::lstat_at`]);
+    /// `None` without `statx`.
+    pub fn lstat(&self, name: &[u8]) -> io::Result<Option<Stat>> {
+        // SAFETY: `self.stream.dir` is a valid open DIR* for as long as `self` lives.
+        let fd = unsafe { libc::dirfd(self.stream.dir) };
+        file_meta::lstat_at(fd, name)
+    }
+}
+
+/// Lists a resolved directory and keeps it open: its inode flags, up to `cap` sorted names, and whether
+/// names were left.
+pub fn list_open(real: &Path, stat: &Stat, cap: usize) -> io::Result<Listed> {
     let (mut stream, flags) = DirStream::open(real, stat.id())?;
     let (mut names, more) = stream.names(cap)?;
     names.sort();
-    Ok((flags, names, more))
+    Ok(Listed {
+        flags,
+        names,
+        more,
+        stream,
+    })
+}
+
+/// Lists a resolved directory: its inode flags, up to `cap` sorted names, and whether names were left.
+pub fn list(real: &Path, stat: &Stat, cap: usize) -> io::Result<(Option<u32>, Vec<Vec<u8>>, bool)> {
+    list_open(real, stat, cap).map(|l| (l.flags, l.names, l.more))
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Bounded directory walks that never follow a link out of the tree.
 //!
-//! Each directory is read through [`super::listing::list`] (opened without following links, checked to
-//! be the inode that was `lstat`ed, read only up to a per-directory cap). Entries are `lstat`ed, never followed: a link is recorded as a link, a FIFO
+//! Each directory is read through [`super::listing::list_open`] (opened without following links, checked
+//! to be the inode that was `lstat`ed, read only up to a per-directory cap). Entries are `lstat`ed through
+//! that open directory, never followed: a link is recorded as a link, a FIFO
 //! or socket as what it is (never opened). Each walk has caps on depth, entries and stored bytes; whatever a
 //! cap leaves out is recorded on the directory's record and in the artifact log, with the reason. Every
 //! directory inode is walked once per run, so bind-mount loops and aliases (`/var/run` → `/run`) end.
@@ -15,7 +16,7 @@ use minetrace_schemas::records::file::FileKind;
 
 use super::file_meta::Stat;
 use super::host_root::{child, file_name};
-use super::listing::list;
+use super::listing::list_open;
 use super::sink::{Content, Sink};
 
 /// Caps of one walk.
@@ -93,23 +94,23 @@ pub fn walk<W: Write>(
             sink.ctx.mounts.note_walked(mount, &family);
         }
         let real = sink.ctx.root.real(&dir);
-        let listing = list(&real, &st, limits.max_dir_entries);
-        let flags = listing.as_ref().ok().and_then(|l| l.0);
+        let listing = list_open(&real, &st, limits.max_dir_entries);
+        let flags = listing.as_ref().ok().and_then(|l| l.flags);
         let record_index = if depth == 0 {
             Some(sink.record_dir(&dir, &st, flags)?)
         } else {
             sink.set_flags(record_index, flags);
             record_index
         };
-        let (names, more) = match listing {
-            Ok((_, names, more)) => (names, more),
+        let listed = match listing {
+            Ok(l) => l,
             Err(e) => {
                 sink.note(&dir, format!("cannot list directory: {e}"));
                 sink.set_error(record_index, format!("not listed: {e}"));
                 continue;
             }
         };
-        if more {
+        if listed.more {
             let why = format!(
                 "listing cut at {} entries (per-directory cap); the rest were not read",
                 limits.max_dir_entries
@@ -119,7 +120,7 @@ pub fn walk<W: Write>(
             stats.capped = true;
         }
         let mut subdirs = Vec::new();
-        for name in names {
+        for name in &listed.names {
             if stats.entries >= limits.max_entries {
                 let why = format!(
                     "walk stopped at {} entries (cap); later entries of this directory were not recorded",
@@ -130,8 +131,13 @@ pub fn walk<W: Write>(
                 stats.capped = true;
                 break;
             }
-            let path = child(&dir, &name);
-            let est = match sink.ctx.root.lstat(&path) {
+            let path = child(&dir, name);
+            // Through the listed directory: no second walk of the whole path per entry.
+            let est = match listed
+                .lstat(name)
+                .transpose()
+                .unwrap_or_else(|| sink.ctx.root.lstat(&path))
+            {
                 Ok(s) => s,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => {
