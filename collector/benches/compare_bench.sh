@@ -15,12 +15,15 @@
 # Needs: root, unshare, hyperfine, zstd, python3, the musl target.
 #
 #   bash collector/benches/compare_bench.sh            # RUNS=10 N=10000; UAC_DIR=/path/to/uac to add UAC
+#   CASES="busy" RUNS=5 BIN_OVERRIDE=/path/to/minetrace-collect bash collector/benches/compare_bench.sh
 set -eu
 cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-10}
 UAC_RUNS=${UAC_RUNS:-2}
 N=${N:-10000}
 UAC_DIR=${UAC_DIR:-}
+# Cases to run (re-run one at a quieter moment): any of quiet busy sleepers.
+CASES=${CASES:-quiet busy sleepers}
 if [ -z "${BIN_OVERRIDE:-}" ]; then
   cargo build --release --locked --target x86_64-unknown-linux-musl -p minetrace-collector >/dev/null
   BIN=$PWD/target/x86_64-unknown-linux-musl/release/minetrace-collect
@@ -145,7 +148,10 @@ cat > "$OUT/ratios.py" <<'EOS'
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
 mt = r["minetrace-collect"]
-def fmt(x): return f'{x["mean"]:.3f} s ± {x["stddev"] or 0:.3f} (min {x["min"]:.3f}, max {x["max"]:.3f}, {len(x["times"])} runs)'
+# CPU time (user + sys, children included) holds on a loaded host where wall time does not.
+def fmt(x): return (f'{x["mean"]:.3f} s ± {x["stddev"] or 0:.3f} (min {x["min"]:.3f}, max {x["max"]:.3f}, '
+                    f'{len(x["times"])} runs), CPU {x["user"] + x["system"]:.3f} s '
+                    f'(user {x["user"]:.3f}, sys {x["system"]:.3f})')
 for name, x in r.items():
     line = f"  {name:18} {fmt(x)}"
     if name != "minetrace-collect":
@@ -159,6 +165,7 @@ echo "== minetrace-collect: $(stat -c %s "$BIN") bytes, $(file -b "$BIN" | cut -
 
 run_case() { # run_case NAME: hyperfine in the current namespace, then one timed run
   name=$1
+  echo "  load before: $(cut -d' ' -f1-3 /proc/loadavg)"
   hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$OUT/$name.json" \
     --prepare "rm -rf $OUT/b.tar.zst $OUT/b.tar.zst.sha256 $OUT/s.tar.zst" \
     -n "minetrace-collect" "$BIN -o $OUT/b.tar.zst" \
@@ -178,12 +185,18 @@ EOP
   /usr/bin/time -f "  minetrace-collect once: wall %e s, user %U s, sys %S s, peak RSS %M KiB" \
     "$BIN" -o "$OUT/b.tar.zst" 2>&1 | grep "^  minetrace"
   python3 "$OUT/facts.py" "$OUT/b.tar.zst"
+  echo "  load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 export -f run_case
 
+want() { case " $CASES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
+if want quiet; then
 echo "== quiet: $(ls /proc | grep -c '^[0-9]') processes, empty temp places and homes"
 unshare --mount bash -ec '. "$OUT/mask.sh"; run_case quiet'
+fi
 
+if want busy; then
 echo "== busy: the same host with busy homes and temp trees"
 unshare --mount bash -ec '
   . "$OUT/mask.sh"
@@ -192,7 +205,9 @@ unshare --mount bash -ec '
   run_case busy
   "$BIN" -o - 2>/dev/null | zstd -dc | tar -tf - | grep -c "configrc/a/kswapd0" | sed "s/^/  kit copies in the bundle: /"
 '
+fi
 
+if want sleepers; then
 echo "== sleepers: $N sleeping processes in a fresh PID namespace"
 unshare --mount --pid --fork --mount-proc bash -ec '
   . "$OUT/mask.sh"
@@ -202,3 +217,4 @@ unshare --mount --pid --fork --mount-proc bash -ec '
   UAC_DIR="" run_case sleepers
   kill $(jobs -p) 2>/dev/null || true
 '
+fi
