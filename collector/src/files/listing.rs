@@ -138,6 +138,32 @@ mod tests {
     }
 
     #[test]
+    fn entries_are_statted_through_the_listed_directory_not_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::create_dir(&a).unwrap();
+        std::fs::write(a.join("f"), b"hello").unwrap();
+        std::os::unix::fs::symlink("f", a.join("l")).unwrap();
+        let st = file_meta::lstat(&a).unwrap();
+        let listed = list_open(&a, &st, 10).unwrap();
+        assert_eq!(listed.names, vec![b"f".to_vec(), b"l".to_vec()]);
+        let f = listed.lstat(b"f").unwrap().unwrap();
+        let by_path = file_meta::lstat(&a.join("f")).unwrap();
+        assert_eq!(
+            (f.kind, f.size, f.id()),
+            (FileKind::Regular, 5, by_path.id())
+        );
+        // The final link is not followed.
+        assert_eq!(listed.lstat(b"l").unwrap().unwrap().kind, FileKind::Symlink);
+        // The directory's path now leads elsewhere: the open listing still answers for the one listed.
+        std::fs::rename(&a, dir.path().join("moved")).unwrap();
+        std::fs::create_dir(&a).unwrap();
+        std::fs::write(a.join("f"), b"other bytes").unwrap();
+        assert_eq!(listed.lstat(b"f").unwrap().unwrap().id(), by_path.id());
+        assert!(listed.lstat(b"missing").is_err());
+    }
+
+    #[test]
     fn a_link_is_not_listed_as_a_directory() {
         let dir = tempfile::tempdir().unwrap();
         let link = dir.path().join("l");
