@@ -697,6 +697,9 @@ pub fn plant(sb: &mut Sandbox, sc: &Scenario) -> Result<Planted> {
         if let Some(root) = &p.root {
             spec.push_str(&format!("root {}\n", hx(root.as_bytes())));
         }
+        for l in &p.load {
+            spec.push_str(&format!("load {}\n", hx(l.as_bytes())));
+        }
         for a in p.argv_bytes()? {
             spec.push_str(&format!("arg {}\n", hx(&a)));
         }

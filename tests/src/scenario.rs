@@ -303,7 +303,8 @@ pub struct ProcessSpec {
     /// The working directory (inside `root` when the process has one).
     pub cwd: Option<String>,
     /// A directory the process runs chrooted in (a container's rootfs): `exe` is its host path under
-    /// `root`, the process sees it as the rest of the path.
+    /// `root`, the process sees it as the rest of the path. A child in the same root is not chrooted
+    /// again (each process of the root names it).
     pub root: Option<String>,
     /// Another scenario process that starts this one.
     pub parent: Option<String>,
@@ -323,6 +324,10 @@ pub struct ProcessSpec {
     pub env: Vec<String>,
     #[serde(default)]
     pub nice: i32,
+    /// Shared objects (paths inside the process's root) it maps with `dlopen` before it reports ready,
+    /// as `redis-server` maps a module.
+    #[serde(default)]
+    pub load: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -667,6 +672,17 @@ impl Scenario {
             if let Some(a) = &p.listen {
                 parse_loopback(a)?;
             }
+            if let Some(r) = &p.root {
+                if !r.starts_with('/') || r.trim_end_matches('/').is_empty() {
+                    bail!("process {}: root {r:?} must be an absolute directory other than /", p.name);
+                }
+            }
+            if p.load.iter().any(|l| !l.starts_with('/')) {
+                bail!("process {}: load paths must be absolute", p.name);
+            }
+            if p.source == ExeSource::Existing && !p.load.is_empty() {
+                bail!("process {}: an existing binary cannot load modules", p.name);
+            }
             if p.source == ExeSource::Existing
                 && (p.connect.is_some()
                     || p.listen.is_some()
@@ -698,6 +714,14 @@ impl Scenario {
                         "process {}: parent {parent} is an existing binary and cannot spawn",
                         p.name
                     );
+                }
+                if let (Some(a), Some(b)) = (&p.root, &par.root) {
+                    if a != b {
+                        bail!(
+                            "process {}: a child of a chrooted process runs in its parent's root",
+                            p.name
+                        );
+                    }
                 }
             }
             if let Some(w) = &p.watch {

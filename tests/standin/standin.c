@@ -20,12 +20,15 @@
  *
  * Spec (text, one directive per line, byte strings hex-encoded):
  *   proc ID | exe HEX | arg HEX | comm HEX | uid N | gid N | cwd HEX | parent ID | connect IP PORT |
- *   listen IP PORT | threads N | burn MS | watch ID | env HEX | nice N | real 0/1 | root HEX | end
- *   (`root`: the process runs chrooted there, its exe and cwd are paths inside it: a container's rootfs.)
+ *   listen IP PORT | threads N | burn MS | watch ID | env HEX | nice N | real 0/1 | root HEX | load HEX | end
  *   then `self ID`, and for a respawned process `watchpid PID` and `adopt ID PID`.
+ *   `root DIR`: the process runs chrooted into DIR (a container or chroot); its exe and cwd are paths inside
+ *   it. A child spawned by a process already in that root is not chrooted again.
+ *   `load PATH`: a shared object the process maps with dlopen before it reports ready (a Redis module).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -74,6 +77,8 @@ struct proc {
     int envc;
     int nice;
     int real;
+    char *load[MAXA + 1];
+    int loadc;
 };
 
 static struct proc procs[MAXP];
@@ -157,6 +162,7 @@ static void parse_spec(char *text) {
         else if (strcmp(key, "env") == 0 && p->envc < MAXA) p->env[p->envc++] = hexdup(a);
         else if (strcmp(key, "nice") == 0) p->nice = atoi(a);
         else if (strcmp(key, "real") == 0) p->real = atoi(a);
+        else if (strcmp(key, "load") == 0 && p->loadc < MAXA) p->load[p->loadc++] = hexdup(a);
     }
 }
 
@@ -239,7 +245,10 @@ static pid_t spawn(int ix, pid_t watchpid, const char *adopt, pid_t adoptpid) {
         for (int fd = 5; fd < 1024; fd++)
             if (fd != errp[1]) close(fd);
         if (p->nice) { errno = 0; if (setpriority(PRIO_PROCESS, 0, p->nice) < 0 && errno) goto fail; }
-        if (p->root && (chroot(p->root) < 0 || chdir("/") < 0)) goto fail;
+        /* Its own root, unless the spawning process already runs in it. */
+        if (p->root && !(self_ix >= 0 && procs[self_ix].root && strcmp(procs[self_ix].root, p->root) == 0)) {
+            if (chroot(p->root) < 0 || chdir("/") < 0) goto fail;
+        }
         if (p->cwd && chdir(p->cwd) < 0) goto fail;
         if (getuid() == 0) {
             if (p->gid >= 0 && (setgroups(0, NULL) < 0 || setgid((gid_t)p->gid) < 0)) goto fail;
@@ -499,6 +508,13 @@ static int run_self(void) {
     char msg[256];
     signal(SIGPIPE, SIG_IGN);
     if (p->comm) prctl(PR_SET_NAME, p->comm, 0, 0, 0);
+    for (int i = 0; i < p->loadc; i++) {
+        if (!dlopen(p->load[i], RTLD_NOW | RTLD_GLOBAL)) {
+            snprintf(msg, sizeof msg, "error %s load %.100s: %.100s\n", p->id, p->load[i], dlerror());
+            report(msg);
+            _exit(1);
+        }
+    }
     if (p->burn_ms > 0) burn(p->burn_ms);
     for (int i = 0; i < p->threads; i++) {
         pthread_t t;
