@@ -183,6 +183,21 @@ scenarios! {
     entry_lateral_ssh => "entry-lateral-ssh",
     entry_image_miner => "entry-image-miner",
     entry_unknown_lookalikes => "entry-unknown-lookalikes",
+    redtail_ssh_key_appended => "redtail-ssh-key-appended",
+    diicot_bash_watchdog => "diicot-bash-watchdog",
+    sysrv_dormant_kit => "sysrv-dormant-kit",
+    teamtnt_renamed_tools => "teamtnt-renamed-tools",
+    kissadog_chroot_miner => "kissadog-chroot-miner",
+    p2pinfect_redis_module => "p2pinfect-redis-module",
+    migo_redis_config_set => "migo-redis-config-set",
+    kinsing_php_webshells => "kinsing-php-webshells",
+    outlaw_orphaned_launchers => "outlaw-orphaned-launchers",
+    benign_user_units_localbin => "benign-user-units-localbin",
+    benign_opt_local_services => "benign-opt-local-services",
+    benign_immutable_deploy_keys => "benign-immutable-deploy-keys",
+    benign_ci_runner_tests => "benign-ci-runner-tests",
+    benign_container_host => "benign-container-host",
+    benign_php_cms => "benign-php-cms",
 }
 
 #[test]
