@@ -104,12 +104,19 @@ impl Place {
     }
 }
 
+/// Whether a non-ELF file's head is kept: a script (shebang or script name) or a miner's configuration
+/// (`config.json`, `pools.txt`, ...). A dormant kit's pool and wallet are only in its configuration, and
+/// nothing runs to hand its directory to [`super::exe_dirs`].
+fn keeps_head(name: &[u8], head: &[u8]) -> bool {
+    file_meta::is_script(name, head) || super::exe_dirs::config_rank(name).is_some()
+}
+
 /// The tier of a file (see the module table), or `None` for metadata only.
 pub fn tier(place: Place, st: &Stat, name: &[u8]) -> Option<u8> {
     // A script name counts only where a dropper puts its own files (named, or near the top of a temp or
     // hidden place); deeper down, `.py` and `.sh` files are libraries of virtualenvs and toolchains.
     let exec_like = st.mode & 0o111 != 0
-        || (matches!(place, Place::Named | Place::Odd) && file_meta::is_script(name, b""));
+        || (matches!(place, Place::Named | Place::Odd) && keeps_head(name, b""));
     match (place, exec_like) {
         (Place::Named, _) => Some(0),
         (Place::Twin, _) => Some(2),
@@ -342,7 +349,7 @@ fn work(job: &Job) -> Result<Got, String> {
         if first {
             first = false;
             out.elf = file_meta::is_elf(chunk);
-            out.script = !out.elf && file_meta::is_script(&job.name, chunk);
+            out.script = !out.elf && keeps_head(&job.name, chunk);
             keep_cap = match (out.elf, out.script) {
                 (true, _) => job.keep_elf.unwrap_or(0),
                 (_, true) if job.keep_script => SCRIPT_HEAD,
@@ -844,6 +851,23 @@ mod tests {
             generator.member.as_deref(),
             Some("fs/usr/local/libexec/z-generator")
         );
+    }
+
+    #[test]
+    fn a_dormant_miners_config_near_the_top_of_a_temp_place_keeps_its_head() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        put(r, "/tmp/config.json", br#"{"pools":[{"url":"pool:3333"}]}"#, 0o644);
+        put(r, "/tmp/notes.txt", b"hello", 0o644);
+        let mut h = Harness::new(r);
+        for p in ["/tmp/config.json", "/tmp/notes.txt"] {
+            queue(&mut h, p, Place::Odd);
+        }
+        let stats = run(&mut h.sink("spend"), budget(1 << 30, 60_000)).unwrap();
+        assert_eq!(stats.heads, 1);
+        let c = h.record("/tmp/config.json").unwrap();
+        assert!(h.col.has_member(c.member.as_deref().unwrap()));
+        assert!(h.record("/tmp/notes.txt").unwrap().member.is_none());
     }
 
     #[test]
