@@ -157,6 +157,15 @@ fn persistence_targets_are_copied_when_no_package_owns_them() {
     assert!(c.file("/bin/ps").is_none());
     assert!(c.file("/etc/fstab").is_none());
     assert!(c.file("/usr/bin/commented").is_none());
+    // A named path that does not exist inside the root is recorded as absent (an orphaned start line).
+    let gone = c
+        .file("/outside/miner")
+        .expect("the absent /outside/miner is recorded");
+    assert_eq!(
+        gone.error.as_deref(),
+        Some(minetrace_schemas::records::file::ABSENT_NAMED)
+    );
+    assert!(gone.sha256.is_none() && gone.member.is_none());
     // The link is recorded as a link; its target resolves inside the root and does not exist there.
     let esc = c.file("/usr/bin/escape");
     assert!(esc.is_none_or(|f| f.member.is_none()), "{esc:?}");

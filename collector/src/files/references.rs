@@ -11,12 +11,17 @@
 //! root to a regular ELF file or script that was not already recorded, and no package owns it (with no
 //! package index: only when it lies in a temp, hidden or home directory, like running executables).
 //! Whatever the analyzer makes of the lines, the files they start are in the bundle.
+//!
+//! A remembered path that does not exist inside the root is recorded as such (error
+//! [`ABSENT_NAMED`], at most [`MAX_ABSENT`] per run): a start line whose program was deleted is an
+//! orphan the analyzer can name only when it knows the collector looked.
 
 use std::io::Write;
 
 use minetrace_schemas::bundle::WriteError;
-use minetrace_schemas::records::file::FileKind;
+use minetrace_schemas::records::file::{FileKind, ABSENT_NAMED};
 
+use super::host_root::ResolveError;
 use super::sink::{Content, Sink};
 use super::spend::Place;
 
@@ -30,6 +35,8 @@ const SCAN_CAP: usize = 1 << 20;
 const MAX_TOKEN: usize = 4_096;
 /// Referenced executables copied per run at most.
 const MAX_COPIES: usize = 256;
+/// Absent referenced paths recorded per run at most.
+const MAX_ABSENT: usize = 512;
 
 fn is_separator(b: u8) -> bool {
     b.is_ascii_whitespace()
@@ -124,10 +131,21 @@ fn looks_executable(real: &std::path::Path, host: &[u8]) -> bool {
         || super::file_meta::is_script(super::host_root::file_name(host), &head)
 }
 
+/// Records that a path a persistence entry names does not exist ([`ABSENT_NAMED`]), so the analyzer can
+/// tell an orphaned start line from a file that was merely not collected. At most [`MAX_ABSENT`].
+fn absent<W: Write>(s: &mut Sink<'_, W>, path: &[u8], count: &mut usize) {
+    if *count >= MAX_ABSENT || s.ctx.recorded.contains_key(path) {
+        return;
+    }
+    *count += 1;
+    s.record_error(path, ABSENT_NAMED.to_owned());
+}
+
 /// Copies the executables the stored persistence entries named (see the module documentation).
 pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
     let [first, second] = std::mem::take(&mut s.ctx.references);
     let mut copies = 0;
+    let mut absents = 0;
     for path in first.into_iter().chain(second) {
         if copies >= MAX_COPIES {
             s.note(
@@ -138,8 +156,13 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
             );
             break;
         }
-        let Ok(r) = s.ctx.root.resolve(&path, true) else {
-            continue;
+        let r = match s.ctx.root.resolve(&path, true) {
+            Ok(r) => r,
+            Err(ResolveError::NotFound) => {
+                absent(s, &path, &mut absents);
+                continue;
+            }
+            Err(_) => continue,
         };
         if s.ctx.recorded.contains_key(&path) || s.ctx.recorded.contains_key(&r.path) {
             // Already listed (a temp walk met it): it goes first in the spend pass.
@@ -147,8 +170,13 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
             s.ctx.spend.promote(&r.path);
             continue;
         }
-        let Ok(st) = s.ctx.root.lstat(&r.path) else {
-            continue;
+        let st = match s.ctx.root.lstat(&r.path) {
+            Ok(st) => st,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                absent(s, &path, &mut absents);
+                continue;
+            }
+            Err(_) => continue,
         };
         if st.kind != FileKind::Regular {
             continue;

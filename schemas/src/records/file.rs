@@ -55,6 +55,11 @@ pub struct FileRecord {
     pub error: Option<String>,
 }
 
+/// `FileRecord::error` of a path a persistence entry names that does not exist on the host: the collector
+/// looked and found nothing (an orphaned start line once its executable was deleted). Such a record has
+/// `kind: Unknown` and no metadata. Only absolute paths found in persistence files are checked.
+pub const ABSENT_NAMED: &str = "absent: a persistence entry names it and no such file exists";
+
 /// `FS_IMMUTABLE_FL` from `linux/fs.h`.
 pub const FS_IMMUTABLE_FL: u32 = 0x0000_0010;
 /// `FS_APPEND_FL` from `linux/fs.h`.
