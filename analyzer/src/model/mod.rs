@@ -16,7 +16,7 @@ pub mod mounts;
 pub mod persistence;
 pub mod service_logs;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use minetrace_schemas::bundle::{members, Bundle, BundleError};
 use minetrace_schemas::manifest::Manifest;
@@ -24,7 +24,7 @@ use minetrace_schemas::records::account::ShadowEntry;
 use minetrace_schemas::records::address::InterfaceAddress;
 use minetrace_schemas::records::command::CommandRecord;
 use minetrace_schemas::records::executable::ExecutableRecord;
-use minetrace_schemas::records::file::{FileKind, FileRecord};
+use minetrace_schemas::records::file::{FileKind, FileRecord, ABSENT_NAMED};
 use minetrace_schemas::records::host::HostRecord;
 use minetrace_schemas::records::mount::MountRecord;
 use minetrace_schemas::records::package::{PackageCheck, PackageManager};
@@ -54,6 +54,8 @@ pub struct HostModel {
     by_pid: HashMap<i32, usize>,
     exe_by_file: HashMap<FileId, usize>,
     file_by_path: HashMap<Vec<u8>, usize>,
+    /// Paths persistence entries name that the collector found missing (see [`HostModel::absent`]).
+    absent: HashSet<Vec<u8>>,
     /// Warnings met while building the model (a record member that failed to decode, ...).
     pub warnings: Vec<String>,
     /// The host's accounts and groups (`/etc/passwd`, `/etc/group`), parsed once.
@@ -124,7 +126,12 @@ impl HostModel {
         let processes: Vec<ProcessRecord> = records!(PROCESSES, Processes);
         let executables: Vec<ExecutableRecord> = records!(EXECUTABLES, Executables);
         let sockets = records!(SOCKETS, Sockets);
-        let files: Vec<FileRecord> = records!(FILES, Files);
+        let all_files: Vec<FileRecord> = records!(FILES, Files);
+        // Paths the collector looked for and found missing are no files: they are kept apart.
+        let (absent, files): (Vec<FileRecord>, Vec<FileRecord>) = all_files
+            .into_iter()
+            .partition(|f| f.error.as_deref() == Some(ABSENT_NAMED));
+        let absent = absent.into_iter().map(|f| f.path.0).collect();
         let commands = records!(COMMANDS, Commands);
         let shadow = records!(SHADOW, Shadow);
         let packages = records!(PACKAGES, Packages);
@@ -156,6 +163,7 @@ impl HostModel {
                 .enumerate()
                 .map(|(i, f)| (f.path.0.clone(), i))
                 .collect(),
+            absent,
             processes,
             executables,
             sockets,
@@ -266,6 +274,13 @@ impl HostModel {
 
     pub fn file(&self, path: &[u8]) -> Option<&FileRecord> {
         self.file_by_path.get(path).and_then(|i| self.files.get(*i))
+    }
+
+    /// Whether the collector looked for `path` (a persistence entry names it) and found nothing there, under
+    /// this name or its merged-`/usr` twin. `false` only means "not known to be missing".
+    pub fn absent(&self, path: &[u8]) -> bool {
+        self.absent.contains(path)
+            || usr_twin(path).is_some_and(|t| self.usr_merged(path) && self.absent.contains(&t))
     }
 
     /// A file record by path, or by its merged-`/usr` twin (`/lib/x` and `/usr/lib/x`, see [`usr_twin`])
@@ -589,6 +604,26 @@ mod tests {
         assert_eq!(usr_twin(b"/usr/lib"), None);
         assert_eq!(usr_twin(b"/etc/x"), None);
         assert_eq!(usr_twin(b""), None);
+    }
+
+    #[test]
+    fn a_path_the_collector_found_missing_is_absent_and_no_file() {
+        let (mut gone, _) = fixture::file(b"/usr/bin/.update", None);
+        gone.error = Some(ABSENT_NAMED.into());
+        gone.kind = FileKind::Unknown;
+        let m = fixture::model(
+            vec![
+                (gone, None),
+                fixture::symlink(b"/bin", b"usr/bin"),
+                fixture::file(b"/etc/rc.local", Some(b"/usr/bin/.update startup\n")),
+            ],
+            vec![],
+        );
+        assert!(m.file(b"/usr/bin/.update").is_none());
+        assert!(m.absent(b"/usr/bin/.update"));
+        assert!(m.absent(b"/bin/.update"), "its merged-/usr twin is absent too");
+        assert!(!m.absent(b"/etc/rc.local"));
+        assert!(!m.absent(b"/usr/bin/other"), "never looked for is not absent");
     }
 
     #[test]
