@@ -19,7 +19,8 @@
 //! ## Families
 //! The ground truth names families by short ids (`samples/README.md`); the analyzer by display names
 //! (`analyzer/src/indicators/families.txt`). [`FAMILY_NAMES`] maps one to the other; names are compared
-//! case-insensitively after trimming. An unmapped truth id is an error, not a pass.
+//! case-insensitively after trimming. An unmapped truth id is an error, not a pass. A clean host must get no
+//! family at any severity (issue 12).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -42,7 +43,13 @@ pub const FAMILY_NAMES: &[(&str, &[&str])] = &[
     ("8220", &["8220/pwnrig", "8220", "pwnrig", "8220 gang"]),
     ("perfctl", &["perfctl"]),
     ("watchdog", &["watchdog"]),
+    ("redtail", &["redtail"]),
+    ("diicot", &["diicot", "diicot/mexals", "mexals"]),
+    ("sysrv", &["sysrv", "sysrv-hello", "sysrv-k"]),
     ("teamtnt", &["teamtnt"]),
+    ("kiss-a-dog", &["kiss-a-dog"]),
+    ("p2pinfect", &["p2pinfect"]),
+    ("migo", &["migo"]),
 ];
 
 /// `name` trimmed, lower-cased, inner whitespace collapsed.
@@ -387,6 +394,15 @@ pub fn check_analysis(truth: &ResolvedTruth, run: &AnalyzerRun) -> Vec<String> {
                     "families {families:?} attributed at medium or above; the scenario has no family"
                 ));
             }
+        }
+    }
+    // Issue 12: a clean host never gets a family, at any severity.
+    if truth.verdict == Verdict::Clean {
+        for f in doc.findings.iter().filter(|f| f.family.is_some()) {
+            problems.push(format!(
+                "a clean host got a family: {}",
+                describe_finding(f)
+            ));
         }
     }
     for t in &truth.malicious {

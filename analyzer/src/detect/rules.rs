@@ -363,6 +363,16 @@ pub const PER_050: Rule = Rule {
     severity: "`/etc/modules`, `modules-load.d/*.conf` naming a known rootkit module (family `name` marker, diamorphine, reptile, iproute, netlink, cryptov2, ...): high. `modprobe.d` `install` hooks scored by `score_shell`.",
 };
 
+/// MT-PER-060
+pub const PER_060: Rule = Rule {
+    id: "MT-PER-060",
+    section: Section::Footholds,
+    detector: "orphans",
+    title: "Start line runs a program that no longer exists",
+    attack: &["T1053.003", "T1037", "T1546.004"],
+    severity: "A cron, systemd, rc or shell start-up line runs a program the collector looked for and did not find (nor its directory; inside the line's `chroot` root when it has one). Medium when the program is in a hidden, temporary or system directory (a launcher left behind when a kit was deleted); low elsewhere. Lines that test for their program first (`test -x`, `[ -x ]`, `command -v`, `which`), as packages' cron files do, are never orphans.",
+};
+
 /// MT-SSH-001
 pub const SSH_001: Rule = Rule {
     id: "MT-SSH-001",
@@ -380,7 +390,7 @@ pub const SSH_002: Rule = Rule {
     detector: "ssh_keys",
     title: "SSH key installed for a service account",
     attack: &["T1098.004"],
-    severity: "The key file is in a service account's home (`/usr/games/.ssh`, `/var/lib/redis/.ssh`): 2 points.",
+    severity: "The key file is in a service account's home (`/usr/games/.ssh`, `/var/lib/redis/.ssh`): 2 points; 1 point when the key is restricted with `command=` or `from=` (a deployment key: git-shell, a receive hook).",
 };
 
 /// MT-SSH-003
@@ -410,7 +420,7 @@ pub const SSH_005: Rule = Rule {
     detector: "ssh_keys",
     title: "SSH key in a locked key file",
     attack: &["T1098.004"],
-    severity: "The key file is immutable/append-only: 2 points.",
+    severity: "The key file is immutable/append-only: 1 point (admins lock key files against injection too; alone it is low, it raises any other signal).",
 };
 
 /// MT-SSH-006
@@ -480,7 +490,7 @@ pub const EVA_001: Rule = Rule {
     detector: "immutable",
     title: "File locked with chattr",
     attack: &["T1222.002"],
-    severity: "Any captured file with the immutable or append-only flag. Empty (≤ 2 bytes, \"vaccine\" or rival squat): low. Executable/script in a temp or hidden place, or a family-marker path: high. Persistence, loader, account or SSH file: medium. `resolv.conf`/`hosts` and others: low.",
+    severity: "Any captured file with the immutable or append-only flag. Empty (≤ 2 bytes, \"vaccine\" or rival squat): low. Executable/script in a temp or hidden place, or a family-marker path: high. Persistence, loader, account or SSH file: medium, except an `authorized_keys*` file: low (hardening; its keys are judged by MT-SSH-*). `resolv.conf`/`hosts` and others: low. A vaccine gets no family.",
 };
 
 /// MT-EVA-010
@@ -550,7 +560,7 @@ pub const EVA_050: Rule = Rule {
     detector: "kit_files",
     title: "File of a known malware kit",
     attack: &["T1105", "T1564.001"],
-    severity: "A recorded regular file outside the persistence locations (crontabs, units, rc/profile files, `ld.so.preload`, key files: their own rules report the marker on the line that runs) whose path is a family `path` marker or whose name matches a family `name` marker (`/tmp/.X25-unix/dota3.tar.gz`), not installed by a package: empty (≤ 2 bytes, vaccine or squat) low; executable or locked high; named by a `name` marker medium; other data in a kit's directory (state, logs: `path` marker only) low.",
+    severity: "A recorded regular file outside the persistence locations (crontabs, units, rc/profile files, `ld.so.preload`, key files: their own rules report the marker on the line that runs) whose path is a family `path` marker or whose name matches a family `name` marker (`/tmp/.X25-unix/dota3.tar.gz`), not installed by a package: empty (≤ 2 bytes, vaccine or squat) low, with no family; executable or locked high; named by a `name` marker medium; other data in a kit's directory (state, logs: `path` marker only) low.",
 };
 
 /// MT-EVA-011
@@ -628,7 +638,7 @@ pub const ALL: &[&Rule] = &[
     &RUN_001, &RUN_002, &RUN_003, &RUN_010, &RUN_011, &RUN_012, &RUN_013, &RUN_020, &RUN_021,
     &RUN_022, &RUN_023, &RUN_030, &RUN_031, &RUN_032, &RUN_033, &RUN_034, &RUN_035, &RUN_036,
     &RUN_040, &RUN_041, &RUN_042, &RUN_043, &RUN_044, &PER_001, &PER_002, &PER_003, &PER_004,
-    &PER_010, &PER_020, &PER_030, &PER_040, &PER_041, &PER_050, &SSH_001, &SSH_002, &SSH_003,
+    &PER_010, &PER_020, &PER_030, &PER_040, &PER_041, &PER_050, &PER_060, &SSH_001, &SSH_002, &SSH_003,
     &SSH_004, &SSH_005, &SSH_006, &SSH_010, &ACC_001, &ACC_002, &ACC_003, &ACC_010, &EVA_001,
     &EVA_010, &EVA_011, &EVA_012, &EVA_020, &EVA_021, &EVA_030, &EVA_031, &EVA_040, &EVA_050,
     &ENT_001, &ENT_002, &ENT_003, &LAT_001, &LAT_002,

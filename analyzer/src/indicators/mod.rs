@@ -130,6 +130,9 @@ kinds! {
     /// File names that are evidence wherever they are, with their rotations (`NAME.1`, `NAME-2025...`):
     /// web server logs kept beside an application, login records, tool histories.
     EvidenceName = "evidence_name", Word;
+    /// Hidden directories of a home that are where users' programs live by convention (`.local/bin/`,
+    /// `.cargo/bin/`): relative to the home; a path below one is not hidden for that directory's dot.
+    HomeProgramDir = "home_program_dir", Text;
     /// Kernel thread name prefixes.
     KthreadName = "kthread_name", Word;
     /// Names of system daemons and tools.

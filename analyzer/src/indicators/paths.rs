@@ -57,6 +57,8 @@ impl PathClass {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PathClasses {
     prefixes: BTreeMap<PathClass, Vec<String>>,
+    /// `home_program_dir` values (`.local/bin/`): conventional program places inside a home.
+    home_programs: Vec<String>,
 }
 
 /// Whether any directory or the file itself has a name starting with a dot (`/tmp/.X25-unix/.rsync`).
@@ -86,7 +88,58 @@ impl PathClasses {
             }
             prefixes.insert(class, v);
         }
-        PathClasses { prefixes }
+        let home_programs = sets
+            .get(&Kind::HomeProgramDir)
+            .into_iter()
+            .flatten()
+            .map(|v| v.trim_start_matches('/').to_owned())
+            .filter(|v| !v.is_empty())
+            .collect();
+        PathClasses {
+            prefixes,
+            home_programs,
+        }
+    }
+
+    /// Whether `path` has a hidden component other than the dot of a home's conventional program
+    /// directory (`/home/u/.local/bin/x` is not hidden; `/home/u/.local/bin/.x` and `/home/u/.x/y` are).
+    fn hidden(&self, path: &[u8]) -> bool {
+        if !has_hidden_component(path) {
+            return false;
+        }
+        // The part of `path` inside a home: after `/root/` or `~/`, or after `/home/NAME/`.
+        let inside = self.prefixes(PathClass::Home).iter().find_map(|home| {
+            let rest = path
+                .get(..home.len())
+                .filter(|h| h.eq_ignore_ascii_case(home.as_bytes()))
+                .and_then(|_| path.get(home.len()..))?;
+            if home == "/home/" {
+                let slash = rest.iter().position(|b| *b == b'/')?;
+                let user = rest.get(..slash)?;
+                if user.first() == Some(&b'.') {
+                    return None;
+                }
+                rest.get(slash + 1..)
+            } else {
+                Some(rest)
+            }
+        });
+        let Some(inside) = inside else {
+            return true;
+        };
+        let head_len = path.len() - inside.len();
+        let head = path.get(..head_len).unwrap_or_default();
+        match self
+            .home_programs
+            .iter()
+            .find(|d| inside.starts_with(d.as_bytes()))
+        {
+            Some(d) => {
+                has_hidden_component(head)
+                    || has_hidden_component(inside.get(d.len()..).unwrap_or_default())
+            }
+            None => true,
+        }
     }
 
     fn under(&self, class: PathClass, path: &[u8]) -> bool {
@@ -101,8 +154,8 @@ impl PathClasses {
     /// Whether `path` is in `class`.
     pub fn is(&self, class: PathClass, path: &[u8]) -> bool {
         match class {
-            PathClass::Hidden => has_hidden_component(path),
-            PathClass::KitProne => self.under(PathClass::Temp, path) || has_hidden_component(path),
+            PathClass::Hidden => self.hidden(path),
+            PathClass::KitProne => self.under(PathClass::Temp, path) || self.hidden(path),
             PathClass::Shm => self.under(PathClass::Shm, path),
             listed => self.under(listed, path),
         }
@@ -161,5 +214,24 @@ mod tests {
             c.classes(b"/tmp/.x"),
             vec![PathClass::Temp, PathClass::Hidden, PathClass::KitProne]
         );
+    }
+
+    #[test]
+    fn a_homes_program_directories_are_not_hiding_places() {
+        let ind = Indicators::builtin();
+        let c = ind.paths();
+        assert!(!c.is(PathClass::Hidden, b"/home/alice/.local/bin/syncthing"));
+        assert!(!c.is(PathClass::KitProne, b"/home/alice/.local/bin/syncthing"));
+        assert!(!c.is(PathClass::Hidden, b"/root/.cargo/bin/cargo"));
+        assert!(!c.is(PathClass::Hidden, b"~/.local/bin/code-server"));
+        assert!(c.is(PathClass::Hidden, b"/home/alice/.local/bin/.x"));
+        assert!(c.is(PathClass::Hidden, b"/home/alice/.local/share/.x/kswapd0"));
+        assert!(c.is(PathClass::Hidden, b"/home/alice/.configrc/a/upd"));
+        assert!(c.is(PathClass::Hidden, b"/home/.alice/.local/bin/x"));
+        assert!(
+            c.is(PathClass::Hidden, b"/tmp/.local/bin/x"),
+            "only inside a home"
+        );
+        assert!(c.is(PathClass::Hidden, b"/opt/.local/bin/x"));
     }
 }

@@ -621,9 +621,15 @@ mod tests {
         );
         assert!(m.file(b"/usr/bin/.update").is_none());
         assert!(m.absent(b"/usr/bin/.update"));
-        assert!(m.absent(b"/bin/.update"), "its merged-/usr twin is absent too");
+        assert!(
+            m.absent(b"/bin/.update"),
+            "its merged-/usr twin is absent too"
+        );
         assert!(!m.absent(b"/etc/rc.local"));
-        assert!(!m.absent(b"/usr/bin/other"), "never looked for is not absent");
+        assert!(
+            !m.absent(b"/usr/bin/other"),
+            "never looked for is not absent"
+        );
     }
 
     #[test]

@@ -9,7 +9,6 @@
 //! full of rival IOCs is not itself a downloader.
 
 use super::{basename, contains};
-use crate::indicators::paths::has_hidden_component;
 use crate::indicators::{PathClass, PathClasses};
 
 /// Downloaders: their presence plus a pipe into a shell is the classic dropper.
@@ -136,6 +135,12 @@ pub struct ShellLine {
     pub module_loads: Vec<Vec<u8>>,
     /// `chattr +i`/`+a` targets (locking).
     pub chattr_lock: Vec<Vec<u8>>,
+    /// The line tests for a program or file before it runs anything (`test -x P &&`, `[ -f P ]`,
+    /// `command -v P`, `which P`), as the cron files packages install do.
+    pub guarded: bool,
+    /// Directories a command runs chrooted into (`chroot DIR CMD`, `unshare --root=DIR CMD`): paths that
+    /// command runs are recorded in [`ShellLine::ran`] under the directory (`DIR/start.sh`).
+    pub roots: Vec<Vec<u8>>,
     /// Every segment's command, by basename, in order (`curl`, `sh`, ...).
     pub commands: Vec<Vec<u8>>,
     /// True when every command only mentions things (`pkill`, `rm`, `grep`, ...): a cleanup line.
@@ -152,11 +157,12 @@ impl ShellLine {
             .collect()
     }
 
-    /// Paths the line runs (not sources) with a hidden component (`.name/`, or a hidden file name).
-    pub fn hidden_exec(&self) -> Vec<&[u8]> {
+    /// Paths the line runs (not sources) that are hidden (path class `hidden`: a `.name/` component or a
+    /// hidden file name, not the dot of a home's program directory such as `~/.local/bin/`).
+    pub fn hidden_exec(&self, classes: &PathClasses) -> Vec<&[u8]> {
         self.ran
             .iter()
-            .filter(|r| !r.sourced && has_hidden_component(&r.path))
+            .filter(|r| !r.sourced && classes.is(PathClass::Hidden, &r.path))
             .map(|r| r.path.as_slice())
             .collect()
     }
@@ -169,7 +175,7 @@ impl ShellLine {
             || self.dev_tcp
             || !self.bare_ips.is_empty()
             || !self.temp_exec(classes).is_empty()
-            || !self.hidden_exec().is_empty()
+            || !self.hidden_exec(classes).is_empty()
             || !self.history_tamper.is_empty()
             || !self.module_loads.is_empty())
     }
@@ -293,6 +299,100 @@ fn is_assignment(w: &[u8]) -> bool {
     }
 }
 
+/// Whether a segment tests for a program or file: `test`, `[`, `[[`, `which`, `type`, `hash`, or
+/// `command -v` (after assignments and `if`/`!`/`then`).
+fn is_guard(words: &[Vec<u8>]) -> bool {
+    let mut i = 0;
+    while let Some(w) = words.get(i) {
+        if is_assignment(w) || matches!(w.as_slice(), b"if" | b"!" | b"then" | b"elif" | b"while") {
+            i += 1;
+            continue;
+        }
+        return match basename(w) {
+            b"test" | b"[" | b"[[" | b"which" | b"type" | b"hash" => true,
+            b"command" => words
+                .get(i + 1)
+                .is_some_and(|a| matches!(a.as_slice(), b"-v" | b"-V")),
+            _ => false,
+        };
+    }
+    false
+}
+
+/// A command that runs another one in a root or namespaces of its own: `chroot [OPT] DIR CMD`,
+/// `unshare [OPT] [--root=DIR] CMD`, `nsenter [OPT] [--] CMD`. Returns the new root (for `chroot` and
+/// `unshare --root`; `nsenter` enters namespaces of a running process, whose root this text cannot know)
+/// and the index of the inner command's first word.
+fn enter_root(words: &[Vec<u8>], ci: usize) -> Option<(Option<Vec<u8>>, usize)> {
+    let cmd = basename(words.get(ci)?);
+    let mut i = ci + 1;
+    let mut root = None;
+    match cmd {
+        b"chroot" => {
+            while words.get(i).is_some_and(|w| w.starts_with(b"-")) {
+                let w = words.get(i)?;
+                i += 1;
+                if w.as_slice() == b"--" {
+                    break;
+                }
+            }
+            root = Some(words.get(i)?.clone());
+            i += 1;
+        }
+        b"unshare" | b"nsenter" => {
+            // Options that take their value as the next word.
+            const VALUED: &[&[u8]] = &[
+                b"-t",
+                b"--target",
+                b"-S",
+                b"--setuid",
+                b"-G",
+                b"--setgid",
+                b"-R",
+                b"--root",
+                b"-w",
+                b"--wd",
+                b"--map-user",
+                b"--map-group",
+                b"--propagation",
+                b"--setgroups",
+                b"-N",
+                b"--net-socket",
+                b"--kill-child",
+            ];
+            while let Some(w) = words.get(i) {
+                if w.as_slice() == b"--" {
+                    i += 1;
+                    break;
+                }
+                if !w.starts_with(b"-") {
+                    break;
+                }
+                i += 1;
+                let (name, inline) = match w.iter().position(|b| *b == b'=') {
+                    Some(eq) => (w.get(..eq)?, w.get(eq + 1..)),
+                    None => (w.as_slice(), None),
+                };
+                let value = if inline.is_some() {
+                    inline.map(<[u8]>::to_vec)
+                } else if VALUED.contains(&name) {
+                    i += 1;
+                    words.get(i - 1).cloned()
+                } else {
+                    None
+                };
+                if matches!(name, b"-R" | b"--root") {
+                    root = value;
+                }
+            }
+        }
+        _ => return None,
+    }
+    let rest = words.get(i..)?;
+    let inner = command_index(rest)?;
+    Some((root, i + inner))
+}
+
 /// Index of the real command word in a segment, after assignments and wrappers (`sudo`, `nohup`,
 /// `timeout 10`, `nice -n 5`, `env A=b`, `sh -c`).
 fn command_index(words: &[Vec<u8>]) -> Option<usize> {
@@ -361,6 +461,7 @@ pub fn analyze(text: &[u8]) -> ShellLine {
             ..ShellLine::default()
         },
         cwd: None,
+        seg_root: None,
         pipeline_has: (false, false),
         saved_downloads: Vec::new(),
         copies: Vec::new(),
@@ -380,6 +481,8 @@ struct Walk {
     out: ShellLine,
     /// The directory of the last `cd`, that relative programs run from.
     cwd: Option<Vec<u8>>,
+    /// The root the current segment's command runs in (`chroot DIR`, `unshare --root=DIR`).
+    seg_root: Option<Vec<u8>>,
     /// Kinds of the segments so far in the current pipeline: (downloader, decoder).
     pipeline_has: (bool, bool),
     /// Files a downloader wrote (`-o`, `-O`).
@@ -427,9 +530,28 @@ impl Walk {
                 push_unique(&mut self.out.paths, p);
             }
         }
-        let Some(ci) = command_index(words) else {
+        if is_guard(words) {
+            self.out.guarded = true;
+        }
+        self.seg_root = None;
+        let Some(mut ci) = command_index(words) else {
             return;
         };
+        // `chroot DIR CMD`, `unshare ... CMD`, `nsenter ... CMD`: what runs is CMD, inside DIR.
+        for _ in 0..4 {
+            let Some((root, inner)) = enter_root(words, ci) else {
+                break;
+            };
+            if let Some(r) = root.filter(|r| is_pathish(r)) {
+                let r = r.strip_suffix(b"/").unwrap_or(&r).to_vec();
+                push_unique(&mut self.out.roots, r.clone());
+                self.seg_root = Some(match self.seg_root.take() {
+                    Some(outer) if r.starts_with(b"/") => [outer.as_slice(), r.as_slice()].concat(),
+                    _ => r,
+                });
+            }
+            ci = inner;
+        }
         let Some(cmd_word) = words.get(ci) else {
             return;
         };
@@ -628,8 +750,12 @@ impl Walk {
         {
             self.out.download_then_exec = true;
         }
-        let resolved = match &self.cwd {
-            Some(dir) if !r.starts_with(b"/") && !r.starts_with(b"~") && !r.starts_with(b"$") => {
+        let resolved = match (&self.seg_root, &self.cwd) {
+            // Inside a chroot: an absolute path is under the new root.
+            (Some(root), _) if r.starts_with(b"/") => [root.as_slice(), r.as_slice()].concat(),
+            (None, Some(dir))
+                if !r.starts_with(b"/") && !r.starts_with(b"~") && !r.starts_with(b"$") =>
+            {
                 let rel = r.strip_prefix(b"./").unwrap_or(&r);
                 [dir.as_slice(), b"/", rel].concat()
             }
@@ -870,20 +996,46 @@ mod tests {
     }
 
     #[test]
+    fn commands_run_in_a_root_of_their_own_are_resolved_under_it() {
+        let s = analyze(
+            b"pgrep -x kthreadd >/dev/null || chroot /var/tmp/.dog/rootfs /bin/sh /start.sh >/dev/null 2>&1",
+        );
+        assert_eq!(s.roots, vec![b"/var/tmp/.dog/rootfs".to_vec()]);
+        let ran: Vec<&[u8]> = s.ran.iter().map(|r| r.path.as_slice()).collect();
+        assert_eq!(
+            ran,
+            vec![
+                &b"/var/tmp/.dog/rootfs/bin/sh"[..],
+                &b"/var/tmp/.dog/rootfs/start.sh"[..]
+            ]
+        );
+        let s = analyze(b"unshare -m --root=/srv/c/ /usr/bin/apt-get -qq update");
+        assert_eq!(s.roots, vec![b"/srv/c".to_vec()]);
+        assert_eq!(s.executed, vec![b"/srv/c/usr/bin/apt-get".to_vec()]);
+        // nsenter into PID 1's namespaces runs the command on the host: no root of its own.
+        let s = analyze(b"nsenter -t 1 -m -u -i -n -p -- sh -c '/tmp/.x/run'");
+        assert!(s.roots.is_empty());
+        assert_eq!(s.executed, vec![b"/tmp/.x/run".to_vec()]);
+        let s = analyze(b"chroot --userspec=1000:1000 /srv/jail ./tool");
+        assert_eq!(s.roots, vec![b"/srv/jail".to_vec()]);
+        assert_eq!(s.executed, vec![b"./tool".to_vec()]);
+    }
+
+    #[test]
     fn temp_and_hidden_execution() {
         let ind = crate::indicators::Indicators::builtin();
         let c = ind.paths();
         let s = analyze(b"~/.configrc/a/upd>/dev/null 2>&1");
-        assert_eq!(s.hidden_exec(), vec![&b"~/.configrc/a/upd"[..]]);
+        assert_eq!(s.hidden_exec(c), vec![&b"~/.configrc/a/upd"[..]]);
         let s = analyze(b"cd /tmp/.X25-unix/.rsync/c && nohup ./aptitude -t 150 >/dev/null &");
         assert_eq!(
             s.temp_exec(c),
             vec![&b"/tmp/.X25-unix/.rsync/c/aptitude"[..]]
         );
-        assert_eq!(s.hidden_exec(), s.temp_exec(c));
+        assert_eq!(s.hidden_exec(c), s.temp_exec(c));
         let s = analyze(b"sh /var/tmp/.x/run.sh");
         assert_eq!(s.temp_exec(c), vec![&b"/var/tmp/.x/run.sh"[..]]);
-        assert!(analyze(b"/usr/bin/.update startup").hidden_exec().len() == 1);
+        assert!(analyze(b"/usr/bin/.update startup").hidden_exec(c).len() == 1);
         assert!(analyze(b"if [ -f ~/.bash_aliases ]; then . ~/.bash_aliases; fi").is_quiet(c));
         assert!(analyze(b". \"$HOME/.cargo/env\"").is_quiet(c));
         assert_eq!(analyze(b". /tmp/.x/env").temp_exec(c).len(), 1);

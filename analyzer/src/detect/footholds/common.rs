@@ -106,7 +106,7 @@ pub fn score_shell(text: &[u8], iocs: &Indicators) -> (Score, ShellLine) {
             format!("runs {} from a temporary directory", escape_bytes(p)),
         );
     }
-    if let Some(p) = s.hidden_exec().first() {
+    if let Some(p) = s.hidden_exec(paths).first() {
         score.add(1, format!("runs {} from a hidden path", escape_bytes(p)));
     }
     // `modprobe NAME` loads a module the system ships (systemd's modprobe@.service does it); loading a
@@ -349,7 +349,11 @@ pub fn line_finding(
         let mut named: Vec<&[u8]> = Vec::new();
         if let Some(s) = shell {
             let classes = ctx.iocs.paths();
-            for p in s.temp_exec(classes).into_iter().chain(s.hidden_exec()) {
+            for p in s
+                .temp_exec(classes)
+                .into_iter()
+                .chain(s.hidden_exec(classes))
+            {
                 if let Some(target) = ctx.model.file_aliased(p) {
                     if !named.contains(&target.path.as_bytes()) {
                         named.push(target.path.as_bytes());

@@ -3,8 +3,10 @@
 //! preload file and binaries this way.
 //!
 //! Look-alikes: an empty file locked in a place malware writes to is a "vaccine" (or a rival's squat)
-//! and stays low; an admin locking `/etc/resolv.conf` or `/etc/hosts` is low. Persistence, SSH and
-//! loader files locked are medium; executables or scripts locked in temporary or hidden places are high.
+//! and stays low, with no family; an admin locking `/etc/resolv.conf` or `/etc/hosts` is low, and so is a
+//! locked `authorized_keys` (hardening against key injection; its keys are judged by `MT-SSH-*`).
+//! Persistence, loader and other SSH files locked are medium; executables or scripts locked in temporary
+//! or hidden places are high.
 
 use minetrace_schemas::findings::{Finding, Role, Severity};
 use minetrace_schemas::records::file::FileKind;
@@ -36,9 +38,11 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         .filter(|f| f.immutable || f.append_only)
     {
         let path = f.path.as_bytes();
-        let family = common::family_of_path(ctx.iocs, path);
+        let vaccine = f.kind == FileKind::Regular && f.size <= 2;
+        // A vaccine names a family's place without being that family's file: no attribution.
+        let family = common::family_of_path(ctx.iocs, path).filter(|_| !vaccine);
         let odd_place = ctx.iocs.paths().is(PathClass::KitProne, path);
-        let (severity, why) = if f.kind == FileKind::Regular && f.size <= 2 {
+        let (severity, why) = if vaccine {
             (
                 Severity::Low,
                 "an empty placeholder locked in place: a \"vaccine\" against reinfection or a rival's squat file",
@@ -53,6 +57,12 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             (
                 Severity::High,
                 "a known family's file locked against removal",
+            )
+        } else if super::ssh_keys::is_authorized_keys(path) {
+            (
+                Severity::Low,
+                "an SSH key file locked against change (hardening against key injection, or an attacker \
+                 keeping its key: the keys are judged one by one, MT-SSH-*)",
             )
         } else if is_foothold_path(path) {
             (

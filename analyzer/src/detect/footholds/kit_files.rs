@@ -9,7 +9,7 @@
 //! Severity follows what the file can do and how specifically the marker names it: executables and
 //! locked files high; a file a `name` marker names (`dota3.tar.gz`) medium; other data in a kit's
 //! directory (a `path` marker only: state and log files) low. Look-alikes: an empty file (≤ 2 bytes) in a
-//! kit's place is a "vaccine" or a rival's squat: low. A file its package installed (digest matches or
+//! kit's place is a "vaccine" or a rival's squat: low, and attributed to no family. A file its package installed (digest matches or
 //! the package records none) is not reported.
 
 use minetrace_schemas::findings::{Finding, Severity};
@@ -61,7 +61,8 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         }
         let executable = common::looks_executable(ctx.model, f);
         let locked = f.immutable || f.append_only;
-        let (severity, why) = if f.size <= 2 {
+        let vaccine = f.size <= 2;
+        let (severity, why) = if vaccine {
             (
                 Severity::Low,
                 "an empty placeholder: a \"vaccine\" against reinfection or a rival's squat file",
@@ -96,7 +97,8 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 ))
                 .evidence(why)
                 .evidence(format!("file: {}", describe_file(f)))
-                .family(Some(m.family.clone())),
+                // A vaccine names the family's place, it is not the family's file: no attribution.
+                .family((!vaccine).then(|| m.family.clone())),
         );
     }
     out

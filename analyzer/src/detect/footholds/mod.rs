@@ -16,6 +16,7 @@ pub mod journal;
 pub mod kit_files;
 pub mod lateral;
 pub mod modules;
+pub mod orphans;
 pub mod preload;
 pub mod service_logs;
 pub mod ssh_keys;
@@ -44,4 +45,5 @@ pub const DETECTORS: &[(&str, Detector)] = &[
     ("footholds::binaries", binaries::detect),
     ("footholds::firewall", firewall::detect),
     ("footholds::agents", agents::detect),
+    ("footholds::orphans", orphans::detect),
 ];

@@ -2,9 +2,10 @@
 //!
 //! One finding per suspicious key, subjects `SshKey{fingerprint,path,line}` + the file + the account:
 //! - `MT-SSH-001` a key whose comment is a known attacker comment (`bad_key_comment`, family markers).
-//! - `MT-SSH-002` a key installed for a service account (`redis`, `www-data`, `games`, uid < 1000).
+//! - `MT-SSH-002` a key installed for a service account (`redis`, `www-data`, `games`, uid < 1000); a key
+//!   restricted with `command=` or `from=` there is a deployment key (git-shell, a receive hook): low.
 //! - `MT-SSH-004` a key in `authorized_keys2` (deprecated; TeamTNT writes it).
-//! - `MT-SSH-005` a key in a file locked with chattr.
+//! - `MT-SSH-005` a key in a file locked with chattr (low alone: admins lock key files too).
 //! - `MT-SSH-006` a key whose comment no key tool writes: command substitution (`$(`, a backtick),
 //!   control characters or bytes that are not UTF-8. ssh-keygen writes `user@host` or the `-C` text a
 //!   shell already expanded; such a comment was crafted to run in the tooling of whoever reads the file.
@@ -135,13 +136,24 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             }
             if service {
                 let o = owner.as_deref().unwrap_or_default();
-                score.add(
-                    2,
-                    format!(
-                        "installed for service account {}",
-                        minetrace_schemas::escape_bytes(o)
+                match restriction(k) {
+                    // A deployment key (git-shell, a receive hook, one source address): what admins
+                    // give the git/deploy/ansible accounts. Still reported, below medium.
+                    Some(how) => score.add(
+                        1,
+                        format!(
+                            "installed for service account {}, restricted with {how} (a deployment key)",
+                            minetrace_schemas::escape_bytes(o)
+                        ),
                     ),
-                );
+                    None => score.add(
+                        2,
+                        format!(
+                            "installed for service account {}",
+                            minetrace_schemas::escape_bytes(o)
+                        ),
+                    ),
+                }
                 pick(&rules::SSH_002, &mut rule);
             }
             if rdb {
@@ -156,7 +168,9 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 pick(&rules::SSH_004, &mut rule);
             }
             if locked {
-                score.add(2, "the key file is locked with chattr against removal");
+                // Admins lock key files against injection as often as attackers lock theirs: the lock
+                // alone is low, it raises any other signal.
+                score.add(1, "the key file is locked with chattr against removal");
                 pick(&rules::SSH_005, &mut rule);
             }
             if let Some(cmd) = k.forced_command() {
@@ -193,6 +207,21 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// How a key is restricted to one use (`command=` forced command) or one origin (`from=`), if it is.
+fn restriction(k: &authorized_keys::AuthorizedKey) -> Option<&'static str> {
+    let opts = k.option_list();
+    let has = |name: &str| {
+        opts.iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case(name) && v.is_some())
+    };
+    match (has("command"), has("from")) {
+        (true, true) => Some("command= and from="),
+        (true, false) => Some("command="),
+        (false, true) => Some("from="),
+        (false, false) => None,
+    }
 }
 
 fn key_subject(path: RawBytes, k: &authorized_keys::AuthorizedKey) -> Subject {

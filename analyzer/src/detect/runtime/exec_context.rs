@@ -158,7 +158,7 @@ fn odd_dir(ctx: &Context, p: &ProcessRecord, raise: &Raise) -> Option<Finding> {
     let path = support::exe_path(p)?;
     let shm = support::under(ctx, PathClass::Shm, path);
     let temp = support::under(ctx, PathClass::Temp, path);
-    let hidden = support::has_hidden_component(path);
+    let hidden = support::under(ctx, PathClass::Hidden, path);
     let home = support::in_home(ctx, path);
     let (severity, why) = if shm {
         (
@@ -290,7 +290,8 @@ fn system_name_elsewhere(
 ) -> Option<Finding> {
     let exe = p.exe.as_ref()?;
     let path = support::exe_path(p)?;
-    if support::under(ctx, PathClass::System, path) && !support::has_hidden_component(path) {
+    if support::under(ctx, PathClass::System, path) && !support::under(ctx, PathClass::Hidden, path)
+    {
         return None;
     }
     // Interpreters running a script named like a system program are judged by the script, elsewhere.

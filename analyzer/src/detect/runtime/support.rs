@@ -170,7 +170,7 @@ pub fn odd_places(ctx: &Context, p: &ProcessRecord) -> Vec<String> {
         );
     }
     let home = in_home(ctx, path);
-    if has_hidden_component(path) {
+    if under(ctx, PathClass::Hidden, path) {
         out.push(if home {
             "executable in a hidden directory of a home".to_owned()
         } else {
@@ -197,7 +197,7 @@ pub fn strongly_odd(ctx: &Context, p: &ProcessRecord) -> bool {
 /// leaves behind while the old binary still runs.
 pub fn upgrade_like(ctx: &Context, path: &[u8]) -> bool {
     under(ctx, PathClass::System, path)
-        && !has_hidden_component(path)
+        && !under(ctx, PathClass::Hidden, path)
         && !under(ctx, PathClass::Temp, path)
 }
 

@@ -1,0 +1,184 @@
+//! Orphaned start lines (`MT-PER-060`, T1053/T1037/T1546.004): a cron, systemd, rc or shell start-up line
+//! that runs a program in a hidden, temporary or system directory which no longer exists. A responder who
+//! deleted a miner and left its launchers leaves the host one download or one recreated file away from
+//! reinfection, and every real cleanup we read missed such a layer.
+//!
+//! "No longer exists" is a fact only the collector can state: it records every absolute path a stored
+//! persistence file names that it looked for and did not find ([`HostModel::absent`], schema
+//! `ABSENT_NAMED`); a program below a missing directory is missing too. A path the snapshot merely lacks
+//! is never called missing.
+//!
+//! Severity: medium for a program in a hidden, temporary or system directory; low elsewhere (an
+//! application's line after it was uninstalled). Look-alikes: lines that test for their program first
+//! (`test -x P &&`, `[ -x P ] &&`, `command -v P`, `which P`), as the cron files packages leave behind
+//! after `apt remove` do, are not orphans; a program under a `chroot`/`unshare --root` directory is looked
+//! for inside that root ([`crate::parse::shell_line::ShellLine::roots`]).
+
+use minetrace_schemas::findings::{Finding, Severity};
+
+use super::common::{self, quote_line};
+use crate::detect::finding::{finding, FindingExt};
+use crate::detect::rules;
+use crate::detect::Context;
+use crate::indicators::PathClass;
+use crate::model::persistence::PersistenceKind;
+use crate::model::HostModel;
+use crate::parse::shell_line;
+
+/// Kinds of persistence whose lines run programs.
+fn runs_programs(kind: PersistenceKind) -> bool {
+    matches!(
+        kind,
+        PersistenceKind::Cron
+            | PersistenceKind::Anacron
+            | PersistenceKind::CronScript
+            | PersistenceKind::At
+            | PersistenceKind::Systemd
+            | PersistenceKind::Rc
+            | PersistenceKind::ShellStartup
+    )
+}
+
+/// Whether the collector found `path`, or a directory above it, missing.
+fn missing(model: &HostModel, path: &[u8]) -> bool {
+    if !path.starts_with(b"/") {
+        return false;
+    }
+    let mut p = path;
+    loop {
+        if model.absent(p) {
+            return true;
+        }
+        match p.iter().rposition(|b| *b == b'/') {
+            Some(i) if i > 0 => p = p.get(..i).unwrap_or_default(),
+            _ => return false,
+        }
+    }
+}
+
+pub fn detect(ctx: &Context) -> Vec<Finding> {
+    let model = ctx.model;
+    let classes = ctx.iocs.paths();
+    let mut out = Vec::new();
+    for e in model.persistence.iter().filter(|e| runs_programs(e.kind)) {
+        let s = shell_line::analyze(&e.command);
+        if s.guarded {
+            continue;
+        }
+        let gone: Vec<&[u8]> = s
+            .ran
+            .iter()
+            .filter(|r| !r.sourced)
+            .map(|r| r.path.as_slice())
+            .filter(|p| missing(model, p))
+            .collect();
+        let Some(first) = gone.first() else {
+            continue;
+        };
+        let odd = gone
+            .iter()
+            .find(|p| classes.is(PathClass::KitProne, p) || classes.is(PathClass::System, p));
+        let (severity, why) = match odd {
+            Some(p) => (
+                Severity::Medium,
+                format!(
+                    "runs {}, which is in a {} directory and no longer exists: a launcher left \
+                     behind when its program was deleted (one download or one recreated file from \
+                     running again)",
+                    minetrace_schemas::escape_bytes(p),
+                    if classes.is(PathClass::KitProne, p) {
+                        "hidden or temporary"
+                    } else {
+                        "system"
+                    }
+                ),
+            ),
+            None => (
+                Severity::Low,
+                format!(
+                    "runs {}, which no longer exists",
+                    minetrace_schemas::escape_bytes(first)
+                ),
+            ),
+        };
+        let Some(file) = model.entry_file(e) else {
+            continue;
+        };
+        let mut f = finding(&rules::PER_060, severity)
+            .subject(crate::detect::finding::persistence_subject(
+                &file.path, e.line,
+            ))
+            .subject(crate::detect::finding::file_subject(file))
+            .evidence(quote_line(&file.path, e.line, &e.raw))
+            .evidence(why)
+            .evidence("the collector looked for it and found no such file (nor its directory)")
+            .evidence(format!("file: {}", common::describe_file(file)));
+        if gone.len() > 1 {
+            let all: Vec<String> = gone
+                .iter()
+                .map(|p| minetrace_schemas::escape_bytes(p))
+                .collect();
+            f = f.evidence(format!("missing programs: {}", all.join(", ")));
+        }
+        out.push(f);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::indicators::Indicators;
+    use crate::model::fixture;
+    use minetrace_schemas::records::file::{FileKind, ABSENT_NAMED};
+
+    fn absent(
+        path: &[u8],
+    ) -> (
+        minetrace_schemas::records::file::FileRecord,
+        Option<Vec<u8>>,
+    ) {
+        let (mut r, _) = fixture::file(path, None);
+        r.kind = FileKind::Unknown;
+        r.error = Some(ABSENT_NAMED.into());
+        (r, None)
+    }
+
+    #[test]
+    fn launchers_of_deleted_programs_are_orphans_unless_they_test_first() {
+        let model = fixture::model(
+            vec![
+                fixture::file(
+                    b"/etc/rc.local",
+                    Some(b"#!/bin/sh -e\n/usr/bin/.update startup\nexit 0\n"),
+                ),
+                fixture::file(
+                    b"/etc/cron.d/sysstat",
+                    Some(b"5-55/10 * * * * root command -v debian-sa1 > /dev/null && debian-sa1 1 1\n0 3 * * * root test -x /usr/lib/x/run && /usr/lib/x/run\n"),
+                ),
+                fixture::file(
+                    b"/var/spool/cron/crontabs/test",
+                    Some(b"0 0 */3 * * cd /tmp/.X291-unix/.rsync/c && ./aptitude >/dev/null 2>&1\n@reboot /srv/app/bin/agent\n@reboot /usr/bin/present\n"),
+                ),
+                absent(b"/usr/bin/.update"),
+                absent(b"/usr/lib/x/run"),
+                absent(b"/tmp/.X291-unix/.rsync/c"),
+                absent(b"/srv/app/bin/agent"),
+            ],
+            vec![],
+        );
+        let iocs = Indicators::builtin();
+        let ctx = Context {
+            model: &model,
+            iocs: &iocs,
+        };
+        let found: Vec<(String, Severity)> = detect(&ctx)
+            .into_iter()
+            .map(|f| (f.evidence[0].clone(), f.severity))
+            .collect();
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(found[0].0.contains("/etc/rc.local:2") && found[0].1 == Severity::Medium);
+        assert!(found[1].0.contains(".rsync/c && ./aptitude") && found[1].1 == Severity::Medium);
+        assert!(found[2].0.contains("/srv/app/bin/agent") && found[2].1 == Severity::Low);
+    }
+}
