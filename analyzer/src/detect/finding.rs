@@ -79,6 +79,15 @@ pub fn file_subject(f: &FileRecord) -> Subject {
     }
 }
 
+/// The subject for a file the snapshot holds no record of (a path a process or line names): its path
+/// and no hash.
+pub fn path_subject(path: &[u8]) -> Subject {
+    Subject::File {
+        path: RawBytes::from(path),
+        sha256: None,
+    }
+}
+
 pub fn persistence_subject(path: &RawBytes, line: u32) -> Subject {
     Subject::Persistence {
         path: path.clone(),

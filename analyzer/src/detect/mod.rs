@@ -11,6 +11,7 @@ pub mod footholds;
 pub mod markers;
 pub mod rules;
 pub mod runtime;
+pub mod window;
 
 use minetrace_schemas::findings::{Finding, Severity, Verdict};
 
@@ -36,6 +37,8 @@ pub fn detectors() -> impl Iterator<Item = &'static (&'static str, Detector)> {
 pub fn analyze(model: &HostModel, iocs: &Indicators, allow: &Allowlist) -> Vec<Finding> {
     let ctx = Context { model, iocs };
     let mut findings: Vec<Finding> = detectors().flat_map(|(_, d)| d(&ctx)).collect();
+    let in_window = window::keys_in_window(&ctx, &findings);
+    findings.extend(in_window);
     family::attribute(&ctx, &mut findings);
     for f in &mut findings {
         allow.apply(f);

@@ -101,6 +101,16 @@ pub const RUN_013: Rule = Rule {
     severity: "Captured text with XMRig/xmr-stak keys (`pools`, `donate-level`, `randomx`, `pool_list`) plus pools or a wallet (JSON parsed; object files and binaries refused). Medium; high when a running process points at it (argv, its directory); critical with a wallet too. Content not captured: a `miner_config_name` file (`config.json`, `pools.txt`, ...) beside a running executable in an odd place is medium, high when that process has a miner name or flags.",
 };
 
+/// MT-RUN-014
+pub const RUN_014: Rule = Rule {
+    id: "MT-RUN-014",
+    section: Section::Runtime,
+    detector: "miner_binary",
+    title: "Executable at rest contains cryptocurrency-mining code",
+    attack: &["T1496", "T1105"],
+    severity: "An ELF file the collector copied from a temp, hidden or home place, that no process runs (a dormant host: the miner was killed, its binary remains), holds miner code as MT-RUN-010 judges it. Medium in a home; high in a temp or hidden place; critical there with an embedded wallet. Copies of running executables are MT-RUN-010's.",
+};
+
 /// MT-RUN-020
 pub const RUN_020: Rule = Rule {
     id: "MT-RUN-020",
@@ -139,6 +149,26 @@ pub const RUN_023: Rule = Rule {
     title: "IRC connection from a non-IRC program",
     attack: &["T1071", "T1571"],
     severity: "IRC port (6660-6669, 6697) from a program not in `irc_client`. Medium; high from an odd place, an interpreter (Perl shellbots) or busy.",
+};
+
+/// MT-RUN-024
+pub const RUN_024: Rule = Rule {
+    id: "MT-RUN-024",
+    section: Section::Runtime,
+    detector: "pool_endpoints",
+    title: "Connection from a suspicious executable",
+    attack: &["T1071", "T1571"],
+    severity: "A connection no pool, web-port or IRC rule judged at medium, held by a suspicious executable (temp, shared-memory, hidden-outside-home, deleted or memfd place, kernel-thread disguise, miner name or miner code): a bot's peer or C2 on a port of its own. Medium; high when the process also listens (peer-to-peer bot, backdoor), runs from a place programs never run from, or looks like a miner.",
+};
+
+/// MT-RUN-025
+pub const RUN_025: Rule = Rule {
+    id: "MT-RUN-025",
+    section: Section::Runtime,
+    detector: "listeners",
+    title: "Suspicious executable listening for connections",
+    attack: &["T1205", "T1571"],
+    severity: "A listening TCP/UDP socket held by an executable in a temp, shared-memory or hidden place (a home's program directories do not count), deleted or memfd, or wearing a kernel thread's name: a backdoor or a peer-to-peer bot's port. Medium; high when it also holds an outbound connection, or runs from shared memory, memfd or a deleted file.",
 };
 
 /// MT-RUN-030
@@ -209,6 +239,16 @@ pub const RUN_036: Rule = Rule {
     title: "Network service spawned a shell or downloader",
     attack: &["T1190", "T1059.004", "T1105"],
     severity: "Parent is a network service of the service table (`service` lines: not a login, scheduler, container API or shim), child in `shell_or_downloader`. Medium under a daemon or application (redis, nginx, php-fpm, tomcat, confluence, weblogic, jupyter); low under a generic runtime or interpreter (java, node, python with no known application) or a database server (its archive commands run shells). One step up for curl/wget or an odd place. The child is the subject; the exploited service is named in the evidence only.",
+};
+
+/// MT-RUN-037
+pub const RUN_037: Rule = Rule {
+    id: "MT-RUN-037",
+    section: Section::Runtime,
+    detector: "exec_context",
+    title: "Process maps code from a temp or hidden place",
+    attack: &["T1574.006", "T1190"],
+    severity: "An executable mapping of a file in a temp or hidden place other than the process's own executable (a Redis module loaded from /tmp with MODULE LOAD, an injected library). High when the process is a network service (`service_process`) that is not an interpreter or JVM (those extract native helpers into temp directories); medium for a hidden place; low otherwise. Subject: the library file.",
 };
 
 /// MT-RUN-040
@@ -373,6 +413,16 @@ pub const PER_060: Rule = Rule {
     severity: "A cron, systemd, rc or shell start-up line runs a program the collector looked for and did not find (nor its directory; inside the line's `chroot` root when it has one). Medium when the program is in a hidden, temporary or system directory (a launcher left behind when a kit was deleted); low elsewhere. Lines that test for their program first (`test -x`, `[ -x ]`, `command -v`, `which`), as packages' cron files do, are never orphans.",
 };
 
+/// MT-PER-070
+pub const PER_070: Rule = Rule {
+    id: "MT-PER-070",
+    section: Section::Footholds,
+    detector: "webshells",
+    title: "Web shell in a web root",
+    attack: &["T1505.003", "T1190"],
+    severity: "A server-side script (`.php`, `.phtml`, `.jsp`, `.asp`, ...) in a web root whose captured head has a statement that passes request input (`$_GET`/`$_POST`/`$_REQUEST`/`$_COOKIE`/`$_SERVER`/`$_FILES`, `php://input`, `getallheaders`, `request.getParameter`) to a code or command sink (`eval`, `assert`, `system`, `passthru`, `shell_exec`, `exec`, `popen`, `proc_open`, `create_function`, `call_user_func`, `include`/`require`, `Runtime.exec`, `ProcessBuilder`) or to a variable function: 4; a sink or variable function fed by a decoder (`base64_decode`, `gzinflate`, `str_rot13`, `hex2bin`, `strrev`, ...), `preg_replace` with `/e`, or a sink name spelt reversed or in rot13: 3. A sink alone or a decoder alone scores nothing (applications evaluate their own templates and decode their own data). +1 each: hidden name; upload/cache/tmp/files/images/avatars/.well-known directory; owned by a service account where most of that web root's scripts are another uid's; changed more than a week after most of them. 3 medium, 4-5 high, ≥6 critical.",
+};
+
 /// MT-SSH-001
 pub const SSH_001: Rule = Rule {
     id: "MT-SSH-001",
@@ -431,6 +481,16 @@ pub const SSH_006: Rule = Rule {
     title: "SSH key with a crafted comment",
     attack: &["T1098.004"],
     severity: "The comment holds command substitution (`$(`, a backtick), control characters or bytes that are not UTF-8: 3 points. ssh-keygen writes `user@host` or `-C` text a shell already expanded; such a comment was written to run in the tools that read the file.",
+};
+
+/// MT-SSH-007
+pub const SSH_007: Rule = Rule {
+    id: "MT-SSH-007",
+    section: Section::Footholds,
+    detector: "window",
+    title: "SSH key added during the intrusion",
+    attack: &["T1098.004"],
+    severity: "Run after every detector. The intrusion window is the span of modification times of files named by findings at high or above (miner, crontab, unit, dropper), ± 2 h. The last key of an `authorized_keys*` file modified in the window (keys are appended) is low; medium when its account logged in during the window (any auth source) or owns or runs the confirmed artifacts. Keys another SSH rule reported, earlier keys of the file, files modified outside the window, and hosts with no confirmed artifact produce nothing.",
 };
 
 /// MT-SSH-010
@@ -553,6 +613,16 @@ pub const EVA_040: Rule = Rule {
     severity: "INPUT drop of Redis/Docker ports (closing the door behind them) or OUTPUT drop of pool ports (rival blocking): low — admins harden the same way.",
 };
 
+/// MT-EVA-041
+pub const EVA_041: Rule = Rule {
+    id: "MT-EVA-041",
+    section: Section::Footholds,
+    detector: "firewall",
+    title: "Firewall opened for a suspicious listener",
+    attack: &["T1562.004", "T1571"],
+    severity: "An `INPUT` `ACCEPT` rule (live `iptables-save`/`ip6tables-save` or a saved rules file) for a destination port: high when a suspicious program listens on that port (temp, hidden, shared-memory, deleted or memfd executable, kernel-thread name: MT-RUN-025's test); low when nothing listens on it; nothing when an ordinary program does (an exporter, sshd).",
+};
+
 /// MT-EVA-050
 pub const EVA_050: Rule = Rule {
     id: "MT-EVA-050",
@@ -611,6 +681,13 @@ pub const ENT_003: Rule = Rule {
     title: "Database server ran a shell command (COPY ... FROM PROGRAM)",
     attack: &["T1190", "T1059.004"],
     severity: "The PostgreSQL log shows `COPY ... FROM/TO PROGRAM`: low (the log is evidence; what the command left behind is judged by other rules, the database role it used lives in the database).",
+/// MT-EVA-051
+pub const EVA_051: Rule = Rule {
+    id: "MT-EVA-051",
+    detector: "scripts",
+    title: "Dropper, spreader or watchdog script at rest",
+    attack: &["T1105", "T1059.004"],
+    severity: "A shell script (shebang or name) in a temp or hidden place, or in a home's visible files with two kinds or more, outside persistence files, web roots and histories, scored by what its lines do: downloads and runs code, decodes base64 into a shell, /dev/tcp socket, starts a miner (option, pool, wallet) 3 each; spreads over SSH with known_hosts/keys, kills rival miners, stops security agents, keeps a program alive (pgrep + restart), flushes the firewall/disables SELinux, chattr 2 each; history tampering 1; temp or hidden place +1. 2-3 medium, 4-6 high, ≥7 critical. Scripts in system directories (an admin's cleanup script full of rival names) are never judged here. Executables a high script runs from temp or hidden places are subjects too (the dropper's payload, the miner a watchdog restarts).",
 };
 
 /// MT-LAT-001
@@ -635,12 +712,13 @@ pub const LAT_002: Rule = Rule {
 
 /// Every rule, in documentation order.
 pub const ALL: &[&Rule] = &[
-    &RUN_001, &RUN_002, &RUN_003, &RUN_010, &RUN_011, &RUN_012, &RUN_013, &RUN_020, &RUN_021,
-    &RUN_022, &RUN_023, &RUN_030, &RUN_031, &RUN_032, &RUN_033, &RUN_034, &RUN_035, &RUN_036,
-    &RUN_040, &RUN_041, &RUN_042, &RUN_043, &RUN_044, &PER_001, &PER_002, &PER_003, &PER_004,
-    &PER_010, &PER_020, &PER_030, &PER_040, &PER_041, &PER_050, &PER_060, &SSH_001, &SSH_002, &SSH_003,
-    &SSH_004, &SSH_005, &SSH_006, &SSH_010, &ACC_001, &ACC_002, &ACC_003, &ACC_010, &EVA_001,
-    &EVA_010, &EVA_011, &EVA_012, &EVA_020, &EVA_021, &EVA_030, &EVA_031, &EVA_040, &EVA_050,
+    &RUN_001, &RUN_002, &RUN_003, &RUN_010, &RUN_011, &RUN_012, &RUN_013, &RUN_014, &RUN_020,
+    &RUN_021, &RUN_022, &RUN_023, &RUN_024, &RUN_025, &RUN_030, &RUN_031, &RUN_032, &RUN_033,
+    &RUN_034, &RUN_035, &RUN_036, &RUN_037, &RUN_040, &RUN_041, &RUN_042, &RUN_043, &RUN_044,
+    &PER_001, &PER_002, &PER_003, &PER_004, &PER_010, &PER_020, &PER_030, &PER_040, &PER_041,
+    &PER_050, &PER_060, &PER_070, &SSH_001, &SSH_002, &SSH_003, &SSH_004, &SSH_005, &SSH_006,
+    &SSH_007, &SSH_010, &ACC_001, &ACC_002, &ACC_003, &ACC_010, &EVA_001, &EVA_010, &EVA_011,
+    &EVA_012, &EVA_020, &EVA_021, &EVA_030, &EVA_031, &EVA_040, &EVA_041, &EVA_050, &EVA_051,
     &ENT_001, &ENT_002, &ENT_003, &LAT_001, &LAT_002,
 ];
 

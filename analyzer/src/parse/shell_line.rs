@@ -299,6 +299,66 @@ fn is_assignment(w: &[u8]) -> bool {
     }
 }
 
+/// What an interpreter's command line runs (see [`interpreter_run`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InterpreterRun<'a> {
+    /// A script file, as the command line names it (`bash /x/run`, `python3 -u x.py`).
+    Script(&'a [u8]),
+    /// Program text on the command line (`sh -c TEXT`, `python3 -c TEXT`, `perl -e TEXT`).
+    Inline(&'a [u8]),
+}
+
+/// Whether `name` (a program's basename) is a shell or language interpreter; version suffixes
+/// (`python3.11`, `perl5.36`) are ignored.
+pub fn is_interpreter(name: &[u8]) -> bool {
+    let trimmed = {
+        let mut end = name.len();
+        while end > 0
+            && name
+                .get(end - 1)
+                .is_some_and(|b| b.is_ascii_digit() || *b == b'.')
+        {
+            end -= 1;
+        }
+        name.get(..end).unwrap_or(name)
+    };
+    INTERPRETERS.contains(&name) || INTERPRETERS.contains(&trimmed)
+}
+
+/// What a running interpreter executes, from its `argv` (`program` is its executable's basename): the
+/// script it was given or the inline program text; `None` when it is no interpreter, reads its program
+/// from stdin, or runs a module (`python3 -m`).
+pub fn interpreter_run<'a>(program: &[u8], argv: &[&'a [u8]]) -> Option<InterpreterRun<'a>> {
+    let argv0 = argv.first().map(|a| basename(a)).unwrap_or_default();
+    if !is_interpreter(program) && !is_interpreter(argv0) {
+        return None;
+    }
+    // Options whose value is the next word.
+    const VALUED: &[&[u8]] = &[
+        b"-o",
+        b"-O",
+        b"-W",
+        b"-X",
+        b"-I",
+        b"--rcfile",
+        b"--init-file",
+    ];
+    let mut i = 1;
+    while let Some(a) = argv.get(i) {
+        match *a {
+            b"-c" | b"-e" | b"-E" | b"-r" => {
+                return argv.get(i + 1).map(|t| InterpreterRun::Inline(t))
+            }
+            b"-m" | b"-" | b"-s" => return None,
+            b"--" => return argv.get(i + 1).map(|s| InterpreterRun::Script(s)),
+            _ if VALUED.contains(a) => i += 2,
+            _ if a.starts_with(b"-") || a.starts_with(b"+") => i += 1,
+            _ => return Some(InterpreterRun::Script(a)),
+        }
+    }
+    None
+}
+
 /// Whether a segment tests for a program or file: `test`, `[`, `[[`, `which`, `type`, `hash`, or
 /// `command -v` (after assignments and `if`/`!`/`then`).
 fn is_guard(words: &[Vec<u8>]) -> bool {
@@ -671,6 +731,14 @@ impl Walk {
         if self.pending_shell_subst && seg.substituted {
             self.out.download_to_shell = true;
         }
+        // `curl URL > FILE`: the download is saved where stdout goes (not `/dev/null`).
+        for r in seg
+            .redirects
+            .iter()
+            .filter(|r| is_pathish(r) && !r.starts_with(b"/dev/"))
+        {
+            self.saved_downloads.push(r.clone());
+        }
         let mut it = args.iter();
         while let Some(a) = it.next() {
             if matches!(
@@ -993,6 +1061,33 @@ mod tests {
         assert!(s.mention_only, "{s:?}");
         assert!(s.bare_ips.is_empty() && s.ran.is_empty() && !s.download);
         assert!(s.paths.contains(&b"/tmp/kdevtmpfsi".to_vec()));
+    }
+
+    #[test]
+    fn what_an_interpreter_runs() {
+        fn run<'a>(prog: &[u8], argv: &[&'a [u8]]) -> Option<InterpreterRun<'a>> {
+            interpreter_run(prog, argv)
+        }
+        assert_eq!(
+            run(b"bash", &[b"bash", b"/var/tmp/.update-logs/update"]),
+            Some(InterpreterRun::Script(&b"/var/tmp/.update-logs/update"[..]))
+        );
+        assert_eq!(
+            run(
+                b"python3.11",
+                &[b"python3", b"-u", b"-W", b"ignore", b"x.py", b"--flag"]
+            ),
+            Some(InterpreterRun::Script(&b"x.py"[..]))
+        );
+        assert_eq!(
+            run(b"dash", &[b"sh", b"-c", b"cd /x && ./y"]),
+            Some(InterpreterRun::Inline(&b"cd /x && ./y"[..]))
+        );
+        assert_eq!(run(b"python3", &[b"python3", b"-m", b"http.server"]), None);
+        assert_eq!(run(b"bash", &[b"-bash"]), None);
+        assert_eq!(run(b"sleep", &[b"sleep", b"60"]), None);
+        assert_eq!(run(b"kworker", &[b"[kworker/0:1]"]), None);
+        assert!(is_interpreter(b"perl5.36") && !is_interpreter(b"xmrig"));
     }
 
     #[test]

@@ -6,8 +6,13 @@
 //! - `MT-EVA-040` rules that close an exploited service port (Redis 6379, Docker 2375/2376) or block
 //!   mining-pool ports outbound: what miners do to keep rivals out — and what admins do to harden, so
 //!   low on its own (T1562.004).
+//! - `MT-EVA-041` an `ACCEPT` rule in `INPUT` for a port a suspicious program listens on (temp, hidden,
+//!   shared-memory, deleted or memfd executable, kernel-thread name: see `MT-RUN-025`): the hole the
+//!   backdoor or peer-to-peer bot needs (T1562.004, T1571). High. An `ACCEPT` for a port nothing listens
+//!   on is low; one for an ordinary service (an exporter, sshd) is not reported.
 
 use minetrace_schemas::findings::{Finding, Role, Severity, Subject};
+use minetrace_schemas::records::file::FileRecord;
 use minetrace_schemas::RawBytes;
 
 use super::common;
@@ -53,6 +58,10 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
     for (origin, file, rules) in &sources {
         for r in rules {
+            if let Some(f) = opened_for(ctx, origin, *file, r) {
+                out.push(f);
+                continue;
+            }
             let dropping = r
                 .target
                 .as_deref()
@@ -112,4 +121,77 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// `MT-EVA-041` (see the module documentation): an `INPUT` `ACCEPT` rule for a destination port, judged by
+/// who listens on that port.
+fn opened_for(ctx: &Context, origin: &str, file: Option<&FileRecord>, r: &Rule) -> Option<Finding> {
+    if r.chain != b"INPUT" || r.target.as_deref() != Some(b"ACCEPT") || r.negated {
+        return None;
+    }
+    let port: u16 = std::str::from_utf8(r.dport.as_deref()?)
+        .ok()?
+        .parse()
+        .ok()?;
+    let listeners: Vec<&minetrace_schemas::records::process::ProcessRecord> = ctx
+        .model
+        .sockets
+        .iter()
+        .filter(|s| {
+            s.state == "LISTEN"
+                && crate::detect::runtime::support::split_addr(&s.local)
+                    .is_some_and(|(_, p)| p == port)
+        })
+        .flat_map(|s| s.pids.iter().filter_map(|pid| ctx.model.process(*pid)))
+        .collect();
+    let rule_line = format!(
+        "{}:{} table {}: {}",
+        origin,
+        r.line,
+        r.table,
+        minetrace_schemas::escape_bytes(&r.raw)
+    );
+    let mut f = if listeners.is_empty() {
+        finding(&rules::EVA_041, Severity::Low)
+            .evidence(rule_line)
+            .evidence(format!(
+                "accepts port {port}, which nothing listens on at capture time"
+            ))
+    } else {
+        let bad: Vec<(
+            &minetrace_schemas::records::process::ProcessRecord,
+            Vec<String>,
+        )> = listeners
+            .iter()
+            .map(|p| {
+                (
+                    *p,
+                    crate::detect::runtime::listeners::suspicious_listener(ctx, p),
+                )
+            })
+            .filter(|(_, why)| !why.is_empty())
+            .collect();
+        let (p, why) = bad.first()?;
+        let mut f = finding(&rules::EVA_041, Severity::High)
+            .evidence(rule_line)
+            .evidence(format!(
+                "opens port {port} for {}, which listens on it",
+                crate::detect::finding::describe_process(p)
+            ))
+            .subject(crate::detect::finding::process_subject(p));
+        if let Some(x) = crate::detect::finding::exe_subject(ctx.model, p) {
+            f = f.subject(x);
+        }
+        for w in why {
+            f = f.evidence(w.clone());
+        }
+        f
+    };
+    f = f.subject(Subject::FirewallRule {
+        rule: RawBytes::new(r.raw.clone()),
+    });
+    if let Some(file) = file {
+        f = f.subject_as(file_subject(file), Role::Context);
+    }
+    Some(f)
 }

@@ -19,10 +19,12 @@ pub mod modules;
 pub mod orphans;
 pub mod preload;
 pub mod service_logs;
+pub mod scripts;
 pub mod ssh_keys;
 pub mod sshd_config;
 pub mod startup;
 pub mod systemd;
+pub mod webshells;
 
 use crate::detect::Detector;
 
@@ -46,4 +48,6 @@ pub const DETECTORS: &[(&str, Detector)] = &[
     ("footholds::firewall", firewall::detect),
     ("footholds::agents", agents::detect),
     ("footholds::orphans", orphans::detect),
+    ("footholds::scripts", scripts::detect),
+    ("footholds::webshells", webshells::detect),
 ];

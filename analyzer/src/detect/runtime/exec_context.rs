@@ -12,9 +12,12 @@ use std::collections::HashMap;
 
 use minetrace_schemas::findings::{Finding, Severity};
 use minetrace_schemas::records::process::ProcessRecord;
+use minetrace_schemas::RawBytes;
 
 use super::support::{self, Conn, Names};
-use crate::detect::finding::{describe_process, exe_subject, finding, process_subject, FindingExt};
+use crate::detect::finding::{
+    describe_process, exe_subject, file_subject, finding, path_subject, process_subject, FindingExt,
+};
 use crate::detect::rules::{self, Rule};
 use crate::detect::Context;
 use crate::indicators::{Kind, PathClass, ServiceClass};
@@ -22,6 +25,8 @@ use crate::indicators::{Kind, PathClass, ServiceClass};
 /// Facts that raise any context finding by a step: busy CPU, an outbound connection, a miner command line.
 struct Raise {
     lines: Vec<String>,
+    /// The process holds an outbound connection.
+    connected: bool,
 }
 
 impl Raise {
@@ -30,11 +35,15 @@ impl Raise {
         if let Some(c) = support::busy(ctx.model, p) {
             lines.push(support::describe_cpu(&c));
         }
-        if let Some(c) = conns.get(&p.pid).and_then(|v| v.first()) {
+        let first = conns.get(&p.pid).and_then(|v| v.first());
+        if let Some(c) = first {
             lines.push(format!("holds a connection to {}", c.socket.remote));
         }
         lines.extend(support::miner_cmdline(ctx, p));
-        Raise { lines }
+        Raise {
+            lines,
+            connected: first.is_some(),
+        }
     }
     fn any(&self) -> bool {
         !self.lines.is_empty()
@@ -89,6 +98,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         out.extend(renamed(ctx, p, &names));
         out.extend(system_name_elsewhere(ctx, p, &names, &raise));
         out.extend(service_child(ctx, p, &names));
+        out.extend(mapped_code(ctx, p, &names));
     }
     out
 }
@@ -147,15 +157,8 @@ fn deleted_or_memfd(ctx: &Context, p: &ProcessRecord, raise: &Raise) -> Option<F
     Some(f)
 }
 
-/// `MT-RUN-032`: executable in shared memory or a hidden directory inside a temp directory (medium), a temp
-/// or hidden directory (low), or a plain home directory (info, only reported with busy CPU, a connection or
-/// a miner command line). One step up with a miner command line.
-fn odd_dir(ctx: &Context, p: &ProcessRecord, raise: &Raise) -> Option<Finding> {
-    let exe = p.exe.as_ref()?;
-    if exe.memfd {
-        return None;
-    }
-    let path = support::exe_path(p)?;
+/// Where a program path sits, for `MT-RUN-032`: severity and why (`None` when the place is ordinary).
+fn place_of(ctx: &Context, path: &[u8], raise: &Raise, what: &str) -> Option<(Severity, String)> {
     let shm = support::under(ctx, PathClass::Shm, path);
     let temp = support::under(ctx, PathClass::Temp, path);
     let hidden = support::under(ctx, PathClass::Hidden, path);
@@ -163,35 +166,95 @@ fn odd_dir(ctx: &Context, p: &ProcessRecord, raise: &Raise) -> Option<Finding> {
     let (severity, why) = if shm {
         (
             Severity::Medium,
-            "runs from shared memory (/dev/shm and the like)",
+            "from shared memory (/dev/shm and the like)",
         )
     } else if temp && hidden {
         (
             Severity::Medium,
-            "runs from a hidden directory inside a temp directory",
+            "from a hidden directory inside a temp directory",
         )
     } else if support::under(ctx, PathClass::Nonexec, path) {
         (
             Severity::Medium,
-            "runs from a configuration, log or spool directory (/etc, /var/log, ...), where programs do not belong",
+            "from a configuration, log or spool directory (/etc, /var/log, ...), where programs do not belong",
         )
     } else if temp {
-        (Severity::Low, "runs from a world-writable temp directory")
+        (Severity::Low, "from a world-writable temp directory")
     } else if hidden {
-        (
-            Severity::Low,
-            "runs from a hidden directory or is a hidden file",
-        )
+        (Severity::Low, "from a hidden directory or is a hidden file")
     } else if home && raise.any() {
-        (Severity::Info, "runs from a home directory")
+        (Severity::Info, "from a home directory")
     } else {
         return None;
     };
+    Some((
+        severity,
+        format!("{what} {} {why}", RawBytes::from(path).escaped()),
+    ))
+}
+
+/// `MT-RUN-032`: a program in shared memory, a hidden directory inside a temp directory or a
+/// configuration directory (medium), a temp or hidden directory (low), or a plain home directory (info,
+/// only with busy CPU, a connection or a miner command line). The program is the executable, or the
+/// script a shell or interpreter runs (`bash /var/tmp/.x/run`: the packaged bash is not the program); a
+/// process chrooted into a root filesystem in a temp or hidden directory counts as the former. One step
+/// up with a miner command line. A test or build binary a build tool started (`cargo`, `make`, a
+/// compiler: `cpu_heavy_tool` ancestors) with no remote connection is never above low.
+fn odd_dir(ctx: &Context, p: &ProcessRecord, raise: &Raise) -> Option<Finding> {
+    let exe = p.exe.as_ref()?;
+    if exe.memfd {
+        return None;
+    }
+    let path = support::exe_path(p)?;
+    let mut worst: Option<(Severity, String)> = place_of(ctx, path, raise, "runs");
+    let scripts = support::scripts_run(p);
+    for sp in &scripts {
+        if let Some(found) = place_of(ctx, sp, raise, "runs the script") {
+            if worst.as_ref().is_none_or(|w| found.0 > w.0) {
+                worst = Some(found);
+            }
+        }
+    }
+    if let Some(root) = support::own_root(p).filter(|r| support::under(ctx, PathClass::KitProne, r))
+    {
+        let found = (
+            Severity::Medium,
+            format!(
+                "runs chrooted into {}, a root filesystem in a temp or hidden directory",
+                RawBytes::from(root).escaped()
+            ),
+        );
+        if worst.as_ref().is_none_or(|w| found.0 > w.0) {
+            worst = Some(found);
+        }
+    }
+    let (mut severity, why) = worst?;
     // Only a miner command line raises it: a busy or networked build or test binary under /tmp is ordinary,
     // and pool traffic and CPU are judged by their own rules.
     let miner = !support::miner_cmdline(ctx, p).is_empty();
-    let severity = if miner { up(severity) } else { severity };
+    if miner {
+        severity = up(severity);
+    }
+    let mut built = None;
+    if !miner && severity > Severity::Low && !raise.connected {
+        if let Some(tool) = support::build_ancestor(ctx, p) {
+            severity = Severity::Low;
+            built = Some(tool);
+        }
+    }
     let mut f = base(ctx, &rules::RUN_032, severity, p).evidence(why);
+    for sp in &scripts {
+        f = f.subject(match ctx.model.file(sp) {
+            Some(file) => file_subject(file),
+            None => path_subject(sp),
+        });
+    }
+    if let Some(tool) = built {
+        f = f.evidence(format!(
+            "started by the build tool {} and holds no remote connection: a test or build step",
+            support::q(&tool)
+        ));
+    }
     for l in &raise.lines {
         f = f.evidence(l.clone());
     }
@@ -353,4 +416,54 @@ fn service_child(ctx: &Context, p: &ProcessRecord, names: &Names) -> Option<Find
         f = f.evidence("the child is a downloader (T1105)");
     }
     Some(f)
+}
+
+/// `MT-RUN-037`: a process maps executable code from a file in a temp or hidden place other than its own
+/// executable — a Redis module loaded from `/tmp` (`MODULE LOAD`), an injected library. High when the
+/// process is a network service (`service_process`, not an interpreter or JVM, which extract their own
+/// native helpers into temp directories); medium for a hidden place; low otherwise. The library is the
+/// subject: the service that was made to load it is the host's (named in the evidence).
+fn mapped_code(ctx: &Context, p: &ProcessRecord, names: &Names) -> Vec<Finding> {
+    let own = p.exe.as_ref().map(|e| e.path.as_bytes());
+    let service = support::name_in(ctx, Kind::ServiceProcess, names).map(|(n, _)| n);
+    let runtime = support::name_in(ctx, Kind::Interpreter, names).is_some()
+        || support::name_in(ctx, Kind::CpuHeavyTool, names).is_some();
+    let mut seen: Vec<&[u8]> = Vec::new();
+    let mut out = Vec::new();
+    for m in &p.maps {
+        let Some(path) = m.path.as_ref().map(|x| x.as_bytes()) else {
+            continue;
+        };
+        if Some(path) == own
+            || seen.contains(&path)
+            || !support::under(ctx, PathClass::KitProne, path)
+        {
+            continue;
+        }
+        seen.push(path);
+        let hidden = support::under(ctx, PathClass::Hidden, path);
+        let (severity, why) = match &service {
+            Some(s) if !runtime => (
+                Severity::High,
+                format!("the network service {} maps code from a temp or hidden place: a module or library an attacker made it load", support::q(s)),
+            ),
+            _ if hidden => (Severity::Medium, "maps code from a hidden place".to_owned()),
+            _ => (Severity::Low, "maps code from a temp directory".to_owned()),
+        };
+        let subject = match ctx.model.file(path) {
+            Some(f) => file_subject(f),
+            None => path_subject(path),
+        };
+        out.push(
+            finding(&rules::RUN_037, severity)
+                .subject(subject)
+                .evidence(format!(
+                    "{} mapped executable by {}",
+                    RawBytes::from(path).escaped(),
+                    describe_process(p)
+                ))
+                .evidence(why),
+        );
+    }
+    out
 }

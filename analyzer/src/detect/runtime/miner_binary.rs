@@ -4,7 +4,8 @@
 //! wherever the collector captured their content.
 //!
 //! Rules: `MT-RUN-010` running executable holds mining code, `MT-RUN-011` packed executable running,
-//! `MT-RUN-012` copied executable is not a well-formed ELF, `MT-RUN-013` miner configuration file.
+//! `MT-RUN-012` copied executable is not a well-formed ELF, `MT-RUN-013` miner configuration file,
+//! `MT-RUN-014` an executable at rest (nothing runs it) holds mining code.
 //! Scans are bounded ([`MAX_SCAN`], [`MAX_TOTAL_SCAN`], [`MAX_CONFIG`]); goblin runs only on copied binaries.
 
 use std::collections::BTreeSet;
@@ -25,7 +26,7 @@ use crate::detect::finding::{file_subject, finding, process_subject, FindingExt}
 use crate::detect::rules;
 use crate::detect::Context;
 use crate::indicators::Indicators;
-use crate::indicators::Kind;
+use crate::indicators::{Kind, PathClass};
 
 /// Bytes of one binary searched for strings (the head, where code and rodata of a miner sit).
 pub const MAX_SCAN: usize = 16 << 20;
@@ -410,7 +411,65 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         budget = budget.saturating_sub(facts.scanned);
         out.extend(judge(ctx, exe, &facts));
     }
+    out.extend(at_rest(ctx, m.as_ref(), &mut budget));
     out.extend(configs(ctx));
+    out
+}
+
+/// `MT-RUN-014`: an ELF file the collector copied from a temp, hidden or home place that nothing runs
+/// (a dormant kit: the miner was killed, its binary remains) holds miner code. Medium; high in a temp or
+/// hidden place; critical there with an embedded wallet. Copies of running executables are judged by
+/// `MT-RUN-010` instead.
+fn at_rest(ctx: &Context, m: Option<&Matcher>, budget: &mut usize) -> Vec<Finding> {
+    let running: BTreeSet<&str> = ctx
+        .model
+        .executables
+        .iter()
+        .filter_map(|e| e.sha256.as_deref())
+        .collect();
+    let mut out = Vec::new();
+    for f in &ctx.model.files {
+        if f.kind != FileKind::Regular || *budget == 0 {
+            continue;
+        }
+        if f.sha256.as_deref().is_some_and(|h| running.contains(h)) {
+            continue;
+        }
+        let path = f.path.as_bytes();
+        let kit_prone = support::under(ctx, PathClass::KitProne, path);
+        if !kit_prone && !support::in_home(ctx, path) {
+            continue;
+        }
+        let Some(bytes) = ctx.model.content(f).filter(|b| b.starts_with(b"\x7fELF")) else {
+            continue;
+        };
+        let facts = analyse(ctx.iocs, bytes, m, *budget);
+        *budget = budget.saturating_sub(facts.scanned);
+        if !facts.miner_code() {
+            continue;
+        }
+        let severity = match (kit_prone, facts.wallets.is_empty()) {
+            (true, false) => Severity::Critical,
+            (true, true) => Severity::High,
+            (false, _) => Severity::Medium,
+        };
+        let mut finding = finding(&rules::RUN_014, severity)
+            .subject(file_subject(f))
+            .evidence(format!(
+                "{} ({} bytes) is not running: a miner at rest{}",
+                f.path.escaped(),
+                f.size,
+                if kit_prone {
+                    " in a temp or hidden place"
+                } else {
+                    " in a home directory"
+                }
+            ));
+        for line in describe(&facts) {
+            finding = finding.evidence(line);
+        }
+        out.push(finding);
+    }
     out
 }
 

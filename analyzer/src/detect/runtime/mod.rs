@@ -4,6 +4,7 @@
 
 pub mod evasion;
 pub mod exec_context;
+pub mod listeners;
 pub mod miner_binary;
 pub mod miner_process;
 pub mod pool_endpoints;
@@ -17,4 +18,5 @@ pub const DETECTORS: &[(&str, Detector)] = &[
     ("pool_endpoints", pool_endpoints::detect),
     ("exec_context", exec_context::detect),
     ("evasion", evasion::detect),
+    ("listeners", listeners::detect),
 ];

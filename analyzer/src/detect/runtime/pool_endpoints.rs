@@ -209,15 +209,14 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         let named = names_for(ctx, p);
         let names = Names::of(p);
         for c in list {
-            if let Some(f) = pool(ctx, p, c, &pc, &named, &hosts) {
-                out.push(f);
+            let mut judged: Vec<Finding> = Vec::new();
+            judged.extend(pool(ctx, p, c, &pc, &named, &hosts));
+            judged.extend(web_port(ctx, p, c, &pc));
+            judged.extend(irc(ctx, p, c, &pc, &names));
+            if judged.iter().all(|f| f.severity < Severity::Medium) {
+                judged.extend(other_port(ctx, p, c, &pc));
             }
-            if let Some(f) = web_port(ctx, p, c, &pc) {
-                out.push(f);
-            }
-            if let Some(f) = irc(ctx, p, c, &pc, &names) {
-                out.push(f);
-            }
+            out.extend(judged);
         }
     }
     out.extend(proxies(ctx, &conns, matcher.as_ref()));
@@ -329,6 +328,36 @@ fn web_port(ctx: &Context, p: &ProcessRecord, c: &Conn, pc: &ProcContext) -> Opt
             "process alive {a:.0} s{}",
             if long { " (long-lived)" } else { "" }
         ));
+    }
+    for line in pc.lines() {
+        f = f.evidence(line);
+    }
+    Some(f)
+}
+
+/// `MT-RUN-024`: a suspicious executable (temp, shared-memory, hidden or deleted place, kernel-thread
+/// disguise, miner name or code) holding a connection that no pool, web-port or IRC rule judged at medium:
+/// a bot's peer or C2 on a port of its own. Medium; high when it also listens (a peer-to-peer bot or a
+/// backdoor), runs from a place programs never run from, or looks like a miner.
+fn other_port(ctx: &Context, p: &ProcessRecord, c: &Conn, pc: &ProcContext) -> Option<Finding> {
+    if !pc.suspicious_exe() {
+        return None;
+    }
+    let listens = ctx
+        .model
+        .sockets
+        .iter()
+        .any(|s| s.state == "LISTEN" && s.pids.contains(&p.pid));
+    let severity = if listens || pc.severe_place() || pc.miner_like() {
+        Severity::High
+    } else {
+        Severity::Medium
+    };
+    let mut f = base_finding(&rules::RUN_024, severity, ctx, p, c);
+    if listens {
+        f = f.evidence(
+            "the same process also listens for connections (a peer-to-peer bot or a backdoor)",
+        );
     }
     for line in pc.lines() {
         f = f.evidence(line);

@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use minetrace_schemas::records::package::PackageVerdict;
 use minetrace_schemas::records::process::ProcessRecord;
 use minetrace_schemas::records::socket::{SocketProto, SocketRecord};
+use minetrace_schemas::RawBytes;
 
 use crate::detect::Context;
 use crate::indicators::{Kind, PathClass};
@@ -145,6 +146,70 @@ pub fn exe_path(p: &ProcessRecord) -> Option<&[u8]> {
     }
 }
 
+/// The process's root directory when it is not the host's `/` (a chroot or a container), as the collector
+/// read `/proc/PID/root`.
+pub fn own_root(p: &ProcessRecord) -> Option<&[u8]> {
+    p.root
+        .as_ref()
+        .map(|r| r.as_bytes())
+        .map(|r| r.strip_suffix(b"/").unwrap_or(r))
+        .filter(|r| !r.is_empty())
+}
+
+/// Scripts a shell or language interpreter process runs, as paths of the host: `bash /x/run` and
+/// `python3 x.py` (resolved against its working directory), or what `sh -c TEXT` runs. The path a
+/// process names inside its own root is put under that root. Empty for other processes.
+pub fn scripts_run(p: &ProcessRecord) -> Vec<Vec<u8>> {
+    use crate::parse::shell_line::{self, InterpreterRun};
+    let program = p
+        .exe
+        .as_ref()
+        .map(|e| basename(e.path.as_bytes()))
+        .unwrap_or_default();
+    let argv = p.argv();
+    let root = own_root(p);
+    let on_host = |path: &[u8]| -> Option<Vec<u8>> {
+        if path.starts_with(b"/") {
+            Some(match root {
+                Some(r) if !path.starts_with(r) => [r, path].concat(),
+                _ => path.to_vec(),
+            })
+        } else {
+            // Relative to the working directory, which the kernel shows as a host path.
+            let cwd = p.cwd.as_ref()?.as_bytes();
+            let rel = path.strip_prefix(b"./").unwrap_or(path);
+            Some([cwd.strip_suffix(b"/").unwrap_or(cwd), b"/", rel].concat())
+        }
+    };
+    match shell_line::interpreter_run(program, &argv) {
+        Some(InterpreterRun::Script(s)) => on_host(s).into_iter().collect(),
+        Some(InterpreterRun::Inline(text)) => shell_line::analyze(text)
+            .ran
+            .iter()
+            .filter(|r| !r.sourced && r.path.starts_with(b"/"))
+            .filter_map(|r| on_host(&r.path))
+            .collect(),
+        None => Vec::new(),
+    }
+}
+
+/// The nearest ancestor (up to 32 levels) that is a build or CPU-heavy tool (`cpu_heavy_tool`: cargo,
+/// make, go, a compiler): a test or build binary it started runs from temporary directories by design.
+pub fn build_ancestor(ctx: &Context, p: &ProcessRecord) -> Option<String> {
+    let mut pid = p.ppid;
+    for _ in 0..32 {
+        if pid <= 1 {
+            return None;
+        }
+        let q = ctx.model.process(pid)?;
+        if let Some((name, _)) = name_in(ctx, Kind::CpuHeavyTool, &Names::of(q)) {
+            return Some(name);
+        }
+        pid = q.ppid;
+    }
+    None
+}
+
 /// Why a process's executable sits somewhere programs do not normally run from; empty when it does not.
 /// Deleted executables under a system directory (package upgrades) are not odd by themselves.
 pub fn odd_places(ctx: &Context, p: &ProcessRecord) -> Vec<String> {
@@ -168,6 +233,12 @@ pub fn odd_places(ctx: &Context, p: &ProcessRecord) -> Vec<String> {
             "executable in a configuration, log or spool directory, where programs do not belong"
                 .to_owned(),
         );
+    }
+    if let Some(root) = own_root(p).filter(|r| under(ctx, PathClass::KitProne, r)) {
+        out.push(format!(
+            "runs chrooted into {}, a root filesystem in a temp or hidden directory",
+            RawBytes::from(root).escaped()
+        ));
     }
     let home = in_home(ctx, path);
     if under(ctx, PathClass::Hidden, path) {

@@ -1,0 +1,210 @@
+//! The intrusion window, and the SSH keys added in it (`MT-SSH-007`, T1098.004). Runs after every
+//! detector, like family attribution: it reads which artifacts the detectors confirmed.
+//!
+//! An attacker's key looks like any other (`rsa-key-20230629`, `root@localhost`): what tells it from the
+//! admins' is when and where it was written. The window is the span of the modification times of the
+//! files that findings at high or above name (the miner binary, its crontab, its unit, a dropper script),
+//! widened by [`SLACK_SECS`] each side. A key file whose modification time falls in the window was
+//! written during the intrusion, and keys are appended: its last key is the one written then.
+//!
+//! Severity: the last key of a key file changed in the window is low; medium when its account is one the
+//! intrusion used — an accepted login in the window (the auth events of every source), or the owner of a
+//! confirmed artifact or the account a confirmed process runs as. The evidence says which. Key files
+//! changed outside the window, earlier keys of a file, and hosts without a confirmed artifact (no window)
+//! produce nothing; keys already reported by the SSH detector are left to it.
+
+use minetrace_schemas::findings::{Finding, Severity, Subject};
+use minetrace_schemas::RawBytes;
+
+use crate::detect::finding::{file_subject, finding, FindingExt};
+use crate::detect::footholds::common::{account_subject, describe_file, quote_line};
+use crate::detect::footholds::ssh_keys::is_authorized_keys;
+use crate::detect::rules;
+use crate::detect::Context;
+use crate::model::auth::AuthKind;
+use crate::parse::authorized_keys;
+
+/// How far around the confirmed artifacts' times the window reaches.
+pub const SLACK_SECS: i64 = 2 * 3600;
+
+/// The window: earliest and latest modification time of files confirmed findings name, with what set them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    pub start: i64,
+    pub end: i64,
+    /// The artifacts at the two ends (path and time), for evidence.
+    pub first: (RawBytes, i64),
+    pub last: (RawBytes, i64),
+    /// Accounts that own a confirmed artifact or run a confirmed process.
+    pub kit_accounts: Vec<u32>,
+}
+
+impl Window {
+    pub fn contains(&self, t: i64) -> bool {
+        t >= self.start - SLACK_SECS && t <= self.end + SLACK_SECS
+    }
+}
+
+/// The intrusion window of these findings, if any finding at high or above names a file with a time.
+pub fn window(ctx: &Context, findings: &[Finding]) -> Option<Window> {
+    let model = ctx.model;
+    let mut times: Vec<(RawBytes, i64)> = Vec::new();
+    let mut kit_accounts: Vec<u32> = Vec::new();
+    for f in findings.iter().filter(|f| f.severity >= Severity::High) {
+        for s in &f.subjects {
+            let path = match s {
+                Subject::File { path, .. } | Subject::Persistence { path, .. } => path,
+                Subject::Process { pid, .. } => {
+                    if let Some(p) = model.process(*pid) {
+                        if !kit_accounts.contains(&p.uid.real) {
+                            kit_accounts.push(p.uid.real);
+                        }
+                    }
+                    continue;
+                }
+                _ => continue,
+            };
+            // Key files are what the window judges, not what sets it.
+            if is_authorized_keys(path.as_bytes()) {
+                continue;
+            }
+            let Some(rec) = model.file(path.as_bytes()) else {
+                continue;
+            };
+            if rec.mtime.secs <= 0 {
+                continue;
+            }
+            times.push((rec.path.clone(), rec.mtime.secs));
+            if rec.uid != 0 && !kit_accounts.contains(&rec.uid) {
+                kit_accounts.push(rec.uid);
+            }
+        }
+    }
+    let first = times.iter().min_by_key(|(_, t)| *t)?.clone();
+    let last = times.iter().max_by_key(|(_, t)| *t)?.clone();
+    Some(Window {
+        start: first.1,
+        end: last.1,
+        first,
+        last,
+        kit_accounts,
+    })
+}
+
+fn utc(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
+}
+
+/// `MT-SSH-007` findings for the keys added in the window (see the module documentation).
+pub fn keys_in_window(ctx: &Context, findings: &[Finding]) -> Vec<Finding> {
+    let Some(w) = window(ctx, findings) else {
+        return Vec::new();
+    };
+    let model = ctx.model;
+    let accounts = &model.accounts;
+    let reported = |path: &RawBytes, line: u32| {
+        findings.iter().any(|f| {
+            f.subjects.iter().any(|s| {
+                matches!(s, Subject::SshKey { path: p, line: l, .. } if p == path && *l == line)
+            })
+        })
+    };
+    let logins: Vec<&crate::model::auth::AuthEvent> = model
+        .auth
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                AuthKind::AcceptedPassword | AuthKind::AcceptedPublicKey
+            )
+        })
+        .filter(|e| e.time.is_some_and(|t| w.contains(t)))
+        .collect();
+    let mut out = Vec::new();
+    for f in model
+        .files
+        .iter()
+        .filter(|f| is_authorized_keys(f.path.as_bytes()))
+    {
+        if !w.contains(f.mtime.secs) {
+            continue;
+        }
+        let Some(bytes) = model.content(f) else {
+            continue;
+        };
+        let keys = authorized_keys::parse(bytes).keys;
+        let Some(k) = keys.last() else {
+            continue;
+        };
+        if reported(&f.path, k.line) {
+            continue;
+        }
+        let owner = accounts
+            .owner_of_path(f.path.as_bytes())
+            .or_else(|| accounts.by_uid(f.uid));
+        let mut reasons = vec![format!(
+            "{} changed at {}, inside the intrusion window {} .. {} (from {} to {}, ± {} h)",
+            f.path.escaped(),
+            utc(f.mtime.secs),
+            utc(w.start),
+            utc(w.end),
+            w.first.0.escaped(),
+            w.last.0.escaped(),
+            SLACK_SECS / 3600
+        )];
+        reasons.push(if keys.len() > 1 {
+            format!(
+                "the last of {} keys: keys are appended, the newest is the one written then",
+                keys.len()
+            )
+        } else {
+            "the file's only key".to_owned()
+        });
+        let mut severity = Severity::Low;
+        if let Some(o) = owner {
+            if let Some(e) = logins.iter().find(|e| e.user == o.name) {
+                severity = Severity::Medium;
+                reasons.push(format!(
+                    "{} logged in during the window: {}",
+                    minetrace_schemas::escape_bytes(&o.name),
+                    e.location()
+                ));
+            } else if w.kit_accounts.contains(&o.uid) {
+                severity = Severity::Medium;
+                reasons.push(format!(
+                    "{} owns or runs the confirmed artifacts",
+                    minetrace_schemas::escape_bytes(&o.name)
+                ));
+            }
+        }
+        let mut finding = finding(&rules::SSH_007, severity)
+            .subject(Subject::SshKey {
+                fingerprint: k.fingerprint.clone(),
+                path: f.path.clone(),
+                line: k.line,
+            })
+            .subject(file_subject(f))
+            .evidence(quote_line(&f.path, k.line, &k.raw))
+            .evidence(format!(
+                "{} {} {}",
+                k.key_type,
+                k.fingerprint,
+                minetrace_schemas::escape_bytes(&k.comment)
+            ));
+        for r in reasons {
+            finding = finding.evidence(r);
+        }
+        finding = finding.evidence(format!("file: {}", describe_file(f)));
+        if let Some(o) = owner {
+            finding = finding.subject(account_subject(accounts, &o.name));
+        }
+        out.push(finding);
+    }
+    out
+}
