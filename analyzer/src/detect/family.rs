@@ -6,7 +6,8 @@
 //! - a process: its executable path (`path`), its exe basename, comm and argv[0] (`name`), the exe's
 //!   sha256 (`hash`);
 //! - a file: its path (`path`, `preload` for the library itself, `unit` for a unit file's name), basename
-//!   (`name`), sha256 (`hash`);
+//!   (`name`), sha256 (`hash`); an empty placeholder (≤ 2 bytes: a vaccine or a rival's squat) offers
+//!   nothing;
 //! - a persistence entry: the file's path (`path`, `unit`) and the line read back from the bundle — `cron`
 //!   markers as substrings of the line, and `path`/`name`/`preload` markers only against what the line
 //!   *runs or loads* (not against arguments of `pkill`, `rm`, `grep`, ...), `key_comment` against the
@@ -193,6 +194,11 @@ fn hits_for<'a>(ctx: &Context, markers: &'a [FamilyMarker], s: &Subject) -> Vec<
                 match_hash(markers, sha, &mut hits);
             }
         }
+        // An empty placeholder (a vaccine, a rival's squat) names a family's place, not its file.
+        Subject::File { path, .. }
+            if ctx.model.file(path.as_bytes()).is_some_and(|f| {
+                f.kind == minetrace_schemas::records::file::FileKind::Regular && f.size <= 2
+            }) => {}
         Subject::File { path, sha256 } => {
             match_path(markers, path.as_bytes(), "file", &mut hits);
             match_hash(markers, sha256.as_deref(), &mut hits);

@@ -410,7 +410,7 @@ pub const PER_060: Rule = Rule {
     detector: "orphans",
     title: "Start line runs a program that no longer exists",
     attack: &["T1053.003", "T1037", "T1546.004"],
-    severity: "A cron, systemd, rc or shell start-up line runs a program the collector looked for and did not find (nor its directory; inside the line's `chroot` root when it has one). Medium when the program is in a hidden, temporary or system directory (a launcher left behind when a kit was deleted); low elsewhere. Lines that test for their program first (`test -x`, `[ -x ]`, `command -v`, `which`), as packages' cron files do, are never orphans.",
+    severity: "A cron, systemd, rc or shell start-up line runs a program in a hidden, temporary or system directory that the collector looked for and did not find (nor its directory; inside the line's `chroot` root when it has one): medium, a launcher left behind when a kit was deleted. Not reported: lines that test for their program first (`test -x`, `[ -x ]`, `command -v`, `which`) or whose file tests for it elsewhere, systemd commands whose failure is ignored (`-` prefix), units in package directories (`/usr/lib/systemd/`), missing programs elsewhere.",
 };
 
 /// MT-PER-070
@@ -490,7 +490,7 @@ pub const SSH_007: Rule = Rule {
     detector: "window",
     title: "SSH key added during the intrusion",
     attack: &["T1098.004"],
-    severity: "Run after every detector. The intrusion window is the span of modification times of files named by findings at high or above (miner, crontab, unit, dropper), ± 2 h. The last key of an `authorized_keys*` file modified in the window (keys are appended) is low; medium when its account logged in during the window (any auth source) or owns or runs the confirmed artifacts. Keys another SSH rule reported, earlier keys of the file, files modified outside the window, and hosts with no confirmed artifact produce nothing.",
+    severity: "Run after every detector. The intrusion window is the span of modification times of files named by findings at high or above (miner, crontab, unit, dropper), ± 2 h. The last key of an `authorized_keys*` file modified in the window (keys are appended) is low; medium when its account logged in during the window (any auth source) or owns or runs the confirmed artifacts. Files with a key another SSH rule reported (that key explains the change), earlier keys of the file, files modified outside the window, and hosts with no confirmed artifact produce nothing.",
 };
 
 /// MT-SSH-010
@@ -581,6 +581,26 @@ pub const EVA_021: Rule = Rule {
     title: "chattr copied, renamed or missing",
     attack: &["T1222.002", "T1036.003"],
     severity: "A file, running executable or checked path with the packaged chattr's sha256 under another name: high. chattr missing from its package path: medium.",
+};
+
+/// MT-EVA-022
+pub const EVA_022: Rule = Rule {
+    id: "MT-EVA-022",
+    section: Section::Footholds,
+    detector: "system_bins",
+    title: "Packaged tool copied under another name",
+    attack: &["T1036.003"],
+    severity: "A file no package owns in a system binary directory whose sha256 equals a packaged file's (the collector hashes the packaged files of equal size as twins; verified package checks count too): high in /usr/bin, /usr/sbin, /bin, /sbin; medium under /usr/local. Copies of chattr are MT-EVA-021's.",
+};
+
+/// MT-EVA-023
+pub const EVA_023: Rule = Rule {
+    id: "MT-EVA-023",
+    section: Section::Footholds,
+    detector: "system_bins",
+    title: "Program no package owns in a package-managed directory",
+    attack: &["T1036.005"],
+    severity: "A file of /usr/bin, /usr/sbin, /bin or /sbin that no installed package owns (the collector's listing, or a running executable's package check): medium. /usr/local holds locally built software and is not reported, nor are documented admin files (`admin_file`: /usr/sbin/policy-rc.d). With more than 64 such files the package database does not cover the directories: one low finding says so instead.",
 };
 
 /// MT-EVA-030
@@ -718,8 +738,8 @@ pub const ALL: &[&Rule] = &[
     &PER_001, &PER_002, &PER_003, &PER_004, &PER_010, &PER_020, &PER_030, &PER_040, &PER_041,
     &PER_050, &PER_060, &PER_070, &SSH_001, &SSH_002, &SSH_003, &SSH_004, &SSH_005, &SSH_006,
     &SSH_007, &SSH_010, &ACC_001, &ACC_002, &ACC_003, &ACC_010, &EVA_001, &EVA_010, &EVA_011,
-    &EVA_012, &EVA_020, &EVA_021, &EVA_030, &EVA_031, &EVA_040, &EVA_041, &EVA_050, &EVA_051,
-    &ENT_001, &ENT_002, &ENT_003, &LAT_001, &LAT_002,
+    &EVA_012, &EVA_020, &EVA_021, &EVA_022, &EVA_023, &EVA_030, &EVA_031, &EVA_040, &EVA_041,
+    &EVA_050, &EVA_051, &ENT_001, &ENT_002, &ENT_003, &LAT_001, &LAT_002,
 ];
 
 /// The rule with this id.

@@ -10,8 +10,9 @@
 //! Severity: the last key of a key file changed in the window is low; medium when its account is one the
 //! intrusion used — an accepted login in the window (the auth events of every source), or the owner of a
 //! confirmed artifact or the account a confirmed process runs as. The evidence says which. Key files
-//! changed outside the window, earlier keys of a file, and hosts without a confirmed artifact (no window)
-//! produce nothing; keys already reported by the SSH detector are left to it.
+//! changed outside the window, earlier keys of a file, files one of whose keys another rule already
+//! reported (that key explains the change), and hosts without a confirmed artifact (no window) produce
+//! nothing.
 
 use minetrace_schemas::findings::{Finding, Severity, Subject};
 use minetrace_schemas::RawBytes;
@@ -139,12 +140,13 @@ pub fn keys_in_window(ctx: &Context, findings: &[Finding]) -> Vec<Finding> {
             continue;
         };
         let keys = authorized_keys::parse(bytes).keys;
+        // A key of this file another rule already reported is the one written then.
+        if keys.iter().any(|k| reported(&f.path, k.line)) {
+            continue;
+        }
         let Some(k) = keys.last() else {
             continue;
         };
-        if reported(&f.path, k.line) {
-            continue;
-        }
         let owner = accounts
             .owner_of_path(f.path.as_bytes())
             .or_else(|| accounts.by_uid(f.uid));

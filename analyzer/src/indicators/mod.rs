@@ -130,6 +130,9 @@ kinds! {
     /// File names that are evidence wherever they are, with their rotations (`NAME.1`, `NAME-2025...`):
     /// web server logs kept beside an application, login records, tool histories.
     EvidenceName = "evidence_name", Word;
+    /// Files admins create by documented convention inside package-managed directories, which no
+    /// package owns (Debian's `/usr/sbin/policy-rc.d`, the `invoke-rc.d` policy hook).
+    AdminFile = "admin_file", Text;
     /// Hidden directories of a home that are where users' programs live by convention (`.local/bin/`,
     /// `.cargo/bin/`): relative to the home; a path below one is not hidden for that directory's dot.
     HomeProgramDir = "home_program_dir", Text;

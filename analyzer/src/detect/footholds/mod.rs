@@ -23,6 +23,7 @@ pub mod scripts;
 pub mod ssh_keys;
 pub mod sshd_config;
 pub mod startup;
+pub mod system_bins;
 pub mod systemd;
 pub mod webshells;
 
@@ -50,4 +51,5 @@ pub const DETECTORS: &[(&str, Detector)] = &[
     ("footholds::orphans", orphans::detect),
     ("footholds::scripts", scripts::detect),
     ("footholds::webshells", webshells::detect),
+    ("footholds::system_bins", system_bins::detect),
 ];

@@ -8,11 +8,14 @@
 //! `ABSENT_NAMED`); a program below a missing directory is missing too. A path the snapshot merely lacks
 //! is never called missing.
 //!
-//! Severity: medium for a program in a hidden, temporary or system directory; low elsewhere (an
-//! application's line after it was uninstalled). Look-alikes: lines that test for their program first
-//! (`test -x P &&`, `[ -x P ] &&`, `command -v P`, `which P`), as the cron files packages leave behind
-//! after `apt remove` do, are not orphans; a program under a `chroot`/`unshare --root` directory is looked
-//! for inside that root ([`crate::parse::shell_line::ShellLine::roots`]).
+//! Severity: medium, for a program in a hidden, temporary or system directory; a missing program elsewhere
+//! (an application's line after it was uninstalled) is not reported. Look-alikes: lines that test for
+//! their program first (`test -x P &&`, `[ -x P ] &&`, `command -v P`, `which P`), as the cron files
+//! packages leave behind after `apt remove` do, or whose file tests for it elsewhere (`/etc/bash.bashrc`'s
+//! `elif [ -x /usr/lib/command-not-found ]`); systemd commands whose failure is ignored (`ExecStartPre=-`);
+//! units in package directories (`/usr/lib/systemd/`), whose optional helpers may be absent; a program
+//! under a `chroot`/`unshare --root` directory is looked for inside that root
+//! ([`crate::parse::shell_line::ShellLine::roots`]).
 
 use minetrace_schemas::findings::{Finding, Severity};
 
@@ -56,51 +59,110 @@ fn missing(model: &HostModel, path: &[u8]) -> bool {
     }
 }
 
+/// Paths and program names a file tests for anywhere (`[ -x P ]`, `test -f P`, `command -v N`,
+/// `which N`): a line that runs one of them is guarded by the file's own logic (`/etc/bash.bashrc` runs
+/// `command-not-found` only after `elif [ -x /usr/lib/command-not-found ]`).
+fn tested_in(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for (_, line) in crate::parse::numbered_lines(bytes) {
+        let words: Vec<Vec<u8>> = crate::parse::words(line)
+            .map(|w| {
+                w.iter()
+                    .copied()
+                    .filter(|b| !matches!(b, b'"' | b'\'' | b';'))
+                    .collect()
+            })
+            .collect();
+        for pair in words.windows(2) {
+            let (Some(flag), Some(value)) = (pair.first(), pair.get(1)) else {
+                continue;
+            };
+            let tests = matches!(
+                flag.as_slice(),
+                b"-x" | b"-f" | b"-e" | b"-s" | b"-v" | b"which" | b"type"
+            );
+            if tests && out.len() < 256 {
+                out.push(value.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Package territory: unit directories only packages write (their optional helpers may be absent).
+fn vendor_location(path: &[u8]) -> bool {
+    [&b"/usr/lib/systemd/"[..], b"/lib/systemd/", b"/usr/share/"]
+        .iter()
+        .any(|p| path.starts_with(p))
+}
+
+/// `ExecStartPre=-/bin/plymouth`: systemd ignores the failure of a command prefixed with `-`.
+fn failure_ignored(raw: &[u8]) -> bool {
+    raw.iter().position(|b| *b == b'=').is_some_and(|i| {
+        raw.get(i + 1..).is_some_and(|v| {
+            v.iter()
+                .take_while(|b| b"-@:+!".contains(b))
+                .any(|b| *b == b'-')
+        })
+    })
+}
+
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let model = ctx.model;
     let classes = ctx.iocs.paths();
     let mut out = Vec::new();
+    let mut tested: std::collections::HashMap<usize, Vec<Vec<u8>>> = Default::default();
     for e in model.persistence.iter().filter(|e| runs_programs(e.kind)) {
+        if vendor_location(e.path.as_bytes())
+            || (e.kind == PersistenceKind::Systemd && failure_ignored(&e.raw))
+        {
+            continue;
+        }
         let s = shell_line::analyze(&e.command);
         if s.guarded {
             continue;
         }
+        let file_tests = tested.entry(e.file).or_insert_with(|| {
+            model
+                .files
+                .get(e.file)
+                .and_then(|f| model.content(f))
+                .map(tested_in)
+                .unwrap_or_default()
+        });
         let gone: Vec<&[u8]> = s
             .ran
             .iter()
             .filter(|r| !r.sourced)
             .map(|r| r.path.as_slice())
             .filter(|p| missing(model, p))
+            .filter(|p| {
+                !file_tests
+                    .iter()
+                    .any(|t| t.as_slice() == *p || t.as_slice() == crate::parse::basename(p))
+            })
             .collect();
-        let Some(first) = gone.first() else {
+        // A hidden or temporary place is a kit's; a system directory only packages and attackers write.
+        let Some(p) = gone
+            .iter()
+            .find(|p| classes.is(PathClass::KitProne, p) || classes.is(PathClass::System, p))
+        else {
             continue;
         };
-        let odd = gone
-            .iter()
-            .find(|p| classes.is(PathClass::KitProne, p) || classes.is(PathClass::System, p));
-        let (severity, why) = match odd {
-            Some(p) => (
-                Severity::Medium,
-                format!(
-                    "runs {}, which is in a {} directory and no longer exists: a launcher left \
-                     behind when its program was deleted (one download or one recreated file from \
-                     running again)",
-                    minetrace_schemas::escape_bytes(p),
-                    if classes.is(PathClass::KitProne, p) {
-                        "hidden or temporary"
-                    } else {
-                        "system"
-                    }
-                ),
+        let (severity, why) = (
+            Severity::Medium,
+            format!(
+                "runs {}, which is in a {} directory and no longer exists: a launcher left \
+                 behind when its program was deleted (one download or one recreated file from \
+                 running again)",
+                minetrace_schemas::escape_bytes(p),
+                if classes.is(PathClass::KitProne, p) {
+                    "hidden or temporary"
+                } else {
+                    "system"
+                }
             ),
-            None => (
-                Severity::Low,
-                format!(
-                    "runs {}, which no longer exists",
-                    minetrace_schemas::escape_bytes(first)
-                ),
-            ),
-        };
+        );
         let Some(file) = model.entry_file(e) else {
             continue;
         };
@@ -164,6 +226,21 @@ mod tests {
                 absent(b"/usr/lib/x/run"),
                 absent(b"/tmp/.X291-unix/.rsync/c"),
                 absent(b"/srv/app/bin/agent"),
+                fixture::file(
+                    b"/etc/bash.bashrc",
+                    Some(b"if [ -x /usr/lib/command-not-found ]; then\n   /usr/lib/command-not-found -- \"$1\"\nfi\n"),
+                ),
+                absent(b"/usr/lib/command-not-found"),
+                fixture::file(
+                    b"/usr/lib/systemd/system/emergency.service",
+                    Some(b"[Service]\nExecStart=/bin/plymouth --wait quit\n"),
+                ),
+                fixture::file(
+                    b"/etc/systemd/system/x.service",
+                    Some(b"[Service]\nExecStartPre=-/usr/bin/kmod static-nodes\n"),
+                ),
+                absent(b"/bin/plymouth"),
+                absent(b"/usr/bin/kmod"),
             ],
             vec![],
         );
@@ -176,9 +253,8 @@ mod tests {
             .into_iter()
             .map(|f| (f.evidence[0].clone(), f.severity))
             .collect();
-        assert_eq!(found.len(), 3, "{found:?}");
+        assert_eq!(found.len(), 2, "{found:?}");
         assert!(found[0].0.contains("/etc/rc.local:2") && found[0].1 == Severity::Medium);
         assert!(found[1].0.contains(".rsync/c && ./aptitude") && found[1].1 == Severity::Medium);
-        assert!(found[2].0.contains("/srv/app/bin/agent") && found[2].1 == Severity::Low);
     }
 }

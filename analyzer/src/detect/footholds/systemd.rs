@@ -135,6 +135,15 @@ fn unit_finding(ctx: &Context, file: &FileRecord, unit: &Unit) -> Option<Finding
         .find(|c| c.key == "ExecStart")
         .map(|c| c.program)
         .unwrap_or_default();
+    if super::system_bins::unowned_in_package_dir(ctx.model, &program) {
+        score.add(
+            2,
+            format!(
+                "runs {}, which no package owns, from a directory only packages write to",
+                minetrace_schemas::escape_bytes(&program)
+            ),
+        );
+    }
     let imitates = SYSTEM_UNIT_PREFIXES.iter().any(|p| name.starts_with(p));
     if imitates
         && !program.is_empty()

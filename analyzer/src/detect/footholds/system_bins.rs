@@ -1,0 +1,159 @@
+//! Renamed and planted system tools, from the collector's listing of the files of system binary
+//! directories that no package owns (category `system-bin`, with the packaged files of equal size hashed
+//! as `packaged-twin`) and its package checks of running executables:
+//! - `MT-EVA-022` a packaged tool copied under another name (T1036.003): an unowned file whose sha256 is
+//!   a packaged file's (8220's `curl` renamed `url`, a backup `chattr` under a kit's name). High in
+//!   `/usr/bin`, `/usr/sbin`, `/bin`, `/sbin`; medium under `/usr/local`. `chattr` itself is MT-EVA-021's.
+//! - `MT-EVA-023` a program no package owns in a package-managed binary directory (`/usr/bin`,
+//!   `/usr/sbin`, `/bin`, `/sbin`) (T1036.005): medium. `/usr/local` holds locally built software by
+//!   design and is not reported, nor are files admins create there by documented convention
+//!   (`admin_file`: Debian's `/usr/sbin/policy-rc.d`). When the package database plainly does not cover these directories
+//!   (more than [`INCOMPLETE_INDEX`] unowned files: a half-read or foreign database), one low finding
+//!   says so instead of one per file.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use minetrace_schemas::findings::{Finding, Severity, Subject};
+use minetrace_schemas::records::file::FileKind;
+use minetrace_schemas::records::package::PackageVerdict;
+use minetrace_schemas::RawBytes;
+
+use super::common::describe_file;
+use crate::detect::finding::{finding, FindingExt};
+use crate::detect::rules;
+use crate::detect::Context;
+use crate::parse::basename;
+
+/// Unowned files in package-managed binary directories beyond which the package index is taken to be
+/// incomplete rather than the host full of planted tools.
+pub const INCOMPLETE_INDEX: usize = 64;
+
+/// Directories only packages write to.
+const PACKAGE_BIN_DIRS: &[&[u8]] = &[b"/usr/bin/", b"/usr/sbin/", b"/bin/", b"/sbin/"];
+
+fn package_dir(path: &[u8]) -> bool {
+    PACKAGE_BIN_DIRS.iter().any(|d| {
+        path.strip_prefix(*d)
+            .is_some_and(|rest| !rest.is_empty() && !rest.contains(&b'/'))
+    })
+}
+
+/// Whether `path` (as a line names it; merged-`/usr` aliases followed) is a file of `/usr/bin`,
+/// `/usr/sbin`, `/bin` or `/sbin` that no package owns: listed as such by the collector, or a running
+/// executable its package check found unowned.
+pub fn unowned_in_package_dir(model: &crate::model::HostModel, path: &[u8]) -> bool {
+    let listed = model
+        .file_aliased(path)
+        .is_some_and(|f| f.category == "system-bin" && package_dir(f.path.as_bytes()));
+    listed
+        || model.package_check(path).is_some_and(|c| {
+            c.verdict == PackageVerdict::NotOwned && package_dir(c.path.as_bytes())
+        })
+}
+
+pub fn detect(ctx: &Context) -> Vec<Finding> {
+    let model = ctx.model;
+    // Unowned files of system binary directories: path -> sha256.
+    let mut unowned: BTreeMap<Vec<u8>, Option<String>> = BTreeMap::new();
+    for f in model
+        .files
+        .iter()
+        .filter(|f| f.category == "system-bin" && f.kind == FileKind::Regular)
+    {
+        unowned.insert(f.path.0.clone(), f.sha256.clone());
+    }
+    for c in model
+        .packages
+        .iter()
+        .filter(|c| c.verdict == PackageVerdict::NotOwned)
+    {
+        let p = c.path.as_bytes();
+        if package_dir(p) || p.starts_with(b"/usr/local/") {
+            unowned
+                .entry(p.to_vec())
+                .or_insert_with(|| c.actual_sha256.clone());
+        }
+    }
+    // Packaged files by sha256 (twins hashed for the purpose, and verified package checks).
+    let mut packaged: BTreeMap<&str, BTreeSet<&[u8]>> = BTreeMap::new();
+    for f in model.files.iter().filter(|f| f.category == "packaged-twin") {
+        if let Some(h) = f.sha256.as_deref() {
+            packaged.entry(h).or_default().insert(f.path.as_bytes());
+        }
+    }
+    for c in model
+        .packages
+        .iter()
+        .filter(|c| c.verdict == PackageVerdict::Match)
+    {
+        if let Some(h) = c.actual_sha256.as_deref() {
+            packaged.entry(h).or_default().insert(c.path.as_bytes());
+        }
+    }
+    // Files admins create by documented convention (`admin_file`) are the host's own.
+    unowned.retain(|p, _| {
+        !ctx.iocs
+            .set(crate::indicators::Kind::AdminFile)
+            .any(|a| a.as_bytes() == p.as_slice())
+    });
+    let in_package_dirs = unowned.keys().filter(|p| package_dir(p)).count();
+    let incomplete = in_package_dirs > INCOMPLETE_INDEX;
+    let mut out = Vec::new();
+    for (path, sha) in &unowned {
+        let file = model.file(path);
+        let twin = sha
+            .as_deref()
+            .and_then(|h| packaged.get(h))
+            .and_then(|set| set.iter().find(|t| **t != path.as_slice()).copied());
+        let subject = Subject::File {
+            path: RawBytes::new(path.clone()),
+            sha256: sha.clone(),
+        };
+        if let Some(twin) = twin {
+            if basename(twin) == b"chattr" {
+                continue; // MT-EVA-021
+            }
+            let severity = if package_dir(path) {
+                Severity::High
+            } else {
+                Severity::Medium
+            };
+            let mut f = finding(&rules::EVA_022, severity)
+                .subject(subject)
+                .evidence(format!(
+                    "{} has the sha256 of the packaged {} ({}): the same tool under another name",
+                    RawBytes::from(path.as_slice()).escaped(),
+                    RawBytes::from(twin).escaped(),
+                    sha.as_deref().unwrap_or_default()
+                ));
+            if let Some(t) = model.file(twin) {
+                f = f.subject(crate::detect::finding::file_subject(t));
+            }
+            if let Some(rec) = file {
+                f = f.evidence(format!("file: {}", describe_file(rec)));
+            }
+            out.push(f);
+        } else if package_dir(path) && !incomplete {
+            let mut f = finding(&rules::EVA_023, Severity::Medium)
+                .subject(subject)
+                .evidence(format!(
+                    "{} is in a directory only packages write to, and no installed package owns it",
+                    RawBytes::from(path.as_slice()).escaped()
+                ));
+            if let Some(rec) = file {
+                f = f.evidence(format!("file: {}", describe_file(rec)));
+            }
+            out.push(f);
+        }
+    }
+    if incomplete {
+        out.push(
+            finding(&rules::EVA_023, Severity::Low).evidence(format!(
+                "{in_package_dirs} files of /usr/bin, /usr/sbin, /bin and /sbin are owned by no package: \
+                 the package database does not cover these directories, so unowned files there are \
+                 not judged one by one"
+            )),
+        );
+    }
+    out
+}
