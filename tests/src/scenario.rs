@@ -674,7 +674,10 @@ impl Scenario {
             }
             if let Some(r) = &p.root {
                 if !r.starts_with('/') || r.trim_end_matches('/').is_empty() {
-                    bail!("process {}: root {r:?} must be an absolute directory other than /", p.name);
+                    bail!(
+                        "process {}: root {r:?} must be an absolute directory other than /",
+                        p.name
+                    );
                 }
             }
             if p.load.iter().any(|l| !l.starts_with('/')) {

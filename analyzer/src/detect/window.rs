@@ -14,7 +14,7 @@
 //! reported (that key explains the change), and hosts without a confirmed artifact (no window) produce
 //! nothing.
 
-use minetrace_schemas::findings::{Finding, Severity, Subject};
+use minetrace_schemas::findings::{Finding, Role, Severity, Subject};
 use minetrace_schemas::RawBytes;
 
 use crate::detect::finding::{file_subject, finding, FindingExt};
@@ -52,7 +52,7 @@ pub fn window(ctx: &Context, findings: &[Finding]) -> Option<Window> {
     let mut times: Vec<(RawBytes, i64)> = Vec::new();
     let mut kit_accounts: Vec<u32> = Vec::new();
     for f in findings.iter().filter(|f| f.severity >= Severity::High) {
-        for s in &f.subjects {
+        for s in f.iter_subjects() {
             let path = match s {
                 Subject::File { path, .. } | Subject::Persistence { path, .. } => path,
                 Subject::Process { pid, .. } => {
@@ -111,7 +111,7 @@ pub fn keys_in_window(ctx: &Context, findings: &[Finding]) -> Vec<Finding> {
     let accounts = &model.accounts;
     let reported = |path: &RawBytes, line: u32| {
         findings.iter().any(|f| {
-            f.subjects.iter().any(|s| {
+            f.iter_subjects().any(|s| {
                 matches!(s, Subject::SshKey { path: p, line: l, .. } if p == path && *l == line)
             })
         })
@@ -191,7 +191,7 @@ pub fn keys_in_window(ctx: &Context, findings: &[Finding]) -> Vec<Finding> {
                 path: f.path.clone(),
                 line: k.line,
             })
-            .subject(file_subject(f))
+            .subject_as(file_subject(f), Role::Context)
             .evidence(quote_line(&f.path, k.line, &k.raw))
             .evidence(format!(
                 "{} {} {}",

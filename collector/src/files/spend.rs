@@ -857,7 +857,12 @@ mod tests {
     fn a_dormant_miners_config_near_the_top_of_a_temp_place_keeps_its_head() {
         let dir = tempfile::tempdir().unwrap();
         let r = dir.path();
-        put(r, "/tmp/config.json", br#"{"pools":[{"url":"pool:3333"}]}"#, 0o644);
+        put(
+            r,
+            "/tmp/config.json",
+            br#"{"pools":[{"url":"pool:3333"}]}"#,
+            0o644,
+        );
         put(r, "/tmp/notes.txt", b"hello", 0o644);
         let mut h = Harness::new(r);
         for p in ["/tmp/config.json", "/tmp/notes.txt"] {

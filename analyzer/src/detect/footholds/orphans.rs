@@ -17,7 +17,7 @@
 //! under a `chroot`/`unshare --root` directory is looked for inside that root
 //! ([`crate::parse::shell_line::ShellLine::roots`]).
 
-use minetrace_schemas::findings::{Finding, Severity};
+use minetrace_schemas::findings::{Finding, Role, Severity};
 
 use super::common::{self, quote_line};
 use crate::detect::finding::{finding, FindingExt};
@@ -170,7 +170,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             .subject(crate::detect::finding::persistence_subject(
                 &file.path, e.line,
             ))
-            .subject(crate::detect::finding::file_subject(file))
+            .subject_as(crate::detect::finding::file_subject(file), Role::Context)
             .evidence(quote_line(&file.path, e.line, &e.raw))
             .evidence(why)
             .evidence("the collector looked for it and found no such file (nor its directory)")

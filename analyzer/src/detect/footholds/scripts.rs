@@ -282,7 +282,7 @@ mod tests {
             found
                 .iter()
                 .find(|f| {
-                    f.subjects.first().is_some_and(|s| {
+                    f.iter_subjects().next().is_some_and(|s| {
                         matches!(s, minetrace_schemas::findings::Subject::File { path: p, .. } if p.as_bytes() == path.as_bytes())
                     })
                 })
@@ -298,7 +298,7 @@ mod tests {
             .find(|f| f.evidence.iter().any(|e| e.contains("/tmp/ldr.sh")))
             .expect("ldr.sh");
         assert!(
-            ldr.subjects.iter().any(|s| matches!(s, minetrace_schemas::findings::Subject::File { path, .. } if path.as_bytes() == b"/tmp/sys")),
+            ldr.iter_subjects().any(|s| matches!(s, minetrace_schemas::findings::Subject::File { path, .. } if path.as_bytes() == b"/tmp/sys")),
             "the payload it downloads and runs is a subject"
         );
     }

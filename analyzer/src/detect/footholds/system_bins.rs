@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use minetrace_schemas::findings::{Finding, Severity, Subject};
+use minetrace_schemas::findings::{Finding, Role, Severity, Subject};
 use minetrace_schemas::records::file::FileKind;
 use minetrace_schemas::records::package::PackageVerdict;
 use minetrace_schemas::RawBytes;
@@ -127,7 +127,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                     sha.as_deref().unwrap_or_default()
                 ));
             if let Some(t) = model.file(twin) {
-                f = f.subject(crate::detect::finding::file_subject(t));
+                f = f.subject_as(crate::detect::finding::file_subject(t), Role::Context);
             }
             if let Some(rec) = file {
                 f = f.evidence(format!("file: {}", describe_file(rec)));
