@@ -9,7 +9,9 @@
 //!   design and is not reported, nor are files admins create there by documented convention
 //!   (`admin_file`: Debian's `/usr/sbin/policy-rc.d`). When the package database plainly does not cover these directories
 //!   (more than [`INCOMPLETE_INDEX`] unowned files: a half-read or foreign database), one low finding
-//!   says so instead of one per file.
+//!   says so instead of one per file, and `MT-EVA-022` is not judged there either (a distribution ships
+//!   identical tools under several names: procps' `pgrep`, `pkill`, `pidwait`). A hard link of a
+//!   packaged file is that file.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -113,6 +115,17 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             if basename(twin) == b"chattr" {
                 continue; // MT-EVA-021
             }
+            // Without a package index that covers these directories, "unowned" is not a fact: the
+            // distribution's own duplicates (procps' pgrep, pkill and pidwait) would look renamed.
+            if incomplete && package_dir(path) {
+                continue;
+            }
+            // A hard link of the packaged file is the packaged file.
+            if let (Some(a), Some(b)) = (file, model.file(twin)) {
+                if a.dev == b.dev && a.ino == b.ino {
+                    continue;
+                }
+            }
             let severity = if package_dir(path) {
                 Severity::High
             } else {
@@ -151,7 +164,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             finding(&rules::EVA_023, Severity::Low).evidence(format!(
                 "{in_package_dirs} files of /usr/bin, /usr/sbin, /bin and /sbin are owned by no package: \
                  the package database does not cover these directories, so unowned files there are \
-                 not judged one by one"
+                 not judged one by one (neither as planted programs nor as renamed packaged tools)"
             )),
         );
     }
