@@ -1,6 +1,7 @@
 //! Detectors: each module owns one concern, reads the [`HostModel`] through a [`Context`] and returns
 //! findings. Detectors never print and never look at each other's output; cross-cutting judgements
-//! (allowlist, family attribution, verdict) run after all of them in [`analyze`].
+//! (start lines of a judged miner, the intrusion window, family attribution, allowlist, verdict) run
+//! after all of them in [`analyze`].
 //!
 //! To add a detector: a module here with `pub fn detect(ctx: &Context) -> Vec<Finding>`, one line in
 //! `runtime::DETECTORS` or `footholds::DETECTORS`, indicator data in `indicators/*.txt`, tests next to it.
@@ -8,6 +9,7 @@
 pub mod family;
 pub mod finding;
 pub mod footholds;
+pub mod kit_lines;
 pub mod markers;
 pub mod rules;
 pub mod runtime;
@@ -37,6 +39,8 @@ pub fn detectors() -> impl Iterator<Item = &'static (&'static str, Detector)> {
 pub fn analyze(model: &HostModel, iocs: &Indicators, allow: &Allowlist) -> Vec<Finding> {
     let ctx = Context { model, iocs };
     let mut findings: Vec<Finding> = detectors().flat_map(|(_, d)| d(&ctx)).collect();
+    let kit = kit_lines::start_lines(&ctx, &findings);
+    findings.extend(kit);
     let in_window = window::keys_in_window(&ctx, &findings);
     findings.extend(in_window);
     family::attribute(&ctx, &mut findings);

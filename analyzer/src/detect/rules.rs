@@ -413,6 +413,16 @@ pub const PER_060: Rule = Rule {
     severity: "A cron, systemd, rc or shell start-up line runs a program in a hidden, temporary or system directory that the collector looked for and did not find (nor its directory; inside the line's `chroot` root when it has one): medium, a launcher left behind when a kit was deleted. Not reported: lines that test for their program first (`test -x`, `[ -x ]`, `command -v`, `which`) or whose file tests for it elsewhere, systemd commands whose failure is ignored (`-` prefix), units in package directories (`/usr/lib/systemd/`), missing programs elsewhere.",
 };
 
+/// MT-PER-061
+pub const PER_061: Rule = Rule {
+    id: "MT-PER-061",
+    section: Section::Footholds,
+    detector: "kit_lines",
+    title: "Start line runs a judged miner",
+    attack: &["T1053.003", "T1543.002", "T1037", "T1546.004"],
+    severity: "Run after every detector. A cron, systemd, rc or shell start-up line that runs (not merely mentions: `pkill`, `rm` arguments never count) a file MT-RUN-001, MT-RUN-010 or MT-RUN-014 judged at high or above — `~/` expanded for the line's account, merged-`/usr` aliases followed — is the miner's persistence: high, whatever the path looks like. Lines another finding already names at high or above, and lines their mechanism ignores, produce nothing.",
+};
+
 /// MT-PER-070
 pub const PER_070: Rule = Rule {
     id: "MT-PER-070",
@@ -490,7 +500,7 @@ pub const SSH_007: Rule = Rule {
     detector: "window",
     title: "SSH key added during the intrusion",
     attack: &["T1098.004"],
-    severity: "Run after every detector. The intrusion window is the span of modification times of files named by findings at high or above (miner, crontab, unit, dropper), ± 2 h. The last key of an `authorized_keys*` file modified in the window (keys are appended) is low; medium when its account logged in during the window (any auth source) or owns or runs the confirmed artifacts. Files with a key another SSH rule reported (that key explains the change), earlier keys of the file, files modified outside the window, and hosts with no confirmed artifact produce nothing.",
+    severity: "Run after every detector. The intrusion window is the span of modification times of files named by findings at high or above (miner, crontab, unit, dropper), ± 2 h. The last key of an `authorized_keys*` file modified in the window (keys are appended) is low; medium when its account logged in during the window (any auth source), owns or runs the confirmed artifacts, or is named by a finding at high or above. When another rule reported a key of the file (that key explains the change): nothing if it said high; if it said medium and the window judges that key medium, high (two independent reasons: the key is attributed to the intrusion). Earlier keys of the file, files modified outside the window, and hosts with no confirmed artifact produce nothing.",
 };
 
 /// MT-SSH-010
@@ -590,7 +600,7 @@ pub const EVA_022: Rule = Rule {
     detector: "system_bins",
     title: "Packaged tool copied under another name",
     attack: &["T1036.003"],
-    severity: "A file no package owns in a system binary directory whose sha256 equals a packaged file's (the collector hashes the packaged files of equal size as twins; verified package checks count too): high in /usr/bin, /usr/sbin, /bin, /sbin; medium under /usr/local. Copies of chattr are MT-EVA-021's.",
+    severity: "A file no package owns in a system binary directory whose sha256 equals a packaged file's (the collector hashes the packaged files of equal size as twins; verified package checks count too): high in /usr/bin, /usr/sbin, /bin, /sbin; medium under /usr/local. Copies of chattr are MT-EVA-021's. Not judged: hard links of the packaged file, and files of /usr/bin, /usr/sbin, /bin, /sbin when the package database plainly does not cover those directories (see MT-EVA-023: a distribution ships identical tools under several names).",
 };
 
 /// MT-EVA-023
@@ -736,10 +746,10 @@ pub const ALL: &[&Rule] = &[
     &RUN_021, &RUN_022, &RUN_023, &RUN_024, &RUN_025, &RUN_030, &RUN_031, &RUN_032, &RUN_033,
     &RUN_034, &RUN_035, &RUN_036, &RUN_037, &RUN_040, &RUN_041, &RUN_042, &RUN_043, &RUN_044,
     &PER_001, &PER_002, &PER_003, &PER_004, &PER_010, &PER_020, &PER_030, &PER_040, &PER_041,
-    &PER_050, &PER_060, &PER_070, &SSH_001, &SSH_002, &SSH_003, &SSH_004, &SSH_005, &SSH_006,
-    &SSH_007, &SSH_010, &ACC_001, &ACC_002, &ACC_003, &ACC_010, &EVA_001, &EVA_010, &EVA_011,
-    &EVA_012, &EVA_020, &EVA_021, &EVA_022, &EVA_023, &EVA_030, &EVA_031, &EVA_040, &EVA_041,
-    &EVA_050, &EVA_051, &ENT_001, &ENT_002, &ENT_003, &LAT_001, &LAT_002,
+    &PER_050, &PER_060, &PER_061, &PER_070, &SSH_001, &SSH_002, &SSH_003, &SSH_004, &SSH_005,
+    &SSH_006, &SSH_007, &SSH_010, &ACC_001, &ACC_002, &ACC_003, &ACC_010, &EVA_001, &EVA_010,
+    &EVA_011, &EVA_012, &EVA_020, &EVA_021, &EVA_022, &EVA_023, &EVA_030, &EVA_031, &EVA_040,
+    &EVA_041, &EVA_050, &EVA_051, &ENT_001, &ENT_002, &ENT_003, &LAT_001, &LAT_002,
 ];
 
 /// The rule with this id.

@@ -8,11 +8,13 @@
 //! written during the intrusion, and keys are appended: its last key is the one written then.
 //!
 //! Severity: the last key of a key file changed in the window is low; medium when its account is one the
-//! intrusion used — an accepted login in the window (the auth events of every source), or the owner of a
-//! confirmed artifact or the account a confirmed process runs as. The evidence says which. Key files
-//! changed outside the window, earlier keys of a file, files one of whose keys another rule already
-//! reported (that key explains the change), and hosts without a confirmed artifact (no window) produce
-//! nothing.
+//! intrusion used — an accepted login in the window (the auth events of every source), the owner of a
+//! confirmed artifact, the account a confirmed process runs as, or an account a confirmed finding names.
+//! The evidence says which. When another rule already reported a key of the file (that key explains the
+//! change): nothing if that rule said high, else the window judges that key, and a medium window judgement
+//! of a key another rule found medium on its own grounds is high (two independent reasons; the key is
+//! then attributed to the intrusion). Key files changed outside the window, earlier keys of a file, and
+//! hosts without a confirmed artifact (no window) produce nothing.
 
 use minetrace_schemas::findings::{Finding, Role, Severity, Subject};
 use minetrace_schemas::RawBytes;
@@ -63,6 +65,14 @@ pub fn window(ctx: &Context, findings: &[Finding]) -> Option<Window> {
                     }
                     continue;
                 }
+                // An account a confirmed finding names (given sudo, its password guessed, owner of the
+                // kit's crontab) is one the intrusion used.
+                Subject::Account { uid: Some(uid), .. } => {
+                    if !kit_accounts.contains(uid) {
+                        kit_accounts.push(*uid);
+                    }
+                    continue;
+                }
                 _ => continue,
             };
             // Key files are what the window judges, not what sets it.
@@ -109,12 +119,17 @@ pub fn keys_in_window(ctx: &Context, findings: &[Finding]) -> Vec<Finding> {
     };
     let model = ctx.model;
     let accounts = &model.accounts;
+    // The most severe finding another rule made about a key line.
     let reported = |path: &RawBytes, line: u32| {
-        findings.iter().any(|f| {
-            f.iter_subjects().any(|s| {
-                matches!(s, Subject::SshKey { path: p, line: l, .. } if p == path && *l == line)
+        findings
+            .iter()
+            .filter(|f| {
+                f.iter_subjects().any(|s| {
+                    matches!(s, Subject::SshKey { path: p, line: l, .. } if p == path && *l == line)
+                })
             })
-        })
+            .map(|f| f.severity)
+            .max()
     };
     let logins: Vec<&crate::model::auth::AuthEvent> = model
         .auth
@@ -140,11 +155,16 @@ pub fn keys_in_window(ctx: &Context, findings: &[Finding]) -> Vec<Finding> {
             continue;
         };
         let keys = authorized_keys::parse(bytes).keys;
-        // A key of this file another rule already reported is the one written then.
-        if keys.iter().any(|k| reported(&f.path, k.line)) {
+        // A key of this file another rule already reported is the one written then: the window only
+        // corroborates it, below high.
+        let earlier = keys
+            .iter()
+            .filter_map(|k| reported(&f.path, k.line).map(|s| (k, s)))
+            .max_by_key(|(_, s)| *s);
+        if earlier.is_some_and(|(_, s)| s >= Severity::High) {
             continue;
         }
-        let Some(k) = keys.last() else {
+        let Some(k) = earlier.map(|(k, _)| k).or(keys.last()) else {
             continue;
         };
         let owner = accounts
@@ -160,7 +180,9 @@ pub fn keys_in_window(ctx: &Context, findings: &[Finding]) -> Vec<Finding> {
             w.last.0.escaped(),
             SLACK_SECS / 3600
         )];
-        reasons.push(if keys.len() > 1 {
+        reasons.push(if let Some((_, s)) = earlier {
+            format!("another rule judged this key ({s:?}) on its own")
+        } else if keys.len() > 1 {
             format!(
                 "the last of {} keys: keys are appended, the newest is the one written then",
                 keys.len()
@@ -184,6 +206,14 @@ pub fn keys_in_window(ctx: &Context, findings: &[Finding]) -> Vec<Finding> {
                     minetrace_schemas::escape_bytes(&o.name)
                 ));
             }
+        }
+        if let Some((_, other)) = earlier {
+            // Two independent judgements of one key: written in the window by an account the intrusion
+            // used, and suspect by itself. Alone the window adds nothing to the other rule.
+            if severity < Severity::Medium || other < Severity::Medium {
+                continue;
+            }
+            severity = Severity::High;
         }
         let mut finding = finding(&rules::SSH_007, severity)
             .subject(Subject::SshKey {

@@ -29,7 +29,7 @@ use crate::model::HostModel;
 use crate::parse::shell_line;
 
 /// Kinds of persistence whose lines run programs.
-fn runs_programs(kind: PersistenceKind) -> bool {
+pub(crate) fn runs_programs(kind: PersistenceKind) -> bool {
     matches!(
         kind,
         PersistenceKind::Cron
