@@ -398,6 +398,23 @@ pub struct Truth {
     /// Free text for whoever reads the scenario.
     #[serde(default)]
     pub notes: String,
+    /// What a correct remediation leaves by design (the plan never restarts a host service, so a module
+    /// it loaded stays mapped until the operator restarts it): the re-analysis after remediation must
+    /// show exactly these findings at medium or above, and nothing else. Empty: it must be clean.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub residue: Vec<Residue>,
+}
+
+/// One finding a correct remediation leaves (see [`Truth::residue`]).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Residue {
+    /// The rule id (`MT-RUN-037`).
+    pub rule: String,
+    /// A path among the finding's subjects.
+    pub path: String,
+    /// Why remediation cannot clear it, and who can.
+    pub reason: String,
 }
 
 /// A ground-truth subject, mirroring `minetrace_schemas::findings::Subject` kinds. Processes are named by

@@ -37,6 +37,9 @@ use minetrace_e2e::state::{self, reachable, Proc, Snapshot};
 use minetrace_e2e::truth::{key_fingerprint, Subject};
 use minetrace_schemas::escape_bytes;
 use minetrace_schemas::findings::Verdict as FoundVerdict;
+use minetrace_schemas::findings::{
+    Finding, FindingsDocument, Severity as FoundSeverity, Subject as FoundSubject,
+};
 
 /// Where the script is copied inside the sandbox (outside every snapshot tree).
 const SCRIPT_DIR: &[u8] = b"/var/lib/mt-e2e";
@@ -819,11 +822,15 @@ fn remediation_works(id: &str) {
             let b2 = BundleFile::write(&bytes).unwrap();
             let allow2 = b2.allow_file(live.truth.allowlist.as_deref()).unwrap();
             let again = analyze(&b2.path, allow2.as_deref()).unwrap();
-            if again.doc.verdict != FoundVerdict::Clean {
-                problems.push(format!(
-                    "re-analysis after remediation: verdict {:?}, expected Clean",
-                    again.doc.verdict
-                ));
+            if sc.truth.residue.is_empty() {
+                if again.doc.verdict != FoundVerdict::Clean {
+                    problems.push(format!(
+                        "re-analysis after remediation: verdict {:?}, expected Clean",
+                        again.doc.verdict
+                    ));
+                }
+            } else {
+                problems.extend(residue_problems(&sc.truth.residue, &again.doc));
             }
             log.add("minetrace analyze (after remediation)", again.summary);
         }
@@ -842,6 +849,43 @@ fn remediation_works(id: &str) {
         problems.push(format!("{out:?} appeared on the real host"));
     }
     assert!(problems.is_empty(), "{}", fail_report(id, &problems, &log));
+}
+
+/// The re-analysis after remediation shows exactly the scenario's declared residue at medium or above:
+/// nothing else, and every declared item (a residue the plan came to clear must leave the truth too).
+fn residue_problems(residue: &[scenario::Residue], doc: &FindingsDocument) -> Vec<String> {
+    let names = |f: &Finding, r: &scenario::Residue| {
+        f.rule == r.rule
+            && f.iter_subjects().any(|s| match s {
+                FoundSubject::File { path, .. } | FoundSubject::Persistence { path, .. } => {
+                    path.as_bytes() == r.path.as_bytes()
+                }
+                _ => false,
+            })
+    };
+    let serious: Vec<&Finding> = doc
+        .findings
+        .iter()
+        .filter(|f| f.severity >= FoundSeverity::Medium)
+        .collect();
+    let mut problems = Vec::new();
+    for f in &serious {
+        if !residue.iter().any(|r| names(f, r)) {
+            problems.push(format!(
+                "re-analysis after remediation: {} {:?} is no declared residue",
+                f.rule, f.severity
+            ));
+        }
+    }
+    for r in residue {
+        if !serious.iter().any(|f| names(f, r)) {
+            problems.push(format!(
+                "declared residue {} on {} is gone after remediation: update the truth ({})",
+                r.rule, r.path, r.reason
+            ));
+        }
+    }
+    problems
 }
 
 /// One test per scenario id in a module, and the list of ids (checked against `samples/scenarios/`).
@@ -877,6 +921,15 @@ per_scenario! {
     entry_lateral_ssh => "entry-lateral-ssh",
     entry_image_miner => "entry-image-miner",
     entry_unknown_lookalikes => "entry-unknown-lookalikes",
+    redtail_ssh_key_appended => "redtail-ssh-key-appended",
+    diicot_bash_watchdog => "diicot-bash-watchdog",
+    sysrv_dormant_kit => "sysrv-dormant-kit",
+    teamtnt_renamed_tools => "teamtnt-renamed-tools",
+    kissadog_chroot_miner => "kissadog-chroot-miner",
+    p2pinfect_redis_module => "p2pinfect-redis-module",
+    migo_redis_config_set => "migo-redis-config-set",
+    kinsing_php_webshells => "kinsing-php-webshells",
+    outlaw_orphaned_launchers => "outlaw-orphaned-launchers",
 }
 
 #[test]
@@ -963,6 +1016,12 @@ per_scenario! {
     benign_build_transcode => "benign-build-transcode",
     benign_operator_mining => "benign-operator-mining",
     benign_package_upgrade => "benign-package-upgrade",
+    benign_user_units_localbin => "benign-user-units-localbin",
+    benign_opt_local_services => "benign-opt-local-services",
+    benign_immutable_deploy_keys => "benign-immutable-deploy-keys",
+    benign_ci_runner_tests => "benign-ci-runner-tests",
+    benign_container_host => "benign-container-host",
+    benign_php_cms => "benign-php-cms",
 }
 
 /// Targets of items the `--apply` output reports as skipped.
