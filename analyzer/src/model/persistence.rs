@@ -368,7 +368,12 @@ pub fn entries_of(
     let mut out = Vec::new();
     match loc.format {
         Format::Crontab(format) => crontab_entries(&at, content, format, &mut out),
-        Format::Script | Format::Udev => {
+        Format::Script => {
+            for (n, raw, command) in shell_commands(content) {
+                out.push(at.entry(n, raw, &command));
+            }
+        }
+        Format::Udev => {
             for (n, raw, t) in significant_lines(content, b"#") {
                 out.push(at.entry(n, raw, t));
             }
@@ -436,6 +441,46 @@ fn significant_lines<'c>(
         let comment = t.first().is_some_and(|b| comments.contains(b));
         (!t.is_empty() && !comment).then_some((n, raw, t))
     })
+}
+
+/// Most physical lines one shell command may span (`\` continuations) before the rest counts apart.
+const MAX_CONTINUED: usize = 64;
+
+/// Shell commands of a script: its significant lines, a line ending in `\` joined with the lines it
+/// continues (`zstyle ... /usr/sbin \` + `/usr/bin`: the second line is an argument, not a program).
+/// Number and raw text are the first physical line's, so the entry points where the command starts.
+fn shell_commands(content: &[u8]) -> Vec<(u32, &[u8], Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut pending: Option<(u32, &[u8], Vec<u8>, usize)> = None;
+    for (n, raw) in numbered_lines(content) {
+        let t = raw.trim_ascii();
+        if let Some((first, first_raw, mut joined, count)) = pending.take() {
+            match t.strip_suffix(b"\\") {
+                Some(head) if count < MAX_CONTINUED => {
+                    joined.push(b' ');
+                    joined.extend_from_slice(head.trim_ascii());
+                    pending = Some((first, first_raw, joined, count + 1));
+                }
+                _ => {
+                    joined.push(b' ');
+                    joined.extend_from_slice(t.strip_suffix(b"\\").unwrap_or(t).trim_ascii());
+                    out.push((first, first_raw, joined));
+                }
+            }
+            continue;
+        }
+        if t.is_empty() || t.starts_with(b"#") {
+            continue;
+        }
+        match t.strip_suffix(b"\\") {
+            Some(head) => pending = Some((n, raw, head.trim_ascii().to_vec(), 1)),
+            None => out.push((n, raw, t.to_vec())),
+        }
+    }
+    if let Some((first, first_raw, joined, _)) = pending {
+        out.push((first, first_raw, joined));
+    }
+    out
 }
 
 /// The shell command of a `modprobe.d` line `install MODULE COMMAND...`.
@@ -586,6 +631,24 @@ pub fn is_user_unit(path: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn continued_shell_lines_are_one_command() {
+        let text = b"zstyle ':completion:*' command-path /usr/sbin \\\n   /usr/bin \\\n   /usr/X11R6/bin\n\n# c \\\n/tmp/.x/run &\ntail \\";
+        let cmds = shell_commands(text);
+        let got: Vec<(u32, &[u8])> = cmds.iter().map(|(n, _, c)| (*n, c.as_slice())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    1,
+                    &b"zstyle ':completion:*' command-path /usr/sbin /usr/bin /usr/X11R6/bin"[..]
+                ),
+                (6, &b"/tmp/.x/run &"[..]),
+                (7, &b"tail"[..]),
+            ]
+        );
+    }
     use crate::model::fixture;
 
     #[test]
