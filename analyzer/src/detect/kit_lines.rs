@@ -21,7 +21,9 @@ use std::collections::BTreeMap;
 use minetrace_schemas::findings::{Finding, Role, Severity, Subject};
 use minetrace_schemas::RawBytes;
 
-use crate::detect::finding::{file_subject, finding, path_subject, persistence_subject, FindingExt};
+use crate::detect::finding::{
+    file_subject, finding, path_subject, persistence_subject, FindingExt,
+};
 use crate::detect::footholds::common::{account_subject, describe_file, quote_line};
 use crate::detect::footholds::orphans::runs_programs;
 use crate::detect::rules::{self, Rule};
@@ -183,7 +185,9 @@ mod tests {
         assert!(start_lines(&ctx, &medium).is_empty());
         let mut both = judged.clone();
         for f in &found {
-            both.push(finding(&rules::PER_010, Severity::High).subject(f.subjects[0].subject.clone()));
+            both.push(
+                finding(&rules::PER_010, Severity::High).subject(f.subjects[0].subject.clone()),
+            );
         }
         assert!(start_lines(&ctx, &both).is_empty());
     }

@@ -197,7 +197,7 @@ pub fn keys_in_window(ctx: &Context, findings: &[Finding]) -> Vec<Finding> {
                 reasons.push(format!(
                     "{} logged in during the window: {}",
                     minetrace_schemas::escape_bytes(&o.name),
-                    e.location()
+                    e.location(model)
                 ));
             } else if w.kit_accounts.contains(&o.uid) {
                 severity = Severity::Medium;

@@ -149,7 +149,11 @@ pub fn shell_line(data: &[u8]) {
     black_box(shell_line::analyze(data));
     for (_, line) in numbered_lines(data).take(256) {
         let s = shell_line::analyze(line);
-        black_box((s.temp_exec(classes), s.hidden_exec(classes), s.is_quiet(classes)));
+        black_box((
+            s.temp_exec(classes),
+            s.hidden_exec(classes),
+            s.is_quiet(classes),
+        ));
         black_box(shell_line::ipv4s(line));
         black_box(classes.classes(line));
     }

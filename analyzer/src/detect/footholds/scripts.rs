@@ -109,7 +109,7 @@ fn kinds_of(ctx: &Context, bytes: &[u8]) -> (Vec<Kind1>, Vec<Vec<u8>>) {
                 line,
             );
         }
-        if (contains(&lossy.as_bytes().to_vec(), b"known_hosts") || contains(line, b".ssh/id_"))
+        if (contains(lossy.as_bytes(), b"known_hosts") || contains(line, b".ssh/id_"))
             && s.commands
                 .iter()
                 .any(|c| matches!(c.as_slice(), b"ssh" | b"scp" | b"sshpass"))
