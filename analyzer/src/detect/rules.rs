@@ -410,7 +410,7 @@ pub const PER_060: Rule = Rule {
     detector: "orphans",
     title: "Start line runs a program that no longer exists",
     attack: &["T1053.003", "T1037", "T1546.004"],
-    severity: "A cron, systemd, rc or shell start-up line runs a program in a hidden, temporary or system directory that the collector looked for and did not find (nor its directory; inside the line's `chroot` root when it has one): medium, a launcher left behind when a kit was deleted. Not reported: lines that test for their program first (`test -x`, `[ -x ]`, `command -v`, `which`) or whose file tests for it elsewhere, systemd commands whose failure is ignored (`-` prefix), units in package directories (`/usr/lib/systemd/`), missing programs elsewhere.",
+    severity: "A cron, systemd, rc or shell start-up line runs a program in a hidden, temporary or system directory that the collector looked for and did not find (nor its directory; inside the line's `chroot` root when it has one): medium, a launcher left behind when a kit was deleted. Not reported: lines that test for their program first (`test -x`, `[ -x ]`, `command -v`, `which`) or whose file tests for it elsewhere, a missing shell, interpreter or downloader of a system directory (the host lacks a package), systemd commands whose failure is ignored (`-` prefix), units in package directories (`/usr/lib/systemd/`), missing programs elsewhere.",
 };
 
 /// MT-PER-061
@@ -500,7 +500,7 @@ pub const SSH_007: Rule = Rule {
     detector: "window",
     title: "SSH key added during the intrusion",
     attack: &["T1098.004"],
-    severity: "Run after every detector. The intrusion window is the span of modification times of files named by findings at high or above (miner, crontab, unit, dropper), ± 2 h. The last key of an `authorized_keys*` file modified in the window (keys are appended) is low; medium when its account logged in during the window (any auth source), owns or runs the confirmed artifacts, or is named by a finding at high or above. When another rule reported a key of the file (that key explains the change): nothing if it said high; if it said medium and the window judges that key medium, high (two independent reasons: the key is attributed to the intrusion). Earlier keys of the file, files modified outside the window, and hosts with no confirmed artifact produce nothing.",
+    severity: "Run after every detector. The intrusion window is the span of modification times of files named by findings at high or above (miner, crontab, unit, dropper), ± 2 h. The last key of an `authorized_keys*` file modified in the window (keys are appended) is medium when its account logged in during the window (any auth source), owns or runs the confirmed artifacts, or is named by a finding at high or above; other accounts' key files produce nothing (an admin's edit as often as not). When another rule reported a key of the file (that key explains the change): nothing if it said high; if it said medium and the window judges that key (of an account other than root) medium, high (two independent reasons: the key is attributed to the intrusion). Earlier keys of the file, files modified outside the window, and hosts with no confirmed artifact produce nothing.",
 };
 
 /// MT-SSH-010

@@ -7,13 +7,13 @@
 //! widened by [`SLACK_SECS`] each side. A key file whose modification time falls in the window was
 //! written during the intrusion, and keys are appended: its last key is the one written then.
 //!
-//! Severity: the last key of a key file changed in the window is low; medium when its account is one the
-//! intrusion used — an accepted login in the window (the auth events of every source), the owner of a
+//! Severity: the last key of a key file changed in the window is medium when its account is one the
+//! intrusion used (otherwise nothing: an admin's edit as often as not) — an accepted login in the window (the auth events of every source), the owner of a
 //! confirmed artifact, the account a confirmed process runs as, or an account a confirmed finding names.
 //! The evidence says which. When another rule already reported a key of the file (that key explains the
 //! change): nothing if that rule said high, else the window judges that key, and a medium window judgement
-//! of a key another rule found medium on its own grounds is high (two independent reasons; the key is
-//! then attributed to the intrusion). Key files changed outside the window, earlier keys of a file, and
+//! of a key of a non-root account another rule found medium on its own grounds is high (two independent
+//! reasons; the key is then attributed to the intrusion). Key files changed outside the window, earlier keys of a file, and
 //! hosts without a confirmed artifact (no window) produce nothing.
 
 use minetrace_schemas::findings::{Finding, Role, Severity, Subject};
@@ -207,10 +207,16 @@ pub fn keys_in_window(ctx: &Context, findings: &[Finding]) -> Vec<Finding> {
                 ));
             }
         }
+        // A changed key file of an account the intrusion did not use is an admin's edit as often as not.
+        if severity < Severity::Medium {
+            continue;
+        }
         if let Some((_, other)) = earlier {
             // Two independent judgements of one key: written in the window by an account the intrusion
-            // used, and suspect by itself. Alone the window adds nothing to the other rule.
-            if severity < Severity::Medium || other < Severity::Medium {
+            // used, and suspect by itself. Alone the window adds nothing to the other rule. Not for
+            // root: admins edit its key files all the time and most kits run as root, so "root ran the
+            // kit" says nothing about root's keys.
+            if other < Severity::Medium || owner.is_none_or(|o| o.uid == 0) {
                 continue;
             }
             severity = Severity::High;

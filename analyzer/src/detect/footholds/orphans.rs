@@ -9,7 +9,8 @@
 //! is never called missing.
 //!
 //! Severity: medium, for a program in a hidden, temporary or system directory; a missing program elsewhere
-//! (an application's line after it was uninstalled) is not reported. Look-alikes: lines that test for
+//! (an application's line after it was uninstalled) is not reported, nor a missing shell, interpreter or
+//! downloader of a system directory (`/usr/bin/python3 /srv/app.py`: the host lacks a package). Look-alikes: lines that test for
 //! their program first (`test -x P &&`, `[ -x P ] &&`, `command -v P`, `which P`), as the cron files
 //! packages leave behind after `apt remove` do, or whose file tests for it elsewhere (`/etc/bash.bashrc`'s
 //! `elif [ -x /usr/lib/command-not-found ]`); systemd commands whose failure is ignored (`ExecStartPre=-`);
@@ -23,7 +24,7 @@ use super::common::{self, quote_line};
 use crate::detect::finding::{finding, FindingExt};
 use crate::detect::rules;
 use crate::detect::Context;
-use crate::indicators::PathClass;
+use crate::indicators::{Kind, PathClass};
 use crate::model::persistence::PersistenceKind;
 use crate::model::HostModel;
 use crate::parse::shell_line;
@@ -107,6 +108,14 @@ fn failure_ignored(raw: &[u8]) -> bool {
     })
 }
 
+/// A shell, interpreter or downloader by name (`python3`, `bash`, `curl`: indicator kinds `interpreter`
+/// and `shell_or_downloader`): missing from a system directory, it is a package the host (or the image
+/// collected dead) lacks, not a kit's program deleted behind its launcher.
+fn runtime_name(ctx: &Context, path: &[u8]) -> bool {
+    let name = String::from_utf8_lossy(crate::parse::basename(path));
+    ctx.iocs.contains(Kind::Interpreter, &name) || ctx.iocs.contains(Kind::ShellOrDownloader, &name)
+}
+
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let model = ctx.model;
     let classes = ctx.iocs.paths();
@@ -143,10 +152,10 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             })
             .collect();
         // A hidden or temporary place is a kit's; a system directory only packages and attackers write.
-        let Some(p) = gone
-            .iter()
-            .find(|p| classes.is(PathClass::KitProne, p) || classes.is(PathClass::System, p))
-        else {
+        let Some(p) = gone.iter().find(|p| {
+            classes.is(PathClass::KitProne, p)
+                || (classes.is(PathClass::System, p) && !runtime_name(ctx, p))
+        }) else {
             continue;
         };
         let (severity, why) = (
