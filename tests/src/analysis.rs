@@ -117,9 +117,8 @@ pub struct AnalyzerRun {
     pub stderr: String,
 }
 
-fn analyzer_output(args: &[&std::ffi::OsStr]) -> Result<Output> {
-    let bin = binaries::analyzer()?;
-    Command::new(&bin)
+fn analyzer_output(bin: &Path, args: &[&std::ffi::OsStr]) -> Result<Output> {
+    Command::new(bin)
         .args(args)
         .env_clear()
         .env("PATH", crate::sandbox::CLEAN_PATH)
@@ -130,14 +129,19 @@ fn analyzer_output(args: &[&std::ffi::OsStr]) -> Result<Output> {
 
 /// Runs `minetrace analyze BUNDLE --json [--allow FILE]` and the same without `--json`.
 pub fn analyze(bundle: &Path, allow: Option<&Path>) -> Result<AnalyzerRun> {
+    analyze_with(&binaries::analyzer()?, bundle, allow)
+}
+
+/// [`analyze`] with a given analyzer binary (`scenario-metrics` compares builds on the same bundles).
+pub fn analyze_with(bin: &Path, bundle: &Path, allow: Option<&Path>) -> Result<AnalyzerRun> {
     let mut args: Vec<&std::ffi::OsStr> = vec!["analyze".as_ref(), bundle.as_os_str()];
     if let Some(a) = allow {
         args.push("--allow".as_ref());
         args.push(a.as_os_str());
     }
-    let text = analyzer_output(&args)?;
+    let text = analyzer_output(bin, &args)?;
     args.push("--json".as_ref());
-    let json = analyzer_output(&args)?;
+    let json = analyzer_output(bin, &args)?;
     let stderr = String::from_utf8_lossy(&json.stderr).into_owned();
     let summary = String::from_utf8_lossy(&text.stdout).into_owned();
     if json.status.code() == Some(2) || json.status.code().is_none() {
@@ -177,7 +181,7 @@ pub fn remediation_script(
         args.push("--allow".as_ref());
         args.push(a.as_os_str());
     }
-    let o = analyzer_output(&args)?;
+    let o = analyzer_output(&binaries::analyzer()?, &args)?;
     let plan = format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
