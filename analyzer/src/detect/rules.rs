@@ -248,7 +248,7 @@ pub const RUN_037: Rule = Rule {
     detector: "exec_context",
     title: "Process maps code from a temp or hidden place",
     attack: &["T1574.006", "T1190"],
-    severity: "An executable mapping of a file in a temp or hidden place other than the process's own executable (a Redis module loaded from /tmp with MODULE LOAD, an injected library). High when the process is a network service (`service_process`) that is not an interpreter or JVM (those extract native helpers into temp directories); medium for a hidden place; low otherwise. Subject: the library file.",
+    severity: "An executable mapping of a file in a temp or hidden place other than the process's own executable (a Redis module loaded from /tmp with MODULE LOAD, an injected library). High when the process is a network service (`services.txt`) that is not an interpreter or JVM (those extract native helpers into temp directories); medium for a hidden place; low otherwise. Subject: the library file.",
 };
 
 /// MT-RUN-040
@@ -663,6 +663,16 @@ pub const EVA_050: Rule = Rule {
     severity: "A recorded regular file outside the persistence locations (crontabs, units, rc/profile files, `ld.so.preload`, key files: their own rules report the marker on the line that runs) whose path is a family `path` marker or whose name matches a family `name` marker (`/tmp/.X25-unix/dota3.tar.gz`), not installed by a package: empty (≤ 2 bytes, vaccine or squat) low, with no family; executable or locked high; named by a `name` marker medium; other data in a kit's directory (state, logs: `path` marker only) low.",
 };
 
+/// MT-EVA-051
+pub const EVA_051: Rule = Rule {
+    id: "MT-EVA-051",
+    section: Section::Footholds,
+    detector: "scripts",
+    title: "Dropper, spreader or watchdog script at rest",
+    attack: &["T1105", "T1059.004"],
+    severity: "A shell script (shebang or name) in a temp or hidden place, or in a home's visible files with two kinds or more, outside persistence files, web roots and histories, scored by what its lines do: downloads and runs code, decodes base64 into a shell, /dev/tcp socket, starts a miner (option, pool, wallet) 3 each; spreads over SSH with known_hosts/keys, kills rival miners, stops security agents, keeps a program alive (pgrep + restart), flushes the firewall/disables SELinux, chattr 2 each; history tampering 1; temp or hidden place +1. 2-3 medium, 4-6 high, ≥7 critical. Scripts in system directories (an admin's cleanup script full of rival names) are never judged here. Executables a high script runs from temp or hidden places are subjects too (the dropper's payload, the miner a watchdog restarts).",
+};
+
 /// MT-EVA-011
 pub const EVA_011: Rule = Rule {
     id: "MT-EVA-011",
@@ -711,13 +721,6 @@ pub const ENT_003: Rule = Rule {
     title: "Database server ran a shell command (COPY ... FROM PROGRAM)",
     attack: &["T1190", "T1059.004"],
     severity: "The PostgreSQL log shows `COPY ... FROM/TO PROGRAM`: low (the log is evidence; what the command left behind is judged by other rules, the database role it used lives in the database).",
-/// MT-EVA-051
-pub const EVA_051: Rule = Rule {
-    id: "MT-EVA-051",
-    detector: "scripts",
-    title: "Dropper, spreader or watchdog script at rest",
-    attack: &["T1105", "T1059.004"],
-    severity: "A shell script (shebang or name) in a temp or hidden place, or in a home's visible files with two kinds or more, outside persistence files, web roots and histories, scored by what its lines do: downloads and runs code, decodes base64 into a shell, /dev/tcp socket, starts a miner (option, pool, wallet) 3 each; spreads over SSH with known_hosts/keys, kills rival miners, stops security agents, keeps a program alive (pgrep + restart), flushes the firewall/disables SELinux, chattr 2 each; history tampering 1; temp or hidden place +1. 2-3 medium, 4-6 high, ≥7 critical. Scripts in system directories (an admin's cleanup script full of rival names) are never judged here. Executables a high script runs from temp or hidden places are subjects too (the dropper's payload, the miner a watchdog restarts).",
 };
 
 /// MT-LAT-001

@@ -420,12 +420,12 @@ fn service_child(ctx: &Context, p: &ProcessRecord, names: &Names) -> Option<Find
 
 /// `MT-RUN-037`: a process maps executable code from a file in a temp or hidden place other than its own
 /// executable — a Redis module loaded from `/tmp` (`MODULE LOAD`), an injected library. High when the
-/// process is a network service (`service_process`, not an interpreter or JVM, which extract their own
+/// process is a network service (`services.txt`, not an interpreter or JVM, which extract their own
 /// native helpers into temp directories); medium for a hidden place; low otherwise. The library is the
 /// subject: the service that was made to load it is the host's (named in the evidence).
 fn mapped_code(ctx: &Context, p: &ProcessRecord, names: &Names) -> Vec<Finding> {
     let own = p.exe.as_ref().map(|e| e.path.as_bytes());
-    let service = support::name_in(ctx, Kind::ServiceProcess, names).map(|(n, _)| n);
+    let service = support::service_of(ctx.iocs, p, names).map(|s| s.name.clone());
     let runtime = support::name_in(ctx, Kind::Interpreter, names).is_some()
         || support::name_in(ctx, Kind::CpuHeavyTool, names).is_some();
     let mut seen: Vec<&[u8]> = Vec::new();
