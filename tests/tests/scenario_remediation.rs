@@ -898,42 +898,6 @@ macro_rules! per_scenario {
     };
 }
 
-per_scenario! {
-    TESTED, remediation, remediation_works;
-    kinsing_redis => "kinsing-redis",
-    outlaw_ssh_bruteforce => "outlaw-ssh-bruteforce",
-    kthread_devshm_deleted => "kthread-devshm-deleted",
-    redis_rdb_crontab => "redis-rdb-crontab",
-    pwnrig_8220_immutable => "pwnrig-8220-immutable",
-    perfctl_ld_preload => "perfctl-ld-preload",
-    watchdog_pair_cron_unit => "watchdog-pair-cron-unit",
-    hostile_names => "hostile-names",
-    el9_rocke_trojan_ps => "el9-rocke-trojan-ps",
-    entry_redis_replication => "entry-redis-replication",
-    entry_docker_api => "entry-docker-api",
-    entry_jupyter_notebook => "entry-jupyter-notebook",
-    entry_confluence_ognl => "entry-confluence-ognl",
-    entry_weblogic_daemonized => "entry-weblogic-daemonized",
-    entry_postgres_copy_program => "entry-postgres-copy-program",
-    entry_kubelet_exec => "entry-kubelet-exec",
-    entry_tomcat_manager_jsp => "entry-tomcat-manager-jsp",
-    entry_journal_bruteforce => "entry-journal-bruteforce",
-    entry_ssh_attacker_key => "entry-ssh-attacker-key",
-    entry_lateral_ssh => "entry-lateral-ssh",
-    entry_image_miner => "entry-image-miner",
-    entry_unknown_vacuumed => "entry-unknown-vacuumed",
-    entry_unknown_lookalikes => "entry-unknown-lookalikes",
-    redtail_ssh_key_appended => "redtail-ssh-key-appended",
-    diicot_bash_watchdog => "diicot-bash-watchdog",
-    sysrv_dormant_kit => "sysrv-dormant-kit",
-    teamtnt_renamed_tools => "teamtnt-renamed-tools",
-    kissadog_chroot_miner => "kissadog-chroot-miner",
-    p2pinfect_redis_module => "p2pinfect-redis-module",
-    migo_redis_config_set => "migo-redis-config-set",
-    kinsing_php_webshells => "kinsing-php-webshells",
-    outlaw_orphaned_launchers => "outlaw-orphaned-launchers",
-}
-
 #[test]
 fn every_malicious_scenario_has_a_remediation_test() {
     for id in scenario::all_ids().unwrap() {
@@ -1009,21 +973,6 @@ fn apply_changes_nothing(id: &str) {
     }
     live.sb.shutdown().unwrap();
     assert!(problems.is_empty(), "{}", fail_report(id, &problems, &log));
-}
-
-per_scenario! {
-    UNTOUCHED, untouched, apply_changes_nothing;
-    clean_baseline => "clean-baseline",
-    benign_admin_healthcheck => "benign-admin-healthcheck",
-    benign_build_transcode => "benign-build-transcode",
-    benign_operator_mining => "benign-operator-mining",
-    benign_package_upgrade => "benign-package-upgrade",
-    benign_user_units_localbin => "benign-user-units-localbin",
-    benign_opt_local_services => "benign-opt-local-services",
-    benign_immutable_deploy_keys => "benign-immutable-deploy-keys",
-    benign_ci_runner_tests => "benign-ci-runner-tests",
-    benign_container_host => "benign-container-host",
-    benign_php_cms => "benign-php-cms",
 }
 
 /// Targets of items the `--apply` output reports as skipped.
@@ -1181,3 +1130,13 @@ fn stale_identity_is_skipped() {
     live.sb.shutdown().unwrap();
     assert!(problems.is_empty(), "{}", fail_report(id, &problems, &log));
 }
+
+/// Remediation tests for the malicious scenarios, the whole-tree test for the clean ones.
+macro_rules! remediation_tests {
+    (malicious: [$($m:ident => $mid:literal),* $(,)?], clean: [$($c:ident => $cid:literal),* $(,)?] $(,)?) => {
+        per_scenario! { TESTED, remediation, remediation_works; $($m => $mid),* }
+        per_scenario! { UNTOUCHED, untouched, apply_changes_nothing; $($c => $cid),* }
+    };
+}
+
+minetrace_e2e::scenario_lists!(remediation_tests);
