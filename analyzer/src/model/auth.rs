@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use minetrace_schemas::escape_bytes;
-use minetrace_schemas::records::file::{FileKind, FileRecord};
+use minetrace_schemas::records::file::FileRecord;
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime, PrimitiveDateTime, Time};
 
@@ -235,9 +235,8 @@ pub fn is_auth_log(path: &[u8]) -> bool {
 /// The captured plain-text auth logs.
 fn auth_logs(model: &HostModel) -> impl Iterator<Item = &FileRecord> {
     model
-        .files
-        .iter()
-        .filter(|f| f.kind == FileKind::Regular && is_auth_log(f.path.as_bytes()))
+        .regular_files()
+        .filter(|f| is_auth_log(f.path.as_bytes()))
 }
 
 /// How old a rotation is: `auth.log` 0 (current), `auth.log.N` N, `secure-YYYYMMDD` older than the

@@ -6,8 +6,6 @@
 
 use std::sync::Arc;
 
-use minetrace_schemas::records::file::FileKind;
-
 use super::HostModel;
 use crate::parse::basename;
 use crate::parse::journal::{self, JournalHeader};
@@ -67,9 +65,8 @@ pub fn collect(model: &HostModel) -> Journals {
     let mut out = Journals::default();
     let mut reads = Vec::new();
     for f in model
-        .files
-        .iter()
-        .filter(|f| f.kind == FileKind::Regular && is_journal(f.path.as_bytes()))
+        .regular_files()
+        .filter(|f| is_journal(f.path.as_bytes()))
     {
         let path: Arc<[u8]> = Arc::from(f.path.as_bytes());
         let Some(bytes) = model.content(f) else {

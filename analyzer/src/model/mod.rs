@@ -272,6 +272,12 @@ impl HostModel {
             .and_then(|i| self.executables.get(*i))
     }
 
+    /// The regular files of the snapshot (what content, names and owners are judged on; directories,
+    /// links and special files are context).
+    pub fn regular_files(&self) -> impl Iterator<Item = &FileRecord> {
+        self.files.iter().filter(|f| f.kind == FileKind::Regular)
+    }
+
     pub fn file(&self, path: &[u8]) -> Option<&FileRecord> {
         self.file_by_path.get(path).and_then(|i| self.files.get(*i))
     }

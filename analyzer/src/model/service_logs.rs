@@ -7,8 +7,6 @@
 
 use std::sync::Arc;
 
-use minetrace_schemas::records::file::FileKind;
-
 use super::HostModel;
 use crate::indicators::{Indicators, Kind};
 use crate::parse::service_log::{self, LogFormat, LogLine};
@@ -104,9 +102,8 @@ fn candidate(path: &[u8]) -> bool {
 pub fn collect(model: &HostModel) -> Vec<ServiceLogLine> {
     let mut out = Vec::new();
     for f in model
-        .files
-        .iter()
-        .filter(|f| f.kind == FileKind::Regular && candidate(f.path.as_bytes()))
+        .regular_files()
+        .filter(|f| candidate(f.path.as_bytes()))
     {
         let Some(bytes) = model.content(f) else {
             continue;

@@ -6,7 +6,7 @@
 //! (0 nothing, 1 low, 2–3 medium, 4–6 high, 7+ critical). A single weak signal stays low.
 
 use minetrace_schemas::findings::{Finding, Role, Severity, Subject};
-use minetrace_schemas::records::file::{FileKind, FileRecord};
+use minetrace_schemas::records::file::FileRecord;
 use minetrace_schemas::records::package::PackageVerdict;
 use minetrace_schemas::{escape_bytes, RawBytes};
 
@@ -282,9 +282,7 @@ pub fn captured<'a>(
     pick: impl Fn(&[u8]) -> bool + 'a,
 ) -> impl Iterator<Item = (&'a FileRecord, &'a [u8])> + 'a {
     model
-        .files
-        .iter()
-        .filter(|f| f.kind == FileKind::Regular)
+        .regular_files()
         .filter(move |f| pick(f.path.as_bytes()))
         .filter_map(move |f| Some((f, model.content(f)?)))
 }

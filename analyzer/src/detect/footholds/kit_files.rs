@@ -13,7 +13,6 @@
 //! the package records none) is not reported.
 
 use minetrace_schemas::findings::{Finding, Severity};
-use minetrace_schemas::records::file::FileKind;
 use minetrace_schemas::records::package::PackageVerdict;
 
 use super::common::{self, describe_file};
@@ -31,12 +30,7 @@ fn is_persistence_location(path: &[u8]) -> bool {
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
-    for f in ctx
-        .model
-        .files
-        .iter()
-        .filter(|f| f.kind == FileKind::Regular)
-    {
+    for f in ctx.model.regular_files() {
         let path = f.path.as_bytes();
         if is_persistence_location(path) {
             continue;

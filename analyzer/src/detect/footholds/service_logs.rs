@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use minetrace_schemas::escape_bytes;
 use minetrace_schemas::findings::{Finding, Severity};
-use minetrace_schemas::records::file::{FileKind, FileRecord};
+use minetrace_schemas::records::file::FileRecord;
 
 use crate::detect::finding::{file_subject, finding, FindingExt};
 use crate::detect::rules;
@@ -43,9 +43,7 @@ fn scripts_at<'a>(ctx: &'a Context, request: &[u8]) -> Vec<&'a FileRecord> {
         return Vec::new();
     }
     ctx.model
-        .files
-        .iter()
-        .filter(|f| f.kind == FileKind::Regular)
+        .regular_files()
         .filter(|f| ctx.iocs.paths().is(PathClass::WebRoot, f.path.as_bytes()))
         .filter(|f| f.path.as_bytes().ends_with(request))
         .collect()

@@ -16,7 +16,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use minetrace_schemas::findings::{Finding, Role, Severity, Subject};
-use minetrace_schemas::records::file::FileKind;
 use minetrace_schemas::records::package::PackageVerdict;
 use minetrace_schemas::RawBytes;
 
@@ -57,11 +56,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     let model = ctx.model;
     // Unowned files of system binary directories: path -> sha256.
     let mut unowned: BTreeMap<Vec<u8>, Option<String>> = BTreeMap::new();
-    for f in model
-        .files
-        .iter()
-        .filter(|f| f.category == "system-bin" && f.kind == FileKind::Regular)
-    {
+    for f in model.regular_files().filter(|f| f.category == "system-bin") {
         unowned.insert(f.path.0.clone(), f.sha256.clone());
     }
     for c in model

@@ -20,7 +20,7 @@
 use std::collections::BTreeMap;
 
 use minetrace_schemas::findings::{Finding, Severity};
-use minetrace_schemas::records::file::{FileKind, FileRecord};
+use minetrace_schemas::records::file::FileRecord;
 
 use super::common::{describe_file, quote_line};
 use crate::detect::finding::{file_subject, finding, FindingExt};
@@ -241,12 +241,7 @@ fn is_web_script(path: &[u8]) -> bool {
 /// Per web root: the most common owner uid and the median mtime of its scripts.
 fn app_norms<'a>(ctx: &Context<'a>) -> BTreeMap<&'a [u8], (u32, i64)> {
     let mut by_root: BTreeMap<&[u8], Vec<&FileRecord>> = BTreeMap::new();
-    for f in ctx
-        .model
-        .files
-        .iter()
-        .filter(|f| f.kind == FileKind::Regular)
-    {
+    for f in ctx.model.regular_files() {
         let p = f.path.as_bytes();
         if !is_web_script(p) {
             continue;
@@ -278,12 +273,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     let norms = app_norms(ctx);
     let accounts = &ctx.model.accounts;
     let mut out = Vec::new();
-    for f in ctx
-        .model
-        .files
-        .iter()
-        .filter(|f| f.kind == FileKind::Regular)
-    {
+    for f in ctx.model.regular_files() {
         let path = f.path.as_bytes();
         if !is_web_script(path) || !ctx.iocs.paths().is(PathClass::WebRoot, path) {
             continue;
