@@ -859,7 +859,10 @@ mt_not_under_bind() {
     fi
     if [[ ${roots[j]} == / || $root == "${roots[j]}" || $root == "${roots[j]}"/* ]]; then
       if [[ $root != "${roots[j]}" ]] || ((j < best)); then
-        MT_NOTE="it is under a bind mount (${mps[best]} shows $root of the filesystem mounted at ${mps[j]}): left alone"
+        # Mount points come from the host (a bind mount's name is the attacker's): printable only.
+        local shown=${mps[best]} whole=${mps[j]}
+        shown=${shown//[![:print:]]/?} whole=${whole//[![:print:]]/?} root=${root//[![:print:]]/?}
+        MT_NOTE="it is under a bind mount ($shown shows $root of the filesystem mounted at $whole): left alone"
         return 1
       fi
     fi
