@@ -44,7 +44,7 @@ pub struct Window {
 
 impl Window {
     pub fn contains(&self, t: i64) -> bool {
-        t >= self.start - SLACK_SECS && t <= self.end + SLACK_SECS
+        t >= self.start.saturating_sub(SLACK_SECS) && t <= self.end.saturating_add(SLACK_SECS)
     }
 }
 

@@ -171,11 +171,15 @@ impl<'a> Kit<'a> {
     /// One evidence line saying how an event at `t` sits against the kit.
     pub fn relation(&self, t: Option<i64>) -> Option<String> {
         let (t, (first, what)) = (t?, self.first.as_ref()?);
-        let d = first - t;
+        // Both times are the host's (an mtime, a log stamp): any i64.
+        let d = first.saturating_sub(t);
         Some(if d >= 0 {
             format!("{} before the first kit artifact ({what})", duration(d))
         } else {
-            format!("{} after the first kit artifact ({what})", duration(-d))
+            format!(
+                "{} after the first kit artifact ({what})",
+                duration(d.saturating_neg())
+            )
         })
     }
 

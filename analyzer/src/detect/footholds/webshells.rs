@@ -325,7 +325,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                         .map_or_else(|| f.uid.to_string(), |a| minetrace_schemas::escape_bytes(&a.name))
                 ));
             }
-            if f.mtime.secs > median + 7 * 86_400 {
+            if f.mtime.secs > median.saturating_add(7 * 86_400) {
                 score += 1;
                 reasons.push(
                     "changed more than a week after most of the application's scripts".to_owned(),
