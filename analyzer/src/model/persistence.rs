@@ -18,7 +18,7 @@ use super::HostModel;
 use crate::parse::cron::{self, CronFormat, CronLine};
 use crate::parse::refs::{self, Refs};
 use crate::parse::systemd_unit::{self, Unit};
-use crate::parse::{basename, contains, dirname, numbered_lines, words};
+use crate::parse::{basename, dirname, numbered_lines, words};
 
 /// Entries kept over the whole host; a shaped bundle cannot make the list unbounded.
 pub const MAX_ENTRIES: usize = 20_000;
@@ -621,11 +621,6 @@ pub fn unit_name(path: &[u8]) -> &[u8] {
         return dir.strip_suffix(b".d").unwrap_or(dir);
     }
     name
-}
-
-/// Whether a path is a per-user unit (`~/.config/systemd/user/`, `/etc/systemd/user/`, ...).
-pub fn is_user_unit(path: &[u8]) -> bool {
-    contains(path, b"/systemd/user/")
 }
 
 #[cfg(test)]

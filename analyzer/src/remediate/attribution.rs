@@ -233,11 +233,6 @@ impl<'a> Attribution<'a> {
             _ => None,
         })
     }
-
-    /// Whether a node is confirmed (for tests and notes).
-    pub fn is_confirmed(&self, i: NodeIndex) -> bool {
-        self.confirmed.contains(&i)
-    }
 }
 
 fn relation_text(rel: Relation, dir: Direction) -> &'static str {

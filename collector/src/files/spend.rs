@@ -221,14 +221,6 @@ impl SpendQueue {
             None => false,
         }
     }
-
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
 }
 
 /// The run's budgets for this pass.
