@@ -17,6 +17,7 @@
 //! hosts without a confirmed artifact (no window) produce nothing.
 
 use minetrace_schemas::findings::{Finding, Role, Severity, Subject};
+use minetrace_schemas::manifest::format_unix_secs;
 use minetrace_schemas::RawBytes;
 
 use crate::detect::finding::{file_subject, finding, FindingExt};
@@ -102,16 +103,6 @@ pub fn window(ctx: &Context, findings: &[Finding]) -> Option<Window> {
     })
 }
 
-fn utc(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| t.to_string())
-}
-
 /// `MT-SSH-007` findings for the keys added in the window (see the module documentation).
 pub fn keys_in_window(ctx: &Context, findings: &[Finding]) -> Vec<Finding> {
     let Some(w) = window(ctx, findings) else {
@@ -173,9 +164,9 @@ pub fn keys_in_window(ctx: &Context, findings: &[Finding]) -> Vec<Finding> {
         let mut reasons = vec![format!(
             "{} changed at {}, inside the intrusion window {} .. {} (from {} to {}, ± {} h)",
             f.path.escaped(),
-            utc(f.mtime.secs),
-            utc(w.start),
-            utc(w.end),
+            format_unix_secs(f.mtime.secs),
+            format_unix_secs(w.start),
+            format_unix_secs(w.end),
             w.first.0.escaped(),
             w.last.0.escaped(),
             SLACK_SECS / 3600

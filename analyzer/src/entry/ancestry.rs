@@ -21,6 +21,7 @@ use minetrace_schemas::records::socket::SocketProto;
 
 use super::kit::{account, Kit};
 use super::{subjects, Basis, Candidate, Inputs};
+use crate::detect::finding::process_subject;
 use crate::detect::rules;
 use crate::detect::runtime::support::{service_of, Names};
 use crate::indicators::{Service, ServiceClass};
@@ -98,14 +99,6 @@ fn chain_text(chain: &[&ProcessRecord]) -> String {
         .map(|p| describe(p))
         .collect::<Vec<_>>()
         .join(" <- ")
-}
-
-fn process_subject(p: &ProcessRecord) -> Subject {
-    Subject::Process {
-        pid: p.pid,
-        start_ticks: p.start_ticks,
-        exe: p.exe.as_ref().map(|e| e.path.clone()),
-    }
 }
 
 fn vector_of(svc: &Service) -> EntryVector {

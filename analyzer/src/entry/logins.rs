@@ -12,12 +12,13 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use minetrace_schemas::escape_bytes;
-use minetrace_schemas::findings::{EntryVector, EvidenceLevel, Subject};
-use minetrace_schemas::RawBytes;
+use minetrace_schemas::findings::{EntryVector, EvidenceLevel};
 
 use super::kit::{Kit, Placement};
 use super::{Basis, Candidate, Inputs};
+use crate::detect::finding::path_subject;
 use crate::detect::footholds::auth_log::brute_force;
+use crate::detect::footholds::common::account_subject;
 use crate::detect::rules;
 use crate::model::auth::{AuthEvent, AuthKind};
 use crate::parse::{numbered_lines, words};
@@ -46,8 +47,8 @@ pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
         .at(e.time)
         .rule(rules::ACC_010.id)
         .evidence(a.what.clone())
-        .subject(account(inp, &e.user))
-        .subject(log_file(e));
+        .subject(account_subject(&inp.model.accounts, &e.user))
+        .subject(path_subject(&e.path));
         // What the detector saw follow it (a password changed, an account made) tells the same story.
         for then in judged
             .after
@@ -100,8 +101,8 @@ pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
             .evidence(format!(
                 "key {fp} is judged the attacker's by {rule} ({at})"
             ))
-            .subject(account(inp, &e.user))
-            .subject(log_file(e));
+            .subject(account_subject(&inp.model.accounts, &e.user))
+            .subject(path_subject(&e.path));
             out.push(with_window(c, inp, kit, e, place));
             continue;
         }
@@ -126,8 +127,8 @@ pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
         .at(e.time)
         .evidence(format!("{}: {}", e.location(inp.model), e.text(inp.model)))
         .evidence(format!("{ip} is {why}: another host of this network, the next one to examine"))
-        .subject(account(inp, &e.user))
-        .subject(log_file(e));
+        .subject(account_subject(&inp.model.accounts, &e.user))
+        .subject(path_subject(&e.path));
         out.push(with_window(c, inp, kit, e, place));
     }
     out
@@ -179,20 +180,6 @@ fn with_window(
 /// The login's peer address.
 fn peer(e: &AuthEvent) -> Option<IpAddr> {
     e.from
-}
-
-fn account(inp: &Inputs, user: &[u8]) -> Subject {
-    Subject::Account {
-        name: RawBytes(user.to_vec()),
-        uid: inp.model.accounts.uid_of(user),
-    }
-}
-
-fn log_file(e: &AuthEvent) -> Subject {
-    Subject::File {
-        path: RawBytes(e.path.to_vec()),
-        sha256: None,
-    }
 }
 
 /// Why an address is another host of this network: a private range, or a name in `/etc/hosts`.
