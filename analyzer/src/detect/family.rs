@@ -196,9 +196,10 @@ fn hits_for<'a>(ctx: &Context, markers: &'a [FamilyMarker], s: &Subject) -> Vec<
         }
         // An empty placeholder (a vaccine, a rival's squat) names a family's place, not its file.
         Subject::File { path, .. }
-            if ctx.model.file(path.as_bytes()).is_some_and(|f| {
-                f.kind == minetrace_schemas::records::file::FileKind::Regular && f.size <= 2
-            }) => {}
+            if ctx
+                .model
+                .file(path.as_bytes())
+                .is_some_and(crate::detect::footholds::common::is_placeholder) => {}
         Subject::File { path, sha256 } => {
             match_path(markers, path.as_bytes(), "file", &mut hits);
             match_hash(markers, sha256.as_deref(), &mut hits);

@@ -268,6 +268,12 @@ pub fn family_of_path(iocs: &Indicators, path: &[u8]) -> Option<String> {
 
 use crate::model::accounts::Accounts;
 
+/// An empty placeholder: a regular file of at most two bytes where a kit file would be (a "vaccine" against
+/// reinfection, a rival's squat). It names a family's place, never that family's file.
+pub fn is_placeholder(f: &FileRecord) -> bool {
+    f.kind == minetrace_schemas::records::file::FileKind::Regular && f.size <= 2
+}
+
 /// The subject for an account by name, with its uid when known.
 pub fn account_subject(accounts: &Accounts, name: &[u8]) -> Subject {
     Subject::Account {

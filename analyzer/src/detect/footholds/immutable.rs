@@ -38,7 +38,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         .filter(|f| f.immutable || f.append_only)
     {
         let path = f.path.as_bytes();
-        let vaccine = f.kind == FileKind::Regular && f.size <= 2;
+        let vaccine = common::is_placeholder(f);
         // A vaccine names a family's place without being that family's file: no attribution.
         let family = common::family_of_path(ctx.iocs, path).filter(|_| !vaccine);
         let odd_place = ctx.iocs.paths().is(PathClass::KitProne, path);

@@ -55,7 +55,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         }
         let executable = common::looks_executable(ctx.model, f);
         let locked = f.immutable || f.append_only;
-        let vaccine = f.size <= 2;
+        let vaccine = common::is_placeholder(f);
         let (severity, why) = if vaccine {
             (
                 Severity::Low,
