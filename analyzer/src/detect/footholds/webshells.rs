@@ -44,7 +44,6 @@ const INPUTS: &[&str] = &[
     "$_post",
     "$_request",
     "$_cookie",
-    "$_server[",
     "$_files",
     "php://input",
     "getallheaders",
@@ -54,6 +53,33 @@ const INPUTS: &[&str] = &[
     "request.form",
     "request.querystring",
 ];
+
+/// `$_SERVER` entries the client writes (headers, the query, the path), lowercase: the others
+/// (`document_root`, `script_filename`, ...) are the server's own and carry no request input.
+const CLIENT_SERVER_KEYS: &[&str] = &[
+    "http_",
+    "query_string",
+    "request_uri",
+    "path_info",
+    "php_self",
+    "php_auth_",
+    "argv",
+];
+
+/// The request input a line reads (lowercase line): a request superglobal or API, or a `$_SERVER`
+/// entry the client writes.
+fn request_input(t: &str) -> Option<&'static str> {
+    if let Some(i) = INPUTS.iter().find(|i| t.contains(**i)) {
+        return Some(i);
+    }
+    t.match_indices("$_server[").find_map(|(at, m)| {
+        let key = t.get(at + m.len()..)?.trim_start_matches([' ', '\'', '"']);
+        CLIENT_SERVER_KEYS
+            .iter()
+            .any(|k| key.starts_with(k))
+            .then_some("$_server[")
+    })
+}
 
 /// Code and command sinks, lowercase, as called (`name(`).
 const SINKS: &[&str] = &[
@@ -99,7 +125,6 @@ const WRITE_DIRS: &[&str] = &[
     "temp",
     "files",
     "images",
-    "avatars",
     ".well-known",
 ];
 
@@ -174,7 +199,7 @@ fn variable_call(text: &str) -> bool {
 fn judge_line(line: &str) -> Option<(u32, String)> {
     let t = line.to_ascii_lowercase();
     let sink = SINKS.iter().find(|s| calls(&t, s));
-    let input = INPUTS.iter().find(|i| t.contains(*i));
+    let input = request_input(&t);
     let decoder = DECODERS.iter().find(|d| calls(&t, d));
     let disguised = literals(&t).into_iter().find_map(|l| {
         let back: String = l.chars().rev().collect();
@@ -361,6 +386,7 @@ mod tests {
             "<?php $x = strrev('tressa'); $x($_GET[1]);",
             "<% Runtime.getRuntime().exec(request.getParameter(\"cmd\")); %>",
             "<?php echo `$_GET[c]`; eval($_COOKIE['a']);",
+            "<?php system($_SERVER['HTTP_X_CMD']);",
         ];
         for h in hits {
             assert!(judge_line(h).is_some_and(|(p, _)| p >= 3), "{h}");
@@ -371,6 +397,8 @@ mod tests {
             "$p_string = @gzinflate($v_data);",
             "return $data ? unserialize( base64_decode( $data ) ) : false;",
             "include_once '/var/www/blog/wp-content/plugins/wordfence/waf/bootstrap.php';",
+            "require_once($_SERVER['DOCUMENT_ROOT'].'/wp-load.php');",
+            "include $_SERVER[\"SCRIPT_FILENAME\"] . '.inc';",
             "<?php echo $__env->make('layouts.app', \\Illuminate\\Support\\Arr::except(get_defined_vars(), ['__data', '__path']))->render(); ?>",
             "$response = $kernel->handle($request = Request::capture())->send();",
             "curl_exec($ch);",
