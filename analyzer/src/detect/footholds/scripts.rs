@@ -10,7 +10,7 @@
 //! - spreads over SSH with the host's own `known_hosts` or private keys (2);
 //! - kills rival miners (`pkill`/`kill`/`killall` of a miner name) or stops security agents (2);
 //! - keeps a program alive (`pgrep`/`pidof` checks with a restart) (2);
-//! - opens the host up (flushes iptables, disables ufw or SELinux) (2);
+//! - opens the host up (flushes iptables) (2); disabling ufw, firewalld or SELinux is agent tampering (above);
 //! - unlocks or locks files with `chattr` (2); tampers with shell history (1).
 //!
 //! Place adds one point: only scripts in temp or hidden places are judged (a home's visible files only
@@ -145,16 +145,9 @@ fn kinds_of(ctx: &Context, bytes: &[u8]) -> (Vec<Kind1>, Vec<Vec<u8>>) {
                 line,
             );
         }
-        let flushes = (s.commands.iter().any(|c| c == b"iptables") && contains(line, b" -F"))
-            || (s.commands.iter().any(|c| c == b"ufw") && contains(line, b"disable"))
-            || s.commands.iter().any(|c| c == b"setenforce");
-        if flushes {
-            add(
-                2,
-                "opens the host up (flushes the firewall or disables SELinux)",
-                n,
-                line,
-            );
+        // Disabling ufw, firewalld or SELinux is in the agent_tamper table (counted above, once).
+        if s.commands.iter().any(|c| c == b"iptables") && contains(line, b" -F") {
+            add(2, "opens the host up (flushes the firewall)", n, line);
         }
         if s.commands.iter().any(|c| c == b"chattr") {
             add(2, "unlocks or locks files with chattr", n, line);
