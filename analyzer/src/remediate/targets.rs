@@ -60,10 +60,6 @@ pub(super) fn is_shared_file(path: &[u8]) -> bool {
     const EXACT: &[&[u8]] = &[
         b"/etc/crontab",
         b"/etc/anacrontab",
-        b"/etc/profile",
-        b"/etc/bash.bashrc",
-        b"/etc/bashrc",
-        b"/etc/environment",
         b"/etc/ld.so.preload",
         b"/etc/ld.so.conf",
         b"/etc/rc.local",
@@ -79,25 +75,25 @@ pub(super) fn is_shared_file(path: &[u8]) -> bool {
         b"/etc/fstab",
         b"/etc/ssh/sshd_config",
     ];
-    const NAMES: &[&[u8]] = &[
-        b"authorized_keys",
-        b"authorized_keys2",
-        b".bashrc",
-        b".bash_profile",
-        b".bash_login",
-        b".bash_logout",
-        b".profile",
-        b".zshrc",
-        b".zprofile",
-        b".cshrc",
-        b"known_hosts",
-    ];
+    const NAMES: &[&[u8]] = &[b"authorized_keys", b"authorized_keys2", b"known_hosts"];
     let name = path.rsplit(|b| *b == b'/').next().unwrap_or_default();
     EXACT.contains(&path)
         || NAMES.contains(&name)
+        || is_shared_shell_startup(path)
         || path.starts_with(b"/var/spool/cron/")
         || path.starts_with(b"/etc/passwd")
         || path.starts_with(b"/etc/shadow")
+}
+
+/// A shell start-up file the system or a user keeps (the collector's and the model's one list,
+/// `minetrace_schemas::locations`); a file of its own in `/etc/profile.d/` is not shared.
+fn is_shared_shell_startup(path: &[u8]) -> bool {
+    use minetrace_schemas::locations::{HOME_SHELL_STARTUP, SYSTEM_SHELL_STARTUP};
+    SYSTEM_SHELL_STARTUP.contains(&path)
+        || HOME_SHELL_STARTUP.iter().any(|rel| {
+            path.strip_suffix(*rel)
+                .is_some_and(|head| head.ends_with(b"/"))
+        })
 }
 
 /// Where package-owned system files live: a flagged file here is reinstalled, never deleted.
@@ -226,6 +222,11 @@ mod tests {
         assert!(is_shared_file(b"/home/a/.ssh/authorized_keys"));
         assert!(is_shared_file(b"/var/spool/cron/crontabs/root"));
         assert!(!is_shared_file(b"/etc/cron.d/evil"));
+        // Shell start-up files follow the one list the collector captures by.
+        assert!(is_shared_file(b"/etc/zshrc"));
+        assert!(is_shared_file(b"/home/a/.zshenv"));
+        assert!(is_shared_file(b"/root/.config/fish/config.fish"));
+        assert!(!is_shared_file(b"/etc/profile.d/evil.sh"));
         assert!(in_system_dir(b"/usr/bin/ps"));
         assert!(!in_system_dir(b"/tmp/.x/ps"));
     }
