@@ -39,6 +39,10 @@ step "rust components"
 rustup target add x86_64-unknown-linux-musl >/dev/null
 rustup component add clippy rustfmt >/dev/null 2>&1 || true
 
+# Line tables are enough for a test's backtrace; full debug info made every test binary ~125 MB (~500 MB
+# with the yara feature), and linking and writing ~35 of them was a large share of CI's time and disk.
+export CARGO_PROFILE_DEV_DEBUG=${CARGO_PROFILE_DEV_DEBUG:-line-tables-only}
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
