@@ -17,7 +17,7 @@ use minetrace_schemas::findings::{EntryVector, EvidenceLevel};
 use super::kit::{Kit, Placement};
 use super::{Basis, Candidate, Inputs};
 use crate::detect::finding::path_subject;
-use crate::detect::footholds::auth_log::brute_force;
+use crate::detect::footholds::auth_log::{brute_force, GUESS_FAILURES, GUESS_WINDOW};
 use crate::detect::footholds::common::account_subject;
 use crate::detect::rules;
 use crate::model::auth::{AuthEvent, AuthKind};
@@ -110,6 +110,9 @@ pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
             continue;
         }
         let Some(why) = internal(inp, ip) else {
+            if let Some(c) = guessed_in_window(inp, kit, e, ip) {
+                out.push(c);
+            }
             continue;
         };
         let how = fingerprint.map_or_else(
@@ -132,6 +135,54 @@ pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
         out.push(with_window(c, inp, kit, e, place));
     }
     out
+}
+
+/// A password login from an outside address that failed from that address in the minutes before
+/// ([`GUESS_WINDOW`]), in the intrusion window: too few failures for the brute-force finding
+/// ([`GUESS_FAILURES`]), but a guessed password is still the way in the log tells. Weaker than the
+/// detector's judgement; the window is what makes it a candidate.
+fn guessed_in_window(inp: &Inputs, kit: &Kit, e: &AuthEvent, ip: IpAddr) -> Option<Candidate> {
+    let t = e.time?;
+    if !e.is_password_login() {
+        return None;
+    }
+    let failed: Vec<&AuthEvent> = inp
+        .model
+        .auth
+        .iter()
+        .filter(|f| matches!(f.kind, AuthKind::FailedPassword | AuthKind::InvalidUser))
+        .filter(|f| f.from == Some(ip))
+        .filter(|f| f.time.is_some_and(|ft| ft <= t && t - ft <= GUESS_WINDOW))
+        .collect();
+    if failed.is_empty() {
+        return None;
+    }
+    let user = escape_bytes(&e.user);
+    let mut c = Candidate::new(
+        EntryVector::SshBruteForce,
+        Basis::Login,
+        EvidenceLevel::Parsed,
+        55,
+        format!(
+            "SSH password guessed from {ip}: a password login to {user} after {} failed logins from it, just before the kit appeared",
+            failed.len()
+        ),
+    )
+    .source(ip.to_string())
+    .at(e.time);
+    for f in failed.iter().take(3) {
+        c = c.evidence(format!("{}: {}", f.location(inp.model), f.text(inp.model)));
+    }
+    c = c
+        .evidence(format!("{}: {}", e.location(inp.model), e.text(inp.model)))
+        .evidence(format!(
+            "{} failed logins from {ip} in the {} minutes before it (fewer than MT-ACC-010's {GUESS_FAILURES})",
+            failed.len(),
+            GUESS_WINDOW / 60
+        ))
+        .subject(account_subject(&inp.model.accounts, &e.user))
+        .subject(path_subject(&e.path));
+    Some(with_window(c, inp, kit, e, Placement::InWindow))
 }
 
 fn by_place(place: Placement, in_window: u8, otherwise: u8) -> u8 {
@@ -226,4 +277,58 @@ fn hosts_name(hosts: &[u8], ip: IpAddr) -> Option<String> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use minetrace_schemas::findings::Severity;
+
+    use super::*;
+    use crate::detect::finding::{file_subject, finding, FindingExt};
+    use crate::indicators::Indicators;
+    use crate::model::fixture;
+
+    /// A miner file written at 2023-11-14T22:13:20Z (the fixture's mtime) and an auth.log.
+    fn vectors(log: &str) -> Vec<(EntryVector, Option<String>)> {
+        let model = fixture::model(
+            vec![
+                fixture::file(b"/var/log/auth.log", Some(log.as_bytes())),
+                fixture::file(b"/var/tmp/.x/miner", Some(b"\x7fELF")),
+            ],
+            vec![],
+        );
+        let Some(miner) = model.file(b"/var/tmp/.x/miner") else {
+            return Vec::new();
+        };
+        let findings = vec![finding(&rules::RUN_010, Severity::High).subject(file_subject(miner))];
+        let iocs = Indicators::builtin();
+        let inp = Inputs {
+            model: &model,
+            iocs: &iocs,
+            findings: &findings,
+        };
+        let kit = Kit::of(&inp);
+        candidates(&inp, &kit)
+            .into_iter()
+            .map(|c| (c.vector, c.source))
+            .collect()
+    }
+
+    #[test]
+    fn a_few_failures_then_a_password_login_just_before_the_kit() {
+        let log = "Nov 14 22:11:50 h sshd[1]: Failed password for ubuntu from 203.0.113.7 port 1 ssh2\n\
+                   Nov 14 22:11:55 h sshd[2]: Failed password for invalid user pi from 203.0.113.7 port 2 ssh2\n\
+                   Nov 14 22:12:00 h sshd[3]: Accepted password for ubuntu from 203.0.113.7 port 3 ssh2\n";
+        assert_eq!(
+            vectors(log),
+            vec![(EntryVector::SshBruteForce, Some("203.0.113.7".into()))]
+        );
+        // The same login three days before the kit, or without a failure before it: no candidate.
+        assert!(vectors(&log.replace("Nov 14", "Nov 11")).is_empty());
+        let clean = "Nov 14 22:12:00 h sshd[3]: Accepted password for ubuntu from 203.0.113.7 port 3 ssh2\n";
+        assert!(vectors(clean).is_empty());
+        // Failures from another address do not make this login a guess.
+        let other = log.replacen("203.0.113.7", "198.51.100.2", 2);
+        assert!(vectors(&other).is_empty());
+    }
 }
