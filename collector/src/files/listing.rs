@@ -5,8 +5,9 @@
 //! checked to be the inode that was `lstat`ed, and read with `readdir` only up to a per-directory cap, so
 //! a directory of a million files costs the cap and no more.
 
-use std::ffi::CStr;
+use std::ffi::{CStr, OsStr};
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::io::IntoRawFd;
 use std::path::Path;
 
@@ -98,6 +99,22 @@ impl Listed {
         // SAFETY: `self.stream.dir` is a valid open DIR* for as long as `self` lives.
         let fd = unsafe { libc::dirfd(self.stream.dir) };
         file_meta::lstat_at(fd, name)
+    }
+
+    /// `lstat` of the entry `name`: through the listed directory, or by its path under `real` (the
+    /// directory's path as listed) where the kernel has no `statx`.
+    pub fn stat(&self, real: &Path, name: &[u8]) -> io::Result<Stat> {
+        self.lstat(name)
+            .transpose()
+            .unwrap_or_else(|| file_meta::lstat(&real.join(OsStr::from_bytes(name))))
+    }
+
+    /// Every listed entry, in name order, with its `lstat` ([`Listed::stat`]); entries that cannot be
+    /// `lstat`ed (removed since the listing) are left out.
+    pub fn stats<'a>(&'a self, real: &'a Path) -> impl Iterator<Item = (&'a [u8], Stat)> + 'a {
+        self.names
+            .iter()
+            .filter_map(move |name| self.stat(real, name).ok().map(|st| (name.as_slice(), st)))
     }
 }
 

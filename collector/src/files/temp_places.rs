@@ -19,7 +19,8 @@ use std::io::Write;
 use minetrace_schemas::bundle::WriteError;
 use minetrace_schemas::records::file::FileKind;
 
-use super::host_root::child;
+use super::file_meta::Stat;
+use super::host_root::{child, file_name};
 use super::listing;
 use super::sink::{Content, Sink};
 use super::spend::Place;
@@ -86,20 +87,19 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
             continue;
         };
         let real = s.ctx.root.real(&resolved);
-        let names = match listing::list(&real, &st, 10_000) {
-            Ok((_, names, _)) => names,
+        let listed = match listing::list_open(&real, &st, 10_000) {
+            Ok(listed) => listed,
             Err(e) => {
                 s.note(&home, format!("cannot list home: {e}"));
                 continue;
             }
         };
-        let (hidden, visible): (Vec<Vec<u8>>, Vec<Vec<u8>>) =
-            names.into_iter().partition(|n| n.starts_with(b"."));
-        for name in hidden {
-            let path = child(&resolved, &name);
-            let Ok(est) = s.ctx.root.lstat(&path) else {
-                continue;
-            };
+        let (hidden, visible): (Vec<_>, Vec<_>) = listed
+            .stats(&real)
+            .map(|(name, st)| (child(&resolved, name), st))
+            .partition(|(path, _)| file_name(path).starts_with(b"."));
+        drop(listed);
+        for (path, est) in hidden {
             if est.is_dir() {
                 walk::walk(s, &path, home_limits(), |e| {
                     Pick::Record(Content::Suspect(if e.depth <= HOME_COPY_DEPTH {
@@ -156,10 +156,10 @@ pub fn is_user_home(home: &[u8], account: Option<&super::sink::Account>) -> bool
 fn walk_visible<W: Write>(
     s: &mut Sink<'_, W>,
     home: &[u8],
-    names: &[Vec<u8>],
+    entries: &[(Vec<u8>, Stat)],
 ) -> Result<(), WriteError> {
     let mut left = visible_home_limits();
-    for name in names {
+    for (path, est) in entries {
         if left.max_entries == 0 {
             s.note(
                 home,
@@ -170,12 +170,8 @@ fn walk_visible<W: Write>(
             );
             break;
         }
-        let path = child(home, name);
-        let Ok(est) = s.ctx.root.lstat(&path) else {
-            continue;
-        };
         if est.is_dir() {
-            let stats = walk::walk(s, &path, left, |e| {
+            let stats = walk::walk(s, path, left, |e| {
                 Pick::Record(Content::Suspect(if e.depth <= VISIBLE_ODD_DEPTH {
                     Place::Odd
                 } else {
@@ -186,9 +182,9 @@ fn walk_visible<W: Write>(
         } else {
             left.max_entries = left.max_entries.saturating_sub(1);
             if est.kind == FileKind::Regular {
-                s.capture_stat(&path, &est, Content::Suspect(Place::Odd))?;
+                s.capture_stat(path, est, Content::Suspect(Place::Odd))?;
             } else {
-                s.record_stat(&path, &est, None)?;
+                s.record_stat(path, est, None)?;
             }
         }
     }

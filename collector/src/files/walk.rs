@@ -133,11 +133,7 @@ pub fn walk<W: Write>(
             }
             let path = child(&dir, name);
             // Through the listed directory: no second walk of the whole path per entry.
-            let est = match listed
-                .lstat(name)
-                .transpose()
-                .unwrap_or_else(|| sink.ctx.root.lstat(&path))
-            {
+            let est = match listed.stat(&real, name) {
                 Ok(s) => s,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => {
