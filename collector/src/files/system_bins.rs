@@ -10,12 +10,11 @@
 //! digest match among them.
 //!
 //! Spending: a renamed packaged tool has the size of the packaged file it copies, and a kit's tools are
-//! small. So an unowned file is hashed when it is at most [`KIT_SIZE`] bytes, when a packaged file of
-//! its size exists, when it changed in the last [`RECENT_SECS`] seconds, or when its name hides (a
-//! leading dot, blanks, control or non-ASCII bytes). A larger one (a vendor's 40–90 MiB `docker` or
-//! `terraform` in `/usr/local/bin`) is listed by metadata and its record says why it was not read
-//! ([`NOT_A_TWIN`]); it is still hashed when something names it (a persistence entry, the preload list:
-//! tier 0) and, when it runs, by the live pass.
+//! small. So an unowned file is hashed when it is at most [`KIT_SIZE`] bytes or when a packaged file of
+//! its size exists. A larger one (a vendor's 40–90 MiB `docker` or `terraform` in `/usr/local/bin`) is
+//! listed by metadata (size, times, owner, name: what the analyst judges it by) and its record says why
+//! it was not read ([`NOT_HASHED_BIG`]); it is still hashed when something names it (a persistence entry,
+//! the preload list: tier 0), and when it runs its record takes the digest the live pass made.
 //!
 //! Needs the package index; without one (no dpkg database) the family records why and lists nothing.
 
@@ -26,11 +25,11 @@ use minetrace_schemas::bundle::WriteError;
 use minetrace_schemas::records::file::FileKind;
 
 use super::file_meta::Stat;
-use super::host_root::{child, file_name};
+use super::host_root::child;
 use super::listing;
 use super::packages::BIN_DIRS;
 use super::sink::{Content, Sink};
-use super::spend::{Place, LOW_TIER_FILE_CAP, RECENT_SECS};
+use super::spend::Place;
 use super::walk::{self, Limits, Pick};
 
 /// Names read from one system binary directory.
@@ -39,13 +38,15 @@ const MAX_NAMES: usize = 50_000;
 const MAX_TWINS_PER_SIZE: usize = 8;
 /// Twins recorded per run at most.
 const MAX_TWINS: usize = 512;
-/// Unowned files up to this size are always hashed: a miner's or a kit's binary (a static XMRig is
-/// 3–9 MiB, Go droppers 5–15 MiB) is no larger.
-pub const KIT_SIZE: u64 = LOW_TIER_FILE_CAP;
+/// Unowned files up to this size are always hashed. Miners and their droppers are smaller: a static
+/// XMRig build is 3–9 MiB (2–4 MiB UPX-packed), and Go-built bots and droppers (Kinsing, Sysrv) are
+/// reported at 2–20 MB; the vendor tools people install by hand under `/usr/local/bin` are larger
+/// (`docker` 41 MiB, `terraform` 86 MiB, `kubectl` and `helm` ~50 MiB).
+pub const KIT_SIZE: u64 = 20 << 20;
 /// Why a large unowned system file was listed but not read.
-pub const NOT_A_TWIN: &str = "not hashed: an unowned system file larger than 16 MiB, unchanged for \
-     7 days, with an ordinary name and no packaged file of its size (so not a renamed packaged tool); \
-     hashed when something names it, or by the live pass when it runs";
+pub const NOT_HASHED_BIG: &str = "not hashed: an unowned system file larger than 20 MiB with no \
+     packaged file of its size (so not a renamed packaged tool); hashed when a persistence entry or the \
+     preload list names it, and given the live pass's digest when it runs";
 
 pub fn local_limits() -> Limits {
     Limits {
@@ -76,31 +77,27 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
         if !seen_dirs.insert(st.id()) {
             continue;
         }
-        let names = match listing::list(&s.ctx.root.real(&resolved), &st, MAX_NAMES) {
-            Ok((_, names, more)) => {
-                if more {
-                    s.note(dir, format!("listing cut at {MAX_NAMES} entries"));
-                }
-                names
-            }
+        let real = s.ctx.root.real(&resolved);
+        let listed = match listing::list_open(&real, &st, MAX_NAMES) {
+            Ok(listed) => listed,
             Err(e) => {
                 s.note(dir, format!("cannot list directory: {e}"));
                 continue;
             }
         };
-        for name in names {
-            let path = child(&resolved, &name);
-            let Ok(est) = s.ctx.root.lstat(&path) else {
-                continue;
-            };
+        if listed.more {
+            s.note(dir, format!("listing cut at {MAX_NAMES} entries"));
+        }
+        for (name, est) in listed.stats(&real) {
             if !matches!(est.kind, FileKind::Regular | FileKind::Symlink) {
                 continue;
             }
+            let path = child(&resolved, name);
             let owned = s
                 .col
                 .package_db
                 .index()
-                .is_some_and(|i| i.owns(&path) || i.owns(&child(dir, &name)));
+                .is_some_and(|i| i.owns(&path) || i.owns(&child(dir, name)));
             if owned {
                 if est.kind == FileKind::Regular {
                     let twins = packaged.entry(est.size).or_default();
@@ -129,7 +126,6 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
         }
     }
     // Decided once every directory is listed: a twin may be in any of them.
-    let now = s.ctx.now;
     let mut unowned_sizes: Vec<u64> = Vec::new();
     for (path, st) in unowned {
         if st.kind == FileKind::Symlink {
@@ -139,10 +135,10 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
         // A file another family recorded first keeps that family's reading.
         let first = !s.ctx.recorded.contains_key(&path);
         s.capture_stat(&path, &st, Content::Suspect(Place::System))?;
-        if worth_reading(&st, file_name(&path), packaged.contains_key(&st.size), now) {
+        if worth_reading(&st, packaged.contains_key(&st.size)) {
             unowned_sizes.push(st.size);
         } else if first {
-            s.ctx.spend.hold(&path, NOT_A_TWIN);
+            s.ctx.spend.hold(&path, NOT_HASHED_BIG);
         }
     }
     unowned_sizes.sort_unstable();
@@ -164,18 +160,8 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
 }
 
 /// Whether an unowned file of a system binary directory is hashed (see the module documentation).
-pub fn worth_reading(st: &Stat, name: &[u8], has_twin: bool, now: i64) -> bool {
-    let changed = st.ctime.secs.max(st.mtime.secs);
-    st.size <= KIT_SIZE
-        || has_twin
-        || now.saturating_sub(changed) <= RECENT_SECS
-        || hiding_name(name)
-}
-
-/// A name made to hide or to look like something else in a listing: a leading dot, blanks, control or
-/// non-ASCII bytes.
-pub fn hiding_name(name: &[u8]) -> bool {
-    name.first() == Some(&b'.') || name.iter().any(|b| !b.is_ascii_graphic())
+pub fn worth_reading(st: &Stat, has_twin: bool) -> bool {
+    st.size <= KIT_SIZE || has_twin
 }
 
 #[cfg(test)]
@@ -253,16 +239,16 @@ mod spending {
     }
 
     #[test]
-    fn big_unowned_system_files_are_hashed_only_when_a_renamed_tool_or_a_kit_could_be_one() {
+    fn big_unowned_system_files_are_hashed_only_when_a_renamed_tool_could_be_one() {
         let dir = tempfile::tempdir().unwrap();
         let r = dir.path();
         let big = KIT_SIZE + 4096;
-        // A vendor's big tool: unowned, no packaged file of its size, an ordinary name.
+        // A vendor's big tool: unowned, no packaged file of its size.
         big_elf(r, "/usr/local/bin/terraform", big + 1);
         // A packaged tool copied under another name: same size as the packaged file.
         big_elf(r, "/usr/bin/packaged-big", big);
         big_elf(r, "/usr/local/bin/renamed", big);
-        // A name that hides.
+        // A name that hides and a fresh change make no difference: the record shows both to the analyst.
         big_elf(r, "/usr/local/bin/.cache ", big + 2);
         // Kit-sized: always hashed.
         put(
@@ -279,18 +265,21 @@ mod spending {
         );
         let mut h = Harness::new(r);
         h.col.package_db = crate::package_index::build(&h.ctx.root, &mut Vec::new());
-        // Every file was changed long before this run.
-        h.ctx.now += 30 * 86_400;
         let mut s = h.sink("system-bin");
         collect(&mut s).unwrap();
         let stats = spend::run(&mut s, spend::budget(1 << 40, 600_000)).unwrap();
-        let vendor = h.record("/usr/local/bin/terraform").unwrap();
-        assert!(vendor.sha256.is_none(), "{vendor:?}");
-        assert_eq!(vendor.error.as_deref(), Some(NOT_A_TWIN));
+        for held in ["/usr/local/bin/terraform", "/usr/local/bin/.cache "] {
+            let rec = h.record(held).unwrap();
+            assert!(rec.sha256.is_none(), "{rec:?}");
+            assert_eq!(rec.error.as_deref(), Some(NOT_HASHED_BIG));
+            assert_eq!(
+                rec.size,
+                std::fs::metadata(r.join(&held[1..])).unwrap().len()
+            );
+        }
         for hashed in [
             "/usr/local/bin/renamed",
             "/usr/bin/packaged-big",
-            "/usr/local/bin/.cache ",
             "/usr/local/bin/small",
         ] {
             let rec = h.record(hashed).unwrap();
@@ -300,7 +289,7 @@ mod spending {
             h.record("/usr/local/bin/renamed").unwrap().sha256,
             h.record("/usr/bin/packaged-big").unwrap().sha256
         );
-        assert_eq!(stats.hashed_bytes, 3 * big + 2 + 11);
+        assert_eq!(stats.hashed_bytes, 2 * big + 11);
     }
 
     #[test]
@@ -310,7 +299,6 @@ mod spending {
         big_elf(r, "/usr/local/bin/agent", KIT_SIZE + 1);
         let mut h = Harness::new(r);
         h.col.package_db = crate::package_index::build(&h.ctx.root, &mut Vec::new());
-        h.ctx.now += 30 * 86_400;
         let mut s = h.sink("system-bin");
         collect(&mut s).unwrap();
         // A cron line names it afterwards (references run before, packages after: either raises it).
@@ -322,8 +310,8 @@ mod spending {
     }
 
     #[test]
-    fn the_rule_reads_size_twins_recency_and_names() {
-        let st = |size: u64, changed: i64| Stat {
+    fn the_rule_reads_size_and_twins() {
+        let st = |size: u64| Stat {
             kind: FileKind::Regular,
             mode: 0o100_755,
             uid: 0,
@@ -333,33 +321,14 @@ mod spending {
             ino: 1,
             nlink: 1,
             atime: Default::default(),
-            mtime: minetrace_schemas::records::file::FileTime {
-                secs: changed,
-                nanos: 0,
-            },
-            ctime: minetrace_schemas::records::file::FileTime {
-                secs: changed,
-                nanos: 0,
-            },
+            mtime: Default::default(),
+            ctime: Default::default(),
             btime: None,
             attr_immutable: None,
             attr_append: None,
         };
-        let now = 100 * 86_400;
-        let old = now - 30 * 86_400;
-        let big = KIT_SIZE + 1;
-        assert!(worth_reading(&st(KIT_SIZE, old), b"tool", false, now));
-        assert!(!worth_reading(&st(big, old), b"docker", false, now));
-        assert!(worth_reading(&st(big, old), b"docker", true, now));
-        assert!(worth_reading(&st(big, now - 3600), b"docker", false, now));
-        assert!(worth_reading(&st(big, old), b"..", false, now));
-        assert!(worth_reading(&st(big, old), b"kswapd0 ", false, now));
-        assert!(worth_reading(
-            &st(big, old),
-            "dockér".as_bytes(),
-            false,
-            now
-        ));
-        assert!(!hiding_name(b"x86_64-linux-gnu-gcc-12"));
+        assert!(worth_reading(&st(KIT_SIZE), false));
+        assert!(!worth_reading(&st(KIT_SIZE + 1), false));
+        assert!(worth_reading(&st(KIT_SIZE + 1), true));
     }
 }
