@@ -40,6 +40,9 @@ pub struct LiveHandoff {
     pub copies: Vec<((u64, u64), String, String)>,
     /// Bytes those copies took from the run's copy budget.
     pub copied_bytes: u64,
+    /// Every executable it read whole, with its digest: a file family meeting one takes that digest
+    /// instead of reading it again ([`crate::files::spend::ReadBefore`]).
+    pub images: Vec<crate::files::spend::ReadBefore>,
     /// Paths of the running executables that still have a file (not deleted, not memfd), sorted and
     /// distinct, for the package check: the `/proc` pass already read them, so nothing reads them again.
     pub running_exes: Vec<Vec<u8>>,

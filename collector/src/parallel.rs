@@ -10,15 +10,27 @@ pub const WORKERS: usize = 2;
 /// `f` of every item, computed on up to [`WORKERS`] threads (the calling one among them), results in
 /// the items' order. Items are handed out one at a time, so one big file does not hold back the rest.
 pub fn map_in_order<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    map_in_order_with(items, || (), |(), item| f(item))
+}
+
+/// [`map_in_order`] with a scratch value per thread, made once by `scratch` on each thread that gets an
+/// item (a read buffer: one per worker, not one per file).
+pub fn map_in_order_with<T: Sync, S, R: Send>(
+    items: &[T],
+    scratch: impl Fn() -> S + Sync,
+    f: impl Fn(&mut S, &T) -> R + Sync,
+) -> Vec<R> {
     let next = AtomicUsize::new(0);
     let run = || {
         let mut done = Vec::new();
+        let mut own: Option<S> = None;
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(item) = items.get(i) else {
                 return done;
             };
-            done.push((i, f(item)));
+            let s = own.get_or_insert_with(&scratch);
+            done.push((i, f(s, item)));
         }
     };
     let mut all: Vec<(usize, R)> = if items.len() < 2 {
@@ -50,5 +62,24 @@ mod tests {
         assert_eq!(out, items.iter().map(|x| x * 2).collect::<Vec<_>>());
         assert!(map_in_order(&[] as &[u8], |x| *x).is_empty());
         assert_eq!(map_in_order(&[7u8], |x| *x), vec![7]);
+    }
+
+    #[test]
+    fn scratch_is_made_once_per_thread_not_per_item() {
+        let made = AtomicUsize::new(0);
+        let items: Vec<u64> = (0..200).collect();
+        let out = map_in_order_with(
+            &items,
+            || {
+                made.fetch_add(1, Ordering::Relaxed);
+                Vec::<u64>::new()
+            },
+            |seen, x| {
+                seen.push(*x);
+                x + 1
+            },
+        );
+        assert_eq!(out, items.iter().map(|x| x + 1).collect::<Vec<_>>());
+        assert!((1..=WORKERS).contains(&made.load(Ordering::Relaxed)));
     }
 }

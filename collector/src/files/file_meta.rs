@@ -131,7 +131,8 @@ fn from_raw(raw: &RawStatx) -> Stat {
     }
 }
 
-fn from_std(meta: &std::fs::Metadata) -> Stat {
+/// A [`Stat`] from what `std` returned (no birth time when `std` could not get one).
+pub fn from_std(meta: &std::fs::Metadata) -> Stat {
     let t = |secs: i64, nsec: i64| FileTime {
         secs,
         nanos: u32::try_from(nsec).unwrap_or(0),

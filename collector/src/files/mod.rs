@@ -107,8 +107,7 @@ pub fn collect<W: Write>(col: &mut Collection<W>) -> Result<(), WriteError> {
         log.items = table.mounts.len() as u64;
         Ok(table)
     })?;
-    let handoff = &col.live_handoff;
-    let mut ctx = Ctx::after_live(root, &col.options, &handoff.copies, handoff.copied_bytes);
+    let mut ctx = Ctx::after_live(root, &col.options, &col.live_handoff);
     ctx.mounts = mount_table;
     if !ctx.root.is_dead_box() {
         // Started now, after the process pass, so they never show in the process table; they run

@@ -93,6 +93,8 @@ pub struct Ctx {
     pub script_left: u64,
     /// Files queued for hashing and copying by suspicion ([`super::spend`]).
     pub spend: super::spend::SpendQueue,
+    /// Files the live pass read whole (running executables), by (dev, inode).
+    pub read_before: HashMap<(u64, u64), super::spend::ReadBefore>,
     /// The run's start, seconds since the epoch (what "recently changed" is measured against).
     pub now: i64,
     pub max_log: u64,
@@ -117,17 +119,18 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(root: HostRoot, options: &Options) -> Self {
-        Self::after_live(root, options, &[], 0)
+        Self::after_live(root, options, &crate::collection::LiveHandoff::default())
     }
 
-    /// `copied_already` is the live pass's copies ((dev, inode) → member, sha256) and `copied_bytes` what
-    /// they took from the run's copy budget, so a file is stored once and the budget is the run's.
+    /// Takes from the live pass its copies ((dev, inode) → member, sha256) and what they took from the
+    /// run's copy budget, so a file is stored once and the budget is the run's, and the digests it made,
+    /// so a running executable is read once.
     pub fn after_live(
         root: HostRoot,
         options: &Options,
-        copied_already: &[((u64, u64), String, String)],
-        copied_bytes: u64,
+        handoff: &crate::collection::LiveHandoff,
     ) -> Self {
+        let copied_already = &handoff.copies;
         Ctx {
             root,
             accounts: Vec::new(),
@@ -143,9 +146,16 @@ impl Ctx {
                 .map(|(_, member, sha)| (sha.clone(), member.clone()))
                 .collect(),
             max_copy_file: options.max_copy_file_bytes,
-            copy_left: options.max_copy_total_bytes.saturating_sub(copied_bytes),
+            copy_left: options
+                .max_copy_total_bytes
+                .saturating_sub(handoff.copied_bytes),
             script_left: super::spend::SCRIPT_TOTAL,
             spend: super::spend::SpendQueue::default(),
+            read_before: handoff
+                .images
+                .iter()
+                .map(|r| (r.stat.id(), r.clone()))
+                .collect(),
             now: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))

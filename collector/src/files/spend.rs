@@ -32,12 +32,11 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
-use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use minetrace_schemas::bundle::member_name::fs_member;
 use minetrace_schemas::bundle::WriteError;
-use minetrace_schemas::records::file::{FS_APPEND_FL, FS_IMMUTABLE_FL};
+use minetrace_schemas::records::file::{FileTime, FS_APPEND_FL, FS_IMMUTABLE_FL};
 use sha2::{Digest, Sha256};
 
 use super::file_meta::{self, Stat};
@@ -127,6 +126,19 @@ pub fn tier(place: Place, st: &Stat, name: &[u8]) -> Option<u8> {
     }
 }
 
+/// A file the live pass read whole (a running executable, through `/proc/PID/exe`): its digest stands
+/// for a read here while the file keeps the size and times it had then ([`read_before`]).
+#[derive(Debug, Clone)]
+pub struct ReadBefore {
+    /// `fstat` of the image when the live pass read it.
+    pub stat: Stat,
+    pub sha256: String,
+    /// Whether it starts with the ELF magic.
+    pub elf: bool,
+    /// Inode flags (`chattr` attributes), when readable.
+    pub flags: Option<u32>,
+}
+
 /// One queued file.
 #[derive(Debug, Clone)]
 struct Candidate {
@@ -135,6 +147,8 @@ struct Candidate {
     real: PathBuf,
     id: (u64, u64),
     size: u64,
+    /// Modification and change times as listed.
+    times: (FileTime, FileTime),
     recent: bool,
     tier: u8,
     /// Why an ELF file may not be copied (under a bind mount of another directory, owned by a package,
@@ -189,6 +203,7 @@ impl SpendQueue {
             real,
             id: st.id(),
             size: st.size,
+            times: (st.mtime, st.ctime),
             recent: now.saturating_sub(changed) <= RECENT_SECS,
             tier,
             no_copy,
@@ -233,7 +248,6 @@ pub struct Budget {
 
 /// What a worker is asked to do with one file.
 struct Job {
-    seq: usize,
     real: PathBuf,
     name: Vec<u8>,
     id: (u64, u64),
@@ -272,11 +286,13 @@ fn shared(r: &Result<Got, String>) -> Result<Got, String> {
 }
 
 /// What one batch does with a candidate: skip it, read it (with its tier's copy cap), or take the
-/// outcome of an earlier read of the same inode.
+/// outcome of an earlier read of the same inode, here or by the live pass.
 enum Plan {
     Skip,
     Read(u64),
     Same(u64),
+    /// The live pass read it (a running executable): its digest, no read here.
+    Known(u64, Got),
 }
 
 /// What was asked of the first read of an inode.
@@ -304,30 +320,31 @@ pub struct Stats {
     pub skipped: u64,
     /// Paths that took the digest of an earlier read of the same inode (hard links).
     pub linked: u64,
+    /// Files that took the digest the live pass made of them (running executables).
+    pub known: u64,
 }
 
-fn work(job: &Job) -> Result<Got, String> {
+/// Reads one file with the worker's buffer `buf`.
+fn work(job: &Job, buf: &mut [u8]) -> Result<Got, String> {
     let (mut file, meta) = host_read::open_regular(&job.real).map_err(|e| format!("open: {e}"))?;
-    {
-        use std::os::unix::fs::MetadataExt;
-        if (meta.dev(), meta.ino()) != job.id {
-            return Err("replaced since it was listed".into());
-        }
+    // The open's own `fstat` is the "before" of the change check.
+    let before = file_meta::from_std(&meta);
+    if before.id() != job.id {
+        return Err("replaced since it was listed".into());
     }
-    let before = file_meta::fstat(&file).ok();
     let flags = file_meta::inode_flags(&file);
     let mut out = Got {
         flags,
         ..Got::default()
     };
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; CHUNK];
     // Read up to a little past the listed size: a file still growing is flagged, not chased.
     let limit = job.size.saturating_add(1);
     let mut first = true;
     let mut keep_cap = 0u64;
     loop {
-        let want = usize::try_from((limit - out.len).min(CHUNK as u64)).unwrap_or(CHUNK);
+        let room = buf.len();
+        let want = usize::try_from((limit - out.len).min(room as u64)).unwrap_or(room);
         if want == 0 {
             break;
         }
@@ -361,8 +378,8 @@ fn work(job: &Job) -> Result<Got, String> {
         }
     }
     let after = file_meta::fstat(&file).ok();
-    out.changed = out.len != job.size
-        || matches!((&before, &after), (Some(b), Some(a)) if file_meta::changed_between(b, a));
+    out.changed =
+        out.len != job.size || after.is_some_and(|a| file_meta::changed_between(&before, &a));
     if out.elf && out.len > keep_cap {
         // An ELF file is copied whole or not at all.
         out.kept = None;
@@ -395,117 +412,120 @@ pub fn run<W: Write>(s: &mut Sink<'_, W>, budget: Budget) -> Result<Stats, Write
     }
     let mut stats = Stats::default();
     let mut hash_left = budget.hash_bytes;
-    let workers = 2;
-    let (job_tx, job_rx) = mpsc::channel::<Job>();
-    let (done_tx, done_rx) = mpsc::channel::<(usize, Result<Got, String>)>();
-    let job_rx = Arc::new(Mutex::new(job_rx));
-    std::thread::scope(|scope| -> Result<(), WriteError> {
-        for _ in 0..workers {
-            let rx = Arc::clone(&job_rx);
-            let tx = done_tx.clone();
-            scope.spawn(move || loop {
-                let job = match rx.lock() {
-                    Ok(guard) => guard.recv(),
-                    Err(_) => return,
-                };
-                let Ok(job) = job else { return };
-                if tx.send((job.seq, work(&job))).is_err() {
-                    return;
-                }
+    // Hard links: an inode is read once; its other paths take that read's digest (and point at its
+    // copy), unless they may keep bytes the first read was not asked to keep.
+    let mut reads: HashMap<(u64, u64), Planned> = HashMap::new();
+    let mut outcomes: HashMap<(u64, u64), Result<Got, String>> = HashMap::new();
+    for batch in items.chunks(BATCH) {
+        let mut planned: Vec<Plan> = Vec::with_capacity(batch.len());
+        let mut jobs: Vec<Job> = Vec::new();
+        let mut copy_left = s.ctx.copy_left;
+        for c in batch {
+            let file_cap = if c.tier <= 1 {
+                s.ctx.max_copy_file
+            } else {
+                s.ctx.max_copy_file.min(LOW_TIER_FILE_CAP)
+            };
+            if let Some(got) = read_before(s, c) {
+                planned.push(Plan::Known(file_cap, got));
+                continue;
+            }
+            if let Some(why) = skip_reason(c, hash_left, &budget) {
+                s.set_error(Some(c.record), why);
+                stats.skipped += 1;
+                planned.push(Plan::Skip);
+                continue;
+            }
+            if reads
+                .get(&c.id)
+                .is_some_and(|p| p.size == c.size && p.covers(c))
+            {
+                planned.push(Plan::Same(file_cap));
+                continue;
+            }
+            hash_left -= c.size;
+            let keep_elf = (c.no_copy.is_none() && c.size <= file_cap && c.size <= copy_left)
+                .then_some(c.size);
+            if let Some(n) = keep_elf {
+                copy_left -= n;
+            }
+            reads.entry(c.id).or_insert(Planned {
+                size: c.size,
+                elf: keep_elf.is_some(),
+                script: c.head,
+            });
+            planned.push(Plan::Read(file_cap));
+            jobs.push(Job {
+                real: c.real.clone(),
+                name: file_name(&c.path).to_vec(),
+                id: c.id,
+                size: c.size,
+                keep_elf,
+                keep_script: c.head,
             });
         }
-        drop(done_tx);
-        let result = (|| {
-            // Hard links: an inode is read once; its other paths take that read's digest (and point at
-            // its copy), unless they may keep bytes the first read was not asked to keep.
-            let mut reads: HashMap<(u64, u64), Planned> = HashMap::new();
-            let mut outcomes: HashMap<(u64, u64), Result<Got, String>> = HashMap::new();
-            for batch in items.chunks(BATCH) {
-                let mut planned: Vec<Plan> = Vec::with_capacity(batch.len());
-                let mut sent = 0;
-                let mut copy_left = s.ctx.copy_left;
-                for (seq, c) in batch.iter().enumerate() {
-                    if let Some(why) = skip_reason(c, hash_left, &budget) {
-                        s.set_error(Some(c.record), why);
-                        stats.skipped += 1;
-                        planned.push(Plan::Skip);
-                        continue;
-                    }
-                    let file_cap = if c.tier <= 1 {
-                        s.ctx.max_copy_file
-                    } else {
-                        s.ctx.max_copy_file.min(LOW_TIER_FILE_CAP)
-                    };
-                    if reads
+        // Read on the worker threads; decided below in the batch's order.
+        let mut results = crate::parallel::map_in_order_with(
+            &jobs,
+            || vec![0u8; CHUNK],
+            |buf, job| work(job, buf),
+        )
+        .into_iter();
+        for (c, plan) in batch.iter().zip(planned) {
+            match plan {
+                Plan::Skip => {}
+                Plan::Read(cap) => {
+                    let r = results.next().unwrap_or_else(|| Err("not read".to_owned()));
+                    outcomes.entry(c.id).or_insert_with(|| shared(&r));
+                    apply(s, c, r, cap, &mut stats)?;
+                }
+                Plan::Same(cap) => {
+                    stats.linked += 1;
+                    let r = outcomes
                         .get(&c.id)
-                        .is_some_and(|p| p.size == c.size && p.covers(c))
-                    {
-                        planned.push(Plan::Same(file_cap));
-                        continue;
-                    }
-                    hash_left -= c.size;
-                    let keep_elf =
-                        (c.no_copy.is_none() && c.size <= file_cap && c.size <= copy_left)
-                            .then_some(c.size);
-                    if let Some(n) = keep_elf {
-                        copy_left -= n;
-                    }
-                    reads.entry(c.id).or_insert(Planned {
-                        size: c.size,
-                        elf: keep_elf.is_some(),
-                        script: c.head,
-                    });
-                    planned.push(Plan::Read(file_cap));
-                    let job = Job {
-                        seq,
-                        real: c.real.clone(),
-                        name: file_name(&c.path).to_vec(),
-                        id: c.id,
-                        size: c.size,
-                        keep_elf,
-                        keep_script: c.head,
-                    };
-                    if job_tx.send(job).is_err() {
-                        break;
-                    }
-                    sent += 1;
+                        .map_or_else(|| Err("its first path was not read".to_owned()), shared);
+                    let len = r.as_ref().map_or(0, |g| g.len);
+                    apply(s, c, r, cap, &mut stats)?;
+                    // Read once, by the first path: the bytes count there.
+                    stats.hashed_bytes -= len.min(stats.hashed_bytes);
                 }
-                let mut results: Vec<Option<Result<Got, String>>> =
-                    (0..batch.len()).map(|_| None).collect();
-                for _ in 0..sent {
-                    let Ok((seq, r)) = done_rx.recv() else { break };
-                    if let Some(slot) = results.get_mut(seq) {
-                        *slot = Some(r);
-                    }
-                }
-                for ((c, r), plan) in batch.iter().zip(results).zip(planned) {
-                    match (plan, r) {
-                        (Plan::Read(cap), Some(r)) => {
-                            outcomes.entry(c.id).or_insert_with(|| shared(&r));
-                            apply(s, c, r, cap, &mut stats)?;
-                        }
-                        (Plan::Same(cap), _) => {
-                            stats.linked += 1;
-                            let r = outcomes.get(&c.id).map_or_else(
-                                || Err("its first path was not read".to_owned()),
-                                shared,
-                            );
-                            let len = r.as_ref().map_or(0, |g| g.len);
-                            apply(s, c, r, cap, &mut stats)?;
-                            // Read once, by the first path: the bytes count there.
-                            stats.hashed_bytes -= len.min(stats.hashed_bytes);
-                        }
-                        _ => {}
-                    }
+                Plan::Known(cap, got) => {
+                    stats.known += 1;
+                    let len = got.len;
+                    apply(s, c, Ok(got), cap, &mut stats)?;
+                    // Read by the live pass, not here.
+                    stats.hashed_bytes -= len.min(stats.hashed_bytes);
                 }
             }
-            Ok(())
-        })();
-        drop(job_tx);
-        result
-    })?;
+        }
+    }
     s.log.items = stats.hashed + stats.skipped;
     Ok(stats)
+}
+
+/// The live pass's read of `c`, when it stands for a read here: the same inode with the size and times
+/// it had when the live pass read it, and no bytes wanted that the live pass did not store (an ELF copy
+/// it did not make, a script's head).
+fn read_before<W: Write>(s: &Sink<'_, W>, c: &Candidate) -> Option<Got> {
+    let known = s.ctx.read_before.get(&c.id)?;
+    let st = &known.stat;
+    if (st.size, st.mtime, st.ctime) != (c.size, c.times.0, c.times.1) {
+        return None;
+    }
+    let wants_bytes = if known.elf {
+        c.no_copy.is_none() && s.ctx.copied_member(c.id, &known.sha256).is_none()
+    } else {
+        c.head
+    };
+    (!wants_bytes).then(|| Got {
+        sha256: Some(known.sha256.clone()),
+        len: st.size,
+        elf: known.elf,
+        script: false,
+        kept: None,
+        flags: known.flags,
+        changed: false,
+    })
 }
 
 /// Why a file is not read at all, given what is left.
@@ -756,6 +776,66 @@ mod tests {
                 .starts_with("not hashed: 3000 bytes is over"),
             "{data:?}"
         );
+    }
+
+    /// What the live pass hands over for `path`, with a digest no read of the file gives.
+    fn read_before(h: &Harness, path: &str, sha256: &str) -> ReadBefore {
+        ReadBefore {
+            stat: h.ctx.root.lstat(path.as_bytes()).unwrap(),
+            sha256: sha256.to_owned(),
+            elf: true,
+            flags: Some(0),
+        }
+    }
+
+    #[test]
+    fn a_running_executable_is_read_once_by_the_live_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        put(r, "/usr/local/bin/agent", &elf(b"agent", 5000), 0o755);
+        put(r, "/usr/local/bin/changed", &elf(b"changed", 5000), 0o755);
+        put(r, "/tmp/.x/kit", &elf(b"kit", 4000), 0o755);
+        put(r, "/tmp/.x/other", &elf(b"other", 4000), 0o755);
+        let mut h = Harness::new(r);
+        // Digests no read gives, one per file.
+        let live = |p: &str| format!("{:064x}", p.len());
+        for p in [
+            "/usr/local/bin/agent",
+            "/usr/local/bin/changed",
+            "/tmp/.x/kit",
+            "/tmp/.x/other",
+        ] {
+            let rb = read_before(&h, p, &live(p));
+            h.ctx.read_before.insert(rb.stat.id(), rb);
+        }
+        // The live pass copied the kit; `other` it only hashed.
+        let kit_id = h.ctx.root.lstat(b"/tmp/.x/kit").unwrap().id();
+        h.ctx.remember_copy(kit_id, "bin/kit", &live("/tmp/.x/kit"));
+        // `changed` was written after the live pass read it.
+        std::fs::write(r.join("usr/local/bin/changed"), elf(b"changed!", 5001)).unwrap();
+        queue(&mut h, "/usr/local/bin/agent", Place::System);
+        queue(&mut h, "/usr/local/bin/changed", Place::System);
+        queue(&mut h, "/tmp/.x/kit", Place::Odd);
+        queue(&mut h, "/tmp/.x/other", Place::Odd);
+        let stats = run(&mut h.sink("spend"), budget(1 << 20, 60_000)).unwrap();
+        // Hashed only, and the same file: the live digest, no read.
+        let agent = h.record("/usr/local/bin/agent").unwrap();
+        assert_eq!(agent.sha256, Some(live("/usr/local/bin/agent")));
+        assert_eq!(agent.error.as_deref(), Some(HASHED_ONLY));
+        // Copied by the live pass: its member, no read.
+        let kit = h.record("/tmp/.x/kit").unwrap();
+        assert_eq!(
+            (kit.sha256.clone(), kit.member.as_deref()),
+            (Some(live("/tmp/.x/kit")), Some("bin/kit"))
+        );
+        // Changed since, or wanted as a copy the live pass did not make: read here.
+        let want = |p: &str| Some(file_meta::sha256_hex(&std::fs::read(r.join(p)).unwrap()));
+        let changed = h.record("/usr/local/bin/changed").unwrap();
+        assert_eq!(changed.sha256, want("usr/local/bin/changed"));
+        let other = h.record("/tmp/.x/other").unwrap();
+        assert_eq!(other.sha256, want("tmp/.x/other"));
+        assert_eq!(other.member.as_deref(), Some("fs/tmp/.x/other"));
+        assert_eq!((stats.known, stats.hashed_bytes), (2, 5001 + 4000));
     }
 
     #[test]

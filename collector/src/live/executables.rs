@@ -32,6 +32,8 @@ use sha2::{Digest, Sha256};
 
 use super::proc_dir::ProcDir;
 use crate::collection::{note_error, Collection};
+use crate::files::file_meta::{self, Stat};
+use crate::files::spend::ReadBefore;
 use crate::package_index::PackageIndex;
 
 /// Bytes hashed per executable at most; a larger "executable" is recorded without a hash.
@@ -234,23 +236,31 @@ impl ExecutableTable {
         }
         let mut records: Vec<Option<ExecutableRecord>> = Vec::new();
         records.resize_with(self.entries.len(), || None);
-        let mut entries: Vec<Option<(Entry, Vec<String>)>> =
-            self.entries.into_iter().zip(reasons).map(Some).collect();
+        let mut entries: Vec<Option<(Entry, Vec<String>)>> = self
+            .entries
+            .into_iter()
+            .map(|mut e| {
+                e.pids.sort_unstable();
+                e.pids.dedup();
+                e
+            })
+            .zip(reasons)
+            .map(Some)
+            .collect();
         // Executables that are only hashed (no copy reason, so no budget to decide in order) are read
         // on the worker threads first; copy candidates then go one by one in tier order.
         let hashed_only: Vec<Option<&Entry>> = entries
             .iter()
             .map(|slot| slot.as_ref().filter(|(_, r)| r.is_empty()).map(|(e, _)| e))
             .collect();
-        let mut prehashed: Vec<Option<ImageRead>> =
-            crate::parallel::map_in_order(&hashed_only, |e| {
-                e.map(|e| {
-                    let mut buf = vec![0u8; CHUNK];
-                    read_image(e, None, &mut buf)
-                })
-            });
+        let mut prehashed: Vec<Option<ImageRead>> = crate::parallel::map_in_order_with(
+            &hashed_only,
+            || vec![0u8; CHUNK],
+            |buf, e| e.map(|e| read_image(e, None, buf)),
+        );
         let limits_of = |tier: u8| tier_limits(limits, tier);
         let mut used: u64 = 0;
+        let mut images = Vec::new();
         let mut buf = vec![0u8; CHUNK];
         for i in order {
             let Some((entry, reasons)) = entries.get_mut(i).and_then(Option::take) else {
@@ -258,7 +268,7 @@ impl ExecutableTable {
             };
             let tier = tiers.get(i).copied().unwrap_or(u8::MAX);
             let pre = prehashed.get_mut(i).and_then(Option::take);
-            let rec = hash_and_copy(
+            let (rec, image) = hash_and_copy(
                 entry,
                 reasons,
                 col,
@@ -267,6 +277,7 @@ impl ExecutableTable {
                 &mut buf,
                 pre,
             )?;
+            images.extend(image);
             if let Some(slot) = records.get_mut(i) {
                 *slot = Some(rec);
             }
@@ -275,6 +286,7 @@ impl ExecutableTable {
             records: records.into_iter().flatten().collect(),
             scan_dirs,
             copied_bytes: used,
+            images,
         })
     }
 }
@@ -287,6 +299,8 @@ pub struct Finished {
     pub scan_dirs: Vec<Vec<u8>>,
     /// Bytes stored under `bin/`.
     pub copied_bytes: u64,
+    /// The images read whole, with their digests (see [`ReadBefore`]).
+    pub images: Vec<ReadBefore>,
 }
 
 /// Copy budget the file families keep for files at rest: running executables of tier 2 (merely unowned,
@@ -433,12 +447,15 @@ struct Hashed {
     sha256: String,
     len: u64,
     kept: Option<Vec<u8>>,
+    /// Whether the image starts with the ELF magic.
+    elf: bool,
 }
 
 /// Hashes a file in one read pass, keeping its bytes up to `keep_cap` when asked.
 fn hash_file(mut file: &File, keep_cap: Option<u64>, buf: &mut [u8]) -> io::Result<Hashed> {
     let mut hasher = Sha256::new();
     let mut len: u64 = 0;
+    let mut elf = false;
     let mut kept = keep_cap.map(|cap| {
         let hint = file.metadata().map(|m| m.len()).unwrap_or(0).min(cap);
         Vec::with_capacity(usize::try_from(hint).unwrap_or(0))
@@ -451,6 +468,9 @@ fn hash_file(mut file: &File, keep_cap: Option<u64>, buf: &mut [u8]) -> io::Resu
             Err(e) => return Err(e),
         };
         let chunk = buf.get(..n).unwrap_or_default();
+        if len == 0 {
+            elf = crate::files::file_meta::is_elf(chunk);
+        }
         hasher.update(chunk);
         len += n as u64;
         if len > MAX_HASH_BYTES {
@@ -470,12 +490,18 @@ fn hash_file(mut file: &File, keep_cap: Option<u64>, buf: &mut [u8]) -> io::Resu
         sha256: hex::encode(hasher.finalize()),
         len,
         kept,
+        elf,
     })
 }
 
-/// An image's bytes as read: its size by `fstat` and the hash (and kept bytes), or why it could not be
-/// opened.
-type ImageRead = Result<(Option<u64>, io::Result<Hashed>), String>;
+/// An image as read: its `fstat` and inode flags when the read began, and the hash (and kept bytes), or
+/// why it could not be opened.
+struct Opened {
+    stat: Option<Stat>,
+    flags: Option<u32>,
+    hashed: io::Result<Hashed>,
+}
+type ImageRead = Result<Opened, String>;
 
 /// Opens the image of `entry` (held, or through one of its pids) and hashes it.
 fn read_image(entry: &Entry, keep_cap: Option<u64>, buf: &mut [u8]) -> ImageRead {
@@ -483,16 +509,16 @@ fn read_image(entry: &Entry, keep_cap: Option<u64>, buf: &mut [u8]) -> ImageRead
     let file = match &entry.image {
         Image::Open(f) => f,
         Image::Later => {
-            let mut pids = entry.pids.clone();
-            pids.sort_unstable();
-            pids.dedup();
-            reopened = reopen(entry.file, &pids)?;
+            reopened = reopen(entry.file, &entry.pids)?;
             &reopened
         }
         Image::Failed(e) => return Err(e.clone()),
     };
-    let size = file.metadata().ok().map(|m| m.len());
-    Ok((size, hash_file(file, keep_cap, buf)))
+    Ok(Opened {
+        stat: file_meta::fstat(file).ok(),
+        flags: file_meta::inode_flags(file),
+        hashed: hash_file(file, keep_cap, buf),
+    })
 }
 
 /// The record of an executable whose image could not be opened or read: the error on it and in the
@@ -514,7 +540,8 @@ fn unreadable(
 }
 
 /// Hashes (and, within `limits`, copies) one executable; `pre` is its read when the worker threads
-/// made it already (executables without a copy reason).
+/// made it already (executables without a copy reason). Returns its record and, when it was read whole,
+/// what the file families may take instead of reading it again.
 fn hash_and_copy<W: Write>(
     entry: Entry,
     reasons: Vec<String>,
@@ -523,10 +550,8 @@ fn hash_and_copy<W: Write>(
     (limits, used): (CopyLimits, &mut u64),
     buf: &mut [u8],
     pre: Option<ImageRead>,
-) -> Result<ExecutableRecord, WriteError> {
+) -> Result<(ExecutableRecord, Option<ReadBefore>), WriteError> {
     let mut entry = entry;
-    entry.pids.sort_unstable();
-    entry.pids.dedup();
     let first_pid = entry.pids.first().copied().unwrap_or(0);
     let target = format!("/proc/{first_pid}/exe");
     let mut rec = ExecutableRecord {
@@ -543,7 +568,7 @@ fn hash_and_copy<W: Write>(
     };
     // The size by fstat decides the copy; the image is read after that decision.
     let opened: Result<Option<u64>, String> = match &pre {
-        Some(Ok((size, _))) => Ok(*size),
+        Some(Ok(o)) => Ok(o.stat.as_ref().map(|st| st.size)),
         Some(Err(e)) => Err(e.clone()),
         None => match &entry.image {
             Image::Open(f) => Ok(f.metadata().ok().map(|m| m.len())),
@@ -552,7 +577,7 @@ fn hash_and_copy<W: Write>(
         },
     };
     if let Err(e) = opened {
-        return Ok(unreadable(rec, log, target, e));
+        return Ok((unreadable(rec, log, target, e), None));
     }
     if let Ok(Some(size)) = opened {
         rec.size = size;
@@ -580,17 +605,27 @@ fn hash_and_copy<W: Write>(
                 .min(limits.max_total_bytes.saturating_sub(*used)),
         )
     };
-    let hashed = match pre {
-        Some(Ok((_, hashed))) => hashed,
+    let read = match pre {
+        Some(Ok(o)) => o,
         _ => match read_image(&entry, keep_cap, buf) {
-            Ok((_, hashed)) => hashed,
-            Err(e) => return Ok(unreadable(rec, log, target, e)),
+            Ok(o) => o,
+            Err(e) => return Ok((unreadable(rec, log, target, e), None)),
         },
     };
-    match hashed {
+    let mut image = None;
+    match read.hashed {
         Ok(h) => {
             rec.sha256 = Some(h.sha256.clone());
             rec.size = h.len;
+            // Read whole, and unchanged in size meanwhile: what a file family meeting it may take.
+            if let Some(stat) = read.stat.filter(|st| st.size == h.len && !entry.memfd) {
+                image = Some(ReadBefore {
+                    stat,
+                    sha256: h.sha256.clone(),
+                    elf: h.elf,
+                    flags: read.flags,
+                });
+            }
             if let Some(reason) = skip_reason {
                 rec.copy = CopyStatus::Skipped { reason };
             } else if keep_cap.is_some() {
@@ -628,7 +663,7 @@ fn hash_and_copy<W: Write>(
             rec.error = Some(e.to_string());
         }
     }
-    Ok(rec)
+    Ok((rec, image))
 }
 
 #[cfg(test)]

@@ -277,6 +277,7 @@ fn collect_live<W: Write>(col: &mut Collection<W>) -> Result<LiveSummary, WriteE
             config_dirs: finished.scan_dirs,
             copies,
             copied_bytes: finished.copied_bytes,
+            images: finished.images,
             running_exes,
         };
         log.items = records.len() as u64;
