@@ -34,6 +34,7 @@ use super::proc_dir::ProcDir;
 use crate::collection::{note_error, Collection};
 use crate::files::file_meta::{self, Stat};
 use crate::files::spend::ReadBefore;
+use crate::files::temp_places::{is_odd_place, HOME_DIRS, TEMP_DIRS};
 use crate::package_index::PackageIndex;
 
 /// Bytes hashed per executable at most; a larger "executable" is recorded without a hash.
@@ -43,9 +44,6 @@ const CHUNK: usize = 1 << 20;
 /// Executable descriptors held open at most; beyond this the file is reopened by pid at hashing time.
 const MAX_HELD: usize = 512;
 
-/// Directories whose executables are copied (temp and runtime places attackers drop payloads in).
-const TEMP_DIRS: &[&[u8]] = &[b"/tmp", b"/var/tmp", b"/dev/shm", b"/run"];
-const HOME_DIRS: &[&[u8]] = &[b"/home", b"/root"];
 /// The copy reason of an executable no package lists.
 pub const NOT_OWNED: &str = "not owned by a package";
 /// Working directories whose files are not scanned as a process's configuration.
@@ -308,33 +306,19 @@ pub struct Finished {
 /// uncopied.
 pub const AT_REST_RESERVE: u64 = 16 << 20;
 
-/// The tier of a running executable, on the scale of [`crate::files::spend`]: 0 gone from disk, 1 in a
-/// temp place or near the top of a hidden directory, 2 any other copy reason (home, deep in a hidden
-/// tree, unowned), 3 none.
+/// The tier of a running executable, on the scale of [`crate::files::spend`]: 0 gone from disk, 1 where
+/// a dropper puts its files (the walks' rule, [`is_odd_place`]), 2 any other copy reason (home, deep in
+/// a temp or hidden tree, unowned), 3 none.
 fn tier(e: &Entry, reasons: &[String]) -> u8 {
     if e.deleted || e.memfd {
         0
-    } else if TEMP_DIRS.iter().any(|d| under(&e.path, d)) || shallow_hidden(&e.path) {
+    } else if is_odd_place(&e.path, None) {
         1
     } else if !reasons.is_empty() {
         2
     } else {
         3
     }
-}
-
-/// True when a component of `path` is hidden and the file lies at most
-/// [`crate::files::temp_places::HOME_COPY_DEPTH`] levels below the first such component
-/// (`~/.configrc/a/kswapd0`, not `~/.rustup/toolchains/stable/bin/cargo`).
-pub fn shallow_hidden(path: &[u8]) -> bool {
-    let components: Vec<&[u8]> = path
-        .split(|b| *b == b'/')
-        .filter(|c| !c.is_empty())
-        .collect();
-    let Some(first) = components.iter().position(|c| c.starts_with(b".")) else {
-        return false;
-    };
-    components.len() - 1 - first <= crate::files::temp_places::HOME_COPY_DEPTH as usize
 }
 
 /// The copy limits of a tier: below tier 1 the per-file cap is
