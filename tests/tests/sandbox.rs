@@ -239,6 +239,22 @@ fn watchdog_pair_respawns_until_both_are_stopped() {
 }
 
 #[test]
+fn pid_1_looks_like_a_hosts_init() {
+    let sb = Sandbox::start("init-host").unwrap();
+    let cmdline = sb.sh("tr '\\0' ' ' < /proc/1/cmdline").unwrap();
+    assert_eq!(cmdline.trim_end(), "/sbin/init");
+    let exe = sb.sh("readlink /proc/1/exe").unwrap();
+    assert!(
+        matches!(exe.trim(), "/sbin/init" | "/usr/sbin/init"),
+        "PID 1's exe names no build-machine path: {exe}"
+    );
+    assert_eq!(sb.sh("cat /proc/1/comm").unwrap().trim(), "init");
+    // Seen from this machine, too: nothing of the build tree.
+    let host_view = std::fs::read(format!("/proc/{}/cmdline", sb.init_pid())).unwrap();
+    assert_eq!(host_view, b"/sbin/init\0");
+}
+
+#[test]
 fn init_refuses_to_run_outside_a_new_pid_namespace() {
     let init = minetrace_e2e::binaries::sandbox_init().unwrap();
     let out = std::process::Command::new(&init)

@@ -9,9 +9,12 @@
 //!    a bundle;
 //! 3. fresh `/proc`, read-only `/sys`, a minimal `/dev` (null, zero, full, random, urandom, tty, a `/dev/shm`
 //!    tmpfs) and a `/run` tmpfs inside it; then `chroot` into it, loopback up, hostname set;
-//! 4. prints `ready`, then reaps every orphan (so killed processes do not linger as zombies) until its
-//!    stdin reaches end of file (the harness dropped the sandbox or died). Its exit ends the PID namespace,
-//!    which kills every process in it; the mounts vanish with the mount namespace.
+//! 4. re-executes itself as `/sbin/init` from a copy written into the overlay (a host's own init, not a
+//!    build-machine path, is what PID 1's exe and command line show in a bundle; the copy vanishes with
+//!    the namespace);
+//! 5. as `/sbin/init`, prints `ready`, then reaps every orphan (so killed processes do not linger as
+//!    zombies) until its stdin reaches end of file (the harness dropped the sandbox or died). Its exit ends
+//!    the PID namespace, which kills every process in it; the mounts vanish with the mount namespace.
 //!
 //! Any failure is printed with the step that failed and exits non-zero; the harness shows it.
 
@@ -22,6 +25,9 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 const BASE: &str = "/tmp";
+/// Where PID 1 runs from once the sandbox is built: the path a real host's init has. Written inside the
+/// chroot (after `chroot`, so a link in the image can never point the write at this machine's own files).
+const INIT_PATH: &str = "/sbin/init";
 /// Host directories that start empty in the sandbox: this machine's own data, never part of a scenario.
 const MASKED: &[&str] = &[
     "root", "home", "tmp", "var/tmp", "var/log", "var/mail", "opt", "mnt", "media", "srv", "work",
@@ -133,6 +139,12 @@ fn loopback_up() {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    // SAFETY: getpid has no preconditions.
+    let pid1 = unsafe { libc::getpid() } == 1;
+    if pid1 && args.len() == 1 && args.first().map(String::as_str) == Some(INIT_PATH) {
+        // Second stage: the sandbox is built and this is the copy under the host's init path.
+        serve();
+    }
     let (Some(standin), Some(hostname)) = (args.get(1), args.get(2)) else {
         fail(
             "usage",
@@ -257,6 +269,47 @@ fn main() {
         fail("sethostname", std::io::Error::last_os_error());
     }
 
+    become_host_init();
+}
+
+/// Replaces the image's `/sbin/init` (a link to the host's systemd, or nothing) in the overlay with a copy of
+/// this program, dated like the file it replaces, and executes it with the plain command line `/sbin/init`.
+/// Runs after `chroot`: every path here is inside the sandbox.
+fn become_host_init() -> ! {
+    let me = std::fs::read("/proc/self/exe").unwrap_or_else(|e| fail("read /proc/self/exe", e));
+    // The date of what a host's /sbin/init is (systemd's binary), so the copy is not a freshly changed
+    // system file in the bundle.
+    let mtime = std::fs::metadata(INIT_PATH)
+        .ok()
+        .map(|m| (m.mtime(), m.mtime_nsec()));
+    match std::fs::remove_file(INIT_PATH) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => fail(&format!("remove the image's {INIT_PATH}"), e),
+    }
+    std::fs::write(INIT_PATH, &me).unwrap_or_else(|e| fail(&format!("write {INIT_PATH}"), e));
+    let _ = std::fs::set_permissions(INIT_PATH, std::fs::Permissions::from_mode(0o755));
+    let path = cstr(INIT_PATH);
+    if let Some((secs, nsecs)) = mtime {
+        let stamp = libc::timespec {
+            tv_sec: secs,
+            tv_nsec: nsecs,
+        };
+        let times = [stamp, stamp];
+        // SAFETY: valid path and a two-element timespec array.
+        unsafe { libc::utimensat(libc::AT_FDCWD, path.as_ptr(), times.as_ptr(), 0) };
+    }
+    let argv = [path.as_ptr(), std::ptr::null()];
+    // SAFETY: NUL-terminated path and a null-terminated argv of valid strings; the environment is kept.
+    unsafe { libc::execv(path.as_ptr(), argv.as_ptr()) };
+    fail(
+        &format!("execute {INIT_PATH}"),
+        std::io::Error::last_os_error(),
+    )
+}
+
+/// PID 1's life once the sandbox is built: say `ready`, then reap orphans until stdin closes.
+fn serve() -> ! {
     let mut out = std::io::stdout().lock();
     if writeln!(out, "ready").and_then(|_| out.flush()).is_err() {
         fail("report ready", "stdout closed");
