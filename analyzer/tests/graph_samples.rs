@@ -11,7 +11,9 @@ use std::path::PathBuf;
 
 use minetrace_analyzer::analysis::Analysis;
 use minetrace_analyzer::commands::analyze::{inputs, write_outputs};
+use minetrace_analyzer::graph::nodes::Relation;
 use minetrace_analyzer::graph::Trace;
+use petgraph::visit::EdgeRef;
 use report_support::*;
 use serde_json::Value;
 
@@ -84,6 +86,26 @@ fn samples_graph_matches_ground_truth_and_outputs_validate() {
                     }
                 }
                 _ => {}
+            }
+        }
+        // A mapping or running image lands on the file it names (an overlay root gives a mapping the
+        // overlay's device and a layer's inode number, which a directory may also carry).
+        for e in trace.graph.g.edge_references() {
+            let w = e.weight();
+            if !matches!(w.relation, Relation::Maps | Relation::RunsImage) {
+                continue;
+            }
+            let path = trace
+                .graph
+                .node_at(e.target())
+                .and_then(|n| n.attrs.get("path"))
+                .cloned()
+                .unwrap_or_default();
+            if path.is_empty() || !w.evidence.iter().any(|ev| ev.contains(path.as_str())) {
+                fail(format!(
+                    "{:?} edge {:?} lands on a file named {path:?}",
+                    w.relation, w.evidence
+                ));
             }
         }
         let best = trace.entry.best();

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use minetrace_schemas::escape_bytes;
 use minetrace_schemas::manifest::format_unix_secs;
 use minetrace_schemas::records::executable::ExecutableRecord;
-use minetrace_schemas::records::file::FileRecord;
+use minetrace_schemas::records::file::{FileKind, FileRecord};
 use minetrace_schemas::records::process::FileId;
 use petgraph::graph::NodeIndex;
 
@@ -102,6 +102,15 @@ impl<'a> Ctx<'a> {
             node = node.attr("deleted", "true");
         }
         g.add_node(node, budget)
+    }
+
+    /// Whether a mapping's `id` can stand for the file: the captured record carrying that identity, if
+    /// any, is not a directory (nothing maps a directory; an overlay's device and a layer's inode
+    /// number can name one).
+    pub fn id_names_mapped_file(&self, id: FileId) -> bool {
+        self.file_by_id
+            .get(&id)
+            .is_none_or(|f| f.kind != FileKind::Directory)
     }
 
     /// The node for a file known by inode (a running image or mapping), with what the executable

@@ -131,6 +131,7 @@ pub fn add_maps(ctx: &Ctx, g: &mut AttackGraph) {
             continue;
         };
         let exe_file = p.exe.as_ref().and_then(|e| e.file);
+        let exe_path = p.exe.as_ref().map(|e| e.path.as_bytes());
         for m in &p.maps {
             if !matches!(
                 m.kind,
@@ -141,10 +142,19 @@ pub fn add_maps(ctx: &Ctx, g: &mut AttackGraph) {
             let (Some(fid), Some(path)) = (m.file, m.path.as_ref()) else {
                 continue;
             };
-            if Some(fid) == exe_file {
+            // The image's own mapping is the image (`runs_image`). An overlay root (a container's, the
+            // test sandbox's) names a mapping by the overlay's device and a layer's inode number, not
+            // the pair `stat` gives: the path tells, and another file (a directory) can carry that pair,
+            // so such a mapping is known by its path.
+            if Some(fid) == exe_file || exe_path == Some(path.as_bytes()) {
                 continue;
             }
-            if let Some(fi) = ctx.file_id_node(g, fid, path.as_bytes(), Budget::Host) {
+            let node = if ctx.id_names_mapped_file(fid) {
+                ctx.file_id_node(g, fid, path.as_bytes(), Budget::Host)
+            } else {
+                ctx.file_path_node(g, path.as_bytes(), Budget::Host)
+            };
+            if let Some(fi) = node {
                 let ev = format!(
                     "/proc/{}/maps {} {:x}-{:x} {}",
                     p.pid,

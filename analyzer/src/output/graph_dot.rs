@@ -121,10 +121,14 @@ pub fn write(trace: &Trace, out: &mut dyn Write) -> Result<()> {
             Some(a) => format!("{} {a}", w.relation.name()),
             None => w.relation.name().to_owned(),
         };
+        // A label on an edge inside one rank can make dot's router give up ("triangulation failed",
+        // the edge lost); an external label is placed after routing.
+        let same_rank = g.node_at(s).map(|n| n.stage) == g.node_at(t).map(|n| n.stage);
         writeln!(
             out,
-            "  {sn} -> {tn} [style={}, label=\"{}\", tooltip=\"{}\"];",
+            "  {sn} -> {tn} [style={}, {}=\"{}\", tooltip=\"{}\"];",
             line_style(w.level),
+            if same_rank { "xlabel" } else { "label" },
             escape::dot(&label),
             escape::dot(&format!(
                 "{} ({}, {}): {}",
