@@ -232,10 +232,12 @@ fn process_events(model: &HostModel, boot: &str, ev: &mut Vec<Event<'_>>) {
     }
 }
 
-/// Each recorded file's mtime, ctime and birth time.
+/// Each recorded file's mtime, ctime and birth time. A record with an `error` still has its times when
+/// the collector could `stat` it (`not hashed: ...` and other skip reasons); only a record it could not
+/// `stat` (kind unknown, no times) has nothing to place.
 fn file_events(model: &HostModel, ev: &mut Vec<Event<'_>>) {
     for f in &model.files {
-        if f.error.is_some() || matches!(f.kind, FileKind::Unknown) {
+        if matches!(f.kind, FileKind::Unknown) {
             continue;
         }
         let node = file_record_id(f);
@@ -310,5 +312,36 @@ fn auth_events<'a>(
             level: Level::Parsed,
             forgeable: true,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::fixture;
+
+    #[test]
+    fn files_with_a_skip_reason_are_placed_and_unstatable_ones_are_not() {
+        let (mut skipped, _) = fixture::file(b"/opt/big.bin", None);
+        skipped.error = Some("not hashed: over the hashing budget".into());
+        let (mut unstatable, _) = fixture::file(b"/root/gone", None);
+        unstatable.kind = FileKind::Unknown;
+        unstatable.mtime = Default::default();
+        unstatable.ctime = Default::default();
+        unstatable.error = Some("stat: Permission denied".into());
+        let model = fixture::model(vec![(skipped, None), (unstatable, None)], Vec::new());
+        let mut ev = Vec::new();
+        file_events(&model, &mut ev);
+        let messages: Vec<String> = ev.iter().map(|e| e.message().into_owned()).collect();
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("/opt/big.bin content modified")),
+            "{messages:?}"
+        );
+        assert!(
+            !messages.iter().any(|m| m.contains("/root/gone")),
+            "{messages:?}"
+        );
     }
 }
