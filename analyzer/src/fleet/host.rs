@@ -23,7 +23,6 @@ use crate::graph::timeline::Event;
 use crate::graph::Trace;
 use crate::model::auth::AuthKind;
 use crate::output::iso_us;
-use crate::parse::authorized_keys::parse_known_hosts;
 use crate::parse::{basename, numbered_lines, ssh_command};
 
 /// Timeline events of one host kept for the fleet timeline (the earliest ones tied to findings).
@@ -225,14 +224,14 @@ fn reached(analysis: &Analysis) -> Vec<Contact> {
     let model = &analysis.model;
     let support = Support::of(&analysis.document.findings);
     let mut out = Vec::new();
-    for f in &model.files {
+    for (i, f) in model.files.iter().enumerate() {
         let path = f.path.as_bytes();
         let Some(bytes) = model.content(f) else {
             continue;
         };
         if basename(path) == b"known_hosts" || basename(path) == b"ssh_known_hosts" {
             let keys = support.keys_beside(&f.path.escaped());
-            for kh in parse_known_hosts(bytes) {
+            for kh in model.ssh.known_hosts_of(i) {
                 for name in kh.names() {
                     let mut evidence = vec![format!(
                         "{}:{} lists {}",

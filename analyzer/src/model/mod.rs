@@ -15,6 +15,7 @@ pub mod journal;
 pub mod mounts;
 pub mod persistence;
 pub mod service_logs;
+pub mod ssh;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -68,6 +69,8 @@ pub struct HostModel {
     pub journals: journal::Journals,
     /// What network services logged about their clients (Redis, web access logs, PostgreSQL).
     pub service_logs: Vec<service_logs::ServiceLogLine>,
+    /// Authorized keys, known hosts and sshd's effective configuration.
+    pub ssh: ssh::Ssh,
 }
 
 /// The bundle's members while the model takes them over: record members are removed and decoded one by
@@ -180,6 +183,7 @@ impl HostModel {
             persistence: Vec::new(),
             service_logs: Vec::new(),
             journals: journal::Journals::default(),
+            ssh: ssh::Ssh::default(),
         };
         model.derive_facts();
         Ok(model)
@@ -204,6 +208,7 @@ impl HostModel {
         self.persistence = entries;
         self.warnings.extend(warnings);
         self.service_logs = service_logs::collect(self);
+        self.ssh = ssh::collect(self);
     }
 
     /// Line `line` (1-based) of a captured file, as written: the persistence entry's when there is one.
@@ -276,6 +281,11 @@ impl HostModel {
     /// links and special files are context).
     pub fn regular_files(&self) -> impl Iterator<Item = &FileRecord> {
         self.files.iter().filter(|f| f.kind == FileKind::Regular)
+    }
+
+    /// The index in `files` of a file record by path (facts such as [`ssh::Ssh`] name files by index).
+    pub fn file_index(&self, path: &[u8]) -> Option<usize> {
+        self.file_by_path.get(path).copied()
     }
 
     pub fn file(&self, path: &[u8]) -> Option<&FileRecord> {

@@ -64,6 +64,53 @@ impl AuthorizedKey {
             .unwrap_or_default()
     }
 
+    /// The key size as `ssh-keygen -l` prints it: the modulus bits of an RSA key, `p`'s of a DSA key,
+    /// the curve's of an ECDSA key, 256 for Ed25519 (certificates: their key's). `None` when the blob
+    /// is cut short.
+    pub fn bits(&self) -> Option<u32> {
+        let base = self.key_type.trim_end_matches("-cert-v01@openssh.com");
+        let cert = base.len() != self.key_type.len();
+        match base {
+            "ssh-rsa" | "rsa-sha2-256" | "rsa-sha2-512" | "ssh-dss" => {
+                let mut r = Wire(&self.blob);
+                r.string()?;
+                if cert {
+                    r.string()?; // nonce
+                }
+                if base == "ssh-dss" {
+                    return mpint_bits(r.string()?);
+                }
+                r.string()?; // e
+                mpint_bits(r.string()?)
+            }
+            "ecdsa-sha2-nistp256" | "sk-ecdsa-sha2-nistp256@openssh.com" => Some(256),
+            "ecdsa-sha2-nistp384" => Some(384),
+            "ecdsa-sha2-nistp521" => Some(521),
+            "ssh-ed25519" | "sk-ssh-ed25519@openssh.com" => Some(256),
+            _ => None,
+        }
+    }
+
+    /// The algorithm as `ssh-keygen -l` names it in parentheses: `RSA`, `DSA`, `ECDSA`, `ED25519`,
+    /// `ECDSA-SK`, `ED25519-SK` (`-CERT` appended for certificates).
+    pub fn algorithm(&self) -> String {
+        let base = self.key_type.trim_end_matches("-cert-v01@openssh.com");
+        let name = match base {
+            "ssh-rsa" | "rsa-sha2-256" | "rsa-sha2-512" => "RSA",
+            "ssh-dss" => "DSA",
+            "sk-ecdsa-sha2-nistp256@openssh.com" => "ECDSA-SK",
+            "sk-ssh-ed25519@openssh.com" => "ED25519-SK",
+            "ssh-ed25519" => "ED25519",
+            b if b.starts_with("ecdsa-") => "ECDSA",
+            _ => "UNKNOWN",
+        };
+        if base.len() != self.key_type.len() {
+            format!("{name}-CERT")
+        } else {
+            name.to_owned()
+        }
+    }
+
     /// The forced `command="..."` option, unquoted.
     pub fn forced_command(&self) -> Option<Vec<u8>> {
         self.option_list()
@@ -166,6 +213,28 @@ fn parse_key(cp: &[u8]) -> Option<KeyParts> {
         blob,
         comment: rest.trim_ascii().to_vec(),
     })
+}
+
+/// A reader of SSH wire-format strings (`u32` length, bytes).
+struct Wire<'a>(&'a [u8]);
+
+impl<'a> Wire<'a> {
+    fn string(&mut self) -> Option<&'a [u8]> {
+        let len_bytes: [u8; 4] = self.0.get(..4)?.try_into().ok()?;
+        let len = usize::try_from(u32::from_be_bytes(len_bytes)).ok()?;
+        let end = 4usize.checked_add(len)?;
+        let s = self.0.get(4..end)?;
+        self.0 = self.0.get(end..)?;
+        Some(s)
+    }
+}
+
+/// Significant bits of an unsigned big-endian integer (`mpint`, leading zero bytes ignored).
+fn mpint_bits(n: &[u8]) -> Option<u32> {
+    let start = n.iter().position(|b| *b != 0)?;
+    let first = *n.get(start)?;
+    let rest = u32::try_from(n.len() - start - 1).ok()?;
+    rest.checked_mul(8)?.checked_add(8 - first.leading_zeros())
 }
 
 /// The type string at the start of an SSH wire-format key blob.
@@ -316,6 +385,29 @@ mod tests {
     const ED: &str =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEqO6XHD6uDOzvJxMYGyRRhe9dc+7gnXbY3YmRAKB7d2";
     const ED_FP: &str = "SHA256:ZyX3HSSZY0hJyNptREzLB9BuhRMc5+DsYV3J6JkTYCs";
+
+    #[test]
+    fn bits_and_algorithm_as_ssh_keygen_prints_them() {
+        let ed = parse(format!("{ED} admin@example\n").as_bytes());
+        assert_eq!(ed.keys[0].bits(), Some(256));
+        assert_eq!(ed.keys[0].algorithm(), "ED25519");
+        // An RSA blob: type, e = 65537, a 2048-bit modulus (top bit set, with mpint's leading zero).
+        let mut blob = Vec::new();
+        for part in [
+            b"ssh-rsa".to_vec(),
+            vec![1, 0, 1],
+            [vec![0, 0x80], vec![7; 255]].concat(),
+        ] {
+            blob.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            blob.extend_from_slice(&part);
+        }
+        let line = format!("ssh-rsa {} k", STANDARD.encode(&blob));
+        let rsa = parse_line(1, line.as_bytes()).expect("rsa key");
+        assert_eq!(rsa.bits(), Some(2048));
+        assert_eq!(rsa.algorithm(), "RSA");
+        assert_eq!(mpint_bits(&[0, 0, 1]), Some(1));
+        assert_eq!(mpint_bits(&[]), None);
+    }
 
     #[test]
     fn plain_key_and_fingerprint() {

@@ -9,7 +9,6 @@ use super::common::{account_subject, describe_file};
 use crate::detect::finding::{file_subject, finding, FindingExt};
 use crate::detect::rules;
 use crate::detect::Context;
-use crate::parse::authorized_keys::parse_known_hosts;
 use crate::parse::{basename, contains, dirname};
 
 fn is_private_key(path: &[u8]) -> bool {
@@ -28,10 +27,13 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     {
         let dir = dirname(key.path.as_bytes());
         let kh_path = [dir, b"/known_hosts"].concat();
-        let Some(kh) = model.file(&kh_path) else {
+        let Some((kh_index, kh)) = model
+            .file_index(&kh_path)
+            .and_then(|i| Some((i, model.files.get(i)?)))
+        else {
             continue;
         };
-        let hosts = model.content(kh).map(parse_known_hosts).unwrap_or_default();
+        let hosts: Vec<_> = model.ssh.known_hosts_of(kh_index).collect();
         if hosts.is_empty() {
             continue;
         }

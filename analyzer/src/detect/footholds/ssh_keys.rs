@@ -22,13 +22,11 @@ use crate::detect::finding::{file_subject, finding, FindingExt};
 use crate::detect::rules::{self, Rule};
 use crate::detect::Context;
 use crate::indicators::{Kind, MarkerKind};
-use crate::parse::authorized_keys;
+use crate::parse::authorized_keys::{self, AuthorizedKey};
 use crate::parse::{basename, contains};
+use minetrace_schemas::records::file::FileKind;
 
-pub fn is_authorized_keys(path: &[u8]) -> bool {
-    let name = basename(path);
-    name.starts_with(b"authorized_keys") && !name.ends_with(b".pub")
-}
+pub use crate::model::ssh::is_authorized_keys;
 
 /// The comment matches a known-bad comment: equal, or containing a long (≥ 6 chars) one.
 fn bad_comment(ctx: &Context, comment: &[u8]) -> Option<String> {
@@ -71,7 +69,14 @@ fn family_comment(ctx: &Context, comment: &[u8]) -> Option<String> {
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let accounts = &ctx.model.accounts;
     let mut out = Vec::new();
-    for (file, bytes) in common::captured(ctx.model, is_authorized_keys) {
+    for (i, file) in ctx.model.files.iter().enumerate() {
+        if file.kind != FileKind::Regular || !is_authorized_keys(file.path.as_bytes()) {
+            continue;
+        }
+        let Some(bytes) = ctx.model.content(file) else {
+            continue;
+        };
+        let keys: Vec<&AuthorizedKey> = ctx.model.ssh.keys_of(i).collect();
         let path = file.path.as_bytes();
         let owner = accounts
             .owner_of_path(path)
@@ -83,7 +88,6 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         let rdb = crate::parse::cron::is_redis_rdb(bytes);
         let keys2 = basename(path) == b"authorized_keys2";
         let locked = file.immutable || file.append_only;
-        let parsed = authorized_keys::parse(bytes);
         if rdb {
             let mut f = finding(&rules::SSH_003, Severity::High)
                 .subject(file_subject(file))
@@ -92,7 +96,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                     file.path.escaped()
                 ))
                 .evidence(format!("file: {}", describe_file(file)));
-            for k in &parsed.keys {
+            for k in &keys {
                 f = f.subject(key_subject(file.path.clone(), k));
             }
             if let Some(o) = &owner {
@@ -100,7 +104,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             }
             out.push(f);
         }
-        for k in &parsed.keys {
+        for k in &keys {
             let mut score = Score::default();
             let mut rule = None;
             let pick = |r: &'static Rule, rule: &mut Option<&'static Rule>| {

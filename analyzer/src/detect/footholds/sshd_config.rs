@@ -10,32 +10,26 @@ use super::common::{describe_file, quote_line, Score};
 use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
 use crate::detect::rules;
 use crate::detect::Context;
-use crate::parse::sshd_config::{effective, resolve};
+use crate::parse::sshd_config::effective;
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let model = ctx.model;
-    let main = b"/etc/ssh/sshd_config";
-    if model.file(main).and_then(|f| model.content(f)).is_none() {
+    let directives = &model.ssh.sshd;
+    if directives.is_empty() {
         return Vec::new();
     }
-    let lookup = |p: &[u8]| model.file(p).and_then(|f| model.content(f));
-    let known: Vec<&[u8]> = model
-        .files_under(b"/etc/ssh/")
-        .map(|f| f.path.as_bytes())
-        .collect();
-    let directives = resolve(main, &lookup, &known);
     let mut score = Score::default();
     let mut hits = Vec::new();
-    if let Some(d) = effective(&directives, "permitrootlogin").filter(|d| d.value() == "yes") {
+    if let Some(d) = effective(directives, "permitrootlogin").filter(|d| d.value() == "yes") {
         score.add(1, "PermitRootLogin yes: root may log in with a password");
         hits.push(d);
     }
-    if let Some(d) = effective(&directives, "passwordauthentication").filter(|d| d.value() == "yes")
+    if let Some(d) = effective(directives, "passwordauthentication").filter(|d| d.value() == "yes")
     {
         score.add(1, "PasswordAuthentication yes set explicitly");
         hits.push(d);
     }
-    if let Some(d) = effective(&directives, "permitemptypasswords").filter(|d| d.value() == "yes") {
+    if let Some(d) = effective(directives, "permitemptypasswords").filter(|d| d.value() == "yes") {
         score.add(2, "PermitEmptyPasswords yes");
         hits.push(d);
     }
