@@ -46,6 +46,7 @@ pub fn analyze(model: &HostModel, iocs: &Indicators, allow: &Allowlist) -> Vec<F
     family::attribute(&ctx, &mut findings);
     for f in &mut findings {
         allow.apply(f);
+        dedup_evidence(&mut f.evidence);
     }
     findings.sort_by(|a, b| {
         b.severity
@@ -55,6 +56,13 @@ pub fn analyze(model: &HostModel, iocs: &Indicators, allow: &Allowlist) -> Vec<F
     });
     findings.dedup_by(|a, b| a.rule == b.rule && a.subjects == b.subjects);
     findings
+}
+
+/// Drops repeated evidence lines, keeping the first of each (two markers can say the same thing about
+/// one process; a detector and the family pass can quote the same line).
+fn dedup_evidence(lines: &mut Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
+    lines.retain(|l| seen.insert(l.clone()));
 }
 
 /// `compromised` when anything is high or critical, `suspicious` at medium, `clean` otherwise.

@@ -129,7 +129,8 @@ fn cpu_gap(ctx: &Context, other_hiding: bool) -> Option<Finding> {
         .iter()
         .filter_map(|p| support::busy(model, p))
         .map(|c| c.share)
-        .sum();
+        // A fold from +0.0: `sum` of no floats is -0.0, printed as "-0.00 cores".
+        .fold(0.0, |a, b| a + b);
     // The collector itself was running while the load was sampled.
     let explained = running.max(busy_now) + 1.0;
     let load = h.loadavg[0];

@@ -323,7 +323,8 @@ fn web_port(ctx: &Context, p: &ProcessRecord, c: &Conn, pc: &ProcContext) -> Opt
         Severity::Low
     };
     let mut f = base_finding(&rules::RUN_021, severity, ctx, p, c);
-    if let Some(a) = pc.age {
+    // An age under a second (started just before the collection) says nothing.
+    if let Some(a) = pc.age.filter(|a| *a >= 1.0) {
         f = f.evidence(format!(
             "process alive {a:.0} s{}",
             if long { " (long-lived)" } else { "" }
