@@ -51,13 +51,18 @@ fn render(sample: &str) -> Outputs {
     let mut findings_json = Vec::new();
     minetrace_analyzer::output::findings_json::write(&analysis, &mut findings_json)
         .expect("findings.json");
-    let mut summary = Vec::new();
-    minetrace_analyzer::output::summary::write(&analysis, &mut summary).expect("summary");
     let trace = Trace::of(&analysis);
     let plan = remediate::build_plan(&analysis);
-    let extras = ReportExtras {
-        remediation_plan: Some(remediate::plan_lines(&plan)),
-    };
+    let mut summary = Vec::new();
+    minetrace_analyzer::output::summary::write_with(
+        &analysis,
+        &trace,
+        &plan,
+        Default::default(),
+        &mut summary,
+    )
+    .expect("summary");
+    let extras = ReportExtras::of(&analysis, &trace, &plan);
     let html = report_html::render(&analysis, &trace, &extras);
     let script = remediate::script::render(&plan);
     Outputs {

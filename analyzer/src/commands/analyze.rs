@@ -22,6 +22,9 @@ pub struct AnalyzeArgs {
     /// Print findings.json on stdout instead of the readable summary.
     #[arg(long)]
     pub json: bool,
+    /// After the incidents, print every finding with its subjects and evidence.
+    #[arg(short, long)]
+    pub verbose: bool,
     #[command(flatten)]
     pub detection: DetectionArgs,
 }
@@ -70,13 +73,21 @@ pub fn inputs(
 pub fn exec(args: &AnalyzeArgs, out: &mut dyn Write) -> Result<Status> {
     let inputs = args.detection.inputs()?;
     let analysis = Analysis::run(&args.bundle, &inputs)?;
-    if let Some(dir) = &args.output {
-        write_outputs(&analysis, dir)?;
-    }
     if args.json {
+        if let Some(dir) = &args.output {
+            write_outputs(&analysis, dir)?;
+        }
         output::findings_json::write(&analysis, out)?;
     } else {
-        output::summary::write(&analysis, out)?;
+        let trace = crate::graph::Trace::of(&analysis);
+        let plan = crate::remediate::build_plan_with(&analysis, &trace.graph);
+        if let Some(dir) = &args.output {
+            write_planned_outputs(&analysis, &trace, &plan, dir)?;
+        }
+        let detail = output::summary::Detail {
+            every_finding: args.verbose,
+        };
+        output::summary::write_with(&analysis, &trace, &plan, detail, out)?;
         if let Some(dir) = &args.output {
             writeln!(out, "\noutputs written to {}", dir.display())?;
         }
@@ -96,6 +107,18 @@ pub fn write_traced_outputs(
     trace: &crate::graph::Trace,
     dir: &Path,
 ) -> Result<()> {
+    // The plan is built once: the report lists it, the script carries it.
+    let plan = crate::remediate::build_plan_with(analysis, &trace.graph);
+    write_planned_outputs(analysis, trace, &plan, dir)
+}
+
+/// [`write_traced_outputs`] with the plan already built (`analyze` prints from it too).
+pub fn write_planned_outputs(
+    analysis: &Analysis,
+    trace: &crate::graph::Trace,
+    plan: &crate::remediate::Plan,
+    dir: &Path,
+) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     write_file(dir, "findings.json", |w| {
         output::findings_json::write(analysis, w)
@@ -108,15 +131,11 @@ pub fn write_traced_outputs(
     write_file(dir, "iocs.stix.json", |w| {
         output::stix::write(analysis, trace, w)
     })?;
-    // The plan is built once: the report lists it, the script carries it.
-    let plan = crate::remediate::build_plan_with(analysis, &trace.graph);
-    let extras = output::report_html::ReportExtras {
-        remediation_plan: Some(crate::remediate::plan_lines(&plan)),
-    };
+    let extras = output::report_html::ReportExtras::of(analysis, trace, plan);
     write_file(dir, "report.html", |w| {
         output::report_html::write(analysis, trace, &extras, w)
     })?;
-    crate::remediate::write_plan_into(&plan, dir)?;
+    crate::remediate::write_plan_into(plan, dir)?;
     Ok(())
 }
 

@@ -16,6 +16,7 @@ pub mod build;
 pub mod ctx;
 pub mod entry_point;
 pub mod findings;
+pub mod incidents;
 pub mod kill_chain;
 pub mod network;
 pub mod nodes;

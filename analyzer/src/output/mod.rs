@@ -6,6 +6,7 @@ pub mod escape;
 pub mod findings_json;
 pub mod graph_dot;
 pub mod graph_json;
+pub mod incidents;
 pub mod lead;
 pub mod report_html;
 pub mod report_svg;

@@ -18,6 +18,7 @@ use minetrace_schemas::findings::{FindingsDocument, Severity, Verdict};
 use crate::analysis::Analysis;
 use crate::graph::nodes::NodeVerdict;
 use crate::graph::Trace;
+use crate::output::incidents::IncidentView;
 use crate::output::summary::{describe_subject, role_note};
 use crate::output::{escape, iso_us, report_svg};
 
@@ -30,6 +31,18 @@ pub struct ReportExtras {
     /// One line per step of the remediation plan (already escaped or plain ASCII); `None` until the
     /// remediation stage provides it.
     pub remediation_plan: Option<Vec<String>>,
+    /// The incidents, shown first; `None` when the caller did not build the plan they count from.
+    pub incidents: Option<Vec<IncidentView>>,
+}
+
+impl ReportExtras {
+    /// Everything the remediation plan adds: its steps and the incidents it counts for.
+    pub fn of(analysis: &Analysis, trace: &Trace, plan: &crate::remediate::Plan) -> ReportExtras {
+        ReportExtras {
+            remediation_plan: Some(crate::remediate::plan_lines(plan)),
+            incidents: Some(crate::output::incidents::views(analysis, trace, plan)),
+        }
+    }
 }
 
 const CSS: &str = r#"
@@ -87,6 +100,7 @@ fn hx(s: &str) -> String {
 pub fn render(analysis: &Analysis, trace: &Trace, extras: &ReportExtras) -> String {
     let mut s = String::with_capacity(64 * 1024);
     head(&mut s, analysis);
+    incidents(&mut s, extras);
     summary(&mut s, analysis, trace);
     entry_and_chain(&mut s, trace);
     graph(&mut s, trace);
@@ -131,6 +145,41 @@ fn head(s: &mut String, analysis: &Analysis) {
     );
     if let Some(lead) = crate::output::lead::line(doc) {
         let _ = writeln!(s, "<p class=\"lead\">{}</p>", h(&lead));
+    }
+}
+
+/// The incidents: verdict, entry, strongest evidence, what the script will do.
+fn incidents(s: &mut String, extras: &ReportExtras) {
+    let Some(views) = extras.incidents.as_deref() else {
+        return;
+    };
+    if views.is_empty() {
+        return;
+    }
+    let _ = write!(s, "<h2 id=\"incidents\">Incidents ({})</h2>", views.len());
+    for (n, v) in views.iter().enumerate() {
+        let (sev, rest) = v.verdict.split_once(' ').unwrap_or(("", &v.verdict));
+        let _ = write!(
+            s,
+            "<div class=\"card incident\"><b>Incident {}</b> <span class=\"sev {}\">{}</span> {}",
+            n + 1,
+            h(&sev.to_ascii_lowercase()),
+            h(sev),
+            hx(rest)
+        );
+        if let Some(entry) = &v.entry {
+            let _ = write!(s, "<div><b class=\"h\">Entry</b> {}</div>", hx(entry));
+        }
+        s.push_str("<div><b class=\"h\">Strongest evidence</b><ul>");
+        for line in &v.strongest {
+            let _ = write!(s, "<li class=\"mono\">{}</li>", hx(line));
+        }
+        let _ = writeln!(
+            s,
+            "</ul></div><div><b class=\"h\">remediate.sh --apply will</b> {}</div><div class=\"muted\">{} findings</div></div>",
+            hx(&v.script),
+            v.findings.len()
+        );
     }
 }
 

@@ -1,13 +1,18 @@
-//! The readable terminal summary: verdict, then each finding with its severity, title and subjects.
+//! The readable terminal summary: verdict, then the incidents (what happened, how strongly it is shown,
+//! what the script will do), then on request every finding with its severity, title, subjects and
+//! evidence.
 //! Every host byte is escaped, so a process named with an escape sequence cannot rewrite the screen.
 
 use std::io::Write;
 
 use anyhow::Result;
 use minetrace_schemas::escape_bytes;
-use minetrace_schemas::findings::{Role, Subject, Verdict};
+use minetrace_schemas::findings::{Finding, Role, Subject, Verdict};
 
 use crate::analysis::Analysis;
+use crate::graph::Trace;
+use crate::output::incidents;
+use crate::remediate::Plan;
 
 /// What follows a subject's line when it is not an artifact: ` [evidence]` or ` [context]` (an artifact
 /// is what a finding is usually about, so it is not marked).
@@ -57,7 +62,29 @@ pub fn describe_subject(s: &Subject) -> String {
     }
 }
 
+/// How much the summary prints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Detail {
+    /// Every finding with its subjects and evidence after the incidents (`analyze -v`).
+    pub every_finding: bool,
+}
+
+/// The summary of an analysis, building its graph and plan (callers that have them use [`write_with`]).
 pub fn write(analysis: &Analysis, out: &mut dyn Write) -> Result<()> {
+    let trace = crate::graph::Trace::of(analysis);
+    let plan = crate::remediate::build_plan_with(analysis, &trace.graph);
+    write_with(analysis, &trace, &plan, Detail::default(), out)
+}
+
+/// Verdict, then the incidents (one per connected part of the attack graph), then, with
+/// `detail.every_finding`, every finding; findings below medium are counted, not listed, unless asked.
+pub fn write_with(
+    analysis: &Analysis,
+    trace: &Trace,
+    plan: &Plan,
+    detail: Detail,
+    out: &mut dyn Write,
+) -> Result<()> {
     let doc = &analysis.document;
     let e = |s: &str| escape_bytes(s.as_bytes());
     if !analysis.integrity_problems.is_empty() {
@@ -74,12 +101,18 @@ pub fn write(analysis: &Analysis, out: &mut dyn Write) -> Result<()> {
         Verdict::Suspicious => "SUSPICIOUS",
         Verdict::Clean => "CLEAN",
     };
+    let views = incidents::views(analysis, trace, plan);
     writeln!(
         out,
-        "{verdict}: host {} (boot {}), {} findings",
+        "{verdict}: host {} (boot {}), {} findings{}",
         e(&doc.host.hostname),
         e(&doc.host.boot_id),
-        doc.findings.len()
+        doc.findings.len(),
+        match views.len() {
+            0 => String::new(),
+            1 => " in 1 incident".to_owned(),
+            n => format!(" in {n} incidents"),
+        }
     )?;
     if let Some(lead) = crate::output::lead::line(doc) {
         writeln!(out, "{lead}")?;
@@ -99,32 +132,89 @@ pub fn write(analysis: &Analysis, out: &mut dyn Write) -> Result<()> {
             writeln!(out, "  other entry candidates: {}", others.join("; "))?;
         }
     }
-    for f in &doc.findings {
+    for (n, v) in views.iter().enumerate() {
+        writeln!(out, "\nINCIDENT {}: {}", n + 1, v.verdict)?;
+        if let Some(entry) = &v.entry {
+            writeln!(out, "  entry: {entry}")?;
+        }
+        writeln!(out, "  strongest evidence:")?;
+        for s in &v.strongest {
+            writeln!(out, "    {s}")?;
+        }
+        writeln!(out, "  remediate.sh --apply will: {}", v.script)?;
+        // Rule ids in order of first appearance, `xN` when a rule fired more than once.
+        let mut rules: Vec<(&str, usize)> = Vec::new();
+        for f in v.findings.iter().filter_map(|i| doc.findings.get(*i)) {
+            match rules.iter_mut().find(|(r, _)| *r == f.rule) {
+                Some((_, n)) => *n += 1,
+                None => rules.push((&f.rule, 1)),
+            }
+        }
+        let rules: Vec<String> = rules
+            .iter()
+            .map(|(r, n)| match n {
+                1 => e(r),
+                n => format!("{} x{n}", e(r)),
+            })
+            .collect();
         writeln!(
             out,
-            "\n[{}] {} {}{}",
-            f.severity.name().to_uppercase(),
-            e(&f.rule),
-            e(&f.title),
-            f.family
-                .as_deref()
-                .map(|fam| format!(" (family: {})", e(fam)))
-                .unwrap_or_default()
+            "  findings ({}): {}",
+            v.findings.len(),
+            rules.join(", ")
         )?;
-        for s in &f.subjects {
-            writeln!(
-                out,
-                "    - {}{}",
-                describe_subject(&s.subject),
-                role_note(s.role)
-            )?;
+    }
+    let in_incidents: usize = views.iter().map(|v| v.findings.len()).sum();
+    let rest = doc.findings.len() - in_incidents.min(doc.findings.len());
+    if detail.every_finding {
+        for f in &doc.findings {
+            write_finding(f, out)?;
         }
-        for line in &f.evidence {
-            writeln!(out, "      {}", e(line))?;
-        }
+    } else if rest > 0 || in_incidents > 0 {
+        writeln!(
+            out,
+            "\n{} (minetrace analyze -v prints every finding with its evidence)",
+            if rest > 0 {
+                format!(
+                    "{rest} finding{} below medium not in an incident",
+                    if rest == 1 { "" } else { "s" }
+                )
+            } else {
+                "every finding is in an incident above".to_owned()
+            }
+        )?;
     }
     for w in &analysis.model.warnings {
         writeln!(out, "warning: {}", e(w))?;
+    }
+    Ok(())
+}
+
+/// One finding as `analyze -v` prints it: severity, rule, title, family, subjects with their roles,
+/// evidence.
+fn write_finding(f: &Finding, out: &mut dyn Write) -> Result<()> {
+    let e = |s: &str| escape_bytes(s.as_bytes());
+    writeln!(
+        out,
+        "\n[{}] {} {}{}",
+        f.severity.name().to_uppercase(),
+        e(&f.rule),
+        e(&f.title),
+        f.family
+            .as_deref()
+            .map(|fam| format!(" (family: {})", e(fam)))
+            .unwrap_or_default()
+    )?;
+    for s in &f.subjects {
+        writeln!(
+            out,
+            "    - {}{}",
+            describe_subject(&s.subject),
+            role_note(s.role)
+        )?;
+    }
+    for line in &f.evidence {
+        writeln!(out, "      {}", e(line))?;
     }
     Ok(())
 }

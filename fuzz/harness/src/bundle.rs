@@ -59,11 +59,17 @@ fn render(write: impl FnOnce(&mut Vec<u8>) -> anyhow::Result<()>, what: &str) ->
 pub fn outputs(analysis: &Analysis) -> Outputs {
     let trace = Trace::of(analysis);
     let plan = remediate::build_plan(analysis);
-    let extras = output::report_html::ReportExtras {
-        remediation_plan: Some(remediate::plan_lines(&plan)),
-    };
+    let extras = output::report_html::ReportExtras::of(analysis, &trace, &plan);
     Outputs {
-        summary: render(|w| output::summary::write(analysis, w), "summary"),
+        summary: render(
+            |w| {
+                let detail = output::summary::Detail {
+                    every_finding: true,
+                };
+                output::summary::write_with(analysis, &trace, &plan, detail, w)
+            },
+            "summary",
+        ),
         findings_json: render(
             |w| output::findings_json::write(analysis, w),
             "findings.json",
