@@ -3,6 +3,7 @@
 
 use crate::findings::FindingsDocument;
 use crate::fleet::FleetDocument;
+use crate::inspect::InspectDocument;
 use crate::manifest::Manifest;
 
 /// `(file name, pretty JSON)` for every committed schema.
@@ -24,6 +25,10 @@ pub fn all() -> Vec<(&'static str, String)> {
         (
             "fleet.schema.json",
             render(schemars::schema_for!(FleetDocument)),
+        ),
+        (
+            "inspect.schema.json",
+            render(schemars::schema_for!(InspectDocument)),
         ),
     ]
 }

@@ -7,6 +7,7 @@
 pub mod bundle;
 pub mod findings;
 pub mod fleet;
+pub mod inspect;
 pub mod json_schema;
 pub mod locations;
 pub mod manifest;

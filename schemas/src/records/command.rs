@@ -1,11 +1,12 @@
 //! Output of the few host tools the collector cannot avoid (`iptables-save`, `nft`), with proof of which
 //! binary produced it: on a compromised host the tool itself may be trojaned.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::RawBytes;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CommandRecord {
     /// Short name of the capture (`iptables-save`, `nft-ruleset`, ...).
     pub name: String,

@@ -1,12 +1,13 @@
 //! Running executables, hashed once per distinct file however many processes run them.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::records::process::FileId;
 use crate::RawBytes;
 
 /// Whether the executable's bytes were copied into the bundle, and if not, why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub enum CopyStatus {
     /// Not a copy candidate (package location, not deleted, not in a temp or hidden place).
     NotNeeded,
@@ -19,7 +20,7 @@ pub enum CopyStatus {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ExecutableRecord {
     pub file: FileId,
     /// Path as the exe link showed it for the first process that ran it.

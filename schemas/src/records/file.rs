@@ -1,10 +1,11 @@
 //! Files captured from the host: metadata always, content under `fs/` when the artifact calls for it.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::RawBytes;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum FileKind {
     Regular,
     Directory,
@@ -17,13 +18,15 @@ pub enum FileKind {
 }
 
 /// Seconds and nanoseconds since the epoch, as `statx` gives them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 pub struct FileTime {
     pub secs: i64,
     pub nanos: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct FileRecord {
     /// The original path on the host, as bytes.
     pub path: RawBytes,

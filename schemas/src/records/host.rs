@@ -21,7 +21,7 @@ pub struct HostIdentity {
 }
 
 /// Aggregate CPU time from the first line of `/proc/stat`, in clock ticks.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CpuTotals {
     pub user: u64,
     pub nice: u64,
@@ -34,7 +34,7 @@ pub struct CpuTotals {
 }
 
 /// One line of `/proc/modules`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct KernelModule {
     pub name: String,
     pub size: u64,
@@ -47,7 +47,7 @@ pub struct KernelModule {
 
 /// A pid the kernel answers for but that `readdir(/proc)` did not list: the mark of a getdents hook
 /// or a bind mount over `/proc/PID`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct HiddenPid {
     pub pid: i32,
     pub reason: String,
@@ -62,7 +62,7 @@ pub enum CollectionMode {
     DeadBox,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct HostRecord {
     pub identity: HostIdentity,
     pub mode: CollectionMode,

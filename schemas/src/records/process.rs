@@ -1,12 +1,24 @@
 //! The process table: everything about one process, read in a single visit to `/proc/PID`.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::RawBytes;
 
 /// A file's identity on the host. Paths can be reused and renamed; `(dev, inode)` cannot while the file lives.
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
 )]
 pub struct FileId {
     pub dev: u64,

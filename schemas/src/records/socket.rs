@@ -1,10 +1,11 @@
 //! Sockets from `/proc/net/*` of every network namespace, mapped to the processes holding them.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::RawBytes;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum SocketProto {
     Tcp,
     Tcp6,
@@ -29,7 +30,7 @@ impl SocketProto {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SocketRecord {
     /// Inode of the network namespace the table was read in.
     pub netns: u64,
