@@ -13,6 +13,7 @@ pub mod addresses;
 pub mod auth;
 pub mod journal;
 pub mod mounts;
+pub mod firewall;
 pub mod persistence;
 pub mod service_logs;
 pub mod ssh;
@@ -71,6 +72,8 @@ pub struct HostModel {
     pub service_logs: Vec<service_logs::ServiceLogLine>,
     /// Authorized keys, known hosts and sshd's effective configuration.
     pub ssh: ssh::Ssh,
+    /// Firewall rule sets: tool captures and saved rule files.
+    pub firewall: Vec<firewall::Ruleset>,
 }
 
 /// The bundle's members while the model takes them over: record members are removed and decoded one by
@@ -184,6 +187,7 @@ impl HostModel {
             service_logs: Vec::new(),
             journals: journal::Journals::default(),
             ssh: ssh::Ssh::default(),
+            firewall: Vec::new(),
         };
         model.derive_facts();
         Ok(model)
@@ -209,6 +213,7 @@ impl HostModel {
         self.warnings.extend(warnings);
         self.service_logs = service_logs::collect(self);
         self.ssh = ssh::collect(self);
+        self.firewall = firewall::collect(self);
     }
 
     /// Line `line` (1-based) of a captured file, as written: the persistence entry's when there is one.

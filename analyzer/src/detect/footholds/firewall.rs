@@ -15,40 +15,16 @@ use minetrace_schemas::findings::{Finding, Role, Severity, Subject};
 use minetrace_schemas::records::file::FileRecord;
 use minetrace_schemas::RawBytes;
 
-use super::common;
 use crate::detect::finding::{file_subject, finding, FindingExt};
 use crate::detect::rules;
 use crate::detect::Context;
 use crate::indicators::Kind;
-use crate::parse::iptables::{self, cidr_overlap, parse_cidr, Rule};
+use crate::model::firewall::Origin;
+use crate::parse::iptables::{cidr_overlap, parse_cidr, Rule};
 
 const CLOSED_PORTS: &[&[u8]] = &[b"6379", b"2375", b"2376", b"2377"];
 
-fn is_saved_rules(p: &[u8]) -> bool {
-    p.starts_with(b"/etc/iptables/")
-        || p.starts_with(b"/etc/sysconfig/iptables")
-        || p.starts_with(b"/etc/sysconfig/ip6tables")
-}
-
 pub fn detect(ctx: &Context) -> Vec<Finding> {
-    let mut sources: Vec<(
-        String,
-        Option<&minetrace_schemas::records::file::FileRecord>,
-        Vec<Rule>,
-    )> = Vec::new();
-    for name in [
-        "iptables-save",
-        "ip6tables-save",
-        "iptables-legacy-save",
-        "ip6tables-legacy-save",
-    ] {
-        for (_, bytes) in ctx.model.command_outputs(name) {
-            sources.push((name.to_owned(), None, iptables::parse(bytes)));
-        }
-    }
-    for (file, bytes) in common::captured(ctx.model, is_saved_rules) {
-        sources.push((file.path.escaped(), Some(file), iptables::parse(bytes)));
-    }
     let ranges: Vec<_> = ctx
         .iocs
         .set(Kind::AgentRange)
@@ -56,9 +32,14 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         .collect();
     let pool_ports: Vec<String> = ctx.iocs.set(Kind::PoolPort).map(str::to_owned).collect();
     let mut out = Vec::new();
-    for (origin, file, rules) in &sources {
-        for r in rules {
-            if let Some(f) = opened_for(ctx, origin, *file, r) {
+    for set in &ctx.model.firewall {
+        let origin = set.origin_text(ctx.model);
+        let file = match set.origin {
+            Origin::File(i) => ctx.model.files.get(i),
+            Origin::Capture(_) => None,
+        };
+        for r in &set.rules {
+            if let Some(f) = opened_for(ctx, &origin, file, r) {
                 out.push(f);
                 continue;
             }
