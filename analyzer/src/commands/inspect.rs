@@ -7,14 +7,25 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
+use minetrace_schemas::inspect::{
+    ChainView, InspectDocument, InspectView, KnownHostView, LineView, PersistenceEntryView,
+    ProcessView, RulesetView, SshKeyView, SshdSettingView, TableView, TimelineEventView,
+    INSPECT_SCHEMA,
+};
 use minetrace_schemas::manifest::format_unix_secs;
+use minetrace_schemas::records::command::CommandRecord;
+use minetrace_schemas::records::executable::CopyStatus;
 use minetrace_schemas::records::file::{FileKind, FileRecord};
-use minetrace_schemas::RawBytes;
+use minetrace_schemas::{escape_bytes, RawBytes};
 use serde::Serialize;
 
+use crate::analysis::Analysis;
 use crate::exit::Status;
+use crate::graph::Trace;
 use crate::load;
+use crate::model::firewall::Origin;
 use crate::model::HostModel;
+use crate::output::iso_us;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum View {
@@ -26,14 +37,16 @@ pub enum View {
     Executables,
     /// Every file record (metadata of collected files, links and listings).
     Files,
-    /// Cron, at, systemd, rc, loader and shell start-up files.
+    /// Every persisted line: cron, at, systemd, rc, loader, shell start-up, modules, udev, sudoers.
     Persistence,
-    /// sshd configuration, authorized keys, known hosts, key files.
+    /// Authorized keys with fingerprints, sshd's settings in force, known hosts.
     Ssh,
-    /// Firewall tool captures and saved rule files.
+    /// Firewall rules per capture, table and chain; saved rule files.
     Firewall,
-    /// Host state and the collection log (per-artifact errors and timings).
+    /// Host state and the collection log (per-artifact counts, timings and errors).
     Host,
+    /// The merged timeline (processes, files, logins, collection), filterable with --from/--to.
+    Timeline,
 }
 
 #[derive(Debug, Args)]
@@ -43,22 +56,66 @@ pub struct InspectArgs {
     /// What to show.
     #[arg(value_enum)]
     pub view: View,
-    /// Print JSON (host bytes exact: strings when UTF-8, {"hex": ...} otherwise) instead of a table.
+    /// Print JSON (host bytes exact: strings when UTF-8, {"hex": ...} otherwise; JSON Schema in
+    /// schemas/json/inspect.schema.json) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Timeline: only events at or after this time (2026-03-01, 2026-03-01T12:00:00Z or Unix seconds).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub from: Option<i64>,
+    /// Timeline: only events at or before this time (same forms as --from; a date means its end).
+    #[arg(long, value_name = "TIME", value_parser = parse_time_end)]
+    pub to: Option<i64>,
     /// Inspect a bundle that fails verification anyway.
     #[arg(long)]
     pub allow_tampered: bool,
 }
 
-/// File categories each view shows; the collector's `files` modules name them.
+/// File categories each view lists; the collector's `files` modules name them.
 const PERSISTENCE: &[&str] = &[
     "cron", "at", "systemd", "startup", "loader", "shell", "udev", "modules",
 ];
 const SSH: &[&str] = &["ssh"];
 const FIREWALL: &[&str] = &["firewall"];
 
+/// Microseconds since the epoch of `2026-03-01`, `2026-03-01T12:00:00Z` (RFC 3339) or Unix seconds.
+fn parse_time_at(text: &str, end_of_day: bool) -> Result<i64, String> {
+    if let Ok(secs) = text.parse::<i64>() {
+        return secs
+            .checked_mul(1_000_000)
+            .ok_or_else(|| format!("{text}: out of range"));
+    }
+    if let Ok(t) = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+    {
+        return i64::try_from(t.unix_timestamp_nanos() / 1000).map_err(|e| format!("{text}: {e}"));
+    }
+    let date = time::Date::parse(
+        text,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| {
+        format!("{text}: not a time (expected 2026-03-01, 2026-03-01T12:00:00Z or Unix seconds)")
+    })?;
+    let start = date.midnight().assume_utc().unix_timestamp() * 1_000_000;
+    Ok(if end_of_day {
+        start + 86_400 * 1_000_000 - 1
+    } else {
+        start
+    })
+}
+
+fn parse_time(text: &str) -> Result<i64, String> {
+    parse_time_at(text, false)
+}
+
+fn parse_time_end(text: &str) -> Result<i64, String> {
+    parse_time_at(text, true)
+}
+
 pub fn exec(args: &InspectArgs, out: &mut dyn Write) -> Result<Status> {
+    if (args.from.is_some() || args.to.is_some()) && args.view != View::Timeline {
+        anyhow::bail!("--from and --to apply to the timeline view only");
+    }
     let (model, problems) = load::model(&args.bundle, args.allow_tampered)?;
     if !problems.is_empty() {
         eprintln!(
@@ -66,27 +123,73 @@ pub fn exec(args: &InspectArgs, out: &mut dyn Write) -> Result<Status> {
             problems.len()
         );
     }
-    match args.view {
-        View::Processes => processes(&model, args.json, out)?,
-        View::Sockets => sockets(&model, args.json, out)?,
-        View::Executables => executables(&model, args.json, out)?,
-        View::Files => files(&model, |_| true, args.json, out)?,
-        View::Persistence => files(
-            &model,
-            |f| PERSISTENCE.contains(&f.category.as_str()),
-            args.json,
-            out,
-        )?,
-        View::Ssh => files(
-            &model,
-            |f| SSH.contains(&f.category.as_str()),
-            args.json,
-            out,
-        )?,
-        View::Firewall => firewall(&model, args.json, out)?,
-        View::Host => host(&model, args.json, out)?,
+    if args.view == View::Timeline {
+        let inputs = crate::commands::analyze::inputs(&[], None, args.allow_tampered)?;
+        let analysis = crate::analysis::Analysis::of_model(
+            model,
+            &inputs,
+            problems.iter().map(ToString::to_string).collect(),
+        );
+        timeline(&analysis, args.from, args.to, args.json, out)?;
+        return Ok(Status::Ok);
+    }
+    let view = match args.view {
+        View::Processes => InspectView::Processes {
+            processes: process_views(&model),
+        },
+        View::Sockets => InspectView::Sockets {
+            sockets: model.sockets.clone(),
+        },
+        View::Executables => InspectView::Executables {
+            executables: model.executables.clone(),
+        },
+        View::Files => InspectView::Files {
+            files: model.files.clone(),
+        },
+        View::Persistence => persistence_view(&model),
+        View::Ssh => ssh_view(&model),
+        View::Firewall => firewall_view(&model),
+        View::Host => InspectView::Host {
+            host: Box::new(model.host.clone()),
+            manifest: Box::new(model.manifest.clone()),
+            warnings: model.warnings.clone(),
+        },
+        View::Timeline => return Ok(Status::Ok),
+    };
+    if args.json {
+        return json_out(&document(&model, view), out).map(|()| Status::Ok);
+    }
+    match &view {
+        InspectView::Processes { processes: p } => processes(p, out)?,
+        InspectView::Sockets { .. } => sockets(&model, out)?,
+        InspectView::Executables { .. } => executables(&model, out)?,
+        InspectView::Files { files: f } => files_table(f.iter(), out)?,
+        InspectView::Persistence { entries, files } => persistence(entries, files, out)?,
+        InspectView::Ssh {
+            keys,
+            invalid_key_lines,
+            known_hosts,
+            sshd,
+            files,
+        } => ssh(keys, invalid_key_lines, known_hosts, sshd, files, out)?,
+        InspectView::Firewall {
+            rulesets,
+            commands,
+            files,
+        } => firewall(rulesets, commands, files, out)?,
+        InspectView::Host { .. } => host(&model, out)?,
+        InspectView::Timeline { .. } => {}
     }
     Ok(Status::Ok)
+}
+
+fn document(model: &HostModel, view: InspectView) -> InspectDocument {
+    InspectDocument {
+        schema: INSPECT_SCHEMA.into(),
+        bundle_sha256: model.bundle_sha256.clone(),
+        hostname: model.host.identity.hostname.clone(),
+        view,
+    }
 }
 
 fn json_out<T: Serialize>(value: &T, out: &mut dyn Write) -> Result<()> {
@@ -95,26 +198,7 @@ fn json_out<T: Serialize>(value: &T, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-#[derive(Serialize)]
-struct ProcessView<'a> {
-    pid: i32,
-    ppid: i32,
-    start_ticks: u64,
-    started: Option<String>,
-    uid: u32,
-    euid: u32,
-    comm: &'a RawBytes,
-    argv: Vec<RawBytes>,
-    exe: Option<&'a RawBytes>,
-    exe_deleted: bool,
-    exe_memfd: bool,
-    exe_sha256: Option<&'a str>,
-    state: &'a str,
-    threads: i64,
-    cpu_ticks: u64,
-}
-
-fn process_views(model: &HostModel) -> Vec<ProcessView<'_>> {
+fn process_views(model: &HostModel) -> Vec<ProcessView> {
     model
         .processes
         .iter()
@@ -125,30 +209,26 @@ fn process_views(model: &HostModel) -> Vec<ProcessView<'_>> {
             started: model.start_unix(p).map(format_unix_secs),
             uid: p.uid.real,
             euid: p.uid.effective,
-            comm: &p.comm,
+            comm: p.comm.clone(),
             argv: p.argv().into_iter().map(RawBytes::from).collect(),
-            exe: p.exe.as_ref().map(|e| &e.path),
+            exe: p.exe.as_ref().map(|e| e.path.clone()),
             exe_deleted: p.exe.as_ref().is_some_and(|e| e.deleted),
             exe_memfd: p.exe.as_ref().is_some_and(|e| e.memfd),
-            exe_sha256: model.executable_of(p).and_then(|e| e.sha256.as_deref()),
-            state: &p.state,
+            exe_sha256: model.executable_of(p).and_then(|e| e.sha256.clone()),
+            state: p.state.clone(),
             threads: p.threads,
-            cpu_ticks: p.utime_ticks + p.stime_ticks,
+            cpu_ticks: p.utime_ticks.saturating_add(p.stime_ticks),
         })
         .collect()
 }
 
-fn processes(model: &HostModel, json: bool, out: &mut dyn Write) -> Result<()> {
-    let views = process_views(model);
-    if json {
-        return json_out(&views, out);
-    }
+fn processes(views: &[ProcessView], out: &mut dyn Write) -> Result<()> {
     writeln!(
         out,
         "{:>7} {:>7} {:>6} {:1} {:3} {:12} COMMAND",
         "PID", "PPID", "UID", "S", "EXE", "SHA256"
     )?;
-    for v in &views {
+    for v in views {
         let flags = format!(
             "{}{}",
             if v.exe_deleted { "D" } else { "" },
@@ -156,6 +236,7 @@ fn processes(model: &HostModel, json: bool, out: &mut dyn Write) -> Result<()> {
         );
         let sha = v
             .exe_sha256
+            .as_deref()
             .map(|s| s.get(..12).unwrap_or(s))
             .unwrap_or("-");
         let cmd = if v.argv.is_empty() {
@@ -170,7 +251,13 @@ fn processes(model: &HostModel, json: bool, out: &mut dyn Write) -> Result<()> {
         writeln!(
             out,
             "{:>7} {:>7} {:>6} {:1} {:3} {:12} {}",
-            v.pid, v.ppid, v.uid, v.state, flags, sha, cmd
+            v.pid,
+            v.ppid,
+            v.uid,
+            escape_bytes(v.state.as_bytes()),
+            flags,
+            sha,
+            cmd
         )?;
     }
     writeln!(
@@ -181,10 +268,7 @@ fn processes(model: &HostModel, json: bool, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-fn sockets(model: &HostModel, json: bool, out: &mut dyn Write) -> Result<()> {
-    if json {
-        return json_out(&model.sockets, out);
-    }
+fn sockets(model: &HostModel, out: &mut dyn Write) -> Result<()> {
     writeln!(
         out,
         "{:6} {:12} {:46} {:46} PIDS",
@@ -193,7 +277,7 @@ fn sockets(model: &HostModel, json: bool, out: &mut dyn Write) -> Result<()> {
     for s in &model.sockets {
         let local = match &s.unix_path {
             Some(p) => p.escaped(),
-            None => s.local.clone(),
+            None => escape_bytes(s.local.as_bytes()),
         };
         let pids: Vec<String> = s
             .pids
@@ -210,9 +294,9 @@ fn sockets(model: &HostModel, json: bool, out: &mut dyn Write) -> Result<()> {
             out,
             "{:6} {:12} {:46} {:46} {}",
             s.proto.name(),
-            s.state,
+            escape_bytes(s.state.as_bytes()),
             local,
-            s.remote,
+            escape_bytes(s.remote.as_bytes()),
             pids.join(",")
         )?;
     }
@@ -220,10 +304,7 @@ fn sockets(model: &HostModel, json: bool, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-fn executables(model: &HostModel, json: bool, out: &mut dyn Write) -> Result<()> {
-    if json {
-        return json_out(&model.executables, out);
-    }
+fn executables(model: &HostModel, out: &mut dyn Write) -> Result<()> {
     writeln!(
         out,
         "{:64} {:>10} {:6} {:8} PATH",
@@ -236,9 +317,9 @@ fn executables(model: &HostModel, json: bool, out: &mut dyn Write) -> Result<()>
             if e.memfd { "M" } else { "" }
         );
         let copied = match &e.copy {
-            minetrace_schemas::records::executable::CopyStatus::Copied { .. } => "yes",
-            minetrace_schemas::records::executable::CopyStatus::Skipped { .. } => "skipped",
-            minetrace_schemas::records::executable::CopyStatus::NotNeeded => "-",
+            CopyStatus::Copied { .. } => "yes",
+            CopyStatus::Skipped { .. } => "skipped",
+            CopyStatus::NotNeeded => "-",
         };
         writeln!(
             out,
@@ -267,22 +348,16 @@ fn kind_letter(kind: FileKind) -> char {
     }
 }
 
-fn files(
-    model: &HostModel,
-    keep: impl Fn(&FileRecord) -> bool,
-    json: bool,
-    out: &mut dyn Write,
-) -> Result<()> {
-    let chosen: Vec<&FileRecord> = model.files.iter().filter(|f| keep(f)).collect();
-    if json {
-        return json_out(&chosen, out);
-    }
+/// File records as `ls -l`-like rows, with the collector's error or skip reason.
+fn files_table<'a>(files: impl Iterator<Item = &'a FileRecord>, out: &mut dyn Write) -> Result<()> {
     writeln!(
         out,
         "{:1}{:>6} {:>6} {:>6} {:>10} {:2} {:20} {:10} PATH",
         "T", "MODE", "UID", "GID", "SIZE", "IA", "MTIME", "CATEGORY"
     )?;
-    for f in &chosen {
+    let mut n = 0usize;
+    for f in files {
+        n += 1;
         let flags = format!(
             "{}{}",
             if f.immutable { "i" } else { "-" },
@@ -297,59 +372,349 @@ fn files(
             f.size,
             flags,
             format_unix_secs(f.mtime.secs),
-            minetrace_schemas::escape_bytes(f.category.as_bytes()),
+            escape_bytes(f.category.as_bytes()),
             f.path.escaped()
         );
         if let Some(t) = &f.link_target {
             line.push_str(&format!(" -> {}", t.escaped()));
         }
         if let Some(e) = &f.error {
-            line.push_str(&format!(
-                "  [{}]",
-                minetrace_schemas::escape_bytes(e.as_bytes())
-            ));
+            line.push_str(&format!("  [{}]", escape_bytes(e.as_bytes())));
         }
         writeln!(out, "{line}")?;
     }
-    writeln!(out, "{} files", chosen.len())?;
+    writeln!(out, "{n} files")?;
     Ok(())
 }
 
-fn firewall(model: &HostModel, json: bool, out: &mut dyn Write) -> Result<()> {
-    if json {
-        #[derive(Serialize)]
-        struct FirewallView<'a> {
-            commands: &'a [minetrace_schemas::records::command::CommandRecord],
-            outputs: Vec<(String, RawBytes)>,
-            files: Vec<&'a FileRecord>,
-        }
-        let outputs = model
-            .commands
-            .iter()
-            .filter_map(|c| {
-                let m = c.stdout_member.as_deref()?;
-                Some((m.to_owned(), RawBytes::from(model.member(m)?)))
-            })
-            .collect();
-        let files = model
-            .files
-            .iter()
-            .filter(|f| FIREWALL.contains(&f.category.as_str()))
-            .collect();
-        return json_out(
-            &FirewallView {
-                commands: &model.commands,
-                outputs,
-                files,
-            },
-            out,
-        );
+/// Files of the given collector categories.
+fn files_of(model: &HostModel, categories: &[&str]) -> Vec<FileRecord> {
+    model
+        .files
+        .iter()
+        .filter(|f| categories.contains(&f.category.as_str()))
+        .cloned()
+        .collect()
+}
+
+fn persistence_view(model: &HostModel) -> InspectView {
+    let entries = model
+        .persistence
+        .iter()
+        .map(|e| PersistenceEntryView {
+            kind: e.kind.name().to_owned(),
+            path: e.path.clone(),
+            line: e.line,
+            schedule: e.schedule.as_ref().map(|s| s.display()),
+            run_as: e.run_as.as_deref().map(RawBytes::from),
+            command: RawBytes::from(e.command.as_slice()),
+            runs: e.runs,
+            urls: e
+                .refs
+                .urls
+                .iter()
+                .map(|u| RawBytes::from(u.as_slice()))
+                .collect(),
+            paths: e
+                .refs
+                .paths
+                .iter()
+                .map(|p| RawBytes::from(p.as_slice()))
+                .collect(),
+            raw: RawBytes::from(e.raw.as_slice()),
+        })
+        .collect();
+    InspectView::Persistence {
+        entries,
+        files: files_of(model, PERSISTENCE),
     }
-    for c in &model.commands {
+}
+
+fn persistence(
+    entries: &[PersistenceEntryView],
+    files: &[FileRecord],
+    out: &mut dyn Write,
+) -> Result<()> {
+    writeln!(
+        out,
+        "{:12} {:44} {:16} {:10} COMMAND",
+        "KIND", "WHERE", "SCHEDULE", "RUN AS"
+    )?;
+    for e in entries {
         writeln!(
             out,
-            "== {} ({}; exit {}{}; tool sha256 {})",
-            minetrace_schemas::escape_bytes(c.name.as_bytes()),
+            "{:12} {:44} {:16} {:10} {}{}",
+            e.kind,
+            format!("{}:{}", e.path.escaped(), e.line),
+            e.schedule
+                .as_deref()
+                .map(escape_visible)
+                .unwrap_or_else(|| "-".into()),
+            e.run_as
+                .as_ref()
+                .map(RawBytes::escaped)
+                .unwrap_or_else(|| "-".into()),
+            e.command.escaped(),
+            if e.runs {
+                ""
+            } else {
+                "  [not run: rejected by its mechanism]"
+            }
+        )?;
+    }
+    writeln!(
+        out,
+        "{} entries in {} files\n\nfiles:",
+        entries.len(),
+        files.len()
+    )?;
+    files_table(files.iter(), out)
+}
+
+fn ssh_view(model: &HostModel) -> InspectView {
+    let path_of = |i: usize| {
+        model
+            .files
+            .get(i)
+            .map(|f| f.path.clone())
+            .unwrap_or_else(|| RawBytes::from(&b""[..]))
+    };
+    let keys = model
+        .ssh
+        .keys
+        .iter()
+        .map(|k| {
+            let path = path_of(k.file);
+            let owner = model
+                .accounts
+                .owner_of_path(path.as_bytes())
+                .map(|a| RawBytes::from(a.name.as_slice()));
+            SshKeyView {
+                owner,
+                line: k.key.line,
+                key_type: k.key.key_type.clone(),
+                algorithm: k.key.algorithm(),
+                bits: k.key.bits(),
+                fingerprint: k.key.fingerprint.clone(),
+                comment: RawBytes::from(k.key.comment.as_slice()),
+                options: k.key.options.as_deref().map(RawBytes::from),
+                path,
+            }
+        })
+        .collect();
+    let invalid_key_lines = model
+        .ssh
+        .invalid
+        .iter()
+        .map(|l| LineView {
+            path: path_of(l.file),
+            line: l.line,
+            text: RawBytes::from(l.raw.as_slice()),
+        })
+        .collect();
+    let known_hosts = model
+        .ssh
+        .known_hosts
+        .iter()
+        .map(|k| KnownHostView {
+            path: path_of(k.file),
+            line: k.host.line,
+            marker: k.host.marker.as_deref().map(RawBytes::from),
+            hosts: RawBytes::from(k.host.hosts.as_slice()),
+            hashed: k.host.hashed,
+            key_type: k.host.key_type.clone(),
+            fingerprint: k.host.fingerprint.clone(),
+        })
+        .collect();
+    let sshd = model
+        .ssh
+        .sshd
+        .iter()
+        .map(|d| SshdSettingView {
+            keyword: d.keyword.clone(),
+            args: d
+                .args
+                .iter()
+                .map(|a| RawBytes::from(a.as_slice()))
+                .collect(),
+            path: RawBytes::from(d.path.as_slice()),
+            line: d.line,
+            in_match: d.in_match,
+            in_force: model
+                .ssh
+                .sshd_effective(&d.keyword)
+                .is_some_and(|e| std::ptr::eq(e, d)),
+        })
+        .collect();
+    InspectView::Ssh {
+        keys,
+        invalid_key_lines,
+        known_hosts,
+        sshd,
+        files: files_of(model, SSH),
+    }
+}
+
+fn ssh(
+    keys: &[SshKeyView],
+    invalid: &[LineView],
+    known_hosts: &[KnownHostView],
+    sshd: &[SshdSettingView],
+    files: &[FileRecord],
+    out: &mut dyn Write,
+) -> Result<()> {
+    writeln!(out, "authorized keys ({}):", keys.len())?;
+    for k in keys {
+        // As `ssh-keygen -l` prints a key: bits, fingerprint, comment, (algorithm).
+        writeln!(
+            out,
+            "  {}:{}{}\n    {} {} {} ({}){}",
+            k.path.escaped(),
+            k.line,
+            k.owner
+                .as_ref()
+                .map(|o| format!(" [account {}]", o.escaped()))
+                .unwrap_or_default(),
+            k.bits.map_or_else(|| "?".to_owned(), |b| b.to_string()),
+            escape_visible(&k.fingerprint),
+            if k.comment.as_bytes().is_empty() {
+                "no comment".to_owned()
+            } else {
+                k.comment.escaped()
+            },
+            escape_visible(&k.algorithm),
+            k.options
+                .as_ref()
+                .map(|o| format!("\n    options: {}", o.escaped()))
+                .unwrap_or_default()
+        )?;
+    }
+    for l in invalid {
+        writeln!(
+            out,
+            "  {}:{}  not a key sshd accepts: {}",
+            l.path.escaped(),
+            l.line,
+            l.text.escaped()
+        )?;
+    }
+    writeln!(
+        out,
+        "\nsshd settings ({} lines read, includes expanded; * = in force):",
+        sshd.len()
+    )?;
+    for d in sshd {
+        writeln!(
+            out,
+            "  {} {} {}  ({}:{}{})",
+            if d.in_force { "*" } else { " " },
+            escape_visible(&d.keyword),
+            d.args
+                .iter()
+                .map(RawBytes::escaped)
+                .collect::<Vec<_>>()
+                .join(" "),
+            d.path.escaped(),
+            d.line,
+            d.in_match
+                .map(|m| format!(", in the Match block of line {m}"))
+                .unwrap_or_default()
+        )?;
+    }
+    writeln!(out, "\nknown hosts ({}):", known_hosts.len())?;
+    for h in known_hosts {
+        writeln!(
+            out,
+            "  {}:{}  {}{} {} {}",
+            h.path.escaped(),
+            h.line,
+            h.marker
+                .as_ref()
+                .map(|m| format!("{} ", m.escaped()))
+                .unwrap_or_default(),
+            if h.hashed {
+                "(hashed host name)".to_owned()
+            } else {
+                h.hosts.escaped()
+            },
+            escape_visible(&h.key_type),
+            escape_visible(&h.fingerprint)
+        )?;
+    }
+    writeln!(out, "\nfiles:")?;
+    files_table(files.iter(), out)
+}
+
+fn firewall_view(model: &HostModel) -> InspectView {
+    let rulesets = model
+        .firewall
+        .iter()
+        .map(|set| {
+            let mut tables: Vec<TableView> = Vec::new();
+            for r in &set.rules {
+                let table = match tables.iter().position(|t| t.name == r.table) {
+                    Some(i) => i,
+                    None => {
+                        tables.push(TableView {
+                            name: r.table.clone(),
+                            chains: Vec::new(),
+                        });
+                        tables.len() - 1
+                    }
+                };
+                let Some(t) = tables.get_mut(table) else {
+                    continue;
+                };
+                let chain = match t.chains.iter().position(|c| c.name.as_bytes() == r.chain) {
+                    Some(i) => i,
+                    None => {
+                        t.chains.push(ChainView {
+                            name: RawBytes::from(r.chain.as_slice()),
+                            rules: Vec::new(),
+                        });
+                        t.chains.len() - 1
+                    }
+                };
+                if let Some(c) = t.chains.get_mut(chain) {
+                    c.rules.push(LineView {
+                        path: RawBytes::from(set.origin_text(model).as_bytes()),
+                        line: r.line,
+                        text: RawBytes::from(r.raw.as_slice()),
+                    });
+                }
+            }
+            RulesetView {
+                origin: match &set.origin {
+                    Origin::Capture(name) => RawBytes::from(name.as_bytes()),
+                    Origin::File(i) => model
+                        .files
+                        .get(*i)
+                        .map(|f| f.path.clone())
+                        .unwrap_or_else(|| RawBytes::from(&b""[..])),
+                },
+                tables,
+            }
+        })
+        .collect();
+    InspectView::Firewall {
+        rulesets,
+        commands: model.commands.clone(),
+        files: files_of(model, FIREWALL),
+    }
+}
+
+fn firewall(
+    rulesets: &[RulesetView],
+    commands: &[CommandRecord],
+    files: &[FileRecord],
+    out: &mut dyn Write,
+) -> Result<()> {
+    writeln!(out, "captures:")?;
+    for c in commands {
+        writeln!(
+            out,
+            "  {} ({}; exit {}{}; tool sha256 {}){}",
+            escape_bytes(c.name.as_bytes()),
             c.tool_path
                 .as_ref()
                 .map(RawBytes::escaped)
@@ -358,44 +723,51 @@ fn firewall(model: &HostModel, json: bool, out: &mut dyn Write) -> Result<()> {
                 .map(|x| x.to_string())
                 .unwrap_or_else(|| "-".into()),
             if c.timed_out { ", timed out" } else { "" },
-            c.tool_sha256.as_deref().unwrap_or("-")
+            escape_visible(c.tool_sha256.as_deref().unwrap_or("-")),
+            c.error
+                .as_deref()
+                .map(|e| format!(": {}", escape_bytes(e.as_bytes())))
+                .unwrap_or_default()
         )?;
-        if let Some(bytes) = c.stdout_member.as_deref().and_then(|m| model.member(m)) {
-            for line in bytes.split(|b| *b == b'\n') {
-                writeln!(out, "  {}", minetrace_schemas::escape_bytes(line))?;
+    }
+    for set in rulesets {
+        writeln!(out, "\n== {}", set.origin.escaped())?;
+        if set.tables.is_empty() {
+            writeln!(out, "  (no rules)")?;
+        }
+        for t in &set.tables {
+            writeln!(out, "  table {}", escape_visible(&t.name))?;
+            for c in &t.chains {
+                writeln!(
+                    out,
+                    "    chain {} ({} rules)",
+                    c.name.escaped(),
+                    c.rules.len()
+                )?;
+                for r in &c.rules {
+                    writeln!(out, "      {:>4}: {}", r.line, r.text.escaped())?;
+                }
             }
         }
     }
-    files(
-        model,
-        |f| FIREWALL.contains(&f.category.as_str()),
-        false,
-        out,
-    )
+    writeln!(out, "\nfiles:")?;
+    files_table(files.iter(), out)
 }
 
-fn host(model: &HostModel, json: bool, out: &mut dyn Write) -> Result<()> {
-    if json {
-        #[derive(Serialize)]
-        struct HostView<'a> {
-            manifest: &'a minetrace_schemas::manifest::Manifest,
-            warnings: &'a [String],
-        }
-        return json_out(
-            &HostView {
-                manifest: &model.manifest,
-                warnings: &model.warnings,
-            },
-            out,
-        );
-    }
+fn host(model: &HostModel, out: &mut dyn Write) -> Result<()> {
     let h = &model.host;
-    let e = |s: &str| minetrace_schemas::escape_bytes(s.as_bytes());
+    let e = |s: &str| escape_bytes(s.as_bytes());
+    let m = &model.manifest;
     writeln!(out, "hostname   {}", e(&h.identity.hostname))?;
+    writeln!(out, "machine id {}", e(&h.identity.machine_id))?;
     writeln!(out, "kernel     {}", e(&h.identity.kernel))?;
     writeln!(out, "boot id    {}", e(&h.identity.boot_id))?;
     writeln!(out, "booted     {}", format_unix_secs(h.boot_time_unix))?;
-    writeln!(out, "cpus       {}  load {:?}", h.nproc, h.loadavg)?;
+    writeln!(
+        out,
+        "cpus       {}  load {:.2} {:.2} {:.2}",
+        h.nproc, h.loadavg[0], h.loadavg[1], h.loadavg[2]
+    )?;
     writeln!(
         out,
         "memory     {} KiB total, {} KiB available; hugepages {}/{} free",
@@ -403,32 +775,118 @@ fn host(model: &HostModel, json: bool, out: &mut dyn Write) -> Result<()> {
     )?;
     writeln!(
         out,
-        "taint      {}  msr allow_writes {:?}",
-        h.kernel_taint, h.msr_allow_writes
+        "taint      {}  msr allow_writes {}",
+        h.kernel_taint,
+        h.msr_allow_writes
+            .as_deref()
+            .map(e)
+            .unwrap_or_else(|| "-".into())
     )?;
     writeln!(out, "modules    {}", h.kernel_modules.len())?;
     for hp in &h.hidden_pids {
         writeln!(out, "HIDDEN PID {} ({})", hp.pid, e(&hp.reason))?;
     }
-    for m in &h.proc_bind_mounts {
-        writeln!(out, "BIND MOUNT OVER /proc: {}", m.escaped())?;
+    for mnt in &h.proc_bind_mounts {
+        writeln!(out, "BIND MOUNT OVER /proc: {}", mnt.escaped())?;
     }
-    writeln!(out, "collection log:")?;
-    for a in &model.manifest.artifacts {
+    writeln!(
+        out,
+        "\ncollection log: {} {} from {} to {} (UTC)",
+        e(&m.collector.name),
+        e(&m.collector.version),
+        e(&m.started_at),
+        e(&m.ended_at)
+    )?;
+    writeln!(
+        out,
+        "  {:24} {:>8} {:>8} {:>7}",
+        "ARTIFACT", "ITEMS", "MS", "ERRORS"
+    )?;
+    for a in &m.artifacts {
         writeln!(
             out,
-            "  {:16} {:>6} items {:>6} ms {:>4} errors",
+            "  {:24} {:>8} {:>8} {:>7}",
             e(&a.name),
             a.items,
             a.duration_ms,
             a.errors.len()
         )?;
-        for err in a.errors.iter().take(5) {
+        for err in &a.errors {
             writeln!(out, "      {}: {}", e(&err.target), e(&err.message))?;
         }
     }
     for w in &model.warnings {
         writeln!(out, "warning: {}", e(w))?;
     }
+    Ok(())
+}
+
+/// A string the analyzer formatted from host bytes, made printable.
+fn escape_visible(s: &str) -> String {
+    escape_bytes(s.as_bytes())
+}
+
+fn timeline(
+    analysis: &Analysis,
+    from: Option<i64>,
+    to: Option<i64>,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let trace = Trace::of(analysis);
+    let inside = |t: i64| from.is_none_or(|f| t >= f) && to.is_none_or(|end| t <= end);
+    let events: Vec<TimelineEventView> = trace
+        .timeline
+        .iter()
+        .filter(|ev| inside(ev.time_us))
+        .map(|ev| TimelineEventView {
+            time: iso_us(ev.time_us),
+            description: ev.desc.to_owned(),
+            message: ev.message().into_owned(),
+            source: ev.source().into_owned(),
+            node: ev.node.clone(),
+            level: ev.level.name().to_owned(),
+            forgeable: ev.forgeable,
+        })
+        .collect();
+    let filtered_out = trace.timeline.len() - events.len();
+    if json {
+        let view = InspectView::Timeline {
+            from: from.map(iso_us),
+            to: to.map(iso_us),
+            events,
+            filtered_out,
+        };
+        return json_out(&document(&analysis.model, view), out);
+    }
+    for ev in &events {
+        writeln!(
+            out,
+            "{} {:9} {}{}",
+            ev.time,
+            ev.level,
+            escape_visible(&ev.message),
+            if ev.forgeable {
+                "  [settable time]"
+            } else {
+                ""
+            }
+        )?;
+    }
+    writeln!(
+        out,
+        "{} events{}{}",
+        events.len(),
+        if filtered_out > 0 {
+            format!(" ({filtered_out} outside the range)")
+        } else {
+            String::new()
+        },
+        if trace.timeline_dropped > 0 {
+            format!("; {} dropped by the caps", trace.timeline_dropped)
+        } else {
+            String::new()
+        }
+    )?;
     Ok(())
 }
