@@ -20,6 +20,8 @@ packages=(musl-tools gcc libc6-dev iptables nftables iproute2 e2fsprogs procps u
 packages+=(rpm db5.3-util python3 systemd-journal-remote)
 # issue 19: the fleet playbook's tests run namespace hosts with their own sshd
 packages+=(openssh-server)
+# issue 17: the completion and man-page tests load the scripts in zsh and render the page with groff
+packages+=(zsh groff-base)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -17,4 +17,5 @@ pub mod model;
 pub mod output;
 pub mod parse;
 pub mod permute;
+pub mod progress;
 pub mod remediate;

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use minetrace_analyzer::commands::{analyze, fleet, inspect, remediate, verify};
 use minetrace_analyzer::exit::{ignore_broken_pipe, Status};
 
@@ -34,6 +34,20 @@ enum Command {
     /// fleet's verdicts, shared indicators and clusters, lateral movement, probable first infected host
     /// and neighbours not yet collected (fleet.json, report.html, fleet.stix.json, timeline.jsonl).
     Fleet(fleet::FleetArgs),
+    /// Print a shell completion script (bash: `minetrace completions bash >
+    /// /etc/bash_completion.d/minetrace`; zsh: into a directory of $fpath as `_minetrace`; fish:
+    /// `~/.config/fish/completions/minetrace.fish`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page in roff (`minetrace man > /usr/local/share/man/man1/minetrace.1`), or with
+    /// --dir write it and one page per subcommand (minetrace-analyze.1, ...) into a directory.
+    Man {
+        /// Write every page into this directory (created if needed) instead of printing the main one.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -56,6 +70,20 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::exec(args, &mut out),
         Command::Remediate(args) => remediate::exec(args, &mut out),
         Command::Fleet(args) => fleet::exec(args, &mut out),
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "minetrace", &mut out);
+            Ok(Status::Ok)
+        }
+        Command::Man { dir: None } => clap_mangen::Man::new(Cli::command())
+            .render(&mut out)
+            .map(|()| Status::Ok)
+            .map_err(Into::into),
+        Command::Man { dir: Some(dir) } => std::fs::create_dir_all(dir)
+            .and_then(|()| clap_mangen::generate_to(Cli::command(), dir))
+            .map(|()| Status::Ok)
+            .map_err(|e| {
+                anyhow::anyhow!("cannot write the manual pages into {}: {e}", dir.display())
+            }),
     };
     let flushed = ignore_broken_pipe(out.flush());
     match result {

@@ -1,6 +1,6 @@
 //! `minetrace analyze BUNDLE`: verify, detect, and write findings (and, with `-o`, every output file).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -11,6 +11,7 @@ use crate::analysis::{Analysis, AnalysisInputs};
 use crate::exit::Status;
 use crate::indicators::Indicators;
 use crate::output;
+use crate::progress::Progress;
 
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
@@ -72,20 +73,31 @@ pub fn inputs(
 
 pub fn exec(args: &AnalyzeArgs, out: &mut dyn Write) -> Result<Status> {
     let inputs = args.detection.inputs()?;
+    let progress = Progress::spinner("minetrace analyze");
+    progress.step("verifying, reading and judging the bundle");
     let analysis = Analysis::run(&args.bundle, &inputs)?;
     if args.json {
         if let Some(dir) = &args.output {
+            progress.step("building the graph and writing the outputs");
             write_outputs(&analysis, dir)?;
         }
+        drop(progress);
         output::findings_json::write(&analysis, out)?;
     } else {
+        progress.step("building the attack graph and the remediation plan");
         let trace = crate::graph::Trace::of(&analysis);
         let plan = crate::remediate::build_plan_with(&analysis, &trace.graph);
         if let Some(dir) = &args.output {
+            progress.step("writing the outputs");
             write_planned_outputs(&analysis, &trace, &plan, dir)?;
         }
+        drop(progress);
         let detail = output::summary::Detail {
             every_finding: args.verbose,
+            color: output::summary::color_wanted(
+                std::io::stdout().is_terminal(),
+                std::env::var_os("NO_COLOR").as_deref(),
+            ),
         };
         output::summary::write_with(&analysis, &trace, &plan, detail, out)?;
         if let Some(dir) = &args.output {

@@ -2,7 +2,7 @@
 //! outputs under `DIR/hosts/NAME/`, and the fleet's `fleet.json`, `report.html`, `fleet.stix.json` and
 //! `timeline.jsonl` in `DIR`.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -12,6 +12,7 @@ use minetrace_schemas::findings::Verdict;
 use crate::commands::analyze::{write_file, DetectionArgs};
 use crate::exit::Status;
 use crate::fleet::{self, bundles};
+use crate::progress::Progress;
 
 #[derive(Debug, Args)]
 pub struct FleetArgs {
@@ -37,21 +38,14 @@ pub fn exec(args: &FleetArgs, out: &mut dyn Write) -> Result<Status> {
     let list = bundles::collect(&args.bundles)?;
     let dir = &args.output;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let interactive = std::io::stderr().is_terminal();
-    let step = (list.len() / 20).max(1);
-    let progress = |done: usize, total: usize| {
-        if done == total || (interactive && done.is_multiple_of(step)) {
-            eprint!("\rminetrace fleet: analysed {done}/{total} bundles");
-            if done == total {
-                eprintln!();
-            }
-        }
-    };
+    let bar = Progress::counter("minetrace fleet", list.len() as u64, "bundles analysed");
+    let progress = |done: usize, _total: usize| bar.set_position(done as u64);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.jobs.unwrap_or(0))
         .build()
         .context("starting the worker threads")?;
     let result = pool.install(|| fleet::analyse(&list, &analysis_inputs, dir, &progress));
+    drop(bar);
     let doc = &result.document;
     write_file(dir, "fleet.json", |w| {
         serde_json::to_writer_pretty(&mut *w, doc)?;

@@ -25,10 +25,14 @@ pub struct RemediateArgs {
 
 pub fn exec(args: &RemediateArgs, out: &mut dyn Write) -> Result<Status> {
     let inputs = args.detection.inputs()?;
+    let progress = crate::progress::Progress::spinner("minetrace remediate");
+    progress.step("verifying, reading and judging the bundle");
     let analysis = Analysis::run(&args.bundle, &inputs)?;
+    progress.step("building the plan");
     let plan = remediate::build_plan(&analysis);
     let script = remediate::script::render(&plan);
     remediate::write_script(&script, &args.output)?;
+    drop(progress);
     for line in remediate::plan_lines(&plan) {
         writeln!(out, "{line}")?;
     }

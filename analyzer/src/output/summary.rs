@@ -67,6 +67,28 @@ pub fn describe_subject(s: &Subject) -> String {
 pub struct Detail {
     /// Every finding with its subjects and evidence after the incidents (`analyze -v`).
     pub every_finding: bool,
+    /// Colour the verdict and incident headings (ANSI); see [`color_wanted`].
+    pub color: bool,
+}
+
+/// Whether to colour: stdout is a terminal and `NO_COLOR` is unset or empty (no-color.org).
+pub fn color_wanted(stdout_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stdout_is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+/// `text` in bold and the colour of `severity_word` (`CRITICAL`, `COMPROMISED`, ...) when `on`.
+fn paint(on: bool, severity_word: &str, text: &str) -> String {
+    if !on {
+        return text.to_owned();
+    }
+    let code = match severity_word {
+        "CRITICAL" | "COMPROMISED" => "1;31",
+        "HIGH" => "31",
+        "MEDIUM" | "SUSPICIOUS" => "33",
+        "CLEAN" => "32",
+        _ => "1",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
 }
 
 /// The summary of an analysis, building its graph and plan (callers that have them use [`write_with`]).
@@ -104,7 +126,8 @@ pub fn write_with(
     let views = incidents::views(analysis, trace, plan);
     writeln!(
         out,
-        "{verdict}: host {} (boot {}), {} findings{}",
+        "{}: host {} (boot {}), {} findings{}",
+        paint(detail.color, verdict, verdict),
         e(&doc.host.hostname),
         e(&doc.host.boot_id),
         doc.findings.len(),
@@ -133,7 +156,9 @@ pub fn write_with(
         }
     }
     for (n, v) in views.iter().enumerate() {
-        writeln!(out, "\nINCIDENT {}: {}", n + 1, v.verdict)?;
+        let heading = format!("INCIDENT {}: {}", n + 1, v.verdict);
+        let word = v.verdict.split(' ').next().unwrap_or("");
+        writeln!(out, "\n{}", paint(detail.color, word, &heading))?;
         if let Some(entry) = &v.entry {
             writeln!(out, "  entry: {entry}")?;
         }
@@ -217,4 +242,21 @@ fn write_finding(f: &Finding, out: &mut dyn Write) -> Result<()> {
         writeln!(out, "      {}", e(line))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn color_only_on_a_terminal_without_no_color() {
+        let set = std::ffi::OsStr::new("1");
+        let empty = std::ffi::OsStr::new("");
+        assert!(color_wanted(true, None));
+        assert!(color_wanted(true, Some(empty)));
+        assert!(!color_wanted(true, Some(set)));
+        assert!(!color_wanted(false, None));
+        assert_eq!(paint(false, "HIGH", "x"), "x");
+        assert_eq!(paint(true, "HIGH", "x"), "\x1b[31mx\x1b[0m");
+    }
 }

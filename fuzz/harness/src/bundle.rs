@@ -65,6 +65,7 @@ pub fn outputs(analysis: &Analysis) -> Outputs {
             |w| {
                 let detail = output::summary::Detail {
                     every_finding: true,
+                    color: false,
                 };
                 output::summary::write_with(analysis, &trace, &plan, detail, w)
             },
