@@ -11,9 +11,9 @@
 pub mod accounts;
 pub mod addresses;
 pub mod auth;
+pub mod firewall;
 pub mod journal;
 pub mod mounts;
-pub mod firewall;
 pub mod persistence;
 pub mod service_logs;
 pub mod ssh;

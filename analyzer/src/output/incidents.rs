@@ -39,14 +39,10 @@ pub fn views(analysis: &Analysis, trace: &Trace, plan: &Plan) -> Vec<IncidentVie
     let groups = incidents::group(findings, &trace.graph);
     let entry_nodes: Vec<petgraph::graph::NodeIndex> = trace
         .entry
-        .best()
-        .map(|c| {
-            c.nodes
-                .iter()
-                .filter_map(|id| trace.graph.index_of(id))
-                .collect()
-        })
-        .unwrap_or_default();
+        .nodes
+        .iter()
+        .filter_map(|id| trace.graph.index_of(id))
+        .collect();
     let single = groups.len() == 1;
     groups
         .iter()
