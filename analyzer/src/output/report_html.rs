@@ -77,6 +77,18 @@ svg .nlabel{font-size:11px;fill:#1f2328;font-family:ui-monospace,Menlo,Consolas,
 svg .elabel{font-size:9px;fill:#57606a;paint-order:stroke;stroke:#fff;stroke-width:3px}
 .muted{color:#57606a}
 .forge{color:#b06000;font-size:11px}
+.incident{border-left:4px solid #b3261e}
+@page{size:A4 landscape;margin:12mm}
+@media print{
+body{background:#fff;font-size:11px}
+main{max-width:none;padding:0}
+.banner,.tampered,.sev,.stage,svg{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+.graphbox{overflow:visible;border:none;padding:0}
+svg.graph{min-width:0!important;width:100%;height:auto}
+.card,tr,.stage,.graphbox{break-inside:avoid}
+h2{break-after:avoid}
+td,th{font-size:10px}
+}
 "#;
 
 fn verdict_name(v: Verdict) -> (&'static str, &'static str) {

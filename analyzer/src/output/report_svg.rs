@@ -24,6 +24,8 @@ const LEFT: f64 = 20.0;
 const MAX_ROWS: usize = 10;
 /// Label characters that fit in a node at the font size used.
 const LABEL_CHARS: usize = 30;
+/// Width of one character of an edge label (9 px sans-serif), rounded up.
+const ELABEL_CHAR_W: f64 = 5.5;
 
 struct Placed {
     x: f64,
@@ -192,18 +194,11 @@ pub fn render(trace: &Trace) -> Option<String> {
         }
         x += width + STAGE_GAP;
     }
-    let width = x - STAGE_GAP + LEFT + 20.0;
+    // The canvas reaches the rightmost thing drawn: the last column, or a loop (and its label) bulging
+    // out of it.
+    let mut right = x - STAGE_GAP;
     let height = TOP + max_rows as f64 * ROW_H + 10.0;
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"graph\" width=\"100%\" viewBox=\"0 0 {width} {height}\" preserveAspectRatio=\"xMinYMin meet\" style=\"min-width:{}px\" role=\"img\" aria-label=\"attack-trace graph\">",
-        (width * 0.6).round()
-    );
-    s.push_str("<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#444\"/></marker></defs>");
-    s.push_str(&headers);
-    // Edges under nodes.
-    s.push_str("<g class=\"edges\">");
+    let mut edges = String::new();
     for e in &trace.view.edges {
         let (Some((a, b)), Some(w)) = (g.g.edge_endpoints(*e), g.g.edge_weight(*e)) else {
             continue;
@@ -212,10 +207,21 @@ pub fn render(trace: &Trace) -> Option<String> {
             continue;
         };
         let (ay, by) = (pa.y + NODE_H / 2.0, pb.y + NODE_H / 2.0);
+        let label = match &w.attack {
+            Some(att) => format!("{} {att}", w.relation.name()),
+            None => w.relation.name().to_owned(),
+        };
+        // Half the label's width at the edge-label font size, with room to spare.
+        let half_label = label.chars().count() as f64 * ELABEL_CHAR_W / 2.0;
+        let mut label_at = ((pa.x + pb.x + NODE_W) / 2.0, (ay + by) / 2.0 - 3.0);
         let path = if (pa.x - pb.x).abs() < 1.0 {
-            // Same sub-column: a loop out to the right.
+            // Same sub-column: a loop out to the right, labelled at its outermost point.
             let xr = pa.x + NODE_W;
             let bulge = xr + 30.0 + (ay - by).abs() * 0.15;
+            // A cubic with both control points at `bulge` reaches 3/4 of the way out.
+            let tip = xr + (bulge - xr) * 0.75;
+            label_at = (tip + half_label + 2.0, (ay + by) / 2.0 + 3.0);
+            right = right.max(bulge);
             format!("M{xr},{ay} C{bulge},{ay} {bulge},{by} {xr},{by}")
         } else if pb.x > pa.x {
             let (x1, x2) = (pa.x + NODE_W, pb.x);
@@ -226,10 +232,7 @@ pub fn render(trace: &Trace) -> Option<String> {
             let mid = (x1 + x2) / 2.0;
             format!("M{x1},{ay} C{mid},{ay} {mid},{by} {x2},{by}")
         };
-        let label = match &w.attack {
-            Some(att) => format!("{} {att}", w.relation.name()),
-            None => w.relation.name().to_owned(),
-        };
+        right = right.max(label_at.0 + half_label);
         let tip = format!(
             "{} -> {}: {} ({}, confidence {}, rule {})\n{}",
             g.id_of(a),
@@ -240,9 +243,9 @@ pub fn render(trace: &Trace) -> Option<String> {
             w.rule,
             w.evidence.join("\n")
         );
-        let (lx, ly) = ((pa.x + pb.x + NODE_W) / 2.0, (ay + by) / 2.0 - 3.0);
+        let (lx, ly) = label_at;
         let _ = write!(
-            s,
+            edges,
             "<g class=\"edge {}\"><title>{}</title><path d=\"{path}\" fill=\"none\" stroke=\"#444\" stroke-width=\"1.3\"{} marker-end=\"url(#arrow)\"/><text x=\"{lx}\" y=\"{ly}\" class=\"elabel\" text-anchor=\"middle\">{}</text></g>",
             w.level.name(),
             escape::html(&tip),
@@ -250,6 +253,18 @@ pub fn render(trace: &Trace) -> Option<String> {
             escape::html(&label)
         );
     }
+    let width = right + LEFT;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"graph\" width=\"100%\" viewBox=\"0 0 {width} {height}\" preserveAspectRatio=\"xMinYMin meet\" style=\"min-width:{}px\" role=\"img\" aria-label=\"attack-trace graph\">",
+        (width * 0.6).round()
+    );
+    s.push_str("<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#444\"/></marker></defs>");
+    s.push_str(&headers);
+    // Edges under nodes.
+    s.push_str("<g class=\"edges\">");
+    s.push_str(&edges);
     s.push_str("</g><g class=\"nodes\">");
     for i in &trace.view.nodes {
         let (Some(n), Some(p)) = (g.node_at(*i), placed.get(i)) else {
