@@ -26,7 +26,7 @@ use crate::detect::footholds::ssh_keys::is_authorized_keys;
 use crate::detect::rules;
 use crate::detect::Context;
 use crate::model::auth::AuthKind;
-use crate::parse::authorized_keys;
+use crate::parse::authorized_keys::AuthorizedKey;
 
 /// How far around the confirmed artifacts' times the window reaches.
 pub const SLACK_SECS: i64 = 2 * 3600;
@@ -134,18 +134,16 @@ pub fn keys_in_window(ctx: &Context, findings: &[Finding]) -> Vec<Finding> {
         .filter(|e| e.time.is_some_and(|t| w.contains(t)))
         .collect();
     let mut out = Vec::new();
-    for f in model
+    for (i, f) in model
         .files
         .iter()
-        .filter(|f| is_authorized_keys(f.path.as_bytes()))
+        .enumerate()
+        .filter(|(_, f)| is_authorized_keys(f.path.as_bytes()))
     {
         if !w.contains(f.mtime.secs) {
             continue;
         }
-        let Some(bytes) = model.content(f) else {
-            continue;
-        };
-        let keys = authorized_keys::parse(bytes).keys;
+        let keys: Vec<&AuthorizedKey> = model.ssh.keys_of(i).collect();
         // A key of this file another rule already reported is the one written then: the window only
         // corroborates it, below high.
         let earlier = keys
@@ -155,7 +153,7 @@ pub fn keys_in_window(ctx: &Context, findings: &[Finding]) -> Vec<Finding> {
         if earlier.is_some_and(|(_, s)| s >= Severity::High) {
             continue;
         }
-        let Some(k) = earlier.map(|(k, _)| k).or(keys.last()) else {
+        let Some(k) = earlier.map(|(k, _)| *k).or(keys.last().copied()) else {
             continue;
         };
         let owner = accounts
