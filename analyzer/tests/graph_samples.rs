@@ -108,6 +108,20 @@ fn samples_graph_matches_ground_truth_and_outputs_validate() {
                 ));
             }
         }
+        // One file is one node: a `same_path` edge between two ids of one inode number is an overlay's
+        // two views of the same file (a layer's device in `/proc/PID/maps`, the overlay's in `stat`).
+        for e in trace.graph.g.edge_references() {
+            if e.weight().relation != Relation::SamePath {
+                continue;
+            }
+            let ino = |i| trace.graph.id_of(i).rsplit(':').next().map(str::to_owned);
+            if ino(e.source()) == ino(e.target()) {
+                fail(format!(
+                    "same_path joins two ids of one inode: {:?}",
+                    e.weight().evidence
+                ));
+            }
+        }
         let best = trace.entry.best();
         let want = t["entry_point"].as_str().unwrap_or_default();
         let got = best.map_or("none", |b| b.vector.name());

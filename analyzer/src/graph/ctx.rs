@@ -104,13 +104,19 @@ impl<'a> Ctx<'a> {
         g.add_node(node, budget)
     }
 
-    /// Whether a mapping's `id` can stand for the file: the captured record carrying that identity, if
-    /// any, is not a directory (nothing maps a directory; an overlay's device and a layer's inode
-    /// number can name one).
-    pub fn id_names_mapped_file(&self, id: FileId) -> bool {
-        self.file_by_id
-            .get(&id)
-            .is_none_or(|f| f.kind != FileKind::Directory)
+    /// Whether a mapping's `id` can stand for the file mapped at `path`: the captured record carrying
+    /// that identity, if any, is not a directory (nothing maps a directory; an overlay's device and a
+    /// layer's inode number can name one); and when no record carries it, the file captured at `path`
+    /// is not that inode seen through another device (an overlay root names a mapping by a layer's
+    /// device and the inode number `stat` gives through the overlay: one file, two ids).
+    pub fn id_names_mapped_file(&self, id: FileId, path: &[u8]) -> bool {
+        match self.file_by_id.get(&id) {
+            Some(f) => f.kind != FileKind::Directory,
+            None => self
+                .model
+                .file(path)
+                .is_none_or(|f| f.kind != FileKind::Regular || f.ino != id.ino),
+        }
     }
 
     /// The node for a file known by inode (a running image or mapping), with what the executable

@@ -144,12 +144,13 @@ pub fn add_maps(ctx: &Ctx, g: &mut AttackGraph) {
             };
             // The image's own mapping is the image (`runs_image`). An overlay root (a container's, the
             // test sandbox's) names a mapping by the overlay's device and a layer's inode number, not
-            // the pair `stat` gives: the path tells, and another file (a directory) can carry that pair,
-            // so such a mapping is known by its path.
+            // the pair `stat` gives: the path tells, and another file (a directory) can carry that pair
+            // or the file at that path carries the inode under the overlay's device, so such a mapping
+            // is known by its path.
             if Some(fid) == exe_file || exe_path == Some(path.as_bytes()) {
                 continue;
             }
-            let node = if ctx.id_names_mapped_file(fid) {
+            let node = if ctx.id_names_mapped_file(fid, path.as_bytes()) {
                 ctx.file_id_node(g, fid, path.as_bytes(), Budget::Host)
             } else {
                 ctx.file_path_node(g, path.as_bytes(), Budget::Host)
