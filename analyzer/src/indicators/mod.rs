@@ -13,8 +13,12 @@ pub mod services;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::OnceLock;
 
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
 use anyhow::{Context, Result};
+
+use crate::detect::runtime::miner_binary::Matcher;
 
 pub use paths::{PathClass, PathClasses};
 pub use services::{Service, ServiceClass, ServiceMarkerKind, ServiceTable};
@@ -257,6 +261,13 @@ pub struct Indicators {
     paths: PathClasses,
     /// `service NAME KIND VALUE` lines: what each network service is known by.
     services: ServiceTable,
+    /// The `miner_string`/`miner_symbol` automaton, compiled on first use and kept with the values it
+    /// is compiled from: the detectors that read processes, sockets and binaries share it instead of
+    /// each compiling its own for every analysis.
+    binary_matcher: OnceLock<Option<Matcher>>,
+    /// One case-insensitive automaton per kind for [`Indicators::find_in`], compiled on first use: a
+    /// line is read once instead of once per value (detectors ask it of every persisted line).
+    finders: OnceLock<BTreeMap<Kind, AhoCorasick>>,
 }
 
 impl Default for Indicators {
@@ -268,6 +279,8 @@ impl Default for Indicators {
             family_markers: Vec::new(),
             paths,
             services: ServiceTable::default(),
+            binary_matcher: OnceLock::new(),
+            finders: OnceLock::new(),
         }
     }
 }
@@ -364,6 +377,8 @@ impl Indicators {
         self.sets = sets;
         self.family_markers = markers;
         self.services = services;
+        self.binary_matcher = OnceLock::new();
+        self.finders = OnceLock::new();
         Ok(())
     }
 
@@ -390,13 +405,46 @@ impl Indicators {
 
     /// Whether `text` contains any value of `kind` as a substring (case-insensitive); returns the first.
     pub fn find_in<'a>(&'a self, kind: Kind, text: &str) -> Option<&'a str> {
-        let lower = text.to_ascii_lowercase();
-        self.set(kind).find(|v| lower.contains(*v))
+        let finders = self.finders.get_or_init(|| {
+            self.sets
+                .iter()
+                .filter_map(|(kind, values)| {
+                    let ac = AhoCorasickBuilder::new()
+                        .ascii_case_insensitive(true)
+                        .build(values)
+                        .ok()?;
+                    Some((*kind, ac))
+                })
+                .collect()
+        });
+        match finders.get(&kind) {
+            // The first value in set order, as a scan of the values would return: patterns are numbered
+            // in set order, and every match is looked at (matches overlap).
+            Some(ac) => {
+                let first = ac
+                    .find_overlapping_iter(text)
+                    .map(|m| m.pattern().as_usize())
+                    .min()?;
+                self.set(kind).nth(first)
+            }
+            // Values that do not compile (never seen: they are short lowercase strings): scan them.
+            None => {
+                let lower = text.to_ascii_lowercase();
+                self.set(kind).find(|v| lower.contains(*v))
+            }
+        }
     }
 
     /// Family markers of one kind.
     pub fn markers(&self, kind: MarkerKind) -> impl Iterator<Item = &FamilyMarker> {
         self.family_markers.iter().filter(move |m| m.kind == kind)
+    }
+
+    /// The automaton over the `miner_string` and `miner_symbol` values (`None` when they do not compile).
+    pub fn binary_matcher(&self) -> Option<&Matcher> {
+        self.binary_matcher
+            .get_or_init(|| Matcher::new(self))
+            .as_ref()
     }
 
     /// The path classes built from the directory kinds.
@@ -475,6 +523,54 @@ mod tests {
         for k in Kind::ALL {
             assert!(ind.set(*k).next().is_some(), "no built-in {}", k.name());
         }
+    }
+
+    #[test]
+    fn the_binary_matcher_follows_added_strings() {
+        use crate::detect::runtime::miner_binary::analyse;
+        let bytes = b"\0\0zz-private-miner-zz\0\0";
+        let mut ind = Indicators::builtin();
+        // Compiled before the file is added: adding it must not leave the old automaton in use.
+        assert!(analyse(&ind, bytes, ind.binary_matcher(), 1 << 20)
+            .strings
+            .is_empty());
+        ind.add_text("mine.txt", "miner_string zz-private-miner-zz\n")
+            .unwrap();
+        let facts = analyse(&ind, bytes, ind.binary_matcher(), 1 << 20);
+        assert!(facts.strings.contains("zz-private-miner-zz"), "{facts:?}");
+    }
+
+    #[test]
+    fn find_in_returns_the_first_value_in_set_order_whatever_the_case() {
+        let mut ind = Indicators::default();
+        ind.add_text(
+            "t.txt",
+            "miner_flag --donate-level\nminer_flag -o\nminer_flag level\n",
+        )
+        .unwrap();
+        let naive = |text: &str| {
+            let lower = text.to_ascii_lowercase();
+            ind.set(Kind::MinerFlag).find(|v| lower.contains(*v))
+        };
+        for text in [
+            "xmrig --DONATE-level 1 -o pool:3333",
+            "LEVEL up",
+            "nothing here",
+            "-o",
+            "",
+            "caf\u{e9} --donate-level\u{202e}",
+        ] {
+            assert_eq!(ind.find_in(Kind::MinerFlag, text), naive(text), "{text:?}");
+        }
+        assert_eq!(ind.find_in(Kind::MinerFlag, "a level"), Some("level"));
+        assert_eq!(ind.find_in(Kind::PoolDomain, "anything"), None);
+        // A value added later is found (the automata are compiled again).
+        ind.add_text("u.txt", "miner_flag --cpu-priority\n")
+            .unwrap();
+        assert_eq!(
+            ind.find_in(Kind::MinerFlag, "x --CPU-priority 5"),
+            Some("--cpu-priority")
+        );
     }
 
     #[test]

@@ -114,7 +114,8 @@ enum PatternKind {
 }
 
 /// One case-insensitive automaton over every `miner_string` indicator and the toolchain fingerprints, so a
-/// binary is read once.
+/// binary is read once. Compiled once per indicator set ([`Indicators::binary_matcher`]).
+#[derive(Debug, Clone)]
 pub struct Matcher {
     ac: AhoCorasick,
     patterns: Vec<(String, PatternKind)>,
@@ -398,7 +399,7 @@ fn subjects_of(ctx: &Context, exe: &ExecutableRecord) -> Vec<Subject> {
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
-    let m = Matcher::new(ctx.iocs);
+    let m = ctx.iocs.binary_matcher();
     let mut budget = MAX_TOTAL_SCAN;
     for exe in &ctx.model.executables {
         let CopyStatus::Copied { member } = &exe.copy else {
@@ -407,11 +408,11 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         let Some(bytes) = ctx.model.member(member) else {
             continue;
         };
-        let facts = analyse(ctx.iocs, bytes, m.as_ref(), budget);
+        let facts = analyse(ctx.iocs, bytes, m, budget);
         budget = budget.saturating_sub(facts.scanned);
         out.extend(judge(ctx, exe, &facts));
     }
-    out.extend(at_rest(ctx, m.as_ref(), &mut budget));
+    out.extend(at_rest(ctx, m, &mut budget));
     out.extend(configs(ctx));
     out
 }

@@ -150,7 +150,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     let hosts = support::etc_hosts(model);
     let nproc = model.host.nproc;
     let msr = msr_on(ctx);
-    let matcher = super::miner_binary::Matcher::new(ctx.iocs);
+    let matcher = ctx.iocs.binary_matcher();
     let mut out = Vec::new();
     let mut any_miner = false;
     for p in &model.processes {
@@ -190,7 +190,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             || s.masquerade.is_some()
             || conns.contains_key(&p.pid)
         {
-            s.code = super::miner_binary::quick_miner_code(ctx, p, matcher.as_ref());
+            s.code = super::miner_binary::quick_miner_code(ctx, p, matcher);
         }
         // A process that mines by its flags, name or code talks to its pool or proxy on any port.
         if s.pool.is_none() && s.miner_specific() {

@@ -194,7 +194,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     let model = ctx.model;
     let conns = support::connections_by_pid(model);
     let hosts = support::etc_hosts(model);
-    let matcher = Matcher::new(ctx.iocs);
+    let matcher = ctx.iocs.binary_matcher();
     let mut out = Vec::new();
     let mut pids: Vec<&i32> = conns.keys().collect();
     pids.sort();
@@ -205,7 +205,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         let Some(list) = conns.get(pid) else {
             continue;
         };
-        let pc = proc_context(ctx, p, matcher.as_ref());
+        let pc = proc_context(ctx, p, matcher);
         let named = names_for(ctx, p);
         let names = Names::of(p);
         for c in list {
@@ -219,7 +219,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             out.extend(judged);
         }
     }
-    out.extend(proxies(ctx, &conns, matcher.as_ref()));
+    out.extend(proxies(ctx, &conns, matcher));
     out
 }
 
