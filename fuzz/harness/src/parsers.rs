@@ -234,9 +234,10 @@ pub fn journal(data: &[u8]) {
 /// The WAL file's magic (`0x377f0682` or `0x377f0683`, big-endian): where an `rpmdb` input that holds a
 /// database and its `-wal` log splits.
 fn split_wal(data: &[u8]) -> (&[u8], Option<&[u8]>) {
-    let at = data
-        .windows(4)
-        .position(|w| w == [0x37, 0x7f, 0x06, 0x82] || w == [0x37, 0x7f, 0x06, 0x83]);
+    // memchr's search, not a comparison per window: on megabyte inputs the window loop was most of the
+    // target's time.
+    let at = memchr::memmem::find_iter(data, &[0x37, 0x7f, 0x06])
+        .find(|i| matches!(data.get(i + 3), Some(0x82 | 0x83)));
     match at {
         Some(i) => (&data[..i], Some(&data[i..])),
         None => (data, None),
