@@ -4,8 +4,7 @@
 //! `cargo bench -p minetrace-analyzer --bench analyze [-- BUNDLE]`. Without a bundle (argument or
 //! `MINETRACE_BENCH_BUNDLE`), it collects this host with the debug collector first (built if needed).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use minetrace_analyzer::allowlist::Allowlist;
@@ -13,26 +12,13 @@ use minetrace_analyzer::analysis::{Analysis, AnalysisInputs};
 use minetrace_analyzer::detect;
 use minetrace_analyzer::indicators::Indicators;
 
+mod support;
+
 const ROUNDS: usize = 30;
 
 fn collect_this_host() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "minetrace-collector"])
-        .current_dir(&root)
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "building the collector failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
     let out = std::env::temp_dir().join(format!("minetrace-bench-{}.tar.zst", std::process::id()));
-    let status = Command::new(target.join("debug").join("minetrace-collect"))
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .expect("run the collector");
-    assert!(status.success(), "collecting this host failed");
+    support::collect(None, &out);
     out
 }
 

@@ -7,14 +7,14 @@
 //! `cargo bench -p minetrace-analyzer --bench huge_crontab [-- LINES]` (default 50,000).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use minetrace_analyzer::allowlist::Allowlist;
 use minetrace_analyzer::analysis::{Analysis, AnalysisInputs};
 use minetrace_analyzer::commands::analyze::write_outputs;
 use minetrace_analyzer::indicators::Indicators;
+
+mod support;
 
 const ROUNDS: usize = 5;
 
@@ -37,28 +37,6 @@ fn crontab(lines: usize) -> Vec<u8> {
         out.extend_from_slice(line.as_bytes());
     }
     out
-}
-
-fn collect(image: &Path, out: &Path) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "minetrace-collector"])
-        .current_dir(&root)
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "building the collector failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let status = Command::new(target.join("debug").join("minetrace-collect"))
-        .arg("--root")
-        .arg(image)
-        .arg("-o")
-        .arg(out)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("run the collector");
-    assert!(status.success(), "collecting the image failed");
 }
 
 /// Peak resident memory of this process since the last reset, in KiB.
@@ -98,21 +76,24 @@ fn main() {
     .expect("passwd");
     std::fs::write(image.join("etc/cron.d/huge"), crontab(lines)).expect("crontab");
     let bundle = work.join("bundle.tar.zst");
-    collect(&image, &bundle);
+    support::collect(Some(&image), &bundle);
     let inputs = AnalysisInputs {
         iocs: Indicators::builtin(),
         allow: Allowlist::default(),
         allow_tampered: false,
     };
     let mut times = Vec::new();
+    let mut cpu = Vec::new();
     let mut peaks = Vec::new();
+    let load_before = support::load_1min();
     for round in 0..ROUNDS {
         let out = work.join(format!("out{round}"));
         reset_peak();
-        let t = Instant::now();
+        let (t, c) = (Instant::now(), support::cpu_secs());
         let a = Analysis::run(&bundle, &inputs).expect("analyze the bundle");
         write_outputs(&a, &out).expect("write the outputs");
         times.push(t.elapsed().as_secs_f64() * 1000.0);
+        cpu.push((support::cpu_secs() - c) * 1000.0);
         peaks.push(peak_kib());
         if round == 0 {
             println!(
@@ -124,14 +105,19 @@ fn main() {
         let _ = std::fs::remove_dir_all(&out);
     }
     times.sort_by(f64::total_cmp);
+    cpu.sort_by(f64::total_cmp);
     peaks.sort_unstable();
     println!(
-        "analyze -o (load, detect, graph, plan, outputs): min {:.0} ms, median {:.0} ms, max {:.0} ms; peak RSS median {} MiB, max {} MiB",
+        "analyze -o (load, detect, graph, plan, outputs): wall min {:.0} ms, median {:.0} ms, max {:.0} ms; CPU median {:.0} ms (max {:.0}); peak RSS median {} MiB, max {} MiB; 1-min load {:.1} before, {:.1} after",
         times.first().copied().unwrap_or_default(),
         times.get(times.len() / 2).copied().unwrap_or_default(),
         times.last().copied().unwrap_or_default(),
+        cpu.get(cpu.len() / 2).copied().unwrap_or_default(),
+        cpu.last().copied().unwrap_or_default(),
         peaks.get(peaks.len() / 2).copied().unwrap_or_default() / 1024,
         peaks.last().copied().unwrap_or_default() / 1024,
+        load_before,
+        support::load_1min(),
     );
     let _ = std::fs::remove_dir_all(&work);
 }

