@@ -131,6 +131,14 @@ kinds! {
     /// Directories whose files record what happened (logs, journals, audit): the remediation copies
     /// them and never modifies or removes them (path class `evidence`).
     EvidenceDir = "evidence_dir", DirPrefix;
+    /// Directories package managers install into (path class `package`): a flagged file there is
+    /// reinstalled from its package, never deleted, and a link there is never removed. Narrower than
+    /// `system_dir`: `/usr/local/` and `/opt/` hold programs no package manager owns.
+    PackageDir = "package_dir", DirPrefix;
+    /// Files that hold other people's lines besides any an attacker added, outside the persistence
+    /// locations (which say it themselves): an absolute path, or a file name wherever it is
+    /// (`authorized_keys`). The remediation removes flagged lines from them, never the file.
+    SharedFile = "shared_file", Text;
     /// File names that are evidence wherever they are, with their rotations (`NAME.1`, `NAME-2025...`):
     /// web server logs kept beside an application, login records, tool histories.
     EvidenceName = "evidence_name", Word;

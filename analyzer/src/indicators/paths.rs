@@ -30,6 +30,9 @@ pub enum PathClass {
     Pseudo,
     /// Log, journal and audit directories (`/var/log/`, ...): what the remediation never changes.
     Evidence,
+    /// Where package managers install files (`/usr/bin/`, `/lib/`, ...): the remediation reinstalls a
+    /// flagged file there, never deletes it.
+    Package,
     /// A path with a component starting with `.` (`/tmp/.X25-unix/x`, `~/.configrc/a/upd`).
     Hidden,
     /// Temp or hidden: where kits are dropped.
@@ -47,6 +50,7 @@ impl PathClass {
             PathClass::WebRoot => "web_root",
             PathClass::Pseudo => "pseudo",
             PathClass::Evidence => "evidence",
+            PathClass::Package => "package",
             PathClass::Hidden => "hidden",
             PathClass::KitProne => "kit_prone",
         }
@@ -79,6 +83,7 @@ impl PathClasses {
             (PathClass::WebRoot, Kind::WebRoot),
             (PathClass::Pseudo, Kind::PseudoDir),
             (PathClass::Evidence, Kind::EvidenceDir),
+            (PathClass::Package, Kind::PackageDir),
         ];
         let mut prefixes = BTreeMap::new();
         for (class, kind) in listed {
@@ -172,6 +177,7 @@ impl PathClasses {
             PathClass::WebRoot,
             PathClass::Pseudo,
             PathClass::Evidence,
+            PathClass::Package,
             PathClass::Hidden,
             PathClass::KitProne,
         ]
@@ -210,6 +216,12 @@ mod tests {
         assert!(c.is(PathClass::KitProne, b"/var/tmp/k"));
         assert!(c.is(PathClass::KitProne, b"/opt/.x/k"));
         assert!(!c.is(PathClass::KitProne, b"/opt/app/k"));
+        // Package directories are narrower than system ones: no package manager owns /usr/local/.
+        assert!(c.is(PathClass::Package, b"/usr/sbin/sshd"));
+        assert!(c.is(PathClass::Package, b"/lib/x86_64-linux-gnu/libc.so.6"));
+        assert!(c.is(PathClass::System, b"/usr/local/lib/libprocesshider.so"));
+        assert!(!c.is(PathClass::Package, b"/usr/local/lib/libprocesshider.so"));
+        assert!(!c.is(PathClass::Package, b"/opt/jre/bin/java"));
         assert_eq!(
             c.classes(b"/tmp/.x"),
             vec![PathClass::Temp, PathClass::Hidden, PathClass::KitProne]

@@ -56,6 +56,8 @@ pub struct HostModel {
     by_pid: HashMap<i32, usize>,
     exe_by_file: HashMap<FileId, usize>,
     file_by_path: HashMap<Vec<u8>, usize>,
+    /// `(dev, inode, index into files)`, sorted: the names one file has (see [`HostModel::files_with_id`]).
+    file_by_id: Vec<(u64, u64, usize)>,
     /// Paths persistence entries name that the collector found missing (see [`HostModel::absent`]).
     absent: HashSet<Vec<u8>>,
     /// Warnings met while building the model (a record member that failed to decode, ...).
@@ -169,6 +171,15 @@ impl HostModel {
                 .enumerate()
                 .map(|(i, f)| (f.path.0.clone(), i))
                 .collect(),
+            file_by_id: {
+                let mut v: Vec<(u64, u64, usize)> = files
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| (f.dev, f.ino, i))
+                    .collect();
+                v.sort_unstable();
+                v
+            },
             absent,
             processes,
             executables,
@@ -295,6 +306,18 @@ impl HostModel {
 
     pub fn file(&self, path: &[u8]) -> Option<&FileRecord> {
         self.file_by_path.get(path).and_then(|i| self.files.get(*i))
+    }
+
+    /// Every file record with this device and inode: the names one file has in the snapshot (hard links,
+    /// a file seen through a bind mount). A binary search, not a scan: the planner asks per target.
+    pub fn files_with_id(&self, dev: u64, ino: u64) -> impl Iterator<Item = &FileRecord> {
+        let start = self.file_by_id.partition_point(|e| (e.0, e.1) < (dev, ino));
+        self.file_by_id
+            .get(start..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(move |e| (e.0, e.1) == (dev, ino))
+            .filter_map(|e| self.files.get(e.2))
     }
 
     /// Whether the collector looked for `path` (a persistence entry names it) and found nothing there, under

@@ -111,6 +111,12 @@ pub enum Format {
 pub struct Location {
     pub kind: PersistenceKind,
     pub format: Format,
+    /// Whether the file holds other people's lines: the system's or a user's own file of a fixed name
+    /// (`/etc/crontab`, a user's spool crontab, `/etc/rc.local`, `~/.bashrc`, `/etc/ld.so.preload`,
+    /// `/etc/sudoers`), as opposed to a file of its own dropped into a directory (`/etc/cron.d/x`,
+    /// `/etc/init.d/x`, `/etc/profile.d/x.sh`, a unit). The remediation removes flagged lines from a
+    /// shared file, never the file.
+    pub shared: bool,
 }
 
 /// Shell start-up files: where a line runs at every login (the list the collector captures by,
@@ -119,18 +125,20 @@ pub fn is_shell_startup(path: &[u8]) -> bool {
     minetrace_schemas::locations::is_shell_startup(path)
 }
 
+/// The system's own boot scripts, of fixed names (shared: other people's lines are in them).
+const RC_FILES: &[&[u8]] = &[
+    b"/etc/rc.local",
+    b"/etc/rc.d/rc.local",
+    b"/etc/inittab",
+    b"/etc/init.d/rcS",
+    b"/etc/init.d/boot.local",
+    b"/etc/rc.d/boot.local",
+    b"/etc/boot.local",
+];
+
 /// rc and init locations.
 pub fn is_rc(path: &[u8]) -> bool {
-    let exact: &[&[u8]] = &[
-        b"/etc/rc.local",
-        b"/etc/rc.d/rc.local",
-        b"/etc/inittab",
-        b"/etc/init.d/rcS",
-        b"/etc/init.d/boot.local",
-        b"/etc/rc.d/boot.local",
-        b"/etc/boot.local",
-    ];
-    if exact.contains(&path) {
+    if RC_FILES.contains(&path) {
         return true;
     }
     if path.starts_with(b"/etc/init.d/") || path.starts_with(b"/etc/rc.d/init.d/") {
@@ -181,7 +189,13 @@ fn is_modprobe_d(p: &[u8]) -> bool {
 
 /// The persistence location of a path, or `None` when nothing runs its lines.
 pub fn location(path: &[u8]) -> Option<Location> {
-    let at = |kind, format| Some(Location { kind, format });
+    let at = |kind, format| {
+        Some(Location {
+            kind,
+            format,
+            shared: is_shared(kind, format, path),
+        })
+    };
     if let Some(f) = cron::format_for_path(path) {
         let kind = if f == CronFormat::Anacron {
             PersistenceKind::Anacron
@@ -224,6 +238,32 @@ pub fn location(path: &[u8]) -> Option<Location> {
         return at(PersistenceKind::Sudoers, Format::Sudoers);
     }
     None
+}
+
+/// Whether a file at a persistence location holds other people's lines (see [`Location::shared`]).
+fn is_shared(kind: PersistenceKind, format: Format, path: &[u8]) -> bool {
+    use minetrace_schemas::locations::{HOME_SHELL_STARTUP, SYSTEM_SHELL_STARTUP};
+    match kind {
+        PersistenceKind::Cron | PersistenceKind::Anacron => {
+            format != Format::Crontab(CronFormat::System) || path == b"/etc/crontab"
+        }
+        PersistenceKind::Rc => RC_FILES.contains(&path),
+        // A file of its own in `/etc/profile.d/` (or `/etc/zsh/`, `/etc/fish/conf.d/`) is not shared.
+        PersistenceKind::ShellStartup => {
+            SYSTEM_SHELL_STARTUP.contains(&path)
+                || HOME_SHELL_STARTUP.iter().any(|rel| {
+                    path.strip_suffix(*rel)
+                        .is_some_and(|head| head.ends_with(b"/"))
+                })
+        }
+        PersistenceKind::Preload => true,
+        PersistenceKind::Modules => path == b"/etc/modules",
+        PersistenceKind::Sudoers => path == b"/etc/sudoers",
+        PersistenceKind::CronScript
+        | PersistenceKind::At
+        | PersistenceKind::Systemd
+        | PersistenceKind::Udev => false,
+    }
 }
 
 /// When an entry runs.

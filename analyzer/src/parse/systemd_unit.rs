@@ -221,27 +221,35 @@ pub fn split_quoted(text: &[u8]) -> Vec<Vec<u8>> {
 
 /// True for paths where unit files and drop-ins live (system, vendor, runtime, generator, per-user).
 pub fn is_unit_path(path: &[u8]) -> bool {
-    let dirs: &[&[u8]] = &[
-        b"/etc/systemd/system/",
-        b"/etc/systemd/user/",
-        b"/lib/systemd/system/",
-        b"/lib/systemd/user/",
-        b"/usr/lib/systemd/system/",
-        b"/usr/lib/systemd/user/",
-        b"/usr/local/lib/systemd/system/",
-        b"/run/systemd/system/",
-        b"/run/systemd/generator/",
-        b"/run/systemd/generator.early/",
-        b"/run/systemd/generator.late/",
-        b"/run/systemd/transient/",
-    ];
-    let in_dir = dirs.iter().any(|d| path.starts_with(d))
-        || super::contains(path, b"/.config/systemd/user/");
-    let name = super::basename(path);
-    let unit_like = [&b".service"[..], b".timer", b".socket", b".path", b".conf"]
+    let in_dir =
+        UNIT_DIRS.iter().any(|d| path.starts_with(d)) || super::contains(path, HOME_UNIT_DIR);
+    in_dir && is_unit_file_name(super::basename(path))
+}
+
+/// The directories systemd loads system units, drop-ins and generated units from.
+pub const UNIT_DIRS: &[&[u8]] = &[
+    b"/etc/systemd/system/",
+    b"/etc/systemd/user/",
+    b"/lib/systemd/system/",
+    b"/lib/systemd/user/",
+    b"/usr/lib/systemd/system/",
+    b"/usr/lib/systemd/user/",
+    b"/usr/local/lib/systemd/system/",
+    b"/run/systemd/system/",
+    b"/run/systemd/generator/",
+    b"/run/systemd/generator.early/",
+    b"/run/systemd/generator.late/",
+    b"/run/systemd/transient/",
+];
+
+/// Where a user's own units live, relative to any home.
+pub const HOME_UNIT_DIR: &[u8] = b"/.config/systemd/user/";
+
+/// A unit (`.service`, `.timer`, `.socket`, `.path`) or drop-in (`.conf`) file name.
+pub fn is_unit_file_name(name: &[u8]) -> bool {
+    [&b".service"[..], b".timer", b".socket", b".path", b".conf"]
         .iter()
-        .any(|s| name.ends_with(s));
-    in_dir && unit_like
+        .any(|s| name.ends_with(s))
 }
 
 #[cfg(test)]

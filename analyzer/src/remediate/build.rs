@@ -27,7 +27,7 @@ use super::collect::{Attr, Basis, Collect, FileFate};
 use super::plan::{
     Action, FileTarget, Gate, LineKind, LineRemoval, Plan, PlanItem, Recommendation, ReviewItem,
 };
-use super::targets::{add_why, is_shared_file, why_of};
+use super::targets::{add_why, why_of};
 use crate::graph::AttackGraph;
 use crate::indicators::Indicators;
 use crate::model::HostModel;
@@ -226,9 +226,11 @@ fn resolve_lines(
         if c.files.contains_key(&path) {
             continue;
         }
-        match super::collect::line_edit(model, &path, &wanted) {
+        match super::collect::line_edit(model, &c.places, &path, &wanted) {
             Ok(e)
-                if e.leaves_inert && !is_shared_file(&path) && !mixed_attribution(&e.removals) =>
+                if e.leaves_inert
+                    && !c.places.is_shared_file(&path)
+                    && !mixed_attribution(&e.removals) =>
             {
                 let mut basis = Basis::default();
                 for (_, b) in &e.removals {

@@ -17,8 +17,8 @@ use super::firewall;
 use super::plan::{FileTarget, Gate, LineKind, LineRemoval, LinkTarget, ProcessTarget};
 use super::roles::EvidenceClasses;
 use super::targets::{
-    add_why, file_target, in_system_dir, in_unit_dir, is_redis_dump, is_shared_file, link_target,
-    not_by_this_name, unit_name,
+    add_why, file_target, in_unit_dir, is_redis_dump, link_target, not_by_this_name, unit_name,
+    Places,
 };
 use crate::indicators::Indicators;
 use crate::model::HostModel;
@@ -90,6 +90,8 @@ pub type RuleEntry = (Vec<Vec<u8>>, Option<u8>, Basis);
 
 pub struct Collect {
     classes: EvidenceClasses,
+    /// What kind of place a path is (package directory, shared file).
+    pub places: Places,
     /// Evidence files to copy before anything is destroyed, by path: never modified or removed.
     pub evidence: BTreeMap<Vec<u8>, (FileTarget, Basis)>,
     pub procs: BTreeMap<(i32, u64), (ProcessTarget, Basis)>,
@@ -112,6 +114,7 @@ impl Collect {
     pub fn new(model: &HostModel, iocs: &Indicators) -> Collect {
         Collect {
             classes: EvidenceClasses::new(model, iocs),
+            places: Places::new(iocs),
             evidence: BTreeMap::new(),
             procs: BTreeMap::new(),
             files: BTreeMap::new(),
@@ -247,7 +250,7 @@ impl Collect {
 
     pub fn whole_file(&mut self, model: &HostModel, path: &RawBytes, b: &Basis) {
         let label = format!("file {}", path.escaped());
-        if let Some(reason) = not_by_this_name(model, path.as_bytes(), None) {
+        if let Some(reason) = not_by_this_name(model, &self.places, path.as_bytes(), None) {
             return self.manual(label, &reason);
         }
         let mut dump = false;
@@ -257,7 +260,7 @@ impl Collect {
         let mut unowned = false;
         let target = match model.file_aliased(path.as_bytes()) {
             Some(f) if f.kind == FileKind::Symlink => {
-                return match link_target(f) {
+                return match link_target(&self.places, f) {
                     Ok(t) => {
                         let entry = self
                             .links
@@ -304,16 +307,19 @@ impl Collect {
         };
         // Decided on the name the snapshot recorded (merged-/usr aliases followed).
         let recorded = target.path.clone();
-        if let Some(reason) =
-            not_by_this_name(model, recorded.as_bytes(), Some((target.dev, target.ino)))
-        {
+        if let Some(reason) = not_by_this_name(
+            model,
+            &self.places,
+            recorded.as_bytes(),
+            Some((target.dev, target.ino)),
+        ) {
             return self.manual(label, &reason);
         }
         let fate = if let Some(unit) = unit_name(recorded.as_bytes()) {
             FileFate::Unit(unit)
         } else if dump || unowned {
             FileFate::Quarantine
-        } else if is_shared_file(recorded.as_bytes()) {
+        } else if self.places.is_shared_file(recorded.as_bytes()) {
             // Said only when no flagged line of it is removed either (see `build`).
             self.shared.insert(recorded.0.clone(), label);
             return;
@@ -325,11 +331,13 @@ impl Collect {
                     return self
                         .manual(label, "identical to its package's copy; review the finding")
                 }
-                Some((PackageVerdict::NoDigest, name)) if in_system_dir(recorded.as_bytes()) => {
+                Some((PackageVerdict::NoDigest, name))
+                    if self.places.in_package_dir(recorded.as_bytes()) =>
+                {
                     FileFate::Reinstall(name)
                 }
                 Some((PackageVerdict::NotOwned, _)) => FileFate::Quarantine,
-                _ if in_system_dir(recorded.as_bytes()) => FileFate::Reinstall(None),
+                _ if self.places.in_package_dir(recorded.as_bytes()) => FileFate::Reinstall(None),
                 _ => FileFate::Quarantine,
             }
         };
@@ -458,6 +466,7 @@ fn inert_line(line: &[u8]) -> bool {
 /// Lines of one file, resolved against the snapshot's copy, or why it cannot be done.
 pub fn line_edit(
     model: &HostModel,
+    places: &Places,
     path: &[u8],
     wanted: &WantedLines,
 ) -> Result<LineEdit, &'static str> {
@@ -465,7 +474,7 @@ pub fn line_edit(
         .file(path)
         .ok_or("not in the snapshot's file records")?;
     let target = file_target(rec)?;
-    if not_by_this_name(model, path, Some((target.dev, target.ino))).is_some() {
+    if not_by_this_name(model, places, path, Some((target.dev, target.ino))).is_some() {
         return Err("it lies under a bind mount or is a system file under another name: never edited through this name");
     }
     let content = model

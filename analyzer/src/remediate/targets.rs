@@ -7,7 +7,11 @@ use minetrace_schemas::findings::Finding;
 use minetrace_schemas::records::file::{FileKind, FileRecord};
 
 use super::plan::{FileTarget, LinkTarget};
+use crate::indicators::paths::{PathClass, PathClasses};
+use crate::indicators::{Indicators, Kind};
+use crate::model::persistence::location;
 use crate::model::HostModel;
+use crate::parse::{basename, contains, systemd_unit};
 
 pub(super) fn why_of(f: &Finding) -> String {
     format!(
@@ -24,95 +28,67 @@ pub(super) fn add_why(list: &mut Vec<String>, why: &str) {
     }
 }
 
-/// Whether a path is in a systemd unit directory: a flagged line there makes the whole unit the
-/// attacker's (a unit without its `ExecStart=` is no one's).
+/// Whether a path lies in a systemd unit directory (the parser's table, wherever the directory sits: a
+/// sandbox or image root may stand in front): a flagged line there makes the whole unit the attacker's
+/// (a unit without its `ExecStart=` is no one's).
 pub(super) fn in_unit_dir(path: &[u8]) -> bool {
-    const DIRS: &[&[u8]] = &[
-        b"/systemd/system/",
-        b"/systemd/user/",
-        b"/.config/systemd/user/",
-    ];
-    DIRS.iter().any(|d| path.windows(d.len()).any(|w| w == *d))
+    systemd_unit::UNIT_DIRS
+        .iter()
+        .chain([&systemd_unit::HOME_UNIT_DIR])
+        .any(|d| contains(path, d))
 }
 
-/// Systemd unit files and drop-ins: removed whole, with the unit stopped and disabled. `None` for a
-/// name systemctl could not be given safely (then the file is only quarantined).
+/// Systemd unit files (not drop-ins): removed whole, with the unit stopped and disabled. `None` for a
+/// drop-in or a name systemctl could not be given safely (then the file is only quarantined).
 pub(super) fn unit_name(path: &[u8]) -> Option<String> {
-    if !in_unit_dir(path) {
+    let name = basename(path);
+    if !in_unit_dir(path) || !systemd_unit::is_unit_file_name(name) || name.ends_with(b".conf") {
         return None;
     }
-    let name = path.rsplit(|b| *b == b'/').next()?;
-    const SUFFIXES: &[&str] = &[
-        ".service", ".timer", ".socket", ".path", ".mount", ".target",
-    ];
     let name = std::str::from_utf8(name).ok()?;
     let ok = !name.starts_with('-')
         && name.len() <= 255
         && name
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b":_.@-\\".contains(&b))
-        && SUFFIXES.iter().any(|s| name.ends_with(s));
+            .all(|b| b.is_ascii_alphanumeric() || b":_.@-\\".contains(&b));
     ok.then(|| name.to_owned())
 }
 
-/// Files that hold other people's lines: only flagged lines are ever removed from them.
-pub(super) fn is_shared_file(path: &[u8]) -> bool {
-    const EXACT: &[&[u8]] = &[
-        b"/etc/crontab",
-        b"/etc/anacrontab",
-        b"/etc/ld.so.preload",
-        b"/etc/ld.so.conf",
-        b"/etc/rc.local",
-        b"/etc/rc.d/rc.local",
-        b"/etc/inittab",
-        b"/etc/passwd",
-        b"/etc/shadow",
-        b"/etc/group",
-        b"/etc/gshadow",
-        b"/etc/sudoers",
-        b"/etc/hosts",
-        b"/etc/resolv.conf",
-        b"/etc/fstab",
-        b"/etc/ssh/sshd_config",
-    ];
-    const NAMES: &[&[u8]] = &[b"authorized_keys", b"authorized_keys2", b"known_hosts"];
-    let name = path.rsplit(|b| *b == b'/').next().unwrap_or_default();
-    EXACT.contains(&path)
-        || NAMES.contains(&name)
-        || is_shared_shell_startup(path)
-        || path.starts_with(b"/var/spool/cron/")
-        || path.starts_with(b"/etc/passwd")
-        || path.starts_with(b"/etc/shadow")
+/// The planner's view of what kind of place a path is: the one table of path classes and the
+/// indicators' shared files, built once per plan.
+pub struct Places {
+    paths: PathClasses,
+    shared_files: Vec<String>,
 }
 
-/// A shell start-up file the system or a user keeps (the collector's and the model's one list,
-/// `minetrace_schemas::locations`); a file of its own in `/etc/profile.d/` is not shared.
-fn is_shared_shell_startup(path: &[u8]) -> bool {
-    use minetrace_schemas::locations::{HOME_SHELL_STARTUP, SYSTEM_SHELL_STARTUP};
-    SYSTEM_SHELL_STARTUP.contains(&path)
-        || HOME_SHELL_STARTUP.iter().any(|rel| {
-            path.strip_suffix(*rel)
-                .is_some_and(|head| head.ends_with(b"/"))
-        })
-}
+impl Places {
+    pub fn new(iocs: &Indicators) -> Places {
+        Places {
+            paths: iocs.paths().clone(),
+            shared_files: iocs.set(Kind::SharedFile).map(str::to_owned).collect(),
+        }
+    }
 
-/// Where package-owned system files live: a flagged file here is reinstalled, never deleted.
-pub(super) fn in_system_dir(path: &[u8]) -> bool {
-    const DIRS: &[&[u8]] = &[
-        b"/bin/",
-        b"/sbin/",
-        b"/usr/bin/",
-        b"/usr/sbin/",
-        b"/lib/",
-        b"/lib64/",
-        b"/lib32/",
-        b"/usr/lib/",
-        b"/usr/lib64/",
-        b"/usr/lib32/",
-        b"/usr/libexec/",
-        b"/usr/share/",
-    ];
-    DIRS.iter().any(|d| path.starts_with(d))
+    /// Files that hold other people's lines: only flagged lines are ever removed from them. A shared
+    /// persistence location (`/etc/crontab`, a spool, `~/.bashrc`: [`crate::model::persistence::Location::shared`]) or a
+    /// `shared_file` indicator (an absolute path, or a file name wherever it is: `authorized_keys`).
+    pub fn is_shared_file(&self, path: &[u8]) -> bool {
+        location(path).is_some_and(|l| l.shared)
+            || self.shared_files.iter().any(|v| {
+                let v = v.as_bytes();
+                if v.starts_with(b"/") {
+                    path == v
+                } else {
+                    basename(path) == v
+                }
+            })
+    }
+
+    /// Where package-owned files live (path class `package`): a flagged file here is reinstalled, never
+    /// deleted.
+    pub fn in_package_dir(&self, path: &[u8]) -> bool {
+        self.paths.is(PathClass::Package, path)
+    }
 }
 
 /// Why a file, link or line must never be acted on by the name `path` (issue 18 case 1), when so: it lies
@@ -120,6 +96,7 @@ pub(super) fn in_system_dir(path: &[u8]) -> bool {
 /// are those of a file the snapshot also recorded in a system directory or under a package.
 pub(super) fn not_by_this_name(
     model: &HostModel,
+    places: &Places,
     path: &[u8],
     id: Option<(u64, u64)>,
 ) -> Option<String> {
@@ -134,12 +111,10 @@ pub(super) fn not_by_this_name(
         ));
     }
     // A system directory's own file is reinstalled, never removed; its merged-/usr twin is itself.
-    let (dev, ino) = id.filter(|_| !in_system_dir(path))?;
-    let twin = model.files.iter().find(|f| {
-        f.dev == dev
-            && f.ino == ino
-            && f.path.as_bytes() != path
-            && (in_system_dir(f.path.as_bytes())
+    let (dev, ino) = id.filter(|_| !places.in_package_dir(path))?;
+    let twin = model.files_with_id(dev, ino).find(|f| {
+        f.path.as_bytes() != path
+            && (places.in_package_dir(f.path.as_bytes())
                 || model.package_check(f.path.as_bytes()).is_some())
     })?;
     Some(format!(
@@ -168,7 +143,7 @@ pub(super) fn file_target(f: &FileRecord) -> Result<FileTarget, &'static str> {
 /// A symbolic link the attacker planted, when it is safe to remove: an absolute path at least two levels
 /// deep, outside the system directories (where links belong to packages and merged `/usr`), never a
 /// shared file's name, with a target the snapshot read.
-pub(super) fn link_target(f: &FileRecord) -> Result<LinkTarget, &'static str> {
+pub(super) fn link_target(places: &Places, f: &FileRecord) -> Result<LinkTarget, &'static str> {
     let path = f.path.as_bytes();
     let target = f
         .link_target
@@ -179,10 +154,10 @@ pub(super) fn link_target(f: &FileRecord) -> Result<LinkTarget, &'static str> {
         return Err("not an absolute path");
     }
     let depth = path.split(|b| *b == b'/').filter(|c| !c.is_empty()).count();
-    if depth < 2 || in_system_dir(path) || path.starts_with(b"/usr/") {
+    if depth < 2 || places.in_package_dir(path) || path.starts_with(b"/usr/") {
         return Err("a symbolic link in a system directory is never removed");
     }
-    if is_shared_file(path) {
+    if places.is_shared_file(path) {
         return Err("a symbolic link named like a shared file: review it by hand");
     }
     Ok(LinkTarget {
@@ -208,6 +183,8 @@ mod tests {
 
     #[test]
     fn unit_names_and_shared_files() {
+        let places = Places::new(&Indicators::builtin());
+        let is_shared_file = |p: &[u8]| places.is_shared_file(p);
         assert_eq!(
             unit_name(b"/etc/systemd/system/x.service").as_deref(),
             Some("x.service")
@@ -218,16 +195,33 @@ mod tests {
         );
         assert_eq!(unit_name(b"/etc/systemd/system/$(x).service"), None);
         assert_eq!(unit_name(b"/tmp/x.service"), None);
+        assert_eq!(
+            unit_name(b"/etc/systemd/system/x.service.d/override.conf"),
+            None
+        );
+        assert!(in_unit_dir(
+            b"/etc/systemd/system/x.service.d/override.conf"
+        ));
         assert!(is_shared_file(b"/etc/crontab"));
+        assert!(is_shared_file(b"/etc/anacrontab"));
+        assert!(is_shared_file(b"/etc/sudoers"));
+        assert!(!is_shared_file(b"/etc/sudoers.d/90-evil"));
+        assert!(is_shared_file(b"/etc/rc.local"));
+        assert!(!is_shared_file(b"/etc/init.d/evil"));
+        assert!(is_shared_file(b"/etc/ld.so.preload"));
+        assert!(is_shared_file(b"/etc/passwd"));
+        assert!(is_shared_file(b"/etc/ssh/sshd_config"));
         assert!(is_shared_file(b"/home/a/.ssh/authorized_keys"));
         assert!(is_shared_file(b"/var/spool/cron/crontabs/root"));
+        assert!(is_shared_file(b"/var/spool/cron/root"));
         assert!(!is_shared_file(b"/etc/cron.d/evil"));
         // Shell start-up files follow the one list the collector captures by.
         assert!(is_shared_file(b"/etc/zshrc"));
         assert!(is_shared_file(b"/home/a/.zshenv"));
         assert!(is_shared_file(b"/root/.config/fish/config.fish"));
         assert!(!is_shared_file(b"/etc/profile.d/evil.sh"));
-        assert!(in_system_dir(b"/usr/bin/ps"));
-        assert!(!in_system_dir(b"/tmp/.x/ps"));
+        assert!(places.in_package_dir(b"/usr/bin/ps"));
+        assert!(!places.in_package_dir(b"/tmp/.x/ps"));
+        assert!(!places.in_package_dir(b"/usr/local/bin/kit"));
     }
 }
