@@ -371,7 +371,12 @@ fn case4_a_user_unit_never_touches_the_system_unit_of_its_name() {
 
 #[test]
 fn case5_the_hosts_infrastructure_is_never_blocked_unasked() {
-    run("redteam-firewall-infra", |_| {}).finish("redteam-firewall-infra");
+    // The gateway exists only in the routing table the collector reads (no file names it).
+    run("redteam-firewall-infra", |sb| {
+        sb.sh("ip route add default via 127.66.35.254 dev lo")
+            .unwrap();
+    })
+    .finish("redteam-firewall-infra");
 }
 
 #[test]

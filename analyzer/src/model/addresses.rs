@@ -28,6 +28,17 @@ impl HostModel {
         }
         out.into_iter().collect()
     }
+
+    /// The host's gateways: the next hops of its routes, the default ones and any other (IPv4 and IPv6),
+    /// sorted, deduplicated. Empty for a dead-box image (no routes recorded).
+    pub fn gateways(&self) -> Vec<IpAddr> {
+        let out: BTreeSet<IpAddr> = self
+            .routes
+            .iter()
+            .filter_map(|r| r.gateway.as_deref()?.parse().ok())
+            .collect();
+        out.into_iter().collect()
+    }
 }
 
 /// IPv6 link-local (`fe80::/10`): the same on every segment, never an identity.

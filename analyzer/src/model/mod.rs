@@ -31,6 +31,7 @@ use minetrace_schemas::records::host::HostRecord;
 use minetrace_schemas::records::mount::MountRecord;
 use minetrace_schemas::records::package::{PackageCheck, PackageManager};
 use minetrace_schemas::records::process::{FileId, ProcessRecord};
+use minetrace_schemas::records::route::RouteRecord;
 use minetrace_schemas::records::socket::SocketRecord;
 use minetrace_schemas::records::RecordSetV1;
 
@@ -51,6 +52,8 @@ pub struct HostModel {
     pub interfaces: Vec<InterfaceAddress>,
     /// The collected root's mount table (`records/mounts.pc`); see [`HostModel::bind_view`].
     pub mounts: Vec<MountRecord>,
+    /// The host's routes (live bundles); see [`HostModel::gateways`].
+    pub routes: Vec<RouteRecord>,
     /// Raw member bytes by member name (`fs/...`, `bin/...`, `commands/...`), moved out of the bundle.
     contents: BTreeMap<String, Vec<u8>>,
     by_pid: HashMap<i32, usize>,
@@ -145,6 +148,7 @@ impl HostModel {
         let packages = records!(PACKAGES, Packages);
         let interfaces = records!(ADDRESSES, Addresses);
         let mounts = records!(MOUNTS, Mounts);
+        let routes = records!(ROUTES, Routes);
         let Decoder {
             members: mut contents,
             warnings,
@@ -190,6 +194,7 @@ impl HostModel {
             packages,
             interfaces,
             mounts,
+            routes,
             contents,
             warnings,
             accounts: accounts::Accounts::default(),

@@ -248,13 +248,42 @@ fn relation_text(rel: Relation, dir: Direction) -> &'static str {
     }
 }
 
+/// The host's own network, as the model knows it: what `--apply` never blocks, however an attacker's text
+/// names it (a miner configured to "mine" at the gateway would otherwise cut the host off).
+#[derive(Debug, Clone, Default)]
+pub struct HostNetwork {
+    /// DNS resolvers (`/etc/resolv.conf`).
+    pub resolvers: Vec<IpAddr>,
+    /// Next hops of the host's routes (live bundles).
+    pub gateways: Vec<IpAddr>,
+    /// The host's own addresses (interfaces, its `/etc/hosts` self entries).
+    pub own: Vec<IpAddr>,
+}
+
+impl HostNetwork {
+    pub fn of(model: &HostModel) -> HostNetwork {
+        HostNetwork {
+            resolvers: model.nameservers(),
+            gateways: model.gateways(),
+            own: model.own_addresses(),
+        }
+    }
+}
+
 /// Why `--apply` must not block an address without the operator naming it, when that is so: the host's
-/// own infrastructure (its resolvers), link-local and cloud metadata addresses, private and shared
-/// address space, multicast and broadcast. Loopback is not among them: tests stand for internet hosts on
-/// 127.0.0.0/8, and a local proxy a miner talks through is blocked by port.
-pub fn infrastructure(ip: IpAddr, resolvers: &[IpAddr]) -> Option<&'static str> {
-    if resolvers.contains(&ip) {
+/// own infrastructure (its resolvers, gateways, its own addresses), link-local and cloud metadata
+/// addresses, private and shared address space, multicast and broadcast. Loopback is not among them
+/// (unless the host names it as a resolver or gateway): tests stand for internet hosts on 127.0.0.0/8,
+/// and a local proxy a miner talks through is blocked by port.
+pub fn infrastructure(ip: IpAddr, host: &HostNetwork) -> Option<&'static str> {
+    if host.resolvers.contains(&ip) {
         return Some("one of the host's DNS resolvers (/etc/resolv.conf)");
+    }
+    if host.gateways.contains(&ip) {
+        return Some("one of the host's gateways (its routing table)");
+    }
+    if host.own.contains(&ip) {
+        return Some("one of the host's own addresses");
     }
     match ip {
         IpAddr::V4(a) => {
@@ -330,9 +359,19 @@ mod tests {
 
     #[test]
     fn infrastructure_addresses_are_named() {
-        let r: Vec<IpAddr> = vec!["127.66.8.53".parse().unwrap()];
-        let why = |s: &str| infrastructure(s.parse().unwrap(), &r);
+        let host = HostNetwork {
+            resolvers: vec!["127.66.8.53".parse().unwrap()],
+            gateways: vec![
+                "127.66.8.1".parse().unwrap(),
+                "2001:db8::1".parse().unwrap(),
+            ],
+            own: vec!["203.0.113.9".parse().unwrap()],
+        };
+        let why = |s: &str| infrastructure(s.parse().unwrap(), &host);
         assert!(why("127.66.8.53").is_some_and(|w| w.contains("resolver")));
+        assert!(why("127.66.8.1").is_some_and(|w| w.contains("gateway")));
+        assert!(why("2001:db8::1").is_some_and(|w| w.contains("gateway")));
+        assert!(why("203.0.113.9").is_some_and(|w| w.contains("own address")));
         assert!(why("169.254.169.254").is_some_and(|w| w.contains("metadata")));
         assert!(why("fd00:ec2::254").is_some_and(|w| w.contains("metadata")));
         assert!(why("10.1.2.3").is_some());
@@ -344,6 +383,6 @@ mod tests {
         assert!(why("224.0.0.1").is_some());
         assert!(why("127.66.0.1").is_none());
         assert!(why("198.51.100.7").is_none());
-        assert!(why("2001:db8::1").is_none());
+        assert!(why("2001:db8::2").is_none());
     }
 }

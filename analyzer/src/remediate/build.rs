@@ -41,23 +41,18 @@ struct Gates<'a> {
     iocs: &'a Indicators,
     graph: &'a AttackGraph,
     att: Attribution<'a>,
-    resolvers: Vec<std::net::IpAddr>,
+    network: attribution::HostNetwork,
 }
 
 impl Gates<'_> {
     /// Whether subject `sno` of finding `fno` is attributed to the intrusion, and the tie that says so.
     fn of(&self, (fno, sno): (usize, usize), f: &Finding, s: &Subject) -> (Attr, Option<String>) {
-        let (model, iocs, graph, att, resolvers) = (
-            self.model,
-            self.iocs,
-            self.graph,
-            &self.att,
-            &self.resolvers,
-        );
+        let (model, iocs, graph, att, network) =
+            (self.model, self.iocs, self.graph, &self.att, &self.network);
         let tie = att.tie(fno, sno, s);
         if let Subject::Endpoint { addr } = s {
             if let Some((ip, port)) = super::firewall::endpoint(addr) {
-                if let Some(infra) = attribution::infrastructure(ip, resolvers) {
+                if let Some(infra) = attribution::infrastructure(ip, network) {
                     return (
                         Attr::Review(format!(
                             "{infra}: never blocked unless the operator names it"
@@ -177,7 +172,7 @@ pub fn build(
         iocs,
         graph,
         att: Attribution::new(model, doc, graph),
-        resolvers: model.nameservers(),
+        network: attribution::HostNetwork::of(model),
     };
     let mut acted = 0;
     let mut worst = None;

@@ -1,5 +1,5 @@
 //! Volatile state of the live host, in one pass: hidden-process probe, processes, host state,
-//! executables, sockets, conntrack, the host's addresses. Each is an artifact family with its own timing and errors, and each
+//! executables, sockets, conntrack, the host's addresses and routes. Each is an artifact family with its own timing and errors, and each
 //! writes its own record member.
 //!
 //! Order matters: pids are listed and probed first, so hidden processes are visited like the others;
@@ -24,6 +24,7 @@ pub mod host;
 pub mod maps;
 pub mod proc_dir;
 pub mod processes;
+pub mod routes;
 pub mod sockets;
 
 use std::io::Write;
@@ -320,6 +321,15 @@ fn collect_live<W: Write>(col: &mut Collection<W>) -> Result<LiveSummary, WriteE
             members::ADDRESSES,
             &encode(&RecordSetV1::Addresses(records)),
         )
+    })?;
+
+    col.artifact("routes", |col, log| {
+        let (records, errors) = routes::collect();
+        for (target, message) in errors {
+            note_error(log, target, message);
+        }
+        log.items = records.len() as u64;
+        col.add_member(members::ROUTES, &encode(&RecordSetV1::Routes(records)))
     })?;
 
     let peak_rss_kib = peak_rss_kib();

@@ -22,6 +22,8 @@ pub mod members {
     pub const MOUNTS: &str = "records/mounts.pc";
     /// `RecordSetV1::Addresses`: the host's interface addresses.
     pub const ADDRESSES: &str = "records/addresses.pc";
+    /// `RecordSetV1::Routes`: the host's routes (`records::route`).
+    pub const ROUTES: &str = "records/routes.pc";
 
     /// Member name of a copied executable.
     pub fn binary(sha256: &str) -> String {

@@ -15,6 +15,7 @@ pub mod host;
 pub mod mount;
 pub mod package;
 pub mod process;
+pub mod route;
 pub mod socket;
 
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,7 @@ use host::HostRecord;
 use mount::MountRecord;
 use package::PackageCheck;
 use process::ProcessRecord;
+use route::RouteRecord;
 use socket::SocketRecord;
 
 /// First bytes of every record member.
@@ -64,6 +66,8 @@ pub enum RecordSetV1 {
     Mounts(Vec<MountRecord>),
     /// The host's interface addresses (live collections only).
     Addresses(Vec<InterfaceAddress>),
+    /// The host's routes (live collections only).
+    Routes(Vec<RouteRecord>),
 }
 
 impl RecordSetV1 {
@@ -79,6 +83,7 @@ impl RecordSetV1 {
             RecordSetV1::Packages(v) => v.len(),
             RecordSetV1::Mounts(v) => v.len(),
             RecordSetV1::Addresses(v) => v.len(),
+            RecordSetV1::Routes(v) => v.len(),
         }
     }
 
@@ -138,6 +143,7 @@ list_record!(
     PackageCheck => Packages,
     MountRecord => Mounts,
     InterfaceAddress => Addresses,
+    RouteRecord => Routes,
 );
 
 /// Encodes a list member item by item, giving the same bytes as [`encode`] on the whole list, so a
@@ -315,6 +321,22 @@ mod tests {
         // ninth kind, after Packages.
         let bytes = encode(&RecordSetV1::Mounts(Vec::new()));
         assert_eq!(bytes.get(MAGIC.len()..), Some(&[0u8, 8, 0][..]));
+    }
+
+    #[test]
+    fn routes_are_appended_after_every_earlier_kind() {
+        use route::RouteRecord;
+        let set = RecordSetV1::Routes(vec![RouteRecord {
+            interface: "eth0".into(),
+            destination: "0.0.0.0".into(),
+            prefix_len: 0,
+            gateway: Some("192.0.2.1".into()),
+            metric: 100,
+        }]);
+        assert_eq!(decode(&encode(&set)).unwrap(), set);
+        // The eleventh kind, after Addresses: every earlier variant index is unchanged.
+        let bytes = encode(&RecordSetV1::Routes(Vec::new()));
+        assert_eq!(bytes.get(MAGIC.len()..), Some(&[0u8, 10, 0][..]));
     }
 
     #[test]
