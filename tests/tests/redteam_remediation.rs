@@ -94,6 +94,12 @@ impl Run {
 /// Plants case `id`, runs `shape` in the sandbox, collects, analyses, writes the script, runs the dry run
 /// and `--apply`, and checks the scenario's truth (legitimate untouched, kit gone).
 fn run(id: &str, shape: impl FnOnce(&Sandbox)) -> Run {
+    run_with(id, shape, |_| {})
+}
+
+/// [`run`], with `late` run in the sandbox after the snapshot and the dry run, right before `--apply`:
+/// what an attacker still on the host changes between the analysis and the remediation.
+fn run_with(id: &str, shape: impl FnOnce(&Sandbox), late: impl FnOnce(&Sandbox)) -> Run {
     let sc = Scenario::load(&scenario_path(id)).unwrap();
     let live = Live::start_scenario(sc).unwrap();
     shape(&live.sb);
@@ -139,6 +145,7 @@ fn run(id: &str, shape: impl FnOnce(&Sandbox)) -> Run {
     };
     let dry = r.script(&[]);
     r.note("remediate.sh (dry run)", &dry);
+    late(r.sb());
     let apply = r.script(&["--apply"]);
     r.note("remediate.sh --apply", &apply);
     if apply.status.code() != Some(0) {
@@ -473,4 +480,82 @@ fn respawn_a_watchdog_triangle_stays_dead() {
             .push(format!("--verify exited {:?}", verify.status.code()));
     }
     r.finish("respawn-watchdog-triangle");
+}
+
+/// Case 1, the script's side: the kit directory is swapped after the snapshot, before `--apply`. The plan
+/// rightly names `/tmp/.kit/sleep`; at run time that name leads elsewhere. `--apply` must leave the place
+/// it leads to untouched, refuse with `refusal` (the check that catches this swap), and still stop the
+/// miner and remove its cron line. `kept` is a file that must be byte-identical afterwards.
+fn swapped_kit_dir(variant: &str, swap: &str, kept: &[u8], refusal: &str) {
+    let id = "redteam-dir-swap";
+    let mut before = None;
+    let mut r = run_with(
+        id,
+        |_| {},
+        |sb| {
+            sb.sh(swap).unwrap();
+            before = hash_in(sb, kept);
+        },
+    );
+    if before.is_none() {
+        r.problems.push(format!(
+            "harness: {} is not there after the swap",
+            escape_bytes(kept)
+        ));
+    } else if hash_in(r.sb(), kept) != before {
+        r.problems.push(format!(
+            "{variant}: {} was removed or changed through the swapped kit directory",
+            escape_bytes(kept)
+        ));
+    }
+    // Refusing the swapped directory's file is the right outcome, and it makes --apply exit 1.
+    let code = r.apply.status.code();
+    r.problems.retain(|p| !p.starts_with("--apply exited"));
+    if code != Some(1) {
+        r.problems.push(format!(
+            "{variant}: --apply exited {code:?}, not 1 (an action refused)"
+        ));
+    }
+    let out = String::from_utf8_lossy(&r.apply.stdout).into_owned()
+        + &String::from_utf8_lossy(&r.apply.stderr);
+    if !out.contains(refusal) {
+        r.problems.push(format!(
+            "{variant}: --apply did not refuse with {refusal:?}"
+        ));
+    }
+    r.finish(id);
+}
+
+#[test]
+fn case1_a_kit_dir_swapped_for_a_link_to_a_system_dir_spares_the_system_file() {
+    // /tmp/.kit/sleep is /usr/bin/sleep now: its identity (device, inode, hash) is not the snapshot's.
+    swapped_kit_dir(
+        "link to /usr/bin",
+        "mv /tmp/.kit /tmp/.kit-moved && ln -s /usr/bin /tmp/.kit",
+        b"/usr/bin/sleep",
+        "a different file is there now",
+    );
+}
+
+#[test]
+fn case1_a_kit_dir_moved_into_a_system_dir_behind_a_link_is_refused_on_its_directory() {
+    // The very kit file, moved under /usr/lib and reached through a link: its identity still matches,
+    // so only the directory check (`cd -P` must land where the plan says) stops the removal there.
+    swapped_kit_dir(
+        "kit moved under /usr/lib, linked",
+        "mv /tmp/.kit /usr/lib/.kit && ln -s /usr/lib/.kit /tmp/.kit",
+        b"/usr/lib/.kit/sleep",
+        "a directory on its path is a symbolic link now",
+    );
+}
+
+#[test]
+fn case1_a_kit_dir_moved_into_a_system_dir_behind_a_bind_mount_is_refused_on_its_directory() {
+    // The same through a bind mount: no link on the way, the identity matches, the mount table tells.
+    swapped_kit_dir(
+        "kit moved under /usr/lib, bind-mounted",
+        "mv /tmp/.kit /usr/lib/.kit && mkdir /tmp/.kit && mount --bind /usr/lib/.kit /tmp/.kit",
+        b"/usr/lib/.kit/sleep",
+        "under a bind mount",
+    );
 }
