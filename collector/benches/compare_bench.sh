@@ -91,6 +91,8 @@ rm -f "$PAD"
 # The kit: a binary and its launcher in a hidden home directory.
 mkdir -p /root/.configrc/a
 elf /usr/bin/sleep /root/.configrc/a/kswapd0 0
+# Bytes of its own: a copy of sleep would be stored once, under bin/, when a host process runs one.
+echo "minetrace bench kit" >> /root/.configrc/a/kswapd0
 printf '#!/bin/sh\ncd /root/.configrc/a && ./kswapd0 -o pool:3333 &\n' > /root/.configrc/a/run
 chmod 755 /root/.configrc/a/run
 EOS
