@@ -439,34 +439,68 @@ fn case6_a_redirected_quarantine_gets_nothing_and_undo_restores_only_pinned_byte
 }
 
 /// Issue 13, respawning sets: two watchdog shell scripts and a miner, each script restarting the miner
-/// and the other script within a second. After `--apply` (no review item named) and a wait no member is
-/// back (the snapshot's processes, anything running the miner's image, any shell running a kit script),
-/// and `--verify` exits 0.
+/// and the other script within a second. Between the snapshot and `--apply` the miner and one script die
+/// and are restarted by the other (new pids: the plan's targets are stale). After `--apply` (no review
+/// item named) and a wait no member is back (anything running the miner's image, any shell running a kit
+/// script), and `--verify` exits 0.
 #[test]
 fn respawn_a_watchdog_triangle_stays_dead() {
+    let kit_words: [&[u8]; 3] = [b"/tmp/.kit/w1.sh", b"/tmp/.kit/w2.sh", b"/tmp/.kit/kswapd0"];
+    let is_kit = |p: &state::Proc| {
+        p.state != 'Z'
+            && kit_words
+                .iter()
+                .any(|w| p.cmdline.windows(w.len()).any(|x| x == *w))
+    };
     let mut image = None;
-    let mut r = run("respawn-watchdog-triangle", |sb| {
-        image = state::processes(sb.fs())
-            .values()
-            .find(|p| p.argv().first().map(Vec::as_slice) == Some(&b"/tmp/.kit/kswapd0"[..]))
-            .and_then(|p| p.exe);
-        assert!(
-            image.is_some(),
-            "harness: the miner runs before the snapshot"
-        );
-    });
+    let mut respawned = Vec::new();
+    let mut r = run_with(
+        "respawn-watchdog-triangle",
+        |sb| {
+            image = state::processes(sb.fs())
+                .values()
+                .find(|p| p.argv().first().map(Vec::as_slice) == Some(&b"/tmp/.kit/kswapd0"[..]))
+                .and_then(|p| p.exe);
+            assert!(
+                image.is_some(),
+                "harness: the miner runs before the snapshot"
+            );
+        },
+        |sb| {
+            // The miner and w2.sh die after the snapshot; w1.sh restarts both with new pids.
+            let before = state::processes(sb.fs());
+            let victims: Vec<i32> = before
+                .values()
+                .filter(|p| {
+                    p.argv().first().map(Vec::as_slice) == Some(&b"/tmp/.kit/kswapd0"[..])
+                        || p.cmdline.windows(15).any(|x| x == b"/tmp/.kit/w2.sh")
+                })
+                .map(|p| p.pid)
+                .collect();
+            assert_eq!(victims.len(), 2, "harness: the miner and w2.sh run");
+            for pid in &victims {
+                sb.sh(&format!("kill -9 {pid}")).unwrap();
+            }
+            std::thread::sleep(std::time::Duration::from_secs(2));
+            respawned = state::processes(sb.fs())
+                .values()
+                .filter(|p| is_kit(p) && !before.contains_key(&p.pid))
+                .map(state::Proc::describe)
+                .collect();
+        },
+    );
+    if respawned.len() < 2 {
+        r.problems.push(format!(
+            "harness: the watchdog did not restart the miner and w2.sh before --apply: {respawned:?}"
+        ));
+    }
     // Respawns come within a second; three give every loop several turns.
     std::thread::sleep(std::time::Duration::from_secs(3));
-    let kit_words: [&[u8]; 3] = [b"/tmp/.kit/w1.sh", b"/tmp/.kit/w2.sh", b"/tmp/.kit/kswapd0"];
     for p in state::processes(r.sb().fs()).values() {
         if p.state == 'Z' {
             continue;
         }
-        let by_image = image.is_some() && p.exe == image;
-        let by_argv = kit_words
-            .iter()
-            .any(|w| p.cmdline.windows(w.len()).any(|x| x == *w));
-        if by_image || by_argv {
+        if (image.is_some() && p.exe == image) || is_kit(p) {
             r.problems.push(format!(
                 "a member of the respawning set is alive after --apply: {}",
                 p.describe()

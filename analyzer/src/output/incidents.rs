@@ -201,6 +201,8 @@ fn target(a: &Action) -> Option<Target<'_>> {
         Action::PreserveProcess(_)
         | Action::PreserveFile(_)
         | Action::Freeze(_)
+        | Action::FreezeSet(_)
+        | Action::KillSet(_)
         | Action::Verify => return None,
     })
 }

@@ -20,12 +20,14 @@ use std::collections::BTreeMap;
 
 use minetrace_schemas::escape_bytes;
 use minetrace_schemas::findings::{Finding, FindingsDocument, Role, Severity, Subject};
+use minetrace_schemas::records::package::PackageVerdict;
 use minetrace_schemas::RawBytes;
 
 use super::attribution::{self, package_verified_process, Attribution};
 use super::collect::{Attr, Basis, Collect, FileFate};
 use super::plan::{
-    Action, FileTarget, Gate, LineKind, LineRemoval, Plan, PlanItem, Recommendation, ReviewItem,
+    Action, FileTarget, Gate, LineKind, LineRemoval, Plan, PlanItem, Recommendation, RespawnSet,
+    ReviewItem, SetFile, SetProcess,
 };
 use super::targets::{add_why, why_of};
 use crate::graph::AttackGraph;
@@ -198,6 +200,19 @@ pub fn build(
         }
     }
     assemble(model, doc, c, acted, worst)
+}
+
+/// Whether a package ships these bytes (a verified package check or a packaged twin has this sha256):
+/// then only the kit's own inode of them identifies a member of the respawning set, never the bytes.
+fn packaged_bytes(model: &HostModel, sha256: &str) -> bool {
+    model
+        .packages
+        .iter()
+        .any(|c| c.verdict == PackageVerdict::Match && c.actual_sha256.as_deref() == Some(sha256))
+        || model
+            .files
+            .iter()
+            .any(|f| f.category == "packaged-twin" && f.sha256.as_deref() == Some(sha256))
 }
 
 /// Whether some of the lines are attributed and some only review items: then the file is edited line by
@@ -460,6 +475,55 @@ fn assemble(
         let gate = proc_gate(&mut reviews, k, target);
         push(Action::Freeze(target.clone()), b.why.clone(), gate);
     }
+    // The respawning set, found again at run time: the processes above and whatever runs or holds open
+    // a kit file (a watchdog restarted since the snapshot has another pid).
+    let mut set_why = Vec::new();
+    let mut set = RespawnSet {
+        procs: Vec::new(),
+        files: Vec::new(),
+    };
+    for (k, (t, b)) in &c.procs {
+        for w in &b.why {
+            add_why(&mut set_why, w);
+        }
+        set.procs.push(SetProcess {
+            pid: t.pid,
+            start_ticks: t.start_ticks,
+            gate: proc_gate(&mut reviews, k, t),
+        });
+        // A running image no file action covers (deleted, memory-only) is known by identity and bytes.
+        let image = model
+            .process(t.pid)
+            .filter(|p| p.start_ticks == t.start_ticks)
+            .and_then(|p| model.executable_of(p))
+            .filter(|e| e.deleted || e.memfd);
+        if let Some(e) = image {
+            set.files.push(SetFile {
+                dev: e.file.dev,
+                ino: e.file.ino,
+                content: e
+                    .sha256
+                    .clone()
+                    .filter(|h| !packaged_bytes(model, h))
+                    .map(|h| (e.size, h)),
+                gate: proc_gate(&mut reviews, k, t),
+            });
+        }
+    }
+    for (k, (t, _, fate)) in &c.files {
+        if matches!(fate, FileFate::Quarantine) {
+            set.files.push(SetFile {
+                dev: t.dev,
+                ino: t.ino,
+                content: (!packaged_bytes(model, &t.sha256)).then(|| (t.size, t.sha256.clone())),
+                gate: file_gate(&mut reviews, k, t),
+            });
+        }
+    }
+    let set_gate = set.gate().filter(|_| !set.procs.is_empty());
+    if let Some(g) = &set_gate {
+        push(Action::FreezeSet(set.clone()), set_why.clone(), g.clone());
+    }
     let mut persistence: Vec<(Action, Vec<String>, Gate)> = Vec::new();
     let mut units = Vec::new();
     let mut quarantines = Vec::new();
@@ -539,6 +603,9 @@ fn assemble(
     for (k, (target, b)) in &c.procs {
         let gate = proc_gate(&mut reviews, k, target);
         push(Action::Kill(target.clone()), b.why.clone(), gate);
+    }
+    if let Some(g) = set_gate {
+        push(Action::KillSet(set), set_why, g);
     }
 
     // Contain: the attacker's rules go, then the pools are blocked.
@@ -887,6 +954,106 @@ mod tests {
             manual.contains("/tmp/.y/sleep") && manual.contains("as /usr/bin/sleep"),
             "{manual}"
         );
+    }
+
+    #[test]
+    fn the_respawning_set_is_planned_with_each_members_gate_and_identity() {
+        let mut model = fixture::model(
+            vec![
+                fixture::file(b"/tmp/.kit/kswapd0", Some(b"\x7fELF miner")),
+                fixture::file(b"/tmp/.kit/w1.sh", Some(b"#!/bin/sh\n./kswapd0\n")),
+            ],
+            vec![],
+        );
+        // w1.sh's bytes are also a packaged file's: only its inode may identify a member.
+        let sha = model
+            .file(b"/tmp/.kit/w1.sh")
+            .and_then(|f| f.sha256.clone());
+        let mut shipped = fixture::not_owned(b"/usr/share/doc/x/example.sh", "test");
+        shipped.verdict = PackageVerdict::Match;
+        shipped.actual_sha256 = sha;
+        model.packages.push(shipped);
+        let miner = Subject::Process {
+            pid: 4242,
+            start_ticks: 7,
+            exe: Some(RawBytes::from(&b"/tmp/.kit/kswapd0"[..])),
+        };
+        let doubtful = Subject::Process {
+            pid: 4343,
+            start_ticks: 8,
+            exe: None,
+        };
+        let mut high = finding(&crate::detect::rules::RUN_001, Severity::High).subject(miner);
+        for p in [&b"/tmp/.kit/kswapd0"[..], b"/tmp/.kit/w1.sh"] {
+            high = high.subject(file_subject(model.file(p).expect("record")));
+        }
+        let medium = finding(&crate::detect::rules::RUN_001, Severity::Medium).subject(doubtful);
+        let plan = plan_of(model, doc(vec![high, medium]));
+        let sets: Vec<(&RespawnSet, &Gate, &str)> = plan
+            .items
+            .iter()
+            .filter_map(|i| match &i.action {
+                Action::FreezeSet(s) => Some((s, &i.gate, "freeze")),
+                Action::KillSet(s) => Some((s, &i.gate, "kill")),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sets.len(), 2, "{:?}", plan.items);
+        let (set, gate, _) = sets[0];
+        assert_eq!(sets[1].0, set);
+        // Open because one member is attributed; each member keeps its own gate for the run-time scan.
+        assert_eq!(gate, &Gate::Apply);
+        let gates: Vec<(i32, bool)> = set
+            .procs
+            .iter()
+            .map(|p| (p.pid, p.gate == Gate::Apply))
+            .collect();
+        assert_eq!(gates, vec![(4242, true), (4343, false)]);
+        assert_eq!(set.files.len(), 2, "{set:?}");
+        let miner_file = set
+            .files
+            .iter()
+            .find(|f| f.content.is_some())
+            .expect("miner");
+        assert_eq!(miner_file.content.as_ref().map(|c| c.0), Some(10));
+        assert_eq!(
+            set.files.iter().filter(|f| f.content.is_none()).count(),
+            1,
+            "a script whose bytes a package ships is known by its inode only: {set:?}"
+        );
+        // The freeze comes after every single freeze, the kill after every single kill.
+        let stages: Vec<&str> = plan
+            .items
+            .iter()
+            .map(|i| match &i.action {
+                Action::Freeze(_) => "freeze",
+                Action::FreezeSet(_) => "freeze-set",
+                Action::Kill(_) => "kill",
+                Action::KillSet(_) => "kill-set",
+                _ => "",
+            })
+            .filter(|s| !s.is_empty())
+            .collect();
+        assert_eq!(
+            stages,
+            vec!["freeze", "freeze", "freeze-set", "kill", "kill", "kill-set"]
+        );
+    }
+
+    #[test]
+    fn no_respawning_set_without_a_process() {
+        let model = fixture::model(
+            vec![fixture::file(b"/tmp/.kit/kswapd0", Some(b"\x7fELF miner"))],
+            vec![],
+        );
+        let f = finding(&crate::detect::rules::RUN_001, Severity::High).subject(file_subject(
+            model.file(b"/tmp/.kit/kswapd0").expect("record"),
+        ));
+        let plan = plan_of(model, doc(vec![f]));
+        assert!(!plan
+            .items
+            .iter()
+            .any(|i| matches!(i.action, Action::FreezeSet(_) | Action::KillSet(_))));
     }
 
     #[test]

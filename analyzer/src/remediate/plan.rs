@@ -73,6 +73,35 @@ pub struct LinkTarget {
     pub target: RawBytes,
 }
 
+/// A process of the snapshot in the kit's respawning set, with the gate of its own kill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetProcess {
+    pub pid: i32,
+    pub start_ticks: u64,
+    pub gate: Gate,
+}
+
+/// A kit file by identity, with the gate of the action that removes it: a process that runs it
+/// (`/proc/PID/exe`) or holds it open (an interpreter running a kit script) belongs to the set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetFile {
+    pub dev: u64,
+    pub ino: u64,
+    /// Size and SHA-256 when a fresh copy of these bytes is the kit's too (a miner downloaded again);
+    /// `None` when a package ships the same bytes (a copied `chattr`: only this inode is the kit's).
+    pub content: Option<(u64, String)>,
+    pub gate: Gate,
+}
+
+/// The kit's respawning set as the script finds it on the host at run time, never by name: the
+/// snapshot's processes whose gate is open, every process running or holding open a kit file whose gate
+/// is open, then their descendants and every process whose group or session leader is a member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RespawnSet {
+    pub procs: Vec<SetProcess>,
+    pub files: Vec<SetFile>,
+}
+
 /// What a removed line is, for the plan text and for how `--verify` looks for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LineKind {
@@ -160,6 +189,10 @@ pub enum Action {
     PreserveFile(FileTarget),
     /// SIGSTOP.
     Freeze(ProcessTarget),
+    /// Stop the whole respawning set together: the cgroup v2 freezer for a cgroup that holds only
+    /// members, SIGSTOP for the others, re-scanning until no member runs (a stopped watchdog restarts
+    /// nothing).
+    FreezeSet(RespawnSet),
     /// Rewrite a file without some of its lines; every other byte stays. `preserved` is the plan
     /// number of the copy it is rebuilt from. Which lines go depends on the gates open in a run; the
     /// script checks that the file is the snapshot's minus lines it removed before.
@@ -181,6 +214,9 @@ pub enum Action {
     RemoveLink(LinkTarget),
     /// SIGKILL.
     Kill(ProcessTarget),
+    /// SIGKILL every member of the set (thawing the cgroups frozen for it), wait, re-scan `/proc`: a
+    /// member that came back is reported, stopped and killed once more, and the run fails.
+    KillSet(RespawnSet),
     /// Block outgoing and forwarded traffic to this address and port, TCP and UDP, in the script's own
     /// nftables table (or iptables chain).
     BlockEndpoint { ip: IpAddr, port: u16 },
@@ -208,12 +244,12 @@ impl Action {
     pub fn stage(&self) -> Stage {
         match self {
             Action::PreserveProcess(_) | Action::PreserveFile(_) => Stage::Preserve,
-            Action::Freeze(_) => Stage::Freeze,
+            Action::Freeze(_) | Action::FreezeSet(_) => Stage::Freeze,
             Action::RemoveLines { .. }
             | Action::RemoveUnit { .. }
             | Action::QuarantineFile { .. }
             | Action::RemoveLink(_) => Stage::Persistence,
-            Action::Kill(_) => Stage::Kill,
+            Action::Kill(_) | Action::KillSet(_) => Stage::Kill,
             Action::BlockEndpoint { .. } | Action::DeleteFirewallRule { .. } => Stage::Contain,
             Action::LockAccount { .. } | Action::Reinstall { .. } => Stage::Repair,
             Action::Verify => Stage::Verify,
@@ -230,6 +266,7 @@ impl Action {
                 "copy the file to the quarantine, with its hash and metadata".into()
             }
             Action::Freeze(_) => "freeze the process (SIGSTOP)".into(),
+            Action::FreezeSet(_) => "freeze the kit's respawning set together (cgroup freezer when a cgroup holds only the set, else SIGSTOP): processes running or holding open a kit file, their descendants, groups and sessions".into(),
             Action::RemoveLines { lines, .. } => {
                 let keys = lines
                     .iter()
@@ -258,6 +295,7 @@ impl Action {
                 "remove the symbolic link (its target is recorded in the quarantine)".into()
             }
             Action::Kill(_) => "kill the frozen process (SIGKILL)".into(),
+            Action::KillSet(_) => "kill the frozen set (SIGKILL), then re-scan /proc for respawns by executable identity and kill them once more".into(),
             Action::BlockEndpoint { .. } => {
                 "block traffic to the endpoint (TCP and UDP, IPv4/IPv6 table)".into()
             }
@@ -321,8 +359,37 @@ impl Action {
                     .map(|p| escape_bytes(p.as_bytes()))
                     .unwrap_or_else(|| "looked up at run time".into())
             ),
+            Action::FreezeSet(set) | Action::KillSet(set) => set.describe(),
             Action::Verify => "every item above".into(),
         }
+    }
+}
+
+impl RespawnSet {
+    /// The gate of an action on the whole set: open when any member's is; `None` for an empty set.
+    pub fn gate(&self) -> Option<Gate> {
+        self.procs
+            .iter()
+            .map(|p| &p.gate)
+            .chain(self.files.iter().map(|f| &f.gate))
+            .fold(None, |acc: Option<Gate>, g| {
+                Some(acc.map_or_else(|| g.clone(), |a| a.or(g)))
+            })
+    }
+
+    fn describe(&self) -> String {
+        let pids: Vec<String> = self.procs.iter().map(|p| p.pid.to_string()).collect();
+        format!(
+            "the set found at run time from pid{} {} and {} kit file{} (device and inode, or size and sha256)",
+            plural_s(pids.len()),
+            if pids.is_empty() {
+                "-".to_owned()
+            } else {
+                pids.join(",")
+            },
+            self.files.len(),
+            plural_s(self.files.len())
+        )
     }
 }
 

@@ -10,6 +10,8 @@
 //! record is its gate: empty for `--apply`, else the review numbers that open it, `1,4`):
 //! - `host`: 3 hostname, 4 machine-id, 5 boot id, 6 bundle sha256, 7 collected at, 8 analyzer version
 //! - `preserve-proc`, `freeze`, `kill`: 6 pid, 7 start ticks, 8 exe sha256
+//! - `freeze-set`, `kill-set`: 6 count of processes, then per process: pid, start ticks, its gate; then
+//!   the count of kit files, then per file: dev, inode, size (or `-`), sha256 (or `-`), its gate
 //! - `preserve-file`, `quarantine`, `reinstall`: 6 path, 7 dev, 8 inode, 9 sha256, 10 size,
 //!   11 number of the preserve action (`quarantine`, `reinstall`), 12 package (`reinstall`),
 //!   13 package manager (`reinstall`: `dpkg`, `rpm` or empty when unknown)
@@ -30,7 +32,7 @@ use std::net::IpAddr;
 use minetrace_schemas::records::package::PackageManager;
 
 use super::edit::sha256;
-use super::plan::{Action, FileTarget, Gate, LineKind, Plan, ProcessTarget};
+use super::plan::{Action, FileTarget, Gate, LineKind, Plan, ProcessTarget, RespawnSet};
 
 /// The reviewed template; only the two placeholders are replaced.
 pub const TEMPLATE: &str = include_str!("template.sh");
@@ -100,12 +102,30 @@ fn file_fields(r: &mut Record, f: &FileTarget) {
         .num(f.size);
 }
 
+fn set_fields(r: &mut Record, set: &RespawnSet) {
+    r.num(set.procs.len());
+    for p in &set.procs {
+        r.num(p.pid).num(p.start_ticks).push(gate_field(&p.gate));
+    }
+    r.num(set.files.len());
+    for f in &set.files {
+        r.num(f.dev).num(f.ino);
+        match &f.content {
+            Some((size, sha)) => r.num(size).push(sha),
+            None => r.push("").push(""),
+        };
+        r.push(gate_field(&f.gate));
+    }
+}
+
 /// The kind word of an action's record.
 fn kind(a: &Action) -> &'static str {
     match a {
         Action::PreserveProcess(_) => "preserve-proc",
         Action::PreserveFile(_) => "preserve-file",
         Action::Freeze(_) => "freeze",
+        Action::FreezeSet(_) => "freeze-set",
+        Action::KillSet(_) => "kill-set",
         Action::RemoveLines { .. } => "edit",
         Action::RemoveUnit { .. } => "unit",
         Action::QuarantineFile { .. } => "quarantine",
@@ -158,6 +178,7 @@ pub fn data_block(plan: &Plan) -> String {
             Action::PreserveProcess(p) | Action::Freeze(p) | Action::Kill(p) => {
                 proc_fields(&mut r, p)
             }
+            Action::FreezeSet(set) | Action::KillSet(set) => set_fields(&mut r, set),
             Action::PreserveFile(f) => file_fields(&mut r, f),
             Action::QuarantineFile { file, preserved } => {
                 file_fields(&mut r, file);

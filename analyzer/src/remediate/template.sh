@@ -74,6 +74,13 @@ MT_INCLUDE_ALL=0
 MT_GATE=''
 MT_CHANGED=0
 declare -a MT_RECS=() MT_F=() MT_ST=() MT_ARGS=() MT_HITS=() MT_STAT=() MT_GONE=() MT_WANT=()
+declare -a MT_SET_LIST=() MT_SET_SEEDS=() MT_SET_HELD=() MT_SET_CGROUPS=()
+declare -A MT_SET=() MT_SET_IDS=() MT_SET_SUMS=()
+MT_SET_RUNNING=0
+MT_SET_KILLED=0
+MT_CG2=''
+# How long a killed set gets to come back before the re-scan (watchdogs respawn within a second).
+MT_RESPAWN_WAIT=1.5
 
 # The flag-clearing helper run by a package-verified python3 when no verified chattr is found:
 # FS_IOC_GETFLAGS, then FS_IOC_SETFLAGS without FS_IMMUTABLE_FL (0x10) and FS_APPEND_FL (0x20), on a
@@ -666,6 +673,349 @@ mt_apply_kill() {
     sleep 0.05
   done
   MT_NOTE='SIGKILL sent'
+}
+
+# --- respawning sets --------------------------------------------------------------------------------
+# The kit's processes restart each other (watchdog loops, a miner's supervisor, cron). They are found
+# again at run time, never by name: the snapshot's processes (same pid and start time), every process
+# running a kit file (device and inode of /proc/PID/exe, or the same size and sha256 for files no package
+# ships) or holding one open (an interpreter running a kit script), then, until nothing is added, their
+# descendants and every process whose group or session leader is a member. Only entries whose gate is
+# open in this run count. Never pid 1, a kernel thread, this script, its ancestors or descendants, nor a
+# process the plan holds back as a review item not named.
+
+# Reads the selected set record (freeze-set, kill-set) into MT_SET_SEEDS (pid:start), MT_SET_HELD
+# (pid:start of closed gates), MT_SET_IDS (dev:ino) and MT_SET_SUMS (size -> sha256 list).
+mt_set_fields() {
+  local i=7 n k pid start dev ino size sha
+  MT_SET_SEEDS=() MT_SET_HELD=() MT_SET_IDS=() MT_SET_SUMS=()
+  mt_cgroup2_root || MT_CG2=''
+  mt_num 6 || return 1
+  n=$REPLY
+  ((n <= 100000)) || return 1
+  for ((k = 0; k < n; k++)); do
+    mt_num "$i" || return 1
+    pid=$REPLY
+    mt_num $((i + 1)) || return 1
+    start=$REPLY
+    mt_get $((i + 2)) || return 1
+    [[ -z $REPLY || $REPLY =~ ^[0-9,]{1,1000}$ ]] || REPLY=bad
+    if mt_gate_open "$REPLY"; then
+      MT_SET_SEEDS+=("$pid:$start")
+    else
+      MT_SET_HELD+=("$pid:$start")
+    fi
+    i=$((i + 3))
+  done
+  mt_num "$i" || return 1
+  n=$REPLY
+  ((n <= 100000)) || return 1
+  i=$((i + 1))
+  for ((k = 0; k < n; k++)); do
+    mt_num "$i" || return 1
+    dev=$REPLY
+    mt_num $((i + 1)) || return 1
+    ino=$REPLY
+    mt_get $((i + 2)) || return 1
+    size=$REPLY
+    mt_get $((i + 3)) || return 1
+    sha=$REPLY
+    mt_get $((i + 4)) || return 1
+    [[ -z $REPLY || $REPLY =~ ^[0-9,]{1,1000}$ ]] || REPLY=bad
+    if mt_gate_open "$REPLY"; then
+      MT_SET_IDS[$dev:$ino]=1
+      if [[ $size =~ ^[0-9]{1,20}$ && $sha =~ ^[0-9a-f]{64}$ ]]; then
+        MT_SET_SUMS[$size]+=" $sha"
+      fi
+    fi
+    i=$((i + 5))
+  done
+}
+
+# The cgroup v2 hierarchy's mount point into MT_CG2 ('' when there is none or its path is unusual).
+mt_cgroup2_root() {
+  local line sep i
+  local -a f
+  MT_CG2=''
+  while IFS= read -r line; do
+    read -r -a f <<<"$line"
+    sep=-1
+    for ((i = 6; i < ${#f[@]}; i++)); do
+      if [[ ${f[i]} == - ]]; then
+        sep=$i
+        break
+      fi
+    done
+    ((sep > 0)) || continue
+    if [[ ${f[sep + 1]-} == cgroup2 && ${f[4]} =~ ^/[A-Za-z0-9/._-]*$ ]]; then
+      MT_CG2=${f[4]}
+      return 0
+    fi
+  done </proc/self/mountinfo
+  return 1
+}
+
+# The cgroup v2 path of process $1 into REPLY ('' when it has none).
+mt_cgroup_of() {
+  local line
+  REPLY=''
+  while IFS= read -r line; do
+    if [[ $line == 0::/* ]]; then
+      REPLY=${line#0::}
+      return 0
+    fi
+  done 2>/dev/null <"/proc/$1/cgroup"
+  return 0
+}
+
+# Scans /proc for the set: MT_SET (pid -> state letter), MT_SET_LIST (pids, ascending), MT_SET_RUNNING
+# (members neither stopped nor in a frozen cgroup).
+mt_set_scan() {
+  local path pid st rest id size sha p n added rounds
+  local -a f
+  local -A ppid_of=() pgrp_of=() sess_of=() state_of=() start_of=() skip=() held=()
+  MT_SET=()
+  MT_SET_LIST=()
+  MT_SET_RUNNING=0
+  for path in /proc/[0-9]*; do
+    pid=${path#/proc/}
+    { IFS= read -r st <"$path/stat"; } 2>/dev/null || continue
+    rest=${st##*) }
+    read -r -a f <<<"$rest"
+    ((${#f[@]} > 19)) || continue
+    state_of[$pid]=${f[0]} ppid_of[$pid]=${f[1]} pgrp_of[$pid]=${f[2]} sess_of[$pid]=${f[3]} start_of[$pid]=${f[19]}
+  done
+  # Never: pid 1, kernel threads, this script with its ancestors and descendants, held-back processes.
+  skip[1]=1
+  for pid in "${!ppid_of[@]}"; do
+    [[ $pid == 2 || ${ppid_of[$pid]} == 2 ]] && skip[$pid]=1
+  done
+  p=$$
+  while [[ -n $p && $p != 0 && -z ${skip[$p]-} ]]; do
+    skip[$p]=1
+    p=${ppid_of[$p]-}
+  done
+  for pid in "${!ppid_of[@]}"; do
+    p=${ppid_of[$pid]}
+    for ((n = 0; n < 64 && p > 1; n++)); do
+      if [[ $p == "$$" ]]; then
+        skip[$pid]=1
+        break
+      fi
+      p=${ppid_of[$p]-0}
+    done
+  done
+  for id in ${MT_SET_HELD[@]+"${MT_SET_HELD[@]}"}; do
+    pid=${id%%:*}
+    [[ ${start_of[$pid]-} == "${id#*:}" ]] && held[$pid]=1
+  done
+  # Seeds: the snapshot's processes, still the same.
+  for id in ${MT_SET_SEEDS[@]+"${MT_SET_SEEDS[@]}"}; do
+    pid=${id%%:*}
+    [[ ${start_of[$pid]-} == "${id#*:}" ]] && MT_SET[$pid]=1
+  done
+  # Running or holding open a kit file (one stat for every image and descriptor; xargs keeps the
+  # argument list short on busy hosts).
+  if ((${#MT_SET_IDS[@]} > 0)); then
+    while IFS=' ' read -r id size path; do
+      pid=${path#/proc/}
+      pid=${pid%%/*}
+      [[ $pid =~ ^[0-9]+$ ]] || continue
+      if [[ -n ${MT_SET_IDS[$id]-} ]]; then
+        MT_SET[$pid]=1
+      elif [[ $path == */exe && -n ${MT_SET_SUMS[$size]-} ]]; then
+        sha=$({ sha256sum <"$path"; } 2>/dev/null) || sha=''
+        sha=${sha%% *}
+        [[ -n $sha && ${MT_SET_SUMS[$size]} == *" $sha"* ]] && MT_SET[$pid]=1
+      fi
+    done < <(printf '%s\0' /proc/[0-9]*/exe /proc/[0-9]*/fd/* 2>/dev/null |
+      xargs -0 -r stat -L -c '%d:%i %s %n' -- 2>/dev/null)
+  fi
+  # Descendants, groups and sessions led by members.
+  for ((rounds = 0; rounds < 64; rounds++)); do
+    added=0
+    for pid in "${!ppid_of[@]}"; do
+      [[ -n ${MT_SET[$pid]-} ]] && continue
+      if [[ -n ${MT_SET[${ppid_of[$pid]}]-} || -n ${MT_SET[${pgrp_of[$pid]}]-} || -n ${MT_SET[${sess_of[$pid]}]-} ]]; then
+        MT_SET[$pid]=1
+        added=1
+      fi
+    done
+    ((added)) || break
+  done
+  for pid in ${MT_SET[@]+"${!MT_SET[@]}"}; do
+    if [[ -n ${skip[$pid]-} || -n ${held[$pid]-} || -z ${state_of[$pid]-} ]]; then
+      unset "MT_SET[$pid]"
+      continue
+    fi
+    case ${state_of[$pid]} in
+    Z | X)
+      unset "MT_SET[$pid]"
+      continue
+      ;;
+    esac
+    MT_SET[$pid]=${state_of[$pid]}
+  done
+  mapfile -t MT_SET_LIST < <(printf '%s\n' ${MT_SET[@]+"${!MT_SET[@]}"} | sort -n)
+  [[ ${MT_SET_LIST[0]-} == '' ]] && MT_SET_LIST=()
+  for pid in ${MT_SET_LIST[@]+"${MT_SET_LIST[@]}"}; do
+    case ${MT_SET[$pid]} in
+    T | t) continue ;;
+    esac
+    if [[ -n $MT_CG2 ]]; then
+      mt_cgroup_of "$pid"
+      if [[ -n $REPLY ]] && grep -q -x 'frozen 1' -- "$MT_CG2$REPLY/cgroup.events" 2>/dev/null; then
+        continue
+      fi
+    fi
+    MT_SET_RUNNING=$((MT_SET_RUNNING + 1))
+  done
+}
+
+# Members as `PID (comm)`, printable, at most 20.
+mt_set_names() {
+  local pid comm out='' n=0
+  for pid in ${MT_SET_LIST[@]+"${MT_SET_LIST[@]}"}; do
+    ((n++ < 20)) || {
+      out+=' ...'
+      break
+    }
+    { IFS= read -r comm <"/proc/$pid/comm"; } 2>/dev/null || comm='?'
+    comm=${comm//[^[:print:]]/?}
+    out+=" $pid (${comm:0:16})"
+  done
+  REPLY=${out# }
+}
+
+# Freezes cgroup $1 (a path under MT_CG2) when every process in it and below is a member. Status 0 once
+# it reports frozen; else it is thawed again and the caller stops its members one by one.
+mt_freeze_cgroup() {
+  local dir=$MT_CG2$1 procs pid i
+  [[ $1 != / && -n $MT_CG2 && -w $dir/cgroup.freeze ]] || return 1
+  procs=$(find "$dir" -name cgroup.procs -exec cat -- {} + 2>/dev/null) || return 1
+  [[ -n $procs ]] || return 1
+  for pid in $procs; do
+    [[ -n ${MT_SET[$pid]-} ]] || return 1
+  done
+  printf '1\n' >"$dir/cgroup.freeze" 2>/dev/null || return 1
+  for ((i = 0; i < 40; i++)); do
+    if grep -q -x 'frozen 1' -- "$dir/cgroup.events" 2>/dev/null; then
+      MT_SET_CGROUPS+=("$1")
+      return 0
+    fi
+    sleep 0.05
+  done
+  printf '0\n' >"$dir/cgroup.freeze" 2>/dev/null
+  return 1
+}
+
+# Stops every running member: by its cgroup when that holds only members, else SIGSTOP; scans again
+# until no member runs (a child forked meanwhile is a member too). Status 0 when none runs.
+mt_set_stop() {
+  local round pid
+  local -A tried=()
+  for ((round = 0; round < 20; round++)); do
+    mt_set_scan
+    ((MT_SET_RUNNING == 0)) && return 0
+    for pid in ${MT_SET_LIST[@]+"${MT_SET_LIST[@]}"}; do
+      case ${MT_SET[$pid]} in
+      T | t) continue ;;
+      esac
+      mt_cgroup_of "$pid"
+      if [[ -n $MT_CG2 && -n $REPLY && -z ${tried[$REPLY]-} ]]; then
+        tried[$REPLY]=1
+        mt_freeze_cgroup "$REPLY" && continue
+      fi
+      kill -STOP "$pid" 2>/dev/null
+    done
+    sleep 0.05
+  done
+  mt_set_scan
+  ((MT_SET_RUNNING == 0))
+}
+
+# Kills every member (stopped first), thaws the cgroups frozen for them, waits until they are gone.
+# MT_SET_KILLED: how many were killed.
+mt_set_kill_now() {
+  local pid cg i
+  mt_set_stop
+  MT_SET_KILLED=${#MT_SET_LIST[@]}
+  for pid in ${MT_SET_LIST[@]+"${MT_SET_LIST[@]}"}; do
+    kill -KILL "$pid" 2>/dev/null
+  done
+  for cg in ${MT_SET_CGROUPS[@]+"${MT_SET_CGROUPS[@]}"}; do
+    printf '0\n' >"$MT_CG2$cg/cgroup.freeze" 2>/dev/null
+  done
+  MT_SET_CGROUPS=()
+  for ((i = 0; i < 100; i++)); do
+    mt_set_scan
+    ((${#MT_SET_LIST[@]} == 0)) && return 0
+    for pid in ${MT_SET_LIST[@]+"${MT_SET_LIST[@]}"}; do
+      kill -KILL "$pid" 2>/dev/null
+    done
+    sleep 0.05
+  done
+  return 1
+}
+
+mt_state_freeze_set() {
+  mt_set_fields || {
+    mt_bad_record
+    return
+  }
+  mt_set_scan
+  mt_set_names
+  if ((${#MT_SET_LIST[@]} == 0)); then
+    MT_STATE=gone MT_NOTE='no process of the set runs'
+  elif ((MT_SET_RUNNING == 0)); then
+    MT_STATE='done' MT_NOTE="frozen: $REPLY"
+  else
+    MT_STATE=pending MT_NOTE="$MT_SET_RUNNING of ${#MT_SET_LIST[@]} running: $REPLY"
+  fi
+}
+
+mt_apply_freeze_set() {
+  if mt_set_stop; then
+    MT_NOTE="${#MT_SET_LIST[@]} process(es) stopped together (${#MT_SET_CGROUPS[@]} cgroup(s) by the freezer)"
+    return 0
+  fi
+  MT_NOTE="$MT_SET_RUNNING process(es) of the set still run"
+  return 1
+}
+
+mt_state_kill_set() {
+  mt_set_fields || {
+    mt_bad_record
+    return
+  }
+  mt_set_scan
+  if ((${#MT_SET_LIST[@]} == 0)); then
+    MT_STATE='done' MT_NOTE='no process of the set runs'
+  else
+    mt_set_names
+    MT_STATE=pending MT_NOTE="${#MT_SET_LIST[@]} process(es) of the set: $REPLY"
+  fi
+}
+
+# Kills the set, waits for respawns, scans again: a member that came back is reported, killed once
+# more, and the action fails (so --apply exits non-zero and the operator looks for what restarts it).
+mt_apply_kill_set() {
+  local killed
+  mt_set_kill_now || {
+    MT_NOTE='members of the set survived SIGKILL'
+    return 1
+  }
+  killed=$MT_SET_KILLED
+  sleep "$MT_RESPAWN_WAIT"
+  mt_set_scan
+  if ((${#MT_SET_LIST[@]} > 0)); then
+    mt_set_names
+    local back=$REPLY
+    mt_set_kill_now
+    MT_NOTE="came back after the kill and killed again: $back; find what restarts them and run --apply again"
+    return 1
+  fi
+  MT_NOTE="$killed process(es) killed; nothing came back within ${MT_RESPAWN_WAIT}s"
 }
 
 mt_edit_fields() {
@@ -1448,6 +1798,8 @@ mt_state() {
   preserve-proc) mt_state_preserve_proc "$MT_N" ;;
   preserve-file) mt_state_preserve_file "$MT_N" ;;
   freeze) mt_state_freeze ;;
+  freeze-set) mt_state_freeze_set ;;
+  kill-set) mt_state_kill_set ;;
   edit) mt_state_edit ;;
   unit) mt_state_unit ;;
   quarantine) mt_state_quarantine ;;
@@ -1467,6 +1819,8 @@ mt_apply_one() {
   preserve-proc) mt_apply_preserve_proc "$MT_N" ;;
   preserve-file) mt_apply_preserve_file "$MT_N" ;;
   freeze) mt_apply_freeze ;;
+  freeze-set) mt_apply_freeze_set ;;
+  kill-set) mt_apply_kill_set ;;
   edit) mt_apply_edit "$MT_N" ;;
   unit) mt_apply_unit "$MT_N" ;;
   quarantine) mt_apply_quarantine "$MT_N" ;;
@@ -1483,7 +1837,7 @@ mt_apply_one() {
 # Action kinds whose goal --verify checks (evidence copies and freezing are means, not ends).
 mt_counts_for_verify() {
   case $MT_KIND in
-  edit | unit | quarantine | unlink | kill | block | fw-delete | lock | reinstall) return 0 ;;
+  edit | unit | quarantine | unlink | kill | kill-set | block | fw-delete | lock | reinstall) return 0 ;;
   *) return 1 ;;
   esac
 }
