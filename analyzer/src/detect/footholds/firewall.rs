@@ -173,6 +173,14 @@ fn opened_for(ctx: &Context, origin: &str, file: Option<&FileRecord>, r: &Rule) 
     });
     if let Some(file) = file {
         f = f.subject_as(file_subject(file), Role::Context);
+        // A saved ruleset restores the hole at the next boot: its line is the artifact there (removed by
+        // exact line, the admin's lines stay), as the live rule is in the running tables.
+        if f.severity >= Severity::High {
+            f = f.subject(Subject::Persistence {
+                path: file.path.clone(),
+                line: r.line,
+            });
+        }
     }
     Some(f)
 }
