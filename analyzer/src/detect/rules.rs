@@ -48,7 +48,7 @@ pub const RUN_002: Rule = Rule {
     detector: "miner_process",
     title: "Process kept a CPU busy over its lifetime",
     attack: &["T1496"],
-    severity: "Busy without any miner sign; never for `cpu_heavy_tool` names (compilers, linkers, transcoders, JVMs), package-verified executables or kernel threads. Low; medium with a pool link or kernel-thread disguise.",
+    severity: "Busy without any miner sign; never for `build_tool` names (compilers, linkers, build drivers) or `cpu_heavy_tool` names (transcoders, JVMs, databases), package-verified executables or kernel threads. Low; medium with a pool link or kernel-thread disguise.",
 };
 
 /// MT-RUN-003
@@ -198,7 +198,7 @@ pub const RUN_032: Rule = Rule {
     detector: "exec_context",
     title: "Process runs from a temp, hidden or home directory",
     attack: &["T1036.005", "T1564.001"],
-    severity: "Shared memory, hidden inside temp, or a `nonexec_dir` (/etc, /var/log, /var/spool, ...: Kinsing's /etc/kinsing, WatchDog's /etc/sysguard): medium. Temp or hidden: low. Plain home: info (only with busy/connection/miner flags). One step up with miner flags only (busy or networked test binaries under /tmp are ordinary).",
+    severity: "Shared memory, hidden inside temp, or a `nonexec_dir` (/etc, /var/log, /var/spool, ...: Kinsing's /etc/kinsing, WatchDog's /etc/sysguard): medium. Temp or hidden: low. Plain home: info (only with busy/connection/miner flags). One step up with miner flags only (busy or networked test binaries under /tmp are ordinary). Low, without miner flags or a remote connection, when a `build_tool` started it (a test binary under `cargo`/`make`) and no network service sits between them (what Tomcat's `java` or `postgres` started is never a compile).",
 };
 
 /// MT-RUN-033

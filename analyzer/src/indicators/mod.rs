@@ -152,8 +152,10 @@ kinds! {
     KthreadName = "kthread_name", Word;
     /// Names of system daemons and tools.
     SystemName = "system_name", Word;
-    /// Programs that legitimately burn CPU.
+    /// Programs that legitimately burn CPU (besides build tools).
     CpuHeavyTool = "cpu_heavy_tool", Word;
+    /// Compilers, linkers and build drivers: what they start runs from temp directories by design.
+    BuildTool = "build_tool", Word;
     /// IRC server ports.
     IrcPort = "irc_port", Port;
     /// Programs that talk IRC for a living.

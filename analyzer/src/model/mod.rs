@@ -507,6 +507,7 @@ pub(crate) mod fixture {
     use minetrace_schemas::records::file::{FileKind, FileRecord, FileTime};
     use minetrace_schemas::records::host::{CollectionMode, HostIdentity, HostRecord};
     use minetrace_schemas::records::package::{PackageCheck, PackageVerdict};
+    use minetrace_schemas::records::process::{ExeLink, IdSet, ProcessRecord};
     use minetrace_schemas::records::RecordSetV1;
     use minetrace_schemas::RawBytes;
 
@@ -576,6 +577,40 @@ pub(crate) mod fixture {
         files: Vec<(FileRecord, Option<Vec<u8>>)>,
         packages: Vec<PackageCheck>,
     ) -> HostModel {
+        model_with_processes(files, packages, Vec::new())
+    }
+
+    /// A process record: `pid` started by `ppid`, running `exe` with `argv` as `uid`.
+    pub fn process(pid: i32, ppid: i32, uid: u32, exe: &[u8], argv: &[&[u8]]) -> ProcessRecord {
+        let mut cmdline = argv.join(&b"\0"[..]);
+        cmdline.push(0);
+        ProcessRecord {
+            pid,
+            ppid,
+            start_ticks: 1000 + pid.unsigned_abs() as u64,
+            uid: IdSet {
+                real: uid,
+                effective: uid,
+                saved: uid,
+                fs: uid,
+            },
+            comm: RawBytes::from(crate::parse::basename(exe)),
+            cmdline: RawBytes(cmdline),
+            exe: Some(ExeLink {
+                path: RawBytes::from(exe),
+                ..Default::default()
+            }),
+            state: "S".into(),
+            ..Default::default()
+        }
+    }
+
+    /// A model holding `files`, `packages` and `processes`.
+    pub fn model_with_processes(
+        files: Vec<(FileRecord, Option<Vec<u8>>)>,
+        packages: Vec<PackageCheck>,
+        processes: Vec<ProcessRecord>,
+    ) -> HostModel {
         let identity = HostIdentity {
             hostname: "test".into(),
             machine_id: "m".into(),
@@ -601,6 +636,8 @@ pub(crate) mod fixture {
             .expect("files");
         w.add_records(members::PACKAGES, &RecordSetV1::Packages(packages))
             .expect("packages");
+        w.add_records(members::PROCESSES, &RecordSetV1::Processes(processes))
+            .expect("processes");
         let manifest = Manifest {
             format: BUNDLE_FORMAT.into(),
             format_version: BUNDLE_FORMAT_VERSION,

@@ -225,7 +225,7 @@ impl Collect {
         }
         let rec = model.process(pid).filter(|p| p.start_ticks == start_ticks);
         if let Some(p) = rec {
-            if p.exe.is_none() && p.ppid == 2 {
+            if crate::detect::runtime::support::is_kernel_thread(p) {
                 return self.manual(label, "a kernel thread; a rebuild is the remedy");
             }
         }

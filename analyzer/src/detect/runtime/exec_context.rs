@@ -264,27 +264,8 @@ fn odd_dir(ctx: &Context, p: &ProcessRecord, raise: &Raise) -> Option<Finding> {
 /// `MT-RUN-033`: a kernel-thread name (`[kworker/0:2]`, `kswapd0`, `kthreaddi`) on a process that has an
 /// executable or whose parent is not kthreadd. High; critical with busy CPU, a connection or miner flags.
 fn kthread_name(ctx: &Context, p: &ProcessRecord, names: &Names, raise: &Raise) -> Option<Finding> {
-    let bracketed = names
-        .argv0_full
-        .as_deref()
-        .filter(|a| a.starts_with('[') && a.ends_with(']'));
-    let inner = bracketed.map(|a| a.trim_start_matches('[').trim_end_matches(']'));
-    let kname = [Some(names.comm.as_str()), inner, names.exe.as_deref()]
-        .into_iter()
-        .flatten()
-        .find_map(|n| {
-            ctx.iocs
-                .set(Kind::KthreadName)
-                .find(|k| n.starts_with(*k))
-                .map(|k| (n, k))
-        });
-    if bracketed.is_none() && kname.is_none() {
-        return None;
-    }
-    // A user-space process with an exe, or one not parented by kthreadd.
-    if p.exe.is_none() && p.ppid == 2 {
-        return None;
-    }
+    let disguise = support::kthread_disguise(ctx, p, names)?;
+    let (bracketed, kname) = (disguise.bracketed.as_deref(), disguise.name.as_ref());
     let severity = raise.severity(kname.is_some());
     let mut f = base(ctx, &rules::RUN_033, severity, p);
     if let Some(b) = bracketed {

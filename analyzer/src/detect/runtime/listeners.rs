@@ -14,7 +14,6 @@ use super::support;
 use crate::detect::finding::{describe_process, exe_subject, finding, process_subject, FindingExt};
 use crate::detect::rules;
 use crate::detect::Context;
-use crate::indicators::Kind;
 
 /// Why a listening process is suspicious, if it is: its odd places (not a home alone) or a kernel thread's
 /// name on a process with an executable.
@@ -26,13 +25,7 @@ pub fn suspicious_listener(
         .into_iter()
         .filter(|r| !support::weak_place(r))
         .collect();
-    let names = support::Names::of(p);
-    if p.exe.is_some()
-        && ctx
-            .iocs
-            .set(Kind::KthreadName)
-            .any(|k| names.comm.starts_with(k))
-    {
+    if support::kthread_disguise(ctx, p, &support::Names::of(p)).is_some() {
         why.push("wears a kernel thread's name".to_owned());
     }
     why

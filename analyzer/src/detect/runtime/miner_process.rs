@@ -86,24 +86,8 @@ fn msr_on(ctx: &Context) -> Option<String> {
 }
 
 fn kthread_masquerade(ctx: &Context, p: &ProcessRecord, names: &Names) -> Option<String> {
-    if support::is_kernel_thread(p) {
-        return None;
-    }
-    let bracketed = names
-        .argv0_full
-        .as_deref()
-        .is_some_and(|a| a.starts_with('[') && a.ends_with(']'));
-    let kname = [
-        Some(names.comm.as_str()),
-        names
-            .argv0_full
-            .as_deref()
-            .map(|a| a.trim_start_matches('[')),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|n| ctx.iocs.set(Kind::KthreadName).any(|k| n.starts_with(k)));
-    (bracketed || kname.is_some()).then(|| "a user process wears a kernel thread's name".to_owned())
+    support::kthread_disguise(ctx, p, names)
+        .map(|_| "a user process wears a kernel thread's name".to_owned())
 }
 
 fn pool_link(
@@ -158,7 +142,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             continue;
         }
         let names = Names::of(p);
-        let heavy_tool = support::name_in(ctx, Kind::CpuHeavyTool, &names).is_some();
+        let heavy_tool = support::cpu_heavy(ctx, &names);
         let owned = p
             .exe
             .as_ref()

