@@ -678,9 +678,9 @@ pub const EVA_011: Rule = Rule {
     id: "MT-EVA-011",
     section: Section::Footholds,
     detector: "journal",
-    title: "System journal emptied (vacuum or rotate typed in a shell history)",
+    title: "System journal emptied (vacuum typed in a shell history)",
     attack: &["T1070.002"],
-    severity: "`journalctl --vacuum-time`/`--vacuum-size`/`--vacuum-files` or `--rotate` in a shell history: medium (the journal's older entries are gone; the history is evidence). Low when the same history only reads the journal.",
+    severity: "`journalctl --vacuum-time`/`--vacuum-size`/`--vacuum-files` in a shell history that keeps next to nothing (less than a day, less than 16 MiB, at most one archived file, or a value that cannot be read: the attacker's `--vacuum-time=1s`): medium (the journal's older entries are gone; the history is evidence). Low when every vacuum keeps a sane amount (`--vacuum-size=500M`, `--vacuum-time=2weeks`: disk housekeeping). `--rotate` alone drops nothing; a timer or logrotate trimming the journal is not typed and not judged.",
 };
 
 /// MT-EVA-012
