@@ -708,9 +708,9 @@ pub const ENT_002: Rule = Rule {
     id: "MT-ENT-002",
     section: Section::Footholds,
     detector: "service_logs",
-    title: "Redis made a replica of a master or loaded a module (Redis log)",
+    title: "Redis made a replica of a master by a client, or loaded a module through it (Redis log)",
     attack: &["T1190", "T1505"],
-    severity: "The Redis log shows `REPLICAOF`/`SLAVEOF` a client asked for, a connection to a master, or `Module ... loaded from PATH`: high while a loaded module file is on disk in a temp or hidden place or owned by the Redis process's account (the file is the artifact); low otherwise (the log is evidence).",
+    severity: "The Redis log shows `REPLICAOF`/`SLAVEOF` a client asked for, or `Module ... loaded from PATH` from a temp or hidden place or within 10 minutes after such a replication: high while such a module file is on disk (the file is the artifact); low otherwise (the log is evidence). A replica of its configured master (`Connecting to MASTER` only) and a module loaded from elsewhere with no replication before it (an admin's `loadmodule`) are ordinary: no finding.",
 };
 
 /// MT-ENT-003

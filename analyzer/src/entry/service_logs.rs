@@ -20,12 +20,17 @@ use minetrace_schemas::RawBytes;
 use super::ancestry::entry_phrase;
 use super::kit::{Kit, Placement};
 use super::{Basis, Candidate, Inputs};
+use crate::detect::footholds::auth_log::GUESS_WINDOW;
 use crate::indicators::{PathClass, ServiceClass};
 use crate::model::service_logs::{request_command, request_path, ServiceLogLine};
 use crate::parse::service_log::{LogEvent, LogFormat};
 
 /// Evidence lines quoted per candidate from one log.
 const LINES_QUOTED: usize = 6;
+
+/// How far before a client's first telling line its other lines belong to the same story (the manager
+/// login and upload before the web shell's first call, the database login before `COPY ... FROM PROGRAM`).
+const CLIENT_CONTEXT_SECS: i64 = 600;
 
 pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
     let mut out = Vec::new();
@@ -61,10 +66,9 @@ pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
             .iter()
             .copied()
             .filter(|l| {
-                l.log
-                    .time
-                    .is_some_and(|t| t >= earliest.saturating_sub(600) && t <= earliest)
-                    && !telling.contains(l)
+                l.log.time.is_some_and(|t| {
+                    t >= earliest.saturating_sub(CLIENT_CONTEXT_SECS) && t <= earliest
+                }) && !telling.contains(l)
             })
             .collect();
         let mut shown = context;
@@ -80,14 +84,15 @@ pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
                 .filter(|l| &l.path[..] == path)
                 .filter(|l| matches!(l.log.event, LogEvent::DbAuthFailed { .. }))
                 .filter(|l| {
-                    l.log
-                        .time
-                        .is_some_and(|t| t <= earliest && t + 600 >= earliest)
+                    l.log.time.is_some_and(|t| {
+                        t <= earliest && t.saturating_add(GUESS_WINDOW) >= earliest
+                    })
                 })
                 .count();
             if failures > 0 {
                 c = c.evidence(format!(
-                    "{failures} failed password authentications in the 10 minutes before"
+                    "{failures} failed password authentications in the {} minutes before",
+                    GUESS_WINDOW / 60
                 ));
             }
         }
@@ -108,7 +113,13 @@ fn default_service(format: LogFormat) -> &'static str {
 /// Whether a line is part of how the attacker got in (not merely traffic).
 fn tells(inp: &Inputs, kit: &Kit, l: &ServiceLogLine) -> bool {
     match &l.log.event {
-        LogEvent::RedisReplicaOf { .. } | LogEvent::RedisModuleLoaded { .. } => true,
+        // A client's replication tells; a module load only when its file is the kit's (MT-ENT-002 judged
+        // it) or sits in a temp or hidden place: an admin's module loaded at start-up does not.
+        LogEvent::RedisReplicaOf { .. } => true,
+        LogEvent::RedisModuleLoaded { path, .. } => {
+            inp.iocs.paths().is(PathClass::KitProne, path)
+                || kit.files.iter().any(|f| f.path.as_bytes() == &path[..])
+        }
         LogEvent::DbProgram { .. } => true,
         LogEvent::WebRequest { target, .. } => {
             request_command(target, inp.iocs).is_some() || reaches_kit(inp, kit, target)

@@ -38,8 +38,10 @@ impl LogFormat {
 /// What one line says, for the lines that matter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogEvent {
-    /// The server became a replica of `master` (`host:port` as logged); `client` asked for it when the
-    /// line says so (`REPLICAOF ... enabled (user request from 'id=... addr=IP:PORT ...')`).
+    /// A client made the server a replica of `master` (`host:port` as logged): `REPLICAOF`/`SLAVE OF
+    /// ... enabled (user request from 'id=... addr=IP:PORT ...')`, the line's client. A replica by its
+    /// configuration (`replicaof` in redis.conf) logs only `Connecting to MASTER` at every start and
+    /// reconnection: ordinary replication, not kept.
     RedisReplicaOf { master: String },
     /// A module was loaded (`Module 'NAME' loaded from PATH`).
     RedisModuleLoaded { name: String, path: Vec<u8> },
@@ -196,10 +198,6 @@ fn redis_line(n: u32, line: &[u8]) -> Option<LogLine> {
         }
         LogEvent::RedisReplicaOf {
             master: master.to_owned(),
-        }
-    } else if let Some(rest) = msg.strip_prefix("Connecting to MASTER ") {
-        LogEvent::RedisReplicaOf {
-            master: rest.split(' ').next()?.to_owned(),
         }
     } else if let Some(rest) = msg.strip_prefix("Module '") {
         let (name, rest) = rest.split_once("' loaded from ")?;
@@ -441,19 +439,21 @@ mod tests {
                 &LogEvent::RedisReplicaOf {
                     master: "203.0.113.19:21000".into()
                 },
-                &LogEvent::RedisReplicaOf {
-                    master: "203.0.113.19:21000".into()
-                },
                 &LogEvent::RedisModuleLoaded {
                     name: "system".into(),
                     path: b"/tmp/exp.so".to_vec()
                 },
             ]
         );
-        assert_eq!(lines[1].client, "203.0.113.19".parse().ok());
-        assert_eq!(lines[0].client, None);
+        assert_eq!(lines[0].client, "203.0.113.19".parse().ok());
+        assert_eq!(lines[1].client, None);
         // 2025-06-02T14:07:14Z
-        assert_eq!((lines[2].line, lines[2].time), (5, Some(1_748_873_234)));
+        assert_eq!((lines[1].line, lines[1].time), (5, Some(1_748_873_234)));
+        // A replica by configuration connects to its master at every start: nothing to keep.
+        let configured = b"1203:S 02 Dec 2025 04:10:11.211 * Connecting to MASTER 10.40.0.5:6379\n\
+1203:S 02 Dec 2025 04:10:11.211 * MASTER <-> REPLICA sync started\n\
+1203:S 02 Dec 2025 04:10:11.430 * MASTER <-> REPLICA sync: Finished with success\n";
+        assert!(parse(LogFormat::Redis, configured).is_empty());
         // REPLICAOF NO ONE is the way back, not a replication.
         assert!(redis_line(
             1,

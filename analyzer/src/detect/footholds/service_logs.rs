@@ -1,11 +1,12 @@
 //! What network services logged about their clients ([`crate::model::service_logs`]), judged:
 //! - `MT-ENT-001`: a web request carried a shell command to a server-side script (a web shell in use);
-//! - `MT-ENT-002`: Redis was made a replica of a master or loaded a module (HeadCrab, P2Pinfect);
+//! - `MT-ENT-002`: a client made Redis a replica of a master, or Redis loaded a module from a temp place
+//!   or right after such a replication (HeadCrab, P2Pinfect);
 //! - `MT-ENT-003`: PostgreSQL ran a shell command (`COPY ... FROM PROGRAM`: PG_MEM, CPU_HU, Kinsing).
 //!
 //! A log line is history: alone it is low (the log is evidence, never an artifact). A finding is high
 //! when what the log names is still on the host — the script the request reached, the module file Redis
-//! loaded from a temp place or that belongs to Redis's account — and that file is its artifact. The
+//! loaded from a temp place or through a client's replication — and that file is its artifact. The
 //! entry-point inference reads the same model fact for the way in.
 
 use std::collections::BTreeMap;
@@ -100,7 +101,13 @@ fn web_commands(ctx: &Context) -> Vec<Finding> {
     out
 }
 
-/// `MT-ENT-002`: one finding per Redis log.
+/// How long after a client made Redis a replica a module load is that replication's doing: the rogue
+/// master ships the module as its "RDB" and `MODULE LOAD` follows within seconds (HeadCrab, P2Pinfect).
+pub const MODULE_AFTER_REPLICA_SECS: i64 = 600;
+
+/// `MT-ENT-002`: one finding per Redis log that shows a client-requested replication, or a module loaded
+/// from a temp or hidden place or right after such a replication. An admin's module (`loadmodule` at
+/// start-up, installed outside temp places) and a replica of its configured master are ordinary.
 fn redis(ctx: &Context) -> Vec<Finding> {
     let mut by_log: BTreeMap<&[u8], Vec<&ServiceLogLine>> = BTreeMap::new();
     for l in &ctx.model.service_logs {
@@ -114,7 +121,7 @@ fn redis(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
     for (path, lines) in by_log {
         // The accounts the service writing this log runs as: a module file one of them owns was
-        // written by that service.
+        // written by the server itself (the replication payload saved to its directory).
         let writer = ctx.iocs.services().writing_log(path);
         let redis_uids: Vec<u32> = ctx
             .model
@@ -128,18 +135,63 @@ fn redis(ctx: &Context) -> Vec<Finding> {
             .map(|p| p.uid.effective)
             .filter(|u| *u != 0)
             .collect();
+        let mut shown: Vec<(&ServiceLogLine, String)> = Vec::new();
         let mut modules: Vec<&FileRecord> = Vec::new();
+        let mut requested: Option<i64> = None;
         for l in &lines {
-            let LogEvent::RedisModuleLoaded { path: m, .. } = &l.log.event else {
-                continue;
-            };
-            let Some(file) = ctx.model.file(m) else {
-                continue;
-            };
-            let odd = ctx.iocs.paths().is(PathClass::KitProne, m);
-            if (odd || redis_uids.contains(&file.uid)) && !modules.contains(&file) {
-                modules.push(file);
+            match &l.log.event {
+                LogEvent::RedisReplicaOf { master } => {
+                    requested = l.log.time.or(requested);
+                    shown.push((
+                        l,
+                        format!(
+                            "made a replica of {}{}",
+                            escape_bytes(master.as_bytes()),
+                            l.log
+                                .client
+                                .map(|c| format!(" by client {c}"))
+                                .unwrap_or_default()
+                        ),
+                    ));
+                }
+                LogEvent::RedisModuleLoaded { name, path: m } => {
+                    let odd = ctx.iocs.paths().is(PathClass::KitProne, m);
+                    let after_replica = match (requested, l.log.time) {
+                        (Some(r), Some(t)) => {
+                            t >= r && t.saturating_sub(r) <= MODULE_AFTER_REPLICA_SECS
+                        }
+                        _ => false,
+                    };
+                    if !odd && !after_replica {
+                        continue;
+                    }
+                    let mut why = Vec::new();
+                    if odd {
+                        why.push("from a temp or hidden place".to_owned());
+                    }
+                    if after_replica {
+                        why.push("right after a client made the server a replica".to_owned());
+                    }
+                    shown.push((
+                        l,
+                        format!(
+                            "module {} loaded from {} ({})",
+                            escape_bytes(name.as_bytes()),
+                            escape_bytes(m),
+                            why.join(", ")
+                        ),
+                    ));
+                    if let Some(file) = ctx.model.file(m) {
+                        if !modules.contains(&file) {
+                            modules.push(file);
+                        }
+                    }
+                }
+                _ => {}
             }
+        }
+        if shown.is_empty() {
+            continue;
         }
         let severity = if modules.is_empty() {
             Severity::Low
@@ -147,36 +199,25 @@ fn redis(ctx: &Context) -> Vec<Finding> {
             Severity::High
         };
         let mut f = finding(&rules::ENT_002, severity);
-        for l in lines.iter().take(QUOTED) {
-            let what = match &l.log.event {
-                LogEvent::RedisReplicaOf { master } => format!(
-                    "replica of {}{}",
-                    escape_bytes(master.as_bytes()),
-                    l.log
-                        .client
-                        .map(|c| format!(" (asked by client {c})"))
-                        .unwrap_or_default()
-                ),
-                LogEvent::RedisModuleLoaded { name, path } => format!(
-                    "module {} loaded from {}",
-                    escape_bytes(name.as_bytes()),
-                    escape_bytes(path)
-                ),
-                _ => continue,
-            };
+        for (l, what) in shown.into_iter().take(QUOTED) {
             f = f.evidence(quote(l, what));
         }
         if modules.is_empty() {
             f = f.evidence(format!(
-                "no loaded module file is on disk in a temp place or as Redis's account ({} is the evidence)",
+                "no such module file is on disk now ({} is the evidence)",
                 escape_bytes(path)
             ));
         }
         for m in modules {
             f = f.subject(file_subject(m)).evidence(format!(
-                "the module on disk: {} (owner uid {})",
+                "the module on disk: {} (owner uid {}{})",
                 m.path.escaped(),
-                m.uid
+                m.uid,
+                if redis_uids.contains(&m.uid) {
+                    ", Redis's account: the server wrote it"
+                } else {
+                    ""
+                }
             ));
         }
         out.push(f);
@@ -298,5 +339,64 @@ mod tests {
             iocs: &iocs
         })
         .is_empty());
+    }
+
+    /// A replica of its configured master with a module the admin built as Redis's account, against the
+    /// same module path reached through a client's replication (HeadCrab writes to Redis's own directory).
+    #[test]
+    fn an_admin_module_and_a_configured_replica_are_ordinary() {
+        let iocs = Indicators::builtin();
+        let module = || {
+            let (mut rec, content) =
+                fixture::file(b"/var/lib/redis/modules/librejson.so", Some(b"\x7fELF"));
+            rec.uid = 107;
+            (rec, content)
+        };
+        let redis = || {
+            vec![fixture::process(
+                981,
+                1,
+                107,
+                b"/usr/bin/redis-server",
+                &[b"/usr/bin/redis-server 127.0.0.1:6379"],
+            )]
+        };
+        let routine: &[u8] = b"1203:M 02 Dec 2025 04:10:11.204 * Module 'ReJSON' loaded from /var/lib/redis/modules/librejson.so\n\
+1203:M 02 Dec 2025 04:10:11.210 * Ready to accept connections tcp\n\
+1203:S 02 Dec 2025 04:10:11.211 * Connecting to MASTER 10.40.0.5:6379\n\
+1203:S 02 Dec 2025 04:10:11.430 * MASTER <-> REPLICA sync: Finished with success\n";
+        let model = fixture::model_with_processes(
+            vec![
+                fixture::file(b"/var/log/redis/redis-server.log", Some(routine)),
+                module(),
+            ],
+            vec![],
+            redis(),
+        );
+        let found = detect(&Context {
+            model: &model,
+            iocs: &iocs,
+        });
+        assert!(found.is_empty(), "{found:?}");
+        let rogue: &[u8] = b"981:S 02 Jun 2025 14:07:12.004 * REPLICAOF 203.0.113.19:21000 enabled (user request from 'id=41 addr=203.0.113.19:51872')\n\
+981:M 02 Jun 2025 14:07:14.503 * Module 'system' loaded from /var/lib/redis/modules/librejson.so\n";
+        let model = fixture::model_with_processes(
+            vec![
+                fixture::file(b"/var/log/redis/redis-server.log", Some(rogue)),
+                module(),
+            ],
+            vec![],
+            redis(),
+        );
+        let found = detect(&Context {
+            model: &model,
+            iocs: &iocs,
+        });
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].severity, Severity::High);
+        assert!(found[0]
+            .evidence
+            .iter()
+            .any(|e| e.contains("Redis's account: the server wrote it")));
     }
 }
