@@ -25,9 +25,7 @@ use crate::detect::finding::process_subject;
 use crate::detect::rules;
 use crate::detect::runtime::support::{service_of, Names};
 use crate::indicators::{Service, ServiceClass};
-
-/// The service the Redis-dump rules (`MT-PER-002`, `MT-SSH-003`) are about.
-const REDIS: &str = "redis";
+use crate::parse::cron::RDB_WRITER;
 
 /// Ancestors walked at most.
 const MAX_DEPTH: usize = 32;
@@ -408,12 +406,12 @@ fn written_by_service(inp: &Inputs) -> Vec<Candidate> {
         f.severity >= Severity::Medium
             && (f.rule == rules::PER_002.id || f.rule == rules::SSH_003.id)
     }) {
-        // Both rules judge a Redis dump: the service is the table's Redis, running or not.
+        // Both rules judge an RDB dump: the service is the one that writes them, running or not.
         let name = inp
             .iocs
             .services()
-            .by_name(REDIS)
-            .map_or(REDIS, |s| s.name.as_str())
+            .by_name(RDB_WRITER)
+            .map_or(RDB_WRITER, |s| s.name.as_str())
             .to_owned();
         let redis = inp
             .model

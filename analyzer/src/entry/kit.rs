@@ -168,6 +168,18 @@ impl<'a> Kit<'a> {
         }
     }
 
+    /// Whether the first kit artifact came at most `secs` after an event at `t` (or just before it, by
+    /// [`WINDOW_AFTER`]): the kit followed the event at once.
+    pub fn follows(&self, t: Option<i64>, secs: i64) -> bool {
+        match (t, &self.first) {
+            (Some(t), Some((first, _))) => {
+                let d = first.saturating_sub(t);
+                d >= WINDOW_AFTER.saturating_neg() && d <= secs
+            }
+            _ => false,
+        }
+    }
+
     /// One evidence line saying how an event at `t` sits against the kit.
     pub fn relation(&self, t: Option<i64>) -> Option<String> {
         let (t, (first, what)) = (t?, self.first.as_ref()?);

@@ -21,7 +21,10 @@ use crate::detect::footholds::auth_log::{brute_force, GUESS_FAILURES, GUESS_WIND
 use crate::detect::footholds::common::account_subject;
 use crate::detect::rules;
 use crate::model::auth::{AuthEvent, AuthKind};
-use crate::parse::{numbered_lines, words};
+
+/// How soon after a login from inside the network the kit appears when the login was a spreader's: its
+/// session runs the download at once (`ssh -oBatchMode=yes host '(curl||wget) ...|sh'`: 8220, TeamTNT).
+pub const SPREAD_SECS: i64 = 300;
 
 pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
     let mut out = Vec::new();
@@ -119,11 +122,19 @@ pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
             || e.method.as_deref().unwrap_or("login").to_owned(),
             |fp| format!("key {fp}"),
         );
-        let c = Candidate::new(
+        // Admins come in from the bastion or the VPN too: a login from inside is the way in only when
+        // the kit is that account's and follows it at once (a spreader's `ssh host 'curl|sh'`).
+        let spread = inp
+            .model
+            .accounts
+            .uid_of(&e.user)
+            .is_some_and(|u| kit.owned_by(u))
+            && kit.follows(e.time, SPREAD_SECS);
+        let mut c = Candidate::new(
             EntryVector::LateralMovement,
             Basis::Login,
             EvidenceLevel::Parsed,
-            60,
+            if spread { 60 } else { 35 },
             format!("lateral movement from {ip} ({why}): {user} logged in with {how} just before the kit appeared"),
         )
         .source(ip.to_string())
@@ -132,6 +143,12 @@ pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
         .evidence(format!("{ip} is {why}: another host of this network, the next one to examine"))
         .subject(account_subject(&inp.model.accounts, &e.user))
         .subject(path_subject(&e.path));
+        if !spread {
+            c = c.evidence(format!(
+                "the kit is not this account's or did not follow the login within {} min: an admin's login from inside looks the same",
+                SPREAD_SECS / 60
+            ));
+        }
         out.push(with_window(c, inp, kit, e, place));
     }
     out
@@ -233,50 +250,27 @@ fn peer(e: &AuthEvent) -> Option<IpAddr> {
     e.from
 }
 
-/// Why an address is another host of this network: a private range, or a name in `/etc/hosts`.
+/// Why an address is another host of this network: an address of the host's own networks (private,
+/// link-local, shared: the remediation's infrastructure test), or a name in `/etc/hosts`.
 fn internal(inp: &Inputs, ip: IpAddr) -> Option<String> {
     if ip.is_loopback() || inp.model.own_addresses().contains(&ip) {
         return None;
     }
-    let named = inp
-        .model
-        .file(b"/etc/hosts")
-        .and_then(|f| inp.model.content(f))
-        .and_then(|hosts| hosts_name(hosts, ip));
-    let private = match ip {
-        IpAddr::V4(v4) => {
-            v4.is_private()
-                || v4.is_link_local()
-                || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64)
-        }
-        IpAddr::V6(v6) => {
-            (v6.segments()[0] & 0xfe00) == 0xfc00 || (v6.segments()[0] & 0xffc0) == 0xfe80
-        }
-    };
+    let hosts = crate::detect::runtime::support::etc_hosts(inp.model);
+    let named = hosts
+        .get(&ip.to_string())
+        .and_then(|names| names.first())
+        .map(|n| escape_bytes(n.as_bytes()));
+    let private = crate::remediate::attribution::infrastructure(
+        ip,
+        &crate::remediate::attribution::HostNetwork::default(),
+    );
     match (named, private) {
-        (Some(n), true) => Some(format!("{n}, a private address")),
-        (Some(n), false) => Some(format!("{n} in /etc/hosts")),
-        (None, true) => Some("a private address".into()),
-        (None, false) => None,
+        (Some(n), Some(why)) => Some(format!("{n}, {why}")),
+        (Some(n), None) => Some(format!("{n} in /etc/hosts")),
+        (None, Some(why)) => Some(why.to_owned()),
+        (None, None) => None,
     }
-}
-
-/// The first name `/etc/hosts` gives an address, escaped.
-fn hosts_name(hosts: &[u8], ip: IpAddr) -> Option<String> {
-    for (_, line) in numbered_lines(hosts) {
-        let line = line.split(|b| *b == b'#').next().unwrap_or_default();
-        let mut w = words(line);
-        let Some(addr) = w
-            .next()
-            .and_then(|a| std::str::from_utf8(a).ok()?.parse::<IpAddr>().ok())
-        else {
-            continue;
-        };
-        if addr == ip {
-            return w.next().map(escape_bytes);
-        }
-    }
-    None
 }
 
 #[cfg(test)]
@@ -288,11 +282,18 @@ mod tests {
     use crate::indicators::Indicators;
     use crate::model::fixture;
 
-    /// A miner file written at 2023-11-14T22:13:20Z (the fixture's mtime) and an auth.log.
-    fn vectors(log: &str) -> Vec<(EntryVector, Option<String>)> {
+    /// The candidates of an auth.log against root's miner file written at 2023-11-14T22:13:20Z (the
+    /// fixture's mtime): vector, source and confidence.
+    fn judged(log: &str) -> Vec<(EntryVector, Option<String>, u8)> {
         let model = fixture::model(
             vec![
                 fixture::file(b"/var/log/auth.log", Some(log.as_bytes())),
+                fixture::file(
+                    b"/etc/passwd",
+                    Some(
+                        b"root:x:0:0:root:/root:/bin/bash\nops:x:1000:1000::/home/ops:/bin/bash\n",
+                    ),
+                ),
                 fixture::file(b"/var/tmp/.x/miner", Some(b"\x7fELF")),
             ],
             vec![],
@@ -310,8 +311,36 @@ mod tests {
         let kit = Kit::of(&inp);
         candidates(&inp, &kit)
             .into_iter()
-            .map(|c| (c.vector, c.source))
+            .map(|c| (c.vector, c.source, c.confidence))
             .collect()
+    }
+
+    fn vectors(log: &str) -> Vec<(EntryVector, Option<String>)> {
+        judged(log).into_iter().map(|(v, s, _)| (v, s)).collect()
+    }
+
+    #[test]
+    fn a_login_from_inside_is_lateral_movement_only_when_the_kit_follows_it() {
+        let at = |stamp: &str, user: &str| {
+            format!("Nov 14 {stamp} h sshd[5]: Accepted publickey for {user} from 10.20.0.14 port 5 ssh2: ED25519 SHA256:TWpLLXkj3saJPVwMlwTl0OOKC7p0FSIJCRLWAJntmVA\n")
+        };
+        let conclusive = |log: String| {
+            judged(&log)
+                .into_iter()
+                .filter(|(v, _, c)| {
+                    *v == EntryVector::LateralMovement && *c >= super::super::CONCLUSIVE
+                })
+                .count()
+        };
+        // A spreader: root's login 15 s before root's kit.
+        assert_eq!(conclusive(at("22:13:05", "root")), 1);
+        // The admin from the bastion 38 minutes before, or another account's login: a lead, not the answer.
+        assert_eq!(conclusive(at("21:35:00", "root")), 0);
+        assert_eq!(conclusive(at("22:13:05", "ops")), 0);
+        assert_eq!(
+            vectors(&at("21:35:00", "root")),
+            vec![(EntryVector::LateralMovement, Some("10.20.0.14".into()))]
+        );
     }
 
     #[test]

@@ -154,6 +154,10 @@ pub fn spool_user(path: &[u8]) -> Option<&[u8]> {
     }
 }
 
+/// The service (its `services.txt` name) that writes RDB dumps: a file [`is_redis_rdb`] recognises was
+/// written through it.
+pub const RDB_WRITER: &str = "redis";
+
 /// True when the bytes start like a Redis RDB dump (`REDIS` and a four-digit version): a crontab or key
 /// file written by an attacker through an unauthenticated Redis (`CONFIG SET dir`, `dbfilename`, `SAVE`).
 pub fn is_redis_rdb(bytes: &[u8]) -> bool {
