@@ -83,6 +83,9 @@ pub struct AuthEvent {
     pub new_uid: Option<u32>,
     /// The program that logged it (`sshd`, `passwd`, `useradd`).
     pub program: Box<str>,
+    /// The pid of the program that logged it (`sshd[2210]`), when written: with the program, what tells one
+    /// sshd session's lines from another's when two sources carry the same events.
+    pub pid: Option<u32>,
     /// The [`AuthSource::name`] it came from (`syslog`).
     pub source: &'static str,
     /// Where it was read: the captured file's path and 1-based line (a source without lines numbers its
@@ -198,7 +201,7 @@ fn collect_capped(model: &HostModel, cap: usize) -> Vec<AuthEvent> {
         // gave is not counted twice (a brute force would double).
         if source.name() == JournalFiles.name() {
             let mine = all.split_off(first);
-            let kept = dedup_against(model, &all, mine);
+            let kept = dedup_against(&all, mine);
             all.extend(kept);
         }
         let mut last = i64::MIN;
@@ -324,29 +327,11 @@ impl AuthSource for JournalFiles {
 }
 
 /// The pid a line gives its program (`sshd[31201]:`).
-fn pid_in(text: &str, program: &str) -> Option<u32> {
-    let at = text.find(&format!("{program}["))?;
-    let rest = text.get(at + program.len() + 1..)?;
-    rest.split(']').next()?.parse().ok()
-}
-
 /// `events` without those an earlier source already gave: per (program, pid, kind, user, peer), as many
 /// of `events` are dropped as `earlier` holds. Times are not compared: a syslog stamp has no zone.
-fn dedup_against(
-    model: &HostModel,
-    earlier: &[AuthEvent],
-    events: Vec<AuthEvent>,
-) -> Vec<AuthEvent> {
+fn dedup_against(earlier: &[AuthEvent], events: Vec<AuthEvent>) -> Vec<AuthEvent> {
     type Key = (Box<str>, Option<u32>, AuthKind, Vec<u8>, Option<IpAddr>);
-    let key = |e: &AuthEvent| -> Key {
-        (
-            e.program.clone(),
-            pid_in(&e.text(model), &e.program),
-            e.kind,
-            e.user.clone(),
-            e.from,
-        )
-    };
+    let key = |e: &AuthEvent| -> Key { (e.program.clone(), e.pid, e.kind, e.user.clone(), e.from) };
     let mut have: std::collections::BTreeMap<Key, usize> = std::collections::BTreeMap::new();
     for e in earlier {
         *have.entry(key(e)).or_default() += 1;
@@ -421,6 +406,7 @@ fn syslog_event(
         method,
         new_uid,
         program: parsed.program.into_boxed_str(),
+        pid: parsed.pid,
         source,
         path: Arc::clone(path),
         line: line_no,

@@ -32,6 +32,8 @@ pub struct AuthLine {
     pub stamp: String,
     /// Program name before `[pid]:` (`sshd`, `passwd`, `chpasswd`, `useradd`).
     pub program: String,
+    /// The pid in `program[pid]:`, when written.
+    pub pid: Option<u32>,
     pub event: AuthEvent,
 }
 
@@ -79,6 +81,11 @@ pub fn parse_line(n: u32, l: &[u8]) -> Option<AuthLine> {
     let prog_word = w.get(prog_idx)?;
     let program =
         String::from_utf8_lossy(prog_word.split(|b| *b == b'[' || *b == b':').next()?).into_owned();
+    let pid = prog_word
+        .split(|b| *b == b'[')
+        .nth(1)
+        .and_then(|r| r.split(|b| *b == b']').next())
+        .and_then(|d| std::str::from_utf8(d).ok()?.parse().ok());
     let msg: Vec<&[u8]> = w.get(prog_idx + 1..)?.to_vec();
     let event = if msg.starts_with(&[b"Failed".as_slice(), b"password", b"for"]) {
         let invalid = msg.get(3) == Some(&&b"invalid"[..]) && msg.get(4) == Some(&&b"user"[..]);
@@ -140,6 +147,7 @@ pub fn parse_line(n: u32, l: &[u8]) -> Option<AuthLine> {
         line: n,
         stamp,
         program,
+        pid,
         event,
     })
 }
@@ -191,7 +199,7 @@ Jan  5 10:03:00 web CRON[1]: pam_unix(cron:session): session opened for user roo
         ));
         assert!(matches!(&e[3].event, AuthEvent::Accepted { method, .. } if method == "password"));
         assert!(matches!(&e[4].event, AuthEvent::PasswordChanged { user } if user == b"root"));
-        assert_eq!(e[4].program, "passwd");
+        assert_eq!((e[4].program.as_str(), e[4].pid), ("passwd", Some(110)));
         assert!(matches!(
             &e[5].event,
             AuthEvent::NewUser { uid: Some(0), .. }
