@@ -843,6 +843,7 @@ macro_rules! scenario_lists {
             benign_ci_runner_tests => "benign-ci-runner-tests",
             benign_container_host => "benign-container-host",
             benign_php_cms => "benign-php-cms",
+            benign_ops_routine => "benign-ops-routine",
             ],
         }
     };
