@@ -6,12 +6,14 @@
 //! identical input. Each analysis is judged against the scenario's truth with the end-to-end checks
 //! (`minetrace_e2e::analysis::check_analysis`): malicious subjects a finding at medium or above names as
 //! an artifact (recall), benign subjects such a finding names, verdicts, families named where one was
-//! planted, and clean hosts given a family. One table per analyzer, totals last.
+//! planted, clean hosts given a family, and the entry point named first (`check_entry`: the first
+//! candidate's vector and service against the truth's, none on a clean host). One table per analyzer,
+//! totals last.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use minetrace_e2e::analysis::{analyze_with, check_analysis, BundleFile};
+use minetrace_e2e::analysis::{analyze_with, check_analysis, check_entry, BundleFile};
 use minetrace_e2e::binaries;
 use minetrace_e2e::live::Live;
 use minetrace_e2e::scenario;
@@ -27,6 +29,7 @@ struct Totals {
     families: usize,
     families_named: usize,
     clean_with_family: usize,
+    entries_right: usize,
 }
 
 fn pct(a: usize, b: usize) -> f64 {
@@ -69,6 +72,8 @@ fn main() -> Result<()> {
             let benign = count("benign ");
             let clean_family = count("a clean host got a family");
             let verdict_ok = count("verdict ") == 0;
+            let entry_ok = check_entry(truth, &run).is_empty();
+            t.entries_right += usize::from(entry_ok);
             let family_missed = problems
                 .iter()
                 .any(|p| p.starts_with("family ") && p.contains("not attributed"));
@@ -93,23 +98,37 @@ fn main() -> Result<()> {
             } else {
                 format!("{:?} (expected {:?})", run.doc.verdict, truth.verdict)
             };
+            let entry = run.doc.entry.first().map_or_else(
+                || "none".to_owned(),
+                |c| {
+                    format!(
+                        "{}{}",
+                        c.vector.name(),
+                        c.service
+                            .as_deref()
+                            .map(|s| format!("/{s}"))
+                            .unwrap_or_default()
+                    )
+                },
+            );
             t.rows.push(format!(
-                "| {id} | {}/{m} | {benign} | {verdict} | {family} |",
-                m.saturating_sub(missed)
+                "| {id} | {}/{m} | {benign} | {verdict} | {family} | {entry} {} |",
+                m.saturating_sub(missed),
+                if entry_ok { "ok" } else { "WRONG" }
             ));
         }
         eprintln!("{id} done");
     }
     for (analyzer, t) in analyzers.iter().zip(&totals) {
         println!("analyzer {}\n", analyzer.display());
-        println!("| scenario | malicious at medium+ | benign at medium+ | verdict | family |");
-        println!("|---|---|---|---|---|");
+        println!("| scenario | malicious at medium+ | benign at medium+ | verdict | family | entry named first |");
+        println!("|---|---|---|---|---|---|");
         for r in &t.rows {
             println!("{r}");
         }
         println!(
             "\ntotal: malicious subjects at medium+ {}/{} ({:.1} %); benign subjects at medium+ {}; \
-             verdicts right {}/{}; families named {}/{}; clean hosts given a family {}\n",
+             verdicts right {}/{}; families named {}/{}; clean hosts given a family {}; entry right {}/{}\n",
             t.found,
             t.malicious,
             pct(t.found, t.malicious),
@@ -118,7 +137,9 @@ fn main() -> Result<()> {
             t.verdicts,
             t.families_named,
             t.families,
-            t.clean_with_family
+            t.clean_with_family,
+            t.entries_right,
+            t.verdicts
         );
     }
     Ok(())
