@@ -1,7 +1,11 @@
 //! What network services logged about their clients ([`HostModel::service_logs`]): the lines of the
-//! captured logs under `/var/log` whose format [`crate::parse::service_log::sniff`] recognises (Redis,
-//! web access logs, PostgreSQL), in file order, the lines that matter to how an attacker got in. Read by
-//! the service-log detectors and the entry-point inference; neither opens a log itself.
+//! captured logs whose format [`crate::parse::service_log::sniff`] recognises (Redis, web access logs,
+//! PostgreSQL), in file order, the lines that matter to how an attacker got in. Read by the service-log
+//! detectors and the entry-point inference; neither opens a log itself.
+//!
+//! Logs are read under `/var/log` and under the log directories of the running services themselves
+//! ([`service_log_dirs`]): an application server under `/opt` (Tomcat, Confluence, WebLogic) writes its
+//! access log below its own base directory, never under `/var/log`.
 //!
 //! Auth logs and journals have their own fact ([`super::auth`]); a log in another format is skipped.
 
@@ -89,11 +93,58 @@ pub fn request_command(target: &[u8], iocs: &Indicators) -> Option<Vec<u8>> {
         })
 }
 
-/// Whether a captured file is read as a service log: a regular file under `/var/log/` that is not an
-/// auth log or a journal.
-fn candidate(path: &[u8]) -> bool {
+/// JVM system properties naming the base or home directory an application server writes its `logs/`
+/// under (Tomcat and Confluence's `catalina.base`/`catalina.home`, Jetty's, WebLogic's domain home).
+const BASE_PROPERTIES: &[&[u8]] = &[
+    b"-Dcatalina.base=",
+    b"-Dcatalina.home=",
+    b"-Djetty.base=",
+    b"-Djetty.home=",
+    b"-Dweblogic.home=",
+    b"-Ddomain.home=",
+];
+
+/// Log directory names below a service's base or working directory.
+const LOG_SUBDIRS: &[&[u8]] = &[b"logs/", b"log/"];
+
+/// The log directories of the running services, from the process table: `logs/` and `log/` below each
+/// process's working directory and below the base directory its command line names
+/// ([`BASE_PROPERTIES`]). The root and system directories are not bases.
+pub fn service_log_dirs(model: &HostModel) -> Vec<Vec<u8>> {
+    let mut bases: Vec<&[u8]> = Vec::new();
+    for p in &model.processes {
+        let cwd = p.cwd.as_ref().map(|c| c.as_bytes());
+        let named = p.argv().into_iter().filter_map(|a| {
+            BASE_PROPERTIES
+                .iter()
+                .find_map(|prop| a.strip_prefix(*prop))
+        });
+        for base in cwd.into_iter().chain(named) {
+            let base = base.strip_suffix(b"/").unwrap_or(base);
+            if base.len() > 1 && base.starts_with(b"/") && !bases.contains(&base) {
+                bases.push(base);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for base in bases {
+        for sub in LOG_SUBDIRS {
+            let mut dir = base.to_vec();
+            dir.push(b'/');
+            dir.extend_from_slice(sub);
+            if !out.contains(&dir) {
+                out.push(dir);
+            }
+        }
+    }
+    out
+}
+
+/// Whether a captured file is read as a service log: a regular file under `/var/log/` or a running
+/// service's log directory that is not an auth log or a journal.
+fn candidate(path: &[u8], dirs: &[Vec<u8>]) -> bool {
     let name = crate::parse::basename(path);
-    path.starts_with(b"/var/log/")
+    (path.starts_with(b"/var/log/") || dirs.iter().any(|d| path.starts_with(d)))
         && !super::auth::is_auth_log(path)
         && !name.ends_with(b".journal")
         && !name.ends_with(b".journal~")
@@ -101,9 +152,10 @@ fn candidate(path: &[u8]) -> bool {
 
 pub fn collect(model: &HostModel) -> Vec<ServiceLogLine> {
     let mut out = Vec::new();
+    let dirs = service_log_dirs(model);
     for f in model
         .regular_files()
-        .filter(|f| candidate(f.path.as_bytes()))
+        .filter(|f| candidate(f.path.as_bytes(), &dirs))
     {
         let Some(bytes) = model.content(f) else {
             continue;
@@ -130,6 +182,42 @@ pub fn collect(model: &HostModel) -> Vec<ServiceLogLine> {
 mod tests {
     use crate::model::fixture;
     use crate::parse::service_log::{LogEvent, LogFormat};
+
+    #[test]
+    fn an_application_servers_own_logs_are_read() {
+        let access: &[u8] =
+            b"10.12.0.31 - - [10/Jun/2025:10:58:40 +0000] \"GET /index.jsp HTTP/1.1\" 200 143\n\
+203.0.113.88 - - [10/Jun/2025:11:02:16 +0000] \"GET /mgmt/cmd.jsp?c=id HTTP/1.1\" 200 38\n";
+        let files = || {
+            vec![
+                fixture::file(
+                    b"/opt/tomcat/logs/localhost_access_log.2025-06-10.txt",
+                    Some(access),
+                ),
+                fixture::file(b"/srv/app/data/access.log", Some(access)),
+            ]
+        };
+        let tomcat = fixture::process(
+            700,
+            1,
+            997,
+            b"/usr/lib/jvm/java-17/bin/java",
+            &[
+                b"/usr/lib/jvm/java-17/bin/java",
+                b"-Dcatalina.base=/opt/tomcat",
+                b"org.apache.catalina.startup.Bootstrap",
+                b"start",
+            ],
+        );
+        let with = fixture::model_with_processes(files(), vec![], vec![tomcat]);
+        let paths: Vec<&[u8]> = with.service_logs.iter().map(|l| &l.path[..]).collect();
+        assert_eq!(
+            paths,
+            vec![&b"/opt/tomcat/logs/localhost_access_log.2025-06-10.txt"[..]]
+        );
+        // Without the service running, nothing says the directory is a service's.
+        assert!(fixture::model(files(), vec![]).service_logs.is_empty());
+    }
 
     #[test]
     fn logs_recognised_by_their_lines_wherever_they_are() {
