@@ -55,20 +55,12 @@ pub fn local_ipv4(fib_trie: &[u8]) -> BTreeSet<Ipv4Addr> {
     out
 }
 
-/// `(interface, network, mask)` of each `/proc/net/route` line. The kernel prints the network-order
-/// bytes as a native `u32` in hex, so the bytes are the value's native-endian bytes.
+/// `(interface, network, mask)` of each `/proc/net/route` line, host order ([`super::routes::ipv4_lines`]
+/// decodes the table for both readers).
 pub fn parse_route(table: &[u8]) -> Vec<(String, u32, u32)> {
-    let text = String::from_utf8_lossy(table);
-    text.lines()
-        .skip(1)
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let hex = |i: usize| {
-                let v = u32::from_str_radix(f.get(i)?, 16).ok()?;
-                Some(u32::from_be_bytes(v.to_ne_bytes()))
-            };
-            Some((f.first()?.to_string(), hex(1)?, hex(7)?))
-        })
+    super::routes::ipv4_lines(table)
+        .into_iter()
+        .map(|l| (l.interface, l.network, l.mask))
         .collect()
 }
 

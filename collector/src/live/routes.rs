@@ -40,28 +40,53 @@ pub fn collect() -> (Vec<RouteRecord>, Vec<(String, String)>) {
     (out, errors)
 }
 
+/// One line of `/proc/net/route`, decoded once for both readers of the table (the routes recorded here and
+/// the interface of each local address in [`super::addresses`]).
+pub struct Ipv4Line {
+    pub interface: String,
+    /// The destination network, host order (comparable with `u32::from(Ipv4Addr)`).
+    pub network: u32,
+    /// The destination mask, host order.
+    pub mask: u32,
+    pub gateway: Ipv4Addr,
+    pub flags: u32,
+    pub metric: u32,
+}
+
 /// `/proc/net/route`: `Iface Destination Gateway Flags RefCnt Use Metric Mask ...`. The kernel prints an
 /// address's network-order bytes as a native `u32` in hex, so the bytes are the value's native-endian
-/// bytes (as [`super::addresses::parse_route`] reads them).
-pub fn ipv4_routes(table: &[u8]) -> Vec<RouteRecord> {
+/// bytes. Lines that do not parse are skipped.
+pub fn ipv4_lines(table: &[u8]) -> Vec<Ipv4Line> {
     let text = String::from_utf8_lossy(table);
     text.lines()
         .skip(1)
         .filter_map(|line| {
             let f: Vec<&str> = line.split_whitespace().collect();
             let hex = |i: usize| u32::from_str_radix(f.get(i)?, 16).ok();
-            let ip = |i: usize| Some(Ipv4Addr::from(hex(i)?.to_ne_bytes()));
-            let gateway = ip(2)?;
-            let flags = hex(3)?;
-            let mask = hex(7)?;
-            Some(RouteRecord {
+            let addr = |i: usize| Some(u32::from_be_bytes(hex(i)?.to_ne_bytes()));
+            Some(Ipv4Line {
                 interface: f.first()?.to_string(),
-                destination: ip(1)?.to_string(),
-                prefix_len: u8::try_from(mask.count_ones()).unwrap_or(32),
-                gateway: (flags & RTF_GATEWAY != 0 && !gateway.is_unspecified())
-                    .then(|| gateway.to_string()),
+                network: addr(1)?,
+                mask: addr(7)?,
+                gateway: Ipv4Addr::from(addr(2)?),
+                flags: hex(3)?,
                 metric: f.get(6)?.parse().ok()?,
             })
+        })
+        .collect()
+}
+
+/// The routes of `/proc/net/route` as records ([`ipv4_lines`]).
+pub fn ipv4_routes(table: &[u8]) -> Vec<RouteRecord> {
+    ipv4_lines(table)
+        .into_iter()
+        .map(|l| RouteRecord {
+            destination: Ipv4Addr::from(l.network).to_string(),
+            prefix_len: u8::try_from(l.mask.count_ones()).unwrap_or(32),
+            gateway: (l.flags & RTF_GATEWAY != 0 && !l.gateway.is_unspecified())
+                .then(|| l.gateway.to_string()),
+            metric: l.metric,
+            interface: l.interface,
         })
         .collect()
 }
