@@ -9,7 +9,7 @@
 mod report_support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use minetrace_analyzer::analysis::Analysis;
 use minetrace_analyzer::commands::analyze::{inputs, write_outputs};
@@ -50,7 +50,6 @@ document.getElementById('result').textContent =
 
 /// Runs the measuring page in headless Chromium and returns `#result`'s text.
 fn measure(svg: &str, dir: &Path) -> String {
-    require("chromium", &["--version"], "apt-get install -y chromium");
     let page = dir.join("measure.html");
     std::fs::write(
         &page,
@@ -58,18 +57,8 @@ fn measure(svg: &str, dir: &Path) -> String {
     )
     .expect("write page");
     let profile = tempfile::tempdir().expect("profile");
-    let out = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
+    let out = headless_chromium(profile.path())
+        .arg("--dump-dom")
         .arg(format!("file://{}", page.display()))
         .stdin(Stdio::null())
         .output()

@@ -284,23 +284,30 @@ pub fn assert_self_contained(html: &str) {
     );
 }
 
+/// Headless Chromium with a throw-away profile and nothing that reaches the network: the flags every
+/// report test runs it with (screenshots here, the canvas measurements in `report_canvas.rs`).
+pub fn headless_chromium(profile: &Path) -> Command {
+    require("chromium", &["--version"], "apt-get install -y chromium");
+    let mut cmd = Command::new("chromium");
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    cmd
+}
+
 /// Screenshots a local HTML file with headless Chromium; returns the PNG bytes.
 pub fn screenshot(html: &Path, png: &Path) -> Vec<u8> {
-    require("chromium", &["--version"], "apt-get install -y chromium");
     let profile = tempfile::tempdir().expect("profile dir");
     let url = format!("file://{}", html.display());
-    let mut child = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--hide-scrollbars",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
+    let mut child = headless_chromium(profile.path())
+        .arg("--hide-scrollbars")
         .arg(format!("--screenshot={}", png.display()))
         .arg("--window-size=1400,2000")
         .arg(url)
