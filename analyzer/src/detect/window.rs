@@ -22,7 +22,7 @@ use minetrace_schemas::RawBytes;
 
 use crate::detect::finding::{file_subject, finding, FindingExt};
 use crate::detect::footholds::common::{account_subject, describe_file, quote_line};
-use crate::detect::footholds::ssh_keys::is_authorized_keys;
+use crate::detect::footholds::ssh_keys::{is_authorized_keys, key_evidence, key_subject};
 use crate::detect::rules;
 use crate::detect::Context;
 use crate::model::auth::AuthKind;
@@ -211,19 +211,10 @@ pub fn keys_in_window(ctx: &Context, findings: &[Finding]) -> Vec<Finding> {
             severity = Severity::High;
         }
         let mut finding = finding(&rules::SSH_007, severity)
-            .subject(Subject::SshKey {
-                fingerprint: k.fingerprint.clone(),
-                path: f.path.clone(),
-                line: k.line,
-            })
+            .subject(key_subject(f.path.clone(), k))
             .subject_as(file_subject(f), Role::Context)
             .evidence(quote_line(&f.path, k.line, &k.raw))
-            .evidence(format!(
-                "{} {} {}",
-                k.key_type,
-                k.fingerprint,
-                minetrace_schemas::escape_bytes(&k.comment)
-            ));
+            .evidence(key_evidence(k));
         for r in reasons {
             finding = finding.evidence(r);
         }

@@ -193,12 +193,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 .subject(key_subject(file.path.clone(), k))
                 .subject_as(file_subject(file), Role::Context)
                 .evidence(quote_line(&file.path, k.line, &k.raw))
-                .evidence(format!(
-                    "{} {} {}",
-                    k.key_type,
-                    k.fingerprint,
-                    minetrace_schemas::escape_bytes(&k.comment)
-                ))
+                .evidence(key_evidence(k))
                 .family(score.family.clone());
             for r in &score.reasons {
                 f = f.evidence(r.clone());
@@ -228,12 +223,24 @@ fn restriction(k: &authorized_keys::AuthorizedKey) -> Option<&'static str> {
     }
 }
 
-fn key_subject(path: RawBytes, k: &authorized_keys::AuthorizedKey) -> Subject {
+/// The key as a finding's subject: the planner removes exactly this line of this file.
+pub(crate) fn key_subject(path: RawBytes, k: &authorized_keys::AuthorizedKey) -> Subject {
     Subject::SshKey {
         fingerprint: k.fingerprint.clone(),
         path,
         line: k.line,
     }
+}
+
+/// The evidence line that names a key as `ssh-keygen -l` would (type, fingerprint, the comment escaped:
+/// the attacker wrote it).
+pub(crate) fn key_evidence(k: &authorized_keys::AuthorizedKey) -> String {
+    format!(
+        "{} {} {}",
+        k.key_type,
+        k.fingerprint,
+        minetrace_schemas::escape_bytes(&k.comment)
+    )
 }
 
 #[cfg(test)]
