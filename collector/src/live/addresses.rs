@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use minetrace_schemas::records::address::InterfaceAddress;
 
-use super::proc_dir::read_bounded;
+use super::proc_dir::read_table;
 
 /// Cap per table: a host with thousands of addresses still fits; a larger table is cut.
 const TABLE_CAP: usize = 4 << 20;
@@ -19,14 +19,7 @@ const MAX_ADDRESSES: usize = 4096;
 /// Every address of the namespace, sorted; errors name the table and the reason.
 pub fn collect() -> (Vec<InterfaceAddress>, Vec<(String, String)>) {
     let mut errors = Vec::new();
-    let mut read =
-        |path: &str| match std::fs::File::open(path).and_then(|f| read_bounded(f, TABLE_CAP)) {
-            Ok(c) => Some(c.bytes),
-            Err(e) => {
-                errors.push((path.to_owned(), e.to_string()));
-                None
-            }
-        };
+    let mut read = |path: &str| read_table(path, TABLE_CAP, &mut errors);
     let fib = read("/proc/net/fib_trie");
     let route = read("/proc/net/route");
     let inet6 = read("/proc/net/if_inet6");

@@ -195,6 +195,18 @@ fn not_regular() -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")
 }
 
+/// Reads a kernel table (`/proc/net/...`) of at most `cap` bytes; a failure goes on `errors` with the path,
+/// for the artifact's collection log, and gives `None`.
+pub fn read_table(path: &str, cap: usize, errors: &mut Vec<(String, String)>) -> Option<Vec<u8>> {
+    match File::open(path).and_then(|f| read_bounded(f, cap)) {
+        Ok(c) => Some(c.bytes),
+        Err(e) => {
+            errors.push((path.to_owned(), e.to_string()));
+            None
+        }
+    }
+}
+
 /// Reads at most `cap` bytes, and says whether more was there.
 pub fn read_bounded(mut file: File, cap: usize) -> io::Result<ProcBytes> {
     // Room for a whole small /proc file in the first read, so most take two reads (data, EOF).

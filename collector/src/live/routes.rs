@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use minetrace_schemas::records::route::RouteRecord;
 
-use super::proc_dir::read_bounded;
+use super::proc_dir::{read_bounded, read_table};
 
 /// Cap per table: a router with a full table is cut, its default routes come first in the kernel's order.
 const TABLE_CAP: usize = 4 << 20;
@@ -20,14 +20,7 @@ const RTF_GATEWAY: u32 = 0x2;
 /// reason.
 pub fn collect() -> (Vec<RouteRecord>, Vec<(String, String)>) {
     let mut errors = Vec::new();
-    let mut read =
-        |path: &str| match std::fs::File::open(path).and_then(|f| read_bounded(f, TABLE_CAP)) {
-            Ok(c) => Some(c.bytes),
-            Err(e) => {
-                errors.push((path.to_owned(), e.to_string()));
-                None
-            }
-        };
+    let mut read = |path: &str| read_table(path, TABLE_CAP, &mut errors);
     let v4 = read("/proc/net/route");
     // A kernel without IPv6 has no such table: not an error worth reporting.
     let v6 = std::fs::File::open("/proc/net/ipv6_route")
