@@ -7,14 +7,20 @@
 //! other's file. A finding is anchored by its artifact
 //! subjects (what the intrusion made or changed); evidence and context (logs, owners, holding files) are
 //! shared by unrelated findings and join nothing, unless a finding has nothing else.
+//!
+//! Parts the graph leaves apart are then joined when they are one attacker's by other facts: findings
+//! attributed to the same family, or artifacts in one kit directory (a directory the intrusion made in
+//! a kit-prone place, [`PathClasses::kit_dirs`]: outlaw's `~/.configrc/a/run` that no edge ties to the
+//! miner in `~/.configrc/a/`). The incident says why ([`Join`]).
 
 use std::collections::HashMap;
 
-use minetrace_schemas::findings::{Finding, Role, Severity};
+use minetrace_schemas::findings::{Finding, Role, Severity, Subject};
 use petgraph::graph::NodeIndex;
 
 use crate::graph::view::HUB_DEGREE;
 use crate::graph::{AttackGraph, NodeKind};
+use crate::indicators::paths::PathClasses;
 
 /// One connected part of the intrusion.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +30,17 @@ pub struct Incident {
     /// The graph nodes its findings are anchored on.
     pub nodes: Vec<NodeIndex>,
     pub worst: Severity,
+    /// Why parts of the graph that no edge ties were joined into it, each once, in the order met.
+    pub joined: Vec<Join>,
+}
+
+/// A fact that joins parts of the attack graph into one incident.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Join {
+    /// Findings attributed to this family.
+    Family(String),
+    /// Artifacts below this directory the intrusion made (raw path).
+    KitDir(Vec<u8>),
 }
 
 /// Findings below this are notes, not incidents.
@@ -80,8 +97,21 @@ pub fn joins(g: &AttackGraph, n: NodeIndex) -> bool {
         && g.degree(n) <= HUB_DEGREE
 }
 
+/// The paths of a finding's artifacts that a kit directory may hold: files, and the programs its
+/// processes run.
+fn artifact_paths(f: &Finding) -> impl Iterator<Item = &[u8]> + '_ {
+    f.subjects
+        .iter()
+        .filter(|s| s.role == Role::Artifact)
+        .filter_map(|s| match &s.subject {
+            Subject::File { path, .. } => Some(path.as_bytes()),
+            Subject::Process { exe, .. } => exe.as_ref().map(|e| e.as_bytes()),
+            _ => None,
+        })
+}
+
 /// Groups the findings at [`MIN_SEVERITY`] or above into incidents, worst first.
-pub fn group(findings: &[Finding], g: &AttackGraph) -> Vec<Incident> {
+pub fn group(findings: &[Finding], g: &AttackGraph, paths: &PathClasses) -> Vec<Incident> {
     let chosen: Vec<usize> = (0..findings.len())
         .filter(|i| findings.get(*i).is_some_and(|f| f.severity >= MIN_SEVERITY))
         .collect();
@@ -132,6 +162,35 @@ pub fn group(findings: &[Finding], g: &AttackGraph) -> Vec<Incident> {
             }
         }
     }
+    // Facts that join parts the graph leaves apart: a family, a kit directory. Each join that merges
+    // two parts is remembered with one finding of the merged part.
+    let mut joins: Vec<(usize, Join)> = Vec::new();
+    let mut first_of: HashMap<Join, usize> = HashMap::new();
+    for &i in &chosen {
+        let Some(f) = findings.get(i) else { continue };
+        let mut facts: Vec<Join> = f.family.iter().map(|n| Join::Family(n.clone())).collect();
+        for p in artifact_paths(f) {
+            facts.extend(
+                paths
+                    .kit_dirs(p)
+                    .into_iter()
+                    .map(|d| Join::KitDir(d.to_vec())),
+            );
+        }
+        for fact in facts {
+            match first_of.get(&fact) {
+                Some(&j) => {
+                    if sets.find(i) != sets.find(j) {
+                        sets.union(i, j);
+                        joins.push((i, fact));
+                    }
+                }
+                None => {
+                    first_of.insert(fact, i);
+                }
+            }
+        }
+    }
     let mut by_root: HashMap<usize, Incident> = HashMap::new();
     for (i, nodes) in anchored {
         let Some(f) = findings.get(i) else { continue };
@@ -140,12 +199,20 @@ pub fn group(findings: &[Finding], g: &AttackGraph) -> Vec<Incident> {
             findings: Vec::new(),
             nodes: Vec::new(),
             worst: f.severity,
+            joined: Vec::new(),
         });
         inc.findings.push(i);
         inc.worst = inc.worst.max(f.severity);
         for n in nodes {
             if !inc.nodes.contains(&n) {
                 inc.nodes.push(n);
+            }
+        }
+    }
+    for (i, fact) in joins {
+        if let Some(inc) = by_root.get_mut(&sets.find(i)) {
+            if !inc.joined.contains(&fact) {
+                inc.joined.push(fact);
             }
         }
     }
@@ -222,10 +289,69 @@ mod tests {
         for (i, n) in [a, b, c, d].into_iter().enumerate() {
             g.subject_nodes.insert((i, 0), n);
         }
-        let incidents = group(&findings, &g);
+        let incidents = group(
+            &findings,
+            &g,
+            crate::indicators::Indicators::builtin().paths(),
+        );
         assert_eq!(incidents.len(), 2, "{incidents:?}");
         assert_eq!(incidents[0].findings, vec![1, 0]);
         assert_eq!(incidents[0].worst, Severity::Critical);
         assert_eq!(incidents[1].findings, vec![2]);
+    }
+
+    #[test]
+    fn a_family_or_a_kit_directory_joins_parts_no_edge_ties() {
+        let mut attributed = finding(Severity::High, &["/usr/bin/crondr"]);
+        attributed.family = Some("8220/PwnRig".into());
+        let mut attributed2 = finding(Severity::Medium, &["/etc/init.d/pwnrig"]);
+        attributed2.family = Some("8220/PwnRig".into());
+        let findings = vec![
+            finding(Severity::Critical, &["/home/git/.configrc/a/kswapd0"]),
+            finding(Severity::High, &["/home/git/.configrc/b/a"]),
+            attributed,
+            attributed2,
+            // Loose files of a temp directory, a shared directory: nothing joins them.
+            finding(Severity::High, &["/tmp/x"]),
+            finding(Severity::High, &["/tmp/y"]),
+            finding(Severity::High, &["/root/.config/a"]),
+            finding(Severity::High, &["/root/.config/b"]),
+        ];
+        let mut g = AttackGraph::new();
+        for (i, f) in findings.iter().enumerate() {
+            let Subject::File { path, .. } = &f.subjects[0].subject else {
+                unreachable!()
+            };
+            let id = format!("file:{}", path.escaped());
+            let n = g
+                .add_node(Node::new(id.clone(), NodeKind::File, id), Budget::Host)
+                .expect("room");
+            g.subject_nodes.insert((i, 0), n);
+        }
+        let incidents = group(
+            &findings,
+            &g,
+            crate::indicators::Indicators::builtin().paths(),
+        );
+        let by_first: Vec<(Vec<usize>, Vec<Join>)> = incidents
+            .iter()
+            .map(|inc| (inc.findings.clone(), inc.joined.clone()))
+            .collect();
+        assert!(
+            by_first.contains(&(
+                vec![0, 1],
+                vec![Join::KitDir(b"/home/git/.configrc".to_vec())]
+            )),
+            "{by_first:?}"
+        );
+        assert!(
+            by_first.contains(&(vec![2, 3], vec![Join::Family("8220/PwnRig".into())])),
+            "{by_first:?}"
+        );
+        assert_eq!(incidents.len(), 6, "{by_first:?}");
+        assert!(incidents
+            .iter()
+            .filter(|i| i.findings.len() == 1)
+            .all(|i| i.joined.is_empty()));
     }
 }

@@ -148,6 +148,9 @@ kinds! {
     /// Hidden directories of a home that are where users' programs live by convention (`.local/bin/`,
     /// `.cargo/bin/`): relative to the home; a path below one is not hidden for that directory's dot.
     HomeProgramDir = "home_program_dir", Text;
+    /// Hidden directories many programs share inside a home or a temp directory (`.config/`,
+    /// `.X11-unix/`), relative to it: never an intrusion's own kit directory (one below may be).
+    SharedDir = "shared_dir", Text;
     /// Kernel thread name prefixes.
     KthreadName = "kthread_name", Word;
     /// Names of system daemons and tools.

@@ -63,6 +63,8 @@ pub struct PathClasses {
     prefixes: BTreeMap<PathClass, Vec<String>>,
     /// `home_program_dir` values (`.local/bin/`): conventional program places inside a home.
     home_programs: Vec<String>,
+    /// `shared_dir` values (`.config/`): hidden directories many programs share.
+    shared: Vec<String>,
 }
 
 /// Whether any directory or the file itself has a name starting with a dot (`/tmp/.X25-unix/.rsync`).
@@ -93,27 +95,25 @@ impl PathClasses {
             }
             prefixes.insert(class, v);
         }
-        let home_programs = sets
-            .get(&Kind::HomeProgramDir)
-            .into_iter()
-            .flatten()
-            .map(|v| v.trim_start_matches('/').to_owned())
-            .filter(|v| !v.is_empty())
-            .collect();
+        let relative = |kind: Kind| -> Vec<String> {
+            sets.get(&kind)
+                .into_iter()
+                .flatten()
+                .map(|v| v.trim_start_matches('/').to_owned())
+                .filter(|v| !v.is_empty())
+                .collect()
+        };
         PathClasses {
             prefixes,
-            home_programs,
+            home_programs: relative(Kind::HomeProgramDir),
+            shared: relative(Kind::SharedDir),
         }
     }
 
-    /// Whether `path` has a hidden component other than the dot of a home's conventional program
-    /// directory (`/home/u/.local/bin/x` is not hidden; `/home/u/.local/bin/.x` and `/home/u/.x/y` are).
-    fn hidden(&self, path: &[u8]) -> bool {
-        if !has_hidden_component(path) {
-            return false;
-        }
-        // The part of `path` inside a home: after `/root/` or `~/`, or after `/home/NAME/`.
-        let inside = self.prefixes(PathClass::Home).iter().find_map(|home| {
+    /// The part of `path` inside a home (after `/root/` or `~/`, or after `/home/NAME/`), if it is in
+    /// one.
+    fn inside_home<'p>(&self, path: &'p [u8]) -> Option<&'p [u8]> {
+        self.prefixes(PathClass::Home).iter().find_map(|home| {
             let rest = path
                 .get(..home.len())
                 .filter(|h| h.eq_ignore_ascii_case(home.as_bytes()))
@@ -128,8 +128,64 @@ impl PathClasses {
             } else {
                 Some(rest)
             }
-        });
-        let Some(inside) = inside else {
+        })
+    }
+
+    /// The part of `path` inside the longest listed place that holds it (a temp directory, a home, a
+    /// system directory, ...), else the whole path without its leading `/`.
+    fn inside_place<'p>(&self, path: &'p [u8]) -> &'p [u8] {
+        let listed = self
+            .prefixes
+            .iter()
+            .filter(|(class, _)| **class != PathClass::Home)
+            .flat_map(|(_, list)| list)
+            .filter(|p| {
+                path.get(..p.len())
+                    .is_some_and(|head| head.eq_ignore_ascii_case(p.as_bytes()))
+            })
+            .map(|p| path.get(p.len()..).unwrap_or_default());
+        self.inside_home(path)
+            .into_iter()
+            .chain(listed)
+            .min_by_key(|rest| rest.len())
+            .unwrap_or_else(|| path.strip_prefix(b"/").unwrap_or(path))
+    }
+
+    /// The directories of `path` an intrusion may have made for its kit, outermost first: directories
+    /// in a kit-prone place (below a temp directory, or hidden) other than a listed place itself (`/tmp`,
+    /// a home), a directory many programs share (`shared_dir`: `~/.config`, `/tmp/.X11-unix`) or a
+    /// home's conventional program directory, and their parents. Two artifacts below one are one kit
+    /// (`/home/git/.configrc/a/run` and `/home/git/.configrc/b/a` share `/home/git/.configrc`).
+    pub fn kit_dirs<'p>(&self, path: &'p [u8]) -> Vec<&'p [u8]> {
+        let mut out = Vec::new();
+        for (i, _) in path.iter().enumerate().filter(|(_, b)| **b == b'/') {
+            let (Some(dir), Some(with_slash)) = (path.get(..i), path.get(..=i)) else {
+                continue;
+            };
+            if dir.is_empty() || !self.is(PathClass::KitProne, with_slash) {
+                continue;
+            }
+            let rel = self.inside_place(with_slash);
+            let shared = rel.is_empty()
+                || self.shared.iter().chain(&self.home_programs).any(|s| {
+                    s.as_bytes()
+                        .get(..rel.len())
+                        .is_some_and(|head| head.eq_ignore_ascii_case(rel))
+                });
+            if !shared {
+                out.push(dir);
+            }
+        }
+        out
+    }
+
+    /// Whether `path` has a hidden component other than the dot of a home's conventional program
+    /// directory (`/home/u/.local/bin/x` is not hidden; `/home/u/.local/bin/.x` and `/home/u/.x/y` are).
+    fn hidden(&self, path: &[u8]) -> bool {
+        if !has_hidden_component(path) {
+            return false;
+        }
+        let Some(inside) = self.inside_home(path) else {
             return true;
         };
         let head_len = path.len() - inside.len();
@@ -245,5 +301,41 @@ mod tests {
             "only inside a home"
         );
         assert!(c.is(PathClass::Hidden, b"/opt/.local/bin/x"));
+    }
+
+    #[test]
+    fn kit_directories_are_the_intruders_own_not_shared_places() {
+        let ind = Indicators::builtin();
+        let c = ind.paths();
+        let dirs = |p: &str| -> Vec<String> {
+            c.kit_dirs(p.as_bytes())
+                .into_iter()
+                .map(|d| String::from_utf8_lossy(d).into_owned())
+                .collect()
+        };
+        assert_eq!(
+            dirs("/home/git/.configrc/a/run"),
+            ["/home/git/.configrc", "/home/git/.configrc/a"]
+        );
+        assert_eq!(
+            dirs("/tmp/.X25-unix/.rsync/c/tsm"),
+            [
+                "/tmp/.X25-unix",
+                "/tmp/.X25-unix/.rsync",
+                "/tmp/.X25-unix/.rsync/c"
+            ]
+        );
+        assert_eq!(dirs("/var/tmp/kit/x"), ["/var/tmp/kit"]);
+        // A file right in a temp directory or a home has no kit directory; neither do shared ones.
+        assert!(dirs("/tmp/kdevtmpfsi").is_empty());
+        assert!(dirs("/root/x").is_empty());
+        assert!(dirs("/tmp/.X11-unix/X0").is_empty());
+        assert!(dirs("/root/.ssh/authorized_keys").is_empty());
+        assert!(dirs("/home/alice/.local/bin/x").is_empty());
+        assert_eq!(dirs("/root/.config/cron/perfcc"), ["/root/.config/cron"]);
+        // Not kit-prone: packaged places.
+        assert!(dirs("/usr/bin/sysdr").is_empty());
+        assert!(dirs("/opt/app/bin/x").is_empty());
+        assert_eq!(dirs("/usr/lib/.x/y"), ["/usr/lib/.x"]);
     }
 }

@@ -10,7 +10,7 @@ use minetrace_schemas::escape_bytes;
 use minetrace_schemas::findings::{Finding, Role, Subject};
 
 use crate::analysis::Analysis;
-use crate::graph::incidents::{self, Incident};
+use crate::graph::incidents::{self, Incident, Join};
 use crate::graph::Trace;
 use crate::output::summary::describe_subject;
 use crate::remediate::plan::{Action, Gate, Plan};
@@ -36,7 +36,7 @@ pub struct IncidentView {
 /// The incidents of an analysis, worst first.
 pub fn views(analysis: &Analysis, trace: &Trace, plan: &Plan) -> Vec<IncidentView> {
     let findings = &analysis.document.findings;
-    let groups = incidents::group(findings, &trace.graph);
+    let groups = incidents::group(findings, &trace.graph, analysis.iocs.paths());
     let entry_nodes: Vec<petgraph::graph::NodeIndex> = trace
         .entry
         .nodes
@@ -138,13 +138,26 @@ fn verdict(findings: &[Finding], inc: &Incident) -> String {
         .filter(|(n, _)| **n > 0)
         .map(|(n, (one, many))| plural(*n, one, many))
         .collect();
+    let joined: Vec<String> = inc
+        .joined
+        .iter()
+        .map(|j| match j {
+            Join::Family(name) => format!("family {}", escape_bytes(name.as_bytes())),
+            Join::KitDir(dir) => format!("kit directory {}", escape_bytes(dir)),
+        })
+        .collect();
     format!(
-        "{} {family}: {}",
+        "{} {family}: {}{}",
         inc.worst.name().to_uppercase(),
         if parts.is_empty() {
             "no artifact named".to_owned()
         } else {
             parts.join(", ")
+        },
+        if joined.is_empty() {
+            String::new()
+        } else {
+            format!(" (parts joined by {})", joined.join(", "))
         }
     )
 }
