@@ -188,9 +188,10 @@ fn incidents(s: &mut String, extras: &ReportExtras) {
         }
         let _ = writeln!(
             s,
-            "</ul></div><div><b class=\"h\">remediate.sh --apply will</b> {}</div><div class=\"muted\">{} findings</div></div>",
+            "</ul></div><div><b class=\"h\">remediate.sh --apply will</b> {}</div><div class=\"muted\">{} finding{}</div></div>",
             hx(&v.script),
-            v.findings.len()
+            v.findings.len(),
+            if v.findings.len() == 1 { "" } else { "s" }
         );
     }
 }
