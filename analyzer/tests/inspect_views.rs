@@ -8,6 +8,9 @@ mod report_support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use minetrace_analyzer::analysis::Analysis;
+use minetrace_analyzer::commands::analyze::inputs;
+use minetrace_schemas::findings::Subject;
 use minetrace_schemas::inspect::{InspectDocument, InspectView};
 
 const VIEWS: &[&str] = &[
@@ -154,6 +157,131 @@ fn a_bad_time_or_a_range_on_another_view_is_refused() {
             "{args:?}: {err}"
         );
     }
+}
+
+/// `persistence --suspicious` lists exactly the entries of the full view that a finding names as
+/// `persistence PATH:LINE`, and exactly the files of the full view that hold such an entry or that a
+/// finding names; the text shows the same rows. Every shipped sample is checked; the compromised ones
+/// name some persistence (pwnrig names many) and the clean baseline none, which the text says.
+#[test]
+fn suspicious_persistence_lists_exactly_what_the_findings_name() {
+    let mut named_on_compromised = 0;
+    for s in samples() {
+        let bundle = sample(&s);
+        let analysis = Analysis::run(&bundle, &inputs(&[], None, false).expect("inputs"))
+            .unwrap_or_else(|e| panic!("{s}: {e:#}"));
+        let findings = &analysis.document.findings;
+        let InspectView::Persistence {
+            entries: all_entries,
+            files: all_files,
+        } = json(&bundle, "persistence", &[]).view
+        else {
+            panic!("persistence view");
+        };
+        let named_line = |path: &minetrace_schemas::RawBytes, line: u32| {
+            let subject = Subject::Persistence {
+                path: path.clone(),
+                line,
+            };
+            findings.iter().any(|f| f.has_subject(&subject))
+        };
+        let named_file = |path: &minetrace_schemas::RawBytes| {
+            findings
+                .iter()
+                .flat_map(|f| f.iter_subjects())
+                .any(|sub| match sub {
+                    Subject::Persistence { path: p, .. } | Subject::File { path: p, .. } => {
+                        p == path
+                    }
+                    _ => false,
+                })
+        };
+        let want_entries: Vec<_> = all_entries
+            .iter()
+            .filter(|e| named_line(&e.path, e.line))
+            .cloned()
+            .collect();
+        let want_files: Vec<_> = all_files
+            .iter()
+            .filter(|f| named_file(&f.path))
+            .cloned()
+            .collect();
+
+        let InspectView::Persistence { entries, files } =
+            json(&bundle, "persistence", &["--suspicious"]).view
+        else {
+            panic!("persistence view");
+        };
+        assert_eq!(entries, want_entries, "{s}: entries");
+        assert_eq!(files, want_files, "{s}: files");
+        // Every line a finding names that the model reads as an entry is listed.
+        for sub in findings.iter().flat_map(|f| f.iter_subjects()) {
+            if let Subject::Persistence { path, line } = sub {
+                let is_entry = all_entries
+                    .iter()
+                    .any(|e| e.path == *path && e.line == *line);
+                let listed = entries.iter().any(|e| e.path == *path && e.line == *line);
+                assert_eq!(is_entry, listed, "{s}: {}:{line}", path.escaped());
+            }
+        }
+
+        let text = inspect(&bundle, &["persistence", "--suspicious"]);
+        if entries.is_empty() && files.is_empty() {
+            assert!(
+                text.starts_with("no persistence entry or file is named by a finding"),
+                "{s}: {text}"
+            );
+            assert_eq!(text.lines().count(), 1, "{s}: {text}");
+        } else {
+            let rows: Vec<&str> = text
+                .lines()
+                .skip(1)
+                .take_while(|l| !l.contains(" entries in "))
+                .collect();
+            assert_eq!(rows.len(), entries.len(), "{s}: {text}");
+            for (row, e) in rows.iter().zip(&entries) {
+                let at = format!("{}:{}", e.path.escaped(), e.line);
+                assert!(
+                    row.starts_with(&e.kind) && row.contains(&at),
+                    "{s}: {row} vs {at}"
+                );
+            }
+            assert!(
+                text.contains(&format!(
+                    "{} entries in {} files",
+                    entries.len(),
+                    files.len()
+                )),
+                "{s}: {text}"
+            );
+        }
+        let truth = std::fs::read_to_string(
+            report_support::workspace_root()
+                .join("samples/bundles")
+                .join(format!("{s}.truth.json")),
+        )
+        .expect("truth");
+        if truth.contains("\"verdict\": \"compromised\"") {
+            named_on_compromised += entries.len();
+        }
+        if s == "clean-baseline" {
+            assert!(entries.is_empty() && files.is_empty(), "{text}");
+        }
+        if s == "pwnrig-8220-immutable" {
+            assert!(entries.len() >= 5, "pwnrig persists in many places: {text}");
+        }
+    }
+    assert!(named_on_compromised > 0);
+
+    // Another view refuses the flag.
+    let out = Command::new(env!("CARGO_BIN_EXE_minetrace"))
+        .arg("inspect")
+        .arg(sample("clean-baseline"))
+        .args(["ssh", "--suspicious"])
+        .output()
+        .expect("run minetrace");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--suspicious"));
 }
 
 fn write(root: &Path, path: &str, bytes: &[u8]) {

@@ -2,11 +2,13 @@
 //!
 //! Every view is a projection of the host model; host bytes are escaped in tables and kept exact in JSON.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
+use minetrace_schemas::findings::Subject;
 use minetrace_schemas::inspect::{
     ChainView, InspectDocument, InspectView, KnownHostView, LineView, PersistenceEntryView,
     ProcessView, RulesetView, SshKeyView, SshdSettingView, TableView, TimelineEventView,
@@ -66,6 +68,10 @@ pub struct InspectArgs {
     /// Timeline: only events at or before this time (same forms as --from; a date means its end).
     #[arg(long, value_name = "TIME", value_parser = parse_time_end)]
     pub to: Option<i64>,
+    /// Persistence: only the entries a finding names (the analysis runs first), and the files that
+    /// hold them or that a finding names.
+    #[arg(long)]
+    pub suspicious: bool,
     /// Inspect a bundle that fails verification anyway.
     #[arg(long)]
     pub allow_tampered: bool,
@@ -116,12 +122,43 @@ pub fn exec(args: &InspectArgs, out: &mut dyn Write) -> Result<Status> {
     if (args.from.is_some() || args.to.is_some()) && args.view != View::Timeline {
         anyhow::bail!("--from and --to apply to the timeline view only");
     }
+    if args.suspicious && args.view != View::Persistence {
+        anyhow::bail!("--suspicious applies to the persistence view only");
+    }
     let (model, problems) = load::model(&args.bundle, args.allow_tampered)?;
     if !problems.is_empty() {
         eprintln!(
             "minetrace: warning: bundle failed verification ({} problems); showing it anyway",
             problems.len()
         );
+    }
+    if args.suspicious {
+        let inputs = crate::commands::analyze::inputs(&[], None, args.allow_tampered)?;
+        let analysis = crate::analysis::Analysis::of_model(
+            model,
+            &inputs,
+            problems.iter().map(ToString::to_string).collect(),
+        );
+        let view = suspicious_persistence(&analysis);
+        if args.json {
+            return json_out(&document(&analysis.model, view), out).map(|()| Status::Ok);
+        }
+        if let InspectView::Persistence { entries, files } = &view {
+            if entries.is_empty() && files.is_empty() {
+                writeln!(
+                    out,
+                    "no persistence entry or file is named by a finding ({} in this bundle)",
+                    crate::output::incidents::plural(
+                        analysis.document.findings.len(),
+                        "finding",
+                        "findings"
+                    )
+                )?;
+            } else {
+                persistence(entries, files, out)?;
+            }
+        }
+        return Ok(Status::Ok);
     }
     if args.view == View::Timeline {
         let inputs = crate::commands::analyze::inputs(&[], None, args.allow_tampered)?;
@@ -427,6 +464,43 @@ fn persistence_view(model: &HostModel) -> InspectView {
     InspectView::Persistence {
         entries,
         files: files_of(model, PERSISTENCE),
+    }
+}
+
+/// The persistence view cut to what the findings name: entries a finding names as `persistence
+/// PATH:LINE`, files that hold one of those or that a finding names.
+fn suspicious_persistence(analysis: &crate::analysis::Analysis) -> InspectView {
+    let mut lines: HashSet<(&[u8], u32)> = HashSet::new();
+    let mut paths: HashSet<&[u8]> = HashSet::new();
+    for s in analysis
+        .document
+        .findings
+        .iter()
+        .flat_map(|f| f.iter_subjects())
+    {
+        match s {
+            Subject::Persistence { path, line } => {
+                lines.insert((path.as_bytes(), *line));
+                paths.insert(path.as_bytes());
+            }
+            Subject::File { path, .. } => {
+                paths.insert(path.as_bytes());
+            }
+            _ => {}
+        }
+    }
+    match persistence_view(&analysis.model) {
+        InspectView::Persistence { entries, files } => InspectView::Persistence {
+            entries: entries
+                .into_iter()
+                .filter(|e| lines.contains(&(e.path.as_bytes(), e.line)))
+                .collect(),
+            files: files
+                .into_iter()
+                .filter(|f| paths.contains(f.path.as_bytes()))
+                .collect(),
+        },
+        other => other,
     }
 }
 

@@ -70,7 +70,8 @@ pub fn views(analysis: &Analysis, trace: &Trace, plan: &Plan) -> Vec<IncidentVie
         .collect()
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
+/// `1 finding`, `2 findings`: a count with its noun.
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 

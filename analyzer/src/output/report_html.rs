@@ -150,9 +150,9 @@ fn head(s: &mut String, analysis: &Analysis) {
         .count();
     let _ = write!(
         s,
-        "<div class=\"banner {vclass}\">{vtext}: host {} &mdash; {} findings ({} high or critical)</div>\n<main>\n",
+        "<div class=\"banner {vclass}\">{vtext}: host {} &mdash; {} ({} high or critical)</div>\n<main>\n",
         hx(&doc.host.hostname),
-        doc.findings.len(),
+        crate::output::incidents::plural(doc.findings.len(), "finding", "findings"),
         high
     );
     if let Some(lead) = crate::output::lead::line(doc) {
@@ -188,10 +188,9 @@ fn incidents(s: &mut String, extras: &ReportExtras) {
         }
         let _ = writeln!(
             s,
-            "</ul></div><div><b class=\"h\">remediate.sh --apply will</b> {}</div><div class=\"muted\">{} finding{}</div></div>",
+            "</ul></div><div><b class=\"h\">remediate.sh --apply will</b> {}</div><div class=\"muted\">{}</div></div>",
             hx(&v.script),
-            v.findings.len(),
-            if v.findings.len() == 1 { "" } else { "s" }
+            crate::output::incidents::plural(v.findings.len(), "finding", "findings")
         );
     }
 }

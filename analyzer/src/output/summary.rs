@@ -126,11 +126,11 @@ pub fn write_with(
     let views = incidents::views(analysis, trace, plan);
     writeln!(
         out,
-        "{}: host {} (boot {}), {} findings{}",
+        "{}: host {} (boot {}), {}{}",
         paint(detail.color, verdict, verdict),
         e(&doc.host.hostname),
         e(&doc.host.boot_id),
-        doc.findings.len(),
+        incidents::plural(doc.findings.len(), "finding", "findings"),
         match views.len() {
             0 => String::new(),
             1 => " in 1 incident".to_owned(),
