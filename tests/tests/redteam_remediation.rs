@@ -445,15 +445,54 @@ fn case6_a_redirected_quarantine_gets_nothing_and_undo_restores_only_pinned_byte
 /// script), and `--verify` exits 0.
 #[test]
 fn respawn_a_watchdog_triangle_stays_dead() {
-    let kit_words: [&[u8]; 3] = [b"/tmp/.kit/w1.sh", b"/tmp/.kit/w2.sh", b"/tmp/.kit/kswapd0"];
-    let is_kit = |p: &state::Proc| {
+    watchdog_triangle(&[]).finish("respawn-watchdog-triangle");
+}
+
+/// Issue 13, respawning sets, the look-alike: while the triangle runs, processes that are not the kit hold
+/// its files open: an admin's `tail -f` on a watchdog script, a shell in a session of its own with the
+/// miner's image open on fd 3 (`exec 3<FILE`) and a child of its own, and a Python program with a kit
+/// script open (an interpreter, but running inline code, not the script). They read the kit, they do not
+/// run it: after `--apply` each of them (and the shell's child) runs, not stopped, with the same start
+/// time; the triangle is dead as in the test above.
+#[test]
+fn respawn_readers_of_kit_files_are_not_the_set() {
+    let readers: [(&str, &[&str]); 3] = [
+        ("tail -f on a kit script", &["tail", "-f", "w2.sh"]),
+        (
+            "a shell holding the miner's image on fd 3, in its own session",
+            &["bash", "-c", "exec 3<kswapd0; sleep 600; :"],
+        ),
+        (
+            "python3 running inline code with a kit script open",
+            &[
+                "python3",
+                "-c",
+                "import time; f = open('w1.sh'); time.sleep(600)",
+            ],
+        ),
+    ];
+    watchdog_triangle(&readers).finish("respawn-watchdog-triangle (readers of kit files)");
+}
+
+/// Runs the triangle case: `readers` (label, argv) are started each in a session of its own, in the kit's
+/// directory (relative names: the watchdogs' `pgrep -f /tmp/.kit/...` must not take a reader for the
+/// process it restarts), before the snapshot and must be untouched by `--apply` (they and their children alive, same start time, not
+/// stopped); the set's members must be dead and `--verify` must exit 0.
+fn watchdog_triangle(readers: &[(&str, &[&str])]) -> Run {
+    let kit_scripts: [&[u8]; 2] = [b"/tmp/.kit/w1.sh", b"/tmp/.kit/w2.sh"];
+    // A member: the miner's image, or a shell running a kit script (argv[1]); not a reader naming one.
+    let runs_kit = |p: &state::Proc, image: Option<(u64, u64)>| {
+        let argv = p.argv();
         p.state != 'Z'
-            && kit_words
-                .iter()
-                .any(|w| p.cmdline.windows(w.len()).any(|x| x == *w))
+            && ((image.is_some() && p.exe == image)
+                || argv.first().map(Vec::as_slice) == Some(&b"/tmp/.kit/kswapd0"[..])
+                || argv
+                    .get(1)
+                    .is_some_and(|a| kit_scripts.contains(&a.as_slice())))
     };
     let mut image = None;
     let mut respawned = Vec::new();
+    let mut reader_procs: Vec<(String, state::Proc)> = Vec::new();
     let mut r = run_with(
         "respawn-watchdog-triangle",
         |sb| {
@@ -465,6 +504,36 @@ fn respawn_a_watchdog_triangle_stays_dead() {
                 image.is_some(),
                 "harness: the miner runs before the snapshot"
             );
+            let quote = |w: &str| format!("'{}'", w.replace('\'', "'\\''"));
+            for (n, (label, argv)) in readers.iter().enumerate() {
+                let argv: Vec<String> = argv.iter().map(|w| quote(w)).collect();
+                sb.sh(&format!(
+                    "cd /tmp/.kit && setsid -f sh -c 'echo $$ >/run/mt-reader-{n}; exec \"$@\"' sh {} \
+                     </dev/null >/dev/null 2>&1",
+                    argv.join(" ")
+                ))
+                .unwrap();
+                std::thread::sleep(Duration::from_millis(500));
+                let pid: i32 = sb
+                    .sh(&format!("cat /run/mt-reader-{n}"))
+                    .unwrap()
+                    .trim()
+                    .parse()
+                    .expect("harness: the reader's pid");
+                let now = state::processes(sb.fs());
+                // The reader and its children.
+                let mine: Vec<&state::Proc> = now
+                    .values()
+                    .filter(|p| p.pid == pid || p.ppid == pid)
+                    .collect();
+                assert!(
+                    mine.iter().any(|p| p.pid == pid && p.state != 'Z'),
+                    "harness: the reader `{label}` does not run"
+                );
+                for p in mine {
+                    reader_procs.push((label.to_string(), p.clone()));
+                }
+            }
         },
         |sb| {
             // The miner and w2.sh die after the snapshot; w1.sh restarts both with new pids.
@@ -473,7 +542,7 @@ fn respawn_a_watchdog_triangle_stays_dead() {
                 .values()
                 .filter(|p| {
                     p.argv().first().map(Vec::as_slice) == Some(&b"/tmp/.kit/kswapd0"[..])
-                        || p.cmdline.windows(15).any(|x| x == b"/tmp/.kit/w2.sh")
+                        || p.argv().get(1).map(Vec::as_slice) == Some(&b"/tmp/.kit/w2.sh"[..])
                 })
                 .map(|p| p.pid)
                 .collect();
@@ -481,10 +550,10 @@ fn respawn_a_watchdog_triangle_stays_dead() {
             for pid in &victims {
                 sb.sh(&format!("kill -9 {pid}")).unwrap();
             }
-            std::thread::sleep(std::time::Duration::from_secs(2));
+            std::thread::sleep(Duration::from_secs(2));
             respawned = state::processes(sb.fs())
                 .values()
-                .filter(|p| is_kit(p) && !before.contains_key(&p.pid))
+                .filter(|p| runs_kit(p, None) && !before.contains_key(&p.pid))
                 .map(state::Proc::describe)
                 .collect();
         },
@@ -495,16 +564,25 @@ fn respawn_a_watchdog_triangle_stays_dead() {
         ));
     }
     // Respawns come within a second; three give every loop several turns.
-    std::thread::sleep(std::time::Duration::from_secs(3));
-    for p in state::processes(r.sb().fs()).values() {
-        if p.state == 'Z' {
-            continue;
-        }
-        if (image.is_some() && p.exe == image) || is_kit(p) {
+    std::thread::sleep(Duration::from_secs(3));
+    let after = state::processes(r.sb().fs());
+    for p in after.values() {
+        if runs_kit(p, image) {
             r.problems.push(format!(
                 "a member of the respawning set is alive after --apply: {}",
                 p.describe()
             ));
+        }
+    }
+    for (label, p) in &reader_procs {
+        match after.get(&p.pid) {
+            Some(q) if q.start == p.start && !q.stopped() => {}
+            Some(q) if q.start == p.start => r
+                .problems
+                .push(format!("{label}: {} was stopped by --apply", p.describe())),
+            _ => r
+                .problems
+                .push(format!("{label}: {} was killed by --apply", p.describe())),
         }
     }
     let verify = r.script(&["--verify"]);
@@ -513,7 +591,7 @@ fn respawn_a_watchdog_triangle_stays_dead() {
         r.problems
             .push(format!("--verify exited {:?}", verify.status.code()));
     }
-    r.finish("respawn-watchdog-triangle");
+    r
 }
 
 /// Case 1, the script's side: the kit directory is swapped after the snapshot, before `--apply`. The plan

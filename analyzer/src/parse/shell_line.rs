@@ -24,8 +24,9 @@ const DOWNLOADERS: &[&[u8]] = &[
     b"axel",
 ];
 
-/// Programs that execute what they read on stdin.
-const INTERPRETERS: &[&[u8]] = &[
+/// Programs that execute what they read on stdin, or a script their command line names: the one list of
+/// interpreters (the remediation script's respawn scan reads it from the plan's data block).
+pub const INTERPRETERS: &[&[u8]] = &[
     b"sh", b"bash", b"dash", b"zsh", b"ksh", b"ash", b"mksh", b"busybox", b"python", b"python2",
     b"python3", b"perl", b"php", b"ruby", b"node",
 ];
@@ -325,6 +326,23 @@ pub fn is_interpreter(name: &[u8]) -> bool {
     INTERPRETERS.contains(&name) || INTERPRETERS.contains(&trimmed)
 }
 
+/// Interpreter options whose value is the next word (`-W ignore`, `--rcfile FILE`).
+pub const VALUED_OPTIONS: &[&[u8]] = &[
+    b"-o",
+    b"-O",
+    b"-W",
+    b"-X",
+    b"-I",
+    b"--rcfile",
+    b"--init-file",
+];
+
+/// Interpreter options after which the next word is program text, not a script (`sh -c TEXT`).
+pub const INLINE_OPTIONS: &[&[u8]] = &[b"-c", b"-e", b"-E", b"-r"];
+
+/// Interpreter options after which no script file follows (stdin, a module: `python3 -m`).
+pub const NO_SCRIPT_OPTIONS: &[&[u8]] = &[b"-m", b"-", b"-s"];
+
 /// What a running interpreter executes, from its `argv` (`program` is its executable's basename): the
 /// script it was given or the inline program text; `None` when it is no interpreter, reads its program
 /// from stdin, or runs a module (`python3 -m`).
@@ -333,25 +351,15 @@ pub fn interpreter_run<'a>(program: &[u8], argv: &[&'a [u8]]) -> Option<Interpre
     if !is_interpreter(program) && !is_interpreter(argv0) {
         return None;
     }
-    // Options whose value is the next word.
-    const VALUED: &[&[u8]] = &[
-        b"-o",
-        b"-O",
-        b"-W",
-        b"-X",
-        b"-I",
-        b"--rcfile",
-        b"--init-file",
-    ];
     let mut i = 1;
     while let Some(a) = argv.get(i) {
         match *a {
-            b"-c" | b"-e" | b"-E" | b"-r" => {
+            _ if INLINE_OPTIONS.contains(a) => {
                 return argv.get(i + 1).map(|t| InterpreterRun::Inline(t))
             }
-            b"-m" | b"-" | b"-s" => return None,
+            _ if NO_SCRIPT_OPTIONS.contains(a) => return None,
             b"--" => return argv.get(i + 1).map(|s| InterpreterRun::Script(s)),
-            _ if VALUED.contains(a) => i += 2,
+            _ if VALUED_OPTIONS.contains(a) => i += 2,
             _ if a.starts_with(b"-") || a.starts_with(b"+") => i += 1,
             _ => return Some(InterpreterRun::Script(a)),
         }

@@ -5,8 +5,9 @@
 //! critical finding: a miner, a kit file, an intrusion entry). Which edges count depends on the subject:
 //!
 //! - a process: it runs a confirmed file (`runs_image`), it is a child of a confirmed process (`child_of`),
-//!   a confirmed unit's cgroup holds it (`launches`, observed), or it holds a confirmed file open (an
-//!   interpreter running a kit script: the kernel's fd table, not its argv);
+//!   a confirmed unit's cgroup holds it (`launches`, observed), or it is an interpreter running a
+//!   confirmed script (its command line names it, or bash's script descriptor is it; merely holding a
+//!   confirmed file open is no tie);
 //! - a file: a confirmed process runs it;
 //! - a persistence line: its text names a confirmed file, URL or endpoint (`references`, parsed), or its
 //!   unit's cgroup holds a confirmed process;
@@ -20,6 +21,7 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
+use minetrace_schemas::escape_bytes;
 use minetrace_schemas::findings::{FindingsDocument, Role, Severity, Subject};
 use minetrace_schemas::records::package::PackageVerdict;
 use minetrace_schemas::records::process::FdTarget;
@@ -27,9 +29,12 @@ use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 
+use crate::detect::runtime::support::script_file;
 use crate::graph::{AttackGraph, Level, NodeKind, Relation};
 use crate::indicators::{Indicators, Kind};
 use crate::model::HostModel;
+use crate::parse::basename;
+use crate::parse::shell_line::is_interpreter;
 
 /// The confirmed nodes of one analysis and what ties to them.
 pub struct Attribution<'a> {
@@ -141,7 +146,7 @@ impl<'a> Attribution<'a> {
 
     /// Why subject `sno` of finding `fno` is tied to a confirmed node, when it is (escaped text).
     pub fn tie(&self, fno: usize, sno: usize, s: &Subject) -> Option<String> {
-        if let Some(why) = self.fd_tie(s) {
+        if let Some(why) = self.script_tie(s) {
             return Some(why);
         }
         let i = *self.graph.subject_nodes.get(&(fno, sno))?;
@@ -208,8 +213,12 @@ impl<'a> Attribution<'a> {
         None
     }
 
-    /// A process holding a confirmed file open: an interpreter running a kit script.
-    fn fd_tie(&self, s: &Subject) -> Option<String> {
+    /// An interpreter running a confirmed script: the script its command line names
+    /// (`support::script_file`, resolved against its working directory and root) or the one on bash's
+    /// script descriptor (fd 255, still there when the script deleted itself). Holding a confirmed file
+    /// open on any other descriptor is no tie: an admin's `tail -f` or editor, a backup agent, a logger
+    /// or a shell's `exec 3<FILE` reads the kit, it does not run it.
+    fn script_tie(&self, s: &Subject) -> Option<String> {
         let Subject::Process {
             pid, start_ticks, ..
         } = s
@@ -220,12 +229,29 @@ impl<'a> Attribution<'a> {
             .model
             .process(*pid)
             .filter(|p| p.start_ticks == *start_ticks)?;
+        if let Some(path) = script_file(p).filter(|path| self.confirmed_paths.contains(path)) {
+            return Some(format!(
+                "runs the script {} (confirmed) [observed]",
+                escape_bytes(&path)
+            ));
+        }
+        let program = p
+            .exe
+            .as_ref()
+            .map(|e| basename(e.path.as_bytes()))
+            .unwrap_or_default();
+        let argv0 = p.argv().first().map(|a| basename(a)).unwrap_or_default();
+        if !is_interpreter(program) && !is_interpreter(argv0) {
+            return None;
+        }
         p.fds.iter().find_map(|fd| match &fd.target {
             FdTarget::File { path, deleted }
-                if !deleted && self.confirmed_paths.contains(&path.0) =>
+                if fd.fd == BASH_SCRIPT_FD
+                    && !deleted
+                    && self.confirmed_paths.contains(&path.0) =>
             {
                 Some(format!(
-                    "holds {} open on fd {} (confirmed) [observed]",
+                    "runs the script {} (its script descriptor, fd {}; confirmed) [observed]",
                     path.escaped(),
                     fd.fd
                 ))
@@ -234,6 +260,9 @@ impl<'a> Attribution<'a> {
         })
     }
 }
+
+/// The descriptor bash keeps its script open on (the remediation script's respawn scan reads the same).
+const BASH_SCRIPT_FD: i32 = 255;
 
 fn relation_text(rel: Relation, dir: Direction) -> &'static str {
     match (rel, dir) {

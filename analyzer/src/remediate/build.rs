@@ -475,8 +475,8 @@ fn assemble(
         let gate = proc_gate(&mut reviews, k, target);
         push(Action::Freeze(target.clone()), b.why.clone(), gate);
     }
-    // The respawning set, found again at run time: the processes above and whatever runs or holds open
-    // a kit file (a watchdog restarted since the snapshot has another pid).
+    // The respawning set, found again at run time: the processes above and whatever runs a kit file or
+    // runs one as its script (a watchdog restarted since the snapshot has another pid).
     let mut set_why = Vec::new();
     let mut set = RespawnSet {
         procs: Vec::new(),

@@ -82,7 +82,8 @@ pub struct SetProcess {
 }
 
 /// A kit file by identity, with the gate of the action that removes it: a process that runs it
-/// (`/proc/PID/exe`) or holds it open (an interpreter running a kit script) belongs to the set.
+/// (`/proc/PID/exe`), or an interpreter running it as its script, belongs to the set; a process that
+/// merely holds it open (a `tail -f`, an editor, a backup agent) does not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetFile {
     pub dev: u64,
@@ -94,8 +95,9 @@ pub struct SetFile {
 }
 
 /// The kit's respawning set as the script finds it on the host at run time, never by name: the
-/// snapshot's processes whose gate is open, every process running or holding open a kit file whose gate
-/// is open, then their descendants and every process whose group or session leader is a member.
+/// snapshot's processes whose gate is open, every process running a kit file whose gate is open and
+/// every interpreter running one as its script (the core), then the core's descendants and every process
+/// whose group or session leader is in the core.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RespawnSet {
     pub procs: Vec<SetProcess>,
@@ -266,7 +268,7 @@ impl Action {
                 "copy the file to the quarantine, with its hash and metadata".into()
             }
             Action::Freeze(_) => "freeze the process (SIGSTOP)".into(),
-            Action::FreezeSet(_) => "freeze the kit's respawning set together (cgroup freezer when a cgroup holds only the set, else SIGSTOP): processes running or holding open a kit file, their descendants, groups and sessions".into(),
+            Action::FreezeSet(_) => "freeze the kit's respawning set together (cgroup freezer when a cgroup holds only the set, else SIGSTOP): processes running a kit file or an interpreter running a kit script, their descendants, groups and sessions".into(),
             Action::RemoveLines { lines, .. } => {
                 let keys = lines
                     .iter()

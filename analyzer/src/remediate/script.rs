@@ -11,7 +11,9 @@
 //! - `host`: 3 hostname, 4 machine-id, 5 boot id, 6 bundle sha256, 7 collected at, 8 analyzer version
 //! - `preserve-proc`, `freeze`, `kill`: 6 pid, 7 start ticks, 8 exe sha256
 //! - `freeze-set`, `kill-set`: 6 count of processes, then per process: pid, start ticks, its gate; then
-//!   the count of kit files, then per file: dev, inode, size (or `-`), sha256 (or `-`), its gate
+//!   the count of kit files, then per file: dev, inode, size (or `-`), sha256 (or `-`), its gate; then
+//!   three word lists, each a count and the words: interpreter names, interpreter options taking a value,
+//!   interpreter options after which no script file follows (`-c`, `-m`, ...)
 //! - `preserve-file`, `quarantine`, `reinstall`: 6 path, 7 dev, 8 inode, 9 sha256, 10 size,
 //!   11 number of the preserve action (`quarantine`, `reinstall`), 12 package (`reinstall`),
 //!   13 package manager (`reinstall`: `dpkg`, `rpm` or empty when unknown)
@@ -33,6 +35,7 @@ use minetrace_schemas::records::package::PackageManager;
 
 use super::edit::sha256;
 use super::plan::{Action, FileTarget, Gate, LineKind, Plan, ProcessTarget, RespawnSet};
+use crate::parse::shell_line;
 
 /// The reviewed template; only the two placeholders are replaced.
 pub const TEMPLATE: &str = include_str!("template.sh");
@@ -115,6 +118,19 @@ fn set_fields(r: &mut Record, set: &RespawnSet) {
             None => r.push("").push(""),
         };
         r.push(gate_field(&f.gate));
+    }
+    // How the script tells an interpreter running a kit script from any other process holding a kit
+    // file: the analyzer's own interpreter syntax, never a second list in the template.
+    let stops: Vec<&[u8]> = shell_line::INLINE_OPTIONS
+        .iter()
+        .chain(shell_line::NO_SCRIPT_OPTIONS)
+        .copied()
+        .collect();
+    for words in [shell_line::INTERPRETERS, shell_line::VALUED_OPTIONS, &stops] {
+        r.num(words.len());
+        for w in words {
+            r.push(w);
+        }
     }
 }
 

@@ -75,7 +75,8 @@ MT_GATE=''
 MT_CHANGED=0
 declare -a MT_RECS=() MT_F=() MT_ST=() MT_ARGS=() MT_HITS=() MT_STAT=() MT_GONE=() MT_WANT=()
 declare -a MT_SET_LIST=() MT_SET_SEEDS=() MT_SET_HELD=() MT_SET_CGROUPS=()
-declare -A MT_SET=() MT_SET_IDS=() MT_SET_SUMS=()
+declare -A MT_SET=() MT_SET_IDS=() MT_SET_SUMS=() MT_INTERP=()
+MT_NEXT=0
 MT_SET_RUNNING=0
 MT_SET_KILLED=0
 MT_CG2=''
@@ -677,18 +678,20 @@ mt_apply_kill() {
 
 # --- respawning sets --------------------------------------------------------------------------------
 # The kit's processes restart each other (watchdog loops, a miner's supervisor, cron). They are found
-# again at run time, never by name: the snapshot's processes (same pid and start time), every process
-# running a kit file (device and inode of /proc/PID/exe, or the same size and sha256 for files no package
-# ships) or holding one open (an interpreter running a kit script), then, until nothing is added, their
-# descendants and every process whose group or session leader is a member. Only entries whose gate is
-# open in this run count. Never pid 1, a kernel thread, this script, its ancestors or descendants, nor a
-# process the plan holds back as a review item not named.
+# again at run time, never by name. The core: the snapshot's processes (same pid and start time), every
+# process running a kit file (device and inode of /proc/PID/exe, or the same size and sha256 for files
+# no package ships) and every interpreter running a kit script (the script its command line names, or
+# bash's script descriptor); then, until nothing is added, the core's descendants and every process
+# whose group or session leader is in the core. A process that merely holds a kit file open (an admin's
+# `tail -f` or editor, a backup agent, a logger) is no member. Only entries whose gate is open in this
+# run count. Never pid 1, a kernel thread, this script, its ancestors or descendants, nor a process the
+# plan holds back as a review item not named.
 
 # Reads the selected set record (freeze-set, kill-set) into MT_SET_SEEDS (pid:start), MT_SET_HELD
 # (pid:start of closed gates), MT_SET_IDS (dev:ino) and MT_SET_SUMS (size -> sha256 list).
 mt_set_fields() {
   local i=7 n k pid start dev ino size sha
-  MT_SET_SEEDS=() MT_SET_HELD=() MT_SET_IDS=() MT_SET_SUMS=()
+  MT_SET_SEEDS=() MT_SET_HELD=() MT_SET_IDS=() MT_SET_SUMS=() MT_INTERP=()
   mt_cgroup2_root || MT_CG2=''
   mt_num 6 || return 1
   n=$REPLY
@@ -730,6 +733,24 @@ mt_set_fields() {
     fi
     i=$((i + 5))
   done
+  mt_set_words "$i" name || return 1
+  mt_set_words "$MT_NEXT" valued || return 1
+  mt_set_words "$MT_NEXT" stop || return 1
+}
+
+# Reads a word list at field $1 (a count, then the words) into MT_INTERP as `$2:WORD` keys (the
+# analyzer's interpreter names `name:`, options taking a value `valued:`, options after which no script
+# file follows `stop:`); MT_NEXT is the field after it.
+mt_set_words() {
+  local i=$1 n k
+  mt_num "$i" || return 1
+  n=$REPLY
+  ((n <= 1000)) || return 1
+  for ((k = 1; k <= n; k++)); do
+    mt_get $((i + k)) && [[ -n $REPLY ]] || return 1
+    MT_INTERP[$2:$REPLY]=1
+  done
+  MT_NEXT=$((i + n + 1))
 }
 
 # The cgroup v2 hierarchy's mount point into MT_CG2 ('' when there is none or its path is unusual).
@@ -768,12 +789,77 @@ mt_cgroup_of() {
   return 0
 }
 
+# 0 when the file stat printed as `DEV:INO SIZE` ($1 $2), read through path $3, is a kit file: its
+# identity, or a fresh copy of kit bytes (same size and sha256).
+mt_kit_file() {
+  local sha
+  [[ -n ${MT_SET_IDS[$1]-} ]] && return 0
+  [[ $2 =~ ^[0-9]{1,20}$ && -n ${MT_SET_SUMS[$2]-} ]] || return 1
+  sha=$({ sha256sum <"$3"; } 2>/dev/null) || return 1
+  sha=${sha%% *}
+  [[ -n $sha && ${MT_SET_SUMS[$2]} == *" $sha"* ]]
+}
+
+# 0 when $1 (a program's basename) is one of the analyzer's interpreters; a version suffix
+# (`python3.11`, `perl5.36`) is ignored.
+mt_is_interp() {
+  local name=$1
+  [[ -n $name ]] || return 1
+  [[ -n ${MT_INTERP[name:$name]-} ]] && return 0
+  while [[ $name == *[0-9.] ]]; do
+    name=${name%?}
+  done
+  [[ -n $name && -n ${MT_INTERP[name:$name]-} ]]
+}
+
+# 0 when process $1, whose executable the kernel names $2, runs a kit script: it is an interpreter
+# (its executable's or its argv[0]'s name) and bash's script descriptor (fd 255) is a kit file ($3
+# non-empty: the caller stat'ed it) or the script its command line names is one (the first word that
+# is no option, read with the analyzer's interpreter syntax; a relative name from the process's working
+# directory, an absolute one under its root). Holding a kit file open is not enough: a `tail -f`, an editor, a backup agent or a shell's
+# `exec 3<FILE` reads the kit, it does not run it.
+mt_runs_kit_script() {
+  local pid=$1 exe=${2% (deleted)} word out i script=''
+  local -a argv=()
+  while IFS= read -r -d '' word || [[ -n $word ]]; do
+    argv+=("$word")
+    ((${#argv[@]} < 256)) || break
+  done 2>/dev/null <"/proc/$pid/cmdline"
+  ((${#argv[@]} > 0)) || return 1
+  mt_is_interp "${exe##*/}" || mt_is_interp "${argv[0]##*/}" || return 1
+  [[ -n $3 ]] && return 0
+  for ((i = 1; i < ${#argv[@]}; i++)); do
+    word=${argv[i]}
+    [[ -n $word ]] || return 1
+    [[ -n ${MT_INTERP[stop:$word]-} ]] && return 1
+    if [[ $word == -- ]]; then
+      script=${argv[i + 1]-}
+      break
+    fi
+    if [[ -n ${MT_INTERP[valued:$word]-} ]]; then
+      i=$((i + 1))
+      continue
+    fi
+    [[ $word == [-+]* ]] && continue
+    script=$word
+    break
+  done
+  [[ -n $script ]] || return 1
+  if [[ $script == /* ]]; then
+    script=/proc/$pid/root$script
+  else
+    script=/proc/$pid/cwd/$script
+  fi
+  out=$(stat -L -c '%d:%i %s' -- "$script" 2>/dev/null) || return 1
+  mt_kit_file "${out% *}" "${out#* }" "$script"
+}
+
 # Scans /proc for the set: MT_SET (pid -> state letter), MT_SET_LIST (pids, ascending), MT_SET_RUNNING
 # (members neither stopped nor in a frozen cgroup).
 mt_set_scan() {
-  local path pid st rest id size sha p n added rounds
+  local path pid st rest id size exe p n added rounds
   local -a f
-  local -A ppid_of=() pgrp_of=() sess_of=() state_of=() start_of=() skip=() held=()
+  local -A ppid_of=() pgrp_of=() sess_of=() state_of=() start_of=() skip=() core=() script_fd=()
   MT_SET=()
   MT_SET_LIST=()
   MT_SET_RUNNING=0
@@ -807,36 +893,52 @@ mt_set_scan() {
   done
   for id in ${MT_SET_HELD[@]+"${MT_SET_HELD[@]}"}; do
     pid=${id%%:*}
-    [[ ${start_of[$pid]-} == "${id#*:}" ]] && held[$pid]=1
+    [[ ${start_of[$pid]-} == "${id#*:}" ]] && skip[$pid]=1
   done
-  # Seeds: the snapshot's processes, still the same.
+  # The core: the snapshot's processes (still the same), every process whose image is a kit file (one
+  # stat for every image; xargs keeps the argument list short on busy hosts), and every interpreter
+  # running a kit script.
   for id in ${MT_SET_SEEDS[@]+"${MT_SET_SEEDS[@]}"}; do
     pid=${id%%:*}
-    [[ ${start_of[$pid]-} == "${id#*:}" ]] && MT_SET[$pid]=1
+    [[ ${start_of[$pid]-} == "${id#*:}" ]] && core[$pid]=1
   done
-  # Running or holding open a kit file (one stat for every image and descriptor; xargs keeps the
-  # argument list short on busy hosts).
   if ((${#MT_SET_IDS[@]} > 0)); then
     while IFS=' ' read -r id size path; do
       pid=${path#/proc/}
       pid=${pid%%/*}
       [[ $pid =~ ^[0-9]+$ ]] || continue
-      if [[ -n ${MT_SET_IDS[$id]-} ]]; then
-        MT_SET[$pid]=1
-      elif [[ $path == */exe && -n ${MT_SET_SUMS[$size]-} ]]; then
-        sha=$({ sha256sum <"$path"; } 2>/dev/null) || sha=''
-        sha=${sha%% *}
-        [[ -n $sha && ${MT_SET_SUMS[$size]} == *" $sha"* ]] && MT_SET[$pid]=1
+      mt_kit_file "$id" "$size" "$path" || continue
+      if [[ $path == */exe ]]; then
+        core[$pid]=1
+      else
+        script_fd[$pid]=1
       fi
-    done < <(printf '%s\0' /proc/[0-9]*/exe /proc/[0-9]*/fd/* 2>/dev/null |
+    done < <(printf '%s\0' /proc/[0-9]*/exe /proc/[0-9]*/fd/255 2>/dev/null |
       xargs -0 -r stat -L -c '%d:%i %s %n' -- 2>/dev/null)
+    # The kernel's name of every image (find prints the link itself; a name may hold any byte).
+    while IFS= read -r -d '' path && IFS= read -r -d '' exe; do
+      pid=${path#/proc/}
+      pid=${pid%%/*}
+      [[ $pid =~ ^[0-9]+$ && -z ${core[$pid]-} && -z ${skip[$pid]-} ]] || continue
+      mt_runs_kit_script "$pid" "$exe" "${script_fd[$pid]-}" && core[$pid]=1
+    done < <(printf '%s\0' /proc/[0-9]*/exe 2>/dev/null |
+      xargs -0 -r sh -c 'exec find "$@" -maxdepth 0 -printf "%p\\0%l\\0"' sh 2>/dev/null)
   fi
-  # Descendants, groups and sessions led by members.
+  for pid in ${core[@]+"${!core[@]}"}; do
+    if [[ -n ${skip[$pid]-} ]]; then
+      unset "core[$pid]"
+    else
+      MT_SET[$pid]=1
+    fi
+  done
+  # Then, until nothing is added: children of members, and the members of a group or session whose
+  # leader is in the core (never through a process that only descends from one: an operator's shell
+  # that started a kit script keeps its session). Never through a process skipped above.
   for ((rounds = 0; rounds < 64; rounds++)); do
     added=0
     for pid in "${!ppid_of[@]}"; do
-      [[ -n ${MT_SET[$pid]-} ]] && continue
-      if [[ -n ${MT_SET[${ppid_of[$pid]}]-} || -n ${MT_SET[${pgrp_of[$pid]}]-} || -n ${MT_SET[${sess_of[$pid]}]-} ]]; then
+      [[ -n ${MT_SET[$pid]-} || -n ${skip[$pid]-} ]] && continue
+      if [[ -n ${MT_SET[${ppid_of[$pid]}]-} || -n ${core[${pgrp_of[$pid]}]-} || -n ${core[${sess_of[$pid]}]-} ]]; then
         MT_SET[$pid]=1
         added=1
       fi
@@ -844,7 +946,7 @@ mt_set_scan() {
     ((added)) || break
   done
   for pid in ${MT_SET[@]+"${!MT_SET[@]}"}; do
-    if [[ -n ${skip[$pid]-} || -n ${held[$pid]-} || -z ${state_of[$pid]-} ]]; then
+    if [[ -z ${state_of[$pid]-} ]]; then
       unset "MT_SET[$pid]"
       continue
     fi

@@ -161,35 +161,49 @@ pub fn own_root(p: &ProcessRecord) -> Option<&[u8]> {
 /// process names inside its own root is put under that root. Empty for other processes.
 pub fn scripts_run(p: &ProcessRecord) -> Vec<Vec<u8>> {
     use crate::parse::shell_line::{self, InterpreterRun};
-    let program = p
-        .exe
-        .as_ref()
-        .map(|e| basename(e.path.as_bytes()))
-        .unwrap_or_default();
-    let argv = p.argv();
-    let root = own_root(p);
-    let on_host = |path: &[u8]| -> Option<Vec<u8>> {
-        if path.starts_with(b"/") {
-            Some(match root {
-                Some(r) if !path.starts_with(r) => [r, path].concat(),
-                _ => path.to_vec(),
-            })
-        } else {
-            // Relative to the working directory, which the kernel shows as a host path.
-            let cwd = p.cwd.as_ref()?.as_bytes();
-            let rel = path.strip_prefix(b"./").unwrap_or(path);
-            Some([cwd.strip_suffix(b"/").unwrap_or(cwd), b"/", rel].concat())
-        }
-    };
-    match shell_line::interpreter_run(program, &argv) {
-        Some(InterpreterRun::Script(s)) => on_host(s).into_iter().collect(),
+    match shell_line::interpreter_run(program_name(p), &p.argv()) {
+        Some(InterpreterRun::Script(s)) => host_path(p, s).into_iter().collect(),
         Some(InterpreterRun::Inline(text)) => shell_line::analyze(text)
             .ran
             .iter()
             .filter(|r| !r.sourced && r.path.starts_with(b"/"))
-            .filter_map(|r| on_host(&r.path))
+            .filter_map(|r| host_path(p, &r.path))
             .collect(),
         None => Vec::new(),
+    }
+}
+
+/// The script file an interpreter process runs, as a path of the host (`bash /x/run`, `python3 x.py`
+/// against its working directory); `None` for inline program text (`python3 -c TEXT` is no shell
+/// text to read paths from), stdin, a module, or a process that is no interpreter.
+pub fn script_file(p: &ProcessRecord) -> Option<Vec<u8>> {
+    use crate::parse::shell_line::{self, InterpreterRun};
+    match shell_line::interpreter_run(program_name(p), &p.argv())? {
+        InterpreterRun::Script(s) => host_path(p, s),
+        InterpreterRun::Inline(_) => None,
+    }
+}
+
+/// The basename of a process's executable as the kernel names it (empty when unreadable).
+fn program_name(p: &ProcessRecord) -> &[u8] {
+    p.exe
+        .as_ref()
+        .map(|e| basename(e.path.as_bytes()))
+        .unwrap_or_default()
+}
+
+/// A path a process names, as a path of the host: an absolute one under the process's own root, a
+/// relative one against its working directory (which the kernel shows as a host path).
+fn host_path(p: &ProcessRecord, path: &[u8]) -> Option<Vec<u8>> {
+    if path.starts_with(b"/") {
+        Some(match own_root(p) {
+            Some(r) if !path.starts_with(r) => [r, path].concat(),
+            _ => path.to_vec(),
+        })
+    } else {
+        let cwd = p.cwd.as_ref()?.as_bytes();
+        let rel = path.strip_prefix(b"./").unwrap_or(path);
+        Some([cwd.strip_suffix(b"/").unwrap_or(cwd), b"/", rel].concat())
     }
 }
 
