@@ -351,18 +351,7 @@ fn dead_box_entries_and_keys_are_shown_with_their_contents() {
 
     let out = tempfile::tempdir().expect("tempdir");
     let bundle = out.path().join("box.tar.zst");
-    let collected = Command::new(report_support::collector())
-        .arg("--root")
-        .arg(r)
-        .arg("-o")
-        .arg(&bundle)
-        .output()
-        .expect("collector");
-    assert!(
-        collected.status.success(),
-        "{}",
-        String::from_utf8_lossy(&collected.stderr)
-    );
+    report_support::collect_root(r, &bundle);
 
     let text = inspect(&bundle, &["persistence"]);
     for expected in [

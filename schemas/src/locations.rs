@@ -1,5 +1,6 @@
 //! Host locations the collector captures and the analyzer classifies from the same list, so that what is
-//! collected as a shell start-up file is judged as one (and the other way round).
+//! collected as a shell start-up file, a crontab, an init script, a module list, a udev rule or a
+//! sudoers file is judged as one (and the other way round).
 
 /// System-wide shell start-up files: login and interactive shells of bash, zsh and csh, and the
 /// environment PAM sets at every login.
@@ -57,6 +58,200 @@ pub fn is_shell_startup(path: &[u8]) -> bool {
         })
 }
 
+/// What runs the lines of the files at a persistence location, and so how the analyzer reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mechanism {
+    /// `/etc/crontab`, `/etc/cron.d/*`: crontabs with a user field.
+    SystemCrontab,
+    /// `/etc/anacrontab`: period, delay, id, command.
+    Anacrontab,
+    /// A user's spool crontab, named after its account.
+    UserCrontab,
+    /// Scripts `run-parts` runs from `/etc/cron.{hourly,daily,weekly,monthly,yearly}`.
+    CronScript,
+    /// `at` jobs waiting in the spool.
+    AtJob,
+    /// Shell that init runs at boot: `rc.local`, init scripts, `rc?.d` links, `boot.local`.
+    RcScript,
+    /// `/etc/inittab`: the process field of each entry.
+    Inittab,
+    /// `/etc/ld.so.preload`: libraries the loader maps into every program.
+    LoaderPreload,
+    /// `/etc/modules`, `modules-load.d/*.conf`: kernel modules loaded at boot, one name a line.
+    ModulesLoad,
+    /// `modprobe.d/*.conf`: an `install MODULE COMMAND` line runs a command when the module loads.
+    Modprobe,
+    /// udev `rules.d/*.rules`: `RUN+=` programs run on device events.
+    UdevRules,
+    /// `/etc/sudoers`, `/etc/sudoers.d/*`: who may run what as whom.
+    Sudoers,
+}
+
+/// A file, or a directory whose files a mechanism reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PersistenceLocation {
+    /// Absolute, without a trailing slash.
+    pub path: &'static [u8],
+    pub mechanism: Mechanism,
+    /// 0 for a single file; otherwise how deep below the directory the mechanism reads (1: its own
+    /// entries; 2: also the entries of its subdirectories, as in `/etc/rc.d/rc3.d/S10x`).
+    pub depth: u32,
+    /// The file-name ending the mechanism reads in a directory (`.rules`, `.conf`); empty: every name.
+    pub suffix: &'static [u8],
+    /// Whether the mechanism skips names starting with a dot (at's `.SEQ`).
+    pub skips_hidden: bool,
+}
+
+const fn dir(
+    path: &'static [u8],
+    mechanism: Mechanism,
+    depth: u32,
+    suffix: &'static [u8],
+) -> PersistenceLocation {
+    PersistenceLocation {
+        path,
+        mechanism,
+        depth,
+        suffix,
+        skips_hidden: false,
+    }
+}
+
+const fn file(path: &'static [u8], mechanism: Mechanism) -> PersistenceLocation {
+    dir(path, mechanism, 0, b"")
+}
+
+/// A spool of queued jobs, whose dot files are the queue's own bookkeeping (at's `.SEQ`).
+const fn spool(path: &'static [u8], mechanism: Mechanism) -> PersistenceLocation {
+    let mut place = dir(path, mechanism, 1, b"");
+    place.skips_hidden = true;
+    place
+}
+
+/// Where cron, at, init, the loader, the kernel-module loader, udev and sudo read the lines they run:
+/// the collector walks exactly these (besides systemd units and shell start-up files, listed apart) and
+/// the analyzer's model reads a captured file as persistence when this table places it. Vendor
+/// directories (`/usr/lib`, `/lib`) are in: a rule or hook dropped there runs as surely as one in `/etc`.
+pub const PERSISTENCE_LOCATIONS: &[PersistenceLocation] = &[
+    file(b"/etc/crontab", Mechanism::SystemCrontab),
+    dir(b"/etc/cron.d", Mechanism::SystemCrontab, 1, b""),
+    file(b"/etc/anacrontab", Mechanism::Anacrontab),
+    // Debian's spool, SUSE's, and Red Hat's (the spool directory itself).
+    dir(b"/var/spool/cron/crontabs", Mechanism::UserCrontab, 1, b""),
+    dir(b"/var/spool/cron/tabs", Mechanism::UserCrontab, 1, b""),
+    dir(b"/var/spool/cron", Mechanism::UserCrontab, 1, b""),
+    dir(b"/etc/cron.hourly", Mechanism::CronScript, 1, b""),
+    dir(b"/etc/cron.daily", Mechanism::CronScript, 1, b""),
+    dir(b"/etc/cron.weekly", Mechanism::CronScript, 1, b""),
+    dir(b"/etc/cron.monthly", Mechanism::CronScript, 1, b""),
+    dir(b"/etc/cron.yearly", Mechanism::CronScript, 1, b""),
+    // Debian's at spool, the BSD/older layout, SUSE's.
+    spool(b"/var/spool/cron/atjobs", Mechanism::AtJob),
+    spool(b"/var/spool/at", Mechanism::AtJob),
+    spool(b"/var/spool/atjobs", Mechanism::AtJob),
+    file(b"/etc/rc.local", Mechanism::RcScript),
+    file(b"/etc/boot.local", Mechanism::RcScript),
+    // Shell sourced by BSD-style init systems (OpenRC, Arch's initscripts).
+    file(b"/etc/rc.conf", Mechanism::RcScript),
+    file(b"/etc/inittab", Mechanism::Inittab),
+    dir(b"/etc/init.d", Mechanism::RcScript, 1, b""),
+    // Red Hat's: rc.local, init.d/, rc?.d/ links, boot.local.
+    dir(b"/etc/rc.d", Mechanism::RcScript, 2, b""),
+    dir(b"/etc/rc0.d", Mechanism::RcScript, 1, b""),
+    dir(b"/etc/rc1.d", Mechanism::RcScript, 1, b""),
+    dir(b"/etc/rc2.d", Mechanism::RcScript, 1, b""),
+    dir(b"/etc/rc3.d", Mechanism::RcScript, 1, b""),
+    dir(b"/etc/rc4.d", Mechanism::RcScript, 1, b""),
+    dir(b"/etc/rc5.d", Mechanism::RcScript, 1, b""),
+    dir(b"/etc/rc6.d", Mechanism::RcScript, 1, b""),
+    dir(b"/etc/rcS.d", Mechanism::RcScript, 1, b""),
+    file(b"/etc/ld.so.preload", Mechanism::LoaderPreload),
+    file(b"/etc/modules", Mechanism::ModulesLoad),
+    dir(b"/etc/modules-load.d", Mechanism::ModulesLoad, 1, b".conf"),
+    dir(b"/run/modules-load.d", Mechanism::ModulesLoad, 1, b".conf"),
+    dir(
+        b"/usr/local/lib/modules-load.d",
+        Mechanism::ModulesLoad,
+        1,
+        b".conf",
+    ),
+    dir(
+        b"/usr/lib/modules-load.d",
+        Mechanism::ModulesLoad,
+        1,
+        b".conf",
+    ),
+    dir(b"/lib/modules-load.d", Mechanism::ModulesLoad, 1, b".conf"),
+    dir(b"/etc/modprobe.d", Mechanism::Modprobe, 1, b".conf"),
+    dir(b"/run/modprobe.d", Mechanism::Modprobe, 1, b".conf"),
+    dir(
+        b"/usr/local/lib/modprobe.d",
+        Mechanism::Modprobe,
+        1,
+        b".conf",
+    ),
+    dir(b"/usr/lib/modprobe.d", Mechanism::Modprobe, 1, b".conf"),
+    dir(b"/lib/modprobe.d", Mechanism::Modprobe, 1, b".conf"),
+    dir(b"/etc/udev/rules.d", Mechanism::UdevRules, 1, b".rules"),
+    dir(b"/run/udev/rules.d", Mechanism::UdevRules, 1, b".rules"),
+    dir(
+        b"/usr/local/lib/udev/rules.d",
+        Mechanism::UdevRules,
+        1,
+        b".rules",
+    ),
+    dir(b"/usr/lib/udev/rules.d", Mechanism::UdevRules, 1, b".rules"),
+    dir(b"/lib/udev/rules.d", Mechanism::UdevRules, 1, b".rules"),
+    file(b"/etc/sudoers", Mechanism::Sudoers),
+    dir(b"/etc/sudoers.d", Mechanism::Sudoers, 1, b""),
+];
+
+impl PersistenceLocation {
+    /// Whether the mechanism reads `path` from this location.
+    pub fn holds(&self, path: &[u8]) -> bool {
+        if self.depth == 0 {
+            return path == self.path;
+        }
+        let Some(rest) = path
+            .strip_prefix(self.path)
+            .and_then(|r| r.strip_prefix(b"/"))
+        else {
+            return false;
+        };
+        let name = rest.rsplit(|b| *b == b'/').next().unwrap_or_default();
+        let depth = rest.iter().filter(|b| **b == b'/').count() + 1;
+        !name.is_empty()
+            && depth <= self.depth as usize
+            && name.ends_with(self.suffix)
+            && !(self.skips_hidden && name.starts_with(b"."))
+    }
+}
+
+/// The locations of some mechanisms, in table order.
+pub fn persistence_locations_of(
+    mechanisms: &'static [Mechanism],
+) -> impl Iterator<Item = &'static PersistenceLocation> {
+    PERSISTENCE_LOCATIONS
+        .iter()
+        .filter(move |l| mechanisms.contains(&l.mechanism))
+}
+
+/// The persistence location a mechanism reads `path` from (the most specific one: a Debian spool under
+/// `/var/spool/cron/crontabs` rather than Red Hat's `/var/spool/cron`), or `None`. A directory of the
+/// table is never a file of another (`/var/spool/cron/crontabs` is not a crontab named `crontabs`).
+pub fn persistence_location(path: &[u8]) -> Option<&'static PersistenceLocation> {
+    if PERSISTENCE_LOCATIONS
+        .iter()
+        .any(|l| l.depth > 0 && l.path == path)
+    {
+        return None;
+    }
+    PERSISTENCE_LOCATIONS
+        .iter()
+        .filter(|l| l.holds(path))
+        .max_by_key(|l| l.path.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +267,52 @@ mod tests {
         assert!(!is_shell_startup(b"/etc/profile.dx/a"));
         assert!(!is_shell_startup(b"/home/u/x.bashrc"));
         assert!(!is_shell_startup(b"/etc/passwd"));
+    }
+
+    #[test]
+    fn persistence_locations() {
+        let m = |p: &[u8]| persistence_location(p).map(|l| l.mechanism);
+        assert_eq!(m(b"/etc/crontab"), Some(Mechanism::SystemCrontab));
+        assert_eq!(m(b"/etc/cron.d/php"), Some(Mechanism::SystemCrontab));
+        assert_eq!(
+            m(b"/var/spool/cron/crontabs/redis"),
+            Some(Mechanism::UserCrontab)
+        );
+        assert_eq!(m(b"/var/spool/cron/root"), Some(Mechanism::UserCrontab));
+        assert_eq!(m(b"/var/spool/cron/crontabs"), None);
+        assert_eq!(m(b"/var/spool/cron/atjobs/a0001"), Some(Mechanism::AtJob));
+        assert_eq!(m(b"/var/spool/cron/atjobs/.SEQ"), None);
+        assert_eq!(m(b"/var/spool/at/spool/a0001"), None);
+        assert_eq!(m(b"/var/spool/atjobs/a0001"), Some(Mechanism::AtJob));
+        assert_eq!(m(b"/etc/rc.d/rc3.d/S10x"), Some(Mechanism::RcScript));
+        assert_eq!(m(b"/etc/rc.d/rc3.d/sub/S10x"), None);
+        assert_eq!(m(b"/etc/rc2.d/S01x"), Some(Mechanism::RcScript));
+        assert_eq!(m(b"/etc/rcX.d/S01x"), None);
+        assert_eq!(m(b"/etc/inittab"), Some(Mechanism::Inittab));
+        assert_eq!(
+            m(b"/usr/lib/udev/rules.d/99-x.rules"),
+            Some(Mechanism::UdevRules)
+        );
+        assert_eq!(m(b"/etc/udev/rules.d/README"), None);
+        assert_eq!(m(b"/lib/modprobe.d/x.conf"), Some(Mechanism::Modprobe));
+        assert_eq!(m(b"/run/modprobe.d/x.conf"), Some(Mechanism::Modprobe));
+        assert_eq!(
+            m(b"/usr/local/lib/modules-load.d/x.conf"),
+            Some(Mechanism::ModulesLoad)
+        );
+        assert_eq!(m(b"/etc/modules"), Some(Mechanism::ModulesLoad));
+        assert_eq!(m(b"/etc/modules-load.d/x.txt"), None);
+        assert_eq!(m(b"/etc/ld.so.preload"), Some(Mechanism::LoaderPreload));
+        assert_eq!(m(b"/etc/sudoers.d/x"), Some(Mechanism::Sudoers));
+        assert_eq!(m(b"/etc/sudoers.dx"), None);
+        assert_eq!(m(b"/etc/passwd"), None);
+        // Every directory is absolute and unique, without a trailing slash.
+        for (i, l) in PERSISTENCE_LOCATIONS.iter().enumerate() {
+            assert!(l.path.starts_with(b"/") && !l.path.ends_with(b"/"));
+            assert!(PERSISTENCE_LOCATIONS
+                .iter()
+                .skip(i + 1)
+                .all(|o| o.path != l.path));
+        }
     }
 }

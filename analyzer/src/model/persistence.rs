@@ -5,11 +5,14 @@
 //! each line says: when it runs, as whom, the command, and the paths and URLs it names.
 //!
 //! Where persistence lives is decided here and nowhere else: [`location`] maps a path to its
-//! [`PersistenceKind`] and line format. Detectors score the entries, the graph draws them, the remediation
-//! removes the lines findings point at. A new location is a new arm in [`location`] (and a kind when it
-//! is a new mechanism); a new format is a new [`Format`] with its reader in [`entries_of`].
+//! [`PersistenceKind`] and line format, from the table the collector walks by
+//! ([`minetrace_schemas::locations::PERSISTENCE_LOCATIONS`]), the systemd unit directories and the shell
+//! start-up files. Detectors score the entries, the graph draws them, the remediation
+//! removes the lines findings point at. A new location is a line in that table (and a mechanism and a
+//! kind when it is a new mechanism); a new format is a new [`Format`] with its reader in [`entries_of`].
 
 use minetrace_schemas::escape_bytes;
+use minetrace_schemas::locations::{persistence_location, Mechanism, PersistenceLocation};
 use minetrace_schemas::records::file::{FileKind, FileRecord};
 use minetrace_schemas::RawBytes;
 
@@ -125,129 +128,80 @@ pub fn is_shell_startup(path: &[u8]) -> bool {
     minetrace_schemas::locations::is_shell_startup(path)
 }
 
-/// The system's own boot scripts, of fixed names (shared: other people's lines are in them).
-const RC_FILES: &[&[u8]] = &[
-    b"/etc/rc.local",
+/// Boot scripts of fixed names inside the init directories (shared: other people's lines are in them,
+/// as in the single-file locations of [`PERSISTENCE_LOCATIONS`]).
+const RC_FILES_IN_DIRS: &[&[u8]] = &[
     b"/etc/rc.d/rc.local",
-    b"/etc/inittab",
     b"/etc/init.d/rcS",
     b"/etc/init.d/boot.local",
     b"/etc/rc.d/boot.local",
-    b"/etc/boot.local",
 ];
 
-/// rc and init locations.
-pub fn is_rc(path: &[u8]) -> bool {
-    if RC_FILES.contains(&path) {
-        return true;
-    }
-    if path.starts_with(b"/etc/init.d/") || path.starts_with(b"/etc/rc.d/init.d/") {
-        return true;
-    }
-    // /etc/rc0.d/ .. /etc/rc6.d/, /etc/rcS.d/, /etc/rc.d/rc3.d/
-    let rest = path
-        .strip_prefix(b"/etc/rc.d/rc")
-        .or_else(|| path.strip_prefix(b"/etc/rc"));
-    matches!(rest, Some(r) if r.len() > 3 && r.get(1..4) == Some(b".d/"))
-}
-
-fn is_cron_script(path: &[u8]) -> bool {
-    [
-        &b"/etc/cron.hourly/"[..],
-        b"/etc/cron.daily/",
-        b"/etc/cron.weekly/",
-        b"/etc/cron.monthly/",
-    ]
-    .iter()
-    .any(|d| path.starts_with(d))
-}
-
-fn is_at_job(path: &[u8]) -> bool {
-    (path.starts_with(b"/var/spool/cron/atjobs/") || path.starts_with(b"/var/spool/at/"))
-        && !basename(path).starts_with(b".")
-        && !path.ends_with(b"/spool")
-        && !path.starts_with(b"/var/spool/at/spool/")
-}
-
-fn is_modules_load(p: &[u8]) -> bool {
-    p == b"/etc/modules"
-        || (p.ends_with(b".conf")
-            && [
-                &b"/etc/modules-load.d/"[..],
-                b"/usr/lib/modules-load.d/",
-                b"/lib/modules-load.d/",
-                b"/run/modules-load.d/",
-            ]
-            .iter()
-            .any(|d| p.starts_with(d)))
-}
-
-fn is_modprobe_d(p: &[u8]) -> bool {
-    p.ends_with(b".conf")
-        && (p.starts_with(b"/etc/modprobe.d/") || p.starts_with(b"/lib/modprobe.d/"))
+/// The kind and line format of a file the table of persistence locations places.
+fn of_mechanism(path: &[u8], place: &PersistenceLocation) -> Option<(PersistenceKind, Format)> {
+    Some(match place.mechanism {
+        Mechanism::SystemCrontab | Mechanism::Anacrontab | Mechanism::UserCrontab => {
+            let format = cron::format_for_path(path)?;
+            let kind = if format == CronFormat::Anacron {
+                PersistenceKind::Anacron
+            } else {
+                PersistenceKind::Cron
+            };
+            (kind, Format::Crontab(format))
+        }
+        Mechanism::CronScript => (PersistenceKind::CronScript, Format::Script),
+        Mechanism::AtJob => (PersistenceKind::At, Format::AtJob),
+        Mechanism::RcScript => (PersistenceKind::Rc, Format::Script),
+        Mechanism::Inittab => (PersistenceKind::Rc, Format::Inittab),
+        Mechanism::LoaderPreload => (PersistenceKind::Preload, Format::Preload),
+        Mechanism::ModulesLoad => (PersistenceKind::Modules, Format::ModuleList),
+        Mechanism::Modprobe => (PersistenceKind::Modules, Format::Modprobe),
+        Mechanism::UdevRules => (PersistenceKind::Udev, Format::Udev),
+        Mechanism::Sudoers => (PersistenceKind::Sudoers, Format::Sudoers),
+    })
 }
 
 /// The persistence location of a path, or `None` when nothing runs its lines.
 pub fn location(path: &[u8]) -> Option<Location> {
+    if let Some(place) = persistence_location(path) {
+        let (kind, format) = of_mechanism(path, place)?;
+        return Some(Location {
+            kind,
+            format,
+            shared: is_shared(kind, format, path, Some(place)),
+        });
+    }
     let at = |kind, format| {
         Some(Location {
             kind,
             format,
-            shared: is_shared(kind, format, path),
+            shared: is_shared(kind, format, path, None),
         })
     };
-    if let Some(f) = cron::format_for_path(path) {
-        let kind = if f == CronFormat::Anacron {
-            PersistenceKind::Anacron
-        } else {
-            PersistenceKind::Cron
-        };
-        return at(kind, Format::Crontab(f));
-    }
-    if is_cron_script(path) {
-        return at(PersistenceKind::CronScript, Format::Script);
-    }
-    if is_at_job(path) {
-        return at(PersistenceKind::At, Format::AtJob);
-    }
     if systemd_unit::is_unit_path(path) {
         return at(PersistenceKind::Systemd, Format::Unit);
     }
-    if path == b"/etc/inittab" {
-        return at(PersistenceKind::Rc, Format::Inittab);
-    }
-    if is_rc(path) {
-        return at(PersistenceKind::Rc, Format::Script);
-    }
     if is_shell_startup(path) {
         return at(PersistenceKind::ShellStartup, Format::Script);
-    }
-    if path == b"/etc/ld.so.preload" {
-        return at(PersistenceKind::Preload, Format::Preload);
-    }
-    if is_modules_load(path) {
-        return at(PersistenceKind::Modules, Format::ModuleList);
-    }
-    if is_modprobe_d(path) {
-        return at(PersistenceKind::Modules, Format::Modprobe);
-    }
-    if path.starts_with(b"/etc/udev/rules.d/") || path.starts_with(b"/run/udev/rules.d/") {
-        return at(PersistenceKind::Udev, Format::Udev);
-    }
-    if path == b"/etc/sudoers" || path.starts_with(b"/etc/sudoers.d/") {
-        return at(PersistenceKind::Sudoers, Format::Sudoers);
     }
     None
 }
 
 /// Whether a file at a persistence location holds other people's lines (see [`Location::shared`]).
-fn is_shared(kind: PersistenceKind, format: Format, path: &[u8]) -> bool {
+fn is_shared(
+    kind: PersistenceKind,
+    format: Format,
+    path: &[u8],
+    place: Option<&PersistenceLocation>,
+) -> bool {
     use minetrace_schemas::locations::{HOME_SHELL_STARTUP, SYSTEM_SHELL_STARTUP};
+    // A location that is one file of a fixed name (`/etc/crontab`, `/etc/rc.local`, `/etc/modules`).
+    let single_file = place.is_some_and(|p| p.depth == 0);
     match kind {
         PersistenceKind::Cron | PersistenceKind::Anacron => {
-            format != Format::Crontab(CronFormat::System) || path == b"/etc/crontab"
+            format != Format::Crontab(CronFormat::System) || single_file
         }
-        PersistenceKind::Rc => RC_FILES.contains(&path),
+        PersistenceKind::Rc => single_file || RC_FILES_IN_DIRS.contains(&path),
         // A file of its own in `/etc/profile.d/` (or `/etc/zsh/`, `/etc/fish/conf.d/`) is not shared.
         PersistenceKind::ShellStartup => {
             SYSTEM_SHELL_STARTUP.contains(&path)
@@ -257,8 +211,7 @@ fn is_shared(kind: PersistenceKind, format: Format, path: &[u8]) -> bool {
                 })
         }
         PersistenceKind::Preload => true,
-        PersistenceKind::Modules => path == b"/etc/modules",
-        PersistenceKind::Sudoers => path == b"/etc/sudoers",
+        PersistenceKind::Modules | PersistenceKind::Sudoers => single_file,
         PersistenceKind::CronScript
         | PersistenceKind::At
         | PersistenceKind::Systemd
@@ -726,6 +679,33 @@ mod tests {
         );
         assert_eq!(kind(b"/etc/sudoers.d/x"), Some(PersistenceKind::Sudoers));
         assert_eq!(kind(b"/etc/passwd"), None);
+        // Vendor and runtime directories run what is dropped there too (the collector walks them).
+        assert_eq!(
+            kind(b"/usr/lib/udev/rules.d/99-x.rules"),
+            Some(PersistenceKind::Udev)
+        );
+        assert_eq!(
+            kind(b"/usr/lib/modprobe.d/x.conf"),
+            Some(PersistenceKind::Modules)
+        );
+        assert_eq!(
+            kind(b"/usr/local/lib/modules-load.d/x.conf"),
+            Some(PersistenceKind::Modules)
+        );
+        assert_eq!(kind(b"/var/spool/atjobs/a0001"), Some(PersistenceKind::At));
+        assert_eq!(kind(b"/etc/udev/rules.d/README"), None);
+        // Shared: a location that is one file of a fixed name; a file dropped in a directory is not.
+        let shared = |p: &[u8]| location(p).map(|l| l.shared);
+        assert_eq!(shared(b"/etc/modules"), Some(true));
+        assert_eq!(shared(b"/etc/modules-load.d/x.conf"), Some(false));
+        assert_eq!(shared(b"/etc/sudoers"), Some(true));
+        assert_eq!(shared(b"/etc/sudoers.d/x"), Some(false));
+        assert_eq!(shared(b"/etc/rc.local"), Some(true));
+        assert_eq!(shared(b"/etc/rc.d/rc.local"), Some(true));
+        assert_eq!(shared(b"/etc/init.d/x"), Some(false));
+        assert_eq!(shared(b"/etc/crontab"), Some(true));
+        assert_eq!(shared(b"/etc/cron.d/x"), Some(false));
+        assert_eq!(shared(b"/var/spool/cron/crontabs/u"), Some(true));
     }
 
     #[test]

@@ -122,26 +122,15 @@ const NICKNAMES: &[&str] = &[
 ];
 
 /// The format a crontab at this host path is read in, or `None` when the path is not a crontab
-/// (scripts in `/etc/cron.{hourly,daily,weekly,monthly}` are shell, not crontabs).
+/// (scripts in `/etc/cron.{hourly,daily,weekly,monthly}` are shell, not crontabs). Where crontabs live is
+/// the table the collector walks by ([`minetrace_schemas::locations::PERSISTENCE_LOCATIONS`]).
 pub fn format_for_path(path: &[u8]) -> Option<CronFormat> {
-    if path == b"/etc/crontab" || path.starts_with(b"/etc/cron.d/") {
-        return Some(CronFormat::System);
-    }
-    if path == b"/etc/anacrontab" {
-        return Some(CronFormat::Anacron);
-    }
-    let spool = path
-        .strip_prefix(b"/var/spool/cron/crontabs/")
-        .or_else(|| path.strip_prefix(b"/var/spool/cron/tabs/"))
-        .or_else(|| path.strip_prefix(b"/var/spool/cron/"));
-    match spool {
-        Some(rest)
-            if !rest.is_empty()
-                && !rest.contains(&b'/')
-                && ![&b"crontabs"[..], b"tabs", b"atjobs", b"atspool"].contains(&rest) =>
-        {
-            Some(CronFormat::User)
-        }
+    use minetrace_schemas::locations::{persistence_location, Mechanism};
+    match persistence_location(path)?.mechanism {
+        Mechanism::SystemCrontab => Some(CronFormat::System),
+        Mechanism::Anacrontab => Some(CronFormat::Anacron),
+        // at's output spool beside the crontabs is no crontab.
+        Mechanism::UserCrontab if super::basename(path) != b"atspool" => Some(CronFormat::User),
         _ => None,
     }
 }

@@ -62,6 +62,22 @@ pub fn collector() -> PathBuf {
     bin
 }
 
+/// Collects a dead-box tree with the real collector (`--root ROOT -o BUNDLE`); fails with its stderr.
+pub fn collect_root(root: &Path, bundle: &Path) {
+    let collected = Command::new(collector())
+        .arg("--root")
+        .arg(root)
+        .arg("-o")
+        .arg(bundle)
+        .output()
+        .expect("collector");
+    assert!(
+        collected.status.success(),
+        "{}",
+        String::from_utf8_lossy(&collected.stderr)
+    );
+}
+
 /// Fails with the install line when a required tool is missing.
 pub fn require(cmd: &str, args: &[&str], install: &str) {
     let ok = Command::new(cmd)

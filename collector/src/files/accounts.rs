@@ -9,6 +9,7 @@
 use std::io::{self, Write};
 
 use minetrace_schemas::bundle::WriteError;
+use minetrace_schemas::locations::Mechanism;
 use minetrace_schemas::records::account::{PasswordState, ShadowEntry};
 use minetrace_schemas::RawBytes;
 
@@ -28,7 +29,6 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
         &b"/etc/passwd-"[..],
         b"/etc/group",
         b"/etc/group-",
-        b"/etc/sudoers",
         b"/etc/doas.conf",
         b"/etc/nsswitch.conf",
         b"/etc/security/access.conf",
@@ -49,10 +49,10 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
     ] {
         s.capture(path, Content::Meta)?;
     }
+    walk::persistence_locations(s, &[Mechanism::Sudoers])?;
     let store = Pick::Record(Content::Head { cap: CONFIG_CAP });
     for dir in [
-        &b"/etc/sudoers.d"[..],
-        b"/etc/pam.d",
+        &b"/etc/pam.d"[..],
         b"/etc/polkit-1/rules.d",
         b"/etc/polkit-1/localauthority",
         b"/etc/polkit-1/localauthority.conf.d",

@@ -7,6 +7,7 @@
 use std::io::Write;
 
 use minetrace_schemas::bundle::WriteError;
+use minetrace_schemas::locations::Mechanism;
 
 use super::sink::{Content, Sink, CONFIG_CAP};
 use super::walk::{self, Limits, Pick};
@@ -15,39 +16,28 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
     let store = Pick::Record(Content::Head { cap: CONFIG_CAP });
     // at first, so that Debian's /var/spool/cron/atjobs is filed as `at` before the cron spool walk.
     s.category = "at";
-    for dir in [
-        &b"/var/spool/cron/atjobs"[..],
-        b"/var/spool/cron/atspool",
-        b"/var/spool/at",
-        b"/var/spool/atjobs",
-        b"/var/spool/atspool",
-    ] {
+    walk::persistence_locations(s, &[Mechanism::AtJob])?;
+    // The output of jobs running now, and who may queue jobs: evidence, not jobs.
+    for dir in [&b"/var/spool/cron/atspool"[..], b"/var/spool/atspool"] {
         walk::walk(s, dir, Limits::config(2), |_| store)?;
     }
     for f in [&b"/etc/at.allow"[..], b"/etc/at.deny"] {
         s.capture(f, Content::Head { cap: CONFIG_CAP })?;
     }
     s.category = "cron";
-    for f in [
-        &b"/etc/crontab"[..],
-        b"/etc/anacrontab",
-        b"/etc/cron.allow",
-        b"/etc/cron.deny",
-    ] {
+    walk::persistence_locations(
+        s,
+        &[
+            Mechanism::SystemCrontab,
+            Mechanism::Anacrontab,
+            Mechanism::UserCrontab,
+            Mechanism::CronScript,
+        ],
+    )?;
+    // Who may use cron, and anacron's last-run stamps.
+    for f in [&b"/etc/cron.allow"[..], b"/etc/cron.deny"] {
         s.capture(f, Content::Head { cap: CONFIG_CAP })?;
     }
-    for dir in [
-        &b"/etc/cron.d"[..],
-        b"/etc/cron.hourly",
-        b"/etc/cron.daily",
-        b"/etc/cron.weekly",
-        b"/etc/cron.monthly",
-        b"/etc/cron.yearly",
-        b"/var/spool/cron",
-        b"/var/spool/cron/crontabs",
-        b"/var/spool/anacron",
-    ] {
-        walk::walk(s, dir, Limits::config(3), |_| store)?;
-    }
+    walk::walk(s, b"/var/spool/anacron", Limits::config(3), |_| store)?;
     Ok(())
 }

@@ -22,7 +22,9 @@ use super::walk::{self, Limits, Pick};
 
 /// Per-home start-up files, relative to the home (the list the analyzer classifies by too).
 pub use minetrace_schemas::locations::HOME_SHELL_STARTUP as USER_SHELL_FILES;
-use minetrace_schemas::locations::{SYSTEM_SHELL_STARTUP, SYSTEM_SHELL_STARTUP_DIRS};
+use minetrace_schemas::locations::{
+    persistence_locations_of, Mechanism, SYSTEM_SHELL_STARTUP, SYSTEM_SHELL_STARTUP_DIRS,
+};
 
 /// The busybox init's start-up script, kept with the shell files.
 const RCS: &[u8] = b"/etc/init.d/rcS";
@@ -30,10 +32,12 @@ const RCS: &[u8] = b"/etc/init.d/rcS";
 pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
     let store = Content::Head { cap: CONFIG_CAP };
     s.category = "loader";
-    if let Some(bytes) = s.capture(b"/etc/ld.so.preload", store)? {
-        for lib in preload_entries(&bytes) {
-            s.capture(&lib, Content::Suspect(Place::Named))?;
-            s.ctx.preload_libs.push(lib);
+    for place in persistence_locations_of(&[Mechanism::LoaderPreload]) {
+        if let Some(bytes) = s.capture(place.path, store)? {
+            for lib in preload_entries(&bytes) {
+                s.capture(&lib, Content::Suspect(Place::Named))?;
+                s.ctx.preload_libs.push(lib);
+            }
         }
     }
     s.capture(b"/etc/ld.so.conf", store)?;

@@ -17,7 +17,9 @@ use minetrace_schemas::records::file::FileKind;
 use super::file_meta::Stat;
 use super::host_root::{child, file_name};
 use super::listing::list_open;
-use super::sink::{Content, Sink};
+use minetrace_schemas::locations::{persistence_locations_of, Mechanism};
+
+use super::sink::{Content, Sink, CONFIG_CAP};
 
 /// Caps of one walk.
 #[derive(Debug, Clone, Copy)]
@@ -69,6 +71,29 @@ pub struct Stats {
     pub dirs: usize,
     pub stored_bytes: u64,
     pub capped: bool,
+}
+
+/// Captures every location of these persistence mechanisms from the table the analyzer reads them by
+/// ([`minetrace_schemas::locations::PERSISTENCE_LOCATIONS`]): single files with their heads, directories
+/// walked a level deeper than the mechanism reads (what sits beside its files is evidence too).
+pub fn persistence_locations<W: Write>(
+    sink: &mut Sink<'_, W>,
+    mechanisms: &'static [Mechanism],
+) -> Result<(), WriteError> {
+    let store = Content::Head { cap: CONFIG_CAP };
+    for place in persistence_locations_of(mechanisms) {
+        if place.depth == 0 {
+            sink.capture(place.path, store)?;
+        } else {
+            walk(
+                sink,
+                place.path,
+                Limits::config((place.depth + 1).max(3)),
+                |_| Pick::Record(store),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// Walks the directory at `start` (a host path; links on the way are resolved inside the root and
