@@ -6,7 +6,9 @@
 //!   (collector → model), names the mechanism skips are captured but not read;
 //! - every captured file the model reads as cron, at, rc, preload, module, udev or sudoers persistence
 //!   is a location of the table (model → collector: no location the model knows that the collector
-//!   does not walk).
+//!   does not walk);
+//! - the same both ways for systemd units, whose directories are one list too
+//!   (`SYSTEMD_UNIT_DIRS`, `HOME_SYSTEMD_UNIT_DIRS`).
 
 mod report_support;
 
@@ -15,7 +17,10 @@ use std::path::Path;
 use minetrace_analyzer::analysis::Analysis;
 use minetrace_analyzer::commands::analyze::inputs;
 use minetrace_analyzer::model::persistence::{location, PersistenceKind};
-use minetrace_schemas::locations::{persistence_location, Mechanism, PERSISTENCE_LOCATIONS};
+use minetrace_schemas::locations::{
+    persistence_location, Mechanism, HOME_SYSTEMD_UNIT_DIRS, PERSISTENCE_LOCATIONS,
+    SYSTEMD_UNIT_DIRS,
+};
 
 fn write(root: &Path, path: &[u8], bytes: &[u8]) {
     let full = root.join(String::from_utf8_lossy(path).trim_start_matches('/'));
@@ -105,6 +110,20 @@ fn the_collector_walks_every_location_the_model_reads_and_the_other_way_round() 
         }
     }
     assert!(planted.len() >= PERSISTENCE_LOCATIONS.len());
+    // systemd: a service in every unit directory, and in root's own unit directories.
+    let unit = b"[Service]\nExecStart=/usr/local/bin/mt-probe\n";
+    let mut units: Vec<Vec<u8>> = SYSTEMD_UNIT_DIRS
+        .iter()
+        .map(|d| cat(&[d, b"mtprobe.service"]))
+        .collect();
+    units.extend(
+        HOME_SYSTEMD_UNIT_DIRS
+            .iter()
+            .map(|d| cat(&[b"/root", d, b"mtprobe.service"])),
+    );
+    for path in &units {
+        write(r, path, unit);
+    }
     assert!(skipped.len() >= 20, "{} names skipped", skipped.len());
 
     let out = tempfile::tempdir().expect("tempdir");
@@ -131,6 +150,16 @@ fn the_collector_walks_every_location_the_model_reads_and_the_other_way_round() 
             entries.iter().map(|e| e.kind).collect::<Vec<_>>()
         );
     }
+    for path in &units {
+        let shown = String::from_utf8_lossy(path);
+        assert!(
+            model
+                .persistence
+                .iter()
+                .any(|e| e.path.as_bytes() == path.as_slice() && e.kind == PersistenceKind::Systemd),
+            "{shown}: not collected or not read as a unit"
+        );
+    }
     // Names the mechanism skips: in the bundle (the walk keeps what sits beside), never read.
     for path in &skipped {
         let shown = String::from_utf8_lossy(path);
@@ -149,11 +178,22 @@ fn the_collector_walks_every_location_the_model_reads_and_the_other_way_round() 
         let Some(loc) = location(f.path.as_bytes()) else {
             continue;
         };
-        if matches!(
-            loc.kind,
-            PersistenceKind::Systemd | PersistenceKind::ShellStartup
-        ) {
-            continue;
+        let path = f.path.as_bytes();
+        match loc.kind {
+            PersistenceKind::ShellStartup => continue,
+            PersistenceKind::Systemd => {
+                let in_table = SYSTEMD_UNIT_DIRS.iter().any(|d| path.starts_with(d))
+                    || HOME_SYSTEMD_UNIT_DIRS
+                        .iter()
+                        .any(|d| path.windows(d.len()).any(|w| w == *d));
+                assert!(
+                    in_table,
+                    "{} is read as a unit outside the table",
+                    f.path.escaped()
+                );
+                continue;
+            }
+            _ => {}
         }
         read += 1;
         let place = persistence_location(f.path.as_bytes())

@@ -58,6 +58,34 @@ pub fn is_shell_startup(path: &[u8]) -> bool {
         })
 }
 
+/// The directories systemd loads units, drop-ins and generated units from: system, runtime, vendor,
+/// transient, generator output, and the system-wide user-unit directories (trailing slash: matched as a
+/// prefix, and as a part of a path when an image root stands in front).
+pub const SYSTEMD_UNIT_DIRS: &[&[u8]] = &[
+    b"/etc/systemd/system/",
+    b"/etc/systemd/system.control/",
+    b"/run/systemd/system/",
+    b"/run/systemd/system.control/",
+    b"/run/systemd/transient/",
+    b"/run/systemd/generator.early/",
+    b"/run/systemd/generator/",
+    b"/run/systemd/generator.late/",
+    b"/usr/local/lib/systemd/system/",
+    b"/lib/systemd/system/",
+    b"/usr/lib/systemd/system/",
+    b"/etc/systemd/user/",
+    b"/run/systemd/user/",
+    b"/usr/local/lib/systemd/user/",
+    b"/usr/lib/systemd/user/",
+    b"/lib/systemd/user/",
+    b"/etc/xdg/systemd/user/",
+];
+
+/// Where a user's own units live, relative to the home (leading and trailing slash: matched as a part
+/// of a path, wherever the home is).
+pub const HOME_SYSTEMD_UNIT_DIRS: &[&[u8]] =
+    &[b"/.config/systemd/user/", b"/.local/share/systemd/user/"];
+
 /// What runs the lines of the files at a persistence location, and so how the analyzer reads them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mechanism {
@@ -129,7 +157,7 @@ const fn spool(path: &'static [u8], mechanism: Mechanism) -> PersistenceLocation
 }
 
 /// Where cron, at, init, the loader, the kernel-module loader, udev and sudo read the lines they run:
-/// the collector walks exactly these (besides systemd units and shell start-up files, listed apart) and
+/// the collector walks exactly these (systemd units and shell start-up files are listed apart, above) and
 /// the analyzer's model reads a captured file as persistence when this table places it. Vendor
 /// directories (`/usr/lib`, `/lib`) are in: a rule or hook dropped there runs as surely as one in `/etc`.
 pub const PERSISTENCE_LOCATIONS: &[PersistenceLocation] = &[

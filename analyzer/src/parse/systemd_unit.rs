@@ -221,29 +221,16 @@ pub fn split_quoted(text: &[u8]) -> Vec<Vec<u8>> {
 
 /// True for paths where unit files and drop-ins live (system, vendor, runtime, generator, per-user).
 pub fn is_unit_path(path: &[u8]) -> bool {
-    let in_dir =
-        UNIT_DIRS.iter().any(|d| path.starts_with(d)) || super::contains(path, HOME_UNIT_DIR);
+    let in_dir = UNIT_DIRS.iter().any(|d| path.starts_with(d))
+        || HOME_UNIT_DIRS.iter().any(|d| super::contains(path, d));
     in_dir && is_unit_file_name(super::basename(path))
 }
 
-/// The directories systemd loads system units, drop-ins and generated units from.
-pub const UNIT_DIRS: &[&[u8]] = &[
-    b"/etc/systemd/system/",
-    b"/etc/systemd/user/",
-    b"/lib/systemd/system/",
-    b"/lib/systemd/user/",
-    b"/usr/lib/systemd/system/",
-    b"/usr/lib/systemd/user/",
-    b"/usr/local/lib/systemd/system/",
-    b"/run/systemd/system/",
-    b"/run/systemd/generator/",
-    b"/run/systemd/generator.early/",
-    b"/run/systemd/generator.late/",
-    b"/run/systemd/transient/",
-];
+/// The directories systemd loads units from (the table the collector walks by).
+pub use minetrace_schemas::locations::SYSTEMD_UNIT_DIRS as UNIT_DIRS;
 
 /// Where a user's own units live, relative to any home.
-pub const HOME_UNIT_DIR: &[u8] = b"/.config/systemd/user/";
+pub use minetrace_schemas::locations::HOME_SYSTEMD_UNIT_DIRS as HOME_UNIT_DIRS;
 
 /// A unit (`.service`, `.timer`, `.socket`, `.path`) or drop-in (`.conf`) file name.
 pub fn is_unit_file_name(name: &[u8]) -> bool {

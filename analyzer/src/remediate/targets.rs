@@ -34,7 +34,7 @@ pub(super) fn add_why(list: &mut Vec<String>, why: &str) {
 pub(super) fn in_unit_dir(path: &[u8]) -> bool {
     systemd_unit::UNIT_DIRS
         .iter()
-        .chain([&systemd_unit::HOME_UNIT_DIR])
+        .chain(systemd_unit::HOME_UNIT_DIRS)
         .any(|d| contains(path, d))
 }
 

@@ -7,6 +7,7 @@
 use std::io::Write;
 
 use minetrace_schemas::bundle::WriteError;
+use minetrace_schemas::locations::{HOME_SYSTEMD_UNIT_DIRS, SYSTEMD_UNIT_DIRS};
 
 use super::host_root::child;
 use super::sink::{Content, Sink};
@@ -16,24 +17,8 @@ use super::walk::{self, Limits, Pick};
 /// Unit files are small; one over 1 MiB is kept by its head.
 const UNIT_CAP: u64 = 1 << 20;
 
-const UNIT_DIRS: &[&[u8]] = &[
-    b"/etc/systemd/system",
-    b"/etc/systemd/system.control",
-    b"/run/systemd/system",
-    b"/run/systemd/system.control",
-    b"/run/systemd/transient",
-    b"/run/systemd/generator.early",
-    b"/run/systemd/generator",
-    b"/run/systemd/generator.late",
-    b"/usr/local/lib/systemd/system",
-    b"/lib/systemd/system",
-    b"/usr/lib/systemd/system",
-    b"/etc/systemd/user",
-    b"/run/systemd/user",
-    b"/usr/local/lib/systemd/user",
-    b"/usr/lib/systemd/user",
-    b"/lib/systemd/user",
-    b"/etc/xdg/systemd/user",
+/// The service manager's own configuration beside the unit directories.
+const MANAGER_DIRS: &[&[u8]] = &[
     b"/etc/systemd/system.conf.d",
     b"/etc/systemd/user.conf.d",
     b"/etc/environment.d",
@@ -53,19 +38,20 @@ const GENERATOR_DIRS: &[&[u8]] = &[
     b"/usr/lib/systemd/user-environment-generators",
 ];
 
-/// Per-home locations, relative to the home.
-const USER_DIRS: &[&[u8]] = &[
-    b".config/systemd/user",
-    b".local/share/systemd/user",
-    b".config/environment.d",
-];
+/// Per-home environment for the user's manager, relative to the home.
+const USER_ENV_DIR: &[u8] = b".config/environment.d";
 
 pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
     let units = Pick::Record(Content::Head { cap: UNIT_CAP });
     for f in [&b"/etc/systemd/system.conf"[..], b"/etc/systemd/user.conf"] {
         s.capture(f, Content::Head { cap: UNIT_CAP })?;
     }
-    for dir in UNIT_DIRS {
+    // The unit directories are the table the analyzer reads units by.
+    for dir in SYSTEMD_UNIT_DIRS {
+        let dir = dir.strip_suffix(b"/").unwrap_or(dir);
+        walk::walk(s, dir, Limits::config(4), |_| units)?;
+    }
+    for dir in MANAGER_DIRS {
         walk::walk(s, dir, Limits::config(4), |_| units)?;
     }
     for dir in GENERATOR_DIRS {
@@ -74,7 +60,12 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
         })?;
     }
     for (home, _) in s.ctx.homes.clone() {
-        for rel in USER_DIRS {
+        let rels = HOME_SYSTEMD_UNIT_DIRS
+            .iter()
+            .map(|d| d.strip_prefix(b"/").unwrap_or(d))
+            .map(|d| d.strip_suffix(b"/").unwrap_or(d))
+            .chain([USER_ENV_DIR]);
+        for rel in rels {
             walk::walk(s, &child(&home, rel), Limits::config(4), |_| units)?;
         }
     }
