@@ -210,10 +210,14 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
             })
         })
         .collect();
-    let mut digested = crate::parallel::map_in_order(&jobs, |job| {
-        job.as_ref()
-            .map(|(real, algorithm, with_sha)| digests(real, *algorithm, *with_sha))
-    })
+    let mut digested = crate::parallel::map_in_order_with(
+        &jobs,
+        || vec![0u8; 1 << 16],
+        |buf, job| {
+            job.as_ref()
+                .map(|(real, algorithm, with_sha)| digests(real, *algorithm, *with_sha, buf))
+        },
+    )
     .into_iter();
     let mut mismatched_packages = HashSet::new();
     for (t, own) in targets.iter().zip(owner) {
@@ -447,6 +451,7 @@ fn digests(
     real: &std::path::Path,
     algorithm: DigestAlgorithm,
     with_sha: bool,
+    buf: &mut [u8],
 ) -> Result<(FileDigest, Option<String>, u64), String> {
     let mut digest = Hasher::new(algorithm).ok_or_else(|| {
         format!(
@@ -462,11 +467,10 @@ fn digests(
         ));
     }
     let mut sha = with_sha.then(Sha256::new);
-    let mut buf = vec![0u8; 1 << 16];
     let mut f = file.take(HASH_CAP);
     let mut size = 0u64;
     loop {
-        let n = f.read(&mut buf).map_err(|e| format!("read: {e}"))?;
+        let n = f.read(buf).map_err(|e| format!("read: {e}"))?;
         if n == 0 {
             break;
         }
