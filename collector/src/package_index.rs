@@ -19,7 +19,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 use minetrace_schemas::records::file::FileKind;
 use minetrace_schemas::records::package::{FileDigest, PackageManager};
@@ -74,13 +74,37 @@ pub struct IndexStats {
     pub bytes: u64,
 }
 
+/// The index's keys are keyed SipHash fingerprints of paths already (unpredictable to whoever wrote the
+/// package lists, so no one can make them collide), so its maps take them as they are instead of
+/// hashing them a second time.
+#[derive(Debug, Default)]
+struct Fingerprint(u64);
+
+impl Hasher for Fingerprint {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type ByFingerprint<V> = HashMap<u64, V, BuildHasherDefault<Fingerprint>>;
+
 #[derive(Debug)]
 pub struct PackageIndex {
     keys: RandomState,
-    owner: HashMap<u64, u32>,
+    owner: ByFingerprint<u32>,
     packages: Vec<String>,
     /// rpm only: the digest the owning package recorded, for its executables and libraries.
-    digests: HashMap<u64, FileDigest>,
+    digests: ByFingerprint<FileDigest>,
     /// Top-level directories that are links into `/usr` on this host.
     merged: Vec<&'static [u8]>,
     pub manager: PackageManager,
@@ -92,9 +116,9 @@ impl PackageIndex {
     pub fn new(merged: Vec<&'static [u8]>) -> Self {
         PackageIndex {
             keys: RandomState::new(),
-            owner: HashMap::new(),
+            owner: ByFingerprint::default(),
             packages: Vec::new(),
-            digests: HashMap::new(),
+            digests: ByFingerprint::default(),
             merged,
             manager: PackageManager::Dpkg,
             stats: IndexStats::default(),
