@@ -105,8 +105,10 @@ fn open_output(path: &Path) -> Result<(File, bool)> {
 
 fn run_to_file(path: &Path, options: Options) -> Result<RunSummary> {
     let (file, created) = open_output(path)?;
+    let verbose = options.verbose;
     let result = collect_into(BufWriter::new(file), options, path.display().to_string()).and_then(
         |(out, summary)| {
+            let syncing = std::time::Instant::now();
             let file = out
                 .into_inner()
                 .map_err(|e| anyhow::anyhow!("flushing {}: {}", path.display(), e.error()))?;
@@ -115,6 +117,12 @@ fn run_to_file(path: &Path, options: Options) -> Result<RunSummary> {
                 file.sync_all()
                     .with_context(|| format!("syncing {}", path.display()))?;
                 write_sha256_file(path, &summary.bundle.sha256)?;
+            }
+            if verbose {
+                eprintln!(
+                    "minetrace-collect: bundle flushed and synced to disk in {} ms",
+                    syncing.elapsed().as_millis()
+                );
             }
             Ok(summary)
         },
@@ -184,6 +192,7 @@ pub fn collect_into<W: Write>(out: W, options: Options, label: String) -> Result
     })
     .context("writing file records")?;
 
+    let col_verbose = col.options.verbose;
     let (writer, logs, exclusions) = col.into_writer();
     let errors = logs.iter().map(|l| l.errors.len()).sum();
     let ended = now_ms();
@@ -202,7 +211,16 @@ pub fn collect_into<W: Write>(out: W, options: Options, label: String) -> Result
         artifacts: logs,
         exclusions,
     };
+    let closing = std::time::Instant::now();
+    let verbose = col_verbose;
     let (out, bundle) = writer.finish(manifest).context("finishing the bundle")?;
+    if verbose {
+        // The zstd workers compress what is still buffered here, while nothing else runs.
+        eprintln!(
+            "minetrace-collect: bundle closed (manifest written, compression finished) in {} ms",
+            closing.elapsed().as_millis()
+        );
+    }
     Ok((
         out,
         RunSummary {
