@@ -29,6 +29,8 @@ pub struct Collection<W: Write> {
     /// What the live pass hands the file families: where copy candidates keep their configuration, and
     /// which running executables it copied.
     pub live_handoff: LiveHandoff,
+    /// When the run started, for `-v`'s "at N ms" (gaps between artifacts show there).
+    started: Instant,
 }
 
 /// What the live pass found that the file families build on.
@@ -59,6 +61,7 @@ impl<W: Write> Collection<W> {
             exclusions: Vec::new(),
             package_db: PackageDb::NotBuilt,
             live_handoff: LiveHandoff::default(),
+            started: Instant::now(),
         }
     }
 
@@ -80,12 +83,13 @@ impl<W: Write> Collection<W> {
             // CPU time next to wall time: on a loaded host the wall time says little about the cost.
             let (own_after, children_after) = cpu_ms();
             eprintln!(
-                "minetrace-collect: {name}: {} items, {} errors, {} ms, CPU {} ms (+{} ms in host tools)",
+                "minetrace-collect: {name}: {} items, {} errors, {} ms, CPU {} ms (+{} ms in host tools), ended at {} ms",
                 log.items,
                 log.errors.len(),
                 log.duration_ms,
                 own_after.saturating_sub(own),
-                children_after.saturating_sub(children)
+                children_after.saturating_sub(children),
+                self.started.elapsed().as_millis()
             );
         }
         self.logs.push(log);

@@ -52,12 +52,18 @@ pub enum PackageDb {
     Missing {
         rpm: bool,
     },
-    Dpkg(PackageIndex),
-    Rpm(PackageIndex),
+    /// Shared, so work started ahead of the families that need it can read it on its own thread.
+    Dpkg(std::sync::Arc<PackageIndex>),
+    Rpm(std::sync::Arc<PackageIndex>),
 }
 
 impl PackageDb {
     pub fn index(&self) -> Option<&PackageIndex> {
+        self.shared().map(|i| &**i)
+    }
+
+    /// The index, for a thread of its own.
+    pub fn shared(&self) -> Option<&std::sync::Arc<PackageIndex>> {
         match self {
             PackageDb::Dpkg(i) | PackageDb::Rpm(i) => Some(i),
             _ => None,
@@ -323,7 +329,7 @@ fn build_rpm(root: &HostRoot, errors: &mut Vec<(String, String)>) -> PackageDb {
     if index.stats.lists == 0 {
         return PackageDb::Missing { rpm: true };
     }
-    PackageDb::Rpm(index)
+    PackageDb::Rpm(index.into())
 }
 
 fn build_dpkg(root: &HostRoot, errors: &mut Vec<(String, String)>) -> PackageDb {
@@ -389,7 +395,7 @@ fn build_dpkg(root: &HostRoot, errors: &mut Vec<(String, String)>) -> PackageDb 
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => errors.push((minetrace_schemas::escape_bytes(&diversions), e.to_string())),
     }
-    PackageDb::Dpkg(index)
+    PackageDb::Dpkg(index.into())
 }
 
 /// The manifest exclusion for a host without a readable package database.

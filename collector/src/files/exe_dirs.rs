@@ -227,7 +227,7 @@ mod tests {
         let mut h = Harness::new(r);
         let mut index = crate::package_index::PackageIndex::new(Vec::new());
         index.add_list("p", b"/opt/m/owned.conf\n");
-        h.col.package_db = crate::package_index::PackageDb::Dpkg(index);
+        h.col.package_db = crate::package_index::PackageDb::Dpkg(index.into());
         h.col.live_handoff.config_dirs = vec![b"/opt/m".to_vec()];
         collect(&mut h.sink("exe-dir")).unwrap();
 

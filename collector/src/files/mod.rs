@@ -114,6 +114,14 @@ pub fn collect<W: Write>(col: &mut Collection<W>) -> Result<(), WriteError> {
         // while the families before `firewall` do.
         ctx.tool_runs = Some(firewall::start_tools());
     }
+    // The package check's digests (MiBs of system binaries and running executables) are read on a
+    // thread of their own while the families before `packages` walk.
+    ctx.early_digests = packages::start_early(
+        &ctx.root,
+        &col.package_db,
+        &col.live_handoff.running_exes,
+        &ctx.read_before,
+    );
     let families: [(&str, &'static str, Family<W>); 19] = [
         ("accounts", "accounts", accounts::collect),
         ("ssh", "ssh", ssh::collect),

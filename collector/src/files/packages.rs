@@ -21,10 +21,13 @@ use minetrace_schemas::records::package::{
 use minetrace_schemas::RawBytes;
 use sha2::{Digest, Sha256};
 
-use super::host_root::child;
+use super::file_meta;
+use super::host_root::{child, HostRoot};
 use super::listing;
 use super::sink::{Content, Sink};
+use super::spend::ReadBefore;
 use crate::host_read;
+use crate::package_index::PackageDb;
 use md5::Md5;
 
 pub const SYSTEM_BINARIES: &[&[u8]] = &[
@@ -71,6 +74,7 @@ const MAX_TARGETS: usize = 5_000;
 /// listed.
 type Owner = Option<(String, Option<FileDigest>, Vec<u8>)>;
 
+#[derive(Debug)]
 struct Target {
     named: Vec<u8>,
     resolved: Vec<u8>,
@@ -116,7 +120,9 @@ pub fn parse_md5sums_line(line: &[u8]) -> Option<(String, Vec<u8>)> {
     Some((String::from_utf8_lossy(hex).to_ascii_lowercase(), abs))
 }
 
-pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
+/// The files checked: the system binaries, `pam_unix.so`, the libraries `preload` names and the running
+/// executables (`running`), each once by resolved path.
+fn targets(root: &HostRoot, preload: &[Vec<u8>], running: &[Vec<u8>]) -> Vec<Target> {
     let mut named: Vec<(Vec<u8>, &'static str)> = Vec::new();
     for name in SYSTEM_BINARIES {
         for dir in BIN_DIRS {
@@ -124,28 +130,26 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
         }
     }
     for pat in PAM_UNIX {
-        for p in s.ctx.root.expand(pat, 16) {
+        for p in root.expand(pat, 16) {
             named.push((p, "system-binary"));
         }
     }
-    for lib in s.ctx.preload_libs.clone() {
-        named.push((lib, "preload"));
+    for lib in preload {
+        named.push((lib.clone(), "preload"));
     }
     // Deleted and memfd images have no file to compare; the live pass handles them and hands over the
     // rest (empty in dead-box mode, where nothing runs).
-    for exe in s.col.live_handoff.running_exes.iter().take(MAX_TARGETS) {
+    for exe in running.iter().take(MAX_TARGETS) {
         named.push((exe.clone(), "running-exe"));
     }
 
     let mut targets: Vec<Target> = Vec::new();
     let mut seen = HashSet::new();
     for (path, reason) in named {
-        let Ok(r) = s.ctx.root.resolve(&path, true) else {
+        let Ok(r) = root.resolve(&path, true) else {
             continue;
         };
-        if !s
-            .ctx
-            .root
+        if !root
             .lstat(&r.path)
             .is_ok_and(|st| st.kind == minetrace_schemas::records::file::FileKind::Regular)
         {
@@ -165,6 +169,105 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
             aliases,
         });
     }
+    targets
+}
+
+/// What to read of a target whose package database records a digest in `recorded` (`None`: not owned,
+/// or no digest): that digest (MD5 when none is known), and the sha256 beside it for files at rest (a
+/// running executable's sha256 is the live pass's). An unowned running executable is not read here.
+fn job(root: &HostRoot, t: &Target, recorded: Option<DigestAlgorithm>) -> Option<DigestJob> {
+    let at_rest = t.reason != "running-exe";
+    (at_rest || recorded.is_some()).then(|| {
+        (
+            root.real(&t.resolved),
+            recorded.unwrap_or(DigestAlgorithm::Md5),
+            at_rest,
+        )
+    })
+}
+
+/// The package check read ahead: the files it checks and their digests, resolved and read on a thread
+/// of their own from the start of the file families (live mode: the system binaries, `pam_unix.so` and
+/// the running executables; the preload libraries are known only once `loader` ran), so the `packages`
+/// family mostly finds them done. Which digest a file needs is taken from the package index (a dpkg
+/// package owning it: MD5; rpm: the digest its header records); a guess the `md5sums` lists later
+/// contradict is simply not used, and what was not guessed is read by the family itself.
+pub fn start_early(
+    root: &HostRoot,
+    db: &PackageDb,
+    running: &[Vec<u8>],
+    read_before: &HashMap<(u64, u64), ReadBefore>,
+) -> Option<EarlyDigests> {
+    let index = db.shared()?.clone();
+    let (root, running, known) = (root.clone(), running.to_vec(), read_before.clone());
+    std::thread::Builder::new()
+        .name("package-digests".into())
+        .spawn(move || {
+            let targets = targets(&root, &[], &running);
+            let mut buf = vec![0u8; 1 << 16];
+            let digests = targets
+                .iter()
+                .filter_map(|t| {
+                    let recorded = t.aliases.iter().find_map(|a| {
+                        let (_, listed) = index.owner(a)?;
+                        Some(match index.manager {
+                            PackageManager::Rpm => {
+                                index.recorded_digest(&listed).map(|d| d.algorithm)
+                            }
+                            _ => Some(DigestAlgorithm::Md5),
+                        })
+                    });
+                    job(&root, t, recorded.flatten())
+                })
+                .map(|j| {
+                    let got = digests(&j.0, j.1, j.2, &mut buf, &known);
+                    (j, got)
+                })
+                .collect();
+            ReadAhead { targets, digests }
+        })
+        .ok()
+        .map(EarlyDigests)
+}
+
+/// What [`start_early`] resolved and read.
+#[derive(Debug, Default)]
+struct ReadAhead {
+    /// The targets without preload libraries.
+    targets: Vec<Target>,
+    digests: HashMap<DigestJob, Digested>,
+}
+
+/// The package check being read ahead ([`start_early`]).
+#[derive(Debug)]
+pub struct EarlyDigests(std::thread::JoinHandle<ReadAhead>);
+
+impl EarlyDigests {
+    /// What was read ahead (nothing if the thread failed: the family then reads it all itself).
+    fn finish(self) -> ReadAhead {
+        self.0.join().unwrap_or_default()
+    }
+}
+
+/// A file to digest: its resolved path on this machine, the algorithm, and whether its sha256 is wanted.
+type DigestJob = (std::path::PathBuf, DigestAlgorithm, bool);
+/// The digest, the sha256 when wanted, and the size read; or why it could not be read.
+type Digested = Result<(FileDigest, Option<String>, u64), String>;
+
+pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
+    let early = s.ctx.early_digests.take().map(EarlyDigests::finish);
+    // Read ahead without the preload libraries: the same list when there are none (the common case).
+    let (targets, mut early) = match early {
+        Some(e) if s.ctx.preload_libs.is_empty() => (e.targets, e.digests),
+        other => (
+            targets(
+                &s.ctx.root,
+                &s.ctx.preload_libs,
+                &s.col.live_handoff.running_exes,
+            ),
+            other.map(|e| e.digests).unwrap_or_default(),
+        ),
+    };
 
     // Which package lists which alias, and with which digest.
     let mut wanted: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
@@ -192,33 +295,37 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
         _ => scan_dpkg(s, &wanted, &mut owner).then_some(PackageManager::Dpkg),
     };
 
-    // Every digest first, on the worker threads (a few MiB of system binaries and running
-    // executables), then the verdicts in order.
-    let jobs: Vec<Option<(std::path::PathBuf, DigestAlgorithm, bool)>> = targets
+    // Every digest first (a few MiB of system binaries and running executables): those read ahead
+    // ([`start_early`]), the rest on the worker threads; then the verdicts in order.
+    let jobs: Vec<Option<DigestJob>> = targets
         .iter()
         .zip(&owner)
         .map(|(t, own)| {
-            let expected = own.as_ref().and_then(|(_, d, _)| d.as_ref());
-            let need_hash = t.reason != "running-exe" || expected.is_some();
-            need_hash.then(|| {
-                let algorithm = expected.map_or(DigestAlgorithm::Md5, |d| d.algorithm);
-                (
-                    s.ctx.root.real(&t.resolved),
-                    algorithm,
-                    t.reason != "running-exe",
-                )
-            })
+            let recorded = own.as_ref().and_then(|(_, d, _)| d.as_ref());
+            job(&s.ctx.root, t, recorded.map(|d| d.algorithm))
         })
         .collect();
-    let mut digested = crate::parallel::map_in_order_with(
-        &jobs,
+    let mut ahead: Vec<Option<Digested>> = jobs
+        .iter()
+        .map(|j| j.as_ref().and_then(|j| early.remove(j)))
+        .collect();
+    let left: Vec<Option<&DigestJob>> = jobs
+        .iter()
+        .zip(&ahead)
+        .map(|(j, a)| j.as_ref().filter(|_| a.is_none()))
+        .collect();
+    let known = &s.ctx.read_before;
+    let read_now = crate::parallel::map_in_order_with(
+        &left,
         || vec![0u8; 1 << 16],
         |buf, job| {
-            job.as_ref()
-                .map(|(real, algorithm, with_sha)| digests(real, *algorithm, *with_sha, buf))
+            job.map(|(real, algorithm, with_sha)| digests(real, *algorithm, *with_sha, buf, known))
         },
-    )
-    .into_iter();
+    );
+    let mut digested = ahead
+        .iter_mut()
+        .zip(read_now)
+        .map(|(a, now)| a.take().or(now));
     let mut mismatched_packages = HashSet::new();
     for (t, own) in targets.iter().zip(owner) {
         let (package, expected, listed) = match own {
@@ -446,13 +553,16 @@ impl Hasher {
     }
 }
 
-/// The digest in `algorithm` (and sha256 when asked) of a resolved host file, streamed.
+/// The digest in `algorithm` (and sha256 when asked) of a resolved host file, streamed. The sha256 of a
+/// file the live pass read whole, unchanged since (`known`), is the live pass's; when the database's
+/// digest is sha256 itself it is computed once.
 fn digests(
     real: &std::path::Path,
     algorithm: DigestAlgorithm,
     with_sha: bool,
     buf: &mut [u8],
-) -> Result<(FileDigest, Option<String>, u64), String> {
+    known: &HashMap<(u64, u64), ReadBefore>,
+) -> Digested {
     let mut digest = Hasher::new(algorithm).ok_or_else(|| {
         format!(
             "the package database records {} digests, which this build does not compute",
@@ -466,7 +576,16 @@ fn digests(
             meta.len()
         ));
     }
-    let mut sha = with_sha.then(Sha256::new);
+    let read_before = with_sha
+        .then(|| file_meta::fstat(&file).ok())
+        .flatten()
+        .and_then(|st| {
+            let k = known.get(&st.id())?;
+            ((k.stat.size, k.stat.mtime, k.stat.ctime) == (st.size, st.mtime, st.ctime))
+                .then(|| k.sha256.clone())
+        });
+    let same = algorithm == DigestAlgorithm::Sha256;
+    let mut sha = (with_sha && read_before.is_none() && !same).then(Sha256::new);
     let mut f = file.take(HASH_CAP);
     let mut size = 0u64;
     loop {
@@ -481,14 +600,13 @@ fn digests(
         }
         size += n as u64;
     }
-    Ok((
-        FileDigest {
-            algorithm,
-            hex: digest.hex(),
-        },
-        sha.map(|h| hex::encode(h.finalize())),
-        size,
-    ))
+    let hex = digest.hex();
+    let sha = match sha {
+        Some(h) => Some(hex::encode(h.finalize())),
+        None if with_sha => read_before.or_else(|| same.then(|| hex.clone())),
+        None => None,
+    };
+    Ok((FileDigest { algorithm, hex }, sha, size))
 }
 
 #[cfg(test)]
@@ -521,6 +639,116 @@ mod tests {
         );
         assert!(parse_md5sums_line(b"short  usr/bin/ps").is_none());
         assert!(parse_md5sums_line(b"").is_none());
+    }
+
+    use crate::files::sink::test_support::{put, Harness};
+    use minetrace_schemas::records::package::PackageCheck;
+
+    /// A dpkg image where `procps` ships `/usr/bin/ps` with `shipped` bytes, `ps` holding `now`.
+    fn dpkg_image(r: &std::path::Path, shipped: &[u8], now: &[u8]) -> Harness {
+        put(r, "/usr/bin/ps", now, 0o755);
+        put(
+            r,
+            "/var/lib/dpkg/info/procps.list",
+            b"/usr/bin\n/usr/bin/ps\n",
+            0o644,
+        );
+        let md5 = hex::encode(Md5::digest(shipped));
+        put(
+            r,
+            "/var/lib/dpkg/info/procps.md5sums",
+            format!("{md5}  usr/bin/ps\n").as_bytes(),
+            0o644,
+        );
+        let mut h = Harness::new(r);
+        h.col.package_db = crate::package_index::build(&h.ctx.root, &mut Vec::new());
+        h
+    }
+
+    fn ps_check(h: &Harness) -> &PackageCheck {
+        h.ctx
+            .packages
+            .iter()
+            .find(|c| c.path.as_bytes() == b"/usr/bin/ps")
+            .expect("a check of /usr/bin/ps")
+    }
+
+    #[test]
+    fn the_check_takes_the_digests_read_ahead_and_reads_the_rest_itself() {
+        let sha = |b: &[u8]| hex::encode(Sha256::digest(b));
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = dpkg_image(dir.path(), b"shipped ps", b"shipped ps");
+        let early = start_early(&h.ctx.root, &h.col.package_db, &[], &h.ctx.read_before)
+            .expect("an index, so digests are read ahead");
+        let read = early.0.join().unwrap();
+        assert!(read.targets.iter().any(|t| t.named == b"/usr/bin/ps"));
+        let ((path, algorithm, with_sha), got) = read
+            .digests
+            .iter()
+            .find(|((p, _, _), _)| p.ends_with("usr/bin/ps"))
+            .expect("ps read ahead");
+        assert_eq!((*algorithm, *with_sha), (DigestAlgorithm::Md5, true));
+        assert!(path.starts_with(dir.path()));
+        assert_eq!(got.as_ref().unwrap().1, Some(sha(b"shipped ps")));
+        // Replaced after the read ahead: the check is of the bytes read then, not read a second time.
+        put(dir.path(), "/usr/bin/ps", b"trojaned ps", 0o755);
+        h.ctx.early_digests = Some(EarlyDigests(std::thread::spawn(move || read)));
+        collect(&mut h.sink("packages")).unwrap();
+        assert!(h.ctx.early_digests.is_none());
+        let ps = ps_check(&h);
+        assert_eq!(ps.verdict, PackageVerdict::Match);
+        assert_eq!(ps.actual_sha256, Some(sha(b"shipped ps")));
+
+        // Nothing read ahead: the family reads the file itself and sees the replacement.
+        let mut h = dpkg_image(dir.path(), b"shipped ps", b"trojaned ps");
+        collect(&mut h.sink("packages")).unwrap();
+        let ps = ps_check(&h);
+        assert_eq!(ps.verdict, PackageVerdict::Mismatch);
+        assert_eq!(ps.actual_sha256, Some(sha(b"trojaned ps")));
+    }
+
+    #[test]
+    fn a_sha256_is_computed_once_and_taken_from_the_live_pass_while_the_file_is_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bash");
+        std::fs::write(&path, b"bash image").unwrap();
+        let mut buf = vec![0u8; 1 << 16];
+        let sha = hex::encode(Sha256::digest(b"bash image"));
+        let none = HashMap::new();
+        // The database's own digest is sha256 (rpm): one digest serves both fields.
+        let (d, s, size) = digests(&path, DigestAlgorithm::Sha256, true, &mut buf, &none).unwrap();
+        assert_eq!(
+            (d.hex.as_str(), s.as_deref(), size),
+            (sha.as_str(), Some(sha.as_str()), 10)
+        );
+        // The live pass read it whole: its sha256 (a stand-in value here) is taken while size and times hold.
+        let st = file_meta::lstat(&path).unwrap();
+        let live = |st: file_meta::Stat| {
+            HashMap::from([(
+                st.id(),
+                ReadBefore {
+                    stat: st,
+                    sha256: "from-the-live-pass".into(),
+                    elf: true,
+                    flags: None,
+                },
+            )])
+        };
+        let (d, s, _) = digests(
+            &path,
+            DigestAlgorithm::Md5,
+            true,
+            &mut buf,
+            &live(st.clone()),
+        )
+        .unwrap();
+        assert_eq!(d.hex, hex::encode(Md5::digest(b"bash image")));
+        assert_eq!(s.as_deref(), Some("from-the-live-pass"));
+        // Changed since (other times): read again.
+        let mut older = st;
+        older.mtime.secs -= 60;
+        let (_, s, _) = digests(&path, DigestAlgorithm::Md5, true, &mut buf, &live(older)).unwrap();
+        assert_eq!(s, Some(sha));
     }
 }
 

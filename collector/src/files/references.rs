@@ -254,7 +254,7 @@ mod tests {
         let mut h = Harness::new(dir.path());
         let mut index = crate::package_index::PackageIndex::new(Vec::new());
         index.add_list("initscripts", b"/etc/init.d/stock\n");
-        h.col.package_db = crate::package_index::PackageDb::Dpkg(index);
+        h.col.package_db = crate::package_index::PackageDb::Dpkg(index.into());
         let cap = Content::Head { cap: 1 << 20 };
         h.sink("startup")
             .capture(b"/etc/init.d/stock", cap)

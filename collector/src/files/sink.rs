@@ -115,6 +115,8 @@ pub struct Ctx {
     pub mounts: super::mounts::MountTable,
     /// Firewall tools started ahead of their family (live mode, [`super::firewall::start_tools`]).
     pub tool_runs: Option<super::firewall::ToolRuns>,
+    /// Package digests read ahead of their family ([`super::packages::start_early`]).
+    pub early_digests: Option<super::packages::EarlyDigests>,
 }
 
 impl Ctx {
@@ -170,6 +172,7 @@ impl Ctx {
             reference_set: HashSet::new(),
             mounts: super::mounts::MountTable::default(),
             tool_runs: None,
+            early_digests: None,
         }
     }
 

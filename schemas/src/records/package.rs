@@ -13,7 +13,7 @@ pub enum PackageManager {
 
 /// A file digest algorithm a package database records (dpkg: MD5; rpm: the header's
 /// `FILEDIGESTALGO`, SHA-256 since EL6-era rpm, MD5 before).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum DigestAlgorithm {
     Md5,
     Sha1,
