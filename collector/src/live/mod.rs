@@ -208,6 +208,24 @@ fn collect_live<W: Write>(col: &mut Collection<W>) -> Result<LiveSummary, WriteE
     let mut hidden_pids = listing.hidden.clone();
     hidden_pids.append(&mut pass.hidden);
 
+    // The collector's own netns is readable through itself even if no other process shares it.
+    if let Ok(link) = proc_root.readlink(&format!("{me}/ns/net")) {
+        if let Some(ns) = processes::parse_ns_link(&link) {
+            pass.index.netns.entry(ns).or_insert_with(|| vec![me]);
+        }
+    }
+    // The kernel's socket tables need only what the visits gathered: read on a thread of their own
+    // (each is a walk of the kernel's hash tables, milliseconds per network namespace) while the
+    // executables are hashed; the `sockets` artifact takes them.
+    let socket_index = std::sync::Arc::new(std::mem::take(&mut pass.index));
+    let sockets_job = proc_root.try_clone().ok().and_then(|dir| {
+        let index = socket_index.clone();
+        std::thread::Builder::new()
+            .name("sockets".into())
+            .spawn(move || sockets::collect(&dir, &index))
+            .ok()
+    });
+
     // Read right after the process pass, so CPU totals and per-process times are comparable.
     let host = col.artifact("host", |col, log| {
         let mut errors = Vec::new();
@@ -290,14 +308,12 @@ fn collect_live<W: Write>(col: &mut Collection<W>) -> Result<LiveSummary, WriteE
         Ok((count, copied))
     })?;
 
-    // The collector's own netns is readable through itself even if no other process shares it.
-    if let Ok(link) = proc_root.readlink(&format!("{me}/ns/net")) {
-        if let Some(ns) = processes::parse_ns_link(&link) {
-            pass.index.netns.entry(ns).or_insert_with(|| vec![me]);
-        }
-    }
     let socket_count = col.artifact("sockets", |col, log| {
-        let (records, errors) = sockets::collect(&proc_root, &pass.index);
+        let (records, errors) = match sockets_job.map(std::thread::JoinHandle::join) {
+            Some(Ok(read)) => read,
+            // No thread (or it failed): read the tables here.
+            _ => sockets::collect(&proc_root, &socket_index),
+        };
         for e in errors {
             note_error(log, e.target, e.message);
         }

@@ -47,6 +47,14 @@ impl ProcDir {
         Ok(ProcDir { fd, checked: false })
     }
 
+    /// The same open directory on a second descriptor, for another thread.
+    pub fn try_clone(&self) -> io::Result<ProcDir> {
+        Ok(ProcDir {
+            fd: self.fd.try_clone()?,
+            checked: self.checked,
+        })
+    }
+
     /// Opens a subdirectory (`1234`, `fd`, `task`) without following links.
     pub fn open_dir(&self, name: &str) -> io::Result<ProcDir> {
         let fd = rustix::fs::openat(&self.fd, name, DIR_FLAGS, Mode::empty())?;
