@@ -10,23 +10,23 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use minetrace_schemas::records::address::InterfaceAddress;
 
 use super::proc_dir::read_table;
+use super::routes::{Ipv4Line, Ipv4Table};
 
 /// Cap per table: a host with thousands of addresses still fits; a larger table is cut.
 const TABLE_CAP: usize = 4 << 20;
 /// Most addresses recorded.
 const MAX_ADDRESSES: usize = 4096;
 
-/// Every address of the namespace, sorted; errors name the table and the reason.
-pub fn collect() -> (Vec<InterfaceAddress>, Vec<(String, String)>) {
-    let mut errors = Vec::new();
+/// Every address of the namespace, sorted, the IPv4 ones placed by `routes` (`/proc/net/route`, read once
+/// for this and the routes); errors name the table and the reason.
+pub fn collect(routes: &Ipv4Table) -> (Vec<InterfaceAddress>, Vec<(String, String)>) {
+    let mut errors: Vec<(String, String)> = routes.error.iter().cloned().collect();
     let mut read = |path: &str| read_table(path, TABLE_CAP, &mut errors);
     let fib = read("/proc/net/fib_trie");
-    let route = read("/proc/net/route");
     let inet6 = read("/proc/net/if_inet6");
-    let routes = route.as_deref().map(parse_route).unwrap_or_default();
     let mut out: BTreeSet<InterfaceAddress> = BTreeSet::new();
     for ip in fib.as_deref().map(local_ipv4).unwrap_or_default() {
-        out.insert(ipv4_entry(ip, &routes));
+        out.insert(ipv4_entry(ip, &routes.lines));
     }
     out.extend(inet6.as_deref().map(parse_if_inet6).unwrap_or_default());
     (out.into_iter().take(MAX_ADDRESSES).collect(), errors)
@@ -48,23 +48,14 @@ pub fn local_ipv4(fib_trie: &[u8]) -> BTreeSet<Ipv4Addr> {
     out
 }
 
-/// `(interface, network, mask)` of each `/proc/net/route` line, host order ([`super::routes::ipv4_lines`]
-/// decodes the table for both readers).
-pub fn parse_route(table: &[u8]) -> Vec<(String, u32, u32)> {
-    super::routes::ipv4_lines(table)
-        .into_iter()
-        .map(|l| (l.interface, l.network, l.mask))
-        .collect()
-}
-
-fn ipv4_entry(ip: Ipv4Addr, routes: &[(String, u32, u32)]) -> InterfaceAddress {
+fn ipv4_entry(ip: Ipv4Addr, routes: &[Ipv4Line]) -> InterfaceAddress {
     let bits = u32::from(ip);
     let best = routes
         .iter()
-        .filter(|(_, net, mask)| *mask != 0 && bits & mask == *net)
-        .max_by_key(|(_, _, mask)| mask.count_ones());
+        .filter(|r| r.mask != 0 && bits & r.mask == r.network)
+        .max_by_key(|r| r.mask.count_ones());
     let (interface, prefix_len) = match best {
-        Some((name, _, mask)) => (name.clone(), u8::try_from(mask.count_ones()).ok()),
+        Some(r) => (r.interface.clone(), u8::try_from(r.mask.count_ones()).ok()),
         // The main table lists no route for loopback addresses: they live on `lo`.
         None if ip.is_loopback() => ("lo".to_owned(), Some(8)),
         None => (String::new(), None),
@@ -107,7 +98,7 @@ mod tests {
             .into_iter()
             .collect();
         assert_eq!(ips, want);
-        let routes = parse_route(ROUTE.as_bytes());
+        let routes = super::super::routes::ipv4_lines(ROUTE.as_bytes());
         let e = ipv4_entry(Ipv4Addr::new(192, 0, 2, 2), &routes);
         assert_eq!((e.interface.as_str(), e.prefix_len), ("eth0", Some(24)));
         let lo = ipv4_entry(Ipv4Addr::new(127, 0, 0, 1), &routes);
@@ -129,7 +120,7 @@ mod tests {
 
     #[test]
     fn live_namespace_has_loopback() {
-        let (v, errors) = collect();
+        let (v, errors) = collect(&super::super::routes::read_ipv4());
         assert!(errors.is_empty(), "{errors:?}");
         assert!(v.iter().any(|a| a.address == "127.0.0.1"), "{v:?}");
     }

@@ -327,8 +327,9 @@ fn collect_live<W: Write>(col: &mut Collection<W>) -> Result<LiveSummary, WriteE
         conntrack::collect(col, log, CONNTRACK_CAP)
     })?;
 
+    let ipv4_routes = routes::read_ipv4();
     col.artifact("addresses", |col, log| {
-        let (records, errors) = addresses::collect();
+        let (records, errors) = addresses::collect(&ipv4_routes);
         for (target, message) in errors {
             note_error(log, target, message);
         }
@@ -340,7 +341,7 @@ fn collect_live<W: Write>(col: &mut Collection<W>) -> Result<LiveSummary, WriteE
     })?;
 
     col.artifact("routes", |col, log| {
-        let (records, errors) = routes::collect();
+        let (records, errors) = routes::collect(&ipv4_routes);
         for (target, message) in errors {
             note_error(log, target, message);
         }

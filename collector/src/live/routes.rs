@@ -16,18 +16,35 @@ const MAX_ROUTES: usize = 4096;
 /// `RTF_GATEWAY`: the route goes through a next hop.
 const RTF_GATEWAY: u32 = 0x2;
 
-/// Every route of the namespace, IPv4 then IPv6, in the kernel's order; errors name the table and the
-/// reason.
-pub fn collect() -> (Vec<RouteRecord>, Vec<(String, String)>) {
+/// `/proc/net/route`, read and decoded once for both its readers: the routes recorded here and the
+/// interface of each local address ([`super::addresses`]).
+#[derive(Default)]
+pub struct Ipv4Table {
+    pub lines: Vec<Ipv4Line>,
+    /// Why the table could not be read (its path, the reason), for each reader's log.
+    pub error: Option<(String, String)>,
+}
+
+/// Reads `/proc/net/route` ([`Ipv4Table`]).
+pub fn read_ipv4() -> Ipv4Table {
     let mut errors = Vec::new();
-    let mut read = |path: &str| read_table(path, TABLE_CAP, &mut errors);
-    let v4 = read("/proc/net/route");
+    let table = read_table("/proc/net/route", TABLE_CAP, &mut errors);
+    Ipv4Table {
+        lines: table.as_deref().map(ipv4_lines).unwrap_or_default(),
+        error: errors.pop(),
+    }
+}
+
+/// Every route of the namespace, IPv4 (`v4`, read by [`read_ipv4`]) then IPv6, in the kernel's order;
+/// errors name the table and the reason.
+pub fn collect(v4: &Ipv4Table) -> (Vec<RouteRecord>, Vec<(String, String)>) {
+    let errors = v4.error.iter().cloned().collect();
     // A kernel without IPv6 has no such table: not an error worth reporting.
     let v6 = std::fs::File::open("/proc/net/ipv6_route")
         .and_then(|f| read_bounded(f, TABLE_CAP))
         .ok()
         .map(|c| c.bytes);
-    let mut out = v4.as_deref().map(ipv4_routes).unwrap_or_default();
+    let mut out = ipv4_routes(&v4.lines);
     out.extend(v6.as_deref().map(ipv6_routes).unwrap_or_default());
     out.truncate(MAX_ROUTES);
     (out, errors)
@@ -69,17 +86,17 @@ pub fn ipv4_lines(table: &[u8]) -> Vec<Ipv4Line> {
         .collect()
 }
 
-/// The routes of `/proc/net/route` as records ([`ipv4_lines`]).
-pub fn ipv4_routes(table: &[u8]) -> Vec<RouteRecord> {
-    ipv4_lines(table)
-        .into_iter()
+/// The routes of `/proc/net/route` as records (lines decoded by [`ipv4_lines`]).
+pub fn ipv4_routes(lines: &[Ipv4Line]) -> Vec<RouteRecord> {
+    lines
+        .iter()
         .map(|l| RouteRecord {
             destination: Ipv4Addr::from(l.network).to_string(),
             prefix_len: u8::try_from(l.mask.count_ones()).unwrap_or(32),
             gateway: (l.flags & RTF_GATEWAY != 0 && !l.gateway.is_unspecified())
                 .then(|| l.gateway.to_string()),
             metric: l.metric,
-            interface: l.interface,
+            interface: l.interface.clone(),
         })
         .collect()
 }
@@ -117,7 +134,7 @@ mod tests {
     #[test]
     fn ipv4_default_route_names_its_gateway() {
         let t = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\neth0\t00000000\t010200C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\neth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\njunk\n";
-        let v = ipv4_routes(t.as_bytes());
+        let v = ipv4_routes(&ipv4_lines(t.as_bytes()));
         assert_eq!(v.len(), 2);
         assert!(v[0].is_default());
         assert_eq!(v[0].gateway.as_deref(), Some("192.0.2.1"));
@@ -143,7 +160,7 @@ mod tests {
 
     #[test]
     fn live_namespace_reads() {
-        let (_, errors) = collect();
+        let (_, errors) = collect(&read_ipv4());
         assert!(errors.is_empty(), "{errors:?}");
     }
 }
