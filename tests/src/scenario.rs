@@ -830,6 +830,7 @@ macro_rules! scenario_lists {
             migo_redis_config_set => "migo-redis-config-set",
             kinsing_php_webshells => "kinsing-php-webshells",
             outlaw_orphaned_launchers => "outlaw-orphaned-launchers",
+            bot_hidden_tmp_peer => "bot-hidden-tmp-peer",
             ],
             clean: [
             clean_baseline => "clean-baseline",
@@ -844,6 +845,7 @@ macro_rules! scenario_lists {
             benign_container_host => "benign-container-host",
             benign_php_cms => "benign-php-cms",
             benign_ops_routine => "benign-ops-routine",
+            benign_internet_vps_admin => "benign-internet-vps-admin",
             ],
         }
     };

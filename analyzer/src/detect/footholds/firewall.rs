@@ -147,7 +147,7 @@ fn opened_for(ctx: &Context, origin: &str, file: Option<&FileRecord>, r: &Rule) 
             .map(|p| {
                 (
                     *p,
-                    crate::detect::runtime::listeners::suspicious_listener(ctx, p),
+                    crate::detect::runtime::listeners::suspicious_listener(ctx, p).0,
                 )
             })
             .filter(|(_, why)| !why.is_empty())

@@ -25,8 +25,6 @@ use crate::indicators::{Kind, PathClass, ServiceClass};
 /// Facts that raise any context finding by a step: busy CPU, an outbound connection, a miner command line.
 struct Raise {
     lines: Vec<String>,
-    /// The process holds an outbound connection.
-    connected: bool,
 }
 
 impl Raise {
@@ -40,10 +38,7 @@ impl Raise {
             lines.push(format!("holds a connection to {}", c.socket.remote));
         }
         lines.extend(support::miner_cmdline(ctx, p));
-        Raise {
-            lines,
-            connected: first.is_some(),
-        }
+        Raise { lines }
     }
     fn any(&self) -> bool {
         !self.lines.is_empty()
@@ -235,9 +230,11 @@ fn odd_dir(ctx: &Context, p: &ProcessRecord, raise: &Raise) -> Option<Finding> {
     if miner {
         severity = up(severity);
     }
+    // A build tool's test or build step runs from temp directories and talks to the servers its tests
+    // start (the one judgement every place-and-connection rule reads: `support::Placement`).
     let mut built = None;
-    if !miner && severity > Severity::Low && !raise.connected {
-        if let Some(tool) = support::build_ancestor(ctx, p) {
+    if !miner && severity > Severity::Low {
+        if let Some(tool) = support::build_step(ctx, p) {
             severity = Severity::Low;
             built = Some(tool);
         }
@@ -251,7 +248,7 @@ fn odd_dir(ctx: &Context, p: &ProcessRecord, raise: &Raise) -> Option<Finding> {
     }
     if let Some(tool) = built {
         f = f.evidence(format!(
-            "started by the build tool {} and holds no remote connection: a test or build step",
+            "started by the build tool {} with no miner sign: a test or build step",
             support::q(&tool)
         ));
     }
@@ -348,7 +345,8 @@ fn system_name_elsewhere(
         exe.path.escaped()
     ));
     for l in support::odd_places(ctx, p)
-        .into_iter()
+        .iter()
+        .map(ToString::to_string)
         .chain(raise.lines.iter().cloned())
     {
         f = f.evidence(l);

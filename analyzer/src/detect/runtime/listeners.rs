@@ -15,20 +15,27 @@ use crate::detect::finding::{describe_process, exe_subject, finding, process_sub
 use crate::detect::rules;
 use crate::detect::Context;
 
-/// Why a listening process is suspicious, if it is: its odd places (not a home alone) or a kernel thread's
-/// name on a process with an executable.
+/// Why a listening process is suspicious, if it is: its drop places (not a home alone, nor a temp or
+/// home directory a build tool ancestor explains: [`support::Placement`]) or a kernel thread's name on
+/// a process with an executable; and whether a place is one programs never run from (memfd, deleted,
+/// shared memory).
 pub fn suspicious_listener(
     ctx: &Context,
     p: &minetrace_schemas::records::process::ProcessRecord,
-) -> Vec<String> {
-    let mut why: Vec<String> = support::odd_places(ctx, p)
-        .into_iter()
-        .filter(|r| !support::weak_place(r))
-        .collect();
+) -> (Vec<String>, bool) {
+    let place = support::Placement::of(ctx, p);
+    let dropped: Vec<&support::OddPlace> = place.unexplained().filter(|r| !r.weak()).collect();
+    let severe = dropped.iter().any(|r| {
+        matches!(
+            r,
+            support::OddPlace::Memfd | support::OddPlace::Deleted | support::OddPlace::Shm
+        )
+    });
+    let mut why: Vec<String> = dropped.iter().map(ToString::to_string).collect();
     if support::kthread_disguise(ctx, p, &support::Names::of(p)).is_some() {
         why.push("wears a kernel thread's name".to_owned());
     }
-    why
+    (why, severe)
 }
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
@@ -44,15 +51,12 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             let Some(p) = model.process(*pid) else {
                 continue;
             };
-            let why = suspicious_listener(ctx, p);
+            let (why, severe) = suspicious_listener(ctx, p);
             if why.is_empty() {
                 continue;
             }
             seen.push(*pid);
             let outbound = conns.get(pid).and_then(|v| v.first());
-            let severe = why.iter().any(|w| {
-                w.contains("memfd") || w.contains("deleted") || w.contains("shared memory")
-            });
             let severity = if outbound.is_some() || severe {
                 Severity::High
             } else {

@@ -509,7 +509,8 @@ fn judge(ctx: &Context, exe: &ExecutableRecord, facts: &BinaryFacts) -> Vec<Find
     let odd: Vec<String> = procs
         .iter()
         .flat_map(|p| support::odd_places(ctx, p))
-        .filter(|r| !support::weak_place(r))
+        .filter(|r| !r.weak())
+        .map(|r| r.to_string())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();

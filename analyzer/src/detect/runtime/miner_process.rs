@@ -154,7 +154,10 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 .map(|(n, v)| format!("program name {n:?} is a known miner name ({v})")),
             cpu: busy.map(|c| support::describe_cpu(&c)),
             threads: None,
-            place: support::odd_places(ctx, p),
+            place: support::odd_places(ctx, p)
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
             pool: None,
             masquerade: kthread_masquerade(ctx, p, &names),
             msr: msr.clone(),

@@ -95,7 +95,7 @@ fn names_for(ctx: &Context, p: &ProcessRecord) -> Vec<(String, Option<u16>)> {
 struct ProcContext {
     miner_cmdline: Vec<String>,
     miner_name: Option<String>,
-    odd: Vec<String>,
+    place: support::Placement,
     busy: Option<String>,
     age: Option<f64>,
     masquerade: bool,
@@ -110,7 +110,7 @@ fn proc_context(ctx: &Context, p: &ProcessRecord, m: Option<&Matcher>) -> ProcCo
         code: super::miner_binary::quick_miner_code(ctx, p, m),
         miner_cmdline: support::miner_cmdline(ctx, p),
         miner_name: support::name_in(ctx, Kind::MinerName, &names).map(|(n, _)| n),
-        odd: support::odd_places(ctx, p),
+        place: support::Placement::of(ctx, p),
         busy: support::busy(ctx.model, p).map(|c| support::describe_cpu(&c)),
         age: cpu.map(|c| c.elapsed_secs),
         masquerade: support::kthread_disguise(ctx, p, &names).is_some(),
@@ -119,17 +119,12 @@ fn proc_context(ctx: &Context, p: &ProcessRecord, m: Option<&Matcher>) -> ProcCo
 
 impl ProcContext {
     fn suspicious_exe(&self) -> bool {
-        self.odd.iter().any(|r| !support::weak_place(r))
-            || self.masquerade
-            || self.miner_name.is_some()
-            || self.code.is_some()
+        self.place.dropped() || self.masquerade || self.miner_name.is_some() || self.code.is_some()
     }
     /// A place programs never run from (memfd, deleted, shared memory, /etc, hidden outside homes); a plain
     /// temp directory or a home is not enough.
     fn severe_place(&self) -> bool {
-        self.odd
-            .iter()
-            .any(|r| !support::weak_place(r) && !r.contains("temp directory"))
+        self.place.severe()
     }
     /// Something says the process mines: its command line, name, code, or a kernel-thread disguise.
     fn miner_like(&self) -> bool {
@@ -143,7 +138,7 @@ impl ProcContext {
         if let Some(n) = &self.miner_name {
             v.push(format!("process name {n:?} is a known miner name"));
         }
-        v.extend(self.odd.iter().cloned());
+        v.extend(self.place.lines());
         v.extend(self.busy.iter().cloned());
         if self.masquerade {
             v.push("the process wears a kernel thread's name".into());
@@ -280,7 +275,7 @@ fn pool(
     score += u32::from(pc.miner_name.is_some())
         + 2 * u32::from(pc.code.is_some())
         + 2 * u32::from(pc.masquerade)
-        + u32::from(!pc.odd.is_empty())
+        + u32::from(pc.place.unexplained().next().is_some())
         + u32::from(pc.busy.is_some());
     // A pool port with nothing else that says mining is just a port.
     let severity = if why.len() == 1 && score == 1 {
@@ -469,4 +464,113 @@ fn proxies(ctx: &Context, conns: &HashMap<i32, Vec<Conn>>, m: Option<&Matcher>) 
         out.push(f);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::fixture::{model_with_processes, process};
+    use minetrace_schemas::records::socket::{SocketProto, SocketRecord};
+
+    fn tcp(local: &str, remote: &str, state: &str, pid: i32) -> SocketRecord {
+        SocketRecord {
+            netns: 1,
+            proto: SocketProto::Tcp,
+            local: local.into(),
+            remote: remote.into(),
+            state: state.into(),
+            uid: 0,
+            inode: 9000 + pid.unsigned_abs() as u64,
+            unix_path: None,
+            pids: vec![pid],
+        }
+    }
+
+    /// Issue 11/13 look-alike: a CI integration test binary in a hidden temp build directory listens on
+    /// loopback and talks to the job's PostgreSQL; the same shape under cron (no build tool), or under an
+    /// attacker's launcher named `make` in its own drop place, stays high.
+    #[test]
+    fn a_build_tools_test_binary_is_not_a_bot_the_same_shape_under_cron_is() {
+        let mut model = model_with_processes(
+            vec![],
+            vec![],
+            vec![
+                process(
+                    100,
+                    1,
+                    997,
+                    b"/home/ci/.cargo/bin/cargo",
+                    &[b"cargo", b"test"],
+                ),
+                process(
+                    101,
+                    100,
+                    997,
+                    b"/tmp/.tmpQ2fK7p/target/debug/deps/integration-1a2b",
+                    &[b"/tmp/.tmpQ2fK7p/target/debug/deps/integration-1a2b"],
+                ),
+                process(200, 1, 0, b"/usr/sbin/cron", &[b"/usr/sbin/cron", b"-f"]),
+                process(
+                    201,
+                    200,
+                    0,
+                    b"/usr/bin/bash",
+                    &[b"bash", b"-c", b"/tmp/.x/bot"],
+                ),
+                process(202, 201, 0, b"/tmp/.x/bot", &[b"/tmp/.x/bot"]),
+                process(300, 200, 0, b"/tmp/.y/make", &[b"make"]),
+                process(301, 300, 0, b"/tmp/.y/bot", &[b"/tmp/.y/bot"]),
+            ],
+        );
+        for (pid, listen, peer) in [
+            (101, "127.0.0.1:41235", "127.0.0.1:5432"),
+            (202, "0.0.0.0:60101", "203.0.113.9:60100"),
+            (301, "0.0.0.0:60102", "203.0.113.9:60100"),
+        ] {
+            model.sockets.push(tcp(listen, "0.0.0.0:0", "LISTEN", pid));
+            model
+                .sockets
+                .push(tcp("10.0.0.2:50000", peer, "ESTABLISHED", pid));
+        }
+        let iocs = crate::indicators::Indicators::builtin();
+        let ctx = Context {
+            model: &model,
+            iocs: &iocs,
+        };
+        let mut found = detect(&ctx);
+        found.extend(super::super::listeners::detect(&ctx));
+        found.extend(super::super::exec_context::detect(&ctx));
+        let worst = |pid: i32| {
+            found
+                .iter()
+                .filter(|f| {
+                    f.iter_subjects()
+                        .any(|s| matches!(s, Subject::Process { pid: p, .. } if *p == pid))
+                })
+                .map(|f| (f.severity, f.rule.clone()))
+                .max()
+        };
+        assert!(
+            worst(101).is_none_or(|(s, _)| s <= Severity::Low),
+            "test binary: {:?}",
+            worst(101)
+        );
+        for pid in [202, 301] {
+            let w = worst(pid);
+            assert!(
+                w.as_ref().is_some_and(|(s, _)| *s >= Severity::High),
+                "pid {pid}: {w:?}"
+            );
+        }
+        // MT-RUN-024 and MT-RUN-025 each judge the bot high on their own.
+        for rule in ["MT-RUN-024", "MT-RUN-025"] {
+            assert!(
+                found.iter().any(|f| f.rule == rule
+                    && f.severity >= Severity::High
+                    && f.iter_subjects()
+                        .any(|s| matches!(s, Subject::Process { pid: 202, .. }))),
+                "{rule}"
+            );
+        }
+    }
 }

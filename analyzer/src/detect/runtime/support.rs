@@ -210,7 +210,9 @@ fn host_path(p: &ProcessRecord, path: &[u8]) -> Option<Vec<u8>> {
 /// The nearest ancestor (up to 32 levels) that is a build tool (`build_tool`: cargo, make, go, a
 /// compiler): a test or build binary it started runs from temporary directories by design. A network
 /// service met first ends the walk: what a service (Tomcat's `java`, `postgres`, `node`) started is the
-/// service's doing, never a compile, whatever builds sit above the service.
+/// service's doing, never a compile, whatever builds sit above the service. A "build tool" that itself
+/// runs from a drop place ([`OddPlace::weak`] aside: `/tmp/.x/make`) is the attacker's name for its
+/// launcher, not a compiler, and ends the walk too.
 pub fn build_ancestor(ctx: &Context, p: &ProcessRecord) -> Option<String> {
     let mut pid = p.ppid;
     for _ in 0..32 {
@@ -220,7 +222,8 @@ pub fn build_ancestor(ctx: &Context, p: &ProcessRecord) -> Option<String> {
         let q = ctx.model.process(pid)?;
         let names = Names::of(q);
         if let Some((name, _)) = name_in(ctx, Kind::BuildTool, &names) {
-            return Some(name);
+            let dropped = odd_places(ctx, q).iter().any(|r| !r.weak());
+            return (!dropped).then_some(name);
         }
         if service_of(ctx.iocs, q, &names).is_some() {
             return None;
@@ -236,58 +239,187 @@ pub fn cpu_heavy(ctx: &Context, names: &Names) -> bool {
         || name_in(ctx, Kind::CpuHeavyTool, names).is_some()
 }
 
-/// Why a process's executable sits somewhere programs do not normally run from; empty when it does not.
+/// A place a process's executable sits in that programs do not normally run from ([`odd_places`]).
+/// Judged by kind, never by the text rendered for evidence (which embeds host paths).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OddPlace {
+    /// Runs from a memfd (fileless).
+    Memfd,
+    /// Deleted from disk while it runs (not a package upgrade's leftover).
+    Deleted,
+    /// In shared memory (path class `shm`).
+    Shm,
+    /// In a temp directory (path class `temp`).
+    Temp,
+    /// In a configuration, log or spool directory (path class `nonexec`).
+    Nonexec,
+    /// Chrooted into a root filesystem in a temp or hidden directory (the root's path).
+    KitRoot(Vec<u8>),
+    /// In a hidden directory or a hidden file; `home` when inside a home.
+    Hidden { home: bool },
+    /// In a home directory (and no other odd place).
+    Home,
+}
+
+impl OddPlace {
+    /// Homes, hidden ones included, hold developers' tools (`~/.cargo/bin`, `~/.vscode-server`) as often
+    /// as droppers.
+    pub fn weak(&self) -> bool {
+        matches!(self, OddPlace::Home | OddPlace::Hidden { home: true })
+    }
+
+    /// A place programs never run from: memfd, deleted, shared memory, a configuration directory, a
+    /// kit's root, hidden outside homes. A plain temp directory or a home is not enough.
+    pub fn severe(&self) -> bool {
+        !self.weak() && *self != OddPlace::Temp
+    }
+
+    /// Places a build writes and runs its test binaries in (temp and hidden temp directories such as
+    /// `/tmp/.tmpQ2fK7p`, `/tmp/go-build*`, homes, a binary rebuilt while it runs): what a build tool
+    /// ancestor explains ([`Placement`]). Memory, configuration directories and a kit's root it does not.
+    fn built_there(&self) -> bool {
+        matches!(
+            self,
+            OddPlace::Temp | OddPlace::Hidden { .. } | OddPlace::Home | OddPlace::Deleted
+        )
+    }
+}
+
+impl std::fmt::Display for OddPlace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OddPlace::Memfd => f.write_str("runs from a memfd (fileless)"),
+            OddPlace::Deleted => f.write_str("executable deleted from disk"),
+            OddPlace::Shm => f.write_str("executable in shared memory"),
+            OddPlace::Temp => f.write_str("executable in a temp directory"),
+            OddPlace::Nonexec => f.write_str(
+                "executable in a configuration, log or spool directory, where programs do not belong",
+            ),
+            OddPlace::KitRoot(root) => write!(
+                f,
+                "runs chrooted into {}, a root filesystem in a temp or hidden directory",
+                RawBytes::from(root.as_slice()).escaped()
+            ),
+            OddPlace::Hidden { home: true } => {
+                f.write_str("executable in a hidden directory of a home")
+            }
+            OddPlace::Hidden { home: false } => {
+                f.write_str("executable in a hidden directory or hidden file")
+            }
+            OddPlace::Home => f.write_str("executable in a home directory"),
+        }
+    }
+}
+
+/// Where a process's executable sits that programs do not normally run from; empty when it does not.
 /// Deleted executables under a system directory (package upgrades) are not odd by themselves.
-pub fn odd_places(ctx: &Context, p: &ProcessRecord) -> Vec<String> {
+pub fn odd_places(ctx: &Context, p: &ProcessRecord) -> Vec<OddPlace> {
     let (Some(exe), Some(path)) = (&p.exe, exe_path(p)) else {
         return Vec::new();
     };
     let mut out = Vec::new();
     if exe.memfd {
-        out.push("runs from a memfd (fileless)".to_owned());
+        out.push(OddPlace::Memfd);
         return out;
     }
     if exe.deleted && !upgrade_like(ctx, path) {
-        out.push("executable deleted from disk".to_owned());
+        out.push(OddPlace::Deleted);
     }
     if under(ctx, PathClass::Shm, path) {
-        out.push("executable in shared memory".to_owned());
+        out.push(OddPlace::Shm);
     } else if under(ctx, PathClass::Temp, path) {
-        out.push("executable in a temp directory".to_owned());
+        out.push(OddPlace::Temp);
     } else if under(ctx, PathClass::Nonexec, path) {
-        out.push(
-            "executable in a configuration, log or spool directory, where programs do not belong"
-                .to_owned(),
-        );
+        out.push(OddPlace::Nonexec);
     }
     if let Some(root) = own_root(p).filter(|r| under(ctx, PathClass::KitProne, r)) {
-        out.push(format!(
-            "runs chrooted into {}, a root filesystem in a temp or hidden directory",
-            RawBytes::from(root).escaped()
-        ));
+        out.push(OddPlace::KitRoot(root.to_vec()));
     }
     let home = in_home(ctx, path);
     if under(ctx, PathClass::Hidden, path) {
-        out.push(if home {
-            "executable in a hidden directory of a home".to_owned()
-        } else {
-            "executable in a hidden directory or hidden file".to_owned()
-        });
+        out.push(OddPlace::Hidden { home });
     } else if home && out.is_empty() {
-        out.push("executable in a home directory".to_owned());
+        out.push(OddPlace::Home);
     }
     out
 }
 
-/// Whether an [`odd_places`] reason is a weak one: homes, hidden ones included, hold developers' tools
-/// (`~/.cargo/bin`, `~/.vscode-server`) as often as droppers.
-pub fn weak_place(reason: &str) -> bool {
-    reason.contains("home")
+/// Where a process runs from, judged once for every rule that weighs "an unowned program in a drop place
+/// holds or offers a connection" (`MT-RUN-020`, `-021`, `-022`, `-023`, `-024`, `-025`, `-032`): its odd
+/// places, and the build tool whose test or build step it is. A build tool's descendant that shows no
+/// miner sign (miner command line or name, kernel-thread disguise) runs from temp, hidden temp and home
+/// directories by design — `cargo test` from `/tmp/.tmpXXXXXX`, `go test` from `/tmp/go-build*` — and
+/// talks to the service containers and servers its tests start: those places do not count. What it
+/// connects to is still judged on its own (pool domains, IRC, miner code).
+#[derive(Debug, Clone, Default)]
+pub struct Placement {
+    pub odd: Vec<OddPlace>,
+    /// The build tool ancestor that explains the places [`OddPlace::built_there`], when it does.
+    pub built_by: Option<String>,
 }
 
-/// Odd places beyond a home directory: temp, shared memory, hidden outside homes, deleted, memfd.
+impl Placement {
+    pub fn of(ctx: &Context, p: &ProcessRecord) -> Placement {
+        let odd = odd_places(ctx, p);
+        let built_by = if odd.iter().any(OddPlace::built_there) {
+            build_step(ctx, p)
+        } else {
+            None
+        };
+        Placement { odd, built_by }
+    }
+
+    /// The odd places that count: all of them, minus what the build tool ancestor explains.
+    pub fn unexplained(&self) -> impl Iterator<Item = &OddPlace> {
+        self.odd
+            .iter()
+            .filter(|o| self.built_by.is_none() || !o.built_there())
+    }
+
+    /// A drop place: an unexplained odd place beyond a home.
+    pub fn dropped(&self) -> bool {
+        self.unexplained().any(|o| !o.weak())
+    }
+
+    /// A place programs never run from ([`OddPlace::severe`]), unexplained.
+    pub fn severe(&self) -> bool {
+        self.unexplained().any(OddPlace::severe)
+    }
+
+    /// Evidence: every odd place, and the build tool when it explains some.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.odd.iter().map(ToString::to_string).collect();
+        if let Some(tool) = &self.built_by {
+            out.push(format!(
+                "started by the build tool {} with no miner sign: a test or build step, which runs from temp and home directories by design",
+                q(tool)
+            ));
+        }
+        out
+    }
+}
+
+/// The build tool whose test or build step the process is: its [`build_ancestor`], unless the process
+/// itself shows a miner sign ([`miner_sign`]).
+pub fn build_step(ctx: &Context, p: &ProcessRecord) -> Option<String> {
+    if miner_sign(ctx, p) {
+        return None;
+    }
+    build_ancestor(ctx, p)
+}
+
+/// Something about the process itself says it mines: a miner command line, a miner name or a kernel
+/// thread's disguise. Such a process is never excused by what started it.
+fn miner_sign(ctx: &Context, p: &ProcessRecord) -> bool {
+    let names = Names::of(p);
+    !miner_cmdline(ctx, p).is_empty()
+        || name_in(ctx, Kind::MinerName, &names).is_some()
+        || kthread_disguise(ctx, p, &names).is_some()
+}
+
+/// A drop place beyond a home, unexplained by a build tool ancestor ([`Placement::dropped`]).
 pub fn strongly_odd(ctx: &Context, p: &ProcessRecord) -> bool {
-    odd_places(ctx, p).iter().any(|r| !weak_place(r))
+    Placement::of(ctx, p).dropped()
 }
 
 /// A deleted executable under a system directory, not hidden and not in temp: what a package upgrade
