@@ -1,7 +1,11 @@
 //! Brute force in the authentication events and what followed it (`MT-ACC-010`, T1110.001):
-//! many failed logins from one address, then a successful password login from that address or a
-//! password change. Brute force alone is the internet's background noise and stays low; success from a
-//! brute-forcing address or a password change after it is high. A password login from an address that
+//! many failed logins from one address, then a successful password login from that address, and what
+//! that login's session did: a password change or a new account. Brute force alone is the internet's
+//! background noise and stays low; success from a brute-forcing address is high, and so is a password
+//! change or new account tied to such a login — the account the address got in as, or made within
+//! [`SESSION_REACH`] after that login. A password change or new account that no brute-forced login
+//! explains (an admin onboarding `bob` the day after a scanner's 200 failures) is not the brute force's:
+//! it stays out of this finding, and its account is never locked for it. A password login from an address that
 //! failed [`GUESS_FAILURES`] times in the [`GUESS_WINDOW`] before it is a guessed password too, whatever
 //! the address's total (fail2ban's default `maxretry`/`findtime`: more than a typo, less than a scan).
 //! Once every account such a login opened is locked (shadow), the finding is history and low.
@@ -41,8 +45,13 @@ pub struct BruteSource {
     pub users: Vec<Vec<u8>>,
 }
 
+/// How long after a brute-forced login a password change or new account counts as that login's doing
+/// when it names another account: the intrusion window's reach around an artifact
+/// ([`crate::detect::window::SLACK_SECS`]), for auth logs that do not say which session ran `useradd`.
+pub const SESSION_REACH: i64 = crate::detect::window::SLACK_SECS;
+
 /// What followed a brute force: a password login from a brute-forcing address, or a password change
-/// or new account after the first brute force crossed the threshold.
+/// or new account tied to such a login (see [`brute_force`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AfterBrute<'a> {
     pub event: &'a AuthEvent,
@@ -59,16 +68,55 @@ pub struct BruteForce<'a> {
     pub after: Vec<AfterBrute<'a>>,
 }
 
-/// Counts failures per address in event order; a password login from an address already over the
-/// threshold, and a password change or new account once any address is over it, follow the brute force.
+/// A login the brute force got: the account, the address, when.
+struct Breach {
+    user: Vec<u8>,
+    ip: IpAddr,
+    time: Option<i64>,
+}
+
+impl Breach {
+    /// Why a password change or new account (`ev`) is this login's doing, if it is: it names the account
+    /// the address got in as, or comes within [`SESSION_REACH`] after the login (an event or login without
+    /// a time is taken in log order).
+    fn explains(&self, ev: &AuthEvent) -> Option<String> {
+        if ev.user == self.user {
+            return Some(format!(
+                "{} is the account brute-forcing {} logged into",
+                escape_bytes(&self.user),
+                self.ip
+            ));
+        }
+        let soon = match (self.time, ev.time) {
+            (Some(login), Some(t)) => (0..=SESSION_REACH).contains(&(t - login)),
+            _ => true,
+        };
+        soon.then(|| {
+            format!(
+                "within {} h of the brute-forced login to {} from {}",
+                SESSION_REACH / 3600,
+                escape_bytes(&self.user),
+                self.ip
+            )
+        })
+    }
+}
+
+/// Counts failures per address in event order. A password login from an address already over the
+/// threshold (or that just guessed: [`GUESS_FAILURES`] in [`GUESS_WINDOW`]) follows the brute force;
+/// so does a password change or new account that such a login explains ([`Breach::explains`]). Failures
+/// alone, however many, tie nothing to them.
 pub fn brute_force(model: &HostModel) -> BruteForce<'_> {
     let events = &model.auth;
     let mut failures: BTreeMap<IpAddr, (usize, Vec<Vec<u8>>)> = BTreeMap::new();
     // The latest failure times per address (at most GUESS_FAILURES).
     let mut recent: BTreeMap<IpAddr, std::collections::VecDeque<i64>> = BTreeMap::new();
     let mut guessed: Vec<IpAddr> = Vec::new();
-    let mut first_brute_seen = false;
+    // Logins the brute force got, in event order (capped: the evidence names the latest).
+    let mut breaches: Vec<Breach> = Vec::new();
     let mut after = Vec::new();
+    let tied =
+        |breaches: &[Breach], ev: &AuthEvent| breaches.iter().rev().find_map(|b| b.explains(ev));
     for ev in events {
         let where_ = ev.location(model);
         let user = escape_bytes(&ev.user);
@@ -89,9 +137,6 @@ pub fn brute_force(model: &HostModel) -> BruteForce<'_> {
                         r.pop_front();
                     }
                 }
-                if e.0 >= BRUTE_THRESHOLD {
-                    first_brute_seen = true;
-                }
             }
             AuthKind::AcceptedPassword if ev.is_password_login() => {
                 let Some(ip) = ev.from else {
@@ -102,6 +147,7 @@ pub fn brute_force(model: &HostModel) -> BruteForce<'_> {
                     .get(&ip)
                     .is_some_and(|(n, _)| *n >= BRUTE_THRESHOLD)
                 {
+                    push_breach(&mut breaches, ev, ip);
                     after.push(AfterBrute {
                         event: ev,
                         what: format!(
@@ -114,7 +160,7 @@ pub fn brute_force(model: &HostModel) -> BruteForce<'_> {
                         .filter(|f| **f <= t && t - **f <= GUESS_WINDOW)
                         .count();
                     if in_window >= GUESS_FAILURES {
-                        first_brute_seen = true;
+                        push_breach(&mut breaches, ev, ip);
                         if !guessed.contains(&ip) {
                             guessed.push(ip);
                         }
@@ -128,20 +174,28 @@ pub fn brute_force(model: &HostModel) -> BruteForce<'_> {
                     }
                 }
             }
-            AuthKind::PasswordChanged if first_brute_seen => after.push(AfterBrute {
-                event: ev,
-                what: format!(
-                    "{where_}: password changed for {user} ({}) after the brute force",
-                    ev.program
-                ),
-            }),
-            AuthKind::NewUser if first_brute_seen => after.push(AfterBrute {
-                event: ev,
-                what: format!(
-                    "{where_}: new user {user} uid {:?} after the brute force",
-                    ev.new_uid
-                ),
-            }),
+            AuthKind::PasswordChanged => {
+                if let Some(why) = tied(&breaches, ev) {
+                    after.push(AfterBrute {
+                        event: ev,
+                        what: format!(
+                            "{where_}: password changed for {user} ({}) after the brute force: {why}",
+                            ev.program
+                        ),
+                    });
+                }
+            }
+            AuthKind::NewUser => {
+                if let Some(why) = tied(&breaches, ev) {
+                    after.push(AfterBrute {
+                        event: ev,
+                        what: format!(
+                            "{where_}: new user {user} uid {:?} after the brute force: {why}",
+                            ev.new_uid
+                        ),
+                    });
+                }
+            }
             _ => {}
         }
     }
@@ -155,6 +209,18 @@ pub fn brute_force(model: &HostModel) -> BruteForce<'_> {
         })
         .collect();
     BruteForce { sources, after }
+}
+
+/// Remembers a brute-forced login (the latest 64 are enough to tie what followed).
+fn push_breach(breaches: &mut Vec<Breach>, ev: &AuthEvent, ip: IpAddr) {
+    if breaches.len() == 64 {
+        breaches.remove(0);
+    }
+    breaches.push(Breach {
+        user: ev.user.clone(),
+        ip,
+        time: ev.time,
+    });
 }
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
@@ -271,6 +337,71 @@ mod tests {
             assert!(brute_force(&m).after.is_empty(), "{log}");
             assert!(detect(&Context { model: &m, iocs: &iocs }).is_empty(), "{log}");
         }
+    }
+
+    /// Issue 13 look-alike: 200 failures from a scanner on Jan 1; on Jan 2 an admin (from the VPN, by key)
+    /// adds bob and sets his password. Nothing ties the account to the brute force: low, and bob is no
+    /// subject (the plan never locks him). The same commands inside the session a brute-forced login
+    /// opened, or a password change of the account it got, are high.
+    #[test]
+    fn only_what_a_brute_forced_login_explains_follows_it() {
+        let scanner: String = (0..200)
+            .map(|i| {
+                format!(
+                    "Jan  1 03:{:02}:{:02} h sshd[{}]: Failed password for invalid user admin from 198.51.100.7 port 4{i} ssh2\n",
+                    i / 60,
+                    i % 60,
+                    1000 + i
+                )
+            })
+            .collect();
+        let onboarding = "Jan  2 10:00:00 h sshd[5001]: Accepted publickey for alice from 10.8.0.6 port 50000 ssh2: ED25519 SHA256:x\n\
+            Jan  2 10:01:00 h useradd[5010]: new user: name=bob, UID=1002, GID=1002, home=/home/bob, shell=/bin/bash, from=/dev/pts/0\n\
+            Jan  2 10:01:05 h passwd[5011]: pam_unix(passwd:chauthtok): password changed for bob\n";
+        let iocs = Indicators::builtin();
+        let m = model(&(scanner.clone() + onboarding));
+        let judged = brute_force(&m);
+        assert_eq!(judged.sources.len(), 1);
+        assert!(judged.after.is_empty(), "{:?}", judged.after);
+        let found = detect(&Context {
+            model: &m,
+            iocs: &iocs,
+        });
+        assert_eq!(found[0].severity, Severity::Low);
+        assert!(!found[0]
+            .iter_subjects()
+            .any(|s| matches!(s, minetrace_schemas::findings::Subject::Account { .. })));
+
+        // The scanner gets in as root and, ten minutes later, adds bob: the session's doing.
+        let breached = scanner.clone()
+            + "Jan  1 04:00:00 h sshd[2001]: Accepted password for root from 198.51.100.7 port 1 ssh2\n\
+               Jan  1 04:10:00 h useradd[2010]: new user: name=bob, UID=1002, GID=1002, home=/home/bob, shell=/bin/bash, from=none\n";
+        let m = model(&breached);
+        let judged = brute_force(&m);
+        assert_eq!(judged.after.len(), 2, "{:?}", judged.after);
+        assert!(judged.after[1]
+            .what
+            .contains("within 2 h of the brute-forced login to root"));
+        // ... but the admin's onboarding a day later is still not.
+        let m = model(&(breached + onboarding));
+        let judged = brute_force(&m);
+        assert_eq!(judged.after.len(), 2, "{:?}", judged.after);
+
+        // Outlaw: the guessed account's own password, whenever it changes.
+        let outlaw = scanner
+            + "Jan  1 04:00:00 h sshd[2001]: Accepted password for git from 198.51.100.7 port 1 ssh2\n\
+               Jan  1 09:00:00 h passwd[2160]: pam_unix(passwd:chauthtok): password changed for git\n";
+        let m = model(&outlaw);
+        let judged = brute_force(&m);
+        assert_eq!(judged.after.len(), 2, "{:?}", judged.after);
+        assert!(judged.after[1]
+            .what
+            .contains("git is the account brute-forcing 198.51.100.7 logged into"));
+        let found = detect(&Context {
+            model: &m,
+            iocs: &iocs,
+        });
+        assert_eq!(found[0].severity, Severity::High);
     }
 
     #[test]
