@@ -22,11 +22,11 @@ use std::collections::BTreeMap;
 use minetrace_schemas::findings::{Finding, Subject};
 use minetrace_schemas::RawBytes;
 
-use crate::detect::markers::{name_marker_matches, path_marker_matches};
+use crate::detect::markers::{self, name_marker_matches, path_marker_matches};
 use crate::detect::runtime::support::{self, Names};
 use crate::detect::Context;
-use crate::indicators::FamilyMarker;
 use crate::indicators::MarkerKind;
+use crate::indicators::{FamilyMarker, Indicators};
 use crate::parse;
 
 /// One marker matched against one thing.
@@ -35,15 +35,24 @@ struct Hit<'a> {
     what: String,
 }
 
-fn match_path<'a>(markers: &'a [FamilyMarker], path: &[u8], what: &str, hits: &mut Vec<Hit<'a>>) {
+/// A weak marker (an ordinary word) attributes only what sits in a drop place
+/// ([`markers::second_property`]); a weak unit name only through the unit detector, which weighs what the
+/// unit starts.
+fn match_path<'a>(
+    iocs: &Indicators,
+    markers: &'a [FamilyMarker],
+    path: &[u8],
+    what: &str,
+    hits: &mut Vec<Hit<'a>>,
+) {
     let base = support::lower(support::basename(path));
     for m in markers {
         let ok = match m.kind {
             MarkerKind::Path | MarkerKind::Preload => path_marker_matches(&m.value, path),
             MarkerKind::Name => name_marker_matches(&m.value, support::basename(path)),
-            MarkerKind::Unit => base == m.value.to_ascii_lowercase(),
+            MarkerKind::Unit => !m.weak && base == m.value.to_ascii_lowercase(),
             _ => false,
-        };
+        } && markers::marker_counts(iocs, m, path);
         if ok {
             hits.push(Hit {
                 marker: m,
@@ -102,12 +111,16 @@ fn match_persistence<'a>(
     line: u32,
     hits: &mut Vec<Hit<'a>>,
 ) {
-    // The persistence file itself (a unit named bot.service, /etc/cron.d/perfclean).
+    // The persistence file itself (a unit named pwnrige.service, /etc/cron.d/perfclean). A weak unit
+    // name is the unit detector's to weigh (it sets the family when it counts).
     let base = support::lower(support::basename(path.as_bytes()));
     for m in markers {
         let ok = match m.kind {
-            MarkerKind::Path => path_marker_matches(&m.value, path.as_bytes()),
-            MarkerKind::Unit => base == m.value.to_ascii_lowercase(),
+            MarkerKind::Path => {
+                path_marker_matches(&m.value, path.as_bytes())
+                    && markers::marker_counts(ctx.iocs, m, path.as_bytes())
+            }
+            MarkerKind::Unit => !m.weak && base == m.value.to_ascii_lowercase(),
             _ => false,
         };
         if ok {
@@ -150,7 +163,7 @@ fn match_persistence<'a>(
                 MarkerKind::Name => name_marker_matches(&m.value, support::basename(&t)),
                 MarkerKind::Preload => preload_file && t == m.value.as_bytes(),
                 _ => false,
-            };
+            } && markers::marker_counts(ctx.iocs, m, &t);
             if ok {
                 hits.push(Hit {
                     marker: m,
@@ -170,16 +183,29 @@ fn hits_for<'a>(ctx: &Context, markers: &'a [FamilyMarker], s: &Subject) -> Vec<
     match s {
         Subject::Process { pid, exe, .. } => {
             if let Some(e) = exe {
-                match_path(markers, e.as_bytes(), "process executable", &mut hits);
+                match_path(
+                    ctx.iocs,
+                    markers,
+                    e.as_bytes(),
+                    "process executable",
+                    &mut hits,
+                );
             }
             if let Some(p) = ctx.model.process(*pid) {
                 let names = Names::of(p);
+                let exe_path = p
+                    .exe
+                    .as_ref()
+                    .map(|e| e.path.as_bytes())
+                    .unwrap_or_default();
                 for n in [Some(names.comm.as_str()), names.argv0.as_deref()]
                     .into_iter()
                     .flatten()
                 {
                     for m in markers.iter().filter(|m| m.kind == MarkerKind::Name) {
-                        if name_marker_matches(&m.value, n.as_bytes()) {
+                        if name_marker_matches(&m.value, n.as_bytes())
+                            && markers::marker_counts(ctx.iocs, m, exe_path)
+                        {
                             hits.push(Hit {
                                 marker: m,
                                 what: format!(
@@ -201,7 +227,7 @@ fn hits_for<'a>(ctx: &Context, markers: &'a [FamilyMarker], s: &Subject) -> Vec<
                 .file(path.as_bytes())
                 .is_some_and(crate::detect::footholds::common::is_placeholder) => {}
         Subject::File { path, sha256 } => {
-            match_path(markers, path.as_bytes(), "file", &mut hits);
+            match_path(ctx.iocs, markers, path.as_bytes(), "file", &mut hits);
             match_hash(markers, sha256.as_deref(), &mut hits);
         }
         Subject::Persistence { path, line } => {

@@ -1,6 +1,7 @@
 //! Matching family markers (`indicators/families.txt`) against paths and names, shared by family
 //! attribution and the foothold detectors so both read a marker the same way.
 
+use crate::indicators::{FamilyMarker, Indicators, PathClass};
 use crate::model::usr_twin;
 use crate::parse::contains;
 
@@ -34,4 +35,23 @@ pub fn path_marker_matches(marker: &str, path: &[u8]) -> bool {
         }
     };
     matches(path) || usr_twin(path).is_some_and(|t| matches(&t))
+}
+
+/// The second property a `weak` family marker (an ordinary word: `bot.service`, `sysupdate`) needs before
+/// it counts, for the artifact at `path` it names (the program a line or unit runs, a file at rest, a
+/// process's executable): the artifact sits where programs are dropped or never belong — a temp, shared
+/// memory or hidden place, or a configuration, log or spool directory (WatchDog's `/etc/sysguard`,
+/// Kinsing's `/etc/data/kinsing`). An admin's `/usr/local/sbin/sysupdate.sh` or a chat bot's
+/// `/opt/bot/main.py` is not. Every reader of markers asks this, so the word is judged one way.
+pub fn second_property(iocs: &Indicators, path: &[u8]) -> bool {
+    let c = iocs.paths();
+    [PathClass::KitProne, PathClass::Shm, PathClass::Nonexec]
+        .into_iter()
+        .any(|class| c.is(class, path))
+}
+
+/// Whether `marker`, matched on the artifact at `path`, counts: always for a specific value, with the
+/// [`second_property`] for a weak one.
+pub fn marker_counts(iocs: &Indicators, marker: &FamilyMarker, path: &[u8]) -> bool {
+    !marker.weak || second_property(iocs, path)
 }

@@ -118,7 +118,7 @@ pub const RUN_020: Rule = Rule {
     detector: "pool_endpoints",
     title: "Connection to a mining pool",
     attack: &["T1496", "T1071", "T1571"],
-    severity: "Pool port 1; pool domain via `/etc/hosts` or named by the process (argv, `-c` config, `config.json` beside it) 3; the exact endpoint its miner command line names 3; any outbound connection (not DNS) of a process with miner signs (flags, name, miner code, kernel-thread disguise) 2. Then: miner command line 2, miner code 2, kernel-thread disguise 2, miner name 1, odd place 1, busy 1. A pool port alone is low; otherwise ≤2 low, 3-4 medium, 5-7 high, ≥8 critical. Loopback peers are judged like any other.",
+    severity: "Pool port 1; pool domain via `/etc/hosts` or named by the process (argv, `-c` config, `config.json` beside it) 3; the exact endpoint its miner command line names 3; any outbound connection (not DNS) of a process with miner signs (flags, name, miner code, kernel-thread disguise) 2. Then: miner command line 2, miner code 2, kernel-thread disguise 2, miner name 1, odd place 1 (not one a build tool ancestor explains), busy 1. A pool port alone is low; otherwise ≤2 low, 3-4 medium, 5-7 high, ≥8 critical. Loopback peers are judged like any other.",
 };
 
 /// MT-RUN-021
@@ -128,7 +128,7 @@ pub const RUN_021: Rule = Rule {
     detector: "pool_endpoints",
     title: "Web-port connection from a suspicious executable",
     attack: &["T1071.001", "T1496"],
-    severity: "Odd place (not a home), kernel-thread disguise, miner name or miner code, connected to 80/443/8080/8443. Low; medium when alive ≥ 10 min, busy, miner-like, or running from a place programs never run from (memfd, deleted, shared memory, /etc and other config/log/spool dirs, hidden outside homes); high with a miner command line or miner code.",
+    severity: "Odd place (not a home), kernel-thread disguise, miner name or miner code, connected to 80/443/8080/8443. Low; medium when alive ≥ 10 min, busy, miner-like, or running from a place programs never run from (memfd, deleted, shared memory, /etc and other config/log/spool dirs, hidden outside homes); high with a miner command line or miner code. A build tool's test or build step (`support::Placement`: a `build_tool` ancestor not itself in a drop place, no network service between them, no miner command line, miner name or kernel-thread disguise on the process) does not count its temp, hidden or home place: CI test binaries in `/tmp/.tmpXXXXXX` or `/tmp/go-build*` listen and talk to their databases.",
 };
 
 /// MT-RUN-022
@@ -158,7 +158,7 @@ pub const RUN_024: Rule = Rule {
     detector: "pool_endpoints",
     title: "Connection from a suspicious executable",
     attack: &["T1071", "T1571"],
-    severity: "A connection no pool, web-port or IRC rule judged at medium, held by a suspicious executable (temp, shared-memory, hidden-outside-home, deleted or memfd place, kernel-thread disguise, miner name or miner code): a bot's peer or C2 on a port of its own. Medium; high when the process also listens (peer-to-peer bot, backdoor), runs from a place programs never run from, or looks like a miner.",
+    severity: "A connection no pool, web-port or IRC rule judged at medium, held by a suspicious executable (temp, shared-memory, hidden-outside-home, deleted or memfd place, kernel-thread disguise, miner name or miner code): a bot's peer or C2 on a port of its own. Medium; high when the process also listens (peer-to-peer bot, backdoor), runs from a place programs never run from, or looks like a miner. A build tool's test or build step (`support::Placement`: a `build_tool` ancestor not itself in a drop place, no network service between them, no miner command line, miner name or kernel-thread disguise on the process) does not count its temp, hidden or home place: CI test binaries in `/tmp/.tmpXXXXXX` or `/tmp/go-build*` listen and talk to their databases.",
 };
 
 /// MT-RUN-025
@@ -168,7 +168,7 @@ pub const RUN_025: Rule = Rule {
     detector: "listeners",
     title: "Suspicious executable listening for connections",
     attack: &["T1205", "T1571"],
-    severity: "A listening TCP/UDP socket held by an executable in a temp, shared-memory or hidden place (a home's program directories do not count), deleted or memfd, or wearing a kernel thread's name: a backdoor or a peer-to-peer bot's port. Medium; high when it also holds an outbound connection, or runs from shared memory, memfd or a deleted file.",
+    severity: "A listening TCP/UDP socket held by an executable in a temp, shared-memory or hidden place (a home's program directories do not count), deleted or memfd, or wearing a kernel thread's name: a backdoor or a peer-to-peer bot's port. Medium; high when it also holds an outbound connection, or runs from shared memory, memfd or a deleted file. A build tool's test or build step (`support::Placement`: a `build_tool` ancestor not itself in a drop place, no network service between them, no miner command line, miner name or kernel-thread disguise on the process) does not count its temp, hidden or home place: CI test binaries in `/tmp/.tmpXXXXXX` or `/tmp/go-build*` listen and talk to their databases.",
 };
 
 /// MT-RUN-030
@@ -198,7 +198,7 @@ pub const RUN_032: Rule = Rule {
     detector: "exec_context",
     title: "Process runs from a temp, hidden or home directory",
     attack: &["T1036.005", "T1564.001"],
-    severity: "Shared memory, hidden inside temp, or a `nonexec_dir` (/etc, /var/log, /var/spool, ...: Kinsing's /etc/kinsing, WatchDog's /etc/sysguard): medium. Temp or hidden: low. Plain home: info (only with busy/connection/miner flags). One step up with miner flags only (busy or networked test binaries under /tmp are ordinary). Low, without miner flags or a remote connection, when a `build_tool` started it (a test binary under `cargo`/`make`) and no network service sits between them (what Tomcat's `java` or `postgres` started is never a compile).",
+    severity: "Shared memory, hidden inside temp, or a `nonexec_dir` (/etc, /var/log, /var/spool, ...: Kinsing's /etc/kinsing, WatchDog's /etc/sysguard): medium. Temp or hidden: low. Plain home: info (only with busy/connection/miner flags). One step up with miner flags only (busy or networked test binaries under /tmp are ordinary). Low, without a miner command line, miner name or kernel-thread disguise, when a `build_tool` started it (a test binary under `cargo`/`make`, connected or not: its connections are judged by the connection rules), no network service sits between them (what Tomcat's `java` or `postgres` started is never a compile) and the build tool is not itself in a drop place (`/tmp/.x/make`).",
 };
 
 /// MT-RUN-033
@@ -349,7 +349,7 @@ pub const PER_010: Rule = Rule {
     detector: "systemd",
     title: "Suspicious systemd unit",
     attack: &["T1543.002", "T1053.006"],
-    severity: "Worst `Exec*=` line of a unit, drop-in or timer (system, vendor, runtime, generator, per-user), scored by `score_shell`; +2 named like a system unit (`systemd-*`, `dbus`, `cron`, ...) under `/etc/systemd/` but running a non-system program; when already scored: +1 `Restart=always/on-failure/on-abnormal`, +1 service-account `User=`, +2 locked. A unit named by a family `unit` marker (`bot.service`) +4. Timers that start the unit are added as file subjects.",
+    severity: "Worst `Exec*=` line of a unit, drop-in or timer (system, vendor, runtime, generator, per-user), scored by `score_shell`; +2 named like a system unit (`systemd-*`, `dbus`, `cron`, ...) under `/etc/systemd/` but running a non-system program; when already scored: +1 `Restart=always/on-failure/on-abnormal`, +1 service-account `User=`, +2 locked. A unit named by a family `unit` marker (`pwnrige.service`) +4, unless `ExecStart=` runs only what packages installed (digest match); a `weak` one (an ordinary word: `bot.service`) only when the unit also starts a program in a temp, shared-memory, hidden or config directory or its command scores ≥ 2 on its own. Timers that start the unit are added as file subjects.",
 };
 
 /// MT-PER-020
@@ -550,7 +550,7 @@ pub const ACC_010: Rule = Rule {
     detector: "auth_log",
     title: "SSH brute force in the auth logs",
     attack: &["T1110.001", "T1098", "T1078"],
-    severity: "≥ 20 failures from one address in `auth.log*`/`secure*` (oldest first): low. A password login accepted from that address, or a password change / new user after it: high.",
+    severity: "≥ 20 failures from one address in `auth.log*`/`secure*` (oldest first): low. A password login accepted from that address (or after 5 failures from it in 10 min): high, and so is a password change / new user that such a login explains — the account it logged into, or within 2 h after it. A password change or new user no brute-forced login explains is not part of the finding (its account is never locked for it).",
 };
 
 /// MT-EVA-001
@@ -660,7 +660,7 @@ pub const EVA_050: Rule = Rule {
     detector: "kit_files",
     title: "File of a known malware kit",
     attack: &["T1105", "T1564.001"],
-    severity: "A recorded regular file outside the persistence locations (crontabs, units, rc/profile files, `ld.so.preload`, key files: their own rules report the marker on the line that runs) whose path is a family `path` marker or whose name matches a family `name` marker (`/tmp/.X25-unix/dota3.tar.gz`), not installed by a package: empty (≤ 2 bytes, vaccine or squat) low, with no family; executable or locked high; named by a `name` marker medium; other data in a kit's directory (state, logs: `path` marker only) low.",
+    severity: "A recorded regular file outside the persistence locations (crontabs, units, rc/profile files, `ld.so.preload`, key files: their own rules report the marker on the line that runs) whose path is a family `path` marker or whose name matches a family `name` marker (`/tmp/.X25-unix/dota3.tar.gz`; a `weak` marker, an ordinary word like `sysupdate`, only in a temp, shared-memory, hidden or config directory), not installed by a package: empty (≤ 2 bytes, vaccine or squat) low, with no family; executable or locked high; named by a `name` marker medium; other data in a kit's directory (state, logs: `path` marker only) low.",
 };
 
 /// MT-EVA-051

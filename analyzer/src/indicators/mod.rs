@@ -257,12 +257,16 @@ impl std::fmt::Display for MarkerKind {
     }
 }
 
-/// `family NAME KIND VALUE`: what a campaign's artifacts are known by.
+/// `family NAME KIND VALUE [weak]`: what a campaign's artifacts are known by.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FamilyMarker {
     pub family: String,
     pub kind: MarkerKind,
     pub value: String,
+    /// The value is an ordinary word that ordinary software uses too (`bot.service`, `sysupdate`): it
+    /// counts only together with a second property of the artifact it names
+    /// (`detect::markers::second_property`), never alone.
+    pub weak: bool,
 }
 
 /// Every indicator known to this run, by kind. Values are lowercase where matching is case-insensitive.
@@ -498,6 +502,11 @@ fn parse_marker(at: &str, value: &str, shown: &str) -> Result<FamilyMarker> {
         anyhow::bail!("{at}: expected `family NAME KIND VALUE`, got {shown:?}");
     };
     let v = v.trim();
+    // A trailing `weak` flags an ordinary word (see `FamilyMarker::weak`).
+    let (v, weak) = match v.rsplit_once(char::is_whitespace) {
+        Some((head, "weak")) => (head.trim_end(), true),
+        _ => (v, false),
+    };
     let Some(kind) = MarkerKind::from_name(k) else {
         let known: Vec<&str> = MarkerKind::ALL.iter().map(|k| k.name()).collect();
         anyhow::bail!(
@@ -512,10 +521,16 @@ fn parse_marker(at: &str, value: &str, shown: &str) -> Result<FamilyMarker> {
     if let Some(why) = kind.refuse(v) {
         anyhow::bail!("{at}: bad family marker value in {shown:?}: {why}");
     }
+    if weak && !matches!(kind, MarkerKind::Name | MarkerKind::Unit | MarkerKind::Path) {
+        anyhow::bail!(
+            "{at}: `weak` applies to name, unit and path markers (what names an artifact), not {kind} in {shown:?}"
+        );
+    }
     Ok(FamilyMarker {
         family: family.to_owned(),
         kind,
         value: v.to_owned(),
+        weak,
     })
 }
 
@@ -610,6 +625,10 @@ mod tests {
             ("family Kinsing path relative/x", "absolute path"),
             ("family Kinsing hash abc", "sha256"),
             ("family Kinsing", "expected `family NAME KIND VALUE`"),
+            (
+                "family Kinsing cron /unk.sh weak",
+                "`weak` applies to name, unit and path",
+            ),
         ];
         for (line, why) in cases {
             let mut ind = Indicators::builtin();
@@ -629,9 +648,18 @@ mod tests {
         let mut ind = Indicators::builtin();
         ind.add_text(
             "mine.txt",
-            "pool_domain pool.example.org\ntemp_dir /scratch/\nfamily X name xbot\n",
+            "pool_domain pool.example.org\ntemp_dir /scratch/\nfamily X name xbot\nfamily X unit x.service weak\n",
         )
         .unwrap();
+        let unit = ind.markers(MarkerKind::Unit).last();
+        assert_eq!(
+            unit.map(|m| (m.value.as_str(), m.weak)),
+            Some(("x.service", true))
+        );
+        assert!(ind
+            .markers(MarkerKind::Name)
+            .last()
+            .is_some_and(|m| !m.weak));
         assert!(ind.contains(Kind::PoolDomain, "POOL.example.org"));
         assert!(ind.paths().is(PathClass::Temp, b"/scratch/x"));
         assert_eq!(

@@ -11,7 +11,7 @@ use minetrace_schemas::records::package::PackageVerdict;
 use minetrace_schemas::{escape_bytes, RawBytes};
 
 use crate::detect::finding::{file_subject, persistence_subject, FindingExt};
-use crate::detect::markers::{name_marker_matches, path_marker_matches};
+use crate::detect::markers::{marker_counts, name_marker_matches, path_marker_matches};
 use crate::detect::rules::Rule;
 use crate::detect::Context;
 use crate::indicators::Indicators;
@@ -148,15 +148,18 @@ pub fn score_shell(text: &[u8], iocs: &Indicators) -> (Score, ShellLine) {
         for m in &iocs.family_markers {
             let hit = match m.kind {
                 MarkerKind::Cron => lossy.contains(m.value.as_str()).then_some(None),
+                // A weak marker (an ordinary word) counts only on a program in a drop place.
                 MarkerKind::Path => s
                     .executed
                     .iter()
-                    .find(|p| path_marker_matches(&m.value, p))
+                    .find(|p| path_marker_matches(&m.value, p) && marker_counts(iocs, m, p))
                     .map(|p| Some(p.as_slice())),
                 MarkerKind::Name => s
                     .executed
                     .iter()
-                    .find(|p| name_marker_matches(&m.value, basename(p)))
+                    .find(|p| {
+                        name_marker_matches(&m.value, basename(p)) && marker_counts(iocs, m, p)
+                    })
                     .map(|p| Some(p.as_slice())),
                 _ => None,
             };

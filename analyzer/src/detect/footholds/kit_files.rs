@@ -36,13 +36,17 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             continue;
         }
         // A name marker names the artifact itself; a path marker only the place (a kit's directory).
+        // A weak marker (an ordinary word: `sysupdate.sh`) names a kit's file only in a drop place.
         let by_name = ctx.iocs.family_markers.iter().find(|m| {
-            m.kind == MarkerKind::Name && markers::name_marker_matches(&m.value, basename(path))
+            m.kind == MarkerKind::Name
+                && markers::name_marker_matches(&m.value, basename(path))
+                && markers::marker_counts(ctx.iocs, m, path)
         });
-        let by_path =
-            ctx.iocs.family_markers.iter().find(|m| {
-                m.kind == MarkerKind::Path && markers::path_marker_matches(&m.value, path)
-            });
+        let by_path = ctx.iocs.family_markers.iter().find(|m| {
+            m.kind == MarkerKind::Path
+                && markers::path_marker_matches(&m.value, path)
+                && markers::marker_counts(ctx.iocs, m, path)
+        });
         let Some(m) = by_name.or(by_path) else {
             continue;
         };
@@ -123,6 +127,13 @@ mod tests {
                     b"/etc/systemd/system/systemd-sysupdate.service",
                     Some(b"[Unit]"),
                 ),
+                // WatchDog's names are ordinary words: an admin's update script is not the kit's ...
+                fixture::file(
+                    b"/usr/local/sbin/sysupdate.sh",
+                    Some(b"#!/bin/sh\napt-get update && apt-get -y upgrade\n"),
+                ),
+                // ... the same word in a drop place is.
+                fixture::file(b"/tmp/sysupdate", Some(b"\x7fELF....")),
             ],
             vec![],
         );
@@ -154,6 +165,8 @@ mod tests {
         assert_eq!(sev("/tmp/kdevtmpfsi"), Some(Severity::Low), "{found:?}");
         assert_eq!(sev("/tmp/.xdiag/tool"), Some(Severity::High), "{found:?}");
         assert_eq!(sev("/tmp/.xdiag/hlc"), Some(Severity::Low), "{found:?}");
-        assert_eq!(found.len(), 5, "{found:?}");
+        assert_eq!(sev("/usr/local/sbin/sysupdate.sh"), None, "{found:?}");
+        assert_eq!(sev("/tmp/sysupdate"), Some(Severity::High), "{found:?}");
+        assert_eq!(found.len(), 6, "{found:?}");
     }
 }

@@ -10,14 +10,16 @@ use minetrace_schemas::findings::Finding;
 
 use super::common::{self, account_subject, Score};
 use crate::detect::finding::{file_subject, FindingExt};
+use crate::detect::markers;
 use crate::detect::rules;
 use crate::detect::Context;
-use crate::indicators::{MarkerKind, PathClass};
+use crate::indicators::{FamilyMarker, MarkerKind, PathClass};
 use crate::model::persistence::{unit_name, PersistenceKind};
 use crate::parse::basename;
 use crate::parse::shell_line::ShellLine;
 use crate::parse::systemd_unit::Unit;
 use minetrace_schemas::records::file::FileRecord;
+use minetrace_schemas::records::package::PackageVerdict;
 
 /// Unit names that belong to the OS; one of these outside package paths running a non-system program
 /// is masquerade.
@@ -113,28 +115,70 @@ fn unit_finding(ctx: &Context, file: &FileRecord, unit: &Unit) -> Option<Finding
     let path = file.path.as_bytes();
     let name = unit_name(path);
     let Some((mut score, line, text, shell)) = worst_exec(ctx, unit) else {
-        let m = family_unit(ctx, name)?;
+        // No command: only a specific name says anything (a weak one has nothing to stand on).
+        let m = family_unit(ctx, name).filter(|m| !m.weak)?;
         let mut score = Score::default();
-        score.add(4, format!("unit name matches {} marker", m));
-        score.family = Some(m);
+        score.add(4, format!("unit name matches {} marker", m.family));
+        score.family = Some(m.family.clone());
         return common::line_finding(ctx, &rules::PER_010, file, 0, b"(unit file)", &score, None);
     };
-    if let Some(m) = family_unit(ctx, name) {
-        score.add(
-            4,
-            format!(
-                "unit name {} matches a {m} marker",
-                minetrace_schemas::escape_bytes(name)
-            ),
-        );
-        score.family.get_or_insert(m);
-    }
-    let program = unit
+    let start = unit
         .exec_commands()
         .into_iter()
-        .find(|c| c.key == "ExecStart")
-        .map(|c| c.program)
+        .find(|c| c.key == "ExecStart");
+    let program = start
+        .as_ref()
+        .map(|c| c.program.clone())
         .unwrap_or_default();
+    // What `ExecStart=` runs: the program and the scripts it is given.
+    let mut started = start
+        .as_ref()
+        .map(|c| crate::parse::shell_line::analyze(&c.raw).executed)
+        .unwrap_or_default();
+    if started.is_empty() && !program.is_empty() {
+        started.push(program.clone());
+    }
+    if let Some(m) = family_unit(ctx, name) {
+        let packaged = !started.is_empty()
+            && started.iter().all(|p| {
+                ctx.model
+                    .package_check(p)
+                    .is_some_and(|c| c.verdict == PackageVerdict::Match)
+            });
+        let dropped = started
+            .iter()
+            .find(|p| markers::second_property(ctx.iocs, p));
+        let named = minetrace_schemas::escape_bytes(name);
+        if packaged {
+            // The unit starts its package's own program: the name is not the family's.
+            score.reasons.push(format!(
+                "unit name {named} matches a {} marker, but ExecStart runs what its package installed: the name does not count",
+                m.family
+            ));
+        } else if m.weak && dropped.is_none() && score.points < 2 {
+            score.reasons.push(format!(
+                "unit name {named} is a {} name, but an ordinary word: it counts only with a second sign, and the unit has none",
+                m.family
+            ));
+        } else {
+            let with = match (m.weak, dropped) {
+                (true, Some(p)) => format!(
+                    " (an ordinary word, counted because the unit runs {} from a drop place)",
+                    minetrace_schemas::escape_bytes(p)
+                ),
+                (true, None) => {
+                    " (an ordinary word, counted because the unit's command is suspicious itself)"
+                        .to_owned()
+                }
+                _ => String::new(),
+            };
+            score.add(
+                4,
+                format!("unit name {named} matches a {} marker{with}", m.family),
+            );
+            score.family.get_or_insert(m.family.clone());
+        }
+    }
     if super::system_bins::unowned_in_package_dir(ctx.model, &program) {
         score.add(
             2,
@@ -192,10 +236,9 @@ fn unit_finding(ctx: &Context, file: &FileRecord, unit: &Unit) -> Option<Finding
     Some(f)
 }
 
-fn family_unit(ctx: &Context, name: &[u8]) -> Option<String> {
+fn family_unit<'a>(ctx: &'a Context, name: &[u8]) -> Option<&'a FamilyMarker> {
     ctx.iocs
         .family_markers
         .iter()
         .find(|m| m.kind == MarkerKind::Unit && m.value.as_bytes() == name)
-        .map(|m| m.family.clone())
 }
