@@ -242,3 +242,76 @@ fn family_unit<'a>(ctx: &'a Context, name: &[u8]) -> Option<&'a FamilyMarker> {
         .iter()
         .find(|m| m.kind == MarkerKind::Unit && m.value.as_bytes() == name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::indicators::Indicators;
+    use crate::model::fixture;
+    use minetrace_schemas::findings::Severity;
+
+    fn unit(path: &[u8], exec: &str, user: &str) -> (FileRecord, Option<Vec<u8>>) {
+        let text = format!(
+            "[Service]\nUser={user}\nExecStart={exec}\nRestart=always\n\n[Install]\nWantedBy=multi-user.target\n"
+        );
+        fixture::file(path, Some(text.as_bytes()))
+    }
+
+    /// Review s4 item 3: `bot.service` (a Kinsing unit name, and the name bot tutorials use) counts only
+    /// with a second property; a package-owned `ExecStart=` withdraws even a specific unit marker.
+    #[test]
+    fn a_weak_unit_name_needs_a_second_sign_a_packaged_program_withdraws_any() {
+        let mut python = fixture::not_owned(b"/usr/bin/python3", "exec");
+        python.verdict = PackageVerdict::Match;
+        python.package = Some("python3-minimal".into());
+        let model = fixture::model(
+            vec![
+                // A Telegram bot from the tutorials, as a system user.
+                unit(
+                    b"/etc/systemd/system/bot.service",
+                    "/usr/bin/python3 /opt/bot/main.py",
+                    "bot",
+                ),
+                // Kinsing's own (threats.md: ExecStart=/etc/data/kinsing).
+                unit(
+                    b"/run/systemd/system/bot.service",
+                    "/etc/data/kinsing",
+                    "root",
+                ),
+                // A specific name starting what its package installed.
+                unit(
+                    b"/etc/systemd/system/pwnrige.service",
+                    "/usr/bin/python3 -m http.server",
+                    "root",
+                ),
+            ],
+            vec![python],
+        );
+        let iocs = Indicators::builtin();
+        let found = detect(&Context {
+            model: &model,
+            iocs: &iocs,
+        });
+        let about = |path: &str| {
+            found.iter().find(|f| {
+                f.iter_subjects().any(|s| {
+                    matches!(s, minetrace_schemas::findings::Subject::Persistence { path: p, .. } if p.as_bytes() == path.as_bytes())
+                })
+            })
+        };
+        assert!(
+            about("/etc/systemd/system/bot.service").is_none(),
+            "{found:#?}"
+        );
+        let kinsing = about("/run/systemd/system/bot.service");
+        assert!(
+            kinsing.is_some_and(|f| f.severity >= Severity::High
+                && f.family.as_deref() == Some("Kinsing")),
+            "{kinsing:#?}"
+        );
+        assert!(
+            about("/etc/systemd/system/pwnrige.service").is_none(),
+            "{found:#?}"
+        );
+    }
+}
