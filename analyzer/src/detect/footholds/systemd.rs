@@ -305,8 +305,9 @@ mod tests {
         );
         let kinsing = about("/run/systemd/system/bot.service");
         assert!(
-            kinsing.is_some_and(|f| f.severity >= Severity::High
-                && f.family.as_deref() == Some("Kinsing")),
+            kinsing.is_some_and(
+                |f| f.severity >= Severity::High && f.family.as_deref() == Some("Kinsing")
+            ),
             "{kinsing:#?}"
         );
         assert!(
