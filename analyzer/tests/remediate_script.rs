@@ -162,6 +162,7 @@ pub fn hostile_plan() -> Plan {
                     RawBytes::from("DROP"),
                 ],
                 family: None,
+                tables: vec!["filter".into()],
             },
             why: why.clone(),
             gate: gate(i),

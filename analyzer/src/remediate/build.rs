@@ -371,7 +371,7 @@ fn assemble(
     let rule_gates: BTreeMap<Vec<u8>, Gate> = c
         .rules
         .iter()
-        .map(|(k, (_, _, b))| {
+        .map(|(k, (_, _, _, b))| {
             (
                 k.clone(),
                 reviews.gate(
@@ -609,12 +609,13 @@ fn assemble(
     }
 
     // Contain: the attacker's rules go, then the pools are blocked.
-    for (rule, (args, family, b)) in &c.rules {
+    for (rule, (args, family, tables, b)) in &c.rules {
         push(
             Action::DeleteFirewallRule {
                 rule: RawBytes::from(rule.clone()),
                 args: args.iter().cloned().map(RawBytes::from).collect(),
                 family: *family,
+                tables: tables.clone(),
             },
             b.why.clone(),
             reviews.decided(rule_gates.get(rule), "delete the firewall rule", || {

@@ -85,8 +85,9 @@ pub enum FileFate {
 /// Lines wanted in one file: by line number, the flagged key's fingerprint (for keys) and the basis.
 pub type WantedLines = BTreeMap<u32, (Option<String>, Basis)>;
 
-/// An iptables rule as `-C`/`-D` arguments, the address family it names, and the basis.
-pub type RuleEntry = (Vec<Vec<u8>>, Option<u8>, Basis);
+/// An iptables rule as `-C`/`-D` arguments, the address family it names, the tables the snapshot saw it
+/// in, and the basis.
+pub type RuleEntry = (Vec<Vec<u8>>, Option<u8>, Vec<String>, Basis);
 
 pub struct Collect {
     classes: EvidenceClasses,
@@ -387,12 +388,19 @@ impl Collect {
             },
             Subject::FirewallRule { rule } => match firewall::rule_args(rule.as_bytes()) {
                 Ok(args) => {
+                    let tables = firewall::tables_of(model, rule.as_bytes());
+                    if tables.is_empty() {
+                        return self.manual(
+                            format!("firewall rule {}", rule.escaped()),
+                            "no table of the snapshot holds it",
+                        );
+                    }
                     let fam = firewall::family(&args);
                     let entry = self
                         .rules
                         .entry(rule.0.clone())
-                        .or_insert_with(|| (args, fam, Basis::default()));
-                    entry.2.merge(b);
+                        .or_insert_with(|| (args, fam, tables, Basis::default()));
+                    entry.3.merge(b);
                 }
                 Err(reason) => self.manual(format!("firewall rule {}", rule.escaped()), reason),
             },

@@ -20,6 +20,8 @@ pub mod plan;
 pub mod roles;
 pub mod script;
 pub mod targets;
+#[cfg(test)]
+mod template_tests;
 
 use std::io::Write;
 use std::path::Path;

@@ -222,11 +222,13 @@ pub enum Action {
     /// Block outgoing and forwarded traffic to this address and port, TCP and UDP, in the script's own
     /// nftables table (or iptables chain).
     BlockEndpoint { ip: IpAddr, port: u16 },
-    /// Delete an attacker's iptables rule by exact match (`-C` then `-D` with the same arguments).
+    /// Delete an attacker's iptables rule by exact match (`-C` then `-D` with the same arguments), in
+    /// the tables the snapshot saw it in (never another: see `firewall::tables_of`).
     DeleteFirewallRule {
         rule: RawBytes,
         args: Vec<RawBytes>,
         family: Option<u8>,
+        tables: Vec<String>,
     },
     /// Lock an account and expire it (`usermod -L -e 1`).
     LockAccount { name: RawBytes, uid: Option<u32> },

@@ -22,7 +22,8 @@
 //! - `edit`: 6 path, 7 dev, 8 inode, 9 sha256 before, 10 size before, 11 preserve number, 12 count,
 //!   then per line: offset, length, exact bytes, key blob (or `-`), the line's own gate
 //! - `block`: 6 family (4 or 6), 7 address, 8 port
-//! - `fw-delete`: 6 family hint (4, 6 or `-`), 7 count, then the arguments (chain first)
+//! - `fw-delete`: 6 family hint (4, 6 or `-`), 7 tables (`filter,nat`), 8 count, then the arguments
+//!   (chain first)
 //! - `lock`: 6 name, 7 uid
 //! - `verify`: nothing more
 //! - `recommend`, `manual`: 3 text, 5 reason
@@ -253,8 +254,14 @@ pub fn data_block(plan: &Plan) -> String {
                 };
                 r.push(fam).push(ip.to_string()).num(port);
             }
-            Action::DeleteFirewallRule { args, family, .. } => {
+            Action::DeleteFirewallRule {
+                args,
+                family,
+                tables,
+                ..
+            } => {
                 r.push(family.map(|f| f.to_string()).unwrap_or_default())
+                    .push(tables.join(","))
                     .num(args.len());
                 for a in args {
                     r.push(a.as_bytes());

@@ -73,13 +73,19 @@ MT_INCLUDE=','
 MT_INCLUDE_ALL=0
 MT_GATE=''
 MT_CHANGED=0
-declare -a MT_RECS=() MT_F=() MT_ST=() MT_ARGS=() MT_HITS=() MT_STAT=() MT_GONE=() MT_WANT=()
+MT_APT_PIN=''
+
+declare -a MT_RECS=() MT_F=() MT_ST=() MT_ARGS=() MT_TABLES=() MT_HITS=() MT_STAT=() MT_GONE=() MT_WANT=()
 declare -a MT_SET_LIST=() MT_SET_SEEDS=() MT_SET_HELD=() MT_SET_CGROUPS=()
 declare -A MT_SET=() MT_SET_IDS=() MT_SET_SUMS=() MT_INTERP=()
 MT_NEXT=0
 MT_SET_RUNNING=0
 MT_SET_KILLED=0
 MT_CG2=''
+# Where the kernel's tables and modules are listed (read, never written).
+MT_PROC_NET=/proc/net
+MT_SYS_MODULE=/sys/module
+MT_MODULES_DIR=/lib/modules
 # How long a killed set gets to come back before the re-scan (watchdogs respawn within a second).
 MT_RESPAWN_WAIT=1.5
 
@@ -423,13 +429,22 @@ mt_safe_dir() {
   done
   # A base a fresh quarantine is made under (/var/lib) may be any root-owned directory no one else writes.
   [[ $mode == base ]] && return 0
+  # Never chmod: this run creates its directories 0700, and one it did not create (/tmp, named with
+  # --quarantine) is the host's, its mode the host's too (see mt_quarantine_path).
   if [[ ${MT_ST[5]-} != 700 ]]; then
-    # Root's own directory, writable by no one else: made root's alone (only when it is not already).
-    if [[ $mode != create ]] || ! chmod 0700 -- "$cur" 2>/dev/null; then
-      MT_NOTE="$cur is not mode 0700"
-      return 1
-    fi
+    MT_NOTE="$cur is not mode 0700"
+    return 1
   fi
+}
+
+# An existing directory the operator named with --quarantine that is not root's alone (/tmp, /var/tmp,
+# /srv/ir) keeps its mode: the quarantine is a private subdirectory in it, named after the plan, so a
+# second run, --verify and --undo find the same one. Changes only MT_Q, writes nothing.
+mt_quarantine_path() {
+  ((MT_Q_GIVEN)) || return 0
+  [[ -d $MT_Q && ! -L $MT_Q ]] && mt_lstat "$MT_Q" || return 0
+  [[ ${MT_ST[5]} == 700 ]] && return 0
+  MT_Q=${MT_Q%/}/minetrace-${MT_DATA_SHA256:0:16}
 }
 
 # A fresh quarantine (mktemp -d, root's, 0700) under the first base that passes mt_safe_dir, into MT_Q.
@@ -1520,19 +1535,33 @@ mt_unit_links() {
   done < <(find "${dirs[@]}" -mindepth 2 -maxdepth 2 -type l -print0 2>/dev/null)
 }
 
+# Removes the attacker's unit without running any of it. `systemctl stop` on the unit as loaded runs its
+# ExecStop=/ExecStopPost= (ExecStopPre=/ExecStopPost= of a socket) as root from pid 1, and follows its
+# PropagatesStopTo=, OnSuccess=/OnFailure=; `systemctl disable` follows its [Install] Also= onto the
+# host's own units (ssh, cron). A runtime drop-in can empty the Exec lists but never remove a dependency,
+# so the unit is never stopped as the attacker wrote it: its enablement links (those that resolve to the
+# planned file, mt_unit_links: what disable would remove, and nothing else) and its file go first, then
+# daemon-reload makes the manager load it again, now without a file (not-found: no commands, no
+# dependencies, Restart=no). Only then is the unit's cgroup SIGKILLed (frozen members die too) and the
+# unit stopped (a socket's listener closed) and forgotten. When a unit of the same name from another
+# file (a package's, which the attacker's shadowed) loads instead, only the attacker's processes in the
+# unit's cgroup are killed: that unit is the host's, its commands and restart policy are the host's.
 mt_apply_unit() {
-  local n=$1 loaded=0
-  if mt_unit_from_plan; then
-    loaded=1
-    timeout 90 systemctl stop -- "$MT_UNIT" >/dev/null 2>&1
-    timeout 60 systemctl disable -- "$MT_UNIT" >/dev/null 2>&1
-  fi
+  local n=$1 loaded=0 state
+  mt_unit_from_plan && loaded=1
   mt_unit_links "$n"
   mt_remove_file "$n" "$MT_PN" || return 1
   if ((loaded)); then
     timeout 90 systemctl daemon-reload >/dev/null 2>&1
-    timeout 30 systemctl reset-failed -- "$MT_UNIT" >/dev/null 2>&1
-    MT_NOTE='stopped, disabled, removed (copy in the quarantine)'
+    state=$(timeout 30 systemctl show -p LoadState --value -- "$MT_UNIT" 2>/dev/null) || state=''
+    timeout 30 systemctl kill -s SIGKILL -- "$MT_UNIT" >/dev/null 2>&1
+    if [[ $state == not-found || $state == masked ]]; then
+      timeout 90 systemctl stop -- "$MT_UNIT" >/dev/null 2>&1
+      timeout 30 systemctl reset-failed -- "$MT_UNIT" >/dev/null 2>&1
+      MT_NOTE='removed with its links (copy in the quarantine), then its processes killed and the unit stopped once the manager had forgotten its commands'
+    else
+      MT_NOTE="removed with its links (copy in the quarantine), its processes killed; the manager now loads another file for this name (state ${state:-unknown}): start it by hand if the host needs it"
+    fi
   elif mt_user_unit; then
     MT_NOTE="a user unit: removed with its links (copy in the quarantine); the user's manager forgets it at its next reload, its processes are this plan's kill items"
   else
@@ -1555,9 +1584,36 @@ mt_block_fields() {
   esac
 }
 
+# Whether nf_tables is in the kernel now (loaded, or built in). Asking nft anything loads it otherwise.
+mt_nft_loaded() {
+  local k=''
+  [[ -d $MT_SYS_MODULE/nf_tables ]] && return 0
+  { k=$(uname -r); } 2>/dev/null
+  [[ -n $k ]] && grep -q -F -e /nf_tables.ko -- "$MT_MODULES_DIR/$k/modules.builtin" 2>/dev/null
+}
+
+# Whether table $2 of tool $1 (iptables, ip6tables) exists now, found without loading or creating
+# anything: a dry run, --verify and every state check leave the kernel as it was. Naming a table iptables
+# does not have yet loads it (on iptables-legacy, nat brings connection tracking up: a busy host then
+# drops packets when its conntrack table fills). A legacy table is listed in /proc/net/ip{,6}_tables_names
+# once loaded; an nf_tables one exists only while nf_tables is loaded, and then the save tool lists it.
+mt_ipt_table_live() {
+  local t=$1 tb=$2 names=$MT_PROC_NET/ip_tables_names v
+  [[ $t == ip6tables ]] && names=$MT_PROC_NET/ip6_tables_names
+  v=$("$t" -V 2>/dev/null) || v=''
+  if [[ $v == *nf_tables* ]]; then
+    mt_nft_loaded || return 1
+    "$t-save" 2>/dev/null | grep -q -x -F -e "*$tb"
+    return
+  fi
+  [[ -r $names ]] && grep -q -x -F -e "$tb" -- "$names"
+}
+
 mt_fw_pick() {
   [[ -n $MT_FW ]] && return 0
-  if command -v nft >/dev/null 2>&1 && nft list tables >/dev/null 2>&1; then
+  # `nft list tables` loads nf_tables when it is not in the kernel: only --apply, about to add its table,
+  # may do that; read-only modes ask nft only when it is there already.
+  if command -v nft >/dev/null 2>&1 && { [[ $MT_MODE == apply ]] || mt_nft_loaded; } && nft list tables >/dev/null 2>&1; then
     MT_FW=nft
   elif command -v iptables >/dev/null 2>&1; then
     MT_FW=iptables
@@ -1636,6 +1692,8 @@ mt_state_block() {
   iptables)
     mt_ipt_tool
     t=$REPLY
+    # No filter table yet: no chain of this script's either (and asking would load the table).
+    mt_ipt_table_live "$t" filter || return 0
     for p in tcp udp; do
       "$t" -w -C "$MT_IPT_CHAIN" -d "$MT_IP" -p "$p" --dport "$MT_PORT" -j DROP >/dev/null 2>&1 || return 0
     done
@@ -1675,25 +1733,43 @@ mt_apply_block() {
   MT_NOTE='blocked (TCP and UDP, outgoing and forwarded)'
 }
 
+# Whether $1 may be an argument of the rule given to iptables: a value (no leading -), a short rule
+# option alone, or a whole long option (no =) that abbreviates no option picking a table, running a
+# program or giving another command. getopt also reads -M attached (-M/x) or bundled (-vM/x) and any
+# unambiguous prefix of a long option (--modp=/x); --modprobe makes iptables run that program. The
+# planner allows only the rule options it knows (remediate/firewall.rs RULE_OPTIONS); this is the
+# script's own check of the shape.
+mt_ipt_arg_ok() {
+  local a=$1 d
+  [[ $a == -* ]] || return 0
+  [[ $a =~ ^-[sdiopjgmf]$ ]] && return 0
+  [[ $a =~ ^--[a-z][a-z0-9-]*$ ]] || return 1
+  for d in modprobe table append check delete insert replace list list-rules flush zero new-chain delete-chain rename-chain policy wait wait-interval; do
+    [[ $d == "${a#--}"* ]] && return 1
+  done
+  return 0
+}
+
 mt_fw_delete_fields() {
   local i count
-  MT_ARGS=()
+  MT_ARGS=() MT_TABLES=()
   mt_get 6 || return 1
   MT_FAM=$REPLY
-  mt_num 7 && count=$REPLY || return 1
+  mt_get 7 || return 1
+  [[ $REPLY =~ ^(filter|nat|mangle|raw|security)(,(filter|nat|mangle|raw|security)){0,4}$ ]] || return 1
+  IFS=, read -r -a MT_TABLES <<<"$REPLY"
+  mt_num 8 && count=$REPLY || return 1
   ((count > 0 && count < 200)) || return 1
   for ((i = 0; i < count; i++)); do
-    mt_get $((8 + i)) || return 1
-    # Never a second command, a table or --modprobe (which runs a program).
-    case $REPLY in
-    -M | -t | --table* | --modprobe* | -A | -C | -D | -I | -R | -N | -X | -F | -Z | -P | -E | -L | -S) return 1 ;;
-    esac
+    mt_get $((9 + i)) || return 1
+    mt_ipt_arg_ok "$REPLY" || return 1
     MT_ARGS+=("$REPLY")
   done
   [[ ${MT_ARGS[0]} =~ ^[A-Za-z0-9_.][A-Za-z0-9_.-]*$ ]]
 }
 
-# Where the rule is now: MT_HITS holds "tool table" pairs.
+# Where the rule is now: MT_HITS holds "tool table" pairs. Only the tables the snapshot saw the rule in,
+# and only those the kernel has now (a table that is not there holds no rule).
 mt_fw_find() {
   local t tb
   local -a tools
@@ -1705,7 +1781,8 @@ mt_fw_find() {
   esac
   for t in "${tools[@]}"; do
     command -v "$t" >/dev/null 2>&1 || continue
-    for tb in filter nat mangle raw security; do
+    for tb in "${MT_TABLES[@]}"; do
+      mt_ipt_table_live "$t" "$tb" || continue
       "$t" -w -t "$tb" -C "${MT_ARGS[@]}" >/dev/null 2>&1 && MT_HITS+=("$t $tb")
     done
   done
@@ -1825,6 +1902,39 @@ mt_pkg_unowned() {
   ! mt_pkg_owner
 }
 
+# Whether apt-get can reinstall package $1 and do nothing else: `--reinstall` installs the candidate
+# version when the installed one is not the newest (an upgrade of openssh-server or libc6 with their
+# dependencies, services restarted by their maintainer scripts). So the exact installed version is named
+# (MT_APT_PIN=pkg=version, into the real run) and a simulation, which runs no package script and no
+# hook, must show one reinstall and nothing else. Otherwise the package is reinstalled by hand. The real
+# run reads a configuration (apt-get -c, read after /etc/apt/apt.conf.d) that empties APT's hook lists
+# and dpkg options and names dpkg itself: apt.conf.d is a place attackers persist in (DPkg::Pre-Invoke).
+mt_apt_reinstall_ok() {
+  local pkg=$1 ver sim line other=0
+  ver=$(dpkg-query -W -f='${Version}' -- "$pkg" 2>/dev/null) || ver=''
+  if [[ ! $ver =~ ^[A-Za-z0-9.+:~-]{1,128}$ ]]; then
+    MT_NOTE='the installed version is unknown: reinstall the package by hand'
+    return 1
+  fi
+  MT_APT_PIN=$pkg=$ver
+  sim=$(timeout 300 apt-get -s -q install --reinstall --no-install-recommends "$MT_APT_PIN" 2>/dev/null) || sim=''
+  while IFS= read -r line; do
+    case $line in
+    "Inst $pkg "* | "Conf $pkg "*) ;;
+    'Inst '* | 'Remv '* | 'Conf '* | 'Purg '*) other=1 ;;
+    esac
+  done <<<"$sim"
+  if ((other)) || ! grep -q -x -E -e '0 upgraded, 0 newly installed, 1 reinstalled, 0 to remove and [0-9]+ not upgraded\.' <<<"$sim"; then
+    MT_NOTE="apt would change more than reinstalling the installed version ($ver): reinstall it by hand"
+    return 1
+  fi
+  if ! printf '%s\n' '#clear DPkg::Pre-Invoke;' '#clear DPkg::Post-Invoke;' '#clear DPkg::Pre-Install-Pkgs;' \
+    '#clear DPkg::Options;' '#clear DPkg::Tools;' 'Dir::Bin::dpkg "/usr/bin/dpkg";' >"$MT_Q/work/apt-reinstall.conf"; then
+    MT_NOTE='cannot write the APT configuration into the quarantine'
+    return 1
+  fi
+}
+
 mt_apply_reinstall() {
   local pkg
   if ! mt_evidence_ok "$MT_PN" "$MT_SHA"; then
@@ -1843,9 +1953,13 @@ mt_apply_reinstall() {
     return 1
   fi
   pkg=$REPLY
-  mt_clear_flags_around "$MT_PATH"
   # The collector found the host's package database: dpkg hosts reinstall with apt, rpm hosts with dnf
-  # (yum on EL7); without that fact, whichever is installed.
+  # (yum on EL7); without that fact, whichever is installed. dnf and yum reinstall the installed version
+  # or fail; apt-get is pinned to it (mt_apt_reinstall_ok).
+  if [[ $MT_PM != rpm ]] && command -v apt-get >/dev/null 2>&1 && ! mt_apt_reinstall_ok "$pkg"; then
+    return 1
+  fi
+  mt_clear_flags_around "$MT_PATH"
   if [[ $MT_PM == rpm ]] && command -v dnf >/dev/null 2>&1; then
     timeout 900 dnf reinstall -y "$pkg" >/dev/null 2>&1
   elif [[ $MT_PM == rpm ]] && command -v yum >/dev/null 2>&1; then
@@ -1853,7 +1967,7 @@ mt_apply_reinstall() {
   elif [[ $MT_PM == rpm ]]; then
     false
   elif command -v apt-get >/dev/null 2>&1; then
-    DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install --reinstall -y -q "$pkg" >/dev/null 2>&1
+    DEBIAN_FRONTEND=noninteractive timeout 900 apt-get -c "$MT_Q/work/apt-reinstall.conf" install --reinstall -y -q --no-install-recommends "$MT_APT_PIN" >/dev/null 2>&1
   elif command -v dnf >/dev/null 2>&1; then
     timeout 900 dnf reinstall -y "$pkg" >/dev/null 2>&1
   elif command -v yum >/dev/null 2>&1; then
@@ -2293,6 +2407,7 @@ mt_main() {
   if [[ -z $MT_Q ]]; then
     MT_Q=/var/lib/minetrace/quarantine/${MT_DATA_SHA256:0:16}
   fi
+  mt_quarantine_path
   cd / || exit 2
   case $MT_MODE in
   dry)

@@ -160,12 +160,14 @@ fn action() -> impl Strategy<Value = Action> {
         (
             vec(hostile(4), 0..5),
             proptest::option::of(Just(4u8)),
-            hostile(6)
+            hostile(6),
+            vec("[a-z$();'\n]{0,8}", 0..3)
         )
-            .prop_map(|(args, family, rule)| Action::DeleteFirewallRule {
+            .prop_map(|(args, family, rule, tables)| Action::DeleteFirewallRule {
                 rule: RawBytes::new(rule),
                 args: args.into_iter().map(RawBytes::new).collect(),
                 family,
+                tables,
             }),
         (hostile(6), proptest::option::of(any::<u32>())).prop_map(|(name, uid)| {
             Action::LockAccount {

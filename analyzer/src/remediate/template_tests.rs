@@ -1,0 +1,387 @@
+//! Unit tests of `template.sh`'s functions (review s4 of the remediation: items 3, 6, 7, 8, 9). Each test
+//! runs bash on the template's code above its main section (the plan data left out), as the script runs
+//! it (`--mt-clean`: no re-exec, fixed PATH, `set -u`, umask 077), followed by a few lines of its own in a
+//! scratch directory. Host commands are stubbed as shell functions that log their arguments (a function
+//! wins over the fixed PATH), so what the script would run on a host is checked without a host: no
+//! systemd, no package manager and no kernel table is touched. The quarantine test needs root (the script
+//! checks that every quarantine directory is root's), as CI runs.
+
+use std::path::Path;
+use std::process::Command;
+
+use super::script::TEMPLATE;
+
+/// The template's code: everything above its main section. `MT_TEMPLATE_UNDER_TEST=PATH` runs the
+/// same cases on another template (an older one, to see a case fail before its fix) without a rebuild.
+fn functions() -> String {
+    let t = match std::env::var_os("MT_TEMPLATE_UNDER_TEST") {
+        Some(p) => std::fs::read_to_string(&p).expect("MT_TEMPLATE_UNDER_TEST is readable"),
+        None => TEMPLATE.to_owned(),
+    };
+    let end = t
+        .find("\n# --- main ")
+        .expect("template.sh has a main section");
+    t[..end].to_owned()
+}
+
+/// Runs the template's functions then `body` in `dir`; returns the exit status and stdout + stderr.
+fn bash(dir: &Path, body: &str) -> (i32, String) {
+    let file = dir.join("case.sh");
+    std::fs::write(
+        &file,
+        format!("{}\ncd -- {}\n{body}\n", functions(), sh_quote(dir)),
+    )
+    .unwrap();
+    let out = Command::new("bash")
+        .arg(&file)
+        .args(["--mt-clean", "-"])
+        .current_dir(dir)
+        .output()
+        .expect("bash runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+fn sh_quote(p: &Path) -> String {
+    format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
+}
+
+/// A bash assignment of `MT_F` (the selected record's fields) as the generator encodes them: hex, `-`
+/// for empty.
+fn record(fields: &[&[u8]]) -> String {
+    let hex: Vec<String> = fields
+        .iter()
+        .map(|f| {
+            if f.is_empty() {
+                "-".to_owned()
+            } else {
+                hex::encode(f)
+            }
+        })
+        .collect();
+    format!("MT_F=({})", hex.join(" "))
+}
+
+/// A `fw-delete` record for `args` in `tables` (family 4, gate open).
+fn fw_record(tables: &str, args: &[&str]) -> String {
+    let count = args.len().to_string();
+    let mut f: Vec<&[u8]> = vec![
+        b"7",
+        b"fw-delete",
+        b"contain",
+        b"t",
+        b"t",
+        b"w",
+        b"4",
+        tables.as_bytes(),
+        count.as_bytes(),
+    ];
+    f.extend(args.iter().map(|a| a.as_bytes()));
+    f.push(b"");
+    record(&f)
+}
+
+/// Stubs of iptables (legacy or nf_tables backend), its save tool and nft: every call is logged to
+/// `calls`, no rule is ever found.
+fn firewall_stubs(backend: &str) -> String {
+    format!(
+        r#"
+MT_PROC_NET=$PWD/net MT_SYS_MODULE=$PWD/mod MT_MODULES_DIR=$PWD/lib
+mkdir -p net mod lib
+iptables() {{ printf 'iptables %s\n' "$*" >>calls; [[ $1 == -V ]] && echo 'iptables v1.8.9 ({backend})'; [[ $1 == -V ]]; }}
+ip6tables() {{ printf 'ip6tables %s\n' "$*" >>calls; [[ $1 == -V ]] && echo 'ip6tables v1.8.9 ({backend})'; [[ $1 == -V ]]; }}
+iptables-save() {{ printf 'iptables-save %s\n' "$*" >>calls; printf '*filter\n*nat\n'; }}
+nft() {{ printf 'nft %s\n' "$*" >>calls; }}
+: >calls
+"#
+    )
+}
+
+fn calls(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("calls")).unwrap_or_default()
+}
+
+#[test]
+fn a_dry_run_names_only_the_rules_table_and_only_when_the_kernel_has_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // iptables-legacy with only the filter table loaded: the nat rule is never looked for (naming nat
+    // would load it and start connection tracking), the filter rule is checked in filter alone.
+    let body = format!(
+        "{}\nMT_MODE=dry\nprintf 'filter\\n' >net/ip_tables_names\n{}\nmt_state_fw_delete\necho \"nat: $MT_STATE\"\n{}\nmt_state_fw_delete\necho \"filter: $MT_STATE\"\n",
+        firewall_stubs("legacy"),
+        fw_record("nat", &["PREROUTING", "-p", "tcp", "--dport", "80", "-j", "REDIRECT", "--to-ports", "3333"]),
+        fw_record("filter", &["INPUT", "-p", "tcp", "--dport", "6379", "-j", "ACCEPT"]),
+    );
+    let (rc, out) = bash(dir.path(), &body);
+    assert_eq!(rc, 0, "{out}");
+    assert!(
+        out.contains("nat: done") && out.contains("filter: done"),
+        "{out}"
+    );
+    let log = calls(dir.path());
+    for table in ["nat", "mangle", "raw", "security"] {
+        assert!(
+            !log.contains(&format!("-t {table}")),
+            "{table} named:\n{log}"
+        );
+    }
+    assert!(
+        log.contains("iptables -w -t filter -C INPUT -p tcp --dport 6379 -j ACCEPT"),
+        "{log}"
+    );
+}
+
+#[test]
+fn read_only_modes_never_load_nf_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    // iptables-nft and nft on a host where nf_tables is not loaded: no table can hold the rule and asking
+    // would load the module, so neither the rule check nor the block state asks anything.
+    let body = format!(
+        "{}\nfor MT_MODE in dry verify; do\nMT_FW=''\n{}\nmt_state_fw_delete\necho \"rule: $MT_STATE\"\n{}\nmt_state_block\necho \"block: $MT_STATE\"\ndone\n",
+        firewall_stubs("nf_tables"),
+        fw_record("filter", &["INPUT", "-s", "1.2.3.4/32", "-j", "ACCEPT"]),
+        record(&[b"8", b"block", b"contain", b"t", b"t", b"w", b"4", b"127.66.0.1", b"3333", b""]),
+    );
+    let (rc, out) = bash(dir.path(), &body);
+    assert_eq!(rc, 0, "{out}");
+    assert!(
+        out.contains("rule: done") && out.contains("block: pending"),
+        "{out}"
+    );
+    let log = calls(dir.path());
+    assert!(!log.contains("nft "), "nft asked:\n{log}");
+    assert!(!log.contains(" -C "), "iptables asked:\n{log}");
+    assert!(!log.contains("iptables-save"), "{log}");
+}
+
+#[test]
+fn rule_arguments_getopt_reads_as_modprobe_or_table_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut body = firewall_stubs("legacy");
+    let bad = [
+        "-M/tmp/.x/p",
+        "-vM/tmp/.x/p",
+        "--modp=/tmp/.x/p",
+        "--modp",
+        "--mod",
+        "-tnat",
+        "--tab",
+        "--tab=nat",
+        "-w5",
+        "-A",
+        "--append",
+    ];
+    for (i, a) in bad.iter().enumerate() {
+        body.push_str(&fw_record(
+            "filter",
+            &["INPUT", "-s", "1.2.3.4", a, "-j", "DROP"],
+        ));
+        body.push_str(&format!(
+            "\nmt_fw_delete_fields && echo 'taken {i}' || echo 'refused {i}'\n"
+        ));
+    }
+    body.push_str(&fw_record(
+        "filter,nat",
+        &[
+            "INPUT",
+            "!",
+            "-s",
+            "1.2.3.4",
+            "-m",
+            "comment",
+            "--comment",
+            "a b",
+            "-m",
+            "recent",
+            "--set",
+            "-j",
+            "DROP",
+        ],
+    ));
+    body.push_str("\nmt_fw_delete_fields && echo \"good ${#MT_TABLES[@]}\"\n");
+    let (_, out) = bash(dir.path(), &body);
+    for (i, a) in bad.iter().enumerate() {
+        assert!(out.contains(&format!("refused {i}\n")), "{a} taken:\n{out}");
+    }
+    assert!(out.contains("good 2"), "{out}");
+}
+
+/// The unit test bench: a unit file the system manager loaded from the planned path, systemctl logging
+/// each call with whether the unit file is still there (whatever systemd runs of the unit's own lines
+/// it reads from that file, as loaded before the next daemon-reload).
+fn unit_bench(load_state_after: &str) -> String {
+    format!(
+        r#"
+MT_MODE=apply
+mkdir -p etc/systemd/system
+MT_PATH=$PWD/etc/systemd/system/kworker.service MT_UNIT=kworker.service MT_PN=1
+printf '[Service]\nExecStart=/tmp/.x/kworker\nExecStopPost=/tmp/.x/reinfect\n[Install]\nAlso=ssh.service\n' >"$MT_PATH"
+LOADED=$MT_PATH
+: >calls
+timeout() {{ shift; "$@"; }}
+mt_systemd() {{ return 0; }}
+mt_unit_links() {{ echo links >>calls; }}
+mt_remove_file() {{ rm -f -- "$MT_PATH" && echo removed >>calls; }}
+systemctl() {{
+  local f=present
+  [[ -e $MT_PATH ]] || f=gone
+  echo "systemctl $* [file $f, loaded ${{LOADED:-none}}]" >>calls
+  case "$*" in
+  daemon-reload) [[ $f == gone ]] && LOADED='' ;;
+  *FragmentPath*) echo "$LOADED" ;;
+  *LoadState*) if [[ -n $LOADED ]]; then echo loaded; else echo {load_state_after}; fi ;;
+  esac
+  return 0
+}}
+mt_apply_unit 1
+echo "rc=$? $MT_NOTE"
+"#
+    )
+}
+
+#[test]
+fn removing_a_unit_runs_none_of_its_commands_and_never_follows_also() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rc, out) = bash(dir.path(), &unit_bench("not-found"));
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("rc=0"), "{out}");
+    let log = calls(dir.path());
+    // `disable` follows [Install] Also= onto the host's units: never called (the links go by identity).
+    assert!(!log.contains("systemctl disable"), "{log}");
+    // Stop and kill act only on the unit as loaded without its file: its ExecStop*/ExecStopPost, Restart,
+    // OnFailure and PropagatesStopTo are gone by then.
+    for l in log
+        .lines()
+        .filter(|l| l.contains(" stop ") || l.contains(" kill "))
+    {
+        assert!(l.ends_with("[file gone, loaded none]"), "{l}\n{log}");
+    }
+    assert!(log.contains("systemctl stop -- kworker.service"), "{log}");
+    assert!(
+        log.contains("systemctl kill -s SIGKILL -- kworker.service"),
+        "{log}"
+    );
+    let reload = log.find("daemon-reload").expect("reloaded");
+    assert!(log.find("removed").unwrap() < reload, "{log}");
+}
+
+#[test]
+fn a_unit_name_the_host_still_provides_is_not_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    // After the attacker's file goes, the manager loads the package's unit of that name: only the
+    // attacker's processes in the unit's cgroup are killed, the host's unit is not stopped.
+    let bench = unit_bench("loaded").replace(
+        "daemon-reload) [[ $f == gone ]] && LOADED='' ;;",
+        "daemon-reload) [[ $f == gone ]] && LOADED=/lib/systemd/system/kworker.service ;;",
+    );
+    let (rc, out) = bash(dir.path(), &bench);
+    assert_eq!(rc, 0, "{out}");
+    let log = calls(dir.path());
+    assert!(!log.contains("systemctl stop"), "{log}");
+    assert!(!log.contains("systemctl disable"), "{log}");
+    assert!(out.contains("start it by hand"), "{out}");
+}
+
+#[test]
+fn an_existing_quarantine_directory_keeps_its_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    // `--quarantine /tmp` (any existing directory that is not root's alone): never chmodded; the
+    // quarantine is a private subdirectory, the same one for a later --verify or --undo.
+    let body = r#"
+MT_DATA_SHA256=0123456789abcdef0123456789abcdef MT_SELF=''
+mkdir -m 1777 shared
+for MT_MODE in apply undo; do
+  MT_Q=$PWD/shared MT_Q_GIVEN=1
+  mt_quarantine_path
+  ( mt_prepare_quarantine ) >/dev/null || echo "prepare failed in $MT_MODE"
+  echo "$MT_MODE: shared $(stat -c %a shared), quarantine ${MT_Q#$PWD/} $(stat -c %a "$MT_Q")"
+done
+"#;
+    let (rc, out) = bash(dir.path(), body);
+    assert_eq!(rc, 0, "{out}");
+    assert!(!out.contains("failed"), "{out}");
+    for mode in ["apply", "undo"] {
+        assert!(
+            out.contains(&format!(
+                "{mode}: shared 1777, quarantine shared/minetrace-0123456789abcdef 700"
+            )),
+            "{out}"
+        );
+    }
+}
+
+/// A reinstall bench: openssh-server, installed at 1:9.2p1-2+deb12u3, owns the replaced file; apt-get's
+/// simulation prints `sim`.
+fn reinstall_bench(sim: &str) -> String {
+    format!(
+        r#"
+MT_MODE=apply MT_Q=$PWD/q MT_PM=dpkg MT_PKG=openssh-server MT_PN=1 MT_SHA=00 MT_PATH=/usr/sbin/sshd
+mkdir -p q/work
+: >calls
+cat >sim <<'EOF'
+{sim}
+EOF
+timeout() {{ shift; "$@"; }}
+mt_evidence_ok() {{ return 0; }}
+mt_pkg_unowned() {{ return 1; }}
+mt_pkg_owner() {{ REPLY=openssh-server; }}
+mt_clear_flags_around() {{ :; }}
+dpkg-query() {{ printf '1:9.2p1-2+deb12u3'; }}
+apt-get() {{
+  echo "apt-get $*" >>calls
+  [[ " $* " == *' -s '* ]] && cat sim
+  return 0
+}}
+mt_apply_reinstall 5
+echo "rc=$? $MT_NOTE"
+"#
+    )
+}
+
+#[test]
+fn a_reinstall_is_pinned_to_the_installed_version_and_never_upgrades() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = "0 upgraded, 0 newly installed, 1 reinstalled, 0 to remove and 12 not upgraded.\n\
+              Inst openssh-server [1:9.2p1-2+deb12u3] (1:9.2p1-2+deb12u3 Debian:12/stable [amd64])\n\
+              Conf openssh-server (1:9.2p1-2+deb12u3 Debian:12/stable [amd64])";
+    let (rc, out) = bash(dir.path(), &reinstall_bench(ok));
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("rc=0 package reinstalled"), "{out}");
+    let log = calls(dir.path());
+    let real: Vec<&str> = log.lines().filter(|l| !l.contains(" -s ")).collect();
+    assert_eq!(real.len(), 1, "{log}");
+    assert!(
+        real[0].ends_with(
+            "install --reinstall -y -q --no-install-recommends openssh-server=1:9.2p1-2+deb12u3"
+        ),
+        "{log}"
+    );
+    // The real run reads a configuration that empties APT's hooks (apt.conf.d is attacker-writable).
+    assert!(real[0].contains(" -c "), "{log}");
+    let conf = std::fs::read_to_string(dir.path().join("q/work/apt-reinstall.conf")).unwrap();
+    assert!(
+        conf.contains("#clear DPkg::Pre-Invoke;") && conf.contains("#clear DPkg::Post-Invoke;")
+    );
+
+    // An older installed version: apt would upgrade it and its dependencies. Nothing is installed.
+    let dir = tempfile::tempdir().unwrap();
+    let upgrade = "2 upgraded, 0 newly installed, 0 to remove and 11 not upgraded.\n\
+                   Inst openssh-server [1:9.2p1-2+deb12u2] (1:9.2p1-2+deb12u3 Debian:12/stable [amd64])\n\
+                   Inst openssh-client [1:9.2p1-2+deb12u2] (1:9.2p1-2+deb12u3 Debian:12/stable [amd64])";
+    let (_, out) = bash(dir.path(), &reinstall_bench(upgrade));
+    assert!(out.contains("rc=1 apt would change more"), "{out}");
+    let log = calls(dir.path());
+    assert!(log.lines().all(|l| l.contains(" -s ")), "{log}");
+
+    // A reinstall that drags another package in: refused as well.
+    let dir = tempfile::tempdir().unwrap();
+    let more = "0 upgraded, 1 newly installed, 1 reinstalled, 0 to remove and 12 not upgraded.\n\
+                Inst libfoo1 (1.0 Debian:12/stable [amd64])\n\
+                Inst openssh-server [1:9.2p1-2+deb12u3] (1:9.2p1-2+deb12u3 Debian:12/stable [amd64])";
+    let (_, out) = bash(dir.path(), &reinstall_bench(more));
+    assert!(out.contains("rc=1 apt would change more"), "{out}");
+}
