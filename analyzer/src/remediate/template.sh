@@ -86,6 +86,7 @@ MT_CG2=''
 MT_PROC_NET=/proc/net
 MT_SYS_MODULE=/sys/module
 MT_MODULES_DIR=/lib/modules
+MT_PROC_MODULES=/proc/modules
 # How long a killed set gets to come back before the re-scan (watchdogs respawn within a second).
 MT_RESPAWN_WAIT=1.5
 
@@ -1584,10 +1585,11 @@ mt_block_fields() {
   esac
 }
 
-# Whether nf_tables is in the kernel now (loaded, or built in). Asking nft anything loads it otherwise.
+# Whether nf_tables is in the kernel now (loaded, built in, or the kernel loads no modules at all). Asking
+# nft anything loads it otherwise.
 mt_nft_loaded() {
   local k=''
-  [[ -d $MT_SYS_MODULE/nf_tables ]] && return 0
+  [[ -d $MT_SYS_MODULE/nf_tables || ! -e $MT_PROC_MODULES ]] && return 0
   { k=$(uname -r); } 2>/dev/null
   [[ -n $k ]] && grep -q -F -e /nf_tables.ko -- "$MT_MODULES_DIR/$k/modules.builtin" 2>/dev/null
 }
@@ -1602,7 +1604,8 @@ mt_ipt_table_live() {
   [[ $t == ip6tables ]] && names=$MT_PROC_NET/ip6_tables_names
   v=$("$t" -V 2>/dev/null) || v=''
   if [[ $v == *nf_tables* ]]; then
-    mt_nft_loaded || return 1
+    # --apply may load nf_tables (not a table): it must see the rule to delete it.
+    [[ $MT_MODE == apply ]] || mt_nft_loaded || return 1
     "$t-save" 2>/dev/null | grep -q -x -F -e "*$tb"
     return
   fi

@@ -90,8 +90,9 @@ fn fw_record(tables: &str, args: &[&str]) -> String {
 fn firewall_stubs(backend: &str) -> String {
     format!(
         r#"
-MT_PROC_NET=$PWD/net MT_SYS_MODULE=$PWD/mod MT_MODULES_DIR=$PWD/lib
+MT_PROC_NET=$PWD/net MT_SYS_MODULE=$PWD/mod MT_MODULES_DIR=$PWD/lib MT_PROC_MODULES=$PWD/modules
 mkdir -p net mod lib
+: >modules
 iptables() {{ printf 'iptables %s\n' "$*" >>calls; [[ $1 == -V ]] && echo 'iptables v1.8.9 ({backend})'; [[ $1 == -V ]]; }}
 ip6tables() {{ printf 'ip6tables %s\n' "$*" >>calls; [[ $1 == -V ]] && echo 'ip6tables v1.8.9 ({backend})'; [[ $1 == -V ]]; }}
 iptables-save() {{ printf 'iptables-save %s\n' "$*" >>calls; printf '*filter\n*nat\n'; }}
