@@ -16,7 +16,7 @@
 //! - An endpoint is blocked unasked only with pool evidence (a pool port or domain) and never when it is
 //!   the host's infrastructure (resolvers, link-local, metadata, private addresses).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use minetrace_schemas::escape_bytes;
 use minetrace_schemas::findings::{Finding, FindingsDocument, Role, Severity, Subject};
@@ -202,17 +202,35 @@ pub fn build(
     assemble(model, doc, c, acted, worst)
 }
 
-/// Whether a package ships these bytes (a verified package check or a packaged twin has this sha256):
-/// then only the kit's own inode of them identifies a member of the respawning set, never the bytes.
-fn packaged_bytes(model: &HostModel, sha256: &str) -> bool {
-    model
-        .packages
-        .iter()
-        .any(|c| c.verdict == PackageVerdict::Match && c.actual_sha256.as_deref() == Some(sha256))
-        || model
-            .files
+/// The kit as the respawning set knows it: the processes the plan kills (by pid) and the files it
+/// removes or whose image it kills (by device and inode).
+struct Kit {
+    pids: BTreeSet<i32>,
+    files: BTreeSet<(u64, u64)>,
+}
+
+impl Kit {
+    /// Whether the snapshot shows these bytes anywhere but in the kit: a package ships them (a verified
+    /// package check or a packaged twin has this sha256), a process the plan does not kill runs them, or
+    /// a file the plan does not remove holds them. Then only the kit's own inode of them identifies a
+    /// member of the respawning set, never the bytes: a kit running a copy of the host's python3 (or
+    /// perl, busybox, socat) would otherwise make every python3 on the host a member (review s4 #1).
+    fn foreign_bytes(&self, model: &HostModel, sha256: &str) -> bool {
+        let sha = Some(sha256);
+        model
+            .packages
             .iter()
-            .any(|f| f.category == "packaged-twin" && f.sha256.as_deref() == Some(sha256))
+            .any(|c| c.verdict == PackageVerdict::Match && c.actual_sha256.as_deref() == sha)
+            || model.files.iter().any(|f| {
+                f.sha256.as_deref() == sha
+                    && (f.category == "packaged-twin" || !self.files.contains(&(f.dev, f.ino)))
+            })
+            || model.executables.iter().any(|e| {
+                e.sha256.as_deref() == sha
+                    && (!self.files.contains(&(e.file.dev, e.file.ino))
+                        || e.pids.iter().any(|p| !self.pids.contains(p)))
+            })
+    }
 }
 
 /// Whether some of the lines are attributed and some only review items: then the file is edited line by
@@ -482,6 +500,25 @@ fn assemble(
         procs: Vec::new(),
         files: Vec::new(),
     };
+    let mut kit = Kit {
+        pids: c.procs.keys().map(|(pid, _)| *pid).collect(),
+        files: BTreeSet::new(),
+    };
+    for (t, _, fate) in c.files.values() {
+        if matches!(fate, FileFate::Quarantine) {
+            kit.files.insert((t.dev, t.ino));
+        }
+    }
+    for (pid, start) in c.procs.keys() {
+        let image = model
+            .process(*pid)
+            .filter(|p| p.start_ticks == *start)
+            .and_then(|p| model.executable_of(p))
+            .filter(|e| e.deleted || e.memfd);
+        if let Some(e) = image {
+            kit.files.insert((e.file.dev, e.file.ino));
+        }
+    }
     for (k, (t, b)) in &c.procs {
         for w in &b.why {
             add_why(&mut set_why, w);
@@ -504,7 +541,7 @@ fn assemble(
                 content: e
                     .sha256
                     .clone()
-                    .filter(|h| !packaged_bytes(model, h))
+                    .filter(|h| !kit.foreign_bytes(model, h))
                     .map(|h| (e.size, h)),
                 gate: proc_gate(&mut reviews, k, t),
             });
@@ -515,7 +552,7 @@ fn assemble(
             set.files.push(SetFile {
                 dev: t.dev,
                 ino: t.ino,
-                content: (!packaged_bytes(model, &t.sha256)).then(|| (t.size, t.sha256.clone())),
+                content: (!kit.foreign_bytes(model, &t.sha256)).then(|| (t.size, t.sha256.clone())),
                 gate: file_gate(&mut reviews, k, t),
             });
         }
@@ -726,6 +763,8 @@ mod tests {
     use crate::model::fixture;
     use crate::parse::authorized_keys;
     use minetrace_schemas::findings::{Role, Verdict};
+    use minetrace_schemas::records::executable::{CopyStatus, ExecutableRecord};
+    use minetrace_schemas::records::process::FileId;
 
     fn doc(findings: Vec<Finding>) -> FindingsDocument {
         FindingsDocument {
@@ -955,6 +994,79 @@ mod tests {
             manual.contains("/tmp/.y/sleep") && manual.contains("as /usr/bin/sleep"),
             "{manual}"
         );
+    }
+
+    /// Whether the respawning set knows the kit's files by content too: a bot running /tmp/.x/kworker
+    /// (`bot_len` bytes) beside its miner (10 bytes), planned over `model`, which holds both files.
+    fn kit_contents(mut model: HostModel, bot_len: usize) -> (bool, bool) {
+        let bot = Subject::Process {
+            pid: 4242,
+            start_ticks: 7,
+            exe: Some(RawBytes::from(&b"/tmp/.x/kworker"[..])),
+        };
+        let mut high = finding(&crate::detect::rules::RUN_001, Severity::High).subject(bot);
+        for p in [&b"/tmp/.x/kworker"[..], b"/tmp/.x/miner"] {
+            high = high.subject(file_subject(model.file(p).expect("record")));
+        }
+        let plan = plan_of(model, doc(vec![high]));
+        let set = plan
+            .items
+            .iter()
+            .find_map(|i| match &i.action {
+                Action::KillSet(s) => Some(s.clone()),
+                _ => None,
+            })
+            .expect("a kill-set");
+        let sizes: Vec<Option<u64>> = set
+            .files
+            .iter()
+            .map(|f| f.content.as_ref().map(|c| c.0))
+            .collect();
+        assert_eq!(set.files.len(), 2, "{set:?}");
+        (
+            sizes.contains(&Some(bot_len as u64)),
+            sizes.contains(&Some(10)),
+        )
+    }
+
+    #[test]
+    fn a_kit_copy_of_a_host_program_is_known_by_its_inode_never_its_bytes() {
+        // Review s4 #1: the kit runs its bot with a copy of the host's python3. Were the bytes an
+        // identity, every python3 on the host (fail2ban, unattended-upgrades, gunicorn) would be killed.
+        let python: &[u8] = b"\x7fELF python3.11";
+        let kit = || {
+            vec![
+                fixture::file(b"/tmp/.x/kworker", Some(python)),
+                fixture::file(b"/tmp/.x/miner", Some(b"\x7fELF miner")),
+            ]
+        };
+        // Bytes seen nowhere else: the kit's own, both files known by content too.
+        assert_eq!(
+            kit_contents(fixture::model(kit(), vec![]), python.len()),
+            (true, true)
+        );
+        // The same bytes in a file the plan leaves (the host's /usr/bin/python3.11).
+        let mut files = kit();
+        files.push(fixture::file(b"/usr/bin/python3.11", Some(python)));
+        assert_eq!(
+            kit_contents(fixture::model(files, vec![]), python.len()),
+            (false, true)
+        );
+        // The same bytes run by a host process the plan does not kill (no file record of them).
+        let mut model = fixture::model(kit(), vec![]);
+        model.executables.push(ExecutableRecord {
+            file: FileId { dev: 2049, ino: 77 },
+            path: RawBytes::from(&b"/opt/app/bin/python"[..]),
+            size: python.len() as u64,
+            sha256: Some(crate::remediate::edit::sha256(python)),
+            deleted: false,
+            memfd: false,
+            pids: vec![900],
+            copy: CopyStatus::NotNeeded,
+            copy_reasons: vec![],
+            error: None,
+        });
+        assert_eq!(kit_contents(model, python.len()), (false, true));
     }
 
     #[test]
