@@ -499,6 +499,7 @@ fn assemble(
     let mut set = RespawnSet {
         procs: Vec::new(),
         files: Vec::new(),
+        package_dirs: c.places.package_dirs(),
     };
     let mut kit = Kit {
         pids: c.procs.keys().map(|(pid, _)| *pid).collect(),
@@ -538,6 +539,7 @@ fn assemble(
             set.files.push(SetFile {
                 dev: e.file.dev,
                 ino: e.file.ino,
+                path: e.path.clone(),
                 content: e
                     .sha256
                     .clone()
@@ -552,6 +554,7 @@ fn assemble(
             set.files.push(SetFile {
                 dev: t.dev,
                 ino: t.ino,
+                path: t.path.clone(),
                 content: (!kit.foreign_bytes(model, &t.sha256)).then(|| (t.size, t.sha256.clone())),
                 gate: file_gate(&mut reviews, k, t),
             });

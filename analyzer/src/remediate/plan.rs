@@ -88,8 +88,11 @@ pub struct SetProcess {
 pub struct SetFile {
     pub dev: u64,
     pub ino: u64,
+    /// The file's path in the snapshot: its inode identifies a member only while the kernel still names
+    /// it so (or `PATH (deleted)`): once the file is gone its inode number is handed to the next file.
+    pub path: RawBytes,
     /// Size and SHA-256 when a fresh copy of these bytes is the kit's too (a miner downloaded again);
-    /// `None` when a package ships the same bytes (a copied `chattr`: only this inode is the kit's).
+    /// `None` when the snapshot shows the same bytes outside the kit (a package's, a host program's).
     pub content: Option<(u64, String)>,
     pub gate: Gate,
 }
@@ -102,6 +105,9 @@ pub struct SetFile {
 pub struct RespawnSet {
     pub procs: Vec<SetProcess>,
     pub files: Vec<SetFile>,
+    /// Where packages install programs (the `package_dir` indicators): a program there is never a
+    /// member by its bytes alone.
+    pub package_dirs: Vec<String>,
 }
 
 /// What a removed line is, for the plan text and for how `--verify` looks for it.

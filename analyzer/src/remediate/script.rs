@@ -11,9 +11,10 @@
 //! - `host`: 3 hostname, 4 machine-id, 5 boot id, 6 bundle sha256, 7 collected at, 8 analyzer version
 //! - `preserve-proc`, `freeze`, `kill`: 6 pid, 7 start ticks, 8 exe sha256
 //! - `freeze-set`, `kill-set`: 6 count of processes, then per process: pid, start ticks, its gate; then
-//!   the count of kit files, then per file: dev, inode, size (or `-`), sha256 (or `-`), its gate; then
-//!   three word lists, each a count and the words: interpreter names, interpreter options taking a value,
-//!   interpreter options after which no script file follows (`-c`, `-m`, ...)
+//!   the count of kit files, then per file: dev, inode, path, size (or `-`), sha256 (or `-`), its gate;
+//!   then four word lists, each a count and the words: interpreter names, interpreter options taking a
+//!   value, interpreter options after which no script file follows (`-c`, `-m`, ...), package
+//!   directories (`/usr/bin/`: a program there is never a member by its bytes alone)
 //! - `preserve-file`, `quarantine`, `reinstall`: 6 path, 7 dev, 8 inode, 9 sha256, 10 size,
 //!   11 number of the preserve action (`quarantine`, `reinstall`), 12 package (`reinstall`),
 //!   13 package manager (`reinstall`: `dpkg`, `rpm` or empty when unknown)
@@ -113,7 +114,7 @@ fn set_fields(r: &mut Record, set: &RespawnSet) {
     }
     r.num(set.files.len());
     for f in &set.files {
-        r.num(f.dev).num(f.ino);
+        r.num(f.dev).num(f.ino).push(f.path.as_bytes());
         match &f.content {
             Some((size, sha)) => r.num(size).push(sha),
             None => r.push("").push(""),
@@ -132,6 +133,10 @@ fn set_fields(r: &mut Record, set: &RespawnSet) {
         for w in words {
             r.push(w);
         }
+    }
+    r.num(set.package_dirs.len());
+    for d in &set.package_dirs {
+        r.push(d);
     }
 }
 

@@ -84,6 +84,11 @@ impl Places {
             })
     }
 
+    /// The package directories' prefixes (path class `package`, lowercase).
+    pub fn package_dirs(&self) -> Vec<String> {
+        self.paths.prefixes(PathClass::Package).to_vec()
+    }
+
     /// Where package-owned files live (path class `package`): a flagged file here is reinstalled, never
     /// deleted.
     pub fn in_package_dir(&self, path: &[u8]) -> bool {

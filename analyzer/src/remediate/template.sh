@@ -704,9 +704,10 @@ mt_apply_kill() {
 # plan holds back as a review item not named.
 
 # Reads the selected set record (freeze-set, kill-set) into MT_SET_SEEDS (pid:start), MT_SET_HELD
-# (pid:start of closed gates), MT_SET_IDS (dev:ino) and MT_SET_SUMS (size -> sha256 list).
+# (pid:start of closed gates), MT_SET_IDS (dev:ino -> the planned paths, one a line), MT_SET_SUMS
+# (size -> sha256 list) and MT_INTERP (the word lists; package directories as `pkgdir:` keys).
 mt_set_fields() {
-  local i=7 n k pid start dev ino size sha
+  local i=7 n k pid start dev ino path size sha
   MT_SET_SEEDS=() MT_SET_HELD=() MT_SET_IDS=() MT_SET_SUMS=() MT_INTERP=()
   mt_cgroup2_root || MT_CG2=''
   mt_num 6 || return 1
@@ -735,23 +736,26 @@ mt_set_fields() {
     dev=$REPLY
     mt_num $((i + 1)) || return 1
     ino=$REPLY
-    mt_get $((i + 2)) || return 1
-    size=$REPLY
+    mt_get $((i + 2)) && [[ $REPLY == /* ]] || return 1
+    path=$REPLY
     mt_get $((i + 3)) || return 1
-    sha=$REPLY
+    size=$REPLY
     mt_get $((i + 4)) || return 1
+    sha=$REPLY
+    mt_get $((i + 5)) || return 1
     [[ -z $REPLY || $REPLY =~ ^[0-9,]{1,1000}$ ]] || REPLY=bad
     if mt_gate_open "$REPLY"; then
-      MT_SET_IDS[$dev:$ino]=1
+      MT_SET_IDS[$dev:$ino]+=$path$'\n'
       if [[ $size =~ ^[0-9]{1,20}$ && $sha =~ ^[0-9a-f]{64}$ ]]; then
         MT_SET_SUMS[$size]+=" $sha"
       fi
     fi
-    i=$((i + 5))
+    i=$((i + 6))
   done
   mt_set_words "$i" name || return 1
   mt_set_words "$MT_NEXT" valued || return 1
   mt_set_words "$MT_NEXT" stop || return 1
+  mt_set_words "$MT_NEXT" pkgdir || return 1
 }
 
 # Reads a word list at field $1 (a count, then the words) into MT_INTERP as `$2:WORD` keys (the
@@ -805,12 +809,40 @@ mt_cgroup_of() {
   return 0
 }
 
+# The name the kernel gives the file /proc path $1 leads to, into REPLY: the link of an image or a
+# descriptor (`PATH (deleted)` once removed), else the path resolved.
+mt_kit_name() {
+  case $1 in
+  /proc/*/exe | /proc/*/fd/*) REPLY=$(readlink -- "$1" 2>/dev/null) ;;
+  *) REPLY=$(readlink -f -- "$1" 2>/dev/null) ;;
+  esac
+  [[ -n $REPLY ]]
+}
+
+# 0 when path $1 lies in a package directory (the plan's package_dir indicators).
+mt_in_pkgdir() {
+  local p=${1,,} k
+  for k in "${!MT_INTERP[@]}"; do
+    k=${k,,}
+    [[ $k == pkgdir:* && $p == "${k#pkgdir:}"* ]] && return 0
+  done
+  return 1
+}
+
 # 0 when the file stat printed as `DEV:INO SIZE` ($1 $2), read through path $3, is a kit file: its
-# identity, or a fresh copy of kit bytes (same size and sha256).
+# identity while the kernel still names it by a planned path (or that path `(deleted)`: once the kit file
+# is gone, its inode number goes to the next file made on that filesystem, a database's temp file), or a
+# fresh copy of kit bytes (same size and sha256) anywhere but in a package directory (a host program
+# with the kit's bytes, when the snapshot could not tell: python3 not running then).
 mt_kit_file() {
-  local sha
-  [[ -n ${MT_SET_IDS[$1]-} ]] && return 0
+  local sha want
+  if [[ -n ${MT_SET_IDS[$1]-} ]] && mt_kit_name "$3"; then
+    while IFS= read -r want; do
+      [[ -n $want && ($REPLY == "$want" || $REPLY == "$want (deleted)") ]] && return 0
+    done <<<"${MT_SET_IDS[$1]}"
+  fi
   [[ $2 =~ ^[0-9]{1,20}$ && -n ${MT_SET_SUMS[$2]-} ]] || return 1
+  mt_kit_name "$3" && ! mt_in_pkgdir "${REPLY% (deleted)}" || return 1
   sha=$({ sha256sum <"$3"; } 2>/dev/null) || return 1
   sha=${sha%% *}
   [[ -n $sha && ${MT_SET_SUMS[$2]} == *" $sha"* ]]

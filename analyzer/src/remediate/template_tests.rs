@@ -386,3 +386,74 @@ fn a_reinstall_is_pinned_to_the_installed_version_and_never_upgrades() {
     let (_, out) = bash(dir.path(), &reinstall_bench(more));
     assert!(out.contains("rc=1 apt would change more"), "{out}");
 }
+
+/// A respawn-set bench: the set record names the kit file `kit/kworker` (bytes `miner`) with its
+/// device and inode, and `usr/bin/` as a package directory; `fd N` below is how a process would show it
+/// (`/proc/$$/fd/N` of the bench's own shell: the link names the file as `/proc/PID/exe` does).
+fn set_bench(body: &str) -> String {
+    format!(
+        r#"
+mkdir -p kit usr/bin
+printf miner >kit/kworker
+kit=$PWD/kit/kworker
+read -r id size < <(stat -L -c '%d:%i %s' -- "$kit")
+hexof() {{ printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }}
+sum=$(sha256sum <"$kit")
+sum=${{sum%% *}}
+MT_F=(31 $(hexof kill-set) 6b 74 74 77 30 31 $(hexof "${{id%%:*}}") $(hexof "${{id#*:}}") $(hexof "$kit") \
+  $(hexof "$size") $(hexof "$sum") - 30 30 30 31 $(hexof "$PWD/usr/bin/") -)
+mt_set_fields || echo 'fields refused'
+member() {{ if mt_kit_file "$1" "$2" "$3"; then echo "$4: member"; else echo "$4: not"; fi; }}
+{body}
+"#
+    )
+}
+
+#[test]
+fn a_kit_inode_counts_only_while_the_kernel_names_the_planned_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // Review s4 #2: after the kit file is removed its inode number is reused (a database's temp file).
+    // Such a file has the planned identity but another name: never a member. The kit file itself, still
+    // open or running after its removal (`PATH (deleted)`), stays one.
+    let body = set_bench(
+        r#"
+exec 7<"$kit"
+member "$id" "$size" /proc/$$/fd/7 'the kit file'
+rm -f -- "$kit"
+member "$id" "$size" /proc/$$/fd/7 'the kit file, removed'
+printf 'mysql temp\n' >ibtmp
+exec 8<ibtmp
+member "$id" 11 /proc/$$/fd/8 'another file with the kit identity'
+"#,
+    );
+    let (rc, out) = bash(dir.path(), &body);
+    assert_eq!(rc, 0, "{out}");
+    for want in [
+        "the kit file: member",
+        "the kit file, removed: member",
+        "another file with the kit identity: not",
+    ] {
+        assert!(out.contains(want), "{want}:\n{out}");
+    }
+    assert!(!out.contains("refused"), "{out}");
+}
+
+#[test]
+fn kit_bytes_under_a_package_directory_are_no_member() {
+    let dir = tempfile::tempdir().unwrap();
+    // Review s4 #1, the script's side: a fresh copy of kit bytes is a member (a miner downloaded again),
+    // but a program under a package directory with those bytes is the host's.
+    let body = set_bench(
+        r#"
+printf miner >usr/bin/python3.11
+printf miner >fresh
+exec 7<usr/bin/python3.11 8<fresh
+member "1:1" "$size" /proc/$$/fd/7 'packaged copy'
+member "1:2" "$size" /proc/$$/fd/8 'fresh copy'
+"#,
+    );
+    let (rc, out) = bash(dir.path(), &body);
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("packaged copy: not"), "{out}");
+    assert!(out.contains("fresh copy: member"), "{out}");
+}
