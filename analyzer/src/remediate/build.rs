@@ -1001,7 +1001,7 @@ mod tests {
 
     /// Whether the respawning set knows the kit's files by content too: a bot running /tmp/.x/kworker
     /// (`bot_len` bytes) beside its miner (10 bytes), planned over `model`, which holds both files.
-    fn kit_contents(mut model: HostModel, bot_len: usize) -> (bool, bool) {
+    fn kit_contents(model: HostModel, bot_len: usize) -> (bool, bool) {
         let bot = Subject::Process {
             pid: 4242,
             start_ticks: 7,
