@@ -87,6 +87,8 @@ MT_PROC_NET=/proc/net
 MT_SYS_MODULE=/sys/module
 MT_MODULES_DIR=/lib/modules
 MT_PROC_MODULES=/proc/modules
+MT_PROC_SELF=/proc/self
+MT_ETC=/etc
 # How long a killed set gets to come back before the re-scan (watchdogs respawn within a second).
 MT_RESPAWN_WAIT=1.5
 
@@ -1862,12 +1864,40 @@ mt_state_lock() {
     MT_STATE=mismatch MT_NOTE='the account has another uid than in the snapshot: left alone'
     return
   fi
+  if mt_lock_refused "$line"; then
+    MT_STATE=mismatch
+    return
+  fi
   line=$(N=$MT_NAME awk -F: '$1 == ENVIRON["N"] { print (substr($2, 1, 1) == "!" ? "L" : "U") "-" $8; exit }' /etc/shadow 2>/dev/null)
   if [[ $line == L-1 || $line == L-0 ]]; then
     MT_STATE='done' MT_NOTE='locked and expired'
   else
     MT_STATE=pending MT_NOTE='not locked'
   fi
+}
+
+# 0 (with MT_NOTE) when account MT_NAME, uid $1, must not be locked whatever the plan says: the
+# operator running this script logged in as it (its login uid), or it is the last member of the sudo,
+# wheel or admin group (a cloud host's root often has no password: that account is the way in).
+mt_lock_refused() {
+  local me='' g u members m other=0 member=0
+  { me=$(<"$MT_PROC_SELF/loginuid"); } 2>/dev/null
+  if [[ $me == "$1" ]]; then
+    MT_NOTE='the operator running this script logged in as this account: lock it by hand from another one'
+    return 0
+  fi
+  while IFS=: read -r g _ _ members; do
+    [[ $g == sudo || $g == wheel || $g == admin ]] || continue
+    IFS=, read -r -a m <<<"$members"
+    for u in ${m[@]+"${m[@]}"}; do
+      if [[ $u == "$MT_NAME" ]]; then member=1; else other=1; fi
+    done
+  done 2>/dev/null <"$MT_ETC/group"
+  if ((member && !other)); then
+    MT_NOTE='the last member of sudo/wheel/admin: lock it by hand once another administrator can log in'
+    return 0
+  fi
+  return 1
 }
 
 mt_apply_lock() {

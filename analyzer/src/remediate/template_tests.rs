@@ -457,3 +457,32 @@ member "1:2" "$size" /proc/$$/fd/8 'fresh copy'
     assert!(out.contains("packaged copy: not"), "{out}");
     assert!(out.contains("fresh copy: member"), "{out}");
 }
+
+#[test]
+fn the_operators_own_account_and_the_last_administrator_are_never_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    // Review s4 #5, the script's side: an account the plan locks on a weak tie may be the one the
+    // operator logged in with, or the only member of sudo on a host whose root has no password.
+    let body = r#"
+MT_PROC_SELF=$PWD/self MT_ETC=$PWD/etc
+mkdir self etc
+echo 1000 >self/loginuid
+printf 'root:x:0:\nsudo:x:27:alice\nwheel:x:10:\n' >etc/group
+check() { MT_NAME=$1; if mt_lock_refused "$2"; then echo "$1: refused ($MT_NOTE)"; else echo "$1: may be locked"; fi; }
+check bob 1000
+check alice 1001
+check git 998
+printf 'sudo:x:27:alice,carol\n' >etc/group
+check alice 1001
+"#;
+    let (rc, out) = bash(dir.path(), body);
+    assert_eq!(rc, 0, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("bob: refused (the operator"), "{out}");
+    assert!(
+        lines[1].starts_with("alice: refused (the last member"),
+        "{out}"
+    );
+    assert_eq!(lines[2], "git: may be locked", "{out}");
+    assert_eq!(lines[3], "alice: may be locked", "{out}");
+}
