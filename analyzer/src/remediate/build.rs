@@ -89,6 +89,21 @@ impl Gates<'_> {
                 );
             }
         }
+        if let Subject::Account { name, .. } = s {
+            // Locking an account stops whoever logs in with it: the operator's own (`passwd alice` after
+            // a scan nobody tied to it), an application's. Unasked only for an account the intrusion made
+            // (an extra uid 0) or one the brute-forcing address itself logged into with a password.
+            let made = f.rule == crate::detect::rules::ACC_001.id;
+            if !made && !self.guessed_into(name.as_bytes()) {
+                return (
+                    Attr::Review(
+                        "an account is locked unasked only when the intrusion made it (MT-ACC-001) or the brute-forcing address logged into it with a password"
+                            .into(),
+                    ),
+                    tie,
+                );
+            }
+        }
         if package_verified_process(model, s) {
             return match tie {
                 Some(t) => (Attr::Attributed, Some(t)),
@@ -108,6 +123,20 @@ impl Gates<'_> {
             Some(t) => (Attr::Attributed, Some(t)),
             None => (Attr::Review("rests on medium findings only".into()), None),
         }
+    }
+}
+
+impl Gates<'_> {
+    /// Whether an address that brute-forced SSH (`auth_log::brute_force`) logged into account `name`
+    /// with a password.
+    fn guessed_into(&self, name: &[u8]) -> bool {
+        let brute = crate::detect::footholds::auth_log::brute_force(self.model);
+        self.model.auth.iter().any(|e| {
+            e.is_password_login()
+                && e.user == name
+                && e.from
+                    .is_some_and(|ip| brute.sources.iter().any(|b| b.ip == ip))
+        })
     }
 }
 
@@ -1070,6 +1099,55 @@ mod tests {
             error: None,
         });
         assert_eq!(kit_contents(model, python.len()), (false, true));
+    }
+
+    #[test]
+    fn an_account_is_locked_unasked_only_when_the_brute_forcer_got_into_it() {
+        // Review s4 #5: a password change after a scan (the operator's own `passwd alice`) is no proof
+        // the intrusion holds the account; a password login from the brute-forcing address is.
+        let fails: String = (0..25)
+            .map(|i| {
+                format!(
+                    "Jan  1 00:{:02}:{:02} h sshd[9]: Failed password for root from 203.0.113.9 port 4{i} ssh2\n",
+                    i / 6,
+                    i * 9 % 60
+                )
+            })
+            .collect();
+        let log = fails
+            + "Jan  1 00:05:00 h sshd[9]: Accepted password for git from 203.0.113.9 port 1 ssh2\n\
+               Jan  1 00:06:00 h sshd[9]: Accepted password for alice from 198.51.100.4 port 2 ssh2\n";
+        let model = fixture::model(
+            vec![fixture::file(b"/var/log/auth.log", Some(log.as_bytes()))],
+            vec![],
+        );
+        let account = |name: &str, uid| Subject::Account {
+            name: RawBytes::from(name.as_bytes()),
+            uid: Some(uid),
+        };
+        let brute = finding(&crate::detect::rules::ACC_010, Severity::High)
+            .subject_as(account("git", 1001), Role::Artifact)
+            .subject_as(account("alice", 1000), Role::Artifact);
+        let uid0 = finding(&crate::detect::rules::ACC_001, Severity::High)
+            .subject_as(account("toor", 0), Role::Artifact);
+        let plan = plan_of(model, doc(vec![brute, uid0]));
+        let gates: BTreeMap<String, bool> = plan
+            .items
+            .iter()
+            .filter_map(|i| match &i.action {
+                Action::LockAccount { name, .. } => Some((name.escaped(), i.gate == Gate::Apply)),
+                _ => None,
+            })
+            .collect();
+        let want: BTreeMap<String, bool> = [("alice", false), ("git", true), ("toor", true)]
+            .into_iter()
+            .map(|(n, g)| (n.to_owned(), g))
+            .collect();
+        assert_eq!(
+            gates, want,
+            "{:?} {:?} {:?}",
+            plan.items, plan.reviews, plan.manual
+        );
     }
 
     #[test]
