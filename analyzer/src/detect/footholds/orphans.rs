@@ -266,4 +266,51 @@ mod tests {
         assert!(found[0].0.contains("/etc/rc.local:2") && found[0].1 == Severity::Medium);
         assert!(found[1].0.contains(".rsync/c && ./aptitude") && found[1].1 == Severity::Medium);
     }
+
+    /// A quoted program path with a blank is one path, as the shell runs it: the collector finding its
+    /// first blank-separated token (`/tmp/.x`) missing says nothing about `/tmp/.x y/run`, which runs.
+    /// The same hostile name once that program is gone (the collector looked for the whole quoted path): the
+    /// line is an orphan named with its whole path.
+    #[test]
+    fn a_quoted_program_with_a_blank_is_one_path() {
+        let cron = || {
+            fixture::file(
+                b"/var/spool/cron/crontabs/www-data",
+                Some(
+                    b"*/5 * * * * \"/tmp/.x y/run\" >/dev/null 2>&1\n@reboot /tmp/.z\\ w/run -q\n",
+                ),
+            )
+        };
+        let iocs = Indicators::builtin();
+        let found = |files| {
+            let model = fixture::model(files, vec![]);
+            let ctx = Context {
+                model: &model,
+                iocs: &iocs,
+            };
+            detect(&ctx)
+                .into_iter()
+                .map(|f| f.evidence[1].clone())
+                .collect::<Vec<String>>()
+        };
+        // What the collector records: its blank-separated tokens (`/tmp/.x`, `/tmp/.z\`) are missing.
+        let present = found(vec![
+            cron(),
+            absent(b"/tmp/.x"),
+            absent(b"/tmp/.z\\"),
+            fixture::file(b"/tmp/.x y/run", Some(b"#!/bin/sh\n")),
+            fixture::file(b"/tmp/.z w/run", Some(b"#!/bin/sh\n")),
+        ]);
+        assert!(present.is_empty(), "{present:?}");
+        // The collector also looks for a quoted path whole; a backslash-escaped one it does not look for,
+        // so that line is not called an orphan (the snapshot lacks it, nothing says it is gone).
+        let gone = found(vec![
+            cron(),
+            absent(b"/tmp/.x"),
+            absent(b"/tmp/.x y/run"),
+            absent(b"/tmp/.z\\"),
+        ]);
+        assert_eq!(gone.len(), 1, "{gone:?}");
+        assert!(gone[0].starts_with("runs /tmp/.x y/run, which is in a hidden or temporary"));
+    }
 }
