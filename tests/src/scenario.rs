@@ -403,6 +403,11 @@ pub struct Truth {
     /// show exactly these findings at medium or above, and nothing else. Empty: it must be clean.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub residue: Vec<Residue>,
+    /// Directories the intrusion made for its kit and filled with nothing but kit files: a correct
+    /// remediation removes each whole (the files one by one would leave it behind, empty). A directory
+    /// that also holds a file of someone else's is never listed here: it must stay, with that file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kit_dirs: Vec<String>,
 }
 
 /// One finding a correct remediation leaves (see [`Truth::residue`]).

@@ -544,11 +544,26 @@ fn check_applied(
             Subject::Endpoint { .. } | Subject::FirewallRule { .. } => {}
         }
     }
+    // Kit directories go whole (issue 13): nothing is left behind of the directory the kit made.
+    for d in &live.sc.truth.kit_dirs {
+        if fs.lstat(d.as_bytes()).is_ok() {
+            problems.push(format!(
+                "kit directory {} is still there (its files went one by one?)",
+                show(d.as_bytes())
+            ));
+        }
+    }
     // Collateral: anything the scenario did not plant and no finding is about must be as it was.
     let planted = planted_paths(live);
     let allowed = |p: &[u8]| {
         planted.iter().any(|x| under(p, x))
             || malicious_paths.iter().any(|x| under(p, x))
+            || live
+                .sc
+                .truth
+                .kit_dirs
+                .iter()
+                .any(|x| under(p, x.as_bytes()))
             || under(p, QUARANTINE)
             || ACCOUNT_FILES.contains(&p)
             || ACCOUNT_TOOL_FILES.contains(&p)

@@ -217,6 +217,7 @@ fn target(a: &Action) -> Option<Target<'_>> {
         | Action::Freeze(_)
         | Action::FreezeSet(_)
         | Action::KillSet(_)
+        | Action::RemoveKitDir { .. }
         | Action::Verify => return None,
     })
 }

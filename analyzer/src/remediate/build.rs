@@ -25,6 +25,7 @@ use minetrace_schemas::RawBytes;
 
 use super::attribution::{self, package_verified_process, Attribution};
 use super::collect::{Attr, Basis, Collect, FileFate};
+use super::kit_dirs::kit_dirs;
 use super::plan::{
     Action, FileTarget, Gate, LineKind, LineRemoval, Plan, PlanItem, Recommendation, RespawnSet,
     ReviewItem, SetFile, SetProcess,
@@ -596,6 +597,7 @@ fn assemble(
     let mut persistence: Vec<(Action, Vec<String>, Gate)> = Vec::new();
     let mut units = Vec::new();
     let mut quarantines = Vec::new();
+    let mut members: BTreeMap<Vec<u8>, Gate> = BTreeMap::new();
     let mut repairs = Vec::new();
     for (k, (t, b, fate)) in &c.files {
         let gate = file_gate(&mut reviews, k, t);
@@ -631,7 +633,39 @@ fn assemble(
                 continue;
             }
         };
+        if matches!(fate, FileFate::Quarantine) {
+            members.insert(k.clone(), gate.clone());
+        }
         quarantines.push((a, b.why.clone(), gate));
+    }
+    // A kit directory goes once its files are quarantined: unasked when each of them goes unasked,
+    // else when the operator names the review items of those that do not.
+    let quarantined: BTreeSet<Vec<u8>> = members.keys().cloned().collect();
+    for dirs in kit_dirs(model, c.places.paths(), &quarantined) {
+        let Some(top) = dirs.last() else { continue };
+        let prefix = [top.path.as_bytes(), b"/"].concat();
+        let mut why = Vec::new();
+        let mut numbers: Vec<u32> = Vec::new();
+        for (path, (_, b, _)) in c
+            .files
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+        {
+            for w in &b.why {
+                add_why(&mut why, w);
+            }
+            if let Some(Gate::Review(v)) = members.get(path) {
+                numbers.extend(v);
+            }
+        }
+        numbers.sort_unstable();
+        numbers.dedup();
+        let gate = if numbers.is_empty() {
+            Gate::Apply
+        } else {
+            Gate::Review(numbers)
+        };
+        quarantines.push((Action::RemoveKitDir { dirs }, why, gate));
     }
     let mut edits: Vec<(Action, Vec<String>, Gate)> = edit_items
         .into_iter()
@@ -958,6 +992,74 @@ mod tests {
         let plan = plan_of(model, doc(vec![f]));
         let numbers: Vec<u32> = line_gates(&plan).into_iter().map(|(n, _)| n).collect();
         assert_eq!(numbers, vec![2, 4], "{:?}", plan.items);
+    }
+
+    #[test]
+    fn a_kit_directory_goes_whole_only_when_every_entry_is_a_kit_file_removed_unasked() {
+        use minetrace_schemas::records::file::FileKind;
+        let dir = |p: &[u8], ino: u64| {
+            let (mut r, _) = fixture::file(p, None);
+            r.kind = FileKind::Directory;
+            r.mode = 0o755;
+            r.ino = ino;
+            (r, None)
+        };
+        let model = fixture::model(
+            vec![
+                dir(b"/tmp/.kit", 7001),
+                dir(b"/tmp/.kit/lib", 7002),
+                fixture::file(b"/tmp/.kit/kdevtmpfsi", Some(b"\x7fELF miner")),
+                fixture::file(b"/tmp/.kit/lib/libprocesshider.so", Some(b"\x7fELF lib")),
+                // A look-alike: the kit's file sits next to a file nothing flags.
+                dir(b"/var/tmp/.cache2", 7003),
+                fixture::file(b"/var/tmp/.cache2/kswapd0", Some(b"\x7fELF m2")),
+                fixture::file(b"/var/tmp/.cache2/notes.txt", Some(b"admin notes")),
+                // A key directory is never removed as a kit directory.
+                dir(b"/root/.ssh", 7004),
+                fixture::file(b"/root/.ssh/.x", Some(b"\x7fELF m3")),
+            ],
+            vec![],
+        );
+        let mut f = finding(&crate::detect::rules::EVA_050, Severity::High);
+        for p in [
+            &b"/tmp/.kit/kdevtmpfsi"[..],
+            b"/tmp/.kit/lib/libprocesshider.so",
+            b"/var/tmp/.cache2/kswapd0",
+            b"/root/.ssh/.x",
+        ] {
+            f = f.subject(file_subject(model.file(p).expect("record")));
+        }
+        let plan = plan_of(model, doc(vec![f]));
+        let dirs: Vec<(usize, Vec<&[u8]>)> = plan
+            .items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| match &item.action {
+                Action::RemoveKitDir { dirs } => {
+                    Some((i, dirs.iter().map(|d| d.path.as_bytes()).collect()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            dirs.iter().map(|(_, d)| d.clone()).collect::<Vec<_>>(),
+            vec![vec![&b"/tmp/.kit/lib"[..], b"/tmp/.kit"]],
+            "{:?}",
+            plan.items
+        );
+        // After the files it empties, with --apply's gate.
+        let last_quarantine = plan
+            .items
+            .iter()
+            .rposition(|i| matches!(i.action, Action::QuarantineFile { .. }))
+            .expect("files are quarantined");
+        assert!(dirs.iter().all(|(i, _)| *i > last_quarantine));
+        assert!(plan
+            .items
+            .iter()
+            .filter(|i| matches!(i.action, Action::RemoveKitDir { .. }))
+            .all(|i| i.gate == Gate::Apply));
+        assert!(quarantined(&plan).contains(&&b"/var/tmp/.cache2/kswapd0"[..]));
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod build;
 pub mod collect;
 pub mod edit;
 pub mod firewall;
+pub mod kit_dirs;
 pub mod plan;
 pub mod roles;
 pub mod script;

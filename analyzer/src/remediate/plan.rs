@@ -73,6 +73,14 @@ pub struct LinkTarget {
     pub target: RawBytes,
 }
 
+/// A directory by identity (device and inode as the snapshot saw it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirTarget {
+    pub path: RawBytes,
+    pub dev: u64,
+    pub ino: u64,
+}
+
 /// A process of the snapshot in the kit's respawning set, with the gate of its own kill.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetProcess {
@@ -217,6 +225,12 @@ pub enum Action {
     },
     /// Remove a malicious file after its copy is in the quarantine.
     QuarantineFile { file: FileTarget, preserved: usize },
+    /// Remove a kit directory once its members are quarantined: an attacker-created hidden directory
+    /// (`PathClass::Hidden`, outside system, package, configuration, log and web places) whose every
+    /// recorded entry is a kit file the plan quarantines (its gate is theirs). `dirs` lists it and its
+    /// subdirectories, deepest first; each is checked by identity and removed only when empty
+    /// (`rmdir`), so nothing the plan did not name ever goes with it.
+    RemoveKitDir { dirs: Vec<DirTarget> },
     /// Remove a symbolic link the attacker planted (`~/.bash_history -> /dev/null`); its target is written
     /// to the quarantine manifest and the undo records first.
     RemoveLink(LinkTarget),
@@ -258,6 +272,7 @@ impl Action {
             Action::RemoveLines { .. }
             | Action::RemoveUnit { .. }
             | Action::QuarantineFile { .. }
+            | Action::RemoveKitDir { .. }
             | Action::RemoveLink(_) => Stage::Persistence,
             Action::Kill(_) | Action::KillSet(_) => Stage::Kill,
             Action::BlockEndpoint { .. } | Action::DeleteFirewallRule { .. } => Stage::Contain,
@@ -301,6 +316,11 @@ impl Action {
             Action::QuarantineFile { .. } => {
                 "remove the file (its copy stays in the quarantine)".into()
             }
+            Action::RemoveKitDir { dirs } => format!(
+                "remove the kit's directory once its files are quarantined ({} director{}, each only when empty; its metadata is recorded in the quarantine)",
+                dirs.len(),
+                plural_y(dirs.len())
+            ),
             Action::RemoveLink(_) => {
                 "remove the symbolic link (its target is recorded in the quarantine)".into()
             }
@@ -338,6 +358,15 @@ impl Action {
                 }
                 text
             }
+            Action::RemoveKitDir { dirs } => match dirs.last() {
+                Some(top) => format!(
+                    "{} (dev {} inode {})",
+                    shorten(&top.path.escaped(), 300),
+                    top.dev,
+                    top.ino
+                ),
+                None => "-".into(),
+            },
             Action::RemoveLink(l) => format!(
                 "{} -> {} (dev {} inode {})",
                 shorten(&l.path.escaped(), 300),

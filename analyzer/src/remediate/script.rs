@@ -20,6 +20,8 @@
 //!   13 package manager (`reinstall`: `dpkg`, `rpm` or empty when unknown)
 //! - `unit`: 6 path, 7 dev, 8 inode, 9 sha256, 10 size, 11 preserve number, 12 unit name
 //! - `unlink`: 6 path, 7 dev, 8 inode, 9 link target
+//! - `rmdir`: 6 count of directories, then per directory (deepest first, the kit directory last):
+//!   path, dev, inode
 //! - `edit`: 6 path, 7 dev, 8 inode, 9 sha256 before, 10 size before, 11 preserve number, 12 count,
 //!   then per line: offset, length, exact bytes, key blob (or `-`), the line's own gate
 //! - `block`: 6 family (4 or 6), 7 address, 8 port
@@ -152,6 +154,7 @@ fn kind(a: &Action) -> &'static str {
         Action::RemoveUnit { .. } => "unit",
         Action::QuarantineFile { .. } => "quarantine",
         Action::RemoveLink(_) => "unlink",
+        Action::RemoveKitDir { .. } => "rmdir",
         Action::Kill(_) => "kill",
         Action::BlockEndpoint { .. } => "block",
         Action::DeleteFirewallRule { .. } => "fw-delete",
@@ -205,6 +208,12 @@ pub fn data_block(plan: &Plan) -> String {
             Action::QuarantineFile { file, preserved } => {
                 file_fields(&mut r, file);
                 r.num(preserved);
+            }
+            Action::RemoveKitDir { dirs } => {
+                r.num(dirs.len());
+                for d in dirs {
+                    r.push(d.path.as_bytes()).num(d.dev).num(d.ino);
+                }
             }
             Action::RemoveLink(l) => {
                 r.push(l.path.as_bytes())

@@ -89,6 +89,11 @@ impl Places {
         self.paths.prefixes(PathClass::Package).to_vec()
     }
 
+    /// The path classes (what a kit directory is: [`PathClasses::kit_dirs`]).
+    pub fn paths(&self) -> &PathClasses {
+        &self.paths
+    }
+
     /// Where package-owned files live (path class `package`): a flagged file here is reinstalled, never
     /// deleted.
     pub fn in_package_dir(&self, path: &[u8]) -> bool {

@@ -78,6 +78,8 @@ MT_APT_PIN=''
 declare -a MT_RECS=() MT_F=() MT_ST=() MT_ARGS=() MT_TABLES=() MT_HITS=() MT_STAT=() MT_GONE=() MT_WANT=()
 declare -a MT_SET_LIST=() MT_SET_SEEDS=() MT_SET_HELD=() MT_SET_CGROUPS=()
 declare -A MT_SET=() MT_SET_IDS=() MT_SET_SUMS=() MT_INTERP=()
+MT_DIRS=0
+MT_DIR_HEX=''
 MT_NEXT=0
 MT_SET_RUNNING=0
 MT_SET_KILLED=0
@@ -1393,9 +1395,12 @@ mt_enter_dir() {
 
 # Removes a file after its identity is re-checked; the evidence copy of plan item $2 must exist. The
 # removal is relative to its verified directory (mt_enter_dir).
-mt_remove_file() {
+mt_remove_file() { mt_back_at_root mt_remove_in_dir "$@"; }
+
+# Runs "$@" (which may leave the shell in a verified directory), then returns to / with its status.
+mt_back_at_root() {
   local rc=0
-  mt_remove_in_dir "$@" || rc=1
+  "$@" || rc=1
   cd / || exit 2
   return "$rc"
 }
@@ -1482,12 +1487,7 @@ mt_state_unlink() {
   MT_STATE=pending MT_NOTE='matches the snapshot'
 }
 
-mt_apply_unlink() {
-  local rc=0
-  mt_unlink_in_dir "$@" || rc=1
-  cd / || exit 2
-  return "$rc"
-}
+mt_apply_unlink() { mt_back_at_root mt_unlink_in_dir "$@"; }
 
 # Removes the planned link relative to its verified directory (mt_enter_dir).
 mt_unlink_in_dir() {
@@ -1510,6 +1510,119 @@ mt_unlink_in_dir() {
   fi
   mt_undo_record link "$n" "${MT_F[6]}" "${MT_F[9]}"
   MT_NOTE='removed; its target is recorded in the quarantine manifest'
+}
+
+# --- kit directories --------------------------------------------------------------------------------
+# A kit directory and its subdirectories, deepest first, each by path, device and inode: removed once
+# its planned files are gone, each only while it is still the snapshot's directory and only when empty
+# (rmdir): whatever appeared in it since the snapshot stays, and the action fails saying so.
+
+# Directory $1 (0 = the first) of the selected rmdir record into MT_PATH, MT_DEV, MT_INO; MT_DIRS is
+# how many the record holds, MT_DIR_HEX the path's field as written.
+mt_rmdir_fields() {
+  local i
+  mt_num 6 || return 1
+  MT_DIRS=$REPLY
+  ((MT_DIRS >= 1 && MT_DIRS <= 10000)) || return 1
+  i=$((7 + 3 * $1))
+  mt_get "$i" && [[ $REPLY == /?* && $REPLY != */ ]] || return 1
+  MT_PATH=$REPLY MT_DIR_HEX=${MT_F[i]}
+  mt_num $((i + 1)) || return 1
+  MT_DEV=$REPLY
+  mt_num $((i + 2)) || return 1
+  MT_INO=$REPLY
+}
+
+# One planned directory, under the name $1 (relative to a verified directory) or its path: done when
+# gone, pending while it is the snapshot's directory (same device and inode, not a link), else mismatch.
+mt_dir_state() {
+  local p=${1:-$MT_PATH}
+  if ! mt_lstat "$p"; then
+    if [[ -e $p || -L $p ]]; then
+      MT_STATE=mismatch MT_NOTE='it cannot be examined'
+    else
+      MT_STATE='done' MT_NOTE='the directory is gone'
+    fi
+    return
+  fi
+  if (((16#${MT_ST[0]} & 16#F000) != 16#4000)); then
+    MT_STATE=mismatch MT_NOTE='it is no longer a directory: left alone'
+  elif [[ ${MT_ST[1]} != "$MT_DEV" || ${MT_ST[2]} != "$MT_INO" ]]; then
+    MT_STATE=mismatch MT_NOTE='a different directory is there now (device or inode differs): left alone'
+  else
+    MT_STATE=pending MT_NOTE='matches the snapshot'
+  fi
+}
+
+# The action: done when every directory is gone, mismatch when one is not the snapshot's, else pending.
+mt_state_rmdir() {
+  local k n pend=0
+  mt_rmdir_fields 0 || {
+    mt_bad_record
+    return
+  }
+  n=$MT_DIRS
+  for ((k = 0; k < n; k++)); do
+    mt_rmdir_fields "$k" || {
+      mt_bad_record
+      return
+    }
+    mt_dir_state
+    case $MT_STATE in
+    'done') ;;
+    pending) pend=1 ;;
+    *) return ;;
+    esac
+  done
+  if ((pend)); then
+    MT_STATE=pending MT_NOTE='the kit directory is still there'
+  else
+    MT_STATE='done' MT_NOTE='the kit directory is gone'
+  fi
+}
+
+mt_apply_rmdir() { mt_back_at_root mt_rmdir_in_dirs "$1"; }
+
+# Removes each planned directory, deepest first, relative to its verified parent (mt_enter_dir); its
+# owner, mode and times go to the quarantine manifest and the undo records first.
+mt_rmdir_in_dirs() {
+  local n=$1 k count parent name gone=0
+  mt_rmdir_fields 0 || return 1
+  count=$MT_DIRS
+  for ((k = 0; k < count; k++)); do
+    cd / || exit 2
+    mt_rmdir_fields "$k" || return 1
+    parent=${MT_PATH%/*} name=${MT_PATH##*/}
+    [[ -n $parent ]] || parent=/
+    if ! mt_enter_dir "$parent"; then
+      MT_NOTE="not removed: $MT_NOTE"
+      return 1
+    fi
+    mt_dir_state "./$name"
+    [[ $MT_STATE == 'done' ]] && continue
+    if [[ $MT_STATE != pending ]]; then
+      MT_NOTE="not removed: $MT_NOTE"
+      return 1
+    fi
+    local uid=${MT_ST[3]} gid=${MT_ST[4]} mode=${MT_ST[5]} times
+    times=$(stat -c 'mtime %Y ctime %Z' -- "./$name" 2>/dev/null) || times=''
+    if [[ -n $(find "./$name" -mindepth 1 -maxdepth 1 -print -quit 2>/dev/null) ]]; then
+      MT_NOTE='it still holds entries (a review item not named, or something added since the snapshot): kept, look at it by hand'
+      return 1
+    fi
+    mt_manifest "$n" dir "$MT_DIR_HEX" - - "uid $uid gid $gid mode $mode $times"
+    if ! rmdir -- "./$name" 2>/dev/null; then
+      mt_clear_flags "./$name"
+      mt_clear_flags .
+      if ! rmdir -- "./$name" 2>/dev/null; then
+        MT_NOTE='cannot remove it (immutable, or a read-only filesystem?)'
+        return 1
+      fi
+    fi
+    mt_undo_record dir "$n" "$MT_DIR_HEX" "$uid" "$gid" "$mode"
+    gone=$((gone + 1))
+  done
+  MT_NOTE="$gone empty director(y/ies) removed; the files were quarantined above"
 }
 
 mt_state_unit() {
@@ -2085,6 +2198,7 @@ mt_state() {
   unit) mt_state_unit ;;
   quarantine) mt_state_quarantine ;;
   unlink) mt_state_unlink ;;
+  rmdir) mt_state_rmdir ;;
   kill) mt_state_kill ;;
   block) mt_state_block ;;
   fw-delete) mt_state_fw_delete ;;
@@ -2106,6 +2220,7 @@ mt_apply_one() {
   unit) mt_apply_unit "$MT_N" ;;
   quarantine) mt_apply_quarantine "$MT_N" ;;
   unlink) mt_apply_unlink "$MT_N" ;;
+  rmdir) mt_apply_rmdir "$MT_N" ;;
   kill) mt_apply_kill ;;
   block) mt_apply_block ;;
   fw-delete) mt_apply_fw_delete ;;
@@ -2118,7 +2233,7 @@ mt_apply_one() {
 # Action kinds whose goal --verify checks (evidence copies and freezing are means, not ends).
 mt_counts_for_verify() {
   case $MT_KIND in
-  edit | unit | quarantine | unlink | kill | kill-set | block | fw-delete | lock | reinstall) return 0 ;;
+  edit | unit | quarantine | unlink | rmdir | kill | kill-set | block | fw-delete | lock | reinstall) return 0 ;;
   *) return 1 ;;
   esac
 }
@@ -2394,6 +2509,22 @@ mt_undo() {
         mt_log "${u[1]}" "undo-$kind" - 'done' - 0 'restored from the quarantine'
       else
         printf '  undo %s: failed\n' "${u[1]}"
+        MT_FAILED=1
+      fi
+      ;;
+    dir)
+      uid=${u[3]-} gid=${u[4]-} mode=${u[5]-}
+      [[ $uid =~ ^[0-9]+$ && $gid =~ ^[0-9]+$ && $mode =~ ^[0-7]{1,4}$ ]] || continue
+      if [[ -e $path || -L $path ]]; then
+        printf '  undo %s: left alone: something is at the path again
+' "${u[1]}"
+        MT_FAILED=1
+      elif mkdir -m 700 -- "$path" 2>/dev/null && chown -h -- "$uid:$gid" "$path" && chmod -- "$mode" "$path"; then
+        printf '  undo %s: directory restored
+' "${u[1]}"
+      else
+        printf '  undo %s: failed
+' "${u[1]}"
         MT_FAILED=1
       fi
       ;;
