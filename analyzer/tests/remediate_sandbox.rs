@@ -618,6 +618,17 @@ const CRON_BEFORE_HEAD: &[u8] =
     b"# m h dom mon dow command\r\n*/5 * * * * /usr/bin/true \"legit arg\"\r\n";
 const CRON_TAIL: &[u8] = b"0 3 * * * /usr/local/bin/backup `legit` $HOME";
 
+/// The operator's quarantine directory `q`, private as `--quarantine` expects (root's, 0700): an existing
+/// directory others may read is kept as it is and the script quarantines into a subdirectory of it.
+fn private_quarantine(sb: &Sandbox) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        sb.outside(&sb.inner(b"q")),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+}
+
 #[test]
 fn hostile_names_are_remediated_byte_exactly_and_undone() {
     let sb = Sandbox::new();
@@ -625,6 +636,7 @@ fn hostile_names_are_remediated_byte_exactly_and_undone() {
     for d in [&b"bin"[..], b"spool", b"home", b"home/.ssh", b"q", b"etc"] {
         std::fs::create_dir(sb.outside(&sb.inner(d))).unwrap();
     }
+    private_quarantine(&sb);
     let sleep = std::fs::read("/bin/sleep").unwrap();
     // A unit with Restart=always and its enablement link (systemd does not run in the sandbox, so the
     // script removes the link and the file itself).
@@ -978,6 +990,7 @@ fn attacker_symlinks_are_removed_swapped_ones_skipped_and_undone() {
     for d in [&b"home"[..], b"etc", b"q"] {
         std::fs::create_dir(sb.outside(&sb.inner(d))).unwrap();
     }
+    private_quarantine(&sb);
     sb.write(b"etc/shadow", b"root:*:19000:0:99999:7:::\n", 0o640);
     let hostile: &[u8] = b"home/.bash_history $(touch${IFS}.pwned)`touch .pwned`\n\xff";
     sb.sh_ok(
@@ -1079,6 +1092,7 @@ fn stale_identities_are_skipped() {
     for d in [&b"bin"[..], b"etc", b"q"] {
         std::fs::create_dir(sb.outside(&sb.inner(d))).unwrap();
     }
+    private_quarantine(&sb);
     let sleep = std::fs::read("/bin/sleep").unwrap();
     sb.write(b"bin/kdevtmpfsi", &sleep, 0o755);
     let miner = sb.spawn(&sb.inner(b"bin/kdevtmpfsi"), b"kdevtmpfsi");
@@ -1238,6 +1252,7 @@ fn accounts_and_firewall_rules_are_repaired_without_nft() {
     let sb = Sandbox::new();
     sb.private_etc();
     std::fs::create_dir(sb.outside(&sb.inner(b"q"))).unwrap();
+    private_quarantine(&sb);
     let host_shadow = sha256_hex(&std::fs::read("/etc/shadow").unwrap_or_default());
     let host_passwd = sha256_hex(&std::fs::read("/etc/passwd").unwrap());
     // The attacker's account, written into the sandbox's own /etc.
