@@ -871,7 +871,7 @@ mt_is_interp() {
 # directory, an absolute one under its root). Holding a kit file open is not enough: a `tail -f`, an editor, a backup agent or a shell's
 # `exec 3<FILE` reads the kit, it does not run it.
 mt_runs_kit_script() {
-  # `word` starts set: a read that fails (the process exits mid-read) leaves it untouched, and under
+  # `word` starts set: a read that fails (the process exits mid-read) leaves it as it was, and under
   # `set -u` an unset word would end the whole script silently (stderr is /dev/null in this loop).
   local pid=$1 exe=${2% (deleted)} word='' out i script=''
   local -a argv=()
