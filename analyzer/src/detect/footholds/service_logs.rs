@@ -352,46 +352,36 @@ mod tests {
             rec.uid = 107;
             (rec, content)
         };
-        let redis = || {
-            vec![fixture::process(
-                981,
-                1,
-                107,
-                b"/usr/bin/redis-server",
-                &[b"/usr/bin/redis-server 127.0.0.1:6379"],
-            )]
+        // The server's log beside the module and the running server, judged.
+        let judge = |log: &[u8]| {
+            let model = fixture::model_with_processes(
+                vec![
+                    fixture::file(b"/var/log/redis/redis-server.log", Some(log)),
+                    module(),
+                ],
+                vec![],
+                vec![fixture::process(
+                    981,
+                    1,
+                    107,
+                    b"/usr/bin/redis-server",
+                    &[b"/usr/bin/redis-server 127.0.0.1:6379"],
+                )],
+            );
+            detect(&Context {
+                model: &model,
+                iocs: &iocs,
+            })
         };
         let routine: &[u8] = b"1203:M 02 Dec 2025 04:10:11.204 * Module 'ReJSON' loaded from /var/lib/redis/modules/librejson.so\n\
 1203:M 02 Dec 2025 04:10:11.210 * Ready to accept connections tcp\n\
 1203:S 02 Dec 2025 04:10:11.211 * Connecting to MASTER 10.40.0.5:6379\n\
 1203:S 02 Dec 2025 04:10:11.430 * MASTER <-> REPLICA sync: Finished with success\n";
-        let model = fixture::model_with_processes(
-            vec![
-                fixture::file(b"/var/log/redis/redis-server.log", Some(routine)),
-                module(),
-            ],
-            vec![],
-            redis(),
-        );
-        let found = detect(&Context {
-            model: &model,
-            iocs: &iocs,
-        });
+        let found = judge(routine);
         assert!(found.is_empty(), "{found:?}");
         let rogue: &[u8] = b"981:S 02 Jun 2025 14:07:12.004 * REPLICAOF 203.0.113.19:21000 enabled (user request from 'id=41 addr=203.0.113.19:51872')\n\
 981:M 02 Jun 2025 14:07:14.503 * Module 'system' loaded from /var/lib/redis/modules/librejson.so\n";
-        let model = fixture::model_with_processes(
-            vec![
-                fixture::file(b"/var/log/redis/redis-server.log", Some(rogue)),
-                module(),
-            ],
-            vec![],
-            redis(),
-        );
-        let found = detect(&Context {
-            model: &model,
-            iocs: &iocs,
-        });
+        let found = judge(rogue);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].severity, Severity::High);
         assert!(found[0]
