@@ -132,6 +132,17 @@ fn stage_dir() -> Result<tempfile::TempDir, JournalError> {
         .map_err(|e| JournalError::Stage(e.to_string()))
 }
 
+/// The smallest object a chain can link (an entry array: 16-byte object header, 8-byte next offset).
+const MIN_CHAIN_OBJECT: usize = 24;
+
+/// Steps `sdjournal` may take along one chain of objects (entry arrays, hash chains) in a file of
+/// `len` bytes. A chain of distinct objects cannot be longer than the file holds objects, so a longer
+/// walk is a loop an attacker wrote into the offsets; sdjournal's own default (1,000,000 steps, one
+/// `pread` each) let a crafted 256-byte header cost ~1 s per file (fuzzing round 5).
+fn chain_steps(len: usize) -> usize {
+    (len / MIN_CHAIN_OBJECT).saturating_add(1)
+}
+
 /// Reads one journal file's bytes. Public and byte-driven (fuzzing): hostile bytes give an error or
 /// fewer entries, never a panic.
 pub fn read(bytes: &[u8]) -> Result<JournalRead, JournalError> {
@@ -144,6 +155,7 @@ pub fn read(bytes: &[u8]) -> Result<JournalRead, JournalError> {
     let config = sdjournal::JournalConfig {
         allow_mmap_online: false,
         include_journal_tilde: true,
+        max_object_chain_steps: chain_steps(bytes.len()),
         ..Default::default()
     };
     let journal = sdjournal::Journal::open_dir_with_config(dir.path(), config)
@@ -439,5 +451,26 @@ mod tests {
         // As if the file holding entries 6..=20 had been removed.
         r.entries.retain(|e| !(6..=20).contains(&e.seqnum));
         assert_eq!(seqnum_gaps(&[&r]), vec![(6, 20)]);
+    }
+
+    /// A crafted header whose entry-array offsets loop (fuzzing round 5): sdjournal walked the loop
+    /// 1,000,000 steps (~1 s a file in a release build, 0.6-2 s in a debug one); bounded by the
+    /// objects 256 bytes can hold, the walk stops after 11 and the result is the same: no entry read,
+    /// every entry the header counts reported unreadable (the tampering fact the detectors judge).
+    #[test]
+    fn a_looping_entry_chain_is_bounded_by_the_file_size() {
+        const LOOPING: &[u8] = include_bytes!(
+            "../../../fuzz/regressions/journal/slow-unit-4fd276aeb3d0efcf2af745c53db9b658b584d6c0"
+        );
+        assert_eq!(LOOPING.len(), 256);
+        assert_eq!(chain_steps(LOOPING.len()), 11);
+        let r = read(LOOPING).unwrap();
+        assert!(r.entries.is_empty());
+        assert_eq!(r.unreadable_entries, r.header.n_entries);
+        // The bound never cuts a real journal: the fixture still reads every entry journalctl shows.
+        assert_eq!(
+            read(FIXTURE).unwrap().entries.len(),
+            journalctl_entries().len()
+        );
     }
 }
