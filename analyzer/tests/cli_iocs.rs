@@ -1,6 +1,6 @@
 //! `minetrace analyze --iocs FILE` refuses a file with an unknown indicator kind or a malformed value:
 //! exit status 2 and an error naming `FILE:LINE` and the reason, before any bundle is read. A good file
-//! is accepted.
+//! is accepted, the kinds that were lists in code before (`system_unit_prefix`, `scanner`, ...) included.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -57,7 +57,9 @@ fn malformed_value_is_refused_with_file_and_line() {
 #[test]
 fn good_file_is_accepted() {
     let (code, stderr, _file, _dir) = analyze_with(
-        "pool_domain pool.example.org\ntemp_dir /scratch/\nfamily Example name xbot\n",
+        "pool_domain pool.example.org\ntemp_dir /scratch/\nfamily Example name xbot\n\
+         system_unit_prefix Zz-\nscanner zzscan\nclosed_port 11211\nadmin_group wheel2\n\
+         access_file /etc/zz-vpn/*\nwebshell_sink zz_run\n",
     );
     assert!(
         matches!(code, Some(0 | 1)),

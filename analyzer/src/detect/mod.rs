@@ -29,6 +29,20 @@ pub struct Context<'a> {
 
 pub type Detector = fn(&Context) -> Vec<Finding>;
 
+/// The findings of `rule` that `detector` makes on `model` with `iocs` (unit tests of detectors).
+#[cfg(test)]
+pub(crate) fn findings_of(
+    detector: Detector,
+    rule: &rules::Rule,
+    model: &HostModel,
+    iocs: &Indicators,
+) -> Vec<Finding> {
+    detector(&Context { model, iocs })
+        .into_iter()
+        .filter(|f| f.rule == rule.id)
+        .collect()
+}
+
 /// Every detector, by name, in the order they run.
 pub fn detectors() -> impl Iterator<Item = &'static (&'static str, Detector)> {
     runtime::DETECTORS.iter().chain(footholds::DETECTORS.iter())

@@ -50,6 +50,10 @@ enum Form {
     Cidr,
     /// Any non-empty text, matched as a substring.
     Text,
+    /// A path pattern: an absolute path, matched whole; a `*` at the end matches any rest (a prefix),
+    /// a `*` at the start any beginning (`*/.ssh/*`: a `.ssh` directory wherever it is). No `*`
+    /// elsewhere, no whitespace.
+    PathPattern,
 }
 
 macro_rules! kinds {
@@ -177,12 +181,61 @@ kinds! {
     VendorModule = "vendor_module", Word;
     /// Generic language runtimes.
     Interpreter = "interpreter", Word;
+    /// Prefixes of the OS's own systemd unit names (`systemd-`, `ssh`, `NetworkManager`): a unit so
+    /// named in `/etc/systemd/` that runs no system program imitates one (`MT-PER-010`). Case kept.
+    SystemUnitPrefix = "system_unit_prefix", Word;
+    /// Scanning, brute-force and spreading tools: typed in a shell history they are lateral movement
+    /// (`MT-LAT-001`). Program names, case kept.
+    Scanner = "scanner", Word;
+    /// Ports of the services intrusions come through (Redis, the Docker API): an `INPUT` rule dropping
+    /// one is what miners leave to keep rivals out (`MT-EVA-040`).
+    ClosedPort = "closed_port", Port;
+    /// Groups whose members may use sudo: a service account in one has a way to root (`MT-ACC-002`).
+    /// Case kept.
+    AdminGroup = "admin_group", Word;
+    /// Files that decide who gets in and with what rights (SSH configuration and keys, the account
+    /// databases, sudoers): one locked with chattr keeps a way in (`MT-EVA-001`). Path patterns, case
+    /// kept.
+    AccessFile = "access_file", PathPattern;
+    /// Functions a web shell passes request input to, as called (`eval`, `system`,
+    /// `runtime.getruntime().exec`): code and command sinks (`MT-PER-070`).
+    WebshellSink = "webshell_sink", Word;
 }
 
 impl Kind {
     /// The kind named `name` in an indicator file.
     pub fn from_name(name: &str) -> Option<Kind> {
         Kind::ALL.iter().copied().find(|k| k.name() == name)
+    }
+
+    /// Whether values of this kind are kept and matched as written: names the system compares
+    /// case-sensitively (unit names, group and program names, paths) where `ssh` is not `SSH`. Every
+    /// other kind is lowercase and matched in any case.
+    fn keeps_case(self) -> bool {
+        matches!(
+            self,
+            Kind::SystemUnitPrefix | Kind::Scanner | Kind::AdminGroup | Kind::AccessFile
+        )
+    }
+}
+
+/// Whether `path` matches a [`Form::PathPattern`] value: whole, or by its prefix (`/etc/sudoers*`), its
+/// suffix (`*/.ssh`) or a part (`*/.ssh/*`).
+fn path_pattern_matches(pattern: &str, path: &[u8]) -> bool {
+    let (any_start, rest) = match pattern.strip_prefix('*') {
+        Some(r) => (true, r),
+        None => (false, pattern),
+    };
+    let (any_end, literal) = match rest.strip_suffix('*') {
+        Some(r) => (true, r),
+        None => (false, rest),
+    };
+    let lit = literal.as_bytes();
+    match (any_start, any_end) {
+        (false, false) => path == lit,
+        (false, true) => path.starts_with(lit),
+        (true, false) => path.ends_with(lit),
+        (true, true) => crate::parse::contains(path, lit),
     }
 }
 
@@ -316,6 +369,11 @@ fn refuse(form: Form, value: &str) -> Option<&'static str> {
         Form::Word => !value.contains(char::is_whitespace),
         Form::Cidr => crate::parse::iptables::parse_cidr(value.as_bytes()).is_some(),
         Form::Text => true,
+        Form::PathPattern => {
+            let inner = value.strip_prefix('*').unwrap_or(value);
+            let inner = inner.strip_suffix('*').unwrap_or(inner);
+            inner.starts_with('/') && !inner.contains('*') && !inner.contains(char::is_whitespace)
+        }
     };
     if ok {
         return None;
@@ -327,6 +385,9 @@ fn refuse(form: Form, value: &str) -> Option<&'static str> {
         Form::Word => "expected one word without spaces",
         Form::Cidr => "expected an address range ADDR/LEN",
         Form::Text => "expected text",
+        Form::PathPattern => {
+            "expected a path pattern: an absolute path, with '*' only at its start or end (`/etc/sudoers*`, `*/.ssh/*`)"
+        }
     })
 }
 
@@ -386,9 +447,12 @@ impl Indicators {
             if let Some(why) = refuse(k.form(), value) {
                 anyhow::bail!("{at}: bad {} value {shown:?}: {why}", k.name());
             }
-            sets.entry(k)
-                .or_default()
-                .insert(value.to_ascii_lowercase());
+            let value = if k.keeps_case() {
+                value.to_owned()
+            } else {
+                value.to_ascii_lowercase()
+            };
+            sets.entry(k).or_default().insert(value);
         }
         self.paths = PathClasses::of_sets(&sets);
         self.sets = sets;
@@ -399,7 +463,7 @@ impl Indicators {
         Ok(())
     }
 
-    /// All values of one kind (lowercase).
+    /// All values of one kind (lowercase unless the kind keeps case), in sorted order.
     pub fn set(&self, kind: Kind) -> impl Iterator<Item = &str> {
         self.sets
             .get(&kind)
@@ -408,11 +472,38 @@ impl Indicators {
             .map(String::as_str)
     }
 
-    /// Whether `value` (any case) is a value of `kind`.
+    /// Whether `value` is a value of `kind`: as written for a kind that keeps case, else in any case.
     pub fn contains(&self, kind: Kind, value: &str) -> bool {
-        self.sets
-            .get(&kind)
-            .is_some_and(|s| s.contains(&value.to_ascii_lowercase()))
+        self.sets.get(&kind).is_some_and(|s| {
+            if kind.keeps_case() {
+                s.contains(value)
+            } else {
+                s.contains(&value.to_ascii_lowercase())
+            }
+        })
+    }
+
+    /// Whether `value` (bytes that may not be UTF-8) is a value of `kind` (see [`Indicators::contains`]).
+    pub fn contains_bytes(&self, kind: Kind, value: &[u8]) -> bool {
+        std::str::from_utf8(value).is_ok_and(|v| self.contains(kind, v))
+    }
+
+    /// Whether `name` starts with a value of `kind` (as written for a kind that keeps case).
+    pub fn prefixes(&self, kind: Kind, name: &[u8]) -> bool {
+        self.set(kind).any(|p| {
+            let p = p.as_bytes();
+            if kind.keeps_case() {
+                name.starts_with(p)
+            } else {
+                name.get(..p.len())
+                    .is_some_and(|h| h.eq_ignore_ascii_case(p))
+            }
+        })
+    }
+
+    /// Whether `path` matches a value of a path-pattern kind ([`Kind::AccessFile`]).
+    pub fn matches_path(&self, kind: Kind, path: &[u8]) -> bool {
+        kind.form() == Form::PathPattern && self.set(kind).any(|p| path_pattern_matches(p, path))
     }
 
     /// Whether port `port` is a value of a port kind.
@@ -641,6 +732,59 @@ mod tests {
             assert!(err.contains(why), "{line}: {err}");
             assert_eq!(ind.set(Kind::PoolPort).count(), before);
         }
+    }
+
+    #[test]
+    fn path_patterns_match_whole_prefix_suffix_or_part() {
+        let ind = Indicators::builtin();
+        let access = |p: &str| ind.matches_path(Kind::AccessFile, p.as_bytes());
+        for hit in [
+            "/etc/passwd",
+            "/etc/shadow",
+            "/etc/sudoers",
+            "/etc/sudoers.d/90-cloud",
+            "/etc/ssh/sshd_config",
+            "/root/.ssh/authorized_keys",
+            "/home/u/.ssh",
+        ] {
+            assert!(access(hit), "{hit}");
+        }
+        for miss in [
+            "/etc/passwd-",
+            "/ETC/PASSWD",
+            "/etc/sshd",
+            "/home/u/.sshx/k",
+            "/etc/group",
+        ] {
+            assert!(!access(miss), "{miss}");
+        }
+        // Only pattern kinds match paths.
+        assert!(!ind.matches_path(Kind::TempDir, b"/tmp/"));
+        for bad in ["etc/x", "/etc/*/x", "**", "*", "*etc", "/etc/a b"] {
+            let err = Indicators::default()
+                .add_text("m.txt", &format!("access_file {bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("expected a path pattern"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn kinds_that_keep_case_match_as_written() {
+        let mut ind = Indicators::builtin();
+        assert!(ind.prefixes(Kind::SystemUnitPrefix, b"NetworkManager-x.service"));
+        assert!(!ind.prefixes(Kind::SystemUnitPrefix, b"networkmanager-x.service"));
+        assert!(ind.contains(Kind::AdminGroup, "wheel"));
+        assert!(!ind.contains(Kind::AdminGroup, "WHEEL"));
+        assert!(ind.contains_bytes(Kind::Scanner, b"masscan"));
+        assert!(!ind.contains_bytes(Kind::Scanner, b"\xffmasscan"));
+        assert!(ind.contains_bytes(Kind::ClosedPort, b"6379"));
+        // Case-insensitive kinds still are.
+        assert!(ind.contains(Kind::MinerName, "XMRig"));
+        ind.add_text("m.txt", "system_unit_prefix Zz-\nminer_name ZzMiner\n")
+            .unwrap();
+        assert!(ind.set(Kind::SystemUnitPrefix).any(|v| v == "Zz-"));
+        assert!(ind.set(Kind::MinerName).any(|v| v == "zzminer"));
     }
 
     #[test]

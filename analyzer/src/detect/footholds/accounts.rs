@@ -14,10 +14,9 @@ use super::common::{account_subject, describe_file, quote_line, Score};
 use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
 use crate::detect::rules;
 use crate::detect::Context;
+use crate::indicators::Kind;
 use crate::model::persistence::PersistenceKind;
 use crate::parse::sudoers;
-
-const ADMIN_GROUPS: &[&[u8]] = &[b"sudo", b"wheel", b"admin"];
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let model = ctx.model;
@@ -91,7 +90,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     // Sudo rights of service accounts: admin groups and sudoers rules.
     if let Some(group) = model.file(b"/etc/group") {
         for g in &accounts.groups {
-            if !ADMIN_GROUPS.contains(&g.name.as_slice()) {
+            if !ctx.iocs.contains_bytes(Kind::AdminGroup, &g.name) {
                 continue;
             }
             for m in g
@@ -153,4 +152,46 @@ fn passwd_line(name: &[u8], uid: u32, gid: u32, home: &[u8], shell: &[u8]) -> Ve
     v.push(b':');
     v.extend(shell);
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::indicators::Indicators;
+    use crate::model::{fixture, HostModel};
+
+    fn sudo_rights(model: &HostModel, iocs: &Indicators) -> Vec<Finding> {
+        crate::detect::findings_of(detect, &rules::ACC_002, model, iocs)
+    }
+
+    /// `admin_group` values come from the indicators: a user's file adds a group that gives root.
+    #[test]
+    fn an_iocs_file_adds_admin_groups() {
+        let model = fixture::model(
+            vec![
+                fixture::file(
+                    b"/etc/passwd",
+                    Some(b"root:x:0:0:root:/root:/bin/bash\nredis:x:110:117::/var/lib/redis:/usr/sbin/nologin\n"),
+                ),
+                fixture::file(
+                    b"/etc/group",
+                    Some(b"root:x:0:\nsudo:x:27:\nwheel2:x:998:redis\nWheel2:x:999:redis\n"),
+                ),
+            ],
+            Vec::new(),
+        );
+        let mut iocs = Indicators::builtin();
+        assert!(sudo_rights(&model, &iocs).is_empty());
+        iocs.add_text("mine.iocs", "admin_group wheel2\n").unwrap();
+        let after = sudo_rights(&model, &iocs);
+        // Group names keep their case: `Wheel2` is another group.
+        assert_eq!(after.len(), 1, "{after:#?}");
+        assert!(
+            after[0]
+                .evidence
+                .iter()
+                .any(|e| e.contains("redis is a member of wheel2")),
+            "{after:#?}"
+        );
+    }
 }

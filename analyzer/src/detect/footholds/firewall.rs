@@ -22,8 +22,6 @@ use crate::indicators::Kind;
 use crate::model::firewall::Origin;
 use crate::parse::iptables::{cidr_overlap, parse_cidr, Rule};
 
-const CLOSED_PORTS: &[&[u8]] = &[b"6379", b"2375", b"2376", b"2377"];
-
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let ranges: Vec<_> = ctx
         .iocs
@@ -63,7 +61,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             } else if r.chain == b"INPUT"
                 && r.dport
                     .as_deref()
-                    .is_some_and(|p| CLOSED_PORTS.contains(&p))
+                    .is_some_and(|p| ctx.iocs.contains_bytes(Kind::ClosedPort, p))
             {
                 (
                     &rules::EVA_040,
@@ -183,4 +181,42 @@ fn opened_for(ctx: &Context, origin: &str, file: Option<&FileRecord>, r: &Rule) 
         }
     }
     Some(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::indicators::Indicators;
+    use crate::model::{fixture, HostModel};
+
+    fn closed(model: &HostModel, iocs: &Indicators) -> Vec<Finding> {
+        crate::detect::findings_of(detect, &rules::EVA_040, model, iocs)
+    }
+
+    /// `closed_port` values come from the indicators: a user's file adds a service port.
+    #[test]
+    fn an_iocs_file_adds_closed_ports() {
+        let model = fixture::model(
+            vec![fixture::file(
+                b"/etc/iptables/rules.v4",
+                Some(b"*filter\n-A INPUT -p tcp -m tcp --dport 11211 -j DROP\n-A INPUT -p tcp -m tcp --dport 6379 -j DROP\nCOMMIT\n"),
+            )],
+            Vec::new(),
+        );
+        let mut iocs = Indicators::builtin();
+        let before = closed(&model, &iocs);
+        assert_eq!(before.len(), 1, "{before:#?}");
+        assert!(before
+            .iter()
+            .all(|f| f.evidence.iter().any(|e| e.contains("6379"))));
+        iocs.add_text("mine.iocs", "closed_port 11211\n").unwrap();
+        let after = closed(&model, &iocs);
+        assert_eq!(after.len(), 2, "{after:#?}");
+        assert!(
+            after
+                .iter()
+                .any(|f| f.severity == Severity::Low
+                    && f.evidence.iter().any(|e| e.contains("11211")))
+        );
+    }
 }

@@ -17,13 +17,10 @@ use super::common::{self, account_subject, describe_file, quote_line};
 use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
 use crate::detect::rules;
 use crate::detect::Context;
+use crate::indicators::Kind;
 use crate::model::persistence::PersistenceKind;
 use crate::parse::shell_line;
 use crate::parse::{contains, numbered_lines};
-
-const SCANNERS: &[&[u8]] = &[
-    b"pnscan", b"masscan", b"zmap", b"sshpass", b"hydra", b"medusa", b"ncrack", b"nmap",
-];
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let accounts = &ctx.model.accounts;
@@ -85,7 +82,10 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             if !s.history_tamper.is_empty() && tamper.len() < 20 {
                 tamper.push(quote_line(&f.path, n, raw));
             }
-            let scanner = s.commands.iter().find(|c| SCANNERS.contains(&c.as_slice()));
+            let scanner = s
+                .commands
+                .iter()
+                .find(|c| ctx.iocs.contains_bytes(Kind::Scanner, c));
             let ssh_like = s
                 .commands
                 .iter()
@@ -138,4 +138,47 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::indicators::Indicators;
+    use crate::model::{fixture, HostModel};
+
+    fn lateral(model: &HostModel, iocs: &Indicators) -> Vec<String> {
+        crate::detect::findings_of(detect, &rules::LAT_001, model, iocs)
+            .into_iter()
+            .flat_map(|f| f.evidence)
+            .collect()
+    }
+
+    /// `scanner` values come from the indicators: a user's file adds a tool the built-in list lacks.
+    #[test]
+    fn an_iocs_file_adds_scanners() {
+        let model = fixture::model(
+            vec![fixture::file(
+                b"/root/.bash_history",
+                Some(b"ls\nzzscan -p 22 10.0.0.0/8 > ips.txt\nmasscan -p6379 10.0.0.0/8\n"),
+            )],
+            Vec::new(),
+        );
+        let mut iocs = Indicators::builtin();
+        let before = lateral(&model, &iocs);
+        assert!(
+            before.iter().any(|e| e.contains("(runs masscan)")),
+            "{before:?}"
+        );
+        assert!(!before.iter().any(|e| e.contains("zzscan")), "{before:?}");
+        iocs.add_text("mine.iocs", "scanner zzscan\n").unwrap();
+        let after = lateral(&model, &iocs);
+        assert!(
+            after.iter().any(|e| e.contains("(runs zzscan)")),
+            "{after:?}"
+        );
+        // Program names keep their case: `ZZSCAN` is another program.
+        let mut upper = Indicators::builtin();
+        upper.add_text("mine.iocs", "scanner ZZSCAN\n").unwrap();
+        assert_eq!(lateral(&model, &upper), before);
+    }
 }

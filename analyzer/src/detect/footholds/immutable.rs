@@ -15,18 +15,12 @@ use super::common::{self, describe_file};
 use crate::detect::finding::{file_subject, finding, FindingExt};
 use crate::detect::rules;
 use crate::detect::Context;
-use crate::indicators::PathClass;
-use crate::parse::{basename, contains};
+use crate::indicators::{Kind, PathClass};
+use crate::parse::basename;
 
-/// Where a lock protects persistence or access.
-fn is_foothold_path(p: &[u8]) -> bool {
-    common::is_run_by_line_path(p)
-        || p.starts_with(b"/etc/ssh/")
-        || contains(p, b"/.ssh/")
-        || p.ends_with(b"/.ssh")
-        || p == b"/etc/passwd"
-        || p == b"/etc/shadow"
-        || p.starts_with(b"/etc/sudoers")
+/// Where a lock protects persistence or access: a persistence location, or an `access_file`.
+fn is_foothold_path(ctx: &Context, p: &[u8]) -> bool {
+    common::is_run_by_line_path(p) || ctx.iocs.matches_path(Kind::AccessFile, p)
 }
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
@@ -64,7 +58,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 "an SSH key file locked against change (hardening against key injection, or an attacker \
                  keeping its key: the keys are judged one by one, MT-SSH-*)",
             )
-        } else if is_foothold_path(path) {
+        } else if is_foothold_path(ctx, path) {
             (
                 Severity::Medium,
                 "a persistence, loader, account or SSH file locked against change",
@@ -93,4 +87,38 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         out.push(finding);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::indicators::Indicators;
+    use crate::model::{fixture, HostModel};
+    use minetrace_schemas::records::file::FileRecord;
+
+    fn lock_of(model: &HostModel, iocs: &Indicators) -> Option<Severity> {
+        detect(&Context { model, iocs }).first().map(|f| f.severity)
+    }
+
+    /// `access_file` patterns come from the indicators: a user's file adds an access file, whose lock
+    /// is then medium instead of low.
+    #[test]
+    fn an_iocs_file_adds_access_files() {
+        let (mut rec, content) = fixture::file(b"/etc/zz-vpn/users.conf", Some(b"alice\n"));
+        rec.immutable = true;
+        let (mut keys, key_content) = fixture::file(b"/home/alice/.ssh/config", Some(b"Host *\n"));
+        keys.immutable = true;
+        let one = |f: (FileRecord, Option<Vec<u8>>)| fixture::model(vec![f], Vec::new());
+        let vpn = one((rec, content));
+        let mut iocs = Indicators::builtin();
+        // Built in: any file of a `.ssh` directory.
+        assert_eq!(
+            lock_of(&one((keys, key_content)), &iocs),
+            Some(Severity::Medium)
+        );
+        assert_eq!(lock_of(&vpn, &iocs), Some(Severity::Low));
+        iocs.add_text("mine.iocs", "access_file /etc/zz-vpn/*\n")
+            .unwrap();
+        assert_eq!(lock_of(&vpn, &iocs), Some(Severity::Medium));
+    }
 }

@@ -13,37 +13,13 @@ use crate::detect::finding::{file_subject, FindingExt};
 use crate::detect::markers;
 use crate::detect::rules;
 use crate::detect::Context;
-use crate::indicators::{FamilyMarker, MarkerKind, PathClass};
+use crate::indicators::{FamilyMarker, Kind, MarkerKind, PathClass};
 use crate::model::persistence::{unit_name, PersistenceKind};
 use crate::parse::basename;
 use crate::parse::shell_line::ShellLine;
 use crate::parse::systemd_unit::Unit;
 use minetrace_schemas::records::file::FileRecord;
 use minetrace_schemas::records::package::PackageVerdict;
-
-/// Unit names that belong to the OS; one of these outside package paths running a non-system program
-/// is masquerade.
-const SYSTEM_UNIT_PREFIXES: &[&[u8]] = &[
-    b"systemd-",
-    b"dbus",
-    b"cron",
-    b"crond",
-    b"ssh",
-    b"sshd",
-    b"rsyslog",
-    b"networking",
-    b"NetworkManager",
-    b"ntp",
-    b"chrony",
-    b"auditd",
-    b"polkit",
-    b"udev",
-    b"snapd",
-    b"atd",
-    b"getty",
-    b"kworker",
-    b"kthread",
-];
 
 /// A program in a system directory (path class `system`), not hidden.
 fn system_program(ctx: &Context, p: &[u8]) -> bool {
@@ -188,7 +164,8 @@ fn unit_finding(ctx: &Context, file: &FileRecord, unit: &Unit) -> Option<Finding
             ),
         );
     }
-    let imitates = SYSTEM_UNIT_PREFIXES.iter().any(|p| name.starts_with(p));
+    // A unit named like the OS's own (`system_unit_prefix`: sshd-update.service, dbus-x.service).
+    let imitates = ctx.iocs.prefixes(Kind::SystemUnitPrefix, name);
     if imitates
         && !program.is_empty()
         && !system_program(ctx, &program)
@@ -314,5 +291,54 @@ mod tests {
             about("/etc/systemd/system/pwnrige.service").is_none(),
             "{found:#?}"
         );
+    }
+
+    /// `system_unit_prefix` values come from the indicators: a user's file adds a name the OS's units
+    /// use (case kept: systemd compares unit names exactly).
+    #[test]
+    fn an_iocs_file_adds_system_unit_prefixes() {
+        let model = fixture::model(
+            vec![
+                unit(
+                    b"/etc/systemd/system/zz-agent.service",
+                    "/tmp/.zz/agent",
+                    "root",
+                ),
+                unit(
+                    b"/etc/systemd/system/ZZ-other.service",
+                    "/tmp/.zz/other",
+                    "root",
+                ),
+            ],
+            Vec::new(),
+        );
+        let imitating = |iocs: &Indicators| -> Vec<String> {
+            detect(&Context {
+                model: &model,
+                iocs,
+            })
+            .into_iter()
+            .filter(|f| {
+                f.evidence
+                    .iter()
+                    .any(|e| e.contains("named like a system unit"))
+            })
+            .flat_map(|f| {
+                f.iter_subjects()
+                    .filter_map(|s| match s {
+                        minetrace_schemas::findings::Subject::Persistence { path, .. } => {
+                            Some(path.escaped())
+                        }
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+        };
+        let mut iocs = Indicators::builtin();
+        assert!(imitating(&iocs).is_empty());
+        iocs.add_text("mine.iocs", "system_unit_prefix zz-\n")
+            .unwrap();
+        assert_eq!(imitating(&iocs), ["/etc/systemd/system/zz-agent.service"]);
     }
 }

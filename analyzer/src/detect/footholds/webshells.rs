@@ -26,7 +26,7 @@ use super::common::{describe_file, quote_line};
 use crate::detect::finding::{file_subject, finding, FindingExt};
 use crate::detect::rules;
 use crate::detect::Context;
-use crate::indicators::PathClass;
+use crate::indicators::{Kind, PathClass};
 use crate::parse::{basename, numbered_lines};
 
 /// Bytes of one script read.
@@ -80,28 +80,6 @@ fn request_input(t: &str) -> Option<&'static str> {
             .then_some("$_server[")
     })
 }
-
-/// Code and command sinks, lowercase, as called (`name(`).
-const SINKS: &[&str] = &[
-    "eval",
-    "assert",
-    "system",
-    "passthru",
-    "shell_exec",
-    "exec",
-    "popen",
-    "proc_open",
-    "pcntl_exec",
-    "create_function",
-    "call_user_func",
-    "call_user_func_array",
-    "include",
-    "include_once",
-    "require",
-    "require_once",
-    "runtime.getruntime().exec",
-    "processbuilder",
-];
 
 /// Decoders that turn an opaque literal into code.
 const DECODERS: &[&str] = &[
@@ -195,16 +173,17 @@ fn variable_call(text: &str) -> bool {
     false
 }
 
-/// What one statement (line) of a script does, scored (see the module documentation).
-fn judge_line(line: &str) -> Option<(u32, String)> {
+/// What one statement (line) of a script does, scored (see the module documentation). `sinks` are the
+/// `webshell_sink` indicators (lowercase, in set order: the first called is the one named).
+fn judge_line(sinks: &[&str], line: &str) -> Option<(u32, String)> {
     let t = line.to_ascii_lowercase();
-    let sink = SINKS.iter().find(|s| calls(&t, s));
+    let sink = sinks.iter().find(|s| calls(&t, s));
     let input = request_input(&t);
     let decoder = DECODERS.iter().find(|d| calls(&t, d));
     let disguised = literals(&t).into_iter().find_map(|l| {
         let back: String = l.chars().rev().collect();
         let r = rot13(&l);
-        SINKS
+        sinks
             .iter()
             .find(|s| (back == **s || r == **s) && s.len() >= 4)
             .map(|s| (l, *s))
@@ -296,6 +275,7 @@ fn app_norms<'a>(ctx: &Context<'a>) -> BTreeMap<&'a [u8], (u32, i64)> {
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let norms = app_norms(ctx);
+    let sinks: Vec<&str> = ctx.iocs.set(Kind::WebshellSink).collect();
     let accounts = &ctx.model.accounts;
     let mut out = Vec::new();
     for f in ctx.model.regular_files() {
@@ -309,7 +289,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         let bytes = bytes.get(..MAX_READ).unwrap_or(bytes);
         let mut content: Option<(u32, String, u32, Vec<u8>)> = None;
         for (n, raw) in numbered_lines(bytes) {
-            let Some((points, why)) = judge_line(&String::from_utf8_lossy(raw)) else {
+            let Some((points, why)) = judge_line(&sinks, &String::from_utf8_lossy(raw)) else {
                 continue;
             };
             if content.as_ref().is_none_or(|c| points > c.0) {
@@ -376,8 +356,16 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
 mod tests {
     use super::*;
 
+    use crate::indicators::Indicators;
+
+    fn sinks(iocs: &Indicators) -> Vec<&str> {
+        iocs.set(Kind::WebshellSink).collect()
+    }
+
     #[test]
     fn statements_that_evaluate_requests_or_hidden_code() {
+        let iocs = Indicators::builtin();
+        let sinks = sinks(&iocs);
         let hits = [
             "<?php @eval(base64_decode($_POST['k'])); ?>",
             "<?php if (isset($_REQUEST['c'])) { system($_REQUEST['c']); } ?>",
@@ -389,7 +377,7 @@ mod tests {
             "<?php system($_SERVER['HTTP_X_CMD']);",
         ];
         for h in hits {
-            assert!(judge_line(h).is_some_and(|(p, _)| p >= 3), "{h}");
+            assert!(judge_line(&sinks, h).is_some_and(|(p, _)| p >= 3), "{h}");
         }
         let clean = [
             "$result = eval( $code );",
@@ -405,7 +393,22 @@ mod tests {
             "$stmt->execute([$_POST['id']]);",
         ];
         for c in clean {
-            assert_eq!(judge_line(c), None, "{c}");
+            assert_eq!(judge_line(&sinks, c), None, "{c}");
         }
+    }
+
+    #[test]
+    fn an_iocs_file_adds_sinks() {
+        let line = "<?php zz_run($_GET['c']);";
+        let mut iocs = Indicators::builtin();
+        assert_eq!(judge_line(&sinks(&iocs), line), None);
+        iocs.add_text("mine.txt", "webshell_sink zz_run\n").unwrap();
+        let judged = judge_line(&sinks(&iocs), line);
+        assert!(
+            judged
+                .as_ref()
+                .is_some_and(|(p, why)| *p == 4 && why.contains("zz_run()")),
+            "{judged:?}"
+        );
     }
 }
