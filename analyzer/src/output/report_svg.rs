@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use petgraph::graph::NodeIndex;
 
-use crate::graph::nodes::{Level, NodeKind, NodeVerdict, Stage};
+use crate::graph::nodes::{Edge, Level, Node, NodeKind, NodeVerdict, Stage};
 use crate::graph::Trace;
 use crate::output::escape;
 
@@ -158,18 +158,22 @@ fn order_columns(trace: &Trace) -> Vec<Vec<NodeIndex>> {
     cols
 }
 
-/// The `<svg>` element, or `None` when the view is empty.
-pub fn render(trace: &Trace) -> Option<String> {
-    let g = &trace.graph;
-    if trace.view.is_empty() {
-        return None;
-    }
-    let cols = order_columns(trace);
+/// Where each column's nodes sit: the placements, the stage headers, the right end of the last column
+/// and the most rows any column has.
+struct Layout {
+    placed: HashMap<NodeIndex, Placed>,
+    headers: String,
+    right: f64,
+    max_rows: usize,
+}
+
+/// Places the columns left to right, each stage's nodes in sub-columns of at most [`MAX_ROWS`].
+fn layout(cols: &[Vec<NodeIndex>]) -> Layout {
     let mut placed: HashMap<NodeIndex, Placed> = HashMap::new();
     let mut x = LEFT;
     let mut headers = String::new();
     let mut max_rows = 1usize;
-    for (stage, col) in Stage::ALL.iter().zip(&cols) {
+    for (stage, col) in Stage::ALL.iter().zip(cols) {
         let subcols = col.len().div_ceil(MAX_ROWS).max(1);
         let width = subcols as f64 * SUB_COL_W - (SUB_COL_W - NODE_W);
         let _ = write!(
@@ -194,9 +198,29 @@ pub fn render(trace: &Trace) -> Option<String> {
         }
         x += width + STAGE_GAP;
     }
-    // The canvas reaches the rightmost thing drawn: the last column, or a loop (and its label) bulging
-    // out of it.
-    let mut right = x - STAGE_GAP;
+    Layout {
+        placed,
+        headers,
+        right: x - STAGE_GAP,
+        max_rows,
+    }
+}
+
+/// The `<svg>` element, or `None` when the view is empty.
+pub fn render(trace: &Trace) -> Option<String> {
+    let g = &trace.graph;
+    if trace.view.is_empty() {
+        return None;
+    }
+    let cols = order_columns(trace);
+    let Layout {
+        placed,
+        headers,
+        // The canvas reaches the rightmost thing drawn: the last column, or a loop (and its label)
+        // bulging out of it.
+        mut right,
+        max_rows,
+    } = layout(&cols);
     let height = TOP + max_rows as f64 * ROW_H + 10.0;
     let mut edges = String::new();
     for e in &trace.view.edges {
@@ -206,33 +230,6 @@ pub fn render(trace: &Trace) -> Option<String> {
         let (Some(pa), Some(pb)) = (placed.get(&a), placed.get(&b)) else {
             continue;
         };
-        let (ay, by) = (pa.y + NODE_H / 2.0, pb.y + NODE_H / 2.0);
-        let label = match &w.attack {
-            Some(att) => format!("{} {att}", w.relation.name()),
-            None => w.relation.name().to_owned(),
-        };
-        // Half the label's width at the edge-label font size, with room to spare.
-        let half_label = label.chars().count() as f64 * ELABEL_CHAR_W / 2.0;
-        let mut label_at = ((pa.x + pb.x + NODE_W) / 2.0, (ay + by) / 2.0 - 3.0);
-        let path = if (pa.x - pb.x).abs() < 1.0 {
-            // Same sub-column: a loop out to the right, labelled at its outermost point.
-            let xr = pa.x + NODE_W;
-            let bulge = xr + 30.0 + (ay - by).abs() * 0.15;
-            // A cubic with both control points at `bulge` reaches 3/4 of the way out.
-            let tip = xr + (bulge - xr) * 0.75;
-            label_at = (tip + half_label + 2.0, (ay + by) / 2.0 + 3.0);
-            right = right.max(bulge);
-            format!("M{xr},{ay} C{bulge},{ay} {bulge},{by} {xr},{by}")
-        } else if pb.x > pa.x {
-            let (x1, x2) = (pa.x + NODE_W, pb.x);
-            let mid = (x1 + x2) / 2.0;
-            format!("M{x1},{ay} C{mid},{ay} {mid},{by} {x2},{by}")
-        } else {
-            let (x1, x2) = (pa.x, pb.x + NODE_W);
-            let mid = (x1 + x2) / 2.0;
-            format!("M{x1},{ay} C{mid},{ay} {mid},{by} {x2},{by}")
-        };
-        right = right.max(label_at.0 + half_label);
         let tip = format!(
             "{} -> {}: {} ({}, confidence {}, rule {})\n{}",
             g.id_of(a),
@@ -243,15 +240,7 @@ pub fn render(trace: &Trace) -> Option<String> {
             w.rule,
             w.evidence.join("\n")
         );
-        let (lx, ly) = label_at;
-        let _ = write!(
-            edges,
-            "<g class=\"edge {}\"><title>{}</title><path d=\"{path}\" fill=\"none\" stroke=\"#444\" stroke-width=\"1.3\"{} marker-end=\"url(#arrow)\"/><text x=\"{lx}\" y=\"{ly}\" class=\"elabel\" text-anchor=\"middle\">{}</text></g>",
-            w.level.name(),
-            escape::html(&tip),
-            dash(w.level),
-            escape::html(&label)
-        );
+        edges.push_str(&edge(w, &tip, pa, pb, &mut right));
     }
     let width = right + LEFT;
     let mut s = String::new();
@@ -267,51 +256,94 @@ pub fn render(trace: &Trace) -> Option<String> {
     s.push_str(&edges);
     s.push_str("</g><g class=\"nodes\">");
     for i in &trace.view.nodes {
-        let (Some(n), Some(p)) = (g.node_at(*i), placed.get(i)) else {
-            continue;
-        };
-        let (stroke, sw) = match n.verdict {
-            NodeVerdict::Malicious => ("#a50e0e", 2.2),
-            NodeVerdict::Suspicious => ("#b06000", 1.8),
-            _ => ("#555", 1.0),
-        };
-        let mut tip = format!("{}\n{} ({})", n.id, n.label, n.verdict.name());
-        for (k, v) in &n.attrs {
-            let _ = write!(tip, "\n{k}: {v}");
+        if let (Some(n), Some(p)) = (g.node_at(*i), placed.get(i)) {
+            s.push_str(&node(n, p));
         }
-        if !n.findings.is_empty() {
-            let _ = write!(
-                tip,
-                "\nfindings: {}",
-                n.findings.iter().cloned().collect::<Vec<_>>().join(", ")
-            );
-        }
-        let sub = if n.findings.is_empty() {
-            n.kind.name().to_owned()
-        } else {
-            format!(
-                "{} - {}",
-                n.kind.name(),
-                n.findings.iter().next().cloned().unwrap_or_default()
-            )
-        };
-        let _ = write!(
-            s,
-            "<g class=\"node {} {}\"><title>{}</title>{}<text x=\"{}\" y=\"{}\" class=\"kind\" text-anchor=\"middle\">{}</text><text x=\"{}\" y=\"{}\" class=\"nlabel\" text-anchor=\"middle\">{}</text></g>",
-            n.kind.name(),
-            n.verdict.name(),
-            escape::html(&tip),
-            shape(n.kind, (p.x, p.y, NODE_W, NODE_H), n.verdict.fill(), stroke, sw),
-            p.x + NODE_W / 2.0,
-            p.y + 16.0,
-            escape::html(&clip(&sub, LABEL_CHARS + 4)),
-            p.x + NODE_W / 2.0,
-            p.y + 33.0,
-            escape::html(&clip(&n.label, LABEL_CHARS))
-        );
     }
     s.push_str("</g></svg>");
     Some(s)
+}
+
+/// One edge from `pa` to `pb`, with its label and its tooltip `tip`; widens `right` to what it draws.
+fn edge(w: &Edge, tip: &str, pa: &Placed, pb: &Placed, right: &mut f64) -> String {
+    let (ay, by) = (pa.y + NODE_H / 2.0, pb.y + NODE_H / 2.0);
+    let label = match &w.attack {
+        Some(att) => format!("{} {att}", w.relation.name()),
+        None => w.relation.name().to_owned(),
+    };
+    // Half the label's width at the edge-label font size, with room to spare.
+    let half_label = label.chars().count() as f64 * ELABEL_CHAR_W / 2.0;
+    let mut label_at = ((pa.x + pb.x + NODE_W) / 2.0, (ay + by) / 2.0 - 3.0);
+    let path = if (pa.x - pb.x).abs() < 1.0 {
+        // Same sub-column: a loop out to the right, labelled at its outermost point.
+        let xr = pa.x + NODE_W;
+        let bulge = xr + 30.0 + (ay - by).abs() * 0.15;
+        // A cubic with both control points at `bulge` reaches 3/4 of the way out.
+        let outmost = xr + (bulge - xr) * 0.75;
+        label_at = (outmost + half_label + 2.0, (ay + by) / 2.0 + 3.0);
+        *right = right.max(bulge);
+        format!("M{xr},{ay} C{bulge},{ay} {bulge},{by} {xr},{by}")
+    } else if pb.x > pa.x {
+        let (x1, x2) = (pa.x + NODE_W, pb.x);
+        let mid = (x1 + x2) / 2.0;
+        format!("M{x1},{ay} C{mid},{ay} {mid},{by} {x2},{by}")
+    } else {
+        let (x1, x2) = (pa.x, pb.x + NODE_W);
+        let mid = (x1 + x2) / 2.0;
+        format!("M{x1},{ay} C{mid},{ay} {mid},{by} {x2},{by}")
+    };
+    *right = right.max(label_at.0 + half_label);
+    let (lx, ly) = label_at;
+    format!(
+        "<g class=\"edge {}\"><title>{}</title><path d=\"{path}\" fill=\"none\" stroke=\"#444\" stroke-width=\"1.3\"{} marker-end=\"url(#arrow)\"/><text x=\"{lx}\" y=\"{ly}\" class=\"elabel\" text-anchor=\"middle\">{}</text></g>",
+        w.level.name(),
+        escape::html(tip),
+        dash(w.level),
+        escape::html(&label)
+    )
+}
+
+/// One node at `p`: its shape by kind, its outline by verdict, its kind and label, and a tooltip with
+/// its attributes and findings.
+fn node(n: &Node, p: &Placed) -> String {
+    let (stroke, sw) = match n.verdict {
+        NodeVerdict::Malicious => ("#a50e0e", 2.2),
+        NodeVerdict::Suspicious => ("#b06000", 1.8),
+        _ => ("#555", 1.0),
+    };
+    let mut tip = format!("{}\n{} ({})", n.id, n.label, n.verdict.name());
+    for (k, v) in &n.attrs {
+        let _ = write!(tip, "\n{k}: {v}");
+    }
+    if !n.findings.is_empty() {
+        let _ = write!(
+            tip,
+            "\nfindings: {}",
+            n.findings.iter().cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let sub = if n.findings.is_empty() {
+        n.kind.name().to_owned()
+    } else {
+        format!(
+            "{} - {}",
+            n.kind.name(),
+            n.findings.iter().next().cloned().unwrap_or_default()
+        )
+    };
+    format!(
+        "<g class=\"node {} {}\"><title>{}</title>{}<text x=\"{}\" y=\"{}\" class=\"kind\" text-anchor=\"middle\">{}</text><text x=\"{}\" y=\"{}\" class=\"nlabel\" text-anchor=\"middle\">{}</text></g>",
+        n.kind.name(),
+        n.verdict.name(),
+        escape::html(&tip),
+        shape(n.kind, (p.x, p.y, NODE_W, NODE_H), n.verdict.fill(), stroke, sw),
+        p.x + NODE_W / 2.0,
+        p.y + 16.0,
+        escape::html(&clip(&sub, LABEL_CHARS + 4)),
+        p.x + NODE_W / 2.0,
+        p.y + 33.0,
+        escape::html(&clip(&n.label, LABEL_CHARS))
+    )
 }
 
 /// The legend: shapes, fills and line styles.

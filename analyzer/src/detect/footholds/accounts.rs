@@ -9,6 +9,7 @@
 
 use minetrace_schemas::findings::{Finding, Role, Severity};
 use minetrace_schemas::records::account::PasswordState;
+use minetrace_schemas::records::file::FileRecord;
 
 use super::common::{account_subject, describe_file, quote_line, Score};
 use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
@@ -19,11 +20,20 @@ use crate::model::persistence::PersistenceKind;
 use crate::parse::sudoers;
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
-    let model = ctx.model;
-    let accounts = &model.accounts;
-    let Some(passwd) = model.file(b"/etc/passwd") else {
+    let Some(passwd) = ctx.model.file(b"/etc/passwd") else {
         return Vec::new();
     };
+    let mut out = account_entries(ctx, passwd);
+    out.extend(admin_group_members(ctx));
+    out.extend(sudoers_rules(ctx));
+    out
+}
+
+/// `MT-ACC-001` and `MT-ACC-003`: what each `passwd` entry is (a second UID 0, a service account that
+/// can log in).
+fn account_entries(ctx: &Context, passwd: &FileRecord) -> Vec<Finding> {
+    let model = ctx.model;
+    let accounts = &model.accounts;
     let passwd_path = passwd.path.clone();
     let mut out = Vec::new();
     let usable = |name: &[u8]| {
@@ -87,8 +97,14 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             }
         }
     }
-    // Sudo rights of service accounts: admin groups and sudoers rules.
-    if let Some(group) = model.file(b"/etc/group") {
+    out
+}
+
+/// `MT-ACC-002`: service accounts that are members of an `admin_group`.
+fn admin_group_members(ctx: &Context) -> Vec<Finding> {
+    let accounts = &ctx.model.accounts;
+    let mut out = Vec::new();
+    if let Some(group) = ctx.model.file(b"/etc/group") {
         for g in &accounts.groups {
             if !ctx.iocs.contains_bytes(Kind::AdminGroup, &g.name) {
                 continue;
@@ -113,7 +129,16 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             }
         }
     }
-    let sudo_files = model.persistence_files(|k| k == PersistenceKind::Sudoers);
+    out
+}
+
+/// `MT-ACC-002`: service accounts a sudoers rule names.
+fn sudoers_rules(ctx: &Context) -> Vec<Finding> {
+    let accounts = &ctx.model.accounts;
+    let mut out = Vec::new();
+    let sudo_files = ctx
+        .model
+        .persistence_files(|k| k == PersistenceKind::Sudoers);
     for (file, bytes, _) in sudo_files {
         for r in sudoers::parse(bytes) {
             for p in &r.principals {
