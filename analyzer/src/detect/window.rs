@@ -18,6 +18,7 @@
 
 use minetrace_schemas::findings::{Finding, Role, Severity, Subject};
 use minetrace_schemas::manifest::format_unix_secs;
+use minetrace_schemas::records::file::FileRecord;
 use minetrace_schemas::RawBytes;
 
 use crate::detect::finding::{file_subject, finding, FindingExt};
@@ -25,7 +26,7 @@ use crate::detect::footholds::common::{account_subject, describe_file, quote_lin
 use crate::detect::footholds::ssh_keys::{is_authorized_keys, key_evidence, key_subject};
 use crate::detect::rules;
 use crate::detect::Context;
-use crate::model::auth::AuthKind;
+use crate::model::auth::{AuthEvent, AuthKind};
 use crate::parse::authorized_keys::AuthorizedKey;
 
 /// How far around the confirmed artifacts' times the window reaches.
@@ -108,6 +109,38 @@ pub fn keys_in_window(ctx: &Context, findings: &[Finding]) -> Vec<Finding> {
     let Some(w) = window(ctx, findings) else {
         return Vec::new();
     };
+    let logins: Vec<&AuthEvent> = ctx
+        .model
+        .auth
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                AuthKind::AcceptedPassword | AuthKind::AcceptedPublicKey
+            )
+        })
+        .filter(|e| e.time.is_some_and(|t| w.contains(t)))
+        .collect();
+    ctx.model
+        .files
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| is_authorized_keys(f.path.as_bytes()) && w.contains(f.mtime.secs))
+        .filter_map(|(i, f)| key_file_in_window(ctx, findings, &w, &logins, i, f))
+        .collect()
+}
+
+/// The judgement of one key file changed in the window (file `i` of the model), given the accepted
+/// logins in the window: its newest key (or the key another rule reported), when the file's account is
+/// one the intrusion used.
+fn key_file_in_window(
+    ctx: &Context,
+    findings: &[Finding],
+    w: &Window,
+    logins: &[&AuthEvent],
+    i: usize,
+    f: &FileRecord,
+) -> Option<Finding> {
     let model = ctx.model;
     let accounts = &model.accounts;
     // The most severe finding another rule made about a key line.
@@ -122,107 +155,82 @@ pub fn keys_in_window(ctx: &Context, findings: &[Finding]) -> Vec<Finding> {
             .map(|f| f.severity)
             .max()
     };
-    let logins: Vec<&crate::model::auth::AuthEvent> = model
-        .auth
+    let keys: Vec<&AuthorizedKey> = model.ssh.keys_of(i).collect();
+    // A key of this file another rule already reported is the one written then: the window only
+    // corroborates it, below high.
+    let earlier = keys
         .iter()
-        .filter(|e| {
-            matches!(
-                e.kind,
-                AuthKind::AcceptedPassword | AuthKind::AcceptedPublicKey
-            )
-        })
-        .filter(|e| e.time.is_some_and(|t| w.contains(t)))
-        .collect();
-    let mut out = Vec::new();
-    for (i, f) in model
-        .files
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| is_authorized_keys(f.path.as_bytes()))
-    {
-        if !w.contains(f.mtime.secs) {
-            continue;
-        }
-        let keys: Vec<&AuthorizedKey> = model.ssh.keys_of(i).collect();
-        // A key of this file another rule already reported is the one written then: the window only
-        // corroborates it, below high.
-        let earlier = keys
-            .iter()
-            .filter_map(|k| reported(&f.path, k.line).map(|s| (k, s)))
-            .max_by_key(|(_, s)| *s);
-        if earlier.is_some_and(|(_, s)| s >= Severity::High) {
-            continue;
-        }
-        let Some(k) = earlier.map(|(k, _)| *k).or(keys.last().copied()) else {
-            continue;
-        };
-        let owner = accounts
-            .owner_of_path(f.path.as_bytes())
-            .or_else(|| accounts.by_uid(f.uid));
-        let mut reasons = vec![format!(
-            "{} changed at {}, inside the intrusion window {} .. {} (from {} to {}, ± {} h)",
-            f.path.escaped(),
-            format_unix_secs(f.mtime.secs),
-            format_unix_secs(w.start),
-            format_unix_secs(w.end),
-            w.first.0.escaped(),
-            w.last.0.escaped(),
-            SLACK_SECS / 3600
-        )];
-        reasons.push(if let Some((_, s)) = earlier {
-            format!("another rule judged this key ({s:?}) on its own")
-        } else if keys.len() > 1 {
-            format!(
-                "the last of {} keys: keys are appended, the newest is the one written then",
-                keys.len()
-            )
-        } else {
-            "the file's only key".to_owned()
-        });
-        let mut severity = Severity::Low;
-        if let Some(o) = owner {
-            if let Some(e) = logins.iter().find(|e| e.user == o.name) {
-                severity = Severity::Medium;
-                reasons.push(format!(
-                    "{} logged in during the window: {}",
-                    minetrace_schemas::escape_bytes(&o.name),
-                    e.location(model)
-                ));
-            } else if w.kit_accounts.contains(&o.uid) {
-                severity = Severity::Medium;
-                reasons.push(format!(
-                    "{} owns or runs the confirmed artifacts",
-                    minetrace_schemas::escape_bytes(&o.name)
-                ));
-            }
-        }
-        // A changed key file of an account the intrusion did not use is an admin's edit as often as not.
-        if severity < Severity::Medium {
-            continue;
-        }
-        if let Some((_, other)) = earlier {
-            // Two independent judgements of one key: written in the window by an account the intrusion
-            // used, and suspect by itself. Alone the window adds nothing to the other rule. Not for
-            // root: admins edit its key files all the time and most kits run as root, so "root ran the
-            // kit" says nothing about root's keys.
-            if other < Severity::Medium || owner.is_none_or(|o| o.uid == 0) {
-                continue;
-            }
-            severity = Severity::High;
-        }
-        let mut finding = finding(&rules::SSH_007, severity)
-            .subject(key_subject(f.path.clone(), k))
-            .subject_as(file_subject(f), Role::Context)
-            .evidence(quote_line(&f.path, k.line, &k.raw))
-            .evidence(key_evidence(k));
-        for r in reasons {
-            finding = finding.evidence(r);
-        }
-        finding = finding.evidence(format!("file: {}", describe_file(f)));
-        if let Some(o) = owner {
-            finding = finding.subject(account_subject(accounts, &o.name));
-        }
-        out.push(finding);
+        .filter_map(|k| reported(&f.path, k.line).map(|s| (k, s)))
+        .max_by_key(|(_, s)| *s);
+    if earlier.is_some_and(|(_, s)| s >= Severity::High) {
+        return None;
     }
-    out
+    let k = earlier.map(|(k, _)| *k).or(keys.last().copied())?;
+    let owner = accounts
+        .owner_of_path(f.path.as_bytes())
+        .or_else(|| accounts.by_uid(f.uid));
+    let mut reasons = vec![format!(
+        "{} changed at {}, inside the intrusion window {} .. {} (from {} to {}, ± {} h)",
+        f.path.escaped(),
+        format_unix_secs(f.mtime.secs),
+        format_unix_secs(w.start),
+        format_unix_secs(w.end),
+        w.first.0.escaped(),
+        w.last.0.escaped(),
+        SLACK_SECS / 3600
+    )];
+    reasons.push(if let Some((_, s)) = earlier {
+        format!("another rule judged this key ({s:?}) on its own")
+    } else if keys.len() > 1 {
+        format!(
+            "the last of {} keys: keys are appended, the newest is the one written then",
+            keys.len()
+        )
+    } else {
+        "the file's only key".to_owned()
+    });
+    let mut severity = Severity::Low;
+    if let Some(o) = owner {
+        if let Some(e) = logins.iter().find(|e| e.user == o.name) {
+            severity = Severity::Medium;
+            reasons.push(format!(
+                "{} logged in during the window: {}",
+                minetrace_schemas::escape_bytes(&o.name),
+                e.location(model)
+            ));
+        } else if w.kit_accounts.contains(&o.uid) {
+            severity = Severity::Medium;
+            reasons.push(format!(
+                "{} owns or runs the confirmed artifacts",
+                minetrace_schemas::escape_bytes(&o.name)
+            ));
+        }
+    }
+    // A changed key file of an account the intrusion did not use is an admin's edit as often as not.
+    if severity < Severity::Medium {
+        return None;
+    }
+    if let Some((_, other)) = earlier {
+        // Two independent judgements of one key: written in the window by an account the intrusion
+        // used, and suspect by itself. Alone the window adds nothing to the other rule. Not for
+        // root: admins edit its key files all the time and most kits run as root, so "root ran the
+        // kit" says nothing about root's keys.
+        if other < Severity::Medium || owner.is_none_or(|o| o.uid == 0) {
+            return None;
+        }
+        severity = Severity::High;
+    }
+    let mut finding = finding(&rules::SSH_007, severity)
+        .subject(key_subject(f.path.clone(), k))
+        .subject_as(file_subject(f), Role::Context)
+        .evidence(quote_line(&f.path, k.line, &k.raw))
+        .evidence(key_evidence(k));
+    for r in reasons {
+        finding = finding.evidence(r);
+    }
+    finding = finding.evidence(format!("file: {}", describe_file(f)));
+    if let Some(o) = owner {
+        finding = finding.subject(account_subject(accounts, &o.name));
+    }
+    Some(finding)
 }

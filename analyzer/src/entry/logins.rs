@@ -17,7 +17,7 @@ use minetrace_schemas::findings::{EntryVector, EvidenceLevel};
 use super::kit::{Kit, Placement};
 use super::{Basis, Candidate, Inputs};
 use crate::detect::finding::path_subject;
-use crate::detect::footholds::auth_log::{brute_force, GUESS_FAILURES, GUESS_WINDOW};
+use crate::detect::footholds::auth_log::{brute_force, BruteForce, GUESS_FAILURES, GUESS_WINDOW};
 use crate::detect::footholds::common::account_subject;
 use crate::detect::rules;
 use crate::model::auth::{AuthEvent, AuthKind};
@@ -27,9 +27,17 @@ use crate::model::auth::{AuthEvent, AuthKind};
 pub const SPREAD_SECS: i64 = 300;
 
 pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
-    let mut out = Vec::new();
     let judged = brute_force(inp.model);
     let brute_sources: BTreeSet<IpAddr> = judged.sources.iter().map(|s| s.ip).collect();
+    let mut out = brute_forced(inp, kit, &judged);
+    out.extend(other_logins(inp, kit, &brute_sources));
+    out
+}
+
+/// The password logins the brute-force detector tied to a brute force (`MT-ACC-010`), with what it saw
+/// follow them.
+fn brute_forced(inp: &Inputs, kit: &Kit, judged: &BruteForce) -> Vec<Candidate> {
+    let mut out = Vec::new();
     for a in &judged.after {
         let e = a.event;
         if e.kind != AuthKind::AcceptedPassword {
@@ -73,6 +81,14 @@ pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
         c = with_window(c, inp, kit, e, place);
         out.push(c);
     }
+    out
+}
+
+/// Logins from addresses that did not brute-force: with a key the findings judge the attacker's, from
+/// another host of the network just before the kit (lateral movement), or a password guessed in the
+/// window.
+fn other_logins(inp: &Inputs, kit: &Kit, brute_sources: &BTreeSet<IpAddr>) -> Vec<Candidate> {
+    let mut out = Vec::new();
     for e in inp.model.auth.iter().filter(|e| {
         matches!(
             e.kind,
