@@ -58,6 +58,37 @@ pub fn is_shell_startup(path: &[u8]) -> bool {
         })
 }
 
+/// Where journald keeps journals: persistent and volatile (no trailing slash). The collector lists and
+/// copies their files; the analyzer reads a journal only from these.
+pub const JOURNAL_DIRS: &[&[u8]] = &[b"/var/log/journal", b"/run/log/journal"];
+
+/// sshd's main configuration file: the collector follows its `Include`s from here, the analyzer
+/// expands them in the same order.
+pub const SSHD_CONFIG: &[u8] = b"/etc/ssh/sshd_config";
+
+/// The directories of system programs that only packages write to (no trailing slash): the collector
+/// checks their programs against the package database, the analyzer judges a file there that no
+/// package owns.
+pub const SYSTEM_BIN_DIRS: &[&[u8]] = &[b"/usr/bin", b"/usr/sbin", b"/bin", b"/sbin"];
+
+/// Whether `path` is directly in one of `dirs` (directories without a trailing slash): `/usr/bin/x`,
+/// not `/usr/bin`, `/usr/bin/` nor `/usr/bin/x/y`.
+pub fn directly_in(dirs: &[&[u8]], path: &[u8]) -> bool {
+    dirs.iter().any(|d| {
+        path.strip_prefix(*d)
+            .and_then(|rest| rest.strip_prefix(b"/"))
+            .is_some_and(|name| !name.is_empty() && !name.contains(&b'/'))
+    })
+}
+
+/// Whether `path` is below one of `dirs` (directories without a trailing slash), at any depth.
+pub fn below(dirs: &[&[u8]], path: &[u8]) -> bool {
+    dirs.iter().any(|d| {
+        path.strip_prefix(*d)
+            .is_some_and(|rest| rest.starts_with(b"/"))
+    })
+}
+
 /// The directories systemd loads units, drop-ins and generated units from: system, runtime, vendor,
 /// transient, generator output, and the system-wide user-unit directories (trailing slash: matched as a
 /// prefix, and as a part of a path when an image root stands in front).
@@ -283,6 +314,17 @@ pub fn persistence_location(path: &[u8]) -> Option<&'static PersistenceLocation>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn directly_in_and_below_a_listed_directory() {
+        assert!(directly_in(SYSTEM_BIN_DIRS, b"/usr/bin/ps"));
+        assert!(!directly_in(SYSTEM_BIN_DIRS, b"/usr/bin/x/ps"));
+        assert!(!directly_in(SYSTEM_BIN_DIRS, b"/usr/bin/"));
+        assert!(!directly_in(SYSTEM_BIN_DIRS, b"/usr/binx/ps"));
+        assert!(below(JOURNAL_DIRS, b"/var/log/journal/m/system.journal"));
+        assert!(!below(JOURNAL_DIRS, b"/var/log/journalx/system.journal"));
+        assert!(!below(JOURNAL_DIRS, b"/var/log/journal"));
+    }
 
     #[test]
     fn shell_startup_files() {

@@ -10,13 +10,10 @@ use super::HostModel;
 use crate::parse::basename;
 use crate::parse::journal::{self, JournalHeader};
 
-/// Where journald keeps journals (persistent, volatile).
-pub const JOURNAL_DIRS: &[&[u8]] = &[b"/var/log/journal/", b"/run/log/journal/"];
-
 /// Whether a path is a journal file (`*.journal`, `*.journal~`) in a journal directory.
 pub fn is_journal(path: &[u8]) -> bool {
     let name = basename(path);
-    JOURNAL_DIRS.iter().any(|d| path.starts_with(d))
+    minetrace_schemas::locations::below(minetrace_schemas::locations::JOURNAL_DIRS, path)
         && (name.ends_with(b".journal") || name.ends_with(b".journal~"))
 }
 

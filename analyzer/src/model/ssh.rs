@@ -11,7 +11,7 @@ use crate::parse::basename;
 use crate::parse::sshd_config::{self, Directive};
 
 /// sshd's main configuration file; its `Include`s are expanded from the captured files.
-pub const SSHD_CONFIG: &[u8] = b"/etc/ssh/sshd_config";
+pub use minetrace_schemas::locations::SSHD_CONFIG;
 
 /// Whether a path is an `authorized_keys` file as sshd or an attacker names one (`authorized_keys`,
 /// `authorized_keys2`, copies such as `authorized_keys.bak`; not a `.pub`).

@@ -16,7 +16,7 @@ use super::host_root::child;
 use super::listing;
 use super::sink::{Content, Sink};
 
-pub const JOURNAL_DIRS: &[&[u8]] = &[b"/var/log/journal", b"/run/log/journal"];
+pub use minetrace_schemas::locations::JOURNAL_DIRS;
 /// Machine directories and files listed per directory at most.
 const MAX_ENTRIES: usize = 10_000;
 

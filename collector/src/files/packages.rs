@@ -57,7 +57,7 @@ pub const SYSTEM_BINARIES: &[&[u8]] = &[
     b"lsof",
     b"systemctl",
 ];
-pub const BIN_DIRS: &[&[u8]] = &[b"/usr/bin", b"/usr/sbin", b"/bin", b"/sbin"];
+pub use minetrace_schemas::locations::SYSTEM_BIN_DIRS as BIN_DIRS;
 const PAM_UNIX: &[&[u8]] = &[
     b"/lib/*/security/pam_unix.so",
     b"/usr/lib/*/security/pam_unix.so",

@@ -16,7 +16,7 @@ use super::host_root::{child, has_wildcard};
 use super::sink::{Content, Sink, CONFIG_CAP};
 use super::walk::{self, Limits, Pick};
 
-const SSHD_CONFIG: &[u8] = b"/etc/ssh/sshd_config";
+use minetrace_schemas::locations::SSHD_CONFIG;
 /// `Include` nesting sshd itself allows (`READCONF_MAX_DEPTH`).
 const MAX_INCLUDE_DEPTH: u32 = 16;
 const MAX_INCLUDED_FILES: usize = 256;

@@ -29,14 +29,10 @@ use crate::parse::basename;
 /// incomplete rather than the host full of planted tools.
 pub const INCOMPLETE_INDEX: usize = 64;
 
-/// Directories only packages write to.
-const PACKAGE_BIN_DIRS: &[&[u8]] = &[b"/usr/bin/", b"/usr/sbin/", b"/bin/", b"/sbin/"];
-
+/// A file directly in a directory only packages write to (`SYSTEM_BIN_DIRS`, the list the collector
+/// checks).
 fn package_dir(path: &[u8]) -> bool {
-    PACKAGE_BIN_DIRS.iter().any(|d| {
-        path.strip_prefix(*d)
-            .is_some_and(|rest| !rest.is_empty() && !rest.contains(&b'/'))
-    })
+    minetrace_schemas::locations::directly_in(minetrace_schemas::locations::SYSTEM_BIN_DIRS, path)
 }
 
 /// Whether `path` (as a line names it; merged-`/usr` aliases followed) is a file of `/usr/bin`,
