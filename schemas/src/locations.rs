@@ -58,6 +58,22 @@ pub fn is_shell_startup(path: &[u8]) -> bool {
         })
 }
 
+/// Web server document roots and servlet containers' application directories (no trailing slash; `*`
+/// stands for any characters inside one path component: `tomcat*` is `tomcat`, `tomcat9`, `tomcat10`).
+/// The collector walks them for server-side scripts; the analyzer's path class `web_root` holds them
+/// (plus any `web_root` indicators), so every script collected there is judged.
+pub const WEB_ROOTS: &[&[u8]] = &[
+    b"/var/www",
+    b"/srv/www",
+    b"/srv/http",
+    b"/usr/share/nginx/html",
+    b"/usr/local/apache2/htdocs",
+    b"/var/lib/tomcat*/webapps",
+    b"/opt/tomcat*/webapps",
+    b"/usr/local/tomcat/webapps",
+    b"/var/lib/jetty*/webapps",
+];
+
 /// Where journald keeps journals: persistent and volatile (no trailing slash). The collector lists and
 /// copies their files; the analyzer reads a journal only from these.
 pub const JOURNAL_DIRS: &[&[u8]] = &[b"/var/log/journal", b"/run/log/journal"];

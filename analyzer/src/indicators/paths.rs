@@ -3,9 +3,10 @@
 //! of place is this path?". A user's `--iocs` file that adds `temp_dir /scratch/` changes every reader at
 //! once.
 //!
-//! Prefixes match case-insensitively (ASCII), as the runtime detectors always did. `hidden` is structural
-//! (a component starting with `.`), not a list. `kit_prone` is where droppers put their kits and programs
-//! have no business running: a temp directory or a hidden path.
+//! Prefixes match case-insensitively (ASCII), as the runtime detectors always did; a `*` in one stands
+//! for any characters inside a path component. `hidden` is structural (a component starting with `.`),
+//! not a list. `kit_prone` is where droppers put their kits and programs have no business running: a
+//! temp directory or a hidden path.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,7 +25,8 @@ pub enum PathClass {
     Nonexec,
     /// Home directories (`/home/`, `/root/`, `~/`).
     Home,
-    /// Web server document roots (`/var/www/`, ...).
+    /// Web server document roots and servlet containers' applications (`/var/www/`,
+    /// `/var/lib/tomcat*/webapps/`, ...): the collector's `WEB_ROOTS` and the `web_root` indicators.
     WebRoot,
     /// Kernel pseudo filesystems (`/proc/`, `/sys/`, `/dev/`).
     Pseudo,
@@ -67,6 +69,42 @@ pub struct PathClasses {
     shared: Vec<String>,
 }
 
+/// How many bytes of `path` the directory prefix `prefix` covers, ASCII case-insensitively; a `*` in
+/// the prefix stands for any characters inside one path component (`/var/lib/tomcat*/webapps/`).
+fn prefix_len(prefix: &str, path: &[u8]) -> Option<usize> {
+    let p = prefix.as_bytes();
+    if !p.contains(&b'*') {
+        return path
+            .get(..p.len())
+            .filter(|head| head.eq_ignore_ascii_case(p))
+            .map(|_| p.len());
+    }
+    let (mut pi, mut si) = (0, 0);
+    while let Some(&c) = p.get(pi) {
+        if c == b'*' {
+            // The rest of the pattern after `*` up to its component's end must follow some run of
+            // this component's bytes: try each run, shortest first.
+            let rest = p.get(pi + 1..).unwrap_or_default();
+            let end = path
+                .get(si..)?
+                .iter()
+                .position(|b| *b == b'/')
+                .map_or(path.len(), |i| si + i);
+            return (si..=end).find_map(|k| {
+                let tail = path.get(k..)?;
+                let rest_str = std::str::from_utf8(rest).ok()?;
+                prefix_len(rest_str, tail).map(|n| k + n)
+            });
+        }
+        if !path.get(si).is_some_and(|b| b.eq_ignore_ascii_case(&c)) {
+            return None;
+        }
+        pi += 1;
+        si += 1;
+    }
+    Some(si)
+}
+
 /// Whether any directory or the file itself has a name starting with a dot (`/tmp/.X25-unix/.rsync`).
 pub fn has_hidden_component(path: &[u8]) -> bool {
     path.split(|b| *b == b'/')
@@ -92,6 +130,14 @@ impl PathClasses {
             let mut v: Vec<String> = sets.get(&kind).into_iter().flatten().cloned().collect();
             if class == PathClass::Home {
                 v.push("~/".into());
+            }
+            if class == PathClass::WebRoot {
+                // The collector's walk list, so every script it collects from a web root is judged.
+                v.extend(
+                    minetrace_schemas::locations::WEB_ROOTS
+                        .iter()
+                        .map(|r| format!("{}/", String::from_utf8_lossy(r).to_ascii_lowercase())),
+                );
             }
             prefixes.insert(class, v);
         }
@@ -139,11 +185,7 @@ impl PathClasses {
             .iter()
             .filter(|(class, _)| **class != PathClass::Home)
             .flat_map(|(_, list)| list)
-            .filter(|p| {
-                path.get(..p.len())
-                    .is_some_and(|head| head.eq_ignore_ascii_case(p.as_bytes()))
-            })
-            .map(|p| path.get(p.len()..).unwrap_or_default());
+            .filter_map(|p| path.get(prefix_len(p, path)?..));
         self.inside_home(path)
             .into_iter()
             .chain(listed)
@@ -204,12 +246,16 @@ impl PathClasses {
     }
 
     fn under(&self, class: PathClass, path: &[u8]) -> bool {
-        self.prefixes.get(&class).is_some_and(|list| {
-            list.iter().any(|p| {
-                path.get(..p.len())
-                    .is_some_and(|head| head.eq_ignore_ascii_case(p.as_bytes()))
-            })
-        })
+        self.matched_prefix(class, path).is_some()
+    }
+
+    /// How much of `path` the first listed prefix of `class` that holds it covers (`/var/www/` of
+    /// `/var/www/shop/x.php`), if one does.
+    pub fn matched_prefix(&self, class: PathClass, path: &[u8]) -> Option<usize> {
+        self.prefixes
+            .get(&class)?
+            .iter()
+            .find_map(|p| prefix_len(p, path))
     }
 
     /// Whether `path` is in `class`.
@@ -267,6 +313,23 @@ mod tests {
         assert!(c.is(PathClass::Home, b"~/x"));
         assert!(c.is(PathClass::Home, b"/root/.x"));
         assert!(c.is(PathClass::WebRoot, b"/var/www/html/x.php"));
+        // The collector's web roots, globs included (schemas/src/locations.rs WEB_ROOTS).
+        for root in [
+            "/usr/local/tomcat/webapps/ROOT/cmd.jsp",
+            "/var/lib/tomcat10/webapps/x/a.jsp",
+            "/var/lib/tomcat/webapps/x/a.jsp",
+            "/opt/tomcat9/webapps/m/c.jsp",
+            "/usr/local/apache2/htdocs/s.php",
+            "/var/lib/jetty9/webapps/w/a.jsp",
+        ] {
+            assert!(c.is(PathClass::WebRoot, root.as_bytes()), "{root}");
+        }
+        assert!(!c.is(PathClass::WebRoot, b"/var/lib/tomcat9/conf/server.xml"));
+        assert!(!c.is(PathClass::WebRoot, b"/var/lib/tomcat9/x/webapps/a.jsp"));
+        assert_eq!(
+            c.matched_prefix(PathClass::WebRoot, b"/var/lib/tomcat10/webapps/x/a.jsp"),
+            Some("/var/lib/tomcat10/webapps/".len())
+        );
         assert!(c.is(PathClass::Hidden, b"/usr/bin/.update"));
         assert!(!c.is(PathClass::Hidden, b"/usr/bin/../x"));
         assert!(c.is(PathClass::KitProne, b"/var/tmp/k"));

@@ -7,6 +7,7 @@ use std::io::Write;
 
 use minetrace_schemas::bundle::member_name::fs_member;
 use minetrace_schemas::bundle::WriteError;
+use minetrace_schemas::locations::WEB_ROOTS as ROOTS;
 
 use super::file_meta;
 use super::sink::{Content, Sink};
@@ -17,18 +18,6 @@ use crate::host_read::{self, Keep};
 pub const HEAD_BYTES: u64 = 16 << 10;
 /// How many of the most recently changed scripts get their head kept.
 pub const RECENT_SCRIPTS: usize = 200;
-
-const ROOTS: &[&[u8]] = &[
-    b"/var/www",
-    b"/srv/www",
-    b"/srv/http",
-    b"/usr/share/nginx/html",
-    b"/usr/local/apache2/htdocs",
-    b"/var/lib/tomcat*/webapps",
-    b"/opt/tomcat*/webapps",
-    b"/usr/local/tomcat/webapps",
-    b"/var/lib/jetty*/webapps",
-];
 
 const SCRIPT_EXT: &[&[u8]] = &[
     b".php", b".php3", b".php4", b".php5", b".php7", b".phtml", b".phar", b".inc", b".jsp",

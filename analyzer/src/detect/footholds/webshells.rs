@@ -224,17 +224,11 @@ fn app_root<'a>(ctx: &Context, path: &'a [u8]) -> Option<&'a [u8]> {
     let prefix = ctx
         .iocs
         .paths()
-        .prefixes(PathClass::WebRoot)
-        .iter()
-        .find(|p| {
-            path.len() > p.len()
-                && path
-                    .get(..p.len())
-                    .is_some_and(|h| h.eq_ignore_ascii_case(p.as_bytes()))
-        })?;
-    let rest = path.get(prefix.len()..)?;
+        .matched_prefix(PathClass::WebRoot, path)
+        .filter(|n| path.len() > *n)?;
+    let rest = path.get(prefix..)?;
     let next = rest.iter().position(|b| *b == b'/')?;
-    path.get(..prefix.len() + next + 1)
+    path.get(..prefix + next + 1)
 }
 
 fn is_web_script(path: &[u8]) -> bool {
@@ -410,5 +404,34 @@ mod tests {
                 .is_some_and(|(p, why)| *p == 4 && why.contains("zz_run()")),
             "{judged:?}"
         );
+    }
+
+    /// Every web root the collector walks is one the detector judges (one list: schemas/src/locations.rs
+    /// WEB_ROOTS): a JSP shell in the official Tomcat image's webapps was collected and never judged.
+    #[test]
+    fn scripts_in_every_collected_web_root_are_judged() {
+        let shell: &[u8] = b"<% Runtime.getRuntime().exec(request.getParameter(\"cmd\")); %>\n";
+        let iocs = Indicators::builtin();
+        for path in [
+            "/usr/local/tomcat/webapps/ROOT/cmd.jsp",
+            "/var/lib/tomcat10/webapps/mgmt/cmd.jsp",
+            "/usr/local/apache2/htdocs/up/s.jsp",
+            "/var/lib/jetty9/webapps/app/c.jsp",
+        ] {
+            let model = crate::model::fixture::model(
+                vec![crate::model::fixture::file(path.as_bytes(), Some(shell))],
+                Vec::new(),
+            );
+            let found = detect(&Context {
+                model: &model,
+                iocs: &iocs,
+            });
+            assert!(
+                found
+                    .iter()
+                    .any(|f| f.rule == rules::PER_070.id && f.severity >= Severity::High),
+                "{path}: {found:#?}"
+            );
+        }
     }
 }
