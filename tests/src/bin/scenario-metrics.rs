@@ -1,5 +1,5 @@
-//! `scenario-metrics [--analyzer PATH]...`: issue 12's detection numbers over every scenario of
-//! `samples/scenarios/` (root: each scenario is planted in its own sandbox).
+//! `scenario-metrics [--analyzer PATH]... [ID]...`: issue 12's detection numbers over every scenario of
+//! `samples/scenarios/`, or over the scenarios named (root: each scenario is planted in its own sandbox).
 //!
 //! Each scenario is planted, collected live once with this workspace's collector, and the same bundle is
 //! analysed by every analyzer named (this workspace's `minetrace` when none is), so builds compare on
@@ -42,22 +42,31 @@ fn pct(a: usize, b: usize) -> f64 {
 
 fn main() -> Result<()> {
     let mut analyzers: Vec<PathBuf> = Vec::new();
+    let mut only: Vec<String> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--analyzer" => analyzers.push(args.next().context("--analyzer PATH")?.into()),
             "-h" | "--help" => {
-                println!("scenario-metrics [--analyzer PATH]...");
+                println!("scenario-metrics [--analyzer PATH]... [ID]...");
                 return Ok(());
             }
-            other => bail!("unknown argument {other:?}"),
+            other if other.starts_with('-') => bail!("unknown argument {other:?}"),
+            id => only.push(id.to_owned()),
         }
+    }
+    let ids = scenario::all_ids()?;
+    if let Some(unknown) = only.iter().find(|i| !ids.contains(i)) {
+        bail!("no scenario {unknown:?} in samples/scenarios/");
     }
     if analyzers.is_empty() {
         analyzers.push(binaries::analyzer()?);
     }
     let mut totals: Vec<Totals> = analyzers.iter().map(|_| Totals::default()).collect();
-    for id in scenario::all_ids()? {
+    for id in ids
+        .into_iter()
+        .filter(|i| only.is_empty() || only.contains(i))
+    {
         let live = Live::start(&id).with_context(|| format!("starting scenario {id}"))?;
         let bytes = live.collect();
         live.sb.shutdown()?;
