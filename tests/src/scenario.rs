@@ -851,6 +851,7 @@ macro_rules! scenario_lists {
             benign_php_cms => "benign-php-cms",
             benign_ops_routine => "benign-ops-routine",
             benign_internet_vps_admin => "benign-internet-vps-admin",
+            benign_legacy_uid_admins => "benign-legacy-uid-admins",
             ],
         }
     };

@@ -328,7 +328,7 @@ pub const PER_003: Rule = Rule {
     detector: "cron",
     title: "Crontab of a service account",
     attack: &["T1053.003", "T1078.003"],
-    severity: "Spool named after, or owned by, a service account (`service_account` or uid 1-999): low alone (apps such as Nextcloud do this); high with suspicious jobs or RDB junk.",
+    severity: "Spool named after, or owned by, a service account (`service_account`, or shaped like one: a shell refusing logins, or a uid below the host's `UID_MIN` without a person's login shell and /home home): low alone (apps such as Nextcloud do this); high with suspicious jobs or RDB junk.",
 };
 
 /// MT-PER-004
@@ -530,7 +530,7 @@ pub const ACC_002: Rule = Rule {
     detector: "accounts",
     title: "Service account may use sudo",
     attack: &["T1548.003", "T1098"],
-    severity: "A service/system account in `sudo`/`wheel`/`admin`: high; named in a sudoers rule: high for `ALL` commands, medium otherwise. Human accounts (uid ≥ 1000) are not reported.",
+    severity: "A service/system account in `sudo`/`wheel`/`admin`: high; named in a sudoers rule: high for `ALL` commands, medium otherwise. Persons' accounts (a login shell and a home under /home, or a uid from the host's `UID_MIN` of /etc/login.defs on) are not reported, whatever their uid.",
 };
 
 /// MT-ACC-003

@@ -11,9 +11,30 @@ use crate::parse::passwd::{parse_group, parse_passwd, GroupEntry, PasswdEntry};
 /// Most passwd or group lines kept; a shaped bundle cannot make the list unbounded.
 const MAX_ACCOUNTS: usize = 100_000;
 
-/// A system account's uid: not root, below the first login uid.
-fn system_uid(uid: u32) -> bool {
-    uid != 0 && uid < 1000
+/// The first uid `useradd` gives a person when the host does not say (`UID_MIN`'s default in shadow-utils
+/// since 2011; RHEL 6 and older, and hosts upgraded from them, keep 500 in `/etc/login.defs`).
+const DEFAULT_UID_MIN: u32 = 1000;
+
+/// Where `useradd` puts a person's home (`HOME=` of `/etc/default/useradd`, `/home` on every distribution
+/// we read): a home under it is a person's, a home in `/var/lib`, `/opt`, `/srv` or `/` a service's.
+const PERSON_HOME_ROOT: &[u8] = b"/home/";
+
+/// `UID_MIN` of a captured `/etc/login.defs` (`UID_MIN  500`); `None` when the file does not set a
+/// usable value (absent, a comment, not a number, 0).
+fn login_defs_uid_min(bytes: &[u8]) -> Option<u32> {
+    bytes.split(|b| *b == b'\n').find_map(|line| {
+        let mut words = line
+            .split(|b| b.is_ascii_whitespace())
+            .filter(|w| !w.is_empty());
+        if words.next()? != b"UID_MIN" {
+            return None;
+        }
+        std::str::from_utf8(words.next()?)
+            .ok()?
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+    })
 }
 
 /// One `/etc/passwd` line (see [`PasswdEntry`]: name, uid, gid, home, shell, line number).
@@ -28,11 +49,18 @@ pub struct Accounts {
     pub groups: Vec<GroupEntry>,
     /// The captured `/etc/passwd`, when there was one.
     pub passwd_path: Option<RawBytes>,
+    /// The first uid of a person on this host: `UID_MIN` of `/etc/login.defs` when the bundle holds it,
+    /// else [`DEFAULT_UID_MIN`].
+    pub uid_min: u32,
 }
 
 impl Accounts {
-    /// Parses the captured `passwd` and `group` bytes.
-    pub fn parse(passwd: Option<(&RawBytes, &[u8])>, group: Option<&[u8]>) -> Accounts {
+    /// Parses the captured `passwd`, `group` and `login.defs` bytes.
+    pub fn parse(
+        passwd: Option<(&RawBytes, &[u8])>,
+        group: Option<&[u8]>,
+        login_defs: Option<&[u8]>,
+    ) -> Accounts {
         let mut entries = passwd.map(|(_, b)| parse_passwd(b)).unwrap_or_default();
         entries.truncate(MAX_ACCOUNTS);
         let mut groups = group.map(parse_group).unwrap_or_default();
@@ -41,7 +69,32 @@ impl Accounts {
             entries,
             groups,
             passwd_path: passwd.map(|(p, _)| p.clone()),
+            uid_min: login_defs
+                .and_then(login_defs_uid_min)
+                .unwrap_or(DEFAULT_UID_MIN),
         }
+    }
+
+    /// Whether an account of this host is a service's or the system's rather than a person's, from what
+    /// the host says about the account itself (never from its uid alone, which hosts number differently):
+    /// - root never is;
+    /// - a shell that refuses logins (`nologin`, `false`) makes one, whatever the uid: a service installed
+    ///   by hand (`useradd minio`) gets a uid from the persons' range;
+    /// - a uid below the host's `UID_MIN` makes one, unless the account has a person's shape: a login
+    ///   shell and a home under [`PERSON_HOME_ROOT`] (an admin created with `-u 500` on a host whose
+    ///   `login.defs` says 1000, an automation account created with `-r` but used as a person).
+    ///
+    /// A uid of the persons' range with a login shell is a person's.
+    fn service_shaped(&self, e: &Account) -> bool {
+        if e.uid == 0 {
+            return false;
+        }
+        if e.shell_refuses_login() {
+            return true;
+        }
+        let person_home =
+            e.home.starts_with(PERSON_HOME_ROOT) && e.home.len() > PERSON_HOME_ROOT.len();
+        e.uid < self.uid_min && !person_home
     }
 
     /// The first account with this name.
@@ -84,18 +137,19 @@ impl Accounts {
         }
     }
 
-    /// A service or system account: listed as `service_account`, or an account of this host with a uid
-    /// from 1 to 999. The one definition every stage uses.
+    /// A service or system account: listed as `service_account`, or an account of this host shaped like
+    /// one ([`Accounts::service_shaped`]: a shell that refuses logins, or a uid below the host's
+    /// `UID_MIN` without a person's login shell and home). The one definition every stage uses.
     pub fn is_service(&self, iocs: &Indicators, name: &[u8]) -> bool {
         iocs.contains(Kind::ServiceAccount, &String::from_utf8_lossy(name))
-            || self.by_name(name).is_some_and(|e| system_uid(e.uid))
+            || self.by_name(name).is_some_and(|e| self.service_shaped(e))
     }
 
-    /// The account of `uid` when it is a system account of this host (uid 1 to 999): the part of
-    /// [`Accounts::is_service`] the host's own files decide, for facts the model derives before any
-    /// indicator is read.
+    /// The account of `uid` when it is a system or service account of this host
+    /// ([`Accounts::service_shaped`]): the part of [`Accounts::is_service`] the host's own files decide,
+    /// for facts the model derives before any indicator is read.
     pub fn system_account(&self, uid: u32) -> Option<&Account> {
-        self.by_uid(uid).filter(|e| system_uid(e.uid))
+        self.by_uid(uid).filter(|e| self.service_shaped(e))
     }
 
     /// Members of a group, by group name (the group's member list; primary members are not included).
@@ -117,6 +171,7 @@ mod tests {
                 b"root:x:0:0:root:/root:/bin/bash\ntoor:x:0:0::/root:/bin/sh\nredis:x:1001:1001::/var/lib/redis:/usr/sbin/nologin\ngames:x:5:60::/usr/games:/usr/sbin/nologin\nann:x:1000:1000::/home/ann/:/bin/bash\n",
             )),
             Some(b"sudo:x:27:ann\n"),
+            None,
         );
         let iocs = Indicators::builtin();
         assert_eq!(a.by_uid(0).map(|e| e.name.as_slice()), Some(&b"root"[..]));
@@ -136,5 +191,64 @@ mod tests {
         assert_eq!(a.expand_home(b"~/.x", Some(1001)), b"/var/lib/redis/.x");
         assert_eq!(a.expand_home(b"~/.x", Some(7)), b"~/.x");
         assert_eq!(a.group(b"sudo").map(|g| g.members.len()), Some(1));
+        assert_eq!(a.uid_min, 1000, "no login.defs: shadow-utils' default");
+    }
+
+    /// Review s4 item 4: which accounts are services is read from the host (its `UID_MIN`, the shell,
+    /// the home), not from "uid below 1000".
+    #[test]
+    fn service_accounts_by_the_hosts_own_facts() {
+        let path = RawBytes::from(&b"/etc/passwd"[..]);
+        let passwd = b"root:x:0:0:root:/root:/bin/bash\n\
+jsmith:x:500:500:John Smith:/home/jsmith:/bin/bash\n\
+ansible:x:498:498:automation:/home/ansible:/bin/bash\n\
+postgres:x:26:26:PostgreSQL Server:/var/lib/pgsql:/bin/bash\n\
+games:x:12:100:games:/usr/games:/bin/bash\n\
+minio:x:1002:1002::/opt/minio:/sbin/nologin\n\
+ops:x:1001:1001::/srv/ops:/bin/bash\n\
+nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+        let defs =
+            b"# /etc/login.defs kept from RHEL 6\nUID_MIN                   500\nUID_MAX 60000\n";
+        let a = Accounts::parse(Some((&path, passwd)), None, Some(defs));
+        let iocs = Indicators::builtin();
+        assert_eq!(a.uid_min, 500);
+        assert!(
+            !a.is_service(&iocs, b"jsmith"),
+            "uid 500 is a person where UID_MIN is 500"
+        );
+        assert!(
+            !a.is_service(&iocs, b"ansible"),
+            "low uid, but a person's shell and home"
+        );
+        assert!(
+            a.is_service(&iocs, b"postgres"),
+            "listed, and a low uid with a service's home"
+        );
+        assert!(
+            a.is_service(&iocs, b"games"),
+            "a low uid with a login shell outside /home"
+        );
+        assert!(
+            a.is_service(&iocs, b"minio"),
+            "nologin: a hand-installed service with a person's uid"
+        );
+        assert!(
+            !a.is_service(&iocs, b"ops"),
+            "a person's uid and a login shell"
+        );
+        assert!(a.is_service(&iocs, b"nobody"));
+        assert!(!a.is_service(&iocs, b"root"));
+        assert_eq!(
+            a.system_account(1002).map(|e| e.name.as_slice()),
+            Some(&b"minio"[..])
+        );
+        assert!(a.system_account(500).is_none());
+        // A login.defs without a usable UID_MIN leaves the default.
+        for defs in [&b"#UID_MIN 500\n"[..], b"UID_MIN x\n", b"UID_MIN 0\n", b""] {
+            assert_eq!(
+                Accounts::parse(Some((&path, passwd)), None, Some(defs)).uid_min,
+                1000
+            );
+        }
     }
 }

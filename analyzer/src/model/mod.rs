@@ -215,7 +215,8 @@ impl HostModel {
             .file(b"/etc/passwd")
             .and_then(|f| Some((&f.path, self.content(f)?)));
         let group = self.file(b"/etc/group").and_then(|f| self.content(f));
-        self.accounts = accounts::Accounts::parse(passwd, group);
+        let login_defs = self.file(b"/etc/login.defs").and_then(|f| self.content(f));
+        self.accounts = accounts::Accounts::parse(passwd, group, login_defs);
         self.journals = journal::collect(self);
         self.auth = auth::collect(self);
         if self.auth.len() >= auth::MAX_EVENTS {

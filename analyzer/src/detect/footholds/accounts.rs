@@ -1,9 +1,11 @@
 //! Accounts that give the attacker a way back in (from the host's own `passwd`, `group`, `sudoers*` and
 //! the derived shadow summary):
 //! - `MT-ACC-001` a UID-0 account other than `root` (T1136.001).
-//! - `MT-ACC-002` a service or system account (uid 1–999 or `service_account`) that may use sudo: in
-//!   `sudo`/`wheel`/`admin`, or named in a sudoers rule (`NOPASSWD: ALL` weighs most) (T1548.003).
-//!   Human accounts (uid ≥ 1000) with sudo are how admins work and are not reported.
+//! - `MT-ACC-002` a service or system account (`service_account`, or shaped like one:
+//!   [`crate::model::accounts::Accounts::is_service`]) that may use sudo: in `sudo`/`wheel`/`admin`, or
+//!   named in a sudoers rule (`NOPASSWD: ALL` weighs most) (T1548.003). Persons' accounts with sudo
+//!   (a login shell and a home under /home, or a uid from the host's `UID_MIN` on) are how admins work
+//!   and are not reported, whatever their uid.
 //! - `MT-ACC-003` a service or system account that can log in: a real shell (or a fake `nologin`
 //!   outside the system directories) together with a usable password (T1098).
 

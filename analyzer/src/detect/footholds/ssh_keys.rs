@@ -2,8 +2,9 @@
 //!
 //! One finding per suspicious key, subjects `SshKey{fingerprint,path,line}` + the file + the account:
 //! - `MT-SSH-001` a key whose comment is a known attacker comment (`bad_key_comment`, family markers).
-//! - `MT-SSH-002` a key installed for a service account (`redis`, `www-data`, `games`, uid < 1000); a key
-//!   restricted with `command=` or `from=` there is a deployment key (git-shell, a receive hook): low.
+//! - `MT-SSH-002` a key installed for a service account (`redis`, `www-data`, `games`: an account
+//!   shaped like a service's, [`crate::model::accounts::Accounts::is_service`]); a key restricted
+//!   with `command=` or `from=` there is a deployment key (git-shell, a receive hook): low.
 //! - `MT-SSH-004` a key in `authorized_keys2` (deprecated; TeamTNT writes it).
 //! - `MT-SSH-005` a key in a file locked with chattr (low alone: admins lock key files too).
 //! - `MT-SSH-006` a key whose comment no key tool writes: command substitution (`$(`, a backtick),
