@@ -85,7 +85,19 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// The stand-in program with a trailer that makes each planted copy's hash unique (a benign look-alike
 /// must never share a hash with a malicious copy) and carries the scenario's `embed` strings.
 pub fn standin_copy(scenario: &str, path: &[u8], embed: &[String]) -> Result<Vec<u8>> {
-    let mut bytes = std::fs::read(STANDIN).with_context(|| format!("reading {STANDIN}"))?;
+    let bytes = std::fs::read(STANDIN).with_context(|| format!("reading {STANDIN}"))?;
+    Ok(unique_copy(bytes, scenario, path, embed))
+}
+
+/// The do-nothing preload library with the same trailer as [`standin_copy`]: two libraries of one
+/// scenario (an audit logger and an allocator) are two files, as on a real host, not one file under two
+/// names. The loader ignores bytes past an ELF object's last section.
+fn standin_lib_copy(scenario: &str, path: &[u8], embed: &[String]) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(STANDIN_LIB).with_context(|| format!("reading {STANDIN_LIB}"))?;
+    Ok(unique_copy(bytes, scenario, path, embed))
+}
+
+fn unique_copy(mut bytes: Vec<u8>, scenario: &str, path: &[u8], embed: &[String]) -> Vec<u8> {
     let mut salt = Sha256::new();
     salt.update(scenario.as_bytes());
     salt.update([0]);
@@ -97,7 +109,7 @@ pub fn standin_copy(scenario: &str, path: &[u8], embed: &[String]) -> Result<Vec
         bytes.extend_from_slice(s.as_bytes());
         bytes.push(0);
     }
-    Ok(bytes)
+    bytes
 }
 
 /// Name → id tables read from the sandbox's `/etc/passwd` and `/etc/group`.
@@ -392,6 +404,55 @@ fn plant_rpmdb(sb: &Sandbox, db: &crate::scenario::RpmDbSpec) -> Result<()> {
     Ok(())
 }
 
+/// See [`crate::scenario::DpkgPackageSpec`]: the database files a `dpkg -i` of the package writes, for
+/// files already in place (md5sum runs inside the sandbox on the planted bytes).
+fn plant_dpkg(sb: &Sandbox, p: &crate::scenario::DpkgPackageSpec) -> Result<()> {
+    let plain = |s: &str, extra: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+    };
+    if !plain(&p.name, ".+-")
+        || !plain(&p.version, ".+-~:")
+        || p.files
+            .iter()
+            .any(|f| !f.starts_with('/') || !plain(f, "/._+-"))
+    {
+        bail!("dpkg package {}: names and paths must be plain", p.name);
+    }
+    let info = "/var/lib/dpkg/info";
+    let list: String = p.files.iter().map(|f| format!("{f}\n")).collect();
+    sb.fs().write_file(
+        format!("{info}/{}.list", p.name).as_bytes(),
+        list.as_bytes(),
+        ROOT_FILE,
+    )?;
+    let regular: Vec<&str> = p
+        .files
+        .iter()
+        .filter(|f| sb.fs().read_link(f.as_bytes()).is_err())
+        .map(|f| f.trim_start_matches('/'))
+        .collect();
+    let sums = if regular.is_empty() {
+        String::new()
+    } else {
+        sb.sh(&format!("cd / && md5sum {}", regular.join(" ")))?
+    };
+    sb.fs().write_file(
+        format!("{info}/{}.md5sums", p.name).as_bytes(),
+        sums.as_bytes(),
+        ROOT_FILE,
+    )?;
+    let stanza = format!(
+        "Package: {}\nStatus: install ok installed\nPriority: optional\nSection: admin\n\
+         Maintainer: sandbox\nArchitecture: amd64\nVersion: {}\nDescription: sandbox package\n\n",
+        p.name, p.version
+    );
+    sb.fs()
+        .append_file(b"/var/lib/dpkg/status", stanza.as_bytes(), ROOT_FILE)?;
+    Ok(())
+}
+
 pub fn plant(sb: &mut Sandbox, sc: &Scenario) -> Result<Planted> {
     let id = sc.scenario.id.as_str();
     let mut finish: Vec<Finish> = Vec::new();
@@ -602,8 +663,7 @@ pub fn plant(sb: &mut Sandbox, sc: &Scenario) -> Result<Planted> {
                         Expect::Metadata,
                     ),
                     Source::StandinLib => (
-                        std::fs::read(STANDIN_LIB)
-                            .with_context(|| format!("reading {STANDIN_LIB}"))?,
+                        standin_lib_copy(id, &path, &f.embed)?,
                         0o755,
                         Expect::Metadata,
                     ),
@@ -635,6 +695,9 @@ pub fn plant(sb: &mut Sandbox, sc: &Scenario) -> Result<Planted> {
             flags,
             expect,
         });
+    }
+    for p in &sc.dpkg {
+        plant_dpkg(sb, p).with_context(|| format!("recording dpkg package {}", p.name))?;
     }
     // 3. Stand-in executables for processes whose exe no [[files]] entry declares.
     for p in &sc.processes {

@@ -59,6 +59,9 @@ pub struct Scenario {
     pub firewall: Vec<FirewallRule>,
     /// An RHEL-family package database (see [`RpmDbSpec`]).
     pub rpmdb: Option<RpmDbSpec>,
+    /// Debian packages recorded in dpkg's database once the files are planted (see [`DpkgPackageSpec`]).
+    #[serde(default)]
+    pub dpkg: Vec<DpkgPackageSpec>,
     pub truth: Truth,
 }
 
@@ -79,6 +82,19 @@ pub struct RpmPackageSpec {
     pub version: String,
     pub release: String,
     /// Absolute paths of regular files of the image.
+    pub files: Vec<String>,
+}
+
+/// A Debian package as `dpkg -i` leaves it in the database, recorded after the scenario's files are
+/// planted (so a planted file can be a package's: a library an admin installed with apt):
+/// `/var/lib/dpkg/info/NAME.list` names every path, `NAME.md5sums` the MD5 of each regular file as
+/// planted, and `/var/lib/dpkg/status` gains an installed stanza.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DpkgPackageSpec {
+    pub name: String,
+    pub version: String,
+    /// Absolute paths (planted or the image's); symlinks are listed, not digested.
     pub files: Vec<String>,
 }
 
@@ -167,7 +183,7 @@ pub enum Source {
     Content,
     /// A copy of the stand-in program (plus `embed` strings), unique per path.
     Standin,
-    /// A copy of the do-nothing preload library.
+    /// A copy of the do-nothing preload library (plus `embed` strings), unique per path.
     StandinLib,
     /// A copy of a file the image has (`copy_from`), e.g. `chattr` renamed by an attacker.
     Copy,
@@ -852,6 +868,7 @@ macro_rules! scenario_lists {
             benign_ops_routine => "benign-ops-routine",
             benign_internet_vps_admin => "benign-internet-vps-admin",
             benign_legacy_uid_admins => "benign-legacy-uid-admins",
+            benign_snoopy_audit_preload => "benign-snoopy-audit-preload",
             ],
         }
     };

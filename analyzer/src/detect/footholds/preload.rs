@@ -4,7 +4,11 @@
 //! (libprocesshider, libsystem.so, libgcwrap.so).
 //!
 //! Severity: an entry named by a family marker is critical; one whose library a package owns with a
-//! matching digest is low (jemalloc and friends); anything else is high.
+//! matching digest is low (jemalloc and friends), and so is a preload tool's library
+//! ([`support::PreloadLib`], the judgement `MT-RUN-044` reads too: `preload_benign`, an audit logger
+//! such as Snoopy built into `/usr/local/lib`) in a library directory; anything else is high: an
+//! unowned library, a hider's name, a tool's name in a drop place, a packaged library whose bytes differ
+//! from its package's.
 
 use minetrace_schemas::findings::{Finding, Role, Severity};
 use minetrace_schemas::records::package::PackageVerdict;
@@ -12,6 +16,7 @@ use minetrace_schemas::records::package::PackageVerdict;
 use super::common::{self, describe_file, quote_line};
 use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
 use crate::detect::rules::{self, Rule};
+use crate::detect::runtime::support;
 use crate::detect::Context;
 use crate::indicators::MarkerKind;
 use crate::model::persistence::{preload_libraries, PersistenceKind};
@@ -77,9 +82,12 @@ fn entry(
         .or_else(|| common::family_of_path(ctx.iocs, lib));
     let check = ctx.model.package_check(lib);
     let packaged = check.is_some_and(|c| c.verdict == PackageVerdict::Match);
+    let tampered = check.is_some_and(|c| c.verdict == PackageVerdict::Mismatch);
+    let judged = support::PreloadLib::of(ctx, lib);
+    let tool = judged.tool_in_place() && !tampered;
     let severity = if marker.is_some() {
         Severity::Critical
-    } else if packaged {
+    } else if packaged && judged.hider.is_none() || tool {
         Severity::Low
     } else {
         Severity::High
@@ -97,6 +105,16 @@ fn entry(
     if let Some(m) = &marker {
         f = f.evidence(format!("library path is a known {m} rootkit location"));
     }
+    if let Some(h) = &judged.hider {
+        f = f.evidence(format!("{h} is a known process-hiding library"));
+    }
+    if let Some(t) = judged.tool.as_deref().filter(|_| tool) {
+        f = f.evidence(format!(
+            "{t} is a library operators preload on purpose (allocator, audit logger, test helper), in a library directory"
+        ));
+    } else if judged.tool.is_some() && judged.dropped {
+        f = f.evidence("named like a preload tool's library, but it sits in a temp, hidden, configuration or home place");
+    }
     match check {
         Some(c) => {
             f = f.evidence(format!(
@@ -110,8 +128,8 @@ fn entry(
         }
         None => f = f.evidence(format!("no package is known to own {lossy}")),
     }
-    // The library is an artifact unless its package vouches for it (then only the line is).
-    let lib_role = if packaged {
+    // The library is an artifact unless its package or its place vouches for it (then only the line is).
+    let lib_role = if severity < Severity::Medium {
         Role::Context
     } else {
         Role::Artifact
@@ -140,4 +158,63 @@ fn entry(
         f = f.evidence("the preload file is locked with chattr against removal");
     }
     f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::indicators::Indicators;
+    use crate::model::fixture;
+
+    /// Review s4 item 7: what a preloaded library is comes from its package and its place, judged as
+    /// `MT-RUN-044` judges `LD_PRELOAD` (one fact: `support::PreloadLib`).
+    #[test]
+    fn preload_tools_in_library_directories_are_context_hiders_and_drops_are_not() {
+        let lines = [
+            "/usr/local/lib/libsnoopy.so", // Snoopy's installer: unowned, a library dir
+            "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", // its package vouches for it
+            "/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4", // a tool's name, but its package's bytes differ
+            "/usr/local/lib/libprocesshider.so",          // 8220's hider (family marker)
+            "/usr/local/lib/libhidex.so",                 // a hider's name, no marker
+            "/tmp/.x/libsnoopy.so",                       // a tool's name in a drop place
+            "/etc/libjemalloc.so", // a tool's name in a configuration directory
+            "/usr/local/lib/libnetfix.so", // unowned, no tool's name
+        ];
+        let text = lines.join("\n") + "\n";
+        let mut jemalloc =
+            fixture::not_owned(b"/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "preload");
+        jemalloc.verdict = PackageVerdict::Match;
+        jemalloc.package = Some("libjemalloc2".into());
+        let mut tcmalloc =
+            fixture::not_owned(b"/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4", "preload");
+        tcmalloc.verdict = PackageVerdict::Mismatch;
+        tcmalloc.package = Some("libgoogle-perftools4".into());
+        let model = fixture::model(
+            vec![fixture::file(b"/etc/ld.so.preload", Some(text.as_bytes()))],
+            vec![jemalloc, tcmalloc],
+        );
+        let iocs = Indicators::builtin();
+        let found = detect(&Context {
+            model: &model,
+            iocs: &iocs,
+        });
+        let sev = |lib: &str| {
+            found
+                .iter()
+                .find(|f| {
+                    f.evidence
+                        .iter()
+                        .any(|e| e == &format!("preloaded library {lib}"))
+                })
+                .map(|f| f.severity)
+        };
+        assert_eq!(sev(lines[0]), Some(Severity::Low), "{found:#?}");
+        assert_eq!(sev(lines[1]), Some(Severity::Low));
+        assert_eq!(sev(lines[2]), Some(Severity::High), "tampered package file");
+        assert_eq!(sev(lines[3]), Some(Severity::Critical));
+        assert_eq!(sev(lines[4]), Some(Severity::High));
+        assert_eq!(sev(lines[5]), Some(Severity::High));
+        assert_eq!(sev(lines[6]), Some(Severity::High));
+        assert_eq!(sev(lines[7]), Some(Severity::High));
+    }
 }

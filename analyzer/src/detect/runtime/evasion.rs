@@ -231,17 +231,15 @@ fn preloads(ctx: &Context) -> Vec<Finding> {
             .split(|b| *b == b':' || *b == b' ')
             .filter(|s| !s.is_empty())
             .collect();
-        let bad = ctx.iocs.set(Kind::PreloadBad).find(|b| l.contains(*b));
+        let judged: Vec<support::PreloadLib> = libs
+            .iter()
+            .map(|lib| support::PreloadLib::of(ctx, lib))
+            .collect();
+        let bad = judged.iter().find_map(|j| j.hider.clone());
         let odd = libs
             .iter()
             .any(|lib| support::under(ctx, PathClass::KitProne, lib));
-        let benign = !libs.is_empty()
-            && libs.iter().all(|lib| {
-                let base = support::lower(support::basename(lib));
-                ctx.iocs
-                    .set(Kind::PreloadBenign)
-                    .any(|b| base.starts_with(b))
-            });
+        let benign = !judged.is_empty() && judged.iter().all(|j| j.tool.is_some());
         let proxy = ctx.iocs.find_in(Kind::ProxyPreload, &l).is_some();
         let severity = if bad.is_some() || odd {
             Severity::High

@@ -422,6 +422,49 @@ pub fn strongly_odd(ctx: &Context, p: &ProcessRecord) -> bool {
     Placement::of(ctx, p).dropped()
 }
 
+/// What a preloaded library's path says about it, judged once for `/etc/ld.so.preload` (`MT-PER-040`)
+/// and `LD_PRELOAD` (`MT-RUN-044`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PreloadLib {
+    /// The `preload_bad` value its path contains: a process-hiding library's name (libprocesshider,
+    /// Kinsing's libsystem.so).
+    pub hider: Option<String>,
+    /// The `preload_benign` value its file name starts with: a library operators preload on purpose
+    /// (allocators, the Snoopy audit logger, test helpers).
+    pub tool: Option<String>,
+    /// It sits where kits are dropped and libraries are not installed: a temp, hidden or shared-memory
+    /// place, a configuration directory (`/etc/data/libsystem.so`) or a home.
+    pub dropped: bool,
+}
+
+impl PreloadLib {
+    pub fn of(ctx: &Context, lib: &[u8]) -> PreloadLib {
+        let l = lower(lib);
+        let base = lower(basename(lib));
+        PreloadLib {
+            hider: ctx
+                .iocs
+                .set(Kind::PreloadBad)
+                .find(|b| l.contains(*b))
+                .map(str::to_owned),
+            tool: ctx
+                .iocs
+                .set(Kind::PreloadBenign)
+                .find(|b| base.starts_with(*b))
+                .map(str::to_owned),
+            dropped: [PathClass::KitProne, PathClass::Shm, PathClass::Nonexec]
+                .into_iter()
+                .any(|c| under(ctx, c, lib))
+                || in_home(ctx, lib),
+        }
+    }
+
+    /// A preload tool's library in a library directory: preloaded on purpose, whoever installed it.
+    pub fn tool_in_place(&self) -> bool {
+        self.tool.is_some() && self.hider.is_none() && !self.dropped
+    }
+}
+
 /// A deleted executable under a system directory, not hidden and not in temp: what a package upgrade
 /// leaves behind while the old binary still runs.
 pub fn upgrade_like(ctx: &Context, path: &[u8]) -> bool {
