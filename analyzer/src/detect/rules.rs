@@ -730,7 +730,7 @@ pub const LAT_001: Rule = Rule {
     detector: "history",
     title: "Scanning or lateral movement typed in a shell history",
     attack: &["T1021.004", "T1046"],
-    severity: "`pnscan`, `masscan`, `zmap`, `sshpass`, `hydra`, `nmap`, ... or `ssh`/`scp`/`rsync` loops over `known_hosts`/keys: medium. Plain `ssh host` is not reported.",
+    severity: "Medium, by the class of the line: a login guesser (`brute_tool`: hydra, medusa, ncrack); a scanner (`scan_tool`: masscan, zmap, pnscan, nmap) aimed at the internet (a public address, a /8 or wider range, `-iR`, zmap with no range); an SSH client (`ssh_client`: ssh, scp, rsync, sshpass) fed with targets or keys harvested from the host (known_hosts, shell histories, ssh configs, a search for private keys). An admin's ssh, scp and loops over named hosts, and sweeps of the host's own networks (private, link-local, loopback ranges, names) are not reported.",
 };
 
 /// MT-LAT-002

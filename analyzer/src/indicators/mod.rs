@@ -186,9 +186,6 @@ kinds! {
     /// Prefixes of the OS's own systemd unit names (`systemd-`, `ssh`, `NetworkManager`): a unit so
     /// named in `/etc/systemd/` that runs no system program imitates one (`MT-PER-010`). Case kept.
     SystemUnitPrefix = "system_unit_prefix", Word;
-    /// Scanning, brute-force and spreading tools: typed in a shell history they are lateral movement
-    /// (`MT-LAT-001`). Program names, case kept.
-    Scanner = "scanner", Word;
     /// Ports of the services intrusions come through (Redis, the Docker API): an `INPUT` rule dropping
     /// one is what miners leave to keep rivals out (`MT-EVA-040`).
     ClosedPort = "closed_port", Port;
@@ -202,6 +199,13 @@ kinds! {
     /// Functions a web shell passes request input to, as called (`eval`, `system`,
     /// `runtime.getruntime().exec`): code and command sinks (`MT-PER-070`).
     WebshellSink = "webshell_sink", Word;
+    /// Network scanners: judged by what they scan (the internet, or the host's own networks) when typed
+    /// in a shell history (`MT-LAT-001`). Program names, case kept (as for the next two kinds).
+    ScanTool = "scan_tool", Word;
+    /// Password guessers for network logins: no admin's routine.
+    BruteTool = "brute_tool", Word;
+    /// Clients that log in to or copy to another host over SSH.
+    SshClient = "ssh_client", Word;
 }
 
 impl Kind {
@@ -216,7 +220,12 @@ impl Kind {
     fn keeps_case(self) -> bool {
         matches!(
             self,
-            Kind::SystemUnitPrefix | Kind::Scanner | Kind::AdminGroup | Kind::AccessFile
+            Kind::SystemUnitPrefix
+                | Kind::ScanTool
+                | Kind::BruteTool
+                | Kind::SshClient
+                | Kind::AdminGroup
+                | Kind::AccessFile
         )
     }
 }
@@ -779,8 +788,8 @@ mod tests {
         assert!(!ind.prefixes(Kind::SystemUnitPrefix, b"networkmanager-x.service"));
         assert!(ind.contains(Kind::AdminGroup, "wheel"));
         assert!(!ind.contains(Kind::AdminGroup, "WHEEL"));
-        assert!(ind.contains_bytes(Kind::Scanner, b"masscan"));
-        assert!(!ind.contains_bytes(Kind::Scanner, b"\xffmasscan"));
+        assert!(ind.contains_bytes(Kind::ScanTool, b"masscan"));
+        assert!(!ind.contains_bytes(Kind::ScanTool, b"\xffmasscan"));
         assert!(ind.contains_bytes(Kind::ClosedPort, b"6379"));
         // Case-insensitive kinds still are.
         assert!(ind.contains(Kind::MinerName, "XMRig"));

