@@ -1,5 +1,6 @@
-//! `scenario-metrics [--analyzer PATH]... [ID]...`: issue 12's detection numbers over every scenario of
-//! `samples/scenarios/`, or over the scenarios named (root: each scenario is planted in its own sandbox).
+//! `scenario-metrics [--analyzer PATH]... [--keep DIR] [ID]...`: issue 12's detection numbers over every
+//! scenario of `samples/scenarios/`, or over the scenarios named (root: each scenario is planted in its own
+//! sandbox). `--keep DIR` leaves each collected bundle as `DIR/ID.tar.zst`, to read what a finding said.
 //!
 //! Each scenario is planted, collected live once with this workspace's collector, and the same bundle is
 //! analysed by every analyzer named (this workspace's `minetrace` when none is), so builds compare on
@@ -43,12 +44,14 @@ fn pct(a: usize, b: usize) -> f64 {
 fn main() -> Result<()> {
     let mut analyzers: Vec<PathBuf> = Vec::new();
     let mut only: Vec<String> = Vec::new();
+    let mut keep: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--analyzer" => analyzers.push(args.next().context("--analyzer PATH")?.into()),
+            "--keep" => keep = Some(args.next().context("--keep DIR")?.into()),
             "-h" | "--help" => {
-                println!("scenario-metrics [--analyzer PATH]... [ID]...");
+                println!("scenario-metrics [--analyzer PATH]... [--keep DIR] [ID]...");
                 return Ok(());
             }
             other if other.starts_with('-') => bail!("unknown argument {other:?}"),
@@ -70,7 +73,12 @@ fn main() -> Result<()> {
         let live = Live::start(&id).with_context(|| format!("starting scenario {id}"))?;
         let bytes = live.collect();
         live.sb.shutdown()?;
-        let bundle = BundleFile::write(&bytes?)?;
+        let bytes = bytes?;
+        if let Some(dir) = &keep {
+            let out = dir.join(format!("{id}.tar.zst"));
+            std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+        }
+        let bundle = BundleFile::write(&bytes)?;
         let allow = bundle.allow_file(live.truth.allowlist.as_deref())?;
         let truth = &live.truth;
         for (analyzer, t) in analyzers.iter().zip(totals.iter_mut()) {
