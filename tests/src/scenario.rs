@@ -869,6 +869,7 @@ macro_rules! scenario_lists {
             benign_internet_vps_admin => "benign-internet-vps-admin",
             benign_legacy_uid_admins => "benign-legacy-uid-admins",
             benign_snoopy_audit_preload => "benign-snoopy-audit-preload",
+            benign_jenkins_build_shell => "benign-jenkins-build-shell",
             ],
         }
     };

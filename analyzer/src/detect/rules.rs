@@ -238,7 +238,7 @@ pub const RUN_036: Rule = Rule {
     detector: "exec_context",
     title: "Network service spawned a shell or downloader",
     attack: &["T1190", "T1059.004", "T1105"],
-    severity: "Parent is a network service of the service table (`service` lines: not a login, scheduler, container API or shim), child in `shell_or_downloader`. Medium under a daemon or application (redis, nginx, php-fpm, tomcat, confluence, weblogic, jupyter); low under a generic runtime or interpreter (java, node, python with no known application) or a database server (its archive commands run shells). One step up for curl/wget or an odd place. The child is the subject; the exploited service is named in the evidence only.",
+    severity: "Parent is a network service of the service table (`service` lines: not a login, scheduler, container API or shim), child in `shell_or_downloader`. Medium under a daemon or application (redis, nginx, php-fpm, tomcat, confluence, weblogic, jupyter); low under a generic runtime or interpreter (java, node, python with no known application) or a database server (its archive commands run shells). One step up for curl/wget or an odd place. The child is the subject; the exploited service is named in the evidence only. A CI executor's job step (a shell running a job script file under a `ci` service: Jenkins, gitlab-runner, GitHub's runner; no miner sign) is not reported; an inline `sh -c` or a downloader straight under the executor is.",
 };
 
 /// MT-RUN-037

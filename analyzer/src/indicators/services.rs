@@ -74,6 +74,9 @@ pub enum ServiceClass {
     Database,
     /// A generic language runtime (java, node, python) whose application is not known.
     Generic,
+    /// A CI executor (Jenkins, a GitLab or GitHub runner): it runs the jobs its users push by design,
+    /// from job scripts it writes into temp and work directories; a job step is judged by what it does.
+    Ci,
 }
 
 impl ServiceClass {
@@ -85,6 +88,7 @@ impl ServiceClass {
         ServiceClass::Scheduler,
         ServiceClass::Database,
         ServiceClass::Generic,
+        ServiceClass::Ci,
     ];
 
     pub fn name(self) -> &'static str {
@@ -96,6 +100,7 @@ impl ServiceClass {
             ServiceClass::Scheduler => "scheduler",
             ServiceClass::Database => "database",
             ServiceClass::Generic => "generic",
+            ServiceClass::Ci => "ci",
         }
     }
 

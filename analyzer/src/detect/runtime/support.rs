@@ -12,7 +12,7 @@ use minetrace_schemas::records::socket::{SocketProto, SocketRecord};
 use minetrace_schemas::RawBytes;
 
 use crate::detect::Context;
-use crate::indicators::{Kind, PathClass};
+use crate::indicators::{Kind, PathClass, ServiceClass};
 use crate::model::HostModel;
 
 /// The last path component (the whole input when there is no `/`).
@@ -231,6 +231,38 @@ pub fn build_ancestor(ctx: &Context, p: &ProcessRecord) -> Option<String> {
         pid = q.ppid;
     }
     None
+}
+
+/// The CI executor (a `ci` service: Jenkins, a GitLab or GitHub runner) whose job a process is part of:
+/// the nearest such ancestor (up to 32 levels), met before any other network service, and not itself in
+/// a drop place (an attacker's `/tmp/.x/gitlab-runner` is its name for a launcher). A CI executor runs
+/// what its users push by design; what a service it does not own started is that service's doing.
+pub fn ci_executor(ctx: &Context, p: &ProcessRecord) -> Option<String> {
+    let mut pid = p.ppid;
+    for _ in 0..32 {
+        if pid <= 1 {
+            return None;
+        }
+        let q = ctx.model.process(pid)?;
+        if let Some(svc) = service_of(ctx.iocs, q, &Names::of(q)) {
+            let dropped = odd_places(ctx, q).iter().any(|r| !r.weak());
+            return (svc.is(ServiceClass::Ci) && !dropped).then(|| svc.name.clone());
+        }
+        pid = q.ppid;
+    }
+    None
+}
+
+/// A CI job step: a shell or interpreter running a job script file (`sh -xe /tmp/jenkins123.sh`,
+/// `bash /tmp/build_script_*/script.sh`: never inline `sh -c TEXT`, which is what an exploit of the
+/// executor runs) under a CI executor ([`ci_executor`]), with no miner sign of its own. Returns the
+/// executor and the script.
+pub fn ci_job_step(ctx: &Context, p: &ProcessRecord) -> Option<(String, Vec<u8>)> {
+    let script = script_file(p)?;
+    if miner_sign(ctx, p) {
+        return None;
+    }
+    Some((ci_executor(ctx, p)?, script))
 }
 
 /// Whether a program legitimately burns CPU: a build tool or another `cpu_heavy_tool`.
