@@ -870,6 +870,7 @@ macro_rules! scenario_lists {
             benign_legacy_uid_admins => "benign-legacy-uid-admins",
             benign_snoopy_audit_preload => "benign-snoopy-audit-preload",
             benign_jenkins_build_shell => "benign-jenkins-build-shell",
+            benign_rootless_docker => "benign-rootless-docker",
             ],
         }
     };

@@ -228,7 +228,7 @@ pub const RUN_035: Rule = Rule {
     detector: "exec_context",
     title: "System program name running from an unusual path",
     attack: &["T1036.005"],
-    severity: "A `system_name` (sshd, systemd-resolved, httpd, crond, ...) as exe name, comm or argv[0], exe not under a system directory. Medium; high from an odd place; one step up when busy, connected or with miner flags.",
+    severity: "A `system_name` (sshd, systemd-resolved, httpd, crond, ...) as exe name, comm or argv[0], exe not under a system directory. Medium; high from an odd place; one step up when busy, connected or with miner flags. Low for a person's own install (run by a person, not root or a service account, from a visible directory of their own home, from a file they own, no miner sign: rootless Docker's ~/bin/dockerd).",
 };
 
 /// MT-RUN-036

@@ -322,7 +322,10 @@ fn renamed(ctx: &Context, p: &ProcessRecord, names: &Names) -> Option<Finding> {
 
 /// `MT-RUN-035`: a system program's name (sshd, systemd-resolved, httpd, crond, ...) as exe name, comm or
 /// argv[0], while the executable is not under a system directory. Medium from a home directory or /opt-less
-/// custom place; high from temp, hidden, deleted or memfd places; one step up with a raising fact.
+/// custom place; high from temp, hidden, deleted or memfd places; one step up with a raising fact. A
+/// person's own install of the program (`support::own_install`: rootless Docker's `~/bin/dockerd`, run
+/// by the home's owner from a visible directory, from a file they own, no miner sign) wears no disguise:
+/// low, whatever its CPU or connections (those are judged by their own rules).
 fn system_name_elsewhere(
     ctx: &Context,
     p: &ProcessRecord,
@@ -338,12 +341,23 @@ fn system_name_elsewhere(
     // Interpreters running a script named like a system program are judged by the script, elsewhere.
     let (name, _) = support::name_in(ctx, Kind::SystemName, names)
         .filter(|(n, _)| ctx.iocs.contains(Kind::SystemName, n))?;
-    let severity = raise.severity(support::strongly_odd(ctx, p));
+    let own = support::own_install(ctx, p);
+    let severity = if own.is_some() {
+        Severity::Low
+    } else {
+        raise.severity(support::strongly_odd(ctx, p))
+    };
     let mut f = base(ctx, &rules::RUN_035, severity, p).evidence(format!(
         "{} is the name of a system program, but the executable is {}",
         support::q(&name),
         exe.path.escaped()
     ));
+    if let Some(account) = &own {
+        f = f.evidence(format!(
+            "{}'s own install: run by that account from a visible directory of its home, from a file it owns, with no miner sign",
+            support::q(account)
+        ));
+    }
     for l in support::odd_places(ctx, p)
         .iter()
         .map(ToString::to_string)
@@ -525,5 +539,65 @@ mod tests {
         assert_eq!(sev(12), Some(Severity::Medium));
         assert_eq!(sev(13), Some(Severity::High));
         assert_eq!(sev(21), Some(Severity::Medium));
+    }
+
+    /// Review s4 item 9: rootless Docker's daemons in the developer's ~/bin are the developer's own
+    /// install; a daemon's name on root's hidden copy (threats.md §2: /root/.systemd/systemd-resolved) or
+    /// on a copy in a hidden directory of the same home stays a masquerade.
+    #[test]
+    fn a_persons_own_install_wears_no_disguise() {
+        let passwd = b"root:x:0:0:root:/root:/bin/bash\ndev:x:1000:1000::/home/dev:/bin/bash\n";
+        let mut dockerd = fixture::file(b"/home/dev/bin/dockerd", Some(b"\x7fELF"));
+        dockerd.0.uid = 1000;
+        let mut hidden = fixture::file(b"/home/dev/.cache/.d/containerd", Some(b"\x7fELF"));
+        hidden.0.uid = 1000;
+        let model = fixture::model_with_processes(
+            vec![
+                fixture::file(b"/etc/passwd", Some(passwd)),
+                dockerd,
+                hidden,
+                fixture::file(b"/root/.systemd/systemd-resolved", Some(b"\x7fELF")),
+            ],
+            vec![],
+            vec![
+                fixture::process(30, 1, 1000, b"/home/dev/bin/dockerd", &[b"dockerd"]),
+                fixture::process(
+                    31,
+                    1,
+                    1000,
+                    b"/home/dev/.cache/.d/containerd",
+                    &[b"containerd"],
+                ),
+                fixture::process(
+                    32,
+                    1,
+                    0,
+                    b"/root/.systemd/systemd-resolved",
+                    &[
+                        b"/root/.systemd/systemd-resolved",
+                        b"--config=/root/.systemd/config.json",
+                    ],
+                ),
+            ],
+        );
+        let iocs = Indicators::builtin();
+        let found = detect(&Context {
+            model: &model,
+            iocs: &iocs,
+        });
+        let sev = |pid: i32| {
+            found
+                .iter()
+                .filter(|f| f.rule == rules::RUN_035.id)
+                .find(|f| {
+                    f.iter_subjects().any(|s| {
+                        matches!(s, minetrace_schemas::findings::Subject::Process { pid: p, .. } if *p == pid)
+                    })
+                })
+                .map(|f| f.severity)
+        };
+        assert_eq!(sev(30), Some(Severity::Low), "{found:#?}");
+        assert!(sev(31) >= Some(Severity::Medium));
+        assert!(sev(32) >= Some(Severity::Medium));
     }
 }

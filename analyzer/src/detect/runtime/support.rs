@@ -449,6 +449,30 @@ fn miner_sign(ctx: &Context, p: &ProcessRecord) -> bool {
         || kthread_disguise(ctx, p, &names).is_some()
 }
 
+/// A person's own install of a program: the process runs as a person (not root, not a service account:
+/// [`crate::model::accounts::Accounts::is_service`]) from a visible directory of that person's own home
+/// (`~/bin/dockerd` of rootless Docker, `~/.local/bin` counts as visible), from a file that person owns,
+/// and shows no miner sign. Returns the account name. What such a program is called says nothing about
+/// hiding: a masquerade's copy sits in a hidden or temp place, or runs as root or a service.
+pub fn own_install(ctx: &Context, p: &ProcessRecord) -> Option<String> {
+    let uid = p.uid.real;
+    let path = exe_path(p)?;
+    let accounts = &ctx.model.accounts;
+    let account = accounts.by_uid(uid).filter(|a| a.uid != 0)?;
+    let home_owner = accounts.owner_of_path(path)?;
+    if home_owner.uid != uid
+        || accounts.is_service(ctx.iocs, &account.name)
+        || under(ctx, PathClass::KitProne, path)
+        || p.exe.as_ref().is_some_and(|e| e.deleted || e.memfd)
+        || own_root(p).is_some()
+        || ctx.model.file(path).is_some_and(|f| f.uid != uid)
+        || miner_sign(ctx, p)
+    {
+        return None;
+    }
+    Some(String::from_utf8_lossy(&account.name).into_owned())
+}
+
 /// A drop place beyond a home, unexplained by a build tool ancestor ([`Placement::dropped`]).
 pub fn strongly_odd(ctx: &Context, p: &ProcessRecord) -> bool {
     Placement::of(ctx, p).dropped()
