@@ -4,11 +4,13 @@
 //! mechanism skips; the real collector collects it; then
 //! - every planted file is in the bundle and the model reads it as an entry of the table's mechanism
 //!   (collector → model), names the mechanism skips are captured but not read;
-//! - every captured file the model reads as cron, at, rc, preload, module, udev or sudoers persistence
+//! - every captured file the model reads as cron, at, rc, preload, module, udev, sudoers or event-hook
+//!   persistence
 //!   is a location of the table (model → collector: no location the model knows that the collector
 //!   does not walk);
 //! - the same both ways for systemd units, whose directories are one list too
-//!   (`SYSTEMD_UNIT_DIRS`, `HOME_SYSTEMD_UNIT_DIRS`).
+//!   (`SYSTEMD_UNIT_DIRS`, `HOME_SYSTEMD_UNIT_DIRS`), and for a home's XDG autostart entries
+//!   (`HOME_AUTOSTART_DIR`).
 
 mod report_support;
 
@@ -18,8 +20,8 @@ use minetrace_analyzer::analysis::Analysis;
 use minetrace_analyzer::commands::analyze::inputs;
 use minetrace_analyzer::model::persistence::{location, PersistenceKind};
 use minetrace_schemas::locations::{
-    persistence_location, Mechanism, HOME_SYSTEMD_UNIT_DIRS, PERSISTENCE_LOCATIONS,
-    SYSTEMD_UNIT_DIRS,
+    is_home_autostart, persistence_location, Mechanism, HOME_AUTOSTART_DIR, HOME_SYSTEMD_UNIT_DIRS,
+    PERSISTENCE_LOCATIONS, SYSTEMD_UNIT_DIRS,
 };
 
 fn write(root: &Path, path: &[u8], bytes: &[u8]) {
@@ -47,6 +49,17 @@ fn probe(m: Mechanism) -> (&'static [u8], &'static [u8]) {
             b"ACTION==\"add\", RUN+=\"/usr/local/bin/mt-probe\"\n",
         ),
         Mechanism::Sudoers => (b"mtprobe", b"mtprobe ALL=(ALL) NOPASSWD: ALL\n"),
+        Mechanism::LoginMessage | Mechanism::InitramfsHook | Mechanism::NetworkHook => {
+            (b"mtprobe", b"#!/bin/sh\n/usr/local/bin/mt-probe\n")
+        }
+        Mechanism::PackageHook => (
+            b"99mtprobe",
+            b"DPkg::Post-Invoke { \"/usr/local/bin/mt-probe\"; };\n",
+        ),
+        Mechanism::Autostart => (
+            b"mtprobe",
+            b"[Desktop Entry]\nType=Application\nExec=/usr/local/bin/mt-probe\n",
+        ),
     }
 }
 
@@ -62,6 +75,11 @@ fn kind_of(m: Mechanism) -> PersistenceKind {
         Mechanism::ModulesLoad | Mechanism::Modprobe => PersistenceKind::Modules,
         Mechanism::UdevRules => PersistenceKind::Udev,
         Mechanism::Sudoers => PersistenceKind::Sudoers,
+        Mechanism::LoginMessage => PersistenceKind::Motd,
+        Mechanism::PackageHook => PersistenceKind::AptHook,
+        Mechanism::InitramfsHook => PersistenceKind::Initramfs,
+        Mechanism::NetworkHook => PersistenceKind::NetworkHook,
+        Mechanism::Autostart => PersistenceKind::Autostart,
     }
 }
 
@@ -124,6 +142,13 @@ fn the_collector_walks_every_location_the_model_reads_and_the_other_way_round() 
     for path in &units {
         write(r, path, unit);
     }
+    // XDG autostart: root's own entries (the system directory is a table location).
+    let autostart = cat(&[b"/root/", HOME_AUTOSTART_DIR, b"/mtprobe.desktop"]);
+    write(
+        r,
+        &autostart,
+        b"[Desktop Entry]\nExec=/usr/local/bin/mt-probe\n",
+    );
     assert!(skipped.len() >= 20, "{} names skipped", skipped.len());
 
     let out = tempfile::tempdir().expect("tempdir");
@@ -160,6 +185,14 @@ fn the_collector_walks_every_location_the_model_reads_and_the_other_way_round() 
             "{shown}: not collected or not read as a unit"
         );
     }
+    assert!(
+        model
+            .persistence
+            .iter()
+            .any(|e| e.path.as_bytes() == autostart.as_slice()
+                && e.kind == PersistenceKind::Autostart),
+        "root's autostart entry: not collected or not read"
+    );
     // Names the mechanism skips: in the bundle (the walk keeps what sits beside), never read.
     for path in &skipped {
         let shown = String::from_utf8_lossy(path);
@@ -181,6 +214,7 @@ fn the_collector_walks_every_location_the_model_reads_and_the_other_way_round() 
         let path = f.path.as_bytes();
         match loc.kind {
             PersistenceKind::ShellStartup => continue,
+            PersistenceKind::Autostart if is_home_autostart(path) => continue,
             PersistenceKind::Systemd => {
                 let in_table = SYSTEMD_UNIT_DIRS.iter().any(|d| path.starts_with(d))
                     || HOME_SYSTEMD_UNIT_DIRS

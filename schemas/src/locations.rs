@@ -133,6 +133,26 @@ pub const SYSTEMD_UNIT_DIRS: &[&[u8]] = &[
 pub const HOME_SYSTEMD_UNIT_DIRS: &[&[u8]] =
     &[b"/.config/systemd/user/", b"/.local/share/systemd/user/"];
 
+/// A user's XDG autostart directory, relative to the home: its `.desktop` entries run at every graphical
+/// login.
+pub const HOME_AUTOSTART_DIR: &[u8] = b".config/autostart";
+
+/// Whether `path` is an XDG autostart entry of a home (`~/.config/autostart/x.desktop`), wherever the home
+/// is.
+pub fn is_home_autostart(path: &[u8]) -> bool {
+    let Some((dir, name)) = path
+        .iter()
+        .rposition(|b| *b == b'/')
+        .and_then(|i| Some((path.get(..i)?, path.get(i + 1..)?)))
+    else {
+        return false;
+    };
+    dir.strip_suffix(HOME_AUTOSTART_DIR)
+        .is_some_and(|head| head.ends_with(b"/"))
+        && name.len() > b".desktop".len()
+        && name.ends_with(b".desktop")
+}
+
 /// What runs the lines of the files at a persistence location, and so how the analyzer reads them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mechanism {
@@ -160,6 +180,19 @@ pub enum Mechanism {
     UdevRules,
     /// `/etc/sudoers`, `/etc/sudoers.d/*`: who may run what as whom.
     Sudoers,
+    /// `update-motd.d`: scripts `pam_motd` runs (`run-parts`, as root) at every interactive login.
+    LoginMessage,
+    /// `apt.conf.d`: the commands of `DPkg::Pre-Invoke`/`Post-Invoke`, `DPkg::Pre-Install-Pkgs`,
+    /// `APT::Update::Pre-Invoke`/`Post-Invoke(-Success)` and APT's CLI hooks, run as root by apt and dpkg.
+    PackageHook,
+    /// initramfs-tools hooks (run by `update-initramfs` at every kernel or package update) and boot scripts
+    /// (copied into the initramfs, run before the root file system is mounted).
+    InitramfsHook,
+    /// Network event hooks: ifupdown's `if-*.d` scripts and NetworkManager's dispatcher scripts, run as
+    /// root whenever an interface changes state.
+    NetworkHook,
+    /// XDG autostart `.desktop` entries: their `Exec=` runs at every graphical login.
+    Autostart,
 }
 
 /// A file, or a directory whose files a mechanism reads.
@@ -203,7 +236,8 @@ const fn spool(path: &'static [u8], mechanism: Mechanism) -> PersistenceLocation
     place
 }
 
-/// Where cron, at, init, the loader, the kernel-module loader, udev and sudo read the lines they run:
+/// Where cron, at, init, the loader, the kernel-module loader, udev, sudo, `pam_motd`, apt, initramfs-tools,
+/// the network hooks and the XDG session read the lines they run:
 /// the collector walks exactly these (systemd units and shell start-up files are listed apart, above) and
 /// the analyzer's model reads a captured file as persistence when this table places it. Vendor
 /// directories (`/usr/lib`, `/lib`) are in: a rule or hook dropped there runs as surely as one in `/etc`.
@@ -279,6 +313,38 @@ pub const PERSISTENCE_LOCATIONS: &[PersistenceLocation] = &[
     dir(b"/lib/udev/rules.d", Mechanism::UdevRules, 1, b".rules"),
     file(b"/etc/sudoers", Mechanism::Sudoers),
     dir(b"/etc/sudoers.d", Mechanism::Sudoers, 1, b""),
+    dir(b"/etc/update-motd.d", Mechanism::LoginMessage, 1, b""),
+    dir(b"/etc/apt/apt.conf.d", Mechanism::PackageHook, 1, b""),
+    dir(
+        b"/etc/initramfs-tools/hooks",
+        Mechanism::InitramfsHook,
+        1,
+        b"",
+    ),
+    // `scripts/init-top/x`, `scripts/local-premount/x`, ...
+    dir(
+        b"/etc/initramfs-tools/scripts",
+        Mechanism::InitramfsHook,
+        2,
+        b"",
+    ),
+    dir(b"/etc/network/if-up.d", Mechanism::NetworkHook, 1, b""),
+    dir(b"/etc/network/if-pre-up.d", Mechanism::NetworkHook, 1, b""),
+    dir(b"/etc/network/if-down.d", Mechanism::NetworkHook, 1, b""),
+    dir(
+        b"/etc/network/if-post-down.d",
+        Mechanism::NetworkHook,
+        1,
+        b"",
+    ),
+    // Its own scripts and those of `pre-up.d/`, `pre-down.d/`, `no-wait.d/`.
+    dir(
+        b"/etc/NetworkManager/dispatcher.d",
+        Mechanism::NetworkHook,
+        2,
+        b"",
+    ),
+    dir(b"/etc/xdg/autostart", Mechanism::Autostart, 1, b".desktop"),
 ];
 
 impl PersistenceLocation {
@@ -356,6 +422,15 @@ mod tests {
     }
 
     #[test]
+    fn home_autostart_entries() {
+        assert!(is_home_autostart(b"/home/u/.config/autostart/x.desktop"));
+        assert!(is_home_autostart(b"/root/.config/autostart/.x.desktop"));
+        assert!(!is_home_autostart(b"/home/u/.config/autostart/x.sh"));
+        assert!(!is_home_autostart(b"/home/u/.config/autostart/d/x.desktop"));
+        assert!(!is_home_autostart(b"/home/u/.config/autostartx/x.desktop"));
+    }
+
+    #[test]
     fn persistence_locations() {
         let m = |p: &[u8]| persistence_location(p).map(|l| l.mechanism);
         assert_eq!(m(b"/etc/crontab"), Some(Mechanism::SystemCrontab));
@@ -392,6 +467,27 @@ mod tests {
         assert_eq!(m(b"/etc/sudoers.d/x"), Some(Mechanism::Sudoers));
         assert_eq!(m(b"/etc/sudoers.dx"), None);
         assert_eq!(m(b"/etc/passwd"), None);
+        assert_eq!(
+            m(b"/etc/update-motd.d/50-motd-news"),
+            Some(Mechanism::LoginMessage)
+        );
+        assert_eq!(
+            m(b"/etc/apt/apt.conf.d/70debconf"),
+            Some(Mechanism::PackageHook)
+        );
+        assert_eq!(
+            m(b"/etc/initramfs-tools/scripts/init-top/x"),
+            Some(Mechanism::InitramfsHook)
+        );
+        assert_eq!(
+            m(b"/etc/NetworkManager/dispatcher.d/pre-up.d/x"),
+            Some(Mechanism::NetworkHook)
+        );
+        assert_eq!(
+            m(b"/etc/xdg/autostart/x.desktop"),
+            Some(Mechanism::Autostart)
+        );
+        assert_eq!(m(b"/etc/xdg/autostart/README"), None);
         // Every directory is absolute and unique, without a trailing slash.
         for (i, l) in PERSISTENCE_LOCATIONS.iter().enumerate() {
             assert!(l.path.starts_with(b"/") && !l.path.ends_with(b"/"));

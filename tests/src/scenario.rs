@@ -852,6 +852,7 @@ macro_rules! scenario_lists {
             kinsing_php_webshells => "kinsing-php-webshells",
             outlaw_orphaned_launchers => "outlaw-orphaned-launchers",
             bot_hidden_tmp_peer => "bot-hidden-tmp-peer",
+            hook_persistence_kit => "hook-persistence-kit",
             ],
             clean: [
             clean_baseline => "clean-baseline",
@@ -871,6 +872,7 @@ macro_rules! scenario_lists {
             benign_snoopy_audit_preload => "benign-snoopy-audit-preload",
             benign_jenkins_build_shell => "benign-jenkins-build-shell",
             benign_rootless_docker => "benign-rootless-docker",
+            benign_distro_hooks => "benign-distro-hooks",
             ],
         }
     };

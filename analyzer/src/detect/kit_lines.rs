@@ -5,7 +5,8 @@
 //! A line's own text rarely gives it away when the kit sits in a system-looking place
 //! (`ExecStart=/usr/lib/sys-update/sys-update`) or in a home's data directory (`@reboot
 //! ~/.local/share/.sysd/sysd`): the line detectors judge what the line says, and say little. What the
-//! line *starts* settles it: a cron, systemd, rc or shell start-up line that runs a file the miner rules
+//! line *starts* settles it: a cron, systemd, rc, shell start-up or event-hook (motd, APT, initramfs,
+//! network, autostart) line that runs a file the miner rules
 //! judged at high or above (`MT-RUN-001` a miner process's executable, `MT-RUN-010` a running executable
 //! with miner code, `MT-RUN-014` one at rest) is the miner's persistence, part of the kit: high, the
 //! line an artifact, the miner file context (its own finding judges it).
@@ -26,6 +27,7 @@ use crate::detect::finding::{
 };
 use crate::detect::footholds::common::{account_subject, describe_file, quote_line};
 use crate::detect::footholds::orphans::runs_programs;
+use crate::detect::footholds::startup::is_event_hook;
 use crate::detect::rules::{self, Rule};
 use crate::detect::Context;
 use crate::parse::shell_line;
@@ -87,7 +89,7 @@ pub fn start_lines(ctx: &Context, findings: &[Finding]) -> Vec<Finding> {
     for e in model
         .persistence
         .iter()
-        .filter(|e| e.runs && runs_programs(e.kind))
+        .filter(|e| e.runs && (runs_programs(e.kind) || is_event_hook(e.kind)))
     {
         let Some(file) = model.entry_file(e) else {
             continue;

@@ -372,6 +372,16 @@ pub const PER_030: Rule = Rule {
     severity: "Lines of `/etc/profile`, `/etc/profile.d/*`, `bash.bashrc`, `/etc/environment`, every home's `.bashrc`/`.profile`/`.bash_profile`/`.zshrc`/..., scored by `score_shell`.",
 };
 
+/// MT-PER-031
+pub const PER_031: Rule = Rule {
+    id: "MT-PER-031",
+    section: Section::Footholds,
+    detector: "startup",
+    title: "Event hook runs suspicious commands",
+    attack: &["T1546.016", "T1547.013", "T1037", "T1546"],
+    severity: "Commands of the event hooks kits hide in — `update-motd.d` scripts (every login, as root), APT hook keys in `apt.conf.d` (`DPkg::Post-Invoke`, `APT::Update::Pre-Invoke`, ...: every apt run, as root), initramfs-tools hooks and boot scripts, ifupdown/NetworkManager dispatcher scripts, XDG autostart `Exec=` (system and per home) — scored by `score_shell` as boot scripts are. The distribution's own hooks (packagekit, debconf, motd-news) score nothing.",
+};
+
 /// MT-PER-040
 pub const PER_040: Rule = Rule {
     id: "MT-PER-040",
@@ -420,7 +430,7 @@ pub const PER_061: Rule = Rule {
     detector: "kit_lines",
     title: "Start line runs a judged miner",
     attack: &["T1053.003", "T1543.002", "T1037", "T1546.004"],
-    severity: "Run after every detector. A cron, systemd, rc or shell start-up line that runs (not merely mentions: `pkill`, `rm` arguments never count) a file MT-RUN-001, MT-RUN-010 or MT-RUN-014 judged at high or above — `~/` expanded for the line's account, merged-`/usr` aliases followed — is the miner's persistence: high, whatever the path looks like. Lines another finding already names at high or above, and lines their mechanism ignores, produce nothing.",
+    severity: "Run after every detector. A cron, systemd, rc, shell start-up or event-hook (motd, APT, initramfs, network, autostart) line that runs (not merely mentions: `pkill`, `rm` arguments never count) a file MT-RUN-001, MT-RUN-010 or MT-RUN-014 judged at high or above — `~/` expanded for the line's account, merged-`/usr` aliases followed — is the miner's persistence: high, whatever the path looks like. Lines another finding already names at high or above, and lines their mechanism ignores, produce nothing.",
 };
 
 /// MT-PER-070
@@ -748,11 +758,11 @@ pub const ALL: &[&Rule] = &[
     &RUN_001, &RUN_002, &RUN_003, &RUN_010, &RUN_011, &RUN_012, &RUN_013, &RUN_014, &RUN_020,
     &RUN_021, &RUN_022, &RUN_023, &RUN_024, &RUN_025, &RUN_030, &RUN_031, &RUN_032, &RUN_033,
     &RUN_034, &RUN_035, &RUN_036, &RUN_037, &RUN_040, &RUN_041, &RUN_042, &RUN_043, &RUN_044,
-    &PER_001, &PER_002, &PER_003, &PER_004, &PER_010, &PER_020, &PER_030, &PER_040, &PER_041,
-    &PER_050, &PER_060, &PER_061, &PER_070, &SSH_001, &SSH_002, &SSH_003, &SSH_004, &SSH_005,
-    &SSH_006, &SSH_007, &SSH_010, &ACC_001, &ACC_002, &ACC_003, &ACC_010, &EVA_001, &EVA_010,
-    &EVA_011, &EVA_012, &EVA_020, &EVA_021, &EVA_022, &EVA_023, &EVA_030, &EVA_031, &EVA_040,
-    &EVA_041, &EVA_050, &EVA_051, &ENT_001, &ENT_002, &ENT_003, &LAT_001, &LAT_002,
+    &PER_001, &PER_002, &PER_003, &PER_004, &PER_010, &PER_020, &PER_030, &PER_031, &PER_040,
+    &PER_041, &PER_050, &PER_060, &PER_061, &PER_070, &SSH_001, &SSH_002, &SSH_003, &SSH_004,
+    &SSH_005, &SSH_006, &SSH_007, &SSH_010, &ACC_001, &ACC_002, &ACC_003, &ACC_010, &EVA_001,
+    &EVA_010, &EVA_011, &EVA_012, &EVA_020, &EVA_021, &EVA_022, &EVA_023, &EVA_030, &EVA_031,
+    &EVA_040, &EVA_041, &EVA_050, &EVA_051, &ENT_001, &ENT_002, &ENT_003, &LAT_001, &LAT_002,
 ];
 
 /// The rule with this id.

@@ -1,7 +1,8 @@
 //! Persistence entries: every line of the host that makes something run again — cron, anacron and `at`
 //! jobs, the `/etc/cron.{hourly,...}` scripts, systemd units and timers (system and per-user), rc/init
 //! scripts, shell start-up files, the loader's preload list, kernel modules loaded at boot and `modprobe`
-//! hooks, udev rules and sudoers rules — read once into one list ([`HostModel::persistence`]) with what
+//! hooks, udev rules, sudoers rules, and the event hooks kits hide in — `update-motd.d` scripts, APT hooks,
+//! initramfs hooks, network hooks and XDG autostart entries — read once into one list ([`HostModel::persistence`]) with what
 //! each line says: when it runs, as whom, the command, and the paths and URLs it names.
 //!
 //! Where persistence lives is decided here and nowhere else: [`location`] maps a path to its
@@ -52,6 +53,16 @@ pub enum PersistenceKind {
     Udev,
     /// `/etc/sudoers`, `/etc/sudoers.d/*`.
     Sudoers,
+    /// `update-motd.d` scripts: run as root at every interactive login.
+    Motd,
+    /// APT hook commands (`apt.conf.d`): run as root at every `apt update` or package install.
+    AptHook,
+    /// initramfs-tools hooks and boot scripts.
+    Initramfs,
+    /// ifupdown and NetworkManager dispatcher scripts.
+    NetworkHook,
+    /// XDG autostart entries (system and per home): run at every graphical login.
+    Autostart,
 }
 
 impl PersistenceKind {
@@ -69,6 +80,11 @@ impl PersistenceKind {
             PersistenceKind::Modules => "modules",
             PersistenceKind::Udev => "udev",
             PersistenceKind::Sudoers => "sudoers",
+            PersistenceKind::Motd => "motd",
+            PersistenceKind::AptHook => "apt_hook",
+            PersistenceKind::Initramfs => "initramfs",
+            PersistenceKind::NetworkHook => "network_hook",
+            PersistenceKind::Autostart => "autostart",
         }
     }
 
@@ -107,6 +123,10 @@ pub enum Format {
     Udev,
     /// sudoers rules.
     Sudoers,
+    /// APT configuration: the quoted commands of hook keys ([`crate::parse::apt_conf`]).
+    AptConf,
+    /// A `.desktop` entry: its `Exec=` command.
+    DesktopEntry,
 }
 
 /// Where a path sits among the persistence locations.
@@ -158,6 +178,11 @@ fn of_mechanism(path: &[u8], place: &PersistenceLocation) -> Option<(Persistence
         Mechanism::Modprobe => (PersistenceKind::Modules, Format::Modprobe),
         Mechanism::UdevRules => (PersistenceKind::Udev, Format::Udev),
         Mechanism::Sudoers => (PersistenceKind::Sudoers, Format::Sudoers),
+        Mechanism::LoginMessage => (PersistenceKind::Motd, Format::Script),
+        Mechanism::PackageHook => (PersistenceKind::AptHook, Format::AptConf),
+        Mechanism::InitramfsHook => (PersistenceKind::Initramfs, Format::Script),
+        Mechanism::NetworkHook => (PersistenceKind::NetworkHook, Format::Script),
+        Mechanism::Autostart => (PersistenceKind::Autostart, Format::DesktopEntry),
     })
 }
 
@@ -183,6 +208,9 @@ pub fn location(path: &[u8]) -> Option<Location> {
     }
     if is_shell_startup(path) {
         return at(PersistenceKind::ShellStartup, Format::Script);
+    }
+    if minetrace_schemas::locations::is_home_autostart(path) {
+        return at(PersistenceKind::Autostart, Format::DesktopEntry);
     }
     None
 }
@@ -212,10 +240,17 @@ fn is_shared(
         }
         PersistenceKind::Preload => true,
         PersistenceKind::Modules | PersistenceKind::Sudoers => single_file,
+        // Files of their own dropped into a hook directory (`/etc/apt/apt.conf.d/99x`, a motd script, an
+        // autostart entry): the remediation quarantines the file as it does a `cron.d` file.
         PersistenceKind::CronScript
         | PersistenceKind::At
         | PersistenceKind::Systemd
-        | PersistenceKind::Udev => false,
+        | PersistenceKind::Udev
+        | PersistenceKind::Motd
+        | PersistenceKind::AptHook
+        | PersistenceKind::Initramfs
+        | PersistenceKind::NetworkHook
+        | PersistenceKind::Autostart => false,
     }
 }
 
@@ -412,6 +447,22 @@ pub fn entries_of(
                 }
             }
         }
+        Format::AptConf => {
+            for hook in crate::parse::apt_conf::hook_commands(content) {
+                let raw = numbered_lines(content)
+                    .find(|(n, _)| *n == hook.line)
+                    .map(|(_, l)| l)
+                    .unwrap_or_default();
+                out.push(at.entry(hook.line, raw, &hook.command));
+            }
+        }
+        Format::DesktopEntry => {
+            for (n, raw, t) in significant_lines(content, b"#") {
+                if let Some(command) = desktop_exec(t) {
+                    out.push(at.entry(n, raw, command));
+                }
+            }
+        }
         Format::Sudoers => {
             for rule in crate::parse::sudoers::parse(content) {
                 let mut e = at.entry(rule.line, &rule.raw, &rule.raw);
@@ -599,6 +650,14 @@ fn unit_entries(content: &[u8], at: &InFile, out: &mut Vec<PersistenceEntry>) {
     }
 }
 
+/// The command of a `.desktop` entry's `Exec=` line (blanks around `=` allowed, as the specification
+/// does); `TryExec=` only names a program that must exist, and other keys run nothing.
+pub fn desktop_exec(line: &[u8]) -> Option<&[u8]> {
+    let rest = line.trim_ascii().strip_prefix(b"Exec")?;
+    let value = rest.trim_ascii_start().strip_prefix(b"=")?;
+    Some(value.trim_ascii()).filter(|v| !v.is_empty())
+}
+
 /// The libraries of an `ld.so.preload` line: the loader splits on blanks and colons.
 pub fn preload_libraries(line: &[u8]) -> impl Iterator<Item = &[u8]> {
     words(line)
@@ -694,6 +753,35 @@ mod tests {
         );
         assert_eq!(kind(b"/var/spool/atjobs/a0001"), Some(PersistenceKind::At));
         assert_eq!(kind(b"/etc/udev/rules.d/README"), None);
+        // Event hooks kits hide in.
+        assert_eq!(
+            kind(b"/etc/update-motd.d/10-uname"),
+            Some(PersistenceKind::Motd)
+        );
+        assert_eq!(
+            kind(b"/etc/apt/apt.conf.d/99x"),
+            Some(PersistenceKind::AptHook)
+        );
+        assert_eq!(
+            kind(b"/etc/initramfs-tools/hooks/x"),
+            Some(PersistenceKind::Initramfs)
+        );
+        assert_eq!(
+            kind(b"/etc/network/if-up.d/x"),
+            Some(PersistenceKind::NetworkHook)
+        );
+        assert_eq!(
+            kind(b"/etc/xdg/autostart/x.desktop"),
+            Some(PersistenceKind::Autostart)
+        );
+        assert_eq!(
+            kind(b"/home/u/.config/autostart/x.desktop"),
+            Some(PersistenceKind::Autostart)
+        );
+        assert_eq!(
+            location(b"/etc/apt/apt.conf.d/99x").map(|l| l.shared),
+            Some(false)
+        );
         // Shared: a location that is one file of a fixed name; a file dropped in a directory is not.
         let shared = |p: &[u8]| location(p).map(|l| l.shared);
         assert_eq!(shared(b"/etc/modules"), Some(true));

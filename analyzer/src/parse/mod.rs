@@ -1,11 +1,13 @@
 //! Parsers for the text artifacts a host hands over: crontabs, systemd units, `authorized_keys`,
-//! `sshd_config`, shell lines, account files, firewall dumps, auth logs and services' own logs.
+//! `sshd_config`, shell lines, account files, firewall dumps, APT configuration, auth logs and services' own
+//! logs.
 //!
 //! They work on bytes (host text is not UTF-8 by contract), never panic, cap the work they do on huge
 //! inputs, and report positions as 1-based line numbers in the captured file, so that a finding, the
 //! attack graph and the remediation script name the same line. Detectors, the graph and the remediation
 //! engineer all call them; none of them judges anything. A new artifact format gets its own module here.
 
+pub mod apt_conf;
 pub mod auth_log;
 pub mod authorized_keys;
 pub mod cron;

@@ -69,7 +69,7 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
         }
         walk::walk(
             s,
-            &child(&home, b".config/autostart"),
+            &child(&home, minetrace_schemas::locations::HOME_AUTOSTART_DIR),
             Limits::config(2),
             |_| Pick::Record(store),
         )?;

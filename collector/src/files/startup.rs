@@ -8,7 +8,7 @@
 //!   out-of-tree kernel modules (`/lib/modules/*/{extra,updates,misc}`, DKMS trees), copied when they are
 //!   ELF objects: rootkit LKMs are small and cannot be had later.
 //!
-//! The rc, udev and module locations are the table the analyzer reads them by
+//! The rc, motd, APT, initramfs, network-hook, autostart, udev and module locations are the table the analyzer reads them by
 //! ([`minetrace_schemas::locations::PERSISTENCE_LOCATIONS`]).
 
 use std::io::Write;
@@ -23,22 +23,20 @@ use super::walk::{self, Limits, Pick};
 pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
     let store = Pick::Record(Content::Head { cap: CONFIG_CAP });
     s.category = "startup";
-    walk::persistence_locations(s, &[Mechanism::RcScript, Mechanism::Inittab])?;
-    // Event hooks and boot configuration the analyzer keeps as files (no reader of their lines yet).
-    for dir in [
-        &b"/etc/init"[..],
-        b"/etc/xdg/autostart",
-        b"/etc/update-motd.d",
-        b"/etc/network/if-up.d",
-        b"/etc/network/if-pre-up.d",
-        b"/etc/network/if-down.d",
-        b"/etc/network/if-post-down.d",
-        b"/etc/NetworkManager/dispatcher.d",
-        b"/etc/apt/apt.conf.d",
-        b"/etc/initramfs-tools/hooks",
-        b"/etc/initramfs-tools/scripts",
-        b"/etc/dracut.conf.d",
-    ] {
+    walk::persistence_locations(
+        s,
+        &[
+            Mechanism::RcScript,
+            Mechanism::Inittab,
+            Mechanism::LoginMessage,
+            Mechanism::PackageHook,
+            Mechanism::InitramfsHook,
+            Mechanism::NetworkHook,
+            Mechanism::Autostart,
+        ],
+    )?;
+    // Boot configuration the analyzer keeps as files (no reader of their lines yet).
+    for dir in [&b"/etc/init"[..], b"/etc/dracut.conf.d"] {
         walk::walk(s, dir, Limits::config(3), |_| store)?;
     }
 

@@ -7,6 +7,10 @@
 //! - `MT-PER-020` an rc/init line that downloads into a shell, decodes base64, reaches a bare IP or runs
 //!   from a temporary or hidden path; an init script named by a family marker (line 0 = the whole file).
 //! - `MT-PER-030` the same in a shell start-up file: it runs at every login.
+//! - `MT-PER-031` the same in an event hook: `update-motd.d` scripts, APT hook commands, initramfs hooks,
+//!   network hooks and XDG autostart entries (kinds `Motd`, `AptHook`, `Initramfs`, `NetworkHook`,
+//!   `Autostart`): each runs at an event the owner does not watch (a login, an `apt update`, a new
+//!   kernel, a link coming up).
 //!
 //! History tampering and `LD_PRELOAD` lines in these files are reported by `history` and `preload`.
 
@@ -44,7 +48,22 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     {
         lines(ctx, file, entries, &rules::PER_030, &mut out);
     }
+    for (file, _, entries) in ctx.model.persistence_files(is_event_hook) {
+        lines(ctx, file, entries, &rules::PER_031, &mut out);
+    }
     out
+}
+
+/// The persistence kinds that run at an event rather than at boot, login shell or on a schedule.
+pub fn is_event_hook(kind: PersistenceKind) -> bool {
+    matches!(
+        kind,
+        PersistenceKind::Motd
+            | PersistenceKind::AptHook
+            | PersistenceKind::Initramfs
+            | PersistenceKind::NetworkHook
+            | PersistenceKind::Autostart
+    )
 }
 
 fn lines(

