@@ -853,6 +853,7 @@ macro_rules! scenario_lists {
             outlaw_orphaned_launchers => "outlaw-orphaned-launchers",
             bot_hidden_tmp_peer => "bot-hidden-tmp-peer",
             hook_persistence_kit => "hook-persistence-kit",
+            dormant_system_dir_miner => "dormant-system-dir-miner",
             ],
             clean: [
             clean_baseline => "clean-baseline",
@@ -873,6 +874,7 @@ macro_rules! scenario_lists {
             benign_jenkins_build_shell => "benign-jenkins-build-shell",
             benign_rootless_docker => "benign-rootless-docker",
             benign_distro_hooks => "benign-distro-hooks",
+            benign_unit_vendor_binaries => "benign-unit-vendor-binaries",
             ],
         }
     };

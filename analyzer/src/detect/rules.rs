@@ -108,7 +108,7 @@ pub const RUN_014: Rule = Rule {
     detector: "miner_binary",
     title: "Executable at rest contains cryptocurrency-mining code",
     attack: &["T1496", "T1105"],
-    severity: "An ELF file the collector copied from a temp, hidden or home place, that no process runs (a dormant host: the miner was killed, its binary remains), holds miner code as MT-RUN-010 judges it. Medium in a home; high in a temp or hidden place; critical there with an embedded wallet. Copies of running executables are MT-RUN-010's.",
+    severity: "An ELF file the collector copied from a temp, hidden or home place, or from anywhere a persistence entry names it (a cron line's program, a unit's `ExecStart=`, a hook's command: the collector copies those when no package owns them), that no process runs (a dormant host: the miner was killed, its binary remains), holds miner code as MT-RUN-010 judges it. Medium in a home; high in a temp or hidden place or named by persistence; critical there with an embedded wallet. Copies of running executables are MT-RUN-010's.",
 };
 
 /// MT-RUN-020

@@ -12,6 +12,12 @@
 //! package index: only when it lies in a temp, hidden or home directory, like running executables).
 //! Whatever the analyzer makes of the lines, the files they start are in the bundle.
 //!
+//! A remembered path that is a small regular file but neither ELF nor script — the `config.json` a
+//! miner's unit hands it with `-c`, the target list of a spreader — is stored from its head too
+//! ([`DATA_CAP`], at most [`MAX_DATA`] per run, private keys only hashed), under the same package rule: a
+//! dormant miner dropped in `/etc` or `/usr/lib` with the line that starts it is judged by what its
+//! binary and its config say, wherever they sit.
+//!
 //! A remembered path that does not exist inside the root is recorded as such (error
 //! [`ABSENT_NAMED`], at most [`MAX_ABSENT`] per run): a start line whose program was deleted is an
 //! orphan the analyzer can name only when it knows the collector looked.
@@ -37,6 +43,10 @@ const MAX_TOKEN: usize = 4_096;
 const MAX_COPIES: usize = 256;
 /// Absent referenced paths recorded per run at most.
 const MAX_ABSENT: usize = 512;
+/// Largest referenced data file (not ELF, not a script) stored; miner configs are a few KiB.
+pub const DATA_CAP: u64 = 64 << 10;
+/// Referenced data files stored per run at most.
+pub const MAX_DATA: usize = 128;
 
 fn is_separator(b: u8) -> bool {
     b.is_ascii_whitespace()
@@ -173,6 +183,7 @@ fn absent<W: Write>(s: &mut Sink<'_, W>, path: &[u8], count: &mut usize) {
 pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
     let [first, second] = std::mem::take(&mut s.ctx.references);
     let mut copies = 0;
+    let mut data = 0;
     let mut absents = 0;
     for path in first.into_iter().chain(second) {
         if copies >= MAX_COPIES {
@@ -216,7 +227,20 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
                     || !crate::live::executables::copy_reasons(&path, false, false).is_empty()
             }
         };
-        if !wanted || !looks_executable(&s.ctx.root.real(&r.path), &r.path) {
+        if !wanted {
+            continue;
+        }
+        if !looks_executable(&s.ctx.root.real(&r.path), &r.path) {
+            if st.size <= DATA_CAP && data < MAX_DATA {
+                data += 1;
+                s.capture(
+                    &path,
+                    Content::Guarded {
+                        cap: DATA_CAP,
+                        withhold: super::ssh::private_key,
+                    },
+                )?;
+            }
             continue;
         }
         // Recorded under the name the entry used (a link is recorded as a link, then its target).
@@ -302,6 +326,48 @@ mod tests {
             h.ctx.references,
             [vec![b"/opt/b".to_vec()], vec![b"/opt/a".to_vec()]]
         );
+    }
+
+    #[test]
+    fn named_configs_are_stored_bounded_and_keys_withheld() {
+        use super::super::sink::test_support::{put, Harness};
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        put(root, "/etc/sysd/config.json", b"{\"pools\": []}", 0o644);
+        put(
+            root,
+            "/etc/sysd/huge.lst",
+            &vec![b'1'; DATA_CAP as usize + 1],
+            0o644,
+        );
+        put(root, "/etc/sysd/owned.conf", b"x=1\n", 0o644);
+        put(
+            root,
+            "/root/.ssh/id_rsa",
+            b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbg==\n-----END OPENSSH PRIVATE KEY-----\n",
+            0o600,
+        );
+        let mut h = Harness::new(root);
+        let mut index = crate::package_index::PackageIndex::new(Vec::new());
+        index.add_list("sysd", b"/etc/sysd/owned.conf\n");
+        h.col.package_db = crate::package_index::PackageDb::Dpkg(index.into());
+        h.ctx.references = [
+            vec![
+                b"/etc/sysd/config.json".to_vec(),
+                b"/etc/sysd/huge.lst".to_vec(),
+                b"/etc/sysd/owned.conf".to_vec(),
+                b"/root/.ssh/id_rsa".to_vec(),
+            ],
+            Vec::new(),
+        ];
+        collect(&mut h.sink("referenced-exe")).unwrap();
+        let stored = |p: &str| h.record(p).map(|f| f.member.is_some());
+        assert_eq!(stored("/etc/sysd/config.json"), Some(true));
+        assert_eq!(stored("/etc/sysd/huge.lst"), None);
+        assert_eq!(stored("/etc/sysd/owned.conf"), None);
+        // Recorded and hashed, never stored.
+        let key = h.record("/root/.ssh/id_rsa").unwrap();
+        assert!(key.member.is_none() && key.sha256.is_some());
     }
 
     #[test]

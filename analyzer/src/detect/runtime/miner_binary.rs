@@ -8,7 +8,7 @@
 //! `MT-RUN-014` an executable at rest (nothing runs it) holds mining code.
 //! Scans are bounded ([`MAX_SCAN`], [`MAX_TOTAL_SCAN`], [`MAX_CONFIG`]); goblin runs only on copied binaries.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
@@ -417,10 +417,27 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     out
 }
 
-/// `MT-RUN-014`: an ELF file the collector copied from a temp, hidden or home place that nothing runs
-/// (a dormant kit: the miner was killed, its binary remains) holds miner code. Medium; high in a temp or
-/// hidden place; critical there with an embedded wallet. Copies of running executables are judged by
-/// `MT-RUN-010` instead.
+/// Files persistence entries name (a cron line's program, a unit's `ExecStart=`, a hook's command), as the
+/// snapshot records them (merged-`/usr` aliases followed): path -> the entry's file and line, for evidence.
+fn persisted_paths<'a>(ctx: &'a Context) -> BTreeMap<&'a [u8], String> {
+    let mut out = BTreeMap::new();
+    for e in &ctx.model.persistence {
+        for p in &e.refs.paths {
+            if let Some(f) = ctx.model.file_aliased(p) {
+                out.entry(f.path.as_bytes())
+                    .or_insert_with(|| format!("{}:{}", e.path.escaped(), e.line));
+            }
+        }
+    }
+    out
+}
+
+/// `MT-RUN-014`: an ELF file the collector copied that nothing runs (a dormant kit: the miner was killed,
+/// its binary remains) holds miner code — from a temp, hidden or home place, or from anywhere a persistence
+/// entry names it (a miner dropped in `/etc`, `/usr/lib` or `/var/lib` with the cron line or unit that
+/// brings it back; the collector copies what persistence names when no package owns it). Medium in a home;
+/// high in a temp or hidden place or named by persistence; critical there with an embedded wallet. Copies
+/// of running executables are judged by `MT-RUN-010` instead.
 fn at_rest(ctx: &Context, m: Option<&Matcher>, budget: &mut usize) -> Vec<Finding> {
     let running: BTreeSet<&str> = ctx
         .model
@@ -428,6 +445,7 @@ fn at_rest(ctx: &Context, m: Option<&Matcher>, budget: &mut usize) -> Vec<Findin
         .iter()
         .filter_map(|e| e.sha256.as_deref())
         .collect();
+    let persisted = persisted_paths(ctx);
     let mut out = Vec::new();
     for f in &ctx.model.files {
         if f.kind != FileKind::Regular || *budget == 0 {
@@ -438,7 +456,8 @@ fn at_rest(ctx: &Context, m: Option<&Matcher>, budget: &mut usize) -> Vec<Findin
         }
         let path = f.path.as_bytes();
         let kit_prone = support::under(ctx, PathClass::KitProne, path);
-        if !kit_prone && !support::in_home(ctx, path) {
+        let named_by = persisted.get(path);
+        if !kit_prone && named_by.is_none() && !support::in_home(ctx, path) {
             continue;
         }
         let Some(bytes) = ctx.model.content(f).filter(|b| b.starts_with(b"\x7fELF")) else {
@@ -449,23 +468,29 @@ fn at_rest(ctx: &Context, m: Option<&Matcher>, budget: &mut usize) -> Vec<Findin
         if !facts.miner_code() {
             continue;
         }
-        let severity = match (kit_prone, facts.wallets.is_empty()) {
+        let severe = kit_prone || named_by.is_some();
+        let severity = match (severe, facts.wallets.is_empty()) {
             (true, false) => Severity::Critical,
             (true, true) => Severity::High,
             (false, _) => Severity::Medium,
         };
+        let place = if kit_prone {
+            " in a temp or hidden place"
+        } else if named_by.is_some() {
+            ""
+        } else {
+            " in a home directory"
+        };
         let mut finding = finding(&rules::RUN_014, severity)
             .subject(file_subject(f))
             .evidence(format!(
-                "{} ({} bytes) is not running: a miner at rest{}",
+                "{} ({} bytes) is not running: a miner at rest{place}",
                 f.path.escaped(),
                 f.size,
-                if kit_prone {
-                    " in a temp or hidden place"
-                } else {
-                    " in a home directory"
-                }
             ));
+        if let Some(at) = named_by {
+            finding = finding.evidence(format!("persistence starts it again: named by {at}"));
+        }
         for line in describe(&facts) {
             finding = finding.evidence(line);
         }
