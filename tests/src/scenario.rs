@@ -874,6 +874,7 @@ macro_rules! scenario_lists {
             benign_jenkins_build_shell => "benign-jenkins-build-shell",
             benign_rootless_docker => "benign-rootless-docker",
             benign_distro_hooks => "benign-distro-hooks",
+            benign_aliyun_agent_removed => "benign-aliyun-agent-removed",
             benign_unit_vendor_binaries => "benign-unit-vendor-binaries",
             ],
         }

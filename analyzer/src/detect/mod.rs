@@ -1,11 +1,13 @@
 //! Detectors: each module owns one concern, reads the [`HostModel`] through a [`Context`] and returns
 //! findings. Detectors never print and never look at each other's output; cross-cutting judgements
-//! (start lines of a judged miner, the intrusion window, family attribution, allowlist, verdict) run
+//! (start lines of a judged miner, agent cut-offs, the intrusion window, family attribution, allowlist,
+//! verdict) run
 //! after all of them in [`analyze`].
 //!
 //! To add a detector: a module here with `pub fn detect(ctx: &Context) -> Vec<Finding>`, one line in
 //! `runtime::DETECTORS` or `footholds::DETECTORS`, indicator data in `indicators/*.txt`, tests next to it.
 
+pub mod agent_cutoff;
 pub mod family;
 pub mod finding;
 pub mod footholds;
@@ -55,6 +57,7 @@ pub fn analyze(model: &HostModel, iocs: &Indicators, allow: &Allowlist) -> Vec<F
     let mut findings: Vec<Finding> = detectors().flat_map(|(_, d)| d(&ctx)).collect();
     let kit = kit_lines::start_lines(&ctx, &findings);
     findings.extend(kit);
+    agent_cutoff::corroborate(&mut findings);
     let in_window = window::keys_in_window(&ctx, &findings);
     findings.extend(in_window);
     family::attribute(&ctx, &mut findings);
