@@ -247,6 +247,36 @@ pub(crate) fn key_evidence(k: &authorized_keys::AuthorizedKey) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::indicators::Indicators;
+    use crate::model::fixture;
+
+    #[test]
+    fn only_comments_campaigns_ship_are_markers() {
+        let keys: &[u8] = b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEkJnq8s2fZ+mWjAwngBkGxGczfHlwdrFhD61uXANskq redis\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGMccw5b6XF/VuROh+wiFxPkzJgyVPh0IrC6L1QqrTOy x@x\nssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDy2pCuP2ilRBZx5DylDSJ+5QOLgID5KWJwG/76d4WsfJPWWeOVqbuBjFS6iJUnxkclb0qcuKqPZoyrBsMZd8UghViCVXXMMF/tBlex21jIkq+zSSDKmJaUlDSAtVadXj9Ikwxbxp3f0nNFDPZDwoHyouPIQA7AjIQ1aLvtHFblmTASdhTlSzoyj2WMzlM/xcK9FdRbRfKSClkZcDQPaaFTtgm/KGxNfOLvheUJM3iAhnFsqRqRq5QxTVqrRQD6zJyQ5+Qr3cxio81obtwG8PHWf6JfuNqziUMJT5QjAp1yO2Z73B5MUuFy5c/iRvJMLMJqLmz5Z8AyowCwepD8hsu1 mdrfckr\n";
+        let model = fixture::model(
+            vec![
+                fixture::file(b"/etc/passwd", Some(b"root:x:0:0:root:/root:/bin/bash\n")),
+                fixture::file(b"/root/.ssh/authorized_keys", Some(keys)),
+            ],
+            vec![],
+        );
+        let iocs = Indicators::builtin();
+        let found = detect(&Context {
+            model: &model,
+            iocs: &iocs,
+        });
+        let lines: Vec<u32> = found
+            .iter()
+            .filter(|f| f.rule == rules::SSH_001.id)
+            .flat_map(|f| {
+                f.iter_subjects().filter_map(|s| match s {
+                    Subject::SshKey { line, .. } => Some(*line),
+                    _ => None,
+                })
+            })
+            .collect();
+        assert_eq!(lines, vec![3], "{found:#?}");
+    }
 
     #[test]
     fn crafted_comments() {
