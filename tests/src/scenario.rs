@@ -854,6 +854,7 @@ macro_rules! scenario_lists {
             bot_hidden_tmp_peer => "bot-hidden-tmp-peer",
             hook_persistence_kit => "hook-persistence-kit",
             dormant_system_dir_miner => "dormant-system-dir-miner",
+            dash_x11_cpuminer => "dash-x11-cpuminer",
             ],
             clean: [
             clean_baseline => "clean-baseline",

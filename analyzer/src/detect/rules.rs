@@ -38,7 +38,7 @@ pub const RUN_001: Rule = Rule {
     detector: "miner_process",
     title: "Cryptocurrency miner process",
     attack: &["T1496"],
-    severity: "Reported when the command line has miner flags, an algorithm or a Monero wallet (3 points), the copied executable holds miner code (3, see MT-RUN-010) or the process has a miner name (2). Adds: busy 1, threads ≥ cores while busy 1, odd place 1, connection to a pool port/domain or to the endpoint its own command line names 2, kernel-thread disguise 2, MSR writes allowed 1. ≤2 low, 3-4 medium, 5-7 high, ≥8 critical.",
+    severity: "Reported when the command line has miner flags, an algorithm (a listed one, or any `-a/--algo` value beside a `-o/--url` pool endpoint: the miners' option convention, whatever the coin) or a Monero wallet (3 points), the copied executable holds miner code (3, see MT-RUN-010) or the process has a miner name (2). Adds: busy 1, threads ≥ cores while busy 1, odd place 1, connection to a pool port/domain or to the endpoint its own command line names 2, kernel-thread disguise 2, MSR writes allowed 1. ≤2 low, 3-4 medium, 5-7 high, ≥8 critical.",
 };
 
 /// MT-RUN-002
@@ -98,7 +98,7 @@ pub const RUN_013: Rule = Rule {
     detector: "miner_binary",
     title: "Cryptocurrency miner configuration file",
     attack: &["T1496"],
-    severity: "Captured text with XMRig/xmr-stak keys (`pools`, `donate-level`, `randomx`, `pool_list`) plus pools or a wallet (JSON parsed; object files and binaries refused). Medium; high when a running process points at it (argv, its directory); critical with a wallet too. Content not captured: a `miner_config_name` file (`config.json`, `pools.txt`, ...) beside a running executable in an odd place is medium, high when that process has a miner name or flags.",
+    severity: "Captured text with XMRig/xmr-stak keys (`pools`, `donate-level`, `randomx`, `pool_list`) or a cpuminer-style top-level `url` holding a stratum URL, plus pools or a wallet (JSON parsed; object files and binaries refused). Medium; high when a running process points at it (argv, its directory); critical with a wallet too. Content not captured: a `miner_config_name` file (`config.json`, `pools.txt`, ...) beside a running executable in an odd place is medium, high when that process has a miner name or flags.",
 };
 
 /// MT-RUN-014

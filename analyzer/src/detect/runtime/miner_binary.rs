@@ -614,6 +614,7 @@ fn config_keys() -> Option<&'static AhoCorasick> {
                 "\"randomx\"",
                 "\"pool_list\"",
                 "\"pool_address\"",
+                "\"stratum",
             ])
             .ok()
     })
@@ -664,6 +665,16 @@ pub fn parse_config(content: &[u8]) -> Option<ConfigFacts> {
                         facts.pools.push(u.chars().take(200).collect());
                     }
                 }
+            }
+            // cpuminer/ccminer-style configs name one pool at the top level: a stratum URL is the pool
+            // protocol itself, whatever the coin or port.
+            if let Some(url) = map
+                .get("url")
+                .and_then(|u| u.as_str())
+                .filter(|u| u.to_ascii_lowercase().starts_with("stratum"))
+            {
+                facts.keys.push("url".to_owned());
+                facts.pools.push(url.chars().take(200).collect());
             }
             facts.donate = map.get("donate-level").map(|d| d.to_string());
             // A config with none of the miner keys at the top level is some other JSON.
@@ -902,6 +913,19 @@ mod tests {
             named.extend_from_slice(b"\0--donate-level\0donate-level\0hashrate\0");
             assert!(!analyse(&iocs, &named, m.as_ref(), MAX_TOTAL_SCAN).miner_code());
         }
+    }
+
+    #[test]
+    fn a_top_level_stratum_url_is_a_miner_config_whatever_the_coin() {
+        let cpuminer = br#"{ "url": "stratum+tcp://dash.pool.example:9989", "user": "XwDash.w1", "pass": "x", "algo": "x11", "threads": 2 }"#;
+        let facts = parse_config(cpuminer).expect("cpuminer config");
+        assert_eq!(
+            facts.pools,
+            vec!["stratum+tcp://dash.pool.example:9989".to_owned()]
+        );
+        // An API client's config with a URL is not one.
+        let client = br#"{ "url": "https://api.example.com:8443/v1", "user": "svc", "pass": "x" }"#;
+        assert!(parse_config(client).is_none());
     }
 
     #[test]

@@ -760,7 +760,30 @@ pub fn short_wallet(w: &str) -> String {
     format!("{head}...{tail}")
 }
 
+/// The value of an option given as `NAME VALUE`, `NAME=VALUE` or (one-letter options) `-xVALUE`, for each
+/// place it appears; a following word that is itself an option is no value.
+fn option_values<'a>(args: &'a [String], names: &[&str]) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        for n in names {
+            if a == n {
+                if let Some(v) = args.get(i + 1).filter(|v| !v.starts_with('-')) {
+                    out.push(v.as_str());
+                }
+            } else if let Some(v) = a.strip_prefix(n).and_then(|r| r.strip_prefix('=')) {
+                out.push(v);
+            }
+        }
+    }
+    out
+}
+
 /// What a command line says about mining: flags, an algorithm argument, a wallet. Empty when nothing.
+///
+/// Besides the listed algorithms, the shape every CPU/GPU miner shares (cpuminer, ccminer, xmrig, SRBMiner,
+/// lolMiner, ...) counts whatever the coin: an algorithm option (`-a`/`--algo`) beside a pool endpoint
+/// option (`-o`/`--url` naming `host:port` or a `stratum` URL) — Dash's `x11`, Ravencoin's `kawpow`, a coin
+/// launched next year alike (Elastic: `-a/--algo` with `-o/--url`).
 pub fn miner_cmdline(ctx: &Context, p: &ProcessRecord) -> Vec<String> {
     let argv = p.argv();
     // argv[0] is skipped: a program name is judged as a name, not as a flag.
@@ -772,15 +795,26 @@ pub fn miner_cmdline(ctx: &Context, p: &ProcessRecord) -> Vec<String> {
             out.push(format!("command line has miner option {flag:?}"));
         }
     }
-    for (i, a) in args.iter().enumerate() {
-        let value = if a == "-a" || a == "--algo" {
-            args.get(i + 1).map(String::as_str)
-        } else {
-            a.strip_prefix("--algo=").or_else(|| a.strip_prefix("-a="))
-        };
-        if let Some(v) = value.filter(|v| ctx.iocs.contains(Kind::MinerAlgo, v)) {
+    let algos = option_values(&args, &["-a", "--algo", "--algorithm"]);
+    for v in &algos {
+        if ctx.iocs.contains(Kind::MinerAlgo, v) {
             out.push(format!("command line selects mining algorithm {v:?}"));
         }
+    }
+    let pool = option_values(&args, &["-o", "--url"])
+        .into_iter()
+        .find(|v| {
+            v.starts_with("stratum") || parse_host_port(v).is_some_and(|(_, port)| port.is_some())
+        });
+    if let (Some(algo), Some(pool)) = (
+        algos
+            .iter()
+            .find(|v| !ctx.iocs.contains(Kind::MinerAlgo, v)),
+        pool,
+    ) {
+        out.push(format!(
+            "command line selects algorithm {algo:?} and pool endpoint {pool:?} (-a/--algo with -o/--url: the miners' option convention, whatever the coin)"
+        ));
     }
     let raw: Vec<u8> = argv
         .iter()
@@ -898,6 +932,87 @@ pub fn severity_of(score: u32) -> minetrace_schemas::findings::Severity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn algorithm_with_a_pool_endpoint_is_a_miner_command_line_whatever_the_coin() {
+        use crate::model::fixture::{model_with_processes, process};
+        let iocs = crate::indicators::Indicators::builtin();
+        let argvs: [&[&[u8]]; 7] = [
+            &[
+                b"./irqd",
+                b"-a",
+                b"x11",
+                b"-o",
+                b"dash.pool.example:9989",
+                b"-u",
+                b"Xw.1",
+            ],
+            &[
+                b"./irqd",
+                b"--algo=x16r",
+                b"--url=stratum+tcp://rvn.pool.example:3636",
+            ],
+            &[b"./irqd", b"-a", b"rx/0", b"-o", b"127.66.1.1:80"],
+            // Look-alikes: -a as a flag, -o naming an output file, no endpoint.
+            &[
+                b"/usr/bin/curl",
+                b"-a",
+                b"-o",
+                b"out.txt",
+                b"ftp://mirror.example:21/x",
+            ],
+            &[b"/usr/bin/sox", b"-a", b"alaw", b"-o", b"out.wav"],
+            &[
+                b"/usr/bin/tool",
+                b"--algo",
+                b"sha256",
+                b"-o",
+                b"report.json",
+            ],
+            &[
+                b"/usr/bin/ssh",
+                b"-a",
+                b"-o",
+                b"StrictHostKeyChecking=no",
+                b"db.example:22",
+            ],
+        ];
+        let procs = argvs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| process(100 + i as i32, 1, 0, a[0], a))
+            .collect();
+        let model = model_with_processes(vec![], vec![], procs);
+        let ctx = Context {
+            model: &model,
+            iocs: &iocs,
+        };
+        let says = |pid: i32| {
+            model
+                .process(pid)
+                .map(|p| miner_cmdline(&ctx, p))
+                .unwrap_or_default()
+        };
+        assert!(
+            says(100).iter().any(|l| l.contains("\"x11\"")),
+            "{:?}",
+            says(100)
+        );
+        assert!(
+            says(101).iter().any(|l| l.contains("\"x16r\"")),
+            "{:?}",
+            says(101)
+        );
+        // A listed algorithm is named as one, without the shape line.
+        assert!(
+            says(102).iter().all(|l| !l.contains("whatever the coin")),
+            "{:?}",
+            says(102)
+        );
+        for pid in 103..=106 {
+            assert!(says(pid).is_empty(), "{pid}: {:?}", says(pid));
+        }
+    }
 
     #[test]
     fn kernel_thread_disguises() {
