@@ -749,12 +749,14 @@ for i in $(seq 50); do (exec 3<>/dev/tcp/127.66.0.1/3333) 2>/dev/null && exit 0;
                     sha256: None,
                 }],
             ),
+            // Its ExecStart= (line 2), as MT-PER-010 names a unit: its only command, so the unit goes
+            // whole (a flagged Restart= line alone would take only that line: review #4).
             finding(
                 "MT-T-UNIT",
                 Severity::High,
                 vec![Subject::Persistence {
                     path: unit_path.clone(),
-                    line: 3,
+                    line: 2,
                 }],
             ),
             finding(

@@ -349,6 +349,7 @@ fn assemble(
     acted: usize,
     worst: Option<Severity>,
 ) -> Plan {
+    super::units::resolve(model, &mut c);
     let edits = resolve_lines(model, &mut c);
     let mut reviews = Reviews::default();
 

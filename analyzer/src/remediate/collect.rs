@@ -104,6 +104,9 @@ pub struct Collect {
     pub shared: BTreeMap<Vec<u8>, String>,
     /// Lines to remove, by path then line number.
     pub lines: BTreeMap<Vec<u8>, WantedLines>,
+    /// Flagged lines of systemd units and drop-ins, by path then line number: whether the unit goes whole
+    /// or loses only these lines is decided once every kit file is known ([`super::units::resolve`]).
+    pub unit_lines: BTreeMap<Vec<u8>, WantedLines>,
     pub endpoints: BTreeMap<(IpAddr, u16), Basis>,
     pub rules: BTreeMap<Vec<u8>, RuleEntry>,
     pub accounts: BTreeMap<Vec<u8>, (Option<u32>, Basis)>,
@@ -122,6 +125,7 @@ impl Collect {
             links: BTreeMap::new(),
             shared: BTreeMap::new(),
             lines: BTreeMap::new(),
+            unit_lines: BTreeMap::new(),
             endpoints: BTreeMap::new(),
             rules: BTreeMap::new(),
             accounts: BTreeMap::new(),
@@ -368,8 +372,16 @@ impl Collect {
             } => self.process(model, *pid, *start_ticks, exe.as_ref(), b),
             Subject::File { path, .. } => self.whole_file(model, path, b),
             Subject::Persistence { path, line } => {
-                if *line == 0 || in_unit_dir(path.as_bytes()) {
+                if *line == 0 {
                     self.whole_file(model, path, b)
+                } else if in_unit_dir(path.as_bytes()) {
+                    let entry = self
+                        .unit_lines
+                        .entry(path.0.clone())
+                        .or_default()
+                        .entry(*line)
+                        .or_insert_with(|| (None, Basis::default()));
+                    entry.1.merge(b);
                 } else {
                     self.line(path, *line, None, b)
                 }

@@ -7,6 +7,7 @@
 //! - [`firewall`]: endpoints to block and attacker iptables rules as exact argument lists.
 //! - [`plan`]: the plan as data, and [`plan_lines`] for the report.
 //! - [`script`]: the data block and the rendering of `template.sh`.
+//! - [`units`]: whether a flagged line of a systemd unit takes the whole unit or only the line.
 //!
 //! A new kind of action goes in [`plan::Action`], its record layout in [`script`], its `mt_state_*` and
 //! `mt_apply_*` functions in `template.sh`.
@@ -23,6 +24,7 @@ pub mod script;
 pub mod targets;
 #[cfg(test)]
 mod template_tests;
+pub mod units;
 
 use std::io::Write;
 use std::path::Path;

@@ -292,7 +292,7 @@ impl Action {
             }
             Action::Freeze(_) => "freeze the process (SIGSTOP)".into(),
             Action::FreezeSet(_) => "freeze the kit's respawning set together (cgroup freezer when a cgroup holds only the set, else SIGSTOP): processes running a kit file or an interpreter running a kit script, their descendants, groups and sessions".into(),
-            Action::RemoveLines { lines, .. } => {
+            Action::RemoveLines { lines, file, .. } => {
                 let keys = lines
                     .iter()
                     .filter(|l| matches!(l.kind, LineKind::SshKey { .. }))
@@ -301,6 +301,12 @@ impl Action {
                     format!(
                         "remove {keys} authorized_keys entr{} (other bytes kept)",
                         plural_y(keys)
+                    )
+                } else if super::targets::in_unit_dir(file.path.as_bytes()) {
+                    format!(
+                        "remove {} line{} of the host's unit (other bytes kept), then reload systemd",
+                        lines.len(),
+                        plural_s(lines.len())
                     )
                 } else {
                     format!(

@@ -22,8 +22,8 @@
 //! - `unlink`: 6 path, 7 dev, 8 inode, 9 link target
 //! - `rmdir`: 6 count of directories, then per directory (deepest first, the kit directory last):
 //!   path, dev, inode
-//! - `edit`: 6 path, 7 dev, 8 inode, 9 sha256 before, 10 size before, 11 preserve number, 12 count,
-//!   then per line: offset, length, exact bytes, key blob (or `-`), the line's own gate
+//! - `edit`, `edit-unit` (a systemd unit or drop-in: the manager reloads it after): 6 path, 7 dev,
+//!   8 inode, 9 sha256 before, 10 size before, 11 preserve number, 12 count, then per line: offset, length, exact bytes, key blob (or `-`), the line's own gate
 //! - `block`: 6 family (4 or 6), 7 address, 8 port
 //! - `fw-delete`: 6 family hint (4, 6 or `-`), 7 tables (`filter,nat`), 8 count, then the arguments
 //!   (chain first)
@@ -150,6 +150,10 @@ fn kind(a: &Action) -> &'static str {
         Action::Freeze(_) => "freeze",
         Action::FreezeSet(_) => "freeze-set",
         Action::KillSet(_) => "kill-set",
+        // A unit file the manager holds in memory: the edit is followed by a daemon-reload.
+        Action::RemoveLines { file, .. } if super::targets::in_unit_dir(file.path.as_bytes()) => {
+            "edit-unit"
+        }
         Action::RemoveLines { .. } => "edit",
         Action::RemoveUnit { .. } => "unit",
         Action::QuarantineFile { .. } => "quarantine",

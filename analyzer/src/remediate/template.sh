@@ -1330,6 +1330,19 @@ mt_apply_edit() {
   MT_NOTE="removed $((${#MT_WANT[@]} - ${#MT_GONE[@]})) line(s); every other byte kept"
 }
 
+# An edited unit file (the host's unit, an attacker's line removed): the system manager still holds the
+# unit as it was loaded, attacker's line included, until it reloads; a user unit is its user manager's.
+mt_apply_edit_unit() {
+  mt_apply_edit "$1" || return 1
+  if mt_systemd && ! mt_user_unit; then
+    if timeout 90 systemctl daemon-reload >/dev/null 2>&1; then
+      MT_NOTE+='; systemd reloaded (the unit keeps running as it is; its next start runs the edited file)'
+    else
+      MT_NOTE+='; systemctl daemon-reload failed: run it by hand'
+    fi
+  fi
+}
+
 mt_pre_rename_none() { return 0; }
 
 # Status 0 when directory $1 (a physical path) is on a mount that shows its filesystem's own tree, not
@@ -2196,7 +2209,7 @@ mt_state() {
   freeze) mt_state_freeze ;;
   freeze-set) mt_state_freeze_set ;;
   kill-set) mt_state_kill_set ;;
-  edit) mt_state_edit ;;
+  edit | edit-unit) mt_state_edit ;;
   unit) mt_state_unit ;;
   quarantine) mt_state_quarantine ;;
   unlink) mt_state_unlink ;;
@@ -2219,6 +2232,7 @@ mt_apply_one() {
   freeze-set) mt_apply_freeze_set ;;
   kill-set) mt_apply_kill_set ;;
   edit) mt_apply_edit "$MT_N" ;;
+  edit-unit) mt_apply_edit_unit "$MT_N" ;;
   unit) mt_apply_unit "$MT_N" ;;
   quarantine) mt_apply_quarantine "$MT_N" ;;
   unlink) mt_apply_unlink "$MT_N" ;;
@@ -2235,7 +2249,7 @@ mt_apply_one() {
 # Action kinds whose goal --verify checks (evidence copies and freezing are means, not ends).
 mt_counts_for_verify() {
   case $MT_KIND in
-  edit | unit | quarantine | unlink | rmdir | kill | kill-set | block | fw-delete | lock | reinstall) return 0 ;;
+  edit | edit-unit | unit | quarantine | unlink | rmdir | kill | kill-set | block | fw-delete | lock | reinstall) return 0 ;;
   *) return 1 ;;
   esac
 }

@@ -1,0 +1,309 @@
+//! Flagged lines of systemd units and drop-ins: the whole unit, or only its lines (review #4).
+//!
+//! A finding names one line of a unit (its worst `Exec*=` line, a line that starts a judged miner). That
+//! makes the unit the intrusion's only when the unit *as a whole* is: every command line in it
+//! (`Exec*=` with a value) is flagged by a finding or runs kit code (a file the plan quarantines). Then
+//! the unit is stopped, disabled and removed whole, as the kit units of pwnrig, the watchdog pair and
+//! Migo are. Otherwise the unit is the host's own with an attacker's line in it (an `ExecStartPre=` put
+//! in front of the host's `ExecStart=`, an `Environment=` line): only the flagged lines go, every other
+//! byte stays, and the manager reloads the unit (see `template.sh`, `edit-unit`). The place a unit file
+//! lies in does not decide it: the collector does not check unit files against the package database,
+//! and a kit unit in `/usr/lib/systemd/system` looks like a vendor one there.
+//!
+//! A unit with no command line of its own (a drop-in holding only an `Environment=` line) loses only
+//! its flagged lines.
+//!
+//! A timer a finding names because it starts a unit whose lines are edited is the host's timer of the
+//! host's unit: it stays (the responder is told). A unit whose content the bundle does not hold cannot be
+//! told either way: its whole removal is a review item.
+
+use std::collections::BTreeSet;
+
+use minetrace_schemas::RawBytes;
+
+use super::collect::{Basis, Collect, FileFate, WantedLines};
+use crate::model::persistence::unit_name;
+use crate::model::HostModel;
+use crate::parse::shell_line;
+use crate::parse::systemd_unit::Unit;
+
+/// What the flagged lines of one unit file make of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnitFate {
+    /// The unit is the intrusion's: removed whole.
+    Whole,
+    /// The host's unit: only the flagged lines go.
+    Lines,
+    /// The bundle does not hold its content: nothing tells which it is.
+    Unknown,
+}
+
+/// Decides a unit file from its content, the flagged line numbers and the kit files (recorded paths) the
+/// plan quarantines.
+pub fn fate(
+    model: &HostModel,
+    content: Option<&[u8]>,
+    flagged: &BTreeSet<u32>,
+    kit: &BTreeSet<Vec<u8>>,
+) -> UnitFate {
+    let Some(content) = content else {
+        return UnitFate::Unknown;
+    };
+    let commands = Unit::parse(content).exec_commands();
+    if commands.is_empty() {
+        // Nothing in it runs (a drop-in with an `Environment=` line, a timer): only the flagged lines go.
+        // A kit timer is removed whole through its own file subject (a family name, the unit it starts).
+        return UnitFate::Lines;
+    }
+    let kit_code = |raw: &[u8], program: &[u8]| {
+        let analysed = shell_line::analyze(raw);
+        let mut runs: Vec<&[u8]> = analysed.executed.iter().map(Vec::as_slice).collect();
+        if runs.is_empty() && !program.is_empty() {
+            runs.push(program);
+        }
+        !runs.is_empty()
+            && runs.iter().all(|p| {
+                let recorded = model.file_aliased(p).map_or(*p, |r| r.path.as_bytes());
+                kit.contains(recorded)
+            })
+    };
+    if commands
+        .iter()
+        .all(|c| flagged.contains(&c.line) || kit_code(&c.raw, &c.program))
+    {
+        UnitFate::Whole
+    } else {
+        UnitFate::Lines
+    }
+}
+
+/// Resolves the flagged unit lines the collector set aside (`Collect::unit_lines`): whole units become
+/// whole-file targets, the others line removals; timers of kept units are left alone.
+pub fn resolve(model: &HostModel, c: &mut Collect) {
+    let kit: BTreeSet<Vec<u8>> = c
+        .files
+        .iter()
+        .filter(|(_, (_, _, f))| matches!(f, FileFate::Quarantine))
+        .map(|(k, _)| k.clone())
+        .collect();
+    let mut kept_units: BTreeSet<Vec<u8>> = BTreeSet::new();
+    for (path, wanted) in std::mem::take(&mut c.unit_lines) {
+        let rec = model.file_aliased(&path);
+        let flagged: BTreeSet<u32> = wanted.keys().copied().collect();
+        let mut basis = Basis::default();
+        for (_, b) in wanted.values() {
+            basis.merge(b);
+        }
+        let raw = RawBytes::from(path.clone());
+        match fate(model, rec.and_then(|r| model.content(r)), &flagged, &kit) {
+            UnitFate::Whole => c.whole_file(model, &raw, &basis),
+            UnitFate::Unknown => c.whole_file(
+                model,
+                &raw,
+                &basis.capped(
+                    "the unit's content is not in the bundle: nothing tells the host's unit from the attacker's",
+                ),
+            ),
+            UnitFate::Lines => {
+                kept_units.insert(unit_name(&path).to_vec());
+                add_lines(c, &path, wanted);
+            }
+        }
+    }
+    // A unit removed whole under the same name (a kit unit shadowing the host's) leaves nothing to keep.
+    kept_units.retain(|u| {
+        !c.files
+            .values()
+            .any(|(_, _, f)| matches!(f, FileFate::Unit(n) if n.as_bytes() == u.as_slice()))
+    });
+    if kept_units.is_empty() {
+        return;
+    }
+    let timers: Vec<Vec<u8>> = c
+        .files
+        .iter()
+        .filter(|(_, (_, _, f))| matches!(f, FileFate::Unit(n) if n.ends_with(".timer")))
+        .filter(|(k, _)| starts(model, k).is_some_and(|u| kept_units.contains(&u)))
+        .map(|(k, _)| k.clone())
+        .collect();
+    for t in timers {
+        c.files.remove(&t);
+        c.manual(
+            format!("file {}", RawBytes::from(t).escaped()),
+            "a timer of a host unit whose flagged lines are removed (the unit stays): kept",
+        );
+    }
+}
+
+fn add_lines(c: &mut Collect, path: &[u8], wanted: WantedLines) {
+    let entry = c.lines.entry(path.to_vec()).or_default();
+    for (n, (key, b)) in wanted {
+        entry
+            .entry(n)
+            .or_insert_with(|| (key, Basis::default()))
+            .1
+            .merge(&b);
+    }
+}
+
+/// The unit a timer file starts: its `Unit=`, else the service of its own name.
+fn starts(model: &HostModel, path: &[u8]) -> Option<Vec<u8>> {
+    let content = model.file_aliased(path).and_then(|r| model.content(r))?;
+    if let Some(u) = Unit::parse(content).timer_unit() {
+        return Some(u.to_vec());
+    }
+    let name = unit_name(path);
+    let stem = name.strip_suffix(b".timer")?;
+    Some([stem, b".service"].concat())
+}
+
+#[cfg(test)]
+mod tests {
+    use minetrace_schemas::findings::{FindingsDocument, Severity, Verdict};
+
+    use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
+    use crate::indicators::Indicators;
+    use crate::model::fixture;
+    use crate::remediate::plan::{Action, Plan};
+    use minetrace_schemas::RawBytes;
+
+    fn plan_of(
+        model: crate::model::HostModel,
+        findings: Vec<minetrace_schemas::findings::Finding>,
+    ) -> Plan {
+        let document = FindingsDocument {
+            schema: "minetrace.findings/1".into(),
+            verdict: Verdict::Compromised,
+            tampered: false,
+            bundle_sha256: String::new(),
+            host: Default::default(),
+            analyzer_version: "test".into(),
+            findings,
+            entry: Vec::new(),
+        };
+        crate::remediate::build_plan(&crate::analysis::Analysis {
+            model,
+            document,
+            integrity_problems: Vec::new(),
+            iocs: Indicators::builtin(),
+        })
+    }
+
+    /// Units removed whole and files edited line by line (path, line numbers).
+    fn shape(plan: &Plan) -> (Vec<String>, Vec<(String, Vec<u32>)>) {
+        let mut units = Vec::new();
+        let mut edits = Vec::new();
+        for i in &plan.items {
+            match &i.action {
+                Action::RemoveUnit { file, .. } => units.push(file.path.escaped()),
+                Action::RemoveLines { file, lines, .. } => edits.push((
+                    file.path.escaped(),
+                    lines.iter().map(|l| l.number).collect(),
+                )),
+                _ => {}
+            }
+        }
+        (units, edits)
+    }
+
+    const HOST_SSH: &[u8] = b"[Unit]\nDescription=OpenBSD Secure Shell server\n\n[Service]\nEnvironment=SSHD_OPTS=\nExecStartPre=/usr/sbin/sshd -t\nExecStartPre=/tmp/.x/run\nExecStart=/usr/sbin/sshd -D $SSHD_OPTS\nExecReload=/bin/kill -HUP $MAINPID\nRestart=on-failure\n\n[Install]\nWantedBy=multi-user.target\n";
+
+    /// Review #4: an attacker's `ExecStartPre=` in the host's own unit takes that line, never the unit
+    /// (nor the host's timer that starts it); a kit unit, every command of it flagged or running a
+    /// quarantined kit file, goes whole wherever it lies (`/usr/lib/systemd/system` too).
+    #[test]
+    fn a_flagged_line_takes_the_whole_unit_only_when_the_unit_is_the_intrusions() {
+        let model = fixture::model(
+            vec![
+                fixture::file(b"/usr/lib/systemd/system/ssh.service", Some(HOST_SSH)),
+                fixture::file(
+                    b"/usr/lib/systemd/system/ssh.timer",
+                    Some(b"[Timer]\nOnCalendar=daily\n"),
+                ),
+                fixture::file(
+                    b"/usr/lib/systemd/system/pwnrigl.service",
+                    Some(b"[Service]\nExecStartPre=/usr/bin/initdr --prep\nExecStart=/usr/bin/initdr\nRestart=always\n"),
+                ),
+                fixture::file(b"/usr/bin/initdr", Some(b"\x7fELF kit")),
+                fixture::file(
+                    b"/etc/systemd/system/cron.service.d/override.conf",
+                    Some(b"[Service]\nLimitNOFILE=4096\nEnvironment=LD_PRELOAD=/tmp/.x/h.so\n"),
+                ),
+                fixture::file(b"/tmp/.x/run", Some(b"#!/bin/sh\n/tmp/.x/kswapd0 &\n")),
+            ],
+            vec![fixture::not_owned(b"/usr/bin/initdr", "system-binary")],
+        );
+        let ssh = RawBytes::from(&b"/usr/lib/systemd/system/ssh.service"[..]);
+        let kit = RawBytes::from(&b"/usr/lib/systemd/system/pwnrigl.service"[..]);
+        let dropin = RawBytes::from(&b"/etc/systemd/system/cron.service.d/override.conf"[..]);
+        let rec = |p: &[u8]| model.file(p).expect("record").clone();
+        let findings = vec![
+            finding(&crate::detect::rules::PER_010, Severity::Critical)
+                .subject(persistence_subject(&ssh, 7))
+                .subject(file_subject(&rec(b"/usr/lib/systemd/system/ssh.timer"))),
+            // Only its ExecStart= is flagged; its ExecStartPre= runs the same kit file.
+            finding(&crate::detect::rules::PER_010, Severity::Critical)
+                .subject(persistence_subject(&kit, 3))
+                .subject(file_subject(&rec(b"/usr/bin/initdr"))),
+            finding(&crate::detect::rules::PER_010, Severity::High)
+                .subject(persistence_subject(&dropin, 3)),
+            finding(&crate::detect::rules::EVA_050, Severity::High)
+                .subject(file_subject(&rec(b"/tmp/.x/run"))),
+        ];
+        let plan = plan_of(model, findings);
+        let (units, edits) = shape(&plan);
+        assert_eq!(
+            units,
+            vec!["/usr/lib/systemd/system/pwnrigl.service".to_owned()],
+            "{:#?}",
+            plan.items
+        );
+        assert_eq!(
+            edits,
+            vec![
+                (
+                    "/etc/systemd/system/cron.service.d/override.conf".to_owned(),
+                    vec![3]
+                ),
+                ("/usr/lib/systemd/system/ssh.service".to_owned(), vec![7]),
+            ],
+            "{:#?}",
+            plan.items
+        );
+        assert!(
+            plan.manual
+                .iter()
+                .any(|m| m.contains("ssh.timer") && m.contains("kept")),
+            "{:?}",
+            plan.manual
+        );
+        // The script reloads systemd after editing a unit.
+        let script = crate::remediate::script::data_block(&plan);
+        assert!(
+            script.contains(&format!(" {} ", hex::encode("edit-unit"))),
+            "{script}"
+        );
+    }
+
+    #[test]
+    fn a_unit_whose_content_the_bundle_lacks_is_a_review_item() {
+        let (mut rec, _) = fixture::file(b"/etc/systemd/system/app.service", Some(b"x"));
+        rec.member = None;
+        let model = fixture::model(vec![(rec, None)], vec![]);
+        let app = RawBytes::from(&b"/etc/systemd/system/app.service"[..]);
+        let plan = plan_of(
+            model,
+            vec![finding(&crate::detect::rules::PER_010, Severity::Critical)
+                .subject(persistence_subject(&app, 2))],
+        );
+        assert!(plan.applies_nothing_unasked(), "{:#?}", plan.items);
+        assert!(
+            plan.reviews.iter().any(|r| r
+                .reason
+                .iter()
+                .any(|w| w.contains("content is not in the bundle"))),
+            "{:#?}",
+            plan.reviews
+        );
+    }
+}
