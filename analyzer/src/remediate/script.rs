@@ -23,7 +23,9 @@
 //! - `rmdir`: 6 count of directories, then per directory (deepest first, the kit directory last):
 //!   path, dev, inode
 //! - `edit`, `edit-unit` (a systemd unit or drop-in: the manager reloads it after): 6 path, 7 dev,
-//!   8 inode, 9 sha256 before, 10 size before, 11 preserve number, 12 count, then per line: offset, length, exact bytes, key blob (or `-`), the line's own gate
+//!   8 inode, 9 sha256 before, 10 size before, 11 preserve number, 12 count, then per line: offset, length, exact bytes, key blob (or `-`), the line's own gate; then the
+//!   flags policy: `restore` (the immutable and append-only flags of the file and its directory are set
+//!   again after the edit) or `clear` (a finding attributes the lock to the intrusion)
 //! - `block`: 6 family (4 or 6), 7 address, 8 port
 //! - `fw-delete`: 6 family hint (4, 6 or `-`), 7 tables (`filter,nat`), 8 count, then the arguments
 //!   (chain first)
@@ -252,6 +254,7 @@ pub fn data_block(plan: &Plan) -> String {
                 file,
                 lines,
                 preserved,
+                restore_flags,
             } => {
                 file_fields(&mut r, file);
                 r.num(preserved).num(lines.len());
@@ -263,6 +266,7 @@ pub fn data_block(plan: &Plan) -> String {
                     };
                     r.push(gate_field(&l.gate));
                 }
+                r.push(if *restore_flags { "restore" } else { "clear" });
             }
             Action::BlockEndpoint { ip, port } => {
                 let fam = if matches!(ip, IpAddr::V4(_)) {

@@ -64,6 +64,8 @@ MT_Q_GIVEN=0
 MT_LOG=''
 MT_FW=''
 MT_FLAGTOOL='unset'
+MT_LSATTR=''
+MT_FFLAGS=- MT_DFLAGS=- MT_FLAGS_NOTE='' MT_FLAGS_POLICY=restore
 MT_STATE=''
 MT_NOTE=''
 MT_CUR_SHA=''
@@ -94,16 +96,24 @@ MT_ETC=/etc
 # How long a killed set gets to come back before the re-scan (watchdogs respawn within a second).
 MT_RESPAWN_WAIT=1.5
 
-# The flag-clearing helper run by a package-verified python3 when no verified chattr is found:
-# FS_IOC_GETFLAGS, then FS_IOC_SETFLAGS without FS_IMMUTABLE_FL (0x10) and FS_APPEND_FL (0x20), on a
-# descriptor opened with O_NOFOLLOW. Exit 3: the filesystem keeps no such flags.
+# The flag helper run by a package-verified python3 when no verified chattr is found, on a descriptor
+# opened with O_NOFOLLOW: FS_IOC_GETFLAGS, then `clear` sets them (FS_IOC_SETFLAGS) without
+# FS_IMMUTABLE_FL (0x10) and FS_APPEND_FL (0x20), `get` prints which of the two are set (`i`, `a`),
+# `set BITS` adds those given. Exit 3: the filesystem keeps no such flags.
 MT_PY_FLAGS='
 import errno, fcntl, os, struct, sys
 try:
-    fd = os.open(os.fsencode(sys.argv[1]), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    op, bits = sys.argv[1], {"i": 0x10, "a": 0x20}
+    fd = os.open(os.fsencode(sys.argv[2]), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         flags = struct.unpack("i", fcntl.ioctl(fd, 0x80086601, bytes(8))[:4])[0]
-        if flags & 0x30:
+        if op == "get":
+            print("".join(k for k in "ia" if flags & bits[k]))
+        elif op == "set":
+            want = flags | sum(bits[k] for k in set(sys.argv[3]) if k in bits)
+            if want != flags:
+                fcntl.ioctl(fd, 0x40086602, struct.pack("i", want) + bytes(4))
+        elif flags & 0x30:
             fcntl.ioctl(fd, 0x40086602, struct.pack("i", flags & ~0x30) + bytes(4))
     finally:
         os.close(fd)
@@ -319,13 +329,19 @@ mt_pkg_verified() {
 # Chooses how to clear immutable and append-only flags: a chattr whose digest matches its package's
 # (so a renamed or replaced chattr is never used), else the FS_IOC_SETFLAGS ioctl through a
 # package-verified python3. Their shared libraries are not verified: suspect those and rebuild.
+# The flags are read with the lsattr beside that chattr, verified the same way (MT_LSATTR; none: the
+# flags cannot be read and so are never set again).
 mt_pick_flag_tool() {
   [[ $MT_FLAGTOOL == unset ]] || return 0
-  MT_FLAGTOOL=none
+  MT_FLAGTOOL=none MT_LSATTR=''
   local c real
   for c in /usr/bin/chattr /bin/chattr /usr/sbin/chattr /sbin/chattr; do
     if [[ -f $c && ! -L $c ]] && mt_pkg_verified "$c"; then
       MT_FLAGTOOL=$c
+      real=${c%/*}/lsattr
+      if [[ -f $real && ! -L $real ]] && mt_pkg_verified "$real"; then
+        MT_LSATTR=$real
+      fi
       return 0
     fi
   done
@@ -346,12 +362,50 @@ mt_clear_flags() {
   case $MT_FLAGTOOL in
   none) return 1 ;;
   python:*)
-    "${MT_FLAGTOOL#python:}" -I -S -c "$MT_PY_FLAGS" "$1" >/dev/null 2>&1
+    "${MT_FLAGTOOL#python:}" -I -S -c "$MT_PY_FLAGS" clear "$1" >/dev/null 2>&1
     rc=$?
     ((rc == 0 || rc == 3))
     ;;
   *) "$MT_FLAGTOOL" -i -a -- "$1" >/dev/null 2>&1 ;;
   esac
+}
+
+# Which of the immutable (i) and append-only (a) flags path $1 has, into REPLY ('' for none). Status 1
+# when they cannot be read (no verified tool, or the filesystem keeps no flags).
+mt_get_flags() {
+  local out
+  REPLY=''
+  mt_pick_flag_tool
+  case $MT_FLAGTOOL in
+  none) return 1 ;;
+  python:*) out=$("${MT_FLAGTOOL#python:}" -I -S -c "$MT_PY_FLAGS" get "$1" 2>/dev/null) || return 1 ;;
+  *)
+    [[ -n $MT_LSATTR ]] || return 1
+    out=$("$MT_LSATTR" -d -- "$1" 2>/dev/null) || return 1
+    out=${out%% *}
+    # lsattr's letters: lowercase i and a are only ever immutable and append-only.
+    [[ $out =~ ^[A-Za-z-]+$ ]] || return 1
+    local f=$out
+    out=''
+    [[ $f == *i* ]] && out+=i
+    [[ $f == *a* ]] && out+=a
+    ;;
+  esac
+  [[ $out =~ ^i?a?$ ]] || return 1
+  REPLY=$out
+}
+
+# Sets the flags $2 (`i`, `a`, `ia`; '' sets nothing) on path $1 again. Status 0 when they are set.
+mt_set_flags() {
+  [[ -n $2 ]] || return 0
+  [[ $2 =~ ^i?a?$ ]] || return 1
+  mt_pick_flag_tool
+  case $MT_FLAGTOOL in
+  none) return 1 ;;
+  python:*) "${MT_FLAGTOOL#python:}" -I -S -c "$MT_PY_FLAGS" set "$1" "$2" >/dev/null 2>&1 ;;
+  *) "$MT_FLAGTOOL" "+$2" -- "$1" >/dev/null 2>&1 || return 1 ;;
+  esac
+  mt_get_flags "$1" && [[ $REPLY == *"${2:0:1}"* && $REPLY == *"${2:1:1}"* ]]
 }
 
 mt_clear_flags_around() {
@@ -1180,7 +1234,13 @@ mt_edit_fields() {
   MT_PN=$REPLY
   mt_num 12 || return 1
   MT_COUNT=$REPLY
-  ((MT_COUNT > 0 && MT_COUNT <= 100000))
+  ((MT_COUNT > 0 && MT_COUNT <= 100000)) || return 1
+  # After the lines: whether the file's and its directory's flags are set again after the edit.
+  mt_get $((13 + 5 * MT_COUNT)) || return 1
+  case $REPLY in
+  restore | clear) MT_FLAGS_POLICY=$REPLY ;;
+  *) return 1 ;;
+  esac
 }
 
 # Whether planned line $1 is still in the file: the exact whole line, or (a key) its blob anywhere.
@@ -1297,8 +1357,38 @@ mt_pre_rename_edit() {
   fi
 }
 
+# The immutable and append-only flags of the edited file and of its directory, read before they are
+# cleared (MT_FFLAGS, MT_DFLAGS: letters, '-' for none, '?' unreadable).
+mt_read_flags_around() {
+  local dir=${1%/*}
+  [[ -n $dir ]] || dir=/
+  MT_FFLAGS='?' MT_DFLAGS='?'
+  mt_get_flags "$1" && MT_FFLAGS=${REPLY:--}
+  mt_get_flags "$dir" && MT_DFLAGS=${REPLY:--}
+}
+
+# Sets the flags read by mt_read_flags_around on the file $1 (the edited one, a new inode) and on its
+# directory again. MT_NOTE gains what could not be set.
+mt_restore_flags_around() {
+  local dir=${1%/*} bad=''
+  [[ -n $dir ]] || dir=/
+  if [[ $MT_FFLAGS == '?' || $MT_DFLAGS == '?' ]]; then
+    MT_FLAGS_NOTE='; its flags could not be read, so none were set again: check them with lsattr'
+    return 1
+  fi
+  [[ $MT_FFLAGS == - ]] || mt_set_flags "$1" "$MT_FFLAGS" || bad+=' file'
+  [[ $MT_DFLAGS == - ]] || mt_set_flags "$dir" "$MT_DFLAGS" || bad+=' directory'
+  if [[ -n $bad ]]; then
+    MT_FLAGS_NOTE="; its flags could not be set again on the$bad: set them by hand"
+    return 1
+  fi
+  MT_FLAGS_NOTE=''
+  [[ $MT_FFLAGS$MT_DFLAGS == -- ]] || MT_FLAGS_NOTE='; its immutable/append-only flags (and its directory'"'"'s) set again'
+}
+
 mt_apply_edit() {
   local n=$1 new=$MT_Q/work/$1.new uid gid mode after
+  MT_FLAGS_NOTE=''
   if ! mt_evidence_ok "$MT_PN" "$MT_SHA"; then
     MT_NOTE='its evidence copy is missing: not changed'
     return 1
@@ -1311,12 +1401,17 @@ mt_apply_edit() {
   mt_hash_file "$new"
   after=$REPLY
   uid=${MT_ST[3]} gid=${MT_ST[4]} mode=${MT_ST[5]}
+  # The file is kept: an admin's lock on it (or on its directory) is set again once it is edited.
+  MT_FFLAGS=- MT_DFLAGS=-
+  [[ $MT_FLAGS_POLICY == restore ]] && mt_read_flags_around "$MT_PATH"
   mt_clear_flags_around "$MT_PATH"
   MT_PRE_RENAME=mt_pre_rename_edit
   if ! mt_install_beside "$new" "$MT_PATH"; then
     MT_PRE_RENAME=''
     rm -f -- "$new"
     MT_NOTE="not changed: ${MT_NOTE:-cannot write beside it}"
+    [[ $MT_FLAGS_POLICY == restore ]] && mt_restore_flags_around "$MT_PATH"
+    MT_NOTE+=$MT_FLAGS_NOTE
     return 1
   fi
   MT_PRE_RENAME=''
@@ -1326,8 +1421,15 @@ mt_apply_edit() {
     MT_NOTE='the file does not hash as rebuilt after the rename'
     return 1
   fi
-  mt_undo_record edit "$n" "${MT_F[6]}" "$MT_PN" "$after" "$uid" "$gid" "$mode"
-  MT_NOTE="removed $((${#MT_WANT[@]} - ${#MT_GONE[@]})) line(s); every other byte kept"
+  local restored=0
+  if [[ $MT_FLAGS_POLICY == restore ]]; then
+    mt_restore_flags_around "$MT_PATH" && restored=1
+  fi
+  # The flags go into the undo record too: undoing the edit restores them as they were.
+  mt_undo_record edit "$n" "${MT_F[6]}" "$MT_PN" "$after" "$uid" "$gid" "$mode" "$MT_FFLAGS" "$MT_DFLAGS"
+  MT_NOTE="removed $((${#MT_WANT[@]} - ${#MT_GONE[@]})) line(s); every other byte kept$MT_FLAGS_NOTE"
+  # Flags that were read but cannot be set again: the lock the admin wanted is not there: say so.
+  [[ $MT_FLAGS_POLICY != restore || $restored == 1 || $MT_FFLAGS == '?' || $MT_DFLAGS == '?' ]]
 }
 
 # An edited unit file (the host's unit, an attacker's line removed): the system manager still holds the
@@ -2520,9 +2622,18 @@ mt_undo() {
         continue
       fi
       mt_clear_flags "${path%/*}"
+      # An edited file whose flags were set again after the edit: cleared to put it back, then set again.
+      [[ $kind == edit ]] && mt_clear_flags "$path"
       if mt_install_beside "$copy" "$path" "$uid" "$gid" "$mode"; then
         printf '  undo %s: restored\n' "${u[1]}"
         mt_log "${u[1]}" "undo-$kind" - 'done' - 0 'restored from the quarantine'
+        if [[ $kind == edit ]]; then
+          MT_FFLAGS=${u[8]-?} MT_DFLAGS=${u[9]-?}
+          if [[ $MT_FFLAGS =~ ^(i?a?|-)$ && $MT_DFLAGS =~ ^(i?a?|-)$ ]] && ! mt_restore_flags_around "$path"; then
+            printf '  undo %s: %s\n' "${u[1]}" "${MT_FLAGS_NOTE#; }"
+            MT_FAILED=1
+          fi
+        fi
       else
         printf '  undo %s: failed\n' "${u[1]}"
         MT_FAILED=1

@@ -486,3 +486,103 @@ check alice 1001
     assert_eq!(lines[2], "git: may be locked", "{out}");
     assert_eq!(lines[3], "alice: may be locked", "{out}");
 }
+
+/// An edit bench: `home/.ssh/authorized_keys` holds the admin's key and the attacker's (line 2, planned
+/// for removal, gate open); chattr and lsattr are stubs keeping each path's flags in `FL` (the file and
+/// its directory start as `$FILE_FLAGS` and `$DIR_FLAGS`); the evidence copy is in place.
+fn edit_bench(policy: &str, body: &str) -> String {
+    format!(
+        r#"
+MT_MODE=apply MT_Q=$PWD/q
+mkdir -p q/files q/work home/.ssh
+f=$PWD/home/.ssh/authorized_keys
+printf 'ssh-ed25519 AAAAadmin admin@bastion\nssh-ed25519 AAAAevil x@y\n' >"$f"
+cp -- "$f" q/files/1.bin
+hexof() {{ printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }}
+read -r dev ino size < <(stat -c '%d %i %s' -- "$f")
+sum=$(sha256sum <"$f")
+sum=${{sum%% *}}
+MT_F=(32 $(hexof edit) 70 74 74 77 $(hexof "$f") $(hexof "$dev") $(hexof "$ino") $(hexof "$sum") $(hexof "$size") \
+  31 31 $(hexof 36) $(hexof 29) $(hexof 'ssh-ed25519 AAAAevil x@y') $(hexof AAAAevil) - $(hexof {policy}) -)
+declare -A FL=(["$f"]=$FILE_FLAGS ["${{f%/*}}"]=$DIR_FLAGS)
+MT_FLAGTOOL=chattr MT_LSATTR=lsattr
+chattr() {{
+  local op=$1 l
+  [[ $op == -i ]] && shift && op=-ia
+  shift 2
+  case $op in
+  -ia) FL[$1]='' ;;
+  +*) for l in i a; do [[ ${{op#+}} == *$l* && ${{FL[$1]-}} != *$l* ]] && FL[$1]+=$l; done ;;
+  esac
+  echo "chattr $op ${{1#$PWD/}}" >>calls
+}}
+lsattr() {{ printf -- '--%s--e-- %s\n' "${{FL[$3]-}}" "$3"; }}
+mt_not_under_bind() {{ return 0; }}
+: >calls
+{body}
+"#
+    )
+}
+
+#[test]
+fn an_edited_file_the_host_keeps_gets_its_flags_back_and_undo_too() {
+    let dir = tempfile::tempdir().unwrap();
+    // Review #10: the admin locked authorized_keys (+i) and ~/.ssh (+a); removing the attacker's key clears
+    // both to rewrite the file, then sets them again; the undo record carries them, so undoing the edit
+    // leaves them set too.
+    let body = format!(
+        "FILE_FLAGS=i DIR_FLAGS=a\n{}",
+        edit_bench(
+            "restore",
+            r#"
+mt_state_edit
+echo "state: $MT_STATE"
+mt_apply_edit 2
+echo "rc=$? $MT_NOTE"
+echo "after: file ${FL[$f]-} dir ${FL[${f%/*}]-} content $(tr '\n' '|' <"$f")"
+echo "undo: $(cat q/undo.records)"
+MT_FAILED=0
+MT_RECS=(- "31 $(hexof preserve-file) 70 74 74 77 $(hexof "$f") $(hexof "$dev") $(hexof "$ino") $(hexof "$sum") $(hexof "$size") -")
+mt_undo >/dev/null
+echo "undone: file ${FL[$f]-} dir ${FL[${f%/*}]-} lines $(wc -l <"$f") failed $MT_FAILED"
+"#
+        )
+    );
+    let (rc, out) = bash(dir.path(), &body);
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("state: pending"), "{out}");
+    assert!(out.contains("rc=0 removed 1 line(s)"), "{out}");
+    assert!(
+        out.contains("after: file i dir a content ssh-ed25519 AAAAadmin admin@bastion|"),
+        "{out}"
+    );
+    assert!(
+        out.contains(" i a\n"),
+        "undo record carries the flags:\n{out}"
+    );
+    assert!(
+        out.contains("undone: file i dir a lines 2 failed 0"),
+        "{out}\n{}",
+        calls(dir.path())
+    );
+}
+
+#[test]
+fn an_attributed_lock_stays_cleared_after_the_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    // The plan says the lock is the intrusion's (MT-EVA-001 high): the edit leaves it cleared.
+    let body = format!(
+        "FILE_FLAGS=ia DIR_FLAGS=\n{}",
+        edit_bench(
+            "clear",
+            r#"
+mt_state_edit
+mt_apply_edit 2
+echo "rc=$? file [${FL[$f]-}] dir [${FL[${f%/*}]-}]"
+"#
+        )
+    );
+    let (rc, out) = bash(dir.path(), &body);
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("rc=0 file [] dir []"), "{out}");
+}

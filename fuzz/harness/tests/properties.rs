@@ -143,6 +143,7 @@ fn action() -> impl Strategy<Value = Action> {
             Action::RemoveLines {
                 file,
                 preserved: 1,
+                restore_flags: true,
                 lines: lines
                     .into_iter()
                     .map(|(bytes, number)| LineRemoval {
