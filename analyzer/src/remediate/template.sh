@@ -19,7 +19,9 @@
 # Every action first checks that its target is still what the snapshot saw: a process by pid, start
 # time and executable hash; a file by device, inode and sha256, and not a symbolic link; a planted
 # symbolic link by device, inode and target, still a link. Anything else
-# is skipped and reported, never "fixed anyway". Running --apply again is harmless and finishes the job.
+# is skipped and reported, never "fixed anyway". Running --apply again is harmless and finishes the job;
+# it re-does nothing an earlier run completed (done.records in the quarantine): what the operator changed
+# back since is left as the operator has it.
 # The script re-executes itself with an empty environment (bash --noprofile --norc, fixed PATH).
 # Exit status: 0 done, 1 something was skipped, failed or remains, 2 refused (preflight).
 
@@ -79,7 +81,8 @@ MT_APT_PIN=''
 
 declare -a MT_RECS=() MT_F=() MT_ST=() MT_ARGS=() MT_TABLES=() MT_HITS=() MT_STAT=() MT_GONE=() MT_WANT=()
 declare -a MT_SET_LIST=() MT_SET_SEEDS=() MT_SET_HELD=() MT_SET_CGROUPS=()
-declare -A MT_SET=() MT_SET_IDS=() MT_SET_SUMS=() MT_INTERP=()
+declare -A MT_SET=() MT_SET_IDS=() MT_SET_SUMS=() MT_INTERP=() MT_DONE=()
+MT_REVERTED=0
 MT_DIRS=0
 MT_DIR_HEX=''
 MT_NEXT=0
@@ -444,6 +447,59 @@ mt_manifest() {
 # An undo record: words and hex only.
 mt_undo_record() {
   printf '%s\n' "$*" >>"$MT_Q/undo.records"
+}
+
+# --- completion journal -----------------------------------------------------------------------------
+# What an --apply of this plan completed, in the quarantine's done.records: `done PLAN-SHA256 N` for an
+# action, `done PLAN-SHA256 N LINE` for one line of an edit. A later --apply re-does none of it: what the
+# operator changed back since (an account unlocked, a key or cron line put back, a rule or block removed)
+# stays as the operator left it; the state shows `reverted`, and --verify lists it as remaining (it may
+# be the intrusion coming back: collect again). Processes are not journaled: a respawn is killed again.
+# --undo starts the journal over.
+MT_REVERTED_NOTE='left as it is now (the operator'"'"'s change; if not, the intrusion is back: collect again)'
+
+# Reads the journal into MT_DONE (N, or N:LINE), only the lines of this plan.
+mt_journal_load() {
+  local tag sha n line rest
+  MT_DONE=()
+  [[ -n $MT_Q && -f $MT_Q/done.records && ! -L $MT_Q/done.records ]] || return 0
+  while read -r tag sha n line rest; do
+    [[ $tag == 'done' && $sha == "$MT_DATA_SHA256" && $n =~ ^[0-9]{1,9}$ && -z $rest ]] || continue
+    if [[ -z $line ]]; then
+      MT_DONE[$n]=1
+    elif [[ $line =~ ^[0-9]{1,6}$ ]]; then
+      MT_DONE[$n:$line]=1
+    fi
+  done 2>/dev/null <"$MT_Q/done.records"
+}
+
+# Journals action $1 (or line $2 of edit $1) as completed, once.
+mt_journal() {
+  local key=$1${2+:$2}
+  [[ -n ${MT_DONE[$key]-} ]] && return 0
+  printf 'done %s %s%s\n' "$MT_DATA_SHA256" "$1" "${2+ $2}" >>"$MT_Q/done.records" 2>/dev/null && MT_DONE[$key]=1
+}
+
+# Action kinds whose completion is journaled: those that change the host's files, accounts or firewall.
+mt_journaled_kind() {
+  case $MT_KIND in
+  edit | edit-unit | unit | quarantine | unlink | rmdir | block | fw-delete | lock | reinstall) return 0 ;;
+  *) return 1 ;;
+  esac
+}
+
+# After the selected item ran with status $1 (done or already): journals what is complete now.
+mt_journal_item() {
+  local i
+  [[ $1 == 'done' || $1 == already ]] && mt_journaled_kind || return 0
+  case $MT_KIND in
+  edit | edit-unit)
+    for i in ${MT_GONE[@]+"${MT_GONE[@]}"}; do
+      mt_journal "$MT_N" "$i"
+    done
+    ;;
+  *) [[ $MT_STATE == 'done' || $MT_STATE == gone ]] && mt_journal "$MT_N" ;;
+  esac
 }
 
 # Checks directory $1 one component at a time from /, creating missing ones (mode 0700) when $2 is
@@ -1261,11 +1317,16 @@ mt_line_present() {
 # the gone ones and those whose gate is open), as ascending line indexes.
 mt_edit_scan() {
   local i
-  MT_GONE=() MT_WANT=()
+  MT_GONE=() MT_WANT=() MT_REVERTED=0
   for ((i = 0; i < MT_COUNT; i++)); do
     if ! mt_line_present "$i"; then
       MT_GONE+=("$i")
       MT_WANT+=("$i")
+      continue
+    fi
+    # Removed by an earlier --apply and back since (the operator put it back): never removed again.
+    if [[ -n ${MT_DONE[${MT_N-0}:$i]-} ]]; then
+      MT_REVERTED=$((MT_REVERTED + 1))
       continue
     fi
     mt_get $((17 + 5 * i)) || return 1
@@ -1306,6 +1367,16 @@ mt_edit_base_ok() {
 }
 
 mt_state_edit() {
+  mt_state_edit_lines
+  if [[ $MT_STATE == 'done' ]] && ((MT_REVERTED > 0)); then
+    MT_STATE=reverted MT_NOTE="$MT_REVERTED line(s) removed by an earlier --apply are back: $MT_REVERTED_NOTE"
+  elif ((MT_REVERTED > 0)); then
+    MT_NOTE+="; $MT_REVERTED line(s) removed by an earlier --apply are back and stay"
+  fi
+}
+
+mt_state_edit_lines() {
+  MT_REVERTED=0 MT_GONE=() MT_WANT=()
   mt_edit_fields || { mt_bad_record; return; }
   if ! mt_lstat "$MT_PATH"; then
     if [[ -e $MT_PATH || -L $MT_PATH ]]; then
@@ -2324,6 +2395,12 @@ mt_state() {
   verify) mt_state_verify ;;
   *) MT_STATE=mismatch MT_NOTE='unknown action kind' ;;
   esac
+  # Completed by an earlier --apply and not so any more: the operator's change (or the intrusion's).
+  if [[ -n ${MT_DONE[$MT_N]-} ]] && mt_journaled_kind; then
+    case $MT_STATE in
+    pending | mismatch) MT_STATE=reverted MT_NOTE="completed by an earlier --apply, changed since: $MT_REVERTED_NOTE" ;;
+    esac
+  fi
 }
 
 mt_apply_one() {
@@ -2525,7 +2602,7 @@ mt_apply_all() {
         local note=$MT_NOTE
         mt_state
         case $MT_STATE in
-        'done' | gone | frozen) status='done' ;;
+        'done' | gone | frozen | reverted) status='done' ;;
         *)
           status=failed
           rc=1
@@ -2537,7 +2614,7 @@ mt_apply_all() {
         status=failed
       fi
       ;;
-    'done' | gone) status=already ;;
+    'done' | gone | reverted) status=already ;;
     frozen)
       status=already
       MT_STATE='done'
@@ -2554,6 +2631,7 @@ mt_apply_all() {
       MT_CHANGED=1
       mt_log "$MT_N" "$MT_KIND" "$before" "$status" "$MT_STATE" "$rc" "$MT_NOTE"
     fi
+    mt_journal_item "$status"
   done
   mt_say ''
   if ((closed > 0)); then
@@ -2667,6 +2745,10 @@ mt_undo() {
   if [[ -f $MT_Q/undo.records ]]; then
     mv -f -- "$MT_Q/undo.records" "$MT_Q/undo.records.done" 2>/dev/null
   fi
+  # What was undone is not complete any more: a later --apply carries the plan out again.
+  if [[ -f $MT_Q/done.records ]]; then
+    mv -f -- "$MT_Q/done.records" "$MT_Q/done.records.undone" 2>/dev/null
+  fi
   if command -v nft >/dev/null 2>&1 && nft list table inet "$MT_NFT_TABLE" >/dev/null 2>&1; then
     nft delete table inet "$MT_NFT_TABLE" >/dev/null 2>&1 && mt_say '  firewall table inet minetrace_remediate removed'
   fi
@@ -2735,11 +2817,13 @@ mt_main() {
   case $MT_MODE in
   dry)
     mt_safe_dir "$MT_Q" || MT_Q=''
+    mt_journal_load
     mt_dry_run
     exit 0
     ;;
   verify)
     mt_safe_dir "$MT_Q" || MT_Q=''
+    mt_journal_load
     mt_say ''
     if mt_verify_all; then
       mt_say 'verify: every planned item is gone'
@@ -2760,6 +2844,7 @@ mt_main() {
       exit 0
     fi
     mt_prepare_quarantine
+    mt_journal_load
     mt_apply_all
     exit "$MT_FAILED"
     ;;

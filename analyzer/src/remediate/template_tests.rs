@@ -586,3 +586,61 @@ echo "rc=$? file [${FL[$f]-}] dir [${FL[${f%/*}]-}]"
     assert_eq!(rc, 0, "{out}");
     assert!(out.contains("rc=0 file [] dir []"), "{out}");
 }
+
+#[test]
+fn a_second_apply_redoes_nothing_the_first_completed() {
+    let dir = tempfile::tempdir().unwrap();
+    // Review #12: the first --apply removes the attacker's key (edit 2) and deletes a rule (fw-delete 3);
+    // the operator then puts both back (the key was theirs after all; the rule too). A second --apply
+    // re-does neither: both show `reverted`, nothing is deleted or rewritten, and --verify lists them.
+    let body = format!(
+        "FILE_FLAGS= DIR_FLAGS=\n{}\n{}",
+        firewall_stubs("legacy"),
+        edit_bench(
+            "restore",
+            r#"
+MT_DATA_SHA256=$(printf 'plan' | sha256sum)
+MT_DATA_SHA256=${MT_DATA_SHA256%% *}
+printf 'filter\n' >net/ip_tables_names
+: >rule
+iptables() {
+  printf 'iptables %s\n' "$*" >>calls
+  case "$*" in
+  -V) echo 'iptables v1.8.9 (legacy)' ;;
+  *' -C '*) [[ -e rule ]] ;;
+  *' -D '*) rm -f rule ;;
+  esac
+}
+edit="${MT_F[*]}"
+fw="33 $(hexof fw-delete) 70 74 74 77 $(hexof 4) $(hexof filter) $(hexof 5) $(hexof INPUT) $(hexof -p) $(hexof tcp) $(hexof -j) $(hexof ACCEPT) -"
+MT_RECS=(- "31 $(hexof preserve-file) 70 74 74 77 $(hexof "$f") $(hexof "$dev") $(hexof "$ino") $(hexof "$sum") $(hexof "$size") -" "$edit" "$fw" "34 $(hexof verify) 70 74 74 77 -")
+run() { ( MT_FAILED=0; mt_journal_load; mt_apply_all >out.$1; echo "failed=$MT_FAILED" >>out.$1 ); }
+run 1
+echo "first: key $(grep -c AAAAevil "$f") rule $([[ -e rule ]] && echo present || echo gone)"
+cp -- q/files/1.bin "$f"
+: >rule
+: >calls
+run 2
+echo "second: key $(grep -c AAAAevil "$f") rule $([[ -e rule ]] && echo present || echo gone) deletes $(grep -c -- ' -D ' calls)"
+cat out.2
+"#
+        )
+    );
+    let (rc, out) = bash(dir.path(), &body);
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("first: key 0 rule gone"), "{out}");
+    assert!(
+        out.contains("second: key 1 rule present deletes 0"),
+        "{out}\n{}",
+        calls(dir.path())
+    );
+    assert!(
+        out.matches("already (completed by an earlier --apply")
+            .count()
+            == 1
+            && out.contains("already (1 line(s) removed by an earlier --apply are back"),
+        "{out}"
+    );
+    // The final check names them: they are not as the plan left them (the operator's, or a comeback).
+    assert!(out.contains("2 item(s) remain"), "{out}");
+}
