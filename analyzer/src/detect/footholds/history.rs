@@ -302,7 +302,9 @@ sshpass -f ~/.pw ssh admin@10.20.0.9 reboot\n";
         let mut iocs = Indicators::builtin();
         let before = lateral(&iocs);
         assert!(
-            before.iter().any(|e| e.contains("runs the scanner masscan")),
+            before
+                .iter()
+                .any(|e| e.contains("runs the scanner masscan")),
             "{before:?}"
         );
         assert!(!before.iter().any(|e| e.contains("zzscan")), "{before:?}");
