@@ -444,7 +444,9 @@ fn planted_footholds_are_found_and_look_alikes_stay_low() {
     let agent_rule = Subject::FirewallRule {
         rule: RawBytes::from("-A INPUT -s 140.205.201.0/28 -j DROP"),
     };
-    assert_eq!(sev("MT-EVA-030", &agent_rule), Severity::High);
+    // Cutting off the cloud agent is low alone: this tree holds no miner at high and no persisted agent
+    // tampering, the second property detect/agent_cutoff.rs needs for high (its unit tests cover both).
+    assert_eq!(sev("MT-EVA-030", &agent_rule), Severity::Low);
     let redis_rule = Subject::FirewallRule {
         rule: RawBytes::from("-A INPUT -p tcp -m tcp --dport 6379 -j DROP"),
     };

@@ -98,6 +98,45 @@ fn quoted_paths(line: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
+/// A path of the kernel's own file systems by name (`/proc`, `/sys`, `/dev` but for `/dev/shm`): reading
+/// one can consume data (`/proc/kmsg`, a trace pipe) or copy a process's secrets (`/proc/PID/environ`).
+fn is_pseudo_path(path: &[u8]) -> bool {
+    let pseudo = [&b"/dev/"[..], b"/proc/", b"/sys/"]
+        .iter()
+        .any(|p| path.starts_with(p) || path == p.strip_suffix(b"/").unwrap_or(p));
+    pseudo && !path.starts_with(b"/dev/shm/")
+}
+
+/// Whether the file at `real` lies on a kernel pseudo file system (proc, sysfs, debugfs, tracefs,
+/// securityfs, configfs, bpf, cgroup), whatever its path says: a name reached through links or a bind
+/// mount is judged by where it lands. Unknown (statfs failed) counts as pseudo: nothing is read.
+fn on_pseudo_fs(real: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    const PSEUDO: [u64; 9] = [
+        0x9fa0,      // proc
+        0x6265_6572, // sysfs
+        0x6462_6720, // debugfs
+        0x7472_6163, // tracefs
+        0x7363_6673, // securityfs
+        0x6265_6570, // configfs
+        0xcafe_4a11, // bpf
+        0x0027_e0eb, // cgroup
+        0x6367_7270, // cgroup2
+    ];
+    let Ok(c) = std::ffi::CString::new(real.as_os_str().as_bytes()) else {
+        return true;
+    };
+    let mut st = std::mem::MaybeUninit::<libc::statfs>::zeroed();
+    // SAFETY: `c` is a valid NUL-terminated path and `st` points to writable memory of the right size.
+    if unsafe { libc::statfs(c.as_ptr(), st.as_mut_ptr()) } != 0 {
+        return true;
+    }
+    // SAFETY: statfs returned 0, so it filled `st`.
+    #[allow(clippy::unnecessary_cast)] // i64 on glibc, u64 on musl
+    let kind = unsafe { st.assume_init() }.f_type as u64;
+    PSEUDO.contains(&kind)
+}
+
 /// Absolute paths among the tokens of `text`, then its quoted paths with blanks.
 fn paths_in(text: &[u8], out: &mut Vec<Vec<u8>>) {
     let tokens = text.split(|b| is_separator(*b)).chain(quoted_paths(text));
@@ -109,10 +148,7 @@ fn paths_in(text: &[u8], out: &mut Vec<Vec<u8>>) {
             continue;
         }
         let token = token.strip_suffix(b"/").unwrap_or(token);
-        let pseudo = [&b"/dev/"[..], b"/proc/", b"/sys/"]
-            .iter()
-            .any(|p| token.starts_with(p));
-        if pseudo && !token.starts_with(b"/dev/shm/") {
+        if is_pseudo_path(token) {
             continue;
         }
         if !out.iter().any(|p| p == token) {
@@ -203,6 +239,15 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
             }
             Err(_) => continue,
         };
+        // The name as written passed the pseudo-path filter; where it lands must too (a link
+        // `h.json -> /proc/kmsg` would otherwise drain the kernel log into the bundle).
+        if is_pseudo_path(&r.path) || on_pseudo_fs(&s.ctx.root.real(&r.path)) {
+            s.note(
+                &path,
+                "not read: it resolves into a kernel file system (/proc, /sys, /dev)".to_owned(),
+            );
+            continue;
+        }
         if s.ctx.recorded.contains_key(&path) || s.ctx.recorded.contains_key(&r.path) {
             // Already listed (a temp walk met it): it goes first in the spend pass.
             s.ctx.spend.promote(&path);
@@ -368,6 +413,42 @@ mod tests {
         // Recorded and hashed, never stored.
         let key = h.record("/root/.ssh/id_rsa").unwrap();
         assert!(key.member.is_none() && key.sha256.is_some());
+    }
+
+    /// Review of train 1, item 1: a named file is judged by where it lands. A link into `/proc` (here a
+    /// dead-box tree's own `/proc`, a plain file) is not read; the live kernel file systems are known by
+    /// their type whatever their path.
+    #[test]
+    fn links_into_kernel_file_systems_are_not_read() {
+        use super::super::sink::test_support::{put, Harness};
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        put(root, "/proc/kmsg", b"<6>kernel line\n", 0o400);
+        put(root, "/etc/sysd/plain.json", b"{}", 0o644);
+        std::fs::create_dir_all(root.join("etc/sysd")).unwrap();
+        std::os::unix::fs::symlink("/proc/kmsg", root.join("etc/sysd/h.json")).unwrap();
+        let mut h = Harness::new(root);
+        h.col.package_db = crate::package_index::PackageDb::Dpkg(
+            crate::package_index::PackageIndex::new(Vec::new()).into(),
+        );
+        h.ctx.references = [
+            vec![
+                b"/etc/sysd/h.json".to_vec(),
+                b"/etc/sysd/plain.json".to_vec(),
+            ],
+            Vec::new(),
+        ];
+        collect(&mut h.sink("referenced-exe")).unwrap();
+        assert!(h.record("/proc/kmsg").is_none_or(|f| f.member.is_none()));
+        assert!(h
+            .record("/etc/sysd/h.json")
+            .is_none_or(|f| f.member.is_none()));
+        assert_eq!(
+            h.record("/etc/sysd/plain.json").map(|f| f.member.is_some()),
+            Some(true)
+        );
+        assert!(on_pseudo_fs(std::path::Path::new("/proc/self/status")));
+        assert!(!on_pseudo_fs(root));
     }
 
     #[test]
