@@ -155,7 +155,9 @@ fn persistence_targets_are_copied_when_no_package_owns_them() {
         .file("/usr/bin/ps")
         .is_none_or(|f| f.category != "referenced-exe"));
     assert!(c.file("/bin/ps").is_none());
-    assert!(c.file("/etc/fstab").is_none());
+    // Not executable: stored whole as a small data file the unit names (`--config=`), as a miner's
+    // config.json is (cb47bd8), never as a copied executable.
+    assert_eq!(c.stored("/etc/fstab"), Some(&b"# not an executable\n"[..]));
     assert!(c.file("/usr/bin/commented").is_none());
     // A named path that does not exist inside the root is recorded as absent (an orphaned start line).
     let gone = c
