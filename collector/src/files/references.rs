@@ -239,15 +239,6 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
             }
             Err(_) => continue,
         };
-        // The name as written passed the pseudo-path filter; where it lands must too (a link
-        // `h.json -> /proc/kmsg` would otherwise drain the kernel log into the bundle).
-        if is_pseudo_path(&r.path) || on_pseudo_fs(&s.ctx.root.real(&r.path)) {
-            s.note(
-                &path,
-                "not read: it resolves into a kernel file system (/proc, /sys, /dev)".to_owned(),
-            );
-            continue;
-        }
         if s.ctx.recorded.contains_key(&path) || s.ctx.recorded.contains_key(&r.path) {
             // Already listed (a temp walk met it): it goes first in the spend pass.
             s.ctx.spend.promote(&path);
@@ -263,6 +254,15 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
             Err(_) => continue,
         };
         if st.kind != FileKind::Regular {
+            continue;
+        }
+        // The name as written passed the pseudo-path filter; where it lands must too (a link
+        // `h.json -> /proc/kmsg` would otherwise drain the kernel log into the bundle).
+        if is_pseudo_path(&r.path) || on_pseudo_fs(&s.ctx.root.real(&r.path)) {
+            s.note(
+                &path,
+                "not read: it resolves into a kernel file system (/proc, /sys, /dev)".to_owned(),
+            );
             continue;
         }
         let wanted = match s.col.package_db.index() {
@@ -435,6 +435,7 @@ mod tests {
             vec![
                 b"/etc/sysd/h.json".to_vec(),
                 b"/etc/sysd/plain.json".to_vec(),
+                b"/etc/sysd/gone".to_vec(),
             ],
             Vec::new(),
         ];
@@ -446,6 +447,14 @@ mod tests {
         assert_eq!(
             h.record("/etc/sysd/plain.json").map(|f| f.member.is_some()),
             Some(true)
+        );
+        // A missing file in a directory that exists is still recorded as absent (an orphaned start
+        // line), not mistaken for a kernel file.
+        assert_eq!(
+            h.record("/etc/sysd/gone")
+                .and_then(|f| f.error.clone())
+                .as_deref(),
+            Some(ABSENT_NAMED)
         );
         assert!(on_pseudo_fs(std::path::Path::new("/proc/self/status")));
         assert!(!on_pseudo_fs(root));
