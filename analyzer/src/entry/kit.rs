@@ -51,8 +51,10 @@ impl<'a> Kit<'a> {
         let model = inp.model;
         let mut kit = Kit::default();
         let mut first: Option<(i64, String)> = None;
+        // A time of 0 or less is "not recorded" (or an mtime set to the epoch: `touch -d @0` is a
+        // timestomp): it places nothing, and must not hide the artifacts that do have a time.
         let mut seen = |t: i64, what: String| {
-            if first.as_ref().is_none_or(|(f, _)| t < *f) {
+            if t > 0 && first.as_ref().is_none_or(|(f, _)| t < *f) {
                 first = Some((t, what));
             }
         };
@@ -147,8 +149,7 @@ impl<'a> Kit<'a> {
                 }
             }
         }
-        // mtime 0 is "not recorded", not 1970.
-        kit.first = first.filter(|(t, _)| *t > 0);
+        kit.first = first;
         kit
     }
 
@@ -216,5 +217,40 @@ pub fn account(inp: &Inputs, uid: u32) -> String {
     match inp.model.accounts.by_uid(uid) {
         Some(a) => format!("{} (uid {uid})", escape_bytes(&a.name)),
         None => format!("uid {uid}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use minetrace_schemas::findings::Severity;
+
+    use super::*;
+    use crate::detect::finding::{file_subject, finding, FindingExt};
+    use crate::detect::rules;
+    use crate::indicators::Indicators;
+    use crate::model::fixture;
+
+    /// A kit file whose mtime was set to the epoch (or was not recorded) does not take the window's
+    /// anchor away: the first artifact with a time starts it, as in the SSH-007 window
+    /// (`detect::window`), which skips such times too.
+    #[test]
+    fn an_artifact_without_a_time_does_not_hide_the_first_one() {
+        let miner = fixture::file(b"/tmp/.k/xmr", Some(b"\x7fELF stand-in"));
+        let mut stomped = fixture::file(b"/tmp/.k/config.json", Some(b"{}"));
+        stomped.0.mtime.secs = 0;
+        let found = finding(&rules::RUN_010, Severity::High)
+            .subject(file_subject(&miner.0))
+            .subject(file_subject(&stomped.0));
+        let model = fixture::model(vec![miner, stomped], Vec::new());
+        let iocs = Indicators::builtin();
+        let findings = [found];
+        let kit = Kit::of(&Inputs {
+            model: &model,
+            iocs: &iocs,
+            findings: &findings,
+        });
+        assert_eq!(kit.files.len(), 2);
+        assert_eq!(kit.first.as_ref().map(|(t, _)| *t), Some(1_700_000_000));
+        assert_eq!(kit.place(Some(1_700_000_000 - 600)), Placement::InWindow);
     }
 }
