@@ -68,6 +68,16 @@ pub struct BruteForce<'a> {
     pub after: Vec<AfterBrute<'a>>,
 }
 
+/// What [`brute_force`] keeps of one failing address while it reads the events.
+#[derive(Default)]
+struct Tally<'a> {
+    failures: usize,
+    /// The first few distinct accounts it tried.
+    users: Vec<&'a [u8]>,
+    /// Its latest failure times (at most [`GUESS_FAILURES`]).
+    recent: std::collections::VecDeque<i64>,
+}
+
 /// A login the brute force got: the account, the address, when.
 struct Breach {
     user: Vec<u8>,
@@ -108,9 +118,8 @@ impl Breach {
 /// alone, however many, tie nothing to them.
 pub fn brute_force(model: &HostModel) -> BruteForce<'_> {
     let events = &model.auth;
-    let mut failures: BTreeMap<IpAddr, (usize, Vec<Vec<u8>>)> = BTreeMap::new();
-    // The latest failure times per address (at most GUESS_FAILURES).
-    let mut recent: BTreeMap<IpAddr, std::collections::VecDeque<i64>> = BTreeMap::new();
+    // One tally per failing address: the internet's scanners make tens of thousands of them.
+    let mut tallies: BTreeMap<IpAddr, Tally> = BTreeMap::new();
     let mut guessed: Vec<IpAddr> = Vec::new();
     // Logins the brute force got, in event order (capped: the evidence names the latest).
     let mut breaches: Vec<Breach> = Vec::new();
@@ -118,23 +127,23 @@ pub fn brute_force(model: &HostModel) -> BruteForce<'_> {
     let tied =
         |breaches: &[Breach], ev: &AuthEvent| breaches.iter().rev().find_map(|b| b.explains(ev));
     for ev in events {
-        let where_ = ev.location(model);
-        let user = escape_bytes(&ev.user);
+        // Said only of the events that are kept (most are failures, counted and never quoted).
+        let where_ = || ev.location(model);
+        let user = || escape_bytes(&ev.user);
         match ev.kind {
             AuthKind::FailedPassword | AuthKind::InvalidUser => {
                 let Some(ip) = ev.from else {
                     continue;
                 };
-                let e = failures.entry(ip).or_default();
-                e.0 += 1;
-                if e.1.len() < 5 && !e.1.contains(&ev.user) {
-                    e.1.push(ev.user.clone());
+                let e = tallies.entry(ip).or_default();
+                e.failures += 1;
+                if e.users.len() < 5 && !e.users.contains(&ev.user.as_slice()) {
+                    e.users.push(&ev.user);
                 }
                 if let Some(t) = ev.time {
-                    let r = recent.entry(ip).or_default();
-                    r.push_back(t);
-                    if r.len() > GUESS_FAILURES {
-                        r.pop_front();
+                    e.recent.push_back(t);
+                    if e.recent.len() > GUESS_FAILURES {
+                        e.recent.pop_front();
                     }
                 }
             }
@@ -143,18 +152,20 @@ pub fn brute_force(model: &HostModel) -> BruteForce<'_> {
                     continue;
                 };
                 let method = ev.method.as_deref().unwrap_or_default();
-                if failures
+                if tallies
                     .get(&ip)
-                    .is_some_and(|(n, _)| *n >= BRUTE_THRESHOLD)
+                    .is_some_and(|t| t.failures >= BRUTE_THRESHOLD)
                 {
                     push_breach(&mut breaches, ev, ip);
                     after.push(AfterBrute {
                         event: ev,
                         what: format!(
-                            "{where_}: {method} login accepted for {user} from brute-forcing {ip}"
+                            "{}: {method} login accepted for {} from brute-forcing {ip}",
+                            where_(),
+                            user()
                         ),
                     });
-                } else if let (Some(t), Some(r)) = (ev.time, recent.get(&ip)) {
+                } else if let (Some(t), Some(r)) = (ev.time, tallies.get(&ip).map(|t| &t.recent)) {
                     let in_window = r
                         .iter()
                         .filter(|f| **f <= t && t - **f <= GUESS_WINDOW)
@@ -167,7 +178,9 @@ pub fn brute_force(model: &HostModel) -> BruteForce<'_> {
                         after.push(AfterBrute {
                             event: ev,
                             what: format!(
-                                "{where_}: {method} login accepted for {user} from {ip} after {in_window} failed logins from it in the {} minutes before (a guessed password)",
+                                "{}: {method} login accepted for {} from {ip} after {in_window} failed logins from it in the {} minutes before (a guessed password)",
+                                where_(),
+                                user(),
                                 GUESS_WINDOW / 60
                             ),
                         });
@@ -179,7 +192,9 @@ pub fn brute_force(model: &HostModel) -> BruteForce<'_> {
                     after.push(AfterBrute {
                         event: ev,
                         what: format!(
-                            "{where_}: password changed for {user} ({}) after the brute force: {why}",
+                            "{}: password changed for {} ({}) after the brute force: {why}",
+                            where_(),
+                            user(),
                             ev.program
                         ),
                     });
@@ -190,7 +205,9 @@ pub fn brute_force(model: &HostModel) -> BruteForce<'_> {
                     after.push(AfterBrute {
                         event: ev,
                         what: format!(
-                            "{where_}: new user {user} uid {:?} after the brute force: {why}",
+                            "{}: new user {} uid {:?} after the brute force: {why}",
+                            where_(),
+                            user(),
                             ev.new_uid
                         ),
                     });
@@ -199,13 +216,13 @@ pub fn brute_force(model: &HostModel) -> BruteForce<'_> {
             _ => {}
         }
     }
-    let sources = failures
+    let sources = tallies
         .into_iter()
-        .filter(|(ip, (n, _))| *n >= BRUTE_THRESHOLD || guessed.contains(ip))
-        .map(|(ip, (failures, users))| BruteSource {
+        .filter(|(ip, t)| t.failures >= BRUTE_THRESHOLD || guessed.contains(ip))
+        .map(|(ip, t)| BruteSource {
             ip,
-            failures,
-            users,
+            failures: t.failures,
+            users: t.users.into_iter().map(<[u8]>::to_vec).collect(),
         })
         .collect();
     BruteForce { sources, after }
