@@ -1021,7 +1021,7 @@ mt_runs_kit_script() {
 # Scans /proc for the set: MT_SET (pid -> state letter), MT_SET_LIST (pids, ascending), MT_SET_RUNNING
 # (members neither stopped nor in a frozen cgroup).
 mt_set_scan() {
-  local path pid st rest id size exe p n added rounds
+  local path pid st rest id size exe p n added rounds fenced
   local -a f
   local -A ppid_of=() pgrp_of=() sess_of=() state_of=() start_of=() skip=() core=() script_fd=()
   MT_SET=()
@@ -1097,12 +1097,29 @@ mt_set_scan() {
   done
   # Then, until nothing is added: children of members, and the members of a group or session whose
   # leader is in the core (never through a process that only descends from one: an operator's shell
-  # that started a kit script keeps its session). Never through a process skipped above.
+  # that started a kit script keeps its session). Never a process skipped above, and never through one:
+  # a group or session brings in no process whose nearest ancestor the scan decided on is a skipped one
+  # rather than a member (the children of a held-back process or of the operator's shell stay with it,
+  # even in the kit leader's group or session).
   for ((rounds = 0; rounds < 64; rounds++)); do
     added=0
     for pid in "${!ppid_of[@]}"; do
       [[ -n ${MT_SET[$pid]-} || -n ${skip[$pid]-} ]] && continue
-      if [[ -n ${MT_SET[${ppid_of[$pid]}]-} || -n ${core[${pgrp_of[$pid]}]-} || -n ${core[${sess_of[$pid]}]-} ]]; then
+      if [[ -n ${MT_SET[${ppid_of[$pid]}]-} ]]; then
+        MT_SET[$pid]=1
+        added=1
+      elif [[ -n ${core[${pgrp_of[$pid]}]-} || -n ${core[${sess_of[$pid]}]-} ]]; then
+        fenced=0
+        p=${ppid_of[$pid]}
+        for ((n = 0; n < 64 && p > 1; n++)); do
+          [[ -n ${MT_SET[$p]-} ]] && break
+          if [[ -n ${skip[$p]-} ]]; then
+            fenced=1
+            break
+          fi
+          p=${ppid_of[$p]-0}
+        done
+        ((fenced)) && continue
         MT_SET[$pid]=1
         added=1
       fi

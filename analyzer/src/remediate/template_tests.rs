@@ -644,3 +644,113 @@ cat out.2
     // The final check names them: they are not as the plan left them (the operator's, or a comeback).
     assert!(out.contains("2 item(s) remain"), "{out}");
 }
+
+#[test]
+fn a_held_back_process_brings_nothing_into_the_set_through_the_kit_leaders_group() {
+    let dir = tempfile::tempdir().unwrap();
+    // Review #11: the kit script leads its own session and group (setsid bash kit/run.sh); in it run a
+    // plain child (a member: the kit's) and a process the plan holds back (a review item not named) with
+    // a child of its own. The held process is skipped, and its child, though in the kit leader's group
+    // and session, stays out: it descends from the skipped process, not from a member.
+    let body = r#"
+mkdir -p kit
+printf '%s\n' "bash -c 'sleep 300 & wait' &" 'sleep 300 &' 'wait' >kit/run.sh
+kit=$(realpath kit/run.sh)
+hexof() { printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }
+field() { local st; st=$(<"/proc/$1/stat") || return 1; local -a f; read -r -a f <<<"${st##*) }"; REPLY=${f[$2]}; }
+children() { local s p; for s in /proc/[0-9]*/stat; do p=${s#/proc/}; p=${p%%/*}; field "$p" 1 2>/dev/null && [[ $REPLY == "$1" ]] && printf '%s %s\n' "$p" "$(<"/proc/$p/comm")"; done; }
+# Started out of the bench shell's tree (the scan never takes this script's descendants).
+( setsid bash "$kit" </dev/null >/dev/null 2>&1 & echo $! >kpid )
+K=$(<kpid)
+for i in $(seq 400); do [[ -n $(children "$K" | grep -w bash) ]] && break; sleep 0.05; done
+sleep 0.2
+H=$(children "$K" | awk '$2 == "bash" { print $1 }')
+S=$(children "$K" | awk '$2 == "sleep" { print $1 }')
+C=$(children "$H" | awk '{ print $1 }')
+field "$H" 19
+hstart=$REPLY
+read -r id size < <(stat -L -c '%d:%i %s' -- "$kit")
+MT_F=(31 $(hexof kill-set) 6b 74 74 77 $(hexof 1) $(hexof "$H") $(hexof "$hstart") $(hexof 7) \
+  $(hexof 1) $(hexof "${id%%:*}") $(hexof "${id#*:}") $(hexof "$kit") - - - \
+  $(hexof 1) $(hexof bash) $(hexof 0) $(hexof 0) $(hexof 0) -)
+mt_set_fields || echo 'fields refused'
+mt_set_scan
+for v in K H S C; do
+  if [[ -n ${MT_SET[${!v}]-} ]]; then echo "$v member"; else echo "$v not"; fi
+done
+kill -KILL "$C" "$S" "$H" "$K" 2>/dev/null
+"#;
+    let (rc, out) = bash(dir.path(), body);
+    assert_eq!(rc, 0, "{out}");
+    assert!(!out.contains("refused"), "{out}");
+    for want in ["K member", "S member", "H not", "C not"] {
+        assert!(out.contains(want), "{want}:\n{out}");
+    }
+}
+
+#[test]
+fn the_operators_shell_in_the_kits_session_keeps_its_other_children() {
+    let dir = tempfile::tempdir().unwrap();
+    // Review #11: the operator's shell O sits in the kit leader's session and group (the kit started it,
+    // its parent exited); from O the operator runs the script (P) and has a job of their own (X). O is
+    // skipped as the script's ancestor; X, in the kit leader's group, descends from O, not from a member:
+    // never in the set. The kit's own child (S) is.
+    let body = r#"
+mkdir -p kit
+hexof() { printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }
+field() { local st; st=$(<"/proc/$1/stat") || return 1; local -a f; read -r -a f <<<"${st##*) }"; REPLY=${f[$2]}; }
+children() { local s p; for s in /proc/[0-9]*/stat; do p=${s#/proc/}; p=${p%%/*}; field "$p" 1 2>/dev/null && [[ $REPLY == "$1" ]] && printf '%s %s\n' "$p" "$(<"/proc/$p/comm")"; done; }
+# The scan as the operator's script P runs it: the template's functions, then the set record.
+cat >scan.body <<'EOF2'
+mt_set_fields || echo 'fields refused'
+mt_set_scan
+for v in K O X S; do
+  if [[ -n ${MT_SET[${!v}]-} ]]; then echo "$v member"; else echo "$v not"; fi
+done
+EOF2
+printf '%s\n' '( bash -c "sleep 300 & while [[ ! -e go ]]; do sleep 0.05; done; bash scan.sh >out 2>&1; wait" & )' 'sleep 300 &' 'wait' >kit/run.sh
+kit=$(realpath kit/run.sh)
+( setsid bash "$kit" </dev/null >/dev/null 2>&1 & echo $! >kpid )
+K=$(<kpid)
+# O: the bash in K's session whose parent is not K (its own parent exited).
+for i in $(seq 400); do
+  O=''
+  for s in /proc/[0-9]*/stat; do
+    p=${s#/proc/}
+    p=${p%%/*}
+    [[ $p != "$K" && $(<"/proc/$p/comm") == bash ]] 2>/dev/null || continue
+    field "$p" 3 && [[ $REPLY == "$K" ]] && field "$p" 1 && [[ $REPLY != "$K" ]] && O=$p
+  done
+  [[ -n $O ]] && break
+  sleep 0.05
+done
+X=''
+for p in $(children "$O" | awk '$2 == "sleep" { print $1 }'); do
+  [[ $(tr '\0' ' ' <"/proc/$p/cmdline") == 'sleep 300 ' ]] && X=$p
+done
+S=$(children "$K" | awk '$2 == "sleep" { print $1; exit }')
+echo "children of K: $(children "$K" | tr '\n' ' ')"
+echo "children of O: $(children "$O" | tr '\n' ' ')"
+read -r id size < <(stat -L -c '%d:%i %s' -- "$kit")
+{
+  declare -p | grep -E '^declare -[-aAirx]+ MT_' | grep -v -E ' MT_(DATA|DATA_SHA256)='
+  declare -f
+  printf 'K=%s O=%s X=%s S=%s\n' "$K" "$O" "$X" "$S"
+  printf 'MT_F=(31 %s 6b 74 74 77 %s %s %s %s %s - - - %s %s %s %s %s -)\n' "$(hexof kill-set)" "$(hexof 0)" \
+    "$(hexof 1)" "$(hexof "${id%%:*}")" "$(hexof "${id#*:}")" "$(hexof "$kit")" "$(hexof 1)" "$(hexof bash)" \
+    "$(hexof 0)" "$(hexof 0)" "$(hexof 0)"
+  cat scan.body
+} >scan.sh
+: >go
+for i in $(seq 600); do [[ -s out ]] && grep -q '^S ' out && break; sleep 0.05; done
+cat out
+echo "O=$O X=$X S=$S K=$K"
+kill -KILL "$X" "$S" "$O" "$K" 2>/dev/null
+"#;
+    let (rc, out) = bash(dir.path(), body);
+    assert_eq!(rc, 0, "{out}");
+    assert!(!out.contains("refused"), "{out}");
+    for want in ["K member", "S member", "O not", "X not"] {
+        assert!(out.contains(want), "{want}:\n{out}");
+    }
+}
