@@ -978,8 +978,9 @@ mt_is_interp() {
 # (its executable's or its argv[0]'s name) and bash's script descriptor (fd 255) is a kit file ($3
 # non-empty: the caller stat'ed it) or the script its command line names is one (the first word that
 # is no option, read with the analyzer's interpreter syntax; a relative name from the process's working
-# directory, an absolute one under its root). Holding a kit file open is not enough: a `tail -f`, an editor, a backup agent or a shell's
-# `exec 3<FILE` reads the kit, it does not run it.
+# directory, an absolute one under its root; once that script is deleted, the descriptor the shell
+# keeps it on: mt_runs_deleted_script). Holding a kit file open is not enough: a `tail -f`, an editor, a
+# backup agent or a shell's `exec 3<FILE` reads the kit, it does not run it.
 mt_runs_kit_script() {
   # `word` starts set: a read that fails (the process exits mid-read) leaves it as it was, and under
   # `set -u` an unset word would end the whole script silently (stderr is /dev/null in this loop).
@@ -1009,13 +1010,40 @@ mt_runs_kit_script() {
     break
   done
   [[ -n $script ]] || return 1
+  local named=$script
   if [[ $script == /* ]]; then
     script=/proc/$pid/root$script
   else
     script=/proc/$pid/cwd/$script
   fi
-  out=$(stat -L -c '%d:%i %s' -- "$script" 2>/dev/null) || return 1
-  mt_kit_file "${out% *}" "${out#* }" "$script"
+  if out=$(stat -L -c '%d:%i %s' -- "$script" 2>/dev/null); then
+    mt_kit_file "${out% *}" "${out#* }" "$script"
+    return
+  fi
+  mt_runs_deleted_script "$pid" "$named"
+}
+
+# 0 when process $1, told to run script $2 (as its command line names it) that is gone from its path,
+# still runs it from a descriptor: dash and other shells keep the script they read on a descriptor of 10
+# or more (bash's 255 is checked by the caller). The descriptor counts only while the kernel names it
+# that script, deleted (`PATH (deleted)`), and it is a kit file: a file the interpreter merely holds open
+# under another name is no membership.
+mt_runs_deleted_script() {
+  local pid=$1 want=$2 fd name cwd out
+  if [[ $want != /* ]]; then
+    while [[ $want == ./* ]]; do
+      want=${want#./}
+    done
+    cwd=$(readlink -- "/proc/$pid/cwd" 2>/dev/null) || return 1
+    want=${cwd%/}/$want
+  fi
+  for fd in "/proc/$pid/fd/"1[0-9]; do
+    name=$(readlink -- "$fd" 2>/dev/null) || continue
+    [[ $name == "$want (deleted)" ]] || continue
+    out=$(stat -L -c '%d:%i %s' -- "$fd" 2>/dev/null) || continue
+    mt_kit_file "${out% *}" "${out#* }" "$fd" && return 0
+  done
+  return 1
 }
 
 # Scans /proc for the set: MT_SET (pid -> state letter), MT_SET_LIST (pids, ascending), MT_SET_RUNNING

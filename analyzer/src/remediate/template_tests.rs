@@ -754,3 +754,54 @@ kill -KILL "$X" "$S" "$O" "$K" 2>/dev/null
         assert!(out.contains(want), "{want}:\n{out}");
     }
 }
+
+#[test]
+fn dash_running_a_deleted_kit_script_is_in_the_set() {
+    let dir = tempfile::tempdir().unwrap();
+    // Review leftover: dash keeps the script it reads on a descriptor of 10 or more, not bash's 255. Once
+    // the kit script is deleted, its path names nothing: the descriptor, named `PATH (deleted)` by the
+    // kernel, is how the scan still finds the watchdog. A dash whose own (deleted) script is not the kit's
+    // but which holds a deleted kit file on descriptor 12 is no member.
+    if Command::new("dash").arg("-c").arg(":").status().is_err() {
+        panic!("dash is needed for this test (the CI image has it: apt-get install dash)");
+    }
+    let body = r#"
+mkdir -p kit
+printf 'sleep 300\n' >kit/run.sh
+printf 'sleep 300\n' >kit/reader.sh
+printf 'x\n' >kit/data
+kit=$(realpath kit/run.sh)
+data=$(realpath kit/data)
+hexof() { printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }
+read -r id size < <(stat -L -c '%d:%i %s' -- "$kit")
+read -r did dsize < <(stat -L -c '%d:%i %s' -- "$data")
+# Started out of the bench shell's tree (the scan never takes this script's descendants).
+( cd kit && { dash ./run.sh </dev/null >/dev/null 2>&1 & echo $! >../dpid; } )
+( dash kit/reader.sh </dev/null >/dev/null 2>&1 12<"$data" & echo $! >rpid )
+D=$(<dpid) R=$(<rpid)
+for i in $(seq 400); do [[ -e /proc/$D/fd/10 && -e /proc/$R/fd/12 ]] && break; sleep 0.05; done
+rm -f -- "$kit" "$data" kit/reader.sh
+MT_F=(31 $(hexof kill-set) 6b 74 74 77 $(hexof 0) $(hexof 2) \
+  $(hexof "${id%%:*}") $(hexof "${id#*:}") $(hexof "$kit") - - - \
+  $(hexof "${did%%:*}") $(hexof "${did#*:}") $(hexof "$data") - - - \
+  $(hexof 1) $(hexof dash) $(hexof 0) $(hexof 0) $(hexof 0) -)
+mt_set_fields || echo 'fields refused'
+mt_set_scan
+for v in D R; do
+  if [[ -n ${MT_SET[${!v}]-} ]]; then echo "$v member"; else echo "$v not"; fi
+done
+# dash waits for its sleep: the children go first, then the shells.
+for s in /proc/[0-9]*/stat; do
+  st=$(<"$s") 2>/dev/null || continue
+  read -r -a f <<<"${st##*) }"
+  [[ ${f[1]} == "$D" || ${f[1]} == "$R" ]] && kill -KILL "${s//[^0-9]/}" 2>/dev/null
+done
+kill -KILL "$D" "$R" 2>/dev/null
+true
+"#;
+    let (rc, out) = bash(dir.path(), body);
+    assert_eq!(rc, 0, "{out}");
+    assert!(!out.contains("refused"), "{out}");
+    assert!(out.contains("D member"), "{out}");
+    assert!(out.contains("R not"), "{out}");
+}
