@@ -12,6 +12,8 @@
 #                                  to the intrusion; review items (numbered in the dry run) only when
 #   --include N,M / --include-review  the operator names them (with --apply, --verify)
 #   bash remediate.sh --verify     exit 0 when every planned item is gone, 1 listing what remains
+#   --redo N,M                     carry out again items an earlier --apply completed and that were
+#                                  changed back since (`reverted`; --verify prints the command)
 #   bash remediate.sh --undo       restore files and lines from the quarantine, remove the firewall table
 #   --force                        run on another host or boot than the snapshot's
 #   --quarantine DIR               evidence, logs and undo data (default /var/lib/minetrace/quarantine/ID)
@@ -74,6 +76,7 @@ MT_CUR_SHA=''
 MT_FAILED=0
 MT_REMAIN=0
 MT_INCLUDE=','
+MT_REDO=','
 MT_INCLUDE_ALL=0
 MT_GATE=''
 MT_CHANGED=0
@@ -81,7 +84,7 @@ MT_APT_PIN=''
 
 declare -a MT_RECS=() MT_F=() MT_ST=() MT_ARGS=() MT_TABLES=() MT_HITS=() MT_STAT=() MT_GONE=() MT_WANT=()
 declare -a MT_SET_LIST=() MT_SET_SEEDS=() MT_SET_HELD=() MT_SET_CGROUPS=()
-declare -A MT_SET=() MT_SET_IDS=() MT_SET_SUMS=() MT_INTERP=() MT_DONE=()
+declare -A MT_SET=() MT_SET_IDS=() MT_SET_SUMS=() MT_INTERP=() MT_DONE=() MT_EDITED=()
 MT_REVERTED=0
 MT_DIRS=0
 MT_DIR_HEX=''
@@ -132,9 +135,10 @@ mt_die() {
 }
 
 mt_usage() {
-  mt_say 'usage: bash remediate.sh [--apply | --verify | --undo] [--include N,M | --include-review] [--force] [--quarantine DIR]'
+  mt_say 'usage: bash remediate.sh [--apply | --verify | --undo] [--include N,M | --include-review] [--redo N,M] [--force] [--quarantine DIR]'
   mt_say 'Without an option it is a dry run: it prints the plan and changes nothing.'
   mt_say '--apply acts on what is attributed to the intrusion; review items only when named with --include.'
+  mt_say '--apply re-does nothing an earlier --apply completed; --redo N,M carries out those items again.'
 }
 
 # --- data -------------------------------------------------------------------------------------------
@@ -461,10 +465,14 @@ MT_REVERTED_NOTE='left as it is now (the operator'"'"'s change; if not, the intr
 # Reads the journal into MT_DONE (N, or N:LINE), only the lines of this plan.
 mt_journal_load() {
   local tag sha n line rest
-  MT_DONE=()
+  MT_DONE=() MT_EDITED=()
   [[ -n $MT_Q && -f $MT_Q/done.records && ! -L $MT_Q/done.records ]] || return 0
   while read -r tag sha n line rest; do
     [[ $tag == 'done' && $sha == "$MT_DATA_SHA256" && $n =~ ^[0-9]{1,9}$ && -z $rest ]] || continue
+    # An edit of this plan rewrote the file (a new inode): mt_edit_file_state.
+    [[ -n $line ]] && MT_EDITED[$n]=1
+    # Named with --redo: carried out again as if no run had completed it.
+    [[ $MT_REDO == *",$n,"* ]] && continue
     if [[ -z $line ]]; then
       MT_DONE[$n]=1
     elif [[ $line =~ ^[0-9]{1,6}$ ]]; then
@@ -1445,7 +1453,7 @@ mt_state_edit_lines() {
       return
     fi
     local sha=$MT_CUR_SHA
-    mt_file_state "$MT_PATH" "$MT_DEV" "$MT_INO" "$MT_SHA"
+    mt_edit_file_state
     MT_CUR_SHA=$sha
     return
   fi
@@ -1468,8 +1476,19 @@ mt_pre_rename_edit() {
   mt_hash_file "$MT_PATH"
   [[ $REPLY == "$MT_CUR_SHA" ]] || return 1
   if [[ $MT_CUR_SHA == "$MT_SHA" ]]; then
-    mt_file_state "$MT_PATH" "$MT_DEV" "$MT_INO" "$MT_SHA"
+    mt_edit_file_state
     [[ $MT_STATE == pending ]]
+  fi
+}
+
+# The state of an edited file that holds the snapshot's content: the snapshot's file (mt_file_state), or
+# the file an earlier --apply of this plan installed in its place (a new inode) once the operator put the
+# removed lines back (--redo): the same bytes at the same path, a regular file, not a link.
+mt_edit_file_state() {
+  mt_file_state "$MT_PATH" "$MT_DEV" "$MT_INO" "$MT_SHA"
+  if [[ $MT_STATE == mismatch && -n ${MT_EDITED[${MT_N-0}]-} && $MT_CUR_SHA == "$MT_SHA" ]] &&
+    mt_lstat "$MT_PATH" && mt_is_regular; then
+    MT_STATE=pending MT_NOTE='the snapshot'"'"'s content, in the file an earlier --apply wrote'
   fi
 }
 
@@ -2609,6 +2628,10 @@ mt_verify_all() {
       remain=$((remain + 1))
       printf '  remains: %s. [%s] %s\n      target: %s\n      now:    %s (%s)\n' \
         "$MT_N" "$MT_STAGE" "$MT_TITLE" "$MT_TARGET" "$MT_STATE" "$MT_NOTE"
+      # Changed back after an --apply completed it: --apply leaves it unless the operator says so.
+      if [[ $MT_STATE == reverted ]]; then
+        printf '      re-do:  bash remediate.sh --apply --redo %s%s\n' "$MT_N" "${MT_GATE:+ --include ${MT_GATE%%,*}}"
+      fi
       ;;
     esac
   done
@@ -2828,6 +2851,11 @@ mt_main() {
       MT_INCLUDE=",$1,"
       ;;
     --include-review) MT_INCLUDE_ALL=1 ;;
+    --redo)
+      shift
+      [[ ${1-} =~ ^[0-9]{1,9}(,[0-9]{1,9}){0,999}$ ]] || mt_die '--redo needs plan item numbers: --redo 12,15'
+      MT_REDO=",$1,"
+      ;;
     --quarantine)
       shift
       MT_Q=${1-}

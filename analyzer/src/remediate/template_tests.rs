@@ -623,6 +623,13 @@ cp -- q/files/1.bin "$f"
 run 2
 echo "second: key $(grep -c AAAAevil "$f") rule $([[ -e rule ]] && echo present || echo gone) deletes $(grep -c -- ' -D ' calls)"
 cat out.2
+( mt_journal_load; mt_verify_all; echo "verify=$?" ) >out.v
+cat out.v
+# The operator decides the key must go after all: --redo 2 (only that item).
+MT_REDO=,2,
+: >calls
+run 3
+echo "third: key $(grep -c AAAAevil "$f") rule $([[ -e rule ]] && echo present || echo gone) deletes $(grep -c -- ' -D ' calls)"
 "#
         )
     );
@@ -643,6 +650,23 @@ cat out.2
     );
     // The final check names them: they are not as the plan left them (the operator's, or a comeback).
     assert!(out.contains("2 item(s) remain"), "{out}");
+    // --verify fails, each with the command that carries it out again; --redo does only what it names.
+    assert!(out.contains("verify=1"), "{out}");
+    for n in [2, 3] {
+        assert!(
+            out.contains(&format!(
+                "re-do:  bash remediate.sh --apply --redo {n}
+"
+            )),
+            "{out}"
+        );
+    }
+    assert!(
+        out.contains("third: key 0 rule present deletes 0"),
+        "{out}
+{}",
+        calls(dir.path())
+    );
 }
 
 #[test]
