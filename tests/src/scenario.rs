@@ -855,6 +855,7 @@ macro_rules! scenario_lists {
             hook_persistence_kit => "hook-persistence-kit",
             dormant_system_dir_miner => "dormant-system-dir-miner",
             dash_x11_cpuminer => "dash-x11-cpuminer",
+            hijacked_host_unit => "hijacked-host-unit",
             ],
             clean: [
             clean_baseline => "clean-baseline",
