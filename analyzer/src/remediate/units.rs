@@ -34,12 +34,47 @@ pub enum UnitFate {
     Whole,
     /// The host's unit: only the flagged lines go.
     Lines,
+    /// The host's unit, but removing the flagged lines would break it or bring other bytes to life: left
+    /// to the responder, with why (its start line rewritten, a flagged assignment continued on the next
+    /// line).
+    ByHand(&'static str),
     /// The bundle does not hold its content: nothing tells which it is.
     Unknown,
 }
 
+/// Settings a service made from a template carries besides its commands (a miner's unit: description,
+/// ordering, restart policy, account, niceness, install target). A unit holding any other setting
+/// (`EnvironmentFile=`, `KillMode=`, `Documentation=`, conditions, sandboxing) carries the host's own
+/// configuration: it is never removed whole because its start line is the attacker's.
+const TEMPLATE_SETTINGS: &[&str] = &[
+    "Description",
+    "After",
+    "Before",
+    "Wants",
+    "Requires",
+    "Type",
+    "User",
+    "Group",
+    "Restart",
+    "RestartSec",
+    "Nice",
+    "WorkingDirectory",
+    "WantedBy",
+];
+
+/// Programs a service template runs besides its start command (`ExecReload=/bin/kill -HUP $MAINPID`,
+/// `ExecStartPre=/bin/sleep 10`, `ExecStop=/bin/true`): they say nothing about whose unit it is.
+const TEMPLATE_PROGRAMS: &[&[u8]] = &[b"kill", b"sleep", b"true"];
+
 /// Decides a unit file from its content, the flagged line numbers and the kit files (recorded paths) the
-/// plan quarantines.
+/// plan quarantines (review #4 and review of train 1, items 2, 3 and 6):
+/// - every command is flagged, runs only kit files, or is template boilerplate, and the unit holds only
+///   template settings: the intrusion's unit, removed whole (a kit unit with `ExecReload=/bin/kill ...`);
+/// - a flagged start line (`ExecStart=`) in a unit with the host's own commands or settings: the host's
+///   start line rewritten; cutting it would leave a unit that never starts again: by hand;
+/// - a flagged assignment continued on the next line (`\`): cutting its first line would bring the
+///   continuation to life as a line of its own: by hand;
+/// - otherwise (an `ExecStartPre=` or `Environment=` line added to the host's unit): only those lines.
 pub fn fate(
     model: &HostModel,
     content: Option<&[u8]>,
@@ -49,12 +84,8 @@ pub fn fate(
     let Some(content) = content else {
         return UnitFate::Unknown;
     };
-    let commands = Unit::parse(content).exec_commands();
-    if commands.is_empty() {
-        // Nothing in it runs (a drop-in with an `Environment=` line, a timer): only the flagged lines go.
-        // A kit timer is removed whole through its own file subject (a family name, the unit it starts).
-        return UnitFate::Lines;
-    }
+    let unit = Unit::parse(content);
+    let commands = unit.exec_commands();
     let kit_code = |raw: &[u8], program: &[u8]| {
         let analysed = shell_line::analyze(raw);
         let mut runs: Vec<&[u8]> = analysed.executed.iter().map(Vec::as_slice).collect();
@@ -67,14 +98,37 @@ pub fn fate(
                 kit.contains(recorded)
             })
     };
-    if commands
+    let boilerplate = |program: &[u8]| TEMPLATE_PROGRAMS.contains(&crate::parse::basename(program));
+    let hosts_commands = commands.iter().any(|c| {
+        !flagged.contains(&c.line) && !kit_code(&c.raw, &c.program) && !boilerplate(&c.program)
+    });
+    let template_only = unit
+        .entries
         .iter()
-        .all(|c| flagged.contains(&c.line) || kit_code(&c.raw, &c.program))
-    {
-        UnitFate::Whole
-    } else {
-        UnitFate::Lines
+        .all(|e| e.key.starts_with("Exec") || TEMPLATE_SETTINGS.contains(&e.key.as_str()));
+    let start_flagged = commands
+        .iter()
+        .any(|c| c.key == "ExecStart" && flagged.contains(&c.line));
+    if !commands.is_empty() && !hosts_commands && template_only {
+        return UnitFate::Whole;
     }
+    if start_flagged {
+        return UnitFate::ByHand(
+            "the host's unit (its own commands or settings) with its start line rewritten: cutting the line would leave a unit that never starts again; restore ExecStart= from its package or by hand",
+        );
+    }
+    if continued(content, flagged) {
+        return UnitFate::ByHand(
+            "a flagged assignment continues on the next line (a trailing backslash): cutting one line would make its continuation a line of its own; edit the unit by hand",
+        );
+    }
+    UnitFate::Lines
+}
+
+/// Whether a flagged line ends with a backslash: systemd joins the next line to it.
+fn continued(content: &[u8], flagged: &BTreeSet<u32>) -> bool {
+    crate::parse::numbered_lines(content)
+        .any(|(n, raw)| flagged.contains(&n) && raw.trim_ascii_end().ends_with(b"\\"))
 }
 
 /// Resolves the flagged unit lines the collector set aside (`Collect::unit_lines`): whole units become
@@ -107,6 +161,11 @@ pub fn resolve(model: &HostModel, c: &mut Collect) {
             UnitFate::Lines => {
                 kept_units.insert(unit_name(&path).to_vec());
                 add_lines(c, &path, wanted);
+            }
+            UnitFate::ByHand(why) => {
+                kept_units.insert(unit_name(&path).to_vec());
+                let numbers: Vec<String> = wanted.keys().map(u32::to_string).collect();
+                c.manual(format!("lines {} of {}", numbers.join(","), raw.escaped()), why);
             }
         }
     }
@@ -283,6 +342,79 @@ mod tests {
             script.contains(&format!(" {} ", hex::encode("edit-unit"))),
             "{script}"
         );
+    }
+
+    /// Review of train 1, items 2, 3 and 6: a host unit whose start line the attacker rewrote, or whose
+    /// flagged line continues on the next, is left to the responder (never cut, never removed); a kit unit
+    /// with template boilerplate (`ExecReload=/bin/kill`) still goes whole, with its timer.
+    #[test]
+    fn rewritten_start_lines_and_continued_lines_are_by_hand_boilerplate_kit_units_go_whole() {
+        let cron = b"[Unit]\nDescription=Regular background program processing daemon\n\n[Service]\nEnvironmentFile=-/etc/default/cron\nExecStart=/bin/sh -c '/tmp/.x/run & exec /usr/sbin/cron -f'\nIgnoreSIGPIPE=false\nKillMode=process\nRestart=on-failure\n";
+        let ssh = b"[Service]\nExecStartPre=/usr/sbin/sshd -t\nExecStart=/usr/sbin/sshd -D\nExecReload=/bin/kill -HUP $MAINPID\n";
+        let continued =
+            b"[Service]\nExecStartPre=/tmp/.x/run \\\n  --quiet\nExecStart=/usr/sbin/rsyslogd -n\n";
+        let kit = b"[Unit]\nDescription=system helper\n[Service]\nExecStartPre=/bin/sleep 10\nExecStart=/var/lib/.h/helper\nExecReload=/bin/kill -HUP $MAINPID\nRestart=always\n[Install]\nWantedBy=multi-user.target\n";
+        let model = fixture::model(
+            vec![
+                fixture::file(b"/etc/systemd/system/cron.service", Some(cron)),
+                fixture::file(b"/etc/systemd/system/ssh.service", Some(ssh)),
+                fixture::file(b"/etc/systemd/system/rsyslog.service", Some(continued)),
+                fixture::file(b"/etc/systemd/system/helper.service", Some(kit)),
+                fixture::file(
+                    b"/etc/systemd/system/helper.timer",
+                    Some(b"[Timer]\nOnBootSec=60\n"),
+                ),
+            ],
+            vec![],
+        );
+        let p = |s: &str| RawBytes::from(s.as_bytes());
+        let timer = model
+            .file(b"/etc/systemd/system/helper.timer")
+            .expect("record")
+            .clone();
+        let f = finding(&crate::detect::rules::PER_010, Severity::Critical)
+            .subject(persistence_subject(
+                &p("/etc/systemd/system/cron.service"),
+                6,
+            ))
+            .subject(persistence_subject(
+                &p("/etc/systemd/system/ssh.service"),
+                3,
+            ))
+            .subject(persistence_subject(
+                &p("/etc/systemd/system/rsyslog.service"),
+                2,
+            ))
+            .subject(persistence_subject(
+                &p("/etc/systemd/system/helper.service"),
+                5,
+            ))
+            .subject(file_subject(&timer));
+        let plan = plan_of(model, vec![f]);
+        let (units, edits) = shape(&plan);
+        assert_eq!(
+            units,
+            vec![
+                "/etc/systemd/system/helper.service".to_owned(),
+                "/etc/systemd/system/helper.timer".to_owned()
+            ],
+            "{:#?}",
+            plan.items
+        );
+        assert!(edits.is_empty(), "{edits:?}");
+        for (unit, why) in [
+            ("cron.service", "start line rewritten"),
+            ("ssh.service", "start line rewritten"),
+            ("rsyslog.service", "continues on the next line"),
+        ] {
+            assert!(
+                plan.manual
+                    .iter()
+                    .any(|m| m.contains(unit) && m.contains(why)),
+                "{unit}: {:?}",
+                plan.manual
+            );
+        }
     }
 
     #[test]
