@@ -106,7 +106,12 @@ pub fn hostile_plan() -> Plan {
                     },
                 ],
                 preserved: 2,
-                restore_flags: true,
+                locks: minetrace_analyzer::remediate::locks::LockPolicy {
+                    restore_file: true,
+                    restore_dir: true,
+                    seen_file: String::new(),
+                    seen_dir: String::new(),
+                },
             },
             why: why.clone(),
             gate: gate(i),

@@ -346,28 +346,6 @@ fn resolve_lines(
     edits
 }
 
-/// Whether the immutable or append-only lock of a file the plan edits (and keeps) is the intrusion's, so
-/// the edit leaves it cleared (review #10); otherwise the script sets it again after the edit, as an
-/// admin's lock on `authorized_keys`, a crontab or sudoers must stay. The intrusion's: MT-EVA-001 judged
-/// it high (a family's file), or the file is immutable, MT-EVA-001 judged the lock medium (a persistence,
-/// loader or account file) and an attacker's line removed unasked is in it: an immutable file cannot be
-/// written, so the lock was set after the attacker wrote (pwnrig locks every file it persists in). An
-/// append-only file can be appended to under the admin's lock, and a locked `authorized_keys` is low
-/// (hardening): those locks are set again.
-fn lock_is_intrusions(
-    model: &HostModel,
-    c: &Collect,
-    t: &FileTarget,
-    lines: &[LineRemoval],
-) -> bool {
-    let Some(judged) = c.locks.get(t.path.as_bytes()) else {
-        return false;
-    };
-    let immutable = model.file(t.path.as_bytes()).is_some_and(|f| f.immutable);
-    *judged >= Severity::High
-        || (*judged >= Severity::Medium && immutable && lines.iter().any(|l| l.gate == Gate::Apply))
-}
-
 /// Numbered plan items from the collected targets, in stage order.
 fn assemble(
     model: &HostModel,
@@ -695,23 +673,32 @@ fn assemble(
         };
         quarantines.push((Action::RemoveKitDir { dirs }, why, gate));
     }
+    let mut notes: Vec<(String, &str)> = Vec::new();
     let mut edits: Vec<(Action, Vec<String>, Gate)> = edit_items
         .into_iter()
         .map(|(t, lines, why, gate)| {
             let preserved = pn(t.path.as_bytes());
-            let restore_flags = !lock_is_intrusions(model, &c, &t, &lines);
+            let attributed = lines.iter().any(|l| l.gate == Gate::Apply);
+            let (locks, note) =
+                super::locks::policy(model, &c.locks, t.path.as_bytes(), attributed);
+            if let Some(note) = note {
+                notes.push((format!("file {}", t.path.escaped()), note));
+            }
             (
                 Action::RemoveLines {
                     file: t,
                     lines,
                     preserved,
-                    restore_flags,
+                    locks,
                 },
                 why,
                 gate,
             )
         })
         .collect();
+    for (what, note) in notes {
+        c.manual(what, note);
+    }
     // The loader's preload list first: every tool the script runs afterwards loads what it names.
     if let Some(i) = edits.iter().position(|(a, _, _)| {
         matches!(a, Action::RemoveLines { file, .. } if file.path.as_bytes() == b"/etc/ld.so.preload")
@@ -1032,7 +1019,7 @@ mod tests {
                 .items
                 .iter()
                 .filter_map(|i| match &i.action {
-                    Action::RemoveLines { restore_flags, .. } => Some(*restore_flags),
+                    Action::RemoveLines { locks, .. } => Some(locks.restore_file),
                     _ => None,
                 })
                 .collect();

@@ -4,6 +4,7 @@
 //!
 //! - [`build`]: which findings and subjects become which actions, and the safety rails.
 //! - [`edit`]: byte-exact line removal computed offline, and the `authorized_keys` key locator.
+//! - [`locks`]: which immutable/append-only flags an edit sets again on the file it keeps.
 //! - [`firewall`]: endpoints to block and attacker iptables rules as exact argument lists.
 //! - [`plan`]: the plan as data, and [`plan_lines`] for the report.
 //! - [`script`]: the data block and the rendering of `template.sh`.
@@ -18,6 +19,7 @@ pub mod collect;
 pub mod edit;
 pub mod firewall;
 pub mod kit_dirs;
+pub mod locks;
 pub mod plan;
 pub mod roles;
 pub mod script;

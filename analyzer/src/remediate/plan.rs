@@ -216,11 +216,10 @@ pub enum Action {
         file: FileTarget,
         lines: Vec<LineRemoval>,
         preserved: usize,
-        /// The file is kept, and so are its immutable and append-only flags (and its directory's): the
-        /// script clears them to edit, then sets them again (an admin's lock on `authorized_keys`, a
-        /// crontab, sudoers). False when a finding attributes the lock itself to the intrusion (an
-        /// `MT-EVA-001` lock on a family's file): then it stays cleared.
-        restore_flags: bool,
+        /// The file is kept, and so are the admin's immutable and append-only flags on it and on its
+        /// directory: the script clears them to edit, then sets them again; the intrusion's stay cleared
+        /// ([`super::locks`]).
+        locks: super::locks::LockPolicy,
     },
     /// Stop, disable and remove a systemd unit file (and the links naming it), then reload.
     RemoveUnit {

@@ -23,9 +23,11 @@
 //! - `rmdir`: 6 count of directories, then per directory (deepest first, the kit directory last):
 //!   path, dev, inode
 //! - `edit`, `edit-unit` (a systemd unit or drop-in: the manager reloads it after): 6 path, 7 dev,
-//!   8 inode, 9 sha256 before, 10 size before, 11 preserve number, 12 count, then per line: offset, length, exact bytes, key blob (or `-`), the line's own gate; then the
-//!   flags policy: `restore` (the immutable and append-only flags of the file and its directory are set
-//!   again after the edit) or `clear` (a finding attributes the lock to the intrusion)
+//!   8 inode, 9 sha256 before, 10 size before, 11 preserve number, 12 count, then per line: offset,
+//!   length, exact bytes, key blob (or `-`), the line's own gate; then the flags policy of the file and
+//!   of its directory, each `restore` (its immutable and append-only flags are set again after the
+//!   edit) or `clear` (the lock is the intrusion's), and the flags the snapshot saw on each (`i`, `a`,
+//!   `ia` or `-`: with one to set again and none readable at run time, no edit)
 //! - `block`: 6 family (4 or 6), 7 address, 8 port
 //! - `fw-delete`: 6 family hint (4, 6 or `-`), 7 tables (`filter,nat`), 8 count, then the arguments
 //!   (chain first)
@@ -254,7 +256,7 @@ pub fn data_block(plan: &Plan) -> String {
                 file,
                 lines,
                 preserved,
-                restore_flags,
+                locks,
             } => {
                 file_fields(&mut r, file);
                 r.num(preserved).num(lines.len());
@@ -266,7 +268,11 @@ pub fn data_block(plan: &Plan) -> String {
                     };
                     r.push(gate_field(&l.gate));
                 }
-                r.push(if *restore_flags { "restore" } else { "clear" });
+                let policy = |restore: bool| if restore { "restore" } else { "clear" };
+                r.push(policy(locks.restore_file))
+                    .push(policy(locks.restore_dir))
+                    .push(&locks.seen_file)
+                    .push(&locks.seen_dir);
             }
             Action::BlockEndpoint { ip, port } => {
                 let fam = if matches!(ip, IpAddr::V4(_)) {

@@ -69,7 +69,8 @@ MT_LOG=''
 MT_FW=''
 MT_FLAGTOOL='unset'
 MT_LSATTR=''
-MT_FFLAGS=- MT_DFLAGS=- MT_FLAGS_NOTE='' MT_FLAGS_POLICY=restore
+MT_PYREAD=''
+MT_FFLAGS=- MT_DFLAGS=- MT_FLAGS_NOTE='' MT_FLAGS_POLICY=restore MT_DFLAGS_POLICY=restore MT_SEEN_F='' MT_SEEN_D=''
 MT_STATE=''
 MT_NOTE=''
 MT_CUR_SHA=''
@@ -348,15 +349,26 @@ mt_pick_flag_tool() {
       real=${c%/*}/lsattr
       if [[ -f $real && ! -L $real ]] && mt_pkg_verified "$real"; then
         MT_LSATTR=$real
+      else
+        mt_pick_python
       fi
       return 0
     fi
   done
+  mt_pick_python
+  [[ -n $MT_PYREAD ]] && MT_FLAGTOOL=python:$MT_PYREAD
+  return 0
+}
+
+# A package-verified python3 for the ioctl helper into MT_PYREAD ('' when there is none).
+mt_pick_python() {
+  local c real
+  MT_PYREAD=''
   for c in /usr/bin/python3 /bin/python3 /usr/libexec/platform-python; do
     real=$(readlink -e -- "$c" 2>/dev/null) || continue
     [[ $real =~ ^/usr/(bin|libexec)/(python3(\.[0-9]+)?|platform-python)$ ]] || continue
     if mt_pkg_verified "$real"; then
-      MT_FLAGTOOL=python:$real
+      MT_PYREAD=$real
       return 0
     fi
   done
@@ -387,7 +399,14 @@ mt_get_flags() {
   none) return 1 ;;
   python:*) out=$("${MT_FLAGTOOL#python:}" -I -S -c "$MT_PY_FLAGS" get "$1" 2>/dev/null) || return 1 ;;
   *)
-    [[ -n $MT_LSATTR ]] || return 1
+    if [[ -z $MT_LSATTR ]]; then
+      # No verified lsattr beside the verified chattr: the verified python3's ioctl reads them.
+      [[ -n $MT_PYREAD ]] || return 1
+      out=$("$MT_PYREAD" -I -S -c "$MT_PY_FLAGS" get "$1" 2>/dev/null) || return 1
+      [[ $out =~ ^i?a?$ ]] || return 1
+      REPLY=$out
+      return 0
+    fi
     out=$("$MT_LSATTR" -d -- "$1" 2>/dev/null) || return 1
     out=${out%% *}
     # lsattr's letters: lowercase i and a are only ever immutable and append-only.
@@ -1344,12 +1363,17 @@ mt_edit_fields() {
   mt_num 12 || return 1
   MT_COUNT=$REPLY
   ((MT_COUNT > 0 && MT_COUNT <= 100000)) || return 1
-  # After the lines: whether the file's and its directory's flags are set again after the edit.
-  mt_get $((13 + 5 * MT_COUNT)) || return 1
-  case $REPLY in
-  restore | clear) MT_FLAGS_POLICY=$REPLY ;;
-  *) return 1 ;;
-  esac
+  # After the lines: whether the file's and its directory's flags are set again after the edit, and the
+  # flags the snapshot saw on each.
+  local k=$((13 + 5 * MT_COUNT))
+  mt_get "$k" && [[ $REPLY == restore || $REPLY == clear ]] || return 1
+  MT_FLAGS_POLICY=$REPLY
+  mt_get $((k + 1)) && [[ $REPLY == restore || $REPLY == clear ]] || return 1
+  MT_DFLAGS_POLICY=$REPLY
+  mt_get $((k + 2)) && [[ $REPLY =~ ^i?a?$ ]] || return 1
+  MT_SEEN_F=$REPLY
+  mt_get $((k + 3)) && [[ $REPLY =~ ^i?a?$ ]] || return 1
+  MT_SEEN_D=$REPLY
 }
 
 # Whether planned line $1 is still in the file: the exact whole line, or (a key) its blob anywhere.
@@ -1502,23 +1526,32 @@ mt_read_flags_around() {
   mt_get_flags "$dir" && MT_DFLAGS=${REPLY:--}
 }
 
-# Sets the flags read by mt_read_flags_around on the file $1 (the edited one, a new inode) and on its
-# directory again. MT_NOTE gains what could not be set.
+# Sets the flags read by mt_read_flags_around again, on the file $1 (the edited one, a new inode) and on
+# its directory, each when its policy is restore (MT_FLAGS_POLICY, MT_DFLAGS_POLICY). MT_FLAGS_NOTE says
+# what was set, what could not be read and what could not be set; status 1 when a flag read could not be
+# set again.
 mt_restore_flags_around() {
-  local dir=${1%/*} bad=''
+  local dir=${1%/*} bad='' unread='' set=''
   [[ -n $dir ]] || dir=/
-  if [[ $MT_FFLAGS == '?' || $MT_DFLAGS == '?' ]]; then
-    MT_FLAGS_NOTE='; its flags could not be read, so none were set again: check them with lsattr'
-    return 1
+  if [[ $MT_FLAGS_POLICY == restore ]]; then
+    case $MT_FFLAGS in
+    '?') unread+=' file' ;;
+    -) ;;
+    *) if mt_set_flags "$1" "$MT_FFLAGS"; then set+=' file'; else bad+=' file'; fi ;;
+    esac
   fi
-  [[ $MT_FFLAGS == - ]] || mt_set_flags "$1" "$MT_FFLAGS" || bad+=' file'
-  [[ $MT_DFLAGS == - ]] || mt_set_flags "$dir" "$MT_DFLAGS" || bad+=' directory'
-  if [[ -n $bad ]]; then
-    MT_FLAGS_NOTE="; its flags could not be set again on the$bad: set them by hand"
-    return 1
+  if [[ $MT_DFLAGS_POLICY == restore ]]; then
+    case $MT_DFLAGS in
+    '?') unread+=' directory' ;;
+    -) ;;
+    *) if mt_set_flags "$dir" "$MT_DFLAGS"; then set+=' directory'; else bad+=' directory'; fi ;;
+    esac
   fi
   MT_FLAGS_NOTE=''
-  [[ $MT_FFLAGS$MT_DFLAGS == -- ]] || MT_FLAGS_NOTE='; its immutable/append-only flags (and its directory'"'"'s) set again'
+  [[ -z $set ]] || MT_FLAGS_NOTE+="; immutable/append-only flags set again on the$set"
+  [[ -z $unread ]] || MT_FLAGS_NOTE+="; the flags of the$unread could not be read, so none were set again: check them with lsattr"
+  [[ -z $bad ]] || MT_FLAGS_NOTE+="; the flags of the$bad could not be set again: set them by hand"
+  [[ -z $bad ]]
 }
 
 mt_apply_edit() {
@@ -1536,16 +1569,22 @@ mt_apply_edit() {
   mt_hash_file "$new"
   after=$REPLY
   uid=${MT_ST[3]} gid=${MT_ST[4]} mode=${MT_ST[5]}
-  # The file is kept: an admin's lock on it (or on its directory) is set again once it is edited.
-  MT_FFLAGS=- MT_DFLAGS=-
-  [[ $MT_FLAGS_POLICY == restore ]] && mt_read_flags_around "$MT_PATH"
+  # The file is kept: an admin's lock on it (or on its directory) is set again once it is edited. A lock
+  # to set again that cannot be read back now, while the snapshot saw one: not edited (fail closed).
+  mt_read_flags_around "$MT_PATH"
+  if [[ ($MT_FLAGS_POLICY == restore && $MT_FFLAGS == '?' && -n $MT_SEEN_F) ||
+    ($MT_DFLAGS_POLICY == restore && $MT_DFLAGS == '?' && -n $MT_SEEN_D) ]]; then
+    rm -f -- "$new"
+    MT_NOTE='not changed: the snapshot saw an immutable/append-only lock here and its flags cannot be read now (no verified lsattr or python3), so it could not be set again: remove the lines by hand'
+    return 1
+  fi
   mt_clear_flags_around "$MT_PATH"
   MT_PRE_RENAME=mt_pre_rename_edit
   if ! mt_install_beside "$new" "$MT_PATH"; then
     MT_PRE_RENAME=''
     rm -f -- "$new"
     MT_NOTE="not changed: ${MT_NOTE:-cannot write beside it}"
-    [[ $MT_FLAGS_POLICY == restore ]] && mt_restore_flags_around "$MT_PATH"
+    mt_restore_flags_around "$MT_PATH"
     MT_NOTE+=$MT_FLAGS_NOTE
     return 1
   fi
@@ -1553,18 +1592,20 @@ mt_apply_edit() {
   rm -f -- "$new"
   mt_hash_file "$MT_PATH"
   if [[ $REPLY != "$after" ]]; then
-    MT_NOTE='the file does not hash as rebuilt after the rename'
+    mt_restore_flags_around "$MT_PATH"
+    MT_NOTE="the file does not hash as rebuilt after the rename$MT_FLAGS_NOTE"
     return 1
   fi
   local restored=0
-  if [[ $MT_FLAGS_POLICY == restore ]]; then
-    mt_restore_flags_around "$MT_PATH" && restored=1
-  fi
-  # The flags go into the undo record too: undoing the edit restores them as they were.
-  mt_undo_record edit "$n" "${MT_F[6]}" "$MT_PN" "$after" "$uid" "$gid" "$mode" "$MT_FFLAGS" "$MT_DFLAGS"
+  mt_restore_flags_around "$MT_PATH" && restored=1
+  # The flags set again go into the undo record too: undoing the edit restores them as they were.
+  local uf=$MT_FFLAGS ud=$MT_DFLAGS
+  [[ $MT_FLAGS_POLICY == restore ]] || uf=-
+  [[ $MT_DFLAGS_POLICY == restore ]] || ud=-
+  mt_undo_record edit "$n" "${MT_F[6]}" "$MT_PN" "$after" "$uid" "$gid" "$mode" "$uf" "$ud"
   MT_NOTE="removed $((${#MT_WANT[@]} - ${#MT_GONE[@]})) line(s); every other byte kept$MT_FLAGS_NOTE"
   # Flags that were read but cannot be set again: the lock the admin wanted is not there: say so.
-  [[ $MT_FLAGS_POLICY != restore || $restored == 1 || $MT_FFLAGS == '?' || $MT_DFLAGS == '?' ]]
+  ((restored))
 }
 
 # An edited unit file (the host's unit, an attacker's line removed): the system manager still holds the
@@ -2774,7 +2815,7 @@ mt_undo() {
         printf '  undo %s: restored\n' "${u[1]}"
         mt_log "${u[1]}" "undo-$kind" - 'done' - 0 'restored from the quarantine'
         if [[ $kind == edit ]]; then
-          MT_FFLAGS=${u[8]-?} MT_DFLAGS=${u[9]-?}
+          MT_FFLAGS=${u[8]-?} MT_DFLAGS=${u[9]-?} MT_FLAGS_POLICY=restore MT_DFLAGS_POLICY=restore
           if [[ $MT_FFLAGS =~ ^(i?a?|-)$ && $MT_DFLAGS =~ ^(i?a?|-)$ ]] && ! mt_restore_flags_around "$path"; then
             printf '  undo %s: %s\n' "${u[1]}" "${MT_FLAGS_NOTE#; }"
             MT_FAILED=1

@@ -498,12 +498,13 @@ mkdir -p q/files q/work home/.ssh
 f=$PWD/home/.ssh/authorized_keys
 printf 'ssh-ed25519 AAAAadmin admin@bastion\nssh-ed25519 AAAAevil x@y\n' >"$f"
 cp -- "$f" q/files/1.bin
-hexof() {{ printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }}
+hexof() {{ local h; h=$(printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'); printf '%s' "${{h:--}}"; }}
 read -r dev ino size < <(stat -c '%d %i %s' -- "$f")
 sum=$(sha256sum <"$f")
 sum=${{sum%% *}}
 MT_F=(32 $(hexof edit) 70 74 74 77 $(hexof "$f") $(hexof "$dev") $(hexof "$ino") $(hexof "$sum") $(hexof "$size") \
-  31 31 $(hexof 36) $(hexof 29) $(hexof 'ssh-ed25519 AAAAevil x@y') $(hexof AAAAevil) - $(hexof {policy}) -)
+  31 31 $(hexof 36) $(hexof 29) $(hexof 'ssh-ed25519 AAAAevil x@y') $(hexof AAAAevil) - $(hexof {policy}) \
+  $(hexof {policy}) $(hexof "${{SEEN_F-}}") $(hexof "${{SEEN_D-}}") -)
 declare -A FL=(["$f"]=$FILE_FLAGS ["${{f%/*}}"]=$DIR_FLAGS)
 MT_FLAGTOOL=chattr MT_LSATTR=lsattr
 chattr() {{
@@ -565,6 +566,31 @@ echo "undone: file ${FL[$f]-} dir ${FL[${f%/*}]-} lines $(wc -l <"$f") failed $M
         "{out}\n{}",
         calls(dir.path())
     );
+}
+
+#[test]
+fn an_edit_is_refused_when_a_lock_the_snapshot_saw_cannot_be_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    // Review of train 1, item 5: the snapshot saw +i on the file; at run time no verified tool reads the
+    // flags (chattr verified, lsattr not, no python3): clearing them would lose the admin's lock for
+    // good, so the file is not edited at all (fail closed).
+    let body = format!(
+        "FILE_FLAGS=i DIR_FLAGS= SEEN_F=i SEEN_D=\n{}",
+        edit_bench(
+            "restore",
+            r#"
+MT_LSATTR='' MT_PYREAD=''
+mt_state_edit
+mt_apply_edit 2
+echo "rc=$? $MT_NOTE"
+echo "after: file [${FL[$f]-}] keys $(grep -c ssh-ed25519 "$f")"
+"#
+        )
+    );
+    let (rc, out) = bash(dir.path(), &body);
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("rc=1 not changed: the snapshot saw"), "{out}");
+    assert!(out.contains("after: file [i] keys 2"), "{out}");
 }
 
 #[test]

@@ -143,7 +143,12 @@ fn action() -> impl Strategy<Value = Action> {
             Action::RemoveLines {
                 file,
                 preserved: 1,
-                restore_flags: true,
+                locks: minetrace_analyzer::remediate::locks::LockPolicy {
+                    restore_file: true,
+                    restore_dir: true,
+                    seen_file: String::new(),
+                    seen_dir: String::new(),
+                },
                 lines: lines
                     .into_iter()
                     .map(|(bytes, number)| LineRemoval {
