@@ -206,6 +206,8 @@ kinds! {
     BruteTool = "brute_tool", Word;
     /// Clients that log in to or copy to another host over SSH.
     SshClient = "ssh_client", Word;
+    /// Environment variables a CI executor sets for the job it runs (never in its own environment).
+    CiJobEnv = "ci_job_env", Word;
 }
 
 impl Kind {

@@ -329,6 +329,17 @@ mod tests {
         );
     }
 
+    /// A process in a CI job's environment (the variables its executor sets for each job).
+    fn in_job(
+        mut p: minetrace_schemas::records::process::ProcessRecord,
+    ) -> minetrace_schemas::records::process::ProcessRecord {
+        p.env.push(minetrace_schemas::records::process::EnvVar {
+            name: minetrace_schemas::RawBytes::from(&b"CI_JOB_ID"[..]),
+            value: None,
+        });
+        p
+    }
+
     /// Review s4 item 8: a CI job script in /tmp that installs its toolchain with `curl | sh` is a job
     /// step of its runner (the build tool ancestry's twin for CI executors); the same bytes run by a shell
     /// under a web server, or a job script that starts a miner, are judged as any script.
@@ -351,20 +362,20 @@ mod tests {
                     b"/usr/local/bin/gitlab-runner",
                     &[b"/usr/local/bin/gitlab-runner", b"run"],
                 ),
-                fixture::process(
+                in_job(fixture::process(
                     11,
                     10,
                     997,
                     b"/usr/bin/bash",
                     &[b"bash", b"/tmp/build_script_7f2c/script.sh"],
-                ),
-                fixture::process(
+                )),
+                in_job(fixture::process(
                     12,
                     10,
                     997,
                     b"/usr/bin/bash",
                     &[b"bash", b"/tmp/build_script_9a1b/script.sh"],
-                ),
+                )),
                 fixture::process(20, 1, 33, b"/usr/sbin/php-fpm8.2", &[b"php-fpm: pool www"]),
                 fixture::process(21, 20, 33, b"/usr/bin/bash", &[b"bash", b"/tmp/php-dl.sh"]),
             ],

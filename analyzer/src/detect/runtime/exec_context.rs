@@ -472,6 +472,17 @@ mod tests {
     use crate::indicators::Indicators;
     use crate::model::fixture;
 
+    /// A process in a CI job's environment (the variables its executor sets for each build).
+    fn in_job(mut p: ProcessRecord) -> ProcessRecord {
+        for name in [&b"BUILD_TAG"[..], b"WORKSPACE"] {
+            p.env.push(minetrace_schemas::records::process::EnvVar {
+                name: RawBytes::from(name),
+                value: None,
+            });
+        }
+        p
+    }
+
     /// Review s4 item 10: Jenkins runs its build steps as `sh -xe /tmp/jenkinsNNN.sh`, which is CI; an
     /// inline `sh -c` or a downloader under Jenkins is its script console exploited, and a shell under a
     /// web server stays what it was.
@@ -494,13 +505,16 @@ mod tests {
                     b"/usr/lib/jvm/java-17-openjdk-amd64/bin/java",
                     jenkins,
                 ),
-                fixture::process(
+                in_job(fixture::process(
                     11,
                     10,
                     115,
                     b"/usr/bin/dash",
                     &[b"/bin/sh", b"-xe", b"/tmp/jenkins4820417716412785331.sh"],
-                ),
+                )),
+                // What a Groovy `Runtime.exec` of the script console left running: a script file, but
+                // in Jenkins' own environment (no build's variables).
+                fixture::process(14, 10, 115, b"/usr/bin/dash", &[b"sh", b"/tmp/x.sh"]),
                 fixture::process(
                     12,
                     10,
@@ -517,6 +531,21 @@ mod tests {
                 ),
                 fixture::process(20, 1, 33, b"/usr/sbin/nginx", &[b"nginx: worker process"]),
                 fixture::process(21, 20, 33, b"/usr/bin/dash", &[b"sh", b"/tmp/x.sh"]),
+                // An intruder's launcher named like a runner, in a drop place: no executor of jobs.
+                fixture::process(
+                    30,
+                    1,
+                    0,
+                    b"/tmp/.x/gitlab-runner",
+                    &[b"gitlab-runner", b"run"],
+                ),
+                in_job(fixture::process(
+                    31,
+                    30,
+                    0,
+                    b"/usr/bin/bash",
+                    &[b"bash", b"/tmp/.x/job.sh"],
+                )),
             ],
         );
         let iocs = Indicators::builtin();
@@ -536,9 +565,15 @@ mod tests {
                 .map(|f| f.severity)
         };
         assert_eq!(sev(11), None, "{found:#?}");
+        assert_eq!(
+            sev(14),
+            Some(Severity::Medium),
+            "no job environment: not a build step"
+        );
         assert_eq!(sev(12), Some(Severity::Medium));
         assert_eq!(sev(13), Some(Severity::High));
         assert_eq!(sev(21), Some(Severity::Medium));
+        assert!(sev(31) >= Some(Severity::Medium), "{found:#?}");
     }
 
     /// Review s4 item 9: rootless Docker's daemons in the developer's ~/bin are the developer's own

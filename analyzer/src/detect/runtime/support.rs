@@ -254,12 +254,22 @@ pub fn ci_executor(ctx: &Context, p: &ProcessRecord) -> Option<String> {
 }
 
 /// A CI job step: a shell or interpreter running a job script file (`sh -xe /tmp/jenkins123.sh`,
-/// `bash /tmp/build_script_*/script.sh`: never inline `sh -c TEXT`, which is what an exploit of the
-/// executor runs) under a CI executor ([`ci_executor`]), with no miner sign of its own. Returns the
-/// executor and the script.
+/// `bash /tmp/build_script_*/script.sh`: never inline `sh -c TEXT`) under a CI executor
+/// ([`ci_executor`]), in the job's environment (a `ci_job_env` variable the executor sets for each job:
+/// BUILD_TAG, CI_JOB_ID, GITHUB_RUN_ID; what an exploit of the executor starts inherits the executor's
+/// own environment, which has none), from a script owned by the step's account or root, with no miner
+/// sign of its own. Returns the executor and the script.
 pub fn ci_job_step(ctx: &Context, p: &ProcessRecord) -> Option<(String, Vec<u8>)> {
     let script = script_file(p)?;
-    if miner_sign(ctx, p) {
+    let job_env = p.env.iter().any(|e| {
+        ctx.iocs
+            .contains(Kind::CiJobEnv, &String::from_utf8_lossy(e.name.as_bytes()))
+    });
+    let owner_ok = ctx
+        .model
+        .file(&script)
+        .is_none_or(|f| f.uid == p.uid.real || f.uid == 0);
+    if !job_env || !owner_ok || miner_sign(ctx, p) {
         return None;
     }
     Some((ci_executor(ctx, p)?, script))
