@@ -60,9 +60,35 @@ fn lateral_class(ctx: &Context, raw: &[u8], commands: &[Vec<u8>]) -> Option<Stri
     None
 }
 
-/// Whether a scanner's line aims beyond the host's own networks: a public address (neither private,
-/// link-local, shared nor loopback: the remediation's infrastructure test), a range of /8 or wider,
-/// random targets (`-iR`), or zmap with no range (the whole IPv4 space).
+/// Scanner options whose value is an address that is no target: a resolver, a source or decoy address,
+/// an excluded host or file, a proxy, an interface (nmap `--dns-servers`, `-S`, `-D`, `--exclude`,
+/// `--proxies`, `-e`; masscan `--adapter-ip`, `--router-ip`, `--excludefile`; zmap `-S`, `-G`, `-i`).
+const NON_TARGET_OPTIONS: &[&str] = &[
+    "--dns-servers",
+    "-S",
+    "-D",
+    "--exclude",
+    "--excludefile",
+    "--exclude-file",
+    "--proxies",
+    "-e",
+    "-G",
+    "-i",
+    "--source-ip",
+    "--adapter-ip",
+    "--router-ip",
+    "--router-mac",
+    "--gateway-mac",
+    "--interface",
+    "-b",
+];
+
+/// Whether a scanner's line aims beyond the host's own networks: a range of public addresses (CIDR
+/// shorter than /32, `a.b.c.d-e.f.g.h`, `10.0.0.1-254`, `1.2.3.*`) or one of /8 or wider, random targets
+/// (`-iR`), or zmap with no range (the whole IPv4 space). A single public address is not the class (an
+/// admin checks the company's own public server); option values are no targets
+/// ([`NON_TARGET_OPTIONS`]); the host's own networks (private, link-local, shared, loopback: the
+/// remediation's infrastructure test) never count.
 fn scan_outside(ctx: &Context, raw: &[u8], scanner: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(raw);
     let words: Vec<&str> = text
@@ -77,7 +103,15 @@ fn scan_outside(ctx: &Context, raw: &[u8], scanner: &[u8]) -> Option<String> {
     }
     let network = HostNetwork::of(ctx.model);
     let mut any_target = false;
+    let mut skip_next = false;
     for w in &words {
+        if std::mem::take(&mut skip_next) {
+            continue;
+        }
+        if NON_TARGET_OPTIONS.contains(w) {
+            skip_next = true;
+            continue;
+        }
         let (addr, prefix) = match w.split_once('/') {
             Some((a, p)) => (a, p.parse::<u8>().ok()),
             None => (*w, None),
@@ -91,9 +125,10 @@ fn scan_outside(ctx: &Context, raw: &[u8], scanner: &[u8]) -> Option<String> {
         if prefix.is_some_and(|p| p <= 8) {
             return Some(format!("{}, a range of the internet's size", support::q(w)));
         }
+        let range = prefix.is_some_and(|p| p < 32) || addr.contains('-') || addr.contains('*');
         let ip = IpAddr::V4(ip);
-        if !ip.is_loopback() && infrastructure(ip, &network).is_none() {
-            return Some(format!("{}, a public address", support::q(w)));
+        if range && !ip.is_loopback() && infrastructure(ip, &network).is_none() {
+            return Some(format!("{}, a range of public addresses", support::q(w)));
         }
     }
     (scanner == b"zmap"
@@ -104,25 +139,41 @@ fn scan_outside(ctx: &Context, raw: &[u8], scanner: &[u8]) -> Option<String> {
     .then(|| "no range, which zmap takes for the whole IPv4 space".into())
 }
 
-/// What an SSH client's line harvested from the host to pick its targets or keys, when it did.
+/// What an SSH client's line harvested from the host to pick its targets or keys, when it did: a
+/// `known_hosts` file or a shell history read ([`crate::model::ssh::is_known_hosts`],
+/// [`crate::model::is_shell_history`]), an ssh config's host names grepped, or private keys
+/// ([`super::lateral::is_private_key_name`]) searched for (`find`, `locate`, a wildcard over homes or
+/// key names).
 fn harvested(raw: &[u8]) -> Option<&'static str> {
-    let l = String::from_utf8_lossy(raw).to_ascii_lowercase();
-    if l.contains("known_hosts") {
+    let l = String::from_utf8_lossy(raw);
+    let words: Vec<&str> = l
+        .split(|c: char| c.is_ascii_whitespace() || "'\";|&()<>$`=".contains(c))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let names = || {
+        words
+            .iter()
+            .map(|w| w.rsplit('/').next().unwrap_or(w).as_bytes())
+    };
+    if words
+        .iter()
+        .any(|w| crate::model::ssh::is_known_hosts(w.as_bytes()))
+    {
         return Some("targets read from known_hosts");
     }
-    if l.contains("_history") {
+    if names().any(crate::model::is_shell_history) {
         return Some("targets read from a shell history");
     }
-    if l.contains(".ssh/config") && (l.contains("grep") || l.contains("awk")) {
+    if l.contains(".ssh/config") && words.iter().any(|w| matches!(*w, "grep" | "awk")) {
         return Some("targets read from an ssh config");
     }
-    let key = l.contains("id_rsa")
-        || l.contains("id_dsa")
-        || l.contains("id_ecdsa")
-        || l.contains("id_ed25519")
-        || l.contains(".ssh/id_");
-    let search =
-        l.contains("find ") || l.contains("locate ") || l.contains("/home/*") || l.contains("id_*");
+    let key = names().any(|n| {
+        let n: Vec<u8> = n.iter().copied().filter(|b| *b != b'*').collect();
+        super::lateral::is_private_key_name(&n) || n == b"id_"
+    });
+    let search = words
+        .iter()
+        .any(|w| matches!(*w, "find" | "locate") || w.starts_with("/home/*") || w.contains("id_*"));
     (key && search).then_some("private keys searched for on the host")
 }
 
@@ -260,7 +311,11 @@ nmap -p 22,80,443 192.168.10.1-254 172.16.4.*\n\
 for i in $(seq 1 254); do ping -c1 -W1 10.20.1.$i; done\n\
 sudo nmap -sV localhost\n\
 rsync -az /var/www/ web2:/var/www/\n\
-sshpass -f ~/.pw ssh admin@10.20.0.9 reboot\n";
+sshpass -f ~/.pw ssh admin@10.20.0.9 reboot\n\
+nmap --dns-servers 1.1.1.1 -sn 10.20.0.0/24\n\
+nmap -S 198.51.100.2 -e eth0 -p 22 10.20.0.0/24 --exclude 8.8.8.8\n\
+nmap -p 22,443 203.0.113.10\n\
+grep -c ssh ~/.bash_history\n";
         assert_eq!(lateral_lines(admin), Vec::<String>::new());
         let worm = [
             &b"masscan 0.0.0.0/0 -p6379 --rate 100000 -oL /tmp/.r\n"[..],

@@ -12,8 +12,12 @@ use crate::detect::Context;
 use crate::parse::{basename, contains, dirname};
 
 fn is_private_key(path: &[u8]) -> bool {
-    let name = basename(path);
-    contains(path, b"/.ssh/") && name.starts_with(b"id_") && !name.ends_with(b".pub")
+    contains(path, b"/.ssh/") && is_private_key_name(basename(path))
+}
+
+/// A private key's file name as ssh-keygen writes it (`id_rsa`, `id_ed25519`: `id_*` without `.pub`).
+pub fn is_private_key_name(name: &[u8]) -> bool {
+    name.starts_with(b"id_") && !name.ends_with(b".pub")
 }
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
