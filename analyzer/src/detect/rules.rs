@@ -389,7 +389,7 @@ pub const PER_040: Rule = Rule {
     detector: "preload",
     title: "Library preloaded into every program (/etc/ld.so.preload)",
     attack: &["T1574.006", "T1014"],
-    severity: "Every `/etc/ld.so.preload` entry: critical when the library is a family `preload`/`path` marker; low when a package owns it with a matching digest (no `preload_bad` name), or when it is a preload tool's (`preload_benign`: an allocator, the Snoopy audit logger built into /usr/local/lib) in a library directory, not a temp, hidden, shared-memory, configuration or home place, and not a packaged file whose digest differs (the judgement MT-RUN-044 reads too); high otherwise. The library is a file subject as recorded (`/lib/x` found as `/usr/lib/x` on merged `/usr`), or as written (no sha256) at medium or above when not recorded.",
+    severity: "Every `/etc/ld.so.preload` entry: critical when the library is a family `preload`/`path` marker; low when a package owns it with a matching digest (no `preload_bad` name); medium (a review item) for an unowned library named like a preload tool (`preload_benign`: an allocator, the Snoopy audit logger) in a library directory, not a temp, hidden, shared-memory, configuration or home place, and not a packaged file whose digest differs (the judgement MT-RUN-044 reads too); high otherwise. The library is a file subject as recorded (`/lib/x` found as `/usr/lib/x` on merged `/usr`), or as written (no sha256) at medium or above when not recorded.",
 };
 
 /// MT-PER-041

@@ -4,11 +4,11 @@
 //! (libprocesshider, libsystem.so, libgcwrap.so).
 //!
 //! Severity: an entry named by a family marker is critical; one whose library a package owns with a
-//! matching digest is low (jemalloc and friends), and so is a preload tool's library
-//! ([`support::PreloadLib`], the judgement `MT-RUN-044` reads too: `preload_benign`, an audit logger
-//! such as Snoopy built into `/usr/local/lib`) in a library directory; anything else is high: an
-//! unowned library, a hider's name, a tool's name in a drop place, a packaged library whose bytes differ
-//! from its package's.
+//! matching digest is low (jemalloc and friends, Snoopy from its package); an unowned library named like
+//! a preload tool ([`support::PreloadLib`], the judgement `MT-RUN-044` reads too: `preload_benign`, an
+//! audit logger built into `/usr/local/lib`) in a library directory is medium, a review item (a hider
+//! can take any name); anything else is high: an unowned library, a hider's name, a tool's name in a
+//! drop place, a packaged library whose bytes differ from its package's.
 
 use minetrace_schemas::findings::{Finding, Role, Severity};
 use minetrace_schemas::records::package::PackageVerdict;
@@ -85,10 +85,14 @@ fn entry(
     let tampered = check.is_some_and(|c| c.verdict == PackageVerdict::Mismatch);
     let judged = support::PreloadLib::of(ctx, lib);
     let tool = judged.tool_in_place() && !tampered;
+    // Only a package vouches for a library; a preload tool's name in a library directory makes an
+    // unowned one a review item (medium), never context: a hider can take any name.
     let severity = if marker.is_some() {
         Severity::Critical
-    } else if packaged && judged.hider.is_none() || tool {
+    } else if packaged && judged.hider.is_none() {
         Severity::Low
+    } else if tool {
+        Severity::Medium
     } else {
         Severity::High
     };
@@ -108,9 +112,9 @@ fn entry(
     if let Some(h) = &judged.hider {
         f = f.evidence(format!("{h} is a known process-hiding library"));
     }
-    if let Some(t) = judged.tool.as_deref().filter(|_| tool) {
+    if let Some(t) = judged.tool.as_deref().filter(|_| tool && !packaged) {
         f = f.evidence(format!(
-            "{t} is a library operators preload on purpose (allocator, audit logger, test helper), in a library directory"
+            "named like {t}, a library operators preload on purpose (allocator, audit logger, test helper), in a library directory, but no package vouches for it: review whether it is that tool"
         ));
     } else if judged.tool.is_some() && judged.dropped {
         f = f.evidence("named like a preload tool's library, but it sits in a temp, hidden, configuration or home place");
@@ -166,12 +170,13 @@ mod tests {
     use crate::indicators::Indicators;
     use crate::model::fixture;
 
-    /// Review s4 item 7: what a preloaded library is comes from its package and its place, judged as
-    /// `MT-RUN-044` judges `LD_PRELOAD` (one fact: `support::PreloadLib`).
+    /// Review s4 item 7 and train-1 review item 9: what a preloaded library is comes from its package
+    /// (the only route to low) and its place, judged as `MT-RUN-044` judges `LD_PRELOAD` (one fact:
+    /// `support::PreloadLib`); a tool's name alone makes an unowned library a review item, not context.
     #[test]
-    fn preload_tools_in_library_directories_are_context_hiders_and_drops_are_not() {
+    fn only_a_package_makes_a_preloaded_library_context() {
         let lines = [
-            "/usr/local/lib/libsnoopy.so", // Snoopy's installer: unowned, a library dir
+            "/usr/local/lib/libsnoopy.so", // unowned, a tool's name in a library dir: review
             "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", // its package vouches for it
             "/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4", // a tool's name, but its package's bytes differ
             "/usr/local/lib/libprocesshider.so",          // 8220's hider (family marker)
@@ -208,7 +213,7 @@ mod tests {
                 })
                 .map(|f| f.severity)
         };
-        assert_eq!(sev(lines[0]), Some(Severity::Low), "{found:#?}");
+        assert_eq!(sev(lines[0]), Some(Severity::Medium), "{found:#?}");
         assert_eq!(sev(lines[1]), Some(Severity::Low));
         assert_eq!(sev(lines[2]), Some(Severity::High), "tampered package file");
         assert_eq!(sev(lines[3]), Some(Severity::Critical));
