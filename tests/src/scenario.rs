@@ -879,6 +879,7 @@ macro_rules! scenario_lists {
             benign_aliyun_agent_removed => "benign-aliyun-agent-removed",
             benign_unit_vendor_binaries => "benign-unit-vendor-binaries",
             benign_short_key_comments => "benign-short-key-comments",
+            benign_monero_node => "benign-monero-node",
             ],
         }
     };

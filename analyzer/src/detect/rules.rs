@@ -68,7 +68,7 @@ pub const RUN_010: Rule = Rule {
     detector: "miner_binary",
     title: "Running executable contains cryptocurrency-mining code",
     attack: &["T1496"],
-    severity: "A copied executable (data and string sections, plus bytes appended after the ELF image; the whole file when it has no sections) holds strings of two miner concepts (stratum URL, XMRig name/log format, donate settings, RandomX/CryptoNight, mining.* methods, hashrate reports), a mining symbol, or a wallet: 3 points; odd place 1, busy 1, packed 1, wallet 1. 3 medium, 4-5 high, ≥6 critical. One concept alone (a test or security binary naming a flag) is not enough.",
+    severity: "A copied executable (data and string sections, plus bytes appended after the ELF image; the whole file when it has no sections) holds strings of two miner concepts (stratum URL, XMRig name/log format, donate settings, RandomX/CryptoNight, mining.* methods, hashrate reports), a mining symbol, or a wallet: 3 points; odd place 1, busy 1, packed 1, wallet 1. 3 medium, 4-5 high, ≥6 critical. One concept alone (a test or security binary naming a flag) is not enough. Low when every process running it is a peer-to-peer node (listens on a port and dials its peers on that port, no pool/algorithm/wallet option, ordinary place: a full node such as monerod verifies proof of work with this code) and it embeds no wallet; such a process's code is no miner sign for MT-RUN-001/020 either.",
 };
 
 /// MT-RUN-011

@@ -505,6 +505,10 @@ pub const QUICK_SCAN: usize = 4 << 20;
 /// Whether the copied executable of a process holds miner code, described for evidence. For detectors that
 /// weigh a process (miner process, pool connection); `MT-RUN-010` reports the binary itself.
 pub fn quick_miner_code(ctx: &Context, p: &ProcessRecord, m: Option<&Matcher>) -> Option<String> {
+    // A full node verifies proof of work with this code ([`support::p2p_node`]): no miner sign.
+    if support::p2p_node(ctx, p).is_some() {
+        return None;
+    }
     let exe = ctx.model.executable_of(p)?;
     let CopyStatus::Copied { member } = &exe.copy else {
         return None;
@@ -552,10 +556,20 @@ fn judge(ctx: &Context, exe: &ExecutableRecord, facts: &BinaryFacts) -> Vec<Find
     }
     let mut out = Vec::new();
     let weak = u32::from(!odd.is_empty()) + u32::from(busy.is_some());
+    // Every process running it is a peer-to-peer node (a full node): the code verifies, it does not mine.
+    let nodes: Vec<String> = procs
+        .iter()
+        .map_while(|p| support::p2p_node(ctx, p))
+        .collect();
+    let node = !procs.is_empty() && nodes.len() == procs.len() && facts.wallets.is_empty();
+    if node {
+        context.extend(nodes.into_iter().take(1));
+    }
     if facts.miner_code() {
         let score =
             3 + weak + u32::from(facts.packer.is_some()) + u32::from(!facts.wallets.is_empty());
         let severity = match score {
+            _ if node => Severity::Low,
             6.. => Severity::Critical,
             4..=5 => Severity::High,
             _ => Severity::Medium,

@@ -711,6 +711,64 @@ pub fn connections_by_pid(model: &HostModel) -> HashMap<i32, Vec<Conn<'_>>> {
     out
 }
 
+/// Peers dialled on its own listening port for a process to count as a node of a peer-to-peer network.
+const P2P_MIN_PEERS: usize = 1;
+
+/// Whether a process is a node of a peer-to-peer network — a cryptocurrency full node (monerod, bitcoind)
+/// — described for evidence: it listens on a TCP port and dials peers on that same port, its command line
+/// names no pool, algorithm or wallet, and it runs from an ordinary place without a disguise. A full node
+/// verifies every block's proof of work with the very code a miner runs (RandomX, CryptoNight) and talks
+/// to its peers, not to a pool; mining through it takes options the command line would show (`monerod
+/// --start-mining ADDRESS`). Its code is no miner sign; a kit dropped in a temp place, or a miner that
+/// merely also listens on a port of its own, stays what it is.
+pub fn p2p_node(ctx: &Context, p: &ProcessRecord) -> Option<String> {
+    let mine = |s: &&SocketRecord| s.pids.contains(&p.pid);
+    let listening: HashSet<(u64, u16)> = ctx
+        .model
+        .sockets
+        .iter()
+        .filter(mine)
+        .filter(|s| s.state == "LISTEN" && matches!(s.proto, SocketProto::Tcp | SocketProto::Tcp6))
+        .filter_map(|s| split_addr(&s.local).map(|(_, port)| (s.netns, port)))
+        .collect();
+    if listening.is_empty() {
+        return None;
+    }
+    let mut peers: Vec<&str> = ctx
+        .model
+        .sockets
+        .iter()
+        .filter(mine)
+        .filter(|s| s.state == "ESTABLISHED")
+        .filter(|s| {
+            // Dialled out (its local port is not the listening one) to a peer's copy of that port.
+            let local = split_addr(&s.local).map(|(_, port)| (s.netns, port));
+            let remote = split_addr(&s.remote).map(|(_, port)| (s.netns, port));
+            local.is_some_and(|l| !listening.contains(&l))
+                && remote.is_some_and(|r| listening.contains(&r))
+        })
+        .map(|s| s.remote.as_str())
+        .collect();
+    peers.sort_unstable();
+    peers.dedup();
+    if peers.len() < P2P_MIN_PEERS
+        || !miner_cmdline(ctx, p).is_empty()
+        || Placement::of(ctx, p).dropped()
+        || kthread_disguise(ctx, p, &Names::of(p)).is_some()
+    {
+        return None;
+    }
+    let port = listening
+        .iter()
+        .map(|(_, port)| *port)
+        .min()
+        .unwrap_or_default();
+    Some(format!(
+        "a peer-to-peer node (a full node verifies proof of work with this code): it listens on port {port} and dials its peers on that port ({}), with no pool, algorithm or wallet option",
+        peers.join(", ")
+    ))
+}
+
 /// Which process listens on a local address (for judging what a loopback peer is).
 pub fn listener_of<'a>(
     model: &'a HostModel,
@@ -1022,6 +1080,76 @@ mod tests {
         for pid in 103..=106 {
             assert!(says(pid).is_empty(), "{pid}: {:?}", says(pid));
         }
+    }
+
+    #[test]
+    fn a_full_node_dials_its_peers_on_the_port_it_listens_on() {
+        use crate::model::fixture::{model_with_processes, process};
+        let iocs = crate::indicators::Indicators::builtin();
+        let tcp = |pid: i32, local: &str, remote: &str, state: &str| SocketRecord {
+            netns: 1,
+            proto: SocketProto::Tcp,
+            local: local.into(),
+            remote: remote.into(),
+            state: state.into(),
+            uid: 0,
+            inode: 0,
+            unix_path: None,
+            pids: vec![pid],
+        };
+        let wallet = b"48edfHu7V9Z84YzzMa6fUueoELZ9ZRXq9VetWzYGzKt52XU5xvqgzYnDK9URnRoJMk1j8nLwEVsaSWJ4fhdUyZijBGUicoD";
+        let procs = vec![
+            process(
+                10,
+                1,
+                990,
+                b"/opt/monero/monerod",
+                &[b"/opt/monero/monerod", b"--non-interactive"],
+            ),
+            // xmrig renamed monerod: an HTTP API of its own, the pool on another port.
+            process(
+                11,
+                1,
+                0,
+                b"/usr/local/bin/monerod",
+                &[b"monerod", b"-o", b"pool.example:3333"],
+            ),
+            // A node told to mine names the wallet it mines for.
+            process(
+                12,
+                1,
+                990,
+                b"/opt/monero/monerod",
+                &[b"/opt/monero/monerod", b"--start-mining", wallet],
+            ),
+            // A kit in a temp place that also peers on its own port (a P2P bot).
+            process(13, 1, 0, b"/tmp/.x/p2p", &[b"/tmp/.x/p2p"]),
+        ];
+        let mut model = model_with_processes(vec![], vec![], procs);
+        model.sockets = vec![
+            tcp(10, "0.0.0.0:18080", "0.0.0.0:0", "LISTEN"),
+            tcp(10, "10.0.0.5:43110", "203.0.113.7:18080", "ESTABLISHED"),
+            tcp(10, "10.0.0.5:18080", "198.51.100.9:51515", "ESTABLISHED"),
+            tcp(11, "127.0.0.1:18080", "0.0.0.0:0", "LISTEN"),
+            tcp(11, "10.0.0.5:43111", "203.0.113.8:3333", "ESTABLISHED"),
+            tcp(12, "0.0.0.0:18081", "0.0.0.0:0", "LISTEN"),
+            tcp(12, "10.0.0.5:43112", "203.0.113.9:18081", "ESTABLISHED"),
+            tcp(13, "0.0.0.0:60101", "0.0.0.0:0", "LISTEN"),
+            tcp(13, "10.0.0.5:43113", "203.0.113.10:60101", "ESTABLISHED"),
+        ];
+        let ctx = Context {
+            model: &model,
+            iocs: &iocs,
+        };
+        let node = |pid| model.process(pid).and_then(|p| p2p_node(&ctx, p));
+        let line = node(10).expect("monerod is a node");
+        assert!(
+            line.contains("203.0.113.7:18080") && !line.contains("198.51.100.9"),
+            "{line}"
+        );
+        assert_eq!(node(11), None);
+        assert_eq!(node(12), None);
+        assert_eq!(node(13), None);
     }
 
     #[test]
