@@ -856,6 +856,7 @@ macro_rules! scenario_lists {
             dormant_system_dir_miner => "dormant-system-dir-miner",
             dash_x11_cpuminer => "dash-x11-cpuminer",
             hijacked_host_unit => "hijacked-host-unit",
+            webapp_rce_recon => "webapp-rce-recon",
             ],
             clean: [
             clean_baseline => "clean-baseline",
@@ -880,6 +881,7 @@ macro_rules! scenario_lists {
             benign_unit_vendor_binaries => "benign-unit-vendor-binaries",
             benign_short_key_comments => "benign-short-key-comments",
             benign_monero_node => "benign-monero-node",
+            benign_php_shellout => "benign-php-shellout",
             ],
         }
     };

@@ -208,6 +208,11 @@ kinds! {
     SshClient = "ssh_client", Word;
     /// Environment variables a CI executor sets for the job it runs (never in its own environment).
     CiJobEnv = "ci_job_env", Word;
+    /// Programs an intruder runs first through a web shell or an exploited service to learn who and where
+    /// it is (`id`, `uname`, `whoami`).
+    ReconCommand = "recon_command", Word;
+    /// Files read for the same purpose (`/etc/passwd`, `/proc/cpuinfo`), as absolute paths.
+    ReconFile = "recon_file", Word;
 }
 
 impl Kind {

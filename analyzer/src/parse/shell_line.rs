@@ -34,7 +34,8 @@ pub const INTERPRETERS: &[&[u8]] = &[
     b"python3", b"perl", b"php", b"ruby", b"node",
 ];
 
-const SHELLS: &[&[u8]] = &[b"sh", b"bash", b"dash", b"zsh", b"ksh", b"ash", b"mksh"];
+/// Shells: programs whose `-c` argument is shell text.
+pub const SHELLS: &[&[u8]] = &[b"sh", b"bash", b"dash", b"zsh", b"ksh", b"ash", b"mksh"];
 
 /// Commands whose arguments name things without running or reaching them.
 const MENTION_ONLY: &[&[u8]] = &[

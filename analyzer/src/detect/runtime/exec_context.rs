@@ -372,10 +372,14 @@ fn system_name_elsewhere(
 /// `services.txt`; logins, schedulers, container APIs and shims are not). Medium under a daemon or an
 /// application (redis, nginx, php-fpm, tomcat, confluence, weblogic, jupyter); low under a generic
 /// runtime or an interpreter (java, node, python with no known application) and under a database server
-/// (archive and restore commands run shells by design). One step up when the child is a downloader or
-/// runs from an odd place. A CI executor's job step (`support::ci_job_step`: Jenkins's
-/// `sh -xe /tmp/jenkins123.sh`, a runner's job script) is how CI works and is not reported; an inline
-/// `sh -c` or a downloader straight under the executor (its script console exploited) still is.
+/// (archive and restore commands run shells by design). One step up when the child is a downloader, runs
+/// from an odd place, or its `-c` command asks who and where it runs (two or more `recon_command` /
+/// `recon_file` items: `id; uname -a; cat /etc/passwd`, an intruder's first lines through a web shell or a
+/// command injection, with no download yet). Low when its `-c` command runs only ordinary programs with no
+/// download, socket, decoder, recon or temp/hidden path: an application shelling out (`convert`, `git`).
+/// A CI executor's job step (`support::ci_job_step`: Jenkins's `sh -xe /tmp/jenkins123.sh`, a runner's job
+/// script) is how CI works and is not reported; an inline `sh -c` or a downloader straight under the
+/// executor (its script console exploited) still is.
 fn service_child(ctx: &Context, p: &ProcessRecord, names: &Names) -> Option<Finding> {
     let (child, _) = support::name_in(ctx, Kind::ShellOrDownloader, names)?;
     if support::ci_job_step(ctx, p).is_some() {
@@ -399,8 +403,20 @@ fn service_child(ctx: &Context, p: &ProcessRecord, names: &Names) -> Option<Find
         Severity::Medium
     };
     let downloader = ["curl", "wget"].contains(&child.as_str());
-    if downloader || support::strongly_odd(ctx, p) {
+    let command = shell_command(p).map(|text| (text, crate::parse::shell_line::analyze(text)));
+    let recon = command
+        .as_ref()
+        .map(|(_, s)| recon_in(ctx, s))
+        .unwrap_or_default();
+    // A shell that runs only ordinary programs (ImageMagick's `convert`, `git`, `sendmail`): how
+    // applications shell out. A shell with no command (an interactive or reverse shell) is not one.
+    let shell_out = command.as_ref().is_some_and(|(_, s)| {
+        recon.is_empty() && !s.download && s.is_quiet(ctx.iocs.paths()) && !s.commands.is_empty()
+    });
+    if downloader || recon.len() >= 2 || support::strongly_odd(ctx, p) {
         severity = up(severity);
+    } else if shell_out {
+        severity = Severity::Low;
     }
     let mut f = base(ctx, &rules::RUN_036, severity, p)
         // The service itself is the exploited, legitimate program: named in the evidence, not a subject a
@@ -413,7 +429,56 @@ fn service_child(ctx: &Context, p: &ProcessRecord, names: &Names) -> Option<Find
     if downloader {
         f = f.evidence("the child is a downloader (T1105)");
     }
+    if recon.len() >= 2 {
+        f = f.evidence(format!(
+            "its command asks who and where it runs ({}): discovery through the service (T1082, T1033), what an intruder types first into a web shell",
+            recon.join(", ")
+        ));
+    } else if shell_out && severity == Severity::Low {
+        f = f.evidence(
+            "its command runs only ordinary programs from the search path, with no download, socket, decoder, recon or temp/hidden path: how applications shell out",
+        );
+    }
     Some(f)
+}
+
+/// The command text a shell runs (`sh -c TEXT`, `bash -lc TEXT`), when the process is a shell
+/// ([`crate::parse::shell_line::SHELLS`]: not `python -c`, `nc -c`, whose text is no shell line) and was
+/// given one.
+fn shell_command(p: &ProcessRecord) -> Option<&[u8]> {
+    let names = Names::of(p);
+    if !names
+        .all()
+        .iter()
+        .any(|n| crate::parse::shell_line::SHELLS.contains(&n.as_bytes()))
+    {
+        return None;
+    }
+    let argv = p.argv();
+    let at = argv.iter().skip(1).position(|a| {
+        *a == b"-c"
+            || (a.len() > 1 && a.starts_with(b"-") && !a.starts_with(b"--") && a.ends_with(b"c"))
+    })?;
+    argv.get(at + 2).copied()
+}
+
+/// The recon commands and files a shell command names (`id`, `uname`, `/etc/passwd`), distinct, sorted.
+fn recon_in(ctx: &Context, s: &crate::parse::shell_line::ShellLine) -> Vec<String> {
+    let mut out: Vec<String> = s
+        .commands
+        .iter()
+        .map(|c| support::lower(c))
+        .filter(|c| ctx.iocs.contains(Kind::ReconCommand, c))
+        .chain(
+            s.paths
+                .iter()
+                .map(|p| support::lower(p))
+                .filter(|p| ctx.iocs.contains(Kind::ReconFile, p)),
+        )
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// `MT-RUN-037`: a process maps executable code from a file in a temp or hidden place other than its own
@@ -634,5 +699,42 @@ mod tests {
         assert_eq!(sev(30), Some(Severity::Low), "{found:#?}");
         assert!(sev(31) >= Some(Severity::Medium));
         assert!(sev(32) >= Some(Severity::Medium));
+    }
+
+    /// MT-RUN-036's severity for a child of php-fpm with this argv (the child's exe is its argv[0]).
+    fn judged(child: &[&[u8]]) -> Option<Severity> {
+        let iocs = Indicators::builtin();
+        let fpm = fixture::process(
+            10,
+            1,
+            33,
+            b"/usr/local/sbin/php-fpm",
+            &[b"php-fpm: pool www"],
+        );
+        let kid = fixture::process(11, 10, 33, child[0], child);
+        let model = fixture::model_with_processes(vec![], vec![], vec![fpm, kid]);
+        let ctx = Context {
+            model: &model,
+            iocs: &iocs,
+        };
+        let p = model.process(11)?;
+        service_child(&ctx, p, &Names::of(p)).map(|f| f.severity)
+    }
+
+    #[test]
+    fn a_web_servers_shell_is_judged_by_what_its_command_runs() {
+        let recon: &[&[u8]] = &[b"/bin/sh", b"-c", b"id;uname -a;cat /etc/passwd"];
+        let shell_out: &[&[u8]] = &[b"/bin/sh", b"-c", b"convert a.jpg -resize 800x800 b.jpg"];
+        let one_recon: &[&[u8]] = &[b"/bin/sh", b"-c", b"id"];
+        let bare: &[&[u8]] = &[b"/bin/sh", b"-i"];
+        let download: &[&[u8]] = &[b"/bin/sh", b"-c", b"curl -s http://x.example/a -o a.jpg"];
+        // `python -c` text is no shell line: neither lowered nor read for recon.
+        let python: &[&[u8]] = &[b"/usr/bin/python3", b"-c", b"import os"];
+        assert_eq!(judged(recon), Some(Severity::High));
+        assert_eq!(judged(shell_out), Some(Severity::Low));
+        assert_eq!(judged(one_recon), Some(Severity::Medium));
+        assert_eq!(judged(bare), Some(Severity::Medium));
+        assert_eq!(judged(download), Some(Severity::Medium));
+        assert_eq!(judged(python), Some(Severity::Medium));
     }
 }
