@@ -444,9 +444,10 @@ fn planted_footholds_are_found_and_look_alikes_stay_low() {
     let agent_rule = Subject::FirewallRule {
         rule: RawBytes::from("-A INPUT -s 140.205.201.0/28 -j DROP"),
     };
-    // Cutting off the cloud agent is low alone: this tree holds no miner at high and no persisted agent
-    // tampering, the second property detect/agent_cutoff.rs needs for high (its unit tests cover both).
-    assert_eq!(sev("MT-EVA-030", &agent_rule), Severity::Low);
+    // Cutting off the cloud agent is low alone (an admin's agent removal, benign-aliyun-agent-removed);
+    // this tree's intrusion is confirmed (the Kinsing cron line, the preload rootkit: findings at high or
+    // above), the second property detect/agent_cutoff.rs needs for high (its unit tests cover both ways).
+    assert_eq!(sev("MT-EVA-030", &agent_rule), Severity::High);
     let redis_rule = Subject::FirewallRule {
         rule: RawBytes::from("-A INPUT -p tcp -m tcp --dport 6379 -j DROP"),
     };

@@ -6,28 +6,21 @@
 //! `uninstall_aliyun.sh`, `linux_init_shell`'s `uninstall_aegis.sh`, `kubernetes-install`'s `install.sh` all
 //! end with the eleven `iptables -I INPUT -s 140.205.… -j DROP` rules). So the rule set alone is low (the
 //! `firewall` detector's severity), and high once a second property of an intrusion stands on the same host:
-//! a miner judged at high or above (a miner process, an executable with mining code running or at rest, a
-//! pool connection), or persisted agent tampering (`MT-EVA-031`: a cron, unit, rc or hook line that removes
-//! or kills the agent, which a one-off admin uninstall never leaves behind).
+//! any other finding at high or above (a miner process, mining code running or at rest, a pool connection,
+//! a kit's cron line, unit or preload library: the intrusion is confirmed and the cut-off is its doing), or
+//! persisted agent tampering at any severity (`MT-EVA-031`: a cron, unit, rc or hook line that removes or
+//! kills the agent, which a one-off admin uninstall never leaves behind).
 
 use minetrace_schemas::findings::{Finding, Severity};
 
-use crate::detect::rules::{self, Rule};
-
-/// Rules whose finding at high or above is a miner on the host.
-const MINER_RULES: &[&Rule] = &[
-    &rules::RUN_001,
-    &rules::RUN_010,
-    &rules::RUN_014,
-    &rules::RUN_020,
-];
+use crate::detect::rules;
 
 /// The second property, described for evidence: the first finding that is one.
 fn second_property(findings: &[Finding]) -> Option<String> {
     findings.iter().find_map(|f| {
-        let miner = f.severity >= Severity::High && MINER_RULES.iter().any(|r| r.id == f.rule);
+        let confirmed = f.severity >= Severity::High && f.rule != rules::EVA_030.id;
         let tamper = f.rule == rules::EVA_031.id;
-        (miner || tamper).then(|| {
+        (confirmed || tamper).then(|| {
             format!(
                 "a second property of an intrusion on the same host: {} {} ({})",
                 f.rule,
@@ -75,10 +68,15 @@ mod tests {
     }
 
     #[test]
-    fn a_miner_or_persisted_tampering_makes_it_high() {
+    fn another_confirmed_finding_or_persisted_tampering_makes_it_high() {
+        // Another cut-off rule at high is no second property.
+        let mut two = vec![cutoff(), finding(&rules::EVA_030, Severity::High)];
+        corroborate(&mut two);
+        assert_eq!(two[0].severity, Severity::Low);
         for second in [
             finding(&rules::RUN_001, Severity::High),
             finding(&rules::RUN_020, Severity::Critical),
+            finding(&rules::PER_001, Severity::Critical),
             finding(&rules::EVA_031, Severity::Low),
         ] {
             let mut v = vec![cutoff(), second.clone()];

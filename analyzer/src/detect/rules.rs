@@ -630,7 +630,7 @@ pub const EVA_030: Rule = Rule {
     detector: "firewall",
     title: "Firewall rule cuts off a security agent",
     attack: &["T1562.004", "T1562.001"],
-    severity: "A DROP/REJECT rule (iptables-save captures or saved rule files) whose source/destination overlaps an `agent_range` (Aliyun Aegis ranges): low alone (admins' agent-removal scripts add the same rules); high when the host also shows a miner at high or above (MT-RUN-001/010/014/020) or persisted agent tampering (MT-EVA-031), judged after every detector.",
+    severity: "A DROP/REJECT rule (iptables-save captures or saved rule files) whose source/destination overlaps an `agent_range` (Aliyun Aegis ranges): low alone (admins' agent-removal scripts add the same rules); high when the host also shows another finding at high or above (a miner, a kit's cron line, unit or preload: the intrusion is confirmed) or persisted agent tampering (MT-EVA-031, any severity), judged after every detector.",
 };
 
 /// MT-EVA-031

@@ -4,7 +4,7 @@
 //! - `MT-EVA-030` rules that drop traffic to or from security-agent ranges (`agent_range`, e.g. Aliyun
 //!   Aegis' 140.205.201.0/28): the agent is cut off from its console (T1562.001, T1562.004). Low here:
 //!   admins' agent-removal scripts add the same rules; [`crate::detect::agent_cutoff`] raises it to high
-//!   once a miner or persisted agent tampering stands on the same host.
+//!   once another finding at high or above or persisted agent tampering stands on the same host.
 //! - `MT-EVA-040` rules that close an exploited service port (Redis 6379, Docker 2375/2376) or block
 //!   mining-pool ports outbound: what miners do to keep rivals out — and what admins do to harden, so
 //!   low on its own (T1562.004).
@@ -58,7 +58,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 (
                     &rules::EVA_030,
                     Severity::Low,
-                    "drops a security agent's address range (admins who remove the agent add the same rules: low until a miner or persisted agent tampering stands beside it)",
+                    "drops a security agent's address range (admins who remove the agent add the same rules: low until a confirmed intrusion or persisted agent tampering stands beside it)",
                 )
             } else if r.chain == b"INPUT"
                 && r.dport
