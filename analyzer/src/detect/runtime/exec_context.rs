@@ -409,9 +409,20 @@ fn service_child(ctx: &Context, p: &ProcessRecord, names: &Names) -> Option<Find
         .map(|(_, s)| recon_in(ctx, s))
         .unwrap_or_default();
     // A shell that runs only ordinary programs (ImageMagick's `convert`, `git`, `sendmail`): how
-    // applications shell out. A shell with no command (an interactive or reverse shell) is not one.
+    // applications shell out. A shell with no command (an interactive or reverse shell) is not one, nor
+    // one that hands its work to another shell, an interpreter or a network tool (`python -c`, `nc`),
+    // whose own text this reading does not see into.
     let shell_out = command.as_ref().is_some_and(|(_, s)| {
-        recon.is_empty() && !s.download && s.is_quiet(ctx.iocs.paths()) && !s.commands.is_empty()
+        recon.is_empty()
+            && !s.download
+            && s.is_quiet(ctx.iocs.paths())
+            && !s.commands.is_empty()
+            && !s.commands.iter().any(|c| {
+                crate::parse::shell_line::INTERPRETERS.contains(&c.as_slice())
+                    || ctx
+                        .iocs
+                        .contains(Kind::ShellOrDownloader, &support::lower(c))
+            })
     });
     if downloader || recon.len() >= 2 || support::strongly_odd(ctx, p) {
         severity = up(severity);
@@ -728,8 +739,13 @@ mod tests {
         let one_recon: &[&[u8]] = &[b"/bin/sh", b"-c", b"id"];
         let bare: &[&[u8]] = &[b"/bin/sh", b"-i"];
         let download: &[&[u8]] = &[b"/bin/sh", b"-c", b"curl -s http://x.example/a -o a.jpg"];
-        // `python -c` text is no shell line: neither lowered nor read for recon.
+        // `python -c` text is no shell line: neither lowered nor read for recon; nor is a shell handing its
+        // work to an interpreter or a network tool an application's shell-out.
         let python: &[&[u8]] = &[b"/usr/bin/python3", b"-c", b"import os"];
+        let handed: &[&[u8]] = &[b"/bin/sh", b"-c", b"perl -e 'use Socket;'"];
+        let nc: &[&[u8]] = &[b"/bin/sh", b"-c", b"nc -l -p 4444 -e sh"];
+        assert_eq!(judged(handed), Some(Severity::Medium));
+        assert_eq!(judged(nc), Some(Severity::Medium));
         assert_eq!(judged(recon), Some(Severity::High));
         assert_eq!(judged(shell_out), Some(Severity::Low));
         assert_eq!(judged(one_recon), Some(Severity::Medium));
