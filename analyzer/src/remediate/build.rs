@@ -355,6 +355,7 @@ fn assemble(
     worst: Option<Severity>,
 ) -> Plan {
     super::units::resolve(model, &mut c);
+    super::apt_hooks::resolve(model, &mut c);
     let edits = resolve_lines(model, &mut c);
     let mut reviews = Reviews::default();
 

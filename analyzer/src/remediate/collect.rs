@@ -107,6 +107,9 @@ pub struct Collect {
     /// Flagged lines of systemd units and drop-ins, by path then line number: whether the unit goes whole
     /// or loses only these lines is decided once every kit file is known ([`super::units::resolve`]).
     pub unit_lines: BTreeMap<Vec<u8>, WantedLines>,
+    /// Flagged hook lines of APT configuration files, by path then line number: the whole file or a review
+    /// item, never a line edit ([`super::apt_hooks::resolve`]).
+    pub apt_lines: BTreeMap<Vec<u8>, WantedLines>,
     pub endpoints: BTreeMap<(IpAddr, u16), Basis>,
     pub rules: BTreeMap<Vec<u8>, RuleEntry>,
     pub accounts: BTreeMap<Vec<u8>, (Option<u32>, Basis)>,
@@ -129,6 +132,7 @@ impl Collect {
             shared: BTreeMap::new(),
             lines: BTreeMap::new(),
             unit_lines: BTreeMap::new(),
+            apt_lines: BTreeMap::new(),
             endpoints: BTreeMap::new(),
             rules: BTreeMap::new(),
             accounts: BTreeMap::new(),
@@ -392,6 +396,14 @@ impl Collect {
                 } else if in_unit_dir(path.as_bytes()) {
                     let entry = self
                         .unit_lines
+                        .entry(path.0.clone())
+                        .or_default()
+                        .entry(*line)
+                        .or_insert_with(|| (None, Basis::default()));
+                    entry.1.merge(b);
+                } else if super::apt_hooks::is_apt_conf(path.as_bytes()) {
+                    let entry = self
+                        .apt_lines
                         .entry(path.0.clone())
                         .or_default()
                         .entry(*line)

@@ -9,10 +9,12 @@
 //! - [`plan`]: the plan as data, and [`plan_lines`] for the report.
 //! - [`script`]: the data block and the rendering of `template.sh`.
 //! - [`units`]: whether a flagged line of a systemd unit takes the whole unit or only the line.
+//! - [`apt_hooks`]: whether a flagged APT hook takes its whole `apt.conf.d` file or is a review item.
 //!
 //! A new kind of action goes in [`plan::Action`], its record layout in [`script`], its `mt_state_*` and
 //! `mt_apply_*` functions in `template.sh`.
 
+pub mod apt_hooks;
 pub mod attribution;
 pub mod build;
 pub mod collect;
