@@ -234,7 +234,7 @@ pub fn build(
             c.subject_with_role(model, &s.subject, s.role, &basis);
         }
     }
-    assemble(model, doc, c, acted, worst)
+    assemble(model, iocs, doc, c, acted, worst)
 }
 
 /// The kit as the respawning set knows it: the processes the plan kills (by pid) and the files it
@@ -349,12 +349,13 @@ fn resolve_lines(
 /// Numbered plan items from the collected targets, in stage order.
 fn assemble(
     model: &HostModel,
+    iocs: &Indicators,
     doc: &FindingsDocument,
     mut c: Collect,
     acted: usize,
     worst: Option<Severity>,
 ) -> Plan {
-    super::units::resolve(model, &mut c);
+    super::units::resolve(model, iocs.paths(), &mut c);
     super::apt_hooks::resolve(model, &mut c);
     let edits = resolve_lines(model, &mut c);
     let mut reviews = Reviews::default();

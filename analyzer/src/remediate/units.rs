@@ -22,6 +22,7 @@ use std::collections::BTreeSet;
 use minetrace_schemas::RawBytes;
 
 use super::collect::{Basis, Collect, FileFate, WantedLines};
+use crate::indicators::paths::{PathClass, PathClasses};
 use crate::model::persistence::unit_name;
 use crate::model::HostModel;
 use crate::parse::shell_line;
@@ -77,6 +78,7 @@ const TEMPLATE_PROGRAMS: &[&[u8]] = &[b"kill", b"sleep", b"true"];
 /// - otherwise (an `ExecStartPre=` or `Environment=` line added to the host's unit): only those lines.
 pub fn fate(
     model: &HostModel,
+    paths: &PathClasses,
     content: Option<&[u8]>,
     flagged: &BTreeSet<u32>,
     kit: &BTreeSet<Vec<u8>>,
@@ -109,6 +111,11 @@ pub fn fate(
     let start_flagged = commands
         .iter()
         .any(|c| c.key == "ExecStart" && flagged.contains(&c.line));
+    if wraps_host_program(model, paths, &commands, flagged, kit) {
+        return UnitFate::ByHand(
+            "a flagged line also runs a program of the host's own (not kit code, not in a temp, hidden or package directory): the attacker wrapped the host's command; restore the line by hand",
+        );
+    }
     if !commands.is_empty() && !hosts_commands && template_only {
         return UnitFate::Whole;
     }
@@ -125,6 +132,33 @@ pub fn fate(
     UnitFate::Lines
 }
 
+/// Whether a flagged command line also runs a program of the host's own: a path it runs that the plan does
+/// not quarantine as kit code, outside the places kits are dropped (temp, hidden) and the package
+/// directories (shells, `nohup`, interpreters). `ExecStart=/bin/sh -c '/tmp/.x/run & exec /opt/app/server'`
+/// wraps the admin's server (review of train 2, item 1): removing the unit or the line would take the
+/// host's service with it.
+fn wraps_host_program(
+    model: &HostModel,
+    paths: &PathClasses,
+    commands: &[crate::parse::systemd_unit::ExecCommand],
+    flagged: &BTreeSet<u32>,
+    kit: &BTreeSet<Vec<u8>>,
+) -> bool {
+    commands
+        .iter()
+        .filter(|c| flagged.contains(&c.line))
+        .flat_map(|c| shell_line::analyze(&c.raw).executed)
+        .any(|p| {
+            let recorded = model
+                .file_aliased(&p)
+                .map_or(p.as_slice(), |r| r.path.as_bytes());
+            !kit.contains(recorded)
+                && !paths.is(PathClass::KitProne, &p)
+                && !paths.is(PathClass::Package, &p)
+                && p.starts_with(b"/")
+        })
+}
+
 /// Whether a flagged line ends with a backslash: systemd joins the next line to it.
 fn continued(content: &[u8], flagged: &BTreeSet<u32>) -> bool {
     crate::parse::numbered_lines(content)
@@ -133,7 +167,7 @@ fn continued(content: &[u8], flagged: &BTreeSet<u32>) -> bool {
 
 /// Resolves the flagged unit lines the collector set aside (`Collect::unit_lines`): whole units become
 /// whole-file targets, the others line removals; timers of kept units are left alone.
-pub fn resolve(model: &HostModel, c: &mut Collect) {
+pub fn resolve(model: &HostModel, paths: &PathClasses, c: &mut Collect) {
     let kit: BTreeSet<Vec<u8>> = c
         .files
         .iter()
@@ -149,7 +183,7 @@ pub fn resolve(model: &HostModel, c: &mut Collect) {
             basis.merge(b);
         }
         let raw = RawBytes::from(path.clone());
-        match fate(model, rec.and_then(|r| model.content(r)), &flagged, &kit) {
+        match fate(model, paths, rec.and_then(|r| model.content(r)), &flagged, &kit) {
             UnitFate::Whole => c.whole_file(model, &raw, &basis),
             UnitFate::Unknown => c.whole_file(
                 model,
@@ -415,6 +449,51 @@ mod tests {
                 plan.manual
             );
         }
+    }
+
+    /// Review of train 2, item 1: an admin's hand-written unit (template settings only) whose start line
+    /// the attacker wrapped around the admin's server is the host's: by hand, never removed whole; a kit
+    /// unit whose start line runs only kit code and package programs still goes whole.
+    #[test]
+    fn a_start_line_wrapped_around_the_hosts_program_is_by_hand() {
+        let app = b"[Unit]\nDescription=Queue worker\nAfter=network.target\n[Service]\nUser=app\nExecStart=/bin/sh -c '/tmp/.x/run & exec /opt/app/bin/server --queue'\nRestart=always\n[Install]\nWantedBy=multi-user.target\n";
+        let kit = b"[Unit]\nDescription=helper\n[Service]\nExecStart=/bin/sh -c '/usr/bin/nohup /tmp/.x/run >/dev/null'\nRestart=always\n";
+        let model = fixture::model(
+            vec![
+                fixture::file(b"/etc/systemd/system/app-worker.service", Some(app)),
+                fixture::file(b"/etc/systemd/system/helper.service", Some(kit)),
+                fixture::file(b"/tmp/.x/run", Some(b"#!/bin/sh\n/tmp/.x/kswapd0 &\n")),
+            ],
+            vec![],
+        );
+        let p = |s: &str| RawBytes::from(s.as_bytes());
+        let run = model.file(b"/tmp/.x/run").expect("record").clone();
+        let f = finding(&crate::detect::rules::PER_010, Severity::Critical)
+            .subject(persistence_subject(
+                &p("/etc/systemd/system/app-worker.service"),
+                6,
+            ))
+            .subject(persistence_subject(
+                &p("/etc/systemd/system/helper.service"),
+                4,
+            ))
+            .subject(file_subject(&run));
+        let plan = plan_of(model, vec![f]);
+        let (units, edits) = shape(&plan);
+        assert_eq!(
+            units,
+            vec!["/etc/systemd/system/helper.service".to_owned()],
+            "{:#?}",
+            plan.items
+        );
+        assert!(edits.is_empty(), "{edits:?}");
+        assert!(
+            plan.manual
+                .iter()
+                .any(|m| m.contains("app-worker.service") && m.contains("wrapped")),
+            "{:?}",
+            plan.manual
+        );
     }
 
     #[test]
