@@ -118,7 +118,7 @@ mod tests {
     fn plan(files: &[(&[u8], &[u8], u32)]) -> crate::remediate::Plan {
         use crate::detect::finding::{finding, persistence_subject, FindingExt};
         use crate::model::fixture;
-        use minetrace_schemas::findings::{FindingsDocument, Severity, Verdict};
+        use minetrace_schemas::findings::Severity;
         let model = fixture::model(
             files
                 .iter()
@@ -133,22 +133,7 @@ mod tests {
                     .subject(persistence_subject(&RawBytes::from(*p), *line))
             })
             .collect();
-        let analysis = crate::analysis::Analysis {
-            model,
-            document: FindingsDocument {
-                schema: "minetrace.findings/1".into(),
-                verdict: Verdict::Compromised,
-                tampered: false,
-                bundle_sha256: String::new(),
-                host: Default::default(),
-                analyzer_version: "test".into(),
-                findings,
-                entry: Vec::new(),
-            },
-            integrity_problems: Vec::new(),
-            iocs: crate::indicators::Indicators::builtin(),
-        };
-        crate::remediate::build_plan(&analysis)
+        crate::remediate::test_plan::plan_of(model, crate::remediate::test_plan::doc(findings))
     }
 
     #[test]

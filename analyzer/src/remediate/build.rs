@@ -847,33 +847,10 @@ mod tests {
     use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
     use crate::model::fixture;
     use crate::parse::authorized_keys;
-    use minetrace_schemas::findings::{Role, Verdict};
+    use crate::remediate::test_plan::{doc, plan_of};
+    use minetrace_schemas::findings::Role;
     use minetrace_schemas::records::executable::{CopyStatus, ExecutableRecord};
     use minetrace_schemas::records::process::FileId;
-
-    fn doc(findings: Vec<Finding>) -> FindingsDocument {
-        FindingsDocument {
-            schema: "minetrace.findings/1".into(),
-            verdict: Verdict::Compromised,
-            tampered: false,
-            bundle_sha256: String::new(),
-            host: Default::default(),
-            analyzer_version: "test".into(),
-            findings,
-            entry: Vec::new(),
-        }
-    }
-
-    /// The plan for a model and findings, through the graph the analysis would build.
-    fn plan_of(model: HostModel, d: FindingsDocument) -> Plan {
-        let analysis = crate::analysis::Analysis {
-            model,
-            document: d,
-            integrity_problems: Vec::new(),
-            iocs: Indicators::builtin(),
-        };
-        crate::remediate::build_plan(&analysis)
-    }
 
     /// The paths the plan quarantines, in plan order.
     fn quarantined(plan: &Plan) -> Vec<&[u8]> {

@@ -28,6 +28,8 @@ pub mod script;
 pub mod targets;
 #[cfg(test)]
 mod template_tests;
+#[cfg(test)]
+pub(crate) mod test_plan;
 pub mod units;
 
 use std::io::Write;

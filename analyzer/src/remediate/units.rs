@@ -252,10 +252,9 @@ fn starts(model: &HostModel, path: &[u8]) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    use minetrace_schemas::findings::{FindingsDocument, Severity, Verdict};
+    use minetrace_schemas::findings::Severity;
 
     use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
-    use crate::indicators::Indicators;
     use crate::model::fixture;
     use crate::remediate::plan::{Action, Plan};
     use minetrace_schemas::RawBytes;
@@ -264,22 +263,7 @@ mod tests {
         model: crate::model::HostModel,
         findings: Vec<minetrace_schemas::findings::Finding>,
     ) -> Plan {
-        let document = FindingsDocument {
-            schema: "minetrace.findings/1".into(),
-            verdict: Verdict::Compromised,
-            tampered: false,
-            bundle_sha256: String::new(),
-            host: Default::default(),
-            analyzer_version: "test".into(),
-            findings,
-            entry: Vec::new(),
-        };
-        crate::remediate::build_plan(&crate::analysis::Analysis {
-            model,
-            document,
-            integrity_problems: Vec::new(),
-            iocs: Indicators::builtin(),
-        })
+        crate::remediate::test_plan::plan_of(model, crate::remediate::test_plan::doc(findings))
     }
 
     /// Units removed whole and files edited line by line (path, line numbers).
