@@ -1,7 +1,7 @@
 //! What the authentication events (every auth source of the model: syslog files and the journal) say
 //! about the way in, weighed against the intrusion window:
 //! - an SSH brute force that ended in an accepted login — the brute-force detector's own judgement
-//!   (`MT-ACC-010`, [`brute_force`]); never a count of failures made here;
+//!   (`MT-ACC-010`, the model's [`BruteForce`] fact); never a count of failures made here;
 //! - a public-key login with a key the findings judge the attacker's (its fingerprint is in sshd's line);
 //! - a login from another host of the operator's network (a private address, or one `/etc/hosts` names)
 //!   minutes before the kit, with a key or password the findings do not judge: lateral movement.
@@ -17,19 +17,19 @@ use minetrace_schemas::findings::{EntryVector, EvidenceLevel};
 use super::kit::{Kit, Placement};
 use super::{Basis, Candidate, Inputs};
 use crate::detect::finding::path_subject;
-use crate::detect::footholds::auth_log::{brute_force, BruteForce, GUESS_FAILURES, GUESS_WINDOW};
 use crate::detect::footholds::common::account_subject;
 use crate::detect::rules;
 use crate::model::auth::{AuthEvent, AuthKind};
+use crate::model::brute_force::{BruteForce, GUESS_FAILURES, GUESS_WINDOW};
 
 /// How soon after a login from inside the network the kit appears when the login was a spreader's: its
 /// session runs the download at once (`ssh -oBatchMode=yes host '(curl||wget) ...|sh'`: 8220, TeamTNT).
 pub const SPREAD_SECS: i64 = 300;
 
 pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
-    let judged = brute_force(inp.model);
+    let judged = &inp.model.brute_force;
     let brute_sources: BTreeSet<IpAddr> = judged.sources.iter().map(|s| s.ip).collect();
-    let mut out = brute_forced(inp, kit, &judged);
+    let mut out = brute_forced(inp, kit, judged);
     out.extend(other_logins(inp, kit, &brute_sources));
     out
 }
@@ -38,8 +38,7 @@ pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
 /// follow them.
 fn brute_forced(inp: &Inputs, kit: &Kit, judged: &BruteForce) -> Vec<Candidate> {
     let mut out = Vec::new();
-    for a in &judged.after {
-        let e = a.event;
+    for (a, e) in judged.followed(&inp.model.auth) {
         if e.kind != AuthKind::AcceptedPassword {
             continue;
         }
@@ -61,11 +60,10 @@ fn brute_forced(inp: &Inputs, kit: &Kit, judged: &BruteForce) -> Vec<Candidate> 
         .subject(account_subject(&inp.model.accounts, &e.user))
         .subject(path_subject(&e.path));
         // What the detector saw follow it (a password changed, an account made) tells the same story.
-        for then in judged
-            .after
-            .iter()
-            .filter(|b| matches!(b.event.kind, AuthKind::PasswordChanged | AuthKind::NewUser))
-            .filter(|b| b.event.time >= e.time)
+        for (then, _) in judged
+            .followed(&inp.model.auth)
+            .filter(|(_, b)| matches!(b.kind, AuthKind::PasswordChanged | AuthKind::NewUser))
+            .filter(|(_, b)| b.time >= e.time)
             .take(3)
         {
             c = c.evidence(format!("then {}", then.what));

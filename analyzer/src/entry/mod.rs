@@ -9,8 +9,9 @@
 //! written) is never an entry; it points at one (its owner, what wrote it).
 //!
 //! Nothing here keeps a list, threshold or judgement of its own: the kit is what the findings judged
-//! ([`kit`]), services come from the service table (`services.txt`), brute force is the detector's
-//! judgement (`detect::footholds::auth_log::brute_force`), logins and service-log lines are model facts.
+//! ([`kit`]), services come from the service table (`services.txt`), brute force is the model's fact
+//! ([`crate::model::brute_force`], the one `MT-ACC-010` judges), logins and service-log lines are model
+//! facts.
 //! Evidence, strongest first:
 //! - process ancestry ([`ancestry`]): a kit process descends from a service (observed), runs in a
 //!   container an exposed API started or an image carried (observed), or runs as the account of a

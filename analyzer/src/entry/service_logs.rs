@@ -20,8 +20,8 @@ use minetrace_schemas::RawBytes;
 use super::ancestry::entry_phrase;
 use super::kit::{Kit, Placement};
 use super::{Basis, Candidate, Inputs};
-use crate::detect::footholds::auth_log::GUESS_WINDOW;
 use crate::indicators::{PathClass, ServiceClass};
+use crate::model::brute_force::GUESS_WINDOW;
 use crate::model::service_logs::{request_command, request_path, ServiceLogLine};
 use crate::parse::service_log::{LogEvent, LogFormat};
 

@@ -5,12 +5,14 @@
 //!
 //! The model also owns the host facts every later stage reads, each derived once here:
 //! [`HostModel::accounts`] ([`accounts`]), [`HostModel::auth`] (authentication events of every source,
-//! [`auth`]) and [`HostModel::persistence`] (every persisted line, [`persistence`]). Path classes come from
-//! the indicators ([`crate::indicators::PathClasses`]).
+//! [`auth`]), [`HostModel::brute_force`] (the SSH brute force in them, [`brute_force`]) and
+//! [`HostModel::persistence`] (every persisted line, [`persistence`]). Path classes come from the
+//! indicators ([`crate::indicators::PathClasses`]).
 
 pub mod accounts;
 pub mod addresses;
 pub mod auth;
+pub mod brute_force;
 pub mod firewall;
 pub mod journal;
 pub mod mounts;
@@ -69,6 +71,8 @@ pub struct HostModel {
     pub accounts: accounts::Accounts,
     /// Authentication events of every source, ordered by time.
     pub auth: Vec<auth::AuthEvent>,
+    /// The SSH brute force in [`HostModel::auth`] and what followed it, judged once ([`brute_force`]).
+    pub brute_force: brute_force::BruteForce,
     /// Every persisted line (cron, at, systemd, rc, start-up files, preload, modules, udev, sudoers).
     pub persistence: Vec<persistence::PersistenceEntry>,
     /// The systemd journal files, read once: integrity facts and authentication entries.
@@ -199,6 +203,7 @@ impl HostModel {
             warnings,
             accounts: accounts::Accounts::default(),
             auth: Vec::new(),
+            brute_force: brute_force::BruteForce::default(),
             persistence: Vec::new(),
             service_logs: Vec::new(),
             journals: journal::Journals::default(),
@@ -225,6 +230,7 @@ impl HostModel {
                 auth::MAX_EVENTS
             ));
         }
+        self.brute_force = brute_force::judge(self);
         let (entries, warnings) = persistence::collect(self);
         self.persistence = entries;
         self.warnings.extend(warnings);

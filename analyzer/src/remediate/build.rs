@@ -95,7 +95,7 @@ impl Gates<'_> {
             // a scan nobody tied to it), an application's. Unasked only for an account the intrusion made
             // (an extra uid 0) or one the brute-forcing address itself logged into with a password.
             let made = f.rule == crate::detect::rules::ACC_001.id;
-            if !made && !self.guessed_into(name.as_bytes()) {
+            if !made && !model.brute_force.entered(name.as_bytes()) {
                 return (
                     Attr::Review(
                         "an account is locked unasked only when the intrusion made it (MT-ACC-001) or the brute-forcing address logged into it with a password"
@@ -124,20 +124,6 @@ impl Gates<'_> {
             Some(t) => (Attr::Attributed, Some(t)),
             None => (Attr::Review("rests on medium findings only".into()), None),
         }
-    }
-}
-
-impl Gates<'_> {
-    /// Whether an address that brute-forced SSH (`auth_log::brute_force`) logged into account `name`
-    /// with a password.
-    fn guessed_into(&self, name: &[u8]) -> bool {
-        let brute = crate::detect::footholds::auth_log::brute_force(self.model);
-        self.model.auth.iter().any(|e| {
-            e.is_password_login()
-                && e.user == name
-                && e.from
-                    .is_some_and(|ip| brute.sources.iter().any(|b| b.ip == ip))
-        })
     }
 }
 

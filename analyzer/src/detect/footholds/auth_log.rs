@@ -3,246 +3,33 @@
 //! that login's session did: a password change or a new account. Brute force alone is the internet's
 //! background noise and stays low; success from a brute-forcing address is high, and so is a password
 //! change or new account tied to such a login — the account the address got in as, or made within
-//! [`SESSION_REACH`] after that login. A password change or new account that no brute-forced login
-//! explains (an admin onboarding `bob` the day after a scanner's 200 failures) is not the brute force's:
-//! it stays out of this finding, and its account is never locked for it. A password login from an address that
-//! failed [`GUESS_FAILURES`] times in the [`GUESS_WINDOW`] before it is a guessed password too, whatever
+//! [`SESSION_REACH`](crate::model::brute_force::SESSION_REACH) after that login. A password change or new
+//! account that no brute-forced login explains (an admin onboarding `bob` the day after a scanner's 200
+//! failures) is not the brute force's: it stays out of this finding, and its account is never locked for
+//! it. A password login from an address that failed
+//! [`GUESS_FAILURES`](crate::model::brute_force::GUESS_FAILURES) times in the
+//! [`GUESS_WINDOW`](crate::model::brute_force::GUESS_WINDOW) before it is a guessed password too, whatever
 //! the address's total (fail2ban's default `maxretry`/`findtime`: more than a typo, less than a scan).
 //! Once every account such a login opened is locked (shadow), the finding is history and low.
 //!
-//! The events are the model's ([`crate::model::auth`]: every auth source, ordered by time). The judgement
-//! itself is [`brute_force`], a fact other stages (the graph's entry point) read instead of counting
-//! failures with thresholds of their own.
+//! The judgement of the events is the model's ([`crate::model::brute_force`]: which addresses brute-forced,
+//! what followed, computed once when the model is built); this detector only weighs it (locked accounts,
+//! severity) and names the accounts and logs. The entry inference and the remediation planner read the same
+//! fact, never a count of their own.
 
-use std::collections::BTreeMap;
-use std::net::IpAddr;
-
-use minetrace_schemas::escape_bytes;
 use minetrace_schemas::findings::{Finding, Role, Severity};
 
 use super::common::account_subject;
 use crate::detect::finding::{file_subject, finding, FindingExt};
 use crate::detect::rules;
 use crate::detect::Context;
-use crate::model::auth::{AuthEvent, AuthKind};
-use crate::model::HostModel;
+use crate::model::auth::AuthKind;
+use minetrace_schemas::escape_bytes;
 use minetrace_schemas::records::account::PasswordState;
-
-/// Failures from one address that make it a brute force.
-pub const BRUTE_THRESHOLD: usize = 20;
-/// Failures from one address in the [`GUESS_WINDOW`] before a password login from it that make that
-/// login a guessed password (fail2ban's default `maxretry`).
-pub const GUESS_FAILURES: usize = 5;
-/// Seconds before a login in which [`GUESS_FAILURES`] count (fail2ban's default `findtime`).
-pub const GUESS_WINDOW: i64 = 600;
-
-/// An address that failed to log in at least [`BRUTE_THRESHOLD`] times.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BruteSource {
-    pub ip: IpAddr,
-    pub failures: usize,
-    /// The first few distinct accounts it tried.
-    pub users: Vec<Vec<u8>>,
-}
-
-/// How long after a brute-forced login a password change or new account counts as that login's doing
-/// when it names another account: the intrusion window's reach around an artifact
-/// ([`crate::detect::window::SLACK_SECS`]), for auth logs that do not say which session ran `useradd`.
-pub const SESSION_REACH: i64 = crate::detect::window::SLACK_SECS;
-
-/// What followed a brute force: a password login from a brute-forcing address, or a password change
-/// or new account tied to such a login (see [`brute_force`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AfterBrute<'a> {
-    pub event: &'a AuthEvent,
-    /// One escaped sentence for evidence.
-    pub what: String,
-}
-
-/// The brute-force judgement over the auth events (oldest first).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BruteForce<'a> {
-    /// Brute-forcing addresses, by address.
-    pub sources: Vec<BruteSource>,
-    /// What followed, in event order.
-    pub after: Vec<AfterBrute<'a>>,
-}
-
-/// What [`brute_force`] keeps of one failing address while it reads the events.
-#[derive(Default)]
-struct Tally<'a> {
-    failures: usize,
-    /// The first few distinct accounts it tried.
-    users: Vec<&'a [u8]>,
-    /// Its latest failure times (at most [`GUESS_FAILURES`]).
-    recent: std::collections::VecDeque<i64>,
-}
-
-/// A login the brute force got: the account, the address, when.
-struct Breach {
-    user: Vec<u8>,
-    ip: IpAddr,
-    time: Option<i64>,
-}
-
-impl Breach {
-    /// Why a password change or new account (`ev`) is this login's doing, if it is: it names the account
-    /// the address got in as, or comes within [`SESSION_REACH`] after the login (an event or login without
-    /// a time is taken in log order).
-    fn explains(&self, ev: &AuthEvent) -> Option<String> {
-        if ev.user == self.user {
-            return Some(format!(
-                "{} is the account brute-forcing {} logged into",
-                escape_bytes(&self.user),
-                self.ip
-            ));
-        }
-        let soon = match (self.time, ev.time) {
-            (Some(login), Some(t)) => (0..=SESSION_REACH).contains(&(t - login)),
-            _ => true,
-        };
-        soon.then(|| {
-            format!(
-                "within {} h of the brute-forced login to {} from {}",
-                SESSION_REACH / 3600,
-                escape_bytes(&self.user),
-                self.ip
-            )
-        })
-    }
-}
-
-/// Counts failures per address in event order. A password login from an address already over the
-/// threshold (or that just guessed: [`GUESS_FAILURES`] in [`GUESS_WINDOW`]) follows the brute force;
-/// so does a password change or new account that such a login explains ([`Breach::explains`]). Failures
-/// alone, however many, tie nothing to them.
-pub fn brute_force(model: &HostModel) -> BruteForce<'_> {
-    let events = &model.auth;
-    // One tally per failing address: the internet's scanners make tens of thousands of them.
-    let mut tallies: BTreeMap<IpAddr, Tally> = BTreeMap::new();
-    let mut guessed: Vec<IpAddr> = Vec::new();
-    // Logins the brute force got, in event order (capped: the evidence names the latest).
-    let mut breaches: Vec<Breach> = Vec::new();
-    let mut after = Vec::new();
-    let tied =
-        |breaches: &[Breach], ev: &AuthEvent| breaches.iter().rev().find_map(|b| b.explains(ev));
-    for ev in events {
-        // Said only of the events that are kept (most are failures, counted and never quoted).
-        let where_ = || ev.location(model);
-        let user = || escape_bytes(&ev.user);
-        match ev.kind {
-            AuthKind::FailedPassword | AuthKind::InvalidUser => {
-                let Some(ip) = ev.from else {
-                    continue;
-                };
-                let e = tallies.entry(ip).or_default();
-                e.failures += 1;
-                if e.users.len() < 5 && !e.users.contains(&ev.user.as_slice()) {
-                    e.users.push(&ev.user);
-                }
-                if let Some(t) = ev.time {
-                    e.recent.push_back(t);
-                    if e.recent.len() > GUESS_FAILURES {
-                        e.recent.pop_front();
-                    }
-                }
-            }
-            AuthKind::AcceptedPassword if ev.is_password_login() => {
-                let Some(ip) = ev.from else {
-                    continue;
-                };
-                let method = ev.method.as_deref().unwrap_or_default();
-                if tallies
-                    .get(&ip)
-                    .is_some_and(|t| t.failures >= BRUTE_THRESHOLD)
-                {
-                    push_breach(&mut breaches, ev, ip);
-                    after.push(AfterBrute {
-                        event: ev,
-                        what: format!(
-                            "{}: {method} login accepted for {} from brute-forcing {ip}",
-                            where_(),
-                            user()
-                        ),
-                    });
-                } else if let (Some(t), Some(r)) = (ev.time, tallies.get(&ip).map(|t| &t.recent)) {
-                    let in_window = r
-                        .iter()
-                        .filter(|f| **f <= t && t - **f <= GUESS_WINDOW)
-                        .count();
-                    if in_window >= GUESS_FAILURES {
-                        push_breach(&mut breaches, ev, ip);
-                        if !guessed.contains(&ip) {
-                            guessed.push(ip);
-                        }
-                        after.push(AfterBrute {
-                            event: ev,
-                            what: format!(
-                                "{}: {method} login accepted for {} from {ip} after {in_window} failed logins from it in the {} minutes before (a guessed password)",
-                                where_(),
-                                user(),
-                                GUESS_WINDOW / 60
-                            ),
-                        });
-                    }
-                }
-            }
-            AuthKind::PasswordChanged => {
-                if let Some(why) = tied(&breaches, ev) {
-                    after.push(AfterBrute {
-                        event: ev,
-                        what: format!(
-                            "{}: password changed for {} ({}) after the brute force: {why}",
-                            where_(),
-                            user(),
-                            ev.program
-                        ),
-                    });
-                }
-            }
-            AuthKind::NewUser => {
-                if let Some(why) = tied(&breaches, ev) {
-                    after.push(AfterBrute {
-                        event: ev,
-                        what: format!(
-                            "{}: new user {} uid {:?} after the brute force: {why}",
-                            where_(),
-                            user(),
-                            ev.new_uid
-                        ),
-                    });
-                }
-            }
-            _ => {}
-        }
-    }
-    let sources = tallies
-        .into_iter()
-        .filter(|(ip, t)| t.failures >= BRUTE_THRESHOLD || guessed.contains(ip))
-        .map(|(ip, t)| BruteSource {
-            ip,
-            failures: t.failures,
-            users: t.users.into_iter().map(<[u8]>::to_vec).collect(),
-        })
-        .collect();
-    BruteForce { sources, after }
-}
-
-/// Remembers a brute-forced login (the latest 64 are enough to tie what followed).
-fn push_breach(breaches: &mut Vec<Breach>, ev: &AuthEvent, ip: IpAddr) {
-    if breaches.len() == 64 {
-        breaches.remove(0);
-    }
-    breaches.push(Breach {
-        user: ev.user.clone(),
-        ip,
-        time: ev.time,
-    });
-}
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let accounts = &ctx.model.accounts;
-    let judged = brute_force(ctx.model);
+    let judged = &ctx.model.brute_force;
     if judged.sources.is_empty() {
         return Vec::new();
     }
@@ -253,12 +40,12 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 && matches!(s.password, PasswordState::Locked | PasswordState::Disabled)
         })
     };
-    let logins: Vec<&AfterBrute> = judged
-        .after
-        .iter()
-        .filter(|a| a.event.kind == AuthKind::AcceptedPassword)
+    let logins: Vec<&[u8]> = judged
+        .followed(&ctx.model.auth)
+        .filter(|(_, e)| e.kind == AuthKind::AcceptedPassword)
+        .map(|(_, e)| e.user.as_slice())
         .collect();
-    let all_locked = !logins.is_empty() && logins.iter().all(|a| locked(&a.event.user));
+    let all_locked = !logins.is_empty() && logins.iter().all(|u| locked(u));
     let severity = if judged.after.is_empty() || all_locked {
         Severity::Low
     } else {
@@ -279,11 +66,11 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             users.join(", ")
         ));
     }
-    for a in judged.after.iter().take(50) {
+    for (a, e) in judged.followed(&ctx.model.auth).take(50) {
         f = f
             .evidence(a.what.clone())
             // The attacker holds this account's credential: locking it is the remedy.
-            .subject_as(account_subject(accounts, &a.event.user), Role::Artifact);
+            .subject_as(account_subject(accounts, &e.user), Role::Artifact);
     }
     // The logs the events were read from, oldest first.
     let mut logs: Vec<&[u8]> = Vec::new();
@@ -333,7 +120,7 @@ mod tests {
         let ok =
             "Jan  1 00:09:00 h sshd[9]: Accepted password for root from 203.0.113.5 port 1 ssh2\n";
         let guessed = model(&(fails(5, "203.0.113.5", 8) + ok));
-        let judged = brute_force(&guessed);
+        let judged = &guessed.brute_force;
         assert_eq!(judged.sources.len(), 1);
         assert_eq!(judged.after.len(), 1);
         assert!(judged.after[0].what.contains("a guessed password"));
@@ -351,7 +138,7 @@ mod tests {
             fails(5, "198.51.100.1", 8) + ok,
         ] {
             let m = model(&log);
-            assert!(brute_force(&m).after.is_empty(), "{log}");
+            assert!(m.brute_force.after.is_empty(), "{log}");
             assert!(detect(&Context { model: &m, iocs: &iocs }).is_empty(), "{log}");
         }
     }
@@ -377,7 +164,7 @@ mod tests {
             Jan  2 10:01:05 h passwd[5011]: pam_unix(passwd:chauthtok): password changed for bob\n";
         let iocs = Indicators::builtin();
         let m = model(&(scanner.clone() + onboarding));
-        let judged = brute_force(&m);
+        let judged = &m.brute_force;
         assert_eq!(judged.sources.len(), 1);
         assert!(judged.after.is_empty(), "{:?}", judged.after);
         let found = detect(&Context {
@@ -394,14 +181,14 @@ mod tests {
             + "Jan  1 04:00:00 h sshd[2001]: Accepted password for root from 198.51.100.7 port 1 ssh2\n\
                Jan  1 04:10:00 h useradd[2010]: new user: name=bob, UID=1002, GID=1002, home=/home/bob, shell=/bin/bash, from=none\n";
         let m = model(&breached);
-        let judged = brute_force(&m);
+        let judged = &m.brute_force;
         assert_eq!(judged.after.len(), 2, "{:?}", judged.after);
         assert!(judged.after[1]
             .what
             .contains("within 2 h of the brute-forced login to root"));
         // ... but the admin's onboarding a day later is still not.
         let m = model(&(breached + onboarding));
-        let judged = brute_force(&m);
+        let judged = &m.brute_force;
         assert_eq!(judged.after.len(), 2, "{:?}", judged.after);
 
         // Outlaw: the guessed account's own password, whenever it changes.
@@ -409,7 +196,7 @@ mod tests {
             + "Jan  1 04:00:00 h sshd[2001]: Accepted password for git from 198.51.100.7 port 1 ssh2\n\
                Jan  1 09:00:00 h passwd[2160]: pam_unix(passwd:chauthtok): password changed for git\n";
         let m = model(&outlaw);
-        let judged = brute_force(&m);
+        let judged = &m.brute_force;
         assert_eq!(judged.after.len(), 2, "{:?}", judged.after);
         assert!(judged.after[1]
             .what
