@@ -231,6 +231,26 @@ struct Kit {
 }
 
 impl Kit {
+    /// The kit of a plan: the processes it kills, the files it quarantines, and the images of its
+    /// processes that no file backs any more (deleted, memory-only).
+    fn of_plan(model: &HostModel, c: &Collect) -> Kit {
+        let mut kit = Kit {
+            pids: c.procs.keys().map(|(pid, _)| *pid).collect(),
+            files: BTreeSet::new(),
+        };
+        for (t, _, fate) in c.files.values() {
+            if matches!(fate, FileFate::Quarantine) {
+                kit.files.insert((t.dev, t.ino));
+            }
+        }
+        for (pid, start) in c.procs.keys() {
+            if let Some(e) = unbacked_image(model, *pid, *start) {
+                kit.files.insert((e.file.dev, e.file.ino));
+            }
+        }
+        kit
+    }
+
     /// Whether the snapshot shows these bytes anywhere but in the kit: a package ships them (a verified
     /// package check or a packaged twin has this sha256), a process the plan does not kill runs them, or
     /// a file the plan does not remove holds them. Then only the kit's own inode of them identifies a
@@ -332,7 +352,16 @@ fn resolve_lines(
     edits
 }
 
-/// Numbered plan items from the collected targets, in stage order.
+/// One planned action with its reasons and gate, before it is numbered.
+type Listed = (Action, Vec<String>, Gate);
+
+/// A file losing lines: the file, its line removals (each gated), the reasons, and the gate of the edit
+/// (open when any of its lines' gates is).
+type EditItem = (FileTarget, Vec<LineRemoval>, Vec<String>, Gate);
+
+/// Numbered plan items from the collected targets, in stage order: first every target's gate (so review
+/// numbers follow the targets, not the actions), then the actions stage by stage — preserve, freeze,
+/// the respawning set, persistence, kill, contain, repair, verify — and the recommendations.
 fn assemble(
     model: &HostModel,
     iocs: &Indicators,
@@ -345,125 +374,231 @@ fn assemble(
     super::apt_hooks::resolve(model, &mut c);
     let edits = resolve_lines(model, &mut c);
     let mut reviews = Reviews::default();
-
-    // Gates, per target (one review item per target, shared by all its actions).
-    let proc_gates: BTreeMap<(i32, u64), Gate> = c
-        .procs
-        .iter()
-        .map(|(k, (t, b))| {
-            let a = Action::Kill(t.clone());
-            (
-                *k,
-                reviews.gate(b, "freeze and kill the process".into(), a.target()),
-            )
-        })
-        .collect();
-    let mut edit_items = Vec::new();
-    for (target, removals) in edits {
-        let mut lines = Vec::new();
-        let mut why = Vec::new();
-        let mut gate: Option<Gate> = None;
-        for (mut r, b) in removals {
-            let title = match r.kind {
-                LineKind::SshKey { .. } => "remove the authorized key",
-                LineKind::Line => "remove the line",
-            };
-            let text = format!(
-                "{} line {}: {}",
-                target.path.escaped(),
-                r.number,
-                r.bytes.escaped()
-            );
-            r.gate = reviews.gate(&b, title.into(), text);
-            gate = Some(gate.map_or(r.gate.clone(), |g| g.or(&r.gate)));
-            for w in &r.why {
-                add_why(&mut why, w);
-            }
-            lines.push(r);
-        }
-        let gate = match gate {
-            Some(g) => g,
-            None => reviews.decided(None, "remove the lines", || target.path.escaped()),
-        };
-        edit_items.push((target, lines, why, gate));
+    let gates = TargetGates::decide(&c, edits, &mut reviews);
+    let mut l = Listing {
+        reviews,
+        gates,
+        items: Vec::new(),
+    };
+    let preserved = preserve(&c, &mut l);
+    freeze(&c, &mut l);
+    let set = respawn_set(model, &c, &mut l);
+    let (rewrites_preload, repairs) = remove_persistence(model, &mut c, &mut l, &preserved);
+    kill(&c, &mut l, set);
+    contain(&c, &mut l);
+    repair(&c, &mut l, repairs);
+    let acting = l.push(Action::Verify, Vec::new(), Gate::Apply) > 1;
+    let recommendations = recommendations(model, doc, &mut c, rewrites_preload, acting, acted);
+    Plan {
+        host: doc.host.clone(),
+        bundle_sha256: doc.bundle_sha256.clone(),
+        collected_at: model.manifest.ended_at.clone(),
+        analyzer_version: doc.analyzer_version.clone(),
+        items: l.items,
+        reviews: l.reviews.items,
+        recommendations,
+        manual: c.manual.into_iter().collect(),
+        findings_used: acted,
+        worst,
     }
-    let file_gates: BTreeMap<Vec<u8>, Gate> = c
-        .files
-        .iter()
-        .map(|(k, (t, b, fate))| {
-            let title = match fate {
-                FileFate::Unit(_) => "stop, disable and remove the unit",
-                FileFate::Quarantine => "quarantine the file",
-                FileFate::Reinstall(_) => "reinstall the replaced file's package",
-            };
-            (k.clone(), reviews.gate(b, title.into(), t.path.escaped()))
-        })
-        .collect();
-    let link_gates: BTreeMap<Vec<u8>, Gate> = c
-        .links
-        .iter()
-        .map(|(k, (t, b))| {
-            let a = Action::RemoveLink(t.clone());
-            (
-                k.clone(),
-                reviews.gate(b, "remove the symbolic link".into(), a.target()),
-            )
-        })
-        .collect();
-    let rule_gates: BTreeMap<Vec<u8>, Gate> = c
-        .rules
-        .iter()
-        .map(|(k, (_, _, _, b))| {
-            (
-                k.clone(),
-                reviews.gate(
-                    b,
-                    "delete the firewall rule".into(),
-                    RawBytes::from(k.clone()).escaped(),
-                ),
-            )
-        })
-        .collect();
-    let endpoint_gates: BTreeMap<(std::net::IpAddr, u16), Gate> = c
-        .endpoints
-        .iter()
-        .map(|(k, b)| {
-            let a = Action::BlockEndpoint { ip: k.0, port: k.1 };
-            (*k, reviews.gate(b, "block the endpoint".into(), a.target()))
-        })
-        .collect();
-    let account_gates: BTreeMap<Vec<u8>, Gate> = c
-        .accounts
-        .iter()
-        .map(|(k, (_, b))| {
-            (
-                k.clone(),
-                reviews.gate(
-                    b,
-                    "lock and expire the account".into(),
-                    RawBytes::from(k.clone()).escaped(),
-                ),
-            )
-        })
-        .collect();
+}
 
-    let mut items: Vec<PlanItem> = Vec::new();
-    let mut push = |action: Action, why: Vec<String>, gate: Gate| {
-        items.push(PlanItem { action, why, gate });
-        items.len()
-    };
+/// The gate of every target, decided once before any action is listed: a target's actions (preserve,
+/// freeze, kill; quarantine, respawn-set member) share its one review item. Numbered in this order:
+/// processes, edited files (line by line), whole files, links, firewall rules, endpoints, accounts.
+struct TargetGates {
+    procs: BTreeMap<(i32, u64), Gate>,
+    edits: Vec<EditItem>,
+    files: BTreeMap<Vec<u8>, Gate>,
+    links: BTreeMap<Vec<u8>, Gate>,
+    rules: BTreeMap<Vec<u8>, Gate>,
+    endpoints: BTreeMap<(std::net::IpAddr, u16), Gate>,
+    accounts: BTreeMap<Vec<u8>, Gate>,
+}
 
-    // Preserve: processes, then every file a later action changes (gated like the union of its users),
-    // then evidence (when anything at all is destroyed; with the apply gate when anything is destroyed
-    // unasked, else with the union of the review gates).
-    let proc_gate = |reviews: &mut Reviews, k: &(i32, u64), t: &super::plan::ProcessTarget| {
-        reviews.decided(proc_gates.get(k), "freeze and kill the process", || {
-            Action::Kill(t.clone()).target()
-        })
+impl TargetGates {
+    fn decide(
+        c: &Collect,
+        edits: Vec<(FileTarget, Vec<(LineRemoval, Basis)>)>,
+        reviews: &mut Reviews,
+    ) -> TargetGates {
+        let procs = c
+            .procs
+            .iter()
+            .map(|(k, (t, b))| {
+                let a = Action::Kill(t.clone());
+                (
+                    *k,
+                    reviews.gate(b, "freeze and kill the process".into(), a.target()),
+                )
+            })
+            .collect();
+        let edits = edits
+            .into_iter()
+            .map(|(target, removals)| edit_item(target, removals, reviews))
+            .collect();
+        let files = c
+            .files
+            .iter()
+            .map(|(k, (t, b, fate))| {
+                let title = match fate {
+                    FileFate::Unit(_) => "stop, disable and remove the unit",
+                    FileFate::Quarantine => "quarantine the file",
+                    FileFate::Reinstall(_) => "reinstall the replaced file's package",
+                };
+                (k.clone(), reviews.gate(b, title.into(), t.path.escaped()))
+            })
+            .collect();
+        let links = c
+            .links
+            .iter()
+            .map(|(k, (t, b))| {
+                let a = Action::RemoveLink(t.clone());
+                (
+                    k.clone(),
+                    reviews.gate(b, "remove the symbolic link".into(), a.target()),
+                )
+            })
+            .collect();
+        let rules = c
+            .rules
+            .iter()
+            .map(|(k, (_, _, _, b))| {
+                (
+                    k.clone(),
+                    reviews.gate(
+                        b,
+                        "delete the firewall rule".into(),
+                        RawBytes::from(k.clone()).escaped(),
+                    ),
+                )
+            })
+            .collect();
+        let endpoints = c
+            .endpoints
+            .iter()
+            .map(|(k, b)| {
+                let a = Action::BlockEndpoint { ip: k.0, port: k.1 };
+                (*k, reviews.gate(b, "block the endpoint".into(), a.target()))
+            })
+            .collect();
+        let accounts = c
+            .accounts
+            .iter()
+            .map(|(k, (_, b))| {
+                (
+                    k.clone(),
+                    reviews.gate(
+                        b,
+                        "lock and expire the account".into(),
+                        RawBytes::from(k.clone()).escaped(),
+                    ),
+                )
+            })
+            .collect();
+        TargetGates {
+            procs,
+            edits,
+            files,
+            links,
+            rules,
+            endpoints,
+            accounts,
+        }
+    }
+
+    /// The gate of destroying anything at all (the union of every target's gate), or `None` when nothing
+    /// is destroyed: evidence is copied under it.
+    fn destroy_gate(&self) -> Option<Gate> {
+        self.procs
+            .values()
+            .chain(self.files.values())
+            .chain(self.links.values())
+            .chain(self.rules.values())
+            .chain(self.endpoints.values())
+            .chain(self.accounts.values())
+            .chain(self.edits.iter().map(|e| &e.3))
+            .fold(None, |acc: Option<Gate>, g| {
+                Some(acc.map_or_else(|| g.clone(), |a| a.or(g)))
+            })
+    }
+}
+
+/// Gates each line an edit removes (an attacker's key goes with `--apply`, a medium-only line beside it
+/// only when named); the edit's gate is the union of its lines'.
+fn edit_item(
+    target: FileTarget,
+    removals: Vec<(LineRemoval, Basis)>,
+    reviews: &mut Reviews,
+) -> EditItem {
+    let mut lines = Vec::new();
+    let mut why = Vec::new();
+    let mut gate: Option<Gate> = None;
+    for (mut r, b) in removals {
+        let title = match r.kind {
+            LineKind::SshKey { .. } => "remove the authorized key",
+            LineKind::Line => "remove the line",
+        };
+        let text = format!(
+            "{} line {}: {}",
+            target.path.escaped(),
+            r.number,
+            r.bytes.escaped()
+        );
+        r.gate = reviews.gate(&b, title.into(), text);
+        gate = Some(gate.map_or(r.gate.clone(), |g| g.or(&r.gate)));
+        for w in &r.why {
+            add_why(&mut why, w);
+        }
+        lines.push(r);
+    }
+    let gate = match gate {
+        Some(g) => g,
+        None => reviews.decided(None, "remove the lines", || target.path.escaped()),
     };
+    (target, lines, why, gate)
+}
+
+/// The plan's items and review items while [`assemble`] lists the actions, stage by stage.
+struct Listing {
+    reviews: Reviews,
+    gates: TargetGates,
+    items: Vec<PlanItem>,
+}
+
+impl Listing {
+    /// Appends an action; returns its 1-based item number.
+    fn push(&mut self, action: Action, why: Vec<String>, gate: Gate) -> usize {
+        self.items.push(PlanItem { action, why, gate });
+        self.items.len()
+    }
+
+    /// The gate decided for a process (fails closed: a review item if none was).
+    fn proc_gate(&mut self, k: &(i32, u64), t: &super::plan::ProcessTarget) -> Gate {
+        self.reviews.decided(
+            self.gates.procs.get(k),
+            "freeze and kill the process",
+            || Action::Kill(t.clone()).target(),
+        )
+    }
+
+    /// The gate decided for a whole file (fails closed: a review item if none was).
+    fn file_gate(&mut self, k: &Vec<u8>, t: &FileTarget) -> Gate {
+        self.reviews
+            .decided(self.gates.files.get(k), "quarantine the file", || {
+                t.path.escaped()
+            })
+    }
+}
+
+/// Preserve before anything is destroyed: the processes, then every file a later action changes (gated
+/// like the union of its users), then evidence — when anything at all is destroyed, with the apply gate
+/// when anything is destroyed unasked, else the union of the review gates. Files are numbered in path
+/// order; returns each preserved file's item number (what its removal names as its evidence copy).
+fn preserve(c: &Collect, l: &mut Listing) -> BTreeMap<Vec<u8>, usize> {
     for (k, (target, b)) in &c.procs {
-        let gate = proc_gate(&mut reviews, k, target);
-        push(Action::PreserveProcess(target.clone()), b.why.clone(), gate);
+        let gate = l.proc_gate(k, target);
+        l.push(Action::PreserveProcess(target.clone()), b.why.clone(), gate);
     }
     let mut preserve_gate: BTreeMap<Vec<u8>, (FileTarget, Vec<String>, Gate)> = BTreeMap::new();
     let mut need = |t: &FileTarget, why: &[String], gate: &Gate| {
@@ -475,75 +610,49 @@ fn assemble(
             add_why(&mut e.1, w);
         }
     };
-    for (t, _, why, gate) in &edit_items {
+    for (t, _, why, gate) in &l.gates.edits {
         need(t, why, gate);
     }
-    let file_gate = |reviews: &mut Reviews, k: &Vec<u8>, t: &FileTarget| {
-        reviews.decided(file_gates.get(k), "quarantine the file", || {
-            t.path.escaped()
-        })
-    };
     for (k, (t, b, _)) in &c.files {
-        need(t, &b.why, &file_gate(&mut reviews, k, t));
+        need(t, &b.why, &l.file_gate(k, t));
     }
-    let all_gates: Vec<&Gate> = proc_gates
-        .values()
-        .chain(file_gates.values())
-        .chain(link_gates.values())
-        .chain(rule_gates.values())
-        .chain(endpoint_gates.values())
-        .chain(account_gates.values())
-        .chain(edit_items.iter().map(|e| &e.3))
-        .collect();
-    if let Some(first) = all_gates.first() {
-        let destroy_gate = all_gates
-            .iter()
-            .skip(1)
-            .fold((*first).clone(), |acc, g| acc.or(g));
+    if let Some(destroy_gate) = l.gates.destroy_gate() {
         for (t, b) in c.evidence.values() {
             need(t, &b.why, &destroy_gate);
         }
     }
-    // Evidence first (by path), then the files actions rebuild or remove: numbered in path order.
     let mut preserved: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
-    for (path, (t, why, gate)) in &preserve_gate {
-        let n = push(Action::PreserveFile(t.clone()), why.clone(), gate.clone());
-        preserved.insert(path.clone(), n);
+    for (path, (t, why, gate)) in preserve_gate {
+        let n = l.push(Action::PreserveFile(t), why, gate);
+        preserved.insert(path, n);
     }
-    let pn = |p: &[u8]| preserved.get(p).copied().unwrap_or(0);
+    preserved
+}
 
-    // Freeze, remove persistence while frozen, kill.
+/// Freeze the processes (SIGSTOP), so that removing their persistence cannot make them respawn it.
+fn freeze(c: &Collect, l: &mut Listing) {
     for (k, (target, b)) in &c.procs {
-        let gate = proc_gate(&mut reviews, k, target);
-        push(Action::Freeze(target.clone()), b.why.clone(), gate);
+        let gate = l.proc_gate(k, target);
+        l.push(Action::Freeze(target.clone()), b.why.clone(), gate);
     }
-    // The respawning set, found again at run time: the processes above and whatever runs a kit file or
-    // runs one as its script (a watchdog restarted since the snapshot has another pid).
+}
+
+/// The respawning set, found again at run time: the processes the plan kills and whatever runs a kit
+/// file or runs one as its script (a watchdog restarted since the snapshot has another pid). Frozen now
+/// (its freeze is listed here); returned with its reasons and gate for the kill, `None` when it holds no
+/// process.
+fn respawn_set(
+    model: &HostModel,
+    c: &Collect,
+    l: &mut Listing,
+) -> Option<(RespawnSet, Vec<String>, Gate)> {
     let mut set_why = Vec::new();
     let mut set = RespawnSet {
         procs: Vec::new(),
         files: Vec::new(),
         package_dirs: c.places.package_dirs(),
     };
-    let mut kit = Kit {
-        pids: c.procs.keys().map(|(pid, _)| *pid).collect(),
-        files: BTreeSet::new(),
-    };
-    for (t, _, fate) in c.files.values() {
-        if matches!(fate, FileFate::Quarantine) {
-            kit.files.insert((t.dev, t.ino));
-        }
-    }
-    for (pid, start) in c.procs.keys() {
-        let image = model
-            .process(*pid)
-            .filter(|p| p.start_ticks == *start)
-            .and_then(|p| model.executable_of(p))
-            .filter(|e| e.deleted || e.memfd);
-        if let Some(e) = image {
-            kit.files.insert((e.file.dev, e.file.ino));
-        }
-    }
+    let kit = Kit::of_plan(model, c);
     for (k, (t, b)) in &c.procs {
         for w in &b.why {
             add_why(&mut set_why, w);
@@ -551,15 +660,10 @@ fn assemble(
         set.procs.push(SetProcess {
             pid: t.pid,
             start_ticks: t.start_ticks,
-            gate: proc_gate(&mut reviews, k, t),
+            gate: l.proc_gate(k, t),
         });
         // A running image no file action covers (deleted, memory-only) is known by identity and bytes.
-        let image = model
-            .process(t.pid)
-            .filter(|p| p.start_ticks == t.start_ticks)
-            .and_then(|p| model.executable_of(p))
-            .filter(|e| e.deleted || e.memfd);
-        if let Some(e) = image {
+        if let Some(e) = unbacked_image(model, t.pid, t.start_ticks) {
             set.files.push(SetFile {
                 dev: e.file.dev,
                 ino: e.file.ino,
@@ -569,7 +673,7 @@ fn assemble(
                     .clone()
                     .filter(|h| !kit.foreign_bytes(model, h))
                     .map(|h| (e.size, h)),
-                gate: proc_gate(&mut reviews, k, t),
+                gate: l.proc_gate(k, t),
             });
         }
     }
@@ -580,60 +684,97 @@ fn assemble(
                 ino: t.ino,
                 path: t.path.clone(),
                 content: (!kit.foreign_bytes(model, &t.sha256)).then(|| (t.size, t.sha256.clone())),
-                gate: file_gate(&mut reviews, k, t),
+                gate: l.file_gate(k, t),
             });
         }
     }
-    let set_gate = set.gate().filter(|_| !set.procs.is_empty());
-    if let Some(g) = &set_gate {
-        push(Action::FreezeSet(set.clone()), set_why.clone(), g.clone());
-    }
-    let mut persistence: Vec<(Action, Vec<String>, Gate)> = Vec::new();
-    let mut units = Vec::new();
-    let mut quarantines = Vec::new();
-    let mut members: BTreeMap<Vec<u8>, Gate> = BTreeMap::new();
-    let mut repairs = Vec::new();
+    let gate = set.gate().filter(|_| !set.procs.is_empty())?;
+    l.push(
+        Action::FreezeSet(set.clone()),
+        set_why.clone(),
+        gate.clone(),
+    );
+    Some((set, set_why, gate))
+}
+
+/// The executable a planned process (`pid` started at `start_ticks`) runs when no file backs it any more
+/// (deleted or memory-only): known by identity and bytes.
+fn unbacked_image(
+    model: &HostModel,
+    pid: i32,
+    start_ticks: u64,
+) -> Option<&minetrace_schemas::records::executable::ExecutableRecord> {
+    model
+        .process(pid)
+        .filter(|p| p.start_ticks == start_ticks)
+        .and_then(|p| model.executable_of(p))
+        .filter(|e| e.deleted || e.memfd)
+}
+
+/// What the whole-file fates turn into: unit removals, quarantines (with the quarantined files' gates,
+/// by path, for the kit directories) and package reinstalls (listed later, under repair).
+#[derive(Default)]
+struct FileActions {
+    units: Vec<Listed>,
+    quarantines: Vec<Listed>,
+    members: BTreeMap<Vec<u8>, Gate>,
+    repairs: Vec<Listed>,
+}
+
+fn file_actions(
+    model: &HostModel,
+    c: &Collect,
+    l: &mut Listing,
+    preserved: &BTreeMap<Vec<u8>, usize>,
+) -> FileActions {
+    let mut out = FileActions::default();
     for (k, (t, b, fate)) in &c.files {
-        let gate = file_gate(&mut reviews, k, t);
-        let preserved = pn(k);
-        let a = match fate {
-            FileFate::Unit(unit) => {
-                units.push((
-                    Action::RemoveUnit {
-                        unit: unit.clone(),
+        let gate = l.file_gate(k, t);
+        let preserved = preserved.get(k).copied().unwrap_or(0);
+        match fate {
+            FileFate::Unit(unit) => out.units.push((
+                Action::RemoveUnit {
+                    unit: unit.clone(),
+                    file: t.clone(),
+                    preserved,
+                },
+                b.why.clone(),
+                gate,
+            )),
+            FileFate::Quarantine => {
+                out.members.insert(k.clone(), gate.clone());
+                out.quarantines.push((
+                    Action::QuarantineFile {
                         file: t.clone(),
                         preserved,
                     },
                     b.why.clone(),
                     gate,
                 ));
-                continue;
             }
-            FileFate::Quarantine => Action::QuarantineFile {
-                file: t.clone(),
-                preserved,
-            },
-            FileFate::Reinstall(pkg) => {
-                repairs.push((
-                    Action::Reinstall {
-                        file: t.clone(),
-                        package: pkg.clone(),
-                        manager: model.package_manager(),
-                        preserved,
-                    },
-                    b.why.clone(),
-                    gate,
-                ));
-                continue;
-            }
-        };
-        if matches!(fate, FileFate::Quarantine) {
-            members.insert(k.clone(), gate.clone());
+            FileFate::Reinstall(pkg) => out.repairs.push((
+                Action::Reinstall {
+                    file: t.clone(),
+                    package: pkg.clone(),
+                    manager: model.package_manager(),
+                    preserved,
+                },
+                b.why.clone(),
+                gate,
+            )),
         }
-        quarantines.push((a, b.why.clone(), gate));
     }
-    // A kit directory goes once its files are quarantined: unasked when each of them goes unasked,
-    // else when the operator names the review items of those that do not.
+    out
+}
+
+/// A kit directory goes once its files are quarantined (`members`: their gates by path): unasked when
+/// each of them goes unasked, else when the operator names the review items of those that do not.
+fn kit_dir_actions(
+    model: &HostModel,
+    c: &Collect,
+    members: &BTreeMap<Vec<u8>, Gate>,
+) -> Vec<Listed> {
+    let mut out = Vec::new();
     let quarantined: BTreeSet<Vec<u8>> = members.keys().cloned().collect();
     for dirs in kit_dirs(model, c.places.paths(), &quarantined) {
         let Some(top) = dirs.last() else { continue };
@@ -659,13 +800,24 @@ fn assemble(
         } else {
             Gate::Review(numbers)
         };
-        quarantines.push((Action::RemoveKitDir { dirs }, why, gate));
+        out.push((Action::RemoveKitDir { dirs }, why, gate));
     }
+    out
+}
+
+/// The line edits, each with the lock policy of its file (whether the lock is set again after the edit;
+/// a note for the responder when it is not clear).
+fn line_edit_actions(
+    model: &HostModel,
+    c: &mut Collect,
+    edits: Vec<EditItem>,
+    preserved: &BTreeMap<Vec<u8>, usize>,
+) -> Vec<Listed> {
     let mut notes: Vec<(String, &str)> = Vec::new();
-    let mut edits: Vec<(Action, Vec<String>, Gate)> = edit_items
+    let out = edits
         .into_iter()
         .map(|(t, lines, why, gate)| {
-            let preserved = pn(t.path.as_bytes());
+            let preserved = preserved.get(t.path.as_bytes()).copied().unwrap_or(0);
             let attributed = lines.iter().any(|l| l.gate == Gate::Apply);
             let (locks, note) =
                 super::locks::policy(model, &c.locks, t.path.as_bytes(), attributed);
@@ -687,38 +839,70 @@ fn assemble(
     for (what, note) in notes {
         c.manual(what, note);
     }
-    // The loader's preload list first: every tool the script runs afterwards loads what it names.
-    if let Some(i) = edits.iter().position(|(a, _, _)| {
-        matches!(a, Action::RemoveLines { file, .. } if file.path.as_bytes() == b"/etc/ld.so.preload")
-    }) {
+    out
+}
+
+/// Whether an action rewrites the loader's preload list.
+fn edits_preload(a: &Action) -> bool {
+    matches!(a, Action::RemoveLines { file, .. } if file.path.as_bytes() == b"/etc/ld.so.preload")
+}
+
+/// Remove persistence while the kit is frozen: the loader's preload list first (every tool the script
+/// runs afterwards loads what it names), then units, line edits, quarantines and kit directories, links.
+/// Returns whether the preload list is rewritten (a reason to rebuild) and the reinstalls, which are
+/// listed under repair.
+fn remove_persistence(
+    model: &HostModel,
+    c: &mut Collect,
+    l: &mut Listing,
+    preserved: &BTreeMap<Vec<u8>, usize>,
+) -> (bool, Vec<Listed>) {
+    let files = file_actions(model, c, l, preserved);
+    let mut quarantines = files.quarantines;
+    quarantines.extend(kit_dir_actions(model, c, &files.members));
+    let mut edits = line_edit_actions(model, c, std::mem::take(&mut l.gates.edits), preserved);
+    let mut persistence: Vec<Listed> = Vec::new();
+    if let Some(i) = edits.iter().position(|(a, _, _)| edits_preload(a)) {
         persistence.push(edits.remove(i));
     }
-    persistence.extend(units);
+    persistence.extend(files.units);
     persistence.extend(edits);
     persistence.extend(quarantines);
     for (k, (target, b)) in &c.links {
-        let gate = reviews.decided(link_gates.get(k), "remove the symbolic link", || {
-            Action::RemoveLink(target.clone()).target()
-        });
+        let gate = l
+            .reviews
+            .decided(l.gates.links.get(k), "remove the symbolic link", || {
+                Action::RemoveLink(target.clone()).target()
+            });
         persistence.push((Action::RemoveLink(target.clone()), b.why.clone(), gate));
     }
-    let rewrites_preload = persistence.iter().any(|(a, _, _)| {
-        matches!(a, Action::RemoveLines { file, .. } if file.path.as_bytes() == b"/etc/ld.so.preload")
-    });
+    let rewrites_preload = persistence.iter().any(|(a, _, _)| edits_preload(a));
     for (a, why, gate) in persistence {
-        push(a, why, gate);
+        l.push(a, why, gate);
     }
-    for (k, (target, b)) in &c.procs {
-        let gate = proc_gate(&mut reviews, k, target);
-        push(Action::Kill(target.clone()), b.why.clone(), gate);
-    }
-    if let Some(g) = set_gate {
-        push(Action::KillSet(set), set_why, g);
-    }
+    (rewrites_preload, files.repairs)
+}
 
-    // Contain: the attacker's rules go, then the pools are blocked.
+/// Kill the frozen processes, then the respawning set as found at run time.
+fn kill(c: &Collect, l: &mut Listing, set: Option<(RespawnSet, Vec<String>, Gate)>) {
+    for (k, (target, b)) in &c.procs {
+        let gate = l.proc_gate(k, target);
+        l.push(Action::Kill(target.clone()), b.why.clone(), gate);
+    }
+    if let Some((set, why, gate)) = set {
+        l.push(Action::KillSet(set), why, gate);
+    }
+}
+
+/// Contain: the attacker's firewall rules go, then the pools are blocked.
+fn contain(c: &Collect, l: &mut Listing) {
     for (rule, (args, family, tables, b)) in &c.rules {
-        push(
+        let gate = l
+            .reviews
+            .decided(l.gates.rules.get(rule), "delete the firewall rule", || {
+                RawBytes::from(rule.clone()).escaped()
+            });
+        l.push(
             Action::DeleteFirewallRule {
                 rule: RawBytes::from(rule.clone()),
                 args: args.iter().cloned().map(RawBytes::from).collect(),
@@ -726,52 +910,56 @@ fn assemble(
                 tables: tables.clone(),
             },
             b.why.clone(),
-            reviews.decided(rule_gates.get(rule), "delete the firewall rule", || {
-                RawBytes::from(rule.clone()).escaped()
-            }),
+            gate,
         );
     }
     for ((ip, port), b) in &c.endpoints {
-        push(
-            Action::BlockEndpoint {
-                ip: *ip,
-                port: *port,
-            },
-            b.why.clone(),
-            reviews.decided(
-                endpoint_gates.get(&(*ip, *port)),
-                "block the endpoint",
-                || {
-                    Action::BlockEndpoint {
-                        ip: *ip,
-                        port: *port,
-                    }
-                    .target()
-                },
-            ),
+        let block = Action::BlockEndpoint {
+            ip: *ip,
+            port: *port,
+        };
+        let gate = l.reviews.decided(
+            l.gates.endpoints.get(&(*ip, *port)),
+            "block the endpoint",
+            || block.target(),
         );
+        l.push(block, b.why.clone(), gate);
     }
+}
 
-    // Repair.
-    for (a, why, gate) in repairs {
-        push(a, why, gate);
+/// Repair: reinstall the packages whose files were replaced, lock the accounts.
+fn repair(c: &Collect, l: &mut Listing, reinstalls: Vec<Listed>) {
+    for (a, why, gate) in reinstalls {
+        l.push(a, why, gate);
     }
     for (name, (uid, b)) in &c.accounts {
-        push(
+        let gate = l.reviews.decided(
+            l.gates.accounts.get(name),
+            "lock and expire the account",
+            || RawBytes::from(name.clone()).escaped(),
+        );
+        l.push(
             Action::LockAccount {
                 name: RawBytes::from(name.clone()),
                 uid: *uid,
             },
             b.why.clone(),
-            reviews.decided(
-                account_gates.get(name),
-                "lock and expire the account",
-                || RawBytes::from(name.clone()).escaped(),
-            ),
+            gate,
         );
     }
-    let acting = push(Action::Verify, Vec::new(), Gate::Apply) > 1;
+}
 
+/// What the operator should do beyond the script: rebuild when cleaning in place cannot be trusted (a
+/// rootkit's signs), care with a tampered bundle, and — when the plan acts or `acted` findings (medium
+/// or above) were used — rotate credentials, verify again later, reboot last.
+fn recommendations(
+    model: &HostModel,
+    doc: &FindingsDocument,
+    c: &mut Collect,
+    rewrites_preload: bool,
+    acting: bool,
+    acted: usize,
+) -> Vec<Recommendation> {
     let mut recommendations = Vec::new();
     if !model.host.hidden_pids.is_empty() {
         c.rebuild_why
@@ -811,19 +999,7 @@ fn assemble(
             why: "a reboot destroys running state".into(),
         });
     }
-
-    Plan {
-        host: doc.host.clone(),
-        bundle_sha256: doc.bundle_sha256.clone(),
-        collected_at: model.manifest.ended_at.clone(),
-        analyzer_version: doc.analyzer_version.clone(),
-        items,
-        reviews: reviews.items,
-        recommendations,
-        manual: c.manual.into_iter().collect(),
-        findings_used: acted,
-        worst,
-    }
+    recommendations
 }
 
 #[cfg(test)]
