@@ -236,6 +236,12 @@ pub fn hostile_plan() -> Plan {
         manual: vec!["file /tmp/$(touch /tmp/pwned): a shared file".into()],
         findings_used: 1,
         worst: None,
+        // Indicator values are words, but the plan carries bytes: hostile ones stay hex too.
+        admin_groups: vec![
+            b"sudo".to_vec(),
+            b"wheel$(touch /tmp/pwned)".to_vec(),
+            b"adm`id`\n".to_vec(),
+        ],
     }
 }
 

@@ -32,7 +32,7 @@ use super::plan::{
 };
 use super::targets::{add_why, why_of};
 use crate::graph::AttackGraph;
-use crate::indicators::Indicators;
+use crate::indicators::{Indicators, Kind};
 use crate::model::HostModel;
 
 /// Findings at this severity or above are acted on (those below it never become actions).
@@ -400,6 +400,10 @@ fn assemble(
         manual: c.manual.into_iter().collect(),
         findings_used: acted,
         worst,
+        admin_groups: iocs
+            .set(Kind::AdminGroup)
+            .map(|g| g.as_bytes().to_vec())
+            .collect(),
     }
 }
 
@@ -1449,6 +1453,52 @@ mod tests {
             "{:?} {:?} {:?}",
             plan.items, plan.reviews, plan.manual
         );
+    }
+
+    /// Issue 11: the groups whose last member the script never locks are the `admin_group` indicators,
+    /// an `--iocs` file's included, written into the plan (the template keeps no list of its own), and
+    /// every `lock` record carries them.
+    #[test]
+    fn the_plan_carries_the_administrators_groups_of_the_indicators() {
+        let mut iocs = Indicators::builtin();
+        iocs.add_text("mine.iocs", "admin_group wheel2\n").unwrap();
+        let toor = Subject::Account {
+            name: RawBytes::from(&b"toor"[..]),
+            uid: Some(0),
+        };
+        let uid0 = finding(&crate::detect::rules::ACC_001, Severity::High)
+            .subject_as(toor, Role::Artifact);
+        let plan = super::super::build_plan(&crate::analysis::Analysis {
+            model: fixture::model(vec![], vec![]),
+            document: doc(vec![uid0]),
+            integrity_problems: Vec::new(),
+            iocs: iocs.clone(),
+        });
+        let want: Vec<Vec<u8>> = iocs
+            .set(Kind::AdminGroup)
+            .map(|g| g.as_bytes().to_vec())
+            .collect();
+        assert!(want.iter().any(|g| g == b"wheel2") && want.iter().any(|g| g == b"sudo"));
+        assert_eq!(plan.admin_groups, want);
+        let data = super::super::script::data_block(&plan);
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let lock: Vec<&str> = data
+            .lines()
+            .find(|l| l.split(' ').nth(1) == Some(hex(b"lock").as_str()))
+            .map(|l| l.split(' ').collect())
+            .unwrap_or_default();
+        // 6 name, 7 uid, 8 the count, then the groups, then the gate.
+        assert_eq!(lock.get(6).copied(), Some(hex(b"toor").as_str()));
+        assert_eq!(
+            lock.get(8).copied(),
+            Some(hex(want.len().to_string().as_bytes()).as_str())
+        );
+        let groups: Vec<String> = want.iter().map(|g| hex(g)).collect();
+        assert_eq!(
+            lock.get(9..9 + want.len()),
+            Some(&groups.iter().map(String::as_str).collect::<Vec<_>>()[..])
+        );
+        assert_eq!(lock.len(), 9 + want.len() + 1, "{lock:?}");
     }
 
     #[test]

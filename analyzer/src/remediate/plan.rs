@@ -530,6 +530,10 @@ pub struct Plan {
     /// Findings at medium or above that the plan is built from.
     pub findings_used: usize,
     pub worst: Option<Severity>,
+    /// Groups whose members may use sudo (the `admin_group` indicators): the script never locks the last
+    /// member of one (it may be the only way in as root). Written into each `lock` record, so the script
+    /// keeps no list of its own.
+    pub admin_groups: Vec<Vec<u8>>,
 }
 
 impl Plan {

@@ -31,7 +31,8 @@
 //! - `block`: 6 family (4 or 6), 7 address, 8 port
 //! - `fw-delete`: 6 family hint (4, 6 or `-`), 7 tables (`filter,nat`), 8 count, then the arguments
 //!   (chain first)
-//! - `lock`: 6 name, 7 uid
+//! - `lock`: 6 name, 7 uid, 8 count of administrators' groups (the `admin_group` indicators: the
+//!   script never locks an account that is the last member of one), then the group names
 //! - `verify`: nothing more
 //! - `recommend`, `manual`: 3 text, 5 reason
 //! - `review`: 3 what would be done, 4 target, 5 findings, 6 review number, 7 why it is not attributed
@@ -297,7 +298,11 @@ pub fn data_block(plan: &Plan) -> String {
             }
             Action::LockAccount { name, uid } => {
                 r.push(name.as_bytes())
-                    .push(uid.map(|u| u.to_string()).unwrap_or_default());
+                    .push(uid.map(|u| u.to_string()).unwrap_or_default())
+                    .num(plan.admin_groups.len());
+                for g in &plan.admin_groups {
+                    r.push(g);
+                }
             }
             Action::Verify => {}
         }

@@ -85,7 +85,7 @@ MT_APT_PIN=''
 
 declare -a MT_RECS=() MT_F=() MT_ST=() MT_ARGS=() MT_TABLES=() MT_HITS=() MT_STAT=() MT_GONE=() MT_WANT=()
 declare -a MT_SET_LIST=() MT_SET_SEEDS=() MT_SET_HELD=() MT_SET_CGROUPS=()
-declare -A MT_SET=() MT_SET_IDS=() MT_SET_SUMS=() MT_INTERP=() MT_DONE=() MT_EDITED=()
+declare -A MT_SET=() MT_SET_IDS=() MT_SET_SUMS=() MT_INTERP=() MT_DONE=() MT_EDITED=() MT_ADMIN_GROUPS=()
 MT_REVERTED=0
 MT_DIRS=0
 MT_DIR_HEX=''
@@ -2261,6 +2261,10 @@ mt_state_lock() {
   fi
   MT_NAME=$REPLY
   mt_get 7 && uid=$REPLY
+  if ! mt_admin_groups 8; then
+    mt_bad_record
+    return
+  fi
   line=$(N=$MT_NAME awk -F: '$1 == ENVIRON["N"] { print $3; exit }' /etc/passwd 2>/dev/null)
   if [[ -z $line ]]; then
     MT_STATE='done' MT_NOTE='the account no longer exists'
@@ -2282,9 +2286,25 @@ mt_state_lock() {
   fi
 }
 
+# The administrators' groups of a `lock` record into MT_ADMIN_GROUPS (as keys): field $1 is their
+# count, the names follow. They are the analyzer's `admin_group` indicators, written into the plan: the
+# script keeps no list of its own, so an --iocs file that adds a group protects its last member too.
+mt_admin_groups() {
+  local i=$1 n k
+  MT_ADMIN_GROUPS=()
+  mt_num "$i" || return 1
+  n=$REPLY
+  ((n <= 1000)) || return 1
+  for ((k = 1; k <= n; k++)); do
+    mt_get $((i + k)) && [[ -n $REPLY ]] || return 1
+    MT_ADMIN_GROUPS[$REPLY]=1
+  done
+}
+
 # 0 (with MT_NOTE) when account MT_NAME, uid $1, must not be locked whatever the plan says: the
-# operator running this script logged in as it (its login uid), or it is the last member of the sudo,
-# wheel or admin group (a cloud host's root often has no password: that account is the way in).
+# operator running this script logged in as it (its login uid), or it is the last member of an
+# administrators' group (MT_ADMIN_GROUPS, from the plan; a cloud host's root often has no password:
+# that account is the way in).
 mt_lock_refused() {
   local me='' g u members m other=0 member=0
   { me=$(<"$MT_PROC_SELF/loginuid"); } 2>/dev/null
@@ -2293,14 +2313,14 @@ mt_lock_refused() {
     return 0
   fi
   while IFS=: read -r g _ _ members; do
-    [[ $g == sudo || $g == wheel || $g == admin ]] || continue
+    [[ -n $g && -n ${MT_ADMIN_GROUPS[$g]-} ]] || continue
     IFS=, read -r -a m <<<"$members"
     for u in ${m[@]+"${m[@]}"}; do
       if [[ $u == "$MT_NAME" ]]; then member=1; else other=1; fi
     done
   done 2>/dev/null <"$MT_ETC/group"
   if ((member && !other)); then
-    MT_NOTE='the last member of sudo/wheel/admin: lock it by hand once another administrator can log in'
+    MT_NOTE="the last member of an administrators' group (the analyzer's admin_group): lock it by hand once another administrator can log in"
     return 0
   fi
   return 1

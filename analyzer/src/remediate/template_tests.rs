@@ -463,19 +463,24 @@ fn the_operators_own_account_and_the_last_administrator_are_never_locked() {
     let dir = tempfile::tempdir().unwrap();
     // Review s4 #5, the script's side: an account the plan locks on a weak tie may be the one the
     // operator logged in with, or the only member of sudo on a host whose root has no password.
-    let body = r#"
+    let body = format!(
+        r#"
+{}
+mt_admin_groups 8 || echo 'bad groups'
 MT_PROC_SELF=$PWD/self MT_ETC=$PWD/etc
 mkdir self etc
 echo 1000 >self/loginuid
 printf 'root:x:0:\nsudo:x:27:alice\nwheel:x:10:\n' >etc/group
-check() { MT_NAME=$1; if mt_lock_refused "$2"; then echo "$1: refused ($MT_NOTE)"; else echo "$1: may be locked"; fi; }
+check() {{ MT_NAME=$1; if mt_lock_refused "$2"; then echo "$1: refused ($MT_NOTE)"; else echo "$1: may be locked"; fi; }}
 check bob 1000
 check alice 1001
 check git 998
 printf 'sudo:x:27:alice,carol\n' >etc/group
 check alice 1001
-"#;
-    let (rc, out) = bash(dir.path(), body);
+"#,
+        lock_record(&[b"sudo", b"wheel", b"admin"])
+    );
+    let (rc, out) = bash(dir.path(), &body);
     assert_eq!(rc, 0, "{out}");
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines[0].starts_with("bob: refused (the operator"), "{out}");
@@ -485,6 +490,70 @@ check alice 1001
     );
     assert_eq!(lines[2], "git: may be locked", "{out}");
     assert_eq!(lines[3], "alice: may be locked", "{out}");
+}
+
+/// A `lock` record for account alice (uid 1001) carrying `groups` as the plan's administrators' groups.
+fn lock_record(groups: &[&[u8]]) -> String {
+    let count = groups.len().to_string();
+    let mut f: Vec<&[u8]> = vec![
+        b"9",
+        b"lock",
+        b"repair",
+        b"t",
+        b"t",
+        b"w",
+        b"alice",
+        b"1001",
+        count.as_bytes(),
+    ];
+    f.extend_from_slice(groups);
+    f.push(b"");
+    record(&f)
+}
+
+/// Issue 11: the groups whose last member is never locked are the plan's (the analyzer's `admin_group`
+/// indicators, an `--iocs` file's included), not a list of the template's own: a group the plan does not
+/// name protects nobody, one it names does; a record whose group list is malformed is refused whole.
+#[test]
+fn the_administrators_groups_are_the_plans() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        r#"
+MT_PROC_SELF=$PWD/self MT_ETC=$PWD/etc
+mkdir self etc
+echo 0 >self/loginuid
+printf 'sudo:x:27:alice\nwheel2:x:1010:dave\n' >etc/group
+{}
+mt_admin_groups 8 || echo 'bad groups'
+check() {{ MT_NAME=$1; if mt_lock_refused "$2"; then echo "$1: refused"; else echo "$1: may be locked"; fi; }}
+check alice 1001
+check dave 1002
+{}
+mt_state_lock
+echo "no count: $MT_STATE ($MT_NOTE)"
+{}
+mt_state_lock
+echo "one name short: $MT_STATE ($MT_NOTE)"
+"#,
+        lock_record(&[b"wheel2"]),
+        record(&[b"9", b"lock", b"repair", b"t", b"t", b"w", b"alice", b"1001", b""]),
+        record(&[
+            b"9", b"lock", b"repair", b"t", b"t", b"w", b"alice", b"1001", b"2", b"wheel2", b"",
+        ]),
+    );
+    let (rc, out) = bash(dir.path(), &body);
+    assert_eq!(rc, 0, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "alice: may be locked",
+            "dave: refused",
+            "no count: mismatch (the plan record is malformed)",
+            "one name short: mismatch (the plan record is malformed)",
+        ],
+        "{out}"
+    );
 }
 
 /// An edit bench: `home/.ssh/authorized_keys` holds the admin's key and the attacker's (line 2, planned
