@@ -58,7 +58,7 @@ fn malformed_value_is_refused_with_file_and_line() {
 fn good_file_is_accepted() {
     let (code, stderr, _file, _dir) = analyze_with(
         "pool_domain pool.example.org\ntemp_dir /scratch/\nfamily Example name xbot\n\
-         system_unit_prefix Zz-\nscan_tool zzscan\nclosed_port 11211\nadmin_group wheel2\n\
+         system_unit_prefix Zz-\nscan_tool zzscan\nscan_non_target_option zzscan --via\nclosed_port 11211\nadmin_group wheel2\n\
          access_file /etc/zz-vpn/*\nwebshell_sink zz_run\n",
     );
     assert!(

@@ -54,6 +54,9 @@ enum Form {
     /// a `*` at the start any beginning (`*/.ssh/*`: a `.ssh` directory wherever it is). No `*`
     /// elsewhere, no whitespace.
     PathPattern,
+    /// A program and one of its options, two words: `nmap --exclude`. Per program, because one letter
+    /// means different things to different programs (`-b` is nmap's FTP relay, zmap's blocklist file).
+    ProgramOption,
 }
 
 macro_rules! kinds {
@@ -206,6 +209,10 @@ kinds! {
     BruteTool = "brute_tool", Word;
     /// Clients that log in to or copy to another host over SSH.
     SshClient = "ssh_client", Word;
+    /// A scanner's options whose value is no target (a resolver, a source or decoy address, an excluded
+    /// range, a proxy or relay, an interface or gateway), as `SCANNER OPTION`: the word after one is not
+    /// read as a target of the scan (`MT-LAT-001`). Case kept.
+    ScanNonTargetOption = "scan_non_target_option", ProgramOption;
     /// Environment variables a CI executor sets for the job it runs (never in its own environment).
     CiJobEnv = "ci_job_env", Word;
     /// Programs an intruder runs first through a web shell or an exploited service to learn who and where
@@ -231,6 +238,7 @@ impl Kind {
                 | Kind::ScanTool
                 | Kind::BruteTool
                 | Kind::SshClient
+                | Kind::ScanNonTargetOption
                 | Kind::AdminGroup
                 | Kind::AccessFile
         )
@@ -392,6 +400,10 @@ fn refuse(form: Form, value: &str) -> Option<&'static str> {
             let inner = inner.strip_suffix('*').unwrap_or(inner);
             inner.starts_with('/') && !inner.contains('*') && !inner.contains(char::is_whitespace)
         }
+        Form::ProgramOption => {
+            let words: Vec<&str> = value.split_whitespace().collect();
+            matches!(words.as_slice(), [program, option] if !program.starts_with('-') && option.starts_with('-'))
+        }
     };
     if ok {
         return None;
@@ -406,6 +418,7 @@ fn refuse(form: Form, value: &str) -> Option<&'static str> {
         Form::PathPattern => {
             "expected a path pattern: an absolute path, with '*' only at its start or end (`/etc/sudoers*`, `*/.ssh/*`)"
         }
+        Form::ProgramOption => "expected a program and one of its options: `PROGRAM -OPTION`",
     })
 }
 
@@ -465,7 +478,10 @@ impl Indicators {
             if let Some(why) = refuse(k.form(), value) {
                 anyhow::bail!("{at}: bad {} value {shown:?}: {why}", k.name());
             }
-            let value = if k.keeps_case() {
+            let value = if k.form() == Form::ProgramOption {
+                // One space between the two words, as [`Indicators::has_option`] asks.
+                value.split_whitespace().collect::<Vec<_>>().join(" ")
+            } else if k.keeps_case() {
                 value.to_owned()
             } else {
                 value.to_ascii_lowercase()
@@ -522,6 +538,11 @@ impl Indicators {
     /// Whether `path` matches a value of a path-pattern kind ([`Kind::AccessFile`]).
     pub fn matches_path(&self, kind: Kind, path: &[u8]) -> bool {
         kind.form() == Form::PathPattern && self.set(kind).any(|p| path_pattern_matches(p, path))
+    }
+
+    /// Whether `option` of `program` is a value of a program-option kind ([`Kind::ScanNonTargetOption`]).
+    pub fn has_option(&self, kind: Kind, program: &str, option: &str) -> bool {
+        kind.form() == Form::ProgramOption && self.contains(kind, &format!("{program} {option}"))
     }
 
     /// Whether port `port` is a value of a port kind.
@@ -785,6 +806,29 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.contains("expected a path pattern"), "{bad}: {err}");
+        }
+    }
+
+    /// A program-option value is two words, the second an option; it is kept as written with one space,
+    /// and looked up per program: nmap's `-b` is not zmap's.
+    #[test]
+    fn program_options_are_two_words_and_belong_to_their_program() {
+        let mut ind = Indicators::builtin();
+        assert!(ind.has_option(Kind::ScanNonTargetOption, "nmap", "-b"));
+        assert!(!ind.has_option(Kind::ScanNonTargetOption, "zmap", "--dns-servers"));
+        assert!(!ind.has_option(Kind::ScanNonTargetOption, "NMAP", "-b"));
+        // Only program-option kinds answer.
+        assert!(!ind.has_option(Kind::ScanTool, "nmap", "-b"));
+        ind.add_text("m.txt", "scan_non_target_option   zzscan \t --skip\n")
+            .unwrap();
+        assert!(ind.has_option(Kind::ScanNonTargetOption, "zzscan", "--skip"));
+        for bad in ["nmap", "nmap exclude", "-b nmap", "nmap -b -S", "--x -y"] {
+            let err = Indicators::default()
+                .add_text("m.txt", &format!("scan_non_target_option {bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("m.txt:1: "), "{bad}: {err}");
+            assert!(err.contains("PROGRAM -OPTION"), "{bad}: {err}");
         }
     }
 

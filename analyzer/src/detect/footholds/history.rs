@@ -60,34 +60,12 @@ fn lateral_class(ctx: &Context, raw: &[u8], commands: &[Vec<u8>]) -> Option<Stri
     None
 }
 
-/// Scanner options whose value is an address that is no target: a resolver, a source or decoy address,
-/// an excluded host or file, a proxy, an interface (nmap `--dns-servers`, `-S`, `-D`, `--exclude`,
-/// `--proxies`, `-e`; masscan `--adapter-ip`, `--router-ip`, `--excludefile`; zmap `-S`, `-G`, `-i`).
-const NON_TARGET_OPTIONS: &[&str] = &[
-    "--dns-servers",
-    "-S",
-    "-D",
-    "--exclude",
-    "--excludefile",
-    "--exclude-file",
-    "--proxies",
-    "-e",
-    "-G",
-    "-i",
-    "--source-ip",
-    "--adapter-ip",
-    "--router-ip",
-    "--router-mac",
-    "--gateway-mac",
-    "--interface",
-    "-b",
-];
-
 /// Whether a scanner's line aims beyond the host's own networks: a range of public addresses (CIDR
 /// shorter than /32, `a.b.c.d-e.f.g.h`, `10.0.0.1-254`, `1.2.3.*`) or one of /8 or wider, random targets
 /// (`-iR`), or zmap with no range (the whole IPv4 space). A single public address is not the class (an
-/// admin checks the company's own public server); option values are no targets
-/// ([`NON_TARGET_OPTIONS`]); the host's own networks (private, link-local, shared, loopback: the
+/// admin checks the company's own public server); the values of the scanner's own non-target options
+/// are no targets (`scan_non_target_option` indicators, per scanner: nmap's `-b` is an FTP relay, zmap's
+/// a blocklist file); the host's own networks (private, link-local, shared, loopback: the
 /// remediation's infrastructure test) never count.
 fn scan_outside(ctx: &Context, raw: &[u8], scanner: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(raw);
@@ -102,13 +80,17 @@ fn scan_outside(ctx: &Context, raw: &[u8], scanner: &[u8]) -> Option<String> {
         return Some("random internet addresses".into());
     }
     let network = HostNetwork::of(ctx.model);
+    let scanner_name = String::from_utf8_lossy(scanner);
     let mut any_target = false;
     let mut skip_next = false;
     for w in &words {
         if std::mem::take(&mut skip_next) {
             continue;
         }
-        if NON_TARGET_OPTIONS.contains(w) {
+        if ctx
+            .iocs
+            .has_option(Kind::ScanNonTargetOption, &scanner_name, w)
+        {
             skip_next = true;
             continue;
         }
@@ -335,6 +317,52 @@ grep -c ssh ~/.bash_history\n";
                 String::from_utf8_lossy(line)
             );
         }
+    }
+
+    /// Issue 11: which options of a scanner take a value that is no target is indicator data per scanner
+    /// (`scan_non_target_option`), from each scanner's manual, never one list for all: the word after one
+    /// of the scanner's own such options is not scanned, every other address or range is.
+    #[test]
+    fn each_scanners_own_non_target_options_hide_their_value_only() {
+        let cases: &[(&str, bool)] = &[
+            // nmap: an excluded public range is no target; the range after it is scanned.
+            ("nmap -sn --exclude 203.0.113.0/24 10.20.0.0/16", false),
+            ("nmap -sn --exclude 10.20.0.9 203.0.113.0/24", true),
+            ("nmap -p 21 -b ftp.example.org 10.20.0.0/24", false),
+            // masscan: `--adapter-ip` takes a range of source addresses (its manual), no target.
+            (
+                "masscan -p22 --adapter-ip 198.51.100.0/30 10.20.0.0/16",
+                false,
+            ),
+            ("masscan -p22 --adapter-ip 10.20.0.9 198.51.100.0/24", true),
+            // ... and `-D` is nmap's decoy list, not a masscan option: the range is masscan's target.
+            ("masscan -p22 -D 198.51.100.0/24", true),
+            // zmap: `-S` takes a source address or range; `-b` a blocklist file, after which a zmap line
+            // with no range still scans the whole IPv4 space.
+            ("zmap -p 22 -S 198.51.100.0/30 10.20.0.0/16", false),
+            ("zmap -p 22 -S 10.20.0.9 198.51.100.0/24", true),
+            ("zmap -p 22 -b /etc/zmap/blocklist.conf -o out.csv", true),
+        ];
+        for (line, flagged) in cases {
+            let found = lateral_lines(format!("{line}\n").as_bytes());
+            assert_eq!(!found.is_empty(), *flagged, "{line}: {found:?}");
+        }
+        // A user's scanner gets options of its own from an --iocs file.
+        let model = fixture::model(
+            vec![fixture::file(
+                b"/root/.bash_history",
+                Some(b"zzscan --via 198.51.100.0/24 10.20.0.0/16\n"),
+            )],
+            Vec::new(),
+        );
+        let mut iocs = Indicators::builtin();
+        iocs.add_text("mine.iocs", "scan_tool zzscan\n").unwrap();
+        let lateral =
+            |iocs: &Indicators| crate::detect::findings_of(detect, &rules::LAT_001, &model, iocs);
+        assert_eq!(lateral(&iocs).len(), 1);
+        iocs.add_text("mine.iocs", "scan_non_target_option zzscan --via\n")
+            .unwrap();
+        assert!(lateral(&iocs).is_empty());
     }
 
     /// `scan_tool` values come from the indicators: a user's file adds a scanner the built-in list lacks,
