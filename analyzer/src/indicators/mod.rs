@@ -189,6 +189,15 @@ kinds! {
     /// Prefixes of the OS's own systemd unit names (`systemd-`, `ssh`, `NetworkManager`): a unit so
     /// named in `/etc/systemd/` that runs no system program imitates one (`MT-PER-010`). Case kept.
     SystemUnitPrefix = "system_unit_prefix", Word;
+    /// Settings a service made from a template carries besides its commands (description, ordering,
+    /// restart policy, account, niceness, install target). Only a tie-break of the remediation planner
+    /// for a unit born before the intrusion window whose every command is flagged: holding any other
+    /// setting, it is the host's unit with its start line rewritten, not a kit's. Case kept (systemd
+    /// keys are).
+    UnitTemplateSetting = "unit_template_setting", Word;
+    /// Programs a service template runs besides its start command (`ExecReload=/bin/kill -HUP
+    /// $MAINPID`, `ExecStartPre=/bin/sleep 10`): they say nothing about whose unit it is. Case kept.
+    UnitBoilerplateProgram = "unit_boilerplate_program", Word;
     /// Ports of the services intrusions come through (Redis, the Docker API): an `INPUT` rule dropping
     /// one is what miners leave to keep rivals out (`MT-EVA-040`).
     ClosedPort = "closed_port", Port;
@@ -235,6 +244,8 @@ impl Kind {
         matches!(
             self,
             Kind::SystemUnitPrefix
+                | Kind::UnitTemplateSetting
+                | Kind::UnitBoilerplateProgram
                 | Kind::ScanTool
                 | Kind::BruteTool
                 | Kind::SshClient

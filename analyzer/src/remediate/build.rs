@@ -370,7 +370,7 @@ fn assemble(
     acted: usize,
     worst: Option<Severity>,
 ) -> Plan {
-    super::units::resolve(model, iocs.paths(), &mut c);
+    super::units::resolve(model, iocs, &doc.findings, &mut c);
     super::apt_hooks::resolve(model, &mut c);
     let edits = resolve_lines(model, &mut c);
     let mut reviews = Reviews::default();

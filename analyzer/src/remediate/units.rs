@@ -1,14 +1,24 @@
 //! Flagged lines of systemd units and drop-ins: the whole unit, or only its lines (review #4).
 //!
-//! A finding names one line of a unit (its worst `Exec*=` line, a line that starts a judged miner). That
-//! makes the unit the intrusion's only when the unit *as a whole* is: every command line in it
-//! (`Exec*=` with a value) is flagged by a finding or runs kit code (a file the plan quarantines). Then
-//! the unit is stopped, disabled and removed whole, as the kit units of pwnrig, the watchdog pair and
-//! Migo are. Otherwise the unit is the host's own with an attacker's line in it (an `ExecStartPre=` put
-//! in front of the host's `ExecStart=`, an `Environment=` line): only the flagged lines go, every other
-//! byte stays, and the manager reloads the unit (see `template.sh`, `edit-unit`). The place a unit file
-//! lies in does not decide it: the collector does not check unit files against the package database,
-//! and a kit unit in `/usr/lib/systemd/system` looks like a vendor one there.
+//! A finding names one line of a unit (its worst `Exec*=` line, a line that starts a judged miner). The
+//! unit goes whole (stopped, disabled, removed, as the kit units of pwnrig, the watchdog pair and Migo
+//! are) only when it is the intrusion's unit, and whose unit it is is judged from the unit file itself
+//! (review of train 2, item 3), never from the names of its settings:
+//! - its commands: every command line in it (`Exec*=` with a value) is flagged by a finding, runs kit
+//!   code (a file the plan quarantines) or is template boilerplate, and no flagged line also runs a
+//!   program of the host's own (the attacker wrapping the host's command);
+//! - a package owning the unit file (the bundle's package check of it): then it is the host's unit,
+//!   never removed whole;
+//! - when the file was born (its birth time against the intrusion window, [`crate::detect::window`]): a
+//!   unit born before the intrusion is the host's unless its name is the intrusion's (`MT-PER-010`'s
+//!   judgement, [`crate::detect::footholds::systemd::name_is_intrusions`]) or, as the only tie-break, it
+//!   holds nothing but template settings (`unit_template_setting` indicators: an earlier stage's kit
+//!   unit); a unit born inside the window, or with nothing that says it is the host's, goes whole.
+//!
+//! Otherwise the unit is the host's own with an attacker's line in it (an `ExecStartPre=` put in front of
+//! the host's `ExecStart=`, an `Environment=` line): only the flagged lines go, every other byte stays,
+//! and the manager reloads the unit (see `template.sh`, `edit-unit`). The place a unit file lies in does
+//! not decide it: a kit unit in `/usr/lib/systemd/system` looks like a vendor one there.
 //!
 //! A unit with no command line of its own (a drop-in holding only an `Environment=` line) loses only
 //! its flagged lines.
@@ -19,14 +29,21 @@
 
 use std::collections::BTreeSet;
 
+use minetrace_schemas::findings::Finding;
+use minetrace_schemas::records::file::FileRecord;
+use minetrace_schemas::records::package::PackageVerdict;
 use minetrace_schemas::RawBytes;
 
 use super::collect::{Basis, Collect, FileFate, WantedLines};
-use crate::indicators::paths::{PathClass, PathClasses};
+use crate::detect::footholds::systemd::name_is_intrusions;
+use crate::detect::window::Window;
+use crate::detect::Context;
+use crate::indicators::paths::PathClass;
+use crate::indicators::{Indicators, Kind};
 use crate::model::persistence::unit_name;
 use crate::model::HostModel;
 use crate::parse::shell_line;
-use crate::parse::systemd_unit::Unit;
+use crate::parse::systemd_unit::{ExecCommand, Unit};
 
 /// What the flagged lines of one unit file make of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,47 +60,47 @@ pub enum UnitFate {
     Unknown,
 }
 
-/// Settings a service made from a template carries besides its commands (a miner's unit: description,
-/// ordering, restart policy, account, niceness, install target). A unit holding any other setting
-/// (`EnvironmentFile=`, `KillMode=`, `Documentation=`, conditions, sandboxing) carries the host's own
-/// configuration: it is never removed whole because its start line is the attacker's.
-const TEMPLATE_SETTINGS: &[&str] = &[
-    "Description",
-    "After",
-    "Before",
-    "Wants",
-    "Requires",
-    "Type",
-    "User",
-    "Group",
-    "Restart",
-    "RestartSec",
-    "Nice",
-    "WorkingDirectory",
-    "WantedBy",
-];
+/// When a unit file was born, against the intrusion window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Born {
+    /// Before the window (and its slack): the file existed before the intrusion; the attacker edited it.
+    Before,
+    /// Inside the window.
+    Inside,
+    /// No birth time recorded (the file system or kernel keeps none), no window, or after it.
+    Unknown,
+}
 
-/// Programs a service template runs besides its start command (`ExecReload=/bin/kill -HUP $MAINPID`,
-/// `ExecStartPre=/bin/sleep 10`, `ExecStop=/bin/true`): they say nothing about whose unit it is.
-const TEMPLATE_PROGRAMS: &[&[u8]] = &[b"kill", b"sleep", b"true"];
+/// What the plan knows about one unit file besides its content.
+pub struct UnitFile<'a> {
+    pub path: &'a [u8],
+    pub record: Option<&'a FileRecord>,
+    pub content: Option<&'a [u8]>,
+}
 
-/// Decides a unit file from its content, the flagged line numbers and the kit files (recorded paths) the
-/// plan quarantines (review #4 and review of train 1, items 2, 3 and 6):
-/// - every command is flagged, runs only kit files, or is template boilerplate, and the unit holds only
-///   template settings: the intrusion's unit, removed whole (a kit unit with `ExecReload=/bin/kill ...`);
-/// - a flagged start line (`ExecStart=`) in a unit with the host's own commands or settings: the host's
-///   start line rewritten; cutting it would leave a unit that never starts again: by hand;
+/// Decides a unit file from its content, the flagged line numbers, the kit files (recorded paths) the
+/// plan quarantines and every file it acts on as an artifact (kit files and replaced package files it
+/// reinstalls), the intrusion window and the bundle's facts about the file (module documentation):
+/// - a flagged line that also runs a program of the host's own: the attacker wrapped the host's
+///   command: by hand;
+/// - every command is flagged, runs only kit files, or is template boilerplate, in a unit no package
+///   owns: the intrusion's unit, removed whole, unless it was born before the intrusion window with
+///   neither an intrusion's name nor template settings only;
+/// - a flagged start line (`ExecStart=`) in a unit with the host's own commands, a package's unit or
+///   one born before the intrusion: the host's start line rewritten; cutting it would leave a unit that
+///   never starts again: by hand;
 /// - a flagged assignment continued on the next line (`\`): cutting its first line would bring the
 ///   continuation to life as a line of its own: by hand;
 /// - otherwise (an `ExecStartPre=` or `Environment=` line added to the host's unit): only those lines.
 pub fn fate(
-    model: &HostModel,
-    paths: &PathClasses,
-    content: Option<&[u8]>,
+    ctx: &Context,
+    window: Option<&Window>,
+    file: &UnitFile,
     flagged: &BTreeSet<u32>,
-    kit: &BTreeSet<Vec<u8>>,
+    (kit, artifacts): (&BTreeSet<Vec<u8>>, &BTreeSet<Vec<u8>>),
 ) -> UnitFate {
-    let Some(content) = content else {
+    let model = ctx.model;
+    let Some(content) = file.content else {
         return UnitFate::Unknown;
     };
     let unit = Unit::parse(content);
@@ -100,29 +117,49 @@ pub fn fate(
                 kit.contains(recorded)
             })
     };
-    let boilerplate = |program: &[u8]| TEMPLATE_PROGRAMS.contains(&crate::parse::basename(program));
     let hosts_commands = commands.iter().any(|c| {
-        !flagged.contains(&c.line) && !kit_code(&c.raw, &c.program) && !boilerplate(&c.program)
+        !flagged.contains(&c.line) && !kit_code(&c.raw, &c.program) && !boilerplate(ctx, &c.program)
     });
-    let template_only = unit
-        .entries
-        .iter()
-        .all(|e| e.key.starts_with("Exec") || TEMPLATE_SETTINGS.contains(&e.key.as_str()));
     let start_flagged = commands
         .iter()
         .any(|c| c.key == "ExecStart" && flagged.contains(&c.line));
-    if wraps_host_program(model, paths, &commands, flagged, kit) {
-        return UnitFate::ByHand(
-            "a flagged line also runs a program of the host's own (not kit code, not in a temp, hidden or package directory): the attacker wrapped the host's command; restore the line by hand",
-        );
+    if let Some(key) = wraps_host_program(ctx, &commands, flagged, artifacts) {
+        return UnitFate::ByHand(if key == "ExecStart" {
+            "the host's unit with its start line rewritten: the flagged start line also runs a program of the host's own (not kit code, not a shell or interpreter, not in a temp or hidden directory): the attacker wrapped the host's command; restore ExecStart= from its package or by hand"
+        } else {
+            "a flagged line also runs a program of the host's own (not kit code, not a shell or interpreter, not in a temp or hidden directory): the attacker wrapped the host's command; restore the line by hand"
+        });
     }
-    if !commands.is_empty() && !hosts_commands && template_only {
-        return UnitFate::Whole;
+    let packaged = model.package_check(file.path).is_some_and(|p| {
+        matches!(
+            p.verdict,
+            PackageVerdict::Match | PackageVerdict::Mismatch | PackageVerdict::NoDigest
+        )
+    });
+    if !commands.is_empty() && !hosts_commands && !packaged {
+        let whole = match born(file.record, window) {
+            Born::Inside | Born::Unknown => true,
+            // Born before the intrusion: the host's unit edited, unless its name is the intrusion's or
+            // (the tie-break) it holds nothing but a template's settings.
+            Born::Before => {
+                let start = commands.iter().find(|c| c.key == "ExecStart");
+                name_is_intrusions(ctx, file.path, start.map_or(&[][..], |c| &c.program))
+                    || unit.entries.iter().all(|e| {
+                        e.key.starts_with("Exec")
+                            || ctx.iocs.contains(Kind::UnitTemplateSetting, &e.key)
+                    })
+            }
+        };
+        if whole {
+            return UnitFate::Whole;
+        }
     }
     if start_flagged {
-        return UnitFate::ByHand(
-            "the host's unit (its own commands or settings) with its start line rewritten: cutting the line would leave a unit that never starts again; restore ExecStart= from its package or by hand",
-        );
+        return UnitFate::ByHand(if packaged {
+            "a package's unit with its start line rewritten: cutting the line would leave a unit that never starts again; reinstall its package or restore ExecStart= by hand"
+        } else {
+            "the host's unit (its own commands, or a file born before the intrusion) with its start line rewritten: cutting the line would leave a unit that never starts again; restore ExecStart= from its package or by hand"
+        });
     }
     if continued(content, flagged) {
         return UnitFate::ByHand(
@@ -132,31 +169,75 @@ pub fn fate(
     UnitFate::Lines
 }
 
-/// Whether a flagged command line also runs a program of the host's own: a path it runs that the plan does
-/// not quarantine as kit code, outside the places kits are dropped (temp, hidden) and the package
-/// directories (shells, `nohup`, interpreters). `ExecStart=/bin/sh -c '/tmp/.x/run & exec /opt/app/server'`
-/// wraps the admin's server (review of train 2, item 1): removing the unit or the line would take the
-/// host's service with it.
-fn wraps_host_program(
-    model: &HostModel,
-    paths: &PathClasses,
-    commands: &[crate::parse::systemd_unit::ExecCommand],
+/// A template's boilerplate program (`unit_boilerplate_program`: `kill`, `sleep`, `true`).
+fn boilerplate(ctx: &Context, program: &[u8]) -> bool {
+    ctx.iocs.contains_bytes(
+        Kind::UnitBoilerplateProgram,
+        crate::parse::basename(program),
+    )
+}
+
+/// When the unit file was born, against the window: from its birth time (statx), which no `touch` sets
+/// back; a unit the attacker rewrote through a new file (`sed -i`) is born then too.
+fn born(record: Option<&FileRecord>, window: Option<&Window>) -> Born {
+    let (Some(t), Some(w)) = (record.and_then(|r| r.btime).filter(|t| t.secs > 0), window) else {
+        return Born::Unknown;
+    };
+    if w.contains(t.secs) {
+        Born::Inside
+    } else if t.secs < w.start {
+        Born::Before
+    } else {
+        Born::Unknown
+    }
+}
+
+/// The key of a flagged command line that also runs a program of the host's own, if one does: a path it
+/// runs that the plan does not act on as an artifact (`artifacts`: kit code it quarantines, a replaced
+/// package file it reinstalls), outside the places kits are dropped (temp,
+/// hidden), that is no shell, interpreter or downloader (`shell_or_downloader`, `interpreter`: what
+/// starts other code) nor template boilerplate, and, in a package directory, not a file the package
+/// check found no package owns. `ExecStart=/bin/sh -c '/tmp/.x/run & exec /opt/app/server'` wraps the
+/// admin's server (review of train 2, item 1), `... & exec /usr/sbin/cron -f` the host's cron: removing
+/// the unit or the line would take the host's service with it.
+fn wraps_host_program<'a>(
+    ctx: &Context,
+    commands: &'a [ExecCommand],
     flagged: &BTreeSet<u32>,
-    kit: &BTreeSet<Vec<u8>>,
-) -> bool {
+    artifacts: &BTreeSet<Vec<u8>>,
+) -> Option<&'a str> {
+    let model = ctx.model;
+    let paths = ctx.iocs.paths();
+    let launcher = |p: &[u8]| {
+        let name = crate::parse::basename(p);
+        ctx.iocs.contains_bytes(Kind::ShellOrDownloader, name)
+            || ctx.iocs.contains_bytes(Kind::Interpreter, name)
+            || boilerplate(ctx, p)
+    };
     commands
         .iter()
         .filter(|c| flagged.contains(&c.line))
-        .flat_map(|c| shell_line::analyze(&c.raw).executed)
-        .any(|p| {
-            let recorded = model
-                .file_aliased(&p)
-                .map_or(p.as_slice(), |r| r.path.as_bytes());
-            !kit.contains(recorded)
-                && !paths.is(PathClass::KitProne, &p)
-                && !paths.is(PathClass::Package, &p)
-                && p.starts_with(b"/")
+        .find(|c| {
+            shell_line::analyze(&c.raw).executed.iter().any(|p| {
+                let recorded = model
+                    .file_aliased(p)
+                    .map_or(p.as_slice(), |r| r.path.as_bytes());
+                // In a package directory, a file the package check found no package owns is no
+                // program of the host's (an unowned file there is planted).
+                let vouched = || {
+                    !paths.is(PathClass::Package, p)
+                        || model
+                            .package_check(p)
+                            .is_none_or(|c| c.verdict != PackageVerdict::NotOwned)
+                };
+                p.starts_with(b"/")
+                    && !artifacts.contains(recorded)
+                    && !paths.is(PathClass::KitProne, p)
+                    && !launcher(p)
+                    && vouched()
+            })
         })
+        .map(|c| c.key.as_str())
 }
 
 /// Whether a flagged line ends with a backslash: systemd joins the next line to it.
@@ -167,11 +248,21 @@ fn continued(content: &[u8], flagged: &BTreeSet<u32>) -> bool {
 
 /// Resolves the flagged unit lines the collector set aside (`Collect::unit_lines`): whole units become
 /// whole-file targets, the others line removals; timers of kept units are left alone.
-pub fn resolve(model: &HostModel, paths: &PathClasses, c: &mut Collect) {
+pub fn resolve(model: &HostModel, iocs: &Indicators, findings: &[Finding], c: &mut Collect) {
+    let ctx = Context { model, iocs };
+    // The intrusion window as MT-SSH-007 reads it: when the unit files were born against it.
+    let window = crate::detect::window::window(&ctx, findings);
     let kit: BTreeSet<Vec<u8>> = c
         .files
         .iter()
         .filter(|(_, (_, _, f))| matches!(f, FileFate::Quarantine))
+        .map(|(k, _)| k.clone())
+        .collect();
+    // Every file the plan acts on as an artifact: kit code, and replaced package files it reinstalls.
+    let artifacts: BTreeSet<Vec<u8>> = c
+        .files
+        .iter()
+        .filter(|(_, (_, _, f))| matches!(f, FileFate::Quarantine | FileFate::Reinstall(_)))
         .map(|(k, _)| k.clone())
         .collect();
     let mut kept_units: BTreeSet<Vec<u8>> = BTreeSet::new();
@@ -183,7 +274,12 @@ pub fn resolve(model: &HostModel, paths: &PathClasses, c: &mut Collect) {
             basis.merge(b);
         }
         let raw = RawBytes::from(path.clone());
-        match fate(model, paths, rec.and_then(|r| model.content(r)), &flagged, &kit) {
+        let file = UnitFile {
+            path: rec.map_or(path.as_slice(), |r| r.path.as_bytes()),
+            record: rec,
+            content: rec.and_then(|r| model.content(r)),
+        };
+        match fate(&ctx, window.as_ref(), &file, &flagged, (&kit, &artifacts)) {
             UnitFate::Whole => c.whole_file(model, &raw, &basis),
             UnitFate::Unknown => c.whole_file(
                 model,
@@ -478,6 +574,126 @@ mod tests {
             "{:?}",
             plan.manual
         );
+    }
+
+    /// The unit MoneroOcean's and C3Pool's `setup_*_miner.sh` write (reused by 8220, TeamTNT and Kinsing
+    /// variants), as the script writes it with `$HOME` expanded.
+    const MONEROOCEAN: &str = "[Unit]\nDescription=Monero miner service\n\n[Service]\nExecStart=/root/moneroocean/xmrig --config=/root/moneroocean/config.json\nRestart=always\nNice=10\nCPUWeight=1\n\n[Install]\nWantedBy=multi-user.target\n";
+
+    /// Units removed whole and the by-hand notes of a plan for one unit file at `path` whose line `line`
+    /// a critical MT-PER-010 names, beside the miner it starts (`/root/moneroocean/xmrig`, flagged on
+    /// its own) and a timer that starts it. `birth`: the unit file's birth time (the intrusion's files
+    /// are all modified at 1_700_000_000); `package`: the package owning the unit file.
+    fn unit_plan(
+        path: &str,
+        content: &str,
+        line: u32,
+        birth: Option<i64>,
+        package: Option<&str>,
+    ) -> (Vec<String>, Vec<String>) {
+        let timer = path.replace(".service", ".timer");
+        let (mut unit, bytes) = fixture::file(path.as_bytes(), Some(content.as_bytes()));
+        unit.btime =
+            birth.map(|secs| minetrace_schemas::records::file::FileTime { secs, nanos: 0 });
+        let checks = package
+            .map(|p| {
+                let mut c = fixture::not_owned(path.as_bytes(), "persistence");
+                c.verdict = minetrace_schemas::records::package::PackageVerdict::Mismatch;
+                c.package = Some(p.to_owned());
+                c
+            })
+            .into_iter()
+            .collect();
+        let model = fixture::model(
+            vec![
+                (unit, bytes),
+                fixture::file(
+                    timer.as_bytes(),
+                    Some(b"[Timer]\nOnBootSec=60\n[Install]\nWantedBy=timers.target\n"),
+                ),
+                fixture::file(b"/root/moneroocean/xmrig", Some(b"\x7fELF miner")),
+            ],
+            checks,
+        );
+        let rec = |p: &[u8]| model.file(p).expect("record").clone();
+        let findings = vec![
+            finding(&crate::detect::rules::PER_010, Severity::Critical)
+                .subject(persistence_subject(&RawBytes::from(path.as_bytes()), line))
+                .subject(file_subject(&rec(timer.as_bytes()))),
+            finding(&crate::detect::rules::RUN_001, Severity::Critical)
+                .subject(file_subject(&rec(b"/root/moneroocean/xmrig"))),
+        ];
+        let plan = plan_of(model, findings);
+        let (units, edits) = shape(&plan);
+        assert!(edits.is_empty(), "{edits:?}");
+        (units, plan.manual)
+    }
+
+    /// Review of train 2, item 3: whose unit it is comes from the unit file, not from the names of its
+    /// settings. The MoneroOcean unit (`CPUWeight=1`, no template setting) is the intrusion's and goes
+    /// whole with its timer, whether its birth time is inside the intrusion window or not recorded; a
+    /// `Documentation=man:sshd(8)` line the attacker adds changes nothing.
+    #[test]
+    fn a_kit_unit_goes_whole_whatever_settings_it_carries() {
+        let path = "/etc/systemd/system/moneroocean_miner.service";
+        let both = vec![
+            path.to_owned(),
+            "/etc/systemd/system/moneroocean_miner.timer".to_owned(),
+        ];
+        for birth in [Some(1_700_000_000), None] {
+            let (units, manual) = unit_plan(path, MONEROOCEAN, 5, birth, None);
+            assert_eq!(units, both, "born {birth:?}: {manual:?}");
+        }
+        let disguised = MONEROOCEAN.replace("[Unit]\n", "[Unit]\nDocumentation=man:sshd(8)\n");
+        let (units, manual) = unit_plan(path, &disguised, 6, Some(1_700_000_000), None);
+        assert_eq!(units, both, "{manual:?}");
+    }
+
+    /// The same review item: a unit file a package owns, or one born before the intrusion window, is the
+    /// host's even when every command in it is the attacker's: its rewritten start line is by hand and
+    /// its timer stays — unless (a unit born before the window only) its name is a family's or it holds
+    /// nothing but template settings (an earlier stage's kit unit).
+    #[test]
+    fn a_packaged_or_pre_window_unit_is_the_hosts() {
+        let host = "[Unit]\nDescription=Regular background program processing daemon\n[Service]\nExecStart=/root/moneroocean/xmrig --config=/root/moneroocean/config.json\nKillMode=process\n";
+        let path = "/usr/lib/systemd/system/cron.service";
+        // A package's unit: by hand, even born inside the window.
+        let (units, manual) = unit_plan(path, host, 4, Some(1_700_000_000), Some("cron"));
+        assert!(units.is_empty(), "{units:?}");
+        assert!(
+            manual
+                .iter()
+                .any(|m| m.contains("cron.service") && m.contains("a package's unit")),
+            "{manual:?}"
+        );
+        assert!(
+            manual
+                .iter()
+                .any(|m| m.contains("cron.timer") && m.contains("kept")),
+            "{manual:?}"
+        );
+        // Born a year before the intrusion, with a setting of its own: by hand.
+        let year_before = Some(1_700_000_000 - 365 * 86_400);
+        let (units, manual) = unit_plan(path, host, 4, year_before, None);
+        assert!(units.is_empty(), "{units:?}");
+        assert!(
+            manual
+                .iter()
+                .any(|m| m.contains("cron.service") && m.contains("born before the intrusion")),
+            "{manual:?}"
+        );
+        // Born before the window with template settings only: the tie-break says a kit unit.
+        let kit = "/etc/systemd/system/moneroocean_miner.service";
+        let template = MONEROOCEAN.replace("CPUWeight=1\n", "");
+        let (units, _) = unit_plan(kit, &template, 5, year_before, None);
+        assert_eq!(units.len(), 2, "{units:?}");
+        // Born before the window with a setting outside the template: the host's by the tie-break...
+        let (units, manual) = unit_plan(kit, MONEROOCEAN, 5, year_before, None);
+        assert!(units.is_empty(), "{units:?} {manual:?}");
+        // ...unless its name is a family's (MT-PER-010's judgement of 8220's pwnrige.service).
+        let named = "/etc/systemd/system/pwnrige.service";
+        let (units, manual) = unit_plan(named, MONEROOCEAN, 5, year_before, None);
+        assert_eq!(units.len(), 2, "{units:?} {manual:?}");
     }
 
     #[test]

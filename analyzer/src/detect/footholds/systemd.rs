@@ -164,13 +164,7 @@ fn unit_finding(ctx: &Context, file: &FileRecord, unit: &Unit) -> Option<Finding
             ),
         );
     }
-    // A unit named like the OS's own (`system_unit_prefix`: sshd-update.service, dbus-x.service).
-    let imitates = ctx.iocs.prefixes(Kind::SystemUnitPrefix, name);
-    if imitates
-        && !program.is_empty()
-        && !system_program(ctx, &program)
-        && path.starts_with(b"/etc/systemd/")
-    {
+    if imitates_system_unit(ctx, path, &program) {
         score.add(
             2,
             format!(
@@ -211,6 +205,23 @@ fn unit_finding(ctx: &Context, file: &FileRecord, unit: &Unit) -> Option<Finding
         f = f.subject(account_subject(accounts, u));
     }
     Some(f)
+}
+
+/// A unit named like the OS's own (`system_unit_prefix`: sshd-update.service, dbus-x.service) in
+/// `/etc/systemd/` whose start program (`program`, `ExecStart=`'s) is no system program: an imitation.
+pub fn imitates_system_unit(ctx: &Context, path: &[u8], program: &[u8]) -> bool {
+    ctx.iocs.prefixes(Kind::SystemUnitPrefix, unit_name(path))
+        && !program.is_empty()
+        && !system_program(ctx, program)
+        && path.starts_with(b"/etc/systemd/")
+}
+
+/// Whether a unit's name alone says it is the intrusion's, as `MT-PER-010` judges names: a family's
+/// specific unit name (not an ordinary word such as `bot.service`), or an imitation of a system unit
+/// ([`imitates_system_unit`]). The remediation planner reads the same judgement.
+pub fn name_is_intrusions(ctx: &Context, path: &[u8], program: &[u8]) -> bool {
+    family_unit(ctx, unit_name(path)).is_some_and(|m| !m.weak)
+        || imitates_system_unit(ctx, path, program)
 }
 
 fn family_unit<'a>(ctx: &'a Context, name: &[u8]) -> Option<&'a FamilyMarker> {
