@@ -823,9 +823,9 @@ fn line_edit_actions(
         .map(|(t, lines, why, gate)| {
             let preserved = preserved.get(t.path.as_bytes()).copied().unwrap_or(0);
             let attributed = lines.iter().any(|l| l.gate == Gate::Apply);
-            let (locks, note) =
+            let (locks, lock_notes) =
                 super::locks::policy(model, &c.locks, t.path.as_bytes(), attributed);
-            if let Some(note) = note {
+            for note in lock_notes {
                 notes.push((format!("file {}", t.path.escaped()), note));
             }
             (

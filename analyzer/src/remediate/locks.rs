@@ -7,8 +7,17 @@
 //! immutable and holds an attacker's line removed unasked: an immutable file cannot be written, so the
 //! lock was set after the attacker wrote (pwnrig's `+ia` files, TeamTNT's `+i` on `authorized_keys`),
 //! whatever severity MT-EVA-001 gave it. An append-only file takes an append under the admin's lock: it is
-//! set again, and the responder is told to clear it if the intruder set it. A directory's lock is judged on
-//! its own (MT-EVA-001 about the directory): a file's verdict never carries over to it.
+//! set again, and the responder is told to clear it if the intruder set it.
+//!
+//! A directory's lock follows the same rule of time (review of train 2, item 7): nothing can change an
+//! immutable inode — no entry added or removed, no chmod — so an immutable directory's change time is
+//! when its lock was set. Locked at or after the last write of the file holding an attacker's line
+//! (`chattr +i ~/.ssh` after the kit wrote its key), the lock is the intrusion's: it stays cleared, and
+//! the responder is told. Locked before that write, it is the admin's and is set again; MT-EVA-001 high
+//! on the directory clears it too. A file's verdict itself never carries over to its directory.
+//!
+//! The script sets again only letters both the snapshot and the host at run time show (a lock that
+//! appeared after collection is the kit's; see `template.sh`, `mt_flags_seen_now`).
 
 use std::collections::BTreeMap;
 
@@ -44,14 +53,13 @@ fn letters(f: Option<&FileRecord>) -> String {
 }
 
 /// The policy for an edit of `path`; `attributed_line`: a line removed unasked is in it. `locks`: the
-/// severity MT-EVA-001 gave each locked file or directory. The note, when there is one, is for the
-/// responder.
+/// severity MT-EVA-001 gave each locked file or directory. The notes are for the responder.
 pub fn policy(
     model: &HostModel,
     locks: &BTreeMap<Vec<u8>, Severity>,
     path: &[u8],
     attributed_line: bool,
-) -> (LockPolicy, Option<&'static str>) {
+) -> (LockPolicy, Vec<&'static str>) {
     let file = model.file(path);
     let dir_path = dirname(path);
     let dir = model.file(dir_path);
@@ -60,10 +68,26 @@ pub fn policy(
     let immutable = file.is_some_and(|f| f.immutable);
     let append_only = file.is_some_and(|f| f.append_only);
     let restore_file = !(file_high || (immutable && attributed_line));
-    let note = (restore_file && append_only && attributed_line).then_some(
-        "append-only in the snapshot with an attacker's line in it: its lock is set again after the edit (an admin's); if the intruder set it, clear it by hand (chattr -a)",
-    );
-    let restore_dir = judged(dir_path).is_none_or(|s| s < Severity::High);
+    let mut notes = Vec::new();
+    if restore_file && append_only && attributed_line {
+        notes.push(
+            "append-only in the snapshot with an attacker's line in it: its lock is set again after the edit (an admin's); if the intruder set it, clear it by hand (chattr -a)",
+        );
+    }
+    // The directory's lock set at or after the attacker's write (its change time, which an immutable
+    // inode keeps from the moment the lock was set, not older than the file's last write).
+    let locked_after_write = attributed_line
+        && match (dir, file) {
+            (Some(d), Some(f)) => d.immutable && f.mtime.secs > 0 && d.ctime.secs >= f.mtime.secs,
+            _ => false,
+        };
+    let dir_high = judged(dir_path).is_some_and(|s| s >= Severity::High);
+    let restore_dir = !(dir_high || locked_after_write);
+    if locked_after_write && !dir_high {
+        notes.push(
+            "its directory was locked (immutable) at or after the last write of the file holding the attacker's line: taken for the intruder's lock, it stays cleared after the edit; if it is the admin's, set it again by hand (chattr +i on the directory)",
+        );
+    }
     (
         LockPolicy {
             restore_file,
@@ -71,7 +95,7 @@ pub fn policy(
             seen_file: letters(file),
             seen_dir: letters(dir),
         },
-        note,
+        notes,
     )
 }
 
@@ -88,6 +112,8 @@ mod tests {
             f.append_only = append_only;
             let (mut d, _) = fixture::file(b"/root/.ssh", None);
             d.immutable = true;
+            // The admin locked the directory long before the intrusion's write.
+            d.ctime.secs = 1_600_000_000;
             fixture::model(vec![(f, c), (d, None)], vec![])
         };
         let none = BTreeMap::new();
@@ -101,7 +127,7 @@ mod tests {
         );
         assert!(!p.restore_file && p.restore_dir, "{p:?}");
         assert_eq!((p.seen_file.as_str(), p.seen_dir.as_str()), ("i", "i"));
-        assert!(note.is_none());
+        assert!(note.is_empty());
         // Only a review item's line in it: the lock may be the admin's.
         let (p, _) = policy(
             &make(true, false),
@@ -117,7 +143,7 @@ mod tests {
             b"/root/.ssh/authorized_keys",
             true,
         );
-        assert!(p.restore_file && note.is_some(), "{p:?}");
+        assert!(p.restore_file && note.len() == 1, "{p:?}");
         // The directory is judged on its own.
         let high = BTreeMap::from([(b"/root/.ssh".to_vec(), Severity::High)]);
         let (p, _) = policy(
@@ -127,5 +153,35 @@ mod tests {
             false,
         );
         assert!(p.restore_file && !p.restore_dir, "{p:?}");
+    }
+
+    /// Review of train 2, item 7: a directory locked at or after the last write of the file holding an
+    /// attacker's line (`chattr +i ~/.ssh` after the kit wrote its key) stays cleared, with a note; one
+    /// locked before is the admin's and is set again; without an attributed line nothing dates it.
+    #[test]
+    fn a_directory_locked_after_the_attackers_write_stays_cleared() {
+        let make = |dir_locked_at: i64| {
+            let (f, c) = fixture::file(b"/root/.ssh/authorized_keys", Some(b"k\n"));
+            let (mut d, _) = fixture::file(b"/root/.ssh", None);
+            d.immutable = true;
+            d.ctime.secs = dir_locked_at;
+            fixture::model(vec![(f, c), (d, None)], vec![])
+        };
+        let none = BTreeMap::new();
+        let written = 1_700_000_000;
+        let keys = b"/root/.ssh/authorized_keys";
+        for locked in [written, written + 5] {
+            let (p, notes) = policy(&make(locked), &none, keys, true);
+            assert!(p.restore_file && !p.restore_dir, "{p:?}");
+            assert_eq!(p.seen_dir, "i");
+            assert!(
+                notes.iter().any(|n| n.contains("stays cleared")),
+                "{notes:?}"
+            );
+        }
+        let (p, notes) = policy(&make(written - 86_400), &none, keys, true);
+        assert!(p.restore_dir && notes.is_empty(), "{p:?} {notes:?}");
+        let (p, notes) = policy(&make(written + 5), &none, keys, false);
+        assert!(p.restore_dir && notes.is_empty(), "{p:?} {notes:?}");
     }
 }

@@ -70,7 +70,7 @@ MT_FW=''
 MT_FLAGTOOL='unset'
 MT_LSATTR=''
 MT_PYREAD=''
-MT_FFLAGS=- MT_DFLAGS=- MT_FLAGS_NOTE='' MT_FLAGS_POLICY=restore MT_DFLAGS_POLICY=restore MT_SEEN_F='' MT_SEEN_D=''
+MT_FFLAGS=- MT_DFLAGS=- MT_FLAGS_NOTE='' MT_FLAGS_EXTRA='' MT_EXTRA='' MT_FLAGS_POLICY=restore MT_DFLAGS_POLICY=restore MT_SEEN_F='' MT_SEEN_D=''
 MT_STATE=''
 MT_NOTE=''
 MT_CUR_SHA=''
@@ -1521,9 +1521,40 @@ mt_edit_file_state() {
 mt_read_flags_around() {
   local dir=${1%/*}
   [[ -n $dir ]] || dir=/
-  MT_FFLAGS='?' MT_DFLAGS='?'
+  MT_FFLAGS='?' MT_DFLAGS='?' MT_FLAGS_EXTRA=''
   mt_get_flags "$1" && MT_FFLAGS=${REPLY:--}
   mt_get_flags "$dir" && MT_DFLAGS=${REPLY:--}
+}
+
+# The flags to set again of those read now ($1: letters, '-' or '?') and those the snapshot saw ($2:
+# letters or ''): only letters both show, into REPLY ('-' for none; '?' stays). A lock that appeared after
+# collection (the kit's cron running `chattr +ia` again between collection and --apply) is the kit's: its
+# letters go into MT_EXTRA, never set again (review of train 2, item 7).
+mt_flags_seen_now() {
+  local now=$1 seen=$2 out='' l
+  MT_EXTRA=''
+  if [[ $now == '?' || $now == - ]]; then
+    REPLY=$now
+    return 0
+  fi
+  for l in i a; do
+    [[ $now == *$l* ]] || continue
+    if [[ $seen == *$l* ]]; then out+=$l; else MT_EXTRA+=$l; fi
+  done
+  REPLY=${out:--}
+}
+
+# Keeps of the flags read around an edit only those the snapshot saw too (mt_flags_seen_now), and says in
+# MT_FLAGS_EXTRA which locks it found that the snapshot did not.
+mt_flags_keep_seen() {
+  MT_FLAGS_EXTRA=''
+  mt_flags_seen_now "$MT_FFLAGS" "$MT_SEEN_F"
+  MT_FFLAGS=$REPLY
+  [[ -z $MT_EXTRA ]] || MT_FLAGS_EXTRA+=" +$MT_EXTRA on the file"
+  mt_flags_seen_now "$MT_DFLAGS" "$MT_SEEN_D"
+  MT_DFLAGS=$REPLY
+  [[ -z $MT_EXTRA ]] || MT_FLAGS_EXTRA+="${MT_FLAGS_EXTRA:+,} +$MT_EXTRA on its directory"
+  return 0
 }
 
 # Sets the flags read by mt_read_flags_around again, on the file $1 (the edited one, a new inode) and on
@@ -1548,6 +1579,7 @@ mt_restore_flags_around() {
     esac
   fi
   MT_FLAGS_NOTE=''
+  [[ -z ${MT_FLAGS_EXTRA-} ]] || MT_FLAGS_NOTE+="; a lock the snapshot did not see was found (${MT_FLAGS_EXTRA# }): set after collection, it is taken for the intruder's and left cleared"
   [[ -z $set ]] || MT_FLAGS_NOTE+="; immutable/append-only flags set again on the$set"
   [[ -z $unread ]] || MT_FLAGS_NOTE+="; the flags of the$unread could not be read, so none were set again: check them with lsattr"
   [[ -z $bad ]] || MT_FLAGS_NOTE+="; the flags of the$bad could not be set again: set them by hand"
@@ -1578,6 +1610,7 @@ mt_apply_edit() {
     MT_NOTE='not changed: the snapshot saw an immutable/append-only lock here and its flags cannot be read now (no verified lsattr or python3), so it could not be set again: remove the lines by hand'
     return 1
   fi
+  mt_flags_keep_seen
   mt_clear_flags_around "$MT_PATH"
   MT_PRE_RENAME=mt_pre_rename_edit
   if ! mt_install_beside "$new" "$MT_PATH"; then
@@ -2835,7 +2868,7 @@ mt_undo() {
         printf '  undo %s: restored\n' "${u[1]}"
         mt_log "${u[1]}" "undo-$kind" - 'done' - 0 'restored from the quarantine'
         if [[ $kind == edit ]]; then
-          MT_FFLAGS=${u[8]-?} MT_DFLAGS=${u[9]-?} MT_FLAGS_POLICY=restore MT_DFLAGS_POLICY=restore
+          MT_FFLAGS=${u[8]-?} MT_DFLAGS=${u[9]-?} MT_FLAGS_POLICY=restore MT_DFLAGS_POLICY=restore MT_FLAGS_EXTRA=''
           if [[ $MT_FFLAGS =~ ^(i?a?|-)$ && $MT_DFLAGS =~ ^(i?a?|-)$ ]] && ! mt_restore_flags_around "$path"; then
             printf '  undo %s: %s\n' "${u[1]}" "${MT_FLAGS_NOTE#; }"
             MT_FAILED=1

@@ -601,7 +601,7 @@ fn an_edited_file_the_host_keeps_gets_its_flags_back_and_undo_too() {
     // both to rewrite the file, then sets them again; the undo record carries them, so undoing the edit
     // leaves them set too.
     let body = format!(
-        "FILE_FLAGS=i DIR_FLAGS=a\n{}",
+        "FILE_FLAGS=i DIR_FLAGS=a SEEN_F=i SEEN_D=a\n{}",
         edit_bench(
             "restore",
             r#"
@@ -660,6 +660,58 @@ echo "after: file [${FL[$f]-}] keys $(grep -c ssh-ed25519 "$f")"
     assert_eq!(rc, 0, "{out}");
     assert!(out.contains("rc=1 not changed: the snapshot saw"), "{out}");
     assert!(out.contains("after: file [i] keys 2"), "{out}");
+}
+
+#[test]
+fn only_a_lock_the_snapshot_saw_too_is_set_again() {
+    let dir = tempfile::tempdir().unwrap();
+    // Review of train 2, item 7: the snapshot saw +i on the file and nothing on ~/.ssh; by --apply the
+    // kit's cron has run `chattr +ia` on both again. The edit clears everything, sets again only the
+    // file's +i (seen both times), leaves +a and the directory's +i cleared, and says so; the undo
+    // record carries only the +i.
+    let body = format!(
+        "FILE_FLAGS=ia DIR_FLAGS=i SEEN_F=i SEEN_D=\n{}",
+        edit_bench(
+            "restore",
+            r#"
+mt_state_edit
+mt_apply_edit 2
+echo "rc=$? $MT_NOTE"
+echo "after: file [${FL[$f]-}] dir [${FL[${f%/*}]-}]"
+echo "undo: $(cat q/undo.records)"
+"#
+        )
+    );
+    let (rc, out) = bash(dir.path(), &body);
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("rc=0 removed 1 line(s)"), "{out}");
+    assert!(out.contains("after: file [i] dir []"), "{out}");
+    assert!(
+        out.contains(
+            "a lock the snapshot did not see was found (+a on the file, +i on its directory)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(" i -\n"),
+        "undo record carries only +i:\n{out}"
+    );
+    // A lock the snapshot saw that is gone at run time is not set again either.
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        "FILE_FLAGS= DIR_FLAGS=a SEEN_F=i SEEN_D=a\n{}",
+        edit_bench(
+            "restore",
+            r#"
+mt_state_edit
+mt_apply_edit 2
+echo "rc=$? after: file [${FL[$f]-}] dir [${FL[${f%/*}]-}]"
+"#
+        )
+    );
+    let (rc, out) = bash(dir.path(), &body);
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("rc=0 after: file [] dir [a]"), "{out}");
 }
 
 #[test]
