@@ -53,6 +53,8 @@ pub struct PlantedProcess {
     /// SHA-256 of the image the process runs (the stand-in copy, or the existing binary).
     pub exe_sha256: String,
     pub connect: Option<String>,
+    /// Further connections it holds (a node's peers).
+    pub peers: Vec<String>,
     pub listen: Option<String>,
 }
 
@@ -783,6 +785,10 @@ pub fn plant(sb: &mut Sandbox, sc: &Scenario) -> Result<Planted> {
                 spec.push_str(&format!("{key} {} {}\n", sa.ip(), sa.port()));
             }
         }
+        for a in &p.peers {
+            let sa = crate::scenario::parse_loopback(a)?;
+            spec.push_str(&format!("peer {} {}\n", sa.ip(), sa.port()));
+        }
         if p.threads > 0 {
             spec.push_str(&format!("threads {}\n", p.threads));
         }
@@ -872,6 +878,7 @@ pub fn plant(sb: &mut Sandbox, sc: &Scenario) -> Result<Planted> {
             exe_deleted: p.after_start != AfterStart::Keep,
             exe_sha256: sha256_hex(&image),
             connect: p.connect.clone(),
+            peers: p.peers.clone(),
             listen: p.listen.clone(),
         });
     }

@@ -328,6 +328,10 @@ pub struct ProcessSpec {
     pub after_start: AfterStart,
     /// `127.x.y.z:port` to hold a TCP connection to.
     pub connect: Option<String>,
+    /// Further `127.x.y.z:port` addresses to hold a TCP connection to besides `connect`, with nothing
+    /// written on them: a peer-to-peer node's peers.
+    #[serde(default)]
+    pub peers: Vec<String>,
     /// `127.x.y.z:port` to listen on.
     pub listen: Option<String>,
     #[serde(default)]
@@ -704,7 +708,7 @@ impl Scenario {
             }
             p.argv_bytes()?;
             p.comm_bytes()?;
-            if let Some(a) = &p.connect {
+            for a in p.connect.iter().chain(&p.peers) {
                 parse_loopback(a)?;
             }
             if let Some(a) = &p.listen {
@@ -726,6 +730,7 @@ impl Scenario {
             }
             if p.source == ExeSource::Existing
                 && (p.connect.is_some()
+                    || !p.peers.is_empty()
                     || p.listen.is_some()
                     || p.burn_ms > 0
                     || p.threads > 0

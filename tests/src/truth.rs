@@ -404,7 +404,7 @@ fn check_process(
             }
         }
     }
-    if let Some(addr) = &p.connect {
+    for addr in p.connect.iter().chain(&p.peers) {
         let ok = rec.sockets.iter().any(|s| {
             matches!(s.proto, SocketProto::Tcp)
                 && s.remote == *addr

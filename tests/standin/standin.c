@@ -20,11 +20,13 @@
  *
  * Spec (text, one directive per line, byte strings hex-encoded):
  *   proc ID | exe HEX | arg HEX | comm HEX | uid N | gid N | cwd HEX | parent ID | connect IP PORT |
- *   listen IP PORT | threads N | burn MS | watch ID | env HEX | nice N | real 0/1 | root HEX | load HEX | end
+ *   peer IP PORT | listen IP PORT | threads N | burn MS | watch ID | env HEX | nice N | real 0/1 | root HEX |
+ *   load HEX | end
  *   then `self ID`, and for a respawned process `watchpid PID` and `adopt ID PID`.
  *   `root DIR`: the process runs chrooted into DIR (a container or chroot); its exe and cwd are paths inside
  *   it. A child spawned by a process already in that root is not chrooted again.
  *   `load PATH`: a shared object the process maps with dlopen before it reports ready (a Redis module).
+ *   `peer IP PORT`: a further connection held besides `connect`, with nothing written on it (a node's peers).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -53,6 +55,7 @@
 #define MAXP 64
 #define MAXA 48
 #define MAXFD 64
+#define MAXPEERS 16
 #define SPEC_FD 3
 #define STATUS_FD 4
 
@@ -68,6 +71,9 @@ struct proc {
     char parent[64];
     char connect_ip[64];
     int connect_port;
+    char peer_ip[MAXPEERS][64];
+    int peer_port[MAXPEERS];
+    int npeers;
     char listen_ip[64];
     int listen_port;
     int threads;
@@ -155,6 +161,10 @@ static void parse_spec(char *text) {
         else if (strcmp(key, "root") == 0) p->root = hexdup(a);
         else if (strcmp(key, "parent") == 0) snprintf(p->parent, sizeof p->parent, "%s", a);
         else if (strcmp(key, "connect") == 0) { snprintf(p->connect_ip, 64, "%s", a); p->connect_port = atoi(b); }
+        else if (strcmp(key, "peer") == 0 && p->npeers < MAXPEERS) {
+            snprintf(p->peer_ip[p->npeers], 64, "%s", a);
+            p->peer_port[p->npeers++] = atoi(b);
+        }
         else if (strcmp(key, "listen") == 0) { snprintf(p->listen_ip, 64, "%s", a); p->listen_port = atoi(b); }
         else if (strcmp(key, "threads") == 0) p->threads = atoi(a);
         else if (strcmp(key, "burn") == 0) p->burn_ms = atoi(a);
@@ -540,6 +550,15 @@ static int run_self(void) {
             "{\"id\":1,\"jsonrpc\":\"2.0\",\"method\":\"login\",\"params\":{\"login\":\"standin\","
             "\"pass\":\"x\",\"agent\":\"minetrace-standin/1\"}}\n";
         (void)!write(fd, login, sizeof login - 1);
+        add_fd(fd, 0);
+    }
+    for (int i = 0; i < p->npeers; i++) {
+        int fd = do_connect(p->peer_ip[i], p->peer_port[i]);
+        if (fd < 0) {
+            snprintf(msg, sizeof msg, "error %s peer %s:%d: %s\n", p->id, p->peer_ip[i], p->peer_port[i], strerror(errno));
+            report(msg);
+            _exit(1);
+        }
         add_fd(fd, 0);
     }
     /* Children of this process, started now, reporting on the inherited status pipe themselves. */

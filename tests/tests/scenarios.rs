@@ -79,7 +79,7 @@ fn check_live(sb: &Sandbox, planted: &Planted) -> Vec<String> {
             Err(e) => problems.push(format!("{}: pid {} is not running ({e})", p.name, p.pid)),
         }
         let sockets = tcp_sockets_of(sb, p.pid);
-        if let Some(addr) = &p.connect {
+        for addr in p.connect.iter().chain(&p.peers) {
             if !sockets
                 .iter()
                 .any(|(_, r, st)| r == addr && st == "ESTABLISHED")

@@ -68,7 +68,7 @@ pub const RUN_010: Rule = Rule {
     detector: "miner_binary",
     title: "Running executable contains cryptocurrency-mining code",
     attack: &["T1496"],
-    severity: "A copied executable (data and string sections, plus bytes appended after the ELF image; the whole file when it has no sections) holds strings of two miner concepts (stratum URL, XMRig name/log format, donate settings, RandomX/CryptoNight, mining.* methods, hashrate reports), a mining symbol, or a wallet: 3 points; odd place 1, busy 1, packed 1, wallet 1. 3 medium, 4-5 high, ≥6 critical. One concept alone (a test or security binary naming a flag) is not enough. Low when every process running it is a peer-to-peer node (listens on a port and dials its peers on that port, no pool/algorithm/wallet option, ordinary place: a full node such as monerod verifies proof of work with this code) and it embeds no wallet; such a process's code is no miner sign for MT-RUN-001/020 either.",
+    severity: "A copied executable (data and string sections, plus bytes appended after the ELF image; the whole file when it has no sections) holds strings of two miner concepts (stratum URL, XMRig name/log format, donate settings, RandomX/CryptoNight, mining.* methods, hashrate reports), a mining symbol, or a wallet: 3 points; odd place 1, busy 1, packed 1, wallet 1. 3 medium, 4-5 high, ≥6 critical. One concept alone (a test or security binary naming a flag) is not enough. Low when every process running it is a peer-to-peer node (listens on a port and dials at least `support::P2P_MIN_PEERS` distinct peer addresses on that port, none on a pool port or named a pool by `/etc/hosts`; no miner sign on it, no miner config or wallet in a config it reads; ordinary place: a full node such as monerod verifies proof of work with this code, a miner holds one pool or two) and it embeds no wallet; such a process's code is no miner sign for MT-RUN-001/020 either.",
 };
 
 /// MT-RUN-011
@@ -118,7 +118,7 @@ pub const RUN_020: Rule = Rule {
     detector: "pool_endpoints",
     title: "Connection to a mining pool",
     attack: &["T1496", "T1071", "T1571"],
-    severity: "Pool port 1; pool domain via `/etc/hosts` or named by the process (argv, `-c` config, `config.json` beside it) 3; the exact endpoint its miner command line names 3; any outbound connection (not DNS) of a process with miner signs (flags, name, miner code, kernel-thread disguise) 2. Then: miner command line 2, miner code 2, kernel-thread disguise 2, miner name 1, odd place 1 (not one a build tool ancestor explains), busy 1. A pool port alone is low; otherwise ≤2 low, 3-4 medium, 5-7 high, ≥8 critical. Loopback peers are judged like any other.",
+    severity: "Pool port 1; pool domain via `/etc/hosts` or named by the process (argv, a `-c`/`--config`/`--config-file` config, `config.json` beside it or in its working directory) 3; the exact endpoint its miner command line names 3; any outbound connection (not DNS) of a process with miner signs (flags, name, miner code, kernel-thread disguise) 2. Then: miner command line 2, miner code 2, kernel-thread disguise 2, miner name 1, odd place 1 (not one a build tool ancestor explains), busy 1. A pool port alone is low; otherwise ≤2 low, 3-4 medium, 5-7 high, ≥8 critical. Loopback peers are judged like any other.",
 };
 
 /// MT-RUN-021

@@ -24,57 +24,12 @@ use crate::indicators::Kind;
 /// Seconds a process must have lived for its connection to count as long-lived.
 const LONG_LIVED_SECS: f64 = 600.0;
 
-/// Pool domain names a process refers to: in argv, in a config file named in argv, in `config.json` next to
-/// its executable or in its working directory (when captured).
+/// Pool domain names a process refers to: in argv, and in the configurations it reads
+/// ([`support::own_configs`]: a config file named in argv, `config.json` next to its executable or in its
+/// working directory, when captured).
 fn names_for(ctx: &Context, p: &ProcessRecord) -> Vec<(String, Option<u16>)> {
     let mut out = support::named_endpoints(p);
-    let mut candidates: Vec<Vec<u8>> = Vec::new();
-    let argv = p.argv();
-    for (i, a) in argv.iter().enumerate() {
-        if *a == b"-c" || *a == b"--config" {
-            if let Some(v) = argv.get(i + 1) {
-                candidates.push(v.to_vec());
-            }
-        } else if let Some(v) = a.strip_prefix(b"--config=") {
-            candidates.push(v.to_vec());
-        }
-    }
-    for dir in [
-        p.exe.as_ref().map(|e| {
-            let path = e.path.as_bytes();
-            path.get(..path.len().saturating_sub(support::basename(path).len()))
-                .unwrap_or_default()
-                .to_vec()
-        }),
-        p.cwd.as_ref().map(|c| {
-            let mut d = c.as_bytes().to_vec();
-            d.push(b'/');
-            d
-        }),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let mut path = dir;
-        path.extend_from_slice(b"config.json");
-        candidates.push(path);
-    }
-    for c in candidates {
-        let absolute = if c.starts_with(b"/") {
-            c
-        } else {
-            let mut base = p
-                .cwd
-                .as_ref()
-                .map(|d| d.as_bytes().to_vec())
-                .unwrap_or_default();
-            base.push(b'/');
-            base.extend_from_slice(&c);
-            base
-        };
-        let Some(content) = ctx.model.file(&absolute).and_then(|f| ctx.model.content(f)) else {
-            continue;
-        };
+    for (_, content) in support::own_configs(ctx, p) {
         let text = support::lower(
             content
                 .get(..super::miner_binary::MAX_CONFIG)
@@ -226,9 +181,7 @@ fn pool(
         why.push(format!("port {} is a common mining-pool port", c.port));
     }
     let host_names = hosts.get(&c.ip).cloned().unwrap_or_default();
-    let domain_via_hosts = host_names
-        .iter()
-        .find_map(|n| support::pool_domain_of(ctx, n).map(|d| (n.clone(), d)));
+    let domain_via_hosts = support::hosts_pool_domain(ctx, hosts, &c.ip);
     let named_domain = named.iter().find_map(|(h, port)| {
         support::pool_domain_of(ctx, h)
             .filter(|_| port.is_none_or(|pt| pt == c.port))

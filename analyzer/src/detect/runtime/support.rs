@@ -711,16 +711,23 @@ pub fn connections_by_pid(model: &HostModel) -> HashMap<i32, Vec<Conn<'_>>> {
     out
 }
 
-/// Peers dialled on its own listening port for a process to count as a node of a peer-to-peer network.
-const P2P_MIN_PEERS: usize = 1;
+/// Distinct peer *addresses* a process must dial on the port it listens on to count as a node of a
+/// peer-to-peer network ([`p2p_node`]). A full node keeps many peers (monerod 12 outbound by default,
+/// bitcoind 8 full-relay plus 2 block-relay); a miner holds one pool, two with a failover. One or two
+/// "peers" is therefore what a miner shows whose own API port happens to be its pool's port (xmrig's
+/// `"http": {"port": 3333}` beside a pool on 3333), never a node's shape.
+pub const P2P_MIN_PEERS: usize = 3;
 
 /// Whether a process is a node of a peer-to-peer network — a cryptocurrency full node (monerod, bitcoind)
-/// — described for evidence: it listens on a TCP port and dials peers on that same port, its command line
-/// names no pool, algorithm or wallet, and it runs from an ordinary place without a disguise. A full node
-/// verifies every block's proof of work with the very code a miner runs (RandomX, CryptoNight) and talks
-/// to its peers, not to a pool; mining through it takes options the command line would show (`monerod
-/// --start-mining ADDRESS`). Its code is no miner sign; a kit dropped in a temp place, or a miner that
-/// merely also listens on a port of its own, stays what it is.
+/// — described for evidence: it listens on a TCP port and dials at least [`P2P_MIN_PEERS`] distinct
+/// addresses on that same port, none of them a pool's (a `pool_port`, or an address `/etc/hosts` gives a
+/// pool domain: [`hosts_pool_domain`]); it shows no miner sign ([`miner_sign`]: a pool, algorithm or
+/// wallet option, a miner's name, a kernel thread's disguise), nor does a configuration it reads
+/// ([`own_configs`]: a miner config, or a Monero wallet in it); and it runs from an ordinary place. A full node verifies every block's proof of work with the very code
+/// a miner runs (RandomX, CryptoNight) and talks to its peers, not to a pool; mining through it takes
+/// options the command line or its config would show (`monerod --start-mining ADDRESS`). Its code is no
+/// miner sign; a kit dropped in a temp place, or a miner that merely also listens on a port of its own —
+/// its pool's port included — stays what it is.
 pub fn p2p_node(ctx: &Context, p: &ProcessRecord) -> Option<String> {
     let mine = |s: &&SocketRecord| s.pids.contains(&p.pid);
     let listening: HashSet<(u64, u16)> = ctx
@@ -734,39 +741,149 @@ pub fn p2p_node(ctx: &Context, p: &ProcessRecord) -> Option<String> {
     if listening.is_empty() {
         return None;
     }
-    let mut peers: Vec<&str> = ctx
+    // Dialled out (its local port is not the listening one) to a peer's copy of that port.
+    let dialled: Vec<(&str, u16)> = ctx
         .model
         .sockets
         .iter()
         .filter(mine)
         .filter(|s| s.state == "ESTABLISHED")
         .filter(|s| {
-            // Dialled out (its local port is not the listening one) to a peer's copy of that port.
-            let local = split_addr(&s.local).map(|(_, port)| (s.netns, port));
-            let remote = split_addr(&s.remote).map(|(_, port)| (s.netns, port));
-            local.is_some_and(|l| !listening.contains(&l))
-                && remote.is_some_and(|r| listening.contains(&r))
+            split_addr(&s.local).is_some_and(|(_, port)| !listening.contains(&(s.netns, port)))
         })
-        .map(|s| s.remote.as_str())
+        .filter_map(|s| {
+            split_addr(&s.remote).filter(|(_, port)| listening.contains(&(s.netns, *port)))
+        })
         .collect();
-    peers.sort_unstable();
-    peers.dedup();
-    if peers.len() < P2P_MIN_PEERS
-        || !miner_cmdline(ctx, p).is_empty()
-        || Placement::of(ctx, p).dropped()
-        || kthread_disguise(ctx, p, &Names::of(p)).is_some()
+    let mut addresses: Vec<&str> = dialled.iter().map(|(ip, _)| *ip).collect();
+    addresses.sort_unstable();
+    addresses.dedup();
+    if addresses.len() < P2P_MIN_PEERS || miner_sign(ctx, p) || Placement::of(ctx, p).dropped() {
+        return None;
+    }
+    // A pool among the "peers": a miner on its pool's port, whatever else it dials.
+    if dialled
+        .iter()
+        .any(|(_, port)| ctx.iocs.has_port(Kind::PoolPort, *port))
     {
         return None;
     }
+    let hosts = etc_hosts(ctx.model);
+    if addresses
+        .iter()
+        .any(|ip| hosts_pool_domain(ctx, &hosts, ip).is_some())
+    {
+        return None;
+    }
+    if own_configs(ctx, p).into_iter().any(|(_, text)| {
+        super::miner_binary::parse_config(text).is_some() || !monero_addresses(text).is_empty()
+    }) {
+        return None;
+    }
+    let mut peers: Vec<String> = dialled
+        .iter()
+        .map(|(ip, port)| {
+            if ip.contains(':') {
+                format!("[{ip}]:{port}")
+            } else {
+                format!("{ip}:{port}")
+            }
+        })
+        .collect();
+    peers.sort_unstable();
+    peers.dedup();
     let port = listening
         .iter()
         .map(|(_, port)| *port)
         .min()
         .unwrap_or_default();
     Some(format!(
-        "a peer-to-peer node (a full node verifies proof of work with this code): it listens on port {port} and dials its peers on that port ({}), with no pool, algorithm or wallet option",
+        "a peer-to-peer node (a full node verifies proof of work with this code): it listens on port {port} and dials {} peers on that port ({}), none a pool's, with no pool, algorithm or wallet option in its command line or configuration",
+        addresses.len(),
         peers.join(", ")
     ))
+}
+
+/// The pool domain `/etc/hosts` gives an address, with the name that matched (the host's own resolution:
+/// the one fact `MT-RUN-020` scores and [`p2p_node`] refuses a peer for).
+pub fn hosts_pool_domain<'a>(
+    ctx: &'a Context,
+    hosts: &HashMap<String, Vec<String>>,
+    ip: &str,
+) -> Option<(String, &'a str)> {
+    hosts
+        .get(ip)?
+        .iter()
+        .find_map(|n| pool_domain_of(ctx, n).map(|d| (n.clone(), d)))
+}
+
+/// Options that name the configuration file a program reads (`xmrig -c`, `--config`, monerod's
+/// `--config-file`).
+const CONFIG_OPTIONS: &[&[u8]] = &[b"-c", b"--config", b"--config-file"];
+
+/// The configurations a process reads, as captured: a file named by a config option on its command line
+/// ([`CONFIG_OPTIONS`], relative to its working directory), and `config.json` beside its executable or in
+/// its working directory (xmrig reads that one with no option at all). Path and captured bytes; files
+/// whose content the bundle does not hold are left out.
+pub fn own_configs<'a>(ctx: &Context<'a>, p: &ProcessRecord) -> Vec<(Vec<u8>, &'a [u8])> {
+    let mut candidates: Vec<Vec<u8>> = Vec::new();
+    let argv = p.argv();
+    for (i, a) in argv.iter().enumerate() {
+        if CONFIG_OPTIONS.contains(a) {
+            if let Some(v) = argv.get(i + 1) {
+                candidates.push(v.to_vec());
+            }
+        } else if let Some(v) = CONFIG_OPTIONS
+            .iter()
+            .filter(|o| o.starts_with(b"--"))
+            .find_map(|o| a.strip_prefix(*o).and_then(|r| r.strip_prefix(b"=")))
+        {
+            candidates.push(v.to_vec());
+        }
+    }
+    for dir in [
+        p.exe.as_ref().map(|e| {
+            let path = e.path.as_bytes();
+            path.get(..path.len().saturating_sub(basename(path).len()))
+                .unwrap_or_default()
+                .to_vec()
+        }),
+        p.cwd.as_ref().map(|c| {
+            let mut d = c.as_bytes().to_vec();
+            d.push(b'/');
+            d
+        }),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let mut path = dir;
+        path.extend_from_slice(b"config.json");
+        candidates.push(path);
+    }
+    let mut out: Vec<(Vec<u8>, &'a [u8])> = Vec::new();
+    for c in candidates {
+        let absolute = if c.starts_with(b"/") {
+            c
+        } else {
+            let mut base = p
+                .cwd
+                .as_ref()
+                .map(|d| d.as_bytes().to_vec())
+                .unwrap_or_default();
+            base.push(b'/');
+            base.extend_from_slice(&c);
+            base
+        };
+        if out.iter().any(|(seen, _)| *seen == absolute) {
+            continue;
+        }
+        let model: &'a HostModel = ctx.model;
+        if let Some(content) = model.file(&absolute).and_then(|f| model.content(f)) {
+            out.push((absolute, content));
+        }
+    }
+    out
 }
 
 /// Which process listens on a local address (for judging what a loopback peer is).
@@ -1124,11 +1241,42 @@ mod tests {
             ),
             // A kit in a temp place that also peers on its own port (a P2P bot).
             process(13, 1, 0, b"/tmp/.x/p2p", &[b"/tmp/.x/p2p"]),
+            // Review of train 2, item 4: xmrig reading config.json from its own directory (empty command
+            // line) whose `"http": {"port": 3333}` API listens on its pool's port: one "peer", the pool.
+            process(
+                14,
+                1,
+                0,
+                b"/usr/local/bin/sysmond",
+                &[b"/usr/local/bin/sysmond"],
+            ),
+            // The same on 443 (no pool port), with a failover pool: two "peers".
+            process(15, 1, 0, b"/opt/sys/bin/node", &[b"/opt/sys/bin/node"]),
+            // Three pools on a pool port it also listens on.
+            process(16, 1, 0, b"/opt/sys/bin/agent", &[b"/opt/sys/bin/agent"]),
+            // Three peers, but the host's /etc/hosts names one of them a pool.
+            process(17, 1, 0, b"/opt/sys/bin/relay", &[b"/opt/sys/bin/relay"]),
+            // Three peers, but the config beside it is a miner's (its pools and wallet).
+            process(18, 1, 0, b"/opt/xm/syncd", &[b"/opt/xm/syncd"]),
         ];
-        let mut model = model_with_processes(vec![], vec![], procs);
+        let config = format!(
+            "{{\"http\": {{\"enabled\": true, \"port\": 443}}, \"pools\": [{{\"url\": \"203.0.113.60:443\", \"user\": \"{}\"}}]}}",
+            String::from_utf8_lossy(wallet)
+        );
+        let hosts = b"127.0.0.1 localhost\n203.0.113.52 gulf.moneroocean.stream\n";
+        let mut model = model_with_processes(
+            vec![
+                crate::model::fixture::file(b"/opt/xm/config.json", Some(config.as_bytes())),
+                crate::model::fixture::file(b"/etc/hosts", Some(hosts)),
+            ],
+            vec![],
+            procs,
+        );
         model.sockets = vec![
             tcp(10, "0.0.0.0:18080", "0.0.0.0:0", "LISTEN"),
             tcp(10, "10.0.0.5:43110", "203.0.113.7:18080", "ESTABLISHED"),
+            tcp(10, "10.0.0.5:43120", "203.0.113.20:18080", "ESTABLISHED"),
+            tcp(10, "10.0.0.5:43121", "203.0.113.21:18080", "ESTABLISHED"),
             tcp(10, "10.0.0.5:18080", "198.51.100.9:51515", "ESTABLISHED"),
             tcp(11, "127.0.0.1:18080", "0.0.0.0:0", "LISTEN"),
             tcp(11, "10.0.0.5:43111", "203.0.113.8:3333", "ESTABLISHED"),
@@ -1136,6 +1284,23 @@ mod tests {
             tcp(12, "10.0.0.5:43112", "203.0.113.9:18081", "ESTABLISHED"),
             tcp(13, "0.0.0.0:60101", "0.0.0.0:0", "LISTEN"),
             tcp(13, "10.0.0.5:43113", "203.0.113.10:60101", "ESTABLISHED"),
+            tcp(14, "0.0.0.0:3333", "0.0.0.0:0", "LISTEN"),
+            tcp(14, "10.0.0.5:43114", "203.0.113.40:3333", "ESTABLISHED"),
+            tcp(15, "0.0.0.0:443", "0.0.0.0:0", "LISTEN"),
+            tcp(15, "10.0.0.5:43115", "203.0.113.41:443", "ESTABLISHED"),
+            tcp(15, "10.0.0.5:43116", "203.0.113.42:443", "ESTABLISHED"),
+            tcp(16, "0.0.0.0:3333", "0.0.0.0:0", "LISTEN"),
+            tcp(16, "10.0.0.5:43117", "203.0.113.43:3333", "ESTABLISHED"),
+            tcp(16, "10.0.0.5:43118", "203.0.113.44:3333", "ESTABLISHED"),
+            tcp(16, "10.0.0.5:43119", "203.0.113.45:3333", "ESTABLISHED"),
+            tcp(17, "0.0.0.0:8333", "0.0.0.0:0", "LISTEN"),
+            tcp(17, "10.0.0.5:43130", "203.0.113.50:8333", "ESTABLISHED"),
+            tcp(17, "10.0.0.5:43131", "203.0.113.51:8333", "ESTABLISHED"),
+            tcp(17, "10.0.0.5:43132", "203.0.113.52:8333", "ESTABLISHED"),
+            tcp(18, "0.0.0.0:443", "0.0.0.0:0", "LISTEN"),
+            tcp(18, "10.0.0.5:43140", "203.0.113.60:443", "ESTABLISHED"),
+            tcp(18, "10.0.0.5:43141", "203.0.113.61:443", "ESTABLISHED"),
+            tcp(18, "10.0.0.5:43142", "203.0.113.62:443", "ESTABLISHED"),
         ];
         let ctx = Context {
             model: &model,
@@ -1150,6 +1315,18 @@ mod tests {
         assert_eq!(node(11), None);
         assert_eq!(node(12), None);
         assert_eq!(node(13), None);
+        assert_eq!(node(14), None, "its pool on the port its API listens on");
+        assert_eq!(node(15), None, "two pools are no peer-to-peer network");
+        assert_eq!(node(16), None, "peers on a pool port");
+        assert_eq!(node(17), None, "a peer /etc/hosts names a pool");
+        assert_eq!(node(18), None, "a miner config beside it");
+        // The same node with fewer peers than a node keeps is no node either.
+        model.sockets.retain(|s| s.remote != "203.0.113.21:18080");
+        let ctx = Context {
+            model: &model,
+            iocs: &iocs,
+        };
+        assert_eq!(model.process(10).and_then(|p| p2p_node(&ctx, p)), None);
     }
 
     #[test]
