@@ -48,6 +48,10 @@ pub struct LiveHandoff {
     /// Paths of the running executables that still have a file (not deleted, not memfd), sorted and
     /// distinct, for the package check: the `/proc` pass already read them, so nothing reads them again.
     pub running_exes: Vec<Vec<u8>>,
+    /// Absolute paths of the libraries running processes preload (`LD_PRELOAD` in their environments),
+    /// distinct, at most [`crate::live::MAX_ENV_PRELOADS`], for the package check: a packaged allocator
+    /// preloaded into one service is vouched for as it is in `/etc/ld.so.preload`.
+    pub env_preloads: Vec<Vec<u8>>,
 }
 
 impl<W: Write> Collection<W> {

@@ -298,7 +298,7 @@ pub const RUN_044: Rule = Rule {
     detector: "evasion",
     title: "LD_PRELOAD set in process environments",
     attack: &["T1574.006"],
-    severity: "One finding per distinct value. High for a `preload_bad` library (libprocesshider, Kinsing's libsystem.so, ...) or one in a temp/hidden place; info for allocators/test helpers (`preload_benign`) and proxy preloads (see MT-RUN-022); low otherwise.",
+    severity: "One finding per distinct value; each library judged as an `/etc/ld.so.preload` entry is (MT-PER-040, `support::judge_preload`) and the value takes its worst library's severity: critical for a family `preload`/`path` marker; low when a package owns it with a matching digest (no `preload_bad` name); medium for an unowned library named like a preload tool (`preload_benign`) in a library directory; high otherwise (an unowned library, a `preload_bad` name, a temp, hidden, shared-memory, configuration or home place, a packaged file whose digest differs). Info for a proxy preload (see MT-RUN-022) with no hider's name, family marker or drop place.",
 };
 
 /// MT-PER-001
@@ -389,7 +389,7 @@ pub const PER_040: Rule = Rule {
     detector: "preload",
     title: "Library preloaded into every program (/etc/ld.so.preload)",
     attack: &["T1574.006", "T1014"],
-    severity: "Every `/etc/ld.so.preload` entry: critical when the library is a family `preload`/`path` marker; low when a package owns it with a matching digest (no `preload_bad` name); medium (a review item) for an unowned library named like a preload tool (`preload_benign`: an allocator, the Snoopy audit logger) in a library directory, not a temp, hidden, shared-memory, configuration or home place, and not a packaged file whose digest differs (the judgement MT-RUN-044 reads too); high otherwise. The library is a file subject as recorded (`/lib/x` found as `/usr/lib/x` on merged `/usr`), or as written (no sha256) at medium or above when not recorded.",
+    severity: "Every `/etc/ld.so.preload` entry: critical when the library is a family `preload`/`path` marker; low when a package owns it with a matching digest (no `preload_bad` name); medium (a review item) for an unowned library named like a preload tool (`preload_benign`: an allocator, the Snoopy audit logger) in a library directory, not a temp, hidden, shared-memory, configuration or home place, and not a packaged file whose digest differs (`support::judge_preload`, the one judgement MT-RUN-044 reads too); high otherwise. The library is a file subject as recorded (`/lib/x` found as `/usr/lib/x` on merged `/usr`), or as written (no sha256) at medium or above when not recorded.",
 };
 
 /// MT-PER-041

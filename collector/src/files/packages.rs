@@ -1,7 +1,8 @@
 //! Package integrity (record member `records/packages.pc`; mismatching packages' `md5sums` lists are
 //! stored under category `packages`): for the binaries miners replace or trojanize (`ps`, `top`, `ss`,
-//! `crontab`, `chattr`, `sshd`, `pam_unix.so`, ...), for every library `/etc/ld.so.preload` names, and
-//! for every running executable (live mode, handed over by the live pass), the owning package, the
+//! `crontab`, `chattr`, `sshd`, `pam_unix.so`, ...), for every library `/etc/ld.so.preload` or a running
+//! process's `LD_PRELOAD` names, and for every running executable (live mode, both handed over by the
+//! live pass), the owning package, the
 //! digest its database recorded (dpkg `md5sums`: MD5; rpm: the header's file digest, SHA-256 on current
 //! distributions) and the file's actual digest in the same algorithm — [`PackageCheck`] records.
 //!
@@ -256,15 +257,20 @@ type Digested = Result<(FileDigest, Option<String>, u64), String>;
 
 pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
     let early = s.ctx.early_digests.take().map(EarlyDigests::finish);
+    // `/etc/ld.so.preload`'s libraries and those process environments preload: the analyzer judges a
+    // library alike wherever it is preloaded from, its package first.
+    let preload: Vec<Vec<u8>> = s
+        .ctx
+        .preload_libs
+        .iter()
+        .chain(&s.col.live_handoff.env_preloads)
+        .cloned()
+        .collect();
     // Read ahead without the preload libraries: the same list when there are none (the common case).
     let (targets, mut early) = match early {
-        Some(e) if s.ctx.preload_libs.is_empty() => (e.targets, e.digests),
+        Some(e) if preload.is_empty() => (e.targets, e.digests),
         other => (
-            targets(
-                &s.ctx.root,
-                &s.ctx.preload_libs,
-                &s.col.live_handoff.running_exes,
-            ),
+            targets(&s.ctx.root, &preload, &s.col.live_handoff.running_exes),
             other.map(|e| e.digests).unwrap_or_default(),
         ),
     };

@@ -162,6 +162,33 @@ struct ProcessPass {
     index: SocketIndex,
     /// Hidden parents found through their children.
     hidden: Vec<HiddenPid>,
+    /// Libraries the visited processes' environments preload ([`env_preloads`]).
+    preloads: Vec<Vec<u8>>,
+}
+
+/// The most `LD_PRELOAD` libraries handed to the package check (a process environment is the
+/// attacker's text: a fork bomb of distinct values must not grow the check).
+pub const MAX_ENV_PRELOADS: usize = 64;
+
+/// Adds the absolute library paths a process's `LD_PRELOAD` names (split as the loader splits it, on
+/// colons and blanks) to `out`, distinct, up to [`MAX_ENV_PRELOADS`].
+fn env_preloads(rec: &ProcessRecord, out: &mut Vec<Vec<u8>>) {
+    let Some(value) = rec
+        .env
+        .iter()
+        .find(|e| e.name.as_bytes() == b"LD_PRELOAD")
+        .and_then(|e| e.value.as_ref())
+    else {
+        return;
+    };
+    for lib in crate::files::loader::preload_entries(value.as_bytes()) {
+        if out.len() >= MAX_ENV_PRELOADS {
+            return;
+        }
+        if !out.contains(&lib) {
+            out.push(lib);
+        }
+    }
 }
 
 /// How many generations of unlisted parents are followed up.
@@ -298,6 +325,7 @@ fn collect_live<W: Write>(col: &mut Collection<W>) -> Result<LiveSummary, WriteE
             copied_bytes: finished.copied_bytes,
             images: finished.images,
             running_exes,
+            env_preloads: std::mem::take(&mut pass.preloads),
         };
         log.items = records.len() as u64;
         let count = records.len();
@@ -380,6 +408,7 @@ fn process_pass<W: Write>(
         exes: ExecutableTable::default(),
         index: SocketIndex::default(),
         hidden: Vec::new(),
+        preloads: Vec::new(),
     };
     // Records are encoded as they are made: a 10,000-process table is held once, as bytes.
     let mut records: RecordStream<ProcessRecord> = RecordStream::new();
@@ -392,6 +421,7 @@ fn process_pass<W: Write>(
             match processes::visit(proc_root, pid, checked, settings, &mut pass.exes) {
                 Visit::Done(rec) => {
                     index_process(&rec, &mut pass.index);
+                    env_preloads(&rec, &mut pass.preloads);
                     if let (Some(file), Some(cwd)) =
                         (rec.exe.as_ref().and_then(|e| e.file), rec.cwd.as_ref())
                     {
@@ -536,4 +566,55 @@ fn collect_without_proc<W: Write>(
         Ok(record)
     })?;
     Ok(LiveSummary::host_only(record.identity))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minetrace_schemas::records::process::EnvVar;
+
+    fn with_preload(value: &[u8]) -> ProcessRecord {
+        ProcessRecord {
+            env: vec![
+                EnvVar {
+                    name: RawBytes::from(&b"PATH"[..]),
+                    value: Some(RawBytes::from(&b"/usr/bin"[..])),
+                },
+                EnvVar {
+                    name: RawBytes::from(&b"LD_PRELOAD"[..]),
+                    value: Some(RawBytes::from(value)),
+                },
+            ],
+            ..Default::default()
+        }
+    }
+
+    /// The libraries process environments preload go to the package check: absolute ones, each once,
+    /// as the loader splits the value, and no more than the cap however many processes name new ones.
+    #[test]
+    fn env_preloads_are_absolute_distinct_and_capped() {
+        let mut out = Vec::new();
+        env_preloads(
+            &with_preload(
+                b"/usr/lib/x86_64-linux-gnu/libjemalloc.so.2:libfoo.so /etc/data/libx.so",
+            ),
+            &mut out,
+        );
+        env_preloads(
+            &with_preload(b"/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"),
+            &mut out,
+        );
+        env_preloads(&ProcessRecord::default(), &mut out);
+        assert_eq!(
+            out,
+            vec![
+                b"/usr/lib/x86_64-linux-gnu/libjemalloc.so.2".to_vec(),
+                b"/etc/data/libx.so".to_vec()
+            ]
+        );
+        for i in 0..2 * MAX_ENV_PRELOADS {
+            env_preloads(&with_preload(format!("/tmp/l{i}.so").as_bytes()), &mut out);
+        }
+        assert_eq!(out.len(), MAX_ENV_PRELOADS);
+    }
 }

@@ -3,22 +3,20 @@
 //! every dynamically linked program: the userland rootkit that hides a miner from `ps` and `top`
 //! (libprocesshider, libsystem.so, libgcwrap.so).
 //!
-//! Severity: an entry named by a family marker is critical; one whose library a package owns with a
-//! matching digest is low (jemalloc and friends, Snoopy from its package); an unowned library named like
-//! a preload tool ([`support::PreloadLib`], the judgement `MT-RUN-044` reads too: `preload_benign`, an
-//! audit logger built into `/usr/local/lib`) in a library directory is medium, a review item (a hider
-//! can take any name); anything else is high: an unowned library, a hider's name, a tool's name in a
-//! drop place, a packaged library whose bytes differ from its package's.
+//! Severity is the library's ([`support::judge_preload`], the one judgement `MT-RUN-044` reads too): an
+//! entry named by a family marker is critical; one whose library a package owns with a matching digest
+//! is low (jemalloc and friends, Snoopy from its package); an unowned library named like a preload tool
+//! (`preload_benign`, an audit logger built into `/usr/local/lib`) in a library directory is medium, a
+//! review item (a hider can take any name); anything else is high: an unowned library, a hider's name, a
+//! tool's name in a drop place, a packaged library whose bytes differ from its package's.
 
 use minetrace_schemas::findings::{Finding, Role, Severity};
-use minetrace_schemas::records::package::PackageVerdict;
 
-use super::common::{self, describe_file, quote_line};
+use super::common::{describe_file, quote_line};
 use crate::detect::finding::{file_subject, finding, persistence_subject, FindingExt};
 use crate::detect::rules::{self, Rule};
 use crate::detect::runtime::support;
 use crate::detect::Context;
-use crate::indicators::MarkerKind;
 use crate::model::persistence::{preload_libraries, PersistenceKind};
 use crate::parse::{contains, numbered_lines};
 
@@ -72,30 +70,9 @@ fn entry(
     lib: &[u8],
     rule: &Rule,
 ) -> Finding {
-    let lossy = String::from_utf8_lossy(lib);
-    let marker = ctx
-        .iocs
-        .family_markers
-        .iter()
-        .find(|m| m.kind == MarkerKind::Preload && m.value.as_bytes() == lib)
-        .map(|m| m.family.clone())
-        .or_else(|| common::family_of_path(ctx.iocs, lib));
-    let check = ctx.model.package_check(lib);
-    let packaged = check.is_some_and(|c| c.verdict == PackageVerdict::Match);
-    let tampered = check.is_some_and(|c| c.verdict == PackageVerdict::Mismatch);
-    let judged = support::PreloadLib::of(ctx, lib);
-    let tool = judged.tool_in_place() && !tampered;
-    // Only a package vouches for a library; a preload tool's name in a library directory makes an
-    // unowned one a review item (medium), never context: a hider can take any name.
-    let severity = if marker.is_some() {
-        Severity::Critical
-    } else if packaged && judged.hider.is_none() {
-        Severity::Low
-    } else if tool {
-        Severity::Medium
-    } else {
-        Severity::High
-    };
+    // One judgement of the library, wherever it is preloaded from (`MT-RUN-044` reads it too).
+    let judged = support::judge_preload(ctx, lib);
+    let severity = judged.severity;
     let mut f = finding(rule, severity)
         .subject(persistence_subject(&file.path, n))
         .subject_as(file_subject(file), Role::Context)
@@ -105,32 +82,9 @@ fn entry(
             minetrace_schemas::escape_bytes(lib)
         ))
         .evidence(format!("file: {}", describe_file(file)))
-        .family(marker.clone());
-    if let Some(m) = &marker {
-        f = f.evidence(format!("library path is a known {m} rootkit location"));
-    }
-    if let Some(h) = &judged.hider {
-        f = f.evidence(format!("{h} is a known process-hiding library"));
-    }
-    if let Some(t) = judged.tool.as_deref().filter(|_| tool && !packaged) {
-        f = f.evidence(format!(
-            "named like {t}, a library operators preload on purpose (allocator, audit logger, test helper), in a library directory, but no package vouches for it: review whether it is that tool"
-        ));
-    } else if judged.tool.is_some() && judged.dropped {
-        f = f.evidence("named like a preload tool's library, but it sits in a temp, hidden, configuration or home place");
-    }
-    match check {
-        Some(c) => {
-            f = f.evidence(format!(
-                "package check: {:?}{}",
-                c.verdict,
-                c.package
-                    .as_deref()
-                    .map(|p| format!(" (package {p})"))
-                    .unwrap_or_default()
-            ))
-        }
-        None => f = f.evidence(format!("no package is known to own {lossy}")),
+        .family(judged.family.clone());
+    for line in judged.lines(lib) {
+        f = f.evidence(line);
     }
     // The library is an artifact unless its package or its place vouches for it (then only the line is).
     let lib_role = if severity < Severity::Medium {
@@ -169,10 +123,11 @@ mod tests {
     use super::*;
     use crate::indicators::Indicators;
     use crate::model::fixture;
+    use minetrace_schemas::records::package::PackageVerdict;
 
     /// Review s4 item 7 and train-1 review item 9: what a preloaded library is comes from its package
     /// (the only route to low) and its place, judged as `MT-RUN-044` judges `LD_PRELOAD` (one fact:
-    /// `support::PreloadLib`); a tool's name alone makes an unowned library a review item, not context.
+    /// `support::judge_preload`); a tool's name alone makes an unowned library a review item, not context.
     #[test]
     fn only_a_package_makes_a_preloaded_library_context() {
         let lines = [

@@ -17,7 +17,8 @@ use super::support;
 use crate::detect::finding::{describe_process, finding, process_subject, FindingExt};
 use crate::detect::rules;
 use crate::detect::Context;
-use crate::indicators::{Kind, PathClass};
+use crate::indicators::Kind;
+use crate::model::persistence::preload_libraries;
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -211,9 +212,13 @@ fn modules(ctx: &Context) -> Vec<Finding> {
     out
 }
 
-/// `MT-RUN-044`: `LD_PRELOAD` in process environments, one finding per distinct value. High for a known
-/// hiding library or a library in a temp or hidden place; info for allocators and test helpers; low else.
-/// (Proxy preloads are `MT-RUN-022`'s.)
+/// `MT-RUN-044`: `LD_PRELOAD` in process environments, one finding per distinct value. Each library is
+/// judged as an `/etc/ld.so.preload` entry is ([`support::judge_preload`]: its family marker, package,
+/// name and place), and the value takes its worst library's severity: low when packages vouch for every
+/// library, medium for an unowned preload tool's name in a library directory, high for an unowned
+/// library, a hider's name or a drop place, critical for a family's. A proxy preload (graftcp,
+/// proxychains: `MT-RUN-022` judges its traffic) is info unless a library bears a hider's name or sits
+/// in a drop place.
 fn preloads(ctx: &Context) -> Vec<Finding> {
     let mut by_value: BTreeMap<Vec<u8>, Vec<&minetrace_schemas::records::process::ProcessRecord>> =
         BTreeMap::new();
@@ -227,42 +232,43 @@ fn preloads(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
     for (value, procs) in by_value.into_iter().take(1000) {
         let l = support::lower(&value);
-        let libs: Vec<&[u8]> = value
-            .split(|b| *b == b':' || *b == b' ')
-            .filter(|s| !s.is_empty())
-            .collect();
-        let judged: Vec<support::PreloadLib> = libs
+        let libs: Vec<&[u8]> = preload_libraries(&value).take(64).collect();
+        let judged: Vec<support::PreloadJudgement> = libs
             .iter()
-            .map(|lib| support::PreloadLib::of(ctx, lib))
+            .map(|lib| support::judge_preload(ctx, lib))
             .collect();
-        let bad = judged.iter().find_map(|j| j.hider.clone());
-        let odd = libs
+        let worst = judged
             .iter()
-            .any(|lib| support::under(ctx, PathClass::KitProne, lib));
-        let benign = !judged.is_empty() && judged.iter().all(|j| j.tool.is_some());
+            .map(|j| j.severity)
+            .max()
+            .unwrap_or(Severity::Low);
         let proxy = ctx.iocs.find_in(Kind::ProxyPreload, &l).is_some();
-        let severity = if bad.is_some() || odd {
-            Severity::High
-        } else if benign || proxy {
+        let hiding_or_dropped = judged
+            .iter()
+            .any(|j| j.path.hider.is_some() || j.path.dropped || j.family.is_some());
+        let severity = if proxy && !hiding_or_dropped {
             Severity::Info
         } else {
-            Severity::Low
+            worst
         };
         let mut f = finding(&rules::RUN_044, severity).evidence(format!(
             "LD_PRELOAD={}",
             minetrace_schemas::escape_bytes(&value)
         ));
-        for lib in &libs {
+        let family = judged.iter().find_map(|j| j.family.clone());
+        f = f.family(family);
+        for (lib, j) in libs.iter().zip(&judged) {
             f = f.subject(Subject::File {
                 path: RawBytes::from(*lib),
                 sha256: ctx.model.file(lib).and_then(|r| r.sha256.clone()),
             });
-        }
-        if let Some(b) = bad {
-            f = f.evidence(format!("{b} is a known process-hiding library"));
-        }
-        if odd {
-            f = f.evidence("a preloaded library sits in a temp or hidden place");
+            f = f.evidence(format!(
+                "preloaded library {}",
+                minetrace_schemas::escape_bytes(lib)
+            ));
+            for line in j.lines(lib) {
+                f = f.evidence(line);
+            }
         }
         if proxy {
             f = f.evidence("a proxy preload (see MT-RUN-022)");
@@ -274,4 +280,99 @@ fn preloads(ctx: &Context) -> Vec<Finding> {
         out.push(f);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::indicators::Indicators;
+    use crate::model::fixture;
+    use minetrace_schemas::records::package::PackageVerdict;
+    use minetrace_schemas::records::process::EnvVar;
+
+    /// Review of train 2, item 6: a library in a process's `LD_PRELOAD` is what it is in
+    /// `/etc/ld.so.preload` (one judgement, `support::judge_preload`): a tool's *name* no longer makes an
+    /// unowned library in a configuration directory info, and a packaged one stays below medium.
+    #[test]
+    fn a_preloaded_library_is_judged_alike_wherever_it_is_preloaded_from() {
+        let libs: [&[u8]; 6] = [
+            b"/etc/data/libjemalloc.so", // a tool's name where kits are dropped
+            b"/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", // its package vouches for it
+            b"/usr/local/lib/libsnoopy.so", // unowned, a tool's name in a library dir
+            b"/home/app/lib/libsnoopy.so", // a tool's name in a home
+            b"/usr/local/lib/libnetfix.so", // unowned, no tool's name
+            b"/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4", // a tool's name, its package's bytes differ
+        ];
+        let mut jemalloc = fixture::not_owned(libs[1], "preload");
+        jemalloc.verdict = PackageVerdict::Match;
+        jemalloc.package = Some("libjemalloc2".into());
+        let mut tcmalloc = fixture::not_owned(libs[5], "preload");
+        tcmalloc.verdict = PackageVerdict::Mismatch;
+        tcmalloc.package = Some("libgoogle-perftools4".into());
+        let procs = libs
+            .iter()
+            .enumerate()
+            .map(|(i, lib)| {
+                let mut p = fixture::process(
+                    100 + i as i32,
+                    1,
+                    1000,
+                    b"/usr/bin/ruby",
+                    &[b"ruby", b"app.rb"],
+                );
+                p.env.push(EnvVar {
+                    name: RawBytes::from(&b"LD_PRELOAD"[..]),
+                    value: Some(RawBytes::from(*lib)),
+                });
+                p
+            })
+            .collect();
+        let preload: Vec<u8> = libs.join(&b"\n"[..]);
+        let model = fixture::model_with_processes(
+            vec![fixture::file(b"/etc/ld.so.preload", Some(&preload))],
+            vec![jemalloc, tcmalloc],
+            procs,
+        );
+        let iocs = Indicators::builtin();
+        let ctx = Context {
+            model: &model,
+            iocs: &iocs,
+        };
+        let env = preloads(&ctx);
+        let file = crate::detect::footholds::preload::detect(&ctx);
+        let in_env = |lib: &[u8]| {
+            env.iter()
+                .find(|f| {
+                    f.evidence
+                        .first()
+                        .is_some_and(|e| e.as_bytes() == [&b"LD_PRELOAD="[..], lib].concat())
+                })
+                .map(|f| f.severity)
+        };
+        let in_file = |lib: &[u8]| {
+            let want = format!("preloaded library {}", minetrace_schemas::escape_bytes(lib));
+            file.iter()
+                .find(|f| f.evidence.contains(&want))
+                .map(|f| f.severity)
+        };
+        assert!(in_env(libs[0]) >= Some(Severity::Medium), "{env:#?}");
+        assert!(
+            in_env(libs[1]).is_some_and(|s| s < Severity::Medium),
+            "{env:#?}"
+        );
+        assert_eq!(in_env(libs[2]), Some(Severity::Medium));
+        assert!(in_env(libs[3]) >= Some(Severity::High));
+        assert!(
+            in_env(libs[5]) >= Some(Severity::High),
+            "tampered package file"
+        );
+        for lib in libs {
+            assert_eq!(
+                in_env(lib),
+                in_file(lib),
+                "{}",
+                String::from_utf8_lossy(lib)
+            );
+        }
+    }
 }

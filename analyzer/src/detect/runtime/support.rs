@@ -6,13 +6,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-use minetrace_schemas::records::package::PackageVerdict;
+use minetrace_schemas::findings::Severity;
+use minetrace_schemas::records::package::{PackageCheck, PackageVerdict};
 use minetrace_schemas::records::process::ProcessRecord;
 use minetrace_schemas::records::socket::{SocketProto, SocketRecord};
 use minetrace_schemas::RawBytes;
 
 use crate::detect::Context;
-use crate::indicators::{Kind, PathClass, ServiceClass};
+use crate::indicators::{Kind, MarkerKind, PathClass, ServiceClass};
 use crate::model::HostModel;
 
 /// The last path component (the whole input when there is no `/`).
@@ -528,6 +529,101 @@ impl PreloadLib {
     /// A preload tool's library in a library directory: preloaded on purpose, whoever installed it.
     pub fn tool_in_place(&self) -> bool {
         self.tool.is_some() && self.hider.is_none() && !self.dropped
+    }
+}
+
+/// What a preloaded library is, judged once for every rule that meets one — an `/etc/ld.so.preload`
+/// entry (`MT-PER-040`), `LD_PRELOAD` set in a start-up file (`MT-PER-041`) or in a running process's
+/// environment (`MT-RUN-044`) — so that a library is the same thing wherever it is preloaded from.
+#[derive(Debug, Clone)]
+pub struct PreloadJudgement<'a> {
+    /// What its path says ([`PreloadLib`]).
+    pub path: PreloadLib,
+    /// The family whose `preload` or `path` marker names it.
+    pub family: Option<String>,
+    /// The package check the collector made of it (`/etc/ld.so.preload`'s and process environments'
+    /// libraries are checked).
+    pub check: Option<&'a PackageCheck>,
+    /// Critical for a family's library; low when its package vouches for it (digest matches) and it
+    /// bears no hider's name; medium for an unowned library named like a preload tool in a library
+    /// directory (a review item: a hider can take any name); high for anything else — an unowned
+    /// library, a hider's name, a tool's name in a drop place, a packaged file whose bytes differ.
+    pub severity: Severity,
+}
+
+impl PreloadJudgement<'_> {
+    /// Its package vouches for it: listed, same digest.
+    pub fn packaged(&self) -> bool {
+        self.check
+            .is_some_and(|c| c.verdict == PackageVerdict::Match)
+    }
+
+    /// Evidence: what the judgement rests on (family, hider's or tool's name, place, package check).
+    pub fn lines(&self, lib: &[u8]) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(m) = &self.family {
+            out.push(format!("library path is a known {m} rootkit location"));
+        }
+        if let Some(h) = &self.path.hider {
+            out.push(format!("{h} is a known process-hiding library"));
+        }
+        match &self.path.tool {
+            Some(t) if self.severity == Severity::Medium => out.push(format!(
+                "named like {t}, a library operators preload on purpose (allocator, audit logger, test helper), in a library directory, but no package vouches for it: review whether it is that tool"
+            )),
+            Some(_) if self.path.dropped => out.push(
+                "named like a preload tool's library, but it sits in a temp, hidden, configuration or home place".into(),
+            ),
+            _ => {}
+        }
+        match self.check {
+            Some(c) => out.push(format!(
+                "package check: {:?}{}",
+                c.verdict,
+                c.package
+                    .as_deref()
+                    .map(|p| format!(
+                        " (package {})",
+                        minetrace_schemas::escape_bytes(p.as_bytes())
+                    ))
+                    .unwrap_or_default()
+            )),
+            None => out.push(format!(
+                "no package is known to own {}",
+                minetrace_schemas::escape_bytes(lib)
+            )),
+        }
+        out
+    }
+}
+
+/// Judges a preloaded library ([`PreloadJudgement`]): its path, a family marker, its package check.
+pub fn judge_preload<'a>(ctx: &Context<'a>, lib: &[u8]) -> PreloadJudgement<'a> {
+    let model: &'a HostModel = ctx.model;
+    let family = ctx
+        .iocs
+        .markers(MarkerKind::Preload)
+        .find(|m| m.value.as_bytes() == lib)
+        .map(|m| m.family.clone())
+        .or_else(|| crate::detect::footholds::common::family_of_path(ctx.iocs, lib));
+    let check = model.package_check(lib);
+    let path = PreloadLib::of(ctx, lib);
+    let packaged = check.is_some_and(|c| c.verdict == PackageVerdict::Match);
+    let tampered = check.is_some_and(|c| c.verdict == PackageVerdict::Mismatch);
+    let severity = if family.is_some() {
+        Severity::Critical
+    } else if packaged && path.hider.is_none() {
+        Severity::Low
+    } else if path.tool_in_place() && !tampered {
+        Severity::Medium
+    } else {
+        Severity::High
+    };
+    PreloadJudgement {
+        path,
+        family,
+        check,
+        severity,
     }
 }
 
@@ -1104,8 +1200,7 @@ pub fn env_value<'a>(p: &'a ProcessRecord, name: &[u8]) -> Option<&'a [u8]> {
 }
 
 /// Severity from a combined score: each detector documents what its points mean.
-pub fn severity_of(score: u32) -> minetrace_schemas::findings::Severity {
-    use minetrace_schemas::findings::Severity;
+pub fn severity_of(score: u32) -> Severity {
     match score {
         0..=2 => Severity::Low,
         3..=4 => Severity::Medium,
