@@ -229,6 +229,16 @@ kinds! {
     ReconCommand = "recon_command", Word;
     /// Files read for the same purpose (`/etc/passwd`, `/proc/cpuinfo`), as absolute paths.
     ReconFile = "recon_file", Word;
+    /// Programs that open or serve network connections by themselves, besides the downloaders
+    /// (`shell_or_downloader`), proxies (`proxy_tool`) and SSH clients (`ssh_client`): `openssl s_client`,
+    /// `telnet`, gawk's `/inet/tcp`. In a web server's shell they are a reverse shell or a tunnel, never an
+    /// application's shell-out (`MT-RUN-036`). Program names, case kept.
+    NetworkTool = "network_tool", Word;
+    /// Programs that change the host — its schedules, accounts, file locks, processes, firewall, services
+    /// or kernel (`crontab`, `useradd`, `chattr`, `pkill`, `iptables`, `systemctl`, `insmod`): what an
+    /// intruder runs through a web shell to stay and clear the way, never an application's shell-out
+    /// (`MT-RUN-036`). Program names, case kept.
+    HostChangingTool = "host_changing_tool", Word;
 }
 
 impl Kind {
@@ -252,6 +262,8 @@ impl Kind {
                 | Kind::ScanNonTargetOption
                 | Kind::AdminGroup
                 | Kind::AccessFile
+                | Kind::NetworkTool
+                | Kind::HostChangingTool
         )
     }
 }

