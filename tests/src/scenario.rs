@@ -862,6 +862,7 @@ macro_rules! scenario_lists {
             dash_x11_cpuminer => "dash-x11-cpuminer",
             hijacked_host_unit => "hijacked-host-unit",
             webapp_rce_recon => "webapp-rce-recon",
+            webapp_rce_kit_clearing => "webapp-rce-kit-clearing",
             ],
             clean: [
             clean_baseline => "clean-baseline",
