@@ -3,7 +3,8 @@
 //! Every read of a host file goes through here: the file is `lstat`ed first and only a regular file is ever
 //! opened (so no FIFO, socket or device is touched), it is opened with `O_NOFOLLOW | O_NONBLOCK | O_NOATIME`
 //! (no link is followed, nothing blocks, access times stay as the attacker left them), the opened file is
-//! checked to be the one that was `lstat`ed, and no read goes past its cap.
+//! checked to be the one that was `lstat`ed, the file system of the opened descriptor is checked not to be
+//! one of the kernel's own ([`kernel_fs`]), and no read goes past its cap.
 
 use std::fs::{File, Metadata};
 use std::io::{self, Read, Seek, SeekFrom};
@@ -45,7 +46,60 @@ pub fn open_regular(path: &Path) -> io::Result<(File, Metadata)> {
             "file was replaced while it was being opened",
         ));
     }
+    // Judged on the descriptor, where no later swap of a name or a directory can follow: `/proc/kmsg`
+    // and a trace pipe are regular files by their type, and a directory swapped for a link into `/proc`
+    // between a caller's check and this open lands on one whatever the name said.
+    if let Some(fs) = kernel_fs(&file) {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("on a kernel file system ({fs}): not read"),
+        ));
+    }
     Ok((file, meta))
+}
+
+/// `f_type` values (`linux/magic.h`) of the kernel's own file systems, whose regular files are no host
+/// files: reading one can consume data (`/proc/kmsg`, a trace pipe, an rpc pipe), block, or copy a
+/// process's or the kernel's secrets (`/proc/PID/environ`, `/sys/kernel/debug`). `libc` constants where
+/// `libc` has them; the rest from `linux/magic.h`. SELinux's and Smack's file systems are not among them:
+/// the `selinux` family reads `/sys/fs/selinux/enforce` on purpose, and their reads consume nothing.
+const KERNEL_FS: &[(u32, &str)] = &[
+    (libc::PROC_SUPER_MAGIC as u32, "proc"),
+    (libc::SYSFS_MAGIC as u32, "sysfs"),
+    (libc::DEBUGFS_MAGIC as u32, "debugfs"),
+    (libc::TRACEFS_MAGIC as u32, "tracefs"),
+    (libc::SECURITYFS_MAGIC as u32, "securityfs"),
+    (libc::BPF_FS_MAGIC as u32, "bpf"),
+    (libc::CGROUP_SUPER_MAGIC as u32, "cgroup"),
+    (libc::CGROUP2_SUPER_MAGIC as u32, "cgroup2"),
+    (libc::DEVPTS_SUPER_MAGIC as u32, "devpts"),
+    (libc::NSFS_MAGIC as u32, "nsfs"),
+    (libc::RDTGROUP_SUPER_MAGIC as u32, "resctrl"),
+    (libc::OPENPROM_SUPER_MAGIC as u32, "openprom"),
+    (libc::USBDEVICE_SUPER_MAGIC as u32, "usbdevfs"),
+    (libc::XENFS_SUPER_MAGIC as u32, "xenfs"),
+    (0x6265_6570, "configfs"),
+    (0x6165_676c, "pstore"),
+    (0xde5e_81e4, "efivarfs"),
+    (0x4249_4e4d, "binfmt_misc"),
+    (0x6573_5543, "fusectl"),
+    (0x6759_6969, "rpc_pipefs"),
+];
+
+/// The kernel file system an open file lies on ([`KERNEL_FS`]), by `fstatfs` of its descriptor; `None` for
+/// any other file system. A descriptor whose file system cannot be told counts as a kernel one (nothing
+/// is read from what cannot be judged).
+pub fn kernel_fs(file: &File) -> Option<&'static str> {
+    let Ok(st) = rustix::fs::fstatfs(file) else {
+        return Some("unknown: fstatfs failed");
+    };
+    // `f_type` is a long on most targets and an unsigned int on s390x; every magic fits in 32 bits.
+    #[allow(clippy::unnecessary_cast)]
+    let magic = st.f_type as u32;
+    KERNEL_FS
+        .iter()
+        .find(|(m, _)| *m == magic)
+        .map(|(_, name)| *name)
 }
 
 /// Opens `path` read-only with `flags`, and `O_NOATIME` where the kernel permits it (it refuses it with
@@ -142,6 +196,27 @@ mod tests {
         std::os::unix::fs::symlink(&target, &link).unwrap();
         let err = read_capped(&link, 10, Keep::Head).unwrap_err();
         assert!(err.to_string().contains("symbolic link"), "{err}");
+    }
+
+    /// Review of train 2, item 10: `/proc/self/status` is a regular file by `lstat` and by the opened
+    /// descriptor's own `fstat`; only the descriptor's file system tells it is the kernel's.
+    #[test]
+    fn a_regular_file_on_a_kernel_file_system_is_refused_by_its_descriptor() {
+        let status = Path::new("/proc/self/status");
+        assert!(std::fs::symlink_metadata(status).unwrap().is_file());
+        let err = open_regular(status).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied, "{err}");
+        assert!(
+            err.to_string().contains("kernel file system (proc)"),
+            "{err}"
+        );
+        assert!(read_capped(status, 64, Keep::Head).is_err());
+        // An ordinary file passes, and its descriptor is on no kernel file system.
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("plain");
+        std::fs::write(&f, b"x").unwrap();
+        let (file, _) = open_regular(&f).unwrap();
+        assert_eq!(kernel_fs(&file), None);
     }
 
     #[test]

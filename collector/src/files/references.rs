@@ -175,36 +175,6 @@ fn is_pseudo_path(path: &[u8]) -> bool {
     pseudo && !path.starts_with(b"/dev/shm/")
 }
 
-/// Whether the file at `real` lies on a kernel pseudo file system (proc, sysfs, debugfs, tracefs,
-/// securityfs, configfs, bpf, cgroup), whatever its path says: a name reached through links or a bind
-/// mount is judged by where it lands. Unknown (statfs failed) counts as pseudo: nothing is read.
-fn on_pseudo_fs(real: &std::path::Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    const PSEUDO: [u64; 9] = [
-        0x9fa0,      // proc
-        0x6265_6572, // sysfs
-        0x6462_6720, // debugfs
-        0x7472_6163, // tracefs
-        0x7363_6673, // securityfs
-        0x6265_6570, // configfs
-        0xcafe_4a11, // bpf
-        0x0027_e0eb, // cgroup
-        0x6367_7270, // cgroup2
-    ];
-    let Ok(c) = std::ffi::CString::new(real.as_os_str().as_bytes()) else {
-        return true;
-    };
-    let mut st = std::mem::MaybeUninit::<libc::statfs>::zeroed();
-    // SAFETY: `c` is a valid NUL-terminated path and `st` points to writable memory of the right size.
-    if unsafe { libc::statfs(c.as_ptr(), st.as_mut_ptr()) } != 0 {
-        return true;
-    }
-    // SAFETY: statfs returned 0, so it filled `st`.
-    #[allow(clippy::unnecessary_cast)] // i64 on glibc, u64 on musl
-    let kind = unsafe { st.assume_init() }.f_type as u64;
-    PSEUDO.contains(&kind)
-}
-
 /// Absolute paths among the tokens of `text`, then its quoted paths with blanks.
 fn paths_in(text: &[u8], out: &mut Vec<Vec<u8>>) {
     let tokens = text.split(|b| is_separator(*b)).chain(quoted_paths(text));
@@ -259,12 +229,16 @@ pub fn extract(category: &str, bytes: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
-/// An ELF file or a script (shebang or script name), by its first bytes, opened as a regular file only.
-fn looks_executable(real: &std::path::Path, host: &[u8]) -> bool {
+/// An ELF file or a script (shebang or script name), by its first bytes, opened as a regular file only
+/// and only when it is still the `(dev, inode)` that was checked (`checked`).
+fn looks_executable(real: &std::path::Path, host: &[u8], checked: (u64, u64)) -> bool {
     use std::io::Read;
-    let Ok((file, _)) = crate::host_read::open_regular(real) else {
+    let Ok((file, meta)) = crate::host_read::open_regular(real) else {
         return false;
     };
+    if super::file_meta::from_std(&meta).id() != checked {
+        return false;
+    }
     let mut head = Vec::with_capacity(4);
     if file.take(4).read_to_end(&mut head).is_err() {
         return false;
@@ -325,8 +299,11 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
             continue;
         }
         // The name as written passed the pseudo-path filter; where it lands must too (a link
-        // `h.json -> /proc/kmsg` would otherwise drain the kernel log into the bundle).
-        if is_pseudo_path(&r.path) || on_pseudo_fs(&s.ctx.root.real(&r.path)) {
+        // `h.json -> /proc/kmsg` would otherwise drain the kernel log into the bundle). A bind mount of
+        // a kernel file system, or a swap after this check, is refused by the opened descriptor's file
+        // system (`host_read::kernel_fs`), and the captures below read only the `(dev, inode)` checked
+        // here (review of train 2, item 10).
+        if is_pseudo_path(&r.path) {
             s.note(
                 &path,
                 "not read: it resolves into a kernel file system (/proc, /sys, /dev)".to_owned(),
@@ -343,21 +320,22 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
         if !wanted {
             continue;
         }
-        if !looks_executable(&s.ctx.root.real(&r.path), &r.path) {
+        if !looks_executable(&s.ctx.root.real(&r.path), &r.path, st.id()) {
             if st.size <= DATA_CAP && data < MAX_DATA {
                 data += 1;
-                s.capture(
+                s.capture_checked(
                     &path,
                     Content::Guarded {
                         cap: DATA_CAP,
                         withhold: withheld_data,
                     },
+                    st.id(),
                 )?;
             }
             continue;
         }
         // Recorded under the name the entry used (a link is recorded as a link, then its target).
-        s.capture(&path, Content::Suspect(Place::Named))?;
+        s.capture_checked(&path, Content::Suspect(Place::Named), st.id())?;
         copies += 1;
     }
     Ok(())
@@ -524,8 +502,73 @@ mod tests {
                 .as_deref(),
             Some(ABSENT_NAMED)
         );
-        assert!(on_pseudo_fs(std::path::Path::new("/proc/self/status")));
-        assert!(!on_pseudo_fs(root));
+    }
+
+    /// Review of train 2, item 10: the file checked is the file read. The two steps of [`collect`] are
+    /// run by hand on the host's own root (where a link to `/proc/self/status` lands on procfs) with a
+    /// swap between them: the named file becomes a link to a kernel file, or its directory a link to
+    /// `/proc/self` (so `sysd/stat` is `/proc/self/stat`). Neither is read; a kernel file reached with no swap at all is refused by the opened
+    /// descriptor's file system.
+    #[test]
+    fn a_file_swapped_for_a_kernel_file_after_its_check_is_not_read() {
+        use super::super::sink::test_support::Harness;
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let sysd = dir.path().join("sysd");
+        let guarded = Content::Guarded {
+            cap: DATA_CAP,
+            withhold: withheld_data,
+        };
+        let mut h = Harness::new(std::path::Path::new("/"));
+        for (name, swap_dir) in [("h.json", false), ("stat", true)] {
+            std::fs::create_dir_all(&sysd).unwrap();
+            let file = sysd.join(name);
+            std::fs::write(&file, b"{}").unwrap();
+            let host = file.as_os_str().as_bytes().to_vec();
+            // Step 1, the check: resolved, lstat'ed, a small regular file on an ordinary file system.
+            let r = h.ctx.root.resolve(&host, true).unwrap();
+            let st = h.ctx.root.lstat(&r.path).unwrap();
+            assert_eq!(st.kind, FileKind::Regular);
+            assert!(!is_pseudo_path(&r.path));
+            // The swap.
+            if swap_dir {
+                std::fs::remove_dir_all(&sysd).unwrap();
+                std::os::unix::fs::symlink("/proc/self", &sysd).unwrap();
+            } else {
+                std::fs::remove_file(&file).unwrap();
+                std::os::unix::fs::symlink("/proc/self/status", &file).unwrap();
+            }
+            // Step 2, the capture of what was checked.
+            let got = h
+                .sink("referenced-exe")
+                .capture_checked(&host, guarded, st.id())
+                .unwrap();
+            assert!(got.is_none(), "{name}: read after the swap");
+            std::fs::remove_file(&sysd)
+                .or_else(|_| std::fs::remove_dir_all(&sysd))
+                .unwrap();
+        }
+        let with_error = |h: &Harness, what: &str| {
+            h.col
+                .files
+                .iter()
+                .filter(|f| f.error.as_deref().is_some_and(|e| e.contains(what)))
+                .count()
+        };
+        assert_eq!(with_error(&h, "replaced since"), 2, "{:?}", h.col.files);
+        // No swap, a kernel file named directly: the descriptor's file system refuses it.
+        assert!(h
+            .sink("referenced-exe")
+            .capture(b"/proc/self/statm", guarded)
+            .unwrap()
+            .is_none());
+        assert_eq!(
+            with_error(&h, "kernel file system (proc)"),
+            1,
+            "{:?}",
+            h.col.files
+        );
+        assert!(h.col.files.iter().all(|f| f.member.is_none()));
     }
 
     #[test]

@@ -377,6 +377,29 @@ impl<'a, W: Write> Sink<'a, W> {
         path: &[u8],
         content: Content,
     ) -> Result<Option<Vec<u8>>, WriteError> {
+        self.capture_as(path, content, None)
+    }
+
+    /// Like [`Sink::capture`], for a file its caller judged first (resolved, `lstat`ed, found to be on
+    /// no kernel file system): the path is resolved afresh, and what it leads to is read only when it is
+    /// still the `(dev, inode)` that was judged — otherwise it is recorded as replaced and not read. With
+    /// [`Sink::capture_stat`] comparing the opened descriptor to that `lstat`, the bytes read are the
+    /// judged file's whatever a running kit swaps in between.
+    pub fn capture_checked(
+        &mut self,
+        path: &[u8],
+        content: Content,
+        checked: (u64, u64),
+    ) -> Result<Option<Vec<u8>>, WriteError> {
+        self.capture_as(path, content, Some(checked))
+    }
+
+    fn capture_as(
+        &mut self,
+        path: &[u8],
+        content: Content,
+        checked: Option<(u64, u64)>,
+    ) -> Result<Option<Vec<u8>>, WriteError> {
         let Some(resolved) = self.resolve(path, false)? else {
             return Ok(None);
         };
@@ -388,7 +411,9 @@ impl<'a, W: Write> Sink<'a, W> {
                 return Ok(None);
             }
         };
+        let swapped = |st: &Stat| checked.is_some_and(|id| id != st.id());
         match st.kind {
+            FileKind::Regular if swapped(&st) => self.replaced(&resolved, &st),
             FileKind::Regular => Ok(self.capture_stat(&resolved, &st, content)?.1),
             FileKind::Symlink => {
                 self.record_stat(&resolved, &st, None)?;
@@ -396,6 +421,9 @@ impl<'a, W: Write> Sink<'a, W> {
                     return Ok(None);
                 };
                 match self.ctx.root.lstat(&target) {
+                    Ok(tst) if tst.kind == FileKind::Regular && swapped(&tst) => {
+                        self.replaced(&target, &tst)
+                    }
                     Ok(tst) if tst.kind == FileKind::Regular => {
                         Ok(self.capture_stat(&target, &tst, content)?.1)
                     }
@@ -413,8 +441,18 @@ impl<'a, W: Write> Sink<'a, W> {
         }
     }
 
-    /// Records a regular file at an already resolved path, keeping content per `content`. Returns the
-    /// record's index and the bytes read, if any.
+    /// Records by metadata alone a file that is not the one its caller judged ([`Sink::capture_checked`]).
+    fn replaced(&mut self, path: &[u8], st: &Stat) -> Result<Option<Vec<u8>>, WriteError> {
+        let why = "replaced since it was checked (a swap while it was being collected): not read";
+        let i = self.record_stat(path, st, None)?;
+        self.set_error(Some(i), why);
+        self.note(path, why);
+        Ok(None)
+    }
+
+    /// Records a regular file at an already resolved path, keeping content per `content`: the opened
+    /// descriptor must be the `(dev, inode)` of `st`, the metadata the caller judged, or nothing is read.
+    /// Returns the record's index and the bytes read, if any.
     pub fn capture_stat(
         &mut self,
         path: &[u8],
@@ -441,6 +479,13 @@ impl<'a, W: Write> Sink<'a, W> {
             }
         };
         let fst = file_meta::fstat(&file).unwrap_or_else(|_| st.clone());
+        if fst.id() != st.id() {
+            let why = "open: replaced between its lstat and its open: not read";
+            let mut rec = file_meta::record(path, self.category, st, None);
+            rec.error = Some(why.into());
+            self.note(path, why);
+            return Ok((self.push(rec), None));
+        }
         let flags = file_meta::inode_flags(&file);
         let mut rec = file_meta::record(path, self.category, &fst, flags);
         if is_password_database(path) && content.stores() {
