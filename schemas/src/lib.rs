@@ -11,6 +11,7 @@ pub mod inspect;
 pub mod json_schema;
 pub mod locations;
 pub mod manifest;
+pub mod miner_config;
 pub mod raw_bytes;
 pub mod records;
 

@@ -501,18 +501,46 @@ fn check_file(f: &PlantedFile, rec: &Records, bundle: &Bundle, problems: &mut Ve
             .iter()
             .find_map(|r| r.member.as_deref())
             .and_then(|m| bundle.member(m));
-        match (stored, f.expect) {
-            (Some(bytes), _) if Some(bytes) != f.content.as_deref() => problems.push(format!(
-                "{who}: stored content differs from what was planted"
-            )),
-            (None, Expect::Content) => {
-                problems.push(format!("{who}: content not stored under fs/"))
-            }
-            _ => {}
+        if let Some(p) = content_problem(r, stored, f) {
+            problems.push(format!("{who}: {p}"));
         }
         if f.expect == Expect::Content && r.sha256.is_none() {
             problems.push(format!("{who}: no sha256 recorded"));
         }
+    }
+}
+
+/// What is wrong with the stored content of a planted file (`stored`: the bytes of its member), if
+/// anything. Secrets stay on the host: a file the collector says it withheld (a credential file, a key)
+/// needs no content, and one it says it redacted (a miner's config) must hold redaction markers instead
+/// of equal bytes; both are tied to the planted file by the record's sha256, the host file's.
+pub fn content_problem(r: &FileRecord, stored: Option<&[u8]>, f: &PlantedFile) -> Option<String> {
+    use minetrace_schemas::miner_config::REDACTED_PREFIX;
+    use minetrace_schemas::records::file::{CONTENT_REDACTED, CONTENT_WITHHELD};
+    let error = r.error.as_deref().unwrap_or_default();
+    let (withheld, redacted) = (
+        error.starts_with(CONTENT_WITHHELD),
+        error.starts_with(CONTENT_REDACTED),
+    );
+    if (withheld || redacted) && f.sha256.is_some() && r.sha256 != f.sha256 {
+        return Some(format!(
+            "sha256 {:?} of a {} file, planted {:?}",
+            r.sha256,
+            if withheld { "withheld" } else { "redacted" },
+            f.sha256
+        ));
+    }
+    match (stored, f.expect) {
+        (Some(bytes), _) if redacted => (!bytes
+            .windows(REDACTED_PREFIX.len())
+            .any(|w| w == REDACTED_PREFIX.as_bytes()))
+        .then(|| "recorded as redacted but its copy holds no redaction marker".to_owned()),
+        (Some(bytes), _) if Some(bytes) != f.content.as_deref() => {
+            Some("stored content differs from what was planted".to_owned())
+        }
+        (None, Expect::Content) if withheld => None,
+        (None, Expect::Content) => Some("content not stored under fs/".to_owned()),
+        _ => None,
     }
 }
 

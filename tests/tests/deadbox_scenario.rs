@@ -144,10 +144,10 @@ fn deadbox_matches_live(id: &str) {
         if !kind_ok || meta != want {
             problems.push(format!("{who}: {:?} {meta:?}, planted {want:?}", r.kind));
         }
-        if f.expect == Expect::Content && content(&dead, r) != f.content.as_deref() {
-            problems.push(format!(
-                "{who}: stored content differs from what was planted"
-            ));
+        if f.expect == Expect::Content {
+            if let Some(p) = minetrace_e2e::truth::content_problem(r, content(&dead, r), f) {
+                problems.push(format!("{who}: {p}"));
+            }
         }
     }
 

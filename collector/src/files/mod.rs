@@ -49,6 +49,7 @@ pub mod mounts;
 pub mod package_history;
 pub mod packages;
 pub mod references;
+pub mod secrets;
 pub mod selinux;
 pub mod sink;
 pub mod spend;

@@ -14,10 +14,10 @@
 //!
 //! A remembered path that is a small regular file but neither ELF nor script — the `config.json` a
 //! miner's unit hands it with `-c`, the target list of a spreader — is stored from its head too
-//! ([`DATA_CAP`], at most [`MAX_DATA`] per run; private keys and credential files — by name or by a
-//! password key in their head, [`withheld_data`] — only recorded and hashed), under the same package rule: a
-//! dormant miner dropped in `/etc` or `/usr/lib` with the line that starts it is judged by what its
-//! binary and its config say, wherever they sit.
+//! ([`DATA_CAP`], at most [`MAX_DATA`] per run; private keys and credential files only recorded and
+//! hashed, a miner's config stored with its secret values redacted: [`super::secrets`]), under the
+//! same package rule: a dormant miner dropped in `/etc` or `/usr/lib` with the line that starts it is
+//! judged by what its binary and its config say, wherever they sit.
 //!
 //! A remembered path that does not exist inside the root is recorded as such (error
 //! [`ABSENT_NAMED`], at most [`MAX_ABSENT`] per run): a start line whose program was deleted is an
@@ -48,73 +48,6 @@ const MAX_ABSENT: usize = 512;
 pub const DATA_CAP: u64 = 64 << 10;
 /// Referenced data files stored per run at most.
 pub const MAX_DATA: usize = 128;
-
-/// File names that say a file holds credentials (any case): the files admins' backup and database jobs
-/// hand their tools. Named on a cron or unit line, they are recorded and hashed, never stored: the bundle
-/// travels to analysts, and what is needed from referenced data is a miner's config.
-const CREDENTIAL_NAMES: &[&[u8]] = &[
-    b".my.cnf",
-    b".pgpass",
-    b".netrc",
-    b".env",
-    b".git-credentials",
-    b".s3cfg",
-    b".boto",
-    b".htpasswd",
-    b"credentials",
-];
-/// Name endings of key stores and environment files (any case).
-const CREDENTIAL_SUFFIXES: &[&[u8]] = &[
-    b".key", b".pem", b".p12", b".pfx", b".jks", b".keytab", b".kdbx", b".env", b".cnf",
-];
-/// Words in a name that say it holds a secret (`restic -p /etc/restic/pass`, `db-password`, `api.token`).
-const CREDENTIAL_WORDS: &[&[u8]] = &[b"pass", b"secret", b"token", b"cred"];
-/// Keys whose presence in a file's head says it holds a secret (any case). A miner's config has `"pass"`
-/// (the pool's, usually `x`) and `access-token`, which are not among them.
-const CREDENTIAL_KEYS: &[&[u8]] = &[
-    b"password",
-    b"passwd",
-    b"secret_access_key",
-    b"client_secret",
-    b"private_key",
-];
-
-fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle))
-}
-
-/// Why a referenced data file is only recorded and hashed, not stored: a private key, a credential-shaped
-/// name, or a head that holds a password or secret key. `None` to store it.
-pub fn withheld_data(name: &[u8], bytes: &[u8]) -> Option<&'static str> {
-    if let Some(why) = super::ssh::private_key(name, bytes) {
-        return Some(why);
-    }
-    let named = CREDENTIAL_NAMES
-        .iter()
-        .any(|n| name.eq_ignore_ascii_case(n))
-        || CREDENTIAL_SUFFIXES.iter().any(|s| {
-            name.len() >= s.len()
-                && name
-                    .get(name.len() - s.len()..)
-                    .is_some_and(|end| end.eq_ignore_ascii_case(s))
-        })
-        || CREDENTIAL_WORDS.iter().any(|w| contains_ci(name, w));
-    if named {
-        return Some(
-            "credential-shaped name: only its presence, metadata and sha256 are collected",
-        );
-    }
-    let head = bytes
-        .get(..bytes.len().min(DATA_CAP as usize))
-        .unwrap_or(bytes);
-    CREDENTIAL_KEYS
-        .iter()
-        .any(|k| contains_ci(head, k))
-        .then_some(
-            "holds a password or secret key: only its presence, metadata and sha256 are collected",
-        )
-}
 
 fn is_separator(b: u8) -> bool {
     b.is_ascii_whitespace()
@@ -327,7 +260,7 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
                     &path,
                     Content::Guarded {
                         cap: DATA_CAP,
-                        withhold: withheld_data,
+                        guard: super::secrets::release,
                     },
                     st.id(),
                 )?;
@@ -517,7 +450,7 @@ mod tests {
         let sysd = dir.path().join("sysd");
         let guarded = Content::Guarded {
             cap: DATA_CAP,
-            withhold: withheld_data,
+            guard: super::super::secrets::release,
         };
         let mut h = Harness::new(std::path::Path::new("/"));
         for (name, swap_dir) in [("h.json", false), ("stat", true)] {
@@ -576,15 +509,24 @@ mod tests {
         use super::super::sink::test_support::{put, Harness};
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        let files: [(&str, &[u8]); 6] = [
+        let files: [(&str, &[u8]); 9] = [
             ("/root/.my.cnf", b"[client]\nuser=backup\n"),
             ("/etc/restic/pass", b"hunter2\n"),
             ("/srv/app/.env", b"DB_HOST=db\n"),
             ("/etc/backup/s3.conf", b"aws_secret_access_key = abc\n"),
+            // Review of train 2, item 8: secrets under keys the old list missed.
+            ("/etc/backup/env", b"DB_HOST=db\nDB_PASS=hunter2\n"),
+            ("/etc/backup/app.conf", b"[api]\napi_key = 0123\ntoken=abc\n"),
             ("/etc/backup/target.conf", b"bucket = s3://backups\n"),
             (
                 "/etc/sysd/config.json",
                 b"{\"pools\": [{\"url\": \"p:3333\", \"pass\": \"x\"}], \"http\": {\"access-token\": null}}",
+            ),
+            // A miner's config with a decoy password key under a credential-shaped name: stored,
+            // redacted.
+            (
+                "/etc/sysd/creds.json",
+                b"{\"password\": \"\", \"pools\": [{\"url\": \"127.66.0.1:3333\", \"user\": \"w\"}]}",
             ),
         ];
         for (p, b) in files {
@@ -599,12 +541,26 @@ mod tests {
             Vec::new(),
         ];
         collect(&mut h.sink("referenced-exe")).unwrap();
-        for (p, _) in &files[..4] {
+        for (p, _) in &files[..6] {
             let r = h.record(p).unwrap_or_else(|| panic!("{p} not recorded"));
             assert!(r.member.is_none() && r.sha256.is_some(), "{p} was stored");
         }
-        for (p, _) in &files[4..] {
+        for (p, _) in &files[6..] {
             assert!(h.record(p).unwrap().member.is_some(), "{p} was not stored");
+        }
+        for (p, bytes) in &files[7..] {
+            let r = h.record(p).unwrap();
+            assert!(
+                r.error
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with("content redacted: 1 secret value")),
+                "{p}: {r:?}"
+            );
+            // The record keeps the host file's digest.
+            assert_eq!(
+                r.sha256.as_deref(),
+                Some(super::super::file_meta::sha256_hex(bytes).as_str())
+            );
         }
     }
 

@@ -13,7 +13,9 @@ use minetrace_schemas::bundle::WriteError;
 use minetrace_schemas::escape_bytes;
 use minetrace_schemas::manifest::ArtifactLog;
 use minetrace_schemas::records::account::ShadowEntry;
-use minetrace_schemas::records::file::{FileKind, FileRecord, FS_APPEND_FL, FS_IMMUTABLE_FL};
+use minetrace_schemas::records::file::{
+    FileKind, FileRecord, CONTENT_REDACTED, CONTENT_WITHHELD, FS_APPEND_FL, FS_IMMUTABLE_FL,
+};
 use minetrace_schemas::records::package::PackageCheck;
 use minetrace_schemas::RawBytes;
 
@@ -27,8 +29,21 @@ use crate::options::Options;
 /// so a 10,000-line crontab is kept whole while a shaped 2 GB "crontab" costs 4 MiB.
 pub const CONFIG_CAP: u64 = 4 << 20;
 
-/// Says why a file's content must not leave the host (private keys), or `None` to store it.
-pub type Withhold = fn(name: &[u8], bytes: &[u8]) -> Option<&'static str>;
+/// Decides what of a file's content may leave the host, from its name and the bytes read.
+pub type Guard = fn(name: &[u8], bytes: &[u8]) -> Release;
+
+/// What a [`Guard`] lets leave the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Release {
+    /// Stored as read.
+    Whole,
+    /// Stored with `count` secret values replaced by markers (a miner's config: its pools and wallet are
+    /// evidence, its pool password is not the analyst's business). The record's sha256 stays the host
+    /// file's.
+    Redacted { bytes: Vec<u8>, count: usize },
+    /// Only hashed, for this reason (private keys, credential files).
+    Withheld(&'static str),
+}
 
 /// What is kept of a regular file besides its metadata.
 #[derive(Debug, Clone, Copy)]
@@ -43,8 +58,8 @@ pub enum Content {
     Head { cap: u64 },
     /// Stored from the tail (logs, histories).
     Tail { cap: u64 },
-    /// Stored unless `withhold` objects to it, in which case it is only hashed.
-    Guarded { cap: u64, withhold: Withhold },
+    /// Stored as `guard` decides: whole, redacted, or only hashed.
+    Guarded { cap: u64, guard: Guard },
     /// Recorded by metadata now and queued for the `spend` pass, which hashes it and copies it (ELF) or
     /// stores its head (script) in order of suspicion within the run's budgets ([`super::spend`]).
     Suspect(super::spend::Place),
@@ -489,7 +504,9 @@ impl<'a, W: Write> Sink<'a, W> {
         let flags = file_meta::inode_flags(&file);
         let mut rec = file_meta::record(path, self.category, &fst, flags);
         if is_password_database(path) && content.stores() {
-            rec.error = Some("content withheld: password hashes are never collected".into());
+            rec.error = Some(format!(
+                "{CONTENT_WITHHELD}password hashes are never collected"
+            ));
             return Ok((self.push(rec), None));
         }
         let (cap, keep) = match content {
@@ -528,21 +545,37 @@ impl<'a, W: Write> Sink<'a, W> {
                     rec.sha256 = Some(file_meta::sha256_hex(&bytes));
                 }
             }
-            Content::Guarded { withhold, .. } => {
-                if let Some(reason) = withhold(file_name(path), &bytes) {
+            Content::Guarded { guard, .. } => match guard(file_name(path), &bytes) {
+                Release::Whole => self.store(path, &mut rec, &bytes, whole)?,
+                Release::Withheld(reason) => {
                     rec.sha256 = whole.then(|| file_meta::sha256_hex(&bytes));
                     rec.truncated = false;
-                    rec.error = Some(format!("content withheld: {reason}"));
+                    rec.error = Some(format!("{CONTENT_WITHHELD}{reason}"));
                     let i = self.push(rec);
                     return Ok((i, None));
                 }
-                self.store(path, &mut rec, &bytes, whole)?;
-            }
+                Release::Redacted {
+                    bytes: redacted,
+                    count,
+                } => {
+                    // The member holds the redacted copy (the manifest hashes it); the record keeps the
+                    // host file's sha256, which hash indicators and the remediation's identity checks
+                    // compare, and which no longer matches the member, so nothing edits from this copy.
+                    self.store(path, &mut rec, &redacted, false)?;
+                    rec.sha256 = whole.then(|| file_meta::sha256_hex(&bytes));
+                    rec.error = Some(format!(
+                        "{CONTENT_REDACTED}{count} secret value(s) replaced by '{}N bytes]' markers; sha256 is of the host file",
+                        minetrace_schemas::miner_config::REDACTED_PREFIX
+                    ));
+                    let i = self.push(rec);
+                    return Ok((i, Some(redacted)));
+                }
+            },
             Content::Head { .. } => {
                 // Whatever a link led here, private key material is never stored.
                 if let Some(reason) = armoured_private_key(&bytes) {
                     rec.sha256 = whole.then(|| file_meta::sha256_hex(&bytes));
-                    rec.error = Some(format!("content withheld: {reason}"));
+                    rec.error = Some(format!("{CONTENT_WITHHELD}{reason}"));
                     return Ok((self.push(rec), None));
                 }
                 self.store(path, &mut rec, &bytes, whole)?;

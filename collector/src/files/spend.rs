@@ -667,7 +667,13 @@ fn store_head<W: Write>(
         return Ok(());
     };
     if let Some(reason) = super::sink::armoured_private_key(&bytes) {
-        s.set_error(Some(c.record), format!("content withheld: {reason}"));
+        s.set_error(
+            Some(c.record),
+            format!(
+                "{}{reason}",
+                minetrace_schemas::records::file::CONTENT_WITHHELD
+            ),
+        );
         return Ok(());
     }
     let n = bytes.len() as u64;

@@ -13,7 +13,7 @@ use std::io::Write;
 use minetrace_schemas::bundle::WriteError;
 
 use super::host_root::{child, has_wildcard};
-use super::sink::{Content, Sink, CONFIG_CAP};
+use super::sink::{Content, Release, Sink, CONFIG_CAP};
 use super::walk::{self, Limits, Pick};
 
 use minetrace_schemas::locations::SSHD_CONFIG;
@@ -161,7 +161,10 @@ pub fn private_key(name: &[u8], bytes: &[u8]) -> Option<&'static str> {
 pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
     let guarded = Content::Guarded {
         cap: CONFIG_CAP,
-        withhold: private_key,
+        guard: |name, bytes| match private_key(name, bytes) {
+            Some(why) => Release::Withheld(why),
+            None => Release::Whole,
+        },
     };
     // sshd_config and its includes, depth first as sshd reads them.
     let mut paths = SshdPaths::default();

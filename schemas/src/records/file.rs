@@ -63,6 +63,15 @@ pub struct FileRecord {
 /// `kind: Unknown` and no metadata. Only absolute paths found in persistence files are checked.
 pub const ABSENT_NAMED: &str = "absent: a persistence entry names it and no such file exists";
 
+/// Start of `FileRecord::error` when the collector read a file and kept its bytes out of the bundle on
+/// purpose (password databases, private keys, credential files): `sha256`, when set, is the host file's.
+pub const CONTENT_WITHHELD: &str = "content withheld: ";
+
+/// Start of `FileRecord::error` when the stored copy has secret values replaced by
+/// [`crate::miner_config::redaction_marker`]s (a miner's config): `sha256` is the host file's, not the
+/// stored copy's.
+pub const CONTENT_REDACTED: &str = "content redacted: ";
+
 /// `FS_IMMUTABLE_FL` from `linux/fs.h`.
 pub const FS_IMMUTABLE_FL: u32 = 0x0000_0010;
 /// `FS_APPEND_FL` from `linux/fs.h`.

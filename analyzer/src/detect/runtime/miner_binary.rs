@@ -16,6 +16,7 @@ use goblin::elf::program_header::{PF_W, PF_X, PT_LOAD};
 use goblin::elf::section_header::SHT_NOBITS;
 use goblin::elf::Elf;
 use minetrace_schemas::findings::{Finding, Severity, Subject};
+use minetrace_schemas::miner_config::{MINER_CONFIG_KEYS, POOL_URL_START};
 use minetrace_schemas::records::executable::{CopyStatus, ExecutableRecord};
 use minetrace_schemas::records::file::{FileKind, FileRecord};
 use minetrace_schemas::records::process::ProcessRecord;
@@ -615,21 +616,19 @@ fn judge(ctx: &Context, exe: &ExecutableRecord, facts: &BinaryFacts) -> Vec<Find
     out
 }
 
-/// The quoted keys that make a file worth parsing as a miner config, matched case-insensitively; built
-/// once (a constant automaton, no configuration behind it).
+/// The quoted keys that make a file worth parsing as a miner config (the miner keys the collector also
+/// knows a config by, [`minetrace_schemas::miner_config`], and a quoted pool URL), matched
+/// case-insensitively; built once (a constant automaton, no configuration behind it).
 fn config_keys() -> Option<&'static AhoCorasick> {
     static KEYS: OnceLock<Option<AhoCorasick>> = OnceLock::new();
     KEYS.get_or_init(|| {
+        let keys = MINER_CONFIG_KEYS
+            .iter()
+            .map(|k| format!("\"{k}\""))
+            .chain([format!("\"{POOL_URL_START}")]);
         AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
-            .build([
-                "\"pools\"",
-                "\"donate-level\"",
-                "\"randomx\"",
-                "\"pool_list\"",
-                "\"pool_address\"",
-                "\"stratum",
-            ])
+            .build(keys)
             .ok()
     })
     .as_ref()
@@ -703,13 +702,7 @@ pub fn parse_config(content: &[u8]) -> Option<ConfigFacts> {
             if text.contains(&0) {
                 return None;
             }
-            for k in [
-                "pools",
-                "donate-level",
-                "randomx",
-                "pool_list",
-                "pool_address",
-            ] {
+            for k in MINER_CONFIG_KEYS {
                 let quoted = format!("\"{k}\"");
                 let as_key = lower.match_indices(&quoted).any(|(i, _)| {
                     lower
@@ -717,7 +710,7 @@ pub fn parse_config(content: &[u8]) -> Option<ConfigFacts> {
                         .is_some_and(|rest| rest.trim_start().starts_with(':'))
                 });
                 if as_key {
-                    facts.keys.push(k.to_owned());
+                    facts.keys.push((*k).to_owned());
                 }
             }
             for url in lower
@@ -940,6 +933,23 @@ mod tests {
         // An API client's config with a URL is not one.
         let client = br#"{ "url": "https://api.example.com:8443/v1", "user": "svc", "pass": "x" }"#;
         assert!(parse_config(client).is_none());
+    }
+
+    /// Review of train 2, item 8: the collector stores a miner's config with its secret values replaced
+    /// by the shared marker; the copy still parses, with its pools and wallet (the end-to-end half, a
+    /// collected bundle, is `tests/tests/redacted_config.rs`).
+    #[test]
+    fn a_config_with_redacted_secrets_is_still_a_miner_config() {
+        use minetrace_schemas::miner_config::redaction_marker;
+        let wallet = format!("4{}", "A".repeat(94));
+        let cfg = format!(
+            r#"{{"password": "{}", "pools": [{{"url": "127.66.0.1:3333", "user": "{wallet}", "pass": "{}"}}], "donate-level": 1}}"#,
+            redaction_marker(0),
+            redaction_marker(1)
+        );
+        let facts = parse_config(cfg.as_bytes()).expect("redacted config");
+        assert_eq!(facts.pools, vec!["127.66.0.1:3333".to_owned()]);
+        assert_eq!(facts.wallets.len(), 1, "{facts:?}");
     }
 
     #[test]

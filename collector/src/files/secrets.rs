@@ -1,0 +1,515 @@
+//! What of a data file named by a persistence entry may leave the host ([`release`]). The bundle travels
+//! to analysts, so admins' secrets stay on the host; but a deny-list of secret words alone lets an
+//! attacker keep its miner config out of the bundle by adding `"password": ""` (XMRig ignores unknown
+//! keys) or naming it `creds.json` (review of train 2, item 8). So:
+//!
+//! - private key material is withheld always (only presence, metadata and sha256 are collected);
+//! - a file whose head reads as a miner's configuration (a stratum URL, or a miner key such as `"pools"`
+//!   with a pool-account key such as `"user"`, both lists from [`minetrace_schemas::miner_config`]) is
+//!   stored whatever its name, with the value of every secret-looking key replaced by a marker that says
+//!   how long it was: pools and wallet stay for the analyst, the pool password does not travel;
+//! - any other file is withheld when its name is credential-shaped or a secret-looking key
+//!   (`DB_PASS=`, `BORG_PASSPHRASE=`, `api_key=`, `token:`, `"password"`) appears in its head.
+//!
+//! The redaction is a scanner, not a parser of every format: `key = value`, `key: value`,
+//! `"key": "value"`, `export KEY=value` and `--key=value`. A secret held in a nested list or object
+//! under a secret key (`"tokens": ["..."]`) is not redacted; such a file is a miner's config only by its
+//! pool keys, and its pools are what the analyst needs.
+
+use minetrace_schemas::miner_config::{
+    redaction_marker, MINER_CONFIG_KEYS, POOL_ACCOUNT_KEYS, POOL_URL_START,
+};
+
+use super::sink::Release;
+
+/// Bytes of a file's head judged (the referenced-data cap).
+const HEAD: usize = super::references::DATA_CAP as usize;
+/// Longest key looked at; a longer run of name bytes is no key.
+const MAX_KEY: usize = 128;
+
+/// File names that say a file holds credentials (any case): the files admins' backup and database jobs
+/// hand their tools.
+const CREDENTIAL_NAMES: &[&[u8]] = &[
+    b".my.cnf",
+    b".pgpass",
+    b".netrc",
+    b".env",
+    b".git-credentials",
+    b".s3cfg",
+    b".boto",
+    b".htpasswd",
+    b"credentials",
+];
+/// Name endings of key stores and environment files (any case).
+const CREDENTIAL_SUFFIXES: &[&[u8]] = &[
+    b".key", b".pem", b".p12", b".pfx", b".jks", b".keytab", b".kdbx", b".env", b".cnf",
+];
+/// Words in a name that say it holds a secret (`restic -p /etc/restic/pass`, `db-password`, `api.token`).
+const CREDENTIAL_WORDS: &[&[u8]] = &[b"pass", b"secret", b"token", b"cred"];
+/// Words that say a secret wherever they stand in a head (`<password>` in XML, a `secret_access_key`
+/// table), lowercase.
+const SECRET_ANYWHERE: &[&[u8]] = &[
+    b"password",
+    b"passwd",
+    b"passphrase",
+    b"secret_access_key",
+    b"client_secret",
+    b"private_key",
+];
+/// Words of a key name (split at `_`, `-`, `.` and case changes) that make it secret-looking when the
+/// word ends with one (`db_pass`, `DBPASS`, `apiToken`, `clientsecret`, `MYSQL_PWD`, `key`), lowercase.
+const SECRET_WORD_ENDS: &[&[u8]] = &[
+    b"pass",
+    b"passwd",
+    b"password",
+    b"passphrase",
+    b"pwd",
+    b"secret",
+    b"token",
+    b"key",
+];
+/// Whole words of a key name that make it secret-looking, lowercase.
+const SECRET_WORDS: &[&[u8]] = &[
+    b"secrets",
+    b"tokens",
+    b"keys",
+    b"auth",
+    b"authorization",
+    b"cred",
+    b"creds",
+    b"credential",
+    b"credentials",
+    b"passcode",
+    b"privkey",
+];
+
+fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// Whether a key name (`DB_PASS`, `"pass"`, `--api-key`, `BorgPassphrase`) looks like it holds a secret.
+pub fn is_secret_key(key: &[u8]) -> bool {
+    let mut words: Vec<Vec<u8>> = Vec::new();
+    let mut word = Vec::new();
+    let mut prev_lower = false;
+    for &b in key {
+        if !b.is_ascii_alphanumeric() {
+            words.push(std::mem::take(&mut word));
+            prev_lower = false;
+            continue;
+        }
+        // `apiKey` is two words; `APIKEY` and `apikey` are one (its end says `key`).
+        if b.is_ascii_uppercase() && prev_lower {
+            words.push(std::mem::take(&mut word));
+        }
+        prev_lower = b.is_ascii_lowercase();
+        word.push(b.to_ascii_lowercase());
+    }
+    words.push(word);
+    words.iter().filter(|w| !w.is_empty()).any(|w| {
+        SECRET_WORDS.contains(&w.as_slice()) || SECRET_WORD_ENDS.iter().any(|e| w.ends_with(e))
+    })
+}
+
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+}
+
+/// A key of a `key = value`, `key: value` or `"key": value` pair at `at`: the key's bytes, whether it
+/// was quoted, and where its value starts (after the separator and blanks). `None` when no pair starts
+/// here.
+fn pair_at(text: &[u8], at: usize) -> Option<(&[u8], bool, usize)> {
+    let first = *text.get(at)?;
+    let (key, quoted, after) = if first == b'"' || first == b'\'' {
+        let rest = text.get(at + 1..)?;
+        let len = rest
+            .iter()
+            .take(MAX_KEY + 1)
+            .position(|b| *b == first || *b == b'\n')?;
+        if rest.get(len) != Some(&first) {
+            return None;
+        }
+        (rest.get(..len)?, true, at + 1 + len + 1)
+    } else {
+        let len = text
+            .get(at..)?
+            .iter()
+            .take(MAX_KEY + 1)
+            .take_while(|b| is_name_byte(**b))
+            .count();
+        if len == 0 || len > MAX_KEY {
+            return None;
+        }
+        (text.get(at..at + len)?, false, at + len)
+    };
+    let mut i = after;
+    while matches!(text.get(i), Some(b' ' | b'\t')) {
+        i += 1;
+    }
+    if !matches!(text.get(i), Some(b':' | b'=')) {
+        return None;
+    }
+    // `http://` is a URL, not a key `http`.
+    if text.get(i) == Some(&b':') && text.get(i + 1) == Some(&b'/') {
+        return None;
+    }
+    i += 1;
+    while matches!(text.get(i), Some(b' ' | b'\t')) {
+        i += 1;
+    }
+    Some((key, quoted, i))
+}
+
+/// The end of a quoted string starting at `open` (the index after its closing quote), on one line,
+/// skipping `\`-escaped bytes.
+fn quoted_end(text: &[u8], open: usize) -> Option<usize> {
+    let quote = *text.get(open)?;
+    let mut i = open + 1;
+    while let Some(&b) = text.get(i) {
+        match b {
+            b'\\' => i += 2,
+            b'\n' => return None,
+            _ if b == quote => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// The span of a bare value starting at `start`: to the end of its line, and in JSON-like text (a quoted
+/// key) also to a `,`, `}` or `]`; trailing blanks (and a `\r`) excluded.
+fn bare_value(text: &[u8], start: usize, json: bool) -> usize {
+    let mut end = start;
+    while let Some(&b) = text.get(end) {
+        if b == b'\n' || (json && matches!(b, b',' | b'}' | b']')) {
+            break;
+        }
+        end += 1;
+    }
+    while end > start && matches!(text.get(end - 1), Some(b' ' | b'\t' | b'\r')) {
+        end -= 1;
+    }
+    end
+}
+
+/// Every `(start, end)` span of a secret-looking key's value, and whether the value must be quoted when
+/// replaced (a bare value in JSON-like text). Quoted strings that are no key are skipped whole, so a
+/// value's words are never taken for keys.
+fn secret_values(text: &[u8]) -> Vec<(usize, usize, bool)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < text.len() {
+        let b = text.get(i).copied().unwrap_or(0);
+        let starts_token =
+            i == 0 || !text.get(i - 1).is_some_and(|p| is_name_byte(*p)) || b == b'"';
+        if !(starts_token && (is_name_byte(b) || b == b'"' || b == b'\'')) {
+            i += 1;
+            continue;
+        }
+        let Some((key, quoted, value)) = pair_at(text, i) else {
+            // Not a key: step over the whole string or name.
+            i = if b == b'"' || b == b'\'' {
+                quoted_end(text, i).unwrap_or(i + 1)
+            } else {
+                i + text
+                    .get(i..)
+                    .map_or(1, |r| r.iter().take_while(|c| is_name_byte(**c)).count())
+                    .max(1)
+            };
+            continue;
+        };
+        if !is_secret_key(key) {
+            i = value;
+            continue;
+        }
+        match text.get(value) {
+            Some(b'"' | b'\'') => {
+                let Some(end) = quoted_end(text, value) else {
+                    // An unterminated string: the rest of the line is the value.
+                    let end = bare_value(text, value + 1, false);
+                    out.push((value + 1, end, false));
+                    i = end.max(value + 1);
+                    continue;
+                };
+                out.push((value + 1, end - 1, false));
+                i = end;
+            }
+            Some(b'[' | b'{') | None => i = value.max(i + 1),
+            Some(_) => {
+                let end = bare_value(text, value, quoted);
+                let literal = matches!(
+                    text.get(value..end),
+                    Some(b"null" | b"true" | b"false" | b"")
+                );
+                if !literal {
+                    out.push((value, end, quoted));
+                }
+                i = end.max(value + 1);
+            }
+        }
+    }
+    out
+}
+
+/// Whether `text` (lowercase) has `"key"` followed by `:` for one of `keys`, or `key` at a line's start
+/// followed by `=` or `:` (INI, YAML, `key=value` configs).
+fn has_key(text: &[u8], keys: &[&str]) -> bool {
+    keys.iter().any(|k| {
+        let quoted = format!("\"{k}\"");
+        let q = quoted.as_bytes();
+        let as_json = text.windows(q.len()).enumerate().any(|(i, w)| {
+            w == q
+                && text
+                    .get(i + q.len()..)
+                    .is_some_and(|r| r.trim_ascii_start().starts_with(b":"))
+        });
+        as_json
+            || text.split(|b| *b == b'\n').any(|line| {
+                line.trim_ascii_start()
+                    .strip_prefix(k.as_bytes())
+                    .is_some_and(|r| matches!(r.trim_ascii_start().first(), Some(b'=' | b':')))
+            })
+    })
+}
+
+/// Whether a head (lowercase) reads as a miner's configuration: a pool URL (`stratum+tcp://`,
+/// `stratum2+ssl://`), or a miner key with a pool-account key or a second miner key.
+pub fn miner_config_like(lower: &[u8]) -> bool {
+    let start = POOL_URL_START.as_bytes();
+    let pool_url = lower.windows(start.len()).enumerate().any(|(i, w)| {
+        w == start && {
+            let rest = lower.get(i + start.len()..).unwrap_or_default();
+            let rest = rest.strip_prefix(b"2").unwrap_or(rest);
+            rest.strip_prefix(b"+").is_some_and(|r| {
+                let scheme = r.iter().take_while(|b| b.is_ascii_alphanumeric()).count();
+                scheme > 0 && r.get(scheme..).is_some_and(|u| u.starts_with(b"://"))
+            })
+        }
+    });
+    if pool_url {
+        return true;
+    }
+    let miner_keys = MINER_CONFIG_KEYS
+        .iter()
+        .filter(|k| has_key(lower, std::slice::from_ref(*k)))
+        .count();
+    miner_keys >= 2 || (miner_keys == 1 && has_key(lower, POOL_ACCOUNT_KEYS))
+}
+
+/// `text` with the value of every secret-looking key replaced by [`redaction_marker`], and how many were
+/// replaced.
+pub fn redact(text: &[u8]) -> (Vec<u8>, usize) {
+    let spans = secret_values(text);
+    let mut out = Vec::with_capacity(text.len());
+    let mut at = 0;
+    for &(start, end, quote) in &spans {
+        out.extend_from_slice(text.get(at..start).unwrap_or_default());
+        let marker = redaction_marker(end.saturating_sub(start));
+        if quote {
+            out.push(b'"');
+            out.extend_from_slice(marker.as_bytes());
+            out.push(b'"');
+        } else {
+            out.extend_from_slice(marker.as_bytes());
+        }
+        at = end;
+    }
+    out.extend_from_slice(text.get(at..).unwrap_or_default());
+    (out, spans.len())
+}
+
+/// What of a referenced data file named `name` with content `bytes` may be stored (see the module
+/// documentation).
+pub fn release(name: &[u8], bytes: &[u8]) -> Release {
+    let head = bytes.get(..bytes.len().min(HEAD)).unwrap_or(bytes);
+    if let Some(why) = super::sink::armoured_private_key(head) {
+        return Release::Withheld(why);
+    }
+    let lower = head.to_ascii_lowercase();
+    if !head.contains(&0) && miner_config_like(&lower) {
+        // Judged by its head, redacted whole: the caller's cap bounds what was read.
+        let (redacted, count) = redact(bytes);
+        return if count == 0 {
+            Release::Whole
+        } else {
+            Release::Redacted {
+                bytes: redacted,
+                count,
+            }
+        };
+    }
+    if let Some(why) = super::ssh::private_key(name, head) {
+        return Release::Withheld(why);
+    }
+    let named = CREDENTIAL_NAMES
+        .iter()
+        .any(|n| name.eq_ignore_ascii_case(n))
+        || CREDENTIAL_SUFFIXES.iter().any(|s| {
+            name.len() >= s.len()
+                && name
+                    .get(name.len() - s.len()..)
+                    .is_some_and(|end| end.eq_ignore_ascii_case(s))
+        })
+        || CREDENTIAL_WORDS.iter().any(|w| contains_ci(name, w));
+    if named {
+        return Release::Withheld(
+            "credential-shaped name: only its presence, metadata and sha256 are collected",
+        );
+    }
+    let secret =
+        SECRET_ANYWHERE.iter().any(|w| contains_ci(head, w)) || !secret_values(head).is_empty();
+    if secret {
+        return Release::Withheld(
+            "holds a secret-looking key (a password, passphrase, token or key): only its presence, metadata and sha256 are collected",
+        );
+    }
+    Release::Whole
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(r: &Release) -> String {
+        match r {
+            Release::Redacted { bytes, .. } => String::from_utf8(bytes.clone()).unwrap(),
+            other => panic!("not redacted: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn secret_looking_keys() {
+        for k in [
+            "DB_PASS",
+            "BORG_PASSPHRASE",
+            "api_key",
+            "apiKey",
+            "APIKEY",
+            "token",
+            "access-token",
+            "password",
+            "MYSQL_PWD",
+            "key",
+            "--pass",
+            "client.secret",
+            "aws_secret_access_key",
+            "auth",
+        ] {
+            assert!(is_secret_key(k.as_bytes()), "{k}");
+        }
+        for k in [
+            "user",
+            "url",
+            "pools",
+            "algo",
+            "keepalive",
+            "coin",
+            "rig-id",
+            "host",
+            "port",
+            "passenger",
+            "tls",
+        ] {
+            assert!(!is_secret_key(k.as_bytes()), "{k}");
+        }
+    }
+
+    /// Admins' secrets under names and keys the old deny-list missed are withheld.
+    #[test]
+    fn env_and_app_files_with_secret_keys_are_withheld() {
+        for (name, body) in [
+            ("env", "DB_HOST=db\nDB_PASS=hunter2\n"),
+            ("env", "export BORG_PASSPHRASE='correct horse'\n"),
+            ("app.conf", "[api]\napi_key = 0123abcd\n"),
+            ("settings.yml", "service:\n  token: abc\n"),
+            ("backup.json", "{\"bucket\": \"b\", \"key\": \"AKIA\"}"),
+            ("s3.conf", "aws_secret_access_key = abc\n"),
+            ("users.xml", "<user><password>x</password></user>"),
+            ("x.cnf", "[client]\nuser=backup\n"),
+        ] {
+            assert!(
+                matches!(
+                    release(name.as_bytes(), body.as_bytes()),
+                    Release::Withheld(_)
+                ),
+                "{name}: {body}"
+            );
+        }
+        for (name, body) in [
+            ("target.conf", "bucket = s3://backups\n"),
+            ("hosts.lst", "10.0.0.1\n10.0.0.2\n"),
+            ("app.json", "{\"url\": \"http://a/b\", \"user\": \"svc\"}"),
+        ] {
+            assert!(
+                matches!(release(name.as_bytes(), body.as_bytes()), Release::Whole),
+                "{name}: {body}"
+            );
+        }
+    }
+
+    /// An XMRig config with a pool password and a decoy `"password"` key, under a credential-shaped
+    /// name: stored, its pools and wallet intact, every secret value replaced by a marker of its length.
+    #[test]
+    fn a_miner_config_is_stored_with_secret_values_redacted() {
+        let wallet = "4".repeat(95);
+        let cfg = format!(
+            "{{\n  \"password\": \"\",\n  \"http\": {{\"enabled\": false, \"access-token\": \"s3cr3t\"}},\n  \"pools\": [\n    {{\"url\": \"pool.example:3333\", \"user\": \"{wallet}\", \"pass\": \"x\", \"rig-id\": null, \"keepalive\": true}},\n    {{\"url\": \"stratum+ssl://p2.example:443\", \"user\": \"{wallet}\", \"pass\": 1234}}\n  ],\n  \"donate-level\": 1\n}}\n"
+        );
+        let r = release(b"creds.json", cfg.as_bytes());
+        let out = text(&r);
+        assert!(matches!(r, Release::Redacted { count: 4, .. }), "{out}");
+        assert!(
+            out.contains("\"password\": \"[redacted: 0 bytes]\""),
+            "{out}"
+        );
+        assert!(
+            out.contains("\"access-token\": \"[redacted: 6 bytes]\""),
+            "{out}"
+        );
+        assert!(out.contains("\"pass\": \"[redacted: 1 bytes]\""), "{out}");
+        assert!(out.contains("\"pass\": \"[redacted: 4 bytes]\""), "{out}");
+        assert!(!out.contains("s3cr3t") && !out.contains("1234"), "{out}");
+        assert!(out.contains("pool.example:3333") && out.contains("stratum+ssl://p2.example:443"));
+        assert_eq!(out.matches(wallet.as_str()).count(), 2);
+        assert!(out.contains("\"rig-id\": null") && out.contains("\"donate-level\": 1"));
+        // Still the same JSON shape: the analyzer parses the stored copy.
+        assert_eq!(out.matches('"').count() % 2, 0);
+    }
+
+    #[test]
+    fn key_value_miner_configs_and_look_alikes() {
+        let conf = "url = stratum+tcp://127.66.0.1:3333\nuser = 4abc\npass=worker1\nalgo=rx/0\n";
+        let out = text(&release(b"miner.conf", conf.as_bytes()));
+        assert!(out.contains("pass=[redacted: 7 bytes]\n"), "{out}");
+        assert!(out.contains("url = stratum+tcp://127.66.0.1:3333\nuser = 4abc\n"));
+        // A config with no secret stays whole.
+        let plain = b"{\"pools\": [{\"url\": \"p:3333\", \"user\": \"w\"}]}";
+        assert!(matches!(release(b"config.json", plain), Release::Whole));
+        // Another program's `"pools"` with a password is no miner config: withheld.
+        let pg = b"{\"pools\": {\"main\": {\"size\": 10}}, \"password\": \"db\"}";
+        assert!(matches!(release(b"pool.json", pg), Release::Withheld(_)));
+        // A private key is withheld even beside pool words.
+        let key = b"-----BEGIN OPENSSH PRIVATE KEY-----\nstratum+tcp://x\n";
+        assert!(matches!(release(b"config.json", key), Release::Withheld(_)));
+    }
+
+    #[test]
+    fn hostile_bytes_never_panic() {
+        for t in [
+            &b"\"pass"[..],
+            b"pass=",
+            b"\"pass\": \"unterminated\n\"user\": 1",
+            b"pass:\"",
+            b"'",
+            b"=:=:",
+            b"\xff\xfe pass = \xff",
+            b"stratum+",
+            b"stratum2+x://",
+        ] {
+            let _ = release(b"x", t);
+            let (out, _) = redact(t);
+            assert!(!out.is_empty() || t.is_empty());
+        }
+    }
+}
