@@ -7,7 +7,7 @@ use std::io::Write;
 
 use minetrace_schemas::bundle::member_name::fs_member;
 use minetrace_schemas::bundle::WriteError;
-use minetrace_schemas::locations::WEB_ROOTS as ROOTS;
+use minetrace_schemas::locations::{self, WEB_ARCHIVE_EXT, WEB_CODE_FILES, WEB_ROOTS as ROOTS};
 
 use super::file_meta;
 use super::sink::{Content, Sink};
@@ -19,15 +19,13 @@ pub const HEAD_BYTES: u64 = 16 << 10;
 /// How many of the most recently changed scripts get their head kept.
 pub const RECENT_SCRIPTS: usize = 200;
 
-const SCRIPT_EXT: &[&[u8]] = &[
-    b".php", b".php3", b".php4", b".php5", b".php7", b".phtml", b".phar", b".inc", b".jsp",
-    b".jspx", b".jspf", b".asp", b".aspx", b".ashx", b".cgi", b".pl", b".py", b".sh", b".war",
-    b".cfm",
-];
-
+/// Whether a web-root file is recorded: a server-side script, or a file that makes the server run code
+/// (both lists in `schemas/src/locations.rs`, the scripts' shared with the analyzer's web-shell rule).
 pub fn is_web_script(name: &[u8]) -> bool {
     let lower = name.to_ascii_lowercase();
-    SCRIPT_EXT.iter().any(|e| lower.ends_with(e)) || lower == b".htaccess" || lower == b".user.ini"
+    locations::is_web_script(&lower)
+        || WEB_ARCHIVE_EXT.iter().any(|e| lower.ends_with(e))
+        || WEB_CODE_FILES.contains(&lower.as_slice())
 }
 
 pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
@@ -101,6 +99,10 @@ mod tests {
         assert!(is_web_script(b"shell.PHP"));
         assert!(is_web_script(b"cmd.jsp"));
         assert!(is_web_script(b".htaccess"));
+        assert!(is_web_script(b".User.ini"));
+        assert!(is_web_script(b"ROOT.war"));
+        assert!(is_web_script(b"awstats.pl"));
         assert!(!is_web_script(b"logo.png"));
+        assert!(!is_web_script(b"x.htaccess.bak"));
     }
 }

@@ -32,12 +32,6 @@ use crate::parse::{basename, numbered_lines};
 /// Bytes of one script read.
 const MAX_READ: usize = 64 << 10;
 
-/// Server-side script names (the collector's web-root walk records these).
-const SCRIPT_EXT: &[&str] = &[
-    ".php", ".php3", ".php4", ".php5", ".php7", ".phtml", ".phar", ".inc", ".jsp", ".jspx",
-    ".jspf", ".asp", ".aspx", ".ashx", ".cgi",
-];
-
 /// Request input, lowercase.
 const INPUTS: &[&str] = &[
     "$_get",
@@ -231,9 +225,10 @@ fn app_root<'a>(ctx: &Context, path: &'a [u8]) -> Option<&'a [u8]> {
     path.get(..prefix + next + 1)
 }
 
+/// A server-side script by its name: the list the collector's web-root walk records
+/// (`schemas/src/locations.rs`), so every script collected is judged.
 fn is_web_script(path: &[u8]) -> bool {
-    let name = String::from_utf8_lossy(basename(path)).to_ascii_lowercase();
-    SCRIPT_EXT.iter().any(|e| name.ends_with(e))
+    minetrace_schemas::locations::is_web_script(basename(path))
 }
 
 /// Per web root: the most common owner uid and the median mtime of its scripts.
@@ -404,6 +399,88 @@ mod tests {
                 .is_some_and(|(p, why)| *p == 4 && why.contains("zz_run()")),
             "{judged:?}"
         );
+    }
+
+    /// Issue 11 (facts once): the script names are the collector's list (`locations::WEB_SCRIPT_EXT`),
+    /// which now adds Perl, Python, shell and ColdFusion to what this rule judges. Look-alikes: an
+    /// application's Perl and shell CGI and its Python tooling stay clean (their content has no request
+    /// input reaching a sink); dropped `.phtml`, `.php5`, `.jspx` shells and a Python one that runs
+    /// `request.form` are found (the Python one was collected and never judged before).
+    #[test]
+    fn one_script_list_judges_dropped_shells_and_leaves_application_cgi() {
+        let iocs = Indicators::builtin();
+        let files: [(&str, &[u8], bool); 7] = [
+            (
+                "/var/www/cgi-bin/search.pl",
+                b"#!/usr/bin/perl
+use CGI qw(param);
+my $q = param('q');
+system('/usr/bin/grep', '-rl', '--', $q, '/srv/docs');
+",
+                false,
+            ),
+            (
+                "/var/www/cgi-bin/status.cgi",
+                b"#!/bin/sh
+echo 'Content-Type: text/plain'
+echo
+exec /usr/bin/uptime
+",
+                false,
+            ),
+            (
+                "/var/www/app/manage.py",
+                b"import os
+os.system('python3 -m compileall -q .')
+",
+                false,
+            ),
+            (
+                "/var/www/html/uploads/x.phtml",
+                b"<?php @eval($_POST['k']); ?>
+",
+                true,
+            ),
+            (
+                "/var/www/html/images/y.PHP5",
+                b"<?php system($_GET['c']); ?>
+",
+                true,
+            ),
+            (
+                "/var/www/html/z.jspx",
+                b"<jsp:scriptlet>Runtime.getRuntime().exec(request.getParameter(\"c\"));</jsp:scriptlet>\n",
+                true,
+            ),
+            (
+                "/var/www/html/uploads/s.py",
+                b"import os
+from flask import request
+os.system(request.form['c'])
+",
+                true,
+            ),
+        ];
+        let model = crate::model::fixture::model(
+            files
+                .iter()
+                .map(|(p, b, _)| crate::model::fixture::file(p.as_bytes(), Some(b)))
+                .collect(),
+            Vec::new(),
+        );
+        let found = detect(&Context {
+            model: &model,
+            iocs: &iocs,
+        });
+        for (path, _, shell) in files {
+            let subject = found.iter().any(|f| {
+                f.rule == rules::PER_070.id
+                    && f.iter_subjects().any(|s| {
+                        matches!(s, minetrace_schemas::findings::Subject::File { path: p, .. } if p.as_bytes() == path.as_bytes())
+                    })
+            });
+            assert_eq!(subject, shell, "{path}: {found:#?}");
+        }
     }
 
     /// Every web root the collector walks is one the detector judges (one list: schemas/src/locations.rs
