@@ -262,7 +262,7 @@ fn watchdog_pair_cron_unit() {
 
 /// The live bundle of the watchdog pair: both planted executables live in `/etc`, an ordinary place, and
 /// are copied only because no package owns them; the miner's `config.json` beside them (and in their
-/// cwd) is stored; the unit's `ExecStart=` target is recorded as a persistence-named executable.
+/// cwd) is stored, its pool password redacted; the unit's `ExecStart=` target is recorded as a persistence-named executable.
 #[test]
 fn watchdog_unowned_executables_and_config_are_captured() {
     let live = Live::start("watchdog-pair-cron-unit").unwrap();
@@ -297,7 +297,31 @@ fn watchdog_unowned_executables_and_config_are_captured() {
         .copied()
         .expect("/etc/config.json recorded");
     assert_eq!(f.category, "exe-dir");
-    assert_eq!(content(&bundle, f), Some(config.as_slice()));
+    // Stored with its pool password redacted (review of train 2, item 8): every line but the secret
+    // values is the planted one, and the record keeps the host file's digest.
+    let stored = content(&bundle, f).expect("/etc/config.json stored");
+    assert_eq!(
+        f.sha256.as_deref(),
+        Some(minetrace_e2e::plant::sha256_hex(&config).as_str())
+    );
+    let marker = minetrace_schemas::miner_config::REDACTED_PREFIX.as_bytes();
+    let lines =
+        |b: &[u8]| -> Vec<Vec<u8>> { b.split(|c| *c == b'\n').map(<[u8]>::to_vec).collect() };
+    let (got, want) = (lines(stored), lines(&config));
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        assert!(
+            g == w || g.windows(marker.len()).any(|x| x == marker),
+            "{} vs planted {}",
+            show(g),
+            show(w)
+        );
+    }
+    assert_ne!(
+        stored,
+        config.as_slice(),
+        "the pool password was not redacted"
+    );
     // Package-owned configuration in the same directory is not the miner's.
     assert!(r.files_at(b"/etc/adduser.conf").is_empty() || !exists_in_dpkg(b"/etc/adduser.conf"));
 }

@@ -12,7 +12,10 @@
 //! - files a package owns are left out (`/etc/*.conf` beside a binary planted in `/etc` is not the
 //!   miner's); without a package index every match counts;
 //! - only regular files are opened, through [`crate::host_read`]: links, FIFOs and sockets are never
-//!   followed or opened, and a file swapped for a link between listing and reading is refused.
+//!   followed or opened, and a file swapped for a link between listing and reading is refused;
+//! - a configuration-named file goes through [`super::secrets::release`]: a miner's is stored with its
+//!   secret values redacted, any other with a secret-looking key (an admin's `db.yaml` with its
+//!   password) is only hashed. Scripts are stored as they are.
 //!
 //! Runs before the `temp` family, so a `config.json` in `/dev/shm/.x` is stored here rather than listed
 //! there by metadata only.
@@ -60,6 +63,9 @@ const PATH_DIRS: &[&[u8]] = &[
     b"/usr/games",
     b"/usr/local/games",
 ];
+
+/// The rank of a script (by shebang): after every configuration name.
+const SCRIPT_RANK: u8 = 2;
 
 /// How much a name looks like configuration: 0 for `.json`, 1 for other configuration names, `None`
 /// when it does not.
@@ -144,7 +150,7 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
                     if !has_shebang(&s.ctx.root.real(&path)) {
                         continue;
                     }
-                    2
+                    SCRIPT_RANK
                 }
                 None => continue,
             };
@@ -161,7 +167,7 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
             );
             picked.truncate(PER_DIR);
         }
-        for (_, path, est) in picked {
+        for (rank, path, est) in picked {
             if stored >= TOTAL_CAP {
                 let (i, _) = s.capture_stat(&path, &est, Content::Meta)?;
                 s.set_error(
@@ -170,8 +176,19 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
                 );
                 continue;
             }
+            // A configuration beside an unowned program may be an admin's with its database password:
+            // a miner's is stored with its secrets redacted, another with a secret-looking key only
+            // hashed ([`super::secrets`]). Scripts are the dropper's evidence and stay whole.
+            let content = if rank < SCRIPT_RANK {
+                Content::Guarded {
+                    cap: FILE_CAP,
+                    guard: super::secrets::release,
+                }
+            } else {
+                Content::Head { cap: FILE_CAP }
+            };
             let before = s.stored_bytes;
-            s.capture_stat(&path, &est, Content::Head { cap: FILE_CAP })?;
+            s.capture_stat(&path, &est, content)?;
             stored += s.stored_bytes - before;
         }
     }
@@ -258,10 +275,29 @@ mod tests {
         for i in 0..40 {
             std::fs::remove_file(d.join(format!("n{i:02}.ini"))).unwrap();
         }
+        // Review of train 2, item 8, beside running programs too: an app's config with a password is
+        // hashed, a miner's is stored with its pool password redacted, a script stays whole.
+        std::fs::write(d.join("db.yaml"), b"db:\n  password: hunter2\n").unwrap();
+        std::fs::write(
+            d.join("config.json"),
+            b"{\"pools\": [{\"url\": \"127.66.0.1:3333\", \"user\": \"w\", \"pass\": \"x\"}]}",
+        )
+        .unwrap();
+        std::fs::write(d.join("run"), b"#!/bin/sh\necho root:password | chpasswd\n").unwrap();
         let mut h = Harness::new(r);
         h.col.live_handoff.config_dirs = vec![b"/opt/m".to_vec(), b"/missing".to_vec()];
         collect(&mut h.sink("exe-dir")).unwrap();
-        assert!(h.record("/opt/m/run").is_some_and(|f| f.member.is_some()));
+        assert!(h
+            .record("/opt/m/run")
+            .is_some_and(|f| f.member.is_some() && f.error.is_none()));
+        let db = h.record("/opt/m/db.yaml").unwrap();
+        assert!(db.member.is_none() && db.sha256.is_some(), "{db:?}");
+        let miner = h.record("/opt/m/config.json").unwrap();
+        assert!(miner.member.is_some(), "{miner:?}");
+        assert!(miner
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("content redacted: 1 secret value")));
         // No index: the owned file counts like any other.
         assert!(h
             .record("/opt/m/owned.conf")
