@@ -517,93 +517,13 @@ pub fn line_edit(
     path: &[u8],
     wanted: &WantedLines,
 ) -> Result<LineEdit, &'static str> {
-    let rec = model
-        .file(path)
-        .ok_or("not in the snapshot's file records")?;
-    let target = file_target(rec)?;
-    if not_by_this_name(model, places, path, Some((target.dev, target.ino))).is_some() {
-        return Err("it lies under a bind mount or is a system file under another name: never edited through this name");
-    }
-    let content = model
-        .content(rec)
-        .ok_or("its content is not in the bundle")?;
-    if rec.truncated || edit::sha256(content) != target.sha256 {
-        return Err("the bundle's copy is partial or does not match its hash");
-    }
-    let spans = edit::line_spans(content);
-    let key_at = |i: usize, s: &edit::LineSpan| -> Option<AuthorizedKey> {
-        let raw = content.get(s.start..s.end)?;
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        authorized_keys::parse_line(u32::try_from(i + 1).ok()?, raw)
-    };
+    let (target, content) = snapshot_copy(model, places, path)?;
+    let lines = FileLines::new(content, wanted);
     let mut removals: BTreeMap<usize, (LineRemoval, Basis)> = BTreeMap::new();
-    // Lines by their bytes, once per file: a 50,000-line crontab stays linear.
-    let mut by_text: std::collections::HashMap<&[u8], Vec<usize>> = Default::default();
-    if wanted.values().any(|(fp, _)| fp.is_none()) {
-        for (j, o) in spans.iter().enumerate() {
-            if let Some(t) = content.get(o.start..o.end) {
-                by_text.entry(t).or_default().push(j);
-            }
-        }
-    }
     for (&number, (fingerprint, basis)) in wanted {
-        // A key is matched by its blob on every line, so duplicates go too; a plain line by its number.
-        let picked: Vec<(usize, edit::LineSpan, Option<AuthorizedKey>)> = match fingerprint {
-            Some(fp) => spans
-                .iter()
-                .enumerate()
-                .filter_map(|(i, s)| {
-                    let key = key_at(i, s)?;
-                    (key.fingerprint == *fp).then_some((i, *s, Some(key)))
-                })
-                .collect(),
-            None => {
-                let i = usize::try_from(number)
-                    .ok()
-                    .and_then(|n| n.checked_sub(1))
-                    .ok_or("line 0")?;
-                let s = spans.get(i).ok_or("line number past the end of the file")?;
-                // Every copy of the flagged line goes: it runs the same thing (the model examines a
-                // repeated line once).
-                let text = content.get(s.start..s.end).ok_or("line out of range")?;
-                let copies = by_text.get(text).map_or(&[][..], Vec::as_slice);
-                std::iter::once(i)
-                    .chain(copies.iter().copied().filter(|j| *j != i))
-                    .filter_map(|j| Some((j, *spans.get(j)?, None)))
-                    .collect()
-            }
-        };
-        if picked.is_empty() {
-            return Err("no line holds the flagged key");
-        }
-        for (i, span, key) in picked {
-            let bytes = content
-                .get(span.start..span.end)
-                .ok_or("line out of range")?;
-            if bytes.contains(&0) {
-                return Err("the line holds a NUL byte");
-            }
-            if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-                return Err("the flagged line is blank");
-            }
-            let kind = match key {
-                Some(k) => {
-                    if k.base64.is_empty()
-                        || !k
-                            .base64
-                            .iter()
-                            .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(b))
-                    {
-                        return Err("the key's base64 text is unusual");
-                    }
-                    LineKind::SshKey {
-                        key_type: k.key_type,
-                        blob: String::from_utf8_lossy(&k.base64).into_owned(),
-                        fingerprint: k.fingerprint,
-                    }
-                }
-                None => LineKind::Line,
-            };
+        for (i, span, key) in lines.picked(number, fingerprint.as_deref())? {
+            let bytes = removable_bytes(content, span)?;
+            let kind = line_kind(key)?;
             let entry = removals.entry(i).or_insert_with(|| {
                 (
                     LineRemoval {
@@ -613,7 +533,7 @@ pub fn line_edit(
                         bytes: RawBytes::from(bytes),
                         kind,
                         why: Vec::new(),
-                        // Closed until the planner decides it (`build::assemble`).
+                        // Closed until the planner decides it (`build::edit_item`).
                         gate: Gate::Review(Vec::new()),
                     },
                     Basis::default(),
@@ -635,16 +555,154 @@ pub fn line_edit(
         })
         .collect();
     let after = edit::without_ranges(content, &ranges).ok_or("overlapping lines")?;
-    let keys_left = spans
+    let keys_left = lines
+        .spans
         .iter()
         .enumerate()
-        .filter(|(i, s)| !removals.contains_key(i) && key_at(*i, s).is_some())
+        .filter(|(i, s)| !removals.contains_key(i) && lines.key_at(*i, s).is_some())
         .count();
     Ok(LineEdit {
         target,
         removals: removals.into_values().collect(),
         leaves_inert: after.split(|b| *b == b'\n').all(inert_line),
         keys_left,
+    })
+}
+
+/// The file's identity and the snapshot's copy of its bytes, when an edit can rest on them: recorded,
+/// reached by this very name (no bind mount, not a system file's other name), whole and matching its
+/// hash.
+fn snapshot_copy<'m>(
+    model: &'m HostModel,
+    places: &Places,
+    path: &[u8],
+) -> Result<(FileTarget, &'m [u8]), &'static str> {
+    let rec = model
+        .file(path)
+        .ok_or("not in the snapshot's file records")?;
+    let target = file_target(rec)?;
+    if not_by_this_name(model, places, path, Some((target.dev, target.ino))).is_some() {
+        return Err("it lies under a bind mount or is a system file under another name: never edited through this name");
+    }
+    let content = model
+        .content(rec)
+        .ok_or("its content is not in the bundle")?;
+    if rec.truncated || edit::sha256(content) != target.sha256 {
+        return Err("the bundle's copy is partial or does not match its hash");
+    }
+    Ok((target, content))
+}
+
+/// A line an edit picked: its 0-based index, its span, and its authorized key when it holds one.
+type Picked = (usize, edit::LineSpan, Option<AuthorizedKey>);
+
+/// The lines of the snapshot's copy, with what finds the wanted ones among them.
+struct FileLines<'c> {
+    content: &'c [u8],
+    spans: Vec<edit::LineSpan>,
+    /// Line indices by their bytes, built once per file when a plain line is wanted: every copy of a
+    /// flagged line goes, and a 50,000-line crontab stays linear.
+    by_text: std::collections::HashMap<&'c [u8], Vec<usize>>,
+}
+
+impl<'c> FileLines<'c> {
+    fn new(content: &'c [u8], wanted: &WantedLines) -> FileLines<'c> {
+        let spans = edit::line_spans(content);
+        let mut by_text: std::collections::HashMap<&[u8], Vec<usize>> = Default::default();
+        if wanted.values().any(|(fp, _)| fp.is_none()) {
+            for (j, o) in spans.iter().enumerate() {
+                if let Some(t) = content.get(o.start..o.end) {
+                    by_text.entry(t).or_default().push(j);
+                }
+            }
+        }
+        FileLines {
+            content,
+            spans,
+            by_text,
+        }
+    }
+
+    /// The authorized key on line `i` (0-based), if it holds one.
+    fn key_at(&self, i: usize, s: &edit::LineSpan) -> Option<AuthorizedKey> {
+        let raw = self.content.get(s.start..s.end)?;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        authorized_keys::parse_line(u32::try_from(i + 1).ok()?, raw)
+    }
+
+    /// The lines a wanted entry names: a key by its fingerprint on every line (duplicates go too), a
+    /// plain line by its 1-based `number` with every copy of its bytes (it runs the same thing; the model
+    /// examines a repeated line once).
+    fn picked(&self, number: u32, fingerprint: Option<&str>) -> Result<Vec<Picked>, &'static str> {
+        let picked: Vec<Picked> = match fingerprint {
+            Some(fp) => self
+                .spans
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| {
+                    let key = self.key_at(i, s)?;
+                    (key.fingerprint == fp).then_some((i, *s, Some(key)))
+                })
+                .collect(),
+            None => {
+                let i = usize::try_from(number)
+                    .ok()
+                    .and_then(|n| n.checked_sub(1))
+                    .ok_or("line 0")?;
+                let s = self
+                    .spans
+                    .get(i)
+                    .ok_or("line number past the end of the file")?;
+                let text = self
+                    .content
+                    .get(s.start..s.end)
+                    .ok_or("line out of range")?;
+                let copies = self.by_text.get(text).map_or(&[][..], Vec::as_slice);
+                std::iter::once(i)
+                    .chain(copies.iter().copied().filter(|j| *j != i))
+                    .filter_map(|j| Some((j, *self.spans.get(j)?, None)))
+                    .collect()
+            }
+        };
+        if picked.is_empty() {
+            return Err("no line holds the flagged key");
+        }
+        Ok(picked)
+    }
+}
+
+/// A picked line's bytes, when the script can remove it safely: no NUL byte, not blank.
+fn removable_bytes(content: &[u8], span: edit::LineSpan) -> Result<&[u8], &'static str> {
+    let bytes = content
+        .get(span.start..span.end)
+        .ok_or("line out of range")?;
+    if bytes.contains(&0) {
+        return Err("the line holds a NUL byte");
+    }
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err("the flagged line is blank");
+    }
+    Ok(bytes)
+}
+
+/// What a picked line is: an authorized key (matched at run time by its blob, which must be plain
+/// base64 to be written into the plan) or a plain line.
+fn line_kind(key: Option<AuthorizedKey>) -> Result<LineKind, &'static str> {
+    let Some(k) = key else {
+        return Ok(LineKind::Line);
+    };
+    if k.base64.is_empty()
+        || !k
+            .base64
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(b))
+    {
+        return Err("the key's base64 text is unusual");
+    }
+    Ok(LineKind::SshKey {
+        key_type: k.key_type,
+        blob: String::from_utf8_lossy(&k.base64).into_owned(),
+        fingerprint: k.fingerprint,
     })
 }
 

@@ -43,7 +43,10 @@ use std::net::IpAddr;
 use minetrace_schemas::records::package::PackageManager;
 
 use super::edit::sha256;
-use super::plan::{Action, FileTarget, Gate, LineKind, Plan, ProcessTarget, RespawnSet};
+use super::locks::LockPolicy;
+use super::plan::{
+    Action, FileTarget, Gate, LineKind, LineRemoval, Plan, ProcessTarget, RespawnSet,
+};
 use crate::parse::shell_line;
 
 /// The reviewed template; only the two placeholders are replaced.
@@ -173,9 +176,47 @@ fn kind(a: &Action) -> &'static str {
     }
 }
 
-/// The data block for a plan.
+/// The data block for a plan: the host record, one record per action in plan order, then the review
+/// items, the recommendations and what is left to the responder.
 pub fn data_block(plan: &Plan) -> String {
     let mut out = String::from("\n");
+    host_record(plan).encode(&mut out);
+    for (i, item) in plan.items.iter().enumerate() {
+        let a = &item.action;
+        let why = if item.why.is_empty() {
+            "-".to_owned()
+        } else {
+            item.why.join("; ")
+        };
+        let mut r = Record::new(
+            i + 1,
+            kind(a),
+            a.stage().name(),
+            &a.title(),
+            &a.target(),
+            &why,
+        );
+        action_fields(&mut r, a, plan);
+        // The gate is every action record's last field, whatever its kind's layout.
+        r.push(gate_field(&item.gate));
+        r.encode(&mut out);
+    }
+    for rv in &plan.reviews {
+        let mut r = Record::new(0, "review", "-", &rv.title, &rv.target, &rv.why.join("; "));
+        r.num(rv.number).push(rv.reason.join("; "));
+        r.encode(&mut out);
+    }
+    for rec in &plan.recommendations {
+        Record::new(0, "recommend", "-", &rec.text, "", &rec.why).encode(&mut out);
+    }
+    for m in &plan.manual {
+        Record::new(0, "manual", "-", m, "", "").encode(&mut out);
+    }
+    out
+}
+
+/// The `host` record: what the script checks it runs on, and where the plan came from.
+fn host_record(plan: &Plan) -> Record {
     let h = &plan.host;
     let mut host = Record::new(
         0,
@@ -192,135 +233,120 @@ pub fn data_block(plan: &Plan) -> String {
         .push(minetrace_schemas::escape_bytes(
             plan.analyzer_version.as_bytes(),
         ));
-    host.encode(&mut out);
-    for (i, item) in plan.items.iter().enumerate() {
-        let a = &item.action;
-        let why = if item.why.is_empty() {
-            "-".to_owned()
-        } else {
-            item.why.join("; ")
-        };
-        let mut r = Record::new(
-            i + 1,
-            kind(a),
-            a.stage().name(),
-            &a.title(),
-            &a.target(),
-            &why,
-        );
-        match a {
-            Action::PreserveProcess(p) | Action::Freeze(p) | Action::Kill(p) => {
-                proc_fields(&mut r, p)
-            }
-            Action::FreezeSet(set) | Action::KillSet(set) => set_fields(&mut r, set),
-            Action::PreserveFile(f) => file_fields(&mut r, f),
-            Action::QuarantineFile { file, preserved } => {
-                file_fields(&mut r, file);
-                r.num(preserved);
-            }
-            Action::RemoveKitDir { dirs } => {
-                r.num(dirs.len());
-                for d in dirs {
-                    r.push(d.path.as_bytes()).num(d.dev).num(d.ino);
-                }
-            }
-            Action::RemoveLink(l) => {
-                r.push(l.path.as_bytes())
-                    .num(l.dev)
-                    .num(l.ino)
-                    .push(l.target.as_bytes());
-            }
-            Action::Reinstall {
-                file,
-                package,
-                manager,
-                preserved,
-            } => {
-                file_fields(&mut r, file);
-                r.num(preserved)
-                    .push(package.as_deref().unwrap_or(""))
-                    .push(match manager {
-                        Some(PackageManager::Dpkg) => "dpkg",
-                        Some(PackageManager::Rpm) => "rpm",
-                        None => "",
-                    });
-            }
-            Action::RemoveUnit {
-                unit,
-                file,
-                preserved,
-            } => {
-                file_fields(&mut r, file);
-                r.num(preserved).push(unit);
-            }
-            Action::RemoveLines {
-                file,
-                lines,
-                preserved,
-                locks,
-            } => {
-                file_fields(&mut r, file);
-                r.num(preserved).num(lines.len());
-                for l in lines {
-                    r.num(l.offset).num(l.len).push(l.bytes.as_bytes());
-                    match &l.kind {
-                        LineKind::SshKey { blob, .. } => r.push(blob),
-                        LineKind::Line => r.push(""),
-                    };
-                    r.push(gate_field(&l.gate));
-                }
-                let policy = |restore: bool| if restore { "restore" } else { "clear" };
-                r.push(policy(locks.restore_file))
-                    .push(policy(locks.restore_dir))
-                    .push(&locks.seen_file)
-                    .push(&locks.seen_dir);
-            }
-            Action::BlockEndpoint { ip, port } => {
-                let fam = if matches!(ip, IpAddr::V4(_)) {
-                    "4"
-                } else {
-                    "6"
-                };
-                r.push(fam).push(ip.to_string()).num(port);
-            }
-            Action::DeleteFirewallRule {
-                args,
-                family,
-                tables,
-                ..
-            } => {
-                r.push(family.map(|f| f.to_string()).unwrap_or_default())
-                    .push(tables.join(","))
-                    .num(args.len());
-                for a in args {
-                    r.push(a.as_bytes());
-                }
-            }
-            Action::LockAccount { name, uid } => {
-                r.push(name.as_bytes())
-                    .push(uid.map(|u| u.to_string()).unwrap_or_default())
-                    .num(plan.admin_groups.len());
-                for g in &plan.admin_groups {
-                    r.push(g);
-                }
-            }
-            Action::Verify => {}
+    host
+}
+
+/// The fields of an action's record after the common six, as the module documentation lays them out
+/// per kind (the gate is appended by the caller).
+fn action_fields(r: &mut Record, a: &Action, plan: &Plan) {
+    match a {
+        Action::PreserveProcess(p) | Action::Freeze(p) | Action::Kill(p) => proc_fields(r, p),
+        Action::FreezeSet(set) | Action::KillSet(set) => set_fields(r, set),
+        Action::PreserveFile(f) => file_fields(r, f),
+        Action::QuarantineFile { file, preserved } => {
+            file_fields(r, file);
+            r.num(preserved);
         }
-        r.push(gate_field(&item.gate));
-        r.encode(&mut out);
+        Action::RemoveKitDir { dirs } => {
+            r.num(dirs.len());
+            for d in dirs {
+                r.push(d.path.as_bytes()).num(d.dev).num(d.ino);
+            }
+        }
+        Action::RemoveLink(l) => {
+            r.push(l.path.as_bytes())
+                .num(l.dev)
+                .num(l.ino)
+                .push(l.target.as_bytes());
+        }
+        Action::Reinstall {
+            file,
+            package,
+            manager,
+            preserved,
+        } => {
+            file_fields(r, file);
+            r.num(preserved)
+                .push(package.as_deref().unwrap_or(""))
+                .push(match manager {
+                    Some(PackageManager::Dpkg) => "dpkg",
+                    Some(PackageManager::Rpm) => "rpm",
+                    None => "",
+                });
+        }
+        Action::RemoveUnit {
+            unit,
+            file,
+            preserved,
+        } => {
+            file_fields(r, file);
+            r.num(preserved).push(unit);
+        }
+        Action::RemoveLines {
+            file,
+            lines,
+            preserved,
+            locks,
+        } => edit_fields(r, file, lines, *preserved, locks),
+        Action::BlockEndpoint { ip, port } => {
+            let fam = if matches!(ip, IpAddr::V4(_)) {
+                "4"
+            } else {
+                "6"
+            };
+            r.push(fam).push(ip.to_string()).num(port);
+        }
+        Action::DeleteFirewallRule {
+            args,
+            family,
+            tables,
+            ..
+        } => {
+            r.push(family.map(|f| f.to_string()).unwrap_or_default())
+                .push(tables.join(","))
+                .num(args.len());
+            for a in args {
+                r.push(a.as_bytes());
+            }
+        }
+        Action::LockAccount { name, uid } => {
+            // The administrators' groups travel with the record: the script keeps no list of its own.
+            r.push(name.as_bytes())
+                .push(uid.map(|u| u.to_string()).unwrap_or_default())
+                .num(plan.admin_groups.len());
+            for g in &plan.admin_groups {
+                r.push(g);
+            }
+        }
+        Action::Verify => {}
     }
-    for rv in &plan.reviews {
-        let mut r = Record::new(0, "review", "-", &rv.title, &rv.target, &rv.why.join("; "));
-        r.num(rv.number).push(rv.reason.join("; "));
-        r.encode(&mut out);
+}
+
+/// An `edit`/`edit-unit` record's fields: the file, its evidence copy, each line (offset, length, exact
+/// bytes, key blob, its own gate), then the lock policy of the file and its directory and the flags the
+/// snapshot saw on each.
+fn edit_fields(
+    r: &mut Record,
+    file: &FileTarget,
+    lines: &[LineRemoval],
+    preserved: usize,
+    locks: &LockPolicy,
+) {
+    file_fields(r, file);
+    r.num(preserved).num(lines.len());
+    for l in lines {
+        r.num(l.offset).num(l.len).push(l.bytes.as_bytes());
+        match &l.kind {
+            LineKind::SshKey { blob, .. } => r.push(blob),
+            LineKind::Line => r.push(""),
+        };
+        r.push(gate_field(&l.gate));
     }
-    for rec in &plan.recommendations {
-        Record::new(0, "recommend", "-", &rec.text, "", &rec.why).encode(&mut out);
-    }
-    for m in &plan.manual {
-        Record::new(0, "manual", "-", m, "", "").encode(&mut out);
-    }
-    out
+    let policy = |restore: bool| if restore { "restore" } else { "clear" };
+    r.push(policy(locks.restore_file))
+        .push(policy(locks.restore_dir))
+        .push(&locks.seen_file)
+        .push(&locks.seen_dir);
 }
 
 /// The complete script for a plan: printable ASCII, the template byte for byte plus the data.
