@@ -600,6 +600,8 @@ pub fn plant(sb: &mut Sandbox, sc: &Scenario) -> Result<Planted> {
         });
     }
 
+    // The planting's clock, for content clock tokens (`scenario::render_clock`).
+    let planted_at = time::OffsetDateTime::now_utc().unix_timestamp();
     for f in &sc.files {
         let path = f.path_bytes()?;
         let show = String::from_utf8_lossy(&path).into_owned();
@@ -638,7 +640,9 @@ pub fn plant(sb: &mut Sandbox, sc: &Scenario) -> Result<Planted> {
                 let (bytes, default_mode, default_expect) = match f.source {
                     Source::Content => {
                         let bytes = match (&f.content, &f.content_hex) {
-                            (Some(t), None) => t.as_bytes().to_vec(),
+                            (Some(t), None) => crate::scenario::render_clock(t, planted_at)
+                                .with_context(|| format!("file {show}: content"))?
+                                .into_bytes(),
                             (None, Some(h)) => hex::decode(h)
                                 .with_context(|| format!("file {show}: content_hex"))?,
                             _ => Vec::new(),

@@ -504,6 +504,35 @@ pub fn parse_time(text: &str) -> Result<i64> {
     Ok(t.unix_timestamp())
 }
 
+/// A file's `content` with its clock tokens filled in: `{{syslog:-SECS}}` becomes the syslog stamp
+/// (`Aug 20 04:31:03`, UTC, day padded with a space) of `now - SECS`. For logs that must sit next to what
+/// only the planting can date (a process's start, a time the kernel sets): a fileless kit has no other
+/// anchor. A file holding such tokens should keep its planting mtime (syslog takes the year from it).
+pub fn render_clock(text: &str, now: i64) -> Result<String> {
+    const OPEN: &str = "{{syslog:-";
+    let stamp = time::macros::format_description!(
+        "[month repr:short] [day padding:space] [hour]:[minute]:[second]"
+    );
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(OPEN) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + OPEN.len()..];
+        let end = after
+            .find("}}")
+            .ok_or_else(|| anyhow!("unclosed clock token {OPEN}..."))?;
+        let secs: i64 = after[..end]
+            .parse()
+            .with_context(|| format!("clock token {OPEN}{}}}}}: seconds", &after[..end]))?;
+        let t = time::OffsetDateTime::from_unix_timestamp(now - secs)
+            .context("clock token out of range")?;
+        out.push_str(&t.format(&stamp).context("formatting a syslog stamp")?);
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
 /// `127.x.y.z:port`, checked to be loopback.
 pub fn parse_loopback(text: &str) -> Result<std::net::SocketAddrV4> {
     let addr: std::net::SocketAddrV4 = text
@@ -863,6 +892,8 @@ macro_rules! scenario_lists {
             hijacked_host_unit => "hijacked-host-unit",
             webapp_rce_recon => "webapp-rce-recon",
             webapp_rce_kit_clearing => "webapp-rce-kit-clearing",
+            timestomped_kit_bruteforce => "timestomped-kit-bruteforce",
+            fileless_miner_bruteforce => "fileless-miner-bruteforce",
             ],
             clean: [
             clean_baseline => "clean-baseline",
@@ -891,4 +922,27 @@ macro_rules! scenario_lists {
             ],
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render_clock;
+
+    #[test]
+    fn clock_tokens_become_syslog_stamps_before_the_planting() {
+        // 2025-08-20T04:31:40Z.
+        let now = 1_755_664_300;
+        let text = "{{syslog:-37}} h sshd[1]: Accepted\n{{syslog:-0}} end {{x}}\n";
+        assert_eq!(
+            render_clock(text, now).unwrap(),
+            "Aug 20 04:31:03 h sshd[1]: Accepted\nAug 20 04:31:40 end {{x}}\n"
+        );
+        // A single-digit day is padded with a space, as syslog writes it.
+        assert!(render_clock("{{syslog:-1382400}}", now)
+            .unwrap()
+            .starts_with("Aug  4 "));
+        for bad in ["{{syslog:-x}}", "{{syslog:-5"] {
+            assert!(render_clock(bad, now).is_err(), "{bad}");
+        }
+    }
 }
