@@ -3,7 +3,8 @@
 //!
 //! An attacker's key looks like any other (`rsa-key-20230629`, `root@localhost`): what tells it from the
 //! admins' is when and where it was written. The window is the span of the modification times of the
-//! files that findings at high or above name (the miner binary, its crontab, its unit, a dropper script),
+//! files that findings at high or above name as artifacts (the miner binary, its crontab, its unit, a
+//! dropper script; not a log they read, nor a file they name for context),
 //! widened by [`SLACK_SECS`] each side. A key file whose modification time falls in the window was
 //! written during the intrusion, and keys are appended: its last key is the one written then.
 //!
@@ -56,9 +57,17 @@ pub fn window(ctx: &Context, findings: &[Finding]) -> Option<Window> {
     let mut times: Vec<(RawBytes, i64)> = Vec::new();
     let mut kit_accounts: Vec<u32> = Vec::new();
     for f in findings.iter().filter(|f| f.severity >= Severity::High) {
-        for s in f.iter_subjects() {
-            let path = match s {
-                Subject::File { path, .. } | Subject::Persistence { path, .. } => path,
+        for named in &f.subjects {
+            let path = match &named.subject {
+                // Only files the finding calls the intrusion's date it (as in the entry's kit,
+                // `entry::kit`): a log it read (evidence: its mtime is its last write, near the
+                // collection) or a file named for context neither stretches the window nor names an
+                // account of the kit.
+                Subject::File { path, .. } | Subject::Persistence { path, .. }
+                    if named.role == Role::Artifact =>
+                {
+                    path
+                }
                 Subject::Process { pid, .. } => {
                     if let Some(p) = model.process(*pid) {
                         if !kit_accounts.contains(&p.uid.real) {
@@ -233,4 +242,53 @@ fn key_file_in_window(
         finding = finding.subject(account_subject(accounts, &o.name));
     }
     Some(finding)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::indicators::Indicators;
+    use crate::model::fixture;
+    use crate::model::HostModel;
+
+    /// A host whose miner (`/tmp/.k/xmr`, mtime 1,700,000,000, root's) a high finding names as its
+    /// artifact, with the auth log it read as evidence (mtime `log_mtime`, uid 104) and `/etc/group` as
+    /// context (mtime 1,600,000,000, uid 105): what is the intrusion's, and what is not.
+    pub(crate) fn miner_with_evidence_and_context(log_mtime: i64) -> (HostModel, Finding) {
+        let miner = fixture::file(b"/tmp/.k/xmr", Some(b"\x7fELF stand-in"));
+        let mut log = fixture::file(b"/var/log/auth.log", Some(b"x\n"));
+        log.0.mtime.secs = log_mtime;
+        log.0.uid = 104;
+        let mut group = fixture::file(b"/etc/group", Some(b"sudo:x:27:\n"));
+        group.0.mtime.secs = 1_600_000_000;
+        group.0.uid = 105;
+        let found = finding(&rules::RUN_010, Severity::High)
+            .subject(file_subject(&miner.0))
+            .subject_as(file_subject(&log.0), Role::Evidence)
+            .subject_as(file_subject(&group.0), Role::Context);
+        (fixture::model(vec![miner, log, group], Vec::new()), found)
+    }
+
+    /// Only files a confirmed finding calls the intrusion's date the window: a log it read (evidence,
+    /// written until the collection) would stretch it to the collection and take in every later key
+    /// edit; a file named for context (`/etc/group`, decades old) would stretch it back.
+    #[test]
+    fn only_artifacts_date_the_window() {
+        let (model, found) = miner_with_evidence_and_context(1_700_000_000 + 30 * 86_400);
+        let iocs = Indicators::builtin();
+        let w = window(
+            &Context {
+                model: &model,
+                iocs: &iocs,
+            },
+            &[found],
+        );
+        let w = w.expect("the miner dates the window");
+        assert_eq!((w.start, w.end), (1_700_000_000, 1_700_000_000));
+        assert!(
+            !w.kit_accounts.contains(&104) && !w.kit_accounts.contains(&105),
+            "{:?}",
+            w.kit_accounts
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! The intrusion's kit as the findings judged it: the processes, files, persistence lines and keys that
-//! are subjects of findings at medium or above, the accounts that own or run them, and the intrusion
+//! are artifacts of findings at medium or above (not the logs they read, nor what they name for
+//! context), the accounts that own or run them, and the intrusion
 //! window's start — the earliest time one of them appeared (a file's mtime, a process's start, the mtime
 //! of the file holding a persisted line). SSH keys do not start the window: a key can be the way in
 //! (planted months before it was used) as well as what was added after it.
@@ -10,7 +11,7 @@
 use std::collections::BTreeSet;
 
 use minetrace_schemas::escape_bytes;
-use minetrace_schemas::findings::{Severity, Subject};
+use minetrace_schemas::findings::{Role, Severity, Subject};
 use minetrace_schemas::records::file::FileRecord;
 use minetrace_schemas::records::process::ProcessRecord;
 
@@ -74,7 +75,15 @@ impl<'a> Kit<'a> {
             .iter()
             .filter(|f| f.severity >= Severity::Medium)
         {
-            for s in subjects(f) {
+            // Only what the finding calls the intrusion's: a log it read (evidence: its mtime is its
+            // last write, its owner syslog or root) or a file it names for context (`/etc/group`) is
+            // no part of the kit, and neither dates it nor names its owner.
+            for s in f
+                .subjects
+                .iter()
+                .filter(|s| s.role == Role::Artifact)
+                .map(|s| &s.subject)
+            {
                 match s {
                     Subject::Process {
                         pid, start_ticks, ..
@@ -222,13 +231,42 @@ pub fn account(inp: &Inputs, uid: u32) -> String {
 
 #[cfg(test)]
 mod tests {
-    use minetrace_schemas::findings::Severity;
+    use minetrace_schemas::findings::{Finding, Severity};
 
     use super::*;
     use crate::detect::finding::{file_subject, finding, FindingExt};
     use crate::detect::rules;
     use crate::indicators::Indicators;
     use crate::model::fixture;
+    use crate::model::HostModel;
+
+    /// The kit of these findings on this model.
+    fn kit_of<'a>(model: &'a HostModel, iocs: &'a Indicators, findings: &'a [Finding]) -> Kit<'a> {
+        Kit::of(&Inputs {
+            model,
+            iocs,
+            findings,
+        })
+    }
+
+    /// Only a finding's artifacts are the kit: a log it read (evidence) is not, though its mtime comes
+    /// first (the MT-ACC-010 auth log used to be named "the first kit artifact", and its owner an owner
+    /// of the kit), and neither is a file it names for context (`/etc/group`).
+    #[test]
+    fn evidence_and_context_subjects_are_no_part_of_the_kit() {
+        let (model, found) =
+            crate::detect::window::tests::miner_with_evidence_and_context(1_700_000_000 - 7200);
+        let iocs = Indicators::builtin();
+        let findings = [found];
+        let kit = kit_of(&model, &iocs, &findings);
+        let files: Vec<&[u8]> = kit.files.iter().map(|f| f.path.as_bytes()).collect();
+        assert_eq!(files, [&b"/tmp/.k/xmr"[..]]);
+        assert_eq!(
+            kit.first,
+            Some((1_700_000_000, "/tmp/.k/xmr written".to_owned()))
+        );
+        assert!(!kit.owned_by(104) && !kit.owned_by(105));
+    }
 
     /// A kit file whose mtime was set to the epoch (or was not recorded) does not take the window's
     /// anchor away: the first artifact with a time starts it, as in the SSH-007 window
@@ -244,11 +282,7 @@ mod tests {
         let model = fixture::model(vec![miner, stomped], Vec::new());
         let iocs = Indicators::builtin();
         let findings = [found];
-        let kit = Kit::of(&Inputs {
-            model: &model,
-            iocs: &iocs,
-            findings: &findings,
-        });
+        let kit = kit_of(&model, &iocs, &findings);
         assert_eq!(kit.files.len(), 2);
         assert_eq!(kit.first.as_ref().map(|(t, _)| *t), Some(1_700_000_000));
         assert_eq!(kit.place(Some(1_700_000_000 - 600)), Placement::InWindow);
