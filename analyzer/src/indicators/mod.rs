@@ -211,6 +211,11 @@ kinds! {
     /// Functions a web shell passes request input to, as called (`eval`, `system`,
     /// `runtime.getruntime().exec`): code and command sinks (`MT-PER-070`).
     WebshellSink = "webshell_sink", Word;
+    /// How a server-side script reads what a request sends, per language (`$_get`, `request.getparameter`,
+    /// Flask's `request.args`, CGI.pm's `param(`): lowercase substrings of a statement; one ending in `(`
+    /// is a call (`bind_param(` is not `param(`). Passed to a `webshell_sink` on the same statement, a web
+    /// shell (`MT-PER-070`).
+    WebshellInput = "webshell_input", Text;
     /// Network scanners: judged by what they scan (the internet, or the host's own networks) when typed
     /// in a shell history (`MT-LAT-001`). Program names, case kept (as for the next two kinds).
     ScanTool = "scan_tool", Word;

@@ -2,9 +2,12 @@
 //! sends. Intrusions through a web application leave many and every one must go; a real application
 //! (a CMS, a shop) evaluates its own templates and decodes its own data, never request input.
 //!
-//! Content (the captured head of each script, bounded): a statement that passes request input
-//! (`$_GET`, `$_POST`, `$_REQUEST`, `$_COOKIE`, `$_SERVER`, `$_FILES`, `php://input`, `getallheaders`,
-//! `request.getParameter`) to a code or command sink (`eval`, `assert`, `system`, `passthru`,
+//! Content (the captured head of each script, bounded): a statement that passes request input (the
+//! `webshell_input` indicators, per language: PHP's `$_GET`, `$_POST`, ..., JSP's `request.getParameter`,
+//! Flask's `request.args`, the `cgi` module's `FieldStorage`, CGI.pm's `param(`; and the server variables
+//! the client writes: PHP's `$_SERVER['HTTP_...']`, Perl's `$ENV{'QUERY_STRING'}`, a shell CGI's
+//! `$QUERY_STRING`) to a code or command sink (PHP's and Perl's backticks, a shell CGI's `eval` or `sh -c`
+//! of the input itself, or a `webshell_sink` call: `eval`, `assert`, `system`, `passthru`,
 //! `shell_exec`, `exec`, `popen`, `proc_open`, `pcntl_exec`, `create_function`, `call_user_func`,
 //! `include`/`require`, `Runtime.exec`, `ProcessBuilder`) scores 4; a sink fed by a decoder (`base64_decode`,
 //! `gzinflate`, `gzuncompress`, `str_rot13`, `hex2bin`, ...) or a variable function call fed by one, a
@@ -32,24 +35,9 @@ use crate::parse::{basename, numbered_lines};
 /// Bytes of one script read.
 const MAX_READ: usize = 64 << 10;
 
-/// Request input, lowercase.
-const INPUTS: &[&str] = &[
-    "$_get",
-    "$_post",
-    "$_request",
-    "$_cookie",
-    "$_files",
-    "php://input",
-    "getallheaders",
-    "request.getparameter",
-    "request.getheader",
-    "request.getinputstream",
-    "request.form",
-    "request.querystring",
-];
-
-/// `$_SERVER` entries the client writes (headers, the query, the path), lowercase: the others
-/// (`document_root`, `script_filename`, ...) are the server's own and carry no request input.
+/// Server variables the client writes (headers, the query, the path), lowercase, as PHP's `$_SERVER`,
+/// Perl's `%ENV` and a shell CGI's environment name them: the others (`document_root`, `script_filename`,
+/// ...) are the server's own and carry no request input.
 const CLIENT_SERVER_KEYS: &[&str] = &[
     "http_",
     "query_string",
@@ -60,19 +48,140 @@ const CLIENT_SERVER_KEYS: &[&str] = &[
     "argv",
 ];
 
-/// The request input a line reads (lowercase line): a request superglobal or API, or a `$_SERVER`
-/// entry the client writes.
-fn request_input(t: &str) -> Option<&'static str> {
-    if let Some(i) = INPUTS.iter().find(|i| t.contains(**i)) {
-        return Some(i);
+/// The language of a script, where it changes how a statement reads request input or runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lang {
+    /// A shell CGI (`#!/bin/sh`, `.sh`): the request is in its environment (`$QUERY_STRING`), and `eval`
+    /// or `sh -c` of it runs what the client sent.
+    Shell,
+    /// PHP, JSP, ASP, Perl, Python: request input is read by the `webshell_input` indicators.
+    Other,
+}
+
+impl Lang {
+    /// By the script's name and first line (its interpreter).
+    fn of(name: &[u8], head: &[u8]) -> Lang {
+        let first = head.split(|b| *b == b'\n').next().unwrap_or_default();
+        let interpreter = first.strip_prefix(b"#!").map(|rest| {
+            let words: Vec<&[u8]> = rest
+                .split(|b| b.is_ascii_whitespace())
+                .filter(|w| !w.is_empty())
+                .collect();
+            // `#!/usr/bin/env bash`: the program env runs.
+            match words.as_slice() {
+                [env, prog, ..] if basename(env) == b"env" => basename(prog),
+                [prog, ..] => basename(prog),
+                [] => b"",
+            }
+        });
+        let shells: [&[u8]; 6] = [b"sh", b"bash", b"dash", b"ash", b"ksh", b"zsh"];
+        match interpreter {
+            Some(prog) if shells.contains(&prog) => Lang::Shell,
+            None if name.ends_with(b".sh") => Lang::Shell,
+            _ => Lang::Other,
+        }
     }
-    t.match_indices("$_server[").find_map(|(at, m)| {
-        let key = t.get(at + m.len()..)?.trim_start_matches([' ', '\'', '"']);
-        CLIENT_SERVER_KEYS
-            .iter()
-            .any(|k| key.starts_with(k))
-            .then_some("$_server[")
+}
+
+/// Whether a lowercase statement reads `input` (a `webshell_input` value): one ending in `(` that starts
+/// with a name is a call, not the end of a longer name (`bind_param(` is no `param(`).
+fn reads(t: &str, input: &str) -> bool {
+    let call = input.ends_with('(') && input.starts_with(|c: char| c.is_ascii_alphanumeric());
+    if !call {
+        return t.contains(input);
+    }
+    t.match_indices(input).any(|(at, _)| {
+        !t.get(..at)
+            .and_then(|b| b.chars().next_back())
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
     })
+}
+
+/// Whether `rest` begins with a client-written server variable's name (after quotes or spaces).
+fn client_key(rest: &str) -> bool {
+    let key = rest.trim_start_matches([' ', '\'', '"', '{']);
+    CLIENT_SERVER_KEYS.iter().any(|k| key.starts_with(k))
+}
+
+/// The request input a statement reads (lowercase statement): a `webshell_input` indicator, a
+/// client-written entry of PHP's `$_SERVER[...]` or Perl's `$ENV{...}`, or, in a shell CGI, such a
+/// variable of its environment (`$QUERY_STRING`, `${HTTP_X}`).
+fn request_input(inputs: &[&str], lang: Lang, t: &str) -> Option<String> {
+    if let Some(i) = inputs.iter().find(|i| reads(t, i)) {
+        return Some((*i).to_owned());
+    }
+    for open in ["$_server[", "$env{"] {
+        if t.match_indices(open)
+            .any(|(at, m)| t.get(at + m.len()..).is_some_and(client_key))
+        {
+            return Some(open.to_owned());
+        }
+    }
+    if lang == Lang::Shell {
+        return shell_variable(t).map(|v| format!("${v}"));
+    }
+    None
+}
+
+/// A client-written environment variable a shell statement expands (`$query_string`, `${http_x}`).
+fn shell_variable(t: &str) -> Option<&str> {
+    t.match_indices('$')
+        .find_map(|(at, _)| shell_variable_at_start(t.get(at + 1..)?))
+}
+
+/// A shell statement that runs request input as a command line: `eval` or `sh -c` (`bash -c`, ...)
+/// whose argument is that input itself (`eval "$QUERY_STRING"`). A CGI that only parses its query
+/// (`q=$(echo "$QUERY_STRING" | sed ...)`) runs nothing the client wrote.
+fn shell_runs_input(t: &str) -> Option<String> {
+    let words: Vec<&str> = t
+        .split(|c: char| c.is_ascii_whitespace() || c == ';' || c == '&' || c == '|')
+        .filter(|w| !w.is_empty())
+        .collect();
+    for (i, w) in words.iter().enumerate() {
+        // `/bin/sh -c`: the program by its name.
+        let w = w.rsplit('/').next().unwrap_or(w);
+        let arg = match w {
+            "eval" => words.get(i + 1),
+            "sh" | "bash" | "dash" | "ash" | "ksh" | "zsh" if words.get(i + 1) == Some(&"-c") => {
+                words.get(i + 2)
+            }
+            _ => None,
+        };
+        let Some(arg) = arg else { continue };
+        let arg = arg.trim_start_matches(['"', '\'']);
+        if let Some(v) = arg.strip_prefix('$').and_then(shell_variable_at_start) {
+            return Some(format!("passes request input (${v}) to {w}"));
+        }
+    }
+    None
+}
+
+/// The client-written variable `s` (after its `$`) names at its start (`query_string"`, `{http_x}`).
+fn shell_variable_at_start(s: &str) -> Option<&str> {
+    let s = s.strip_prefix('{').unwrap_or(s);
+    let end = s
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(s.len());
+    let name = s.get(..end)?;
+    CLIENT_SERVER_KEYS
+        .iter()
+        .any(|k| name.starts_with(k))
+        .then_some(name)
+}
+
+/// Whether a statement runs request input between backticks (PHP's and Perl's shell operator):
+/// `` echo `$_GET[c]`; ``.
+fn backticks_run(inputs: &[&str], lang: Lang, t: &str) -> Option<String> {
+    if lang == Lang::Shell {
+        // In a shell, backticks are command substitution: parsing the query with them is routine.
+        return None;
+    }
+    let parts: Vec<&str> = t.split('`').collect();
+    parts
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1 && *i + 1 < parts.len())
+        .find_map(|(_, inside)| request_input(inputs, lang, inside))
 }
 
 /// Decoders that turn an opaque literal into code.
@@ -168,11 +277,21 @@ fn variable_call(text: &str) -> bool {
 }
 
 /// What one statement (line) of a script does, scored (see the module documentation). `sinks` are the
-/// `webshell_sink` indicators (lowercase, in set order: the first called is the one named).
-fn judge_line(sinks: &[&str], line: &str) -> Option<(u32, String)> {
+/// `webshell_sink` indicators, `inputs` the `webshell_input` ones (lowercase, in set order: the first
+/// called or read is the one named).
+fn judge_line(sinks: &[&str], inputs: &[&str], lang: Lang, line: &str) -> Option<(u32, String)> {
     let t = line.to_ascii_lowercase();
+    if lang == Lang::Shell {
+        if let Some(why) = shell_runs_input(&t) {
+            return Some((4, why));
+        }
+    }
+    if let Some(i) = backticks_run(inputs, lang, &t) {
+        return Some((4, format!("runs request input ({i}) between backticks")));
+    }
     let sink = sinks.iter().find(|s| calls(&t, s));
-    let input = request_input(&t);
+    let input = request_input(inputs, lang, &t);
+    let input = input.as_deref();
     let decoder = DECODERS.iter().find(|d| calls(&t, d));
     let disguised = literals(&t).into_iter().find_map(|l| {
         let back: String = l.chars().rev().collect();
@@ -265,6 +384,7 @@ fn app_norms<'a>(ctx: &Context<'a>) -> BTreeMap<&'a [u8], (u32, i64)> {
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let norms = app_norms(ctx);
     let sinks: Vec<&str> = ctx.iocs.set(Kind::WebshellSink).collect();
+    let inputs: Vec<&str> = ctx.iocs.set(Kind::WebshellInput).collect();
     let accounts = &ctx.model.accounts;
     let mut out = Vec::new();
     for f in ctx.model.regular_files() {
@@ -276,9 +396,12 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             continue;
         };
         let bytes = bytes.get(..MAX_READ).unwrap_or(bytes);
+        let lang = Lang::of(basename(path), bytes);
         let mut content: Option<(u32, String, u32, Vec<u8>)> = None;
         for (n, raw) in numbered_lines(bytes) {
-            let Some((points, why)) = judge_line(&sinks, &String::from_utf8_lossy(raw)) else {
+            let Some((points, why)) =
+                judge_line(&sinks, &inputs, lang, &String::from_utf8_lossy(raw))
+            else {
                 continue;
             };
             if content.as_ref().is_none_or(|c| points > c.0) {
@@ -347,14 +470,30 @@ mod tests {
 
     use crate::indicators::Indicators;
 
-    fn sinks(iocs: &Indicators) -> Vec<&str> {
-        iocs.set(Kind::WebshellSink).collect()
+    /// Whether a host holding only `content` at `path` has an MT-PER-070 finding at high or above.
+    fn a_high_web_shell(iocs: &Indicators, path: &str, content: &[u8]) -> bool {
+        let model = crate::model::fixture::model(
+            vec![crate::model::fixture::file(path.as_bytes(), Some(content))],
+            Vec::new(),
+        );
+        detect(&Context {
+            model: &model,
+            iocs,
+        })
+        .iter()
+        .any(|f| f.rule == rules::PER_070.id && f.severity >= Severity::High)
+    }
+
+    /// A statement of a script in `lang`, judged with these indicators.
+    fn judged(iocs: &Indicators, lang: Lang, line: &str) -> Option<(u32, String)> {
+        let sinks: Vec<&str> = iocs.set(Kind::WebshellSink).collect();
+        let inputs: Vec<&str> = iocs.set(Kind::WebshellInput).collect();
+        judge_line(&sinks, &inputs, lang, line)
     }
 
     #[test]
     fn statements_that_evaluate_requests_or_hidden_code() {
         let iocs = Indicators::builtin();
-        let sinks = sinks(&iocs);
         let hits = [
             "<?php @eval(base64_decode($_POST['k'])); ?>",
             "<?php if (isset($_REQUEST['c'])) { system($_REQUEST['c']); } ?>",
@@ -366,7 +505,10 @@ mod tests {
             "<?php system($_SERVER['HTTP_X_CMD']);",
         ];
         for h in hits {
-            assert!(judge_line(&sinks, h).is_some_and(|(p, _)| p >= 3), "{h}");
+            assert!(
+                judged(&iocs, Lang::Other, h).is_some_and(|(p, _)| p >= 3),
+                "{h}"
+            );
         }
         let clean = [
             "$result = eval( $code );",
@@ -382,7 +524,7 @@ mod tests {
             "$stmt->execute([$_POST['id']]);",
         ];
         for c in clean {
-            assert_eq!(judge_line(&sinks, c), None, "{c}");
+            assert_eq!(judged(&iocs, Lang::Other, c), None, "{c}");
         }
     }
 
@@ -390,14 +532,14 @@ mod tests {
     fn an_iocs_file_adds_sinks() {
         let line = "<?php zz_run($_GET['c']);";
         let mut iocs = Indicators::builtin();
-        assert_eq!(judge_line(&sinks(&iocs), line), None);
+        assert_eq!(judged(&iocs, Lang::Other, line), None);
         iocs.add_text("mine.txt", "webshell_sink zz_run\n").unwrap();
-        let judged = judge_line(&sinks(&iocs), line);
+        let found = judged(&iocs, Lang::Other, line);
         assert!(
-            judged
+            found
                 .as_ref()
                 .is_some_and(|(p, why)| *p == 4 && why.contains("zz_run()")),
-            "{judged:?}"
+            "{found:?}"
         );
     }
 
@@ -483,6 +625,118 @@ os.system(request.form['c'])
         }
     }
 
+    /// Review of train 1, item 8: the request inputs are per language. A Perl CGI shell
+    /// (`system(param('c'))`, `$ENV{'QUERY_STRING'}` in backticks), a shell CGI (`eval "$QUERY_STRING"`),
+    /// a Flask one (`os.system(request.args.get('c'))`) and a `cgi` module one are found; the same
+    /// languages' ordinary CGI stay clean: parsing the query, a fixed command beside a parameter, a
+    /// database call binding one.
+    #[test]
+    fn request_inputs_per_language() {
+        let iocs = Indicators::builtin();
+        let shells: &[(Lang, &str)] = &[
+            (Lang::Other, "system(param('c'));"),
+            (
+                Lang::Other,
+                "my $o = $q->param('cmd'); print `$o`; exec($q->param('cmd'));",
+            ),
+            (Lang::Other, "print `$ENV{'QUERY_STRING'}`;"),
+            (Lang::Other, "system($ENV{QUERY_STRING});"),
+            (Lang::Other, "os.system(request.args.get('c'))"),
+            (
+                Lang::Other,
+                "return subprocess.Popen(request.values['c'], shell=True).communicate()",
+            ),
+            (Lang::Other, "eval(request.get_data())"),
+            (
+                Lang::Other,
+                "os.popen(cgi.FieldStorage().getvalue('c')).read()",
+            ),
+            (Lang::Other, "os.system(form.getvalue('cmd'))"),
+            (Lang::Other, "<?php echo `$_GET[c]`; ?>"),
+            (Lang::Shell, "eval \"$QUERY_STRING\""),
+            (Lang::Shell, "eval $QUERY_STRING"),
+            (Lang::Shell, "/bin/sh -c \"${HTTP_X_CMD}\" 2>&1"),
+        ];
+        for (lang, line) in shells {
+            assert!(
+                judged(&iocs, *lang, line).is_some_and(|(p, _)| p >= 4),
+                "{lang:?} {line}: {:?}",
+                judged(&iocs, *lang, line)
+            );
+        }
+        let ordinary: &[(Lang, &str)] = &[
+            (Lang::Other, "my $q = param('q');"),
+            (
+                Lang::Other,
+                "system('/usr/bin/grep', '-rl', '--', $q, '/srv/docs');",
+            ),
+            (Lang::Other, "$sth->bind_param(1, $id); $sth->execute();"),
+            (Lang::Other, "q = request.args.get('q', '')"),
+            (Lang::Other, "os.system('python3 -m compileall -q .')"),
+            (Lang::Other, "print `date`;"),
+            (Lang::Other, "form = cgi.FieldStorage()"),
+            (
+                Lang::Shell,
+                "q=$(echo \"$QUERY_STRING\" | sed -n 's/^.*q=\\([^&]*\\).*$/\\1/p')",
+            ),
+            (Lang::Shell, "echo \"$QUERY_STRING\" | tr '&' '\\n'"),
+            (Lang::Shell, "eval \"$(resize)\""),
+            (Lang::Shell, "exec /usr/bin/uptime"),
+            // A PHP variable named like a shell CGI's: only a shell script reads its environment so.
+            (Lang::Other, "eval($http_code);"),
+        ];
+        for (lang, line) in ordinary {
+            assert_eq!(judged(&iocs, *lang, line), None, "{lang:?} {line}");
+        }
+    }
+
+    /// The same per language, as files in a web root: each is an MT-PER-070 finding at high or above.
+    #[test]
+    fn cgi_shells_of_each_language_are_found() {
+        let iocs = Indicators::builtin();
+        let files: [(&str, &[u8]); 4] = [
+            (
+                "/var/www/cgi-bin/x.cgi",
+                b"#!/bin/sh\necho 'Content-Type: text/plain'\necho\neval \"$QUERY_STRING\"\n",
+            ),
+            (
+                "/var/www/cgi-bin/p.pl",
+                b"#!/usr/bin/perl\nuse CGI qw(param);\nprint \"Content-Type: text/plain\\n\\n\";\nsystem(param('c'));\n",
+            ),
+            (
+                "/var/www/app/s.py",
+                b"import os\nfrom flask import Flask, request\napp = Flask(__name__)\n@app.route('/s')\ndef s():\n    return os.popen(request.args.get('c')).read()\n",
+            ),
+            (
+                "/var/www/cgi-bin/c.py",
+                b"#!/usr/bin/python3\nimport cgi, os\nform = cgi.FieldStorage()\nos.system(form.getvalue('cmd'))\n",
+            ),
+        ];
+        for (path, content) in files {
+            assert!(a_high_web_shell(&iocs, path, content), "{path}");
+        }
+    }
+
+    /// A script's language by its interpreter line, then its name.
+    #[test]
+    fn shell_cgi_by_interpreter_or_name() {
+        for (name, head, lang) in [
+            (&b"s.cgi"[..], &b"#!/bin/sh\necho"[..], Lang::Shell),
+            (b"s.cgi", b"#!/usr/bin/env bash\n", Lang::Shell),
+            (b"s.sh", b"echo hi\n", Lang::Shell),
+            (b"s.cgi", b"#!/usr/bin/perl\n", Lang::Other),
+            (b"s.sh", b"#!/usr/bin/python3\n", Lang::Other),
+            (b"s.php", b"<?php\n", Lang::Other),
+        ] {
+            assert_eq!(
+                Lang::of(name, head),
+                lang,
+                "{}",
+                String::from_utf8_lossy(head)
+            );
+        }
+    }
+
     /// Every web root the collector walks is one the detector judges (one list: schemas/src/locations.rs
     /// WEB_ROOTS): a JSP shell in the official Tomcat image's webapps was collected and never judged.
     #[test]
@@ -495,20 +749,7 @@ os.system(request.form['c'])
             "/usr/local/apache2/htdocs/up/s.jsp",
             "/var/lib/jetty9/webapps/app/c.jsp",
         ] {
-            let model = crate::model::fixture::model(
-                vec![crate::model::fixture::file(path.as_bytes(), Some(shell))],
-                Vec::new(),
-            );
-            let found = detect(&Context {
-                model: &model,
-                iocs: &iocs,
-            });
-            assert!(
-                found
-                    .iter()
-                    .any(|f| f.rule == rules::PER_070.id && f.severity >= Severity::High),
-                "{path}: {found:#?}"
-            );
+            assert!(a_high_web_shell(&iocs, path, shell), "{path}");
         }
     }
 }
