@@ -277,28 +277,7 @@ fn push_breach(breaches: &mut Vec<Breach>, ev: &AuthEvent, ip: IpAddr) {
 
 #[cfg(test)]
 mod tests {
-    use crate::model::fixture;
-
-    fn model(log: &str) -> crate::model::HostModel {
-        fixture::model(
-            vec![fixture::file(b"/var/log/auth.log", Some(log.as_bytes()))],
-            vec![],
-        )
-    }
-
-    /// `n` failures for root from `from`, 7 s apart, from minute `start_min`.
-    fn fails(n: usize, from: &str, start_min: u32) -> String {
-        (0..n)
-            .map(|i| {
-                let s = start_min * 60 + i as u32 * 7;
-                format!(
-                    "Jan  1 00:{:02}:{:02} h sshd[9]: Failed password for root from {from} port 4{i} ssh2\n",
-                    s / 60,
-                    s % 60
-                )
-            })
-            .collect()
-    }
+    use crate::model::fixture::{auth_log as model, failed_root_logins as fails};
 
     /// The accounts the planner may lock unasked: those a brute-forcing address logged into with a
     /// password (even before it crossed the threshold), never one it only tried, nor one another address

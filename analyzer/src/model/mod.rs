@@ -520,6 +520,29 @@ pub(crate) mod fixture {
 
     use super::HostModel;
 
+    /// A model whose only file is `/var/log/auth.log` holding `log` (authentication events' tests).
+    pub fn auth_log(log: &str) -> HostModel {
+        model(
+            vec![file(b"/var/log/auth.log", Some(log.as_bytes()))],
+            vec![],
+        )
+    }
+
+    /// `n` syslog lines of failed root passwords from `from`, 7 s apart from minute `start_min` of
+    /// Jan 1 (the year is the log's mtime's).
+    pub fn failed_root_logins(n: usize, from: &str, start_min: u32) -> String {
+        (0..n)
+            .map(|i| {
+                let s = start_min * 60 + i as u32 * 7;
+                format!(
+                    "Jan  1 00:{:02}:{:02} h sshd[9]: Failed password for root from {from} port 4{i} ssh2\n",
+                    s / 60,
+                    s % 60
+                )
+            })
+            .collect()
+    }
+
     /// A file record: regular when `content` is given (hashed, captured), else metadata only.
     pub fn file(path: &[u8], content: Option<&[u8]>) -> (FileRecord, Option<Vec<u8>>) {
         let t = FileTime {

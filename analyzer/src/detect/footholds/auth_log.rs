@@ -91,29 +91,9 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
 mod tests {
     use super::*;
     use crate::indicators::Indicators;
-    use crate::model::fixture;
+    use crate::model::fixture::{auth_log as model, failed_root_logins as fails};
     use minetrace_schemas::records::account::ShadowEntry;
     use minetrace_schemas::RawBytes;
-
-    fn model(log: &str) -> crate::model::HostModel {
-        fixture::model(
-            vec![fixture::file(b"/var/log/auth.log", Some(log.as_bytes()))],
-            vec![],
-        )
-    }
-
-    fn fails(n: usize, from: &str, start_min: u32) -> String {
-        (0..n)
-            .map(|i| {
-                let s = start_min * 60 + i as u32 * 7;
-                format!(
-                    "Jan  1 00:{:02}:{:02} h sshd[9]: Failed password for root from {from} port 4{i} ssh2\n",
-                    s / 60,
-                    s % 60
-                )
-            })
-            .collect()
-    }
 
     #[test]
     fn a_guessed_password_is_a_brute_force_a_typo_is_not() {
