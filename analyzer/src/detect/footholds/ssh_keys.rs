@@ -25,7 +25,7 @@ use crate::detect::Context;
 use crate::indicators::{Kind, MarkerKind};
 use crate::parse::authorized_keys::{self, AuthorizedKey};
 use crate::parse::{basename, contains};
-use minetrace_schemas::records::file::FileKind;
+use minetrace_schemas::records::file::{FileKind, FileRecord};
 
 pub use crate::model::ssh::is_authorized_keys;
 
@@ -68,7 +68,6 @@ fn family_comment(ctx: &Context, comment: &[u8]) -> Option<String> {
 }
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
-    let accounts = &ctx.model.accounts;
     let mut out = Vec::new();
     for (i, file) in ctx.model.files.iter().enumerate() {
         if file.kind != FileKind::Regular || !is_authorized_keys(file.path.as_bytes()) {
@@ -77,7 +76,34 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         let Some(bytes) = ctx.model.content(file) else {
             continue;
         };
+        let kf = KeyFile::of(ctx, file, bytes);
         let keys: Vec<&AuthorizedKey> = ctx.model.ssh.keys_of(i).collect();
+        if kf.rdb {
+            out.push(rdb_finding(ctx, &kf, &keys));
+        }
+        out.extend(keys.iter().filter_map(|k| key_finding(ctx, &kf, k)));
+    }
+    out
+}
+
+/// What one key file says about every key in it: whose it is, and how it was written or kept.
+struct KeyFile<'m> {
+    file: &'m FileRecord,
+    /// The account the file belongs to (by its path, else its owner uid).
+    owner: Option<Vec<u8>>,
+    /// That account is a service's.
+    service: bool,
+    /// The file is a Redis RDB dump (`CONFIG SET dir` + `SAVE`).
+    rdb: bool,
+    /// `authorized_keys2`, the deprecated name.
+    keys2: bool,
+    /// Immutable or append-only.
+    locked: bool,
+}
+
+impl<'m> KeyFile<'m> {
+    fn of(ctx: &Context, file: &'m FileRecord, bytes: &[u8]) -> KeyFile<'m> {
+        let accounts = &ctx.model.accounts;
         let path = file.path.as_bytes();
         let owner = accounts
             .owner_of_path(path)
@@ -86,127 +112,144 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         let service = owner
             .as_deref()
             .is_some_and(|o| accounts.is_service(ctx.iocs, o));
-        let rdb = crate::parse::cron::is_redis_rdb(bytes);
-        let keys2 = basename(path) == b"authorized_keys2";
-        let locked = file.immutable || file.append_only;
-        if rdb {
-            let mut f = finding(&rules::SSH_003, Severity::High)
-                .subject(file_subject(file))
-                .evidence(format!(
-                    "{} starts with a Redis RDB header",
-                    file.path.escaped()
-                ))
-                .evidence(format!("file: {}", describe_file(file)));
-            for k in &keys {
-                f = f.subject(key_subject(file.path.clone(), k));
-            }
-            if let Some(o) = &owner {
-                f = f.subject(account_subject(accounts, o));
-            }
-            out.push(f);
-        }
-        for k in &keys {
-            let mut score = Score::default();
-            let mut rule = None;
-            let pick = |r: &'static Rule, rule: &mut Option<&'static Rule>| {
-                if rule.is_none() {
-                    *rule = Some(r);
-                }
-            };
-            if let Some(v) = bad_comment(ctx, &k.comment) {
-                score.add(
-                    4,
-                    format!(
-                        "comment {:?} is a known attacker key comment ({v})",
-                        String::from_utf8_lossy(&k.comment)
-                    ),
-                );
-                pick(&rules::SSH_001, &mut rule);
-            }
-            if let Some(fam) = family_comment(ctx, &k.comment) {
-                score.add(1, format!("comment matches a {fam} key marker"));
-                score.family = Some(fam);
-                pick(&rules::SSH_001, &mut rule);
-            }
-            if let Some(why) = forged_comment(&k.comment) {
-                score.add(
-                    3,
-                    format!(
-                        "comment {} holds {why}: no key tool writes that, it was crafted to run in \
-                         the tools that read this file",
-                        minetrace_schemas::escape_bytes(&k.comment)
-                    ),
-                );
-                pick(&rules::SSH_006, &mut rule);
-            }
-            if service {
-                let o = owner.as_deref().unwrap_or_default();
-                match restriction(k) {
-                    // A deployment key (git-shell, a receive hook, one source address): what admins
-                    // give the git/deploy/ansible accounts. Still reported, below medium.
-                    Some(how) => score.add(
-                        1,
-                        format!(
-                            "installed for service account {}, restricted with {how} (a deployment key)",
-                            minetrace_schemas::escape_bytes(o)
-                        ),
-                    ),
-                    None => score.add(
-                        2,
-                        format!(
-                            "installed for service account {}",
-                            minetrace_schemas::escape_bytes(o)
-                        ),
-                    ),
-                }
-                pick(&rules::SSH_002, &mut rule);
-            }
-            if rdb {
-                score.add(2, "inside a Redis RDB dump");
-                pick(&rules::SSH_003, &mut rule);
-            }
-            if keys2 {
-                score.add(
-                    1,
-                    "in authorized_keys2, a deprecated file admins rarely use",
-                );
-                pick(&rules::SSH_004, &mut rule);
-            }
-            if locked {
-                // Admins lock key files against injection as often as attackers lock theirs: the lock
-                // alone is low, it raises any other signal.
-                score.add(1, "the key file is locked with chattr against removal");
-                pick(&rules::SSH_005, &mut rule);
-            }
-            if let Some(cmd) = k.forced_command() {
-                let (s, _) = common::score_shell(&cmd, ctx.iocs);
-                if s.points > 0 {
-                    score.add(
-                        s.points,
-                        format!("forced command: {}", s.reasons.join("; ")),
-                    );
-                }
-            }
-            let (Some(rule), Some(sev)) = (rule, score.severity()) else {
-                continue;
-            };
-            let mut f = finding(rule, sev)
-                .subject(key_subject(file.path.clone(), k))
-                .subject_as(file_subject(file), Role::Context)
-                .evidence(quote_line(&file.path, k.line, &k.raw))
-                .evidence(key_evidence(k))
-                .family(score.family.clone());
-            for r in &score.reasons {
-                f = f.evidence(r.clone());
-            }
-            f = f.evidence(format!("file: {}", describe_file(file)));
-            if let Some(o) = &owner {
-                f = f.subject(account_subject(accounts, o));
-            }
-            out.push(f);
+        KeyFile {
+            file,
+            owner,
+            service,
+            rdb: crate::parse::cron::is_redis_rdb(bytes),
+            keys2: basename(path) == b"authorized_keys2",
+            locked: file.immutable || file.append_only,
         }
     }
-    out
+}
+
+/// `MT-SSH-003` for a key file that is a Redis dump: the file, its keys and its account.
+fn rdb_finding(ctx: &Context, kf: &KeyFile, keys: &[&AuthorizedKey]) -> Finding {
+    let file = kf.file;
+    let mut f = finding(&rules::SSH_003, Severity::High)
+        .subject(file_subject(file))
+        .evidence(format!(
+            "{} starts with a Redis RDB header",
+            file.path.escaped()
+        ))
+        .evidence(format!("file: {}", describe_file(file)));
+    for k in keys {
+        f = f.subject(key_subject(file.path.clone(), k));
+    }
+    if let Some(o) = &kf.owner {
+        f = f.subject(account_subject(&ctx.model.accounts, o));
+    }
+    f
+}
+
+/// One key's finding, ruled by its strongest signal (the first rule picked: 001 > 006 > 002 > 003 > 004
+/// > 005), its points added up; `None` when nothing reaches a severity.
+fn key_finding(ctx: &Context, kf: &KeyFile, k: &AuthorizedKey) -> Option<Finding> {
+    let (score, rule) = key_signals(ctx, kf, k);
+    let (Some(rule), Some(sev)) = (rule, score.severity()) else {
+        return None;
+    };
+    let file = kf.file;
+    let mut f = finding(rule, sev)
+        .subject(key_subject(file.path.clone(), k))
+        .subject_as(file_subject(file), Role::Context)
+        .evidence(quote_line(&file.path, k.line, &k.raw))
+        .evidence(key_evidence(k))
+        .family(score.family.clone());
+    for r in &score.reasons {
+        f = f.evidence(r.clone());
+    }
+    f = f.evidence(format!("file: {}", describe_file(file)));
+    if let Some(o) = &kf.owner {
+        f = f.subject(account_subject(&ctx.model.accounts, o));
+    }
+    Some(f)
+}
+
+/// The signals of one key (comment, account, file) with their points, and the rule of the strongest.
+fn key_signals(ctx: &Context, kf: &KeyFile, k: &AuthorizedKey) -> (Score, Option<&'static Rule>) {
+    let mut score = Score::default();
+    let mut rule = None;
+    let pick = |r: &'static Rule, rule: &mut Option<&'static Rule>| {
+        if rule.is_none() {
+            *rule = Some(r);
+        }
+    };
+    if let Some(v) = bad_comment(ctx, &k.comment) {
+        score.add(
+            4,
+            format!(
+                "comment {:?} is a known attacker key comment ({v})",
+                String::from_utf8_lossy(&k.comment)
+            ),
+        );
+        pick(&rules::SSH_001, &mut rule);
+    }
+    if let Some(fam) = family_comment(ctx, &k.comment) {
+        score.add(1, format!("comment matches a {fam} key marker"));
+        score.family = Some(fam);
+        pick(&rules::SSH_001, &mut rule);
+    }
+    if let Some(why) = forged_comment(&k.comment) {
+        score.add(
+            3,
+            format!(
+                "comment {} holds {why}: no key tool writes that, it was crafted to run in \
+                 the tools that read this file",
+                minetrace_schemas::escape_bytes(&k.comment)
+            ),
+        );
+        pick(&rules::SSH_006, &mut rule);
+    }
+    if kf.service {
+        let o = kf.owner.as_deref().unwrap_or_default();
+        match restriction(k) {
+            // A deployment key (git-shell, a receive hook, one source address): what admins give the
+            // git/deploy/ansible accounts. Still reported, below medium.
+            Some(how) => score.add(
+                1,
+                format!(
+                    "installed for service account {}, restricted with {how} (a deployment key)",
+                    minetrace_schemas::escape_bytes(o)
+                ),
+            ),
+            None => score.add(
+                2,
+                format!(
+                    "installed for service account {}",
+                    minetrace_schemas::escape_bytes(o)
+                ),
+            ),
+        }
+        pick(&rules::SSH_002, &mut rule);
+    }
+    if kf.rdb {
+        score.add(2, "inside a Redis RDB dump");
+        pick(&rules::SSH_003, &mut rule);
+    }
+    if kf.keys2 {
+        score.add(
+            1,
+            "in authorized_keys2, a deprecated file admins rarely use",
+        );
+        pick(&rules::SSH_004, &mut rule);
+    }
+    if kf.locked {
+        // Admins lock key files against injection as often as attackers lock theirs: the lock alone is
+        // low, it raises any other signal.
+        score.add(1, "the key file is locked with chattr against removal");
+        pick(&rules::SSH_005, &mut rule);
+    }
+    if let Some(cmd) = k.forced_command() {
+        let (s, _) = common::score_shell(&cmd, ctx.iocs);
+        if s.points > 0 {
+            score.add(
+                s.points,
+                format!("forced command: {}", s.reasons.join("; ")),
+            );
+        }
+    }
+    (score, rule)
 }
 
 /// How a key is restricted to one use (`command=` forced command) or one origin (`from=`), if it is.
