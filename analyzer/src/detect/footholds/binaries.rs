@@ -6,7 +6,7 @@
 //!   chattr's exact hash under another name (`tntrecht`), or chattr missing from the package's path.
 
 use minetrace_schemas::findings::{Finding, Role, Severity, Subject};
-use minetrace_schemas::records::package::PackageVerdict;
+use minetrace_schemas::records::package::{PackageCheck, PackageVerdict};
 use minetrace_schemas::RawBytes;
 
 use super::common::describe_file;
@@ -17,6 +17,20 @@ use crate::indicators::Kind;
 use crate::parse::basename;
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
+    let mut out = replaced(ctx);
+    let chattr: Vec<&PackageCheck> = ctx
+        .model
+        .packages
+        .iter()
+        .filter(|c| basename(c.path.as_bytes()) == b"chattr")
+        .collect();
+    out.extend(renamed_chattr(ctx, &chattr));
+    out.extend(missing_chattr(&chattr));
+    out
+}
+
+/// `MT-EVA-020`: binaries whose digest differs from their package's.
+fn replaced(ctx: &Context) -> Vec<Finding> {
     let model = ctx.model;
     let mut out = Vec::new();
     for c in model
@@ -59,12 +73,14 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         }
         out.push(f);
     }
-    // Renamed chattr: chattr's real hash under another name.
-    let chattr: Vec<_> = model
-        .packages
-        .iter()
-        .filter(|c| basename(c.path.as_bytes()) == b"chattr")
-        .collect();
+    out
+}
+
+/// `MT-EVA-021`: chattr's real hash (a packaged chattr that matches) under another name, as a file, a
+/// running executable or another package check.
+fn renamed_chattr(ctx: &Context, chattr: &[&PackageCheck]) -> Vec<Finding> {
+    let model = ctx.model;
+    let mut out = Vec::new();
     let hashes: Vec<&str> = chattr
         .iter()
         .filter(|c| c.verdict == PackageVerdict::Match)
@@ -113,6 +129,13 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             renamed(&c.path, h, "package check", &mut out);
         }
     }
+    out
+}
+
+/// `MT-EVA-021` (medium): chattr missing from its package's path (moved away, so admins cannot unlock
+/// the kit's files).
+fn missing_chattr(chattr: &[&PackageCheck]) -> Vec<Finding> {
+    let mut out = Vec::new();
     for c in chattr
         .iter()
         .filter(|c| c.verdict == PackageVerdict::Unreadable)
