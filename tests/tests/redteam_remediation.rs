@@ -445,7 +445,72 @@ fn case6_a_redirected_quarantine_gets_nothing_and_undo_restores_only_pinned_byte
 /// script), and `--verify` exits 0.
 #[test]
 fn respawn_a_watchdog_triangle_stays_dead() {
-    watchdog_triangle(&[]).finish("respawn-watchdog-triangle");
+    watchdog_triangle(&[], None).finish("respawn-watchdog-triangle");
+}
+
+/// Issue 13, respawning sets, the cgroup freezer's path: the triangle runs in a cgroup of its own (as a
+/// kit started by its own unit does), so `--apply` stops it by freezing that cgroup — all three at once,
+/// while the watchdog loops fork `pgrep` and `sleep` several times a second — then kills it; it stays
+/// dead and `--verify` exits 0. The cgroup (made in the machine's cgroup v2 hierarchy, mounted inside the
+/// sandbox) is removed afterwards.
+#[test]
+fn respawn_a_watchdog_triangle_in_its_own_cgroup_is_frozen_together() {
+    let cgroup = format!("mt-e2e-triangle-{}", std::process::id());
+    // Declared before the run: dropped after its sandbox (whose processes die with it), even when a
+    // harness step panics.
+    let _remove = CgroupDir::of(&cgroup);
+    let mut r = watchdog_triangle(&[], Some(&cgroup));
+    let out = String::from_utf8_lossy(&r.apply.stdout).into_owned();
+    if !out.contains("(1 cgroup(s) by the freezer)") {
+        r.problems.push(
+            "--apply did not stop the set by freezing its cgroup (no \"1 cgroup(s) by the freezer\")"
+                .into(),
+        );
+    }
+    let dir = format!("/sys/fs/cgroup/{cgroup}");
+    let left = r.sh(&format!(
+        "for p in $(cat {dir}/cgroup.procs 2>/dev/null); do echo \"pid $p: $(tr '\\0' ' ' </proc/$p/cmdline 2>/dev/null) [$(cut -d' ' -f3,4 /proc/$p/stat 2>/dev/null)]\"; done; \
+         [ -e {dir}/cgroup.kill ] && echo 1 >{dir}/cgroup.kill; \
+         for i in 1 2 3 4 5 6 7 8 9 10; do rmdir {dir} 2>/dev/null && break; sleep 0.2; done; \
+         [ -e {dir} ] && echo 'cgroup left'; true"
+    ));
+    if !left.trim().is_empty() {
+        r.problems.push(format!(
+            "processes were left in the kit's cgroup after --apply, or it could not be removed: {}",
+            left.trim()
+        ));
+    }
+    r.finish("respawn-watchdog-triangle");
+}
+
+/// A cgroup a test made in this machine's cgroup v2 hierarchy, removed (once empty) when dropped.
+struct CgroupDir(Option<PathBuf>);
+
+impl CgroupDir {
+    /// The directory `name` under this machine's cgroup v2 mount point (from `/proc/self/mountinfo`).
+    fn of(name: &str) -> CgroupDir {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let root = mountinfo.lines().find_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            (right.split_whitespace().next() == Some("cgroup2"))
+                .then(|| left.split_whitespace().nth(4).map(PathBuf::from))
+                .flatten()
+        });
+        CgroupDir(root.map(|r| r.join(name)))
+    }
+}
+
+impl Drop for CgroupDir {
+    fn drop(&mut self) {
+        let Some(dir) = &self.0 else { return };
+        for _ in 0..50 {
+            if !dir.exists() || std::fs::remove_dir(dir).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("could not remove the test's cgroup {}", dir.display());
+    }
 }
 
 /// Issue 13, respawning sets, the look-alike: while the triangle runs, processes that are not the kit hold
@@ -471,14 +536,14 @@ fn respawn_readers_of_kit_files_are_not_the_set() {
             ],
         ),
     ];
-    watchdog_triangle(&readers).finish("respawn-watchdog-triangle (readers of kit files)");
+    watchdog_triangle(&readers, None).finish("respawn-watchdog-triangle (readers of kit files)");
 }
 
 /// Runs the triangle case: `readers` (label, argv) are started each in a session of its own, in the kit's
 /// directory (relative names: the watchdogs' `pgrep -f /tmp/.kit/...` must not take a reader for the
 /// process it restarts), before the snapshot and must be untouched by `--apply` (they and their children alive, same start time, not
 /// stopped); the set's members must be dead and `--verify` must exit 0.
-fn watchdog_triangle(readers: &[(&str, &[&str])]) -> Run {
+fn watchdog_triangle(readers: &[(&str, &[&str])], cgroup: Option<&str>) -> Run {
     let kit_scripts: [&[u8]; 2] = [b"/tmp/.kit/w1.sh", b"/tmp/.kit/w2.sh"];
     // A member: the miner's image, or a shell running a kit script (argv[1]); not a reader naming one.
     let runs_kit = |p: &state::Proc, image: Option<(u64, u64)>| {
@@ -504,6 +569,24 @@ fn watchdog_triangle(readers: &[(&str, &[&str])]) -> Run {
                 image.is_some(),
                 "harness: the miner runs before the snapshot"
             );
+            if let Some(cg) = cgroup {
+                // The triangle moves into a cgroup of its own; what its members fork from now on is
+                // born there. The machine's cgroup v2 hierarchy is mounted inside the sandbox (its
+                // /sys is read-only sysfs); CI has one (no skip: a missing one fails here).
+                let members: Vec<String> = state::processes(sb.fs())
+                    .values()
+                    .filter(|p| runs_kit(p, None))
+                    .map(|p| p.pid.to_string())
+                    .collect();
+                assert_eq!(members.len(), 3, "harness: the triangle runs");
+                let dir = format!("/sys/fs/cgroup/{cg}");
+                sb.sh(&format!(
+                    "mount -t cgroup2 none /sys/fs/cgroup && mkdir {dir} && \
+                     for p in {}; do echo $p >{dir}/cgroup.procs; done && test -e {dir}/cgroup.freeze",
+                    members.join(" ")
+                ))
+                .expect("harness: a cgroup v2 hierarchy with the freezer, mounted in the sandbox");
+            }
             let quote = |w: &str| format!("'{}'", w.replace('\'', "'\\''"));
             for (n, (label, argv)) in readers.iter().enumerate() {
                 let argv: Vec<String> = argv.iter().map(|w| quote(w)).collect();
@@ -538,15 +621,31 @@ fn watchdog_triangle(readers: &[(&str, &[&str])]) -> Run {
         |sb| {
             // The miner and w2.sh die after the snapshot; w1.sh restarts both with new pids.
             let before = state::processes(sb.fs());
-            let victims: Vec<i32> = before
+            let candidates: Vec<&state::Proc> = before
                 .values()
                 .filter(|p| {
-                    p.argv().first().map(Vec::as_slice) == Some(&b"/tmp/.kit/kswapd0"[..])
-                        || p.argv().get(1).map(Vec::as_slice) == Some(&b"/tmp/.kit/w2.sh"[..])
+                    p.state != 'Z'
+                        && (p.argv().first().map(Vec::as_slice) == Some(&b"/tmp/.kit/kswapd0"[..])
+                            || p.argv().get(1).map(Vec::as_slice) == Some(&b"/tmp/.kit/w2.sh"[..]))
                 })
-                .map(|p| p.pid)
                 .collect();
-            assert_eq!(victims.len(), 2, "harness: the miner and w2.sh run");
+            // A subshell w2.sh forks (`( miner & )`) shows w2.sh's command line until it execs: it is
+            // killed with it, not counted as a second w2.sh.
+            let distinct = candidates
+                .iter()
+                .filter(|p| {
+                    !candidates
+                        .iter()
+                        .any(|q| q.pid == p.ppid && q.cmdline == p.cmdline)
+                })
+                .count();
+            assert_eq!(
+                distinct,
+                2,
+                "harness: the miner and w2.sh run: {:?}",
+                candidates.iter().map(|p| p.describe()).collect::<Vec<_>>()
+            );
+            let victims: Vec<i32> = candidates.iter().map(|p| p.pid).collect();
             for pid in &victims {
                 sb.sh(&format!("kill -9 {pid}")).unwrap();
             }
@@ -573,6 +672,13 @@ fn watchdog_triangle(readers: &[(&str, &[&str])]) -> Run {
                 p.describe()
             ));
         }
+    }
+    // Nothing is left stopped: a member is killed, anything else runs on.
+    for p in after.values().filter(|p| p.stopped()) {
+        r.problems.push(format!(
+            "a process is left stopped after --apply: {}",
+            p.describe()
+        ));
     }
     for (label, p) in &reader_procs {
         match after.get(&p.pid) {

@@ -85,7 +85,7 @@ MT_APT_PIN=''
 
 declare -a MT_RECS=() MT_F=() MT_ST=() MT_ARGS=() MT_TABLES=() MT_HITS=() MT_STAT=() MT_GONE=() MT_WANT=()
 declare -a MT_SET_LIST=() MT_SET_SEEDS=() MT_SET_HELD=() MT_SET_CGROUPS=()
-declare -A MT_SET=() MT_SET_IDS=() MT_SET_SUMS=() MT_INTERP=() MT_DONE=() MT_EDITED=() MT_ADMIN_GROUPS=()
+declare -A MT_SET=() MT_SET_SEEN=() MT_SET_STOPPED=() MT_SET_IDS=() MT_SET_SUMS=() MT_INTERP=() MT_DONE=() MT_EDITED=() MT_ADMIN_GROUPS=()
 MT_REVERTED=0
 MT_DIRS=0
 MT_DIR_HEX=''
@@ -1080,6 +1080,7 @@ mt_set_scan() {
   local -a f
   local -A ppid_of=() pgrp_of=() sess_of=() state_of=() start_of=() skip=() core=() script_fd=()
   MT_SET=()
+  MT_SET_SEEN=()
   MT_SET_LIST=()
   MT_SET_RUNNING=0
   for path in /proc/[0-9]*; do
@@ -1089,6 +1090,7 @@ mt_set_scan() {
     read -r -a f <<<"$rest"
     ((${#f[@]} > 19)) || continue
     state_of[$pid]=${f[0]} ppid_of[$pid]=${f[1]} pgrp_of[$pid]=${f[2]} sess_of[$pid]=${f[3]} start_of[$pid]=${f[19]}
+    MT_SET_SEEN[$pid]=1
   done
   # Never: pid 1, kernel threads, this script with its ancestors and descendants, held-back processes.
   skip[1]=1
@@ -1225,15 +1227,40 @@ mt_set_names() {
   REPLY=${out# }
 }
 
-# Freezes cgroup $1 (a path under MT_CG2) when every process in it and below is a member. Status 0 once
-# it reports frozen; else it is thawed again and the caller stops its members one by one.
+# Status 0 when process $1, which the last scan of the set never saw, descends from a member through
+# processes the scan never saw either (or is gone already): a child a member forked since the scan (a
+# watchdog loop's `sleep`, `pgrep` or `( miner & )` subshell) is a member by descent. A process the scan
+# saw and left out, or one it cannot read, is not.
+mt_new_child_of_set() {
+  local p=$1 n st rest
+  local -a f
+  for ((n = 0; n < 8; n++)); do
+    [[ -n ${MT_SET[$p]-} ]] && return 0
+    [[ -z ${MT_SET_SEEN[$p]-} ]] || return 1
+    if ! { IFS= read -r st <"/proc/$p/stat"; } 2>/dev/null; then
+      # Gone: the first one has nothing left to freeze; an ancestor gone is no proof of descent.
+      ((n == 0))
+      return
+    fi
+    rest=${st##*) }
+    read -r -a f <<<"$rest"
+    p=${f[1]-0}
+    [[ $p =~ ^[0-9]+$ && $p -gt 1 ]] || return 1
+  done
+  return 1
+}
+
+# Freezes cgroup $1 (a path under MT_CG2) when every process in it and below is a member, or a child a
+# member forked since the last scan (mt_new_child_of_set: a busy watchdog forks several a second). Status
+# 0 once it reports frozen; else it is thawed again and the caller stops its members one by one.
 mt_freeze_cgroup() {
   local dir=$MT_CG2$1 procs pid i
   [[ $1 != / && -n $MT_CG2 && -w $dir/cgroup.freeze ]] || return 1
   procs=$(find "$dir" -name cgroup.procs -exec cat -- {} + 2>/dev/null) || return 1
   [[ -n $procs ]] || return 1
   for pid in $procs; do
-    [[ -n ${MT_SET[$pid]-} ]] || return 1
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    [[ -n ${MT_SET[$pid]-} ]] || mt_new_child_of_set "$pid" || return 1
   done
   printf '1\n' >"$dir/cgroup.freeze" 2>/dev/null || return 1
   for ((i = 0; i < 40; i++)); do
@@ -1250,7 +1277,8 @@ mt_freeze_cgroup() {
 # Stops every running member: by its cgroup when that holds only members, else SIGSTOP; scans again
 # until no member runs (a child forked meanwhile is a member too). Status 0 when none runs.
 mt_set_stop() {
-  local round pid
+  local round pid st
+  local -a f
   local -A tried=()
   for ((round = 0; round < 20; round++)); do
     mt_set_scan
@@ -1260,9 +1288,20 @@ mt_set_stop() {
       T | t) continue ;;
       esac
       mt_cgroup_of "$pid"
-      if [[ -n $MT_CG2 && -n $REPLY && -z ${tried[$REPLY]-} ]]; then
-        tried[$REPLY]=1
-        mt_freeze_cgroup "$REPLY" && continue
+      if [[ -n $MT_CG2 && -n $REPLY ]]; then
+        # A member of a cgroup frozen a moment ago (by this loop, for an earlier member) is stopped
+        # already: a SIGSTOP on top would outlive the thaw (a watchdog's child whose parent a later
+        # item kills would stay stopped for ever, out of the set).
+        grep -q -x 'frozen 1' -- "$MT_CG2$REPLY/cgroup.events" 2>/dev/null && continue
+        if [[ -z ${tried[$REPLY]-} ]]; then
+          tried[$REPLY]=1
+          mt_freeze_cgroup "$REPLY" && continue
+        fi
+      fi
+      # Remembered with its start time: mt_set_kill_now kills it even once it is no member's descendant.
+      if { st=$(<"/proc/$pid/stat"); } 2>/dev/null; then
+        read -r -a f <<<"${st##*) }"
+        MT_SET_STOPPED[$pid]=${f[19]-}
       fi
       kill -STOP "$pid" 2>/dev/null
     done
@@ -1275,13 +1314,31 @@ mt_set_stop() {
 # Kills every member (stopped first), thaws the cgroups frozen for them, waits until they are gone.
 # MT_SET_KILLED: how many were killed.
 mt_set_kill_now() {
-  local pid cg i
+  local pid cg i st
+  local -a f
   mt_set_stop
   MT_SET_KILLED=${#MT_SET_LIST[@]}
   for pid in ${MT_SET_LIST[@]+"${MT_SET_LIST[@]}"}; do
     kill -KILL "$pid" 2>/dev/null
   done
+  # A member this script stopped whose parent an earlier item killed is no member's descendant any more:
+  # still the set's and still stopped, it is killed too (same start time), never left stopped for ever.
+  for pid in ${MT_SET_STOPPED[@]+"${!MT_SET_STOPPED[@]}"}; do
+    if { st=$(<"/proc/$pid/stat"); } 2>/dev/null; then
+      read -r -a f <<<"${st##*) }"
+      [[ -n ${MT_SET_STOPPED[$pid]} && ${f[19]-} == "${MT_SET_STOPPED[$pid]}" ]] && kill -KILL "$pid" 2>/dev/null
+    fi
+  done
+  MT_SET_STOPPED=()
+  # A cgroup frozen because it held only the set forks nothing while frozen: whatever is in it now came
+  # from the set, a child whose parent an earlier item killed (no member's descendant any more) too. It
+  # is killed before the thaw, never left to run again.
   for cg in ${MT_SET_CGROUPS[@]+"${MT_SET_CGROUPS[@]}"}; do
+    if grep -q -x 'frozen 1' -- "$MT_CG2$cg/cgroup.events" 2>/dev/null; then
+      while IFS= read -r pid; do
+        [[ $pid =~ ^[0-9]+$ ]] && kill -KILL "$pid" 2>/dev/null
+      done < <(find "$MT_CG2$cg" -name cgroup.procs -exec cat -- {} + 2>/dev/null)
+    fi
     printf '0\n' >"$MT_CG2$cg/cgroup.freeze" 2>/dev/null
   done
   MT_SET_CGROUPS=()

@@ -439,6 +439,42 @@ member "$id" 11 /proc/$$/fd/8 'another file with the kit identity'
 }
 
 #[test]
+fn a_cgroup_is_frozen_with_the_children_its_members_forked_since_the_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    // Issue 13, the cgroup freezer: a watchdog loop forks `pgrep` and `sleep` several times a second, so
+    // by the time the freezer reads cgroup.procs it holds children the last scan of the set never saw.
+    // They descend from a member: the cgroup is still frozen whole. A process the scan saw and left out
+    // (not a member) keeps the freezer off. The cgroup is a stand-in directory (cgroup.freeze, .events,
+    // .procs files); the processes are real (this shell is the member, its fresh child the new one).
+    let body = r#"
+MT_CG2=$PWD/cg
+mkdir -p cg/kit
+printf 'frozen 1
+' >cg/kit/cgroup.events
+: >cg/kit/cgroup.freeze
+MT_SET=([$$]=S) MT_SET_SEEN=([$$]=1)
+sleep 5 &
+child=$!
+printf '%s
+%s
+' "$$" "$child" >cg/kit/cgroup.procs
+if mt_freeze_cgroup /kit; then echo "with a new child: frozen $(cat cg/kit/cgroup.freeze)"; else echo 'with a new child: refused'; fi
+: >cg/kit/cgroup.freeze
+MT_SET_CGROUPS=()
+MT_SET_SEEN[$child]=1
+if mt_freeze_cgroup /kit; then echo 'with a process the scan left out: frozen'; else echo "with a process the scan left out: refused [$(cat cg/kit/cgroup.freeze)]"; fi
+kill "$child" 2>/dev/null
+"#;
+    let (rc, out) = bash(dir.path(), body);
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("with a new child: frozen 1"), "{out}");
+    assert!(
+        out.contains("with a process the scan left out: refused []"),
+        "{out}"
+    );
+}
+
+#[test]
 fn kit_bytes_under_a_package_directory_are_no_member() {
     let dir = tempfile::tempdir().unwrap();
     // Review s4 #1, the script's side: a fresh copy of kit bytes is a member (a miner downloaded again),
