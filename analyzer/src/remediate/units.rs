@@ -9,11 +9,14 @@
 //!   program of the host's own (the attacker wrapping the host's command);
 //! - a package owning the unit file (the bundle's package check of it): then it is the host's unit,
 //!   never removed whole;
-//! - when the file was born (its birth time against the intrusion window, [`crate::detect::window`]): a
-//!   unit born before the intrusion is the host's unless its name is the intrusion's (`MT-PER-010`'s
-//!   judgement, [`crate::detect::footholds::systemd::name_is_intrusions`]) or, as the only tie-break, it
-//!   holds nothing but template settings (`unit_template_setting` indicators: an earlier stage's kit
-//!   unit); a unit born inside the window, or with nothing that says it is the host's, goes whole.
+//! - when the file was born and when it was enabled (its birth time, and the change time of the
+//!   `.wants` links `systemctl enable` made, against the intrusion window, [`crate::detect::window`]): a
+//!   unit new in the window and enabled only in it goes whole, whatever settings it carries; a unit born
+//!   or enabled before the intrusion, one nothing dates, and one in a package directory no package check
+//!   looked at (`sed -i` on a vendor unit makes a new file) go whole only when their name is the
+//!   intrusion's (`MT-PER-010`'s judgement, [`crate::detect::footholds::systemd::name_is_intrusions`])
+//!   or, as the tie-break, they hold nothing but template settings (`unit_template_setting` indicators);
+//!   otherwise they are left to the responder (fail closed).
 //!
 //! Otherwise the unit is the host's own with an attacker's line in it (an `ExecStartPre=` put in front of
 //! the host's `ExecStart=`, an `Environment=` line): only the flagged lines go, every other byte stays,
@@ -30,7 +33,7 @@
 use std::collections::BTreeSet;
 
 use minetrace_schemas::findings::Finding;
-use minetrace_schemas::records::file::FileRecord;
+use minetrace_schemas::records::file::{FileKind, FileRecord};
 use minetrace_schemas::records::package::PackageVerdict;
 use minetrace_schemas::RawBytes;
 
@@ -84,8 +87,10 @@ pub struct UnitFile<'a> {
 /// - a flagged line that also runs a program of the host's own: the attacker wrapped the host's
 ///   command: by hand;
 /// - every command is flagged, runs only kit files, or is template boilerplate, in a unit no package
-///   owns: the intrusion's unit, removed whole, unless it was born before the intrusion window with
-///   neither an intrusion's name nor template settings only;
+///   owns: the intrusion's unit, removed whole, when it was born (or nothing says when) and enabled
+///   inside the intrusion window; otherwise (born or enabled before it, nothing dating it, or a file
+///   in a package directory the package check never looked at) only when its name is the
+///   intrusion's or, the tie-break, it holds template settings only (fail closed: by hand);
 /// - a flagged start line (`ExecStart=`) in a unit with the host's own commands, a package's unit or
 ///   one born before the intrusion: the host's start line rewritten; cutting it would leave a unit that
 ///   never starts again: by hand;
@@ -137,17 +142,31 @@ pub fn fate(
         )
     });
     if !commands.is_empty() && !hosts_commands && !packaged {
-        let whole = match born(file.record, window) {
-            Born::Inside | Born::Unknown => true,
-            // Born before the intrusion: the host's unit edited, unless its name is the intrusion's or
-            // (the tie-break) it holds nothing but a template's settings.
-            Born::Before => {
-                let start = commands.iter().find(|c| c.key == "ExecStart");
-                name_is_intrusions(ctx, file.path, start.map_or(&[][..], |c| &c.program))
-                    || unit.entries.iter().all(|e| {
-                        e.key.starts_with("Exec")
-                            || ctx.iocs.contains(Kind::UnitTemplateSetting, &e.key)
-                    })
+        let start = commands.iter().find(|c| c.key == "ExecStart");
+        let named = || name_is_intrusions(ctx, file.path, start.map_or(&[][..], |c| &c.program));
+        // The tie-break: a unit holding nothing but a template's settings.
+        let template_only = || {
+            unit.entries.iter().all(|e| {
+                e.key.starts_with("Exec") || ctx.iocs.contains(Kind::UnitTemplateSetting, &e.key)
+            })
+        };
+        // A unit in a package directory with no package check of it is not known to be unowned (the
+        // collector does not check unit files yet): `sed -i` on /lib/systemd/system/cron.service makes
+        // a new file born in the window. Only its name can say it is the intrusion's.
+        let unchecked_in_package_dir = ctx.iocs.paths().is(PathClass::Package, file.path)
+            && model.package_check(file.path).is_none();
+        let whole = if unchecked_in_package_dir {
+            named()
+        } else {
+            match (born(file.record, window), enabled(model, file.path, window)) {
+                // Born or enabled before the intrusion: the host's unit edited.
+                (Born::Before, _) | (_, Born::Before) => named() || template_only(),
+                // New in the window and enabled only in it (`systemctl enable` made its links then): a
+                // unit the attacker wrote, whatever settings it carries. A host unit rewritten in place
+                // keeps the links it was enabled with long before.
+                (Born::Inside | Born::Unknown, Born::Inside) => true,
+                // Nothing dates it: fail closed.
+                _ => named() || template_only(),
             }
         };
         if whole {
@@ -158,7 +177,7 @@ pub fn fate(
         return UnitFate::ByHand(if packaged {
             "a package's unit with its start line rewritten: cutting the line would leave a unit that never starts again; reinstall its package or restore ExecStart= by hand"
         } else {
-            "the host's unit (its own commands, or a file born before the intrusion) with its start line rewritten: cutting the line would leave a unit that never starts again; restore ExecStart= from its package or by hand"
+            "the host's unit as far as the bundle tells (its own commands or settings, born or enabled before the intrusion, a file in a package directory, or nothing dating it) with its start line rewritten: cutting the line would leave a unit that never starts again; restore ExecStart= from its package or by hand"
         });
     }
     if continued(content, flagged) {
@@ -187,6 +206,42 @@ fn born(record: Option<&FileRecord>, window: Option<&Window>) -> Born {
         Born::Inside
     } else if t.secs < w.start {
         Born::Before
+    } else {
+        Born::Unknown
+    }
+}
+
+/// When the unit was enabled: the `.wants`/`.requires` links of the unit directories that carry its name
+/// (as `systemctl enable` makes them), by their change time — a link is never rewritten, and no `touch`
+/// sets a change time back. Before: one of them was made before the window; Inside: all of them inside
+/// it; Unknown: no link, no window or no time.
+fn enabled(model: &HostModel, path: &[u8], window: Option<&Window>) -> Born {
+    let Some(w) = window else {
+        return Born::Unknown;
+    };
+    let name = unit_name(path);
+    let times: Vec<i64> = model
+        .files
+        .iter()
+        .filter(|f| {
+            let p = f.path.as_bytes();
+            f.kind == FileKind::Symlink
+                && crate::parse::basename(p) == name
+                && crate::parse::systemd_unit::is_unit_path(p)
+                && {
+                    let dir = crate::parse::basename(crate::parse::dirname(p));
+                    dir.ends_with(b".wants") || dir.ends_with(b".requires")
+                }
+        })
+        .map(|f| f.ctime.secs)
+        .collect();
+    if times
+        .iter()
+        .any(|t| *t > 0 && *t < w.start && !w.contains(*t))
+    {
+        Born::Before
+    } else if !times.is_empty() && times.iter().all(|t| w.contains(*t)) {
+        Born::Inside
     } else {
         Born::Unknown
     }
@@ -588,13 +643,21 @@ mod tests {
         path: &str,
         content: &str,
         line: u32,
-        birth: Option<i64>,
+        (birth, enabled): (Option<i64>, Option<i64>),
         package: Option<&str>,
     ) -> (Vec<String>, Vec<String>) {
         let timer = path.replace(".service", ".timer");
         let (mut unit, bytes) = fixture::file(path.as_bytes(), Some(content.as_bytes()));
         unit.btime =
             birth.map(|secs| minetrace_schemas::records::file::FileTime { secs, nanos: 0 });
+        // The link `systemctl enable` made, at its change time.
+        let name = path.rsplit('/').next().unwrap_or_default();
+        let link = format!("/etc/systemd/system/multi-user.target.wants/{name}");
+        let links = enabled.map(|secs| {
+            let (mut l, c) = fixture::symlink(link.as_bytes(), path.as_bytes());
+            l.ctime.secs = secs;
+            (l, c)
+        });
         let checks = package
             .map(|p| {
                 let mut c = fixture::not_owned(path.as_bytes(), "persistence");
@@ -605,14 +668,17 @@ mod tests {
             .into_iter()
             .collect();
         let model = fixture::model(
-            vec![
+            [
                 (unit, bytes),
                 fixture::file(
                     timer.as_bytes(),
                     Some(b"[Timer]\nOnBootSec=60\n[Install]\nWantedBy=timers.target\n"),
                 ),
                 fixture::file(b"/root/moneroocean/xmrig", Some(b"\x7fELF miner")),
-            ],
+            ]
+            .into_iter()
+            .chain(links)
+            .collect(),
             checks,
         );
         let rec = |p: &[u8]| model.file(p).expect("record").clone();
@@ -629,10 +695,22 @@ mod tests {
         (units, plan.manual)
     }
 
+    /// Whether a note for the responder names `unit` and says `why`.
+    fn says(manual: &[String], unit: &str, why: &str) -> bool {
+        manual.iter().any(|m| m.contains(unit) && m.contains(why))
+    }
+
+    /// No unit removed, and the note for `unit` says `why`.
+    fn by_hand(units: &[String], manual: &[String], unit: &str, why: &str) {
+        assert!(units.is_empty(), "{units:?}");
+        assert!(says(manual, unit, why), "{unit}: {why}: {manual:?}");
+    }
+
     /// Review of train 2, item 3: whose unit it is comes from the unit file, not from the names of its
-    /// settings. The MoneroOcean unit (`CPUWeight=1`, no template setting) is the intrusion's and goes
-    /// whole with its timer, whether its birth time is inside the intrusion window or not recorded; a
-    /// `Documentation=man:sshd(8)` line the attacker adds changes nothing.
+    /// settings. The MoneroOcean unit (`CPUWeight=1`, no template setting), new in the intrusion window
+    /// (born then, or no birth time recorded) and enabled then (`systemctl enable`'s link), is the
+    /// intrusion's and goes whole with its timer; a `Documentation=man:sshd(8)` line the attacker adds
+    /// changes nothing. Nothing dating it (no link): fail closed, by hand.
     #[test]
     fn a_kit_unit_goes_whole_whatever_settings_it_carries() {
         let path = "/etc/systemd/system/moneroocean_miner.service";
@@ -640,60 +718,85 @@ mod tests {
             path.to_owned(),
             "/etc/systemd/system/moneroocean_miner.timer".to_owned(),
         ];
-        for birth in [Some(1_700_000_000), None] {
-            let (units, manual) = unit_plan(path, MONEROOCEAN, 5, birth, None);
+        let now = Some(1_700_000_000);
+        for birth in [now, None] {
+            let (units, manual) = unit_plan(path, MONEROOCEAN, 5, (birth, now), None);
             assert_eq!(units, both, "born {birth:?}: {manual:?}");
         }
         let disguised = MONEROOCEAN.replace("[Unit]\n", "[Unit]\nDocumentation=man:sshd(8)\n");
-        let (units, manual) = unit_plan(path, &disguised, 6, Some(1_700_000_000), None);
+        let (units, manual) = unit_plan(path, &disguised, 6, (now, now), None);
         assert_eq!(units, both, "{manual:?}");
+        let (units, manual) = unit_plan(path, MONEROOCEAN, 5, (now, None), None);
+        by_hand(
+            &units,
+            &manual,
+            "moneroocean_miner.service",
+            "nothing dating it",
+        );
     }
 
-    /// The same review item: a unit file a package owns, or one born before the intrusion window, is the
-    /// host's even when every command in it is the attacker's: its rewritten start line is by hand and
-    /// its timer stays — unless (a unit born before the window only) its name is a family's or it holds
+    /// The same review item: a unit file a package owns, or one born or enabled before the intrusion
+    /// window, is the host's even when every command in it is the attacker's: its rewritten start line
+    /// is by hand and its timer stays — unless (not a package's) its name is a family's or it holds
     /// nothing but template settings (an earlier stage's kit unit).
     #[test]
     fn a_packaged_or_pre_window_unit_is_the_hosts() {
         let host = "[Unit]\nDescription=Regular background program processing daemon\n[Service]\nExecStart=/root/moneroocean/xmrig --config=/root/moneroocean/config.json\nKillMode=process\n";
         let path = "/usr/lib/systemd/system/cron.service";
-        // A package's unit: by hand, even born inside the window.
-        let (units, manual) = unit_plan(path, host, 4, Some(1_700_000_000), Some("cron"));
-        assert!(units.is_empty(), "{units:?}");
-        assert!(
-            manual
-                .iter()
-                .any(|m| m.contains("cron.service") && m.contains("a package's unit")),
-            "{manual:?}"
-        );
-        assert!(
-            manual
-                .iter()
-                .any(|m| m.contains("cron.timer") && m.contains("kept")),
-            "{manual:?}"
-        );
+        let now = Some(1_700_000_000);
+        // A package's unit: by hand, even born and enabled inside the window.
+        let (units, manual) = unit_plan(path, host, 4, (now, now), Some("cron"));
+        by_hand(&units, &manual, "cron.service", "a package's unit");
+        assert!(says(&manual, "cron.timer", "kept"), "{manual:?}");
         // Born a year before the intrusion, with a setting of its own: by hand.
         let year_before = Some(1_700_000_000 - 365 * 86_400);
-        let (units, manual) = unit_plan(path, host, 4, year_before, None);
+        let app = "/etc/systemd/system/app.service";
+        let (units, manual) = unit_plan(app, host, 4, (year_before, None), None);
+        by_hand(&units, &manual, "app.service", "start line rewritten");
+        // Rewritten through a new file (`sed -i`: born in the window) but enabled a year before: by hand.
+        let (units, _) = unit_plan(app, host, 4, (now, year_before), None);
         assert!(units.is_empty(), "{units:?}");
-        assert!(
-            manual
-                .iter()
-                .any(|m| m.contains("cron.service") && m.contains("born before the intrusion")),
-            "{manual:?}"
-        );
         // Born before the window with template settings only: the tie-break says a kit unit.
         let kit = "/etc/systemd/system/moneroocean_miner.service";
         let template = MONEROOCEAN.replace("CPUWeight=1\n", "");
-        let (units, _) = unit_plan(kit, &template, 5, year_before, None);
+        let (units, _) = unit_plan(kit, &template, 5, (year_before, None), None);
         assert_eq!(units.len(), 2, "{units:?}");
         // Born before the window with a setting outside the template: the host's by the tie-break...
-        let (units, manual) = unit_plan(kit, MONEROOCEAN, 5, year_before, None);
+        let (units, manual) = unit_plan(kit, MONEROOCEAN, 5, (year_before, None), None);
         assert!(units.is_empty(), "{units:?} {manual:?}");
         // ...unless its name is a family's (MT-PER-010's judgement of 8220's pwnrige.service).
         let named = "/etc/systemd/system/pwnrige.service";
-        let (units, manual) = unit_plan(named, MONEROOCEAN, 5, year_before, None);
+        let (units, manual) = unit_plan(named, MONEROOCEAN, 5, (year_before, None), None);
         assert_eq!(units.len(), 2, "{units:?} {manual:?}");
+    }
+
+    /// Review of train 1 (session 6), item 1: `sed -i` on the vendor's cron.service makes a new file born
+    /// in the window; with no package check of unit files in the bundle, a unit in a package directory
+    /// is not known to be unowned: by hand, even "enabled" in the window, with template settings only
+    /// too; a family's unit name there (8220's pwnrigl.service) still goes whole.
+    #[test]
+    fn a_unit_in_a_package_directory_no_package_check_covers_is_by_hand() {
+        let sed = "[Unit]\nDescription=Regular background program processing daemon\n[Service]\nEnvironmentFile=-/etc/default/cron\nExecStart=/root/moneroocean/xmrig --config=/root/moneroocean/config.json\nKillMode=process\n";
+        let template = MONEROOCEAN.replace("CPUWeight=1\n", "");
+        let now = Some(1_700_000_000);
+        for content in [sed, template.as_str()] {
+            let (units, manual) = unit_plan(
+                "/lib/systemd/system/cron.service",
+                content,
+                5,
+                (now, now),
+                None,
+            );
+            by_hand(&units, &manual, "cron.service", "start line rewritten");
+        }
+        let (units, _) = unit_plan(
+            "/usr/lib/systemd/system/pwnrigl.service",
+            MONEROOCEAN,
+            5,
+            (now, now),
+            None,
+        );
+        assert_eq!(units.len(), 2, "{units:?}");
     }
 
     #[test]
