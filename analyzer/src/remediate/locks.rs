@@ -34,14 +34,20 @@ pub struct LockPolicy {
     pub restore_file: bool,
     /// Set the directory's flags again after the edit.
     pub restore_dir: bool,
-    /// The flags the snapshot saw on the file and on its directory (`i`, `a`, `ia` or empty): with a
-    /// flag to set again and none readable at run time, the script does not edit (fail closed).
+    /// The flags the snapshot saw on the file and on its directory (`i`, `a`, `ia`, empty, or `?` when
+    /// the snapshot could not read them): with a flag to set again and none readable at run time, the
+    /// script does not edit (fail closed); the script sets again only letters both the snapshot and the
+    /// run show, or, with `?`, what it reads at run time.
     pub seen_file: String,
     pub seen_dir: String,
 }
 
-/// `i`, `a`, `ia` or empty for a record.
+/// `i`, `a`, `ia` or empty for a record; `?` when the snapshot does not know (no record, or the collector
+/// could not read the flags: a fuse-mounted image, NFS): the script then keeps what it reads at run time.
 fn letters(f: Option<&FileRecord>) -> String {
+    if f.is_none_or(|f| f.flags.is_none()) {
+        return "?".to_owned();
+    }
     let mut s = String::new();
     if f.is_some_and(|f| f.immutable) {
         s.push('i');
@@ -153,6 +159,17 @@ mod tests {
             false,
         );
         assert!(p.restore_file && !p.restore_dir, "{p:?}");
+    }
+
+    /// Review of train 1 (session 6), item 5: flags the collector could not read (or a record it does
+    /// not have) are `?`, never "no lock".
+    #[test]
+    fn flags_the_snapshot_could_not_read_are_unknown() {
+        let (mut f, c) = fixture::file(b"/etc/crontab", Some(b"x\n"));
+        f.flags = None;
+        let model = fixture::model(vec![(f, c)], vec![]);
+        let (p, _) = policy(&model, &BTreeMap::new(), b"/etc/crontab", true);
+        assert_eq!((p.seen_file.as_str(), p.seen_dir.as_str()), ("?", "?"));
     }
 
     /// Review of train 2, item 7: a directory locked at or after the last write of the file holding an

@@ -1427,9 +1427,9 @@ mt_edit_fields() {
   MT_FLAGS_POLICY=$REPLY
   mt_get $((k + 1)) && [[ $REPLY == restore || $REPLY == clear ]] || return 1
   MT_DFLAGS_POLICY=$REPLY
-  mt_get $((k + 2)) && [[ $REPLY =~ ^i?a?$ ]] || return 1
+  mt_get $((k + 2)) && [[ $REPLY =~ ^(i?a?|\?)$ ]] || return 1
   MT_SEEN_F=$REPLY
-  mt_get $((k + 3)) && [[ $REPLY =~ ^i?a?$ ]] || return 1
+  mt_get $((k + 3)) && [[ $REPLY =~ ^(i?a?|\?)$ ]] || return 1
   MT_SEEN_D=$REPLY
 }
 
@@ -1584,13 +1584,15 @@ mt_read_flags_around() {
 }
 
 # The flags to set again of those read now ($1: letters, '-' or '?') and those the snapshot saw ($2:
-# letters or ''): only letters both show, into REPLY ('-' for none; '?' stays). A lock that appeared after
-# collection (the kit's cron running `chattr +ia` again between collection and --apply) is the kit's: its
-# letters go into MT_EXTRA, never set again (review of train 2, item 7).
+# letters, '' or '?' when the snapshot could not read them): only letters both show, into REPLY ('-' for
+# none; '?' stays). A lock that appeared after collection (the kit's cron running `chattr +ia` again
+# between collection and --apply) is the kit's: its letters go into MT_EXTRA, never set again (review of
+# train 2, item 7). A snapshot that could not read the flags says nothing against them: what is read now
+# is set again.
 mt_flags_seen_now() {
   local now=$1 seen=$2 out='' l
   MT_EXTRA=''
-  if [[ $now == '?' || $now == - ]]; then
+  if [[ $now == '?' || $now == - || $seen == '?' ]]; then
     REPLY=$now
     return 0
   fi
@@ -1661,8 +1663,8 @@ mt_apply_edit() {
   # The file is kept: an admin's lock on it (or on its directory) is set again once it is edited. A lock
   # to set again that cannot be read back now, while the snapshot saw one: not edited (fail closed).
   mt_read_flags_around "$MT_PATH"
-  if [[ ($MT_FLAGS_POLICY == restore && $MT_FFLAGS == '?' && -n $MT_SEEN_F) ||
-    ($MT_DFLAGS_POLICY == restore && $MT_DFLAGS == '?' && -n $MT_SEEN_D) ]]; then
+  if [[ ($MT_FLAGS_POLICY == restore && $MT_FFLAGS == '?' && $MT_SEEN_F == *[ia]*) ||
+    ($MT_DFLAGS_POLICY == restore && $MT_DFLAGS == '?' && $MT_SEEN_D == *[ia]*) ]]; then
     rm -f -- "$new"
     MT_NOTE='not changed: the snapshot saw an immutable/append-only lock here and its flags cannot be read now (no verified lsattr or python3), so it could not be set again: remove the lines by hand'
     return 1
