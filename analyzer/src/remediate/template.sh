@@ -2518,6 +2518,30 @@ mt_apt_reinstall_ok() {
   fi
 }
 
+# Status 0 when dpkg's configuration runs no command a package does not vouch for. $1 is dpkg's status
+# file, the rest its configuration files (dpkg.cfg, the dpkg.cfg.d entries, ~/.dpkg.cfg). Options there
+# are dpkg's own command-line options: pre-invoke, post-invoke and status-logger run a command with
+# `sh -c` as root at every dpkg run, the reinstall included, and the APT configuration this script
+# clears does not reach them (an intruder's `post-invoke=curl ...|sh` in /etc/dpkg/dpkg.cfg.d). A file
+# holding one is vouched for only as a conffile of a package with the digest dpkg recorded for it
+# (pkg-config ships such a hook). dpkg reads only dpkg.cfg.d names of letters, digits, '_' and '-';
+# other names are not read (by dpkg or here).
+mt_dpkg_hooks_ok() {
+  local status=$1 f name sum
+  shift
+  for f in "$@"; do
+    [[ -f $f ]] || continue
+    name=${f##*/}
+    [[ ${f%/*} != */dpkg.cfg.d || $name =~ ^[0-9A-Za-z_-]+$ ]] || continue
+    grep -q -E -e '^[[:space:]]*(--)?(pre-invoke|post-invoke|status-logger)([[:space:]=]|$)' -- "$f" 2>/dev/null || continue
+    [[ $f =~ ^/[0-9A-Za-z_./-]+$ ]] || return 1
+    sum=$({ md5sum <"$f"; } 2>/dev/null) || return 1
+    sum=${sum%% *}
+    grep -q -F -x -e " $f $sum" -e " $f $sum obsolete" -- "$status" 2>/dev/null || return 1
+  done
+  return 0
+}
+
 mt_apply_reinstall() {
   local pkg
   if ! mt_evidence_ok "$MT_PN" "$MT_SHA"; then
@@ -2536,6 +2560,11 @@ mt_apply_reinstall() {
     return 1
   fi
   pkg=$REPLY
+  if [[ $MT_PM != rpm ]] && [[ -d /etc/dpkg ]] &&
+    ! mt_dpkg_hooks_ok /var/lib/dpkg/status /etc/dpkg/dpkg.cfg /etc/dpkg/dpkg.cfg.d/* "${HOME:-/root}/.dpkg.cfg" /root/.dpkg.cfg; then
+    MT_NOTE="dpkg's configuration (/etc/dpkg/dpkg.cfg, dpkg.cfg.d, ~/.dpkg.cfg) runs a command (pre-invoke, post-invoke or status-logger) no package vouches for: a reinstall would run it as root; check it, then reinstall the package by hand"
+    return 1
+  fi
   # The collector found the host's package database: dpkg hosts reinstall with apt, rpm hosts with dnf
   # (yum on EL7); without that fact, whichever is installed. dnf and yum reinstall the installed version
   # or fail; apt-get is pinned to it (mt_apt_reinstall_ok).
@@ -2561,6 +2590,12 @@ mt_apply_reinstall() {
     MT_NOTE='the package manager failed'
     return 1
   }
+  # A reinstall that left other bytes at the path (dpkg's path-exclude, an install that did not reach it)
+  # did not undo the replacement.
+  if ! mt_pkg_verified "$MT_PATH"; then
+    MT_NOTE="package reinstalled, but the file still differs from its package's digest (a dpkg path-exclude?): replace it by hand"
+    return 1
+  fi
   MT_NOTE='package reinstalled'
 }
 

