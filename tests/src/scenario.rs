@@ -894,6 +894,7 @@ macro_rules! scenario_lists {
             webapp_rce_kit_clearing => "webapp-rce-kit-clearing",
             timestomped_kit_bruteforce => "timestomped-kit-bruteforce",
             fileless_miner_bruteforce => "fileless-miner-bruteforce",
+            miner_api_on_pool_port => "miner-api-on-pool-port",
             ],
             clean: [
             clean_baseline => "clean-baseline",
