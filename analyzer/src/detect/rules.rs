@@ -238,7 +238,7 @@ pub const RUN_036: Rule = Rule {
     detector: "exec_context",
     title: "Network service spawned a shell or downloader",
     attack: &["T1190", "T1059.004", "T1105"],
-    severity: "Parent is a network service of the service table (`service` lines: not a login, scheduler, container API or shim), child in `shell_or_downloader`. Medium under a daemon or application (redis, nginx, php-fpm, tomcat, confluence, weblogic, jupyter); low under a generic runtime or interpreter (java, node, python with no known application) or a database server (its archive commands run shells). One step up for curl/wget, an odd place, or a command that runs two or more `recon_command`/`recon_file` items (`id; uname -a; cat /etc/passwd`: discovery through the service); low for an application shelling out (`convert`, `git`): a packaged shell (its executable, whatever `argv[0]` says, a `SHELLS` name in a package directory with a matching package check; on a host with no readable package database, any not contradicted) whose `-c` command runs at least one program and only ordinary ones — installed programs, by name (the first of that name its `PATH` shows) or by path: in a system directory, not hidden, temp, in a web root or a home, vouched for by its package check in a package directory, else recorded as root's and writable by no one else; none a shell, interpreter or downloader, none network-capable (`network_tool`, `proxy_tool`, `ssh_client`, `irc_client`, `scan_tool`, `brute_tool`) or host-changing (`host_changing_tool`) — with no URL or `host:port` word, no path that is a persistence location or an `access_file`, and no download, socket, decoder, IP, recon, temp/hidden path, history or module tampering. The child is the subject; the exploited service is named in the evidence only. A CI executor's job step (a shell running a job script file under a `ci` service: Jenkins, gitlab-runner, GitHub's runner; in the job's environment, a `ci_job_env` variable such as BUILD_TAG or CI_JOB_ID; script owned by the step's account or root; no miner sign) is not reported; an inline `sh -c` or a downloader straight under the executor is.",
+    severity: "Parent is a network service of the service table (`service` lines: not a login, scheduler, container API or shim), child in `shell_or_downloader`. Medium under a daemon or application (redis, nginx, php-fpm, tomcat, confluence, weblogic, jupyter); low under a generic runtime or interpreter (java, node, python with no known application) or a database server (its archive commands run shells). One step up for curl/wget, an odd place, or a command that runs `model::service_logs::RECON_MIN_ITEMS` or more distinct `recon_command`/`recon_file` items (`id; uname -a; cat /etc/passwd`: discovery through the service); low for an application shelling out (`convert`, `git`): a packaged shell (its executable, whatever `argv[0]` says, a `SHELLS` name in a package directory with a matching package check; on a host with no readable package database, any not contradicted) whose `-c` command runs at least one program and only ordinary ones — installed programs, by name (the first of that name its `PATH` shows) or by path: in a system directory, not hidden, temp, in a web root or a home, vouched for by its package check in a package directory, else recorded as root's and writable by no one else; none a shell, interpreter or downloader, none network-capable (`network_tool`, `proxy_tool`, `ssh_client`, `irc_client`, `scan_tool`, `brute_tool`) or host-changing (`host_changing_tool`) — with no URL or `host:port` word, no path that is a persistence location or an `access_file`, and no download, socket, decoder, IP, recon, temp/hidden path, history or module tampering. The child is the subject; the exploited service is named in the evidence only. A CI executor's job step (a shell running a job script file under a `ci` service: Jenkins, gitlab-runner, GitHub's runner; in the job's environment, a `ci_job_env` variable such as BUILD_TAG or CI_JOB_ID; script owned by the step's account or root; no miner sign) is not reported; an inline `sh -c` or a downloader straight under the executor is.",
 };
 
 /// MT-RUN-037
@@ -710,7 +710,7 @@ pub const ENT_001: Rule = Rule {
     detector: "service_logs",
     title: "Web request ran a command through a server-side script",
     attack: &["T1505.003", "T1190", "T1059.004"],
-    severity: "A web access log shows a request (2xx/3xx) to a script with a shell command in its parameters (a download, a decode into a shell, a bash socket, a `shell_or_downloader` program): high while a script in a web root at that path is still on disk (the script is the artifact), low when none is (the log is evidence).",
+    severity: "A web access log shows a request that reached the script (any status but 4xx) with a shell command as a parameter's value, the value starting with the program as a web shell takes it (a download, a decode into a shell, a bash socket, a `shell_or_downloader` program): high while a script in a web root at that path is still on disk (the script is the artifact), low when none is (the log is evidence). Data followed by commands (`127.0.0.1;wget ...|sh`) is an injection into the application's page: MT-ENT-004, never this rule.",
 };
 
 /// MT-ENT-002
@@ -721,6 +721,16 @@ pub const ENT_002: Rule = Rule {
     title: "Redis made a replica of a master by a client, or loaded a module through it (Redis log)",
     attack: &["T1190", "T1505"],
     severity: "The Redis log shows `REPLICAOF`/`SLAVEOF` a client asked for, or `Module ... loaded from PATH` from a temp or hidden place or within 10 minutes after such a replication: high while such a module file is on disk (the file is the artifact); low otherwise (the log is evidence). A replica of its configured master (`Connecting to MASTER` only) and a module loaded from elsewhere with no replication before it (an admin's `loadmodule`) are ordinary: no finding.",
+};
+
+/// MT-ENT-004
+pub const ENT_004: Rule = Rule {
+    id: "MT-ENT-004",
+    section: Section::Footholds,
+    detector: "service_logs",
+    title: "Web request injected shell commands into an application's parameter",
+    attack: &["T1190", "T1059.004", "T1082"],
+    severity: "A web access log shows a request that reached the application (not 4xx) whose parameter is data, a separator (`;`, `|`, `&`, a backquote, `$(`, a newline), then commands that ask who and where they run (`model::service_logs::RECON_MIN_ITEMS` distinct `recon_command`/`recon_file` items) or that download, open a bash socket, or run a shell, interpreter, downloader, `network_tool` or `host_changing_tool` with an option or a path: low, one finding per page (scanners spray such payloads; the log cannot say the page ran them; what the commands left is judged by its own rules, and the entry inference reads these lines). The page on disk is a context subject, never an artifact. A field list (`name;id;email`), a search, a date range or a web shell's own command (MT-ENT-001) is none.",
 };
 
 /// MT-ENT-003
@@ -762,7 +772,8 @@ pub const ALL: &[&Rule] = &[
     &PER_041, &PER_050, &PER_060, &PER_061, &PER_070, &SSH_001, &SSH_002, &SSH_003, &SSH_004,
     &SSH_005, &SSH_006, &SSH_007, &SSH_010, &ACC_001, &ACC_002, &ACC_003, &ACC_010, &EVA_001,
     &EVA_010, &EVA_011, &EVA_012, &EVA_020, &EVA_021, &EVA_022, &EVA_023, &EVA_030, &EVA_031,
-    &EVA_040, &EVA_041, &EVA_050, &EVA_051, &ENT_001, &ENT_002, &ENT_003, &LAT_001, &LAT_002,
+    &EVA_040, &EVA_041, &EVA_050, &EVA_051, &ENT_001, &ENT_002, &ENT_003, &ENT_004, &LAT_001,
+    &LAT_002,
 ];
 
 /// The rule with this id.

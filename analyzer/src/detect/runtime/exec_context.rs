@@ -21,6 +21,7 @@ use crate::detect::finding::{
 use crate::detect::rules::{self, Rule};
 use crate::detect::Context;
 use crate::indicators::{Kind, PathClass, ServiceClass};
+use crate::model::service_logs::RECON_MIN_ITEMS;
 
 /// Facts that raise any context finding by a step: busy CPU, an outbound connection, a miner command line.
 struct Raise {
@@ -373,8 +374,8 @@ fn system_name_elsewhere(
 /// application (redis, nginx, php-fpm, tomcat, confluence, weblogic, jupyter); low under a generic
 /// runtime or an interpreter (java, node, python with no known application) and under a database server
 /// (archive and restore commands run shells by design). One step up when the child is a downloader, runs
-/// from an odd place, or its `-c` command asks who and where it runs (two or more `recon_command` /
-/// `recon_file` items: `id; uname -a; cat /etc/passwd`, an intruder's first lines through a web shell or a
+/// from an odd place, or its `-c` command asks who and where it runs ([`RECON_MIN_ITEMS`] or more
+/// `recon_command` / `recon_file` items: `id; uname -a; cat /etc/passwd`, an intruder's first lines through a web shell or a
 /// command injection, with no download yet). Low when it is an application shelling out
 /// ([`application_shell_out`]: a packaged shell whose `-c` command runs only ordinary, packaged programs,
 /// none network-capable or host-changing, reaching no URL or `host:port`: `convert`, `git`).
@@ -414,7 +415,7 @@ fn service_child(ctx: &Context, p: &ProcessRecord, names: &Names) -> Option<Find
     let shell_out = command
         .as_ref()
         .is_some_and(|(text, s)| recon.is_empty() && application_shell_out(ctx, p, text, s));
-    if downloader || recon.len() >= 2 || support::strongly_odd(ctx, p) {
+    if downloader || recon.len() >= RECON_MIN_ITEMS || support::strongly_odd(ctx, p) {
         severity = up(severity);
     } else if shell_out {
         severity = Severity::Low;
@@ -430,7 +431,7 @@ fn service_child(ctx: &Context, p: &ProcessRecord, names: &Names) -> Option<Find
     if downloader {
         f = f.evidence("the child is a downloader (T1105)");
     }
-    if recon.len() >= 2 {
+    if recon.len() >= RECON_MIN_ITEMS {
         f = f.evidence(format!(
             "its command asks who and where it runs ({}): discovery through the service (T1082, T1033), what an intruder types first into a web shell",
             recon.join(", ")
