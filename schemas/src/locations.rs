@@ -392,6 +392,15 @@ impl PersistenceLocation {
     }
 }
 
+/// The libraries an `LD_PRELOAD` value names, split as the dynamic loader splits it (ld.so(8): "separated
+/// by spaces or colons"; glibc also cuts at tabs and newlines), empty items dropped, no comments. The
+/// one splitter of that value: the collector hands these to the package check, the analyzer judges them.
+pub fn ld_preload_list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|b| matches!(b, b':' | b' ' | b'\t' | b'\n'))
+        .filter(|item| !item.is_empty())
+}
+
 /// The locations of some mechanisms, in table order.
 pub fn persistence_locations_of(
     mechanisms: &'static [Mechanism],
@@ -420,6 +429,22 @@ pub fn persistence_location(path: &[u8]) -> Option<&'static PersistenceLocation>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ld_preload_values_split_as_the_loader_splits_them() {
+        let items: Vec<&[u8]> =
+            ld_preload_list(b" /usr/lib/a.so:/opt/b.so\t#c.so  /lib/d.so::libe.so\n").collect();
+        assert_eq!(
+            items,
+            vec![
+                &b"/usr/lib/a.so"[..],
+                b"/opt/b.so",
+                b"#c.so",
+                b"/lib/d.so",
+                b"libe.so"
+            ]
+        );
+    }
 
     #[test]
     fn directly_in_and_below_a_listed_directory() {

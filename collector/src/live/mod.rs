@@ -170,9 +170,24 @@ struct ProcessPass {
 /// attacker's text: a fork bomb of distinct values must not grow the check).
 pub const MAX_ENV_PRELOADS: usize = 64;
 
-/// Adds the absolute library paths a process's `LD_PRELOAD` names (split as the loader splits it, on
-/// colons and blanks) to `out`, distinct, up to [`MAX_ENV_PRELOADS`].
-fn env_preloads(rec: &ProcessRecord, out: &mut Vec<Vec<u8>>) {
+/// Adds the absolute library paths a process's `LD_PRELOAD` names
+/// ([`minetrace_schemas::locations::ld_preload_list`], the loader's split) to `out`, distinct, up to
+/// [`MAX_ENV_PRELOADS`] — for a process that sees the collector's files: in the collector's mount
+/// namespace (`own_mnt`, when both are known) and not chrooted. A container's `LD_PRELOAD` names a file
+/// of its own filesystem; the host's file at that path is another one, and no check of it says anything.
+fn env_preloads(rec: &ProcessRecord, own_mnt: Option<u64>, out: &mut Vec<Vec<u8>>) {
+    let mnt = rec
+        .namespaces
+        .iter()
+        .find(|n| n.kind == "mnt")
+        .map(|n| n.inode);
+    let chrooted = rec
+        .root
+        .as_ref()
+        .is_some_and(|r| !r.as_bytes().is_empty() && r.as_bytes() != b"/");
+    if chrooted || matches!((mnt, own_mnt), (Some(a), Some(b)) if a != b) {
+        return;
+    }
     let Some(value) = rec
         .env
         .iter()
@@ -181,12 +196,12 @@ fn env_preloads(rec: &ProcessRecord, out: &mut Vec<Vec<u8>>) {
     else {
         return;
     };
-    for lib in crate::files::loader::preload_entries(value.as_bytes()) {
+    for lib in minetrace_schemas::locations::ld_preload_list(value.as_bytes()) {
         if out.len() >= MAX_ENV_PRELOADS {
             return;
         }
-        if !out.contains(&lib) {
-            out.push(lib);
+        if lib.starts_with(b"/") && !out.iter().any(|o| o == lib) {
+            out.push(lib.to_vec());
         }
     }
 }
@@ -403,6 +418,11 @@ fn process_pass<W: Write>(
     own: &[i32],
     settings: VisitSettings,
 ) -> Result<ProcessPass, WriteError> {
+    // The collector's own mount namespace: the files it reads are the ones a process there sees.
+    let own_mnt = own
+        .first()
+        .and_then(|me| proc_root.readlink(&format!("{me}/ns/mnt")).ok())
+        .and_then(|link| processes::parse_ns_link(&link));
     let mut pass = ProcessPass {
         count: 0,
         exes: ExecutableTable::default(),
@@ -421,7 +441,7 @@ fn process_pass<W: Write>(
             match processes::visit(proc_root, pid, checked, settings, &mut pass.exes) {
                 Visit::Done(rec) => {
                     index_process(&rec, &mut pass.index);
-                    env_preloads(&rec, &mut pass.preloads);
+                    env_preloads(&rec, own_mnt, &mut pass.preloads);
                     if let (Some(file), Some(cwd)) =
                         (rec.exe.as_ref().and_then(|e| e.file), rec.cwd.as_ref())
                     {
@@ -590,7 +610,8 @@ mod tests {
     }
 
     /// The libraries process environments preload go to the package check: absolute ones, each once,
-    /// as the loader splits the value, and no more than the cap however many processes name new ones.
+    /// as the loader splits the value, and no more than the cap however many processes name new ones;
+    /// none of a process in another mount namespace or chrooted (its paths name its own files).
     #[test]
     fn env_preloads_are_absolute_distinct_and_capped() {
         let mut out = Vec::new();
@@ -598,13 +619,27 @@ mod tests {
             &with_preload(
                 b"/usr/lib/x86_64-linux-gnu/libjemalloc.so.2:libfoo.so /etc/data/libx.so",
             ),
+            None,
             &mut out,
         );
         env_preloads(
             &with_preload(b"/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"),
+            Some(4026531841),
             &mut out,
         );
-        env_preloads(&ProcessRecord::default(), &mut out);
+        env_preloads(&ProcessRecord::default(), None, &mut out);
+        // A container's process (another mount namespace) or a chrooted one names its own files.
+        let mut container = with_preload(b"/usr/lib/libcontainer.so");
+        container
+            .namespaces
+            .push(minetrace_schemas::records::process::NamespaceRef {
+                kind: "mnt".into(),
+                inode: 4026532999,
+            });
+        env_preloads(&container, Some(4026531841), &mut out);
+        let mut chrooted = with_preload(b"/usr/lib/libchroot.so");
+        chrooted.root = Some(RawBytes::from(&b"/srv/jail"[..]));
+        env_preloads(&chrooted, None, &mut out);
         assert_eq!(
             out,
             vec![
@@ -613,7 +648,11 @@ mod tests {
             ]
         );
         for i in 0..2 * MAX_ENV_PRELOADS {
-            env_preloads(&with_preload(format!("/tmp/l{i}.so").as_bytes()), &mut out);
+            env_preloads(
+                &with_preload(format!("/tmp/l{i}.so").as_bytes()),
+                None,
+                &mut out,
+            );
         }
         assert_eq!(out.len(), MAX_ENV_PRELOADS);
     }

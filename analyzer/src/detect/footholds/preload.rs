@@ -51,10 +51,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 .take_while(|b| !b.is_ascii_whitespace() && *b != b';')
                 .filter(|b| *b != b'"' && *b != b'\'')
                 .collect();
-            for lib in value
-                .split(|b| *b == b':' || *b == b' ')
-                .filter(|w| !w.is_empty())
-            {
+            for lib in minetrace_schemas::locations::ld_preload_list(&value) {
                 out.push(entry(ctx, file, n, raw, lib, &rules::PER_041));
             }
         }

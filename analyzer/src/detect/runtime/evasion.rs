@@ -18,7 +18,7 @@ use crate::detect::finding::{describe_process, finding, process_subject, Finding
 use crate::detect::rules;
 use crate::detect::Context;
 use crate::indicators::Kind;
-use crate::model::persistence::preload_libraries;
+use minetrace_schemas::locations::ld_preload_list;
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -212,64 +212,95 @@ fn modules(ctx: &Context) -> Vec<Finding> {
     out
 }
 
-/// `MT-RUN-044`: `LD_PRELOAD` in process environments, one finding per distinct value. Each library is
-/// judged as an `/etc/ld.so.preload` entry is ([`support::judge_preload`]: its family marker, package,
-/// name and place), and the value takes its worst library's severity: low when packages vouch for every
-/// library, medium for an unowned preload tool's name in a library directory, high for an unowned
-/// library, a hider's name or a drop place, critical for a family's. A proxy preload (graftcp,
-/// proxychains: `MT-RUN-022` judges its traffic) is info unless a library bears a hider's name or sits
-/// in a drop place.
+/// `MT-RUN-044`: `LD_PRELOAD` in process environments, one finding per distinct value (and per kind of
+/// process: those that see the host's files, and containers' or chroots' that name their own,
+/// [`support::sees_host_files`]). Each library is judged as an `/etc/ld.so.preload` entry is
+/// ([`support::judge_preload`]: family marker, package, name, place), but what one process's environment
+/// preloads is narrower than a system-wide hook, so without evidence in the library itself
+/// ([`support::PreloadJudgement::intrinsic`]: a family's marker, a hider's name, a drop place, a packaged
+/// file whose bytes differ, or a file owned by the non-root account that runs it) the value is at most
+/// medium, a review item, and the library a context subject, never an artifact; a container's library
+/// with no such evidence is low (the host cannot vouch for it either way). With such evidence the library
+/// is an artifact at its own severity (high, critical for a family's). A proxy preload (graftcp,
+/// proxychains: `MT-RUN-022` judges its traffic) with no such evidence is info.
 fn preloads(ctx: &Context) -> Vec<Finding> {
-    let mut by_value: BTreeMap<Vec<u8>, Vec<&minetrace_schemas::records::process::ProcessRecord>> =
-        BTreeMap::new();
+    type Carriers<'a> = Vec<&'a minetrace_schemas::records::process::ProcessRecord>;
+    let mut by_value: BTreeMap<(Vec<u8>, bool), Carriers> = BTreeMap::new();
     for p in &ctx.model.processes {
         if let Some(v) =
             support::env_value(p, b"LD_PRELOAD").filter(|v| !v.iter().all(u8::is_ascii_whitespace))
         {
-            by_value.entry(v.to_vec()).or_default().push(p);
+            let host_files = support::sees_host_files(ctx.model, p);
+            by_value
+                .entry((v.to_vec(), host_files))
+                .or_default()
+                .push(p);
         }
     }
     let mut out = Vec::new();
-    for (value, procs) in by_value.into_iter().take(1000) {
+    for ((value, host_files), procs) in by_value.into_iter().take(1000) {
         let l = support::lower(&value);
-        let libs: Vec<&[u8]> = preload_libraries(&value).take(64).collect();
-        let judged: Vec<support::PreloadJudgement> = libs
-            .iter()
-            .map(|lib| support::judge_preload(ctx, lib))
-            .collect();
-        let worst = judged
-            .iter()
-            .map(|j| j.severity)
-            .max()
-            .unwrap_or(Severity::Low);
+        let libs: Vec<&[u8]> = ld_preload_list(&value).take(64).collect();
         let proxy = ctx.iocs.find_in(Kind::ProxyPreload, &l).is_some();
-        let hiding_or_dropped = judged
-            .iter()
-            .any(|j| j.path.hider.is_some() || j.path.dropped || j.family.is_some());
-        let severity = if proxy && !hiding_or_dropped {
-            Severity::Info
-        } else {
-            worst
-        };
-        let mut f = finding(&rules::RUN_044, severity).evidence(format!(
+        let mut f = finding(&rules::RUN_044, Severity::Info).evidence(format!(
             "LD_PRELOAD={}",
             minetrace_schemas::escape_bytes(&value)
         ));
-        let family = judged.iter().find_map(|j| j.family.clone());
-        f = f.family(family);
-        for (lib, j) in libs.iter().zip(&judged) {
-            f = f.subject(Subject::File {
-                path: RawBytes::from(*lib),
-                sha256: ctx.model.file(lib).and_then(|r| r.sha256.clone()),
-            });
-            f = f.evidence(format!(
-                "preloaded library {}",
-                minetrace_schemas::escape_bytes(lib)
-            ));
+        if !host_files {
+            f = f.evidence(
+                "carried by processes in a container or chroot: their paths name their own files, judged by the path alone",
+            );
+        }
+        let mut worst = Severity::Info;
+        let mut family = None;
+        for lib in &libs {
+            let j = support::judge_preload_in(ctx, lib, host_files);
+            let record = ctx.model.file(lib).filter(|_| host_files);
+            let owned_by_runner = record
+                .is_some_and(|r| procs.iter().any(|p| p.uid.real != 0 && p.uid.real == r.uid));
+            let intrinsic = j.intrinsic() || owned_by_runner;
+            let severity = if intrinsic {
+                j.severity
+            } else if proxy {
+                Severity::Info
+            } else if host_files {
+                j.severity.min(Severity::Medium)
+            } else {
+                Severity::Low
+            };
+            worst = worst.max(severity);
+            family = family.or_else(|| j.family.clone());
+            let role = if intrinsic {
+                Role::Artifact
+            } else {
+                Role::Context
+            };
+            f = f
+                .subject_as(
+                    Subject::File {
+                        path: RawBytes::from(*lib),
+                        sha256: record.and_then(|r| r.sha256.clone()),
+                    },
+                    role,
+                )
+                .evidence(format!(
+                    "preloaded library {}",
+                    minetrace_schemas::escape_bytes(lib)
+                ));
             for line in j.lines(lib) {
                 f = f.evidence(line);
             }
+            if owned_by_runner {
+                f = f.evidence(
+                    "the library is owned by the non-root account that runs it: its own drop",
+                );
+            }
+            if !intrinsic && !proxy && severity > Severity::Low {
+                f = f.evidence("nothing in the library itself shows an intrusion (no family marker, hider's name, drop place or altered package file): a review item, the library left in place");
+            }
         }
+        f.severity = worst;
+        f = f.family(family);
         if proxy {
             f = f.evidence("a proxy preload (see MT-RUN-022)");
         }
@@ -288,7 +319,7 @@ mod tests {
     use crate::indicators::Indicators;
     use crate::model::fixture;
     use minetrace_schemas::records::package::PackageVerdict;
-    use minetrace_schemas::records::process::EnvVar;
+    use minetrace_schemas::records::process::{EnvVar, ProcessRecord};
 
     /// Review of train 2, item 6: a library in a process's `LD_PRELOAD` is what it is in
     /// `/etc/ld.so.preload` (one judgement, `support::judge_preload`): a tool's *name* no longer makes an
@@ -366,7 +397,11 @@ mod tests {
             in_env(libs[5]) >= Some(Severity::High),
             "tampered package file"
         );
-        for lib in libs {
+        // Review of train 1, item 2: one process's environment is narrower than the system-wide hook:
+        // an unvouched library with nothing against it is a review item there (high in ld.so.preload).
+        assert_eq!(in_env(libs[4]), Some(Severity::Medium));
+        assert_eq!(in_file(libs[4]), Some(Severity::High));
+        for lib in libs.iter().filter(|l| **l != libs[4]) {
             assert_eq!(
                 in_env(lib),
                 in_file(lib),
@@ -374,5 +409,97 @@ mod tests {
                 String::from_utf8_lossy(lib)
             );
         }
+    }
+
+    /// A process with `LD_PRELOAD` of `lib`, run by `uid`, in mount namespace `mnt`.
+    fn carrier(pid: i32, uid: u32, lib: &[u8], mnt: u64) -> ProcessRecord {
+        let mut p = fixture::process(
+            pid,
+            1,
+            uid,
+            b"/usr/bin/java",
+            &[b"java", b"-jar", b"app.jar"],
+        );
+        p.env.push(EnvVar {
+            name: RawBytes::from(&b"LD_PRELOAD"[..]),
+            value: Some(RawBytes::from(lib)),
+        });
+        p.namespaces
+            .push(minetrace_schemas::records::process::NamespaceRef {
+                kind: "mnt".into(),
+                inode: mnt,
+            });
+        p
+    }
+
+    /// Review of train 1, item 2: an APM agent's library no package vouches for, preloaded into one
+    /// service, is a review item: the library context, the plan acting on nothing unasked (it froze,
+    /// killed and quarantined before). A container's library is judged by its path only (low); the same
+    /// kind of library owned by the account that runs it, or with a hider's name, is the intrusion's.
+    #[test]
+    fn an_unvouched_preload_in_one_service_is_a_review_item_never_a_kill() {
+        let build = || {
+            let mut init = fixture::process(1, 0, 0, b"/usr/lib/systemd/systemd", &[b"/sbin/init"]);
+            init.namespaces
+                .push(minetrace_schemas::records::process::NamespaceRef {
+                    kind: "mnt".into(),
+                    inode: 4026531841,
+                });
+            let procs: Vec<ProcessRecord> = vec![
+                init,
+                carrier(100, 998, b"/opt/apm/lib/libagent.so", 4026531841),
+                carrier(200, 0, b"/opt/vendor/lib/libcore.so", 4026532777),
+                carrier(300, 1001, b"/opt/app/lib/libx.so", 4026531841),
+                carrier(400, 998, b"/opt/apm/lib/libprocesshider.so", 4026531841),
+            ];
+            let mut mine = fixture::file(b"/opt/app/lib/libx.so", Some(b"\x7fELF"));
+            mine.0.uid = 1001;
+            fixture::model_with_processes(
+                vec![
+                    fixture::file(b"/opt/apm/lib/libagent.so", Some(b"\x7fELF")),
+                    mine,
+                ],
+                vec![],
+                procs,
+            )
+        };
+        let model = build();
+        let iocs = Indicators::builtin();
+        let found = preloads(&Context {
+            model: &model,
+            iocs: &iocs,
+        });
+        let of = |lib: &[u8]| {
+            found
+                .iter()
+                .find(|f| {
+                    f.evidence
+                        .first()
+                        .is_some_and(|e| e.as_bytes() == [&b"LD_PRELOAD="[..], lib].concat())
+                })
+                .cloned()
+        };
+        let agent = of(b"/opt/apm/lib/libagent.so").expect("a finding for the agent");
+        assert_eq!(agent.severity, Severity::Medium, "{agent:#?}");
+        assert!(agent
+            .subjects
+            .iter()
+            .filter(|s| matches!(s.subject, Subject::File { .. }))
+            .all(|s| s.role == Role::Context));
+        assert_eq!(
+            of(b"/opt/vendor/lib/libcore.so").map(|f| f.severity),
+            Some(Severity::Low),
+            "a container's library"
+        );
+        assert!(of(b"/opt/app/lib/libx.so").is_some_and(|f| f.severity >= Severity::High));
+        assert!(
+            of(b"/opt/apm/lib/libprocesshider.so").is_some_and(|f| f.severity >= Severity::High)
+        );
+        // The plan for the agent alone acts on nothing unless the operator asks.
+        let plan = crate::remediate::test_plan::plan_of(
+            build(),
+            crate::remediate::test_plan::doc(vec![agent]),
+        );
+        assert!(plan.applies_nothing_unasked(), "{:#?}", plan.items);
     }
 }

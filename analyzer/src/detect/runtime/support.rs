@@ -558,6 +558,19 @@ impl PreloadJudgement<'_> {
             .is_some_and(|c| c.verdict == PackageVerdict::Match)
     }
 
+    /// What the library itself shows, beyond no one vouching for it: a family's marker, a hider's
+    /// name, a drop place, or a packaged file whose bytes differ from its package's. Without such
+    /// evidence an unvouched library is a review item, never an artifact (`/opt/<vendor>/lib/*.so`,
+    /// APM agents and HPC runtimes are preloaded by name every day).
+    pub fn intrinsic(&self) -> bool {
+        self.family.is_some()
+            || self.path.hider.is_some()
+            || self.path.dropped
+            || self
+                .check
+                .is_some_and(|c| c.verdict == PackageVerdict::Mismatch)
+    }
+
     /// Evidence: what the judgement rests on (family, hider's or tool's name, place, package check).
     pub fn lines(&self, lib: &[u8]) -> Vec<String> {
         let mut out = Vec::new();
@@ -597,8 +610,20 @@ impl PreloadJudgement<'_> {
     }
 }
 
-/// Judges a preloaded library ([`PreloadJudgement`]): its path, a family marker, its package check.
+/// Judges a preloaded library of the host's files ([`PreloadJudgement`]): its path, a family marker, its
+/// package check.
 pub fn judge_preload<'a>(ctx: &Context<'a>, lib: &[u8]) -> PreloadJudgement<'a> {
+    judge_preload_in(ctx, lib, true)
+}
+
+/// [`judge_preload`] for a library named by a process that sees the host's files or not
+/// ([`sees_host_files`]): a container's library is judged by its path alone — the host's package check
+/// and file at that path are another file's.
+pub fn judge_preload_in<'a>(
+    ctx: &Context<'a>,
+    lib: &[u8],
+    host_files: bool,
+) -> PreloadJudgement<'a> {
     let model: &'a HostModel = ctx.model;
     let family = ctx
         .iocs
@@ -606,7 +631,7 @@ pub fn judge_preload<'a>(ctx: &Context<'a>, lib: &[u8]) -> PreloadJudgement<'a> 
         .find(|m| m.value.as_bytes() == lib)
         .map(|m| m.family.clone())
         .or_else(|| crate::detect::footholds::common::family_of_path(ctx.iocs, lib));
-    let check = model.package_check(lib);
+    let check = model.package_check(lib).filter(|_| host_files);
     let path = PreloadLib::of(ctx, lib);
     let packaged = check.is_some_and(|c| c.verdict == PackageVerdict::Match);
     let tampered = check.is_some_and(|c| c.verdict == PackageVerdict::Mismatch);
@@ -625,6 +650,20 @@ pub fn judge_preload<'a>(ctx: &Context<'a>, lib: &[u8]) -> PreloadJudgement<'a> 
         check,
         severity,
     }
+}
+
+/// Whether a process sees the host's files at the paths it names: not chrooted, and in the mount namespace
+/// of pid 1 (the host's init) when both are known. A container's process names its own filesystem's
+/// files: the host's file at that path, and the host's package check of it, are another file's.
+pub fn sees_host_files(model: &HostModel, p: &ProcessRecord) -> bool {
+    let mnt = |q: &ProcessRecord| {
+        q.namespaces
+            .iter()
+            .find(|n| n.kind == "mnt")
+            .map(|n| n.inode)
+    };
+    let host = model.process(1).and_then(mnt);
+    own_root(p).is_none() && !matches!((mnt(p), host), (Some(a), Some(b)) if a != b)
 }
 
 /// A deleted executable under a system directory, not hidden and not in temp: what a package upgrade
