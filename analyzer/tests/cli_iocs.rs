@@ -59,7 +59,7 @@ fn good_file_is_accepted() {
     let (code, stderr, _file, _dir) = analyze_with(
         "pool_domain pool.example.org\ntemp_dir /scratch/\nfamily Example name xbot\n\
          system_unit_prefix Zz-\nscan_tool zzscan\nscan_non_target_option zzscan --via\nclosed_port 11211\nadmin_group wheel2\n\
-         access_file /etc/zz-vpn/*\nwebshell_sink zz_run\n",
+         access_file /etc/zz-vpn/*\nwebshell_sink zz_run\nnetwork_tool zzcat --connect\nhost_changing_tool zzctl\n",
     );
     assert!(
         matches!(code, Some(0 | 1)),

@@ -57,6 +57,10 @@ enum Form {
     /// A program and one of its options, two words: `nmap --exclude`. Per program, because one letter
     /// means different things to different programs (`-b` is nmap's FTP relay, zmap's blocklist file).
     ProgramOption,
+    /// A program, alone or with one word an argument of it must contain for the use to count
+    /// (`openssl s_client`, `awk /inet/`, `kill -9`): a tool that reaches the network or changes the
+    /// host in some of its uses only (`openssl x509`, `awk '{print $5}'` and `kill -0 PID` do neither).
+    ProgramUse,
 }
 
 macro_rules! kinds {
@@ -238,12 +242,12 @@ kinds! {
     /// (`shell_or_downloader`), proxies (`proxy_tool`) and SSH clients (`ssh_client`): `openssl s_client`,
     /// `telnet`, gawk's `/inet/tcp`. In a web server's shell they are a reverse shell or a tunnel, never an
     /// application's shell-out (`MT-RUN-036`). Program names, case kept.
-    NetworkTool = "network_tool", Word;
+    NetworkTool = "network_tool", ProgramUse;
     /// Programs that change the host — its schedules, accounts, file locks, processes, firewall, services
     /// or kernel (`crontab`, `useradd`, `chattr`, `pkill`, `iptables`, `systemctl`, `insmod`): what an
     /// intruder runs through a web shell to stay and clear the way, never an application's shell-out
     /// (`MT-RUN-036`). Program names, case kept.
-    HostChangingTool = "host_changing_tool", Word;
+    HostChangingTool = "host_changing_tool", ProgramUse;
 }
 
 impl Kind {
@@ -432,6 +436,10 @@ fn refuse(form: Form, value: &str) -> Option<&'static str> {
             let words: Vec<&str> = value.split_whitespace().collect();
             matches!(words.as_slice(), [program, option] if !program.starts_with('-') && option.starts_with('-'))
         }
+        Form::ProgramUse => {
+            let words: Vec<&str> = value.split_whitespace().collect();
+            matches!(words.as_slice(), [program] | [program, _] if !program.starts_with('-'))
+        }
     };
     if ok {
         return None;
@@ -447,6 +455,9 @@ fn refuse(form: Form, value: &str) -> Option<&'static str> {
             "expected a path pattern: an absolute path, with '*' only at its start or end (`/etc/sudoers*`, `*/.ssh/*`)"
         }
         Form::ProgramOption => "expected a program and one of its options: `PROGRAM -OPTION`",
+        Form::ProgramUse => {
+            "expected a program, alone or with the one word its use must carry: `PROGRAM [WORD]`"
+        }
     })
 }
 
@@ -506,7 +517,7 @@ impl Indicators {
             if let Some(why) = refuse(k.form(), value) {
                 anyhow::bail!("{at}: bad {} value {shown:?}: {why}", k.name());
             }
-            let value = if k.form() == Form::ProgramOption {
+            let value = if matches!(k.form(), Form::ProgramOption | Form::ProgramUse) {
                 // One space between the two words, as [`Indicators::has_option`] asks.
                 value.split_whitespace().collect::<Vec<_>>().join(" ")
             } else if k.keeps_case() {
@@ -571,6 +582,27 @@ impl Indicators {
     /// Whether `option` of `program` is a value of a program-option kind ([`Kind::ScanNonTargetOption`]).
     pub fn has_option(&self, kind: Kind, program: &str, option: &str) -> bool {
         kind.form() == Form::ProgramOption && self.contains(kind, &format!("{program} {option}"))
+    }
+
+    /// Whether any value of a program-use kind ([`Kind::NetworkTool`], [`Kind::HostChangingTool`]) names
+    /// `program`, whatever its arguments.
+    pub fn names_tool(&self, kind: Kind, program: &str) -> bool {
+        kind.form() == Form::ProgramUse
+            && self.set(kind).any(|v| v.split(' ').next() == Some(program))
+    }
+
+    /// Whether `program` run with `args` is a use of a program-use kind: a value naming the program
+    /// alone, or the program and a word one of its arguments contains (`awk /inet/` counts for
+    /// `awk 'BEGIN{s="/inet/tcp/0/h/443"}'`, not for `awk '{print $5}'`).
+    pub fn tool_use(&self, kind: Kind, program: &str, args: &[Vec<u8>]) -> bool {
+        kind.form() == Form::ProgramUse
+            && self.set(kind).any(|v| {
+                let mut words = v.split(' ');
+                words.next() == Some(program)
+                    && words.next().is_none_or(|w| {
+                        args.iter().any(|a| crate::parse::contains(a, w.as_bytes()))
+                    })
+            })
     }
 
     /// Whether port `port` is a value of a port kind.
@@ -839,6 +871,40 @@ mod tests {
 
     /// A program-option value is two words, the second an option; it is kept as written with one space,
     /// and looked up per program: nmap's `-b` is not zmap's.
+    #[test]
+    fn a_program_use_counts_for_its_program_and_the_word_it_carries() {
+        let ind = Indicators::builtin();
+        let args = |a: &[&str]| a.iter().map(|w| w.as_bytes().to_vec()).collect::<Vec<_>>();
+        assert!(ind.tool_use(
+            Kind::NetworkTool,
+            "openssl",
+            &args(&["s_client", "-connect", "h:443"])
+        ));
+        assert!(!ind.tool_use(
+            Kind::NetworkTool,
+            "openssl",
+            &args(&["x509", "-noout", "-enddate"])
+        ));
+        assert!(ind.tool_use(
+            Kind::NetworkTool,
+            "awk",
+            &args(&["BEGIN{s=\"/inet/tcp/0/h/443\"}"])
+        ));
+        assert!(!ind.tool_use(Kind::NetworkTool, "awk", &args(&["{print $5}"])));
+        assert!(ind.tool_use(Kind::NetworkTool, "telnet", &args(&[])));
+        assert!(ind.tool_use(Kind::HostChangingTool, "kill", &args(&["-9", "4711"])));
+        assert!(!ind.tool_use(Kind::HostChangingTool, "kill", &args(&["-0", "4711"])));
+        assert!(ind.names_tool(Kind::HostChangingTool, "kill"));
+        assert!(!ind.names_tool(Kind::HostChangingTool, "kil"));
+        for bad in ["-9 kill", "a b c"] {
+            let err = Indicators::default()
+                .add_text("m.txt", &format!("network_tool {bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("PROGRAM [WORD]"), "{bad}: {err}");
+        }
+    }
+
     #[test]
     fn program_options_are_two_words_and_belong_to_their_program() {
         let mut ind = Indicators::builtin();

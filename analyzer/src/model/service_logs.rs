@@ -134,13 +134,14 @@ fn is_command_word(word: &[u8], iocs: &Indicators) -> bool {
             Kind::ShellOrDownloader,
             Kind::Interpreter,
             Kind::ReconCommand,
-            Kind::NetworkTool,
-            Kind::HostChangingTool,
             Kind::ProxyTool,
             Kind::SshClient,
         ]
         .into_iter()
         .any(|k| iocs.contains(k, &name))
+        || [Kind::NetworkTool, Kind::HostChangingTool]
+            .into_iter()
+            .any(|k| iocs.names_tool(k, &name))
 }
 
 /// A value cut at its [`SEPARATORS`]: its pieces, trimmed, the first kept even when empty (a value

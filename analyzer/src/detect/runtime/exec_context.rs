@@ -480,7 +480,9 @@ fn application_shell_out(
         && !writes_access
         && s.is_quiet(ctx.iocs.paths())
         && !s.commands.is_empty()
-        && s.commands.iter().all(|c| ordinary_program(ctx, p, c))
+        && crate::parse::shell_line::invocations(text)
+            .iter()
+            .all(|(c, args)| ordinary_program(ctx, p, c, args))
         && s.ran.iter().all(|r| installed_program(ctx, &r.path))
 }
 
@@ -538,21 +540,23 @@ fn installed_program(ctx: &Context, path: &[u8]) -> bool {
     }
 }
 
-/// Whether a command a service's shell runs (by its basename) is an ordinary program: no shell,
-/// interpreter or downloader, not network-capable (`network_tool`, `proxy_tool`, `ssh_client`,
-/// `irc_client`, `scan_tool`, `brute_tool`) nor host-changing (`host_changing_tool`), and — run by name —
+/// Whether a command a service's shell runs (by its basename, with its arguments) is an ordinary program:
+/// no shell, interpreter or downloader, not network-capable (`network_tool` in the use its arguments
+/// show — `openssl s_client`, not `openssl x509` —, `proxy_tool`, `ssh_client`, `irc_client`,
+/// `scan_tool`, `brute_tool`) nor host-changing (`host_changing_tool`: `kill -9`, not `kill -0`), and — run by name —
 /// an installed program ([`installed_program`]) where it is first found on the process's search path,
 /// as far as the snapshot records the directories of its `PATH` (a program of that name in a web root
 /// ahead of `/usr/bin` is what runs).
-fn ordinary_program(ctx: &Context, p: &ProcessRecord, command: &[u8]) -> bool {
+fn ordinary_program(ctx: &Context, p: &ProcessRecord, command: &[u8], args: &[Vec<u8>]) -> bool {
     let name = String::from_utf8_lossy(command);
     let lower = name.to_ascii_lowercase();
     let special = crate::parse::shell_line::is_interpreter(command)
         || ctx.iocs.contains(Kind::Interpreter, &lower)
         || ctx.iocs.contains(Kind::ShellOrDownloader, &lower)
+        || [Kind::NetworkTool, Kind::HostChangingTool]
+            .into_iter()
+            .any(|k| ctx.iocs.tool_use(k, &name, args))
         || [
-            Kind::NetworkTool,
-            Kind::HostChangingTool,
             Kind::ProxyTool,
             Kind::SshClient,
             Kind::IrcClient,
@@ -947,6 +951,11 @@ mod tests {
             &b"convert /var/www/shop/uploads/p/4711.jpg -resize 800x800 -strip /var/www/shop/uploads/p/4711-800.jpg; git -C /var/www/shop/theme rev-parse --short HEAD; sleep 900"[..],
             b"/usr/bin/convert a.jpg -resize 50% b.jpg",
             b"sendmail -t -i < /var/www/shop/var/mail/4711.eml",
+            // Review of train 1, item 4: tools judged by their use, not their name.
+            b"df -P /var/www | awk 'NR==2 {print $5}'",
+            b"openssl x509 -noout -enddate -in /etc/ssl/certs/shop.pem",
+            b"openssl rand -hex 16",
+            b"kill -0 4711",
         ] {
             assert_eq!(
                 judged(&[b"/usr/bin/dash", b"-c", text]),
