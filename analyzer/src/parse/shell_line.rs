@@ -255,24 +255,6 @@ pub fn words_in_order(text: &[u8]) -> Vec<(Vec<u8>, bool)> {
     out
 }
 
-/// Every simple command of shell text: the program's basename (after assignments and wrappers: `sudo`,
-/// `nohup`, `env A=b`, `timeout 10`) and the words after it, split as [`analyze`] splits them (quotes
-/// honoured, shell strings split again), at most 64. For judging a program by its arguments:
-/// `openssl s_client` reaches out, `openssl x509` does not.
-pub fn invocations(text: &[u8]) -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
-    let text = text.get(..super::MAX_LINE_BYTES).unwrap_or(text);
-    segments(text)
-        .into_iter()
-        .filter_map(|seg| {
-            let ci = command_index(&seg.words)?;
-            let cmd = basename(seg.words.get(ci)?).to_vec();
-            let args = seg.words.get(ci + 1..).unwrap_or_default().to_vec();
-            Some((cmd, args))
-        })
-        .take(64)
-        .collect()
-}
-
 /// Cuts the text into simple commands.
 fn segments(text: &[u8]) -> Vec<Segment> {
     let mut out = Vec::new();

@@ -39,6 +39,14 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     out
 }
 
+/// ` from ADDRESS` for a line whose client the log names, else nothing.
+fn from_client(l: &ServiceLogLine) -> String {
+    l.log
+        .client
+        .map(|c| format!(" from {c}"))
+        .unwrap_or_default()
+}
+
 fn quote(l: &ServiceLogLine, what: String) -> String {
     format!("{}: {what}", l.location())
 }
@@ -55,22 +63,31 @@ fn scripts_at<'a>(ctx: &'a Context, request: &[u8]) -> Vec<&'a FileRecord> {
         .collect()
 }
 
-/// `MT-ENT-001`, one finding per requested script.
-fn web_commands(ctx: &Context) -> Vec<Finding> {
-    let mut by_script: BTreeMap<Vec<u8>, Vec<(&ServiceLogLine, Vec<u8>)>> = BTreeMap::new();
+/// The web requests a reading of their target keeps (`read`: [`request_command`], [`request_injection`]),
+/// by requested path, in log order, with what the reading found.
+fn requests_by_path<'a, T>(
+    ctx: &'a Context,
+    read: impl Fn(&[u8]) -> Option<T>,
+) -> BTreeMap<Vec<u8>, Vec<(&'a ServiceLogLine, T)>> {
+    let mut by_path: BTreeMap<Vec<u8>, Vec<(&ServiceLogLine, T)>> = BTreeMap::new();
     for l in &ctx.model.service_logs {
         let LogEvent::WebRequest { target, .. } = &l.log.event else {
             continue;
         };
-        if let Some(cmd) = request_command(target, ctx.iocs) {
-            by_script
+        if let Some(found) = read(target) {
+            by_path
                 .entry(request_path(target))
                 .or_default()
-                .push((l, cmd));
+                .push((l, found));
         }
     }
+    by_path
+}
+
+/// `MT-ENT-001`, one finding per requested script.
+fn web_commands(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
-    for (script, hits) in by_script {
+    for (script, hits) in requests_by_path(ctx, |t| request_command(t, ctx.iocs)) {
         let files = scripts_at(ctx, &script);
         let severity = if files.is_empty() {
             Severity::Low
@@ -83,11 +100,7 @@ fn web_commands(ctx: &Context) -> Vec<Finding> {
             escape_bytes(&script)
         ));
         for (l, cmd) in hits.iter().take(QUOTED) {
-            let client = l
-                .log
-                .client
-                .map(|c| format!(" from {c}"))
-                .unwrap_or_default();
+            let client = from_client(l);
             f = f.evidence(quote(
                 l,
                 format!("request{client} ran: {}", escape_bytes(cmd)),
@@ -113,34 +126,15 @@ fn web_commands(ctx: &Context) -> Vec<Finding> {
 /// in. The page on disk is the application's own code with a bug, its owner's to fix: a context subject,
 /// never an artifact (a remediation never touches it). The log is the evidence.
 fn web_injections(ctx: &Context) -> Vec<Finding> {
-    let mut by_page: BTreeMap<
-        Vec<u8>,
-        Vec<(&ServiceLogLine, crate::model::service_logs::Injection)>,
-    > = BTreeMap::new();
-    for l in &ctx.model.service_logs {
-        let LogEvent::WebRequest { target, .. } = &l.log.event else {
-            continue;
-        };
-        if let Some(inj) = request_injection(target, ctx.iocs) {
-            by_page
-                .entry(request_path(target))
-                .or_default()
-                .push((l, inj));
-        }
-    }
     let mut out = Vec::new();
-    for (page, hits) in by_page {
+    for (page, hits) in requests_by_path(ctx, |t| request_injection(t, ctx.iocs)) {
         let mut f = finding(&rules::ENT_004, Severity::Low).evidence(format!(
             "{} request(s) to {} appended shell commands to a parameter's value",
             hits.len(),
             escape_bytes(&page)
         ));
         for (l, inj) in hits.iter().take(QUOTED) {
-            let client = l
-                .log
-                .client
-                .map(|c| format!(" from {c}"))
-                .unwrap_or_default();
+            let client = from_client(l);
             f = f.evidence(quote(
                 l,
                 format!(

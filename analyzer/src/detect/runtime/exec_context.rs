@@ -480,7 +480,7 @@ fn application_shell_out(
         && !writes_access
         && s.is_quiet(ctx.iocs.paths())
         && !s.commands.is_empty()
-        && crate::parse::shell_line::invocations(text)
+        && crate::parse::shell_line::simple_commands(text)
             .iter()
             .all(|(c, args)| ordinary_program(ctx, p, c, args))
         && s.ran.iter().all(|r| installed_program(ctx, &r.path))
@@ -845,10 +845,14 @@ mod tests {
         assert!(sev(32) >= Some(Severity::Medium));
     }
 
+    /// The package manager the fixture's package checks name.
+    const DPKG: Option<minetrace_schemas::records::package::PackageManager> =
+        Some(minetrace_schemas::records::package::PackageManager::Dpkg);
+
     /// MT-RUN-036's severity for a child of php-fpm with this argv (the child's exe is its argv[0]). The
     /// host's shells (`/bin/sh`, `/usr/bin/dash`) are packaged: their package checks match.
     fn judged(child: &[&[u8]]) -> Option<Severity> {
-        judged_with(child[0], child, &[], vec![])
+        judged_on(child[0], child, &[], vec![], DPKG)
     }
 
     /// [`judged`] on a host whose package database the collector could not read: no check names a
@@ -857,26 +861,8 @@ mod tests {
         judged_on(child[0], child, &[], vec![], None)
     }
 
-    /// [`judged`] for a child running `exe`, with `env` (`NAME=VALUE`) and these files in the snapshot.
-    fn judged_with(
-        exe: &[u8],
-        child: &[&[u8]],
-        env: &[&[u8]],
-        files: Vec<(
-            minetrace_schemas::records::file::FileRecord,
-            Option<Vec<u8>>,
-        )>,
-    ) -> Option<Severity> {
-        judged_on(
-            exe,
-            child,
-            env,
-            files,
-            Some(minetrace_schemas::records::package::PackageManager::Dpkg),
-        )
-    }
-
-    /// [`judged_with`] with the package manager the checks name (`None`: no package database).
+    /// [`judged`] for a child running `exe`, with `env` (`NAME=VALUE`) and these files in the snapshot, on a
+    /// host whose package checks name `manager` (`None`: no package database the collector could read).
     fn judged_on(
         exe: &[u8],
         child: &[&[u8]],
@@ -1000,11 +986,11 @@ mod tests {
         let convert: &[&[u8]] = &[b"sh", b"-c", b"convert a.jpg b.jpg"];
         // Started as `sh` but no packaged shell: a dropped binary, a shell whose bytes differ.
         assert_eq!(
-            judged_with(b"/var/www/html/up/sh", convert, &[], vec![]),
+            judged_on(b"/var/www/html/up/sh", convert, &[], vec![], DPKG),
             Some(Severity::Medium)
         );
         assert_eq!(
-            judged_with(b"/usr/bin/bash", convert, &[], vec![]),
+            judged_on(b"/usr/bin/bash", convert, &[], vec![], DPKG),
             Some(Severity::Medium),
             "no package check vouches for it"
         );
@@ -1024,12 +1010,12 @@ mod tests {
         let path: &[&[u8]] = &[b"PATH=/var/www/html/bin:/usr/bin:/bin"];
         let planted = fixture::file(b"/var/www/html/bin/convert", Some(b"\x7fELF"));
         assert_eq!(
-            judged_with(b"/bin/sh", convert, path, vec![planted]),
+            judged_on(b"/bin/sh", convert, path, vec![planted], DPKG),
             Some(Severity::Medium)
         );
         let packaged = fixture::file(b"/usr/bin/convert", Some(b"\x7fELF"));
         assert_eq!(
-            judged_with(b"/bin/sh", convert, path, vec![packaged]),
+            judged_on(b"/bin/sh", convert, path, vec![packaged], DPKG),
             Some(Severity::Low)
         );
         // An admin's own build in /usr/local/bin (root's, writable by no one else) is installed; the same
@@ -1037,13 +1023,13 @@ mod tests {
         let local: &[&[u8]] = &[b"PATH=/usr/local/bin:/usr/bin:/bin"];
         let admins = fixture::file(b"/usr/local/bin/convert", Some(b"\x7fELF"));
         assert_eq!(
-            judged_with(b"/bin/sh", convert, local, vec![admins]),
+            judged_on(b"/bin/sh", convert, local, vec![admins], DPKG),
             Some(Severity::Low)
         );
         let mut planted = fixture::file(b"/usr/local/bin/convert", Some(b"\x7fELF"));
         planted.0.uid = 33;
         assert_eq!(
-            judged_with(b"/bin/sh", convert, local, vec![planted]),
+            judged_on(b"/bin/sh", convert, local, vec![planted], DPKG),
             Some(Severity::Medium)
         );
     }
