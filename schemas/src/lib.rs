@@ -12,6 +12,7 @@ pub mod json_schema;
 pub mod locations;
 pub mod manifest;
 pub mod miner_config;
+pub mod programs;
 pub mod raw_bytes;
 pub mod records;
 

@@ -28,11 +28,9 @@ const DOWNLOADERS: &[&[u8]] = &[
 ];
 
 /// Programs that execute what they read on stdin, or a script their command line names: the one list of
-/// interpreters (the remediation script's respawn scan reads it from the plan's data block).
-pub const INTERPRETERS: &[&[u8]] = &[
-    b"sh", b"bash", b"dash", b"zsh", b"ksh", b"ash", b"mksh", b"busybox", b"python", b"python2",
-    b"python3", b"perl", b"php", b"ruby", b"node",
-];
+/// interpreters, shared with the collector (`schemas/src/programs.rs`; the remediation script's respawn
+/// scan reads it from the plan's data block).
+pub use minetrace_schemas::programs::INTERPRETERS;
 
 /// Shells: programs whose `-c` argument is shell text.
 pub const SHELLS: &[&[u8]] = &[b"sh", b"bash", b"dash", b"zsh", b"ksh", b"ash", b"mksh"];

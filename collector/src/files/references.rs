@@ -109,9 +109,32 @@ fn is_pseudo_path(path: &[u8]) -> bool {
 }
 
 /// Absolute paths among the tokens of `text`, then its quoted paths with blanks.
-fn paths_in(text: &[u8], out: &mut Vec<Vec<u8>>) {
-    let tokens = text.split(|b| is_separator(*b)).chain(quoted_paths(text));
-    for token in tokens {
+/// Whether `word` runs the file its command line names next as a script: an interpreter (`sh`,
+/// `/usr/bin/python3`, one list with the analyzer: [`minetrace_schemas::programs`]) or `.`/`source`.
+fn runs_a_script(word: &[u8]) -> bool {
+    use minetrace_schemas::programs::{INTERPRETERS, SOURCING_BUILTINS};
+    SOURCING_BUILTINS.contains(&word) || INTERPRETERS.contains(&super::host_root::file_name(word))
+}
+
+/// Absolute paths among the tokens of `text` (into `out`), then its quoted paths with blanks; a path
+/// that follows an interpreter word (options between allowed: `sh -x /etc/x`) also into `interpreted`.
+fn paths_in(text: &[u8], out: &mut Vec<Vec<u8>>, interpreted: &mut Vec<Vec<u8>>) {
+    let mut after_interpreter = false;
+    let split = text
+        .split(|b| is_separator(*b))
+        .filter(|t| !t.is_empty())
+        .map(|t| (t, true));
+    let tokens = split.chain(quoted_paths(text).map(|t| (t, false)));
+    for (token, plain) in tokens {
+        let run = after_interpreter;
+        if plain {
+            // Options keep the interpreter's claim on the next operand.
+            if runs_a_script(token) {
+                after_interpreter = true;
+            } else if !token.starts_with(b"-") {
+                after_interpreter = false;
+            }
+        }
         if token.len() < 2 || token.len() > MAX_TOKEN || !token.starts_with(b"/") {
             continue;
         }
@@ -125,15 +148,24 @@ fn paths_in(text: &[u8], out: &mut Vec<Vec<u8>>) {
         if !out.iter().any(|p| p == token) {
             out.push(token.to_vec());
         }
+        if run && !interpreted.iter().any(|p| p == token) {
+            interpreted.push(token.to_vec());
+        }
     }
 }
 
 /// Absolute paths a stored file of `category` names: every token of its non-comment lines (`Exec*=`
 /// values only, for systemd units).
 pub fn extract(category: &str, bytes: &[u8]) -> Vec<Vec<u8>> {
+    extract_named(category, bytes).0
+}
+
+/// [`extract`], and the paths among them that an interpreter or `.` runs as a script (`sh /etc/x`).
+pub fn extract_named(category: &str, bytes: &[u8]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     let mut out = Vec::new();
+    let mut interpreted = Vec::new();
     if !SOURCE_CATEGORIES.contains(&category) {
-        return out;
+        return (out, interpreted);
     }
     let bytes = bytes.get(..bytes.len().min(SCAN_CAP)).unwrap_or(bytes);
     for line in bytes.split(|b| *b == b'\n') {
@@ -154,12 +186,16 @@ pub fn extract(category: &str, bytes: &[u8]) -> Vec<Vec<u8>> {
                 .iter()
                 .position(|b| !matches!(b, b'@' | b'-' | b':' | b'+' | b'!'))
                 .unwrap_or(value.len());
-            paths_in(value.get(start..).unwrap_or_default(), &mut out);
+            paths_in(
+                value.get(start..).unwrap_or_default(),
+                &mut out,
+                &mut interpreted,
+            );
         } else {
-            paths_in(line, &mut out);
+            paths_in(line, &mut out, &mut interpreted);
         }
     }
-    out
+    (out, interpreted)
 }
 
 /// An ELF file or a script (shebang or script name), by its first bytes, opened as a regular file only
@@ -256,11 +292,18 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
         if !looks_executable(&s.ctx.root.real(&r.path), &r.path, st.id()) {
             if st.size <= DATA_CAP && data < MAX_DATA {
                 data += 1;
+                // A file a line runs with `sh FILE` or `. FILE` is a script whatever its first bytes:
+                // its variables (`KEY=`, `TOKEN=`) are redacted, never a reason to withhold it.
+                let guard = if s.ctx.interpreted.contains(&path) {
+                    super::secrets::release_script
+                } else {
+                    super::secrets::release
+                };
                 s.capture_checked(
                     &path,
                     Content::Guarded {
                         cap: DATA_CAP,
-                        guard: super::secrets::release,
+                        guard,
                     },
                     st.id(),
                 )?;
@@ -317,6 +360,28 @@ mod tests {
             ),
             vec!["/tmp/.x", "/opt/m/m", "/srv/a", "/tmp/.x y/run", "/srv/a b"]
         );
+    }
+
+    /// Review of train 1, item 3: the paths a line runs through an interpreter or `.`.
+    #[test]
+    fn paths_run_by_an_interpreter() {
+        let (paths, run) = extract_named(
+            "cron",
+            b"* * * * * root sh /etc/sysd/init; . /etc/backup/env; /usr/bin/python3 -u /opt/x.py --cfg /opt/c.json; cat /etc/hosts\n",
+        );
+        assert!(
+            paths.contains(&b"/etc/hosts".to_vec()) && paths.contains(&b"/opt/c.json".to_vec())
+        );
+        assert_eq!(
+            run,
+            vec![
+                b"/etc/sysd/init".to_vec(),
+                b"/etc/backup/env".to_vec(),
+                b"/opt/x.py".to_vec()
+            ]
+        );
+        let (_, run) = extract_named("systemd", b"ExecStart=/bin/bash -x /opt/kit/start\n");
+        assert_eq!(run, vec![b"/opt/kit/start".to_vec()]);
     }
 
     #[test]
@@ -540,7 +605,25 @@ mod tests {
             files.iter().map(|(p, _)| p.as_bytes().to_vec()).collect(),
             Vec::new(),
         ];
+        // A kit's start file a cron line runs with `sh`: stored, its variables redacted.
+        put(
+            root,
+            "/etc/sysd/init",
+            b"KEY=abc\ncd /etc/sysd && ./sysd\n",
+            0o644,
+        );
+        h.ctx.references[0].push(b"/etc/sysd/init".to_vec());
+        h.ctx.interpreted.insert(b"/etc/sysd/init".to_vec());
         collect(&mut h.sink("referenced-exe")).unwrap();
+        let init = h.record("/etc/sysd/init").unwrap();
+        assert!(
+            init.member.is_some()
+                && init
+                    .error
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with("content redacted: 1 secret value")),
+            "{init:?}"
+        );
         for (p, _) in &files[..6] {
             let r = h.record(p).unwrap_or_else(|| panic!("{p} not recorded"));
             assert!(r.member.is_none() && r.sha256.is_some(), "{p} was stored");

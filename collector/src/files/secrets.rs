@@ -1,20 +1,26 @@
-//! What of a data file named by a persistence entry may leave the host ([`release`]). The bundle travels
-//! to analysts, so admins' secrets stay on the host; but a deny-list of secret words alone lets an
-//! attacker keep its miner config out of the bundle by adding `"password": ""` (XMRig ignores unknown
-//! keys) or naming it `creds.json` (review of train 2, item 8). So:
+//! What of a data file named by a persistence entry may leave the host ([`release`], and
+//! [`release_script`] for a file a line runs with `sh FILE` or `. FILE`). The bundle travels to analysts,
+//! so admins' secrets stay on the host; but a deny-list of secret words alone lets an attacker keep its
+//! miner config out of the bundle by adding `"password": ""` (XMRig ignores unknown keys) or naming it
+//! `creds.json` (review of train 2, item 8). So:
 //!
 //! - private key material is withheld always (only presence, metadata and sha256 are collected);
 //! - a file whose head reads as a miner's configuration (a stratum URL, or a miner key such as `"pools"`
-//!   with a pool-account key such as `"user"`, both lists from [`minetrace_schemas::miner_config`]) is
-//!   stored whatever its name, with the value of every secret-looking key replaced by a marker that says
-//!   how long it was: pools and wallet stay for the analyst, the pool password does not travel;
-//! - any other file is withheld when its name is credential-shaped or a secret-looking key
-//!   (`DB_PASS=`, `BORG_PASSPHRASE=`, `api_key=`, `token:`, `"password"`) appears in its head.
+//!   with a pool-account key such as `"user"`, both lists from [`minetrace_schemas::miner_config`], keys
+//!   judged with JSON's `\uXXXX` escapes decoded) is stored whatever its name, with the value of every
+//!   secret-looking key replaced by a marker that says how long it was: pools and wallet stay for the
+//!   analyst, the pool password does not travel;
+//! - a file with a credential-shaped name (`.my.cnf`, `*.pem`, `restic/pass`) is withheld;
+//! - a JSON object (a kit's proxy settings, a miner config spelt to dodge the test above) and a script a
+//!   line runs through an interpreter are stored with their secret values redacted: their keys
+//!   (`TOKEN=`, `"auth"`) are the kit's, not a reason to withhold the evidence (review of train 1, item 3);
+//! - any other file is withheld when a secret-looking key (`DB_PASS=`, `BORG_PASSPHRASE=`, `api_key=`,
+//!   `token:`, `"password"`) appears in its head.
 //!
 //! The redaction is a scanner, not a parser of every format: `key = value`, `key: value`,
 //! `"key": "value"`, `export KEY=value` and `--key=value`. A secret held in a nested list or object
-//! under a secret key (`"tokens": ["..."]`) is not redacted; such a file is a miner's config only by its
-//! pool keys, and its pools are what the analyst needs.
+//! under a secret key (`"tokens": ["..."]`) is not redacted, nor a password inside a URL
+//! (`scheme://user:password@host`).
 
 use minetrace_schemas::miner_config::{
     redaction_marker, MINER_CONFIG_KEYS, POOL_ACCOUNT_KEYS, POOL_URL_START,
@@ -197,6 +203,18 @@ fn bare_value(text: &[u8], start: usize, json: bool) -> usize {
 /// replaced (a bare value in JSON-like text). Quoted strings that are no key are skipped whole, so a
 /// value's words are never taken for keys.
 fn secret_values(text: &[u8]) -> Vec<(usize, usize, bool)> {
+    secret_scan(text).0
+}
+
+/// Whether a secret-looking key stands in `text` as a key, whatever its value: a YAML block under it
+/// (`basic_auth_users:` then indented `user: hash` lines) has no value on its own line to redact.
+fn has_secret_key(text: &[u8]) -> bool {
+    secret_scan(text).1
+}
+
+/// [`secret_values`] and [`has_secret_key`] in one pass.
+fn secret_scan(text: &[u8]) -> (Vec<(usize, usize, bool)>, bool) {
+    let mut keyed = false;
     let mut out = Vec::new();
     let mut i = 0;
     while i < text.len() {
@@ -219,10 +237,11 @@ fn secret_values(text: &[u8]) -> Vec<(usize, usize, bool)> {
             };
             continue;
         };
-        if !is_secret_key(key) {
+        if !is_secret_key(&decode_escapes(key)) {
             i = value;
             continue;
         }
+        keyed = true;
         match text.get(value) {
             Some(b'"' | b'\'') => {
                 let Some(end) = quoted_end(text, value) else {
@@ -249,7 +268,7 @@ fn secret_values(text: &[u8]) -> Vec<(usize, usize, bool)> {
             }
         }
     }
-    out
+    (out, keyed)
 }
 
 /// Whether `text` (lowercase) has `"key"` followed by `:` for one of `keys`, or `key` at a line's start
@@ -319,28 +338,55 @@ pub fn redact(text: &[u8]) -> (Vec<u8>, usize) {
     (out, spans.len())
 }
 
-/// What of a referenced data file named `name` with content `bytes` may be stored (see the module
-/// documentation).
-pub fn release(name: &[u8], bytes: &[u8]) -> Release {
-    let head = bytes.get(..bytes.len().min(HEAD)).unwrap_or(bytes);
-    if let Some(why) = super::sink::armoured_private_key(head) {
-        return Release::Withheld(why);
+/// `text` with JSON's `\uXXXX` escapes of ASCII characters decoded (`"\u0070ools"` is the key `pools` to
+/// XMRig's parser), for judging keys; other bytes as they are.
+pub fn decode_escapes(text: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !text.windows(2).any(|w| w == b"\\u") {
+        return std::borrow::Cow::Borrowed(text);
     }
-    let lower = head.to_ascii_lowercase();
-    if !head.contains(&0) && miner_config_like(&lower) {
-        // Judged by its head, redacted whole: the caller's cap bounds what was read.
-        let (redacted, count) = redact(bytes);
-        return if count == 0 {
-            Release::Whole
-        } else {
-            Release::Redacted {
-                bytes: redacted,
-                count,
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while let Some(&b) = text.get(i) {
+        let code = (b == b'\\' && text.get(i + 1) == Some(&b'u'))
+            .then(|| text.get(i + 2..i + 6))
+            .flatten()
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u32::from_str_radix(h, 16).ok())
+            .and_then(|c| u8::try_from(c).ok())
+            .filter(u8::is_ascii);
+        match code {
+            Some(c) => {
+                out.push(c);
+                i += 6;
             }
-        };
+            None => {
+                out.push(b);
+                i += 1;
+            }
+        }
     }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Stored whole, or with its secret values redacted when it has any.
+fn redacted(bytes: &[u8]) -> Release {
+    let (redacted, count) = redact(bytes);
+    if count == 0 {
+        Release::Whole
+    } else {
+        Release::Redacted {
+            bytes: redacted,
+            count,
+        }
+    }
+}
+
+/// Why a file must stay whole on the host whatever it is: private key material (by armour, or an
+/// `id_*`/`ssh_host_*` name) or a credential-shaped name.
+fn kept_on_host(name: &[u8], head: &[u8]) -> Option<&'static str> {
     if let Some(why) = super::ssh::private_key(name, head) {
-        return Release::Withheld(why);
+        return Some(why);
     }
     let named = CREDENTIAL_NAMES
         .iter()
@@ -352,19 +398,57 @@ pub fn release(name: &[u8], bytes: &[u8]) -> Release {
                     .is_some_and(|end| end.eq_ignore_ascii_case(s))
         })
         || CREDENTIAL_WORDS.iter().any(|w| contains_ci(name, w));
-    if named {
-        return Release::Withheld(
-            "credential-shaped name: only its presence, metadata and sha256 are collected",
-        );
+    named.then_some("credential-shaped name: only its presence, metadata and sha256 are collected")
+}
+
+/// A JSON object by its first bytes (after a byte-order mark and blanks): a program's settings.
+fn json_object(head: &[u8]) -> bool {
+    let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+    head.trim_ascii_start().starts_with(b"{")
+}
+
+/// What of a referenced data file named `name` with content `bytes` may be stored (see the module
+/// documentation).
+pub fn release(name: &[u8], bytes: &[u8]) -> Release {
+    let head = bytes.get(..bytes.len().min(HEAD)).unwrap_or(bytes);
+    if let Some(why) = super::sink::armoured_private_key(head) {
+        return Release::Withheld(why);
     }
-    let secret =
-        SECRET_ANYWHERE.iter().any(|w| contains_ci(head, w)) || !secret_values(head).is_empty();
+    let keys = decode_escapes(head).to_ascii_lowercase();
+    if !head.contains(&0) && miner_config_like(&keys) {
+        // Judged by its head, redacted whole: the caller's cap bounds what was read.
+        return redacted(bytes);
+    }
+    if let Some(why) = kept_on_host(name, head) {
+        return Release::Withheld(why);
+    }
+    // A JSON object is a program's settings (a kit's proxy, a miner config spelt to dodge the test
+    // above): its secret values are redacted, the rest is evidence.
+    if json_object(head) {
+        return redacted(bytes);
+    }
+    let secret = SECRET_ANYWHERE.iter().any(|w| contains_ci(head, w)) || has_secret_key(head);
     if secret {
         return Release::Withheld(
             "holds a secret-looking key (a password, passphrase, token or key): only its presence, metadata and sha256 are collected",
         );
     }
     Release::Whole
+}
+
+/// What of a file a persistence line runs as a script (`sh FILE`, `. FILE`, `python3 FILE`) may be
+/// stored: it is the kit's code, so only private key material or a credential-shaped name keeps it on
+/// the host; otherwise it is stored with the values of its secret-looking variables redacted
+/// (`KEY=`, `TOKEN=` are ordinary kit variables, and an admin's sourced `DB_PASS=` must not travel).
+pub fn release_script(name: &[u8], bytes: &[u8]) -> Release {
+    let head = bytes.get(..bytes.len().min(HEAD)).unwrap_or(bytes);
+    if let Some(why) = super::sink::armoured_private_key(head) {
+        return Release::Withheld(why);
+    }
+    if let Some(why) = kept_on_host(name, head) {
+        return Release::Withheld(why);
+    }
+    redacted(bytes)
 }
 
 #[cfg(test)]
@@ -423,10 +507,14 @@ mod tests {
             ("env", "export BORG_PASSPHRASE='correct horse'\n"),
             ("app.conf", "[api]\napi_key = 0123abcd\n"),
             ("settings.yml", "service:\n  token: abc\n"),
-            ("backup.json", "{\"bucket\": \"b\", \"key\": \"AKIA\"}"),
             ("s3.conf", "aws_secret_access_key = abc\n"),
             ("users.xml", "<user><password>x</password></user>"),
             ("x.cnf", "[client]\nuser=backup\n"),
+            ("creds.json", "{\"bucket\": \"b\"}"),
+            (
+                "web.yml",
+                "basic_auth_users:\n  prometheus: $2y$10$X0dYQ2tR0m9a\n",
+            ),
         ] {
             assert!(
                 matches!(
@@ -446,6 +534,76 @@ mod tests {
                 "{name}: {body}"
             );
         }
+    }
+
+    /// Review of train 1, item 3: a JSON object is stored with its secret values redacted, not
+    /// withheld; a miner config whose keys are `\uXXXX`-escaped and whose URLs carry no `stratum+` is
+    /// still one.
+    #[test]
+    fn json_objects_and_escaped_miner_keys_are_stored_redacted() {
+        let escaped =
+            br#"{"\u0070ools": [{"url": "pool.example:3333", "user": "4abc", "\u0070ass": "x"}]}"#;
+        assert!(miner_config_like(
+            &decode_escapes(escaped).to_ascii_lowercase()
+        ));
+        let out = text(&release(b"creds.json", escaped));
+        assert!(
+            out.contains(r#""\u0070ass": "[redacted: 1 bytes]""#),
+            "{out}"
+        );
+        assert!(
+            out.contains("pool.example:3333") && out.contains("4abc"),
+            "{out}"
+        );
+        for (name, body, secret) in [
+            (
+                "backup.json",
+                r#"{"bucket": "b", "key": "AKIA1234"}"#,
+                "AKIA1234",
+            ),
+            (
+                "proxy.json",
+                r#"{"listen": ":1080", "auth": "u:p4ss"}"#,
+                "u:p4ss",
+            ),
+        ] {
+            let out = text(&release(name.as_bytes(), body.as_bytes()));
+            assert!(
+                !out.contains(secret) && out.contains("[redacted: "),
+                "{out}"
+            );
+        }
+        // Not every backslash is an escape.
+        assert_eq!(
+            decode_escapes(br"a\u00zz \u0041 \u00e9 \u").as_ref(),
+            br"a\u00zz A \u00e9 \u"
+        );
+    }
+
+    /// A file a line runs with an interpreter: kit variables redacted, never a reason to withhold; key
+    /// material and credential names still withheld.
+    #[test]
+    fn scripts_run_by_an_interpreter_are_stored_redacted() {
+        let kit = b"KEY=abc123\nTOKEN=t0k\ncd /tmp/.x && ./run\n";
+        let out = text(&release_script(b"init", kit));
+        assert!(
+            out.contains("KEY=[redacted: 6 bytes]\nTOKEN=[redacted: 3 bytes]\n"),
+            "{out}"
+        );
+        assert!(out.contains("cd /tmp/.x && ./run"));
+        assert!(matches!(release(b"init", kit), Release::Withheld(_)));
+        assert!(matches!(
+            release_script(b"run", b"cd /tmp && ./x\n"),
+            Release::Whole
+        ));
+        assert!(matches!(
+            release_script(b".env", b"A=1\n"),
+            Release::Withheld(_)
+        ));
+        assert!(matches!(
+            release_script(b"k", b"-----BEGIN RSA PRIVATE KEY-----\n"),
+            Release::Withheld(_)
+        ));
     }
 
     /// An XMRig config with a pool password and a decoy `"password"` key, under a credential-shaped
@@ -486,9 +644,12 @@ mod tests {
         // A config with no secret stays whole.
         let plain = b"{\"pools\": [{\"url\": \"p:3333\", \"user\": \"w\"}]}";
         assert!(matches!(release(b"config.json", plain), Release::Whole));
-        // Another program's `"pools"` with a password is no miner config: withheld.
+        // Another program's `"pools"` with a password is no miner config: a JSON object, stored with
+        // the password redacted; the same settings as `key = value` lines are withheld.
         let pg = b"{\"pools\": {\"main\": {\"size\": 10}}, \"password\": \"db\"}";
-        assert!(matches!(release(b"pool.json", pg), Release::Withheld(_)));
+        assert!(text(&release(b"pool.json", pg)).contains("\"password\": \"[redacted: 2 bytes]\""));
+        let ini = b"[pools]\nmain = 10\npassword = db\n";
+        assert!(matches!(release(b"pool.ini", ini), Release::Withheld(_)));
         // A private key is withheld even beside pool words.
         let key = b"-----BEGIN OPENSSH PRIVATE KEY-----\nstratum+tcp://x\n";
         assert!(matches!(release(b"config.json", key), Release::Withheld(_)));

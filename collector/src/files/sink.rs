@@ -126,6 +126,9 @@ pub struct Ctx {
     /// scripts and units name many paths; an attacker's entries must not wait behind them).
     pub references: [Vec<Vec<u8>>; 2],
     reference_set: HashSet<Vec<u8>>,
+    /// Those of them a line runs as a script through an interpreter or `.` (`sh /etc/x`): stored as a
+    /// script would be, redacted, never withheld for its variables ([`super::secrets::release_script`]).
+    pub interpreted: HashSet<Vec<u8>>,
     /// The collected root's mount table ([`super::mounts`]); walks note the mounts they enter.
     pub mounts: super::mounts::MountTable,
     /// Firewall tools started ahead of their family (live mode, [`super::firewall::start_tools`]).
@@ -185,6 +188,7 @@ impl Ctx {
             preload_libs: Vec::new(),
             references: [Vec::new(), Vec::new()],
             reference_set: HashSet::new(),
+            interpreted: HashSet::new(),
             mounts: super::mounts::MountTable::default(),
             tool_runs: None,
             early_digests: None,
@@ -216,13 +220,20 @@ impl Ctx {
         if list.len() >= cap {
             return;
         }
-        for p in super::references::extract(category, bytes) {
+        let (paths, interpreted) = super::references::extract_named(category, bytes);
+        for p in paths {
             if list.len() >= cap {
                 break;
             }
             if self.reference_set.insert(p.clone()) {
                 list.push(p);
             }
+        }
+        for p in interpreted {
+            if self.interpreted.len() >= cap {
+                break;
+            }
+            self.interpreted.insert(p);
         }
     }
 }
