@@ -204,6 +204,10 @@ pub enum Expect {
     Metadata,
     /// Not necessarily collected (an unreferenced binary outside the places the collector reads).
     Nothing,
+    /// A file record with matching metadata and the planted sha256 whose content the collector keeps on
+    /// the host (a credential file, a key, a settings file with a password): recorded as withheld,
+    /// never stored. Scenarios name such files explicitly.
+    Withheld,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

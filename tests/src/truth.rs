@@ -511,9 +511,11 @@ fn check_file(f: &PlantedFile, rec: &Records, bundle: &Bundle, problems: &mut Ve
 }
 
 /// What is wrong with the stored content of a planted file (`stored`: the bytes of its member), if
-/// anything. Secrets stay on the host: a file the collector says it withheld (a credential file, a key)
-/// needs no content, and one it says it redacted (a miner's config) must hold redaction markers instead
-/// of equal bytes; both are tied to the planted file by the record's sha256, the host file's.
+/// anything. Secrets stay on the host, and each such file is named: a planted file with `expect =
+/// "withheld"` must be recorded as withheld and not stored, and any other withheld file is a problem (a
+/// collector that withholds a kit's script or config must fail here). A copy the collector says it
+/// redacted (a miner's config) must hold redaction markers instead of equal bytes. Both are tied to the
+/// planted file by the record's sha256, the host file's.
 pub fn content_problem(r: &FileRecord, stored: Option<&[u8]>, f: &PlantedFile) -> Option<String> {
     use minetrace_schemas::miner_config::REDACTED_PREFIX;
     use minetrace_schemas::records::file::{CONTENT_REDACTED, CONTENT_WITHHELD};
@@ -522,15 +524,20 @@ pub fn content_problem(r: &FileRecord, stored: Option<&[u8]>, f: &PlantedFile) -
         error.starts_with(CONTENT_WITHHELD),
         error.starts_with(CONTENT_REDACTED),
     );
-    if (withheld || redacted) && f.sha256.is_some() && r.sha256 != f.sha256 {
+    if (withheld || redacted || f.expect == Expect::Withheld) && r.sha256 != f.sha256 {
         return Some(format!(
             "sha256 {:?} of a {} file, planted {:?}",
             r.sha256,
-            if withheld { "withheld" } else { "redacted" },
+            if redacted { "redacted" } else { "withheld" },
             f.sha256
         ));
     }
     match (stored, f.expect) {
+        (Some(_), Expect::Withheld) => Some(format!(
+            "stored, but the scenario says it stays on the host ({error:?})"
+        )),
+        (None, Expect::Withheld) if withheld => None,
+        (None, Expect::Withheld) => Some(format!("not recorded as withheld ({error:?})")),
         (Some(bytes), _) if redacted => (!bytes
             .windows(REDACTED_PREFIX.len())
             .any(|w| w == REDACTED_PREFIX.as_bytes()))
@@ -538,7 +545,9 @@ pub fn content_problem(r: &FileRecord, stored: Option<&[u8]>, f: &PlantedFile) -
         (Some(bytes), _) if Some(bytes) != f.content.as_deref() => {
             Some("stored content differs from what was planted".to_owned())
         }
-        (None, Expect::Content) if withheld => None,
+        (None, Expect::Content) if withheld => Some(format!(
+            "withheld ({error}), but the scenario does not say it stays on the host (expect = \"withheld\")"
+        )),
         (None, Expect::Content) => Some("content not stored under fs/".to_owned()),
         _ => None,
     }

@@ -144,7 +144,7 @@ fn deadbox_matches_live(id: &str) {
         if !kind_ok || meta != want {
             problems.push(format!("{who}: {:?} {meta:?}, planted {want:?}", r.kind));
         }
-        if f.expect == Expect::Content {
+        if matches!(f.expect, Expect::Content | Expect::Withheld) {
             if let Some(p) = minetrace_e2e::truth::content_problem(r, content(&dead, r), f) {
                 problems.push(format!("{who}: {p}"));
             }
