@@ -8,10 +8,15 @@
 pub const MINER_CONFIG_KEYS: &[&str] = &[
     "pools",
     "donate-level",
+    "donate-over-proxy",
     "randomx",
     "pool_list",
     "pool_address",
 ];
+
+/// Keys of miner configurations that other programs' settings have too (XMRig's `"cpu"` section),
+/// lowercase: evidence beside a [`MINER_CONFIG_KEYS`] key, never a config on their own.
+pub const MINER_CONFIG_SECTIONS: &[&str] = &["cpu"];
 
 /// How every mining-pool URL starts (`stratum+tcp://`, `stratum+ssl://`, `stratum2+tcp://`), lowercase:
 /// the protocol is the pool's whatever the coin or port.

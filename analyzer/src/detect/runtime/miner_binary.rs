@@ -16,7 +16,7 @@ use goblin::elf::program_header::{PF_W, PF_X, PT_LOAD};
 use goblin::elf::section_header::SHT_NOBITS;
 use goblin::elf::Elf;
 use minetrace_schemas::findings::{Finding, Severity, Subject};
-use minetrace_schemas::miner_config::{MINER_CONFIG_KEYS, POOL_URL_START};
+use minetrace_schemas::miner_config::{MINER_CONFIG_KEYS, MINER_CONFIG_SECTIONS, POOL_URL_START};
 use minetrace_schemas::records::executable::{CopyStatus, ExecutableRecord};
 use minetrace_schemas::records::file::{FileKind, FileRecord};
 use minetrace_schemas::records::process::ProcessRecord;
@@ -654,16 +654,9 @@ pub fn parse_config(content: &[u8]) -> Option<ConfigFacts> {
     let mut facts = ConfigFacts::default();
     match serde_json::from_slice::<serde_json::Value>(text) {
         Ok(serde_json::Value::Object(map)) => {
-            for k in [
-                "pools",
-                "donate-level",
-                "donate-over-proxy",
-                "randomx",
-                "cpu",
-                "pool_list",
-            ] {
-                if map.contains_key(k) {
-                    facts.keys.push(k.to_owned());
+            for k in MINER_CONFIG_KEYS.iter().chain(MINER_CONFIG_SECTIONS) {
+                if map.contains_key(*k) {
+                    facts.keys.push((*k).to_owned());
                 }
             }
             if let Some(serde_json::Value::Array(pools)) =
@@ -723,7 +716,11 @@ pub fn parse_config(content: &[u8]) -> Option<ConfigFacts> {
         }
     }
     facts.wallets = support::monero_addresses(text);
-    let miner_keys = facts.keys.iter().filter(|k| *k != "cpu").count();
+    let miner_keys = facts
+        .keys
+        .iter()
+        .filter(|k| !MINER_CONFIG_SECTIONS.contains(&k.as_str()))
+        .count();
     (miner_keys >= 1
         && (facts.keys.len() >= 2 || !facts.pools.is_empty() || !facts.wallets.is_empty()))
     .then_some(facts)
