@@ -574,6 +574,114 @@ fn a_2gb_log_costs_only_its_tail() {
     assert!(content.ends_with(b"last!\n"));
 }
 
+/// Persistence configuration a package ships is package-checked (lead, 16:12: the analyzer's "a package
+/// owns this unit / APT hook" had no data on real bundles): a vendor unit as dpkg installed it matches, an
+/// edited one mismatches; a conffile's digest comes from `/var/lib/dpkg/status` (dpkg keeps none in
+/// `md5sums`), untouched -> Match, a kit line appended -> Mismatch; the kit's own unit and cron file are
+/// known unowned.
+#[test]
+fn persistence_configuration_is_package_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().join("root");
+    put(&r, "/etc/passwd", "root:x:0:0::/root:/bin/sh\n");
+    let cron_unit = "[Service]\nExecStart=/usr/sbin/cron -f\n";
+    let ssh_unit = "[Service]\nExecStart=/usr/sbin/sshd -D\n";
+    let sysstat = "5-55/10 * * * * root command -v debian-sa1 > /dev/null && debian-sa1 1 1\n";
+    let e2scrub =
+        "30 3 * * 0 root test -e /run/systemd/system || /usr/lib/e2fsprogs/e2scrub_all_cron\n";
+    put(&r, "/lib/systemd/system/cron.service", cron_unit);
+    put(
+        &r,
+        "/lib/systemd/system/ssh.service",
+        "[Service]\nExecStart=/bin/sh -c '/tmp/.x/run & exec /usr/sbin/sshd -D'\n",
+    );
+    put(&r, "/etc/cron.d/sysstat", sysstat);
+    put(
+        &r,
+        "/etc/cron.d/e2scrub_all",
+        format!("{e2scrub}*/5 * * * * root /tmp/.x/run\n"),
+    );
+    put(&r, "/etc/cron.d/kit", "*/5 * * * * root /tmp/.x/run\n");
+    put(
+        &r,
+        "/etc/systemd/system/kit.service",
+        "[Service]\nExecStart=/tmp/.x/run\n",
+    );
+    put(
+        &r,
+        "/var/lib/dpkg/info/cron.list",
+        "/lib/systemd/system/cron.service\n/etc/cron.d/sysstat\n",
+    );
+    put(
+        &r,
+        "/var/lib/dpkg/info/cron.md5sums",
+        format!(
+            "{}  lib/systemd/system/cron.service\n",
+            md5_hex(cron_unit.as_bytes())
+        ),
+    );
+    put(
+        &r,
+        "/var/lib/dpkg/info/openssh-server.list",
+        "/lib/systemd/system/ssh.service\n",
+    );
+    put(
+        &r,
+        "/var/lib/dpkg/info/openssh-server.md5sums",
+        format!(
+            "{}  lib/systemd/system/ssh.service\n",
+            md5_hex(ssh_unit.as_bytes())
+        ),
+    );
+    put(
+        &r,
+        "/var/lib/dpkg/info/e2fsprogs.list",
+        "/etc/cron.d/e2scrub_all\n",
+    );
+    put(
+        &r,
+        "/var/lib/dpkg/status",
+        format!(
+            "Package: cron\nStatus: install ok installed\nConffiles:\n /etc/cron.d/sysstat {}\n /etc/cron.d/gone newconffile\nDescription: x\n\nPackage: e2fsprogs\nStatus: install ok installed\nConffiles:\n /etc/cron.d/e2scrub_all {} obsolete\n",
+            md5_hex(sysstat.as_bytes()),
+            md5_hex(e2scrub.as_bytes())
+        ),
+    );
+    let c = collect(&r, dir.path(), &[]);
+    let checks = match c.bundle.records(members::PACKAGES).unwrap() {
+        Some(RecordSetV1::Packages(p)) => p,
+        other => panic!("{other:?}"),
+    };
+    let verdict = |path: &str| {
+        let check = checks
+            .iter()
+            .find(|x| x.path.as_bytes() == path.as_bytes())
+            .unwrap_or_else(|| panic!("no package check of {path}: {checks:#?}"));
+        assert_eq!(check.reason, "persistence-config", "{path}");
+        (check.verdict, check.package.clone())
+    };
+    let pkg = |v: PackageVerdict, p: &str| (v, Some(p.to_owned()));
+    assert_eq!(
+        verdict("/lib/systemd/system/cron.service"),
+        pkg(PackageVerdict::Match, "cron")
+    );
+    assert_eq!(
+        verdict("/lib/systemd/system/ssh.service"),
+        pkg(PackageVerdict::Mismatch, "openssh-server")
+    );
+    assert_eq!(
+        verdict("/etc/cron.d/sysstat"),
+        pkg(PackageVerdict::Match, "cron")
+    );
+    assert_eq!(
+        verdict("/etc/cron.d/e2scrub_all"),
+        pkg(PackageVerdict::Mismatch, "e2fsprogs")
+    );
+    for kit in ["/etc/cron.d/kit", "/etc/systemd/system/kit.service"] {
+        assert_eq!(verdict(kit), (PackageVerdict::NotOwned, None));
+    }
+}
+
 /// A RHEL-family image: the rpm database (written by rpm, see `tests/fixtures/rpmdb/make.sh`) feeds
 /// ownership and digests, and the RHEL layouts come back: spool crontab by user name, `secure` and `cron`
 /// with dated rotations, sysconfig iptables, firewalld zones and direct rules, `/etc/rc.d/rc.local`,

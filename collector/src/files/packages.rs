@@ -1,16 +1,20 @@
 //! Package integrity (record member `records/packages.pc`; mismatching packages' `md5sums` lists are
 //! stored under category `packages`): for the binaries miners replace or trojanize (`ps`, `top`, `ss`,
 //! `crontab`, `chattr`, `sshd`, `pam_unix.so`, ...), for every library `/etc/ld.so.preload` or a running
-//! process's `LD_PRELOAD` names, and for every running executable (live mode, both handed over by the
-//! live pass), the owning package, the
+//! process's `LD_PRELOAD` names, for every running executable (live mode, both handed over by the live
+//! pass), and for the persistence configuration the families stored that a package may ship
+//! ([`package_config`]: units in the system unit directories, cron, rc, module, udev, sudoers and APT
+//! hook files, the system-wide shell start-up files; at most [`MAX_CONFIGS`]), the owning package, the
 //! digest its database recorded (dpkg `md5sums`: MD5; rpm: the header's file digest, SHA-256 on current
 //! distributions) and the file's actual digest in the same algorithm — [`PackageCheck`] records.
 //!
 //! Ownership is matched on the path as named, its resolved path and their merged-`/usr` aliases
 //! (`/bin/ps` ↔ `/usr/bin/ps`); paths without an `md5sums` line are looked up in the run's package index
 //! ([`crate::package_index`]) rather than by reading every `.list` again; on rpm hosts the index, read
-//! once from the rpm database, also holds the recorded digests. Running executables that no package
-//! owns are not hashed here: the live pass hashes and copies them.
+//! once from the rpm database, also holds the recorded digests. dpkg records no `md5sums` line for a
+//! conffile (most of `/etc`): its digest is read from the `Conffiles:` field of `/var/lib/dpkg/status`,
+//! so an edited `/etc/cron.d/sysstat` is a `Mismatch` and an untouched one a `Match`. Running
+//! executables that no package owns are not hashed here: the live pass hashes and copies them.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
@@ -70,6 +74,26 @@ const DPKG_INFO: &[u8] = b"/var/lib/dpkg/info";
 /// Largest file hashed for the comparison.
 const HASH_CAP: u64 = 512 << 20;
 const MAX_TARGETS: usize = 5_000;
+/// Persistence configuration files checked per run at most (a Debian host ships ~400 units).
+pub const MAX_CONFIGS: usize = 2_000;
+/// dpkg's database of installed packages, where conffiles' digests are.
+const DPKG_STATUS: &[u8] = b"/var/lib/dpkg/status";
+
+/// Whether a stored file is persistence configuration a package may ship: a unit in a system unit
+/// directory, a file of a system persistence location (cron, rc, modules, udev, sudoers, APT hooks,
+/// ...; not users' crontabs nor `at` jobs, which no package writes) or a system-wide shell start-up file.
+/// The places are the families' own lists (`schemas/src/locations.rs`).
+pub fn package_config(path: &[u8]) -> bool {
+    use minetrace_schemas::locations::{
+        directly_in, persistence_location, Mechanism, SYSTEMD_UNIT_DIRS, SYSTEM_SHELL_STARTUP,
+        SYSTEM_SHELL_STARTUP_DIRS,
+    };
+    SYSTEMD_UNIT_DIRS.iter().any(|d| path.starts_with(d))
+        || persistence_location(path)
+            .is_some_and(|l| !matches!(l.mechanism, Mechanism::UserCrontab | Mechanism::AtJob))
+        || SYSTEM_SHELL_STARTUP.contains(&path)
+        || directly_in(SYSTEM_SHELL_STARTUP_DIRS, path)
+}
 
 /// The package that lists a target: name, recorded digest (when the database has one), the path as
 /// listed.
@@ -121,9 +145,14 @@ pub fn parse_md5sums_line(line: &[u8]) -> Option<(String, Vec<u8>)> {
     Some((String::from_utf8_lossy(hex).to_ascii_lowercase(), abs))
 }
 
-/// The files checked: the system binaries, `pam_unix.so`, the libraries `preload` names and the running
-/// executables (`running`), each once by resolved path.
-fn targets(root: &HostRoot, preload: &[Vec<u8>], running: &[Vec<u8>]) -> Vec<Target> {
+/// The files checked: the system binaries, `pam_unix.so`, the libraries `preload` names, the running
+/// executables (`running`) and the persistence configuration (`configs`), each once by resolved path.
+fn targets(
+    root: &HostRoot,
+    preload: &[Vec<u8>],
+    running: &[Vec<u8>],
+    configs: &[Vec<u8>],
+) -> Vec<Target> {
     let mut named: Vec<(Vec<u8>, &'static str)> = Vec::new();
     for name in SYSTEM_BINARIES {
         for dir in BIN_DIRS {
@@ -143,29 +172,39 @@ fn targets(root: &HostRoot, preload: &[Vec<u8>], running: &[Vec<u8>]) -> Vec<Tar
     for exe in running.iter().take(MAX_TARGETS) {
         named.push((exe.clone(), "running-exe"));
     }
+    for config in configs.iter().take(MAX_CONFIGS) {
+        named.push((config.clone(), "persistence-config"));
+    }
 
     let mut targets: Vec<Target> = Vec::new();
     let mut seen = HashSet::new();
     for (path, reason) in named {
-        let Ok(r) = root.resolve(&path, true) else {
-            continue;
+        // Configuration comes from file records of regular files, already resolved by their family
+        // (the digest is read through `host_read` all the same, which refuses anything else).
+        let resolved = if reason == "persistence-config" {
+            path.clone()
+        } else {
+            let Ok(r) = root.resolve(&path, true) else {
+                continue;
+            };
+            if !root
+                .lstat(&r.path)
+                .is_ok_and(|st| st.kind == minetrace_schemas::records::file::FileKind::Regular)
+            {
+                continue;
+            }
+            r.path
         };
-        if !root
-            .lstat(&r.path)
-            .is_ok_and(|st| st.kind == minetrace_schemas::records::file::FileKind::Regular)
-        {
-            continue;
-        }
-        if !seen.insert(r.path.clone()) || targets.len() >= MAX_TARGETS {
+        if !seen.insert(resolved.clone()) || targets.len() >= MAX_TARGETS {
             continue;
         }
         let mut aliases = usr_aliases(&path);
-        aliases.extend(usr_aliases(&r.path));
+        aliases.extend(usr_aliases(&resolved));
         aliases.sort();
         aliases.dedup();
         targets.push(Target {
             named: path,
-            resolved: r.path,
+            resolved,
             reason,
             aliases,
         });
@@ -175,9 +214,10 @@ fn targets(root: &HostRoot, preload: &[Vec<u8>], running: &[Vec<u8>]) -> Vec<Tar
 
 /// What to read of a target whose package database records a digest in `recorded` (`None`: not owned,
 /// or no digest): that digest (MD5 when none is known), and the sha256 beside it for files at rest (a
-/// running executable's sha256 is the live pass's). An unowned running executable is not read here.
+/// running executable's sha256 is the live pass's; persistence configuration's is on its file record).
+/// An unowned running executable or configuration file is not read here.
 fn job(root: &HostRoot, t: &Target, recorded: Option<DigestAlgorithm>) -> Option<DigestJob> {
-    let at_rest = t.reason != "running-exe";
+    let at_rest = !matches!(t.reason, "running-exe" | "persistence-config");
     (at_rest || recorded.is_some()).then(|| {
         (
             root.real(&t.resolved),
@@ -204,7 +244,7 @@ pub fn start_early(
     std::thread::Builder::new()
         .name("package-digests".into())
         .spawn(move || {
-            let targets = targets(&root, &[], &running);
+            let targets = targets(&root, &[], &running, &[]);
             let mut buf = vec![0u8; 1 << 16];
             let digests = targets
                 .iter()
@@ -266,11 +306,42 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
         .chain(&s.col.live_handoff.env_preloads)
         .cloned()
         .collect();
-    // Read ahead without the preload libraries: the same list when there are none (the common case).
+    // The persistence configuration the families stored, when a package database can vouch for it.
+    let configs: Vec<Vec<u8>> = if s.col.package_db.index().is_some() {
+        let mut configs: Vec<Vec<u8>> = s
+            .col
+            .files
+            .iter()
+            .filter(|f| f.kind == minetrace_schemas::records::file::FileKind::Regular)
+            .map(|f| f.path.as_bytes())
+            .filter(|p| package_config(p))
+            .map(<[u8]>::to_vec)
+            .collect();
+        if configs.len() > MAX_CONFIGS {
+            s.note(
+                b"(persistence configuration)",
+                format!(
+                    "{} files; only the first {MAX_CONFIGS} are package-checked",
+                    configs.len()
+                ),
+            );
+            configs.truncate(MAX_CONFIGS);
+        }
+        configs
+    } else {
+        Vec::new()
+    };
+    // Read ahead without the preload libraries and the configuration: the same list when there are
+    // none; otherwise the digests read ahead are still used, by file.
     let (targets, mut early) = match early {
-        Some(e) if preload.is_empty() => (e.targets, e.digests),
+        Some(e) if preload.is_empty() && configs.is_empty() => (e.targets, e.digests),
         other => (
-            targets(&s.ctx.root, &preload, &s.col.live_handoff.running_exes),
+            targets(
+                &s.ctx.root,
+                &preload,
+                &s.col.live_handoff.running_exes,
+                &configs,
+            ),
             other.map(|e| e.digests).unwrap_or_default(),
         ),
     };
@@ -454,6 +525,9 @@ fn scan_dpkg<W: Write>(
             .collect()
     });
     for suffix in [&b".md5sums"[..], b".list"] {
+        if suffix == b".list" {
+            conffiles(s, wanted, owner);
+        }
         if suffix == b".list" && owner.iter().all(Option::is_some) {
             break;
         }
@@ -515,6 +589,94 @@ fn scan_dpkg<W: Write>(
         }
     }
     true
+}
+
+/// dpkg records a conffile's digest in `/var/lib/dpkg/status` (`Conffiles:` lines ` /etc/x <md5>`), not
+/// in `md5sums`: read it for the wanted paths still without an owner. Bounded like the lists (64 MiB).
+fn conffiles<W: Write>(
+    s: &mut Sink<'_, W>,
+    wanted: &HashMap<Vec<u8>, Vec<usize>>,
+    owner: &mut [Owner],
+) {
+    let open: Vec<&Vec<u8>> = wanted
+        .iter()
+        .filter(|(_, idx)| {
+            idx.iter()
+                .any(|i| owner.get(*i).is_some_and(Option::is_none))
+        })
+        .map(|(p, _)| p)
+        .collect();
+    if open.is_empty() {
+        return;
+    }
+    let Ok(r) = s.ctx.root.resolve(DPKG_STATUS, true) else {
+        return;
+    };
+    let real = s.ctx.root.real(&r.path);
+    let status = match host_read::read_capped(&real, 64 << 20, host_read::Keep::Head) {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Err(e) => {
+            s.note(DPKG_STATUS, format!("conffile digests not read: {e}"));
+            return;
+        }
+    };
+    for (package, path, md5) in parse_conffiles(&status.bytes) {
+        let Some(idx) = wanted.get(&path) else {
+            continue;
+        };
+        for &i in idx {
+            if let Some(slot) = owner.get_mut(i).filter(|s| s.is_none()) {
+                *slot = Some((
+                    package.clone(),
+                    Some(FileDigest {
+                        algorithm: DigestAlgorithm::Md5,
+                        hex: md5.clone(),
+                    }),
+                    path.clone(),
+                ));
+            }
+        }
+    }
+}
+
+/// `(package, conffile, md5)` of every `Conffiles:` line of a dpkg status file. Lines whose digest is no
+/// MD5 (`newconffile` before configuration) are left out.
+pub fn parse_conffiles(status: &[u8]) -> Vec<(String, Vec<u8>, String)> {
+    let mut out = Vec::new();
+    let mut package = String::new();
+    let mut in_conffiles = false;
+    for line in status.split(|b| *b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            package.clear();
+            in_conffiles = false;
+        } else if let Some(name) = line.strip_prefix(b"Package:") {
+            package = String::from_utf8_lossy(name.trim_ascii()).into_owned();
+            in_conffiles = false;
+        } else if line.starts_with(b"Conffiles:") {
+            in_conffiles = true;
+        } else if in_conffiles && line.starts_with(b" ") {
+            let mut words = line.split(|b| *b == b' ').filter(|w| !w.is_empty());
+            let (Some(path), Some(md5)) = (words.next(), words.next()) else {
+                continue;
+            };
+            if path.starts_with(b"/")
+                && md5.len() == 32
+                && md5.iter().all(u8::is_ascii_hexdigit)
+                && !package.is_empty()
+            {
+                out.push((
+                    package.clone(),
+                    path.to_vec(),
+                    String::from_utf8_lossy(md5).to_ascii_lowercase(),
+                ));
+            }
+        } else if !line.starts_with(b" ") {
+            in_conffiles = false;
+        }
+    }
+    out
 }
 
 /// One of the digests a package database records.
@@ -618,6 +780,54 @@ fn digests(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conffiles_of_the_status_file() {
+        let status = b"Package: cron\nConffiles:\n /etc/cron.d/a 0123456789abcdef0123456789ABCDEF\n /etc/cron.d/b newconffile\n relative 0123456789abcdef0123456789abcdef\nDescription: x\n /etc/not-a-conffile 0123456789abcdef0123456789abcdef\n\nConffiles:\n /etc/no-package 0123456789abcdef0123456789abcdef\n\nPackage: e2fsprogs\r\nConffiles:\r\n /etc/cron.d/e 0123456789abcdef0123456789abcdef obsolete\r\n";
+        let got = parse_conffiles(status);
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "cron".to_owned(),
+                    b"/etc/cron.d/a".to_vec(),
+                    "0123456789abcdef0123456789abcdef".to_owned()
+                ),
+                (
+                    "e2fsprogs".to_owned(),
+                    b"/etc/cron.d/e".to_vec(),
+                    "0123456789abcdef0123456789abcdef".to_owned()
+                ),
+            ]
+        );
+        assert!(parse_conffiles(b"\xff\n Conffiles:\n").is_empty());
+    }
+
+    #[test]
+    fn persistence_configuration_places() {
+        for p in [
+            "/lib/systemd/system/cron.service",
+            "/etc/systemd/system/x.service",
+            "/etc/cron.d/sysstat",
+            "/etc/apt/apt.conf.d/20auto-upgrades",
+            "/etc/profile.d/bash_completion.sh",
+            "/etc/profile",
+            "/lib/udev/rules.d/60-x.rules",
+            "/etc/modules-load.d/x.conf",
+            "/etc/sudoers.d/README",
+        ] {
+            assert!(package_config(p.as_bytes()), "{p}");
+        }
+        for p in [
+            "/var/spool/cron/crontabs/root",
+            "/var/spool/cron/atjobs/a0001",
+            "/root/.bashrc",
+            "/etc/passwd",
+            "/tmp/x.service",
+        ] {
+            assert!(!package_config(p.as_bytes()), "{p}");
+        }
+    }
 
     #[test]
     fn merged_usr_aliases() {
