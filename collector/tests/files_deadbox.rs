@@ -660,23 +660,26 @@ fn persistence_configuration_is_package_checked() {
         assert_eq!(check.reason, "persistence-config", "{path}");
         (check.verdict, check.package.clone())
     };
-    let pkg = |v: PackageVerdict, p: &str| (v, Some(p.to_owned()));
-    assert_eq!(
-        verdict("/lib/systemd/system/cron.service"),
-        pkg(PackageVerdict::Match, "cron")
-    );
-    assert_eq!(
-        verdict("/lib/systemd/system/ssh.service"),
-        pkg(PackageVerdict::Mismatch, "openssh-server")
-    );
-    assert_eq!(
-        verdict("/etc/cron.d/sysstat"),
-        pkg(PackageVerdict::Match, "cron")
-    );
-    assert_eq!(
-        verdict("/etc/cron.d/e2scrub_all"),
-        pkg(PackageVerdict::Mismatch, "e2fsprogs")
-    );
+    for (path, want, package) in [
+        (
+            "/lib/systemd/system/cron.service",
+            PackageVerdict::Match,
+            "cron",
+        ),
+        (
+            "/lib/systemd/system/ssh.service",
+            PackageVerdict::Mismatch,
+            "openssh-server",
+        ),
+        ("/etc/cron.d/sysstat", PackageVerdict::Match, "cron"),
+        (
+            "/etc/cron.d/e2scrub_all",
+            PackageVerdict::Mismatch,
+            "e2fsprogs",
+        ),
+    ] {
+        assert_eq!(verdict(path), (want, Some(package.to_owned())), "{path}");
+    }
     for kit in ["/etc/cron.d/kit", "/etc/systemd/system/kit.service"] {
         assert_eq!(verdict(kit), (PackageVerdict::NotOwned, None));
     }

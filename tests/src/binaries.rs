@@ -109,3 +109,26 @@ fn build(package: &str, bin: &str) -> Result<PathBuf> {
         bail!("cargo build succeeded but {} is missing", path.display())
     }
 }
+
+/// Runs the collector on this machine (outside every sandbox namespace) against the image root `root`,
+/// writing `out`, with an empty environment and a 120 s limit; returns the verified bundle.
+pub fn collect_dead_box(root: &Path, out: &Path) -> Result<minetrace_schemas::bundle::Bundle> {
+    use minetrace_schemas::bundle::{Bundle, ReadLimits};
+    let mut cmd = Command::new(collector()?);
+    cmd.arg("--root")
+        .arg(root)
+        .arg("-o")
+        .arg(out)
+        .args(["--threads", "0"])
+        .env_clear();
+    let output =
+        crate::sandbox::run_with_timeout(&mut cmd, b"", std::time::Duration::from_secs(120))?;
+    if !output.status.success() {
+        bail!(
+            "dead-box collection of {} failed:\n{}",
+            root.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(Bundle::open(out, ReadLimits::default())?.verified()?)
+}

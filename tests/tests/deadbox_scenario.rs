@@ -12,14 +12,12 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
 
 use minetrace_e2e::binaries;
 use minetrace_e2e::live::Live;
 use minetrace_e2e::scenario::Expect;
 use minetrace_e2e::truth::{read_bundle, Records, Subject};
-use minetrace_schemas::bundle::{members, Bundle, ReadLimits};
+use minetrace_schemas::bundle::{members, Bundle};
 use minetrace_schemas::records::executable::CopyStatus;
 use minetrace_schemas::records::file::{FileKind, FileRecord};
 use minetrace_schemas::records::host::CollectionMode;
@@ -40,27 +38,6 @@ const COMPARED: &[&str] = &[
     "history",
     "referenced-exe",
 ];
-
-/// Runs the collector on the host (outside every sandbox namespace) against `root`.
-fn collect_dead_box(root: &str, out: &Path) -> Bundle {
-    let collector = binaries::collector().unwrap();
-    let mut cmd = Command::new(collector);
-    cmd.args(["--root", root, "-o"])
-        .arg(out)
-        .args(["--threads", "0"])
-        .env_clear();
-    let output =
-        minetrace_e2e::sandbox::run_with_timeout(&mut cmd, b"", Duration::from_secs(120)).unwrap();
-    assert!(
-        output.status.success(),
-        "dead-box collection of {root} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Bundle::open(out, ReadLimits::default())
-        .unwrap()
-        .verified()
-        .unwrap()
-}
 
 /// The bundle's records (a dead-box bundle has no live ones; their absence is checked separately).
 fn records_of(bundle: &Bundle) -> Records {
@@ -101,7 +78,8 @@ fn deadbox_matches_live(id: &str) {
     let live_bytes = live.collect().unwrap();
     let out = tempfile::tempdir().unwrap();
     let root = format!("/proc/{}/root", live.sb.init_pid());
-    let dead = collect_dead_box(&root, &out.path().join("dead.tar.zst"));
+    let dead =
+        binaries::collect_dead_box(Path::new(&root), &out.path().join("dead.tar.zst")).unwrap();
     let planted = live.planted.clone();
     let truth = live.truth.clone();
     live.sb.shutdown().unwrap();
