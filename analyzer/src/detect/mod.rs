@@ -11,6 +11,7 @@ pub mod agent_cutoff;
 pub mod family;
 pub mod finding;
 pub mod footholds;
+pub mod intrusion_window;
 pub mod kit_lines;
 pub mod markers;
 pub mod rules;

@@ -2,10 +2,10 @@
 //! detector, like family attribution: it reads which artifacts the detectors confirmed.
 //!
 //! An attacker's key looks like any other (`rsa-key-20230629`, `root@localhost`): what tells it from the
-//! admins' is when and where it was written. The window is the span of the modification times of the
-//! files that findings at high or above name as artifacts (the miner binary, its crontab, its unit, a
-//! dropper script; not a log they read, nor a file they name for context),
-//! widened by [`SLACK_SECS`] each side. A key file whose modification time falls in the window was
+//! admins' is when and where it was written. The window is the span of the kit's writes
+//! ([`IntrusionWindow::written_span`]: the modification times of the files that findings at high or
+//! above name as artifacts — the miner binary, its crontab, its unit, a dropper script; not a log they
+//! read, nor a file they name for context), widened by [`SLACK_SECS`] each side. A key file whose modification time falls in the window was
 //! written during the intrusion, and keys are appended: its last key is the one written then.
 //!
 //! Severity: the last key of a key file changed in the window is medium when its account is one the
@@ -25,13 +25,12 @@ use minetrace_schemas::RawBytes;
 use crate::detect::finding::{file_subject, finding, FindingExt};
 use crate::detect::footholds::common::{account_subject, describe_file, quote_line};
 use crate::detect::footholds::ssh_keys::{is_authorized_keys, key_evidence, key_subject};
+use crate::detect::intrusion_window::IntrusionWindow;
+pub use crate::detect::intrusion_window::SLACK_SECS;
 use crate::detect::rules;
 use crate::detect::Context;
 use crate::model::auth::{AuthEvent, AuthKind};
 use crate::parse::authorized_keys::AuthorizedKey;
-
-/// How far around the confirmed artifacts' times the window reaches.
-pub const SLACK_SECS: i64 = 2 * 3600;
 
 /// The window: earliest and latest modification time of files confirmed findings name, with what set them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,61 +53,37 @@ impl Window {
 /// The intrusion window of these findings, if any finding at high or above names a file with a time.
 pub fn window(ctx: &Context, findings: &[Finding]) -> Option<Window> {
     let model = ctx.model;
-    let mut times: Vec<(RawBytes, i64)> = Vec::new();
+    let timed = IntrusionWindow::of(model, findings);
+    let span = timed.written_span()?;
     let mut kit_accounts: Vec<u32> = Vec::new();
-    for f in findings.iter().filter(|f| f.severity >= Severity::High) {
-        for named in &f.subjects {
-            let path = match &named.subject {
-                // Only files the finding calls the intrusion's date it (as in the entry's kit,
-                // `entry::kit`): a log it read (evidence: its mtime is its last write, near the
-                // collection) or a file named for context neither stretches the window nor names an
-                // account of the kit.
-                Subject::File { path, .. } | Subject::Persistence { path, .. }
-                    if named.role == Role::Artifact =>
-                {
-                    path
-                }
-                Subject::Process { pid, .. } => {
-                    if let Some(p) = model.process(*pid) {
-                        if !kit_accounts.contains(&p.uid.real) {
-                            kit_accounts.push(p.uid.real);
-                        }
-                    }
-                    continue;
-                }
-                // An account a confirmed finding names (given sudo, its password guessed, owner of the
-                // kit's crontab) is one the intrusion used.
-                Subject::Account { uid: Some(uid), .. } => {
-                    if !kit_accounts.contains(uid) {
-                        kit_accounts.push(*uid);
-                    }
-                    continue;
-                }
-                _ => continue,
-            };
-            // Key files are what the window judges, not what sets it.
-            if is_authorized_keys(path.as_bytes()) {
-                continue;
-            }
-            let Some(rec) = model.file(path.as_bytes()) else {
-                continue;
-            };
-            if rec.mtime.secs <= 0 {
-                continue;
-            }
-            times.push((rec.path.clone(), rec.mtime.secs));
-            if rec.uid != 0 && !kit_accounts.contains(&rec.uid) {
-                kit_accounts.push(rec.uid);
-            }
+    // The owners of the files that date the span (not root's: most kits run as root, which says
+    // nothing about root's keys).
+    for a in timed.writes() {
+        if a.uid != 0 && !kit_accounts.contains(&a.uid) {
+            kit_accounts.push(a.uid);
         }
     }
-    let first = times.iter().min_by_key(|(_, t)| *t)?.clone();
-    let last = times.iter().max_by_key(|(_, t)| *t)?.clone();
+    // The account a confirmed process runs as, and an account a confirmed finding names (given
+    // sudo, its password guessed, owner of the kit's crontab), are ones the intrusion used.
+    let named = findings
+        .iter()
+        .filter(|f| f.severity >= Severity::High)
+        .flat_map(|f| &f.subjects)
+        .filter_map(|named| match &named.subject {
+            Subject::Process { pid, .. } => model.process(*pid).map(|p| p.uid.real),
+            Subject::Account { uid: Some(uid), .. } => Some(*uid),
+            _ => None,
+        });
+    for uid in named {
+        if !kit_accounts.contains(&uid) {
+            kit_accounts.push(uid);
+        }
+    }
     Some(Window {
-        start: first.1,
-        end: last.1,
-        first,
-        last,
+        start: span.first.1,
+        end: span.last.1,
+        first: span.first,
+        last: span.last,
         kit_accounts,
     })
 }

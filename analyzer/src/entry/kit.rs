@@ -1,9 +1,9 @@
 //! The intrusion's kit as the findings judged it: the processes, files, persistence lines and keys that
 //! are artifacts of findings at medium or above (not the logs they read, nor what they name for
-//! context), the accounts that own or run them, and the intrusion
-//! window's start — the earliest time one of them appeared (a file's mtime, a process's start, the mtime
-//! of the file holding a persisted line). SSH keys do not start the window: a key can be the way in
-//! (planted months before it was used) as well as what was added after it.
+//! context), the accounts that own or run them, and the intrusion window's start — the kit's earliest
+//! sign ([`IntrusionWindow::earliest_sign`], where the timed artifacts and every cut-off live). SSH keys
+//! do not start the window: a key can be the way in (planted months before it was used) as well as what
+//! was added after it.
 //!
 //! mtimes can be set with `touch`: times here place evidence relative to each other; they are never
 //! shown as more than "suspected".
@@ -11,16 +11,15 @@
 use std::collections::BTreeSet;
 
 use minetrace_schemas::escape_bytes;
-use minetrace_schemas::findings::{Role, Severity, Subject};
+use minetrace_schemas::findings::Subject;
 use minetrace_schemas::records::file::FileRecord;
 use minetrace_schemas::records::process::ProcessRecord;
 
-use super::{subjects, Inputs};
-
-/// Seconds before the first kit artifact in which an event can be how the attacker got in.
-pub const WINDOW_BEFORE: i64 = 3600;
-/// Seconds after it: a web shell or module file is written a moment before it is used.
-pub const WINDOW_AFTER: i64 = 120;
+use super::Inputs;
+use crate::detect::intrusion_window::{
+    judged_key_files, kit_process, kit_subjects, IntrusionWindow,
+};
+pub use crate::detect::intrusion_window::{WINDOW_AFTER, WINDOW_BEFORE};
 
 /// Where an event sits against the kit's first artifact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,114 +50,67 @@ impl<'a> Kit<'a> {
     pub fn of(inp: &Inputs<'a>) -> Kit<'a> {
         let model = inp.model;
         let mut kit = Kit::default();
-        let mut first: Option<(i64, String)> = None;
-        // A time of 0 or less is "not recorded" (or an mtime set to the epoch: `touch -d @0` is a
-        // timestomp): it places nothing, and must not hide the artifacts that do have a time.
-        let mut seen = |t: i64, what: String| {
-            if t > 0 && first.as_ref().is_none_or(|(f, _)| t < *f) {
-                first = Some((t, what));
-            }
-        };
-        // Files that hold flagged keys: like the keys, they do not start the window.
-        let key_files: Vec<&[u8]> = inp
-            .findings
-            .iter()
-            .filter(|f| f.severity >= Severity::Medium)
-            .flat_map(subjects)
-            .filter_map(|s| match s {
-                Subject::SshKey { path, .. } => Some(path.as_bytes()),
-                _ => None,
-            })
-            .collect();
-        for f in inp
-            .findings
-            .iter()
-            .filter(|f| f.severity >= Severity::Medium)
-        {
-            // Only what the finding calls the intrusion's: a log it read (evidence: its mtime is its
-            // last write, its owner syslog or root) or a file it names for context (`/etc/group`) is
-            // no part of the kit, and neither dates it nor names its owner.
-            for s in f
-                .subjects
-                .iter()
-                .filter(|s| s.role == Role::Artifact)
-                .map(|s| &s.subject)
-            {
-                match s {
-                    Subject::Process {
-                        pid, start_ticks, ..
-                    } => {
-                        let Some(p) = model
-                            .process(*pid)
-                            .filter(|p| p.start_ticks == *start_ticks)
-                        else {
-                            continue;
-                        };
-                        if kit.processes.iter().any(|k| k.pid == p.pid) {
-                            continue;
-                        }
-                        kit.processes.push(p);
-                        kit.owners.insert(p.uid.effective);
-                        if let Some(t) = model.start_unix(p) {
-                            seen(
-                                t,
-                                format!("process {} ({}) started", p.pid, p.comm.escaped()),
-                            );
-                        }
-                        if let Some(file) =
-                            p.exe.as_ref().and_then(|e| model.file(e.path.as_bytes()))
-                        {
-                            seen(file.mtime.secs, format!("{} written", file.path.escaped()));
-                        }
+        // Files that hold flagged keys: like the keys, they are no part of the kit.
+        let key_files = judged_key_files(inp.findings);
+        // Only what the finding calls the intrusion's: a log it read (evidence: its mtime is its last
+        // write, its owner syslog or root) or a file it names for context (`/etc/group`) is no part
+        // of the kit, and neither dates it nor names its owner.
+        for (f, s) in kit_subjects(inp.findings) {
+            match s {
+                Subject::Process {
+                    pid, start_ticks, ..
+                } => {
+                    let Some(p) = kit_process(model, *pid, *start_ticks) else {
+                        continue;
+                    };
+                    if kit.processes.iter().any(|k| k.pid == p.pid) {
+                        continue;
                     }
-                    Subject::File { path, .. } => {
-                        let Some(file) = model
-                            .file(path.as_bytes())
-                            .filter(|_| !key_files.contains(&path.as_bytes()))
-                        else {
-                            continue;
-                        };
-                        if kit.files.iter().any(|k| k.path == file.path) {
-                            continue;
-                        }
-                        kit.files.push(file);
-                        kit.owners.insert(file.uid);
-                        seen(file.mtime.secs, format!("{} written", file.path.escaped()));
-                    }
-                    Subject::Persistence { path, line } => {
-                        kit.lines.push((path.as_bytes().to_vec(), *line));
-                        if let Some(e) = model
-                            .persistence
-                            .iter()
-                            .find(|e| e.line == *line && e.path.as_bytes() == path.as_bytes())
-                        {
-                            if let Some(uid) =
-                                e.run_as.as_deref().and_then(|u| model.accounts.uid_of(u))
-                            {
-                                kit.owners.insert(uid);
-                            }
-                        }
-                        if let Some(file) = model.file(path.as_bytes()) {
-                            seen(
-                                file.mtime.secs,
-                                format!("{}:{line} written", file.path.escaped()),
-                            );
-                        }
-                    }
-                    Subject::SshKey {
-                        fingerprint,
-                        path,
-                        line,
-                    } => kit.keys.push((
-                        fingerprint.clone(),
-                        f.rule.clone(),
-                        format!("{}:{line}", path.escaped()),
-                    )),
-                    _ => {}
+                    kit.processes.push(p);
+                    kit.owners.insert(p.uid.effective);
                 }
+                Subject::File { path, .. } => {
+                    let Some(file) = model
+                        .file(path.as_bytes())
+                        .filter(|_| !key_files.contains(&path.as_bytes()))
+                    else {
+                        continue;
+                    };
+                    if kit.files.iter().any(|k| k.path == file.path) {
+                        continue;
+                    }
+                    kit.files.push(file);
+                    kit.owners.insert(file.uid);
+                }
+                Subject::Persistence { path, line } => {
+                    kit.lines.push((path.as_bytes().to_vec(), *line));
+                    if let Some(e) = model
+                        .persistence
+                        .iter()
+                        .find(|e| e.line == *line && e.path.as_bytes() == path.as_bytes())
+                    {
+                        if let Some(uid) =
+                            e.run_as.as_deref().and_then(|u| model.accounts.uid_of(u))
+                        {
+                            kit.owners.insert(uid);
+                        }
+                    }
+                }
+                Subject::SshKey {
+                    fingerprint,
+                    path,
+                    line,
+                } => kit.keys.push((
+                    fingerprint.clone(),
+                    f.rule.clone(),
+                    format!("{}:{line}", path.escaped()),
+                )),
+                _ => {}
             }
         }
-        kit.first = first;
+        kit.first = IntrusionWindow::of(model, inp.findings)
+            .earliest_sign()
+            .map(|a| (a.time, a.describe()));
         kit
     }
 

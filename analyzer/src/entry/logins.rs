@@ -22,9 +22,7 @@ use crate::detect::rules;
 use crate::model::auth::{AuthEvent, AuthKind};
 use crate::model::brute_force::{BruteForce, GUESS_FAILURES, GUESS_WINDOW};
 
-/// How soon after a login from inside the network the kit appears when the login was a spreader's: its
-/// session runs the download at once (`ssh -oBatchMode=yes host '(curl||wget) ...|sh'`: 8220, TeamTNT).
-pub const SPREAD_SECS: i64 = 300;
+pub use crate::detect::intrusion_window::SPREAD_SECS;
 
 pub fn candidates(inp: &Inputs, kit: &Kit) -> Vec<Candidate> {
     let judged = &inp.model.brute_force;

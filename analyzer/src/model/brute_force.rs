@@ -28,8 +28,8 @@ pub const GUESS_FAILURES: usize = 5;
 pub const GUESS_WINDOW: i64 = 600;
 /// How long after a brute-forced login a password change or new account counts as that login's doing
 /// when it names another account: the intrusion window's reach around an artifact
-/// ([`crate::detect::window::SLACK_SECS`]), for auth logs that do not say which session ran `useradd`.
-pub const SESSION_REACH: i64 = crate::detect::window::SLACK_SECS;
+/// ([`crate::detect::intrusion_window::SLACK_SECS`]), for auth logs that do not say which session ran `useradd`.
+pub const SESSION_REACH: i64 = crate::detect::intrusion_window::SLACK_SECS;
 /// Brute-forced logins remembered to tie what followed (the latest ones).
 const BREACHES_KEPT: usize = 64;
 /// Distinct accounts remembered per failing address, for evidence.
