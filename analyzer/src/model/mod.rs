@@ -376,15 +376,32 @@ impl HostModel {
         self.packages.iter().find_map(|c| c.manager)
     }
 
-    /// The package check of a path: by the path, the name the package database lists, or (on a
-    /// merged-`/usr` host) the [`usr_twin`] of either.
+    /// The package check of a path, for OWNERSHIP (which package lists it, `NotOwned`): by the path,
+    /// the name the package database lists, or (on a merged-`/usr` host) the [`usr_twin`] of either.
+    /// Whoever judges the file's integrity (replaced, tampered, reinstall it) reads
+    /// [`HostModel::integrity_check`].
     pub fn package_check(&self, path: &[u8]) -> Option<&PackageCheck> {
+        self.check_of(path, |_| true)
+    }
+
+    /// The package check of a path whose digest verdict judges INTEGRITY: checked as a system binary,
+    /// running executable or preloaded library ([`PackageCheck::judges_integrity`]). A
+    /// `persistence-config` check (an admin-editable conffile, a unit) is not one: its `Mismatch` is no
+    /// "system binary replaced" and no reason to reinstall its package.
+    pub fn integrity_check(&self, path: &[u8]) -> Option<&PackageCheck> {
+        self.check_of(path, PackageCheck::judges_integrity)
+    }
+
+    /// The first package check of a path (see [`HostModel::package_check`]) that `keep` accepts.
+    fn check_of(&self, path: &[u8], keep: impl Fn(&PackageCheck) -> bool) -> Option<&PackageCheck> {
         let twin = usr_twin(path).filter(|_| self.usr_merged(path));
         let names: Vec<&[u8]> = std::iter::once(path).chain(twin.as_deref()).collect();
         self.packages.iter().find(|c| {
-            names.iter().any(|n| {
-                c.path.as_bytes() == *n || c.listed_as.as_ref().is_some_and(|l| l.as_bytes() == *n)
-            })
+            keep(c)
+                && names.iter().any(|n| {
+                    c.path.as_bytes() == *n
+                        || c.listed_as.as_ref().is_some_and(|l| l.as_bytes() == *n)
+                })
         })
     }
 

@@ -1639,6 +1639,84 @@ mod tests {
         )));
     }
 
+    /// Review of train 2, item 1: a package's configuration file checked as `persistence-config`
+    /// (`/etc/crontab`, `/etc/init.d/ssh`) that an admin edited differs from its package's digest; that
+    /// is no "system binary replaced" (MT-EVA-020) and no reason to reinstall openssh-server, while a
+    /// binary checked as `system-binary` that differs still is both.
+    #[test]
+    fn an_edited_package_conffile_is_no_replaced_binary_and_no_reinstall() {
+        use minetrace_schemas::records::package::PackageManager;
+        let mut model = fixture::model(
+            vec![
+                fixture::file(
+                    b"/etc/crontab",
+                    Some(b"17 * * * * root run-parts /etc/cron.hourly\n# admin\n"),
+                ),
+                fixture::file(
+                    b"/etc/init.d/ssh",
+                    Some(b"#!/bin/sh\n# edited by the admin\n"),
+                ),
+                fixture::file(
+                    b"/usr/bin/top",
+                    Some(b"#!/bin/sh\n/usr/bin/top.orig | grep -v kswapd0\n"),
+                ),
+            ],
+            vec![],
+        );
+        let differs = |path: &[u8], reason: &str, package: &str| {
+            let mut c = fixture::not_owned(path, reason);
+            c.verdict = PackageVerdict::Mismatch;
+            c.manager = Some(PackageManager::Dpkg);
+            c.package = Some(package.into());
+            c
+        };
+        model
+            .packages
+            .push(differs(b"/etc/crontab", "persistence-config", "cron"));
+        model.packages.push(differs(
+            b"/etc/init.d/ssh",
+            "persistence-config",
+            "openssh-server",
+        ));
+        model
+            .packages
+            .push(differs(b"/usr/bin/top", "system-binary", "procps"));
+        let allow = crate::allowlist::Allowlist::parse("test", "").expect("empty allowlist");
+        let findings = crate::detect::analyze(&model, &Indicators::builtin(), &allow);
+        let replaced: Vec<Vec<u8>> = findings
+            .iter()
+            .filter(|f| f.rule == crate::detect::rules::EVA_020.id)
+            .flat_map(|f| f.subjects.iter())
+            .filter_map(|s| match &s.subject {
+                Subject::File { path, .. } => Some(path.0.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(replaced, vec![b"/usr/bin/top".to_vec()], "{findings:?}");
+        // Another high finding naming the edited init script as its artifact still reinstalls nothing.
+        let mut high = finding(&crate::detect::rules::EVA_022, Severity::High);
+        for p in [&b"/etc/init.d/ssh"[..], b"/usr/bin/top"] {
+            high = high.subject(file_subject(model.file(p).expect("record")));
+        }
+        let plan = plan_of(model, doc(vec![high]));
+        let reinstalled: Vec<&[u8]> = plan
+            .items
+            .iter()
+            .filter_map(|i| match &i.action {
+                Action::Reinstall { file, .. } => Some(file.path.as_bytes()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(reinstalled, vec![&b"/usr/bin/top"[..]], "{:?}", plan.items);
+        assert!(
+            plan.manual
+                .iter()
+                .any(|m| m.contains("/etc/init.d/ssh") && m.contains("openssh-server")),
+            "{:?}",
+            plan.manual
+        );
+    }
+
     #[test]
     fn attacker_symlinks_are_removed_system_links_and_evidence_links_never() {
         let model = fixture::model(

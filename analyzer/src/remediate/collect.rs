@@ -348,7 +348,24 @@ impl Collect {
             self.shared.insert(recorded.0.clone(), label);
             return;
         } else {
-            let pkg = model.package_check(recorded.as_bytes());
+            // Reinstall only on an integrity check's verdict: a package's configuration file
+            // (`persistence-config`) that differs is an edit, and reinstalling does not undo it (dpkg
+            // keeps a modified conffile) while it restarts the package's services.
+            let owner = model.package_check(recorded.as_bytes());
+            if let Some(c) = owner.filter(|c| {
+                c.verdict == PackageVerdict::Mismatch
+                    && model.integrity_check(recorded.as_bytes()).is_none()
+            }) {
+                let reason = format!(
+                    "a configuration file of package {} that differs from the package's copy (an admin's \
+                     edit or the intruder's); review its lines, reinstalling would not restore it",
+                    c.package.as_deref().unwrap_or("?")
+                );
+                return self.manual(label, &reason);
+            }
+            let pkg = model
+                .integrity_check(recorded.as_bytes())
+                .or(owner.filter(|c| c.verdict != PackageVerdict::Mismatch));
             match pkg.map(|p| (p.verdict, p.package.clone())) {
                 Some((PackageVerdict::Mismatch, name)) => FileFate::Reinstall(name),
                 Some((PackageVerdict::Match, _)) => {

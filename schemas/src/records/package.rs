@@ -65,11 +65,18 @@ pub enum PackageVerdict {
     Unreadable,
 }
 
+/// The reasons whose checks judge a file's integrity: a binary, running executable or preloaded library
+/// the package installed as it is. A `persistence-config` check (units, cron, rc, sudoers, APT hooks,
+/// dpkg conffiles) answers only who owns the file: conffiles are meant to be edited, so its digest
+/// differing is an admin's edit as often as an intruder's and never "a system binary replaced".
+pub const INTEGRITY_REASONS: &[&str] = &["system-binary", "running-exe", "preload"];
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PackageCheck {
     /// The path checked, as the host names it (`/usr/bin/ps`, a running exe's path).
     pub path: RawBytes,
-    /// Why it was checked: `system-binary`, `running-exe` or `preload`.
+    /// Why it was checked: `system-binary`, `running-exe`, `preload` (integrity: [`INTEGRITY_REASONS`])
+    /// or `persistence-config` (ownership only: [`PackageCheck::judges_integrity`]).
     pub reason: String,
     /// The path the package database lists, when it differs from `path` (merged-`/usr` aliases, links).
     pub listed_as: Option<RawBytes>,
@@ -84,4 +91,12 @@ pub struct PackageCheck {
     pub size: Option<u64>,
     pub verdict: PackageVerdict,
     pub error: Option<String>,
+}
+
+impl PackageCheck {
+    /// Whether this check's digest verdict says anything about the file's integrity (its reason is one
+    /// of [`INTEGRITY_REASONS`]); otherwise only its ownership (`package`, `NotOwned`) is a fact.
+    pub fn judges_integrity(&self) -> bool {
+        INTEGRITY_REASONS.contains(&self.reason.as_str())
+    }
 }

@@ -29,14 +29,16 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     out
 }
 
-/// `MT-EVA-020`: binaries whose digest differs from their package's.
+/// `MT-EVA-020`: binaries whose digest differs from their package's. Only checks that judge integrity
+/// ([`PackageCheck::judges_integrity`]): a package's configuration file (`/etc/crontab`,
+/// `/etc/init.d/ssh`, checked as `persistence-config`) differs whenever an admin edited it.
 fn replaced(ctx: &Context) -> Vec<Finding> {
     let model = ctx.model;
     let mut out = Vec::new();
     for c in model
         .packages
         .iter()
-        .filter(|c| c.verdict == PackageVerdict::Mismatch)
+        .filter(|c| c.verdict == PackageVerdict::Mismatch && c.judges_integrity())
     {
         let name = String::from_utf8_lossy(basename(c.path.as_bytes())).into_owned();
         let target = ctx.iocs.contains(Kind::ReplacedTarget, &name) || c.reason == "system-binary";

@@ -215,7 +215,8 @@ pub fn score_line(ctx: &Context, text: &[u8]) -> (Score, ShellLine) {
                 ));
             }
             Some((PackageVerdict::NotOwned, _)) => unowned = true,
-            Some((PackageVerdict::Mismatch, _)) => replaced = true,
+            // Replaced only by an integrity check: an edited conffile is no replaced binary.
+            Some((PackageVerdict::Mismatch, c)) if c.judges_integrity() => replaced = true,
             _ => {}
         }
     }

@@ -631,7 +631,7 @@ pub fn judge_preload_in<'a>(
         .find(|m| m.value.as_bytes() == lib)
         .map(|m| m.family.clone())
         .or_else(|| crate::detect::footholds::common::family_of_path(ctx.iocs, lib));
-    let check = model.package_check(lib).filter(|_| host_files);
+    let check = model.integrity_check(lib).filter(|_| host_files);
     let path = PreloadLib::of(ctx, lib);
     let packaged = check.is_some_and(|c| c.verdict == PackageVerdict::Match);
     let tampered = check.is_some_and(|c| c.verdict == PackageVerdict::Mismatch);
