@@ -76,6 +76,13 @@ const HASH_CAP: u64 = 512 << 20;
 const MAX_TARGETS: usize = 5_000;
 /// Persistence configuration files checked per run at most (a Debian host ships ~400 units).
 pub const MAX_CONFIGS: usize = 2_000;
+/// Largest persistence configuration file hashed: units, crontabs and conffiles are text of a few KiB.
+/// A larger one (an intruder's `truncate -s 500M` of packaged units, sparse and instant) is recorded
+/// Unreadable with the reason, itself worth a look, rather than read whole on a pegged host.
+pub const CONFIG_HASH_CAP: u64 = 1 << 20;
+/// Bytes of persistence configuration hashed per run at most, all files together: beyond it a file is
+/// recorded Unreadable, "not hashed", so a few hundred files just under the cap cost no more than this.
+pub const CONFIG_HASH_BUDGET: u64 = 64 << 20;
 /// dpkg's database of installed packages, where conffiles' digests are.
 const DPKG_STATUS: &[u8] = b"/var/lib/dpkg/status";
 
@@ -216,15 +223,58 @@ fn targets(
 /// or no digest): that digest (MD5 when none is known), and the sha256 beside it for files at rest (a
 /// running executable's sha256 is the live pass's; persistence configuration's is on its file record).
 /// An unowned running executable or configuration file is not read here.
+/// Configuration is hashed up to [`CONFIG_HASH_CAP`], binaries up to [`HASH_CAP`].
 fn job(root: &HostRoot, t: &Target, recorded: Option<DigestAlgorithm>) -> Option<DigestJob> {
     let at_rest = !matches!(t.reason, "running-exe" | "persistence-config");
+    let cap = if t.reason == "persistence-config" {
+        CONFIG_HASH_CAP
+    } else {
+        HASH_CAP
+    };
     (at_rest || recorded.is_some()).then(|| {
         (
             root.real(&t.resolved),
             recorded.unwrap_or(DigestAlgorithm::Md5),
             at_rest,
+            cap,
         )
     })
+}
+
+/// Spends [`CONFIG_HASH_BUDGET`] (`budget`) on the configuration files' digests in order, by their size
+/// now: a file past the budget loses its job and gets the reason it was not hashed. A file over
+/// [`CONFIG_HASH_CAP`] costs nothing ([`digests`] refuses it unread); one that grows after this is
+/// still read no further than the cap.
+fn spend_config_budget(
+    targets: &[Target],
+    jobs: &mut [Option<DigestJob>],
+    budget: u64,
+) -> Vec<Option<String>> {
+    let mut spent = 0u64;
+    targets
+        .iter()
+        .zip(jobs.iter_mut())
+        .map(|(t, job)| {
+            if t.reason != "persistence-config" {
+                return None;
+            }
+            let size = job
+                .as_ref()
+                .map(|(real, ..)| std::fs::symlink_metadata(real).map_or(0, |m| m.len()))?;
+            if size > CONFIG_HASH_CAP {
+                return None;
+            }
+            if spent.saturating_add(size) > budget {
+                *job = None;
+                return Some(format!(
+                    "not hashed: {size} bytes would pass the {budget}-byte budget for package-checked \
+                     configuration ({spent} bytes hashed)"
+                ));
+            }
+            spent += size;
+            None
+        })
+        .collect()
 }
 
 /// The package check read ahead: the files it checks and their digests, resolved and read on a thread
@@ -261,7 +311,7 @@ pub fn start_early(
                     job(&root, t, recorded.flatten())
                 })
                 .map(|j| {
-                    let got = digests(&j.0, j.1, j.2, &mut buf, &known);
+                    let got = digests(&j.0, j.1, j.2, j.3, &mut buf, &known);
                     (j, got)
                 })
                 .collect();
@@ -290,8 +340,9 @@ impl EarlyDigests {
     }
 }
 
-/// A file to digest: its resolved path on this machine, the algorithm, and whether its sha256 is wanted.
-type DigestJob = (std::path::PathBuf, DigestAlgorithm, bool);
+/// A file to digest: its resolved path on this machine, the algorithm, whether its sha256 is wanted, and
+/// the largest size hashed.
+type DigestJob = (std::path::PathBuf, DigestAlgorithm, bool, u64);
 /// The digest, the sha256 when wanted, and the size read; or why it could not be read.
 type Digested = Result<(FileDigest, Option<String>, u64), String>;
 
@@ -374,7 +425,7 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
 
     // Every digest first (a few MiB of system binaries and running executables): those read ahead
     // ([`start_early`]), the rest on the worker threads; then the verdicts in order.
-    let jobs: Vec<Option<DigestJob>> = targets
+    let mut jobs: Vec<Option<DigestJob>> = targets
         .iter()
         .zip(&owner)
         .map(|(t, own)| {
@@ -382,6 +433,7 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
             job(&s.ctx.root, t, recorded.map(|d| d.algorithm))
         })
         .collect();
+    let refused = spend_config_budget(&targets, &mut jobs, CONFIG_HASH_BUDGET);
     let mut ahead: Vec<Option<Digested>> = jobs
         .iter()
         .map(|j| j.as_ref().and_then(|j| early.remove(j)))
@@ -396,7 +448,9 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
         &left,
         || vec![0u8; 1 << 16],
         |buf, job| {
-            job.map(|(real, algorithm, with_sha)| digests(real, *algorithm, *with_sha, buf, known))
+            job.map(|(real, algorithm, with_sha, cap)| {
+                digests(real, *algorithm, *with_sha, *cap, buf, known)
+            })
         },
     );
     let mut digested = ahead
@@ -404,7 +458,7 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
         .zip(read_now)
         .map(|(a, now)| a.take().or(now));
     let mut mismatched_packages = HashSet::new();
-    for (t, own) in targets.iter().zip(owner) {
+    for ((t, own), refusal) in targets.iter().zip(owner).zip(refused) {
         let (package, expected, listed) = match own {
             Some((p, m, l)) => (Some(p), m, Some(l)),
             None => (None, None, None),
@@ -437,6 +491,10 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
                     check.error = Some(e);
                 }
             }
+        }
+        if let Some(e) = refusal {
+            check.verdict = PackageVerdict::Unreadable;
+            check.error = Some(e);
         }
         if check.verdict != PackageVerdict::Unreadable {
             check.verdict = match (&check.package, &check.expected_digest, &check.actual_digest) {
@@ -728,6 +786,7 @@ fn digests(
     real: &std::path::Path,
     algorithm: DigestAlgorithm,
     with_sha: bool,
+    cap: u64,
     buf: &mut [u8],
     known: &HashMap<(u64, u64), ReadBefore>,
 ) -> Digested {
@@ -738,9 +797,9 @@ fn digests(
         )
     })?;
     let (file, meta) = host_read::open_regular(real).map_err(|e| format!("open: {e}"))?;
-    if meta.len() > HASH_CAP {
+    if meta.len() > cap {
         return Err(format!(
-            "{} bytes is over the {HASH_CAP}-byte hashing cap",
+            "{} bytes is over the {cap}-byte hashing cap",
             meta.len()
         ));
     }
@@ -754,7 +813,7 @@ fn digests(
         });
     let same = algorithm == DigestAlgorithm::Sha256;
     let mut sha = (with_sha && read_before.is_none() && !same).then(Sha256::new);
-    let mut f = file.take(HASH_CAP);
+    let mut f = file.take(cap);
     let mut size = 0u64;
     loop {
         let n = f.read(buf).map_err(|e| format!("read: {e}"))?;
@@ -898,10 +957,10 @@ mod tests {
             .expect("an index, so digests are read ahead");
         let read = early.0.join().unwrap();
         assert!(read.targets.iter().any(|t| t.named == b"/usr/bin/ps"));
-        let ((path, algorithm, with_sha), got) = read
+        let ((path, algorithm, with_sha, _), got) = read
             .digests
             .iter()
-            .find(|((p, _, _), _)| p.ends_with("usr/bin/ps"))
+            .find(|((p, ..), _)| p.ends_with("usr/bin/ps"))
             .expect("ps read ahead");
         assert_eq!((*algorithm, *with_sha), (DigestAlgorithm::Md5, true));
         assert!(path.starts_with(dir.path()));
@@ -932,7 +991,15 @@ mod tests {
         let sha = hex::encode(Sha256::digest(b"bash image"));
         let none = HashMap::new();
         // The database's own digest is sha256 (rpm): one digest serves both fields.
-        let (d, s, size) = digests(&path, DigestAlgorithm::Sha256, true, &mut buf, &none).unwrap();
+        let (d, s, size) = digests(
+            &path,
+            DigestAlgorithm::Sha256,
+            true,
+            HASH_CAP,
+            &mut buf,
+            &none,
+        )
+        .unwrap();
         assert_eq!(
             (d.hex.as_str(), s.as_deref(), size),
             (sha.as_str(), Some(sha.as_str()), 10)
@@ -954,6 +1021,7 @@ mod tests {
             &path,
             DigestAlgorithm::Md5,
             true,
+            HASH_CAP,
             &mut buf,
             &live(st.clone()),
         )
@@ -963,8 +1031,65 @@ mod tests {
         // Changed since (other times): read again.
         let mut older = st;
         older.mtime.secs -= 60;
-        let (_, s, _) = digests(&path, DigestAlgorithm::Md5, true, &mut buf, &live(older)).unwrap();
+        let (_, s, _) = digests(
+            &path,
+            DigestAlgorithm::Md5,
+            true,
+            HASH_CAP,
+            &mut buf,
+            &live(older),
+        )
+        .unwrap();
         assert_eq!(s, Some(sha));
+    }
+
+    /// Review of train 2, item 10: persistence configuration is hashed up to its own 1 MiB cap (a larger
+    /// "config" is Unreadable, the reason said) and within a total byte budget; binaries keep theirs.
+    #[test]
+    fn configuration_is_hashed_within_its_cap_and_a_total_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.service");
+        std::fs::File::create(&big)
+            .and_then(|f| f.set_len(CONFIG_HASH_CAP + 1))
+            .unwrap();
+        let mut buf = vec![0u8; 1 << 16];
+        let none = HashMap::new();
+        let target = |name: &str, reason: &'static str| Target {
+            named: format!("/etc/{name}").into_bytes(),
+            resolved: format!("/{name}").into_bytes(),
+            reason,
+            aliases: Vec::new(),
+        };
+        let root = HostRoot::under(dir.path()).unwrap();
+        let md5 = Some(DigestAlgorithm::Md5);
+        let config = job(&root, &target("big.service", "persistence-config"), md5)
+            .expect("an owned configuration file is read");
+        assert_eq!(config.3, CONFIG_HASH_CAP);
+        let err = digests(&config.0, config.1, config.2, config.3, &mut buf, &none).unwrap_err();
+        assert!(err.contains("over the 1048576-byte hashing cap"), "{err}");
+        let binary = job(&root, &target("big.service", "system-binary"), md5).unwrap();
+        assert_eq!(binary.3, HASH_CAP);
+        assert!(digests(&binary.0, binary.1, binary.2, binary.3, &mut buf, &none).is_ok());
+
+        // The budget: 10 + 10 bytes fit in 25, the third file of 10 does not; the one over the cap
+        // and the binary cost nothing.
+        for name in ["a.service", "b.service", "c.service", "ps"] {
+            std::fs::write(dir.path().join(name), [b'x'; 10]).unwrap();
+        }
+        let targets = vec![
+            target("a.service", "persistence-config"),
+            target("big.service", "persistence-config"),
+            target("ps", "system-binary"),
+            target("b.service", "persistence-config"),
+            target("c.service", "persistence-config"),
+        ];
+        let mut jobs: Vec<Option<DigestJob>> = targets.iter().map(|t| job(&root, t, md5)).collect();
+        let refused = spend_config_budget(&targets, &mut jobs, 25);
+        let kept: Vec<bool> = jobs.iter().map(Option::is_some).collect();
+        assert_eq!(kept, vec![true, true, true, true, false]);
+        assert_eq!(refused.iter().filter(|r| r.is_some()).count(), 1);
+        let why = refused.get(4).cloned().flatten().unwrap_or_default();
+        assert!(why.contains("25-byte budget"), "{why}");
     }
 }
 
