@@ -54,7 +54,14 @@ enum Lang {
     /// A shell CGI (`#!/bin/sh`, `.sh`): the request is in its environment (`$QUERY_STRING`), and `eval`
     /// or `sh -c` of it runs what the client sent.
     Shell,
-    /// PHP, JSP, ASP, Perl, Python: request input is read by the `webshell_input` indicators.
+    /// PHP (`.php`, `.phtml`, `.inc`, ...): backticks are its shell operator, but only inside PHP code
+    /// (`<?php ... ?>`); between those regions is HTML and JavaScript, whose template literals are
+    /// backticks too.
+    Php,
+    /// Perl (`#!/usr/bin/perl`, or a `.pl`/`.cgi` without an interpreter line): backticks run a shell.
+    Perl,
+    /// JSP, ASP, Python, ...: request input is read by the `webshell_input` indicators; a backtick is
+    /// no shell operator in any of them.
     Other,
 }
 
@@ -75,9 +82,25 @@ impl Lang {
             }
         });
         let shells: [&[u8]; 6] = [b"sh", b"bash", b"dash", b"ash", b"ksh", b"zsh"];
+        let lower = name.to_ascii_lowercase();
+        let php = [
+            &b".php"[..],
+            b".php3",
+            b".php4",
+            b".php5",
+            b".php7",
+            b".phtml",
+            b".phar",
+            b".inc",
+        ]
+        .iter()
+        .any(|e| lower.ends_with(e));
         match interpreter {
             Some(prog) if shells.contains(&prog) => Lang::Shell,
-            None if name.ends_with(b".sh") => Lang::Shell,
+            Some(prog) if prog.starts_with(b"perl") => Lang::Perl,
+            None if lower.ends_with(b".sh") => Lang::Shell,
+            None if lower.ends_with(b".pl") || lower.ends_with(b".cgi") => Lang::Perl,
+            _ if php => Lang::Php,
             _ => Lang::Other,
         }
     }
@@ -169,19 +192,53 @@ fn shell_variable_at_start(s: &str) -> Option<&str> {
         .then_some(name)
 }
 
-/// Whether a statement runs request input between backticks (PHP's and Perl's shell operator):
-/// `` echo `$_GET[c]`; ``.
-fn backticks_run(inputs: &[&str], lang: Lang, t: &str) -> Option<String> {
-    if lang == Lang::Shell {
-        // In a shell, backticks are command substitution: parsing the query with them is routine.
-        return None;
+/// The PHP code regions of a lowercase line (`<?php ... ?>`, `<?= ... ?>`, `<? ... ?>`), and whether the
+/// line ends inside one. `open`: the line starts inside PHP code (an earlier line opened it).
+fn php_regions(t: &str, open: bool) -> (Vec<&str>, bool) {
+    let mut out = Vec::new();
+    let mut rest = t;
+    let mut in_code = open;
+    loop {
+        if in_code {
+            let Some((code, after)) = rest.split_once("?>") else {
+                out.push(rest);
+                return (out, true);
+            };
+            out.push(code);
+            rest = after;
+            in_code = false;
+        } else {
+            let Some((_, after)) = rest.split_once("<?") else {
+                return (out, false);
+            };
+            rest = after
+                .strip_prefix("php")
+                .or_else(|| after.strip_prefix('='))
+                .unwrap_or(after);
+            in_code = true;
+        }
     }
-    let parts: Vec<&str> = t.split('`').collect();
-    parts
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| i % 2 == 1 && *i + 1 < parts.len())
-        .find_map(|(_, inside)| request_input(inputs, lang, inside))
+}
+
+/// Whether a statement runs request input between backticks (PHP's and Perl's shell operator):
+/// `` echo `$_GET[c]`; ``. In PHP only a pair inside PHP code counts (`php_open`: the line starts inside
+/// it): a JavaScript template literal in the page's HTML around `<?php echo esc_js($_GET['s']); ?>` is
+/// text the browser reads. A shell's backticks are command substitution (parsing the query with them is
+/// routine), and JSP, ASP and Python have no backtick operator.
+fn backticks_run(inputs: &[&str], lang: Lang, php_open: bool, t: &str) -> Option<String> {
+    let code = match lang {
+        Lang::Perl => vec![t],
+        Lang::Php => php_regions(t, php_open).0,
+        Lang::Shell | Lang::Other => return None,
+    };
+    code.into_iter().find_map(|region| {
+        let parts: Vec<&str> = region.split('`').collect();
+        parts
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 2 == 1 && *i + 1 < parts.len())
+            .find_map(|(_, inside)| request_input(inputs, lang, inside))
+    })
 }
 
 /// Decoders that turn an opaque literal into code.
@@ -278,15 +335,21 @@ fn variable_call(text: &str) -> bool {
 
 /// What one statement (line) of a script does, scored (see the module documentation). `sinks` are the
 /// `webshell_sink` indicators, `inputs` the `webshell_input` ones (lowercase, in set order: the first
-/// called or read is the one named).
-fn judge_line(sinks: &[&str], inputs: &[&str], lang: Lang, line: &str) -> Option<(u32, String)> {
+/// called or read is the one named). `php_open`: in PHP, the line starts inside PHP code.
+fn judge_line(
+    sinks: &[&str],
+    inputs: &[&str],
+    lang: Lang,
+    php_open: bool,
+    line: &str,
+) -> Option<(u32, String)> {
     let t = line.to_ascii_lowercase();
     if lang == Lang::Shell {
         if let Some(why) = shell_runs_input(&t) {
             return Some((4, why));
         }
     }
-    if let Some(i) = backticks_run(inputs, lang, &t) {
+    if let Some(i) = backticks_run(inputs, lang, php_open, &t) {
         return Some((4, format!("runs request input ({i}) between backticks")));
     }
     let sink = sinks.iter().find(|s| calls(&t, s));
@@ -398,10 +461,14 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         let bytes = bytes.get(..MAX_READ).unwrap_or(bytes);
         let lang = Lang::of(basename(path), bytes);
         let mut content: Option<(u32, String, u32, Vec<u8>)> = None;
+        let mut php_open = false;
         for (n, raw) in numbered_lines(bytes) {
-            let Some((points, why)) =
-                judge_line(&sinks, &inputs, lang, &String::from_utf8_lossy(raw))
-            else {
+            let text = String::from_utf8_lossy(raw);
+            let judged = judge_line(&sinks, &inputs, lang, php_open, &text);
+            if lang == Lang::Php {
+                php_open = php_regions(&text.to_ascii_lowercase(), php_open).1;
+            }
+            let Some((points, why)) = judged else {
                 continue;
             };
             if content.as_ref().is_none_or(|c| points > c.0) {
@@ -488,7 +555,7 @@ mod tests {
     fn judged(iocs: &Indicators, lang: Lang, line: &str) -> Option<(u32, String)> {
         let sinks: Vec<&str> = iocs.set(Kind::WebshellSink).collect();
         let inputs: Vec<&str> = iocs.set(Kind::WebshellInput).collect();
-        judge_line(&sinks, &inputs, lang, line)
+        judge_line(&sinks, &inputs, lang, false, line)
     }
 
     #[test]
@@ -639,7 +706,7 @@ os.system(request.form['c'])
                 Lang::Other,
                 "my $o = $q->param('cmd'); print `$o`; exec($q->param('cmd'));",
             ),
-            (Lang::Other, "print `$ENV{'QUERY_STRING'}`;"),
+            (Lang::Perl, "print `$ENV{'QUERY_STRING'}`;"),
             (Lang::Other, "system($ENV{QUERY_STRING});"),
             (Lang::Other, "os.system(request.args.get('c'))"),
             (
@@ -652,7 +719,7 @@ os.system(request.form['c'])
                 "os.popen(cgi.FieldStorage().getvalue('c')).read()",
             ),
             (Lang::Other, "os.system(form.getvalue('cmd'))"),
-            (Lang::Other, "<?php echo `$_GET[c]`; ?>"),
+            (Lang::Php, "<?php echo `$_GET[c]`; ?>"),
             (Lang::Shell, "eval \"$QUERY_STRING\""),
             (Lang::Shell, "eval $QUERY_STRING"),
             (Lang::Shell, "/bin/sh -c \"${HTTP_X_CMD}\" 2>&1"),
@@ -717,6 +784,70 @@ os.system(request.form['c'])
         }
     }
 
+    /// Review of train 2, item 3: backticks are PHP's shell operator only inside PHP code. A theme page
+    /// whose JavaScript template literal holds an escaped `$_GET` (or a JSP one holding
+    /// `request.getParameter`) is clean; backticks running request input inside `<?php ... ?>`, on the
+    /// line or after an earlier line opened the code, stay a high web shell.
+    #[test]
+    fn backticks_run_a_shell_only_inside_php_code() {
+        let iocs = Indicators::builtin();
+        let theme: &[u8] = b"<?php get_header(); ?>
+<div id=\"results\"></div>
+<script>
+fetch(`/wp-json/wp/v2/search?s=<?php echo esc_js($_GET['s']); ?>`).then(r => r.json());
+const page = `<?= (int) $_GET['paged'] ?>`;
+</script>
+<?php get_footer(); ?>
+";
+        assert!(!a_high_web_shell(
+            &iocs,
+            "/var/www/html/wp-content/themes/t/search.php",
+            theme
+        ));
+        let jsp: &[u8] = b"<script>const q = `<%= request.getParameter(\"q\") %>`;</script>\n";
+        assert!(!a_high_web_shell(&iocs, "/var/www/html/search.jsp", jsp));
+        for clean in [
+            "fetch(`/wp-json/wp/v2/search?s=<?php echo esc_js($_GET['s']); ?>`)",
+            "const q = `<?= htmlspecialchars($_REQUEST['q']) ?>`;",
+        ] {
+            assert_eq!(judged_php(&iocs, false, clean), None, "{clean}");
+        }
+        assert_eq!(
+            judged(
+                &iocs,
+                Lang::Other,
+                "const q = `<%= request.getParameter(\"q\") %>`;"
+            ),
+            None
+        );
+        for (open, shell) in [
+            (false, "<?php echo `$_GET[c]`; ?>"),
+            (true, "$out = `$_POST['c']`;"),
+            (false, "<p>`x`</p><?php print `{$_REQUEST['x']}`;"),
+        ] {
+            assert!(
+                judged_php(&iocs, open, shell).is_some_and(|(p, _)| p >= 4),
+                "{shell}"
+            );
+        }
+        for (path, content) in [
+            ("/var/www/html/up.php", &b"<?php echo `$_GET[c]`; ?>\n"[..]),
+            (
+                "/var/www/html/x.php",
+                b"<?php\n// tools\n$o = `$_GET[c]`;\necho $o;\n",
+            ),
+        ] {
+            assert!(a_high_web_shell(&iocs, path, content), "{path}");
+        }
+    }
+
+    /// A PHP statement judged; `open`: the line starts inside PHP code.
+    fn judged_php(iocs: &Indicators, open: bool, line: &str) -> Option<(u32, String)> {
+        let sinks: Vec<&str> = iocs.set(Kind::WebshellSink).collect();
+        let inputs: Vec<&str> = iocs.set(Kind::WebshellInput).collect();
+        judge_line(&sinks, &inputs, Lang::Php, open, line)
+    }
+
     /// A script's language by its interpreter line, then its name.
     #[test]
     fn shell_cgi_by_interpreter_or_name() {
@@ -724,9 +855,12 @@ os.system(request.form['c'])
             (&b"s.cgi"[..], &b"#!/bin/sh\necho"[..], Lang::Shell),
             (b"s.cgi", b"#!/usr/bin/env bash\n", Lang::Shell),
             (b"s.sh", b"echo hi\n", Lang::Shell),
-            (b"s.cgi", b"#!/usr/bin/perl\n", Lang::Other),
+            (b"s.cgi", b"#!/usr/bin/perl\n", Lang::Perl),
+            (b"s.cgi", b"print 1;\n", Lang::Perl),
             (b"s.sh", b"#!/usr/bin/python3\n", Lang::Other),
-            (b"s.php", b"<?php\n", Lang::Other),
+            (b"s.php", b"<?php\n", Lang::Php),
+            (b"s.PHTML", b"<html>\n", Lang::Php),
+            (b"s.jsp", b"<html>\n", Lang::Other),
         ] {
             assert_eq!(
                 Lang::of(name, head),
