@@ -710,7 +710,7 @@ pub const ENT_001: Rule = Rule {
     detector: "service_logs",
     title: "Web request ran a command through a server-side script",
     attack: &["T1505.003", "T1190", "T1059.004"],
-    severity: "A web access log shows a request that reached the script (any status but 4xx) with a shell command as a parameter's value, the value starting with the program as a web shell takes it (a download, a decode into a shell, a bash socket, a `shell_or_downloader` program): high while a script in a web root at that path is still on disk (the script is the artifact), low when none is (the log is evidence). Data followed by commands (`127.0.0.1;wget ...|sh`) is an injection into the application's page: MT-ENT-004, never this rule.",
+    severity: "A web access log shows a request that reached the script (a 2xx or 3xx answer; a 5xx reached nothing the log vouches for) with a shell command as a parameter's value, the value starting with the program as a web shell takes it (a download, a decode into a shell, a bash socket, a `shell_or_downloader` program): high while a script in a web root at that path is on disk and is itself the intrusion's (MT-PER-070 judges its content a web shell's, or it has a hidden name or lies in a write directory; the script is the artifact), low otherwise (the log is evidence; any client sends any query to any page, so an application's page at that path is context, never removed). Data followed by commands (`127.0.0.1;wget ...|sh`) is an injection into the application's page: MT-ENT-004, never this rule.",
 };
 
 /// MT-ENT-002

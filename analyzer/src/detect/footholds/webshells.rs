@@ -444,27 +444,49 @@ fn app_norms<'a>(ctx: &Context<'a>) -> BTreeMap<&'a [u8], (u32, i64)> {
         .collect()
 }
 
-pub fn detect(ctx: &Context) -> Vec<Finding> {
-    let norms = app_norms(ctx);
-    let sinks: Vec<&str> = ctx.iocs.set(Kind::WebshellSink).collect();
-    let inputs: Vec<&str> = ctx.iocs.set(Kind::WebshellInput).collect();
-    let accounts = &ctx.model.accounts;
-    let mut out = Vec::new();
-    for f in ctx.model.regular_files() {
+/// A directory name of `path` that is an application's write directory ([`WRITE_DIRS`]).
+fn write_dir(path: &[u8]) -> Option<&'static str> {
+    let name = basename(path);
+    let dirs = String::from_utf8_lossy(path.get(..path.len() - name.len()).unwrap_or_default())
+        .to_ascii_lowercase();
+    WRITE_DIRS
+        .iter()
+        .find(|d| dirs.split('/').any(|c| c == **d))
+        .copied()
+}
+
+/// The judgement of web-root scripts, read once per host and shared with the request-log rule
+/// (`MT-ENT-001`, which names a script an artifact only when this judges it): the indicators and each
+/// web root's norms.
+pub struct Judge<'a> {
+    norms: BTreeMap<&'a [u8], (u32, i64)>,
+    sinks: Vec<&'a str>,
+    inputs: Vec<&'a str>,
+}
+
+impl<'a> Judge<'a> {
+    pub fn new(ctx: &Context<'a>) -> Judge<'a> {
+        Judge {
+            norms: app_norms(ctx),
+            sinks: ctx.iocs.set(Kind::WebshellSink).collect(),
+            inputs: ctx.iocs.set(Kind::WebshellInput).collect(),
+        }
+    }
+
+    /// `MT-PER-070`'s verdict on one file: its severity and evidence, `None` for no web shell.
+    fn verdict(&self, ctx: &Context, f: &FileRecord) -> Option<(Severity, Vec<String>)> {
         let path = f.path.as_bytes();
         if !is_web_script(path) || !ctx.iocs.paths().is(PathClass::WebRoot, path) {
-            continue;
+            return None;
         }
-        let Some(bytes) = ctx.model.content(f) else {
-            continue;
-        };
+        let bytes = ctx.model.content(f)?;
         let bytes = bytes.get(..MAX_READ).unwrap_or(bytes);
         let lang = Lang::of(basename(path), bytes);
         let mut content: Option<(u32, String, u32, Vec<u8>)> = None;
         let mut php_open = false;
         for (n, raw) in numbered_lines(bytes) {
             let text = String::from_utf8_lossy(raw);
-            let judged = judge_line(&sinks, &inputs, lang, php_open, &text);
+            let judged = judge_line(&self.sinks, &self.inputs, lang, php_open, &text);
             if lang == Lang::Php {
                 php_open = php_regions(&text.to_ascii_lowercase(), php_open).1;
             }
@@ -475,28 +497,21 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
                 content = Some((points, why, n, raw.to_vec()));
             }
         }
-        let Some((points, why, line, raw)) = content else {
-            continue;
-        };
+        let (points, why, line, raw) = content?;
         let mut score = points;
         let mut reasons = vec![format!("{why}: {}", quote_line(&f.path, line, &raw))];
-        let name = basename(path);
-        if name.first() == Some(&b'.') {
+        if basename(path).first() == Some(&b'.') {
             score += 1;
             reasons.push("a hidden file name".to_owned());
         }
-        let dirs = String::from_utf8_lossy(path.get(..path.len() - name.len()).unwrap_or_default())
-            .to_ascii_lowercase();
-        if let Some(d) = WRITE_DIRS
-            .iter()
-            .find(|d| dirs.split('/').any(|c| c == **d))
-        {
+        if let Some(d) = write_dir(path) {
             score += 1;
             reasons.push(format!(
                 "in a {d} directory, where the application writes data, not code"
             ));
         }
-        if let Some((owner, median)) = app_root(ctx, path).and_then(|r| norms.get(r)) {
+        let accounts = &ctx.model.accounts;
+        if let Some((owner, median)) = app_root(ctx, path).and_then(|r| self.norms.get(r)) {
             let service = accounts
                 .by_uid(f.uid)
                 .is_some_and(|a| accounts.is_service(ctx.iocs, &a.name));
@@ -517,10 +532,36 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             }
         }
         let severity = match score {
-            0..=2 => continue,
+            0..=2 => return None,
             3 => Severity::Medium,
             4..=5 => Severity::High,
             _ => Severity::Critical,
+        };
+        Some((severity, reasons))
+    }
+
+    /// Why a web-root script is the intrusion's own, or `None` for an application's page: `MT-PER-070`
+    /// judges it a web shell, or it lies where an application keeps no code and never a page a client
+    /// requests (a hidden name, a write directory). A request to a page is no such reason: any client
+    /// sends any query to any page (the internet's ThinkPHP probe asks every `index.php` to `wget`).
+    pub fn intrusions(&self, ctx: &Context, f: &FileRecord) -> Option<String> {
+        if self.verdict(ctx, f).is_some() {
+            return Some("its content is a web shell's (MT-PER-070)".to_owned());
+        }
+        if basename(f.path.as_bytes()).first() == Some(&b'.') {
+            return Some("a hidden file name".to_owned());
+        }
+        write_dir(f.path.as_bytes())
+            .map(|d| format!("in a {d} directory, where the application writes data, not code"))
+    }
+}
+
+pub fn detect(ctx: &Context) -> Vec<Finding> {
+    let judge = Judge::new(ctx);
+    let mut out = Vec::new();
+    for f in ctx.model.regular_files() {
+        let Some((severity, reasons)) = judge.verdict(ctx, f) else {
+            continue;
         };
         let mut finding = finding(&rules::PER_070, severity).subject(file_subject(f));
         for r in reasons {
