@@ -91,11 +91,27 @@ fn reached(l: &ServiceLogLine) -> bool {
     matches!(&l.log.event, LogEvent::WebRequest { status, .. } if (200..400).contains(status))
 }
 
+/// How long before the first command request to a script its last write still makes it deployed for
+/// that use: a shell uploaded or deployed (Tomcat's manager, a plugin upload) is used within minutes;
+/// an application's page was written at its install or update, long before the internet's probes.
+pub const DEPLOYED_BEFORE_USE_SECS: i64 = 3600;
+
+/// Whether `file` was written within [`DEPLOYED_BEFORE_USE_SECS`] before the first logged (dated,
+/// reached) command request to it: the intrusion deployed it to run that command.
+fn written_for_use(file: &FileRecord, hits: &[(&ServiceLogLine, Vec<u8>)]) -> bool {
+    let Some(first) = hits.iter().filter_map(|(l, _)| l.log.time).min() else {
+        return false;
+    };
+    let written = file.mtime.secs;
+    written <= first && written >= first.saturating_sub(DEPLOYED_BEFORE_USE_SECS)
+}
+
 /// `MT-ENT-001`, one finding per requested script. The log names a path, and any client sends any query
 /// to any page (the internet's ThinkPHP probe asks every `index.php` to `wget` a kit; a
 /// `GET /wp-config.php?x=curl ...|sh` picks its own page): a script at that path is the finding's
 /// artifact (high) only when it is itself the intrusion's ([`webshells::Judge::intrusions`]: its content
-/// is a web shell's, or it lies where an application keeps no code). Any other page is the application
+/// is a web shell's, or it lies where an application keeps no code; or [`written_for_use`]: written
+/// shortly before the first command request to it). Any other page is the application
 /// that was asked, context a remediation never touches, and the finding stays low: the log is the
 /// evidence.
 fn web_commands(ctx: &Context) -> Vec<Finding> {
@@ -108,7 +124,14 @@ fn web_commands(ctx: &Context) -> Vec<Finding> {
         }
         let files: Vec<(&FileRecord, Option<String>)> = scripts_at(ctx, &script)
             .into_iter()
-            .map(|f| (f, judge.intrusions(ctx, f)))
+            .map(|f| {
+                let why = judge.intrusions(ctx, f).or_else(|| {
+                    written_for_use(f, &hits).then(|| {
+                        "written shortly before the first command request to it".to_owned()
+                    })
+                });
+                (f, why)
+            })
             .collect();
         let severity = if files.iter().any(|(_, why)| why.is_some()) {
             Severity::High
@@ -510,6 +533,45 @@ mod tests {
             f.subjects.iter().all(|s| s.role == Role::Artifact),
             "{f:#?}"
         );
+    }
+
+    /// A shell whose content MT-PER-070 does not score (Tomcat manager's two-line cmd.jsp: the input in
+    /// a variable, exec on the next line) is the intrusion's when it was written within
+    /// DEPLOYED_BEFORE_USE_SECS before the first command request to it; the same page written a day
+    /// earlier is the application's (context, low).
+    #[test]
+    fn a_script_deployed_just_before_its_use_is_the_artifact() {
+        let jsp: &[u8] = b"<%@ page import=\"java.io.*\" %><%\nString c = request.getParameter(\"c\");\nProcess p = Runtime.getRuntime().exec(new String[]{\"/bin/sh\", \"-c\", c});\n%>\n";
+        // 10/Jun/2025:11:02:19 +0000
+        let first_use = 1_749_553_339;
+        let iocs = Indicators::builtin();
+        for (written, high) in [(first_use - 4, true), (first_use - 86_400, false)] {
+            let (mut rec, content) =
+                fixture::file(b"/var/lib/tomcat9/webapps/mgmt/cmd.jsp", Some(jsp));
+            rec.mtime.secs = written;
+            let model = fixture::model(
+                vec![
+                    fixture::file(
+                        b"/var/log/tomcat9/localhost_access_log.2025-06-10.txt",
+                        Some(ACCESS),
+                    ),
+                    (rec, content),
+                ],
+                vec![],
+            );
+            let found = detect(&Context {
+                model: &model,
+                iocs: &iocs,
+            });
+            assert_eq!(found.len(), 1, "{found:#?}");
+            let f = &found[0];
+            assert_eq!(f.severity >= Severity::High, high, "{f:#?}");
+            let role = if high { Role::Artifact } else { Role::Context };
+            assert!(
+                !f.subjects.is_empty() && f.subjects.iter().all(|s| s.role == role),
+                "{f:#?}"
+            );
+        }
     }
 
     /// An injection into an application's page is evidence of how the attacker tried to get in, never a
