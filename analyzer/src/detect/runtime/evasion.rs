@@ -217,9 +217,10 @@ fn modules(ctx: &Context) -> Vec<Finding> {
 /// [`support::sees_host_files`]). Each library is judged as an `/etc/ld.so.preload` entry is
 /// ([`support::judge_preload`]: family marker, package, name, place), but what one process's environment
 /// preloads is narrower than a system-wide hook, so without evidence in the library itself
-/// ([`support::PreloadJudgement::intrinsic`]: a family's marker, a hider's name, a drop place, a packaged
-/// file whose bytes differ, or a file owned by the non-root account that runs it) the value is at most
-/// medium, a review item, and the library a context subject, never an artifact; a container's library
+/// ([`support::PreloadJudgement::intrinsic`]: a family's marker, a hider's name, a temp, hidden,
+/// shared-memory or configuration drop place, a packaged file whose bytes differ) the value is at most
+/// medium — a library in a home, or owned by the non-root account that runs it, is a user's own build as
+/// often as a drop (conda's jemalloc, libfaketime, an HPC profiler) and alone stays a review item — a review item, and the library a context subject, never an artifact; a container's library
 /// with no such evidence is low (the host cannot vouch for it either way). With such evidence the library
 /// is an artifact at its own severity (high, critical for a family's). A proxy preload (graftcp,
 /// proxychains: `MT-RUN-022` judges its traffic) with no such evidence is info.
@@ -258,7 +259,7 @@ fn preloads(ctx: &Context) -> Vec<Finding> {
             let record = ctx.model.file(lib).filter(|_| host_files);
             let owned_by_runner = record
                 .is_some_and(|r| procs.iter().any(|p| p.uid.real != 0 && p.uid.real == r.uid));
-            let intrinsic = j.intrinsic() || owned_by_runner;
+            let intrinsic = j.intrinsic();
             let severity = if intrinsic {
                 j.severity
             } else if proxy {
@@ -292,7 +293,7 @@ fn preloads(ctx: &Context) -> Vec<Finding> {
             }
             if owned_by_runner {
                 f = f.evidence(
-                    "the library is owned by the non-root account that runs it: its own drop",
+                    "the library is owned by the non-root account that runs it: its own drop or its own build",
                 );
             }
             if !intrinsic && !proxy && severity > Severity::Low {
@@ -392,7 +393,10 @@ mod tests {
             "{env:#?}"
         );
         assert_eq!(in_env(libs[2]), Some(Severity::Medium));
-        assert!(in_env(libs[3]) >= Some(Severity::High));
+        // Review of train 2, item 7: a home is no evidence in the library itself for one process's
+        // environment (a user's own build), but odd for the system-wide hook.
+        assert_eq!(in_env(libs[3]), Some(Severity::Medium));
+        assert!(in_file(libs[3]) >= Some(Severity::High));
         assert!(
             in_env(libs[5]) >= Some(Severity::High),
             "tampered package file"
@@ -401,7 +405,7 @@ mod tests {
         // an unvouched library with nothing against it is a review item there (high in ld.so.preload).
         assert_eq!(in_env(libs[4]), Some(Severity::Medium));
         assert_eq!(in_file(libs[4]), Some(Severity::High));
-        for lib in libs.iter().filter(|l| **l != libs[4]) {
+        for lib in libs.iter().filter(|l| **l != libs[4] && **l != libs[3]) {
             assert_eq!(
                 in_env(lib),
                 in_file(lib),
@@ -435,7 +439,8 @@ mod tests {
     /// Review of train 1, item 2: an APM agent's library no package vouches for, preloaded into one
     /// service, is a review item: the library context, the plan acting on nothing unasked (it froze,
     /// killed and quarantined before). A container's library is judged by its path only (low); the same
-    /// kind of library owned by the account that runs it, or with a hider's name, is the intrusion's.
+    /// kind of library owned by the account that runs it is still a review item; with a hider's name it
+    /// is the intrusion's.
     #[test]
     fn an_unvouched_preload_in_one_service_is_a_review_item_never_a_kill() {
         let build = || {
@@ -491,7 +496,12 @@ mod tests {
             Some(Severity::Low),
             "a container's library"
         );
-        assert!(of(b"/opt/app/lib/libx.so").is_some_and(|f| f.severity >= Severity::High));
+        // Review of train 2, item 7: owned by the account that runs it is a user's own build as often
+        // as a drop: a review item alone.
+        assert_eq!(
+            of(b"/opt/app/lib/libx.so").map(|f| f.severity),
+            Some(Severity::Medium)
+        );
         assert!(
             of(b"/opt/apm/lib/libprocesshider.so").is_some_and(|f| f.severity >= Severity::High)
         );
@@ -499,6 +509,75 @@ mod tests {
         let plan = crate::remediate::test_plan::plan_of(
             build(),
             crate::remediate::test_plan::doc(vec![agent]),
+        );
+        assert!(plan.applies_nothing_unasked(), "{:#?}", plan.items);
+    }
+
+    /// Review of train 2, item 7: a user's own allocator under their home, owned by them and preloaded
+    /// into their own python, is a review item — medium, the library and the process context, a plan
+    /// that kills and quarantines nothing unasked; a hider's library in a hidden temp directory, run by
+    /// the same user, stays high with the library an artifact.
+    #[test]
+    fn a_users_own_library_in_their_home_is_a_review_item_a_hidden_hider_is_not() {
+        let conda: &[u8] = b"/home/ana/miniconda3/lib/libjemalloc.so.2";
+        let hider: &[u8] = b"/tmp/.x/libprocesshider.so";
+        let build = || {
+            let python = |pid: i32, lib: &[u8]| {
+                let mut p = fixture::process(
+                    pid,
+                    1,
+                    1000,
+                    b"/home/ana/miniconda3/bin/python3.11",
+                    &[b"python", b"train.py"],
+                );
+                p.env.push(EnvVar {
+                    name: RawBytes::from(&b"LD_PRELOAD"[..]),
+                    value: Some(RawBytes::from(lib)),
+                });
+                p
+            };
+            let mut mine = fixture::file(conda, Some(b"\x7fELF"));
+            mine.0.uid = 1000;
+            let mut hidden = fixture::file(hider, Some(b"\x7fELF"));
+            hidden.0.uid = 1000;
+            fixture::model_with_processes(
+                vec![mine, hidden],
+                vec![],
+                vec![python(100, conda), python(200, hider)],
+            )
+        };
+        let model = build();
+        let iocs = Indicators::builtin();
+        let found = preloads(&Context {
+            model: &model,
+            iocs: &iocs,
+        });
+        let of = |lib: &[u8]| {
+            found
+                .iter()
+                .find(|f| {
+                    f.evidence
+                        .first()
+                        .is_some_and(|e| e.as_bytes() == [&b"LD_PRELOAD="[..], lib].concat())
+                })
+                .cloned()
+        };
+        let own = of(conda).expect("a finding for the conda library");
+        assert_eq!(own.severity, Severity::Medium, "{own:#?}");
+        assert!(own
+            .subjects
+            .iter()
+            .filter(|s| matches!(s.subject, Subject::File { .. }))
+            .all(|s| s.role == Role::Context));
+        let hidden = of(hider).expect("a finding for the hider");
+        assert!(hidden.severity >= Severity::High, "{hidden:#?}");
+        assert!(hidden
+            .subjects
+            .iter()
+            .any(|s| matches!(s.subject, Subject::File { .. }) && s.role == Role::Artifact));
+        let plan = crate::remediate::test_plan::plan_of(
+            build(),
+            crate::remediate::test_plan::doc(vec![own]),
         );
         assert!(plan.applies_nothing_unasked(), "{:#?}", plan.items);
     }

@@ -500,8 +500,12 @@ pub struct PreloadLib {
     /// (allocators, the Snoopy audit logger, test helpers).
     pub tool: Option<String>,
     /// It sits where kits are dropped and libraries are not installed: a temp, hidden or shared-memory
-    /// place, a configuration directory (`/etc/data/libsystem.so`) or a home.
+    /// place or a configuration directory (`/etc/data/libsystem.so`).
     pub dropped: bool,
+    /// It sits in a home directory: odd for a system-wide hook (`/etc/ld.so.preload`), but where users
+    /// keep their own builds (`~/miniconda3/lib/libjemalloc.so.2`, `~/spack/.../libdarshan.so`), so it is
+    /// no evidence in the library itself ([`PreloadJudgement::intrinsic`]; review of train 2, item 7).
+    pub home: bool,
 }
 
 impl PreloadLib {
@@ -521,14 +525,14 @@ impl PreloadLib {
                 .map(str::to_owned),
             dropped: [PathClass::KitProne, PathClass::Shm, PathClass::Nonexec]
                 .into_iter()
-                .any(|c| under(ctx, c, lib))
-                || in_home(ctx, lib),
+                .any(|c| under(ctx, c, lib)),
+            home: in_home(ctx, lib),
         }
     }
 
     /// A preload tool's library in a library directory: preloaded on purpose, whoever installed it.
     pub fn tool_in_place(&self) -> bool {
-        self.tool.is_some() && self.hider.is_none() && !self.dropped
+        self.tool.is_some() && self.hider.is_none() && !self.dropped && !self.home
     }
 }
 
@@ -559,9 +563,10 @@ impl PreloadJudgement<'_> {
     }
 
     /// What the library itself shows, beyond no one vouching for it: a family's marker, a hider's
-    /// name, a drop place, or a packaged file whose bytes differ from its package's. Without such
-    /// evidence an unvouched library is a review item, never an artifact (`/opt/<vendor>/lib/*.so`,
-    /// APM agents and HPC runtimes are preloaded by name every day).
+    /// name, a drop place (temp, hidden, shared-memory, configuration), or a packaged file whose bytes
+    /// differ from its package's. Without such evidence an unvouched library is a review item, never an
+    /// artifact (`/opt/<vendor>/lib/*.so`, APM agents and HPC runtimes are preloaded by name every day;
+    /// a home alone is not such evidence: users preload their own conda or spack builds).
     pub fn intrinsic(&self) -> bool {
         self.family.is_some()
             || self.path.hider.is_some()
@@ -584,7 +589,7 @@ impl PreloadJudgement<'_> {
             Some(t) if self.severity == Severity::Medium => out.push(format!(
                 "named like {t}, a library operators preload on purpose (allocator, audit logger, test helper), in a library directory, but no package vouches for it: review whether it is that tool"
             )),
-            Some(_) if self.path.dropped => out.push(
+            Some(_) if self.path.dropped || self.path.home => out.push(
                 "named like a preload tool's library, but it sits in a temp, hidden, configuration or home place".into(),
             ),
             _ => {}
