@@ -2525,7 +2525,11 @@ mt_apt_reinstall_ok() {
 # clears does not reach them (an intruder's `post-invoke=curl ...|sh` in /etc/dpkg/dpkg.cfg.d). A file
 # holding one is vouched for only as a conffile of a package with the digest dpkg recorded for it
 # (pkg-config ships such a hook). dpkg reads only dpkg.cfg.d names of letters, digits, '_' and '-';
-# other names are not read (by dpkg or here).
+# other names are not read (by dpkg or here). A line is read as dpkg reads it (dpkg_options_load_file):
+# the run of letters, digits and '-' at its start is the option's name and any one byte after it the
+# separator (`post-invoke:cmd`, `status-logger"cmd"` are hooks); the name is matched whatever its case
+# and after blanks or `--`, which only refuses more. A line of 1000 bytes or more counts too: dpkg reads
+# a long line in pieces of its buffer, and a piece is parsed as a line of its own (fail closed).
 mt_dpkg_hooks_ok() {
   local status=$1 f name sum
   shift
@@ -2533,7 +2537,8 @@ mt_dpkg_hooks_ok() {
     [[ -f $f ]] || continue
     name=${f##*/}
     [[ ${f%/*} != */dpkg.cfg.d || $name =~ ^[0-9A-Za-z_-]+$ ]] || continue
-    grep -q -E -e '^[[:space:]]*(--)?(pre-invoke|post-invoke|status-logger)([[:space:]=]|$)' -- "$f" 2>/dev/null || continue
+    LC_ALL=C grep -a -q -i -E -e '^[[:space:]]*(--)?(pre-invoke|post-invoke|status-logger)([^[:alnum:]-]|$)' \
+      -e '^.{1000}' -- "$f" 2>/dev/null || continue
     [[ $f =~ ^/[0-9A-Za-z_./-]+$ ]] || return 1
     sum=$({ md5sum <"$f"; } 2>/dev/null) || return 1
     sum=${sum%% *}

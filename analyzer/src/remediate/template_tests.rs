@@ -396,6 +396,40 @@ fn a_reinstall_is_pinned_to_the_installed_version_and_never_upgrades() {
     assert!(out.contains("rc=1 apt would change more"), "{out}");
 }
 
+/// Review of train 2, item 4: dpkg (`dpkg_options_load_file`) takes the run of `[A-Za-z0-9-]` at the
+/// start of a line as the option's name and any one byte after it as the separator, so
+/// `post-invoke:cmd` and `status-logger"cmd"` are hooks dpkg runs; a line longer than dpkg's line
+/// buffer is read in pieces, so what follows its first 1023 bytes is read as a line of its own. Each is
+/// refused unless a package vouches for the file; look-alike names dpkg rejects are not hooks.
+#[test]
+fn dpkg_hooks_are_read_as_dpkg_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = r#"
+printf 'Package: dpkg\n' >status
+ok() { if mt_dpkg_hooks_ok "$PWD/status" "$PWD/$1"; then echo "$1: ok"; else echo "$1: refused"; fi; }
+printf 'post-invoke:touch /tmp/x\n' >colon; ok colon
+printf 'status-logger"nc 127.66.1.1 9"\n' >quote; ok quote
+printf 'post-invoke,sh -c id\n' >comma; ok comma
+printf 'Post-Invoke=touch /tmp/x\n' >upper; ok upper
+printf 'pre-invoke\ttouch /tmp/x\r\n' >tab; ok tab
+{ printf '#%.0s' $(seq 1 1023); printf 'post-invoke:touch /tmp/x\n'; } >long; ok long
+printf 'path-exclude=/usr/share/doc/*\n# post-invoke:commented\nforce-confold\npost-invoker=x\n' >clean; ok clean
+"#;
+    let (rc, out) = bash(dir.path(), body);
+    assert_eq!(rc, 0, "{out}");
+    for want in [
+        "colon: refused",
+        "quote: refused",
+        "comma: refused",
+        "upper: refused",
+        "tab: refused",
+        "long: refused",
+        "clean: ok",
+    ] {
+        assert!(out.contains(want), "{want}:\n{out}");
+    }
+}
+
 #[test]
 fn a_reinstall_never_runs_dpkgs_own_hooks_and_checks_what_it_installed() {
     let dir = tempfile::tempdir().unwrap();
