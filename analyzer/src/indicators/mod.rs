@@ -58,8 +58,9 @@ enum Form {
     /// means different things to different programs (`-b` is nmap's FTP relay, zmap's blocklist file).
     ProgramOption,
     /// A program, alone or with one word an argument of it must contain for the use to count
-    /// (`openssl s_client`, `awk /inet/`, `kill -9`): a tool that reaches the network or changes the
-    /// host in some of its uses only (`openssl x509`, `awk '{print $5}'` and `kill -0 PID` do neither).
+    /// (`openssl s_client`, `awk /inet`), or `!WORD` its first argument must not be (`kill !-0`): a tool
+    /// that reaches the network or changes the host in some of its uses only (`openssl x509`,
+    /// `awk '{print $5}'` and `kill -0 PID` do neither).
     ProgramUse,
 }
 
@@ -592,15 +593,18 @@ impl Indicators {
     }
 
     /// Whether `program` run with `args` is a use of a program-use kind: a value naming the program
-    /// alone, or the program and a word one of its arguments contains (`awk /inet/` counts for
-    /// `awk 'BEGIN{s="/inet/tcp/0/h/443"}'`, not for `awk '{print $5}'`).
+    /// alone, the program and a word one of its arguments contains (`awk /inet` counts for
+    /// `awk 'BEGIN{s="/inet4/tcp/0/h/443"}'`, not for `awk '{print $5}'`), or the program and `!WORD`:
+    /// every use but one whose first argument is WORD (`kill !-0`: `kill 4711`, `kill -TERM`, bash's
+    /// `kill -n 9` count, `kill -0 PID` only asks whether a process lives).
     pub fn tool_use(&self, kind: Kind, program: &str, args: &[Vec<u8>]) -> bool {
         kind.form() == Form::ProgramUse
             && self.set(kind).any(|v| {
                 let mut words = v.split(' ');
                 words.next() == Some(program)
-                    && words.next().is_none_or(|w| {
-                        args.iter().any(|a| crate::parse::contains(a, w.as_bytes()))
+                    && words.next().is_none_or(|w| match w.strip_prefix('!') {
+                        Some(not) => args.first().is_none_or(|a| a.as_slice() != not.as_bytes()),
+                        None => args.iter().any(|a| crate::parse::contains(a, w.as_bytes())),
                     })
             })
     }
@@ -894,6 +898,24 @@ mod tests {
         assert!(ind.tool_use(Kind::NetworkTool, "telnet", &args(&[])));
         assert!(ind.tool_use(Kind::HostChangingTool, "kill", &args(&["-9", "4711"])));
         assert!(!ind.tool_use(Kind::HostChangingTool, "kill", &args(&["-0", "4711"])));
+        // Review of train 2, item 8: gawk's /inet4/ and /inet6/ special files; every kill but `-0`.
+        for program in ["awk", "gawk"] {
+            for file in ["/inet4/tcp/0/c2/443", "/inet6/tcp/0/c2/443"] {
+                let prog = format!("BEGIN{{s=\"{file}\"}}");
+                assert!(ind.tool_use(Kind::NetworkTool, program, &args(&[&prog])));
+            }
+        }
+        for use_ in [
+            &["4711"][..],
+            &["-15", "4711"],
+            &["-TERM", "4711"],
+            &["-n", "9", "4711"],
+        ] {
+            assert!(
+                ind.tool_use(Kind::HostChangingTool, "kill", &args(use_)),
+                "{use_:?}"
+            );
+        }
         assert!(ind.names_tool(Kind::HostChangingTool, "kill"));
         assert!(!ind.names_tool(Kind::HostChangingTool, "kil"));
         for bad in ["-9 kill", "a b c"] {
