@@ -42,17 +42,22 @@ pub struct LockPolicy {
     pub seen_dir: String,
 }
 
-/// `i`, `a`, `ia` or empty for a record; `?` when the snapshot does not know (no record, or the collector
-/// could not read the flags: a fuse-mounted image, NFS): the script then keeps what it reads at run time.
+/// `i`, `a`, `ia` or empty for a record; `?` only when the record's flags could not be read (a
+/// fuse-mounted image, NFS): the script then keeps what it reads at run time. No record (the usual case
+/// for a directory: `/etc`, a crontab spool) is empty: a lock the script finds there was not seen by
+/// the snapshot, so it stays cleared and the responder is told (review of train 2, item 9).
 fn letters(f: Option<&FileRecord>) -> String {
-    if f.is_none_or(|f| f.flags.is_none()) {
+    let Some(f) = f else {
+        return String::new();
+    };
+    if f.flags.is_none() {
         return "?".to_owned();
     }
     let mut s = String::new();
-    if f.is_some_and(|f| f.immutable) {
+    if f.immutable {
         s.push('i');
     }
-    if f.is_some_and(|f| f.append_only) {
+    if f.append_only {
         s.push('a');
     }
     s
@@ -161,15 +166,23 @@ mod tests {
         assert!(p.restore_file && !p.restore_dir, "{p:?}");
     }
 
-    /// Review of train 1 (session 6), item 5: flags the collector could not read (or a record it does
-    /// not have) are `?`, never "no lock".
+    /// Review of train 1 (session 6), item 5: flags the collector could not read are `?`, never "no
+    /// lock". Review of train 2, item 9: a file or directory the snapshot has no record of is empty, not
+    /// `?` (with `?` the script would set again whatever lock it reads at run time, a kit's included).
     #[test]
     fn flags_the_snapshot_could_not_read_are_unknown() {
         let (mut f, c) = fixture::file(b"/etc/crontab", Some(b"x\n"));
         f.flags = None;
         let model = fixture::model(vec![(f, c)], vec![]);
         let (p, _) = policy(&model, &BTreeMap::new(), b"/etc/crontab", true);
-        assert_eq!((p.seen_file.as_str(), p.seen_dir.as_str()), ("?", "?"));
+        assert_eq!((p.seen_file.as_str(), p.seen_dir.as_str()), ("?", ""));
+        let (p, _) = policy(
+            &model,
+            &BTreeMap::new(),
+            b"/var/spool/cron/crontabs/root",
+            true,
+        );
+        assert_eq!((p.seen_file.as_str(), p.seen_dir.as_str()), ("", ""));
     }
 
     /// Review of train 2, item 7: a directory locked at or after the last write of the file holding an
