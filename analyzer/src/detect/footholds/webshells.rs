@@ -81,7 +81,6 @@ impl Lang {
                 [] => b"",
             }
         });
-        let shells: [&[u8]; 6] = [b"sh", b"bash", b"dash", b"ash", b"ksh", b"zsh"];
         let lower = name.to_ascii_lowercase();
         let php = [
             &b".php"[..],
@@ -96,7 +95,7 @@ impl Lang {
         .iter()
         .any(|e| lower.ends_with(e));
         match interpreter {
-            Some(prog) if shells.contains(&prog) => Lang::Shell,
+            Some(prog) if crate::parse::shell_line::SHELLS.contains(&prog) => Lang::Shell,
             Some(prog) if prog.starts_with(b"perl") => Lang::Perl,
             None if lower.ends_with(b".sh") => Lang::Shell,
             None if lower.ends_with(b".pl") || lower.ends_with(b".cgi") => Lang::Perl,
@@ -165,7 +164,10 @@ fn shell_runs_input(t: &str) -> Option<String> {
         let w = w.rsplit('/').next().unwrap_or(w);
         let arg = match w {
             "eval" => words.get(i + 1),
-            "sh" | "bash" | "dash" | "ash" | "ksh" | "zsh" if words.get(i + 1) == Some(&"-c") => {
+            // The shells of the one list (`parse::shell_line::SHELLS`).
+            _ if crate::parse::shell_line::SHELLS.contains(&w.as_bytes())
+                && words.get(i + 1) == Some(&"-c") =>
+            {
                 words.get(i + 2)
             }
             _ => None,
@@ -802,10 +804,14 @@ os.system(request.form['c'])
     #[test]
     fn cgi_shells_of_each_language_are_found() {
         let iocs = Indicators::builtin();
-        let files: [(&str, &[u8]); 4] = [
+        let files: [(&str, &[u8]); 5] = [
             (
                 "/var/www/cgi-bin/x.cgi",
                 b"#!/bin/sh\necho 'Content-Type: text/plain'\necho\neval \"$QUERY_STRING\"\n",
+            ),
+            (
+                "/var/www/cgi-bin/m.cgi",
+                b"#!/bin/mksh\necho 'Content-Type: text/plain'\necho\nmksh -c \"$QUERY_STRING\"\n",
             ),
             (
                 "/var/www/cgi-bin/p.pl",
@@ -895,6 +901,8 @@ const page = `<?= (int) $_GET['paged'] ?>`;
         for (name, head, lang) in [
             (&b"s.cgi"[..], &b"#!/bin/sh\necho"[..], Lang::Shell),
             (b"s.cgi", b"#!/usr/bin/env bash\n", Lang::Shell),
+            // Review of train 2, item 11: the one shell list (`parse::shell_line::SHELLS`) has mksh.
+            (b"s.cgi", b"#!/bin/mksh\n", Lang::Shell),
             (b"s.sh", b"echo hi\n", Lang::Shell),
             (b"s.cgi", b"#!/usr/bin/perl\n", Lang::Perl),
             (b"s.cgi", b"print 1;\n", Lang::Perl),
