@@ -415,6 +415,32 @@ mod tests {
         }
     }
 
+    /// The `MT-RUN-044` findings of a model.
+    fn preloads_of(model: &crate::model::HostModel) -> Vec<Finding> {
+        let iocs = Indicators::builtin();
+        preloads(&Context { model, iocs: &iocs })
+    }
+
+    /// The finding of the `LD_PRELOAD` value that is exactly `lib`.
+    fn value_finding(found: &[Finding], lib: &[u8]) -> Option<Finding> {
+        found
+            .iter()
+            .find(|f| {
+                f.evidence
+                    .first()
+                    .is_some_and(|e| e.as_bytes() == [&b"LD_PRELOAD="[..], lib].concat())
+            })
+            .cloned()
+    }
+
+    /// Whether every library of a finding is a context subject.
+    fn libraries_are_context(f: &Finding) -> bool {
+        f.subjects
+            .iter()
+            .filter(|s| matches!(s.subject, Subject::File { .. }))
+            .all(|s| s.role == Role::Context)
+    }
+
     /// A process with `LD_PRELOAD` of `lib`, run by `uid`, in mount namespace `mnt`.
     fn carrier(pid: i32, uid: u32, lib: &[u8], mnt: u64) -> ProcessRecord {
         let mut p = fixture::process(
@@ -468,29 +494,11 @@ mod tests {
                 procs,
             )
         };
-        let model = build();
-        let iocs = Indicators::builtin();
-        let found = preloads(&Context {
-            model: &model,
-            iocs: &iocs,
-        });
-        let of = |lib: &[u8]| {
-            found
-                .iter()
-                .find(|f| {
-                    f.evidence
-                        .first()
-                        .is_some_and(|e| e.as_bytes() == [&b"LD_PRELOAD="[..], lib].concat())
-                })
-                .cloned()
-        };
+        let found = preloads_of(&build());
+        let of = |lib: &[u8]| value_finding(&found, lib);
         let agent = of(b"/opt/apm/lib/libagent.so").expect("a finding for the agent");
         assert_eq!(agent.severity, Severity::Medium, "{agent:#?}");
-        assert!(agent
-            .subjects
-            .iter()
-            .filter(|s| matches!(s.subject, Subject::File { .. }))
-            .all(|s| s.role == Role::Context));
+        assert!(libraries_are_context(&agent));
         assert_eq!(
             of(b"/opt/vendor/lib/libcore.so").map(|f| f.severity),
             Some(Severity::Low),
@@ -546,29 +554,11 @@ mod tests {
                 vec![python(100, conda), python(200, hider)],
             )
         };
-        let model = build();
-        let iocs = Indicators::builtin();
-        let found = preloads(&Context {
-            model: &model,
-            iocs: &iocs,
-        });
-        let of = |lib: &[u8]| {
-            found
-                .iter()
-                .find(|f| {
-                    f.evidence
-                        .first()
-                        .is_some_and(|e| e.as_bytes() == [&b"LD_PRELOAD="[..], lib].concat())
-                })
-                .cloned()
-        };
+        let found = preloads_of(&build());
+        let of = |lib: &[u8]| value_finding(&found, lib);
         let own = of(conda).expect("a finding for the conda library");
         assert_eq!(own.severity, Severity::Medium, "{own:#?}");
-        assert!(own
-            .subjects
-            .iter()
-            .filter(|s| matches!(s.subject, Subject::File { .. }))
-            .all(|s| s.role == Role::Context));
+        assert!(libraries_are_context(&own));
         let hidden = of(hider).expect("a finding for the hider");
         assert!(hidden.severity >= Severity::High, "{hidden:#?}");
         assert!(hidden
