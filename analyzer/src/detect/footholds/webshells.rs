@@ -542,19 +542,28 @@ impl<'a> Judge<'a> {
         Some((severity, reasons))
     }
 
-    /// Why a web-root script is the intrusion's own, or `None` for an application's page: `MT-PER-070`
-    /// judges it a web shell, or it lies where an application keeps no code and never a page a client
-    /// requests (a hidden name, a write directory). A request to a page is no such reason: any client
-    /// sends any query to any page (the internet's ThinkPHP probe asks every `index.php` to `wget`).
-    pub fn intrusions(&self, ctx: &Context, f: &FileRecord) -> Option<String> {
-        if self.verdict(ctx, f).is_some() {
-            return Some("its content is a web shell's (MT-PER-070)".to_owned());
+    /// Why a web-root script is the intrusion's own, or `None` for an application's page, with whether
+    /// the reason is conclusive: `MT-PER-070` judges it a web shell at high (conclusive) or for review,
+    /// or it lies where an application keeps no code and never a page a client requests (a hidden name:
+    /// conclusive; a write directory: for review, as libraries ship `cache/` and `files/` code too). A
+    /// request to a page is no such reason: any client sends any query to any page (the internet's
+    /// ThinkPHP probe asks every `index.php` to `wget`).
+    pub fn intrusions(&self, ctx: &Context, f: &FileRecord) -> Option<(bool, String)> {
+        if let Some((severity, _)) = self.verdict(ctx, f) {
+            return Some((
+                severity >= Severity::High,
+                "its content is a web shell's (MT-PER-070)".to_owned(),
+            ));
         }
         if basename(f.path.as_bytes()).first() == Some(&b'.') {
-            return Some("a hidden file name".to_owned());
+            return Some((true, "a hidden file name".to_owned()));
         }
-        write_dir(f.path.as_bytes())
-            .map(|d| format!("in a {d} directory, where the application writes data, not code"))
+        write_dir(f.path.as_bytes()).map(|d| {
+            (
+                false,
+                format!("in a {d} directory, where the application writes data, not code"),
+            )
+        })
     }
 }
 
