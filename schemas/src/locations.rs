@@ -74,16 +74,29 @@ pub const WEB_ROOTS: &[&[u8]] = &[
     b"/var/lib/jetty*/webapps",
 ];
 
-/// Name endings (lowercase) of server-side scripts a web server runs on request: PHP and the extensions
-/// its handlers map (`.phtml`, `.php3`-`.php7`, `.phar`, `.inc` includes), JSP and its fragments and XML
-/// form, ASP.NET pages and handlers, CGI programs (`.cgi`, Perl, Python, shell) and ColdFusion. The
-/// collector records every one in a web root and keeps the heads of the newest; the analyzer judges every
-/// one it has as a possible web shell (its content rules decide: an application's Perl CGI reading
-/// `param()` scores nothing, a dropped `.phtml` evaluating `$_POST` does).
+/// Name endings (lowercase) of server-side scripts a web server runs on request, beside PHP's
+/// ([`PHP_SCRIPT_EXT`]): JSP and its fragments and XML form, ASP.NET pages and handlers, CGI programs
+/// (`.cgi`, Perl, Python, shell) and ColdFusion. The collector records every web script
+/// ([`is_web_script`]) in a web root and keeps the heads of the newest; the analyzer judges every one it
+/// has as a possible web shell (its content rules decide: an application's Perl CGI reading `param()`
+/// scores nothing, a dropped `.phtml` evaluating `$_POST` does).
 pub const WEB_SCRIPT_EXT: &[&[u8]] = &[
-    b".php", b".php3", b".php4", b".php5", b".php7", b".phtml", b".phar", b".inc", b".jsp",
-    b".jspx", b".jspf", b".asp", b".aspx", b".ashx", b".cgi", b".pl", b".py", b".sh", b".cfm",
+    b".jsp", b".jspx", b".jspf", b".asp", b".aspx", b".ashx", b".cgi", b".pl", b".py", b".sh",
+    b".cfm",
 ];
+
+/// Name endings (lowercase) a PHP handler runs: `.php`, `.php3`-`.php7`, `.phtml`, `.phar` and `.inc`
+/// includes — server-side scripts beside [`WEB_SCRIPT_EXT`], kept apart because the web-shell rule
+/// reads PHP's own syntax (backticks, `<?php ... ?>` regions) in them.
+pub const PHP_SCRIPT_EXT: &[&[u8]] = &[
+    b".php", b".php3", b".php4", b".php5", b".php7", b".phtml", b".phar", b".inc",
+];
+
+/// Whether a file name (any case) is a PHP script by [`PHP_SCRIPT_EXT`].
+pub fn is_php_script(name: &[u8]) -> bool {
+    let lower = name.to_ascii_lowercase();
+    PHP_SCRIPT_EXT.iter().any(|e| lower.ends_with(e))
+}
 
 /// Web-root files that are no scripts but make the server run code, recorded by the collector beside
 /// the scripts: `.htaccess` (`AddType application/x-httpd-php .jpg`, `php_value auto_prepend_file`),
@@ -92,10 +105,10 @@ pub const WEB_CODE_FILES: &[&[u8]] = &[b".htaccess", b".user.ini"];
 /// See [`WEB_CODE_FILES`].
 pub const WEB_ARCHIVE_EXT: &[&[u8]] = &[b".war"];
 
-/// Whether a file name (any case) is a server-side script by [`WEB_SCRIPT_EXT`].
+/// Whether a file name (any case) is a server-side script by [`WEB_SCRIPT_EXT`] or [`PHP_SCRIPT_EXT`].
 pub fn is_web_script(name: &[u8]) -> bool {
     let lower = name.to_ascii_lowercase();
-    WEB_SCRIPT_EXT.iter().any(|e| lower.ends_with(e))
+    is_php_script(&lower) || WEB_SCRIPT_EXT.iter().any(|e| lower.ends_with(e))
 }
 
 /// Where journald keeps journals: persistent and volatile (no trailing slash). The collector lists and

@@ -82,18 +82,7 @@ impl Lang {
             }
         });
         let lower = name.to_ascii_lowercase();
-        let php = [
-            &b".php"[..],
-            b".php3",
-            b".php4",
-            b".php5",
-            b".php7",
-            b".phtml",
-            b".phar",
-            b".inc",
-        ]
-        .iter()
-        .any(|e| lower.ends_with(e));
+        let php = minetrace_schemas::locations::is_php_script(&lower);
         match interpreter {
             Some(prog) if crate::parse::shell_line::SHELLS.contains(&prog) => Lang::Shell,
             Some(prog) if prog.starts_with(b"perl") => Lang::Perl,
