@@ -193,4 +193,41 @@ mod tests {
         }
         assert!(start_lines(&ctx, &both).is_empty());
     }
+
+    #[test]
+    fn a_udev_rule_naming_a_judged_miner_by_bare_name_is_its_persistence() {
+        // sedexp's trick (Aon, 2024) with a miner: udev starts a bare name from its own directory.
+        let model = fixture::model(
+            vec![
+                fixture::file(b"/usr/lib/udev/kudevd", Some(b"\x7fELF")),
+                fixture::file(
+                    b"/etc/udev/rules.d/99-kudev.rules",
+                    Some(b"ACTION==\"add\", ENV{MAJOR}==\"1\", ENV{MINOR}==\"8\", RUN+=\"kudevd --reboot\"\nKERNEL==\"rtc0\", RUN+=\"hwclock-set $root/$name\"\n"),
+                ),
+            ],
+            vec![],
+        );
+        let iocs = Indicators::builtin();
+        let ctx = Context {
+            model: &model,
+            iocs: &iocs,
+        };
+        let Some(miner) = model.file(b"/usr/lib/udev/kudevd").map(file_subject) else {
+            panic!("fixture lacks the miner file");
+        };
+        let judged = vec![finding(&rules::RUN_010, Severity::High).subject(miner)];
+        let found = start_lines(&ctx, &judged);
+        let at: Vec<Subject> = found
+            .iter()
+            .map(|f| f.subjects[0].subject.clone())
+            .collect();
+        assert_eq!(
+            at,
+            vec![persistence_subject(
+                &RawBytes::from(&b"/etc/udev/rules.d/99-kudev.rules"[..]),
+                1
+            )],
+            "{found:?}"
+        );
+    }
 }

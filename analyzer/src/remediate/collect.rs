@@ -535,7 +535,9 @@ pub fn line_edit(
     wanted: &WantedLines,
 ) -> Result<LineEdit, &'static str> {
     let (target, content) = snapshot_copy(model, places, path)?;
-    let lines = FileLines::new(content, wanted);
+    let joins =
+        crate::model::persistence::location(path).is_some_and(|l| l.format.joins_continued_lines());
+    let lines = FileLines::new(content, wanted, joins);
     let mut removals: BTreeMap<usize, (LineRemoval, Basis)> = BTreeMap::new();
     for (&number, (fingerprint, basis)) in wanted {
         for (i, span, key) in lines.picked(number, fingerprint.as_deref())? {
@@ -620,10 +622,13 @@ struct FileLines<'c> {
     /// Line indices by their bytes, built once per file when a plain line is wanted: every copy of a
     /// flagged line goes, and a 50,000-line crontab stays linear.
     by_text: std::collections::HashMap<&'c [u8], Vec<usize>>,
+    /// Whether the file's mechanism joins a line ending in `\` with the next
+    /// ([`crate::model::persistence::Format::joins_continued_lines`]).
+    joins: bool,
 }
 
 impl<'c> FileLines<'c> {
-    fn new(content: &'c [u8], wanted: &WantedLines) -> FileLines<'c> {
+    fn new(content: &'c [u8], wanted: &WantedLines, joins: bool) -> FileLines<'c> {
         let spans = edit::line_spans(content);
         let mut by_text: std::collections::HashMap<&[u8], Vec<usize>> = Default::default();
         if wanted.values().any(|(fp, _)| fp.is_none()) {
@@ -637,7 +642,32 @@ impl<'c> FileLines<'c> {
             content,
             spans,
             by_text,
+            joins,
         }
+    }
+
+    /// Line `i` and, where the mechanism joins continued lines, the lines its `\` endings carry on to
+    /// (as many as the model's reader joins): one entry, removed whole.
+    fn with_continuations(&self, i: usize) -> Vec<usize> {
+        let mut out = vec![i];
+        if !self.joins {
+            return out;
+        }
+        let continues = |k: usize| {
+            self.spans
+                .get(k)
+                .and_then(|s| self.content.get(s.start..s.end))
+                .is_some_and(|t| t.trim_ascii().ends_with(b"\\"))
+        };
+        let mut k = i;
+        while out.len() <= crate::model::persistence::MAX_CONTINUED
+            && continues(k)
+            && k + 1 < self.spans.len()
+        {
+            k += 1;
+            out.push(k);
+        }
+        out
     }
 
     /// The authorized key on line `i` (0-based), if it holds one.
@@ -677,6 +707,7 @@ impl<'c> FileLines<'c> {
                 let copies = self.by_text.get(text).map_or(&[][..], Vec::as_slice);
                 std::iter::once(i)
                     .chain(copies.iter().copied().filter(|j| *j != i))
+                    .flat_map(|j| self.with_continuations(j))
                     .filter_map(|j| Some((j, *self.spans.get(j)?, None)))
                     .collect()
             }

