@@ -899,6 +899,7 @@ macro_rules! scenario_lists {
             timestomped_kit_bruteforce => "timestomped-kit-bruteforce",
             fileless_miner_bruteforce => "fileless-miner-bruteforce",
             miner_api_on_pool_port => "miner-api-on-pool-port",
+            udev_rule_miner => "udev-rule-miner",
             ],
             clean: [
             clean_baseline => "clean-baseline",
@@ -924,6 +925,7 @@ macro_rules! scenario_lists {
             benign_short_key_comments => "benign-short-key-comments",
             benign_monero_node => "benign-monero-node",
             benign_php_shellout => "benign-php-shellout",
+            benign_udev_device_rules => "benign-udev-device-rules",
             ],
         }
     };
