@@ -32,6 +32,10 @@ use crate::detect::Context;
 use crate::indicators::{Kind, PathClass};
 use crate::parse::{basename, numbered_lines};
 
+mod php_code;
+
+use php_code::{php_regions, PhpAt};
+
 /// Bytes of one script read.
 const MAX_READ: usize = 64 << 10;
 
@@ -183,43 +187,15 @@ fn shell_variable_at_start(s: &str) -> Option<&str> {
         .then_some(name)
 }
 
-/// The PHP code regions of a lowercase line (`<?php ... ?>`, `<?= ... ?>`, `<? ... ?>`), and whether the
-/// line ends inside one. `open`: the line starts inside PHP code (an earlier line opened it).
-fn php_regions(t: &str, open: bool) -> (Vec<&str>, bool) {
-    let mut out = Vec::new();
-    let mut rest = t;
-    let mut in_code = open;
-    loop {
-        if in_code {
-            let Some((code, after)) = rest.split_once("?>") else {
-                out.push(rest);
-                return (out, true);
-            };
-            out.push(code);
-            rest = after;
-            in_code = false;
-        } else {
-            let Some((_, after)) = rest.split_once("<?") else {
-                return (out, false);
-            };
-            rest = after
-                .strip_prefix("php")
-                .or_else(|| after.strip_prefix('='))
-                .unwrap_or(after);
-            in_code = true;
-        }
-    }
-}
-
 /// Whether a statement runs request input between backticks (PHP's and Perl's shell operator):
-/// `` echo `$_GET[c]`; ``. In PHP only a pair inside PHP code counts (`php_open`: the line starts inside
-/// it): a JavaScript template literal in the page's HTML around `<?php echo esc_js($_GET['s']); ?>` is
+/// `` echo `$_GET[c]`; ``. In PHP only a pair inside PHP code counts (`php_at`: where the line starts,
+/// see [`php_code`]): a JavaScript template literal in the page's HTML around `<?php echo esc_js($_GET['s']); ?>` is
 /// text the browser reads. A shell's backticks are command substitution (parsing the query with them is
 /// routine), and JSP, ASP and Python have no backtick operator.
-fn backticks_run(inputs: &[&str], lang: Lang, php_open: bool, t: &str) -> Option<String> {
+fn backticks_run(inputs: &[&str], lang: Lang, php_at: &PhpAt, t: &str) -> Option<String> {
     let code = match lang {
         Lang::Perl => vec![t],
-        Lang::Php => php_regions(t, php_open).0,
+        Lang::Php => php_regions(t, php_at).0,
         Lang::Shell | Lang::Other => return None,
     };
     code.into_iter().find_map(|region| {
@@ -326,12 +302,12 @@ fn variable_call(text: &str) -> bool {
 
 /// What one statement (line) of a script does, scored (see the module documentation). `sinks` are the
 /// `webshell_sink` indicators, `inputs` the `webshell_input` ones (lowercase, in set order: the first
-/// called or read is the one named). `php_open`: in PHP, the line starts inside PHP code.
+/// called or read is the one named). `php_at`: in PHP, where the line starts (in code, a string, HTML...).
 fn judge_line(
     sinks: &[&str],
     inputs: &[&str],
     lang: Lang,
-    php_open: bool,
+    php_at: &PhpAt,
     line: &str,
 ) -> Option<(u32, String)> {
     let t = line.to_ascii_lowercase();
@@ -340,7 +316,7 @@ fn judge_line(
             return Some((4, why));
         }
     }
-    if let Some(i) = backticks_run(inputs, lang, php_open, &t) {
+    if let Some(i) = backticks_run(inputs, lang, php_at, &t) {
         return Some((4, format!("runs request input ({i}) between backticks")));
     }
     let sink = sinks.iter().find(|s| calls(&t, s));
@@ -474,12 +450,12 @@ impl<'a> Judge<'a> {
         let bytes = bytes.get(..MAX_READ).unwrap_or(bytes);
         let lang = Lang::of(basename(path), bytes);
         let mut content: Option<(u32, String, u32, Vec<u8>)> = None;
-        let mut php_open = false;
+        let mut php_at = PhpAt::Html;
         for (n, raw) in numbered_lines(bytes) {
             let text = String::from_utf8_lossy(raw);
-            let judged = judge_line(&self.sinks, &self.inputs, lang, php_open, &text);
+            let judged = judge_line(&self.sinks, &self.inputs, lang, &php_at, &text);
             if lang == Lang::Php {
-                php_open = php_regions(&text.to_ascii_lowercase(), php_open).1;
+                php_at = php_regions(&text.to_ascii_lowercase(), &php_at).1;
             }
             let Some((points, why)) = judged else {
                 continue;
@@ -596,7 +572,7 @@ mod tests {
     fn judged(iocs: &Indicators, lang: Lang, line: &str) -> Option<(u32, String)> {
         let sinks: Vec<&str> = iocs.set(Kind::WebshellSink).collect();
         let inputs: Vec<&str> = iocs.set(Kind::WebshellInput).collect();
-        judge_line(&sinks, &inputs, lang, false, line)
+        judge_line(&sinks, &inputs, lang, &PhpAt::Html, line)
     }
 
     #[test]
@@ -837,6 +813,7 @@ os.system(request.form['c'])
     fn backticks_run_a_shell_only_inside_php_code() {
         let iocs = Indicators::builtin();
         let theme: &[u8] = b"<?php get_header(); ?>
+<?php $tag = '<?xml ?>'; /* ?> */ ?>
 <div id=\"results\"></div>
 <script>
 fetch(`/wp-json/wp/v2/search?s=<?php echo esc_js($_GET['s']); ?>`).then(r => r.json());
@@ -881,6 +858,15 @@ const page = `<?= (int) $_GET['paged'] ?>`;
                 "/var/www/html/x.php",
                 b"<?php\n// tools\n$o = `$_GET[c]`;\necho $o;\n",
             ),
+            // Review of train 3, item 7: a `?>` in a string is text, not the end of the code.
+            (
+                "/var/www/html/y.php",
+                b"<?php\n$t = \"?>\";\n$o = `$_GET[c]`;\necho $o;\n",
+            ),
+            (
+                "/var/www/html/z.php",
+                b"<?php\n$t = <<<'EOT'\n?>\nEOT;\n$o = `$_GET[c]`;\necho $o;\n",
+            ),
         ] {
             assert!(a_high_web_shell(&iocs, path, content), "{path}");
         }
@@ -890,7 +876,8 @@ const page = `<?= (int) $_GET['paged'] ?>`;
     fn judged_php(iocs: &Indicators, open: bool, line: &str) -> Option<(u32, String)> {
         let sinks: Vec<&str> = iocs.set(Kind::WebshellSink).collect();
         let inputs: Vec<&str> = iocs.set(Kind::WebshellInput).collect();
-        judge_line(&sinks, &inputs, Lang::Php, open, line)
+        let at = if open { PhpAt::Code } else { PhpAt::Html };
+        judge_line(&sinks, &inputs, Lang::Php, &at, line)
     }
 
     /// A script's language by its interpreter line, then its name.
