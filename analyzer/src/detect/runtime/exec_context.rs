@@ -487,7 +487,8 @@ fn application_shell_out(
 }
 
 /// Whether a process's executable is a shell a package vouches for ([`crate::parse::shell_line::SHELLS`]
-/// by the executable's own name, in a package directory, its package check a match): `argv[0]` is
+/// by the executable's own name, in a package directory, its integrity check a match — a configuration
+/// check's digest says nothing of a program, see [`crate::model::HostModel::integrity_check`]): `argv[0]` is
 /// whatever the starter chose, so a dropped binary started as `sh -c "convert ..."` is no shell. On a
 /// host with no package database the collector could read (no check names a package manager: Alpine's
 /// apk, a stripped image), nothing vouches for any program, and a shell in a package directory is taken
@@ -499,7 +500,7 @@ fn packaged_shell(ctx: &Context, p: &ProcessRecord) -> bool {
     };
     let path = exe.path.as_bytes();
     let database = ctx.model.package_manager().is_some();
-    let vouched = match ctx.model.package_check(path) {
+    let vouched = match ctx.model.integrity_check(path) {
         Some(c) if database => c.verdict == PackageVerdict::Match,
         Some(c) => c.verdict != PackageVerdict::Mismatch,
         None => !database,
@@ -511,8 +512,9 @@ fn packaged_shell(ctx: &Context, p: &ProcessRecord) -> bool {
 
 /// Whether a program path is one the service's account could not have planted: in a system directory
 /// (path class `system`: the package directories, `/usr/local`, `/opt`), not hidden, temp, in a web
-/// root or a home; in a package directory, a file its package check (when the collector made one)
-/// vouches for; elsewhere (an admin's own build in `/usr/local/bin`, as official container images
+/// root or a home; in a package directory, a file its integrity check (when the collector made one:
+/// a `persistence-config` check's `Mismatch` is an admin's edit, no trojan) vouches for and no package
+/// check calls unowned; elsewhere (an admin's own build in `/usr/local/bin`, as official container images
 /// install ImageMagick), a file the snapshot records owned by root and writable by no one else. An
 /// upload directory's `php-cgi`, a home's `bin/`, a file of the service's own account are where an
 /// intruder's payload sits; a packaged file whose bytes differ is a trojan.
@@ -526,11 +528,17 @@ fn installed_program(ctx: &Context, path: &[u8]) -> bool {
         return false;
     }
     let packaged_dir = support::under(ctx, PathClass::Package, path);
-    match ctx.model.package_check(path).map(|c| c.verdict) {
+    match ctx.model.integrity_check(path).map(|c| c.verdict) {
         Some(PackageVerdict::Match) => return true,
         Some(PackageVerdict::Mismatch) => return false,
-        Some(PackageVerdict::NotOwned) if packaged_dir => return false,
         _ => {}
+    }
+    let unowned = ctx
+        .model
+        .package_check(path)
+        .is_some_and(|c| c.verdict == PackageVerdict::NotOwned);
+    if unowned && packaged_dir {
+        return false;
     }
     match ctx.model.file_aliased(path) {
         Some(f) => f.uid == 0 && f.mode & 0o022 == 0,
@@ -873,6 +881,21 @@ mod tests {
         )>,
         manager: Option<minetrace_schemas::records::package::PackageManager>,
     ) -> Option<Severity> {
+        judged_with_checks(exe, child, env, files, manager, Vec::new())
+    }
+
+    /// [`judged_on`] with `first` ahead of the host's shells' own package checks.
+    fn judged_with_checks(
+        exe: &[u8],
+        child: &[&[u8]],
+        env: &[&[u8]],
+        files: Vec<(
+            minetrace_schemas::records::file::FileRecord,
+            Option<Vec<u8>>,
+        )>,
+        manager: Option<minetrace_schemas::records::package::PackageManager>,
+        first: Vec<minetrace_schemas::records::package::PackageCheck>,
+    ) -> Option<Severity> {
         use minetrace_schemas::records::package::PackageVerdict;
         let iocs = Indicators::builtin();
         let fpm = fixture::process(
@@ -890,7 +913,7 @@ mod tests {
                 value: value.strip_prefix(b"=").map(RawBytes::from),
             });
         }
-        let checks = [&b"/bin/sh"[..], b"/usr/bin/dash", b"/usr/bin/convert"]
+        let own = [&b"/bin/sh"[..], b"/usr/bin/dash", b"/usr/bin/convert"]
             .into_iter()
             .map(|path| {
                 let mut c = fixture::not_owned(path, "running-exe");
@@ -900,8 +923,8 @@ mod tests {
                 }
                 c.manager = manager;
                 c
-            })
-            .collect();
+            });
+        let checks = first.into_iter().chain(own).collect();
         let model = fixture::model_with_processes(files, checks, vec![fpm, kid]);
         let ctx = Context {
             model: &model,
@@ -1032,5 +1055,39 @@ mod tests {
             judged_on(b"/bin/sh", convert, local, vec![planted], DPKG),
             Some(Severity::Medium)
         );
+    }
+
+    /// Review of train 3, item 6: a program's or a shell's integrity is judged by an integrity check only.
+    /// A `persistence-config` check that differs (an admin's edit of a conffile) ahead of the shell's own
+    /// running-exe match, or naming the program the shell runs, makes neither "tampered"; a differing
+    /// running-exe or system-binary check still does.
+    #[test]
+    fn a_configuration_checks_mismatch_is_no_tampered_program() {
+        use minetrace_schemas::records::package::PackageVerdict;
+        let check = |path: &[u8], reason: &str, verdict| {
+            let mut c = fixture::not_owned(path, reason);
+            c.verdict = verdict;
+            c.package = Some("graphicsmagick".into());
+            c.manager = DPKG;
+            c
+        };
+        let gm: &[&[u8]] = &[b"/bin/sh", b"-c", b"/usr/bin/gm convert a.jpg b.jpg"];
+        for edited in [&b"/bin/sh"[..], b"/usr/bin/gm"] {
+            let conffile = check(edited, "persistence-config", PackageVerdict::Mismatch);
+            assert_eq!(
+                judged_with_checks(b"/bin/sh", gm, &[], vec![], DPKG, vec![conffile]),
+                Some(Severity::Low),
+                "{}",
+                String::from_utf8_lossy(edited)
+            );
+        }
+        for reason in ["running-exe", "system-binary"] {
+            let replaced = check(b"/usr/bin/gm", reason, PackageVerdict::Mismatch);
+            assert_eq!(
+                judged_with_checks(b"/bin/sh", gm, &[], vec![], DPKG, vec![replaced]),
+                Some(Severity::Medium),
+                "{reason}"
+            );
+        }
     }
 }
