@@ -462,6 +462,16 @@ fn refuse(form: Form, value: &str) -> Option<&'static str> {
     })
 }
 
+/// Whether `args` begin with the arguments of an exemption (`-s+0`: `-s`, then `0`).
+fn leads(args: &[Vec<u8>], exemption: &str) -> bool {
+    let words: Vec<&str> = exemption.split('+').collect();
+    words.len() <= args.len()
+        && words
+            .iter()
+            .zip(args)
+            .all(|(w, a)| a.as_slice() == w.as_bytes())
+}
+
 impl Indicators {
     /// The embedded defaults.
     pub fn builtin() -> Indicators {
@@ -593,20 +603,36 @@ impl Indicators {
     }
 
     /// Whether `program` run with `args` is a use of a program-use kind: a value naming the program
-    /// alone, the program and a word one of its arguments contains (`awk /inet` counts for
-    /// `awk 'BEGIN{s="/inet4/tcp/0/h/443"}'`, not for `awk '{print $5}'`), or the program and `!WORD`:
-    /// every use but one whose first argument is WORD (`kill !-0`: `kill 4711`, `kill -TERM`, bash's
-    /// `kill -n 9` count, `kill -0 PID` only asks whether a process lives).
+    /// alone, the program and a word one of its arguments contains (`awk /inet/` counts for
+    /// `awk 'BEGIN{s="/inet/tcp/0/h/443"}'`, not for `awk '{print $5}'` nor `awk ... /etc/inetd.conf`),
+    /// or the program and `!ARGS`: every use but one whose leading arguments are ARGS (`+` between two;
+    /// the `!` values of one program add up: `kill !-0` and `kill !-s+0` let `kill -0 PID` and
+    /// `kill -s 0 PID` be, `kill 4711`, `kill -TERM`, bash's `kill -n 9` count).
     pub fn tool_use(&self, kind: Kind, program: &str, args: &[Vec<u8>]) -> bool {
-        kind.form() == Form::ProgramUse
-            && self.set(kind).any(|v| {
-                let mut words = v.split(' ');
-                words.next() == Some(program)
-                    && words.next().is_none_or(|w| match w.strip_prefix('!') {
-                        Some(not) => args.first().is_none_or(|a| a.as_slice() != not.as_bytes()),
-                        None => args.iter().any(|a| crate::parse::contains(a, w.as_bytes())),
-                    })
-            })
+        if kind.form() != Form::ProgramUse {
+            return false;
+        }
+        let mut exempt = Vec::new();
+        for value in self.set(kind) {
+            let mut words = value.split(' ');
+            if words.next() != Some(program) {
+                continue;
+            }
+            let Some(word) = words.next() else {
+                return true;
+            };
+            match word.strip_prefix('!') {
+                Some(not) => exempt.push(not),
+                None if args
+                    .iter()
+                    .any(|a| crate::parse::contains(a, word.as_bytes())) =>
+                {
+                    return true
+                }
+                None => {}
+            }
+        }
+        !exempt.is_empty() && !exempt.iter().any(|not| leads(args, not))
     }
 
     /// Whether port `port` is a value of a port kind.
@@ -914,6 +940,39 @@ mod tests {
             assert!(
                 ind.tool_use(Kind::HostChangingTool, "kill", &args(use_)),
                 "{use_:?}"
+            );
+        }
+        // Review of train 3, item 8: /etc/inetd.conf names no special file; a signal 0 asked for by
+        // `-s`, `-n` or `--signal`, and the signal list, are probes too.
+        for program in ["awk", "gawk"] {
+            for look_alike in [
+                &["-F:", "{print $1}", "/etc/inetd.conf"][..],
+                &["/inetd/ {n++} END {print n}", "/var/log/syslog"],
+            ] {
+                assert!(
+                    !ind.tool_use(Kind::NetworkTool, program, &args(look_alike)),
+                    "{program} {look_alike:?}"
+                );
+            }
+        }
+        for probe in [
+            &["-s", "0", "4711"][..],
+            &["-n", "0", "4711"],
+            &["--signal", "0", "4711"],
+            &["-l"],
+            &["-l", "9"],
+            &["-L"],
+            &["--list"],
+        ] {
+            assert!(
+                !ind.tool_use(Kind::HostChangingTool, "kill", &args(probe)),
+                "{probe:?}"
+            );
+        }
+        for signal in [&["-s", "9", "4711"][..], &["-s"], &[], &["-9", "-0"]] {
+            assert!(
+                ind.tool_use(Kind::HostChangingTool, "kill", &args(signal)),
+                "{signal:?}"
             );
         }
         assert!(ind.names_tool(Kind::HostChangingTool, "kill"));
