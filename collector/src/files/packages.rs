@@ -242,9 +242,11 @@ fn job(root: &HostRoot, t: &Target, recorded: Option<DigestAlgorithm>) -> Option
 }
 
 /// Spends [`CONFIG_HASH_BUDGET`] (`budget`) on the configuration files' digests in order, by their size
-/// now: a file past the budget loses its job and gets the reason it was not hashed. A file over
-/// [`CONFIG_HASH_CAP`] costs nothing ([`digests`] refuses it unread); one that grows after this is
-/// still read no further than the cap.
+/// now: a file past the budget, or over [`CONFIG_HASH_CAP`], loses its job and gets the reason it was not
+/// hashed. A kept job may read no more than it was charged (its cap becomes that size): a file that grows
+/// (or shrinks from over the cap) between this stat and [`digests`] is refused there, or read no further
+/// than its charge, so a live kit growing its files costs the budget, not [`MAX_CONFIGS`] times the cap
+/// (review of train 3, item 5).
 fn spend_config_budget(
     targets: &[Target],
     jobs: &mut [Option<DigestJob>],
@@ -262,7 +264,10 @@ fn spend_config_budget(
                 .as_ref()
                 .map(|(real, ..)| std::fs::symlink_metadata(real).map_or(0, |m| m.len()))?;
             if size > CONFIG_HASH_CAP {
-                return None;
+                *job = None;
+                return Some(format!(
+                    "not hashed: {size} bytes is over the {CONFIG_HASH_CAP}-byte hashing cap"
+                ));
             }
             if spent.saturating_add(size) > budget {
                 *job = None;
@@ -272,6 +277,9 @@ fn spend_config_budget(
                 ));
             }
             spent += size;
+            if let Some((.., cap)) = job.as_mut() {
+                *cap = size;
+            }
             None
         })
         .collect()
@@ -799,7 +807,8 @@ fn digests(
     let (file, meta) = host_read::open_regular(real).map_err(|e| format!("open: {e}"))?;
     if meta.len() > cap {
         return Err(format!(
-            "{} bytes is over the {cap}-byte hashing cap",
+            "{} bytes is over the {cap}-byte hashing cap (for configuration: its size when the \
+             budget was charged)",
             meta.len()
         ));
     }
@@ -1086,10 +1095,63 @@ mod tests {
         let mut jobs: Vec<Option<DigestJob>> = targets.iter().map(|t| job(&root, t, md5)).collect();
         let refused = spend_config_budget(&targets, &mut jobs, 25);
         let kept: Vec<bool> = jobs.iter().map(Option::is_some).collect();
-        assert_eq!(kept, vec![true, true, true, true, false]);
-        assert_eq!(refused.iter().filter(|r| r.is_some()).count(), 1);
+        assert_eq!(kept, vec![true, false, true, true, false]);
+        assert_eq!(refused.iter().filter(|r| r.is_some()).count(), 2);
+        let why = refused.get(1).cloned().flatten().unwrap_or_default();
+        assert!(why.contains("over the 1048576-byte hashing cap"), "{why}");
         let why = refused.get(4).cloned().flatten().unwrap_or_default();
         assert!(why.contains("25-byte budget"), "{why}");
+    }
+
+    /// Review of train 3, item 5: a configuration file is read no further than the size charged to the
+    /// budget. One that grows after the charge (a live kit's file, empty when stat'ed) is refused
+    /// unread, and one that shrinks from over the cap costs nothing either; a file as charged is hashed.
+    #[test]
+    fn configuration_is_read_no_further_than_its_charge() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = HostRoot::under(dir.path()).unwrap();
+        let md5 = Some(DigestAlgorithm::Md5);
+        let target = |name: &str| Target {
+            named: format!("/etc/{name}").into_bytes(),
+            resolved: format!("/{name}").into_bytes(),
+            reason: "persistence-config",
+            aliases: Vec::new(),
+        };
+        std::fs::write(dir.path().join("same.service"), [b'x'; 10]).unwrap();
+        std::fs::write(dir.path().join("grows.service"), b"").unwrap();
+        std::fs::File::create(dir.path().join("shrinks.service"))
+            .and_then(|f| f.set_len(CONFIG_HASH_CAP + 1))
+            .unwrap();
+        let targets = vec![
+            target("same.service"),
+            target("grows.service"),
+            target("shrinks.service"),
+        ];
+        let mut jobs: Vec<Option<DigestJob>> = targets.iter().map(|t| job(&root, t, md5)).collect();
+        let refused = spend_config_budget(&targets, &mut jobs, CONFIG_HASH_BUDGET);
+        assert_eq!(refused.iter().filter(|r| r.is_some()).count(), 1);
+        // Between the charge and the read: one file grows to the cap, the other shrinks under it.
+        std::fs::write(dir.path().join("grows.service"), vec![b'y'; 1 << 20]).unwrap();
+        std::fs::write(dir.path().join("shrinks.service"), [b'z'; 10]).unwrap();
+        let mut buf = vec![0u8; 1 << 16];
+        let none = HashMap::new();
+        let read: Vec<Option<Digested>> = jobs
+            .iter()
+            .map(|j| {
+                j.as_ref()
+                    .map(|(real, a, sha, cap)| digests(real, *a, *sha, *cap, &mut buf, &none))
+            })
+            .collect();
+        let size_read = |i: usize| match read.get(i) {
+            Some(Some(Ok((_, _, size)))) => Some(*size),
+            _ => None,
+        };
+        assert_eq!(size_read(0), Some(10));
+        match read.get(1) {
+            Some(Some(Err(e))) => assert!(e.contains("over the 0-byte hashing cap"), "{e}"),
+            other => panic!("a file grown past its charge is read: {other:?}"),
+        }
+        assert!(matches!(read.get(2), Some(None)), "{:?}", read.get(2));
     }
 }
 
