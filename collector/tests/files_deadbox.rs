@@ -281,6 +281,8 @@ fn image() -> (tempfile::TempDir, PathBuf) {
         "/var/lib/dpkg/info/procps.list",
         "/usr/bin/ps\n/usr/bin/top\n",
     );
+    // An admin's hardening of root's home: no file may be added to or removed from it.
+    chattr("+i", &r.join("root"));
     (dir, r)
 }
 
@@ -313,7 +315,7 @@ struct Unchattr(PathBuf);
 
 impl Drop for Unchattr {
     fn drop(&mut self) {
-        for p in ["etc/cron.d/pwnrig", "root/.ssh/authorized_keys"] {
+        for p in ["root", "etc/cron.d/pwnrig", "root/.ssh/authorized_keys"] {
             let _ = Command::new("chattr")
                 .arg("-ia")
                 .arg(self.0.join(p))
@@ -420,6 +422,22 @@ fn dead_box_collects_every_planted_artifact() {
         (ak.category.as_str(), ak.append_only, ak.immutable),
         ("ssh", true, false)
     );
+    // Review of train 3, item 4: the directory of every file a remediation may edit in place is recorded
+    // with its inode flags (the script sets again only a lock the snapshot saw): /root's lock, /etc's
+    // absence of one, the crontab spool's and the key directory's.
+    for (dir, locked) in [
+        ("/root", true),
+        ("/etc", false),
+        ("/root/.ssh", false),
+        ("/var/spool/cron/crontabs", false),
+    ] {
+        let d = c.file(dir);
+        assert_eq!(
+            (d.kind, d.flags.is_some(), d.immutable),
+            (FileKind::Directory, true, locked),
+            "{dir}: {d:?}"
+        );
+    }
     assert_eq!(
         c.content("/root/.ssh/authorized_keys"),
         MDRFCKR_KEY.as_bytes()

@@ -43,9 +43,10 @@ pub struct LockPolicy {
 }
 
 /// `i`, `a`, `ia` or empty for a record; `?` only when the record's flags could not be read (a
-/// fuse-mounted image, NFS): the script then keeps what it reads at run time. No record (the usual case
-/// for a directory: `/etc`, a crontab spool) is empty: a lock the script finds there was not seen by
-/// the snapshot, so it stays cleared and the responder is told (review of train 2, item 9).
+/// fuse-mounted image, NFS): the script then keeps what it reads at run time. The collector records the
+/// directory of every file a remediation may edit, with its flags (`lock_dirs`, review of train 3,
+/// item 4); no record (a bundle from an older collector) is empty: a lock the script finds there was not
+/// seen by the snapshot, so it stays cleared and the responder is told (review of train 2, item 9).
 fn letters(f: Option<&FileRecord>) -> String {
     let Some(f) = f else {
         return String::new();

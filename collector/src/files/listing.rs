@@ -20,20 +20,33 @@ struct DirStream {
     dir: *mut libc::DIR,
 }
 
+/// Opens `real` as a directory, refusing a link and checking it is still the inode `expect` named; with
+/// its inode flags.
+fn open_dir(real: &Path, expect: (u64, u64)) -> io::Result<(std::fs::File, Option<u32>)> {
+    let file = crate::host_read::open_noatime(
+        real,
+        libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
+    )?;
+    let st = file_meta::fstat(&file)?;
+    if st.id() != expect || st.kind != FileKind::Directory {
+        return Err(io::Error::other(
+            "directory was replaced while it was being opened",
+        ));
+    }
+    let flags = file_meta::inode_flags(&file);
+    Ok((file, flags))
+}
+
+/// The inode flags (`chattr` attributes) of a resolved directory, opened as [`list_open`] opens it but
+/// never read: `None` when the file system has none to give.
+pub fn dir_flags(real: &Path, stat: &Stat) -> io::Result<Option<u32>> {
+    open_dir(real, stat.id()).map(|(_, flags)| flags)
+}
+
 impl DirStream {
     /// Opens `real` as a directory, refusing a link and checking it is still the inode `expect` named.
     fn open(real: &Path, expect: (u64, u64)) -> io::Result<(DirStream, Option<u32>)> {
-        let file = crate::host_read::open_noatime(
-            real,
-            libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
-        )?;
-        let st = file_meta::fstat(&file)?;
-        if st.id() != expect || st.kind != FileKind::Directory {
-            return Err(io::Error::other(
-                "directory was replaced while it was being opened",
-            ));
-        }
-        let flags = file_meta::inode_flags(&file);
+        let (file, flags) = open_dir(real, expect)?;
         let fd = file.into_raw_fd();
         // SAFETY: `fd` is an open directory descriptor we own; fdopendir takes ownership on success.
         let dir = unsafe { libc::fdopendir(fd) };

@@ -25,6 +25,9 @@
 //! | [`spend`] | `spend` | none: hashes and copies, by suspicion, what every other family queued (runs last) |
 //! | [`mounts`] | `mounts` | none (`records/mounts.pc`, read before the families, written after them) |
 //!
+//! After each family whose files a remediation edits in place ([`lock_dirs::EDITED_IN_PLACE`]), the
+//! directories of those files are recorded with their inode flags ([`lock_dirs`]).
+//!
 //! The plumbing they share: [`host_root`] (dead-box path resolution that cannot leave the root),
 //! [`file_meta`] (`statx`, inode flags), [`listing`] (link-safe directory listings, which the package
 //! index uses too), [`walk`] (bounded walks), [`sink`] (records and members).
@@ -44,6 +47,7 @@ pub mod host_root;
 pub mod journal;
 pub mod listing;
 pub mod loader;
+pub mod lock_dirs;
 pub mod logs;
 pub mod mounts;
 pub mod package_history;
@@ -152,7 +156,13 @@ pub fn collect<W: Write>(col: &mut Collection<W>) -> Result<(), WriteError> {
     ];
     for (name, category, run) in families {
         col.artifact(name, |col, log| {
-            run(&mut Sink::new(col, log, &mut ctx, category))
+            let mut sink = Sink::new(col, log, &mut ctx, category);
+            let from = sink.col.files.len();
+            run(&mut sink)?;
+            if lock_dirs::EDITED_IN_PLACE.contains(&name) {
+                lock_dirs::record(&mut sink, from)?;
+            }
+            Ok(())
         })?;
     }
     let shadow = std::mem::take(&mut ctx.shadow);
