@@ -191,6 +191,15 @@ pub fn hostile_plan() -> Plan {
             why: why.clone(),
             gate: gate(i),
         });
+        items.push(PlanItem {
+            action: Action::RestartService(minetrace_analyzer::remediate::restarts::Restart {
+                unit: String::from_utf8_lossy(name).into_owned(),
+                file: file(&path),
+                process: proc_target(pid, name),
+            }),
+            why: why.clone(),
+            gate: gate(i),
+        });
     }
     for (i, ip) in ["127.66.0.1", "2001:db8::1"].into_iter().enumerate() {
         items.push(PlanItem {

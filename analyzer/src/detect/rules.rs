@@ -248,7 +248,7 @@ pub const RUN_037: Rule = Rule {
     detector: "exec_context",
     title: "Process maps code from a temp or hidden place",
     attack: &["T1574.006", "T1190"],
-    severity: "An executable mapping of a file in a temp or hidden place other than the process's own executable (a Redis module loaded from /tmp with MODULE LOAD, an injected library). High when the process is a network service (`services.txt`) that is not an interpreter or JVM (those extract native helpers into temp directories); medium for a hidden place; low otherwise. Subject: the library file.",
+    severity: "An executable mapping of a file in a temp or hidden place other than the process's own executable (a Redis module loaded from /tmp with MODULE LOAD, an injected library). High when the process is a network service (`services.txt`) that is not an interpreter or JVM (those extract native helpers into temp directories); medium for a hidden place; low otherwise. Subject: the library file. The plan adds a restart of the service's unit (the unit its cgroup names, with a unit file in the bundle, not removed or left by hand by the plan) as a review item, never unasked (`remediate::restarts`).",
 };
 
 /// MT-RUN-040

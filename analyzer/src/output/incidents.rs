@@ -218,6 +218,7 @@ fn target(a: &Action) -> Option<Target<'_>> {
         | Action::FreezeSet(_)
         | Action::KillSet(_)
         | Action::RemoveKitDir { .. }
+        | Action::RestartService(_)
         | Action::Verify => return None,
     })
 }

@@ -373,6 +373,8 @@ fn assemble(
     super::units::resolve(model, iocs, &doc.findings, &mut c);
     super::apt_hooks::resolve(model, &mut c);
     let edits = resolve_lines(model, &mut c);
+    let edited: BTreeSet<Vec<u8>> = edits.iter().map(|(t, _)| t.path.0.clone()).collect();
+    let restarts = super::restarts::resolve(model, doc, ACT_AT, &edited, &mut c);
     let mut reviews = Reviews::default();
     let gates = TargetGates::decide(&c, edits, &mut reviews);
     let mut l = Listing {
@@ -387,6 +389,14 @@ fn assemble(
     kill(&c, &mut l, set);
     contain(&c, &mut l);
     repair(&c, &mut l, repairs);
+    // Restarting a host service is a review item of its own, after everything it would reload is gone.
+    for (r, b) in restarts.into_values() {
+        let a = Action::RestartService(r);
+        let gate = l
+            .reviews
+            .gate(&b, "restart the host's service".into(), a.target());
+        l.push(a, b.why, gate);
+    }
     let acting = l.push(Action::Verify, Vec::new(), Gate::Apply) > 1;
     let recommendations = recommendations(model, doc, &mut c, rewrites_preload, acting, acted);
     Plan {

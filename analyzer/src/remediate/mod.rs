@@ -10,6 +10,7 @@
 //! - [`script`]: the data block and the rendering of `template.sh`.
 //! - [`units`]: whether a flagged line of a systemd unit takes the whole unit or only the line.
 //! - [`apt_hooks`]: whether a flagged APT hook takes its whole `apt.conf.d` file or is a review item.
+//! - [`restarts`]: which host service to restart (a review item) after the intrusion made it load code.
 //!
 //! A new kind of action goes in [`plan::Action`], its record layout in [`script`], its `mt_state_*` and
 //! `mt_apply_*` functions in `template.sh`.
@@ -23,6 +24,7 @@ pub mod firewall;
 pub mod kit_dirs;
 pub mod locks;
 pub mod plan;
+pub mod restarts;
 pub mod roles;
 pub mod script;
 pub mod targets;

@@ -264,6 +264,9 @@ pub enum Action {
         manager: Option<PackageManager>,
         preserved: usize,
     },
+    /// Restart a host service the intrusion made load its code, once the kit's files are gone
+    /// ([`super::restarts`]): always a review item; done once the process that mapped the code is gone.
+    RestartService(super::restarts::Restart),
     /// Check every item above (runs at the end of `--apply`; `--verify` runs it alone).
     Verify,
 }
@@ -280,7 +283,9 @@ impl Action {
             | Action::RemoveLink(_) => Stage::Persistence,
             Action::Kill(_) | Action::KillSet(_) => Stage::Kill,
             Action::BlockEndpoint { .. } | Action::DeleteFirewallRule { .. } => Stage::Contain,
-            Action::LockAccount { .. } | Action::Reinstall { .. } => Stage::Repair,
+            Action::LockAccount { .. } | Action::Reinstall { .. } | Action::RestartService(_) => {
+                Stage::Repair
+            }
             Action::Verify => Stage::Verify,
         }
     }
@@ -344,6 +349,7 @@ impl Action {
             }
             Action::LockAccount { .. } => "lock and expire the account".into(),
             Action::Reinstall { .. } => "reinstall the package that owns the replaced file".into(),
+            Action::RestartService(_) => "restart the host's service so that it no longer runs the code the intrusion made it load (only when named; a restart cannot be undone)".into(),
             Action::Verify => "check that every item above is gone".into(),
         }
     }
@@ -409,6 +415,12 @@ impl Action {
                     .unwrap_or_else(|| "looked up at run time".into())
             ),
             Action::FreezeSet(set) | Action::KillSet(set) => set.describe(),
+            Action::RestartService(r) => format!(
+                "unit {} (unit file {}; until {} is gone)",
+                escape_bytes(r.unit.as_bytes()),
+                describe_file(&r.file),
+                describe_process(&r.process)
+            ),
             Action::Verify => "every item above".into(),
         }
     }

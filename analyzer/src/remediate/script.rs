@@ -33,6 +33,8 @@
 //!   (chain first)
 //! - `lock`: 6 name, 7 uid, 8 count of administrators' groups (the `admin_group` indicators: the
 //!   script never locks an account that is the last member of one), then the group names
+//! - `restart`: 6 unit file path, 7 dev, 8 inode, 9 sha256, 10 size, 11 unit name, 12 pid, 13 start
+//!   ticks (the process that maps the injected code: the restart is done once it is gone)
 //! - `verify`: nothing more
 //! - `recommend`, `manual`: 3 text, 5 reason
 //! - `review`: 3 what would be done, 4 target, 5 findings, 6 review number, 7 why it is not attributed
@@ -172,6 +174,7 @@ fn kind(a: &Action) -> &'static str {
         Action::DeleteFirewallRule { .. } => "fw-delete",
         Action::LockAccount { .. } => "lock",
         Action::Reinstall { .. } => "reinstall",
+        Action::RestartService(_) => "restart",
         Action::Verify => "verify",
     }
 }
@@ -317,6 +320,12 @@ fn action_fields(r: &mut Record, a: &Action, plan: &Plan) {
             for g in &plan.admin_groups {
                 r.push(g);
             }
+        }
+        Action::RestartService(rs) => {
+            file_fields(r, &rs.file);
+            r.push(&rs.unit)
+                .num(rs.process.pid)
+                .num(rs.process.start_ticks);
         }
         Action::Verify => {}
     }

@@ -2604,6 +2604,74 @@ mt_apply_reinstall() {
   MT_NOTE='package reinstalled'
 }
 
+# --- service restarts -------------------------------------------------------------------------------
+# A host service the intrusion made load its code (a Redis module from /tmp, an injected library) runs
+# it until the service restarts: removing the file does not unmap it. The plan lists the restart as a
+# review item only (a restart interrupts the host's service and cannot be undone); the unit name is the
+# one the kernel's cgroup gave the process, checked against a unit file of the host's records.
+
+mt_restart_fields() {
+  mt_file_fields || return 1
+  mt_get 11 && [[ $REPLY =~ ^[A-Za-z0-9:_.@\\-]+\.service$ && $REPLY != -* ]] || return 1
+  MT_UNIT=$REPLY
+  mt_num 12 || return 1
+  MT_PID=$REPLY
+  mt_num 13 || return 1
+  MT_START=$REPLY
+}
+
+# 0 when process $1 runs in unit $2: a line of its /proc/PID/cgroup ends with /UNIT.
+mt_in_unit() {
+  local line
+  while IFS= read -r line; do
+    [[ $line == *"/$2" ]] && return 0
+  done 2>/dev/null <"/proc/$1/cgroup"
+  return 1
+}
+
+# Done once the process that mapped the code is gone (restarted by this script, the operator or a
+# reboot). Pending only while the system manager still loads the unit from the snapshot's unit file and
+# that process still runs in the unit's cgroup: anything else is left to the operator.
+mt_state_restart() {
+  local frag
+  mt_restart_fields || { mt_bad_record; return; }
+  if ! mt_same_process "$MT_PID" "$MT_START" || [[ ${MT_STAT[0]-} == Z || ${MT_STAT[0]-} == X ]]; then
+    MT_STATE='done' MT_NOTE='the process that mapped the injected code is gone (the service restarted or stopped since)'
+    return
+  fi
+  if ! mt_systemd; then
+    MT_STATE=mismatch MT_NOTE='no systemd manager runs here: restart the service by hand'
+    return
+  fi
+  mt_file_state "$MT_PATH" "$MT_DEV" "$MT_INO" "$MT_SHA"
+  if [[ $MT_STATE != pending ]]; then
+    MT_STATE=mismatch MT_NOTE="the unit file is not the snapshot's ($MT_NOTE): restart the service by hand"
+    return
+  fi
+  frag=$(timeout 30 systemctl show -p FragmentPath --value -- "$MT_UNIT" 2>/dev/null) || frag=''
+  if [[ $frag != "$MT_PATH" ]]; then
+    MT_STATE=mismatch MT_NOTE='the system manager loads this unit from another file: restart it by hand'
+    return
+  fi
+  if ! mt_in_unit "$MT_PID" "$MT_UNIT"; then
+    MT_STATE=mismatch MT_NOTE='the process is no longer in the unit'"'"'s cgroup: restart the service by hand'
+    return
+  fi
+  MT_STATE=pending MT_NOTE='the service still runs the process that mapped the injected code; a restart cannot be undone'
+}
+
+mt_apply_restart() {
+  local uh
+  if ! timeout 300 systemctl restart -- "$MT_UNIT" >/dev/null 2>&1; then
+    MT_NOTE='systemctl restart failed: see systemctl status for the unit'
+    return 1
+  fi
+  mt_hex_of "$MT_PATH"
+  uh=$REPLY
+  mt_undo_record restart "$1" "$uh"
+  MT_NOTE='restarted; a restart cannot be undone (--undo leaves the service running as it is now)'
+}
+
 mt_state_verify() { MT_STATE=pending MT_NOTE='checks every item above'; }
 
 # --- driver -----------------------------------------------------------------------------------------
@@ -2649,6 +2717,7 @@ mt_state() {
   fw-delete) mt_state_fw_delete ;;
   lock) mt_state_lock ;;
   reinstall) mt_state_reinstall ;;
+  restart) mt_state_restart ;;
   verify) mt_state_verify ;;
   *) MT_STATE=mismatch MT_NOTE='unknown action kind' ;;
   esac
@@ -2678,6 +2747,7 @@ mt_apply_one() {
   fw-delete) mt_apply_fw_delete ;;
   lock) mt_apply_lock ;;
   reinstall) mt_apply_reinstall "$MT_N" ;;
+  restart) mt_apply_restart "$MT_N" ;;
   *) return 1 ;;
   esac
 }
@@ -2685,7 +2755,7 @@ mt_apply_one() {
 # Action kinds whose goal --verify checks (evidence copies and freezing are means, not ends).
 mt_counts_for_verify() {
   case $MT_KIND in
-  edit | edit-unit | unit | quarantine | unlink | rmdir | kill | kill-set | block | fw-delete | lock | reinstall) return 0 ;;
+  edit | edit-unit | unit | quarantine | unlink | rmdir | kill | kill-set | block | fw-delete | lock | reinstall | restart) return 0 ;;
   *) return 1 ;;
   esac
 }
@@ -2993,6 +3063,9 @@ mt_undo() {
 ' "${u[1]}"
         MT_FAILED=1
       fi
+      ;;
+    restart)
+      printf '  undo %s: a service restart cannot be undone: the service runs as it is now\n' "${u[1]}"
       ;;
     link)
       mt_unhex "${u[3]--}" || continue

@@ -1117,3 +1117,114 @@ true
     assert!(out.contains("D member"), "{out}");
     assert!(out.contains("R not"), "{out}");
 }
+
+/// A restart bench: `sleep` stands for the host's service process that mapped the injected code, its
+/// unit file `etc/systemd/system/redis-server.service` is the one the manager loads (`FRAG` says which),
+/// it runs in the unit's cgroup unless `CGROUP_OK=0`, and `systemctl restart` ends it (as a restart
+/// would). `body` runs after the record is selected.
+fn restart_bench(body: &str) -> String {
+    format!(
+        r#"
+MT_MODE=apply MT_Q=$PWD/q
+mkdir -p q etc/systemd/system
+unit=$PWD/etc/systemd/system/redis-server.service
+printf '[Service]\nExecStart=/usr/bin/redis-server\n' >"$unit"
+sleep 300 &
+pid=$!
+stat=$(</proc/$pid/stat)
+read -r -a f <<<"${{stat##*) }}"
+start=${{f[19]}}
+read -r dev ino size < <(stat -c '%d %i %s' -- "$unit")
+sum=$(sha256sum <"$unit")
+sum=${{sum%% *}}
+hexof() {{ printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }}
+MT_F=(3a 72657374617274 726570616972 74 74 77 $(hexof "$unit") $(hexof "$dev") $(hexof "$ino") $(hexof "$sum") $(hexof "$size") $(hexof redis-server.service) $(hexof "$pid") $(hexof "$start") 31)
+FRAG=$unit CGROUP_OK=1
+: >calls
+timeout() {{ shift; "$@"; }}
+mt_systemd() {{ return 0; }}
+mt_in_unit() {{ [[ $1 == "$pid" && $2 == redis-server.service && $CGROUP_OK == 1 ]]; }}
+systemctl() {{
+  echo "systemctl $*" >>calls
+  case "$*" in
+  *FragmentPath*) echo "$FRAG" ;;
+  'restart -- redis-server.service') kill "$pid"; wait "$pid" 2>/dev/null ;;
+  esac
+  return 0
+}}
+iptables() {{ return 1; }}
+ip6tables() {{ return 1; }}
+nft() {{ return 1; }}
+{body}
+kill "$pid" 2>/dev/null || :
+"#
+    )
+}
+
+/// Issue 13, MT-RUN-037: the restart of the host's service runs `systemctl restart` on the planned
+/// unit only while the snapshot's process still runs in it and the manager loads the snapshot's unit
+/// file; it is done once that process is gone, says it cannot be undone, and --undo says so too.
+#[test]
+fn a_service_restart_is_done_once_the_process_that_mapped_the_code_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = r#"
+mt_state_restart; echo "before: $MT_STATE ($MT_NOTE)"
+mt_apply_restart 9; echo "apply: rc=$? $MT_NOTE"
+mt_state_restart; echo "after: $MT_STATE"
+mt_undo
+"#;
+    let (rc, out) = bash(dir.path(), &restart_bench(body));
+    assert_eq!(rc, 0, "{out}");
+    assert!(
+        out.contains("before: pending") && out.contains("cannot be undone"),
+        "{out}"
+    );
+    assert!(out.contains("apply: rc=0 restarted"), "{out}");
+    assert!(out.contains("after: done"), "{out}");
+    assert!(
+        out.contains("undo 9: a service restart cannot be undone"),
+        "{out}"
+    );
+    let log = calls(dir.path());
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.starts_with("systemctl restart"))
+            .collect::<Vec<_>>(),
+        vec!["systemctl restart -- redis-server.service"],
+        "{log}"
+    );
+
+    // Another unit file loaded under the name, the process out of the unit, the unit file changed: no
+    // restart is pending (the operator restarts by hand).
+    for (setup, why) in [
+        (
+            "FRAG=/lib/systemd/system/redis-server.service",
+            "another file",
+        ),
+        ("CGROUP_OK=0", "no longer in the unit"),
+        (
+            "echo 'ExecStartPre=/tmp/x' >>\"$unit\"",
+            "not the snapshot's",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let body = format!("{setup}\nmt_state_restart; echo \"state: $MT_STATE ($MT_NOTE)\"\n");
+        let (rc, out) = bash(dir.path(), &restart_bench(&body));
+        assert_eq!(rc, 0, "{out}");
+        assert!(
+            out.contains("state: mismatch") && out.contains(why),
+            "{setup}: {out}"
+        );
+        assert!(
+            !calls(dir.path()).contains("restart --"),
+            "{}",
+            calls(dir.path())
+        );
+    }
+    // A unit name that is no service unit name is a malformed record.
+    let dir = tempfile::tempdir().unwrap();
+    let body =
+        "MT_F[11]=$(hexof '-x.service')\nmt_state_restart; echo \"state: $MT_STATE ($MT_NOTE)\"\n";
+    let (_, out) = bash(dir.path(), &restart_bench(body));
+    assert!(out.contains("malformed"), "{out}");
+}
