@@ -340,6 +340,12 @@ impl Collect {
             return self.manual(label, &reason);
         }
         let fate = if let Some(unit) = unit_name(recorded.as_bytes()) {
+            if super::units::packaged(model, recorded.as_bytes()) {
+                return self.manual(
+                    label,
+                    "a unit file its package owns (the package check): never removed whole by this plan, whatever its birth time or enablement links say (a rewritten unit re-enabled looks new); restore it from its package or edit it by hand",
+                );
+            }
             FileFate::Unit(unit)
         } else if dump || unowned {
             FileFate::Quarantine

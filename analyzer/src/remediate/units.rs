@@ -7,8 +7,10 @@
 //! - its commands: every command line in it (`Exec*=` with a value) is flagged by a finding, runs kit
 //!   code (a file the plan quarantines) or is template boilerplate, and no flagged line also runs a
 //!   program of the host's own (the attacker wrapping the host's command);
-//! - a package owning the unit file (the bundle's package check of it): then it is the host's unit,
-//!   never removed whole;
+//! - a package owning the unit file (the bundle's package check of it, [`packaged`]; one that could not
+//!   read the file but names its package counts): then it is the host's unit, never removed whole, not
+//!   even when a finding names it whole or it is the timer of a kit unit (a kit that rewrites a host unit
+//!   and `systemctl reenable`s it makes its links new: link time alone never decides);
 //! - when the file was born and when it was enabled (its birth time, and the change time of the
 //!   `.wants` links `systemctl enable` made, against the intrusion window, [`crate::detect::window`]): a
 //!   unit new in the window and enabled only in it goes whole, whatever settings it carries; a unit born
@@ -135,12 +137,7 @@ pub fn fate(
             "a flagged line also runs a program of the host's own (not kit code, not a shell or interpreter, not in a temp or hidden directory): the attacker wrapped the host's command; restore the line by hand"
         });
     }
-    let packaged = model.package_check(file.path).is_some_and(|p| {
-        matches!(
-            p.verdict,
-            PackageVerdict::Match | PackageVerdict::Mismatch | PackageVerdict::NoDigest
-        )
-    });
+    let packaged = packaged(model, file.path);
     if !commands.is_empty() && !hosts_commands && !packaged {
         let start = commands.iter().find(|c| c.key == "ExecStart");
         let named = || name_is_intrusions(ctx, file.path, start.map_or(&[][..], |c| &c.program));
@@ -186,6 +183,20 @@ pub fn fate(
         );
     }
     UnitFate::Lines
+}
+
+/// Whether a package owns the unit file, by the bundle's package check of it: its digest matching,
+/// differing or not recorded, or a package named though the file could not be read. Such a unit is the
+/// host's whatever its birth time and its `.wants` links say (`systemctl reenable` after a rewrite makes
+/// them new): never removed whole by this plan ([`fate`], and `Collect::whole_file` for a unit a finding
+/// names whole, or a timer that starts a kit unit).
+pub fn packaged(model: &HostModel, path: &[u8]) -> bool {
+    model.package_check(path).is_some_and(|p| {
+        matches!(
+            p.verdict,
+            PackageVerdict::Match | PackageVerdict::Mismatch | PackageVerdict::NoDigest
+        ) || (p.verdict == PackageVerdict::Unreadable && p.package.is_some())
+    })
 }
 
 /// A template's boilerplate program (`unit_boilerplate_program`: `kill`, `sleep`, `true`).
@@ -797,6 +808,128 @@ mod tests {
             None,
         );
         assert_eq!(units.len(), 2, "{units:?}");
+    }
+
+    /// Issue 13: a kit that rewrites a host unit and `systemctl reenable`s it makes its `.wants` link new,
+    /// so the unit looks new in the intrusion window. A unit file a package owns is never the kit's by
+    /// link (or birth) time alone: the packaged timer of a kit unit that shadows the host's
+    /// (`/etc/systemd/system/apt-daily.service` over the vendor's) stays, and so does a packaged unit a
+    /// finding names whole or whose package check could not read it; an unowned kit timer still goes.
+    #[test]
+    fn a_packaged_unit_file_is_never_removed_by_link_time_alone() {
+        use minetrace_schemas::records::package::PackageVerdict;
+        let now = 1_700_000_000;
+        let kit = "[Unit]\nDescription=Daily apt download activities\n[Service]\nExecStart=/root/moneroocean/xmrig --config=/root/moneroocean/config.json\nRestart=always\n[Install]\nWantedBy=multi-user.target\n";
+        let owned = |path: &[u8], verdict: PackageVerdict| {
+            let mut c = fixture::not_owned(path, "persistence");
+            c.verdict = verdict;
+            c.package = Some("apt".into());
+            c
+        };
+        let born = |path: &[u8], content: &[u8]| {
+            let (mut f, c) = fixture::file(path, Some(content));
+            // An inode of its own (the fixture's follows the path's length).
+            f.ino = 5000 + path.iter().map(|b| u64::from(*b)).sum::<u64>();
+            f.btime = Some(minetrace_schemas::records::file::FileTime {
+                secs: now,
+                nanos: 0,
+            });
+            (f, c)
+        };
+        let reenabled = |path: &[u8], target: &[u8]| {
+            let (mut l, c) = fixture::symlink(path, target);
+            l.ctime.secs = now;
+            (l, c)
+        };
+        let model = fixture::model(
+            vec![
+                born(b"/etc/systemd/system/apt-daily.service", kit.as_bytes()),
+                reenabled(
+                    b"/etc/systemd/system/multi-user.target.wants/apt-daily.service",
+                    b"/etc/systemd/system/apt-daily.service",
+                ),
+                born(
+                    b"/lib/systemd/system/apt-daily.timer",
+                    b"[Timer]\nOnCalendar=*-*-* 6,18:00\n[Install]\nWantedBy=timers.target\n",
+                ),
+                reenabled(
+                    b"/etc/systemd/system/timers.target.wants/apt-daily.timer",
+                    b"/lib/systemd/system/apt-daily.timer",
+                ),
+                born(
+                    b"/lib/systemd/system/apt-daily-upgrade.service",
+                    b"[Service]\nType=oneshot\nExecStart=/usr/lib/apt/apt.systemd.daily install\n",
+                ),
+                born(
+                    b"/etc/systemd/system/helper.timer",
+                    b"[Timer]\nOnBootSec=60\nUnit=apt-daily.service\n",
+                ),
+                born(
+                    b"/lib/systemd/system/cron.service",
+                    b"[Service]\nExecStart=/root/moneroocean/xmrig\nRestart=always\n",
+                ),
+                reenabled(
+                    b"/etc/systemd/system/multi-user.target.wants/cron.service",
+                    b"/lib/systemd/system/cron.service",
+                ),
+                fixture::file(b"/root/moneroocean/xmrig", Some(b"\x7fELF miner")),
+            ],
+            vec![
+                owned(
+                    b"/lib/systemd/system/apt-daily.timer",
+                    PackageVerdict::Match,
+                ),
+                owned(
+                    b"/lib/systemd/system/cron.service",
+                    PackageVerdict::Unreadable,
+                ),
+                owned(
+                    b"/lib/systemd/system/apt-daily-upgrade.service",
+                    PackageVerdict::Unreadable,
+                ),
+            ],
+        );
+        let rec = |p: &[u8]| model.file(p).expect("record").clone();
+        let unit = RawBytes::from(&b"/etc/systemd/system/apt-daily.service"[..]);
+        let findings = vec![
+            finding(&crate::detect::rules::PER_010, Severity::Critical)
+                .subject(persistence_subject(&unit, 4))
+                .subject(file_subject(&rec(b"/lib/systemd/system/apt-daily.timer")))
+                .subject(file_subject(&rec(b"/etc/systemd/system/helper.timer"))),
+            finding(&crate::detect::rules::PER_010, Severity::High).subject(persistence_subject(
+                &RawBytes::from(&b"/lib/systemd/system/apt-daily-upgrade.service"[..]),
+                0,
+            )),
+            // A package's unit whose check could not read it, rewritten and re-enabled in the window.
+            finding(&crate::detect::rules::PER_010, Severity::Critical).subject(
+                persistence_subject(&RawBytes::from(&b"/lib/systemd/system/cron.service"[..]), 2),
+            ),
+            finding(&crate::detect::rules::RUN_001, Severity::Critical)
+                .subject(file_subject(&rec(b"/root/moneroocean/xmrig"))),
+        ];
+        let plan = plan_of(model, findings);
+        let (units, _) = shape(&plan);
+        assert!(
+            says(&plan.manual, "cron.service", "a package's unit"),
+            "{:?}",
+            plan.manual
+        );
+        assert_eq!(
+            units,
+            vec![
+                "/etc/systemd/system/apt-daily.service".to_owned(),
+                "/etc/systemd/system/helper.timer".to_owned()
+            ],
+            "{:#?}",
+            plan.manual
+        );
+        for packaged in ["apt-daily.timer", "apt-daily-upgrade.service"] {
+            assert!(
+                says(&plan.manual, packaged, "its package owns"),
+                "{packaged}: {:?}",
+                plan.manual
+            );
+        }
     }
 
     #[test]
