@@ -38,6 +38,9 @@ const TOTAL_CAP: u64 = 512 << 20;
 const MAX_LISTS: usize = 200_000;
 /// Paths indexed at most (a real server lists ~10^5).
 const MAX_PATHS: usize = 8_000_000;
+/// Paths of the system binary directories kept as text at most (a server lists ~3,000): what a tool moved
+/// away from its package path is looked for by ([`PackageIndex::bin_paths`]).
+const MAX_BIN_PATHS: usize = 100_000;
 /// Top-level directories that merged-`/usr` hosts turn into links to `usr/<name>`.
 const MERGED_TOPS: &[&[u8]] = &[b"bin", b"sbin", b"lib", b"lib32", b"lib64", b"libx32"];
 
@@ -113,6 +116,13 @@ pub struct PackageIndex {
     digests: ByFingerprint<FileDigest>,
     /// Top-level directories that are links into `/usr` on this host.
     merged: Vec<&'static [u8]>,
+    /// The paths directly in a system binary directory (`SYSTEM_BIN_DIRS`) as the database lists them,
+    /// with their package's number: the one place the index keeps path text, so that a packaged tool
+    /// missing from its path can be named (see `files::packaged_missing`). Capped at [`MAX_BIN_PATHS`].
+    bin_paths: Vec<(Vec<u8>, u32)>,
+    /// Fingerprints of paths dpkg diverted away (the original names of `diversions`): their package's
+    /// file lives under the diverted-to name, so nothing is missing there.
+    diverted: std::collections::HashSet<u64, BuildHasherDefault<Fingerprint>>,
     pub manager: PackageManager,
     pub stats: IndexStats,
 }
@@ -126,6 +136,8 @@ impl PackageIndex {
             packages: Vec::new(),
             digests: ByFingerprint::default(),
             merged,
+            bin_paths: Vec::new(),
+            diverted: Default::default(),
             manager: PackageManager::Dpkg,
             stats: IndexStats::default(),
         }
@@ -149,6 +161,7 @@ impl PackageIndex {
             if let std::collections::hash_map::Entry::Vacant(v) = self.owner.entry(key) {
                 v.insert(id);
                 added += 1;
+                self.keep_bin_path(line, id);
             }
         }
         self.stats.paths = self.owner.len();
@@ -173,6 +186,7 @@ impl PackageIndex {
             };
             v.insert(id);
             added += 1;
+            self.keep_bin_path(&f.path, id);
             let verifiable = f.is_regular()
                 && f.flags & rpmdb::header::FLAG_GHOST == 0
                 && !f.digest.is_empty()
@@ -191,6 +205,39 @@ impl PackageIndex {
         added
     }
 
+    /// Keeps the text of a listed path that is directly in a system binary directory.
+    fn keep_bin_path(&mut self, listed: &[u8], id: u32) {
+        if self.bin_paths.len() < MAX_BIN_PATHS
+            && minetrace_schemas::locations::directly_in(
+                minetrace_schemas::locations::SYSTEM_BIN_DIRS,
+                listed,
+            )
+        {
+            self.bin_paths.push((listed.to_vec(), id));
+        }
+    }
+
+    /// The paths directly in a system binary directory as the database lists them, each with its
+    /// package, in the order they were read; dpkg's diverted-away originals left out. Whether one is
+    /// missing on disk is the caller's question (see `files::packaged_missing`).
+    pub fn bin_paths(&self) -> impl Iterator<Item = (&[u8], &str)> + '_ {
+        self.bin_paths
+            .iter()
+            .filter(|(p, _)| !self.diverted.contains(&self.fingerprint(p)))
+            .map(|(p, id)| {
+                let name = usize::try_from(*id)
+                    .ok()
+                    .and_then(|i| self.packages.get(i))
+                    .map_or("?", String::as_str);
+                (p.as_slice(), name)
+            })
+    }
+
+    /// Whether the text of every listed system-binary path was kept (false past [`MAX_BIN_PATHS`]).
+    pub fn bin_paths_complete(&self) -> bool {
+        self.bin_paths.len() < MAX_BIN_PATHS
+    }
+
     /// The digest the owning rpm package recorded for `listed` (a path as the package lists it, see
     /// [`PackageIndex::owner`]).
     pub fn recorded_digest(&self, listed: &[u8]) -> Option<&FileDigest> {
@@ -207,7 +254,12 @@ impl PackageIndex {
             let [from, to, by] = triple else {
                 break;
             };
-            if !to.starts_with(b"/") || self.owns(to) {
+            if !to.starts_with(b"/") {
+                continue;
+            }
+            let diverted = self.fingerprint(from);
+            self.diverted.insert(diverted);
+            if self.owns(to) {
                 continue;
             }
             let package = match self.owner(from) {

@@ -20,7 +20,7 @@
 //! | [`temp_places`] | `temp` | `temp` |
 //! | [`webroots`] | `webroots` | `webroot` |
 //! | [`references`] | `referenced` | `referenced-exe` |
-//! | [`system_bins`] | `system-bins` | `system-bin`, `packaged-twin` |
+//! | [`system_bins`] | `system-bins` | `system-bin`, `packaged-twin` (+ [`packaged_missing`]'s `packaged-missing` and `unowned-system-bin` checks in `records/packages.pc`) |
 //! | [`packages`] | `packages` | `packages` (+ `records/packages.pc`) |
 //! | [`spend`] | `spend` | none: hashes and copies, by suspicion, what every other family queued (runs last) |
 //! | [`mounts`] | `mounts` | none (`records/mounts.pc`, read before the families, written after them) |
@@ -51,6 +51,7 @@ pub mod lock_dirs;
 pub mod logs;
 pub mod mounts;
 pub mod package_history;
+pub mod packaged_missing;
 pub mod packages;
 pub mod references;
 pub mod secrets;

@@ -787,6 +787,52 @@ impl Hasher {
     }
 }
 
+/// The digest in `algorithm` of a file a family listed with `st` (see `packaged_missing`): read only
+/// while it is still that inode, a regular file on no kernel file system, at most
+/// [`super::system_bins::KIT_SIZE`] bytes. Returns the digest and the bytes read.
+pub(super) fn digest_of(
+    real: &std::path::Path,
+    algorithm: DigestAlgorithm,
+    st: &super::file_meta::Stat,
+    buf: &mut [u8],
+) -> Result<(FileDigest, u64), String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut digest = Hasher::new(algorithm).ok_or_else(|| {
+        format!(
+            "the package database records {} digests, which this build does not compute",
+            algorithm.name()
+        )
+    })?;
+    let (file, meta) = host_read::open_regular(real).map_err(|e| format!("open: {e}"))?;
+    if (meta.dev(), meta.ino()) != st.id() {
+        return Err("replaced since it was listed: not read".into());
+    }
+    let cap = super::system_bins::KIT_SIZE;
+    if meta.len() > cap {
+        return Err(format!(
+            "{} bytes is over the {cap}-byte hashing cap",
+            meta.len()
+        ));
+    }
+    let mut f = file.take(cap);
+    let mut size = 0u64;
+    loop {
+        let n = f.read(buf).map_err(|e| format!("read: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        digest.update(buf.get(..n).unwrap_or(&[]));
+        size += n as u64;
+    }
+    Ok((
+        FileDigest {
+            algorithm,
+            hex: digest.hex(),
+        },
+        size,
+    ))
+}
+
 /// The digest in `algorithm` (and sha256 when asked) of a resolved host file, streamed. The sha256 of a
 /// file the live pass read whole, unchanged since (`known`), is the live pass's; when the database's
 /// digest is sha256 itself it is computed once.

@@ -16,6 +16,10 @@
 //! it was not read ([`NOT_HASHED_BIG`]); it is still hashed when something names it (a persistence entry,
 //! the preload list: tier 0), and when it runs its record takes the digest the live pass made.
 //!
+//! A packaged tool moved away (`mv /usr/bin/chattr /usr/bin/zzh`) leaves no twin: the paths the package
+//! database lists here that are missing, and the unowned files' digests in the database's algorithm, are
+//! recorded by [`super::packaged_missing`] from this family's listings.
+//!
 //! Needs the package index; without one (no dpkg database) the family records why and lists nothing.
 
 use std::collections::{HashMap, HashSet};
@@ -27,6 +31,7 @@ use minetrace_schemas::records::file::FileKind;
 use super::file_meta::Stat;
 use super::host_root::child;
 use super::listing;
+use super::packaged_missing;
 use super::packages::BIN_DIRS;
 use super::sink::{Content, Sink};
 use super::spend::Place;
@@ -67,6 +72,10 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
         return Ok(());
     }
     let mut seen_dirs: HashSet<(u64, u64)> = HashSet::new();
+    // Each directory's sorted names by identity, and every spelling that reached one (`/bin` is
+    // `/usr/bin` on a merged-`/usr` host): where a packaged path is missing.
+    let mut names_of: HashMap<(u64, u64), packaged_missing::Names> = HashMap::new();
+    let mut listed_dirs: Vec<packaged_missing::ListedDir> = Vec::new();
     // Packaged files by size, for the twins.
     let mut packaged: HashMap<u64, Vec<(Vec<u8>, Stat)>> = HashMap::new();
     let mut unowned: Vec<(Vec<u8>, Stat)> = Vec::new();
@@ -75,6 +84,13 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
             continue;
         };
         if !seen_dirs.insert(st.id()) {
+            if let Some(names) = names_of.get(&st.id()) {
+                listed_dirs.push(packaged_missing::ListedDir {
+                    spelling: dir,
+                    resolved: resolved.clone(),
+                    names: names.clone(),
+                });
+            }
             continue;
         }
         let real = s.ctx.root.real(&resolved);
@@ -88,6 +104,13 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
         if listed.more {
             s.note(dir, format!("listing cut at {MAX_NAMES} entries"));
         }
+        let names = (!listed.more).then(|| std::sync::Arc::new(listed.names.clone()));
+        names_of.insert(st.id(), names.clone());
+        listed_dirs.push(packaged_missing::ListedDir {
+            spelling: dir,
+            resolved: resolved.clone(),
+            names,
+        });
         for (name, est) in listed.stats(&real) {
             if !matches!(est.kind, FileKind::Regular | FileKind::Symlink) {
                 continue;
@@ -125,6 +148,7 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
             unowned.push((path, st));
         }
     }
+    packaged_missing::collect(s, &listed_dirs, &unowned)?;
     // Decided once every directory is listed: a twin may be in any of them.
     let mut unowned_sizes: Vec<u64> = Vec::new();
     for (path, st) in unowned {

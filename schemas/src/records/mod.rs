@@ -300,6 +300,35 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_packaged_path_round_trips_and_earlier_verdicts_keep_their_numbers() {
+        use package::{
+            DigestAlgorithm, FileDigest, PackageManager, PackageVerdict, PACKAGED_MISSING,
+        };
+        let missing = RecordSetV1::Packages(vec![PackageCheck {
+            path: RawBytes::from("/usr/bin/chattr"),
+            reason: PACKAGED_MISSING.into(),
+            listed_as: Some(RawBytes::from("/bin/chattr")),
+            manager: Some(PackageManager::Dpkg),
+            package: Some("e2fsprogs".into()),
+            expected_digest: Some(FileDigest {
+                algorithm: DigestAlgorithm::Md5,
+                hex: "0f".repeat(16),
+            }),
+            actual_digest: None,
+            actual_sha256: None,
+            size: None,
+            verdict: PackageVerdict::Missing,
+            error: None,
+        }]);
+        assert_eq!(decode(&encode(&missing)).unwrap(), missing);
+        // Appended after Unreadable: the verdicts bundles already hold decode as they were written.
+        let index = |v: PackageVerdict| postcard::to_allocvec(&v).unwrap();
+        assert_eq!(index(PackageVerdict::Match), vec![0]);
+        assert_eq!(index(PackageVerdict::Unreadable), vec![4]);
+        assert_eq!(index(PackageVerdict::Missing), vec![5]);
+    }
+
+    #[test]
     fn mounts_are_appended_after_every_earlier_kind() {
         use mount::MountRecord;
         let set = RecordSetV1::Mounts(vec![MountRecord {

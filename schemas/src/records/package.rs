@@ -63,7 +63,22 @@ pub enum PackageVerdict {
     NoDigest,
     /// The file could not be read (see `error`).
     Unreadable,
+    /// A package installed this path (its database lists it, with the digest it recorded) and nothing is
+    /// there: a tool moved away (`mv /usr/bin/chattr /usr/bin/zzh`) or a half-installed host. Only on
+    /// [`PACKAGED_MISSING`] checks. Appended last: postcard numbers variants, so bundles written before
+    /// it still decode.
+    Missing,
 }
+
+/// `PackageCheck::reason` of a path in a system binary directory that the package database lists with a
+/// digest and that is missing on disk (verdict [`PackageVerdict::Missing`], `expected_digest` the
+/// package's): where a moved tool belongs.
+pub const PACKAGED_MISSING: &str = "packaged-missing";
+
+/// `PackageCheck::reason` of a file in a system binary directory that no package owns (verdict
+/// `NotOwned`), hashed in the algorithm of a [`PACKAGED_MISSING`] path's digest (`actual_digest`; dpkg
+/// records no size, so every such file is hashed): a moved tool is the file whose digest equals one.
+pub const UNOWNED_SYSTEM_BIN: &str = "unowned-system-bin";
 
 /// The reasons whose checks judge a file's integrity: a binary, running executable or preloaded library
 /// the package installed as it is. A `persistence-config` check (units, cron, rc, sudoers, APT hooks,
@@ -75,8 +90,10 @@ pub const INTEGRITY_REASONS: &[&str] = &["system-binary", "running-exe", "preloa
 pub struct PackageCheck {
     /// The path checked, as the host names it (`/usr/bin/ps`, a running exe's path).
     pub path: RawBytes,
-    /// Why it was checked: `system-binary`, `running-exe`, `preload` (integrity: [`INTEGRITY_REASONS`])
-    /// or `persistence-config` (ownership only: [`PackageCheck::judges_integrity`]).
+    /// Why it was checked: `system-binary`, `running-exe`, `preload` (integrity: [`INTEGRITY_REASONS`]),
+    /// `persistence-config` (ownership only: [`PackageCheck::judges_integrity`]), or for moved tools
+    /// [`PACKAGED_MISSING`] (a package's path with nothing there) and [`UNOWNED_SYSTEM_BIN`] (an unowned
+    /// file's digest in the package database's algorithm).
     pub reason: String,
     /// The path the package database lists, when it differs from `path` (merged-`/usr` aliases, links).
     pub listed_as: Option<RawBytes>,
