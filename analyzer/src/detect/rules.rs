@@ -623,6 +623,16 @@ pub const EVA_023: Rule = Rule {
     severity: "A file of /usr/bin, /usr/sbin, /bin or /sbin that no installed package owns (the collector's listing, or a running executable's package check): medium. /usr/local holds locally built software and is not reported, nor are documented admin files (`admin_file`: /usr/sbin/policy-rc.d). With more than 64 such files the package database does not cover the directories: one low finding says so instead.",
 };
 
+/// MT-EVA-024
+pub const EVA_024: Rule = Rule {
+    id: "MT-EVA-024",
+    section: Section::Footholds,
+    detector: "system_bins",
+    title: "Packaged tool moved away from its package path",
+    attack: &["T1036.003"],
+    severity: "A file no package owns in a system binary directory whose digest, in the package database's algorithm (dpkg MD5, rpm's file digest), is the one a package recorded for a path of /usr/bin, /usr/sbin, /bin or /sbin that is missing on disk (kits move chattr, wget or curl so cleanup scripts fail, then use the moved copy): high in /usr/bin, /usr/sbin, /bin, /sbin; medium under /usr/local. Reported instead of MT-EVA-022/023 for that file. Not judged in /usr/bin, /usr/sbin, /bin, /sbin when the package database plainly does not cover those directories (see MT-EVA-023).",
+};
+
 /// MT-EVA-030
 pub const EVA_030: Rule = Rule {
     id: "MT-EVA-030",
@@ -771,9 +781,9 @@ pub const ALL: &[&Rule] = &[
     &PER_001, &PER_002, &PER_003, &PER_004, &PER_010, &PER_020, &PER_030, &PER_031, &PER_040,
     &PER_041, &PER_050, &PER_060, &PER_061, &PER_070, &SSH_001, &SSH_002, &SSH_003, &SSH_004,
     &SSH_005, &SSH_006, &SSH_007, &SSH_010, &ACC_001, &ACC_002, &ACC_003, &ACC_010, &EVA_001,
-    &EVA_010, &EVA_011, &EVA_012, &EVA_020, &EVA_021, &EVA_022, &EVA_023, &EVA_030, &EVA_031,
-    &EVA_040, &EVA_041, &EVA_050, &EVA_051, &ENT_001, &ENT_002, &ENT_003, &ENT_004, &LAT_001,
-    &LAT_002,
+    &EVA_010, &EVA_011, &EVA_012, &EVA_020, &EVA_021, &EVA_022, &EVA_023, &EVA_024, &EVA_030,
+    &EVA_031, &EVA_040, &EVA_041, &EVA_050, &EVA_051, &ENT_001, &ENT_002, &ENT_003, &ENT_004,
+    &LAT_001, &LAT_002,
 ];
 
 /// The rule with this id.

@@ -6,7 +6,8 @@
 //! The model also owns the host facts every later stage reads, each derived once here:
 //! [`HostModel::accounts`] ([`accounts`]), [`HostModel::auth`] (authentication events of every source,
 //! [`auth`]), [`HostModel::brute_force`] (the SSH brute force in them, [`brute_force`]) and
-//! [`HostModel::persistence`] (every persisted line, [`persistence`]). Path classes come from the
+//! [`HostModel::persistence`] (every persisted line, [`persistence`]) and [`HostModel::moved_tools`]
+//! (packaged tools moved away from their package path, [`moved_tools`]). Path classes come from the
 //! indicators ([`crate::indicators::PathClasses`]).
 
 pub mod accounts;
@@ -16,6 +17,7 @@ pub mod brute_force;
 pub mod firewall;
 pub mod journal;
 pub mod mounts;
+pub mod moved_tools;
 pub mod persistence;
 pub mod service_logs;
 pub mod ssh;
@@ -83,6 +85,9 @@ pub struct HostModel {
     pub ssh: ssh::Ssh,
     /// Firewall rule sets: tool captures and saved rule files.
     pub firewall: Vec<firewall::Ruleset>,
+    /// Packaged tools moved away from their package path (a file whose digest is a missing package
+    /// path's), judged once ([`moved_tools`]).
+    pub moved_tools: Vec<moved_tools::MovedTool>,
 }
 
 /// The bundle's members while the model takes them over: record members are removed and decoded one by
@@ -209,6 +214,7 @@ impl HostModel {
             journals: journal::Journals::default(),
             ssh: ssh::Ssh::default(),
             firewall: Vec::new(),
+            moved_tools: Vec::new(),
         };
         model.derive_facts();
         Ok(model)
@@ -237,6 +243,12 @@ impl HostModel {
         self.service_logs = service_logs::collect(self);
         self.ssh = ssh::collect(self);
         self.firewall = firewall::collect(self);
+        self.moved_tools = moved_tools::derive(&self.packages);
+    }
+
+    /// The moved tool this file is (see [`moved_tools`]), by the path the collector listed it under.
+    pub fn moved_tool(&self, path: &[u8]) -> Option<&moved_tools::MovedTool> {
+        self.moved_tools.iter().find(|m| m.path.as_bytes() == path)
     }
 
     /// Line `line` (1-based) of a captured file, as written: the persistence entry's when there is one.
@@ -614,6 +626,47 @@ pub(crate) mod fixture {
             actual_digest: None,
             actual_sha256: None,
             size: None,
+            verdict: PackageVerdict::NotOwned,
+            error: None,
+        }
+    }
+
+    /// A `packaged-missing` check: `package` installed `path` with `digest`, and nothing is there.
+    pub fn missing_packaged(
+        path: &str,
+        package: &str,
+        digest: minetrace_schemas::records::package::FileDigest,
+    ) -> PackageCheck {
+        PackageCheck {
+            path: RawBytes::from(path),
+            reason: minetrace_schemas::records::package::PACKAGED_MISSING.into(),
+            listed_as: None,
+            manager: Some(minetrace_schemas::records::package::PackageManager::Dpkg),
+            package: Some(package.into()),
+            expected_digest: Some(digest),
+            actual_digest: None,
+            actual_sha256: None,
+            size: None,
+            verdict: PackageVerdict::Missing,
+            error: None,
+        }
+    }
+
+    /// An `unowned-system-bin` check: `path`, owned by no package, hashes to `digest`.
+    pub fn unowned_system_bin(
+        path: &str,
+        digest: minetrace_schemas::records::package::FileDigest,
+    ) -> PackageCheck {
+        PackageCheck {
+            path: RawBytes::from(path),
+            reason: minetrace_schemas::records::package::UNOWNED_SYSTEM_BIN.into(),
+            listed_as: None,
+            manager: Some(minetrace_schemas::records::package::PackageManager::Dpkg),
+            package: None,
+            expected_digest: None,
+            actual_digest: Some(digest),
+            actual_sha256: None,
+            size: Some(10),
             verdict: PackageVerdict::NotOwned,
             error: None,
         }

@@ -4,6 +4,11 @@
 //! - `MT-EVA-022` a packaged tool copied under another name (T1036.003): an unowned file whose sha256 is
 //!   a packaged file's (8220's `curl` renamed `url`, a backup `chattr` under a kit's name). High in
 //!   `/usr/bin`, `/usr/sbin`, `/bin`, `/sbin`; medium under `/usr/local`. `chattr` itself is MT-EVA-021's.
+//! - `MT-EVA-024` a packaged tool moved away from its package path (T1036.003): an unowned file whose
+//!   digest, in the package database's algorithm, is the one a package recorded for a path of these
+//!   directories that is missing on disk (the model's [`crate::model::moved_tools`]: `mv
+//!   /usr/bin/chattr /usr/bin/zzh`, `wget` as `wge1`). High in `/usr/bin`, `/usr/sbin`, `/bin`,
+//!   `/sbin`; medium under `/usr/local`. Reported instead of `MT-EVA-022`/`023` for that file.
 //! - `MT-EVA-023` a program no package owns in a package-managed binary directory (`/usr/bin`,
 //!   `/usr/sbin`, `/bin`, `/sbin`) (T1036.005): medium. `/usr/local` holds locally built software by
 //!   design and is not reported, nor are files admins create there by documented convention
@@ -46,6 +51,46 @@ pub fn unowned_in_package_dir(model: &crate::model::HostModel, path: &[u8]) -> b
         || model.package_check(path).is_some_and(|c| {
             c.verdict == PackageVerdict::NotOwned && package_dir(c.path.as_bytes())
         })
+}
+
+/// `MT-EVA-024` for a file the model found moved away from its package path.
+fn moved(
+    m: &crate::model::moved_tools::MovedTool,
+    sha: Option<&str>,
+    file: Option<&minetrace_schemas::records::file::FileRecord>,
+) -> Finding {
+    let path = m.path.as_bytes();
+    let severity = if package_dir(path) {
+        Severity::High
+    } else {
+        Severity::Medium
+    };
+    let mut f = finding(&rules::EVA_024, severity).subject(Subject::File {
+        path: m.path.clone(),
+        sha256: sha.map(str::to_owned),
+    });
+    for home in &m.homes {
+        f = f.evidence(format!(
+            "{} has the {} digest {} that package {} recorded for {}, and nothing is at {}: the tool \
+             was moved away from its package path",
+            m.path.escaped(),
+            home.digest.algorithm.name(),
+            home.digest.hex,
+            minetrace_schemas::escape_bytes(home.package.as_bytes()),
+            home.listed_as.as_ref().unwrap_or(&home.path).escaped(),
+            home.path.escaped()
+        ));
+    }
+    if m.destination().is_none() {
+        f = f.evidence(
+            "more than one missing package path has this digest, or another file was matched to it \
+             first: which path it belongs to is not decided",
+        );
+    }
+    if let Some(rec) = file {
+        f = f.evidence(format!("file: {}", describe_file(rec)));
+    }
+    f
 }
 
 pub fn detect(ctx: &Context) -> Vec<Finding> {
@@ -94,6 +139,14 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
     for (path, sha) in &unowned {
         let file = model.file(path);
+        // Without a package index that covers these directories a missing path is no fact either.
+        if let Some(m) = model
+            .moved_tool(path)
+            .filter(|_| !(incomplete && package_dir(path)))
+        {
+            out.push(moved(m, sha.as_deref(), file));
+            continue;
+        }
         let twin = sha
             .as_deref()
             .and_then(|h| packaged.get(h))
@@ -160,4 +213,104 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::indicators::Indicators;
+    use crate::model::fixture;
+    use minetrace_schemas::records::package::{DigestAlgorithm, FileDigest};
+
+    fn md5(hex: &str) -> FileDigest {
+        FileDigest {
+            algorithm: DigestAlgorithm::Md5,
+            hex: hex.into(),
+        }
+    }
+
+    /// An unowned file of `/usr/bin` (or `/usr/local/bin`) as the collector lists it.
+    fn listed(
+        path: &str,
+        content: &[u8],
+    ) -> (
+        minetrace_schemas::records::file::FileRecord,
+        Option<Vec<u8>>,
+    ) {
+        let (mut f, c) = fixture::file(path.as_bytes(), Some(content));
+        f.category = "system-bin".into();
+        f.mode = 0o100_755;
+        (f, c)
+    }
+
+    fn rules_of(findings: &[Finding], path: &[u8]) -> Vec<(&'static str, Severity)> {
+        let mut out: Vec<(&'static str, Severity)> = findings
+            .iter()
+            .filter(|f| {
+                f.subjects.iter().any(
+                    |s| matches!(&s.subject, Subject::File { path: p, .. } if p.as_bytes() == path),
+                )
+            })
+            .filter_map(|f| Some((rules::by_id(&f.rule)?.id, f.severity)))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// 8220/Kinsing: `mv /usr/bin/chattr /usr/bin/zzh`, `mv /usr/bin/wget /usr/local/bin/wge1`. The
+    /// moved files are MT-EVA-024 (not a planted program, MT-EVA-023); an admin's wrapper in
+    /// /usr/local/bin and a planted program whose digest no missing path has are judged as before.
+    #[test]
+    fn a_file_with_a_missing_package_paths_digest_is_that_tool_moved() {
+        let chattr = "0123456789abcdef0123456789abcdef";
+        let wget = "fedcba9876543210fedcba9876543210";
+        let model = fixture::model(
+            vec![
+                listed("/usr/bin/zzh", b"chattr bytes"),
+                listed("/usr/local/bin/wge1", b"wget bytes"),
+                listed(
+                    "/usr/local/bin/backup-wrapper",
+                    b"#!/bin/sh\nexec rsync \"$@\"\n",
+                ),
+                listed("/usr/bin/planted", b"kit bytes"),
+            ],
+            vec![
+                fixture::missing_packaged("/usr/bin/chattr", "e2fsprogs", md5(chattr)),
+                fixture::missing_packaged("/usr/bin/wget", "wget", md5(wget)),
+                fixture::unowned_system_bin("/usr/bin/zzh", md5(chattr)),
+                fixture::unowned_system_bin("/usr/local/bin/wge1", md5(wget)),
+                fixture::unowned_system_bin("/usr/local/bin/backup-wrapper", md5(&"22".repeat(16))),
+                fixture::unowned_system_bin("/usr/bin/planted", md5(&"33".repeat(16))),
+            ],
+        );
+        let iocs = Indicators::builtin();
+        let all = detect(&Context {
+            model: &model,
+            iocs: &iocs,
+        });
+        assert_eq!(
+            rules_of(&all, b"/usr/bin/zzh"),
+            vec![("MT-EVA-024", Severity::High)]
+        );
+        assert_eq!(
+            rules_of(&all, b"/usr/local/bin/wge1"),
+            vec![("MT-EVA-024", Severity::Medium)]
+        );
+        assert!(rules_of(&all, b"/usr/local/bin/backup-wrapper").is_empty());
+        assert_eq!(
+            rules_of(&all, b"/usr/bin/planted"),
+            vec![("MT-EVA-023", Severity::Medium)]
+        );
+        let zzh = all
+            .iter()
+            .find(|f| f.rule == "MT-EVA-024" && f.severity == Severity::High)
+            .unwrap();
+        assert!(
+            zzh.evidence
+                .iter()
+                .any(|e| e.contains("package e2fsprogs recorded for /usr/bin/chattr")),
+            "{:?}",
+            zzh.evidence
+        );
+    }
 }
