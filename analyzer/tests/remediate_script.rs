@@ -181,6 +181,22 @@ pub fn hostile_plan() -> Plan {
             why: why.clone(),
             gate: gate(i),
         });
+        // A packaged tool moved back: the package path is the database's, hostile bytes and all.
+        items.push(PlanItem {
+            action: Action::RenameBack {
+                file: file(&path),
+                back: minetrace_analyzer::remediate::rename_back::MoveBack {
+                    to: RawBytes::new([b"/usr/bin/".as_slice(), name].concat()),
+                    package: "e2fsprogs".into(),
+                    manager: Some(minetrace_schemas::records::package::PackageManager::Dpkg),
+                    algorithm: minetrace_schemas::records::package::DigestAlgorithm::Md5,
+                    hex: "0123456789abcdef0123456789abcdef".into(),
+                },
+                preserved: 2,
+            },
+            why: why.clone(),
+            gate: gate(i),
+        });
         items.push(PlanItem {
             action: Action::Reinstall {
                 file: file(&path),

@@ -207,7 +207,8 @@ fn target(a: &Action) -> Option<Target<'_>> {
         Action::RemoveLines { file, .. }
         | Action::RemoveUnit { file, .. }
         | Action::QuarantineFile { file, .. }
-        | Action::Reinstall { file, .. } => Target::Path(file.path.as_bytes()),
+        | Action::Reinstall { file, .. }
+        | Action::RenameBack { file, .. } => Target::Path(file.path.as_bytes()),
         Action::RemoveLink(l) => Target::Path(l.path.as_bytes()),
         Action::BlockEndpoint { ip, port } => Target::Endpoint(SocketAddr::new(*ip, *port)),
         Action::DeleteFirewallRule { rule, .. } => Target::Rule(rule.as_bytes()),
@@ -278,6 +279,7 @@ fn script(findings: &[Finding], inc: &Incident, plan: &Plan) -> String {
             }
             Action::LockAccount { .. } => ("lock", "account", "accounts", 1, &item.gate),
             Action::Reinstall { .. } => ("reinstall", "package", "packages", 1, &item.gate),
+            Action::RenameBack { .. } => ("move back", "tool", "tools", 1, &item.gate),
             _ => continue,
         };
         if *gated == Gate::Apply {

@@ -459,6 +459,7 @@ impl TargetGates {
                     FileFate::Unit(_) => "stop, disable and remove the unit",
                     FileFate::Quarantine => "quarantine the file",
                     FileFate::Reinstall(_) => "reinstall the replaced file's package",
+                    FileFate::RenameBack(_) => "move the tool back to its package path",
                 };
                 (k.clone(), reviews.gate(b, title.into(), t.path.escaped()))
             })
@@ -766,6 +767,15 @@ fn file_actions(
                     gate,
                 ));
             }
+            FileFate::RenameBack(back) => out.repairs.push((
+                Action::RenameBack {
+                    file: t.clone(),
+                    back: back.clone(),
+                    preserved,
+                },
+                b.why.clone(),
+                gate,
+            )),
             FileFate::Reinstall(pkg) => out.repairs.push((
                 Action::Reinstall {
                     file: t.clone(),

@@ -80,6 +80,8 @@ pub enum FileFate {
     Unit(String),
     Quarantine,
     Reinstall(Option<String>),
+    /// A packaged tool moved away goes back to its package path ([`super::rename_back`]).
+    RenameBack(super::rename_back::MoveBack),
 }
 
 /// Lines wanted in one file: by line number, the flagged key's fingerprint (for keys) and the basis.
@@ -339,6 +341,9 @@ impl Collect {
         ) {
             return self.manual(label, &reason);
         }
+        let moved = unowned
+            .then(|| super::rename_back::move_back(model, recorded.as_bytes()))
+            .flatten();
         let fate = if let Some(unit) = unit_name(recorded.as_bytes()) {
             if super::units::packaged(model, recorded.as_bytes()) {
                 return self.manual(
@@ -347,6 +352,8 @@ impl Collect {
                 );
             }
             FileFate::Unit(unit)
+        } else if let Some(back) = moved {
+            FileFate::RenameBack(back)
         } else if dump || unowned {
             FileFate::Quarantine
         } else if self.places.is_shared_file(recorded.as_bytes()) {

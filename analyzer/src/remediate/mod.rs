@@ -8,6 +8,7 @@
 //! - [`firewall`]: endpoints to block and attacker iptables rules as exact argument lists.
 //! - [`plan`]: the plan as data, and [`plan_lines`] for the report.
 //! - [`script`]: the data block and the rendering of `template.sh`.
+//! - [`rename_back`]: a packaged tool moved away goes back to its package path, never to the quarantine.
 //! - [`units`]: whether a flagged line of a systemd unit takes the whole unit or only the line.
 //! - [`apt_hooks`]: whether a flagged APT hook takes its whole `apt.conf.d` file or is a review item.
 //! - [`restarts`]: which host service to restart (a review item) after the intrusion made it load code.
@@ -24,6 +25,7 @@ pub mod firewall;
 pub mod kit_dirs;
 pub mod locks;
 pub mod plan;
+pub mod rename_back;
 pub mod restarts;
 pub mod roles;
 pub mod script;

@@ -256,6 +256,14 @@ pub enum Action {
     },
     /// Lock an account and expire it (`usermod -L -e 1`).
     LockAccount { name: RawBytes, uid: Option<u32> },
+    /// Move a packaged tool moved away (MT-EVA-024) back to its package path ([`super::rename_back`]):
+    /// only while that path is missing and the host's package database records the file's digest for
+    /// it. `preserved` is the plan number of its evidence copy.
+    RenameBack {
+        file: FileTarget,
+        back: super::rename_back::MoveBack,
+        preserved: usize,
+    },
     /// Reinstall the package owning a replaced system file.
     Reinstall {
         file: FileTarget,
@@ -281,6 +289,7 @@ impl Action {
             | Action::QuarantineFile { .. }
             | Action::RemoveKitDir { .. }
             | Action::RemoveLink(_) => Stage::Persistence,
+            Action::RenameBack { .. } => Stage::Repair,
             Action::Kill(_) | Action::KillSet(_) => Stage::Kill,
             Action::BlockEndpoint { .. } | Action::DeleteFirewallRule { .. } => Stage::Contain,
             Action::LockAccount { .. } | Action::Reinstall { .. } | Action::RestartService(_) => {
@@ -348,6 +357,7 @@ impl Action {
                 "delete the attacker's firewall rule (exact match)".into()
             }
             Action::LockAccount { .. } => "lock and expire the account".into(),
+            Action::RenameBack { .. } => super::rename_back::TITLE.into(),
             Action::Reinstall { .. } => "reinstall the package that owns the replaced file".into(),
             Action::RestartService(_) => "restart the host's service so that it no longer runs the code the intrusion made it load (only when named; a restart cannot be undone)".into(),
             Action::Verify => "check that every item above is gone".into(),
@@ -414,6 +424,7 @@ impl Action {
                     .map(|p| escape_bytes(p.as_bytes()))
                     .unwrap_or_else(|| "looked up at run time".into())
             ),
+            Action::RenameBack { file, back, .. } => super::rename_back::describe(file, back),
             Action::FreezeSet(set) | Action::KillSet(set) => set.describe(),
             Action::RestartService(r) => format!(
                 "unit {} (unit file {}; until {} is gone)",

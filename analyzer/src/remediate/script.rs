@@ -20,6 +20,9 @@
 //!   13 package manager (`reinstall`: `dpkg`, `rpm` or empty when unknown)
 //! - `unit`: 6 path, 7 dev, 8 inode, 9 sha256, 10 size, 11 preserve number, 12 unit name
 //! - `unlink`: 6 path, 7 dev, 8 inode, 9 link target
+//! - `rename-back`: 6 path, 7 dev, 8 inode, 9 sha256, 10 size, 11 preserve number, 12 the package path
+//!   it goes back to, 13 the package's digest algorithm (`md5`, `sha256`, ...: what the script hashes
+//!   it with to ask the package database)
 //! - `rmdir`: 6 count of directories, then per directory (deepest first, the kit directory last):
 //!   path, dev, inode
 //! - `edit`, `edit-unit` (a systemd unit or drop-in: the manager reloads it after): 6 path, 7 dev,
@@ -168,6 +171,7 @@ fn kind(a: &Action) -> &'static str {
         Action::RemoveUnit { .. } => "unit",
         Action::QuarantineFile { .. } => "quarantine",
         Action::RemoveLink(_) => "unlink",
+        Action::RenameBack { .. } => "rename-back",
         Action::RemoveKitDir { .. } => "rmdir",
         Action::Kill(_) => "kill",
         Action::BlockEndpoint { .. } => "block",
@@ -249,6 +253,16 @@ fn action_fields(r: &mut Record, a: &Action, plan: &Plan) {
         Action::QuarantineFile { file, preserved } => {
             file_fields(r, file);
             r.num(preserved);
+        }
+        Action::RenameBack {
+            file,
+            back,
+            preserved,
+        } => {
+            file_fields(r, file);
+            r.num(preserved)
+                .push(back.to.as_bytes())
+                .push(back.algorithm.name());
         }
         Action::RemoveKitDir { dirs } => {
             r.num(dirs.len());

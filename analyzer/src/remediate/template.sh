@@ -100,6 +100,7 @@ MT_MODULES_DIR=/lib/modules
 MT_PROC_MODULES=/proc/modules
 MT_PROC_SELF=/proc/self
 MT_ETC=/etc
+MT_DPKG_INFO=/var/lib/dpkg/info
 # How long a killed set gets to come back before the re-scan (watchdogs respawn within a second).
 MT_RESPAWN_WAIT=1.5
 
@@ -523,7 +524,7 @@ mt_journal() {
 # Action kinds whose completion is journaled: those that change the host's files, accounts or firewall.
 mt_journaled_kind() {
   case $MT_KIND in
-  edit | edit-unit | unit | quarantine | unlink | rmdir | block | fw-delete | lock | reinstall) return 0 ;;
+  edit | edit-unit | unit | quarantine | unlink | rename-back | rmdir | block | fw-delete | lock | reinstall) return 0 ;;
   *) return 1 ;;
   esac
 }
@@ -1910,6 +1911,182 @@ mt_unlink_in_dir() {
   MT_NOTE='removed; its target is recorded in the quarantine manifest'
 }
 
+# --- moving a packaged tool back --------------------------------------------------------------------
+# A tool the kit moved away from its package path (mv /usr/bin/chattr /usr/bin/zzh) goes back there: the
+# package path comes from the plan (the package database's record, never the file's name) and is used
+# only while nothing is there, the file is still the snapshot's (device, inode, sha256) and the host's
+# package database, asked now, records for that path the digest the file has now (mt_pkg_records). A hard
+# link under the package path, then the old name unlinked (a copy beside the package path, linked in,
+# when the two are on different file systems): never over anything. Owner and mode go with it.
+
+# True when the host's package database records, for package path $2, the digest file $1 has now:
+# dpkg's md5sums (MD5; the merged-/usr spelling counts too), or rpm's file digests hashed with $3 (the
+# package's algorithm: md5, sha256, ...).
+mt_pkg_records() {
+  local file=$1 pkgpath=$2 algo=$3 sum rel alt
+  if [[ -d $MT_DPKG_INFO ]]; then
+    sum=$({ md5sum <"$file"; } 2>/dev/null) || return 1
+    sum=${sum%% *}
+    rel=${pkgpath#/}
+    case $rel in
+    usr/*) alt=${rel#usr/} ;;
+    *) alt=usr/$rel ;;
+    esac
+    grep -q -h -F -x -e "$sum  $rel" -e "$sum  $alt" "$MT_DPKG_INFO"/*.md5sums 2>/dev/null
+    return
+  fi
+  if command -v rpm >/dev/null 2>&1; then
+    case $algo in
+    md5 | sha1 | sha224 | sha256 | sha384 | sha512) ;;
+    *) return 1 ;;
+    esac
+    sum=$({ "${algo}sum" <"$file"; } 2>/dev/null) || return 1
+    rpm -qf --qf '[%{FILENAMES} %{FILEDIGESTS}\n]' -- "$pkgpath" 2>/dev/null | grep -q -F -x -e "$pkgpath ${sum%% *}"
+    return
+  fi
+  return 1
+}
+
+mt_rename_back_fields() {
+  mt_file_fields || return 1
+  mt_num 11 || return 1
+  MT_PN=$REPLY
+  mt_get 12 && [[ $REPLY == /?*/?* && $REPLY != */ && $REPLY != *//* && $REPLY != */./* && $REPLY != */../* ]] || return 1
+  MT_DEST=$REPLY
+  mt_get 13 || return 1
+  case $REPLY in
+  md5 | sha1 | sha224 | sha256 | sha384 | sha512) MT_ALGO=$REPLY ;;
+  *) return 1 ;;
+  esac
+}
+
+# The state of a moved tool: done once the package path holds its bytes and the moved name is gone;
+# skip when another file is at the package path (the package was reinstalled: the moved copy stays).
+mt_state_rename_back() {
+  local at_dest=0
+  mt_rename_back_fields || { mt_bad_record; return; }
+  if mt_lstat "$MT_DEST"; then
+    at_dest=1
+    if ! mt_is_symlink && mt_is_regular; then
+      mt_hash_file "$MT_DEST"
+      [[ $REPLY == "$MT_SHA" ]] && at_dest=2
+    fi
+  elif [[ -e $MT_DEST || -L $MT_DEST ]]; then
+    at_dest=1
+  fi
+  if ((at_dest == 1)); then
+    MT_STATE=skip MT_NOTE='another file is at the package path (reinstalled?): left alone'
+    return
+  fi
+  mt_file_state "$MT_PATH" "$MT_DEV" "$MT_INO" "$MT_SHA"
+  if ((at_dest == 2)); then
+    case $MT_STATE in
+    gone) MT_STATE='done' MT_NOTE='it is back at its package path' ;;
+    pending) MT_NOTE='it is at its package path; the moved name is still there too' ;;
+    esac
+    return
+  fi
+  case $MT_STATE in
+  gone)
+    MT_STATE=mismatch MT_NOTE='it is gone and nothing is at its package path: reinstall the package by hand'
+    return
+    ;;
+  pending) ;;
+  *) return ;;
+  esac
+  if ! mt_pkg_records "$MT_PATH" "$MT_DEST" "$MT_ALGO"; then
+    MT_STATE=mismatch MT_NOTE='the package database does not record its digest for the package path now: left alone'
+    return
+  fi
+  MT_NOTE='the package path is missing and the package database records this file for it'
+}
+
+mt_apply_rename_back() { mt_back_at_root mt_rename_back_in_dir "$@"; }
+
+# Moves the selected tool back from within its verified directory (mt_enter_dir).
+mt_rename_back_in_dir() {
+  local n=$1 dir=${MT_PATH%/*} name=${MT_PATH##*/} ddir=${MT_DEST%/*} tmp ddev
+  [[ -n $dir ]] || dir=/
+  # The package path's directory, as named: no symbolic link on the way, no bind mount.
+  if ! mt_enter_dir "$ddir"; then
+    MT_NOTE="not moved back: $MT_NOTE"
+    return 1
+  fi
+  ddev=$(stat -c %d -- . 2>/dev/null) || ddev=''
+  cd / || exit 2
+  if ! mt_enter_dir "$dir"; then
+    MT_NOTE="not moved back: $MT_NOTE"
+    return 1
+  fi
+  mt_clear_flags "./$name"
+  mt_state_rename_back
+  if [[ $MT_STATE != pending ]]; then
+    MT_NOTE="not moved back: $MT_NOTE"
+    return 1
+  fi
+  mt_file_state "./$name" "$MT_DEV" "$MT_INO" "$MT_SHA"
+  if [[ $MT_STATE != pending ]]; then
+    MT_NOTE="not moved back: $MT_NOTE"
+    return 1
+  fi
+  if [[ ! -e $MT_DEST && ! -L $MT_DEST ]]; then
+    if [[ $ddev == "$MT_DEV" ]]; then
+      # ln never replaces an existing name: whatever appeared there since the check stays.
+      ln -- "./$name" "$MT_DEST" 2>/dev/null || {
+        MT_NOTE='cannot link it under its package path'
+        return 1
+      }
+    else
+      tmp=$(mktemp -- "$ddir/.minetrace.XXXXXXXXXX" 2>/dev/null) || {
+        MT_NOTE='cannot write beside its package path'
+        return 1
+      }
+      if ! cp -- "./$name" "$tmp" 2>/dev/null || ! chown -- "${MT_ST[3]}:${MT_ST[4]}" "$tmp" 2>/dev/null ||
+        ! chmod -- "${MT_ST[5]}" "$tmp" 2>/dev/null || ! ln -- "$tmp" "$MT_DEST" 2>/dev/null; then
+        rm -f -- "$tmp"
+        MT_NOTE='cannot copy it under its package path'
+        return 1
+      fi
+      rm -f -- "$tmp"
+    fi
+  fi
+  mt_hash_file "$MT_DEST"
+  if ! mt_lstat "$MT_DEST" || mt_is_symlink || [[ $REPLY != "$MT_SHA" ]]; then
+    MT_NOTE='the package path does not hold its bytes after the move: the moved name is kept'
+    return 1
+  fi
+  mt_undo_record rename-back "$n" "${MT_F[6]}" "${MT_F[12]}" "$MT_SHA"
+  if ! rm -f -- "./$name" 2>/dev/null || [[ -e ./$name || -L ./$name ]]; then
+    MT_NOTE='back at its package path, but the moved name cannot be removed (immutable directory?)'
+    return 1
+  fi
+  MT_NOTE='moved back to its package path'
+}
+
+# Undo of a move back: the file goes to the name the snapshot saw again, when that name is free and the
+# package path still holds the bytes that were moved (undo record: path hex, package path hex, sha256).
+mt_undo_rename_back() {
+  local n=$1 path=$2 dest sha=$4
+  mt_unhex "$3" || return 1
+  dest=$REPLY
+  [[ $dest == /* && $sha =~ ^[0-9a-f]{64}$ ]] || return 1
+  if [[ -e $path || -L $path ]]; then
+    printf '  undo %s: left alone: something is at the moved name again\n' "$n"
+    return 1
+  fi
+  mt_hash_file "$dest"
+  if ! mt_lstat "$dest" || mt_is_symlink || [[ $REPLY != "$sha" ]]; then
+    printf '  undo %s: left alone: the package path holds other bytes now\n' "$n"
+    return 1
+  fi
+  if { ln -- "$dest" "$path" 2>/dev/null || cp -p -- "$dest" "$path" 2>/dev/null; } && rm -f -- "$dest"; then
+    printf '  undo %s: moved to the name the snapshot saw again\n' "$n"
+    return 0
+  fi
+  printf '  undo %s: failed\n' "$n"
+  return 1
+}
+
 # --- kit directories --------------------------------------------------------------------------------
 # A kit directory and its subdirectories, deepest first, each by path, device and inode: removed once
 # its planned files are gone, each only while it is still the snapshot's directory and only when empty
@@ -2815,6 +2992,7 @@ mt_state() {
   unit) mt_state_unit ;;
   quarantine) mt_state_quarantine ;;
   unlink) mt_state_unlink ;;
+  rename-back) mt_state_rename_back ;;
   rmdir) mt_state_rmdir ;;
   kill) mt_state_kill ;;
   block) mt_state_block ;;
@@ -2845,6 +3023,7 @@ mt_apply_one() {
   unit) mt_apply_unit "$MT_N" ;;
   quarantine) mt_apply_quarantine "$MT_N" ;;
   unlink) mt_apply_unlink "$MT_N" ;;
+  rename-back) mt_apply_rename_back "$MT_N" ;;
   rmdir) mt_apply_rmdir "$MT_N" ;;
   kill) mt_apply_kill ;;
   block) mt_apply_block ;;
@@ -2859,7 +3038,7 @@ mt_apply_one() {
 # Action kinds whose goal --verify checks (evidence copies and freezing are means, not ends).
 mt_counts_for_verify() {
   case $MT_KIND in
-  edit | edit-unit | unit | quarantine | unlink | rmdir | kill | kill-set | block | fw-delete | lock | reinstall | restart) return 0 ;;
+  edit | edit-unit | unit | quarantine | unlink | rename-back | rmdir | kill | kill-set | block | fw-delete | lock | reinstall | restart) return 0 ;;
   *) return 1 ;;
   esac
 }
@@ -3151,6 +3330,9 @@ mt_undo() {
         printf '  undo %s: failed\n' "${u[1]}"
         MT_FAILED=1
       fi
+      ;;
+    rename-back)
+      mt_undo_rename_back "${u[1]}" "$path" "${u[3]-}" "${u[4]-}" || MT_FAILED=1
       ;;
     dir)
       uid=${u[3]-} gid=${u[4]-} mode=${u[5]-}

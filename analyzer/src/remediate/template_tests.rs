@@ -485,6 +485,147 @@ ok changed "$PWD/dpkg.cfg.d/pkg-config-hook-config"
     );
 }
 
+/// A move-back bench (issue 13, MT-EVA-024): the kit moved the packaged `usrbin/chattr` (bytes
+/// `chattr-bytes`) to `kit/$NAME` (a hostile name: a newline and `$(...)`); the plan record
+/// `rename-back` names the moved file with its snapshot identity and the package path. dpkg's md5sums
+/// (in `info/`) record `RECORDED` for the package path. Flags and bind mounts are stubbed; `hexof`,
+/// `src`, `dest` and `run` (the selected record's state and apply) are defined for `body`.
+fn rename_back_bench(recorded: &str, body: &str) -> String {
+    format!(
+        r#"
+MT_MODE=apply MT_Q=$PWD/q top=$PWD
+MT_DPKG_INFO=$PWD/info
+mkdir -p q/files q/work info kit usrbin
+hexof() {{ local h; h=$(printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'); printf '%s' "${{h:--}}"; }}
+NAME=$'zz\n$(touch pwned)'
+src=$PWD/kit/$NAME
+dest=$PWD/usrbin/chattr
+printf 'chattr-bytes' >"$src"
+chmod 0751 "$src"
+read -r dev ino size < <(stat -c '%d %i %s' -- "$src")
+sum=$(sha256sum <"$src")
+sum=${{sum%% *}}
+md5=$(md5sum <"$src")
+md5=${{md5%% *}}
+want={recorded}
+[[ $want == FILE ]] && want=$md5
+printf '%s  %s\n' "$want" "${{dest#/}}" >info/e2fsprogs.md5sums
+MT_F=(39 $(hexof rename-back) 70 74 74 77 $(hexof "$src") $(hexof "$dev") $(hexof "$ino") $(hexof "$sum") $(hexof "$size") \
+  $(hexof 1) $(hexof "$dest") $(hexof md5) -)
+mt_clear_flags() {{ :; }}
+mt_not_under_bind() {{ return 0; }}
+state() {{ mt_state_rename_back; echo "state: $MT_STATE ($MT_NOTE)"; }}
+apply() {{ if mt_apply_rename_back 39; then echo "apply: ok ($MT_NOTE)"; else echo "apply: refused ($MT_NOTE)"; fi; cd -- "$top"; }}
+{body}
+"#
+    )
+}
+
+#[test]
+fn a_moved_tool_goes_back_once_keeps_its_inode_and_mode_and_undo_moves_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = r#"
+state
+apply
+state
+ls -A kit | wc -l | sed 's/^/kit entries: /'
+stat -c 'dest: %a same-inode:%i' -- "$dest" | sed "s/same-inode:$ino/same-inode:yes/"
+[[ -e pwned ]] && echo PWNED
+# A second --apply finds it done and changes nothing.
+before=$(stat -c '%i %Y' -- "$dest")
+state
+[[ $(stat -c '%i %Y' -- "$dest") == "$before" ]] && echo 'second: unchanged'
+cat q/undo.records | cut -d' ' -f1 | sed 's/^/undo record: /'
+MT_MODE=undo
+mt_undo
+cd -- "$top"
+[[ -e $src && ! -e $dest ]] && echo 'undone: at the moved name again'
+"#;
+    let (rc, out) = bash(dir.path(), &rename_back_bench("FILE", body));
+    assert_eq!(rc, 0, "{out}");
+    assert!(
+        out.contains("state: pending (the package path is missing and the package database records this file for it)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("apply: ok (moved back to its package path)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("state: done (it is back at its package path)"),
+        "{out}"
+    );
+    assert!(out.contains("kit entries: 0"), "{out}");
+    assert!(out.contains("dest: 751 same-inode:yes"), "{out}");
+    assert!(out.contains("second: unchanged"), "{out}");
+    assert!(out.contains("undo record: rename-back"), "{out}");
+    assert!(out.contains("undone: at the moved name again"), "{out}");
+    assert!(!out.contains("PWNED"), "{out}");
+}
+
+#[test]
+fn a_move_back_is_refused_unless_the_package_database_records_the_files_digest_for_the_path() {
+    // The host's md5sums record other bytes for the package path (upgraded since, or the plan's record
+    // was not the database's): nothing moves.
+    let dir = tempfile::tempdir().unwrap();
+    let body = "state\napply\n[[ -e $src && ! -e $dest ]] && echo 'nothing moved'\n";
+    let (rc, out) = bash(
+        dir.path(),
+        &rename_back_bench("0123456789abcdef0123456789abcdef", body),
+    );
+    assert_eq!(rc, 0, "{out}");
+    assert!(
+        out.contains("state: mismatch (the package database does not record its digest"),
+        "{out}"
+    );
+    assert!(out.contains("apply: refused"), "{out}");
+    assert!(out.contains("nothing moved"), "{out}");
+
+    // Something is at the package path again (reinstalled): left alone, both files as they are.
+    let dir = tempfile::tempdir().unwrap();
+    let body = "printf 'reinstalled' >\"$dest\"\nstate\napply\n[[ -e $src && $(cat \"$dest\") == reinstalled ]] && echo 'both kept'\n";
+    let (_, out) = bash(dir.path(), &rename_back_bench("FILE", body));
+    assert!(
+        out.contains("state: skip (another file is at the package path"),
+        "{out}"
+    );
+    assert!(out.contains("apply: refused"), "{out}");
+    assert!(out.contains("both kept"), "{out}");
+
+    // The moved file changed since the snapshot: left alone.
+    let dir = tempfile::tempdir().unwrap();
+    let body = "printf 'x' >>\"$src\"\nstate\napply\n[[ ! -e $dest ]] && echo 'nothing moved'\n";
+    let (_, out) = bash(dir.path(), &rename_back_bench("FILE", body));
+    assert!(
+        out.contains("state: mismatch (its content changed"),
+        "{out}"
+    );
+    assert!(out.contains("nothing moved"), "{out}");
+}
+
+#[test]
+fn on_an_rpm_host_the_move_back_asks_rpm_for_the_package_paths_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    // No dpkg database: rpm is asked (stubbed), with the file hashed in the plan's algorithm.
+    let body = r#"
+MT_DPKG_INFO=$PWD/no-dpkg
+rpm() { echo "rpm $*" >>calls; printf '%s %s\n' "$dest" "$RPM_SUM"; }
+RPM_SUM=$md5
+state
+RPM_SUM=0123456789abcdef0123456789abcdef
+state
+grep -c -- '-qf' calls | sed 's/^/rpm asked: /'
+"#;
+    let (rc, out) = bash(dir.path(), &rename_back_bench("FILE", body));
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("state: pending"), "{out}");
+    assert!(
+        out.contains("state: mismatch (the package database does not record"),
+        "{out}"
+    );
+    assert!(out.contains("rpm asked: 2"), "{out}");
+}
+
 /// A respawn-set bench: the set record names the kit file `kit/kworker` (bytes `miner`) with its
 /// device and inode, and `usr/bin/` as a package directory; `fd N` below is how a process would show it
 /// (`/proc/$$/fd/N` of the bench's own shell: the link names the file as `/proc/PID/exe` does).

@@ -1,0 +1,204 @@
+//! A packaged tool moved away from its package path (MT-EVA-024: `mv /usr/bin/chattr /usr/bin/zzh`) is
+//! moved back, not quarantined: quarantining the moved copy would leave the host without `chattr`.
+//!
+//! Where it goes comes only from the package database's record the model matched it to
+//! ([`crate::model::moved_tools`]: the missing package path whose recorded digest the file has), never
+//! from the file's name, and only when that is unambiguous. At run time the script moves it (a hard
+//! link, then the old name unlinked; a copy beside the package path when the two are on different file
+//! systems) only while the package path is still missing, the file is still the snapshot's (device,
+//! inode, sha256) and the host's package database, asked then by the script itself, records for the
+//! package path the digest the file has then (`mt_pkg_records`). The undo moves it back to the name the
+//! snapshot saw. Owner and mode go with the inode (or are copied with it).
+
+use minetrace_schemas::records::package::{DigestAlgorithm, PackageManager};
+use minetrace_schemas::{escape_bytes, RawBytes};
+
+use super::plan::FileTarget;
+use crate::model::HostModel;
+
+/// Where a moved tool goes back to, as the package database recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveBack {
+    /// The package path, as the host names it.
+    pub to: RawBytes,
+    pub package: String,
+    pub manager: Option<PackageManager>,
+    /// The algorithm of the package's digest (what the script hashes the file with on rpm hosts; dpkg
+    /// records MD5).
+    pub algorithm: DigestAlgorithm,
+    /// The digest the package recorded, for the plan text (the script asks the database itself).
+    pub hex: String,
+}
+
+/// The move back of the file the snapshot recorded as `recorded`, when the model found it to be a
+/// packaged tool moved away and knows, unambiguously, where it belongs.
+/// The package path must be a name directly in a system binary directory (the bundle is the host's: a
+/// record naming anything else is not followed).
+pub fn move_back(model: &HostModel, recorded: &[u8]) -> Option<MoveBack> {
+    use minetrace_schemas::locations::{directly_in, SYSTEM_BIN_DIRS};
+    let home = model.moved_tool(recorded)?.destination()?;
+    let to = home.path.as_bytes();
+    let name = to.rsplit(|b| *b == b'/').next().unwrap_or_default();
+    if !directly_in(SYSTEM_BIN_DIRS, to) || name == b"." || name == b".." {
+        return None;
+    }
+    Some(MoveBack {
+        to: home.path.clone(),
+        package: home.package.clone(),
+        manager: home.manager,
+        algorithm: home.digest.algorithm,
+        hex: home.digest.hex.clone(),
+    })
+}
+
+/// The plan line's title.
+pub const TITLE: &str = "move the tool back to its package path (only while that path is missing and the package database records the file's digest for it)";
+
+/// The plan line's target: the file, where it goes and the package's record, escaped.
+pub fn describe(file: &FileTarget, back: &MoveBack) -> String {
+    format!(
+        "{} -> {} (package {}, {}:{})",
+        escape_bytes(file.path.as_bytes()),
+        back.to.escaped(),
+        escape_bytes(back.package.as_bytes()),
+        back.algorithm.name(),
+        back.hex.get(..16).unwrap_or(&back.hex)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::plan::{plan_lines, Action, Gate};
+    use super::super::test_plan::{doc, plan_of};
+    use crate::detect::finding::{file_subject, finding, FindingExt};
+    use crate::model::fixture;
+    use minetrace_schemas::findings::Severity;
+    use minetrace_schemas::records::package::{DigestAlgorithm, FileDigest};
+
+    fn md5(hex: &str) -> FileDigest {
+        FileDigest {
+            algorithm: DigestAlgorithm::Md5,
+            hex: hex.into(),
+        }
+    }
+
+    fn listed(
+        path: &str,
+        content: &[u8],
+    ) -> (
+        minetrace_schemas::records::file::FileRecord,
+        Option<Vec<u8>>,
+    ) {
+        let (mut f, c) = fixture::file(path.as_bytes(), Some(content));
+        f.category = "system-bin".into();
+        f.mode = 0o100_755;
+        (f, c)
+    }
+
+    /// 8220/Kinsing moved chattr to a kit name and wget to /usr/local/bin/wge1; a planted program sits
+    /// beside them. The moved tools go back to the package paths the database names (unasked for the
+    /// high finding, as a review item for the medium one), never quarantined; the planted one is
+    /// quarantined as before.
+    #[test]
+    fn a_moved_tool_goes_back_to_its_package_path_never_to_the_quarantine() {
+        let chattr = "0123456789abcdef0123456789abcdef";
+        let wget = "fedcba9876543210fedcba9876543210";
+        let model = fixture::model(
+            vec![
+                listed("/usr/bin/zzh", b"chattr bytes"),
+                listed("/usr/local/bin/wge1", b"wget bytes"),
+                listed("/usr/bin/planted", b"kit bytes"),
+            ],
+            vec![
+                fixture::missing_packaged("/usr/bin/chattr", "e2fsprogs", md5(chattr)),
+                fixture::missing_packaged("/usr/bin/wget", "wget", md5(wget)),
+                fixture::unowned_system_bin("/usr/bin/zzh", md5(chattr)),
+                fixture::unowned_system_bin("/usr/local/bin/wge1", md5(wget)),
+            ],
+        );
+        let subject = |p: &[u8]| file_subject(model.file(p).unwrap());
+        let findings = vec![
+            finding(&crate::detect::rules::EVA_024, Severity::High)
+                .subject(subject(b"/usr/bin/zzh")),
+            finding(&crate::detect::rules::EVA_024, Severity::Medium)
+                .subject(subject(b"/usr/local/bin/wge1")),
+            finding(&crate::detect::rules::EVA_023, Severity::High)
+                .subject(subject(b"/usr/bin/planted")),
+        ];
+        let plan = plan_of(model, doc(findings));
+        let back: Vec<(&[u8], &[u8], &str, &Gate)> = plan
+            .items
+            .iter()
+            .filter_map(|i| match &i.action {
+                Action::RenameBack { file, back, .. } => Some((
+                    file.path.as_bytes(),
+                    back.to.as_bytes(),
+                    back.package.as_str(),
+                    &i.gate,
+                )),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(back.len(), 2, "{:#?}", plan_lines(&plan));
+        assert_eq!(
+            back.first().map(|b| (b.0, b.1, b.2)),
+            Some((&b"/usr/bin/zzh"[..], &b"/usr/bin/chattr"[..], "e2fsprogs"))
+        );
+        assert_eq!(back.first().map(|b| b.3), Some(&Gate::Apply));
+        assert_eq!(
+            back.get(1).map(|b| (b.0, b.1)),
+            Some((&b"/usr/local/bin/wge1"[..], &b"/usr/bin/wget"[..]))
+        );
+        assert!(matches!(back.get(1).map(|b| b.3), Some(Gate::Review(_))));
+        let quarantined: Vec<&[u8]> = plan
+            .items
+            .iter()
+            .filter_map(|i| match &i.action {
+                Action::QuarantineFile { file, .. } => Some(file.path.as_bytes()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(quarantined, vec![&b"/usr/bin/planted"[..]]);
+        let lines = plan_lines(&plan).join("\n");
+        assert!(
+            lines.contains(
+                "/usr/bin/zzh -> /usr/bin/chattr (package e2fsprogs, md5:0123456789abcdef)"
+            ),
+            "{lines}"
+        );
+    }
+
+    /// Where a moved file goes is the package database's, never its name's: a kit file named like a
+    /// tool (`/usr/local/bin/chattr`, whose digest no missing path has) is quarantined, and a copy
+    /// whose digest two missing paths share has no destination (quarantined, with the finding's
+    /// evidence saying so).
+    #[test]
+    fn the_destination_is_the_package_databases_never_the_files_name() {
+        let c = "00000000000000000000000000000001";
+        let model = fixture::model(
+            vec![
+                listed("/usr/local/bin/chattr", b"kit"),
+                listed("/usr/bin/bz", b"bzip2 bytes"),
+            ],
+            vec![
+                fixture::missing_packaged("/usr/bin/chattr", "e2fsprogs", md5(&"0a".repeat(16))),
+                fixture::missing_packaged("/usr/bin/bzcat", "bzip2", md5(c)),
+                fixture::missing_packaged("/usr/bin/bunzip2", "bzip2", md5(c)),
+                fixture::unowned_system_bin("/usr/local/bin/chattr", md5(&"0b".repeat(16))),
+                fixture::unowned_system_bin("/usr/bin/bz", md5(c)),
+            ],
+        );
+        let subject = |p: &[u8]| file_subject(model.file(p).unwrap());
+        let findings = vec![
+            finding(&crate::detect::rules::EVA_023, Severity::High)
+                .subject(subject(b"/usr/local/bin/chattr")),
+            finding(&crate::detect::rules::EVA_024, Severity::High)
+                .subject(subject(b"/usr/bin/bz")),
+        ];
+        let plan = plan_of(model, doc(findings));
+        assert!(!plan
+            .items
+            .iter()
+            .any(|i| matches!(i.action, Action::RenameBack { .. })));
+    }
+}
