@@ -652,9 +652,9 @@ pub fn plant(sb: &mut Sandbox, sc: &Scenario) -> Result<Planted> {
                     Source::Standin => {
                         (standin_copy(id, &path, &f.embed)?, 0o755, Expect::Metadata)
                     }
-                    Source::Copy => {
+                    Source::Copy | Source::Move => {
                         let from = f.copy_from.as_deref().ok_or_else(|| {
-                            anyhow!("file {show}: source = \"copy\" needs copy_from")
+                            anyhow!("file {show}: source = \"copy\" or \"move\" needs copy_from")
                         })?;
                         let bytes = sb
                             .fs()
@@ -685,6 +685,12 @@ pub fn plant(sb: &mut Sandbox, sc: &Scenario) -> Result<Planted> {
                     sb.fs()
                         .write_file(&path, &bytes, Meta { mode, uid, gid })
                         .with_context(|| format!("writing {show}"))?;
+                }
+                if f.source == Source::Move {
+                    let from = f.copy_from.as_deref().unwrap_or_default();
+                    sb.fs()
+                        .unlink(from.as_bytes())
+                        .with_context(|| format!("file {show}: removing {from} (moved)"))?;
                 }
             }
         }

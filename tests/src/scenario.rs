@@ -187,6 +187,9 @@ pub enum Source {
     StandinLib,
     /// A copy of a file the image has (`copy_from`), e.g. `chattr` renamed by an attacker.
     Copy,
+    /// A file the image has (`copy_from`) moved to `path` (`mv`): its bytes, owner and mode at `path`,
+    /// nothing left at `copy_from` (kits move `chattr` or `wget` so cleanup scripts fail).
+    Move,
     /// A systemd journal file written by `systemd-journal-remote` from `content`, journal export
     /// format text (`__REALTIME_TIMESTAMP=`, `_BOOT_ID=`, `MESSAGE=`, ..., a blank line after each entry).
     JournalExport,
@@ -900,6 +903,7 @@ macro_rules! scenario_lists {
             fileless_miner_bruteforce => "fileless-miner-bruteforce",
             miner_api_on_pool_port => "miner-api-on-pool-port",
             udev_rule_miner => "udev-rule-miner",
+            moved_system_tools => "moved-system-tools",
             ],
             clean: [
             clean_baseline => "clean-baseline",
@@ -926,6 +930,7 @@ macro_rules! scenario_lists {
             benign_monero_node => "benign-monero-node",
             benign_php_shellout => "benign-php-shellout",
             benign_udev_device_rules => "benign-udev-device-rules",
+            benign_disabled_download_tool => "benign-disabled-download-tool",
             ],
         }
     };

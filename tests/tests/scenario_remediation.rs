@@ -344,6 +344,47 @@ impl Miners {
     }
 }
 
+/// A packaged tool the kit moved (`source = "move"` to a malicious file's path) is back at its package path
+/// after `--apply` with the bytes, owner and mode it had: the host is not left without it.
+fn moved_back(live: &Live) -> Vec<String> {
+    let mut problems = Vec::new();
+    for s in &live.truth.malicious {
+        let Subject::File { path, .. } = s else {
+            continue;
+        };
+        let spec = live.sc.files.iter().find(|f| {
+            f.source == scenario::Source::Move && f.path_bytes().is_ok_and(|p| p == path.as_bytes())
+        });
+        let (Some(spec), Some(planted)) = (spec, live.planted.file(path.as_bytes())) else {
+            continue;
+        };
+        let home = spec.copy_from.as_deref().unwrap_or_default();
+        match state::entry(live.sb.fs(), home.as_bytes()) {
+            None => problems.push(format!(
+                "the moved tool {} is not back at its package path {home}",
+                path.escaped()
+            )),
+            Some(e) => {
+                let want = (
+                    Some('f'),
+                    planted.sha256.as_deref(),
+                    planted.mode & 0o7777,
+                    planted.uid,
+                    planted.gid,
+                );
+                let now = (Some(e.kind), e.sha256.as_deref(), e.mode, e.uid, e.gid);
+                if now != want {
+                    problems.push(format!(
+                        "{home} is not the moved tool {} back (type, sha256, mode, owner): {now:?}, want {want:?}",
+                        path.escaped()
+                    ));
+                }
+            }
+        }
+    }
+    problems
+}
+
 /// Checks after `--apply`: miners, persistence, keys, malicious files, legitimate things, collateral.
 fn check_applied(
     live: &Live,
@@ -444,6 +485,7 @@ fn check_applied(
             _ => {}
         }
     }
+    problems.extend(moved_back(live));
     for s in &live.truth.benign {
         match s {
             Subject::Process { name, pid, .. } => {
