@@ -600,7 +600,7 @@ pub const EVA_021: Rule = Rule {
     detector: "binaries",
     title: "chattr copied, renamed or missing",
     attack: &["T1222.002", "T1036.003"],
-    severity: "A file, running executable or checked path with the packaged chattr's sha256 under another name: high. chattr missing from its package path: medium.",
+    severity: "A file, running executable or checked path with the packaged chattr's sha256 under another name: high. chattr missing from its package path (the package lists it, nothing is there): medium; not when a file elsewhere has its package digest (moved: MT-EVA-024).",
 };
 
 /// MT-EVA-022

@@ -3,7 +3,9 @@
 //!   high for the tools miners replace (`ps`, `top`, `netstat`, `crontab`, `chattr`, ... —
 //!   `replaced_target`), medium for other running executables; a script where an ELF belongs is high.
 //! - `MT-EVA-021` `chattr` renamed (T1222.002, T1036.003): another file or running executable with
-//!   chattr's exact hash under another name (`tntrecht`), or chattr missing from the package's path.
+//!   chattr's exact hash under another name (`tntrecht`), or chattr missing from the package's path (the
+//!   collector's `packaged-missing` check; when a file there has its digest, the tool was moved and that
+//!   is MT-EVA-024's).
 
 use minetrace_schemas::findings::{Finding, Role, Severity, Subject};
 use minetrace_schemas::records::package::{PackageCheck, PackageVerdict};
@@ -25,7 +27,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         .filter(|c| basename(c.path.as_bytes()) == b"chattr")
         .collect();
     out.extend(renamed_chattr(ctx, &chattr));
-    out.extend(missing_chattr(&chattr));
+    out.extend(missing_chattr(ctx.model, &chattr));
     out
 }
 
@@ -135,16 +137,26 @@ fn renamed_chattr(ctx: &Context, chattr: &[&PackageCheck]) -> Vec<Finding> {
 }
 
 /// `MT-EVA-021` (medium): chattr missing from its package's path (moved away, so admins cannot unlock
-/// the kit's files).
-fn missing_chattr(chattr: &[&PackageCheck]) -> Vec<Finding> {
+/// the kit's files): a check that could not open it, or the package path the collector found empty. A
+/// file elsewhere with its package's digest is the moved tool (MT-EVA-024), reported there instead.
+fn missing_chattr(model: &crate::model::HostModel, chattr: &[&PackageCheck]) -> Vec<Finding> {
     let mut out = Vec::new();
-    for c in chattr
-        .iter()
-        .filter(|c| c.verdict == PackageVerdict::Unreadable)
-    {
-        let missing = c.error.as_deref().is_some_and(|e| {
-            e.contains("No such file") || e.contains("not found") || e.contains("missing")
-        });
+    let moved_to_elsewhere = |c: &PackageCheck| {
+        model
+            .moved_tools
+            .iter()
+            .any(|m| m.homes.iter().any(|h| h.path == c.path))
+    };
+    for c in chattr.iter().filter(|c| {
+        matches!(
+            c.verdict,
+            PackageVerdict::Unreadable | PackageVerdict::Missing
+        )
+    }) {
+        let missing = (c.verdict == PackageVerdict::Missing && !moved_to_elsewhere(c))
+            || c.error.as_deref().is_some_and(|e| {
+                e.contains("No such file") || e.contains("not found") || e.contains("missing")
+            });
         if missing {
             out.push(
                 finding(&rules::EVA_021, Severity::Medium)
@@ -158,10 +170,56 @@ fn missing_chattr(chattr: &[&PackageCheck]) -> Vec<Finding> {
                     .evidence(format!(
                         "{}: {} (attackers rename chattr so admins cannot unlock their files)",
                         c.path.escaped(),
-                        c.error.as_deref().unwrap_or_default()
+                        c.error.as_deref().unwrap_or(
+                            "package path empty: the package installed it and nothing is there"
+                        )
                     )),
             );
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::indicators::Indicators;
+    use crate::model::fixture;
+    use minetrace_schemas::records::package::{DigestAlgorithm, FileDigest};
+
+    fn md5(hex: &str) -> FileDigest {
+        FileDigest {
+            algorithm: DigestAlgorithm::Md5,
+            hex: hex.into(),
+        }
+    }
+
+    /// chattr's package path empty (the collector's `packaged-missing` check): MT-EVA-021 says chattr is
+    /// missing, unless a file elsewhere has its digest (moved: MT-EVA-024's, not said twice).
+    #[test]
+    fn an_empty_chattr_package_path_is_chattr_missing_unless_it_was_moved() {
+        let sum = "0123456789abcdef0123456789abcdef";
+        let gone = fixture::model(
+            Vec::new(),
+            vec![fixture::missing_packaged(
+                "/usr/bin/chattr",
+                "e2fsprogs",
+                md5(sum),
+            )],
+        );
+        let iocs = Indicators::builtin();
+        let found = crate::detect::findings_of(detect, &rules::EVA_021, &gone, &iocs);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found.first().map(|f| f.severity), Some(Severity::Medium));
+        let (mut zzh, c) = fixture::file(b"/usr/bin/zzh", Some(b"chattr bytes"));
+        zzh.category = "system-bin".into();
+        let moved = fixture::model(
+            vec![(zzh, c)],
+            vec![
+                fixture::missing_packaged("/usr/bin/chattr", "e2fsprogs", md5(sum)),
+                fixture::unowned_system_bin("/usr/bin/zzh", md5(sum)),
+            ],
+        );
+        assert!(crate::detect::findings_of(detect, &rules::EVA_021, &moved, &iocs).is_empty());
+    }
 }
