@@ -33,7 +33,7 @@ use minetrace_schemas::records::executable::ExecutableRecord;
 use minetrace_schemas::records::file::{FileKind, FileRecord, ABSENT_NAMED};
 use minetrace_schemas::records::host::HostRecord;
 use minetrace_schemas::records::mount::MountRecord;
-use minetrace_schemas::records::package::{PackageCheck, PackageManager};
+use minetrace_schemas::records::package::{PackageCheck, PackageManager, PackageVerdict};
 use minetrace_schemas::records::process::{FileId, ProcessRecord};
 use minetrace_schemas::records::route::RouteRecord;
 use minetrace_schemas::records::socket::SocketRecord;
@@ -394,6 +394,19 @@ impl HostModel {
     /// [`HostModel::integrity_check`].
     pub fn package_check(&self, path: &[u8]) -> Option<&PackageCheck> {
         self.check_of(path, |_| true)
+    }
+
+    /// Whether a package owns `path` by its package check (the ownership question only): its digest
+    /// matching, differing or not recorded, or a package named though the file could not be read. The
+    /// remediation never removes such a file whole (a unit, an APT drop-in). Whether its bytes are still
+    /// the package's is another question (`Match`, or [`HostModel::integrity_check`]).
+    pub fn owned_by_package(&self, path: &[u8]) -> bool {
+        self.package_check(path).is_some_and(|c| {
+            matches!(
+                c.verdict,
+                PackageVerdict::Match | PackageVerdict::Mismatch | PackageVerdict::NoDigest
+            ) || (c.verdict == PackageVerdict::Unreadable && c.package.is_some())
+        })
     }
 
     /// The package check of a path whose digest verdict judges INTEGRITY: checked as a system binary,

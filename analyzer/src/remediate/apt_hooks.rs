@@ -13,7 +13,6 @@
 
 use std::collections::BTreeSet;
 
-use minetrace_schemas::records::package::PackageVerdict;
 use minetrace_schemas::RawBytes;
 
 use super::collect::{Basis, Collect, WantedLines};
@@ -91,12 +90,7 @@ pub fn resolve(model: &HostModel, c: &mut Collect) {
         let statements = rec
             .and_then(|r| model.content(r))
             .map(crate::parse::apt_conf::statements);
-        let owned = model.package_check(recorded).is_some_and(|p| {
-            matches!(
-                p.verdict,
-                PackageVerdict::Match | PackageVerdict::Mismatch | PackageVerdict::NoDigest
-            )
-        });
+        let owned = model.owned_by_package(recorded);
         let raw = RawBytes::from(path.clone());
         match fate(statements.as_ref(), &flagged, owned) {
             AptFate::Whole => c.whole_file(model, &raw, &basis),

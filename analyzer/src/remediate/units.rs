@@ -191,12 +191,7 @@ pub fn fate(
 /// them new): never removed whole by this plan ([`fate`], and `Collect::whole_file` for a unit a finding
 /// names whole, or a timer that starts a kit unit).
 pub fn packaged(model: &HostModel, path: &[u8]) -> bool {
-    model.package_check(path).is_some_and(|p| {
-        matches!(
-            p.verdict,
-            PackageVerdict::Match | PackageVerdict::Mismatch | PackageVerdict::NoDigest
-        ) || (p.verdict == PackageVerdict::Unreadable && p.package.is_some())
-    })
+    model.owned_by_package(path)
 }
 
 /// A template's boilerplate program (`unit_boilerplate_program`: `kill`, `sleep`, `true`).

@@ -108,37 +108,38 @@ pub const DEPLOY_WINDOW_SECS: i64 = 60;
 pub const DEPLOY_MIN_SIBLINGS: usize = 3;
 
 /// Whether `file` was written within [`DEPLOYED_BEFORE_USE_SECS`] before the first logged (dated,
-/// reached) command request to it, and alone: the intrusion deployed it to run that command. A page a
-/// package owns, or one written with the rest of its directory ([`written_with_its_directory`]: the
-/// admin's update of the application in that hour), is the application's, whatever probe followed.
+/// reached) command request to it, and alone: the intrusion deployed it to run that command. A page
+/// whose bytes are still its package's (`Match`: a changed packaged page keeps the time signal), or one
+/// written with the rest of an existing directory ([`written_with_its_directory`]: the admin's update of
+/// the application in that hour), is the application's, whatever probe followed.
 fn written_for_use(ctx: &Context, file: &FileRecord, hits: &[(&ServiceLogLine, Vec<u8>)]) -> bool {
     let Some(first) = hits.iter().filter_map(|(l, _)| l.log.time).min() else {
         return false;
     };
     let written = file.mtime.secs;
+    let since = first.saturating_sub(DEPLOYED_BEFORE_USE_SECS);
     let packaged = ctx
         .model
         .package_check(file.path.as_bytes())
-        .is_some_and(|c| {
-            matches!(
-                c.verdict,
-                PackageVerdict::Match | PackageVerdict::Mismatch | PackageVerdict::NoDigest
-            )
-        });
+        .is_some_and(|c| c.verdict == PackageVerdict::Match);
     written <= first
-        && written >= first.saturating_sub(DEPLOYED_BEFORE_USE_SECS)
+        && written >= since
         && !packaged
-        && !written_with_its_directory(ctx, file)
+        && !written_with_its_directory(ctx, file, since)
 }
 
 /// Whether at least [`DEPLOY_MIN_SIBLINGS`] other regular files of `file`'s directory were written
-/// within [`DEPLOY_WINDOW_SECS`] of it: a deploy of the application (a CMS update touching dozens of
-/// files), not one file dropped.
-fn written_with_its_directory(ctx: &Context, file: &FileRecord) -> bool {
+/// within [`DEPLOY_WINDOW_SECS`] of it, in a directory that existed before `since` (its record's birth
+/// time, else the birth times of those files): an update of an existing application (a CMS update
+/// touching dozens of files), not one file dropped, nor a plugin or theme archive the drop unpacked
+/// into a new directory. What the bundle cannot date is no update (the finding stays a review item).
+fn written_with_its_directory(ctx: &Context, file: &FileRecord, since: i64) -> bool {
     let path = file.path.as_bytes();
     let dir = crate::parse::dirname(path);
     let at = file.mtime.secs;
-    ctx.model
+    let born_before = |f: &FileRecord| f.btime.is_some_and(|t| t.secs > 0 && t.secs < since);
+    let siblings: Vec<&FileRecord> = ctx
+        .model
         .regular_files()
         .filter(|g| {
             let p = g.path.as_bytes();
@@ -146,9 +147,14 @@ fn written_with_its_directory(ctx: &Context, file: &FileRecord) -> bool {
                 && crate::parse::dirname(p) == dir
                 && g.mtime.secs.abs_diff(at) <= DEPLOY_WINDOW_SECS.unsigned_abs()
         })
-        .take(DEPLOY_MIN_SIBLINGS)
-        .count()
-        >= DEPLOY_MIN_SIBLINGS
+        .collect();
+    if siblings.len() < DEPLOY_MIN_SIBLINGS {
+        return false;
+    }
+    match ctx.model.file(dir).and_then(|d| d.btime) {
+        Some(t) if t.secs > 0 => t.secs < since,
+        _ => siblings.iter().filter(|g| born_before(g)).count() >= DEPLOY_MIN_SIBLINGS,
+    }
 }
 
 /// `MT-ENT-001`, one finding per requested script. The log names a path, and any client sends any query
@@ -634,12 +640,13 @@ mod tests {
     }
 
     /// Issue 13: a page written within the hour before its first command request is the intrusion's
-    /// only when it was written alone. The look-alike: the admin's update of the application half an
-    /// hour before the internet's probe rewrote the page with 40 other files of its directory in the same
-    /// minute (a deploy): the page is the application's, context of a low finding, never a review
-    /// artifact; so is a page its package installed. The attack: one new file in a directory whose
-    /// other files are a year old, or written minutes after such an update, stays the medium finding's
-    /// artifact (a review item).
+    /// only when it was written alone. The look-alike: the admin's update of an existing application
+    /// half an hour before the internet's probe rewrote the page with 40 other files of its directory in
+    /// the same minute (a deploy): the page is the application's, context of a low finding, never a
+    /// review artifact; so is a page whose bytes are its package's. The attack: one new file in a
+    /// directory whose other files are a year old, or written minutes after such an update; a page of
+    /// its package changed since (review of train 2, item 2); a plugin archive the drop unpacked into a
+    /// new directory (item 9): each stays the medium finding's artifact (a review item).
     #[test]
     fn a_page_written_with_its_applications_update_is_no_drop() {
         let iocs = Indicators::builtin();
@@ -652,55 +659,77 @@ mod tests {
         let shell: &[u8] = b"<%@ page import=\"java.io.*\" %><%\nString c = request.getParameter(\"c\");\nProcess p = Runtime.getRuntime().exec(new String[]{\"/bin/sh\", \"-c\", c});\n%>\n";
         let dir = "/var/lib/tomcat9/webapps/app/admin";
         let mut ino = 50_000;
-        let mut file = |name: &str, written: i64, content: &[u8]| {
+        let mut file = |name: &str, (written, born): (i64, i64), content: &[u8]| {
             let (mut r, c) = fixture::file(format!("{dir}/{name}").as_bytes(), Some(content));
             r.mtime.secs = written;
+            r.btime = Some(minetrace_schemas::records::file::FileTime {
+                secs: born,
+                nanos: 0,
+            });
             ino += 1;
             r.ino = ino;
             (r, c)
         };
         let update = first_use - 1_800;
         let year_before = first_use - 365 * 86_400;
+        let old = (year_before, year_before);
+        let updated = (update, year_before);
+        let dropped = (first_use - 4, first_use - 4);
+        let medium = Some(Severity::Medium);
+        // (case, the 40 other files, status.jsp, its content, its package verdict, expected)
         let cases = [
-            // The application updated: status.jsp and 40 more files in the same minute.
-            ("update", update, update, app_page, None),
-            // One new file among old ones.
+            ("update", updated, updated, app_page, None, None),
+            ("drop", old, dropped, shell, None, medium),
+            ("drop after update", updated, dropped, shell, None, medium),
             (
-                "drop",
-                year_before,
-                first_use - 4,
-                shell,
-                Some(Severity::Medium),
+                "packaged",
+                old,
+                dropped,
+                app_page,
+                Some(PackageVerdict::Match),
+                None,
             ),
-            // One new file minutes after the update of its directory.
             (
-                "drop after update",
-                update,
-                first_use - 4,
+                "packaged, changed",
+                old,
+                dropped,
                 shell,
-                Some(Severity::Medium),
+                Some(PackageVerdict::Mismatch),
+                medium,
             ),
-            // A page its package installed (a distribution's web application), written alone.
-            ("packaged", year_before, first_use - 4, app_page, None),
+            (
+                "archive unpacked into a new directory",
+                (update, update),
+                (update, update),
+                shell,
+                None,
+                medium,
+            ),
         ];
-        for (case, others, page_written, content, want) in cases {
-            let checks = if case == "packaged" {
-                let mut c =
-                    fixture::not_owned(format!("{dir}/status.jsp").as_bytes(), "running-exe");
-                c.verdict = PackageVerdict::NoDigest;
-                c.package = Some("app-web".into());
-                vec![c]
-            } else {
-                Vec::new()
-            };
+        for (case, others, page, content, verdict, want) in cases {
+            let checks = verdict
+                .map(|v| {
+                    let mut c =
+                        fixture::not_owned(format!("{dir}/status.jsp").as_bytes(), "running-exe");
+                    c.verdict = v;
+                    c.package = Some("app-web".into());
+                    c
+                })
+                .into_iter()
+                .collect();
             let mut files = vec![fixture::file(
                 b"/var/log/tomcat9/localhost_access_log.2025-06-10.txt",
                 Some(log),
             )];
             for i in 0..40 {
-                files.push(file(&format!("page{i:02}.jsp"), others + i % 30, app_page));
+                let (written, born) = others;
+                files.push(file(
+                    &format!("page{i:02}.jsp"),
+                    (written + i % 30, born),
+                    app_page,
+                ));
             }
-            files.push(file("status.jsp", page_written, content));
+            files.push(file("status.jsp", page, content));
             let model = fixture::model(files, checks);
             let found: Vec<_> = detect(&Context {
                 model: &model,
