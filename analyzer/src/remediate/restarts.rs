@@ -158,8 +158,9 @@ fn restart_of(
     })
 }
 
-/// The system service unit the kernel's cgroup path of `p` ends in (`0::/system.slice/redis.service`):
-/// a name of unit characters ending `.service`, under no user's manager (`user@UID.service`).
+/// The system service unit the kernel's cgroup path of `p` names (`0::/system.slice/redis.service`):
+/// slices only, then a name of unit characters ending `.service` (not a container's or a user's
+/// manager's unit of the same name).
 fn cgroup_unit(p: &ProcessRecord) -> Option<Vec<u8>> {
     p.cgroups.iter().find_map(|line| {
         let raw = line.as_bytes();
@@ -170,10 +171,13 @@ fn cgroup_unit(p: &ProcessRecord) -> Option<Vec<u8>> {
             .split(|b| *b == b'/')
             .filter(|c| !c.is_empty())
             .collect();
-        if comps.iter().any(|c| c.starts_with(b"user@")) {
+        let (last, slices) = comps.split_last()?;
+        let last = *last;
+        // Slices only, then the unit: a container's unit of the same name (`/lxc.payload.c1/...`,
+        // `/machine.slice/libpod-X.scope/...`) or a user's (`user@1000.service/...`) is not the host's.
+        if !slices.iter().all(|c| c.ends_with(b".slice")) {
             return None;
         }
-        let last = *comps.last()?;
         let ok = last.len() > b".service".len()
             && last.ends_with(b".service")
             && !last.starts_with(b"-")
@@ -380,6 +384,9 @@ mod tests {
             &b""[..],
             b"0::/user.slice/user-1000.slice/user@1000.service/app.slice/redis-server.service",
             b"0::/system.slice/$(curl x|sh).service",
+            // A container's Redis (review of train 2, item 8): not the host's unit of that name.
+            b"0::/lxc.payload.c1/system.slice/redis-server.service",
+            b"0::/machine.slice/libpod-4f2a.scope/container/system.slice/redis-server.service",
         ] {
             let plan = plan_for(cgroup, (UNIT, REDIS_UNIT), vec![]);
             assert!(restarts(&plan).is_empty(), "{:#?}", plan.items);

@@ -2926,13 +2926,29 @@ mt_restart_fields() {
   MT_START=$REPLY
 }
 
-# 0 when process $1 runs in unit $2: a line of its /proc/PID/cgroup ends with /UNIT.
+# 0 when process $1 runs in the system manager's unit $2: a line of its /proc/PID/cgroup names it.
 mt_in_unit() {
   local line
   while IFS= read -r line; do
-    [[ $line == *"/$2" ]] && return 0
+    mt_cgroup_is_unit "$line" "$2" && return 0
   done 2>/dev/null <"/proc/$1/cgroup"
   return 1
+}
+
+# 0 when cgroup line $1 (`ID:CONTROLLERS:PATH`) is the system manager's unit $2: the path is slices
+# only, then the unit (`0::/system.slice/redis.service`). A container's unit of the same name
+# (`/lxc.payload.c1/system.slice/...`, `/machine.slice/libpod-X.scope/...`) is not the host's.
+mt_cgroup_is_unit() {
+  local path comp
+  local -a comps=()
+  path=${1#*:}
+  path=${path#*:}
+  [[ $path == */"$2" ]] || return 1
+  IFS=/ read -r -a comps <<<"${path%/"$2"}"
+  for comp in ${comps[@]+"${comps[@]}"}; do
+    [[ -z $comp || $comp == *.slice ]] || return 1
+  done
+  return 0
 }
 
 # Done once the process that mapped the code is gone (restarted by this script, the operator or a

@@ -1362,6 +1362,27 @@ mt_undo
             calls(dir.path())
         );
     }
+    // Only the system manager's own unit (slices, then the unit) is the planned unit; a container's
+    // unit of the same name is not (review of train 2, item 8).
+    let dir = tempfile::tempdir().unwrap();
+    let body = r#"
+for line in 0::/system.slice/redis-server.service 1:name=systemd:/system.slice/redis-server.service   0::/system.slice/system-redis.slice/redis-server.service 0::/lxc.payload.c1/system.slice/redis-server.service   0::/machine.slice/libpod-4f2a.scope/container/system.slice/redis-server.service 0::/system.slice/xredis-server.service   0::/system.slice/redis-server.service/extra; do
+  if mt_cgroup_is_unit "$line" redis-server.service; then echo "unit: $line"; else echo "other: $line"; fi
+done
+"#;
+    let (rc, out) = bash(dir.path(), body);
+    assert_eq!(rc, 0, "{out}");
+    for want in [
+        "unit: 0::/system.slice/redis-server.service",
+        "unit: 1:name=systemd:/system.slice/redis-server.service",
+        "unit: 0::/system.slice/system-redis.slice/redis-server.service",
+        "other: 0::/lxc.payload.c1/system.slice/redis-server.service",
+        "other: 0::/machine.slice/libpod-4f2a.scope/container/system.slice/redis-server.service",
+        "other: 0::/system.slice/xredis-server.service",
+        "other: 0::/system.slice/redis-server.service/extra",
+    ] {
+        assert!(out.lines().any(|l| l == want), "{want}:\n{out}");
+    }
     // A unit name that is no service unit name is a malformed record.
     let dir = tempfile::tempdir().unwrap();
     let body =
