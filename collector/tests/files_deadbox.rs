@@ -796,6 +796,18 @@ fn dead_box_rhel_layouts_and_rpm_database() {
             "%__transaction_zz /var/tmp/.x/zz.so\n",
         ),
         ("/root/.rpmmacros", "%_dbpath %(id)/var/lib/rpm\n"),
+        (
+            "/usr/lib/rpm/macros.d/macros.zz",
+            "%__transaction_zz /var/tmp/.x/zz.so\n",
+        ),
+        (
+            "/usr/lib/python3.9/site-packages/zz.pth",
+            "import os; os.system('id')\n",
+        ),
+        (
+            "/usr/lib/python3.9/site-packages/dnf-plugins/zz.py",
+            "import dnf\n",
+        ),
     ];
     for (path, text) in hooks {
         put(&r, path, text);

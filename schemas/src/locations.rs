@@ -406,12 +406,15 @@ impl PersistenceLocation {
 }
 
 /// Where package managers read hooks of their own, run as root at every package operation (a reinstall
-/// included), with the depth of files below each (0: the path is a file): dpkg's `pre-invoke`,
-/// `post-invoke` and `status-logger` options; dnf's and yum's main configuration (`pluginpath=`), plugin
-/// configuration and the post-transaction-actions plugins' action files; rpm's macro files, which name
-/// the plugins rpm loads and may expand shell or Lua. The collector stores them as files for the analyst
-/// (no reader of their lines yet); `remediate.sh` checks the live host's before a reinstall
-/// (`mt_dpkg_hooks_ok`, `mt_rpm_hooks_ok`).
+/// included), as host path patterns (`*`, `?`, `[...]` in a component) with the depth of files stored
+/// below each (0: the pattern names files): dpkg's `pre-invoke`, `post-invoke` and `status-logger`
+/// options; dnf's and yum's main configuration (`pluginpath=`, `include=`), plugin configuration,
+/// plugin modules and the post-transaction-actions plugins' action files; rpm's macro files, which
+/// name the plugins rpm loads and may expand shell or Lua; Python's start-up hooks in dnf's and yum's
+/// interpreter (`*.pth` import lines, `sitecustomize`, `usercustomize`). The collector stores them
+/// within the configuration caps, for the analyst (no reader of their lines yet); `remediate.sh`
+/// checks the live host's before a reinstall (`mt_dpkg_hooks_ok`, `mt_rpm_hooks_ok`: a test checks
+/// that every place it reads is here).
 pub const PACKAGE_MANAGER_HOOK_PLACES: &[(&[u8], u32)] = &[
     (b"/etc/dpkg/dpkg.cfg", 0),
     (b"/etc/dpkg/dpkg.cfg.d", 1),
@@ -421,9 +424,45 @@ pub const PACKAGE_MANAGER_HOOK_PLACES: &[(&[u8], u32)] = &[
     (b"/etc/dnf/libdnf5-plugins", 2),
     (b"/etc/yum.conf", 0),
     (b"/etc/yum", 2),
+    (b"/usr/lib/python[23]*/site-packages/dnf-plugins", 2),
+    (b"/usr/lib64/python[23]*/site-packages/dnf-plugins", 2),
+    (b"/usr/lib/libdnf5/plugins", 1),
+    (b"/usr/lib64/libdnf5/plugins", 1),
+    (b"/usr/lib/yum-plugins", 1),
+    (b"/usr/share/yum-plugins", 1),
     (b"/etc/rpm", 2),
+    (b"/usr/lib/rpm/macros.d", 1),
     (b"/root/.rpmmacros", 0),
     (b"/root/.config/rpm", 1),
+    (b"/usr/lib/python[23]*/site-packages/*.pth", 0),
+    (b"/usr/lib64/python[23]*/site-packages/*.pth", 0),
+    (b"/usr/local/lib/python[23]*/site-packages/*.pth", 0),
+    (b"/usr/local/lib64/python[23]*/site-packages/*.pth", 0),
+    (b"/usr/lib/python[23]*/site-packages/*customize.py", 0),
+    (
+        b"/usr/lib/python[23]*/site-packages/__pycache__/*customize.*",
+        0,
+    ),
+    (b"/usr/lib64/python[23]*/site-packages/*customize.py", 0),
+    (
+        b"/usr/lib64/python[23]*/site-packages/__pycache__/*customize.*",
+        0,
+    ),
+    (b"/usr/local/lib/python[23]*/site-packages/*customize.py", 0),
+    (
+        b"/usr/local/lib/python[23]*/site-packages/__pycache__/*customize.*",
+        0,
+    ),
+    (
+        b"/usr/local/lib64/python[23]*/site-packages/*customize.py",
+        0,
+    ),
+    (
+        b"/usr/local/lib64/python[23]*/site-packages/__pycache__/*customize.*",
+        0,
+    ),
+    (b"/usr/lib64/python[23]*/*customize.py", 0),
+    (b"/usr/lib64/python[23]*/__pycache__/*customize.*", 0),
 ];
 
 /// The libraries an `LD_PRELOAD` value names, split as the dynamic loader splits it (ld.so(8): "separated

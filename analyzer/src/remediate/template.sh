@@ -2753,6 +2753,8 @@ mt_dpkg_hooks_ok() {
 # yum.conf naming anything but the packaged directories, or an `include=` (yum reads more options from
 # a file or URL), moves plugins out of sight: refused. $1 is the
 # root to look under ('' on the host); MT_NOTE says what was found.
+# The places it reads are schemas::locations::PACKAGE_MANAGER_HOOK_PLACES, which the collector stores
+# (a test checks that every "$r" pattern here is one of them or under one).
 mt_rpm_hooks_ok() {
   local r=$1 f line lower value part name d
   local -a parts=() files=()
@@ -2777,7 +2779,7 @@ mt_rpm_hooks_ok() {
     done <"$f"
   done
   files=()
-  for d in "$r"/usr/lib/python3*/site-packages/dnf-plugins "$r"/usr/lib64/python3*/site-packages/dnf-plugins \
+  for d in "$r"/usr/lib/python[23]*/site-packages/dnf-plugins "$r"/usr/lib64/python[23]*/site-packages/dnf-plugins \
     "$r"/usr/lib/libdnf5/plugins "$r"/usr/lib64/libdnf5/plugins; do
     [[ -e $d || -L $d ]] || continue
     if [[ -L $d || ! -d $d ]]; then
@@ -2807,16 +2809,17 @@ mt_rpm_hooks_ok() {
   # dnf4 and yum are Python programs: at every start Python runs each `import` line of the *.pth files
   # of its site-packages and imports sitecustomize / usercustomize (--noplugins stops none of it).
   files=()
-  for d in "$r"/usr/lib/python[23]*/site-packages "$r"/usr/lib64/python[23]*/site-packages \
-    "$r"/usr/local/lib/python[23]*/site-packages "$r"/usr/local/lib64/python[23]*/site-packages "$r"/usr/lib64/python[23]*; do
-    [[ -d $d ]] || continue
-    for f in "$d"/*.pth; do
-      [[ -f $f || -L $f ]] || continue
-      LC_ALL=C grep -a -q -E -e '^import[[:space:]]' -- "$f" 2>/dev/null && files+=("$f")
-    done
-    for f in "$d"/sitecustomize.py "$d"/usercustomize.py "$d"/__pycache__/sitecustomize.* "$d"/__pycache__/usercustomize.*; do
-      [[ -e $f || -L $f ]] && files+=("$f")
-    done
+  for f in "$r"/usr/lib/python[23]*/site-packages/*.pth "$r"/usr/lib64/python[23]*/site-packages/*.pth \
+    "$r"/usr/local/lib/python[23]*/site-packages/*.pth "$r"/usr/local/lib64/python[23]*/site-packages/*.pth; do
+    [[ -f $f || -L $f ]] || continue
+    LC_ALL=C grep -a -q -E -e '^import[[:space:]]' -- "$f" 2>/dev/null && files+=("$f")
+  done
+  for f in "$r"/usr/lib/python[23]*/site-packages/*customize.py "$r"/usr/lib/python[23]*/site-packages/__pycache__/*customize.* \
+    "$r"/usr/lib64/python[23]*/site-packages/*customize.py "$r"/usr/lib64/python[23]*/site-packages/__pycache__/*customize.* \
+    "$r"/usr/local/lib/python[23]*/site-packages/*customize.py "$r"/usr/local/lib/python[23]*/site-packages/__pycache__/*customize.* \
+    "$r"/usr/local/lib64/python[23]*/site-packages/*customize.py "$r"/usr/local/lib64/python[23]*/site-packages/__pycache__/*customize.* \
+    "$r"/usr/lib64/python[23]*/*customize.py "$r"/usr/lib64/python[23]*/__pycache__/*customize.*; do
+    [[ -e $f || -L $f ]] && files+=("$f")
   done
   for f in ${files[@]+"${files[@]}"}; do
     [[ -f $f && ! -L $f ]] && mt_any_pkg_verified "$f" && continue

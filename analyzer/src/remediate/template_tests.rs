@@ -1506,3 +1506,51 @@ ok cleanagain
         "dnf reinstall -y --noplugins openssh-server"
     );
 }
+
+/// One list (review of train 2, item 10): every place `mt_rpm_hooks_ok` reads (each `"$r"` pattern)
+/// is a place the collector stores (`locations::PACKAGE_MANAGER_HOOK_PLACES`: the same pattern, or
+/// under a directory stored deep enough), so the bundle holds what made a reinstall refuse.
+#[test]
+fn every_place_the_rpm_hook_check_reads_is_one_the_collector_stores() {
+    let t = super::script::TEMPLATE;
+    let start = t.find("\nmt_rpm_hooks_ok() {").expect("the function");
+    let body = &t[start..];
+    let body = &body[..body.find("\n}\n").expect("its end")];
+    let mut patterns: Vec<String> = Vec::new();
+    for (i, _) in body.match_indices("\"$r") {
+        let rest = &body[i + 3..];
+        let (quoted, rest) = match rest.strip_prefix('"') {
+            Some(r) => (false, r),
+            None => (true, rest),
+        };
+        let end = rest
+            .find(|c: char| {
+                if quoted {
+                    c == '"'
+                } else {
+                    c.is_whitespace() || c == ';'
+                }
+            })
+            .unwrap_or(rest.len());
+        let p = &rest[..end];
+        if p.starts_with('/') {
+            patterns.push(p.to_owned());
+        }
+    }
+    assert!(patterns.len() >= 20, "{patterns:?}");
+    let places = minetrace_schemas::locations::PACKAGE_MANAGER_HOOK_PLACES;
+    for p in &patterns {
+        let covered = places.iter().any(|(place, depth)| {
+            let place = std::str::from_utf8(place).expect("ASCII");
+            p == place
+                || (*depth > 0
+                    && p.strip_prefix(place).is_some_and(|r| {
+                        r.starts_with('/') && r.matches('/').count() <= *depth as usize
+                    }))
+        });
+        assert!(
+            covered,
+            "{p} is read by mt_rpm_hooks_ok but not stored by the collector"
+        );
+    }
+}

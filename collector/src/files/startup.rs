@@ -45,11 +45,13 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
     // Package managers' own hooks (dpkg options, dnf/yum plugins and actions, rpm macros): what a
     // reinstall runs as root, stored for the analyst within the configuration caps.
     s.category = "package-hooks";
-    for (path, depth) in minetrace_schemas::locations::PACKAGE_MANAGER_HOOK_PLACES {
-        if *depth == 0 {
-            s.capture(path, Content::Head { cap: CONFIG_CAP })?;
-        } else {
-            walk::walk(s, path, Limits::config(*depth), |_| store)?;
+    for (pattern, depth) in minetrace_schemas::locations::PACKAGE_MANAGER_HOOK_PLACES {
+        for path in s.ctx.root.expand(pattern, 64) {
+            if *depth == 0 {
+                s.capture(&path, Content::Head { cap: CONFIG_CAP })?;
+            } else {
+                walk::walk(s, &path, Limits::config(*depth), |_| store)?;
+            }
         }
     }
 
