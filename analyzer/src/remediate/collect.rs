@@ -344,6 +344,9 @@ impl Collect {
         let moved = unowned
             .then(|| super::rename_back::move_back(model, recorded.as_bytes()))
             .flatten();
+        if let Some(Err(reason)) = moved {
+            return self.manual(label, reason);
+        }
         let fate = if let Some(unit) = unit_name(recorded.as_bytes()) {
             if super::units::packaged(model, recorded.as_bytes()) {
                 return self.manual(
@@ -352,7 +355,7 @@ impl Collect {
                 );
             }
             FileFate::Unit(unit)
-        } else if let Some(back) = moved {
+        } else if let Some(Ok(back)) = moved {
             FileFate::RenameBack(back)
         } else if dump || unowned {
             FileFate::Quarantine
@@ -394,6 +397,15 @@ impl Collect {
                 _ if self.places.in_package_dir(recorded.as_bytes()) => FileFate::Reinstall(None),
                 _ => FileFate::Quarantine,
             }
+        };
+        // Moving a tool back re-enables a host program (an admin may have renamed it as hardening): only
+        // when the operator names it.
+        let capped;
+        let b = if matches!(fate, FileFate::RenameBack(_)) {
+            capped = b.capped(super::rename_back::REVIEW);
+            &capped
+        } else {
+            b
         };
         let entry = self
             .files

@@ -8,7 +8,10 @@
 //! systems) only while the package path is still missing, the file is still the snapshot's (device,
 //! inode, sha256) and the host's package database, asked then by the script itself, records for the
 //! package path the digest the file has then (`mt_pkg_records`). The undo moves it back to the name the
-//! snapshot saw. Owner and mode go with the inode (or are copied with it).
+//! snapshot saw. Owner and mode go with the inode (or are copied with it), so a file whose mode or owner
+//! is not a plain packaged tool's (set-id, writable by others, not root's: the kit's `chmod`) is left to
+//! the responder ([`UNSAFE_MODE`]). A move back is always a review item ([`REVIEW`]): it re-enables a
+//! host program, and an admin may have renamed it on purpose.
 
 use minetrace_schemas::records::package::{DigestAlgorithm, PackageManager};
 use minetrace_schemas::{escape_bytes, RawBytes};
@@ -30,11 +33,20 @@ pub struct MoveBack {
     pub hex: String,
 }
 
+/// Why a moved tool is not sent back: its mode or owner are not a packaged tool's. `mv` keeps them, and a
+/// kit's `chmod u+s` or `chown` on its copy would go to the package path with it (a set-id `chattr` is a
+/// root backdoor); packaged tools that are set-id themselves (`su`, `passwd`) are not what kits move.
+pub const UNSAFE_MODE: &str = "a packaged tool moved away whose mode or owner is not a plain packaged tool's \
+     (set-id, writable by group or others, or not root's): not moved back with them; reinstall its package \
+     and remove the moved copy by hand";
+
 /// The move back of the file the snapshot recorded as `recorded`, when the model found it to be a
-/// packaged tool moved away and knows, unambiguously, where it belongs.
-/// The package path must be a name directly in a system binary directory (the bundle is the host's: a
-/// record naming anything else is not followed).
-pub fn move_back(model: &HostModel, recorded: &[u8]) -> Option<MoveBack> {
+/// packaged tool moved away and knows, unambiguously, where it belongs (`None`: no such tool). The
+/// package path must be a name directly in a system binary directory (the bundle is the host's: a
+/// record naming anything else is not followed). `Err` ([`UNSAFE_MODE`]) when its mode or owner in the
+/// snapshot would make the package path a set-id or writable program; the script checks the same again
+/// at run time.
+pub fn move_back(model: &HostModel, recorded: &[u8]) -> Option<Result<MoveBack, &'static str>> {
     use minetrace_schemas::locations::{directly_in, SYSTEM_BIN_DIRS};
     let home = model.moved_tool(recorded)?.destination()?;
     let to = home.path.as_bytes();
@@ -42,14 +54,25 @@ pub fn move_back(model: &HostModel, recorded: &[u8]) -> Option<MoveBack> {
     if !directly_in(SYSTEM_BIN_DIRS, to) || name == b"." || name == b".." {
         return None;
     }
-    Some(MoveBack {
+    let plain = model
+        .file(recorded)
+        .is_some_and(|f| f.uid == 0 && f.gid == 0 && f.mode & 0o7022 == 0);
+    if !plain {
+        return Some(Err(UNSAFE_MODE));
+    }
+    Some(Ok(MoveBack {
         to: home.path.clone(),
         package: home.package.clone(),
         manager: home.manager,
         algorithm: home.digest.algorithm,
         hex: home.digest.hex.clone(),
-    })
+    }))
 }
+
+/// Why a move back is always a review item: it re-enables a host program at its package path, which an
+/// admin may have renamed on purpose (`mv /usr/bin/wget /usr/bin/wget.disabled` as hardening); a digest
+/// says which tool it is, not who moved it.
+pub const REVIEW: &str = "moving a tool back re-enables a host program (an admin may have renamed it as hardening): only when the operator names it";
 
 /// The plan line's title.
 pub const TITLE: &str = "move the tool back to its package path (only while that path is missing and the package database records the file's digest for it)";
@@ -96,9 +119,8 @@ mod tests {
     }
 
     /// 8220/Kinsing moved chattr to a kit name and wget to /usr/local/bin/wge1; a planted program sits
-    /// beside them. The moved tools go back to the package paths the database names (unasked for the
-    /// high finding, as a review item for the medium one), never quarantined; the planted one is
-    /// quarantined as before.
+    /// beside them. The moved tools go back to the package paths the database names, as review items
+    /// whatever the finding's severity, never quarantined; the planted one is quarantined as before.
     #[test]
     fn a_moved_tool_goes_back_to_its_package_path_never_to_the_quarantine() {
         let chattr = "0123456789abcdef0123456789abcdef";
@@ -144,7 +166,8 @@ mod tests {
             back.first().map(|b| (b.0, b.1, b.2)),
             Some((&b"/usr/bin/zzh"[..], &b"/usr/bin/chattr"[..], "e2fsprogs"))
         );
-        assert_eq!(back.first().map(|b| b.3), Some(&Gate::Apply));
+        // Always a review item: it re-enables a host program (review of train 2, item 4).
+        assert!(matches!(back.first().map(|b| b.3), Some(Gate::Review(_))));
         assert_eq!(
             back.get(1).map(|b| (b.0, b.1)),
             Some((&b"/usr/local/bin/wge1"[..], &b"/usr/bin/wget"[..]))
@@ -165,6 +188,63 @@ mod tests {
                 "/usr/bin/zzh -> /usr/bin/chattr (package e2fsprogs, md5:0123456789abcdef)"
             ),
             "{lines}"
+        );
+    }
+
+    /// Review of train 2: `mv` keeps a mode the kit set on its copy. A moved chattr made set-uid, one
+    /// writable by others and one owned by the kit's account are not moved back (a manual item says why);
+    /// none is quarantined either (that would leave the host without the tool).
+    #[test]
+    fn a_moved_tool_with_a_kits_mode_or_owner_is_left_to_the_responder() {
+        let sum = |i: u8| md5(&format!("{i:02x}").repeat(16));
+        let mut files = Vec::new();
+        let mut checks = Vec::new();
+        for (i, (name, mode, uid)) in [
+            ("/usr/bin/zz-suid", 0o104_755, 0),
+            ("/usr/bin/zz-writable", 0o100_757, 0),
+            ("/usr/bin/zz-owned", 0o100_755, 1000),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let i = u8::try_from(i).unwrap();
+            let (mut f, c) = listed(name, name.as_bytes());
+            f.mode = mode;
+            f.uid = uid;
+            files.push((f, c));
+            let home = format!("/usr/bin/tool{i}");
+            checks.push(fixture::missing_packaged(&home, "pkg", sum(i)));
+            checks.push(fixture::unowned_system_bin(name, sum(i)));
+        }
+        let model = fixture::model(files, checks);
+        let findings: Vec<_> = [
+            "/usr/bin/zz-suid",
+            "/usr/bin/zz-writable",
+            "/usr/bin/zz-owned",
+        ]
+        .iter()
+        .map(|p| {
+            finding(&crate::detect::rules::EVA_024, Severity::High)
+                .subject(file_subject(model.file(p.as_bytes()).unwrap()))
+        })
+        .collect();
+        let plan = plan_of(model, doc(findings));
+        assert!(
+            !plan.items.iter().any(|i| matches!(
+                i.action,
+                Action::RenameBack { .. } | Action::QuarantineFile { .. }
+            )),
+            "{:#?}",
+            plan_lines(&plan)
+        );
+        assert_eq!(
+            plan.manual
+                .iter()
+                .filter(|m| m.contains("not moved back with them"))
+                .count(),
+            3,
+            "{:#?}",
+            plan.manual
         );
     }
 

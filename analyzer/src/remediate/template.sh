@@ -315,7 +315,7 @@ mt_proc_state() {
 
 # True when the file's digest is the one its package recorded (dpkg md5sums, or rpm's file digests).
 mt_pkg_verified() {
-  if [[ -d /var/lib/dpkg/info ]]; then
+  if [[ -d $MT_DPKG_INFO ]]; then
     mt_dpkg_verified "$1"
     return
   fi
@@ -323,17 +323,21 @@ mt_pkg_verified() {
 }
 
 # True when dpkg's md5sums list file $1 (or its merged-/usr twin) with the digest it has now.
-mt_dpkg_verified() {
-  local p=$1 sum rel alt
-  [[ -d /var/lib/dpkg/info ]] || return 1
-  sum=$({ md5sum <"$p"; } 2>/dev/null) || return 1
+mt_dpkg_verified() { mt_dpkg_records "$1" "$1"; }
+
+# True when dpkg's md5sums list package path $2 (or its merged-/usr twin) with the digest file $1 has now
+# (a tool moved away from $2 is checked against $2's record).
+mt_dpkg_records() {
+  local file=$1 pkgpath=$2 sum rel alt
+  [[ -d $MT_DPKG_INFO ]] || return 1
+  sum=$({ md5sum <"$file"; } 2>/dev/null) || return 1
   sum=${sum%% *}
-  rel=${p#/}
+  rel=${pkgpath#/}
   case $rel in
   usr/*) alt=${rel#usr/} ;;
   *) alt=usr/$rel ;;
   esac
-  grep -q -h -F -x -e "$sum  $rel" -e "$sum  $alt" /var/lib/dpkg/info/*.md5sums 2>/dev/null
+  grep -q -h -F -x -e "$sum  $rel" -e "$sum  $alt" "$MT_DPKG_INFO"/*.md5sums 2>/dev/null
 }
 
 # True when either package database vouches for file $1 (a host with rpm installed beside dpkg: rpm's
@@ -341,11 +345,25 @@ mt_dpkg_verified() {
 mt_any_pkg_verified() { mt_rpm_verified "$1" || mt_dpkg_verified "$1"; }
 
 # True when rpm lists file $1 with the digest it has now.
-mt_rpm_verified() {
-  local p=$1 sum
-  command -v rpm >/dev/null 2>&1 || return 1
-  sum=$({ sha256sum <"$p"; } 2>/dev/null) || return 1
-  rpm -qf --qf '[%{FILENAMES} %{FILEDIGESTS}\n]' -- "$p" 2>/dev/null | grep -q -F -x -e "$p ${sum%% *}"
+mt_rpm_verified() { mt_rpm_records "$1" "$1" sha256; }
+
+# True when rpm lists package path $2 with the digest file $1 has now, hashed with $3 (the package's
+# algorithm: sha256, md5, ...; one of those mt_rename_back_fields accepts).
+mt_rpm_records() {
+  local file=$1 pkgpath=$2 sum
+  command -v rpm >/dev/null 2>&1 && command -v "$3sum" >/dev/null 2>&1 || return 1
+  sum=$({ "$3sum" <"$file"; } 2>/dev/null) || return 1
+  rpm -qf --qf '[%{FILENAMES} %{FILEDIGESTS}\n]' -- "$pkgpath" 2>/dev/null | grep -q -F -x -e "$pkgpath ${sum%% *}"
+}
+
+# True when the host's package database records, for package path $2, the digest file $1 has now (dpkg's
+# md5sums, else rpm's file digests in algorithm $3).
+mt_pkg_records() {
+  if [[ -d $MT_DPKG_INFO ]]; then
+    mt_dpkg_records "$1" "$2"
+    return
+  fi
+  mt_rpm_records "$@"
 }
 
 # Chooses how to clear immutable and append-only flags: a chattr whose digest matches its package's
@@ -1917,35 +1935,8 @@ mt_unlink_in_dir() {
 # only while nothing is there, the file is still the snapshot's (device, inode, sha256) and the host's
 # package database, asked now, records for that path the digest the file has now (mt_pkg_records). A hard
 # link under the package path, then the old name unlinked (a copy beside the package path, linked in,
-# when the two are on different file systems): never over anything. Owner and mode go with it.
-
-# True when the host's package database records, for package path $2, the digest file $1 has now:
-# dpkg's md5sums (MD5; the merged-/usr spelling counts too), or rpm's file digests hashed with $3 (the
-# package's algorithm: md5, sha256, ...).
-mt_pkg_records() {
-  local file=$1 pkgpath=$2 algo=$3 sum rel alt
-  if [[ -d $MT_DPKG_INFO ]]; then
-    sum=$({ md5sum <"$file"; } 2>/dev/null) || return 1
-    sum=${sum%% *}
-    rel=${pkgpath#/}
-    case $rel in
-    usr/*) alt=${rel#usr/} ;;
-    *) alt=usr/$rel ;;
-    esac
-    grep -q -h -F -x -e "$sum  $rel" -e "$sum  $alt" "$MT_DPKG_INFO"/*.md5sums 2>/dev/null
-    return
-  fi
-  if command -v rpm >/dev/null 2>&1; then
-    case $algo in
-    md5 | sha1 | sha224 | sha256 | sha384 | sha512) ;;
-    *) return 1 ;;
-    esac
-    sum=$({ "${algo}sum" <"$file"; } 2>/dev/null) || return 1
-    rpm -qf --qf '[%{FILENAMES} %{FILEDIGESTS}\n]' -- "$pkgpath" 2>/dev/null | grep -q -F -x -e "$pkgpath ${sum%% *}"
-    return
-  fi
-  return 1
-}
+# when the two are on different file systems): never over anything. Owner and mode go with it, so a
+# tool the kit made set-id, writable by others or not root's is left alone.
 
 mt_rename_back_fields() {
   mt_file_fields || return 1
@@ -1994,6 +1985,12 @@ mt_state_rename_back() {
   pending) ;;
   *) return ;;
   esac
+  # mv keeps a mode the kit set on its copy: a set-id, group- or world-writable or non-root tool would
+  # take it to the package path (MT_ST: the file's lstat from mt_file_state).
+  if [[ ${MT_ST[3]} != 0 || ${MT_ST[4]} != 0 ]] || ((8#${MT_ST[5]} & 8#7022)); then
+    MT_STATE=mismatch MT_NOTE='its owner or mode is not a packaged tool'"'"'s (set-id, writable by others, or not root'"'"'s): left alone; reinstall the package by hand'
+    return
+  fi
   if ! mt_pkg_records "$MT_PATH" "$MT_DEST" "$MT_ALGO"; then
     MT_STATE=mismatch MT_NOTE='the package database does not record its digest for the package path now: left alone'
     return
@@ -2005,7 +2002,7 @@ mt_apply_rename_back() { mt_back_at_root mt_rename_back_in_dir "$@"; }
 
 # Moves the selected tool back from within its verified directory (mt_enter_dir).
 mt_rename_back_in_dir() {
-  local n=$1 dir=${MT_PATH%/*} name=${MT_PATH##*/} ddir=${MT_DEST%/*} tmp ddev
+  local n=$1 dir=${MT_PATH%/*} name=${MT_PATH##*/} ddir=${MT_DEST%/*} tmp ddev linked=0
   [[ -n $dir ]] || dir=/
   # The package path's directory, as named: no symbolic link on the way, no bind mount.
   if ! mt_enter_dir "$ddir"; then
@@ -2029,6 +2026,8 @@ mt_rename_back_in_dir() {
     MT_NOTE="not moved back: $MT_NOTE"
     return 1
   fi
+  # The moved file's owner and mode (checked plain by mt_state_rename_back).
+  local owner=${MT_ST[3]}:${MT_ST[4]} mode=${MT_ST[5]}
   if [[ ! -e $MT_DEST && ! -L $MT_DEST ]]; then
     if [[ $ddev == "$MT_DEV" ]]; then
       # ln never replaces an existing name: whatever appeared there since the check stays.
@@ -2041,25 +2040,37 @@ mt_rename_back_in_dir() {
         MT_NOTE='cannot write beside its package path'
         return 1
       }
-      if ! cp -- "./$name" "$tmp" 2>/dev/null || ! chown -- "${MT_ST[3]}:${MT_ST[4]}" "$tmp" 2>/dev/null ||
-        ! chmod -- "${MT_ST[5]}" "$tmp" 2>/dev/null || ! ln -- "$tmp" "$MT_DEST" 2>/dev/null; then
+      if ! cp -- "./$name" "$tmp" 2>/dev/null || ! chown -- "$owner" "$tmp" 2>/dev/null ||
+        ! chmod -- "$mode" "$tmp" 2>/dev/null || ! ln -- "$tmp" "$MT_DEST" 2>/dev/null; then
         rm -f -- "$tmp"
         MT_NOTE='cannot copy it under its package path'
         return 1
       fi
       rm -f -- "$tmp"
     fi
+    linked=1
   fi
   mt_hash_file "$MT_DEST"
   if ! mt_lstat "$MT_DEST" || mt_is_symlink || [[ $REPLY != "$MT_SHA" ]]; then
     MT_NOTE='the package path does not hold its bytes after the move: the moved name is kept'
     return 1
   fi
-  mt_undo_record rename-back "$n" "${MT_F[6]}" "${MT_F[12]}" "$MT_SHA"
+  if ((linked)); then
+    mt_undo_record rename-back "$n" "${MT_F[6]}" "${MT_F[12]}" "$MT_SHA"
+  elif mt_evidence_ok "$MT_PN" "$MT_SHA"; then
+    # The package path already held these bytes (reinstalled since): the moved name is removed like any
+    # other file, and its undo restores it from the evidence copy, never by moving the package's file.
+    mt_undo_record file "$n" "${MT_F[6]}" "$MT_PN" "$MT_SHA" "${owner%%:*}" "${owner#*:}" "$mode"
+  else
+    MT_NOTE='its bytes are at the package path already, and its evidence copy is missing: the moved name is kept'
+    return 1
+  fi
   if ! rm -f -- "./$name" 2>/dev/null || [[ -e ./$name || -L ./$name ]]; then
     MT_NOTE='back at its package path, but the moved name cannot be removed (immutable directory?)'
     return 1
   fi
+  # A chattr that is back verifies against its package now: the next flag change may use it.
+  MT_FLAGTOOL='unset'
   MT_NOTE='moved back to its package path'
 }
 
@@ -2651,13 +2662,13 @@ mt_state_reinstall() {
 mt_pkg_owner() {
   local rel alt f
   REPLY=$MT_PKG
-  if [[ -z $REPLY && -d /var/lib/dpkg/info ]]; then
+  if [[ -z $REPLY && -d $MT_DPKG_INFO ]]; then
     rel=$MT_PATH
     case $rel in
     /usr/*) alt=${rel#/usr} ;;
     *) alt=/usr$rel ;;
     esac
-    f=$(grep -l -F -x -e "$rel" -e "$alt" /var/lib/dpkg/info/*.list 2>/dev/null | head -n 1)
+    f=$(grep -l -F -x -e "$rel" -e "$alt" "$MT_DPKG_INFO"/*.list 2>/dev/null | head -n 1)
     f=${f##*/}
     REPLY=${f%.list}
   elif [[ -z $REPLY ]] && command -v rpm >/dev/null 2>&1; then
@@ -2671,7 +2682,7 @@ mt_pkg_owner() {
 # $MT_PATH. Without a database to ask, nothing is known and the status is 1.
 mt_pkg_unowned() {
   [[ -z $MT_PKG ]] || return 1
-  [[ -d /var/lib/dpkg/info ]] || command -v rpm >/dev/null 2>&1 || return 1
+  [[ -d $MT_DPKG_INFO ]] || command -v rpm >/dev/null 2>&1 || return 1
   ! mt_pkg_owner
 }
 

@@ -491,6 +491,11 @@ ok changed "$PWD/dpkg.cfg.d/pkg-config-hook-config"
 /// (in `info/`) record `RECORDED` for the package path. Flags and bind mounts are stubbed; `hexof`,
 /// `src`, `dest` and `run` (the selected record's state and apply) are defined for `body`.
 fn rename_back_bench(recorded: &str, body: &str) -> String {
+    rename_back_bench_in("$PWD/kit", recorded, body)
+}
+
+/// [`rename_back_bench`] with the moved file in directory `kit` (a shell word: another file system).
+fn rename_back_bench_in(kit: &str, recorded: &str, body: &str) -> String {
     format!(
         r#"
 MT_MODE=apply MT_Q=$PWD/q top=$PWD
@@ -498,7 +503,8 @@ MT_DPKG_INFO=$PWD/info
 mkdir -p q/files q/work info kit usrbin
 hexof() {{ local h; h=$(printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'); printf '%s' "${{h:--}}"; }}
 NAME=$'zz\n$(touch pwned)'
-src=$PWD/kit/$NAME
+kit={kit}
+src=$kit/$NAME
 dest=$PWD/usrbin/chattr
 printf 'chattr-bytes' >"$src"
 chmod 0751 "$src"
@@ -526,7 +532,9 @@ fn a_moved_tool_goes_back_once_keeps_its_inode_and_mode_and_undo_moves_it_again(
     let dir = tempfile::tempdir().unwrap();
     let body = r#"
 state
+MT_FLAGTOOL=none
 apply
+echo "flag tool after: $MT_FLAGTOOL"
 state
 ls -A kit | wc -l | sed 's/^/kit entries: /'
 stat -c 'dest: %a same-inode:%i' -- "$dest" | sed "s/same-inode:$ino/same-inode:yes/"
@@ -556,6 +564,8 @@ cd -- "$top"
         "{out}"
     );
     assert!(out.contains("kit entries: 0"), "{out}");
+    // A chattr that is back is picked again for the next flag change (review of train 2, item 6).
+    assert!(out.contains("flag tool after: unset"), "{out}");
     assert!(out.contains("dest: 751 same-inode:yes"), "{out}");
     assert!(out.contains("second: unchanged"), "{out}");
     assert!(out.contains("undo record: rename-back"), "{out}");
@@ -592,6 +602,40 @@ fn a_move_back_is_refused_unless_the_package_database_records_the_files_digest_f
     assert!(out.contains("apply: refused"), "{out}");
     assert!(out.contains("both kept"), "{out}");
 
+    // Review of train 2: the kit made its copy set-uid, writable by others, or its own: left alone (mv
+    // would take the mode and owner to the package path).
+    for how in ["chmod 4755", "chmod 0757", "chown 1000"] {
+        let dir = tempfile::tempdir().unwrap();
+        let body = format!(
+            "{how} \"$src\"\nstate\napply\n[[ -e $src && ! -e $dest ]] && echo 'nothing moved'\n"
+        );
+        let (_, out) = bash(dir.path(), &rename_back_bench("FILE", &body));
+        assert!(
+            out.contains("state: mismatch (its owner or mode is not a packaged tool's"),
+            "{how}: {out}"
+        );
+        assert!(out.contains("nothing moved"), "{how}: {out}");
+    }
+
+    // The package path holds the bytes already (the operator reinstalled): only the moved name goes, and
+    // its undo record restores it from its evidence copy, never by moving the package's file (review of
+    // train 2, item 7).
+    let dir = tempfile::tempdir().unwrap();
+    let body = "cp -- \"$src\" \"$dest\"\ncp -- \"$src\" q/files/1.bin\nino=$(stat -c %i \"$dest\")\nstate\napply\n[[ ! -e $src && $(stat -c %i \"$dest\") == \"$ino\" ]] && echo 'package file kept'\ncut -d' ' -f1 q/undo.records | sed 's/^/undo record: /'\n";
+    let (_, out) = bash(dir.path(), &rename_back_bench("FILE", body));
+    assert!(
+        out.contains(
+            "state: pending (it is at its package path; the moved name is still there too)"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("apply: ok"), "{out}");
+    assert!(out.contains("package file kept"), "{out}");
+    assert!(
+        out.contains("undo record: file") && !out.contains("undo record: rename-back"),
+        "{out}"
+    );
+
     // The moved file changed since the snapshot: left alone.
     let dir = tempfile::tempdir().unwrap();
     let body = "printf 'x' >>\"$src\"\nstate\napply\n[[ ! -e $dest ]] && echo 'nothing moved'\n";
@@ -624,6 +668,35 @@ grep -c -- '-qf' calls | sed 's/^/rpm asked: /'
         "{out}"
     );
     assert!(out.contains("rpm asked: 2"), "{out}");
+}
+
+#[test]
+fn a_tool_moved_to_another_file_system_is_copied_back_with_its_owner_and_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    // Review of train 2, item 1: the cross-device branch (the kit's copy on /dev/shm, a tmpfs): copied
+    // beside the package path with the moved file's (plain) owner and mode, then linked in.
+    let body = r#"
+state
+apply
+stat -c 'dest: %a %u:%g' -- "$dest"
+[[ ! -e $src ]] && echo 'moved name gone'
+cut -d' ' -f1 q/undo.records | sed 's/^/undo record: /'
+ls -A usrbin | grep -c minetrace | sed 's/^/leftover temp files: /'
+rm -rf -- "$kit"
+"#;
+    let (rc, out) = bash(
+        dir.path(),
+        &rename_back_bench_in("$(mktemp -d /dev/shm/mt-rename-back.XXXXXX)", "FILE", body),
+    );
+    assert_eq!(rc, 0, "{out}");
+    assert!(
+        out.contains("apply: ok (moved back to its package path)"),
+        "{out}"
+    );
+    assert!(out.contains("dest: 751 0:0"), "{out}");
+    assert!(out.contains("moved name gone"), "{out}");
+    assert!(out.contains("undo record: rename-back"), "{out}");
+    assert!(out.contains("leftover temp files: 0"), "{out}");
 }
 
 /// A respawn-set bench: the set record names the kit file `kit/kworker` (bytes `miner`) with its
