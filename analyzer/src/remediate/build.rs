@@ -213,6 +213,7 @@ pub fn build(
                 continue;
             }
             let (attr, tie) = gates.of((fno, sno), f, &s.subject);
+            let attr = super::rename_back::gate(model, &s.subject, attr, tie.is_some());
             let mut basis = Basis::one(&why, &attr);
             if let (Some(t), Attr::Attributed) = (tie, &attr) {
                 add_why(&mut basis.why, &format!("tied: {t}"));

@@ -398,15 +398,6 @@ impl Collect {
                 _ => FileFate::Quarantine,
             }
         };
-        // Moving a tool back re-enables a host program (an admin may have renamed it as hardening): only
-        // when the operator names it.
-        let capped;
-        let b = if matches!(fate, FileFate::RenameBack(_)) {
-            capped = b.capped(super::rename_back::REVIEW);
-            &capped
-        } else {
-            b
-        };
         let entry = self
             .files
             .entry(target.path.0.clone())

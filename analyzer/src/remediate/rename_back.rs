@@ -10,8 +10,9 @@
 //! package path the digest the file has then (`mt_pkg_records`). The undo moves it back to the name the
 //! snapshot saw. Owner and mode go with the inode (or are copied with it), so a file whose mode or owner
 //! is not a plain packaged tool's (set-id, writable by others, not root's: the kit's `chmod`) is left to
-//! the responder ([`UNSAFE_MODE`]). A move back is always a review item ([`REVIEW`]): it re-enables a
-//! host program, and an admin may have renamed it on purpose.
+//! the responder ([`UNSAFE_MODE`]). A move back is a review item unless a tie links the file to the
+//! intrusion ([`REVIEW`], [`gate`]): it re-enables a host program, and an admin may have renamed it on
+//! purpose.
 
 use minetrace_schemas::records::package::{DigestAlgorithm, PackageManager};
 use minetrace_schemas::{escape_bytes, RawBytes};
@@ -69,10 +70,34 @@ pub fn move_back(model: &HostModel, recorded: &[u8]) -> Option<Result<MoveBack, 
     }))
 }
 
-/// Why a move back is always a review item: it re-enables a host program at its package path, which an
-/// admin may have renamed on purpose (`mv /usr/bin/wget /usr/bin/wget.disabled` as hardening); a digest
-/// says which tool it is, not who moved it.
-pub const REVIEW: &str = "moving a tool back re-enables a host program (an admin may have renamed it as hardening): only when the operator names it";
+/// Why a move back is a review item unless the file is tied to the intrusion: it re-enables a host
+/// program at its package path, which an admin may have renamed on purpose (`mv /usr/bin/wget
+/// /usr/bin/wget.disabled` as hardening); a digest says which tool it is, not who moved it, and a high
+/// severity alone says no more.
+pub const REVIEW: &str = "moving a tool back re-enables a host program (an admin may have renamed it as hardening): unasked only when an observed or parsed tie links the file to the intrusion";
+
+/// The gate basis of a subject that is a moved tool the plan would send back: attributed only through a
+/// tie (`tied`: an observed or parsed graph edge to a confirmed miner, kit or entry), never by the
+/// finding's severity alone. Other subjects keep `attr`.
+pub fn gate(
+    model: &HostModel,
+    s: &minetrace_schemas::findings::Subject,
+    attr: super::collect::Attr,
+    tied: bool,
+) -> super::collect::Attr {
+    let minetrace_schemas::findings::Subject::File { path, .. } = s else {
+        return attr;
+    };
+    let recorded = model
+        .file_aliased(path.as_bytes())
+        .map_or(path.as_bytes(), |f| f.path.as_bytes());
+    match (move_back(model, recorded), attr) {
+        (Some(Ok(_)), super::collect::Attr::Attributed) if !tied => {
+            super::collect::Attr::Review(REVIEW.into())
+        }
+        (_, attr) => attr,
+    }
+}
 
 /// The plan line's title.
 pub const TITLE: &str = "move the tool back to its package path (only while that path is missing and the package database records the file's digest for it)";
@@ -120,7 +145,8 @@ mod tests {
 
     /// 8220/Kinsing moved chattr to a kit name and wget to /usr/local/bin/wge1; a planted program sits
     /// beside them. The moved tools go back to the package paths the database names, as review items
-    /// whatever the finding's severity, never quarantined; the planted one is quarantined as before.
+    /// (nothing ties them to the kit here, whatever the finding's severity), never quarantined; the
+    /// planted one is quarantined as before.
     #[test]
     fn a_moved_tool_goes_back_to_its_package_path_never_to_the_quarantine() {
         let chattr = "0123456789abcdef0123456789abcdef";
@@ -166,7 +192,8 @@ mod tests {
             back.first().map(|b| (b.0, b.1, b.2)),
             Some((&b"/usr/bin/zzh"[..], &b"/usr/bin/chattr"[..], "e2fsprogs"))
         );
-        // Always a review item: it re-enables a host program (review of train 2, item 4).
+        // A review item without a tie, whatever the severity: it re-enables a host program (review of
+        // train 2, item 4).
         assert!(matches!(back.first().map(|b| b.3), Some(Gate::Review(_))));
         assert_eq!(
             back.get(1).map(|b| (b.0, b.1)),
