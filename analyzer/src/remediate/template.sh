@@ -1991,6 +1991,12 @@ mt_state_rename_back() {
     MT_STATE=mismatch MT_NOTE='its owner or mode is not a packaged tool'"'"'s (set-id, writable by others, or not root'"'"'s): left alone; reinstall the package by hand'
     return
   fi
+  # On an rpm host, rpm's own configuration decides which database `rpm -qf` reads (%_dbpath) and may
+  # run code while it expands macros: the answer counts only when mt_rpm_hooks_ok finds nothing there.
+  if [[ ! -d $MT_DPKG_INFO ]] && ! mt_rpm_hooks_ok ''; then
+    MT_STATE=mismatch MT_NOTE="rpm's configuration cannot be trusted to say what the package installed ($MT_NOTE): left alone"
+    return
+  fi
   if ! mt_pkg_records "$MT_PATH" "$MT_DEST" "$MT_ALGO"; then
     MT_STATE=mismatch MT_NOTE='the package database does not record its digest for the package path now: left alone'
     return
