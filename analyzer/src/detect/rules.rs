@@ -630,7 +630,7 @@ pub const EVA_024: Rule = Rule {
     detector: "system_bins",
     title: "Packaged tool moved away from its package path",
     attack: &["T1036.003"],
-    severity: "A file no package owns in a system binary directory whose digest, in the package database's algorithm (dpkg MD5, rpm's file digest), is the one a package recorded for a path of /usr/bin, /usr/sbin, /bin or /sbin that is missing on disk (kits move chattr, wget or curl so cleanup scripts fail, then use the moved copy): high in /usr/bin, /usr/sbin, /bin, /sbin; medium under /usr/local. Reported instead of MT-EVA-022/023 for that file. Not judged in /usr/bin, /usr/sbin, /bin, /sbin when the package database plainly does not cover those directories (see MT-EVA-023).",
+    severity: "A file no package owns in a system binary directory whose digest, in the package database's algorithm (dpkg MD5, rpm's file digest), is the one a package recorded for a path of /usr/bin, /usr/sbin, /bin or /sbin that is missing on disk (kits move chattr, wget or curl so cleanup scripts fail, then use the moved copy): high in /usr/bin, /usr/sbin, /bin, /sbin, medium under /usr/local, when the copy is locked (immutable or append-only), a running process executes it or a persisted command names it; low otherwise (admins rename tools as hardening: `wget.disabled`). Reported instead of MT-EVA-022/023 for that file. Not judged in /usr/bin, /usr/sbin, /bin, /sbin when the package database plainly does not cover those directories (see MT-EVA-023).",
 };
 
 /// MT-EVA-030

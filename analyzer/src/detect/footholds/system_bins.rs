@@ -8,7 +8,8 @@
 //!   digest, in the package database's algorithm, is the one a package recorded for a path of these
 //!   directories that is missing on disk (the model's [`crate::model::moved_tools`]: `mv
 //!   /usr/bin/chattr /usr/bin/zzh`, `wget` as `wge1`). High in `/usr/bin`, `/usr/sbin`, `/bin`,
-//!   `/sbin`; medium under `/usr/local`. Reported instead of `MT-EVA-022`/`023` for that file.
+//!   `/sbin`, medium under `/usr/local`, when the copy is locked, run or named by persistence; low
+//!   otherwise (admins rename tools as hardening). Reported instead of `MT-EVA-022`/`023` for that file.
 //! - `MT-EVA-023` a program no package owns in a package-managed binary directory (`/usr/bin`,
 //!   `/usr/sbin`, `/bin`, `/sbin`) (T1036.005): medium. `/usr/local` holds locally built software by
 //!   design and is not reported, nor are files admins create there by documented convention
@@ -53,17 +54,52 @@ pub fn unowned_in_package_dir(model: &crate::model::HostModel, path: &[u8]) -> b
         })
 }
 
-/// `MT-EVA-024` for a file the model found moved away from its package path.
+/// What shows the intrusion using or guarding a moved tool (empty: nothing; admins rename tools too, as
+/// hardening): the copy locked (immutable or append-only), a running process executing it, a persisted
+/// command naming it.
+fn kit_signs(model: &crate::model::HostModel, path: &[u8]) -> Vec<&'static str> {
+    let names: Vec<Vec<u8>> = std::iter::once(path.to_vec())
+        .chain(crate::model::usr_twin(path))
+        .collect();
+    let mut signs = Vec::new();
+    if model
+        .file(path)
+        .is_some_and(|f| f.immutable || f.append_only)
+    {
+        signs.push("the moved copy is locked (immutable or append-only)");
+    }
+    if model
+        .executables
+        .iter()
+        .any(|e| !e.deleted && names.iter().any(|n| e.path.as_bytes() == n.as_slice()))
+    {
+        signs.push("a running process executes the moved copy");
+    }
+    if model
+        .persistence
+        .iter()
+        .any(|e| e.runs && e.refs.paths.iter().any(|p| names.contains(p)))
+    {
+        signs.push("a persisted command runs the moved copy");
+    }
+    signs
+}
+
+/// `MT-EVA-024` for a file the model found moved away from its package path: high in the package
+/// directories (medium under `/usr/local`) when something shows the intrusion using or guarding it
+/// ([`kit_signs`]), low otherwise (an admin's `mv /usr/bin/wget /usr/bin/wget.disabled` is the same move).
 fn moved(
+    model: &crate::model::HostModel,
     m: &crate::model::moved_tools::MovedTool,
     sha: Option<&str>,
     file: Option<&minetrace_schemas::records::file::FileRecord>,
 ) -> Finding {
     let path = m.path.as_bytes();
-    let severity = if package_dir(path) {
-        Severity::High
-    } else {
-        Severity::Medium
+    let signs = kit_signs(model, path);
+    let severity = match (signs.is_empty(), package_dir(path)) {
+        (true, _) => Severity::Low,
+        (false, true) => Severity::High,
+        (false, false) => Severity::Medium,
     };
     let mut f = finding(&rules::EVA_024, severity).subject(Subject::File {
         path: m.path.clone(),
@@ -80,6 +116,15 @@ fn moved(
             home.listed_as.as_ref().unwrap_or(&home.path).escaped(),
             home.path.escaped()
         ));
+    }
+    for sign in &signs {
+        f = f.evidence(*sign);
+    }
+    if signs.is_empty() {
+        f = f.evidence(
+            "nothing shows the intrusion using it (not locked, run or named by persistence): admins \
+             rename tools as hardening too",
+        );
     }
     if m.destination().is_none() {
         f = f.evidence(
@@ -144,7 +189,7 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             .moved_tool(path)
             .filter(|_| !(incomplete && package_dir(path)))
         {
-            out.push(moved(m, sha.as_deref(), file));
+            out.push(moved(model, m, sha.as_deref(), file));
             continue;
         }
         let twin = sha
@@ -257,17 +302,28 @@ mod tests {
         out
     }
 
-    /// 8220/Kinsing: `mv /usr/bin/chattr /usr/bin/zzh`, `mv /usr/bin/wget /usr/local/bin/wge1`. The
-    /// moved files are MT-EVA-024 (not a planted program, MT-EVA-023); an admin's wrapper in
+    /// 8220/Kinsing: `mv /usr/bin/chattr /usr/bin/zzh` (then locked with it), `mv /usr/bin/wget
+    /// /usr/local/bin/wge1` (locked too). The moved files are MT-EVA-024 (not a planted program,
+    /// MT-EVA-023). An admin's hardening `mv /usr/bin/curl /usr/bin/curl.disabled` is the same move with
+    /// nothing showing a kit using it: low (review of train 2, item 4). An admin's wrapper in
     /// /usr/local/bin and a planted program whose digest no missing path has are judged as before.
     #[test]
     fn a_file_with_a_missing_package_paths_digest_is_that_tool_moved() {
         let chattr = "0123456789abcdef0123456789abcdef";
         let wget = "fedcba9876543210fedcba9876543210";
+        let curl = "44444444444444444444444444444444";
+        let locked = |(mut f, c): (
+            minetrace_schemas::records::file::FileRecord,
+            Option<Vec<u8>>,
+        )| {
+            f.immutable = true;
+            (f, c)
+        };
         let model = fixture::model(
             vec![
-                listed("/usr/bin/zzh", b"chattr bytes"),
-                listed("/usr/local/bin/wge1", b"wget bytes"),
+                locked(listed("/usr/bin/zzh", b"chattr bytes")),
+                locked(listed("/usr/local/bin/wge1", b"wget bytes")),
+                listed("/usr/bin/curl.disabled", b"curl bytes"),
                 listed(
                     "/usr/local/bin/backup-wrapper",
                     b"#!/bin/sh\nexec rsync \"$@\"\n",
@@ -277,8 +333,10 @@ mod tests {
             vec![
                 fixture::missing_packaged("/usr/bin/chattr", "e2fsprogs", md5(chattr)),
                 fixture::missing_packaged("/usr/bin/wget", "wget", md5(wget)),
+                fixture::missing_packaged("/usr/bin/curl", "curl", md5(curl)),
                 fixture::unowned_system_bin("/usr/bin/zzh", md5(chattr)),
                 fixture::unowned_system_bin("/usr/local/bin/wge1", md5(wget)),
+                fixture::unowned_system_bin("/usr/bin/curl.disabled", md5(curl)),
                 fixture::unowned_system_bin("/usr/local/bin/backup-wrapper", md5(&"22".repeat(16))),
                 fixture::unowned_system_bin("/usr/bin/planted", md5(&"33".repeat(16))),
             ],
@@ -295,6 +353,10 @@ mod tests {
         assert_eq!(
             rules_of(&all, b"/usr/local/bin/wge1"),
             vec![("MT-EVA-024", Severity::Medium)]
+        );
+        assert_eq!(
+            rules_of(&all, b"/usr/bin/curl.disabled"),
+            vec![("MT-EVA-024", Severity::Low)]
         );
         assert!(rules_of(&all, b"/usr/local/bin/backup-wrapper").is_empty());
         assert_eq!(
