@@ -450,7 +450,7 @@ impl<'a> Judge<'a> {
         let bytes = bytes.get(..MAX_READ).unwrap_or(bytes);
         let lang = Lang::of(basename(path), bytes);
         let mut content: Option<(u32, String, u32, Vec<u8>)> = None;
-        let mut php_at = PhpAt::Html;
+        let mut php_at = PhpAt::html();
         for (n, raw) in numbered_lines(bytes) {
             let text = String::from_utf8_lossy(raw);
             let judged = judge_line(&self.sinks, &self.inputs, lang, &php_at, &text);
@@ -572,7 +572,7 @@ mod tests {
     fn judged(iocs: &Indicators, lang: Lang, line: &str) -> Option<(u32, String)> {
         let sinks: Vec<&str> = iocs.set(Kind::WebshellSink).collect();
         let inputs: Vec<&str> = iocs.set(Kind::WebshellInput).collect();
-        judge_line(&sinks, &inputs, lang, &PhpAt::Html, line)
+        judge_line(&sinks, &inputs, lang, &PhpAt::html(), line)
     }
 
     #[test]
@@ -867,6 +867,11 @@ const page = `<?= (int) $_GET['paged'] ?>`;
                 "/var/www/html/z.php",
                 b"<?php\n$t = <<<'EOT'\n?>\nEOT;\n$o = `$_GET[c]`;\necho $o;\n",
             ),
+            // Review of train 1, item 8: a string inside an interpolation.
+            (
+                "/var/www/html/w.php",
+                b"<?php\n$t = \"{$a[\"?>\"]}\";\n$o = `$_GET[c]`;\necho $o;\n",
+            ),
         ] {
             assert!(a_high_web_shell(&iocs, path, content), "{path}");
         }
@@ -876,7 +881,7 @@ const page = `<?= (int) $_GET['paged'] ?>`;
     fn judged_php(iocs: &Indicators, open: bool, line: &str) -> Option<(u32, String)> {
         let sinks: Vec<&str> = iocs.set(Kind::WebshellSink).collect();
         let inputs: Vec<&str> = iocs.set(Kind::WebshellInput).collect();
-        let at = if open { PhpAt::Code } else { PhpAt::Html };
+        let at = if open { PhpAt::code() } else { PhpAt::html() };
         judge_line(&sinks, &inputs, Lang::Php, &at, line)
     }
 

@@ -8,23 +8,54 @@
 //! `` $o = `$_GET[c]`; `` (review of train 3, item 7). Strings and comments span lines, so the state is
 //! carried from one line to the next.
 //!
-//! Not modelled: a string nested in a `{$a["..."]}` interpolation inside a double-quoted string (its
-//! inner `"` is read as the end of the string).
+//! Inside a `"..."` or `` `...` `` string, `{$...}` and `${...}` are code again, with strings of their own
+//! (`"{$a["?>"]}"`): the state is a stack of such frames (review of train 1, item 8). Past
+//! [`MAX_NESTING`] frames nothing more is opened and the rest of the file is code: no `?>` ends it (a
+//! shaped nesting can then only make more text read as code, never hide any).
 
-/// Where a line starts: the state the previous line ended in.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(super) enum PhpAt {
-    /// Outside PHP code (HTML, JavaScript), until `<?`.
-    #[default]
-    Html,
-    /// In PHP code.
+/// Frames deeper than this are not opened (a shaped line cannot grow the state).
+const MAX_NESTING: usize = 8;
+
+/// One construct a line can be inside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Frame {
+    /// PHP code (the bottom frame, after `<?php`).
     Code,
-    /// In a string opened by this quote (`'`, `"`, or `` ` ``: the shell operator's text is a string).
+    /// A string opened by this quote (`'`, `"`, or `` ` ``: the shell operator's text is a string).
     Quoted(u8),
-    /// In a `/* ... */` comment.
+    /// A `/* ... */` comment.
     BlockComment,
-    /// In a heredoc or nowdoc body, until a line that starts (after blanks) with this label (lowercase).
+    /// A heredoc or nowdoc body, until a line that starts (after blanks) with this label (lowercase).
     Heredoc(String),
+    /// Code interpolated into a string (`{$...}`, `${...}`), with its open braces.
+    Interpolated(u32),
+}
+
+/// Where a line starts: the state the previous line ended in (no frame: HTML, until `<?`), and whether
+/// the nesting cap was hit (the rest of the file is code).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct PhpAt(Vec<Frame>, bool);
+
+impl PhpAt {
+    /// Outside PHP code (HTML, JavaScript).
+    pub(super) fn html() -> PhpAt {
+        PhpAt(Vec::new(), false)
+    }
+
+    /// In PHP code (for tests of one statement inside code).
+    #[cfg(test)]
+    pub(super) fn code() -> PhpAt {
+        PhpAt(vec![Frame::Code], false)
+    }
+
+    /// Opens a frame, unless [`MAX_NESTING`] are open: then the rest of the file is code.
+    fn open(&mut self, f: Frame) {
+        if self.0.len() < MAX_NESTING {
+            self.0.push(f);
+        } else {
+            self.1 = true;
+        }
+    }
 }
 
 /// The PHP code regions of a lowercase line (strings and comments in code included), and the state the
@@ -35,19 +66,19 @@ pub(super) fn php_regions<'t>(t: &'t str, at: &PhpAt) -> (Vec<&'t str>, PhpAt) {
     let mut state = at.clone();
     let mut start = 0;
     let mut i = 0;
-    if let PhpAt::Heredoc(label) = &state {
+    if let Some(Frame::Heredoc(label)) = state.0.last() {
         match heredoc_end(t, label) {
             Some(end) => {
                 i = end;
-                state = PhpAt::Code;
+                state.0.pop();
             }
             None => return (vec![t], state),
         }
     }
     while let Some(&c) = b.get(i) {
         let next = b.get(i + 1).copied();
-        match state {
-            PhpAt::Html => {
+        match state.0.last_mut() {
+            None => {
                 let Some(open) = t.get(i..).and_then(|r| r.find("<?")) else {
                     break;
                 };
@@ -60,15 +91,29 @@ pub(super) fn php_regions<'t>(t: &'t str, at: &PhpAt) -> (Vec<&'t str>, PhpAt) {
                         usize::from(tail.starts_with('='))
                     };
                 start = i;
-                state = PhpAt::Code;
+                state.0.push(Frame::Code);
             }
-            PhpAt::Code => match (c, next) {
+            Some(Frame::Interpolated(depth)) => {
+                match c {
+                    b'{' => *depth += 1,
+                    b'}' => {
+                        *depth = depth.saturating_sub(1);
+                        if *depth == 0 {
+                            state.0.pop();
+                        }
+                    }
+                    b'\'' | b'"' | b'`' => state.open(Frame::Quoted(c)),
+                    _ => {}
+                }
+                i += 1;
+            }
+            Some(Frame::Code) => match (c, next) {
                 (b'\'' | b'"' | b'`', _) => {
-                    state = PhpAt::Quoted(c);
+                    state.open(Frame::Quoted(c));
                     i += 1;
                 }
                 (b'/', Some(b'*')) => {
-                    state = PhpAt::BlockComment;
+                    state.open(Frame::BlockComment);
                     i += 2;
                 }
                 // `#[` is a PHP 8 attribute, not a comment.
@@ -78,15 +123,15 @@ pub(super) fn php_regions<'t>(t: &'t str, at: &PhpAt) -> (Vec<&'t str>, PhpAt) {
                         None => i = b.len(),
                     }
                 }
-                (b'?', Some(b'>')) => {
+                (b'?', Some(b'>')) if !state.1 => {
                     out.push(t.get(start..i).unwrap_or_default());
-                    state = PhpAt::Html;
+                    state.0.clear();
                     i += 2;
                 }
                 (b'<', _) if t.get(i..).is_some_and(|r| r.starts_with("<<<")) => {
                     match heredoc_label(t.get(i + 3..).unwrap_or_default()) {
                         Some(label) => {
-                            state = PhpAt::Heredoc(label);
+                            state.open(Frame::Heredoc(label));
                             i = b.len();
                         }
                         None => i += 3,
@@ -94,28 +139,36 @@ pub(super) fn php_regions<'t>(t: &'t str, at: &PhpAt) -> (Vec<&'t str>, PhpAt) {
                 }
                 _ => i += 1,
             },
-            PhpAt::Quoted(q) => {
+            Some(Frame::Quoted(q)) => {
+                let q = *q;
+                let interpolates = q != b'\'';
                 if c == b'\\' {
                     i += 2;
-                } else {
-                    if c == q {
-                        state = PhpAt::Code;
-                    }
+                } else if c == q {
+                    state.0.pop();
                     i += 1;
-                }
-            }
-            PhpAt::BlockComment => {
-                if (c, next) == (b'*', Some(b'/')) {
-                    state = PhpAt::Code;
+                } else if interpolates && (c, next) == (b'{', Some(b'$')) {
+                    state.open(Frame::Interpolated(1));
+                    i += 1;
+                } else if interpolates && (c, next) == (b'$', Some(b'{')) {
+                    state.open(Frame::Interpolated(1));
                     i += 2;
                 } else {
                     i += 1;
                 }
             }
-            PhpAt::Heredoc(_) => break,
+            Some(Frame::BlockComment) => {
+                if (c, next) == (b'*', Some(b'/')) {
+                    state.0.pop();
+                    i += 2;
+                } else {
+                    i += 1;
+                }
+            }
+            Some(Frame::Heredoc(_)) => break,
         }
     }
-    if state != PhpAt::Html {
+    if !state.0.is_empty() {
         out.push(t.get(start..).unwrap_or_default());
     }
     (out, state)
@@ -161,7 +214,7 @@ mod tests {
 
     /// The code regions of each line of a script, with the state carried across lines.
     fn regions(script: &str) -> Vec<Vec<&str>> {
-        let mut at = PhpAt::Html;
+        let mut at = PhpAt::html();
         script
             .lines()
             .map(|l| {
@@ -203,6 +256,10 @@ mod tests {
             "<?php\n/* ?>\n?> */\n$o = `$_get[c]`;",
             "<?php\n$t = <<<eot\n?>\neot;\n$o = `$_get[c]`;",
             "<?php\n$t = <<<'x'\n?>\n  x;\n$o = `$_get[c]`;",
+            // Review of train 1, item 8: strings inside an interpolation, on one line and across lines.
+            "<?php\n$t = \"{$a[\"?>\"]}\";\n$o = `$_get[c]`;",
+            "<?php\n$t = \"${a['?>']}\"; $u = `{$b[\"?>\"]}`;\n$o = `$_get[c]`;",
+            "<?php\n$t = \"{$a[\n\"?>\"]}\";\n$o = `$_get[c]`;",
         ] {
             let r = regions(script);
             assert_eq!(
@@ -211,6 +268,21 @@ mod tests {
                 "{script:?}: {r:?}"
             );
         }
+        // Nesting past the cap reads the rest as code: a `?>` in it never turns the next line into HTML.
+        let deep = format!(
+            "<?php\n$t = \"{}\";\n?> x\n$o = `$_get[c]`;",
+            "{$a[\"".repeat(20)
+        );
+        assert_eq!(
+            regions(&deep).last().map(Vec::as_slice),
+            Some(&["$o = `$_get[c]`;"][..]),
+            "{deep}"
+        );
+        // A single-quoted string interpolates nothing: `{$` in it is text, its `'` ends it.
+        assert_eq!(
+            regions("<?php $t = '{$a'; ?> `html`").last(),
+            Some(&vec![" $t = '{$a'; "])
+        );
         // A heredoc's label must close its body on a line of its own start; `eotx` does not.
         assert_eq!(
             regions("<?php $t = <<<eot\neotx ?>\neot; ?> html").last(),
