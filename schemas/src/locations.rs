@@ -465,6 +465,25 @@ pub const PACKAGE_MANAGER_HOOK_PLACES: &[(&[u8], u32)] = &[
     (b"/usr/lib64/python[23]*/__pycache__/*customize.*", 0),
 ];
 
+/// Whether a remediation may edit the file at `path` line by line: any persistence location (the table,
+/// systemd unit directories, shell start-up files, XDG autostart entries, the cron and spool trees) or an
+/// `authorized_keys` file. The collector records the directory of each such file with its lock flags,
+/// because rewriting the file clears that lock and the script sets again only a lock the snapshot saw
+/// (review of train 1, item 13: one predicate, not a list of the collector's families).
+pub fn may_be_edited_in_place(path: &[u8]) -> bool {
+    let name = path.rsplit(|b| *b == b'/').next().unwrap_or(path);
+    persistence_location(path).is_some()
+        || is_shell_startup(path)
+        || is_home_autostart(path)
+        || SYSTEMD_UNIT_DIRS.iter().any(|d| path.starts_with(d))
+        || HOME_SYSTEMD_UNIT_DIRS
+            .iter()
+            .any(|d| path.windows(d.len()).any(|w| w == *d))
+        || path.starts_with(b"/etc/cron")
+        || path.starts_with(b"/var/spool/")
+        || (name.starts_with(b"authorized_keys") && !name.ends_with(b".pub"))
+}
+
 /// The libraries an `LD_PRELOAD` value names, split as the dynamic loader splits it (ld.so(8): "separated
 /// by spaces or colons"; glibc's `handle_preload_list` cuts at `" :"` only, so a tab or newline is part of
 /// a name), empty items dropped, no comments. The one splitter of that value: the collector hands these to
@@ -553,6 +572,31 @@ mod tests {
         assert!(!is_home_autostart(b"/home/u/.config/autostart/x.sh"));
         assert!(!is_home_autostart(b"/home/u/.config/autostart/d/x.desktop"));
         assert!(!is_home_autostart(b"/home/u/.config/autostartx/x.desktop"));
+    }
+
+    #[test]
+    fn files_edited_in_place() {
+        for p in [
+            &b"/etc/crontab"[..],
+            b"/var/spool/cron/crontabs/root",
+            b"/etc/ld.so.preload",
+            b"/root/.bashrc",
+            b"/home/a/.ssh/authorized_keys2",
+            b"/etc/systemd/system/x.service",
+            b"/home/a/.config/systemd/user/x.service",
+            b"/home/a/.config/autostart/x.desktop",
+            b"/etc/rc.local",
+        ] {
+            assert!(may_be_edited_in_place(p), "{}", String::from_utf8_lossy(p));
+        }
+        for p in [
+            &b"/var/log/auth.log"[..],
+            b"/var/www/html/index.php",
+            b"/home/a/.ssh/id_rsa.pub",
+            b"/home/a/.ssh/authorized_keys.pub",
+        ] {
+            assert!(!may_be_edited_in_place(p), "{}", String::from_utf8_lossy(p));
+        }
     }
 
     #[test]

@@ -25,8 +25,8 @@
 //! | [`spend`] | `spend` | none: hashes and copies, by suspicion, what every other family queued (runs last) |
 //! | [`mounts`] | `mounts` | none (`records/mounts.pc`, read before the families, written after them) |
 //!
-//! After each family whose files a remediation edits in place ([`lock_dirs::EDITED_IN_PLACE`]), the
-//! directories of those files are recorded with their inode flags ([`lock_dirs`]).
+//! After each family, the directories of the files it recorded that a remediation may edit in place
+//! are recorded with their inode flags ([`lock_dirs`]).
 //!
 //! The plumbing they share: [`host_root`] (dead-box path resolution that cannot leave the root),
 //! [`file_meta`] (`statx`, inode flags), [`listing`] (link-safe directory listings, which the package
@@ -160,9 +160,7 @@ pub fn collect<W: Write>(col: &mut Collection<W>) -> Result<(), WriteError> {
             let mut sink = Sink::new(col, log, &mut ctx, category);
             let from = sink.col.files.len();
             run(&mut sink)?;
-            if lock_dirs::EDITED_IN_PLACE.contains(&name) {
-                lock_dirs::record(&mut sink, from)?;
-            }
+            lock_dirs::record(&mut sink, from)?;
             Ok(())
         })?;
     }
