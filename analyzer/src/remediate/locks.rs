@@ -11,7 +11,8 @@
 //!
 //! A directory's lock follows the same rule of time (review of train 2, item 7): nothing can change an
 //! immutable inode — no entry added or removed, no chmod — so an immutable directory's change time is
-//! when its lock was set. Locked at or after the last write of the file holding an attacker's line
+//! when its lock was set. Locked at or after the last write (the earlier of the file's mtime and ctime:
+//! the kit can set the one, not the other) of the file holding an attacker's line
 //! (`chattr +i ~/.ssh` after the kit wrote its key), the lock is the intrusion's: it stays cleared, and
 //! the responder is told. Locked before that write, it is the admin's and is set again; MT-EVA-001 high
 //! on the directory clears it too. A file's verdict itself never carries over to its directory.
@@ -87,10 +88,19 @@ pub fn policy(
         );
     }
     // The directory's lock set at or after the attacker's write (its change time, which an immutable
-    // inode keeps from the moment the lock was set, not older than the file's last write).
+    // inode keeps from the moment the lock was set, not older than the file's last write). The write is
+    // dated by the earlier of the file's mtime and ctime: the kit sets the mtime (`touch -d 2030-01-01`
+    // would make its own lock look older than its write, review of train 1, item 12), never the ctime,
+    // which no later than the collection bounds it.
     let locked_after_write = attributed_line
         && match (dir, file) {
-            (Some(d), Some(f)) => d.immutable && f.mtime.secs > 0 && d.ctime.secs >= f.mtime.secs,
+            (Some(d), Some(f)) => {
+                let written = match f.ctime.secs {
+                    c if c > 0 => f.mtime.secs.min(c),
+                    _ => f.mtime.secs,
+                };
+                d.immutable && written > 0 && d.ctime.secs >= written
+            }
             _ => false,
         };
     let dir_high = judged(dir_path).is_some_and(|s| s >= Severity::High);
@@ -212,6 +222,17 @@ mod tests {
         }
         let (p, notes) = policy(&make(written - 86_400), &none, keys, true);
         assert!(p.restore_dir && notes.is_empty(), "{p:?} {notes:?}");
+        // Review of train 1, item 12: the kit's key file touched to a future mtime after its write and
+        // its lock; the change time (the touch's) still dates the write, and the lock stays cleared.
+        let mut stomped = make(written + 5);
+        for f in stomped.files.iter_mut() {
+            if f.path.as_bytes() == keys {
+                f.mtime.secs = 1_893_456_000;
+                f.ctime.secs = written;
+            }
+        }
+        let (p, _) = policy(&stomped, &none, keys, true);
+        assert!(!p.restore_dir, "{p:?}");
         let (p, notes) = policy(&make(written + 5), &none, keys, false);
         assert!(p.restore_dir && notes.is_empty(), "{p:?} {notes:?}");
     }
