@@ -58,6 +58,25 @@ pub fn is_shell_startup(path: &[u8]) -> bool {
         })
 }
 
+/// Web servers' configuration: the files (and directories of files, `*` as in [`WEB_ROOTS`]) where
+/// nginx and Apache say which document root each virtual host serves and where it logs its requests.
+/// The collector stores the enabled ones (following `sites-enabled` links to their files) as category
+/// `web-config`; the analyzer reads them to match a logged request against its own host's root rather
+/// than every web root (review of train 3, item 1).
+pub const WEB_SERVER_CONFIGS: &[&[u8]] = &[
+    b"/etc/nginx/nginx.conf",
+    b"/etc/nginx/conf.d/*",
+    b"/etc/nginx/sites-enabled/*",
+    b"/etc/apache2/apache2.conf",
+    b"/etc/apache2/envvars",
+    b"/etc/apache2/sites-enabled/*",
+    b"/etc/apache2/conf-enabled/*",
+    b"/etc/httpd/conf/httpd.conf",
+    b"/etc/httpd/conf.d/*",
+    b"/usr/local/apache2/conf/httpd.conf",
+    b"/usr/local/apache2/conf/extra/*",
+];
+
 /// Web server document roots and servlet containers' application directories (no trailing slash; `*`
 /// stands for any characters inside one path component: `tomcat*` is `tomcat`, `tomcat9`, `tomcat10`).
 /// The collector walks them for server-side scripts; the analyzer's path class `web_root` holds them

@@ -21,6 +21,7 @@ pub mod moved_tools;
 pub mod persistence;
 pub mod service_logs;
 pub mod ssh;
+pub mod web_sites;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -81,6 +82,8 @@ pub struct HostModel {
     pub journals: journal::Journals,
     /// What network services logged about their clients (Redis, web access logs, PostgreSQL).
     pub service_logs: Vec<service_logs::ServiceLogLine>,
+    /// Which document roots each web server's access log serves, where its configuration says.
+    pub web_sites: web_sites::WebSites,
     /// Authorized keys, known hosts and sshd's effective configuration.
     pub ssh: ssh::Ssh,
     /// Firewall rule sets: tool captures and saved rule files.
@@ -211,6 +214,7 @@ impl HostModel {
             brute_force: brute_force::BruteForce::default(),
             persistence: Vec::new(),
             service_logs: Vec::new(),
+            web_sites: web_sites::WebSites::default(),
             journals: journal::Journals::default(),
             ssh: ssh::Ssh::default(),
             firewall: Vec::new(),
@@ -241,6 +245,7 @@ impl HostModel {
         self.persistence = entries;
         self.warnings.extend(warnings);
         self.service_logs = service_logs::collect(self);
+        self.web_sites = web_sites::collect(self);
         self.ssh = ssh::collect(self);
         self.firewall = firewall::collect(self);
         self.moved_tools = moved_tools::derive(&self.packages);

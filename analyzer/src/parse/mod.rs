@@ -23,6 +23,7 @@ pub mod sshd_config;
 pub mod sudoers;
 pub mod systemd_unit;
 pub mod udev_rules;
+pub mod web_config;
 
 /// Lines read from one file at most; the rest is ignored (a 10,000-line crontab is fine, a 2 GB log is cut).
 pub const MAX_LINES: usize = 200_000;

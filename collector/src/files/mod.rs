@@ -18,7 +18,7 @@
 //! | [`firewall`] | `firewall` | `firewall`, `network` (+ `commands/*.stdout`) |
 //! | [`exe_dirs`] | `exe-dirs` | `exe-dir` |
 //! | [`temp_places`] | `temp` | `temp` |
-//! | [`webroots`] | `webroots` | `webroot` |
+//! | [`webroots`] | `webroots` | `webroot`, `web-config` |
 //! | [`references`] | `referenced` | `referenced-exe` |
 //! | [`system_bins`] | `system-bins` | `system-bin`, `packaged-twin` (+ [`packaged_missing`]'s `packaged-missing` and `unowned-system-bin` checks in `records/packages.pc`) |
 //! | [`packages`] | `packages` | `packages` (+ `records/packages.pc`) |

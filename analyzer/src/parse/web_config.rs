@@ -1,0 +1,325 @@
+//! Web servers' configuration (nginx, Apache httpd), read for one question: which document roots can a
+//! request logged in a given access log have reached. Per virtual host (nginx `server { }`, Apache
+//! `<VirtualHost>`): the roots it serves (`root`, `DocumentRoot`) and the logs it writes (`access_log`,
+//! `CustomLog`, `TransferLog`); outside them, the defaults a host without its own inherits (nginx's
+//! `http`-level `access_log` and `root`, Apache's main server).
+//!
+//! What this reading cannot follow makes the host's roots or logs unknown rather than guessed: a
+//! variable in a path (`root $site_root;`), a relative path (nginx's prefix, Apache's `ServerRoot`), an
+//! `alias` or `Alias` (a URI prefix served from elsewhere), a piped log (`CustomLog "|rotatelogs ..."`).
+
+/// One virtual host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Site {
+    /// Document roots, absolute, without a trailing `/`.
+    pub roots: Vec<Vec<u8>>,
+    /// Some root of the host could not be read (a variable, a relative path, an alias).
+    pub roots_unknown: bool,
+    /// Access logs, absolute.
+    pub logs: Vec<Vec<u8>>,
+    /// Some log of the host could not be read (a variable, a relative path, a pipe).
+    pub logs_unknown: bool,
+}
+
+/// What one configuration file says: its hosts and the defaults of hosts that name no root or log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebConfig {
+    pub sites: Vec<Site>,
+    /// The main server's (Apache) or `http` block's (nginx) roots and logs.
+    pub defaults: Site,
+}
+
+/// A path value: absolute, no variable, without a trailing `/`; `None` when it cannot be read.
+fn path_value(v: &[u8]) -> Option<Vec<u8>> {
+    if !v.starts_with(b"/") || v.contains(&b'$') {
+        return None;
+    }
+    let trimmed = match v.iter().rposition(|b| *b != b'/') {
+        Some(end) => v.get(..=end).unwrap_or(v),
+        None => b"/",
+    };
+    Some(trimmed.to_vec())
+}
+
+/// Adds a root (`root`) or a log (`log`) value to a site.
+fn add(site: &mut Site, value: Option<&[u8]>, log: bool) {
+    let read = value.and_then(path_value);
+    match (log, read) {
+        (false, Some(p)) => site.roots.push(p),
+        (false, None) => site.roots_unknown = true,
+        (true, Some(p)) => site.logs.push(p),
+        (true, None) => site.logs_unknown = true,
+    }
+}
+
+/// nginx's configuration: words, `{`, `}` and `;` as its parser splits them (quotes and `\` escapes,
+/// `#` comments to the end of the line).
+fn nginx_tokens(text: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut word: Option<Vec<u8>> = None;
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while let Some(&c) = text.get(i) {
+        i += 1;
+        if let Some(q) = quote {
+            match c {
+                b'\\' => {
+                    if let (Some(w), Some(&n)) = (word.as_mut(), text.get(i)) {
+                        w.push(n);
+                    }
+                    i += 1;
+                }
+                _ if c == q => quote = None,
+                _ => word.get_or_insert_with(Vec::new).push(c),
+            }
+            continue;
+        }
+        match c {
+            b'"' | b'\'' => {
+                quote = Some(c);
+                word.get_or_insert_with(Vec::new);
+            }
+            b'#' if word.is_none() => {
+                while text.get(i).is_some_and(|b| *b != b'\n') {
+                    i += 1;
+                }
+            }
+            b'{' | b'}' | b';' => {
+                out.extend(word.take());
+                out.push(vec![c]);
+            }
+            _ if c.is_ascii_whitespace() => out.extend(word.take()),
+            _ => word.get_or_insert_with(Vec::new).push(c),
+        }
+    }
+    out.extend(word);
+    out
+}
+
+/// An nginx configuration file (`nginx.conf`, a `sites-enabled` or `conf.d` file).
+pub fn nginx(text: &[u8]) -> WebConfig {
+    let mut config = WebConfig::default();
+    let mut blocks: Vec<Vec<u8>> = Vec::new();
+    let mut site: Option<Site> = None;
+    let mut words: Vec<Vec<u8>> = Vec::new();
+    for token in nginx_tokens(text) {
+        match token.as_slice() {
+            b"{" => {
+                let name = words.first().cloned().unwrap_or_default();
+                if name == b"server" && site.is_none() {
+                    site = Some(Site::default());
+                }
+                blocks.push(name);
+                words.clear();
+            }
+            b"}" => {
+                if blocks.pop().as_deref() == Some(&b"server"[..]) {
+                    config.sites.extend(site.take());
+                }
+                words.clear();
+            }
+            b";" => {
+                let value = words.get(1).map(Vec::as_slice);
+                let target = match site.as_mut() {
+                    Some(s) => Some(s),
+                    None if blocks.iter().any(|b| b == b"http") => Some(&mut config.defaults),
+                    None => None,
+                };
+                if let (Some(t), Some(name)) = (target, words.first()) {
+                    match name.as_slice() {
+                        b"root" => add(t, value, false),
+                        b"alias" => t.roots_unknown = true,
+                        b"access_log" if value != Some(&b"off"[..]) => add(t, value, true),
+                        _ => {}
+                    }
+                }
+                words.clear();
+            }
+            _ => words.push(token),
+        }
+    }
+    config
+}
+
+/// Apache's `envvars` (`export APACHE_LOG_DIR=/var/log/apache2$SUFFIX`): the values its configuration
+/// names as `${NAME}`, with `$SUFFIX` (empty but for multi-instance setups) left out.
+pub fn apache_envvars(text: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    crate::parse::numbered_lines(text)
+        .filter_map(|(_, l)| {
+            let l = l.trim_ascii();
+            let (name, value) = l
+                .strip_prefix(b"export ")?
+                .trim_ascii()
+                .split_once_byte(b'=')?;
+            let value = value.trim_ascii();
+            let value = value
+                .strip_prefix(b"\"")
+                .and_then(|v| v.strip_suffix(b"\""))
+                .unwrap_or(value);
+            let value: Vec<u8> = value.strip_suffix(b"$SUFFIX").unwrap_or(value).to_vec();
+            Some((name.to_vec(), value))
+        })
+        .collect()
+}
+
+/// `split_once` for byte slices.
+trait SplitOnceByte {
+    fn split_once_byte(&self, at: u8) -> Option<(&[u8], &[u8])>;
+}
+
+impl SplitOnceByte for [u8] {
+    fn split_once_byte(&self, at: u8) -> Option<(&[u8], &[u8])> {
+        let i = self.iter().position(|b| *b == at)?;
+        Some((self.get(..i)?, self.get(i + 1..)?))
+    }
+}
+
+/// `${NAME}` replaced by its `envvars` value; a name without one stays (and makes the path unknown).
+fn substitute(value: &[u8], vars: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+    let mut out = value.to_vec();
+    for (name, v) in vars {
+        let pattern = [&b"${"[..], name, b"}"].concat();
+        while let Some(at) = out
+            .windows(pattern.len())
+            .position(|w| w == pattern.as_slice())
+        {
+            out.splice(at..at + pattern.len(), v.iter().copied());
+        }
+    }
+    out
+}
+
+/// The first argument of an Apache directive line (after the name), unquoted.
+fn apache_argument(rest: &[u8]) -> Option<&[u8]> {
+    let rest = rest.trim_ascii_start();
+    if let Some(quoted) = rest.strip_prefix(b"\"") {
+        return quoted.split(|b| *b == b'"').next();
+    }
+    rest.split(|b| b.is_ascii_whitespace()).next()
+}
+
+/// An Apache httpd configuration file (`apache2.conf`, a `sites-enabled` or `conf.d` file), with the
+/// `envvars` values its `${NAME}` paths use.
+pub fn apache(text: &[u8], vars: &[(Vec<u8>, Vec<u8>)]) -> WebConfig {
+    let mut config = WebConfig::default();
+    let mut site: Option<Site> = None;
+    let mut joined = Vec::new();
+    for (_, raw) in crate::parse::numbered_lines(text) {
+        // A line ending in `\` continues on the next.
+        if let Some(head) = raw.trim_ascii_end().strip_suffix(b"\\") {
+            joined.extend_from_slice(head);
+            joined.push(b' ');
+            continue;
+        }
+        joined.extend_from_slice(raw);
+        let line = std::mem::take(&mut joined);
+        let line = line.trim_ascii();
+        if line.starts_with(b"#") || line.is_empty() {
+            continue;
+        }
+        let end = line
+            .iter()
+            .position(|b| b.is_ascii_whitespace() || *b == b'>')
+            .unwrap_or(line.len());
+        let name = line.get(..end).unwrap_or_default().to_ascii_lowercase();
+        let rest = line.get(end..).unwrap_or_default();
+        match name.as_slice() {
+            b"<virtualhost" => site = Some(Site::default()),
+            b"</virtualhost" => config.sites.extend(site.take()),
+            b"documentroot" | b"customlog" | b"transferlog" => {
+                let value = apache_argument(rest).map(|v| substitute(v, vars));
+                let log = name != b"documentroot";
+                let t = site.as_mut().unwrap_or(&mut config.defaults);
+                add(t, value.as_deref(), log);
+            }
+            b"alias" | b"aliasmatch" | b"scriptalias" | b"scriptaliasmatch" => {
+                site.as_mut().unwrap_or(&mut config.defaults).roots_unknown = true;
+            }
+            _ => {}
+        }
+    }
+    config
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(v: &[Vec<u8>]) -> Vec<String> {
+        v.iter()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn nginx_server_blocks_name_their_roots_and_logs() {
+        let conf = br#"
+http {
+    access_log /var/log/nginx/access.log;
+    # root /nowhere;
+    server {
+        server_name shop.example;
+        root /var/www/shop/public/;
+        access_log "/var/log/nginx/shop.access.log" combined;
+        location ~ \.php$ { fastcgi_pass unix:/run/php/fpm.sock; }
+    }
+    server {
+        server_name blog.example;
+        location / { root /var/www/blog; }
+        location /static/ { alias /srv/static/; }
+        access_log off;
+    }
+    server { root $site_root; }
+}
+"#;
+        let c = nginx(conf);
+        assert_eq!(paths(&c.defaults.logs), ["/var/log/nginx/access.log"]);
+        assert!(c.defaults.roots.is_empty());
+        assert_eq!(c.sites.len(), 3, "{c:?}");
+        assert_eq!(paths(&c.sites[0].roots), ["/var/www/shop/public"]);
+        assert_eq!(paths(&c.sites[0].logs), ["/var/log/nginx/shop.access.log"]);
+        assert!(!c.sites[0].roots_unknown);
+        assert_eq!(paths(&c.sites[1].roots), ["/var/www/blog"]);
+        assert!(c.sites[1].roots_unknown, "an alias");
+        assert!(c.sites[1].logs.is_empty() && !c.sites[1].logs_unknown);
+        assert!(c.sites[2].roots_unknown, "a variable");
+    }
+
+    #[test]
+    fn apache_virtual_hosts_with_envvars() {
+        let vars = apache_envvars(
+            b"export APACHE_RUN_USER=www-data\nexport APACHE_LOG_DIR=/var/log/apache2$SUFFIX\n",
+        );
+        let conf = br#"
+DocumentRoot /var/www/html
+CustomLog ${APACHE_LOG_DIR}/other_vhosts_access.log vhost_combined
+<VirtualHost *:80>
+    ServerName shop.example
+    DocumentRoot "/var/www/shop"
+    CustomLog ${APACHE_LOG_DIR}/shop_access.log \
+        combined
+</VirtualHost>
+<VirtualHost *:8080>
+    DocumentRoot /var/www/admin
+    CustomLog "|/usr/bin/rotatelogs /var/log/apache2/admin.%Y 86400" common
+    Alias /tools /opt/tools
+</VirtualHost>
+"#;
+        let c = apache(conf, &vars);
+        assert_eq!(paths(&c.defaults.roots), ["/var/www/html"]);
+        assert_eq!(
+            paths(&c.defaults.logs),
+            ["/var/log/apache2/other_vhosts_access.log"]
+        );
+        assert_eq!(c.sites.len(), 2);
+        assert_eq!(paths(&c.sites[0].roots), ["/var/www/shop"]);
+        assert_eq!(
+            paths(&c.sites[0].logs),
+            ["/var/log/apache2/shop_access.log"]
+        );
+        assert!(c.sites[1].logs_unknown && c.sites[1].roots_unknown, "{c:?}");
+        // A name envvars does not set stays a variable: unknown.
+        let c = apache(b"CustomLog ${LOGS}/x.log common\n", &vars);
+        assert!(c.defaults.logs_unknown);
+    }
+}
