@@ -6,7 +6,11 @@
 //!
 //! What this reading cannot follow makes the host's roots or logs unknown rather than guessed: a
 //! variable in a path (`root $site_root;`), a relative path (nginx's prefix, Apache's `ServerRoot`), an
-//! `alias` or `Alias` (a URI prefix served from elsewhere), a piped log (`CustomLog "|rotatelogs ..."`).
+//! `alias` or `Alias` (a URI prefix served from elsewhere), a piped log (`CustomLog "|rotatelogs ..."`),
+//! and a host that hands requests to another server (nginx's `proxy_pass`, `uwsgi_pass`, ...; a FastCGI
+//! `SCRIPT_FILENAME` not built on the root; Apache's `ProxyPass`, `ProxyPassMatch`, `JkMount`, a
+//! `RewriteRule` with the `[P]` flag): the page that runs is then the backend's (Tomcat's webapps, an
+//! Apache behind nginx), whose root this host's configuration does not say.
 
 /// One virtual host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -128,7 +132,18 @@ pub fn nginx(text: &[u8]) -> WebConfig {
                 if let (Some(t), Some(name)) = (target, words.first()) {
                     match name.as_slice() {
                         b"root" => add(t, value, false),
-                        b"alias" => t.roots_unknown = true,
+                        b"alias" | b"proxy_pass" | b"uwsgi_pass" | b"scgi_pass" | b"grpc_pass" => {
+                            t.roots_unknown = true;
+                        }
+                        b"fastcgi_param"
+                            if value == Some(&b"SCRIPT_FILENAME"[..])
+                                && !words.get(2).is_some_and(|v| {
+                                    v.starts_with(b"$document_root")
+                                        || v.starts_with(b"$realpath_root")
+                                }) =>
+                        {
+                            t.roots_unknown = true;
+                        }
                         b"access_log" if value != Some(&b"off"[..]) => add(t, value, true),
                         _ => {}
                     }
@@ -198,6 +213,21 @@ fn apache_argument(rest: &[u8]) -> Option<&[u8]> {
     rest.split(|b| b.is_ascii_whitespace()).next()
 }
 
+/// Whether a `RewriteRule`'s flags (`[P]`, `[L,P]`, `[proxy]`) hand the request to a proxy.
+fn proxied_rewrite(rest: &[u8]) -> bool {
+    let Some(open) = rest.iter().rposition(|b| *b == b'[') else {
+        return false;
+    };
+    rest.get(open + 1..)
+        .and_then(|f| f.split(|b| *b == b']').next())
+        .is_some_and(|flags| {
+            flags
+                .split(|b| *b == b',')
+                .map(|f| f.trim_ascii().to_ascii_lowercase())
+                .any(|f| f == b"p" || f == b"proxy")
+        })
+}
+
 /// An Apache httpd configuration file (`apache2.conf`, a `sites-enabled` or `conf.d` file), with the
 /// `envvars` values its `${NAME}` paths use.
 pub fn apache(text: &[u8], vars: &[(Vec<u8>, Vec<u8>)]) -> WebConfig {
@@ -232,7 +262,11 @@ pub fn apache(text: &[u8], vars: &[(Vec<u8>, Vec<u8>)]) -> WebConfig {
                 let t = site.as_mut().unwrap_or(&mut config.defaults);
                 add(t, value.as_deref(), log);
             }
-            b"alias" | b"aliasmatch" | b"scriptalias" | b"scriptaliasmatch" => {
+            b"alias" | b"aliasmatch" | b"scriptalias" | b"scriptaliasmatch" | b"proxypass"
+            | b"proxypassmatch" | b"jkmount" => {
+                site.as_mut().unwrap_or(&mut config.defaults).roots_unknown = true;
+            }
+            b"rewriterule" if proxied_rewrite(rest) => {
                 site.as_mut().unwrap_or(&mut config.defaults).roots_unknown = true;
             }
             _ => {}
@@ -283,6 +317,55 @@ http {
         assert!(c.sites[1].roots_unknown, "an alias");
         assert!(c.sites[1].logs.is_empty() && !c.sites[1].logs_unknown);
         assert!(c.sites[2].roots_unknown, "a variable");
+    }
+
+    /// A host that hands its requests to another server serves that server's pages, from a root its own
+    /// configuration does not say: unknown. PHP-FPM fed the host's own root stays known.
+    #[test]
+    fn a_proxied_host_has_no_known_root() {
+        for conf in [
+            &b"server { root /var/www/s; location / { proxy_pass http://127.0.0.1:8080; } }"[..],
+            b"server { root /var/www/s; location ~ \\.php$ { fastcgi_param SCRIPT_FILENAME /srv/app/index.php; } }",
+            b"server { root /var/www/s; location / { uwsgi_pass unix:/run/app.sock; } }",
+        ] {
+            let c = nginx(conf);
+            assert!(c.sites[0].roots_unknown, "{}", String::from_utf8_lossy(conf));
+        }
+        for fed in [
+            &b"$document_root$fastcgi_script_name"[..],
+            b"$realpath_root$fastcgi_script_name",
+        ] {
+            let conf = [
+                &b"server { root /var/www/s; location ~ \\.php$ { fastcgi_param SCRIPT_FILENAME "[..],
+                fed,
+                b"; } }",
+            ]
+            .concat();
+            assert!(!nginx(&conf).sites[0].roots_unknown);
+        }
+        for line in [
+            &b"ProxyPass / http://127.0.0.1:8080/"[..],
+            b"ProxyPassMatch ^/(.*\\.php)$ fcgi://127.0.0.1:9000/srv/app/$1",
+            b"JkMount /* worker1",
+            b"RewriteRule ^/app/(.*)$ http://127.0.0.1:8080/$1 [L,P]",
+        ] {
+            let conf = [
+                &b"<VirtualHost *:80>\nDocumentRoot /var/www/s\n"[..],
+                line,
+                b"\n</VirtualHost>\n",
+            ]
+            .concat();
+            assert!(
+                apache(&conf, &[]).sites[0].roots_unknown,
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+        let kept = apache(
+            b"<VirtualHost *:80>\nDocumentRoot /var/www/s\nRewriteRule ^(.*)$ /index.php [L,QSA]\n</VirtualHost>\n",
+            &[],
+        );
+        assert!(!kept.sites[0].roots_unknown);
     }
 
     #[test]
