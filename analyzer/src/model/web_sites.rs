@@ -42,6 +42,9 @@ impl WebSites {
             anywhere: Some(Vec::new()),
             ..WebSites::default()
         };
+        if nginx.iter().chain(apache).any(|c| c.incomplete) {
+            return WebSites::default();
+        }
         for server in [nginx, apache] {
             let mut defaults = Site::default();
             for c in server {
@@ -113,6 +116,15 @@ fn live_name(path: &[u8]) -> &[u8] {
         .unwrap_or(p)
 }
 
+/// The server root an Apache configuration file's relative `Include`s start from: Debian's
+/// `/etc/apache2`, Red Hat's `/etc/httpd`, the upstream `/usr/local/apache2`.
+fn server_root(path: &[u8]) -> &[u8] {
+    [&b"/etc/apache2"[..], b"/etc/httpd", b"/usr/local/apache2"]
+        .into_iter()
+        .find(|r| path.starts_with(r))
+        .unwrap_or(b"/etc/apache2")
+}
+
 /// Reads the stored web server configuration of a model.
 pub fn collect(model: &HostModel) -> WebSites {
     let configs: Vec<(&[u8], &[u8])> = model
@@ -132,7 +144,7 @@ pub fn collect(model: &HostModel) -> WebSites {
         if path.starts_with(b"/etc/nginx/") {
             nginx.push(web_config::nginx(text));
         } else if crate::parse::basename(path) != b"envvars" {
-            apache.push(web_config::apache(text, &vars));
+            apache.push(web_config::apache(text, &vars, server_root(path)));
         }
     }
     WebSites::of(&nginx, &apache)
@@ -199,12 +211,27 @@ mod tests {
         let apache = web_config::apache(
             b"<VirtualHost *:80>\nDocumentRoot /var/www/admin\nCustomLog |/bin/logger c\n</VirtualHost>\n",
             &[],
+            b"/etc/apache2",
         );
         let nginx = web_config::nginx(b"server { root /var/www/shop; access_log /l/shop.log; }");
         let sites = WebSites::of(&[nginx], &[apache]);
         assert_eq!(
             sites.roots_of(b"/l/shop.log"),
             Some(vec![&b"/var/www/shop"[..], b"/var/www/admin"])
+        );
+    }
+
+    /// A configuration that includes host files the collector does not store leaves every log's roots
+    /// unknown: a host in `vhosts/` may write `access.log` too.
+    #[test]
+    fn an_incomplete_configuration_knows_no_roots() {
+        let main = web_config::nginx(
+            b"http { access_log /var/log/nginx/access.log; include /etc/nginx/vhosts/*.conf;
+                server { root /var/www/html; } }",
+        );
+        assert_eq!(
+            WebSites::of(&[main], &[]).roots_of(b"/var/log/nginx/access.log"),
+            None
         );
     }
 }

@@ -31,6 +31,56 @@ pub struct WebConfig {
     pub sites: Vec<Site>,
     /// The main server's (Apache) or `http` block's (nginx) roots and logs.
     pub defaults: Site,
+    /// The file includes, outside any host, a file the collector does not store
+    /// ([`minetrace_schemas::locations::WEB_SERVER_CONFIGS`]) that can hold hosts of their own: the hosts
+    /// read are not all there are, so no log's roots are known.
+    pub incomplete: bool,
+}
+
+/// Files an `include` names that define no host (types, parameters, modules, snippets of a host).
+const INCLUDES_WITHOUT_HOSTS: &[&[u8]] = &[
+    b"mime.types",
+    b"fastcgi_params",
+    b"fastcgi.conf",
+    b"proxy_params",
+    b"uwsgi_params",
+    b"scgi_params",
+    b"koi-utf",
+    b"koi-win",
+    b"win-utf",
+    b"ports.conf",
+    b"magic",
+];
+/// Directories whose files an `include` names that define no host.
+const INCLUDE_DIRS_WITHOUT_HOSTS: &[&[u8]] = &[
+    b"modules-enabled",
+    b"mods-enabled",
+    b"conf.modules.d",
+    b"snippets",
+];
+
+/// Whether an `include` (resolved against `base`, the server's configuration directory) names only
+/// files the collector stores or files that define no host.
+fn include_is_read(value: &[u8], base: &[u8]) -> bool {
+    use minetrace_schemas::locations::WEB_SERVER_CONFIGS;
+    let path = if value.starts_with(b"/") {
+        value.to_vec()
+    } else {
+        [base, b"/", value].concat()
+    };
+    let (dir, name) = match path.iter().rposition(|b| *b == b'/') {
+        Some(i) => (
+            path.get(..i).unwrap_or_default(),
+            path.get(i + 1..).unwrap_or_default(),
+        ),
+        None => (&b""[..], path.as_slice()),
+    };
+    let dir_name = dir.rsplit(|b| *b == b'/').next().unwrap_or_default();
+    WEB_SERVER_CONFIGS
+        .iter()
+        .any(|c| *c == path.as_slice() || c.strip_suffix(b"/*").is_some_and(|d| d == dir))
+        || INCLUDES_WITHOUT_HOSTS.contains(&name)
+        || INCLUDE_DIRS_WITHOUT_HOSTS.contains(&dir_name)
 }
 
 /// A path value: absolute, no variable, without a trailing `/`; `None` when it cannot be read.
@@ -124,6 +174,12 @@ pub fn nginx(text: &[u8]) -> WebConfig {
             }
             b";" => {
                 let value = words.get(1).map(Vec::as_slice);
+                if site.is_none()
+                    && words.first().is_some_and(|w| w == b"include")
+                    && !value.is_some_and(|v| include_is_read(v, b"/etc/nginx"))
+                {
+                    config.incomplete = true;
+                }
                 let target = match site.as_mut() {
                     Some(s) => Some(s),
                     None if blocks.iter().any(|b| b == b"http") => Some(&mut config.defaults),
@@ -229,8 +285,9 @@ fn proxied_rewrite(rest: &[u8]) -> bool {
 }
 
 /// An Apache httpd configuration file (`apache2.conf`, a `sites-enabled` or `conf.d` file), with the
-/// `envvars` values its `${NAME}` paths use.
-pub fn apache(text: &[u8], vars: &[(Vec<u8>, Vec<u8>)]) -> WebConfig {
+/// `envvars` values its `${NAME}` paths use and `base`, its server root (`/etc/apache2`), that relative
+/// `Include` paths start from.
+pub fn apache(text: &[u8], vars: &[(Vec<u8>, Vec<u8>)], base: &[u8]) -> WebConfig {
     let mut config = WebConfig::default();
     let mut site: Option<Site> = None;
     let mut joined = Vec::new();
@@ -265,6 +322,12 @@ pub fn apache(text: &[u8], vars: &[(Vec<u8>, Vec<u8>)]) -> WebConfig {
             b"alias" | b"aliasmatch" | b"scriptalias" | b"scriptaliasmatch" | b"proxypass"
             | b"proxypassmatch" | b"jkmount" => {
                 site.as_mut().unwrap_or(&mut config.defaults).roots_unknown = true;
+            }
+            b"include" | b"includeoptional" if site.is_none() => {
+                let value = apache_argument(rest).map(|v| substitute(v, vars));
+                if !value.is_some_and(|v| include_is_read(&v, base)) {
+                    config.incomplete = true;
+                }
             }
             b"rewriterule" if proxied_rewrite(rest) => {
                 site.as_mut().unwrap_or(&mut config.defaults).roots_unknown = true;
@@ -356,7 +419,7 @@ http {
             ]
             .concat();
             assert!(
-                apache(&conf, &[]).sites[0].roots_unknown,
+                apache(&conf, &[], b"/etc/apache2").sites[0].roots_unknown,
                 "{}",
                 String::from_utf8_lossy(line)
             );
@@ -364,8 +427,34 @@ http {
         let kept = apache(
             b"<VirtualHost *:80>\nDocumentRoot /var/www/s\nRewriteRule ^(.*)$ /index.php [L,QSA]\n</VirtualHost>\n",
             &[],
+            b"/etc/apache2",
         );
         assert!(!kept.sites[0].roots_unknown);
+    }
+
+    /// A file that includes, outside any host, files the collector does not store may leave hosts
+    /// unread: the configuration is incomplete. Includes of stored files, of types and parameters and
+    /// of module or snippet directories are read or define no host.
+    #[test]
+    fn includes_the_collector_does_not_store_make_it_incomplete() {
+        let debian = nginx(
+            b"load_module modules/x.so;\ninclude /etc/nginx/modules-enabled/*.conf;\nhttp { include mime.types;\ninclude /etc/nginx/conf.d/*.conf; include sites-enabled/*;\nserver { include snippets/fastcgi-php.conf; include /opt/anything.conf; } }",
+        );
+        assert!(!debian.incomplete, "{debian:?}");
+        let custom = nginx(b"http { include /etc/nginx/vhosts/*.conf; }");
+        assert!(custom.incomplete);
+        let apache_ok = apache(
+            b"Include ports.conf\nIncludeOptional mods-enabled/*.load\nIncludeOptional conf-enabled/*.conf\nIncludeOptional sites-enabled/*.conf\n",
+            &[],
+            b"/etc/apache2",
+        );
+        assert!(!apache_ok.incomplete, "{apache_ok:?}");
+        let rhel = apache(
+            b"Include conf.modules.d/*.conf\nIncludeOptional conf.d/*.conf\nIncludeOptional vhosts.d/*.conf\n",
+            &[],
+            b"/etc/httpd",
+        );
+        assert!(rhel.incomplete);
     }
 
     #[test]
@@ -388,7 +477,7 @@ CustomLog ${APACHE_LOG_DIR}/other_vhosts_access.log vhost_combined
     Alias /tools /opt/tools
 </VirtualHost>
 "#;
-        let c = apache(conf, &vars);
+        let c = apache(conf, &vars, b"/etc/apache2");
         assert_eq!(paths(&c.defaults.roots), ["/var/www/html"]);
         assert_eq!(
             paths(&c.defaults.logs),
@@ -402,7 +491,7 @@ CustomLog ${APACHE_LOG_DIR}/other_vhosts_access.log vhost_combined
         );
         assert!(c.sites[1].logs_unknown && c.sites[1].roots_unknown, "{c:?}");
         // A name envvars does not set stays a variable: unknown.
-        let c = apache(b"CustomLog ${LOGS}/x.log common\n", &vars);
+        let c = apache(b"CustomLog ${LOGS}/x.log common\n", &vars, b"/etc/apache2");
         assert!(c.defaults.logs_unknown);
     }
 }
