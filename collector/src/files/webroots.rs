@@ -16,7 +16,7 @@ use minetrace_schemas::locations::{self, WEB_ARCHIVE_EXT, WEB_CODE_FILES, WEB_RO
 
 use super::file_meta;
 use super::secrets;
-use super::sink::{Content, Sink, CONFIG_CAP};
+use super::sink::{Content, Sink};
 use super::walk::{self, Limits, Pick};
 use crate::host_read::{self, Keep};
 
@@ -93,8 +93,10 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
             Err(e) => s.set_error(Some(i), format!("head not read: {e}")),
         }
     }
+    // Read no further than the secret checks look ([`super::references::DATA_CAP`]): what is stored is
+    // what was judged.
     let config = Content::Guarded {
-        cap: CONFIG_CAP,
+        cap: super::references::DATA_CAP,
         guard: secrets::release_server_config,
     };
     s.category = "web-config";
@@ -147,6 +149,9 @@ mod tests {
             b"server { location / { proxy_set_header Authorization \"Basic YWRtaW46cHc=\"; } }\n",
             0o644,
         );
+        let mut big = b"server { root /var/www/big; }\n".repeat(4096);
+        big.extend_from_slice(b"fastcgi_param DB_PASSWORD hunter2;\n");
+        put(r, "/etc/nginx/conf.d/big.conf", &big, 0o644);
         std::fs::create_dir_all(r.join("etc/nginx/sites-enabled")).unwrap();
         std::os::unix::fs::symlink(
             "../sites-available/shop",
@@ -163,6 +168,11 @@ mod tests {
             f.member.is_some()
         };
         assert!(stored("/etc/nginx/nginx.conf"));
+        // Past the head the secret checks read, nothing is stored: a password there stays on the host.
+        let big = h
+            .record("/etc/nginx/conf.d/big.conf")
+            .expect("big.conf recorded");
+        assert!(big.truncated, "{big:?}");
         assert!(stored("/etc/nginx/sites-available/shop"));
         assert!(!stored("/etc/nginx/conf.d/api.conf"), "a credential header");
         assert!(h.record("/etc/nginx/sites-available/old").is_none());
