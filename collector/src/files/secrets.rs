@@ -31,8 +31,6 @@ use minetrace_schemas::miner_config::{
 
 use super::sink::Release;
 
-/// Bytes of a file's head judged (the referenced-data cap).
-const HEAD: usize = super::references::DATA_CAP as usize;
 /// Longest key looked at; a longer run of name bytes is no key.
 const MAX_KEY: usize = 128;
 
@@ -512,7 +510,9 @@ fn kept_on_host(name: &[u8], head: &[u8]) -> Option<&'static str> {
 /// What of a referenced data file named `name` with content `bytes` may be stored (see the module
 /// documentation).
 pub fn release(name: &[u8], bytes: &[u8]) -> Release {
-    let head = bytes.get(..bytes.len().min(HEAD)).unwrap_or(bytes);
+    // Every byte that may be stored is judged: the caller's cap bounds the work (64 KiB for referenced
+    // data and server configuration, 256 KiB beside unowned programs).
+    let head = bytes;
     if let Some(why) = super::sink::armoured_private_key(head) {
         return Release::Withheld(why);
     }
@@ -543,7 +543,9 @@ pub fn release(name: &[u8], bytes: &[u8]) -> Release {
 /// the host; otherwise it is stored with the values of its secret-looking variables redacted
 /// (`KEY=`, `TOKEN=` are ordinary kit variables, and an admin's sourced `DB_PASS=` must not travel).
 pub fn release_script(name: &[u8], bytes: &[u8]) -> Release {
-    let head = bytes.get(..bytes.len().min(HEAD)).unwrap_or(bytes);
+    // Every byte that may be stored is judged: the caller's cap bounds the work (64 KiB for referenced
+    // data and server configuration, 256 KiB beside unowned programs).
+    let head = bytes;
     if let Some(why) = super::sink::armoured_private_key(head) {
         return Release::Withheld(why);
     }
@@ -562,7 +564,9 @@ const SERVER_CREDENTIAL_WORDS: &[&[u8]] = &[b"authorization", b"bearer", b"api-k
 /// data file, and withheld too when it sets a credential header, which its `directive value` lines
 /// write without the separator [`release`]'s scanner looks for.
 pub fn release_server_config(name: &[u8], bytes: &[u8]) -> Release {
-    let head = bytes.get(..bytes.len().min(HEAD)).unwrap_or(bytes);
+    // Every byte that may be stored is judged: the caller's cap bounds the work (64 KiB for referenced
+    // data and server configuration, 256 KiB beside unowned programs).
+    let head = bytes;
     if SERVER_CREDENTIAL_WORDS.iter().any(|w| contains_ci(head, w)) {
         return Release::Withheld(
             "web server configuration that sets a credential header: only its presence, metadata and sha256 are collected",
@@ -841,5 +845,26 @@ mod tests {
             let (out, _) = redact(t);
             assert!(!out.is_empty() || t.is_empty());
         }
+    }
+
+    /// A secret past the first 64 KiB of a file a caller stores up to a larger cap (a configuration
+    /// beside an unowned program, 256 KiB) is judged too: the file stays on the host.
+    #[test]
+    fn a_secret_past_the_first_64_kib_is_judged() {
+        let mut text = b"# settings\nworkers = 4\n".repeat(4096);
+        assert!(text.len() > 64 << 10);
+        text.extend_from_slice(b"DB_PASSWORD=hunter2\n");
+        assert!(matches!(
+            super::release(b"app.conf", &text),
+            Release::Withheld(_)
+        ));
+        let mut key = b"x = 1\n".repeat(20_000);
+        key.extend_from_slice(b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n");
+        assert!(matches!(
+            super::release_script(b"run.sh", &key),
+            Release::Withheld(_)
+        ));
+        // The store-time check every stored head goes through (crontabs, configs up to 4 MiB).
+        assert!(super::super::sink::armoured_private_key(&key).is_some());
     }
 }

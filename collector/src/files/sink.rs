@@ -668,11 +668,12 @@ pub fn is_password_database(path: &[u8]) -> bool {
     )
 }
 
-/// PEM/OpenSSH/PuTTY private key armour in the first 64 KiB.
+/// PEM/OpenSSH/PuTTY private key armour anywhere in `bytes`.
 pub fn armoured_private_key(bytes: &[u8]) -> Option<&'static str> {
-    let head = bytes.get(..bytes.len().min(64 << 10)).unwrap_or(bytes);
-    let found = head.starts_with(b"PuTTY-User-Key-File")
-        || head
+    // Every byte that may be stored, not a head: a key appended past the first 64 KiB of a crontab or a
+    // configuration would otherwise leave the host (the caller's cap bounds the scan).
+    let found = bytes.starts_with(b"PuTTY-User-Key-File")
+        || bytes
             .windows(b"PRIVATE KEY-----".len())
             .any(|w| w == b"PRIVATE KEY-----");
     found.then_some("private key material is never collected")
