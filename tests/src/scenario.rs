@@ -917,6 +917,7 @@ macro_rules! scenario_lists {
             benign_ci_runner_tests => "benign-ci-runner-tests",
             benign_container_host => "benign-container-host",
             benign_php_cms => "benign-php-cms",
+            benign_vhost_probe_elsewhere => "benign-vhost-probe-elsewhere",
             benign_ops_routine => "benign-ops-routine",
             benign_internet_vps_admin => "benign-internet-vps-admin",
             benign_legacy_uid_admins => "benign-legacy-uid-admins",
