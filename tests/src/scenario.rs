@@ -899,6 +899,7 @@ macro_rules! scenario_lists {
             hijacked_host_unit => "hijacked-host-unit",
             webapp_rce_recon => "webapp-rce-recon",
             webapp_rce_kit_clearing => "webapp-rce-kit-clearing",
+            webshell_vhost_rotated_log => "webshell-vhost-rotated-log",
             timestomped_kit_bruteforce => "timestomped-kit-bruteforce",
             fileless_miner_bruteforce => "fileless-miner-bruteforce",
             miner_api_on_pool_port => "miner-api-on-pool-port",
