@@ -6,8 +6,9 @@
 //!
 //! A timed artifact is a subject a finding calls the intrusion's ([`Role::Artifact`]: not a log it read,
 //! whose mtime is its last write near the collection, nor a file it names for context, decades old), at
-//! a time the bundle records: a kit file's mtime, a kit process's start, the mtime of its image, the
-//! mtime of the file holding a flagged persisted line. A time of 0 or less is "not recorded" (or an
+//! a time the bundle records: a kit file's mtime, a kit process's start, the mtime of its image (of the
+//! file at its path while it is on disk; of the inode itself, as the collector read it, once deleted;
+//! none for a memfd), the mtime of the file holding a flagged persisted line. A time of 0 or less is "not recorded" (or an
 //! mtime set to the epoch, `touch -d @0`): it places nothing and never hides the artifacts that have one.
 //!
 //! mtimes can be set with `touch`: these times place evidence relative to each other; outputs never
@@ -151,7 +152,12 @@ impl IntrusionWindow {
                     let Some(p) = kit_process(model, *pid, *start_ticks) else {
                         continue;
                     };
-                    let image = p.exe.as_ref().and_then(|e| model.file(e.path.as_bytes()));
+                    // The file at the image's path is the image only while the image is on disk: a
+                    // deleted one's path may hold another file now (a package's upgrade, the kit's
+                    // next drop), and a memfd has no path.
+                    let exe = p.exe.as_ref();
+                    let on_disk = exe.filter(|e| !e.deleted && !e.memfd);
+                    let image = on_disk.and_then(|e| model.file(e.path.as_bytes()));
                     if let Some(t) = model.start_unix(p).filter(|t| *t > 0) {
                         artifacts.push(TimedArtifact {
                             time: t,
@@ -169,6 +175,20 @@ impl IntrusionWindow {
                     if let Some(file) = image {
                         let named = file.path.as_bytes();
                         artifacts.extend(written(SignKind::Image, f.severity, named, file));
+                    }
+                    // A deleted image's own times, by `fstat` of its descriptor at collection.
+                    if let (Some(e), Some(t)) = (exe, model.image_times_of(p)) {
+                        if t.mtime.secs > 0 {
+                            artifacts.push(TimedArtifact {
+                                time: t.mtime.secs,
+                                kind: SignKind::Image,
+                                severity: f.severity,
+                                path: e.path.clone(),
+                                uid: t.uid,
+                                authorized_keys: false,
+                                holds_judged_key: false,
+                            });
+                        }
                     }
                 }
                 Subject::File { path, .. } => {
@@ -311,5 +331,65 @@ mod tests {
         let untimed = finding(&rules::RUN_010, Severity::High).subject(file_subject(&stomped));
         let w = IntrusionWindow::of(&model, &[untimed]);
         assert_eq!(w.artifacts, Vec::new(), "touch -d @0 places nothing");
+    }
+
+    /// Review of train 3 follow-up (facts12 item 3): a deleted image is dated by its own inode's mtime,
+    /// as the collector read it through the process's descriptor, never by the file now at its old
+    /// path (here written at 1,700,000,000, after the process started: an upgrade's, a later drop's);
+    /// without that record it has no image time, and a memfd image never has one.
+    #[test]
+    fn a_deleted_images_time_is_its_own_never_its_old_paths() {
+        use minetrace_schemas::records::executable::ImageTimes;
+        use minetrace_schemas::records::file::FileTime;
+        use minetrace_schemas::records::process::FileId;
+        let (mut model, high, _) = host();
+        let id = FileId { dev: 8, ino: 4242 };
+        for p in model.processes.iter_mut() {
+            if let Some(e) = p.exe.as_mut() {
+                e.deleted = true;
+                e.file = Some(id);
+            }
+        }
+        let images = |model: &HostModel| {
+            IntrusionWindow::of(model, std::slice::from_ref(&high))
+                .artifacts
+                .into_iter()
+                .filter(|a| a.kind == SignKind::Image)
+                .map(|a| a.time)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            images(&model),
+            Vec::<i64>::new(),
+            "the file at the old path"
+        );
+        model.image_times.push(ImageTimes {
+            file: id,
+            mtime: FileTime {
+                secs: 1_699_989_000,
+                nanos: 0,
+            },
+            ctime: FileTime {
+                secs: 1_699_989_000,
+                nanos: 0,
+            },
+            uid: 0,
+        });
+        assert_eq!(images(&model), vec![1_699_989_000]);
+        let w = IntrusionWindow::of(&model, std::slice::from_ref(&high));
+        assert_eq!(
+            w.earliest_sign().map(TimedArtifact::describe).as_deref(),
+            Some("/tmp/.k/xmr written")
+        );
+        for p in model.processes.iter_mut() {
+            if let Some(e) = p.exe.as_mut() {
+                e.memfd = true;
+            }
+        }
+        assert_eq!(
+            images(&model),
+            Vec::<i64>::new(),
+            "a memfd has no disk time"
+        );
     }
 }

@@ -30,7 +30,7 @@ use minetrace_schemas::manifest::Manifest;
 use minetrace_schemas::records::account::ShadowEntry;
 use minetrace_schemas::records::address::InterfaceAddress;
 use minetrace_schemas::records::command::CommandRecord;
-use minetrace_schemas::records::executable::ExecutableRecord;
+use minetrace_schemas::records::executable::{ExecutableRecord, ImageTimes};
 use minetrace_schemas::records::file::{FileKind, FileRecord, ABSENT_NAMED};
 use minetrace_schemas::records::host::HostRecord;
 use minetrace_schemas::records::mount::MountRecord;
@@ -46,6 +46,9 @@ pub struct HostModel {
     pub host: HostRecord,
     pub processes: Vec<ProcessRecord>,
     pub executables: Vec<ExecutableRecord>,
+    /// The times of running images that were deleted, by `fstat` of their descriptor (older bundles and
+    /// dead-box collections have none; a memfd image never has any).
+    pub image_times: Vec<ImageTimes>,
     pub sockets: Vec<SocketRecord>,
     pub files: Vec<FileRecord>,
     pub commands: Vec<CommandRecord>,
@@ -148,6 +151,7 @@ impl HostModel {
         let host = records!(HOST, Host);
         let processes: Vec<ProcessRecord> = records!(PROCESSES, Processes);
         let executables: Vec<ExecutableRecord> = records!(EXECUTABLES, Executables);
+        let image_times: Vec<ImageTimes> = records!(IMAGE_TIMES, ImageTimes);
         let sockets = records!(SOCKETS, Sockets);
         let all_files: Vec<FileRecord> = records!(FILES, Files);
         // Paths the collector looked for and found missing are no files: they are kept apart.
@@ -199,6 +203,7 @@ impl HostModel {
             absent,
             processes,
             executables,
+            image_times,
             sockets,
             files,
             commands,
@@ -313,6 +318,13 @@ impl HostModel {
 
     pub fn process(&self, pid: i32) -> Option<&ProcessRecord> {
         self.by_pid.get(&pid).and_then(|i| self.processes.get(*i))
+    }
+
+    /// The times of a process's deleted image, when the collector read them ([`ImageTimes`]).
+    pub fn image_times_of(&self, p: &ProcessRecord) -> Option<&ImageTimes> {
+        let exe = p.exe.as_ref().filter(|e| e.deleted && !e.memfd)?;
+        let id = exe.file?;
+        self.image_times.iter().find(|t| t.file == id)
     }
 
     pub fn executable_of(&self, p: &ProcessRecord) -> Option<&ExecutableRecord> {

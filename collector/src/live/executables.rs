@@ -25,7 +25,7 @@ use std::os::unix::fs::MetadataExt;
 
 use minetrace_schemas::bundle::{members, WriteError};
 use minetrace_schemas::manifest::ArtifactLog;
-use minetrace_schemas::records::executable::{CopyStatus, ExecutableRecord};
+use minetrace_schemas::records::executable::{CopyStatus, ExecutableRecord, ImageTimes};
 use minetrace_schemas::records::process::{ExeLink, FileId};
 use minetrace_schemas::{escape_bytes, RawBytes};
 use sha2::{Digest, Sha256};
@@ -259,6 +259,7 @@ impl ExecutableTable {
         let limits_of = |tier: u8| tier_limits(limits, tier);
         let mut used: u64 = 0;
         let mut images = Vec::new();
+        let mut image_times = Vec::new();
         let mut buf = vec![0u8; CHUNK];
         for i in order {
             let Some((entry, reasons)) = entries.get_mut(i).and_then(Option::take) else {
@@ -266,7 +267,7 @@ impl ExecutableTable {
             };
             let tier = tiers.get(i).copied().unwrap_or(u8::MAX);
             let pre = prehashed.get_mut(i).and_then(Option::take);
-            let (rec, image) = hash_and_copy(
+            let (rec, image, times) = hash_and_copy(
                 entry,
                 reasons,
                 col,
@@ -276,6 +277,7 @@ impl ExecutableTable {
                 pre,
             )?;
             images.extend(image);
+            image_times.extend(times);
             if let Some(slot) = records.get_mut(i) {
                 *slot = Some(rec);
             }
@@ -285,6 +287,7 @@ impl ExecutableTable {
             scan_dirs,
             copied_bytes: used,
             images,
+            image_times,
         })
     }
 }
@@ -299,6 +302,8 @@ pub struct Finished {
     pub copied_bytes: u64,
     /// The images read whole, with their digests (see [`ReadBefore`]).
     pub images: Vec<ReadBefore>,
+    /// The times of the deleted images, by `fstat` of the descriptor that read them.
+    pub image_times: Vec<ImageTimes>,
 }
 
 /// Copy budget the file families keep for files at rest: running executables of tier 2 (merely unowned,
@@ -524,8 +529,9 @@ fn unreadable(
 }
 
 /// Hashes (and, within `limits`, copies) one executable; `pre` is its read when the worker threads
-/// made it already (executables without a copy reason). Returns its record and, when it was read whole,
-/// what the file families may take instead of reading it again.
+/// made it already (executables without a copy reason). Returns its record, when it was read whole what
+/// the file families may take instead of reading it again, and for a deleted image its times (the
+/// `fstat` of the descriptor read: the inode's own, whatever now lies at its old path).
 fn hash_and_copy<W: Write>(
     entry: Entry,
     reasons: Vec<String>,
@@ -534,7 +540,7 @@ fn hash_and_copy<W: Write>(
     (limits, used): (CopyLimits, &mut u64),
     buf: &mut [u8],
     pre: Option<ImageRead>,
-) -> Result<(ExecutableRecord, Option<ReadBefore>), WriteError> {
+) -> Result<(ExecutableRecord, Option<ReadBefore>, Option<ImageTimes>), WriteError> {
     let mut entry = entry;
     let first_pid = entry.pids.first().copied().unwrap_or(0);
     let target = format!("/proc/{first_pid}/exe");
@@ -561,7 +567,7 @@ fn hash_and_copy<W: Write>(
         },
     };
     if let Err(e) = opened {
-        return Ok((unreadable(rec, log, target, e), None));
+        return Ok((unreadable(rec, log, target, e), None, None));
     }
     if let Ok(Some(size)) = opened {
         rec.size = size;
@@ -593,9 +599,19 @@ fn hash_and_copy<W: Write>(
         Some(Ok(o)) => o,
         _ => match read_image(&entry, keep_cap, buf) {
             Ok(o) => o,
-            Err(e) => return Ok((unreadable(rec, log, target, e), None)),
+            Err(e) => return Ok((unreadable(rec, log, target, e), None, None)),
         },
     };
+    let times = read
+        .stat
+        .as_ref()
+        .filter(|_| entry.deleted && !entry.memfd)
+        .map(|st| ImageTimes {
+            file: entry.file,
+            mtime: st.mtime,
+            ctime: st.ctime,
+            uid: st.uid,
+        });
     let mut image = None;
     match read.hashed {
         Ok(h) => {
@@ -647,7 +663,7 @@ fn hash_and_copy<W: Write>(
             rec.error = Some(e.to_string());
         }
     }
-    Ok((rec, image))
+    Ok((rec, image, times))
 }
 
 #[cfg(test)]
@@ -707,5 +723,71 @@ mod tests {
         assert!(h.kept.is_none());
         let h = hash_file(&File::open(&p).unwrap(), None, &mut buf).unwrap();
         assert_eq!(h.sha256, want);
+    }
+
+    /// A deleted image's times are its inode's, read by `fstat` of the descriptor that hashed it (the
+    /// kit's write time, whatever now lies at its old path); a memfd image and an image on disk get
+    /// none (the file families record the latter at its path).
+    #[test]
+    fn a_deleted_image_keeps_its_own_times() {
+        use crate::options::{Options, Output};
+        use minetrace_schemas::bundle::BundleWriter;
+        let dir = tempfile::tempdir().unwrap();
+        let written = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
+        let image = |deleted: bool, memfd: bool| {
+            let p = dir.path().join("xmr");
+            std::fs::write(&p, b"\x7fELF stand-in").unwrap();
+            let f = File::open(&p).unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&p)
+                .and_then(|w| w.set_modified(written))
+                .unwrap();
+            std::fs::remove_file(&p).unwrap();
+            let m = f.metadata().unwrap();
+            Entry {
+                file: FileId {
+                    dev: m.dev(),
+                    ino: m.ino(),
+                },
+                path: b"/tmp/.k/xmr".to_vec(),
+                size: m.len(),
+                deleted,
+                memfd,
+                pids: vec![42],
+                image: Image::Open(f),
+                cwds: Vec::new(),
+            }
+        };
+        let run = |e: Entry| {
+            let mut col = Collection::new(
+                BundleWriter::new(Vec::new(), 0, 0).unwrap(),
+                Options::for_tests(Output::Stdout),
+            );
+            let mut log = ArtifactLog::default();
+            let limits = CopyLimits {
+                max_file_bytes: 1 << 20,
+                max_total_bytes: 1 << 20,
+            };
+            let mut used = 0;
+            let reasons = copy_reasons(&e.path, e.deleted, e.memfd);
+            let mut buf = vec![0u8; CHUNK];
+            hash_and_copy(
+                e,
+                reasons,
+                &mut col,
+                &mut log,
+                (limits, &mut used),
+                &mut buf,
+                None,
+            )
+            .unwrap()
+            .2
+        };
+        let times = run(image(true, false)).expect("a deleted image's times");
+        assert_eq!(times.mtime.secs, 1_600_000_000);
+        assert!(times.ctime.secs > times.mtime.secs, "{times:?}");
+        assert_eq!(run(image(true, true)), None, "a memfd has no disk time");
+        assert_eq!(run(image(false, false)), None);
     }
 }

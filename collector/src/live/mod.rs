@@ -348,6 +348,10 @@ fn collect_live<W: Write>(col: &mut Collection<W>) -> Result<LiveSummary, WriteE
             members::EXECUTABLES,
             &encode(&RecordSetV1::Executables(records)),
         )?;
+        col.add_member(
+            members::IMAGE_TIMES,
+            &encode(&RecordSetV1::ImageTimes(finished.image_times)),
+        )?;
         Ok((count, copied))
     })?;
 

@@ -24,6 +24,8 @@ pub mod members {
     pub const ADDRESSES: &str = "records/addresses.pc";
     /// `RecordSetV1::Routes`: the host's routes (`records::route`).
     pub const ROUTES: &str = "records/routes.pc";
+    /// `RecordSetV1::ImageTimes`: the times of running images that were deleted (`records::executable`).
+    pub const IMAGE_TIMES: &str = "records/image_times.pc";
 
     /// Member name of a copied executable.
     pub fn binary(sha256: &str) -> String {

@@ -3,6 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::records::file::FileTime;
 use crate::records::process::FileId;
 use crate::RawBytes;
 
@@ -35,4 +36,17 @@ pub struct ExecutableRecord {
     /// Why it was a copy candidate (deleted, memfd, temp dir, hidden dir, home).
     pub copy_reasons: Vec<String>,
     pub error: Option<String>,
+}
+
+/// The times of a running image that no path names any more (deleted), read by `fstat` of the process's
+/// `exe` descriptor, which pins the inode: when the kit wrote its binary, where the path at its old name
+/// holds another file or nothing (a file record there is that other file's, never the image's). A memfd
+/// image has no such record: its inode is memory, with no time on any disk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ImageTimes {
+    pub file: FileId,
+    pub mtime: FileTime,
+    pub ctime: FileTime,
+    /// Owner of the inode.
+    pub uid: u32,
 }

@@ -24,7 +24,7 @@ use thiserror::Error;
 use account::ShadowEntry;
 use address::InterfaceAddress;
 use command::CommandRecord;
-use executable::ExecutableRecord;
+use executable::{ExecutableRecord, ImageTimes};
 use file::FileRecord;
 use host::HostRecord;
 use mount::MountRecord;
@@ -68,6 +68,8 @@ pub enum RecordSetV1 {
     Addresses(Vec<InterfaceAddress>),
     /// The host's routes (live collections only).
     Routes(Vec<RouteRecord>),
+    /// The times of running images that were deleted (live collections only).
+    ImageTimes(Vec<ImageTimes>),
 }
 
 impl RecordSetV1 {
@@ -84,6 +86,7 @@ impl RecordSetV1 {
             RecordSetV1::Mounts(v) => v.len(),
             RecordSetV1::Addresses(v) => v.len(),
             RecordSetV1::Routes(v) => v.len(),
+            RecordSetV1::ImageTimes(v) => v.len(),
         }
     }
 
@@ -144,6 +147,7 @@ list_record!(
     MountRecord => Mounts,
     InterfaceAddress => Addresses,
     RouteRecord => Routes,
+    ImageTimes => ImageTimes,
 );
 
 /// Encodes a list member item by item, giving the same bytes as [`encode`] on the whole list, so a
