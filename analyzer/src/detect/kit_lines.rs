@@ -20,6 +20,7 @@
 use std::collections::BTreeMap;
 
 use minetrace_schemas::findings::{Finding, Role, Severity, Subject};
+use minetrace_schemas::records::package::PackageVerdict;
 use minetrace_schemas::RawBytes;
 
 use crate::detect::finding::{
@@ -112,8 +113,18 @@ pub fn start_lines(ctx: &Context, findings: &[Finding]) -> Vec<Finding> {
             .file(&miner)
             .map(file_subject)
             .unwrap_or_else(|| path_subject(&miner));
+        // A line of a file its package installed as it is (a distribution's udev rule naming a helper a
+        // kit overwrote) is the host's: the fix is the program, never the vendor's line.
+        let vouched = model
+            .package_check(file.path.as_bytes())
+            .is_some_and(|c| c.verdict == PackageVerdict::Match);
+        let line_role = if vouched {
+            Role::Context
+        } else {
+            Role::Artifact
+        };
         let mut f = finding(&rules::PER_061, Severity::High)
-            .subject(persistence_subject(&file.path, e.line))
+            .subject_as(persistence_subject(&file.path, e.line), line_role)
             .subject_as(file_subject(file), Role::Context)
             .subject_as(miner_subject, Role::Context)
             .evidence(quote_line(&file.path, e.line, &e.raw))
@@ -122,6 +133,11 @@ pub fn start_lines(ctx: &Context, findings: &[Finding]) -> Vec<Finding> {
                 RawBytes::from(miner.as_slice()).escaped()
             ))
             .evidence(format!("file: {}", describe_file(file)));
+        if vouched {
+            f = f.evidence(
+                "the file is as its package installed it: the line is the host's (context); replace or reinstall the program it starts",
+            );
+        }
         if let Some(user) = e.run_as.as_deref() {
             if accounts.by_name(user).is_some() {
                 f = f.subject(account_subject(accounts, user));
@@ -229,5 +245,69 @@ mod tests {
             )],
             "{found:?}"
         );
+        // Review of train 1, item 9: where /lib is a directory of its own (no merged /usr), udev runs
+        // bare names from /lib/udev.
+        let (mut lib, _) = fixture::file(b"/lib", None);
+        lib.kind = minetrace_schemas::records::file::FileKind::Directory;
+        let model = fixture::model(
+            vec![
+                (lib, None),
+                fixture::file(b"/lib/udev/kudevd", Some(b"\x7fELF")),
+                fixture::file(
+                    b"/etc/udev/rules.d/99-kudev.rules",
+                    Some(b"ACTION==\"add\", ENV{MAJOR}==\"1\", ENV{MINOR}==\"8\", RUN+=\"kudevd --reboot\"\n"),
+                ),
+            ],
+            vec![],
+        );
+        let ctx = Context {
+            model: &model,
+            iocs: &iocs,
+        };
+        let Some(miner) = model.file(b"/lib/udev/kudevd").map(file_subject) else {
+            panic!("fixture lacks the miner file");
+        };
+        let judged = vec![finding(&rules::RUN_010, Severity::High).subject(miner)];
+        assert_eq!(start_lines(&ctx, &judged).len(), 1);
+    }
+
+    #[test]
+    fn a_packaged_line_naming_a_replaced_helper_is_context_never_an_artifact() {
+        // Review of train 1, item 3: a kit overwrote udev's ata_id; the distribution's rule names it.
+        let rules: &[u8] = b"KERNEL==\"sd*\", IMPORT{program}=\"ata_id --export $devnode\"\n";
+        let mut check = fixture::not_owned(
+            b"/usr/lib/udev/rules.d/60-persistent-storage.rules",
+            "persistence-config",
+        );
+        check.verdict = PackageVerdict::Match;
+        check.package = Some("udev".into());
+        let model = fixture::model(
+            vec![
+                fixture::file(b"/usr/lib/udev/ata_id", Some(b"\x7fELF")),
+                fixture::file(
+                    b"/usr/lib/udev/rules.d/60-persistent-storage.rules",
+                    Some(rules),
+                ),
+            ],
+            vec![check],
+        );
+        let iocs = Indicators::builtin();
+        let ctx = Context {
+            model: &model,
+            iocs: &iocs,
+        };
+        let Some(miner) = model.file(b"/usr/lib/udev/ata_id").map(file_subject) else {
+            panic!("fixture lacks the helper");
+        };
+        let found = start_lines(
+            &ctx,
+            &[finding(&rules::RUN_010, Severity::High).subject(miner)],
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        let line = persistence_subject(
+            &RawBytes::from(&b"/usr/lib/udev/rules.d/60-persistent-storage.rules"[..]),
+            1,
+        );
+        assert_eq!(found[0].role_of(&line), Some(Role::Context));
     }
 }

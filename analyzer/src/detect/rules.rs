@@ -379,7 +379,7 @@ pub const PER_031: Rule = Rule {
     detector: "startup",
     title: "Event hook runs suspicious commands",
     attack: &["T1546.016", "T1547.013", "T1546.017", "T1037", "T1546"],
-    severity: "Commands of the event hooks kits hide in — `update-motd.d` scripts (every login, as root), APT hook keys in `apt.conf.d` (`DPkg::Post-Invoke`, `APT::Update::Pre-Invoke`, ...: every apt run, as root), initramfs-tools hooks and boot scripts, ifupdown/NetworkManager dispatcher scripts, XDG autostart `Exec=` (system and per home), the programs of udev rules (`RUN`, `PROGRAM`, `IMPORT{program}` in `/etc`, `/run`, `/usr/local/lib` and `/usr/lib` `udev/rules.d`: as root at every matching device event, boot included; a bare program name is `/usr/lib/udev/NAME`, as udev starts it) — scored by `score_shell` as boot scripts are. The distribution's own hooks (packagekit, debconf, motd-news, dmsetup and hwclock rules) score nothing.",
+    severity: "Commands of the event hooks kits hide in — `update-motd.d` scripts (every login, as root), APT hook keys in `apt.conf.d` (`DPkg::Post-Invoke`, `APT::Update::Pre-Invoke`, ...: every apt run, as root), initramfs-tools hooks and boot scripts, ifupdown/NetworkManager dispatcher scripts, XDG autostart `Exec=` (system and per home), the programs of udev rules (`RUN`, `PROGRAM`, `IMPORT{program}` in `/etc`, `/run`, `/usr/local/lib` and `/usr/lib` `udev/rules.d`: as root at every matching device event, boot included; values read as udev reads `\"...\"`, `e\"...\"` and `i\"...\"`, `$env{KEY}`/`%E{KEY}` substituted from the file's `ENV{KEY}=` assignments, a bare program name is `/usr/lib/udev/NAME` (`/lib/udev/NAME` without a merged `/usr`), a rule whose program key cannot be read judged by its text) — scored by `score_shell` as boot scripts are. The distribution's own hooks (packagekit, debconf, motd-news, dmsetup and hwclock rules) score nothing.",
 };
 
 /// MT-PER-040
@@ -430,7 +430,7 @@ pub const PER_061: Rule = Rule {
     detector: "kit_lines",
     title: "Start line runs a judged miner",
     attack: &["T1053.003", "T1543.002", "T1037", "T1546.004"],
-    severity: "Run after every detector. A cron, systemd, rc, shell start-up or event-hook (motd, APT, initramfs, network, autostart, udev rule: a bare program name is `/usr/lib/udev/NAME`) line that runs (not merely mentions: `pkill`, `rm` arguments never count) a file MT-RUN-001, MT-RUN-010 or MT-RUN-014 judged at high or above — `~/` expanded for the line's account, merged-`/usr` aliases followed — is the miner's persistence: high, whatever the path looks like. Lines another finding already names at high or above, and lines their mechanism ignores, produce nothing.",
+    severity: "Run after every detector. A cron, systemd, rc, shell start-up or event-hook (motd, APT, initramfs, network, autostart, udev rule: a bare program name is `/usr/lib/udev/NAME`, `/lib/udev/NAME` without a merged `/usr`) line that runs (not merely mentions: `pkill`, `rm` arguments never count) a file MT-RUN-001, MT-RUN-010 or MT-RUN-014 judged at high or above — `~/` expanded for the line's account, merged-`/usr` aliases followed — is the miner's persistence: high, whatever the path looks like; a line of a file its package installed unchanged (a distribution's rule naming a helper a kit overwrote) is named as context, never removed. Lines another finding already names at high or above, and lines their mechanism ignores, produce nothing.",
 };
 
 /// MT-PER-070

@@ -19,6 +19,7 @@ use minetrace_schemas::RawBytes;
 
 use super::accounts::Accounts;
 use super::HostModel;
+use crate::parse::continuation::{logical_lines, Joining};
 use crate::parse::cron::{self, CronFormat, CronLine};
 use crate::parse::refs::{self, Refs};
 use crate::parse::systemd_unit::{self, Unit};
@@ -131,11 +132,16 @@ pub enum Format {
 }
 
 impl Format {
-    /// Whether the mechanism reads a line ending in `\` together with the next (a shell, udev): an entry
+    /// How the mechanism joins a line ending in `\` with the next (a shell, udev), if it does: an entry
     /// then spans several physical lines, numbered by its first, and a removal must take them all — a
-    /// udev rule's continued `RUN+=` left alone is a rule of its own that matches every event.
-    pub fn joins_continued_lines(self) -> bool {
-        matches!(self, Format::Script | Format::Udev)
+    /// udev rule's continued `RUN+=` left alone is a rule of its own that matches every event. One
+    /// reading for the model and the remediation planner ([`crate::parse::continuation`]).
+    pub fn joining(self) -> Option<Joining> {
+        match self {
+            Format::Script => Some(Joining::Shell),
+            Format::Udev => Some(Joining::Udev),
+            _ => None,
+        }
     }
 }
 
@@ -360,9 +366,10 @@ pub fn collect(model: &HostModel) -> (Vec<PersistenceEntry>, Vec<String>) {
             continue;
         };
         let dedupe = matches!(loc.format, Format::Crontab(_));
+        let udev_dir = udev_program_dir(model);
         let (mut kept, mut repeated, mut over) = (0usize, 0usize, 0usize);
         let mut seen: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
-        for e in entries_of(i, f, content, loc) {
+        for e in entries_of(i, f, content, loc, udev_dir) {
             if dedupe && seen.contains(&e.raw) {
                 repeated += 1;
             } else if kept >= MAX_FILE_ENTRIES || out.len() >= MAX_ENTRIES {
@@ -391,12 +398,24 @@ pub fn collect(model: &HostModel) -> (Vec<PersistenceEntry>, Vec<String>) {
     (out, warnings)
 }
 
-/// The entries of one file at a location.
+/// Where this host's udev runs a program a rule names without a path (udev(7)): `/usr/lib/udev/`, or
+/// `/lib/udev/` where `/lib` is a directory of its own (no merged `/usr`: older Debian and Ubuntu
+/// installs, eudev distributions).
+pub fn udev_program_dir(model: &HostModel) -> &'static [u8] {
+    if model.usr_merged(b"/lib/udev") {
+        b"/usr/lib/udev/"
+    } else {
+        b"/lib/udev/"
+    }
+}
+
+/// The entries of one file at a location (`udev_dir`: [`udev_program_dir`]).
 pub fn entries_of(
     index: usize,
     f: &FileRecord,
     content: &[u8],
     loc: Location,
+    udev_dir: &[u8],
 ) -> Vec<PersistenceEntry> {
     let at = InFile {
         index,
@@ -407,18 +426,23 @@ pub fn entries_of(
     match loc.format {
         Format::Crontab(format) => crontab_entries(&at, content, format, &mut out),
         Format::Script => {
-            for (n, raw, command) in shell_commands(content) {
-                out.push(at.entry(n, raw, &command));
+            for l in logical_lines(content, Joining::Shell) {
+                out.push(at.entry(l.first, l.raw, &l.text));
             }
         }
-        // One entry per rule that runs something: its programs, in order, as one command list (udev
-        // runs them one after the other). Rules that only match and assign run nothing.
+        // One entry per rule; its command is what the rule runs, in order, as one command list (udev
+        // runs them one after the other): nothing for a rule that only matches and assigns, the rule's
+        // text when a program key could not be read (judged rather than dropped).
         Format::Udev => {
-            for (n, raw, rule) in shell_commands(content) {
-                let programs = udev_rules::rule_programs(&rule);
-                if !programs.is_empty() {
-                    out.push(at.entry(n, raw, &programs.join(&b"; "[..])));
-                }
+            let mut env = udev_rules::Env::default();
+            for l in logical_lines(content, Joining::Udev) {
+                let read = udev_rules::rule_programs(&l.text, &mut env, udev_dir);
+                let command = if read.unread {
+                    l.text.clone()
+                } else {
+                    read.programs.join(&b"; "[..])
+                };
+                out.push(at.entry(l.first, l.raw, &command));
             }
         }
         Format::AtJob => {
@@ -500,46 +524,6 @@ fn significant_lines<'c>(
         let comment = t.first().is_some_and(|b| comments.contains(b));
         (!t.is_empty() && !comment).then_some((n, raw, t))
     })
-}
-
-/// Most physical lines one shell command may span (`\` continuations) before the rest counts apart.
-pub const MAX_CONTINUED: usize = 64;
-
-/// Shell commands of a script: its significant lines, a line ending in `\` joined with the lines it
-/// continues (`zstyle ... /usr/sbin \` + `/usr/bin`: the second line is an argument, not a program).
-/// Number and raw text are the first physical line's, so the entry points where the command starts.
-fn shell_commands(content: &[u8]) -> Vec<(u32, &[u8], Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut pending: Option<(u32, &[u8], Vec<u8>, usize)> = None;
-    for (n, raw) in numbered_lines(content) {
-        let t = raw.trim_ascii();
-        if let Some((first, first_raw, mut joined, count)) = pending.take() {
-            match t.strip_suffix(b"\\") {
-                Some(head) if count < MAX_CONTINUED => {
-                    joined.push(b' ');
-                    joined.extend_from_slice(head.trim_ascii());
-                    pending = Some((first, first_raw, joined, count + 1));
-                }
-                _ => {
-                    joined.push(b' ');
-                    joined.extend_from_slice(t.strip_suffix(b"\\").unwrap_or(t).trim_ascii());
-                    out.push((first, first_raw, joined));
-                }
-            }
-            continue;
-        }
-        if t.is_empty() || t.starts_with(b"#") {
-            continue;
-        }
-        match t.strip_suffix(b"\\") {
-            Some(head) => pending = Some((n, raw, head.trim_ascii().to_vec(), 1)),
-            None => out.push((n, raw, t.to_vec())),
-        }
-    }
-    if let Some((first, first_raw, joined, _)) = pending {
-        out.push((first, first_raw, joined));
-    }
-    out
 }
 
 /// The shell command of a `modprobe.d` line `install MODULE COMMAND...`.
@@ -697,14 +681,16 @@ mod tests {
     #[test]
     fn continued_shell_lines_are_one_command() {
         let text = b"zstyle ':completion:*' command-path /usr/sbin \\\n   /usr/bin \\\n   /usr/X11R6/bin\n\n# c \\\n/tmp/.x/run &\ntail \\";
-        let cmds = shell_commands(text);
-        let got: Vec<(u32, &[u8])> = cmds.iter().map(|(n, _, c)| (*n, c.as_slice())).collect();
+        let cmds = logical_lines(text, Joining::Shell);
+        let got: Vec<(u32, &[u8])> = cmds.iter().map(|l| (l.first, l.text.as_slice())).collect();
+        // sh removes backslash-newline only: the next line's blanks stay.
         assert_eq!(
             got,
             vec![
                 (
                     1,
-                    &b"zstyle ':completion:*' command-path /usr/sbin /usr/bin /usr/X11R6/bin"[..]
+                    &b"zstyle ':completion:*' command-path /usr/sbin    /usr/bin    /usr/X11R6/bin"
+                        [..]
                 ),
                 (6, &b"/tmp/.x/run &"[..]),
                 (7, &b"tail"[..]),

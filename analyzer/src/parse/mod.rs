@@ -10,6 +10,7 @@
 pub mod apt_conf;
 pub mod auth_log;
 pub mod authorized_keys;
+pub mod continuation;
 pub mod cron;
 pub mod iptables;
 pub mod journal;

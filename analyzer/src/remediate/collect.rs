@@ -23,6 +23,7 @@ use super::targets::{
 use crate::indicators::Indicators;
 use crate::model::HostModel;
 use crate::parse::authorized_keys::{self, AuthorizedKey};
+use crate::parse::continuation::{logical_lines, Joining};
 
 /// Whether `--apply` may act on a target unasked (attributed to the intrusion), or only when the operator
 /// names it, and why not.
@@ -551,12 +552,18 @@ pub fn line_edit(
     wanted: &WantedLines,
 ) -> Result<LineEdit, &'static str> {
     let (target, content) = snapshot_copy(model, places, path)?;
-    let joins =
-        crate::model::persistence::location(path).is_some_and(|l| l.format.joins_continued_lines());
-    let lines = FileLines::new(content, wanted, joins);
+    let joining = crate::model::persistence::location(path).and_then(|l| l.format.joining());
+    let lines = FileLines::new(content, wanted, joining);
     let mut removals: BTreeMap<usize, (LineRemoval, Basis)> = BTreeMap::new();
+    // Lines of entries that continue over several physical lines: the ones after the first may be the
+    // host's own (a shell or udev joins whatever follows a `\`).
+    let mut continued: BTreeSet<usize> = BTreeSet::new();
     for (&number, (fingerprint, basis)) in wanted {
-        for (i, span, key) in lines.picked(number, fingerprint.as_deref())? {
+        let (picked, spans_lines) = lines.picked(number, fingerprint.as_deref())?;
+        for (i, span, key) in picked {
+            if spans_lines {
+                continued.insert(i);
+            }
             let bytes = removable_bytes(content, span)?;
             let kind = line_kind(key)?;
             let entry = removals.entry(i).or_insert_with(|| {
@@ -590,6 +597,20 @@ pub fn line_edit(
         })
         .collect();
     let after = edit::without_ranges(content, &ranges).ok_or("overlapping lines")?;
+    let leaves_inert = after.split(|b| *b == b'\n').all(inert_line);
+    // Removed whole (the kit's own file: nothing that runs is left) the entry goes with the file; edited
+    // in place, a continued entry's removal is the operator's call.
+    if !leaves_inert || places.is_shared_file(path) {
+        for i in &continued {
+            if let Some((_, b)) = removals.get_mut(i) {
+                *b = Basis {
+                    why: std::mem::take(&mut b.why),
+                    attributed: false,
+                    review: vec![CONTINUED_REVIEW.to_owned()],
+                };
+            }
+        }
+    }
     let keys_left = lines
         .spans
         .iter()
@@ -599,7 +620,7 @@ pub fn line_edit(
     Ok(LineEdit {
         target,
         removals: removals.into_values().collect(),
-        leaves_inert: after.split(|b| *b == b'\n').all(inert_line),
+        leaves_inert,
         keys_left,
     })
 }
@@ -628,6 +649,9 @@ fn snapshot_copy<'m>(
     Ok((target, content))
 }
 
+/// Why a continued entry's lines are a review item when its file is edited in place.
+const CONTINUED_REVIEW: &str = "the entry continues over several lines (a trailing backslash): the lines after its first may be the host's own command joined to it; remove them only after reading them";
+
 /// A line an edit picked: its 0-based index, its span, and its authorized key when it holds one.
 type Picked = (usize, edit::LineSpan, Option<AuthorizedKey>);
 
@@ -638,13 +662,13 @@ struct FileLines<'c> {
     /// Line indices by their bytes, built once per file when a plain line is wanted: every copy of a
     /// flagged line goes, and a 50,000-line crontab stays linear.
     by_text: std::collections::HashMap<&'c [u8], Vec<usize>>,
-    /// Whether the file's mechanism joins a line ending in `\` with the next
-    /// ([`crate::model::persistence::Format::joins_continued_lines`]).
-    joins: bool,
+    /// The entries that continue over several physical lines, as the file's mechanism joins them
+    /// ([`crate::model::persistence::Format::joining`]): 0-based first line → last line.
+    continued: BTreeMap<usize, usize>,
 }
 
 impl<'c> FileLines<'c> {
-    fn new(content: &'c [u8], wanted: &WantedLines, joins: bool) -> FileLines<'c> {
+    fn new(content: &'c [u8], wanted: &WantedLines, joining: Option<Joining>) -> FileLines<'c> {
         let spans = edit::line_spans(content);
         let mut by_text: std::collections::HashMap<&[u8], Vec<usize>> = Default::default();
         if wanted.values().any(|(fp, _)| fp.is_none()) {
@@ -654,36 +678,25 @@ impl<'c> FileLines<'c> {
                 }
             }
         }
+        let continued = joining
+            .map(|j| {
+                logical_lines(content, j)
+                    .into_iter()
+                    .filter(|l| l.last > l.first)
+                    .filter_map(|l| {
+                        let first = usize::try_from(l.first).ok()?.checked_sub(1)?;
+                        let last = usize::try_from(l.last).ok()?.checked_sub(1)?;
+                        Some((first, last))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         FileLines {
             content,
             spans,
             by_text,
-            joins,
+            continued,
         }
-    }
-
-    /// Line `i` and, where the mechanism joins continued lines, the lines its `\` endings carry on to
-    /// (as many as the model's reader joins): one entry, removed whole.
-    fn with_continuations(&self, i: usize) -> Vec<usize> {
-        let mut out = vec![i];
-        if !self.joins {
-            return out;
-        }
-        let continues = |k: usize| {
-            self.spans
-                .get(k)
-                .and_then(|s| self.content.get(s.start..s.end))
-                .is_some_and(|t| t.trim_ascii().ends_with(b"\\"))
-        };
-        let mut k = i;
-        while out.len() <= crate::model::persistence::MAX_CONTINUED
-            && continues(k)
-            && k + 1 < self.spans.len()
-        {
-            k += 1;
-            out.push(k);
-        }
-        out
     }
 
     /// The authorized key on line `i` (0-based), if it holds one.
@@ -695,8 +708,23 @@ impl<'c> FileLines<'c> {
 
     /// The lines a wanted entry names: a key by its fingerprint on every line (duplicates go too), a
     /// plain line by its 1-based `number` with every copy of its bytes (it runs the same thing; the model
-    /// examines a repeated line once).
-    fn picked(&self, number: u32, fingerprint: Option<&str>) -> Result<Vec<Picked>, &'static str> {
+    /// examines a repeated line once), an entry that continues over several lines by all of them and no
+    /// copies (its first line is only a prefix another entry may share; the model examines every entry of
+    /// a file that joins lines). The flag says the lines are such an entry's.
+    fn picked(
+        &self,
+        number: u32,
+        fingerprint: Option<&str>,
+    ) -> Result<(Vec<Picked>, bool), &'static str> {
+        if fingerprint.is_none() {
+            let first = usize::try_from(number).ok().and_then(|n| n.checked_sub(1));
+            if let Some((&first, &last)) = first.and_then(|f| self.continued.get_key_value(&f)) {
+                let lines: Vec<Picked> = (first..=last)
+                    .filter_map(|j| Some((j, *self.spans.get(j)?, None)))
+                    .collect();
+                return Ok((lines, true));
+            }
+        }
         let picked: Vec<Picked> = match fingerprint {
             Some(fp) => self
                 .spans
@@ -721,9 +749,10 @@ impl<'c> FileLines<'c> {
                     .get(s.start..s.end)
                     .ok_or("line out of range")?;
                 let copies = self.by_text.get(text).map_or(&[][..], Vec::as_slice);
+                // A copy inside another entry's continuation is part of that entry, not a copy.
+                let inside = |j: usize| self.continued.iter().any(|(f, l)| *f <= j && j <= *l);
                 std::iter::once(i)
-                    .chain(copies.iter().copied().filter(|j| *j != i))
-                    .flat_map(|j| self.with_continuations(j))
+                    .chain(copies.iter().copied().filter(|j| *j != i && !inside(*j)))
                     .filter_map(|j| Some((j, *self.spans.get(j)?, None)))
                     .collect()
             }
@@ -731,7 +760,7 @@ impl<'c> FileLines<'c> {
         if picked.is_empty() {
             return Err("no line holds the flagged key");
         }
-        Ok(picked)
+        Ok((picked, false))
     }
 }
 
