@@ -38,7 +38,7 @@ pub const RUN_001: Rule = Rule {
     detector: "miner_process",
     title: "Cryptocurrency miner process",
     attack: &["T1496"],
-    severity: "Reported when the command line has miner flags, an algorithm (a listed one, or any `-a/--algo` value beside a `-o/--url` pool endpoint: the miners' option convention, whatever the coin) or a Monero wallet (3 points), the copied executable holds miner code (3, see MT-RUN-010) or the process has a miner name (2). Adds: busy 1, threads ≥ cores while busy 1, odd place 1, connection to a pool port/domain or to the endpoint its own command line names 2, kernel-thread disguise 2, MSR writes allowed 1. ≤2 low, 3-4 medium, 5-7 high, ≥8 critical.",
+    severity: "Reported when the command line has miner flags, a URL of the stratum protocol in any scheme spelling (ethminer's `stratum1+tcp://`, `stratum2+ssl://`), an algorithm (a listed one, or any `miner_algo_option` value — `-a`, `--algo`, `-coin` — beside a `miner_pool_option` endpoint — `-o`, `--url`, `--pool`, `-pool`, `--server` naming `host:port`: the miners' option convention, whatever the coin), a pool endpoint beside a `miner_account_option` (`-u`, `--user`, `-wal`) holding an EVM wallet (`0x` and 40 hex digits: the GPU coins'), or a Monero wallet (3 points), the copied executable holds miner code (3, see MT-RUN-010) or the process has a miner name (2). Adds: busy 1, threads ≥ cores while busy 1, odd place 1, connection to a pool port/domain or to the endpoint its own command line names 2, kernel-thread disguise 2, MSR writes allowed 1. ≤2 low, 3-4 medium, 5-7 high, ≥8 critical.",
 };
 
 /// MT-RUN-002
@@ -118,7 +118,7 @@ pub const RUN_020: Rule = Rule {
     detector: "pool_endpoints",
     title: "Connection to a mining pool",
     attack: &["T1496", "T1071", "T1571"],
-    severity: "Pool port 1; pool domain via `/etc/hosts` or named by the process (argv, a `-c`/`--config`/`--config-file` config, `config.json` beside it or in its working directory) 3; the exact endpoint its miner command line names 3; any outbound connection (not DNS) of a process with miner signs (flags, name, miner code, kernel-thread disguise) 2. Then: miner command line 2, miner code 2, kernel-thread disguise 2, miner name 1, odd place 1 (not one a build tool ancestor explains), busy 1. A pool port alone is low; otherwise ≤2 low, 3-4 medium, 5-7 high, ≥8 critical. Loopback peers are judged like any other.",
+    severity: "Pool port 1; pool domain via `/etc/hosts` or named by the process (argv, a `-c`/`--config`/`--config-file` config, `config.json` beside it or in its working directory) 3; the exact endpoint named by the command line of a process with miner signs (flags, name, miner code, kernel-thread disguise), or by a miner config it reads, 3 (any client names the server it talks to: a worker its broker); any outbound connection (not DNS) of a process with miner signs (flags, name, miner code, kernel-thread disguise) 2. Then: miner command line 2, miner code 2, kernel-thread disguise 2, miner name 1, odd place 1 (not one a build tool ancestor explains), busy 1. A pool port alone is low; otherwise ≤2 low, 3-4 medium, 5-7 high, ≥8 critical. Loopback peers are judged like any other.",
 };
 
 /// MT-RUN-021

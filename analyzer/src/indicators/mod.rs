@@ -109,6 +109,14 @@ kinds! {
     MinerAlgo = "miner_algo", Word;
     /// File names miners read their pools and wallet from.
     MinerConfigName = "miner_config_name", Word;
+    /// Options miners take their pool endpoint from (`-o`, `--url`, lolMiner's and SRBMiner's `--pool`,
+    /// PhoenixMiner's `-pool`, GMiner's `--server`).
+    MinerPoolOption = "miner_pool_option", Word;
+    /// Options miners take their algorithm or coin from (`-a`, `--algo`, PhoenixMiner's `-coin`).
+    MinerAlgoOption = "miner_algo_option", Word;
+    /// Options miners take the paid account from (`-u`, `--user`, PhoenixMiner's `-wal`): a wallet, often
+    /// with `.WORKER` after it.
+    MinerAccountOption = "miner_account_option", Word;
     /// Comments of attacker SSH keys.
     BadKeyComment = "bad_key_comment", Text;
     /// Accounts of network services.

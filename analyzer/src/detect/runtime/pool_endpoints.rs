@@ -24,12 +24,29 @@ use crate::indicators::Kind;
 /// Seconds a process must have lived for its connection to count as long-lived.
 const LONG_LIVED_SECS: f64 = 600.0;
 
-/// Pool domain names a process refers to: in argv, and in the configurations it reads
+/// An endpoint a process names itself, and whether a miner configuration names it.
+struct Named {
+    host: String,
+    port: Option<u16>,
+    /// Named by a config the process reads that is a miner's (pools, wallet, donate level:
+    /// [`super::miner_binary::parse_config`]), not by its command line or an application's config.
+    miner_config: bool,
+}
+
+/// Endpoints a process refers to: in argv, and in the configurations it reads
 /// ([`support::own_configs`]: a config file named in argv, `config.json` next to its executable or in its
 /// working directory, when captured).
-fn names_for(ctx: &Context, p: &ProcessRecord) -> Vec<(String, Option<u16>)> {
-    let mut out = support::named_endpoints(p);
+fn names_for(ctx: &Context, p: &ProcessRecord) -> Vec<Named> {
+    let mut out: Vec<Named> = support::named_endpoints(p)
+        .into_iter()
+        .map(|(host, port)| Named {
+            host,
+            port,
+            miner_config: false,
+        })
+        .collect();
     for (_, content) in support::own_configs(ctx, p) {
+        let miner_config = super::miner_binary::parse_config(content).is_some();
         let text = support::lower(
             content
                 .get(..super::miner_binary::MAX_CONFIG)
@@ -37,8 +54,12 @@ fn names_for(ctx: &Context, p: &ProcessRecord) -> Vec<(String, Option<u16>)> {
         );
         for piece in text.split(['"', '\'', ' ', '\n', ',']).take(100_000) {
             if piece.contains('.') && (piece.contains(':') || piece.contains("://")) {
-                if let Some(ep) = support::parse_host_port(piece) {
-                    out.push(ep);
+                if let Some((host, port)) = support::parse_host_port(piece) {
+                    out.push(Named {
+                        host,
+                        port,
+                        miner_config,
+                    });
                 }
             }
         }
@@ -163,7 +184,9 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
 }
 
 /// `MT-RUN-020`. Points: pool port 1, pool domain (via /etc/hosts or the process's own names) 3, the exact
-/// endpoint named in the process's miner command line or config 3 (not added to a domain match), miner
+/// endpoint named in the command line of a process that shows miner signs, or in a miner config it reads, 3
+/// (not added to a domain match; every client names the server it connects to: a Celery worker its Redis
+/// broker, `psql -h`, a health check's URL), miner
 /// command line 2, miner name 1, odd executable place 1, busy CPU 1. Low up to 2, medium 3-4, high 5-7,
 /// critical from 8.
 fn pool(
@@ -171,7 +194,7 @@ fn pool(
     p: &ProcessRecord,
     c: &Conn,
     pc: &ProcContext,
-    named: &[(String, Option<u16>)],
+    named: &[Named],
     hosts: &HashMap<String, Vec<String>>,
 ) -> Option<Finding> {
     let mut score = 0;
@@ -182,14 +205,18 @@ fn pool(
     }
     let host_names = hosts.get(&c.ip).cloned().unwrap_or_default();
     let domain_via_hosts = support::hosts_pool_domain(ctx, hosts, &c.ip);
-    let named_domain = named.iter().find_map(|(h, port)| {
-        support::pool_domain_of(ctx, h)
-            .filter(|_| port.is_none_or(|pt| pt == c.port))
-            .map(|d| (h.clone(), d))
+    let named_domain = named.iter().find_map(|n| {
+        support::pool_domain_of(ctx, &n.host)
+            .filter(|_| n.port.is_none_or(|pt| pt == c.port))
+            .map(|d| (n.host.clone(), d))
     });
-    let exact = named.iter().find(|(h, port)| {
-        (*h == c.ip || host_names.contains(h)) && port.is_none_or(|pt| pt == c.port)
-    });
+    let exact = named
+        .iter()
+        .filter(|n| n.miner_config || pc.miner_like())
+        .find(|n| {
+            (n.host == c.ip || host_names.contains(&n.host)) && n.port.is_none_or(|pt| pt == c.port)
+        })
+        .map(|n| (&n.host, n.port));
     if let Some((n, d)) = &domain_via_hosts {
         score += 3;
         why.push(format!(
@@ -525,5 +552,71 @@ mod tests {
                 "{rule}"
             );
         }
+    }
+
+    /// A client names the server it talks to: a Celery worker its Redis broker is no pool connection.
+    /// The same endpoint named by a miner's command line (a pool option beside an EVM wallet) is.
+    #[test]
+    fn an_endpoint_its_own_command_line_names_is_a_pool_only_for_a_miner() {
+        let mut model = model_with_processes(
+            vec![],
+            vec![],
+            vec![
+                process(
+                    100,
+                    1,
+                    1001,
+                    b"/opt/conda/bin/python3.11",
+                    &[
+                        b"/opt/conda/bin/python3.11",
+                        b"/opt/conda/bin/celery",
+                        b"-A",
+                        b"pipeline",
+                        b"worker",
+                        b"--pool=prefork",
+                        b"-b",
+                        b"redis://198.51.100.7:6379/0",
+                    ],
+                ),
+                process(
+                    101,
+                    1,
+                    1001,
+                    b"/opt/tools/nccl-check",
+                    &[
+                        b"nccl-check",
+                        b"-pool",
+                        b"198.51.100.7:6379",
+                        b"-wal",
+                        b"0x5e1f0c9d3b7a2e4f6c8d0b1a3e5f7c9d2b4a6e8f.kf02",
+                    ],
+                ),
+            ],
+        );
+        for pid in [100, 101] {
+            model.sockets.push(tcp(
+                "10.0.0.2:50000",
+                "198.51.100.7:6379",
+                "ESTABLISHED",
+                pid,
+            ));
+        }
+        let iocs = crate::indicators::Indicators::builtin();
+        let found = detect(&Context {
+            model: &model,
+            iocs: &iocs,
+        });
+        let pool = |pid: i32| {
+            found
+                .iter()
+                .filter(|f| f.rule == rules::RUN_020.id)
+                .find(|f| {
+                    f.iter_subjects()
+                        .any(|s| matches!(s, Subject::Process { pid: p, .. } if *p == pid))
+                })
+                .map(|f| f.severity)
+        };
+        assert_eq!(pool(100), None, "{found:?}");
+        assert!(pool(101).is_some_and(|s| s >= Severity::High), "{found:?}");
     }
 }

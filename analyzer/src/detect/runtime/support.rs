@@ -1105,10 +1105,14 @@ fn option_values<'a>(args: &'a [String], names: &[&str]) -> Vec<&'a str> {
 
 /// What a command line says about mining: flags, an algorithm argument, a wallet. Empty when nothing.
 ///
-/// Besides the listed algorithms, the shape every CPU/GPU miner shares (cpuminer, ccminer, xmrig, SRBMiner,
-/// lolMiner, ...) counts whatever the coin: an algorithm option (`-a`/`--algo`) beside a pool endpoint
-/// option (`-o`/`--url` naming `host:port` or a `stratum` URL) — Dash's `x11`, Ravencoin's `kawpow`, a coin
-/// launched next year alike (Elastic: `-a/--algo` with `-o/--url`).
+/// Besides the listed flags and algorithms, two shapes every CPU/GPU miner shares count whatever the coin:
+/// - a URL of the stratum mining protocol in any of its scheme spellings ([`stratum_url`]: ethminer's
+///   `stratum1+tcp://`, `stratum2+ssl://`, `stratums://` as well as `stratum+tcp://`);
+/// - a pool endpoint option (`miner_pool_option`: `-o`, `--url`, `--pool`, `-pool`, `--server`, naming
+///   `host:port` or a `stratum` URL) beside an algorithm/coin option (`miner_algo_option`) — Dash's `x11`,
+///   Nexa's `NEXA`, a coin launched next year alike (Elastic: `-a/--algo` with `-o/--url`) — or beside an
+///   account option (`miner_account_option`) holding an EVM wallet (`0x` and 40 hex digits: the GPU
+///   coins', as lolMiner, PhoenixMiner and GMiner take it with `.WORKER`).
 pub fn miner_cmdline(ctx: &Context, p: &ProcessRecord) -> Vec<String> {
     let argv = p.argv();
     // argv[0] is skipped: a program name is judged as a name, not as a flag.
@@ -1120,26 +1124,42 @@ pub fn miner_cmdline(ctx: &Context, p: &ProcessRecord) -> Vec<String> {
             out.push(format!("command line has miner option {flag:?}"));
         }
     }
-    let algos = option_values(&args, &["-a", "--algo", "--algorithm"]);
+    if let Some(url) = args.iter().find_map(|a| stratum_url(a)) {
+        if !out.iter().any(|e| e.contains("stratum")) {
+            out.push(format!(
+                "command line names a URL of the stratum mining protocol ({url:?})"
+            ));
+        }
+    }
+    let options = |kind: Kind| -> Vec<&str> { ctx.iocs.set(kind).collect() };
+    let algos = option_values(&args, &options(Kind::MinerAlgoOption));
     for v in &algos {
         if ctx.iocs.contains(Kind::MinerAlgo, v) {
             out.push(format!("command line selects mining algorithm {v:?}"));
         }
     }
-    let pool = option_values(&args, &["-o", "--url"])
+    let pool = option_values(&args, &options(Kind::MinerPoolOption))
         .into_iter()
         .find(|v| {
             v.starts_with("stratum") || parse_host_port(v).is_some_and(|(_, port)| port.is_some())
         });
-    if let (Some(algo), Some(pool)) = (
-        algos
+    if let Some(pool) = pool {
+        let unlisted = algos
             .iter()
-            .find(|v| !ctx.iocs.contains(Kind::MinerAlgo, v)),
-        pool,
-    ) {
-        out.push(format!(
-            "command line selects algorithm {algo:?} and pool endpoint {pool:?} (-a/--algo with -o/--url: the miners' option convention, whatever the coin)"
-        ));
+            .find(|v| !ctx.iocs.contains(Kind::MinerAlgo, v));
+        let wallet = option_values(&args, &options(Kind::MinerAccountOption))
+            .into_iter()
+            .find_map(evm_address);
+        if let Some(algo) = unlisted {
+            out.push(format!(
+                "command line selects algorithm {algo:?} and pool endpoint {pool:?} (an algorithm option with a pool option: the miners' option convention, whatever the coin)"
+            ));
+        } else if let (true, Some(w)) = (algos.is_empty(), wallet) {
+            out.push(format!(
+                "command line names pool endpoint {pool:?} and pays account {} (a pool option with a wallet for its account: the miners' option convention, whatever the coin)",
+                short_wallet(w)
+            ));
+        }
     }
     let raw: Vec<u8> = argv
         .iter()
@@ -1153,6 +1173,36 @@ pub fn miner_cmdline(ctx: &Context, p: &ProcessRecord) -> Vec<String> {
         ));
     }
     out
+}
+
+/// The stratum URL an argument holds (`stratum1+tcp://0x...@pool:4444`, `--url=stratum+ssl://...`): a URL
+/// scheme starting with `stratum` (the mining protocol and its variants: `+tcp`, `+ssl`, `1+`, `2+`,
+/// `s`), at the argument's start or after `=`. Lowercase input.
+pub fn stratum_url(arg: &str) -> Option<&str> {
+    let url = match arg.strip_prefix('-') {
+        Some(option) => option.split_once('=').map_or(arg, |(_, v)| v),
+        None => arg,
+    };
+    let (scheme, rest) = url.split_once("://")?;
+    let variant = scheme.strip_prefix("stratum")?;
+    (variant
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'+')
+        && !rest.is_empty())
+    .then_some(url)
+}
+
+/// The EVM address (`0x` and 40 hex digits) a pool account value starts with, as miners write it:
+/// alone, or followed by `.WORKER`, `/WORKER` or `+...`. Lowercase input.
+pub fn evm_address(value: &str) -> Option<&str> {
+    let hex = value.strip_prefix("0x")?;
+    let end = hex
+        .find(|c: char| !c.is_ascii_hexdigit())
+        .unwrap_or(hex.len());
+    let after = hex.get(end..).unwrap_or_default();
+    (end == 40 && (after.is_empty() || after.starts_with(['.', '/', '+'])))
+        .then(|| value.get(..42))
+        .flatten()
 }
 
 /// Hosts named in a command line as pool targets: values of `-o`/`--url`/`-p`-less URLs, stratum URLs,
@@ -1336,6 +1386,151 @@ mod tests {
         for pid in 103..=106 {
             assert!(says(pid).is_empty(), "{pid}: {:?}", says(pid));
         }
+    }
+
+    #[test]
+    fn gpu_miners_option_conventions_count_and_training_jobs_do_not() {
+        use crate::model::fixture::{model_with_processes, process};
+        let iocs = crate::indicators::Indicators::builtin();
+        let wallet: &[u8] = b"0x5e1F0c9d3b7a2e4f6c8d0b1a3e5f7c9d2b4a6e8f";
+        let worker = [wallet, b".kf02"].concat();
+        let ethminer = [b"stratum1+tcp://", wallet, b".kf01@127.66.22.1:4444"].concat();
+        let argvs: Vec<Vec<&[u8]>> = vec![
+            // ethminer: -P with a stratum1 URL and nothing else.
+            vec![b"./cuda-mps", b"-U", b"-P", &ethminer],
+            // PhoenixMiner: -pool, -wal and -coin (an unlisted coin).
+            vec![
+                b"./nccl-check",
+                b"-pool",
+                b"127.66.22.2:5555",
+                b"-wal",
+                &worker,
+            ],
+            vec![
+                b"./nccl-check",
+                b"-pool",
+                b"ssl://127.66.22.2:5555",
+                b"-coin",
+                b"etc",
+            ],
+            // lolMiner with an algorithm no list names; GMiner's --server.
+            vec![
+                b"./x",
+                b"--algo",
+                b"NEXA",
+                b"--pool",
+                b"127.66.22.3:3030",
+                b"--user",
+                b"nexa:nq.w",
+            ],
+            vec![
+                b"./x",
+                b"--algo",
+                b"karlsenhash",
+                b"--server",
+                b"127.66.22.4:5555",
+            ],
+            // Look-alikes: PyTorch's ImageNet example (-a arch, a rendezvous URL that is no pool option),
+            // a Celery worker (--pool names a pool of processes, -A an app), hashcat (-o a file), an
+            // account option with a wallet but no pool, geth's etherbase.
+            vec![
+                b"python3",
+                b"main.py",
+                b"-a",
+                b"resnet50",
+                b"--dist-url",
+                b"tcp://127.0.0.1:23456",
+                b"/data/imagenet",
+            ],
+            vec![
+                b"celery",
+                b"-A",
+                b"pipeline",
+                b"worker",
+                b"--pool=prefork",
+                b"-b",
+                b"redis://127.0.0.1:6379/0",
+            ],
+            vec![
+                b"hashcat",
+                b"-a",
+                b"3",
+                b"-m",
+                b"1000",
+                b"-o",
+                b"/root/audit/cracked.txt",
+                b"hashes.ntds",
+            ],
+            vec![b"./app", b"--user", wallet, b"--listen", b"127.0.0.1:8545"],
+            vec![
+                b"geth",
+                b"--mine",
+                b"--miner.etherbase",
+                wallet,
+                b"--http.addr",
+                b"127.0.0.1:8545",
+            ],
+            vec![b"./tool", b"--url=http://127.0.0.1:8080/stratum://x"],
+        ];
+        let procs = argvs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| process(200 + i as i32, 1, 0, a[0], a))
+            .collect();
+        let model = model_with_processes(vec![], vec![], procs);
+        let ctx = Context {
+            model: &model,
+            iocs: &iocs,
+        };
+        let says = |pid: i32| {
+            model
+                .process(pid)
+                .map(|p| miner_cmdline(&ctx, p))
+                .unwrap_or_default()
+        };
+        for pid in 200..=204 {
+            assert!(
+                !says(pid).is_empty(),
+                "{pid}: a miner's command line unread"
+            );
+        }
+        assert!(
+            says(200).iter().any(|l| l.contains("stratum1+tcp://")),
+            "{:?}",
+            says(200)
+        );
+        assert!(
+            says(201).iter().any(|l| l.contains("pays account 0x5e1f")),
+            "{:?}",
+            says(201)
+        );
+        assert!(
+            says(203).iter().any(|l| l.contains("\"nexa\"")),
+            "{:?}",
+            says(203)
+        );
+        for pid in 205..=210 {
+            assert!(says(pid).is_empty(), "{pid}: {:?}", says(pid));
+        }
+    }
+
+    #[test]
+    fn stratum_urls_and_evm_addresses() {
+        assert!(stratum_url("stratum2+ssl://a.example:4444").is_some());
+        assert!(stratum_url("stratums://a.example:4444").is_some());
+        assert_eq!(
+            stratum_url("--url=stratum+tcp://a:1"),
+            Some("stratum+tcp://a:1")
+        );
+        assert!(stratum_url("stratum+tcp://").is_none());
+        assert!(stratum_url("http://x/stratum+tcp://a:1").is_none());
+        assert!(stratum_url("mystratum://a:1").is_none());
+        let w = "0x5e1f0c9d3b7a2e4f6c8d0b1a3e5f7c9d2b4a6e8f";
+        assert_eq!(evm_address(w), Some(w));
+        assert_eq!(evm_address(&format!("{w}.rig1")), Some(w));
+        assert!(evm_address(&format!("{w}ab")).is_none());
+        assert!(evm_address("0x5e1f").is_none());
+        assert!(evm_address("5e1f0c9d3b7a2e4f6c8d0b1a3e5f7c9d2b4a6e8f").is_none());
     }
 
     #[test]
