@@ -905,6 +905,7 @@ macro_rules! scenario_lists {
             miner_api_on_pool_port => "miner-api-on-pool-port",
             udev_rule_miner => "udev-rule-miner",
             moved_system_tools => "moved-system-tools",
+            gpu_miners_ml_notebook => "gpu-miners-ml-notebook",
             ],
             clean: [
             clean_baseline => "clean-baseline",
@@ -933,6 +934,7 @@ macro_rules! scenario_lists {
             benign_php_shellout => "benign-php-shellout",
             benign_udev_device_rules => "benign-udev-device-rules",
             benign_disabled_download_tool => "benign-disabled-download-tool",
+            benign_gpu_training => "benign-gpu-training",
             ],
         }
     };
