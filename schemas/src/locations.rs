@@ -134,6 +134,33 @@ pub fn is_web_script(name: &[u8]) -> bool {
 /// copies their files; the analyzer reads a journal only from these.
 pub const JOURNAL_DIRS: &[&[u8]] = &[b"/var/log/journal", b"/run/log/journal"];
 
+/// Where PAM reads each service's stack (`/etc/pam.d/sshd`, `common-auth`, ...): the collector stores these
+/// files, the analyzer judges the modules and programs their lines load into every login, `su` and `sudo`.
+pub const PAM_CONFIG_DIR: &[u8] = b"/etc/pam.d";
+
+/// Whether `path` is a file in a directory PAM loads modules from by name: `security/` under `/lib`,
+/// `/lib64`, `/usr/lib`, `/usr/lib64`, or a multiarch directory below them (`/usr/lib/x86_64-linux-gnu/
+/// security/`), where the distribution's packages install them.
+pub fn is_pam_module_dir_file(path: &[u8]) -> bool {
+    let Some(cut) = path.iter().rposition(|b| *b == b'/') else {
+        return false;
+    };
+    let (dir, name) = (path.get(..cut).unwrap_or_default(), path.get(cut + 1..));
+    let Some(lib) = dir.strip_suffix(b"/security") else {
+        return false;
+    };
+    let base = [&b"/lib"[..], b"/lib64", b"/usr/lib", b"/usr/lib64"]
+        .iter()
+        .any(|b| {
+            lib == *b
+                || lib
+                    .strip_prefix(*b)
+                    .and_then(|r| r.strip_prefix(b"/"))
+                    .is_some_and(|arch| !arch.is_empty() && !arch.contains(&b'/'))
+        });
+    base && name.is_some_and(|n| !n.is_empty())
+}
+
 /// sshd's main configuration file: the collector follows its `Include`s from here, the analyzer
 /// expands them in the same order.
 pub const SSHD_CONFIG: &[u8] = b"/etc/ssh/sshd_config";
@@ -569,6 +596,19 @@ mod tests {
         assert!(below(JOURNAL_DIRS, b"/var/log/journal/m/system.journal"));
         assert!(!below(JOURNAL_DIRS, b"/var/log/journalx/system.journal"));
         assert!(!below(JOURNAL_DIRS, b"/var/log/journal"));
+    }
+
+    #[test]
+    fn pam_module_directories() {
+        assert!(is_pam_module_dir_file(
+            b"/usr/lib/x86_64-linux-gnu/security/pam_unix.so"
+        ));
+        assert!(is_pam_module_dir_file(b"/lib64/security/pam_duo.so"));
+        assert!(is_pam_module_dir_file(b"/lib/security/pam_x.so"));
+        assert!(!is_pam_module_dir_file(b"/usr/local/lib/security/pam_x.so"));
+        assert!(!is_pam_module_dir_file(b"/usr/lib/a/b/security/pam_x.so"));
+        assert!(!is_pam_module_dir_file(b"/tmp/security/pam_x.so"));
+        assert!(!is_pam_module_dir_file(b"/lib/security/"));
     }
 
     #[test]

@@ -443,6 +443,16 @@ pub const PER_070: Rule = Rule {
     severity: "A server-side script (`.php`, `.phtml`, `.jsp`, `.asp`, ...) in a web root whose captured head has a statement that passes request input (`webshell_input`, per language: PHP `$_GET`/`$_POST`/`$_REQUEST`/`$_COOKIE`/`$_FILES`, `php://input`, `getallheaders`; JSP `request.getParameter`; ASP `Request.Form`; Python `request.args`/`request.values`, `cgi.FieldStorage`; Perl CGI.pm `param(`; and the client-written server variables: PHP `$_SERVER['HTTP_...']`, Perl `$ENV{'QUERY_STRING'}`, a shell CGI's `$QUERY_STRING`) to a code or command sink (`webshell_sink`: `eval`, `assert`, `system`, `passthru`, `shell_exec`, `exec`, `popen`, `proc_open`, `create_function`, `call_user_func`, `include`/`require`, `Runtime.exec`, `ProcessBuilder`), to PHP's or Perl's backticks, to a shell CGI's `eval` or `sh -c` as its very argument, or to a variable function: 4; a sink or variable function fed by a decoder (`base64_decode`, `gzinflate`, `str_rot13`, `hex2bin`, `strrev`, ...), `preg_replace` with `/e`, or a sink name spelt reversed or in rot13: 3. A sink alone or a decoder alone scores nothing (applications evaluate their own templates and decode their own data). +1 each: hidden name; upload/cache/tmp/files/images/avatars/.well-known directory; owned by a service account where most of that web root's scripts are another uid's; changed more than a week after most of them. 3 medium, 4-5 high, ≥6 critical.",
 };
 
+/// MT-PER-080
+pub const PER_080: Rule = Rule {
+    id: "MT-PER-080",
+    section: Section::Footholds,
+    detector: "pam",
+    title: "Authentication stack (PAM) loads a module or runs a program from an odd place",
+    attack: &["T1556.003"],
+    severity: "Lines of the PAM service files in `/etc/pam.d` (modules run inside sshd, `su`, `sudo` and every login, with the password in hand): a module given by path in a temp, shared-memory, hidden or home place (a dropped `.so`, a dot-named file beside the distribution's modules) 4; by path outside the system's module directories (`security/` under `/lib`, `/lib64`, `/usr/lib`, `/usr/lib64` or their multiarch directory: `locations::is_pam_module_dir_file`) 1 (an admin's own build in `/usr/local/lib/security`); `pam_exec.so`'s program and arguments scored by `score_line` as a boot line is, +1 with `expose_authtok` (it hands the typed password to the program). 1 low, 2-3 medium, 4-6 high, ≥7 critical. Subjects: the line (the remediation removes it; the service file is context, never removed whole); at high, the module or program loaded from the drop place. A module replaced under its own name (Skidmap's `pam_unix.so`) is MT-EVA-020's (package check).",
+};
+
 /// MT-SSH-001
 pub const SSH_001: Rule = Rule {
     id: "MT-SSH-001",
@@ -779,11 +789,11 @@ pub const ALL: &[&Rule] = &[
     &RUN_021, &RUN_022, &RUN_023, &RUN_024, &RUN_025, &RUN_030, &RUN_031, &RUN_032, &RUN_033,
     &RUN_034, &RUN_035, &RUN_036, &RUN_037, &RUN_040, &RUN_041, &RUN_042, &RUN_043, &RUN_044,
     &PER_001, &PER_002, &PER_003, &PER_004, &PER_010, &PER_020, &PER_030, &PER_031, &PER_040,
-    &PER_041, &PER_050, &PER_060, &PER_061, &PER_070, &SSH_001, &SSH_002, &SSH_003, &SSH_004,
-    &SSH_005, &SSH_006, &SSH_007, &SSH_010, &ACC_001, &ACC_002, &ACC_003, &ACC_010, &EVA_001,
-    &EVA_010, &EVA_011, &EVA_012, &EVA_020, &EVA_021, &EVA_022, &EVA_023, &EVA_024, &EVA_030,
-    &EVA_031, &EVA_040, &EVA_041, &EVA_050, &EVA_051, &ENT_001, &ENT_002, &ENT_003, &ENT_004,
-    &LAT_001, &LAT_002,
+    &PER_041, &PER_050, &PER_060, &PER_061, &PER_070, &PER_080, &SSH_001, &SSH_002, &SSH_003,
+    &SSH_004, &SSH_005, &SSH_006, &SSH_007, &SSH_010, &ACC_001, &ACC_002, &ACC_003, &ACC_010,
+    &EVA_001, &EVA_010, &EVA_011, &EVA_012, &EVA_020, &EVA_021, &EVA_022, &EVA_023, &EVA_024,
+    &EVA_030, &EVA_031, &EVA_040, &EVA_041, &EVA_050, &EVA_051, &ENT_001, &ENT_002, &ENT_003,
+    &ENT_004, &LAT_001, &LAT_002,
 ];
 
 /// The rule with this id.

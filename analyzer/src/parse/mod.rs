@@ -14,6 +14,7 @@ pub mod continuation;
 pub mod cron;
 pub mod iptables;
 pub mod journal;
+pub mod pam_conf;
 pub mod passwd;
 pub mod quoting;
 pub mod refs;

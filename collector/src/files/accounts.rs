@@ -1,5 +1,5 @@
 //! Accounts and privilege (category `accounts`): `passwd`, `group`, their `-` backups, `sudoers` and
-//! `sudoers.d`, `doas.conf`, PAM and NSS configuration, polkit rules. `/etc/shadow` (and `shadow-`) is read
+//! `sudoers.d`, `doas.conf`, PAM (category `pam`) and NSS configuration, polkit rules. `/etc/shadow` (and `shadow-`) is read
 //! only to derive [`ShadowEntry`] records (usable password or not, last change, expiry): its bytes and
 //! hashes never leave the host, and `gshadow` is recorded by metadata alone.
 //!
@@ -51,9 +51,19 @@ pub fn collect<W: Write>(s: &mut Sink<'_, W>) -> Result<(), WriteError> {
     }
     walk::persistence_locations(s, &[Mechanism::Sudoers])?;
     let store = Pick::Record(Content::Head { cap: CONFIG_CAP });
+    // PAM stacks name the modules and programs loaded into every login by path: their own category, one
+    // of the sources whose named executables are copied (`references`), so a module dropped beside the
+    // distribution's is in the bundle.
+    let category = std::mem::replace(&mut s.category, "pam");
+    walk::walk(
+        s,
+        minetrace_schemas::locations::PAM_CONFIG_DIR,
+        Limits::config(3),
+        |_| store,
+    )?;
+    s.category = category;
     for dir in [
-        &b"/etc/pam.d"[..],
-        b"/etc/polkit-1/rules.d",
+        &b"/etc/polkit-1/rules.d"[..],
         b"/etc/polkit-1/localauthority",
         b"/etc/polkit-1/localauthority.conf.d",
     ] {

@@ -1,6 +1,6 @@
 //! Executables named by persistence entries (category `referenced-exe`): cron lines, `at` jobs, systemd
-//! `Exec*=` lines, rc/init scripts and shell start-up files often start a file that is not running at
-//! capture time. The analyst needs its bytes, and after cleanup they are gone.
+//! `Exec*=` lines, rc/init scripts, shell start-up files and PAM stacks (a module or `pam_exec` program
+//! given by path) often start a file that is not running at capture time. The analyst needs its bytes, and after cleanup they are gone.
 //!
 //! The collector stores bytes and leaves parsing to the analyzer, so the extraction here is deliberately
 //! dumb and conservative: while a file of one of [`SOURCE_CATEGORIES`] is stored, every token of its
@@ -33,7 +33,7 @@ use super::sink::{Content, Sink};
 use super::spend::Place;
 
 /// Categories whose stored files are scanned for absolute paths.
-pub const SOURCE_CATEGORIES: &[&str] = &["cron", "at", "systemd", "startup", "shell"];
+pub const SOURCE_CATEGORIES: &[&str] = &["cron", "at", "systemd", "startup", "shell", "pam"];
 /// Paths remembered per run at most, for files no package owns and for package-owned ones each.
 pub const MAX_REFERENCES: usize = 4_096;
 /// Bytes of one source file scanned at most.
@@ -391,6 +391,24 @@ mod tests {
             ex("systemd", unit),
             vec!["/usr/bin/true", "/etc/networkservice", "/etc/config.json"]
         );
+    }
+
+    #[test]
+    fn pam_stacks_name_modules_and_programs_by_path() {
+        let stack = "# sshd\n@include common-auth\nauth sufficient /lib/x86_64-linux-gnu/security/.pam_sys.so\nauth required pam_unix.so nullok\nauth optional pam_exec.so quiet expose_authtok /var/tmp/.a/log\n";
+        let found: Vec<String> = extract("pam", stack.as_bytes())
+            .iter()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                "/lib/x86_64-linux-gnu/security/.pam_sys.so",
+                "/var/tmp/.a/log"
+            ]
+        );
+        // The rest of the accounts family (passwd's shells and homes) names nothing to copy.
+        assert!(extract("accounts", b"root:x:0:0:root:/root:/bin/bash\n").is_empty());
     }
 
     #[test]

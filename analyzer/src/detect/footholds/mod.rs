@@ -17,6 +17,7 @@ pub mod kit_files;
 pub mod lateral;
 pub mod modules;
 pub mod orphans;
+pub mod pam;
 pub mod preload;
 pub mod scripts;
 pub mod service_logs;
@@ -52,4 +53,5 @@ pub const DETECTORS: &[(&str, Detector)] = &[
     ("footholds::scripts", scripts::detect),
     ("footholds::webshells", webshells::detect),
     ("footholds::system_bins", system_bins::detect),
+    ("footholds::pam", pam::detect),
 ];

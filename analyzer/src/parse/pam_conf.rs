@@ -1,0 +1,194 @@
+//! The lines of a PAM service file (`/etc/pam.d/NAME`, pam.conf(5)): `[-]TYPE CONTROL MODULE [ARGS...]`,
+//! where CONTROL is a word (`required`, `sufficient`, ...) or a bracketed list (`[success=1
+//! default=ignore]`) and an argument holding blanks is bracketed too (`[query=select ...]`). `@include`
+//! lines and comments load nothing of their own. Lines are physical lines: a `\` continuation joins the
+//! next one, as libpam reads it.
+
+use super::numbered_lines;
+
+/// One module line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PamLine {
+    /// 1-based line of its first physical line.
+    pub line: u32,
+    /// The line as written (its first physical line).
+    pub raw: Vec<u8>,
+    /// `auth`, `account`, `password` or `session` (a leading `-`, "skip when the module is missing",
+    /// removed).
+    pub kind: Vec<u8>,
+    pub control: Vec<u8>,
+    /// The module as written: a name resolved in the system's module directory, or an absolute path.
+    pub module: Vec<u8>,
+    pub args: Vec<Vec<u8>>,
+}
+
+/// Most lines read from one file, and most physical lines one line may span.
+const MAX_LINES: usize = 2_000;
+const MAX_CONTINUED: usize = 64;
+
+/// The module lines of a service file, in order.
+pub fn parse(content: &[u8]) -> Vec<PamLine> {
+    let mut out = Vec::new();
+    let mut pending: Option<(u32, Vec<u8>, Vec<u8>, usize)> = None;
+    for (n, raw) in numbered_lines(content) {
+        if out.len() >= MAX_LINES {
+            break;
+        }
+        let (first, first_raw, mut joined, count) = match pending.take() {
+            Some(p) => p,
+            None => (n, raw.to_vec(), Vec::new(), 0),
+        };
+        if !joined.is_empty() {
+            joined.push(b' ');
+        }
+        let t = raw.trim_ascii();
+        match t.strip_suffix(b"\\") {
+            Some(head) if count < MAX_CONTINUED => {
+                joined.extend_from_slice(head.trim_ascii());
+                pending = Some((first, first_raw, joined, count + 1));
+            }
+            _ => {
+                joined.extend_from_slice(t.strip_suffix(b"\\").unwrap_or(t));
+                out.extend(module_line(first, first_raw, &joined));
+            }
+        }
+    }
+    if let Some((first, first_raw, joined, _)) = pending {
+        out.extend(module_line(first, first_raw, &joined));
+    }
+    out
+}
+
+fn module_line(line: u32, raw: Vec<u8>, text: &[u8]) -> Option<PamLine> {
+    let text = text.split(|b| *b == b'#').next().unwrap_or_default();
+    let words = words(text);
+    let mut it = words.into_iter();
+    let kind = it.next()?;
+    if kind.starts_with(b"@") {
+        return None;
+    }
+    let kind = kind.strip_prefix(b"-").unwrap_or(&kind).to_vec();
+    if !matches!(
+        kind.to_ascii_lowercase().as_slice(),
+        b"auth" | b"account" | b"password" | b"session"
+    ) {
+        return None;
+    }
+    let control = it.next()?;
+    let module = it.next()?;
+    Some(PamLine {
+        line,
+        raw,
+        kind,
+        control,
+        module,
+        args: it.take(64).collect(),
+    })
+}
+
+/// Blank-separated words, a `[...]` group one word (brackets kept; `\]` inside is a bracket).
+fn words(text: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(&b) = text.get(i) {
+        if b.is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        let mut word = Vec::new();
+        if b == b'[' {
+            while let Some(&c) = text.get(i) {
+                i += 1;
+                if c == b'\\' && text.get(i) == Some(&b']') {
+                    word.push(b']');
+                    i += 1;
+                    continue;
+                }
+                word.push(c);
+                if c == b']' {
+                    break;
+                }
+            }
+        } else {
+            while let Some(&c) = text.get(i).filter(|c| !c.is_ascii_whitespace()) {
+                word.push(c);
+                i += 1;
+            }
+        }
+        out.push(word);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_lines_with_bracketed_controls_and_arguments() {
+        let text = b"# PAM configuration for sshd\n@include common-auth\n\
+            auth [success=1 default=ignore] pam_unix.so nullok\n\
+            -session optional pam_systemd.so\n\
+            auth sufficient /lib/x86_64-linux-gnu/security/.pam_sys.so # note\n\
+            session optional pam_exec.so quiet expose_authtok \\\n   /var/tmp/.x/log.sh\n\
+            account required pam_mysql.so [query=select x from y] user=a\n\
+            nonsense line here\n";
+        let got = parse(text);
+        let brief: Vec<(u32, String, String, String, usize)> = got
+            .iter()
+            .map(|l| {
+                (
+                    l.line,
+                    String::from_utf8_lossy(&l.kind).into_owned(),
+                    String::from_utf8_lossy(&l.control).into_owned(),
+                    String::from_utf8_lossy(&l.module).into_owned(),
+                    l.args.len(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            brief,
+            vec![
+                (
+                    3,
+                    "auth".into(),
+                    "[success=1 default=ignore]".into(),
+                    "pam_unix.so".into(),
+                    1
+                ),
+                (
+                    4,
+                    "session".into(),
+                    "optional".into(),
+                    "pam_systemd.so".into(),
+                    0
+                ),
+                (
+                    5,
+                    "auth".into(),
+                    "sufficient".into(),
+                    "/lib/x86_64-linux-gnu/security/.pam_sys.so".into(),
+                    0
+                ),
+                (
+                    6,
+                    "session".into(),
+                    "optional".into(),
+                    "pam_exec.so".into(),
+                    3
+                ),
+                (
+                    8,
+                    "account".into(),
+                    "required".into(),
+                    "pam_mysql.so".into(),
+                    2
+                ),
+            ]
+        );
+        assert_eq!(got[3].args[2], b"/var/tmp/.x/log.sh".to_vec());
+        assert_eq!(got[4].args[0], b"[query=select x from y]".to_vec());
+        assert!(parse(b"").is_empty());
+        assert!(parse(b"auth required").is_empty());
+    }
+}
