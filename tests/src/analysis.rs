@@ -50,6 +50,7 @@ pub const FAMILY_NAMES: &[(&str, &[&str])] = &[
     ("kiss-a-dog", &["kiss-a-dog"]),
     ("p2pinfect", &["p2pinfect"]),
     ("migo", &["migo"]),
+    ("skidmap", &["skidmap"]),
 ];
 
 /// `name` trimmed, lower-cased, inner whitespace collapsed.

@@ -906,6 +906,7 @@ macro_rules! scenario_lists {
             udev_rule_miner => "udev-rule-miner",
             moved_system_tools => "moved-system-tools",
             gpu_miners_ml_notebook => "gpu-miners-ml-notebook",
+            skidmap_pam_backdoor => "skidmap-pam-backdoor",
             ],
             clean: [
             clean_baseline => "clean-baseline",
@@ -935,6 +936,7 @@ macro_rules! scenario_lists {
             benign_udev_device_rules => "benign-udev-device-rules",
             benign_disabled_download_tool => "benign-disabled-download-tool",
             benign_gpu_training => "benign-gpu-training",
+            benign_pam_admin_modules => "benign-pam-admin-modules",
             ],
         }
     };
