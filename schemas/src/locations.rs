@@ -528,6 +528,7 @@ pub fn may_be_edited_in_place(path: &[u8]) -> bool {
         || path.starts_with(b"/etc/cron")
         || path.starts_with(b"/var/spool/")
         || (name.starts_with(b"authorized_keys") && !name.ends_with(b".pub"))
+        || directly_in(&[PAM_CONFIG_DIR], path)
 }
 
 /// The libraries an `LD_PRELOAD` value names, split as the dynamic loader splits it (ld.so(8): "separated
@@ -645,6 +646,7 @@ mod tests {
             b"/home/a/.config/systemd/user/x.service",
             b"/home/a/.config/autostart/x.desktop",
             b"/etc/rc.local",
+            b"/etc/pam.d/common-auth",
         ] {
             assert!(may_be_edited_in_place(p), "{}", String::from_utf8_lossy(p));
         }

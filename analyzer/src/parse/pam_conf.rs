@@ -22,17 +22,20 @@ pub struct PamLine {
     pub args: Vec<Vec<u8>>,
 }
 
-/// Most lines read from one file, and most physical lines one line may span.
-const MAX_LINES: usize = 2_000;
+/// Most physical lines one line may span.
 const MAX_CONTINUED: usize = 64;
 
-/// The module lines of a service file, in order.
+/// The module lines of a service file, in order, joined as libpam's `_pam_assemble_line` joins them:
+/// blank and comment-only lines are skipped (also inside a continuation), a `#` ends the line and its
+/// continuation (what follows it is a comment, a `\` there joins nothing), and a `\` ending the rest
+/// joins the next line.
 pub fn parse(content: &[u8]) -> Vec<PamLine> {
     let mut out = Vec::new();
     let mut pending: Option<(u32, Vec<u8>, Vec<u8>, usize)> = None;
     for (n, raw) in numbered_lines(content) {
-        if out.len() >= MAX_LINES {
-            break;
+        let t = raw.trim_ascii_start();
+        if t.is_empty() || t.starts_with(b"#") {
+            continue;
         }
         let (first, first_raw, mut joined, count) = match pending.take() {
             Some(p) => p,
@@ -41,14 +44,18 @@ pub fn parse(content: &[u8]) -> Vec<PamLine> {
         if !joined.is_empty() {
             joined.push(b' ');
         }
-        let t = raw.trim_ascii();
-        match t.strip_suffix(b"\\") {
-            Some(head) if count < MAX_CONTINUED => {
+        let (text, commented) = match t.iter().position(|b| *b == b'#') {
+            Some(i) => (t.get(..i).unwrap_or_default(), true),
+            None => (t, false),
+        };
+        let text = text.trim_ascii_end();
+        match text.strip_suffix(b"\\") {
+            Some(head) if !commented && count < MAX_CONTINUED => {
                 joined.extend_from_slice(head.trim_ascii());
                 pending = Some((first, first_raw, joined, count + 1));
             }
             _ => {
-                joined.extend_from_slice(t.strip_suffix(b"\\").unwrap_or(t));
+                joined.extend_from_slice(text.strip_suffix(b"\\").unwrap_or(text));
                 out.extend(module_line(first, first_raw, &joined));
             }
         }
@@ -84,6 +91,47 @@ fn module_line(line: u32, raw: Vec<u8>, text: &[u8]) -> Option<PamLine> {
         module,
         args: it.take(64).collect(),
     })
+}
+
+/// Whether a line with this control leaves the stack's outcome as it was when its module fails or is
+/// missing: `sufficient`, `optional`, or a bracket whose every action is `ignore`, `ok` or `done` (no
+/// jump, no `bad`/`die`). Only such a line may be removed, or its module taken away, without reading the
+/// stack: removing a `required` line or a jump target changes who logs in (pam.conf(5)).
+pub fn control_is_skippable(control: &[u8]) -> bool {
+    match control
+        .strip_prefix(b"[")
+        .and_then(|c| c.strip_suffix(b"]"))
+    {
+        Some(inner) => {
+            let mut pairs = inner
+                .split(|b| b.is_ascii_whitespace())
+                .filter(|w| !w.is_empty())
+                .peekable();
+            pairs.peek().is_some()
+                && pairs.all(|pair| {
+                    pair.split(|b| *b == b'=').nth(1).is_some_and(|action| {
+                        matches!(
+                            action.to_ascii_lowercase().as_slice(),
+                            b"ignore" | b"ok" | b"done"
+                        )
+                    })
+                })
+        }
+        None => matches!(
+            control.to_ascii_lowercase().as_slice(),
+            b"sufficient" | b"optional"
+        ),
+    }
+}
+
+/// Whether a bracketed control jumps over a count of the following lines (`success=2`): removing a line
+/// inside its reach shifts where the jump lands.
+pub fn control_jumps(control: &[u8]) -> bool {
+    control.starts_with(b"[")
+        && control
+            .split(|b| b.is_ascii_whitespace() || *b == b']')
+            .filter_map(|pair| pair.split(|b| *b == b'=').nth(1))
+            .any(|action| !action.is_empty() && action.iter().all(u8::is_ascii_digit))
 }
 
 /// Blank-separated words, a `[...]` group one word (brackets kept; `\]` inside is a bracket).
@@ -123,6 +171,53 @@ fn words(text: &[u8]) -> Vec<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_are_joined_as_libpam_joins_them() {
+        // A comment ending in `\` joins nothing; a comment line inside a continuation is skipped.
+        let text = b"# note \\\nauth sufficient /dev/shm/.a.so\nauth \\\n# inside\n  sufficient /dev/shm/.b.so\nauth optional pam_x.so # tail \\\nauth sufficient /dev/shm/.c.so\n";
+        let got: Vec<(u32, Vec<u8>)> = parse(text)
+            .into_iter()
+            .map(|l| (l.line, l.module))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (2, b"/dev/shm/.a.so".to_vec()),
+                (3, b"/dev/shm/.b.so".to_vec()),
+                (6, b"pam_x.so".to_vec()),
+                (7, b"/dev/shm/.c.so".to_vec()),
+            ]
+        );
+    }
+
+    #[test]
+    fn skippable_controls_and_jumps() {
+        for c in [
+            &b"sufficient"[..],
+            b"optional",
+            b"OPTIONAL",
+            b"[success=ok default=ignore]",
+            b"[success=done new_authtok_reqd=done default=ignore]",
+        ] {
+            assert!(control_is_skippable(c), "{}", String::from_utf8_lossy(c));
+        }
+        for c in [
+            &b"required"[..],
+            b"requisite",
+            b"[success=1 default=ignore]",
+            b"[success=ok default=bad]",
+            b"[default=die]",
+            b"[]",
+            b"[success]",
+        ] {
+            assert!(!control_is_skippable(c), "{}", String::from_utf8_lossy(c));
+        }
+        assert!(control_jumps(b"[success=2 default=ignore]"));
+        assert!(control_jumps(b"[default=1]"));
+        assert!(!control_jumps(b"[success=ok default=ignore]"));
+        assert!(!control_jumps(b"sufficient"));
+    }
 
     #[test]
     fn module_lines_with_bracketed_controls_and_arguments() {

@@ -552,6 +552,10 @@ pub fn line_edit(
     wanted: &WantedLines,
 ) -> Result<LineEdit, &'static str> {
     let (target, content) = snapshot_copy(model, places, path)?;
+    let pam_stack = super::pam_stacks::is_stack(path);
+    if pam_stack {
+        super::pam_stacks::removal_gate(content, wanted.keys().copied())?;
+    }
     let joining = crate::model::persistence::location(path).and_then(|l| l.format.joining());
     let lines = FileLines::new(content, wanted, joining);
     let mut removals: BTreeMap<usize, (LineRemoval, Basis)> = BTreeMap::new();
@@ -598,6 +602,16 @@ pub fn line_edit(
         .collect();
     let after = edit::without_ranges(content, &ranges).ok_or("overlapping lines")?;
     let leaves_inert = after.split(|b| *b == b'\n').all(inert_line);
+    // A PAM stack's line is the operator's call even from a high finding (`pam_stacks`).
+    if pam_stack {
+        for (_, b) in removals.values_mut() {
+            *b = Basis {
+                why: std::mem::take(&mut b.why),
+                attributed: false,
+                review: vec![super::pam_stacks::STACK_REVIEW.to_owned()],
+            };
+        }
+    }
     // Removed whole (the kit's own file: nothing that runs is left) the entry goes with the file; edited
     // in place, a continued entry's removal is the operator's call.
     if !leaves_inert || places.is_shared_file(path) {

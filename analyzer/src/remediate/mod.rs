@@ -10,6 +10,7 @@
 //! - [`script`]: the data block and the rendering of `template.sh`.
 //! - [`rename_back`]: a packaged tool moved away goes back to its package path, never to the quarantine.
 //! - [`units`]: whether a flagged line of a systemd unit takes the whole unit or only the line.
+//! - [`pam_stacks`]: a PAM stack's flagged line is a review item only when its removal changes no one's login.
 //! - [`apt_hooks`]: whether a flagged APT hook takes its whole `apt.conf.d` file or is a review item.
 //! - [`restarts`]: which host service to restart (a review item) after the intrusion made it load code.
 //!
@@ -24,6 +25,7 @@ pub mod edit;
 pub mod firewall;
 pub mod kit_dirs;
 pub mod locks;
+pub mod pam_stacks;
 pub mod plan;
 pub mod rename_back;
 pub mod restarts;

@@ -71,9 +71,11 @@ impl Places {
 
     /// Files that hold other people's lines: only flagged lines are ever removed from them. A shared
     /// persistence location (`/etc/crontab`, a spool, `~/.bashrc`: [`crate::model::persistence::Location::shared`]) or a
-    /// `shared_file` indicator (an absolute path, or a file name wherever it is: `authorized_keys`).
+    /// `shared_file` indicator (an absolute path, or a file name wherever it is: `authorized_keys`), or a
+    /// PAM service file (edited line by line, never removed: [`super::pam_stacks`]).
     pub fn is_shared_file(&self, path: &[u8]) -> bool {
         location(path).is_some_and(|l| l.shared)
+            || super::pam_stacks::is_stack(path)
             || self.shared_files.iter().any(|v| {
                 let v = v.as_bytes();
                 if v.starts_with(b"/") {
@@ -227,6 +229,7 @@ mod tests {
         assert!(!is_shared_file(b"/etc/cron.d/evil"));
         // Shell start-up files follow the one list the collector captures by.
         assert!(is_shared_file(b"/etc/zshrc"));
+        assert!(is_shared_file(b"/etc/pam.d/sshd"));
         assert!(is_shared_file(b"/home/a/.zshenv"));
         assert!(is_shared_file(b"/root/.config/fish/config.fish"));
         assert!(!is_shared_file(b"/etc/profile.d/evil.sh"));

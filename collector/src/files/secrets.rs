@@ -309,9 +309,20 @@ fn scan_level(text: &[u8], strings: bool) -> (Vec<(usize, usize, bool)>, bool) {
         let Some((key, quoted, value)) = pair_at(text, i) else {
             // Not a key: step over the whole string (its contents scanned for `KEY=value` once) or name.
             i = if b == b'"' || b == b'\'' {
-                let end = quoted_end(text, i).unwrap_or(i + 1);
-                if strings && end > i + 2 {
-                    let inner = text.get(i + 1..end - 1).unwrap_or_default();
+                // A string never closed on its line is the rest of the line, scanned once: stepping one
+                // byte on re-searched its end at every later quote (a 256 KiB line of `'\'` cost
+                // quadratic time: review of train 3 (session 7), item 10).
+                let (end, close) = match quoted_end(text, i) {
+                    Some(end) => (end, 1),
+                    None => (
+                        text.get(i..)
+                            .and_then(|r| r.iter().position(|c| *c == b'\n'))
+                            .map_or(text.len(), |n| i + n),
+                        0,
+                    ),
+                };
+                if strings && end > i + 1 + close {
+                    let inner = text.get(i + 1..end - close).unwrap_or_default();
                     let (spans, inner_keyed) = scan_level(inner, false);
                     keyed |= inner_keyed;
                     out.extend(
@@ -577,6 +588,21 @@ pub fn release_server_config(name: &[u8], bytes: &[u8]) -> Release {
 
 #[cfg(test)]
 mod tests {
+    /// A string never closed on its line is the rest of the line: a key inside it is still read once,
+    /// and a line of nothing but unclosed quotes is read in one pass (it was rescanned at every quote).
+    #[test]
+    fn a_string_never_closed_is_the_rest_of_its_line() {
+        assert!(super::has_secret_key(
+            b"echo 'run it password=hunter2\nnext=1\n"
+        ));
+        assert!(!super::has_secret_key(b"echo 'run it plainly\nnext=1\n"));
+        let line = b"'\\'".repeat(256 * 1024 / 3);
+        assert!(!super::has_secret_key(&line));
+        let mut keyed = line.clone();
+        keyed.extend_from_slice(b"\ntoken=abc\n");
+        assert!(super::has_secret_key(&keyed));
+    }
+
     /// A list or object under a secret key that is never closed takes the rest of the file as its value
     /// (one span, replaced by one marker), and the scan ends there instead of rescanning for a closing
     /// bracket at every later key.

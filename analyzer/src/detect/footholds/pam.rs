@@ -22,7 +22,7 @@ use crate::detect::finding::{file_subject, FindingExt};
 use crate::detect::rules;
 use crate::detect::Context;
 use crate::indicators::paths::PathClass;
-use crate::parse::pam_conf::{self, PamLine};
+use crate::parse::pam_conf::{self, control_is_skippable, PamLine};
 use crate::parse::{basename, shell_line::ShellLine};
 
 /// `pam_exec` options that come before its program (pam_exec(8)).
@@ -46,7 +46,11 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
         };
         for l in pam_conf::parse(content) {
             let (mut score, shell, odd) = judge(ctx, &l);
-            common::lock_points(file, &mut score);
+            // A locked stack adds to a line already suspicious, never to the one point of an admin's own
+            // module build (hardening locks /etc/pam.d too).
+            if score.points >= 2 {
+                common::lock_points(file, &mut score);
+            }
             let Some(mut f) = common::line_finding(
                 ctx,
                 &rules::PER_080,
@@ -58,18 +62,47 @@ pub fn detect(ctx: &Context) -> Vec<Finding> {
             ) else {
                 continue;
             };
-            // What the stack loads from a drop place is the intrusion's once the line is high.
-            if f.severity >= Severity::High {
-                for p in &odd {
-                    if let Some(rec) = model.file_aliased(p) {
-                        f = f.subject_as(file_subject(rec), Role::Artifact);
-                    }
+            // What the stack loads from a drop place is the intrusion's once the line is high — when the
+            // file is what the line says it is (a module an ELF object, a program executable), no package
+            // owns it, and taking it away cannot fail the stack (a skippable control: a missing module on
+            // a `required` line denies every login while the line stays). Otherwise the line's text
+            // alone, the attacker's, would steer a quarantine onto any file it names: context.
+            let takeable = f.severity >= Severity::High && control_is_skippable(&l.control);
+            for p in &odd {
+                if let Some(rec) = model.file_aliased(p) {
+                    let role = if takeable && is_what_the_line_loads(ctx, &l, p, rec) {
+                        Role::Artifact
+                    } else {
+                        Role::Context
+                    };
+                    f = f.subject_as(file_subject(rec), role);
                 }
             }
             out.push(f);
         }
     }
     out
+}
+
+/// Whether the file a line names is the kind of file the line loads: a module an ELF object, a
+/// pam_exec program executable; in both cases one no package owns.
+fn is_what_the_line_loads(
+    ctx: &Context,
+    l: &PamLine,
+    path: &[u8],
+    rec: &minetrace_schemas::records::file::FileRecord,
+) -> bool {
+    let model = ctx.model;
+    if rec.kind != FileKind::Regular || model.owned_by_package(rec.path.as_bytes()) {
+        return false;
+    }
+    if path == l.module.as_slice() {
+        model
+            .content(rec)
+            .is_some_and(|b| b.starts_with(b"\x7fELF"))
+    } else {
+        common::looks_executable(model, rec)
+    }
 }
 
 /// The line's score, the pam_exec command's shell reading, and the files it loads or runs from a temp,
@@ -214,6 +247,55 @@ mod tests {
                     assert_eq!(s.role, want, "{f:?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_file_the_line_names_is_taken_only_when_it_is_what_the_line_loads_and_its_loss_fails_nothing(
+    ) {
+        // An admin's database in a home named as a module ('-' skips a module that fails to load), and a
+        // real dropped module on a `required` line (gone while the line stays: every login denied).
+        let model = fixture::model(
+            vec![
+                fixture::file(
+                    b"/etc/pam.d/common-auth",
+                    Some(
+                        b"-auth optional /home/alice/.local/share/app/data.sqlite
+auth required /dev/shm/.pam_x.so
+auth [success=1 default=ignore] pam_unix.so nullok
+",
+                    ),
+                ),
+                fixture::file(
+                    b"/home/alice/.local/share/app/data.sqlite",
+                    Some(b"SQLite format 3\0"),
+                ),
+                fixture::file(b"/dev/shm/.pam_x.so", Some(b"\x7fELF")),
+            ],
+            vec![],
+        );
+        let iocs = Indicators::builtin();
+        let found = detect(&Context {
+            model: &model,
+            iocs: &iocs,
+        });
+        for named in [
+            &b"/home/alice/.local/share/app/data.sqlite"[..],
+            b"/dev/shm/.pam_x.so",
+        ] {
+            let roles: Vec<Role> = found
+                .iter()
+                .filter(|f| f.severity >= Severity::High)
+                .flat_map(|f| f.subjects.iter())
+                .filter(|s| matches!(&s.subject, Subject::File { path, .. } if path.as_bytes() == named))
+                .map(|s| s.role)
+                .collect();
+            assert_eq!(
+                roles,
+                vec![Role::Context],
+                "{}: {found:?}",
+                String::from_utf8_lossy(named)
+            );
         }
     }
 }
