@@ -661,6 +661,22 @@ pub(crate) mod fixture {
         }
     }
 
+    /// An MD5 file digest (dpkg's `md5sums`) of `hex`.
+    pub fn md5(hex: &str) -> minetrace_schemas::records::package::FileDigest {
+        minetrace_schemas::records::package::FileDigest {
+            algorithm: minetrace_schemas::records::package::DigestAlgorithm::Md5,
+            hex: hex.into(),
+        }
+    }
+
+    /// An unowned executable of a system binary directory as the collector lists it (`system-bin`).
+    pub fn listed_system_bin(path: &str, content: &[u8]) -> (FileRecord, Option<Vec<u8>>) {
+        let (mut f, c) = file(path.as_bytes(), Some(content));
+        f.category = "system-bin".into();
+        f.mode = 0o100_755;
+        (f, c)
+    }
+
     /// A `packaged-missing` check: `package` installed `path` with `digest`, and nothing is there.
     pub fn missing_packaged(
         path: &str,

@@ -117,15 +117,8 @@ pub fn derive(packages: &[PackageCheck]) -> Vec<MovedTool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::fixture::{missing_packaged as missing, unowned_system_bin as unowned};
+    use crate::model::fixture::{md5, missing_packaged as missing, unowned_system_bin as unowned};
     use minetrace_schemas::records::package::DigestAlgorithm;
-
-    fn md5(hex: &str) -> FileDigest {
-        FileDigest {
-            algorithm: DigestAlgorithm::Md5,
-            hex: hex.into(),
-        }
-    }
 
     #[test]
     fn a_file_with_a_missing_paths_digest_goes_back_there_when_unambiguous() {

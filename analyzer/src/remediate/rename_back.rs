@@ -120,28 +120,8 @@ mod tests {
     use super::super::test_plan::{doc, plan_of};
     use crate::detect::finding::{file_subject, finding, FindingExt};
     use crate::model::fixture;
+    use crate::model::fixture::{listed_system_bin as listed, md5};
     use minetrace_schemas::findings::Severity;
-    use minetrace_schemas::records::package::{DigestAlgorithm, FileDigest};
-
-    fn md5(hex: &str) -> FileDigest {
-        FileDigest {
-            algorithm: DigestAlgorithm::Md5,
-            hex: hex.into(),
-        }
-    }
-
-    fn listed(
-        path: &str,
-        content: &[u8],
-    ) -> (
-        minetrace_schemas::records::file::FileRecord,
-        Option<Vec<u8>>,
-    ) {
-        let (mut f, c) = fixture::file(path.as_bytes(), Some(content));
-        f.category = "system-bin".into();
-        f.mode = 0o100_755;
-        (f, c)
-    }
 
     /// 8220/Kinsing moved chattr to a kit name and wget to /usr/local/bin/wge1; a planted program sits
     /// beside them. The moved tools go back to the package paths the database names, as review items

@@ -185,14 +185,7 @@ mod tests {
     use super::*;
     use crate::indicators::Indicators;
     use crate::model::fixture;
-    use minetrace_schemas::records::package::{DigestAlgorithm, FileDigest};
-
-    fn md5(hex: &str) -> FileDigest {
-        FileDigest {
-            algorithm: DigestAlgorithm::Md5,
-            hex: hex.into(),
-        }
-    }
+    use crate::model::fixture::md5;
 
     /// chattr's package path empty (the collector's `packaged-missing` check): MT-EVA-021 says chattr is
     /// missing, unless a file elsewhere has its digest (moved: MT-EVA-024's, not said twice).

@@ -265,28 +265,7 @@ mod tests {
     use super::*;
     use crate::indicators::Indicators;
     use crate::model::fixture;
-    use minetrace_schemas::records::package::{DigestAlgorithm, FileDigest};
-
-    fn md5(hex: &str) -> FileDigest {
-        FileDigest {
-            algorithm: DigestAlgorithm::Md5,
-            hex: hex.into(),
-        }
-    }
-
-    /// An unowned file of `/usr/bin` (or `/usr/local/bin`) as the collector lists it.
-    fn listed(
-        path: &str,
-        content: &[u8],
-    ) -> (
-        minetrace_schemas::records::file::FileRecord,
-        Option<Vec<u8>>,
-    ) {
-        let (mut f, c) = fixture::file(path.as_bytes(), Some(content));
-        f.category = "system-bin".into();
-        f.mode = 0o100_755;
-        (f, c)
-    }
+    use crate::model::fixture::{listed_system_bin as listed, md5};
 
     fn rules_of(findings: &[Finding], path: &[u8]) -> Vec<(&'static str, Severity)> {
         let mut out: Vec<(&'static str, Severity)> = findings
