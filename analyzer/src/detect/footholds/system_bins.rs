@@ -85,9 +85,42 @@ fn kit_signs(model: &crate::model::HostModel, path: &[u8]) -> Vec<&'static str> 
     signs
 }
 
+/// Whether the move keeps the tool's own name with a suffix in its own directory
+/// (`/usr/bin/curl` -> `/usr/bin/curl.disabled`, `wget-orig`, `chattr~`): how admins disable a tool. A kit
+/// hides it under another name (`zzh`, `wge1`) so cleanup scripts that look for the name miss it.
+fn disabled_in_place(m: &crate::model::moved_tools::MovedTool) -> bool {
+    let (dir, name) = split_dir(m.path.as_bytes());
+    !m.homes.is_empty()
+        && m.homes.iter().all(|home| {
+            let (home_dir, home_name) = split_dir(home.path.as_bytes());
+            let same_dir = home_dir == dir
+                || crate::model::usr_twin(home.path.as_bytes())
+                    .is_some_and(|t| split_dir(&t).0 == dir);
+            same_dir
+                && !home_name.is_empty()
+                && name
+                    .strip_prefix(home_name)
+                    .and_then(|rest| rest.first())
+                    .is_some_and(|b| matches!(b, b'.' | b'-' | b'_' | b'~'))
+        })
+}
+
+/// A path's directory and last name.
+fn split_dir(path: &[u8]) -> (&[u8], &[u8]) {
+    match path.iter().rposition(|b| *b == b'/') {
+        Some(i) => (
+            path.get(..i).unwrap_or_default(),
+            path.get(i + 1..).unwrap_or_default(),
+        ),
+        None => (&[], path),
+    }
+}
+
 /// `MT-EVA-024` for a file the model found moved away from its package path: high in the package
 /// directories (medium under `/usr/local`) when something shows the intrusion using or guarding it
-/// ([`kit_signs`]), low otherwise (an admin's `mv /usr/bin/wget /usr/bin/wget.disabled` is the same move).
+/// ([`kit_signs`]); with no such sign, medium (a review item) when it was hidden under another name in
+/// a package directory, low when it keeps its own name with a suffix (an admin's `mv /usr/bin/wget
+/// /usr/bin/wget.disabled`: [`disabled_in_place`]) or lies under `/usr/local`.
 fn moved(
     model: &crate::model::HostModel,
     m: &crate::model::moved_tools::MovedTool,
@@ -96,10 +129,13 @@ fn moved(
 ) -> Finding {
     let path = m.path.as_bytes();
     let signs = kit_signs(model, path);
+    let disabled = disabled_in_place(m);
     let severity = match (signs.is_empty(), package_dir(path)) {
-        (true, _) => Severity::Low,
         (false, true) => Severity::High,
         (false, false) => Severity::Medium,
+        // Hidden under another name in a package directory, nothing else known: a review item.
+        (true, true) if !disabled => Severity::Medium,
+        (true, _) => Severity::Low,
     };
     let mut f = finding(&rules::EVA_024, severity).subject(Subject::File {
         path: m.path.clone(),
@@ -120,10 +156,15 @@ fn moved(
     for sign in &signs {
         f = f.evidence(*sign);
     }
-    if signs.is_empty() {
+    if signs.is_empty() && disabled {
         f = f.evidence(
-            "nothing shows the intrusion using it (not locked, run or named by persistence): admins \
-             rename tools as hardening too",
+            "nothing shows the intrusion using it (not locked, run or named by persistence), and it keeps \
+             its own name with a suffix beside its package path: how admins disable a tool",
+        );
+    } else if signs.is_empty() {
+        f = f.evidence(
+            "nothing shows the intrusion using it (not locked, run or named by persistence), but it \
+             carries another name: kits move tools so cleanup scripts cannot find them",
         );
     }
     if m.destination().is_none() {
@@ -308,6 +349,7 @@ mod tests {
                     b"#!/bin/sh\nexec rsync \"$@\"\n",
                 ),
                 listed("/usr/bin/planted", b"kit bytes"),
+                listed("/usr/bin/lsx", b"lsattr bytes"),
             ],
             vec![
                 fixture::missing_packaged("/usr/bin/chattr", "e2fsprogs", md5(chattr)),
@@ -318,6 +360,8 @@ mod tests {
                 fixture::unowned_system_bin("/usr/bin/curl.disabled", md5(curl)),
                 fixture::unowned_system_bin("/usr/local/bin/backup-wrapper", md5(&"22".repeat(16))),
                 fixture::unowned_system_bin("/usr/bin/planted", md5(&"33".repeat(16))),
+                fixture::missing_packaged("/usr/bin/lsattr", "e2fsprogs", md5(&"55".repeat(16))),
+                fixture::unowned_system_bin("/usr/bin/lsx", md5(&"55".repeat(16))),
             ],
         );
         let iocs = Indicators::builtin();
@@ -336,6 +380,12 @@ mod tests {
         assert_eq!(
             rules_of(&all, b"/usr/bin/curl.disabled"),
             vec![("MT-EVA-024", Severity::Low)]
+        );
+        // Unlocked and unused but hidden under another name (a kit's `mv lsattr lsx` left unlocked): a
+        // review item, not low (review of train 3, item 8).
+        assert_eq!(
+            rules_of(&all, b"/usr/bin/lsx"),
+            vec![("MT-EVA-024", Severity::Medium)]
         );
         assert!(rules_of(&all, b"/usr/local/bin/backup-wrapper").is_empty());
         assert_eq!(
