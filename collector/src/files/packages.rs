@@ -766,6 +766,40 @@ impl Hasher {
         })
     }
 
+    /// The hasher for a database's `algorithm`, or why this build cannot check its digests.
+    fn for_database(algorithm: DigestAlgorithm) -> Result<Self, String> {
+        Hasher::new(algorithm).ok_or_else(|| {
+            format!(
+                "the package database records {} digests, which this build does not compute",
+                algorithm.name()
+            )
+        })
+    }
+
+    /// Streams at most `cap` bytes of `file` into this digest (and `sha`, when asked); the bytes read.
+    fn stream(
+        &mut self,
+        file: std::fs::File,
+        cap: u64,
+        buf: &mut [u8],
+        mut sha: Option<&mut Sha256>,
+    ) -> Result<u64, String> {
+        let mut f = file.take(cap);
+        let mut size = 0u64;
+        loop {
+            let n = f.read(buf).map_err(|e| format!("read: {e}"))?;
+            if n == 0 {
+                return Ok(size);
+            }
+            let chunk = buf.get(..n).unwrap_or(&[]);
+            self.update(chunk);
+            if let Some(h) = sha.as_mut() {
+                h.update(chunk);
+            }
+            size += n as u64;
+        }
+    }
+
     fn update(&mut self, b: &[u8]) {
         match self {
             Hasher::Md5(h) => h.update(b),
@@ -797,12 +831,7 @@ pub(super) fn digest_of(
     buf: &mut [u8],
 ) -> Result<(FileDigest, u64), String> {
     use std::os::unix::fs::MetadataExt;
-    let mut digest = Hasher::new(algorithm).ok_or_else(|| {
-        format!(
-            "the package database records {} digests, which this build does not compute",
-            algorithm.name()
-        )
-    })?;
+    let mut digest = Hasher::for_database(algorithm)?;
     let (file, meta) = host_read::open_regular(real).map_err(|e| format!("open: {e}"))?;
     if (meta.dev(), meta.ino()) != st.id() {
         return Err("replaced since it was listed: not read".into());
@@ -814,16 +843,7 @@ pub(super) fn digest_of(
             meta.len()
         ));
     }
-    let mut f = file.take(cap);
-    let mut size = 0u64;
-    loop {
-        let n = f.read(buf).map_err(|e| format!("read: {e}"))?;
-        if n == 0 {
-            break;
-        }
-        digest.update(buf.get(..n).unwrap_or(&[]));
-        size += n as u64;
-    }
+    let size = digest.stream(file, cap, buf, None)?;
     Ok((
         FileDigest {
             algorithm,
@@ -844,12 +864,7 @@ fn digests(
     buf: &mut [u8],
     known: &HashMap<(u64, u64), ReadBefore>,
 ) -> Digested {
-    let mut digest = Hasher::new(algorithm).ok_or_else(|| {
-        format!(
-            "the package database records {} digests, which this build does not compute",
-            algorithm.name()
-        )
-    })?;
+    let mut digest = Hasher::for_database(algorithm)?;
     let (file, meta) = host_read::open_regular(real).map_err(|e| format!("open: {e}"))?;
     if meta.len() > cap {
         return Err(format!(
@@ -868,20 +883,7 @@ fn digests(
         });
     let same = algorithm == DigestAlgorithm::Sha256;
     let mut sha = (with_sha && read_before.is_none() && !same).then(Sha256::new);
-    let mut f = file.take(cap);
-    let mut size = 0u64;
-    loop {
-        let n = f.read(buf).map_err(|e| format!("read: {e}"))?;
-        if n == 0 {
-            break;
-        }
-        let chunk = buf.get(..n).unwrap_or(&[]);
-        digest.update(chunk);
-        if let Some(h) = sha.as_mut() {
-            h.update(chunk);
-        }
-        size += n as u64;
-    }
+    let size = digest.stream(file, cap, buf, sha.as_mut())?;
     let hex = digest.hex();
     let sha = match sha {
         Some(h) => Some(hex::encode(h.finalize())),
